@@ -1,0 +1,175 @@
+#include "server/server.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "demo/demo_council.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "services/event_log_service.h"
+#include "storage/event_store.h"
+
+namespace evenhand::server {
+namespace {
+
+constexpr char kComponent[] = "evenhandd";
+constexpr char kVersion[] = "0.1.0";
+
+}  // namespace
+
+v1::ServerConfig WithDefaults(v1::ServerConfig c) {
+  if (c.listen().empty()) c.set_listen("127.0.0.1:50051");
+  if (c.data_dir().empty()) c.set_data_dir("./data");
+  if (c.max_event_bytes() == 0) c.set_max_event_bytes(1 << 20);
+  if (c.max_batch_events() == 0) c.set_max_batch_events(1000);
+  if (c.max_request_bytes() == 0) c.set_max_request_bytes(64 << 20);
+  if (c.live_buffer_events() == 0) c.set_live_buffer_events(65536);
+  if (c.max_group_commit_events() == 0) c.set_max_group_commit_events(16384);
+  if (c.shutdown_grace_seconds() == 0) c.set_shutdown_grace_seconds(10);
+  if (c.block_cache_mib() == 0) c.set_block_cache_mib(64);
+  return c;
+}
+
+absl::StatusOr<v1::ServerConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("config: cannot open ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::ServerConfig config;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(text.str(), &config, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: ", path, " is not a valid ServerConfig: ", status.ToString()));
+  }
+  return config;
+}
+
+class EvenHandServer::Impl {
+ public:
+  explicit Impl(ServerOptions options) : options_(std::move(options)) {}
+
+  absl::Status Start();
+  void Shutdown(absl::Duration grace);
+
+  ServerOptions options_;
+  std::unique_ptr<storage::EventStore> store_;
+  std::unique_ptr<services::EventLogService> event_log_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  int port_ = 0;
+
+  absl::Mutex mu_;
+  bool shutdown_started_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Notification stopped_;
+};
+
+absl::Status EvenHandServer::Impl::Start() {
+  const v1::ServerConfig& c = options_.config;
+  storage::StoreOptions store_options;
+  store_options.data_dir = c.data_dir();
+  store_options.live_buffer_events = c.live_buffer_events();
+  store_options.max_group_commit_events = c.max_group_commit_events();
+  store_options.block_cache_bytes = static_cast<size_t>(c.block_cache_mib()) << 20;
+  if (options_.clock) store_options.clock = options_.clock;
+  EH_ASSIGN_OR_RETURN(store_, storage::EventStore::Open(store_options));
+
+  services::EventLogOptions log_options;
+  log_options.limits.max_event_bytes = c.max_event_bytes();
+  log_options.limits.max_batch_events = c.max_batch_events();
+  log_options.server_version = kVersion;
+  if (options_.clock) log_options.clock = options_.clock;
+
+  if (options_.seed_demo && store_->LastPosition() == 0) {
+    const absl::Time now = log_options.clock();
+    size_t events = 0;
+    for (auto& append : demo::DemoCouncil(now)) {
+      EH_RETURN_IF_ERROR(services::PrepareEvents(log_options.limits, now, &append.events));
+      events += append.events.size();
+      EH_RETURN_IF_ERROR(store_->Append(append.stream_id, storage::ExpectedRevision::Any(),
+                                        std::move(append.events))
+                             .status());
+    }
+    logging::Info(kComponent, absl::StrCat("loaded the demo council: ", events, " events"));
+  }
+  event_log_ = std::make_unique<services::EventLogService>(store_.get(), log_options);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(c.listen(), grpc::InsecureServerCredentials(), &port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_request_bytes()));
+  builder.RegisterService(event_log_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    store_->Close().IgnoreError();
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", c.listen(),
+        ": the address is invalid or in use (use --listen=HOST:PORT, port 0 picks a free one)"));
+  }
+  std::string host = c.listen().substr(0, c.listen().rfind(':'));
+  address_ = absl::StrCat(host, ":", port_);
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  logging::Info(kComponent,
+                absl::StrCat("started listen=", address_, " data_dir=", c.data_dir(),
+                             " last_position=", store_->LastPosition(),
+                             " log_id=", store_->log_id(), " version=", kVersion));
+  return absl::OkStatus();
+}
+
+void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
+  bool first = false;
+  {
+    absl::MutexLock lock(&mu_);
+    first = !shutdown_started_;
+    shutdown_started_ = true;
+  }
+  if (!first) {
+    stopped_.WaitForNotification();
+    return;
+  }
+  logging::Info(kComponent, "shutting down: finishing in-flight appends");
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  // New appends now fail UNAVAILABLE and subscribers end; queued appends
+  // still commit before the store closes.
+  store_->BeginShutdown();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  uint64_t last = store_->LastPosition();
+  absl::Status closed = store_->Close();
+  if (!closed.ok()) {
+    logging::Error(kComponent, absl::StrCat("closing the log: ", closed.ToString()));
+  }
+  logging::Info(kComponent, absl::StrCat("stopped data_dir=", options_.config.data_dir(),
+                                         " last_position=", last));
+  stopped_.Notify();
+}
+
+EvenHandServer::EvenHandServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+EvenHandServer::~EvenHandServer() { Shutdown(absl::Seconds(5)); }
+
+absl::StatusOr<std::unique_ptr<EvenHandServer>> EvenHandServer::Start(ServerOptions options) {
+  options.config = WithDefaults(std::move(options.config));
+  auto impl = std::make_unique<Impl>(std::move(options));
+  EH_RETURN_IF_ERROR(impl->Start());
+  return std::unique_ptr<EvenHandServer>(new EvenHandServer(std::move(impl)));
+}
+
+const std::string& EvenHandServer::address() const { return impl_->address_; }
+int EvenHandServer::port() const { return impl_->port_; }
+uint64_t EvenHandServer::LastPosition() const { return impl_->store_->LastPosition(); }
+void EvenHandServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
+void EvenHandServer::Wait() { impl_->stopped_.WaitForNotification(); }
+
+}  // namespace evenhand::server

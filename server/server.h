@@ -1,0 +1,64 @@
+// EvenHandServer: the whole of evenhandd behind one object, so that tests run
+// exactly what production runs: the event store, the gRPC services, health
+// and reflection, on a real port.
+//
+// Thread-safety: Shutdown() may be called from any thread, once or more.
+#ifndef EVENHAND_SERVER_SERVER_H_
+#define EVENHAND_SERVER_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "evenhand/v1/config.pb.h"
+
+namespace evenhand::server {
+
+// Fills every unset field of `config` with its documented default.
+v1::ServerConfig WithDefaults(v1::ServerConfig config);
+
+// Reads a JSON config file (protobuf JSON mapping of ServerConfig). Unknown
+// fields are an error, so a typo does not silently keep a default.
+absl::StatusOr<v1::ServerConfig> LoadConfigFile(const std::string& path);
+
+struct ServerOptions {
+  v1::ServerConfig config;
+  // Tests inject a clock; production uses absl::Now.
+  std::function<absl::Time()> clock;
+  // Load the demo council into an empty log at start-up.
+  bool seed_demo = false;
+};
+
+class EvenHandServer {
+ public:
+  // Opens the log, starts the services and listens. config.listen may use
+  // port 0: the chosen port is in address().
+  static absl::StatusOr<std::unique_ptr<EvenHandServer>> Start(ServerOptions options);
+
+  ~EvenHandServer();
+
+  // "host:port" actually listened on.
+  const std::string& address() const;
+  int port() const;
+  uint64_t LastPosition() const;
+
+  // Graceful stop: health turns NOT_SERVING, new appends fail UNAVAILABLE,
+  // subscribers are ended, in-flight calls get `grace` to finish, then the
+  // log is closed cleanly. Logs one line with the last position.
+  void Shutdown(absl::Duration grace);
+
+  // Blocks until Shutdown() has finished.
+  void Wait();
+
+  class Impl;
+
+ private:
+  explicit EvenHandServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace evenhand::server
+
+#endif  // EVENHAND_SERVER_SERVER_H_

@@ -1,0 +1,232 @@
+#include "services/event_log_service.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_status.h"
+
+namespace evenhand::services {
+namespace {
+
+// A read response carries events up to about this many bytes (and gRPC's
+// default 4 MiB client receive limit is never approached).
+constexpr size_t kChunkBytes = 1 << 20;
+constexpr int kChunkEvents = 512;
+
+storage::ReadFilter ToFilter(const v1::Filter& f) {
+  storage::ReadFilter filter;
+  filter.stream_prefixes.assign(f.stream_prefixes().begin(), f.stream_prefixes().end());
+  filter.event_types.assign(f.event_types().begin(), f.event_types().end());
+  return filter;
+}
+
+storage::Direction ToDirection(v1::Direction d) {
+  return d == v1::BACKWARDS ? storage::Direction::kBackwards : storage::Direction::kForwards;
+}
+
+// Batches events into ReadResponse messages and writes them.
+class ChunkWriter {
+ public:
+  explicit ChunkWriter(grpc::ServerWriter<v1::ReadResponse>* writer) : writer_(writer) {}
+
+  // False once the client has gone away.
+  bool Add(const storage::EventPtr& event) {
+    *chunk_.add_events() = *event;
+    bytes_ += event->ByteSizeLong();
+    if (bytes_ >= kChunkBytes || chunk_.events_size() >= kChunkEvents) return Flush();
+    return true;
+  }
+
+  bool Flush() {
+    if (chunk_.events_size() == 0) return true;
+    bool ok = writer_->Write(chunk_);
+    chunk_.Clear();
+    bytes_ = 0;
+    return ok;
+  }
+
+ private:
+  grpc::ServerWriter<v1::ReadResponse>* writer_;
+  v1::ReadResponse chunk_;
+  size_t bytes_ = 0;
+};
+
+absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request) {
+  switch (request.expected_revision_case()) {
+    case v1::AppendRequest::kExactRevision:
+      return storage::ExpectedRevision::Exact(request.exact_revision());
+    case v1::AppendRequest::kExpectedState:
+      switch (request.expected_state()) {
+        case v1::EXPECTED_STATE_UNSPECIFIED:
+        case v1::ANY:
+          return storage::ExpectedRevision::Any();
+        case v1::NO_STREAM:
+          return storage::ExpectedRevision::NoStream();
+        case v1::STREAM_EXISTS:
+          return storage::ExpectedRevision::StreamExists();
+        default:
+          return absl::InvalidArgumentError(absl::StrCat(
+              "expected_state: unknown value ", request.expected_state(),
+              "; use ANY, NO_STREAM, STREAM_EXISTS or set exact_revision"));
+      }
+    case v1::AppendRequest::EXPECTED_REVISION_NOT_SET:
+      return storage::ExpectedRevision::Any();
+  }
+  return storage::ExpectedRevision::Any();
+}
+
+}  // namespace
+
+EventLogService::EventLogService(storage::EventStore* store, EventLogOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* context,
+                                                  const v1::AppendRequest* request,
+                                                  v1::AppendResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto fail = [&](const absl::Status& status) {
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  };
+  absl::StatusOr<storage::ExpectedRevision> expected = ToExpected(*request);
+  if (!expected.ok()) return fail(expected.status());
+  std::vector<v1::Event> events(request->events().begin(), request->events().end());
+  if (absl::Status s = PrepareEvents(options_.limits, options_.clock(), &events); !s.ok()) {
+    return fail(s);
+  }
+  if (options_.validate_payloads) {
+    if (absl::Status s = options_.validate_payloads(*request); !s.ok()) return fail(s);
+  }
+  // Completed on the sequencer thread once the batch is durable. The reactor
+  // and `response` stay valid until Finish is called.
+  store_->AppendAsync(request->stream_id(), *expected, std::move(events),
+                      [reactor, response](absl::StatusOr<storage::AppendResult> result) {
+                        if (!result.ok()) {
+                          reactor->Finish(ToGrpcStatus(result.status()));
+                          return;
+                        }
+                        response->mutable_positions()->Assign(result->positions.begin(),
+                                                              result->positions.end());
+                        response->set_stream_revision(result->stream_revision);
+                        response->set_idempotent_replay(result->idempotent_replay);
+                        reactor->Finish(grpc::Status::OK);
+                      });
+  return reactor;
+}
+
+grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
+                                         const v1::ReadStreamRequest* request,
+                                         grpc::ServerWriter<v1::ReadResponse>* writer) {
+  ChunkWriter chunks(writer);
+  bool client_gone = false;
+  absl::Status status = store_->ReadStream(
+      request->stream_id(),
+      request->has_from_revision() ? std::optional<uint64_t>(request->from_revision())
+                                   : std::nullopt,
+      ToDirection(request->direction()), request->max_count(),
+      [&](const storage::EventPtr& e) {
+        if (context->IsCancelled() || !chunks.Add(e)) {
+          client_gone = true;
+          return false;
+        }
+        return true;
+      });
+  if (!status.ok()) return ToGrpcStatus(status);
+  if (client_gone || !chunks.Flush()) return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  return grpc::Status::OK;
+}
+
+grpc::Status EventLogService::ReadAll(grpc::ServerContext* context,
+                                      const v1::ReadAllRequest* request,
+                                      grpc::ServerWriter<v1::ReadResponse>* writer) {
+  ChunkWriter chunks(writer);
+  bool client_gone = false;
+  absl::Status status = store_->ReadAll(
+      request->has_from_position() ? std::optional<uint64_t>(request->from_position())
+                                   : std::nullopt,
+      ToDirection(request->direction()), request->max_count(), ToFilter(request->filter()),
+      [&](const storage::EventPtr& e) {
+        if (context->IsCancelled() || !chunks.Add(e)) {
+          client_gone = true;
+          return false;
+        }
+        return true;
+      });
+  if (!status.ok()) return ToGrpcStatus(status);
+  if (client_gone || !chunks.Flush()) return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  return grpc::Status::OK;
+}
+
+grpc::Status EventLogService::Subscribe(grpc::ServerContext* context,
+                                        const v1::SubscribeRequest* request,
+                                        grpc::ServerWriter<v1::SubscribeResponse>* writer) {
+  uint64_t from = 1;
+  if (request->start_case() == v1::SubscribeRequest::kFromEnd) {
+    from = store_->LastPosition() + 1;
+  } else if (request->start_case() == v1::SubscribeRequest::kFromPosition) {
+    from = std::max<uint64_t>(request->from_position(), 1);
+  }
+  const storage::ReadFilter filter = ToFilter(request->filter());
+  std::unique_ptr<storage::Subscription> sub = store_->Subscribe(from);
+  bool live = false;
+  // With a filter, tell the subscriber how far it has been served at least
+  // this often, so it can resume without rescanning.
+  constexpr absl::Duration kCheckpointEvery = absl::Seconds(5);
+  absl::Time last_sent = absl::Now();
+  uint64_t unsent_scanned = 0;
+  std::vector<storage::EventPtr> batch;
+  v1::SubscribeResponse response;
+  while (!context->IsCancelled()) {
+    batch.clear();
+    // The deadline bounds how long a cancelled call goes unnoticed.
+    absl::Status s = sub->Next(kChunkEvents, absl::Now() + absl::Seconds(1), &batch);
+    if (!s.ok()) return ToGrpcStatus(s);
+    if (sub->TakeFellBehind()) {
+      live = false;
+      response.Clear();
+      response.mutable_fell_behind()->set_next_position(sub->next_position() - batch.size());
+      if (!writer->Write(response)) break;
+    }
+    response.Clear();
+    v1::ReadResponse* events = response.mutable_events();
+    for (const storage::EventPtr& e : batch) {
+      if (filter.Matches(e->event())) {
+        *events->add_events() = *e;
+      } else {
+        ++unsent_scanned;
+      }
+    }
+    if (events->events_size() > 0) {
+      if (!writer->Write(response)) break;
+      last_sent = absl::Now();
+      unsent_scanned = 0;
+    } else if (unsent_scanned > 0 && absl::Now() - last_sent >= kCheckpointEvery) {
+      response.Clear();
+      response.mutable_checkpoint()->set_position(sub->next_position() - 1);
+      if (!writer->Write(response)) break;
+      last_sent = absl::Now();
+      unsent_scanned = 0;
+    }
+    if (sub->mode() == storage::Subscription::Mode::kLive && !live) {
+      live = true;
+      response.Clear();
+      response.mutable_caught_up()->set_position(sub->next_position() - 1);
+      if (!writer->Write(response)) break;
+    }
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
+}
+
+grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,
+                                        const v1::GetStatusRequest* request,
+                                        v1::GetStatusResponse* response) {
+  response->set_last_position(store_->LastPosition());
+  response->set_log_id(store_->log_id());
+  response->set_server_version(options_.server_version);
+  response->set_max_event_bytes(options_.limits.max_event_bytes);
+  response->set_max_batch_events(options_.limits.max_batch_events);
+  return grpc::Status::OK;
+}
+
+}  // namespace evenhand::services

@@ -1,0 +1,58 @@
+// EventLogService: the gRPC face of the event log (proto/evenhand/v1/log.proto).
+//
+// Append is a callback-API method completed by the storage sequencer after the
+// fsync; the streaming reads are sync-API methods (see services/README.md).
+// Thread-safe; `store` must outlive the service.
+#ifndef EVENHAND_SERVICES_EVENT_LOG_SERVICE_H_
+#define EVENHAND_SERVICES_EVENT_LOG_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "evenhand/v1/log.grpc.pb.h"
+#include "services/event_validation.h"
+#include "storage/event_store.h"
+
+namespace evenhand::services {
+
+struct EventLogOptions {
+  AppendLimits limits;
+  std::string server_version;
+  // Clock for validating occurred_at; tests inject one.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Validates a request's payloads against what the log already holds (the
+  // domain registry); unset accepts every well-formed payload.
+  std::function<absl::Status(const v1::AppendRequest&)> validate_payloads;
+};
+
+class EventLogService final : public v1::EventLog::WithCallbackMethod_Append<v1::EventLog::Service> {
+ public:
+  // `*store` must remain live while this service is registered with a server.
+  EventLogService(storage::EventStore* store, EventLogOptions options);
+
+  grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context,
+                                   const v1::AppendRequest* request,
+                                   v1::AppendResponse* response) override;
+
+  grpc::Status ReadStream(grpc::ServerContext* context, const v1::ReadStreamRequest* request,
+                          grpc::ServerWriter<v1::ReadResponse>* writer) override;
+
+  grpc::Status ReadAll(grpc::ServerContext* context, const v1::ReadAllRequest* request,
+                       grpc::ServerWriter<v1::ReadResponse>* writer) override;
+
+  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
+                         grpc::ServerWriter<v1::SubscribeResponse>* writer) override;
+
+  grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
+                         v1::GetStatusResponse* response) override;
+
+ private:
+  storage::EventStore* const store_;
+  const EventLogOptions options_;
+};
+
+}  // namespace evenhand::services
+
+#endif  // EVENHAND_SERVICES_EVENT_LOG_SERVICE_H_

@@ -1,0 +1,108 @@
+#include "services/event_validation.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace evenhand::services {
+namespace {
+
+constexpr size_t kMaxShortField = 256;
+
+absl::Status Invalid(int index, absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("events[", index, "].", field, ": ", problem));
+}
+
+absl::Status CheckShort(int index, absl::string_view field, const std::string& value) {
+  if (value.size() > kMaxShortField) {
+    return Invalid(index, field,
+                   absl::StrCat("at most ", kMaxShortField, " characters, got ", value.size()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string PayloadTypeName(const v1::Payload& payload) {
+  const google::protobuf::OneofDescriptor* kind =
+      v1::Payload::descriptor()->FindOneofByName("kind");
+  const google::protobuf::FieldDescriptor* field =
+      v1::Payload::GetReflection()->GetOneofFieldDescriptor(payload, kind);
+  return field == nullptr ? std::string() : field->message_type()->name();
+}
+
+absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time now,
+                              v1::Event* event) {
+  using google::protobuf::util::TimeUtil;
+  if (!event->has_payload() || PayloadTypeName(event->payload()).empty()) {
+    return Invalid(index, "payload",
+                   "required: set exactly one event, e.g. {\"briefingRequested\": {...}}");
+  }
+  std::string type = PayloadTypeName(event->payload());
+  if (!event->type().empty() && event->type() != type) {
+    return Invalid(index, "type",
+                   absl::StrCat("\"", event->type(), "\" does not match the payload, which is a ",
+                                type, "; leave type empty to have it filled"));
+  }
+  event->set_type(type);
+
+  if (!event->has_occurred_at()) {
+    return Invalid(index, "occurred_at", "required: when the fact happened, as a timestamp");
+  }
+  const google::protobuf::Timestamp& at = event->occurred_at();
+  if (at.seconds() < TimeUtil::kTimestampMinSeconds ||
+      at.seconds() > TimeUtil::kTimestampMaxSeconds || at.nanos() < 0 ||
+      at.nanos() > 999999999) {
+    return Invalid(index, "occurred_at", "not a valid timestamp");
+  }
+  absl::Time occurred = absl::FromUnixSeconds(at.seconds()) + absl::Nanoseconds(at.nanos());
+  if (occurred > now + limits.max_clock_skew) {
+    return Invalid(index, "occurred_at",
+                   absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()),
+                                " is more than ", absl::FormatDuration(limits.max_clock_skew),
+                                " ahead of the server's clock"));
+  }
+  if (event->source_system().empty()) {
+    return Invalid(index, "source_system",
+                   "required: the system that reports the event, e.g. \"committee-mgmt\"");
+  }
+  for (auto [name, value] : {std::pair<const char*, const std::string*>{"source_system",
+                                                                         &event->source_system()},
+                             {"actor", &event->actor()},
+                             {"correlation_id", &event->correlation_id()},
+                             {"causation_id", &event->causation_id()}}) {
+    if (absl::Status s = CheckShort(index, name, *value); !s.ok()) return s;
+  }
+  // The server sets recorded_at; a publisher's value is not evidence of
+  // anything and is dropped.
+  event->clear_recorded_at();
+
+  const size_t size = event->ByteSizeLong();
+  if (size > limits.max_event_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events[", index, "]: ", size, " bytes serialised, over the limit of ",
+        limits.max_event_bytes, " bytes (max_event_bytes in the server config)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PrepareEvents(const AppendLimits& limits, absl::Time now,
+                           std::vector<v1::Event>* events) {
+  if (events->empty()) {
+    return absl::InvalidArgumentError("events: at least one event is required");
+  }
+  if (events->size() > limits.max_batch_events) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events: ", events->size(), " events in one append, over the limit of ",
+        limits.max_batch_events, " (max_batch_events); split the batch"));
+  }
+  for (size_t i = 0; i < events->size(); ++i) {
+    if (absl::Status s = ValidateEnvelope(static_cast<int>(i), limits, now, &(*events)[i]);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace evenhand::services

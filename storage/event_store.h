@@ -1,0 +1,229 @@
+// EventStore: the append-only event log on RocksDB.
+//
+// The store knows the event envelope (ids, stream, type, timestamps) and
+// nothing about what events mean. It gives every event a dense global
+// position (from 1) and a revision in its stream (from 0), writes each batch
+// atomically and durably, and never updates or deletes a record.
+//
+// Writes go through one sequencer thread that combines all appends waiting at
+// that moment into one RocksDB WriteBatch and one WAL fsync (group commit).
+// An append is acknowledged only after its batch is durable.
+//
+// Thread-safety: all public methods are safe to call concurrently. Append
+// callbacks run on the sequencer thread and must not block.
+#ifndef EVENHAND_STORAGE_EVENT_STORE_H_
+#define EVENHAND_STORAGE_EVENT_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "evenhand/v1/events.pb.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace evenhand::storage {
+
+// Optimistic concurrency: what the appender believes about the stream.
+struct ExpectedRevision {
+  enum class Kind { kAny, kNoStream, kStreamExists, kExact };
+  Kind kind = Kind::kAny;
+  uint64_t revision = 0;  // only for kExact: the stream's last revision
+
+  static ExpectedRevision Any() { return {Kind::kAny, 0}; }
+  static ExpectedRevision NoStream() { return {Kind::kNoStream, 0}; }
+  static ExpectedRevision StreamExists() { return {Kind::kStreamExists, 0}; }
+  static ExpectedRevision Exact(uint64_t r) { return {Kind::kExact, r}; }
+};
+
+struct AppendResult {
+  // Global positions, in request order; consecutive.
+  std::vector<uint64_t> positions;
+  // The stream's revision after the append.
+  uint64_t stream_revision = 0;
+  // Every event id had been recorded before: nothing was written and the
+  // positions are the original ones.
+  bool idempotent_replay = false;
+};
+
+// Selects events by envelope fields. Empty lists select everything.
+struct ReadFilter {
+  std::vector<std::string> stream_prefixes;
+  std::vector<std::string> event_types;
+
+  bool Empty() const { return stream_prefixes.empty() && event_types.empty(); }
+  bool Matches(const v1::Event& event) const;
+};
+
+enum class Direction { kForwards, kBackwards };
+
+using EventPtr = std::shared_ptr<const v1::RecordedEvent>;
+
+// Called by a read for each event in order; return false to stop early.
+using EventVisitor = std::function<bool(const EventPtr&)>;
+
+// Extends the group commit with writes of other modules (the integrity
+// module's hash chain and Merkle tree), so that they are atomic with the
+// events they describe. Runs on the sequencer thread.
+class CommitHook {
+ public:
+  virtual ~CommitHook() = default;
+  // Adds this module's writes for `events` (consecutive positions, in order)
+  // to `batch`. An error fails every append in the group; nothing is written.
+  virtual absl::Status Prepare(const std::vector<EventPtr>& events,
+                               rocksdb::WriteBatch* batch) = 0;
+  // The batch prepared last is durable.
+  virtual void Committed() = 0;
+  // The batch prepared last was not written; forget it.
+  virtual void Aborted() = 0;
+};
+
+struct StoreOptions {
+  // Folder holding the RocksDB database; created if missing.
+  std::string data_dir;
+  // Recent events kept in memory for live subscribers.
+  size_t live_buffer_events = 65536;
+  // Most events written in one group commit.
+  size_t max_group_commit_events = 16384;
+  // RocksDB block cache.
+  size_t block_cache_bytes = 64 << 20;
+  // Column families the store should create and open for other modules
+  // (e.g. "merkle", "checkpoints"); see EventStore::ColumnFamily().
+  std::vector<std::string> extra_column_families;
+  // Source of `recorded_at`; tests inject a fake. Must be thread-safe.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Test-only: called on the sequencer thread just before each WriteBatch is
+  // written; returning an error simulates a failed write.
+  std::function<absl::Status()> TEST_before_write;
+};
+
+class Subscription;
+
+class EventStore {
+ public:
+  // Opens (or creates) the log in options.data_dir and starts the sequencer.
+  static absl::StatusOr<std::unique_ptr<EventStore>> Open(StoreOptions options);
+
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+  // Calls Close().
+  ~EventStore();
+
+  using AppendCallback = absl::AnyInvocable<void(absl::StatusOr<AppendResult>) &&>;
+
+  // Appends `events` to `stream_id` atomically. `done` runs once, on the
+  // sequencer thread (or inline if the request is rejected before queuing),
+  // after the batch is durable or has failed. The store fills `stream_id` and
+  // `recorded_at` of each event. Errors: InvalidArgument (bad stream id, empty
+  // batch, missing or duplicate event id), FailedPrecondition (wrong expected
+  // revision; the message has the actual one), AlreadyExists (some but not
+  // all event ids recorded before), Unavailable (shutting down), Internal
+  // (RocksDB failed; nothing was written).
+  void AppendAsync(std::string stream_id, ExpectedRevision expected,
+                   std::vector<v1::Event> events, AppendCallback done);
+
+  // Blocking form of AppendAsync.
+  absl::StatusOr<AppendResult> Append(std::string stream_id, ExpectedRevision expected,
+                                      std::vector<v1::Event> events);
+
+  // Reads `stream_id` from `from_revision` (unset: its start, or its end when
+  // reading backwards), at most `max_count` events (0: no limit). A stream
+  // that does not exist reads as empty.
+  absl::Status ReadStream(const std::string& stream_id, std::optional<uint64_t> from_revision,
+                          Direction direction, uint64_t max_count,
+                          const EventVisitor& visit) const;
+
+  // Reads the log from `from_position` (unset: its start, or its end when
+  // reading backwards); `max_count` counts events that pass the filter.
+  absl::Status ReadAll(std::optional<uint64_t> from_position, Direction direction,
+                       uint64_t max_count, const ReadFilter& filter,
+                       const EventVisitor& visit) const;
+
+  // The event at `position`, or NotFound.
+  absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;
+
+  // Follows the log from `from_position` (>= 1), see Subscription.
+  std::unique_ptr<Subscription> Subscribe(uint64_t from_position);
+
+  // The last committed position; 0 for an empty log.
+  uint64_t LastPosition() const;
+
+  // A random identifier chosen when the log was created.
+  const std::string& log_id() const;
+
+  // Stops accepting appends (they fail with Unavailable) and wakes every
+  // subscriber so it can end. Appends already queued still complete.
+  void BeginShutdown();
+
+  // BeginShutdown(), then waits for queued appends to finish and closes
+  // RocksDB. Idempotent.
+  absl::Status Close();
+
+  // Registers a hook run inside every group commit; call before the first
+  // append. `hook` must outlive the store's use of it (until Close()).
+  void SetCommitHook(CommitHook* hook);
+
+  // RocksDB handles for modules that keep their own state beside the log
+  // (named in StoreOptions::extra_column_families). Valid until Close().
+  rocksdb::DB* db() const;
+  rocksdb::ColumnFamilyHandle* ColumnFamily(const std::string& name) const;
+
+  class Impl;
+
+ private:
+  explicit EventStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend class Subscription;
+};
+
+// A cursor that follows the log: it first reads committed events from RocksDB
+// (catching up), then from the in-memory live buffer as events commit. If it
+// falls so far behind that the buffer no longer holds its next position, it
+// reads from RocksDB again. Positions are dense, so it never skips or repeats
+// one. One thread at a time may use a Subscription; it must not outlive its
+// store.
+class Subscription {
+ public:
+  enum class Mode { kCatchingUp, kLive };
+
+  // Appends to `*out` up to `max_events` events starting at next_position().
+  // Blocks until at least one event is available or `deadline` passes (then
+  // returns OK with nothing added). Returns Unavailable once the store is
+  // shutting down.
+  absl::Status Next(size_t max_events, absl::Time deadline, std::vector<EventPtr>* out);
+
+  // The position the next event will have.
+  uint64_t next_position() const { return next_position_; }
+  // kLive once the subscriber has been handed the last committed event (or
+  // found nothing left to read); kCatchingUp before that, and again after it
+  // fell behind the live buffer.
+  Mode mode() const { return mode_; }
+  // True once after a Next() whose events came from RocksDB because the
+  // subscriber, while live, fell behind the live buffer.
+  bool TakeFellBehind();
+
+ private:
+  friend class EventStore;
+  Subscription(EventStore::Impl* store, uint64_t from_position)
+      : store_(store), next_position_(from_position) {}
+
+  EventStore::Impl* store_;
+  uint64_t next_position_;
+  Mode mode_ = Mode::kCatchingUp;
+  bool fell_behind_ = false;
+};
+
+}  // namespace evenhand::storage
+
+#endif  // EVENHAND_STORAGE_EVENT_STORE_H_

@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""The `evenhand` command-line client against a real evenhandd.
+
+  /usr/bin/python3 tests/clients/cli_test.py --evenhandd PATH --evenhand PATH
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ARGS = None
+
+
+class Server:
+    """An evenhandd child on 127.0.0.1 with its data in `data_dir`."""
+
+    def __init__(self, data_dir, extra=()):
+        self.ready = data_dir + ".ready"
+        if os.path.exists(self.ready):
+            os.remove(self.ready)
+        self.log = open(data_dir + ".log", "a")
+        self.process = subprocess.Popen(
+            [ARGS.evenhandd, "--listen=127.0.0.1:0", f"--data_dir={data_dir}",
+             f"--ready_file={self.ready}", *extra], stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while not os.path.exists(self.ready):
+            if time.time() > deadline or self.process.poll() is not None:
+                raise RuntimeError("evenhandd did not start")
+            time.sleep(0.05)
+        with open(self.ready) as f:
+            self.address = f.read().strip()
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=30)
+        self.log.close()
+        return code
+
+
+class EvenHandCli(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="evenhand-cli-")
+        cls.server = Server(os.path.join(cls.tmp, "data"), ["--demo"])
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def cli(self, *args, stdin=None, check=True):
+        result = subprocess.run([ARGS.evenhand, f"--server={self.server.address}", *args],
+                                input=stdin, capture_output=True, text=True, timeout=30)
+        if check:
+            self.assertEqual(result.returncode, 0, result.stderr)
+        return result
+
+    def last_position(self):
+        out = self.cli("status").stdout
+        line = [l for l in out.splitlines() if l.startswith("last position")][0]
+        return int(line.split()[-1])
+
+    def test_status_shows_the_demo_council(self):
+        out = self.cli("status").stdout
+        self.assertIn("log id", out)
+        self.assertGreater(self.last_position(), 10)
+
+    def test_append_from_stdin_json_then_read(self):
+        event = {"payload": {"writtenQueryReceived": {"queryId": "Q-cli-1", "memberId": "m-1"}}}
+        out = self.cli("append", "--stream=query-Q-cli-1", "--expected=no_stream",
+                       stdin=json.dumps(event)).stdout
+        reply = json.loads(out)
+        self.assertEqual(len(reply["positions"]), 1)
+        lines = self.cli("read", "--stream=query-Q-cli-1").stdout.splitlines()
+        self.assertEqual(len(lines), 1)
+        got = json.loads(lines[0])
+        self.assertEqual(got["event"]["type"], "WrittenQueryReceived")
+        self.assertEqual(got["event"]["sourceSystem"], "evenhand-cli")
+        self.assertEqual(got["position"], reply["positions"][0])
+
+    def test_append_several_events_as_json_lines(self):
+        lines = "\n".join(json.dumps(
+            {"payload": {"writtenQueryAnswered": {"queryId": f"Q-cli-{i}"}}}) for i in range(3))
+        reply = json.loads(self.cli("append", "--stream=query-Q-cli-many", stdin=lines).stdout)
+        positions = [int(p) for p in reply["positions"]]
+        self.assertEqual(positions, list(range(positions[0], positions[0] + 3)))
+
+    def test_append_from_flags(self):
+        self.cli("append", "--stream=briefing-B-cli", "--type=BriefingRequested",
+                 '--payload={"briefingId": "B-cli", "groupId": "green", "topic": "Parks"}',
+                 "--occurred-at=2026-01-05T10:00:00Z")
+        got = json.loads(self.cli("read", "--stream=briefing-B-cli").stdout)
+        self.assertEqual(got["event"]["payload"]["briefingRequested"]["topic"], "Parks")
+        self.assertEqual(got["event"]["occurredAt"], "2026-01-05T10:00:00Z")
+
+    def test_wrong_expected_revision_fails_with_the_actual_revision(self):
+        self.cli("append", "--stream=query-Q-cli-rev", "--type=WrittenQueryAnswered",
+                 '--payload={"queryId": "x"}')
+        result = self.cli("append", "--stream=query-Q-cli-rev", "--expected=5",
+                          "--type=WrittenQueryAnswered", '--payload={"queryId": "x"}',
+                          check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("FAILED_PRECONDITION", result.stderr)
+        self.assertIn("is at revision 0", result.stderr)
+
+    def test_unknown_type_is_refused_before_sending(self):
+        result = self.cli("append", "--stream=s", "--type=BriefingGiven", "--payload={}",
+                          check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("unknown event type", result.stderr)
+
+    def test_read_all_as_table_and_backwards(self):
+        out = self.cli("read", "--all", "--backwards", "--max=2", "--format=table").stdout
+        rows = out.splitlines()
+        self.assertEqual(len(rows), 2)
+        self.assertGreater(int(rows[0].split()[0]), int(rows[1].split()[0]))
+
+    def test_tail_follows_from_a_position(self):
+        lines = self.cli("tail", "--from=1", "--count=5").stdout.splitlines()
+        self.assertEqual([json.loads(l)["position"] for l in lines], ["1", "2", "3", "4", "5"])
+
+    def test_every_command_has_help(self):
+        for command in ("append", "read", "tail", "status"):
+            out = self.cli(command, "--help").stdout
+            self.assertIn("Usage", out, command)
+
+    def test_unreachable_server_is_a_clear_error(self):
+        result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("UNAVAILABLE", result.stderr)
+
+
+class DemoLoadsOnce(unittest.TestCase):
+    def test_restarting_with_demo_does_not_load_it_twice(self):
+        tmp = tempfile.mkdtemp(prefix="evenhand-demo-")
+        try:
+            data = os.path.join(tmp, "data")
+            positions = []
+            for _ in range(2):
+                server = Server(data, ["--demo"])
+                out = subprocess.run([ARGS.evenhand, f"--server={server.address}", "status"],
+                                     capture_output=True, text=True, timeout=30).stdout
+                positions.append([l for l in out.splitlines()
+                                  if l.startswith("last position")][0])
+                self.assertEqual(server.stop(), 0)
+            self.assertEqual(positions[0], positions[1])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--evenhandd", required=True)
+    parser.add_argument("--evenhand", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)

@@ -1,0 +1,424 @@
+// EventStore against a real RocksDB in a temporary folder.
+#include "storage/event_store.h"
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "tests/testing/events.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evenhand::storage {
+namespace {
+
+using ::evenhand::testing::AnEvent;
+using ::evenhand::testing::SomeEvents;
+using ::evenhand::testing::StatusIs;
+using ::evenhand::testing::TempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class EventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen(StoreOptions options = {}) {
+    store_.reset();
+    options.data_dir = dir_.path();
+    auto opened = EventStore::Open(std::move(options));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    store_ = std::move(*opened);
+  }
+
+  std::vector<EventPtr> ReadStream(const std::string& stream) {
+    std::vector<EventPtr> out;
+    EXPECT_OK(store_->ReadStream(stream, std::nullopt, Direction::kForwards, 0,
+                                 [&](const EventPtr& e) {
+                                   out.push_back(e);
+                                   return true;
+                                 }));
+    return out;
+  }
+
+  std::vector<uint64_t> AllPositions(Direction direction = Direction::kForwards,
+                                     std::optional<uint64_t> from = std::nullopt,
+                                     const ReadFilter& filter = {}) {
+    std::vector<uint64_t> out;
+    EXPECT_OK(store_->ReadAll(from, direction, 0, filter, [&](const EventPtr& e) {
+      out.push_back(e->position());
+      return true;
+    }));
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<EventStore> store_;
+};
+
+TEST_F(EventStoreTest, AppendThenReadStreamRoundTrips) {
+  std::vector<v1::Event> events = SomeEvents(3);
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("query-1", ExpectedRevision::Any(), events));
+  EXPECT_THAT(r.positions, ElementsAre(1, 2, 3));
+  EXPECT_EQ(r.stream_revision, 2u);
+  EXPECT_FALSE(r.idempotent_replay);
+
+  std::vector<EventPtr> read = ReadStream("query-1");
+  ASSERT_EQ(read.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(read[i]->position(), static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(read[i]->stream_revision(), static_cast<uint64_t>(i));
+    EXPECT_EQ(read[i]->event().event_id(), events[i].event_id());
+    EXPECT_EQ(read[i]->event().stream_id(), "query-1");
+    EXPECT_TRUE(read[i]->event().has_recorded_at());
+    EXPECT_EQ(read[i]->event().payload().SerializeAsString(),
+              events[i].payload().SerializeAsString());
+  }
+}
+
+TEST_F(EventStoreTest, PositionsAreDenseAcrossStreamsAndRevisionsPerStream) {
+  ASSERT_OK(store_->Append("a", ExpectedRevision::Any(), SomeEvents(2)));
+  ASSERT_OK(store_->Append("b", ExpectedRevision::Any(), SomeEvents(1)));
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("a", ExpectedRevision::Any(), SomeEvents(1)));
+  EXPECT_THAT(r.positions, ElementsAre(4));
+  EXPECT_EQ(r.stream_revision, 2u);
+  EXPECT_THAT(AllPositions(), ElementsAre(1, 2, 3, 4));
+  EXPECT_EQ(store_->LastPosition(), 4u);
+}
+
+TEST_F(EventStoreTest, NoStreamSucceedsOnlyForANewStream) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::NoStream(), SomeEvents(1)));
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::NoStream(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is at revision 0; expected no stream")));
+}
+
+TEST_F(EventStoreTest, StreamExistsFailsForANewStream) {
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::StreamExists(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("does not exist")));
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  EXPECT_OK(store_->Append("s", ExpectedRevision::StreamExists(), SomeEvents(1)));
+}
+
+TEST_F(EventStoreTest, ExactRevisionMismatchReportsTheActualRevision) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Exact(1), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is at revision 2; expected revision 1")));
+  EXPECT_THAT(store_->Append("new", ExpectedRevision::Exact(0), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("does not exist")));
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("s", ExpectedRevision::Exact(2), SomeEvents(1)));
+  EXPECT_EQ(r.stream_revision, 3u);
+  EXPECT_EQ(store_->LastPosition(), 4u);
+}
+
+TEST_F(EventStoreTest, RetryOfRecordedBatchReturnsOriginalPositionsAndWritesNothing) {
+  std::vector<v1::Event> events = SomeEvents(2);
+  ASSERT_OK(store_->Append("other", ExpectedRevision::Any(), SomeEvents(1)));
+  ASSERT_OK_AND_ASSIGN(AppendResult first, store_->Append("s", ExpectedRevision::NoStream(), events));
+  // The retry carries the same expected revision, which no longer holds: the
+  // retry must still succeed, as the original did.
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, store_->Append("s", ExpectedRevision::NoStream(), events));
+  EXPECT_TRUE(retry.idempotent_replay);
+  EXPECT_EQ(retry.positions, first.positions);
+  EXPECT_EQ(retry.stream_revision, 1u);
+  EXPECT_EQ(store_->LastPosition(), 3u);
+  EXPECT_EQ(ReadStream("s").size(), 2u);
+}
+
+TEST_F(EventStoreTest, RetryIsRecognisedAfterReopen) {
+  std::vector<v1::Event> events = SomeEvents(2);
+  ASSERT_OK_AND_ASSIGN(AppendResult first, store_->Append("s", ExpectedRevision::Any(), events));
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, store_->Append("s", ExpectedRevision::Any(), events));
+  EXPECT_TRUE(retry.idempotent_replay);
+  EXPECT_EQ(retry.positions, first.positions);
+  EXPECT_EQ(store_->LastPosition(), 2u);
+}
+
+TEST_F(EventStoreTest, BatchMixingRecordedAndNewIdsIsRejectedAndWritesNothing) {
+  std::vector<v1::Event> events = SomeEvents(2);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), {events[0]}));
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), events),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       HasSubstr("1 of 2 event ids were recorded before")));
+  EXPECT_EQ(store_->LastPosition(), 1u);
+}
+
+TEST_F(EventStoreTest, RecordedIdInAnotherStreamIsRejected) {
+  std::vector<v1::Event> events = SomeEvents(1);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), events));
+  EXPECT_THAT(store_->Append("t", ExpectedRevision::Any(), events),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       HasSubstr("was already recorded in stream \"s\"")));
+}
+
+TEST_F(EventStoreTest, DuplicateIdWithinBatchIsInvalid) {
+  v1::Event e = AnEvent();
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), {e, e}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[1].event_id: " + e.event_id() + " appears twice")));
+  EXPECT_EQ(store_->LastPosition(), 0u);
+}
+
+TEST_F(EventStoreTest, MalformedRequestsNameTheField) {
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("events: at least one")));
+  EXPECT_THAT(store_->Append("", ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stream_id: required")));
+  EXPECT_THAT(store_->Append("bad stream", ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("stream_id: character 4 is not allowed")));
+  EXPECT_THAT(store_->Append(std::string(201, 'x'), ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 200")));
+  v1::Event e = AnEvent();
+  e.set_event_id("not-a-uuid");
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), {e}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].event_id: must be a UUID")));
+  e.clear_event_id();
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), {e}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].event_id: required")));
+  e = AnEvent();
+  e.set_stream_id("t");
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), {e}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].stream_id: \"t\" differs")));
+  EXPECT_EQ(store_->LastPosition(), 0u);
+}
+
+TEST_F(EventStoreTest, ReopenKeepsEventsAndContinuesPositions) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
+  const std::string log_id = store_->log_id();
+  Reopen();
+  EXPECT_EQ(store_->LastPosition(), 3u);
+  EXPECT_EQ(store_->log_id(), log_id);
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("s", ExpectedRevision::Exact(2), SomeEvents(1)));
+  EXPECT_THAT(r.positions, ElementsAre(4));
+  EXPECT_EQ(r.stream_revision, 3u);
+}
+
+TEST_F(EventStoreTest, FailedWriteLeavesNothingAndPositionsAreReused) {
+  std::atomic<bool> fail{true};
+  StoreOptions options;
+  options.TEST_before_write = [&]() -> absl::Status {
+    if (fail) return absl::InternalError("injected disk failure");
+    return absl::OkStatus();
+  };
+  Reopen(options);
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), SomeEvents(2)),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("Nothing from this append was written; it is safe to retry")));
+  EXPECT_EQ(store_->LastPosition(), 0u);
+  EXPECT_TRUE(ReadStream("s").empty());
+  fail = false;
+  // The stream is still new and the positions were given back.
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("s", ExpectedRevision::NoStream(), SomeEvents(1)));
+  EXPECT_THAT(r.positions, ElementsAre(1));
+}
+
+TEST_F(EventStoreTest, RecordedAtNeverDecreasesWhenTheClockGoesBack) {
+  std::atomic<int64_t> seconds{2000000000};
+  StoreOptions options;
+  options.clock = [&] { return absl::FromUnixSeconds(seconds.load()); };
+  Reopen(options);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  seconds = 1000000000;  // an NTP step backwards
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  std::vector<EventPtr> read = ReadStream("s");
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[1]->event().recorded_at().seconds(), 2000000000);
+}
+
+TEST_F(EventStoreTest, ReadsGoBackwardsAndFilter) {
+  ASSERT_OK(store_->Append("briefing-1", ExpectedRevision::Any(), SomeEvents(2)));
+  v1::Event other = AnEvent();
+  other.set_type("BriefingRequested");
+  ASSERT_OK(store_->Append("query-1", ExpectedRevision::Any(), {other}));
+  EXPECT_THAT(AllPositions(Direction::kBackwards), ElementsAre(3, 2, 1));
+  EXPECT_THAT(AllPositions(Direction::kBackwards, 2), ElementsAre(2, 1));
+  EXPECT_THAT(AllPositions(Direction::kForwards, 2), ElementsAre(2, 3));
+  ReadFilter by_prefix{{"briefing-"}, {}};
+  EXPECT_THAT(AllPositions(Direction::kForwards, std::nullopt, by_prefix), ElementsAre(1, 2));
+  ReadFilter by_type{{}, {"BriefingRequested"}};
+  EXPECT_THAT(AllPositions(Direction::kForwards, std::nullopt, by_type), ElementsAre(3));
+
+  std::vector<uint64_t> revisions;
+  ASSERT_OK(store_->ReadStream("briefing-1", std::nullopt, Direction::kBackwards, 0,
+                               [&](const EventPtr& e) {
+                                 revisions.push_back(e->stream_revision());
+                                 return true;
+                               }));
+  EXPECT_THAT(revisions, ElementsAre(1, 0));
+  EXPECT_TRUE(ReadStream("no-such-stream").empty());
+}
+
+TEST_F(EventStoreTest, StreamWhoseIdPrefixesAnotherReadsOnlyItsOwnEvents) {
+  ASSERT_OK(store_->Append("ab", ExpectedRevision::Any(), SomeEvents(1)));
+  ASSERT_OK(store_->Append("a", ExpectedRevision::Any(), SomeEvents(1)));
+  ASSERT_OK(store_->Append("a-", ExpectedRevision::Any(), SomeEvents(1)));
+  ASSERT_EQ(ReadStream("a").size(), 1u);
+  EXPECT_EQ(ReadStream("a")[0]->position(), 2u);
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("a", ExpectedRevision::Exact(0), SomeEvents(1)));
+  EXPECT_EQ(r.stream_revision, 1u);
+}
+
+TEST_F(EventStoreTest, ConcurrentAppendersGetDensePositionsWithNoLoss) {
+  constexpr int kThreads = 16;
+  constexpr int kAppendsPerThread = 50;
+  absl::Mutex mu;
+  std::map<std::string, uint64_t> acked;  // event id -> position
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppendsPerThread; ++i) {
+        // Half the threads share one stream with ExpectedRevision::Any.
+        std::string stream = t % 2 == 0 ? "shared" : absl::StrCat("own-", t);
+        std::vector<v1::Event> events = SomeEvents(1 + i % 3);
+        auto r = store_->Append(stream, ExpectedRevision::Any(), events);
+        ASSERT_TRUE(r.ok()) << r.status();
+        absl::MutexLock lock(&mu);
+        for (size_t k = 0; k < events.size(); ++k) acked[events[k].event_id()] = r->positions[k];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::vector<uint64_t> positions = AllPositions();
+  ASSERT_EQ(positions.size(), acked.size());
+  for (size_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i + 1);
+  std::set<uint64_t> acked_positions;
+  for (auto& [id, pos] : acked) acked_positions.insert(pos);
+  EXPECT_EQ(acked_positions.size(), acked.size());
+  // Revisions of the shared stream are dense too.
+  std::vector<EventPtr> shared = ReadStream("shared");
+  for (size_t i = 0; i < shared.size(); ++i) EXPECT_EQ(shared[i]->stream_revision(), i);
+}
+
+TEST_F(EventStoreTest, ConcurrentExactRevisionAppendsLetExactlyOneWin) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      auto r = store_->Append("s", ExpectedRevision::Exact(0), SomeEvents(1));
+      if (r.ok()) {
+        ++wins;
+      } else if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+        ++conflicts;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wins, 1);
+  EXPECT_EQ(conflicts, 7);
+}
+
+// Adds one write per event to its own column family, or fails.
+class RecordingHook : public CommitHook {
+ public:
+  explicit RecordingHook(EventStore* store) : store_(store) {}
+  absl::Status Prepare(const std::vector<EventPtr>& events, rocksdb::WriteBatch* batch) override {
+    if (fail) return absl::InternalError("hook refused");
+    for (const EventPtr& e : events) {
+      batch->Put(store_->ColumnFamily("extra"), absl::StrCat(e->position()), "x");
+    }
+    ++prepared;
+    return absl::OkStatus();
+  }
+  void Committed() override { ++committed; }
+  void Aborted() override { ++aborted; }
+
+  EventStore* store_;
+  bool fail = false;
+  int prepared = 0, committed = 0, aborted = 0;
+};
+
+TEST_F(EventStoreTest, CommitHookWritesAreAtomicWithTheEvents) {
+  StoreOptions options;
+  options.extra_column_families = {"extra"};
+  Reopen(options);
+  RecordingHook hook(store_.get());
+  store_->SetCommitHook(&hook);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(2)));
+  std::string value;
+  EXPECT_TRUE(store_->db()->Get({}, store_->ColumnFamily("extra"), "2", &value).ok());
+  EXPECT_EQ(hook.committed, 1);
+
+  hook.fail = true;
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("hook refused")));
+  EXPECT_EQ(hook.aborted, 1);
+  EXPECT_EQ(store_->LastPosition(), 2u);
+  store_->SetCommitHook(nullptr);
+}
+
+TEST_F(EventStoreTest, SubscriptionCatchesUpThenFollowsLiveEvents) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(5)));
+  std::unique_ptr<Subscription> sub = store_->Subscribe(2);
+  std::vector<EventPtr> got;
+  ASSERT_OK(sub->Next(100, absl::Now() + absl::Seconds(1), &got));
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got.front()->position(), 2u);
+  EXPECT_EQ(sub->mode(), Subscription::Mode::kLive);
+
+  // Nothing new: Next waits until its deadline and returns nothing.
+  got.clear();
+  ASSERT_OK(sub->Next(100, absl::Now() + absl::Milliseconds(20), &got));
+  EXPECT_TRUE(got.empty());
+
+  std::thread writer([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  });
+  ASSERT_OK(sub->Next(100, absl::Now() + absl::Seconds(10), &got));
+  writer.join();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0]->position(), 6u);
+}
+
+TEST_F(EventStoreTest, SubscriberBehindTheLiveBufferIsServedFromTheLog) {
+  StoreOptions options;
+  options.live_buffer_events = 4;
+  Reopen(options);
+  std::unique_ptr<Subscription> sub = store_->Subscribe(1);
+  std::vector<EventPtr> got;
+  ASSERT_OK(sub->Next(100, absl::Now() + absl::Milliseconds(10), &got));
+  EXPECT_EQ(sub->mode(), Subscription::Mode::kLive);
+  for (int i = 0; i < 10; ++i) ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  // Positions 1..6 have left the buffer: the subscriber reads them from the
+  // log, then from the buffer, without a gap or a repeat.
+  std::vector<uint64_t> positions;
+  while (positions.size() < 10) {
+    got.clear();
+    ASSERT_OK(sub->Next(3, absl::Now() + absl::Seconds(1), &got));
+    if (positions.empty()) {
+      EXPECT_EQ(sub->mode(), Subscription::Mode::kCatchingUp);
+      EXPECT_TRUE(sub->TakeFellBehind());
+    }
+    for (auto& e : got) positions.push_back(e->position());
+  }
+  for (size_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i + 1);
+  EXPECT_EQ(sub->mode(), Subscription::Mode::kLive);
+}
+
+TEST_F(EventStoreTest, ShutdownRejectsAppendsAndEndsSubscriptions) {
+  std::unique_ptr<Subscription> sub = store_->Subscribe(1);
+  store_->BeginShutdown();
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+  std::vector<EventPtr> got;
+  EXPECT_THAT(sub->Next(10, absl::Now() + absl::Seconds(10), &got),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+  EXPECT_OK(store_->Close());
+}
+
+}  // namespace
+}  // namespace evenhand::storage

@@ -1,0 +1,65 @@
+// A fixture that runs the real server (EvenHandServer, the same object
+// evenhandd runs) on 127.0.0.1 with RocksDB in a temporary folder, and talks
+// to it through a real gRPC channel.
+#ifndef EVENHAND_TESTS_TESTING_SERVER_FIXTURE_H_
+#define EVENHAND_TESTS_TESTING_SERVER_FIXTURE_H_
+
+#include <memory>
+
+#include "base/logging.h"
+#include "clients/event_log_client.h"
+#include "evenhand/v1/config.pb.h"
+#include "evenhand/v1/log.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "server/server.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evenhand::testing {
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { logging::SetMinimumSeverity(logging::Severity::kWarning); }
+
+  // Starts (or restarts, on the same folder) the server with `config`;
+  // listen and data_dir are filled in.
+  void StartServer(v1::ServerConfig config = {}) {
+    StopServer();
+    config.set_listen("127.0.0.1:0");
+    config.set_data_dir(dir_.Sub("data"));
+    server::ServerOptions options;
+    options.config = config;
+    options.clock = clock_;
+    auto started = server::EvenHandServer::Start(options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = std::move(*started);
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetMaxSendMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(),
+                                         args);
+    stub_ = v1::EventLog::NewStub(channel_);
+    client_ = std::make_unique<clients::EventLogClient>(v1::EventLog::NewStub(channel_));
+  }
+
+  void StopServer() {
+    if (server_ != nullptr) server_->Shutdown(absl::Seconds(5));
+    client_.reset();
+    stub_.reset();
+    channel_.reset();
+    server_.reset();
+  }
+
+  void TearDown() override { StopServer(); }
+
+  TempDir dir_;
+  std::function<absl::Time()> clock_;
+  std::unique_ptr<server::EvenHandServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::EventLog::Stub> stub_;
+  std::unique_ptr<clients::EventLogClient> client_;
+};
+
+}  // namespace evenhand::testing
+
+#endif  // EVENHAND_TESTS_TESTING_SERVER_FIXTURE_H_
