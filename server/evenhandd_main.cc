@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     std::ofstream(tmp) << (*server)->address() << "\n";
     std::rename(tmp.c_str(), ready.c_str());
   }
-  std::printf("Even Hand is serving on %s. Try:\n  evenhand --server=%s status\n",
+  std::printf("Even Hand is serving on %s (try: evenhand --server=%s status)\n",
               (*server)->address().c_str(), (*server)->address().c_str());
   std::fflush(stdout);
 

@@ -1,0 +1,62 @@
+// The server's JSON config file and its defaults.
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/server.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evenhand::server {
+namespace {
+
+using ::evenhand::testing::StatusIs;
+using ::evenhand::testing::TempDir;
+using ::testing::HasSubstr;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& text) {
+    std::string path = dir_.Sub("evenhandd.json");
+    std::ofstream(path) << text;
+    return path;
+  }
+  TempDir dir_;
+};
+
+TEST_F(ConfigTest, ReadsLimitsInEitherFieldSpelling) {
+  ASSERT_OK_AND_ASSIGN(v1::ServerConfig c,
+                       LoadConfigFile(Write(R"({"maxEventBytes": 4096, "max_batch_events": 7})")));
+  EXPECT_EQ(c.max_event_bytes(), 4096u);
+  EXPECT_EQ(c.max_batch_events(), 7u);
+}
+
+TEST_F(ConfigTest, UnknownFieldIsAnErrorNotASilentDefault) {
+  EXPECT_THAT(LoadConfigFile(Write(R"({"maxEventByte": 4096})")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("maxEventByte")));
+}
+
+TEST_F(ConfigTest, MissingFileIsNotFound) {
+  EXPECT_THAT(LoadConfigFile(dir_.Sub("nope.json")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("cannot open")));
+}
+
+TEST_F(ConfigTest, DefaultsAreTheDocumentedOnes) {
+  v1::ServerConfig c = WithDefaults({});
+  EXPECT_EQ(c.listen(), "127.0.0.1:50051");
+  EXPECT_EQ(c.data_dir(), "./data");
+  EXPECT_EQ(c.max_event_bytes(), 1u << 20);
+  EXPECT_EQ(c.max_batch_events(), 1000u);
+  EXPECT_EQ(c.shutdown_grace_seconds(), 10u);
+}
+
+TEST_F(ConfigTest, ServerRefusesAnAddressItCannotListenOn) {
+  ServerOptions options;
+  options.config.set_listen("256.1.1.1:1");
+  options.config.set_data_dir(dir_.Sub("data"));
+  EXPECT_THAT(EvenHandServer::Start(options),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot listen on 256.1.1.1:1")));
+}
+
+}  // namespace
+}  // namespace evenhand::server
