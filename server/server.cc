@@ -36,6 +36,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_group_commit_events() == 0) c.set_max_group_commit_events(16384);
   if (c.shutdown_grace_seconds() == 0) c.set_shutdown_grace_seconds(10);
   if (c.block_cache_mib() == 0) c.set_block_cache_mib(64);
+  if (c.live_buffer_mib() == 0) c.set_live_buffer_mib(64);
   return c;
 }
 
@@ -79,6 +80,7 @@ absl::Status EvenHandServer::Impl::Start() {
   storage::StoreOptions store_options;
   store_options.data_dir = c.data_dir();
   store_options.live_buffer_events = c.live_buffer_events();
+  store_options.live_buffer_bytes = static_cast<size_t>(c.live_buffer_mib()) << 20;
   store_options.max_group_commit_events = c.max_group_commit_events();
   store_options.block_cache_bytes = static_cast<size_t>(c.block_cache_mib()) << 20;
   if (options_.clock) store_options.clock = options_.clock;

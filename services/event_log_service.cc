@@ -25,32 +25,49 @@ storage::Direction ToDirection(v1::Direction d) {
   return d == v1::BACKWARDS ? storage::Direction::kBackwards : storage::Direction::kForwards;
 }
 
-// Batches events into ReadResponse messages and writes them.
+// Batches events into messages of at most about kChunkBytes (one event may
+// exceed it alone) and kChunkEvents, so no message outgrows a client's
+// receive limit however large the events are.
+template <typename Response>
 class ChunkWriter {
  public:
-  explicit ChunkWriter(grpc::ServerWriter<v1::ReadResponse>* writer) : writer_(writer) {}
+  // `events_of` gives the ReadResponse inside a Response.
+  ChunkWriter(grpc::ServerWriter<Response>* writer,
+              v1::ReadResponse* (*events_of)(Response*))
+      : writer_(writer), events_(events_of(&message_)) {}
 
   // False once the client has gone away.
   bool Add(const storage::EventPtr& event) {
-    *chunk_.add_events() = *event;
-    bytes_ += event->ByteSizeLong();
-    if (bytes_ >= kChunkBytes || chunk_.events_size() >= kChunkEvents) return Flush();
+    const size_t size = event->ByteSizeLong();
+    if (events_->events_size() > 0 && bytes_ + size > kChunkBytes && !Flush()) return false;
+    *events_->add_events() = *event;
+    bytes_ += size;
+    if (bytes_ >= kChunkBytes || events_->events_size() >= kChunkEvents) return Flush();
     return true;
   }
 
   bool Flush() {
-    if (chunk_.events_size() == 0) return true;
-    bool ok = writer_->Write(chunk_);
-    chunk_.Clear();
+    if (events_->events_size() == 0) return true;
+    bool ok = writer_->Write(message_);
+    events_->Clear();
     bytes_ = 0;
+    ++messages_;
     return ok;
   }
 
+  // Messages written so far.
+  uint64_t messages() const { return messages_; }
+
  private:
-  grpc::ServerWriter<v1::ReadResponse>* writer_;
-  v1::ReadResponse chunk_;
+  grpc::ServerWriter<Response>* writer_;
+  Response message_;
+  v1::ReadResponse* events_;
   size_t bytes_ = 0;
+  uint64_t messages_ = 0;
 };
+
+v1::ReadResponse* Itself(v1::ReadResponse* r) { return r; }
+v1::ReadResponse* EventsOf(v1::SubscribeResponse* r) { return r->mutable_events(); }
 
 absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request) {
   switch (request.expected_revision_case()) {
@@ -118,7 +135,7 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
 grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
                                          const v1::ReadStreamRequest* request,
                                          grpc::ServerWriter<v1::ReadResponse>* writer) {
-  ChunkWriter chunks(writer);
+  ChunkWriter<v1::ReadResponse> chunks(writer, &Itself);
   bool client_gone = false;
   absl::Status status = store_->ReadStream(
       request->stream_id(),
@@ -140,7 +157,7 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
 grpc::Status EventLogService::ReadAll(grpc::ServerContext* context,
                                       const v1::ReadAllRequest* request,
                                       grpc::ServerWriter<v1::ReadResponse>* writer) {
-  ChunkWriter chunks(writer);
+  ChunkWriter<v1::ReadResponse> chunks(writer, &Itself);
   bool client_gone = false;
   absl::Status status = store_->ReadAll(
       request->has_from_position() ? std::optional<uint64_t>(request->from_position())
@@ -162,10 +179,17 @@ grpc::Status EventLogService::Subscribe(grpc::ServerContext* context,
                                         const v1::SubscribeRequest* request,
                                         grpc::ServerWriter<v1::SubscribeResponse>* writer) {
   uint64_t from = 1;
+  const uint64_t last = store_->LastPosition();
   if (request->start_case() == v1::SubscribeRequest::kFromEnd) {
-    from = store_->LastPosition() + 1;
+    from = last + 1;
   } else if (request->start_case() == v1::SubscribeRequest::kFromPosition) {
     from = std::max<uint64_t>(request->from_position(), 1);
+    if (from > last + 1) {
+      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                          absl::StrCat("from_position: ", from, " is beyond the end of the log "
+                                       "(last position ", last, "); use from_end to follow new "
+                                       "events"));
+    }
   }
   const storage::ReadFilter filter = ToFilter(request->filter());
   std::unique_ptr<storage::Subscription> sub = store_->Subscribe(from);
@@ -176,7 +200,8 @@ grpc::Status EventLogService::Subscribe(grpc::ServerContext* context,
   absl::Time last_sent = absl::Now();
   uint64_t unsent_scanned = 0;
   std::vector<storage::EventPtr> batch;
-  v1::SubscribeResponse response;
+  ChunkWriter<v1::SubscribeResponse> chunks(writer, &EventsOf);
+  v1::SubscribeResponse control;
   while (!context->IsCancelled()) {
     batch.clear();
     // The deadline bounds how long a cancelled call goes unnoticed.
@@ -184,35 +209,35 @@ grpc::Status EventLogService::Subscribe(grpc::ServerContext* context,
     if (!s.ok()) return ToGrpcStatus(s);
     if (sub->TakeFellBehind()) {
       live = false;
-      response.Clear();
-      response.mutable_fell_behind()->set_next_position(sub->next_position() - batch.size());
-      if (!writer->Write(response)) break;
+      control.Clear();
+      control.mutable_fell_behind()->set_next_position(sub->next_position() - batch.size());
+      if (!writer->Write(control)) break;
     }
-    response.Clear();
-    v1::ReadResponse* events = response.mutable_events();
+    const uint64_t messages_before = chunks.messages();
+    bool ok = true;
     for (const storage::EventPtr& e : batch) {
       if (filter.Matches(e->event())) {
-        *events->add_events() = *e;
+        if (!(ok = chunks.Add(e))) break;
       } else {
         ++unsent_scanned;
       }
     }
-    if (events->events_size() > 0) {
-      if (!writer->Write(response)) break;
+    if (!ok || !chunks.Flush()) break;
+    if (chunks.messages() != messages_before) {
       last_sent = absl::Now();
       unsent_scanned = 0;
     } else if (unsent_scanned > 0 && absl::Now() - last_sent >= kCheckpointEvery) {
-      response.Clear();
-      response.mutable_checkpoint()->set_position(sub->next_position() - 1);
-      if (!writer->Write(response)) break;
+      control.Clear();
+      control.mutable_checkpoint()->set_position(sub->next_position() - 1);
+      if (!writer->Write(control)) break;
       last_sent = absl::Now();
       unsent_scanned = 0;
     }
     if (sub->mode() == storage::Subscription::Mode::kLive && !live) {
       live = true;
-      response.Clear();
-      response.mutable_caught_up()->set_position(sub->next_position() - 1);
-      if (!writer->Write(response)) break;
+      control.Clear();
+      control.mutable_caught_up()->set_position(sub->next_position() - 1);
+      if (!writer->Write(control)) break;
     }
   }
   return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");

@@ -185,6 +185,8 @@ class EventStore::Impl {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool accepting_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool stop_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // Set when a RocksDB write failed; appends are refused from then on.
+  std::string failure_ ABSL_GUARDED_BY(queue_mu_);
   std::thread sequencer_;
 
   // Owned by the sequencer thread (and by Open() before it starts).
@@ -198,6 +200,7 @@ class EventStore::Impl {
   // Position of live_.front() (or of the next event when live_ is empty).
   uint64_t live_first_ ABSL_GUARDED_BY(live_mu_) = 1;
   uint64_t live_committed_ ABSL_GUARDED_BY(live_mu_) = 0;
+  size_t live_bytes_ ABSL_GUARDED_BY(live_mu_) = 0;
   bool shutting_down_ ABSL_GUARDED_BY(live_mu_) = false;
 
   absl::Mutex close_mu_;
@@ -379,12 +382,20 @@ void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expec
   p.expected = expected;
   p.events = std::move(events);
   p.done = std::move(done);
+  std::string failure;
   {
     absl::MutexLock lock(&queue_mu_);
     if (accepting_) {
       queue_.push_back(std::move(p));
       return;
     }
+    failure = failure_;
+  }
+  if (!failure.empty()) {
+    std::move(p.done)(absl::UnavailableError(absl::StrCat(
+        "the log stopped accepting appends after a storage failure (", failure,
+        "); restart the server and retry with the same event ids")));
+    return;
   }
   std::move(p.done)(absl::UnavailableError(
       "the server is shutting down and accepts no more appends; retry against a running server"));
@@ -476,6 +487,18 @@ std::string EventStore::Impl::FirstSeenMessage(const Pending& p,
 }
 
 void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!failure_.empty()) {
+      // Queued before the failure: refuse them too, for the same reason.
+      for (Pending& p : group) {
+        std::move(p.done)(absl::UnavailableError(absl::StrCat(
+            "the log stopped accepting appends after a storage failure (", failure_,
+            "); restart the server and retry with the same event ids")));
+      }
+      return;
+    }
+  }
   std::vector<Outcome> outcomes(group.size());
 
   // Idempotency: one MultiGet for every event id in the group.
@@ -537,6 +560,9 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
     }
     if (seen_count > 0) {
       out.result = absl::AlreadyExistsError(FirstSeenMessage(p, seen));
+      // If the recorded ids are this group's, the verdict stands or falls
+      // with the group's write.
+      out.depends_on_write = seen_in_group;
       continue;
     }
 
@@ -567,6 +593,7 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
         break;
     }
     if (!expected.empty()) {
+      out.depends_on_write = overlay.contains(p.stream_id);
       out.result = absl::FailedPreconditionError(
           absl::StrCat("stream \"", p.stream_id, "\" ", describe(), "; expected ", expected,
                        ". Nothing was written: re-read the stream and decide again."));
@@ -599,16 +626,20 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
   }
 
   // Write the group: one batch, one fsync.
-  absl::Status write_status;
+  absl::Status prepare_status;  // a failure before RocksDB saw the batch
+  absl::Status write_status;    // a failure of the RocksDB write itself
   if (!records.empty()) {
-    if (hook_ != nullptr) write_status = hook_->Prepare(records, &batch);
-    if (write_status.ok() && options_.TEST_before_write) write_status = options_.TEST_before_write();
-    if (write_status.ok()) {
+    if (hook_ != nullptr) prepare_status = hook_->Prepare(records, &batch);
+    if (prepare_status.ok() && options_.TEST_before_write) {
+      prepare_status = options_.TEST_before_write();
+    }
+    if (prepare_status.ok()) {
       rocksdb::WriteOptions wo;
       wo.sync = true;
       write_status = FromRocks(db_->Write(wo, &batch), "the write of an append batch failed");
+      if (write_status.ok() && options_.TEST_after_write) write_status = options_.TEST_after_write();
     }
-    if (write_status.ok()) {
+    if (prepare_status.ok() && write_status.ok()) {
       if (hook_ != nullptr) hook_->Committed();
       last_recorded_at_ = now;
       for (auto& [stream, rev] : overlay) {
@@ -617,24 +648,58 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
       }
       last_position_.store(next_position_ - 1, std::memory_order_release);
       absl::MutexLock lock(&live_mu_);
-      for (EventPtr& rec : records) live_.push_back(std::move(rec));
-      while (live_.size() > options_.live_buffer_events) {
+      for (EventPtr& rec : records) {
+        live_bytes_ += rec->ByteSizeLong();
+        live_.push_back(std::move(rec));
+      }
+      // Bounded by count and by bytes, so large events cannot pin memory.
+      while (live_.size() > options_.live_buffer_events ||
+             (live_bytes_ > options_.live_buffer_bytes && live_.size() > 1)) {
+        live_bytes_ -= live_.front()->ByteSizeLong();
         live_.pop_front();
         ++live_first_;
       }
       live_committed_ = next_position_ - 1;
     } else {
       if (hook_ != nullptr) hook_->Aborted();
-      // Nothing was written: give the positions back.
-      next_position_ = first_position;
+      if (!prepare_status.ok()) {
+        // RocksDB never saw the batch: the positions can be given out again.
+        next_position_ = first_position;
+      } else {
+        // RocksDB failed the write, but the batch may still be in its WAL
+        // (say the append succeeded and the fsync failed) and come back on
+        // recovery. Giving its positions to other events could then put two
+        // events at one position, so the store stops taking writes; a
+        // restart recovers the true end of the log.
+        absl::MutexLock lock(&queue_mu_);
+        accepting_ = false;
+        failure_ = absl::StrCat(write_status.message(), " at positions ", first_position, "..",
+                                next_position_ - 1);
+      }
     }
   }
 
   for (size_t r = 0; r < group.size(); ++r) {
     Outcome& out = outcomes[r];
-    if (out.depends_on_write && !write_status.ok()) {
+    if (out.depends_on_write && !prepare_status.ok()) {
+      if (out.result.ok() && !out.result->idempotent_replay) {
+        // This request's own events were in the batch.
+        out.result = absl::InternalError(absl::StrCat(
+            prepare_status.message(),
+            ". Nothing from this append was written; it is safe to retry."));
+      } else {
+        // The verdict (a replay, AlreadyExists, FailedPrecondition) rested on
+        // another request's events, which were not written after all.
+        out.result = absl::AbortedError(
+            "a concurrent append this one depended on failed before it was written; "
+            "nothing was written: retry");
+      }
+    } else if (out.depends_on_write && !write_status.ok()) {
       out.result = absl::InternalError(absl::StrCat(
-          write_status.message(), ". Nothing from this append was written; it is safe to retry."));
+          write_status.message(),
+          ". The outcome of this append is unknown and the server accepts no more writes: "
+          "after a restart, retry with the same event ids, which is safe (a recorded batch "
+          "is answered with its original positions)."));
     }
     std::move(group[r].done)(std::move(out.result));
   }
@@ -791,6 +856,7 @@ EventStore::~EventStore() { Close().IgnoreError(); }
 absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(StoreOptions options) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir: required");
   if (options.live_buffer_events == 0) options.live_buffer_events = 1;
+  if (options.live_buffer_bytes == 0) options.live_buffer_bytes = 1;
   if (options.max_group_commit_events == 0) options.max_group_commit_events = 1;
   auto impl = std::make_unique<Impl>(std::move(options));
   EH_RETURN_IF_ERROR(impl->Open());
@@ -850,6 +916,7 @@ rocksdb::ColumnFamilyHandle* EventStore::ColumnFamily(const std::string& name) c
 
 absl::Status Subscription::Next(size_t max_events, absl::Time deadline,
                                 std::vector<EventPtr>* out) {
+  max_events = std::max<size_t>(max_events, 1);
   // Reaching the end is reported at once rather than after the wait, so a
   // caller can tell its client "caught up" promptly.
   if (mode_ == Mode::kCatchingUp && next_position_ > store_->LastPosition() &&

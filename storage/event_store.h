@@ -92,8 +92,10 @@ class CommitHook {
 struct StoreOptions {
   // Folder holding the RocksDB database; created if missing.
   std::string data_dir;
-  // Recent events kept in memory for live subscribers.
+  // Recent events kept in memory for live subscribers: at most this many,
+  // and at most about this many bytes.
   size_t live_buffer_events = 65536;
+  size_t live_buffer_bytes = 64 << 20;
   // Most events written in one group commit.
   size_t max_group_commit_events = 16384;
   // RocksDB block cache.
@@ -104,8 +106,11 @@ struct StoreOptions {
   // Source of `recorded_at`; tests inject a fake. Must be thread-safe.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // Test-only: called on the sequencer thread just before each WriteBatch is
-  // written; returning an error simulates a failed write.
+  // written; an error simulates a failure before RocksDB saw the batch.
   std::function<absl::Status()> TEST_before_write;
+  // Test-only: called after each successful WriteBatch; an error simulates a
+  // write that RocksDB reported failed although it reached the WAL.
+  std::function<absl::Status()> TEST_after_write;
 };
 
 class Subscription;
@@ -128,8 +133,11 @@ class EventStore {
   // `recorded_at` of each event. Errors: InvalidArgument (bad stream id, empty
   // batch, missing or duplicate event id), FailedPrecondition (wrong expected
   // revision; the message has the actual one), AlreadyExists (some but not
-  // all event ids recorded before), Unavailable (shutting down), Internal
-  // (RocksDB failed; nothing was written).
+  // all event ids recorded before), Unavailable (shutting down, or stopped
+  // after a storage failure), Aborted (a concurrent append this one depended
+  // on failed; retry), Internal (the write failed: if RocksDB itself failed
+  // the outcome is unknown and the store refuses further appends until it is
+  // reopened; retrying with the same event ids is then safe).
   void AppendAsync(std::string stream_id, ExpectedRevision expected,
                    std::vector<v1::Event> events, AppendCallback done);
 

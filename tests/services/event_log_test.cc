@@ -391,6 +391,44 @@ TEST_F(EventLogTest, SubscribeFromEndSeesOnlyNewEventsAndHonoursTheFilter) {
   EXPECT_EQ(got[1].position(), 6u);
 }
 
+TEST_F(EventLogTest, SubscriptionMessagesFitADefaultClientWhateverTheEventSizes) {
+  // Ten events of 600 KB: 6 MB in all, more than a default gRPC client
+  // accepts in one message (4 MiB). The server must split them.
+  for (int i = 0; i < 10; ++i) {
+    v1::Event big = AnEvent();
+    big.mutable_payload()->mutable_written_query_answered()->set_query_id(
+        std::string(600 << 10, 'b'));
+    ASSERT_TRUE(RawAppend(Request("s", {big})).ok());
+  }
+  auto plain = v1::EventLog::NewStub(
+      grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::SubscribeRequest request;
+  request.set_from_position(1);
+  auto reader = plain->Subscribe(&context, request);
+  v1::SubscribeResponse m;
+  int events = 0;
+  while (events < 10 && reader->Read(&m)) events += m.events().events_size();
+  EXPECT_EQ(events, 10);
+  context.TryCancel();
+  while (reader->Read(&m)) {
+  }
+  reader->Finish().ok();
+}
+
+TEST_F(EventLogTest, SubscribingBeyondTheEndIsOutOfRange) {
+  ASSERT_TRUE(RawAppend(Request("s", SomeEvents(2))).ok());
+  v1::SubscribeRequest request;
+  request.set_from_position(10);
+  grpc::ClientContext context;
+  auto reader = stub_->Subscribe(&context, request);
+  v1::SubscribeResponse m;
+  EXPECT_FALSE(reader->Read(&m));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(s.error_message(), HasSubstr("beyond the end of the log (last position 2)"));
+}
+
 TEST_F(EventLogTest, StatusReportsTheLogsPositionAndIdentity) {
   ASSERT_TRUE(RawAppend(Request("s", SomeEvents(4))).ok());
   ASSERT_OK_AND_ASSIGN(v1::GetStatusResponse status, client_->GetStatus());

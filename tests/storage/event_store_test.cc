@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -223,6 +224,71 @@ TEST_F(EventStoreTest, FailedWriteLeavesNothingAndPositionsAreReused) {
   // The stream is still new and the positions were given back.
   ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("s", ExpectedRevision::NoStream(), SomeEvents(1)));
   EXPECT_THAT(r.positions, ElementsAre(1));
+}
+
+TEST_F(EventStoreTest, FailedRocksDbWriteStopsAppendsAndARestartRecoversExactlyOnce) {
+  // RocksDB wrote the batch but reported failure (as after a failed fsync):
+  // the batch may or may not survive, so the store must not reuse its
+  // positions. It refuses appends until reopened; a retry is then exact.
+  std::atomic<bool> fail{true};
+  StoreOptions options;
+  options.TEST_after_write = [&]() -> absl::Status {
+    if (fail) return absl::InternalError("injected fsync failure");
+    return absl::OkStatus();
+  };
+  Reopen(options);
+  std::vector<v1::Event> events = SomeEvents(2);
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), events),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("outcome of this append is unknown")));
+  EXPECT_THAT(store_->Append("t", ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("stopped accepting appends after a storage failure")));
+  fail = false;
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(AppendResult retry, store_->Append("s", ExpectedRevision::Any(), events));
+  EXPECT_TRUE(retry.idempotent_replay);
+  EXPECT_THAT(retry.positions, ElementsAre(1, 2));
+  ASSERT_OK_AND_ASSIGN(AppendResult next, store_->Append("t", ExpectedRevision::Any(), SomeEvents(1)));
+  EXPECT_THAT(next.positions, ElementsAre(3));
+}
+
+TEST_F(EventStoreTest, VerdictThatRestsOnAFailedAppendInTheSameGroupIsAborted) {
+  // The first group blocks in the hook while two appends queue behind it; they
+  // are then committed as one group whose write fails. The second append's
+  // FailedPrecondition rested on the first's events, which never existed.
+  absl::Notification first_in_hook, release;
+  std::atomic<int> calls{0};
+  StoreOptions options;
+  options.TEST_before_write = [&]() -> absl::Status {
+    if (calls++ == 0) {
+      first_in_hook.Notify();
+      release.WaitForNotification();
+      return absl::OkStatus();
+    }
+    return absl::InternalError("injected failure");
+  };
+  Reopen(options);
+  std::thread blocker([&] { ASSERT_OK(store_->Append("x", ExpectedRevision::Any(), SomeEvents(1))); });
+  first_in_hook.WaitForNotification();
+  absl::Notification a_done, b_done;
+  absl::Status a_status, b_status;
+  store_->AppendAsync("s", ExpectedRevision::NoStream(), SomeEvents(1),
+                      [&](absl::StatusOr<AppendResult> r) {
+                        a_status = r.status();
+                        a_done.Notify();
+                      });
+  store_->AppendAsync("s", ExpectedRevision::NoStream(), SomeEvents(1),
+                      [&](absl::StatusOr<AppendResult> r) {
+                        b_status = r.status();
+                        b_done.Notify();
+                      });
+  release.Notify();
+  blocker.join();
+  a_done.WaitForNotification();
+  b_done.WaitForNotification();
+  EXPECT_THAT(a_status, StatusIs(absl::StatusCode::kInternal, HasSubstr("safe to retry")));
+  EXPECT_THAT(b_status, StatusIs(absl::StatusCode::kAborted, HasSubstr("retry")));
+  EXPECT_EQ(store_->LastPosition(), 1u);
 }
 
 TEST_F(EventStoreTest, RecordedAtNeverDecreasesWhenTheClockGoesBack) {
