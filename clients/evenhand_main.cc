@@ -25,6 +25,8 @@
 #include "absl/time/time.h"
 #include "base/uuid.h"
 #include "clients/event_log_client.h"
+#include "clients/fairness_client.h"
+#include "clients/report_render.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -314,6 +316,158 @@ int RunStatus(const std::string& server) {
   return 0;
 }
 
+// ---- report / findings / rules -------------------------------------------------
+
+struct ReportFlags {
+  std::string from;
+  std::string to;
+  std::string as_of;
+  std::string format = "html";
+  std::string table = "groups";
+  std::string output;
+  std::vector<std::string> rules;
+  std::vector<std::string> groups;
+  std::string min_severity;
+};
+
+absl::TimeZone London() {
+  absl::TimeZone tz;
+  absl::LoadTimeZone("Europe/London", &tz);
+  return tz;
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts.set_seconds(nanos / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return ts;
+}
+
+// A date (YYYY-MM-DD, UK time) or an RFC 3339 instant. For a date,
+// `end_of_day` picks the midnight that ends it rather than the one that
+// starts it.
+absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string& text,
+                                     bool end_of_day) {
+  absl::CivilDay day;
+  if (absl::ParseCivilTime(text, &day)) {
+    return absl::FromCivil(end_of_day ? day + 1 : day, London());
+  }
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return t;
+  return absl::InvalidArgumentError(absl::StrCat(
+      flag, ": \"", text, "\" is neither a date (2026-03-01) nor an RFC 3339 time"));
+}
+
+absl::StatusOr<v1::ReportRequest> MakeReportRequest(const ReportFlags& flags) {
+  v1::ReportRequest request;
+  if (!flags.from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseWhen("--from", flags.from, false);
+    if (!t.ok()) return t.status();
+    *request.mutable_from() = ToProto(*t);
+  }
+  if (!flags.to.empty()) {
+    // --to names the last day of the period, which it includes.
+    absl::StatusOr<absl::Time> t = ParseWhen("--to", flags.to, true);
+    if (!t.ok()) return t.status();
+    *request.mutable_to() = ToProto(*t);
+  }
+  if (!flags.as_of.empty()) {
+    uint64_t position;
+    if (absl::SimpleAtoi(flags.as_of, &position)) {
+      request.set_as_of_position(position);
+    } else {
+      // "As the log stood on 1 March": at the end of that day, or now if
+      // the day is not over yet.
+      absl::StatusOr<absl::Time> t = ParseWhen("--as-of", flags.as_of, true);
+      if (!t.ok()) return t.status();
+      *request.mutable_as_of_time() = ToProto(std::min(*t, absl::Now()));
+    }
+  }
+  return request;
+}
+
+absl::Status WriteOutput(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return absl::OkStatus();
+  }
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) return absl::UnavailableError(absl::StrCat("--output: cannot write ", path));
+  std::fprintf(stderr, "evenhand: wrote %s\n", path.c_str());
+  return absl::OkStatus();
+}
+
+int RunReport(const std::string& server, const ReportFlags& flags) {
+  absl::StatusOr<v1::ReportRequest> request = MakeReportRequest(flags);
+  if (!request.ok()) return Fail(request.status());
+  auto client = clients::FairnessClient::Connect(server);
+  absl::StatusOr<v1::FairnessReport> report = client->GetReport(*request);
+  if (!report.ok()) return Fail(report.status());
+  std::string text;
+  if (flags.format == "html") {
+    text = clients::RenderReportHtml(*report);
+  } else if (flags.format == "json") {
+    text = clients::RenderReportJson(*report);
+  } else {
+    text = flags.table == "findings" ? clients::RenderFindingsCsv(*report)
+                                     : clients::RenderGroupsCsv(*report);
+  }
+  absl::Status written = WriteOutput(flags.output, text);
+  return written.ok() ? 0 : Fail(written);
+}
+
+int RunFindings(const std::string& server, const ReportFlags& flags) {
+  absl::StatusOr<v1::ReportRequest> report = MakeReportRequest(flags);
+  if (!report.ok()) return Fail(report.status());
+  v1::ListFindingsRequest request;
+  *request.mutable_report() = *report;
+  for (const auto& r : flags.rules) request.add_rule_ids(r);
+  for (const auto& g : flags.groups) request.add_group_ids(g);
+  if (!flags.min_severity.empty()) {
+    v1::Severity severity;
+    if (!v1::Severity_Parse(flags.min_severity, &severity)) {
+      return Fail(absl::InvalidArgumentError("--min-severity: use INFO, LOW, MEDIUM or HIGH"));
+    }
+    request.set_min_severity(severity);
+  }
+  auto client = clients::FairnessClient::Connect(server);
+  absl::StatusOr<v1::ListFindingsResponse> response = client->ListFindings(request);
+  if (!response.ok()) return Fail(response.status());
+  for (const auto& f : response->findings()) {
+    if (flags.format == "json") {
+      std::printf("%s\n", ToJsonLine(f).c_str());
+    } else {
+      std::printf("%s  %-8s %-26s %-14s %s\n", FormatTimestamp(f.occurred_at()).substr(0, 10).c_str(),
+                  v1::Severity_Name(f.severity()).c_str(), f.rule_id().c_str(),
+                  f.group_id().empty() ? "-" : f.group_id().c_str(), f.explanation().c_str());
+    }
+  }
+  return 0;
+}
+
+int RunRules(const std::string& server) {
+  auto client = clients::FairnessClient::Connect(server);
+  absl::StatusOr<v1::ListRulesResponse> rules = client->ListRules();
+  if (!rules.ok()) return Fail(rules.status());
+  for (const auto& r : rules->rules()) {
+    std::printf("%-26s %-7s %s\n  %s\n  %s\n\n", r.rule_id().c_str(),
+                v1::Severity_Name(r.severity()).c_str(), r.title().c_str(), r.citation().c_str(),
+                r.description().c_str());
+  }
+  return 0;
+}
+
+void AddPeriodFlags(CLI::App* cmd, ReportFlags* flags) {
+  cmd->add_option("--from", flags->from, "first day of the period (YYYY-MM-DD, UK) or a time");
+  cmd->add_option("--to", flags->to, "last day of the period, included (YYYY-MM-DD) or a time");
+  cmd->add_option("--as-of", flags->as_of,
+                  "read the log as it stood at a position (a number), at the end of a day "
+                  "(YYYY-MM-DD) or at a time (RFC 3339)");
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -370,11 +524,38 @@ int Main(int argc, char** argv) {
 
   CLI::App* status_cmd = app.add_subcommand("status", "show the server's log status");
 
+  ReportFlags report;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "the fairness report for the standards committee (HTML page, JSON or CSV)");
+  AddPeriodFlags(report_cmd, &report);
+  report_cmd->add_option("--format", report.format, "html, json or csv")
+      ->check(CLI::IsMember({"html", "json", "csv"}))
+      ->capture_default_str();
+  report_cmd->add_option("--table", report.table, "with csv: groups or findings")
+      ->check(CLI::IsMember({"groups", "findings"}))
+      ->capture_default_str();
+  report_cmd->add_option("--output,-o", report.output, "write to this file (default stdout)");
+
+  ReportFlags findings;
+  CLI::App* findings_cmd = app.add_subcommand("findings", "list findings, filtered");
+  AddPeriodFlags(findings_cmd, &findings);
+  findings_cmd->add_option("--rule", findings.rules, "only these rule ids");
+  findings_cmd->add_option("--group", findings.groups, "only these group ids");
+  findings_cmd->add_option("--min-severity", findings.min_severity, "INFO, LOW, MEDIUM or HIGH");
+  findings_cmd->add_option("--format", findings.format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  findings.format = "table";
+
+  CLI::App* rules_cmd = app.add_subcommand("rules", "list the rules checked, with citations");
+
   CLI11_PARSE(app, argc, argv);
   if (append_cmd->parsed()) return RunAppend(server, append);
   if (read_cmd->parsed()) return RunRead(server, read);
   if (tail_cmd->parsed()) return RunTail(server, tail);
   if (status_cmd->parsed()) return RunStatus(server);
+  if (report_cmd->parsed()) return RunReport(server, report);
+  if (findings_cmd->parsed()) return RunFindings(server, findings);
+  if (rules_cmd->parsed()) return RunRules(server);
   return 2;
 }
 

@@ -11,9 +11,13 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
-  libcli11-dev
+  libcli11-dev tzdata
   python3 python3-grpcio python3-protobuf grpc-proto
 )
+
+# What only the tests need: a browser for the report page test, and Node.js
+# to drive it (skipped if a node is already installed).
+TEST_PACKAGES=(chromium)
 
 install_missing() {
   local missing=()
@@ -31,6 +35,22 @@ install_missing() {
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}"
+}
+
+# The report page test's npm packages, into the build folder (pinned by
+# tests/browser/package-lock.json).
+install_node_modules() {
+  if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+    install_missing nodejs npm
+  fi
+  local dir="$BUILD_DIR/browser"
+  mkdir -p "$dir"
+  if ! cmp -s "$ROOT/tests/browser/package-lock.json" "$dir/package-lock.json" ||
+     [ ! -d "$dir/node_modules" ]; then
+    echo "==> installing the browser test's npm packages"
+    cp "$ROOT/tests/browser/package.json" "$ROOT/tests/browser/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 }
 
 build() {

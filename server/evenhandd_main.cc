@@ -22,6 +22,8 @@ ABSL_FLAG(std::string, listen, "", "host:port to listen on (default 127.0.0.1:50
 ABSL_FLAG(std::string, data_dir, "", "folder of the RocksDB log, created if missing (default ./data)");
 ABSL_FLAG(std::string, config, "", "JSON config file with limits etc. (see proto/evenhand/v1/config.proto)");
 ABSL_FLAG(bool, demo, false, "load the demo council into an empty log at start-up");
+ABSL_FLAG(bool, rebuild_projections, false,
+          "discard the fairness projection's checkpoint and refold the whole log at start-up");
 ABSL_FLAG(std::string, ready_file, "", "write the listening address to this file once serving (for scripts and tests)");
 
 int main(int argc, char** argv) {
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     options.config.set_data_dir(dir);
   }
   options.seed_demo = absl::GetFlag(FLAGS_demo);
+  options.rebuild_projections = absl::GetFlag(FLAGS_rebuild_projections);
 
   auto server = server::EvenHandServer::Start(options);
   if (!server.ok()) {

@@ -15,7 +15,11 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "projections/projection_runner.h"
+#include "projections/working_day_calendar.h"
+#include "services/domain_validation.h"
 #include "services/event_log_service.h"
+#include "services/fairness_service.h"
 #include "storage/event_store.h"
 
 namespace evenhand::server {
@@ -37,6 +41,10 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.shutdown_grace_seconds() == 0) c.set_shutdown_grace_seconds(10);
   if (c.block_cache_mib() == 0) c.set_block_cache_mib(64);
   if (c.live_buffer_mib() == 0) c.set_live_buffer_mib(64);
+  v1::FairnessConfig* f = c.mutable_fairness();
+  if (f->bank_holidays_file().empty()) f->set_bank_holidays_file(EVENHAND_DEFAULT_BANK_HOLIDAYS);
+  if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
+  if (f->checkpoint_every_seconds() == 0) f->set_checkpoint_every_seconds(60);
   return c;
 }
 
@@ -65,7 +73,10 @@ class EvenHandServer::Impl {
 
   ServerOptions options_;
   std::unique_ptr<storage::EventStore> store_;
+  std::unique_ptr<projections::ProjectionRunner> runner_;
+  std::unique_ptr<services::DomainValidator> validator_;
   std::unique_ptr<services::EventLogService> event_log_;
+  std::unique_ptr<services::FairnessService> fairness_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int port_ = 0;
@@ -77,34 +88,57 @@ class EvenHandServer::Impl {
 
 absl::Status EvenHandServer::Impl::Start() {
   const v1::ServerConfig& c = options_.config;
+  // Load the calendar first: a server that cannot judge deadlines should not
+  // start at all.
+  EH_ASSIGN_OR_RETURN(projections::WorkingDayCalendar calendar,
+                      projections::WorkingDayCalendar::LoadFile(c.fairness().bank_holidays_file()));
+
   storage::StoreOptions store_options;
   store_options.data_dir = c.data_dir();
   store_options.live_buffer_events = c.live_buffer_events();
   store_options.live_buffer_bytes = static_cast<size_t>(c.live_buffer_mib()) << 20;
   store_options.max_group_commit_events = c.max_group_commit_events();
   store_options.block_cache_bytes = static_cast<size_t>(c.block_cache_mib()) << 20;
+  store_options.extra_column_families = {projections::ProjectionRunner::kColumnFamily};
   if (options_.clock) store_options.clock = options_.clock;
   EH_ASSIGN_OR_RETURN(store_, storage::EventStore::Open(store_options));
+  if (!c.skip_domain_validation()) {
+    validator_ = std::make_unique<services::DomainValidator>(store_.get());
+  }
 
   services::EventLogOptions log_options;
   log_options.limits.max_event_bytes = c.max_event_bytes();
   log_options.limits.max_batch_events = c.max_batch_events();
   log_options.server_version = kVersion;
+  log_options.validator = validator_.get();
   if (options_.clock) log_options.clock = options_.clock;
 
   if (options_.seed_demo && store_->LastPosition() == 0) {
     const absl::Time now = log_options.clock();
     size_t events = 0;
     for (auto& append : demo::DemoCouncil(now)) {
-      EH_RETURN_IF_ERROR(services::PrepareEvents(log_options.limits, now, &append.events));
+      storage::ExpectedRevision expected = storage::ExpectedRevision::Any();
+      EH_RETURN_IF_ERROR(services::PrepareAppend(log_options.limits, validator_.get(), now,
+                                                 append.stream_id, &append.events, &expected));
       events += append.events.size();
-      EH_RETURN_IF_ERROR(store_->Append(append.stream_id, storage::ExpectedRevision::Any(),
-                                        std::move(append.events))
-                             .status());
+      EH_RETURN_IF_ERROR(
+          store_->Append(append.stream_id, expected, std::move(append.events)).status());
     }
     logging::Info(kComponent, absl::StrCat("loaded the demo council: ", events, " events"));
   }
+
+  projections::RunnerOptions runner_options;
+  runner_options.checkpoint_every_events = c.fairness().checkpoint_every_events();
+  runner_options.checkpoint_every = absl::Seconds(c.fairness().checkpoint_every_seconds());
+  runner_options.rebuild = options_.rebuild_projections;
+  EH_ASSIGN_OR_RETURN(runner_, projections::ProjectionRunner::Start(store_.get(), runner_options));
+
   event_log_ = std::make_unique<services::EventLogService>(store_.get(), log_options);
+  services::FairnessServiceOptions fairness_options;
+  fairness_options.settings = projections::FairnessSettings::FromConfig(c.fairness());
+  if (options_.clock) fairness_options.clock = options_.clock;
+  fairness_ = std::make_unique<services::FairnessService>(store_.get(), runner_.get(),
+                                                          std::move(calendar), fairness_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -112,8 +146,11 @@ absl::Status EvenHandServer::Impl::Start() {
   builder.AddListeningPort(c.listen(), grpc::InsecureServerCredentials(), &port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_request_bytes()));
   builder.RegisterService(event_log_.get());
+  builder.RegisterService(fairness_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
+    store_->BeginShutdown();
+    runner_->Stop();
     store_->Close().IgnoreError();
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", c.listen(),
@@ -147,6 +184,8 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   store_->BeginShutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
+  // The projection checkpoints what it has folded while the log is open.
+  runner_->Stop();
   uint64_t last = store_->LastPosition();
   absl::Status closed = store_->Close();
   if (!closed.ok()) {

@@ -29,6 +29,8 @@ struct ServerOptions {
   std::function<absl::Time()> clock;
   // Load the demo council into an empty log at start-up.
   bool seed_demo = false;
+  // Discard the projection's checkpoint and refold the log from position 1.
+  bool rebuild_projections = false;
 };
 
 class EvenHandServer {

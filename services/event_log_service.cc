@@ -109,11 +109,12 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   absl::StatusOr<storage::ExpectedRevision> expected = ToExpected(*request);
   if (!expected.ok()) return fail(expected.status());
   std::vector<v1::Event> events(request->events().begin(), request->events().end());
-  if (absl::Status s = PrepareEvents(options_.limits, options_.clock(), &events); !s.ok()) {
+  // The domain checks read RocksDB (point lookups, normally from its block
+  // cache) on this callback thread: brief, bounded, and never a write.
+  if (absl::Status s = PrepareAppend(options_.limits, options_.validator, options_.clock(),
+                                     request->stream_id(), &events, &*expected);
+      !s.ok()) {
     return fail(s);
-  }
-  if (options_.validate_payloads) {
-    if (absl::Status s = options_.validate_payloads(*request); !s.ok()) return fail(s);
   }
   // Completed on the sequencer thread once the batch is durable. The reactor
   // and `response` stay valid until Finish is called.

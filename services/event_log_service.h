@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "evenhand/v1/log.grpc.pb.h"
+#include "services/domain_validation.h"
 #include "services/event_validation.h"
 #include "storage/event_store.h"
 
@@ -22,9 +23,9 @@ struct EventLogOptions {
   std::string server_version;
   // Clock for validating occurred_at; tests inject one.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
-  // Validates a request's payloads against what the log already holds (the
-  // domain registry); unset accepts every well-formed payload.
-  std::function<absl::Status(const v1::AppendRequest&)> validate_payloads;
+  // Checks payloads against the protocol model and the log; null accepts
+  // every well-formed payload. Must outlive the service.
+  const DomainValidator* validator = nullptr;
 };
 
 class EventLogService final : public v1::EventLog::WithCallbackMethod_Append<v1::EventLog::Service> {

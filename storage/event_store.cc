@@ -124,6 +124,9 @@ class EventStore::Impl {
                        uint64_t max_count, const ReadFilter& filter,
                        const EventVisitor& visit) const;
   absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;
+  absl::StatusOr<EventPtr> ReadByEventId(const std::string& event_id) const;
+  absl::StatusOr<bool> StreamExists(const std::string& stream_id) const;
+  absl::StatusOr<uint64_t> PositionAtTime(absl::Time t) const;
 
   uint64_t LastPosition() const { return last_position_.load(std::memory_order_acquire); }
 
@@ -715,6 +718,41 @@ absl::StatusOr<EventPtr> EventStore::Impl::ReadAt(uint64_t position) const {
   return ParseRecord(value, position);
 }
 
+absl::StatusOr<EventPtr> EventStore::Impl::ReadByEventId(const std::string& event_id) const {
+  absl::StatusOr<UuidBytes> id = ParseUuid(event_id);
+  if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("event id: ", id.status().message()));
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), event_ids_cf_, UuidKey(*id), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no event has id ", event_id));
+  EH_RETURN_IF_ERROR(FromRocks(s, "cannot look up an event id"));
+  return ReadAt(ReadBigEndian64(value));
+}
+
+absl::StatusOr<bool> EventStore::Impl::StreamExists(const std::string& stream_id) const {
+  // Every stream has a revision 0: one bloom-filtered point lookup.
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), streams_cf_, StreamKey(stream_id, 0), &value);
+  if (s.IsNotFound()) return false;
+  EH_RETURN_IF_ERROR(FromRocks(s, "cannot look up a stream"));
+  return true;
+}
+
+absl::StatusOr<uint64_t> EventStore::Impl::PositionAtTime(absl::Time t) const {
+  uint64_t lo = 0, hi = LastPosition();  // answer in [lo, hi]
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo + 1) / 2;
+    EH_ASSIGN_OR_RETURN(EventPtr e, ReadAt(mid));
+    const auto& r = e->event().recorded_at();
+    if (absl::FromUnixSeconds(r.seconds()) + absl::Nanoseconds(r.nanos()) <= t) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
 absl::Status EventStore::Impl::ReadStream(const std::string& stream_id,
                                           std::optional<uint64_t> from_revision,
                                           Direction direction, uint64_t max_count,
@@ -900,6 +938,18 @@ absl::StatusOr<EventPtr> EventStore::ReadAt(uint64_t position) const {
 std::unique_ptr<Subscription> EventStore::Subscribe(uint64_t from_position) {
   return std::unique_ptr<Subscription>(
       new Subscription(impl_.get(), std::max<uint64_t>(from_position, 1)));
+}
+
+absl::StatusOr<EventPtr> EventStore::ReadByEventId(const std::string& event_id) const {
+  return impl_->ReadByEventId(event_id);
+}
+
+absl::StatusOr<bool> EventStore::StreamExists(const std::string& stream_id) const {
+  return impl_->StreamExists(stream_id);
+}
+
+absl::StatusOr<uint64_t> EventStore::PositionAtTime(absl::Time t) const {
+  return impl_->PositionAtTime(t);
 }
 
 uint64_t EventStore::LastPosition() const { return impl_->LastPosition(); }

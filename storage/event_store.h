@@ -161,6 +161,17 @@ class EventStore {
   // The event at `position`, or NotFound.
   absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;
 
+  // The event with this id (a UUID), or NotFound.
+  absl::StatusOr<EventPtr> ReadByEventId(const std::string& event_id) const;
+
+  // Whether the stream has any event. An append still being written may
+  // already count.
+  absl::StatusOr<bool> StreamExists(const std::string& stream_id) const;
+
+  // The last position whose recorded_at is at or before `t`; 0 if none.
+  // (recorded_at never decreases along the log, so this is a binary search.)
+  absl::StatusOr<uint64_t> PositionAtTime(absl::Time t) const;
+
   // Follows the log from `from_position` (>= 1), see Subscription.
   std::unique_ptr<Subscription> Subscribe(uint64_t from_position);
 

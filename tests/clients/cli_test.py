@@ -73,7 +73,9 @@ class EvenHandCli(unittest.TestCase):
         self.assertGreater(self.last_position(), 10)
 
     def test_append_from_stdin_json_then_read(self):
-        event = {"payload": {"writtenQueryReceived": {"queryId": "Q-cli-1", "memberId": "m-1"}}}
+        event = {"payload": {"writtenQueryReceived": {
+            "queryId": "Q-cli-1", "memberId": "libdem-1", "addressedToOfficerId": "o-hos-planning",
+            "subject": "Street lighting"}}}
         out = self.cli("append", "--stream=query-Q-cli-1", "--expected=no_stream",
                        stdin=json.dumps(event)).stdout
         reply = json.loads(out)
@@ -86,29 +88,48 @@ class EvenHandCli(unittest.TestCase):
         self.assertEqual(got["position"], reply["positions"][0])
 
     def test_append_several_events_as_json_lines(self):
-        lines = "\n".join(json.dumps(
-            {"payload": {"writtenQueryAnswered": {"queryId": f"Q-cli-{i}"}}}) for i in range(3))
+        lines = "\n".join(json.dumps(e) for e in [
+            {"payload": {"writtenQueryReceived": {"queryId": "Q-cli-many", "memberId": "green-1",
+                                                  "addressedToOfficerId": "o-ceo"}}},
+            {"payload": {"writtenQueryAcknowledged": {"queryId": "Q-cli-many", "officerId": "o-ceo",
+                                                      "replyDueAt": "2030-01-01T00:00:00Z"}}},
+            {"payload": {"writtenQueryAnswered": {"queryId": "Q-cli-many", "officerId": "o-ceo"}}},
+        ])
         reply = json.loads(self.cli("append", "--stream=query-Q-cli-many", stdin=lines).stdout)
         positions = [int(p) for p in reply["positions"]]
         self.assertEqual(positions, list(range(positions[0], positions[0] + 3)))
 
     def test_append_from_flags(self):
         self.cli("append", "--stream=briefing-B-cli", "--type=BriefingRequested",
-                 '--payload={"briefingId": "B-cli", "groupId": "green", "topic": "Parks"}',
+                 '--payload={"briefingId": "B-cli", "groupId": "green", "topic": "Parks", '
+                 '"matterId": "parks", "requestedByMemberId": "green-1", '
+                 '"routedToOfficerId": "o-ceo"}',
                  "--occurred-at=2026-01-05T10:00:00Z")
         got = json.loads(self.cli("read", "--stream=briefing-B-cli").stdout)
         self.assertEqual(got["event"]["payload"]["briefingRequested"]["topic"], "Parks")
         self.assertEqual(got["event"]["occurredAt"], "2026-01-05T10:00:00Z")
 
     def test_wrong_expected_revision_fails_with_the_actual_revision(self):
-        self.cli("append", "--stream=query-Q-cli-rev", "--type=WrittenQueryAnswered",
-                 '--payload={"queryId": "x"}')
+        self.cli("append", "--stream=query-Q-cli-rev", "--type=WrittenQueryReceived",
+                 '--payload={"queryId": "Q-cli-rev", "memberId": "libdem-2", '
+                 '"addressedToOfficerId": "o-cfo"}')
         result = self.cli("append", "--stream=query-Q-cli-rev", "--expected=5",
-                          "--type=WrittenQueryAnswered", '--payload={"queryId": "x"}',
+                          "--type=WrittenQueryAnswered",
+                          '--payload={"queryId": "Q-cli-rev", "officerId": "o-cfo"}',
                           check=False)
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("FAILED_PRECONDITION", result.stderr)
         self.assertIn("is at revision 0", result.stderr)
+
+    def test_unknown_group_is_refused_with_the_field_named(self):
+        result = self.cli("append", "--stream=briefing-B-cli-x", "--type=BriefingRequested",
+                          '--payload={"briefingId": "B-cli-x", "groupId": "no-such-group", '
+                          '"topic": "t", "matterId": "m", "requestedByMemberId": "green-1", '
+                          '"routedToOfficerId": "o-ceo"}', check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("INVALID_ARGUMENT", result.stderr)
+        self.assertIn('briefing_requested.group_id: unknown political group "no-such-group"',
+                      result.stderr)
 
     def test_unknown_type_is_refused_before_sending(self):
         result = self.cli("append", "--stream=s", "--type=BriefingGiven", "--payload={}",
@@ -127,9 +148,52 @@ class EvenHandCli(unittest.TestCase):
         self.assertEqual([json.loads(l)["position"] for l in lines], ["1", "2", "3", "4", "5"])
 
     def test_every_command_has_help(self):
-        for command in ("append", "read", "tail", "status"):
+        for command in ("append", "read", "tail", "status", "report", "findings", "rules"):
             out = self.cli(command, "--help").stdout
             self.assertIn("Usage", out, command)
+
+    def test_report_html_is_one_self_contained_page(self):
+        path = os.path.join(self.tmp, "report.html")
+        self.cli("report", "--from=2020-01-01", f"--output={path}")
+        with open(path) as f:
+            html = f.read()
+        for chart in ("chart-officer-time", "chart-decline-rate", "chart-reply-time"):
+            self.assertIn(f'<svg id="{chart}"', html)
+        self.assertIn('id="findings"', html)
+        # Nothing fetched from elsewhere: no scripts, stylesheets or images.
+        for forbidden in ("<script", "<link", "src=", "url(", "https://"):
+            self.assertNotIn(forbidden, html)
+
+    def test_report_json_and_csv(self):
+        report = json.loads(self.cli("report", "--format=json").stdout)
+        self.assertEqual(len(report["groups"]), 4)
+        self.assertGreater(len(report["findings"]), 10)
+        groups = self.cli("report", "--format=csv").stdout.splitlines()
+        self.assertTrue(groups[0].startswith("group_id,name,councillors"))
+        self.assertEqual(len(groups), 5)
+        findings = self.cli("report", "--format=csv", "--table=findings").stdout.splitlines()
+        self.assertTrue(findings[0].startswith("occurred_at,rule_id,citation"))
+        self.assertEqual(len(findings), len(report["findings"]) + 1)
+
+    def test_report_as_of_a_position(self):
+        report = json.loads(self.cli("report", "--as-of=100", "--format=json").stdout)
+        self.assertEqual(report["asOfPosition"], "100")
+
+    def test_report_refuses_a_bad_date(self):
+        result = self.cli("report", "--from=2026-13-40", check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("--from", result.stderr)
+
+    def test_findings_filtered_by_rule(self):
+        lines = self.cli("findings", "--rule=equal-offer", "--format=json").stdout.splitlines()
+        self.assertGreater(len(lines), 0)
+        for line in lines:
+            self.assertEqual(json.loads(line)["ruleId"], "equal-offer")
+
+    def test_rules_are_listed_with_citations(self):
+        out = self.cli("rules").stdout
+        self.assertIn("same-matter-decline", out)
+        self.assertIn("Harlow 15.12", out)
 
     def test_unreachable_server_is_a_clear_error(self):
         result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],

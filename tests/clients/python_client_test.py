@@ -70,6 +70,18 @@ class EvenHandFromPython(unittest.TestCase):
             cls.address = f.read().strip()
         cls.channel = grpc.insecure_channel(cls.address)
         cls.log_stub = log_pb2_grpc.EventLogStub(cls.channel)
+        # The council systems would have registered these long before.
+        member = events_pb2.Event(event_id=str(uuid.uuid4()), source_system="python-test")
+        member.occurred_at.GetCurrentTime()
+        member.payload.member_registered.member_id = "m-1"
+        member.payload.member_registered.name = "Cllr One"
+        cls.log_stub.Append(log_pb2.AppendRequest(stream_id="member-m-1", events=[member]))
+        officer = events_pb2.Event(event_id=str(uuid.uuid4()), source_system="python-test")
+        officer.occurred_at.GetCurrentTime()
+        officer.payload.officer_registered.officer_id = "o-1"
+        officer.payload.officer_registered.name = "Officer One"
+        officer.payload.officer_registered.role = events_pb2.HEAD_OF_SERVICE
+        cls.log_stub.Append(log_pb2.AppendRequest(stream_id="officer-o-1", events=[officer]))
 
     @classmethod
     def tearDownClass(cls):
@@ -81,15 +93,24 @@ class EvenHandFromPython(unittest.TestCase):
         assert code == 0, f"evenhandd exited with {code}"
 
     def new_event(self, query_id):
+        """A councillor's written query arriving."""
         event = events_pb2.Event(event_id=str(uuid.uuid4()), source_system="python-test")
         event.occurred_at.GetCurrentTime()
         event.payload.written_query_received.query_id = query_id
         event.payload.written_query_received.member_id = "m-1"
+        event.payload.written_query_received.addressed_to_officer_id = "o-1"
         event.payload.written_query_received.subject = "Bin collections"
         return event
 
+    def answer(self, query_id):
+        event = events_pb2.Event(event_id=str(uuid.uuid4()), source_system="python-test")
+        event.occurred_at.GetCurrentTime()
+        event.payload.written_query_answered.query_id = query_id
+        event.payload.written_query_answered.officer_id = "o-1"
+        return event
+
     def test_append_then_read_stream(self):
-        events = [self.new_event("Q-py-1"), self.new_event("Q-py-1")]
+        events = [self.new_event("Q-py-1"), self.answer("Q-py-1")]
         reply = self.log_stub.Append(log_pb2.AppendRequest(
             stream_id="query-Q-py-1", expected_state=log_pb2.NO_STREAM, events=events))
         self.assertEqual(len(reply.positions), 2)
@@ -100,6 +121,7 @@ class EvenHandFromPython(unittest.TestCase):
         self.assertEqual([e.event.event_id for e in got], [e.event_id for e in events])
         self.assertEqual(got[0].event.type, "WrittenQueryReceived")
         self.assertEqual(got[0].event.payload.written_query_received.subject, "Bin collections")
+        self.assertEqual(got[1].event.type, "WrittenQueryAnswered")
         self.assertEqual([e.position for e in got], list(reply.positions))
 
     def test_retry_is_idempotent(self):
@@ -115,7 +137,7 @@ class EvenHandFromPython(unittest.TestCase):
             stream_id="query-Q-py-3", events=[self.new_event("Q-py-3")]))
         with self.assertRaises(grpc.RpcError) as caught:
             self.log_stub.Append(log_pb2.AppendRequest(
-                stream_id="query-Q-py-3", exact_revision=7, events=[self.new_event("Q-py-3")]))
+                stream_id="query-Q-py-3", exact_revision=7, events=[self.answer("Q-py-3")]))
         self.assertEqual(caught.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
         self.assertIn("is at revision 0", caught.exception.details())
 
@@ -126,6 +148,15 @@ class EvenHandFromPython(unittest.TestCase):
             self.log_stub.Append(log_pb2.AppendRequest(stream_id="query-Q-py-4", events=[event]))
         self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("events[0].occurred_at", caught.exception.details())
+
+    def test_unknown_councillor_is_invalid_argument_naming_it(self):
+        event = self.new_event("Q-py-5")
+        event.payload.written_query_received.member_id = "m-nobody"
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.log_stub.Append(log_pb2.AppendRequest(stream_id="query-Q-py-5", events=[event]))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("written_query_received.member_id: unknown councillor",
+                      caught.exception.details())
 
     def test_subscription_delivers_live_events(self):
         seen = []
@@ -146,9 +177,10 @@ class EvenHandFromPython(unittest.TestCase):
         thread = threading.Thread(target=follow, daemon=True)
         thread.start()
         self.assertTrue(caught_up.wait(10))
-        for _ in range(3):
-            self.log_stub.Append(log_pb2.AppendRequest(
-                stream_id="query-Q-py-live", events=[self.new_event("Q-py-live")]))
+        for event in (self.new_event("Q-py-live"), self.answer("Q-py-live"),
+                      self.answer("Q-py-live")):
+            self.log_stub.Append(log_pb2.AppendRequest(stream_id="query-Q-py-live",
+                                                       events=[event]))
         self.assertTrue(done.wait(10))
         call.cancel()
         self.assertEqual([e.stream_revision for e in seen], [0, 1, 2])

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/uuid.h"
 #include "clients/event_log_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -29,7 +30,6 @@
 namespace evenhand {
 namespace {
 
-using ::evenhand::testing::SomeEvents;
 using ::evenhand::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -106,16 +106,63 @@ struct Ledger {
   std::vector<v1::AppendRequest> in_doubt;
 };
 
+// Registers the councillor and officer the load's queries name.
+void RegisterCast(clients::EventLogClient& client) {
+  v1::Payload member;
+  member.mutable_member_registered()->set_member_id("m-load");
+  member.mutable_member_registered()->set_name("Cllr Load");
+  v1::AppendRequest r;
+  r.set_stream_id("member-m-load");
+  *r.add_events() = clients::NewEvent(member, "crash-test", absl::Now());
+  ASSERT_OK(client.Append(r));
+  v1::Payload officer;
+  officer.mutable_officer_registered()->set_officer_id("o-load");
+  officer.mutable_officer_registered()->set_name("Officer Load");
+  officer.mutable_officer_registered()->set_role(v1::HEAD_OF_SERVICE);
+  r.set_stream_id("officer-o-load");
+  r.clear_events();
+  *r.add_events() = clients::NewEvent(officer, "crash-test", absl::Now());
+  ASSERT_OK(client.Append(r));
+}
+
+// A written query's first `n` (1 to 3) events: received, acknowledged,
+// answered.
+v1::AppendRequest QueryCase(int n) {
+  const std::string id = NewUuid();
+  v1::AppendRequest r;
+  r.set_stream_id(absl::StrCat("query-", id));
+  v1::Payload received;
+  auto* q = received.mutable_written_query_received();
+  q->set_query_id(id);
+  q->set_member_id("m-load");
+  q->set_addressed_to_officer_id("o-load");
+  q->set_subject("Load test");
+  *r.add_events() = clients::NewEvent(received, "crash-test", absl::Now());
+  if (n >= 2) {
+    v1::Payload ack;
+    ack.mutable_written_query_acknowledged()->set_query_id(id);
+    ack.mutable_written_query_acknowledged()->set_officer_id("o-load");
+    ack.mutable_written_query_acknowledged()->mutable_reply_due_at()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() + absl::Hours(72)));
+    *r.add_events() = clients::NewEvent(ack, "crash-test", absl::Now());
+  }
+  if (n >= 3) {
+    v1::Payload answer;
+    answer.mutable_written_query_answered()->set_query_id(id);
+    answer.mutable_written_query_answered()->set_officer_id("o-load");
+    *r.add_events() = clients::NewEvent(answer, "crash-test", absl::Now());
+  }
+  return r;
+}
+
 // Appends from `threads` threads until the server stops answering.
-void RunLoad(clients::EventLogClient& client, int threads, const std::string& tag,
-             Ledger* ledger, std::atomic<bool>* stop) {
+void RunLoad(clients::EventLogClient& client, int threads, Ledger* ledger,
+             std::atomic<bool>* stop) {
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (int i = 0; !stop->load(); ++i) {
-        v1::AppendRequest request;
-        request.set_stream_id(absl::StrCat("load-", tag, "-", t % 3));
-        for (auto& e : SomeEvents(1 + i % 3)) *request.add_events() = std::move(e);
+        v1::AppendRequest request = QueryCase(1 + (t + i) % 3);
         auto response = client.Append(request, absl::Seconds(10));
         absl::MutexLock lock(&ledger->mu);
         if (!response.ok()) {
@@ -188,8 +235,12 @@ TEST(CrashTest, KilledServerKeepsEveryAcknowledgedEventExactlyOnce) {
       VerifyLog(child.client(), ledger);
       if (HasFatalFailure()) return;
     }
+    if (round == 0) {
+      RegisterCast(child.client());
+      if (HasFatalFailure()) return;
+    }
     std::atomic<bool> stop{false};
-    std::thread load([&] { RunLoad(child.client(), 8, absl::StrCat(round), &ledger, &stop); });
+    std::thread load([&] { RunLoad(child.client(), 8, &ledger, &stop); });
     absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(100, 700)(rng)));
     child.Signal(SIGKILL);
     int status = child.Wait();
@@ -209,8 +260,10 @@ TEST(CrashTest, SigtermFinishesInFlightAppendsAndStopsCleanly) {
     ChildServer child(dir, 0);
     child.Start();
     if (HasFatalFailure()) return;
+    RegisterCast(child.client());
+    if (HasFatalFailure()) return;
     std::atomic<bool> stop{false};
-    std::thread load([&] { RunLoad(child.client(), 8, "term", &ledger, &stop); });
+    std::thread load([&] { RunLoad(child.client(), 8, &ledger, &stop); });
     absl::SleepFor(absl::Milliseconds(300));
     child.Signal(SIGTERM);
     int status = child.Wait();

@@ -8,6 +8,7 @@
 
 #include "base/logging.h"
 #include "clients/event_log_client.h"
+#include "clients/fairness_client.h"
 #include "evenhand/v1/config.pb.h"
 #include "evenhand/v1/log.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -25,11 +26,14 @@ class ServerTest : public ::testing::Test {
   // listen and data_dir are filled in.
   void StartServer(v1::ServerConfig config = {}) {
     StopServer();
+    if (!domain_validation_) config.set_skip_domain_validation(true);
     config.set_listen("127.0.0.1:0");
     config.set_data_dir(dir_.Sub("data"));
     server::ServerOptions options;
     options.config = config;
     options.clock = clock_;
+    options.seed_demo = seed_demo_;
+    options.rebuild_projections = rebuild_projections_;
     auto started = server::EvenHandServer::Start(options);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = std::move(*started);
@@ -40,11 +44,13 @@ class ServerTest : public ::testing::Test {
                                          args);
     stub_ = v1::EventLog::NewStub(channel_);
     client_ = std::make_unique<clients::EventLogClient>(v1::EventLog::NewStub(channel_));
+    fairness_ = std::make_unique<clients::FairnessClient>(v1::Fairness::NewStub(channel_));
   }
 
   void StopServer() {
     if (server_ != nullptr) server_->Shutdown(absl::Seconds(5));
     client_.reset();
+    fairness_.reset();
     stub_.reset();
     channel_.reset();
     server_.reset();
@@ -54,10 +60,16 @@ class ServerTest : public ::testing::Test {
 
   TempDir dir_;
   std::function<absl::Time()> clock_;
+  // Tests of the log's mechanics append arbitrary events; tests of the
+  // domain turn this on.
+  bool domain_validation_ = false;
+  bool seed_demo_ = false;
+  bool rebuild_projections_ = false;
   std::unique_ptr<server::EvenHandServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EventLog::Stub> stub_;
   std::unique_ptr<clients::EventLogClient> client_;
+  std::unique_ptr<clients::FairnessClient> fairness_;
 };
 
 }  // namespace evenhand::testing

@@ -1,0 +1,391 @@
+#include "clients/report_render.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace evenhand::clients {
+namespace {
+
+absl::TimeZone London() {
+  static const absl::TimeZone tz = [] {
+    absl::TimeZone z;
+    absl::LoadTimeZone("Europe/London", &z);
+    return z;
+  }();
+  return tz;
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
+
+std::string Day(const google::protobuf::Timestamp& ts) {
+  std::string s = absl::FormatTime("%d %b %Y", FromProto(ts), London());
+  if (!s.empty() && s[0] == '0') s.erase(0, 1);
+  return s;
+}
+
+std::string DayTime(const google::protobuf::Timestamp& ts) {
+  std::string s = absl::FormatTime("%d %b %Y %H:%M", FromProto(ts), London());
+  if (!s.empty() && s[0] == '0') s.erase(0, 1);
+  return s;
+}
+
+std::string Iso(const google::protobuf::Timestamp& ts) {
+  return IsSet(ts) ? absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(ts), absl::UTCTimeZone())
+                   : "";
+}
+
+std::string Html(absl::string_view text) {
+  return absl::StrReplaceAll(text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"},
+                                    {"\"", "&quot;"}, {"'", "&#39;"}});
+}
+
+std::string Csv(absl::string_view text) {
+  if (text.find_first_of(",\"\n") == absl::string_view::npos) return std::string(text);
+  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
+}
+
+const char* SeverityName(v1::Severity s) {
+  switch (s) {
+    case v1::HIGH:
+      return "High";
+    case v1::MEDIUM:
+      return "Medium";
+    case v1::LOW:
+      return "Low";
+    case v1::INFO:
+      return "Info";
+    default:
+      return "-";
+  }
+}
+
+std::string Percent(double fraction) { return absl::StrFormat("%.0f%%", fraction * 100); }
+
+std::string GroupName(const v1::FairnessReport& r, const std::string& group_id) {
+  if (group_id.empty()) return "-";
+  for (const auto& g : r.groups()) {
+    if (g.group_id() == group_id) return g.name();
+  }
+  return group_id;
+}
+
+// A horizontal bar chart as inline SVG: one labelled bar per group, an
+// optional second value drawn as a tick (e.g. p90 over the median), and an
+// optional reference line (e.g. the five-working-day limit).
+struct Bar {
+  std::string group_id;
+  std::string label;
+  double value = 0;
+  std::string value_text;
+  double tick = -1;  // < 0: none
+};
+
+std::string BarChart(const std::string& id, const std::string& title, const std::string& note,
+                     const std::vector<Bar>& bars, double reference = -1,
+                     const std::string& reference_label = "") {
+  constexpr int kLabelWidth = 190, kBarArea = 380, kRow = 30, kTop = 8, kValueWidth = 140;
+  const int width = kLabelWidth + kBarArea + kValueWidth;
+  const int height = kTop + kRow * static_cast<int>(bars.size()) + 26;
+  double max = std::max(reference, 0.0);
+  for (const Bar& b : bars) max = std::max({max, b.value, b.tick});
+  if (max <= 0) max = 1;
+  auto x = [&](double v) { return kLabelWidth + v / max * kBarArea; };
+  std::string svg = absl::StrFormat(
+      "<figure class=\"chart\"><figcaption>%s<span class=\"note\">%s</span></figcaption>"
+      "<svg id=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+      "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">",
+      Html(title), Html(note), Html(id), width, height, width, height, Html(title));
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const Bar& b = bars[i];
+    const int y = kTop + static_cast<int>(i) * kRow;
+    const double w = std::max(0.0, x(b.value) - kLabelWidth);
+    absl::StrAppendFormat(&svg,
+                          "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">%s</text>",
+                          kLabelWidth - 8, y + 19, Html(b.label));
+    absl::StrAppendFormat(&svg,
+                          "<rect class=\"bar\" data-group=\"%s\" data-value=\"%g\" x=\"%d\" "
+                          "y=\"%d\" width=\"%.1f\" height=\"20\" rx=\"2\"/>",
+                          Html(b.group_id), b.value, kLabelWidth, y + 4, w);
+    if (b.tick >= 0) {
+      absl::StrAppendFormat(&svg,
+                            "<line class=\"tick\" data-group=\"%s\" data-value=\"%g\" x1=\"%.1f\" "
+                            "x2=\"%.1f\" y1=\"%d\" y2=\"%d\"/>",
+                            Html(b.group_id), b.tick, x(b.tick), x(b.tick), y + 1, y + 27);
+    }
+    // Values in a column of their own, clear of bars, ticks and the
+    // reference line.
+    absl::StrAppendFormat(&svg, "<text x=\"%d\" y=\"%d\" class=\"value\">%s</text>",
+                          kLabelWidth + kBarArea + 8, y + 19, Html(b.value_text));
+  }
+  if (reference >= 0) {
+    const int bottom = kTop + kRow * static_cast<int>(bars.size());
+    absl::StrAppendFormat(&svg,
+                          "<line class=\"reference\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\"/>"
+                          "<text x=\"%.1f\" y=\"%d\" class=\"reference-label\" "
+                          "text-anchor=\"middle\">%s</text>",
+                          x(reference), x(reference), kTop, bottom + 4, x(reference), bottom + 18,
+                          Html(reference_label));
+  }
+  svg += "</svg></figure>\n";
+  return svg;
+}
+
+constexpr char kStyle[] = R"css(
+:root { --ink:#1d2733; --muted:#5b6875; --line:#d5dbe1; --bar:#3b6e8f; --tick:#1d2733;
+        --high:#a4262c; --medium:#b35c00; --low:#5b6875; --info:#2f6f4f; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 "Segoe UI", "Helvetica Neue", Arial, sans-serif; color: var(--ink);
+       max-width: 1180px; margin: 2rem auto; padding: 0 1.5rem; }
+h1 { font-size: 1.7rem; margin: 0 0 .2rem; }
+h2 { font-size: 1.25rem; margin: 2.2rem 0 .6rem; border-bottom: 2px solid var(--ink);
+     padding-bottom: .2rem; }
+.meta { color: var(--muted); margin: 0 0 1rem; }
+.summary { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
+.summary div { border: 1px solid var(--line); border-radius: 4px; padding: .5rem .9rem;
+               min-width: 8rem; }
+.summary strong { display: block; font-size: 1.5rem; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0; font-size: .85rem; }
+th, td { border-bottom: 1px solid var(--line); padding: .3rem .35rem; text-align: right;
+         vertical-align: top; }
+#groups th { font-size: .78rem; }
+th { background: #f1f4f7; font-weight: 600; }
+th:first-child, td:first-child, td.text, th.text { text-align: left; }
+.charts { display: grid; grid-template-columns: 1fr; gap: 1rem; }
+figure.chart { margin: 0; }
+figcaption { font-weight: 600; margin-bottom: .2rem; }
+figcaption .note { display: block; font-weight: normal; color: var(--muted); font-size: .85rem; }
+svg .bar { fill: var(--bar); }
+svg .tick { stroke: var(--tick); stroke-width: 2; }
+svg .reference { stroke: var(--high); stroke-width: 1.5; stroke-dasharray: 4 3; }
+svg text { font-size: 12px; fill: var(--ink); }
+svg .reference-label { fill: var(--high); }
+ol.findings { padding-left: 1.4rem; }
+ol.findings li { margin: 0 0 1rem; }
+.sev { display: inline-block; font-size: .75rem; font-weight: 700; color: #fff;
+       border-radius: 3px; padding: 0 .4rem; margin-right: .4rem; }
+.sev.High { background: var(--high); } .sev.Medium { background: var(--medium); }
+.sev.Low { background: var(--low); } .sev.Info { background: var(--info); }
+.finding-head { font-weight: 600; }
+.citation { color: var(--muted); }
+.evidence a { margin-right: .35rem; }
+tr:target { background: #fff6d6; }
+.none { color: var(--muted); font-style: italic; }
+@media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; }
+               ol.findings li, figure.chart, tr { break-inside: avoid; } }
+)css";
+
+}  // namespace
+
+std::string RenderReportHtml(const v1::FairnessReport& r) {
+  std::string h;
+  const std::string period =
+      absl::StrCat(IsSet(r.from()) ? Day(r.from()) : std::string("the start of the log"), " to ",
+                   Day(r.to()));
+  absl::StrAppend(
+      &h, "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">",
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+      "<title>Fairness report: ", Html(r.council_name()), ", ", Html(period), "</title><style>",
+      kStyle, "</style></head><body>\n");
+  absl::StrAppend(&h, "<header><h1>Member&ndash;officer relations: fairness report</h1>",
+                  "<p class=\"meta\" id=\"report-meta\">", Html(r.council_name()), " &middot; ",
+                  "period <strong>", Html(period), "</strong> &middot; the log as it stood at ",
+                  "position ", r.as_of_position(), " (", Html(DayTime(r.as_of_time())),
+                  ") &middot; deadlines judged at that time</p></header>\n");
+
+  // Summary.
+  std::map<v1::Severity, int> by_severity;
+  for (const auto& f : r.findings()) ++by_severity[f.severity()];
+  absl::StrAppend(&h, "<section class=\"summary\" id=\"summary\">",
+                  "<div><strong>", r.groups_size(), "</strong>political groups</div>",
+                  "<div><strong id=\"findings-total\">", r.findings_size(),
+                  "</strong>findings</div>", "<div><strong>", by_severity[v1::HIGH],
+                  "</strong>high severity</div>", "<div><strong>", by_severity[v1::MEDIUM],
+                  "</strong>medium</div>", "<div><strong>",
+                  by_severity[v1::LOW] + by_severity[v1::INFO], "</strong>low / info</div>",
+                  "<div><strong>", r.events_considered(), "</strong>events read</div>",
+                  "</section>\n");
+
+  // Per-group table.
+  absl::StrAppend(&h, "<h2>Access to officers, by political group</h2>\n",
+                  "<table id=\"groups\"><thead><tr><th class=\"text\">Group</th>",
+                  "<th>Councillors</th><th>Briefings asked for</th><th>Offered</th>",
+                  "<th>Given</th><th>Declined</th><th>Decline rate</th>",
+                  "<th>Officer hours</th><th>Minutes per councillor</th>",
+                  "<th>Written queries</th><th>Replied in time</th><th>Late or none</th>",
+                  "<th>Median reply (working days)</th><th>Findings (H/M/L)</th></tr></thead>"
+                  "<tbody>");
+  for (const auto& g : r.groups()) {
+    absl::StrAppendFormat(
+        &h,
+        "<tr data-group=\"%s\"><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>"
+        "<td>%s</td><td>%.1f</td><td>%.0f</td><td>%d</td><td>%d</td><td>%d</td><td>%.1f</td>"
+        "<td>%d / %d / %d</td></tr>",
+        Html(g.group_id()), Html(g.name()), g.councillors(), g.briefings_requested(),
+        g.briefings_offered(), g.briefings_delivered(), g.briefings_declined(),
+        Percent(g.decline_rate()), g.officer_minutes() / 60.0, g.officer_minutes_per_councillor(),
+        g.queries_received(), g.queries_replied_in_time(),
+        g.queries_replied_late() + g.queries_unanswered(), g.reply_working_days_median(),
+        g.findings_high(), g.findings_medium(), g.findings_low());
+  }
+  absl::StrAppend(&h, "</tbody></table>\n");
+
+  // Charts.
+  std::vector<Bar> time, declines, replies;
+  for (const auto& g : r.groups()) {
+    time.push_back({g.group_id(), g.name(), g.officer_minutes_per_councillor(),
+                    absl::StrFormat("%.0f min", g.officer_minutes_per_councillor())});
+    declines.push_back({g.group_id(), g.name(), g.decline_rate() * 100,
+                        absl::StrFormat("%s (%d of %d)", Percent(g.decline_rate()),
+                                        g.briefings_declined() - g.briefings_declined_required(),
+                                        g.briefings_declined() - g.briefings_declined_required() +
+                                            g.briefings_approved())});
+    replies.push_back({g.group_id(), g.name(), g.reply_working_days_median(),
+                       absl::StrFormat("%.1f / %.1f days", g.reply_working_days_median(),
+                                       g.reply_working_days_p90()),
+                       g.reply_working_days_p90()});
+  }
+  absl::StrAppend(&h, "<h2>Charts</h2><div class=\"charts\">\n",
+                  BarChart("chart-officer-time", "Officer time per councillor",
+                           "Minutes of officer time at the group's briefings and meetings, divided "
+                           "by its councillors.",
+                           time),
+                  BarChart("chart-decline-rate", "Briefing requests declined",
+                           "Share of the group's decided requests declined at the council's "
+                           "discretion (declines the protocols require are not counted).",
+                           declines),
+                  BarChart("chart-reply-time", "Reply time to written queries",
+                           "Median working days to the first reply (bar) and 90th percentile "
+                           "(tick); the dashed line is the five-day limit (Harlow 6.6).",
+                           replies, 5, "5 working days"),
+                  "</div>\n");
+
+  // Findings.
+  absl::StrAppend(&h, "<h2>Findings</h2>\n");
+  if (r.findings_size() == 0) {
+    absl::StrAppend(&h, "<p class=\"none\" id=\"no-findings\">No rule of the protocol was found "
+                        "broken in this period.</p>\n");
+  } else {
+    std::map<std::string, std::string> titles;
+    for (const auto& rule : r.rules()) titles[rule.rule_id()] = rule.title();
+    absl::StrAppend(&h, "<ol class=\"findings\" id=\"findings\">");
+    for (const auto& f : r.findings()) {
+      std::vector<std::string> links;
+      for (uint64_t p : f.evidence_positions()) {
+        links.push_back(absl::StrFormat("<a href=\"#event-%d\">#%d</a>", p, p));
+      }
+      absl::StrAppendFormat(
+          &h,
+          "<li class=\"finding\" data-rule=\"%s\" data-group=\"%s\"><div class=\"finding-head\">"
+          "<span class=\"sev %s\">%s</span>%s &middot; %s &middot; %s</div>"
+          "<div class=\"citation\">Breaks %s (rule <code>%s</code>)</div>"
+          "<div class=\"explanation\">%s</div>"
+          "<div class=\"evidence\">Evidence: %s</div></li>",
+          Html(f.rule_id()), Html(f.group_id()), SeverityName(f.severity()),
+          SeverityName(f.severity()), Html(titles[f.rule_id()]), Html(Day(f.occurred_at())),
+          Html(GroupName(r, f.group_id())), Html(f.citation()), Html(f.rule_id()),
+          Html(f.explanation()), absl::StrJoin(links, " "));
+    }
+    absl::StrAppend(&h, "</ol>\n");
+  }
+
+  // Evidence.
+  absl::StrAppend(&h, "<h2>Evidence</h2>\n<p class=\"meta\">Every event a finding cites, as "
+                      "recorded in the log. Positions are permanent: the same position always "
+                      "names the same event.</p>",
+                  "<table id=\"evidence\"><thead><tr><th>Position</th><th class=\"text\">What "
+                  "happened</th><th class=\"text\">When</th><th class=\"text\">Type</th>"
+                  "<th class=\"text\">Case</th><th class=\"text\">Reported by</th>"
+                  "<th class=\"text\">Recorded</th></tr></thead><tbody>");
+  for (const auto& e : r.evidence()) {
+    absl::StrAppendFormat(
+        &h,
+        "<tr id=\"event-%d\"><td>%d</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
+        "<td class=\"text\">%s</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
+        "<td class=\"text\">%s</td></tr>",
+        e.position(), e.position(), Html(e.summary()), Html(DayTime(e.occurred_at())),
+        Html(e.type()), Html(e.stream_id()), Html(e.source_system()),
+        Html(DayTime(e.recorded_at())));
+  }
+  absl::StrAppend(&h, "</tbody></table>\n");
+
+  // Rules.
+  absl::StrAppend(&h, "<h2>The rules checked</h2>\n<table id=\"rules\"><thead><tr>",
+                  "<th class=\"text\">Rule</th><th class=\"text\">Protocol</th>",
+                  "<th class=\"text\">Severity</th><th class=\"text\">What is checked</th>"
+                  "</tr></thead><tbody>");
+  for (const auto& rule : r.rules()) {
+    absl::StrAppendFormat(&h,
+                          "<tr><td class=\"text\"><strong>%s</strong><br><code>%s</code></td>"
+                          "<td class=\"text\">%s</td><td class=\"text\">%s</td>"
+                          "<td class=\"text\">%s</td></tr>",
+                          Html(rule.title()), Html(rule.rule_id()), Html(rule.citation()),
+                          SeverityName(rule.severity()), Html(rule.description()));
+  }
+  absl::StrAppend(&h, "</tbody></table>\n<p class=\"meta\">Produced by Even Hand from the "
+                      "council's append-only event log. Citations name the member&ndash;officer "
+                      "protocol paragraphs each rule enforces.</p>\n</body></html>\n");
+  return h;
+}
+
+std::string RenderGroupsCsv(const v1::FairnessReport& r) {
+  std::string out =
+      "group_id,name,councillors,briefings_requested,briefings_offered,offers_not_taken_up,"
+      "briefings_approved,briefings_declined,decline_rate,briefings_delivered,officer_minutes,"
+      "officer_minutes_per_councillor,queries_received,queries_replied_in_time,"
+      "queries_replied_late,queries_unanswered,reply_working_days_median,"
+      "reply_working_days_p90,complaints_raised,findings_high,findings_medium,findings_low,"
+      "briefings_declined_required\n";
+  for (const auto& g : r.groups()) {
+    absl::StrAppendFormat(&out,
+                          "%s,%s,%d,%d,%d,%d,%d,%d,%.4f,%d,%d,%.2f,%d,%d,%d,%d,%.2f,%.2f,%d,%d,%d,%d,"
+                          "%d\n",
+                          Csv(g.group_id()), Csv(g.name()), g.councillors(),
+                          g.briefings_requested(), g.briefings_offered(),
+                          g.offers_not_taken_up(), g.briefings_approved(), g.briefings_declined(),
+                          g.decline_rate(), g.briefings_delivered(), g.officer_minutes(),
+                          g.officer_minutes_per_councillor(), g.queries_received(),
+                          g.queries_replied_in_time(), g.queries_replied_late(),
+                          g.queries_unanswered(), g.reply_working_days_median(),
+                          g.reply_working_days_p90(), g.complaints_raised(), g.findings_high(),
+                          g.findings_medium(), g.findings_low(), g.briefings_declined_required());
+  }
+  return out;
+}
+
+std::string RenderFindingsCsv(const v1::FairnessReport& r) {
+  std::string out =
+      "occurred_at,rule_id,citation,severity,group_id,case_id,explanation,evidence_positions\n";
+  for (const auto& f : r.findings()) {
+    std::vector<std::string> positions;
+    for (uint64_t p : f.evidence_positions()) positions.push_back(absl::StrCat(p));
+    absl::StrAppend(&out, Iso(f.occurred_at()), ",", Csv(f.rule_id()), ",", Csv(f.citation()),
+                    ",", SeverityName(f.severity()), ",", Csv(f.group_id()), ",",
+                    Csv(f.case_id()), ",", Csv(f.explanation()), ",",
+                    Csv(absl::StrJoin(positions, " ")), "\n");
+  }
+  return out;
+}
+
+std::string RenderReportJson(const v1::FairnessReport& r) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(r, &out, options);
+  return out;
+}
+
+}  // namespace evenhand::clients

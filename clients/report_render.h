@@ -1,0 +1,29 @@
+// Renders a FairnessReport for the standards committee: one self-contained
+// HTML page (inline CSS and SVG charts, no scripts, no external resources)
+// that a clerk can attach to committee papers; or CSV and JSON for analysis.
+//
+// Pure functions; thread-safe.
+#ifndef EVENHAND_CLIENTS_REPORT_RENDER_H_
+#define EVENHAND_CLIENTS_REPORT_RENDER_H_
+
+#include <string>
+
+#include "evenhand/v1/fairness.pb.h"
+
+namespace evenhand::clients {
+
+// The committee's page.
+std::string RenderReportHtml(const v1::FairnessReport& report);
+
+// One row per political group: the metrics of the report's table.
+std::string RenderGroupsCsv(const v1::FairnessReport& report);
+
+// One row per finding, with its citation and evidence positions.
+std::string RenderFindingsCsv(const v1::FairnessReport& report);
+
+// The whole report in protobuf's JSON mapping, indented.
+std::string RenderReportJson(const v1::FairnessReport& report);
+
+}  // namespace evenhand::clients
+
+#endif  // EVENHAND_CLIENTS_REPORT_RENDER_H_

@@ -1,0 +1,259 @@
+#include "projections/fairness_projection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "projections/internal/report_builder.h"
+
+namespace evenhand::projections {
+namespace {
+
+struct Prefix {
+  const char* text;
+  CaseKind kind;
+};
+constexpr Prefix kPrefixes[] = {
+    {"group-", CaseKind::kGroup},       {"member-", CaseKind::kMember},
+    {"officer-", CaseKind::kOfficer},   {"election-", CaseKind::kElection},
+    {"briefing-", CaseKind::kBriefing}, {"meeting-", CaseKind::kMeeting},
+    {"query-", CaseKind::kQuery},       {"complaint-", CaseKind::kComplaint},
+};
+
+int64_t ToNanos(const google::protobuf::Timestamp& ts) {
+  return google::protobuf::util::TimeUtil::TimestampToNanoseconds(ts);
+}
+
+// The matter a payload concerns, if it names one.
+const std::string* MatterOf(const v1::Payload& p) {
+  switch (p.kind_case()) {
+    case v1::Payload::kBriefingRequested:
+      return &p.briefing_requested().matter_id();
+    case v1::Payload::kBriefingOffered:
+      return &p.briefing_offered().matter_id();
+    case v1::Payload::kOfficerAttendedGroupMeeting:
+      return &p.officer_attended_group_meeting().matter_id();
+    default:
+      return nullptr;
+  }
+}
+
+void AddOnce(std::vector<const Case*>* cases, const Case* c) {
+  if (std::find(cases->begin(), cases->end(), c) == cases->end()) cases->push_back(c);
+}
+
+}  // namespace
+
+FairnessSettings FairnessSettings::FromConfig(const v1::FairnessConfig& c) {
+  FairnessSettings s;
+  if (!c.council_name().empty()) s.council_name = c.council_name();
+  if (c.offer_deadline_working_days() != 0) {
+    s.offer_deadline_working_days = static_cast<int>(c.offer_deadline_working_days());
+  }
+  if (c.equal_offer_lookback_days() != 0) {
+    s.equal_offer_lookback_days = static_cast<int>(c.equal_offer_lookback_days());
+  }
+  if (c.query_reply_working_days() != 0) {
+    s.query_reply_working_days = static_cast<int>(c.query_reply_working_days());
+  }
+  if (c.same_matter_window_days() != 0) {
+    s.same_matter_window_days = static_cast<int>(c.same_matter_window_days());
+  }
+  if (c.parity_alpha() != 0) s.parity_alpha = c.parity_alpha();
+  if (c.decline_rate_gap() != 0) s.decline_rate_gap = c.decline_rate_gap();
+  if (c.late_reply_gap() != 0) s.late_reply_gap = c.late_reply_gap();
+  if (c.officer_time_ratio() != 0) s.officer_time_ratio = c.officer_time_ratio();
+  if (c.parity_min_cases() != 0) s.parity_min_cases = static_cast<int>(c.parity_min_cases());
+  return s;
+}
+
+CaseKind KindOfStream(const std::string& stream_id, std::string* id) {
+  for (const Prefix& p : kPrefixes) {
+    if (absl::StartsWith(stream_id, p.text)) {
+      if (id != nullptr) *id = stream_id.substr(std::char_traits<char>::length(p.text));
+      return p.kind;
+    }
+  }
+  if (id != nullptr) *id = stream_id;
+  return CaseKind::kOther;
+}
+
+std::string CanonicalStream(const v1::Payload& p) {
+  switch (p.kind_case()) {
+    case v1::Payload::kPoliticalGroupRecognised:
+      return absl::StrCat("group-", p.political_group_recognised().group_id());
+    case v1::Payload::kPoliticalGroupDissolved:
+      return absl::StrCat("group-", p.political_group_dissolved().group_id());
+    case v1::Payload::kMemberRegistered:
+      return absl::StrCat("member-", p.member_registered().member_id());
+    case v1::Payload::kMemberJoinedGroup:
+      return absl::StrCat("member-", p.member_joined_group().member_id());
+    case v1::Payload::kMemberLeftGroup:
+      return absl::StrCat("member-", p.member_left_group().member_id());
+    case v1::Payload::kRelationshipDeclared:
+      return absl::StrCat("member-", p.relationship_declared().member_id());
+    case v1::Payload::kMemberParticipatedInDecision:
+      return absl::StrCat("member-", p.member_participated_in_decision().member_id());
+    case v1::Payload::kOfficerRegistered:
+      return absl::StrCat("officer-", p.officer_registered().officer_id());
+    case v1::Payload::kOfficerRoleChanged:
+      return absl::StrCat("officer-", p.officer_role_changed().officer_id());
+    case v1::Payload::kOfficerLeft:
+      return absl::StrCat("officer-", p.officer_left().officer_id());
+    case v1::Payload::kApprovalDelegated:
+      return absl::StrCat("officer-", p.approval_delegated().delegate_officer_id());
+    case v1::Payload::kApprovalDelegationRevoked:
+      return absl::StrCat("officer-", p.approval_delegation_revoked().delegate_officer_id());
+    case v1::Payload::kPreElectionPeriodDeclared:
+      return absl::StrCat("election-", p.pre_election_period_declared().period_id());
+    case v1::Payload::kBriefingRequested:
+      return absl::StrCat("briefing-", p.briefing_requested().briefing_id());
+    case v1::Payload::kBriefingApproved:
+      return absl::StrCat("briefing-", p.briefing_approved().briefing_id());
+    case v1::Payload::kBriefingDeclined:
+      return absl::StrCat("briefing-", p.briefing_declined().briefing_id());
+    case v1::Payload::kBriefingOffered:
+      return absl::StrCat("briefing-", p.briefing_offered().offer_id());
+    case v1::Payload::kBriefingDelivered:
+      return absl::StrCat("briefing-", p.briefing_delivered().briefing_id());
+    case v1::Payload::kBriefingOfferNotTakenUp:
+      return absl::StrCat("briefing-", p.briefing_offer_not_taken_up().offer_id());
+    case v1::Payload::kGroupInformationDisclosed:
+      return absl::StrCat("briefing-", p.group_information_disclosed().briefing_id());
+    case v1::Payload::kOfficerAttendedGroupMeeting:
+      return absl::StrCat("meeting-", p.officer_attended_group_meeting().meeting_id());
+    case v1::Payload::kWrittenQueryReceived:
+      return absl::StrCat("query-", p.written_query_received().query_id());
+    case v1::Payload::kWrittenQueryAcknowledged:
+      return absl::StrCat("query-", p.written_query_acknowledged().query_id());
+    case v1::Payload::kWrittenQueryAnswered:
+      return absl::StrCat("query-", p.written_query_answered().query_id());
+    case v1::Payload::kWrittenQueryTimescaleRevised:
+      return absl::StrCat("query-", p.written_query_timescale_revised().query_id());
+    case v1::Payload::kComplaintRaised:
+      return absl::StrCat("complaint-", p.complaint_raised().complaint_id());
+    case v1::Payload::kComplaintEscalated:
+      return absl::StrCat("complaint-", p.complaint_escalated().complaint_id());
+    case v1::Payload::kComplaintResolved:
+      return absl::StrCat("complaint-", p.complaint_resolved().complaint_id());
+    case v1::Payload::kComplaintReferredToStandardsCommittee:
+      return absl::StrCat("complaint-",
+                          p.complaint_referred_to_standards_committee().complaint_id());
+    case v1::Payload::kEventCorrected:
+    case v1::Payload::KIND_NOT_SET:
+      return "";
+  }
+  return "";
+}
+
+FairnessProjection::FairnessProjection() = default;
+
+Case* FairnessProjection::CaseFor(const std::string& stream_id) {
+  auto [it, inserted] = cases_.try_emplace(stream_id);
+  Case* c = &it->second;
+  if (inserted) {
+    c->record.set_stream_id(stream_id);
+    c->kind = KindOfStream(stream_id, &c->id);
+    switch (c->kind) {
+      case CaseKind::kGroup:
+        indexes_.groups.push_back(c);
+        indexes_.group_by_id[c->id] = c;
+        break;
+      case CaseKind::kMember:
+        indexes_.members.push_back(c);
+        indexes_.member_by_id[c->id] = c;
+        break;
+      case CaseKind::kOfficer:
+        indexes_.officer_by_id[c->id] = c;
+        break;
+      case CaseKind::kElection:
+        indexes_.elections.push_back(c);
+        break;
+      case CaseKind::kBriefing:
+        indexes_.briefings.push_back(c);
+        indexes_.briefing_by_id[c->id] = c;
+        break;
+      case CaseKind::kMeeting:
+        indexes_.meetings.push_back(c);
+        break;
+      case CaseKind::kQuery:
+        indexes_.queries.push_back(c);
+        break;
+      case CaseKind::kComplaint:
+        indexes_.complaints.push_back(c);
+        break;
+      case CaseKind::kOther:
+        break;
+    }
+  }
+  return c;
+}
+
+void FairnessProjection::Index(Case* c, const v1::Payload& payload) {
+  if (const std::string* matter = MatterOf(payload); matter != nullptr && !matter->empty()) {
+    AddOnce(&indexes_.by_matter[*matter], c);
+  }
+}
+
+void FairnessProjection::Apply(const v1::RecordedEvent& event) {
+  if (event.position() <= position_) return;
+  position_ = event.position();
+  const v1::Event& e = event.event();
+  Case* c = CaseFor(e.stream_id());
+  dirty_.insert(c);
+  if (e.payload().has_event_corrected()) {
+    const v1::EventCorrected& correction = e.payload().event_corrected();
+    auto* facts = c->record.mutable_facts();
+    auto it = std::lower_bound(
+        facts->begin(), facts->end(), correction.corrected_position(),
+        [](const state::FactRecord& f, uint64_t p) { return f.position() < p; });
+    // Validation on append guarantees the corrected event is in this
+    // stream; a correction that names nothing here has nothing to correct.
+    if (it == facts->end() || it->position() != correction.corrected_position()) return;
+    state::CorrectionRecord* record = it->add_corrections();
+    record->set_position(event.position());
+    if (correction.has_replacement()) {
+      *record->mutable_replacement() = correction.replacement();
+      Index(c, correction.replacement());
+    }
+    return;
+  }
+  state::FactRecord* fact = c->record.add_facts();
+  fact->set_position(event.position());
+  fact->set_occurred_at_nanos(ToNanos(e.occurred_at()));
+  *fact->mutable_payload() = e.payload();
+  Index(c, fact->payload());
+}
+
+void FairnessProjection::ForEachDirtyCase(
+    const std::function<void(const state::CaseRecord&)>& visit) const {
+  for (const Case* c : dirty_) visit(c->record);
+}
+
+void FairnessProjection::ClearDirty() { dirty_.clear(); }
+
+void FairnessProjection::RestoreCase(state::CaseRecord record) {
+  Case* c = CaseFor(record.stream_id());
+  c->record = std::move(record);
+  for (const state::FactRecord& fact : c->record.facts()) {
+    Index(c, fact.payload());
+    for (const state::CorrectionRecord& correction : fact.corrections()) {
+      if (correction.has_replacement()) Index(c, correction.replacement());
+    }
+  }
+}
+
+v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
+                                              const FairnessSettings& settings,
+                                              const WorkingDayCalendar& calendar) const {
+  internal::ReportBuilder builder(indexes_, query, settings, calendar);
+  return builder.Build();
+}
+
+std::vector<v1::RuleInfo> FairnessProjection::Rules(const FairnessSettings& settings) {
+  return internal::RuleCatalogue(settings);
+}
+
+}  // namespace evenhand::projections

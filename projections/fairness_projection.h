@@ -1,0 +1,163 @@
+// FairnessProjection: the log folded into the facts the fairness rules need,
+// and the reports built from them.
+//
+// The fold is deliberately thin: it files every event under its case (its
+// stream) and keeps corrections beside the facts they correct, each with its
+// position. Everything the committee sees (metrics, findings) is derived at
+// report time from those facts, for a period and *as the log stood at a
+// position P*: a fact recorded after P, or a correction recorded after P, is
+// simply not visible. So:
+//   - an as-of report needs no refold and no snapshot: it reads the same
+//     state with a different P, and equals a fresh fold of events 1..P;
+//   - deadlines ("within five working days") are judged at the as-of time,
+//     so a query not yet answered is pending before its deadline and a
+//     finding after it;
+//   - a late correction changes reports from its position on, and never
+//     rewrites what an earlier as-of report said.
+//
+// The state is checkpointed case by case (see ProjectionRunner), so the fold
+// resumes from its checkpoint and can always be rebuilt from position 1.
+//
+// Not thread-safe: the runner serialises Apply() against readers.
+#ifndef EVENHAND_PROJECTIONS_FAIRNESS_PROJECTION_H_
+#define EVENHAND_PROJECTIONS_FAIRNESS_PROJECTION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "evenhand/state/fairness_state.pb.h"
+#include "evenhand/v1/config.pb.h"
+#include "evenhand/v1/events.pb.h"
+#include "evenhand/v1/fairness.pb.h"
+#include "projections/working_day_calendar.h"
+
+namespace evenhand::projections {
+
+// The rules' thresholds, with the protocol defaults filled in.
+struct FairnessSettings {
+  std::string council_name = "the council";
+  int offer_deadline_working_days = 5;
+  int equal_offer_lookback_days = 90;
+  int query_reply_working_days = 5;
+  int same_matter_window_days = 180;
+  double parity_alpha = 0.05;
+  double decline_rate_gap = 0.2;
+  double late_reply_gap = 0.2;
+  double officer_time_ratio = 0.5;
+  int parity_min_cases = 5;
+
+  static FairnessSettings FromConfig(const v1::FairnessConfig& config);
+};
+
+// What a report covers.
+struct ReportQuery {
+  // The period, [from, to), by when things happened (occurred_at).
+  absl::Time from = absl::InfinitePast();
+  absl::Time to = absl::InfiniteFuture();
+  // Only events at positions <= as_of_position are seen...
+  uint64_t as_of_position = 0;
+  // ...and deadlines are judged at this time.
+  absl::Time as_of_time = absl::InfinitePast();
+};
+
+// The kinds of case, by stream prefix ("briefing-B-1" is a briefing).
+enum class CaseKind {
+  kGroup,
+  kMember,
+  kOfficer,
+  kElection,
+  kBriefing,
+  kMeeting,
+  kQuery,
+  kComplaint,
+  kOther,
+};
+
+// One case: its facts (one per event, position order) and its kind.
+struct Case {
+  state::CaseRecord record;
+  CaseKind kind = CaseKind::kOther;
+  // The id after the stream prefix ("B-1" of "briefing-B-1").
+  std::string id;
+};
+
+// The kind and id of a stream, from its prefix.
+CaseKind KindOfStream(const std::string& stream_id, std::string* id);
+
+// The canonical stream of a payload ("briefing-B-1" for a BriefingApproved
+// of briefing B-1); "" for EventCorrected, which goes in the stream of the
+// event it corrects.
+std::string CanonicalStream(const v1::Payload& payload);
+
+class FairnessProjection {
+ public:
+  FairnessProjection();
+  FairnessProjection(const FairnessProjection&) = delete;
+  FairnessProjection& operator=(const FairnessProjection&) = delete;
+
+  // Folds the event at position() + 1 (positions must come in order; an
+  // event at or before position() is ignored, so replaying is harmless).
+  void Apply(const v1::RecordedEvent& event);
+
+  // The last position folded.
+  uint64_t position() const { return position_; }
+
+  // The report for `query`; query.as_of_position must be <= position().
+  v1::FairnessReport Report(const ReportQuery& query, const FairnessSettings& settings,
+                            const WorkingDayCalendar& calendar) const;
+
+  // The rules, their citations and settings.
+  static std::vector<v1::RuleInfo> Rules(const FairnessSettings& settings);
+
+  // Checkpointing. Cases changed since the last ClearDirty():
+  void ForEachDirtyCase(const std::function<void(const state::CaseRecord&)>& visit) const;
+  void ClearDirty();
+  // Restoring: add each checkpointed case, then set the position it was
+  // taken at. Only on an empty projection.
+  void RestoreCase(state::CaseRecord record);
+  void RestorePosition(uint64_t position) { position_ = position; }
+
+  size_t case_count() const { return cases_.size(); }
+
+  // The state the rules read. Public for the report builder (internal/).
+  struct Indexes {
+    std::vector<const Case*> groups;
+    std::vector<const Case*> elections;
+    std::vector<const Case*> briefings;  // requests and offers
+    std::vector<const Case*> meetings;
+    std::vector<const Case*> queries;
+    std::vector<const Case*> complaints;
+    std::vector<const Case*> members;
+    absl::flat_hash_map<std::string, const Case*> group_by_id;
+    absl::flat_hash_map<std::string, const Case*> member_by_id;
+    absl::flat_hash_map<std::string, const Case*> officer_by_id;
+    absl::flat_hash_map<std::string, const Case*> briefing_by_id;
+    // Briefings, offers and meeting attendances by the matter they concern
+    // (every matter any version of their facts named).
+    absl::flat_hash_map<std::string, std::vector<const Case*>> by_matter;
+  };
+  const Indexes& indexes() const { return indexes_; }
+
+ private:
+  Case* CaseFor(const std::string& stream_id);
+  // Files `fact` (already in `c`) in the indexes; also used on restore, so
+  // a restored projection is indexed exactly as a folded one.
+  void Index(Case* c, const v1::Payload& payload);
+
+  uint64_t position_ = 0;
+  absl::node_hash_map<std::string, Case> cases_;
+  Indexes indexes_;
+  absl::flat_hash_set<const Case*> dirty_;
+};
+
+}  // namespace evenhand::projections
+
+#endif  // EVENHAND_PROJECTIONS_FAIRNESS_PROJECTION_H_

@@ -1,0 +1,546 @@
+#include "projections/internal/report_builder.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+
+namespace evenhand::projections::internal {
+namespace {
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return ts;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts.set_seconds(nanos / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  if (ts.nanos() < 0) {
+    ts.set_seconds(ts.seconds() - 1);
+    ts.set_nanos(ts.nanos() + 1000000000);
+  }
+  return ts;
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+const char* RoleName(v1::OfficerRole role) {
+  switch (role) {
+    case v1::HEAD_OF_PAID_SERVICE:
+      return "Head of Paid Service";
+    case v1::MONITORING_OFFICER:
+      return "Monitoring Officer";
+    case v1::CHIEF_FINANCE_OFFICER:
+      return "Chief Finance Officer";
+    case v1::DIRECTOR:
+      return "director";
+    case v1::HEAD_OF_SERVICE:
+      return "head of service";
+    case v1::OFFICER:
+      return "officer";
+    case v1::POLITICAL_ASSISTANT:
+      return "political assistant";
+    default:
+      return "unknown role";
+  }
+}
+
+const char* BusinessName(v1::Business b) {
+  switch (b) {
+    case v1::COUNCIL_BUSINESS:
+      return "council business";
+    case v1::PARTY_POLITICAL_BUSINESS:
+      return "party-political business";
+    default:
+      return "business not stated";
+  }
+}
+
+const char* DeclineReasonName(v1::DeclineReason r) {
+  switch (r) {
+    case v1::PRE_ELECTION_PERIOD:
+      return "pre-election period";
+    case v1::PARTY_POLITICAL:
+      return "party-political business";
+    case v1::NON_MEMBERS_PRESENT:
+      return "non-members present";
+    case v1::RESOURCES:
+      return "council resources";
+    case v1::OFFICER_UNAVAILABLE:
+      return "officer unavailable";
+    case v1::OTHER:
+      return "other reason";
+    default:
+      return "no reason given";
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+ReportBuilder::ReportBuilder(const FairnessProjection::Indexes& indexes, const ReportQuery& query,
+                             const FairnessSettings& settings,
+                             const WorkingDayCalendar& calendar)
+    : indexes_(indexes),
+      query_(query),
+      settings_(settings),
+      calendar_(calendar),
+      period_end_(std::min(query.to, query.as_of_time)) {}
+
+std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const {
+  if (fact.position() > query_.as_of_position) return std::nullopt;
+  Seen seen;
+  seen.fact = &fact;
+  seen.payload = &fact.payload();
+  seen.position = fact.position();
+  seen.at = absl::FromUnixNanos(fact.occurred_at_nanos());
+  bool withdrawn = false;
+  for (const state::CorrectionRecord& c : fact.corrections()) {
+    if (c.position() > query_.as_of_position) break;
+    if (c.has_replacement()) {
+      seen.payload = &c.replacement();
+      withdrawn = false;
+    } else {
+      withdrawn = true;
+    }
+    seen.correction_position = c.position();
+  }
+  if (withdrawn) return std::nullopt;
+  return seen;
+}
+
+std::vector<Seen> ReportBuilder::Facts(const Case& c, v1::Payload::KindCase kind) const {
+  std::vector<Seen> out;
+  for (const state::FactRecord& f : c.record.facts()) {
+    if (f.position() > query_.as_of_position) break;
+    if (std::optional<Seen> s = Visible(f); s && s->payload->kind_case() == kind) {
+      out.push_back(*s);
+    }
+  }
+  return out;
+}
+
+std::optional<Seen> ReportBuilder::First(const Case& c, v1::Payload::KindCase kind) const {
+  for (const state::FactRecord& f : c.record.facts()) {
+    if (f.position() > query_.as_of_position) break;
+    if (std::optional<Seen> s = Visible(f); s && s->payload->kind_case() == kind) return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<Seen> ReportBuilder::Opening(const Case& c) const {
+  for (const state::FactRecord& f : c.record.facts()) {
+    if (f.position() > query_.as_of_position) break;
+    if (std::optional<Seen> s = Visible(f)) return s;
+  }
+  return std::nullopt;
+}
+
+bool ReportBuilder::GroupExistsAt(const Case& group, absl::Time t) const {
+  std::optional<Seen> recognised = First(group, v1::Payload::kPoliticalGroupRecognised);
+  if (!recognised || recognised->at > t) return false;
+  for (const Seen& d : Facts(group, v1::Payload::kPoliticalGroupDissolved)) {
+    if (d.at <= t) return false;
+  }
+  return true;
+}
+
+std::vector<const Case*> ReportBuilder::GroupsAt(absl::Time t) const {
+  std::vector<const Case*> out;
+  for (const Case* g : indexes_.groups) {
+    if (GroupExistsAt(*g, t)) out.push_back(g);
+  }
+  std::sort(out.begin(), out.end(), [](const Case* a, const Case* b) { return a->id < b->id; });
+  return out;
+}
+
+std::string ReportBuilder::GroupName(const std::string& group_id) const {
+  if (group_id.empty()) return "councillors outside any group";
+  auto it = indexes_.group_by_id.find(group_id);
+  if (it != indexes_.group_by_id.end()) {
+    if (auto r = First(*it->second, v1::Payload::kPoliticalGroupRecognised);
+        r && !r->payload->political_group_recognised().name().empty()) {
+      return r->payload->political_group_recognised().name();
+    }
+  }
+  return absl::StrCat("group ", group_id);
+}
+
+std::string ReportBuilder::MemberGroupAt(const std::string& member_id, absl::Time t) const {
+  // The latest of: founding membership of a group, joining, leaving.
+  struct Change {
+    absl::Time at;
+    uint64_t position;
+    std::string group;  // "" for leaving
+  };
+  std::optional<Change> latest;
+  auto consider = [&](Change c) {
+    if (c.at > t) return;
+    if (!latest || std::tie(c.at, c.position) > std::tie(latest->at, latest->position)) {
+      latest = std::move(c);
+    }
+  };
+  for (const Case* g : indexes_.groups) {
+    if (auto r = First(*g, v1::Payload::kPoliticalGroupRecognised)) {
+      const auto& founders = r->payload->political_group_recognised().member_ids();
+      if (std::find(founders.begin(), founders.end(), member_id) != founders.end()) {
+        consider({r->at, r->position, g->id});
+      }
+    }
+  }
+  auto it = indexes_.member_by_id.find(member_id);
+  if (it != indexes_.member_by_id.end()) {
+    for (const state::FactRecord& f : it->second->record.facts()) {
+      std::optional<Seen> s = Visible(f);
+      if (!s) continue;
+      if (s->payload->has_member_joined_group()) {
+        consider({s->at, s->position, s->payload->member_joined_group().group_id()});
+      } else if (s->payload->has_member_left_group()) {
+        consider({s->at, s->position, ""});
+      }
+    }
+  }
+  if (!latest || latest->group.empty()) return "";
+  auto g = indexes_.group_by_id.find(latest->group);
+  if (g == indexes_.group_by_id.end() || !GroupExistsAt(*g->second, t)) return "";
+  return latest->group;
+}
+
+std::string ReportBuilder::MemberName(const std::string& member_id) const {
+  auto it = indexes_.member_by_id.find(member_id);
+  if (it != indexes_.member_by_id.end()) {
+    if (auto r = First(*it->second, v1::Payload::kMemberRegistered);
+        r && !r->payload->member_registered().name().empty()) {
+      return r->payload->member_registered().name();
+    }
+  }
+  return absl::StrCat("councillor ", member_id);
+}
+
+std::vector<std::string> ReportBuilder::GroupMembersAt(const std::string& group_id,
+                                                       absl::Time t) const {
+  std::vector<std::string> out;
+  for (const Case* m : indexes_.members) {
+    if (MemberGroupAt(m->id, t) == group_id) out.push_back(m->id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl::Time t) const {
+  auto it = indexes_.officer_by_id.find(officer_id);
+  if (it == indexes_.officer_by_id.end()) return v1::OFFICER_ROLE_UNSPECIFIED;
+  v1::OfficerRole role = v1::OFFICER_ROLE_UNSPECIFIED;
+  for (const state::FactRecord& f : it->second->record.facts()) {
+    std::optional<Seen> s = Visible(f);
+    if (!s || s->at > t) continue;
+    if (s->payload->has_officer_registered()) {
+      role = s->payload->officer_registered().role();
+    } else if (s->payload->has_officer_role_changed()) {
+      role = s->payload->officer_role_changed().role();
+    } else if (s->payload->has_officer_left()) {
+      role = v1::OFFICER_ROLE_UNSPECIFIED;
+    }
+  }
+  return role;
+}
+
+std::string ReportBuilder::OfficerName(const std::string& officer_id) const {
+  auto it = indexes_.officer_by_id.find(officer_id);
+  if (it != indexes_.officer_by_id.end()) {
+    if (auto r = First(*it->second, v1::Payload::kOfficerRegistered);
+        r && !r->payload->officer_registered().name().empty()) {
+      return r->payload->officer_registered().name();
+    }
+  }
+  return absl::StrCat("officer ", officer_id);
+}
+
+bool ReportBuilder::CanApproveAt(const std::string& officer_id, absl::Time t) const {
+  const v1::OfficerRole role = OfficerRoleAt(officer_id, t);
+  if (role == v1::HEAD_OF_PAID_SERVICE || role == v1::MONITORING_OFFICER) return true;
+  if (role == v1::OFFICER_ROLE_UNSPECIFIED) return false;
+  auto it = indexes_.officer_by_id.find(officer_id);
+  if (it == indexes_.officer_by_id.end()) return false;
+  bool delegated = false;
+  for (const state::FactRecord& f : it->second->record.facts()) {
+    std::optional<Seen> s = Visible(f);
+    if (!s || s->at > t) continue;
+    if (s->payload->has_approval_delegated()) {
+      // Only the Head of Paid Service can delegate (Harlow 15.3).
+      delegated = OfficerRoleAt(s->payload->approval_delegated().delegated_by_officer_id(),
+                                s->at) == v1::HEAD_OF_PAID_SERVICE;
+    } else if (s->payload->has_approval_delegation_revoked()) {
+      delegated = false;
+    }
+  }
+  return delegated;
+}
+
+std::optional<Seen> ReportBuilder::PreElectionPeriodAt(absl::Time t) const {
+  std::optional<Seen> found;
+  for (const Case* e : indexes_.elections) {
+    std::optional<Seen> d = First(*e, v1::Payload::kPreElectionPeriodDeclared);
+    if (!d) continue;
+    const auto& p = d->payload->pre_election_period_declared();
+    const absl::Time start = FromProto(p.starts_at());
+    // The period runs to the end of election day, UK time.
+    const absl::Time end = calendar_.EndOfWorkingDay(FromProto(p.election_day()), 0);
+    if (t >= start && t < end && (!found || d->position < found->position)) found = d;
+  }
+  return found;
+}
+
+const Case* ReportBuilder::Briefing(const std::string& briefing_id) const {
+  auto it = indexes_.briefing_by_id.find(briefing_id);
+  return it == indexes_.briefing_by_id.end() ? nullptr : it->second;
+}
+
+std::string ReportBuilder::Date(absl::Time t) const {
+  static const absl::TimeZone london = [] {
+    absl::TimeZone tz;
+    absl::LoadTimeZone("Europe/London", &tz);
+    return tz;
+  }();
+  std::string s = absl::FormatTime("%d %b %Y", t, london);
+  if (!s.empty() && s[0] == '0') s.erase(0, 1);
+  return s;
+}
+
+void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& group_id,
+                               const std::string& case_id, absl::Time when,
+                               std::string explanation, const std::vector<Seen>& evidence) {
+  if (!InPeriod(when)) return;
+  const RuleDef& rule = Rule(rule_id);
+  v1::Finding f;
+  f.set_rule_id(rule.id);
+  f.set_citation(rule.citation);
+  f.set_severity(rule.severity);
+  f.set_group_id(group_id);
+  f.set_case_id(case_id);
+  f.set_explanation(std::move(explanation));
+  *f.mutable_occurred_at() = ToProto(when);
+  std::vector<uint64_t> positions;
+  for (const Seen& s : evidence) {
+    positions.push_back(s.position);
+    evidence_.try_emplace(s.position, Summarize(s));
+    if (s.correction_position != 0) {
+      positions.push_back(s.correction_position);
+      evidence_.try_emplace(
+          s.correction_position,
+          absl::StrCat("Correction of the event at position ", s.position));
+    }
+  }
+  std::sort(positions.begin(), positions.end());
+  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+  for (uint64_t p : positions) f.add_evidence_positions(p);
+  findings_.push_back(std::move(f));
+}
+
+std::string ReportBuilder::Summarize(const Seen& s) const {
+  const v1::Payload& p = *s.payload;
+  std::string prefix = s.correction_position != 0 ? "(as corrected) " : "";
+  auto names = [&](const auto& officer_ids) {
+    std::vector<std::string> out;
+    for (const std::string& id : officer_ids) out.push_back(OfficerName(id));
+    return out.empty() ? std::string("no officer named") : absl::StrJoin(out, ", ");
+  };
+  switch (p.kind_case()) {
+    case v1::Payload::kPoliticalGroupRecognised: {
+      const auto& r = p.political_group_recognised();
+      return absl::StrCat(prefix, r.name(), " recognised as a political group with ",
+                          r.member_ids_size(), " councillors");
+    }
+    case v1::Payload::kPoliticalGroupDissolved:
+      return absl::StrCat(prefix, GroupName(p.political_group_dissolved().group_id()),
+                          " dissolved");
+    case v1::Payload::kPreElectionPeriodDeclared: {
+      const auto& e = p.pre_election_period_declared();
+      return absl::StrCat(prefix, "Pre-election period declared (", e.description(), "): from ",
+                          Date(FromProto(e.starts_at())), " to election day ",
+                          Date(FromProto(e.election_day())));
+    }
+    case v1::Payload::kBriefingRequested: {
+      const auto& r = p.briefing_requested();
+      return absl::StrCat(prefix, GroupName(r.group_id()), " asked for a briefing on \"",
+                          r.topic(), "\" (", MemberName(r.requested_by_member_id()),
+                          ", to ", OfficerName(r.routed_to_officer_id()), ")");
+    }
+    case v1::Payload::kBriefingApproved:
+      return absl::StrCat(prefix, OfficerName(p.briefing_approved().approved_by_officer_id()),
+                          " agreed briefing ", p.briefing_approved().briefing_id(), "; assigned ",
+                          names(p.briefing_approved().assigned_officer_ids()));
+    case v1::Payload::kBriefingDeclined:
+      return absl::StrCat(prefix, OfficerName(p.briefing_declined().declined_by_officer_id()),
+                          " declined briefing ", p.briefing_declined().briefing_id(), " (",
+                          DeclineReasonName(p.briefing_declined().reason()), ")");
+    case v1::Payload::kBriefingOffered: {
+      const auto& o = p.briefing_offered();
+      return absl::StrCat(prefix, OfficerName(o.offered_by_officer_id()), " offered ",
+                          GroupName(o.group_id()), " a briefing on \"", o.topic(), "\"");
+    }
+    case v1::Payload::kBriefingOfferNotTakenUp:
+      return absl::StrCat(prefix, GroupName(p.briefing_offer_not_taken_up().group_id()),
+                          " did not take up offer ", p.briefing_offer_not_taken_up().offer_id());
+    case v1::Payload::kBriefingDelivered: {
+      const auto& d = p.briefing_delivered();
+      return absl::StrCat(prefix, "Briefing ", d.briefing_id(), " given by ",
+                          names(d.officer_ids()), ", ", d.duration_minutes(), " minutes, ",
+                          BusinessName(d.business()), ", ", d.non_members_present(),
+                          " non-members present");
+    }
+    case v1::Payload::kOfficerAttendedGroupMeeting: {
+      const auto& m = p.officer_attended_group_meeting();
+      return absl::StrCat(prefix, OfficerName(m.officer_id()), " attended a meeting of ",
+                          GroupName(m.group_id()), " (", BusinessName(m.business()),
+                          "), agreed by ",
+                          m.approved_by_officer_id().empty() ? std::string("nobody")
+                                                             : OfficerName(m.approved_by_officer_id()));
+    }
+    case v1::Payload::kGroupInformationDisclosed: {
+      const auto& d = p.group_information_disclosed();
+      return absl::StrCat(prefix, OfficerName(d.disclosed_by_officer_id()), " passed what ",
+                          GroupName(d.from_group_id()), " discussed to ",
+                          GroupName(d.to_group_id()),
+                          d.agreed_by_originating_group() ? " with" : " without",
+                          " the group's agreement");
+    }
+    case v1::Payload::kWrittenQueryReceived: {
+      const auto& q = p.written_query_received();
+      return absl::StrCat(prefix, "Written query \"", q.subject(), "\" from ",
+                          MemberName(q.member_id()), " to ",
+                          OfficerName(q.addressed_to_officer_id()));
+    }
+    case v1::Payload::kWrittenQueryAcknowledged:
+      return absl::StrCat(prefix, OfficerName(p.written_query_acknowledged().officer_id()),
+                          " acknowledged query ", p.written_query_acknowledged().query_id(),
+                          ", reply promised by ",
+                          Date(FromProto(p.written_query_acknowledged().reply_due_at())));
+    case v1::Payload::kWrittenQueryAnswered:
+      return absl::StrCat(prefix, OfficerName(p.written_query_answered().officer_id()),
+                          " answered query ", p.written_query_answered().query_id());
+    case v1::Payload::kWrittenQueryTimescaleRevised:
+      return absl::StrCat(prefix,
+                          OfficerName(p.written_query_timescale_revised().officer_id()),
+                          " revised the timescale of query ",
+                          p.written_query_timescale_revised().query_id(), " to ",
+                          Date(FromProto(p.written_query_timescale_revised().reply_due_at())));
+    case v1::Payload::kComplaintRaised: {
+      const auto& c = p.complaint_raised();
+      auto who = [&](const v1::Party& party) {
+        return party.has_member_id() ? MemberName(party.member_id())
+                                     : OfficerName(party.officer_id());
+      };
+      return absl::StrCat(prefix, "Complaint by ", who(c.raised_by()), " about ", who(c.about()),
+                          ", raised with ", OfficerName(c.raised_with_officer_id()));
+    }
+    case v1::Payload::kComplaintEscalated:
+      return absl::StrCat(prefix, "Complaint ", p.complaint_escalated().complaint_id(),
+                          " escalated to ",
+                          OfficerName(p.complaint_escalated().escalated_to_officer_id()));
+    case v1::Payload::kComplaintResolved:
+      return absl::StrCat(prefix, "Complaint ", p.complaint_resolved().complaint_id(),
+                          " resolved by ",
+                          OfficerName(p.complaint_resolved().resolved_by_officer_id()));
+    case v1::Payload::kComplaintReferredToStandardsCommittee:
+      return absl::StrCat(
+          prefix, "Complaint ", p.complaint_referred_to_standards_committee().complaint_id(),
+          " referred to the standards committee by ",
+          OfficerName(p.complaint_referred_to_standards_committee().referred_by_officer_id()));
+    case v1::Payload::kRelationshipDeclared: {
+      const auto& r = p.relationship_declared();
+      return absl::StrCat(prefix, MemberName(r.member_id()), " declared a relationship (",
+                          r.nature(), ") with ", OfficerName(r.officer_id()));
+    }
+    case v1::Payload::kMemberParticipatedInDecision: {
+      const auto& d = p.member_participated_in_decision();
+      return absl::StrCat(prefix, MemberName(d.member_id()), " took part in ", d.body(),
+                          " decision ", d.decision_id(), " affecting ",
+                          names(d.affected_officer_ids()));
+    }
+    case v1::Payload::kMemberRegistered:
+      return absl::StrCat(prefix, MemberName(p.member_registered().member_id()),
+                          " registered as a councillor");
+    case v1::Payload::kMemberJoinedGroup:
+      return absl::StrCat(prefix, MemberName(p.member_joined_group().member_id()), " joined ",
+                          GroupName(p.member_joined_group().group_id()));
+    case v1::Payload::kMemberLeftGroup:
+      return absl::StrCat(prefix, MemberName(p.member_left_group().member_id()), " left ",
+                          GroupName(p.member_left_group().group_id()));
+    case v1::Payload::kOfficerRegistered:
+      return absl::StrCat(prefix, OfficerName(p.officer_registered().officer_id()),
+                          " registered as ", RoleName(p.officer_registered().role()));
+    case v1::Payload::kOfficerRoleChanged:
+      return absl::StrCat(prefix, OfficerName(p.officer_role_changed().officer_id()),
+                          " became ", RoleName(p.officer_role_changed().role()));
+    case v1::Payload::kOfficerLeft:
+      return absl::StrCat(prefix, OfficerName(p.officer_left().officer_id()), " left");
+    case v1::Payload::kApprovalDelegated:
+      return absl::StrCat(prefix, OfficerName(p.approval_delegated().delegated_by_officer_id()),
+                          " delegated approval of briefings to ",
+                          OfficerName(p.approval_delegated().delegate_officer_id()));
+    case v1::Payload::kApprovalDelegationRevoked:
+      return absl::StrCat(prefix, "Delegation to ",
+                          OfficerName(p.approval_delegation_revoked().delegate_officer_id()),
+                          " revoked");
+    case v1::Payload::kEventCorrected:
+    case v1::Payload::KIND_NOT_SET:
+      break;
+  }
+  return absl::StrCat(prefix, "event at position ", s.position);
+}
+
+v1::FairnessReport ReportBuilder::Build() {
+  report_.Clear();
+  report_.set_council_name(settings_.council_name);
+  if (query_.from != absl::InfinitePast()) *report_.mutable_from() = ToProto(query_.from);
+  *report_.mutable_to() = ToProto(period_end_);
+  report_.set_as_of_position(query_.as_of_position);
+  *report_.mutable_as_of_time() = ToProto(query_.as_of_time);
+  report_.set_events_considered(query_.as_of_position);
+  for (v1::RuleInfo& info : RuleCatalogue(settings_)) *report_.add_rules() = std::move(info);
+
+  CheckEqualOffer(*this);
+  CheckApprovalRequired(*this);
+  CheckPreElectionAttendance(*this);
+  CheckSameMatterDecline(*this);
+  CheckWrittenQueryReply(*this);
+  CheckPartyPoliticalBusiness(*this);
+  CheckNonMembersPresent(*this);
+  CheckComplaintRouting(*this);
+  CheckRelationshipConflict(*this);
+  CheckConfidentialityRelay(*this);
+  CheckDataQuality(*this);
+  // Also adds the access-parity findings.
+  AddGroupMetrics(*this, &report_);
+
+  std::sort(findings_.begin(), findings_.end(), [](const v1::Finding& a, const v1::Finding& b) {
+    auto key = [](const v1::Finding& f) {
+      return std::make_tuple(f.occurred_at().seconds(), f.occurred_at().nanos(), f.rule_id(),
+                             f.case_id(), f.group_id(), f.explanation());
+    };
+    return key(a) < key(b);
+  });
+  for (v1::GroupMetrics& g : *report_.mutable_groups()) {
+    for (const v1::Finding& f : findings_) {
+      if (f.group_id() != g.group_id()) continue;
+      if (f.severity() == v1::HIGH) g.set_findings_high(g.findings_high() + 1);
+      if (f.severity() == v1::MEDIUM) g.set_findings_medium(g.findings_medium() + 1);
+      if (f.severity() == v1::LOW) g.set_findings_low(g.findings_low() + 1);
+    }
+  }
+  for (v1::Finding& f : findings_) *report_.add_findings() = std::move(f);
+  findings_.clear();
+  for (const auto& [position, summary] : evidence_) {
+    v1::EvidenceEvent* e = report_.add_evidence();
+    e->set_position(position);
+    e->set_summary(summary);
+  }
+  return std::move(report_);
+}
+
+}  // namespace evenhand::projections::internal

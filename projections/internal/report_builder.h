@@ -1,0 +1,146 @@
+// ReportBuilder: derives one fairness report from the projection's facts.
+// Internal to projections/.
+//
+// Everything here reads facts through Visible(), which applies the as-of
+// position: a fact or correction recorded after it does not exist. Results
+// never depend on the order cases are held in, so a projection restored from
+// a checkpoint reports exactly what a freshly folded one does.
+#ifndef EVENHAND_PROJECTIONS_INTERNAL_REPORT_BUILDER_H_
+#define EVENHAND_PROJECTIONS_INTERNAL_REPORT_BUILDER_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "evenhand/v1/fairness.pb.h"
+#include "projections/fairness_projection.h"
+
+namespace evenhand::projections::internal {
+
+// A fact as it stood at the as-of position.
+struct Seen {
+  const state::FactRecord* fact = nullptr;
+  // The payload in force: the original or its latest visible correction.
+  const v1::Payload* payload = nullptr;
+  absl::Time at;
+  // The original event's position, and the correction's if one applies.
+  uint64_t position = 0;
+  uint64_t correction_position = 0;
+};
+
+// One rule of the catalogue.
+struct RuleDef {
+  const char* id;
+  const char* title;
+  const char* citation;
+  v1::Severity severity;
+  // What the rule checks, with its settings.
+  std::string (*describe)(const FairnessSettings&);
+};
+
+const std::vector<RuleDef>& Rules();
+const RuleDef& Rule(const std::string& id);
+std::vector<v1::RuleInfo> RuleCatalogue(const FairnessSettings& settings);
+
+class ReportBuilder {
+ public:
+  ReportBuilder(const FairnessProjection::Indexes& indexes, const ReportQuery& query,
+                const FairnessSettings& settings, const WorkingDayCalendar& calendar);
+
+  v1::FairnessReport Build();
+
+  // ---- Reading facts as of the query --------------------------------------
+  std::optional<Seen> Visible(const state::FactRecord& fact) const;
+  // The visible facts of `c` whose payload is of `kind`, in position order.
+  std::vector<Seen> Facts(const Case& c, v1::Payload::KindCase kind) const;
+  std::optional<Seen> First(const Case& c, v1::Payload::KindCase kind) const;
+  // The case's opening fact (its first visible fact).
+  std::optional<Seen> Opening(const Case& c) const;
+
+  // ---- The council at a moment ---------------------------------------------
+  // Groups recognised at or before `t` and not dissolved by then.
+  std::vector<const Case*> GroupsAt(absl::Time t) const;
+  bool GroupExistsAt(const Case& group, absl::Time t) const;
+  std::string GroupName(const std::string& group_id) const;
+  // The member's group at `t`, or "".
+  std::string MemberGroupAt(const std::string& member_id, absl::Time t) const;
+  std::string MemberName(const std::string& member_id) const;
+  // Councillors in the group at `t`.
+  std::vector<std::string> GroupMembersAt(const std::string& group_id, absl::Time t) const;
+  // OFFICER_ROLE_UNSPECIFIED if unknown or gone by `t`.
+  v1::OfficerRole OfficerRoleAt(const std::string& officer_id, absl::Time t) const;
+  std::string OfficerName(const std::string& officer_id) const;
+  // Head of Paid Service, Monitoring Officer, or a delegate of the Head of
+  // Paid Service at `t` (Harrow 5.1; Harlow 15.3).
+  bool CanApproveAt(const std::string& officer_id, absl::Time t) const;
+  // The pre-election period declaration covering `t`, if any.
+  std::optional<Seen> PreElectionPeriodAt(absl::Time t) const;
+  // The briefing case of a briefing or offer id.
+  const Case* Briefing(const std::string& briefing_id) const;
+
+  // ---- Output --------------------------------------------------------------
+  // Adds a finding if `when` lies in the period and not after the as-of
+  // time. Evidence facts are cited with any correction that applies.
+  void AddFinding(const std::string& rule_id, const std::string& group_id,
+                  const std::string& case_id, absl::Time when, std::string explanation,
+                  const std::vector<Seen>& evidence);
+  bool InPeriod(absl::Time t) const { return t >= query_.from && t < period_end_; }
+
+  // "12 Mar 2026"
+  std::string Date(absl::Time t) const;
+
+  const FairnessProjection::Indexes& indexes() const { return indexes_; }
+  const ReportQuery& query() const { return query_; }
+  const FairnessSettings& settings() const { return settings_; }
+  const WorkingDayCalendar& calendar() const { return calendar_; }
+  // min(to, as_of_time): nothing after it is reported.
+  absl::Time period_end() const { return period_end_; }
+
+ private:
+  void CheckRules();
+  void ComputeMetrics();
+  std::string Summarize(const Seen& seen) const;
+
+  const FairnessProjection::Indexes& indexes_;
+  const ReportQuery query_;
+  const FairnessSettings& settings_;
+  const WorkingDayCalendar& calendar_;
+  const absl::Time period_end_;
+
+  std::vector<v1::Finding> findings_;
+  std::map<uint64_t, std::string> evidence_;  // position -> summary
+  v1::FairnessReport report_;
+};
+
+// The rule checks, in rules.cc; each adds its findings to the builder.
+void CheckEqualOffer(ReportBuilder& b);
+void CheckApprovalRequired(ReportBuilder& b);
+void CheckPreElectionAttendance(ReportBuilder& b);
+void CheckSameMatterDecline(ReportBuilder& b);
+void CheckWrittenQueryReply(ReportBuilder& b);
+void CheckPartyPoliticalBusiness(ReportBuilder& b);
+void CheckNonMembersPresent(ReportBuilder& b);
+void CheckComplaintRouting(ReportBuilder& b);
+void CheckRelationshipConflict(ReportBuilder& b);
+void CheckConfidentialityRelay(ReportBuilder& b);
+void CheckDataQuality(ReportBuilder& b);
+
+// Per-group metrics and the access-parity rule, in metrics.cc.
+void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report);
+
+// The reply to a written query, in rules.cc (shared with the metrics).
+struct QueryOutcome {
+  std::optional<Seen> received;
+  std::string group_id;
+  absl::Time deadline;             // end of the fifth working day
+  std::optional<Seen> first_reply;  // answer or acknowledgement
+  bool pending = false;             // not replied, deadline not passed
+  bool in_time = false;             // first reply before the deadline
+};
+QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query);
+
+}  // namespace evenhand::projections::internal
+
+#endif  // EVENHAND_PROJECTIONS_INTERNAL_REPORT_BUILDER_H_

@@ -1,0 +1,65 @@
+// WorkingDayCalendar: working days in England and Wales, for the protocols'
+// deadlines ("within five working days", Harlow 6.6 and 15.18).
+//
+// A working day is Monday to Friday and not a bank holiday. Bank holidays
+// are data, read from a file (calendars/england-and-wales-bank-holidays.txt),
+// so a new year needs no code change. Days are local to Europe/London.
+//
+// Immutable after construction; safe to share between threads.
+#ifndef EVENHAND_PROJECTIONS_WORKING_DAY_CALENDAR_H_
+#define EVENHAND_PROJECTIONS_WORKING_DAY_CALENDAR_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+
+namespace evenhand::projections {
+
+class WorkingDayCalendar {
+ public:
+  // Reads "YYYY-MM-DD name" lines; '#' starts a comment line.
+  static absl::StatusOr<WorkingDayCalendar> LoadFile(const std::string& path);
+  // `source` names the text in error messages.
+  static absl::StatusOr<WorkingDayCalendar> Parse(absl::string_view text,
+                                                  absl::string_view source);
+
+  bool IsBankHoliday(absl::CivilDay day) const;
+  bool IsWorkingDay(absl::CivilDay day) const;
+
+  // The `n`-th working day after `day` (n >= 1); `day` itself never counts,
+  // so a query received on a Saturday and one received the Friday before
+  // have the same fifth working day.
+  absl::CivilDay AddWorkingDays(absl::CivilDay day, int n) const;
+
+  // Working days after `from` up to and including `to`; 0 if to <= from.
+  int WorkingDaysBetween(absl::CivilDay from, absl::CivilDay to) const;
+
+  // The local (Europe/London) day of an instant.
+  absl::CivilDay LocalDay(absl::Time t) const;
+
+  // The instant the `n`-th working day after `t`'s local day ends: a reply
+  // is in time if it comes strictly before this.
+  absl::Time EndOfWorkingDay(absl::Time t, int n) const;
+
+  // The first and last years the file lists holidays for. Deadlines outside
+  // them count weekends only.
+  int first_year() const { return first_year_; }
+  int last_year() const { return last_year_; }
+
+ private:
+  WorkingDayCalendar() = default;
+
+  absl::TimeZone london_;
+  absl::flat_hash_set<int64_t> holidays_;  // days since 1970-01-01
+  int first_year_ = 0;
+  int last_year_ = 0;
+};
+
+}  // namespace evenhand::projections
+
+#endif  // EVENHAND_PROJECTIONS_WORKING_DAY_CALENDAR_H_

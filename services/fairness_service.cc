@@ -1,0 +1,125 @@
+#include "services/fairness_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_status.h"
+#include "base/status_macros.h"
+
+namespace evenhand::services {
+namespace {
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+}  // namespace
+
+FairnessService::FairnessService(const storage::EventStore* store,
+                                 const projections::ProjectionRunner* runner,
+                                 projections::WorkingDayCalendar calendar,
+                                 FairnessServiceOptions options)
+    : store_(store), runner_(runner), calendar_(std::move(calendar)), options_(std::move(options)) {}
+
+absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
+    const v1::ReportRequest& request) const {
+  const absl::Time now = options_.clock();
+  const uint64_t last = store_->LastPosition();
+  projections::ReportQuery query;
+  switch (request.as_of_case()) {
+    case v1::ReportRequest::kAsOfPosition: {
+      query.as_of_position = request.as_of_position();
+      if (query.as_of_position > last) {
+        return absl::OutOfRangeError(absl::StrCat("as_of_position: ", query.as_of_position,
+                                                  " is beyond the end of the log (last position ",
+                                                  last, ")"));
+      }
+      // The log stood at P until the next event was recorded; judge
+      // deadlines at the moment P was recorded.
+      query.as_of_time = now;
+      if (query.as_of_position > 0) {
+        EH_ASSIGN_OR_RETURN(storage::EventPtr e, store_->ReadAt(query.as_of_position));
+        query.as_of_time = FromProto(e->event().recorded_at());
+      }
+      break;
+    }
+    case v1::ReportRequest::kAsOfTime: {
+      query.as_of_time = FromProto(request.as_of_time());
+      if (query.as_of_time > now) {
+        return absl::InvalidArgumentError(
+            "as_of_time: is in the future; a report can only say how the log stood up to now");
+      }
+      EH_ASSIGN_OR_RETURN(query.as_of_position, store_->PositionAtTime(query.as_of_time));
+      break;
+    }
+    case v1::ReportRequest::AS_OF_NOT_SET:
+      query.as_of_position = last;
+      query.as_of_time = now;
+      break;
+  }
+  if (request.has_from()) query.from = FromProto(request.from());
+  if (request.has_to()) query.to = FromProto(request.to());
+  if (query.from >= query.to) {
+    return absl::InvalidArgumentError("from: must be before to");
+  }
+  if (!runner_->WaitForPosition(query.as_of_position, absl::Now() + options_.catch_up_wait)) {
+    return absl::UnavailableError(absl::StrCat(
+        "the fairness projection is still catching up with the log (at position ",
+        runner_->position(), " of ", query.as_of_position, "); try again shortly"));
+  }
+  v1::FairnessReport report;
+  runner_->Read([&](const projections::FairnessProjection& projection) {
+    report = projection.Report(query, options_.settings, calendar_);
+  });
+  report.set_log_last_position(store_->LastPosition());
+  // The envelope of each cited event, straight from the log.
+  for (v1::EvidenceEvent& e : *report.mutable_evidence()) {
+    EH_ASSIGN_OR_RETURN(storage::EventPtr event, store_->ReadAt(e.position()));
+    e.set_stream_id(event->event().stream_id());
+    e.set_type(event->event().type());
+    e.set_event_id(event->event().event_id());
+    *e.mutable_occurred_at() = event->event().occurred_at();
+    *e.mutable_recorded_at() = event->event().recorded_at();
+    e.set_source_system(event->event().source_system());
+  }
+  return report;
+}
+
+grpc::Status FairnessService::GetReport(grpc::ServerContext* context,
+                                        const v1::ReportRequest* request,
+                                        v1::FairnessReport* response) {
+  absl::StatusOr<v1::FairnessReport> report = BuildReport(*request);
+  if (!report.ok()) return ToGrpcStatus(report.status());
+  *response = std::move(*report);
+  return grpc::Status::OK;
+}
+
+grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
+                                           const v1::ListFindingsRequest* request,
+                                           v1::ListFindingsResponse* response) {
+  absl::StatusOr<v1::FairnessReport> report = BuildReport(request->report());
+  if (!report.ok()) return ToGrpcStatus(report.status());
+  response->set_as_of_position(report->as_of_position());
+  auto matches = [](const auto& wanted, const std::string& value) {
+    return wanted.empty() || std::find(wanted.begin(), wanted.end(), value) != wanted.end();
+  };
+  for (v1::Finding& f : *report->mutable_findings()) {
+    if (!matches(request->rule_ids(), f.rule_id())) continue;
+    if (!matches(request->group_ids(), f.group_id())) continue;
+    if (f.severity() < request->min_severity()) continue;
+    *response->add_findings() = std::move(f);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FairnessService::ListRules(grpc::ServerContext* context,
+                                        const v1::ListRulesRequest* request,
+                                        v1::ListRulesResponse* response) {
+  for (v1::RuleInfo& r : projections::FairnessProjection::Rules(options_.settings)) {
+    *response->add_rules() = std::move(r);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace evenhand::services

@@ -1,0 +1,55 @@
+// FairnessService: reports for the standards committee
+// (proto/evenhand/v1/fairness.proto).
+//
+// Sync API: a report is CPU work over the projection under a reader lock,
+// asked for by people, not machines, so a thread per call is right.
+// Thread-safe; `store` and `runner` must outlive the service.
+#ifndef EVENHAND_SERVICES_FAIRNESS_SERVICE_H_
+#define EVENHAND_SERVICES_FAIRNESS_SERVICE_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "evenhand/v1/fairness.grpc.pb.h"
+#include "projections/fairness_projection.h"
+#include "projections/projection_runner.h"
+#include "projections/working_day_calendar.h"
+#include "storage/event_store.h"
+
+namespace evenhand::services {
+
+struct FairnessServiceOptions {
+  projections::FairnessSettings settings;
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // How long a report waits for the projection to reach the log's end.
+  absl::Duration catch_up_wait = absl::Seconds(10);
+};
+
+class FairnessService final : public v1::Fairness::Service {
+ public:
+  FairnessService(const storage::EventStore* store, const projections::ProjectionRunner* runner,
+                  projections::WorkingDayCalendar calendar, FairnessServiceOptions options);
+
+  grpc::Status GetReport(grpc::ServerContext* context, const v1::ReportRequest* request,
+                         v1::FairnessReport* response) override;
+  grpc::Status ListFindings(grpc::ServerContext* context, const v1::ListFindingsRequest* request,
+                            v1::ListFindingsResponse* response) override;
+  grpc::Status ListRules(grpc::ServerContext* context, const v1::ListRulesRequest* request,
+                         v1::ListRulesResponse* response) override;
+
+  // The report for `request`: errors are InvalidArgument (a bad period),
+  // OutOfRange (as-of beyond the log), Unavailable (projection catching up).
+  absl::StatusOr<v1::FairnessReport> BuildReport(const v1::ReportRequest& request) const;
+
+ private:
+  const storage::EventStore* const store_;
+  const projections::ProjectionRunner* const runner_;
+  const projections::WorkingDayCalendar calendar_;
+  const FairnessServiceOptions options_;
+};
+
+}  // namespace evenhand::services
+
+#endif  // EVENHAND_SERVICES_FAIRNESS_SERVICE_H_

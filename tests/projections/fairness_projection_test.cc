@@ -1,0 +1,163 @@
+// The projection is a pure fold: restored from its checkpoint records it
+// reports exactly what the fold did; read as of a position P it reports
+// exactly what a fresh fold of events 1..P does.
+#include <algorithm>
+#include <random>
+
+#include "demo/council_generator.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "projections/fairness_projection.h"
+#include "tests/testing/council_scenario.h"
+
+namespace evenhand::projections {
+namespace {
+
+using ::evenhand::testing::At;
+using ::evenhand::testing::Proto;
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// A year of a council, with the planted breaches and some corrections,
+// as the log would record it.
+std::vector<v1::RecordedEvent> CouncilLog() {
+  demo::GeneratorOptions options;
+  options.seed = 7;
+  options.start = At(2026, 1, 5, 0);
+  options.days = 365;
+  options.plant_breaches = true;
+  std::vector<v1::RecordedEvent> log;
+  for (auto& append : demo::GenerateCouncil(options)) {
+    for (auto& e : append.events) {
+      v1::RecordedEvent r;
+      r.set_position(log.size() + 1);
+      *r.mutable_event() = std::move(e);
+      r.mutable_event()->set_stream_id(append.stream_id);
+      *r.mutable_event()->mutable_recorded_at() = r.event().occurred_at();
+      log.push_back(std::move(r));
+    }
+  }
+  // Correct every 50th delivery to party-political business, and withdraw
+  // every 70th event that is not itself a correction.
+  const size_t n = log.size();
+  for (size_t i = 0; i < n; ++i) {
+    const v1::RecordedEvent& original = log[i];
+    const bool correct = original.event().payload().has_briefing_delivered() && i % 50 == 0;
+    const bool withdraw = i % 70 == 0 && i > 0;
+    if (!correct && !withdraw) continue;
+    v1::RecordedEvent r;
+    r.set_position(log.size() + 1);
+    v1::Event* e = r.mutable_event();
+    e->set_stream_id(original.event().stream_id());
+    *e->mutable_occurred_at() = Proto(FromProto(log.back().event().occurred_at()) + absl::Minutes(1));
+    *e->mutable_recorded_at() = e->occurred_at();
+    auto* c = e->mutable_payload()->mutable_event_corrected();
+    c->set_corrected_event_id(original.event().event_id());
+    c->set_corrected_position(original.position());
+    if (correct) {
+      *c->mutable_replacement() = original.event().payload();
+      c->mutable_replacement()->mutable_briefing_delivered()->set_business(
+          v1::PARTY_POLITICAL_BUSINESS);
+    }
+    log.push_back(std::move(r));
+  }
+  return log;
+}
+
+class FairnessProjectionTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { log_ = new std::vector<v1::RecordedEvent>(CouncilLog()); }
+  static void TearDownTestSuite() { delete log_; }
+
+  void SetUp() override {
+    auto loaded = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+    ASSERT_TRUE(loaded.ok());
+    calendar_.emplace(*std::move(loaded));
+  }
+
+  std::string Report(const FairnessProjection& p, uint64_t as_of, absl::Time from, absl::Time to) {
+    ReportQuery q;
+    q.as_of_position = as_of;
+    q.as_of_time = FromProto((*log_)[as_of - 1].event().recorded_at()) + absl::Hours(1);
+    q.from = from;
+    q.to = to;
+    return p.Report(q, settings_, *calendar_).SerializeAsString();
+  }
+
+  static std::vector<v1::RecordedEvent>* log_;
+  FairnessSettings settings_;
+  std::optional<WorkingDayCalendar> calendar_;
+};
+
+std::vector<v1::RecordedEvent>* FairnessProjectionTest::log_ = nullptr;
+
+TEST_F(FairnessProjectionTest, TheGeneratedCouncilHasFindingsOfEveryKind) {
+  FairnessProjection p;
+  for (const auto& e : *log_) p.Apply(e);
+  ReportQuery q;
+  q.as_of_position = p.position();
+  q.as_of_time = At(2027, 1, 10);
+  v1::FairnessReport report = p.Report(q, settings_, *calendar_);
+  std::set<std::string> rules;
+  for (const auto& f : report.findings()) rules.insert(f.rule_id());
+  EXPECT_GE(rules.size(), 10u) << report.findings_size() << " findings";
+  EXPECT_EQ(report.groups_size(), 4);
+}
+
+TEST_F(FairnessProjectionTest, RestoredFromCheckpointRecordsReportsExactlyAsTheFold) {
+  FairnessProjection folded;
+  for (const auto& e : *log_) folded.Apply(e);
+  std::vector<state::CaseRecord> records;
+  folded.ForEachDirtyCase([&](const state::CaseRecord& r) { records.push_back(r); });
+  // A checkpoint is read back in key order, not fold order.
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+    return a.stream_id() > b.stream_id();
+  });
+  FairnessProjection restored;
+  for (auto& r : records) restored.RestoreCase(std::move(r));
+  restored.RestorePosition(folded.position());
+  EXPECT_EQ(restored.case_count(), folded.case_count());
+  const uint64_t n = log_->size();
+  for (auto [from, to] : {std::pair(absl::InfinitePast(), absl::InfiniteFuture()),
+                          std::pair(At(2026, 3, 1), At(2026, 6, 1)),
+                          std::pair(At(2026, 6, 1), At(2026, 9, 1))}) {
+    EXPECT_EQ(Report(restored, n, from, to), Report(folded, n, from, to));
+    EXPECT_EQ(Report(restored, n / 2, from, to), Report(folded, n / 2, from, to));
+  }
+}
+
+TEST_F(FairnessProjectionTest, AsOfPositionEqualsAFreshFoldOfTheEventsUpToIt) {
+  FairnessProjection whole;
+  for (const auto& e : *log_) whole.Apply(e);
+  const uint64_t n = log_->size();
+  std::mt19937 rng(42);
+  std::vector<uint64_t> positions = {1, 100, n / 3, n / 2, n - 200, n - 1, n};
+  for (int i = 0; i < 5; ++i) positions.push_back(std::uniform_int_distribution<uint64_t>(1, n)(rng));
+  for (uint64_t p : positions) {
+    FairnessProjection prefix;
+    for (uint64_t i = 0; i < p; ++i) prefix.Apply((*log_)[i]);
+    EXPECT_EQ(Report(whole, p, absl::InfinitePast(), absl::InfiniteFuture()),
+              Report(prefix, p, absl::InfinitePast(), absl::InfiniteFuture()))
+        << "as of position " << p;
+    EXPECT_EQ(Report(whole, p, At(2026, 2, 1), At(2026, 7, 1)),
+              Report(prefix, p, At(2026, 2, 1), At(2026, 7, 1)))
+        << "as of position " << p;
+  }
+}
+
+TEST_F(FairnessProjectionTest, ReplayingEventsAlreadyFoldedChangesNothing) {
+  FairnessProjection once, twice;
+  for (const auto& e : *log_) once.Apply(e);
+  for (size_t i = 0; i < log_->size(); ++i) {
+    twice.Apply((*log_)[i]);
+    if (i % 97 == 0) twice.Apply((*log_)[i / 2]);  // an old event again
+  }
+  const uint64_t n = log_->size();
+  EXPECT_EQ(Report(twice, n, absl::InfinitePast(), absl::InfiniteFuture()),
+            Report(once, n, absl::InfinitePast(), absl::InfiniteFuture()));
+}
+
+}  // namespace
+}  // namespace evenhand::projections

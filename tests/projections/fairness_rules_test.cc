@@ -1,0 +1,585 @@
+// One scenario per rule that breaks it (a finding citing the right events)
+// and a near miss that does not. Dates are UK local; Easter 2026 (Good Friday
+// 3 April, Easter Monday 6 April) makes the working-day cases.
+#include <algorithm>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/council_scenario.h"
+
+namespace evenhand::projections {
+namespace {
+
+using ::evenhand::testing::At;
+using ::evenhand::testing::CouncilScenario;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+std::vector<uint64_t> Evidence(const v1::Finding& f) {
+  return {f.evidence_positions().begin(), f.evidence_positions().end()};
+}
+
+std::vector<std::string> Groups(const std::vector<v1::Finding>& findings) {
+  std::vector<std::string> out;
+  for (const auto& f : findings) out.push_back(f.group_id());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ---- equal-offer -----------------------------------------------------------
+
+class EqualOfferTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    request_ = s_.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+    s_.Approve(At(2026, 3, 24), "B-1");
+    // Wednesday before Easter: working days 1-5 after it are Thu 2, Tue 7,
+    // Wed 8, Thu 9 and Fri 10 April.
+    delivered_ = s_.Deliver(At(2026, 4, 1, 12), "B-1");
+  }
+  CouncilScenario s_;
+  uint64_t request_ = 0, delivered_ = 0;
+};
+
+TEST_F(EqualOfferTest, OtherGroupsNeverOfferedTheBriefingAreFindings) {
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 4, 20));
+  ASSERT_THAT(f, SizeIs(2));
+  EXPECT_THAT(Groups(f), ElementsAre("conservative", "green"));
+  for (const auto& finding : f) {
+    EXPECT_EQ(finding.citation(), "Harrow 5.2; mayoral §9; Barnet 9.2");
+    EXPECT_EQ(finding.severity(), v1::HIGH);
+    EXPECT_EQ(finding.case_id(), "briefing-B-1");
+    // The request, the delivery, and the group's recognition.
+    EXPECT_THAT(Evidence(finding), SizeIs(3));
+    EXPECT_EQ(Evidence(finding)[1], request_);
+    EXPECT_EQ(Evidence(finding)[2], delivered_);
+    EXPECT_THAT(finding.explanation(), HasSubstr("had not been offered the same briefing"));
+  }
+}
+
+TEST_F(EqualOfferTest, AnOfferOnTheFifthWorkingDayAcrossEasterIsInTime) {
+  s_.OfferOthers(At(2026, 4, 10, 16), "labour", "local-plan", "B-1");
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
+TEST_F(EqualOfferTest, AnOfferOnTheSixthWorkingDayIsLate) {
+  s_.Offer(At(2026, 4, 10, 16), "O-con", "conservative", "local-plan", "B-1");
+  const uint64_t late = s_.Offer(At(2026, 4, 13, 9), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request_, delivered_, late));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("6 working days later (the limit is 5)"));
+}
+
+TEST_F(EqualOfferTest, NothingIsDueBeforeTheDeadlinePasses) {
+  // On working day 5 the offers may still come.
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 10, 17)), IsEmpty());
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 11, 0, 1)), SizeIs(2));
+}
+
+TEST_F(EqualOfferTest, AGroupThatAskedForItsOwnBriefingNeedsNoOffer) {
+  s_.Request(At(2026, 3, 30), "B-2", "conservative", "local-plan");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
+TEST_F(EqualOfferTest, AGroupRecognisedAfterTheBriefingIsNotOwedAnOffer) {
+  CouncilScenario s;
+  s.Request(At(2026, 3, 23), "B-1", "labour", "budget");
+  s.Approve(At(2026, 3, 24), "B-1");
+  s.Deliver(At(2026, 4, 1, 12), "B-1");
+  s.OfferOthers(At(2026, 4, 2), "labour", "budget", "B-1");
+  s.RecogniseGroup(At(2026, 4, 2), "indep", "Independent Group", {"ind-1", "lab-3"});
+  EXPECT_THAT(s.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
+// ---- approval-required -------------------------------------------------------
+
+TEST(ApprovalRequiredTest, BriefingWithoutAnyAgreementIsAFinding) {
+  CouncilScenario s;
+  const uint64_t request = s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  const uint64_t delivered = s.Deliver(At(2026, 2, 9), "B-1");
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request, delivered));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("nobody agreed it beforehand"));
+}
+
+TEST(ApprovalRequiredTest, ApprovalByAHeadOfServiceWithoutDelegationIsAFinding) {
+  CouncilScenario s;
+  const uint64_t request = s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  const uint64_t approval = s.Approve(At(2026, 2, 3), "B-1", "hos");
+  const uint64_t delivered = s.Deliver(At(2026, 2, 9), "B-1");
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request, approval, delivered));
+}
+
+TEST(ApprovalRequiredTest, ApprovalByAnActiveDelegateIsEnough) {
+  CouncilScenario s;
+  s.Delegate(At(2026, 1, 5), "dir", "ceo");
+  s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  s.Approve(At(2026, 2, 3), "B-1", "dir");
+  s.Deliver(At(2026, 2, 9), "B-1");
+  EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+}
+
+TEST(ApprovalRequiredTest, ApprovalAfterTheDelegationWasRevokedIsAFinding) {
+  CouncilScenario s;
+  s.Delegate(At(2026, 1, 5), "dir", "ceo");
+  s.Revoke(At(2026, 1, 30), "dir", "ceo");
+  s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  s.Approve(At(2026, 2, 3), "B-1", "dir");
+  s.Deliver(At(2026, 2, 9), "B-1");
+  EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), SizeIs(1));
+}
+
+TEST(ApprovalRequiredTest, AttendanceAtAGroupMeetingNeedsAgreementButNotForThePoliticalAssistant) {
+  CouncilScenario s;
+  const uint64_t unagreed = s.Attend(At(2026, 2, 10), "M-1", "labour", "dir", "");
+  s.Attend(At(2026, 2, 10), "M-1", "labour", "pa", "");
+  s.Attend(At(2026, 2, 17), "M-2", "labour", "dir", "mo");
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(unagreed));
+}
+
+// ---- pre-election-attendance -------------------------------------------------
+
+class PreElectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    declared_ = s_.PreElection(At(2026, 3, 27), At(2026, 3, 27), At(2026, 5, 7));
+  }
+  CouncilScenario s_;
+  uint64_t declared_ = 0;
+};
+
+TEST_F(PreElectionTest, BriefingOnElectionDayIsAFinding) {
+  const uint64_t request = s_.Request(At(2026, 5, 1), "B-1", "labour", "housing");
+  s_.Approve(At(2026, 5, 1, 12), "B-1");
+  const uint64_t delivered = s_.Deliver(At(2026, 5, 7, 19), "B-1");
+  std::vector<v1::Finding> f = s_.Findings("pre-election-attendance", At(2026, 6, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].citation(), "mayoral §9");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(declared_, request, delivered));
+}
+
+TEST_F(PreElectionTest, BriefingTheDayAfterElectionDayIsNot) {
+  s_.Request(At(2026, 5, 1), "B-1", "labour", "housing");
+  s_.Approve(At(2026, 5, 1, 12), "B-1");
+  s_.Deliver(At(2026, 5, 8, 9), "B-1");
+  EXPECT_THAT(s_.Findings("pre-election-attendance", At(2026, 6, 1)), IsEmpty());
+}
+
+TEST_F(PreElectionTest, AttendanceInThePeriodIsAFindingExceptForThePoliticalAssistant) {
+  const uint64_t dir = s_.Attend(At(2026, 4, 14), "M-1", "green", "dir", "ceo");
+  s_.Attend(At(2026, 4, 14), "M-2", "labour", "pa", "");
+  std::vector<v1::Finding> f = s_.Findings("pre-election-attendance", At(2026, 6, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(declared_, dir));
+}
+
+TEST(PreElectionAsOfTest, APeriodDeclaredLateShowsOnlyFromItsPosition) {
+  CouncilScenario s;
+  s.Request(At(2026, 4, 1), "B-1", "labour", "housing");
+  s.Approve(At(2026, 4, 1, 12), "B-1");
+  s.Deliver(At(2026, 4, 14), "B-1");
+  const uint64_t before = s.last_position();
+  // The election office records the period only in May.
+  s.PreElection(At(2026, 5, 2), At(2026, 3, 27), At(2026, 5, 7));
+  EXPECT_THAT(s.Findings("pre-election-attendance", At(2026, 6, 1), before), IsEmpty());
+  EXPECT_THAT(s.Findings("pre-election-attendance", At(2026, 6, 1)), SizeIs(1));
+}
+
+// ---- same-matter-decline ------------------------------------------------------
+
+class SameMatterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    s_.Request(At(2026, 1, 5), "B-1", "labour", "waste");
+    s_.Approve(At(2026, 1, 5, 12), "B-1", "ceo", {"dir"});
+    advised_ = s_.Deliver(At(2026, 1, 12), "B-1", {"dir"});
+    request_ = s_.Request(At(2026, 1, 20), "B-2", "green", "waste");
+  }
+  CouncilScenario s_;
+  uint64_t advised_ = 0, request_ = 0;
+};
+
+TEST_F(SameMatterTest, DecliningAnotherGroupOnTheSameMatterIsAFinding) {
+  const uint64_t declined = s_.Decline(At(2026, 1, 21), "B-2", "dir", v1::OFFICER_UNAVAILABLE);
+  std::vector<v1::Finding> f = s_.Findings("same-matter-decline", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_EQ(f[0].citation(), "Harlow 15.12");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(advised_, request_, declined));
+}
+
+TEST_F(SameMatterTest, DecliningBecauseNonMembersArePresentIsAllowed) {
+  s_.Decline(At(2026, 1, 21), "B-2", "dir", v1::NON_MEMBERS_PRESENT);
+  EXPECT_THAT(s_.Findings("same-matter-decline", At(2026, 3, 1)), IsEmpty());
+}
+
+TEST_F(SameMatterTest, DecliningOnADifferentMatterIsAllowed) {
+  s_.Request(At(2026, 1, 20), "B-3", "green", "libraries");
+  s_.Decline(At(2026, 1, 21), "B-3", "dir", v1::OFFICER_UNAVAILABLE);
+  EXPECT_THAT(s_.Findings("same-matter-decline", At(2026, 3, 1)), IsEmpty());
+}
+
+// ---- written-query-reply ------------------------------------------------------
+
+class WrittenQueryTest : public ::testing::Test {
+ protected:
+  // Received Wednesday 1 April 2026: working day 5 is Friday 10 April.
+  void SetUp() override { received_ = s_.Query(At(2026, 4, 1), "Q-1", "con-1"); }
+  CouncilScenario s_;
+  uint64_t received_ = 0;
+};
+
+TEST_F(WrittenQueryTest, AnswerOnWorkingDayFiveAcrossEasterIsInTime) {
+  s_.Answer(At(2026, 4, 10, 16), "Q-1");
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 5, 1)), IsEmpty());
+}
+
+TEST_F(WrittenQueryTest, AnswerOnWorkingDaySixIsLate) {
+  const uint64_t answer = s_.Answer(At(2026, 4, 13, 9), "Q-1");
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "conservative");
+  EXPECT_EQ(f[0].citation(), "Harlow 6.6, 15.18");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_, answer));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("after 6 working days"));
+}
+
+TEST_F(WrittenQueryTest, NoReplyIsPendingUntilTheDeadlineThenAFinding) {
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 4, 10, 23)), IsEmpty());
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 4, 11, 0, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_));
+}
+
+TEST_F(WrittenQueryTest, AcknowledgementWithATimescaleKeptIsInTime) {
+  s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 17));
+  s_.Answer(At(2026, 4, 20, 12), "Q-1");
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 5, 1)), IsEmpty());
+}
+
+TEST_F(WrittenQueryTest, MissingTheAcknowledgedTimescaleWithoutRevisionIsAFinding) {
+  const uint64_t ack = s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 17));
+  const uint64_t answer = s_.Answer(At(2026, 4, 22), "Q-1");
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_, ack, answer));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("no revised timescale"));
+}
+
+TEST_F(WrittenQueryTest, ARevisedTimescaleSentBeforeTheOldOnePassedIsKept) {
+  s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 17));
+  s_.Revise(At(2026, 4, 17), "Q-1", At(2026, 4, 24, 17));
+  s_.Answer(At(2026, 4, 22), "Q-1");
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 5, 1)), IsEmpty());
+}
+
+TEST_F(WrittenQueryTest, ARevisionSentAfterTheTimescalePassedComesTooLate) {
+  s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 17));
+  s_.Revise(At(2026, 4, 21), "Q-1", At(2026, 4, 24, 17));
+  s_.Answer(At(2026, 4, 22), "Q-1");
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 5, 1)), SizeIs(1));
+}
+
+// ---- party-political-business and non-members-present ------------------------
+
+TEST(PartyPoliticalBusinessTest, OfficerAtPartyPoliticalBusinessIsAFinding) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "conservative", "manifesto");
+  s.Approve(At(2026, 2, 3), "B-1");
+  const uint64_t d = s.Deliver(At(2026, 2, 9), "B-1", {"hos"}, 60, v1::PARTY_POLITICAL_BUSINESS);
+  std::vector<v1::Finding> f = s.Findings("party-political-business", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].citation(), "Harlow 14.5, 15.4; mayoral §9(e)");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(d - 2, d));
+}
+
+TEST(PartyPoliticalBusinessTest, CouncilBusinessAndThePoliticalAssistantAreNot) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "conservative", "budget");
+  s.Approve(At(2026, 2, 3), "B-1");
+  s.Deliver(At(2026, 2, 9), "B-1", {"hos"}, 60, v1::COUNCIL_BUSINESS);
+  s.Attend(At(2026, 2, 10), "M-1", "labour", "pa", "", v1::PARTY_POLITICAL_BUSINESS);
+  EXPECT_THAT(s.Findings("party-political-business", At(2026, 3, 1)), IsEmpty());
+}
+
+TEST(NonMembersPresentTest, NonMembersWithoutPermissionIsAFinding) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "green", "transport");
+  s.Approve(At(2026, 2, 3), "B-1");
+  const uint64_t d = s.Deliver(At(2026, 2, 9), "B-1", {"hos"}, 60, v1::COUNCIL_BUSINESS, 3, false);
+  std::vector<v1::Finding> f = s.Findings("non-members-present", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(d - 2, d));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("3 non-members"));
+}
+
+TEST(NonMembersPresentTest, NonMembersWithTheHeadOfPaidServicesPermissionAreAllowed) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "green", "transport");
+  s.Approve(At(2026, 2, 3), "B-1");
+  s.Deliver(At(2026, 2, 9), "B-1", {"hos"}, 60, v1::COUNCIL_BUSINESS, 3, true);
+  EXPECT_THAT(s.Findings("non-members-present", At(2026, 3, 1)), IsEmpty());
+}
+
+// ---- complaint-routing ----------------------------------------------------------
+
+TEST(ComplaintRoutingTest, CouncillorsComplaintAboutAnOfficerGoesToADirectorOrStatutoryOfficer) {
+  CouncilScenario s;
+  const uint64_t wrong = s.Complaint(At(2026, 2, 2), "C-1", CouncilScenario::MemberParty("lab-1"),
+                                     CouncilScenario::OfficerParty("off"), "hos");
+  s.Complaint(At(2026, 2, 3), "C-2", CouncilScenario::MemberParty("lab-1"),
+              CouncilScenario::OfficerParty("off"), "dir");
+  std::vector<v1::Finding> f = s.Findings("complaint-routing", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].case_id(), "complaint-C-1");
+  EXPECT_EQ(f[0].group_id(), "labour");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(wrong));
+}
+
+TEST(ComplaintRoutingTest, ComplaintAboutTheHeadOfPaidServiceGoesToTheMonitoringOfficer) {
+  CouncilScenario s;
+  s.Complaint(At(2026, 2, 2), "C-1", CouncilScenario::MemberParty("con-1"),
+              CouncilScenario::OfficerParty("ceo"), "dir");
+  s.Complaint(At(2026, 2, 2), "C-2", CouncilScenario::MemberParty("con-1"),
+              CouncilScenario::OfficerParty("ceo"), "mo");
+  std::vector<v1::Finding> f = s.Findings("complaint-routing", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].case_id(), "complaint-C-1");
+}
+
+TEST(ComplaintRoutingTest, OfficersComplaintAboutACouncillorGoesToTheHeadOfPaidServiceOrMonitoringOfficer) {
+  CouncilScenario s;
+  s.Complaint(At(2026, 2, 2), "C-1", CouncilScenario::OfficerParty("off"),
+              CouncilScenario::MemberParty("grn-1"), "dir");
+  s.Complaint(At(2026, 2, 2), "C-2", CouncilScenario::OfficerParty("off"),
+              CouncilScenario::MemberParty("grn-1"), "mo");
+  std::vector<v1::Finding> f = s.Findings("complaint-routing", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].case_id(), "complaint-C-1");
+  EXPECT_EQ(f[0].group_id(), "green");
+}
+
+TEST(ComplaintRoutingTest, EscalationAndReferralFollowTheRoute) {
+  CouncilScenario s;
+  const uint64_t raised = s.Complaint(At(2026, 2, 2), "C-1", CouncilScenario::MemberParty("lab-1"),
+                                      CouncilScenario::OfficerParty("off"), "dir");
+  const uint64_t bad_escalation = s.Escalate(At(2026, 2, 9), "C-1", "hos");
+  s.Escalate(At(2026, 2, 16), "C-1", "ceo");
+  const uint64_t bad_referral = s.Refer(At(2026, 2, 23), "C-1", "ceo");
+  s.Refer(At(2026, 2, 24), "C-1", "mo");
+  std::vector<v1::Finding> f = s.Findings("complaint-routing", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(2));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(raised, bad_escalation));
+  EXPECT_THAT(Evidence(f[1]), ElementsAre(raised, bad_referral));
+}
+
+TEST(ComplaintRoutingTest, NobodyHandlesAComplaintAboutThemselves) {
+  CouncilScenario s;
+  s.Complaint(At(2026, 2, 2), "C-1", CouncilScenario::MemberParty("lab-1"),
+              CouncilScenario::OfficerParty("dir"), "dir");
+  std::vector<v1::Finding> f = s.Findings("complaint-routing", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("the officer complained about"));
+}
+
+// ---- relationship-conflict ------------------------------------------------------
+
+TEST(RelationshipConflictTest, DecisionAffectingADeclaredRelativeIsAFinding) {
+  CouncilScenario s;
+  const uint64_t declared = s.Relationship(At(2026, 1, 5), "lab-2", "off");
+  const uint64_t decision = s.Decision(At(2026, 2, 5), "lab-2", "D-1", {"off", "hos"});
+  std::vector<v1::Finding> f = s.Findings("relationship-conflict", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "labour");
+  EXPECT_EQ(f[0].citation(), "Barnet 11.3; Harlow 6.4, 8.3; Harrow 6.3");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(declared, decision));
+}
+
+TEST(RelationshipConflictTest, DecisionAffectingOtherOfficersIsNot) {
+  CouncilScenario s;
+  s.Relationship(At(2026, 1, 5), "lab-2", "off");
+  s.Decision(At(2026, 2, 5), "lab-2", "D-1", {"hos"});
+  s.Decision(At(2026, 2, 5), "lab-3", "D-2", {"off"});
+  EXPECT_THAT(s.Findings("relationship-conflict", At(2026, 3, 1)), IsEmpty());
+}
+
+// ---- confidentiality-relay ----------------------------------------------------------
+
+TEST(ConfidentialityRelayTest, PassingOnAGroupsDiscussionWithoutItsAgreementIsAFinding) {
+  CouncilScenario s;
+  const uint64_t request = s.Request(At(2026, 2, 2), "B-1", "labour", "budget");
+  s.Approve(At(2026, 2, 3), "B-1");
+  s.Deliver(At(2026, 2, 9), "B-1");
+  const uint64_t relay = s.Disclose(At(2026, 2, 12), "B-1", "labour", "conservative", false);
+  std::vector<v1::Finding> f = s.Findings("confidentiality-relay", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "labour");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request, relay));
+}
+
+TEST(ConfidentialityRelayTest, PassingOnWithTheGroupsAgreementIsAllowed) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "labour", "budget");
+  s.Disclose(At(2026, 2, 12), "B-1", "labour", "conservative", true);
+  EXPECT_THAT(s.Findings("confidentiality-relay", At(2026, 3, 1)), IsEmpty());
+}
+
+// ---- access-parity -----------------------------------------------------------------
+
+// `declined` of `total` requests from `group` declined, the rest approved.
+void Decisions(CouncilScenario& s, const std::string& group, int total, int declined,
+               const std::string& tag) {
+  for (int i = 0; i < total; ++i) {
+    const std::string id = absl::StrCat(tag, "-", group, "-", i);
+    const absl::Time at = At(2026, 1, 5) + absl::Hours(24 * i);
+    s.Request(at, id, group, absl::StrCat("m-", tag, i));
+    if (i < declined) {
+      s.Decline(at + absl::Hours(3), id, "ceo", v1::RESOURCES);
+    } else {
+      s.Approve(at + absl::Hours(3), id);
+    }
+  }
+}
+
+TEST(AccessParityTest, DeclineRateFarAboveTheOthersAndNotChanceIsAFinding) {
+  CouncilScenario s;
+  Decisions(s, "green", 8, 6, "a");
+  Decisions(s, "labour", 12, 1, "b");
+  Decisions(s, "conservative", 10, 0, "c");
+  std::vector<v1::Finding> f = s.Findings("access-parity", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(f[0].explanation(), HasSubstr("6 of 8 briefing requests declined"));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("Fisher's exact test p = 0.0003"));
+  EXPECT_THAT(Evidence(f[0]), SizeIs(6));
+}
+
+TEST(AccessParityTest, AGapThatChanceExplainsIsNotAFinding) {
+  CouncilScenario s;
+  // 2 of 6 against 1 of 20: a 28-point gap, but Fisher's p is about 0.12.
+  Decisions(s, "green", 6, 2, "a");
+  Decisions(s, "labour", 10, 1, "b");
+  Decisions(s, "conservative", 10, 0, "c");
+  EXPECT_THAT(s.Findings("access-parity", At(2026, 3, 1)), IsEmpty());
+}
+
+TEST(AccessParityTest, ShorterBriefingsForOneGroupAreAFindingWhenFarAndSignificant) {
+  CouncilScenario s;
+  for (int i = 0; i < 6; ++i) {
+    const absl::Time at = At(2026, 1, 5) + absl::Hours(24 * i);
+    s.Briefing(at, at + absl::Hours(30), absl::StrCat("G", i), "green", absl::StrCat("g", i),
+               {"hos"}, 20);
+    s.Briefing(at, at + absl::Hours(30), absl::StrCat("L", i), "labour", absl::StrCat("l", i),
+               {"hos"}, 90);
+    s.Briefing(at, at + absl::Hours(30), absl::StrCat("C", i), "conservative",
+               absl::StrCat("c", i), {"hos"}, 90);
+  }
+  std::vector<v1::Finding> f = s.Findings("access-parity", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(f[0].explanation(), HasSubstr("Mann-Whitney U test"));
+}
+
+TEST(AccessParityTest, SomewhatShorterBriefingsAreNot) {
+  CouncilScenario s;
+  for (int i = 0; i < 6; ++i) {
+    const absl::Time at = At(2026, 1, 5) + absl::Hours(24 * i);
+    s.Briefing(at, at + absl::Hours(30), absl::StrCat("G", i), "green", absl::StrCat("g", i),
+               {"hos"}, 50);
+    s.Briefing(at, at + absl::Hours(30), absl::StrCat("L", i), "labour", absl::StrCat("l", i),
+               {"hos"}, 90);
+  }
+  EXPECT_THAT(s.Findings("access-parity", At(2026, 3, 1)), IsEmpty());
+}
+
+TEST(AccessParityTest, LateRepliesToOneGroupAreAFindingWhenFarAndSignificant) {
+  CouncilScenario s;
+  for (int i = 0; i < 8; ++i) {
+    // Mondays from 5 January 2026; a reply the same week is in time.
+    const absl::Time monday = At(2026, 1, 5) + absl::Hours(24 * 7 * i);
+    s.Query(monday, absl::StrCat("QG", i), "grn-1");
+    s.Answer(monday + absl::Hours(24 * (i < 6 ? 14 : 1)), absl::StrCat("QG", i));
+    s.Query(monday, absl::StrCat("QL", i), "lab-1");
+    s.Answer(monday + absl::Hours(24), absl::StrCat("QL", i));
+    s.Query(monday, absl::StrCat("QC", i), "con-1");
+    s.Answer(monday + absl::Hours(24), absl::StrCat("QC", i));
+  }
+  std::vector<v1::Finding> f = s.Findings("access-parity", At(2026, 4, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(f[0].explanation(), HasSubstr("6 of 8 written queries answered late"));
+}
+
+// ---- data-quality ----------------------------------------------------------------------
+
+TEST(DataQualityTest, AGroupLeftWithOneCouncillorIsReported) {
+  CouncilScenario s;
+  s.Leave(At(2026, 2, 1), "grn-2", "green");
+  std::vector<v1::Finding> f = s.Findings("data-quality", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].severity(), v1::INFO);
+  EXPECT_THAT(f[0].explanation(), HasSubstr("Green Group has 1 councillor"));
+}
+
+TEST(DataQualityTest, ABriefingAskedForByACouncillorOutsideTheGroupIsReported) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "green", "parks", "lab-1");
+  s.Request(At(2026, 2, 2), "B-2", "green", "parks", "grn-2");
+  std::vector<v1::Finding> f = s.Findings("data-quality", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].case_id(), "briefing-B-1");
+}
+
+// ---- corrections ------------------------------------------------------------------------
+
+TEST(CorrectionTest, ACorrectionChangesReportsFromItsPositionOnAndIsCited) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "conservative", "budget");
+  s.Approve(At(2026, 2, 3), "B-1");
+  const uint64_t delivered = s.Deliver(At(2026, 2, 9), "B-1");
+  const uint64_t before = s.last_position();
+  const uint64_t correction = s.Correct(
+      At(2026, 2, 20), delivered, s.Delivery("B-1", {"hos"}, 60, v1::PARTY_POLITICAL_BUSINESS));
+  EXPECT_THAT(s.Findings("party-political-business", At(2026, 3, 1), before), IsEmpty());
+  std::vector<v1::Finding> f = s.Findings("party-political-business", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(delivered - 2, delivered, correction));
+}
+
+TEST(CorrectionTest, AWithdrawnEventNoLongerCounts) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "conservative", "budget");
+  const uint64_t delivered = s.Deliver(At(2026, 2, 9), "B-1");
+  EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), SizeIs(1));
+  s.Correct(At(2026, 2, 20), delivered, std::nullopt);
+  EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+}
+
+// ---- the catalogue ------------------------------------------------------------------------
+
+TEST(RuleCatalogueTest, EveryRuleHasACitationASeverityAndItsSettings) {
+  FairnessSettings settings;
+  settings.offer_deadline_working_days = 7;
+  std::vector<v1::RuleInfo> rules = FairnessProjection::Rules(settings);
+  EXPECT_THAT(rules, SizeIs(12));
+  for (const auto& r : rules) {
+    EXPECT_FALSE(r.citation().empty()) << r.rule_id();
+    EXPECT_NE(r.severity(), v1::SEVERITY_UNSPECIFIED) << r.rule_id();
+    EXPECT_FALSE(r.description().empty()) << r.rule_id();
+  }
+  EXPECT_THAT(rules[0].description(), HasSubstr("within 7 working days"));
+}
+
+}  // namespace
+}  // namespace evenhand::projections

@@ -1,0 +1,188 @@
+// Domain validation on append: unknown groups, officers and cases are
+// refused with INVALID_ARGUMENT naming the field; a stream is one case.
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/server_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace evenhand {
+namespace {
+
+using ::evenhand::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class DomainValidationTest : public testing::ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    domain_validation_ = true;
+    StartServer();
+    for (const char* m : {"m-1", "m-2"}) {
+      v1::Payload p;
+      p.mutable_member_registered()->set_member_id(m);
+      p.mutable_member_registered()->set_name(m);
+      ASSERT_OK(Append(absl::StrCat("member-", m), {p}));
+    }
+    v1::Payload officer;
+    officer.mutable_officer_registered()->set_officer_id("ceo");
+    officer.mutable_officer_registered()->set_name("Chief Executive");
+    officer.mutable_officer_registered()->set_role(v1::HEAD_OF_PAID_SERVICE);
+    ASSERT_OK(Append("officer-ceo", {officer}));
+    v1::Payload group;
+    auto* g = group.mutable_political_group_recognised();
+    g->set_group_id("g");
+    g->set_name("Group");
+    g->add_member_ids("m-1");
+    g->add_member_ids("m-2");
+    ASSERT_OK(Append("group-g", {group}));
+  }
+
+  absl::StatusOr<v1::AppendResponse> Append(const std::string& stream,
+                                            std::vector<v1::Payload> payloads,
+                                            std::vector<v1::Event>* sent = nullptr) {
+    v1::AppendRequest r;
+    r.set_stream_id(stream);
+    for (auto& p : payloads) {
+      *r.add_events() = clients::NewEvent(std::move(p), "test", absl::Now());
+    }
+    if (sent != nullptr) sent->assign(r.events().begin(), r.events().end());
+    return client_->Append(r);
+  }
+
+  static v1::Payload Request(const std::string& id, const std::string& group = "g") {
+    v1::Payload p;
+    auto* r = p.mutable_briefing_requested();
+    r->set_briefing_id(id);
+    r->set_group_id(group);
+    r->set_requested_by_member_id("m-1");
+    r->set_topic("Budget");
+    r->set_matter_id("budget");
+    r->set_routed_to_officer_id("ceo");
+    return p;
+  }
+
+  static v1::Payload Approval(const std::string& id, const std::string& by = "ceo") {
+    v1::Payload p;
+    p.mutable_briefing_approved()->set_briefing_id(id);
+    p.mutable_briefing_approved()->set_approved_by_officer_id(by);
+    return p;
+  }
+};
+
+TEST_F(DomainValidationTest, AValidCaseIsAccepted) {
+  EXPECT_OK(Append("briefing-B-1", {Request("B-1"), Approval("B-1")}));
+}
+
+TEST_F(DomainValidationTest, UnknownGroupIsRefusedNamingTheField) {
+  EXPECT_THAT(Append("briefing-B-1", {Request("B-1", "nobody")}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].payload.briefing_requested.group_id: unknown "
+                                 "political group \"nobody\" (stream \"group-nobody\" has no "
+                                 "events); record its PoliticalGroupRecognised first")));
+}
+
+TEST_F(DomainValidationTest, UnknownOfficerIsRefusedNamingTheField) {
+  ASSERT_OK(Append("briefing-B-1", {Request("B-1")}));
+  EXPECT_THAT(Append("briefing-B-1", {Approval("B-1", "o-who")}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("briefing_approved.approved_by_officer_id: unknown officer")));
+}
+
+TEST_F(DomainValidationTest, AnEventForAnUnknownCaseIsRefused) {
+  EXPECT_THAT(Append("briefing-B-9", {Approval("B-9")}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("record BriefingRequested or BriefingOffered first")));
+}
+
+TEST_F(DomainValidationTest, AnEventInAnotherCasesStreamIsRefused) {
+  EXPECT_THAT(Append("briefing-B-2", {Request("B-1")}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("belongs in stream \"briefing-B-1\", not \"briefing-B-2\"")));
+}
+
+TEST_F(DomainValidationTest, ACaseIsOpenedOnlyOnce) {
+  ASSERT_OK(Append("briefing-B-1", {Request("B-1")}));
+  EXPECT_THAT(Append("briefing-B-1", {Request("B-1")}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("expected no stream")));
+  EXPECT_THAT(Append("briefing-B-3", {Request("B-3"), Request("B-3")}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[1]: a BriefingRequested opens its case")));
+}
+
+TEST_F(DomainValidationTest, RetryingTheOpeningOfACaseIsAnIdempotentReplay) {
+  v1::AppendRequest r;
+  r.set_stream_id("briefing-B-1");
+  *r.add_events() = clients::NewEvent(Request("B-1"), "test", absl::Now());
+  ASSERT_OK(client_->Append(r));
+  auto again = client_->Append(r);
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->idempotent_replay());
+}
+
+TEST_F(DomainValidationTest, APoliticalGroupNeedsTwoCouncillors) {
+  v1::Payload group;
+  auto* g = group.mutable_political_group_recognised();
+  g->set_group_id("solo");
+  g->set_name("Solo");
+  g->add_member_ids("m-1");
+  EXPECT_THAT(Append("group-solo", {group}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("(Harlow 2.3); got 1")));
+}
+
+TEST_F(DomainValidationTest, RequiredFieldsAreNamed) {
+  v1::Payload p = Request("B-1");
+  p.mutable_briefing_requested()->clear_matter_id();
+  EXPECT_THAT(Append("briefing-B-1", {p}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].payload.briefing_requested.matter_id: required")));
+}
+
+TEST_F(DomainValidationTest, ACorrectionIsValidatedAndTheServerFillsThePosition) {
+  std::vector<v1::Event> sent;
+  auto opened = Append("briefing-B-1", {Request("B-1"), Approval("B-1")}, &sent);
+  ASSERT_OK(opened);
+  v1::Payload fix;
+  fix.mutable_event_corrected()->set_corrected_event_id(sent[1].event_id());
+  fix.mutable_event_corrected()->set_reason("wrong approver recorded");
+  *fix.mutable_event_corrected()->mutable_replacement() = Approval("B-1");
+  auto corrected = Append("briefing-B-1", {fix});
+  ASSERT_OK(corrected);
+  v1::ReadStreamRequest read;
+  read.set_stream_id("briefing-B-1");
+  std::vector<v1::RecordedEvent> events;
+  ASSERT_OK(client_->ReadStream(read, [&](const v1::RecordedEvent& e) {
+    events.push_back(e);
+    return true;
+  }));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].event().payload().event_corrected().corrected_position(),
+            opened->positions(1));
+}
+
+TEST_F(DomainValidationTest, ACorrectionMustStayInItsCaseAndType) {
+  std::vector<v1::Event> sent;
+  ASSERT_OK(Append("briefing-B-1", {Request("B-1"), Approval("B-1")}, &sent));
+  ASSERT_OK(Append("briefing-B-2", {Request("B-2")}));
+  auto correct = [&](const std::string& stream, const std::string& id,
+                     std::optional<v1::Payload> replacement) {
+    v1::Payload fix;
+    fix.mutable_event_corrected()->set_corrected_event_id(id);
+    if (replacement) *fix.mutable_event_corrected()->mutable_replacement() = *replacement;
+    return Append(stream, {fix});
+  };
+  EXPECT_THAT(correct("briefing-B-2", sent[1].event_id(), std::nullopt),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a correction goes in the stream of the event it corrects")));
+  EXPECT_THAT(correct("briefing-B-1", sent[1].event_id(), Request("B-1")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("must be the same type of event")));
+  EXPECT_THAT(correct("briefing-B-1", sent[1].event_id(), Approval("B-2")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("names another case")));
+  EXPECT_THAT(correct("briefing-B-1", "123e4567-e89b-12d3-a456-426614174000", std::nullopt),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("only recorded events can be corrected")));
+}
+
+}  // namespace
+}  // namespace evenhand

@@ -1,0 +1,209 @@
+// The Fairness service end to end: the real server (domain validation on),
+// events appended over gRPC, reports read back over gRPC.
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "demo/demo_council.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/events.h"
+#include "tests/testing/server_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace evenhand {
+namespace {
+
+using ::evenhand::testing::StatusIs;
+using ::evenhand::testing::ToProtoTime;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+class FairnessServiceTest : public testing::ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    domain_validation_ = true;
+  }
+
+  // Appends the demo council through the EventLog service, one append per
+  // case step, as the council's systems would.
+  void AppendDemoCouncil() {
+    for (auto& append : demo::DemoCouncil(absl::Now())) {
+      v1::AppendRequest r;
+      r.set_stream_id(append.stream_id);
+      for (auto& e : append.events) *r.add_events() = std::move(e);
+      auto response = client_->Append(r);
+      ASSERT_TRUE(response.ok()) << append.stream_id << ": " << response.status();
+    }
+  }
+
+  v1::AppendRequest Append(const std::string& stream, absl::Time at, v1::Payload payload) {
+    v1::AppendRequest r;
+    r.set_stream_id(stream);
+    *r.add_events() = clients::NewEvent(std::move(payload), "test", at);
+    return r;
+  }
+
+  v1::FairnessReport Report(v1::ReportRequest request = {}) {
+    auto report = fairness_->GetReport(request);
+    EXPECT_TRUE(report.ok()) << report.status();
+    return report.ok() ? *report : v1::FairnessReport();
+  }
+
+  static std::set<std::string> RuleIds(const v1::FairnessReport& r) {
+    std::set<std::string> ids;
+    for (const auto& f : r.findings()) ids.insert(f.rule_id());
+    return ids;
+  }
+};
+
+TEST_F(FairnessServiceTest, DemoCouncilReportShowsEveryPlantedBreachWithItsEvidence) {
+  seed_demo_ = true;
+  StartServer();
+  v1::FairnessReport report = Report();
+  EXPECT_EQ(report.groups_size(), 4);
+  EXPECT_THAT(RuleIds(report), SizeIs(12)) << report.findings_size() << " findings";
+  std::set<uint64_t> evidence;
+  for (const auto& e : report.evidence()) {
+    evidence.insert(e.position());
+    EXPECT_FALSE(e.stream_id().empty());
+    EXPECT_FALSE(e.type().empty());
+    EXPECT_FALSE(e.summary().empty());
+    EXPECT_LE(e.position(), report.as_of_position());
+  }
+  for (const auto& f : report.findings()) {
+    EXPECT_FALSE(f.citation().empty());
+    for (uint64_t p : f.evidence_positions()) EXPECT_TRUE(evidence.contains(p)) << p;
+  }
+}
+
+TEST_F(FairnessServiceTest, AReportAsOfAPositionIgnoresEventsRecordedLater) {
+  seed_demo_ = true;
+  StartServer();
+  v1::FairnessReport before = Report();
+  const uint64_t n = before.as_of_position();
+  // A briefing of Labour reported six weeks late: no other group offered it.
+  const absl::Time now = absl::Now();
+  v1::Payload request;
+  auto* r = request.mutable_briefing_requested();
+  r->set_briefing_id("B-LATE");
+  r->set_group_id("labour");
+  r->set_requested_by_member_id("labour-1");
+  r->set_topic("Street lighting");
+  r->set_matter_id("street-lighting");
+  r->set_routed_to_officer_id("o-ceo");
+  ASSERT_OK(client_->Append(Append("briefing-B-LATE", now - absl::Hours(24 * 45), request)));
+  v1::Payload approve;
+  approve.mutable_briefing_approved()->set_briefing_id("B-LATE");
+  approve.mutable_briefing_approved()->set_approved_by_officer_id("o-ceo");
+  ASSERT_OK(client_->Append(Append("briefing-B-LATE", now - absl::Hours(24 * 44), approve)));
+  v1::Payload deliver;
+  auto* d = deliver.mutable_briefing_delivered();
+  d->set_briefing_id("B-LATE");
+  d->add_officer_ids("o-hos-planning");
+  d->set_duration_minutes(60);
+  d->set_business(v1::COUNCIL_BUSINESS);
+  ASSERT_OK(client_->Append(Append("briefing-B-LATE", now - absl::Hours(24 * 40), deliver)));
+
+  v1::ReportRequest as_of;
+  as_of.set_as_of_position(n);
+  v1::FairnessReport then = Report(as_of);
+  EXPECT_EQ(then.as_of_position(), n);
+  ASSERT_EQ(then.findings_size(), before.findings_size());
+  for (int i = 0; i < then.findings_size(); ++i) {
+    v1::Finding a = then.findings(i), b = before.findings(i);
+    // Parity findings are dated at the end of the period: the as-of time.
+    if (a.rule_id() == "access-parity") {
+      a.clear_occurred_at();
+      b.clear_occurred_at();
+    }
+    EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString());
+  }
+  v1::FairnessReport after = Report();
+  int late_briefing = 0;
+  for (const auto& f : after.findings()) {
+    if (f.case_id() == "briefing-B-LATE" && f.rule_id() == "equal-offer") ++late_briefing;
+  }
+  EXPECT_EQ(late_briefing, 3);  // Conservative, Liberal Democrat and Green groups
+}
+
+TEST_F(FairnessServiceTest, AsOfATimeReadsTheLogUpToTheLastEventRecordedByThen) {
+  seed_demo_ = true;
+  StartServer();
+  const uint64_t n = server_->LastPosition();
+  absl::SleepFor(absl::Milliseconds(20));
+  const absl::Time between = absl::Now();
+  absl::SleepFor(absl::Milliseconds(20));
+  v1::Payload member;
+  member.mutable_member_registered()->set_member_id("new-member");
+  member.mutable_member_registered()->set_name("Cllr New");
+  ASSERT_OK(client_->Append(Append("member-new-member", absl::Now(), member)));
+  v1::ReportRequest request;
+  *request.mutable_as_of_time() = ToProtoTime(between);
+  EXPECT_EQ(Report(request).as_of_position(), n);
+}
+
+TEST_F(FairnessServiceTest, BadReportRequestsAreRefusedWithTheRightCode) {
+  StartServer();
+  v1::ReportRequest beyond;
+  beyond.set_as_of_position(99);
+  EXPECT_THAT(fairness_->GetReport(beyond),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("beyond the end of the log")));
+  v1::ReportRequest backwards;
+  *backwards.mutable_from() = ToProtoTime(absl::Now());
+  *backwards.mutable_to() = ToProtoTime(absl::Now() - absl::Hours(24));
+  EXPECT_THAT(fairness_->GetReport(backwards),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("from: must be before to")));
+  v1::ReportRequest future;
+  *future.mutable_as_of_time() = ToProtoTime(absl::Now() + absl::Hours(24));
+  EXPECT_THAT(fairness_->GetReport(future),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("in the future")));
+}
+
+TEST_F(FairnessServiceTest, IncrementalCheckpointedAndRebuiltProjectionsReportTheSame) {
+  StartServer();
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  v1::ReportRequest request;
+  request.set_as_of_position(server_->LastPosition());
+  const std::string incremental = Report(request).SerializeAsString();
+  // Restarted: restored from the checkpoint written at shutdown.
+  StartServer();
+  EXPECT_EQ(Report(request).SerializeAsString(), incremental);
+  // Rebuilt: the checkpoint discarded and the whole log folded again.
+  rebuild_projections_ = true;
+  StartServer();
+  EXPECT_EQ(Report(request).SerializeAsString(), incremental);
+}
+
+TEST_F(FairnessServiceTest, FindingsFilterByRuleGroupAndSeverity) {
+  seed_demo_ = true;
+  StartServer();
+  v1::ListFindingsRequest request;
+  request.add_rule_ids("equal-offer");
+  auto equal = fairness_->ListFindings(request);
+  ASSERT_OK(equal);
+  ASSERT_GT(equal->findings_size(), 0);
+  for (const auto& f : equal->findings()) EXPECT_EQ(f.rule_id(), "equal-offer");
+  request.Clear();
+  request.add_group_ids("green");
+  request.set_min_severity(v1::HIGH);
+  auto green = fairness_->ListFindings(request);
+  ASSERT_OK(green);
+  ASSERT_GT(green->findings_size(), 0);
+  for (const auto& f : green->findings()) {
+    EXPECT_EQ(f.group_id(), "green");
+    EXPECT_EQ(f.severity(), v1::HIGH);
+  }
+}
+
+TEST_F(FairnessServiceTest, RulesAreListedWithCitations) {
+  StartServer();
+  auto rules = fairness_->ListRules();
+  ASSERT_OK(rules);
+  EXPECT_EQ(rules->rules_size(), 12);
+  for (const auto& r : rules->rules()) EXPECT_FALSE(r.citation().empty()) << r.rule_id();
+}
+
+}  // namespace
+}  // namespace evenhand
