@@ -113,11 +113,13 @@ class Generator {
         rng_(o.seed),
         t_(absl::StrCat("council-", o.id_prefix, o.seed), "demo-council"),
         start_day_(absl::ToCivilDay(o.start, London())),
-        end_(o.start + absl::Hours(24 * o.days)) {}
+        end_(o.start + absl::Hours(24 * o.days)),
+        cutoff_(o.cutoff == absl::InfiniteFuture() ? end_ : o.cutoff) {}
 
   std::vector<StreamAppend> Run() {
     ComputeElections();
     Registry();
+    Elections();
     for (int d = 0; d < o_.days; ++d) Day(start_day_ + d);
     if (o_.plant_breaches) PlantBreaches();
     return t_.Take();
@@ -142,11 +144,15 @@ class Generator {
   absl::Time WorkTime(absl::CivilDay day) { return At(day, Int(9, 16), Int(0, 59)); }
 
   std::string Id(absl::string_view kind) { return absl::StrCat(o_.id_prefix, kind, "-", ++next_id_); }
+  // Case ids (briefings, queries, ...) and registry ids (groups, councillors,
+  // officers) are prefixed separately, so years generated in turn can share
+  // one council.
   std::string P(absl::string_view id) const { return absl::StrCat(o_.id_prefix, id); }
+  std::string C(absl::string_view id) const { return absl::StrCat(o_.council_prefix, id); }
 
-  // Records the event unless it falls after the generated window.
+  // Records the event unless it has not happened yet.
   void Add(absl::Time at, const v1::Payload& payload, const std::string& actor) {
-    if (at > end_) return;
+    if (at > cutoff_) return;
     t_.Add(projections::CanonicalStream(payload), at, payload, actor);
   }
 
@@ -178,10 +184,13 @@ class Generator {
   void Registry() {
     const absl::CivilDay day0 = start_day_ - 1;
     int surname = 0;
+    const bool emit = o_.register_council;
     for (const GroupSpec& g : kGroups) {
       std::vector<std::string> members;
       for (int i = 0; i < g.size; ++i) {
-        const std::string id = P(absl::StrCat(g.id, "-", i + 1));
+        const std::string id = C(absl::StrCat(g.id, "-", i + 1));
+        members.push_back(id);
+        if (!emit) continue;
         v1::Payload p;
         p.mutable_member_registered()->set_member_id(id);
         p.mutable_member_registered()->set_name(
@@ -189,20 +198,21 @@ class Generator {
                          surname > static_cast<int>(std::size(kSurnames)) ? " II" : ""));
         p.mutable_member_registered()->set_ward(absl::StrCat("Ward ", 1 + i % 16));
         Add(At(day0, 9), p, "democratic-services");
-        members.push_back(id);
       }
       members_[g.id] = members;
+      if (!emit) continue;
       v1::Payload p;
       auto* r = p.mutable_political_group_recognised();
-      r->set_group_id(P(g.id));
+      r->set_group_id(C(g.id));
       r->set_name(g.name);
       for (const auto& m : members) r->add_member_ids(m);
       r->set_leader_member_id(members.front());
       Add(At(day0, 10), p, "democratic-services");
     }
+    if (!emit) return;
     for (const OfficerSpec& s : kOfficers) {
       v1::Payload p;
-      p.mutable_officer_registered()->set_officer_id(P(s.id));
+      p.mutable_officer_registered()->set_officer_id(C(s.id));
       p.mutable_officer_registered()->set_name(s.name);
       p.mutable_officer_registered()->set_role(s.role);
       Add(At(day0, 11), p, "hr-system");
@@ -210,10 +220,16 @@ class Generator {
     // The Head of Paid Service lets the Director of Resources agree briefings
     // (Harlow 15.3).
     v1::Payload d;
-    d.mutable_approval_delegated()->set_delegate_officer_id(P("o-dir-resources"));
-    d.mutable_approval_delegated()->set_delegated_by_officer_id(P("o-ceo"));
-    Add(At(day0, 12), d, P("o-ceo"));
+    d.mutable_approval_delegated()->set_delegate_officer_id(C("o-dir-resources"));
+    d.mutable_approval_delegated()->set_delegated_by_officer_id(C("o-ceo"));
+    Add(At(day0, 12), d, C("o-ceo"));
+  }
+
+  // Each pre-election period that overlaps the window, declared on its
+  // first day.
+  void Elections() {
     for (const auto& [from, to] : elections_) {
+      if (to < start_day_ || from > start_day_ + o_.days) continue;
       v1::Payload e;
       auto* p = e.mutable_pre_election_period_declared();
       p->set_period_id(P(absl::StrCat("local-", to.year())));
@@ -229,7 +245,7 @@ class Generator {
     return m[static_cast<size_t>(Int(0, static_cast<int>(m.size()) - 1))];
   }
 
-  std::string Approver() { return P(Chance(0.7) ? "o-ceo" : "o-dir-resources"); }
+  std::string Approver() { return C(Chance(0.7) ? "o-ceo" : "o-dir-resources"); }
 
   // ---- a day of business ------------------------------------------------------
   void Day(absl::CivilDay day) {
@@ -250,11 +266,11 @@ class Generator {
         v1::Payload p;
         auto* a = p.mutable_officer_attended_group_meeting();
         a->set_meeting_id(Id("M"));
-        a->set_group_id(P(g.id));
-        a->set_officer_id(P(g.political_assistant));
+        a->set_group_id(C(g.id));
+        a->set_officer_id(C(g.political_assistant));
         a->set_business(Chance(0.5) ? v1::PARTY_POLITICAL_BUSINESS : v1::COUNCIL_BUSINESS);
         a->set_duration_minutes(120);
-        Add(At(day, 19), p, P(g.political_assistant));
+        Add(At(day, 19), p, C(g.political_assistant));
       }
     }
   }
@@ -271,16 +287,16 @@ class Generator {
     // In (or close to) a pre-election period the Head of Paid Service
     // declines: officers must not attend (mayoral §9).
     if (pre_election || InPreElection(decided, 14)) {
-      Decline(WorkTime(decided), id, P("o-ceo"), v1::PRE_ELECTION_PERIOD);
+      Decline(WorkTime(decided), id, C("o-ceo"), v1::PRE_ELECTION_PERIOD);
       return;
     }
     if (Chance(0.08)) {
-      Decline(WorkTime(decided), id, P("o-ceo"), Chance(0.5) ? v1::RESOURCES : v1::OFFICER_UNAVAILABLE);
+      Decline(WorkTime(decided), id, C("o-ceo"), Chance(0.5) ? v1::RESOURCES : v1::OFFICER_UNAVAILABLE);
       return;
     }
-    std::vector<std::string> officers = {P(Pick(kAdvisers))};
+    std::vector<std::string> officers = {C(Pick(kAdvisers))};
     if (Chance(0.3)) {
-      std::string second = P(Pick(kAdvisers));
+      std::string second = C(Pick(kAdvisers));
       if (second != officers[0]) officers.push_back(second);
     }
     Approve(WorkTime(decided), id, Approver(), officers);
@@ -301,7 +317,7 @@ class Generator {
         Request(WorkTime(asked_day), taken, other.id, matter, kTopics[topic_index], offer);
         const absl::CivilDay ok = AddWeekdays(asked_day, 1);
         if (InPreElection(ok, 14)) {
-          Decline(WorkTime(ok), taken, P("o-ceo"), v1::PRE_ELECTION_PERIOD);
+          Decline(WorkTime(ok), taken, C("o-ceo"), v1::PRE_ELECTION_PERIOD);
           continue;
         }
         Approve(WorkTime(ok), taken, Approver(), officers);
@@ -312,7 +328,7 @@ class Generator {
       } else if (take < 0.8) {
         v1::Payload p;
         p.mutable_briefing_offer_not_taken_up()->set_offer_id(offer);
-        p.mutable_briefing_offer_not_taken_up()->set_group_id(P(other.id));
+        p.mutable_briefing_offer_not_taken_up()->set_group_id(C(other.id));
         Add(WorkTime(AddWeekdays(offered, Int(2, 6))), p, Member(other.id));
       }
     }
@@ -320,7 +336,7 @@ class Generator {
 
   void Query(absl::CivilDay day, const std::string& member) {
     const std::string id = Id("Q");
-    const std::string officer = P(Pick(kAdvisers));
+    const std::string officer = C(Pick(kAdvisers));
     v1::Payload p;
     auto* q = p.mutable_written_query_received();
     q->set_query_id(id);
@@ -347,12 +363,12 @@ class Generator {
     const std::string id = Id("C");
     const GroupSpec& g = kGroups[static_cast<size_t>(Int(0, 3))];
     const std::string member = Member(g.id);
-    const std::string director = P(Pick(kDirectors));
+    const std::string director = C(Pick(kDirectors));
     v1::Payload p;
     auto* c = p.mutable_complaint_raised();
     c->set_complaint_id(id);
     c->mutable_raised_by()->set_member_id(member);
-    c->mutable_about()->set_officer_id(P(Chance(0.5) ? "o-policy" : "o-hos-environment"));
+    c->mutable_about()->set_officer_id(C(Chance(0.5) ? "o-policy" : "o-hos-environment"));
     c->set_raised_with_officer_id(director);
     c->set_summary("Handling of a constituent's case");
     Add(WorkTime(day), p, member);
@@ -361,11 +377,11 @@ class Generator {
     if (Chance(0.2)) {
       v1::Payload e;
       e.mutable_complaint_escalated()->set_complaint_id(id);
-      e.mutable_complaint_escalated()->set_escalated_to_officer_id(P("o-ceo"));
+      e.mutable_complaint_escalated()->set_escalated_to_officer_id(C("o-ceo"));
       e.mutable_complaint_escalated()->set_reason("councillor not satisfied");
       Add(WorkTime(next), e, member);
       next = AddWeekdays(next, Int(5, 10));
-      resolver = P("o-ceo");
+      resolver = C("o-ceo");
     }
     v1::Payload r;
     r.mutable_complaint_resolved()->set_complaint_id(id);
@@ -384,11 +400,11 @@ class Generator {
     v1::Payload p;
     auto* r = p.mutable_briefing_requested();
     r->set_briefing_id(id);
-    r->set_group_id(P(group));
+    r->set_group_id(C(group));
     r->set_requested_by_member_id(member);
     r->set_topic(topic);
     r->set_matter_id(matter);
-    r->set_routed_to_officer_id(P("o-ceo"));
+    r->set_routed_to_officer_id(C("o-ceo"));
     r->set_in_response_to_offer_id(in_response_to);
     Add(at, p, member);
   }
@@ -424,12 +440,12 @@ class Generator {
     v1::Payload p;
     auto* o = p.mutable_briefing_offered();
     o->set_offer_id(offer);
-    o->set_group_id(P(group));
+    o->set_group_id(C(group));
     o->set_matter_id(matter);
     o->set_topic(topic);
     o->set_prompted_by_briefing_id(prompted_by);
-    o->set_offered_by_officer_id(P("o-ceo"));
-    Add(at, p, P("o-ceo"));
+    o->set_offered_by_officer_id(C("o-ceo"));
+    Add(at, p, C("o-ceo"));
   }
   void Answer(absl::Time at, const std::string& id, const std::string& officer) {
     v1::Payload p;
@@ -442,13 +458,13 @@ class Generator {
     v1::Payload p;
     auto* a = p.mutable_officer_attended_group_meeting();
     a->set_meeting_id(Id("M"));
-    a->set_group_id(P(group));
-    a->set_officer_id(P(officer));
-    if (*approved_by != '\0') a->set_approved_by_officer_id(P(approved_by));
+    a->set_group_id(C(group));
+    a->set_officer_id(C(officer));
+    if (*approved_by != '\0') a->set_approved_by_officer_id(C(approved_by));
     a->set_business(business);
     a->set_duration_minutes(60);
     a->set_matter_id(matter);
-    Add(at, p, P(officer));
+    Add(at, p, C(officer));
   }
 
   // ---- planted breaches ---------------------------------------------------------
@@ -462,9 +478,9 @@ class Generator {
       const std::string b = P("B-LP-1");
       Request(At(d, 10), b, "labour", P("local-plan-review"), "Local Plan review", "",
               members_.at("labour")[0]);
-      Approve(At(d, 15), b, P("o-ceo"), {P("o-hos-planning")});
+      Approve(At(d, 15), b, C("o-ceo"), {C("o-hos-planning")});
       const absl::CivilDay given = AddWeekdays(d, 4);
-      Deliver(At(given, 18), b, {P("o-hos-planning")}, 90, v1::COUNCIL_BUSINESS, 0, false);
+      Deliver(At(given, 18), b, {C("o-hos-planning")}, 90, v1::COUNCIL_BUSINESS, 0, false);
       Offer(At(AddWeekdays(given, 1), 10), P("O-LP-con"), "conservative", P("local-plan-review"),
             "Local Plan review", b);
       Offer(At(AddWeekdays(given, 1), 10), P("O-LP-ld"), "libdem", P("local-plan-review"),
@@ -477,9 +493,9 @@ class Generator {
       const std::string b = P("B-PK-1");
       Request(At(d, 10), b, "conservative", P("parking-strategy"), "Parking strategy", "",
               members_.at("conservative")[0]);
-      Approve(At(d, 14), b, P("o-ceo"), {P("o-dir-place")});
+      Approve(At(d, 14), b, C("o-ceo"), {C("o-dir-place")});
       const absl::CivilDay given = AddWeekdays(d, 3);
-      Deliver(At(given, 18), b, {P("o-dir-place")}, 60, v1::COUNCIL_BUSINESS, 0, false);
+      Deliver(At(given, 18), b, {C("o-dir-place")}, 60, v1::COUNCIL_BUSINESS, 0, false);
       Offer(At(AddWeekdays(given, 1), 10), P("O-PK-lab"), "labour", P("parking-strategy"),
             "Parking strategy", b);
       Offer(At(AddWeekdays(given, 2), 10), P("O-PK-ld"), "libdem", P("parking-strategy"),
@@ -504,17 +520,17 @@ class Generator {
       auto* r = p.mutable_written_query_received();
       r->set_query_id(q);
       r->set_member_id(members_.at("green")[1]);
-      r->set_addressed_to_officer_id(P("o-hos-housing"));
+      r->set_addressed_to_officer_id(C("o-hos-housing"));
       r->set_subject("Temporary accommodation placements");
       r->set_channel("email");
       Add(At(d, 11), p, members_.at("green")[1]);
-      Answer(At(AddWeekdays(d, 9), 15), q, P("o-hos-housing"));
+      Answer(At(AddWeekdays(d, 9), 15), q, C("o-hos-housing"));
       const absl::CivilDay d2 = day(200);
       v1::Payload p2;
       auto* r2 = p2.mutable_written_query_received();
       r2->set_query_id(P("Q-LOST-1"));
       r2->set_member_id(members_.at("libdem")[2]);
-      r2->set_addressed_to_officer_id(P("o-hos-environment"));
+      r2->set_addressed_to_officer_id(C("o-hos-environment"));
       r2->set_subject("Fly-tipping on the canal path");
       r2->set_channel("letter");
       Add(At(d2, 10), p2, members_.at("libdem")[2]);
@@ -525,9 +541,9 @@ class Generator {
       const absl::CivilDay d = day(110);
       Request(At(d, 10), P("B-BUD-1"), "labour", P("budget-setting"), "Budget and council tax", "",
               members_.at("labour")[1]);
-      Approve(At(d, 12), P("B-BUD-1"), P("o-ceo"), {P("o-dir-resources")});
+      Approve(At(d, 12), P("B-BUD-1"), C("o-ceo"), {C("o-dir-resources")});
       const absl::CivilDay given = AddWeekdays(d, 2);
-      Deliver(At(given, 18), P("B-BUD-1"), {P("o-dir-resources")}, 60, v1::COUNCIL_BUSINESS, 0,
+      Deliver(At(given, 18), P("B-BUD-1"), {C("o-dir-resources")}, 60, v1::COUNCIL_BUSINESS, 0,
               false);
       for (const char* g : {"conservative", "green"}) {
         Offer(At(AddWeekdays(given, 1), 9), P(absl::StrCat("O-BUD-", g)), g, P("budget-setting"),
@@ -535,7 +551,7 @@ class Generator {
       }
       Request(At(AddWeekdays(given, 1), 11), P("B-BUD-2"), "libdem", P("budget-setting"),
               "Budget and council tax", "", members_.at("libdem")[0]);
-      Decline(At(AddWeekdays(given, 2), 10), P("B-BUD-2"), P("o-dir-resources"),
+      Decline(At(AddWeekdays(given, 2), 10), P("B-BUD-2"), C("o-dir-resources"),
               v1::OFFICER_UNAVAILABLE);
     }
     // approval-required: a head of service briefs the Conservatives with no
@@ -546,16 +562,16 @@ class Generator {
       Request(At(d, 10), P("B-HSG-1"), "conservative", P("housing-allocations"),
               "Housing allocations policy", "", members_.at("conservative")[2]);
       const absl::CivilDay given = AddWeekdays(d, 2);
-      Deliver(At(given, 18), P("B-HSG-1"), {P("o-hos-housing")}, 45, v1::COUNCIL_BUSINESS, 0,
+      Deliver(At(given, 18), P("B-HSG-1"), {C("o-hos-housing")}, 45, v1::COUNCIL_BUSINESS, 0,
               false);
       OfferAll(given, "conservative", P("housing-allocations"), "Housing allocations policy",
                P("B-HSG-1"));
       const absl::CivilDay d2 = day(190);
       Request(At(d2, 10), P("B-TC-1"), "conservative", P("town-centre"), "Town centre regeneration",
               "", members_.at("conservative")[3]);
-      Approve(At(d2, 15), P("B-TC-1"), P("o-ceo"), {P("o-dir-place")});
+      Approve(At(d2, 15), P("B-TC-1"), C("o-ceo"), {C("o-dir-place")});
       const absl::CivilDay given2 = AddWeekdays(d2, 3);
-      Deliver(At(given2, 18), P("B-TC-1"), {P("o-dir-place")}, 60, v1::COUNCIL_BUSINESS, 2, false);
+      Deliver(At(given2, 18), P("B-TC-1"), {C("o-dir-place")}, 60, v1::COUNCIL_BUSINESS, 2, false);
       OfferAll(given2, "conservative", P("town-centre"), "Town centre regeneration", P("B-TC-1"));
     }
     // party-political-business: the Head of Environment stays on for the
@@ -570,13 +586,13 @@ class Generator {
       auto* c = p.mutable_complaint_raised();
       c->set_complaint_id(P("C-RT-1"));
       c->mutable_raised_by()->set_member_id(members_.at("green")[0]);
-      c->mutable_about()->set_officer_id(P("o-policy"));
-      c->set_raised_with_officer_id(P("o-hos-planning"));
+      c->mutable_about()->set_officer_id(C("o-policy"));
+      c->set_raised_with_officer_id(C("o-hos-planning"));
       c->set_summary("Briefing note withheld");
       Add(At(d, 10), p, members_.at("green")[0]);
       v1::Payload e;
       e.mutable_complaint_escalated()->set_complaint_id(P("C-RT-1"));
-      e.mutable_complaint_escalated()->set_escalated_to_officer_id(P("o-hos-finance"));
+      e.mutable_complaint_escalated()->set_escalated_to_officer_id(C("o-hos-finance"));
       e.mutable_complaint_escalated()->set_reason("no reply");
       Add(At(AddWeekdays(d, 10), 10), e, members_.at("green")[0]);
     }
@@ -586,16 +602,16 @@ class Generator {
       const std::string member = members_.at("labour")[5];
       v1::Payload r;
       r.mutable_relationship_declared()->set_member_id(member);
-      r.mutable_relationship_declared()->set_officer_id(P("o-hos-housing"));
+      r.mutable_relationship_declared()->set_officer_id(C("o-hos-housing"));
       r.mutable_relationship_declared()->set_nature("sibling");
-      r.mutable_relationship_declared()->set_declared_to_officer_id(P("o-mo"));
+      r.mutable_relationship_declared()->set_declared_to_officer_id(C("o-mo"));
       Add(At(day(33), 10), r, member);
       v1::Payload d;
       auto* x = d.mutable_member_participated_in_decision();
       x->set_member_id(member);
       x->set_decision_id(P("D-REGRADE-1"));
       x->set_body("Appointments and Remuneration Panel");
-      x->add_affected_officer_ids(P("o-hos-housing"));
+      x->add_affected_officer_ids(C("o-hos-housing"));
       x->set_description("Regrading of Head of Housing post");
       Add(At(day(240), 14), d, member);
     }
@@ -605,12 +621,12 @@ class Generator {
       v1::Payload p;
       auto* d = p.mutable_group_information_disclosed();
       d->set_briefing_id(P("B-LP-1"));
-      d->set_from_group_id(P("labour"));
-      d->set_to_group_id(P("conservative"));
-      d->set_disclosed_by_officer_id(P("o-hos-planning"));
+      d->set_from_group_id(C("labour"));
+      d->set_to_group_id(C("conservative"));
+      d->set_disclosed_by_officer_id(C("o-hos-planning"));
       d->set_agreed_by_originating_group(false);
       d->set_summary("Labour's amendment strategy mentioned to the Conservative leader");
-      Add(At(day(55), 16), p, P("o-mo"));
+      Add(At(day(55), 16), p, C("o-mo"));
     }
     // access-parity: the Greens' requests declined far more often.
     for (int i = 0; i < 14; ++i) {
@@ -618,12 +634,12 @@ class Generator {
       const std::string id = P(absl::StrCat("B-GRN-", i + 1));
       Request(At(d, 10), id, "green", P(absl::StrCat("green-matter-", i)),
               kTopics[(i * 5) % std::size(kTopics)], "", members_.at("green")[i % 4]);
-      Decline(At(AddWeekdays(d, 1), 10), id, P("o-ceo"), v1::RESOURCES);
+      Decline(At(AddWeekdays(d, 1), 10), id, C("o-ceo"), v1::RESOURCES);
     }
     // data-quality: a Labour councillor asks for a briefing for the Greens.
     Request(At(day(300), 10), P("B-DQ-1"), "green", P("air-quality"), "Air quality action plan", "",
             members_.at("labour")[7]);
-    Decline(At(AddWeekdays(day(300), 1), 10), P("B-DQ-1"), P("o-ceo"), v1::OTHER);
+    Decline(At(AddWeekdays(day(300), 1), 10), P("B-DQ-1"), C("o-ceo"), v1::OTHER);
   }
 
   void OfferAll(absl::CivilDay given, const char* briefed, const std::string& matter,
@@ -640,6 +656,7 @@ class Generator {
   Timeline t_;
   const absl::CivilDay start_day_;
   const absl::Time end_;
+  const absl::Time cutoff_;
   std::vector<std::pair<absl::CivilDay, absl::CivilDay>> elections_;
   std::map<std::string, std::vector<std::string>> members_;
   uint64_t next_id_ = 0;

@@ -29,13 +29,24 @@ struct GeneratorOptions {
   // The first day of business (registrations happen just before).
   absl::Time start;
   int days = 365;
+  // Events after this are not emitted (they have not happened yet). Default:
+  // the end of the window; generating a long history a year at a time, set
+  // it to now so the last year's business finishes in the next.
+  absl::Time cutoff = absl::InfiniteFuture();
   // Multiplies the daily rates of briefings, queries and complaints; 1 is a
   // busy district council (a few thousand events a year).
   double intensity = 1.0;
   // Add the demo's planted breaches (one or more per rule).
   bool plant_breaches = false;
-  // Ids and names get this prefix, so several councils can share a log.
+  // Case ids (briefings, queries, complaints, meetings, matters) get this
+  // prefix; generating years in turn with different prefixes and
+  // register_council only for the first gives one council's long history.
   std::string id_prefix;
+  // Registry ids (groups, councillors, officers) get this prefix, so several
+  // councils can share a log.
+  std::string council_prefix;
+  // Register the groups, councillors and officers (false: they exist already).
+  bool register_council = true;
 };
 
 std::vector<StreamAppend> GenerateCouncil(const GeneratorOptions& options);

@@ -191,9 +191,40 @@ Case* FairnessProjection::CaseFor(const std::string& stream_id) {
   return c;
 }
 
-void FairnessProjection::Index(Case* c, const v1::Payload& payload) {
+void FairnessProjection::Index(Case* c, const v1::Payload& payload, int64_t occurred_nanos) {
   if (const std::string* matter = MatterOf(payload); matter != nullptr && !matter->empty()) {
     AddOnce(&indexes_.by_matter[*matter], c);
+  }
+  if (c->kind != CaseKind::kBriefing && c->kind != CaseKind::kMeeting &&
+      c->kind != CaseKind::kQuery && c->kind != CaseKind::kComplaint) {
+    return;
+  }
+  Indexes::Timeline& timeline = indexes_.timelines[static_cast<size_t>(c->kind)];
+  if (occurred_nanos < c->first_nanos) {
+    if (c->first_nanos != INT64_MAX) {
+      auto [begin, end] = timeline.by_start.equal_range(c->first_nanos);
+      for (auto it = begin; it != end; ++it) {
+        if (it->second == c) {
+          timeline.by_start.erase(it);
+          break;
+        }
+      }
+    }
+    c->first_nanos = occurred_nanos;
+    timeline.by_start.emplace(occurred_nanos, c);
+  }
+  int64_t last = occurred_nanos;
+  // A promised reply date keeps a query active until it passes.
+  if (payload.has_written_query_acknowledged()) {
+    last = std::max(last, ToNanos(payload.written_query_acknowledged().reply_due_at()));
+  } else if (payload.has_written_query_timescale_revised()) {
+    last = std::max(last, ToNanos(payload.written_query_timescale_revised().reply_due_at()));
+  }
+  c->last_nanos = std::max(c->last_nanos, last);
+  if (!c->long_running &&
+      c->last_nanos - c->first_nanos > absl::ToInt64Nanoseconds(Indexes::kLongRunning)) {
+    c->long_running = true;
+    timeline.long_running.push_back(c);
   }
 }
 
@@ -216,7 +247,7 @@ void FairnessProjection::Apply(const v1::RecordedEvent& event) {
     record->set_position(event.position());
     if (correction.has_replacement()) {
       *record->mutable_replacement() = correction.replacement();
-      Index(c, correction.replacement());
+      Index(c, correction.replacement(), it->occurred_at_nanos());
     }
     return;
   }
@@ -224,7 +255,7 @@ void FairnessProjection::Apply(const v1::RecordedEvent& event) {
   fact->set_position(event.position());
   fact->set_occurred_at_nanos(ToNanos(e.occurred_at()));
   *fact->mutable_payload() = e.payload();
-  Index(c, fact->payload());
+  Index(c, fact->payload(), fact->occurred_at_nanos());
 }
 
 void FairnessProjection::ForEachDirtyCase(
@@ -238,9 +269,11 @@ void FairnessProjection::RestoreCase(state::CaseRecord record) {
   Case* c = CaseFor(record.stream_id());
   c->record = std::move(record);
   for (const state::FactRecord& fact : c->record.facts()) {
-    Index(c, fact.payload());
+    Index(c, fact.payload(), fact.occurred_at_nanos());
     for (const state::CorrectionRecord& correction : fact.corrections()) {
-      if (correction.has_replacement()) Index(c, correction.replacement());
+      if (correction.has_replacement()) {
+        Index(c, correction.replacement(), fact.occurred_at_nanos());
+      }
     }
   }
 }

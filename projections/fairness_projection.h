@@ -28,6 +28,9 @@
 #include <string>
 #include <vector>
 
+#include <array>
+
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
@@ -87,6 +90,11 @@ struct Case {
   CaseKind kind = CaseKind::kOther;
   // The id after the stream prefix ("B-1" of "briefing-B-1").
   std::string id;
+  // When the case is active: its facts' earliest and latest occurred_at (or
+  // a later reply date it promised), over every version of its facts.
+  int64_t first_nanos = INT64_MAX;
+  int64_t last_nanos = INT64_MIN;
+  bool long_running = false;
 };
 
 // The kind and id of a stream, from its prefix.
@@ -143,6 +151,16 @@ class FairnessProjection {
     // Briefings, offers and meeting attendances by the matter they concern
     // (every matter any version of their facts named).
     absl::flat_hash_map<std::string, std::vector<const Case*>> by_matter;
+    // The cases a report scans (briefings, meetings, queries, complaints) by
+    // when they start, so a report reads only those that can touch its
+    // period. A case active for longer than kLongRunning is also listed in
+    // long_running, which every report reads.
+    struct Timeline {
+      absl::btree_multimap<int64_t, const Case*> by_start;
+      std::vector<const Case*> long_running;
+    };
+    static constexpr absl::Duration kLongRunning = absl::Hours(24 * 45);
+    std::array<Timeline, static_cast<size_t>(CaseKind::kOther) + 1> timelines;
   };
   const Indexes& indexes() const { return indexes_; }
 
@@ -150,7 +168,7 @@ class FairnessProjection {
   Case* CaseFor(const std::string& stream_id);
   // Files `fact` (already in `c`) in the indexes; also used on restore, so
   // a restored projection is indexed exactly as a folded one.
-  void Index(Case* c, const v1::Payload& payload);
+  void Index(Case* c, const v1::Payload& payload, int64_t occurred_nanos);
 
   uint64_t position_ = 0;
   absl::node_hash_map<std::string, Case> cases_;

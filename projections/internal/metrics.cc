@@ -53,7 +53,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
   };
 
   // Briefings and offers.
-  for (const Case* c : b.indexes().briefings) {
+  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
     std::optional<Seen> opening = b.Opening(*c);
     if (!opening) continue;
     const v1::Payload& p = *opening->payload;
@@ -75,8 +75,8 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     }
     // The request's decision is its latest approval or decline in the period.
     std::optional<Seen> decision;
-    for (const state::FactRecord& f : c->record.facts()) {
-      std::optional<Seen> s = b.Visible(f);
+    for (const Seen& seen : b.View(*c)) {
+      const std::optional<Seen> s = seen;
       if (!s || !b.InPeriod(s->at)) continue;
       if (s->payload->has_briefing_approved() || s->payload->has_briefing_declined()) {
         if (!decision || std::tie(s->at, s->position) > std::tie(decision->at, decision->position)) {
@@ -108,7 +108,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     }
   }
   // Officers at group meetings that were not briefings already counted.
-  for (const Case* c : b.indexes().meetings) {
+  for (const Case* c : b.Cases(CaseKind::kMeeting)) {
     for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
       const auto& a = m.payload->officer_attended_group_meeting();
       if (!a.briefing_id().empty() || !b.InPeriod(m.at)) continue;
@@ -119,8 +119,8 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     }
   }
   // Written queries, by the group of the councillor when the query came in.
-  for (const Case* c : b.indexes().queries) {
-    QueryOutcome o = EvaluateQuery(b, *c);
+  for (const Case* c : b.Cases(CaseKind::kQuery)) {
+    const QueryOutcome& o = b.QueryOf(*c);
     if (!o.received || !b.InPeriod(o.received->at)) continue;
     Tally* t = tally(o.group_id);
     if (t == nullptr) continue;
@@ -141,7 +141,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     }
   }
   // Complaints raised by the group's councillors.
-  for (const Case* c : b.indexes().complaints) {
+  for (const Case* c : b.Cases(CaseKind::kComplaint)) {
     std::optional<Seen> raised = b.First(*c, v1::Payload::kComplaintRaised);
     if (!raised || !b.InPeriod(raised->at)) continue;
     const auto& r = raised->payload->complaint_raised();

@@ -89,7 +89,9 @@ ReportBuilder::ReportBuilder(const FairnessProjection::Indexes& indexes, const R
       query_(query),
       settings_(settings),
       calendar_(calendar),
-      period_end_(std::min(query.to, query.as_of_time)) {}
+      period_end_(std::min(query.to, query.as_of_time)) {
+  LoadRegistry();
+}
 
 std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const {
   if (fact.position() > query_.as_of_position) return std::nullopt;
@@ -115,38 +117,130 @@ std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const 
 
 std::vector<Seen> ReportBuilder::Facts(const Case& c, v1::Payload::KindCase kind) const {
   std::vector<Seen> out;
-  for (const state::FactRecord& f : c.record.facts()) {
-    if (f.position() > query_.as_of_position) break;
-    if (std::optional<Seen> s = Visible(f); s && s->payload->kind_case() == kind) {
-      out.push_back(*s);
-    }
+  for (const Seen& s : View(c)) {
+    if (s.payload->kind_case() == kind) out.push_back(s);
   }
   return out;
 }
 
 std::optional<Seen> ReportBuilder::First(const Case& c, v1::Payload::KindCase kind) const {
-  for (const state::FactRecord& f : c.record.facts()) {
-    if (f.position() > query_.as_of_position) break;
-    if (std::optional<Seen> s = Visible(f); s && s->payload->kind_case() == kind) return s;
+  for (const Seen& s : View(c)) {
+    if (s.payload->kind_case() == kind) return s;
   }
   return std::nullopt;
 }
 
 std::optional<Seen> ReportBuilder::Opening(const Case& c) const {
-  for (const state::FactRecord& f : c.record.facts()) {
-    if (f.position() > query_.as_of_position) break;
-    if (std::optional<Seen> s = Visible(f)) return s;
-  }
+  for (const Seen& s : View(c)) return s;
   return std::nullopt;
 }
 
-bool ReportBuilder::GroupExistsAt(const Case& group, absl::Time t) const {
-  std::optional<Seen> recognised = First(group, v1::Payload::kPoliticalGroupRecognised);
-  if (!recognised || recognised->at > t) return false;
-  for (const Seen& d : Facts(group, v1::Payload::kPoliticalGroupDissolved)) {
-    if (d.at <= t) return false;
+const std::vector<const Case*>& ReportBuilder::Cases(CaseKind kind) const {
+  std::optional<std::vector<const Case*>>& cached = cases_[static_cast<size_t>(kind)];
+  if (cached) return *cached;
+  cached.emplace();
+  const auto& timeline = indexes_.timelines[static_cast<size_t>(kind)];
+  // A case that started before `earliest` and is not long-running ended
+  // more than the deadline slack before the period, so nothing it holds can
+  // fall in the period. The slack covers the longest deadline counted from a
+  // case's last fact, in calendar days (working days, weekends and
+  // holidays).
+  const int deadline_days =
+      std::max(settings_.offer_deadline_working_days, settings_.query_reply_working_days);
+  const absl::Duration slack = absl::Hours(24 * (2 * deadline_days + 14));
+  const absl::Time earliest = query_.from - FairnessProjection::Indexes::kLongRunning - slack;
+  const int64_t from_nanos =
+      earliest <= absl::FromUnixNanos(INT64_MIN + 1) ? INT64_MIN : absl::ToUnixNanos(earliest);
+  const int64_t end_nanos = period_end_ >= absl::FromUnixNanos(INT64_MAX - 1)
+                                ? INT64_MAX
+                                : absl::ToUnixNanos(period_end_);
+  for (auto it = timeline.by_start.lower_bound(from_nanos);
+       it != timeline.by_start.end() && it->first <= end_nanos; ++it) {
+    cached->push_back(it->second);
   }
-  return true;
+  for (const Case* c : timeline.long_running) {
+    if (c->first_nanos < from_nanos) cached->push_back(c);
+  }
+  return *cached;
+}
+
+void ReportBuilder::LoadRegistry() {
+  auto consider = [](std::vector<Change>* changes, Change c) {
+    changes->push_back(std::move(c));
+  };
+  for (const Case* g : indexes_.groups) {
+    GroupInfo& info = groups_[g->id];
+    for (const Seen& s : View(*g)) {
+      if (s.payload->has_political_group_recognised() && !info.recognised) {
+        info.recognised = s;
+        info.name = s.payload->political_group_recognised().name();
+        // Founding members join when the group is recognised.
+        for (const std::string& m : s.payload->political_group_recognised().member_ids()) {
+          consider(&memberships_[m], {s.at, s.position, g->id});
+        }
+      } else if (s.payload->has_political_group_dissolved()) {
+        info.dissolved = std::min(info.dissolved, s.at);
+      }
+    }
+  }
+  for (const Case* m : indexes_.members) {
+    for (const Seen& s : View(*m)) {
+      if (s.payload->has_member_registered()) {
+        member_names_.try_emplace(m->id, s.payload->member_registered().name());
+      } else if (s.payload->has_member_joined_group()) {
+        consider(&memberships_[m->id], {s.at, s.position, s.payload->member_joined_group().group_id()});
+      } else if (s.payload->has_member_left_group()) {
+        consider(&memberships_[m->id], {s.at, s.position, ""});
+      }
+    }
+  }
+  for (auto& [member, changes] : memberships_) {
+    std::sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
+      return std::tie(a.at, a.position) < std::tie(b.at, b.position);
+    });
+  }
+  for (const auto& [id, c] : indexes_.officer_by_id) {
+    OfficerInfo& info = officers_[id];
+    for (const Seen& s : View(*c)) {
+      const Change when{s.at, s.position, ""};
+      if (s.payload->has_officer_registered()) {
+        if (info.name.empty()) info.name = s.payload->officer_registered().name();
+        info.roles.push_back({when, s.payload->officer_registered().role()});
+      } else if (s.payload->has_officer_role_changed()) {
+        info.roles.push_back({when, s.payload->officer_role_changed().role()});
+      } else if (s.payload->has_officer_left()) {
+        info.roles.push_back({when, v1::OFFICER_ROLE_UNSPECIFIED});
+      } else if (s.payload->has_approval_delegated()) {
+        Change c = when;
+        c.value = s.payload->approval_delegated().delegated_by_officer_id();
+        info.delegations.push_back({c, true});
+      } else if (s.payload->has_approval_delegation_revoked()) {
+        info.delegations.push_back({when, false});
+      }
+    }
+    auto by_time = [](const auto& a, const auto& b) {
+      return std::tie(a.first.at, a.first.position) < std::tie(b.first.at, b.first.position);
+    };
+    std::sort(info.roles.begin(), info.roles.end(), by_time);
+    std::sort(info.delegations.begin(), info.delegations.end(), by_time);
+  }
+  for (const Case* e : indexes_.elections) {
+    std::optional<Seen> d = First(*e, v1::Payload::kPreElectionPeriodDeclared);
+    if (!d) continue;
+    const auto& p = d->payload->pre_election_period_declared();
+    // The period runs to the end of election day, UK time.
+    elections_.push_back({{FromProto(p.starts_at()),
+                           calendar_.EndOfWorkingDay(FromProto(p.election_day()), 0)},
+                          *d});
+  }
+  std::sort(elections_.begin(), elections_.end(),
+            [](const auto& a, const auto& b) { return a.second.position < b.second.position; });
+}
+
+bool ReportBuilder::GroupExistsAt(const Case& group, absl::Time t) const {
+  auto it = groups_.find(group.id);
+  return it != groups_.end() && it->second.recognised && it->second.recognised->at <= t &&
+         it->second.dissolved > t;
 }
 
 std::vector<const Case*> ReportBuilder::GroupsAt(absl::Time t) const {
@@ -160,103 +254,56 @@ std::vector<const Case*> ReportBuilder::GroupsAt(absl::Time t) const {
 
 std::string ReportBuilder::GroupName(const std::string& group_id) const {
   if (group_id.empty()) return "councillors outside any group";
-  auto it = indexes_.group_by_id.find(group_id);
-  if (it != indexes_.group_by_id.end()) {
-    if (auto r = First(*it->second, v1::Payload::kPoliticalGroupRecognised);
-        r && !r->payload->political_group_recognised().name().empty()) {
-      return r->payload->political_group_recognised().name();
-    }
-  }
+  auto it = groups_.find(group_id);
+  if (it != groups_.end() && !it->second.name.empty()) return it->second.name;
   return absl::StrCat("group ", group_id);
 }
 
 std::string ReportBuilder::MemberGroupAt(const std::string& member_id, absl::Time t) const {
-  // The latest of: founding membership of a group, joining, leaving.
-  struct Change {
-    absl::Time at;
-    uint64_t position;
-    std::string group;  // "" for leaving
-  };
-  std::optional<Change> latest;
-  auto consider = [&](Change c) {
-    if (c.at > t) return;
-    if (!latest || std::tie(c.at, c.position) > std::tie(latest->at, latest->position)) {
-      latest = std::move(c);
-    }
-  };
-  for (const Case* g : indexes_.groups) {
-    if (auto r = First(*g, v1::Payload::kPoliticalGroupRecognised)) {
-      const auto& founders = r->payload->political_group_recognised().member_ids();
-      if (std::find(founders.begin(), founders.end(), member_id) != founders.end()) {
-        consider({r->at, r->position, g->id});
-      }
-    }
-  }
-  auto it = indexes_.member_by_id.find(member_id);
-  if (it != indexes_.member_by_id.end()) {
-    for (const state::FactRecord& f : it->second->record.facts()) {
-      std::optional<Seen> s = Visible(f);
-      if (!s) continue;
-      if (s->payload->has_member_joined_group()) {
-        consider({s->at, s->position, s->payload->member_joined_group().group_id()});
-      } else if (s->payload->has_member_left_group()) {
-        consider({s->at, s->position, ""});
-      }
-    }
-  }
-  if (!latest || latest->group.empty()) return "";
-  auto g = indexes_.group_by_id.find(latest->group);
+  auto it = memberships_.find(member_id);
+  if (it == memberships_.end()) return "";
+  const std::vector<Change>& changes = it->second;
+  // The last change at or before t.
+  auto after = std::upper_bound(changes.begin(), changes.end(), t,
+                                [](absl::Time v, const Change& c) { return v < c.at; });
+  if (after == changes.begin()) return "";
+  const std::string& group = std::prev(after)->value;
+  if (group.empty()) return "";
+  auto g = indexes_.group_by_id.find(group);
   if (g == indexes_.group_by_id.end() || !GroupExistsAt(*g->second, t)) return "";
-  return latest->group;
+  return group;
 }
 
 std::string ReportBuilder::MemberName(const std::string& member_id) const {
-  auto it = indexes_.member_by_id.find(member_id);
-  if (it != indexes_.member_by_id.end()) {
-    if (auto r = First(*it->second, v1::Payload::kMemberRegistered);
-        r && !r->payload->member_registered().name().empty()) {
-      return r->payload->member_registered().name();
-    }
-  }
+  auto it = member_names_.find(member_id);
+  if (it != member_names_.end() && !it->second.empty()) return it->second;
   return absl::StrCat("councillor ", member_id);
 }
 
 std::vector<std::string> ReportBuilder::GroupMembersAt(const std::string& group_id,
                                                        absl::Time t) const {
   std::vector<std::string> out;
-  for (const Case* m : indexes_.members) {
-    if (MemberGroupAt(m->id, t) == group_id) out.push_back(m->id);
+  for (const auto& [member, changes] : memberships_) {
+    if (MemberGroupAt(member, t) == group_id) out.push_back(member);
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
 v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl::Time t) const {
-  auto it = indexes_.officer_by_id.find(officer_id);
-  if (it == indexes_.officer_by_id.end()) return v1::OFFICER_ROLE_UNSPECIFIED;
+  auto it = officers_.find(officer_id);
+  if (it == officers_.end()) return v1::OFFICER_ROLE_UNSPECIFIED;
   v1::OfficerRole role = v1::OFFICER_ROLE_UNSPECIFIED;
-  for (const state::FactRecord& f : it->second->record.facts()) {
-    std::optional<Seen> s = Visible(f);
-    if (!s || s->at > t) continue;
-    if (s->payload->has_officer_registered()) {
-      role = s->payload->officer_registered().role();
-    } else if (s->payload->has_officer_role_changed()) {
-      role = s->payload->officer_role_changed().role();
-    } else if (s->payload->has_officer_left()) {
-      role = v1::OFFICER_ROLE_UNSPECIFIED;
-    }
+  for (const auto& [when, r] : it->second.roles) {
+    if (when.at > t) break;
+    role = r;
   }
   return role;
 }
 
 std::string ReportBuilder::OfficerName(const std::string& officer_id) const {
-  auto it = indexes_.officer_by_id.find(officer_id);
-  if (it != indexes_.officer_by_id.end()) {
-    if (auto r = First(*it->second, v1::Payload::kOfficerRegistered);
-        r && !r->payload->officer_registered().name().empty()) {
-      return r->payload->officer_registered().name();
-    }
-  }
+  auto it = officers_.find(officer_id);
+  if (it != officers_.end() && !it->second.name.empty()) return it->second.name;
   return absl::StrCat("officer ", officer_id);
 }
 
@@ -264,40 +311,39 @@ bool ReportBuilder::CanApproveAt(const std::string& officer_id, absl::Time t) co
   const v1::OfficerRole role = OfficerRoleAt(officer_id, t);
   if (role == v1::HEAD_OF_PAID_SERVICE || role == v1::MONITORING_OFFICER) return true;
   if (role == v1::OFFICER_ROLE_UNSPECIFIED) return false;
-  auto it = indexes_.officer_by_id.find(officer_id);
-  if (it == indexes_.officer_by_id.end()) return false;
+  auto it = officers_.find(officer_id);
+  if (it == officers_.end()) return false;
   bool delegated = false;
-  for (const state::FactRecord& f : it->second->record.facts()) {
-    std::optional<Seen> s = Visible(f);
-    if (!s || s->at > t) continue;
-    if (s->payload->has_approval_delegated()) {
-      // Only the Head of Paid Service can delegate (Harlow 15.3).
-      delegated = OfficerRoleAt(s->payload->approval_delegated().delegated_by_officer_id(),
-                                s->at) == v1::HEAD_OF_PAID_SERVICE;
-    } else if (s->payload->has_approval_delegation_revoked()) {
-      delegated = false;
-    }
+  for (const auto& [when, granted] : it->second.delegations) {
+    if (when.at > t) break;
+    // Only the Head of Paid Service can delegate (Harlow 15.3).
+    delegated = granted && OfficerRoleAt(when.value, when.at) == v1::HEAD_OF_PAID_SERVICE;
   }
   return delegated;
 }
 
 std::optional<Seen> ReportBuilder::PreElectionPeriodAt(absl::Time t) const {
-  std::optional<Seen> found;
-  for (const Case* e : indexes_.elections) {
-    std::optional<Seen> d = First(*e, v1::Payload::kPreElectionPeriodDeclared);
-    if (!d) continue;
-    const auto& p = d->payload->pre_election_period_declared();
-    const absl::Time start = FromProto(p.starts_at());
-    // The period runs to the end of election day, UK time.
-    const absl::Time end = calendar_.EndOfWorkingDay(FromProto(p.election_day()), 0);
-    if (t >= start && t < end && (!found || d->position < found->position)) found = d;
+  for (const auto& [period, declared] : elections_) {
+    if (t >= period.first && t < period.second) return declared;
   }
-  return found;
+  return std::nullopt;
 }
 
 const Case* ReportBuilder::Briefing(const std::string& briefing_id) const {
   auto it = indexes_.briefing_by_id.find(briefing_id);
   return it == indexes_.briefing_by_id.end() ? nullptr : it->second;
+}
+
+const BriefingView& ReportBuilder::BriefingOf(const Case& c) const {
+  auto it = briefing_views_.find(&c);
+  if (it == briefing_views_.end()) it = briefing_views_.emplace(&c, ViewBriefing(*this, c)).first;
+  return it->second;
+}
+
+const QueryOutcome& ReportBuilder::QueryOf(const Case& c) const {
+  auto it = query_outcomes_.find(&c);
+  if (it == query_outcomes_.end()) it = query_outcomes_.emplace(&c, EvaluateQuery(*this, c)).first;
+  return it->second;
 }
 
 std::string ReportBuilder::Date(absl::Time t) const {

@@ -8,11 +8,13 @@
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_REPORT_BUILDER_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_REPORT_BUILDER_H_
 
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "projections/fairness_projection.h"
@@ -30,6 +32,31 @@ struct Seen {
   uint64_t correction_position = 0;
 };
 
+// A briefing case's opening: who asked (or was offered), about what. Points
+// into the projection's facts, which outlive the report.
+struct BriefingView {
+  const Case* c = nullptr;
+  std::optional<Seen> request;  // a BriefingRequested or a BriefingOffered
+  bool is_offer = false;
+  bool answers_offer = false;  // requested in response to an offer
+  const std::string& group() const { return *group_id; }
+  const std::string& matter() const { return *matter_id; }
+  const std::string& topic() const { return *topic_text; }
+
+  const std::string* group_id = nullptr;
+  const std::string* matter_id = nullptr;
+  const std::string* topic_text = nullptr;
+};
+
+// The reply to a written query, in rules.cc (shared with the metrics).
+struct QueryOutcome {
+  std::optional<Seen> received;
+  std::string group_id;
+  absl::Time deadline;             // end of the fifth working day
+  std::optional<Seen> first_reply;  // answer or acknowledgement
+  bool pending = false;             // not replied, deadline not passed
+  bool in_time = false;             // first reply before the deadline
+};
 // One rule of the catalogue.
 struct RuleDef {
   const char* id;
@@ -53,11 +80,60 @@ class ReportBuilder {
 
   // ---- Reading facts as of the query --------------------------------------
   std::optional<Seen> Visible(const state::FactRecord& fact) const;
+  // The visible facts of `c`, in position order, computed as they are read
+  // (nothing is copied: most reports touch tens of thousands of cases).
+  class FactsView {
+   public:
+    using FactIt = google::protobuf::RepeatedPtrField<state::FactRecord>::const_iterator;
+    class iterator {
+     public:
+      iterator(const ReportBuilder* b, FactIt at, FactIt end) : b_(b), at_(at), end_(end) {
+        Settle();
+      }
+      const Seen& operator*() const { return *seen_; }
+      const Seen* operator->() const { return &*seen_; }
+      iterator& operator++() {
+        ++at_;
+        Settle();
+        return *this;
+      }
+      bool operator!=(const iterator& o) const { return at_ != o.at_; }
+
+     private:
+      void Settle() {
+        for (; at_ != end_; ++at_) {
+          if (at_->position() > b_->query_.as_of_position) {
+            at_ = end_;
+            return;
+          }
+          if ((seen_ = b_->Visible(*at_))) return;
+        }
+      }
+      const ReportBuilder* b_;
+      FactIt at_;
+      FactIt end_;
+      std::optional<Seen> seen_;
+    };
+    iterator begin() const { return iterator(b_, first_, last_); }
+    iterator end() const { return iterator(b_, last_, last_); }
+
+   private:
+    friend class ReportBuilder;
+    FactsView(const ReportBuilder* b, const Case& c)
+        : b_(b), first_(c.record.facts().begin()), last_(c.record.facts().end()) {}
+    const ReportBuilder* b_;
+    FactIt first_;
+    FactIt last_;
+  };
+  FactsView View(const Case& c) const { return FactsView(this, c); }
   // The visible facts of `c` whose payload is of `kind`, in position order.
   std::vector<Seen> Facts(const Case& c, v1::Payload::KindCase kind) const;
   std::optional<Seen> First(const Case& c, v1::Payload::KindCase kind) const;
   // The case's opening fact (its first visible fact).
   std::optional<Seen> Opening(const Case& c) const;
+  // The cases of `kind` (briefing, meeting, query or complaint) that can have
+  // facts or breaches in the period: the rest are never read.
+  const std::vector<const Case*>& Cases(CaseKind kind) const;
 
   // ---- The council at a moment ---------------------------------------------
   // Groups recognised at or before `t` and not dissolved by then.
@@ -79,6 +155,10 @@ class ReportBuilder {
   std::optional<Seen> PreElectionPeriodAt(absl::Time t) const;
   // The briefing case of a briefing or offer id.
   const Case* Briefing(const std::string& briefing_id) const;
+  // A briefing case's opening, and a written query's outcome, worked out
+  // once per report however many rules ask.
+  const BriefingView& BriefingOf(const Case& c) const;
+  const QueryOutcome& QueryOf(const Case& c) const;
 
   // ---- Output --------------------------------------------------------------
   // Adds a finding if `when` lies in the period and not after the as-of
@@ -99,15 +179,43 @@ class ReportBuilder {
   absl::Time period_end() const { return period_end_; }
 
  private:
-  void CheckRules();
-  void ComputeMetrics();
   std::string Summarize(const Seen& seen) const;
+  // The council's registry as of the query, read once per report.
+  void LoadRegistry();
 
   const FairnessProjection::Indexes& indexes_;
   const ReportQuery query_;
   const FairnessSettings& settings_;
   const WorkingDayCalendar& calendar_;
   const absl::Time period_end_;
+
+  // Per-report caches.
+  mutable absl::flat_hash_map<const Case*, BriefingView> briefing_views_;
+  mutable absl::flat_hash_map<const Case*, QueryOutcome> query_outcomes_;
+  mutable std::array<std::optional<std::vector<const Case*>>,
+                     static_cast<size_t>(CaseKind::kOther) + 1>
+      cases_;
+  struct Change {
+    absl::Time at;
+    uint64_t position;
+    std::string value;  // a group id ("" for none), or a role name
+  };
+  struct GroupInfo {
+    std::optional<Seen> recognised;
+    absl::Time dissolved = absl::InfiniteFuture();
+    std::string name;
+  };
+  absl::flat_hash_map<std::string, GroupInfo> groups_;
+  // Each councillor's group over time, in (time, position) order.
+  absl::flat_hash_map<std::string, std::vector<Change>> memberships_;
+  absl::flat_hash_map<std::string, std::string> member_names_;
+  struct OfficerInfo {
+    std::string name;
+    std::vector<std::pair<Change, v1::OfficerRole>> roles;  // in order
+    std::vector<std::pair<Change, bool>> delegations;       // true: delegated
+  };
+  absl::flat_hash_map<std::string, OfficerInfo> officers_;
+  std::vector<std::pair<std::pair<absl::Time, absl::Time>, Seen>> elections_;
 
   std::vector<v1::Finding> findings_;
   std::map<uint64_t, std::string> evidence_;  // position -> summary
@@ -130,16 +238,8 @@ void CheckDataQuality(ReportBuilder& b);
 // Per-group metrics and the access-parity rule, in metrics.cc.
 void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report);
 
-// The reply to a written query, in rules.cc (shared with the metrics).
-struct QueryOutcome {
-  std::optional<Seen> received;
-  std::string group_id;
-  absl::Time deadline;             // end of the fifth working day
-  std::optional<Seen> first_reply;  // answer or acknowledgement
-  bool pending = false;             // not replied, deadline not passed
-  bool in_time = false;             // first reply before the deadline
-};
 QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query);
+BriefingView ViewBriefing(const ReportBuilder& b, const Case& c);
 
 }  // namespace evenhand::projections::internal
 

@@ -1,0 +1,224 @@
+// fairness_bench: the fairness projection at scale.
+//
+//   build/bench/fairness_bench [--events=1000000] [--data_dir=DIR]
+//
+// Generates a council's history (the demo generator at high intensity) of
+// about --events events, writes it into a fresh log, then measures:
+//   - rebuild: the projection runner folding the whole log from position 1
+//     (RocksDB read, parse, fold, checkpoints), events/s;
+//   - restore: starting again from the checkpoint;
+//   - report latency for the current quarter, the current year, the whole
+//     log, and as of a past position, over repeated calls (median, p99).
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "base/uuid.h"
+#include "demo/council_generator.h"
+#include "projections/projection_runner.h"
+#include "services/event_validation.h"
+#include "services/fairness_service.h"
+#include "storage/event_store.h"
+
+ABSL_FLAG(uint64_t, events, 1000000, "approximate number of events to generate");
+ABSL_FLAG(std::string, data_dir, "", "where to build the log (default: a fresh folder in $TMPDIR)");
+ABSL_FLAG(int, repeats, 20, "report calls per measurement");
+ABSL_FLAG(bool, show_findings, false, "print the whole-log findings by rule, and a few examples");
+
+namespace evenhand::bench {
+namespace {
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+double P99(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, v.size() * 99 / 100)];
+}
+
+size_t RssMiB() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return static_cast<size_t>(resident) * 4096 / (1 << 20);
+}
+
+int Main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  logging::SetMinimumSeverity(logging::Severity::kWarning);
+  const uint64_t target = absl::GetFlag(FLAGS_events);
+  std::string dir = absl::GetFlag(FLAGS_data_dir);
+  const bool own_dir = dir.empty();
+  if (own_dir) {
+    const char* tmp = std::getenv("TMPDIR");
+    dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/evenhand-fairness-bench-", NewUuid());
+  }
+  storage::StoreOptions store_options;
+  store_options.data_dir = dir;
+  store_options.extra_column_families = {projections::ProjectionRunner::kColumnFamily};
+  auto store = storage::EventStore::Open(store_options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+    return 1;
+  }
+
+  // ---- generate and write -------------------------------------------------
+  // A busy council runs ~1,950 events a year at intensity 1; years and
+  // intensity are chosen to reach the target, ending today.
+  const int years = 5;
+  const double intensity = std::max(1.0, static_cast<double>(target) / (1950.0 * years));
+  absl::Time t0 = absl::Now();
+  uint64_t written = 0;
+  std::atomic<uint64_t> failed{0};
+  {
+    absl::Mutex mu;
+    uint64_t in_flight = 0;
+    services::AppendLimits limits;
+    // One year at a time keeps the generator's memory bounded.
+    for (int y = 0; y < years; ++y) {
+      demo::GeneratorOptions g;
+      g.seed = 100 + y;
+      g.start = absl::Now() - absl::Hours(24 * 365 * (years - y));
+      g.days = 365;
+      g.intensity = intensity;
+      g.id_prefix = absl::StrCat("y", y, "-");
+      g.register_council = y == 0;
+      g.cutoff = absl::Now();
+      for (auto& append : demo::GenerateCouncil(g)) {
+        if (!services::PrepareEvents(limits, absl::Now(), &append.events).ok()) {
+          ++failed;
+          continue;
+        }
+        written += append.events.size();
+        {
+          absl::MutexLock lock(&mu);
+          auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight < 20000; };
+          mu.Await(absl::Condition(&room));
+          ++in_flight;
+        }
+        (*store)->AppendAsync(append.stream_id, storage::ExpectedRevision::Any(),
+                              std::move(append.events),
+                              [&](absl::StatusOr<storage::AppendResult> r) {
+                                if (!r.ok()) ++failed;
+                                absl::MutexLock lock(&mu);
+                                --in_flight;
+                              });
+      }
+    }
+    absl::MutexLock lock(&mu);
+    auto drained = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0; };
+    mu.Await(absl::Condition(&drained));
+  }
+  const double write_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  const uint64_t last = (*store)->LastPosition();
+  std::printf("log: %llu events (%llu failed) in %.1f s (%.0f events/s, durable group commit), "
+              "intensity %.0f over %d years\n",
+              static_cast<unsigned long long>(last), static_cast<unsigned long long>(failed.load()),
+              write_s, last / write_s, intensity, years);
+
+  // ---- rebuild ---------------------------------------------------------------
+  projections::RunnerOptions runner_options;
+  runner_options.rebuild = true;
+  t0 = absl::Now();
+  auto runner = projections::ProjectionRunner::Start(store->get(), runner_options);
+  if (!runner.ok()) {
+    std::fprintf(stderr, "%s\n", runner.status().ToString().c_str());
+    return 1;
+  }
+  (*runner)->WaitForPosition(last, absl::InfiniteFuture());
+  const double rebuild_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  size_t cases = 0;
+  (*runner)->Read([&](const projections::FairnessProjection& p) { cases = p.case_count(); });
+  std::printf("rebuild: %llu events in %.2f s = %.0f events/s (%zu cases; RSS %zu MiB)\n",
+              static_cast<unsigned long long>(last), rebuild_s, last / rebuild_s, cases, RssMiB());
+  (*runner)->Stop();
+  runner->reset();
+
+  t0 = absl::Now();
+  runner = projections::ProjectionRunner::Start(store->get(), projections::RunnerOptions());
+  (*runner)->WaitForPosition(last, absl::InfiniteFuture());
+  std::printf("restore from checkpoint: %.2f s\n", absl::ToDoubleSeconds(absl::Now() - t0));
+
+  // ---- reports ------------------------------------------------------------------
+  auto calendar = projections::WorkingDayCalendar::LoadFile(EVENHAND_DEFAULT_BANK_HOLIDAYS);
+  if (!calendar.ok()) {
+    std::fprintf(stderr, "%s\n", calendar.status().ToString().c_str());
+    return 1;
+  }
+  services::FairnessService service(store->get(), runner->get(), *calendar, {});
+  auto ts = [](absl::Time t) {
+    google::protobuf::Timestamp p;
+    p.set_seconds(absl::ToUnixSeconds(t));
+    return p;
+  };
+  struct Case {
+    const char* name;
+    v1::ReportRequest request;
+  };
+  std::vector<Case> cases_to_run(4);
+  cases_to_run[0].name = "current quarter";
+  *cases_to_run[0].request.mutable_from() = ts(absl::Now() - absl::Hours(24 * 91));
+  cases_to_run[1].name = "current year";
+  *cases_to_run[1].request.mutable_from() = ts(absl::Now() - absl::Hours(24 * 365));
+  cases_to_run[2].name = "whole log";
+  cases_to_run[3].name = "year, as of mid-log";
+  *cases_to_run[3].request.mutable_from() = ts(absl::Now() - absl::Hours(24 * 365 * 3));
+  *cases_to_run[3].request.mutable_to() = ts(absl::Now() - absl::Hours(24 * 365 * 2));
+  cases_to_run[3].request.set_as_of_position(last / 2);
+  std::printf("%-22s %10s %10s %9s %9s\n", "report", "median ms", "p99 ms", "findings", "groups");
+  for (const Case& c : cases_to_run) {
+    std::vector<double> ms;
+    int findings = 0, groups = 0;
+    for (int i = 0; i < absl::GetFlag(FLAGS_repeats); ++i) {
+      absl::Time start = absl::Now();
+      auto report = service.BuildReport(c.request);
+      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+      if (!report.ok()) {
+        std::fprintf(stderr, "%s\n", report.status().ToString().c_str());
+        return 1;
+      }
+      findings = report->findings_size();
+      groups = report->groups_size();
+    }
+    std::printf("%-22s %10.1f %10.1f %9d %9d\n", c.name, Median(ms), P99(ms), findings, groups);
+  }
+  std::printf("RSS %zu MiB\n", RssMiB());
+  if (absl::GetFlag(FLAGS_show_findings)) {
+    auto report = service.BuildReport(v1::ReportRequest());
+    std::map<std::string, int> by_rule;
+    std::map<std::string, std::string> example;
+    for (const auto& f : report->findings()) {
+      ++by_rule[f.rule_id()];
+      example.try_emplace(f.rule_id(), f.explanation());
+    }
+    for (const auto& [rule, n] : by_rule) {
+      std::printf("  %-26s %6d  e.g. %s\n", rule.c_str(), n, example[rule].c_str());
+    }
+  }
+  (*runner)->Stop();
+  (*store)->Close().IgnoreError();
+  if (own_dir) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace evenhand::bench
+
+int main(int argc, char** argv) { return evenhand::bench::Main(argc, argv); }
