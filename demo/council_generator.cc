@@ -193,9 +193,10 @@ class Generator {
         if (!emit) continue;
         v1::Payload p;
         p.mutable_member_registered()->set_member_id(id);
+        const int n = surname++;
         p.mutable_member_registered()->set_name(
-            absl::StrCat("Cllr ", kSurnames[surname++ % std::size(kSurnames)],
-                         surname > static_cast<int>(std::size(kSurnames)) ? " II" : ""));
+            absl::StrCat("Cllr ", kSurnames[n % std::size(kSurnames)],
+                         n >= static_cast<int>(std::size(kSurnames)) ? " II" : ""));
         p.mutable_member_registered()->set_ward(absl::StrCat("Ward ", 1 + i % 16));
         Add(At(day0, 9), p, "democratic-services");
       }

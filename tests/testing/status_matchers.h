@@ -37,13 +37,14 @@ MATCHER_P2(StatusIs, code, message_matcher,
 
 #define EXPECT_OK(expr)                                                    \
   do {                                                                     \
-    const auto& eh_s_ = ::evenhand::testing::GetStatus(expr);             \
+    /* A copy: `expr` may be a temporary that dies with this line. */     \
+    const ::absl::Status eh_s_ = ::evenhand::testing::GetStatus(expr);    \
     EXPECT_TRUE(eh_s_.ok()) << eh_s_.ToString();                           \
   } while (0)
 
 #define ASSERT_OK(expr)                                                    \
   do {                                                                     \
-    const auto& eh_s_ = ::evenhand::testing::GetStatus(expr);             \
+    const ::absl::Status eh_s_ = ::evenhand::testing::GetStatus(expr);    \
     ASSERT_TRUE(eh_s_.ok()) << eh_s_.ToString();                           \
   } while (0)
 
