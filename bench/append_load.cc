@@ -5,7 +5,8 @@
 //
 // Without --server it starts evenhandd's server in-process on 127.0.0.1 with
 // a fresh RocksDB folder under $TMPDIR (removed afterwards). Every append is
-// acknowledged only after its fsync, so the figures are durable throughput.
+// acknowledged only after its fsync, so the figures are durable throughput;
+// each is a new written-query case, validated as in production.
 // Prints one row per client count: appends/s, events/s, p50/p99 latency.
 #include <algorithm>
 #include <atomic>
@@ -42,25 +43,68 @@ struct Row {
   uint64_t errors = 0;
 };
 
-v1::AppendRequest MakeRequest(int client, uint64_t n, int events, int payload_bytes) {
+// A councillor's written query arriving (and, for more events per append,
+// answered): a new case each time, so the server's domain validation and
+// its NO_STREAM check for opening a case run as in production.
+v1::AppendRequest MakeRequest(const std::string& run, int client, uint64_t n, int events,
+                              int payload_bytes) {
+  const std::string id = absl::StrCat(run, "-", client, "-", n);
   v1::AppendRequest r;
-  r.set_stream_id(absl::StrCat("bench-", client, "-", n % 64));
-  const int64_t now_ns = absl::ToUnixNanos(absl::Now());
+  r.set_stream_id(absl::StrCat("query-", id));
+  const int64_t now_s = absl::ToUnixSeconds(absl::Now());
   for (int i = 0; i < events; ++i) {
     v1::Event* e = r.add_events();
     e->set_event_id(NewUuid());
-    e->mutable_occurred_at()->set_seconds(now_ns / 1000000000);
+    e->mutable_occurred_at()->set_seconds(now_s);
     e->set_source_system("bench");
-    auto* q = e->mutable_payload()->mutable_written_query_received();
-    q->set_query_id(absl::StrCat("Q-", client, "-", n));
-    q->set_member_id("m-bench");
-    q->set_subject(std::string(static_cast<size_t>(payload_bytes), 's'));
+    if (i == 0) {
+      auto* q = e->mutable_payload()->mutable_written_query_received();
+      q->set_query_id(id);
+      q->set_member_id("m-bench");
+      q->set_addressed_to_officer_id("o-bench");
+      q->set_subject(std::string(static_cast<size_t>(payload_bytes), 's'));
+    } else {
+      auto* a = e->mutable_payload()->mutable_written_query_answered();
+      a->set_query_id(id);
+      a->set_officer_id("o-bench");
+    }
   }
   return r;
 }
 
+// The councillor and officer the queries name.
+bool RegisterCast(v1::EventLog::Stub& stub) {
+  for (int i = 0; i < 2; ++i) {
+    v1::AppendRequest r;
+    v1::Event* e = r.add_events();
+    e->set_event_id(NewUuid());
+    e->mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    e->set_source_system("bench");
+    if (i == 0) {
+      r.set_stream_id("member-m-bench");
+      e->mutable_payload()->mutable_member_registered()->set_member_id("m-bench");
+      e->mutable_payload()->mutable_member_registered()->set_name("Cllr Bench");
+    } else {
+      r.set_stream_id("officer-o-bench");
+      e->mutable_payload()->mutable_officer_registered()->set_officer_id("o-bench");
+      e->mutable_payload()->mutable_officer_registered()->set_name("Officer Bench");
+      e->mutable_payload()->mutable_officer_registered()->set_role(v1::HEAD_OF_SERVICE);
+    }
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    grpc::Status s = stub.Append(&context, r, &response);
+    // An existing server may have them already.
+    if (!s.ok() && s.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
+      std::fprintf(stderr, "cannot register the bench councillor: %s\n", s.error_message().c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
 Row Measure(const std::string& address, int clients, absl::Duration duration, int events,
             int payload_bytes) {
+  const std::string run = NewUuid().substr(0, 8);
   // A few connections shared by the clients, as a real integration would.
   const int channel_count = std::min(clients, 8);
   std::vector<std::unique_ptr<v1::EventLog::Stub>> stubs;
@@ -78,7 +122,7 @@ Row Measure(const std::string& address, int clients, absl::Duration duration, in
     threads.emplace_back([&, c] {
       v1::EventLog::Stub& stub = *stubs[c % channel_count];
       for (uint64_t n = 0; !stop.load(std::memory_order_relaxed); ++n) {
-        v1::AppendRequest request = MakeRequest(c, n, events, payload_bytes);
+        v1::AppendRequest request = MakeRequest(run, c, n, events, payload_bytes);
         grpc::ClientContext context;
         context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
         v1::AppendResponse response;
@@ -87,7 +131,9 @@ Row Measure(const std::string& address, int clients, absl::Duration duration, in
         double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
         if (!measuring.load(std::memory_order_relaxed)) continue;
         if (!status.ok()) {
-          ++errors;
+          if (errors++ == 0) {
+            std::fprintf(stderr, "append failed: %s\n", status.error_message().c_str());
+          }
           continue;
         }
         latencies[c].push_back(ms);
@@ -149,6 +195,11 @@ int Main(int argc, char** argv) {
     address = server->address();
   }
   const int events = absl::GetFlag(FLAGS_events_per_append);
+  {
+    auto stub = v1::EventLog::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    if (!RegisterCast(*stub)) return 1;
+  }
   std::printf("durable appends over gRPC to %s (%s), %d event(s) per append, %d s per row\n",
               address.c_str(), server ? "in-process server, fresh RocksDB" : "external server",
               events, absl::GetFlag(FLAGS_seconds));
