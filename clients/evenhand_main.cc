@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -25,7 +27,12 @@
 #include "absl/time/time.h"
 #include "base/uuid.h"
 #include "clients/event_log_client.h"
+#include "clients/audit_client.h"
 #include "clients/fairness_client.h"
+#include "integrity/bundle.h"
+#include "integrity/canonical.h"
+#include "integrity/merkle.h"
+#include "integrity/signing.h"
 #include "clients/report_render.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
@@ -460,6 +467,372 @@ int RunRules(const std::string& server) {
   return 0;
 }
 
+// ---- replay / export / verify / checkpoint / pubkey --------------------------
+
+struct AuditFlags {
+  std::string case_id;
+  std::vector<std::string> prefixes;
+  std::vector<std::string> types;
+  std::string actor, group, officer, member;
+  std::string from, to;
+  uint64_t from_position = 0, to_position = 0;
+  std::string format = "jsonl";
+  std::string progress = "auto";
+  std::string description;
+  std::string output;
+  // verify
+  std::string bundle;
+  std::string pubkey;
+  bool server = false;
+  std::string checkpoint;
+  std::string save_checkpoint;
+};
+
+void AddFilterFlags(CLI::App* cmd, AuditFlags* f) {
+  cmd->add_option("--case", f->case_id, "one case: its stream, e.g. complaint-C-17");
+  cmd->add_option("--prefix", f->prefixes, "streams starting with these");
+  cmd->add_option("--type", f->types, "events of these types");
+  cmd->add_option("--actor", f->actor, "events caused by this actor");
+  cmd->add_option("--group", f->group, "events concerning this political group (naming it, or in its cases)");
+  cmd->add_option("--officer", f->officer, "events concerning this officer");
+  cmd->add_option("--member", f->member, "events concerning this councillor");
+  cmd->add_option("--from", f->from, "happened on or after this day (YYYY-MM-DD, UK) or time");
+  cmd->add_option("--to", f->to, "happened on or before this day (included) or before this time");
+  cmd->add_option("--from-position", f->from_position, "first position");
+  cmd->add_option("--to-position", f->to_position, "last position");
+}
+
+absl::StatusOr<v1::ReplayFilter> MakeFilter(const AuditFlags& f) {
+  v1::ReplayFilter filter;
+  filter.set_stream_id(f.case_id);
+  for (const auto& p : f.prefixes) filter.add_stream_prefixes(p);
+  for (const auto& t : f.types) filter.add_event_types(t);
+  filter.set_actor(f.actor);
+  filter.set_group_id(f.group);
+  filter.set_officer_id(f.officer);
+  filter.set_member_id(f.member);
+  if (!f.from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseWhen("--from", f.from, false);
+    if (!t.ok()) return t.status();
+    *filter.mutable_occurred_from() = ToProto(*t);
+  }
+  if (!f.to.empty()) {
+    absl::StatusOr<absl::Time> t = ParseWhen("--to", f.to, true);
+    if (!t.ok()) return t.status();
+    *filter.mutable_occurred_to() = ToProto(*t);
+  }
+  filter.set_from_position(f.from_position);
+  filter.set_to_position(f.to_position);
+  return filter;
+}
+
+// A one-line progress bar on stderr, for long replays and verifications.
+class ProgressBar {
+ public:
+  ProgressBar(const std::string& label, const std::string& mode)
+      : label_(label), on_(mode == "always" || (mode == "auto" && isatty(STDERR_FILENO))) {}
+  void Update(uint64_t done, uint64_t total, uint64_t matched) {
+    if (!on_ || total == 0) return;
+    const absl::Time now = absl::Now();
+    if (now - last_ < absl::Milliseconds(100) && done < total) return;
+    last_ = now;
+    const int width = 30;
+    const int filled = static_cast<int>(width * std::min<uint64_t>(done, total) / total);
+    std::fprintf(stderr, "\r%s [%s%s] %3d%%  %llu of %llu positions  %llu events", label_.c_str(),
+                 std::string(static_cast<size_t>(filled), '#').c_str(),
+                 std::string(static_cast<size_t>(width - filled), '.').c_str(),
+                 static_cast<int>(100 * std::min<uint64_t>(done, total) / total),
+                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                 static_cast<unsigned long long>(matched));
+    drawn_ = true;
+  }
+  void Done() {
+    if (drawn_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  std::string label_;
+  bool on_;
+  bool drawn_ = false;
+  absl::Time last_ = absl::InfinitePast();
+};
+
+std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
+
+int RunReplay(const std::string& server, const AuditFlags& flags) {
+  absl::StatusOr<v1::ReplayFilter> filter = MakeFilter(flags);
+  if (!filter.ok()) return Fail(filter.status());
+  v1::ReplayRequest request;
+  *request.mutable_filter() = *filter;
+  auto client = clients::AuditClient::Connect(server);
+  ProgressBar bar("replaying", flags.progress);
+  uint64_t matched = 0;
+  absl::Status status = client->Replay(
+      request,
+      [&](const v1::AuditedEvent& e) {
+        ++matched;
+        if (flags.format == "table") {
+          std::printf("%10llu  %-30s  %-30s  %s  %s\n",
+                      static_cast<unsigned long long>(e.event().position()),
+                      absl::StrCat(e.event().event().stream_id(), "@", e.event().stream_revision())
+                          .c_str(),
+                      e.event().event().type().c_str(),
+                      FormatTimestamp(e.event().event().occurred_at()).c_str(),
+                      Hex(e.chain_hash()).substr(0, 16).c_str());
+        } else {
+          std::printf("%s\n", ToJsonLine(e).c_str());
+        }
+        return true;
+      },
+      [&](uint64_t scanned, uint64_t last) { bar.Update(scanned, last, matched); });
+  bar.Done();
+  std::fflush(stdout);
+  return status.ok() ? 0 : Fail(status);
+}
+
+int RunExport(const std::string& server, const AuditFlags& flags) {
+  if (flags.output.empty()) {
+    return Fail(absl::InvalidArgumentError("--output: name the bundle file to write"));
+  }
+  absl::StatusOr<v1::ReplayFilter> filter = MakeFilter(flags);
+  if (!filter.ok()) return Fail(filter.status());
+  v1::ExportRequest request;
+  *request.mutable_filter() = *filter;
+  request.set_description(flags.description);
+  auto client = clients::AuditClient::Connect(server);
+  absl::StatusOr<std::string> bundle = client->Export(request);
+  if (!bundle.ok()) return Fail(bundle.status());
+  // Check it before handing it over: an auditor should never carry away a
+  // bundle that does not verify.
+  absl::StatusOr<integrity::BundleReport> report = integrity::VerifyBundle(*bundle, nullptr);
+  if (!report.ok()) return Fail(report.status());
+  absl::Status written = WriteOutput(flags.output, *bundle);
+  if (!written.ok()) return Fail(written);
+  std::printf("exported %zu events (%s) proven against the checkpoint of tree size %llu, "
+              "%zu bytes (%.0f bytes per event)\n",
+              report->events.size(), report->selection.c_str(),
+              static_cast<unsigned long long>(report->tree_size), bundle->size(),
+              report->events.empty() ? 0.0
+                                     : static_cast<double>(bundle->size()) / report->events.size());
+  return 0;
+}
+
+absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("--pubkey: cannot open ", path));
+  std::stringstream pem;
+  pem << in.rdbuf();
+  absl::StatusOr<v1::PublicKey> key = integrity::PublicKeyFromPem(pem.str());
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--pubkey: ", path, ": ", key.status().message()));
+  }
+  return key;
+}
+
+std::string DescribeCheckpoint(const v1::SignedCheckpoint& c) {
+  return absl::StrCat("tree size ", c.checkpoint().tree_size(), ", root ",
+                      Hex(c.checkpoint().root_hash()).substr(0, 16), "..., signed ",
+                      FormatTimestamp(c.checkpoint().timestamp()), " by key ", c.key_id());
+}
+
+int VerificationFailed(const std::string& why) {
+  std::fprintf(stderr, "VERIFICATION FAILED: %s\n", why.c_str());
+  return 1;
+}
+
+int RunVerifyBundle(const AuditFlags& flags) {
+  std::ifstream in(flags.bundle, std::ios::binary);
+  if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot open ", flags.bundle)));
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  std::optional<v1::PublicKey> pinned;
+  if (!flags.pubkey.empty()) {
+    absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
+    if (!key.ok()) return Fail(key.status());
+    pinned = *key;
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<integrity::BundleReport> r =
+      integrity::VerifyBundle(bytes.str(), pinned ? &*pinned : nullptr);
+  if (!r.ok()) return VerificationFailed(std::string(r.status().message()));
+  const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
+  std::printf("bundle %s: VERIFIED\n", flags.bundle.c_str());
+  std::printf("  description  %s\n  selection    %s\n  created      %s\n", r->description.c_str(),
+              r->selection.c_str(), absl::FormatTime(r->created_at, absl::UTCTimeZone()).c_str());
+  std::printf("  checkpoint   tree size %llu, root %s\n               signed %s by key %s (%s)\n",
+              static_cast<unsigned long long>(r->tree_size), Hex(r->root_hash).c_str(),
+              absl::FormatTime(r->checkpoint_time, absl::UTCTimeZone()).c_str(), r->key_id.c_str(),
+              r->key_pinned ? "the key you gave with --pubkey"
+                            : "the key inside the bundle: NOT PINNED, compare it with the "
+                              "council's published key or pass --pubkey");
+  std::printf("  events       %zu, each: canonical record, leaf hash, inclusion proof to the root, "
+              "chain link; manifest signature\n",
+              r->events.size());
+  for (const auto& e : r->events) {
+    std::printf("    %10llu  %-30s  %-30s  %s\n", static_cast<unsigned long long>(e.position()),
+                e.event().stream_id().c_str(), e.event().type().c_str(),
+                FormatTimestamp(e.event().occurred_at()).c_str());
+  }
+  std::printf("  verified in %.3f s (%.0f events/s)\n", seconds, r->events.size() / seconds);
+  return 0;
+}
+
+int RunVerifyServer(const std::string& server, const AuditFlags& flags) {
+  auto client = clients::AuditClient::Connect(server);
+  v1::PublicKey key;
+  bool pinned = false;
+  if (!flags.pubkey.empty()) {
+    absl::StatusOr<v1::PublicKey> k = ReadPublicKey(flags.pubkey);
+    if (!k.ok()) return Fail(k.status());
+    key = *k;
+    pinned = true;
+  } else {
+    absl::StatusOr<v1::PublicKey> k = client->GetPublicKey();
+    if (!k.ok()) return Fail(k.status());
+    key = *k;
+  }
+  std::optional<v1::SignedCheckpoint> old;
+  if (!flags.checkpoint.empty()) {
+    std::ifstream in(flags.checkpoint);
+    std::stringstream text;
+    text << in.rdbuf();
+    v1::SignedCheckpoint c;
+    if (!in || !google::protobuf::util::JsonStringToMessage(text.str(), &c).ok()) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--checkpoint: ", flags.checkpoint, " is not a saved checkpoint")));
+    }
+    if (absl::Status s = integrity::VerifyCheckpoint(c, key); !s.ok()) {
+      return VerificationFailed(absl::StrCat("your saved checkpoint: ", s.message()));
+    }
+    old = c;
+  }
+  absl::StatusOr<v1::SignedCheckpoint> latest = client->GetCheckpoint(0);
+  if (!latest.ok()) return Fail(latest.status());
+  if (absl::Status s = integrity::VerifyCheckpoint(*latest, key); !s.ok()) {
+    return VerificationFailed(absl::StrCat("the server's latest checkpoint: ", s.message()));
+  }
+  const uint64_t n = latest->checkpoint().tree_size();
+  if (old && old->checkpoint().log_id() != latest->checkpoint().log_id()) {
+    return VerificationFailed("your saved checkpoint is of another log");
+  }
+  if (old && old->checkpoint().tree_size() > n) {
+    return VerificationFailed(absl::StrCat(
+        "the log has shrunk: your checkpoint has ", old->checkpoint().tree_size(),
+        " events, the server's latest ", n));
+  }
+  // Recompute every leaf and chain link from the events themselves.
+  v1::ReplayRequest request;
+  request.mutable_filter()->set_to_position(n);
+  integrity::CompactRange range;
+  std::string chain = integrity::GenesisChainHash();
+  std::string problem;
+  std::optional<std::string> old_root_recomputed;
+  if (old && old->checkpoint().tree_size() == 0) old_root_recomputed = range.Root();
+  ProgressBar bar("verifying", flags.progress);
+  const absl::Time start = absl::Now();
+  absl::Status status = client->Replay(
+      request,
+      [&](const v1::AuditedEvent& e) {
+        const uint64_t p = e.event().position();
+        if (p != range.size() + 1) {
+          problem = absl::StrCat("position ", range.size() + 1, " is missing (next came ", p, ")");
+          return false;
+        }
+        absl::StatusOr<std::string> canonical = integrity::CanonicalRecord(e.event());
+        if (!canonical.ok()) {
+          problem = absl::StrCat("event at position ", p, ": ", canonical.status().message());
+          return false;
+        }
+        const std::string leaf = integrity::LeafHash(*canonical);
+        if (leaf != e.leaf_hash()) {
+          problem = absl::StrCat("event at position ", p,
+                                 ": the server's leaf hash is not the hash of the event");
+          return false;
+        }
+        chain = integrity::ChainHash(chain, *canonical);
+        if (chain != e.chain_hash()) {
+          problem = absl::StrCat("event at position ", p, ": the hash chain breaks here");
+          return false;
+        }
+        range.Append(leaf, [](int, uint64_t, const std::string&) {});
+        if (old && range.size() == old->checkpoint().tree_size()) old_root_recomputed = range.Root();
+        return true;
+      },
+      [&](uint64_t scanned, uint64_t last) { bar.Update(scanned, last, range.size()); });
+  bar.Done();
+  if (!status.ok()) return Fail(status);
+  if (!problem.empty()) return VerificationFailed(problem);
+  const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
+  if (range.size() != n) {
+    return VerificationFailed(absl::StrCat("the server replayed ", range.size(),
+                                           " events but its checkpoint says ", n));
+  }
+  if (range.Root() != latest->checkpoint().root_hash()) {
+    return VerificationFailed("the root recomputed from the events is not the checkpoint's root");
+  }
+  std::printf("log %s: VERIFIED\n", latest->checkpoint().log_id().c_str());
+  std::printf("  %llu events replayed; every leaf hash and chain link recomputed from the events "
+              "(%.0f events/s)\n",
+              static_cast<unsigned long long>(n), n / seconds);
+  std::printf("  root matches the latest checkpoint: %s\n", DescribeCheckpoint(*latest).c_str());
+  std::printf("  key %s (%s)\n", key.key_id().c_str(),
+              pinned ? "pinned with --pubkey" : "as the server reports it: NOT PINNED");
+  if (old) {
+    absl::StatusOr<v1::ConsistencyProof> proof =
+        client->GetConsistencyProof(old->checkpoint().tree_size(), n);
+    if (!proof.ok()) return Fail(proof.status());
+    std::vector<std::string> path(proof->hashes().begin(), proof->hashes().end());
+    if (old->checkpoint().tree_size() > 0) {
+      if (absl::Status s = integrity::VerifyConsistency(old->checkpoint().tree_size(), n,
+                                                        old->checkpoint().root_hash(),
+                                                        latest->checkpoint().root_hash(), path);
+          !s.ok()) {
+        return VerificationFailed(absl::StrCat(
+            "the log is not an extension of your saved checkpoint: ", s.message()));
+      }
+    }
+    if (!old_root_recomputed || *old_root_recomputed != old->checkpoint().root_hash()) {
+      return VerificationFailed(
+          "the first events of the log no longer hash to your saved checkpoint's root: history "
+          "was rewritten");
+    }
+    std::printf("  consistent with your saved checkpoint (%s): the consistency proof verifies "
+                "and its root was recomputed from the events\n",
+                DescribeCheckpoint(*old).c_str());
+  }
+  if (!flags.save_checkpoint.empty()) {
+    google::protobuf::util::JsonPrintOptions o;
+    o.add_whitespace = true;
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(*latest, &json, o);
+    absl::Status w = WriteOutput(flags.save_checkpoint, json);
+    if (!w.ok()) return Fail(w);
+  }
+  return 0;
+}
+
+int RunCheckpoint(const std::string& server, const AuditFlags& flags) {
+  auto client = clients::AuditClient::Connect(server);
+  absl::StatusOr<v1::SignedCheckpoint> c = client->GetCheckpoint(0);
+  if (!c.ok()) return Fail(c.status());
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(*c, &json, o);
+  absl::Status w = WriteOutput(flags.output, json);
+  return w.ok() ? 0 : Fail(w);
+}
+
+int RunPubkey(const std::string& server, const AuditFlags& flags) {
+  auto client = clients::AuditClient::Connect(server);
+  absl::StatusOr<v1::PublicKey> k = client->GetPublicKey();
+  if (!k.ok()) return Fail(k.status());
+  absl::Status w = WriteOutput(flags.output, k->pem());
+  if (!w.ok()) return Fail(w);
+  std::fprintf(stderr, "evenhand: Ed25519 key id %s\n", k->key_id().c_str());
+  return 0;
+}
+
 void AddPeriodFlags(CLI::App* cmd, ReportFlags* flags) {
   cmd->add_option("--from", flags->from, "first day of the period (YYYY-MM-DD, UK) or a time");
   cmd->add_option("--to", flags->to, "last day of the period, included (YYYY-MM-DD) or a time");
@@ -548,6 +921,50 @@ int Main(int argc, char** argv) {
 
   CLI::App* rules_cmd = app.add_subcommand("rules", "list the rules checked, with citations");
 
+  AuditFlags replay;
+  CLI::App* replay_cmd = app.add_subcommand(
+      "replay", "replay recorded events for an investigation, each with its hashes");
+  AddFilterFlags(replay_cmd, &replay);
+  replay_cmd->add_option("--format", replay.format, "jsonl or table")
+      ->check(CLI::IsMember({"jsonl", "table"}))
+      ->capture_default_str();
+  replay_cmd->add_option("--progress", replay.progress, "auto (when stderr is a terminal), always "
+                                                        "or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+
+  AuditFlags exporting;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "write an investigation bundle: events, inclusion proofs, signed checkpoint, key");
+  AddFilterFlags(export_cmd, &exporting);
+  export_cmd->add_option("--description", exporting.description, "what the bundle is for");
+  export_cmd->add_option("--output,-o", exporting.output, "the bundle file")->required();
+
+  AuditFlags verify;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "check a bundle offline, or with --server the live log's whole history");
+  verify_cmd->add_option("bundle", verify.bundle, "the bundle file to check offline");
+  verify_cmd->add_option("--pubkey", verify.pubkey,
+                         "the council's published public key (PEM) to pin");
+  verify_cmd->add_flag("--server", verify.server,
+                       "replay the live log and recompute its chain and root");
+  verify_cmd->add_option("--checkpoint", verify.checkpoint,
+                         "with --server: a checkpoint saved earlier; the log must extend it");
+  verify_cmd->add_option("--save-checkpoint", verify.save_checkpoint,
+                         "with --server: save the verified checkpoint for next time");
+  verify_cmd->add_option("--progress", verify.progress, "auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+
+  AuditFlags checkpoint;
+  CLI::App* checkpoint_cmd = app.add_subcommand(
+      "checkpoint", "fetch the latest signed checkpoint (JSON) to keep for later verification");
+  checkpoint_cmd->add_option("--output,-o", checkpoint.output, "write to this file");
+
+  AuditFlags pubkey;
+  CLI::App* pubkey_cmd =
+      app.add_subcommand("pubkey", "print the log's public key (PEM) that signs checkpoints");
+  pubkey_cmd->add_option("--output,-o", pubkey.output, "write to this file");
+
   CLI11_PARSE(app, argc, argv);
   if (append_cmd->parsed()) return RunAppend(server, append);
   if (read_cmd->parsed()) return RunRead(server, read);
@@ -556,6 +973,17 @@ int Main(int argc, char** argv) {
   if (report_cmd->parsed()) return RunReport(server, report);
   if (findings_cmd->parsed()) return RunFindings(server, findings);
   if (rules_cmd->parsed()) return RunRules(server);
+  if (replay_cmd->parsed()) return RunReplay(server, replay);
+  if (export_cmd->parsed()) return RunExport(server, exporting);
+  if (verify_cmd->parsed()) {
+    if (verify.server) return RunVerifyServer(server, verify);
+    if (verify.bundle.empty()) {
+      return Fail(absl::InvalidArgumentError("give a bundle file, or --server"));
+    }
+    return RunVerifyBundle(verify);
+  }
+  if (checkpoint_cmd->parsed()) return RunCheckpoint(server, checkpoint);
+  if (pubkey_cmd->parsed()) return RunPubkey(server, pubkey);
   return 2;
 }
 

@@ -15,8 +15,10 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "integrity/integrity_log.h"
 #include "projections/projection_runner.h"
 #include "projections/working_day_calendar.h"
+#include "services/audit_service.h"
 #include "services/domain_validation.h"
 #include "services/event_log_service.h"
 #include "services/fairness_service.h"
@@ -45,6 +47,12 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (f->bank_holidays_file().empty()) f->set_bank_holidays_file(EVENHAND_DEFAULT_BANK_HOLIDAYS);
   if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
   if (f->checkpoint_every_seconds() == 0) f->set_checkpoint_every_seconds(60);
+  v1::AuditConfig* a = c.mutable_audit();
+  if (a->signing_key_file().empty()) {
+    a->set_signing_key_file(absl::StrCat(c.data_dir(), "/signing-key.pem"));
+  }
+  if (a->checkpoint_every_seconds() == 0) a->set_checkpoint_every_seconds(60);
+  if (a->checkpoint_every_events() == 0) a->set_checkpoint_every_events(10000);
   return c;
 }
 
@@ -67,16 +75,23 @@ absl::StatusOr<v1::ServerConfig> LoadConfigFile(const std::string& path) {
 class EvenHandServer::Impl {
  public:
   explicit Impl(ServerOptions options) : options_(std::move(options)) {}
+  // The store is closed before the members it calls into (the integrity
+  // log, its commit hook) are destroyed.
+  ~Impl() {
+    if (store_) store_->Close().IgnoreError();
+  }
 
   absl::Status Start();
   void Shutdown(absl::Duration grace);
 
   ServerOptions options_;
   std::unique_ptr<storage::EventStore> store_;
+  std::unique_ptr<integrity::IntegrityLog> integrity_;
   std::unique_ptr<projections::ProjectionRunner> runner_;
   std::unique_ptr<services::DomainValidator> validator_;
   std::unique_ptr<services::EventLogService> event_log_;
   std::unique_ptr<services::FairnessService> fairness_;
+  std::unique_ptr<services::AuditService> audit_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int port_ = 0;
@@ -99,9 +114,24 @@ absl::Status EvenHandServer::Impl::Start() {
   store_options.live_buffer_bytes = static_cast<size_t>(c.live_buffer_mib()) << 20;
   store_options.max_group_commit_events = c.max_group_commit_events();
   store_options.block_cache_bytes = static_cast<size_t>(c.block_cache_mib()) << 20;
-  store_options.extra_column_families = {projections::ProjectionRunner::kColumnFamily};
+  store_options.extra_column_families = {projections::ProjectionRunner::kColumnFamily,
+                                         integrity::IntegrityLog::kColumnFamily};
   if (options_.clock) store_options.clock = options_.clock;
   EH_ASSIGN_OR_RETURN(store_, storage::EventStore::Open(store_options));
+
+  // The Merkle tree and hash chain, before any append can happen.
+  integrity::IntegrityOptions integrity_options;
+  integrity_options.signing_key_file = c.audit().signing_key_file();
+  integrity_options.checkpoint_every = absl::Seconds(c.audit().checkpoint_every_seconds());
+  integrity_options.checkpoint_every_events = c.audit().checkpoint_every_events();
+  integrity_options.server_version = kVersion;
+  if (options_.clock) integrity_options.clock = options_.clock;
+  EH_ASSIGN_OR_RETURN(integrity_, integrity::IntegrityLog::Open(store_.get(), integrity_options));
+  logging::Info(kComponent,
+                absl::StrCat(integrity_->key_created() ? "created" : "loaded", " signing key ",
+                             c.audit().signing_key_file(), " (Ed25519, key id ",
+                             integrity_->public_key().key_id(), "); public key:\n",
+                             integrity_->public_key().pem()));
   if (!c.skip_domain_validation()) {
     validator_ = std::make_unique<services::DomainValidator>(store_.get());
   }
@@ -139,6 +169,7 @@ absl::Status EvenHandServer::Impl::Start() {
   if (options_.clock) fairness_options.clock = options_.clock;
   fairness_ = std::make_unique<services::FairnessService>(store_.get(), runner_.get(),
                                                           std::move(calendar), fairness_options);
+  audit_ = std::make_unique<services::AuditService>(store_.get(), integrity_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -147,10 +178,12 @@ absl::Status EvenHandServer::Impl::Start() {
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_request_bytes()));
   builder.RegisterService(event_log_.get());
   builder.RegisterService(fairness_.get());
+  builder.RegisterService(audit_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     store_->BeginShutdown();
     runner_->Stop();
+    integrity_->Stop();
     store_->Close().IgnoreError();
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", c.listen(),
@@ -184,8 +217,10 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   store_->BeginShutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
-  // The projection checkpoints what it has folded while the log is open.
+  // The projection checkpoints what it has folded, and the tree is signed as
+  // it stands, while the log is open.
   runner_->Stop();
+  integrity_->Stop();
   uint64_t last = store_->LastPosition();
   absl::Status closed = store_->Close();
   if (!closed.ok()) {

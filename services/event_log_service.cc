@@ -229,7 +229,7 @@ grpc::Status EventLogService::Subscribe(grpc::ServerContext* context,
       unsent_scanned = 0;
     } else if (unsent_scanned > 0 && absl::Now() - last_sent >= kCheckpointEvery) {
       control.Clear();
-      control.mutable_checkpoint()->set_position(sub->next_position() - 1);
+      control.mutable_progress()->set_position(sub->next_position() - 1);
       if (!writer->Write(control)) break;
       last_sent = absl::Now();
       unsent_scanned = 0;

@@ -148,7 +148,8 @@ class EvenHandCli(unittest.TestCase):
         self.assertEqual([json.loads(l)["position"] for l in lines], ["1", "2", "3", "4", "5"])
 
     def test_every_command_has_help(self):
-        for command in ("append", "read", "tail", "status", "report", "findings", "rules"):
+        for command in ("append", "read", "tail", "status", "report", "findings", "rules",
+                        "replay", "export", "verify", "checkpoint", "pubkey"):
             out = self.cli(command, "--help").stdout
             self.assertIn("Usage", out, command)
 
@@ -194,6 +195,62 @@ class EvenHandCli(unittest.TestCase):
         out = self.cli("rules").stdout
         self.assertIn("same-matter-decline", out)
         self.assertIn("Harlow 15.12", out)
+
+    def test_replay_a_case_with_its_hashes(self):
+        lines = self.cli("replay", "--case=complaint-C-RT-1").stdout.splitlines()
+        self.assertEqual(len(lines), 2)
+        event = json.loads(lines[0])
+        self.assertEqual(event["event"]["event"]["type"], "ComplaintRaised")
+        self.assertEqual(len(event["chainHash"]), 44)  # 32 bytes, base64
+        table = self.cli("replay", "--member=green-1", "--type=ComplaintRaised",
+                         "--format=table").stdout.splitlines()
+        self.assertTrue(any("complaint-C-RT-1" in row for row in table))
+        offers = self.cli("replay", "--group=green", "--type=BriefingOffered").stdout.splitlines()
+        self.assertGreater(len(offers), 0)
+        for line in offers:
+            payload = json.loads(line)["event"]["event"]["payload"]["briefingOffered"]
+            self.assertEqual(payload["groupId"], "green")
+
+    def test_export_then_verify_offline(self):
+        bundle = os.path.join(self.tmp, "case.ehb")
+        key = os.path.join(self.tmp, "council.pem")
+        out = self.cli("export", "--case=complaint-C-RT-1", "--description=for the panel",
+                       f"--output={bundle}").stdout
+        self.assertIn("exported 2 events", out)
+        self.cli("pubkey", f"--output={key}")
+        verified = self.cli("verify", bundle, f"--pubkey={key}").stdout
+        self.assertIn("VERIFIED", verified)
+        self.assertIn("the key you gave with --pubkey", verified)
+        self.assertIn("for the panel", verified)
+
+    def test_a_tampered_bundle_fails_naming_the_problem(self):
+        bundle = os.path.join(self.tmp, "tampered.ehb")
+        self.cli("export", "--case=complaint-C-RT-1", f"--output={bundle}")
+        with open(bundle, "rb") as f:
+            data = bytearray(f.read())
+        # Change a letter of the event's summary text inside the record.
+        at = data.find(b"Briefing note withheld")
+        self.assertGreater(at, 0)
+        data[at] ^= 0x20
+        with open(bundle, "wb") as f:
+            f.write(data)
+        result = self.cli("verify", bundle, check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("VERIFICATION FAILED", result.stderr)
+        self.assertIn("inclusion proof does not lead to the checkpoint's root", result.stderr)
+
+    def test_verify_the_live_log_against_a_saved_checkpoint(self):
+        saved = os.path.join(self.tmp, "checkpoint.json")
+        key = os.path.join(self.tmp, "council2.pem")
+        self.cli("checkpoint", f"--output={saved}")
+        self.cli("pubkey", f"--output={key}")
+        self.cli("append", "--stream=query-Q-cli-after", "--type=WrittenQueryReceived",
+                 '--payload={"queryId": "Q-cli-after", "memberId": "green-2", '
+                 '"addressedToOfficerId": "o-ceo"}')
+        out = self.cli("verify", "--server", f"--checkpoint={saved}", f"--pubkey={key}").stdout
+        self.assertIn("VERIFIED", out)
+        self.assertIn("every leaf hash and chain link recomputed", out)
+        self.assertIn("consistent with your saved checkpoint", out)
 
     def test_unreachable_server_is_a_clear_error(self):
         result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],

@@ -1,0 +1,212 @@
+#include "integrity/signing.h"
+
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "integrity/merkle.h"
+
+namespace evenhand::integrity {
+namespace {
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+using Bio = std::unique_ptr<BIO, BioDeleter>;
+using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+
+std::string OpenSslError() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+std::string BioString(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+absl::StatusOr<v1::PublicKey> DescribePublic(EVP_PKEY* key) {
+  v1::PublicKey out;
+  out.set_algorithm("Ed25519");
+  size_t len = 32;
+  std::string raw(len, '\0');
+  if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(raw.data()), &len) != 1) {
+    return absl::InternalError(absl::StrCat("cannot read the public key: ", OpenSslError()));
+  }
+  raw.resize(len);
+  Bio bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PUBKEY(bio.get(), key) != 1) {
+    return absl::InternalError(absl::StrCat("cannot encode the public key: ", OpenSslError()));
+  }
+  out.set_pem(BioString(bio.get()));
+  out.set_key_id(KeyId(raw));
+  out.set_raw(std::move(raw));
+  return out;
+}
+
+}  // namespace
+
+struct SigningKey::Key {
+  Pkey pkey;
+};
+
+SigningKey::SigningKey(SigningKey&&) noexcept = default;
+SigningKey& SigningKey::operator=(SigningKey&&) noexcept = default;
+SigningKey::~SigningKey() = default;
+
+absl::StatusOr<SigningKey> SigningKey::Generate() {
+  EVP_PKEY* raw = nullptr;
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr), &EVP_PKEY_CTX_free);
+  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_keygen(ctx.get(), &raw) != 1) {
+    return absl::InternalError(absl::StrCat("cannot generate an Ed25519 key: ", OpenSslError()));
+  }
+  SigningKey k;
+  k.key_ = std::make_unique<Key>();
+  k.key_->pkey.reset(raw);
+  EH_ASSIGN_OR_RETURN(k.public_key_, DescribePublic(raw));
+  return k;
+}
+
+absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, bool* created) {
+  *created = false;
+  if (!std::filesystem::exists(path)) {
+    EH_ASSIGN_OR_RETURN(SigningKey k, Generate());
+    Bio bio(BIO_new(BIO_s_mem()));
+    if (PEM_write_bio_PrivateKey(bio.get(), k.key_->pkey.get(), nullptr, nullptr, 0, nullptr,
+                                 nullptr) != 1) {
+      return absl::InternalError(absl::StrCat("cannot encode the key: ", OpenSslError()));
+    }
+    const std::string pem = BioString(bio.get());
+    // Created owner-only, and never overwritten.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || ::write(fd, pem.data(), pem.size()) != static_cast<ssize_t>(pem.size()) ||
+        ::fsync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return absl::PermissionDeniedError(absl::StrCat("cannot write the signing key to ", path));
+    }
+    ::close(fd);
+    std::ofstream(path + ".pub") << k.public_key_.pem();
+    *created = true;
+    return k;
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string pem = text.str();
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  if (raw == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("signing key ", path, " is not a PEM private key: ", OpenSslError()));
+  }
+  SigningKey k;
+  k.key_ = std::make_unique<Key>();
+  k.key_->pkey.reset(raw);
+  if (EVP_PKEY_id(raw) != EVP_PKEY_ED25519) {
+    return absl::InvalidArgumentError(absl::StrCat("signing key ", path, " is not Ed25519"));
+  }
+  EH_ASSIGN_OR_RETURN(k.public_key_, DescribePublic(raw));
+  return k;
+}
+
+absl::StatusOr<std::string> SigningKey::Sign(absl::string_view message) const {
+  MdCtx ctx(EVP_MD_CTX_new());
+  size_t len = 64;
+  std::string sig(len, '\0');
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key_->pkey.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    return absl::InternalError(absl::StrCat("cannot sign: ", OpenSslError()));
+  }
+  sig.resize(len);
+  return sig;
+}
+
+std::string KeyId(absl::string_view raw_public_key) {
+  return absl::BytesToHexString(Sha256(raw_public_key)).substr(0, 16);
+}
+
+absl::StatusOr<v1::PublicKey> PublicKeyFromPem(absl::string_view pem) {
+  Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  Pkey key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!key || EVP_PKEY_id(key.get()) != EVP_PKEY_ED25519) {
+    return absl::InvalidArgumentError("not a PEM Ed25519 public key");
+  }
+  return DescribePublic(key.get());
+}
+
+absl::Status VerifySignature(absl::string_view raw_public_key, absl::string_view message,
+                             absl::string_view signature) {
+  Pkey key(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw_public_key.data()),
+      raw_public_key.size()));
+  if (!key) return absl::InvalidArgumentError("the public key is not a 32-byte Ed25519 key");
+  MdCtx ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
+    return absl::InternalError(absl::StrCat("cannot verify: ", OpenSslError()));
+  }
+  if (EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the signature does not verify with the public key");
+  }
+  return absl::OkStatus();
+}
+
+std::string CheckpointBody(const v1::Checkpoint& c) {
+  const int64_t nanos = c.timestamp().seconds() * 1000000000LL + c.timestamp().nanos();
+  return absl::StrCat("evenhand checkpoint v1\nlog ", c.log_id(), "\nsize ", c.tree_size(),
+                      "\nroot ", absl::Base64Escape(c.root_hash()), "\ntime ", nanos, "\n");
+}
+
+absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const SigningKey& key,
+                                                    const v1::Checkpoint& checkpoint) {
+  v1::SignedCheckpoint out;
+  *out.mutable_checkpoint() = checkpoint;
+  out.set_signed_body(CheckpointBody(checkpoint));
+  EH_ASSIGN_OR_RETURN(std::string sig, key.Sign(out.signed_body()));
+  out.set_signature(std::move(sig));
+  out.set_key_id(key.public_key().key_id());
+  return out;
+}
+
+absl::Status VerifyCheckpoint(const v1::SignedCheckpoint& s, const v1::PublicKey& key) {
+  if (absl::Status v = VerifySignature(key.raw(), s.signed_body(), s.signature()); !v.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint: ", v.message()));
+  }
+  if (s.signed_body() != CheckpointBody(s.checkpoint())) {
+    return absl::InvalidArgumentError(
+        "checkpoint: its fields do not say what its signed body says");
+  }
+  if (s.key_id() != KeyId(key.raw())) {
+    return absl::InvalidArgumentError("checkpoint: it names a different key id");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace evenhand::integrity

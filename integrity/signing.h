@@ -1,0 +1,73 @@
+// Ed25519 signing keys and signed checkpoints (OpenSSL's Ed25519).
+//
+// A checkpoint commits to (log id, tree size, root hash, time). What is
+// signed is its text form, so anyone can check a signature with a generic
+// tool (docs/INTEGRITY.md):
+//
+//   evenhand checkpoint v1
+//   log <log id>
+//   size <tree size>
+//   root <root hash, base64>
+//   time <unix nanoseconds>
+//
+// Keys and functions are thread-safe (signing does not mutate the key).
+#ifndef EVENHAND_INTEGRITY_SIGNING_H_
+#define EVENHAND_INTEGRITY_SIGNING_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "evenhand/v1/audit.pb.h"
+
+namespace evenhand::integrity {
+
+class SigningKey {
+ public:
+  // Reads a PEM (PKCS #8) Ed25519 private key; if the file does not exist,
+  // creates one (mode 0600) and writes its public key beside it (".pub").
+  // `created` reports which happened.
+  static absl::StatusOr<SigningKey> LoadOrCreate(const std::string& path, bool* created);
+  // A fresh key in memory (tests).
+  static absl::StatusOr<SigningKey> Generate();
+
+  SigningKey(SigningKey&&) noexcept;
+  SigningKey& operator=(SigningKey&&) noexcept;
+  ~SigningKey();
+
+  absl::StatusOr<std::string> Sign(absl::string_view message) const;
+  const v1::PublicKey& public_key() const { return public_key_; }
+
+ private:
+  SigningKey() = default;
+  struct Key;
+  std::unique_ptr<Key> key_;
+  v1::PublicKey public_key_;
+};
+
+// The first 16 hex digits of SHA-256 of a raw public key.
+std::string KeyId(absl::string_view raw_public_key);
+
+// A PublicKey from a PEM file's contents (SubjectPublicKeyInfo).
+absl::StatusOr<v1::PublicKey> PublicKeyFromPem(absl::string_view pem);
+
+// Checks an Ed25519 signature with a raw 32-byte public key.
+absl::Status VerifySignature(absl::string_view raw_public_key, absl::string_view message,
+                             absl::string_view signature);
+
+// The text form of a checkpoint: the bytes that are signed.
+std::string CheckpointBody(const v1::Checkpoint& checkpoint);
+
+absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const SigningKey& key,
+                                                    const v1::Checkpoint& checkpoint);
+
+// Checks the signature over signed_body, that the body says what the
+// structured fields say, and that the key id matches. The message names
+// which check failed.
+absl::Status VerifyCheckpoint(const v1::SignedCheckpoint& signed_checkpoint,
+                              const v1::PublicKey& key);
+
+}  // namespace evenhand::integrity
+
+#endif  // EVENHAND_INTEGRITY_SIGNING_H_

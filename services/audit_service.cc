@@ -1,0 +1,323 @@
+#include "services/audit_service.h"
+
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/grpc_status.h"
+#include "base/status_macros.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/reflection.h"
+
+namespace evenhand::services {
+namespace {
+
+constexpr int kChunkEvents = 256;
+constexpr size_t kMaxExportEvents = 200000;
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// Whether the payload names `id` in a field whose name ends with `suffix`
+// ("group_id", "officer_id", "member_id"; lists too), at any depth. Field
+// names carry the meaning in events.proto, so new event types are covered
+// without a list to keep up to date.
+bool Mentions(const google::protobuf::Message& m, const std::string& suffix,
+              const std::string& id) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const auto* f : fields) {
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+          if (Mentions(r->GetRepeatedMessage(m, f, i), suffix, id)) return true;
+        }
+      } else if (Mentions(r->GetMessage(m, f), suffix, id)) {
+        return true;
+      }
+      continue;
+    }
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) continue;
+    const bool single = absl::EndsWith(f->name(), suffix);
+    const bool list = absl::EndsWith(f->name(), suffix + "s");
+    if (!single && !list) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        if (r->GetRepeatedString(m, f, i) == id) return true;
+      }
+    } else if (r->GetString(m, f) == id) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The envelope conditions of a filter (not the ones about who is named).
+bool MatchesEnvelope(const v1::ReplayFilter& f, const v1::Event& e) {
+  if (!f.stream_id().empty() && e.stream_id() != f.stream_id()) return false;
+  if (!f.actor().empty() && e.actor() != f.actor()) return false;
+  if (f.has_occurred_from() && FromProto(e.occurred_at()) < FromProto(f.occurred_from())) {
+    return false;
+  }
+  if (f.has_occurred_to() && FromProto(e.occurred_at()) >= FromProto(f.occurred_to())) {
+    return false;
+  }
+  return true;
+}
+
+// Whether an event concerns a group, councillor or officer: it names them,
+// or the case it belongs to was opened naming them (a decline does not name
+// the group, but the request it declines does). Case openings are looked up
+// once per stream.
+class Concerns {
+ public:
+  Concerns(const storage::EventStore* store, const v1::ReplayFilter& f) : store_(store), f_(f) {}
+
+  absl::StatusOr<bool> operator()(const v1::Event& e) {
+    if (f_.group_id().empty() && f_.officer_id().empty() && f_.member_id().empty()) return true;
+    if (Names(e.payload())) return true;
+    auto [it, inserted] = opening_.try_emplace(e.stream_id(), false);
+    if (inserted) {
+      absl::Status s = store_->ReadStream(e.stream_id(), 0, storage::Direction::kForwards, 1,
+                                          [&](const storage::EventPtr& first) {
+                                            it->second = Names(first->event().payload());
+                                            return false;
+                                          });
+      if (!s.ok()) return s;
+    }
+    return it->second;
+  }
+
+ private:
+  bool Names(const v1::Payload& p) const {
+    return (f_.group_id().empty() || Mentions(p, "group_id", f_.group_id())) &&
+           (f_.officer_id().empty() || Mentions(p, "officer_id", f_.officer_id())) &&
+           (f_.member_id().empty() || Mentions(p, "member_id", f_.member_id()));
+  }
+
+  const storage::EventStore* store_;
+  const v1::ReplayFilter& f_;
+  absl::flat_hash_map<std::string, bool> opening_;
+};
+
+}  // namespace
+
+AuditService::AuditService(const storage::EventStore* store, integrity::IntegrityLog* integrity)
+    : store_(store), integrity_(integrity) {}
+
+std::string AuditService::Describe(const v1::ReplayFilter& f) {
+  std::vector<std::string> parts;
+  if (!f.stream_id().empty()) parts.push_back(absl::StrCat("case ", f.stream_id()));
+  if (!f.stream_prefixes().empty()) {
+    parts.push_back(absl::StrCat("streams starting ", absl::StrJoin(f.stream_prefixes(), " or ")));
+  }
+  if (!f.event_types().empty()) {
+    parts.push_back(absl::StrCat("events of type ", absl::StrJoin(f.event_types(), " or ")));
+  }
+  if (!f.actor().empty()) parts.push_back(absl::StrCat("by ", f.actor()));
+  if (!f.group_id().empty()) parts.push_back(absl::StrCat("concerning group ", f.group_id()));
+  if (!f.officer_id().empty()) parts.push_back(absl::StrCat("concerning officer ", f.officer_id()));
+  if (!f.member_id().empty()) parts.push_back(absl::StrCat("concerning councillor ", f.member_id()));
+  if (f.has_occurred_from()) {
+    parts.push_back(absl::StrCat("from ", absl::FormatTime(FromProto(f.occurred_from()))));
+  }
+  if (f.has_occurred_to()) {
+    parts.push_back(absl::StrCat("before ", absl::FormatTime(FromProto(f.occurred_to()))));
+  }
+  if (f.from_position() != 0 || f.to_position() != 0) {
+    parts.push_back(absl::StrCat("positions ", f.from_position() == 0 ? 1 : f.from_position(),
+                                 "..", f.to_position() == 0 ? std::string("end")
+                                                            : absl::StrCat(f.to_position())));
+  }
+  return parts.empty() ? std::string("the whole log") : absl::StrJoin(parts, "; ");
+}
+
+absl::Status AuditService::Select(const v1::ReplayFilter& f,
+                                  const std::function<bool(const storage::EventPtr&)>& visit,
+                                  const std::function<void(uint64_t)>& progress) const {
+  if (f.to_position() != 0 && f.from_position() > f.to_position()) {
+    return absl::InvalidArgumentError("filter.from_position: is after filter.to_position");
+  }
+  const uint64_t last = store_->LastPosition();
+  const uint64_t to = f.to_position() == 0 ? last : std::min(f.to_position(), last);
+  uint64_t scanned = 0;
+  Concerns concerns(store_, f);
+  absl::Status inner;
+  auto each = [&](const storage::EventPtr& e) {
+    if (e->position() > to) return false;
+    if (e->position() - scanned >= 4096) {
+      scanned = e->position();
+      progress(scanned);
+    }
+    if (!MatchesEnvelope(f, e->event())) return true;
+    absl::StatusOr<bool> relevant = concerns(e->event());
+    if (!relevant.ok()) {
+      inner = relevant.status();
+      return false;
+    }
+    if (!*relevant) return true;
+    return visit(e);
+  };
+  if (!f.stream_id().empty()) {
+    // One case: its stream, not the whole log.
+    EH_RETURN_IF_ERROR(store_->ReadStream(f.stream_id(), std::nullopt,
+                                          storage::Direction::kForwards, 0,
+                                          [&](const storage::EventPtr& e) {
+                                            if (e->position() < f.from_position()) return true;
+                                            return each(e);
+                                          }));
+    return inner;
+  }
+  storage::ReadFilter read_filter;
+  read_filter.stream_prefixes.assign(f.stream_prefixes().begin(), f.stream_prefixes().end());
+  read_filter.event_types.assign(f.event_types().begin(), f.event_types().end());
+  EH_RETURN_IF_ERROR(store_->ReadAll(std::max<uint64_t>(1, f.from_position()),
+                                     storage::Direction::kForwards, 0, read_filter, each));
+  return inner;
+}
+
+grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::ReplayRequest* request,
+                                  grpc::ServerWriter<v1::ReplayResponse>* writer) {
+  const uint64_t tree_size = integrity_->size();
+  v1::ReplayResponse chunk;
+  const uint64_t last = request->filter().to_position() == 0
+                            ? tree_size
+                            : std::min(request->filter().to_position(), tree_size);
+  chunk.set_last_position(last);
+  bool client_gone = false;
+  absl::Status inner;
+  auto flush = [&](uint64_t scanned) {
+    chunk.set_scanned_to_position(scanned);
+    if (!writer->Write(chunk)) client_gone = true;
+    chunk.clear_events();
+  };
+  v1::ReplayFilter filter = request->filter();
+  // Only what the tree covers: every replayed event has its hashes.
+  filter.set_to_position(last);
+  absl::Status status = Select(
+      filter,
+      [&](const storage::EventPtr& e) {
+        if (context->IsCancelled()) {
+          client_gone = true;
+          return false;
+        }
+        v1::AuditedEvent* out = chunk.add_events();
+        *out->mutable_event() = *e;
+        absl::StatusOr<std::string> leaf = integrity_->LeafHash(e->position());
+        absl::StatusOr<std::string> chain = integrity_->ChainHashAt(e->position());
+        if (!leaf.ok() || !chain.ok()) {
+          inner = leaf.ok() ? chain.status() : leaf.status();
+          return false;
+        }
+        out->set_leaf_hash(*std::move(leaf));
+        out->set_chain_hash(*std::move(chain));
+        if (chunk.events_size() >= kChunkEvents) flush(e->position());
+        return !client_gone;
+      },
+      [&](uint64_t scanned) {
+        // Progress for long scans that match little.
+        if (chunk.events_size() == 0 && !client_gone) flush(scanned);
+      });
+  if (!status.ok()) return ToGrpcStatus(status);
+  if (!inner.ok()) return ToGrpcStatus(inner);
+  if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  flush(last);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditService::GetInclusionProof(grpc::ServerContext* context,
+                                             const v1::GetInclusionProofRequest* request,
+                                             v1::InclusionProof* response) {
+  absl::StatusOr<v1::InclusionProof> proof =
+      integrity_->InclusionProof(request->position(), request->tree_size());
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
+  *response = *std::move(proof);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditService::GetConsistencyProof(grpc::ServerContext* context,
+                                               const v1::GetConsistencyProofRequest* request,
+                                               v1::ConsistencyProof* response) {
+  absl::StatusOr<v1::ConsistencyProof> proof =
+      integrity_->ConsistencyProof(request->from_size(), request->to_size());
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
+  *response = *std::move(proof);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditService::GetTreeHead(grpc::ServerContext* context,
+                                       const v1::GetTreeHeadRequest* request,
+                                       v1::TreeHead* response) {
+  const uint64_t size = request->tree_size() == 0 ? integrity_->size() : request->tree_size();
+  absl::StatusOr<std::string> root = integrity_->Root(size);
+  if (!root.ok()) return ToGrpcStatus(root.status());
+  response->set_tree_size(size);
+  response->set_root_hash(*std::move(root));
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditService::GetCheckpoint(grpc::ServerContext* context,
+                                         const v1::GetCheckpointRequest* request,
+                                         v1::SignedCheckpoint* response) {
+  absl::StatusOr<v1::SignedCheckpoint> c = request->tree_size() == 0
+                                               ? integrity_->CheckpointNow()
+                                               : integrity_->Checkpoint(request->tree_size());
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *response = *std::move(c);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditService::ListCheckpoints(grpc::ServerContext* context,
+                                           const v1::ListCheckpointsRequest* request,
+                                           v1::ListCheckpointsResponse* response) {
+  absl::StatusOr<std::vector<v1::SignedCheckpoint>> all = integrity_->Checkpoints();
+  if (!all.ok()) return ToGrpcStatus(all.status());
+  for (auto& c : *all) *response->add_checkpoints() = std::move(c);
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditService::GetPublicKey(grpc::ServerContext* context,
+                                        const v1::GetPublicKeyRequest* request,
+                                        v1::PublicKey* response) {
+  *response = integrity_->public_key();
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::ExportRequest* request,
+                                  grpc::ServerWriter<v1::ExportChunk>* writer) {
+  std::vector<storage::EventPtr> events;
+  bool too_many = false;
+  absl::Status status = Select(
+      request->filter(),
+      [&](const storage::EventPtr& e) {
+        if (events.size() >= kMaxExportEvents) {
+          too_many = true;
+          return false;
+        }
+        events.push_back(e);
+        return !context->IsCancelled();
+      },
+      [](uint64_t) {});
+  if (!status.ok()) return ToGrpcStatus(status);
+  if (too_many) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("the filter selects more than ", kMaxExportEvents,
+                                     " events; narrow it (a case, a group, a period)"));
+  }
+  absl::StatusOr<std::string> bundle =
+      integrity_->ExportBundle(events, request->description(), Describe(request->filter()));
+  if (!bundle.ok()) return ToGrpcStatus(bundle.status());
+  constexpr size_t kChunk = 1 << 20;
+  v1::ExportChunk chunk;
+  for (size_t at = 0; at < bundle->size(); at += kChunk) {
+    chunk.set_data(bundle->substr(at, kChunk));
+    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace evenhand::services

@@ -1,0 +1,61 @@
+// AuditService: replay and proofs for auditors (proto/evenhand/v1/audit.proto).
+//
+// Sync API: replays and exports are long reads whose writes block on flow
+// control, as the EventLog's reads are. Thread-safe; `store` and `integrity`
+// must outlive the service.
+#ifndef EVENHAND_SERVICES_AUDIT_SERVICE_H_
+#define EVENHAND_SERVICES_AUDIT_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "evenhand/v1/audit.grpc.pb.h"
+#include "integrity/integrity_log.h"
+#include "storage/event_store.h"
+
+namespace evenhand::services {
+
+class AuditService final : public v1::Audit::Service {
+ public:
+  AuditService(const storage::EventStore* store, integrity::IntegrityLog* integrity);
+
+  grpc::Status Replay(grpc::ServerContext* context, const v1::ReplayRequest* request,
+                      grpc::ServerWriter<v1::ReplayResponse>* writer) override;
+  grpc::Status GetInclusionProof(grpc::ServerContext* context,
+                                 const v1::GetInclusionProofRequest* request,
+                                 v1::InclusionProof* response) override;
+  grpc::Status GetConsistencyProof(grpc::ServerContext* context,
+                                   const v1::GetConsistencyProofRequest* request,
+                                   v1::ConsistencyProof* response) override;
+  grpc::Status GetTreeHead(grpc::ServerContext* context, const v1::GetTreeHeadRequest* request,
+                           v1::TreeHead* response) override;
+  grpc::Status GetCheckpoint(grpc::ServerContext* context,
+                             const v1::GetCheckpointRequest* request,
+                             v1::SignedCheckpoint* response) override;
+  grpc::Status ListCheckpoints(grpc::ServerContext* context,
+                               const v1::ListCheckpointsRequest* request,
+                               v1::ListCheckpointsResponse* response) override;
+  grpc::Status GetPublicKey(grpc::ServerContext* context, const v1::GetPublicKeyRequest* request,
+                            v1::PublicKey* response) override;
+  grpc::Status Export(grpc::ServerContext* context, const v1::ExportRequest* request,
+                      grpc::ServerWriter<v1::ExportChunk>* writer) override;
+
+  // Calls `visit` for each event matching `filter`, in position order, with
+  // progress (the position scanned up to) now and then. Stops when `visit`
+  // returns false.
+  absl::Status Select(const v1::ReplayFilter& filter,
+                      const std::function<bool(const storage::EventPtr&)>& visit,
+                      const std::function<void(uint64_t scanned)>& progress) const;
+
+  // The filter in words, for bundles.
+  static std::string Describe(const v1::ReplayFilter& filter);
+
+ private:
+  const storage::EventStore* const store_;
+  integrity::IntegrityLog* const integrity_;
+};
+
+}  // namespace evenhand::services
+
+#endif  // EVENHAND_SERVICES_AUDIT_SERVICE_H_

@@ -1,0 +1,168 @@
+// The Audit service end to end: replay filters, proofs checked with the
+// offline verifiers, checkpoints, export.
+#include "absl/strings/str_cat.h"
+#include "clients/audit_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "integrity/bundle.h"
+#include "integrity/merkle.h"
+#include "integrity/signing.h"
+#include "tests/testing/events.h"
+#include "tests/testing/server_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace evenhand {
+namespace {
+
+using ::evenhand::testing::StatusIs;
+using ::evenhand::testing::ToProtoTime;
+using ::testing::HasSubstr;
+
+class AuditServiceTest : public testing::ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    domain_validation_ = true;
+    seed_demo_ = true;
+    StartServer();
+    audit_ = clients::AuditClient::Connect(server_->address());
+  }
+
+  std::vector<v1::AuditedEvent> Replay(const v1::ReplayFilter& filter,
+                                       std::vector<uint64_t>* progress = nullptr) {
+    v1::ReplayRequest r;
+    *r.mutable_filter() = filter;
+    std::vector<v1::AuditedEvent> out;
+    EXPECT_OK(audit_->Replay(
+        r,
+        [&](const v1::AuditedEvent& e) {
+          out.push_back(e);
+          return true;
+        },
+        [&](uint64_t scanned, uint64_t) {
+          if (progress != nullptr) progress->push_back(scanned);
+        }));
+    return out;
+  }
+
+  std::unique_ptr<clients::AuditClient> audit_;
+};
+
+TEST_F(AuditServiceTest, ReplayOfACaseGivesItsEventsWithTheirHashes) {
+  v1::ReplayFilter f;
+  f.set_stream_id("briefing-B-LP-1");
+  std::vector<v1::AuditedEvent> events = Replay(f);
+  ASSERT_GE(events.size(), 3u);
+  for (const auto& e : events) {
+    EXPECT_EQ(e.event().event().stream_id(), "briefing-B-LP-1");
+    EXPECT_EQ(e.leaf_hash().size(), 32u);
+    auto proof = audit_->GetInclusionProof(e.event().position(), 0);
+    ASSERT_OK(proof);
+    EXPECT_EQ(proof->leaf_hash(), e.leaf_hash());
+  }
+}
+
+TEST_F(AuditServiceTest, ReplayFiltersByGroupOfficerTypeAndTime) {
+  v1::ReplayFilter f;
+  f.set_officer_id("o-hos-housing");
+  f.add_event_types("MemberParticipatedInDecision");
+  std::vector<v1::AuditedEvent> decisions = Replay(f);
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].event().event().payload().member_participated_in_decision().decision_id(),
+            "D-REGRADE-1");
+  f.Clear();
+  f.set_group_id("libdem");
+  *f.mutable_occurred_from() = ToProtoTime(absl::Now() - absl::Hours(24 * 30));
+  for (const auto& e : Replay(f)) {
+    EXPECT_GE(e.event().event().occurred_at().seconds(), f.occurred_from().seconds());
+  }
+}
+
+TEST_F(AuditServiceTest, ALongReplayReportsItsProgress) {
+  v1::ReplayFilter f;
+  f.add_event_types("NoSuchType");  // scans everything, matches nothing
+  std::vector<uint64_t> progress;
+  EXPECT_TRUE(Replay(f, &progress).empty());
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back(), server_->LastPosition());
+}
+
+TEST_F(AuditServiceTest, ProofsVerifyAgainstTheSignedCheckpoint) {
+  auto key = audit_->GetPublicKey();
+  ASSERT_OK(key);
+  auto first = audit_->GetCheckpoint(0);
+  ASSERT_OK(first);
+  ASSERT_OK(integrity::VerifyCheckpoint(*first, *key));
+  const uint64_t n = first->checkpoint().tree_size();
+  EXPECT_EQ(n, server_->LastPosition());
+  for (uint64_t p : {uint64_t{1}, n / 2, n}) {
+    auto proof = audit_->GetInclusionProof(p, n);
+    ASSERT_OK(proof);
+    std::vector<std::string> path(proof->hashes().begin(), proof->hashes().end());
+    EXPECT_OK(integrity::VerifyInclusion(p - 1, n, proof->leaf_hash(), path,
+                                         first->checkpoint().root_hash()));
+  }
+  // The log grows; the old checkpoint's tree is a prefix of the new one.
+  v1::Payload member;
+  member.mutable_member_registered()->set_member_id("m-audit");
+  member.mutable_member_registered()->set_name("Cllr Audit");
+  v1::AppendRequest r;
+  r.set_stream_id("member-m-audit");
+  *r.add_events() = clients::NewEvent(member, "test", absl::Now());
+  ASSERT_OK(client_->Append(r));
+  auto second = audit_->GetCheckpoint(0);
+  ASSERT_OK(second);
+  EXPECT_EQ(second->checkpoint().tree_size(), n + 1);
+  auto consistency = audit_->GetConsistencyProof(n, n + 1);
+  ASSERT_OK(consistency);
+  std::vector<std::string> path(consistency->hashes().begin(), consistency->hashes().end());
+  EXPECT_OK(integrity::VerifyConsistency(n, n + 1, first->checkpoint().root_hash(),
+                                         second->checkpoint().root_hash(), path));
+  // Both checkpoints stay available.
+  auto again = audit_->GetCheckpoint(n);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->signature(), first->signature());
+}
+
+TEST_F(AuditServiceTest, ProofsBeyondTheLogAreOutOfRange) {
+  const uint64_t n = server_->LastPosition();
+  EXPECT_THAT(audit_->GetInclusionProof(n + 1, 0),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("not in the tree")));
+  EXPECT_THAT(audit_->GetConsistencyProof(1, n + 5),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("beyond the log")));
+  EXPECT_THAT(audit_->GetTreeHead(n + 1), StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("beyond the log")));
+  EXPECT_THAT(audit_->GetCheckpoint(3), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no checkpoint was signed at tree size 3")));
+}
+
+TEST_F(AuditServiceTest, AnExportedBundleVerifiesWithThePublishedKey) {
+  v1::ExportRequest r;
+  r.mutable_filter()->set_group_id("green");
+  r.mutable_filter()->add_event_types("BriefingDeclined");
+  r.set_description("Green Group's declined requests");
+  auto bundle = audit_->Export(r);
+  ASSERT_OK(bundle);
+  auto key = audit_->GetPublicKey();
+  ASSERT_OK(key);
+  auto report = integrity::VerifyBundle(*bundle, &*key);
+  ASSERT_OK(report);
+  EXPECT_GE(report->events.size(), 10u);
+  EXPECT_THAT(report->selection, HasSubstr("concerning group green"));
+}
+
+TEST_F(AuditServiceTest, TheTreeAndKeySurviveARestart) {
+  auto key = audit_->GetPublicKey();
+  auto head = audit_->GetTreeHead(0);
+  ASSERT_OK(key);
+  ASSERT_OK(head);
+  StartServer();
+  audit_ = clients::AuditClient::Connect(server_->address());
+  auto key_after = audit_->GetPublicKey();
+  auto head_after = audit_->GetTreeHead(head->tree_size());
+  ASSERT_OK(key_after);
+  ASSERT_OK(head_after);
+  EXPECT_EQ(key_after->raw(), key->raw());
+  EXPECT_EQ(head_after->root_hash(), head->root_hash());
+}
+
+}  // namespace
+}  // namespace evenhand
