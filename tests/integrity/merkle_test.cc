@@ -239,7 +239,9 @@ TEST_F(MerklePropertyTest, EveryInclusionProofVerifiesAndEveryOneByteChangeFails
         }
       }
       // The wrong index, or a proof with a hash removed, fails too.
-      if (n > 1) EXPECT_FALSE(VerifyInclusion((m + 1) % n, n, *leaf, *proof, root_n).ok());
+      if (n > 1) {
+        EXPECT_FALSE(VerifyInclusion((m + 1) % n, n, *leaf, *proof, root_n).ok());
+      }
       if (!proof->empty()) {
         std::vector<std::string> shorter(proof->begin(), proof->end() - 1);
         EXPECT_FALSE(VerifyInclusion(m, n, *leaf, shorter, root_n).ok());

@@ -229,7 +229,9 @@ void VerifyTree(ChildServer& child) {
   ASSERT_OK(child.audit().Replay(
       last, [&](const v1::AuditedEvent& e) { server_chain = e.chain_hash(); return true; },
       [](uint64_t, uint64_t) {}));
-  if (range.size() > 0) EXPECT_EQ(server_chain, chain);
+  if (range.size() > 0) {
+    EXPECT_EQ(server_chain, chain);
+  }
 }
 
 TEST(CrashTest, KilledServerKeepsEveryAcknowledgedEventExactlyOnce) {
