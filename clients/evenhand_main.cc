@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/time_util.h"
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -337,20 +338,6 @@ struct ReportFlags {
   std::string min_severity;
 };
 
-absl::TimeZone London() {
-  absl::TimeZone tz;
-  absl::LoadTimeZone("Europe/London", &tz);
-  return tz;
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return ts;
-}
-
 // A date (YYYY-MM-DD, UK time) or an RFC 3339 instant. For a date,
 // `end_of_day` picks the midnight that ends it rather than the one that
 // starts it.
@@ -358,7 +345,7 @@ absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string&
                                      bool end_of_day) {
   absl::CivilDay day;
   if (absl::ParseCivilTime(text, &day)) {
-    return absl::FromCivil(end_of_day ? day + 1 : day, London());
+    return absl::FromCivil(end_of_day ? day + 1 : day, UkTimeZone());
   }
   absl::Time t;
   std::string error;
@@ -372,13 +359,13 @@ absl::StatusOr<v1::ReportRequest> MakeReportRequest(const ReportFlags& flags) {
   if (!flags.from.empty()) {
     absl::StatusOr<absl::Time> t = ParseWhen("--from", flags.from, false);
     if (!t.ok()) return t.status();
-    *request.mutable_from() = ToProto(*t);
+    *request.mutable_from() = ToProtoTime(*t);
   }
   if (!flags.to.empty()) {
     // --to names the last day of the period, which it includes.
     absl::StatusOr<absl::Time> t = ParseWhen("--to", flags.to, true);
     if (!t.ok()) return t.status();
-    *request.mutable_to() = ToProto(*t);
+    *request.mutable_to() = ToProtoTime(*t);
   }
   if (!flags.as_of.empty()) {
     uint64_t position;
@@ -389,7 +376,7 @@ absl::StatusOr<v1::ReportRequest> MakeReportRequest(const ReportFlags& flags) {
       // the day is not over yet.
       absl::StatusOr<absl::Time> t = ParseWhen("--as-of", flags.as_of, true);
       if (!t.ok()) return t.status();
-      *request.mutable_as_of_time() = ToProto(std::min(*t, absl::Now()));
+      *request.mutable_as_of_time() = ToProtoTime(std::min(*t, absl::Now()));
     }
   }
   return request;
@@ -514,12 +501,12 @@ absl::StatusOr<v1::ReplayFilter> MakeFilter(const AuditFlags& f) {
   if (!f.from.empty()) {
     absl::StatusOr<absl::Time> t = ParseWhen("--from", f.from, false);
     if (!t.ok()) return t.status();
-    *filter.mutable_occurred_from() = ToProto(*t);
+    *filter.mutable_occurred_from() = ToProtoTime(*t);
   }
   if (!f.to.empty()) {
     absl::StatusOr<absl::Time> t = ParseWhen("--to", f.to, true);
     if (!t.ok()) return t.status();
-    *filter.mutable_occurred_to() = ToProto(*t);
+    *filter.mutable_occurred_to() = ToProtoTime(*t);
   }
   filter.set_from_position(f.from_position);
   filter.set_to_position(f.to_position);

@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "clients/event_log_client.h"
 
 #include <utility>
@@ -11,9 +12,7 @@ namespace evenhand::clients {
 v1::Event NewEvent(v1::Payload payload, std::string source_system, absl::Time occurred_at) {
   v1::Event e;
   e.set_event_id(NewUuid());
-  int64_t nanos = absl::ToUnixNanos(occurred_at);
-  e.mutable_occurred_at()->set_seconds(nanos / 1000000000);
-  e.mutable_occurred_at()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  *e.mutable_occurred_at() = ToProtoTime(occurred_at);
   e.set_source_system(std::move(source_system));
   *e.mutable_payload() = std::move(payload);
   return e;

@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "clients/report_render.h"
 
 #include <algorithm>
@@ -15,35 +16,22 @@
 namespace evenhand::clients {
 namespace {
 
-absl::TimeZone London() {
-  static const absl::TimeZone tz = [] {
-    absl::TimeZone z;
-    absl::LoadTimeZone("Europe/London", &z);
-    return z;
-  }();
-  return tz;
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
 bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
 
 std::string Day(const google::protobuf::Timestamp& ts) {
-  std::string s = absl::FormatTime("%d %b %Y", FromProto(ts), London());
+  std::string s = absl::FormatTime("%d %b %Y", FromProtoTime(ts), UkTimeZone());
   if (!s.empty() && s[0] == '0') s.erase(0, 1);
   return s;
 }
 
 std::string DayTime(const google::protobuf::Timestamp& ts) {
-  std::string s = absl::FormatTime("%d %b %Y %H:%M", FromProto(ts), London());
+  std::string s = absl::FormatTime("%d %b %Y %H:%M", FromProtoTime(ts), UkTimeZone());
   if (!s.empty() && s[0] == '0') s.erase(0, 1);
   return s;
 }
 
 std::string Iso(const google::protobuf::Timestamp& ts) {
-  return IsSet(ts) ? absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(ts), absl::UTCTimeZone())
+  return IsSet(ts) ? absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(ts), absl::UTCTimeZone())
                    : "";
 }
 

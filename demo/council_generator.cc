@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "demo/council_generator.h"
 
 #include <algorithm>
@@ -11,21 +12,6 @@
 
 namespace evenhand::demo {
 namespace {
-
-absl::TimeZone London() {
-  static const absl::TimeZone tz = [] {
-    absl::TimeZone z;
-    absl::LoadTimeZone("Europe/London", &z);
-    return z;
-  }();
-  return tz;
-}
-
-google::protobuf::Timestamp Proto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
 
 bool IsWeekday(absl::CivilDay d) {
   absl::Weekday w = absl::GetWeekday(d);
@@ -112,7 +98,7 @@ class Generator {
       : o_(o),
         rng_(o.seed),
         t_(absl::StrCat("council-", o.id_prefix, o.seed), "demo-council"),
-        start_day_(absl::ToCivilDay(o.start, London())),
+        start_day_(absl::ToCivilDay(o.start, UkTimeZone())),
         end_(o.start + absl::Hours(24 * o.days)),
         cutoff_(o.cutoff == absl::InfiniteFuture() ? end_ : o.cutoff) {}
 
@@ -139,7 +125,7 @@ class Generator {
 
   absl::Time At(absl::CivilDay day, int hour, int minute = 0) {
     return absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), hour, minute, 0),
-                           London());
+                           UkTimeZone());
   }
   absl::Time WorkTime(absl::CivilDay day) { return At(day, Int(9, 16), Int(0, 59)); }
 
@@ -234,8 +220,8 @@ class Generator {
       v1::Payload e;
       auto* p = e.mutable_pre_election_period_declared();
       p->set_period_id(P(absl::StrCat("local-", to.year())));
-      *p->mutable_starts_at() = Proto(At(from, 0));
-      *p->mutable_election_day() = Proto(At(to, 12));
+      *p->mutable_starts_at() = ToProtoTime(At(from, 0));
+      *p->mutable_election_day() = ToProtoTime(At(to, 12));
       p->set_description(absl::StrCat("local elections, ", to.year()));
       Add(At(from, 9), e, "electoral-services");
     }
@@ -354,7 +340,7 @@ class Generator {
       v1::Payload a;
       a.mutable_written_query_acknowledged()->set_query_id(id);
       a.mutable_written_query_acknowledged()->set_officer_id(officer);
-      *a.mutable_written_query_acknowledged()->mutable_reply_due_at() = Proto(At(due, 17));
+      *a.mutable_written_query_acknowledged()->mutable_reply_due_at() = ToProtoTime(At(due, 17));
       Add(WorkTime(acked), a, officer);
       Answer(WorkTime(AddWeekdays(acked, Int(3, 9))), id, officer);
     }

@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "demo/demo_council.h"
 
 #include <algorithm>
@@ -16,9 +17,7 @@ void Timeline::Add(const std::string& stream_id, absl::Time at, v1::Payload payl
                    const std::string& actor) {
   v1::Event e;
   e.set_event_id(UuidFromName(absl::StrCat(seed_, "/", events_.size())));
-  int64_t nanos = absl::ToUnixNanos(at);
-  e.mutable_occurred_at()->set_seconds(nanos / 1000000000);
-  e.mutable_occurred_at()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  *e.mutable_occurred_at() = ToProtoTime(at);
   e.set_source_system(source_system_);
   e.set_actor(actor);
   *e.mutable_payload() = std::move(payload);

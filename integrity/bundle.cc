@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "integrity/bundle.h"
 
 #include "absl/strings/escaping.h"
@@ -14,10 +15,6 @@ namespace evenhand::integrity {
 namespace {
 
 absl::Status Bad(absl::string_view what) { return absl::InvalidArgumentError(std::string(what)); }
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // Whether `m` or any message inside it carries fields this build does not
 // know: a sign of tampering (or of a newer format).
@@ -141,8 +138,8 @@ absl::StatusOr<BundleReport> VerifyBundle(absl::string_view bytes,
   report.log_id = cp.log_id();
   report.key_id = key.key_id();
   report.key_pinned = trusted_key != nullptr;
-  report.checkpoint_time = FromProto(cp.timestamp());
-  report.created_at = FromProto(manifest.created_at());
+  report.checkpoint_time = FromProtoTime(cp.timestamp());
+  report.created_at = FromProtoTime(manifest.created_at());
   report.description = manifest.description();
   report.selection = manifest.selection();
   return report;

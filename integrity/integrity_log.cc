@@ -1,8 +1,10 @@
+#include "base/time_util.h"
 #include "integrity/integrity_log.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "integrity/bundle.h"
@@ -15,52 +17,28 @@ namespace {
 
 constexpr char kSizeKey[] = "s";
 
-void PutBigEndian(std::string* out, uint64_t v) {
-  for (int s = 56; s >= 0; s -= 8) out->push_back(static_cast<char>(v >> s));
-}
-
-uint64_t ReadBigEndian(absl::string_view s) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < s.size(); ++i) v = v << 8 | static_cast<uint8_t>(s[i]);
-  return v;
-}
-
 std::string NodeKey(int level, uint64_t index) {
   std::string k = "n";
   k.push_back(static_cast<char>(level));
-  PutBigEndian(&k, index);
+  PutBigEndian64(&k, index);
   return k;
 }
 
 std::string ChainKey(uint64_t position) {
   std::string k = "c";
-  PutBigEndian(&k, position);
+  PutBigEndian64(&k, position);
   return k;
 }
 
 std::string CheckpointKey(uint64_t size) {
   std::string k = "k";
-  PutBigEndian(&k, size);
+  PutBigEndian64(&k, size);
   return k;
-}
-
-std::string BigEndian(uint64_t v) {
-  std::string s;
-  PutBigEndian(&s, v);
-  return s;
 }
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   return absl::InternalError(absl::StrCat("integrity: ", what, ": ", s.ToString()));
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return ts;
 }
 
 }  // namespace
@@ -114,7 +92,7 @@ absl::Status IntegrityLog::Restore() {
   uint64_t size = 0;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kSizeKey, &value);
   if (s.ok()) {
-    size = ReadBigEndian(value);
+    size = ReadBigEndian64(value);
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "cannot read the tree size");
   }
@@ -210,7 +188,7 @@ absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
     pending_chain_ = ChainHash(pending_chain_, canonical);
     batch->Put(cf, ChainKey(e->position()), pending_chain_);
   }
-  batch->Put(cf, kSizeKey, BigEndian(pending_range_.size()));
+  batch->Put(cf, kSizeKey, BigEndian64(pending_range_.size()));
   return absl::OkStatus();
 }
 
@@ -369,7 +347,7 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_si
   c.set_tree_size(tree_size);
   c.set_root_hash(std::move(root));
   const absl::Time now = options_.clock();
-  *c.mutable_timestamp() = ToProto(now);
+  *c.mutable_timestamp() = ToProtoTime(now);
   EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint, SignCheckpoint(key_, c));
   rocksdb::WriteOptions wo;
   wo.sync = true;  // auditors keep checkpoints; the log must too
@@ -435,7 +413,7 @@ absl::StatusOr<std::string> IntegrityLog::ExportBundle(const std::vector<storage
   manifest->set_log_id(store_->log_id());
   manifest->set_description(description);
   manifest->set_selection(selection);
-  *manifest->mutable_created_at() = ToProto(options_.clock());
+  *manifest->mutable_created_at() = ToProtoTime(options_.clock());
   manifest->set_tree_size(tree_size);
   manifest->set_server_version(options_.server_version);
   for (const storage::EventPtr& e : events) {

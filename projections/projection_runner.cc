@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "rocksdb/db.h"
@@ -25,18 +26,6 @@ constexpr char kPrefixEnd[] = "fairness0";  // '0' follows '/'
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   return absl::InternalError(absl::StrCat("projection checkpoint: ", what, ": ", s.ToString()));
-}
-
-std::string BigEndian(uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
-  return s;
-}
-
-uint64_t FromBigEndian(const std::string& s) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < s.size(); ++i) v = v << 8 | static_cast<uint8_t>(s[i]);
-  return v;
 }
 
 }  // namespace
@@ -78,7 +67,7 @@ absl::Status ProjectionRunner::Restore() {
     rocksdb::WriteBatch batch;
     batch.DeleteRange(cf, kPrefix, kPrefixEnd);
     batch.Put(cf, kVersionKey, kStateVersion);
-    batch.Put(cf, kPositionKey, BigEndian(0));
+    batch.Put(cf, kPositionKey, BigEndian64(0));
     return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "cannot reset");
   }
   std::string position;
@@ -96,7 +85,7 @@ absl::Status ProjectionRunner::Restore() {
     ++cases;
   }
   EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the cases"));
-  const uint64_t restored = FromBigEndian(position);
+  const uint64_t restored = ReadBigEndian64(position);
   if (restored > store_->LastPosition()) {
     return absl::DataLossError(absl::StrCat(
         "projection checkpoint is at position ", restored, " but the log ends at ",
@@ -119,7 +108,7 @@ absl::Status ProjectionRunner::Checkpoint() {
     record.SerializeToString(&value);
     batch.Put(cf, key, value);
   });
-  batch.Put(cf, kPositionKey, BigEndian(projection_.position()));
+  batch.Put(cf, kPositionKey, BigEndian64(projection_.position()));
   // Not synced: a checkpoint lost in a crash is refolded from the log.
   EH_RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
                                "cannot write"));

@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "services/audit_service.h"
 
 #include <vector>
@@ -16,10 +17,6 @@ namespace {
 
 constexpr int kChunkEvents = 256;
 constexpr size_t kMaxExportEvents = 200000;
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // Whether the payload names `id` in a field whose name ends with `suffix`
 // ("group_id", "officer_id", "member_id"; lists too), at any depth. Field
@@ -60,10 +57,10 @@ bool Mentions(const google::protobuf::Message& m, const std::string& suffix,
 bool MatchesEnvelope(const v1::ReplayFilter& f, const v1::Event& e) {
   if (!f.stream_id().empty() && e.stream_id() != f.stream_id()) return false;
   if (!f.actor().empty() && e.actor() != f.actor()) return false;
-  if (f.has_occurred_from() && FromProto(e.occurred_at()) < FromProto(f.occurred_from())) {
+  if (f.has_occurred_from() && FromProtoTime(e.occurred_at()) < FromProtoTime(f.occurred_from())) {
     return false;
   }
-  if (f.has_occurred_to() && FromProto(e.occurred_at()) >= FromProto(f.occurred_to())) {
+  if (f.has_occurred_to() && FromProtoTime(e.occurred_at()) >= FromProtoTime(f.occurred_to())) {
     return false;
   }
   return true;
@@ -123,10 +120,10 @@ std::string AuditService::Describe(const v1::ReplayFilter& f) {
   if (!f.officer_id().empty()) parts.push_back(absl::StrCat("concerning officer ", f.officer_id()));
   if (!f.member_id().empty()) parts.push_back(absl::StrCat("concerning councillor ", f.member_id()));
   if (f.has_occurred_from()) {
-    parts.push_back(absl::StrCat("from ", absl::FormatTime(FromProto(f.occurred_from()))));
+    parts.push_back(absl::StrCat("from ", absl::FormatTime(FromProtoTime(f.occurred_from()))));
   }
   if (f.has_occurred_to()) {
-    parts.push_back(absl::StrCat("before ", absl::FormatTime(FromProto(f.occurred_to()))));
+    parts.push_back(absl::StrCat("before ", absl::FormatTime(FromProtoTime(f.occurred_to()))));
   }
   if (f.from_position() != 0 || f.to_position() != 0) {
     parts.push_back(absl::StrCat("positions ", f.from_position() == 0 ? 1 : f.from_position(),

@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "services/event_validation.h"
 
 #include "absl/strings/str_cat.h"
@@ -55,7 +56,7 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
       at.nanos() > 999999999) {
     return Invalid(index, "occurred_at", "not a valid timestamp");
   }
-  absl::Time occurred = absl::FromUnixSeconds(at.seconds()) + absl::Nanoseconds(at.nanos());
+  const absl::Time occurred = FromProtoTime(at);
   if (occurred > now + limits.max_clock_skew) {
     return Invalid(index, "occurred_at",
                    absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()),

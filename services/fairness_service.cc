@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "services/fairness_service.h"
 
 #include <algorithm>
@@ -9,10 +10,6 @@
 
 namespace evenhand::services {
 namespace {
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 }  // namespace
 
@@ -40,12 +37,12 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       query.as_of_time = now;
       if (query.as_of_position > 0) {
         EH_ASSIGN_OR_RETURN(storage::EventPtr e, store_->ReadAt(query.as_of_position));
-        query.as_of_time = FromProto(e->event().recorded_at());
+        query.as_of_time = FromProtoTime(e->event().recorded_at());
       }
       break;
     }
     case v1::ReportRequest::kAsOfTime: {
-      query.as_of_time = FromProto(request.as_of_time());
+      query.as_of_time = FromProtoTime(request.as_of_time());
       if (query.as_of_time > now) {
         return absl::InvalidArgumentError(
             "as_of_time: is in the future; a report can only say how the log stood up to now");
@@ -58,8 +55,8 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       query.as_of_time = now;
       break;
   }
-  if (request.has_from()) query.from = FromProto(request.from());
-  if (request.has_to()) query.to = FromProto(request.to());
+  if (request.has_from()) query.from = FromProtoTime(request.from());
+  if (request.has_to()) query.to = FromProtoTime(request.to());
   if (query.from >= query.to) {
     return absl::InvalidArgumentError("from: must be before to");
   }

@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "storage/event_store.h"
 
 #include <algorithm>
@@ -298,8 +299,7 @@ absl::Status EventStore::Impl::Open() {
   if (it->Valid()) {
     last = ReadBigEndian64(std::string_view(it->key().data(), it->key().size()));
     EH_ASSIGN_OR_RETURN(EventPtr record, ParseRecord(it->value(), last));
-    last_recorded_at_ = absl::FromUnixNanos(
-        google::protobuf::util::TimeUtil::TimestampToNanoseconds(record->event().recorded_at()));
+    last_recorded_at_ = FromProtoTime(record->event().recorded_at());
   }
   it.reset();
   next_position_ = last + 1;
@@ -516,12 +516,7 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
 
   const uint64_t first_position = next_position_;
   absl::Time now = std::max(options_.clock(), last_recorded_at_);
-  google::protobuf::Timestamp recorded_at;
-  {
-    int64_t nanos = absl::ToUnixNanos(now);
-    recorded_at.set_seconds(nanos / 1000000000);
-    recorded_at.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  }
+  const google::protobuf::Timestamp recorded_at = ToProtoTime(now);
   rocksdb::WriteBatch batch;
   std::vector<EventPtr> records;
   absl::flat_hash_map<std::string, std::optional<uint64_t>> overlay;  // this group's streams
@@ -743,8 +738,7 @@ absl::StatusOr<uint64_t> EventStore::Impl::PositionAtTime(absl::Time t) const {
   while (lo < hi) {
     const uint64_t mid = lo + (hi - lo + 1) / 2;
     EH_ASSIGN_OR_RETURN(EventPtr e, ReadAt(mid));
-    const auto& r = e->event().recorded_at();
-    if (absl::FromUnixSeconds(r.seconds()) + absl::Nanoseconds(r.nanos()) <= t) {
+    if (FromProtoTime(e->event().recorded_at()) <= t) {
       lo = mid;
     } else {
       hi = mid - 1;

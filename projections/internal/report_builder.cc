@@ -1,3 +1,4 @@
+#include "base/time_util.h"
 #include "projections/internal/report_builder.h"
 
 #include <algorithm>
@@ -9,23 +10,6 @@
 
 namespace evenhand::projections::internal {
 namespace {
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  if (ts.nanos() < 0) {
-    ts.set_seconds(ts.seconds() - 1);
-    ts.set_nanos(ts.nanos() + 1000000000);
-  }
-  return ts;
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 const char* RoleName(v1::OfficerRole role) {
   switch (role) {
@@ -229,8 +213,8 @@ void ReportBuilder::LoadRegistry() {
     if (!d) continue;
     const auto& p = d->payload->pre_election_period_declared();
     // The period runs to the end of election day, UK time.
-    elections_.push_back({{FromProto(p.starts_at()),
-                           calendar_.EndOfWorkingDay(FromProto(p.election_day()), 0)},
+    elections_.push_back({{FromProtoTime(p.starts_at()),
+                           calendar_.EndOfWorkingDay(FromProtoTime(p.election_day()), 0)},
                           *d});
   }
   std::sort(elections_.begin(), elections_.end(),
@@ -347,12 +331,7 @@ const QueryOutcome& ReportBuilder::QueryOf(const Case& c) const {
 }
 
 std::string ReportBuilder::Date(absl::Time t) const {
-  static const absl::TimeZone london = [] {
-    absl::TimeZone tz;
-    absl::LoadTimeZone("Europe/London", &tz);
-    return tz;
-  }();
-  std::string s = absl::FormatTime("%d %b %Y", t, london);
+  std::string s = absl::FormatTime("%d %b %Y", t, UkTimeZone());
   if (!s.empty() && s[0] == '0') s.erase(0, 1);
   return s;
 }
@@ -369,7 +348,7 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
   f.set_group_id(group_id);
   f.set_case_id(case_id);
   f.set_explanation(std::move(explanation));
-  *f.mutable_occurred_at() = ToProto(when);
+  *f.mutable_occurred_at() = ToProtoTime(when);
   std::vector<uint64_t> positions;
   for (const Seen& s : evidence) {
     positions.push_back(s.position);
@@ -407,8 +386,8 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
     case v1::Payload::kPreElectionPeriodDeclared: {
       const auto& e = p.pre_election_period_declared();
       return absl::StrCat(prefix, "Pre-election period declared (", e.description(), "): from ",
-                          Date(FromProto(e.starts_at())), " to election day ",
-                          Date(FromProto(e.election_day())));
+                          Date(FromProtoTime(e.starts_at())), " to election day ",
+                          Date(FromProtoTime(e.election_day())));
     }
     case v1::Payload::kBriefingRequested: {
       const auto& r = p.briefing_requested();
@@ -465,7 +444,7 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
       return absl::StrCat(prefix, OfficerName(p.written_query_acknowledged().officer_id()),
                           " acknowledged query ", p.written_query_acknowledged().query_id(),
                           ", reply promised by ",
-                          Date(FromProto(p.written_query_acknowledged().reply_due_at())));
+                          Date(FromProtoTime(p.written_query_acknowledged().reply_due_at())));
     case v1::Payload::kWrittenQueryAnswered:
       return absl::StrCat(prefix, OfficerName(p.written_query_answered().officer_id()),
                           " answered query ", p.written_query_answered().query_id());
@@ -474,7 +453,7 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
                           OfficerName(p.written_query_timescale_revised().officer_id()),
                           " revised the timescale of query ",
                           p.written_query_timescale_revised().query_id(), " to ",
-                          Date(FromProto(p.written_query_timescale_revised().reply_due_at())));
+                          Date(FromProtoTime(p.written_query_timescale_revised().reply_due_at())));
     case v1::Payload::kComplaintRaised: {
       const auto& c = p.complaint_raised();
       auto who = [&](const v1::Party& party) {
@@ -543,10 +522,10 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
 v1::FairnessReport ReportBuilder::Build() {
   report_.Clear();
   report_.set_council_name(settings_.council_name);
-  if (query_.from != absl::InfinitePast()) *report_.mutable_from() = ToProto(query_.from);
-  *report_.mutable_to() = ToProto(period_end_);
+  if (query_.from != absl::InfinitePast()) *report_.mutable_from() = ToProtoTime(query_.from);
+  *report_.mutable_to() = ToProtoTime(period_end_);
   report_.set_as_of_position(query_.as_of_position);
-  *report_.mutable_as_of_time() = ToProto(query_.as_of_time);
+  *report_.mutable_as_of_time() = ToProtoTime(query_.as_of_time);
   report_.set_events_considered(query_.as_of_position);
   for (v1::RuleInfo& info : RuleCatalogue(settings_)) *report_.add_rules() = std::move(info);
 

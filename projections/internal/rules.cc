@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "base/time_util.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -11,10 +12,6 @@
 
 namespace evenhand::projections::internal {
 namespace {
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 bool IsPoliticalAssistant(const ReportBuilder& b, const std::string& officer_id, absl::Time t) {
   return b.OfficerRoleAt(officer_id, t) == v1::POLITICAL_ASSISTANT;
@@ -498,7 +495,7 @@ void CheckWrittenQueryReply(ReportBuilder& b) {
     if (!o.first_reply->payload->has_written_query_acknowledged()) continue;
     // Acknowledged in time with a timescale: the timescale must be kept, or
     // revised before it passes.
-    absl::Time due = FromProto(o.first_reply->payload->written_query_acknowledged().reply_due_at());
+    absl::Time due = FromProtoTime(o.first_reply->payload->written_query_acknowledged().reply_due_at());
     std::vector<Seen> evidence = {*o.received, *o.first_reply};
     std::optional<Seen> answer;
     for (const Seen& seen : b.View(*c)) {
@@ -511,7 +508,7 @@ void CheckWrittenQueryReply(ReportBuilder& b) {
     for (const Seen& r : b.Facts(*c, v1::Payload::kWrittenQueryTimescaleRevised)) {
       if (answer && r.at > answer->at) continue;
       if (r.at < due) {
-        due = FromProto(r.payload->written_query_timescale_revised().reply_due_at());
+        due = FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at());
         evidence.push_back(r);
       }
     }

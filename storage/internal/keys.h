@@ -14,25 +14,13 @@
 #include <string>
 #include <string_view>
 
+#include "base/big_endian.h"
+
 namespace evenhand::storage::internal {
 
-inline void PutBigEndian64(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-
-inline std::string BigEndian64(uint64_t v) {
-  std::string s;
-  s.reserve(8);
-  PutBigEndian64(&s, v);
-  return s;
-}
-
-// Requires data.size() >= 8.
-inline uint64_t ReadBigEndian64(std::string_view data) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(data[i]);
-  return v;
-}
+using ::evenhand::BigEndian64;
+using ::evenhand::PutBigEndian64;
+using ::evenhand::ReadBigEndian64;
 
 inline std::string StreamPrefix(std::string_view stream_id) {
   std::string key(stream_id);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 
+#include "base/time_util.h"
 #include "demo/council_generator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,10 +16,6 @@ namespace {
 
 using ::evenhand::testing::At;
 using ::evenhand::testing::Proto;
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // A year of a council, with the planted breaches and some corrections,
 // as the log would record it.
@@ -51,7 +48,7 @@ std::vector<v1::RecordedEvent> CouncilLog() {
     r.set_position(log.size() + 1);
     v1::Event* e = r.mutable_event();
     e->set_stream_id(original.event().stream_id());
-    *e->mutable_occurred_at() = Proto(FromProto(log.back().event().occurred_at()) + absl::Minutes(1));
+    *e->mutable_occurred_at() = Proto(FromProtoTime(log.back().event().occurred_at()) + absl::Minutes(1));
     *e->mutable_recorded_at() = e->occurred_at();
     auto* c = e->mutable_payload()->mutable_event_corrected();
     c->set_corrected_event_id(original.event().event_id());
@@ -80,7 +77,7 @@ class FairnessProjectionTest : public ::testing::Test {
   std::string Report(const FairnessProjection& p, uint64_t as_of, absl::Time from, absl::Time to) {
     ReportQuery q;
     q.as_of_position = as_of;
-    q.as_of_time = FromProto((*log_)[as_of - 1].event().recorded_at()) + absl::Hours(1);
+    q.as_of_time = FromProtoTime((*log_)[as_of - 1].event().recorded_at()) + absl::Hours(1);
     q.from = from;
     q.to = to;
     return p.Report(q, settings_, *calendar_).SerializeAsString();

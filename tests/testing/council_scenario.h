@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/time_util.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -26,22 +27,12 @@
 
 namespace evenhand::testing {
 
-inline absl::TimeZone London() {
-  absl::TimeZone tz;
-  absl::LoadTimeZone("Europe/London", &tz);
-  return tz;
-}
-
 // A UK local time.
 inline absl::Time At(int y, int m, int d, int hh = 10, int mm = 0) {
-  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), London());
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), UkTimeZone());
 }
 
-inline google::protobuf::Timestamp Proto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(absl::ToUnixSeconds(t));
-  return ts;
-}
+inline google::protobuf::Timestamp Proto(absl::Time t) { return ToProtoTime(t); }
 
 class CouncilScenario {
  public:

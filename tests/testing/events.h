@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/time_util.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/uuid.h"
@@ -12,13 +13,7 @@
 
 namespace evenhand::testing {
 
-inline google::protobuf::Timestamp ToProtoTime(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return ts;
-}
+using ::evenhand::ToProtoTime;
 
 // A small valid event: a written query answered, with a fresh id.
 inline v1::Event AnEvent(const std::string& note = "q") {
