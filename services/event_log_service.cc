@@ -1,5 +1,11 @@
 #include "services/event_log_service.h"
 
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -155,25 +161,138 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status EventLogService::ReadAll(grpc::ServerContext* context,
-                                      const v1::ReadAllRequest* request,
-                                      grpc::ServerWriter<v1::ReadResponse>* writer) {
-  ChunkWriter<v1::ReadResponse> chunks(writer, &Itself);
-  bool client_gone = false;
-  absl::Status status = store_->ReadAll(
-      request->has_from_position() ? std::optional<uint64_t>(request->from_position())
-                                   : std::nullopt,
-      ToDirection(request->direction()), request->max_count(), ToFilter(request->filter()),
-      [&](const storage::EventPtr& e) {
-        if (context->IsCancelled() || !chunks.Add(e)) {
-          client_gone = true;
-          return false;
-        }
-        return true;
-      });
-  if (!status.ok()) return ToGrpcStatus(status);
-  if (client_gone || !chunks.Flush()) return grpc::Status(grpc::StatusCode::CANCELLED, "");
-  return grpc::Status::OK;
+namespace {
+
+// Streams a read as chunks, each a serialised ReadResponse. A ReadResponse
+// is `repeated RecordedEvent events = 1`, so on the wire it is just each
+// stored record behind a tag and a length: the chunk is assembled from the
+// bytes RocksDB holds, with no parsing and no copying into messages. Reads
+// of the store happen on the callback thread; they are sequential reads of
+// one chunk (about 1 MiB) at a time.
+class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  // Appends the next chunk's events to `*out`; leaves it empty at the end.
+  using Fill = std::function<absl::Status(std::string* out)>;
+
+  explicit ChunkReactor(Fill fill) : fill_(std::move(fill)) { Next(); }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    std::string chunk;
+    if (absl::Status s = fill_(&chunk); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    if (chunk.empty()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    grpc::Slice slice(chunk);
+    buffer_ = grpc::ByteBuffer(&slice, 1);
+    StartWrite(&buffer_);
+  }
+
+  Fill fill_;
+  grpc::ByteBuffer buffer_;
+};
+
+// ReadResponse.events (field 1, length-delimited) holding `record`.
+void AppendEventField(std::string* out, std::string_view record) {
+  out->push_back(static_cast<char>(0x0A));
+  uint64_t n = record.size();
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>((n & 0x7F) | 0x80));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+  out->append(record);
+}
+
+bool ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* message) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return message->ParseFromString(bytes);
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
+  v1::ReadAllRequest request;
+  if (!ParseRequest(*raw_request, &request)) {
+    return new ChunkReactor([](std::string*) {
+      return absl::InvalidArgumentError("ReadAllRequest: cannot be parsed");
+    });
+  }
+  struct Cursor {
+    std::optional<uint64_t> next;
+    bool limited;        // max_count was given
+    uint64_t remaining;  // of max_count, when limited
+    uint64_t last;       // the log's end when the read began
+    bool forwards;
+    bool done = false;
+    storage::ReadFilter filter;
+  };
+  auto cursor = std::make_shared<Cursor>();
+  cursor->next = request.has_from_position() ? std::optional<uint64_t>(request.from_position())
+                                             : std::nullopt;
+  cursor->limited = request.max_count() != 0;
+  cursor->remaining = request.max_count();
+  cursor->last = store_->LastPosition();
+  cursor->forwards = request.direction() != v1::BACKWARDS;
+  cursor->filter = ToFilter(request.filter());
+  return new ChunkReactor([store = store_, cursor, context](std::string* out) -> absl::Status {
+    if (cursor->done) return absl::OkStatus();
+    if (context->IsCancelled()) return absl::CancelledError("the client went away");
+    const uint64_t want =
+        cursor->limited ? std::min<uint64_t>(kChunkEvents, cursor->remaining) : kChunkEvents;
+    uint64_t sent = 0;
+    uint64_t last_seen = 0;
+    bool stopped_early = false;  // the chunk is full; more may follow
+    bool at_end = false;         // past the log's end as it was when the read began
+    absl::Status s = store->ReadAllRaw(
+        cursor->next,
+        cursor->forwards ? storage::Direction::kForwards : storage::Direction::kBackwards,
+        /*max_count=*/0, cursor->filter, [&](uint64_t position, std::string_view record) {
+          if (cursor->forwards && position > cursor->last) {
+            at_end = true;
+            return false;
+          }
+          if (sent == want || out->size() >= kChunkBytes) {
+            stopped_early = true;
+            return false;
+          }
+          AppendEventField(out, record);
+          last_seen = position;
+          ++sent;
+          return true;
+        });
+    if (!s.ok()) return s;
+    if (cursor->limited) cursor->remaining -= sent;
+    if (sent == 0 || at_end || !stopped_early || (cursor->limited && cursor->remaining == 0)) {
+      cursor->done = true;
+      return absl::OkStatus();
+    }
+    if (cursor->forwards) {
+      cursor->next = last_seen + 1;
+    } else if (last_seen <= 1) {
+      cursor->done = true;
+    } else {
+      cursor->next = last_seen - 1;
+    }
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status EventLogService::Subscribe(grpc::ServerContext* context,

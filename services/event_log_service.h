@@ -1,7 +1,9 @@
 // EventLogService: the gRPC face of the event log (proto/evenhand/v1/log.proto).
 //
 // Append is a callback-API method completed by the storage sequencer after the
-// fsync; the streaming reads are sync-API methods (see services/README.md).
+// fsync; ReadAll is a raw callback method that streams the stored bytes as
+// they are; ReadStream and Subscribe are sync-API methods (see
+// services/README.md).
 // Thread-safe; `store` must outlive the service.
 #ifndef EVENHAND_SERVICES_EVENT_LOG_SERVICE_H_
 #define EVENHAND_SERVICES_EVENT_LOG_SERVICE_H_
@@ -28,7 +30,9 @@ struct EventLogOptions {
   const DomainValidator* validator = nullptr;
 };
 
-class EventLogService final : public v1::EventLog::WithCallbackMethod_Append<v1::EventLog::Service> {
+class EventLogService final
+    : public v1::EventLog::WithCallbackMethod_Append<
+          v1::EventLog::WithRawCallbackMethod_ReadAll<v1::EventLog::Service>> {
  public:
   // `*store` must remain live while this service is registered with a server.
   EventLogService(storage::EventStore* store, EventLogOptions options);
@@ -40,8 +44,9 @@ class EventLogService final : public v1::EventLog::WithCallbackMethod_Append<v1:
   grpc::Status ReadStream(grpc::ServerContext* context, const v1::ReadStreamRequest* request,
                           grpc::ServerWriter<v1::ReadResponse>* writer) override;
 
-  grpc::Status ReadAll(grpc::ServerContext* context, const v1::ReadAllRequest* request,
-                       grpc::ServerWriter<v1::ReadResponse>* writer) override;
+  // Served from the stored bytes without parsing them (see the .cc).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* ReadAll(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request) override;
 
   grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
                          grpc::ServerWriter<v1::SubscribeResponse>* writer) override;

@@ -90,18 +90,22 @@ absl::StatusOr<EventPtr> ParseRecord(const rocksdb::Slice& value, uint64_t posit
 
 }  // namespace
 
-bool ReadFilter::Matches(const v1::Event& event) const {
+bool ReadFilter::Matches(std::string_view stream_id, std::string_view type) const {
   if (!stream_prefixes.empty() &&
       std::none_of(stream_prefixes.begin(), stream_prefixes.end(), [&](const std::string& p) {
-        return absl::StartsWith(event.stream_id(), p);
+        return stream_id.substr(0, p.size()) == p;
       })) {
     return false;
   }
   if (!event_types.empty() &&
-      std::find(event_types.begin(), event_types.end(), event.type()) == event_types.end()) {
+      std::find(event_types.begin(), event_types.end(), type) == event_types.end()) {
     return false;
   }
   return true;
+}
+
+bool ReadFilter::Matches(const v1::Event& event) const {
+  return Matches(event.stream_id(), event.type());
 }
 
 // ---------------------------------------------------------------------------
@@ -121,9 +125,15 @@ class EventStore::Impl {
   absl::Status ReadStream(const std::string& stream_id, std::optional<uint64_t> from_revision,
                           Direction direction, uint64_t max_count,
                           const EventVisitor& visit) const;
+  absl::Status ReadStreamRaw(const std::string& stream_id, std::optional<uint64_t> from_revision,
+                             Direction direction, uint64_t max_count,
+                             const RawVisitor& visit) const;
   absl::Status ReadAll(std::optional<uint64_t> from_position, Direction direction,
                        uint64_t max_count, const ReadFilter& filter,
                        const EventVisitor& visit) const;
+  absl::Status ReadAllRaw(std::optional<uint64_t> from_position, Direction direction,
+                          uint64_t max_count, const ReadFilter& filter,
+                          const RawVisitor& visit) const;
   absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;
   absl::StatusOr<EventPtr> ReadByEventId(const std::string& event_id) const;
   absl::StatusOr<bool> StreamExists(const std::string& stream_id) const;
@@ -747,10 +757,10 @@ absl::StatusOr<uint64_t> EventStore::Impl::PositionAtTime(absl::Time t) const {
   return lo;
 }
 
-absl::Status EventStore::Impl::ReadStream(const std::string& stream_id,
-                                          std::optional<uint64_t> from_revision,
-                                          Direction direction, uint64_t max_count,
-                                          const EventVisitor& visit) const {
+absl::Status EventStore::Impl::ReadStreamRaw(const std::string& stream_id,
+                                             std::optional<uint64_t> from_revision,
+                                             Direction direction, uint64_t max_count,
+                                             const RawVisitor& visit) const {
   EH_RETURN_IF_ERROR(ValidateStreamId(stream_id));
   const uint64_t last = LastPosition();
   rocksdb::ReadOptions ro;
@@ -774,8 +784,7 @@ absl::Status EventStore::Impl::ReadStream(const std::string& stream_id,
     for (size_t i = 0; i < keys.size(); ++i) {
       uint64_t position = ReadBigEndian64(position_keys[i]);
       EH_RETURN_IF_ERROR(FromRocks(statuses[i], "cannot read a stream's event"));
-      EH_ASSIGN_OR_RETURN(EventPtr record, ParseRecord(values[i], position));
-      if (!visit(record)) return false;
+      if (!visit(position, values[i].ToStringView())) return false;
     }
     position_keys.clear();
     return true;
@@ -803,10 +812,28 @@ absl::Status EventStore::Impl::ReadStream(const std::string& stream_id,
   return absl::OkStatus();
 }
 
-absl::Status EventStore::Impl::ReadAll(std::optional<uint64_t> from_position,
-                                       Direction direction, uint64_t max_count,
-                                       const ReadFilter& filter,
-                                       const EventVisitor& visit) const {
+absl::Status EventStore::Impl::ReadStream(const std::string& stream_id,
+                                          std::optional<uint64_t> from_revision,
+                                          Direction direction, uint64_t max_count,
+                                          const EventVisitor& visit) const {
+  absl::Status inner;
+  EH_RETURN_IF_ERROR(ReadStreamRaw(stream_id, from_revision, direction, max_count,
+                                   [&](uint64_t position, std::string_view bytes) {
+                                     absl::StatusOr<EventPtr> record = ParseRecord(
+                                         rocksdb::Slice(bytes.data(), bytes.size()), position);
+                                     if (!record.ok()) {
+                                       inner = record.status();
+                                       return false;
+                                     }
+                                     return visit(*record);
+                                   }));
+  return inner;
+}
+
+absl::Status EventStore::Impl::ReadAllRaw(std::optional<uint64_t> from_position,
+                                          Direction direction, uint64_t max_count,
+                                          const ReadFilter& filter,
+                                          const RawVisitor& visit) const {
   const uint64_t last = LastPosition();
   if (last == 0) return absl::OkStatus();
   const bool forwards = direction == Direction::kForwards;
@@ -821,31 +848,52 @@ absl::Status EventStore::Impl::ReadAll(std::optional<uint64_t> from_position,
   // Scans the whole range once: do not let it evict the hot blocks.
   ro.fill_cache = false;
   ro.readahead_size = 2 << 20;
-  if (forwards) {
-    std::string upper = BigEndian64(last + 1);
-    rocksdb::Slice upper_slice(upper);
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
-    uint64_t count = 0;
-    for (it->Seek(BigEndian64(from)); it->Valid(); it->Next()) {
-      uint64_t position = ReadBigEndian64(it->key().ToStringView());
-      EH_ASSIGN_OR_RETURN(EventPtr record, ParseRecord(it->value(), position));
-      if (!filter.Matches(record->event())) continue;
-      if (!visit(record)) return absl::OkStatus();
-      if (max_count != 0 && ++count >= max_count) return absl::OkStatus();
-    }
-    return FromRocks(it->status(), "cannot read the log");
-  }
+  const std::string upper = BigEndian64(last + 1);
+  const rocksdb::Slice upper_slice(upper);
+  if (forwards) ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  if (forwards) {
+    it->Seek(BigEndian64(from));
+  } else {
+    it->SeekForPrev(BigEndian64(from));
+  }
+  const bool filtered = !filter.Empty();
   uint64_t count = 0;
-  for (it->SeekForPrev(BigEndian64(from)); it->Valid(); it->Prev()) {
-    uint64_t position = ReadBigEndian64(it->key().ToStringView());
-    EH_ASSIGN_OR_RETURN(EventPtr record, ParseRecord(it->value(), position));
-    if (!filter.Matches(record->event())) continue;
-    if (!visit(record)) return absl::OkStatus();
+  for (; it->Valid(); forwards ? it->Next() : it->Prev()) {
+    const uint64_t position = ReadBigEndian64(it->key().ToStringView());
+    const std::string_view record = it->value().ToStringView();
+    if (filtered) {
+      // Only the envelope is read to filter, not the whole event.
+      std::string_view stream_id, type;
+      if (!internal::PeekEnvelope(record, &stream_id, &type)) {
+        return absl::DataLossError(
+            absl::StrCat("storage: the record at position ", position, " cannot be parsed"));
+      }
+      if (!filter.Matches(stream_id, type)) continue;
+    }
+    if (!visit(position, record)) return absl::OkStatus();
     if (max_count != 0 && ++count >= max_count) return absl::OkStatus();
   }
   return FromRocks(it->status(), "cannot read the log");
+}
+
+absl::Status EventStore::Impl::ReadAll(std::optional<uint64_t> from_position,
+                                       Direction direction, uint64_t max_count,
+                                       const ReadFilter& filter,
+                                       const EventVisitor& visit) const {
+  absl::Status inner;
+  EH_RETURN_IF_ERROR(ReadAllRaw(from_position, direction, max_count, filter,
+                                [&](uint64_t position, std::string_view bytes) {
+                                  absl::StatusOr<EventPtr> record =
+                                      ParseRecord(rocksdb::Slice(bytes.data(), bytes.size()),
+                                                  position);
+                                  if (!record.ok()) {
+                                    inner = record.status();
+                                    return false;
+                                  }
+                                  return visit(*record);
+                                }));
+  return inner;
 }
 
 absl::Status EventStore::Impl::NextForSubscription(uint64_t from, size_t max_events,
@@ -923,6 +971,18 @@ absl::Status EventStore::ReadAll(std::optional<uint64_t> from_position, Directio
                                  uint64_t max_count, const ReadFilter& filter,
                                  const EventVisitor& visit) const {
   return impl_->ReadAll(from_position, direction, max_count, filter, visit);
+}
+
+absl::Status EventStore::ReadStreamRaw(const std::string& stream_id,
+                                       std::optional<uint64_t> from_revision, Direction direction,
+                                       uint64_t max_count, const RawVisitor& visit) const {
+  return impl_->ReadStreamRaw(stream_id, from_revision, direction, max_count, visit);
+}
+
+absl::Status EventStore::ReadAllRaw(std::optional<uint64_t> from_position, Direction direction,
+                                    uint64_t max_count, const ReadFilter& filter,
+                                    const RawVisitor& visit) const {
+  return impl_->ReadAllRaw(from_position, direction, max_count, filter, visit);
 }
 
 absl::StatusOr<EventPtr> EventStore::ReadAt(uint64_t position) const {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -64,6 +65,7 @@ struct ReadFilter {
 
   bool Empty() const { return stream_prefixes.empty() && event_types.empty(); }
   bool Matches(const v1::Event& event) const;
+  bool Matches(std::string_view stream_id, std::string_view type) const;
 };
 
 enum class Direction { kForwards, kBackwards };
@@ -72,6 +74,10 @@ using EventPtr = std::shared_ptr<const v1::RecordedEvent>;
 
 // Called by a read for each event in order; return false to stop early.
 using EventVisitor = std::function<bool(const EventPtr&)>;
+
+// The same, with the event as stored: a serialised RecordedEvent, valid only
+// during the call. For serving reads without parsing them.
+using RawVisitor = std::function<bool(uint64_t position, std::string_view record)>;
 
 // Extends the group commit with writes of other modules (the integrity
 // module's hash chain and Merkle tree), so that they are atomic with the
@@ -157,6 +163,17 @@ class EventStore {
   absl::Status ReadAll(std::optional<uint64_t> from_position, Direction direction,
                        uint64_t max_count, const ReadFilter& filter,
                        const EventVisitor& visit) const;
+
+  // ReadStream without parsing: each event's stored bytes.
+  absl::Status ReadStreamRaw(const std::string& stream_id, std::optional<uint64_t> from_revision,
+                             Direction direction, uint64_t max_count,
+                             const RawVisitor& visit) const;
+
+  // ReadAll without parsing: each event's stored bytes. Filters read only
+  // the envelope's stream id and type.
+  absl::Status ReadAllRaw(std::optional<uint64_t> from_position, Direction direction,
+                          uint64_t max_count, const ReadFilter& filter,
+                          const RawVisitor& visit) const;
 
   // The event at `position`, or NotFound.
   absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;

@@ -119,6 +119,35 @@ TEST_F(EventLogTest, LargeReadsArriveInChunksAndComplete) {
   EXPECT_EQ(ReadAll().size(), 5000u);
 }
 
+// ReadAll is served chunk by chunk from the stored bytes; each chunk must
+// resume exactly where the last stopped, in either direction, with a filter
+// skipping events and a limit that ends mid-chunk.
+TEST_F(EventLogTest, ChunkedReadAllResumesExactlyAcrossChunks) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(RawAppend(Request(absl::StrCat("briefing-", i), SomeEvents(700))).ok());
+  }
+  v1::ReadAllRequest backwards;
+  backwards.set_direction(v1::BACKWARDS);
+  backwards.set_from_position(2000);
+  backwards.set_max_count(1300);
+  std::vector<uint64_t> got = Positions(ReadAll(backwards));
+  ASSERT_EQ(got.size(), 1300u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], 2000 - i);
+
+  v1::ReadAllRequest filtered;
+  filtered.set_from_position(650);
+  filtered.set_max_count(600);
+  filtered.mutable_filter()->add_stream_prefixes("briefing-0");
+  filtered.mutable_filter()->add_stream_prefixes("briefing-2");
+  got = Positions(ReadAll(filtered));
+  ASSERT_EQ(got.size(), 600u);
+  // 650..700 from briefing-0, then briefing-2 from 1401.
+  EXPECT_EQ(got[0], 650u);
+  EXPECT_EQ(got[50], 700u);
+  EXPECT_EQ(got[51], 1401u);
+  EXPECT_EQ(got.back(), 1949u);
+}
+
 TEST_F(EventLogTest, EveryExpectedRevisionCaseOverGrpc) {
   v1::AppendRequest r = Request("s", SomeEvents(1));
   r.set_expected_state(v1::STREAM_EXISTS);
