@@ -11,13 +11,17 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
-  libcli11-dev tzdata
+  libcli11-dev libpq-dev tzdata
   python3 python3-grpcio python3-protobuf grpc-proto
 )
 
 # What only the tests need: a browser for the report page test, and Node.js
 # to drive it (skipped if a node is already installed).
 TEST_PACKAGES=(chromium)
+
+# What only the benchmarks need: a PostgreSQL server to compare against
+# (libpq-dev, its client library, is in PACKAGES: the bench is always built).
+BENCH_PACKAGES=(postgresql)
 
 install_missing() {
   local missing=()

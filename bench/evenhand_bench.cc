@@ -1,0 +1,681 @@
+// evenhand_bench: the benchmark suite, in one go, printing one table.
+//
+//   scripts/bench                       # what the README documents
+//   build/bench/evenhand_bench [--clients=1,16,64] [--seconds=5] [--events=1000000]
+//                              [--parts=appends,scale] [--postgres=auto|off]
+//
+// Durable appends, the same records at the same concurrency, three ways:
+//   raw-rocksdb  the records written straight to RocksDB (WriteBatch,
+//                sync=true) by N threads: RocksDB's own group commit, no
+//                network, no validation, no hashing: the physical ceiling;
+//   postgres     one INSERT transaction per append into an append-only
+//                events table (position, unique event id, unique stream and
+//                revision) in a real PostgreSQL started here on a temporary
+//                data folder and a loopback port, synchronous_commit=on;
+//   evenhand     evenhandd (a child process) over gRPC on loopback, each
+//                append a new written-query case, validated as in production.
+// Then, on a log of --events events (a generated council history):
+//   replay (ReadAll over gRPC), projection rebuild, the fairness report for
+//   the current quarter, inclusion proofs over gRPC, and the server's RSS.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "base/time_util.h"
+#include "base/uuid.h"
+#include "demo/council_generator.h"
+#include "evenhand/v1/audit.grpc.pb.h"
+#include "evenhand/v1/fairness.grpc.pb.h"
+#include "evenhand/v1/log.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "integrity/integrity_log.h"
+#include "libpq-fe.h"
+#include "projections/projection_runner.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "services/event_validation.h"
+#include "storage/event_store.h"
+
+#ifndef EVENHANDD_PATH
+#error "EVENHANDD_PATH must name the evenhandd binary"
+#endif
+
+ABSL_FLAG(std::string, clients, "1,16,64", "concurrent clients for the append runs");
+ABSL_FLAG(int, seconds, 5, "measured seconds per append run (after 1 s of warm-up)");
+ABSL_FLAG(uint64_t, events, 1000000, "size of the log for the replay/rebuild/report/proof runs");
+ABSL_FLAG(std::string, parts, "appends,scale", "which parts to run");
+ABSL_FLAG(std::string, postgres, "auto", "auto: run PostgreSQL if installed; off");
+
+namespace evenhand::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string TempDir(const std::string& name) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/evenhand-bench-", name, "-",
+                                 NewUuid().substr(0, 8));
+  fs::create_directories(dir);
+  return dir;
+}
+
+double Percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(sorted.size() * p))];
+}
+
+// ---- the append driver ------------------------------------------------------------
+
+struct Row {
+  std::string system;
+  int clients = 0;
+  double events_per_s = 0, p50_ms = 0, p99_ms = 0;
+  uint64_t errors = 0;
+  std::string note;
+};
+
+// One client's durable append: true when acknowledged.
+using Append = std::function<bool(uint64_t n)>;
+
+Row Drive(const std::string& system, int clients, absl::Duration measure,
+          const std::function<Append(int client)>& make_client) {
+  std::atomic<bool> measuring{false}, stop{false};
+  std::vector<std::vector<double>> latencies(clients);
+  std::atomic<uint64_t> errors{0};
+  std::vector<std::thread> threads;
+  absl::Mutex mu;
+  int ready = 0;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      Append append = make_client(c);
+      {
+        absl::MutexLock lock(&mu);
+        ++ready;
+      }
+      for (uint64_t n = 0; !stop.load(std::memory_order_relaxed); ++n) {
+        const absl::Time start = absl::Now();
+        const bool ok = append(n);
+        const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+        if (!measuring.load(std::memory_order_relaxed)) continue;
+        if (!ok) {
+          ++errors;
+          continue;
+        }
+        latencies[c].push_back(ms);
+      }
+    });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto all_ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return ready == clients; };
+    mu.Await(absl::Condition(&all_ready));
+  }
+  absl::SleepFor(absl::Seconds(1));  // warm-up
+  measuring = true;
+  const absl::Time start = absl::Now();
+  absl::SleepFor(measure);
+  measuring = false;
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  stop = true;
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  Row row;
+  row.system = system;
+  row.clients = clients;
+  row.errors = errors;
+  row.events_per_s = all.size() / seconds;
+  row.p50_ms = Percentile(all, 0.5);
+  row.p99_ms = Percentile(all, 0.99);
+  return row;
+}
+
+// The event every system stores: a councillor's written query arriving.
+v1::Event QueryEvent(const std::string& id) {
+  v1::Event e;
+  e.set_event_id(NewUuid());
+  e.set_type("WrittenQueryReceived");
+  *e.mutable_occurred_at() = ToProtoTime(absl::Now());
+  e.set_source_system("bench");
+  auto* q = e.mutable_payload()->mutable_written_query_received();
+  q->set_query_id(id);
+  q->set_member_id("m-bench");
+  q->set_addressed_to_officer_id("o-bench");
+  q->set_subject(std::string(200, 's'));
+  q->set_channel("email");
+  return e;
+}
+
+// ---- raw RocksDB --------------------------------------------------------------------
+
+class RawRocks {
+ public:
+  RawRocks() : dir_(TempDir("raw")) {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    o.create_missing_column_families = true;
+    o.IncreaseParallelism(2);
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"events", {}}, {"streams", {}}, {"event_ids", {}}};
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(o, dir_, cfs, &handles_, &db);
+    if (!s.ok()) std::fprintf(stderr, "raw-rocksdb: %s\n", s.ToString().c_str());
+    db_.reset(db);
+  }
+  ~RawRocks() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_.reset();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  // The same three records evenhand writes per event, in one synced batch.
+  bool Append(int client, uint64_t n) {
+    const uint64_t position = next_.fetch_add(1) + 1;
+    v1::RecordedEvent r;
+    r.set_position(position);
+    *r.mutable_event() = QueryEvent(absl::StrCat("raw-", client, "-", n));
+    r.mutable_event()->set_stream_id(absl::StrCat("query-raw-", client, "-", n));
+    *r.mutable_event()->mutable_recorded_at() = ToProtoTime(absl::Now());
+    std::string key(8, '\0');
+    for (int i = 0; i < 8; ++i) key[i] = static_cast<char>(position >> (56 - 8 * i));
+    rocksdb::WriteBatch batch;
+    batch.Put(handles_[1], key, r.SerializeAsString());
+    batch.Put(handles_[2], r.event().stream_id() + std::string(9, '\0'), key);
+    batch.Put(handles_[3], r.event().event_id(), key);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return db_->Write(wo, &batch).ok();
+  }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::atomic<uint64_t> next_{0};
+};
+
+// ---- PostgreSQL -------------------------------------------------------------------
+
+class Postgres {
+ public:
+  static constexpr char kBin[] = "/usr/lib/postgresql/15/bin";
+
+  static bool Installed() { return fs::exists(absl::StrCat(kBin, "/postgres")); }
+
+  Postgres() : dir_(TempDir("postgres")) {
+    port_ = 20000 + static_cast<int>(getpid() % 20000);
+    // PostgreSQL refuses to run as root: run it as the postgres user.
+    const bool root = getuid() == 0;
+    const std::string as = root ? "runuser -u postgres -- " : "";
+    if (root) Run(absl::StrCat("chown -R postgres ", dir_));
+    ok_ = Run(absl::StrCat(as, kBin, "/initdb -D ", dir_, "/data --auth=trust -U bench > ", dir_,
+                           "/initdb.log 2>&1")) &&
+          Run(absl::StrCat(as, kBin, "/pg_ctl -D ", dir_, "/data -l ", dir_, "/server.log -w -o \"",
+                           "-p ", port_, " -k ", dir_, " -c listen_addresses=127.0.0.1 ",
+                           "-c synchronous_commit=on -c fsync=on -c max_connections=200\" start > /dev/null"));
+    if (!ok_) {
+      std::fprintf(stderr, "postgres: could not start (see %s)\n", dir_.c_str());
+      return;
+    }
+    PGconn* c = Connect();
+    ok_ = c != nullptr && Exec(c,
+                               "CREATE EXTENSION IF NOT EXISTS pgcrypto;"
+                               "CREATE TABLE events ("
+                               " position bigserial PRIMARY KEY,"
+                               " event_id uuid NOT NULL UNIQUE,"
+                               " stream_id text NOT NULL,"
+                               " stream_revision bigint NOT NULL,"
+                               " type text NOT NULL,"
+                               " occurred_at timestamptz NOT NULL,"
+                               " recorded_at timestamptz NOT NULL DEFAULT now(),"
+                               " payload bytea NOT NULL,"
+                               " UNIQUE (stream_id, stream_revision));");
+    if (c != nullptr) PQfinish(c);
+  }
+  ~Postgres() {
+    const std::string as = getuid() == 0 ? "runuser -u postgres -- " : "";
+    Run(absl::StrCat(as, kBin, "/pg_ctl -D ", dir_, "/data -m fast -w stop > /dev/null 2>&1"));
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  bool ok() const { return ok_; }
+
+  PGconn* Connect() {
+    PGconn* c = PQconnectdb(
+        absl::StrCat("host=127.0.0.1 port=", port_, " dbname=postgres user=bench").c_str());
+    if (PQstatus(c) != CONNECTION_OK) {
+      std::fprintf(stderr, "postgres: %s", PQerrorMessage(c));
+      PQfinish(c);
+      return nullptr;
+    }
+    return c;
+  }
+
+  static bool Exec(PGconn* c, const char* sql) {
+    PGresult* r = PQexec(c, sql);
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) std::fprintf(stderr, "postgres: %s", PQerrorMessage(c));
+    PQclear(r);
+    return ok;
+  }
+
+  // One append: one INSERT, its own transaction, committed durably.
+  // `run` keeps stream ids unique across runs into the same table.
+  static bool Insert(PGconn* c, const std::string& run, int client, uint64_t n) {
+    const v1::Event e = QueryEvent(absl::StrCat("pg-", run, "-", client, "-", n));
+    const std::string stream = absl::StrCat("query-pg-", run, "-", client, "-", n);
+    const std::string payload = e.SerializeAsString();
+    const std::string occurred = absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
+    const char* values[5] = {e.event_id().c_str(), stream.c_str(), e.type().c_str(),
+                             occurred.c_str(), payload.data()};
+    const int lengths[5] = {0, 0, 0, 0, static_cast<int>(payload.size())};
+    const int formats[5] = {0, 0, 0, 0, 1};
+    PGresult* r = PQexecPrepared(c, "append", 5, values, lengths, formats, 0);
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+  }
+
+  static bool Prepare(PGconn* c) {
+    PGresult* r = PQprepare(c, "append",
+                            "INSERT INTO events (event_id, stream_id, stream_revision, type, "
+                            "occurred_at, payload) VALUES ($1::uuid, $2, 0, $3, $4::timestamptz, $5)",
+                            5, nullptr);
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+  }
+
+ private:
+  static bool Run(const std::string& command) { return std::system(command.c_str()) == 0; }
+  std::string dir_;
+  int port_ = 0;
+  bool ok_ = false;
+};
+
+// ---- evenhandd as a child ------------------------------------------------------------
+
+class Child {
+ public:
+  explicit Child(const std::string& data_dir) {
+    ready_ = data_dir + ".ready";
+    log_ = data_dir + ".log";
+    fs::remove(ready_);
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* log = std::fopen(log_.c_str(), "w");
+      if (log != nullptr) {
+        dup2(fileno(log), STDOUT_FILENO);
+        dup2(fileno(log), STDERR_FILENO);
+      }
+      const std::string data = "--data_dir=" + data_dir;
+      const std::string ready = "--ready_file=" + ready_;
+      execl(EVENHANDD_PATH, EVENHANDD_PATH, "--listen=127.0.0.1:0", data.c_str(), ready.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 6000 && address_.empty(); ++i) {
+      std::ifstream in(ready_);
+      in >> address_;
+      if (address_.empty()) absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  const std::string& address() const { return address_; }
+  size_t RssMiB() const {
+    std::ifstream in(absl::StrCat("/proc/", pid_, "/status"));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) {
+        std::istringstream s(line.substr(6));
+        size_t kb = 0;
+        s >> kb;
+        return kb / 1024;
+      }
+    }
+    return 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string ready_, log_, address_;
+};
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& address, int id = 0) {
+  grpc::ChannelArguments args;
+  args.SetInt("evenhand.bench.channel", id);  // distinct args: distinct connections
+  args.SetMaxReceiveMessageSize(256 << 20);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+bool RegisterCast(v1::EventLog::Stub& stub) {
+  for (int i = 0; i < 2; ++i) {
+    v1::AppendRequest r;
+    v1::Event* e = r.add_events();
+    e->set_event_id(NewUuid());
+    *e->mutable_occurred_at() = ToProtoTime(absl::Now());
+    e->set_source_system("bench");
+    if (i == 0) {
+      r.set_stream_id("member-m-bench");
+      e->mutable_payload()->mutable_member_registered()->set_member_id("m-bench");
+      e->mutable_payload()->mutable_member_registered()->set_name("Cllr Bench");
+    } else {
+      r.set_stream_id("officer-o-bench");
+      e->mutable_payload()->mutable_officer_registered()->set_officer_id("o-bench");
+      e->mutable_payload()->mutable_officer_registered()->set_name("Officer Bench");
+      e->mutable_payload()->mutable_officer_registered()->set_role(v1::HEAD_OF_SERVICE);
+    }
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    grpc::Status s = stub.Append(&context, r, &response);
+    if (!s.ok() && s.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return false;
+  }
+  return true;
+}
+
+// ---- scale ---------------------------------------------------------------------------------
+
+struct ScaleFigures {
+  uint64_t events = 0;
+  double load_events_per_s = 0;
+  double rebuild_events_per_s = 0;
+  double replay_events_per_s = 0;
+  double report_p50_ms = 0, report_p99_ms = 0;
+  double year_report_p50_ms = 0;
+  double proof_p50_ms = 0, proof_p99_ms = 0;
+  size_t rss_mib = 0;
+};
+
+// A council's history of about `target` events, written with its Merkle
+// tree into `dir` (as the server would, without gRPC).
+absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
+  storage::StoreOptions so;
+  so.data_dir = dir;
+  so.extra_column_families = {projections::ProjectionRunner::kColumnFamily,
+                              integrity::IntegrityLog::kColumnFamily};
+  auto store = storage::EventStore::Open(so);
+  if (!store.ok()) return store.status();
+  integrity::IntegrityOptions io;
+  io.signing_key_file = dir + "/signing-key.pem";
+  auto log = integrity::IntegrityLog::Open(store->get(), io);
+  if (!log.ok()) return log.status();
+  const int years = 5;
+  const double intensity = std::max(1.0, static_cast<double>(target) / (1950.0 * years));
+  absl::Mutex mu;
+  uint64_t in_flight = 0;
+  services::AppendLimits limits;
+  const absl::Time t0 = absl::Now();
+  for (int y = 0; y < years; ++y) {
+    demo::GeneratorOptions g;
+    g.seed = 100 + y;
+    g.start = absl::Now() - absl::Hours(24 * 365 * (years - y));
+    g.days = 365;
+    g.intensity = intensity;
+    g.id_prefix = absl::StrCat("y", y, "-");
+    g.register_council = y == 0;
+    g.cutoff = absl::Now();
+    for (auto& append : demo::GenerateCouncil(g)) {
+      if (!services::PrepareEvents(limits, absl::Now(), &append.events).ok()) continue;
+      {
+        absl::MutexLock lock(&mu);
+        auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight < 20000; };
+        mu.Await(absl::Condition(&room));
+        ++in_flight;
+      }
+      (*store)->AppendAsync(append.stream_id, storage::ExpectedRevision::Any(),
+                            std::move(append.events), [&](absl::StatusOr<storage::AppendResult>) {
+                              absl::MutexLock lock(&mu);
+                              --in_flight;
+                            });
+    }
+  }
+  {
+    absl::MutexLock lock(&mu);
+    auto drained = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0; };
+    mu.Await(absl::Condition(&drained));
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+  const uint64_t n = (*store)->LastPosition();
+  (*store)->BeginShutdown();
+  (*log)->Stop();
+  (void)(*store)->Close();
+  return n / seconds;
+}
+
+ScaleFigures Scale(uint64_t target) {
+  ScaleFigures f;
+  const std::string dir = TempDir("scale");
+  const std::string data = dir + "/data";
+  absl::StatusOr<double> load = Load(data, target);
+  if (!load.ok()) {
+    std::fprintf(stderr, "load: %s\n", load.status().ToString().c_str());
+    return f;
+  }
+  f.load_events_per_s = *load;
+  // The server starts with no projection checkpoint: it folds the whole log.
+  const absl::Time started = absl::Now();
+  Child child(data);
+  auto channel = Channel(child.address());
+  auto fairness = v1::Fairness::NewStub(channel);
+  auto log = v1::EventLog::NewStub(channel);
+  auto audit = v1::Audit::NewStub(channel);
+  {
+    grpc::ClientContext c;
+    v1::GetStatusResponse status;
+    (void)log->GetStatus(&c, v1::GetStatusRequest(), &status);
+    f.events = status.last_position();
+  }
+  const absl::Time quarter_ago = absl::Now() - absl::Hours(24 * 91);
+  for (;;) {
+    grpc::ClientContext c;
+    v1::ReportRequest r;
+    *r.mutable_from() = ToProtoTime(quarter_ago);
+    v1::FairnessReport report;
+    grpc::Status s = fairness->GetReport(&c, r, &report);
+    if (s.ok()) break;
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      std::fprintf(stderr, "report: %s\n", s.error_message().c_str());
+      return f;
+    }
+  }
+  f.rebuild_events_per_s = f.events / absl::ToDoubleSeconds(absl::Now() - started);
+
+  // Replay: the whole log through ReadAll, parsed by the client.
+  {
+    const absl::Time t0 = absl::Now();
+    grpc::ClientContext c;
+    auto reader = log->ReadAll(&c, v1::ReadAllRequest());
+    v1::ReadResponse chunk;
+    uint64_t n = 0;
+    while (reader->Read(&chunk)) n += chunk.events_size();
+    (void)reader->Finish();
+    f.replay_events_per_s = n / absl::ToDoubleSeconds(absl::Now() - t0);
+  }
+  // Reports, after catch-up.
+  auto time_reports = [&](absl::Time from, double* p50, double* p99) {
+    std::vector<double> ms;
+    for (int i = 0; i < 20; ++i) {
+      grpc::ClientContext c;
+      v1::ReportRequest r;
+      *r.mutable_from() = ToProtoTime(from);
+      v1::FairnessReport report;
+      const absl::Time t0 = absl::Now();
+      (void)fairness->GetReport(&c, r, &report);
+      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
+    std::sort(ms.begin(), ms.end());
+    *p50 = Percentile(ms, 0.5);
+    if (p99 != nullptr) *p99 = Percentile(ms, 0.99);
+  };
+  time_reports(quarter_ago, &f.report_p50_ms, &f.report_p99_ms);
+  time_reports(absl::Now() - absl::Hours(24 * 365), &f.year_report_p50_ms, nullptr);
+  // Inclusion proofs over gRPC.
+  {
+    std::mt19937_64 rng(1);
+    std::vector<double> ms;
+    for (int i = 0; i < 500; ++i) {
+      grpc::ClientContext c;
+      v1::GetInclusionProofRequest r;
+      r.set_position(std::uniform_int_distribution<uint64_t>(1, f.events)(rng));
+      v1::InclusionProof proof;
+      const absl::Time t0 = absl::Now();
+      (void)audit->GetInclusionProof(&c, r, &proof);
+      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
+    std::sort(ms.begin(), ms.end());
+    f.proof_p50_ms = Percentile(ms, 0.5);
+    f.proof_p99_ms = Percentile(ms, 0.99);
+  }
+  f.rss_mib = child.RssMiB();
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+  return f;
+}
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
+}
+
+int Main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  logging::SetMinimumSeverity(logging::Severity::kWarning);
+  std::vector<int> counts;
+  for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_clients), ',')) {
+    int n;
+    if (absl::SimpleAtoi(part, &n) && n > 0) counts.push_back(n);
+  }
+  const std::string parts = absl::GetFlag(FLAGS_parts);
+  const absl::Duration seconds = absl::Seconds(absl::GetFlag(FLAGS_seconds));
+  std::printf("Even Hand benchmark: %u cores (%s), %s\n", std::thread::hardware_concurrency(),
+              CpuModel().c_str(), absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(),
+                                                   absl::UTCTimeZone()).c_str());
+  std::fflush(stdout);
+
+  std::vector<Row> rows;
+  if (parts.find("appends") != std::string::npos) {
+    const bool pg = absl::GetFlag(FLAGS_postgres) != "off" && Postgres::Installed();
+    std::unique_ptr<Postgres> postgres;
+    if (pg) postgres = std::make_unique<Postgres>();
+    const std::string dir = TempDir("evenhand");
+    Child server(dir + "/data");
+    {
+      auto stub = v1::EventLog::NewStub(Channel(server.address()));
+      if (!RegisterCast(*stub)) std::fprintf(stderr, "evenhand: cannot register the cast\n");
+    }
+    for (int clients : counts) {
+      RawRocks raw;
+      rows.push_back(Drive("raw-rocksdb", clients, seconds, [&](int c) -> Append {
+        return [&raw, c](uint64_t n) { return raw.Append(c, n); };
+      }));
+      const std::string run = NewUuid().substr(0, 6);
+      if (postgres && postgres->ok()) {
+        rows.push_back(Drive("postgres", clients, seconds, [&, run](int c) -> Append {
+          PGconn* conn = postgres->Connect();
+          if (conn == nullptr || !Postgres::Prepare(conn)) return [](uint64_t) { return false; };
+          auto shared = std::shared_ptr<PGconn>(conn, PQfinish);
+          return [shared, run, c](uint64_t n) { return Postgres::Insert(shared.get(), run, c, n); };
+        }));
+      }
+      std::vector<std::shared_ptr<v1::EventLog::Stub>> stubs;
+      for (int i = 0; i < std::min(clients, 8); ++i) {
+        stubs.push_back(v1::EventLog::NewStub(Channel(server.address(), i)));
+      }
+      rows.push_back(Drive("evenhand", clients, seconds, [&, run](int c) -> Append {
+        auto stub = stubs[static_cast<size_t>(c) % stubs.size()];
+        return [stub, run, c](uint64_t n) {
+          const std::string id = absl::StrCat(run, "-", c, "-", n);
+          v1::AppendRequest r;
+          r.set_stream_id(absl::StrCat("query-", id));
+          *r.add_events() = QueryEvent(id);
+          grpc::ClientContext context;
+          v1::AppendResponse response;
+          return stub->Append(&context, r, &response).ok();
+        };
+      }));
+      std::printf(".");
+      std::fflush(stdout);
+    }
+    std::printf("\n");
+    postgres.reset();
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+  ScaleFigures scale;
+  if (parts.find("scale") != std::string::npos) scale = Scale(absl::GetFlag(FLAGS_events));
+
+  // ---- the table ------------------------------------------------------------------------
+  if (!rows.empty()) {
+    std::printf("\ndurable appends, one event per append, %s each after 1 s warm-up\n",
+                absl::FormatDuration(seconds).c_str());
+    std::printf("%-12s %8s %11s %8s %8s %7s %9s %12s\n", "system", "clients", "events/s",
+                "p50 ms", "p99 ms", "errors", "vs raw", "vs postgres");
+    for (const Row& r : rows) {
+      double raw = 0, pg = 0;
+      for (const Row& o : rows) {
+        if (o.clients != r.clients) continue;
+        if (o.system == "raw-rocksdb") raw = o.events_per_s;
+        if (o.system == "postgres") pg = o.events_per_s;
+      }
+      std::string vs_raw = r.system == "evenhand" && raw > 0
+                               ? absl::StrFormat("%.2fx", r.events_per_s / raw) : "";
+      std::string vs_pg = r.system == "evenhand" && pg > 0
+                              ? absl::StrFormat("%.2fx", r.events_per_s / pg) : "";
+      std::printf("%-12s %8d %11.0f %8.2f %8.2f %7llu %9s %12s\n", r.system.c_str(), r.clients,
+                  r.events_per_s, r.p50_ms, r.p99_ms, static_cast<unsigned long long>(r.errors),
+                  vs_raw.c_str(), vs_pg.c_str());
+    }
+  }
+  if (scale.events > 0) {
+    std::printf("\nat %llu events (a five-year council history, loaded at %.0f events/s)\n",
+                static_cast<unsigned long long>(scale.events), scale.load_events_per_s);
+    std::printf("%-44s %14s\n", "measure", "value");
+    std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, client-parsed", scale.replay_events_per_s);
+    std::printf("%-44s %11.0f /s\n", "projection rebuild (server start to report)",
+                scale.rebuild_events_per_s);
+    std::printf("%-44s %8.1f ms p50, %.1f ms p99\n", "fairness report, current quarter",
+                scale.report_p50_ms, scale.report_p99_ms);
+    std::printf("%-44s %8.1f ms p50\n", "fairness report, current year", scale.year_report_p50_ms);
+    std::printf("%-44s %8.2f ms p50, %.2f ms p99\n", "inclusion proof over gRPC", scale.proof_p50_ms,
+                scale.proof_p99_ms);
+    std::printf("%-44s %11zu MiB\n", "server RSS", scale.rss_mib);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace evenhand::bench
+
+int main(int argc, char** argv) { return evenhand::bench::Main(argc, argv); }
