@@ -1,4 +1,3 @@
-#include "base/time_util.h"
 #include "integrity/integrity_log.h"
 
 #include <utility>
@@ -7,6 +6,8 @@
 #include "base/big_endian.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "base/thread_name.h"
+#include "base/time_util.h"
 #include "integrity/bundle.h"
 #include "integrity/canonical.h"
 #include "rocksdb/db.h"
@@ -59,7 +60,10 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
   EH_RETURN_IF_ERROR(log->Restore());
   EH_RETURN_IF_ERROR(log->CatchUp());
   store->SetCommitHook(log.get());
-  log->checkpointer_ = std::thread([l = log.get()] { l->RunCheckpointer(); });
+  log->checkpointer_ = std::thread([l = log.get()] {
+    SetThreadName("eh-checkpoint");
+    l->RunCheckpointer();
+  });
   return log;
 }
 
@@ -123,6 +127,8 @@ absl::Status IntegrityLog::Restore() {
       signed_at_ = absl::FromUnixSeconds(latest.checkpoint().timestamp().seconds());
     }
   }
+  tail_range_ = range;
+  tail_chain_ = chain;
   range_ = std::move(range);
   chain_head_ = std::move(chain);
   return absl::OkStatus();
@@ -141,11 +147,6 @@ absl::Status IntegrityLog::CatchUp() {
   std::vector<storage::EventPtr> chunk;
   auto flush = [&]() -> absl::Status {
     if (chunk.empty()) return absl::OkStatus();
-    {
-      absl::MutexLock lock(&mu_);
-      pending_range_ = range_;
-      pending_chain_ = chain_head_;
-    }
     rocksdb::WriteBatch batch;
     EH_RETURN_IF_ERROR(Prepare(chunk, &batch));
     rocksdb::WriteOptions wo;
@@ -168,39 +169,46 @@ absl::Status IntegrityLog::CatchUp() {
 
 absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
                                    rocksdb::WriteBatch* batch) {
-  {
-    absl::MutexLock lock(&mu_);
-    pending_range_ = range_;
-    pending_chain_ = chain_head_;
-  }
+  // Built on the last prepared group, which may not be durable yet; the
+  // tail only moves once the whole group is hashed (a failed group's batch
+  // is dropped by the store).
+  CompactRange range = tail_range_;
+  std::string chain = tail_chain_;
   rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
   for (const storage::EventPtr& e : events) {
-    if (e->position() != pending_range_.size() + 1) {
+    if (e->position() != range.size() + 1) {
       return absl::InternalError(absl::StrCat("integrity: event at position ", e->position(),
-                                              " but the tree has ", pending_range_.size(),
+                                              " but the tree has ", range.size(),
                                               " leaves; nothing was written"));
     }
     EH_ASSIGN_OR_RETURN(std::string canonical, CanonicalRecord(*e));
-    pending_range_.Append(integrity::LeafHash(canonical),
-                          [&](int level, uint64_t index, const std::string& hash) {
-                            batch->Put(cf, NodeKey(level, index), hash);
-                          });
-    pending_chain_ = ChainHash(pending_chain_, canonical);
-    batch->Put(cf, ChainKey(e->position()), pending_chain_);
+    range.Append(integrity::LeafHash(canonical),
+                 [&](int level, uint64_t index, const std::string& hash) {
+                   batch->Put(cf, NodeKey(level, index), hash);
+                 });
+    chain = ChainHash(chain, canonical);
+    batch->Put(cf, ChainKey(e->position()), chain);
   }
-  batch->Put(cf, kSizeKey, BigEndian64(pending_range_.size()));
+  batch->Put(cf, kSizeKey, BigEndian64(range.size()));
+  tail_range_ = range;
+  tail_chain_ = chain;
+  absl::MutexLock lock(&mu_);
+  prepared_.push_back({std::move(range), std::move(chain)});
   return absl::OkStatus();
 }
 
 void IntegrityLog::Committed() {
   absl::MutexLock lock(&mu_);
-  range_ = std::move(pending_range_);
-  chain_head_ = std::move(pending_chain_);
+  range_ = std::move(prepared_.front().first);
+  chain_head_ = std::move(prepared_.front().second);
+  prepared_.pop_front();
 }
 
 void IntegrityLog::Aborted() {
-  pending_range_ = CompactRange();
-  pending_chain_.clear();
+  // The store stops taking appends after this, so the tail is never built
+  // on again; the committed tree stays as it was.
+  absl::MutexLock lock(&mu_);
+  prepared_.pop_front();
 }
 
 uint64_t IntegrityLog::size() const {

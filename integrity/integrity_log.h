@@ -22,6 +22,7 @@
 #ifndef EVENHAND_INTEGRITY_INTEGRITY_LOG_H_
 #define EVENHAND_INTEGRITY_INTEGRITY_LOG_H_
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,7 +62,8 @@ class IntegrityLog final : public storage::CommitHook {
   // Stops the checkpoint thread after signing the tree as it stands.
   void Stop();
 
-  // storage::CommitHook (the store's sequencer thread).
+  // storage::CommitHook: Prepare on the store's sequencer thread, the others
+  // on its writer thread.
   absl::Status Prepare(const std::vector<storage::EventPtr>& events,
                        rocksdb::WriteBatch* batch) override;
   void Committed() override;
@@ -117,9 +119,13 @@ class IntegrityLog final : public storage::CommitHook {
   absl::Time signed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
 
-  // The group being committed: sequencer thread only.
-  CompactRange pending_range_;
-  std::string pending_chain_;
+  // Groups prepared but not yet committed, oldest first: each the tree and
+  // chain head as they will be once it is durable.
+  std::deque<std::pair<CompactRange, std::string>> prepared_ ABSL_GUARDED_BY(mu_);
+  // The tree and chain head after the last prepared group: the sequencer
+  // thread's (and Open()'s before the hook is installed).
+  CompactRange tail_range_;
+  std::string tail_chain_;
 
   std::thread checkpointer_;
 };

@@ -7,6 +7,7 @@
 #include "base/big_endian.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "base/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -42,7 +43,10 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   }
   std::unique_ptr<ProjectionRunner> runner(new ProjectionRunner(store, std::move(options)));
   EH_RETURN_IF_ERROR(runner->Restore());
-  runner->thread_ = std::thread([r = runner.get()] { r->Follow(); });
+  runner->thread_ = std::thread([r = runner.get()] {
+    SetThreadName("eh-projection");
+    r->Follow();
+  });
   return runner;
 }
 

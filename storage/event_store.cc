@@ -1,4 +1,3 @@
-#include "base/time_util.h"
 #include "storage/event_store.h"
 
 #include <algorithm>
@@ -14,6 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "base/status_macros.h"
+#include "base/thread_name.h"
+#include "base/time_util.h"
 #include "base/uuid.h"
 #include "google/protobuf/util/time_util.h"
 #include "rocksdb/db.h"
@@ -175,21 +176,50 @@ class EventStore::Impl {
   // The sequencer's verdict on one request of a group.
   struct Outcome {
     absl::StatusOr<AppendResult> result = absl::UnknownError("not decided");
-    // The request's events are in this group's WriteBatch, or it replays ids
-    // first written in this group: either way it shares the write's fate.
-    bool depends_on_write = false;
+    // The verdict rests on events that are not durable yet: this group's
+    // (its own events, or a retry or conflict with them), or those of a
+    // group ahead of it in the pipeline. It stands or falls with that write.
+    bool rests_on_this_group = false;
+    bool rests_on_earlier_group = false;
+  };
+
+  // A group decided by the sequencer, on its way to the writer.
+  struct Decided {
+    std::vector<AppendCallback> done;  // one per request, in request order
+    std::vector<Outcome> outcomes;
+    rocksdb::WriteBatch batch;
+    std::vector<EventPtr> records;
+    uint64_t first_position = 0;
+    // Set if the group failed before RocksDB saw it; the hook then has
+    // nothing to commit or abort.
+    absl::Status prepare_status;
+  };
+
+  // An event written by a group still in the pipeline: the sequencer must
+  // see it (as a retry's original, or as its stream's revision) although
+  // RocksDB does not have it yet.
+  struct InFlight {
+    uint64_t position;
+    std::string id_key;
+    std::string stream_id;
+    EventPtr record;
   };
 
   void RunSequencer();
-  void CommitGroup(std::vector<Pending>& group);
+  void RunWriter();
+  void RunCompleter();
+  Decided Decide(std::vector<Pending>& group);
+  void Write(Decided& d);
+  // Drops in-flight entries that RocksDB now has.
+  void ForgetWritten();
+  // The record at `position`, from the pipeline or from RocksDB.
+  absl::StatusOr<EventPtr> RecordAt(uint64_t position) const;
   absl::StatusOr<std::optional<uint64_t>> StreamLastRevision(
       const std::string& stream_id,
       const absl::flat_hash_map<std::string, std::optional<uint64_t>>& overlay);
   // The answer to a retry whose event ids are all at `positions`; those at or
   // after `first_in_group` are in `in_group` (this group, not yet written).
-  absl::StatusOr<AppendResult> Replay(const Pending& p, const std::vector<uint64_t>& positions,
-                                      uint64_t first_in_group,
-                                      const std::vector<EventPtr>& in_group);
+  absl::StatusOr<AppendResult> Replay(const Pending& p, const std::vector<uint64_t>& positions);
   std::string FirstSeenMessage(const Pending& p, const std::vector<std::optional<uint64_t>>& seen);
 
   std::atomic<uint64_t> last_position_{0};
@@ -203,10 +233,34 @@ class EventStore::Impl {
   std::string failure_ ABSL_GUARDED_BY(queue_mu_);
   std::thread sequencer_;
 
+  // The pipeline: the sequencer decides group N+1 while the writer writes
+  // and syncs group N, and the completer answers group N-1's appenders
+  // (answering means network writes, which would otherwise delay the next
+  // fsync). At most one decided group waits for the writer, so appends
+  // arriving during a write gather into the next group.
+  absl::Mutex write_mu_;
+  std::deque<Decided> write_queue_ ABSL_GUARDED_BY(write_mu_);
+  bool write_stop_ ABSL_GUARDED_BY(write_mu_) = false;
+  std::thread writer_;
+  struct Answer {
+    AppendCallback done;
+    absl::StatusOr<AppendResult> result;
+  };
+  absl::Mutex answer_mu_;
+  std::deque<std::vector<Answer>> answer_queue_ ABSL_GUARDED_BY(answer_mu_);
+  bool answer_stop_ ABSL_GUARDED_BY(answer_mu_) = false;
+  std::thread completer_;
+
   // Owned by the sequencer thread (and by Open() before it starts).
   uint64_t next_position_ = 1;
   absl::Time last_recorded_at_ = absl::InfinitePast();
   absl::flat_hash_map<std::string, std::optional<uint64_t>> stream_cache_;
+  // Events decided but maybe not yet written, in position order (dense),
+  // with indexes by event id and by stream (the stream's latest revision
+  // and the position that set it).
+  std::deque<InFlight> in_flight_;
+  absl::flat_hash_map<std::string, uint64_t> in_flight_ids_;
+  absl::flat_hash_map<std::string, std::pair<uint64_t, uint64_t>> in_flight_streams_;
 
   // The live buffer of recent events, for subscribers.
   mutable absl::Mutex live_mu_;
@@ -323,7 +377,18 @@ absl::Status EventStore::Impl::Open() {
     absl::MutexLock lock(&queue_mu_);
     accepting_ = true;
   }
-  sequencer_ = std::thread([this] { RunSequencer(); });
+  completer_ = std::thread([this] {
+    SetThreadName("eh-completer");
+    RunCompleter();
+  });
+  writer_ = std::thread([this] {
+    SetThreadName("eh-writer");
+    RunWriter();
+  });
+  sequencer_ = std::thread([this] {
+    SetThreadName("eh-sequencer");
+    RunSequencer();
+  });
   return absl::OkStatus();
 }
 
@@ -345,7 +410,18 @@ absl::Status EventStore::Impl::Close() {
     absl::MutexLock lock(&queue_mu_);
     stop_ = true;
   }
+  // Each stage drains what the one before it handed over, then stops.
   if (sequencer_.joinable()) sequencer_.join();
+  {
+    absl::MutexLock lock(&write_mu_);
+    write_stop_ = true;
+  }
+  if (writer_.joinable()) writer_.join();
+  {
+    absl::MutexLock lock(&answer_mu_);
+    answer_stop_ = true;
+  }
+  if (completer_.joinable()) completer_.join();
   if (!db_) return absl::OkStatus();
   absl::Status status;
   for (auto* h : handles_) {
@@ -416,6 +492,15 @@ void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expec
 
 void EventStore::Impl::RunSequencer() {
   for (;;) {
+    // While the writer still has a decided group waiting, appends gather in
+    // the queue: under load the group grows, so one fsync covers more.
+    {
+      absl::MutexLock lock(&write_mu_);
+      auto writer_free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+        return write_queue_.empty();
+      };
+      write_mu_.Await(absl::Condition(&writer_free));
+    }
     std::vector<Pending> group;
     {
       absl::MutexLock lock(&queue_mu_);
@@ -424,8 +509,6 @@ void EventStore::Impl::RunSequencer() {
       };
       queue_mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stop_ and nothing left to do
-      // Take everything that is waiting, up to the group limit: under load the
-      // group grows, so one fsync covers more appends.
       size_t events = 0;
       while (!queue_.empty() &&
              (group.empty() ||
@@ -435,14 +518,76 @@ void EventStore::Impl::RunSequencer() {
         queue_.pop_front();
       }
     }
-    CommitGroup(group);
+    Decided decided = Decide(group);
+    absl::MutexLock lock(&write_mu_);
+    write_queue_.push_back(std::move(decided));
   }
+}
+
+void EventStore::Impl::RunWriter() {
+  for (;;) {
+    Decided d;
+    {
+      absl::MutexLock lock(&write_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+        return !write_queue_.empty() || write_stop_;
+      };
+      write_mu_.Await(absl::Condition(&ready));
+      if (write_queue_.empty()) return;
+      // Taking it frees the sequencer to decide the next group meanwhile.
+      d = std::move(write_queue_.front());
+      write_queue_.pop_front();
+    }
+    Write(d);
+  }
+}
+
+void EventStore::Impl::RunCompleter() {
+  for (;;) {
+    std::vector<Answer> answers;
+    {
+      absl::MutexLock lock(&answer_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(answer_mu_) {
+        return !answer_queue_.empty() || answer_stop_;
+      };
+      answer_mu_.Await(absl::Condition(&ready));
+      if (answer_queue_.empty()) return;
+      answers = std::move(answer_queue_.front());
+      answer_queue_.pop_front();
+    }
+    for (Answer& a : answers) std::move(a.done)(std::move(a.result));
+  }
+}
+
+void EventStore::Impl::ForgetWritten() {
+  const uint64_t written = LastPosition();
+  while (!in_flight_.empty() && in_flight_.front().position <= written) {
+    const InFlight& f = in_flight_.front();
+    in_flight_ids_.erase(f.id_key);
+    // A later in-flight write to the stream keeps its entry.
+    if (auto it = in_flight_streams_.find(f.stream_id);
+        it != in_flight_streams_.end() && it->second.second == f.position) {
+      in_flight_streams_.erase(it);
+    }
+    in_flight_.pop_front();
+  }
+}
+
+absl::StatusOr<EventPtr> EventStore::Impl::RecordAt(uint64_t position) const {
+  if (!in_flight_.empty() && position >= in_flight_.front().position) {
+    const uint64_t index = position - in_flight_.front().position;
+    if (index < in_flight_.size()) return in_flight_[index].record;
+  }
+  return ReadAt(position);
 }
 
 absl::StatusOr<std::optional<uint64_t>> EventStore::Impl::StreamLastRevision(
     const std::string& stream_id,
     const absl::flat_hash_map<std::string, std::optional<uint64_t>>& overlay) {
   if (auto it = overlay.find(stream_id); it != overlay.end()) return it->second;
+  if (auto it = in_flight_streams_.find(stream_id); it != in_flight_streams_.end()) {
+    return it->second.first;
+  }
   if (auto it = stream_cache_.find(stream_id); it != stream_cache_.end()) return it->second;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
   std::string prefix = StreamPrefix(stream_id);
@@ -458,19 +603,12 @@ absl::StatusOr<std::optional<uint64_t>> EventStore::Impl::StreamLastRevision(
 }
 
 absl::StatusOr<AppendResult> EventStore::Impl::Replay(const Pending& p,
-                                                      const std::vector<uint64_t>& positions,
-                                                      uint64_t first_in_group,
-                                                      const std::vector<EventPtr>& in_group) {
+                                                      const std::vector<uint64_t>& positions) {
   AppendResult result;
   result.positions = positions;
   result.idempotent_replay = true;
   for (size_t i = 0; i < positions.size(); ++i) {
-    EventPtr original;
-    if (positions[i] >= first_in_group) {
-      original = in_group[positions[i] - first_in_group];
-    } else {
-      EH_ASSIGN_OR_RETURN(original, ReadAt(positions[i]));
-    }
+    EH_ASSIGN_OR_RETURN(EventPtr original, RecordAt(positions[i]));
     if (original->event().stream_id() != p.stream_id) {
       return absl::AlreadyExistsError(absl::StrCat(
           "events[", i, "].event_id: ", p.events[i].event_id(),
@@ -499,22 +637,28 @@ std::string EventStore::Impl::FirstSeenMessage(const Pending& p,
                       "need new ids. Nothing was written.");
 }
 
-void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
+EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) {
+  Decided d;
+  d.outcomes.resize(group.size());
+  for (Pending& p : group) d.done.push_back(std::move(p.done));
+  d.first_position = next_position_;
   {
     absl::MutexLock lock(&queue_mu_);
     if (!failure_.empty()) {
-      // Queued before the failure: refuse them too, for the same reason.
-      for (Pending& p : group) {
-        std::move(p.done)(absl::UnavailableError(absl::StrCat(
+      // Queued before a write failed: refused too, for the same reason.
+      for (Outcome& out : d.outcomes) {
+        out.result = absl::UnavailableError(absl::StrCat(
             "the log stopped accepting appends after a storage failure (", failure_,
-            "); restart the server and retry with the same event ids")));
+            "); restart the server and retry with the same event ids"));
       }
-      return;
+      return d;
     }
   }
-  std::vector<Outcome> outcomes(group.size());
+  // What RocksDB has now need not be tracked: the MultiGet below sees it.
+  ForgetWritten();
 
-  // Idempotency: one MultiGet for every event id in the group.
+  // Idempotency: one MultiGet for every event id in the group; ids still in
+  // the pipeline (earlier groups, and this one) are found in memory.
   std::vector<rocksdb::Slice> keys;
   for (const Pending& p : group) {
     for (const std::string& k : p.id_keys) keys.emplace_back(k);
@@ -524,29 +668,32 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
   db_->MultiGet(rocksdb::ReadOptions(), event_ids_cf_, keys.size(), keys.data(), values.data(),
                 statuses.data());
 
-  const uint64_t first_position = next_position_;
-  absl::Time now = std::max(options_.clock(), last_recorded_at_);
+  const absl::Time now = std::max(options_.clock(), last_recorded_at_);
   const google::protobuf::Timestamp recorded_at = ToProtoTime(now);
-  rocksdb::WriteBatch batch;
-  std::vector<EventPtr> records;
   absl::flat_hash_map<std::string, std::optional<uint64_t>> overlay;  // this group's streams
-  absl::flat_hash_map<std::string, uint64_t> ids_in_group;            // id key -> position
+  const uint64_t written = LastPosition();
+  auto rests_on = [&](Outcome& out, uint64_t position) {
+    if (position >= d.first_position) {
+      out.rests_on_this_group = true;
+    } else if (position > written) {
+      out.rests_on_earlier_group = true;
+    }
+  };
 
   size_t key_index = 0;
   for (size_t r = 0; r < group.size(); ++r) {
     Pending& p = group[r];
-    Outcome& out = outcomes[r];
+    Outcome& out = d.outcomes[r];
     // Which ids were seen, and where.
     std::vector<std::optional<uint64_t>> seen(p.events.size());
     size_t seen_count = 0;
-    bool seen_in_group = false;
     bool lookup_failed = false;
     // Every key of this request is consumed, even after a failure, so the
     // next request's keys stay aligned.
     for (size_t i = 0; i < p.events.size(); ++i, ++key_index) {
-      if (auto it = ids_in_group.find(p.id_keys[i]); it != ids_in_group.end()) {
+      if (auto it = in_flight_ids_.find(p.id_keys[i]); it != in_flight_ids_.end()) {
         seen[i] = it->second;
-        seen_in_group = true;
+        rests_on(out, it->second);
       } else if (statuses[key_index].ok()) {
         seen[i] = ReadBigEndian64(values[key_index].ToStringView());
       } else if (!statuses[key_index].IsNotFound()) {
@@ -558,19 +705,15 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
     if (lookup_failed) continue;
     if (seen_count == p.events.size()) {
       // A retry of a batch already recorded: answer with the original
-      // positions. If the originals are in this very group, the answer waits
-      // for (and shares the fate of) this group's write.
+      // positions. If the originals are not durable yet, the answer shares
+      // the fate of their write.
       std::vector<uint64_t> positions;
       for (const auto& s : seen) positions.push_back(*s);
-      out.result = Replay(p, positions, first_position, records);
-      out.depends_on_write = seen_in_group;
+      out.result = Replay(p, positions);
       continue;
     }
     if (seen_count > 0) {
       out.result = absl::AlreadyExistsError(FirstSeenMessage(p, seen));
-      // If the recorded ids are this group's, the verdict stands or falls
-      // with the group's write.
-      out.depends_on_write = seen_in_group;
       continue;
     }
 
@@ -601,7 +744,12 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
         break;
     }
     if (!expected.empty()) {
-      out.depends_on_write = overlay.contains(p.stream_id);
+      // The revision seen may be one not yet durable.
+      if (overlay.contains(p.stream_id)) {
+        out.rests_on_this_group = true;
+      } else if (auto it = in_flight_streams_.find(p.stream_id); it != in_flight_streams_.end()) {
+        out.rests_on_earlier_group = true;
+      }
       out.result = absl::FailedPreconditionError(
           absl::StrCat("stream \"", p.stream_id, "\" ", describe(), "; expected ", expected,
                        ". Nothing was written: re-read the stream and decide again."));
@@ -619,46 +767,68 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
       *e = std::move(p.events[i]);
       e->set_stream_id(p.stream_id);
       *e->mutable_recorded_at() = recorded_at;
-      batch.Put(events_cf_, BigEndian64(next_position_), record->SerializeAsString());
-      batch.Put(streams_cf_, StreamKey(p.stream_id, revision), BigEndian64(next_position_));
-      batch.Put(event_ids_cf_, p.id_keys[i], BigEndian64(next_position_));
-      ids_in_group[p.id_keys[i]] = next_position_;
+      d.batch.Put(events_cf_, BigEndian64(next_position_), record->SerializeAsString());
+      d.batch.Put(streams_cf_, StreamKey(p.stream_id, revision), BigEndian64(next_position_));
+      d.batch.Put(event_ids_cf_, p.id_keys[i], BigEndian64(next_position_));
+      in_flight_ids_[p.id_keys[i]] = next_position_;
+      in_flight_.push_back({next_position_, p.id_keys[i], p.stream_id, record});
       result.positions.push_back(next_position_);
-      records.push_back(std::move(record));
+      d.records.push_back(std::move(record));
       ++next_position_;
     }
     result.stream_revision = revision - 1;
     overlay[p.stream_id] = revision - 1;
     out.result = std::move(result);
-    out.depends_on_write = true;
+    out.rests_on_this_group = true;
   }
 
-  // Write the group: one batch, one fsync.
-  absl::Status prepare_status;  // a failure before RocksDB saw the batch
-  absl::Status write_status;    // a failure of the RocksDB write itself
-  if (!records.empty()) {
-    if (hook_ != nullptr) prepare_status = hook_->Prepare(records, &batch);
-    if (prepare_status.ok() && options_.TEST_before_write) {
-      prepare_status = options_.TEST_before_write();
+  if (d.records.empty()) return d;
+  if (options_.TEST_before_write) d.prepare_status = options_.TEST_before_write();
+  if (d.prepare_status.ok() && hook_ != nullptr) d.prepare_status = hook_->Prepare(d.records, &d.batch);
+  if (!d.prepare_status.ok()) {
+    // RocksDB will never see the batch: its positions are given out again
+    // and the pipeline forgets its events.
+    next_position_ = d.first_position;
+    while (!in_flight_.empty() && in_flight_.back().position >= d.first_position) {
+      in_flight_ids_.erase(in_flight_.back().id_key);
+      in_flight_.pop_back();
     }
-    if (prepare_status.ok()) {
-      rocksdb::WriteOptions wo;
-      wo.sync = true;
-      write_status = FromRocks(db_->Write(wo, &batch), "the write of an append batch failed");
-      if (write_status.ok() && options_.TEST_after_write) write_status = options_.TEST_after_write();
-    }
-    if (prepare_status.ok() && write_status.ok()) {
+    return d;
+  }
+  last_recorded_at_ = now;
+  for (auto& [stream, rev] : overlay) {
+    in_flight_streams_[stream] = {*rev, next_position_ - 1};
+    if (stream_cache_.size() >= kStreamCacheLimit) stream_cache_.clear();
+    stream_cache_[stream] = rev;
+  }
+  return d;
+}
+
+void EventStore::Impl::Write(Decided& d) {
+  std::string failure;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    failure = failure_;
+  }
+  absl::Status write_status;  // a failure of the RocksDB write itself
+  const bool has_batch = !d.records.empty() && d.prepare_status.ok();
+  if (!failure.empty()) {
+    // Decided before an earlier group's write failed: refuse it too, for the
+    // same reason; its batch is never written.
+    if (has_batch && hook_ != nullptr) hook_->Aborted();
+  } else if (has_batch) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    write_status = FromRocks(db_->Write(wo, &d.batch), "the write of an append batch failed");
+    if (write_status.ok() && options_.TEST_after_write) write_status = options_.TEST_after_write();
+    if (write_status.ok()) {
       if (hook_ != nullptr) hook_->Committed();
-      last_recorded_at_ = now;
-      for (auto& [stream, rev] : overlay) {
-        if (stream_cache_.size() >= kStreamCacheLimit) stream_cache_.clear();
-        stream_cache_[stream] = rev;
-      }
-      last_position_.store(next_position_ - 1, std::memory_order_release);
+      const uint64_t last = d.records.back()->position();
+      last_position_.store(last, std::memory_order_release);
       absl::MutexLock lock(&live_mu_);
-      for (EventPtr& rec : records) {
+      for (const EventPtr& rec : d.records) {
         live_bytes_ += rec->ByteSizeLong();
-        live_.push_back(std::move(rec));
+        live_.push_back(rec);
       }
       // Bounded by count and by bytes, so large events cannot pin memory.
       while (live_.size() > options_.live_buffer_events ||
@@ -667,33 +837,37 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
         live_.pop_front();
         ++live_first_;
       }
-      live_committed_ = next_position_ - 1;
+      live_committed_ = last;
     } else {
       if (hook_ != nullptr) hook_->Aborted();
-      if (!prepare_status.ok()) {
-        // RocksDB never saw the batch: the positions can be given out again.
-        next_position_ = first_position;
-      } else {
-        // RocksDB failed the write, but the batch may still be in its WAL
-        // (say the append succeeded and the fsync failed) and come back on
-        // recovery. Giving its positions to other events could then put two
-        // events at one position, so the store stops taking writes; a
-        // restart recovers the true end of the log.
-        absl::MutexLock lock(&queue_mu_);
-        accepting_ = false;
-        failure_ = absl::StrCat(write_status.message(), " at positions ", first_position, "..",
-                                next_position_ - 1);
-      }
+      // RocksDB failed the write, but the batch may still be in its WAL (say
+      // the append succeeded and the fsync failed) and come back on
+      // recovery. Giving its positions to other events could then put two
+      // events at one position, so the store stops taking writes; a restart
+      // recovers the true end of the log.
+      absl::MutexLock lock(&queue_mu_);
+      accepting_ = false;
+      failure_ = absl::StrCat(write_status.message(), " at positions ", d.first_position, "..",
+                              d.records.back()->position());
     }
   }
 
-  for (size_t r = 0; r < group.size(); ++r) {
-    Outcome& out = outcomes[r];
-    if (out.depends_on_write && !prepare_status.ok()) {
+  std::vector<Answer> answers;
+  answers.reserve(d.outcomes.size());
+  for (size_t r = 0; r < d.outcomes.size(); ++r) {
+    Outcome& out = d.outcomes[r];
+    const bool rests = out.rests_on_this_group || out.rests_on_earlier_group;
+    if (!failure.empty()) {
+      if (rests || out.result.ok()) {
+        out.result = absl::UnavailableError(absl::StrCat(
+            "the log stopped accepting appends after a storage failure (", failure,
+            "); restart the server and retry with the same event ids"));
+      }
+    } else if (out.rests_on_this_group && !d.prepare_status.ok()) {
       if (out.result.ok() && !out.result->idempotent_replay) {
         // This request's own events were in the batch.
         out.result = absl::InternalError(absl::StrCat(
-            prepare_status.message(),
+            d.prepare_status.message(),
             ". Nothing from this append was written; it is safe to retry."));
       } else {
         // The verdict (a replay, AlreadyExists, FailedPrecondition) rested on
@@ -702,15 +876,19 @@ void EventStore::Impl::CommitGroup(std::vector<Pending>& group) {
             "a concurrent append this one depended on failed before it was written; "
             "nothing was written: retry");
       }
-    } else if (out.depends_on_write && !write_status.ok()) {
+    } else if (out.rests_on_this_group && !write_status.ok()) {
       out.result = absl::InternalError(absl::StrCat(
           write_status.message(),
           ". The outcome of this append is unknown and the server accepts no more writes: "
           "after a restart, retry with the same event ids, which is safe (a recorded batch "
           "is answered with its original positions)."));
     }
-    std::move(group[r].done)(std::move(out.result));
+    // Resting on an earlier group is fine here: that group was written
+    // before this one reached the writer, or `failure` is set.
+    answers.push_back({std::move(d.done[r]), std::move(out.result)});
   }
+  absl::MutexLock lock(&answer_mu_);
+  answer_queue_.push_back(std::move(answers));
 }
 
 absl::StatusOr<EventPtr> EventStore::Impl::ReadAt(uint64_t position) const {

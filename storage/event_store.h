@@ -7,10 +7,14 @@
 //
 // Writes go through one sequencer thread that combines all appends waiting at
 // that moment into one RocksDB WriteBatch and one WAL fsync (group commit).
+// It is a pipeline: while the writer thread writes and syncs one group, the
+// sequencer decides the next (ids, revisions, positions, the commit hook's
+// writes) and a completer thread answers the appenders of the one before.
 // An append is acknowledged only after its batch is durable.
 //
 // Thread-safety: all public methods are safe to call concurrently. Append
-// callbacks run on the sequencer thread and must not block.
+// callbacks run on the completer thread (or the caller's, for a request
+// refused at once) and must not block.
 #ifndef EVENHAND_STORAGE_EVENT_STORE_H_
 #define EVENHAND_STORAGE_EVENT_STORE_H_
 
@@ -81,17 +85,25 @@ using RawVisitor = std::function<bool(uint64_t position, std::string_view record
 
 // Extends the group commit with writes of other modules (the integrity
 // module's hash chain and Merkle tree), so that they are atomic with the
-// events they describe. Runs on the sequencer thread.
+// events they describe.
+//
+// Groups are pipelined: Prepare for a group may be called before the
+// previous group is durable, so a hook builds each group on the state left
+// by the previous Prepare, not by the previous Committed.
 class CommitHook {
  public:
   virtual ~CommitHook() = default;
-  // Adds this module's writes for `events` (consecutive positions, in order)
-  // to `batch`. An error fails every append in the group; nothing is written.
+  // Sequencer thread. Adds this module's writes for `events` (consecutive
+  // positions, following those of the previous successful Prepare) to
+  // `batch`. An error fails every append in the group and must leave the
+  // hook as it was: nothing is written and no Committed/Aborted follows.
   virtual absl::Status Prepare(const std::vector<EventPtr>& events,
                                rocksdb::WriteBatch* batch) = 0;
-  // The batch prepared last is durable.
+  // Writer thread. Exactly one of these follows each successful Prepare, in
+  // the order of the Prepares. Committed: the oldest prepared batch is
+  // durable. Aborted: it was not written (the store then stops taking
+  // appends).
   virtual void Committed() = 0;
-  // The batch prepared last was not written; forget it.
   virtual void Aborted() = 0;
 };
 
@@ -111,11 +123,13 @@ struct StoreOptions {
   std::vector<std::string> extra_column_families;
   // Source of `recorded_at`; tests inject a fake. Must be thread-safe.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
-  // Test-only: called on the sequencer thread just before each WriteBatch is
-  // written; an error simulates a failure before RocksDB saw the batch.
+  // Test-only: called on the sequencer thread once a group is decided,
+  // before the commit hook's Prepare; an error simulates a failure before
+  // RocksDB saw the batch.
   std::function<absl::Status()> TEST_before_write;
-  // Test-only: called after each successful WriteBatch; an error simulates a
-  // write that RocksDB reported failed although it reached the WAL.
+  // Test-only: called on the writer thread after each successful
+  // WriteBatch; an error simulates a write that RocksDB reported failed
+  // although it reached the WAL.
   std::function<absl::Status()> TEST_after_write;
 };
 

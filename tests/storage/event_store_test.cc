@@ -418,11 +418,118 @@ TEST_F(EventStoreTest, CommitHookWritesAreAtomicWithTheEvents) {
   EXPECT_TRUE(store_->db()->Get({}, store_->ColumnFamily("extra"), "2", &value).ok());
   EXPECT_EQ(hook.committed, 1);
 
+  // A failed Prepare writes nothing and is not followed by Committed or
+  // Aborted; the positions are given out again.
   hook.fail = true;
   EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("hook refused")));
-  EXPECT_EQ(hook.aborted, 1);
+  EXPECT_EQ(hook.aborted, 0);
+  EXPECT_EQ(hook.committed, 1);
   EXPECT_EQ(store_->LastPosition(), 2u);
+  EXPECT_FALSE(store_->db()->Get({}, store_->ColumnFamily("extra"), "3", &value).ok());
+  hook.fail = false;
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  EXPECT_THAT(r.positions, ElementsAre(3));
+  EXPECT_EQ(hook.committed, 2);
+  store_->SetCommitHook(nullptr);
+}
+
+// While one group is being written, the sequencer decides the next: a retry
+// of the group's ids, a follow-up on its stream and a conflicting append must
+// all see the group although RocksDB has not acknowledged it.
+TEST_F(EventStoreTest, AppendsDecidedWhileAGroupIsBeingWrittenSeeThatGroup) {
+  absl::Notification first_writing, release;
+  std::atomic<int> writes{0};
+  StoreOptions options;
+  options.TEST_after_write = [&]() -> absl::Status {
+    if (writes++ == 0) {
+      first_writing.Notify();
+      release.WaitForNotification();
+    }
+    return absl::OkStatus();
+  };
+  Reopen(options);
+  const std::vector<v1::Event> original = SomeEvents(3);
+  std::thread writer([&] {
+    ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("s", ExpectedRevision::NoStream(), original));
+    EXPECT_THAT(r.positions, ElementsAre(1, 2, 3));
+  });
+  first_writing.WaitForNotification();
+  EXPECT_EQ(store_->LastPosition(), 0u);  // not acknowledged yet
+
+  absl::Notification retry_done, next_done, conflict_done;
+  absl::StatusOr<AppendResult> retry, next, conflict;
+  store_->AppendAsync("s", ExpectedRevision::NoStream(), original,
+                      [&](absl::StatusOr<AppendResult> r) {
+                        retry = std::move(r);
+                        retry_done.Notify();
+                      });
+  store_->AppendAsync("s", ExpectedRevision::Exact(2), SomeEvents(1),
+                      [&](absl::StatusOr<AppendResult> r) {
+                        next = std::move(r);
+                        next_done.Notify();
+                      });
+  store_->AppendAsync("s", ExpectedRevision::NoStream(), SomeEvents(1),
+                      [&](absl::StatusOr<AppendResult> r) {
+                        conflict = std::move(r);
+                        conflict_done.Notify();
+                      });
+  release.Notify();
+  writer.join();
+  retry_done.WaitForNotification();
+  next_done.WaitForNotification();
+  conflict_done.WaitForNotification();
+  ASSERT_OK(retry.status());
+  EXPECT_TRUE(retry->idempotent_replay);
+  EXPECT_THAT(retry->positions, ElementsAre(1, 2, 3));
+  EXPECT_EQ(retry->stream_revision, 2u);
+  ASSERT_OK(next.status());
+  EXPECT_THAT(next->positions, ElementsAre(4));
+  EXPECT_EQ(next->stream_revision, 3u);
+  EXPECT_THAT(conflict.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                          HasSubstr("is at revision")));
+  EXPECT_EQ(store_->LastPosition(), 4u);
+  std::vector<uint64_t> revisions;
+  for (const EventPtr& e : ReadStream("s")) revisions.push_back(e->stream_revision());
+  EXPECT_THAT(revisions, ElementsAre(0, 1, 2, 3));
+}
+
+TEST_F(EventStoreTest, AFailedWriteAbortsTheHooksGroupAndRefusesTheGroupsBehindIt) {
+  absl::Notification first_writing, release;
+  std::atomic<int> writes{0};
+  StoreOptions options;
+  options.extra_column_families = {"extra"};
+  options.TEST_after_write = [&]() -> absl::Status {
+    if (writes++ == 0) {
+      first_writing.Notify();
+      release.WaitForNotification();
+      return absl::InternalError("injected fsync failure");
+    }
+    return absl::OkStatus();
+  };
+  Reopen(options);
+  RecordingHook hook(store_.get());
+  store_->SetCommitHook(&hook);
+  absl::Status first;
+  std::thread writer([&] { first = store_->Append("a", ExpectedRevision::Any(), SomeEvents(1)).status(); });
+  first_writing.WaitForNotification();
+  // Decided behind the failing group: its batch must never be written.
+  absl::Notification behind_done;
+  absl::Status behind;
+  store_->AppendAsync("b", ExpectedRevision::Any(), SomeEvents(1),
+                      [&](absl::StatusOr<AppendResult> r) {
+                        behind = r.status();
+                        behind_done.Notify();
+                      });
+  absl::SleepFor(absl::Milliseconds(50));  // let the sequencer decide it (not asserted)
+  release.Notify();
+  writer.join();
+  behind_done.WaitForNotification();
+  EXPECT_THAT(first, StatusIs(absl::StatusCode::kInternal, HasSubstr("outcome of this append is unknown")));
+  EXPECT_THAT(behind, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("storage failure")));
+  EXPECT_EQ(hook.committed, 0);
+  EXPECT_EQ(hook.aborted, hook.prepared);
+  EXPECT_EQ(writes.load(), 1);
   store_->SetCommitHook(nullptr);
 }
 
