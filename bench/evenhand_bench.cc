@@ -95,8 +95,8 @@ struct Row {
   std::string note;
 };
 
-// One client's durable append: true when acknowledged.
-using Append = std::function<bool(uint64_t n)>;
+// One client's durable append: empty when acknowledged, else the error.
+using Append = std::function<std::string(uint64_t n)>;
 
 Row Drive(const std::string& system, int clients, absl::Duration measure,
           const std::function<Append(int client)>& make_client) {
@@ -105,6 +105,7 @@ Row Drive(const std::string& system, int clients, absl::Duration measure,
   std::atomic<uint64_t> errors{0};
   std::vector<std::thread> threads;
   absl::Mutex mu;
+  std::string first_error;
   int ready = 0;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
@@ -115,11 +116,14 @@ Row Drive(const std::string& system, int clients, absl::Duration measure,
       }
       for (uint64_t n = 0; !stop.load(std::memory_order_relaxed); ++n) {
         const absl::Time start = absl::Now();
-        const bool ok = append(n);
+        const std::string error = append(n);
         const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
         if (!measuring.load(std::memory_order_relaxed)) continue;
-        if (!ok) {
-          ++errors;
+        if (!error.empty()) {
+          if (errors++ == 0) {
+            absl::MutexLock lock(&mu);
+            first_error = error;
+          }
           continue;
         }
         latencies[c].push_back(ms);
@@ -146,6 +150,10 @@ Row Drive(const std::string& system, int clients, absl::Duration measure,
   row.system = system;
   row.clients = clients;
   row.errors = errors;
+  {
+    absl::MutexLock lock(&mu);
+    row.note = first_error;
+  }
   row.events_per_s = all.size() / seconds;
   row.p50_ms = Percentile(all, 0.5);
   row.p99_ms = Percentile(all, 0.99);
@@ -191,7 +199,7 @@ class RawRocks {
     fs::remove_all(dir_, ignored);
   }
   // The same three records evenhand writes per event, in one synced batch.
-  bool Append(int client, uint64_t n) {
+  std::string Append(int client, uint64_t n) {
     const uint64_t position = next_.fetch_add(1) + 1;
     v1::RecordedEvent r;
     r.set_position(position);
@@ -206,7 +214,8 @@ class RawRocks {
     batch.Put(handles_[3], r.event().event_id(), key);
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    return db_->Write(wo, &batch).ok();
+    rocksdb::Status s = db_->Write(wo, &batch);
+    return s.ok() ? "" : s.ToString();
   }
 
  private:
@@ -283,7 +292,7 @@ class Postgres {
 
   // One append: one INSERT, its own transaction, committed durably.
   // `run` keeps stream ids unique across runs into the same table.
-  static bool Insert(PGconn* c, const std::string& run, int client, uint64_t n) {
+  static std::string Insert(PGconn* c, const std::string& run, int client, uint64_t n) {
     const v1::Event e = QueryEvent(absl::StrCat("pg-", run, "-", client, "-", n));
     const std::string stream = absl::StrCat("query-pg-", run, "-", client, "-", n);
     const std::string payload = e.SerializeAsString();
@@ -293,9 +302,10 @@ class Postgres {
     const int lengths[5] = {0, 0, 0, 0, static_cast<int>(payload.size())};
     const int formats[5] = {0, 0, 0, 0, 1};
     PGresult* r = PQexecPrepared(c, "append", 5, values, lengths, formats, 0);
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    std::string error;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) error = PQresultErrorMessage(r);
     PQclear(r);
-    return ok;
+    return error;
   }
 
   static bool Prepare(PGconn* c) {
@@ -604,7 +614,9 @@ int Main(int argc, char** argv) {
       if (postgres && postgres->ok()) {
         rows.push_back(Drive("postgres", clients, seconds, [&, run](int c) -> Append {
           PGconn* conn = postgres->Connect();
-          if (conn == nullptr || !Postgres::Prepare(conn)) return [](uint64_t) { return false; };
+          if (conn == nullptr || !Postgres::Prepare(conn)) {
+            return [](uint64_t) { return std::string("cannot connect or prepare"); };
+          }
           auto shared = std::shared_ptr<PGconn>(conn, PQfinish);
           return [shared, run, c](uint64_t n) { return Postgres::Insert(shared.get(), run, c, n); };
         }));
@@ -622,7 +634,8 @@ int Main(int argc, char** argv) {
           *r.add_events() = QueryEvent(id);
           grpc::ClientContext context;
           v1::AppendResponse response;
-          return stub->Append(&context, r, &response).ok();
+          grpc::Status s = stub->Append(&context, r, &response);
+          return s.ok() ? "" : absl::StrCat(s.error_code(), ": ", s.error_message());
         };
       }));
       std::printf(".");
@@ -656,6 +669,12 @@ int Main(int argc, char** argv) {
       std::printf("%-12s %8d %11.0f %8.2f %8.2f %7llu %9s %12s\n", r.system.c_str(), r.clients,
                   r.events_per_s, r.p50_ms, r.p99_ms, static_cast<unsigned long long>(r.errors),
                   vs_raw.c_str(), vs_pg.c_str());
+    }
+    for (const Row& r : rows) {
+      if (!r.note.empty()) {
+        std::printf("  %s at %d clients, first error: %s\n", r.system.c_str(), r.clients,
+                    r.note.c_str());
+      }
     }
   }
   if (scale.events > 0) {

@@ -1,9 +1,9 @@
-#include "base/time_util.h"
 #include "clients/event_log_client.h"
 
 #include <utility>
 
 #include "base/grpc_status.h"
+#include "base/time_util.h"
 #include "base/uuid.h"
 #include "grpcpp/grpcpp.h"
 

@@ -1,4 +1,3 @@
-#include "base/time_util.h"
 #include "clients/report_render.h"
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace evenhand::clients {

@@ -1,4 +1,3 @@
-#include "base/time_util.h"
 #include "demo/council_generator.h"
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "base/time_util.h"
 #include "projections/fairness_projection.h"
 
 namespace evenhand::demo {

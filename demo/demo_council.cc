@@ -1,10 +1,10 @@
-#include "base/time_util.h"
 #include "demo/demo_council.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/time_util.h"
 #include "base/uuid.h"
 #include "demo/council_generator.h"
 

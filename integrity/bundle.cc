@@ -1,9 +1,9 @@
-#include "base/time_util.h"
 #include "integrity/bundle.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/stubs/logging.h"

@@ -1,4 +1,3 @@
-#include "base/time_util.h"
 #include "services/audit_service.h"
 
 #include <vector>
@@ -9,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "base/grpc_status.h"
 #include "base/status_macros.h"
+#include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 

@@ -1,7 +1,7 @@
-#include "base/time_util.h"
 #include "services/event_validation.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/time_util.h"
 

@@ -1,4 +1,3 @@
-#include "base/time_util.h"
 #include "services/fairness_service.h"
 
 #include <algorithm>
@@ -7,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
 #include "base/status_macros.h"
+#include "base/time_util.h"
 
 namespace evenhand::services {
 namespace {

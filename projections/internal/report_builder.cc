@@ -1,4 +1,3 @@
-#include "base/time_util.h"
 #include "projections/internal/report_builder.h"
 
 #include <algorithm>
@@ -7,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "base/time_util.h"
 
 namespace evenhand::projections::internal {
 namespace {
