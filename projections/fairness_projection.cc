@@ -228,7 +228,13 @@ void FairnessProjection::Index(Case* c, const v1::Payload& payload, int64_t occu
   }
 }
 
-void FairnessProjection::Apply(const v1::RecordedEvent& event) {
+void FairnessProjection::Apply(const v1::RecordedEvent& event) { Fold(event, nullptr); }
+
+void FairnessProjection::Apply(v1::RecordedEvent&& event) {
+  Fold(event, event.mutable_event()->mutable_payload());
+}
+
+void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take) {
   if (event.position() <= position_) return;
   position_ = event.position();
   const v1::Event& e = event.event();
@@ -246,15 +252,24 @@ void FairnessProjection::Apply(const v1::RecordedEvent& event) {
     state::CorrectionRecord* record = it->add_corrections();
     record->set_position(event.position());
     if (correction.has_replacement()) {
-      *record->mutable_replacement() = correction.replacement();
-      Index(c, correction.replacement(), it->occurred_at_nanos());
+      if (take != nullptr) {
+        record->mutable_replacement()->Swap(take->mutable_event_corrected()->mutable_replacement());
+      } else {
+        *record->mutable_replacement() = correction.replacement();
+      }
+      Index(c, record->replacement(), it->occurred_at_nanos());
     }
     return;
   }
   state::FactRecord* fact = c->record.add_facts();
   fact->set_position(event.position());
   fact->set_occurred_at_nanos(ToNanos(e.occurred_at()));
-  *fact->mutable_payload() = e.payload();
+  // `take` is the event's own payload: read nothing of it after the swap.
+  if (take != nullptr) {
+    fact->mutable_payload()->Swap(take);
+  } else {
+    *fact->mutable_payload() = e.payload();
+  }
   Index(c, fact->payload(), fact->occurred_at_nanos());
 }
 

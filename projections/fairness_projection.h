@@ -114,6 +114,9 @@ class FairnessProjection {
   // Folds the event at position() + 1 (positions must come in order; an
   // event at or before position() is ignored, so replaying is harmless).
   void Apply(const v1::RecordedEvent& event);
+  // The same, taking the payload instead of copying it (a catch-up parses
+  // each event only to fold it).
+  void Apply(v1::RecordedEvent&& event);
 
   // The last position folded.
   uint64_t position() const { return position_; }
@@ -165,6 +168,8 @@ class FairnessProjection {
   const Indexes& indexes() const { return indexes_; }
 
  private:
+  // Apply(): copies the payload, or swaps it out of `take` if given.
+  void Fold(const v1::RecordedEvent& event, v1::Payload* take);
   Case* CaseFor(const std::string& stream_id);
   // Files `fact` (already in `c`) in the indexes; also used on restore, so
   // a restored projection is indexed exactly as a folded one.

@@ -1,5 +1,8 @@
 #include "projections/projection_runner.h"
 
+#include <deque>
+#include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -103,53 +106,171 @@ absl::Status ProjectionRunner::Restore() {
 }
 
 absl::Status ProjectionRunner::Checkpoint() {
-  if (projection_.position() == checkpointed_position_) return absl::OkStatus();
+  // Only the fold changes the projection, and it is excluded by fold_mu_:
+  // a shared lock is enough to serialise the cases, so reports go on
+  // meanwhile. Only forgetting what is now checkpointed needs mu_ alone.
   rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
   rocksdb::WriteBatch batch;
-  std::string key, value;
-  projection_.ForEachDirtyCase([&](const state::CaseRecord& record) {
-    key = absl::StrCat(kCasePrefix, record.stream_id());
-    record.SerializeToString(&value);
-    batch.Put(cf, key, value);
-  });
-  batch.Put(cf, kPositionKey, BigEndian64(projection_.position()));
+  uint64_t position;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    position = projection_.position();
+    if (position == checkpointed_position_) return absl::OkStatus();
+    std::string key, value;
+    projection_.ForEachDirtyCase([&](const state::CaseRecord& record) {
+      key = absl::StrCat(kCasePrefix, record.stream_id());
+      record.SerializeToString(&value);
+      batch.Put(cf, key, value);
+    });
+  }
+  batch.Put(cf, kPositionKey, BigEndian64(position));
   // Not synced: a checkpoint lost in a crash is refolded from the log.
   EH_RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
                                "cannot write"));
+  absl::MutexLock lock(&mu_);
   projection_.ClearDirty();
-  checkpointed_position_ = projection_.position();
+  checkpointed_position_ = position;
   checkpointed_at_ = absl::Now();
   return absl::OkStatus();
 }
 
 absl::Status ProjectionRunner::CheckpointForTest() {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock fold(&fold_mu_);
   return Checkpoint();
 }
 
-void ProjectionRunner::Follow() {
+bool ProjectionRunner::CheckpointDue(bool catching_up) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const uint64_t pending = projection_.position() - checkpointed_position_;
+  if (pending == 0) return false;
+  // While catching up every case is new or changed, so checkpointing by
+  // event count would rewrite the whole state over and over: by time only.
+  if (!catching_up && pending >= options_.checkpoint_every_events) return true;
+  return absl::Now() - checkpointed_at_ >= options_.checkpoint_every;
+}
+
+void ProjectionRunner::CheckpointLogged() {
+  if (absl::Status c = Checkpoint(); !c.ok()) logging::Error("projections", c.ToString());
+}
+
+absl::Status ProjectionRunner::CatchUp() {
+  // Two stages on two threads: a reader scans the backlog with one RocksDB
+  // iterator and parses it into chunks; this thread folds them. At most
+  // kQueued chunks wait between them, so memory stays bounded.
+  constexpr size_t kChunk = 4096;
+  constexpr size_t kQueued = 4;
   uint64_t from;
   {
-    absl::MutexLock lock(&mu_);
+    absl::ReaderMutexLock lock(&mu_);
+    from = projection_.position() + 1;
+  }
+  if (from > store_->LastPosition()) return absl::OkStatus();
+
+  absl::Mutex queue_mu;
+  std::deque<std::vector<v1::RecordedEvent>> queue;  // guarded by queue_mu
+  bool reader_done = false;                           // guarded by queue_mu
+  bool fold_done = false;  // guarded by queue_mu; set when the fold stops early or ends
+  absl::Status read_status;  // written by the reader before reader_done
+  std::thread reader([&] {
+    SetThreadName("eh-catchup");
+    std::vector<v1::RecordedEvent> chunk;
+    chunk.reserve(kChunk);
+    bool stopped = false;
+    auto hand_over = [&]() {
+      absl::MutexLock lock(&queue_mu);
+      auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu) {
+        return queue.size() < kQueued || fold_done;
+      };
+      queue_mu.Await(absl::Condition(&room));
+      if (fold_done) return false;
+      queue.push_back(std::move(chunk));
+      chunk = {};
+      chunk.reserve(kChunk);
+      return true;
+    };
+    absl::Status parsed;
+    absl::Status s = store_->ReadAllRaw(
+        from, storage::Direction::kForwards, 0, storage::ReadFilter(),
+        [&](uint64_t position, std::string_view bytes) {
+          chunk.emplace_back();
+          if (!chunk.back().ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+            parsed = absl::DataLossError(absl::StrCat(
+                "projections: the event at position ", position, " cannot be parsed"));
+            return false;
+          }
+          if (chunk.size() == kChunk && !hand_over()) {
+            stopped = true;
+            return false;
+          }
+          return true;
+        });
+    if (s.ok()) s = parsed;
+    if (s.ok() && !stopped && !chunk.empty()) hand_over();
+    absl::MutexLock lock(&queue_mu);
+    read_status = s;
+    reader_done = true;
+  });
+
+  for (;;) {
+    std::vector<v1::RecordedEvent> chunk;
+    {
+      absl::MutexLock lock(&queue_mu);
+      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu) {
+        return !queue.empty() || reader_done;
+      };
+      queue_mu.Await(absl::Condition(&ready));
+      if (queue.empty()) break;
+      chunk = std::move(queue.front());
+      queue.pop_front();
+    }
+    bool stopping;
+    {
+      absl::MutexLock fold(&fold_mu_);
+      {
+        absl::MutexLock lock(&mu_);
+        for (v1::RecordedEvent& e : chunk) projection_.Apply(std::move(e));
+        stopping = stop_;
+      }
+      if (CheckpointDue(/*catching_up=*/true)) CheckpointLogged();
+    }
+    if (stopping) break;
+  }
+  {
+    absl::MutexLock lock(&queue_mu);
+    fold_done = true;
+  }
+  reader.join();
+  // The subscription picks up whatever this did not reach.
+  return read_status;
+}
+
+void ProjectionRunner::Follow() {
+  // First the backlog, read in bulk; then the subscription follows new
+  // events as they commit.
+  if (absl::Status s = CatchUp(); !s.ok()) logging::Error("projections", s.ToString());
+  uint64_t from;
+  {
+    absl::MutexLock fold(&fold_mu_);
+    CheckpointLogged();
+    absl::ReaderMutexLock lock(&mu_);
     from = projection_.position() + 1;
   }
   std::unique_ptr<storage::Subscription> sub = store_->Subscribe(from);
   std::vector<storage::EventPtr> batch;
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
+      absl::ReaderMutexLock lock(&mu_);
       if (stop_) break;
     }
     batch.clear();
     absl::Status s = sub->Next(4096, absl::Now() + absl::Milliseconds(200), &batch);
-    absl::MutexLock lock(&mu_);
-    for (const storage::EventPtr& e : batch) projection_.Apply(*e);
-    const bool due = projection_.position() - checkpointed_position_ >=
-                         options_.checkpoint_every_events ||
-                     (projection_.position() != checkpointed_position_ &&
-                      absl::Now() - checkpointed_at_ >= options_.checkpoint_every);
-    if (due || !s.ok()) {
-      if (absl::Status c = Checkpoint(); !c.ok()) logging::Error("projections", c.ToString());
+    absl::MutexLock fold(&fold_mu_);
+    {
+      absl::MutexLock lock(&mu_);
+      for (const storage::EventPtr& e : batch) projection_.Apply(*e);
+    }
+    if (!s.ok() || CheckpointDue(sub->mode() == storage::Subscription::Mode::kCatchingUp)) {
+      CheckpointLogged();
     }
     if (!s.ok()) break;  // the store is shutting down
   }
@@ -162,8 +283,8 @@ void ProjectionRunner::Stop() {
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
-  absl::MutexLock lock(&mu_);
-  if (absl::Status c = Checkpoint(); !c.ok()) logging::Error("projections", c.ToString());
+  absl::MutexLock fold(&fold_mu_);
+  CheckpointLogged();
 }
 
 bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) const {

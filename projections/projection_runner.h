@@ -3,11 +3,13 @@
 // On start it restores the projection from its checkpoint in the store's
 // "projections" column family (or starts from position 1 if there is none,
 // or if it was written by another state version), then follows the log
-// through a storage subscription, folding events as they commit. Every
-// `checkpoint_every_events` events or `checkpoint_every` (and on Stop) it
-// writes the cases changed since the last checkpoint, together with the
-// position they reflect, in one atomic RocksDB batch. A crash loses at most
-// the work since the last checkpoint, which is refolded on restart.
+// (the backlog first, read in bulk), then through a storage subscription,
+// folding events as they commit. Every `checkpoint_every_events` events or
+// `checkpoint_every` (only the latter while catching up, when every case is
+// new; and at the end of the catch-up and on Stop) it writes the cases
+// changed since the last checkpoint, together with the position they
+// reflect, in one atomic RocksDB batch. A crash loses at most the work since
+// the last checkpoint, which is refolded on restart.
 //
 // Thread-safe: one thread folds; Read() gives readers a consistent view.
 #ifndef EVENHAND_PROJECTIONS_PROJECTION_RUNNER_H_
@@ -60,12 +62,22 @@ class ProjectionRunner {
  private:
   ProjectionRunner(storage::EventStore* store, RunnerOptions options);
   absl::Status Restore();
-  absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  void CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  bool CheckpointDue(bool catching_up) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Folds the log up to its current end, reading stored bytes in chunks:
+  // parsed outside the lock, each payload moved into the projection.
+  absl::Status CatchUp() ABSL_LOCKS_EXCLUDED(mu_);
   void Follow();
 
   storage::EventStore* const store_;
   const RunnerOptions options_;
 
+  // Held by whoever changes the projection or its checkpoint state (the
+  // fold thread; Stop() and tests once it is done), so a checkpoint can
+  // serialise cases under a shared lock of mu_ while reports read on.
+  absl::Mutex fold_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Readers share it; the fold takes it alone only while applying events.
   mutable absl::Mutex mu_;
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
