@@ -48,6 +48,7 @@
 #include "evenhand/v1/audit.grpc.pb.h"
 #include "evenhand/v1/fairness.grpc.pb.h"
 #include "evenhand/v1/log.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "integrity/integrity_log.h"
 #include "libpq-fe.h"
@@ -66,6 +67,9 @@ ABSL_FLAG(int, seconds, 5, "measured seconds per append run (after 1 s of warm-u
 ABSL_FLAG(uint64_t, events, 1000000, "size of the log for the replay/rebuild/report/proof runs");
 ABSL_FLAG(std::string, parts, "appends,scale", "which parts to run");
 ABSL_FLAG(std::string, postgres, "auto", "auto: run PostgreSQL if installed; off");
+ABSL_FLAG(std::string, server, "",
+          "append to this running evenhandd (host:port) instead of starting one (for "
+          "profiling it)");
 ABSL_FLAG(std::string, keep_scale_log, "",
           "write the scale part's log into this folder and keep it (for profiling evenhandd "
           "on it afterwards); default: a temporary folder, removed");
@@ -96,6 +100,9 @@ struct Row {
   double events_per_s = 0, p50_ms = 0, p99_ms = 0;
   uint64_t errors = 0;
   std::string note;
+  // Open loop: how late the generator itself started appends (p99), to
+  // tell its own delays from the server's.
+  double pacer_p99_ms = 0;
 };
 
 // One client's durable append: empty when acknowledged, else the error.
@@ -389,6 +396,122 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& address, int id = 0) {
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
+// evenhandd's appends through gRPC's callback API, as an integrating system
+// would send them: no thread per call, so the load generator, which shares
+// this machine's two cores with the server, takes as little CPU as it can.
+//   rate == 0: closed loop, `clients` appends always in flight;
+//   rate > 0:  open loop, an append started every 1/rate s whatever the
+//              answers, its latency counted from when it was due (so a
+//              server falling behind cannot hide its queue).
+class AsyncAppends {
+ public:
+  AsyncAppends(std::vector<std::shared_ptr<v1::EventLog::Stub>> stubs, std::string run)
+      : stubs_(std::move(stubs)), run_(std::move(run)) {}
+
+  Row Drive(const std::string& system, int clients, double rate, absl::Duration measure) {
+    const absl::Time warm_up_end = absl::Now() + absl::Seconds(1);
+    {
+      absl::MutexLock lock(&mu_);
+      measure_from_ = warm_up_end;
+      measure_to_ = warm_up_end + measure;
+    }
+    const absl::Time end = warm_up_end + measure;
+    double pacer_p99_ms = 0;
+    if (rate <= 0) {
+      for (int c = 0; c < clients; ++c) Start(absl::Now(), /*closed_loop=*/true);
+      absl::SleepFor(end - absl::Now());
+    } else {
+      const absl::Time t0 = absl::Now();
+      std::vector<double> pacer_late_ms;
+      for (uint64_t i = 0;; ++i) {
+        const absl::Time due = t0 + absl::Seconds(static_cast<double>(i) / rate);
+        if (due >= end) break;
+        absl::SleepFor(due - absl::Now());
+        const double late_ms = absl::ToDoubleMilliseconds(absl::Now() - due);
+        if (due >= warm_up_end) pacer_late_ms.push_back(late_ms);
+        Start(due, /*closed_loop=*/false);
+      }
+      std::sort(pacer_late_ms.begin(), pacer_late_ms.end());
+      pacer_p99_ms = Percentile(pacer_late_ms, 0.99);
+    }
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outstanding_ == 0; };
+    mu_.Await(absl::Condition(&idle));
+    std::sort(ms_.begin(), ms_.end());
+    Row row;
+    row.system = system;
+    row.clients = clients;
+    row.errors = errors_;
+    row.note = first_error_;
+    row.events_per_s = ms_.size() / absl::ToDoubleSeconds(measure);
+    row.p50_ms = Percentile(ms_, 0.5);
+    row.p99_ms = Percentile(ms_, 0.99);
+    row.pacer_p99_ms = pacer_p99_ms;
+    return row;
+  }
+
+ private:
+  struct Call {
+    grpc::ClientContext context;
+    v1::AppendRequest request;
+    v1::AppendResponse response;
+    absl::Time due;
+    bool closed_loop;
+  };
+
+  void Start(absl::Time due, bool closed_loop) {
+    auto* call = new Call;
+    call->due = due;
+    call->closed_loop = closed_loop;
+    uint64_t n;
+    {
+      absl::MutexLock lock(&mu_);
+      n = next_++;
+      ++outstanding_;
+    }
+    const std::string id = absl::StrCat(run_, "-", n);
+    call->request.set_stream_id(absl::StrCat("query-", id));
+    *call->request.add_events() = QueryEvent(id);
+    v1::EventLog::Stub* stub = stubs_[n % stubs_.size()].get();
+    stub->async()->Append(&call->context, &call->request, &call->response,
+                          [this, call](grpc::Status s) { Done(call, s); });
+  }
+
+  void Done(Call* call, const grpc::Status& s) {
+    const absl::Time now = absl::Now();
+    bool again;
+    {
+      absl::MutexLock lock(&mu_);
+      // Counted if it was due within the measured window and answered by
+      // its end (throughput), timed from when it was due (latency).
+      if (call->due >= measure_from_ && now <= measure_to_) {
+        if (s.ok()) {
+          ms_.push_back(absl::ToDoubleMilliseconds(now - call->due));
+        } else if (errors_++ == 0) {
+          first_error_ = absl::StrCat(s.error_code(), ": ", s.error_message());
+        }
+      }
+      --outstanding_;
+      again = call->closed_loop && !stop_ && now < measure_to_;
+    }
+    delete call;
+    // Closed loop: the next append of this "client" starts now.
+    if (again) Start(now, /*closed_loop=*/true);
+  }
+
+  const std::vector<std::shared_ptr<v1::EventLog::Stub>> stubs_;
+  const std::string run_;
+  absl::Mutex mu_;
+  uint64_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time measure_from_ ABSL_GUARDED_BY(mu_), measure_to_ ABSL_GUARDED_BY(mu_);
+  std::vector<double> ms_ ABSL_GUARDED_BY(mu_);
+  uint64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_error_ ABSL_GUARDED_BY(mu_);
+};
+
 bool RegisterCast(v1::EventLog::Stub& stub) {
   for (int i = 0; i < 2; ++i) {
     v1::AppendRequest r;
@@ -422,6 +545,7 @@ struct ScaleFigures {
   double rebuild_events_per_s = 0;
   double ready_s = 0;  // server start until it serves (before the projection catches up)
   double replay_events_per_s = 0;
+  double replay_raw_events_per_s = 0;
   double report_p50_ms = 0, report_p99_ms = 0;
   double year_report_p50_ms = 0;
   double proof_p50_ms = 0, proof_p99_ms = 0;
@@ -484,6 +608,41 @@ absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
   return n / seconds;
 }
 
+// The time to receive the whole log through ReadAll without parsing it (a
+// generic call: the messages stay bytes), i.e. what the server and the
+// network deliver, apart from the client's protobuf parsing.
+absl::Duration ReadAllUnparsed(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  const absl::Time t0 = absl::Now();
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      stub.PrepareCall(&context, "/evenhand.v1.EventLog/ReadAll", &cq);
+  void* tag;
+  bool ok;
+  call->StartCall(nullptr);
+  cq.Next(&tag, &ok);
+  grpc::Slice slice(v1::ReadAllRequest().SerializeAsString());
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, nullptr);
+  cq.Next(&tag, &ok);
+  call->WritesDone(nullptr);
+  cq.Next(&tag, &ok);
+  grpc::ByteBuffer chunk;
+  for (;;) {
+    call->Read(&chunk, nullptr);
+    if (!cq.Next(&tag, &ok) || !ok) break;
+  }
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  cq.Next(&tag, &ok);
+  const absl::Duration elapsed = absl::Now() - t0;
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return elapsed;
+}
+
 ScaleFigures Scale(uint64_t target) {
   ScaleFigures f;
   const std::string keep = absl::GetFlag(FLAGS_keep_scale_log);
@@ -540,6 +699,7 @@ ScaleFigures Scale(uint64_t target) {
     while (reader->Read(&chunk)) n += chunk.events_size();
     (void)reader->Finish();
     f.replay_events_per_s = n / absl::ToDoubleSeconds(absl::Now() - t0);
+    f.replay_raw_events_per_s = n / absl::ToDoubleSeconds(ReadAllUnparsed(channel));
   }
   // Reports, after catch-up.
   auto time_reports = [&](absl::Time from, double* p50, double* p99) {
@@ -609,16 +769,25 @@ int Main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::vector<Row> rows;
+  Row half_peak;
+  double half_rate = 0;
   if (parts.find("appends") != std::string::npos) {
     const bool pg = absl::GetFlag(FLAGS_postgres) != "off" && Postgres::Installed();
     std::unique_ptr<Postgres> postgres;
     if (pg) postgres = std::make_unique<Postgres>();
     const std::string dir = TempDir("evenhand");
-    Child server(dir + "/data");
+    std::unique_ptr<Child> child;
+    std::string address = absl::GetFlag(FLAGS_server);
+    if (address.empty()) {
+      child = std::make_unique<Child>(dir + "/data");
+      address = child->address();
+    }
     {
-      auto stub = v1::EventLog::NewStub(Channel(server.address()));
+      auto stub = v1::EventLog::NewStub(Channel(address));
       if (!RegisterCast(*stub)) std::fprintf(stderr, "evenhand: cannot register the cast\n");
     }
+    double peak = 0;  // evenhand's best closed-loop events/s
+    std::vector<std::shared_ptr<v1::EventLog::Stub>> peak_stubs;
     for (int clients : counts) {
       RawRocks raw;
       rows.push_back(Drive("raw-rocksdb", clients, seconds, [&](int c) -> Append {
@@ -637,23 +806,21 @@ int Main(int argc, char** argv) {
       }
       std::vector<std::shared_ptr<v1::EventLog::Stub>> stubs;
       for (int i = 0; i < std::min(clients, 8); ++i) {
-        stubs.push_back(v1::EventLog::NewStub(Channel(server.address(), i)));
+        stubs.push_back(v1::EventLog::NewStub(Channel(address, i)));
       }
-      rows.push_back(Drive("evenhand", clients, seconds, [&, run](int c) -> Append {
-        auto stub = stubs[static_cast<size_t>(c) % stubs.size()];
-        return [stub, run, c](uint64_t n) {
-          const std::string id = absl::StrCat(run, "-", c, "-", n);
-          v1::AppendRequest r;
-          r.set_stream_id(absl::StrCat("query-", id));
-          *r.add_events() = QueryEvent(id);
-          grpc::ClientContext context;
-          v1::AppendResponse response;
-          grpc::Status s = stub->Append(&context, r, &response);
-          return s.ok() ? "" : absl::StrCat(s.error_code(), ": ", s.error_message());
-        };
-      }));
+      rows.push_back(AsyncAppends(stubs, run).Drive("evenhand", clients, 0, seconds));
+      if (rows.back().events_per_s > peak) {
+        peak = rows.back().events_per_s;
+        peak_stubs = stubs;
+      }
       std::printf(".");
       std::fflush(stdout);
+    }
+    // Latency at half of that peak, offered open loop.
+    if (peak > 0) {
+      half_peak = AsyncAppends(peak_stubs, NewUuid().substr(0, 6))
+                      .Drive("evenhand", 0, peak / 2, seconds);
+      half_rate = peak / 2;
     }
     std::printf("\n");
     postgres.reset();
@@ -684,6 +851,16 @@ int Main(int argc, char** argv) {
                   r.events_per_s, r.p50_ms, r.p99_ms, static_cast<unsigned long long>(r.errors),
                   vs_raw.c_str(), vs_pg.c_str());
     }
+    if (half_peak.events_per_s > 0) {
+      std::printf("evenhand at half of its peak, offered open loop at %.0f events/s: %.0f events/s, "
+                  "p50 %.2f ms, p99 %.2f ms, %llu errors (generator's own lateness p99 %.2f ms)\n",
+                  half_rate, half_peak.events_per_s, half_peak.p50_ms,
+                  half_peak.p99_ms, static_cast<unsigned long long>(half_peak.errors),
+                  half_peak.pacer_p99_ms);
+    }
+    if (!half_peak.note.empty()) {
+      std::printf("  evenhand at half of its peak, first error: %s\n", half_peak.note.c_str());
+    }
     for (const Row& r : rows) {
       if (!r.note.empty()) {
         std::printf("  %s at %d clients, first error: %s\n", r.system.c_str(), r.clients,
@@ -696,6 +873,8 @@ int Main(int argc, char** argv) {
                 static_cast<unsigned long long>(scale.events), scale.load_events_per_s);
     std::printf("%-44s %14s\n", "measure", "value");
     std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, client-parsed", scale.replay_events_per_s);
+    std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, received as bytes",
+                scale.replay_raw_events_per_s);
     std::printf("%-44s %11.0f /s\n", "projection rebuild (server start to report)",
                 scale.rebuild_events_per_s);
     std::printf("%-44s %11.2f s\n", "  of which: server start until serving", scale.ready_s);
