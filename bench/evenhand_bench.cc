@@ -557,8 +557,7 @@ struct ScaleFigures {
 absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
   storage::StoreOptions so;
   so.data_dir = dir;
-  so.extra_column_families = {projections::ProjectionRunner::kColumnFamily,
-                              integrity::IntegrityLog::kColumnFamily};
+  so.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
   auto store = storage::EventStore::Open(so);
   if (!store.ok()) return store.status();
   integrity::IntegrityOptions io;

@@ -69,7 +69,6 @@ int Main(int argc, char** argv) {
   }
   storage::StoreOptions store_options;
   store_options.data_dir = dir;
-  store_options.extra_column_families = {projections::ProjectionRunner::kColumnFamily};
   auto store = storage::EventStore::Open(store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
@@ -132,6 +131,7 @@ int Main(int argc, char** argv) {
 
   // ---- rebuild ---------------------------------------------------------------
   projections::RunnerOptions runner_options;
+  runner_options.checkpoint_dir = dir + "/fairness-projection";
   runner_options.rebuild = true;
   t0 = absl::Now();
   auto runner = projections::ProjectionRunner::Start(store->get(), runner_options);
@@ -149,7 +149,8 @@ int Main(int argc, char** argv) {
   runner->reset();
 
   t0 = absl::Now();
-  runner = projections::ProjectionRunner::Start(store->get(), projections::RunnerOptions());
+  runner_options.rebuild = false;
+  runner = projections::ProjectionRunner::Start(store->get(), runner_options);
   (*runner)->WaitForPosition(last, absl::InfiniteFuture());
   std::printf("restore from checkpoint: %.2f s\n", absl::ToDoubleSeconds(absl::Now() - t0));
 

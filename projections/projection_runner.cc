@@ -39,25 +39,47 @@ ProjectionRunner::ProjectionRunner(storage::EventStore* store, RunnerOptions opt
 
 absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
     storage::EventStore* store, RunnerOptions options) {
-  if (store->ColumnFamily(kColumnFamily) == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the store was opened without the \"", kColumnFamily,
-                     "\" column family the projection checkpoints into"));
+  if (options.checkpoint_dir.empty()) {
+    return absl::InvalidArgumentError("projections: no checkpoint folder given");
   }
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  // Derived state, rebuilt from the log if lost: small memtables, no sync.
+  db_options.write_buffer_size = 16 << 20;
+  db_options.max_total_wal_size = 64 << 20;
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  rocksdb::DB* db = nullptr;
+  EH_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, options.checkpoint_dir, &db),
+                               absl::StrCat("cannot open ", options.checkpoint_dir)));
   std::unique_ptr<ProjectionRunner> runner(new ProjectionRunner(store, std::move(options)));
+  runner->db_.reset(db);
   EH_RETURN_IF_ERROR(runner->Restore());
   runner->thread_ = std::thread([r = runner.get()] {
     SetThreadName("eh-projection");
+    // Reports may lag an append by milliseconds; appends must not wait for
+    // the fold.
+    LowerThreadPriority(5);
     r->Follow();
   });
   return runner;
 }
 
-ProjectionRunner::~ProjectionRunner() { Stop(); }
+ProjectionRunner::~ProjectionRunner() {
+  Stop();
+  if (db_ != nullptr) {
+    // Flushed, so the next start has no WAL to replay.
+    if (absl::Status s = FromRocks(db_->Flush(rocksdb::FlushOptions()), "cannot flush"); !s.ok()) {
+      logging::Error("projections", s.ToString());
+    }
+    if (absl::Status s = FromRocks(db_->Close(), "cannot close"); !s.ok()) {
+      logging::Error("projections", s.ToString());
+    }
+  }
+}
 
 absl::Status ProjectionRunner::Restore() {
-  rocksdb::DB* db = store_->db();
-  rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
+  rocksdb::DB* db = db_.get();
+  rocksdb::ColumnFamilyHandle* cf = db->DefaultColumnFamily();
   absl::MutexLock lock(&mu_);
   checkpointed_at_ = absl::Now();
   std::string version;
@@ -109,7 +131,7 @@ absl::Status ProjectionRunner::Checkpoint() {
   // Only the fold changes the projection, and it is excluded by fold_mu_:
   // a shared lock is enough to serialise the cases, so reports go on
   // meanwhile. Only forgetting what is now checkpointed needs mu_ alone.
-  rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
+  rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   rocksdb::WriteBatch batch;
   uint64_t position;
   {
@@ -125,8 +147,7 @@ absl::Status ProjectionRunner::Checkpoint() {
   }
   batch.Put(cf, kPositionKey, BigEndian64(position));
   // Not synced: a checkpoint lost in a crash is refolded from the log.
-  EH_RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
-                               "cannot write"));
+  EH_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot write"));
   absl::MutexLock lock(&mu_);
   projection_.ClearDirty();
   checkpointed_position_ = position;
@@ -173,6 +194,7 @@ absl::Status ProjectionRunner::CatchUp() {
   absl::Status read_status;  // written by the reader before reader_done
   std::thread reader([&] {
     SetThreadName("eh-catchup");
+    LowerThreadPriority(5);
     std::vector<v1::RecordedEvent> chunk;
     chunk.reserve(kChunk);
     bool stopped = false;

@@ -1,8 +1,8 @@
 // ProjectionRunner: keeps the fairness projection up to date with the log.
 //
-// On start it restores the projection from its checkpoint in the store's
-// "projections" column family (or starts from position 1 if there is none,
-// or if it was written by another state version), then follows the log
+// On start it restores the projection from its checkpoint (or starts from
+// position 1 if there is none, or if it was written by another state
+// version), then follows the log
 // (the backlog first, read in bulk), then through a storage subscription,
 // folding events as they commit. Every `checkpoint_every_events` events or
 // `checkpoint_every` (only the latter while catching up, when every case is
@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
@@ -25,9 +26,17 @@
 #include "projections/fairness_projection.h"
 #include "storage/event_store.h"
 
+namespace rocksdb {
+class DB;
+}  // namespace rocksdb
+
 namespace evenhand::projections {
 
 struct RunnerOptions {
+  // The folder of the checkpoint: a RocksDB of its own, created if missing.
+  // Not the log's: a checkpoint writes megabytes at once, and in the log's
+  // database that write would queue ahead of appends waiting to be synced.
+  std::string checkpoint_dir;
   size_t checkpoint_every_events = 50000;
   absl::Duration checkpoint_every = absl::Seconds(60);
   // Discard any checkpoint and fold the whole log again.
@@ -36,10 +45,6 @@ struct RunnerOptions {
 
 class ProjectionRunner {
  public:
-  // The column family the runner keeps its checkpoint in; the store must be
-  // opened with it in StoreOptions::extra_column_families.
-  static constexpr char kColumnFamily[] = "projections";
-
   // `store` must outlive the runner.
   static absl::StatusOr<std::unique_ptr<ProjectionRunner>> Start(storage::EventStore* store,
                                                                  RunnerOptions options);
@@ -72,6 +77,7 @@ class ProjectionRunner {
 
   storage::EventStore* const store_;
   const RunnerOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;  // the checkpoint's; closed after the last one
 
   // Held by whoever changes the projection or its checkpoint state (the
   // fold thread; Stop() and tests once it is done), so a checkpoint can

@@ -114,8 +114,7 @@ absl::Status EvenHandServer::Impl::Start() {
   store_options.live_buffer_bytes = static_cast<size_t>(c.live_buffer_mib()) << 20;
   store_options.max_group_commit_events = c.max_group_commit_events();
   store_options.block_cache_bytes = static_cast<size_t>(c.block_cache_mib()) << 20;
-  store_options.extra_column_families = {projections::ProjectionRunner::kColumnFamily,
-                                         integrity::IntegrityLog::kColumnFamily};
+  store_options.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
   if (options_.clock) store_options.clock = options_.clock;
   EH_ASSIGN_OR_RETURN(store_, storage::EventStore::Open(store_options));
 
@@ -158,6 +157,7 @@ absl::Status EvenHandServer::Impl::Start() {
   }
 
   projections::RunnerOptions runner_options;
+  runner_options.checkpoint_dir = c.data_dir() + "/fairness-projection";
   runner_options.checkpoint_every_events = c.fairness().checkpoint_every_events();
   runner_options.checkpoint_every = absl::Seconds(c.fairness().checkpoint_every_seconds());
   runner_options.rebuild = options_.rebuild_projections;
