@@ -280,6 +280,13 @@ absl::Status EventStore::Impl::Open() {
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
+  // Compactions yield the CPU to appends (flushes, which appends can wait
+  // on when memtables fill, keep their priority).
+  db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
+  // Flushes and compactions write their files in 1 MiB synced steps rather
+  // than one large fsync at the end, which would queue ahead of the WAL
+  // fsyncs that appends wait for.
+  db_options.bytes_per_sync = 1 << 20;
   // Every acknowledged write is synced; recover to the last complete write.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.max_total_wal_size = 256 << 20;
@@ -592,6 +599,16 @@ absl::StatusOr<std::optional<uint64_t>> EventStore::Impl::StreamLastRevision(
     return it->second.first;
   }
   if (auto it = stream_cache_.find(stream_id); it != stream_cache_.end()) return it->second;
+  // Most appends to an uncached stream open a new case: a new stream. Every
+  // stream has a revision 0, and a point lookup of it is answered by the
+  // bloom filters without reading a block, where a seek would read one
+  // from every level.
+  EH_ASSIGN_OR_RETURN(bool exists, StreamExists(stream_id));
+  if (!exists) {
+    if (stream_cache_.size() >= kStreamCacheLimit) stream_cache_.clear();
+    stream_cache_[stream_id] = std::nullopt;
+    return std::nullopt;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
   std::string prefix = StreamPrefix(stream_id);
   it->SeekForPrev(StreamKey(stream_id, UINT64_MAX));
