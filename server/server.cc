@@ -42,6 +42,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_group_commit_events() == 0) c.set_max_group_commit_events(16384);
   if (c.shutdown_grace_seconds() == 0) c.set_shutdown_grace_seconds(10);
   if (c.block_cache_mib() == 0) c.set_block_cache_mib(64);
+  if (c.memtable_mib() == 0) c.set_memtable_mib(128);
   if (c.live_buffer_mib() == 0) c.set_live_buffer_mib(64);
   v1::FairnessConfig* f = c.mutable_fairness();
   if (f->bank_holidays_file().empty()) f->set_bank_holidays_file(EVENHAND_DEFAULT_BANK_HOLIDAYS);
@@ -114,6 +115,7 @@ absl::Status EvenHandServer::Impl::Start() {
   store_options.live_buffer_bytes = static_cast<size_t>(c.live_buffer_mib()) << 20;
   store_options.max_group_commit_events = c.max_group_commit_events();
   store_options.block_cache_bytes = static_cast<size_t>(c.block_cache_mib()) << 20;
+  store_options.memtable_bytes = static_cast<size_t>(c.memtable_mib()) << 20;
   store_options.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
   if (options_.clock) store_options.clock = options_.clock;
   EH_ASSIGN_OR_RETURN(store_, storage::EventStore::Open(store_options));

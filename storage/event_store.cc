@@ -23,6 +23,7 @@
 #include "rocksdb/slice.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "storage/internal/keys.h"
 
 namespace evenhand::storage {
@@ -292,6 +293,8 @@ absl::Status EventStore::Impl::Open() {
   db_options.max_total_wal_size = 256 << 20;
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(options_.memtable_bytes);
   auto table_options = [&](bool bloom) {
     rocksdb::BlockBasedTableOptions t;
     t.block_cache = cache;

@@ -118,6 +118,10 @@ struct StoreOptions {
   size_t max_group_commit_events = 16384;
   // RocksDB block cache.
   size_t block_cache_bytes = 64 << 20;
+  // All memtables together, across column families: RocksDB flushes when
+  // they reach this, so the store's memory does not grow with the number
+  // of column families or the write rate.
+  size_t memtable_bytes = 128 << 20;
   // Column families the store should create and open for other modules
   // (e.g. "merkle", "checkpoints"); see EventStore::ColumnFamily().
   std::vector<std::string> extra_column_families;
