@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "projections/fairness_projection.h"
@@ -156,7 +157,8 @@ class ReportBuilder {
   // The briefing case of a briefing or offer id.
   const Case* Briefing(const std::string& briefing_id) const;
   // A briefing case's opening, and a written query's outcome, worked out
-  // once per report however many rules ask.
+  // once per report however many rules ask. The references stay valid for
+  // the builder's life.
   const BriefingView& BriefingOf(const Case& c) const;
   const QueryOutcome& QueryOf(const Case& c) const;
 
@@ -190,8 +192,11 @@ class ReportBuilder {
   const absl::Time period_end_;
 
   // Per-report caches.
-  mutable absl::flat_hash_map<const Case*, BriefingView> briefing_views_;
-  mutable absl::flat_hash_map<const Case*, QueryOutcome> query_outcomes_;
+  // Node maps: rules hold a view while asking for another case's, so the
+  // references handed out must survive later insertions (a flat map moves
+  // its values when it grows).
+  mutable absl::node_hash_map<const Case*, BriefingView> briefing_views_;
+  mutable absl::node_hash_map<const Case*, QueryOutcome> query_outcomes_;
   mutable std::array<std::optional<std::vector<const Case*>>,
                      static_cast<size_t>(CaseKind::kOther) + 1>
       cases_;
