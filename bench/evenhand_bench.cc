@@ -44,6 +44,7 @@
 #include "base/logging.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
+#include "bench/bench_support.h"
 #include "demo/council_generator.h"
 #include "evenhand/v1/audit.grpc.pb.h"
 #include "evenhand/v1/fairness.grpc.pb.h"
@@ -564,42 +565,8 @@ absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
   io.signing_key_file = dir + "/signing-key.pem";
   auto log = integrity::IntegrityLog::Open(store->get(), io);
   if (!log.ok()) return log.status();
-  const int years = 5;
-  const double intensity = std::max(1.0, static_cast<double>(target) / (1950.0 * years));
-  absl::Mutex mu;
-  uint64_t in_flight = 0;
-  services::AppendLimits limits;
-  const absl::Time t0 = absl::Now();
-  for (int y = 0; y < years; ++y) {
-    demo::GeneratorOptions g;
-    g.seed = 100 + y;
-    g.start = absl::Now() - absl::Hours(24 * 365 * (years - y));
-    g.days = 365;
-    g.intensity = intensity;
-    g.id_prefix = absl::StrCat("y", y, "-");
-    g.register_council = y == 0;
-    g.cutoff = absl::Now();
-    for (auto& append : demo::GenerateCouncil(g)) {
-      if (!services::PrepareEvents(limits, absl::Now(), &append.events).ok()) continue;
-      {
-        absl::MutexLock lock(&mu);
-        auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight < 20000; };
-        mu.Await(absl::Condition(&room));
-        ++in_flight;
-      }
-      (*store)->AppendAsync(append.stream_id, storage::ExpectedRevision::Any(),
-                            std::move(append.events), [&](absl::StatusOr<storage::AppendResult>) {
-                              absl::MutexLock lock(&mu);
-                              --in_flight;
-                            });
-    }
-  }
-  {
-    absl::MutexLock lock(&mu);
-    auto drained = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0; };
-    mu.Await(absl::Condition(&drained));
-  }
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+  const History history = WriteCouncilHistory(store->get(), target);
+  const double seconds = history.seconds;
   const uint64_t n = (*store)->LastPosition();
   (*store)->BeginShutdown();
   (*log)->Stop();

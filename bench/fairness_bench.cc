@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/uuid.h"
+#include "bench/bench_support.h"
 #include "demo/council_generator.h"
 #include "projections/projection_runner.h"
 #include "services/event_validation.h"
@@ -76,64 +77,19 @@ int Main(int argc, char** argv) {
   }
 
   // ---- generate and write -------------------------------------------------
-  // A busy council runs ~1,950 events a year at intensity 1; years and
-  // intensity are chosen to reach the target, ending today.
-  const int years = 5;
-  const double intensity = std::max(1.0, static_cast<double>(target) / (1950.0 * years));
-  absl::Time t0 = absl::Now();
-  uint64_t written = 0;
-  std::atomic<uint64_t> failed{0};
-  {
-    absl::Mutex mu;
-    uint64_t in_flight = 0;
-    services::AppendLimits limits;
-    // One year at a time keeps the generator's memory bounded.
-    for (int y = 0; y < years; ++y) {
-      demo::GeneratorOptions g;
-      g.seed = 100 + y;
-      g.start = absl::Now() - absl::Hours(24 * 365 * (years - y));
-      g.days = 365;
-      g.intensity = intensity;
-      g.id_prefix = absl::StrCat("y", y, "-");
-      g.register_council = y == 0;
-      g.cutoff = absl::Now();
-      for (auto& append : demo::GenerateCouncil(g)) {
-        if (!services::PrepareEvents(limits, absl::Now(), &append.events).ok()) {
-          ++failed;
-          continue;
-        }
-        written += append.events.size();
-        {
-          absl::MutexLock lock(&mu);
-          auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight < 20000; };
-          mu.Await(absl::Condition(&room));
-          ++in_flight;
-        }
-        (*store)->AppendAsync(append.stream_id, storage::ExpectedRevision::Any(),
-                              std::move(append.events),
-                              [&](absl::StatusOr<storage::AppendResult> r) {
-                                if (!r.ok()) ++failed;
-                                absl::MutexLock lock(&mu);
-                                --in_flight;
-                              });
-      }
-    }
-    absl::MutexLock lock(&mu);
-    auto drained = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0; };
-    mu.Await(absl::Condition(&drained));
-  }
-  const double write_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  const History history = WriteCouncilHistory(store->get(), target);
   const uint64_t last = (*store)->LastPosition();
-  std::printf("log: %llu events (%llu failed) in %.1f s (%.0f events/s, durable group commit), "
-              "intensity %.0f over %d years\n",
-              static_cast<unsigned long long>(last), static_cast<unsigned long long>(failed.load()),
-              write_s, last / write_s, intensity, years);
+  std::printf("log: %llu events (%llu appends failed) in %.1f s (%.0f events/s, durable group "
+              "commit), intensity %.0f over %d years\n",
+              static_cast<unsigned long long>(last),
+              static_cast<unsigned long long>(history.appends_failed), history.seconds,
+              last / history.seconds, history.intensity, history.years);
 
   // ---- rebuild ---------------------------------------------------------------
   projections::RunnerOptions runner_options;
   runner_options.checkpoint_dir = dir + "/fairness-projection";
   runner_options.rebuild = true;
-  t0 = absl::Now();
+  absl::Time t0 = absl::Now();
   auto runner = projections::ProjectionRunner::Start(store->get(), runner_options);
   if (!runner.ok()) {
     std::fprintf(stderr, "%s\n", runner.status().ToString().c_str());

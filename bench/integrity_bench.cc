@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/uuid.h"
+#include "bench/bench_support.h"
 #include "integrity/bundle.h"
 #include "integrity/canonical.h"
 #include "integrity/integrity_log.h"
@@ -81,26 +82,13 @@ int Main(int argc, char** argv) {
   // ---- write ----------------------------------------------------------------
   absl::Time t0 = absl::Now();
   {
-    absl::Mutex mu;
-    uint64_t in_flight = 0;
+    BoundedAppender appender(store->get(), 2000);
     for (uint64_t i = 0; i < n; i += 10) {
       std::vector<v1::Event> batch;
       for (uint64_t k = i; k < std::min(n, i + 10); ++k) batch.push_back(AnEvent(k));
-      {
-        absl::MutexLock lock(&mu);
-        auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight < 2000; };
-        mu.Await(absl::Condition(&room));
-        ++in_flight;
-      }
-      (*store)->AppendAsync(absl::StrCat("query-", i / 10), storage::ExpectedRevision::Any(),
-                            std::move(batch), [&](absl::StatusOr<storage::AppendResult>) {
-                              absl::MutexLock lock(&mu);
-                              --in_flight;
-                            });
+      appender.Append(absl::StrCat("query-", i / 10), std::move(batch));
     }
-    absl::MutexLock lock(&mu);
-    auto drained = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return in_flight == 0; };
-    mu.Await(absl::Condition(&drained));
+    appender.Drain();
   }
   const double write_s = absl::ToDoubleSeconds(absl::Now() - t0);
   std::printf("log: %llu events written with the tree and chain in %.1f s (%.0f events/s)\n",

@@ -1,0 +1,55 @@
+// What the benchmark programs share: writing many appends into a store with
+// a bounded number in flight, and writing a generated council history.
+#ifndef EVENHAND_BENCH_BENCH_SUPPORT_H_
+#define EVENHAND_BENCH_BENCH_SUPPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "evenhand/v1/events.pb.h"
+#include "storage/event_store.h"
+
+namespace evenhand::bench {
+
+// Appends asynchronously, at most `max_in_flight` at once (Append() waits
+// for room), so a writer can keep the group commit full without queueing
+// the whole input in memory.
+class BoundedAppender {
+ public:
+  BoundedAppender(storage::EventStore* store, uint64_t max_in_flight)
+      : store_(store), max_in_flight_(max_in_flight) {}
+  // Waits for the appends still in flight.
+  ~BoundedAppender() { Drain(); }
+
+  void Append(std::string stream_id, std::vector<v1::Event> events);
+  // Waits until every append has been answered.
+  void Drain();
+  // Appends answered with an error so far.
+  uint64_t failed() const;
+
+ private:
+  storage::EventStore* const store_;
+  const uint64_t max_in_flight_;
+  mutable absl::Mutex mu_;
+  uint64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+struct History {
+  uint64_t appends_failed = 0;  // refused by validation or by the store
+  double seconds = 0;
+  double intensity = 0;
+  int years = 0;
+};
+
+// Writes a generated council history of about `target_events` events into
+// `store`: five years ending now, the demo generator's intensity scaled to
+// reach the target, one year generated at a time to bound its memory. Each
+// append is prepared as the server would (ids, types, timestamps checked).
+History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events);
+
+}  // namespace evenhand::bench
+
+#endif  // EVENHAND_BENCH_BENCH_SUPPORT_H_
