@@ -67,18 +67,18 @@ constexpr OfficerSpec kOfficers[] = {
 };
 
 // Officers who give briefings and answer queries.
-constexpr const char* kAdvisers[] = {"o-dir-place",    "o-dir-people",  "o-dir-resources",
-                                     "o-hos-planning", "o-hos-housing", "o-hos-finance",
+constexpr const char* kAdvisers[] = {"o-dir-place",       "o-dir-people",  "o-dir-resources",
+                                     "o-hos-planning",    "o-hos-housing", "o-hos-finance",
                                      "o-hos-environment", "o-policy"};
 constexpr const char* kDirectors[] = {"o-dir-place", "o-dir-people", "o-dir-resources"};
 
 constexpr const char* kSurnames[] = {
-    "Ahmed",  "Baker",   "Clarke",  "Davies",  "Evans",   "Fletcher", "Green",  "Hughes",
-    "Iqbal",  "Jones",   "Khan",    "Lewis",   "Morgan",  "Nolan",    "Owen",   "Patel",
-    "Quinn",  "Roberts", "Singh",   "Taylor",  "Upton",   "Vaughan",  "Walker", "Young",
-    "Ashby",  "Brennan", "Carter",  "Dixon",   "Ellis",   "Foster",   "Gill",   "Harris",
-    "Irving", "Jarvis",  "Kemp",    "Lowe",    "Marsh",   "Nash",     "Oakley", "Price",
-    "Reid",   "Shaw",    "Thorne",  "Usher",   "Vine",    "Webb",     "Yates",  "Zeal",
+    "Ahmed",  "Baker",   "Clarke", "Davies", "Evans",  "Fletcher", "Green",  "Hughes",
+    "Iqbal",  "Jones",   "Khan",   "Lewis",  "Morgan", "Nolan",    "Owen",   "Patel",
+    "Quinn",  "Roberts", "Singh",  "Taylor", "Upton",  "Vaughan",  "Walker", "Young",
+    "Ashby",  "Brennan", "Carter", "Dixon",  "Ellis",  "Foster",   "Gill",   "Harris",
+    "Irving", "Jarvis",  "Kemp",   "Lowe",   "Marsh",  "Nash",     "Oakley", "Price",
+    "Reid",   "Shaw",    "Thorne", "Usher",  "Vine",   "Webb",     "Yates",  "Zeal",
 };
 
 constexpr const char* kTopics[] = {
@@ -129,7 +129,9 @@ class Generator {
   }
   absl::Time WorkTime(absl::CivilDay day) { return At(day, Int(9, 16), Int(0, 59)); }
 
-  std::string Id(absl::string_view kind) { return absl::StrCat(o_.id_prefix, kind, "-", ++next_id_); }
+  std::string Id(absl::string_view kind) {
+    return absl::StrCat(o_.id_prefix, kind, "-", ++next_id_);
+  }
   // Case ids (briefings, queries, ...) and registry ids (groups, councillors,
   // officers) are prefixed separately, so years generated in turn can share
   // one council.
@@ -141,7 +143,6 @@ class Generator {
     if (at > cutoff_) return;
     t_.Add(projections::CanonicalStream(payload), at, payload, actor);
   }
-
 
   // ---- elections --------------------------------------------------------------
   void ComputeElections() {
@@ -267,7 +268,8 @@ class Generator {
     // Matters recur for a while (several groups ask about the same one) and
     // then move on, as council business does.
     const int topic_index = Int(0, static_cast<int>(std::size(kTopics)) - 1);
-    const std::string matter = absl::StrCat(o_.id_prefix, "matter-", topic_index, "-", next_id_ / 40);
+    const std::string matter =
+        absl::StrCat(o_.id_prefix, "matter-", topic_index, "-", next_id_ / 40);
     const absl::Time asked = WorkTime(day);
     Request(asked, id, g.id, matter, kTopics[topic_index], "");
     const absl::CivilDay decided = AddWeekdays(day, Int(1, 2));
@@ -278,7 +280,8 @@ class Generator {
       return;
     }
     if (Chance(0.08)) {
-      Decline(WorkTime(decided), id, C("o-ceo"), Chance(0.5) ? v1::RESOURCES : v1::OFFICER_UNAVAILABLE);
+      Decline(WorkTime(decided), id, C("o-ceo"),
+              Chance(0.5) ? v1::RESOURCES : v1::OFFICER_UNAVAILABLE);
       return;
     }
     std::vector<std::string> officers = {C(Pick(kAdvisers))};
@@ -563,8 +566,7 @@ class Generator {
     }
     // party-political-business: the Head of Environment stays on for the
     // party-political part of a Labour group meeting.
-    Attend(At(day(205), 19), "labour", "o-hos-environment", "o-ceo",
-           v1::PARTY_POLITICAL_BUSINESS);
+    Attend(At(day(205), 19), "labour", "o-hos-environment", "o-ceo", v1::PARTY_POLITICAL_BUSINESS);
     // complaint-routing: a Green councillor's complaint about the policy
     // officer goes to a head of service and is escalated to another.
     {

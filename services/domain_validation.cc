@@ -154,8 +154,8 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
                                  r.member_ids_size()));
       }
       for (int i = 0; i < r.member_ids_size(); ++i) {
-        EH_RETURN_IF_ERROR(
-            Member(absl::StrCat("political_group_recognised.member_ids[", i, "]"), r.member_ids(i)));
+        EH_RETURN_IF_ERROR(Member(absl::StrCat("political_group_recognised.member_ids[", i, "]"),
+                                  r.member_ids(i)));
       }
       if (!r.leader_member_id().empty() &&
           std::find(r.member_ids().begin(), r.member_ids().end(), r.leader_member_id()) ==
@@ -168,10 +168,12 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
     case v1::Payload::kPoliticalGroupDissolved:
       return Group("political_group_dissolved.group_id", p.political_group_dissolved().group_id());
     case v1::Payload::kMemberRegistered:
-      EH_RETURN_IF_ERROR(Required("member_registered.member_id", p.member_registered().member_id()));
+      EH_RETURN_IF_ERROR(
+          Required("member_registered.member_id", p.member_registered().member_id()));
       return Required("member_registered.name", p.member_registered().name());
     case v1::Payload::kMemberJoinedGroup:
-      EH_RETURN_IF_ERROR(Member("member_joined_group.member_id", p.member_joined_group().member_id()));
+      EH_RETURN_IF_ERROR(
+          Member("member_joined_group.member_id", p.member_joined_group().member_id()));
       return Group("member_joined_group.group_id", p.member_joined_group().group_id());
     case v1::Payload::kMemberLeftGroup:
       EH_RETURN_IF_ERROR(Member("member_left_group.member_id", p.member_left_group().member_id()));
@@ -186,7 +188,8 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       return OfficerIfSet("officer_registered.director_officer_id", r.director_officer_id());
     }
     case v1::Payload::kOfficerRoleChanged:
-      EH_RETURN_IF_ERROR(Officer("officer_role_changed.officer_id", p.officer_role_changed().officer_id()));
+      EH_RETURN_IF_ERROR(
+          Officer("officer_role_changed.officer_id", p.officer_role_changed().officer_id()));
       if (p.officer_role_changed().role() == v1::OFFICER_ROLE_UNSPECIFIED) {
         return Fail("officer_role_changed.role", "required");
       }
@@ -219,14 +222,15 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       const auto& r = p.briefing_requested();
       EH_RETURN_IF_ERROR(Required("briefing_requested.briefing_id", r.briefing_id()));
       EH_RETURN_IF_ERROR(Group("briefing_requested.group_id", r.group_id()));
-      EH_RETURN_IF_ERROR(Member("briefing_requested.requested_by_member_id",
-                                r.requested_by_member_id()));
+      EH_RETURN_IF_ERROR(
+          Member("briefing_requested.requested_by_member_id", r.requested_by_member_id()));
       EH_RETURN_IF_ERROR(Required("briefing_requested.topic", r.topic()));
       EH_RETURN_IF_ERROR(Required("briefing_requested.matter_id", r.matter_id()));
       // Harlow 15.3: the request is made to the Chief Executive.
-      EH_RETURN_IF_ERROR(Officer("briefing_requested.routed_to_officer_id",
-                                 r.routed_to_officer_id()));
-      EH_RETURN_IF_ERROR(Officers("briefing_requested.invited_officer_ids", r.invited_officer_ids()));
+      EH_RETURN_IF_ERROR(
+          Officer("briefing_requested.routed_to_officer_id", r.routed_to_officer_id()));
+      EH_RETURN_IF_ERROR(
+          Officers("briefing_requested.invited_officer_ids", r.invited_officer_ids()));
       if (!r.in_response_to_offer_id().empty()) {
         EH_RETURN_IF_ERROR(
             Briefing("briefing_requested.in_response_to_offer_id", r.in_response_to_offer_id()));
@@ -251,7 +255,8 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       EH_RETURN_IF_ERROR(Group("briefing_offered.group_id", o.group_id()));
       EH_RETURN_IF_ERROR(Required("briefing_offered.matter_id", o.matter_id()));
       EH_RETURN_IF_ERROR(Required("briefing_offered.topic", o.topic()));
-      EH_RETURN_IF_ERROR(Officer("briefing_offered.offered_by_officer_id", o.offered_by_officer_id()));
+      EH_RETURN_IF_ERROR(
+          Officer("briefing_offered.offered_by_officer_id", o.offered_by_officer_id()));
       if (!o.prompted_by_briefing_id().empty()) {
         EH_RETURN_IF_ERROR(
             Briefing("briefing_offered.prompted_by_briefing_id", o.prompted_by_briefing_id()));
@@ -282,8 +287,8 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       EH_RETURN_IF_ERROR(OfficerIfSet("officer_attended_group_meeting.approved_by_officer_id",
                                       a.approved_by_officer_id()));
       EH_RETURN_IF_ERROR(Business("officer_attended_group_meeting.business", a.business()));
-      EH_RETURN_IF_ERROR(Minutes("officer_attended_group_meeting.duration_minutes",
-                                 a.duration_minutes()));
+      EH_RETURN_IF_ERROR(
+          Minutes("officer_attended_group_meeting.duration_minutes", a.duration_minutes()));
       if (a.non_members_present() < 0) {
         return Fail("officer_attended_group_meeting.non_members_present", "cannot be negative");
       }
@@ -344,7 +349,8 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       const auto& r = p.relationship_declared();
       EH_RETURN_IF_ERROR(Officer("relationship_declared.officer_id", r.officer_id()));
       EH_RETURN_IF_ERROR(Required("relationship_declared.nature", r.nature()));
-      return OfficerIfSet("relationship_declared.declared_to_officer_id", r.declared_to_officer_id());
+      return OfficerIfSet("relationship_declared.declared_to_officer_id",
+                          r.declared_to_officer_id());
     }
     case v1::Payload::kMemberParticipatedInDecision: {
       const auto& d = p.member_participated_in_decision();
@@ -361,8 +367,7 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
 
 }  // namespace
 
-absl::Status DomainValidator::Validate(const std::string& stream_id,
-                                       std::vector<v1::Event>* events,
+absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector<v1::Event>* events,
                                        storage::ExpectedRevision* expected) const {
   if (events->empty()) return absl::OkStatus();
   const bool opens = IsOpening(events->front().payload());
@@ -378,15 +383,15 @@ absl::Status DomainValidator::Validate(const std::string& stream_id,
       }
       absl::StatusOr<storage::EventPtr> original = store_->ReadByEventId(c.corrected_event_id());
       if (!original.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ".corrected_event_id: ", original.status().message(),
-            "; only recorded events can be corrected"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".corrected_event_id: ", original.status().message(),
+                         "; only recorded events can be corrected"));
       }
       const v1::Event& o = (*original)->event();
       if (o.stream_id() != stream_id) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ".corrected_event_id: the event is in stream \"", o.stream_id(),
-            "\"; a correction goes in the stream of the event it corrects"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".corrected_event_id: the event is in stream \"", o.stream_id(),
+                         "\"; a correction goes in the stream of the event it corrects"));
       }
       if (o.payload().has_event_corrected()) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -401,7 +406,8 @@ absl::Status DomainValidator::Validate(const std::string& stream_id,
         }
         if (projections::CanonicalStream(r) != stream_id) {
           return absl::InvalidArgumentError(absl::StrCat(
-              field, ".replacement: names another case; a correction changes facts, not which "
+              field,
+              ".replacement: names another case; a correction changes facts, not which "
               "case they belong to"));
         }
         PayloadChecker checker(store_, absl::StrCat(field, ".replacement"), stream_id, opens);
@@ -418,9 +424,11 @@ absl::Status DomainValidator::Validate(const std::string& stream_id,
           canonical, "\", not \"", stream_id, "\" (one stream per case)"));
     }
     if (IsOpening(p) && i > 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "events[", i, "]: a ", e.type(), " opens its case and must be the first event of "
-          "stream \"", stream_id, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("events[", i, "]: a ", e.type(),
+                       " opens its case and must be the first event of "
+                       "stream \"",
+                       stream_id, "\""));
     }
     PayloadChecker checker(store_, path, stream_id, opens);
     EH_RETURN_IF_ERROR(checker.Check(p));

@@ -67,8 +67,7 @@ const char* DeclineReasonName(v1::DeclineReason r) {
 // ---------------------------------------------------------------------------
 
 ReportBuilder::ReportBuilder(const FairnessProjection::Indexes& indexes, const ReportQuery& query,
-                             const FairnessSettings& settings,
-                             const WorkingDayCalendar& calendar)
+                             const FairnessSettings& settings, const WorkingDayCalendar& calendar)
     : indexes_(indexes),
       query_(query),
       settings_(settings),
@@ -149,9 +148,7 @@ const std::vector<const Case*>& ReportBuilder::Cases(CaseKind kind) const {
 }
 
 void ReportBuilder::LoadRegistry() {
-  auto consider = [](std::vector<Change>* changes, Change c) {
-    changes->push_back(std::move(c));
-  };
+  auto consider = [](std::vector<Change>* changes, Change c) { changes->push_back(std::move(c)); };
   for (const Case* g : indexes_.groups) {
     GroupInfo& info = groups_[g->id];
     for (const Seen& s : View(*g)) {
@@ -172,7 +169,8 @@ void ReportBuilder::LoadRegistry() {
       if (s.payload->has_member_registered()) {
         member_names_.try_emplace(m->id, s.payload->member_registered().name());
       } else if (s.payload->has_member_joined_group()) {
-        consider(&memberships_[m->id], {s.at, s.position, s.payload->member_joined_group().group_id()});
+        consider(&memberships_[m->id],
+                 {s.at, s.position, s.payload->member_joined_group().group_id()});
       } else if (s.payload->has_member_left_group()) {
         consider(&memberships_[m->id], {s.at, s.position, ""});
       }
@@ -337,8 +335,8 @@ std::string ReportBuilder::Date(absl::Time t) const {
 }
 
 void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& group_id,
-                               const std::string& case_id, absl::Time when,
-                               std::string explanation, const std::vector<Seen>& evidence) {
+                               const std::string& case_id, absl::Time when, std::string explanation,
+                               const std::vector<Seen>& evidence) {
   if (!InPeriod(when)) return;
   const RuleDef& rule = Rule(rule_id);
   v1::Finding f;
@@ -355,9 +353,8 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
     evidence_.try_emplace(s.position, Summarize(s));
     if (s.correction_position != 0) {
       positions.push_back(s.correction_position);
-      evidence_.try_emplace(
-          s.correction_position,
-          absl::StrCat("Correction of the event at position ", s.position));
+      evidence_.try_emplace(s.correction_position,
+                            absl::StrCat("Correction of the event at position ", s.position));
     }
   }
   std::sort(positions.begin(), positions.end());
@@ -391,9 +388,9 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
     }
     case v1::Payload::kBriefingRequested: {
       const auto& r = p.briefing_requested();
-      return absl::StrCat(prefix, GroupName(r.group_id()), " asked for a briefing on \"",
-                          r.topic(), "\" (", MemberName(r.requested_by_member_id()),
-                          ", to ", OfficerName(r.routed_to_officer_id()), ")");
+      return absl::StrCat(prefix, GroupName(r.group_id()), " asked for a briefing on \"", r.topic(),
+                          "\" (", MemberName(r.requested_by_member_id()), ", to ",
+                          OfficerName(r.routed_to_officer_id()), ")");
     }
     case v1::Payload::kBriefingApproved:
       return absl::StrCat(prefix, OfficerName(p.briefing_approved().approved_by_officer_id()),
@@ -420,19 +417,18 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
     }
     case v1::Payload::kOfficerAttendedGroupMeeting: {
       const auto& m = p.officer_attended_group_meeting();
-      return absl::StrCat(prefix, OfficerName(m.officer_id()), " attended a meeting of ",
-                          GroupName(m.group_id()), " (", BusinessName(m.business()),
-                          "), agreed by ",
-                          m.approved_by_officer_id().empty() ? std::string("nobody")
-                                                             : OfficerName(m.approved_by_officer_id()));
+      return absl::StrCat(
+          prefix, OfficerName(m.officer_id()), " attended a meeting of ", GroupName(m.group_id()),
+          " (", BusinessName(m.business()), "), agreed by ",
+          m.approved_by_officer_id().empty() ? std::string("nobody")
+                                             : OfficerName(m.approved_by_officer_id()));
     }
     case v1::Payload::kGroupInformationDisclosed: {
       const auto& d = p.group_information_disclosed();
-      return absl::StrCat(prefix, OfficerName(d.disclosed_by_officer_id()), " passed what ",
-                          GroupName(d.from_group_id()), " discussed to ",
-                          GroupName(d.to_group_id()),
-                          d.agreed_by_originating_group() ? " with" : " without",
-                          " the group's agreement");
+      return absl::StrCat(
+          prefix, OfficerName(d.disclosed_by_officer_id()), " passed what ",
+          GroupName(d.from_group_id()), " discussed to ", GroupName(d.to_group_id()),
+          d.agreed_by_originating_group() ? " with" : " without", " the group's agreement");
     }
     case v1::Payload::kWrittenQueryReceived: {
       const auto& q = p.written_query_received();
@@ -449,8 +445,7 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
       return absl::StrCat(prefix, OfficerName(p.written_query_answered().officer_id()),
                           " answered query ", p.written_query_answered().query_id());
     case v1::Payload::kWrittenQueryTimescaleRevised:
-      return absl::StrCat(prefix,
-                          OfficerName(p.written_query_timescale_revised().officer_id()),
+      return absl::StrCat(prefix, OfficerName(p.written_query_timescale_revised().officer_id()),
                           " revised the timescale of query ",
                           p.written_query_timescale_revised().query_id(), " to ",
                           Date(FromProtoTime(p.written_query_timescale_revised().reply_due_at())));
@@ -500,8 +495,8 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
       return absl::StrCat(prefix, OfficerName(p.officer_registered().officer_id()),
                           " registered as ", RoleName(p.officer_registered().role()));
     case v1::Payload::kOfficerRoleChanged:
-      return absl::StrCat(prefix, OfficerName(p.officer_role_changed().officer_id()),
-                          " became ", RoleName(p.officer_role_changed().role()));
+      return absl::StrCat(prefix, OfficerName(p.officer_role_changed().officer_id()), " became ",
+                          RoleName(p.officer_role_changed().role()));
     case v1::Payload::kOfficerLeft:
       return absl::StrCat(prefix, OfficerName(p.officer_left().officer_id()), " left");
     case v1::Payload::kApprovalDelegated:

@@ -53,7 +53,7 @@ struct BriefingView {
 struct QueryOutcome {
   std::optional<Seen> received;
   std::string group_id;
-  absl::Time deadline;             // end of the fifth working day
+  absl::Time deadline;              // end of the fifth working day
   std::optional<Seen> first_reply;  // answer or acknowledgement
   bool pending = false;             // not replied, deadline not passed
   bool in_time = false;             // first reply before the deadline

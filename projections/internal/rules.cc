@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "base/time_util.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/time_util.h"
 #include "projections/internal/report_builder.h"
 
 namespace evenhand::projections::internal {
@@ -38,8 +38,8 @@ std::string DescribeEqualOffer(const FairnessSettings& s) {
       "time must be offered the same briefing (or have asked for its own) within ",
       Plural(s.offer_deadline_working_days, "working day"),
       " of the briefing; an offer or request up to ", s.equal_offer_lookback_days,
-      " days before it also counts. The protocols set no deadline: ",
-      s.offer_deadline_working_days, " working days is this council's setting.");
+      " days before it also counts. The protocols set no deadline: ", s.offer_deadline_working_days,
+      " working days is this council's setting.");
 }
 std::string DescribeApproval(const FairnessSettings&) {
   return "A briefing of a political group, and an officer's attendance at a group meeting, "
@@ -136,14 +136,12 @@ BriefingView ViewBriefing(const ReportBuilder& b, const Case& c) {
   return v;
 }
 
-
 const std::vector<RuleDef>& Rules() {
   static const std::vector<RuleDef> rules = {
-      {"equal-offer", "Every group offered the same briefing",
-       "Harrow 5.2; mayoral §9; Barnet 9.2", v1::HIGH, &DescribeEqualOffer},
+      {"equal-offer", "Every group offered the same briefing", "Harrow 5.2; mayoral §9; Barnet 9.2",
+       v1::HIGH, &DescribeEqualOffer},
       {"approval-required", "Briefings and attendance agreed by the Head of Paid Service",
-       "Harrow 5.1-5.2; mayoral §9; Harlow 15.3, 15.10; Barnet 9", v1::HIGH,
-       &DescribeApproval},
+       "Harrow 5.1-5.2; mayoral §9; Harlow 15.3, 15.10; Barnet 9", v1::HIGH, &DescribeApproval},
       {"pre-election-attendance", "No officer at group meetings in a pre-election period",
        "mayoral §9", v1::HIGH, &DescribePreElection},
       {"same-matter-decline", "No declining one group on a matter advised to another",
@@ -235,21 +233,19 @@ void CheckEqualOffer(ReportBuilder& b) {
         b.AddFinding(
             "equal-offer", group->id, c->record.stream_id(), deadline,
             absl::StrCat(b.GroupName(v.group()), " was briefed on \"", v.topic(), "\" on ",
-                         b.Date(t), "; ", b.GroupName(group->id),
-                         " was offered the same only on ", b.Date(earliest->at), ", ",
-                         Plural(late_by, "working day"), " later (the limit is ",
-                         s.offer_deadline_working_days, ")."),
+                         b.Date(t), "; ", b.GroupName(group->id), " was offered the same only on ",
+                         b.Date(earliest->at), ", ", Plural(late_by, "working day"),
+                         " later (the limit is ", s.offer_deadline_working_days, ")."),
             {*v.request, *delivered, *earliest});
       } else if (b.query().as_of_time >= deadline) {
         std::vector<Seen> evidence = {*v.request, *delivered};
         if (recognised) evidence.push_back(*recognised);
         b.AddFinding("equal-offer", group->id, c->record.stream_id(), deadline,
-                     absl::StrCat(b.GroupName(v.group()), " was briefed on \"", v.topic(),
-                                  "\" on ", b.Date(t), "; ", b.GroupName(group->id),
+                     absl::StrCat(b.GroupName(v.group()), " was briefed on \"", v.topic(), "\" on ",
+                                  b.Date(t), "; ", b.GroupName(group->id),
                                   " had not been offered the same briefing by the end of ",
                                   b.Date(deadline - absl::Seconds(1)), " (",
-                                  Plural(s.offer_deadline_working_days, "working day"),
-                                  " later)."),
+                                  Plural(s.offer_deadline_working_days, "working day"), " later)."),
                      evidence);
       }
     }
@@ -289,14 +285,15 @@ void CheckApprovalRequired(ReportBuilder& b) {
       if (ValidApproval(b, *c, d.at, &tried)) continue;
       std::vector<Seen> evidence = {*v.request, d};
       evidence.insert(evidence.end(), tried.begin(), tried.end());
-      std::string why = tried.empty()
-                            ? "nobody agreed it beforehand"
-                            : absl::StrCat(b.OfficerName(tried.front()
-                                                             .payload->briefing_approved()
-                                                             .approved_by_officer_id()),
-                                           ", who agreed it, was neither the Head of Paid "
-                                           "Service nor the Monitoring Officer nor their "
-                                           "delegate at the time");
+      std::string why =
+          tried.empty()
+              ? "nobody agreed it beforehand"
+              : absl::StrCat(
+                    b.OfficerName(
+                        tried.front().payload->briefing_approved().approved_by_officer_id()),
+                    ", who agreed it, was neither the Head of Paid "
+                    "Service nor the Monitoring Officer nor their "
+                    "delegate at the time");
       b.AddFinding("approval-required", v.group(), c->record.stream_id(), d.at,
                    absl::StrCat("The briefing of ", b.GroupName(v.group()), " on \"", v.topic(),
                                 "\" on ", b.Date(d.at), " went ahead although ", why, "."),
@@ -343,12 +340,12 @@ void CheckPreElectionAttendance(ReportBuilder& b) {
       if (AllPoliticalAssistants(b, d.payload->briefing_delivered().officer_ids(), d.at)) continue;
       std::optional<Seen> period = b.PreElectionPeriodAt(d.at);
       if (!period) continue;
-      b.AddFinding("pre-election-attendance", v.group(), c->record.stream_id(), d.at,
-                   absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on \"", v.topic(),
-                                "\" on ", b.Date(d.at), ", during the pre-election period (",
-                                period->payload->pre_election_period_declared().description(),
-                                ")."),
-                   {*period, *v.request, d});
+      b.AddFinding(
+          "pre-election-attendance", v.group(), c->record.stream_id(), d.at,
+          absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on \"", v.topic(), "\" on ",
+                       b.Date(d.at), ", during the pre-election period (",
+                       period->payload->pre_election_period_declared().description(), ")."),
+          {*period, *v.request, d});
     }
   }
   for (const Case* c : b.Cases(CaseKind::kMeeting)) {
@@ -358,13 +355,13 @@ void CheckPreElectionAttendance(ReportBuilder& b) {
       if (IsPoliticalAssistant(b, a.officer_id(), m.at)) continue;
       std::optional<Seen> period = b.PreElectionPeriodAt(m.at);
       if (!period) continue;
-      b.AddFinding("pre-election-attendance", a.group_id(), c->record.stream_id(), m.at,
-                   absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
-                                b.GroupName(a.group_id()), " on ", b.Date(m.at),
-                                ", during the pre-election period (",
-                                period->payload->pre_election_period_declared().description(),
-                                ")."),
-                   {*period, m});
+      b.AddFinding(
+          "pre-election-attendance", a.group_id(), c->record.stream_id(), m.at,
+          absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
+                       b.GroupName(a.group_id()), " on ", b.Date(m.at),
+                       ", during the pre-election period (",
+                       period->payload->pre_election_period_declared().description(), ")."),
+          {*period, m});
     }
   }
 }
@@ -420,8 +417,8 @@ void CheckSameMatterDecline(ReportBuilder& b) {
       if (!accepted) continue;
       b.AddFinding("same-matter-decline", v.group(), c->record.stream_id(), x.at,
                    absl::StrCat(b.OfficerName(officer), " declined to advise ",
-                                b.GroupName(v.group()), " on \"", v.topic(), "\" on ",
-                                b.Date(x.at), " but advised ", b.GroupName(accepted_group),
+                                b.GroupName(v.group()), " on \"", v.topic(), "\" on ", b.Date(x.at),
+                                " but advised ", b.GroupName(accepted_group),
                                 " on the same matter on ", b.Date(accepted->at), "."),
                    {*v.request, *accepted, x});
     }
@@ -442,16 +439,17 @@ QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
   if (!out.received) return out;
   const auto& q = out.received->payload->written_query_received();
   out.group_id = b.MemberGroupAt(q.member_id(), out.received->at);
-  out.deadline = b.calendar().EndOfWorkingDay(out.received->at,
-                                              b.settings().query_reply_working_days);
+  out.deadline =
+      b.calendar().EndOfWorkingDay(out.received->at, b.settings().query_reply_working_days);
   for (const Seen& seen : b.View(query)) {
     const std::optional<Seen> s = seen;
     if (!s) continue;
     const bool reply = s->payload->has_written_query_answered() ||
                        (s->payload->has_written_query_acknowledged() &&
                         s->payload->written_query_acknowledged().has_reply_due_at());
-    if (reply && (!out.first_reply || std::tie(s->at, s->position) <
-                                          std::tie(out.first_reply->at, out.first_reply->position))) {
+    if (reply &&
+        (!out.first_reply ||
+         std::tie(s->at, s->position) < std::tie(out.first_reply->at, out.first_reply->position))) {
       out.first_reply = s;
     }
   }
@@ -466,9 +464,9 @@ void CheckWrittenQueryReply(ReportBuilder& b) {
     const QueryOutcome& o = b.QueryOf(*c);
     if (!o.received) continue;
     const auto& q = o.received->payload->written_query_received();
-    const std::string who = absl::StrCat("The written query \"", q.subject(), "\" from ",
-                                         b.MemberName(q.member_id()), " (received ",
-                                         b.Date(o.received->at), ")");
+    const std::string who =
+        absl::StrCat("The written query \"", q.subject(), "\" from ", b.MemberName(q.member_id()),
+                     " (received ", b.Date(o.received->at), ")");
     if (!o.first_reply) {
       if (!o.pending) {
         b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), o.deadline,
@@ -482,20 +480,21 @@ void CheckWrittenQueryReply(ReportBuilder& b) {
     if (!o.in_time) {
       const int took = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(o.received->at),
                                                        b.calendar().LocalDay(o.first_reply->at));
-      b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), o.deadline,
-                   absl::StrCat(who, " was first ",
-                                o.first_reply->payload->has_written_query_answered()
-                                    ? "answered"
-                                    : "acknowledged",
-                                " after ", Plural(took, "working day"), ", on ",
-                                b.Date(o.first_reply->at), " (the limit is ", days, ")."),
-                   {*o.received, *o.first_reply});
+      b.AddFinding(
+          "written-query-reply", o.group_id, c->record.stream_id(), o.deadline,
+          absl::StrCat(
+              who, " was first ",
+              o.first_reply->payload->has_written_query_answered() ? "answered" : "acknowledged",
+              " after ", Plural(took, "working day"), ", on ", b.Date(o.first_reply->at),
+              " (the limit is ", days, ")."),
+          {*o.received, *o.first_reply});
       continue;
     }
     if (!o.first_reply->payload->has_written_query_acknowledged()) continue;
     // Acknowledged in time with a timescale: the timescale must be kept, or
     // revised before it passes.
-    absl::Time due = FromProtoTime(o.first_reply->payload->written_query_acknowledged().reply_due_at());
+    absl::Time due =
+        FromProtoTime(o.first_reply->payload->written_query_acknowledged().reply_due_at());
     std::vector<Seen> evidence = {*o.received, *o.first_reply};
     std::optional<Seen> answer;
     for (const Seen& seen : b.View(*c)) {
@@ -540,9 +539,10 @@ void CheckPartyPoliticalBusiness(ReportBuilder& b) {
       std::vector<std::string> names;
       for (const std::string& id : delivery.officer_ids()) names.push_back(b.OfficerName(id));
       b.AddFinding("party-political-business", v.group(), c->record.stream_id(), d.at,
-                   absl::StrCat(absl::StrJoin(names, ", "), " took part in party-political "
-                                "business at a meeting of ", b.GroupName(v.group()), " on ",
-                                b.Date(d.at), "."),
+                   absl::StrCat(absl::StrJoin(names, ", "),
+                                " took part in party-political "
+                                "business at a meeting of ",
+                                b.GroupName(v.group()), " on ", b.Date(d.at), "."),
                    {*v.request, d});
     }
   }
@@ -552,9 +552,10 @@ void CheckPartyPoliticalBusiness(ReportBuilder& b) {
       if (a.business() != v1::PARTY_POLITICAL_BUSINESS) continue;
       if (IsPoliticalAssistant(b, a.officer_id(), m.at)) continue;
       b.AddFinding("party-political-business", a.group_id(), c->record.stream_id(), m.at,
-                   absl::StrCat(b.OfficerName(a.officer_id()), " was present for party-political "
-                                "business at a meeting of ", b.GroupName(a.group_id()), " on ",
-                                b.Date(m.at), "."),
+                   absl::StrCat(b.OfficerName(a.officer_id()),
+                                " was present for party-political "
+                                "business at a meeting of ",
+                                b.GroupName(a.group_id()), " on ", b.Date(m.at), "."),
                    {m});
     }
   }
@@ -575,12 +576,12 @@ void CheckNonMembersPresent(ReportBuilder& b) {
       if (delivery.non_members_present() <= 0 || delivery.non_member_attendance_permitted()) {
         continue;
       }
-      b.AddFinding("non-members-present", v.group(), c->record.stream_id(), d.at,
-                   absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on \"", v.topic(),
-                                "\" on ", b.Date(d.at), " with ",
-                                Plural(delivery.non_members_present(), "non-member"),
-                                " present, without the Head of Paid Service's permission."),
-                   {*v.request, d});
+      b.AddFinding(
+          "non-members-present", v.group(), c->record.stream_id(), d.at,
+          absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on \"", v.topic(), "\" on ",
+                       b.Date(d.at), " with ", Plural(delivery.non_members_present(), "non-member"),
+                       " present, without the Head of Paid Service's permission."),
+          {*v.request, d});
     }
   }
   for (const Case* c : b.Cases(CaseKind::kMeeting)) {
@@ -685,14 +686,13 @@ void CheckComplaintRouting(ReportBuilder& b) {
       return std::find(roles.begin(), roles.end(), role) != roles.end();
     };
     if (!allowed(r.raised_with_officer_id(), raised->at, first_line)) {
-      b.AddFinding("complaint-routing", group_id, c->record.stream_id(), raised->at,
-                   absl::StrCat("Complaint ", c->id, " was raised with ",
-                                b.OfficerName(r.raised_with_officer_id()),
-                                r.raised_with_officer_id() == subject_officer
-                                    ? ", the officer complained about"
-                                    : "",
-                                "; it should go to ", RoleList(first_line), "."),
-                   {*raised});
+      b.AddFinding(
+          "complaint-routing", group_id, c->record.stream_id(), raised->at,
+          absl::StrCat(
+              "Complaint ", c->id, " was raised with ", b.OfficerName(r.raised_with_officer_id()),
+              r.raised_with_officer_id() == subject_officer ? ", the officer complained about" : "",
+              "; it should go to ", RoleList(first_line), "."),
+          {*raised});
     }
     for (const Seen& e : b.Facts(*c, v1::Payload::kComplaintEscalated)) {
       const std::string& to = e.payload->complaint_escalated().escalated_to_officer_id();
@@ -708,7 +708,8 @@ void CheckComplaintRouting(ReportBuilder& b) {
       if (b.OfficerRoleAt(by, f.at) == v1::MONITORING_OFFICER) continue;
       b.AddFinding("complaint-routing", group_id, c->record.stream_id(), f.at,
                    absl::StrCat("Complaint ", c->id, " was referred to the standards committee by ",
-                                b.OfficerName(by), "; only the Monitoring Officer refers "
+                                b.OfficerName(by),
+                                "; only the Monitoring Officer refers "
                                 "complaints there."),
                    {*raised, f});
     }
@@ -763,8 +764,7 @@ void CheckConfidentialityRelay(ReportBuilder& b) {
       if (disclosure.agreed_by_originating_group()) continue;
       std::vector<Seen> evidence = {d};
       if (std::optional<Seen> opening = b.Opening(*c)) evidence.push_back(*opening);
-      b.AddFinding("confidentiality-relay", disclosure.from_group_id(), c->record.stream_id(),
-                   d.at,
+      b.AddFinding("confidentiality-relay", disclosure.from_group_id(), c->record.stream_id(), d.at,
                    absl::StrCat(b.OfficerName(disclosure.disclosed_by_officer_id()),
                                 " passed what ", b.GroupName(disclosure.from_group_id()),
                                 " discussed to ", b.GroupName(disclosure.to_group_id()), " on ",

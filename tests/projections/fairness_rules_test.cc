@@ -358,7 +358,8 @@ TEST(ComplaintRoutingTest, ComplaintAboutTheHeadOfPaidServiceGoesToTheMonitoring
   EXPECT_EQ(f[0].case_id(), "complaint-C-1");
 }
 
-TEST(ComplaintRoutingTest, OfficersComplaintAboutACouncillorGoesToTheHeadOfPaidServiceOrMonitoringOfficer) {
+TEST(ComplaintRoutingTest,
+     OfficersComplaintAboutACouncillorGoesToTheHeadOfPaidServiceOrMonitoringOfficer) {
   CouncilScenario s;
   s.Complaint(At(2026, 2, 2), "C-1", CouncilScenario::OfficerParty("off"),
               CouncilScenario::MemberParty("grn-1"), "dir");
@@ -482,8 +483,8 @@ TEST(AccessParityTest, ShorterBriefingsForOneGroupAreAFindingWhenFarAndSignifica
                {"hos"}, 20);
     s.Briefing(at, at + absl::Hours(30), absl::StrCat("L", i), "labour", absl::StrCat("l", i),
                {"hos"}, 90);
-    s.Briefing(at, at + absl::Hours(30), absl::StrCat("C", i), "conservative",
-               absl::StrCat("c", i), {"hos"}, 90);
+    s.Briefing(at, at + absl::Hours(30), absl::StrCat("C", i), "conservative", absl::StrCat("c", i),
+               {"hos"}, 90);
   }
   std::vector<v1::Finding> f = s.Findings("access-parity", At(2026, 3, 1));
   ASSERT_THAT(f, SizeIs(1));

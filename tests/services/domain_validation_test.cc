@@ -174,9 +174,9 @@ TEST_F(DomainValidationTest, ACorrectionMustStayInItsCaseAndType) {
   EXPECT_THAT(correct("briefing-B-2", sent[1].event_id(), std::nullopt),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("a correction goes in the stream of the event it corrects")));
-  EXPECT_THAT(correct("briefing-B-1", sent[1].event_id(), Request("B-1")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("must be the same type of event")));
+  EXPECT_THAT(
+      correct("briefing-B-1", sent[1].event_id(), Request("B-1")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be the same type of event")));
   EXPECT_THAT(correct("briefing-B-1", sent[1].event_id(), Approval("B-2")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("names another case")));
   EXPECT_THAT(correct("briefing-B-1", "123e4567-e89b-12d3-a456-426614174000", std::nullopt),

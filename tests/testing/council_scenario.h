@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "base/time_util.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "base/time_util.h"
 #include "base/uuid.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "gtest/gtest.h"
@@ -194,9 +194,10 @@ class CouncilScenario {
     return p;
   }
 
-  uint64_t Deliver(absl::Time at, const std::string& id, std::vector<std::string> officers = {"hos"},
-                   int minutes = 60, v1::Business business = v1::COUNCIL_BUSINESS,
-                   int non_members = 0, bool permitted = false) {
+  uint64_t Deliver(absl::Time at, const std::string& id,
+                   std::vector<std::string> officers = {"hos"}, int minutes = 60,
+                   v1::Business business = v1::COUNCIL_BUSINESS, int non_members = 0,
+                   bool permitted = false) {
     return Add(at, Delivery(id, officers, minutes, business, non_members, permitted));
   }
 
