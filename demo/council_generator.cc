@@ -203,6 +203,12 @@ class Generator {
       p.mutable_officer_registered()->set_officer_id(C(s.id));
       p.mutable_officer_registered()->set_name(s.name);
       p.mutable_officer_registered()->set_role(s.role);
+      // A political assistant works for the group that names it.
+      for (const GroupSpec& g : kGroups) {
+        if (absl::string_view(g.political_assistant) == s.id) {
+          p.mutable_officer_registered()->set_group_id(C(g.id));
+        }
+      }
       Add(At(day0, 11), p, "hr-system");
     }
     // The Head of Paid Service lets the Director of Resources agree briefings

@@ -104,6 +104,25 @@ class PayloadChecker {
   absl::Status Officer(const std::string& field, const std::string& id) const {
     return Known(field, id, "officer-", "officer", "OfficerRegistered");
   }
+  // A political assistant names the group it serves; no other officer serves
+  // a group (Harrow 5.1 "apart from group office staff": the exemption the
+  // approval rule gives them holds only at their own group's meetings).
+  absl::Status ServedGroup(const std::string& message, v1::OfficerRole role,
+                           const std::string& group_id) const {
+    const std::string field = absl::StrCat(message, ".group_id");
+    if (role == v1::POLITICAL_ASSISTANT) {
+      if (group_id.empty()) {
+        return Fail(field, "required for a POLITICAL_ASSISTANT: the political group it serves");
+      }
+      return Group(field, group_id);
+    }
+    if (!group_id.empty()) {
+      return Fail(field,
+                  "only a POLITICAL_ASSISTANT serves a group; other officers serve the "
+                  "whole council, so leave it empty");
+    }
+    return absl::OkStatus();
+  }
   absl::Status OfficerIfSet(const std::string& field, const std::string& id) const {
     return id.empty() ? absl::OkStatus() : Officer(field, id);
   }
@@ -185,15 +204,17 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       if (r.role() == v1::OFFICER_ROLE_UNSPECIFIED) {
         return Fail("officer_registered.role", "required, e.g. HEAD_OF_PAID_SERVICE or DIRECTOR");
       }
+      EH_RETURN_IF_ERROR(ServedGroup("officer_registered", r.role(), r.group_id()));
       return OfficerIfSet("officer_registered.director_officer_id", r.director_officer_id());
     }
-    case v1::Payload::kOfficerRoleChanged:
-      EH_RETURN_IF_ERROR(
-          Officer("officer_role_changed.officer_id", p.officer_role_changed().officer_id()));
-      if (p.officer_role_changed().role() == v1::OFFICER_ROLE_UNSPECIFIED) {
+    case v1::Payload::kOfficerRoleChanged: {
+      const auto& r = p.officer_role_changed();
+      EH_RETURN_IF_ERROR(Officer("officer_role_changed.officer_id", r.officer_id()));
+      if (r.role() == v1::OFFICER_ROLE_UNSPECIFIED) {
         return Fail("officer_role_changed.role", "required");
       }
-      return absl::OkStatus();
+      return ServedGroup("officer_role_changed", r.role(), r.group_id());
+    }
     case v1::Payload::kOfficerLeft:
       return Officer("officer_left.officer_id", p.officer_left().officer_id());
     case v1::Payload::kApprovalDelegated:

@@ -186,10 +186,12 @@ void ReportBuilder::LoadRegistry() {
     for (const Seen& s : View(*c)) {
       const Change when{s.at, s.position, ""};
       if (s.payload->has_officer_registered()) {
-        if (info.name.empty()) info.name = s.payload->officer_registered().name();
-        info.roles.push_back({when, s.payload->officer_registered().role()});
+        const auto& r = s.payload->officer_registered();
+        if (info.name.empty()) info.name = r.name();
+        info.roles.push_back({{s.at, s.position, r.group_id()}, r.role()});
       } else if (s.payload->has_officer_role_changed()) {
-        info.roles.push_back({when, s.payload->officer_role_changed().role()});
+        const auto& r = s.payload->officer_role_changed();
+        info.roles.push_back({{s.at, s.position, r.group_id()}, r.role()});
       } else if (s.payload->has_officer_left()) {
         info.roles.push_back({when, v1::OFFICER_ROLE_UNSPECIFIED});
       } else if (s.payload->has_approval_delegated()) {
@@ -283,6 +285,17 @@ v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl
   return role;
 }
 
+std::string ReportBuilder::AssistantGroupAt(const std::string& officer_id, absl::Time t) const {
+  auto it = officers_.find(officer_id);
+  if (it == officers_.end()) return "";
+  std::string group;
+  for (const auto& [when, r] : it->second.roles) {
+    if (when.at > t) break;
+    group = r == v1::POLITICAL_ASSISTANT ? when.value : "";
+  }
+  return group;
+}
+
 std::string ReportBuilder::OfficerName(const std::string& officer_id) const {
   auto it = officers_.find(officer_id);
   if (it != officers_.end() && !it->second.name.empty()) return it->second.name;
@@ -370,6 +383,10 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
     std::vector<std::string> out;
     for (const std::string& id : officer_ids) out.push_back(OfficerName(id));
     return out.empty() ? std::string("no officer named") : absl::StrJoin(out, ", ");
+  };
+  // A political assistant's group: "Political assistant to Labour Group".
+  auto served = [&](const std::string& group_id) {
+    return group_id.empty() ? std::string() : absl::StrCat(" to ", GroupName(group_id));
   };
   switch (p.kind_case()) {
     case v1::Payload::kPoliticalGroupRecognised: {
@@ -493,10 +510,12 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
                           GroupName(p.member_left_group().group_id()));
     case v1::Payload::kOfficerRegistered:
       return absl::StrCat(prefix, OfficerName(p.officer_registered().officer_id()),
-                          " registered as ", RoleName(p.officer_registered().role()));
+                          " registered as ", RoleName(p.officer_registered().role()),
+                          served(p.officer_registered().group_id()));
     case v1::Payload::kOfficerRoleChanged:
       return absl::StrCat(prefix, OfficerName(p.officer_role_changed().officer_id()), " became ",
-                          RoleName(p.officer_role_changed().role()));
+                          RoleName(p.officer_role_changed().role()),
+                          served(p.officer_role_changed().group_id()));
     case v1::Payload::kOfficerLeft:
       return absl::StrCat(prefix, OfficerName(p.officer_left().officer_id()), " left");
     case v1::Payload::kApprovalDelegated:

@@ -149,6 +149,9 @@ class ReportBuilder {
   // OFFICER_ROLE_UNSPECIFIED if unknown or gone by `t`.
   v1::OfficerRole OfficerRoleAt(const std::string& officer_id, absl::Time t) const;
   std::string OfficerName(const std::string& officer_id) const;
+  // The group a political assistant serves at `t`; "" if the officer is not
+  // a political assistant then.
+  std::string AssistantGroupAt(const std::string& officer_id, absl::Time t) const;
   // Head of Paid Service, Monitoring Officer, or a delegate of the Head of
   // Paid Service at `t` (Harrow 5.1; Harlow 15.3).
   bool CanApproveAt(const std::string& officer_id, absl::Time t) const;
@@ -216,8 +219,9 @@ class ReportBuilder {
   absl::flat_hash_map<std::string, std::string> member_names_;
   struct OfficerInfo {
     std::string name;
-    std::vector<std::pair<Change, v1::OfficerRole>> roles;  // in order
-    std::vector<std::pair<Change, bool>> delegations;       // true: delegated
+    // In order; a political assistant's group in Change::value.
+    std::vector<std::pair<Change, v1::OfficerRole>> roles;
+    std::vector<std::pair<Change, bool>> delegations;  // true: delegated
   };
   absl::flat_hash_map<std::string, OfficerInfo> officers_;
   std::vector<std::pair<std::pair<absl::Time, absl::Time>, Seen>> elections_;

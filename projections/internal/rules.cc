@@ -13,17 +13,23 @@
 namespace evenhand::projections::internal {
 namespace {
 
-bool IsPoliticalAssistant(const ReportBuilder& b, const std::string& officer_id, absl::Time t) {
-  return b.OfficerRoleAt(officer_id, t) == v1::POLITICAL_ASSISTANT;
+// True if `officer_id` is, at `t`, a political assistant serving `group_id`.
+// Group office staff work for their group, so they may attend its meetings
+// without the Head of Paid Service's agreement (Harrow 5.1 "apart from group
+// office staff"; Barnet 9); at another group's meeting, or at a meeting held
+// before they joined their group's office, they are officers like any other.
+bool OwnGroupAssistant(const ReportBuilder& b, const std::string& officer_id,
+                       const std::string& group_id, absl::Time t) {
+  return !group_id.empty() && b.AssistantGroupAt(officer_id, t) == group_id;
 }
 
-// True if every officer named is a political assistant: group office staff
-// may attend their group's meetings (Harrow 5.1; Barnet 9).
+// True if every officer named is one of `group_id`'s own political assistants.
 template <typename Ids>
-bool AllPoliticalAssistants(const ReportBuilder& b, const Ids& officer_ids, absl::Time t) {
+bool AllOwnGroupAssistants(const ReportBuilder& b, const Ids& officer_ids,
+                           const std::string& group_id, absl::Time t) {
   if (officer_ids.empty()) return false;
   for (const std::string& id : officer_ids) {
-    if (!IsPoliticalAssistant(b, id, t)) return false;
+    if (!OwnGroupAssistant(b, id, group_id, t)) return false;
   }
   return true;
 }
@@ -44,12 +50,13 @@ std::string DescribeEqualOffer(const FairnessSettings& s) {
 std::string DescribeApproval(const FairnessSettings&) {
   return "A briefing of a political group, and an officer's attendance at a group meeting, "
          "must first be agreed by the Head of Paid Service, the Monitoring Officer, or an "
-         "officer the Head of Paid Service has delegated this to. Political assistants at "
-         "their own group's meetings are exempt.";
+         "officer the Head of Paid Service has delegated this to. A group's own political "
+         "assistants are exempt at its meetings (group office staff).";
 }
 std::string DescribePreElection(const FairnessSettings&) {
   return "No officer attends or briefs a political group meeting between the announcement "
-         "of an election and the end of election day.";
+         "of an election and the end of election day (a group's own political assistants, "
+         "who work for it, excepted).";
 }
 std::string DescribeSameMatter(const FairnessSettings& s) {
   return absl::StrCat(
@@ -69,7 +76,8 @@ std::string DescribeQueryReply(const FairnessSettings& s) {
 }
 std::string DescribePartyPolitical(const FairnessSettings&) {
   return "Officers are not present at meetings, or parts of meetings, on party-political "
-         "business, and give no advice on it.";
+         "business, and give no advice on it (a group's own political assistants, who work "
+         "for it, excepted).";
 }
 std::string DescribeNonMembers(const FairnessSettings&) {
   return "A briefing with people present who are not councillors needs the Head of Paid "
@@ -280,7 +288,8 @@ void CheckApprovalRequired(ReportBuilder& b) {
     if (!v.request) continue;
     for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
       if (!b.InPeriod(d.at)) continue;
-      if (AllPoliticalAssistants(b, d.payload->briefing_delivered().officer_ids(), d.at)) continue;
+      if (AllOwnGroupAssistants(b, d.payload->briefing_delivered().officer_ids(), v.group(), d.at))
+        continue;
       std::vector<Seen> tried;
       if (ValidApproval(b, *c, d.at, &tried)) continue;
       std::vector<Seen> evidence = {*v.request, d};
@@ -304,7 +313,7 @@ void CheckApprovalRequired(ReportBuilder& b) {
     for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
       if (!b.InPeriod(m.at)) continue;
       const auto& a = m.payload->officer_attended_group_meeting();
-      if (IsPoliticalAssistant(b, a.officer_id(), m.at)) continue;
+      if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
       if (!a.approved_by_officer_id().empty() && b.CanApproveAt(a.approved_by_officer_id(), m.at)) {
         continue;
       }
@@ -337,7 +346,8 @@ void CheckPreElectionAttendance(ReportBuilder& b) {
     if (!v.request) continue;
     for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
       if (!b.InPeriod(d.at)) continue;
-      if (AllPoliticalAssistants(b, d.payload->briefing_delivered().officer_ids(), d.at)) continue;
+      if (AllOwnGroupAssistants(b, d.payload->briefing_delivered().officer_ids(), v.group(), d.at))
+        continue;
       std::optional<Seen> period = b.PreElectionPeriodAt(d.at);
       if (!period) continue;
       b.AddFinding(
@@ -352,7 +362,7 @@ void CheckPreElectionAttendance(ReportBuilder& b) {
     for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
       if (!b.InPeriod(m.at)) continue;
       const auto& a = m.payload->officer_attended_group_meeting();
-      if (IsPoliticalAssistant(b, a.officer_id(), m.at)) continue;
+      if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
       std::optional<Seen> period = b.PreElectionPeriodAt(m.at);
       if (!period) continue;
       b.AddFinding(
@@ -535,7 +545,7 @@ void CheckPartyPoliticalBusiness(ReportBuilder& b) {
     for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
       const auto& delivery = d.payload->briefing_delivered();
       if (delivery.business() != v1::PARTY_POLITICAL_BUSINESS) continue;
-      if (AllPoliticalAssistants(b, delivery.officer_ids(), d.at)) continue;
+      if (AllOwnGroupAssistants(b, delivery.officer_ids(), v.group(), d.at)) continue;
       std::vector<std::string> names;
       for (const std::string& id : delivery.officer_ids()) names.push_back(b.OfficerName(id));
       b.AddFinding("party-political-business", v.group(), c->record.stream_id(), d.at,
@@ -550,7 +560,7 @@ void CheckPartyPoliticalBusiness(ReportBuilder& b) {
     for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
       const auto& a = m.payload->officer_attended_group_meeting();
       if (a.business() != v1::PARTY_POLITICAL_BUSINESS) continue;
-      if (IsPoliticalAssistant(b, a.officer_id(), m.at)) continue;
+      if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
       b.AddFinding("party-political-business", a.group_id(), c->record.stream_id(), m.at,
                    absl::StrCat(b.OfficerName(a.officer_id()),
                                 " was present for party-political "

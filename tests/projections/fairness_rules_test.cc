@@ -148,6 +148,16 @@ TEST(ApprovalRequiredTest, AttendanceAtAGroupMeetingNeedsAgreementButNotForThePo
   EXPECT_THAT(Evidence(f[0]), ElementsAre(unagreed));
 }
 
+TEST(ApprovalRequiredTest, APoliticalAssistantAtAnotherGroupsMeetingNeedsAgreementLikeAnyOfficer) {
+  CouncilScenario s;  // "pa" works for the Labour Group
+  s.Attend(At(2026, 2, 10), "M-1", "labour", "pa", "");
+  const uint64_t elsewhere = s.Attend(At(2026, 2, 11), "M-2", "conservative", "pa", "");
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "conservative");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(elsewhere));
+}
+
 // ---- pre-election-attendance -------------------------------------------------
 
 class PreElectionTest : public ::testing::Test {
@@ -176,12 +186,14 @@ TEST_F(PreElectionTest, BriefingTheDayAfterElectionDayIsNot) {
   EXPECT_THAT(s_.Findings("pre-election-attendance", At(2026, 6, 1)), IsEmpty());
 }
 
-TEST_F(PreElectionTest, AttendanceInThePeriodIsAFindingExceptForThePoliticalAssistant) {
+TEST_F(PreElectionTest, AttendanceInThePeriodIsAFindingExceptForTheGroupsOwnPoliticalAssistant) {
   const uint64_t dir = s_.Attend(At(2026, 4, 14), "M-1", "green", "dir", "ceo");
   s_.Attend(At(2026, 4, 14), "M-2", "labour", "pa", "");
+  const uint64_t pa_elsewhere = s_.Attend(At(2026, 4, 15), "M-3", "green", "pa", "ceo");
   std::vector<v1::Finding> f = s_.Findings("pre-election-attendance", At(2026, 6, 1));
-  ASSERT_THAT(f, SizeIs(1));
+  ASSERT_THAT(f, SizeIs(2));
   EXPECT_THAT(Evidence(f[0]), ElementsAre(declared_, dir));
+  EXPECT_THAT(Evidence(f[1]), ElementsAre(declared_, pa_elsewhere));
 }
 
 TEST(PreElectionAsOfTest, APeriodDeclaredLateShowsOnlyFromItsPosition) {

@@ -130,6 +130,37 @@ TEST_F(DomainValidationTest, APoliticalGroupNeedsTwoCouncillors) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("(Harlow 2.3); got 1")));
 }
 
+TEST_F(DomainValidationTest, APoliticalAssistantNamesAKnownGroupAndNoOtherOfficerDoes) {
+  auto officer = [](const char* id, v1::OfficerRole role, const char* group) {
+    v1::Payload p;
+    p.mutable_officer_registered()->set_officer_id(id);
+    p.mutable_officer_registered()->set_name(id);
+    p.mutable_officer_registered()->set_role(role);
+    p.mutable_officer_registered()->set_group_id(group);
+    return p;
+  };
+  EXPECT_THAT(Append("officer-pa", {officer("pa", v1::POLITICAL_ASSISTANT, "")}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].payload.officer_registered.group_id: required for a "
+                                 "POLITICAL_ASSISTANT")));
+  EXPECT_THAT(Append("officer-pa", {officer("pa", v1::POLITICAL_ASSISTANT, "nobody")}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("officer_registered.group_id: unknown political group")));
+  EXPECT_THAT(Append("officer-dir", {officer("dir", v1::DIRECTOR, "g")}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("officer_registered.group_id: only a POLITICAL_ASSISTANT")));
+  EXPECT_OK(Append("officer-pa", {officer("pa", v1::POLITICAL_ASSISTANT, "g")}));
+
+  v1::Payload promoted;
+  promoted.mutable_officer_role_changed()->set_officer_id("ceo");
+  promoted.mutable_officer_role_changed()->set_role(v1::POLITICAL_ASSISTANT);
+  EXPECT_THAT(Append("officer-ceo", {promoted}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("officer_role_changed.group_id: required")));
+  promoted.mutable_officer_role_changed()->set_group_id("g");
+  EXPECT_OK(Append("officer-ceo", {promoted}));
+}
+
 TEST_F(DomainValidationTest, RequiredFieldsAreNamed) {
   v1::Payload p = Request("B-1");
   p.mutable_briefing_requested()->clear_matter_id();

@@ -56,7 +56,7 @@ class CouncilScenario {
     RegisterOfficer(start, "dir", "Director of Place", v1::DIRECTOR);
     RegisterOfficer(start, "hos", "Head of Planning", v1::HEAD_OF_SERVICE);
     RegisterOfficer(start, "off", "Planning Officer", v1::OFFICER);
-    RegisterOfficer(start, "pa", "Labour Group Assistant", v1::POLITICAL_ASSISTANT);
+    RegisterOfficer(start, "pa", "Labour Group Assistant", v1::POLITICAL_ASSISTANT, "labour");
   }
 
   // ---- Recording ----------------------------------------------------------
@@ -101,11 +101,12 @@ class CouncilScenario {
   }
 
   uint64_t RegisterOfficer(absl::Time at, const std::string& id, const std::string& name,
-                           v1::OfficerRole role) {
+                           v1::OfficerRole role, const std::string& group = "") {
     v1::Payload p;
     p.mutable_officer_registered()->set_officer_id(id);
     p.mutable_officer_registered()->set_name(name);
     p.mutable_officer_registered()->set_role(role);
+    p.mutable_officer_registered()->set_group_id(group);
     return Add(at, p);
   }
 
