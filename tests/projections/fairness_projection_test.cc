@@ -1,6 +1,8 @@
 // The projection is a pure fold: restored from its checkpoint records it
 // reports exactly what the fold did; read as of a position P it reports
 // exactly what a fresh fold of events 1..P does.
+#include "projections/fairness_projection.h"
+
 #include <algorithm>
 #include <random>
 
@@ -8,7 +10,6 @@
 #include "demo/council_generator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "projections/fairness_projection.h"
 #include "tests/testing/council_scenario.h"
 
 namespace evenhand::projections {
@@ -48,7 +49,8 @@ std::vector<v1::RecordedEvent> CouncilLog() {
     r.set_position(log.size() + 1);
     v1::Event* e = r.mutable_event();
     e->set_stream_id(original.event().stream_id());
-    *e->mutable_occurred_at() = Proto(FromProtoTime(log.back().event().occurred_at()) + absl::Minutes(1));
+    *e->mutable_occurred_at() =
+        Proto(FromProtoTime(log.back().event().occurred_at()) + absl::Minutes(1));
     *e->mutable_recorded_at() = e->occurred_at();
     auto* c = e->mutable_payload()->mutable_event_corrected();
     c->set_corrected_event_id(original.event().event_id());
@@ -109,17 +111,16 @@ TEST_F(FairnessProjectionTest, RestoredFromCheckpointRecordsReportsExactlyAsTheF
   std::vector<state::CaseRecord> records;
   folded.ForEachDirtyCase([&](const state::CaseRecord& r) { records.push_back(r); });
   // A checkpoint is read back in key order, not fold order.
-  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
-    return a.stream_id() > b.stream_id();
-  });
+  std::sort(records.begin(), records.end(),
+            [](const auto& a, const auto& b) { return a.stream_id() > b.stream_id(); });
   FairnessProjection restored;
   for (auto& r : records) restored.RestoreCase(std::move(r));
   restored.RestorePosition(folded.position());
   EXPECT_EQ(restored.case_count(), folded.case_count());
   const uint64_t n = log_->size();
-  for (auto [from, to] : {std::pair(absl::InfinitePast(), absl::InfiniteFuture()),
-                          std::pair(At(2026, 3, 1), At(2026, 6, 1)),
-                          std::pair(At(2026, 6, 1), At(2026, 9, 1))}) {
+  for (auto [from, to] :
+       {std::pair(absl::InfinitePast(), absl::InfiniteFuture()),
+        std::pair(At(2026, 3, 1), At(2026, 6, 1)), std::pair(At(2026, 6, 1), At(2026, 9, 1))}) {
     EXPECT_EQ(Report(restored, n, from, to), Report(folded, n, from, to));
     EXPECT_EQ(Report(restored, n / 2, from, to), Report(folded, n / 2, from, to));
   }
@@ -131,7 +132,8 @@ TEST_F(FairnessProjectionTest, AsOfPositionEqualsAFreshFoldOfTheEventsUpToIt) {
   const uint64_t n = log_->size();
   std::mt19937 rng(42);
   std::vector<uint64_t> positions = {1, 100, n / 3, n / 2, n - 200, n - 1, n};
-  for (int i = 0; i < 5; ++i) positions.push_back(std::uniform_int_distribution<uint64_t>(1, n)(rng));
+  for (int i = 0; i < 5; ++i)
+    positions.push_back(std::uniform_int_distribution<uint64_t>(1, n)(rng));
   for (uint64_t p : positions) {
     FairnessProjection prefix;
     for (uint64_t i = 0; i < p; ++i) prefix.Apply((*log_)[i]);
@@ -142,6 +144,54 @@ TEST_F(FairnessProjectionTest, AsOfPositionEqualsAFreshFoldOfTheEventsUpToIt) {
               Report(prefix, p, At(2026, 2, 1), At(2026, 7, 1)))
         << "as of position " << p;
   }
+}
+
+// A report reads only the cases that can touch its period (the time index);
+// that must never lose a finding. Every rule but access-parity (which
+// compares the groups over the period as a whole) dates each finding, so a
+// period's findings are exactly the whole log's findings dated in it.
+TEST_F(FairnessProjectionTest, APeriodsFindingsAreTheWholeLogsFindingsDatedInIt) {
+  FairnessProjection p;
+  for (const auto& e : *log_) p.Apply(e);
+  // Dated findings of a period, in the report's order, with when they are dated.
+  auto findings = [&](absl::Time from, absl::Time to) {
+    ReportQuery q;
+    q.as_of_position = p.position();
+    q.as_of_time = At(2027, 3, 1);
+    q.from = from;
+    q.to = to;
+    const v1::FairnessReport report = p.Report(q, settings_, *calendar_);
+    std::vector<std::pair<absl::Time, std::string>> out;
+    for (const v1::Finding& f : report.findings()) {
+      if (f.rule_id() == "access-parity") continue;
+      out.emplace_back(FromProtoTime(f.occurred_at()), f.SerializeAsString());
+    }
+    return out;
+  };
+  const auto whole = findings(absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_GT(whole.size(), 10u);
+  auto check = [&](const std::vector<absl::Time>& bounds) {
+    size_t covered = 0;
+    for (size_t i = 0; i + 1 < bounds.size(); ++i) {
+      std::vector<std::pair<absl::Time, std::string>> expected;
+      for (const auto& f : whole) {
+        if (f.first >= bounds[i] && f.first < bounds[i + 1]) expected.push_back(f);
+      }
+      EXPECT_EQ(findings(bounds[i], bounds[i + 1]), expected) << "the period from " << bounds[i];
+      covered += expected.size();
+    }
+    EXPECT_EQ(covered, whole.size()) << "a finding dated outside the periods";
+  };
+  std::vector<absl::Time> months;
+  for (int m = 0; m <= 14; ++m) months.push_back(At(2026 + m / 12, 1 + m % 12, 1));
+  check(months);
+  // Weeks: many more period boundaries for deadlines and cases to straddle.
+  std::vector<absl::Time> weeks;
+  for (absl::Time t = At(2026, 1, 1); t <= At(2027, 3, 1); t += absl::Hours(24 * 7)) {
+    weeks.push_back(t);
+  }
+  weeks.push_back(At(2027, 3, 8));
+  check(weeks);
 }
 
 TEST_F(FairnessProjectionTest, ReplayingEventsAlreadyFoldedChangesNothing) {
