@@ -137,12 +137,19 @@ const std::vector<const Case*>& ReportBuilder::Cases(CaseKind kind) const {
   const int64_t end_nanos = period_end_ >= absl::FromUnixNanos(INT64_MAX - 1)
                                 ? INT64_MAX
                                 : absl::ToUnixNanos(period_end_);
+  // Of those, a case whose last fact (in any version, or a reply date it
+  // promised) lies more than the slack before the period is done with before
+  // it starts: most of the cases that started in the weeks before a period.
+  const absl::Time done_before = query_.from - slack;
+  const int64_t done_before_nanos = done_before <= absl::FromUnixNanos(INT64_MIN + 1)
+                                        ? INT64_MIN
+                                        : absl::ToUnixNanos(done_before);
   for (auto it = timeline.by_start.lower_bound(from_nanos);
        it != timeline.by_start.end() && it->first <= end_nanos; ++it) {
-    cached->push_back(it->second);
+    if (it->second->last_nanos >= done_before_nanos) cached->push_back(it->second);
   }
   for (const Case* c : timeline.long_running) {
-    if (c->first_nanos < from_nanos) cached->push_back(c);
+    if (c->first_nanos < from_nanos && c->last_nanos >= done_before_nanos) cached->push_back(c);
   }
   return *cached;
 }
