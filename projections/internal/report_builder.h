@@ -81,16 +81,15 @@ class ReportBuilder {
 
   // ---- Reading facts as of the query --------------------------------------
   std::optional<Seen> Visible(const state::FactRecord& fact) const;
-  // The visible facts of `c`, in position order, computed as they are read
-  // (nothing is copied: most reports touch tens of thousands of cases).
+  // The visible facts of `c` (of one kind, if given), in position order,
+  // computed as they are read: nothing is copied, and a fact no correction
+  // names is passed over by its header alone (most reports touch tens of
+  // thousands of cases).
   class FactsView {
    public:
-    using FactIt = google::protobuf::RepeatedPtrField<state::FactRecord>::const_iterator;
     class iterator {
      public:
-      iterator(const ReportBuilder* b, FactIt at, FactIt end) : b_(b), at_(at), end_(end) {
-        Settle();
-      }
+      iterator(const FactsView* v, size_t at) : v_(v), at_(at) { Settle(); }
       const Seen& operator*() const { return *seen_; }
       const Seen* operator->() const { return &*seen_; }
       iterator& operator++() {
@@ -101,32 +100,25 @@ class ReportBuilder {
       bool operator!=(const iterator& o) const { return at_ != o.at_; }
 
      private:
-      void Settle() {
-        for (; at_ != end_; ++at_) {
-          if (at_->position() > b_->query_.as_of_position) {
-            at_ = end_;
-            return;
-          }
-          if ((seen_ = b_->Visible(*at_))) return;
-        }
-      }
-      const ReportBuilder* b_;
-      FactIt at_;
-      FactIt end_;
+      void Settle();
+      const FactsView* v_;
+      size_t at_;
       std::optional<Seen> seen_;
     };
-    iterator begin() const { return iterator(b_, first_, last_); }
-    iterator end() const { return iterator(b_, last_, last_); }
+    iterator begin() const { return iterator(this, 0); }
+    iterator end() const { return iterator(this, c_->headers.size()); }
 
    private:
     friend class ReportBuilder;
-    FactsView(const ReportBuilder* b, const Case& c)
-        : b_(b), first_(c.record.facts().begin()), last_(c.record.facts().end()) {}
+    FactsView(const ReportBuilder* b, const Case& c, v1::Payload::KindCase kind)
+        : b_(b), c_(&c), kind_(kind) {}
     const ReportBuilder* b_;
-    FactIt first_;
-    FactIt last_;
+    const Case* c_;
+    v1::Payload::KindCase kind_;  // KIND_NOT_SET: every kind
   };
-  FactsView View(const Case& c) const { return FactsView(this, c); }
+  FactsView View(const Case& c, v1::Payload::KindCase kind = v1::Payload::KIND_NOT_SET) const {
+    return FactsView(this, c, kind);
+  }
   // The visible facts of `c` whose payload is of `kind`, in position order.
   std::vector<Seen> Facts(const Case& c, v1::Payload::KindCase kind) const;
   std::optional<Seen> First(const Case& c, v1::Payload::KindCase kind) const;
