@@ -249,7 +249,6 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
     // Validation on append guarantees the corrected event is in this
     // stream; a correction that names nothing here has nothing to correct.
     if (it == facts->end() || it->position() != correction.corrected_position()) return;
-    c->headers[it - facts->begin()].corrected = true;
     state::CorrectionRecord* record = it->add_corrections();
     record->set_position(event.position());
     if (correction.has_replacement()) {
@@ -271,8 +270,6 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   } else {
     *fact->mutable_payload() = e.payload();
   }
-  c->headers.push_back(
-      {fact->position(), fact->occurred_at_nanos(), fact->payload().kind_case(), false});
   Index(c, fact->payload(), fact->occurred_at_nanos());
 }
 
@@ -286,11 +283,7 @@ void FairnessProjection::ClearDirty() { dirty_.clear(); }
 void FairnessProjection::RestoreCase(state::CaseRecord record) {
   Case* c = CaseFor(record.stream_id());
   c->record = std::move(record);
-  c->headers.clear();
-  c->headers.reserve(c->record.facts_size());
   for (const state::FactRecord& fact : c->record.facts()) {
-    c->headers.push_back({fact.position(), fact.occurred_at_nanos(), fact.payload().kind_case(),
-                          fact.corrections_size() > 0});
     Index(c, fact.payload(), fact.occurred_at_nanos());
     for (const state::CorrectionRecord& correction : fact.corrections()) {
       if (correction.has_replacement()) {

@@ -87,19 +87,6 @@ enum class CaseKind {
 // One case: its facts (one per event, position order) and its kind.
 struct Case {
   state::CaseRecord record;
-  // One per fact of `record`, in the same order: what a report needs to pass
-  // over a fact without reading it. Each fact is an allocation of its own;
-  // a report scanning tens of thousands of cases for facts of one kind reads
-  // this array instead (on the fold: rebuilt on restore).
-  struct FactHeader {
-    uint64_t position = 0;
-    int64_t occurred_nanos = 0;
-    // The original payload's kind (v1::Payload::KindCase).
-    int kind = 0;
-    // True once any correction names the fact: then it is read in full.
-    bool corrected = false;
-  };
-  std::vector<FactHeader> headers;
   CaseKind kind = CaseKind::kOther;
   // The id after the stream prefix ("B-1" of "briefing-B-1").
   std::string id;

@@ -98,42 +98,18 @@ std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const 
   return seen;
 }
 
-void ReportBuilder::FactsView::iterator::Settle() {
-  const std::vector<Case::FactHeader>& headers = v_->c_->headers;
-  const uint64_t as_of = v_->b_->query_.as_of_position;
-  for (; at_ < headers.size(); ++at_) {
-    const Case::FactHeader& h = headers[at_];
-    if (h.position > as_of) {  // facts are in position order
-      at_ = headers.size();
-      return;
-    }
-    const state::FactRecord& fact = v_->c_->record.facts(static_cast<int>(at_));
-    if (!h.corrected) {
-      if (v_->kind_ != v1::Payload::KIND_NOT_SET && h.kind != v_->kind_) continue;
-      seen_.emplace();
-      seen_->fact = &fact;
-      seen_->payload = &fact.payload();
-      seen_->at = absl::FromUnixNanos(h.occurred_nanos);
-      seen_->position = h.position;
-      return;
-    }
-    // A correction may withdraw the fact or (unvalidated) change its kind.
-    seen_ = v_->b_->Visible(fact);
-    if (seen_ &&
-        (v_->kind_ == v1::Payload::KIND_NOT_SET || seen_->payload->kind_case() == v_->kind_)) {
-      return;
-    }
-  }
-}
-
 std::vector<Seen> ReportBuilder::Facts(const Case& c, v1::Payload::KindCase kind) const {
   std::vector<Seen> out;
-  for (const Seen& s : View(c, kind)) out.push_back(s);
+  for (const Seen& s : View(c)) {
+    if (s.payload->kind_case() == kind) out.push_back(s);
+  }
   return out;
 }
 
 std::optional<Seen> ReportBuilder::First(const Case& c, v1::Payload::KindCase kind) const {
-  for (const Seen& s : View(c, kind)) return s;
+  for (const Seen& s : View(c)) {
+    if (s.payload->kind_case() == kind) return s;
+  }
   return std::nullopt;
 }
 

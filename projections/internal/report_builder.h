@@ -81,15 +81,16 @@ class ReportBuilder {
 
   // ---- Reading facts as of the query --------------------------------------
   std::optional<Seen> Visible(const state::FactRecord& fact) const;
-  // The visible facts of `c` (of one kind, if given), in position order,
-  // computed as they are read: nothing is copied, and a fact no correction
-  // names is passed over by its header alone (most reports touch tens of
-  // thousands of cases).
+  // The visible facts of `c`, in position order, computed as they are read
+  // (nothing is copied: most reports touch tens of thousands of cases).
   class FactsView {
    public:
+    using FactIt = google::protobuf::RepeatedPtrField<state::FactRecord>::const_iterator;
     class iterator {
      public:
-      iterator(const FactsView* v, size_t at) : v_(v), at_(at) { Settle(); }
+      iterator(const ReportBuilder* b, FactIt at, FactIt end) : b_(b), at_(at), end_(end) {
+        Settle();
+      }
       const Seen& operator*() const { return *seen_; }
       const Seen* operator->() const { return &*seen_; }
       iterator& operator++() {
@@ -100,25 +101,32 @@ class ReportBuilder {
       bool operator!=(const iterator& o) const { return at_ != o.at_; }
 
      private:
-      void Settle();
-      const FactsView* v_;
-      size_t at_;
+      void Settle() {
+        for (; at_ != end_; ++at_) {
+          if (at_->position() > b_->query_.as_of_position) {
+            at_ = end_;
+            return;
+          }
+          if ((seen_ = b_->Visible(*at_))) return;
+        }
+      }
+      const ReportBuilder* b_;
+      FactIt at_;
+      FactIt end_;
       std::optional<Seen> seen_;
     };
-    iterator begin() const { return iterator(this, 0); }
-    iterator end() const { return iterator(this, c_->headers.size()); }
+    iterator begin() const { return iterator(b_, first_, last_); }
+    iterator end() const { return iterator(b_, last_, last_); }
 
    private:
     friend class ReportBuilder;
-    FactsView(const ReportBuilder* b, const Case& c, v1::Payload::KindCase kind)
-        : b_(b), c_(&c), kind_(kind) {}
+    FactsView(const ReportBuilder* b, const Case& c)
+        : b_(b), first_(c.record.facts().begin()), last_(c.record.facts().end()) {}
     const ReportBuilder* b_;
-    const Case* c_;
-    v1::Payload::KindCase kind_;  // KIND_NOT_SET: every kind
+    FactIt first_;
+    FactIt last_;
   };
-  FactsView View(const Case& c, v1::Payload::KindCase kind = v1::Payload::KIND_NOT_SET) const {
-    return FactsView(this, c, kind);
-  }
+  FactsView View(const Case& c) const { return FactsView(this, c); }
   // The visible facts of `c` whose payload is of `kind`, in position order.
   std::vector<Seen> Facts(const Case& c, v1::Payload::KindCase kind) const;
   std::optional<Seen> First(const Case& c, v1::Payload::KindCase kind) const;
