@@ -34,6 +34,33 @@ bool AllOwnGroupAssistants(const ReportBuilder& b, const Ids& officer_ids,
   return true;
 }
 
+// Officers' contact with political groups in the period, other than a
+// group's own office staff at its meetings: each briefing delivered (with its
+// case and opening) and each officer's attendance at a group meeting. The
+// approval, pre-election and party-political rules judge these.
+template <typename OnDelivery, typename OnAttendance>
+void ForEachOfficerContact(const ReportBuilder& b, OnDelivery on_delivery,
+                           OnAttendance on_attendance) {
+  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
+    const BriefingView& v = b.BriefingOf(*c);
+    if (!v.request) continue;
+    for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
+      if (!b.InPeriod(d.at)) continue;
+      if (AllOwnGroupAssistants(b, d.payload->briefing_delivered().officer_ids(), v.group(), d.at))
+        continue;
+      on_delivery(*c, v, d);
+    }
+  }
+  for (const Case* c : b.Cases(CaseKind::kMeeting)) {
+    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
+      if (!b.InPeriod(m.at)) continue;
+      const auto& a = m.payload->officer_attended_group_meeting();
+      if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
+      on_attendance(*c, m, a);
+    }
+  }
+}
+
 std::string Plural(int n, const char* word) {
   return absl::StrCat(n, " ", word, n == 1 ? "" : "s");
 }
@@ -283,57 +310,47 @@ std::optional<Seen> ValidApproval(const ReportBuilder& b, const Case& briefing, 
 }  // namespace
 
 void CheckApprovalRequired(ReportBuilder& b) {
-  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
-    const BriefingView& v = b.BriefingOf(*c);
-    if (!v.request) continue;
-    for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
-      if (!b.InPeriod(d.at)) continue;
-      if (AllOwnGroupAssistants(b, d.payload->briefing_delivered().officer_ids(), v.group(), d.at))
-        continue;
-      std::vector<Seen> tried;
-      if (ValidApproval(b, *c, d.at, &tried)) continue;
-      std::vector<Seen> evidence = {*v.request, d};
-      evidence.insert(evidence.end(), tried.begin(), tried.end());
-      std::string why =
-          tried.empty()
-              ? "nobody agreed it beforehand"
-              : absl::StrCat(
-                    b.OfficerName(
-                        tried.front().payload->briefing_approved().approved_by_officer_id()),
-                    ", who agreed it, was neither the Head of Paid "
-                    "Service nor the Monitoring Officer nor their "
-                    "delegate at the time");
-      b.AddFinding("approval-required", v.group(), c->record.stream_id(), d.at,
-                   absl::StrCat("The briefing of ", b.GroupName(v.group()), " on \"", v.topic(),
-                                "\" on ", b.Date(d.at), " went ahead although ", why, "."),
-                   evidence);
-    }
-  }
-  for (const Case* c : b.Cases(CaseKind::kMeeting)) {
-    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
-      if (!b.InPeriod(m.at)) continue;
-      const auto& a = m.payload->officer_attended_group_meeting();
-      if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
-      if (!a.approved_by_officer_id().empty() && b.CanApproveAt(a.approved_by_officer_id(), m.at)) {
-        continue;
-      }
-      std::vector<Seen> evidence = {m};
-      if (!a.briefing_id().empty()) {
-        if (const Case* briefing = b.Briefing(a.briefing_id())) {
-          if (std::optional<Seen> ok = ValidApproval(b, *briefing, m.at, nullptr)) continue;
+  ForEachOfficerContact(
+      b,
+      [&](const Case& c, const BriefingView& v, const Seen& d) {
+        std::vector<Seen> tried;
+        if (ValidApproval(b, c, d.at, &tried)) return;
+        std::vector<Seen> evidence = {*v.request, d};
+        evidence.insert(evidence.end(), tried.begin(), tried.end());
+        std::string why =
+            tried.empty()
+                ? "nobody agreed it beforehand"
+                : absl::StrCat(
+                      b.OfficerName(
+                          tried.front().payload->briefing_approved().approved_by_officer_id()),
+                      ", who agreed it, was neither the Head of Paid "
+                      "Service nor the Monitoring Officer nor their "
+                      "delegate at the time");
+        b.AddFinding("approval-required", v.group(), c.record.stream_id(), d.at,
+                     absl::StrCat("The briefing of ", b.GroupName(v.group()), " on \"", v.topic(),
+                                  "\" on ", b.Date(d.at), " went ahead although ", why, "."),
+                     evidence);
+      },
+      [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {
+        if (!a.approved_by_officer_id().empty() &&
+            b.CanApproveAt(a.approved_by_officer_id(), m.at)) {
+          return;
         }
-      }
-      b.AddFinding("approval-required", a.group_id(), c->record.stream_id(), m.at,
-                   absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
-                                b.GroupName(a.group_id()), " on ", b.Date(m.at),
-                                a.approved_by_officer_id().empty()
-                                    ? " without anyone's agreement."
-                                    : absl::StrCat(" with the agreement only of ",
-                                                   b.OfficerName(a.approved_by_officer_id()),
-                                                   ", who could not give it.")),
-                   evidence);
-    }
-  }
+        if (!a.briefing_id().empty()) {
+          if (const Case* briefing = b.Briefing(a.briefing_id())) {
+            if (ValidApproval(b, *briefing, m.at, nullptr)) return;
+          }
+        }
+        b.AddFinding("approval-required", a.group_id(), c.record.stream_id(), m.at,
+                     absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
+                                  b.GroupName(a.group_id()), " on ", b.Date(m.at),
+                                  a.approved_by_officer_id().empty()
+                                      ? " without anyone's agreement."
+                                      : absl::StrCat(" with the agreement only of ",
+                                                     b.OfficerName(a.approved_by_officer_id()),
+                                                     ", who could not give it.")),
+                     {m});
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -341,39 +358,29 @@ void CheckApprovalRequired(ReportBuilder& b) {
 // asked to attend political group meetings during any pre-election period").
 
 void CheckPreElectionAttendance(ReportBuilder& b) {
-  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
-    const BriefingView& v = b.BriefingOf(*c);
-    if (!v.request) continue;
-    for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
-      if (!b.InPeriod(d.at)) continue;
-      if (AllOwnGroupAssistants(b, d.payload->briefing_delivered().officer_ids(), v.group(), d.at))
-        continue;
-      std::optional<Seen> period = b.PreElectionPeriodAt(d.at);
-      if (!period) continue;
-      b.AddFinding(
-          "pre-election-attendance", v.group(), c->record.stream_id(), d.at,
-          absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on \"", v.topic(), "\" on ",
-                       b.Date(d.at), ", during the pre-election period (",
-                       period->payload->pre_election_period_declared().description(), ")."),
-          {*period, *v.request, d});
-    }
-  }
-  for (const Case* c : b.Cases(CaseKind::kMeeting)) {
-    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
-      if (!b.InPeriod(m.at)) continue;
-      const auto& a = m.payload->officer_attended_group_meeting();
-      if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
-      std::optional<Seen> period = b.PreElectionPeriodAt(m.at);
-      if (!period) continue;
-      b.AddFinding(
-          "pre-election-attendance", a.group_id(), c->record.stream_id(), m.at,
-          absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
-                       b.GroupName(a.group_id()), " on ", b.Date(m.at),
-                       ", during the pre-election period (",
-                       period->payload->pre_election_period_declared().description(), ")."),
-          {*period, m});
-    }
-  }
+  ForEachOfficerContact(
+      b,
+      [&](const Case& c, const BriefingView& v, const Seen& d) {
+        std::optional<Seen> period = b.PreElectionPeriodAt(d.at);
+        if (!period) return;
+        b.AddFinding(
+            "pre-election-attendance", v.group(), c.record.stream_id(), d.at,
+            absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on \"", v.topic(), "\" on ",
+                         b.Date(d.at), ", during the pre-election period (",
+                         period->payload->pre_election_period_declared().description(), ")."),
+            {*period, *v.request, d});
+      },
+      [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {
+        std::optional<Seen> period = b.PreElectionPeriodAt(m.at);
+        if (!period) return;
+        b.AddFinding(
+            "pre-election-attendance", a.group_id(), c.record.stream_id(), m.at,
+            absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
+                         b.GroupName(a.group_id()), " on ", b.Date(m.at),
+                         ", during the pre-election period (",
+                         period->payload->pre_election_period_declared().description(), ")."),
+            {*period, m});
+      });
 }
 
 // ---------------------------------------------------------------------------
@@ -539,36 +546,27 @@ void CheckWrittenQueryReply(ReportBuilder& b) {
 // business only"; mayoral §9(e)).
 
 void CheckPartyPoliticalBusiness(ReportBuilder& b) {
-  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
-    const BriefingView& v = b.BriefingOf(*c);
-    if (!v.request) continue;
-    for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
-      const auto& delivery = d.payload->briefing_delivered();
-      if (delivery.business() != v1::PARTY_POLITICAL_BUSINESS) continue;
-      if (AllOwnGroupAssistants(b, delivery.officer_ids(), v.group(), d.at)) continue;
-      std::vector<std::string> names;
-      for (const std::string& id : delivery.officer_ids()) names.push_back(b.OfficerName(id));
-      b.AddFinding("party-political-business", v.group(), c->record.stream_id(), d.at,
-                   absl::StrCat(absl::StrJoin(names, ", "),
-                                " took part in party-political "
-                                "business at a meeting of ",
-                                b.GroupName(v.group()), " on ", b.Date(d.at), "."),
-                   {*v.request, d});
-    }
-  }
-  for (const Case* c : b.Cases(CaseKind::kMeeting)) {
-    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
-      const auto& a = m.payload->officer_attended_group_meeting();
-      if (a.business() != v1::PARTY_POLITICAL_BUSINESS) continue;
-      if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
-      b.AddFinding("party-political-business", a.group_id(), c->record.stream_id(), m.at,
-                   absl::StrCat(b.OfficerName(a.officer_id()),
-                                " was present for party-political "
-                                "business at a meeting of ",
-                                b.GroupName(a.group_id()), " on ", b.Date(m.at), "."),
-                   {m});
-    }
-  }
+  ForEachOfficerContact(
+      b,
+      [&](const Case& c, const BriefingView& v, const Seen& d) {
+        const auto& delivery = d.payload->briefing_delivered();
+        if (delivery.business() != v1::PARTY_POLITICAL_BUSINESS) return;
+        std::vector<std::string> names;
+        for (const std::string& id : delivery.officer_ids()) names.push_back(b.OfficerName(id));
+        b.AddFinding("party-political-business", v.group(), c.record.stream_id(), d.at,
+                     absl::StrCat(absl::StrJoin(names, ", "),
+                                  " took part in party-political business at a meeting of ",
+                                  b.GroupName(v.group()), " on ", b.Date(d.at), "."),
+                     {*v.request, d});
+      },
+      [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {
+        if (a.business() != v1::PARTY_POLITICAL_BUSINESS) return;
+        b.AddFinding("party-political-business", a.group_id(), c.record.stream_id(), m.at,
+                     absl::StrCat(b.OfficerName(a.officer_id()),
+                                  " was present for party-political business at a meeting of ",
+                                  b.GroupName(a.group_id()), " on ", b.Date(m.at), "."),
+                     {m});
+      });
 }
 
 // ---------------------------------------------------------------------------
