@@ -1,7 +1,10 @@
 #include "integrity/integrity_log.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
 #include "base/logging.h"
@@ -16,7 +19,9 @@
 namespace evenhand::integrity {
 namespace {
 
+constexpr char kComponent[] = "integrity";
 constexpr char kSizeKey[] = "s";
+constexpr char kJournalKey[] = "j";
 
 std::string NodeKey(int level, uint64_t index) {
   std::string k = "n";
@@ -31,18 +36,29 @@ std::string ChainKey(uint64_t position) {
   return k;
 }
 
-std::string CheckpointKey(uint64_t size) {
-  std::string k = "k";
-  PutBigEndian64(&k, size);
-  return k;
-}
-
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
+  if (s.IsCorruption()) return absl::DataLossError(absl::StrCat("integrity: ", what, ": ", s.ToString()));
   return absl::InternalError(absl::StrCat("integrity: ", what, ": ", s.ToString()));
 }
 
+std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
+
+std::string Describe(const v1::SignedCheckpoint& c) {
+  return absl::StrCat("the checkpoint of tree size ", c.checkpoint().tree_size(), " signed at ",
+                      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                                       FromProtoTime(c.checkpoint().timestamp()),
+                                       absl::UTCTimeZone()),
+                      " (key ", c.key_id(), ")");
+}
+
 }  // namespace
+
+std::string DefaultJournalPath(const std::string& data_dir) {
+  std::string dir = data_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir + ".checkpoints.jsonl";
+}
 
 IntegrityLog::IntegrityLog(storage::EventStore* store, IntegrityOptions options, SigningKey key)
     : store_(store), options_(std::move(options)), key_(std::move(key)) {}
@@ -53,12 +69,16 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
     return absl::FailedPreconditionError(
         absl::StrCat("the store was opened without the \"", kColumnFamily, "\" column family"));
   }
+  if (options.journal_file.empty()) {
+    return absl::InvalidArgumentError("integrity: no checkpoint journal file given");
+  }
   bool created = false;
   EH_ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadOrCreate(options.signing_key_file, &created));
   std::unique_ptr<IntegrityLog> log(new IntegrityLog(store, std::move(options), std::move(key)));
   log->key_created_ = created;
   EH_RETURN_IF_ERROR(log->Restore());
   EH_RETURN_IF_ERROR(log->CatchUp());
+  EH_RETURN_IF_ERROR(log->OpenJournal());
   store->SetCommitHook(log.get());
   log->checkpointer_ = std::thread([l = log.get()] {
     SetThreadName("eh-checkpoint");
@@ -76,6 +96,7 @@ void IntegrityLog::Stop() {
     stop_ = true;
   }
   if (checkpointer_.joinable()) checkpointer_.join();
+  if (journal_ == nullptr) return;  // Open failed before the journal
   uint64_t size;
   std::string root;
   {
@@ -85,7 +106,7 @@ void IntegrityLog::Stop() {
     root = range_.Root();
   }
   if (auto s = SignAndStore(size, std::move(root)); !s.ok()) {
-    logging::Error("integrity", s.status().ToString());
+    logging::Error(kComponent, s.status().ToString());
   }
 }
 
@@ -116,17 +137,7 @@ absl::Status IntegrityLog::Restore() {
   if (size > 0) {
     EH_ASSIGN_OR_RETURN(chain, ChainHashAt(size));
   }
-  // The latest checkpoint, to know when the next is due.
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
-  it->SeekForPrev(CheckpointKey(UINT64_MAX));
   absl::MutexLock lock(&mu_);
-  if (it->Valid() && it->key().starts_with("k")) {
-    v1::SignedCheckpoint latest;
-    if (latest.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      signed_size_ = latest.checkpoint().tree_size();
-      signed_at_ = absl::FromUnixSeconds(latest.checkpoint().timestamp().seconds());
-    }
-  }
   tail_range_ = range;
   tail_chain_ = chain;
   range_ = std::move(range);
@@ -142,8 +153,13 @@ absl::Status IntegrityLog::CatchUp() {
     from = range_.size() + 1;
   }
   if (from > last) return absl::OkStatus();
-  logging::Info("integrity", absl::StrCat("hashing positions ", from, "..", last,
-                                          " into the Merkle tree and hash chain (once)"));
+  if (store_->write_state().read_only) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "integrity: the tree ends at position ", from - 1, " but the log at ", last,
+        ", and the log is open read-only, so the missing part cannot be hashed"));
+  }
+  logging::Info(kComponent, absl::StrCat("hashing positions ", from, "..", last,
+                                         " into the Merkle tree and hash chain (once)"));
   std::vector<storage::EventPtr> chunk;
   auto flush = [&]() -> absl::Status {
     if (chunk.empty()) return absl::OkStatus();
@@ -151,6 +167,7 @@ absl::Status IntegrityLog::CatchUp() {
     EH_RETURN_IF_ERROR(Prepare(chunk, &batch));
     rocksdb::WriteOptions wo;
     wo.sync = true;
+    // Before the hook is installed and the server listens: no other writer.
     EH_RETURN_IF_ERROR(FromRocks(store_->db()->Write(wo, &batch), "cannot write tree nodes"));
     Committed();
     chunk.clear();
@@ -165,6 +182,235 @@ absl::Status IntegrityLog::CatchUp() {
                                      }));
   EH_RETURN_IF_ERROR(inner);
   return flush();
+}
+
+absl::Status IntegrityLog::OpenJournal() {
+  rocksdb::DB* db = store_->db();
+  rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
+  const bool read_only = store_->write_state().read_only;
+  EH_ASSIGN_OR_RETURN(journal_,
+                      CheckpointJournal::Open(options_.journal_file, key_.public_key(),
+                                              store_->log_id()));
+  std::string started;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kJournalKey, &started);
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the journal's record");
+  if (journal_->created() && s.ok()) {
+    // The log had a journal, and it is gone.
+    const std::string problem = absl::StrCat(
+        "the checkpoint journal ", options_.journal_file, " is missing, but this log has kept one (",
+        started, ") since it was started: the journal was deleted or moved, or the data folder "
+        "was copied without it. Restore the journal from a backup (it is only ever appended to) "
+        "or point audit.checkpointJournal at it");
+    if (!options_.start_new_journal) {
+      return absl::DataLossError(absl::StrCat(
+          problem, "; or start once with --start_new_checkpoint_journal to begin a new one"));
+    }
+    logging::Error(kComponent, absl::StrCat(problem, ". Starting a new journal, as asked"));
+  }
+  if (journal_->created() || !s.ok()) {
+    // A log from before the journal kept its checkpoints in RocksDB: they
+    // start the journal, in order.
+    size_t imported = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+    for (it->Seek("k"); it->Valid() && it->key().starts_with("k"); it->Next()) {
+      v1::SignedCheckpoint c;
+      if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("integrity: a checkpoint stored before the journal is damaged");
+      }
+      if (journal_->Latest() && journal_->Latest()->checkpoint().tree_size() >=
+                                    c.checkpoint().tree_size()) {
+        continue;
+      }
+      EH_RETURN_IF_ERROR(journal_->Append(c));
+      ++imported;
+    }
+    EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the checkpoints stored before"));
+    if (imported > 0) {
+      logging::Info(kComponent, absl::StrCat("started the checkpoint journal ",
+                                             options_.journal_file, " with the ", imported,
+                                             " checkpoints this log signed before it had one"));
+    }
+    if (!read_only) {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      EH_RETURN_IF_ERROR(FromRocks(
+          db->Put(wo, cf, kJournalKey,
+                  absl::StrCat(options_.journal_file, ", started ",
+                               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", options_.clock(),
+                                                absl::UTCTimeZone()))),
+          "cannot record the journal"));
+    }
+  }
+
+  absl::Status checked = CheckAgainstJournal();
+  if (!checked.ok() && absl::IsDataLoss(checked) && options_.start_new_journal) {
+    EH_ASSIGN_OR_RETURN(std::string aside, journal_->Supersede());
+    logging::Error(kComponent,
+                   absl::StrCat(checked.message(), ". Continuing as asked: the old journal is kept "
+                                "as ", aside, " and a new one starts now. Auditors holding the "
+                                "old checkpoints will find that this log does not extend them"));
+    checked = absl::OkStatus();
+  }
+  EH_RETURN_IF_ERROR(checked);
+
+  std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
+  uint64_t signed_size = latest ? latest->checkpoint().tree_size() : 0;
+  const uint64_t size = this->size();
+  if (options_.startup_check == StartupCheck::kFull) {
+    logging::Info(kComponent, absl::StrCat("verifying all ", size, " events and ",
+                                           journal_->size(), " signed checkpoints"));
+    EH_RETURN_IF_ERROR(VerifyEvents(0, size, /*every_checkpoint=*/true));
+  } else {
+    EH_RETURN_IF_ERROR(VerifyEvents(signed_size, size, /*every_checkpoint=*/false));
+  }
+  absl::MutexLock lock(&mu_);
+  signed_size_ = signed_size;
+  signed_at_ = latest ? FromProtoTime(latest->checkpoint().timestamp()) : absl::InfinitePast();
+  return absl::OkStatus();
+}
+
+absl::Status IntegrityLog::CheckAgainstJournal() {
+  std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
+  if (!latest) return absl::OkStatus();
+  const uint64_t size = this->size();
+  const uint64_t signed_size = latest->checkpoint().tree_size();
+  // The newest checkpoint whose tree the log still has, and whether it
+  // agrees; then, if not, the newest that does.
+  auto differing = [&](uint64_t up_to) -> absl::StatusOr<std::string> {
+    EH_ASSIGN_OR_RETURN(std::optional<v1::SignedCheckpoint> below, journal_->LatestAtMost(up_to));
+    if (!below) return std::string();
+    EH_ASSIGN_OR_RETURN(std::string root, Root(below->checkpoint().tree_size()));
+    if (root == below->checkpoint().root_hash()) return std::string();
+    // Walk back to the newest checkpoint the log agrees with.
+    std::vector<uint64_t> sizes = journal_->TreeSizes();
+    uint64_t agrees = 0;
+    for (auto it = sizes.rbegin(); it != sizes.rend(); ++it) {
+      if (*it >= below->checkpoint().tree_size()) continue;
+      EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint c, journal_->Find(*it));
+      EH_ASSIGN_OR_RETURN(std::string r, Root(*it));
+      if (r == c.checkpoint().root_hash()) {
+        agrees = *it;
+        break;
+      }
+    }
+    return absl::StrCat("the events at positions ", agrees + 1, "..",
+                        below->checkpoint().tree_size(), " are not the ones ", Describe(*below),
+                        " covers (its root is ", Hex(below->checkpoint().root_hash()),
+                        "; the log's tree of that size has root ", Hex(root),
+                        "); the log agrees with what was signed up to position ", agrees);
+  };
+  if (size < signed_size) {
+    EH_ASSIGN_OR_RETURN(std::string also, differing(size));
+    return absl::DataLossError(absl::StrCat(
+        "the log in this data folder ends at position ", size, ", but ", Describe(*latest),
+        " covers ", signed_size, " events: positions ", size + 1, "..", signed_size,
+        ", which this server acknowledged and signed, are missing",
+        also.empty() ? "" : absl::StrCat("; moreover ", also),
+        ". The data folder was rolled back to an older copy, or lost writes it had made "
+        "durable (a damaged or deleted write-ahead log). Refusing to serve or sign a shorter "
+        "log: restore the data folder from a backup taken at or after that checkpoint "
+        "(evenhand restore). To knowingly continue from position ", size,
+        ", start once with --start_new_checkpoint_journal (the journal ",
+        journal_->path(), " is kept)"));
+  }
+  EH_ASSIGN_OR_RETURN(std::string fork, differing(signed_size));
+  if (!fork.empty()) {
+    return absl::DataLossError(absl::StrCat(
+        "the log in this data folder is not the one that was signed: ", fork,
+        ". Refusing to serve or sign it: restore the data folder from a backup (evenhand "
+        "restore), and keep this one for investigation. To knowingly continue with it, start "
+        "once with --start_new_checkpoint_journal"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_checkpoint) {
+  if (from >= to) return absl::OkStatus();
+  // The tree's right edge at `from`, from the stored nodes (a signed
+  // checkpoint has just vouched for them), and the chain there.
+  std::vector<std::string> peaks;
+  for (auto [level, index] : CompactRange::PeakNodes(from)) {
+    EH_ASSIGN_OR_RETURN(std::string node, ReadNode(level, index));
+    peaks.push_back(std::move(node));
+  }
+  EH_ASSIGN_OR_RETURN(CompactRange range, CompactRange::FromPeaks(from, std::move(peaks)));
+  EH_ASSIGN_OR_RETURN(std::string chain, ChainHashAt(from));
+  std::vector<uint64_t> checkpoint_sizes;
+  if (every_checkpoint) checkpoint_sizes = journal_->TreeSizes();
+  auto next_checkpoint = std::upper_bound(checkpoint_sizes.begin(), checkpoint_sizes.end(), from);
+  size_t damaged = 0, chain_damaged = 0;
+  absl::Status inner;
+  EH_RETURN_IF_ERROR(store_->ReadAll(
+      from + 1, storage::Direction::kForwards, to - from, storage::ReadFilter(),
+      [&](const storage::EventPtr& e) {
+        const uint64_t p = e->position();
+        absl::StatusOr<std::string> canonical = CanonicalRecord(*e);
+        absl::StatusOr<std::string> stored_leaf = ReadNode(0, p - 1);
+        absl::StatusOr<std::string> stored_chain = ChainHashAt(p);
+        if (!canonical.ok() || !stored_leaf.ok() || !stored_chain.ok()) {
+          inner = !canonical.ok() ? canonical.status()
+                                  : (!stored_leaf.ok() ? stored_leaf.status() : stored_chain.status());
+          return false;
+        }
+        const std::string leaf = integrity::LeafHash(*canonical);
+        const std::string next_chain = ChainHash(chain, *canonical);
+        if (leaf != *stored_leaf) {
+          ++damaged;
+          const std::string problem =
+              "its stored bytes no longer match the leaf hash the Merkle tree recorded when it "
+              "was appended (found by the start-up check)";
+          store_->MarkDamaged(p, problem);
+          AddProblem(absl::StrCat("the event at position ", p, " is damaged: ", problem));
+          // The tree is checked with the leaf it recorded.
+          range.Append(*stored_leaf, [](int, uint64_t, const std::string&) {});
+          chain = *stored_chain;
+        } else {
+          range.Append(leaf, [](int, uint64_t, const std::string&) {});
+          if (next_chain != *stored_chain) {
+            ++chain_damaged;
+            AddProblem(absl::StrCat("the stored chain hash after position ", p,
+                                    " does not follow from the events"));
+          }
+          chain = *stored_chain;
+        }
+        if (next_checkpoint != checkpoint_sizes.end() && *next_checkpoint == p) {
+          absl::StatusOr<v1::SignedCheckpoint> c = journal_->Find(p);
+          if (!c.ok()) {
+            inner = c.status();
+            return false;
+          }
+          if (range.Root() != c->checkpoint().root_hash()) {
+            inner = absl::DataLossError(absl::StrCat(
+                "the events up to position ", p, " do not hash to the root of ", Describe(*c),
+                ": the log was changed after it was signed. Restore the data folder from a "
+                "backup (evenhand restore)"));
+            return false;
+          }
+          ++next_checkpoint;
+        }
+        return true;
+      }));
+  EH_RETURN_IF_ERROR(inner);
+  std::string stored_root;
+  {
+    absl::MutexLock lock(&mu_);
+    stored_root = range_.Root();
+  }
+  if (range.size() == to && range.Root() != stored_root && damaged == 0) {
+    AddProblem(absl::StrCat("the stored Merkle tree's right edge does not match the events ",
+                            from + 1, "..", to));
+  }
+  if (damaged > 0 || chain_damaged > 0) {
+    logging::Error(kComponent,
+                   absl::StrCat("the start-up check of positions ", from + 1, "..", to, " found ",
+                                damaged, " damaged events and ", chain_damaged,
+                                " damaged chain hashes; reads of damaged events fail with "
+                                "DATA_LOSS and health is NOT_SERVING"));
+  } else {
+    logging::Info(kComponent, absl::StrCat("checked positions ", from + 1, "..", to,
+                                           " against the tree and the chain: all match"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
@@ -205,10 +451,14 @@ void IntegrityLog::Committed() {
 }
 
 void IntegrityLog::Aborted() {
-  // The store stops taking appends after this, so the tail is never built
-  // on again; the committed tree stays as it was.
   absl::MutexLock lock(&mu_);
   prepared_.pop_front();
+}
+
+void IntegrityLog::Rewind() {
+  absl::MutexLock lock(&mu_);
+  tail_range_ = range_;
+  tail_chain_ = chain_head_;
 }
 
 uint64_t IntegrityLog::size() const {
@@ -261,6 +511,32 @@ absl::StatusOr<std::string> IntegrityLog::ChainHashAt(uint64_t position) const {
   return value;
 }
 
+absl::Status IntegrityLog::CheckLeaf(const v1::RecordedEvent& event) const {
+  EH_ASSIGN_OR_RETURN(std::string stored, LeafHash(event.position()));
+  EH_ASSIGN_OR_RETURN(std::string canonical, CanonicalRecord(event));
+  if (integrity::LeafHash(canonical) == stored) return absl::OkStatus();
+  const std::string problem =
+      "its stored bytes no longer match the leaf hash the Merkle tree recorded when it was "
+      "appended (found on a read)";
+  store_->MarkDamaged(event.position(), problem);
+  AddProblem(absl::StrCat("the event at position ", event.position(), " is damaged: ", problem));
+  return absl::DataLossError(absl::StrCat("the event at position ", event.position(),
+                                          " is damaged: ", problem,
+                                          ". Restore the data folder from a backup"));
+}
+
+void IntegrityLog::AddProblem(std::string problem) const {
+  absl::MutexLock lock(&mu_);
+  if (std::find(problems_.begin(), problems_.end(), problem) == problems_.end()) {
+    problems_.push_back(std::move(problem));
+  }
+}
+
+std::vector<std::string> IntegrityLog::problems() const {
+  absl::MutexLock lock(&mu_);
+  return problems_;
+}
+
 absl::StatusOr<v1::InclusionProof> IntegrityLog::InclusionProof(uint64_t position,
                                                                 uint64_t tree_size) const {
   const uint64_t current = size();
@@ -309,47 +585,39 @@ absl::StatusOr<v1::ConsistencyProof> IntegrityLog::ConsistencyProof(uint64_t fro
 }
 
 absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::Checkpoint(uint64_t tree_size) const {
-  rocksdb::DB* db = store_->db();
-  rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
-  std::string value;
   if (tree_size == 0) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
-    it->SeekForPrev(CheckpointKey(UINT64_MAX));
-    if (!it->Valid() || !it->key().starts_with("k")) {
-      return absl::NotFoundError("no checkpoint has been signed yet");
-    }
-    value = it->value().ToString();
-  } else {
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, CheckpointKey(tree_size), &value);
-    if (s.IsNotFound()) {
-      return absl::NotFoundError(absl::StrCat("no checkpoint was signed at tree size ", tree_size));
-    }
-    EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a checkpoint"));
+    std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
+    if (!latest) return absl::NotFoundError("no checkpoint has been signed yet");
+    return *std::move(latest);
   }
-  v1::SignedCheckpoint out;
-  if (!out.ParseFromString(value)) return absl::DataLossError("a stored checkpoint is damaged");
-  return out;
+  return journal_->Find(tree_size);
 }
 
 absl::StatusOr<std::vector<v1::SignedCheckpoint>> IntegrityLog::Checkpoints() const {
-  std::vector<v1::SignedCheckpoint> out;
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(
-      rocksdb::ReadOptions(), store_->ColumnFamily(kColumnFamily)));
-  for (it->Seek("k"); it->Valid() && it->key().starts_with("k"); it->Next()) {
-    v1::SignedCheckpoint c;
-    if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("a stored checkpoint is damaged");
-    }
-    out.push_back(std::move(c));
-  }
-  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot list checkpoints"));
-  return out;
+  return journal_->All();
 }
 
 absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_size,
                                                                  std::string root) {
-  // Signing and the synced write happen outside mu_, so appends (which take
+  // Signing and the synced append happen outside mu_, so appends (which take
   // mu_ to publish each group) never wait for this fsync.
+  absl::MutexLock sign_lock(&sign_mu_);
+  std::optional<v1::SignedCheckpoint> last = journal_->Latest();
+  if (last) {
+    const uint64_t last_size = last->checkpoint().tree_size();
+    // Never sign a tree that does not extend the last one signed: the log
+    // would then contradict evidence already handed out.
+    absl::StatusOr<std::string> then =
+        last_size <= size() ? Root(last_size) : absl::StatusOr<std::string>(std::string());
+    if (tree_size < last_size || !then.ok() || *then != last->checkpoint().root_hash()) {
+      const std::string problem = absl::StrCat(
+          "refusing to sign the tree of size ", tree_size, ": it does not extend ",
+          Describe(*last), then.ok() ? "" : absl::StrCat(" (", then.status().message(), ")"));
+      AddProblem(problem);
+      return absl::DataLossError(problem);
+    }
+    if (tree_size == last_size) return *std::move(last);
+  }
   v1::Checkpoint c;
   c.set_log_id(store_->log_id());
   c.set_tree_size(tree_size);
@@ -357,12 +625,8 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_si
   const absl::Time now = options_.clock();
   *c.mutable_timestamp() = ToProtoTime(now);
   EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint, SignCheckpoint(key_, c));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;  // auditors keep checkpoints; the log must too
-  EH_RETURN_IF_ERROR(FromRocks(
-      store_->db()->Put(wo, store_->ColumnFamily(kColumnFamily), CheckpointKey(tree_size),
-                        signed_checkpoint.SerializeAsString()),
-      "cannot store a checkpoint"));
+  // Auditors keep checkpoints; the log must too, before anyone sees one.
+  EH_RETURN_IF_ERROR(journal_->Append(signed_checkpoint));
   absl::MutexLock lock(&mu_);
   if (tree_size >= signed_size_) {
     signed_size_ = tree_size;
@@ -378,8 +642,9 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNow() {
     absl::MutexLock lock(&mu_);
     const bool due =
         range_.size() > signed_size_ || (range_.size() == 0 && signed_at_ == absl::InfinitePast());
-    if (!due) size = UINT64_MAX;
-    else {
+    if (!due) {
+      size = UINT64_MAX;
+    } else {
       size = range_.size();
       root = range_.Root();
     }
@@ -394,7 +659,18 @@ void IntegrityLog::RunCheckpointer() {
     std::string root;
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Seconds(1));
+      // Woken by the commit that reaches the event count, or when the time
+      // is up.
+      auto count_reached = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || range_.size() - signed_size_ >= options_.checkpoint_every_events;
+      };
+      const absl::Duration wait =
+          range_.size() > signed_size_
+              ? std::max(absl::ZeroDuration(),
+                         options_.checkpoint_every - (options_.clock() - signed_at_))
+              : options_.checkpoint_every;
+      mu_.AwaitWithTimeout(absl::Condition(&count_reached),
+                           std::min(wait, absl::Seconds(1)));
       if (stop_) return;
       const uint64_t grown = range_.size() - signed_size_;
       if (grown == 0 || (grown < options_.checkpoint_every_events &&
@@ -405,7 +681,10 @@ void IntegrityLog::RunCheckpointer() {
       root = range_.Root();
     }
     if (auto s = SignAndStore(size, std::move(root)); !s.ok()) {
-      logging::Error("integrity", s.status().ToString());
+      logging::Error(kComponent, s.status().ToString());
+      absl::MutexLock lock(&mu_);
+      // Not again at once: wait for the time to come round.
+      signed_at_ = options_.clock();
     }
   }
 }
@@ -426,6 +705,7 @@ absl::StatusOr<std::string> IntegrityLog::ExportBundle(const std::vector<storage
   manifest->set_server_version(options_.server_version);
   for (const storage::EventPtr& e : events) {
     if (e->position() > tree_size) break;  // committed after the checkpoint
+    EH_RETURN_IF_ERROR(CheckLeaf(*e));
     manifest->add_positions(e->position());
     v1::BundleEvent* out = bundle.add_events();
     EH_ASSIGN_OR_RETURN(std::string canonical, CanonicalRecord(*e));

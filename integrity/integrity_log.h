@@ -9,14 +9,30 @@
 // from the events. (A log written before the tree existed is hashed once, on
 // the first start that finds it behind.)
 //
-// A background thread signs a checkpoint of the tree when it has grown and
-// `checkpoint_every` has passed, or `checkpoint_every_events` were added.
+// Signed checkpoints live in a CheckpointJournal outside RocksDB. The log
+// never signs a tree that is not a consistent extension of the last one it
+// signed, and on start it checks itself against the newest:
+//   - a log shorter than the newest checkpoint, or whose tree at that size
+//     has another root, is refused (DataLoss) with the positions that are
+//     missing or differ;
+//   - the events since that checkpoint are re-hashed and compared with their
+//     stored leaves and chain hashes, and the tree's right edge is rebuilt
+//     from them ("tail", the default); "full" does this for every event and
+//     checks every checkpoint in the journal. A stored event whose leaf no
+//     longer matches is marked damaged in the store (its reads fail with
+//     DataLoss naming it) and listed by problems().
+//
+// A background thread signs a checkpoint when `checkpoint_every_events`
+// events were added (woken by the commit that reaches the count), or when
+// the tree has grown and `checkpoint_every` has passed.
 //
 // Column family "integrity":
 //   "n" u8(level) BE64(index) -> node hash (level 0: leaf hashes)
 //   "c" BE64(position)        -> chain hash after that event
 //   "s"                       -> BE64(tree size)
-//   "k" BE64(tree size)       -> SignedCheckpoint
+//   "j"                       -> the journal's path, set when it was started
+//   "k" BE64(tree size)       -> SignedCheckpoint (before the journal; read
+//                                once, to start the journal)
 //
 // Thread-safe. Must outlive its use by the store (until the store is closed).
 #ifndef EVENHAND_INTEGRITY_INTEGRITY_LOG_H_
@@ -33,16 +49,32 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/audit.pb.h"
+#include "integrity/checkpoint_journal.h"
 #include "integrity/merkle.h"
 #include "integrity/signing.h"
 #include "storage/event_store.h"
 
 namespace evenhand::integrity {
 
+enum class StartupCheck {
+  // The events since the newest signed checkpoint.
+  kTail,
+  // Every event, and every checkpoint in the journal.
+  kFull,
+};
+
 struct IntegrityOptions {
   std::string signing_key_file;
+  // Default: "<data_dir>.checkpoints.jsonl" (see CheckpointJournal).
+  std::string journal_file;
   absl::Duration checkpoint_every = absl::Seconds(60);
   uint64_t checkpoint_every_events = 10000;
+  StartupCheck startup_check = StartupCheck::kTail;
+  // The log no longer extends the journal's newest checkpoint (it was
+  // rolled back or lost acknowledged writes), or the journal is missing:
+  // instead of refusing to start, move the journal aside and start a new
+  // one. An operator's deliberate decision, logged at ERROR.
+  bool start_new_journal = false;
   std::string server_version;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -51,8 +83,9 @@ class IntegrityLog final : public storage::CommitHook {
  public:
   static constexpr char kColumnFamily[] = "integrity";
 
-  // Loads (or creates) the signing key, restores the tree's right edge,
-  // hashes any events the tree has not seen yet, installs itself as the
+  // Loads the signing key (refusing one that others can read), restores the
+  // tree's right edge, hashes any events the tree has not seen yet, opens
+  // the journal and checks the log against it, installs itself as the
   // store's commit hook and starts signing checkpoints. The store must have
   // been opened with kColumnFamily and `*store` must outlive this.
   static absl::StatusOr<std::unique_ptr<IntegrityLog>> Open(storage::EventStore* store,
@@ -62,12 +95,13 @@ class IntegrityLog final : public storage::CommitHook {
   // Stops the checkpoint thread after signing the tree as it stands.
   void Stop();
 
-  // storage::CommitHook: Prepare on the store's sequencer thread, the others
-  // on its writer thread.
+  // storage::CommitHook: Prepare and Rewind on the store's sequencer
+  // thread, the others on its writer thread.
   absl::Status Prepare(const std::vector<storage::EventPtr>& events,
                        rocksdb::WriteBatch* batch) override;
   void Committed() override;
   void Aborted() override;
+  void Rewind() override;
 
   // The number of events in the tree (equal to the log's last position).
   uint64_t size() const;
@@ -76,6 +110,10 @@ class IntegrityLog final : public storage::CommitHook {
   absl::StatusOr<std::string> LeafHash(uint64_t position) const;
   // The chain hash after `position` (0: the genesis value).
   absl::StatusOr<std::string> ChainHashAt(uint64_t position) const;
+
+  // Checks `event` against the leaf the tree recorded for it; on a mismatch
+  // marks it damaged in the store and returns DataLoss naming it.
+  absl::Status CheckLeaf(const v1::RecordedEvent& event) const;
 
   // tree_size 0 means the current tree.
   absl::StatusOr<v1::InclusionProof> InclusionProof(uint64_t position, uint64_t tree_size) const;
@@ -95,22 +133,41 @@ class IntegrityLog final : public storage::CommitHook {
                                            const std::string& description,
                                            const std::string& selection);
 
+  // What the checks found wrong (damaged events, chain or tree nodes that
+  // do not match the events, a refusal to sign); empty when all is well.
+  std::vector<std::string> problems() const;
+
   const v1::PublicKey& public_key() const { return key_.public_key(); }
   bool key_created() const { return key_created_; }
+  const std::string& journal_path() const { return journal_->path(); }
 
  private:
   IntegrityLog(storage::EventStore* store, IntegrityOptions options, SigningKey key);
   absl::Status Restore();
   absl::Status CatchUp();
+  absl::Status OpenJournal();
+  // The newest checkpoint against the log: DataLoss if the log is shorter or
+  // differs.
+  absl::Status CheckAgainstJournal();
+  // Re-hashes events (from, to] and compares them with the stored leaves,
+  // chain and tree; with `every_checkpoint`, also each journal checkpoint
+  // in that range.
+  absl::Status VerifyEvents(uint64_t from, uint64_t to, bool every_checkpoint);
   absl::StatusOr<std::string> ReadNode(int level, uint64_t index) const;
   absl::StatusOr<v1::SignedCheckpoint> SignAndStore(uint64_t tree_size, std::string root)
       ABSL_LOCKS_EXCLUDED(mu_);
+  void AddProblem(std::string problem) const;
   void RunCheckpointer();
 
   storage::EventStore* const store_;
   const IntegrityOptions options_;
   const SigningKey key_;
   bool key_created_ = false;
+  std::unique_ptr<CheckpointJournal> journal_;
+
+  // Held while a checkpoint is checked against the last one, signed and
+  // journaled, so two never interleave.
+  absl::Mutex sign_mu_ ABSL_ACQUIRED_BEFORE(mu_);
 
   mutable absl::Mutex mu_;
   CompactRange range_ ABSL_GUARDED_BY(mu_);
@@ -118,6 +175,7 @@ class IntegrityLog final : public storage::CommitHook {
   uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time signed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  mutable std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
 
   // Groups prepared but not yet committed, oldest first: each the tree and
   // chain head as they will be once it is durable.
@@ -129,6 +187,9 @@ class IntegrityLog final : public storage::CommitHook {
 
   std::thread checkpointer_;
 };
+
+// The journal path for a data folder when none is configured.
+std::string DefaultJournalPath(const std::string& data_dir);
 
 }  // namespace evenhand::integrity
 

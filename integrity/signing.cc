@@ -15,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "integrity/merkle.h"
 
@@ -109,11 +110,32 @@ absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, boo
       return absl::PermissionDeniedError(absl::StrCat("cannot write the signing key to ", path));
     }
     ::close(fd);
-    std::ofstream(path + ".pub") << k.public_key_.pem();
+    // The public key beside it, for operators to hand to auditors.
+    const std::string pub = path + ".pub";
+    const int pub_fd = ::open(pub.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (pub_fd >= 0) {
+      const std::string& text = k.public_key_.pem();
+      if (::write(pub_fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+        ::close(pub_fd);
+        return absl::PermissionDeniedError(absl::StrCat("cannot write the public key to ", pub));
+      }
+      ::close(pub_fd);
+    }
     *created = true;
     return k;
   }
+  // Whoever can read the key can sign checkpoints in this log's name: a key
+  // others can read is refused, not warned about.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "signing key %s can be read by its group or others (mode %04o): anyone who could read "
+        "it can sign checkpoints in this log's name. Make it owner-only (chmod 600 %s), and if "
+        "others may have read it, replace the key and tell the log's auditors",
+        path, st.st_mode & 07777, path));
+  }
   std::ifstream in(path);
+  if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot read the signing key ", path));
   std::stringstream text;
   text << in.rdbuf();
   const std::string pem = text.str();

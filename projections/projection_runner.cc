@@ -13,6 +13,7 @@
 #include "base/thread_name.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "storage/rocksdb_support.h"
 
 namespace evenhand::projections {
 namespace {
@@ -42,17 +43,36 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   if (options.checkpoint_dir.empty()) {
     return absl::InvalidArgumentError("projections: no checkpoint folder given");
   }
+  std::unique_ptr<ProjectionRunner> runner(new ProjectionRunner(store, std::move(options)));
+  storage::DiskSpaceOptions space;
+  space.dir = runner->options_.checkpoint_dir;
+  space.floor_bytes = runner->options_.min_free_bytes;
+  space.reserve_bytes = 0;
+  space.free_bytes = runner->options_.free_bytes;
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
-  // Derived state, rebuilt from the log if lost: small memtables, no sync.
+  // Derived state, rebuilt from the log if lost: small memtables, no sync,
+  // and whatever a crash left at the end of the WAL is dropped.
   db_options.write_buffer_size = 16 << 20;
   db_options.max_total_wal_size = 64 << 20;
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db_options.avoid_flush_during_recovery = true;
+  db_options.info_log = std::make_shared<storage::RocksLogger>("projections");
+  runner->env_ = storage::EnvOver(storage::OwnerOnlyFileSystem());
+  db_options.env = runner->env_.get();
   rocksdb::DB* db = nullptr;
-  EH_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, options.checkpoint_dir, &db),
-                               absl::StrCat("cannot open ", options.checkpoint_dir)));
-  std::unique_ptr<ProjectionRunner> runner(new ProjectionRunner(store, std::move(options)));
-  runner->db_.reset(db);
+  const std::string& dir = runner->options_.checkpoint_dir;
+  if (runner->options_.read_only) {
+    // Nothing is written: without a checkpoint to read, the fold starts
+    // from position 1 in memory.
+    if (rocksdb::DB::OpenForReadOnly(db_options, dir, &db).ok()) runner->db_.reset(db);
+  } else {
+    EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(dir));
+    EH_RETURN_IF_ERROR(
+        FromRocks(rocksdb::DB::Open(db_options, dir, &db), absl::StrCat("cannot open ", dir)));
+    runner->db_.reset(db);
+  }
+  runner->disk_ = std::make_unique<storage::DiskSpace>(std::move(space));
   EH_RETURN_IF_ERROR(runner->Restore());
   runner->thread_ = std::thread([r = runner.get()] {
     SetThreadName("eh-projection");
@@ -66,7 +86,7 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
 
 ProjectionRunner::~ProjectionRunner() {
   Stop();
-  if (db_ != nullptr) {
+  if (db_ != nullptr && !options_.read_only && disk_->CheckRoom(0).ok()) {
     // Flushed, so the next start has no WAL to replay.
     if (absl::Status s = FromRocks(db_->Flush(rocksdb::FlushOptions()), "cannot flush"); !s.ok()) {
       logging::Error("projections", s.ToString());
@@ -78,10 +98,11 @@ ProjectionRunner::~ProjectionRunner() {
 }
 
 absl::Status ProjectionRunner::Restore() {
-  rocksdb::DB* db = db_.get();
-  rocksdb::ColumnFamilyHandle* cf = db->DefaultColumnFamily();
   absl::MutexLock lock(&mu_);
   checkpointed_at_ = absl::Now();
+  rocksdb::DB* db = db_.get();
+  if (db == nullptr) return absl::OkStatus();  // read-only, no checkpoint: fold from 1
+  rocksdb::ColumnFamilyHandle* cf = db->DefaultColumnFamily();
   std::string version;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kVersionKey, &version);
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the version");
@@ -93,6 +114,7 @@ absl::Status ProjectionRunner::Restore() {
                                                                  : "older state version",
                                                 "); folding the log from position 1"));
     }
+    if (options_.read_only) return absl::OkStatus();
     rocksdb::WriteBatch batch;
     batch.DeleteRange(cf, kPrefix, kPrefixEnd);
     batch.Put(cf, kVersionKey, kStateVersion);
@@ -116,9 +138,15 @@ absl::Status ProjectionRunner::Restore() {
   EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the cases"));
   const uint64_t restored = ReadBigEndian64(position);
   if (restored > store_->LastPosition()) {
+    // The projection's own database saw events the log no longer has: the
+    // log lost writes or was rolled back to an older copy.
     return absl::DataLossError(absl::StrCat(
-        "projection checkpoint is at position ", restored, " but the log ends at ",
-        store_->LastPosition(), "; start with the projection rebuilt"));
+        "the fairness projection had folded the log up to position ", restored,
+        ", but the log now ends at position ", store_->LastPosition(), ": positions ",
+        store_->LastPosition() + 1, "..", restored,
+        " are missing from it (the data folder was rolled back, or lost writes it had "
+        "acknowledged). Restore the data folder from a backup (evenhand restore); if the loss "
+        "is known and accepted, start with --rebuild_projections"));
   }
   projection_.RestorePosition(restored);
   checkpointed_position_ = restored;
@@ -131,6 +159,7 @@ absl::Status ProjectionRunner::Checkpoint() {
   // Only the fold changes the projection, and it is excluded by fold_mu_:
   // a shared lock is enough to serialise the cases, so reports go on
   // meanwhile. Only forgetting what is now checkpointed needs mu_ alone.
+  if (db_ == nullptr || options_.read_only) return absl::OkStatus();
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   rocksdb::WriteBatch batch;
   uint64_t position;
@@ -146,6 +175,13 @@ absl::Status ProjectionRunner::Checkpoint() {
     });
   }
   batch.Put(cf, kPositionKey, BigEndian64(position));
+  // A cache, not evidence: skipped while the disk is short (the batch goes
+  // to the WAL and later to an SST file), and refolded from the log later.
+  if (absl::Status room = disk_->CheckRoom(2 * batch.GetDataSize()); !room.ok()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the fairness projection's checkpoint is skipped while the disk is short (",
+        room.message(), "); a restart refolds what it would have held"));
+  }
   // Not synced: a checkpoint lost in a crash is refolded from the log.
   EH_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot write"));
   absl::MutexLock lock(&mu_);
@@ -171,7 +207,25 @@ bool ProjectionRunner::CheckpointDue(bool catching_up) const {
 }
 
 void ProjectionRunner::CheckpointLogged() {
-  if (absl::Status c = Checkpoint(); !c.ok()) logging::Error("projections", c.ToString());
+  absl::Status c = Checkpoint();
+  if (c.ok()) {
+    checkpoint_failing_ = false;
+    return;
+  }
+  // Tried again when the next one is due, not at once; said once, not each
+  // time.
+  {
+    absl::MutexLock lock(&mu_);
+    checkpointed_at_ = absl::Now();
+  }
+  if (!checkpoint_failing_) {
+    if (absl::IsResourceExhausted(c)) {
+      logging::Warning("projections", c.message());
+    } else {
+      logging::Error("projections", c.ToString());
+    }
+  }
+  checkpoint_failing_ = true;
 }
 
 absl::Status ProjectionRunner::CatchUp() {
@@ -247,6 +301,7 @@ absl::Status ProjectionRunner::CatchUp() {
     }
     bool stopping;
     {
+      if (options_.TEST_before_fold) options_.TEST_before_fold();
       absl::MutexLock fold(&fold_mu_);
       {
         absl::MutexLock lock(&mu_);
@@ -286,6 +341,7 @@ void ProjectionRunner::Follow() {
     }
     batch.clear();
     absl::Status s = sub->Next(4096, absl::Now() + absl::Milliseconds(200), &batch);
+    if (!batch.empty() && options_.TEST_before_fold) options_.TEST_before_fold();
     absl::MutexLock fold(&fold_mu_);
     {
       absl::MutexLock lock(&mu_);

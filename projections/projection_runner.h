@@ -24,10 +24,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "projections/fairness_projection.h"
+#include "storage/disk_space.h"
 #include "storage/event_store.h"
 
 namespace rocksdb {
 class DB;
+class Env;
 }  // namespace rocksdb
 
 namespace evenhand::projections {
@@ -41,6 +43,16 @@ struct RunnerOptions {
   absl::Duration checkpoint_every = absl::Seconds(60);
   // Discard any checkpoint and fold the whole log again.
   bool rebuild = false;
+  // The log is open read-only (a full disk): open the checkpoint read-only
+  // too (or fold from position 1 without one) and never write it.
+  bool read_only = false;
+  // A checkpoint is not written while the disk has less free than this
+  // (the log's floor): it is only a cache, and appends come first.
+  uint64_t min_free_bytes = 0;
+  // Free bytes on the disk; tests inject one. Default statvfs.
+  std::function<absl::StatusOr<uint64_t>()> free_bytes;
+  // Test-only: called before each batch of events is folded.
+  std::function<void()> TEST_before_fold;
 };
 
 class ProjectionRunner {
@@ -77,12 +89,16 @@ class ProjectionRunner {
 
   storage::EventStore* const store_;
   const RunnerOptions options_;
+  std::unique_ptr<storage::DiskSpace> disk_;
+  std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;  // the checkpoint's; closed after the last one
 
   // Held by whoever changes the projection or its checkpoint state (the
   // fold thread; Stop() and tests once it is done), so a checkpoint can
   // serialise cases under a shared lock of mu_ while reports read on.
   absl::Mutex fold_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // The last checkpoint failed (said once until one succeeds).
+  bool checkpoint_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
   // Readers share it; the fold takes it alone only while applying events.
   mutable absl::Mutex mu_;
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);

@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
 
   auto server = server::EvenHandServer::Start(options);
   if (!server.ok()) {
-    logging::Error("evenhandd", absl::StrCat("cannot start: ", server.status().ToString()));
+    logging::Error("evenhandd", absl::StrCat("cannot start: ",
+                                             absl::StatusCodeToString(server.status().code()), ": ",
+                                             server.status().message()));
     return 1;
   }
   if (std::string ready = absl::GetFlag(FLAGS_ready_file); !ready.empty()) {

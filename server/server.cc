@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -15,10 +16,13 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "integrity/checkpoint_journal.h"
 #include "integrity/integrity_log.h"
 #include "projections/projection_runner.h"
 #include "projections/working_day_calendar.h"
+#include "server/data_dir_lock.h"
 #include "services/audit_service.h"
+#include "services/call_guard.h"
 #include "services/domain_validation.h"
 #include "services/event_log_service.h"
 #include "services/fairness_service.h"
@@ -44,6 +48,11 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.block_cache_mib() == 0) c.set_block_cache_mib(64);
   if (c.memtable_mib() == 0) c.set_memtable_mib(128);
   if (c.live_buffer_mib() == 0) c.set_live_buffer_mib(64);
+  if (c.min_free_disk_mib() == 0) c.set_min_free_disk_mib(256);
+  if (c.reserved_disk_mib() == 0) c.set_reserved_disk_mib(64);
+  if (c.max_subscriptions() == 0) c.set_max_subscriptions(4096);
+  if (c.max_subscriptions_per_client() == 0) c.set_max_subscriptions_per_client(1024);
+  if (c.max_export_events() == 0) c.set_max_export_events(200000);
   v1::FairnessConfig* f = c.mutable_fairness();
   if (f->bank_holidays_file().empty()) f->set_bank_holidays_file(EVENHAND_DEFAULT_BANK_HOLIDAYS);
   if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
@@ -54,6 +63,10 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   }
   if (a->checkpoint_every_seconds() == 0) a->set_checkpoint_every_seconds(60);
   if (a->checkpoint_every_events() == 0) a->set_checkpoint_every_events(10000);
+  if (a->checkpoint_journal().empty()) {
+    a->set_checkpoint_journal(integrity::DefaultJournalPath(c.data_dir()));
+  }
+  if (a->verify_on_start().empty()) a->set_verify_on_start("tail");
   return c;
 }
 
@@ -77,15 +90,23 @@ class EvenHandServer::Impl {
  public:
   explicit Impl(ServerOptions options) : options_(std::move(options)) {}
   // The store is closed before the members it calls into (the integrity
-  // log, its commit hook) are destroyed.
+  // log, its commit hook) are destroyed, and after they have stopped using
+  // it (a Start that failed half way never ran Shutdown).
   ~Impl() {
+    if (runner_) runner_->Stop();
+    if (integrity_) integrity_->Stop();
     if (store_) store_->Close().IgnoreError();
   }
 
   absl::Status Start();
   void Shutdown(absl::Duration grace);
 
+  // Health: NOT_SERVING while the integrity checks know of a problem.
+  void WatchHealth();
+  bool Healthy() const;
+
   ServerOptions options_;
+  std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<storage::EventStore> store_;
   std::unique_ptr<integrity::IntegrityLog> integrity_;
   std::unique_ptr<projections::ProjectionRunner> runner_;
@@ -100,6 +121,7 @@ class EvenHandServer::Impl {
   absl::Mutex mu_;
   bool shutdown_started_ ABSL_GUARDED_BY(mu_) = false;
   absl::Notification stopped_;
+  std::thread health_watch_;
 };
 
 absl::Status EvenHandServer::Impl::Start() {
@@ -108,6 +130,20 @@ absl::Status EvenHandServer::Impl::Start() {
   // start at all.
   EH_ASSIGN_OR_RETURN(projections::WorkingDayCalendar calendar,
                       projections::WorkingDayCalendar::LoadFile(c.fairness().bank_holidays_file()));
+  integrity::StartupCheck check;
+  if (c.audit().verify_on_start() == "tail") {
+    check = integrity::StartupCheck::kTail;
+  } else if (c.audit().verify_on_start() == "full") {
+    check = integrity::StartupCheck::kFull;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("audit.verifyOnStart: \"",
+                                                   c.audit().verify_on_start(),
+                                                   "\" is neither \"tail\" nor \"full\""));
+  }
+  // One server per address and per data folder: refuse before opening
+  // anything.
+  EH_RETURN_IF_ERROR(CheckAddressFree(c.listen()));
+  EH_ASSIGN_OR_RETURN(lock_, DataDirLock::Acquire(c.data_dir()));
 
   storage::StoreOptions store_options;
   store_options.data_dir = c.data_dir();
@@ -116,22 +152,55 @@ absl::Status EvenHandServer::Impl::Start() {
   store_options.max_group_commit_events = c.max_group_commit_events();
   store_options.block_cache_bytes = static_cast<size_t>(c.block_cache_mib()) << 20;
   store_options.memtable_bytes = static_cast<size_t>(c.memtable_mib()) << 20;
+  store_options.min_free_bytes = static_cast<uint64_t>(c.min_free_disk_mib()) << 20;
+  store_options.reserve_bytes = static_cast<uint64_t>(c.reserved_disk_mib()) << 20;
+  store_options.free_bytes = options_.free_disk_bytes;
   store_options.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
+  store_options.TEST_before_write = options_.TEST_before_write;
+  store_options.TEST_after_write = options_.TEST_after_write;
   if (options_.clock) store_options.clock = options_.clock;
-  EH_ASSIGN_OR_RETURN(store_, storage::EventStore::Open(store_options));
+  absl::StatusOr<std::unique_ptr<storage::EventStore>> store =
+      storage::EventStore::Open(store_options);
+  if (absl::IsDataLoss(store.status())) {
+    // Say what the journal knows: what was signed, beyond the damage, is
+    // lost for certain.
+    std::optional<v1::SignedCheckpoint> signed_latest =
+        integrity::CheckpointJournal::PeekLatest(c.audit().checkpoint_journal());
+    absl::optional<absl::Cord> intact = store.status().GetPayload("evenhand.storage.intact_position");
+    uint64_t intact_position = 0;
+    if (signed_latest && intact && absl::SimpleAtoi(std::string(*intact), &intact_position)) {
+      const uint64_t signed_size = signed_latest->checkpoint().tree_size();
+      return absl::DataLossError(absl::StrCat(
+          store.status().message(), ". The newest signed checkpoint (",
+          c.audit().checkpoint_journal(), ") covers ", signed_size, " events",
+          signed_size > intact_position
+              ? absl::StrCat(": positions ", intact_position + 1, "..", signed_size,
+                             " were acknowledged and signed, and are lost for certain")
+              : absl::StrCat(", all within the intact part; whatever was acknowledged after "
+                             "position ", intact_position,
+                             " is known only to the publishers that sent it, who can resend it "
+                             "with the same event ids once the log is restored")));
+    }
+  }
+  EH_ASSIGN_OR_RETURN(store_, std::move(store));
 
-  // The Merkle tree and hash chain, before any append can happen.
+  // The Merkle tree and hash chain, before any append can happen; the log
+  // is checked against the checkpoints it signed.
   integrity::IntegrityOptions integrity_options;
   integrity_options.signing_key_file = c.audit().signing_key_file();
+  integrity_options.journal_file = c.audit().checkpoint_journal();
   integrity_options.checkpoint_every = absl::Seconds(c.audit().checkpoint_every_seconds());
   integrity_options.checkpoint_every_events = c.audit().checkpoint_every_events();
+  integrity_options.startup_check = check;
+  integrity_options.start_new_journal = options_.start_new_checkpoint_journal;
   integrity_options.server_version = kVersion;
   if (options_.clock) integrity_options.clock = options_.clock;
   EH_ASSIGN_OR_RETURN(integrity_, integrity::IntegrityLog::Open(store_.get(), integrity_options));
   logging::Info(kComponent,
                 absl::StrCat(integrity_->key_created() ? "created" : "loaded", " signing key ",
                              c.audit().signing_key_file(), " (Ed25519, key id ",
-                             integrity_->public_key().key_id(), "); public key:\n",
+                             integrity_->public_key().key_id(), "); checkpoint journal ",
+                             integrity_->journal_path(), "; public key:\n",
                              integrity_->public_key().pem()));
   if (!c.skip_domain_validation()) {
     validator_ = std::make_unique<services::DomainValidator>(store_.get());
@@ -142,6 +211,9 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.limits.max_batch_events = c.max_batch_events();
   log_options.server_version = kVersion;
   log_options.validator = validator_.get();
+  log_options.max_subscriptions = c.max_subscriptions();
+  log_options.max_subscriptions_per_client = c.max_subscriptions_per_client();
+  log_options.problems = [this] { return integrity_->problems(); };
   if (options_.clock) log_options.clock = options_.clock;
 
   if (options_.seed_demo && store_->LastPosition() == 0) {
@@ -163,6 +235,10 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.checkpoint_every_events = c.fairness().checkpoint_every_events();
   runner_options.checkpoint_every = absl::Seconds(c.fairness().checkpoint_every_seconds());
   runner_options.rebuild = options_.rebuild_projections;
+  runner_options.read_only = store_->write_state().read_only;
+  runner_options.min_free_bytes = store_options.min_free_bytes;
+  runner_options.free_bytes = options_.free_disk_bytes;
+  runner_options.TEST_before_fold = options_.TEST_before_fold;
   EH_ASSIGN_OR_RETURN(runner_, projections::ProjectionRunner::Start(store_.get(), runner_options));
 
   event_log_ = std::make_unique<services::EventLogService>(store_.get(), log_options);
@@ -171,13 +247,19 @@ absl::Status EvenHandServer::Impl::Start() {
   if (options_.clock) fairness_options.clock = options_.clock;
   fairness_ = std::make_unique<services::FairnessService>(store_.get(), runner_.get(),
                                                           std::move(calendar), fairness_options);
-  audit_ = std::make_unique<services::AuditService>(store_.get(), integrity_.get());
+  services::AuditOptions audit_options;
+  audit_options.max_export_events = c.max_export_events();
+  audit_ = std::make_unique<services::AuditService>(store_.get(), integrity_.get(), audit_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // Without this gRPC sets SO_REUSEPORT, and a second server on the same
+  // port would start and take half of the clients.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(c.listen(), grpc::InsecureServerCredentials(), &port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_request_bytes()));
+  builder.experimental().SetInterceptorCreators(services::CallGuardCreators());
   builder.RegisterService(event_log_.get());
   builder.RegisterService(fairness_.get());
   builder.RegisterService(audit_.get());
@@ -187,18 +269,50 @@ absl::Status EvenHandServer::Impl::Start() {
     runner_->Stop();
     integrity_->Stop();
     store_->Close().IgnoreError();
+    EH_RETURN_IF_ERROR(CheckAddressFree(c.listen()));
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", c.listen(),
         ": the address is invalid or in use (use --listen=HOST:PORT, port 0 picks a free one)"));
   }
   std::string host = c.listen().substr(0, c.listen().rfind(':'));
   address_ = absl::StrCat(host, ":", port_);
-  server_->GetHealthCheckService()->SetServingStatus(true);
+  lock_->SetListening(address_);
+  server_->GetHealthCheckService()->SetServingStatus(Healthy());
+  health_watch_ = std::thread([this] { WatchHealth(); });
+  const storage::WriteState state = store_->write_state();
   logging::Info(kComponent,
                 absl::StrCat("started listen=", address_, " data_dir=", c.data_dir(),
                              " last_position=", store_->LastPosition(),
-                             " log_id=", store_->log_id(), " version=", kVersion));
+                             " log_id=", store_->log_id(), " version=", kVersion,
+                             state.accepting ? "" : " appends=refused"));
+  if (!state.accepting) {
+    logging::Error(kComponent, absl::StrCat("appends are refused: ", state.refusal.message()));
+  }
+  for (const std::string& problem : integrity_->problems()) {
+    logging::Error(kComponent, absl::StrCat("health is NOT_SERVING: ", problem));
+  }
   return absl::OkStatus();
+}
+
+bool EvenHandServer::Impl::Healthy() const { return integrity_->problems().empty(); }
+
+void EvenHandServer::Impl::WatchHealth() {
+  bool healthy = Healthy();
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&shutdown_started_), absl::Seconds(1))) return;
+    }
+    const bool now = Healthy();
+    if (now == healthy) continue;
+    healthy = now;
+    server_->GetHealthCheckService()->SetServingStatus(healthy);
+    if (!healthy) {
+      for (const std::string& problem : integrity_->problems()) {
+        logging::Error(kComponent, absl::StrCat("health is NOT_SERVING: ", problem));
+      }
+    }
+  }
 }
 
 void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
@@ -213,6 +327,7 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
     return;
   }
   logging::Info(kComponent, "shutting down: finishing in-flight appends");
+  if (health_watch_.joinable()) health_watch_.join();
   server_->GetHealthCheckService()->SetServingStatus(false);
   // New appends now fail UNAVAILABLE and subscribers end; queued appends
   // still commit before the store closes.
@@ -247,6 +362,7 @@ absl::StatusOr<std::unique_ptr<EvenHandServer>> EvenHandServer::Start(ServerOpti
 const std::string& EvenHandServer::address() const { return impl_->address_; }
 int EvenHandServer::port() const { return impl_->port_; }
 uint64_t EvenHandServer::LastPosition() const { return impl_->store_->LastPosition(); }
+uint64_t EvenHandServer::ProjectionPosition() const { return impl_->runner_->position(); }
 void EvenHandServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 void EvenHandServer::Wait() { impl_->stopped_.WaitForNotification(); }
 

@@ -31,6 +31,17 @@ struct ServerOptions {
   bool seed_demo = false;
   // Discard the projection's checkpoint and refold the log from position 1.
   bool rebuild_projections = false;
+  // When the log no longer extends the checkpoint journal (or the journal is
+  // missing), move the journal aside and start a new one instead of
+  // refusing to start.
+  bool start_new_checkpoint_journal = false;
+  // Free bytes on the data folder's disk; tests inject one. Default statvfs.
+  std::function<absl::StatusOr<uint64_t>()> free_disk_bytes;
+  // Test-only hooks of the store (storage::StoreOptions).
+  std::function<absl::Status()> TEST_before_write;
+  std::function<absl::Status()> TEST_after_write;
+  // Test-only: called by the projection's fold before each batch of events.
+  std::function<void()> TEST_before_fold;
 };
 
 class EvenHandServer {
@@ -45,6 +56,8 @@ class EvenHandServer {
   const std::string& address() const;
   int port() const;
   uint64_t LastPosition() const;
+  // Events the fairness projection has folded.
+  uint64_t ProjectionPosition() const;
 
   // Graceful stop: health turns NOT_SERVING, new appends fail UNAVAILABLE,
   // subscribers are ended, in-flight calls get `grace` to finish, then the

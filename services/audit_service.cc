@@ -16,7 +16,6 @@ namespace evenhand::services {
 namespace {
 
 constexpr int kChunkEvents = 256;
-constexpr size_t kMaxExportEvents = 200000;
 
 // Whether the payload names `id` in a field whose name ends with `suffix`
 // ("group_id", "officer_id", "member_id"; lists too), at any depth. Field
@@ -103,8 +102,9 @@ class Concerns {
 
 }  // namespace
 
-AuditService::AuditService(const storage::EventStore* store, integrity::IntegrityLog* integrity)
-    : store_(store), integrity_(integrity) {}
+AuditService::AuditService(const storage::EventStore* store, integrity::IntegrityLog* integrity,
+                           AuditOptions options)
+    : store_(store), integrity_(integrity), options_(options) {}
 
 std::string AuditService::Describe(const v1::ReplayFilter& f) {
   std::vector<std::string> parts;
@@ -202,6 +202,12 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
           client_gone = true;
           return false;
         }
+        // An auditor is never handed an event that no longer matches the
+        // leaf the tree recorded for it.
+        if (absl::Status damaged = integrity_->CheckLeaf(*e); !damaged.ok()) {
+          inner = damaged;
+          return false;
+        }
         v1::AuditedEvent* out = chunk.add_events();
         *out->mutable_event() = *e;
         absl::StatusOr<std::string> leaf = integrity_->LeafHash(e->position());
@@ -291,7 +297,7 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   absl::Status status = Select(
       request->filter(),
       [&](const storage::EventPtr& e) {
-        if (events.size() >= kMaxExportEvents) {
+        if (events.size() >= options_.max_export_events) {
           too_many = true;
           return false;
         }
@@ -302,8 +308,9 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   if (!status.ok()) return ToGrpcStatus(status);
   if (too_many) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("the filter selects more than ", kMaxExportEvents,
-                                     " events; narrow it (a case, a group, a period)"));
+                        absl::StrCat("the filter selects more than ", options_.max_export_events,
+                                     " events, the most one export holds (maxExportEvents); "
+                                     "narrow it (a case, a group, a period)"));
   }
   absl::StatusOr<std::string> bundle =
       integrity_->ExportBundle(events, request->description(), Describe(request->filter()));

@@ -16,9 +16,15 @@
 
 namespace evenhand::services {
 
+struct AuditOptions {
+  // Most events one Export may hold; more is RESOURCE_EXHAUSTED.
+  size_t max_export_events = 200000;
+};
+
 class AuditService final : public v1::Audit::Service {
  public:
-  AuditService(const storage::EventStore* store, integrity::IntegrityLog* integrity);
+  AuditService(const storage::EventStore* store, integrity::IntegrityLog* integrity,
+               AuditOptions options = {});
 
   grpc::Status Replay(grpc::ServerContext* context, const v1::ReplayRequest* request,
                       grpc::ServerWriter<v1::ReplayResponse>* writer) override;
@@ -54,6 +60,7 @@ class AuditService final : public v1::Audit::Service {
  private:
   const storage::EventStore* const store_;
   integrity::IntegrityLog* const integrity_;
+  const AuditOptions options_;
 };
 
 }  // namespace evenhand::services

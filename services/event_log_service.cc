@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
+#include "services/internal/raw_messages.h"
 
 namespace evenhand::services {
 namespace {
@@ -73,7 +74,6 @@ class ChunkWriter {
 };
 
 v1::ReadResponse* Itself(v1::ReadResponse* r) { return r; }
-v1::ReadResponse* EventsOf(v1::SubscribeResponse* r) { return r->mutable_events(); }
 
 absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request) {
   switch (request.expected_revision_case()) {
@@ -102,7 +102,9 @@ absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& re
 }  // namespace
 
 EventLogService::EventLogService(storage::EventStore* store, EventLogOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store),
+      options_(std::move(options)),
+      limits_(options_.max_subscriptions, options_.max_subscriptions_per_client) {}
 
 grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* context,
                                                   const v1::AppendRequest* request,
@@ -205,35 +207,13 @@ class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   grpc::ByteBuffer buffer_;
 };
 
-// ReadResponse.events (field 1, length-delimited) holding `record`.
-void AppendEventField(std::string* out, std::string_view record) {
-  out->push_back(static_cast<char>(0x0A));
-  uint64_t n = record.size();
-  while (n >= 0x80) {
-    out->push_back(static_cast<char>((n & 0x7F) | 0x80));
-    n >>= 7;
-  }
-  out->push_back(static_cast<char>(n));
-  out->append(record);
-}
-
-bool ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* message) {
-  std::vector<grpc::Slice> slices;
-  if (!buffer.Dump(&slices).ok()) return false;
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return message->ParseFromString(bytes);
-}
-
 }  // namespace
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
   v1::ReadAllRequest request;
-  if (!ParseRequest(*raw_request, &request)) {
-    return new ChunkReactor([](std::string*) {
-      return absl::InvalidArgumentError("ReadAllRequest: cannot be parsed");
-    });
+  if (absl::Status parsed = internal::ParseRequest(*raw_request, &request); !parsed.ok()) {
+    return new ChunkReactor([parsed](std::string*) { return parsed; });
   }
   struct Cursor {
     std::optional<uint64_t> next;
@@ -273,7 +253,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
             stopped_early = true;
             return false;
           }
-          AppendEventField(out, record);
+          internal::AppendLengthDelimited(out, 1, record);  // ReadResponse.events
           last_seen = position;
           ++sent;
           return true;
@@ -295,72 +275,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   });
 }
 
-grpc::Status EventLogService::Subscribe(grpc::ServerContext* context,
-                                        const v1::SubscribeRequest* request,
-                                        grpc::ServerWriter<v1::SubscribeResponse>* writer) {
-  uint64_t from = 1;
-  const uint64_t last = store_->LastPosition();
-  if (request->start_case() == v1::SubscribeRequest::kFromEnd) {
-    from = last + 1;
-  } else if (request->start_case() == v1::SubscribeRequest::kFromPosition) {
-    from = std::max<uint64_t>(request->from_position(), 1);
-    if (from > last + 1) {
-      return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
-                          absl::StrCat("from_position: ", from, " is beyond the end of the log "
-                                       "(last position ", last, "); use from_end to follow new "
-                                       "events"));
-    }
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  // The caller's host: subscriptions are limited per client.
+  std::string peer = context->peer();
+  if (size_t colon = peer.rfind(':'); colon != std::string::npos && colon > peer.find(':')) {
+    peer.resize(colon);
   }
-  const storage::ReadFilter filter = ToFilter(request->filter());
-  std::unique_ptr<storage::Subscription> sub = store_->Subscribe(from);
-  bool live = false;
-  // With a filter, tell the subscriber how far it has been served at least
-  // this often, so it can resume without rescanning.
-  constexpr absl::Duration kCheckpointEvery = absl::Seconds(5);
-  absl::Time last_sent = absl::Now();
-  uint64_t unsent_scanned = 0;
-  std::vector<storage::EventPtr> batch;
-  ChunkWriter<v1::SubscribeResponse> chunks(writer, &EventsOf);
-  v1::SubscribeResponse control;
-  while (!context->IsCancelled()) {
-    batch.clear();
-    // The deadline bounds how long a cancelled call goes unnoticed.
-    absl::Status s = sub->Next(kChunkEvents, absl::Now() + absl::Seconds(1), &batch);
-    if (!s.ok()) return ToGrpcStatus(s);
-    if (sub->TakeFellBehind()) {
-      live = false;
-      control.Clear();
-      control.mutable_fell_behind()->set_next_position(sub->next_position() - batch.size());
-      if (!writer->Write(control)) break;
-    }
-    const uint64_t messages_before = chunks.messages();
-    bool ok = true;
-    for (const storage::EventPtr& e : batch) {
-      if (filter.Matches(e->event())) {
-        if (!(ok = chunks.Add(e))) break;
-      } else {
-        ++unsent_scanned;
-      }
-    }
-    if (!ok || !chunks.Flush()) break;
-    if (chunks.messages() != messages_before) {
-      last_sent = absl::Now();
-      unsent_scanned = 0;
-    } else if (unsent_scanned > 0 && absl::Now() - last_sent >= kCheckpointEvery) {
-      control.Clear();
-      control.mutable_progress()->set_position(sub->next_position() - 1);
-      if (!writer->Write(control)) break;
-      last_sent = absl::Now();
-      unsent_scanned = 0;
-    }
-    if (sub->mode() == storage::Subscription::Mode::kLive && !live) {
-      live = true;
-      control.Clear();
-      control.mutable_caught_up()->set_position(sub->next_position() - 1);
-      if (!writer->Write(control)) break;
-    }
-  }
-  return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
+  return StartSubscription(context, *request, store_, &limits_, std::move(peer));
 }
 
 grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,
@@ -371,6 +293,20 @@ grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,
   response->set_server_version(options_.server_version);
   response->set_max_event_bytes(options_.limits.max_event_bytes);
   response->set_max_batch_events(options_.limits.max_batch_events);
+  const storage::WriteState state = store_->write_state();
+  response->set_accepting_appends(state.accepting);
+  if (!state.accepting) {
+    response->set_appends_refused(absl::StrCat(absl::StatusCodeToString(state.refusal.code()),
+                                               ": ", state.refusal.message()));
+  }
+  response->set_read_only(state.read_only);
+  if (absl::StatusOr<uint64_t> free = store_->free_disk_bytes(); free.ok()) {
+    response->set_free_disk_bytes(*free);
+  }
+  response->set_min_free_disk_bytes(store_->min_free_disk_bytes());
+  if (options_.problems) {
+    for (std::string& p : options_.problems()) response->add_problems(std::move(p));
+  }
   return grpc::Status::OK;
 }
 

@@ -2,8 +2,9 @@
 //
 // Append is a callback-API method completed by the storage sequencer after the
 // fsync; ReadAll is a raw callback method that streams the stored bytes as
-// they are; ReadStream and Subscribe are sync-API methods (see
-// services/README.md).
+// they are; Subscribe is a raw callback method served by a reactor per
+// subscriber (services/subscribe_reactor.h); ReadStream is a sync-API method
+// (see services/README.md).
 // Thread-safe; `store` must outlive the service.
 #ifndef EVENHAND_SERVICES_EVENT_LOG_SERVICE_H_
 #define EVENHAND_SERVICES_EVENT_LOG_SERVICE_H_
@@ -11,11 +12,13 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "evenhand/v1/log.grpc.pb.h"
 #include "services/domain_validation.h"
 #include "services/event_validation.h"
+#include "services/subscribe_reactor.h"
 #include "storage/event_store.h"
 
 namespace evenhand::services {
@@ -28,11 +31,16 @@ struct EventLogOptions {
   // Checks payloads against the protocol model and the log; null accepts
   // every well-formed payload. Must outlive the service.
   const DomainValidator* validator = nullptr;
+  // What the integrity checks found wrong (GetStatus reports it).
+  std::function<std::vector<std::string>()> problems;
+  // Concurrent subscriptions: in all, and from one client.
+  size_t max_subscriptions = 4096;
+  size_t max_subscriptions_per_client = 1024;
 };
 
 class EventLogService final
-    : public v1::EventLog::WithCallbackMethod_Append<
-          v1::EventLog::WithRawCallbackMethod_ReadAll<v1::EventLog::Service>> {
+    : public v1::EventLog::WithCallbackMethod_Append<v1::EventLog::WithRawCallbackMethod_ReadAll<
+          v1::EventLog::WithRawCallbackMethod_Subscribe<v1::EventLog::Service>>> {
  public:
   // `*store` must remain live while this service is registered with a server.
   EventLogService(storage::EventStore* store, EventLogOptions options);
@@ -48,8 +56,12 @@ class EventLogService final
   grpc::ServerWriteReactor<grpc::ByteBuffer>* ReadAll(grpc::CallbackServerContext* context,
                                                       const grpc::ByteBuffer* request) override;
 
-  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
-                         grpc::ServerWriter<v1::SubscribeResponse>* writer) override;
+  // A reactor per subscriber; no thread waits for new events.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request) override;
+
+  // Subscriptions being served now.
+  size_t subscriptions() const { return limits_.active(); }
 
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::GetStatusResponse* response) override;
@@ -57,6 +69,7 @@ class EventLogService final
  private:
   storage::EventStore* const store_;
   const EventLogOptions options_;
+  SubscriberLimits limits_;
 };
 
 }  // namespace evenhand::services

@@ -1,6 +1,7 @@
 #include "services/event_validation.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/time_util.h"
@@ -18,6 +19,46 @@ absl::Status CheckShort(int index, absl::string_view field, const std::string& v
   if (value.size() > kMaxShortField) {
     return Invalid(index, field,
                    absl::StrCat("at most ", kMaxShortField, " characters, got ", value.size()));
+  }
+  return absl::OkStatus();
+}
+
+// Proto3 enums are open: a number the server does not know parses, and
+// would be stored as evidence nobody can read. Every enum field at any depth
+// must hold a value this server knows. `path` names `m` from the request.
+absl::Status CheckEnums(const google::protobuf::Message& m, const std::string& path) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    const std::string field_path = absl::StrCat(path, ".", f->name());
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      for (int i = 0; i < n; ++i) {
+        const int value = f->is_repeated() ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
+        if (f->enum_type()->FindValueByNumber(value) != nullptr) continue;
+        std::vector<std::string> known;
+        for (int v = 0; v < f->enum_type()->value_count(); ++v) {
+          if (f->enum_type()->value(v)->number() != 0) known.push_back(f->enum_type()->value(v)->name());
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            field_path, f->is_repeated() ? absl::StrCat("[", i, "]") : "", ": ", value,
+            " is not a known ", f->enum_type()->name(), " (known: ", absl::StrJoin(known, ", "),
+            ")"));
+      }
+    } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) {
+          if (absl::Status s =
+                  CheckEnums(r->GetRepeatedMessage(m, f, i), absl::StrCat(field_path, "[", i, "]"));
+              !s.ok()) {
+            return s;
+          }
+        }
+      } else if (absl::Status s = CheckEnums(r->GetMessage(m, f), field_path); !s.ok()) {
+        return s;
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -46,6 +87,10 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
                                 type, "; leave type empty to have it filled"));
   }
   event->set_type(type);
+  if (absl::Status s = CheckEnums(event->payload(), absl::StrCat("events[", index, "].payload"));
+      !s.ok()) {
+    return s;
+  }
 
   if (!event->has_occurred_at()) {
     return Invalid(index, "occurred_at", "required: when the fact happened, as a timestamp");

@@ -12,6 +12,23 @@
 // writes) and a completer thread answers the appenders of the one before.
 // An append is acknowledged only after its batch is durable.
 //
+// Faults are never silent (docs/RELIABILITY.md). A group that would leave
+// less than the free-space floor on the disk is refused before RocksDB sees
+// it (ResourceExhausted), and appends resume by themselves once space is
+// freed. A write RocksDB refused before it reached the WAL (the database
+// stopped after a background flush failed) is certain not to have happened:
+// the pipeline rewinds and appends resume once RocksDB does. A write that
+// failed on its way to the WAL has an unknown outcome: the store refuses
+// every append from then on (Unavailable) until it is reopened, which
+// recovers the true end of the log. The WAL is recovered with
+// kTolerateCorruptedTailRecords: only a torn final record (an append that
+// was never acknowledged) is dropped; any other damage refuses to open.
+//
+// The store is split by concern: event_store.cc (open, close, identity),
+// event_store_write.cc (the sequencer, writer and completer),
+// event_store_read.cc (reads), live_feed.cc and subscription.cc
+// (subscribers).
+//
 // Thread-safety: all public methods are safe to call concurrently. Append
 // callbacks run on the completer thread (or the caller's, for a request
 // refused at once) and must not block.
@@ -31,10 +48,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/events.pb.h"
+#include "storage/live_feed.h"
+#include "storage/subscription.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+class FileSystem;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -74,7 +94,10 @@ struct ReadFilter {
 
 enum class Direction { kForwards, kBackwards };
 
-using EventPtr = std::shared_ptr<const v1::RecordedEvent>;
+// The envelope's stream id and type, read from a stored RecordedEvent (as
+// RawVisitor sees it) without parsing the rest. False if the bytes are not a
+// RecordedEvent.
+bool PeekEnvelope(std::string_view record, std::string_view* stream_id, std::string_view* type);
 
 // Called by a read for each event in order; return false to stop early.
 using EventVisitor = std::function<bool(const EventPtr&)>;
@@ -101,10 +124,14 @@ class CommitHook {
                                rocksdb::WriteBatch* batch) = 0;
   // Writer thread. Exactly one of these follows each successful Prepare, in
   // the order of the Prepares. Committed: the oldest prepared batch is
-  // durable. Aborted: it was not written (the store then stops taking
-  // appends).
+  // durable. Aborted: it was not written.
   virtual void Committed() = 0;
   virtual void Aborted() = 0;
+  // Sequencer thread, with no group in the pipeline: every prepared group
+  // has been committed or aborted, and the next Prepare builds on the last
+  // committed state (the store rewinds after a group it knows was not
+  // written).
+  virtual void Rewind() = 0;
 };
 
 struct StoreOptions {
@@ -125,6 +152,22 @@ struct StoreOptions {
   // Column families the store should create and open for other modules
   // (e.g. "merkle", "checkpoints"); see EventStore::ColumnFamily().
   std::vector<std::string> extra_column_families;
+  // The free-space floor: a group commit that would leave fewer bytes free
+  // on the log's filesystem is refused (ResourceExhausted) before RocksDB
+  // sees it. 0 turns the check off.
+  uint64_t min_free_bytes = 256ull << 20;
+  // A preallocated file ("reserved-space") kept in the data folder and
+  // deleted when the store opens on a disk below the floor, so that RocksDB
+  // has room to open read-write. 0: none.
+  uint64_t reserve_bytes = 64ull << 20;
+  // Open without writing anything: reads only, appends refused. The store
+  // also opens this way by itself when the disk is too full to open at all.
+  bool read_only = false;
+  // Free bytes on the log's filesystem; tests inject one. Default statvfs.
+  std::function<absl::StatusOr<uint64_t>()> free_bytes;
+  // The file system under RocksDB; tests inject faults through it. Default:
+  // the platform's. Either way files are created owner-only.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
   // Source of `recorded_at`; tests inject a fake. Must be thread-safe.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // Test-only: called on the sequencer thread once a group is decided,
@@ -137,7 +180,21 @@ struct StoreOptions {
   std::function<absl::Status()> TEST_after_write;
 };
 
-class Subscription;
+// Whether the store takes appends, and if not, why.
+struct WriteState {
+  bool accepting = true;
+  // Why appends are refused: ResourceExhausted (the disk is below the floor;
+  // they resume by themselves), Unavailable (shutting down, opened
+  // read-only, or stopped after a write of unknown outcome: reopen).
+  absl::Status refusal;
+  bool read_only = false;
+};
+
+// A stored event that no longer matches the Merkle tree's leaf for it.
+struct DamagedEvent {
+  uint64_t position;
+  std::string problem;
+};
 
 class EventStore {
  public:
@@ -208,7 +265,23 @@ class EventStore {
   absl::StatusOr<uint64_t> PositionAtTime(absl::Time t) const;
 
   // Follows the log from `from_position` (>= 1), see Subscription.
-  std::unique_ptr<Subscription> Subscribe(uint64_t from_position);
+  std::unique_ptr<Subscription> Subscribe(uint64_t from_position) const;
+
+  // The recent events and the waits of live subscribers.
+  LiveFeed& feed() const;
+
+  // Whether appends are accepted now (checks the free space).
+  WriteState write_state() const;
+  // Free bytes on the log's disk, and the floor below which appends are
+  // refused.
+  absl::StatusOr<uint64_t> free_disk_bytes() const;
+  uint64_t min_free_disk_bytes() const;
+
+  // Reads of `position` fail with DataLoss from now on, naming `problem`
+  // (the integrity checks call this for an event whose bytes no longer
+  // match its leaf hash). The list is kept in memory.
+  void MarkDamaged(uint64_t position, std::string problem);
+  std::vector<DamagedEvent> damaged() const;
 
   // The last committed position; 0 for an empty log.
   uint64_t LastPosition() const;
@@ -238,44 +311,6 @@ class EventStore {
  private:
   explicit EventStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-  friend class Subscription;
-};
-
-// A cursor that follows the log: it first reads committed events from RocksDB
-// (catching up), then from the in-memory live buffer as events commit. If it
-// falls so far behind that the buffer no longer holds its next position, it
-// reads from RocksDB again. Positions are dense, so it never skips or repeats
-// one. One thread at a time may use a Subscription; it must not outlive its
-// store.
-class Subscription {
- public:
-  enum class Mode { kCatchingUp, kLive };
-
-  // Appends to `*out` up to `max_events` events starting at next_position().
-  // Blocks until at least one event is available or `deadline` passes (then
-  // returns OK with nothing added). Returns Unavailable once the store is
-  // shutting down.
-  absl::Status Next(size_t max_events, absl::Time deadline, std::vector<EventPtr>* out);
-
-  // The position the next event will have.
-  uint64_t next_position() const { return next_position_; }
-  // kLive once the subscriber has been handed the last committed event (or
-  // found nothing left to read); kCatchingUp before that, and again after it
-  // fell behind the live buffer.
-  Mode mode() const { return mode_; }
-  // True once after a Next() whose events came from RocksDB because the
-  // subscriber, while live, fell behind the live buffer.
-  bool TakeFellBehind();
-
- private:
-  friend class EventStore;
-  Subscription(EventStore::Impl* store, uint64_t from_position)
-      : store_(store), next_position_(from_position) {}
-
-  EventStore::Impl* store_;
-  uint64_t next_position_;
-  Mode mode_ = Mode::kCatchingUp;
-  bool fell_behind_ = false;
 };
 
 }  // namespace evenhand::storage

@@ -15,18 +15,15 @@
 #include <string_view>
 
 #include "base/big_endian.h"
+#include "storage/event_store.h"
 
 namespace evenhand::storage::internal {
+
+using ::evenhand::storage::PeekEnvelope;
 
 using ::evenhand::BigEndian64;
 using ::evenhand::PutBigEndian64;
 using ::evenhand::ReadBigEndian64;
-
-// The envelope's stream id and type, read from a stored RecordedEvent
-// without parsing the rest: RecordedEvent field 3 is the Event, whose fields
-// 2 and 9 are type and stream_id (proto/evenhand/v1/events.proto). False if
-// the bytes are not a RecordedEvent.
-bool PeekEnvelope(std::string_view record, std::string_view* stream_id, std::string_view* type);
 
 inline std::string StreamPrefix(std::string_view stream_id) {
   std::string key(stream_id);

@@ -28,8 +28,14 @@ bool FindBytes(std::string_view message, int number, std::string_view* out) {
 }
 
 }  // namespace
+}  // namespace evenhand::storage::internal
 
+namespace evenhand::storage {
+
+// RecordedEvent field 3 is the Event, whose fields 2 and 9 are type and
+// stream_id (proto/evenhand/v1/events.proto).
 bool PeekEnvelope(std::string_view record, std::string_view* stream_id, std::string_view* type) {
+  using internal::FindBytes;
   std::string_view event;
   if (!FindBytes(record, 3, &event)) return false;
   *stream_id = std::string_view();
@@ -39,4 +45,4 @@ bool PeekEnvelope(std::string_view record, std::string_view* stream_id, std::str
   return true;
 }
 
-}  // namespace evenhand::storage::internal
+}  // namespace evenhand::storage

@@ -26,6 +26,7 @@ using ::evenhand::testing::AnEvent;
 using ::evenhand::testing::SomeEvents;
 using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 v1::RecordedEvent FixedRecord() {
@@ -118,9 +119,27 @@ TEST(SigningTest, AKeyIsCreatedOwnerOnlyThenLoadedAgain) {
 TEST(SigningTest, AKeyFileThatIsNotAKeyIsAnError) {
   TempDir dir;
   std::ofstream(dir.Sub("key.pem")) << "not a key";
+  ::chmod(dir.Sub("key.pem").c_str(), 0600);
   bool created;
   EXPECT_THAT(SigningKey::LoadOrCreate(dir.Sub("key.pem"), &created),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a PEM private key")));
+}
+
+TEST(SigningTest, AKeyOthersCanReadIsRefused) {
+  TempDir dir;
+  bool created;
+  ASSERT_OK(SigningKey::LoadOrCreate(dir.Sub("key.pem"), &created));
+  for (mode_t mode : {0640, 0644, 0604, 0660}) {
+    ::chmod(dir.Sub("key.pem").c_str(), mode);
+    EXPECT_THAT(SigningKey::LoadOrCreate(dir.Sub("key.pem"), &created),
+                StatusIs(absl::StatusCode::kPermissionDenied,
+                         AllOf(HasSubstr("can be read by its group or others"),
+                               HasSubstr("chmod 600"))))
+        << std::oct << mode;
+  }
+  ::chmod(dir.Sub("key.pem").c_str(), 0600);
+  EXPECT_OK(SigningKey::LoadOrCreate(dir.Sub("key.pem"), &created));
+  EXPECT_FALSE(created);
 }
 
 TEST(SigningTest, ACheckpointVerifiesAndNoAlteredByteOrOtherKeyDoes) {
@@ -169,6 +188,7 @@ class IntegrityLogTest : public ::testing::Test {
     if (!with_integrity) return;
     IntegrityOptions io;
     io.signing_key_file = dir_.Sub("key.pem");
+    io.journal_file = dir_.Sub("checkpoints.jsonl");
     io.checkpoint_every_events = checkpoint_every_events;
     auto log = IntegrityLog::Open(store_.get(), io);
     ASSERT_TRUE(log.ok()) << log.status();
@@ -270,6 +290,7 @@ TEST_F(IntegrityLogTest, AFailedGroupLeavesTheTreeInStepWithTheLog) {
   store_ = *storage::EventStore::Open(so);
   IntegrityOptions io;
   io.signing_key_file = dir_.Sub("key.pem");
+  io.journal_file = dir_.Sub("checkpoints.jsonl");
   log_ = *IntegrityLog::Open(store_.get(), io);
   AppendMany(10);
   fail = true;

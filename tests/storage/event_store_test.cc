@@ -401,10 +401,11 @@ class RecordingHook : public CommitHook {
   }
   void Committed() override { ++committed; }
   void Aborted() override { ++aborted; }
+  void Rewind() override { ++rewound; }
 
   EventStore* store_;
   bool fail = false;
-  int prepared = 0, committed = 0, aborted = 0;
+  int prepared = 0, committed = 0, aborted = 0, rewound = 0;
 };
 
 TEST_F(EventStoreTest, CommitHookWritesAreAtomicWithTheEvents) {

@@ -1,0 +1,271 @@
+#include "integrity/checkpoint_journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "google/protobuf/util/json_util.h"
+#include "integrity/signing.h"
+
+namespace evenhand::integrity {
+namespace {
+
+constexpr char kComponent[] = "integrity";
+
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
+}
+
+absl::Status FsyncDir(const std::string& file) {
+  const std::string parent = std::filesystem::path(file).parent_path().string();
+  const std::string dir = parent.empty() ? std::string(".") : parent;
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno(absl::StrCat("cannot open ", dir));
+  int r = ::fsync(fd);
+  ::close(fd);
+  return r == 0 ? absl::OkStatus() : Errno(absl::StrCat("cannot sync ", dir));
+}
+
+absl::StatusOr<v1::SignedCheckpoint> ParseLine(std::string_view line) {
+  v1::SignedCheckpoint c;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto s = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(line.data(), line.size()), &c, options);
+  if (!s.ok()) return absl::InvalidArgumentError(std::string(s.message()));
+  return c;
+}
+
+}  // namespace
+
+std::string CheckpointJournal::Line(const v1::SignedCheckpoint& checkpoint) {
+  std::string line;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  (void)google::protobuf::util::MessageToJsonString(checkpoint, &line, options);
+  line.push_back('\n');
+  return line;
+}
+
+std::optional<v1::SignedCheckpoint> CheckpointJournal::PeekLatest(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  absl::StatusOr<v1::SignedCheckpoint> c = ParseLine(last);
+  if (last.empty() || !c.ok()) return std::nullopt;
+  return *std::move(c);
+}
+
+CheckpointJournal::CheckpointJournal(std::string path, int fd, bool created)
+    : path_(std::move(path)), created_(created), fd_(fd) {}
+
+CheckpointJournal::~CheckpointJournal() {
+  absl::MutexLock lock(&mu_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
+    const std::string& path, const v1::PublicKey& key, const std::string& log_id) {
+  struct stat st;
+  const bool created = ::stat(path.c_str(), &st) != 0;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno(absl::StrCat("cannot open the checkpoint journal ", path));
+  std::unique_ptr<CheckpointJournal> journal(new CheckpointJournal(path, fd, created));
+  if (created) {
+    EH_RETURN_IF_ERROR(FsyncDir(path));
+  } else if ((st.st_mode & 0077) != 0 && ::fchmod(fd, 0600) != 0) {
+    return Errno(absl::StrCat("cannot make ", path, " owner-only"));
+  }
+
+  // Read it all, line by line.
+  std::string contents;
+  {
+    char buffer[1 << 16];
+    for (;;) {
+      ssize_t n = ::pread(fd, buffer, sizeof(buffer), static_cast<off_t>(contents.size()));
+      if (n < 0) return Errno(absl::StrCat("cannot read ", path));
+      if (n == 0) break;
+      contents.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  absl::MutexLock lock(&journal->mu_);
+  size_t at = 0;
+  size_t line_number = 0;
+  while (at < contents.size()) {
+    const size_t end = contents.find('\n', at);
+    ++line_number;
+    if (end == std::string::npos) {
+      // A write torn by a crash: never acknowledged, so it is dropped.
+      logging::Warning(kComponent,
+                       absl::StrCat("the checkpoint journal ", path, " ends in a torn line (",
+                                    contents.size() - at,
+                                    " bytes without a newline, a write cut short by a crash "
+                                    "before it was acknowledged); dropping it"));
+      if (::ftruncate(fd, static_cast<off_t>(at)) != 0 || ::fsync(fd) != 0) {
+        return Errno(absl::StrCat("cannot drop the torn end of ", path));
+      }
+      contents.resize(at);
+      break;
+    }
+    const std::string_view line(contents.data() + at, end - at);
+    auto damaged = [&](absl::string_view problem) {
+      return absl::DataLossError(absl::StrCat(
+          "the checkpoint journal ", path, " is damaged at line ", line_number, ": ", problem,
+          ". It is the record of every checkpoint this server signed; restore it from a "
+          "backup (it is never rewritten, so any older copy is a prefix of it)"));
+    };
+    absl::StatusOr<v1::SignedCheckpoint> c = ParseLine(line);
+    if (!c.ok()) return damaged(absl::StrCat("not a signed checkpoint (", c.status().message(), ")"));
+    if (absl::Status v = VerifyCheckpoint(*c, key); !v.ok()) {
+      return damaged(absl::StrCat(v.message(), " (with the log's key ", key.key_id(), ")"));
+    }
+    if (c->checkpoint().log_id() != log_id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the checkpoint journal ", path, " belongs to log ", c->checkpoint().log_id(),
+          ", not to the log in the data folder (", log_id,
+          "): the data folder or the journal was swapped. Point audit.checkpointJournal at this "
+          "log's journal"));
+    }
+    if (journal->latest_ && c->checkpoint().tree_size() < journal->latest_->checkpoint().tree_size()) {
+      return damaged(absl::StrCat("tree size ", c->checkpoint().tree_size(), " follows ",
+                                  journal->latest_->checkpoint().tree_size()));
+    }
+    journal->index_.push_back({c->checkpoint().tree_size(), at});
+    journal->latest_ = *std::move(c);
+    at = end + 1;
+  }
+  journal->file_size_ = contents.size();
+  return journal;
+}
+
+absl::Status CheckpointJournal::Append(const v1::SignedCheckpoint& checkpoint) {
+  const std::string line = Line(checkpoint);
+  absl::MutexLock lock(&mu_);
+  if (latest_ && checkpoint.checkpoint().tree_size() < latest_->checkpoint().tree_size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the checkpoint journal already holds tree size ", latest_->checkpoint().tree_size(),
+        "; a checkpoint of ", checkpoint.checkpoint().tree_size(), " would go backwards"));
+  }
+  const ssize_t n = ::write(fd_, line.data(), line.size());
+  if (n != static_cast<ssize_t>(line.size())) {
+    const absl::Status error = n < 0 ? Errno(absl::StrCat("cannot write to ", path_))
+                                     : absl::InternalError(absl::StrCat("short write to ", path_));
+    // Leave no partial line behind for the next append to follow.
+    if (::ftruncate(fd_, static_cast<off_t>(file_size_)) != 0) {
+      logging::Error(kComponent, absl::StrCat("cannot undo a partial write to ", path_, ": ",
+                                              strerror(errno)));
+    }
+    return error;
+  }
+  if (::fdatasync(fd_) != 0) return Errno(absl::StrCat("cannot sync ", path_));
+  index_.push_back({checkpoint.checkpoint().tree_size(), file_size_});
+  file_size_ += line.size();
+  latest_ = checkpoint;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SignedCheckpoint> CheckpointJournal::ReadAt(uint64_t offset) const {
+  std::string line;
+  char buffer[1024];
+  for (;;) {
+    ssize_t n = ::pread(fd_, buffer, sizeof(buffer), static_cast<off_t>(offset + line.size()));
+    if (n < 0) return Errno(absl::StrCat("cannot read ", path_));
+    if (n == 0) break;
+    std::string_view chunk(buffer, static_cast<size_t>(n));
+    size_t newline = chunk.find('\n');
+    if (newline != std::string_view::npos) {
+      line.append(chunk.substr(0, newline));
+      break;
+    }
+    line.append(chunk);
+  }
+  absl::StatusOr<v1::SignedCheckpoint> c = ParseLine(line);
+  if (!c.ok()) {
+    return absl::DataLossError(absl::StrCat("the checkpoint journal ", path_,
+                                            " changed under the server at offset ", offset));
+  }
+  return c;
+}
+
+std::optional<v1::SignedCheckpoint> CheckpointJournal::Latest() const {
+  absl::MutexLock lock(&mu_);
+  return latest_;
+}
+
+absl::StatusOr<std::vector<v1::SignedCheckpoint>> CheckpointJournal::All() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::SignedCheckpoint> out;
+  out.reserve(index_.size());
+  for (const Entry& e : index_) {
+    EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint c, ReadAt(e.offset));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::SignedCheckpoint> CheckpointJournal::Find(uint64_t tree_size) const {
+  absl::MutexLock lock(&mu_);
+  auto it = std::lower_bound(index_.begin(), index_.end(), tree_size,
+                             [](const Entry& e, uint64_t size) { return e.tree_size < size; });
+  if (it == index_.end() || it->tree_size != tree_size) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint was signed at tree size ", tree_size));
+  }
+  return ReadAt(it->offset);
+}
+
+absl::StatusOr<std::optional<v1::SignedCheckpoint>> CheckpointJournal::LatestAtMost(
+    uint64_t tree_size) const {
+  absl::MutexLock lock(&mu_);
+  auto it = std::upper_bound(index_.begin(), index_.end(), tree_size,
+                             [](uint64_t size, const Entry& e) { return size < e.tree_size; });
+  if (it == index_.begin()) return std::optional<v1::SignedCheckpoint>();
+  --it;
+  EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint c, ReadAt(it->offset));
+  return std::optional<v1::SignedCheckpoint>(std::move(c));
+}
+
+std::vector<uint64_t> CheckpointJournal::TreeSizes() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint64_t> out;
+  out.reserve(index_.size());
+  for (const Entry& e : index_) out.push_back(e.tree_size);
+  return out;
+}
+
+size_t CheckpointJournal::size() const {
+  absl::MutexLock lock(&mu_);
+  return index_.size();
+}
+
+absl::StatusOr<std::string> CheckpointJournal::Supersede() {
+  absl::MutexLock lock(&mu_);
+  const std::string aside =
+      absl::StrCat(path_, ".superseded-", absl::ToUnixSeconds(absl::Now()));
+  if (::rename(path_.c_str(), aside.c_str()) != 0) {
+    return Errno(absl::StrCat("cannot move ", path_, " aside"));
+  }
+  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno(absl::StrCat("cannot create ", path_));
+  ::close(fd_);
+  fd_ = fd;
+  EH_RETURN_IF_ERROR(FsyncDir(path_));
+  index_.clear();
+  latest_.reset();
+  file_size_ = 0;
+  return aside;
+}
+
+}  // namespace evenhand::integrity

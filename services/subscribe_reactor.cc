@@ -1,0 +1,310 @@
+#include "services/subscribe_reactor.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_status.h"
+#include "evenhand/v1/log.pb.h"
+#include "services/internal/raw_messages.h"
+
+namespace evenhand::services {
+
+absl::Status SubscriberLimits::Acquire(const std::string& client) {
+  absl::MutexLock lock(&mu_);
+  if (total_ >= max_total_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the server already serves ", total_, " subscriptions, its limit (maxSubscriptions); "
+        "close one or try again later"));
+  }
+  size_t& mine = per_client_[client];
+  if (mine >= max_per_client_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        mine, " subscriptions are already open from ", client,
+        ", the limit for one client (maxSubscriptionsPerClient); close one first"));
+  }
+  ++mine;
+  ++total_;
+  return absl::OkStatus();
+}
+
+void SubscriberLimits::Release(const std::string& client) {
+  absl::MutexLock lock(&mu_);
+  auto it = per_client_.find(client);
+  if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+  --total_;
+}
+
+size_t SubscriberLimits::active() const {
+  absl::MutexLock lock(&mu_);
+  return total_;
+}
+
+namespace {
+
+constexpr size_t kFirstChunkBytes = 16 << 10;
+constexpr size_t kMaxChunkBytes = 1 << 20;
+constexpr size_t kChunkEvents = 512;
+// A filtered subscriber that matches nothing is told how far the log was
+// scanned at least this often, so it can resume without rescanning...
+constexpr absl::Duration kProgressEvery = absl::Seconds(5);
+// ...and a catch-up that matches nothing for this many events sends one
+// anyway, so no callback thread scans for long.
+constexpr uint64_t kMaxScanPerMessage = 65536;
+
+storage::ReadFilter ToFilter(const v1::Filter& f) {
+  storage::ReadFilter filter;
+  filter.stream_prefixes.assign(f.stream_prefixes().begin(), f.stream_prefixes().end());
+  filter.event_types.assign(f.event_types().begin(), f.event_types().end());
+  return filter;
+}
+
+class SubscribeReactor;
+
+// What a feed wait needs to find its reactor: the reactor may be gone by
+// the time the wait fires.
+struct Core {
+  absl::Mutex mu;
+  SubscribeReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+};
+
+class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  SubscribeReactor(const storage::EventStore* store, SubscriberLimits* limits, std::string client,
+                   uint64_t from, storage::ReadFilter filter)
+      : store_(store),
+        limits_(limits),
+        client_(std::move(client)),
+        filter_(std::move(filter)),
+        next_(from),
+        core_(std::make_shared<Core>()) {
+    absl::MutexLock lock(&core_->mu);
+    core_->reactor = this;
+  }
+
+  // Begins serving; call once, right after construction.
+  void Start() { Pump(); }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok || cancelled_) {
+        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the subscriber went away"));
+        return;
+      }
+      // The client keeps reading: let the next message be larger.
+      chunk_bytes_ = std::min(chunk_bytes_ * 2, kMaxChunkBytes);
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    if (waiting_) {
+      // A wait that already fired will find `cancelled_` and finish.
+      if (store_->feed().CancelWait(wait_id_)) waiting_ = false;
+    }
+    if (!writing_ && !waiting_) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the subscriber went away"));
+    }
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&core_->mu);
+      core_->reactor = nullptr;
+    }
+    limits_->Release(client_);
+    delete this;
+  }
+
+  // The feed's notifier: the position waited for has committed (or the
+  // store is shutting down).
+  static void Wake(const std::shared_ptr<Core>& core) {
+    absl::MutexLock lock(&core->mu);
+    if (core->reactor == nullptr) return;
+    SubscribeReactor* r = core->reactor;
+    {
+      absl::MutexLock inner(&r->mu_);
+      r->waiting_ = false;
+      if (r->cancelled_) {
+        r->FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the subscriber went away"));
+        return;
+      }
+    }
+    // Holding core->mu keeps the reactor alive: OnDone takes it first, and
+    // OnDone cannot run before Finish, which only Pump may call from here.
+    r->Pump();
+  }
+
+ private:
+  // Sends the next message, or waits for the next commit. Called with no
+  // write outstanding and no wait registered.
+  void Pump() {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    std::string events;  // serialised ReadResponse: each record as field 1
+    size_t count = 0;
+    uint64_t scanned = 0;
+    const storage::LiveFeed& feed = store_->feed();
+    while (count == 0) {
+      if (!pending_.empty()) break;  // a control message goes first
+      std::vector<storage::EventPtr> batch;
+      switch (feed.Read(next_, kChunkEvents, chunk_bytes_, &batch)) {
+        case storage::LiveFeed::ReadResult::kShutdown:
+          FinishLocked(grpc::Status(
+              grpc::StatusCode::UNAVAILABLE,
+              absl::StrCat("the server is shutting down; resubscribe from position ", next_,
+                           " to continue")));
+          return;
+        case storage::LiveFeed::ReadResult::kOk:
+          for (const storage::EventPtr& e : batch) {
+            ++next_;
+            ++scanned;
+            if (!filter_.Matches(e->event())) continue;
+            internal::AppendLengthDelimited(&events, 1, e->SerializeAsString());
+            ++count;
+          }
+          break;
+        case storage::LiveFeed::ReadResult::kBehind: {
+          if (live_) {
+            // Fell out of the feed while live: say so, then read the log.
+            live_ = false;
+            v1::SubscribeResponse behind;
+            behind.mutable_fell_behind()->set_next_position(next_);
+            pending_.push_back(behind.SerializeAsString());
+            break;
+          }
+          size_t bytes = 0;
+          absl::Status s = store_->ReadAllRaw(
+              next_, storage::Direction::kForwards, 0, storage::ReadFilter(),
+              [&](uint64_t position, std::string_view record) {
+                if (count >= kChunkEvents || (count > 0 && bytes + record.size() > chunk_bytes_) ||
+                    scanned >= kMaxScanPerMessage) {
+                  return false;
+                }
+                next_ = position + 1;
+                ++scanned;
+                std::string_view stream, type;
+                if (filter_.Empty() || (storage::PeekEnvelope(record, &stream, &type) &&
+                                        filter_.Matches(stream, type))) {
+                  internal::AppendLengthDelimited(&events, 1, record);
+                  bytes += record.size();
+                  ++count;
+                }
+                return true;
+              });
+          if (!s.ok()) {
+            FinishLocked(ToGrpcStatus(s));
+            return;
+          }
+          break;
+        }
+        case storage::LiveFeed::ReadResult::kNotYet:
+          if (!live_) {
+            live_ = true;
+            v1::SubscribeResponse caught_up;
+            caught_up.mutable_caught_up()->set_position(next_ - 1);
+            pending_.push_back(caught_up.SerializeAsString());
+            break;
+          }
+          if (scanned > 0 && absl::Now() - last_sent_ >= kProgressEvery) {
+            pending_.push_back(Progress());
+            break;
+          }
+          // Nothing to send: sleep until the next commit.
+          waiting_ = true;
+          wait_id_ = store_->feed().WaitFor(next_, [core = core_] { Wake(core); });
+          return;
+      }
+      if (count == 0 && pending_.empty() && scanned >= kMaxScanPerMessage) {
+        pending_.push_back(Progress());
+      }
+    }
+    if (count > 0) {
+      std::string message;
+      internal::AppendLengthDelimited(&message, 1, events);  // SubscribeResponse.events
+      // Events come before a control message decided after them.
+      pending_.insert(pending_.begin(), std::move(message));
+    }
+    buffer_ = internal::ToByteBuffer(pending_.front());
+    pending_.erase(pending_.begin());
+    last_sent_ = absl::Now();
+    writing_ = true;
+    StartWrite(&buffer_);
+  }
+
+  std::string Progress() {
+    v1::SubscribeResponse progress;
+    progress.mutable_progress()->set_position(next_ - 1);
+    return progress.SerializeAsString();
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  const storage::EventStore* const store_;
+  SubscriberLimits* const limits_;
+  const std::string client_;
+  const storage::ReadFilter filter_;
+
+  absl::Mutex mu_;
+  uint64_t next_ ABSL_GUARDED_BY(mu_);
+  bool live_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  storage::LiveFeed::WaitId wait_id_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t chunk_bytes_ ABSL_GUARDED_BY(mu_) = kFirstChunkBytes;
+  absl::Time last_sent_ ABSL_GUARDED_BY(mu_) = absl::Now();
+  // Control messages decided but not yet sent.
+  std::vector<std::string> pending_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer buffer_ ABSL_GUARDED_BY(mu_);
+  const std::shared_ptr<Core> core_;
+};
+
+// A call refused before it starts.
+class RefusedReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  explicit RefusedReactor(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw_request,
+    const storage::EventStore* store, SubscriberLimits* limits, std::string client) {
+  v1::SubscribeRequest request;
+  if (absl::Status s = internal::ParseRequest(raw_request, &request); !s.ok()) {
+    return new RefusedReactor(s);
+  }
+  const uint64_t last = store->feed().committed();
+  uint64_t from = 1;
+  if (request.start_case() == v1::SubscribeRequest::kFromEnd) {
+    from = last + 1;
+  } else if (request.start_case() == v1::SubscribeRequest::kFromPosition) {
+    from = std::max<uint64_t>(request.from_position(), 1);
+    if (from > last + 1) {
+      return new RefusedReactor(absl::OutOfRangeError(absl::StrCat(
+          "from_position: ", from, " is beyond the end of the log (last position ", last,
+          "); use from_end to follow new events")));
+    }
+  }
+  if (absl::Status s = limits->Acquire(client); !s.ok()) return new RefusedReactor(s);
+  auto* reactor =
+      new SubscribeReactor(store, limits, std::move(client), from, ToFilter(request.filter()));
+  reactor->Start();
+  return reactor;
+}
+
+}  // namespace evenhand::services

@@ -1,0 +1,61 @@
+// EventLog.Subscribe on gRPC's callback API: a reactor per subscriber, no
+// thread per subscriber.
+//
+// A subscriber first catches up (from the store's live feed when it still
+// holds the position, else from RocksDB, one chunk per write), is told
+// `caught_up`, then registers a one-shot wait on the feed and sleeps. A
+// commit wakes it on the feed's notifier thread, which only starts the next
+// write; the write's completion (a gRPC thread) continues. A subscriber that
+// does not read stops at its first unacknowledged message: it holds that
+// message and a registration, never a thread, and the writer never waits
+// for it. Messages start small (16 KiB) and double, up to 1 MiB, while the
+// client keeps reading, so an idle subscriber pins little memory and a
+// reading one catches up in large chunks.
+//
+// SubscriberLimits caps concurrent subscriptions, in total and per client,
+// answered with RESOURCE_EXHAUSTED.
+//
+// Thread-safety: SubscriberLimits is thread-safe; each reactor serialises its
+// own callbacks with a mutex.
+#ifndef EVENHAND_SERVICES_SUBSCRIBE_REACTOR_H_
+#define EVENHAND_SERVICES_SUBSCRIBE_REACTOR_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "storage/event_store.h"
+
+namespace evenhand::services {
+
+class SubscriberLimits {
+ public:
+  SubscriberLimits(size_t max_total, size_t max_per_client)
+      : max_total_(max_total), max_per_client_(max_per_client) {}
+
+  // Takes a slot for `client`, or ResourceExhausted saying which limit.
+  absl::Status Acquire(const std::string& client);
+  void Release(const std::string& client);
+  size_t active() const;
+
+ private:
+  const size_t max_total_;
+  const size_t max_per_client_;
+  mutable absl::Mutex mu_;
+  size_t total_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, size_t> per_client_ ABSL_GUARDED_BY(mu_);
+};
+
+// Starts serving one Subscribe call. `raw_request` is a serialised
+// SubscribeRequest. `*store` and `*limits` must outlive every reactor;
+// `client` names the caller for the per-client limit.
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw_request,
+    const storage::EventStore* store, SubscriberLimits* limits, std::string client);
+
+}  // namespace evenhand::services
+
+#endif  // EVENHAND_SERVICES_SUBSCRIBE_REACTOR_H_

@@ -1,0 +1,772 @@
+// EventStore's write pipeline: appends are queued, a sequencer thread decides
+// groups of them (ids, revisions, positions, the commit hook's writes), a
+// writer thread writes and syncs each group, and a completer thread answers
+// the appenders. See event_store.h for the contract and the failure modes.
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "base/thread_name.h"
+#include "base/time_util.h"
+#include "base/uuid.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "storage/internal/keys.h"
+#include "storage/internal/store_impl.h"
+
+namespace evenhand::storage {
+
+using internal::BigEndian64;
+using internal::FromRocks;
+using internal::ReadBigEndian64;
+using internal::StreamKey;
+using internal::StreamPrefix;
+
+namespace {
+
+constexpr char kComponent[] = "storage";
+
+// The stream cache is a plain map cleared when full: the sequencer reads a
+// missing entry back from RocksDB with one seek, so a miss costs little and
+// memory stays bounded however many streams the log has.
+constexpr size_t kStreamCacheLimit = 1 << 17;
+
+// A group's estimated share of the disk beyond its events' bytes: the
+// commit hook's writes (tree nodes, chain) and RocksDB's own records.
+constexpr uint64_t kOverheadPerEvent = 512;
+
+// How often a store whose RocksDB stopped after a background error tries to
+// resume it, and how often a missing reserve file is recreated.
+constexpr absl::Duration kResumeEvery = absl::Seconds(1);
+constexpr absl::Duration kReserveEvery = absl::Seconds(10);
+
+// Set on the writer thread while a RocksDB write of its own reported a
+// background error: the write itself failed on its way to the WAL, so its
+// outcome is unknown (as opposed to a write refused because RocksDB had
+// already stopped).
+thread_local bool t_own_write_failed = false;
+thread_local bool t_in_own_write = false;
+
+std::string UuidKey(const UuidBytes& b) {
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+absl::Status StoppedAfterFailure(const std::string& failure) {
+  return absl::UnavailableError(absl::StrCat(
+      "the log stopped accepting appends after a storage failure (", failure,
+      "); restart the server and retry with the same event ids"));
+}
+
+// The publisher's part of an event: what a retry must resend exactly.
+v1::Event PublisherPart(const v1::Event& e) {
+  v1::Event copy = e;
+  copy.clear_stream_id();
+  copy.clear_recorded_at();
+  return copy;
+}
+
+// Names of the envelope fields (and "payload") in which `a` and `b` differ.
+std::string DifferingFields(const v1::Event& a, const v1::Event& b) {
+  std::vector<std::string> names;
+  const google::protobuf::Descriptor* d = v1::Event::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    google::protobuf::util::MessageDifferencer differ;
+    std::vector<const google::protobuf::FieldDescriptor*> only = {f};
+    if (!differ.CompareWithFields(a, b, only, only)) names.push_back(f->name());
+  }
+  return names.empty() ? "unknown fields" : absl::StrJoin(names, ", ");
+}
+
+}  // namespace
+
+void EventStore::Impl::StartPipeline() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    accepting_ = !read_only_;
+  }
+  if (read_only_) return;
+  completer_ = std::thread([this] {
+    SetThreadName("eh-completer");
+    RunCompleter();
+  });
+  writer_ = std::thread([this] {
+    SetThreadName("eh-writer");
+    RunWriter();
+  });
+  sequencer_ = std::thread([this] {
+    SetThreadName("eh-sequencer");
+    RunSequencer();
+  });
+}
+
+absl::Status EventStore::Impl::StoppedStatus() const {
+  if (read_only_) return absl::UnavailableError(read_only_reason_);
+  if (!failure_.empty()) return StoppedAfterFailure(failure_);
+  return absl::UnavailableError(
+      "the server is shutting down and accepts no more appends; retry against a running server");
+}
+
+WriteState EventStore::Impl::write_state() const {
+  WriteState state;
+  state.read_only = read_only_;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!accepting_) {
+      state.accepting = false;
+      state.refusal = StoppedStatus();
+      return state;
+    }
+  }
+  if (bg_error_.load()) {
+    absl::MutexLock lock(&bg_mu_);
+    state.accepting = false;
+    state.refusal = absl::Status(
+        bg_error_no_space_ ? absl::StatusCode::kResourceExhausted : absl::StatusCode::kUnavailable,
+        bg_error_message_);
+    return state;
+  }
+  if (absl::Status room = disk_->CheckRoom(0); !room.ok()) {
+    state.accepting = false;
+    state.refusal = absl::Status(
+        room.code(), absl::StrCat(room.message(),
+                                  ": appends are refused until space is freed, then resume by "
+                                  "themselves; reads continue"));
+  }
+  return state;
+}
+
+void EventStore::Impl::OnBackgroundError(rocksdb::BackgroundErrorReason reason,
+                                         const rocksdb::Status& status) {
+  if (t_in_own_write) t_own_write_failed = true;
+  const char* what = "a background job";
+  switch (reason) {
+    case rocksdb::BackgroundErrorReason::kFlush:
+    case rocksdb::BackgroundErrorReason::kFlushNoWAL:
+      what = "a memtable flush";
+      break;
+    case rocksdb::BackgroundErrorReason::kCompaction:
+      what = "a compaction";
+      break;
+    case rocksdb::BackgroundErrorReason::kWriteCallback:
+      what = "a write";
+      break;
+    case rocksdb::BackgroundErrorReason::kMemTable:
+      what = "a memtable insert";
+      break;
+    case rocksdb::BackgroundErrorReason::kManifestWrite:
+    case rocksdb::BackgroundErrorReason::kManifestWriteNoWAL:
+      what = "a MANIFEST write";
+      break;
+  }
+  const bool stops_writes = status.severity() >= rocksdb::Status::Severity::kHardError;
+  const std::string message = absl::StrCat(
+      "RocksDB reported an error in ", what, " (", status.ToString(), ")",
+      stops_writes ? ": it stops taking writes until it recovers" : "");
+  logging::Error(kComponent, message);
+  if (!stops_writes) return;
+  absl::MutexLock lock(&bg_mu_);
+  bg_error_message_ = absl::StrCat(
+      message, status.IsNoSpace() ? "; appends resume once space is freed" : "");
+  bg_error_no_space_ = status.IsNoSpace();
+  bg_error_.store(true);
+}
+
+void EventStore::Impl::OnRecovered() {
+  if (bg_error_.exchange(false)) {
+    logging::Info(kComponent, "RocksDB recovered from its background error and takes writes again");
+  }
+}
+
+void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expected,
+                                   std::vector<v1::Event> events, AppendCallback done) {
+  auto reject = [&](absl::Status status) { std::move(done)(std::move(status)); };
+  if (absl::Status s = internal::ValidateStreamId(stream_id); !s.ok()) return reject(s);
+  if (events.empty()) {
+    return reject(absl::InvalidArgumentError("events: at least one event is required"));
+  }
+  Pending p;
+  p.id_keys.reserve(events.size());
+  absl::flat_hash_set<std::string> ids_in_batch;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const v1::Event& e = events[i];
+    if (e.event_id().empty()) {
+      return reject(absl::InvalidArgumentError(
+          absl::StrCat("events[", i, "].event_id: required (a UUID chosen by the publisher)")));
+    }
+    absl::StatusOr<UuidBytes> id = ParseUuid(e.event_id());
+    if (!id.ok()) {
+      return reject(absl::InvalidArgumentError(
+          absl::StrCat("events[", i, "].event_id: ", id.status().message())));
+    }
+    std::string key = UuidKey(*id);
+    if (!ids_in_batch.insert(key).second) {
+      return reject(absl::InvalidArgumentError(absl::StrCat(
+          "events[", i, "].event_id: ", e.event_id(), " appears twice in this batch")));
+    }
+    if (!e.stream_id().empty() && e.stream_id() != stream_id) {
+      return reject(absl::InvalidArgumentError(
+          absl::StrCat("events[", i, "].stream_id: \"", e.stream_id(),
+                       "\" differs from the append's stream_id \"", stream_id, "\"")));
+    }
+    p.id_keys.push_back(std::move(key));
+  }
+  p.stream_id = std::move(stream_id);
+  p.expected = expected;
+  p.events = std::move(events);
+  p.done = std::move(done);
+  absl::Status stopped;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (accepting_) {
+      queue_.push_back(std::move(p));
+      return;
+    }
+    stopped = StoppedStatus();
+  }
+  std::move(p.done)(std::move(stopped));
+}
+
+void EventStore::Impl::RunSequencer() {
+  for (;;) {
+    // While the writer still has a decided group waiting, appends gather in
+    // the queue: under load the group grows, so one fsync covers more. After
+    // a group that was certainly not written, wait for the pipeline to empty
+    // and rewind before deciding again.
+    bool rewind = false;
+    {
+      absl::MutexLock lock(&write_mu_);
+      auto writer_free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+        return write_queue_.empty() && (rewinding_.ok() || !writer_busy_);
+      };
+      write_mu_.Await(absl::Condition(&writer_free));
+      if (!rewinding_.ok()) {
+        rewind = true;
+        rewinding_ = absl::OkStatus();
+      }
+    }
+    if (rewind) Rewind();
+    std::vector<Pending> group;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return !queue_.empty() || stop_;
+      };
+      queue_mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stop_ and nothing left to do
+      size_t events = 0;
+      while (!queue_.empty() &&
+             (group.empty() ||
+              events + queue_.front().events.size() <= options_.max_group_commit_events)) {
+        events += queue_.front().events.size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    Decided decided = Decide(group);
+    absl::MutexLock lock(&write_mu_);
+    write_queue_.push_back(std::move(decided));
+  }
+}
+
+void EventStore::Impl::RunWriter() {
+  for (;;) {
+    Decided d;
+    {
+      absl::MutexLock lock(&write_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) {
+        return !write_queue_.empty() || write_stop_;
+      };
+      write_mu_.Await(absl::Condition(&ready));
+      if (write_queue_.empty()) return;
+      // Taking it frees the sequencer to decide the next group meanwhile.
+      d = std::move(write_queue_.front());
+      write_queue_.pop_front();
+      writer_busy_ = true;
+    }
+    Write(d);
+    absl::MutexLock lock(&write_mu_);
+    writer_busy_ = false;
+  }
+}
+
+void EventStore::Impl::RunCompleter() {
+  for (;;) {
+    std::vector<Reply> answers;
+    {
+      absl::MutexLock lock(&answer_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(answer_mu_) {
+        return !answer_queue_.empty() || answer_stop_;
+      };
+      answer_mu_.Await(absl::Condition(&ready));
+      if (answer_queue_.empty()) return;
+      answers = std::move(answer_queue_.front());
+      answer_queue_.pop_front();
+    }
+    for (auto& a : answers) std::move(a.done)(std::move(a.result));
+  }
+}
+
+void EventStore::Impl::ForgetWritten() {
+  const uint64_t written = LastPosition();
+  while (!in_flight_.empty() && in_flight_.front().position <= written) {
+    const InFlight& f = in_flight_.front();
+    in_flight_ids_.erase(f.id_key);
+    // A later in-flight write to the stream keeps its entry.
+    if (auto it = in_flight_streams_.find(f.stream_id);
+        it != in_flight_streams_.end() && it->second.second == f.position) {
+      in_flight_streams_.erase(it);
+    }
+    in_flight_.pop_front();
+  }
+}
+
+void EventStore::Impl::Rewind() {
+  // Every group decided after the last written one was refused: their
+  // positions are given out again, and what the sequencer believed about
+  // their streams is forgotten.
+  next_position_ = LastPosition() + 1;
+  in_flight_.clear();
+  in_flight_ids_.clear();
+  in_flight_streams_.clear();
+  stream_cache_.clear();
+  if (hook_ != nullptr) hook_->Rewind();
+}
+
+absl::StatusOr<EventPtr> EventStore::Impl::RecordAt(uint64_t position) const {
+  if (!in_flight_.empty() && position >= in_flight_.front().position) {
+    const uint64_t index = position - in_flight_.front().position;
+    if (index < in_flight_.size()) return in_flight_[index].record;
+  }
+  return ReadAt(position);
+}
+
+absl::StatusOr<std::optional<uint64_t>> EventStore::Impl::StreamLastRevision(
+    const std::string& stream_id,
+    const absl::flat_hash_map<std::string, std::optional<uint64_t>>& overlay) {
+  if (auto it = overlay.find(stream_id); it != overlay.end()) return it->second;
+  if (auto it = in_flight_streams_.find(stream_id); it != in_flight_streams_.end()) {
+    return it->second.first;
+  }
+  if (auto it = stream_cache_.find(stream_id); it != stream_cache_.end()) return it->second;
+  // Most appends to an uncached stream open a new case: a new stream. Every
+  // stream has a revision 0, and a point lookup of it is answered by the
+  // bloom filters without reading a block, where a seek would read one
+  // from every level.
+  EH_ASSIGN_OR_RETURN(bool exists, StreamExists(stream_id));
+  if (!exists) {
+    if (stream_cache_.size() >= kStreamCacheLimit) stream_cache_.clear();
+    stream_cache_[stream_id] = std::nullopt;
+    return std::nullopt;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  std::string prefix = StreamPrefix(stream_id);
+  it->SeekForPrev(StreamKey(stream_id, UINT64_MAX));
+  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read a stream's revision"));
+  std::optional<uint64_t> last;
+  if (it->Valid() && it->key().starts_with(prefix) && it->key().size() == prefix.size() + 8) {
+    last = ReadBigEndian64(std::string_view(it->key().data() + prefix.size(), 8));
+  }
+  if (stream_cache_.size() >= kStreamCacheLimit) stream_cache_.clear();
+  stream_cache_[stream_id] = last;
+  return last;
+}
+
+absl::StatusOr<AppendResult> EventStore::Impl::Replay(const Pending& p,
+                                                      const std::vector<uint64_t>& positions) {
+  AppendResult result;
+  result.positions = positions;
+  result.idempotent_replay = true;
+  for (size_t i = 0; i < positions.size(); ++i) {
+    EH_ASSIGN_OR_RETURN(EventPtr original, RecordAt(positions[i]));
+    if (original->event().stream_id() != p.stream_id) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "events[", i, "].event_id: ", p.events[i].event_id(),
+          " was already recorded in stream \"", original->event().stream_id(),
+          "\" at position ", positions[i], ", not in \"", p.stream_id, "\""));
+    }
+    // An event id names one event: the same id with other content is not a
+    // retry, and answering it as one would drop the new content in silence.
+    const v1::Event recorded = PublisherPart(original->event());
+    const v1::Event resent = PublisherPart(p.events[i]);
+    if (!google::protobuf::util::MessageDifferencer::Equals(recorded, resent)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "events[", i, "].event_id: ", p.events[i].event_id(), " was already recorded at position ",
+          positions[i], " with different content (", DifferingFields(recorded, resent),
+          " differ); a retry must resend exactly the original event, and a new event needs a "
+          "new id. Nothing was written."));
+    }
+    result.stream_revision = std::max(result.stream_revision, original->stream_revision());
+  }
+  return result;
+}
+
+std::string EventStore::Impl::FirstSeenMessage(const Pending& p,
+                                               const std::vector<std::optional<uint64_t>>& seen) {
+  size_t seen_count = 0;
+  size_t first = 0;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (seen[i]) {
+      if (seen_count == 0) first = i;
+      ++seen_count;
+    }
+  }
+  return absl::StrCat("events: ", seen_count, " of ", seen.size(),
+                      " event ids were recorded before (first: events[", first, "].event_id ",
+                      p.events[first].event_id(), " at position ", *seen[first],
+                      "); a retry must resend exactly the original batch, and new events "
+                      "need new ids. Nothing was written.");
+}
+
+absl::Status EventStore::Impl::ReadyToWrite(uint64_t bytes) {
+  if (bg_error_.load()) {
+    // RocksDB stopped after a background error: try to resume it (at most
+    // once a second), once there is room again.
+    const absl::Time now = absl::Now();
+    if (now - last_resume_attempt_ >= kResumeEvery && disk_->CheckRoom(0).ok()) {
+      last_resume_attempt_ = now;
+      rocksdb::Status s = db_->Resume();
+      if (s.ok()) {
+        OnRecovered();
+      } else {
+        logging::Warning(kComponent, absl::StrCat("RocksDB could not resume yet: ", s.ToString()));
+      }
+    }
+    if (bg_error_.load()) {
+      absl::MutexLock lock(&bg_mu_);
+      return absl::Status(bg_error_no_space_ ? absl::StatusCode::kResourceExhausted
+                                             : absl::StatusCode::kUnavailable,
+                          bg_error_message_);
+    }
+  }
+  if (absl::Status room = disk_->CheckRoom(bytes); !room.ok()) {
+    return absl::Status(room.code(),
+                        absl::StrCat(room.message(),
+                                     ": appends are refused until space is freed, then resume by "
+                                     "themselves; reads continue"));
+  }
+  if (options_.reserve_bytes > 0) {
+    const absl::Time now = absl::Now();
+    if (now - last_reserve_attempt_ >= kReserveEvery) {
+      last_reserve_attempt_ = now;
+      disk_->EnsureReserve().IgnoreError();  // best effort: room is checked above
+    }
+  }
+  return absl::OkStatus();
+}
+
+EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) {
+  Decided d;
+  d.outcomes.resize(group.size());
+  for (Pending& p : group) d.done.push_back(std::move(p.done));
+  d.first_position = next_position_;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!failure_.empty()) {
+      // Queued before a write failed: refused too, for the same reason.
+      for (Outcome& out : d.outcomes) out.result = StoppedAfterFailure(failure_);
+      return d;
+    }
+  }
+  // What RocksDB has now need not be tracked: the MultiGet below sees it.
+  ForgetWritten();
+
+  // Idempotency: one MultiGet for every event id in the group; ids still in
+  // the pipeline (earlier groups, and this one) are found in memory.
+  std::vector<rocksdb::Slice> keys;
+  for (const Pending& p : group) {
+    for (const std::string& k : p.id_keys) keys.emplace_back(k);
+  }
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), event_ids_cf_, keys.size(), keys.data(), values.data(),
+                statuses.data());
+
+  const absl::Time now = std::max(options_.clock(), last_recorded_at_);
+  const google::protobuf::Timestamp recorded_at = ToProtoTime(now);
+  absl::flat_hash_map<std::string, std::optional<uint64_t>> overlay;  // this group's streams
+  const uint64_t written = LastPosition();
+  auto rests_on = [&](Outcome& out, uint64_t position) {
+    if (position >= d.first_position) {
+      out.rests_on_this_group = true;
+    } else if (position > written) {
+      out.rests_on_earlier_group = true;
+    }
+  };
+
+  size_t key_index = 0;
+  uint64_t bytes = 0;
+  for (size_t r = 0; r < group.size(); ++r) {
+    Pending& p = group[r];
+    Outcome& out = d.outcomes[r];
+    // Which ids were seen, and where.
+    std::vector<std::optional<uint64_t>> seen(p.events.size());
+    size_t seen_count = 0;
+    bool lookup_failed = false;
+    // Every key of this request is consumed, even after a failure, so the
+    // next request's keys stay aligned.
+    for (size_t i = 0; i < p.events.size(); ++i, ++key_index) {
+      if (auto it = in_flight_ids_.find(p.id_keys[i]); it != in_flight_ids_.end()) {
+        seen[i] = it->second;
+        rests_on(out, it->second);
+      } else if (statuses[key_index].ok()) {
+        seen[i] = ReadBigEndian64(values[key_index].ToStringView());
+      } else if (!statuses[key_index].IsNotFound()) {
+        out.result = FromRocks(statuses[key_index], "cannot look up an event id");
+        lookup_failed = true;
+      }
+      if (seen[i]) ++seen_count;
+    }
+    if (lookup_failed) continue;
+    if (seen_count == p.events.size()) {
+      // A retry of a batch already recorded: answer with the original
+      // positions. If the originals are not durable yet, the answer shares
+      // the fate of their write.
+      std::vector<uint64_t> positions;
+      for (const auto& s : seen) positions.push_back(*s);
+      out.result = Replay(p, positions);
+      continue;
+    }
+    if (seen_count > 0) {
+      out.result = absl::AlreadyExistsError(FirstSeenMessage(p, seen));
+      continue;
+    }
+
+    // Optimistic concurrency.
+    absl::StatusOr<std::optional<uint64_t>> current = StreamLastRevision(p.stream_id, overlay);
+    if (!current.ok()) {
+      out.result = current.status();
+      continue;
+    }
+    const std::optional<uint64_t>& cur = *current;
+    auto describe = [&]() -> std::string {
+      return cur ? absl::StrCat("is at revision ", *cur) : std::string("does not exist");
+    };
+    std::string expected;
+    switch (p.expected.kind) {
+      case ExpectedRevision::Kind::kAny:
+        break;
+      case ExpectedRevision::Kind::kNoStream:
+        if (cur) expected = "no stream";
+        break;
+      case ExpectedRevision::Kind::kStreamExists:
+        if (!cur) expected = "an existing stream";
+        break;
+      case ExpectedRevision::Kind::kExact:
+        if (!cur || *cur != p.expected.revision) {
+          expected = absl::StrCat("revision ", p.expected.revision);
+        }
+        break;
+    }
+    if (!expected.empty()) {
+      // The revision seen may be one not yet durable.
+      if (overlay.contains(p.stream_id)) {
+        out.rests_on_this_group = true;
+      } else if (auto it = in_flight_streams_.find(p.stream_id); it != in_flight_streams_.end()) {
+        out.rests_on_earlier_group = true;
+      }
+      out.result = absl::FailedPreconditionError(
+          absl::StrCat("stream \"", p.stream_id, "\" ", describe(), "; expected ", expected,
+                       ". Nothing was written: re-read the stream and decide again."));
+      continue;
+    }
+
+    // Accepted: place the events.
+    AppendResult result;
+    uint64_t revision = cur ? *cur + 1 : 0;
+    for (size_t i = 0; i < p.events.size(); ++i, ++revision) {
+      auto record = std::make_shared<v1::RecordedEvent>();
+      record->set_position(next_position_);
+      record->set_stream_revision(revision);
+      v1::Event* e = record->mutable_event();
+      *e = std::move(p.events[i]);
+      e->set_stream_id(p.stream_id);
+      *e->mutable_recorded_at() = recorded_at;
+      std::string value = record->SerializeAsString();
+      bytes += value.size() + kOverheadPerEvent;
+      d.batch.Put(events_cf_, BigEndian64(next_position_), value);
+      d.batch.Put(streams_cf_, StreamKey(p.stream_id, revision), BigEndian64(next_position_));
+      d.batch.Put(event_ids_cf_, p.id_keys[i], BigEndian64(next_position_));
+      in_flight_ids_[p.id_keys[i]] = next_position_;
+      in_flight_.push_back({next_position_, p.id_keys[i], p.stream_id, record});
+      result.positions.push_back(next_position_);
+      d.records.push_back(std::move(record));
+      ++next_position_;
+    }
+    result.stream_revision = revision - 1;
+    overlay[p.stream_id] = revision - 1;
+    out.result = std::move(result);
+    out.rests_on_this_group = true;
+  }
+
+  if (d.records.empty()) return d;
+  d.prepare_status = ReadyToWrite(bytes);
+  if (d.prepare_status.ok() && options_.TEST_before_write) {
+    d.prepare_status = options_.TEST_before_write();
+  }
+  if (d.prepare_status.ok() && hook_ != nullptr) {
+    d.prepare_status = hook_->Prepare(d.records, &d.batch);
+  }
+  if (!d.prepare_status.ok()) {
+    // RocksDB will never see the batch: its positions are given out again
+    // and the pipeline forgets its events.
+    next_position_ = d.first_position;
+    while (!in_flight_.empty() && in_flight_.back().position >= d.first_position) {
+      in_flight_ids_.erase(in_flight_.back().id_key);
+      in_flight_.pop_back();
+    }
+    return d;
+  }
+  last_recorded_at_ = now;
+  for (auto& [stream, rev] : overlay) {
+    in_flight_streams_[stream] = {*rev, next_position_ - 1};
+    if (stream_cache_.size() >= kStreamCacheLimit) stream_cache_.clear();
+    stream_cache_[stream] = rev;
+  }
+  return d;
+}
+
+void EventStore::Impl::Write(Decided& d) {
+  {
+    absl::Status rewinding;
+    {
+      absl::MutexLock lock(&write_mu_);
+      rewinding = rewinding_;
+    }
+    std::string failure;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      failure = failure_;
+    }
+    // Decided after an earlier group's write failed: refuse it too, for the
+    // same reason; its batch is never written.
+    if (!failure.empty()) return Refuse(d, StoppedAfterFailure(failure), true);
+    if (!rewinding.ok()) return Refuse(d, rewinding, false);
+  }
+  const bool has_batch = !d.records.empty() && d.prepare_status.ok();
+  if (!has_batch) return Answer(d);
+
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  t_own_write_failed = false;
+  t_in_own_write = true;
+  rocksdb::Status s = db_->Write(wo, &d.batch);
+  t_in_own_write = false;
+  absl::Status write_status = FromRocks(s, "the write of an append batch failed");
+  bool outcome_known = false;  // a failure RocksDB refused before its WAL
+  if (write_status.ok() && options_.TEST_after_write) {
+    write_status = options_.TEST_after_write();
+  } else if (!write_status.ok()) {
+    outcome_known = !t_own_write_failed && bg_error_.load();
+  }
+  if (write_status.ok()) {
+    if (hook_ != nullptr) hook_->Committed();
+    last_position_.store(d.records.back()->position(), std::memory_order_release);
+    feed_->Publish(d.records);
+    return Answer(d);
+  }
+  if (hook_ != nullptr) hook_->Aborted();
+  if (outcome_known) {
+    // RocksDB had stopped taking writes (a background flush failed): this
+    // batch never reached the WAL. Refuse it and every group decided on top
+    // of it, then rewind; appends resume once RocksDB does.
+    absl::Status cause;
+    {
+      absl::MutexLock lock(&bg_mu_);
+      cause = absl::Status(
+          bg_error_no_space_ ? absl::StatusCode::kResourceExhausted
+                             : absl::StatusCode::kUnavailable,
+          absl::StrCat(bg_error_message_,
+                       ". Nothing from this append was written; it is safe to retry."));
+    }
+    {
+      absl::MutexLock lock(&write_mu_);
+      rewinding_ = cause;
+    }
+    return Refuse(d, cause, false);
+  }
+  // RocksDB failed the write, but the batch may still be in its WAL (say
+  // the append succeeded and the fsync failed) and come back on recovery.
+  // Giving its positions to other events could then put two events at one
+  // position, so the store stops taking writes; a restart recovers the true
+  // end of the log.
+  const std::string failure = absl::StrCat(write_status.message(), " at positions ",
+                                           d.first_position, "..", d.records.back()->position());
+  logging::Error(kComponent,
+                 absl::StrCat("an append batch failed with an unknown outcome (", failure,
+                              "): the log accepts no more appends until evenhandd is restarted"));
+  {
+    absl::MutexLock lock(&queue_mu_);
+    accepting_ = false;
+    failure_ = failure;
+  }
+  for (size_t r = 0; r < d.outcomes.size(); ++r) {
+    Outcome& out = d.outcomes[r];
+    if (out.rests_on_this_group) {
+      out.result = absl::InternalError(
+          absl::StrCat(write_status.message(),
+                       ". The outcome of this append is unknown and the server accepts no more "
+                       "writes: after a restart, retry with the same event ids, which is safe (a "
+                       "recorded batch is answered with its original positions)."));
+    }
+  }
+  Answer(d);
+}
+
+void EventStore::Impl::Refuse(Decided& d, const absl::Status& cause, bool after_failure) {
+  const bool has_batch = !d.records.empty() && d.prepare_status.ok();
+  if (has_batch && hook_ != nullptr) hook_->Aborted();
+  for (Outcome& out : d.outcomes) {
+    const bool rests = out.rests_on_this_group || out.rests_on_earlier_group;
+    if (after_failure) {
+      // The store is stopping: nothing is answered as a success any more.
+      if (rests || out.result.ok()) out.result = cause;
+      continue;
+    }
+    if (!rests) continue;  // its verdict does not depend on unwritten events
+    if (out.result.ok() && !out.result->idempotent_replay) {
+      out.result = cause;  // its own events were in a batch never written
+    } else {
+      out.result = absl::AbortedError(
+          "a concurrent append this one depended on failed before it was written; "
+          "nothing was written: retry");
+    }
+  }
+  d.prepare_status = absl::OkStatus();  // answered here, not as a prepare failure
+  Answer(d);
+}
+
+void EventStore::Impl::Answer(Decided& d) {
+  std::vector<Reply> answers;
+  answers.reserve(d.outcomes.size());
+  for (size_t r = 0; r < d.outcomes.size(); ++r) {
+    Outcome& out = d.outcomes[r];
+    if (out.rests_on_this_group && !d.prepare_status.ok()) {
+      if (out.result.ok() && !out.result->idempotent_replay) {
+        // This request's own events were in the batch that was never
+        // written: the reason, with the code it came with.
+        out.result = absl::Status(
+            d.prepare_status.code(),
+            absl::StrCat(d.prepare_status.message(),
+                         ". Nothing from this append was written; it is safe to retry."));
+      } else {
+        // The verdict (a replay, AlreadyExists, FailedPrecondition) rested on
+        // another request's events, which were not written after all.
+        out.result = absl::AbortedError(
+            "a concurrent append this one depended on failed before it was written; "
+            "nothing was written: retry");
+      }
+    }
+    // Resting on an earlier group is fine here: that group was written
+    // before this one reached the writer, or the group was refused above.
+    answers.push_back({std::move(d.done[r]), std::move(out.result)});
+  }
+  absl::MutexLock lock(&answer_mu_);
+  answer_queue_.push_back(std::move(answers));
+}
+
+}  // namespace evenhand::storage

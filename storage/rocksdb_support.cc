@@ -1,0 +1,148 @@
+#include "storage/rocksdb_support.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "base/logging.h"
+
+namespace evenhand::storage {
+
+RocksLogger::RocksLogger(std::string component)
+    : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), component_(std::move(component)) {}
+
+void RocksLogger::Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) {
+  if (level < rocksdb::InfoLogLevel::WARN_LEVEL || level == rocksdb::InfoLogLevel::HEADER_LEVEL) {
+    return;
+  }
+  char buffer[1024];
+  va_list copy;
+  va_copy(copy, ap);
+  vsnprintf(buffer, sizeof(buffer), format, copy);
+  va_end(copy);
+  absl::string_view line = absl::StripTrailingAsciiWhitespace(buffer);
+  std::string message = absl::StrCat("RocksDB: ", line);
+  if (level < rocksdb::InfoLogLevel::ERROR_LEVEL && !opening_.load()) {
+    // Its kind: the text up to the first digit after the source location.
+    std::string kind(line.substr(0, 48));
+    kind.erase(std::find_if(kind.begin() + std::min<size_t>(kind.size(), kind.find(']') + 1),
+                            kind.end(), [](char c) { return c >= '0' && c <= '9'; }),
+               kind.end());
+    constexpr absl::Duration kRepeatEvery = absl::Seconds(30);
+    const absl::Time now = absl::Now();
+    absl::MutexLock lock(&mu_);
+    if (recent_.size() > 1000) recent_.clear();
+    auto& [last, held_back] = recent_[kind];
+    if (now - last < kRepeatEvery) {
+      ++held_back;
+      return;
+    }
+    if (held_back > 0) absl::StrAppend(&message, " (and ", held_back, " more like it)");
+    last = now;
+    held_back = 0;
+  }
+  if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL || opening_.load()) {
+    logging::Error(component_, message);
+  } else {
+    logging::Warning(component_, message);
+  }
+}
+
+namespace {
+
+// Makes every file and folder RocksDB creates owner-only.
+class OwnerOnlyFs final : public rocksdb::FileSystemWrapper {
+ public:
+  explicit OwnerOnlyFs(std::shared_ptr<rocksdb::FileSystem> base)
+      : rocksdb::FileSystemWrapper(std::move(base)) {}
+  const char* Name() const override { return "EvenhandOwnerOnly"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* d) override {
+    return Restrict(f, target()->NewWritableFile(f, o, r, d));
+  }
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* d) override {
+    return Restrict(f, target()->ReopenWritableFile(f, o, r, d));
+  }
+  rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old,
+                                      const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                      rocksdb::IODebugContext* d) override {
+    return Restrict(f, target()->ReuseWritableFile(f, old, o, r, d));
+  }
+  rocksdb::IOStatus NewRandomRWFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSRandomRWFile>* r,
+                                    rocksdb::IODebugContext* d) override {
+    return Restrict(f, target()->NewRandomRWFile(f, o, r, d));
+  }
+  rocksdb::IOStatus LockFile(const std::string& f, const rocksdb::IOOptions& o,
+                             rocksdb::FileLock** l, rocksdb::IODebugContext* d) override {
+    return Restrict(f, target()->LockFile(f, o, l, d));
+  }
+  rocksdb::IOStatus CreateDir(const std::string& d, const rocksdb::IOOptions& o,
+                              rocksdb::IODebugContext* dbg) override {
+    return RestrictDir(d, target()->CreateDir(d, o, dbg));
+  }
+  rocksdb::IOStatus CreateDirIfMissing(const std::string& d, const rocksdb::IOOptions& o,
+                                       rocksdb::IODebugContext* dbg) override {
+    return RestrictDir(d, target()->CreateDirIfMissing(d, o, dbg));
+  }
+
+ private:
+  static rocksdb::IOStatus Restrict(const std::string& file, rocksdb::IOStatus s) {
+    if (s.ok() && ::chmod(file.c_str(), 0600) != 0) {
+      return rocksdb::IOStatus::IOError(absl::StrCat("cannot make ", file, " owner-only: ",
+                                                     strerror(errno)));
+    }
+    return s;
+  }
+  static rocksdb::IOStatus RestrictDir(const std::string& dir, rocksdb::IOStatus s) {
+    if (s.ok() && ::chmod(dir.c_str(), 0700) != 0) {
+      return rocksdb::IOStatus::IOError(absl::StrCat("cannot make ", dir, " owner-only: ",
+                                                     strerror(errno)));
+    }
+    return s;
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::FileSystem> OwnerOnlyFileSystem(
+    std::shared_ptr<rocksdb::FileSystem> base) {
+  if (base == nullptr) base = rocksdb::FileSystem::Default();
+  return std::make_shared<OwnerOnlyFs>(std::move(base));
+}
+
+std::unique_ptr<rocksdb::Env> EnvOver(std::shared_ptr<rocksdb::FileSystem> fs) {
+  return rocksdb::NewCompositeEnv(std::move(fs));
+}
+
+absl::Status MakeOwnerOnlyDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    return absl::InternalError(absl::StrCat("cannot make ", dir, " owner-only: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FromRocksStatus(const rocksdb::Status& s, const std::string& what,
+                             absl::StatusCode code) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNoSpace()) code = absl::StatusCode::kResourceExhausted;
+  if (s.IsCorruption()) code = absl::StatusCode::kDataLoss;
+  return absl::Status(code, absl::StrCat(what, ": ", s.ToString()));
+}
+
+}  // namespace evenhand::storage

@@ -1,0 +1,57 @@
+#include "storage/subscription.h"
+
+#include <algorithm>
+
+#include "base/status_macros.h"
+#include "storage/event_store.h"
+
+namespace evenhand::storage {
+
+absl::Status Subscription::Next(size_t max_events, absl::Time deadline,
+                                std::vector<EventPtr>* out) {
+  max_events = std::max<size_t>(max_events, 1);
+  const LiveFeed& feed = store_->feed();
+  auto shutting_down = [] {
+    return absl::UnavailableError(
+        "the server is shutting down; resubscribe from the next position to continue");
+  };
+  // Reaching the end is reported at once rather than after the wait, so a
+  // caller can tell its client "caught up" promptly.
+  if (mode_ == Mode::kCatchingUp && next_position_ > feed.committed() && !feed.shutting_down()) {
+    mode_ = Mode::kLive;
+    return absl::OkStatus();
+  }
+  feed.AwaitCommitted(next_position_, deadline);
+  const size_t before = out->size();
+  switch (feed.Read(next_position_, max_events, SIZE_MAX, out)) {
+    case LiveFeed::ReadResult::kShutdown:
+      return shutting_down();
+    case LiveFeed::ReadResult::kNotYet:
+      return absl::OkStatus();  // the deadline passed
+    case LiveFeed::ReadResult::kOk:
+      break;
+    case LiveFeed::ReadResult::kBehind:
+      // Behind the feed: read from the log.
+      EH_RETURN_IF_ERROR(store_->ReadAll(next_position_, Direction::kForwards, max_events,
+                                         ReadFilter(), [&](const EventPtr& e) {
+                                           out->push_back(e);
+                                           return true;
+                                         }));
+      if (mode_ == Mode::kLive && out->size() > before) {
+        fell_behind_ = true;
+        mode_ = Mode::kCatchingUp;
+      }
+      break;
+  }
+  next_position_ += out->size() - before;
+  if (next_position_ > feed.committed()) mode_ = Mode::kLive;
+  return absl::OkStatus();
+}
+
+bool Subscription::TakeFellBehind() {
+  bool fell = fell_behind_;
+  fell_behind_ = false;
+  return fell;
+}
+
+}  // namespace evenhand::storage
