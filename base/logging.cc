@@ -13,6 +13,7 @@ namespace evenhand::logging {
 namespace {
 
 std::atomic<Severity> min_severity{Severity::kInfo};
+std::atomic<Observer> observer{nullptr};
 
 const char* SeverityName(Severity s) {
   switch (s) {
@@ -29,8 +30,12 @@ const char* SeverityName(Severity s) {
 }  // namespace
 
 void SetMinimumSeverity(Severity severity) { min_severity.store(severity); }
+void SetObserverForTest(Observer o) { observer.store(o); }
 
 void Log(Severity severity, absl::string_view component, absl::string_view message) {
+  if (Observer o = observer.load(); o != nullptr && severity != Severity::kInfo) {
+    o(severity, component, message);
+  }
   if (static_cast<int>(severity) < static_cast<int>(min_severity.load())) return;
   std::string line = absl::StrCat(
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",

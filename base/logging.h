@@ -29,6 +29,13 @@ inline void Error(absl::string_view component, absl::string_view message) {
 // Silences kInfo lines (tests and benchmarks that start many servers).
 void SetMinimumSeverity(Severity severity);
 
+// Tests: also hands every line at kWarning or above (whatever the minimum
+// severity) to `observer`, e.g. to check that no failure went unreported.
+// Pass nullptr to stop. `observer` must be thread-safe.
+using Observer = void (*)(Severity severity, absl::string_view component,
+                          absl::string_view message);
+void SetObserverForTest(Observer observer);
+
 }  // namespace evenhand::logging
 
 #endif  // EVENHAND_BASE_LOGGING_H_

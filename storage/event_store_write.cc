@@ -669,7 +669,6 @@ void EventStore::Impl::Write(Decided& d) {
     feed_->Publish(d.records);
     return Answer(d);
   }
-  if (hook_ != nullptr) hook_->Aborted();
   if (outcome_known) {
     // RocksDB had stopped taking writes (a background flush failed): this
     // batch never reached the WAL. Refuse it and every group decided on top
@@ -689,6 +688,7 @@ void EventStore::Impl::Write(Decided& d) {
     }
     return Refuse(d, cause, false);
   }
+  if (hook_ != nullptr) hook_->Aborted();
   // RocksDB failed the write, but the batch may still be in its WAL (say
   // the append succeeded and the fsync failed) and come back on recovery.
   // Giving its positions to other events could then put two events at one

@@ -14,9 +14,10 @@ namespace evenhand::testing {
 
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/evenhand-test-XXXXXX";
+  TempDir() : TempDir(std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp") {}
+  // Under `base` instead (e.g. "/dev/shm", where an fsync costs nothing).
+  explicit TempDir(const std::string& base) {
+    std::string pattern = base + "/evenhand-test-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }

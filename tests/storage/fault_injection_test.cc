@@ -1,0 +1,345 @@
+// Faults on demand: the store (with the integrity log as its commit hook) on
+// a file system that fails one chosen operation. For each kind of fault
+// (ENOSPC and EIO on a write, EIO on an fsync, a torn write, a power cut
+// that drops every unsynced byte) the sweep makes it happen at every
+// operation of its kind in a run of concurrent group commits, restarts, and
+// checks:
+//   - nothing acknowledged is lost: every acknowledged event is at its
+//     position after the restart;
+//   - every refusal tells the truth: an append refused as "nothing written"
+//     left nothing, and one whose outcome was reported unknown is settled by
+//     a retry with the same ids, after which each id is in the log once;
+//   - no failure went unreported: a fault that happened shows in some
+//     append's status, in Close(), or in a warning or error logged;
+//   - the log still verifies: positions are dense and the Merkle tree and
+//     hash chain equal ones recomputed from the events.
+// Each case runs in a child process, so that RocksDB aborting (as Debian's
+// 7.8.3 does on some write-error paths) fails that case instead of the test.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "base/logging.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "integrity/canonical.h"
+#include "integrity/integrity_log.h"
+#include "integrity/merkle.h"
+#include "storage/event_store.h"
+#include "tests/testing/events.h"
+#include "tests/testing/fault_fs.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evenhand {
+namespace {
+
+using ::evenhand::testing::FaultFs;
+using ::evenhand::testing::FaultKind;
+using ::evenhand::testing::FaultName;
+using ::evenhand::testing::SomeEvents;
+using ::evenhand::testing::TempDir;
+
+constexpr int kWriters = 3;
+constexpr int kAppendsPerWriter = 6;
+
+std::atomic<int> g_reported{0};
+void CountReports(logging::Severity, absl::string_view, absl::string_view) { ++g_reported; }
+
+std::string TempBase() { return ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"; }
+
+struct Opened {
+  std::unique_ptr<storage::EventStore> store;
+  std::unique_ptr<integrity::IntegrityLog> log;
+  absl::Status status;
+};
+
+Opened Open(const std::string& dir, std::shared_ptr<rocksdb::FileSystem> fs) {
+  Opened o;
+  storage::StoreOptions so;
+  so.data_dir = dir + "/data";
+  so.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
+  so.file_system = std::move(fs);
+  so.reserve_bytes = 0;
+  so.min_free_bytes = 0;
+  so.memtable_bytes = 1 << 20;  // flushes happen within the run
+  auto store = storage::EventStore::Open(so);
+  if (!store.ok()) {
+    o.status = store.status();
+    return o;
+  }
+  o.store = std::move(*store);
+  integrity::IntegrityOptions io;
+  io.signing_key_file = dir + "/key.pem";
+  io.journal_file = dir + "/checkpoints.jsonl";
+  io.checkpoint_every_events = 20;
+  auto log = integrity::IntegrityLog::Open(o.store.get(), io);
+  if (!log.ok()) {
+    o.status = log.status();
+    return o;
+  }
+  o.log = std::move(*log);
+  return o;
+}
+
+void Close(Opened& o, absl::Status* status) {
+  if (o.log) o.log->Stop();
+  if (o.store) {
+    o.store->BeginShutdown();
+    absl::Status s = o.store->Close();
+    if (status != nullptr) *status = s;
+  }
+  o.log.reset();
+  o.store.reset();
+}
+
+struct Append {
+  std::string stream;
+  std::vector<v1::Event> events;
+  absl::StatusOr<storage::AppendResult> result = absl::UnknownError("not run");
+};
+
+// Refused with nothing written, as the status says.
+bool SaysNothingWritten(const absl::Status& s) {
+  if (absl::IsInternal(s)) return !absl::StrContains(s.message(), "outcome of this append is unknown");
+  return true;
+}
+
+// One case; returns "" if every check passed, else what failed. Prints a
+// summary line to `out`.
+std::string RunCase(FaultKind kind, uint64_t at, std::string* summary) {
+  TempDir dir(TempBase());
+  auto fs = std::make_shared<FaultFs>();
+  Opened o = Open(dir.path(), fs);
+  if (!o.status.ok()) return absl::StrCat("opening: ", o.status.ToString());
+  // Some history before the fault.
+  for (int i = 0; i < 4; ++i) {
+    auto r = o.store->Append(absl::StrCat("warm-", i), storage::ExpectedRevision::Any(),
+                             SomeEvents(2));
+    if (!r.ok()) return absl::StrCat("warm-up append: ", r.status().ToString());
+  }
+  g_reported = 0;
+  logging::SetObserverForTest(&CountReports);
+  fs->Arm(kind, at);
+
+  std::vector<Append> appends(kWriters * kAppendsPerWriter);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int k = 0; k < kAppendsPerWriter; ++k) {
+        Append& a = appends[w * kAppendsPerWriter + k];
+        a.stream = absl::StrCat("s-", w, "-", k % 2);
+        a.events = SomeEvents(1 + (w + k) % 3, absl::StrCat("w", w, "k", k));
+        a.result = o.store->Append(a.stream, storage::ExpectedRevision::Any(), a.events);
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  absl::Status closed;
+  Close(o, &closed);
+  const bool fired = fs->fired();
+  const std::string fired_on = fs->fired_on();
+  const uint64_t writes = fs->writes(), syncs = fs->syncs(), ops = fs->ops();
+  fs->DropUnsyncedData();
+  logging::SetObserverForTest(nullptr);
+
+  int failed_appends = 0, unknown = 0, acked = 0;
+  for (const Append& a : appends) {
+    if (a.result.ok()) {
+      ++acked;
+    } else {
+      ++failed_appends;
+      if (!SaysNothingWritten(a.result.status())) ++unknown;
+    }
+  }
+  const bool reported = failed_appends > 0 || !closed.ok() || g_reported.load() > 0;
+  *summary = absl::StrCat("fired=", fired ? 1 : 0, " writes=", writes, " syncs=", syncs,
+                          " ops=", ops, " acked=", acked, " refused=", failed_appends - unknown,
+                          " unknown=", unknown);
+  if (fired && !reported) {
+    return absl::StrCat("silent failure: ", FaultName(kind), " on ", fired_on,
+                        " and every append succeeded, Close() returned OK and nothing was logged");
+  }
+
+  // The restart, on a file system without faults.
+  Opened r = Open(dir.path(), nullptr);
+  if (!r.status.ok()) return absl::StrCat("restart: ", r.status.ToString());
+  for (const Append& a : appends) {
+    if (!a.result.ok()) continue;
+    for (size_t i = 0; i < a.events.size(); ++i) {
+      auto e = r.store->ReadAt(a.result->positions[i]);
+      if (!e.ok() || (*e)->event().event_id() != a.events[i].event_id() ||
+          (*e)->event().stream_id() != a.stream) {
+        return absl::StrCat("acknowledged event ", a.events[i].event_id(), " at position ",
+                            a.result->positions[i], " is not there after the restart");
+      }
+    }
+  }
+  for (Append& a : appends) {
+    if (a.result.ok()) continue;
+    if (SaysNothingWritten(a.result.status())) {
+      for (const v1::Event& e : a.events) {
+        if (r.store->ReadByEventId(e.event_id()).ok()) {
+          return absl::StrCat("an append refused with \"", a.result.status().ToString(),
+                              "\" was written after all (", e.event_id(), ")");
+        }
+      }
+    } else {
+      // Unknown outcome: a retry with the same ids settles it.
+      auto retry = r.store->Append(a.stream, storage::ExpectedRevision::Any(), a.events);
+      if (!retry.ok()) return absl::StrCat("retry of an unknown outcome: ", retry.status().ToString());
+    }
+  }
+  // Dense positions, each id once, and the tree and chain recomputed.
+  std::set<std::string> ids;
+  uint64_t expect = 1;
+  integrity::CompactRange range;
+  std::string chain = integrity::GenesisChainHash();
+  std::string problem;
+  absl::Status read = r.store->ReadAll(std::nullopt, storage::Direction::kForwards, 0, {},
+                                       [&](const storage::EventPtr& e) {
+                                         if (e->position() != expect++) problem = "a gap";
+                                         if (!ids.insert(e->event().event_id()).second) {
+                                           problem = absl::StrCat("event ", e->event().event_id(),
+                                                                  " is in the log twice");
+                                         }
+                                         std::string c = *integrity::CanonicalRecord(*e);
+                                         range.Append(integrity::LeafHash(c),
+                                                      [](int, uint64_t, const std::string&) {});
+                                         chain = integrity::ChainHash(chain, c);
+                                         return problem.empty();
+                                       });
+  if (!read.ok()) return absl::StrCat("reading the log back: ", read.ToString());
+  if (!problem.empty()) return problem;
+  if (*r.log->Root(r.log->size()) != range.Root() || *r.log->ChainHashAt(r.log->size()) != chain) {
+    return "the stored tree or chain differs from one recomputed from the events";
+  }
+  Close(r, nullptr);
+  return "";
+}
+
+// Runs RunCase in a child process: "ok <summary>" or "FAIL <why>".
+std::string RunInChild(FaultKind kind, uint64_t at) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "FAIL pipe";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string summary;
+    std::string failure = RunCase(kind, at, &summary);
+    std::string line = failure.empty() ? "ok " + summary : "FAIL " + failure + " (" + summary + ")";
+    (void)!::write(fds[1], line.data(), line.size());
+    ::close(fds[1]);
+    std::_Exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof(buffer))) > 0;) out.append(buffer, n);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) return absl::StrCat("FAIL the process died of signal ", WTERMSIG(status));
+  if (out.empty()) return "FAIL the case reported nothing";
+  return out;
+}
+
+uint64_t Field(const std::string& summary, const std::string& name) {
+  for (absl::string_view part : absl::StrSplit(summary, ' ')) {
+    if (absl::ConsumePrefix(&part, name + "=")) {
+      uint64_t v = 0;
+      if (absl::SimpleAtoi(part, &v)) return v;
+    }
+  }
+  return 0;
+}
+
+class FaultSweepTest : public ::testing::TestWithParam<FaultKind> {
+ protected:
+  void SetUp() override { logging::SetMinimumSeverity(logging::Severity::kError); }
+};
+
+// EVENHAND_FAULT_CASE=<kind number>:<at> runs one case in this process (for
+// a debugger), e.g. EVENHAND_FAULT_CASE=3:15 --gtest_filter=*SyncError.
+TEST_P(FaultSweepTest, NothingAcknowledgedIsLostAndNoFailureIsSilent) {
+  const FaultKind kind = GetParam();
+  if (const char* one = std::getenv("EVENHAND_FAULT_CASE"); one != nullptr) {
+    std::vector<std::string> parts = absl::StrSplit(one, ':');
+    int k = 0;
+    uint64_t at = 0;
+    ASSERT_TRUE(parts.size() == 2 && absl::SimpleAtoi(parts[0], &k) && absl::SimpleAtoi(parts[1], &at));
+    if (static_cast<FaultKind>(k) != kind) GTEST_SKIP();
+    std::string summary;
+    std::string failure = RunCase(kind, at, &summary);
+    EXPECT_EQ(failure, "") << summary;
+    std::printf("%s\n", summary.c_str());
+    return;
+  }
+  // A clean run counts the operations of each kind.
+  const std::string clean = RunInChild(FaultKind::kNone, 0);
+  ASSERT_EQ(clean.rfind("ok", 0), 0u) << clean;
+  uint64_t points = kind == FaultKind::kSyncError   ? Field(clean, "syncs")
+                    : kind == FaultKind::kPowerCut  ? Field(clean, "ops")
+                                                    : Field(clean, "writes");
+  ASSERT_GT(points, 10u) << clean;
+  points += 2;  // and a little past the end, where runs go further
+  // Cases run a few at a time: most of a case's time is RocksDB sleeping
+  // (it waits a second after a failed background flush), not CPU.
+  constexpr uint64_t kParallel = 8;
+  std::vector<std::string> results(points);
+  for (uint64_t first = 0; first < points; first += kParallel) {
+    std::vector<std::thread> runners;
+    for (uint64_t at = first; at < std::min(points, first + kParallel); ++at) {
+      runners.emplace_back([&, at] { results[at] = RunInChild(kind, at); });
+    }
+    for (auto& t : runners) t.join();
+  }
+  uint64_t fired = 0, acked = 0, refused = 0, unknown = 0;
+  std::vector<std::string> failures;
+  for (uint64_t at = 0; at < points; ++at) {
+    const std::string& result = results[at];
+    if (result.rfind("ok", 0) != 0) {
+      failures.push_back(absl::StrCat("at operation ", at, ": ", result));
+      continue;
+    }
+    fired += Field(result, "fired");
+    acked += Field(result, "acked");
+    refused += Field(result, "refused");
+    unknown += Field(result, "unknown");
+  }
+  std::printf("%s: %llu fault points, %llu fired; appends acknowledged %llu, refused %llu, "
+              "unknown outcome (settled by retry) %llu; %zu failures\n",
+              FaultName(kind), static_cast<unsigned long long>(points),
+              static_cast<unsigned long long>(fired), static_cast<unsigned long long>(acked),
+              static_cast<unsigned long long>(refused), static_cast<unsigned long long>(unknown),
+              failures.size());
+  EXPECT_GT(fired, points / 2) << "the faults mostly did not happen: the sweep tests nothing";
+  for (const std::string& f : failures) ADD_FAILURE() << FaultName(kind) << " " << f;
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, FaultSweepTest,
+                         ::testing::Values(FaultKind::kNoSpace, FaultKind::kWriteError,
+                                           FaultKind::kSyncError, FaultKind::kTornWrite,
+                                           FaultKind::kPowerCut),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case FaultKind::kNoSpace: return std::string("NoSpace");
+                             case FaultKind::kWriteError: return std::string("WriteError");
+                             case FaultKind::kSyncError: return std::string("SyncError");
+                             case FaultKind::kTornWrite: return std::string("TornWrite");
+                             case FaultKind::kPowerCut: return std::string("PowerCut");
+                             default: return std::string("None");
+                           }
+                         });
+
+}  // namespace
+}  // namespace evenhand
