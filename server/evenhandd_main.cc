@@ -24,6 +24,13 @@ ABSL_FLAG(std::string, config, "", "JSON config file with limits etc. (see proto
 ABSL_FLAG(bool, demo, false, "load the demo council into an empty log at start-up");
 ABSL_FLAG(bool, rebuild_projections, false,
           "discard the fairness projection's checkpoint and refold the whole log at start-up");
+ABSL_FLAG(std::string, verify_on_start, "",
+          "what the start-up check verifies against the signed checkpoints: tail (the events since "
+          "the newest one; the default) or full (every event and every checkpoint)");
+ABSL_FLAG(bool, start_new_checkpoint_journal, false,
+          "when the log no longer extends its checkpoint journal (rolled back, or lost acknowledged "
+          "writes) or the journal is missing: keep the old journal aside and start a new one instead "
+          "of refusing to start. A deliberate decision, logged at ERROR");
 ABSL_FLAG(std::string, ready_file, "", "write the listening address to this file once serving (for scripts and tests)");
 
 int main(int argc, char** argv) {
@@ -56,6 +63,10 @@ int main(int argc, char** argv) {
   if (std::string dir = absl::GetFlag(FLAGS_data_dir); !dir.empty()) {
     options.config.set_data_dir(dir);
   }
+  if (std::string check = absl::GetFlag(FLAGS_verify_on_start); !check.empty()) {
+    options.config.mutable_audit()->set_verify_on_start(check);
+  }
+  options.start_new_checkpoint_journal = absl::GetFlag(FLAGS_start_new_checkpoint_journal);
   options.seed_demo = absl::GetFlag(FLAGS_demo);
   options.rebuild_projections = absl::GetFlag(FLAGS_rebuild_projections);
 

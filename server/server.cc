@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <malloc.h>
+
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -57,6 +59,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (f->bank_holidays_file().empty()) f->set_bank_holidays_file(EVENHAND_DEFAULT_BANK_HOLIDAYS);
   if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
   if (f->checkpoint_every_seconds() == 0) f->set_checkpoint_every_seconds(60);
+  if (f->report_wait_seconds() == 0) f->set_report_wait_seconds(10);
   v1::AuditConfig* a = c.mutable_audit();
   if (a->signing_key_file().empty()) {
     a->set_signing_key_file(absl::StrCat(c.data_dir(), "/signing-key.pem"));
@@ -244,6 +247,7 @@ absl::Status EvenHandServer::Impl::Start() {
   event_log_ = std::make_unique<services::EventLogService>(store_.get(), log_options);
   services::FairnessServiceOptions fairness_options;
   fairness_options.settings = projections::FairnessSettings::FromConfig(c.fairness());
+  fairness_options.catch_up_wait = absl::Seconds(c.fairness().report_wait_seconds());
   if (options_.clock) fairness_options.clock = options_.clock;
   fairness_ = std::make_unique<services::FairnessService>(store_.get(), runner_.get(),
                                                           std::move(calendar), fairness_options);
@@ -298,11 +302,22 @@ bool EvenHandServer::Impl::Healthy() const { return integrity_->problems().empty
 
 void EvenHandServer::Impl::WatchHealth() {
   bool healthy = Healthy();
+  size_t subscriptions = 0;
+  absl::Time trimmed = absl::Now();
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
       if (mu_.AwaitWithTimeout(absl::Condition(&shutdown_started_), absl::Seconds(1))) return;
     }
+    // Give freed memory back to the system when subscribers have gone (and
+    // once a minute): glibc otherwise keeps what gRPC's threads free in their
+    // arenas, and the server's memory would not come down after a burst.
+    const size_t now_subscribed = event_log_->subscriptions();
+    if (now_subscribed < subscriptions || absl::Now() - trimmed > absl::Minutes(1)) {
+      malloc_trim(0);
+      trimmed = absl::Now();
+    }
+    subscriptions = now_subscribed;
     const bool now = Healthy();
     if (now == healthy) continue;
     healthy = now;

@@ -241,15 +241,17 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     uint64_t last_seen = 0;
     bool stopped_early = false;  // the chunk is full; more may follow
     bool at_end = false;         // past the log's end as it was when the read began
+    // At most `want` events are read, so a read that ends at its limit never
+    // touches the event after it.
     absl::Status s = store->ReadAllRaw(
         cursor->next,
-        cursor->forwards ? storage::Direction::kForwards : storage::Direction::kBackwards,
-        /*max_count=*/0, cursor->filter, [&](uint64_t position, std::string_view record) {
+        cursor->forwards ? storage::Direction::kForwards : storage::Direction::kBackwards, want,
+        cursor->filter, [&](uint64_t position, std::string_view record) {
           if (cursor->forwards && position > cursor->last) {
             at_end = true;
             return false;
           }
-          if (sent == want || out->size() >= kChunkBytes) {
+          if (out->size() >= kChunkBytes) {
             stopped_early = true;
             return false;
           }
@@ -260,6 +262,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
         });
     if (!s.ok()) return s;
     if (cursor->limited) cursor->remaining -= sent;
+    if (sent == want) stopped_early = true;
     if (sent == 0 || at_end || !stopped_early || (cursor->limited && cursor->remaining == 0)) {
       cursor->done = true;
       return absl::OkStatus();

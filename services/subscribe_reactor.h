@@ -8,9 +8,8 @@
 // write; the write's completion (a gRPC thread) continues. A subscriber that
 // does not read stops at its first unacknowledged message: it holds that
 // message and a registration, never a thread, and the writer never waits
-// for it. Messages start small (16 KiB) and double, up to 1 MiB, while the
-// client keeps reading, so an idle subscriber pins little memory and a
-// reading one catches up in large chunks.
+// for it. Messages are small (16 KiB of events), so what an idle subscriber
+// pins is small too.
 //
 // SubscriberLimits caps concurrent subscriptions, in total and per client,
 // answered with RESOURCE_EXHAUSTED.

@@ -22,87 +22,17 @@
 #include "integrity/merkle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/child_server.h"
 #include "tests/testing/events.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
-#ifndef EVENHANDD_PATH
-#error "EVENHANDD_PATH must name the evenhandd binary"
-#endif
-
 namespace evenhand {
 namespace {
 
+using ::evenhand::testing::ChildServer;
 using ::evenhand::testing::TempDir;
 using ::testing::HasSubstr;
-
-// One evenhandd child process.
-class ChildServer {
- public:
-  ChildServer(const TempDir& dir, int generation)
-      : data_dir_(dir.Sub("data")),
-        ready_file_(dir.Sub(absl::StrCat("ready-", generation))),
-        log_file_(dir.Sub(absl::StrCat("log-", generation))) {}
-
-  ~ChildServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      Wait();
-    }
-  }
-
-  void Start() {
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      FILE* log = std::fopen(log_file_.c_str(), "w");
-      if (log != nullptr) {
-        dup2(fileno(log), STDOUT_FILENO);
-        dup2(fileno(log), STDERR_FILENO);
-      }
-      std::string listen = "--listen=127.0.0.1:0";
-      std::string data = "--data_dir=" + data_dir_;
-      std::string ready = "--ready_file=" + ready_file_;
-      execl(EVENHANDD_PATH, EVENHANDD_PATH, listen.c_str(), data.c_str(), ready.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 400; ++i) {
-      std::ifstream in(ready_file_);
-      if (in >> address_) break;
-      absl::SleepFor(absl::Milliseconds(25));
-    }
-    ASSERT_FALSE(address_.empty()) << "evenhandd did not become ready; log: " << Log();
-    client_ = clients::EventLogClient::Connect(address_);
-    audit_ = clients::AuditClient::Connect(address_);
-  }
-
-  void Signal(int sig) { ::kill(pid_, sig); }
-
-  // The child's exit status as from waitpid.
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
-  std::string Log() const {
-    std::ifstream in(log_file_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
-  clients::EventLogClient& client() { return *client_; }
-  clients::AuditClient& audit() { return *audit_; }
-
- private:
-  std::string data_dir_, ready_file_, log_file_, address_;
-  pid_t pid_ = -1;
-  std::unique_ptr<clients::EventLogClient> client_;
-  std::unique_ptr<clients::AuditClient> audit_;
-};
 
 // What the load generators learned: acknowledged events, and the batches
 // whose fate is unknown because the server died while they were in flight.

@@ -1,11 +1,16 @@
 // EventStore against a real RocksDB in a temporary folder.
 #include "storage/event_store.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -24,6 +29,7 @@ using ::evenhand::testing::AnEvent;
 using ::evenhand::testing::SomeEvents;
 using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -581,6 +587,170 @@ TEST_F(EventStoreTest, SubscriberBehindTheLiveBufferIsServedFromTheLog) {
   }
   for (size_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i + 1);
   EXPECT_EQ(sub->mode(), Subscription::Mode::kLive);
+}
+
+TEST_F(EventStoreTest, AppendsBelowTheFreeSpaceFloorAreRefusedAndResumeWhenSpaceIsFreed) {
+  std::atomic<uint64_t> free_bytes{10ull << 30};
+  StoreOptions options;
+  options.min_free_bytes = 100ull << 20;
+  options.reserve_bytes = 0;
+  options.free_bytes = [&]() -> absl::StatusOr<uint64_t> { return free_bytes.load(); };
+  Reopen(options);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(2)));
+  free_bytes = 40ull << 20;
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       AllOf(HasSubstr("has 40.0 MiB free, below the floor of 100.0 MiB"),
+                             HasSubstr("minFreeDiskMib"), HasSubstr("resume by themselves"),
+                             HasSubstr("Nothing from this append was written"))));
+  EXPECT_EQ(store_->LastPosition(), 2u);
+  EXPECT_FALSE(store_->write_state().accepting);
+  EXPECT_EQ(store_->write_state().refusal.code(), absl::StatusCode::kResourceExhausted);
+  // Reads go on.
+  EXPECT_EQ(ReadStream("s").size(), 2u);
+  // Space is freed: appends resume, with no gap in the positions.
+  free_bytes = 10ull << 30;
+  EXPECT_TRUE(store_->write_state().accepting);
+  ASSERT_OK_AND_ASSIGN(AppendResult r, store_->Append("s", ExpectedRevision::Exact(1), SomeEvents(1)));
+  EXPECT_THAT(r.positions, ElementsAre(3));
+}
+
+TEST_F(EventStoreTest, AStoreOpenedOnAFullDiskServesReadsAndRefusesAppends) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
+  StoreOptions options;
+  options.free_bytes = []() -> absl::StatusOr<uint64_t> { return uint64_t{1} << 20; };
+  Reopen(options);
+  EXPECT_TRUE(store_->write_state().read_only);
+  EXPECT_EQ(ReadStream("s").size(), 3u);
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("1.0 MiB free"), HasSubstr("serves reads only"),
+                             HasSubstr("restart"))));
+  Reopen();
+  EXPECT_FALSE(store_->write_state().read_only);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+}
+
+TEST_F(EventStoreTest, ARecordedIdResentWithOtherContentIsAlreadyExistsNotAReplay) {
+  std::vector<v1::Event> events = SomeEvents(2);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), events));
+  std::vector<v1::Event> changed = events;
+  changed[1].mutable_payload()->mutable_written_query_answered()->set_officer_id("someone-else");
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), changed),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       AllOf(HasSubstr(events[1].event_id()), HasSubstr("at position 2"),
+                             HasSubstr("different content (payload differ)"),
+                             HasSubstr("Nothing was written"))));
+  changed = events;
+  changed[0].set_source_system("another-system");
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), changed),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("source_system differ")));
+  // The identical batch is still an idempotent replay.
+  ASSERT_OK_AND_ASSIGN(AppendResult replay, store_->Append("s", ExpectedRevision::Any(), events));
+  EXPECT_TRUE(replay.idempotent_replay);
+  EXPECT_EQ(store_->LastPosition(), 2u);
+}
+
+TEST_F(EventStoreTest, ReadsOfADamagedEventFailWithDataLossNamingIt) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
+  store_->MarkDamaged(2, "its bytes changed");
+  EXPECT_THAT(store_->ReadAt(2), StatusIs(absl::StatusCode::kDataLoss,
+                                          AllOf(HasSubstr("position 2"), HasSubstr("its bytes changed"))));
+  EXPECT_OK(store_->ReadAt(1));
+  std::vector<EventPtr> got;
+  EXPECT_THAT(store_->ReadStream("s", std::nullopt, Direction::kForwards, 0,
+                                 [&](const EventPtr& e) {
+                                   got.push_back(e);
+                                   return true;
+                                 }),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 2")));
+  EXPECT_EQ(got.size(), 1u);
+  EXPECT_THAT(store_->ReadAll(std::nullopt, Direction::kForwards, 0, {},
+                              [](const EventPtr&) { return true; }),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 2")));
+  ASSERT_EQ(store_->damaged().size(), 1u);
+  EXPECT_EQ(store_->damaged()[0].position, 2u);
+}
+
+TEST_F(EventStoreTest, ALogWhoseWriteAheadLogIsDamagedIsRefusedWithWhatIsIntact) {
+  for (int i = 0; i < 30; ++i) ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  // A crash image: the folder as it is while the store runs (nothing
+  // flushed, everything in the WAL), with one byte of the WAL changed.
+  TempDir image;
+  std::filesystem::copy(dir_.path(), image.path(), std::filesystem::copy_options::recursive |
+                                                       std::filesystem::copy_options::overwrite_existing);
+  std::string wal;
+  for (const auto& f : std::filesystem::directory_iterator(image.path())) {
+    if (f.path().extension() == ".log" && std::filesystem::file_size(f.path()) > 0) wal = f.path();
+  }
+  ASSERT_FALSE(wal.empty());
+  {
+    std::fstream file(wal, std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = std::filesystem::file_size(wal);
+    file.seekg(static_cast<std::streamoff>(size / 2));
+    char c;
+    file.get(c);
+    file.seekp(static_cast<std::streamoff>(size / 2));
+    file.put(static_cast<char>(c ^ 0x20));
+  }
+  StoreOptions options;
+  options.data_dir = image.path();
+  auto damaged = EventStore::Open(options);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_THAT(damaged.status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("is damaged and will not be opened"),
+                             HasSubstr("checksum mismatch"), HasSubstr("The intact part ends at position"),
+                             HasSubstr("Restore the data folder from a backup"))));
+  auto intact = damaged.status().GetPayload("evenhand.storage.intact_position");
+  ASSERT_TRUE(intact.has_value());
+  uint64_t position = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(std::string(*intact), &position));
+  EXPECT_LT(position, 30u);
+}
+
+TEST_F(EventStoreTest, DataFolderAndFilesAreOwnerOnlyWhateverTheUmask) {
+  const mode_t old = ::umask(0);
+  TempDir fresh;
+  StoreOptions options;
+  options.data_dir = fresh.Sub("data");
+  {
+    auto store = EventStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_OK((*store)->Append("s", ExpectedRevision::Any(), SomeEvents(5)));
+    ASSERT_OK((*store)->Close());
+  }
+  ::umask(old);
+  struct stat st;
+  ASSERT_EQ(::stat(options.data_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  int files = 0;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(options.data_dir)) {
+    ASSERT_EQ(::stat(f.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0077, 0u) << f.path() << " has mode " << std::oct << (st.st_mode & 0777);
+    ++files;
+  }
+  EXPECT_GT(files, 5);
+}
+
+TEST_F(EventStoreTest, AFeedWaitIsWokenByTheCommitItWaitsForAndCanBeWithdrawn) {
+  LiveFeed& feed = store_->feed();
+  absl::Notification woken;
+  feed.WaitFor(1, [&] { woken.Notify(); });
+  absl::Notification never;
+  LiveFeed::WaitId withdrawn = feed.WaitFor(2, [&] { never.Notify(); });
+  EXPECT_EQ(feed.waiting(), 2u);
+  EXPECT_TRUE(feed.CancelWait(withdrawn));
+  EXPECT_FALSE(woken.HasBeenNotified());
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
+  EXPECT_TRUE(woken.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(feed.waiting(), 0u);
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(never.HasBeenNotified());
+  // A wait for what has already committed runs at once.
+  absl::Notification at_once;
+  feed.WaitFor(3, [&] { at_once.Notify(); });
+  EXPECT_TRUE(at_once.WaitForNotificationWithTimeout(absl::Seconds(10)));
 }
 
 TEST_F(EventStoreTest, ShutdownRejectsAppendsAndEndsSubscriptions) {

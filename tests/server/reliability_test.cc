@@ -1,0 +1,600 @@
+// evenhandd as an operator meets it when things go wrong: a full disk, a
+// damaged write-ahead log, a data folder rolled back to an older copy, an
+// event changed on disk, a second server on the same port or folder, a
+// signing key others can read, a thousand subscribers that never read.
+// Every fault is made to happen for real, against a child process.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "base/uuid.h"
+#include "clients/event_log_client.h"
+#include "clients/fairness_client.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "storage/disk_space.h"
+#include "tests/testing/child_server.h"
+#include "tests/testing/events.h"
+#include "tests/testing/health.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evenhand {
+namespace {
+
+using ::evenhand::testing::ChildServer;
+using ::evenhand::testing::Health;
+using ::evenhand::testing::SomeEvents;
+using ::evenhand::testing::StatusIs;
+using ::evenhand::testing::TempDir;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A config for tests of the log itself: any well-formed event is accepted.
+std::string LogOnlyConfig(const TempDir& dir, const std::string& extra = "") {
+  const std::string path = dir.Sub("config.json");
+  WriteFile(path, absl::StrCat("{\"skipDomainValidation\": true", extra, "}"));
+  return "--config=" + path;
+}
+
+v1::AppendRequest Request(const std::string& stream, std::vector<v1::Event> events) {
+  v1::AppendRequest r;
+  r.set_stream_id(stream);
+  for (auto& e : events) *r.add_events() = std::move(e);
+  return r;
+}
+
+// Event ids and positions the server acknowledged.
+using Acked = std::map<std::string, uint64_t>;
+
+void ExpectAllPresent(ChildServer& child, const Acked& acked) {
+  std::map<std::string, uint64_t> found;
+  ASSERT_OK(child.client().ReadAll({}, [&](const v1::RecordedEvent& e) {
+    found[e.event().event_id()] = e.position();
+    return true;
+  }));
+  for (const auto& [id, position] : acked) {
+    ASSERT_EQ(found.count(id), 1u) << "acknowledged event " << id << " is missing";
+    EXPECT_EQ(found[id], position);
+  }
+}
+
+// ---- a full disk -----------------------------------------------------------
+
+// A small filesystem of the test's own (tmpfs), or a reason it cannot have one.
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& path, int mib) : path_(path) {
+    std::filesystem::create_directories(path);
+    if (::mount("tmpfs", path.c_str(), "tmpfs", 0, absl::StrCat("size=", mib, "m").c_str()) != 0) {
+      reason_ = absl::StrCat("cannot mount a ", mib, " MiB tmpfs at ", path, " (", strerror(errno),
+                             "); this test needs root or CAP_SYS_ADMIN");
+    }
+  }
+  ~SmallDisk() {
+    if (reason_.empty()) ::umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool ok() const { return reason_.empty(); }
+  const std::string& reason() const { return reason_; }
+  uint64_t Free() const { return *storage::FilesystemFreeBytes(path_); }
+  // Fills the disk until `leave` bytes are free (a file of the test's).
+  void FillLeaving(uint64_t leave) {
+    const uint64_t free = Free();
+    const std::string filler = path_ + "/filler-" + std::to_string(fillers_++);
+    if (free <= leave) return;
+    int fd = ::open(filler.c_str(), O_CREAT | O_WRONLY, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::posix_fallocate(fd, 0, static_cast<off_t>(free - leave)), 0);
+    ::close(fd);
+  }
+  void RemoveFillers() {
+    for (int i = 0; i < fillers_; ++i) ::unlink((path_ + "/filler-" + std::to_string(i)).c_str());
+    fillers_ = 0;
+  }
+
+ private:
+  const std::string path_;
+  std::string reason_;
+  int fillers_ = 0;
+};
+
+TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpaceIsFreed) {
+  TempDir dir;
+  SmallDisk disk(dir.Sub("disk"), 64);
+  if (!disk.ok()) GTEST_SKIP() << disk.reason();
+  // The log lives on the small disk; a floor of 8 MiB above RocksDB's 4 MiB
+  // of memtables.
+  const std::string config =
+      LogOnlyConfig(dir, ", \"minFreeDiskMib\": 8, \"reservedDiskMib\": 4, \"memtableMib\": 4");
+  ChildServer child(dir, 0, {config, "--data_dir=" + dir.Sub("disk/data")});
+  child.Start();
+  if (HasFatalFailure()) return;
+  disk.FillLeaving(14ull << 20);
+
+  // Eight appenders until each has been refused a few times.
+  absl::Mutex mu;
+  Acked acked;
+  std::vector<std::string> refusals;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      int refused = 0;
+      for (int i = 0; i < 5000 && refused < 3; ++i) {
+        std::vector<v1::Event> events = SomeEvents(1, std::string(2000, 'x'));
+        const std::string id = events[0].event_id();
+        auto r = child.client().Append(Request(absl::StrCat("s-", t), events));
+        absl::MutexLock lock(&mu);
+        if (r.ok()) {
+          acked[id] = r->positions(0);
+        } else {
+          ++refused;
+          refusals.push_back(absl::StrCat(absl::StatusCodeToString(r.status().code()), ": ",
+                                          r.status().message()));
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_FALSE(refusals.empty()) << "the disk never filled";
+  // Alive, serving reads and health, and saying why appends are refused
+  // (RocksDB's compactions free space as they finish: the test keeps the
+  // disk below the floor while it asks).
+  ASSERT_EQ(::kill(child.pid(), 0), 0) << "evenhandd died on a full disk: " << child.Log();
+  ExpectAllPresent(child, acked);
+  EXPECT_EQ(testing::CheckHealth(grpc::CreateChannel(child.address(),
+                                                     grpc::InsecureChannelCredentials())),
+            Health::kServing);
+  absl::StatusOr<v1::GetStatusResponse> status;
+  for (int i = 0; i < 50; ++i) {
+    disk.FillLeaving(4ull << 20);
+    status = child.client().GetStatus();
+    ASSERT_OK(status);
+    if (!status->accepting_appends()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_FALSE(status->accepting_appends());
+  EXPECT_THAT(status->appends_refused(), HasSubstr("RESOURCE_EXHAUSTED"));
+
+  // Space is freed: appends resume by themselves, without a restart.
+  disk.RemoveFillers();
+  bool resumed = false;
+  for (int i = 0; i < 100 && !resumed; ++i) {
+    std::vector<v1::Event> events = SomeEvents(1);
+    auto r = child.client().Append(Request("after", events));
+    if (r.ok()) {
+      resumed = true;
+      acked[events[0].event_id()] = r->positions(0);
+    } else {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(resumed) << "appends did not resume after space was freed";
+
+  // Stopped, the disk filled while it was down, and a restart on the full
+  // disk: it serves reads.
+  child.Signal(SIGTERM);
+  int exit_status = child.Wait();
+  EXPECT_TRUE(WIFEXITED(exit_status)) << child.Log();
+  disk.FillLeaving(2ull << 20);
+  ChildServer again(dir, 1, {config, "--data_dir=" + dir.Sub("disk/data")});
+  again.Start();
+  if (HasFatalFailure()) return;
+  ExpectAllPresent(again, acked);
+  auto append = again.client().Append(Request("s", SomeEvents(1)));
+  EXPECT_FALSE(append.ok());
+  EXPECT_THAT(again.Log(), HasSubstr("too little to open the log for writing: it serves reads only"));
+  again.Signal(SIGTERM);
+  again.Wait();
+}
+
+// ---- the log's memory of itself ---------------------------------------------
+
+// Changes one byte at `fraction` of the newest non-empty write-ahead log.
+void DamageWal(const std::string& data_dir, double fraction) {
+  std::string wal;
+  uint64_t newest = 0;
+  for (const auto& f : std::filesystem::directory_iterator(data_dir)) {
+    if (f.path().extension() != ".log" || std::filesystem::file_size(f.path()) == 0) continue;
+    uint64_t number = std::stoull(f.path().stem().string());
+    if (number >= newest) {
+      newest = number;
+      wal = f.path();
+    }
+  }
+  ASSERT_FALSE(wal.empty()) << "no write-ahead log in " << data_dir;
+  std::fstream file(wal, std::ios::in | std::ios::out | std::ios::binary);
+  const auto at = static_cast<std::streamoff>(std::filesystem::file_size(wal) * fraction);
+  file.seekg(at);
+  char c;
+  file.get(c);
+  file.seekp(at);
+  file.put(static_cast<char>(c ^ 0x04));
+}
+
+TEST(RecoveryTest, ADamagedWriteAheadLogIsRefusedWithWhatIsLostNeverServedShorter) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(
+      dir, ", \"audit\": {\"checkpointEveryEvents\": 40, \"checkpointEverySeconds\": 3600}");
+  Acked acked;
+  {
+    ChildServer child(dir, 0, {config});
+    child.Start();
+    if (HasFatalFailure()) return;
+    for (int i = 0; i < 60; ++i) {
+      std::vector<v1::Event> events = SomeEvents(1);
+      auto r = child.client().Append(Request(absl::StrCat("s-", i % 4), events));
+      ASSERT_OK(r);
+      acked[events[0].event_id()] = r->positions(0);
+    }
+    // The checkpoint the 40th event triggers.
+    for (int i = 0; i < 100 && !std::filesystem::exists(dir.Sub("data.checkpoints.jsonl")); ++i) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    child.Signal(SIGKILL);
+    child.Wait();
+  }
+  const std::string journal_before = ReadFile(dir.Sub("data.checkpoints.jsonl"));
+  ASSERT_FALSE(journal_before.empty());
+  DamageWal(dir.Sub("data"), 0.25);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ChildServer child(dir, 1 + attempt, {config});
+    int status = child.StartExpectingFailure();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << child.Log();
+    EXPECT_THAT(child.Log(), AllOf(HasSubstr("ERROR"), HasSubstr("checksum mismatch"),
+                                   HasSubstr("is damaged and will not be opened"),
+                                   HasSubstr("The intact part ends at position"),
+                                   HasSubstr("The newest signed checkpoint"),
+                                   HasSubstr("Restore the data folder from a backup")));
+  }
+  // Nothing was signed over the shorter log.
+  EXPECT_EQ(ReadFile(dir.Sub("data.checkpoints.jsonl")), journal_before);
+}
+
+TEST(RecoveryTest, ADataFolderRolledBackToAnOlderCopyIsRefusedNamingTheMissingPositions) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  {
+    ChildServer child(dir, 0, {config});
+    child.Start();
+    if (HasFatalFailure()) return;
+    for (int i = 0; i < 20; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    child.Signal(SIGTERM);
+    child.Wait();
+  }
+  std::filesystem::copy(dir.Sub("data"), dir.Sub("older"), std::filesystem::copy_options::recursive);
+  {
+    ChildServer child(dir, 1, {config});
+    child.Start();
+    if (HasFatalFailure()) return;
+    for (int i = 0; i < 30; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    child.Signal(SIGTERM);
+    child.Wait();
+  }
+  std::filesystem::remove_all(dir.Sub("data"));
+  std::filesystem::rename(dir.Sub("older"), dir.Sub("data"));
+  ChildServer refused(dir, 2, {config});
+  int status = refused.StartExpectingFailure();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << refused.Log();
+  EXPECT_THAT(refused.Log(),
+              AllOf(HasSubstr("ends at position 20"), HasSubstr("covers 50 events"),
+                    HasSubstr("positions 21..50"), HasSubstr("rolled back"),
+                    HasSubstr("--start_new_checkpoint_journal")));
+  // The operator decides to continue from the older copy: the old journal is
+  // kept aside, and the log goes on from position 20.
+  ChildServer continued(dir, 3, {config, "--start_new_checkpoint_journal"});
+  continued.Start();
+  if (HasFatalFailure()) return;
+  EXPECT_THAT(continued.Log(), HasSubstr("Continuing as asked: the old journal is kept as"));
+  auto r = continued.client().Append(Request("s", SomeEvents(1)));
+  ASSERT_OK(r);
+  EXPECT_EQ(r->positions(0), 21u);
+  bool superseded = false;
+  for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
+    superseded |= f.path().filename().string().find("checkpoints.jsonl.superseded-") == 0 ||
+                  f.path().filename().string().find("data.checkpoints.jsonl.superseded-") == 0;
+  }
+  EXPECT_TRUE(superseded);
+}
+
+// Rewrites the stored event at `position` with its payload changed, as an
+// attacker with the disk (or bit rot that RocksDB's checksums do not see)
+// would leave it.
+void ChangeStoredEvent(const std::string& data_dir, uint64_t position) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, descriptors, &handles, &db).ok());
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  for (auto* h : handles) {
+    if (h->GetName() == "events") events = h;
+  }
+  std::string key;
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(position >> shift));
+  std::string value;
+  ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), events, key, &value).ok());
+  v1::RecordedEvent record;
+  ASSERT_TRUE(record.ParseFromString(value));
+  record.mutable_event()->mutable_payload()->mutable_written_query_answered()->set_officer_id(
+      "somebody-else");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  ASSERT_TRUE(db->Put(wo, events, key, record.SerializeAsString()).ok());
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+TEST(RecoveryTest, AnEventChangedOnDiskIsReportedOnReadAndInHealth) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  {
+    ChildServer child(dir, 0, {config});
+    child.Start();
+    if (HasFatalFailure()) return;
+    for (int i = 0; i < 12; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    child.Signal(SIGTERM);
+    child.Wait();
+  }
+  ChangeStoredEvent(dir.Sub("data"), 7);
+  // The clean stop signed a checkpoint over all 12, so only a full check
+  // re-hashes position 7.
+  ChildServer child(dir, 1, {config, "--verify_on_start=full"});
+  child.Start();
+  if (HasFatalFailure()) return;
+  EXPECT_THAT(child.Log(), AllOf(HasSubstr("the event at position 7 is damaged"),
+                                 HasSubstr("health is NOT_SERVING")));
+  EXPECT_EQ(testing::CheckHealth(grpc::CreateChannel(child.address(),
+                                                     grpc::InsecureChannelCredentials())),
+            Health::kNotServing);
+  v1::ReadStreamRequest read;
+  read.set_stream_id("s");
+  EXPECT_THAT(child.client().ReadStream(read, [](const v1::RecordedEvent&) { return true; }),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 7")));
+  auto status = child.client().GetStatus();
+  ASSERT_OK(status);
+  ASSERT_EQ(status->problems_size(), 1);
+  EXPECT_THAT(status->problems(0), HasSubstr("position 7"));
+  // The other events read as before.
+  v1::ReadAllRequest first;
+  first.set_max_count(6);
+  int n = 0;
+  EXPECT_OK(child.client().ReadAll(first, [&](const v1::RecordedEvent&) { return ++n > 0; }));
+  EXPECT_EQ(n, 6);
+}
+
+TEST(RecoveryTest, TheTailSinceTheLastCheckpointIsCheckedOnEveryStart) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(
+      dir, ", \"audit\": {\"checkpointEveryEvents\": 5, \"checkpointEverySeconds\": 3600}");
+  {
+    ChildServer child(dir, 0, {config});
+    child.Start();
+    if (HasFatalFailure()) return;
+    for (int i = 0; i < 5; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    for (int i = 0; i < 100 && ReadFile(dir.Sub("data.checkpoints.jsonl")).empty(); ++i) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    for (int i = 0; i < 3; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    child.Signal(SIGKILL);  // no checkpoint covers 6..8
+    child.Wait();
+  }
+  ChangeStoredEvent(dir.Sub("data"), 7);
+  ChildServer child(dir, 1, {config});
+  child.Start();
+  if (HasFatalFailure()) return;
+  EXPECT_THAT(child.Log(), AllOf(HasSubstr("the start-up check of positions 6..8 found 1 damaged"),
+                                 HasSubstr("the event at position 7 is damaged")));
+  EXPECT_EQ(testing::CheckHealth(grpc::CreateChannel(child.address(),
+                                                     grpc::InsecureChannelCredentials())),
+            Health::kNotServing);
+}
+
+// ---- one server per port and per folder ------------------------------------
+
+TEST(StartupTest, ASecondServerOnTheSamePortOrTheSameDataFolderIsRefused) {
+  TempDir dir, other;
+  ChildServer first(dir, 0, {LogOnlyConfig(dir)});
+  first.Start();
+  if (HasFatalFailure()) return;
+
+  ChildServer same_port(other, 0, {"--listen=" + first.address()});
+  int status = same_port.StartExpectingFailure();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_THAT(same_port.Log(), AllOf(HasSubstr("cannot listen on " + first.address()),
+                                     HasSubstr("the address is in use")));
+
+  ChildServer same_folder(dir, 1, {LogOnlyConfig(dir)});
+  status = same_folder.StartExpectingFailure();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_THAT(same_folder.Log(),
+              AllOf(HasSubstr("the data folder " + dir.Sub("data") + " is in use by another evenhandd"),
+                    HasSubstr(absl::StrCat("pid ", first.pid())),
+                    HasSubstr("listening on " + first.address())));
+  // The first is untouched.
+  EXPECT_OK(first.client().Append(Request("s", SomeEvents(1))));
+}
+
+TEST(StartupTest, FilesAreOwnerOnlyAndASigningKeyOthersCanReadIsRefused) {
+  TempDir dir;
+  const mode_t old = ::umask(0);  // the child inherits the most permissive umask
+  {
+    ChildServer child(dir, 0, {LogOnlyConfig(dir)});
+    child.Start();
+    ::umask(old);
+    if (HasFatalFailure()) return;
+    ASSERT_OK(child.client().Append(Request("s", SomeEvents(3))));
+    struct stat st;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(dir.Sub("data"))) {
+      ASSERT_EQ(::stat(f.path().c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & 0077, 0u) << f.path() << " mode " << std::oct << (st.st_mode & 0777);
+    }
+    ASSERT_EQ(::stat(dir.Sub("data").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    ASSERT_EQ(::stat(dir.Sub("data.checkpoints.jsonl").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    child.Signal(SIGTERM);
+    child.Wait();
+  }
+  ::umask(old);
+  ::chmod(dir.Sub("data/signing-key.pem").c_str(), 0644);
+  ChildServer child(dir, 1, {LogOnlyConfig(dir)});
+  int status = child.StartExpectingFailure();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+  EXPECT_THAT(child.Log(), AllOf(HasSubstr("PERMISSION_DENIED"),
+                                 HasSubstr("can be read by its group or others (mode 0644)"),
+                                 HasSubstr("chmod 600")));
+}
+
+// ---- subscribers that never read --------------------------------------------
+
+// Opens a subscription and never reads from it.
+class IdleSubscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
+ public:
+  IdleSubscriber(v1::EventLog::Stub* stub, const v1::SubscribeRequest& request) {
+    stub->async()->Subscribe(&context_, &request, this);
+    StartCall();
+  }
+  void Cancel() { context_.TryCancel(); }
+  void OnDone(const grpc::Status& s) override {
+    absl::MutexLock lock(&mu_);
+    status_ = s;
+    done_ = true;
+  }
+  bool WaitDone(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
+  }
+  grpc::Status status() {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  grpc::ClientContext context_;
+  absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(SubscriptionLoadTest, AThousandIdleSubscribersCostLittleMemoryAndNoThreadsAndGiveItBack) {
+  TempDir dir;
+  ChildServer child(dir, 0, {LogOnlyConfig(dir)});
+  child.Start();
+  if (HasFatalFailure()) return;
+  for (int i = 0; i < 50; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(10))));
+  absl::SleepFor(absl::Milliseconds(500));
+  const uint64_t rss_before = child.RssBytes();
+  const int threads_before = child.Threads();
+
+  constexpr int kSubscribers = 1000;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::EventLog::Stub>> stubs;
+  for (int c = 0; c < 10; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.channel_id", c);  // ten separate connections
+    channels.push_back(
+        grpc::CreateCustomChannel(child.address(), grpc::InsecureChannelCredentials(), args));
+    stubs.push_back(v1::EventLog::NewStub(channels.back()));
+  }
+  std::vector<std::unique_ptr<IdleSubscriber>> subscribers;
+  for (int i = 0; i < kSubscribers; ++i) {
+    v1::SubscribeRequest request;
+    if (i % 2 == 0) {
+      request.set_from_position(1);  // catch-up messages waiting to be read
+    } else {
+      request.set_from_end(true);
+    }
+    subscribers.push_back(std::make_unique<IdleSubscriber>(stubs[i % 10].get(), request));
+  }
+  // Appends still work while they all sit there, and every live one is sent
+  // something it does not read.
+  for (int i = 0; i < 100; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(5))));
+  absl::SleepFor(absl::Seconds(2));
+  auto status = child.client().GetStatus();
+  ASSERT_OK(status);
+  const uint64_t rss_during = child.RssBytes();
+  const int threads_during = child.Threads();
+  std::printf("server RSS %.1f MiB before, %.1f MiB with %d idle subscribers; threads %d -> %d\n",
+              rss_before / 1048576.0, rss_during / 1048576.0, kSubscribers, threads_before,
+              threads_during);
+  EXPECT_LT(rss_during, rss_before + (64ull << 20));
+  EXPECT_LT(threads_during, threads_before + 20) << "a thread per subscriber?";
+
+  for (auto& s : subscribers) s->Cancel();
+  for (auto& s : subscribers) ASSERT_TRUE(s->WaitDone(absl::Seconds(30)));
+  absl::SleepFor(absl::Seconds(2));
+  const uint64_t rss_after = child.RssBytes();
+  std::printf("server RSS %.1f MiB after they cancelled\n", rss_after / 1048576.0);
+  EXPECT_LT(rss_after, rss_before + (16ull << 20)) << "memory did not come back";
+  // The limit per client holds: it answers RESOURCE_EXHAUSTED, not a crash.
+  EXPECT_OK(child.client().Append(Request("s", SomeEvents(1))));
+}
+
+// ---- the projection's checkpoint, restored and rebuilt ------------------------
+
+TEST(ProjectionRestartTest, ARestartRestoresTheCheckpointAndARebuildRefoldsWithEqualReports) {
+  TempDir dir;
+  std::string first_report;
+  {
+    ChildServer child(dir, 0, {"--demo"});
+    child.Start();
+    if (HasFatalFailure()) return;
+    child.Signal(SIGTERM);
+    ASSERT_TRUE(WIFEXITED(child.Wait()));
+  }
+  auto report = [](const ChildServer& child, uint64_t at) {
+    auto fairness = clients::FairnessClient::Connect(child.address());
+    v1::ReportRequest request;
+    request.set_as_of_position(at);
+    auto r = fairness->GetReport(request);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->SerializeAsString() : std::string();
+  };
+  uint64_t last = 0;
+  {
+    ChildServer child(dir, 1);
+    child.Start();
+    if (HasFatalFailure()) return;
+    last = child.client().GetStatus()->last_position();
+    EXPECT_THAT(child.Log(), HasSubstr(absl::StrCat("restored the fairness projection at position ",
+                                                    last)));
+    first_report = report(child, last);
+    child.Signal(SIGTERM);
+    child.Wait();
+  }
+  ChildServer rebuilt(dir, 2, {"--rebuild_projections"});
+  rebuilt.Start();
+  if (HasFatalFailure()) return;
+  EXPECT_THAT(rebuilt.Log(), AllOf(HasSubstr("discarding the fairness checkpoint (rebuild asked for)"),
+                                   HasSubstr("folding the log from position 1")));
+  EXPECT_THAT(rebuilt.Log(), ::testing::Not(HasSubstr("restored the fairness projection at position")));
+  EXPECT_FALSE(first_report.empty());
+  EXPECT_EQ(report(rebuilt, last), first_report);
+}
+
+}  // namespace
+}  // namespace evenhand
