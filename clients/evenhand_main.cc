@@ -321,6 +321,19 @@ int RunStatus(const std::string& server) {
               static_cast<unsigned long long>(status->last_position()),
               static_cast<unsigned long long>(status->max_event_bytes()),
               status->max_batch_events());
+  std::printf("appends         %s\n",
+              status->accepting_appends()
+                  ? "accepted"
+                  : absl::StrCat("refused: ", status->appends_refused()).c_str());
+  if (status->read_only()) std::printf("read-only       yes\n");
+  std::printf("disk free       %.1f MiB (floor %.1f MiB)\n",
+              static_cast<double>(status->free_disk_bytes()) / (1 << 20),
+              static_cast<double>(status->min_free_disk_bytes()) / (1 << 20));
+  if (status->problems().empty()) {
+    std::printf("integrity       no problems known\n");
+  } else {
+    for (const std::string& p : status->problems()) std::printf("PROBLEM         %s\n", p.c_str());
+  }
   return 0;
 }
 

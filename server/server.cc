@@ -344,10 +344,15 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   logging::Info(kComponent, "shutting down: finishing in-flight appends");
   if (health_watch_.joinable()) health_watch_.join();
   server_->GetHealthCheckService()->SetServingStatus(false);
-  // New appends now fail UNAVAILABLE and subscribers end; queued appends
-  // still commit before the store closes.
+  // New appends now fail UNAVAILABLE (with a message that says why, while
+  // gRPC still takes calls) and subscribers end; appends already queued
+  // commit and are answered; then gRPC stops taking calls.
+  const absl::Time deadline = absl::Now() + grace;
   store_->BeginShutdown();
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  if (!store_->WaitForAppendsToFinish(deadline)) {
+    logging::Error(kComponent, "appends in flight did not finish within the shutdown grace period");
+  }
+  server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
   // The projection checkpoints what it has folded, and the tree is signed as
   // it stands, while the log is open.

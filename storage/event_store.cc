@@ -524,6 +524,9 @@ absl::StatusOr<uint64_t> EventStore::PositionAtTime(absl::Time t) const {
 uint64_t EventStore::LastPosition() const { return impl_->LastPosition(); }
 const std::string& EventStore::log_id() const { return impl_->log_id_; }
 void EventStore::BeginShutdown() { impl_->BeginShutdown(); }
+bool EventStore::WaitForAppendsToFinish(absl::Time deadline) {
+  return impl_->WaitForAppendsToFinish(deadline);
+}
 absl::Status EventStore::Close() { return impl_->Close(); }
 void EventStore::SetCommitHook(CommitHook* hook) { impl_->hook_ = hook; }
 rocksdb::DB* EventStore::db() const { return impl_->db_.get(); }

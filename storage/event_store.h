@@ -293,6 +293,10 @@ class EventStore {
   // subscriber so it can end. Appends already queued still complete.
   void BeginShutdown();
 
+  // After BeginShutdown(): waits until every append queued before it has
+  // been written and answered; false if `deadline` passed first.
+  bool WaitForAppendsToFinish(absl::Time deadline);
+
   // BeginShutdown(), then waits for queued appends to finish and closes
   // RocksDB. Idempotent.
   absl::Status Close();

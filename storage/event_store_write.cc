@@ -223,6 +223,10 @@ void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expec
   {
     absl::MutexLock lock(&queue_mu_);
     if (accepting_) {
+      {
+        absl::MutexLock count(&outstanding_mu_);
+        ++outstanding_;
+      }
       queue_.push_back(std::move(p));
       return;
     }
@@ -308,7 +312,17 @@ void EventStore::Impl::RunCompleter() {
       answer_queue_.pop_front();
     }
     for (auto& a : answers) std::move(a.done)(std::move(a.result));
+    absl::MutexLock lock(&outstanding_mu_);
+    outstanding_ -= answers.size();
   }
+}
+
+bool EventStore::Impl::WaitForAppendsToFinish(absl::Time deadline) {
+  absl::MutexLock lock(&outstanding_mu_);
+  auto answered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outstanding_mu_) {
+    return outstanding_ == 0;
+  };
+  return outstanding_mu_.AwaitWithDeadline(absl::Condition(&answered), deadline);
 }
 
 void EventStore::Impl::ForgetWritten() {

@@ -58,6 +58,7 @@ class EventStore::Impl {
   void AppendAsync(std::string stream_id, ExpectedRevision expected,
                    std::vector<v1::Event> events, AppendCallback done);
   WriteState write_state() const;
+  bool WaitForAppendsToFinish(absl::Time deadline);
   // RocksDB's listener: a background error stopped (or a recovery resumed)
   // its writes. `during_write` is set when the error came from a write of
   // the calling thread (the store's writer): the WAL write failed.
@@ -221,6 +222,9 @@ class EventStore::Impl {
   std::deque<std::vector<Reply>> answer_queue_ ABSL_GUARDED_BY(answer_mu_);
   bool answer_stop_ ABSL_GUARDED_BY(answer_mu_) = false;
   std::thread completer_;
+  // Appends queued and not yet answered, for WaitForAppendsToFinish.
+  absl::Mutex outstanding_mu_;
+  size_t outstanding_ ABSL_GUARDED_BY(outstanding_mu_) = 0;
 
   // Owned by the sequencer thread (and by Open() before it starts).
   uint64_t next_position_ = 1;

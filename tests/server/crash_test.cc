@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/events.h"
+#include "tests/testing/health.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -31,6 +32,7 @@ namespace evenhand {
 namespace {
 
 using ::evenhand::testing::ChildServer;
+using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -40,6 +42,7 @@ struct Ledger {
   absl::Mutex mu;
   std::map<std::string, uint64_t> acked;  // event id -> acknowledged position
   std::vector<v1::AppendRequest> in_doubt;
+  std::vector<absl::Status> errors;  // what the in-doubt appends were told
 };
 
 // Registers the councillor and officer the load's queries name.
@@ -103,6 +106,7 @@ void RunLoad(clients::EventLogClient& client, int threads, Ledger* ledger,
         absl::MutexLock lock(&ledger->mu);
         if (!response.ok()) {
           ledger->in_doubt.push_back(request);
+          ledger->errors.push_back(response.status());
           return;
         }
         for (int k = 0; k < request.events_size(); ++k) {
@@ -212,6 +216,29 @@ TEST(CrashTest, KilledServerKeepsEveryAcknowledgedEventExactlyOnce) {
     load.join();
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   }
+  // After the last kill too: nothing acknowledged lost, the tree whole, and
+  // what was in flight retries to exactly once.
+  ChildServer last(dir, kRounds);
+  last.Start();
+  if (HasFatalFailure()) return;
+  VerifyLog(last.client(), ledger);
+  if (HasFatalFailure()) return;
+  VerifyTree(last);
+  if (HasFatalFailure()) return;
+  std::vector<v1::AppendRequest> in_doubt;
+  {
+    absl::MutexLock lock(&ledger.mu);
+    in_doubt.swap(ledger.in_doubt);
+  }
+  for (const auto& request : in_doubt) {
+    auto response = last.client().Append(request);
+    ASSERT_OK(response);
+    absl::MutexLock lock(&ledger.mu);
+    for (int k = 0; k < request.events_size(); ++k) {
+      ledger.acked[request.events(k).event_id()] = response->positions(k);
+    }
+  }
+  VerifyLog(last.client(), ledger);
   absl::MutexLock lock(&ledger.mu);
   EXPECT_GT(ledger.acked.size(), 100u) << "the load should have made progress";
 }
@@ -220,12 +247,24 @@ TEST(CrashTest, SigtermFinishesInFlightAppendsAndStopsCleanly) {
   TempDir dir;
   Ledger ledger;
   std::string stop_log;
+  absl::Status subscription_end;
+  std::vector<testing::Health> health_seen;
   {
     ChildServer child(dir, 0);
     child.Start();
     if (HasFatalFailure()) return;
     RegisterCast(child.client());
     if (HasFatalFailure()) return;
+    auto channel = grpc::CreateChannel(child.address(), grpc::InsecureChannelCredentials());
+    testing::HealthWatch health(channel);
+    ASSERT_TRUE(health.WaitFor(testing::Health::kServing, absl::Seconds(10)));
+    // A subscriber following the log live.
+    std::thread subscriber([&] {
+      v1::SubscribeRequest request;
+      request.set_from_end(true);
+      subscription_end = child.client().Subscribe(
+          request, [](const v1::SubscribeResponse&) { return true; });
+    });
     std::atomic<bool> stop{false};
     std::thread load([&] { RunLoad(child.client(), 8, &ledger, &stop); });
     absl::SleepFor(absl::Milliseconds(300));
@@ -233,15 +272,39 @@ TEST(CrashTest, SigtermFinishesInFlightAppendsAndStopsCleanly) {
     int status = child.Wait();
     stop = true;
     load.join();
+    subscriber.join();
     ASSERT_TRUE(WIFEXITED(status)) << child.Log();
     EXPECT_EQ(WEXITSTATUS(status), 0) << child.Log();
     stop_log = child.Log();
     EXPECT_THAT(stop_log, HasSubstr("received SIGTERM"));
+    EXPECT_TRUE(health.WaitFor(testing::Health::kNotServing, absl::Seconds(5)))
+        << "health never turned NOT_SERVING";
+  }
+  // The subscription was ended, and told why.
+  EXPECT_THAT(subscription_end, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
+  // Every append the server took was answered: the ones refused during the
+  // stop were told so, and none of them is in the log.
+  {
+    absl::MutexLock lock(&ledger.mu);
+    for (const absl::Status& s : ledger.errors) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    }
   }
   ChildServer again(dir, 1);
   again.Start();
   if (HasFatalFailure()) return;
   VerifyLog(again.client(), ledger);
+  {
+    absl::MutexLock lock(&ledger.mu);
+    for (const auto& request : ledger.in_doubt) {
+      v1::ReadStreamRequest read;
+      read.set_stream_id(request.stream_id());
+      int found = 0;
+      ASSERT_OK(again.client().ReadStream(read, [&](const v1::RecordedEvent&) { return ++found > 0; }));
+      EXPECT_EQ(found, 0) << "an append refused during the stop was written: "
+                          << request.stream_id();
+    }
+  }
   // The stop logged the last position, and the restart found the log ending
   // exactly there: nothing was lost or half-written in between.
   auto status = again.client().GetStatus();

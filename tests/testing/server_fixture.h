@@ -28,12 +28,13 @@ class ServerTest : public ::testing::Test {
     StopServer();
     if (!domain_validation_) config.set_skip_domain_validation(true);
     config.set_listen("127.0.0.1:0");
-    config.set_data_dir(dir_.Sub("data"));
+    config.set_data_dir(dir_.Sub(data_subdir_));
     server::ServerOptions options;
     options.config = config;
     options.clock = clock_;
     options.seed_demo = seed_demo_;
     options.rebuild_projections = rebuild_projections_;
+    if (customize_) customize_(options);
     auto started = server::EvenHandServer::Start(options);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = std::move(*started);
@@ -59,12 +60,16 @@ class ServerTest : public ::testing::Test {
   void TearDown() override { StopServer(); }
 
   TempDir dir_;
+  // The data folder, under dir_.
+  std::string data_subdir_ = "data";
   std::function<absl::Time()> clock_;
   // Tests of the log's mechanics append arbitrary events; tests of the
   // domain turn this on.
   bool domain_validation_ = false;
   bool seed_demo_ = false;
   bool rebuild_projections_ = false;
+  // Changes the server's options before each start (test hooks, clocks).
+  std::function<void(server::ServerOptions&)> customize_;
   std::unique_ptr<server::EvenHandServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EventLog::Stub> stub_;
