@@ -40,6 +40,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/time_util.h"
@@ -66,7 +67,9 @@
 ABSL_FLAG(std::string, clients, "1,16,64", "concurrent clients for the append runs");
 ABSL_FLAG(int, seconds, 5, "measured seconds per append run (after 1 s of warm-up)");
 ABSL_FLAG(uint64_t, events, 1000000, "size of the log for the replay/rebuild/report/proof runs");
-ABSL_FLAG(std::string, parts, "appends,scale", "which parts to run");
+ABSL_FLAG(std::string, parts, "appends,subscribers,scale", "which parts to run");
+ABSL_FLAG(int, idle_subscribers, 1000,
+          "subscribers that never read, for the subscribers part (appends with and without them)");
 ABSL_FLAG(std::string, postgres, "auto", "auto: run PostgreSQL if installed; off");
 ABSL_FLAG(std::string, server, "",
           "append to this running evenhandd (host:port) instead of starting one (for "
@@ -371,6 +374,7 @@ class Child {
     }
   }
   const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
   size_t RssMiB() const {
     std::ifstream in(absl::StrCat("/proc/", pid_, "/status"));
     std::string line;
@@ -536,6 +540,87 @@ bool RegisterCast(v1::EventLog::Stub& stub) {
     if (!s.ok() && s.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return false;
   }
   return true;
+}
+
+// ---- appends with subscribers that never read -----------------------------------
+
+// A subscription that is opened and never read.
+class IdleSubscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
+ public:
+  IdleSubscriber(v1::EventLog::Stub* stub, bool from_start) {
+    if (from_start) {
+      request_.set_from_position(1);
+    } else {
+      request_.set_from_end(true);
+    }
+    stub->async()->Subscribe(&context_, &request_, this);
+    StartCall();
+  }
+  void Cancel() { context_.TryCancel(); }
+  void OnDone(const grpc::Status&) override { done_.Notify(); }
+  void WaitDone() { done_.WaitForNotification(); }
+
+ private:
+  grpc::ClientContext context_;
+  v1::SubscribeRequest request_;
+  absl::Notification done_;
+};
+
+struct SubscriberFigures {
+  int subscribers = 0;
+  double without = 0, with = 0, after = 0;  // events/s at 16 clients
+  size_t rss_without_mib = 0, rss_with_mib = 0, rss_after_mib = 0;
+};
+
+size_t RssMib(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6)) / 1024;
+  }
+  return 0;
+}
+
+// Appends at 16 clients without idle subscribers, with them, and after they
+// have gone, in one run against one server.
+SubscriberFigures IdleSubscribers(int count, absl::Duration seconds) {
+  SubscriberFigures f;
+  f.subscribers = count;
+  const std::string dir = TempDir("subscribers");
+  {
+    Child child(dir + "/data");
+    const std::string address = child.address();
+    {
+      auto stub = v1::EventLog::NewStub(Channel(address));
+      RegisterCast(*stub);
+    }
+    std::vector<std::shared_ptr<v1::EventLog::Stub>> stubs;
+    for (int i = 0; i < 8; ++i) stubs.push_back(v1::EventLog::NewStub(Channel(address, i)));
+    f.without = AsyncAppends(stubs, NewUuid().substr(0, 6)).Drive("evenhand", 16, 0, seconds).events_per_s;
+    f.rss_without_mib = RssMib(child.pid());
+    std::vector<std::unique_ptr<v1::EventLog::Stub>> sub_stubs;
+    for (int i = 0; i < 10; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt("evenhand.bench.channel", 100 + i);
+      sub_stubs.push_back(v1::EventLog::NewStub(
+          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+    }
+    std::vector<std::unique_ptr<IdleSubscriber>> subscribers;
+    for (int i = 0; i < count; ++i) {
+      subscribers.push_back(std::make_unique<IdleSubscriber>(sub_stubs[i % 10].get(), i % 2 == 0));
+    }
+    absl::SleepFor(absl::Seconds(1));
+    f.with = AsyncAppends(stubs, NewUuid().substr(0, 6)).Drive("evenhand", 16, 0, seconds).events_per_s;
+    f.rss_with_mib = RssMib(child.pid());
+    for (auto& s : subscribers) s->Cancel();
+    for (auto& s : subscribers) s->WaitDone();
+    absl::SleepFor(absl::Seconds(2));
+    f.after = AsyncAppends(stubs, NewUuid().substr(0, 6)).Drive("evenhand", 16, 0, seconds).events_per_s;
+    f.rss_after_mib = RssMib(child.pid());
+  }
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+  return f;
 }
 
 // ---- scale ---------------------------------------------------------------------------------
@@ -793,6 +878,10 @@ int Main(int argc, char** argv) {
     std::error_code ignored;
     fs::remove_all(dir, ignored);
   }
+  SubscriberFigures subscribers;
+  if (parts.find("subscribers") != std::string::npos) {
+    subscribers = IdleSubscribers(absl::GetFlag(FLAGS_idle_subscribers), seconds);
+  }
   ScaleFigures scale;
   if (parts.find("scale") != std::string::npos) scale = Scale(absl::GetFlag(FLAGS_events));
 
@@ -833,6 +922,19 @@ int Main(int argc, char** argv) {
                     r.note.c_str());
       }
     }
+  }
+  if (subscribers.subscribers > 0) {
+    const double before_after = (subscribers.without + subscribers.after) / 2;
+    std::printf("\nappends at 16 clients with %d subscribers that never read (one server, one run)\n",
+                subscribers.subscribers);
+    std::printf("%-28s %11s %10s\n", "", "events/s", "RSS MiB");
+    std::printf("%-28s %11.0f %10zu\n", "without them", subscribers.without,
+                subscribers.rss_without_mib);
+    std::printf("%-28s %11.0f %10zu   (%.2fx of without, before and after)\n", "with them",
+                subscribers.with, subscribers.rss_with_mib,
+                before_after > 0 ? subscribers.with / before_after : 0.0);
+    std::printf("%-28s %11.0f %10zu\n", "after they cancelled", subscribers.after,
+                subscribers.rss_after_mib);
   }
   if (scale.events > 0) {
     std::printf("\nat %llu events (a five-year council history, loaded at %.0f events/s)\n",

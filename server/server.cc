@@ -55,6 +55,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_subscriptions() == 0) c.set_max_subscriptions(4096);
   if (c.max_subscriptions_per_client() == 0) c.set_max_subscriptions_per_client(1024);
   if (c.max_export_events() == 0) c.set_max_export_events(200000);
+  if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(64);
   v1::FairnessConfig* f = c.mutable_fairness();
   if (f->bank_holidays_file().empty()) f->set_bank_holidays_file(EVENHAND_DEFAULT_BANK_HOLIDAYS);
   if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
@@ -216,6 +217,8 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.validator = validator_.get();
   log_options.max_subscriptions = c.max_subscriptions();
   log_options.max_subscriptions_per_client = c.max_subscriptions_per_client();
+  log_options.subscriber_bytes_per_second =
+      static_cast<uint64_t>(c.max_subscriber_mib_per_second()) << 20;
   log_options.problems = [this] { return integrity_->problems(); };
   if (options_.clock) log_options.clock = options_.clock;
 

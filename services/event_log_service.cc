@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
+#include "services/internal/delivery_pool.h"
 #include "services/internal/raw_messages.h"
 
 namespace evenhand::services {
@@ -104,7 +105,10 @@ absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& re
 EventLogService::EventLogService(storage::EventStore* store, EventLogOptions options)
     : store_(store),
       options_(std::move(options)),
-      limits_(options_.max_subscriptions, options_.max_subscriptions_per_client) {}
+      limits_(options_.max_subscriptions, options_.max_subscriptions_per_client),
+      pool_(std::make_unique<internal::DeliveryPool>(2, options_.subscriber_bytes_per_second)) {}
+
+EventLogService::~EventLogService() = default;
 
 grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* context,
                                                   const v1::AppendRequest* request,
@@ -285,7 +289,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   if (size_t colon = peer.rfind(':'); colon != std::string::npos && colon > peer.find(':')) {
     peer.resize(colon);
   }
-  return StartSubscription(context, *request, store_, &limits_, std::move(peer));
+  return StartSubscription(context, *request, Subscribers{store_, &limits_, pool_.get()},
+                           std::move(peer));
 }
 
 grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,

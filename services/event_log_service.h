@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ struct EventLogOptions {
   // Concurrent subscriptions: in all, and from one client.
   size_t max_subscriptions = 4096;
   size_t max_subscriptions_per_client = 1024;
+  // What all subscribers are sent together, at most (0: no cap).
+  uint64_t subscriber_bytes_per_second = 64ull << 20;
 };
 
 class EventLogService final
@@ -44,6 +47,7 @@ class EventLogService final
  public:
   // `*store` must remain live while this service is registered with a server.
   EventLogService(storage::EventStore* store, EventLogOptions options);
+  ~EventLogService() override;
 
   grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context,
                                    const v1::AppendRequest* request,
@@ -70,6 +74,7 @@ class EventLogService final
   storage::EventStore* const store_;
   const EventLogOptions options_;
   SubscriberLimits limits_;
+  std::unique_ptr<internal::DeliveryPool> pool_;
 };
 
 }  // namespace evenhand::services

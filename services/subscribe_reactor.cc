@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
 #include "evenhand/v1/log.pb.h"
+#include "services/internal/delivery_pool.h"
 #include "services/internal/raw_messages.h"
 
 namespace evenhand::services {
@@ -78,10 +79,11 @@ struct Core {
 
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  SubscribeReactor(const storage::EventStore* store, SubscriberLimits* limits, std::string client,
-                   uint64_t from, storage::ReadFilter filter)
-      : store_(store),
-        limits_(limits),
+  SubscribeReactor(const Subscribers& shared, std::string client, uint64_t from,
+                   storage::ReadFilter filter)
+      : store_(shared.store),
+        limits_(shared.limits),
+        pool_(shared.pool),
         client_(std::move(client)),
         filter_(std::move(filter)),
         next_(from),
@@ -91,7 +93,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   // Begins serving; call once, right after construction.
-  void Start() { Pump(); }
+  void Start() { Schedule(core_); }
 
   void OnWriteDone(bool ok) override {
     {
@@ -102,7 +104,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
         return;
       }
     }
-    Pump();
+    Schedule(core_);
   }
 
   void OnCancel() override {
@@ -127,50 +129,59 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   // The feed's notifier: the position waited for has committed (or the
-  // store is shutting down).
+  // store is shutting down). The next step goes to the pool.
   static void Wake(const std::shared_ptr<Core>& core) {
-    absl::MutexLock lock(&core->mu);
-    if (core->reactor == nullptr) return;
-    SubscribeReactor* r = core->reactor;
+    SubscribeReactor* r;
     {
+      absl::MutexLock lock(&core->mu);
+      if (core->reactor == nullptr) return;
+      r = core->reactor;
       absl::MutexLock inner(&r->mu_);
       r->waiting_ = false;
       if (r->cancelled_) {
         r->FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the subscriber went away"));
         return;
       }
+      // Still alive (OnDone cannot run before Finish), and the pool is the
+      // server's, which outlives it.
+      r->pool_->Submit([core] { return Run(core); });
     }
-    // Holding core->mu keeps the reactor alive: OnDone takes it first, and
-    // OnDone cannot run before Finish, which only Pump may call from here.
-    r->Pump();
+  }
+
+  // On the pool: the next step, if the reactor is still there; returns the
+  // bytes sent. Holding core->mu keeps it alive: OnDone takes it first, and
+  // OnDone cannot run before Finish, which only Pump may call from here.
+  static size_t Run(const std::shared_ptr<Core>& core) {
+    absl::MutexLock lock(&core->mu);
+    return core->reactor != nullptr ? core->reactor->Pump() : 0;
   }
 
  private:
-  // Sends the next message, or waits for the next commit. Called with no
-  // write outstanding and no wait registered.
-  void Pump() {
+  // Sends the next message (returning its size), or waits for the next
+  // commit. Called with no write outstanding and no wait registered.
+  size_t Pump() {
     absl::MutexLock lock(&mu_);
-    if (finished_) return;
+    if (finished_) return 0;
     std::string events;  // serialised ReadResponse: each record as field 1
     size_t count = 0;
     uint64_t scanned = 0;
     const storage::LiveFeed& feed = store_->feed();
     while (count == 0) {
       if (!pending_.empty()) break;  // a control message goes first
-      std::vector<storage::EventPtr> batch;
+      std::vector<storage::FeedEvent> batch;
       switch (feed.Read(next_, kChunkEvents, kChunkBytes, &batch)) {
         case storage::LiveFeed::ReadResult::kShutdown:
           FinishLocked(grpc::Status(
               grpc::StatusCode::UNAVAILABLE,
               absl::StrCat("the server is shutting down; resubscribe from position ", next_,
                            " to continue")));
-          return;
+          return 0;
         case storage::LiveFeed::ReadResult::kOk:
-          for (const storage::EventPtr& e : batch) {
+          for (const storage::FeedEvent& e : batch) {
             ++next_;
             ++scanned;
-            if (!filter_.Matches(e->event())) continue;
-            internal::AppendLengthDelimited(&events, 1, e->SerializeAsString());
+            if (!filter_.Matches(e.event->event())) continue;
+            internal::AppendLengthDelimited(&events, 1, *e.bytes);
             ++count;
           }
           break;
@@ -204,7 +215,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
               });
           if (!s.ok()) {
             FinishLocked(ToGrpcStatus(s));
-            return;
+            return 0;
           }
           break;
         }
@@ -223,7 +234,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
           // Nothing to send: sleep until the next commit.
           waiting_ = true;
           wait_id_ = store_->feed().WaitFor(next_, [core = core_] { Wake(core); });
-          return;
+          return 0;
       }
       if (count == 0 && pending_.empty() && scanned >= kMaxScanPerMessage) {
         pending_.push_back(Progress());
@@ -239,7 +250,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     pending_.erase(pending_.begin());
     last_sent_ = absl::Now();
     writing_ = true;
+    const size_t sent = buffer_.Length();
     StartWrite(&buffer_);
+    return sent;
+  }
+
+  void Schedule(const std::shared_ptr<Core>& core) {
+    pool_->Submit([core] { return Run(core); });
   }
 
   std::string Progress() {
@@ -256,6 +273,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
 
   const storage::EventStore* const store_;
   SubscriberLimits* const limits_;
+  internal::DeliveryPool* const pool_;
   const std::string client_;
   const storage::ReadFilter filter_;
 
@@ -285,7 +303,8 @@ class RefusedReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw_request,
-    const storage::EventStore* store, SubscriberLimits* limits, std::string client) {
+    const Subscribers& shared, std::string client) {
+  const storage::EventStore* store = shared.store;
   v1::SubscribeRequest request;
   if (absl::Status s = internal::ParseRequest(raw_request, &request); !s.ok()) {
     return new RefusedReactor(s);
@@ -302,9 +321,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
           "); use from_end to follow new events")));
     }
   }
-  if (absl::Status s = limits->Acquire(client); !s.ok()) return new RefusedReactor(s);
+  if (absl::Status s = shared.limits->Acquire(client); !s.ok()) return new RefusedReactor(s);
   auto* reactor =
-      new SubscribeReactor(store, limits, std::move(client), from, ToFilter(request.filter()));
+      new SubscribeReactor(shared, std::move(client), from, ToFilter(request.filter()));
   reactor->Start();
   return reactor;
 }

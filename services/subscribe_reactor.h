@@ -4,8 +4,9 @@
 // A subscriber first catches up (from the store's live feed when it still
 // holds the position, else from RocksDB, one chunk per write), is told
 // `caught_up`, then registers a one-shot wait on the feed and sleeps. A
-// commit wakes it on the feed's notifier thread, which only starts the next
-// write; the write's completion (a gRPC thread) continues. A subscriber that
+// commit, or the completion of a write, schedules its next step on the
+// DeliveryPool's low-priority threads, so fan-out never competes with
+// appends as an equal. A subscriber that
 // does not read stops at its first unacknowledged message: it holds that
 // message and a registration, never a thread, and the writer never waits
 // for it. Messages are small (16 KiB of events), so what an idle subscriber
@@ -48,12 +49,23 @@ class SubscriberLimits {
   absl::flat_hash_map<std::string, size_t> per_client_ ABSL_GUARDED_BY(mu_);
 };
 
+namespace internal {
+class DeliveryPool;
+}  // namespace internal
+
+// What every subscription of a server shares. Must outlive every reactor.
+struct Subscribers {
+  const storage::EventStore* store;
+  SubscriberLimits* limits;
+  // Where subscribers' work runs (below appends' priority).
+  internal::DeliveryPool* pool;
+};
+
 // Starts serving one Subscribe call. `raw_request` is a serialised
-// SubscribeRequest. `*store` and `*limits` must outlive every reactor;
-// `client` names the caller for the per-client limit.
+// SubscribeRequest; `client` names the caller for the per-client limit.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw_request,
-    const storage::EventStore* store, SubscriberLimits* limits, std::string client);
+    const Subscribers& subscribers, std::string client);
 
 }  // namespace evenhand::services
 

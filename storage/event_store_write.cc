@@ -600,9 +600,10 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
       *e = std::move(p.events[i]);
       e->set_stream_id(p.stream_id);
       *e->mutable_recorded_at() = recorded_at;
-      std::string value = record->SerializeAsString();
-      bytes += value.size() + kOverheadPerEvent;
-      d.batch.Put(events_cf_, BigEndian64(next_position_), value);
+      auto value = std::make_shared<const std::string>(record->SerializeAsString());
+      bytes += value->size() + kOverheadPerEvent;
+      d.batch.Put(events_cf_, BigEndian64(next_position_), *value);
+      d.bytes.push_back(std::move(value));
       d.batch.Put(streams_cf_, StreamKey(p.stream_id, revision), BigEndian64(next_position_));
       d.batch.Put(event_ids_cf_, p.id_keys[i], BigEndian64(next_position_));
       in_flight_ids_[p.id_keys[i]] = next_position_;
@@ -680,7 +681,10 @@ void EventStore::Impl::Write(Decided& d) {
   if (write_status.ok()) {
     if (hook_ != nullptr) hook_->Committed();
     last_position_.store(d.records.back()->position(), std::memory_order_release);
-    feed_->Publish(d.records);
+    std::vector<FeedEvent> published;
+    published.reserve(d.records.size());
+    for (size_t i = 0; i < d.records.size(); ++i) published.push_back({d.records[i], d.bytes[i]});
+    feed_->Publish(published);
     return Answer(d);
   }
   if (outcome_known) {

@@ -26,20 +26,26 @@ LiveFeed::~LiveFeed() {
   notifier_.join();
 }
 
-void LiveFeed::Publish(const std::vector<EventPtr>& records) {
-  if (records.empty()) return;
+namespace {
+// What an entry holds: the parsed event (about as large as its bytes) and
+// its bytes.
+size_t Footprint(const FeedEvent& e) { return 2 * e.bytes->size(); }
+}  // namespace
+
+void LiveFeed::Publish(const std::vector<FeedEvent>& events) {
+  if (events.empty()) return;
   absl::MutexLock lock(&mu_);
-  for (const EventPtr& rec : records) {
-    bytes_ += rec->ByteSizeLong();
-    events_.push_back(rec);
+  for (const FeedEvent& e : events) {
+    bytes_ += Footprint(e);
+    events_.push_back(e);
   }
   // Bounded by count and by bytes, so large events cannot pin memory.
   while (events_.size() > max_events_ || (bytes_ > max_bytes_ && events_.size() > 1)) {
-    bytes_ -= events_.front()->ByteSizeLong();
+    bytes_ -= Footprint(events_.front());
     events_.pop_front();
     ++first_;
   }
-  committed_ = records.back()->position();
+  committed_ = events.back().event->position();
   // Satisfied waits move to the notifier; the writer never runs callbacks.
   while (!waits_by_position_.empty() && waits_by_position_.begin()->first <= committed_) {
     auto node = waits_.extract(waits_by_position_.begin()->second);
@@ -57,7 +63,7 @@ void LiveFeed::Shutdown() {
 }
 
 LiveFeed::ReadResult LiveFeed::Read(uint64_t from, size_t max_events, size_t max_bytes,
-                                    std::vector<EventPtr>* out) const {
+                                    std::vector<FeedEvent>* out) const {
   absl::MutexLock lock(&mu_);
   if (shutdown_) return ReadResult::kShutdown;
   if (from > committed_) return ReadResult::kNotYet;
@@ -65,7 +71,7 @@ LiveFeed::ReadResult LiveFeed::Read(uint64_t from, size_t max_events, size_t max
   size_t bytes = 0;
   for (auto it = events_.begin() + static_cast<std::ptrdiff_t>(from - first_);
        it != events_.end() && max_events > 0; ++it, --max_events) {
-    const size_t size = (*it)->ByteSizeLong();
+    const size_t size = it->bytes->size();
     if (bytes > 0 && bytes + size > max_bytes) break;
     bytes += size;
     out->push_back(*it);

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,6 +38,13 @@ namespace evenhand::storage {
 
 using EventPtr = std::shared_ptr<const v1::RecordedEvent>;
 
+// A committed event, parsed and as stored (its serialised RecordedEvent),
+// so that subscribers share one serialisation instead of making their own.
+struct FeedEvent {
+  EventPtr event;
+  std::shared_ptr<const std::string> bytes;
+};
+
 class LiveFeed {
  public:
   // `last_position` is the log's last committed position when it opens.
@@ -47,9 +55,9 @@ class LiveFeed {
   LiveFeed(const LiveFeed&) = delete;
   LiveFeed& operator=(const LiveFeed&) = delete;
 
-  // Writer thread: `records` (consecutive positions, following the last
+  // Writer thread: `events` (consecutive positions, following the last
   // published) are durable.
-  void Publish(const std::vector<EventPtr>& records);
+  void Publish(const std::vector<FeedEvent>& events);
 
   // Wakes every wait and makes Read() answer kShutdown from now on.
   void Shutdown();
@@ -63,7 +71,7 @@ class LiveFeed {
   // Adds to *out the events from `from` on, at most `max_events` and (after
   // the first) about `max_bytes` of them.
   ReadResult Read(uint64_t from, size_t max_events, size_t max_bytes,
-                  std::vector<EventPtr>* out) const;
+                  std::vector<FeedEvent>* out) const;
 
   // The last committed position.
   uint64_t committed() const;
@@ -91,7 +99,7 @@ class LiveFeed {
   const size_t max_bytes_;
 
   mutable absl::Mutex mu_;
-  std::deque<EventPtr> events_ ABSL_GUARDED_BY(mu_);
+  std::deque<FeedEvent> events_ ABSL_GUARDED_BY(mu_);
   // Position of events_.front() (or of the next event when empty).
   uint64_t first_ ABSL_GUARDED_BY(mu_);
   uint64_t committed_ ABSL_GUARDED_BY(mu_);

@@ -23,12 +23,14 @@ absl::Status Subscription::Next(size_t max_events, absl::Time deadline,
   }
   feed.AwaitCommitted(next_position_, deadline);
   const size_t before = out->size();
-  switch (feed.Read(next_position_, max_events, SIZE_MAX, out)) {
+  std::vector<FeedEvent> from_feed;
+  switch (feed.Read(next_position_, max_events, SIZE_MAX, &from_feed)) {
     case LiveFeed::ReadResult::kShutdown:
       return shutting_down();
     case LiveFeed::ReadResult::kNotYet:
       return absl::OkStatus();  // the deadline passed
     case LiveFeed::ReadResult::kOk:
+      for (FeedEvent& e : from_feed) out->push_back(std::move(e.event));
       break;
     case LiveFeed::ReadResult::kBehind:
       // Behind the feed: read from the log.

@@ -124,6 +124,8 @@ class EventStore::Impl {
     std::vector<Outcome> outcomes;
     rocksdb::WriteBatch batch;
     std::vector<EventPtr> records;
+    // The records as stored, for the live feed's subscribers.
+    std::vector<std::shared_ptr<const std::string>> bytes;
     uint64_t first_position = 0;
     // Set if the group failed before RocksDB saw it; the hook then has
     // nothing to commit or abort.

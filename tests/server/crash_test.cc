@@ -283,11 +283,13 @@ TEST(CrashTest, SigtermFinishesInFlightAppendsAndStopsCleanly) {
   // The subscription was ended, and told why.
   EXPECT_THAT(subscription_end, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("shutting down")));
   // Every append the server took was answered: the ones refused during the
-  // stop were told so, and none of them is in the log.
+  // stop were told so (UNAVAILABLE; or CANCELLED by gRPC itself for a call
+  // that arrived as it stopped taking calls, before the log saw it), and
+  // none of them is in the log.
   {
     absl::MutexLock lock(&ledger.mu);
     for (const absl::Status& s : ledger.errors) {
-      EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+      EXPECT_TRUE(absl::IsUnavailable(s) || absl::IsCancelled(s)) << s;
     }
   }
   ChildServer again(dir, 1);
