@@ -142,6 +142,7 @@ std::string CanonicalStream(const v1::Payload& p) {
       return absl::StrCat("complaint-",
                           p.complaint_referred_to_standards_committee().complaint_id());
     case v1::Payload::kEventCorrected:
+    case v1::Payload::kAccessRecorded:
     case v1::Payload::KIND_NOT_SET:
       return "";
   }

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <arpa/inet.h>
 #include <malloc.h>
 
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -24,6 +26,9 @@
 #include "projections/working_day_calendar.h"
 #include "server/data_dir_lock.h"
 #include "services/audit_service.h"
+#include "services/auth/authorizer.h"
+#include "services/auth/call_gate.h"
+#include "services/auth/withholding.h"
 #include "services/call_guard.h"
 #include "services/domain_validation.h"
 #include "services/event_log_service.h"
@@ -35,6 +40,77 @@ namespace {
 
 constexpr char kComponent[] = "evenhandd";
 constexpr char kVersion[] = "0.1.0";
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const std::string& setting) {
+  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(setting, ": required"));
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(setting, ": cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// TLS with client certificates verified against the council's CA when they
+// are presented (required for systems; people may sign in with a token
+// instead, unless requireClientCertificate).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(const v1::TlsConfig& tls) {
+  grpc::SslServerCredentialsOptions options(
+      tls.require_client_certificate()
+          ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+          : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  EH_ASSIGN_OR_RETURN(options.pem_root_certs,
+                      ReadPem(tls.client_ca_file(), "security.tls.clientCaFile"));
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  EH_ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file(), "security.tls.keyFile"));
+  EH_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file(), "security.tls.certFile"));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  return grpc::SslServerCredentials(options);
+}
+
+// Whether `listen` ("host:port") is a loopback address.
+bool IsLoopback(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4;
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  return false;
+}
+
+// The political group a stream belongs to, from its first event (which
+// never changes, so answers are kept).
+services::auth::Authorizer::StreamOwner StreamOwners(const storage::EventStore* store) {
+  struct Cache {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, std::string> owners ABSL_GUARDED_BY(mu);
+  };
+  auto cache = std::make_shared<Cache>();
+  return [store, cache](const std::string& stream_id) -> absl::StatusOr<std::string> {
+    {
+      absl::MutexLock lock(&cache->mu);
+      if (auto it = cache->owners.find(stream_id); it != cache->owners.end()) return it->second;
+    }
+    std::string owner;
+    bool found = false;
+    absl::Status s = store->ReadStream(stream_id, 0, storage::Direction::kForwards, 1,
+                                       [&](const storage::EventPtr& first) {
+                                         owner = services::auth::CaseOwner(stream_id,
+                                                                           first->event());
+                                         found = true;
+                                         return false;
+                                       });
+    if (!s.ok()) return s;
+    if (!found) return std::string();  // no such stream (yet): nobody's
+    absl::MutexLock lock(&cache->mu);
+    if (cache->owners.size() > 100000) cache->owners.clear();
+    cache->owners[stream_id] = owner;
+    return owner;
+  };
+}
 
 }  // namespace
 
@@ -112,6 +188,8 @@ class EvenHandServer::Impl {
   ServerOptions options_;
   std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<storage::EventStore> store_;
+  std::unique_ptr<services::auth::Authorizer> authorizer_;
+  std::unique_ptr<services::auth::CallGate> gate_;
   std::unique_ptr<integrity::IntegrityLog> integrity_;
   std::unique_ptr<projections::ProjectionRunner> runner_;
   std::unique_ptr<services::DomainValidator> validator_;
@@ -144,6 +222,24 @@ absl::Status EvenHandServer::Impl::Start() {
                                                    c.audit().verify_on_start(),
                                                    "\" is neither \"tail\" nor \"full\""));
   }
+  // TLS, or plain text on loopback only (local mode).
+  const bool local_mode = !c.security().has_tls();
+  if (local_mode && !IsLoopback(c.listen())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen in plain text on ", c.listen(),
+        ": plain text is allowed only on a loopback address (127.0.0.1, ::1). To serve a "
+        "network, configure TLS (security.tls.certFile, keyFile and clientCaFile; "
+        "scripts/make-certs creates a local CA and certificates to try it) and the principals "
+        "who may call it (security.principals): see docs/SECURITY.md"));
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!local_mode) {
+    EH_ASSIGN_OR_RETURN(credentials, TlsCredentials(c.security().tls()));
+  }
+  EH_ASSIGN_OR_RETURN(authorizer_,
+                      services::auth::Authorizer::Create(
+                          c.security(), local_mode,
+                          options_.clock ? options_.clock : [] { return absl::Now(); }));
   // One server per address and per data folder: refuse before opening
   // anything.
   EH_RETURN_IF_ERROR(CheckAddressFree(c.listen()));
@@ -209,6 +305,9 @@ absl::Status EvenHandServer::Impl::Start() {
   if (!c.skip_domain_validation()) {
     validator_ = std::make_unique<services::DomainValidator>(store_.get());
   }
+  gate_ = std::make_unique<services::auth::CallGate>(
+      authorizer_.get(), store_.get(), options_.clock ? options_.clock : [] { return absl::Now(); });
+  authorizer_->SetStreamOwner(StreamOwners(store_.get()));
 
   services::EventLogOptions log_options;
   log_options.limits.max_event_bytes = c.max_event_bytes();
@@ -220,6 +319,9 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.subscriber_bytes_per_second =
       static_cast<uint64_t>(c.max_subscriber_mib_per_second()) << 20;
   log_options.problems = [this] { return integrity_->problems(); };
+  log_options.gate = gate_.get();
+  log_options.max_subscriptions_per_client =
+      std::min<size_t>(log_options.max_subscriptions_per_client, authorizer_->max_subscriptions());
   if (options_.clock) log_options.clock = options_.clock;
 
   if (options_.seed_demo && store_->LastPosition() == 0) {
@@ -251,11 +353,13 @@ absl::Status EvenHandServer::Impl::Start() {
   services::FairnessServiceOptions fairness_options;
   fairness_options.settings = projections::FairnessSettings::FromConfig(c.fairness());
   fairness_options.catch_up_wait = absl::Seconds(c.fairness().report_wait_seconds());
+  fairness_options.gate = gate_.get();
   if (options_.clock) fairness_options.clock = options_.clock;
   fairness_ = std::make_unique<services::FairnessService>(store_.get(), runner_.get(),
                                                           std::move(calendar), fairness_options);
   services::AuditOptions audit_options;
   audit_options.max_export_events = c.max_export_events();
+  audit_options.gate = gate_.get();
   audit_ = std::make_unique<services::AuditService>(store_.get(), integrity_.get(), audit_options);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -264,9 +368,9 @@ absl::Status EvenHandServer::Impl::Start() {
   // Without this gRPC sets SO_REUSEPORT, and a second server on the same
   // port would start and take half of the clients.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(c.listen(), grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(c.listen(), credentials, &port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_request_bytes()));
-  builder.experimental().SetInterceptorCreators(services::CallGuardCreators());
+  builder.experimental().SetInterceptorCreators(services::CallGuardCreators(gate_.get()));
   builder.RegisterService(event_log_.get());
   builder.RegisterService(fairness_.get());
   builder.RegisterService(audit_.get());
@@ -287,8 +391,17 @@ absl::Status EvenHandServer::Impl::Start() {
   server_->GetHealthCheckService()->SetServingStatus(Healthy());
   health_watch_ = std::thread([this] { WatchHealth(); });
   const storage::WriteState state = store_->write_state();
+  if (local_mode) {
+    logging::Info(kComponent,
+                  absl::StrCat("local mode: plain text on loopback, every caller is the local "
+                               "principal \"",
+                               c.security().local().name().empty() ? "local"
+                                                                   : c.security().local().name(),
+                               "\"; configure security.tls to serve a network"));
+  }
   logging::Info(kComponent,
-                absl::StrCat("started listen=", address_, " data_dir=", c.data_dir(),
+                absl::StrCat("started listen=", address_, local_mode ? " (local mode)" : " (TLS)",
+                             " data_dir=", c.data_dir(),
                              " last_position=", store_->LastPosition(),
                              " log_id=", store_->log_id(), " version=", kVersion,
                              state.accepting ? "" : " appends=refused"));

@@ -9,6 +9,7 @@
 #include "base/grpc_status.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
+#include "services/auth/withholding.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 
@@ -16,6 +17,8 @@ namespace evenhand::services {
 namespace {
 
 constexpr int kChunkEvents = 256;
+constexpr char kReplay[] = "evenhand.v1.Audit/Replay";
+constexpr char kExport[] = "evenhand.v1.Audit/Export";
 
 // Whether the payload names `id` in a field whose name ends with `suffix`
 // ("group_id", "officer_id", "member_id"; lists too), at any depth. Field
@@ -179,6 +182,22 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
 
 grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::ReplayRequest* request,
                                   grpc::ServerWriter<v1::ReplayResponse>* writer) {
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReplay, *request);
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  v1::ReplayFilter scoped = request->filter();
+  if (grant->values == auth::Grant::Values::kOwnGroupOnly && scoped.group_id().empty()) {
+    // A group's reader replays what concerns its own group.
+    if (grant->groups.size() != 1) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "filter.group_id: required (you read for more than one group)");
+    }
+    scoped.set_group_id(grant->groups.front());
+  }
+  if (absl::Status s = options_.gate->Record(*grant, kReplay, *request, 0, "opened"); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::flat_hash_map<std::string, std::string> owners;  // stream -> its group, for withholding
+  uint64_t returned = 0;
   const uint64_t tree_size = integrity_->size();
   v1::ReplayResponse chunk;
   const uint64_t last = request->filter().to_position() == 0
@@ -192,7 +211,7 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
     if (!writer->Write(chunk)) client_gone = true;
     chunk.clear_events();
   };
-  v1::ReplayFilter filter = request->filter();
+  v1::ReplayFilter filter = scoped;
   // Only what the tree covers: every replayed event has its hashes.
   filter.set_to_position(last);
   absl::Status status = Select(
@@ -210,6 +229,20 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
         }
         v1::AuditedEvent* out = chunk.add_events();
         *out->mutable_event() = *e;
+        if (grant->values != auth::Grant::Values::kFull) {
+          auto [owner, inserted] = owners.try_emplace(e->event().stream_id());
+          if (inserted) {
+            absl::StatusOr<std::string> o =
+                options_.gate->authorizer().OwnerOf(e->event().stream_id());
+            if (!o.ok()) {
+              inner = o.status();
+              return false;
+            }
+            owner->second = *o;
+          }
+          auth::Withhold(*grant, owner->second, out->mutable_event()->mutable_event());
+        }
+        ++returned;
         absl::StatusOr<std::string> leaf = integrity_->LeafHash(e->position());
         absl::StatusOr<std::string> chain = integrity_->ChainHashAt(e->position());
         if (!leaf.ok() || !chain.ok()) {
@@ -229,12 +262,18 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   if (!inner.ok()) return ToGrpcStatus(inner);
   if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "");
   flush(last);
+  options_.gate->Record(*grant, kReplay, *request, returned, "completed").IgnoreError();
   return grpc::Status::OK;
 }
 
 grpc::Status AuditService::GetInclusionProof(grpc::ServerContext* context,
                                              const v1::GetInclusionProofRequest* request,
                                              v1::InclusionProof* response) {
+  if (absl::Status s =
+          options_.gate->Admit(*context, "evenhand.v1.Audit/GetInclusionProof", *request).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::InclusionProof> proof =
       integrity_->InclusionProof(request->position(), request->tree_size());
   if (!proof.ok()) return ToGrpcStatus(proof.status());
@@ -245,6 +284,11 @@ grpc::Status AuditService::GetInclusionProof(grpc::ServerContext* context,
 grpc::Status AuditService::GetConsistencyProof(grpc::ServerContext* context,
                                                const v1::GetConsistencyProofRequest* request,
                                                v1::ConsistencyProof* response) {
+  if (absl::Status s =
+          options_.gate->Admit(*context, "evenhand.v1.Audit/GetConsistencyProof", *request).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::ConsistencyProof> proof =
       integrity_->ConsistencyProof(request->from_size(), request->to_size());
   if (!proof.ok()) return ToGrpcStatus(proof.status());
@@ -255,6 +299,11 @@ grpc::Status AuditService::GetConsistencyProof(grpc::ServerContext* context,
 grpc::Status AuditService::GetTreeHead(grpc::ServerContext* context,
                                        const v1::GetTreeHeadRequest* request,
                                        v1::TreeHead* response) {
+  if (absl::Status s =
+          options_.gate->Admit(*context, "evenhand.v1.Audit/GetTreeHead", *request).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   const uint64_t size = request->tree_size() == 0 ? integrity_->size() : request->tree_size();
   absl::StatusOr<std::string> root = integrity_->Root(size);
   if (!root.ok()) return ToGrpcStatus(root.status());
@@ -266,6 +315,11 @@ grpc::Status AuditService::GetTreeHead(grpc::ServerContext* context,
 grpc::Status AuditService::GetCheckpoint(grpc::ServerContext* context,
                                          const v1::GetCheckpointRequest* request,
                                          v1::SignedCheckpoint* response) {
+  if (absl::Status s =
+          options_.gate->Admit(*context, "evenhand.v1.Audit/GetCheckpoint", *request).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::SignedCheckpoint> c = request->tree_size() == 0
                                                ? integrity_->CheckpointNow()
                                                : integrity_->Checkpoint(request->tree_size());
@@ -277,6 +331,11 @@ grpc::Status AuditService::GetCheckpoint(grpc::ServerContext* context,
 grpc::Status AuditService::ListCheckpoints(grpc::ServerContext* context,
                                            const v1::ListCheckpointsRequest* request,
                                            v1::ListCheckpointsResponse* response) {
+  if (absl::Status s =
+          options_.gate->Admit(*context, "evenhand.v1.Audit/ListCheckpoints", *request).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<std::vector<v1::SignedCheckpoint>> all = integrity_->Checkpoints();
   if (!all.ok()) return ToGrpcStatus(all.status());
   for (auto& c : *all) *response->add_checkpoints() = std::move(c);
@@ -286,18 +345,27 @@ grpc::Status AuditService::ListCheckpoints(grpc::ServerContext* context,
 grpc::Status AuditService::GetPublicKey(grpc::ServerContext* context,
                                         const v1::GetPublicKeyRequest* request,
                                         v1::PublicKey* response) {
+  if (absl::Status s =
+          options_.gate->Admit(*context, "evenhand.v1.Audit/GetPublicKey", *request).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   *response = integrity_->public_key();
   return grpc::Status::OK;
 }
 
 grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::ExportRequest* request,
                                   grpc::ServerWriter<v1::ExportChunk>* writer) {
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kExport, *request);
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  const size_t max_events =
+      std::min(options_.max_export_events, options_.gate->authorizer().max_export_events());
   std::vector<storage::EventPtr> events;
   bool too_many = false;
   absl::Status status = Select(
       request->filter(),
       [&](const storage::EventPtr& e) {
-        if (events.size() >= options_.max_export_events) {
+        if (events.size() >= max_events) {
           too_many = true;
           return false;
         }
@@ -308,13 +376,18 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   if (!status.ok()) return ToGrpcStatus(status);
   if (too_many) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("the filter selects more than ", options_.max_export_events,
-                                     " events, the most one export holds (maxExportEvents); "
-                                     "narrow it (a case, a group, a period)"));
+                        absl::StrCat("the filter selects more than ", max_events,
+                                     " events, the most one export holds (maxExportEvents, "
+                                     "security.limits.maxExportEvents); narrow it (a case, a "
+                                     "group, a period)"));
   }
   absl::StatusOr<std::string> bundle =
       integrity_->ExportBundle(events, request->description(), Describe(request->filter()));
   if (!bundle.ok()) return ToGrpcStatus(bundle.status());
+  if (absl::Status s = options_.gate->Record(*grant, kExport, *request, events.size(), "allowed");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   constexpr size_t kChunk = 1 << 20;
   v1::ExportChunk chunk;
   for (size_t at = 0; at < bundle->size(); at += kChunk) {

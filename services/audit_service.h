@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "evenhand/v1/audit.grpc.pb.h"
 #include "integrity/integrity_log.h"
+#include "services/auth/call_gate.h"
 #include "storage/event_store.h"
 
 namespace evenhand::services {
@@ -19,6 +20,8 @@ namespace evenhand::services {
 struct AuditOptions {
   // Most events one Export may hold; more is RESOURCE_EXHAUSTED.
   size_t max_export_events = 200000;
+  // Who may call what (services/auth); must outlive the service.
+  auth::CallGate* gate = nullptr;
 };
 
 class AuditService final : public v1::Audit::Service {

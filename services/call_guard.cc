@@ -3,7 +3,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
+#include "base/logging.h"
+#include "services/auth/call_gate.h"
 #include "google/protobuf/descriptor.h"
 #include "services/internal/raw_messages.h"
 
@@ -24,7 +28,10 @@ std::string RequestType(const char* method) {
 
 class CallGuard final : public grpc::experimental::Interceptor {
  public:
-  explicit CallGuard(grpc::experimental::ServerRpcInfo* info) : info_(info) {}
+  CallGuard(grpc::experimental::ServerRpcInfo* info, auth::CallGate* gate)
+      : info_(info), gate_(gate) {
+    ours_ = info->method() != nullptr && absl::StartsWith(info->method(), "/evenhand.v1.");
+  }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     // A unary or server-streaming call gets exactly one request; no message
@@ -37,16 +44,27 @@ class CallGuard final : public grpc::experimental::Interceptor {
          type == grpc::experimental::ServerRpcInfo::Type::SERVER_STREAMING)) {
       unparseable_ = true;
     }
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
-        unparseable_) {
-      methods->ModifySendStatus(
-          ToGrpcStatus(internal::UnparseableRequest(RequestType(info_->method()))));
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const bool admitted = ours_ && gate_->TakeAdmitted(info_->server_context());
+      if (unparseable_) {
+        methods->ModifySendStatus(
+            ToGrpcStatus(internal::UnparseableRequest(RequestType(info_->method()))));
+      } else if (ours_ && !admitted && methods->GetSendStatus().ok()) {
+        logging::Error("auth", absl::StrCat(info_->method(),
+                                            " answered without asking the authoriser; the call "
+                                            "was turned into PERMISSION_DENIED"));
+        methods->ModifySendStatus(grpc::Status(
+            grpc::StatusCode::PERMISSION_DENIED,
+            "this call was not authorised (the server's method did not ask the authoriser)"));
+      }
     }
     methods->Proceed();
   }
 
  private:
   grpc::experimental::ServerRpcInfo* const info_;
+  auth::CallGate* const gate_;
+  bool ours_ = false;
   bool unparseable_ = false;
 };
 
@@ -54,13 +72,13 @@ class CallGuard final : public grpc::experimental::Interceptor {
 
 grpc::experimental::Interceptor* CallGuardFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new CallGuard(info);
+  return new CallGuard(info, gate_);
 }
 
 std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-CallGuardCreators() {
+CallGuardCreators(auth::CallGate* gate) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-  creators.push_back(std::make_unique<CallGuardFactory>());
+  creators.push_back(std::make_unique<CallGuardFactory>(gate));
   return creators;
 }
 

@@ -379,6 +379,9 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       return Officers("member_participated_in_decision.affected_officer_ids",
                       d.affected_officer_ids());
     }
+    case v1::Payload::kAccessRecorded:
+      return Fail("access_recorded",
+                  "is the server's own record of who read the log; nobody appends it");
     case v1::Payload::kEventCorrected:
     case v1::Payload::KIND_NOT_SET:
       break;

@@ -11,11 +11,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
+#include "services/auth/withholding.h"
 #include "services/internal/delivery_pool.h"
 #include "services/internal/raw_messages.h"
 
 namespace evenhand::services {
 namespace {
+
+constexpr char kAppend[] = "evenhand.v1.EventLog/Append";
+constexpr char kReadStream[] = "evenhand.v1.EventLog/ReadStream";
+constexpr char kReadAll[] = "evenhand.v1.EventLog/ReadAll";
+constexpr char kSubscribe[] = "evenhand.v1.EventLog/Subscribe";
+constexpr char kGetStatus[] = "evenhand.v1.EventLog/GetStatus";
 
 // A read response carries events up to about this many bytes (and gRPC's
 // default 4 MiB client receive limit is never approached).
@@ -118,6 +125,10 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   };
+  if (absl::Status admitted = options_.gate->Admit(*context, kAppend, *request).status();
+      !admitted.ok()) {
+    return fail(admitted);
+  }
   absl::StatusOr<storage::ExpectedRevision> expected = ToExpected(*request);
   if (!expected.ok()) return fail(expected.status());
   std::vector<v1::Event> events(request->events().begin(), request->events().end());
@@ -148,22 +159,44 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
 grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
                                          const v1::ReadStreamRequest* request,
                                          grpc::ServerWriter<v1::ReadResponse>* writer) {
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReadStream, *request);
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  if (absl::Status s = options_.gate->Record(*grant, kReadStream, *request, 0, "opened");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  std::string owner;
+  if (grant->values == auth::Grant::Values::kOwnGroupOnly) {
+    absl::StatusOr<std::string> o = options_.gate->authorizer().OwnerOf(request->stream_id());
+    if (!o.ok()) return ToGrpcStatus(o.status());
+    owner = *o;
+  }
   ChunkWriter<v1::ReadResponse> chunks(writer, &Itself);
   bool client_gone = false;
+  uint64_t sent = 0;
   absl::Status status = store_->ReadStream(
       request->stream_id(),
       request->has_from_revision() ? std::optional<uint64_t>(request->from_revision())
                                    : std::nullopt,
       ToDirection(request->direction()), request->max_count(),
       [&](const storage::EventPtr& e) {
-        if (context->IsCancelled() || !chunks.Add(e)) {
+        storage::EventPtr shown = e;
+        if (grant->values != auth::Grant::Values::kFull) {
+          auto copy = std::make_shared<v1::RecordedEvent>(*e);
+          auth::Withhold(*grant, owner, copy->mutable_event());
+          shown = std::move(copy);
+        }
+        if (context->IsCancelled() || !chunks.Add(shown)) {
           client_gone = true;
           return false;
         }
+        ++sent;
         return true;
       });
   if (!status.ok()) return ToGrpcStatus(status);
   if (client_gone || !chunks.Flush()) return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  // The count, once known (the read was on the record before it began).
+  options_.gate->Record(*grant, kReadStream, *request, sent, "completed").IgnoreError();
   return grpc::Status::OK;
 }
 
@@ -219,6 +252,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   if (absl::Status parsed = internal::ParseRequest(*raw_request, &request); !parsed.ok()) {
     return new ChunkReactor([parsed](std::string*) { return parsed; });
   }
+  // Auditors only: everything as stored, so the stored bytes can go as
+  // they are. On the record before the first chunk.
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReadAll, request);
+  absl::Status admitted = grant.status();
+  if (admitted.ok() && grant->values != auth::Grant::Values::kFull) {
+    admitted = absl::InternalError("ReadAll serves whole events only");
+  }
+  if (admitted.ok()) admitted = options_.gate->Record(*grant, kReadAll, request, 0, "opened");
+  if (!admitted.ok()) return new ChunkReactor([admitted](std::string*) { return admitted; });
   struct Cursor {
     std::optional<uint64_t> next;
     bool limited;        // max_count was given
@@ -226,6 +268,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     uint64_t last;       // the log's end when the read began
     bool forwards;
     bool done = false;
+    uint64_t sent = 0;  // events so far
     storage::ReadFilter filter;
   };
   auto cursor = std::make_shared<Cursor>();
@@ -236,7 +279,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   cursor->last = store_->LastPosition();
   cursor->forwards = request.direction() != v1::BACKWARDS;
   cursor->filter = ToFilter(request.filter());
-  return new ChunkReactor([store = store_, cursor, context](std::string* out) -> absl::Status {
+  // The count goes on the record once the read is done (best effort: the
+  // read was on the record before it began).
+  auto finished = [gate = options_.gate, grant = *grant, request, cursor] {
+    gate->Record(grant, kReadAll, request, cursor->sent, "completed").IgnoreError();
+  };
+  return new ChunkReactor([store = store_, cursor, context,
+                           finished](std::string* out) -> absl::Status {
     if (cursor->done) return absl::OkStatus();
     if (context->IsCancelled()) return absl::CancelledError("the client went away");
     const uint64_t want =
@@ -265,16 +314,19 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
           return true;
         });
     if (!s.ok()) return s;
+    cursor->sent += sent;
     if (cursor->limited) cursor->remaining -= sent;
     if (sent == want) stopped_early = true;
     if (sent == 0 || at_end || !stopped_early || (cursor->limited && cursor->remaining == 0)) {
       cursor->done = true;
+      finished();
       return absl::OkStatus();
     }
     if (cursor->forwards) {
       cursor->next = last_seen + 1;
     } else if (last_seen <= 1) {
       cursor->done = true;
+      finished();
     } else {
       cursor->next = last_seen - 1;
     }
@@ -284,18 +336,26 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  // The caller's host: subscriptions are limited per client.
-  std::string peer = context->peer();
-  if (size_t colon = peer.rfind(':'); colon != std::string::npos && colon > peer.find(':')) {
-    peer.resize(colon);
+  v1::SubscribeRequest parsed;
+  if (absl::Status s = internal::ParseRequest(*request, &parsed); !s.ok()) {
+    return RefuseSubscription(s);
   }
-  return StartSubscription(context, *request, Subscribers{store_, &limits_, pool_.get()},
-                           std::move(peer));
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kSubscribe, parsed);
+  if (!grant.ok()) return RefuseSubscription(grant.status());
+  if (absl::Status s = options_.gate->Record(*grant, kSubscribe, parsed, 0, "opened"); !s.ok()) {
+    return RefuseSubscription(s);
+  }
+  // Subscriptions are limited per principal (and in all).
+  return StartSubscription(context, parsed, Subscribers{store_, &limits_, pool_.get()},
+                           grant->identity.principal);
 }
 
 grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,
                                         const v1::GetStatusRequest* request,
                                         v1::GetStatusResponse* response) {
+  if (absl::Status s = options_.gate->Admit(*context, kGetStatus, *request).status(); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   response->set_last_position(store_->LastPosition());
   response->set_log_id(store_->log_id());
   response->set_server_version(options_.server_version);

@@ -17,6 +17,7 @@
 
 #include "absl/time/time.h"
 #include "evenhand/v1/log.grpc.pb.h"
+#include "services/auth/call_gate.h"
 #include "services/domain_validation.h"
 #include "services/event_validation.h"
 #include "services/subscribe_reactor.h"
@@ -39,6 +40,8 @@ struct EventLogOptions {
   size_t max_subscriptions_per_client = 1024;
   // What all subscribers are sent together, at most (0: no cap).
   uint64_t subscriber_bytes_per_second = 64ull << 20;
+  // Who may call what (services/auth); must outlive the service.
+  auth::CallGate* gate = nullptr;
 };
 
 class EventLogService final

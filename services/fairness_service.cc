@@ -11,6 +11,10 @@
 namespace evenhand::services {
 namespace {
 
+constexpr char kGetReport[] = "evenhand.v1.Fairness/GetReport";
+constexpr char kListFindings[] = "evenhand.v1.Fairness/ListFindings";
+constexpr char kListRules[] = "evenhand.v1.Fairness/ListRules";
+
 }  // namespace
 
 FairnessService::FairnessService(const storage::EventStore* store,
@@ -86,8 +90,15 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
 grpc::Status FairnessService::GetReport(grpc::ServerContext* context,
                                         const v1::ReportRequest* request,
                                         v1::FairnessReport* response) {
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kGetReport, *request);
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report = BuildReport(*request);
   if (!report.ok()) return ToGrpcStatus(report.status());
+  if (absl::Status s = options_.gate->Record(*grant, kGetReport, *request,
+                                             report->findings_size(), "allowed");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   *response = std::move(*report);
   return grpc::Status::OK;
 }
@@ -95,6 +106,8 @@ grpc::Status FairnessService::GetReport(grpc::ServerContext* context,
 grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
                                            const v1::ListFindingsRequest* request,
                                            v1::ListFindingsResponse* response) {
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListFindings, *request);
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report = BuildReport(request->report());
   if (!report.ok()) return ToGrpcStatus(report.status());
   response->set_as_of_position(report->as_of_position());
@@ -107,12 +120,20 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
     if (f.severity() < request->min_severity()) continue;
     *response->add_findings() = std::move(f);
   }
+  if (absl::Status s = options_.gate->Record(*grant, kListFindings, *request,
+                                             response->findings_size(), "allowed");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return grpc::Status::OK;
 }
 
 grpc::Status FairnessService::ListRules(grpc::ServerContext* context,
                                         const v1::ListRulesRequest* request,
                                         v1::ListRulesResponse* response) {
+  if (absl::Status s = options_.gate->Admit(*context, kListRules, *request).status(); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   for (v1::RuleInfo& r : projections::FairnessProjection::Rules(options_.settings)) {
     *response->add_rules() = std::move(r);
   }

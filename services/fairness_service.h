@@ -16,6 +16,7 @@
 #include "projections/fairness_projection.h"
 #include "projections/projection_runner.h"
 #include "projections/working_day_calendar.h"
+#include "services/auth/call_gate.h"
 #include "storage/event_store.h"
 
 namespace evenhand::services {
@@ -25,6 +26,8 @@ struct FairnessServiceOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // How long a report waits for the projection to reach the log's end.
   absl::Duration catch_up_wait = absl::Seconds(10);
+  // Who may call what (services/auth); must outlive the service.
+  auth::CallGate* gate = nullptr;
 };
 
 class FairnessService final : public v1::Fairness::Service {

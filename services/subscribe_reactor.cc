@@ -301,14 +301,14 @@ class RefusedReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
 }  // namespace
 
+grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseSubscription(const absl::Status& status) {
+  return new RefusedReactor(status);
+}
+
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw_request,
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
     const Subscribers& shared, std::string client) {
   const storage::EventStore* store = shared.store;
-  v1::SubscribeRequest request;
-  if (absl::Status s = internal::ParseRequest(raw_request, &request); !s.ok()) {
-    return new RefusedReactor(s);
-  }
   const uint64_t last = store->feed().committed();
   uint64_t from = 1;
   if (request.start_case() == v1::SubscribeRequest::kFromEnd) {

@@ -26,6 +26,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "evenhand/v1/log.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "storage/event_store.h"
 
@@ -61,11 +62,14 @@ struct Subscribers {
   internal::DeliveryPool* pool;
 };
 
-// Starts serving one Subscribe call. `raw_request` is a serialised
-// SubscribeRequest; `client` names the caller for the per-client limit.
+// Starts serving one Subscribe call; `client` names the caller (its
+// principal) for the per-client limit.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer& raw_request,
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
     const Subscribers& subscribers, std::string client);
+
+// A Subscribe call refused before it starts.
+grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseSubscription(const absl::Status& status);
 
 }  // namespace evenhand::services
 

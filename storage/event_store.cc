@@ -38,7 +38,7 @@ constexpr char kFormatVersion[] = "1";
 // Below this many free bytes (after giving back the reserve file) RocksDB
 // cannot be opened for writing safely: opening writes a new MANIFEST,
 // OPTIONS file and WAL. The store then opens read-only.
-constexpr uint64_t kMinBytesToOpen = 16ull << 20;
+constexpr uint64_t kMinBytesToOpen = 4ull << 20;
 
 }  // namespace
 
@@ -218,6 +218,9 @@ absl::Status EventStore::Impl::OpenDatabase() {
   // Recovery keeps what it replays in memory instead of writing SST files,
   // so the log opens on a nearly full disk.
   db_options.avoid_flush_during_recovery = true;
+  // A new MANIFEST is written at every open; RocksDB's 4 MiB preallocation
+  // of it would take the room a nearly full disk has left.
+  db_options.manifest_preallocation_size = 256 << 10;
   db_options.max_total_wal_size = 256 << 20;
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
@@ -443,6 +446,21 @@ absl::StatusOr<AppendResult> EventStore::Append(std::string stream_id, ExpectedR
                        result = std::move(r);
                        done.Notify();
                      });
+  done.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<AppendResult> EventStore::AppendRecord(std::string stream_id,
+                                                      std::vector<v1::Event> events) {
+  absl::Notification done;
+  absl::StatusOr<AppendResult> result;
+  impl_->AppendAsync(
+      std::move(stream_id), ExpectedRevision::Any(), std::move(events),
+      [&](absl::StatusOr<AppendResult> r) {
+        result = std::move(r);
+        done.Notify();
+      },
+      /*record=*/true);
   done.WaitForNotification();
   return result;
 }

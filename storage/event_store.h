@@ -226,6 +226,11 @@ class EventStore {
   absl::StatusOr<AppendResult> Append(std::string stream_id, ExpectedRevision expected,
                                       std::vector<v1::Event> events);
 
+  // An append of the server's own record (who read the log): small, and
+  // allowed down to half of the free-space floor, so that reads can still be
+  // put on the record while publishers' appends are refused.
+  absl::StatusOr<AppendResult> AppendRecord(std::string stream_id, std::vector<v1::Event> events);
+
   // Reads `stream_id` from `from_revision` (unset: its start, or its end when
   // reading backwards), at most `max_count` events (0: no limit). A stream
   // that does not exist reads as empty.

@@ -183,7 +183,8 @@ void EventStore::Impl::OnRecovered() {
 }
 
 void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expected,
-                                   std::vector<v1::Event> events, AppendCallback done) {
+                                   std::vector<v1::Event> events, AppendCallback done,
+                                   bool record) {
   auto reject = [&](absl::Status status) { std::move(done)(std::move(status)); };
   if (absl::Status s = internal::ValidateStreamId(stream_id); !s.ok()) return reject(s);
   if (events.empty()) {
@@ -219,6 +220,7 @@ void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expec
   p.expected = expected;
   p.events = std::move(events);
   p.done = std::move(done);
+  p.record = record;
   absl::Status stopped;
   {
     absl::MutexLock lock(&queue_mu_);
@@ -436,7 +438,7 @@ std::string EventStore::Impl::FirstSeenMessage(const Pending& p,
                       "need new ids. Nothing was written.");
 }
 
-absl::Status EventStore::Impl::ReadyToWrite(uint64_t bytes) {
+absl::Status EventStore::Impl::ReadyToWrite() {
   if (bg_error_.load()) {
     // RocksDB stopped after a background error: try to resume it (at most
     // once a second), once there is room again.
@@ -457,17 +459,11 @@ absl::Status EventStore::Impl::ReadyToWrite(uint64_t bytes) {
                           bg_error_message_);
     }
   }
-  if (absl::Status room = disk_->CheckRoom(bytes); !room.ok()) {
-    return absl::Status(room.code(),
-                        absl::StrCat(room.message(),
-                                     ": appends are refused until space is freed, then resume by "
-                                     "themselves; reads continue"));
-  }
   if (options_.reserve_bytes > 0) {
     const absl::Time now = absl::Now();
     if (now - last_reserve_attempt_ >= kReserveEvery) {
       last_reserve_attempt_ = now;
-      disk_->EnsureReserve().IgnoreError();  // best effort: room is checked above
+      disk_->EnsureReserve().IgnoreError();  // best effort: room is checked per append
     }
   }
   return absl::OkStatus();
@@ -512,8 +508,16 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
     }
   };
 
-  size_t key_index = 0;
+  // Room on the disk, request by request: one that would leave less than
+  // the floor free is refused, the others go ahead. Free space is read once
+  // per group.
+  std::optional<uint64_t> free_bytes;
+  if (disk_->floor_bytes() > 0) {
+    absl::StatusOr<uint64_t> free = disk_->FreeBytes();
+    if (free.ok()) free_bytes = *free;
+  }
   uint64_t bytes = 0;
+  size_t key_index = 0;
   for (size_t r = 0; r < group.size(); ++r) {
     Pending& p = group[r];
     Outcome& out = d.outcomes[r];
@@ -589,6 +593,21 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
       continue;
     }
 
+    if (free_bytes.has_value()) {
+      uint64_t wanted = 0;
+      for (const v1::Event& e : p.events) wanted += e.ByteSizeLong() + kOverheadPerEvent;
+      const uint64_t floor = p.record ? disk_->floor_bytes() / 2 : disk_->floor_bytes();
+      if (bytes + wanted + floor > *free_bytes) {
+        out.result = absl::ResourceExhaustedError(absl::StrCat(
+            "the disk holding ", options_.data_dir, " has ", FormatBytes(*free_bytes),
+            " free, below the floor of ", FormatBytes(disk_->floor_bytes()),
+            " (minFreeDiskMib): appends are refused until space is freed, then resume by "
+            "themselves; reads continue. Nothing from this append was written; it is safe to "
+            "retry."));
+        continue;
+      }
+    }
+
     // Accepted: place the events.
     AppendResult result;
     uint64_t revision = cur ? *cur + 1 : 0;
@@ -619,7 +638,7 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
   }
 
   if (d.records.empty()) return d;
-  d.prepare_status = ReadyToWrite(bytes);
+  d.prepare_status = ReadyToWrite();
   if (d.prepare_status.ok() && options_.TEST_before_write) {
     d.prepare_status = options_.TEST_before_write();
   }

@@ -534,6 +534,7 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
                           OfficerName(p.approval_delegation_revoked().delegate_officer_id()),
                           " revoked");
     case v1::Payload::kEventCorrected:
+    case v1::Payload::kAccessRecorded:
     case v1::Payload::KIND_NOT_SET:
       break;
   }

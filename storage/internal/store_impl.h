@@ -55,8 +55,9 @@ class EventStore::Impl {
   }
 
   // event_store_write.cc
+  // `record`: the server's own record, held to half of the floor.
   void AppendAsync(std::string stream_id, ExpectedRevision expected,
-                   std::vector<v1::Event> events, AppendCallback done);
+                   std::vector<v1::Event> events, AppendCallback done, bool record = false);
   WriteState write_state() const;
   bool WaitForAppendsToFinish(absl::Time deadline);
   // RocksDB's listener: a background error stopped (or a recovery resumed)
@@ -106,6 +107,7 @@ class EventStore::Impl {
     std::vector<v1::Event> events;
     std::vector<std::string> id_keys;  // parsed event ids, 16 bytes each
     AppendCallback done;
+    bool record = false;  // the server's own record (a lower floor)
   };
 
   // The sequencer's verdict on one request of a group.
@@ -156,8 +158,9 @@ class EventStore::Impl {
   void RunWriter();
   void RunCompleter();
   Decided Decide(std::vector<Pending>& group);
-  // Before a group is prepared: room on the disk, and RocksDB writing.
-  absl::Status ReadyToWrite(uint64_t bytes);
+  // Before a group is decided: RocksDB writing (resumed if it had stopped),
+  // and the reserve file.
+  absl::Status ReadyToWrite();
   void Write(Decided& d);
   // Answers a group whose batch will never be written, because of
   // `cause` (which refers to this group or an earlier one). After a

@@ -12,6 +12,7 @@ namespace {
 
 using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class ConfigTest : public ::testing::Test {
@@ -52,10 +53,23 @@ TEST_F(ConfigTest, DefaultsAreTheDocumentedOnes) {
 
 TEST_F(ConfigTest, ServerRefusesAnAddressItCannotListenOn) {
   ServerOptions options;
-  options.config.set_listen("256.1.1.1:1");
+  options.config.set_listen("localhost:notaport");
   options.config.set_data_dir(dir_.Sub("data"));
   EXPECT_THAT(EvenHandServer::Start(options),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot listen on 256.1.1.1:1")));
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot listen on localhost:notaport")));
+}
+
+TEST_F(ConfigTest, PlainTextOffLoopbackRefusesToStartSayingHowToConfigureTls) {
+  for (const char* listen : {"0.0.0.0:0", "10.1.2.3:50051", "[::]:0", "example.org:50051"}) {
+    ServerOptions options;
+    options.config.set_listen(listen);
+    options.config.set_data_dir(dir_.Sub("data"));
+    EXPECT_THAT(EvenHandServer::Start(options),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         AllOf(HasSubstr("refusing to listen in plain text on"),
+                               HasSubstr("security.tls.certFile"), HasSubstr("scripts/make-certs"))))
+        << listen;
+  }
 }
 
 }  // namespace

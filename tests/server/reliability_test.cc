@@ -193,20 +193,40 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
   EXPECT_TRUE(resumed) << "appends did not resume after space was freed";
 
   // Stopped, the disk filled while it was down, and a restart on the full
-  // disk: it serves reads.
+  // disk: it opens (the reserve file given back) and serves reads, which go
+  // on the record within half of the floor, while appends are refused.
   child.Signal(SIGTERM);
   int exit_status = child.Wait();
   EXPECT_TRUE(WIFEXITED(exit_status)) << child.Log();
-  disk.FillLeaving(2ull << 20);
-  ChildServer again(dir, 1, {config, "--data_dir=" + dir.Sub("disk/data")});
-  again.Start();
+  disk.FillLeaving(5ull << 20);  // below the floor, above half of it
+  {
+    ChildServer again(dir, 1, {config, "--data_dir=" + dir.Sub("disk/data")});
+    again.Start();
+    if (HasFatalFailure()) return;
+    EXPECT_THAT(again.Log(), HasSubstr("appends are refused until space is freed"));
+    ExpectAllPresent(again, acked);
+    auto append = again.client().Append(Request("s", SomeEvents(1)));
+    EXPECT_THAT(append, StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("below the floor")));
+    again.Signal(SIGTERM);
+    again.Wait();
+  }
+  // So full it cannot open for writing at all: read-only. It answers status
+  // and proofs; reads that must go on the record are refused, saying why.
+  disk.FillLeaving(1ull << 20);
+  ChildServer full(dir, 2, {config, "--data_dir=" + dir.Sub("disk/data")});
+  full.Start();
   if (HasFatalFailure()) return;
-  ExpectAllPresent(again, acked);
-  auto append = again.client().Append(Request("s", SomeEvents(1)));
-  EXPECT_FALSE(append.ok());
-  EXPECT_THAT(again.Log(), HasSubstr("too little to open the log for writing: it serves reads only"));
-  again.Signal(SIGTERM);
-  again.Wait();
+  EXPECT_THAT(full.Log(), HasSubstr("too little to open the log for writing: it serves reads only"));
+  auto full_status = full.client().GetStatus();
+  ASSERT_OK(full_status);
+  EXPECT_TRUE(full_status->read_only());
+  EXPECT_OK(full.audit().GetTreeHead(0));
+  EXPECT_THAT(full.client().ReadAll({}, [](const v1::RecordedEvent&) { return true; }),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("access record could not be made durable"),
+                             HasSubstr("serves reads only"))));
+  full.Signal(SIGTERM);
+  full.Wait();
 }
 
 // ---- the log's memory of itself ---------------------------------------------
@@ -572,7 +592,9 @@ TEST(ProjectionRestartTest, ARestartRestoresTheCheckpointAndARebuildRefoldsWithE
     request.set_as_of_position(at);
     auto r = fairness->GetReport(request);
     EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->SerializeAsString() : std::string();
+    if (!r.ok()) return std::string();
+    r->clear_log_last_position();  // reads are recorded: the log grows as it is read
+    return r->SerializeAsString();
   };
   uint64_t last = 0;
   {

@@ -27,6 +27,7 @@ class ServerTest : public ::testing::Test {
   void StartServer(v1::ServerConfig config = {}) {
     StopServer();
     if (!domain_validation_) config.set_skip_domain_validation(true);
+    if (!record_reads_) config.mutable_security()->mutable_local()->set_do_not_record_reads(true);
     config.set_listen("127.0.0.1:0");
     config.set_data_dir(dir_.Sub(data_subdir_));
     server::ServerOptions options;
@@ -66,6 +67,9 @@ class ServerTest : public ::testing::Test {
   // Tests of the log's mechanics append arbitrary events; tests of the
   // domain turn this on.
   bool domain_validation_ = false;
+  // Reads go on the record (an event each); tests that count the log's
+  // events leave this off.
+  bool record_reads_ = false;
   bool seed_demo_ = false;
   bool rebuild_projections_ = false;
   // Changes the server's options before each start (test hooks, clocks).

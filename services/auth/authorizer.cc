@@ -1,0 +1,368 @@
+#include "services/auth/authorizer.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "base/status_macros.h"
+#include "evenhand/v1/audit.pb.h"
+#include "evenhand/v1/log.pb.h"
+#include "grpc/grpc_security_constants.h"
+#include "services/event_validation.h"
+
+namespace evenhand::services::auth {
+namespace {
+
+constexpr char kAnyPublisher[] = "publisher:*";
+
+// Which roles may call a method, and what a grant of it is for. A role ending
+// in ":" matches every role with that prefix ("publisher:" any publisher).
+struct MethodRule {
+  const char* method;
+  std::vector<std::string> roles;
+  Grant::Values values;
+  bool recorded;
+};
+
+const std::vector<MethodRule>& Rules() {
+  using V = Grant::Values;
+  static const auto* rules = new std::vector<MethodRule>{
+      {"evenhand.v1.EventLog/Append", {"publisher:"}, V::kNone, false},
+      {"evenhand.v1.EventLog/ReadStream", {"auditor", "group:"}, V::kFull, true},
+      {"evenhand.v1.EventLog/ReadAll", {"auditor"}, V::kFull, true},
+      {"evenhand.v1.EventLog/Subscribe", {"auditor"}, V::kFull, true},
+      {"evenhand.v1.EventLog/GetStatus", {"monitoring", "admin", "auditor"}, V::kNone, false},
+      {"evenhand.v1.Fairness/GetReport", {"committee", "auditor"}, V::kNone, true},
+      {"evenhand.v1.Fairness/ListFindings", {"committee", "auditor"}, V::kNone, true},
+      {"evenhand.v1.Fairness/ListRules", {"*"}, V::kNone, false},
+      {"evenhand.v1.Audit/Replay", {"auditor", "group:"}, V::kFull, true},
+      {"evenhand.v1.Audit/Export", {"auditor"}, V::kFull, true},
+      // Public evidence: hashes, signed roots and the key.
+      {"evenhand.v1.Audit/GetInclusionProof", {"*"}, V::kNone, false},
+      {"evenhand.v1.Audit/GetConsistencyProof", {"*"}, V::kNone, false},
+      {"evenhand.v1.Audit/GetTreeHead", {"*"}, V::kNone, false},
+      {"evenhand.v1.Audit/GetCheckpoint", {"*"}, V::kNone, false},
+      {"evenhand.v1.Audit/ListCheckpoints", {"*"}, V::kNone, false},
+      {"evenhand.v1.Audit/GetPublicKey", {"*"}, V::kNone, false},
+  };
+  return *rules;
+}
+
+const MethodRule* FindRule(absl::string_view method) {
+  for (const MethodRule& r : Rules()) {
+    if (method == r.method) return &r;
+  }
+  return nullptr;
+}
+
+bool RoleMatches(const std::string& granted, const std::string& needed) {
+  if (needed == "*") return true;
+  if (!needed.empty() && needed.back() == ':') return absl::StartsWith(granted, needed);
+  return granted == needed;
+}
+
+std::string Who(const Identity& id) {
+  return absl::StrCat("principal \"", id.principal, "\" (", id.authenticated_as, ")");
+}
+
+std::string RolesText(const Identity& id) {
+  return id.roles.empty() ? std::string("no role") : absl::StrJoin(id.roles, ", ");
+}
+
+std::string NeededText(const MethodRule& rule) {
+  std::vector<std::string> names;
+  for (const std::string& r : rule.roles) {
+    names.push_back(r.back() == ':' ? absl::StrCat(r, "<", r == "group:" ? "id" : "system", ">")
+                                    : r);
+  }
+  return absl::StrJoin(names, " or ");
+}
+
+}  // namespace
+
+bool Identity::HasRole(absl::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+std::vector<std::string> Identity::Groups() const {
+  std::vector<std::string> out;
+  for (const std::string& r : roles) {
+    if (absl::StartsWith(r, "group:")) out.push_back(r.substr(6));
+  }
+  return out;
+}
+
+bool Identity::PublishesAs(absl::string_view system) const {
+  return HasRole(kAnyPublisher) || HasRole(absl::StrCat("publisher:", system));
+}
+
+Caller Caller::FromContext(const grpc::ServerContextBase& context) {
+  Caller c;
+  c.peer = context.peer();
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr) {
+    for (const auto& v : auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME)) {
+      c.tls |= std::string(v.data(), v.size()) == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
+    }
+    if (auth->IsPeerAuthenticated()) {
+      for (const auto& v : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
+        c.certificate_names.emplace_back(v.data(), v.size());
+      }
+      for (const auto& v : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
+        c.certificate_names.emplace_back(v.data(), v.size());
+      }
+    }
+  }
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it != metadata.end()) c.authorization.assign(it->second.data(), it->second.size());
+  return c;
+}
+
+Authorizer::Authorizer(const v1::SecurityConfig& config, bool local_mode,
+                       std::function<absl::Time()> clock)
+    : config_(config), local_mode_(local_mode), clock_(std::move(clock)) {
+  local_.principal = config.local().name().empty() ? "local" : config.local().name();
+  local_.authenticated_as = "local";
+  local_.local = true;
+  if (config.local().roles().empty()) {
+    local_.roles = {kAnyPublisher, "committee", "auditor", "monitoring", "admin"};
+  } else {
+    local_.roles.assign(config.local().roles().begin(), config.local().roles().end());
+  }
+  const v1::PrincipalLimits& l = config.limits();
+  if (l.requests_per_second() != 0) rate_ = l.requests_per_second();
+  burst_ = l.burst() != 0 ? l.burst() : 2 * rate_;
+  if (l.max_subscriptions() != 0) max_subscriptions_ = l.max_subscriptions();
+  if (l.max_export_events() != 0) max_export_events_ = l.max_export_events();
+}
+
+absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
+    const v1::SecurityConfig& config, bool local_mode, std::function<absl::Time()> clock) {
+  std::unique_ptr<Authorizer> a(new Authorizer(config, local_mode, std::move(clock)));
+  if (!local_mode && !config.oidc().jwks_file().empty()) {
+    EH_ASSIGN_OR_RETURN(a->tokens_, TokenVerifier::Load(config.oidc()));
+  }
+  // Roles are checked when the configuration is read, not when they are
+  // first needed.
+  auto check_roles = [](const google::protobuf::RepeatedPtrField<std::string>& roles,
+                        const std::string& where) -> absl::Status {
+    for (const std::string& r : roles) {
+      if (r == "committee" || r == "auditor" || r == "monitoring" || r == "admin" ||
+          (absl::StartsWith(r, "publisher:") && r.size() > 10) ||
+          (absl::StartsWith(r, "group:") && r.size() > 6)) {
+        continue;
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": unknown role \"", r,
+          "\"; use publisher:<system>, committee, auditor, group:<group id>, monitoring or "
+          "admin"));
+    }
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < config.principals_size(); ++i) {
+    const v1::PrincipalConfig& p = config.principals(i);
+    const std::string where = absl::StrCat("security.principals[", i, "]");
+    if (p.name().empty()) return absl::InvalidArgumentError(absl::StrCat(where, ".name: required"));
+    if (p.certificate_names().empty() && p.token_subjects().empty() && p.token_groups().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, " (", p.name(),
+          "): names no certificate, token subject or token group, so nobody could be it"));
+    }
+    EH_RETURN_IF_ERROR(check_roles(p.roles(), where + ".roles"));
+  }
+  EH_RETURN_IF_ERROR(check_roles(config.local().roles(), "security.local.roles"));
+  return a;
+}
+
+absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
+  if (local_mode_) {
+    if (!caller.authorization.empty()) {
+      return absl::UnauthenticatedError(
+          "bearer tokens are accepted only over TLS, and this server runs in local mode (plain "
+          "text on loopback): do not send a token to it");
+    }
+    return local_;
+  }
+  if (!caller.tls) {
+    return absl::UnauthenticatedError("this server accepts TLS connections only");
+  }
+  Identity id;
+  std::vector<const v1::PrincipalConfig*> matched;
+  if (!caller.authorization.empty()) {
+    absl::string_view header = caller.authorization;
+    if (!absl::ConsumePrefix(&header, "Bearer ") && !absl::ConsumePrefix(&header, "bearer ")) {
+      return absl::UnauthenticatedError(
+          "the authorization metadata must be \"Bearer <token>\" (an OIDC access token)");
+    }
+    if (tokens_ == nullptr) {
+      return absl::UnauthenticatedError(
+          "this server takes no bearer tokens (security.oidc is not configured)");
+    }
+    EH_ASSIGN_OR_RETURN(TokenClaims claims, tokens_->Verify(std::string_view(header.data(), header.size()), clock_()));
+    id.authenticated_as = absl::StrCat("token ", claims.subject);
+    id.principal = claims.subject;
+    for (const v1::PrincipalConfig& p : config_.principals()) {
+      bool is = std::find(p.token_subjects().begin(), p.token_subjects().end(), claims.subject) !=
+                p.token_subjects().end();
+      for (const std::string& g : claims.groups) {
+        is |= std::find(p.token_groups().begin(), p.token_groups().end(), g) !=
+              p.token_groups().end();
+      }
+      if (is) matched.push_back(&p);
+    }
+  } else if (!caller.certificate_names.empty()) {
+    id.authenticated_as = absl::StrCat("certificate ", caller.certificate_names.front());
+    id.principal = caller.certificate_names.front();
+    for (const v1::PrincipalConfig& p : config_.principals()) {
+      bool is = false;
+      for (const std::string& n : caller.certificate_names) {
+        is |= std::find(p.certificate_names().begin(), p.certificate_names().end(), n) !=
+              p.certificate_names().end();
+      }
+      if (is) matched.push_back(&p);
+    }
+  } else {
+    return absl::UnauthenticatedError(
+        "no client certificate and no bearer token: a system presents a certificate issued by "
+        "the council's CA; a person signs in with the council's identity provider (evenhand "
+        "--token-file)");
+  }
+  // Every principal that names the caller gives it its roles; the first
+  // one names it.
+  if (!matched.empty()) id.principal = matched.front()->name();
+  for (const v1::PrincipalConfig* p : matched) {
+    for (const std::string& r : p->roles()) {
+      if (!id.HasRole(r)) id.roles.push_back(r);
+    }
+  }
+  return id;
+}
+
+absl::Status Authorizer::MethodAllowed(const Identity& identity, absl::string_view method) const {
+  const MethodRule* rule = FindRule(method);
+  if (rule == nullptr) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        Who(identity), " may not call ", method, ": nobody may (the method is not in the table)"));
+  }
+  for (const std::string& needed : rule->roles) {
+    if (needed == "*") return absl::OkStatus();
+    for (const std::string& granted : identity.roles) {
+      if (RoleMatches(granted, needed)) return absl::OkStatus();
+    }
+  }
+  return absl::PermissionDeniedError(absl::StrCat(Who(identity), " may not call ", method,
+                                                  ": it needs the role ", NeededText(*rule),
+                                                  ", and it has ", RolesText(identity)));
+}
+
+absl::Status Authorizer::CheckRate(const Identity& identity) {
+  if (identity.local) return absl::OkStatus();  // the machine's own user
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  auto [it, inserted] = buckets_.try_emplace(identity.principal, Bucket{burst_, now});
+  Bucket& b = it->second;
+  b.tokens = std::min(burst_, b.tokens + absl::ToDoubleSeconds(now - b.refilled) * rate_);
+  b.refilled = now;
+  if (b.tokens < 1) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        Who(identity), " made more than ", rate_,
+        " requests per second (security.limits.requestsPerSecond); slow down and retry"));
+  }
+  b.tokens -= 1;
+  return absl::OkStatus();
+}
+
+absl::Status Authorizer::CheckAppend(const Identity& identity,
+                                     const google::protobuf::Message& message) const {
+  const auto* request = dynamic_cast<const v1::AppendRequest*>(&message);
+  if (request == nullptr) return absl::InternalError("Append without an AppendRequest");
+  const std::string kind = request->stream_id().substr(0, request->stream_id().find('-'));
+  for (int i = 0; i < request->events_size(); ++i) {
+    const v1::Event& e = request->events(i);
+    const std::string type = PayloadTypeName(e.payload());
+    if (type == "AccessRecorded") {
+      return absl::PermissionDeniedError(absl::StrCat(
+          Who(identity), " may not append events[", i,
+          "]: AccessRecorded is the server's own record of reads; nobody appends it"));
+    }
+    if (!identity.PublishesAs(e.source_system())) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          Who(identity), " may not append events[", i, "] as source_system \"", e.source_system(),
+          "\": it needs the role publisher:", e.source_system(), ", and it has ",
+          RolesText(identity)));
+    }
+    for (const v1::PublisherLane& lane : config_.publishers()) {
+      if (lane.system() != e.source_system()) continue;
+      if (!lane.event_types().empty() &&
+          std::find(lane.event_types().begin(), lane.event_types().end(), type) ==
+              lane.event_types().end()) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            Who(identity), " may not append events[", i, "] of type ", type, ": publisher ",
+            lane.system(), " may append only ", absl::StrJoin(lane.event_types(), ", "),
+            " (security.publishers)"));
+      }
+      if (!lane.stream_kinds().empty() &&
+          std::find(lane.stream_kinds().begin(), lane.stream_kinds().end(), kind) ==
+              lane.stream_kinds().end()) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            Who(identity), " may not append to stream \"", request->stream_id(), "\": publisher ",
+            lane.system(), " may append only to ", absl::StrJoin(lane.stream_kinds(), "-, "),
+            "- streams (security.publishers)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::string_view method,
+                                            const google::protobuf::Message& request) {
+  EH_RETURN_IF_ERROR(CheckRate(identity));
+  EH_RETURN_IF_ERROR(MethodAllowed(identity, method));
+  const MethodRule* rule = FindRule(method);
+  Grant grant;
+  grant.identity = identity;
+  grant.values = rule->values;
+  grant.recorded = rule->recorded && !(identity.local && config_.local().do_not_record_reads());
+  if (method == "evenhand.v1.EventLog/Append") {
+    EH_RETURN_IF_ERROR(CheckAppend(identity, request));
+    return grant;
+  }
+  // A group principal reads, of what it may read, only its own group's, and
+  // only if it has no wider role for the method.
+  if (grant.values == Grant::Values::kFull && !identity.HasRole("auditor")) {
+    grant.values = Grant::Values::kOwnGroupOnly;
+    grant.groups = identity.Groups();
+    if (const auto* read = dynamic_cast<const v1::ReadStreamRequest*>(&request)) {
+      EH_ASSIGN_OR_RETURN(std::string owner, OwnerOf(read->stream_id()));
+      if (std::find(grant.groups.begin(), grant.groups.end(), owner) == grant.groups.end()) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            Who(identity), " may not read stream "", read->stream_id(), "": ",
+            owner.empty() ? std::string("it is not a political group's case")
+                          : absl::StrCat("it is group ", owner, "'s case"),
+            ", and it may read its own group's (", absl::StrJoin(grant.groups, ", "),
+            ") only"));
+      }
+    }
+    if (const auto* replay = dynamic_cast<const v1::ReplayRequest*>(&request)) {
+      const std::string& wanted = replay->filter().group_id();
+      if (!wanted.empty() &&
+          std::find(grant.groups.begin(), grant.groups.end(), wanted) == grant.groups.end()) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            Who(identity), " may not replay what concerns group \"", wanted,
+            "\": it may read its own group's (", absl::StrJoin(grant.groups, ", "), ") only"));
+      }
+    }
+  }
+  return grant;
+}
+
+absl::StatusOr<std::string> Authorizer::OwnerOf(const std::string& stream_id) const {
+  if (!owner_) return std::string();
+  return owner_(stream_id);
+}
+
+}  // namespace evenhand::services::auth

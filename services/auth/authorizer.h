@@ -1,0 +1,162 @@
+// Authorizer: the one place that decides who may do what (docs/SECURITY.md).
+//
+// Every gRPC method of the EventLog, Fairness and Audit services calls
+// Authorize() before it does anything else, with its own name and request.
+// The authoriser:
+//   1. authenticates the caller: a client certificate verified by the TLS
+//      handshake (its subject alternative names, then its common name), or an
+//      OIDC bearer token in the `authorization` metadata (accepted only over
+//      TLS), or, in local mode (plain text on loopback), the local principal;
+//   2. maps the identity to the configured principal (by certificate name,
+//      token subject or token group) and so to its roles; an identity no
+//      principal names has no roles;
+//   3. applies the principal's request rate limit;
+//   4. decides, default deny, from the table below and the request:
+//        publisher:<system>  EventLog.Append only: event types and stream
+//                            kinds of its lane, source_system = <system>
+//        committee           Fairness (reports, findings, rules): no
+//                            confidential value ever appears in them
+//        auditor             every read, replay, proof and export, in full
+//        group:<id>          EventLog.ReadStream of its own group's cases and
+//                            Audit.Replay of what concerns its group, with
+//                            other groups' confidential values withheld
+//        monitoring          EventLog.GetStatus (health is open to anyone)
+//        admin               EventLog.GetStatus
+//      Anyone authenticated may fetch the public key, checkpoints and proofs
+//      (public evidence). Nobody can delete or rewrite: there is no method.
+//   5. says what the grant is for the service to apply: full values, or
+//      values withheld, and whether the read must be recorded.
+// A refusal is PERMISSION_DENIED naming the principal, the method and the
+// role it lacks (UNAUTHENTICATED if the caller could not be identified,
+// RESOURCE_EXHAUSTED over the rate limit).
+//
+// Thread-safe.
+#ifndef EVENHAND_SERVICES_AUTH_AUTHORIZER_H_
+#define EVENHAND_SERVICES_AUTH_AUTHORIZER_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "evenhand/v1/config.pb.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/grpcpp.h"
+#include "services/auth/token_verifier.h"
+
+namespace evenhand::services::auth {
+
+// Who is calling.
+struct Identity {
+  // The configured principal's name ("local" in local mode); for an identity
+  // no principal names, the identity itself.
+  std::string principal;
+  // How it proved who it is: "certificate <name>", "token <subject>",
+  // "local".
+  std::string authenticated_as;
+  std::vector<std::string> roles;
+  bool local = false;
+
+  bool HasRole(absl::string_view role) const;
+  // The ids of its "group:<id>" roles.
+  std::vector<std::string> Groups() const;
+  // Whether it may publish as `system` ("publisher:<system>" or
+  // "publisher:*").
+  bool PublishesAs(absl::string_view system) const;
+};
+
+// What a caller may see of what it is allowed to read.
+struct Grant {
+  Identity identity;
+  enum class Values {
+    kFull,          // auditors: everything as stored
+    kOwnGroupOnly,  // group principals: confidential values of other groups' cases withheld
+    kNone,          // no event content is returned (reports, status, proofs, appends)
+  };
+  Values values = Values::kNone;
+  // The reader's groups, for kOwnGroupOnly.
+  std::vector<std::string> groups;
+  // The call reads the log's content for a person or an auditor: it must
+  // be on the record (AccessRecorder) before it is answered.
+  bool recorded = false;
+};
+
+// Connection facts the authoriser needs, taken from a gRPC call.
+struct Caller {
+  // "ssl" or "insecure" (GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME).
+  bool tls = false;
+  // The verified client certificate's names (SANs, then the common name).
+  std::vector<std::string> certificate_names;
+  // The `authorization` metadata, if any.
+  std::string authorization;
+  // ipv4:127.0.0.1:port etc.
+  std::string peer;
+
+  static Caller FromContext(const grpc::ServerContextBase& context);
+};
+
+class Authorizer {
+ public:
+  // `local_mode`: the listener is plain text on loopback; every caller is
+  // the local principal. Otherwise TLS: certificates and tokens.
+  static absl::StatusOr<std::unique_ptr<Authorizer>> Create(
+      const v1::SecurityConfig& config, bool local_mode,
+      std::function<absl::Time()> clock = [] { return absl::Now(); });
+
+  // Who `caller` is; Unauthenticated if it cannot be identified.
+  absl::StatusOr<Identity> Authenticate(const Caller& caller) const;
+
+  // The decision for `method` ("evenhand.v1.EventLog/Append") and its
+  // request, for an authenticated identity. Applies the rate limit.
+  absl::StatusOr<Grant> Authorize(const Identity& identity, absl::string_view method,
+                                  const google::protobuf::Message& request);
+
+  // The role-only part of the decision: whether `method` is open to any of
+  // `identity`'s roles at all (before the request is looked at).
+  absl::Status MethodAllowed(const Identity& identity, absl::string_view method) const;
+
+  // The political group a stream (a case) belongs to, "" if none: for a
+  // group principal's reads. Set by the server, which has the log.
+  using StreamOwner = std::function<absl::StatusOr<std::string>(const std::string& stream_id)>;
+  void SetStreamOwner(StreamOwner owner) { owner_ = std::move(owner); }
+  absl::StatusOr<std::string> OwnerOf(const std::string& stream_id) const;
+
+  // Per-principal limits.
+  size_t max_subscriptions() const { return max_subscriptions_; }
+  size_t max_export_events() const { return max_export_events_; }
+  bool local_mode() const { return local_mode_; }
+
+ private:
+  Authorizer(const v1::SecurityConfig& config, bool local_mode,
+             std::function<absl::Time()> clock);
+  absl::Status CheckRate(const Identity& identity);
+  absl::Status CheckAppend(const Identity& identity, const google::protobuf::Message& request) const;
+
+  const v1::SecurityConfig config_;
+  const bool local_mode_;
+  StreamOwner owner_;
+  const std::function<absl::Time()> clock_;
+  std::unique_ptr<TokenVerifier> tokens_;
+  Identity local_;
+  double rate_ = 5000, burst_ = 10000;
+  size_t max_subscriptions_ = 64;
+  size_t max_export_events_ = 200000;
+
+  struct Bucket {
+    double tokens;
+    absl::Time refilled;
+  };
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace evenhand::services::auth
+
+#endif  // EVENHAND_SERVICES_AUTH_AUTHORIZER_H_

@@ -1,0 +1,107 @@
+#include "services/auth/call_gate.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/time_util.h"
+#include "base/uuid.h"
+#include "google/protobuf/text_format.h"
+
+namespace evenhand::services::auth {
+namespace {
+
+constexpr size_t kMaxRequestText = 2000;
+
+// A stream id for a principal's access records: its name, with characters
+// stream ids may not hold replaced.
+std::string AccessStream(const std::string& principal) {
+  std::string id = "access-";
+  for (char c : principal.substr(0, 150)) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':' || c == '@';
+    id.push_back(ok ? c : '_');
+  }
+  return id;
+}
+
+std::string Describe(const google::protobuf::Message& request) {
+  std::string text;
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  printer.PrintToString(request, &text);
+  if (text.size() > kMaxRequestText) text = text.substr(0, kMaxRequestText) + "...";
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text.empty() ? std::string("(everything)") : text;
+}
+
+}  // namespace
+
+CallGate::CallGate(Authorizer* authorizer, storage::EventStore* store,
+                   std::function<absl::Time()> clock)
+    : authorizer_(authorizer), store_(store), clock_(std::move(clock)) {}
+
+absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
+                                      absl::string_view method,
+                                      const google::protobuf::Message& request) {
+  {
+    absl::MutexLock lock(&mu_);
+    admitted_.insert(&context);  // asked, whatever the answer: the method did its part
+  }
+  absl::StatusOr<Identity> identity = authorizer_->Authenticate(Caller::FromContext(context));
+  if (!identity.ok()) {
+    logging::Warning("auth", absl::StrCat("refused ", method, " from ", context.peer(), ": ",
+                                          identity.status().message()));
+    return identity.status();
+  }
+  absl::StatusOr<Grant> grant = authorizer_->Authorize(*identity, method, request);
+  if (!grant.ok()) {
+    // Every refusal is on the record too (best effort: it is refused anyway).
+    absl::Status recorded =
+        Append(*identity, method, request, 0, absl::StrCat("denied: ", grant.status().message()));
+    if (!recorded.ok()) {
+      logging::Error("auth", absl::StrCat("a refusal could not be recorded: ", recorded.message()));
+    }
+  }
+  return grant;
+}
+
+absl::Status CallGate::Record(const Grant& grant, absl::string_view method,
+                              const google::protobuf::Message& request, uint64_t events_returned,
+                              absl::string_view outcome) {
+  if (!grant.recorded) return absl::OkStatus();
+  absl::Status s = Append(grant.identity, method, request, events_returned, outcome);
+  if (s.ok()) return s;
+  return absl::UnavailableError(absl::StrCat(
+      "this read is refused because its access record could not be made durable (",
+      s.message(), "): every read is on the record before it is answered"));
+}
+
+absl::Status CallGate::Append(const Identity& identity, absl::string_view method,
+                              const google::protobuf::Message& request, uint64_t events_returned,
+                              absl::string_view outcome) {
+  v1::Event e;
+  e.set_event_id(NewUuid());
+  e.set_type("AccessRecorded");
+  *e.mutable_occurred_at() = ToProtoTime(clock_());
+  e.set_source_system("evenhandd");
+  e.set_actor(identity.principal);
+  v1::AccessRecorded* a = e.mutable_payload()->mutable_access_recorded();
+  a->set_principal(identity.principal);
+  a->set_authenticated_as(identity.authenticated_as);
+  a->set_method(std::string(method));
+  a->set_request(Describe(request));
+  a->set_events_returned(events_returned);
+  a->set_outcome(std::string(outcome));
+  for (const std::string& r : identity.roles) a->add_roles(r);
+  std::vector<v1::Event> events;
+  events.push_back(std::move(e));
+  return store_->AppendRecord(AccessStream(identity.principal), std::move(events)).status();
+}
+
+bool CallGate::TakeAdmitted(const grpc::ServerContextBase* context) {
+  absl::MutexLock lock(&mu_);
+  return admitted_.erase(context) > 0;
+}
+
+}  // namespace evenhand::services::auth

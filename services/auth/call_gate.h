@@ -1,0 +1,70 @@
+// CallGate: what every method of the EventLog, Fairness and Audit services
+// does first, and what a read does before it answers.
+//
+//   absl::StatusOr<auth::Grant> grant = gate->Admit(*context, kMethod, *request);
+//   if (!grant.ok()) return ToGrpcStatus(grant.status());
+//
+// Admit authenticates and authorises (the Authorizer decides; the gate only
+// asks), records a refusal on the log, and notes that the call was admitted.
+// The server's interceptor (services/call_guard.h) turns any call that ends
+// OK without having been admitted into PERMISSION_DENIED, so a method that
+// forgot to ask fails closed.
+//
+// Record puts an allowed read on the record: an AccessRecorded event in
+// stream "access-<principal>", appended and made durable before the read
+// answers. If that fails the read must be refused: Record's error says so.
+//
+// Thread-safe.
+#ifndef EVENHAND_SERVICES_AUTH_CALL_GATE_H_
+#define EVENHAND_SERVICES_AUTH_CALL_GATE_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/grpcpp.h"
+#include "services/auth/authorizer.h"
+#include "storage/event_store.h"
+
+namespace evenhand::services::auth {
+
+class CallGate {
+ public:
+  // `*authorizer` and `*store` must outlive the gate.
+  CallGate(Authorizer* authorizer, storage::EventStore* store,
+           std::function<absl::Time()> clock = [] { return absl::Now(); });
+
+  absl::StatusOr<Grant> Admit(const grpc::ServerContextBase& context, absl::string_view method,
+                              const google::protobuf::Message& request);
+
+  // An allowed read, on the record before it answers. `request` describes
+  // what was asked (the request's text form is used if empty).
+  absl::Status Record(const Grant& grant, absl::string_view method,
+                      const google::protobuf::Message& request, uint64_t events_returned,
+                      absl::string_view outcome);
+
+  // The interceptor's side: whether this call was admitted (and forget it).
+  bool TakeAdmitted(const grpc::ServerContextBase* context);
+
+  Authorizer& authorizer() { return *authorizer_; }
+
+ private:
+  absl::Status Append(const Identity& identity, absl::string_view method,
+                      const google::protobuf::Message& request, uint64_t events_returned,
+                      absl::string_view outcome);
+
+  Authorizer* const authorizer_;
+  storage::EventStore* const store_;
+  const std::function<absl::Time()> clock_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<const grpc::ServerContextBase*> admitted_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace evenhand::services::auth
+
+#endif  // EVENHAND_SERVICES_AUTH_CALL_GATE_H_
