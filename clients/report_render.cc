@@ -309,6 +309,33 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
   }
   absl::StrAppend(&h, "</tbody></table>\n");
 
+  // Who read the log.
+  absl::StrAppend(&h, "<h2>Who read the log</h2>\n<p class=\"meta\">Every read by the "
+                      "committee, auditors and political groups, and every refused request, "
+                      "is recorded in the log itself before it is answered (AccessRecorded "
+                      "events, covered by the signed checkpoints). One row per person or "
+                      "system and method in the period.</p>");
+  if (r.access().empty()) {
+    absl::StrAppend(&h, "<p id=\"access-none\">No reads were recorded in the period.</p>\n");
+  } else {
+    absl::StrAppend(&h, "<table id=\"access\"><thead><tr><th class=\"text\">Who</th>"
+                        "<th class=\"text\">Roles</th><th class=\"text\">Method</th>"
+                        "<th>Reads</th><th>Refused</th><th>Events returned</th>"
+                        "<th class=\"text\">First</th><th class=\"text\">Last</th>"
+                        "</tr></thead><tbody>");
+    for (const auto& a : r.access()) {
+      absl::StrAppendFormat(
+          &h,
+          "<tr><td class=\"text\">%s</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
+          "<td>%d</td><td>%d</td><td>%d</td><td class=\"text\">%s</td>"
+          "<td class=\"text\">%s (position %d)</td></tr>",
+          Html(a.principal()), Html(absl::StrJoin(a.roles(), ", ")), Html(a.method()), a.reads(),
+          a.denied(), a.events_returned(), Html(DayTime(a.first_at())),
+          Html(DayTime(a.last_at())), a.last_position());
+    }
+    absl::StrAppend(&h, "</tbody></table>\n");
+  }
+
   // Rules.
   absl::StrAppend(&h, "<h2>The rules checked</h2>\n<table id=\"rules\"><thead><tr>",
                   "<th class=\"text\">Rule</th><th class=\"text\">Protocol</th>",
@@ -363,6 +390,17 @@ std::string RenderFindingsCsv(const v1::FairnessReport& r) {
                     ",", SeverityName(f.severity()), ",", Csv(f.group_id()), ",",
                     Csv(f.case_id()), ",", Csv(f.explanation()), ",",
                     Csv(absl::StrJoin(positions, " ")), "\n");
+  }
+  return out;
+}
+
+std::string RenderAccessCsv(const v1::FairnessReport& r) {
+  std::string out = "principal,roles,method,reads,denied,events_returned,first_at,last_at,"
+                    "last_position\n";
+  for (const auto& a : r.access()) {
+    absl::StrAppend(&out, Csv(a.principal()), ",", Csv(absl::StrJoin(a.roles(), " ")), ",",
+                    Csv(a.method()), ",", a.reads(), ",", a.denied(), ",", a.events_returned(),
+                    ",", Iso(a.first_at()), ",", Iso(a.last_at()), ",", a.last_position(), "\n");
   }
   return out;
 }

@@ -21,6 +21,9 @@ std::string RenderGroupsCsv(const v1::FairnessReport& report);
 // One row per finding, with its citation and evidence positions.
 std::string RenderFindingsCsv(const v1::FairnessReport& report);
 
+// One row per principal and method: who read the log in the period.
+std::string RenderAccessCsv(const v1::FairnessReport& report);
+
 // The whole report in protobuf's JSON mapping, indented.
 std::string RenderReportJson(const v1::FairnessReport& report);
 

@@ -20,6 +20,7 @@ constexpr Prefix kPrefixes[] = {
     {"officer-", CaseKind::kOfficer},   {"election-", CaseKind::kElection},
     {"briefing-", CaseKind::kBriefing}, {"meeting-", CaseKind::kMeeting},
     {"query-", CaseKind::kQuery},       {"complaint-", CaseKind::kComplaint},
+    {"access-", CaseKind::kAccess},
 };
 
 int64_t ToNanos(const google::protobuf::Timestamp& ts) {
@@ -184,6 +185,9 @@ Case* FairnessProjection::CaseFor(const std::string& stream_id) {
         break;
       case CaseKind::kComplaint:
         indexes_.complaints.push_back(c);
+        break;
+      case CaseKind::kAccess:
+        indexes_.access.push_back(c);
         break;
       case CaseKind::kOther:
         break;

@@ -81,6 +81,7 @@ enum class CaseKind {
   kMeeting,
   kQuery,
   kComplaint,
+  kAccess,  // the server's access records of one principal
   kOther,
 };
 
@@ -147,6 +148,7 @@ class FairnessProjection {
     std::vector<const Case*> queries;
     std::vector<const Case*> complaints;
     std::vector<const Case*> members;
+    std::vector<const Case*> access;
     absl::flat_hash_map<std::string, const Case*> group_by_id;
     absl::flat_hash_map<std::string, const Case*> member_by_id;
     absl::flat_hash_map<std::string, const Case*> officer_by_id;

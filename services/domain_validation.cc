@@ -417,6 +417,11 @@ absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector
             absl::StrCat(field, ".corrected_event_id: the event is in stream \"", o.stream_id(),
                          "\"; a correction goes in the stream of the event it corrects"));
       }
+      if (o.payload().has_access_recorded()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ".corrected_event_id: names the server's record of a read; access records "
+                   "cannot be corrected or withdrawn"));
+      }
       if (o.payload().has_event_corrected()) {
         return absl::InvalidArgumentError(absl::StrCat(
             field, ".corrected_event_id: names a correction; correct the original event instead"));

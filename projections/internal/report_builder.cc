@@ -412,8 +412,9 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
     }
     case v1::Payload::kBriefingRequested: {
       const auto& r = p.briefing_requested();
-      return absl::StrCat(prefix, GroupName(r.group_id()), " asked for a briefing on \"", r.topic(),
-                          "\" (", MemberName(r.requested_by_member_id()), ", to ",
+      return absl::StrCat(prefix, GroupName(r.group_id()), " asked for a briefing on ",
+                          r.matter_id().empty() ? "a matter not named" : absl::StrCat("matter ", r.matter_id()),
+                          " (", MemberName(r.requested_by_member_id()), ", to ",
                           OfficerName(r.routed_to_officer_id()), ")");
     }
     case v1::Payload::kBriefingApproved:
@@ -427,7 +428,8 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
     case v1::Payload::kBriefingOffered: {
       const auto& o = p.briefing_offered();
       return absl::StrCat(prefix, OfficerName(o.offered_by_officer_id()), " offered ",
-                          GroupName(o.group_id()), " a briefing on \"", o.topic(), "\"");
+                          GroupName(o.group_id()), " a briefing on ",
+                          o.matter_id().empty() ? "a matter not named" : absl::StrCat("matter ", o.matter_id()));
     }
     case v1::Payload::kBriefingOfferNotTakenUp:
       return absl::StrCat(prefix, GroupName(p.briefing_offer_not_taken_up().group_id()),
@@ -497,8 +499,7 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
           OfficerName(p.complaint_referred_to_standards_committee().referred_by_officer_id()));
     case v1::Payload::kRelationshipDeclared: {
       const auto& r = p.relationship_declared();
-      return absl::StrCat(prefix, MemberName(r.member_id()), " declared a relationship (",
-                          r.nature(), ") with ", OfficerName(r.officer_id()));
+      return absl::StrCat(prefix, MemberName(r.member_id()), " declared a relationship with ", OfficerName(r.officer_id()));
     }
     case v1::Payload::kMemberParticipatedInDecision: {
       const auto& d = p.member_participated_in_decision();
@@ -564,6 +565,7 @@ v1::FairnessReport ReportBuilder::Build() {
   CheckDataQuality(*this);
   // Also adds the access-parity findings.
   AddGroupMetrics(*this, &report_);
+  AddAccessSummary(*this, &report_);
 
   std::sort(findings_.begin(), findings_.end(), [](const v1::Finding& a, const v1::Finding& b) {
     auto key = [](const v1::Finding& f) {

@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "projections/fairness_projection.h"
@@ -42,11 +43,15 @@ struct BriefingView {
   bool answers_offer = false;  // requested in response to an offer
   const std::string& group() const { return *group_id; }
   const std::string& matter() const { return *matter_id; }
-  const std::string& topic() const { return *topic_text; }
+  // What the briefing was about, as reports may say it: the matter's id,
+  // never the topic, which is confidential to the group (Harlow 15.8).
+  std::string subject() const {
+    return matter_id->empty() ? absl::StrCat("briefing ", c->id)
+                              : absl::StrCat("matter ", *matter_id);
+  }
 
   const std::string* group_id = nullptr;
   const std::string* matter_id = nullptr;
-  const std::string* topic_text = nullptr;
 };
 
 // The reply to a written query, in rules.cc (shared with the metrics).
@@ -246,6 +251,9 @@ void CheckDataQuality(ReportBuilder& b);
 
 // Per-group metrics and the access-parity rule, in metrics.cc.
 void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report);
+
+// Who read the log in the period, in access.cc.
+void AddAccessSummary(const ReportBuilder& b, v1::FairnessReport* report);
 
 QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query);
 BriefingView ViewBriefing(const ReportBuilder& b, const Case& c);

@@ -158,12 +158,10 @@ BriefingView ViewBriefing(const ReportBuilder& b, const Case& c) {
   if (p.has_briefing_requested()) {
     v.group_id = &p.briefing_requested().group_id();
     v.matter_id = &p.briefing_requested().matter_id();
-    v.topic_text = &p.briefing_requested().topic();
     v.answers_offer = !p.briefing_requested().in_response_to_offer_id().empty();
   } else if (p.has_briefing_offered()) {
     v.group_id = &p.briefing_offered().group_id();
     v.matter_id = &p.briefing_offered().matter_id();
-    v.topic_text = &p.briefing_offered().topic();
     v.is_offer = true;
   } else {
     v.request.reset();
@@ -267,7 +265,7 @@ void CheckEqualOffer(ReportBuilder& b) {
                                                             b.calendar().LocalDay(earliest->at));
         b.AddFinding(
             "equal-offer", group->id, c->record.stream_id(), deadline,
-            absl::StrCat(b.GroupName(v.group()), " was briefed on \"", v.topic(), "\" on ",
+            absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ",
                          b.Date(t), "; ", b.GroupName(group->id), " was offered the same only on ",
                          b.Date(earliest->at), ", ", Plural(late_by, "working day"),
                          " later (the limit is ", s.offer_deadline_working_days, ")."),
@@ -276,7 +274,7 @@ void CheckEqualOffer(ReportBuilder& b) {
         std::vector<Seen> evidence = {*v.request, *delivered};
         if (recognised) evidence.push_back(*recognised);
         b.AddFinding("equal-offer", group->id, c->record.stream_id(), deadline,
-                     absl::StrCat(b.GroupName(v.group()), " was briefed on \"", v.topic(), "\" on ",
+                     absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ",
                                   b.Date(t), "; ", b.GroupName(group->id),
                                   " had not been offered the same briefing by the end of ",
                                   b.Date(deadline - absl::Seconds(1)), " (",
@@ -327,8 +325,8 @@ void CheckApprovalRequired(ReportBuilder& b) {
                       "Service nor the Monitoring Officer nor their "
                       "delegate at the time");
         b.AddFinding("approval-required", v.group(), c.record.stream_id(), d.at,
-                     absl::StrCat("The briefing of ", b.GroupName(v.group()), " on \"", v.topic(),
-                                  "\" on ", b.Date(d.at), " went ahead although ", why, "."),
+                     absl::StrCat("The briefing of ", b.GroupName(v.group()), " on ", v.subject(),
+                                  " on ", b.Date(d.at), " went ahead although ", why, "."),
                      evidence);
       },
       [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {
@@ -365,7 +363,7 @@ void CheckPreElectionAttendance(ReportBuilder& b) {
         if (!period) return;
         b.AddFinding(
             "pre-election-attendance", v.group(), c.record.stream_id(), d.at,
-            absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on \"", v.topic(), "\" on ",
+            absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on ", v.subject(), " on ",
                          b.Date(d.at), ", during the pre-election period (",
                          period->payload->pre_election_period_declared().description(), ")."),
             {*period, *v.request, d});
@@ -434,7 +432,7 @@ void CheckSameMatterDecline(ReportBuilder& b) {
       if (!accepted) continue;
       b.AddFinding("same-matter-decline", v.group(), c->record.stream_id(), x.at,
                    absl::StrCat(b.OfficerName(officer), " declined to advise ",
-                                b.GroupName(v.group()), " on \"", v.topic(), "\" on ", b.Date(x.at),
+                                b.GroupName(v.group()), " on ", v.subject(), " on ", b.Date(x.at),
                                 " but advised ", b.GroupName(accepted_group),
                                 " on the same matter on ", b.Date(accepted->at), "."),
                    {*v.request, *accepted, x});
@@ -586,7 +584,7 @@ void CheckNonMembersPresent(ReportBuilder& b) {
       }
       b.AddFinding(
           "non-members-present", v.group(), c->record.stream_id(), d.at,
-          absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on \"", v.topic(), "\" on ",
+          absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on ", v.subject(), " on ",
                        b.Date(d.at), " with ", Plural(delivery.non_members_present(), "non-member"),
                        " present, without the Head of Paid Service's permission."),
           {*v.request, d});
@@ -751,8 +749,7 @@ void CheckRelationshipConflict(ReportBuilder& b) {
                      absl::StrCat(b.MemberName(m->id), " took part in ", decision.body(),
                                   " decision ", decision.decision_id(), " on ", b.Date(d.at),
                                   ", which directly affected ", b.OfficerName(rel.officer_id()),
-                                  ", with whom they had declared a relationship (", rel.nature(),
-                                  ") on ", b.Date(r.at), "."),
+                                  ", with whom they had declared a relationship on ", b.Date(r.at), "."),
                      {r, d});
         break;
       }

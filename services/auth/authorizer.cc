@@ -340,7 +340,7 @@ absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::stri
       EH_ASSIGN_OR_RETURN(std::string owner, OwnerOf(read->stream_id()));
       if (std::find(grant.groups.begin(), grant.groups.end(), owner) == grant.groups.end()) {
         return absl::PermissionDeniedError(absl::StrCat(
-            Who(identity), " may not read stream "", read->stream_id(), "": ",
+            Who(identity), " may not read stream \"", read->stream_id(), "\": ",
             owner.empty() ? std::string("it is not a political group's case")
                           : absl::StrCat("it is group ", owner, "'s case"),
             ", and it may read its own group's (", absl::StrJoin(grant.groups, ", "),

@@ -1,0 +1,253 @@
+#include "clients/cli/common.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "absl/strings/str_cat.h"
+#include "base/time_util.h"
+#include "google/protobuf/util/json_util.h"
+#include "integrity/signing.h"
+
+namespace evenhand::cli {
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Context::Channel() const {
+  return clients::Dial(connection);
+}
+
+CLI::App* Registry::Add(const std::string& name, const std::string& description,
+                        std::function<int(const Context&)> run) {
+  CLI::App* sub = app_->add_subcommand(name, description);
+  commands_.emplace_back(sub, std::move(run));
+  return sub;
+}
+
+int Registry::RunParsed(const Context& context) const {
+  for (const auto& [sub, run] : commands_) {
+    if (sub->parsed()) return run(context);
+  }
+  return -1;
+}
+
+int FailServer(const absl::Status& status, const Context& context) {
+  std::string hint;
+  if (absl::IsUnavailable(status) &&
+      (absl::StrContains(status.message(), "failed to connect") ||
+       absl::StrContains(status.message(), "Connection refused") ||
+       absl::StrContains(status.message(), "DNS resolution failed") ||
+       absl::StrContains(status.message(), "Socket closed"))) {
+    hint = absl::StrCat("\n  is evenhandd running at ", context.connection.address,
+                        "? set --server or EVENHAND_SERVER",
+                        context.connection.tls() ? "" : "; a server with TLS needs --ca");
+  } else if (absl::IsDeadlineExceeded(status)) {
+    hint = absl::StrCat("\n  no answer from ", context.connection.address,
+                        " in time; is it the right address?");
+  } else if (absl::IsUnauthenticated(status)) {
+    hint = "\n  give a client certificate (--cert, --key) or a token (--token-file), with --ca";
+  }
+  std::fprintf(stderr, "evenhand: %s: %s%s\n", absl::StatusCodeToString(status.code()).c_str(),
+               std::string(status.message()).c_str(), hint.c_str());
+  return kServer;
+}
+
+int FailUsage(const absl::Status& status) {
+  std::fprintf(stderr, "evenhand: %s\n", std::string(status.message()).c_str());
+  return kUsage;
+}
+
+int FailIo(const absl::Status& status) {
+  std::fprintf(stderr, "evenhand: %s\n", std::string(status.message()).c_str());
+  return kLocalIo;
+}
+
+int VerificationFailed(const std::string& why) {
+  std::fprintf(stderr, "VERIFICATION FAILED: %s\n", why.c_str());
+  return kVerificationFailed;
+}
+
+std::string ToJsonLine(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = false;
+  // Printing a well-formed message to JSON cannot fail.
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+absl::Status ParseJson(const std::string& json, google::protobuf::Message* m,
+                       const std::string& what) {
+  auto status = google::protobuf::util::JsonStringToMessage(json, m);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", status.message().as_string()));
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& ts) {
+  absl::Time t = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+void PrintEvent(const v1::RecordedEvent& e, const std::string& format) {
+  if (format == "table") {
+    std::printf("%10llu  %-32s  %-34s  %s\n", static_cast<unsigned long long>(e.position()),
+                absl::StrCat(e.event().stream_id(), "@", e.stream_revision()).c_str(),
+                e.event().type().c_str(), FormatTimestamp(e.event().recorded_at()).c_str());
+  } else {
+    std::printf("%s\n", ToJsonLine(e).c_str());
+  }
+}
+
+absl::Status WriteOutput(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return absl::OkStatus();
+  }
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("--output: cannot write ", path));
+  std::fprintf(stderr, "evenhand: wrote %s\n", path.c_str());
+  return absl::OkStatus();
+}
+
+std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
+
+ProgressBar::ProgressBar(const std::string& label, const std::string& mode)
+    : label_(label), on_(mode == "always" || (mode == "auto" && isatty(STDERR_FILENO))) {}
+
+void ProgressBar::Update(uint64_t done, uint64_t total, uint64_t matched) {
+  if (!on_ || total == 0) return;
+  const absl::Time now = absl::Now();
+  if (now - last_ < absl::Milliseconds(100) && done < total) return;
+  last_ = now;
+  const int width = 30;
+  const int filled = static_cast<int>(width * std::min<uint64_t>(done, total) / total);
+  std::fprintf(stderr, "\r%s [%s%s] %3d%%  %llu of %llu positions  %llu events", label_.c_str(),
+               std::string(static_cast<size_t>(filled), '#').c_str(),
+               std::string(static_cast<size_t>(width - filled), '.').c_str(),
+               static_cast<int>(100 * std::min<uint64_t>(done, total) / total),
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+               static_cast<unsigned long long>(matched));
+  drawn_ = true;
+}
+
+void ProgressBar::Done() {
+  if (drawn_) std::fprintf(stderr, "\n");
+}
+
+absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string& text,
+                                     bool end_of_day) {
+  absl::CivilDay day;
+  if (absl::ParseCivilTime(text, &day)) {
+    return absl::FromCivil(end_of_day ? day + 1 : day, UkTimeZone());
+  }
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return t;
+  return absl::InvalidArgumentError(absl::StrCat(
+      flag, ": \"", text, "\" is neither a date (2026-03-01) nor an RFC 3339 time"));
+}
+
+void AddFilterFlags(CLI::App* cmd, FilterFlags* f) {
+  cmd->add_option("--case", f->case_id, "one case: its stream, e.g. complaint-C-17");
+  cmd->add_option("--prefix", f->prefixes, "streams starting with these");
+  cmd->add_option("--type", f->types, "events of these types");
+  cmd->add_option("--actor", f->actor, "events caused by this actor");
+  cmd->add_option("--group", f->group,
+                  "events concerning this political group (naming it, or in its cases)");
+  cmd->add_option("--officer", f->officer, "events concerning this officer");
+  cmd->add_option("--member", f->member, "events concerning this councillor");
+  cmd->add_option("--from", f->from, "happened on or after this day (YYYY-MM-DD, UK) or time");
+  cmd->add_option("--to", f->to, "happened on or before this day (included) or before this time");
+  cmd->add_option("--from-position", f->from_position, "first position");
+  cmd->add_option("--to-position", f->to_position, "last position");
+}
+
+absl::StatusOr<v1::ReplayFilter> MakeFilter(const FilterFlags& f) {
+  v1::ReplayFilter filter;
+  filter.set_stream_id(f.case_id);
+  for (const auto& p : f.prefixes) filter.add_stream_prefixes(p);
+  for (const auto& t : f.types) filter.add_event_types(t);
+  filter.set_actor(f.actor);
+  filter.set_group_id(f.group);
+  filter.set_officer_id(f.officer);
+  filter.set_member_id(f.member);
+  if (!f.from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseWhen("--from", f.from, false);
+    if (!t.ok()) return t.status();
+    *filter.mutable_occurred_from() = ToProtoTime(*t);
+  }
+  if (!f.to.empty()) {
+    absl::StatusOr<absl::Time> t = ParseWhen("--to", f.to, true);
+    if (!t.ok()) return t.status();
+    *filter.mutable_occurred_to() = ToProtoTime(*t);
+  }
+  filter.set_from_position(f.from_position);
+  filter.set_to_position(f.to_position);
+  return filter;
+}
+
+void AddPeriodFlags(CLI::App* cmd, PeriodFlags* flags) {
+  cmd->add_option("--from", flags->from, "first day of the period (YYYY-MM-DD, UK) or a time");
+  cmd->add_option("--to", flags->to, "last day of the period, included (YYYY-MM-DD) or a time");
+  cmd->add_option("--as-of", flags->as_of,
+                  "read the log as it stood at a position (a number), at the end of a day "
+                  "(YYYY-MM-DD) or at a time (RFC 3339)");
+}
+
+absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags) {
+  v1::ReportRequest request;
+  if (!flags.from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseWhen("--from", flags.from, false);
+    if (!t.ok()) return t.status();
+    *request.mutable_from() = ToProtoTime(*t);
+  }
+  if (!flags.to.empty()) {
+    // --to names the last day of the period, which it includes.
+    absl::StatusOr<absl::Time> t = ParseWhen("--to", flags.to, true);
+    if (!t.ok()) return t.status();
+    *request.mutable_to() = ToProtoTime(*t);
+  }
+  if (!flags.as_of.empty()) {
+    uint64_t position;
+    if (absl::SimpleAtoi(flags.as_of, &position)) {
+      request.set_as_of_position(position);
+    } else {
+      // "As the log stood on 1 March": at the end of that day, or now if
+      // the day is not over yet.
+      absl::StatusOr<absl::Time> t = ParseWhen("--as-of", flags.as_of, true);
+      if (!t.ok()) return t.status();
+      *request.mutable_as_of_time() = ToProtoTime(std::min(*t, absl::Now()));
+    }
+  }
+  return request;
+}
+
+absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("--pubkey: cannot open ", path));
+  std::stringstream pem;
+  pem << in.rdbuf();
+  absl::StatusOr<v1::PublicKey> key = integrity::PublicKeyFromPem(pem.str());
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--pubkey: ", path, ": ", key.status().message()));
+  }
+  return key;
+}
+
+std::string DescribeCheckpoint(const v1::SignedCheckpoint& c) {
+  return absl::StrCat("tree size ", c.checkpoint().tree_size(), ", root ",
+                      Hex(c.checkpoint().root_hash()).substr(0, 16), "..., signed ",
+                      FormatTimestamp(c.checkpoint().timestamp()), " by key ", c.key_id());
+}
+
+}  // namespace evenhand::cli

@@ -1,0 +1,150 @@
+// What the `evenhand` commands share: the connection flags, the registry
+// every command adds itself to, exit codes, output formats and parsing of
+// dates. One file per command (clients/cli/*.cc), as git's builtins are.
+//
+// Exit codes (documented in README.md):
+//   0  done
+//   1  verification failed (a bundle, a report, the server's log)
+//   2  usage: a flag or argument is wrong
+//   3  the server could not be reached, or refused the request
+//   4  a local file could not be read or written
+#ifndef EVENHAND_CLIENTS_CLI_COMMON_H_
+#define EVENHAND_CLIENTS_CLI_COMMON_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "clients/connection.h"
+#include "evenhand/v1/audit.pb.h"
+#include "evenhand/v1/events.pb.h"
+#include "evenhand/v1/fairness.pb.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/grpcpp.h"
+
+namespace evenhand::cli {
+
+enum ExitCode {
+  kOk = 0,
+  kVerificationFailed = 1,
+  kUsage = 2,
+  kServer = 3,
+  kLocalIo = 4,
+};
+
+// What every command runs with.
+struct Context {
+  clients::Connection connection;
+  // A channel to the server (dialled on first use).
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel() const;
+};
+
+// Commands add themselves here; main runs the one that was parsed.
+class Registry {
+ public:
+  explicit Registry(CLI::App* app) : app_(app) {}
+  // A new subcommand; `run` is called if it is the one given.
+  CLI::App* Add(const std::string& name, const std::string& description,
+                std::function<int(const Context&)> run);
+  CLI::App* app() { return app_; }
+  // The parsed command's exit code; -1 if none was given.
+  int RunParsed(const Context& context) const;
+
+ private:
+  CLI::App* app_;
+  std::vector<std::pair<CLI::App*, std::function<int(const Context&)>>> commands_;
+};
+
+// Every command file has one of these (see main.cc).
+void AddAppend(Registry& r);
+void AddRead(Registry& r);
+void AddTail(Registry& r);
+void AddStatus(Registry& r);
+void AddReport(Registry& r);
+void AddFindings(Registry& r);
+void AddRules(Registry& r);
+void AddReplay(Registry& r);
+void AddExport(Registry& r);
+void AddVerify(Registry& r);
+void AddCheckpoint(Registry& r);
+void AddPubkey(Registry& r);
+void AddAccess(Registry& r);
+
+// ---- failing ------------------------------------------------------------------
+
+// A status from the server: says what went wrong and, when it could not be
+// reached, what to do. Exit code 3.
+int FailServer(const absl::Status& status, const Context& context);
+// A flag or argument that is wrong. Exit code 2.
+int FailUsage(const absl::Status& status);
+// A local file that cannot be read or written. Exit code 4.
+int FailIo(const absl::Status& status);
+// Verification failed (prints VERIFICATION FAILED). Exit code 1.
+int VerificationFailed(const std::string& why);
+
+// ---- output --------------------------------------------------------------------
+
+std::string ToJsonLine(const google::protobuf::Message& m);
+absl::Status ParseJson(const std::string& json, google::protobuf::Message* m,
+                       const std::string& what);
+std::string FormatTimestamp(const google::protobuf::Timestamp& ts);
+void PrintEvent(const v1::RecordedEvent& e, const std::string& format);
+// Writes `text` to `path` ("" or "-": stdout); errors are local I/O.
+absl::Status WriteOutput(const std::string& path, const std::string& text);
+std::string Hex(const std::string& bytes);
+
+// A one-line progress bar on stderr, for long replays and verifications.
+class ProgressBar {
+ public:
+  // `mode`: auto (when stderr is a terminal), always or never.
+  ProgressBar(const std::string& label, const std::string& mode);
+  void Update(uint64_t done, uint64_t total, uint64_t matched);
+  void Done();
+
+ private:
+  std::string label_;
+  bool on_;
+  bool drawn_ = false;
+  absl::Time last_ = absl::InfinitePast();
+};
+
+// ---- parsing --------------------------------------------------------------------
+
+// A date (YYYY-MM-DD, UK time) or an RFC 3339 instant. For a date,
+// `end_of_day` picks the midnight that ends it rather than the one that
+// starts it.
+absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string& text,
+                                     bool end_of_day);
+
+// The replay/export filter flags.
+struct FilterFlags {
+  std::string case_id;
+  std::vector<std::string> prefixes;
+  std::vector<std::string> types;
+  std::string actor, group, officer, member;
+  std::string from, to;
+  uint64_t from_position = 0, to_position = 0;
+};
+void AddFilterFlags(CLI::App* cmd, FilterFlags* f);
+absl::StatusOr<v1::ReplayFilter> MakeFilter(const FilterFlags& f);
+
+// The period flags of report, findings and access.
+struct PeriodFlags {
+  std::string from, to, as_of;
+};
+void AddPeriodFlags(CLI::App* cmd, PeriodFlags* flags);
+// A report request for the period (--as-of also takes a position).
+absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags);
+
+absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path);
+std::string DescribeCheckpoint(const v1::SignedCheckpoint& c);
+
+}  // namespace evenhand::cli
+
+#endif  // EVENHAND_CLIENTS_CLI_COMMON_H_

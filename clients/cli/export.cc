@@ -1,0 +1,61 @@
+// evenhand export: an investigation bundle (events, inclusion proofs,
+// signed checkpoint, key), checked before it is written.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "clients/audit_client.h"
+#include "clients/cli/common.h"
+#include "integrity/bundle.h"
+
+namespace evenhand::cli {
+namespace {
+
+struct ExportFlags {
+  FilterFlags filter;
+  std::string description;
+  std::string output;
+};
+
+int Run(const Context& context, const ExportFlags& flags) {
+  absl::StatusOr<v1::ReplayFilter> filter = MakeFilter(flags.filter);
+  if (!filter.ok()) return FailUsage(filter.status());
+  v1::ExportRequest request;
+  *request.mutable_filter() = *filter;
+  request.set_description(flags.description);
+  auto channel = context.Channel();
+  if (!channel.ok()) return FailUsage(channel.status());
+  clients::AuditClient client(v1::Audit::NewStub(*channel));
+  absl::StatusOr<std::string> bundle = client.Export(request);
+  if (!bundle.ok()) return FailServer(bundle.status(), context);
+  // Check it before handing it over: an auditor should never carry away a
+  // bundle that does not verify.
+  absl::StatusOr<integrity::BundleReport> report = integrity::VerifyBundle(*bundle, nullptr);
+  if (!report.ok()) {
+    return VerificationFailed(
+        absl::StrCat("the server's bundle does not verify: ", report.status().message()));
+  }
+  absl::Status written = WriteOutput(flags.output, *bundle);
+  if (!written.ok()) return FailIo(written);
+  std::printf("exported %zu events (%s) proven against the checkpoint of tree size %llu, "
+              "%zu bytes (%.0f bytes per event)\n",
+              report->events.size(), report->selection.c_str(),
+              static_cast<unsigned long long>(report->tree_size), bundle->size(),
+              report->events.empty() ? 0.0
+                                     : static_cast<double>(bundle->size()) / report->events.size());
+  return kOk;
+}
+
+}  // namespace
+
+void AddExport(Registry& r) {
+  auto flags = std::make_shared<ExportFlags>();
+  CLI::App* cmd = r.Add(
+      "export", "write an investigation bundle: events, inclusion proofs, signed checkpoint, key",
+      [flags](const Context& c) { return Run(c, *flags); });
+  AddFilterFlags(cmd, &flags->filter);
+  cmd->add_option("--description", flags->description, "what the bundle is for");
+  cmd->add_option("--output,-o", flags->output, "the bundle file")->required();
+}
+
+}  // namespace evenhand::cli

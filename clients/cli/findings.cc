@@ -1,0 +1,69 @@
+// evenhand findings: the report's findings, filtered by rule, group and
+// severity.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clients/cli/common.h"
+#include "clients/fairness_client.h"
+
+namespace evenhand::cli {
+namespace {
+
+struct FindingsFlags {
+  PeriodFlags period;
+  std::vector<std::string> rules;
+  std::vector<std::string> groups;
+  std::string min_severity;
+  std::string format = "table";
+};
+
+int Run(const Context& context, const FindingsFlags& flags) {
+  absl::StatusOr<v1::ReportRequest> report = MakeReportRequest(flags.period);
+  if (!report.ok()) return FailUsage(report.status());
+  v1::ListFindingsRequest request;
+  *request.mutable_report() = *report;
+  for (const auto& r : flags.rules) request.add_rule_ids(r);
+  for (const auto& g : flags.groups) request.add_group_ids(g);
+  if (!flags.min_severity.empty()) {
+    v1::Severity severity;
+    if (!v1::Severity_Parse(flags.min_severity, &severity)) {
+      return FailUsage(absl::InvalidArgumentError("--min-severity: use INFO, LOW, MEDIUM or HIGH"));
+    }
+    request.set_min_severity(severity);
+  }
+  auto channel = context.Channel();
+  if (!channel.ok()) return FailUsage(channel.status());
+  clients::FairnessClient client(v1::Fairness::NewStub(*channel));
+  absl::StatusOr<v1::ListFindingsResponse> response = client.ListFindings(request);
+  if (!response.ok()) return FailServer(response.status(), context);
+  for (const auto& f : response->findings()) {
+    if (flags.format == "json") {
+      std::printf("%s\n", ToJsonLine(f).c_str());
+    } else {
+      std::printf("%s  %-8s %-26s %-14s %s\n",
+                  FormatTimestamp(f.occurred_at()).substr(0, 10).c_str(),
+                  v1::Severity_Name(f.severity()).c_str(), f.rule_id().c_str(),
+                  f.group_id().empty() ? "-" : f.group_id().c_str(), f.explanation().c_str());
+    }
+  }
+  return kOk;
+}
+
+}  // namespace
+
+void AddFindings(Registry& r) {
+  auto flags = std::make_shared<FindingsFlags>();
+  CLI::App* cmd = r.Add("findings", "list findings, filtered",
+                        [flags](const Context& c) { return Run(c, *flags); });
+  AddPeriodFlags(cmd, &flags->period);
+  cmd->add_option("--rule", flags->rules, "only these rule ids");
+  cmd->add_option("--group", flags->groups, "only these group ids");
+  cmd->add_option("--min-severity", flags->min_severity, "INFO, LOW, MEDIUM or HIGH");
+  cmd->add_option("--format", flags->format, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
+}  // namespace evenhand::cli

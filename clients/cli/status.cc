@@ -1,0 +1,48 @@
+// evenhand status: the server's log, limits and known problems.
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "clients/cli/common.h"
+#include "clients/event_log_client.h"
+
+namespace evenhand::cli {
+namespace {
+
+int Run(const Context& context) {
+  auto channel = context.Channel();
+  if (!channel.ok()) return FailUsage(channel.status());
+  clients::EventLogClient client(v1::EventLog::NewStub(*channel));
+  absl::StatusOr<v1::GetStatusResponse> status = client.GetStatus();
+  if (!status.ok()) return FailServer(status.status(), context);
+  std::printf("server          %s (%s)\nversion         %s\nlog id          %s\n"
+              "last position   %llu\nmax event size  %llu bytes\nmax batch       %u events\n",
+              context.connection.address.c_str(),
+              context.connection.tls() ? "TLS" : "plain text, local mode",
+              status->server_version().c_str(), status->log_id().c_str(),
+              static_cast<unsigned long long>(status->last_position()),
+              static_cast<unsigned long long>(status->max_event_bytes()),
+              status->max_batch_events());
+  std::printf("appends         %s\n",
+              status->accepting_appends()
+                  ? "accepted"
+                  : absl::StrCat("refused: ", status->appends_refused()).c_str());
+  if (status->read_only()) std::printf("read-only       yes\n");
+  std::printf("disk free       %.1f MiB (floor %.1f MiB)\n",
+              static_cast<double>(status->free_disk_bytes()) / (1 << 20),
+              static_cast<double>(status->min_free_disk_bytes()) / (1 << 20));
+  if (status->problems().empty()) {
+    std::printf("integrity       no problems known\n");
+  } else {
+    for (const std::string& p : status->problems()) std::printf("PROBLEM         %s\n", p.c_str());
+  }
+  return kOk;
+}
+
+}  // namespace
+
+void AddStatus(Registry& r) {
+  r.Add("status", "show the server's log status", [](const Context& c) { return Run(c); });
+}
+
+}  // namespace evenhand::cli

@@ -1,0 +1,77 @@
+// evenhand tail: follow the log live.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clients/cli/common.h"
+#include "clients/event_log_client.h"
+
+namespace evenhand::cli {
+namespace {
+
+struct TailFlags {
+  int64_t from = -1;
+  std::vector<std::string> types;
+  std::vector<std::string> prefixes;
+  std::string format = "json";
+  uint64_t count = 0;
+};
+
+int Run(const Context& context, const TailFlags& flags) {
+  auto channel = context.Channel();
+  if (!channel.ok()) return FailUsage(channel.status());
+  clients::EventLogClient client(v1::EventLog::NewStub(*channel));
+  v1::SubscribeRequest request;
+  if (flags.from >= 0) {
+    request.set_from_position(static_cast<uint64_t>(flags.from));
+  } else {
+    request.set_from_end(true);
+  }
+  for (const auto& t : flags.types) request.mutable_filter()->add_event_types(t);
+  for (const auto& p : flags.prefixes) request.mutable_filter()->add_stream_prefixes(p);
+  uint64_t seen = 0;
+  absl::Status status = client.Subscribe(request, [&](const v1::SubscribeResponse& m) {
+    switch (m.content_case()) {
+      case v1::SubscribeResponse::kEvents:
+        for (const auto& e : m.events().events()) {
+          PrintEvent(e, flags.format);
+          if (flags.count != 0 && ++seen >= flags.count) {
+            std::fflush(stdout);
+            return false;
+          }
+        }
+        std::fflush(stdout);
+        break;
+      case v1::SubscribeResponse::kCaughtUp:
+        std::fprintf(stderr, "evenhand: caught up at position %llu; following live events\n",
+                     static_cast<unsigned long long>(m.caught_up().position()));
+        break;
+      case v1::SubscribeResponse::kFellBehind:
+        std::fprintf(stderr, "evenhand: fell behind; catching up from position %llu\n",
+                     static_cast<unsigned long long>(m.fell_behind().next_position()));
+        break;
+      default:
+        break;
+    }
+    return true;
+  });
+  return status.ok() ? kOk : FailServer(status, context);
+}
+
+}  // namespace
+
+void AddTail(Registry& r) {
+  auto flags = std::make_shared<TailFlags>();
+  CLI::App* cmd = r.Add("tail", "follow the log live (from the end, or from --from)",
+                        [flags](const Context& c) { return Run(c, *flags); });
+  cmd->add_option("--from", flags->from, "first position (default: only new events)");
+  cmd->add_option("--type", flags->types, "only these event types");
+  cmd->add_option("--prefix", flags->prefixes, "only streams starting with these");
+  cmd->add_option("--count", flags->count, "stop after this many events (0: never)");
+  cmd->add_option("--format", flags->format, "json or table")
+      ->check(CLI::IsMember({"json", "table"}))
+      ->capture_default_str();
+}
+
+}  // namespace evenhand::cli

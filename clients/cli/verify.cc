@@ -1,0 +1,246 @@
+// evenhand verify: check an investigation bundle offline, or with --server
+// replay the live log and recompute every leaf, chain link and root (and
+// that it extends a checkpoint saved earlier).
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "clients/audit_client.h"
+#include "clients/cli/common.h"
+#include "google/protobuf/util/json_util.h"
+#include "integrity/bundle.h"
+#include "integrity/canonical.h"
+#include "integrity/merkle.h"
+#include "integrity/signing.h"
+
+namespace evenhand::cli {
+namespace {
+
+struct VerifyFlags {
+  std::string bundle;
+  std::string pubkey;
+  bool server = false;
+  std::string checkpoint;
+  std::string save_checkpoint;
+  std::string progress = "auto";
+};
+
+int RunBundle(const VerifyFlags& flags) {
+  std::ifstream in(flags.bundle, std::ios::binary);
+  if (!in) return FailIo(absl::NotFoundError(absl::StrCat("cannot open ", flags.bundle)));
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  std::optional<v1::PublicKey> pinned;
+  if (!flags.pubkey.empty()) {
+    absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
+    if (!key.ok()) return FailUsage(key.status());
+    pinned = *key;
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<integrity::BundleReport> r =
+      integrity::VerifyBundle(bytes.str(), pinned ? &*pinned : nullptr);
+  if (!r.ok()) return VerificationFailed(std::string(r.status().message()));
+  const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
+  std::printf("bundle %s: VERIFIED\n", flags.bundle.c_str());
+  std::printf("  description  %s\n  selection    %s\n  created      %s\n", r->description.c_str(),
+              r->selection.c_str(), absl::FormatTime(r->created_at, absl::UTCTimeZone()).c_str());
+  std::printf("  checkpoint   tree size %llu, root %s\n               signed %s by key %s (%s)\n",
+              static_cast<unsigned long long>(r->tree_size), Hex(r->root_hash).c_str(),
+              absl::FormatTime(r->checkpoint_time, absl::UTCTimeZone()).c_str(), r->key_id.c_str(),
+              r->key_pinned ? "the key you gave with --pubkey"
+                            : "the key inside the bundle: NOT PINNED, compare it with the "
+                              "council's published key or pass --pubkey");
+  std::printf("  events       %zu, each: canonical record, leaf hash, inclusion proof to the root, "
+              "chain link; manifest signature\n",
+              r->events.size());
+  for (const auto& e : r->events) {
+    std::printf("    %10llu  %-30s  %-30s  %s\n", static_cast<unsigned long long>(e.position()),
+                e.event().stream_id().c_str(), e.event().type().c_str(),
+                FormatTimestamp(e.event().occurred_at()).c_str());
+  }
+  std::printf("  verified in %.3f s (%.0f events/s)\n", seconds, r->events.size() / seconds);
+  return kOk;
+}
+
+int RunServer(const Context& context, const VerifyFlags& flags) {
+  auto channel = context.Channel();
+  if (!channel.ok()) return FailUsage(channel.status());
+  clients::AuditClient client_object(v1::Audit::NewStub(*channel));
+  clients::AuditClient* client = &client_object;
+  v1::PublicKey key;
+  bool pinned = false;
+  if (!flags.pubkey.empty()) {
+    absl::StatusOr<v1::PublicKey> k = ReadPublicKey(flags.pubkey);
+    if (!k.ok()) return FailUsage(k.status());
+    key = *k;
+    pinned = true;
+  } else {
+    absl::StatusOr<v1::PublicKey> k = client->GetPublicKey();
+    if (!k.ok()) return FailServer(k.status(), context);
+    key = *k;
+  }
+  std::optional<v1::SignedCheckpoint> old;
+  if (!flags.checkpoint.empty()) {
+    std::ifstream in(flags.checkpoint);
+    std::stringstream text;
+    text << in.rdbuf();
+    v1::SignedCheckpoint c;
+    if (!in || !google::protobuf::util::JsonStringToMessage(text.str(), &c).ok()) {
+      return FailUsage(absl::InvalidArgumentError(
+          absl::StrCat("--checkpoint: ", flags.checkpoint, " is not a saved checkpoint")));
+    }
+    if (absl::Status s = integrity::VerifyCheckpoint(c, key); !s.ok()) {
+      return VerificationFailed(absl::StrCat("your saved checkpoint: ", s.message()));
+    }
+    old = c;
+  }
+  absl::StatusOr<v1::SignedCheckpoint> latest = client->GetCheckpoint(0);
+  if (!latest.ok()) return FailServer(latest.status(), context);
+  if (absl::Status s = integrity::VerifyCheckpoint(*latest, key); !s.ok()) {
+    return VerificationFailed(absl::StrCat("the server's latest checkpoint: ", s.message()));
+  }
+  const uint64_t n = latest->checkpoint().tree_size();
+  if (old && old->checkpoint().log_id() != latest->checkpoint().log_id()) {
+    return VerificationFailed("your saved checkpoint is of another log");
+  }
+  if (old && old->checkpoint().tree_size() > n) {
+    return VerificationFailed(absl::StrCat(
+        "the log has shrunk: your checkpoint has ", old->checkpoint().tree_size(),
+        " events, the server's latest ", n));
+  }
+  // Recompute every leaf and chain link from the events themselves.
+  v1::ReplayRequest request;
+  request.mutable_filter()->set_to_position(n);
+  integrity::CompactRange range;
+  std::string chain = integrity::GenesisChainHash();
+  std::string problem;
+  std::optional<std::string> old_root_recomputed;
+  if (old && old->checkpoint().tree_size() == 0) old_root_recomputed = range.Root();
+  ProgressBar bar("verifying", flags.progress);
+  const absl::Time start = absl::Now();
+  absl::Status status = client->Replay(
+      request,
+      [&](const v1::AuditedEvent& e) {
+        const uint64_t p = e.event().position();
+        if (p != range.size() + 1) {
+          problem = absl::StrCat("position ", range.size() + 1, " is missing (next came ", p, ")");
+          return false;
+        }
+        absl::StatusOr<std::string> canonical = integrity::CanonicalRecord(e.event());
+        if (!canonical.ok()) {
+          problem = absl::StrCat("event at position ", p, ": ", canonical.status().message());
+          return false;
+        }
+        const std::string leaf = integrity::LeafHash(*canonical);
+        if (leaf != e.leaf_hash()) {
+          problem = absl::StrCat("event at position ", p,
+                                 ": the server's leaf hash is not the hash of the event");
+          return false;
+        }
+        chain = integrity::ChainHash(chain, *canonical);
+        if (chain != e.chain_hash()) {
+          problem = absl::StrCat("event at position ", p, ": the hash chain breaks here");
+          return false;
+        }
+        range.Append(leaf, [](int, uint64_t, const std::string&) {});
+        if (old && range.size() == old->checkpoint().tree_size()) old_root_recomputed = range.Root();
+        return true;
+      },
+      [&](uint64_t scanned, uint64_t last) { bar.Update(scanned, last, range.size()); });
+  bar.Done();
+  if (!status.ok()) return FailServer(status, context);
+  if (!problem.empty()) return VerificationFailed(problem);
+  const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
+  if (range.size() != n) {
+    return VerificationFailed(absl::StrCat("the server replayed ", range.size(),
+                                           " events but its checkpoint says ", n));
+  }
+  if (range.Root() != latest->checkpoint().root_hash()) {
+    return VerificationFailed("the root recomputed from the events is not the checkpoint's root");
+  }
+  std::printf("log %s: VERIFIED\n", latest->checkpoint().log_id().c_str());
+  std::printf("  %llu events replayed; every leaf hash and chain link recomputed from the events "
+              "(%.0f events/s)\n",
+              static_cast<unsigned long long>(n), n / seconds);
+  std::printf("  root matches the latest checkpoint: %s\n", DescribeCheckpoint(*latest).c_str());
+  std::printf("  key %s (%s)\n", key.key_id().c_str(),
+              pinned ? "pinned with --pubkey" : "as the server reports it: NOT PINNED");
+  if (old) {
+    absl::StatusOr<v1::ConsistencyProof> proof =
+        client->GetConsistencyProof(old->checkpoint().tree_size(), n);
+    if (!proof.ok()) return FailServer(proof.status(), context);
+    std::vector<std::string> path(proof->hashes().begin(), proof->hashes().end());
+    if (old->checkpoint().tree_size() > 0) {
+      if (absl::Status s = integrity::VerifyConsistency(old->checkpoint().tree_size(), n,
+                                                        old->checkpoint().root_hash(),
+                                                        latest->checkpoint().root_hash(), path);
+          !s.ok()) {
+        return VerificationFailed(absl::StrCat(
+            "the log is not an extension of your saved checkpoint: ", s.message()));
+      }
+    }
+    if (!old_root_recomputed || *old_root_recomputed != old->checkpoint().root_hash()) {
+      return VerificationFailed(
+          "the first events of the log no longer hash to your saved checkpoint's root: history "
+          "was rewritten");
+    }
+    std::printf("  consistent with your saved checkpoint (%s): the consistency proof verifies "
+                "and its root was recomputed from the events\n",
+                DescribeCheckpoint(*old).c_str());
+  }
+  if (!flags.save_checkpoint.empty()) {
+    google::protobuf::util::JsonPrintOptions o;
+    o.add_whitespace = true;
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(*latest, &json, o);
+    absl::Status w = WriteOutput(flags.save_checkpoint, json);
+    if (!w.ok()) return FailIo(w);
+  }
+  return kOk;
+}
+
+int Run(const Context& context, const VerifyFlags& flags) {
+  if (flags.server) {
+    if (!flags.bundle.empty()) {
+      return FailUsage(absl::InvalidArgumentError(
+          "give a bundle file or --server, not both: one check at a time"));
+    }
+    return RunServer(context, flags);
+  }
+  if (flags.bundle.empty()) {
+    return FailUsage(absl::InvalidArgumentError("give a bundle file, or --server"));
+  }
+  if (!flags.checkpoint.empty() || !flags.save_checkpoint.empty()) {
+    return FailUsage(absl::InvalidArgumentError(
+        "--checkpoint and --save-checkpoint go with --server (a bundle carries its checkpoint)"));
+  }
+  return RunBundle(flags);
+}
+
+}  // namespace
+
+void AddVerify(Registry& r) {
+  auto flags = std::make_shared<VerifyFlags>();
+  CLI::App* cmd =
+      r.Add("verify", "check a bundle offline, or with --server the live log's whole history",
+            [flags](const Context& c) { return Run(c, *flags); });
+  cmd->add_option("bundle", flags->bundle, "the bundle file to check offline");
+  cmd->add_option("--pubkey", flags->pubkey, "the council's published public key (PEM) to pin");
+  cmd->add_flag("--server", flags->server, "replay the live log and recompute its chain and root");
+  cmd->add_option("--checkpoint", flags->checkpoint,
+                  "with --server: a checkpoint saved earlier; the log must extend it");
+  cmd->add_option("--save-checkpoint", flags->save_checkpoint,
+                  "with --server: save the verified checkpoint for next time");
+  cmd->add_option("--progress", flags->progress, "auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+}
+
+}  // namespace evenhand::cli

@@ -1,0 +1,79 @@
+#include "clients/connection.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace evenhand::clients {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(what, ": cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+Connection Connection::FromEnvironment() {
+  Connection c;
+  if (std::string s = Env("EVENHAND_SERVER"); !s.empty()) c.address = s;
+  c.ca_file = Env("EVENHAND_CA");
+  c.cert_file = Env("EVENHAND_CERT");
+  c.key_file = Env("EVENHAND_KEY");
+  c.token_file = Env("EVENHAND_TOKEN_FILE");
+  return c;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& c) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  if (!c.tls()) {
+    if (!c.token_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--token-file: a token is sent only over TLS; give the server's CA with --ca (or "
+          "EVENHAND_CA)");
+    }
+    if (!c.cert_file.empty() || !c.key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--cert/--key need TLS: give the server's CA with --ca (or EVENHAND_CA)");
+    }
+    return grpc::CreateCustomChannel(c.address, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  auto ca = ReadFile(c.ca_file, "--ca");
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *ca;
+  if (c.cert_file.empty() != c.key_file.empty()) {
+    return absl::InvalidArgumentError("--cert and --key go together (a certificate and its key)");
+  }
+  if (!c.cert_file.empty()) {
+    auto cert = ReadFile(c.cert_file, "--cert");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile(c.key_file, "--key");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::SslCredentials(ssl);
+  if (!c.token_file.empty()) {
+    auto token = ReadFile(c.token_file, "--token-file");
+    if (!token.ok()) return token.status();
+    credentials = grpc::CompositeChannelCredentials(
+        credentials, grpc::AccessTokenCredentials(std::string(absl::StripAsciiWhitespace(*token))));
+  }
+  if (!c.server_name.empty()) args.SetSslTargetNameOverride(c.server_name);
+  return grpc::CreateCustomChannel(c.address, credentials, args);
+}
+
+}  // namespace evenhand::clients
