@@ -192,6 +192,7 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
   }
   Identity id;
   std::vector<const v1::PrincipalConfig*> matched;
+  const v1::PrincipalConfig* by_name = nullptr;  // the principal that names the caller
   if (!caller.authorization.empty()) {
     absl::string_view header = caller.authorization;
     if (!absl::ConsumePrefix(&header, "Bearer ") && !absl::ConsumePrefix(&header, "bearer ")) {
@@ -204,10 +205,14 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
     }
     EH_ASSIGN_OR_RETURN(TokenClaims claims, tokens_->Verify(std::string_view(header.data(), header.size()), clock_()));
     id.authenticated_as = absl::StrCat("token ", claims.subject);
+    // A person is named by their subject, so the record says who read,
+    // not which group of the identity provider let them; a principal
+    // that names the subject itself names them.
     id.principal = claims.subject;
     for (const v1::PrincipalConfig& p : config_.principals()) {
       bool is = std::find(p.token_subjects().begin(), p.token_subjects().end(), claims.subject) !=
                 p.token_subjects().end();
+      if (is && by_name == nullptr) by_name = &p;
       for (const std::string& g : claims.groups) {
         is |= std::find(p.token_groups().begin(), p.token_groups().end(), g) !=
               p.token_groups().end();
@@ -225,15 +230,15 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
       }
       if (is) matched.push_back(&p);
     }
+    if (!matched.empty()) by_name = matched.front();
   } else {
     return absl::UnauthenticatedError(
         "no client certificate and no bearer token: a system presents a certificate issued by "
         "the council's CA; a person signs in with the council's identity provider (evenhand "
         "--token-file)");
   }
-  // Every principal that names the caller gives it its roles; the first
-  // one names it.
-  if (!matched.empty()) id.principal = matched.front()->name();
+  // Every principal that matches the caller gives it its roles.
+  if (by_name != nullptr) id.principal = by_name->name();
   for (const v1::PrincipalConfig* p : matched) {
     for (const std::string& r : p->roles()) {
       if (!id.HasRole(r)) id.roles.push_back(r);

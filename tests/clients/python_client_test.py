@@ -5,14 +5,17 @@ Other council systems integrate with Even Hand without our C++ library: this
 test generates Python stubs from proto/evenhand/v1/*.proto with protoc and
 Debian's grpc_python_plugin, starts a real evenhandd on 127.0.0.1 with a
 temporary RocksDB folder, and appends, reads and follows events through them.
-It also checks the standard health and reflection services.
+It also checks the standard health and reflection services. Everything goes
+over mutual TLS, as a council system would connect: certificates from
+scripts/make-certs, this client presenting its own.
 
 Run with Debian's /usr/bin/python3 (python3-grpcio, python3-protobuf):
   /usr/bin/python3 tests/clients/python_client_test.py \
-      --evenhandd build/server/evenhandd --proto_dir proto
+      --evenhandd build/server/evenhandd --proto_dir proto --make_certs scripts/make-certs
 """
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -56,11 +59,25 @@ class EvenHandFromPython(unittest.TestCase):
         import grpc
         from evenhand.v1 import events_pb2, log_pb2, log_pb2_grpc
         import health_pb2, health_pb2_grpc, reflection_pb2, reflection_pb2_grpc
+        certs = os.path.join(cls.tmp, "certs")
+        subprocess.run([ARGS.make_certs, certs], check=True, stdout=subprocess.DEVNULL)
+        cls.certs = certs
+        # This system is a publisher (python-test) and reads back what it
+        # wrote (auditor), identified by its certificate's name.
+        config = {"security": {
+            "tls": {"certFile": f"{certs}/server.pem", "keyFile": f"{certs}/server.key",
+                    "clientCaFile": f"{certs}/ca.pem"},
+            "principals": [{"name": "python-test",
+                            "certificateNames": ["case-system.demo.council"],
+                            "roles": ["publisher:python-test", "auditor"]}]}}
+        with open(os.path.join(cls.tmp, "config.json"), "w") as f:
+            json.dump(config, f)
         ready = os.path.join(cls.tmp, "ready")
         cls.log = open(os.path.join(cls.tmp, "server.log"), "w")
         cls.server = subprocess.Popen(
             [ARGS.evenhandd, "--listen=127.0.0.1:0", f"--data_dir={cls.tmp}/data",
-             f"--ready_file={ready}"], stdout=cls.log, stderr=cls.log)
+             f"--config={cls.tmp}/config.json", f"--ready_file={ready}"],
+            stdout=cls.log, stderr=cls.log)
         deadline = time.time() + 20
         while not os.path.exists(ready):
             if time.time() > deadline or cls.server.poll() is not None:
@@ -68,7 +85,7 @@ class EvenHandFromPython(unittest.TestCase):
             time.sleep(0.05)
         with open(ready) as f:
             cls.address = f.read().strip()
-        cls.channel = grpc.insecure_channel(cls.address)
+        cls.channel = grpc.secure_channel(cls.address, cls.credentials(with_certificate=True))
         cls.log_stub = log_pb2_grpc.EventLogStub(cls.channel)
         # The council systems would have registered these long before.
         member = events_pb2.Event(event_id=str(uuid.uuid4()), source_system="python-test")
@@ -82,6 +99,17 @@ class EvenHandFromPython(unittest.TestCase):
         officer.payload.officer_registered.name = "Officer One"
         officer.payload.officer_registered.role = events_pb2.HEAD_OF_SERVICE
         cls.log_stub.Append(log_pb2.AppendRequest(stream_id="officer-o-1", events=[officer]))
+
+    @classmethod
+    def credentials(cls, with_certificate):
+        def read(name):
+            with open(os.path.join(cls.certs, name), "rb") as f:
+                return f.read()
+        if not with_certificate:
+            return grpc.ssl_channel_credentials(root_certificates=read("ca.pem"))
+        return grpc.ssl_channel_credentials(root_certificates=read("ca.pem"),
+                                            private_key=read("case-system.key"),
+                                            certificate_chain=read("case-system.pem"))
 
     @classmethod
     def tearDownClass(cls):
@@ -185,6 +213,29 @@ class EvenHandFromPython(unittest.TestCase):
         call.cancel()
         self.assertEqual([e.stream_revision for e in seen], [0, 1, 2])
 
+    def test_without_a_client_certificate_it_is_refused(self):
+        with grpc.secure_channel(self.address, self.credentials(with_certificate=False)) as ch:
+            with self.assertRaises(grpc.RpcError) as caught:
+                log_pb2_grpc.EventLogStub(ch).Append(log_pb2.AppendRequest(
+                    stream_id="query-Q-py-anon", events=[self.new_event("Q-py-anon")]))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("no client certificate and no bearer token", caught.exception.details())
+
+    def test_plain_text_is_refused(self):
+        with grpc.insecure_channel(self.address) as ch:
+            with self.assertRaises(grpc.RpcError) as caught:
+                log_pb2_grpc.EventLogStub(ch).GetStatus(log_pb2.GetStatusRequest(), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+    def test_outside_its_lane_it_is_refused_naming_the_role(self):
+        event = self.new_event("Q-py-lane")
+        event.source_system = "case-system"
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.log_stub.Append(log_pb2.AppendRequest(stream_id="query-Q-py-lane",
+                                                       events=[event]))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("needs the role publisher:case-system", caught.exception.details())
+
     def test_health_and_reflection(self):
         health = health_pb2_grpc.HealthStub(self.channel)
         reply = health.Check(health_pb2.HealthCheckRequest())
@@ -200,5 +251,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--evenhandd", required=True)
     parser.add_argument("--proto_dir", required=True)
+    parser.add_argument("--make_certs", required=True)
     ARGS, rest = parser.parse_known_args()
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
