@@ -1,5 +1,6 @@
 #include "services/event_validation.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/time_util.h"
@@ -10,6 +11,36 @@ namespace evenhand::services {
 namespace {
 
 constexpr size_t kMaxShortField = 256;
+// A payload's identifiers (fields named *_id, *_ids) name cases, people and
+// streams: short, and in the stream-id alphabet.
+constexpr size_t kMaxIdField = 128;
+
+bool IdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == ':' || c == '@' || c == '/' || c == '+' || c == '=';
+}
+
+absl::Status CheckString(const AppendLimits& limits, const google::protobuf::FieldDescriptor* f,
+                         const std::string& path, const std::string& value) {
+  const bool id = absl::EndsWith(f->name(), "_id") || absl::EndsWith(f->name(), "_ids");
+  const size_t limit = id ? kMaxIdField : limits.max_text_bytes;
+  if (value.size() > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": at most ", limit, " bytes",
+                     id ? " for an identifier" : " of text (max_text_bytes in the server config)",
+                     ", got ", value.size()));
+  }
+  if (id) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (!IdChar(value[i])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": character ", i + 1,
+            " is not allowed in an identifier; use letters, digits and - _ . : @ / + ="));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Invalid(int index, absl::string_view field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("events[", index, "].", field, ": ", problem));
@@ -25,14 +56,27 @@ absl::Status CheckShort(int index, absl::string_view field, const std::string& v
 
 // Proto3 enums are open: a number the server does not know parses, and
 // would be stored as evidence nobody can read. Every enum field at any depth
-// must hold a value this server knows. `path` names `m` from the request.
-absl::Status CheckEnums(const google::protobuf::Message& m, const std::string& path) {
+// must hold a value this server knows. Strings are bounded (identifiers
+// also in their alphabet). `path` names `m` from the request.
+absl::Status CheckFields(const AppendLimits& limits, const google::protobuf::Message& m,
+                         const std::string& path) {
   const google::protobuf::Reflection* r = m.GetReflection();
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   r->ListFields(m, &fields);
   for (const google::protobuf::FieldDescriptor* f : fields) {
     const std::string field_path = absl::StrCat(path, ".", f->name());
-    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
+    if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+      const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+      for (int i = 0; i < n; ++i) {
+        const std::string value = f->is_repeated() ? r->GetRepeatedString(m, f, i)
+                                                   : r->GetString(m, f);
+        if (absl::Status s = CheckString(
+                limits, f, f->is_repeated() ? absl::StrCat(field_path, "[", i, "]") : field_path, value);
+            !s.ok()) {
+          return s;
+        }
+      }
+    } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
       const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
       for (int i = 0; i < n; ++i) {
         const int value = f->is_repeated() ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
@@ -50,12 +94,12 @@ absl::Status CheckEnums(const google::protobuf::Message& m, const std::string& p
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(m, f); ++i) {
           if (absl::Status s =
-                  CheckEnums(r->GetRepeatedMessage(m, f, i), absl::StrCat(field_path, "[", i, "]"));
+                  CheckFields(limits, r->GetRepeatedMessage(m, f, i), absl::StrCat(field_path, "[", i, "]"));
               !s.ok()) {
             return s;
           }
         }
-      } else if (absl::Status s = CheckEnums(r->GetMessage(m, f), field_path); !s.ok()) {
+      } else if (absl::Status s = CheckFields(limits, r->GetMessage(m, f), field_path); !s.ok()) {
         return s;
       }
     }
@@ -87,7 +131,7 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
                                 type, "; leave type empty to have it filled"));
   }
   event->set_type(type);
-  if (absl::Status s = CheckEnums(event->payload(), absl::StrCat("events[", index, "].payload"));
+  if (absl::Status s = CheckFields(limits, event->payload(), absl::StrCat("events[", index, "].payload"));
       !s.ok()) {
     return s;
   }

@@ -20,6 +20,8 @@ namespace evenhand::services {
 struct AppendLimits {
   uint64_t max_event_bytes = 1 << 20;
   uint32_t max_batch_events = 1000;
+  // Longest free-text payload value; identifiers are at most 128 bytes.
+  uint32_t max_text_bytes = 64 << 10;
   // occurred_at may be at most this far ahead of the server's clock (clock
   // skew between council systems); further is a publisher's bug.
   absl::Duration max_clock_skew = absl::Hours(24);

@@ -127,7 +127,15 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
       {grpc::StatusCode::INVALID_ARGUMENT, "event over max_event_bytes",
        {"over the limit of 2048 bytes", "max_event_bytes"},
        [](v1::ServerConfig& c) { c.set_max_event_bytes(2048); }, nullptr,
-       [&] { return Append(Request("s", SomeEvents(1, std::string(3000, 'x')))); }},
+       [&] {
+         v1::Event e = SomeEvents(1)[0];
+         e.clear_type();
+         auto* o = e.mutable_payload()->mutable_officer_registered();
+         o->set_officer_id("o-1");
+         o->set_name(std::string(3000, 'x'));
+         o->set_role(v1::OFFICER);
+         return Append(Request("officer-o-1", {e}));
+       }},
       {grpc::StatusCode::INVALID_ARGUMENT, "bad stream id",
        {"stream_id: character 4 is not allowed"}, nullptr, nullptr,
        [&] { return Append(Request("bad stream", SomeEvents(1))); }},
@@ -148,6 +156,31 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          auto* o = e.mutable_payload()->mutable_officer_registered();
          o->set_officer_id("o-1");
          o->set_role(static_cast<v1::OfficerRole>(99));
+         return Append(Request("officer-o-1", {e}));
+       }},
+      {grpc::StatusCode::INVALID_ARGUMENT, "an identifier too long or outside the alphabet",
+       {"events[0].payload.officer_registered.officer_id: character 2 is not allowed in an "
+        "identifier"},
+       nullptr, nullptr,
+       [&] {
+         v1::Event e = SomeEvents(1)[0];
+         e.clear_type();
+         auto* o = e.mutable_payload()->mutable_officer_registered();
+         o->set_officer_id("o officer");
+         o->set_role(v1::OFFICER);
+         return Append(Request("officer-o", {e}));
+       }},
+      {grpc::StatusCode::INVALID_ARGUMENT, "a free-text field over max_text_bytes",
+       {"events[0].payload.officer_registered.name: at most 10000 bytes of text "
+        "(max_text_bytes in the server config), got 20000"},
+       [](v1::ServerConfig& c) { c.set_max_text_bytes(10000); }, nullptr,
+       [&] {
+         v1::Event e = SomeEvents(1)[0];
+         e.clear_type();
+         auto* o = e.mutable_payload()->mutable_officer_registered();
+         o->set_officer_id("o-1");
+         o->set_name(std::string(20000, 'n'));
+         o->set_role(v1::OFFICER);
          return Append(Request("officer-o-1", {e}));
        }},
       {grpc::StatusCode::INVALID_ARGUMENT, "a request that cannot be parsed",
@@ -383,7 +416,7 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
-  EXPECT_EQ(n, 23);
+  EXPECT_EQ(n, 25);
 }
 
 }  // namespace

@@ -267,8 +267,7 @@ TEST_F(EventLogTest, OversizedEventAndBatchAreRejectedWithTheLimit) {
   config.set_max_event_bytes(4096);
   config.set_max_batch_events(10);
   StartServer(config);
-  v1::Event big = AnEvent();
-  big.mutable_payload()->mutable_written_query_answered()->set_query_id(std::string(5000, 'q'));
+  v1::Event big = AnEvent(std::string(5000, 'q'));
   grpc::Status s = RawAppend(Request("s", {AnEvent(), big}));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("events[1]: "));
@@ -281,9 +280,10 @@ TEST_F(EventLogTest, OversizedEventAndBatchAreRejectedWithTheLimit) {
 }
 
 TEST_F(EventLogTest, DefaultLimitRejectsAnEventOverOneMebibyte) {
-  v1::Event big = AnEvent();
-  big.mutable_payload()->mutable_written_query_answered()->set_query_id(
-      std::string((1 << 20) + 1, 'q'));
+  v1::ServerConfig config;
+  config.set_max_text_bytes(2 << 20);
+  StartServer(config);
+  v1::Event big = AnEvent(std::string((1 << 20) + 1, 'q'));
   grpc::Status s = RawAppend(Request("s", {big}));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("over the limit of 1048576 bytes"));
@@ -382,11 +382,7 @@ TEST_F(EventLogTest, SlowSubscriberNeverStallsWritersAndIsNeverDropped) {
   // Writers finish although nobody reads the subscription: had they waited
   // for the subscriber, this would never return.
   for (int i = 0; i < 30; ++i) {
-    v1::Event padded = AnEvent();
-    std::vector<v1::Event> events = SomeEvents(100);
-    for (auto& e : events) {
-      e.mutable_payload()->mutable_written_query_answered()->set_query_id(std::string(500, 'p'));
-    }
+    std::vector<v1::Event> events = SomeEvents(100, std::string(500, 'p'));
     ASSERT_TRUE(RawAppend(Request("s", events)).ok());
   }
   writers_done.Notify();
@@ -423,10 +419,11 @@ TEST_F(EventLogTest, SubscribeFromEndSeesOnlyNewEventsAndHonoursTheFilter) {
 TEST_F(EventLogTest, SubscriptionMessagesFitADefaultClientWhateverTheEventSizes) {
   // Ten events of 600 KB: 6 MB in all, more than a default gRPC client
   // accepts in one message (4 MiB). The server must split them.
+  v1::ServerConfig config;
+  config.set_max_text_bytes(1 << 20);
+  StartServer(config);
   for (int i = 0; i < 10; ++i) {
-    v1::Event big = AnEvent();
-    big.mutable_payload()->mutable_written_query_answered()->set_query_id(
-        std::string(600 << 10, 'b'));
+    v1::Event big = AnEvent(std::string(600 << 10, 'b'));
     ASSERT_TRUE(RawAppend(Request("s", {big})).ok());
   }
   auto plain = v1::EventLog::NewStub(
