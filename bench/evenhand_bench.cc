@@ -59,6 +59,7 @@
 #include "rocksdb/write_batch.h"
 #include "services/event_validation.h"
 #include "storage/event_store.h"
+#include "tests/testing/jwt.h"
 
 #ifndef EVENHANDD_PATH
 #error "EVENHANDD_PATH must name the evenhandd binary"
@@ -67,7 +68,7 @@
 ABSL_FLAG(std::string, clients, "1,16,64", "concurrent clients for the append runs");
 ABSL_FLAG(int, seconds, 5, "measured seconds per append run (after 1 s of warm-up)");
 ABSL_FLAG(uint64_t, events, 1000000, "size of the log for the replay/rebuild/report/proof runs");
-ABSL_FLAG(std::string, parts, "appends,subscribers,scale", "which parts to run");
+ABSL_FLAG(std::string, parts, "appends,subscribers,security,scale", "which parts to run");
 ABSL_FLAG(int, idle_subscribers, 1000,
           "subscribers that never read, for the subscribers part (appends with and without them)");
 ABSL_FLAG(std::string, postgres, "auto", "auto: run PostgreSQL if installed; off");
@@ -343,7 +344,7 @@ class Postgres {
 
 class Child {
  public:
-  explicit Child(const std::string& data_dir) {
+  explicit Child(const std::string& data_dir, std::vector<std::string> extra = {}) {
     ready_ = data_dir + ".ready";
     log_ = data_dir + ".log";
     fs::remove(ready_);
@@ -354,10 +355,13 @@ class Child {
         dup2(fileno(log), STDOUT_FILENO);
         dup2(fileno(log), STDERR_FILENO);
       }
-      const std::string data = "--data_dir=" + data_dir;
-      const std::string ready = "--ready_file=" + ready_;
-      execl(EVENHANDD_PATH, EVENHANDD_PATH, "--listen=127.0.0.1:0", data.c_str(), ready.c_str(),
-            static_cast<char*>(nullptr));
+      std::vector<std::string> args = {EVENHANDD_PATH, "--listen=127.0.0.1:0",
+                                       "--data_dir=" + data_dir, "--ready_file=" + ready_};
+      for (std::string& a : extra) args.push_back(std::move(a));
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(EVENHANDD_PATH, argv.data());
       _exit(127);
     }
     for (int i = 0; i < 6000 && address_.empty(); ++i) {
@@ -394,11 +398,13 @@ class Child {
   std::string ready_, log_, address_;
 };
 
-std::shared_ptr<grpc::Channel> Channel(const std::string& address, int id = 0) {
+std::shared_ptr<grpc::Channel> Channel(
+    const std::string& address, int id = 0,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials()) {
   grpc::ChannelArguments args;
   args.SetInt("evenhand.bench.channel", id);  // distinct args: distinct connections
   args.SetMaxReceiveMessageSize(256 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, credentials, args);
 }
 
 // evenhandd's appends through gRPC's callback API, as an integrating system
@@ -621,6 +627,118 @@ SubscriberFigures IdleSubscribers(int count, absl::Duration seconds) {
   std::error_code ignored;
   fs::remove_all(dir, ignored);
   return f;
+}
+
+// ---- the trust boundary's cost ---------------------------------------------------------------
+
+// Appends (16 clients) and reads (one client, one after another: each is
+// recorded in the log before it answers) against one fresh server per mode:
+// plain text with reads not recorded, local mode (plain text, reads
+// recorded), mTLS with a client certificate, and TLS with a bearer token
+// (an RS256 JWT verified on every call).
+struct SecurityRow {
+  std::string mode;
+  Row appends;
+  double reads_per_s = 0, read_p50_ms = 0, read_p99_ms = 0;
+  std::string note;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<SecurityRow> TrustBoundaryCost(absl::Duration seconds) {
+  std::vector<SecurityRow> rows;
+  const std::string dir = TempDir("security");
+  const std::string certs = dir + "/certs";
+  if (std::system(absl::StrCat(MAKE_CERTS_PATH, " ", certs, " > /dev/null").c_str()) != 0) {
+    std::fprintf(stderr, "evenhand: scripts/make-certs failed; skipping the TLS figures\n");
+    return rows;
+  }
+  const std::string plain_unrecorded = dir + "/plain-unrecorded.json";
+  std::ofstream(plain_unrecorded) << R"({"security": {"local": {"doNotRecordReads": true}}})";
+  const std::string tls = dir + "/tls.json";
+  std::ofstream(tls) << absl::StrCat(
+      R"({"security": {"tls": {"certFile": ")", certs, R"(/server.pem", "keyFile": ")", certs,
+      R"(/server.key", "clientCaFile": ")", certs, R"(/ca.pem"},
+       "oidc": {"issuer": "https://login.demo.council", "audiences": ["evenhand"],
+                "jwksFile": ")", certs, R"(/jwks.json"},
+       "principals": [{"name": "bench", "certificateNames": ["case-system.demo.council"],
+                       "tokenSubjects": ["bench-person"], "roles": ["publisher:bench", "auditor"]}],
+       "limits": {"requestsPerSecond": 1000000, "burst": 1000000}}})");
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const std::string token = testing::SignJwt(
+      certs + "/idp-rsa.key", "RS256", "idp-rsa",
+      absl::StrCat(R"({"iss":"https://login.demo.council","aud":"evenhand","sub":"bench-person",)",
+                   R"("iat":)", now, R"(,"exp":)", now + 7200, "}"));
+  grpc::SslCredentialsOptions mtls;
+  mtls.pem_root_certs = ReadAll(certs + "/ca.pem");
+  mtls.pem_cert_chain = ReadAll(certs + "/case-system.pem");
+  mtls.pem_private_key = ReadAll(certs + "/case-system.key");
+  grpc::SslCredentialsOptions server_only;
+  server_only.pem_root_certs = mtls.pem_root_certs;
+  struct Mode {
+    std::string name, config;
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+  };
+  const std::vector<Mode> modes = {
+      {"plain, reads not recorded", plain_unrecorded, grpc::InsecureChannelCredentials()},
+      {"plain (local mode)", "", grpc::InsecureChannelCredentials()},
+      {"mTLS (certificate)", tls, grpc::SslCredentials(mtls)},
+      {"TLS + token (RS256)", tls,
+       grpc::CompositeChannelCredentials(grpc::SslCredentials(server_only),
+                                         grpc::AccessTokenCredentials(token))},
+  };
+  for (size_t m = 0; m < modes.size(); ++m) {
+    const Mode& mode = modes[m];
+    SecurityRow row;
+    row.mode = mode.name;
+    const std::string data = absl::StrCat(dir, "/data-", m);
+    std::vector<std::string> extra;
+    if (!mode.config.empty()) extra.push_back("--config=" + mode.config);
+    Child child(data, extra);
+    const std::string address = child.address();
+    {
+      auto stub = v1::EventLog::NewStub(Channel(address, 0, mode.credentials));
+      if (!RegisterCast(*stub)) row.note = "cannot register the cast";
+    }
+    std::vector<std::shared_ptr<v1::EventLog::Stub>> stubs;
+    for (int i = 0; i < 8; ++i) stubs.push_back(v1::EventLog::NewStub(Channel(address, i, mode.credentials)));
+    const std::string run = NewUuid().substr(0, 6);
+    row.appends = AsyncAppends(stubs, run).Drive(mode.name, 16, 0, seconds);
+    // Reads of one small stream, one after another.
+    v1::ReadStreamRequest read;
+    read.set_stream_id(absl::StrCat("query-", run, "-0"));
+    std::vector<double> ms;
+    const absl::Time end = absl::Now() + seconds;
+    while (absl::Now() < end) {
+      grpc::ClientContext context;
+      const absl::Time t0 = absl::Now();
+      auto reader = stubs[0]->ReadStream(&context, read);
+      v1::ReadResponse chunk;
+      while (reader->Read(&chunk)) {
+      }
+      grpc::Status s = reader->Finish();
+      if (!s.ok()) {
+        row.note = absl::StrCat("read: ", s.error_code(), ": ", s.error_message());
+        break;
+      }
+      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
+    std::sort(ms.begin(), ms.end());
+    row.reads_per_s = ms.size() / absl::ToDoubleSeconds(seconds);
+    row.read_p50_ms = Percentile(ms, 0.5);
+    row.read_p99_ms = Percentile(ms, 0.99);
+    rows.push_back(row);
+    std::printf(".");
+    std::fflush(stdout);
+  }
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+  return rows;
 }
 
 // ---- scale ---------------------------------------------------------------------------------
@@ -882,6 +1000,8 @@ int Main(int argc, char** argv) {
   if (parts.find("subscribers") != std::string::npos) {
     subscribers = IdleSubscribers(absl::GetFlag(FLAGS_idle_subscribers), seconds);
   }
+  std::vector<SecurityRow> security;
+  if (parts.find("security") != std::string::npos) security = TrustBoundaryCost(seconds);
   ScaleFigures scale;
   if (parts.find("scale") != std::string::npos) scale = Scale(absl::GetFlag(FLAGS_events));
 
@@ -935,6 +1055,23 @@ int Main(int argc, char** argv) {
                 before_after > 0 ? subscribers.with / before_after : 0.0);
     std::printf("%-28s %11.0f %10zu\n", "after they cancelled", subscribers.after,
                 subscribers.rss_after_mib);
+  }
+  if (!security.empty()) {
+    std::printf("\nthe trust boundary's cost: appends at 16 clients; reads of a 1-event stream one "
+                "after another (each recorded in the log first, unless not recorded); one fresh "
+                "server per mode, in turn\n");
+    std::printf("%-28s %11s %8s %8s %10s %8s %8s %9s\n", "mode", "appends/s", "p50 ms", "p99 ms",
+                "reads/s", "p50 ms", "p99 ms", "vs plain");
+    const double plain = security.front().appends.events_per_s;
+    for (const SecurityRow& r : security) {
+      std::printf("%-28s %11.0f %8.2f %8.2f %10.0f %8.2f %8.2f %8.2fx\n", r.mode.c_str(),
+                  r.appends.events_per_s, r.appends.p50_ms, r.appends.p99_ms, r.reads_per_s,
+                  r.read_p50_ms, r.read_p99_ms, plain > 0 ? r.appends.events_per_s / plain : 0.0);
+      if (!r.note.empty()) std::printf("  %s: %s\n", r.mode.c_str(), r.note.c_str());
+      if (!r.appends.note.empty()) {
+        std::printf("  %s: first append error: %s\n", r.mode.c_str(), r.appends.note.c_str());
+      }
+    }
   }
   if (scale.events > 0) {
     std::printf("\nat %llu events (a five-year council history, loaded at %.0f events/s)\n",

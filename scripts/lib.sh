@@ -19,6 +19,11 @@ PACKAGES=(
 # to drive it (skipped if a node is already installed).
 TEST_PACKAGES=(chromium)
 
+# The sanitizer build and the fuzzers: clang with libFuzzer and the
+# sanitizer runtimes.
+SANITIZER_PACKAGES=(clang libclang-rt-14-dev)
+SANITIZER_BUILD_DIR="${EVENHAND_SANITIZER_BUILD_DIR:-$ROOT/build-asan}"
+
 # What only the benchmarks need: a PostgreSQL server to compare against
 # (libpq-dev, its client library, is in PACKAGES: the bench is always built).
 BENCH_PACKAGES=(postgresql)
@@ -41,13 +46,13 @@ install_missing() {
     "${missing[@]}"
 }
 
-# The report page test's npm packages, into the build folder (pinned by
-# tests/browser/package-lock.json).
+# The report page test's npm packages, into a build folder (default
+# $BUILD_DIR; pinned by tests/browser/package-lock.json).
 install_node_modules() {
   if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
     install_missing nodejs npm
   fi
-  local dir="$BUILD_DIR/browser"
+  local dir="${1:-$BUILD_DIR}/browser"
   mkdir -p "$dir"
   if ! cmp -s "$ROOT/tests/browser/package-lock.json" "$dir/package-lock.json" ||
      [ ! -d "$dir/node_modules" ]; then
@@ -61,4 +66,17 @@ build() {
   echo "==> building into $BUILD_DIR"
   cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
   cmake --build "$BUILD_DIR" "$@"
+}
+
+# The ASan+UBSan build with clang (and the fuzzers), into ./build-asan; no
+# benchmarks. Arguments name targets (default: everything).
+build_sanitized() {
+  echo "==> building with ASan and UBSan into $SANITIZER_BUILD_DIR"
+  CC=clang CXX=clang++ cmake -S "$ROOT" -B "$SANITIZER_BUILD_DIR" -G Ninja \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVENHAND_SANITIZE=ON -DEVENHAND_BENCH=OFF > /dev/null
+  if [ $# -gt 0 ]; then
+    cmake --build "$SANITIZER_BUILD_DIR" --target "$@"
+  else
+    cmake --build "$SANITIZER_BUILD_DIR"
+  fi
 }

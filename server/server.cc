@@ -322,8 +322,6 @@ absl::Status EvenHandServer::Impl::Start() {
       static_cast<uint64_t>(c.max_subscriber_mib_per_second()) << 20;
   log_options.problems = [this] { return integrity_->problems(); };
   log_options.gate = gate_.get();
-  log_options.max_subscriptions_per_client =
-      std::min<size_t>(log_options.max_subscriptions_per_client, authorizer_->max_subscriptions());
   if (options_.clock) log_options.clock = options_.clock;
 
   if (options_.seed_demo && store_->LastPosition() == 0) {

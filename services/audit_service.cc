@@ -79,8 +79,9 @@ class Concerns {
   absl::StatusOr<bool> operator()(const v1::Event& e) {
     if (f_.group_id().empty() && f_.officer_id().empty() && f_.member_id().empty()) return true;
     if (Names(e.payload())) return true;
-    auto [it, inserted] = opening_.try_emplace(e.stream_id(), false);
-    if (inserted) {
+    auto inserted = opening_.try_emplace(e.stream_id(), false);
+    auto it = inserted.first;
+    if (inserted.second) {
       absl::Status s = store_->ReadStream(e.stream_id(), 0, storage::Direction::kForwards, 1,
                                           [&](const storage::EventPtr& first) {
                                             it->second = Names(first->event().payload());

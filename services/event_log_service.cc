@@ -345,9 +345,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   if (absl::Status s = options_.gate->Record(*grant, kSubscribe, parsed, 0, "opened"); !s.ok()) {
     return RefuseSubscription(s);
   }
-  // Subscriptions are limited per principal (and in all).
+  // Subscriptions are limited per principal (and in all); the local
+  // principal of local mode only by maxSubscriptionsPerClient.
+  const size_t own_limit = grant->identity.local
+                               ? SIZE_MAX
+                               : options_.gate->authorizer().max_subscriptions();
   return StartSubscription(context, parsed, Subscribers{store_, &limits_, pool_.get()},
-                           grant->identity.principal);
+                           grant->identity.principal, own_limit,
+                           "security.limits.maxSubscriptions");
 }
 
 grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,

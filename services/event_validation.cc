@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace evenhand::services {
@@ -50,6 +51,37 @@ absl::Status CheckShort(int index, absl::string_view field, const std::string& v
   if (value.size() > kMaxShortField) {
     return Invalid(index, field,
                    absl::StrCat("at most ", kMaxShortField, " characters, got ", value.size()));
+  }
+  return absl::OkStatus();
+}
+
+// Fields the server's contract does not have parse into a message's unknown
+// fields. They cannot be hashed (the canonical encoding has no place for
+// them) nor read back, so they are refused, naming where they are.
+absl::Status CheckNoUnknownFields(const google::protobuf::Message& m, const std::string& path) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  if (const google::protobuf::UnknownFieldSet& unknown = r->GetUnknownFields(m); !unknown.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": field number ", unknown.field(0).number(), " is not in this server's ",
+        m.GetDescriptor()->full_name(),
+        " (the publisher's .proto is newer than the server's, or the bytes are damaged)"));
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string field_path = absl::StrCat(path, ".", f->name());
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        if (absl::Status s = CheckNoUnknownFields(r->GetRepeatedMessage(m, f, i),
+                                                  absl::StrCat(field_path, "[", i, "]"));
+            !s.ok()) {
+          return s;
+        }
+      }
+    } else if (absl::Status s = CheckNoUnknownFields(r->GetMessage(m, f), field_path); !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -120,6 +152,9 @@ std::string PayloadTypeName(const v1::Payload& payload) {
 absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time now,
                               v1::Event* event) {
   using google::protobuf::util::TimeUtil;
+  if (absl::Status s = CheckNoUnknownFields(*event, absl::StrCat("events[", index, "]")); !s.ok()) {
+    return s;
+  }
   if (!event->has_payload() || PayloadTypeName(event->payload()).empty()) {
     return Invalid(index, "payload",
                    "required: set exactly one event, e.g. {\"briefingRequested\": {...}}");

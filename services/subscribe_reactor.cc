@@ -14,7 +14,8 @@
 
 namespace evenhand::services {
 
-absl::Status SubscriberLimits::Acquire(const std::string& client) {
+absl::Status SubscriberLimits::Acquire(const std::string& client, size_t client_limit,
+                                       absl::string_view setting) {
   absl::MutexLock lock(&mu_);
   if (total_ >= max_total_) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -22,6 +23,13 @@ absl::Status SubscriberLimits::Acquire(const std::string& client) {
         "close one or try again later"));
   }
   size_t& mine = per_client_[client];
+  if (client_limit < max_per_client_ && mine >= client_limit) {
+    const size_t open = mine;
+    if (open == 0) per_client_.erase(client);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        open, " subscriptions are already open for ", client, ", its limit (", setting,
+        "); close one first"));
+  }
   if (mine >= max_per_client_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         mine, " subscriptions are already open from ", client,
@@ -307,7 +315,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseSubscription(const absl::Statu
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
-    const Subscribers& shared, std::string client) {
+    const Subscribers& shared, std::string client, size_t client_limit, std::string setting) {
   const storage::EventStore* store = shared.store;
   const uint64_t last = store->feed().committed();
   uint64_t from = 1;
@@ -321,7 +329,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
           "); use from_end to follow new events")));
     }
   }
-  if (absl::Status s = shared.limits->Acquire(client); !s.ok()) return new RefusedReactor(s);
+  if (absl::Status s = shared.limits->Acquire(client, client_limit, setting); !s.ok()) {
+    return new RefusedReactor(s);
+  }
   auto* reactor =
       new SubscribeReactor(shared, std::move(client), from, ToFilter(request.filter()));
   reactor->Start();

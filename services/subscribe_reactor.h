@@ -38,7 +38,10 @@ class SubscriberLimits {
       : max_total_(max_total), max_per_client_(max_per_client) {}
 
   // Takes a slot for `client`, or ResourceExhausted saying which limit.
-  absl::Status Acquire(const std::string& client);
+  // `client_limit` (if lower than maxSubscriptionsPerClient) is the
+  // client's own, named `setting` in the refusal.
+  absl::Status Acquire(const std::string& client, size_t client_limit = SIZE_MAX,
+                       absl::string_view setting = "");
   void Release(const std::string& client);
   size_t active() const;
 
@@ -63,10 +66,12 @@ struct Subscribers {
 };
 
 // Starts serving one Subscribe call; `client` names the caller (its
-// principal) for the per-client limit.
+// principal) for the per-client limit, and `client_limit` is its own limit
+// (named `setting`), if lower.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
-    const Subscribers& subscribers, std::string client);
+    const Subscribers& subscribers, std::string client, size_t client_limit = SIZE_MAX,
+    std::string setting = "");
 
 // A Subscribe call refused before it starts.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseSubscription(const absl::Status& status);

@@ -84,8 +84,13 @@ class SecurityTest : public ::testing::Test {
     const std::string command =
         absl::StrCat(MAKE_CERTS_PATH, " ", certs_, " localhost 127.0.0.1 >/dev/null");
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
-    server_ = new ChildServer(*dir_, 0,
-                              {absl::StrCat("--config=", certs_, "/evenhandd.tls.json"), "--demo"});
+    // make-certs' config, with small limits per principal to reach.
+    const std::string config = dir_->Sub("tls.json");
+    std::ofstream(config) << absl::StrReplaceAll(
+        ReadFile(certs_ + "/evenhandd.tls.json"),
+        {{"\"security\": {",
+          "\"security\": {\"limits\": {\"maxSubscriptions\": 2, \"maxExportEvents\": 50},"}});
+    server_ = new ChildServer(*dir_, 0, {absl::StrCat("--config=", config), "--demo"});
     server_->Start();
   }
   static void TearDownTestSuite() {
@@ -143,8 +148,10 @@ class SecurityTest : public ::testing::Test {
     claim("nbf", absl::StrCat(now - 5));
     claim("exp", absl::StrCat(now + 3600));
     const bool ec = alg == "ES256";
-    return SignJwt(absl::StrCat(certs_, ec ? "/idp-ec.key" : "/idp-rsa.key"), alg,
-                   ec ? "idp-ec" : "idp-rsa", absl::StrCat("{", claims, "}"));
+    std::string token = SignJwt(absl::StrCat(certs_, ec ? "/idp-ec.key" : "/idp-rsa.key"), alg,
+                                ec ? "idp-ec" : "idp-rsa", absl::StrCat("{", claims, "}"));
+    EXPECT_FALSE(token.empty()) << "signing a token failed";
+    return token;
   }
 
   // Appends as the committee-management system (its lane: briefings and
@@ -538,6 +545,43 @@ TEST_F(SecurityTest, EachAuditedReadIsInTheLogCoveredByACheckpoint) {
   EXPECT_TRUE(integrity::VerifyInclusion(completed->position() - 1, n, leaf, path,
                                          checkpoint->checkpoint().root_hash())
                   .ok());
+}
+
+TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
+  auto stub = v1::EventLog::NewStub(Dial(As("auditor")));
+  v1::SubscribeRequest request;
+  request.set_from_end(true);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>>> open;
+  for (int i = 0; i < 2; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    open.push_back(stub->Subscribe(contexts.back().get(), request));
+    v1::SubscribeResponse first;
+    ASSERT_TRUE(open.back()->Read(&first)) << "subscription " << i << " did not start";
+  }
+  grpc::ClientContext third_context;
+  auto third = stub->Subscribe(&third_context, request);
+  v1::SubscribeResponse message;
+  EXPECT_FALSE(third->Read(&message));
+  grpc::Status s = third->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "security.limits.maxSubscriptions"))
+      << s.error_message();
+  // Another principal has its own allowance.
+  auto other = v1::EventLog::NewStub(Dial(As("", Token("a.patel", "internal-audit"))));
+  grpc::ClientContext other_context;
+  auto fine = other->Subscribe(&other_context, request);
+  EXPECT_TRUE(fine->Read(&message));
+  other_context.TryCancel();
+  (void)fine->Finish();
+  for (auto& c : contexts) c->TryCancel();
+  for (auto& r : open) (void)r->Finish();
+
+  v1::ExportRequest everything;
+  auto bundle = Audit(As("auditor")).Export(everything);
+  EXPECT_EQ(bundle.status().code(), absl::StatusCode::kResourceExhausted) << bundle.status();
+  EXPECT_TRUE(absl::StrContains(bundle.status().message(), "more than 50 events"))
+      << bundle.status();
 }
 
 // A second server whose disk is "full" for its own records: its free-space

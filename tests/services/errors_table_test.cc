@@ -12,6 +12,7 @@
 #include "clients/audit_client.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "tests/testing/events.h"
 #include "tests/testing/health.h"
@@ -156,6 +157,19 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          auto* o = e.mutable_payload()->mutable_officer_registered();
          o->set_officer_id("o-1");
          o->set_role(static_cast<v1::OfficerRole>(99));
+         return Append(Request("officer-o-1", {e}));
+       }},
+      {grpc::StatusCode::INVALID_ARGUMENT, "a field the server's contract does not have",
+       {"events[0].payload.officer_registered: field number 42 is not in this server's "
+        "evenhand.v1.OfficerRegistered"},
+       nullptr, nullptr,
+       [&] {
+         v1::Event e = SomeEvents(1)[0];
+         e.clear_type();
+         auto* o = e.mutable_payload()->mutable_officer_registered();
+         o->set_officer_id("o-1");
+         o->set_role(v1::OFFICER);
+         o->GetReflection()->MutableUnknownFields(o)->AddLengthDelimited(42, "x");
          return Append(Request("officer-o-1", {e}));
        }},
       {grpc::StatusCode::INVALID_ARGUMENT, "an identifier too long or outside the alphabet",
@@ -416,7 +430,7 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
-  EXPECT_EQ(n, 25);
+  EXPECT_EQ(n, 26);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "tests/testing/events.h"
@@ -248,6 +249,24 @@ TEST_F(EventLogTest, MalformedEventsAreInvalidArgumentNamingTheField) {
          r->mutable_events(1)->set_event_id(r->events(0).event_id());
        },
        "events[1].event_id: "},
+      {"unknown envelope field",
+       [](v1::AppendRequest* r) {
+         v1::Event* e = r->mutable_events(0);
+         e->GetReflection()->MutableUnknownFields(e)->AddVarint(99, 1);
+       },
+       "events[0]: field number 99 is not in this server's evenhand.v1.Event"},
+      {"unknown payload field",
+       [](v1::AppendRequest* r) {
+         v1::Payload* p = r->mutable_events(0)->mutable_payload();
+         p->GetReflection()->MutableUnknownFields(p)->AddLengthDelimited(9999, "x");
+       },
+       "events[0].payload: field number 9999 is not in this server's evenhand.v1.Payload"},
+      {"unknown field deeper",
+       [](v1::AppendRequest* r) {
+         google::protobuf::Timestamp* t = r->mutable_events(1)->mutable_occurred_at();
+         t->GetReflection()->MutableUnknownFields(t)->AddFixed32(7, 1);
+       },
+       "events[1].occurred_at: field number 7"},
       {"unknown expected state",
        [](v1::AppendRequest* r) { r->set_expected_state(static_cast<v1::ExpectedState>(9)); },
        "expected_state: unknown value 9"},
