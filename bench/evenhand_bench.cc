@@ -46,6 +46,7 @@
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "bench/bench_support.h"
+#include "bench/checkpoint_cadence.h"
 #include "demo/council_generator.h"
 #include "evenhand/v1/audit.grpc.pb.h"
 #include "evenhand/v1/fairness.grpc.pb.h"
@@ -938,6 +939,7 @@ int Main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::vector<Row> rows;
+  CheckpointCadence cadence;
   Row half_peak;
   double half_rate = 0;
   if (parts.find("appends") != std::string::npos) {
@@ -991,6 +993,9 @@ int Main(int argc, char** argv) {
                       .Drive("evenhand", 0, peak / 2, seconds);
       half_rate = peak / 2;
     }
+    // The checkpoints signed through all of it (the server's default
+    // cadence, 10,000 events).
+    if (child) cadence = MeasureCheckpointCadence(Channel(address), 10000);
     std::printf("\n");
     postgres.reset();
     std::error_code ignored;
@@ -1042,6 +1047,18 @@ int Main(int argc, char** argv) {
                     r.note.c_str());
       }
     }
+  }
+  if (cadence.checkpoints > 0) {
+    std::printf("\ncheckpoints signed through the append runs (every 10,000 events): %llu over "
+                "%llu events, %llu at exact multiples; largest gap %llu events; signed %.1f ms "
+                "(p50), %.1f ms (max) after the event completing a multiple was recorded\n",
+                static_cast<unsigned long long>(cadence.checkpoints),
+                static_cast<unsigned long long>(cadence.tree_size),
+                static_cast<unsigned long long>(cadence.at_multiples),
+                static_cast<unsigned long long>(cadence.largest_gap), cadence.lag_p50_ms,
+                cadence.lag_max_ms);
+  } else if (!cadence.error.empty()) {
+    std::printf("\ncheckpoints: %s\n", cadence.error.c_str());
   }
   if (subscribers.subscribers > 0) {
     const double before_after = (subscribers.without + subscribers.after) / 2;

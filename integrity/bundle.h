@@ -1,10 +1,12 @@
 // Investigation bundles: verifying one offline.
 //
 // A bundle (proto InvestigationBundle) holds the selected events in their
-// canonical form, each with its inclusion proof and chain links; the signed
-// checkpoint they are proven against; the log's public key; and a manifest
-// of what was exported, signed with the same key. Verification needs nothing
-// but the file (and, to pin the key, the council's published public key).
+// canonical form, each with its inclusion proof; the head of every stream
+// they belong to, proven in the stream-head map; the signed checkpoint all
+// of it is proven against; the log's public key; and a manifest of what was
+// exported, signed with the same key. Verification needs nothing but the
+// file (and, to pin the key, the council's published public key).
+// docs/INTEGRITY.md specifies every byte checked here.
 //
 // Pure functions; thread-safe.
 #ifndef EVENHAND_INTEGRITY_BUNDLE_H_
@@ -20,7 +22,7 @@
 
 namespace evenhand::integrity {
 
-constexpr uint32_t kBundleFormatVersion = 1;
+constexpr uint32_t kBundleFormatVersion = 2;
 
 // What a successful verification established.
 struct BundleReport {
@@ -33,11 +35,26 @@ struct BundleReport {
   absl::Time created_at;
   std::string description;
   std::string selection;
+  std::string chain_head;
+  std::string stream_map_root;
   // The events, decoded from their verified canonical bytes.
   std::vector<v1::RecordedEvent> events;
+  // Each stream with an event in the bundle, in stream id order: how many
+  // of its events the bundle holds of how many it had at the checkpoint.
+  struct Stream {
+    std::string stream_id;
+    uint64_t held = 0;
+    uint64_t total = 0;  // last revision + 1
+    bool complete() const { return held == total; }
+  };
+  std::vector<Stream> streams;
+  // The bundle holds the whole log up to the checkpoint, and its chain and
+  // stream-head map were recomputed and match the signed ones.
+  bool whole_log = false;
 };
 
-// The bytes the manifest signature covers.
+// The bytes the manifest signature covers: "evenhand bundle manifest v2\n"
+// followed by the manifest's canonical encoding.
 absl::StatusOr<std::string> ManifestBytes(const v1::BundleManifest& manifest);
 
 // Checks every signature, proof and hash in `bundle` (serialised

@@ -1,7 +1,10 @@
 #include "integrity/integrity_log.h"
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -12,6 +15,7 @@
 #include "base/thread_name.h"
 #include "base/time_util.h"
 #include "integrity/bundle.h"
+#include "integrity/bundle_writer.h"
 #include "integrity/canonical.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
@@ -61,7 +65,10 @@ std::string DefaultJournalPath(const std::string& data_dir) {
 }
 
 IntegrityLog::IntegrityLog(storage::EventStore* store, IntegrityOptions options, SigningKey key)
-    : store_(store), options_(std::move(options)), key_(std::move(key)) {}
+    : store_(store),
+      options_(std::move(options)),
+      key_(std::move(key)),
+      stream_map_(std::make_unique<StreamMapStore>(store->db(), store->ColumnFamily(kColumnFamily))) {}
 
 absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventStore* store,
                                                                  IntegrityOptions options) {
@@ -79,6 +86,15 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
   EH_RETURN_IF_ERROR(log->Restore());
   EH_RETURN_IF_ERROR(log->CatchUp());
   EH_RETURN_IF_ERROR(log->OpenJournal());
+  {
+    // A map ahead of the log (a data folder knowingly continued from an
+    // earlier position) describes events that are gone: start it again.
+    absl::MutexLock sign_lock(&log->sign_mu_);
+    EH_ASSIGN_OR_RETURN(uint64_t map_size, log->stream_map_->Size());
+    if (map_size > log->size() && !store->write_state().read_only) {
+      EH_RETURN_IF_ERROR(log->UpdateStreamMap(log->size()).status());
+    }
+  }
   store->SetCommitHook(log.get());
   log->checkpointer_ = std::thread([l = log.get()] {
     SetThreadName("eh-checkpoint");
@@ -98,14 +114,12 @@ void IntegrityLog::Stop() {
   if (checkpointer_.joinable()) checkpointer_.join();
   if (journal_ == nullptr) return;  // Open failed before the journal
   uint64_t size;
-  std::string root;
   {
     absl::MutexLock lock(&mu_);
     if (range_.size() <= signed_size_) return;
     size = range_.size();
-    root = range_.Root();
   }
-  if (auto s = SignAndStore(size, std::move(root)); !s.ok()) {
+  if (auto s = SignAndStore(size); !s.ok()) {
     logging::Error(kComponent, s.status().ToString());
   }
 }
@@ -439,14 +453,22 @@ absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
   tail_range_ = range;
   tail_chain_ = chain;
   absl::MutexLock lock(&mu_);
-  prepared_.push_back({std::move(range), std::move(chain)});
+  prepared_.push_back({std::move(range), std::move(chain), events});
   return absl::OkStatus();
 }
 
 void IntegrityLog::Committed() {
   absl::MutexLock lock(&mu_);
-  range_ = std::move(prepared_.front().first);
-  chain_head_ = std::move(prepared_.front().second);
+  Prepared& group = prepared_.front();
+  range_ = std::move(group.range);
+  chain_head_ = std::move(group.chain);
+  // Kept for the stream-head map's next update, within a bound (past it,
+  // the map reads them back from the store).
+  if (unmapped_.size() + group.events.size() <= kMaxUnmapped) {
+    for (storage::EventPtr& e : group.events) unmapped_.push_back(std::move(e));
+  } else {
+    unmapped_.clear();
+  }
   prepared_.pop_front();
 }
 
@@ -597,11 +619,113 @@ absl::StatusOr<std::vector<v1::SignedCheckpoint>> IntegrityLog::Checkpoints() co
   return journal_->All();
 }
 
-absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_size,
-                                                                 std::string root) {
+absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
+  EH_ASSIGN_OR_RETURN(uint64_t map_size, stream_map_->Size());
+  rocksdb::WriteBatch batch;
+  if (map_size > tree_size) {
+    // The log was knowingly continued from an earlier position (a new
+    // journal): the map is rebuilt from the first event.
+    logging::Warning(kComponent, absl::StrCat("the stream-head map is at position ", map_size,
+                                              ", beyond the log's ", tree_size,
+                                              ": rebuilding it from the first event"));
+    rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
+    batch.DeleteRange(cf, "m", "n");
+    batch.Delete(cf, "M");
+    stream_map_->InvalidateCache();
+    EH_RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
+                                 "cannot clear the stream-head map"));
+    batch.Clear();
+    map_size = 0;
+  }
+  if (map_size == tree_size) return stream_map_->Root();
+  // The heads of the streams that changed since the map's size, a few
+  // thousand events at a time: each step is one RocksDB batch (its own
+  // consistent map, with the size it reflects), small enough that the
+  // log's group commits, which share RocksDB's write queue, never wait long
+  // behind it.
+  constexpr uint64_t kStep = 2000;
+  std::string root;
+  // This thread's CPU time, not the wall clock: on a busy machine the
+  // checkpoint thread waits for a core, which costs appends nothing.
+  auto cpu_now = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return absl::DurationFromTimespec(ts);
+  };
+  const absl::Duration started = cpu_now();
+  while (map_size < tree_size) {
+    const uint64_t to = std::min(tree_size, map_size + kStep);
+    std::map<std::string, StreamHeadValue> heads;
+    uint64_t expected = map_size + 1;
+    auto take = [&](const storage::EventPtr& e) {
+      if (e->position() > to || e->position() != expected) return false;
+      ++expected;
+      heads[StreamKey(e->event().stream_id())] = {e->stream_revision(), e->position()};
+      return true;
+    };
+    // The events the commits handed over, if they are exactly these.
+    {
+      absl::MutexLock lock(&mu_);
+      while (!unmapped_.empty() && unmapped_.front()->position() <= map_size) {
+        unmapped_.pop_front();
+      }
+      if (!unmapped_.empty() && unmapped_.front()->position() == expected &&
+          unmapped_.back()->position() >= to) {
+        while (!unmapped_.empty() && unmapped_.front()->position() <= to) {
+          take(unmapped_.front());
+          unmapped_.pop_front();
+        }
+      }
+    }
+    if (expected == map_size + 1) {
+      // Otherwise (after a restart, or too many at once) from the store,
+      // which shows a commit a moment after the tree learns of it.
+      for (int i = 0; store_->LastPosition() < to; ++i) {
+        if (i == 10000) {
+          return absl::InternalError(absl::StrCat("integrity: the store shows position ",
+                                                  store_->LastPosition(), " of the ", to,
+                                                  " the tree has, after 10 s"));
+        }
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+      EH_RETURN_IF_ERROR(store_->ReadAll(map_size + 1, storage::Direction::kForwards,
+                                         to - map_size, storage::ReadFilter(), take));
+    }
+    // Never a map that misses an event: it would prove a case complete
+    // without it.
+    if (expected != to + 1) {
+      return absl::InternalError(absl::StrCat("integrity: reading positions ", map_size + 1, "..",
+                                              to, " for the stream-head map stopped at ",
+                                              expected));
+    }
+    batch.Clear();
+    absl::StatusOr<std::string> updated = stream_map_->Update(heads, to, &batch);
+    // Not synced: a map lost in a crash is rebuilt from the events it covers.
+    absl::Status written =
+        updated.ok() ? FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
+                                 "cannot write the stream-head map")
+                     : updated.status();
+    if (!written.ok()) {
+      stream_map_->InvalidateCache();
+      return written;
+    }
+    root = *std::move(updated);
+    map_updates_ += 1;
+    map_entries_updated_ += heads.size();
+    map_size = to;
+  }
+  map_time_ += cpu_now() - started;
+  return root;
+}
+
+absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_size) {
+  absl::MutexLock sign_lock(&sign_mu_);
+  return SignAndStoreLocked(tree_size);
+}
+
+absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t tree_size) {
   // Signing and the synced append happen outside mu_, so appends (which take
   // mu_ to publish each group) never wait for this fsync.
-  absl::MutexLock sign_lock(&sign_mu_);
   std::optional<v1::SignedCheckpoint> last = journal_->Latest();
   if (last) {
     const uint64_t last_size = last->checkpoint().tree_size();
@@ -616,12 +740,20 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_si
       AddProblem(problem);
       return absl::DataLossError(problem);
     }
-    if (tree_size == last_size) return *std::move(last);
+    // (A version 1 checkpoint of the same size is signed again as version 2.)
+    if (tree_size == last_size && !last->checkpoint().stream_map_root().empty()) {
+      return *std::move(last);
+    }
   }
   v1::Checkpoint c;
   c.set_log_id(store_->log_id());
   c.set_tree_size(tree_size);
+  EH_ASSIGN_OR_RETURN(std::string root, Root(tree_size));
   c.set_root_hash(std::move(root));
+  EH_ASSIGN_OR_RETURN(std::string chain, ChainHashAt(tree_size));
+  c.set_chain_head(std::move(chain));
+  EH_ASSIGN_OR_RETURN(std::string map_root, UpdateStreamMap(tree_size));
+  c.set_stream_map_root(std::move(map_root));
   const absl::Time now = options_.clock();
   *c.mutable_timestamp() = ToProtoTime(now);
   EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint, SignCheckpoint(key_, c));
@@ -636,51 +768,56 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_si
 }
 
 absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNow() {
+  absl::MutexLock sign_lock(&sign_mu_);
+  return CheckpointNowLocked();
+}
+
+absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNowLocked() {
   uint64_t size;
-  std::string root;
   {
     absl::MutexLock lock(&mu_);
-    const bool due =
-        range_.size() > signed_size_ || (range_.size() == 0 && signed_at_ == absl::InfinitePast());
-    if (!due) {
-      size = UINT64_MAX;
-    } else {
-      size = range_.size();
-      root = range_.Root();
-    }
+    size = range_.size();
   }
-  if (size == UINT64_MAX) return Checkpoint(0);
-  return SignAndStore(size, std::move(root));
+  std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
+  if (latest && latest->checkpoint().tree_size() == size &&
+      !latest->checkpoint().stream_map_root().empty()) {
+    return *std::move(latest);
+  }
+  return SignAndStoreLocked(size);
 }
 
 void IntegrityLog::RunCheckpointer() {
+  const uint64_t every = options_.checkpoint_every_events;
   for (;;) {
     uint64_t size = 0;
-    std::string root;
     {
       absl::MutexLock lock(&mu_);
-      // Woken by the commit that reaches the event count, or when the time
-      // is up.
-      auto count_reached = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || range_.size() - signed_size_ >= options_.checkpoint_every_events;
+      // A checkpoint at every multiple of `every` events, exactly, signed as
+      // soon as the commit that reaches it is durable; and one of the tree
+      // as it stands when `checkpoint_every` has passed since the last.
+      auto next_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return every == 0 ? UINT64_MAX : (signed_size_ / every + 1) * every;
+      };
+      auto count_reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || range_.size() >= next_due();
       };
       const absl::Duration wait =
           range_.size() > signed_size_
               ? std::max(absl::ZeroDuration(),
                          options_.checkpoint_every - (options_.clock() - signed_at_))
               : options_.checkpoint_every;
-      mu_.AwaitWithTimeout(absl::Condition(&count_reached),
-                           std::min(wait, absl::Seconds(1)));
+      mu_.AwaitWithTimeout(absl::Condition(&count_reached), std::min(wait, absl::Seconds(1)));
       if (stop_) return;
-      const uint64_t grown = range_.size() - signed_size_;
-      if (grown == 0 || (grown < options_.checkpoint_every_events &&
-                         options_.clock() - signed_at_ < options_.checkpoint_every)) {
+      if (range_.size() >= next_due()) {
+        size = next_due();
+      } else if (range_.size() > signed_size_ &&
+                 options_.clock() - signed_at_ >= options_.checkpoint_every) {
+        size = range_.size();
+      } else {
         continue;
       }
-      size = range_.size();
-      root = range_.Root();
     }
-    if (auto s = SignAndStore(size, std::move(root)); !s.ok()) {
+    if (auto s = SignAndStore(size); !s.ok()) {
       logging::Error(kComponent, s.status().ToString());
       absl::MutexLock lock(&mu_);
       // Not again at once: wait for the time to come round.
@@ -689,40 +826,74 @@ void IntegrityLog::RunCheckpointer() {
   }
 }
 
+IntegrityLog::MapStats IntegrityLog::map_stats() const {
+  absl::MutexLock sign_lock(&sign_mu_);
+  return {map_updates_, map_entries_updated_, map_time_};
+}
+
+absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHead(const std::string& stream_id) const {
+  absl::MutexLock sign_lock(&sign_mu_);
+  return ProveStreamHeadLocked(stream_id);
+}
+
+absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHeadLocked(
+    const std::string& stream_id) const {
+  EH_ASSIGN_OR_RETURN(std::optional<StreamMapStore::Proven> proven, stream_map_->Prove(stream_id));
+  if (!proven) {
+    return absl::NotFoundError(absl::StrCat("stream ", stream_id,
+                                            " has no event as of the latest checkpoint"));
+  }
+  v1::StreamHead head;
+  head.set_stream_id(stream_id);
+  head.set_last_revision(proven->value.last_revision);
+  head.set_last_position(proven->value.last_position);
+  for (std::string& h : proven->siblings) head.add_siblings(std::move(h));
+  return head;
+}
+
 absl::StatusOr<std::string> IntegrityLog::ExportBundle(const std::vector<storage::EventPtr>& events,
                                                        const std::string& description,
                                                        const std::string& selection) {
-  EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint checkpoint, CheckpointNow());
-  const uint64_t tree_size = checkpoint.checkpoint().tree_size();
-  v1::InvestigationBundle bundle;
-  bundle.set_format_version(kBundleFormatVersion);
-  v1::BundleManifest* manifest = bundle.mutable_manifest();
-  manifest->set_log_id(store_->log_id());
-  manifest->set_description(description);
-  manifest->set_selection(selection);
-  *manifest->mutable_created_at() = ToProtoTime(options_.clock());
-  manifest->set_tree_size(tree_size);
-  manifest->set_server_version(options_.server_version);
+  BundleParts parts;
+  {
+    // The checkpoint and the stream heads together: the map moves on with
+    // the next checkpoint.
+    absl::MutexLock sign_lock(&sign_mu_);
+    EH_ASSIGN_OR_RETURN(parts.checkpoint, CheckpointNowLocked());
+    const uint64_t tree_size = parts.checkpoint.checkpoint().tree_size();
+    std::set<std::string> streams;
+    for (const storage::EventPtr& e : events) {
+      if (e->position() <= tree_size) streams.insert(e->event().stream_id());
+    }
+    for (const std::string& stream : streams) {
+      absl::StatusOr<v1::StreamHead> head = ProveStreamHeadLocked(stream);
+      if (!head.ok()) {
+        return absl::InternalError(absl::StrCat("integrity: the stream-head map disagrees with "
+                                                "the log: ", head.status().message()));
+      }
+      parts.stream_heads.push_back(*std::move(head));
+    }
+  }
+  const uint64_t tree_size = parts.checkpoint.checkpoint().tree_size();
+  parts.public_key = key_.public_key();
+  parts.description = description;
+  parts.selection = selection;
+  parts.created_at = options_.clock();
+  parts.server_version = options_.server_version;
   for (const storage::EventPtr& e : events) {
     if (e->position() > tree_size) break;  // committed after the checkpoint
     EH_RETURN_IF_ERROR(CheckLeaf(*e));
-    manifest->add_positions(e->position());
-    v1::BundleEvent* out = bundle.add_events();
-    EH_ASSIGN_OR_RETURN(std::string canonical, CanonicalRecord(*e));
-    out->set_canonical(std::move(canonical));
-    EH_ASSIGN_OR_RETURN(std::string previous, ChainHashAt(e->position() - 1));
-    out->set_previous_chain_hash(std::move(previous));
-    EH_ASSIGN_OR_RETURN(std::string chain, ChainHashAt(e->position()));
-    out->set_chain_hash(std::move(chain));
+    BundleEventPart part;
+    part.position = e->position();
+    part.stream_id = e->event().stream_id();
+    part.stream_revision = e->stream_revision();
+    EH_ASSIGN_OR_RETURN(part.canonical, CanonicalRecord(*e));
     EH_ASSIGN_OR_RETURN(v1::InclusionProof proof, InclusionProof(e->position(), tree_size));
-    for (const std::string& h : proof.hashes()) out->add_inclusion_proof(h);
+    part.inclusion_proof.assign(proof.hashes().begin(), proof.hashes().end());
+    parts.events.push_back(std::move(part));
   }
-  EH_ASSIGN_OR_RETURN(std::string manifest_bytes, ManifestBytes(*manifest));
-  EH_ASSIGN_OR_RETURN(std::string signature, key_.Sign(manifest_bytes));
-  bundle.set_manifest_signature(std::move(signature));
-  *bundle.mutable_checkpoint() = std::move(checkpoint);
-  *bundle.mutable_public_key() = key_.public_key();
-  return bundle.SerializeAsString();
+  return WriteBundle(std::move(parts),
+                     [this](absl::string_view message) { return key_.Sign(message); });
 }
 
 }  // namespace evenhand::integrity

@@ -22,9 +22,14 @@
 //     longer matches is marked damaged in the store (its reads fail with
 //     DataLoss naming it) and listed by problems().
 //
-// A background thread signs a checkpoint when `checkpoint_every_events`
-// events were added (woken by the commit that reaches the count), or when
-// the tree has grown and `checkpoint_every` has passed.
+// A background thread signs a checkpoint at every multiple of
+// `checkpoint_every_events` (exactly that tree size, as soon as the commit
+// that reaches it is durable), and of the tree as it stands when it has
+// grown and `checkpoint_every` has passed; exports sign one too. So two
+// consecutive checkpoints are never more than `checkpoint_every_events`
+// apart. Each commits to the Merkle root, the chain head and the root of the
+// stream-head map (StreamMapStore), which is brought up to the checkpoint's
+// size just before it is signed.
 //
 // Column family "integrity":
 //   "n" u8(level) BE64(index) -> node hash (level 0: leaf hashes)
@@ -33,6 +38,7 @@
 //   "j"                       -> the journal's path, set when it was started
 //   "k" BE64(tree size)       -> SignedCheckpoint (before the journal; read
 //                                once, to start the journal)
+//   "m…", "M"                 -> the stream-head map (StreamMapStore)
 //
 // Thread-safe. Must outlive its use by the store (until the store is closed).
 #ifndef EVENHAND_INTEGRITY_INTEGRITY_LOG_H_
@@ -52,6 +58,7 @@
 #include "integrity/checkpoint_journal.h"
 #include "integrity/merkle.h"
 #include "integrity/signing.h"
+#include "integrity/stream_map_store.h"
 #include "storage/event_store.h"
 
 namespace evenhand::integrity {
@@ -133,6 +140,19 @@ class IntegrityLog final : public storage::CommitHook {
                                            const std::string& description,
                                            const std::string& selection);
 
+  // How much work the stream-head map has done: checkpoints that updated
+  // it, and the stream heads they wrote (for scripts/bench).
+  struct MapStats {
+    uint64_t updates = 0;
+    uint64_t entries = 0;
+    absl::Duration time;  // CPU time spent updating it
+  };
+  MapStats map_stats() const;
+
+  // `stream_id`'s head in the stream-head map as of the latest checkpoint,
+  // with its proof; NotFound if the stream had no event then.
+  absl::StatusOr<v1::StreamHead> ProveStreamHead(const std::string& stream_id) const;
+
   // What the checks found wrong (damaged events, chain or tree nodes that
   // do not match the events, a refusal to sign); empty when all is well.
   std::vector<std::string> problems() const;
@@ -154,8 +174,19 @@ class IntegrityLog final : public storage::CommitHook {
   // in that range.
   absl::Status VerifyEvents(uint64_t from, uint64_t to, bool every_checkpoint);
   absl::StatusOr<std::string> ReadNode(int level, uint64_t index) const;
-  absl::StatusOr<v1::SignedCheckpoint> SignAndStore(uint64_t tree_size, std::string root)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Signs the tree of `tree_size` (committed, and not below the last
+  // signed), with its chain head and the stream-head map brought to it.
+  absl::StatusOr<v1::SignedCheckpoint> SignAndStore(uint64_t tree_size)
+      ABSL_LOCKS_EXCLUDED(mu_, sign_mu_);
+  absl::StatusOr<v1::SignedCheckpoint> SignAndStoreLocked(uint64_t tree_size)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::SignedCheckpoint> CheckpointNowLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_);
+  absl::StatusOr<v1::StreamHead> ProveStreamHeadLocked(const std::string& stream_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_);
+  // Brings the stream-head map to `tree_size` and returns its root.
+  absl::StatusOr<std::string> UpdateStreamMap(uint64_t tree_size)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_);
   void AddProblem(std::string problem) const;
   void RunCheckpointer();
 
@@ -167,7 +198,11 @@ class IntegrityLog final : public storage::CommitHook {
 
   // Held while a checkpoint is checked against the last one, signed and
   // journaled, so two never interleave.
-  absl::Mutex sign_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex sign_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::unique_ptr<StreamMapStore> stream_map_ ABSL_PT_GUARDED_BY(sign_mu_);
+  uint64_t map_updates_ ABSL_GUARDED_BY(sign_mu_) = 0;
+  uint64_t map_entries_updated_ ABSL_GUARDED_BY(sign_mu_) = 0;
+  absl::Duration map_time_ ABSL_GUARDED_BY(sign_mu_);
 
   mutable absl::Mutex mu_;
   CompactRange range_ ABSL_GUARDED_BY(mu_);
@@ -178,8 +213,17 @@ class IntegrityLog final : public storage::CommitHook {
   mutable std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
 
   // Groups prepared but not yet committed, oldest first: each the tree and
-  // chain head as they will be once it is durable.
-  std::deque<std::pair<CompactRange, std::string>> prepared_ ABSL_GUARDED_BY(mu_);
+  // chain head as they will be once it is durable, and its events.
+  struct Prepared {
+    CompactRange range;
+    std::string chain;
+    std::vector<storage::EventPtr> events;
+  };
+  std::deque<Prepared> prepared_ ABSL_GUARDED_BY(mu_);
+  // Committed events the stream-head map has not taken yet, in position
+  // order (at most kMaxUnmapped; beyond, the map reads them from the store).
+  static constexpr size_t kMaxUnmapped = 200000;
+  std::deque<storage::EventPtr> unmapped_ ABSL_GUARDED_BY(mu_);
   // The tree and chain head after the last prepared group: the sequencer
   // thread's (and Open()'s before the hook is installed).
   CompactRange tail_range_;

@@ -92,6 +92,21 @@ absl::StatusOr<SigningKey> SigningKey::Generate() {
   return k;
 }
 
+absl::StatusOr<SigningKey> SigningKey::FromRawPrivateKey(absl::string_view raw_key) {
+  EVP_PKEY* raw = EVP_PKEY_new_raw_private_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw_key.data()),
+      raw_key.size());
+  if (raw == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("not a 32-byte Ed25519 private key: ",
+                                                   OpenSslError()));
+  }
+  SigningKey k;
+  k.key_ = std::make_unique<Key>();
+  k.key_->pkey.reset(raw);
+  EH_ASSIGN_OR_RETURN(k.public_key_, DescribePublic(raw));
+  return k;
+}
+
 absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, bool* created) {
   *created = false;
   if (!std::filesystem::exists(path)) {
@@ -168,6 +183,15 @@ absl::StatusOr<std::string> SigningKey::Sign(absl::string_view message) const {
   return sig;
 }
 
+std::string PublicKeyPem(absl::string_view raw_public_key) {
+  // SubjectPublicKeyInfo for Ed25519 (RFC 8410): a fixed 12-byte DER header,
+  // then the key. 44 bytes, one base64 line.
+  static constexpr char kSpkiHeader[] = "\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00";
+  const std::string der = absl::StrCat(absl::string_view(kSpkiHeader, 12), raw_public_key);
+  return absl::StrCat("-----BEGIN PUBLIC KEY-----\n", absl::Base64Escape(der),
+                      "\n-----END PUBLIC KEY-----\n");
+}
+
 std::string KeyId(absl::string_view raw_public_key) {
   return absl::BytesToHexString(Sha256(raw_public_key)).substr(0, 16);
 }
@@ -202,8 +226,15 @@ absl::Status VerifySignature(absl::string_view raw_public_key, absl::string_view
 
 std::string CheckpointBody(const v1::Checkpoint& c) {
   const int64_t nanos = c.timestamp().seconds() * 1000000000LL + c.timestamp().nanos();
-  return absl::StrCat("evenhand checkpoint v1\nlog ", c.log_id(), "\nsize ", c.tree_size(),
-                      "\nroot ", absl::Base64Escape(c.root_hash()), "\ntime ", nanos, "\n");
+  if (c.chain_head().empty() && c.stream_map_root().empty()) {
+    // Version 1, signed before checkpoints committed to the chain and map.
+    return absl::StrCat("evenhand checkpoint v1\nlog ", c.log_id(), "\nsize ", c.tree_size(),
+                        "\nroot ", absl::Base64Escape(c.root_hash()), "\ntime ", nanos, "\n");
+  }
+  return absl::StrCat("evenhand checkpoint v2\nlog ", c.log_id(), "\nsize ", c.tree_size(),
+                      "\nroot ", absl::Base64Escape(c.root_hash()), "\nchain ",
+                      absl::Base64Escape(c.chain_head()), "\nstreams ",
+                      absl::Base64Escape(c.stream_map_root()), "\ntime ", nanos, "\n");
 }
 
 absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const SigningKey& key,

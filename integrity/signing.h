@@ -1,14 +1,20 @@
 // Ed25519 signing keys and signed checkpoints (OpenSSL's Ed25519).
 //
-// A checkpoint commits to (log id, tree size, root hash, time). What is
-// signed is its text form, so anyone can check a signature with a generic
-// tool (docs/INTEGRITY.md):
+// A checkpoint commits to (log id, tree size, Merkle root, chain head,
+// stream-map root, time). What is signed is its text form, so anyone can
+// check a signature with a generic tool (docs/INTEGRITY.md), every line
+// ending in one LF, hashes in standard padded base64:
 //
-//   evenhand checkpoint v1
+//   evenhand checkpoint v2
 //   log <log id>
 //   size <tree size>
-//   root <root hash, base64>
+//   root <Merkle root>
+//   chain <chain head>
+//   streams <stream-map root>
 //   time <unix nanoseconds>
+//
+// (Version 1, signed before chain heads and the map, had only log, size,
+// root and time; it is still verified where old journals hold it.)
 //
 // Keys and functions are thread-safe (signing does not mutate the key).
 #ifndef EVENHAND_INTEGRITY_SIGNING_H_
@@ -31,6 +37,9 @@ class SigningKey {
   static absl::StatusOr<SigningKey> LoadOrCreate(const std::string& path, bool* created);
   // A fresh key in memory (tests).
   static absl::StatusOr<SigningKey> Generate();
+  // The key with this 32-byte raw private key (RFC 8032), e.g. a published
+  // test vector's.
+  static absl::StatusOr<SigningKey> FromRawPrivateKey(absl::string_view raw);
 
   SigningKey(SigningKey&&) noexcept;
   SigningKey& operator=(SigningKey&&) noexcept;
@@ -49,6 +58,12 @@ class SigningKey {
 // The first 16 hex digits of SHA-256 of a raw public key.
 std::string KeyId(absl::string_view raw_public_key);
 
+// The one PEM form of a raw Ed25519 public key that bundles carry:
+// "-----BEGIN PUBLIC KEY-----\n", base64 of the 44-byte DER
+// SubjectPublicKeyInfo (302a300506032b6570032100 || key), "\n-----END
+// PUBLIC KEY-----\n". The same bytes OpenSSL writes.
+std::string PublicKeyPem(absl::string_view raw_public_key);
+
 // A PublicKey from a PEM file's contents (SubjectPublicKeyInfo).
 absl::StatusOr<v1::PublicKey> PublicKeyFromPem(absl::string_view pem);
 
@@ -56,7 +71,8 @@ absl::StatusOr<v1::PublicKey> PublicKeyFromPem(absl::string_view pem);
 absl::Status VerifySignature(absl::string_view raw_public_key, absl::string_view message,
                              absl::string_view signature);
 
-// The text form of a checkpoint: the bytes that are signed.
+// The text form of a checkpoint: the bytes that are signed (version 2 when
+// the chain head or map root is set, else version 1).
 std::string CheckpointBody(const v1::Checkpoint& checkpoint);
 
 absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const SigningKey& key,

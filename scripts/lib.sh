@@ -12,7 +12,7 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
   libcli11-dev libpq-dev tzdata
-  python3 python3-grpcio python3-protobuf grpc-proto
+  python3 python3-grpcio python3-protobuf python3-cryptography grpc-proto
 )
 
 # What only the tests need: a browser for the report page test, and Node.js

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include "integrity/canonical.h"
 #include "integrity/merkle.h"
 #include "integrity/signing.h"
+#include "integrity/stream_map.h"
 
 namespace evenhand::cli {
 namespace {
@@ -57,9 +59,29 @@ int RunBundle(const VerifyFlags& flags) {
               r->key_pinned ? "the key you gave with --pubkey"
                             : "the key inside the bundle: NOT PINNED, compare it with the "
                               "council's published key or pass --pubkey");
-  std::printf("  events       %zu, each: canonical record, leaf hash, inclusion proof to the root, "
-              "chain link; manifest signature\n",
+  std::printf("  events       %zu, each: canonical record, leaf hash, inclusion proof to the root; "
+              "manifest signature\n",
               r->events.size());
+  if (r->whole_log) {
+    std::printf("  whole log    the hash chain and the stream-head map recomputed from the events "
+                "match the signed chain head and map root\n");
+  }
+  std::printf("  streams      %zu, each head proven in the checkpoint's stream-head map:\n",
+              r->streams.size());
+  for (const auto& st : r->streams) {
+    if (st.complete()) {
+      std::printf("    %-40s complete as of checkpoint %llu (%s)\n", st.stream_id.c_str(),
+                  static_cast<unsigned long long>(r->tree_size),
+                  st.total == 1 ? "its only event"
+                                : absl::StrCat("all ", st.total, " events").c_str());
+    } else {
+      std::printf("    %-40s partial: %llu of its %llu events as of checkpoint %llu (the "
+                  "selection took only some)\n",
+                  st.stream_id.c_str(), static_cast<unsigned long long>(st.held),
+                  static_cast<unsigned long long>(st.total),
+                  static_cast<unsigned long long>(r->tree_size));
+    }
+  }
   for (const auto& e : r->events) {
     std::printf("    %10llu  %-30s  %-30s  %s\n", static_cast<unsigned long long>(e.position()),
                 e.event().stream_id().c_str(), e.event().type().c_str(),
@@ -120,6 +142,7 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
   request.mutable_filter()->set_to_position(n);
   integrity::CompactRange range;
   std::string chain = integrity::GenesisChainHash();
+  std::map<std::string, integrity::StreamHeadValue> heads;  // by StreamKey
   std::string problem;
   std::optional<std::string> old_root_recomputed;
   if (old && old->checkpoint().tree_size() == 0) old_root_recomputed = range.Root();
@@ -149,6 +172,7 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
           problem = absl::StrCat("event at position ", p, ": the hash chain breaks here");
           return false;
         }
+        heads[integrity::StreamKey(e.event().event().stream_id())] = {e.event().stream_revision(), p};
         range.Append(leaf, [](int, uint64_t, const std::string&) {});
         if (old && range.size() == old->checkpoint().tree_size()) old_root_recomputed = range.Root();
         return true;
@@ -165,11 +189,32 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
   if (range.Root() != latest->checkpoint().root_hash()) {
     return VerificationFailed("the root recomputed from the events is not the checkpoint's root");
   }
+  const bool v2 = !latest->checkpoint().stream_map_root().empty();
+  if (v2 && chain != latest->checkpoint().chain_head()) {
+    return VerificationFailed(
+        "the hash chain recomputed from the events is not the checkpoint's signed chain head");
+  }
+  if (v2) {
+    std::vector<integrity::StreamMapEntry> entries;
+    entries.reserve(heads.size());
+    for (const auto& [k, v] : heads) entries.push_back({k, v});
+    if (integrity::StreamMapRoot(std::move(entries)) != latest->checkpoint().stream_map_root()) {
+      return VerificationFailed(
+          "the stream-head map recomputed from the events is not the checkpoint's signed map "
+          "root: the server would prove cases complete or incomplete wrongly");
+    }
+  }
   std::printf("log %s: VERIFIED\n", latest->checkpoint().log_id().c_str());
   std::printf("  %llu events replayed; every leaf hash and chain link recomputed from the events "
               "(%.0f events/s)\n",
               static_cast<unsigned long long>(n), n / seconds);
   std::printf("  root matches the latest checkpoint: %s\n", DescribeCheckpoint(*latest).c_str());
+  if (v2) {
+    std::printf("  chain head and stream-head map (%zu streams) recomputed: both match it\n",
+                heads.size());
+  } else {
+    std::printf("  (a version 1 checkpoint: it signs no chain head or stream-head map)\n");
+  }
   std::printf("  key %s (%s)\n", key.key_id().c_str(),
               pinned ? "pinned with --pubkey" : "as the server reports it: NOT PINNED");
   if (old) {

@@ -3,18 +3,24 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "integrity/bundle.h"
+#include "integrity/bundle_writer.h"
 #include "integrity/canonical.h"
 #include "integrity/integrity_log.h"
 #include "integrity/merkle.h"
 #include "integrity/signing.h"
+#include "integrity/stream_map.h"
+#include "integrity/stream_map_store.h"
+#include "rocksdb/db.h"
 #include "tests/testing/events.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -318,6 +324,126 @@ TEST_F(IntegrityLogTest, CheckpointsAreSignedAsTheTreeGrows) {
   EXPECT_EQ(now.checkpoint().tree_size(), log_->size());
 }
 
+TEST_F(IntegrityLogTest, CheckpointsFallOnEveryMultipleOfTheEventCount) {
+  TearDown();
+  Open(true, /*checkpoint_every_events=*/10);
+  AppendMany(60);  // about 120 events, in appends of 1 to 3
+  const uint64_t n = log_->size();
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_OK_AND_ASSIGN(std::vector<v1::SignedCheckpoint> all, log_->Checkpoints());
+    if (!all.empty() && all.back().checkpoint().tree_size() >= n / 10 * 10) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::SignedCheckpoint> all, log_->Checkpoints());
+  // The default 60 s timer does not fire here: every checkpoint is a
+  // multiple of 10, and none is skipped.
+  std::vector<uint64_t> sizes;
+  for (const auto& c : all) sizes.push_back(c.checkpoint().tree_size());
+  std::vector<uint64_t> want;
+  for (uint64_t k = 10; k <= n; k += 10) want.push_back(k);
+  EXPECT_EQ(sizes, want);
+  for (const auto& c : all) {
+    EXPECT_OK(VerifyCheckpoint(c, log_->public_key()));
+    EXPECT_EQ(c.checkpoint().root_hash(), *log_->Root(c.checkpoint().tree_size()));
+    EXPECT_EQ(c.checkpoint().chain_head(), *log_->ChainHashAt(c.checkpoint().tree_size()));
+    EXPECT_THAT(c.signed_body(), HasSubstr("evenhand checkpoint v2\n"));
+  }
+}
+
+TEST_F(IntegrityLogTest, TheSignedChainHeadAndStreamMapAreThoseOfTheEvents) {
+  AppendMany(90);
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint c, log_->CheckpointNow());
+  auto [root, chain] = Recompute();
+  EXPECT_EQ(c.checkpoint().root_hash(), root);
+  EXPECT_EQ(c.checkpoint().chain_head(), chain);
+  std::map<std::string, StreamHeadValue> heads;
+  ASSERT_OK(store_->ReadAll(std::nullopt, storage::Direction::kForwards, 0, {},
+                            [&](const storage::EventPtr& e) {
+                              heads[StreamKey(e->event().stream_id())] = {e->stream_revision(),
+                                                                          e->position()};
+                              return true;
+                            }));
+  std::vector<StreamMapEntry> entries;
+  for (const auto& [k, v] : heads) entries.push_back({k, v});
+  EXPECT_EQ(c.checkpoint().stream_map_root(), StreamMapRoot(entries));
+  // And again after a restart and more appends (the map continues on disk).
+  TearDown();
+  Open();
+  AppendMany(20);
+  ASSERT_OK_AND_ASSIGN(c, log_->CheckpointNow());
+  heads.clear();
+  ASSERT_OK(store_->ReadAll(std::nullopt, storage::Direction::kForwards, 0, {},
+                            [&](const storage::EventPtr& e) {
+                              heads[StreamKey(e->event().stream_id())] = {e->stream_revision(),
+                                                                          e->position()};
+                              return true;
+                            }));
+  entries.clear();
+  for (const auto& [k, v] : heads) entries.push_back({k, v});
+  EXPECT_EQ(c.checkpoint().stream_map_root(), StreamMapRoot(entries));
+}
+
+// ---- the stream-head map ---------------------------------------------------------
+
+TEST(StreamMapTest, TheStoredMapUpdatedInStepsEqualsTheMapBuiltAtOnce) {
+  TempDir dir;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir.Sub("db"), &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  StreamMapStore store(db.get(), db->DefaultColumnFamily());
+  EXPECT_EQ(*store.Root(), EmptyStreamMapHash());
+  std::mt19937 rng(11);
+  std::map<std::string, StreamHeadValue> all;  // by stream id
+  uint64_t position = 0;
+  for (int step = 0; step < 12; ++step) {
+    std::map<std::string, StreamHeadValue> changed;  // by key
+    const int n = 1 + step * step;
+    for (int i = 0; i < n; ++i) {
+      const std::string stream = absl::StrCat("case-", rng() % 300);
+      StreamHeadValue& v = all[stream];
+      v = {all.count(stream) && v.last_position > 0 ? v.last_revision + 1 : 0, ++position};
+      changed[StreamKey(stream)] = v;
+    }
+    rocksdb::WriteBatch batch;
+    ASSERT_OK_AND_ASSIGN(std::string root, store.Update(changed, position, &batch));
+    ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
+    std::vector<StreamMapEntry> entries;
+    for (const auto& [stream, v] : all) entries.push_back({StreamKey(stream), v});
+    ASSERT_EQ(root, StreamMapRoot(entries)) << "step " << step;
+    ASSERT_EQ(*store.Root(), root);
+    EXPECT_EQ(*store.Size(), position);
+    // Every stream's proof, from the store and from memory, verifies; an
+    // altered value or a stream that is not there does not.
+    for (const auto& [stream, v] : all) {
+      ASSERT_OK_AND_ASSIGN(std::optional<StreamMapStore::Proven> proven, store.Prove(stream));
+      ASSERT_TRUE(proven.has_value()) << stream;
+      EXPECT_EQ(proven->value.last_position, v.last_position);
+      EXPECT_OK(VerifyStreamHead(root, stream, v, proven->siblings));
+      EXPECT_EQ(proven->siblings, *StreamMapProof(entries, StreamKey(stream)));
+      EXPECT_FALSE(
+          VerifyStreamHead(root, stream, {v.last_revision + 1, v.last_position}, proven->siblings)
+              .ok());
+      EXPECT_FALSE(VerifyStreamHead(root, stream + "x", v, proven->siblings).ok());
+    }
+    ASSERT_OK_AND_ASSIGN(std::optional<StreamMapStore::Proven> none, store.Prove("no-such-case"));
+    EXPECT_FALSE(none.has_value());
+  }
+}
+
+TEST(StreamMapTest, ASingleEntryIsTheRootAndAPaddedProofIsRefused) {
+  std::vector<StreamMapEntry> one = {{StreamKey("c-1"), {4, 9}}};
+  const std::string root = StreamMapRoot(one);
+  EXPECT_EQ(root, StreamEntryHash(StreamKey("c-1"), {4, 9}));
+  EXPECT_OK(VerifyStreamHead(root, "c-1", {4, 9}, {}));
+  // The same entry claimed one level down beside an empty subtree: a
+  // collapsed tree never has that shape.
+  EXPECT_THAT(VerifyStreamHead(NodeHash(root, EmptyStreamMapHash()), "c-1", {4, 9},
+                               {EmptyStreamMapHash()}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not minimal")));
+}
+
 // ---- investigation bundles -------------------------------------------------------
 
 class BundleTest : public IntegrityLogTest {
@@ -354,6 +480,151 @@ TEST_F(BundleTest, AnExportedBundleVerifiesOffline) {
   EXPECT_TRUE(r.key_pinned);
   EXPECT_EQ(r.description, "complaint C-1");
   EXPECT_EQ(r.events[0].event().stream_id(), "s-3");
+  // Four of the case's events were chosen: the bundle says it is partial.
+  ASSERT_EQ(r.streams.size(), 1u);
+  EXPECT_EQ(r.streams[0].stream_id, "s-3");
+  EXPECT_EQ(r.streams[0].held, 4u);
+  EXPECT_GT(r.streams[0].total, 4u);
+  EXPECT_FALSE(r.streams[0].complete());
+  EXPECT_TRUE(parsed_.manifest().complete_streams().empty());
+  EXPECT_FALSE(r.whole_log);
+}
+
+// The whole of case s-5, as `evenhand export --case=s-5` selects it.
+std::vector<storage::EventPtr> WholeStream(storage::EventStore* store, const std::string& stream) {
+  std::vector<storage::EventPtr> events;
+  EXPECT_OK(store->ReadStream(stream, std::nullopt, storage::Direction::kForwards, 0,
+                              [&](const storage::EventPtr& e) {
+                                events.push_back(e);
+                                return true;
+                              }));
+  return events;
+}
+
+// Makes a bundle consistent again after its events or manifest were changed,
+// as someone holding the log's own key could: the manifest re-signed.
+void ReSignManifest(const SigningKey& key, v1::InvestigationBundle* b) {
+  b->set_manifest_signature(*key.Sign(*ManifestBytes(b->manifest())));
+}
+
+TEST_F(BundleTest, ACaseBundleIsProvenCompleteAndAWithheldEventIsCaught) {
+  std::vector<storage::EventPtr> events = WholeStream(store_.get(), "s-5");
+  ASSERT_GE(events.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(std::string bytes, log_->ExportBundle(events, "case s-5", "case s-5"));
+  ASSERT_OK_AND_ASSIGN(BundleReport r, Verify(bytes, /*pinned=*/true));
+  ASSERT_EQ(r.streams.size(), 1u);
+  EXPECT_TRUE(r.streams[0].complete());
+  EXPECT_EQ(r.streams[0].total, events.size());
+  v1::InvestigationBundle b;
+  ASSERT_TRUE(b.ParseFromString(bytes));
+  ASSERT_EQ(b.manifest().complete_streams_size(), 1);
+  EXPECT_EQ(b.manifest().complete_streams(0), "s-5");
+
+  // One event of the case withheld, and everything else made consistent:
+  // the positions listed and the manifest signed again with the log's key.
+  // The signed stream-head map still says how many events the case had.
+  bool created = false;
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::LoadOrCreate(dir_.Sub("key.pem"), &created));
+  v1::InvestigationBundle withheld = b;
+  withheld.mutable_events()->DeleteSubrange(1, 1);
+  withheld.mutable_manifest()->mutable_positions()->erase(
+      withheld.mutable_manifest()->mutable_positions()->begin() + 1);
+  ReSignManifest(key, &withheld);
+  EXPECT_THAT(Verify(DeterministicBytes(withheld), true),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("stream s-5: incomplete"), HasSubstr("missing revision(s) 1"),
+                             HasSubstr("an event was withheld"))));
+  // The claim dropped too: it verifies, but can no longer say complete.
+  withheld.mutable_manifest()->clear_complete_streams();
+  ReSignManifest(key, &withheld);
+  ASSERT_OK_AND_ASSIGN(BundleReport partial, Verify(DeterministicBytes(withheld), true));
+  EXPECT_FALSE(partial.streams[0].complete());
+  EXPECT_EQ(partial.streams[0].held + 1, partial.streams[0].total);
+  // And the head's proof removed: refused, nothing shows what is missing.
+  withheld.clear_stream_heads();
+  EXPECT_THAT(Verify(DeterministicBytes(withheld), true),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no proof of its head")));
+  // A head that claims fewer events than the case had does not verify.
+  v1::InvestigationBundle shrunk = b;
+  v1::StreamHead* head = shrunk.mutable_stream_heads(0);
+  head->set_last_revision(head->last_revision() - 1);
+  EXPECT_THAT(Verify(DeterministicBytes(shrunk), true),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("does not lead to the checkpoint's stream-map root")));
+}
+
+TEST_F(BundleTest, AWholeLogBundleIsCheckedAgainstTheSignedChainHead) {
+  std::vector<storage::EventPtr> events;
+  ASSERT_OK(store_->ReadAll(std::nullopt, storage::Direction::kForwards, 0, {},
+                            [&](const storage::EventPtr& e) {
+                              events.push_back(e);
+                              return true;
+                            }));
+  ASSERT_OK_AND_ASSIGN(std::string bytes, log_->ExportBundle(events, "all", "everything"));
+  ASSERT_OK_AND_ASSIGN(BundleReport r, Verify(bytes, true));
+  EXPECT_TRUE(r.whole_log);
+  for (const auto& st : r.streams) EXPECT_TRUE(st.complete()) << st.stream_id;
+  // A chain rewritten from any other seed: the checkpoint re-signed (with
+  // the log's own key) over the rewritten head. The events and their proofs
+  // are untouched, so only the chain can tell.
+  bool created = false;
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::LoadOrCreate(dir_.Sub("key.pem"), &created));
+  v1::InvestigationBundle b;
+  ASSERT_TRUE(b.ParseFromString(bytes));
+  for (const std::string& seed : {std::string(32, '\x01'), Sha256("made up"), std::string(32, '\xff')}) {
+    std::string chain = seed;
+    for (const auto& e : b.events()) chain = ChainHash(chain, e.canonical());
+    v1::InvestigationBundle forged = b;
+    v1::Checkpoint c = forged.checkpoint().checkpoint();
+    c.set_chain_head(chain);
+    *forged.mutable_checkpoint() = *SignCheckpoint(key, c);
+    EXPECT_THAT(Verify(DeterministicBytes(forged), true),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("is not the signed chain head")));
+  }
+  // Version 1's per-event chain hashes are refused as unknown fields.
+  v1::InvestigationBundle old = b;
+  v1::BundleEvent* e = old.mutable_events(0);
+  e->GetReflection()->MutableUnknownFields(e)->AddLengthDelimited(3, std::string(32, 'c'));
+  EXPECT_THAT(Verify(DeterministicBytes(old), true),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not know")));
+}
+
+TEST_F(BundleTest, AnyAlteredByteOfTheKeysPemIsRejected) {
+  const std::string pem = parsed_.public_key().pem();
+  EXPECT_EQ(pem, PublicKeyPem(parsed_.public_key().raw()));
+  int tried = 0;
+  for (size_t i = 0; i < pem.size(); ++i) {
+    // Every control character and space (OpenSSL's PEM reader skips many of
+    // them), and a flipped byte.
+    for (int c = 0; c <= 0x20; ++c) {
+      if (pem[i] == static_cast<char>(c)) continue;
+      v1::InvestigationBundle b = parsed_;
+      std::string bad = pem;
+      bad[i] = static_cast<char>(c);
+      b.mutable_public_key()->set_pem(bad);
+      ++tried;
+      EXPECT_THAT(Verify(b), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("public key: its PEM form")))
+          << "byte " << i << " -> " << c;
+    }
+  }
+  EXPECT_GT(tried, 3000);
+  v1::InvestigationBundle b = parsed_;
+  b.mutable_public_key()->set_pem(pem + "\n");
+  EXPECT_FALSE(Verify(b).ok());
+}
+
+TEST_F(BundleTest, TrailingOrRepeatedBytesAreRejected) {
+  // A field repeated at the end parses (protobuf keeps the last), zeros do
+  // not: both are refused, naming the encoding.
+  for (const std::string& tail :
+       {std::string("\x08\x02", 2), std::string("\x00", 1), std::string("\x00\x00\x00", 3),
+        std::string("\x0a\x00", 2)}) {
+    EXPECT_FALSE(Verify(bundle_ + tail).ok()) << absl::BytesToHexString(tail);
+  }
+  EXPECT_THAT(Verify(bundle_ + std::string("\x08\x02", 2)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not the one encoding")));
 }
 
 TEST_F(BundleTest, EveryFlippedByteIsRejected) {

@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""A second, independent verifier (evenhand_verify.py, written from
+docs/INTEGRITY.md) checks the shipped test vectors, and agrees with
+`evenhand verify` on bundles exported by a real evenhandd: pristine ones and
+every kind of tampering, including tampering made consistent again with the
+log's own key.
+
+  /usr/bin/python3 tests/integrity/python_verifier_test.py --evenhandd PATH \
+      --evenhand PATH --proto_dir proto --vectors docs/vectors
+"""
+
+import argparse
+import base64
+import glob
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ARGS = None
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import evenhand_verify as ev  # noqa: E402
+
+PB2 = None
+
+
+def generate_pb2(proto_dir, out_dir):
+    protos = sorted(glob.glob(os.path.join(proto_dir, "evenhand", "v1", "*.proto")))
+    subprocess.run(["protoc", f"--proto_path={proto_dir}", f"--python_out={out_dir}", *protos],
+                   check=True)
+    return ev.load_pb2(out_dir)
+
+
+class Vectors(unittest.TestCase):
+    """docs/vectors, checked from the spec alone."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(ARGS.vectors, "vectors.json")) as f:
+            cls.v = json.load(f)
+
+    def file(self, name, mode="rb"):
+        with open(os.path.join(ARGS.vectors, name), mode) as f:
+            return f.read()
+
+    def test_events_hash_and_chain(self):
+        audit_pb2, events_pb2 = PB2
+        chain = bytes(32)
+        leaves = []
+        for i, e in enumerate(self.v["events"]):
+            canonical = bytes.fromhex(e["canonical"])
+            record = ev.decode_record(canonical, events_pb2.RecordedEvent)
+            self.assertEqual(record.position, i + 1)
+            self.assertEqual(record.event.stream_id, e["event"]["event"]["stream_id"])
+            self.assertEqual(b"EHR1" + ev.encode_message(record), canonical)
+            self.assertEqual(ev.leaf_hash(canonical).hex(), e["leaf_hash"])
+            chain = ev.sha256(chain, canonical)
+            self.assertEqual(chain.hex(), e["chain_hash"])
+            leaves.append(ev.leaf_hash(canonical))
+            self.assertEqual(ev.mth(leaves).hex(), e["root_after"])
+            self.assertEqual(self.v["roots"][i], e["root_after"])
+        self.assertEqual(ev.mth([]).hex(), self.v["empty_tree_root"])
+
+    def test_a_changed_byte_of_a_canonical_record_does_not_decode_as_itself(self):
+        _, events_pb2 = PB2
+        canonical = bytes.fromhex(self.v["events"][3]["canonical"])
+        with self.assertRaises(ev.Rejected):
+            ev.decode_record(canonical + b"\x00", events_pb2.RecordedEvent)
+        # A field number changed (to one RecordedEvent lacks); the last byte cut.
+        for bad in (canonical[:20] + b"\x07" + canonical[21:], canonical[:-1]):
+            with self.assertRaises(ev.Rejected):
+                ev.decode_record(bad, events_pb2.RecordedEvent)
+
+    def test_proofs(self):
+        roots = [bytes.fromhex(r) for r in self.v["roots"]]
+        n = len(roots)
+        for p in self.v["inclusion_proofs"]:
+            leaf = bytes.fromhex(self.v["events"][p["leaf_index"]]["leaf_hash"])
+            path = [bytes.fromhex(h) for h in p["path"]]
+            self.assertTrue(ev.verify_inclusion(p["leaf_index"], n, leaf, path, roots[-1]))
+            self.assertFalse(ev.verify_inclusion(p["leaf_index"], n, leaf[::-1], path, roots[-1]))
+        c = self.v["consistency_proof"]
+        path = [bytes.fromhex(h) for h in c["path"]]
+        self.assertTrue(ev.verify_consistency(c["from_size"], c["to_size"],
+                                              bytes.fromhex(c["from_root"]),
+                                              bytes.fromhex(c["to_root"]), path))
+        self.assertFalse(ev.verify_consistency(c["from_size"], c["to_size"], roots[1],
+                                               bytes.fromhex(c["to_root"]), path))
+
+    def test_stream_map(self):
+        m = self.v["stream_map"]
+        heads = {e["stream_id"]: (e["last_revision"], e["last_position"]) for e in m["entries"]}
+        self.assertEqual(ev.map_root(heads).hex(), m["root"])
+        for e in m["entries"]:
+            key = hashlib.sha256(e["stream_id"].encode()).digest()
+            self.assertEqual(key.hex(), e["key"])
+            self.assertEqual(ev.entry_hash(key, e["last_revision"], e["last_position"]).hex(),
+                             e["entry_hash"])
+            sib = [bytes.fromhex(s) for s in e["siblings"]]
+            root = bytes.fromhex(m["root"])
+            self.assertTrue(ev.verify_stream_head(root, e["stream_id"], e["last_revision"],
+                                                  e["last_position"], sib))
+            self.assertFalse(ev.verify_stream_head(root, e["stream_id"], e["last_revision"] - 1,
+                                                   e["last_position"], sib))
+
+    def test_checkpoint_and_key(self):
+        audit_pb2, _ = PB2
+        from google.protobuf import json_format
+        pem = self.file("public-key.pem", "r")
+        raw = ev.raw_from_pem(pem)
+        self.assertEqual(raw.hex(), self.v["public_key"])
+        self.assertEqual(ev.pem_of(raw), pem)
+        self.assertEqual(ev.key_id(raw), self.v["key_id"])
+        body, sig = self.file("checkpoint.body"), self.file("checkpoint.sig")
+        self.assertTrue(ev.ed25519_ok(raw, body, sig))
+        self.assertFalse(ev.ed25519_ok(raw, body + b"\n", sig))
+        saved = json_format.Parse(self.file("checkpoint.json", "r"), audit_pb2.SignedCheckpoint())
+        self.assertEqual(saved.signed_body, body)
+        ev.verify_checkpoint(saved, raw)
+        self.assertEqual(saved.checkpoint.root_hash.hex(), self.v["roots"][-1])
+        self.assertEqual(saved.checkpoint.chain_head.hex(), self.v["chain_hashes"][-1])
+        self.assertEqual(saved.checkpoint.stream_map_root.hex(), self.v["stream_map"]["root"])
+        # The secret key is RFC 8032's: its public half is the published one.
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives import serialization
+        secret = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(self.v["secret_key"]))
+        self.assertEqual(secret.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw), raw)
+
+    def test_bundle(self):
+        data = self.file("bundle-briefing-B-7.ehb")
+        raw = ev.raw_from_pem(self.file("public-key.pem", "r"))
+        report = ev.verify_bundle(data, PB2, raw)
+        self.assertEqual(report["streams"], {"briefing-B-7": (3, 3)})
+        audit_pb2, _ = PB2
+        b = audit_pb2.InvestigationBundle()
+        b.ParseFromString(data)
+        signed = b"evenhand bundle manifest v2\n" + ev.encode_message(b.manifest)
+        self.assertEqual(signed, self.file("bundle-manifest.signed"))
+        self.assertEqual(signed.hex(), self.v["manifest_signed_bytes"])
+
+
+class Server:
+    def __init__(self, data_dir):
+        self.ready = data_dir + ".ready"
+        self.log = open(data_dir + ".log", "a")
+        self.process = subprocess.Popen(
+            [ARGS.evenhandd, "--listen=127.0.0.1:0", f"--data_dir={data_dir}",
+             f"--ready_file={self.ready}", "--demo"], stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while not os.path.exists(self.ready):
+            if time.time() > deadline or self.process.poll() is not None:
+                raise RuntimeError("evenhandd did not start")
+            time.sleep(0.05)
+        with open(self.ready) as f:
+            self.address = f.read().strip()
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=30)
+        self.log.close()
+        return code
+
+
+class Agreement(unittest.TestCase):
+    """Both verifiers, on bundles from a real server, pristine and tampered."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="evenhand-pyverify-")
+        data = os.path.join(cls.tmp, "data")
+        cls.server = Server(data)
+        cls.pubkey = os.path.join(cls.tmp, "council.pem")
+        with open(cls.pubkey, "w") as f:
+            f.write(cls.cli("pubkey").stdout)
+        from cryptography.hazmat.primitives import serialization
+        with open(os.path.join(data, "signing-key.pem"), "rb") as f:
+            cls.key = serialization.load_pem_private_key(f.read(), password=None)
+        cls.bundles = {}
+        for name, args in (("case", ["--case=complaint-C-RT-1"]),
+                           ("group", ["--group=green"]),
+                           ("everything", [])):
+            path = os.path.join(cls.tmp, name + ".ehb")
+            cls.cli("export", *args, f"--output={path}", "--description=test")
+            with open(path, "rb") as f:
+                cls.bundles[name] = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def cli(cls, *args, check=True):
+        result = subprocess.run([ARGS.evenhand, f"--server={cls.server.address}", *args],
+                                capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(result.stderr)
+        return result
+
+    def both(self, data, name):
+        """(C++ verdict, Python verdict): True for verified."""
+        path = os.path.join(self.tmp, name + ".check.ehb")
+        with open(path, "wb") as f:
+            f.write(data)
+        cpp = self.cli("verify", path, f"--pubkey={self.pubkey}", check=False)
+        self.assertIn(cpp.returncode, (0, 1, 3), cpp.stderr)  # not a crash or usage error
+        try:
+            with open(self.pubkey) as f:
+                ev.verify_bundle(data, PB2, ev.raw_from_pem(f.read()))
+            py = True
+        except ev.Rejected:
+            py = False
+        return cpp.returncode == 0, py, cpp.stdout + cpp.stderr
+
+    def assertAgree(self, data, name, verified):
+        cpp, py, out = self.both(data, name)
+        self.assertEqual((cpp, py), (verified, verified), f"{name}: {out}")
+        return out
+
+    def parse(self, name):
+        audit_pb2, _ = PB2
+        b = audit_pb2.InvestigationBundle()
+        b.ParseFromString(self.bundles[name])
+        return b
+
+    def resign_manifest(self, b):
+        b.manifest_signature = self.key.sign(
+            b"evenhand bundle manifest v2\n" + ev.encode_message(b.manifest))
+
+    def encode(self, b):
+        return b.SerializeToString(deterministic=True)
+
+    def test_pristine_bundles_verify_in_both(self):
+        for name, data in self.bundles.items():
+            out = self.assertAgree(data, name, True)
+            self.assertIn("VERIFIED", out)
+        report = ev.verify_bundle(self.bundles["case"], PB2)
+        self.assertEqual(list(report["streams"].values()), [(2, 2)])
+        self.assertTrue(ev.verify_bundle(self.bundles["everything"], PB2)["whole_log"])
+        out = self.cli("verify", os.path.join(self.tmp, "case.ehb")).stdout
+        self.assertIn("complete as of checkpoint", out)
+
+    def test_flipped_bytes_are_rejected_by_both(self):
+        data = self.bundles["case"]
+        step = max(1, len(data) // 150)
+        for i in range(0, len(data), step):
+            bad = bytearray(data)
+            bad[i] ^= 0x5A
+            self.assertAgree(bytes(bad), f"flip-{i}", False)
+
+    def test_trailing_and_repeated_bytes_are_rejected_by_both(self):
+        for tail in (b"\x08\x02", b"\x00", b"\n", b"\x0a\x00"):
+            self.assertAgree(self.bundles["case"] + tail, f"tail-{tail.hex()}", False)
+
+    def test_any_byte_of_the_pem_changed_is_rejected_by_both(self):
+        b = self.parse("case")
+        pem = b.public_key.pem
+        for i in (len(pem) - 1, len(pem) - 2, 26, 27, 40, 87):
+            for c in (0x00, 0x09, 0x0D, 0x20, ord("A")):
+                if ord(pem[i]) == c:
+                    continue
+                b2 = self.parse("case")
+                b2.public_key.pem = pem[:i] + chr(c) + pem[i + 1:]
+                self.assertAgree(self.encode(b2), f"pem-{i}-{c}", False)
+
+    def test_a_withheld_event_of_a_case_is_rejected_by_both(self):
+        b = self.parse("case")
+        del b.events[0]
+        del b.manifest.positions[0]
+        self.resign_manifest(b)
+        out = self.assertAgree(self.encode(b), "withheld", False)
+        self.assertIn("incomplete", out)
+        # The completeness claim dropped too: both verify, neither says complete.
+        b.manifest.ClearField("complete_streams")
+        self.resign_manifest(b)
+        out = self.assertAgree(self.encode(b), "withheld-unclaimed", True)
+        self.assertIn("partial: 1 of its 2 events", out)
+        self.assertEqual(list(ev.verify_bundle(self.encode(b), PB2)["streams"].values()),
+                         [(1, 2)])
+
+    def test_a_chain_rewritten_from_any_seed_is_rejected_by_both(self):
+        for seed in (b"\x01" * 32, hashlib.sha256(b"made up").digest(), b"\xff" * 32):
+            b = self.parse("everything")
+            chain = seed
+            for e in b.events:
+                chain = ev.sha256(chain, e.canonical)
+            c = b.checkpoint.checkpoint
+            c.chain_head = chain
+            b.checkpoint.signed_body = ev.checkpoint_body(c)
+            b.checkpoint.signature = self.key.sign(b.checkpoint.signed_body)
+            out = self.assertAgree(self.encode(b), "chain-" + seed[:2].hex(), False)
+            self.assertIn("chain head", out)
+
+    def test_removed_swapped_and_altered_events_are_rejected_by_both(self):
+        b = self.parse("group")
+        del b.events[1]
+        self.assertAgree(self.encode(b), "removed", False)
+        b = self.parse("group")
+        b.events[0].canonical, b.events[1].canonical = b.events[1].canonical, b.events[0].canonical
+        self.assertAgree(self.encode(b), "swapped", False)
+        b = self.parse("group")
+        b.stream_heads[0].last_revision += 1
+        self.assertAgree(self.encode(b), "head", False)
+        b = self.parse("group")
+        del b.stream_heads[0]
+        self.assertAgree(self.encode(b), "no-head", False)
+
+
+def main():
+    global ARGS, PB2
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--evenhandd", required=True)
+    parser.add_argument("--evenhand", required=True)
+    parser.add_argument("--proto_dir", required=True)
+    parser.add_argument("--vectors", required=True)
+    ARGS, rest = parser.parse_known_args()
+    out = tempfile.mkdtemp(prefix="evenhand-pb2-")
+    try:
+        PB2 = generate_pb2(ARGS.proto_dir, out)
+        unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
