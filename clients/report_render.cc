@@ -24,6 +24,15 @@ std::string Day(const google::protobuf::Timestamp& ts) {
   return s;
 }
 
+// The last day a period ending (exclusively) at `end` includes: a period
+// "to 30 Jun" ends at the midnight that starts 1 Jul.
+std::string LastDay(const google::protobuf::Timestamp& end) {
+  std::string s = absl::FormatTime("%d %b %Y", FromProtoTime(end) - absl::Nanoseconds(1),
+                                   UkTimeZone());
+  if (!s.empty() && s[0] == '0') s.erase(0, 1);
+  return s;
+}
+
 std::string DayTime(const google::protobuf::Timestamp& ts) {
   std::string s = absl::FormatTime("%d %b %Y %H:%M", FromProtoTime(ts), UkTimeZone());
   if (!s.empty() && s[0] == '0') s.erase(0, 1);
@@ -181,7 +190,7 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
   std::string h;
   const std::string period =
       absl::StrCat(IsSet(r.from()) ? Day(r.from()) : std::string("the start of the log"), " to ",
-                   Day(r.to()));
+                   LastDay(r.to()), " (included)");
   absl::StrAppend(
       &h, "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">",
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",

@@ -164,6 +164,23 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
     return visit(e);
   };
   if (!f.stream_id().empty()) {
+    // A case that does not exist would read as "nothing happened": refused,
+    // with the case it was probably meant to be (its kind's prefix left
+    // out, as in "C-17" for "complaint-C-17").
+    EH_ASSIGN_OR_RETURN(bool exists, store_->StreamExists(f.stream_id()));
+    if (!exists) {
+      std::vector<std::string> near;
+      for (const char* kind : {"briefing-", "query-", "complaint-", "meeting-", "member-",
+                               "officer-", "group-", "election-"}) {
+        const std::string candidate = absl::StrCat(kind, f.stream_id());
+        EH_ASSIGN_OR_RETURN(bool found, store_->StreamExists(candidate));
+        if (found) near.push_back(candidate);
+      }
+      return absl::NotFoundError(absl::StrCat(
+          "filter.stream_id: no case \"", f.stream_id(), "\" in the log",
+          near.empty() ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
+                       : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?")));
+    }
     // One case: its stream, not the whole log.
     EH_RETURN_IF_ERROR(store_->ReadStream(f.stream_id(), std::nullopt,
                                           storage::Direction::kForwards, 0,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
+#include "base/nearest.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 
@@ -52,6 +53,16 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
             "as_of_time: is in the future; a report can only say how the log stood up to now");
       }
       EH_ASSIGN_OR_RETURN(query.as_of_position, store_->PositionAtTime(query.as_of_time));
+      if (query.as_of_position == 0 && last > 0) {
+        // An empty report would read as "no rule was broken".
+        EH_ASSIGN_OR_RETURN(storage::EventPtr first, store_->ReadAt(1));
+        return absl::OutOfRangeError(absl::StrCat(
+            "as_of_time: ", absl::FormatTime(query.as_of_time, absl::UTCTimeZone()),
+            " is before the first event was recorded (",
+            absl::FormatTime(FromProtoTime(first->event().recorded_at()), absl::UTCTimeZone()),
+            "): the log was empty then, so there is nothing to report; ask as of a later time "
+            "or a position"));
+      }
       break;
     }
     case v1::ReportRequest::AS_OF_NOT_SET:
@@ -110,6 +121,27 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report = BuildReport(request->report());
   if (!report.ok()) return ToGrpcStatus(report.status());
+  // A filter naming a rule or group that does not exist would match
+  // nothing and read as "no finding": refused, naming the known ones.
+  {
+    std::vector<std::string> rules, groups;
+    for (const v1::RuleInfo& r : projections::FairnessProjection::Rules(options_.settings)) {
+      rules.push_back(r.rule_id());
+    }
+    for (const v1::GroupMetrics& g : report->groups()) groups.push_back(g.group_id());
+    for (const std::string& r : request->rule_ids()) {
+      if (std::find(rules.begin(), rules.end(), r) == rules.end()) {
+        return ToGrpcStatus(
+            absl::InvalidArgumentError(absl::StrCat("rule_ids: ", UnknownValueMessage("rule", r, rules))));
+      }
+    }
+    for (const std::string& g : request->group_ids()) {
+      if (std::find(groups.begin(), groups.end(), g) == groups.end()) {
+        return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+            "group_ids: ", UnknownValueMessage("political group", g, groups))));
+      }
+    }
+  }
   response->set_as_of_position(report->as_of_position());
   auto matches = [](const auto& wanted, const std::string& value) {
     return wanted.empty() || std::find(wanted.begin(), wanted.end(), value) != wanted.end();

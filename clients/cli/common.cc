@@ -225,7 +225,18 @@ absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags) {
       // the day is not over yet.
       absl::StatusOr<absl::Time> t = ParseWhen("--as-of", flags.as_of, true);
       if (!t.ok()) return t.status();
-      *request.mutable_as_of_time() = ToProtoTime(std::min(*t, absl::Now()));
+      absl::StatusOr<absl::Time> start = ParseWhen("--as-of", flags.as_of, false);
+      const absl::Time now = absl::Now();
+      if (*start > now) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--as-of: ", flags.as_of,
+            " is in the future; a report can only say how the log stood up to now"));
+      }
+      if (*t > now) {
+        std::fprintf(stderr, "evenhand: %s is not over yet: reporting as the log stands now\n",
+                     flags.as_of.c_str());
+      }
+      *request.mutable_as_of_time() = ToProtoTime(std::min(*t, now));
     }
   }
   return request;

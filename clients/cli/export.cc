@@ -15,6 +15,7 @@ struct ExportFlags {
   FilterFlags filter;
   std::string description;
   std::string output;
+  bool allow_empty = false;
 };
 
 int Run(const Context& context, const ExportFlags& flags) {
@@ -35,11 +36,20 @@ int Run(const Context& context, const ExportFlags& flags) {
     return VerificationFailed(
         absl::StrCat("the server's bundle does not verify: ", report.status().message()));
   }
+  if (report->events.empty() && !flags.allow_empty) {
+    return FailUsage(absl::NotFoundError(absl::StrCat(
+        "the filter (", report->selection,
+        ") selects no event: nothing was written. Check the filter, or pass --allow-empty to "
+        "write a bundle that proves only the log's state")));
+  }
   absl::Status written = WriteOutput(flags.output, *bundle);
   if (!written.ok()) return FailIo(written);
-  std::printf("exported %zu events (%s) proven against the checkpoint of tree size %llu, "
+  size_t complete = 0;
+  for (const auto& st : report->streams) complete += st.complete() ? 1 : 0;
+  std::printf("exported %zu events of %zu case(s), %zu of them whole (%s), proven against the "
+              "checkpoint of tree size %llu, "
               "%zu bytes (%.0f bytes per event)\n",
-              report->events.size(), report->selection.c_str(),
+              report->events.size(), report->streams.size(), complete, report->selection.c_str(),
               static_cast<unsigned long long>(report->tree_size), bundle->size(),
               report->events.empty() ? 0.0
                                      : static_cast<double>(bundle->size()) / report->events.size());
@@ -56,6 +66,8 @@ void AddExport(Registry& r) {
   AddFilterFlags(cmd, &flags->filter);
   cmd->add_option("--description", flags->description, "what the bundle is for");
   cmd->add_option("--output,-o", flags->output, "the bundle file")->required();
+  cmd->add_flag("--allow-empty", flags->allow_empty,
+                "write the bundle even if the filter selects no event");
 }
 
 }  // namespace evenhand::cli

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "base/time_util.h"
 #include "clients/cli/common.h"
 #include "clients/fairness_client.h"
 
@@ -28,7 +30,8 @@ int Run(const Context& context, const FindingsFlags& flags) {
   for (const auto& g : flags.groups) request.add_group_ids(g);
   if (!flags.min_severity.empty()) {
     v1::Severity severity;
-    if (!v1::Severity_Parse(flags.min_severity, &severity)) {
+    if (!v1::Severity_Parse(absl::AsciiStrToUpper(flags.min_severity), &severity) ||
+        severity == v1::SEVERITY_UNSPECIFIED) {
       return FailUsage(absl::InvalidArgumentError("--min-severity: use INFO, LOW, MEDIUM or HIGH"));
     }
     request.set_min_severity(severity);
@@ -38,14 +41,22 @@ int Run(const Context& context, const FindingsFlags& flags) {
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
   absl::StatusOr<v1::ListFindingsResponse> response = client.ListFindings(request);
   if (!response.ok()) return FailServer(response.status(), context);
+  if (flags.format != "json") {
+    std::printf("%-10s  %-8s %-26s %-14s %-28s %s\n", "day (UK)", "severity", "rule", "group",
+                "case", "what happened");
+  }
   for (const auto& f : response->findings()) {
     if (flags.format == "json") {
       std::printf("%s\n", ToJsonLine(f).c_str());
     } else {
-      std::printf("%s  %-8s %-26s %-14s %s\n",
-                  FormatTimestamp(f.occurred_at()).substr(0, 10).c_str(),
+      // The day the protocol names: a deadline at the midnight that ends a
+      // day is that day's, in UK time.
+      const std::string day = absl::FormatTime(
+          "%Y-%m-%d", FromProtoTime(f.occurred_at()) - absl::Nanoseconds(1), UkTimeZone());
+      std::printf("%-10s  %-8s %-26s %-14s %-28s %s\n", day.c_str(),
                   v1::Severity_Name(f.severity()).c_str(), f.rule_id().c_str(),
-                  f.group_id().empty() ? "-" : f.group_id().c_str(), f.explanation().c_str());
+                  f.group_id().empty() ? "-" : f.group_id().c_str(),
+                  f.case_id().empty() ? "-" : f.case_id().c_str(), f.explanation().c_str());
     }
   }
   return kOk;
@@ -58,9 +69,11 @@ void AddFindings(Registry& r) {
   CLI::App* cmd = r.Add("findings", "list findings, filtered",
                         [flags](const Context& c) { return Run(c, *flags); });
   AddPeriodFlags(cmd, &flags->period);
-  cmd->add_option("--rule", flags->rules, "only these rule ids");
-  cmd->add_option("--group", flags->groups, "only these group ids");
-  cmd->add_option("--min-severity", flags->min_severity, "INFO, LOW, MEDIUM or HIGH");
+  cmd->add_option("--rule", flags->rules, "only these rule ids (comma-separated or repeated)")
+      ->delimiter(',');
+  cmd->add_option("--group", flags->groups, "only these group ids (comma-separated or repeated)")
+      ->delimiter(',');
+  cmd->add_option("--min-severity", flags->min_severity, "info, low, medium or high (any case)");
   cmd->add_option("--format", flags->format, "table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

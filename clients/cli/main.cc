@@ -8,10 +8,13 @@
 // registry below. Events are printed in protobuf's JSON mapping, one per
 // line, so the output of `read` can be fed to other tools (and back to
 // `append`).
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "base/nearest.h"
 #include "clients/cli/common.h"
 
 namespace evenhand::cli {
@@ -50,6 +53,30 @@ int Main(int argc, char** argv) {
   AddPubkey(registry);
   AddAccess(registry);
 
+  // The first word that is not a global flag (or its value) is the
+  // command: one that does not exist is named as such, with the nearest.
+  {
+    const std::vector<std::string> with_value = {"--server", "--ca",       "--cert",
+                                                 "--key",    "--token-file", "--server-name"};
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      names.push_back(sub->get_name());
+    }
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--") break;
+      if (!arg.empty() && arg[0] == '-') {
+        if (std::find(with_value.begin(), with_value.end(), arg) != with_value.end()) ++i;
+        continue;
+      }
+      if (std::find(names.begin(), names.end(), arg) == names.end()) {
+        std::fprintf(stderr, "evenhand: %s; see evenhand --help\n",
+                     UnknownValueMessage("command", arg, names).c_str());
+        return kUsage;
+      }
+      break;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

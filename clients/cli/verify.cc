@@ -29,6 +29,9 @@ struct VerifyFlags {
   std::string bundle;
   std::string pubkey;
   bool server = false;
+  // --server=HOST:PORT given to verify itself: the log to check.
+  std::string server_address;
+  CLI::Option* server_option = nullptr;
   std::string checkpoint;
   std::string save_checkpoint;
   std::string progress = "auto";
@@ -50,7 +53,10 @@ int RunBundle(const VerifyFlags& flags) {
       integrity::VerifyBundle(bytes.str(), pinned ? &*pinned : nullptr);
   if (!r.ok()) return VerificationFailed(std::string(r.status().message()));
   const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
-  std::printf("bundle %s: VERIFIED\n", flags.bundle.c_str());
+  std::printf("bundle %s: VERIFIED%s\n", flags.bundle.c_str(),
+              r->events.empty() ? " (but it holds no event: it proves only that the log had "
+                                  "this signed state, nothing about any case)"
+                                : "");
   std::printf("  description  %s\n  selection    %s\n  created      %s\n", r->description.c_str(),
               r->selection.c_str(), absl::FormatTime(r->created_at, absl::UTCTimeZone()).c_str());
   std::printf("  checkpoint   tree size %llu, root %s\n               signed %s by key %s (%s)\n",
@@ -251,13 +257,26 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
   return kOk;
 }
 
-int Run(const Context& context, const VerifyFlags& flags) {
+int Run(const Context& context, VerifyFlags flags) {
+  flags.server = flags.server_option != nullptr && flags.server_option->count() > 0;
+  if (flags.server && !flags.server_address.empty() &&
+      flags.server_address.find(':') == std::string::npos) {
+    return FailUsage(absl::InvalidArgumentError(absl::StrCat(
+        "--server: \"", flags.server_address,
+        "\" is not HOST:PORT; to check a bundle file give it without --server, to check a "
+        "server give --server=HOST:PORT (or --server alone for the default)")));
+  }
   if (flags.server) {
     if (!flags.bundle.empty()) {
       return FailUsage(absl::InvalidArgumentError(
           "give a bundle file or --server, not both: one check at a time"));
     }
-    return RunServer(context, flags);
+    if (flags.server_address.empty()) return RunServer(context, flags);
+    // The address given here is the log that is checked, never the default.
+    Context here = context;
+    here.connection.address = flags.server_address;
+    std::fprintf(stderr, "verifying the log at %s\n", flags.server_address.c_str());
+    return RunServer(here, flags);
   }
   if (flags.bundle.empty()) {
     return FailUsage(absl::InvalidArgumentError("give a bundle file, or --server"));
@@ -278,7 +297,13 @@ void AddVerify(Registry& r) {
             [flags](const Context& c) { return Run(c, *flags); });
   cmd->add_option("bundle", flags->bundle, "the bundle file to check offline");
   cmd->add_option("--pubkey", flags->pubkey, "the council's published public key (PEM) to pin");
-  cmd->add_flag("--server", flags->server, "replay the live log and recompute its chain and root");
+  // `--server` alone checks the server the global --server (or
+  // EVENHAND_SERVER) names; `--server=HOST:PORT` checks that one.
+  flags->server_option =
+      cmd->add_option("--server", flags->server_address,
+                      "replay the live log and recompute its chain and root; --server=HOST:PORT "
+                      "to name it")
+          ->expected(0, 1);
   cmd->add_option("--checkpoint", flags->checkpoint,
                   "with --server: a checkpoint saved earlier; the log must extend it");
   cmd->add_option("--save-checkpoint", flags->save_checkpoint,

@@ -254,6 +254,76 @@ class EvenHandCli(unittest.TestCase):
         self.assertIn("every leaf hash and chain link recomputed", out)
         self.assertIn("consistent with your saved checkpoint", out)
 
+    # ---- never a silent different answer ----------------------------------
+
+    def test_verify_server_with_an_address_checks_that_log(self):
+        # Before: the address was ignored and 127.0.0.1:50051 checked.
+        result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "verify",
+                                 f"--server={self.server.address}"],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("VERIFIED", result.stdout)
+        self.assertIn(f"verifying the log at {self.server.address}", result.stderr)
+        status = self.cli("status").stdout
+        log_id = [l for l in status.splitlines() if l.startswith("log id")][0].split()[-1]
+        self.assertIn(log_id, result.stdout)
+        # A bundle file given as if it were the address is a usage error.
+        result = subprocess.run([ARGS.evenhand, "verify", "--server", "c17.ehb"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("is not HOST:PORT", result.stderr)
+
+    def test_report_as_of_the_future_or_before_the_log_is_refused(self):
+        result = self.cli("report", "--as-of=2999-01-01", check=False)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("is in the future", result.stderr)
+        result = self.cli("report", "--as-of=2020-01-01", check=False)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("before the first event was recorded", result.stderr)
+
+    def test_unknown_groups_rules_cases_and_commands_are_errors(self):
+        result = self.cli("findings", "--group=greens", check=False)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn('unknown political group "greens"; did you mean "green"?', result.stderr)
+        result = self.cli("findings", "--rule=equal-offr", check=False)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn('did you mean "equal-offer"?', result.stderr)
+        result = self.cli("replay", "--case=C-RT-1", check=False)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn('did you mean "complaint-C-RT-1"?', result.stderr)
+        result = self.cli("reprot", check=False)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn('unknown command "reprot"; did you mean "report"?', result.stderr)
+        # Lists are lists; severities in any case.
+        both = self.cli("findings", "--group=green,labour", "--min-severity=medium",
+                        "--format=json").stdout.splitlines()
+        groups = {json.loads(l)["groupId"] for l in both}
+        self.assertTrue(groups)
+        self.assertTrue(groups <= {"green", "labour"}, groups)
+        table = self.cli("findings", "--group=green").stdout.splitlines()
+        self.assertTrue(table[0].startswith("day (UK)"))
+        self.assertIn("case", table[0])
+
+    def test_an_export_of_nothing_is_an_error_unless_allowed(self):
+        bundle = os.path.join(self.tmp, "empty.ehb")
+        result = self.cli("export", "--type=ComplaintRaised", "--from=2001-01-01",
+                          "--to=2001-01-02", f"--output={bundle}", check=False)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("selects no event", result.stderr)
+        self.assertFalse(os.path.exists(bundle))
+        self.cli("export", "--type=ComplaintRaised", "--from=2001-01-01", "--to=2001-01-02",
+                 f"--output={bundle}", "--allow-empty")
+        out = self.cli("verify", bundle).stdout
+        self.assertIn("it holds no event", out)
+
+    def test_a_period_page_names_its_last_included_day(self):
+        path = os.path.join(self.tmp, "q2.html")
+        self.cli("report", "--from=2026-04-01", "--to=2026-06-30", f"--output={path}")
+        with open(path) as f:
+            html = f.read()
+        self.assertIn("1 Apr 2026 to 30 Jun 2026 (included)", html)
+        self.assertNotIn("to 1 Jul 2026", html)
+
     def test_unreachable_server_is_a_clear_error(self):
         result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],
                                 capture_output=True, text=True, timeout=30)

@@ -1,0 +1,60 @@
+#include "base/nearest.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace evenhand {
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      const bool same = absl::ascii_tolower(a[i - 1]) == absl::ascii_tolower(b[j - 1]);
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string Nearest(absl::string_view value, const std::vector<std::string>& known) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(1, value.size() / 3) + 1;
+  for (const std::string& k : known) {
+    const size_t d = EditDistance(value, k);
+    if (d < best_distance) {
+      best_distance = d;
+      best = k;
+    }
+  }
+  if (best.empty() && !value.empty()) {
+    for (const std::string& k : known) {
+      const std::string lk = absl::AsciiStrToLower(k);
+      const std::string lv = absl::AsciiStrToLower(value);
+      if (absl::StrContains(lk, lv) || absl::StrContains(lv, lk)) {
+        return k;
+      }
+    }
+  }
+  return best;
+}
+
+std::string UnknownValueMessage(absl::string_view what, absl::string_view value,
+                                const std::vector<std::string>& known) {
+  const std::string nearest = Nearest(value, known);
+  std::vector<std::string> sorted = known;
+  std::sort(sorted.begin(), sorted.end());
+  return absl::StrCat("unknown ", what, " \"", value, "\"",
+                      nearest.empty() ? "" : absl::StrCat("; did you mean \"", nearest, "\"?"),
+                      " (known: ", sorted.empty() ? "none yet" : absl::StrJoin(sorted, ", "), ")");
+}
+
+}  // namespace evenhand
