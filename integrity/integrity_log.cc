@@ -18,6 +18,7 @@
 #include "integrity/bundle_writer.h"
 #include "integrity/canonical.h"
 #include "rocksdb/db.h"
+#include "storage/rocksdb_support.h"
 #include "rocksdb/write_batch.h"
 
 namespace evenhand::integrity {
@@ -83,6 +84,29 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
   EH_ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadOrCreate(options.signing_key_file, &created));
   std::unique_ptr<IntegrityLog> log(new IntegrityLog(store, std::move(options), std::move(key)));
   log->key_created_ = created;
+  if (!log->options_.stream_map_dir.empty() && !store->write_state().read_only) {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    o.max_open_files = 256;
+    log->map_env_ = storage::EnvOver(storage::OwnerOnlyFileSystem());
+    o.env = log->map_env_.get();
+    o.info_log = std::make_shared<storage::RocksLogger>("stream-map");
+    o.write_buffer_size = 8 << 20;
+    // Written without a WAL (see UpdateStreamMap) and flushed on Stop; on a
+    // nearly full disk it must not take the room the log needs.
+    o.manifest_preallocation_size = 256 << 10;
+    o.avoid_flush_during_recovery = true;
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(o, log->options_.stream_map_dir, &db);
+    if (!s.ok()) {
+      return absl::InternalError(absl::StrCat("integrity: cannot open the stream-head map in ",
+                                              log->options_.stream_map_dir, ": ", s.ToString(),
+                                              " (it can be deleted: it is rebuilt from the log)"));
+    }
+    absl::MutexLock sign_lock(&log->sign_mu_);
+    log->map_db_.reset(db);
+    log->stream_map_ = std::make_unique<StreamMapStore>(db, db->DefaultColumnFamily());
+  }
   EH_RETURN_IF_ERROR(log->Restore());
   EH_RETURN_IF_ERROR(log->CatchUp());
   EH_RETURN_IF_ERROR(log->OpenJournal());
@@ -98,6 +122,10 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
   store->SetCommitHook(log.get());
   log->checkpointer_ = std::thread([l = log.get()] {
     SetThreadName("eh-checkpoint");
+    // Checkpoints fall on exact sizes however late they are signed, and the
+    // map's writes go to a RocksDB of their own: this thread yields the CPU
+    // to the write path (it holds the log's mutex only to hand over events).
+    LowerThreadPriority(5);
     l->RunCheckpointer();
   });
   return log;
@@ -114,13 +142,30 @@ void IntegrityLog::Stop() {
   if (checkpointer_.joinable()) checkpointer_.join();
   if (journal_ == nullptr) return;  // Open failed before the journal
   uint64_t size;
+  bool due;
   {
     absl::MutexLock lock(&mu_);
-    if (range_.size() <= signed_size_) return;
     size = range_.size();
+    due = size > signed_size_;
   }
-  if (auto s = SignAndStore(size); !s.ok()) {
-    logging::Error(kComponent, s.status().ToString());
+  if (due) {
+    if (auto s = SignAndStore(size); !s.ok()) logging::Error(kComponent, s.status().ToString());
+  }
+  if (!store_->write_state().read_only) FlushStreamMap();
+}
+
+void IntegrityLog::FlushStreamMap() {
+  // The map is written without a WAL: a clean stop keeps it, so the next
+  // start need not rebuild it.
+  absl::MutexLock sign_lock(&sign_mu_);
+  rocksdb::Status s = map_db_ != nullptr
+                          ? map_db_->Flush(rocksdb::FlushOptions())
+                          : store_->db()->Flush(rocksdb::FlushOptions(),
+                                                store_->ColumnFamily(kColumnFamily));
+  if (!s.ok()) {
+    logging::Warning(kComponent, absl::StrCat("cannot flush the stream-head map (it will be "
+                                              "rebuilt from the log on the next start): ",
+                                              s.ToString()));
   }
 }
 
@@ -621,20 +666,13 @@ absl::StatusOr<std::vector<v1::SignedCheckpoint>> IntegrityLog::Checkpoints() co
 
 absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
   EH_ASSIGN_OR_RETURN(uint64_t map_size, stream_map_->Size());
-  rocksdb::WriteBatch batch;
   if (map_size > tree_size) {
     // The log was knowingly continued from an earlier position (a new
     // journal): the map is rebuilt from the first event.
     logging::Warning(kComponent, absl::StrCat("the stream-head map is at position ", map_size,
                                               ", beyond the log's ", tree_size,
                                               ": rebuilding it from the first event"));
-    rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
-    batch.DeleteRange(cf, "m", "n");
-    batch.Delete(cf, "M");
-    stream_map_->InvalidateCache();
-    EH_RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
-                                 "cannot clear the stream-head map"));
-    batch.Clear();
+    EH_RETURN_IF_ERROR(stream_map_->Reset());
     map_size = 0;
   }
   if (map_size == tree_size) return stream_map_->Root();
@@ -663,7 +701,10 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
       heads[StreamKey(e->event().stream_id())] = {e->stream_revision(), e->position()};
       return true;
     };
-    // The events the commits handed over, if they are exactly these.
+    // The events the commits handed over, if they are exactly these: moved
+    // out under the lock (the writer thread takes it for every commit, and
+    // this thread runs at a lower priority), hashed outside it.
+    std::vector<storage::EventPtr> handed;
     {
       absl::MutexLock lock(&mu_);
       while (!unmapped_.empty() && unmapped_.front()->position() <= map_size) {
@@ -671,12 +712,14 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
       }
       if (!unmapped_.empty() && unmapped_.front()->position() == expected &&
           unmapped_.back()->position() >= to) {
+        handed.reserve(to - map_size);
         while (!unmapped_.empty() && unmapped_.front()->position() <= to) {
-          take(unmapped_.front());
+          handed.push_back(std::move(unmapped_.front()));
           unmapped_.pop_front();
         }
       }
     }
+    for (const storage::EventPtr& e : handed) take(e);
     if (expected == map_size + 1) {
       // Otherwise (after a restart, or too many at once) from the store,
       // which shows a commit a moment after the tree learns of it.
@@ -698,18 +741,14 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
                                               to, " for the stream-head map stopped at ",
                                               expected));
     }
-    batch.Clear();
-    absl::StatusOr<std::string> updated = stream_map_->Update(heads, to, &batch);
-    // Not synced: a map lost in a crash is rebuilt from the events it covers.
-    absl::Status written =
-        updated.ok() ? FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
-                                 "cannot write the stream-head map")
-                     : updated.status();
-    if (!written.ok()) {
-      stream_map_->InvalidateCache();
-      return written;
-    }
-    root = *std::move(updated);
+    // Without a WAL (in the log's own RocksDB, the log's synced group
+    // commits never carry it; in its own, it takes no disk until flushed):
+    // a batch is applied to the memtable whole, so a crash loses the map's
+    // newest steps together with the size they set, and the next checkpoint
+    // redoes them from the events. Stop() flushes it.
+    rocksdb::WriteOptions unsynced;
+    unsynced.disableWAL = true;
+    EH_ASSIGN_OR_RETURN(root, stream_map_->Update(heads, to, unsynced));
     map_updates_ += 1;
     map_entries_updated_ += heads.size();
     map_size = to;

@@ -38,7 +38,8 @@
 //   "j"                       -> the journal's path, set when it was started
 //   "k" BE64(tree size)       -> SignedCheckpoint (before the journal; read
 //                                once, to start the journal)
-//   "m…", "M"                 -> the stream-head map (StreamMapStore)
+//   "m…", "M"                 -> the stream-head map (StreamMapStore), unless
+//                                it has a RocksDB of its own (stream_map_dir)
 //
 // Thread-safe. Must outlive its use by the store (until the store is closed).
 #ifndef EVENHAND_INTEGRITY_INTEGRITY_LOG_H_
@@ -83,6 +84,10 @@ struct IntegrityOptions {
   // one. An operator's deliberate decision, logged at ERROR.
   bool start_new_journal = false;
   std::string server_version;
+  // A folder for the stream-head map's own RocksDB (the server uses
+  // "<data_dir>/stream-map"); empty: the map lives in the log's integrity
+  // column family (tests, tools).
+  std::string stream_map_dir;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
@@ -188,6 +193,7 @@ class IntegrityLog final : public storage::CommitHook {
   absl::StatusOr<std::string> UpdateStreamMap(uint64_t tree_size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_);
   void AddProblem(std::string problem) const;
+  void FlushStreamMap() ABSL_LOCKS_EXCLUDED(sign_mu_);
   void RunCheckpointer();
 
   storage::EventStore* const store_;
@@ -199,6 +205,8 @@ class IntegrityLog final : public storage::CommitHook {
   // Held while a checkpoint is checked against the last one, signed and
   // journaled, so two never interleave.
   mutable absl::Mutex sign_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::unique_ptr<rocksdb::Env> map_env_;  // outlives map_db_
+  std::unique_ptr<rocksdb::DB> map_db_;    // before stream_map_, which uses it
   std::unique_ptr<StreamMapStore> stream_map_ ABSL_PT_GUARDED_BY(sign_mu_);
   uint64_t map_updates_ ABSL_GUARDED_BY(sign_mu_) = 0;
   uint64_t map_entries_updated_ ABSL_GUARDED_BY(sign_mu_) = 0;

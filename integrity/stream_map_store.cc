@@ -155,16 +155,35 @@ absl::StatusOr<StreamMapNode> StreamMapStore::UpdateAt(int depth, const std::str
 }
 
 absl::StatusOr<std::string> StreamMapStore::Update(
-    const std::map<std::string, StreamHeadValue>& heads, uint64_t size, rocksdb::WriteBatch* batch) {
+    const std::map<std::string, StreamHeadValue>& heads, uint64_t size,
+    const rocksdb::WriteOptions& write_options) {
   std::vector<StreamMapEntry> changes;
   changes.reserve(heads.size());
   for (const auto& [key, value] : heads) changes.push_back({key, value});  // sorted by key
   const std::string root_prefix(kHashSize, '\0');
-  EH_ASSIGN_OR_RETURN(StreamMapNode current, Read(0, root_prefix));
-  EH_ASSIGN_OR_RETURN(StreamMapNode root, UpdateAt(0, root_prefix, current, changes.data(),
-                                                   changes.data() + changes.size(), batch));
-  batch->Put(cf_, kSizeKey, BigEndian64(size));
-  return HashOf(root);
+  rocksdb::WriteBatch batch;
+  absl::StatusOr<StreamMapNode> root = Read(0, root_prefix);
+  if (root.ok()) {
+    root = UpdateAt(0, root_prefix, *root, changes.data(), changes.data() + changes.size(), &batch);
+  }
+  absl::Status written = root.status();
+  if (written.ok()) {
+    batch.Put(cf_, kSizeKey, BigEndian64(size));
+    written = FromRocks(db_->Write(write_options, &batch), "cannot write");
+  }
+  if (!written.ok()) {
+    cache_.clear();  // it holds what was not written
+    return written;
+  }
+  return HashOf(*root);
+}
+
+absl::Status StreamMapStore::Reset() {
+  cache_.clear();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(cf_, "m", "n");
+  batch.Delete(cf_, kSizeKey);
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot clear it");
 }
 
 absl::StatusOr<std::optional<StreamMapStore::Proven>> StreamMapStore::Prove(

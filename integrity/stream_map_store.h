@@ -5,7 +5,7 @@
 // It knows the map's layout on disk and nothing of events or checkpoints:
 // IntegrityLog tells it which heads changed and at what tree size.
 //
-// In the integrity column family:
+// In its column family:
 //   "m" BE16(depth) prefix(32) -> 'E' key(32) BE64(revision) BE64(position)
 //                                  (an entry) or 'I' hash(32) (an inner node)
 //   "M"                        -> BE64(the tree size the map is at)
@@ -13,8 +13,12 @@
 // signed when it is exported).
 //
 // Nodes read or written are kept in a cache of at most `cache_nodes` (the
-// top of the tree, which every update walks, stays in it); a batch that was
-// not written must be followed by InvalidateCache().
+// top of the tree, which every update walks, stays in it).
+//
+// The server keeps the map in a RocksDB of its own (<data_dir>/stream-map):
+// its writes, a few thousand keys per checkpoint, then never queue with the
+// log's synced group commits (measured: in the log's own RocksDB they took
+// appends' p99 at 64 clients from 11-13 ms to 41-59 ms).
 //
 // Not thread-safe: IntegrityLog calls it with its signing lock held.
 #ifndef EVENHAND_INTEGRITY_STREAM_MAP_STORE_H_
@@ -40,18 +44,19 @@ class StreamMapStore {
   StreamMapStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, size_t cache_nodes = 1 << 18)
       : db_(db), cf_(cf), cache_nodes_(cache_nodes) {}
 
-  // After a batch from Update was not written (or the map was cleared).
-  void InvalidateCache() { cache_.clear(); }
+
 
   // The tree size the stored map reflects (0 if none was built yet).
   absl::StatusOr<uint64_t> Size() const;
   absl::StatusOr<std::string> Root() const;
 
-  // Puts into `batch` the map with `heads` (by StreamKey) set, as of tree
-  // size `size`, and returns its root. The batch must be written before the
-  // next Update.
+  // Writes the map with `heads` (by StreamKey) set, as of tree size
+  // `size`, in one batch (`write_options`), and returns its root.
   absl::StatusOr<std::string> Update(const std::map<std::string, StreamHeadValue>& heads,
-                                     uint64_t size, rocksdb::WriteBatch* batch);
+                                     uint64_t size, const rocksdb::WriteOptions& write_options);
+
+  // Empties the map (size 0).
+  absl::Status Reset();
 
   struct Proven {
     StreamHeadValue value;

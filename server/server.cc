@@ -295,6 +295,7 @@ absl::Status EvenHandServer::Impl::Start() {
   integrity_options.startup_check = check;
   integrity_options.start_new_journal = options_.start_new_checkpoint_journal;
   integrity_options.server_version = kVersion;
+  integrity_options.stream_map_dir = absl::StrCat(c.data_dir(), "/stream-map");
   if (options_.clock) integrity_options.clock = options_.clock;
   EH_ASSIGN_OR_RETURN(integrity_, integrity::IntegrityLog::Open(store_.get(), integrity_options));
   logging::Info(kComponent,
