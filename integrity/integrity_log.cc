@@ -96,6 +96,8 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
     // nearly full disk it must not take the room the log needs.
     o.manifest_preallocation_size = 256 << 10;
     o.avoid_flush_during_recovery = true;
+    // Made first (owner-only), so RocksDB does not log a missing folder.
+    EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(log->options_.stream_map_dir));
     rocksdb::DB* db = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(o, log->options_.stream_map_dir, &db);
     if (!s.ok()) {
