@@ -1,13 +1,9 @@
 #include "integrity/integrity_log.h"
 
 #include <algorithm>
-#include <ctime>
 #include <filesystem>
-#include <map>
-#include <set>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
 #include "base/logging.h"
@@ -15,16 +11,21 @@
 #include "base/thread_name.h"
 #include "base/time_util.h"
 #include "integrity/bundle.h"
-#include "integrity/bundle_writer.h"
 #include "integrity/canonical.h"
+#include "integrity/integrity_log_internal.h"
 #include "rocksdb/db.h"
-#include "storage/rocksdb_support.h"
 #include "rocksdb/write_batch.h"
+#include "storage/rocksdb_support.h"
 
 namespace evenhand::integrity {
+
+using log_internal::Describe;
+using log_internal::FromRocks;
+using log_internal::Hex;
+using log_internal::kComponent;
+
 namespace {
 
-constexpr char kComponent[] = "integrity";
 constexpr char kSizeKey[] = "s";
 constexpr char kJournalKey[] = "j";
 
@@ -39,22 +40,6 @@ std::string ChainKey(uint64_t position) {
   std::string k = "c";
   PutBigEndian64(&k, position);
   return k;
-}
-
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsCorruption()) return absl::DataLossError(absl::StrCat("integrity: ", what, ": ", s.ToString()));
-  return absl::InternalError(absl::StrCat("integrity: ", what, ": ", s.ToString()));
-}
-
-std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
-
-std::string Describe(const v1::SignedCheckpoint& c) {
-  return absl::StrCat("the checkpoint of tree size ", c.checkpoint().tree_size(), " signed at ",
-                      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                                       FromProtoTime(c.checkpoint().timestamp()),
-                                       absl::UTCTimeZone()),
-                      " (key ", c.key_id(), ")");
 }
 
 }  // namespace
@@ -651,290 +636,6 @@ absl::StatusOr<v1::ConsistencyProof> IntegrityLog::ConsistencyProof(uint64_t fro
                                       [this](int l, uint64_t i) { return ReadNode(l, i); }));
   for (auto& h : path) proof.add_hashes(std::move(h));
   return proof;
-}
-
-absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::Checkpoint(uint64_t tree_size) const {
-  if (tree_size == 0) {
-    std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
-    if (!latest) return absl::NotFoundError("no checkpoint has been signed yet");
-    return *std::move(latest);
-  }
-  return journal_->Find(tree_size);
-}
-
-absl::StatusOr<std::vector<v1::SignedCheckpoint>> IntegrityLog::Checkpoints() const {
-  return journal_->All();
-}
-
-absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
-  EH_ASSIGN_OR_RETURN(uint64_t map_size, stream_map_->Size());
-  if (map_size > tree_size) {
-    // The log was knowingly continued from an earlier position (a new
-    // journal): the map is rebuilt from the first event.
-    logging::Warning(kComponent, absl::StrCat("the stream-head map is at position ", map_size,
-                                              ", beyond the log's ", tree_size,
-                                              ": rebuilding it from the first event"));
-    EH_RETURN_IF_ERROR(stream_map_->Reset());
-    map_size = 0;
-  }
-  if (map_size == tree_size) return stream_map_->Root();
-  // The heads of the streams that changed since the map's size, a few
-  // thousand events at a time: each step is one RocksDB batch (its own
-  // consistent map, with the size it reflects), small enough that the
-  // log's group commits, which share RocksDB's write queue, never wait long
-  // behind it.
-  constexpr uint64_t kStep = 2000;
-  std::string root;
-  // This thread's CPU time, not the wall clock: on a busy machine the
-  // checkpoint thread waits for a core, which costs appends nothing.
-  auto cpu_now = [] {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return absl::DurationFromTimespec(ts);
-  };
-  const absl::Duration started = cpu_now();
-  while (map_size < tree_size) {
-    const uint64_t to = std::min(tree_size, map_size + kStep);
-    std::map<std::string, StreamHeadValue> heads;
-    uint64_t expected = map_size + 1;
-    auto take = [&](const storage::EventPtr& e) {
-      if (e->position() > to || e->position() != expected) return false;
-      ++expected;
-      heads[StreamKey(e->event().stream_id())] = {e->stream_revision(), e->position()};
-      return true;
-    };
-    // The events the commits handed over, if they are exactly these: moved
-    // out under the lock (the writer thread takes it for every commit, and
-    // this thread runs at a lower priority), hashed outside it.
-    std::vector<storage::EventPtr> handed;
-    {
-      absl::MutexLock lock(&mu_);
-      while (!unmapped_.empty() && unmapped_.front()->position() <= map_size) {
-        unmapped_.pop_front();
-      }
-      if (!unmapped_.empty() && unmapped_.front()->position() == expected &&
-          unmapped_.back()->position() >= to) {
-        handed.reserve(to - map_size);
-        while (!unmapped_.empty() && unmapped_.front()->position() <= to) {
-          handed.push_back(std::move(unmapped_.front()));
-          unmapped_.pop_front();
-        }
-      }
-    }
-    for (const storage::EventPtr& e : handed) take(e);
-    if (expected == map_size + 1) {
-      // Otherwise (after a restart, or too many at once) from the store,
-      // which shows a commit a moment after the tree learns of it.
-      for (int i = 0; store_->LastPosition() < to; ++i) {
-        if (i == 10000) {
-          return absl::InternalError(absl::StrCat("integrity: the store shows position ",
-                                                  store_->LastPosition(), " of the ", to,
-                                                  " the tree has, after 10 s"));
-        }
-        absl::SleepFor(absl::Milliseconds(1));
-      }
-      EH_RETURN_IF_ERROR(store_->ReadAll(map_size + 1, storage::Direction::kForwards,
-                                         to - map_size, storage::ReadFilter(), take));
-    }
-    // Never a map that misses an event: it would prove a case complete
-    // without it.
-    if (expected != to + 1) {
-      return absl::InternalError(absl::StrCat("integrity: reading positions ", map_size + 1, "..",
-                                              to, " for the stream-head map stopped at ",
-                                              expected));
-    }
-    // Without a WAL (in the log's own RocksDB, the log's synced group
-    // commits never carry it; in its own, it takes no disk until flushed):
-    // a batch is applied to the memtable whole, so a crash loses the map's
-    // newest steps together with the size they set, and the next checkpoint
-    // redoes them from the events. Stop() flushes it.
-    rocksdb::WriteOptions unsynced;
-    unsynced.disableWAL = true;
-    EH_ASSIGN_OR_RETURN(root, stream_map_->Update(heads, to, unsynced));
-    map_updates_ += 1;
-    map_entries_updated_ += heads.size();
-    map_size = to;
-  }
-  map_time_ += cpu_now() - started;
-  return root;
-}
-
-absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_size) {
-  absl::MutexLock sign_lock(&sign_mu_);
-  return SignAndStoreLocked(tree_size);
-}
-
-absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t tree_size) {
-  // Signing and the synced append happen outside mu_, so appends (which take
-  // mu_ to publish each group) never wait for this fsync.
-  std::optional<v1::SignedCheckpoint> last = journal_->Latest();
-  if (last) {
-    const uint64_t last_size = last->checkpoint().tree_size();
-    // Never sign a tree that does not extend the last one signed: the log
-    // would then contradict evidence already handed out.
-    absl::StatusOr<std::string> then =
-        last_size <= size() ? Root(last_size) : absl::StatusOr<std::string>(std::string());
-    if (tree_size < last_size || !then.ok() || *then != last->checkpoint().root_hash()) {
-      const std::string problem = absl::StrCat(
-          "refusing to sign the tree of size ", tree_size, ": it does not extend ",
-          Describe(*last), then.ok() ? "" : absl::StrCat(" (", then.status().message(), ")"));
-      AddProblem(problem);
-      return absl::DataLossError(problem);
-    }
-    // (A version 1 checkpoint of the same size is signed again as version 2.)
-    if (tree_size == last_size && !last->checkpoint().stream_map_root().empty()) {
-      return *std::move(last);
-    }
-  }
-  v1::Checkpoint c;
-  c.set_log_id(store_->log_id());
-  c.set_tree_size(tree_size);
-  EH_ASSIGN_OR_RETURN(std::string root, Root(tree_size));
-  c.set_root_hash(std::move(root));
-  EH_ASSIGN_OR_RETURN(std::string chain, ChainHashAt(tree_size));
-  c.set_chain_head(std::move(chain));
-  EH_ASSIGN_OR_RETURN(std::string map_root, UpdateStreamMap(tree_size));
-  c.set_stream_map_root(std::move(map_root));
-  const absl::Time now = options_.clock();
-  *c.mutable_timestamp() = ToProtoTime(now);
-  EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint, SignCheckpoint(key_, c));
-  // Auditors keep checkpoints; the log must too, before anyone sees one.
-  EH_RETURN_IF_ERROR(journal_->Append(signed_checkpoint));
-  absl::MutexLock lock(&mu_);
-  if (tree_size >= signed_size_) {
-    signed_size_ = tree_size;
-    signed_at_ = now;
-  }
-  return signed_checkpoint;
-}
-
-absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNow() {
-  absl::MutexLock sign_lock(&sign_mu_);
-  return CheckpointNowLocked();
-}
-
-absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNowLocked() {
-  uint64_t size;
-  {
-    absl::MutexLock lock(&mu_);
-    size = range_.size();
-  }
-  std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
-  if (latest && latest->checkpoint().tree_size() == size &&
-      !latest->checkpoint().stream_map_root().empty()) {
-    return *std::move(latest);
-  }
-  return SignAndStoreLocked(size);
-}
-
-void IntegrityLog::RunCheckpointer() {
-  const uint64_t every = options_.checkpoint_every_events;
-  for (;;) {
-    uint64_t size = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      // A checkpoint at every multiple of `every` events, exactly, signed as
-      // soon as the commit that reaches it is durable; and one of the tree
-      // as it stands when `checkpoint_every` has passed since the last.
-      auto next_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return every == 0 ? UINT64_MAX : (signed_size_ / every + 1) * every;
-      };
-      auto count_reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || range_.size() >= next_due();
-      };
-      const absl::Duration wait =
-          range_.size() > signed_size_
-              ? std::max(absl::ZeroDuration(),
-                         options_.checkpoint_every - (options_.clock() - signed_at_))
-              : options_.checkpoint_every;
-      mu_.AwaitWithTimeout(absl::Condition(&count_reached), std::min(wait, absl::Seconds(1)));
-      if (stop_) return;
-      if (range_.size() >= next_due()) {
-        size = next_due();
-      } else if (range_.size() > signed_size_ &&
-                 options_.clock() - signed_at_ >= options_.checkpoint_every) {
-        size = range_.size();
-      } else {
-        continue;
-      }
-    }
-    if (auto s = SignAndStore(size); !s.ok()) {
-      logging::Error(kComponent, s.status().ToString());
-      absl::MutexLock lock(&mu_);
-      // Not again at once: wait for the time to come round.
-      signed_at_ = options_.clock();
-    }
-  }
-}
-
-IntegrityLog::MapStats IntegrityLog::map_stats() const {
-  absl::MutexLock sign_lock(&sign_mu_);
-  return {map_updates_, map_entries_updated_, map_time_};
-}
-
-absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHead(const std::string& stream_id) const {
-  absl::MutexLock sign_lock(&sign_mu_);
-  return ProveStreamHeadLocked(stream_id);
-}
-
-absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHeadLocked(
-    const std::string& stream_id) const {
-  EH_ASSIGN_OR_RETURN(std::optional<StreamMapStore::Proven> proven, stream_map_->Prove(stream_id));
-  if (!proven) {
-    return absl::NotFoundError(absl::StrCat("stream ", stream_id,
-                                            " has no event as of the latest checkpoint"));
-  }
-  v1::StreamHead head;
-  head.set_stream_id(stream_id);
-  head.set_last_revision(proven->value.last_revision);
-  head.set_last_position(proven->value.last_position);
-  for (std::string& h : proven->siblings) head.add_siblings(std::move(h));
-  return head;
-}
-
-absl::StatusOr<std::string> IntegrityLog::ExportBundle(const std::vector<storage::EventPtr>& events,
-                                                       const std::string& description,
-                                                       const std::string& selection) {
-  BundleParts parts;
-  {
-    // The checkpoint and the stream heads together: the map moves on with
-    // the next checkpoint.
-    absl::MutexLock sign_lock(&sign_mu_);
-    EH_ASSIGN_OR_RETURN(parts.checkpoint, CheckpointNowLocked());
-    const uint64_t tree_size = parts.checkpoint.checkpoint().tree_size();
-    std::set<std::string> streams;
-    for (const storage::EventPtr& e : events) {
-      if (e->position() <= tree_size) streams.insert(e->event().stream_id());
-    }
-    for (const std::string& stream : streams) {
-      absl::StatusOr<v1::StreamHead> head = ProveStreamHeadLocked(stream);
-      if (!head.ok()) {
-        return absl::InternalError(absl::StrCat("integrity: the stream-head map disagrees with "
-                                                "the log: ", head.status().message()));
-      }
-      parts.stream_heads.push_back(*std::move(head));
-    }
-  }
-  const uint64_t tree_size = parts.checkpoint.checkpoint().tree_size();
-  parts.public_key = key_.public_key();
-  parts.description = description;
-  parts.selection = selection;
-  parts.created_at = options_.clock();
-  parts.server_version = options_.server_version;
-  for (const storage::EventPtr& e : events) {
-    if (e->position() > tree_size) break;  // committed after the checkpoint
-    EH_RETURN_IF_ERROR(CheckLeaf(*e));
-    BundleEventPart part;
-    part.position = e->position();
-    part.stream_id = e->event().stream_id();
-    part.stream_revision = e->stream_revision();
-    EH_ASSIGN_OR_RETURN(part.canonical, CanonicalRecord(*e));
-    EH_ASSIGN_OR_RETURN(v1::InclusionProof proof, InclusionProof(e->position(), tree_size));
-    part.inclusion_proof.assign(proof.hashes().begin(), proof.hashes().end());
-    parts.events.push_back(std::move(part));
-  }
-  return WriteBundle(std::move(parts),
-                     [this](absl::string_view message) { return key_.Sign(message); });
 }
 
 }  // namespace evenhand::integrity

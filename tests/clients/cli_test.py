@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,32 +17,13 @@ import time
 import unittest
 
 ARGS = None
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from child_server import ChildServer  # noqa: E402
 
 
-class Server:
+def Server(data_dir, extra=()):
     """An evenhandd child on 127.0.0.1 with its data in `data_dir`."""
-
-    def __init__(self, data_dir, extra=()):
-        self.ready = data_dir + ".ready"
-        if os.path.exists(self.ready):
-            os.remove(self.ready)
-        self.log = open(data_dir + ".log", "a")
-        self.process = subprocess.Popen(
-            [ARGS.evenhandd, "--listen=127.0.0.1:0", f"--data_dir={data_dir}",
-             f"--ready_file={self.ready}", *extra], stdout=self.log, stderr=self.log)
-        deadline = time.time() + 20
-        while not os.path.exists(self.ready):
-            if time.time() > deadline or self.process.poll() is not None:
-                raise RuntimeError("evenhandd did not start")
-            time.sleep(0.05)
-        with open(self.ready) as f:
-            self.address = f.read().strip()
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        self.log.close()
-        return code
+    return ChildServer(ARGS.evenhandd, data_dir, extra, timeout=20)
 
 
 class EvenHandCli(unittest.TestCase):

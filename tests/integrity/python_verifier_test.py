@@ -16,17 +16,17 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 ARGS = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import evenhand_verify as ev  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "testing"))
+from child_server import ChildServer  # noqa: E402
 
 PB2 = None
 
@@ -147,28 +147,6 @@ class Vectors(unittest.TestCase):
         self.assertEqual(signed.hex(), self.v["manifest_signed_bytes"])
 
 
-class Server:
-    def __init__(self, data_dir):
-        self.ready = data_dir + ".ready"
-        self.log = open(data_dir + ".log", "a")
-        self.process = subprocess.Popen(
-            [ARGS.evenhandd, "--listen=127.0.0.1:0", f"--data_dir={data_dir}",
-             f"--ready_file={self.ready}", "--demo"], stdout=self.log, stderr=self.log)
-        deadline = time.time() + 30
-        while not os.path.exists(self.ready):
-            if time.time() > deadline or self.process.poll() is not None:
-                raise RuntimeError("evenhandd did not start")
-            time.sleep(0.05)
-        with open(self.ready) as f:
-            self.address = f.read().strip()
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        self.log.close()
-        return code
-
-
 class Agreement(unittest.TestCase):
     """Both verifiers, on bundles from a real server, pristine and tampered."""
 
@@ -176,7 +154,7 @@ class Agreement(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="evenhand-pyverify-")
         data = os.path.join(cls.tmp, "data")
-        cls.server = Server(data)
+        cls.server = ChildServer(ARGS.evenhandd, data, ["--demo"])
         cls.pubkey = os.path.join(cls.tmp, "council.pem")
         with open(cls.pubkey, "w") as f:
             f.write(cls.cli("pubkey").stdout)
