@@ -1,27 +1,20 @@
 // absl::Status <-> grpc::Status, for services and clients. absl's codes mirror
-// gRPC's one for one, so the conversion keeps code and message. Services
-// convert once, at their edge; clients convert once, on receipt.
+// gRPC's one for one, so the conversion keeps code and message; the status's
+// google.rpc details (error_details.h) travel as a google.rpc.Status in the
+// `grpc-status-details-bin` trailer, and every error gets at least an
+// ErrorInfo. Services convert once, at their edge; clients convert once, on
+// receipt, and find the details as payloads again.
 #ifndef EVENHAND_BASE_GRPC_STATUS_H_
 #define EVENHAND_BASE_GRPC_STATUS_H_
-
-#include <string>
 
 #include "absl/status/status.h"
 #include "grpcpp/support/status.h"
 
 namespace evenhand {
 
-inline grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
+grpc::Status ToGrpcStatus(const absl::Status& status);
 
-inline absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
+absl::Status FromGrpcStatus(const grpc::Status& status);
 
 }  // namespace evenhand
 

@@ -6,12 +6,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/error_details.h"
 #include "base/grpc_status.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
-#include "services/auth/withholding.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
+#include "services/auth/withholding.h"
 
 namespace evenhand::services {
 namespace {
@@ -122,7 +123,8 @@ std::string AuditService::Describe(const v1::ReplayFilter& f) {
   if (!f.actor().empty()) parts.push_back(absl::StrCat("by ", f.actor()));
   if (!f.group_id().empty()) parts.push_back(absl::StrCat("concerning group ", f.group_id()));
   if (!f.officer_id().empty()) parts.push_back(absl::StrCat("concerning officer ", f.officer_id()));
-  if (!f.member_id().empty()) parts.push_back(absl::StrCat("concerning councillor ", f.member_id()));
+  if (!f.member_id().empty())
+    parts.push_back(absl::StrCat("concerning councillor ", f.member_id()));
   if (f.has_occurred_from()) {
     parts.push_back(absl::StrCat("from ", absl::FormatTime(FromProtoTime(f.occurred_from()))));
   }
@@ -130,9 +132,9 @@ std::string AuditService::Describe(const v1::ReplayFilter& f) {
     parts.push_back(absl::StrCat("before ", absl::FormatTime(FromProtoTime(f.occurred_to()))));
   }
   if (f.from_position() != 0 || f.to_position() != 0) {
-    parts.push_back(absl::StrCat("positions ", f.from_position() == 0 ? 1 : f.from_position(),
-                                 "..", f.to_position() == 0 ? std::string("end")
-                                                            : absl::StrCat(f.to_position())));
+    parts.push_back(
+        absl::StrCat("positions ", f.from_position() == 0 ? 1 : f.from_position(), "..",
+                     f.to_position() == 0 ? std::string("end") : absl::StrCat(f.to_position())));
   }
   return parts.empty() ? std::string("the whole log") : absl::StrJoin(parts, "; ");
 }
@@ -141,7 +143,7 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
                                   const std::function<bool(const storage::EventPtr&)>& visit,
                                   const std::function<void(uint64_t)>& progress) const {
   if (f.to_position() != 0 && f.from_position() > f.to_position()) {
-    return absl::InvalidArgumentError("filter.from_position: is after filter.to_position");
+    return InvalidFieldError("filter.from_position", "is after filter.to_position");
   }
   const uint64_t last = store_->LastPosition();
   const uint64_t to = f.to_position() == 0 ? last : std::min(f.to_position(), last);
@@ -178,8 +180,9 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
       }
       return absl::NotFoundError(absl::StrCat(
           "filter.stream_id: no case \"", f.stream_id(), "\" in the log",
-          near.empty() ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
-                       : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?")));
+          near.empty()
+              ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
+              : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?")));
     }
     // One case: its stream, not the whole log.
     EH_RETURN_IF_ERROR(store_->ReadStream(f.stream_id(), std::nullopt,
@@ -206,8 +209,8 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   if (grant->values == auth::Grant::Values::kOwnGroupOnly && scoped.group_id().empty()) {
     // A group's reader replays what concerns its own group.
     if (grant->groups.size() != 1) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "filter.group_id: required (you read for more than one group)");
+      return ToGrpcStatus(
+          InvalidFieldError("filter.group_id", "required (you read for more than one group)"));
     }
     scoped.set_group_id(grant->groups.front());
   }
@@ -303,7 +306,8 @@ grpc::Status AuditService::GetConsistencyProof(grpc::ServerContext* context,
                                                const v1::GetConsistencyProofRequest* request,
                                                v1::ConsistencyProof* response) {
   if (absl::Status s =
-          options_.gate->Admit(*context, "evenhand.v1.Audit/GetConsistencyProof", *request).status();
+          options_.gate->Admit(*context, "evenhand.v1.Audit/GetConsistencyProof", *request)
+              .status();
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -393,11 +397,12 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
       [](uint64_t) {});
   if (!status.ok()) return ToGrpcStatus(status);
   if (too_many) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("the filter selects more than ", max_events,
-                                     " events, the most one export holds (maxExportEvents, "
-                                     "security.limits.maxExportEvents); narrow it (a case, a "
-                                     "group, a period)"));
+    return ToGrpcStatus(WithErrorInfo(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "the filter selects more than ", max_events,
+            " events, the most one export holds (maxExportEvents, "
+            "security.limits.maxExportEvents); narrow it (a case, a group, a period)")),
+        "EXPORT_TOO_LARGE", {{"max_export_events", absl::StrCat(max_events)}}));
   }
   absl::StatusOr<std::string> bundle =
       integrity_->ExportBundle(events, request->description(), Describe(request->filter()));

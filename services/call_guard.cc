@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
-#include "services/auth/call_gate.h"
 #include "google/protobuf/descriptor.h"
+#include "services/auth/call_gate.h"
 #include "services/internal/raw_messages.h"
 
 namespace evenhand::services {
@@ -53,9 +53,8 @@ class CallGuard final : public grpc::experimental::Interceptor {
         logging::Error("auth", absl::StrCat(info_->method(),
                                             " answered without asking the authoriser; the call "
                                             "was turned into PERMISSION_DENIED"));
-        methods->ModifySendStatus(grpc::Status(
-            grpc::StatusCode::PERMISSION_DENIED,
-            "this call was not authorised (the server's method did not ask the authoriser)"));
+        methods->ModifySendStatus(ToGrpcStatus(absl::PermissionDeniedError(
+            "this call was not authorised (the server's method did not ask the authoriser)")));
       }
     }
     methods->Proceed();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/status_macros.h"
 #include "projections/fairness_projection.h"
 
@@ -68,7 +69,7 @@ class PayloadChecker {
 
  private:
   absl::Status Fail(const std::string& field, const std::string& problem) const {
-    return absl::InvalidArgumentError(absl::StrCat(path_, ".", field, ": ", problem));
+    return InvalidFieldError(absl::StrCat(path_, ".", field), problem);
   }
 
   absl::Status Required(const std::string& field, const std::string& value) const {
@@ -403,41 +404,41 @@ absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector
       v1::EventCorrected& c = *p.mutable_event_corrected();
       const std::string field = absl::StrCat(path, ".event_corrected");
       if (c.corrected_event_id().empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(field, ".corrected_event_id: required"));
+        return InvalidFieldError(absl::StrCat(field, ".corrected_event_id"), "required");
       }
       absl::StatusOr<storage::EventPtr> original = store_->ReadByEventId(c.corrected_event_id());
       if (!original.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(field, ".corrected_event_id: ", original.status().message(),
-                         "; only recorded events can be corrected"));
+        return InvalidFieldError(
+            absl::StrCat(field, ".corrected_event_id"),
+            absl::StrCat(original.status().message(), "; only recorded events can be corrected"));
       }
       const v1::Event& o = (*original)->event();
       if (o.stream_id() != stream_id) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(field, ".corrected_event_id: the event is in stream \"", o.stream_id(),
+        return InvalidFieldError(
+            absl::StrCat(field, ".corrected_event_id"),
+            absl::StrCat("the event is in stream \"", o.stream_id(),
                          "\"; a correction goes in the stream of the event it corrects"));
       }
       if (o.payload().has_access_recorded()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ".corrected_event_id: names the server's record of a read; access records "
-                   "cannot be corrected or withdrawn"));
+        return InvalidFieldError(absl::StrCat(field, ".corrected_event_id"),
+                                 "names the server's record of a read; access records cannot be "
+                                 "corrected or withdrawn");
       }
       if (o.payload().has_event_corrected()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            field, ".corrected_event_id: names a correction; correct the original event instead"));
+        return InvalidFieldError(absl::StrCat(field, ".corrected_event_id"),
+                                 "names a correction; correct the original event instead");
       }
       if (c.has_replacement()) {
         const v1::Payload& r = c.replacement();
         if (r.kind_case() != o.payload().kind_case()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              field, ".replacement: must be the same type of event as the one corrected (",
-              o.type(), ")"));
+          return InvalidFieldError(
+              absl::StrCat(field, ".replacement"),
+              absl::StrCat("must be the same type of event as the one corrected (", o.type(), ")"));
         }
         if (projections::CanonicalStream(r) != stream_id) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              field,
-              ".replacement: names another case; a correction changes facts, not which "
-              "case they belong to"));
+          return InvalidFieldError(absl::StrCat(field, ".replacement"),
+                                   "names another case; a correction changes facts, not which "
+                                   "case they belong to");
         }
         PayloadChecker checker(store_, absl::StrCat(field, ".replacement"), stream_id, opens);
         EH_RETURN_IF_ERROR(checker.Check(r));
@@ -448,22 +449,26 @@ absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector
     const std::string canonical = projections::CanonicalStream(p);
     // (A canonical stream ending in '-' lacks its id: the checker says so.)
     if (canonical != stream_id && canonical.back() != '-') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "events[", i, "]: a ", e.type().empty() ? "event" : e.type(), " belongs in stream \"",
-          canonical, "\", not \"", stream_id, "\" (one stream per case)"));
+      return InvalidFieldError(
+          absl::StrCat("events[", i, "]"),
+          absl::StrCat("a ", e.type().empty() ? "event" : e.type(), " belongs in stream \"",
+                       canonical, "\", not \"", stream_id, "\" (one stream per case)"),
+          "WRONG_STREAM");
     }
     if (IsOpening(p) && i > 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("events[", i, "]: a ", e.type(),
-                       " opens its case and must be the first event of "
-                       "stream \"",
-                       stream_id, "\""));
+      return InvalidFieldError(absl::StrCat("events[", i, "]"),
+                               absl::StrCat("a ", e.type(),
+                                            " opens its case and must be the first event of "
+                                            "stream \"",
+                                            stream_id, "\""));
     }
     PayloadChecker checker(store_, path, stream_id, opens);
     EH_RETURN_IF_ERROR(checker.Check(p));
     if (canonical != stream_id) {
-      return absl::InvalidArgumentError(absl::StrCat("events[", i, "]: belongs in stream \"",
-                                                     canonical, "\", not \"", stream_id, "\""));
+      return InvalidFieldError(
+          absl::StrCat("events[", i, "]"),
+          absl::StrCat("belongs in stream \"", canonical, "\", not \"", stream_id, "\""),
+          "WRONG_STREAM");
     }
   }
   if (opens) {
@@ -477,9 +482,11 @@ absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector
     absl::StatusOr<bool> exists = store_->StreamExists(stream_id);
     if (!exists.ok()) return exists.status();
     if (!*exists) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "events[0]: stream \"", stream_id, "\" has no events, so this case is unknown; record ",
-          OpeningEventOf(stream_id), " first"));
+      return InvalidFieldError(
+          "events[0]",
+          absl::StrCat("stream \"", stream_id, "\" has no events, so this case is unknown; record ",
+                       OpeningEventOf(stream_id), " first"),
+          "UNKNOWN_CASE");
     }
   }
   return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/grpc_status.h"
 #include "services/auth/withholding.h"
 #include "services/internal/delivery_pool.h"
@@ -47,8 +48,7 @@ template <typename Response>
 class ChunkWriter {
  public:
   // `events_of` gives the ReadResponse inside a Response.
-  ChunkWriter(grpc::ServerWriter<Response>* writer,
-              v1::ReadResponse* (*events_of)(Response*))
+  ChunkWriter(grpc::ServerWriter<Response>* writer, v1::ReadResponse* (*events_of)(Response*))
       : writer_(writer), events_(events_of(&message_)) {}
 
   // False once the client has gone away.
@@ -97,9 +97,10 @@ absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& re
         case v1::STREAM_EXISTS:
           return storage::ExpectedRevision::StreamExists();
         default:
-          return absl::InvalidArgumentError(absl::StrCat(
-              "expected_state: unknown value ", request.expected_state(),
-              "; use ANY, NO_STREAM, STREAM_EXISTS or set exact_revision"));
+          return InvalidFieldError("expected_state",
+                                   absl::StrCat("unknown value ", request.expected_state(),
+                                                "; use ANY, NO_STREAM, STREAM_EXISTS or set "
+                                                "exact_revision"));
       }
     case v1::AppendRequest::EXPECTED_REVISION_NOT_SET:
       return storage::ExpectedRevision::Any();
@@ -161,8 +162,7 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
                                          grpc::ServerWriter<v1::ReadResponse>* writer) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReadStream, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
-  if (absl::Status s = options_.gate->Record(*grant, kReadStream, *request, 0, "opened");
-      !s.ok()) {
+  if (absl::Status s = options_.gate->Record(*grant, kReadStream, *request, 0, "opened"); !s.ok()) {
     return ToGrpcStatus(s);
   }
   std::string owner;
@@ -178,8 +178,7 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
       request->stream_id(),
       request->has_from_revision() ? std::optional<uint64_t>(request->from_revision())
                                    : std::nullopt,
-      ToDirection(request->direction()), request->max_count(),
-      [&](const storage::EventPtr& e) {
+      ToDirection(request->direction()), request->max_count(), [&](const storage::EventPtr& e) {
         storage::EventPtr shown = e;
         if (grant->values != auth::Grant::Values::kFull) {
           auto copy = std::make_shared<v1::RecordedEvent>(*e);
@@ -272,8 +271,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     storage::ReadFilter filter;
   };
   auto cursor = std::make_shared<Cursor>();
-  cursor->next = request.has_from_position() ? std::optional<uint64_t>(request.from_position())
-                                             : std::nullopt;
+  cursor->next =
+      request.has_from_position() ? std::optional<uint64_t>(request.from_position()) : std::nullopt;
   cursor->limited = request.max_count() != 0;
   cursor->remaining = request.max_count();
   cursor->last = store_->LastPosition();
@@ -284,54 +283,54 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   auto finished = [gate = options_.gate, grant = *grant, request, cursor] {
     gate->Record(grant, kReadAll, request, cursor->sent, "completed").IgnoreError();
   };
-  return new ChunkReactor([store = store_, cursor, context,
-                           finished](std::string* out) -> absl::Status {
-    if (cursor->done) return absl::OkStatus();
-    if (context->IsCancelled()) return absl::CancelledError("the client went away");
-    const uint64_t want =
-        cursor->limited ? std::min<uint64_t>(kChunkEvents, cursor->remaining) : kChunkEvents;
-    uint64_t sent = 0;
-    uint64_t last_seen = 0;
-    bool stopped_early = false;  // the chunk is full; more may follow
-    bool at_end = false;         // past the log's end as it was when the read began
-    // At most `want` events are read, so a read that ends at its limit never
-    // touches the event after it.
-    absl::Status s = store->ReadAllRaw(
-        cursor->next,
-        cursor->forwards ? storage::Direction::kForwards : storage::Direction::kBackwards, want,
-        cursor->filter, [&](uint64_t position, std::string_view record) {
-          if (cursor->forwards && position > cursor->last) {
-            at_end = true;
-            return false;
-          }
-          if (out->size() >= kChunkBytes) {
-            stopped_early = true;
-            return false;
-          }
-          internal::AppendLengthDelimited(out, 1, record);  // ReadResponse.events
-          last_seen = position;
-          ++sent;
-          return true;
-        });
-    if (!s.ok()) return s;
-    cursor->sent += sent;
-    if (cursor->limited) cursor->remaining -= sent;
-    if (sent == want) stopped_early = true;
-    if (sent == 0 || at_end || !stopped_early || (cursor->limited && cursor->remaining == 0)) {
-      cursor->done = true;
-      finished();
-      return absl::OkStatus();
-    }
-    if (cursor->forwards) {
-      cursor->next = last_seen + 1;
-    } else if (last_seen <= 1) {
-      cursor->done = true;
-      finished();
-    } else {
-      cursor->next = last_seen - 1;
-    }
-    return absl::OkStatus();
-  });
+  return new ChunkReactor(
+      [store = store_, cursor, context, finished](std::string* out) -> absl::Status {
+        if (cursor->done) return absl::OkStatus();
+        if (context->IsCancelled()) return absl::CancelledError("the client went away");
+        const uint64_t want =
+            cursor->limited ? std::min<uint64_t>(kChunkEvents, cursor->remaining) : kChunkEvents;
+        uint64_t sent = 0;
+        uint64_t last_seen = 0;
+        bool stopped_early = false;  // the chunk is full; more may follow
+        bool at_end = false;         // past the log's end as it was when the read began
+        // At most `want` events are read, so a read that ends at its limit never
+        // touches the event after it.
+        absl::Status s = store->ReadAllRaw(
+            cursor->next,
+            cursor->forwards ? storage::Direction::kForwards : storage::Direction::kBackwards, want,
+            cursor->filter, [&](uint64_t position, std::string_view record) {
+              if (cursor->forwards && position > cursor->last) {
+                at_end = true;
+                return false;
+              }
+              if (out->size() >= kChunkBytes) {
+                stopped_early = true;
+                return false;
+              }
+              internal::AppendLengthDelimited(out, 1, record);  // ReadResponse.events
+              last_seen = position;
+              ++sent;
+              return true;
+            });
+        if (!s.ok()) return s;
+        cursor->sent += sent;
+        if (cursor->limited) cursor->remaining -= sent;
+        if (sent == want) stopped_early = true;
+        if (sent == 0 || at_end || !stopped_early || (cursor->limited && cursor->remaining == 0)) {
+          cursor->done = true;
+          finished();
+          return absl::OkStatus();
+        }
+        if (cursor->forwards) {
+          cursor->next = last_seen + 1;
+        } else if (last_seen <= 1) {
+          cursor->done = true;
+          finished();
+        } else {
+          cursor->next = last_seen - 1;
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
@@ -347,9 +346,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   }
   // Subscriptions are limited per principal (and in all); the local
   // principal of local mode only by maxSubscriptionsPerClient.
-  const size_t own_limit = grant->identity.local
-                               ? SIZE_MAX
-                               : options_.gate->authorizer().max_subscriptions();
+  const size_t own_limit =
+      grant->identity.local ? SIZE_MAX : options_.gate->authorizer().max_subscriptions();
   return StartSubscription(context, parsed, Subscribers{store_, &limits_, pool_.get()},
                            grant->identity.principal, own_limit,
                            "security.limits.maxSubscriptions");
@@ -369,8 +367,8 @@ grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,
   const storage::WriteState state = store_->write_state();
   response->set_accepting_appends(state.accepting);
   if (!state.accepting) {
-    response->set_appends_refused(absl::StrCat(absl::StatusCodeToString(state.refusal.code()),
-                                               ": ", state.refusal.message()));
+    response->set_appends_refused(absl::StrCat(absl::StatusCodeToString(state.refusal.code()), ": ",
+                                               state.refusal.message()));
   }
   response->set_read_only(state.read_only);
   if (absl::StatusOr<uint64_t> free = store_->free_disk_bytes(); free.ok()) {

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/error_details.h"
 #include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -26,17 +27,19 @@ absl::Status CheckString(const AppendLimits& limits, const google::protobuf::Fie
   const bool id = absl::EndsWith(f->name(), "_id") || absl::EndsWith(f->name(), "_ids");
   const size_t limit = id ? kMaxIdField : limits.max_text_bytes;
   if (value.size() > limit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": at most ", limit, " bytes",
+    return InvalidFieldError(
+        path,
+        absl::StrCat("at most ", limit, " bytes",
                      id ? " for an identifier" : " of text (max_text_bytes in the server config)",
                      ", got ", value.size()));
   }
   if (id) {
     for (size_t i = 0; i < value.size(); ++i) {
       if (!IdChar(value[i])) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ": character ", i + 1,
-            " is not allowed in an identifier; use letters, digits and - _ . : @ / + ="));
+        return InvalidFieldError(
+            path, absl::StrCat("character ", i + 1,
+                               " is not allowed in an identifier; use letters, digits and "
+                               "- _ . : @ / + ="));
       }
     }
   }
@@ -44,7 +47,7 @@ absl::Status CheckString(const AppendLimits& limits, const google::protobuf::Fie
 }
 
 absl::Status Invalid(int index, absl::string_view field, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat("events[", index, "].", field, ": ", problem));
+  return InvalidFieldError(absl::StrCat("events[", index, "].", field), problem);
 }
 
 absl::Status CheckShort(int index, absl::string_view field, const std::string& value) {
@@ -61,10 +64,13 @@ absl::Status CheckShort(int index, absl::string_view field, const std::string& v
 absl::Status CheckNoUnknownFields(const google::protobuf::Message& m, const std::string& path) {
   const google::protobuf::Reflection* r = m.GetReflection();
   if (const google::protobuf::UnknownFieldSet& unknown = r->GetUnknownFields(m); !unknown.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": field number ", unknown.field(0).number(), " is not in this server's ",
-        m.GetDescriptor()->full_name(),
-        " (the publisher's .proto is newer than the server's, or the bytes are damaged)"));
+    return InvalidFieldError(
+        path,
+        absl::StrCat("field number ", unknown.field(0).number(), " is not in this server's ",
+                     m.GetDescriptor()->full_name(),
+                     " (the publisher's .proto is newer than the server's, or the bytes are "
+                     "damaged)"),
+        "UNKNOWN_FIELD");
   }
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   r->ListFields(m, &fields);
@@ -100,10 +106,11 @@ absl::Status CheckFields(const AppendLimits& limits, const google::protobuf::Mes
     if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
       const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
       for (int i = 0; i < n; ++i) {
-        const std::string value = f->is_repeated() ? r->GetRepeatedString(m, f, i)
-                                                   : r->GetString(m, f);
+        const std::string value =
+            f->is_repeated() ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
         if (absl::Status s = CheckString(
-                limits, f, f->is_repeated() ? absl::StrCat(field_path, "[", i, "]") : field_path, value);
+                limits, f, f->is_repeated() ? absl::StrCat(field_path, "[", i, "]") : field_path,
+                value);
             !s.ok()) {
           return s;
         }
@@ -111,22 +118,25 @@ absl::Status CheckFields(const AppendLimits& limits, const google::protobuf::Mes
     } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
       const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
       for (int i = 0; i < n; ++i) {
-        const int value = f->is_repeated() ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
+        const int value =
+            f->is_repeated() ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
         if (f->enum_type()->FindValueByNumber(value) != nullptr) continue;
         std::vector<std::string> known;
         for (int v = 0; v < f->enum_type()->value_count(); ++v) {
-          if (f->enum_type()->value(v)->number() != 0) known.push_back(f->enum_type()->value(v)->name());
+          if (f->enum_type()->value(v)->number() != 0)
+            known.push_back(f->enum_type()->value(v)->name());
         }
-        return absl::InvalidArgumentError(absl::StrCat(
-            field_path, f->is_repeated() ? absl::StrCat("[", i, "]") : "", ": ", value,
-            " is not a known ", f->enum_type()->name(), " (known: ", absl::StrJoin(known, ", "),
-            ")"));
+        return InvalidFieldError(
+            absl::StrCat(field_path, f->is_repeated() ? absl::StrCat("[", i, "]") : ""),
+            absl::StrCat(value, " is not a known ", f->enum_type()->name(),
+                         " (known: ", absl::StrJoin(known, ", "), ")"),
+            "UNKNOWN_ENUM_VALUE");
       }
     } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(m, f); ++i) {
-          if (absl::Status s =
-                  CheckFields(limits, r->GetRepeatedMessage(m, f, i), absl::StrCat(field_path, "[", i, "]"));
+          if (absl::Status s = CheckFields(limits, r->GetRepeatedMessage(m, f, i),
+                                           absl::StrCat(field_path, "[", i, "]"));
               !s.ok()) {
             return s;
           }
@@ -166,7 +176,8 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
                                 type, "; leave type empty to have it filled"));
   }
   event->set_type(type);
-  if (absl::Status s = CheckFields(limits, event->payload(), absl::StrCat("events[", index, "].payload"));
+  if (absl::Status s =
+          CheckFields(limits, event->payload(), absl::StrCat("events[", index, "].payload"));
       !s.ok()) {
     return s;
   }
@@ -176,26 +187,25 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
   }
   const google::protobuf::Timestamp& at = event->occurred_at();
   if (at.seconds() < TimeUtil::kTimestampMinSeconds ||
-      at.seconds() > TimeUtil::kTimestampMaxSeconds || at.nanos() < 0 ||
-      at.nanos() > 999999999) {
+      at.seconds() > TimeUtil::kTimestampMaxSeconds || at.nanos() < 0 || at.nanos() > 999999999) {
     return Invalid(index, "occurred_at", "not a valid timestamp");
   }
   const absl::Time occurred = FromProtoTime(at);
   if (occurred > now + limits.max_clock_skew) {
-    return Invalid(index, "occurred_at",
-                   absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()),
-                                " is more than ", absl::FormatDuration(limits.max_clock_skew),
-                                " ahead of the server's clock"));
+    return Invalid(
+        index, "occurred_at",
+        absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()), " is more than ",
+                     absl::FormatDuration(limits.max_clock_skew), " ahead of the server's clock"));
   }
   if (event->source_system().empty()) {
     return Invalid(index, "source_system",
                    "required: the system that reports the event, e.g. \"committee-mgmt\"");
   }
-  for (auto [name, value] : {std::pair<const char*, const std::string*>{"source_system",
-                                                                         &event->source_system()},
-                             {"actor", &event->actor()},
-                             {"correlation_id", &event->correlation_id()},
-                             {"causation_id", &event->causation_id()}}) {
+  for (auto [name, value] :
+       {std::pair<const char*, const std::string*>{"source_system", &event->source_system()},
+        {"actor", &event->actor()},
+        {"correlation_id", &event->correlation_id()},
+        {"causation_id", &event->causation_id()}}) {
     if (absl::Status s = CheckShort(index, name, *value); !s.ok()) return s;
   }
   // The server sets recorded_at; a publisher's value is not evidence of
@@ -204,9 +214,11 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
 
   const size_t size = event->ByteSizeLong();
   if (size > limits.max_event_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "events[", index, "]: ", size, " bytes serialised, over the limit of ",
-        limits.max_event_bytes, " bytes (max_event_bytes in the server config)"));
+    return InvalidFieldError(
+        absl::StrCat("events[", index, "]"),
+        absl::StrCat(size, " bytes serialised, over the limit of ", limits.max_event_bytes,
+                     " bytes (max_event_bytes in the server config)"),
+        "EVENT_TOO_LARGE");
   }
   return absl::OkStatus();
 }
@@ -214,12 +226,14 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
 absl::Status PrepareEvents(const AppendLimits& limits, absl::Time now,
                            std::vector<v1::Event>* events) {
   if (events->empty()) {
-    return absl::InvalidArgumentError("events: at least one event is required");
+    return InvalidFieldError("events", "at least one event is required");
   }
   if (events->size() > limits.max_batch_events) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "events: ", events->size(), " events in one append, over the limit of ",
-        limits.max_batch_events, " (max_batch_events); split the batch"));
+    return InvalidFieldError(
+        "events",
+        absl::StrCat(events->size(), " events in one append, over the limit of ",
+                     limits.max_batch_events, " (max_batch_events); split the batch"),
+        "TOO_MANY_EVENTS");
   }
   for (size_t i = 0; i < events->size(); ++i) {
     if (absl::Status s = ValidateEnvelope(static_cast<int>(i), limits, now, &(*events)[i]);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/grpc_status.h"
 #include "base/nearest.h"
 #include "base/status_macros.h"
@@ -22,7 +23,10 @@ FairnessService::FairnessService(const storage::EventStore* store,
                                  const projections::ProjectionRunner* runner,
                                  projections::WorkingDayCalendar calendar,
                                  FairnessServiceOptions options)
-    : store_(store), runner_(runner), calendar_(std::move(calendar)), options_(std::move(options)) {}
+    : store_(store),
+      runner_(runner),
+      calendar_(std::move(calendar)),
+      options_(std::move(options)) {}
 
 absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     const v1::ReportRequest& request) const {
@@ -33,9 +37,11 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     case v1::ReportRequest::kAsOfPosition: {
       query.as_of_position = request.as_of_position();
       if (query.as_of_position > last) {
-        return absl::OutOfRangeError(absl::StrCat("as_of_position: ", query.as_of_position,
-                                                  " is beyond the end of the log (last position ",
-                                                  last, ")"));
+        return WithErrorInfo(absl::OutOfRangeError(absl::StrCat(
+                                 "as_of_position: ", query.as_of_position,
+                                 " is beyond the end of the log (last position ", last, ")")),
+                             "BEYOND_END_OF_LOG",
+                             {{"field", "as_of_position"}, {"last_position", absl::StrCat(last)}});
       }
       // The log stood at P until the next event was recorded; judge
       // deadlines at the moment P was recorded.
@@ -49,19 +55,22 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     case v1::ReportRequest::kAsOfTime: {
       query.as_of_time = FromProtoTime(request.as_of_time());
       if (query.as_of_time > now) {
-        return absl::InvalidArgumentError(
-            "as_of_time: is in the future; a report can only say how the log stood up to now");
+        return InvalidFieldError(
+            "as_of_time", "is in the future; a report can only say how the log stood up to now");
       }
       EH_ASSIGN_OR_RETURN(query.as_of_position, store_->PositionAtTime(query.as_of_time));
       if (query.as_of_position == 0 && last > 0) {
         // An empty report would read as "no rule was broken".
         EH_ASSIGN_OR_RETURN(storage::EventPtr first, store_->ReadAt(1));
-        return absl::OutOfRangeError(absl::StrCat(
-            "as_of_time: ", absl::FormatTime(query.as_of_time, absl::UTCTimeZone()),
-            " is before the first event was recorded (",
-            absl::FormatTime(FromProtoTime(first->event().recorded_at()), absl::UTCTimeZone()),
-            "): the log was empty then, so there is nothing to report; ask as of a later time "
-            "or a position"));
+        const std::string first_recorded =
+            absl::FormatTime(FromProtoTime(first->event().recorded_at()), absl::UTCTimeZone());
+        return WithErrorInfo(
+            absl::OutOfRangeError(absl::StrCat(
+                "as_of_time: ", absl::FormatTime(query.as_of_time, absl::UTCTimeZone()),
+                " is before the first event was recorded (", first_recorded,
+                "): the log was empty then, so there is nothing to report; ask as of a later "
+                "time or a position")),
+            "BEFORE_FIRST_EVENT", {{"field", "as_of_time"}, {"first_recorded_at", first_recorded}});
       }
       break;
     }
@@ -73,12 +82,16 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   if (request.has_from()) query.from = FromProtoTime(request.from());
   if (request.has_to()) query.to = FromProtoTime(request.to());
   if (query.from >= query.to) {
-    return absl::InvalidArgumentError("from: must be before to");
+    return InvalidFieldError("from", "must be before to");
   }
   if (!runner_->WaitForPosition(query.as_of_position, absl::Now() + options_.catch_up_wait)) {
-    return absl::UnavailableError(absl::StrCat(
-        "the fairness projection is still catching up with the log (at position ",
-        runner_->position(), " of ", query.as_of_position, "); try again shortly"));
+    return WithErrorInfo(
+        absl::UnavailableError(absl::StrCat(
+            "the fairness projection is still catching up with the log (at position ",
+            runner_->position(), " of ", query.as_of_position, "); try again shortly")),
+        "PROJECTION_CATCHING_UP",
+        {{"projection_position", absl::StrCat(runner_->position())},
+         {"wanted_position", absl::StrCat(query.as_of_position)}});
   }
   v1::FairnessReport report;
   runner_->Read([&](const projections::FairnessProjection& projection) {
@@ -105,8 +118,8 @@ grpc::Status FairnessService::GetReport(grpc::ServerContext* context,
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report = BuildReport(*request);
   if (!report.ok()) return ToGrpcStatus(report.status());
-  if (absl::Status s = options_.gate->Record(*grant, kGetReport, *request,
-                                             report->findings_size(), "allowed");
+  if (absl::Status s =
+          options_.gate->Record(*grant, kGetReport, *request, report->findings_size(), "allowed");
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -132,13 +145,13 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
     for (const std::string& r : request->rule_ids()) {
       if (std::find(rules.begin(), rules.end(), r) == rules.end()) {
         return ToGrpcStatus(
-            absl::InvalidArgumentError(absl::StrCat("rule_ids: ", UnknownValueMessage("rule", r, rules))));
+            InvalidFieldError("rule_ids", UnknownValueMessage("rule", r, rules), "UNKNOWN_VALUE"));
       }
     }
     for (const std::string& g : request->group_ids()) {
       if (std::find(groups.begin(), groups.end(), g) == groups.end()) {
-        return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-            "group_ids: ", UnknownValueMessage("political group", g, groups))));
+        return ToGrpcStatus(InvalidFieldError(
+            "group_ids", UnknownValueMessage("political group", g, groups), "UNKNOWN_VALUE"));
       }
     }
   }

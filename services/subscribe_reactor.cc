@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/grpc_status.h"
 #include "evenhand/v1/log.pb.h"
 #include "services/internal/delivery_pool.h"
@@ -18,22 +19,27 @@ absl::Status SubscriberLimits::Acquire(const std::string& client, size_t client_
                                        absl::string_view setting) {
   absl::MutexLock lock(&mu_);
   if (total_ >= max_total_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the server already serves ", total_, " subscriptions, its limit (maxSubscriptions); "
-        "close one or try again later"));
+    return WithErrorInfo(
+        absl::ResourceExhaustedError(absl::StrCat("the server already serves ", total_,
+                                                  " subscriptions, its limit (maxSubscriptions); "
+                                                  "close one or try again later")),
+        "TOO_MANY_SUBSCRIPTIONS", {{"setting", "maxSubscriptions"}});
   }
   size_t& mine = per_client_[client];
   if (client_limit < max_per_client_ && mine >= client_limit) {
     const size_t open = mine;
     if (open == 0) per_client_.erase(client);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        open, " subscriptions are already open for ", client, ", its limit (", setting,
-        "); close one first"));
+    return WithErrorInfo(absl::ResourceExhaustedError(
+                             absl::StrCat(open, " subscriptions are already open for ", client,
+                                          ", its limit (", setting, "); close one first")),
+                         "TOO_MANY_SUBSCRIPTIONS", {{"setting", std::string(setting)}});
   }
   if (mine >= max_per_client_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        mine, " subscriptions are already open from ", client,
-        ", the limit for one client (maxSubscriptionsPerClient); close one first"));
+    return WithErrorInfo(
+        absl::ResourceExhaustedError(absl::StrCat(
+            mine, " subscriptions are already open from ", client,
+            ", the limit for one client (maxSubscriptionsPerClient); close one first")),
+        "TOO_MANY_SUBSCRIPTIONS", {{"setting", "maxSubscriptionsPerClient"}});
   }
   ++mine;
   ++total_;
@@ -179,10 +185,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       std::vector<storage::FeedEvent> batch;
       switch (feed.Read(next_, kChunkEvents, kChunkBytes, &batch)) {
         case storage::LiveFeed::ReadResult::kShutdown:
-          FinishLocked(grpc::Status(
-              grpc::StatusCode::UNAVAILABLE,
-              absl::StrCat("the server is shutting down; resubscribe from position ", next_,
-                           " to continue")));
+          FinishLocked(
+              grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           absl::StrCat("the server is shutting down; resubscribe from position ",
+                                        next_, " to continue")));
           return 0;
         case storage::LiveFeed::ReadResult::kOk:
           for (const storage::FeedEvent& e : batch) {
@@ -324,16 +330,18 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
   } else if (request.start_case() == v1::SubscribeRequest::kFromPosition) {
     from = std::max<uint64_t>(request.from_position(), 1);
     if (from > last + 1) {
-      return new RefusedReactor(absl::OutOfRangeError(absl::StrCat(
-          "from_position: ", from, " is beyond the end of the log (last position ", last,
-          "); use from_end to follow new events")));
+      return new RefusedReactor(WithErrorInfo(
+          absl::OutOfRangeError(absl::StrCat("from_position: ", from,
+                                             " is beyond the end of the log (last position ", last,
+                                             "); use from_end to follow new events")),
+          "BEYOND_END_OF_LOG",
+          {{"field", "from_position"}, {"last_position", absl::StrCat(last)}}));
     }
   }
   if (absl::Status s = shared.limits->Acquire(client, client_limit, setting); !s.ok()) {
     return new RefusedReactor(s);
   }
-  auto* reactor =
-      new SubscribeReactor(shared, std::move(client), from, ToFilter(request.filter()));
+  auto* reactor = new SubscribeReactor(shared, std::move(client), from, ToFilter(request.filter()));
   reactor->Start();
   return reactor;
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "base/error_details.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
@@ -61,8 +62,7 @@ class StoreListener final : public rocksdb::EventListener {
   void OnStallConditionsChanged(const rocksdb::WriteStallInfo& info) override {
     if (info.condition.cur == rocksdb::WriteStallCondition::kStopped) {
       logging::Warning(kComponent, absl::StrCat("RocksDB stopped writes to column family ",
-                                                info.cf_name,
-                                                " until compaction catches up"));
+                                                info.cf_name, " until compaction catches up"));
     }
   }
 
@@ -72,20 +72,21 @@ class StoreListener final : public rocksdb::EventListener {
 
 absl::Status ValidateStreamId(std::string_view stream_id) {
   auto ok = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == ':' || c == '@' || c == '/' || c == '+' ||
-           c == '=';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':' || c == '@' || c == '/' || c == '+' || c == '=';
   };
-  if (stream_id.empty()) return absl::InvalidArgumentError("stream_id: required");
+  if (stream_id.empty()) return InvalidFieldError("stream_id", "required");
   if (stream_id.size() > kMaxStreamIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("stream_id: at most ", kMaxStreamIdBytes,
-                                                   " characters, got ", stream_id.size()));
+    return InvalidFieldError("stream_id", absl::StrCat("at most ", kMaxStreamIdBytes,
+                                                       " characters, got ", stream_id.size()));
   }
   for (size_t i = 0; i < stream_id.size(); ++i) {
     if (!ok(stream_id[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "stream_id: character ", i + 1,
-          " is not allowed; use letters, digits and - _ . : @ / + = (e.g. \"briefing-B-1042\")"));
+      return InvalidFieldError(
+          "stream_id",
+          absl::StrCat("character ", i + 1,
+                       " is not allowed; use letters, digits and - _ . : @ / + = (e.g. "
+                       "\"briefing-B-1042\")"));
     }
   }
   return absl::OkStatus();
@@ -104,9 +105,8 @@ absl::StatusOr<EventPtr> ParseRecord(std::string_view value, uint64_t position) 
 
 bool ReadFilter::Matches(std::string_view stream_id, std::string_view type) const {
   if (!stream_prefixes.empty() &&
-      std::none_of(stream_prefixes.begin(), stream_prefixes.end(), [&](const std::string& p) {
-        return stream_id.substr(0, p.size()) == p;
-      })) {
+      std::none_of(stream_prefixes.begin(), stream_prefixes.end(),
+                   [&](const std::string& p) { return stream_id.substr(0, p.size()) == p; })) {
     return false;
   }
   if (!event_types.empty() &&
@@ -141,13 +141,12 @@ absl::Status EventStore::Impl::Open() {
     absl::StatusOr<uint64_t> free = disk_->FreeBytes();
     if (free.ok() && *free < disk_->floor_bytes()) {
       const bool released = disk_->ReleaseReserve();
-      logging::Error(kComponent,
-                     absl::StrCat("the disk holding ", options_.data_dir, " has ",
-                                  FormatBytes(*free), " free, below the floor of ",
-                                  FormatBytes(disk_->floor_bytes()),
-                                  released ? "; gave back the reserve file so the log can open"
-                                           : "",
-                                  ": appends are refused until space is freed"));
+      logging::Error(
+          kComponent,
+          absl::StrCat("the disk holding ", options_.data_dir, " has ", FormatBytes(*free),
+                       " free, below the floor of ", FormatBytes(disk_->floor_bytes()),
+                       released ? "; gave back the reserve file so the log can open" : "",
+                       ": appends are refused until space is freed"));
       free = disk_->FreeBytes();
     }
     if (free.ok() && *free < kMinBytesToOpen) {
@@ -240,8 +239,7 @@ absl::Status EventStore::Impl::OpenDatabase() {
   with_bloom.table_factory.reset(table_options(true));
 
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, internal::kEventsCf,
-                                    internal::kStreamsCf, internal::kEventIdsCf,
-                                    internal::kMetaCf};
+                                    internal::kStreamsCf, internal::kEventIdsCf, internal::kMetaCf};
   for (const auto& extra : options_.extra_column_families) {
     if (std::find(names.begin(), names.end(), extra) == names.end()) names.push_back(extra);
   }
@@ -286,9 +284,11 @@ absl::Status EventStore::Impl::OpenDatabase() {
     }
     absl::Status damaged = absl::DataLossError(absl::StrCat(
         "storage: the log in ", options_.data_dir, " is damaged and will not be opened (",
-        s.ToString(), "). Its write-ahead log holds writes that were acknowledged as durable "
+        s.ToString(),
+        "). Its write-ahead log holds writes that were acknowledged as durable "
         "and can no longer be read in full, so opening it would silently serve a shorter "
-        "log. The intact part ends at position ", intact,
+        "log. The intact part ends at position ",
+        intact,
         "; every event acknowledged after it may be lost. Restore the data folder from a "
         "backup (evenhand restore), keeping this one for investigation"));
     damaged.SetPayload("evenhand.storage.intact_position", absl::Cord(intact));
@@ -296,9 +296,8 @@ absl::Status EventStore::Impl::OpenDatabase() {
   }
   if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "storage: the log in ", options_.data_dir,
-        " is in use by another process (RocksDB: ", s.ToString(),
-        "); stop it first or use another data folder"));
+        "storage: the log in ", options_.data_dir, " is in use by another process (RocksDB: ",
+        s.ToString(), "); stop it first or use another data folder"));
   }
   EH_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("cannot open the log in ", options_.data_dir)));
   db_.reset(raw);
@@ -412,9 +411,9 @@ absl::Status EventStore::Impl::DamagedStatus(uint64_t position) const {
   absl::MutexLock lock(&damaged_mu_);
   auto it = damaged_.find(position);
   if (it == damaged_.end()) return absl::OkStatus();
-  return absl::DataLossError(absl::StrCat(
-      "the event at position ", position, " is damaged: ", it->second,
-      ". Restore the data folder from a backup (evenhand restore)"));
+  return absl::DataLossError(
+      absl::StrCat("the event at position ", position, " is damaged: ", it->second,
+                   ". Restore the data folder from a backup (evenhand restore)"));
 }
 
 // ---------------------------------------------------------------------------

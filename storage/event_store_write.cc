@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/error_details.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "base/thread_name.h"
@@ -27,6 +28,29 @@ using internal::StreamKey;
 using internal::StreamPrefix;
 
 namespace {
+
+absl::Status DependencyFailed() {
+  return WithErrorInfo(
+      absl::AbortedError("a concurrent append this one depended on failed before it was "
+                         "written; nothing was written: retry"),
+      "DEPENDENCY_FAILED");
+}
+
+// The expected revision as ErrorInfo metadata gives it: the number, or the
+// name of the expected state (the proto's ExpectedState).
+std::string ExpectedForPrograms(const ExpectedRevision& expected) {
+  switch (expected.kind) {
+    case ExpectedRevision::Kind::kAny:
+      return "ANY";
+    case ExpectedRevision::Kind::kNoStream:
+      return "NO_STREAM";
+    case ExpectedRevision::Kind::kStreamExists:
+      return "STREAM_EXISTS";
+    case ExpectedRevision::Kind::kExact:
+      return absl::StrCat(expected.revision);
+  }
+  return "";
+}
 
 constexpr char kComponent[] = "storage";
 
@@ -56,9 +80,10 @@ std::string UuidKey(const UuidBytes& b) {
 }
 
 absl::Status StoppedAfterFailure(const std::string& failure) {
-  return absl::UnavailableError(absl::StrCat(
-      "the log stopped accepting appends after a storage failure (", failure,
-      "); restart the server and retry with the same event ids"));
+  return WithErrorInfo(absl::UnavailableError(absl::StrCat(
+                           "the log stopped accepting appends after a storage failure (", failure,
+                           "); restart the server and retry with the same event ids")),
+                       "APPENDS_STOPPED");
 }
 
 // The publisher's part of an event: what a retry must resend exactly.
@@ -105,10 +130,11 @@ void EventStore::Impl::StartPipeline() {
 }
 
 absl::Status EventStore::Impl::StoppedStatus() const {
-  if (read_only_) return absl::UnavailableError(read_only_reason_);
+  if (read_only_) return WithErrorInfo(absl::UnavailableError(read_only_reason_), "READ_ONLY");
   if (!failure_.empty()) return StoppedAfterFailure(failure_);
-  return absl::UnavailableError(
-      "the server is shutting down and accepts no more appends; retry against a running server");
+  return WithErrorInfo(absl::UnavailableError("the server is shutting down and accepts no more "
+                                              "appends; retry against a running server"),
+                       "SHUTTING_DOWN");
 }
 
 WriteState EventStore::Impl::write_state() const {
@@ -164,14 +190,14 @@ void EventStore::Impl::OnBackgroundError(rocksdb::BackgroundErrorReason reason,
       break;
   }
   const bool stops_writes = status.severity() >= rocksdb::Status::Severity::kHardError;
-  const std::string message = absl::StrCat(
-      "RocksDB reported an error in ", what, " (", status.ToString(), ")",
-      stops_writes ? ": it stops taking writes until it recovers" : "");
+  const std::string message =
+      absl::StrCat("RocksDB reported an error in ", what, " (", status.ToString(), ")",
+                   stops_writes ? ": it stops taking writes until it recovers" : "");
   logging::Error(kComponent, message);
   if (!stops_writes) return;
   absl::MutexLock lock(&bg_mu_);
-  bg_error_message_ = absl::StrCat(
-      message, status.IsNoSpace() ? "; appends resume once space is freed" : "");
+  bg_error_message_ =
+      absl::StrCat(message, status.IsNoSpace() ? "; appends resume once space is freed" : "");
   bg_error_no_space_ = status.IsNoSpace();
   bg_error_.store(true);
 }
@@ -188,7 +214,7 @@ void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expec
   auto reject = [&](absl::Status status) { std::move(done)(std::move(status)); };
   if (absl::Status s = internal::ValidateStreamId(stream_id); !s.ok()) return reject(s);
   if (events.empty()) {
-    return reject(absl::InvalidArgumentError("events: at least one event is required"));
+    return reject(InvalidFieldError("events", "at least one event is required"));
   }
   Pending p;
   p.id_keys.reserve(events.size());
@@ -196,23 +222,24 @@ void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expec
   for (size_t i = 0; i < events.size(); ++i) {
     const v1::Event& e = events[i];
     if (e.event_id().empty()) {
-      return reject(absl::InvalidArgumentError(
-          absl::StrCat("events[", i, "].event_id: required (a UUID chosen by the publisher)")));
+      return reject(InvalidFieldError(absl::StrCat("events[", i, "].event_id"),
+                                      "required (a UUID chosen by the publisher)"));
     }
     absl::StatusOr<UuidBytes> id = ParseUuid(e.event_id());
     if (!id.ok()) {
-      return reject(absl::InvalidArgumentError(
-          absl::StrCat("events[", i, "].event_id: ", id.status().message())));
+      return reject(
+          InvalidFieldError(absl::StrCat("events[", i, "].event_id"), id.status().message()));
     }
     std::string key = UuidKey(*id);
     if (!ids_in_batch.insert(key).second) {
-      return reject(absl::InvalidArgumentError(absl::StrCat(
-          "events[", i, "].event_id: ", e.event_id(), " appears twice in this batch")));
+      return reject(InvalidFieldError(absl::StrCat("events[", i, "].event_id"),
+                                      absl::StrCat(e.event_id(), " appears twice in this batch")));
     }
     if (!e.stream_id().empty() && e.stream_id() != stream_id) {
-      return reject(absl::InvalidArgumentError(
-          absl::StrCat("events[", i, "].stream_id: \"", e.stream_id(),
-                       "\" differs from the append's stream_id \"", stream_id, "\"")));
+      return reject(InvalidFieldError(
+          absl::StrCat("events[", i, "].stream_id"),
+          absl::StrCat("\"", e.stream_id(), "\" differs from the append's stream_id \"", stream_id,
+                       "\"")));
     }
     p.id_keys.push_back(std::move(key));
   }
@@ -265,9 +292,8 @@ void EventStore::Impl::RunSequencer() {
       queue_mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stop_ and nothing left to do
       size_t events = 0;
-      while (!queue_.empty() &&
-             (group.empty() ||
-              events + queue_.front().events.size() <= options_.max_group_commit_events)) {
+      while (!queue_.empty() && (group.empty() || events + queue_.front().events.size() <=
+                                                      options_.max_group_commit_events)) {
         events += queue_.front().events.size();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -321,9 +347,8 @@ void EventStore::Impl::RunCompleter() {
 
 bool EventStore::Impl::WaitForAppendsToFinish(absl::Time deadline) {
   absl::MutexLock lock(&outstanding_mu_);
-  auto answered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outstanding_mu_) {
-    return outstanding_ == 0;
-  };
+  auto answered = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(outstanding_mu_) { return outstanding_ == 0; };
   return outstanding_mu_.AwaitWithDeadline(absl::Condition(&answered), deadline);
 }
 
@@ -400,21 +425,34 @@ absl::StatusOr<AppendResult> EventStore::Impl::Replay(const Pending& p,
   for (size_t i = 0; i < positions.size(); ++i) {
     EH_ASSIGN_OR_RETURN(EventPtr original, RecordAt(positions[i]));
     if (original->event().stream_id() != p.stream_id) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "events[", i, "].event_id: ", p.events[i].event_id(),
-          " was already recorded in stream \"", original->event().stream_id(),
-          "\" at position ", positions[i], ", not in \"", p.stream_id, "\""));
+      return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
+                               "events[", i, "].event_id: ", p.events[i].event_id(),
+                               " was already recorded in stream \"", original->event().stream_id(),
+                               "\" at position ", positions[i], ", not in \"", p.stream_id, "\"")),
+                           "EVENT_ID_IN_OTHER_STREAM",
+                           {{"field", absl::StrCat("events[", i, "].event_id")},
+                            {"event_id", p.events[i].event_id()},
+                            {"position", absl::StrCat(positions[i])},
+                            {"recorded_stream", original->event().stream_id()}});
     }
     // An event id names one event: the same id with other content is not a
     // retry, and answering it as one would drop the new content in silence.
     const v1::Event recorded = PublisherPart(original->event());
     const v1::Event resent = PublisherPart(p.events[i]);
     if (!google::protobuf::util::MessageDifferencer::Equals(recorded, resent)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "events[", i, "].event_id: ", p.events[i].event_id(), " was already recorded at position ",
-          positions[i], " with different content (", DifferingFields(recorded, resent),
-          " differ); a retry must resend exactly the original event, and a new event needs a "
-          "new id. Nothing was written."));
+      const std::string differing = DifferingFields(recorded, resent);
+      return WithErrorInfo(
+          absl::AlreadyExistsError(absl::StrCat(
+              "events[", i, "].event_id: ", p.events[i].event_id(),
+              " was already recorded at position ", positions[i], " with different content (",
+              differing,
+              " differ); a retry must resend exactly the original event, and a new event needs "
+              "a new id. Nothing was written.")),
+          "EVENT_ID_REUSED",
+          {{"field", absl::StrCat("events[", i, "].event_id")},
+           {"event_id", p.events[i].event_id()},
+           {"position", absl::StrCat(positions[i])},
+           {"differing_fields", differing}});
     }
     result.stream_revision = std::max(result.stream_revision, original->stream_revision());
   }
@@ -550,7 +588,13 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
       continue;
     }
     if (seen_count > 0) {
-      out.result = absl::AlreadyExistsError(FirstSeenMessage(p, seen));
+      size_t first = 0;
+      while (!seen[first]) ++first;
+      out.result = WithErrorInfo(absl::AlreadyExistsError(FirstSeenMessage(p, seen)),
+                                 "BATCH_PARTLY_RECORDED",
+                                 {{"field", absl::StrCat("events[", first, "].event_id")},
+                                  {"event_id", p.events[first].event_id()},
+                                  {"position", absl::StrCat(*seen[first])}});
       continue;
     }
 
@@ -587,9 +631,16 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
       } else if (auto it = in_flight_streams_.find(p.stream_id); it != in_flight_streams_.end()) {
         out.rests_on_earlier_group = true;
       }
-      out.result = absl::FailedPreconditionError(
-          absl::StrCat("stream \"", p.stream_id, "\" ", describe(), "; expected ", expected,
-                       ". Nothing was written: re-read the stream and decide again."));
+      const std::string actual = cur ? absl::StrCat(*cur) : std::string("none");
+      out.result = WithPreconditionFailure(
+          WithErrorInfo(absl::FailedPreconditionError(absl::StrCat(
+                            "stream \"", p.stream_id, "\" ", describe(), "; expected ", expected,
+                            ". Nothing was written: re-read the stream and decide again.")),
+                        "WRONG_EXPECTED_REVISION",
+                        {{"stream", p.stream_id},
+                         {"expected_revision", ExpectedForPrograms(p.expected)},
+                         {"actual_revision", actual}}),
+          "STREAM_REVISION", p.stream_id, absl::StrCat(describe(), "; expected ", expected));
       continue;
     }
 
@@ -598,12 +649,18 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
       for (const v1::Event& e : p.events) wanted += e.ByteSizeLong() + kOverheadPerEvent;
       const uint64_t floor = p.record ? disk_->floor_bytes() / 2 : disk_->floor_bytes();
       if (bytes + wanted + floor > *free_bytes) {
-        out.result = absl::ResourceExhaustedError(absl::StrCat(
-            "the disk holding ", options_.data_dir, " has ", FormatBytes(*free_bytes),
-            " free, below the floor of ", FormatBytes(disk_->floor_bytes()),
-            " (minFreeDiskMib): appends are refused until space is freed, then resume by "
-            "themselves; reads continue. Nothing from this append was written; it is safe to "
-            "retry."));
+        out.result = WithRetryDelay(
+            WithErrorInfo(
+                absl::ResourceExhaustedError(absl::StrCat(
+                    "the disk holding ", options_.data_dir, " has ", FormatBytes(*free_bytes),
+                    " free, below the floor of ", FormatBytes(disk_->floor_bytes()),
+                    " (minFreeDiskMib): appends are refused until space is freed, then resume "
+                    "by themselves; reads continue. Nothing from this append was written; it is "
+                    "safe to retry.")),
+                "DISK_FULL",
+                {{"free_bytes", absl::StrCat(*free_bytes)},
+                 {"floor_bytes", absl::StrCat(disk_->floor_bytes())}}),
+            absl::Seconds(30));
         continue;
       }
     }
@@ -744,11 +801,13 @@ void EventStore::Impl::Write(Decided& d) {
   for (size_t r = 0; r < d.outcomes.size(); ++r) {
     Outcome& out = d.outcomes[r];
     if (out.rests_on_this_group) {
-      out.result = absl::InternalError(
-          absl::StrCat(write_status.message(),
-                       ". The outcome of this append is unknown and the server accepts no more "
-                       "writes: after a restart, retry with the same event ids, which is safe (a "
-                       "recorded batch is answered with its original positions)."));
+      out.result = WithErrorInfo(
+          absl::InternalError(absl::StrCat(
+              write_status.message(),
+              ". The outcome of this append is unknown and the server accepts no more "
+              "writes: after a restart, retry with the same event ids, which is safe (a "
+              "recorded batch is answered with its original positions).")),
+          "OUTCOME_UNKNOWN");
     }
   }
   Answer(d);
@@ -768,9 +827,7 @@ void EventStore::Impl::Refuse(Decided& d, const absl::Status& cause, bool after_
     if (out.result.ok() && !out.result->idempotent_replay) {
       out.result = cause;  // its own events were in a batch never written
     } else {
-      out.result = absl::AbortedError(
-          "a concurrent append this one depended on failed before it was written; "
-          "nothing was written: retry");
+      out.result = DependencyFailed();
     }
   }
   d.prepare_status = absl::OkStatus();  // answered here, not as a prepare failure
@@ -793,9 +850,7 @@ void EventStore::Impl::Answer(Decided& d) {
       } else {
         // The verdict (a replay, AlreadyExists, FailedPrecondition) rested on
         // another request's events, which were not written after all.
-        out.result = absl::AbortedError(
-            "a concurrent append this one depended on failed before it was written; "
-            "nothing was written: retry");
+        out.result = DependencyFailed();
       }
     }
     // Resting on an earlier group is fine here: that group was written

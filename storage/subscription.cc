@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/error_details.h"
 #include "base/status_macros.h"
 #include "storage/event_store.h"
 
@@ -12,8 +13,10 @@ absl::Status Subscription::Next(size_t max_events, absl::Time deadline,
   max_events = std::max<size_t>(max_events, 1);
   const LiveFeed& feed = store_->feed();
   auto shutting_down = [] {
-    return absl::UnavailableError(
-        "the server is shutting down; resubscribe from the next position to continue");
+    return WithErrorInfo(
+        absl::UnavailableError(
+            "the server is shutting down; resubscribe from the next position to continue"),
+        "SHUTTING_DOWN");
   };
   // Reaching the end is reported at once rather than after the wait, so a
   // caller can tell its client "caught up" promptly.

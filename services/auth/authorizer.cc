@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "base/error_details.h"
 #include "base/status_macros.h"
 #include "evenhand/v1/audit.pb.h"
 #include "evenhand/v1/log.pb.h"
@@ -140,8 +141,9 @@ Authorizer::Authorizer(const v1::SecurityConfig& config, bool local_mode,
   if (l.max_export_events() != 0) max_export_events_ = l.max_export_events();
 }
 
-absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
-    const v1::SecurityConfig& config, bool local_mode, std::function<absl::Time()> clock) {
+absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const v1::SecurityConfig& config,
+                                                               bool local_mode,
+                                                               std::function<absl::Time()> clock) {
   std::unique_ptr<Authorizer> a(new Authorizer(config, local_mode, std::move(clock)));
   if (!local_mode && !config.oidc().jwks_file().empty()) {
     EH_ASSIGN_OR_RETURN(a->tokens_, TokenVerifier::Load(config.oidc()));
@@ -203,7 +205,8 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
       return absl::UnauthenticatedError(
           "this server takes no bearer tokens (security.oidc is not configured)");
     }
-    EH_ASSIGN_OR_RETURN(TokenClaims claims, tokens_->Verify(std::string_view(header.data(), header.size()), clock_()));
+    EH_ASSIGN_OR_RETURN(TokenClaims claims,
+                        tokens_->Verify(std::string_view(header.data(), header.size()), clock_()));
     id.authenticated_as = absl::StrCat("token ", claims.subject);
     // A person is named by their subject, so the record says who read,
     // not which group of the identity provider let them; a principal
@@ -273,9 +276,13 @@ absl::Status Authorizer::CheckRate(const Identity& identity) {
   b.tokens = std::min(burst_, b.tokens + absl::ToDoubleSeconds(now - b.refilled) * rate_);
   b.refilled = now;
   if (b.tokens < 1) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        Who(identity), " made more than ", rate_,
-        " requests per second (security.limits.requestsPerSecond); slow down and retry"));
+    return WithRetryDelay(
+        WithErrorInfo(absl::ResourceExhaustedError(absl::StrCat(
+                          Who(identity), " made more than ", rate_,
+                          " requests per second (security.limits.requestsPerSecond); slow down "
+                          "and retry")),
+                      "RATE_LIMITED", {{"setting", "security.limits.requestsPerSecond"}}),
+        absl::Seconds(1));
   }
   b.tokens -= 1;
   return absl::OkStatus();
@@ -290,25 +297,25 @@ absl::Status Authorizer::CheckAppend(const Identity& identity,
     const v1::Event& e = request->events(i);
     const std::string type = PayloadTypeName(e.payload());
     if (type == "AccessRecorded") {
-      return absl::PermissionDeniedError(absl::StrCat(
-          Who(identity), " may not append events[", i,
-          "]: AccessRecorded is the server's own record of reads; nobody appends it"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(Who(identity), " may not append events[", i,
+                       "]: AccessRecorded is the server's own record of reads; nobody appends it"));
     }
     if (!identity.PublishesAs(e.source_system())) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          Who(identity), " may not append events[", i, "] as source_system \"", e.source_system(),
-          "\": it needs the role publisher:", e.source_system(), ", and it has ",
-          RolesText(identity)));
+      return absl::PermissionDeniedError(
+          absl::StrCat(Who(identity), " may not append events[", i, "] as source_system \"",
+                       e.source_system(), "\": it needs the role publisher:", e.source_system(),
+                       ", and it has ", RolesText(identity)));
     }
     for (const v1::PublisherLane& lane : config_.publishers()) {
       if (lane.system() != e.source_system()) continue;
       if (!lane.event_types().empty() &&
           std::find(lane.event_types().begin(), lane.event_types().end(), type) ==
               lane.event_types().end()) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            Who(identity), " may not append events[", i, "] of type ", type, ": publisher ",
-            lane.system(), " may append only ", absl::StrJoin(lane.event_types(), ", "),
-            " (security.publishers)"));
+        return absl::PermissionDeniedError(
+            absl::StrCat(Who(identity), " may not append events[", i, "] of type ", type,
+                         ": publisher ", lane.system(), " may append only ",
+                         absl::StrJoin(lane.event_types(), ", "), " (security.publishers)"));
       }
       if (!lane.stream_kinds().empty() &&
           std::find(lane.stream_kinds().begin(), lane.stream_kinds().end(), kind) ==
@@ -348,8 +355,7 @@ absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::stri
             Who(identity), " may not read stream \"", read->stream_id(), "\": ",
             owner.empty() ? std::string("it is not a political group's case")
                           : absl::StrCat("it is group ", owner, "'s case"),
-            ", and it may read its own group's (", absl::StrJoin(grant.groups, ", "),
-            ") only"));
+            ", and it may read its own group's (", absl::StrJoin(grant.groups, ", "), ") only"));
       }
     }
     if (const auto* replay = dynamic_cast<const v1::ReplayRequest*>(&request)) {

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/logging.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
@@ -72,9 +73,11 @@ absl::Status CallGate::Record(const Grant& grant, absl::string_view method,
   if (!grant.recorded) return absl::OkStatus();
   absl::Status s = Append(grant.identity, method, request, events_returned, outcome);
   if (s.ok()) return s;
-  return absl::UnavailableError(absl::StrCat(
-      "this read is refused because its access record could not be made durable (",
-      s.message(), "): every read is on the record before it is answered"));
+  return WithErrorInfo(
+      absl::UnavailableError(
+          absl::StrCat("this read is refused because its access record could not be made durable (",
+                       s.message(), "): every read is on the record before it is answered")),
+      "ACCESS_NOT_RECORDED");
 }
 
 absl::Status CallGate::Append(const Identity& identity, absl::string_view method,

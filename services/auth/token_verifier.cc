@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/error_details.h"
 #include "base/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -28,7 +29,9 @@ struct PkeyFree {
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 absl::Status Refused(absl::string_view why) {
-  return absl::UnauthenticatedError(absl::StrCat("the bearer token is refused: ", why));
+  return WithErrorInfo(
+      absl::UnauthenticatedError(absl::StrCat("the bearer token is refused: ", why)),
+      "TOKEN_REFUSED");
 }
 
 absl::StatusOr<std::string> Base64Url(std::string_view text, absl::string_view what) {
@@ -113,14 +116,13 @@ absl::StatusOr<Pkey> P256Key(const std::string& x, const std::string& y) {
   OSSL_PARAM* params = nullptr;
   EVP_PKEY* key = nullptr;
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
-  bool ok = bld != nullptr && ctx != nullptr &&
-            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ==
-                1 &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(),
-                                             point.size()) == 1 &&
-            (params = OSSL_PARAM_BLD_to_param(bld)) != nullptr &&
-            EVP_PKEY_fromdata_init(ctx) == 1 &&
-            EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1;
+  bool ok =
+      bld != nullptr && ctx != nullptr &&
+      OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) == 1 &&
+      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) ==
+          1 &&
+      (params = OSSL_PARAM_BLD_to_param(bld)) != nullptr && EVP_PKEY_fromdata_init(ctx) == 1 &&
+      EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1;
   OSSL_PARAM_free(params);
   OSSL_PARAM_BLD_free(bld);
   EVP_PKEY_CTX_free(ctx);
@@ -155,9 +157,9 @@ absl::StatusOr<std::string> EcdsaDer(const std::string& raw) {
 bool VerifySha256(EVP_PKEY* key, std::string_view message, const std::string& signature) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   bool ok = ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                             signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
-                             message.size()) == 1;
+            EVP_DigestVerify(
+                ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   ERR_clear_error();
   return ok;
@@ -189,7 +191,7 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Load(const v1::Oid
 }
 
 absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::FromJwks(const v1::OidcConfig& config,
-                                                                      std::string_view jwks) {
+                                                                       std::string_view jwks) {
   if (config.issuer().empty() || config.audiences().empty()) {
     return absl::InvalidArgumentError(
         "security.oidc: issuer and audiences are required to accept bearer tokens");
@@ -247,8 +249,8 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
   if (!header.ok() || !claims.ok()) return Refused("its header or payload is not a JSON object");
   const std::string alg = StringField(*header, "alg");
   if (alg != "RS256" && alg != "ES256") {
-    return Refused(absl::StrCat("it is signed with \"", alg,
-                                "\"; only RS256 and ES256 are accepted"));
+    return Refused(
+        absl::StrCat("it is signed with \"", alg, "\"; only RS256 and ES256 are accepted"));
   }
   const std::string kid = StringField(*header, "kid");
   const Key* key = nullptr;
@@ -272,8 +274,8 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
   }
   // The claims, once the signature vouches for them.
   if (StringField(*claims, "iss") != config_.issuer()) {
-    return Refused(absl::StrCat("it was issued by \"", StringField(*claims, "iss"),
-                                "\", not by \"", config_.issuer(), "\""));
+    return Refused(absl::StrCat("it was issued by \"", StringField(*claims, "iss"), "\", not by \"",
+                                config_.issuer(), "\""));
   }
   bool audience_ok = false;
   std::vector<std::string> audiences = StringOrList(*claims, "aud");
@@ -291,9 +293,8 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
   if (!NumberField(*claims, "exp", &exp)) return Refused("it has no expiry (exp)");
   const absl::Time expires = absl::FromUnixSeconds(static_cast<int64_t>(exp));
   if (now > expires + leeway) {
-    return Refused(absl::StrCat("it expired at ",
-                                absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", expires,
-                                                 absl::UTCTimeZone())));
+    return Refused(absl::StrCat(
+        "it expired at ", absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", expires, absl::UTCTimeZone())));
   }
   if (NumberField(*claims, "nbf", &nbf) &&
       now + leeway < absl::FromUnixSeconds(static_cast<int64_t>(nbf))) {

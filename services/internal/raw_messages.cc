@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 
 namespace evenhand::services::internal {
 
@@ -21,11 +22,13 @@ void AppendLengthDelimited(std::string* out, int number, std::string_view bytes)
 }
 
 absl::Status UnparseableRequest(const std::string& message_type) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request cannot be parsed as ", message_type,
-      ": its bytes are not a valid protobuf encoding of it (for example a string field holding "
-      "invalid UTF-8, or a field of the wrong type); check the client's .proto files against "
-      "proto/evenhand/v1"));
+  return WithErrorInfo(
+      absl::InvalidArgumentError(absl::StrCat(
+          "the request cannot be parsed as ", message_type,
+          ": its bytes are not a valid protobuf encoding of it (for example a string field "
+          "holding invalid UTF-8, or a field of the wrong type); check the client's .proto "
+          "files against proto/evenhand/v1")),
+      "UNPARSEABLE_REQUEST", {{"message_type", message_type}});
 }
 
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* message) {

@@ -9,10 +9,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "base/error_details.h"
+#include "base/grpc_status.h"
 #include "clients/audit_client.h"
 #include "gmock/gmock.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "tests/testing/events.h"
 #include "tests/testing/health.h"
@@ -26,10 +30,23 @@ using ::evenhand::testing::SomeEvents;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
+// The detail of type `Message` in `status`, if it has one.
+template <typename Message>
+std::optional<Message> Detail(const google::rpc::Status& status) {
+  for (const google::protobuf::Any& any : status.details()) {
+    Message m;
+    if (any.Is<Message>() && any.UnpackTo(&m)) return m;
+  }
+  return std::nullopt;
+}
+
 struct Row {
   // The row of the README's table: the code and what happens.
   grpc::StatusCode code;
   std::string when;
+  // The google.rpc.ErrorInfo reason a program switches on ("": none, the
+  // status is gRPC's own).
+  std::string reason;
   // What the message must say.
   std::vector<std::string> says;
   // Sets the server up for the row (config, then hooks); either may be empty.
@@ -117,17 +134,33 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
   auto fold_release = std::make_unique<absl::Notification>();
 
   const std::vector<Row> rows = {
-      {grpc::StatusCode::INVALID_ARGUMENT, "missing field", {"events[0].occurred_at: required"},
-       nullptr, nullptr, [&] { return Append(Request("s", {WithoutOccurredAt()})); }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "empty batch", {"at least one event is required"},
-       nullptr, nullptr, [&] { return Append(Request("s", {})); }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "too many events",
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "missing field",
+       "INVALID_FIELD",
+       {"events[0].occurred_at: required"},
+       nullptr,
+       nullptr,
+       [&] { return Append(Request("s", {WithoutOccurredAt()})); }},
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "empty batch",
+       "INVALID_FIELD",
+       {"at least one event is required"},
+       nullptr,
+       nullptr,
+       [&] { return Append(Request("s", {})); }},
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "too many events",
+       "TOO_MANY_EVENTS",
        {"4 events in one append, over the limit of 3", "max_batch_events"},
-       [](v1::ServerConfig& c) { c.set_max_batch_events(3); }, nullptr,
+       [](v1::ServerConfig& c) { c.set_max_batch_events(3); },
+       nullptr,
        [&] { return Append(Request("s", SomeEvents(4))); }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "event over max_event_bytes",
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "event over max_event_bytes",
+       "EVENT_TOO_LARGE",
        {"over the limit of 2048 bytes", "max_event_bytes"},
-       [](v1::ServerConfig& c) { c.set_max_event_bytes(2048); }, nullptr,
+       [](v1::ServerConfig& c) { c.set_max_event_bytes(2048); },
+       nullptr,
        [&] {
          v1::Event e = SomeEvents(1)[0];
          e.clear_type();
@@ -137,20 +170,31 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          o->set_role(v1::OFFICER);
          return Append(Request("officer-o-1", {e}));
        }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "bad stream id",
-       {"stream_id: character 4 is not allowed"}, nullptr, nullptr,
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "bad stream id",
+       "INVALID_FIELD",
+       {"stream_id: character 4 is not allowed"},
+       nullptr,
+       nullptr,
        [&] { return Append(Request("bad stream", SomeEvents(1))); }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "duplicate id in a batch", {"appears twice in this batch"},
-       nullptr, nullptr,
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "duplicate id in a batch",
+       "INVALID_FIELD",
+       {"appears twice in this batch"},
+       nullptr,
+       nullptr,
        [&] {
          auto events = SomeEvents(2);
          events[1].set_event_id(events[0].event_id());
          return Append(Request("s", events));
        }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "an enum number the server does not know",
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "an enum number the server does not know",
+       "UNKNOWN_ENUM_VALUE",
        {"events[0].payload.officer_registered.role: 99 is not a known OfficerRole",
         "HEAD_OF_PAID_SERVICE"},
-       nullptr, nullptr,
+       nullptr,
+       nullptr,
        [&] {
          v1::Event e = SomeEvents(1)[0];
          e.clear_type();
@@ -159,10 +203,13 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          o->set_role(static_cast<v1::OfficerRole>(99));
          return Append(Request("officer-o-1", {e}));
        }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "a field the server's contract does not have",
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "a field the server's contract does not have",
+       "UNKNOWN_FIELD",
        {"events[0].payload.officer_registered: field number 42 is not in this server's "
         "evenhand.v1.OfficerRegistered"},
-       nullptr, nullptr,
+       nullptr,
+       nullptr,
        [&] {
          v1::Event e = SomeEvents(1)[0];
          e.clear_type();
@@ -172,10 +219,13 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          o->GetReflection()->MutableUnknownFields(o)->AddLengthDelimited(42, "x");
          return Append(Request("officer-o-1", {e}));
        }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "an identifier too long or outside the alphabet",
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "an identifier too long or outside the alphabet",
+       "INVALID_FIELD",
        {"events[0].payload.officer_registered.officer_id: character 2 is not allowed in an "
         "identifier"},
-       nullptr, nullptr,
+       nullptr,
+       nullptr,
        [&] {
          v1::Event e = SomeEvents(1)[0];
          e.clear_type();
@@ -184,10 +234,13 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          o->set_role(v1::OFFICER);
          return Append(Request("officer-o", {e}));
        }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "a free-text field over max_text_bytes",
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "a free-text field over max_text_bytes",
+       "INVALID_FIELD",
        {"events[0].payload.officer_registered.name: at most 10000 bytes of text "
         "(max_text_bytes in the server config), got 20000"},
-       [](v1::ServerConfig& c) { c.set_max_text_bytes(10000); }, nullptr,
+       [](v1::ServerConfig& c) { c.set_max_text_bytes(10000); },
+       nullptr,
        [&] {
          v1::Event e = SomeEvents(1)[0];
          e.clear_type();
@@ -197,34 +250,53 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          o->set_role(v1::OFFICER);
          return Append(Request("officer-o-1", {e}));
        }},
-      {grpc::StatusCode::INVALID_ARGUMENT, "a request that cannot be parsed",
-       {"cannot be parsed as evenhand.v1.AppendRequest", "invalid UTF-8"}, nullptr, nullptr,
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "a request that cannot be parsed",
+       "UNPARSEABLE_REQUEST",
+       {"cannot be parsed as evenhand.v1.AppendRequest", "invalid UTF-8"},
+       nullptr,
+       nullptr,
        [&] { return AppendRawBytes(std::string("\x0a\x02\xff\xfe", 4)); }},
-      {grpc::StatusCode::FAILED_PRECONDITION, "wrong expected revision",
-       {"stream \"r\" is at revision 1; expected revision 5", "Nothing was written"}, nullptr, nullptr,
+      {grpc::StatusCode::FAILED_PRECONDITION,
+       "wrong expected revision",
+       "WRONG_EXPECTED_REVISION",
+       {"stream \"r\" is at revision 1; expected revision 5", "Nothing was written"},
+       nullptr,
+       nullptr,
        [&] {
          EXPECT_TRUE(Append(Request("r", SomeEvents(2))).ok());
          v1::AppendRequest r = Request("r", SomeEvents(1));
          r.set_exact_revision(5);
          return Append(r);
        }},
-      {grpc::StatusCode::ALREADY_EXISTS, "a batch mixing recorded and new ids",
-       {"1 of 2 event ids were recorded before", "Nothing was written"}, nullptr, nullptr,
+      {grpc::StatusCode::ALREADY_EXISTS,
+       "a batch mixing recorded and new ids",
+       "BATCH_PARTLY_RECORDED",
+       {"1 of 2 event ids were recorded before", "Nothing was written"},
+       nullptr,
+       nullptr,
        [&] {
          auto events = SomeEvents(1);
          EXPECT_TRUE(Append(Request("m", events)).ok());
          events.push_back(SomeEvents(1)[0]);
          return Append(Request("m", events));
        }},
-      {grpc::StatusCode::ALREADY_EXISTS, "an id recorded in another stream",
-       {"was already recorded in stream \"a\" at position 1, not in \"b\""}, nullptr, nullptr,
+      {grpc::StatusCode::ALREADY_EXISTS,
+       "an id recorded in another stream",
+       "EVENT_ID_IN_OTHER_STREAM",
+       {"was already recorded in stream \"a\" at position 1, not in \"b\""},
+       nullptr,
+       nullptr,
        [&] {
          auto events = SomeEvents(1);
          EXPECT_TRUE(Append(Request("a", events)).ok());
          return Append(Request("b", events));
        }},
-      {grpc::StatusCode::ALREADY_EXISTS, "an id resent with different content",
-       {"was already recorded at position 1 with different content (occurred_at differ)"}, nullptr,
+      {grpc::StatusCode::ALREADY_EXISTS,
+       "an id resent with different content",
+       "EVENT_ID_REUSED",
+       {"was already recorded at position 1 with different content (occurred_at differ)"},
+       nullptr,
        nullptr,
        [&] {
          auto events = SomeEvents(1);
@@ -232,22 +304,29 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          events[0].mutable_occurred_at()->set_seconds(events[0].occurred_at().seconds() - 60);
          return Append(Request("c", events));
        }},
-      {grpc::StatusCode::RESOURCE_EXHAUSTED, "a request over max_request_bytes",
+      {grpc::StatusCode::RESOURCE_EXHAUSTED,
+       "a request over max_request_bytes",
+       "",
        {"Received message larger than max"},
-       [](v1::ServerConfig& c) { c.set_max_request_bytes(64 << 10); }, nullptr,
+       [](v1::ServerConfig& c) { c.set_max_request_bytes(64 << 10); },
+       nullptr,
        [&] { return Append(Request("s", SomeEvents(1, std::string(100 << 10, 'x')))); }},
-      {grpc::StatusCode::RESOURCE_EXHAUSTED, "an export over max_export_events",
+      {grpc::StatusCode::RESOURCE_EXHAUSTED,
+       "an export over max_export_events",
+       "EXPORT_TOO_LARGE",
        {"the filter selects more than 3 events", "maxExportEvents", "narrow it"},
-       [](v1::ServerConfig& c) { c.set_max_export_events(3); }, nullptr,
+       [](v1::ServerConfig& c) { c.set_max_export_events(3); },
+       nullptr,
        [&] {
          EXPECT_TRUE(Append(Request("s", SomeEvents(5))).ok());
          auto audit = std::make_unique<clients::AuditClient>(v1::Audit::NewStub(channel_));
          v1::ExportRequest request;
          auto bundle = audit->Export(request);
-         return grpc::Status(static_cast<grpc::StatusCode>(bundle.status().code()),
-                             std::string(bundle.status().message()));
+         return ToGrpcStatus(bundle.status());
        }},
-      {grpc::StatusCode::RESOURCE_EXHAUSTED, "the disk below its free-space floor",
+      {grpc::StatusCode::RESOURCE_EXHAUSTED,
+       "the disk below its free-space floor",
+       "DISK_FULL",
        {"below the floor of 256.0 MiB", "minFreeDiskMib", "resume by themselves",
         "Nothing from this append was written"},
        nullptr,
@@ -260,9 +339,12 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          free_bytes = uint64_t{1} << 40;
          return s;
        }},
-      {grpc::StatusCode::RESOURCE_EXHAUSTED, "too many subscriptions from one client",
+      {grpc::StatusCode::RESOURCE_EXHAUSTED,
+       "too many subscriptions from one client",
+       "TOO_MANY_SUBSCRIPTIONS",
        {"2 subscriptions are already open from", "maxSubscriptionsPerClient"},
-       [](v1::ServerConfig& c) { c.set_max_subscriptions_per_client(2); }, nullptr,
+       [](v1::ServerConfig& c) { c.set_max_subscriptions_per_client(2); },
+       nullptr,
        [&] {
          v1::SubscribeRequest from_end;
          from_end.set_from_end(true);
@@ -274,7 +356,9 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          held_readers_.clear();
          return s;
        }},
-      {grpc::StatusCode::UNAVAILABLE, "shutting down, with an append held in flight",
+      {grpc::StatusCode::UNAVAILABLE,
+       "shutting down, with an append held in flight",
+       "SHUTTING_DOWN",
        {"shutting down and accepts no more appends", "retry against a running server"},
        nullptr,
        [&](server::ServerOptions& o) {
@@ -302,7 +386,9 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          EXPECT_TRUE(held.ok()) << "the append in flight finished: " << held.error_message();
          return refused;
        }},
-      {grpc::StatusCode::UNAVAILABLE, "the projection still catching up",
+      {grpc::StatusCode::UNAVAILABLE,
+       "the projection still catching up",
+       "PROJECTION_CATCHING_UP",
        {"still catching up with the log", "try again shortly"},
        [](v1::ServerConfig& c) { c.mutable_fairness()->set_report_wait_seconds(1); },
        [&](server::ServerOptions& o) {
@@ -315,10 +401,11 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          EXPECT_TRUE(Append(Request("s", SomeEvents(1))).ok());
          auto report = fairness_->GetReport({});
          fold_release->Notify();
-         return grpc::Status(static_cast<grpc::StatusCode>(report.status().code()),
-                             std::string(report.status().message()));
+         return ToGrpcStatus(report.status());
        }},
-      {grpc::StatusCode::INTERNAL, "a write whose outcome is unknown",
+      {grpc::StatusCode::INTERNAL,
+       "a write whose outcome is unknown",
+       "OUTCOME_UNKNOWN",
        {"outcome of this append is unknown", "retry with the same event ids"},
        nullptr,
        [&](server::ServerOptions& o) {
@@ -334,7 +421,9 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          failing_writes = 1;
          return Append(Request("s", SomeEvents(1)));
        }},
-      {grpc::StatusCode::UNAVAILABLE, "appends after a storage failure",
+      {grpc::StatusCode::UNAVAILABLE,
+       "appends after a storage failure",
+       "APPENDS_STOPPED",
        {"stopped accepting appends after a storage failure", "restart the server",
         "same event ids"},
        nullptr,
@@ -352,7 +441,9 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          EXPECT_EQ(Append(Request("s", SomeEvents(1))).error_code(), grpc::StatusCode::INTERNAL);
          return Append(Request("s", SomeEvents(1)));
        }},
-      {grpc::StatusCode::ABORTED, "a concurrent append this one depended on failed",
+      {grpc::StatusCode::ABORTED,
+       "a concurrent append this one depended on failed",
+       "DEPENDENCY_FAILED",
        {"a concurrent append this one depended on failed", "nothing was written: retry"},
        nullptr,
        [&](server::ServerOptions& o) {
@@ -388,22 +479,29 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          EXPECT_EQ(a_status.error_code(), grpc::StatusCode::INTERNAL) << a_status.error_message();
          return b_status;
        }},
-      {grpc::StatusCode::OUT_OF_RANGE, "Subscribe from beyond the end of the log",
-       {"from_position: 9 is beyond the end of the log (last position 2)"}, nullptr, nullptr,
+      {grpc::StatusCode::OUT_OF_RANGE,
+       "Subscribe from beyond the end of the log",
+       "BEYOND_END_OF_LOG",
+       {"from_position: 9 is beyond the end of the log (last position 2)"},
+       nullptr,
+       nullptr,
        [&] {
          EXPECT_TRUE(Append(Request("s", SomeEvents(2))).ok());
          v1::SubscribeRequest request;
          request.set_from_position(9);
          return Subscribe(request);
        }},
-      {grpc::StatusCode::OUT_OF_RANGE, "a report as of a position beyond the log",
-       {"as_of_position: 7 is beyond the end of the log (last position 0)"}, nullptr, nullptr,
+      {grpc::StatusCode::OUT_OF_RANGE,
+       "a report as of a position beyond the log",
+       "BEYOND_END_OF_LOG",
+       {"as_of_position: 7 is beyond the end of the log (last position 0)"},
+       nullptr,
+       nullptr,
        [&] {
          v1::ReportRequest request;
          request.set_as_of_position(7);
          auto report = fairness_->GetReport(request);
-         return grpc::Status(static_cast<grpc::StatusCode>(report.status().code()),
-                             std::string(report.status().message()));
+         return ToGrpcStatus(report.status());
        }},
   };
 
@@ -426,11 +524,115 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     for (const std::string& text : row.says) {
       EXPECT_THAT(status.error_message(), HasSubstr(text));
     }
+    // The same, for programs: google.rpc.Status in the trailer.
+    google::rpc::Status details;
+    if (row.reason.empty()) {
+      EXPECT_EQ(status.error_details(), "");
+    } else {
+      ASSERT_TRUE(details.ParseFromString(status.error_details()));
+      EXPECT_EQ(details.code(), static_cast<int>(row.code));
+      EXPECT_EQ(details.message(), status.error_message());
+      std::optional<google::rpc::ErrorInfo> info = Detail<google::rpc::ErrorInfo>(details);
+      ASSERT_TRUE(info.has_value());
+      EXPECT_EQ(info->reason(), row.reason);
+      EXPECT_EQ(info->domain(), "evenhand.council");
+      const bool retry_later = row.code == grpc::StatusCode::UNAVAILABLE ||
+                               row.code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                               row.code == grpc::StatusCode::ABORTED;
+      EXPECT_EQ(Detail<google::rpc::RetryInfo>(details).has_value(), retry_later);
+      if (row.code == grpc::StatusCode::INVALID_ARGUMENT && row.reason != "UNPARSEABLE_REQUEST") {
+        std::optional<google::rpc::BadRequest> bad = Detail<google::rpc::BadRequest>(details);
+        ASSERT_TRUE(bad.has_value());
+        ASSERT_EQ(bad->field_violations_size(), 1);
+        // The message is the field's path, then what is wrong with it.
+        EXPECT_EQ(status.error_message(), absl::StrCat(bad->field_violations(0).field(), ": ",
+                                                       bad->field_violations(0).description()));
+        EXPECT_EQ(info->metadata().at("field"), bad->field_violations(0).field());
+      }
+    }
     if (!hold_release->HasBeenNotified()) hold_release->Notify();
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
   EXPECT_EQ(n, 26);
+}
+
+// A program that never reads the message: the code, the reason, the
+// stream's actual revision and the field's path all come in the
+// google.rpc.Status trailer, and the C++ client hands them on as payloads.
+TEST_F(ErrorsTableTest, ProgramsReadWhatWentWrongWithoutTheMessage) {
+  StartServer();
+  ASSERT_TRUE(Append(Request("r", SomeEvents(2))).ok());
+
+  auto details_of = [](const grpc::Status& status) {
+    google::rpc::Status details;
+    EXPECT_TRUE(details.ParseFromString(status.error_details()));
+    EXPECT_EQ(details.code(), static_cast<int>(status.error_code()));
+    return details;
+  };
+  struct Case {
+    std::function<void(v1::AppendRequest&)> expect;
+    std::string stream, expected, actual;
+  };
+  for (const Case& c : std::vector<Case>{
+           {[](v1::AppendRequest& r) { r.set_exact_revision(5); }, "r", "5", "1"},
+           {[](v1::AppendRequest& r) { r.set_expected_state(v1::NO_STREAM); }, "r", "NO_STREAM",
+            "1"},
+           {[](v1::AppendRequest& r) { r.set_expected_state(v1::STREAM_EXISTS); }, "new",
+            "STREAM_EXISTS", "none"},
+       }) {
+    SCOPED_TRACE(c.expected);
+    v1::AppendRequest request = Request(c.stream, SomeEvents(1));
+    c.expect(request);
+    grpc::Status status = Append(request);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    google::rpc::Status details = details_of(status);
+    std::optional<google::rpc::ErrorInfo> info = Detail<google::rpc::ErrorInfo>(details);
+    ASSERT_TRUE(info.has_value());
+    EXPECT_EQ(info->reason(), "WRONG_EXPECTED_REVISION");
+    EXPECT_EQ(info->metadata().at("stream"), c.stream);
+    EXPECT_EQ(info->metadata().at("expected_revision"), c.expected);
+    EXPECT_EQ(info->metadata().at("actual_revision"), c.actual);
+    std::optional<google::rpc::PreconditionFailure> failure =
+        Detail<google::rpc::PreconditionFailure>(details);
+    ASSERT_TRUE(failure.has_value());
+    ASSERT_EQ(failure->violations_size(), 1);
+    EXPECT_EQ(failure->violations(0).type(), "STREAM_REVISION");
+    EXPECT_EQ(failure->violations(0).subject(), c.stream);
+  }
+
+  // The second event of a batch lacks its occurred_at; an officer's role is
+  // a number the server does not know.
+  std::vector<v1::Event> events = SomeEvents(2);
+  events[1].clear_occurred_at();
+  grpc::Status missing = Append(Request("s", events));
+  ASSERT_EQ(missing.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::optional<google::rpc::BadRequest> bad = Detail<google::rpc::BadRequest>(details_of(missing));
+  ASSERT_TRUE(bad.has_value());
+  ASSERT_EQ(bad->field_violations_size(), 1);
+  EXPECT_EQ(bad->field_violations(0).field(), "events[1].occurred_at");
+  EXPECT_THAT(bad->field_violations(0).description(), ::testing::StartsWith("required"));
+
+  v1::Event officer = SomeEvents(1)[0];
+  officer.clear_type();
+  officer.mutable_payload()->mutable_officer_registered()->set_officer_id("o-1");
+  officer.mutable_payload()->mutable_officer_registered()->set_role(
+      static_cast<v1::OfficerRole>(99));
+  grpc::Status unknown = Append(Request("officer-o-1", {officer}));
+  google::rpc::Status unknown_details = details_of(unknown);
+  EXPECT_EQ(Detail<google::rpc::ErrorInfo>(unknown_details)->reason(), "UNKNOWN_ENUM_VALUE");
+  EXPECT_EQ(Detail<google::rpc::BadRequest>(unknown_details)->field_violations(0).field(),
+            "events[0].payload.officer_registered.role");
+
+  // The C++ client keeps the details as the status's payloads.
+  v1::AppendRequest stale = Request("r", SomeEvents(1));
+  stale.set_exact_revision(0);
+  absl::StatusOr<v1::AppendResponse> refused = client_->Append(stale);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(refused.status());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->metadata().at("actual_revision"), "1");
+  EXPECT_EQ(ReasonOf(refused.status()), "WRONG_EXPECTED_REVISION");
 }
 
 }  // namespace

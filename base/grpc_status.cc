@@ -1,0 +1,39 @@
+#include "base/grpc_status.h"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "base/error_details.h"
+#include "google/rpc/status.pb.h"
+
+namespace evenhand {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  const absl::Status detailed = WithDefaultDetails(status);
+  google::rpc::Status wire;
+  wire.set_code(static_cast<int>(status.code()));
+  wire.set_message(std::string(status.message()));
+  // Only google.rpc details leave the server; other payloads are internal.
+  detailed.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
+    if (!absl::StartsWith(url, "type.googleapis.com/google.rpc.")) return;
+    auto* any = wire.add_details();
+    any->set_type_url(std::string(url));
+    any->set_value(std::string(value));
+  });
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
+                      wire.SerializeAsString());
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  google::rpc::Status wire;
+  if (!status.error_details().empty() && wire.ParseFromString(status.error_details())) {
+    for (const auto& any : wire.details()) out.SetPayload(any.type_url(), absl::Cord(any.value()));
+  }
+  return out;
+}
+
+}  // namespace evenhand
