@@ -46,20 +46,30 @@ install_missing() {
     "${missing[@]}"
 }
 
-# The report page test's npm packages, into a build folder (default
-# $BUILD_DIR; pinned by tests/browser/package-lock.json).
+# npm ci of the package in $1 (package.json and its package-lock.json) into
+# folder $2, unless $2 already holds that lockfile's node_modules.
+npm_ci_into() {
+  local from="$1" dir="$2" what="$3"
+  mkdir -p "$dir"
+  if ! cmp -s "$from/package-lock.json" "$dir/package-lock.json" ||
+     [ ! -d "$dir/node_modules" ]; then
+    echo "==> installing $what's npm packages"
+    cp "$from/package.json" "$from/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# The tests' npm packages, into a build folder (default $BUILD_DIR), each
+# pinned by its committed lockfile: the report page test's (browser/) and
+# the Node.js integration example's (examples-node/, found through NODE_PATH
+# by tests/clients/examples_test.py).
 install_node_modules() {
   if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
     install_missing nodejs npm
   fi
-  local dir="${1:-$BUILD_DIR}/browser"
-  mkdir -p "$dir"
-  if ! cmp -s "$ROOT/tests/browser/package-lock.json" "$dir/package-lock.json" ||
-     [ ! -d "$dir/node_modules" ]; then
-    echo "==> installing the browser test's npm packages"
-    cp "$ROOT/tests/browser/package.json" "$ROOT/tests/browser/package-lock.json" "$dir/"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  local build="${1:-$BUILD_DIR}"
+  npm_ci_into "$ROOT/tests/browser" "$build/browser" "the browser test"
+  npm_ci_into "$ROOT/clients/examples/node" "$build/examples-node" "the Node.js example"
 }
 
 build() {
