@@ -29,9 +29,9 @@ std::unique_ptr<AuditClient> AuditClient::Connect(const std::string& address) {
   return std::make_unique<AuditClient>(v1::Audit::NewStub(channel));
 }
 
-absl::Status AuditClient::Replay(
-    const v1::ReplayRequest& request, const std::function<bool(const v1::AuditedEvent&)>& event,
-    const std::function<void(uint64_t, uint64_t)>& progress) {
+absl::Status AuditClient::Replay(const v1::ReplayRequest& request,
+                                 const std::function<bool(const v1::AuditedEvent&)>& event,
+                                 const std::function<void(uint64_t, uint64_t)>& progress) {
   grpc::ClientContext context;
   auto reader = stub_->Replay(&context, request);
   v1::ReplayResponse message;
@@ -55,12 +55,20 @@ absl::Status AuditClient::Replay(
   return FromGrpcStatus(reader->Finish());
 }
 
-absl::StatusOr<std::string> AuditClient::Export(const v1::ExportRequest& request) {
+absl::StatusOr<std::string> AuditClient::Export(
+    const v1::ExportRequest& request,
+    const std::function<void(uint64_t scanned, uint64_t last)>& progress) {
   grpc::ClientContext context;
   auto reader = stub_->Export(&context, request);
   std::string out;
   v1::ExportChunk chunk;
-  while (reader->Read(&chunk)) out += chunk.data();
+  while (reader->Read(&chunk)) {
+    if (chunk.bundle_bytes() > 0) out.reserve(chunk.bundle_bytes());
+    out += chunk.data();
+    if (progress && chunk.last_position() > 0) {
+      progress(chunk.scanned_to_position(), chunk.last_position());
+    }
+  }
   grpc::Status status = reader->Finish();
   if (!status.ok()) return FromGrpcStatus(status);
   return out;
@@ -69,8 +77,9 @@ absl::StatusOr<std::string> AuditClient::Export(const v1::ExportRequest& request
 absl::StatusOr<v1::SignedCheckpoint> AuditClient::GetCheckpoint(uint64_t tree_size) {
   v1::GetCheckpointRequest r;
   r.set_tree_size(tree_size);
-  return Unary<v1::SignedCheckpoint>(
-      [&](grpc::ClientContext* c, v1::SignedCheckpoint* out) { return stub_->GetCheckpoint(c, r, out); });
+  return Unary<v1::SignedCheckpoint>([&](grpc::ClientContext* c, v1::SignedCheckpoint* out) {
+    return stub_->GetCheckpoint(c, r, out);
+  });
 }
 
 absl::StatusOr<v1::PublicKey> AuditClient::GetPublicKey() {

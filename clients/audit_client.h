@@ -25,7 +25,11 @@ class AuditClient {
                       const std::function<void(uint64_t scanned, uint64_t last)>& progress);
 
   // The serialised InvestigationBundle.
-  absl::StatusOr<std::string> Export(const v1::ExportRequest& request);
+  // The bundle's bytes; `progress` (if given) hears the positions scanned
+  // of the range while the server selects events.
+  absl::StatusOr<std::string> Export(
+      const v1::ExportRequest& request,
+      const std::function<void(uint64_t scanned, uint64_t last)>& progress = nullptr);
 
   absl::StatusOr<v1::SignedCheckpoint> GetCheckpoint(uint64_t tree_size = 0);
   absl::StatusOr<v1::PublicKey> GetPublicKey();

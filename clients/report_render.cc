@@ -57,13 +57,13 @@ std::string Csv(absl::string_view text) {
 const char* SeverityName(v1::Severity s) {
   switch (s) {
     case v1::HIGH:
-      return "High";
+      return "HIGH";
     case v1::MEDIUM:
-      return "Medium";
+      return "MEDIUM";
     case v1::LOW:
-      return "Low";
+      return "LOW";
     case v1::INFO:
-      return "Info";
+      return "INFO";
     default:
       return "-";
   }
@@ -173,8 +173,8 @@ ol.findings { padding-left: 1.4rem; }
 ol.findings li { margin: 0 0 1rem; }
 .sev { display: inline-block; font-size: .75rem; font-weight: 700; color: #fff;
        border-radius: 3px; padding: 0 .4rem; margin-right: .4rem; }
-.sev.High { background: var(--high); } .sev.Medium { background: var(--medium); }
-.sev.Low { background: var(--low); } .sev.Info { background: var(--info); }
+.sev.HIGH { background: var(--high); } .sev.MEDIUM { background: var(--medium); }
+.sev.LOW { background: var(--low); } .sev.INFO { background: var(--info); }
 .finding-head { font-weight: 600; }
 .citation { color: var(--muted); }
 .evidence a { margin-right: .35rem; }
@@ -221,20 +221,23 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
                   "<th>Councillors</th><th>Briefings asked for</th><th>Offered</th>",
                   "<th>Given</th><th>Declined</th><th>Decline rate</th>",
                   "<th>Officer hours</th><th>Minutes per councillor</th>",
-                  "<th>Written queries</th><th>Replied in time</th><th>Late or none</th>",
+                  "<th>Written queries</th><th>Replied in time</th><th>Replied late</th>",
+                  "<th>Unanswered, overdue</th><th>Not yet due</th>",
                   "<th>Median reply (working days)</th><th>Findings (H/M/L)</th></tr></thead>"
                   "<tbody>");
   for (const auto& g : r.groups()) {
     absl::StrAppendFormat(
         &h,
         "<tr data-group=\"%s\"><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>"
-        "<td>%s</td><td>%.1f</td><td>%.0f</td><td>%d</td><td>%d</td><td>%d</td><td>%.1f</td>"
+        "<td>%s</td><td>%.1f</td><td>%.0f</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>"
+        "<td>%d</td><td>%.1f</td>"
         "<td>%d / %d / %d</td></tr>",
         Html(g.group_id()), Html(g.name()), g.councillors(), g.briefings_requested(),
         g.briefings_offered(), g.briefings_delivered(), g.briefings_declined(),
         Percent(g.decline_rate()), g.officer_minutes() / 60.0, g.officer_minutes_per_councillor(),
         g.queries_received(), g.queries_replied_in_time(),
-        g.queries_replied_late() + g.queries_unanswered(), g.reply_working_days_median(),
+        g.queries_replied_late(), g.queries_unanswered(), g.queries_not_yet_due(),
+        g.reply_working_days_median(),
         g.findings_high(), g.findings_medium(), g.findings_low());
   }
   absl::StrAppend(&h, "</tbody></table>\n");
@@ -371,11 +374,11 @@ std::string RenderGroupsCsv(const v1::FairnessReport& r) {
       "officer_minutes_per_councillor,queries_received,queries_replied_in_time,"
       "queries_replied_late,queries_unanswered,reply_working_days_median,"
       "reply_working_days_p90,complaints_raised,findings_high,findings_medium,findings_low,"
-      "briefings_declined_required\n";
+      "briefings_declined_required,queries_not_yet_due\n";
   for (const auto& g : r.groups()) {
     absl::StrAppendFormat(&out,
                           "%s,%s,%d,%d,%d,%d,%d,%d,%.4f,%d,%d,%.2f,%d,%d,%d,%d,%.2f,%.2f,%d,%d,%d,%d,"
-                          "%d\n",
+                          "%d,%d\n",
                           Csv(g.group_id()), Csv(g.name()), g.councillors(),
                           g.briefings_requested(), g.briefings_offered(),
                           g.offers_not_taken_up(), g.briefings_approved(), g.briefings_declined(),
@@ -384,7 +387,8 @@ std::string RenderGroupsCsv(const v1::FairnessReport& r) {
                           g.queries_replied_in_time(), g.queries_replied_late(),
                           g.queries_unanswered(), g.reply_working_days_median(),
                           g.reply_working_days_p90(), g.complaints_raised(), g.findings_high(),
-                          g.findings_medium(), g.findings_low(), g.briefings_declined_required());
+                          g.findings_medium(), g.findings_low(), g.briefings_declined_required(),
+                          g.queries_not_yet_due());
   }
   return out;
 }

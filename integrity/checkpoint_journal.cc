@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/error_details.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "google/protobuf/util/json_util.h"
@@ -128,7 +129,8 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
           "backup (it is never rewritten, so any older copy is a prefix of it)"));
     };
     absl::StatusOr<v1::SignedCheckpoint> c = ParseLine(line);
-    if (!c.ok()) return damaged(absl::StrCat("not a signed checkpoint (", c.status().message(), ")"));
+    if (!c.ok())
+      return damaged(absl::StrCat("not a signed checkpoint (", c.status().message(), ")"));
     if (absl::Status v = VerifyCheckpoint(*c, key); !v.ok()) {
       return damaged(absl::StrCat(v.message(), " (with the log's key ", key.key_id(), ")"));
     }
@@ -139,7 +141,8 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
           "): the data folder or the journal was swapped. Point audit.checkpointJournal at this "
           "log's journal"));
     }
-    if (journal->latest_ && c->checkpoint().tree_size() < journal->latest_->checkpoint().tree_size()) {
+    if (journal->latest_ &&
+        c->checkpoint().tree_size() < journal->latest_->checkpoint().tree_size()) {
       return damaged(absl::StrCat("tree size ", c->checkpoint().tree_size(), " follows ",
                                   journal->latest_->checkpoint().tree_size()));
     }
@@ -165,8 +168,8 @@ absl::Status CheckpointJournal::Append(const v1::SignedCheckpoint& checkpoint) {
                                      : absl::InternalError(absl::StrCat("short write to ", path_));
     // Leave no partial line behind for the next append to follow.
     if (::ftruncate(fd_, static_cast<off_t>(file_size_)) != 0) {
-      logging::Error(kComponent, absl::StrCat("cannot undo a partial write to ", path_, ": ",
-                                              strerror(errno)));
+      logging::Error(kComponent,
+                     absl::StrCat("cannot undo a partial write to ", path_, ": ", strerror(errno)));
     }
     return error;
   }
@@ -221,7 +224,12 @@ absl::StatusOr<v1::SignedCheckpoint> CheckpointJournal::Find(uint64_t tree_size)
   auto it = std::lower_bound(index_.begin(), index_.end(), tree_size,
                              [](const Entry& e, uint64_t size) { return e.tree_size < size; });
   if (it == index_.end() || it->tree_size != tree_size) {
-    return absl::NotFoundError(absl::StrCat("no checkpoint was signed at tree size ", tree_size));
+    return WithErrorInfo(
+        absl::NotFoundError(absl::StrCat(
+            "tree_size: no checkpoint was signed at tree size ", tree_size,
+            "; ListCheckpoints lists those that were (at every 10,000 events and at least "
+            "every minute)")),
+        "NO_SUCH_CHECKPOINT", {{"field", "tree_size"}});
   }
   return ReadAt(it->offset);
 }
@@ -252,8 +260,7 @@ size_t CheckpointJournal::size() const {
 
 absl::StatusOr<std::string> CheckpointJournal::Supersede() {
   absl::MutexLock lock(&mu_);
-  const std::string aside =
-      absl::StrCat(path_, ".superseded-", absl::ToUnixSeconds(absl::Now()));
+  const std::string aside = absl::StrCat(path_, ".superseded-", absl::ToUnixSeconds(absl::Now()));
   if (::rename(path_.c_str(), aside.c_str()) != 0) {
     return Errno(absl::StrCat("cannot move ", path_, " aside"));
   }

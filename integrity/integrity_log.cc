@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
+#include "base/error_details.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "base/thread_name.h"
@@ -25,6 +26,14 @@ using log_internal::Hex;
 using log_internal::kComponent;
 
 namespace {
+
+// A tree size past the log's end, for proofs.
+absl::Status BeyondTheLog(const char* field, uint64_t size, uint64_t current) {
+  return WithErrorInfo(
+      absl::OutOfRangeError(
+          absl::StrCat(field, ": ", size, " is beyond the end of the log (", current, " events)")),
+      "BEYOND_END_OF_LOG", {{"field", field}, {"last_position", absl::StrCat(current)}});
+}
 
 constexpr char kSizeKey[] = "s";
 constexpr char kJournalKey[] = "j";
@@ -54,7 +63,8 @@ IntegrityLog::IntegrityLog(storage::EventStore* store, IntegrityOptions options,
     : store_(store),
       options_(std::move(options)),
       key_(std::move(key)),
-      stream_map_(std::make_unique<StreamMapStore>(store->db(), store->ColumnFamily(kColumnFamily))) {}
+      stream_map_(
+          std::make_unique<StreamMapStore>(store->db(), store->ColumnFamily(kColumnFamily))) {}
 
 absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventStore* store,
                                                                  IntegrityOptions options) {
@@ -145,10 +155,9 @@ void IntegrityLog::FlushStreamMap() {
   // The map is written without a WAL: a clean stop keeps it, so the next
   // start need not rebuild it.
   absl::MutexLock sign_lock(&sign_mu_);
-  rocksdb::Status s = map_db_ != nullptr
-                          ? map_db_->Flush(rocksdb::FlushOptions())
-                          : store_->db()->Flush(rocksdb::FlushOptions(),
-                                                store_->ColumnFamily(kColumnFamily));
+  rocksdb::Status s = map_db_ != nullptr ? map_db_->Flush(rocksdb::FlushOptions())
+                                         : store_->db()->Flush(rocksdb::FlushOptions(),
+                                                               store_->ColumnFamily(kColumnFamily));
   if (!s.ok()) {
     logging::Warning(kComponent, absl::StrCat("cannot flush the stream-head map (it will be "
                                               "rebuilt from the log on the next start): ",
@@ -200,9 +209,9 @@ absl::Status IntegrityLog::CatchUp() {
   }
   if (from > last) return absl::OkStatus();
   if (store_->write_state().read_only) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "integrity: the tree ends at position ", from - 1, " but the log at ", last,
-        ", and the log is open read-only, so the missing part cannot be hashed"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("integrity: the tree ends at position ", from - 1, " but the log at ", last,
+                     ", and the log is open read-only, so the missing part cannot be hashed"));
   }
   logging::Info(kComponent, absl::StrCat("hashing positions ", from, "..", last,
                                          " into the Merkle tree and hash chain (once)"));
@@ -234,17 +243,17 @@ absl::Status IntegrityLog::OpenJournal() {
   rocksdb::DB* db = store_->db();
   rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
   const bool read_only = store_->write_state().read_only;
-  EH_ASSIGN_OR_RETURN(journal_,
-                      CheckpointJournal::Open(options_.journal_file, key_.public_key(),
-                                              store_->log_id()));
+  EH_ASSIGN_OR_RETURN(journal_, CheckpointJournal::Open(options_.journal_file, key_.public_key(),
+                                                        store_->log_id()));
   std::string started;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kJournalKey, &started);
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the journal's record");
   if (journal_->created() && s.ok()) {
     // The log had a journal, and it is gone.
     const std::string problem = absl::StrCat(
-        "the checkpoint journal ", options_.journal_file, " is missing, but this log has kept one (",
-        started, ") since it was started: the journal was deleted or moved, or the data folder "
+        "the checkpoint journal ", options_.journal_file,
+        " is missing, but this log has kept one (", started,
+        ") since it was started: the journal was deleted or moved, or the data folder "
         "was copied without it. Restore the journal from a backup (it is only ever appended to) "
         "or point audit.checkpointJournal at it");
     if (!options_.start_new_journal) {
@@ -263,8 +272,8 @@ absl::Status IntegrityLog::OpenJournal() {
       if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return absl::DataLossError("integrity: a checkpoint stored before the journal is damaged");
       }
-      if (journal_->Latest() && journal_->Latest()->checkpoint().tree_size() >=
-                                    c.checkpoint().tree_size()) {
+      if (journal_->Latest() &&
+          journal_->Latest()->checkpoint().tree_size() >= c.checkpoint().tree_size()) {
         continue;
       }
       EH_RETURN_IF_ERROR(journal_->Append(c));
@@ -279,12 +288,12 @@ absl::Status IntegrityLog::OpenJournal() {
     if (!read_only) {
       rocksdb::WriteOptions wo;
       wo.sync = true;
-      EH_RETURN_IF_ERROR(FromRocks(
-          db->Put(wo, cf, kJournalKey,
-                  absl::StrCat(options_.journal_file, ", started ",
-                               absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", options_.clock(),
-                                                absl::UTCTimeZone()))),
-          "cannot record the journal"));
+      EH_RETURN_IF_ERROR(
+          FromRocks(db->Put(wo, cf, kJournalKey,
+                            absl::StrCat(options_.journal_file, ", started ",
+                                         absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", options_.clock(),
+                                                          absl::UTCTimeZone()))),
+                    "cannot record the journal"));
     }
   }
 
@@ -292,8 +301,11 @@ absl::Status IntegrityLog::OpenJournal() {
   if (!checked.ok() && absl::IsDataLoss(checked) && options_.start_new_journal) {
     EH_ASSIGN_OR_RETURN(std::string aside, journal_->Supersede());
     logging::Error(kComponent,
-                   absl::StrCat(checked.message(), ". Continuing as asked: the old journal is kept "
-                                "as ", aside, " and a new one starts now. Auditors holding the "
+                   absl::StrCat(checked.message(),
+                                ". Continuing as asked: the old journal is kept "
+                                "as ",
+                                aside,
+                                " and a new one starts now. Auditors holding the "
                                 "old checkpoints will find that this log does not extend them"));
     checked = absl::OkStatus();
   }
@@ -303,8 +315,8 @@ absl::Status IntegrityLog::OpenJournal() {
   uint64_t signed_size = latest ? latest->checkpoint().tree_size() : 0;
   const uint64_t size = this->size();
   if (options_.startup_check == StartupCheck::kFull) {
-    logging::Info(kComponent, absl::StrCat("verifying all ", size, " events and ",
-                                           journal_->size(), " signed checkpoints"));
+    logging::Info(kComponent, absl::StrCat("verifying all ", size, " events and ", journal_->size(),
+                                           " signed checkpoints"));
     EH_RETURN_IF_ERROR(VerifyEvents(0, size, /*every_checkpoint=*/true));
   } else {
     EH_RETURN_IF_ERROR(VerifyEvents(signed_size, size, /*every_checkpoint=*/false));
@@ -355,9 +367,9 @@ absl::Status IntegrityLog::CheckAgainstJournal() {
         ". The data folder was rolled back to an older copy, or lost writes it had made "
         "durable (a damaged or deleted write-ahead log). Refusing to serve or sign a shorter "
         "log: restore the data folder from a backup taken at or after that checkpoint "
-        "(evenhand restore). To knowingly continue from position ", size,
-        ", start once with --start_new_checkpoint_journal (the journal ",
-        journal_->path(), " is kept)"));
+        "(evenhand restore). To knowingly continue from position ",
+        size, ", start once with --start_new_checkpoint_journal (the journal ", journal_->path(),
+        " is kept)"));
   }
   EH_ASSIGN_OR_RETURN(std::string fork, differing(signed_size));
   if (!fork.empty()) {
@@ -394,8 +406,9 @@ absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_c
         absl::StatusOr<std::string> stored_leaf = ReadNode(0, p - 1);
         absl::StatusOr<std::string> stored_chain = ChainHashAt(p);
         if (!canonical.ok() || !stored_leaf.ok() || !stored_chain.ok()) {
-          inner = !canonical.ok() ? canonical.status()
-                                  : (!stored_leaf.ok() ? stored_leaf.status() : stored_chain.status());
+          inner = !canonical.ok()
+                      ? canonical.status()
+                      : (!stored_leaf.ok() ? stored_leaf.status() : stored_chain.status());
           return false;
         }
         const std::string leaf = integrity::LeafHash(*canonical);
@@ -522,8 +535,7 @@ uint64_t IntegrityLog::size() const {
 
 absl::StatusOr<std::string> IntegrityLog::ReadNode(int level, uint64_t index) const {
   std::string value;
-  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(),
-                                        store_->ColumnFamily(kColumnFamily),
+  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->ColumnFamily(kColumnFamily),
                                         NodeKey(level, index), &value);
   if (s.IsNotFound()) {
     return absl::DataLossError(
@@ -537,8 +549,7 @@ absl::StatusOr<std::string> IntegrityLog::Root(uint64_t tree_size) const {
   {
     absl::MutexLock lock(&mu_);
     if (tree_size > range_.size()) {
-      return absl::OutOfRangeError(absl::StrCat("tree_size ", tree_size,
-                                                " is beyond the log (", range_.size(), ")"));
+      return BeyondTheLog("tree_size", tree_size, range_.size());
     }
     if (tree_size == range_.size()) return range_.Root();
   }
@@ -555,9 +566,8 @@ absl::StatusOr<std::string> IntegrityLog::LeafHash(uint64_t position) const {
 absl::StatusOr<std::string> IntegrityLog::ChainHashAt(uint64_t position) const {
   if (position == 0) return GenesisChainHash();
   std::string value;
-  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(),
-                                        store_->ColumnFamily(kColumnFamily), ChainKey(position),
-                                        &value);
+  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->ColumnFamily(kColumnFamily),
+                                        ChainKey(position), &value);
   if (s.IsNotFound()) {
     return absl::OutOfRangeError(absl::StrCat("no chain hash at position ", position));
   }
@@ -596,12 +606,13 @@ absl::StatusOr<v1::InclusionProof> IntegrityLog::InclusionProof(uint64_t positio
   const uint64_t current = size();
   if (tree_size == 0) tree_size = current;
   if (tree_size > current) {
-    return absl::OutOfRangeError(
-        absl::StrCat("tree_size ", tree_size, " is beyond the log (", current, ")"));
+    return BeyondTheLog("tree_size", tree_size, current);
   }
   if (position == 0 || position > tree_size) {
-    return absl::OutOfRangeError(
-        absl::StrCat("position ", position, " is not in the tree of ", tree_size));
+    return WithErrorInfo(
+        absl::OutOfRangeError(absl::StrCat("position: ", position, " is not in the tree of ",
+                                           tree_size, " (positions 1 to ", tree_size, ")")),
+        "BEYOND_END_OF_LOG", {{"field", "position"}, {"last_position", absl::StrCat(tree_size)}});
   }
   v1::InclusionProof proof;
   proof.set_position(position);
@@ -609,9 +620,9 @@ absl::StatusOr<v1::InclusionProof> IntegrityLog::InclusionProof(uint64_t positio
   proof.set_tree_size(tree_size);
   EH_ASSIGN_OR_RETURN(std::string leaf, ReadNode(0, position - 1));
   proof.set_leaf_hash(std::move(leaf));
-  EH_ASSIGN_OR_RETURN(std::vector<std::string> path,
-                      InclusionPath(position - 1, tree_size,
-                                    [this](int l, uint64_t i) { return ReadNode(l, i); }));
+  EH_ASSIGN_OR_RETURN(
+      std::vector<std::string> path,
+      InclusionPath(position - 1, tree_size, [this](int l, uint64_t i) { return ReadNode(l, i); }));
   for (auto& h : path) proof.add_hashes(std::move(h));
   return proof;
 }
@@ -621,19 +632,18 @@ absl::StatusOr<v1::ConsistencyProof> IntegrityLog::ConsistencyProof(uint64_t fro
   const uint64_t current = size();
   if (to_size == 0) to_size = current;
   if (to_size > current) {
-    return absl::OutOfRangeError(
-        absl::StrCat("to_size ", to_size, " is beyond the log (", current, ")"));
+    return BeyondTheLog("to_size", to_size, current);
   }
   if (from_size > to_size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("from_size ", from_size, " is larger than to_size ", to_size));
+    return InvalidFieldError("from_size",
+                             absl::StrCat(from_size, " is larger than to_size ", to_size));
   }
   v1::ConsistencyProof proof;
   proof.set_from_size(from_size);
   proof.set_to_size(to_size);
-  EH_ASSIGN_OR_RETURN(std::vector<std::string> path,
-                      ConsistencyPath(from_size, to_size,
-                                      [this](int l, uint64_t i) { return ReadNode(l, i); }));
+  EH_ASSIGN_OR_RETURN(
+      std::vector<std::string> path,
+      ConsistencyPath(from_size, to_size, [this](int l, uint64_t i) { return ReadNode(l, i); }));
   for (auto& h : path) proof.add_hashes(std::move(h));
   return proof;
 }

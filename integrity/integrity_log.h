@@ -136,8 +136,11 @@ class IntegrityLog final : public storage::CommitHook {
   absl::StatusOr<v1::SignedCheckpoint> Checkpoint(uint64_t tree_size) const;
   absl::StatusOr<std::vector<v1::SignedCheckpoint>> Checkpoints() const;
   // Signs the tree as it stands now (if no checkpoint covers it yet) and
-  // returns the latest checkpoint.
-  absl::StatusOr<v1::SignedCheckpoint> CheckpointNow();
+  // returns the latest checkpoint. With `at_most_every`, not if the latest
+  // was signed less than that long ago: then the latest is returned as it
+  // is (so that callers cannot grow the journal with every append).
+  absl::StatusOr<v1::SignedCheckpoint> CheckpointNow(
+      absl::Duration at_most_every = absl::ZeroDuration());
 
   // An investigation bundle of `events` (position order), proven against a
   // checkpoint signed now.

@@ -104,8 +104,8 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
         }
         absl::SleepFor(absl::Milliseconds(1));
       }
-      EH_RETURN_IF_ERROR(store_->ReadAll(map_size + 1, storage::Direction::kForwards,
-                                         to - map_size, storage::ReadFilter(), take));
+      EH_RETURN_IF_ERROR(store_->ReadAll(map_size + 1, storage::Direction::kForwards, to - map_size,
+                                         storage::ReadFilter(), take));
     }
     // Never a map that misses an event: it would prove a case complete
     // without it.
@@ -147,8 +147,8 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
         last_size <= size() ? Root(last_size) : absl::StatusOr<std::string>(std::string());
     if (tree_size < last_size || !then.ok() || *then != last->checkpoint().root_hash()) {
       const std::string problem = absl::StrCat(
-          "refusing to sign the tree of size ", tree_size, ": it does not extend ",
-          Describe(*last), then.ok() ? "" : absl::StrCat(" (", then.status().message(), ")"));
+          "refusing to sign the tree of size ", tree_size, ": it does not extend ", Describe(*last),
+          then.ok() ? "" : absl::StrCat(" (", then.status().message(), ")"));
       AddProblem(problem);
       return absl::DataLossError(problem);
     }
@@ -179,8 +179,15 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
   return signed_checkpoint;
 }
 
-absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNow() {
+absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNow(absl::Duration at_most_every) {
   absl::MutexLock sign_lock(&sign_mu_);
+  if (at_most_every > absl::ZeroDuration()) {
+    std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
+    if (latest && !latest->checkpoint().stream_map_root().empty() &&
+        options_.clock() - FromProtoTime(latest->checkpoint().timestamp()) < at_most_every) {
+      return *std::move(latest);
+    }
+  }
   return CheckpointNowLocked();
 }
 
@@ -252,8 +259,8 @@ absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHeadLocked(
     const std::string& stream_id) const {
   EH_ASSIGN_OR_RETURN(std::optional<StreamMapStore::Proven> proven, stream_map_->Prove(stream_id));
   if (!proven) {
-    return absl::NotFoundError(absl::StrCat("stream ", stream_id,
-                                            " has no event as of the latest checkpoint"));
+    return absl::NotFoundError(
+        absl::StrCat("stream ", stream_id, " has no event as of the latest checkpoint"));
   }
   v1::StreamHead head;
   head.set_stream_id(stream_id);
@@ -280,8 +287,10 @@ absl::StatusOr<std::string> IntegrityLog::ExportBundle(const std::vector<storage
     for (const std::string& stream : streams) {
       absl::StatusOr<v1::StreamHead> head = ProveStreamHeadLocked(stream);
       if (!head.ok()) {
-        return absl::InternalError(absl::StrCat("integrity: the stream-head map disagrees with "
-                                                "the log: ", head.status().message()));
+        return absl::InternalError(
+            absl::StrCat("integrity: the stream-head map disagrees with "
+                         "the log: ",
+                         head.status().message()));
       }
       parts.stream_heads.push_back(*std::move(head));
     }

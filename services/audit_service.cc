@@ -178,11 +178,13 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
         EH_ASSIGN_OR_RETURN(bool found, store_->StreamExists(candidate));
         if (found) near.push_back(candidate);
       }
-      return absl::NotFoundError(absl::StrCat(
-          "filter.stream_id: no case \"", f.stream_id(), "\" in the log",
-          near.empty()
-              ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
-              : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?")));
+      return WithErrorInfo(
+          absl::NotFoundError(absl::StrCat(
+              "filter.stream_id: no case \"", f.stream_id(), "\" in the log",
+              near.empty()
+                  ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
+                  : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?"))),
+          "UNKNOWN_CASE", {{"field", "filter.stream_id"}});
     }
     // One case: its stream, not the whole log.
     EH_RETURN_IF_ERROR(store_->ReadStream(f.stream_id(), std::nullopt,
@@ -342,8 +344,11 @@ grpc::Status AuditService::GetCheckpoint(grpc::ServerContext* context,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  // Anyone who may read checkpoints may ask for the latest: one is signed
+  // for the tree as it stands, but at most once a second, so that asking
+  // after every append does not grow the journal with every append.
   absl::StatusOr<v1::SignedCheckpoint> c = request->tree_size() == 0
-                                               ? integrity_->CheckpointNow()
+                                               ? integrity_->CheckpointNow(absl::Seconds(1))
                                                : integrity_->Checkpoint(request->tree_size());
   if (!c.ok()) return ToGrpcStatus(c.status());
   *response = *std::move(c);
@@ -384,6 +389,12 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
       std::min(options_.max_export_events, options_.gate->authorizer().max_export_events());
   std::vector<storage::EventPtr> events;
   bool too_many = false;
+  bool client_gone = false;
+  v1::ExportChunk progress;
+  progress.set_last_position(
+      request->filter().to_position() == 0
+          ? store_->LastPosition()
+          : std::min(request->filter().to_position(), store_->LastPosition()));
   absl::Status status = Select(
       request->filter(),
       [&](const storage::EventPtr& e) {
@@ -392,9 +403,13 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
           return false;
         }
         events.push_back(e);
-        return !context->IsCancelled();
+        return !context->IsCancelled() && !client_gone;
       },
-      [](uint64_t) {});
+      [&](uint64_t scanned) {
+        progress.set_scanned_to_position(scanned);
+        if (!writer->Write(progress)) client_gone = true;
+      });
+  if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "");
   if (!status.ok()) return ToGrpcStatus(status);
   if (too_many) {
     return ToGrpcStatus(WithErrorInfo(
@@ -413,6 +428,9 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   }
   constexpr size_t kChunk = 1 << 20;
   v1::ExportChunk chunk;
+  chunk.set_scanned_to_position(progress.last_position());
+  chunk.set_last_position(progress.last_position());
+  chunk.set_bundle_bytes(bundle->size());
   for (size_t at = 0; at < bundle->size(); at += kChunk) {
     chunk.set_data(bundle->substr(at, kChunk));
     if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "");

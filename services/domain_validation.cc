@@ -472,9 +472,24 @@ absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector
     }
   }
   if (opens) {
-    // Two systems opening the same case: only one may win.
-    if (expected->kind == storage::ExpectedRevision::Kind::kAny) {
-      *expected = storage::ExpectedRevision::NoStream();
+    // Two systems opening the same case: only one may win. An expected
+    // revision that says the stream exists contradicts opening it: taken as
+    // given, it would let a case be opened twice.
+    switch (expected->kind) {
+      case storage::ExpectedRevision::Kind::kAny:
+        *expected = storage::ExpectedRevision::NoStream();
+        break;
+      case storage::ExpectedRevision::Kind::kNoStream:
+        break;
+      case storage::ExpectedRevision::Kind::kStreamExists:
+      case storage::ExpectedRevision::Kind::kExact:
+        return InvalidFieldError(
+            expected->kind == storage::ExpectedRevision::Kind::kExact ? "exact_revision"
+                                                                      : "expected_state",
+            absl::StrCat("a ", events->front().type(),
+                         " opens its case, so its stream must not exist yet: send NO_STREAM "
+                         "(or no expected revision)"),
+            "OPENING_EXPECTS_NO_STREAM");
     }
     return absl::OkStatus();
   }

@@ -190,6 +190,14 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
       at.seconds() > TimeUtil::kTimestampMaxSeconds || at.nanos() < 0 || at.nanos() > 999999999) {
     return Invalid(index, "occurred_at", "not a valid timestamp");
   }
+  // The all-zero Timestamp is what an unset or unconverted value encodes to
+  // (a JavaScript Date handed to proto-loader, a zeroed struct): never a
+  // council's fact.
+  if (at.seconds() == 0 && at.nanos() == 0) {
+    return Invalid(index, "occurred_at",
+                   "required: 1970-01-01T00:00:00Z is an empty Timestamp (a value not set, or a "
+                   "language's date object not converted to {seconds, nanos})");
+  }
   const absl::Time occurred = FromProtoTime(at);
   if (occurred > now + limits.max_clock_skew) {
     return Invalid(

@@ -42,6 +42,10 @@ int Run(const Context& context, const AccessFlags& flags) {
   if (!channel.ok()) return FailUsage(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   uint64_t shown = 0;
+  if (flags.format == "table") {
+    std::printf("%10s  %-20s  %-22s %-34s %-10s %6s  %s\n", "position", "occurred (UTC)",
+                "principal", "method", "outcome", "events", "request");
+  }
   absl::Status status = client.Replay(
       request,
       [&](const v1::AuditedEvent& e) {
@@ -49,10 +53,10 @@ int Run(const Context& context, const AccessFlags& flags) {
         if (!flags.method.empty() && !absl::StrContains(a.method(), flags.method)) return true;
         if (flags.denied_only && !absl::StartsWith(a.outcome(), "denied")) return true;
         ++shown;
-        if (flags.format == "jsonl") {
+        if (flags.format == "json") {
           std::printf("%s\n", ToJsonLine(e.event()).c_str());
         } else {
-          std::printf("%10llu  %s  %-22s %-34s %-10s %6llu  %s\n",
+          std::printf("%10llu  %-20s  %-22s %-34s %-10s %6llu  %s\n",
                       static_cast<unsigned long long>(e.event().position()),
                       FormatTimestamp(e.event().event().occurred_at()).c_str(),
                       a.principal().c_str(), a.method().c_str(),
@@ -75,20 +79,18 @@ int Run(const Context& context, const AccessFlags& flags) {
 
 void AddAccess(Registry& r) {
   auto flags = std::make_shared<AccessFlags>();
-  CLI::App* cmd = r.Add(
-      "access",
-      "who read what: the access records of audited reads and refusals, oldest first (this "
-      "read is itself recorded)",
-      [flags](const Context& c) { return Run(c, *flags); });
+  CLI::App* cmd =
+      r.Add("access",
+            "who read what: the access records of audited reads and refusals, oldest first (this "
+            "read is itself recorded)",
+            [flags](const Context& c) { return Run(c, *flags); });
   cmd->add_option("--principal", flags->principal,
                   "only this principal's records (default: everyone's)");
   cmd->add_option("--from", flags->from, "on or after this day (YYYY-MM-DD, UK) or time");
   cmd->add_option("--to", flags->to, "on or before this day (included) or before this time");
   cmd->add_option("--method", flags->method, "only methods containing this, e.g. Export");
   cmd->add_flag("--denied", flags->denied_only, "only refusals");
-  cmd->add_option("--format", flags->format, "table or jsonl")
-      ->check(CLI::IsMember({"table", "jsonl"}))
-      ->capture_default_str();
+  AddFormatOption(cmd, &flags->format, {"table", "json"});
 }
 
 }  // namespace evenhand::cli

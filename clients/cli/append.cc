@@ -42,15 +42,15 @@ absl::StatusOr<v1::Payload> PayloadFromFlags(const std::string& type, const std:
     const google::protobuf::FieldDescriptor* f = kind->field(i);
     if (f->message_type()->name() == type) {
       v1::Payload payload;
-      absl::Status s = ParseJson(absl::StrCat("{\"", f->json_name(), "\":", json, "}"), &payload,
-                                 "--payload");
+      absl::Status s =
+          ParseJson(absl::StrCat("{\"", f->json_name(), "\":", json, "}"), &payload, "--payload");
       if (!s.ok()) return s;
       return payload;
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--type: unknown event type \"", type,
-      "\"; see proto/evenhand/v1/events.proto (e.g. BriefingRequested)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--type: unknown event type \"", type,
+                   "\"; see proto/evenhand/v1/events.proto (e.g. BriefingRequested)"));
 }
 
 // Events from JSON text: one Event object, a JSON array of them, or one
@@ -164,11 +164,11 @@ int Run(const Context& context, const AppendFlags& flags) {
 
 void AddAppend(Registry& r) {
   auto flags = std::make_shared<AppendFlags>();
-  CLI::App* cmd = r.Add(
-      "append",
-      "append events to a stream: JSON events on stdin (one object, an array or one per "
-      "line), or one event from --type and --payload",
-      [flags](const Context& c) { return Run(c, *flags); });
+  CLI::App* cmd =
+      r.Add("append",
+            "append events to a stream: JSON events on stdin (one object, an array or one per "
+            "line), or one event from --type and --payload",
+            [flags](const Context& c) { return Run(c, *flags); });
   cmd->add_option("--stream", flags->stream, "stream id, e.g. briefing-B-1001")->required();
   cmd->add_option("--expected", flags->expected,
                   "expected revision: any, no_stream, exists or a number")
@@ -176,8 +176,7 @@ void AddAppend(Registry& r) {
   cmd->add_option("--file", flags->file, "read events from this file instead of stdin");
   cmd->add_option("--type", flags->type, "event type, e.g. BriefingRequested");
   cmd->add_option("--payload", flags->payload, "the event's fields as JSON, with --type");
-  cmd->add_option("--source", flags->source, "source_system of the events")
-      ->capture_default_str();
+  cmd->add_option("--source", flags->source, "source_system of the events")->capture_default_str();
   cmd->add_option("--actor", flags->actor, "actor (default $USER)");
   cmd->add_option("--occurred-at", flags->occurred_at, "RFC 3339 time (default now)");
   cmd->add_option("--event-id", flags->event_id, "UUID (default a new one)");

@@ -1,8 +1,11 @@
 // evenhand checkpoint: the latest signed checkpoint, to keep for later
-// verification.
+// verification (JSON, the file `verify --checkpoint` reads), or shown to a
+// person with its hashes in hex.
+#include <cstdio>
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "clients/audit_client.h"
 #include "clients/cli/common.h"
 #include "google/protobuf/util/json_util.h"
@@ -10,28 +13,54 @@
 namespace evenhand::cli {
 namespace {
 
-int Run(const Context& context, const std::string& output) {
+struct CheckpointFlags {
+  std::string output;
+  std::string format = "json";
+};
+
+std::string AsTable(const v1::SignedCheckpoint& c) {
+  const v1::Checkpoint& p = c.checkpoint();
+  return absl::StrCat("log            ", p.log_id(), "\ntree size      ", p.tree_size(),
+                      "\nroot           ", Hex(p.root_hash()), "\nchain head     ",
+                      Hex(p.chain_head()), "\nstream map     ", Hex(p.stream_map_root()),
+                      "\nsigned         ", FormatTimestamp(p.timestamp()), "\nkey            ",
+                      c.key_id(), "\nsignature      ", Hex(c.signature()), "\n");
+}
+
+int Run(const Context& context, const CheckpointFlags& flags) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   absl::StatusOr<v1::SignedCheckpoint> c = client.GetCheckpoint(0);
   if (!c.ok()) return FailServer(c.status(), context);
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(*c, &json, o);
-  absl::Status w = WriteOutput(output, json);
-  return w.ok() ? kOk : FailIo(w);
+  std::string text;
+  if (flags.format == "table") {
+    text = AsTable(*c);
+  } else {
+    google::protobuf::util::JsonPrintOptions o;
+    o.add_whitespace = true;
+    (void)google::protobuf::util::MessageToJsonString(*c, &text, o);
+  }
+  absl::Status w = WriteOutput(flags.output, text);
+  if (!w.ok()) return FailIo(w);
+  // What was saved, for the person who saved it (hashes in hex; the JSON
+  // file holds them in base64, as protobuf's JSON mapping has bytes).
+  if (!flags.output.empty() && flags.output != "-") {
+    std::fprintf(stderr, "evenhand: checkpoint of %s\n", DescribeCheckpoint(*c).c_str());
+  }
+  return kOk;
 }
 
 }  // namespace
 
 void AddCheckpoint(Registry& r) {
-  auto output = std::make_shared<std::string>();
-  CLI::App* cmd = r.Add(
-      "checkpoint", "fetch the latest signed checkpoint (JSON) to keep for later verification",
-      [output](const Context& c) { return Run(c, *output); });
-  cmd->add_option("--output,-o", *output, "write to this file");
+  auto flags = std::make_shared<CheckpointFlags>();
+  CLI::App* cmd =
+      r.Add("checkpoint",
+            "fetch the latest signed checkpoint: JSON to keep for later verification, or a table",
+            [flags](const Context& c) { return Run(c, *flags); });
+  cmd->add_option("--output,-o", flags->output, "write to this file");
+  AddFormatOption(cmd, &flags->format, {"json", "table"});
 }
 
 }  // namespace evenhand::cli

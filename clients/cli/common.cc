@@ -10,8 +10,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/time/clock.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
 #include "integrity/signing.h"
@@ -95,11 +95,47 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
-void PrintEvent(const v1::RecordedEvent& e, const std::string& format) {
+CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
+                             const std::vector<std::string>& formats) {
+  std::vector<std::string> allowed = formats;
+  std::string help = absl::StrJoin(formats, ", ");
+  if (std::find(formats.begin(), formats.end(), "json") != formats.end()) {
+    allowed.push_back("jsonl");
+    help = absl::StrCat(help, " (json: one object per line; jsonl is the same)");
+  }
+  return cmd->add_option("--format", *format, help)
+      ->transform(CLI::Validator(
+          [](std::string& value) {
+            if (value == "jsonl") value = "json";
+            return std::string();
+          },
+          "", "jsonl"))
+      ->check(CLI::IsMember(allowed))
+      ->capture_default_str();
+}
+
+CLI::Option* AddProgressOption(CLI::App* cmd, std::string* mode) {
+  return cmd
+      ->add_option("--progress", *mode,
+                   "a progress bar on stderr: auto (when stderr is a terminal), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+}
+
+void PrintEventHeader(bool chain) {
+  std::printf("%10s  %-32s  %-32s  %-20s  %-20s%s\n", "position", "stream@revision", "type",
+              "occurred (UTC)", "recorded (UTC)", chain ? "  chain hash (hex)" : "");
+}
+
+void PrintEvent(const v1::RecordedEvent& e, const std::string& format,
+                const std::string* chain_hash) {
   if (format == "table") {
-    std::printf("%10llu  %-32s  %-34s  %s\n", static_cast<unsigned long long>(e.position()),
+    std::printf("%10llu  %-32s  %-32s  %-20s  %-20s%s\n",
+                static_cast<unsigned long long>(e.position()),
                 absl::StrCat(e.event().stream_id(), "@", e.stream_revision()).c_str(),
-                e.event().type().c_str(), FormatTimestamp(e.event().recorded_at()).c_str());
+                e.event().type().c_str(), FormatTimestamp(e.event().occurred_at()).c_str(),
+                FormatTimestamp(e.event().recorded_at()).c_str(),
+                chain_hash != nullptr ? absl::StrCat("  ", Hex(*chain_hash)).c_str() : "");
   } else {
     std::printf("%s\n", ToJsonLine(e).c_str());
   }
@@ -130,12 +166,12 @@ void ProgressBar::Update(uint64_t done, uint64_t total, uint64_t matched) {
   last_ = now;
   const int width = 30;
   const int filled = static_cast<int>(width * std::min<uint64_t>(done, total) / total);
-  std::fprintf(stderr, "\r%s [%s%s] %3d%%  %llu of %llu positions  %llu events", label_.c_str(),
+  std::fprintf(stderr, "\r%s [%s%s] %3d%%  %llu of %llu positions%s", label_.c_str(),
                std::string(static_cast<size_t>(filled), '#').c_str(),
                std::string(static_cast<size_t>(width - filled), '.').c_str(),
                static_cast<int>(100 * std::min<uint64_t>(done, total) / total),
                static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-               static_cast<unsigned long long>(matched));
+               matched == kUnknown ? "" : absl::StrCat("  ", matched, " events").c_str());
   drawn_ = true;
 }
 
@@ -152,8 +188,8 @@ absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string&
   absl::Time t;
   std::string error;
   if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return t;
-  return absl::InvalidArgumentError(absl::StrCat(
-      flag, ": \"", text, "\" is neither a date (2026-03-01) nor an RFC 3339 time"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": \"", text, "\" is neither a date (2026-03-01) nor an RFC 3339 time"));
 }
 
 void AddFilterFlags(CLI::App* cmd, FilterFlags* f) {
@@ -228,9 +264,9 @@ absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags) {
       absl::StatusOr<absl::Time> start = ParseWhen("--as-of", flags.as_of, false);
       const absl::Time now = absl::Now();
       if (*start > now) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--as-of: ", flags.as_of,
-            " is in the future; a report can only say how the log stood up to now"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--as-of: ", flags.as_of,
+                         " is in the future; a report can only say how the log stood up to now"));
       }
       if (*t > now) {
         std::fprintf(stderr, "evenhand: %s is not over yet: reporting as the log stands now\n",
@@ -257,7 +293,7 @@ absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path) {
 
 std::string DescribeCheckpoint(const v1::SignedCheckpoint& c) {
   return absl::StrCat("tree size ", c.checkpoint().tree_size(), ", root ",
-                      Hex(c.checkpoint().root_hash()).substr(0, 16), "..., signed ",
+                      Hex(c.checkpoint().root_hash()), ", signed ",
                       FormatTimestamp(c.checkpoint().timestamp()), " by key ", c.key_id());
 }
 

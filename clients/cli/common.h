@@ -94,17 +94,37 @@ std::string ToJsonLine(const google::protobuf::Message& m);
 absl::Status ParseJson(const std::string& json, google::protobuf::Message* m,
                        const std::string& what);
 std::string FormatTimestamp(const google::protobuf::Timestamp& ts);
-void PrintEvent(const v1::RecordedEvent& e, const std::string& format);
+
+// --format, the same on every command that lists things: "table" for
+// people (a header row, times labelled occurred or recorded, hashes in full
+// lowercase hex) or "json" for programs, one object per line (JSON Lines) in
+// the API's proto3 JSON mapping (bytes base64, 64-bit integers as strings,
+// enums by name); "jsonl" is accepted as another name for "json". `report`
+// alone prints one JSON object.
+CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
+                             const std::vector<std::string>& formats);
+
+// Recorded events as a table (PrintEventHeader first, then a row each; with
+// `chain`, the event's chain hash ends the row) or as JSON Lines.
+void PrintEventHeader(bool chain = false);
+void PrintEvent(const v1::RecordedEvent& e, const std::string& format,
+                const std::string* chain_hash = nullptr);
 // Writes `text` to `path` ("" or "-": stdout); errors are local I/O.
 absl::Status WriteOutput(const std::string& path, const std::string& text);
 std::string Hex(const std::string& bytes);
+
+// --progress (auto, always, never), the same on every long command.
+CLI::Option* AddProgressOption(CLI::App* cmd, std::string* mode);
 
 // A one-line progress bar on stderr, for long replays and verifications.
 class ProgressBar {
  public:
   // `mode`: auto (when stderr is a terminal), always or never.
+  static constexpr uint64_t kUnknown = UINT64_MAX;
   ProgressBar(const std::string& label, const std::string& mode);
-  void Update(uint64_t done, uint64_t total, uint64_t matched);
+  // `done` of `total` positions scanned; `matched` events so far (kUnknown:
+  // not shown).
+  void Update(uint64_t done, uint64_t total, uint64_t matched = kUnknown);
   void Done();
 
  private:
@@ -143,6 +163,7 @@ void AddPeriodFlags(CLI::App* cmd, PeriodFlags* flags);
 absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags);
 
 absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path);
+// One line for people: tree size, root (hex), when and by which key.
 std::string DescribeCheckpoint(const v1::SignedCheckpoint& c);
 
 }  // namespace evenhand::cli

@@ -16,6 +16,7 @@ struct ExportFlags {
   std::string description;
   std::string output;
   bool allow_empty = false;
+  std::string progress = "auto";
 };
 
 int Run(const Context& context, const ExportFlags& flags) {
@@ -27,7 +28,10 @@ int Run(const Context& context, const ExportFlags& flags) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
-  absl::StatusOr<std::string> bundle = client.Export(request);
+  ProgressBar bar("exporting", flags.progress);
+  absl::StatusOr<std::string> bundle =
+      client.Export(request, [&](uint64_t scanned, uint64_t last) { bar.Update(scanned, last); });
+  bar.Done();
   if (!bundle.ok()) return FailServer(bundle.status(), context);
   // Check it before handing it over: an auditor should never carry away a
   // bundle that does not verify.
@@ -46,13 +50,13 @@ int Run(const Context& context, const ExportFlags& flags) {
   if (!written.ok()) return FailIo(written);
   size_t complete = 0;
   for (const auto& st : report->streams) complete += st.complete() ? 1 : 0;
-  std::printf("exported %zu events of %zu case(s), %zu of them whole (%s), proven against the "
-              "checkpoint of tree size %llu, "
-              "%zu bytes (%.0f bytes per event)\n",
-              report->events.size(), report->streams.size(), complete, report->selection.c_str(),
-              static_cast<unsigned long long>(report->tree_size), bundle->size(),
-              report->events.empty() ? 0.0
-                                     : static_cast<double>(bundle->size()) / report->events.size());
+  std::printf(
+      "exported %zu events of %zu case(s), %zu of them whole (%s), proven against the "
+      "checkpoint of tree size %llu, "
+      "%zu bytes (%.0f bytes per event)\n",
+      report->events.size(), report->streams.size(), complete, report->selection.c_str(),
+      static_cast<unsigned long long>(report->tree_size), bundle->size(),
+      report->events.empty() ? 0.0 : static_cast<double>(bundle->size()) / report->events.size());
   return kOk;
 }
 
@@ -68,6 +72,7 @@ void AddExport(Registry& r) {
   cmd->add_option("--output,-o", flags->output, "the bundle file")->required();
   cmd->add_flag("--allow-empty", flags->allow_empty,
                 "write the bundle even if the filter selects no event");
+  AddProgressOption(cmd, &flags->progress);
 }
 
 }  // namespace evenhand::cli

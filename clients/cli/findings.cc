@@ -74,9 +74,7 @@ void AddFindings(Registry& r) {
   cmd->add_option("--group", flags->groups, "only these group ids (comma-separated or repeated)")
       ->delimiter(',');
   cmd->add_option("--min-severity", flags->min_severity, "info, low, medium or high (any case)");
-  cmd->add_option("--format", flags->format, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
-      ->capture_default_str();
+  AddFormatOption(cmd, &flags->format, {"table", "json"});
 }
 
 }  // namespace evenhand::cli

@@ -31,10 +31,12 @@ int Main(int argc, char** argv) {
   app.add_option("--ca", c.ca_file,
                  "CA certificate (PEM) that signed the server's certificate: turns TLS on "
                  "(env EVENHAND_CA)");
-  app.add_option("--cert", c.cert_file, "this client's certificate (PEM), for mTLS (env EVENHAND_CERT)");
+  app.add_option("--cert", c.cert_file,
+                 "this client's certificate (PEM), for mTLS (env EVENHAND_CERT)");
   app.add_option("--key", c.key_file, "this client's private key (PEM) (env EVENHAND_KEY)");
-  app.add_option("--token-file", c.token_file,
-                 "a file holding an OIDC access token, sent only over TLS (env EVENHAND_TOKEN_FILE)");
+  app.add_option(
+      "--token-file", c.token_file,
+      "a file holding an OIDC access token, sent only over TLS (env EVENHAND_TOKEN_FILE)");
   app.add_option("--server-name", c.server_name,
                  "the name to check in the server's certificate, if not the address's host");
 
@@ -56,7 +58,7 @@ int Main(int argc, char** argv) {
   // The first word that is not a global flag (or its value) is the
   // command: one that does not exist is named as such, with the nearest.
   {
-    const std::vector<std::string> with_value = {"--server", "--ca",       "--cert",
+    const std::vector<std::string> with_value = {"--server", "--ca",         "--cert",
                                                  "--key",    "--token-file", "--server-name"};
     std::vector<std::string> names;
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {

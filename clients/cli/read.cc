@@ -32,6 +32,7 @@ int Run(const Context& context, const ReadFlags& flags) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
+  if (flags.format == "table") PrintEventHeader();
   auto print = [&](const v1::RecordedEvent& e) {
     PrintEvent(e, flags.format);
     return true;
@@ -70,9 +71,7 @@ void AddRead(Registry& r) {
   cmd->add_option("--max", flags->max, "at most this many events (0: all)");
   cmd->add_option("--type", flags->types, "only these event types (--all)");
   cmd->add_option("--prefix", flags->prefixes, "only streams starting with these (--all)");
-  cmd->add_option("--format", flags->format, "json or table")
-      ->check(CLI::IsMember({"json", "table"}))
-      ->capture_default_str();
+  AddFormatOption(cmd, &flags->format, {"json", "table"});
 }
 
 }  // namespace evenhand::cli

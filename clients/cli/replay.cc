@@ -13,7 +13,7 @@ namespace {
 
 struct ReplayFlags {
   FilterFlags filter;
-  std::string format = "jsonl";
+  std::string format = "json";
   std::string progress = "auto";
 };
 
@@ -27,18 +27,13 @@ int Run(const Context& context, const ReplayFlags& flags) {
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   ProgressBar bar("replaying", flags.progress);
   uint64_t matched = 0;
+  if (flags.format == "table") PrintEventHeader(/*chain=*/true);
   absl::Status status = client.Replay(
       request,
       [&](const v1::AuditedEvent& e) {
         ++matched;
         if (flags.format == "table") {
-          std::printf("%10llu  %-30s  %-30s  %s  %s\n",
-                      static_cast<unsigned long long>(e.event().position()),
-                      absl::StrCat(e.event().event().stream_id(), "@", e.event().stream_revision())
-                          .c_str(),
-                      e.event().event().type().c_str(),
-                      FormatTimestamp(e.event().event().occurred_at()).c_str(),
-                      Hex(e.chain_hash()).substr(0, 16).c_str());
+          PrintEvent(e.event(), flags.format, &e.chain_hash());
         } else {
           std::printf("%s\n", ToJsonLine(e).c_str());
         }
@@ -58,13 +53,8 @@ void AddReplay(Registry& r) {
       r.Add("replay", "replay recorded events for an investigation, each with its hashes",
             [flags](const Context& c) { return Run(c, *flags); });
   AddFilterFlags(cmd, &flags->filter);
-  cmd->add_option("--format", flags->format, "jsonl or table")
-      ->check(CLI::IsMember({"jsonl", "table"}))
-      ->capture_default_str();
-  cmd->add_option("--progress", flags->progress,
-                  "auto (when stderr is a terminal), always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
+  AddFormatOption(cmd, &flags->format, {"json", "table"});
+  AddProgressOption(cmd, &flags->progress);
 }
 
 }  // namespace evenhand::cli

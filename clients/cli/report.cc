@@ -49,9 +49,7 @@ void AddReport(Registry& r) {
       r.Add("report", "the fairness report for the standards committee (HTML page, JSON or CSV)",
             [flags](const Context& c) { return Run(c, *flags); });
   AddPeriodFlags(cmd, &flags->period);
-  cmd->add_option("--format", flags->format, "html, json or csv")
-      ->check(CLI::IsMember({"html", "json", "csv"}))
-      ->capture_default_str();
+  AddFormatOption(cmd, &flags->format, {"html", "json", "csv"});
   cmd->add_option("--table", flags->table, "with csv: groups, findings or access")
       ->check(CLI::IsMember({"groups", "findings", "access"}))
       ->capture_default_str();

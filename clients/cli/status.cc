@@ -15,14 +15,13 @@ int Run(const Context& context) {
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   absl::StatusOr<v1::GetStatusResponse> status = client.GetStatus();
   if (!status.ok()) return FailServer(status.status(), context);
-  std::printf("server          %s (%s)\nversion         %s\nlog id          %s\n"
-              "last position   %llu\nmax event size  %llu bytes\nmax batch       %u events\n",
-              context.connection.address.c_str(),
-              context.connection.tls() ? "TLS" : "plain text, local mode",
-              status->server_version().c_str(), status->log_id().c_str(),
-              static_cast<unsigned long long>(status->last_position()),
-              static_cast<unsigned long long>(status->max_event_bytes()),
-              status->max_batch_events());
+  std::printf(
+      "server          %s (%s)\nversion         %s\nlog id          %s\n"
+      "last position   %llu\nmax event size  %llu bytes\nmax batch       %u events\n",
+      context.connection.address.c_str(),
+      context.connection.tls() ? "TLS" : "plain text, local mode", status->server_version().c_str(),
+      status->log_id().c_str(), static_cast<unsigned long long>(status->last_position()),
+      static_cast<unsigned long long>(status->max_event_bytes()), status->max_batch_events());
   std::printf("appends         %s\n",
               status->accepting_appends()
                   ? "accepted"

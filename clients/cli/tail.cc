@@ -31,6 +31,7 @@ int Run(const Context& context, const TailFlags& flags) {
   for (const auto& t : flags.types) request.mutable_filter()->add_event_types(t);
   for (const auto& p : flags.prefixes) request.mutable_filter()->add_stream_prefixes(p);
   uint64_t seen = 0;
+  if (flags.format == "table") PrintEventHeader();
   absl::Status status = client.Subscribe(request, [&](const v1::SubscribeResponse& m) {
     switch (m.content_case()) {
       case v1::SubscribeResponse::kEvents:
@@ -69,9 +70,7 @@ void AddTail(Registry& r) {
   cmd->add_option("--type", flags->types, "only these event types");
   cmd->add_option("--prefix", flags->prefixes, "only streams starting with these");
   cmd->add_option("--count", flags->count, "stop after this many events (0: never)");
-  cmd->add_option("--format", flags->format, "json or table")
-      ->check(CLI::IsMember({"json", "table"}))
-      ->capture_default_str();
+  AddFormatOption(cmd, &flags->format, {"json", "table"});
 }
 
 }  // namespace evenhand::cli

@@ -65,27 +65,29 @@ int RunBundle(const VerifyFlags& flags) {
               r->key_pinned ? "the key you gave with --pubkey"
                             : "the key inside the bundle: NOT PINNED, compare it with the "
                               "council's published key or pass --pubkey");
-  std::printf("  events       %zu, each: canonical record, leaf hash, inclusion proof to the root; "
-              "manifest signature\n",
-              r->events.size());
+  std::printf(
+      "  events       %zu, each: canonical record, leaf hash, inclusion proof to the root; "
+      "manifest signature\n",
+      r->events.size());
   if (r->whole_log) {
-    std::printf("  whole log    the hash chain and the stream-head map recomputed from the events "
-                "match the signed chain head and map root\n");
+    std::printf(
+        "  whole log    the hash chain and the stream-head map recomputed from the events "
+        "match the signed chain head and map root\n");
   }
   std::printf("  streams      %zu, each head proven in the checkpoint's stream-head map:\n",
               r->streams.size());
   for (const auto& st : r->streams) {
     if (st.complete()) {
-      std::printf("    %-40s complete as of checkpoint %llu (%s)\n", st.stream_id.c_str(),
-                  static_cast<unsigned long long>(r->tree_size),
-                  st.total == 1 ? "its only event"
-                                : absl::StrCat("all ", st.total, " events").c_str());
+      std::printf(
+          "    %-40s complete as of checkpoint %llu (%s)\n", st.stream_id.c_str(),
+          static_cast<unsigned long long>(r->tree_size),
+          st.total == 1 ? "its only event" : absl::StrCat("all ", st.total, " events").c_str());
     } else {
-      std::printf("    %-40s partial: %llu of its %llu events as of checkpoint %llu (the "
-                  "selection took only some)\n",
-                  st.stream_id.c_str(), static_cast<unsigned long long>(st.held),
-                  static_cast<unsigned long long>(st.total),
-                  static_cast<unsigned long long>(r->tree_size));
+      std::printf(
+          "    %-40s partial: %llu of its %llu events as of checkpoint %llu (the "
+          "selection took only some)\n",
+          st.stream_id.c_str(), static_cast<unsigned long long>(st.held),
+          static_cast<unsigned long long>(st.total), static_cast<unsigned long long>(r->tree_size));
     }
   }
   for (const auto& e : r->events) {
@@ -139,9 +141,9 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
     return VerificationFailed("your saved checkpoint is of another log");
   }
   if (old && old->checkpoint().tree_size() > n) {
-    return VerificationFailed(absl::StrCat(
-        "the log has shrunk: your checkpoint has ", old->checkpoint().tree_size(),
-        " events, the server's latest ", n));
+    return VerificationFailed(absl::StrCat("the log has shrunk: your checkpoint has ",
+                                           old->checkpoint().tree_size(),
+                                           " events, the server's latest ", n));
   }
   // Recompute every leaf and chain link from the events themselves.
   v1::ReplayRequest request;
@@ -178,9 +180,11 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
           problem = absl::StrCat("event at position ", p, ": the hash chain breaks here");
           return false;
         }
-        heads[integrity::StreamKey(e.event().event().stream_id())] = {e.event().stream_revision(), p};
+        heads[integrity::StreamKey(e.event().event().stream_id())] = {e.event().stream_revision(),
+                                                                      p};
         range.Append(leaf, [](int, uint64_t, const std::string&) {});
-        if (old && range.size() == old->checkpoint().tree_size()) old_root_recomputed = range.Root();
+        if (old && range.size() == old->checkpoint().tree_size())
+          old_root_recomputed = range.Root();
         return true;
       },
       [&](uint64_t scanned, uint64_t last) { bar.Update(scanned, last, range.size()); });
@@ -189,8 +193,8 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
   if (!problem.empty()) return VerificationFailed(problem);
   const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
   if (range.size() != n) {
-    return VerificationFailed(absl::StrCat("the server replayed ", range.size(),
-                                           " events but its checkpoint says ", n));
+    return VerificationFailed(
+        absl::StrCat("the server replayed ", range.size(), " events but its checkpoint says ", n));
   }
   if (range.Root() != latest->checkpoint().root_hash()) {
     return VerificationFailed("the root recomputed from the events is not the checkpoint's root");
@@ -211,13 +215,17 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
     }
   }
   std::printf("log %s: VERIFIED\n", latest->checkpoint().log_id().c_str());
-  std::printf("  %llu events replayed; every leaf hash and chain link recomputed from the events "
-              "(%.0f events/s)\n",
-              static_cast<unsigned long long>(n), n / seconds);
+  std::printf(
+      "  %llu events replayed; every leaf hash and chain link recomputed from the events "
+      "(%.0f events/s)\n",
+      static_cast<unsigned long long>(n), n / seconds);
   std::printf("  root matches the latest checkpoint: %s\n", DescribeCheckpoint(*latest).c_str());
   if (v2) {
-    std::printf("  chain head and stream-head map (%zu streams) recomputed: both match it\n",
-                heads.size());
+    std::printf(
+        "  chain head %s and stream-head map root %s (%zu streams) recomputed: both "
+        "match it\n",
+        Hex(latest->checkpoint().chain_head()).c_str(),
+        Hex(latest->checkpoint().stream_map_root()).c_str(), heads.size());
   } else {
     std::printf("  (a version 1 checkpoint: it signs no chain head or stream-head map)\n");
   }
@@ -233,8 +241,8 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
                                                         old->checkpoint().root_hash(),
                                                         latest->checkpoint().root_hash(), path);
           !s.ok()) {
-        return VerificationFailed(absl::StrCat(
-            "the log is not an extension of your saved checkpoint: ", s.message()));
+        return VerificationFailed(
+            absl::StrCat("the log is not an extension of your saved checkpoint: ", s.message()));
       }
     }
     if (!old_root_recomputed || *old_root_recomputed != old->checkpoint().root_hash()) {
@@ -242,9 +250,10 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
           "the first events of the log no longer hash to your saved checkpoint's root: history "
           "was rewritten");
     }
-    std::printf("  consistent with your saved checkpoint (%s): the consistency proof verifies "
-                "and its root was recomputed from the events\n",
-                DescribeCheckpoint(*old).c_str());
+    std::printf(
+        "  consistent with your saved checkpoint (%s): the consistency proof verifies "
+        "and its root was recomputed from the events\n",
+        DescribeCheckpoint(*old).c_str());
   }
   if (!flags.save_checkpoint.empty()) {
     google::protobuf::util::JsonPrintOptions o;
@@ -308,9 +317,7 @@ void AddVerify(Registry& r) {
                   "with --server: a checkpoint saved earlier; the log must extend it");
   cmd->add_option("--save-checkpoint", flags->save_checkpoint,
                   "with --server: save the verified checkpoint for next time");
-  cmd->add_option("--progress", flags->progress, "auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
+  AddProgressOption(cmd, &flags->progress);
 }
 
 }  // namespace evenhand::cli

@@ -138,6 +138,8 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     } else if (!o.pending) {
       m.set_queries_unanswered(m.queries_unanswered() + 1);
       t->late_replies.push_back(*o.received);
+    } else {
+      m.set_queries_not_yet_due(m.queries_not_yet_due() + 1);
     }
   }
   // Complaints raised by the group's councillors.

@@ -117,7 +117,8 @@ async function main() {
       const r = e.getBoundingClientRect();
       return { top: r.top, bottom: r.bottom };
     });
-    assert.ok(box.top >= 0 && box.bottom <= 900, `${firstLink} scrolled into view`);
+    // (Less than a pixel above the top is sub-pixel layout, not a miss.)
+    assert.ok(box.top > -1 && box.bottom <= 900, `${firstLink} scrolled into view (${JSON.stringify(box)})`);
 
     // For the committee papers: a screenshot and an A4 PDF.
     await page.screenshot({ path: path.join(artifacts, 'report.png'), fullPage: true });

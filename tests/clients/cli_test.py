@@ -9,6 +9,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,7 +122,11 @@ class EvenHandCli(unittest.TestCase):
 
     def test_read_all_as_table_and_backwards(self):
         out = self.cli("read", "--all", "--backwards", "--max=2", "--format=table").stdout
-        rows = out.splitlines()
+        header, *rows = out.splitlines()
+        # A header row; both times labelled.
+        self.assertEqual(header.split()[:3], ["position", "stream@revision", "type"])
+        self.assertIn("occurred (UTC)", header)
+        self.assertIn("recorded (UTC)", header)
         self.assertEqual(len(rows), 2)
         self.assertGreater(int(rows[0].split()[0]), int(rows[1].split()[0]))
 
@@ -303,6 +308,66 @@ class EvenHandCli(unittest.TestCase):
             html = f.read()
         self.assertIn("1 Apr 2026 to 30 Jun 2026 (included)", html)
         self.assertNotIn("to 1 Jul 2026", html)
+
+    def test_hashes_are_hex_for_people_in_replay_checkpoint_and_verify(self):
+        # One encoding for people: full lowercase hex in every table and
+        # summary. JSON keeps protobuf's mapping (bytes in base64).
+        events = [json.loads(l) for l in self.cli(
+            "replay", "--case=complaint-C-RT-1", "--format=json").stdout.splitlines()]
+        table = self.cli("replay", "--case=complaint-C-RT-1", "--format=table").stdout
+        header, *rows = table.splitlines()
+        self.assertIn("chain hash (hex)", header)
+        self.assertEqual(len(rows), len(events))
+        for row, event in zip(rows, events):
+            self.assertEqual(row.split()[-1], base64.b64decode(event["chainHash"]).hex())
+        saved = json.loads(self.cli("checkpoint").stdout)
+        shown = dict(re.split(r"\s{2,}", l, maxsplit=1) for l in
+                     self.cli("checkpoint", "--format=table").stdout.splitlines())
+        root_hex = base64.b64decode(saved["checkpoint"]["rootHash"]).hex()
+        self.assertEqual(shown["root"], root_hex)
+        self.assertEqual(shown["chain head"],
+                         base64.b64decode(saved["checkpoint"]["chainHead"]).hex())
+        out_file = os.path.join(self.tmp, "cp-hex.json")
+        result = self.cli("checkpoint", "-o", out_file)
+        self.assertIn(root_hex, result.stderr)
+        bundle = os.path.join(self.tmp, "hex.bundle")
+        self.cli("export", "--case=complaint-C-RT-1", "-o", bundle)
+        verified = self.cli("verify", bundle).stdout
+        self.assertRegex(verified, r"root [0-9a-f]{64}\b")
+
+    def test_json_means_json_lines_everywhere_and_jsonl_is_the_same(self):
+        for command in (["read", "--all", "--max=3"], ["replay", "--case=complaint-C-RT-1"],
+                        ["findings"], ["access"]):
+            as_json = [json.loads(l) for l in self.cli(*command, "--format=json").stdout.splitlines()]
+            as_jsonl = [json.loads(l) for l in self.cli(*command, "--format=jsonl").stdout.splitlines()]
+            self.assertTrue(as_json, command)
+            # The same objects (a finding's time may be "now"; each access
+            # call is itself recorded, so the second sees one more).
+            shape = lambda objects: [sorted(o.keys()) for o in objects][:3]
+            self.assertEqual(shape(as_jsonl), shape(as_json), command)
+            for o in as_json:
+                self.assertIsInstance(o, dict)
+        # The report alone is one object.
+        self.assertIsInstance(json.loads(self.cli("report", "--format=json").stdout), dict)
+
+    def test_severities_are_spelled_one_way(self):
+        findings = [json.loads(l) for l in self.cli("findings", "--format=json").stdout.splitlines()]
+        spellings = {f["severity"] for f in findings}
+        self.assertTrue(spellings <= {"HIGH", "MEDIUM", "LOW", "INFO"}, spellings)
+        table = self.cli("findings").stdout.splitlines()[1:]
+        self.assertEqual({row.split()[1] for row in table}, spellings)
+        page = self.cli("report", "--format=html").stdout
+        for s in spellings:
+            self.assertIn(f'class="sev {s}"', page)
+        csv_rows = self.cli("report", "--format=csv", "--table=findings").stdout.splitlines()
+        self.assertTrue(any(f",{s}," in r for r in csv_rows for s in spellings))
+
+    def test_export_shows_progress_when_asked(self):
+        bundle = os.path.join(self.tmp, "progress.bundle")
+        result = self.cli("export", "--group=green", "--progress=always", "-o", bundle)
+        self.assertRegex(result.stderr, r"exporting \[#+\.*\] +\d+%  \d+ of \d+ positions")
+        quiet = self.cli("export", "--group=green", "--progress=never", "-o", bundle)
+        self.assertNotIn("exporting", quiet.stderr)
 
     def test_unreachable_server_is_a_clear_error(self):
         result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],

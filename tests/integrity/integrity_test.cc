@@ -138,10 +138,10 @@ TEST(SigningTest, AKeyOthersCanReadIsRefused) {
   ASSERT_OK(SigningKey::LoadOrCreate(dir.Sub("key.pem"), &created));
   for (mode_t mode : {0640, 0644, 0604, 0660}) {
     ::chmod(dir.Sub("key.pem").c_str(), mode);
-    EXPECT_THAT(SigningKey::LoadOrCreate(dir.Sub("key.pem"), &created),
-                StatusIs(absl::StatusCode::kPermissionDenied,
-                         AllOf(HasSubstr("can be read by its group or others"),
-                               HasSubstr("chmod 600"))))
+    EXPECT_THAT(
+        SigningKey::LoadOrCreate(dir.Sub("key.pem"), &created),
+        StatusIs(absl::StatusCode::kPermissionDenied,
+                 AllOf(HasSubstr("can be read by its group or others"), HasSubstr("chmod 600"))))
         << std::oct << mode;
   }
   ::chmod(dir.Sub("key.pem").c_str(), 0600);
@@ -197,10 +197,14 @@ class IntegrityLogTest : public ::testing::Test {
     io.signing_key_file = dir_.Sub("key.pem");
     io.journal_file = dir_.Sub("checkpoints.jsonl");
     io.checkpoint_every_events = checkpoint_every_events;
+    if (clock_) io.clock = clock_;
     auto log = IntegrityLog::Open(store_.get(), io);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = std::move(*log);
   }
+
+  // The integrity log's clock, if a test sets one before Open.
+  std::function<absl::Time()> clock_;
 
   void TearDown() override {
     if (store_) store_->BeginShutdown();
@@ -233,12 +237,11 @@ class IntegrityLogTest : public ::testing::Test {
   // The stream-head map's root computed from the events alone.
   std::string RecomputeMapRoot() {
     std::map<std::string, StreamHeadValue> heads;  // by key
-    EXPECT_OK(store_->ReadAll(std::nullopt, storage::Direction::kForwards, 0, {},
-                              [&](const storage::EventPtr& e) {
-                                heads[StreamKey(e->event().stream_id())] = {e->stream_revision(),
-                                                                            e->position()};
-                                return true;
-                              }));
+    EXPECT_OK(store_->ReadAll(
+        std::nullopt, storage::Direction::kForwards, 0, {}, [&](const storage::EventPtr& e) {
+          heads[StreamKey(e->event().stream_id())] = {e->stream_revision(), e->position()};
+          return true;
+        }));
     std::vector<StreamMapEntry> entries;
     for (const auto& [k, v] : heads) entries.push_back({k, v});
     return StreamMapRoot(entries);
@@ -271,7 +274,8 @@ TEST_F(IntegrityLogTest, ProofsFromTheStoredTreeVerify) {
     std::vector<std::string> path(proof.hashes().begin(), proof.hashes().end());
     EXPECT_OK(VerifyConsistency(m, n, *log_->Root(m), root, path));
   }
-  EXPECT_THAT(log_->InclusionProof(n + 1, n), StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("not in the tree")));
+  EXPECT_THAT(log_->InclusionProof(n + 1, n),
+              StatusIs(absl::StatusCode::kOutOfRange, HasSubstr("not in the tree")));
 }
 
 TEST_F(IntegrityLogTest, TheTreeAndChainContinueAfterReopening) {
@@ -328,7 +332,8 @@ TEST_F(IntegrityLogTest, CheckpointsAreSignedAsTheTreeGrows) {
   Open(true, /*checkpoint_every_events=*/10);
   AppendMany(30);
   // The checkpointer wakes each second; wait for it (no timing asserted).
-  for (int i = 0; i < 100 && log_->Checkpoints()->empty(); ++i) absl::SleepFor(absl::Milliseconds(100));
+  for (int i = 0; i < 100 && log_->Checkpoints()->empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(100));
   ASSERT_OK_AND_ASSIGN(std::vector<v1::SignedCheckpoint> all, log_->Checkpoints());
   ASSERT_FALSE(all.empty());
   for (const auto& c : all) {
@@ -337,6 +342,35 @@ TEST_F(IntegrityLogTest, CheckpointsAreSignedAsTheTreeGrows) {
   }
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint now, log_->CheckpointNow());
   EXPECT_EQ(now.checkpoint().tree_size(), log_->size());
+}
+
+// A reader asking for the latest checkpoint after every append does not
+// get a new signature (and journal line) each time: at most one a second.
+TEST_F(IntegrityLogTest, CheckpointsOnDemandAreSignedAtMostOnceAnInterval) {
+  TearDown();
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+  absl::Mutex mu;
+  clock_ = [&] {
+    absl::MutexLock lock(&mu);
+    return now;
+  };
+  Open(true);
+  AppendMany(3);
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint first, log_->CheckpointNow(absl::Seconds(1)));
+  EXPECT_EQ(first.checkpoint().tree_size(), log_->size());
+  AppendMany(3);
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint same, log_->CheckpointNow(absl::Seconds(1)));
+  EXPECT_EQ(same.SerializeAsString(), first.SerializeAsString());
+  EXPECT_LT(same.checkpoint().tree_size(), log_->size());
+  {
+    absl::MutexLock lock(&mu);
+    now += absl::Seconds(1);
+  }
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint next, log_->CheckpointNow(absl::Seconds(1)));
+  EXPECT_EQ(next.checkpoint().tree_size(), log_->size());
+  EXPECT_EQ(log_->Checkpoints()->size(), 2u);
+  TearDown();
+  clock_ = nullptr;
 }
 
 TEST_F(IntegrityLogTest, CheckpointsFallOnEveryMultipleOfTheEventCount) {
@@ -443,7 +477,8 @@ TEST(StreamMapTest, TheStoredMapUpdatedInStepsEqualsTheMapBuiltAtOnce) {
       v = {all.count(stream) && v.last_position > 0 ? v.last_revision + 1 : 0, ++position};
       changed[StreamKey(stream)] = v;
     }
-    ASSERT_OK_AND_ASSIGN(std::string root, store.Update(changed, position, rocksdb::WriteOptions()));
+    ASSERT_OK_AND_ASSIGN(std::string root,
+                         store.Update(changed, position, rocksdb::WriteOptions()));
     std::vector<StreamMapEntry> entries;
     for (const auto& [stream, v] : all) entries.push_back({StreamKey(stream), v});
     ASSERT_EQ(root, StreamMapRoot(entries)) << "step " << step;
@@ -474,9 +509,9 @@ TEST(StreamMapTest, ASingleEntryIsTheRootAndAPaddedProofIsRefused) {
   EXPECT_OK(VerifyStreamHead(root, "c-1", {4, 9}, {}));
   // The same entry claimed one level down beside an empty subtree: a
   // collapsed tree never has that shape.
-  EXPECT_THAT(VerifyStreamHead(NodeHash(root, EmptyStreamMapHash()), "c-1", {4, 9},
-                               {EmptyStreamMapHash()}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not minimal")));
+  EXPECT_THAT(
+      VerifyStreamHead(NodeHash(root, EmptyStreamMapHash()), "c-1", {4, 9}, {EmptyStreamMapHash()}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not minimal")));
 }
 
 // ---- investigation bundles -------------------------------------------------------
@@ -565,10 +600,11 @@ TEST_F(BundleTest, ACaseBundleIsProvenCompleteAndAWithheldEventIsCaught) {
   withheld.mutable_manifest()->mutable_positions()->erase(
       withheld.mutable_manifest()->mutable_positions()->begin() + 1);
   ReSignManifest(key, &withheld);
-  EXPECT_THAT(Verify(DeterministicBytes(withheld), true),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("stream s-5: incomplete"), HasSubstr("missing revision(s) 1"),
-                             HasSubstr("an event was withheld"))));
+  EXPECT_THAT(
+      Verify(DeterministicBytes(withheld), true),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("stream s-5: incomplete"), HasSubstr("missing revision(s) 1"),
+                     HasSubstr("an event was withheld"))));
   // The claim dropped too: it verifies, but can no longer say complete.
   withheld.mutable_manifest()->clear_complete_streams();
   ReSignManifest(key, &withheld);
@@ -606,16 +642,17 @@ TEST_F(BundleTest, AWholeLogBundleIsCheckedAgainstTheSignedChainHead) {
   ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::LoadOrCreate(dir_.Sub("key.pem"), &created));
   v1::InvestigationBundle b;
   ASSERT_TRUE(b.ParseFromString(bytes));
-  for (const std::string& seed : {std::string(32, '\x01'), Sha256("made up"), std::string(32, '\xff')}) {
+  for (const std::string& seed :
+       {std::string(32, '\x01'), Sha256("made up"), std::string(32, '\xff')}) {
     std::string chain = seed;
     for (const auto& e : b.events()) chain = ChainHash(chain, e.canonical());
     v1::InvestigationBundle forged = b;
     v1::Checkpoint c = forged.checkpoint().checkpoint();
     c.set_chain_head(chain);
     *forged.mutable_checkpoint() = *SignCheckpoint(key, c);
-    EXPECT_THAT(Verify(DeterministicBytes(forged), true),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("is not the signed chain head")));
+    EXPECT_THAT(
+        Verify(DeterministicBytes(forged), true),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is not the signed chain head")));
   }
   // Version 1's per-event chain hashes are refused as unknown fields.
   v1::InvestigationBundle old = b;
@@ -653,9 +690,8 @@ TEST_F(BundleTest, AnyAlteredByteOfTheKeysPemIsRejected) {
 TEST_F(BundleTest, TrailingOrRepeatedBytesAreRejected) {
   // A field repeated at the end parses (protobuf keeps the last), zeros do
   // not: both are refused, naming the encoding.
-  for (const std::string& tail :
-       {std::string("\x08\x02", 2), std::string("\x00", 1), std::string("\x00\x00\x00", 3),
-        std::string("\x0a\x00", 2)}) {
+  for (const std::string& tail : {std::string("\x08\x02", 2), std::string("\x00", 1),
+                                  std::string("\x00\x00\x00", 3), std::string("\x0a\x00", 2)}) {
     EXPECT_FALSE(Verify(bundle_ + tail).ok()) << absl::BytesToHexString(tail);
   }
   EXPECT_THAT(Verify(bundle_ + std::string("\x08\x02", 2)),

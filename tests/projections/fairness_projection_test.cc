@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "base/time_util.h"
 #include "demo/council_generator.h"
 #include "gmock/gmock.h"
@@ -103,6 +104,33 @@ TEST_F(FairnessProjectionTest, TheGeneratedCouncilHasFindingsOfEveryKind) {
   for (const auto& f : report.findings()) rules.insert(f.rule_id());
   EXPECT_GE(rules.size(), 10u) << report.findings_size() << " findings";
   EXPECT_EQ(report.groups_size(), 4);
+}
+
+// The group table's query columns add up: every query received in the
+// period was replied to in time or late, is overdue, or is not yet due.
+TEST_F(FairnessProjectionTest, EveryWrittenQueryIsInExactlyOneColumn) {
+  FairnessProjection p;
+  const uint64_t n = log_->size();
+  uint64_t not_yet_due = 0;
+  uint64_t received = 0;
+  for (uint64_t as_of : {n / 4, n / 2, (3 * n) / 4, n}) {
+    while (p.position() < as_of) p.Apply((*log_)[p.position()]);
+    ReportQuery q;
+    q.as_of_position = as_of;
+    q.as_of_time = FromProtoTime((*log_)[as_of - 1].event().occurred_at());
+    v1::FairnessReport report = p.Report(q, settings_, *calendar_);
+    for (const v1::GroupMetrics& g : report.groups()) {
+      SCOPED_TRACE(absl::StrCat(g.group_id(), " as of ", as_of));
+      EXPECT_EQ(g.queries_received(), g.queries_replied_in_time() + g.queries_replied_late() +
+                                          g.queries_unanswered() + g.queries_not_yet_due());
+      not_yet_due += g.queries_not_yet_due();
+      received += g.queries_received();
+    }
+  }
+  // Part-way through the year some queries were still within their five
+  // working days: the column is not always empty.
+  EXPECT_GT(not_yet_due, 0u);
+  EXPECT_GT(received, not_yet_due);
 }
 
 TEST_F(FairnessProjectionTest, RestoredFromCheckpointRecordsReportsExactlyAsTheFold) {

@@ -1,6 +1,7 @@
 // Domain validation on append: unknown groups, officers and cases are
 // refused with INVALID_ARGUMENT naming the field; a stream is one case.
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
@@ -108,6 +109,28 @@ TEST_F(DomainValidationTest, ACaseIsOpenedOnlyOnce) {
   EXPECT_THAT(Append("briefing-B-3", {Request("B-3"), Request("B-3")}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("events[1]: a BriefingRequested opens its case")));
+  // An expected revision saying the stream exists cannot open it again.
+  for (auto expect : std::vector<std::function<void(v1::AppendRequest&)>>{
+           [](v1::AppendRequest& r) { r.set_expected_state(v1::STREAM_EXISTS); },
+           [](v1::AppendRequest& r) { r.set_exact_revision(0); }}) {
+    v1::AppendRequest r;
+    r.set_stream_id("briefing-B-1");
+    *r.add_events() = clients::NewEvent(Request("B-1"), "test", absl::Now());
+    expect(r);
+    absl::StatusOr<v1::AppendResponse> again = client_->Append(r);
+    EXPECT_THAT(again, StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("opens its case, so its stream must not exist yet")));
+    EXPECT_EQ(ReasonOf(again.status()), "OPENING_EXPECTS_NO_STREAM");
+  }
+  // Nothing was added to the case.
+  v1::ReadStreamRequest read;
+  read.set_stream_id("briefing-B-1");
+  int events = 0;
+  ASSERT_OK(client_->ReadStream(read, [&](const v1::RecordedEvent&) {
+    ++events;
+    return true;
+  }));
+  EXPECT_EQ(events, 1);
 }
 
 TEST_F(DomainValidationTest, RetryingTheOpeningOfACaseIsAnIdempotentReplay) {

@@ -503,6 +503,42 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          auto report = fairness_->GetReport(request);
          return ToGrpcStatus(report.status());
        }},
+      {grpc::StatusCode::OUT_OF_RANGE,
+       "an inclusion proof beyond the tree",
+       "BEYOND_END_OF_LOG",
+       {"position: 9 is not in the tree of 2 (positions 1 to 2)"},
+       nullptr,
+       nullptr,
+       [&] {
+         EXPECT_TRUE(Append(Request("s", SomeEvents(2))).ok());
+         clients::AuditClient audit(v1::Audit::NewStub(channel_));
+         return ToGrpcStatus(audit.GetInclusionProof(9, 0).status());
+       }},
+      {grpc::StatusCode::NOT_FOUND,
+       "a checkpoint of a tree size never signed",
+       "NO_SUCH_CHECKPOINT",
+       {"tree_size: no checkpoint was signed at tree size 1"},
+       nullptr,
+       nullptr,
+       [&] {
+         EXPECT_TRUE(Append(Request("s", SomeEvents(2))).ok());
+         clients::AuditClient audit(v1::Audit::NewStub(channel_));
+         return ToGrpcStatus(audit.GetCheckpoint(1).status());
+       }},
+      {grpc::StatusCode::NOT_FOUND,
+       "a replay of a case not in the log",
+       "UNKNOWN_CASE",
+       {"filter.stream_id: no case \"C-1\" in the log", "did you mean \"complaint-C-1\"?"},
+       nullptr,
+       nullptr,
+       [&] {
+         EXPECT_TRUE(Append(Request("complaint-C-1", SomeEvents(1))).ok());
+         clients::AuditClient audit(v1::Audit::NewStub(channel_));
+         v1::ReplayRequest request;
+         request.mutable_filter()->set_stream_id("C-1");
+         return ToGrpcStatus(audit.Replay(
+             request, [](const v1::AuditedEvent&) { return true; }, [](uint64_t, uint64_t) {}));
+       }},
   };
 
   int n = 0;
@@ -554,7 +590,7 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
-  EXPECT_EQ(n, 26);
+  EXPECT_EQ(n, 29);
 }
 
 // A program that never reads the message: the code, the reason, the

@@ -233,6 +233,12 @@ TEST_F(EventLogTest, MalformedEventsAreInvalidArgumentNamingTheField) {
        "events[0].type: \"BriefingGiven\" does not match the payload"},
       {"no occurred_at", [](v1::AppendRequest* r) { r->mutable_events(0)->clear_occurred_at(); },
        "events[0].occurred_at: required"},
+      {"an empty occurred_at (1970-01-01T00:00:00Z)",
+       [](v1::AppendRequest* r) {
+         r->mutable_events(0)->mutable_occurred_at()->set_seconds(0);
+         r->mutable_events(0)->mutable_occurred_at()->set_nanos(0);
+       },
+       "events[0].occurred_at: required: 1970-01-01T00:00:00Z is an empty Timestamp"},
       {"future occurred_at",
        [](v1::AppendRequest* r) {
          *r->mutable_events(0)->mutable_occurred_at() =
@@ -245,9 +251,7 @@ TEST_F(EventLogTest, MalformedEventsAreInvalidArgumentNamingTheField) {
        [](v1::AppendRequest* r) { r->mutable_events(0)->set_actor(std::string(300, 'a')); },
        "events[0].actor: at most 256 characters"},
       {"duplicate id",
-       [](v1::AppendRequest* r) {
-         r->mutable_events(1)->set_event_id(r->events(0).event_id());
-       },
+       [](v1::AppendRequest* r) { r->mutable_events(1)->set_event_id(r->events(0).event_id()); },
        "events[1].event_id: "},
       {"unknown envelope field",
        [](v1::AppendRequest* r) {
