@@ -552,17 +552,9 @@ v1::FairnessReport ReportBuilder::Build() {
   report_.set_events_considered(query_.as_of_position);
   for (v1::RuleInfo& info : RuleCatalogue(settings_)) *report_.add_rules() = std::move(info);
 
-  CheckEqualOffer(*this);
-  CheckApprovalRequired(*this);
-  CheckPreElectionAttendance(*this);
-  CheckSameMatterDecline(*this);
-  CheckWrittenQueryReply(*this);
-  CheckPartyPoliticalBusiness(*this);
-  CheckNonMembersPresent(*this);
-  CheckComplaintRouting(*this);
-  CheckRelationshipConflict(*this);
-  CheckConfidentialityRelay(*this);
-  CheckDataQuality(*this);
+  for (const RuleDef& rule : Rules()) {
+    if (rule.check != nullptr) rule.check(*this);
+  }
   // Also adds the access-parity findings.
   AddGroupMetrics(*this, &report_);
   AddAccessSummary(*this, &report_);

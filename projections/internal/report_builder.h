@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "projections/fairness_projection.h"
+#include "projections/internal/rules/rule.h"
 
 namespace evenhand::projections::internal {
 
@@ -54,7 +55,8 @@ struct BriefingView {
   const std::string* matter_id = nullptr;
 };
 
-// The reply to a written query, in rules.cc (shared with the metrics).
+// The reply to a written query, in rules/written_query_reply.cc (shared with
+// the metrics).
 struct QueryOutcome {
   std::optional<Seen> received;
   std::string group_id;
@@ -63,19 +65,6 @@ struct QueryOutcome {
   bool pending = false;             // not replied, deadline not passed
   bool in_time = false;             // first reply before the deadline
 };
-// One rule of the catalogue.
-struct RuleDef {
-  const char* id;
-  const char* title;
-  const char* citation;
-  v1::Severity severity;
-  // What the rule checks, with its settings.
-  std::string (*describe)(const FairnessSettings&);
-};
-
-const std::vector<RuleDef>& Rules();
-const RuleDef& Rule(const std::string& id);
-std::vector<v1::RuleInfo> RuleCatalogue(const FairnessSettings& settings);
 
 class ReportBuilder {
  public:
@@ -236,25 +225,14 @@ class ReportBuilder {
   v1::FairnessReport report_;
 };
 
-// The rule checks, in rules.cc; each adds its findings to the builder.
-void CheckEqualOffer(ReportBuilder& b);
-void CheckApprovalRequired(ReportBuilder& b);
-void CheckPreElectionAttendance(ReportBuilder& b);
-void CheckSameMatterDecline(ReportBuilder& b);
-void CheckWrittenQueryReply(ReportBuilder& b);
-void CheckPartyPoliticalBusiness(ReportBuilder& b);
-void CheckNonMembersPresent(ReportBuilder& b);
-void CheckComplaintRouting(ReportBuilder& b);
-void CheckRelationshipConflict(ReportBuilder& b);
-void CheckConfidentialityRelay(ReportBuilder& b);
-void CheckDataQuality(ReportBuilder& b);
-
 // Per-group metrics and the access-parity rule, in metrics.cc.
 void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report);
 
 // Who read the log in the period, in access.cc.
 void AddAccessSummary(const ReportBuilder& b, v1::FairnessReport* report);
 
+// A written query's outcome (rules/written_query_reply.cc) and a briefing's
+// opening (rules/common.cc), cached by the builder.
 QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query);
 BriefingView ViewBriefing(const ReportBuilder& b, const Case& c);
 

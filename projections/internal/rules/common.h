@@ -1,0 +1,65 @@
+// What several rules share: who counts as a group's own office staff, the
+// officers' contacts with groups that the approval, pre-election and
+// party-political rules judge, and small wording helpers.
+#ifndef EVENHAND_PROJECTIONS_INTERNAL_RULES_COMMON_H_
+#define EVENHAND_PROJECTIONS_INTERNAL_RULES_COMMON_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "projections/internal/report_builder.h"
+
+namespace evenhand::projections::internal {
+
+// True if `officer_id` is, at `t`, a political assistant serving `group_id`.
+// Group office staff work for their group, so they may attend its meetings
+// without the Head of Paid Service's agreement (Harrow 5.1 "apart from group
+// office staff"; Barnet 9); at another group's meeting, or at a meeting held
+// before they joined their group's office, they are officers like any other.
+bool OwnGroupAssistant(const ReportBuilder& b, const std::string& officer_id,
+                       const std::string& group_id, absl::Time t);
+
+// True if every officer named is one of `group_id`'s own political assistants.
+template <typename Ids>
+bool AllOwnGroupAssistants(const ReportBuilder& b, const Ids& officer_ids,
+                           const std::string& group_id, absl::Time t) {
+  if (officer_ids.empty()) return false;
+  for (const std::string& id : officer_ids) {
+    if (!OwnGroupAssistant(b, id, group_id, t)) return false;
+  }
+  return true;
+}
+
+// Officers' contact with political groups in the period, other than a
+// group's own office staff at its meetings: each briefing delivered (with its
+// case and opening) and each officer's attendance at a group meeting. The
+// approval, pre-election and party-political rules judge these.
+template <typename OnDelivery, typename OnAttendance>
+void ForEachOfficerContact(const ReportBuilder& b, OnDelivery on_delivery,
+                           OnAttendance on_attendance) {
+  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
+    const BriefingView& v = b.BriefingOf(*c);
+    if (!v.request) continue;
+    for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
+      if (!b.InPeriod(d.at)) continue;
+      if (AllOwnGroupAssistants(b, d.payload->briefing_delivered().officer_ids(), v.group(), d.at))
+        continue;
+      on_delivery(*c, v, d);
+    }
+  }
+  for (const Case* c : b.Cases(CaseKind::kMeeting)) {
+    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
+      if (!b.InPeriod(m.at)) continue;
+      const auto& a = m.payload->officer_attended_group_meeting();
+      if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
+      on_attendance(*c, m, a);
+    }
+  }
+}
+
+// "1 day", "3 days".
+std::string Plural(int n, const char* word);
+
+}  // namespace evenhand::projections::internal
+
+#endif  // EVENHAND_PROJECTIONS_INTERNAL_RULES_COMMON_H_

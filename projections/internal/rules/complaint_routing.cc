@@ -1,0 +1,145 @@
+// complaint-routing (Harrow 2.2: complaints about officers "to the relevant
+// Director, Head of Paid Service, Monitoring Officer or Chief Finance
+// Officer"; Harlow 12.4-12.5: to the appropriate Director, then the Chief
+// Executive; about a Director, to the Chief Executive; about the Chief
+// Executive, to the Leader and/or statutory officers; mayoral §13: about the
+// Head of Paid Service, to the Monitoring Officer; an officer's concern about
+// a member goes to the Monitoring Officer, who may refer it to the standards
+// committee; Harlow 13.1, 13.3: an officer's complaint about a councillor to
+// the Chief Executive, or at any time the Monitoring Officer).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/time_util.h"
+#include "projections/internal/report_builder.h"
+#include "projections/internal/rules/common.h"
+#include "projections/internal/rules/rule.h"
+
+namespace evenhand::projections::internal {
+
+namespace {
+
+std::string Describe(const FairnessSettings&) {
+  return "A councillor's complaint about an officer goes to a Director, the Head of Paid "
+         "Service, the Monitoring Officer or the Chief Finance Officer (about a Director: to "
+         "the Head of Paid Service or a statutory officer; about the Head of Paid Service: to "
+         "the Monitoring Officer or Chief Finance Officer). An officer's complaint about a "
+         "councillor goes to the Head of Paid Service or the Monitoring Officer. Escalation "
+         "goes to the Head of Paid Service or Monitoring Officer; only the Monitoring Officer "
+         "refers a complaint to the standards committee. Nobody handles a complaint about "
+         "themselves.";
+}
+
+std::string RoleList(const std::vector<v1::OfficerRole>& roles) {
+  std::vector<std::string> names;
+  for (v1::OfficerRole r : roles) {
+    switch (r) {
+      case v1::HEAD_OF_PAID_SERVICE:
+        names.push_back("the Head of Paid Service");
+        break;
+      case v1::MONITORING_OFFICER:
+        names.push_back("the Monitoring Officer");
+        break;
+      case v1::CHIEF_FINANCE_OFFICER:
+        names.push_back("the Chief Finance Officer");
+        break;
+      case v1::DIRECTOR:
+        names.push_back("a Director");
+        break;
+      default:
+        break;
+    }
+  }
+  if (names.size() <= 1) return names.empty() ? "" : names[0];
+  std::string last = names.back();
+  names.pop_back();
+  return absl::StrCat(absl::StrJoin(names, ", "), " or ", last);
+}
+
+void Check(ReportBuilder& b) {
+  for (const Case* c : b.Cases(CaseKind::kComplaint)) {
+    std::optional<Seen> raised = b.First(*c, v1::Payload::kComplaintRaised);
+    if (!raised) continue;
+    const auto& r = raised->payload->complaint_raised();
+    std::string group_id;
+    std::vector<v1::OfficerRole> first_line, escalation;
+    std::string subject_officer;
+    if (r.raised_by().has_member_id() && r.about().has_officer_id()) {
+      group_id = b.MemberGroupAt(r.raised_by().member_id(), raised->at);
+      subject_officer = r.about().officer_id();
+      switch (b.OfficerRoleAt(subject_officer, raised->at)) {
+        case v1::HEAD_OF_PAID_SERVICE:
+          first_line = {v1::MONITORING_OFFICER, v1::CHIEF_FINANCE_OFFICER};
+          escalation = {v1::MONITORING_OFFICER};
+          break;
+        case v1::DIRECTOR:
+        case v1::MONITORING_OFFICER:
+        case v1::CHIEF_FINANCE_OFFICER:
+          first_line = {v1::HEAD_OF_PAID_SERVICE, v1::MONITORING_OFFICER,
+                        v1::CHIEF_FINANCE_OFFICER};
+          escalation = {v1::HEAD_OF_PAID_SERVICE, v1::MONITORING_OFFICER};
+          break;
+        default:
+          first_line = {v1::DIRECTOR, v1::HEAD_OF_PAID_SERVICE, v1::MONITORING_OFFICER,
+                        v1::CHIEF_FINANCE_OFFICER};
+          escalation = {v1::HEAD_OF_PAID_SERVICE, v1::MONITORING_OFFICER};
+          break;
+      }
+    } else if (r.raised_by().has_officer_id() && r.about().has_member_id()) {
+      group_id = b.MemberGroupAt(r.about().member_id(), raised->at);
+      first_line = {v1::HEAD_OF_PAID_SERVICE, v1::MONITORING_OFFICER};
+      escalation = {v1::MONITORING_OFFICER};
+    } else {
+      continue;  // between councillors, or between officers: not this protocol's route
+    }
+    auto allowed = [&](const std::string& officer, absl::Time t,
+                       const std::vector<v1::OfficerRole>& roles) {
+      if (officer == subject_officer) return false;  // nobody judges a complaint about themselves
+      v1::OfficerRole role = b.OfficerRoleAt(officer, t);
+      return std::find(roles.begin(), roles.end(), role) != roles.end();
+    };
+    if (!allowed(r.raised_with_officer_id(), raised->at, first_line)) {
+      b.AddFinding(
+          "complaint-routing", group_id, c->record.stream_id(), raised->at,
+          absl::StrCat(
+              "Complaint ", c->id, " was raised with ", b.OfficerName(r.raised_with_officer_id()),
+              r.raised_with_officer_id() == subject_officer ? ", the officer complained about" : "",
+              "; it should go to ", RoleList(first_line), "."),
+          {*raised});
+    }
+    for (const Seen& e : b.Facts(*c, v1::Payload::kComplaintEscalated)) {
+      const std::string& to = e.payload->complaint_escalated().escalated_to_officer_id();
+      if (allowed(to, e.at, escalation)) continue;
+      b.AddFinding("complaint-routing", group_id, c->record.stream_id(), e.at,
+                   absl::StrCat("Complaint ", c->id, " was escalated to ", b.OfficerName(to),
+                                "; escalation goes to ", RoleList(escalation), "."),
+                   {*raised, e});
+    }
+    for (const Seen& f : b.Facts(*c, v1::Payload::kComplaintReferredToStandardsCommittee)) {
+      const std::string& by =
+          f.payload->complaint_referred_to_standards_committee().referred_by_officer_id();
+      if (b.OfficerRoleAt(by, f.at) == v1::MONITORING_OFFICER) continue;
+      b.AddFinding("complaint-routing", group_id, c->record.stream_id(), f.at,
+                   absl::StrCat("Complaint ", c->id, " was referred to the standards committee by ",
+                                b.OfficerName(by),
+                                "; only the Monitoring Officer refers "
+                                "complaints there."),
+                   {*raised, f});
+    }
+  }
+}
+
+}  // namespace
+
+RuleDef ComplaintRoutingRule() {
+  return {"complaint-routing",
+          "Complaints raised and escalated through the set route",
+          "Harrow 2.2, 7.4; mayoral §13; Harlow 12.4-12.5, 13.1, 13.3; Barnet 7.3",
+          v1::LOW,
+          &Describe,
+          &Check};
+}
+
+}  // namespace evenhand::projections::internal

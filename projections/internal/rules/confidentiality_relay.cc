@@ -1,0 +1,51 @@
+// confidentiality-relay (Harlow 15.8 and mayoral §9: officers "will not
+// relay the content of such discussions to another political group or to any
+// other members" unless requested by that group; Harrow 4.2; Barnet 9.3).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/time_util.h"
+#include "projections/internal/report_builder.h"
+#include "projections/internal/rules/common.h"
+#include "projections/internal/rules/rule.h"
+
+namespace evenhand::projections::internal {
+
+namespace {
+
+std::string Describe(const FairnessSettings&) {
+  return "What one group discusses with officers is not passed to another group or other "
+         "councillors unless the group asked for or agreed to it.";
+}
+
+void Check(ReportBuilder& b) {
+  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
+    for (const Seen& d : b.Facts(*c, v1::Payload::kGroupInformationDisclosed)) {
+      const auto& disclosure = d.payload->group_information_disclosed();
+      if (disclosure.agreed_by_originating_group()) continue;
+      std::vector<Seen> evidence = {d};
+      if (std::optional<Seen> opening = b.Opening(*c)) evidence.push_back(*opening);
+      b.AddFinding("confidentiality-relay", disclosure.from_group_id(), c->record.stream_id(), d.at,
+                   absl::StrCat(b.OfficerName(disclosure.disclosed_by_officer_id()),
+                                " passed what ", b.GroupName(disclosure.from_group_id()),
+                                " discussed to ", b.GroupName(disclosure.to_group_id()), " on ",
+                                b.Date(d.at), " without the group asking for or agreeing to it."),
+                   evidence);
+    }
+  }
+}
+
+}  // namespace
+
+RuleDef ConfidentialityRelayRule() {
+  return {"confidentiality-relay",
+          "One group's discussions not relayed to another",
+          "Harlow 15.8; mayoral §9; Harrow 4.2; Barnet 9.3",
+          v1::HIGH,
+          &Describe,
+          &Check};
+}
+
+}  // namespace evenhand::projections::internal

@@ -1,0 +1,64 @@
+// relationship-conflict (Harlow 6.4: "Where a personal relationship has
+// been disclosed ... a Councillor should not sit on a body or participate in
+// any decision that directly affects the Officer on a personal basis";
+// Harlow 8.3: not take part in an appointment of a close friend or relative;
+// Harrow 6.3: relationships are declared). Barnet 11.2-11.3 said the same,
+// but the marked-up revision we hold strikes them through, so they are not
+// cited.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/time_util.h"
+#include "projections/internal/report_builder.h"
+#include "projections/internal/rules/common.h"
+#include "projections/internal/rules/rule.h"
+
+namespace evenhand::projections::internal {
+
+namespace {
+
+std::string Describe(const FairnessSettings&) {
+  return "A councillor who has declared a relationship with an officer takes no part in a "
+         "decision that directly affects that officer.";
+}
+
+void Check(ReportBuilder& b) {
+  for (const Case* m : b.indexes().members) {
+    std::vector<Seen> declared = b.Facts(*m, v1::Payload::kRelationshipDeclared);
+    if (declared.empty()) continue;
+    for (const Seen& d : b.Facts(*m, v1::Payload::kMemberParticipatedInDecision)) {
+      const auto& decision = d.payload->member_participated_in_decision();
+      for (const Seen& r : declared) {
+        const auto& rel = r.payload->relationship_declared();
+        if (r.at > d.at) continue;
+        const auto& affected = decision.affected_officer_ids();
+        if (std::find(affected.begin(), affected.end(), rel.officer_id()) == affected.end()) {
+          continue;
+        }
+        b.AddFinding(
+            "relationship-conflict", b.MemberGroupAt(m->id, d.at), m->record.stream_id(), d.at,
+            absl::StrCat(b.MemberName(m->id), " took part in ", decision.body(), " decision ",
+                         decision.decision_id(), " on ", b.Date(d.at), ", which directly affected ",
+                         b.OfficerName(rel.officer_id()),
+                         ", with whom they had declared a relationship on ", b.Date(r.at), "."),
+            {r, d});
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+RuleDef RelationshipConflictRule() {
+  return {"relationship-conflict",
+          "No decision affecting an officer one has a relationship with",
+          "Harlow 6.4, 8.3; Harrow 6.3",
+          v1::HIGH,
+          &Describe,
+          &Check};
+}
+
+}  // namespace evenhand::projections::internal

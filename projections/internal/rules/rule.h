@@ -1,0 +1,53 @@
+// One fairness rule: its catalogue entry (id, title, the protocol paragraphs
+// it enforces, severity, a description with the settings in force) and its
+// check, which adds findings to a report. Each rule lives in a file of its
+// own in this folder (as clang-tidy keeps one check per file) and is listed
+// once, in registry.cc, in the order reports show the catalogue.
+#ifndef EVENHAND_PROJECTIONS_INTERNAL_RULES_RULE_H_
+#define EVENHAND_PROJECTIONS_INTERNAL_RULES_RULE_H_
+
+#include <string>
+#include <vector>
+
+#include "evenhand/v1/fairness.pb.h"
+#include "projections/fairness_projection.h"
+
+namespace evenhand::projections::internal {
+
+class ReportBuilder;
+
+struct RuleDef {
+  const char* id;
+  const char* title;
+  const char* citation;
+  v1::Severity severity;
+  // What the rule checks, with its settings.
+  std::string (*describe)(const FairnessSettings&);
+  // Adds the rule's findings to the report being built; nullptr for a rule
+  // judged elsewhere (access-parity, with the group tallies in metrics.cc).
+  void (*check)(ReportBuilder&);
+};
+
+// Every rule, in catalogue order (registry.cc).
+const std::vector<RuleDef>& Rules();
+// The rule with this id; aborts for an id no rule has (a bug).
+const RuleDef& Rule(const std::string& id);
+std::vector<v1::RuleInfo> RuleCatalogue(const FairnessSettings& settings);
+
+// The rules, one per file.
+RuleDef EqualOfferRule();
+RuleDef ApprovalRequiredRule();
+RuleDef PreElectionAttendanceRule();
+RuleDef SameMatterDeclineRule();
+RuleDef WrittenQueryReplyRule();
+RuleDef PartyPoliticalBusinessRule();
+RuleDef NonMembersPresentRule();
+RuleDef ComplaintRoutingRule();
+RuleDef RelationshipConflictRule();
+RuleDef ConfidentialityRelayRule();
+RuleDef AccessParityRule();
+RuleDef DataQualityRule();
+
+}  // namespace evenhand::projections::internal
+
+#endif  // EVENHAND_PROJECTIONS_INTERNAL_RULES_RULE_H_

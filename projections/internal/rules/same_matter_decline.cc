@@ -1,0 +1,92 @@
+// same-matter-decline (Harlow 15.12: "An Officer accepting an invitation to
+// the meeting of one party group will not decline an invitation to advise
+// another group about the same matter").
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/time_util.h"
+#include "projections/internal/report_builder.h"
+#include "projections/internal/rules/common.h"
+#include "projections/internal/rules/rule.h"
+
+namespace evenhand::projections::internal {
+
+namespace {
+
+std::string Describe(const FairnessSettings& s) {
+  return absl::StrCat(
+      "An officer who briefed or attended one group on a matter must not decline another "
+      "group's request on the same matter (within ",
+      s.same_matter_window_days,
+      " days). Declines because of a pre-election period, party-political business or "
+      "non-members being present are allowed.");
+}
+
+void Check(ReportBuilder& b) {
+  const absl::Duration window = absl::Hours(24 * b.settings().same_matter_window_days);
+  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
+    const BriefingView& v = b.BriefingOf(*c);
+    if (!v.request || v.matter().empty()) continue;
+    auto matter = b.indexes().by_matter.find(v.matter());
+    if (matter == b.indexes().by_matter.end()) continue;
+    for (const Seen& x : b.Facts(*c, v1::Payload::kBriefingDeclined)) {
+      if (!b.InPeriod(x.at)) continue;
+      const auto& decline = x.payload->briefing_declined();
+      // Harlow 15.7 and the pre-election and party-political rules allow
+      // refusing for these reasons.
+      if (decline.reason() == v1::PRE_ELECTION_PERIOD || decline.reason() == v1::PARTY_POLITICAL ||
+          decline.reason() == v1::NON_MEMBERS_PRESENT) {
+        continue;
+      }
+      const std::string& officer = decline.declined_by_officer_id();
+      // The earliest time this officer advised another group on the matter.
+      std::optional<Seen> accepted;
+      std::string accepted_group;
+      auto consider = [&](const Seen& s, const std::string& group) {
+        if (group == v.group() || absl::AbsDuration(s.at - x.at) > window) return;
+        if (!accepted || std::tie(s.at, s.position) < std::tie(accepted->at, accepted->position)) {
+          accepted = s;
+          accepted_group = group;
+        }
+      };
+      for (const Case* other : matter->second) {
+        if (other == c) continue;
+        if (other->kind == CaseKind::kBriefing) {
+          const BriefingView& o = b.BriefingOf(*other);
+          if (!o.request || o.matter() != v.matter()) continue;
+          for (const Seen& d : b.Facts(*other, v1::Payload::kBriefingDelivered)) {
+            const auto& ids = d.payload->briefing_delivered().officer_ids();
+            if (std::find(ids.begin(), ids.end(), officer) != ids.end()) consider(d, o.group());
+          }
+        } else if (other->kind == CaseKind::kMeeting) {
+          for (const Seen& m : b.Facts(*other, v1::Payload::kOfficerAttendedGroupMeeting)) {
+            const auto& a = m.payload->officer_attended_group_meeting();
+            if (a.officer_id() == officer && a.matter_id() == v.matter()) consider(m, a.group_id());
+          }
+        }
+      }
+      if (!accepted) continue;
+      b.AddFinding("same-matter-decline", v.group(), c->record.stream_id(), x.at,
+                   absl::StrCat(b.OfficerName(officer), " declined to advise ",
+                                b.GroupName(v.group()), " on ", v.subject(), " on ", b.Date(x.at),
+                                " but advised ", b.GroupName(accepted_group),
+                                " on the same matter on ", b.Date(accepted->at), "."),
+                   {*v.request, *accepted, x});
+    }
+  }
+}
+
+}  // namespace
+
+RuleDef SameMatterDeclineRule() {
+  return {"same-matter-decline",
+          "No declining one group on a matter advised to another",
+          "Harlow 15.12",
+          v1::MEDIUM,
+          &Describe,
+          &Check};
+}
+
+}  // namespace evenhand::projections::internal

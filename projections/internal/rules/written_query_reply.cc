@@ -1,0 +1,131 @@
+// written-query-reply (Harlow 6.6 and 15.18: "Officers will respond to
+// Councillor written queries ... within five working days ... either a
+// substantive reply ... or an acknowledgement setting out a clear timescale
+// ... In the event that this timescale cannot subsequently be met, the
+// Officer will contact the Councillor with an explanation and a revised
+// timescale").
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/time_util.h"
+#include "projections/internal/report_builder.h"
+#include "projections/internal/rules/common.h"
+#include "projections/internal/rules/rule.h"
+
+namespace evenhand::projections::internal {
+
+QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
+  QueryOutcome out;
+  out.received = b.First(query, v1::Payload::kWrittenQueryReceived);
+  if (!out.received) return out;
+  const auto& q = out.received->payload->written_query_received();
+  out.group_id = b.MemberGroupAt(q.member_id(), out.received->at);
+  out.deadline =
+      b.calendar().EndOfWorkingDay(out.received->at, b.settings().query_reply_working_days);
+  for (const Seen& seen : b.View(query)) {
+    const std::optional<Seen> s = seen;
+    if (!s) continue;
+    const bool reply = s->payload->has_written_query_answered() ||
+                       (s->payload->has_written_query_acknowledged() &&
+                        s->payload->written_query_acknowledged().has_reply_due_at());
+    if (reply &&
+        (!out.first_reply ||
+         std::tie(s->at, s->position) < std::tie(out.first_reply->at, out.first_reply->position))) {
+      out.first_reply = s;
+    }
+  }
+  out.in_time = out.first_reply && out.first_reply->at < out.deadline;
+  out.pending = !out.first_reply && b.query().as_of_time < out.deadline;
+  return out;
+}
+
+namespace {
+
+std::string Describe(const FairnessSettings& s) {
+  return absl::StrCat(
+      "A councillor's written query gets a substantive reply, or an acknowledgement with a "
+      "clear timescale, within ",
+      Plural(s.query_reply_working_days, "working day"),
+      " (England and Wales bank holidays excluded). A timescale given must be met, or a "
+      "revised one sent before it passes.");
+}
+
+void Check(ReportBuilder& b) {
+  const int days = b.settings().query_reply_working_days;
+  for (const Case* c : b.Cases(CaseKind::kQuery)) {
+    const QueryOutcome& o = b.QueryOf(*c);
+    if (!o.received) continue;
+    const auto& q = o.received->payload->written_query_received();
+    const std::string who =
+        absl::StrCat("The written query \"", q.subject(), "\" from ", b.MemberName(q.member_id()),
+                     " (received ", b.Date(o.received->at), ")");
+    if (!o.first_reply) {
+      if (!o.pending) {
+        b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), o.deadline,
+                     absl::StrCat(who, " had no reply or acknowledgement within ",
+                                  Plural(days, "working day"), " (by the end of ",
+                                  b.Date(o.deadline - absl::Seconds(1)), ")."),
+                     {*o.received});
+      }
+      continue;
+    }
+    if (!o.in_time) {
+      const int took = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(o.received->at),
+                                                       b.calendar().LocalDay(o.first_reply->at));
+      b.AddFinding(
+          "written-query-reply", o.group_id, c->record.stream_id(), o.deadline,
+          absl::StrCat(
+              who, " was first ",
+              o.first_reply->payload->has_written_query_answered() ? "answered" : "acknowledged",
+              " after ", Plural(took, "working day"), ", on ", b.Date(o.first_reply->at),
+              " (the limit is ", days, ")."),
+          {*o.received, *o.first_reply});
+      continue;
+    }
+    if (!o.first_reply->payload->has_written_query_acknowledged()) continue;
+    // Acknowledged in time with a timescale: the timescale must be kept, or
+    // revised before it passes.
+    absl::Time due =
+        FromProtoTime(o.first_reply->payload->written_query_acknowledged().reply_due_at());
+    std::vector<Seen> evidence = {*o.received, *o.first_reply};
+    std::optional<Seen> answer;
+    for (const Seen& seen : b.View(*c)) {
+      const std::optional<Seen> s = seen;
+      if (!s) continue;
+      if (s->payload->has_written_query_answered()) {
+        if (!answer || s->at < answer->at) answer = s;
+      }
+    }
+    for (const Seen& r : b.Facts(*c, v1::Payload::kWrittenQueryTimescaleRevised)) {
+      if (answer && r.at > answer->at) continue;
+      if (r.at < due) {
+        due = FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at());
+        evidence.push_back(r);
+      }
+    }
+    if (answer && answer->at <= due) continue;
+    if (!answer && b.query().as_of_time <= due) continue;
+    if (answer) evidence.push_back(*answer);
+    b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), due,
+                 absl::StrCat(who, " was acknowledged with a reply promised by ", b.Date(due),
+                              answer ? absl::StrCat(", but answered only on ", b.Date(answer->at))
+                                     : std::string(", but not answered by then"),
+                              ", and no revised timescale was given before it passed."),
+                 evidence);
+  }
+}
+
+}  // namespace
+
+RuleDef WrittenQueryReplyRule() {
+  return {"written-query-reply",
+          "Written queries answered within five working days",
+          "Harlow 6.6, 15.18",
+          v1::MEDIUM,
+          &Describe,
+          &Check};
+}
+
+}  // namespace evenhand::projections::internal
