@@ -219,11 +219,14 @@ void FairnessProjection::Index(Case* c, const v1::Payload& payload, int64_t occu
     timeline.by_start.emplace(occurred_nanos, c);
   }
   int64_t last = occurred_nanos;
-  // A promised reply date keeps a query active until it passes.
+  // A promised reply date keeps a query active until it passes: it names
+  // a day, so until that day's end (at most 25 hours after its instant,
+  // across a clock change).
+  constexpr int64_t kDay = 25LL * 3600 * 1000000000;
   if (payload.has_written_query_acknowledged()) {
-    last = std::max(last, ToNanos(payload.written_query_acknowledged().reply_due_at()));
+    last = std::max(last, ToNanos(payload.written_query_acknowledged().reply_due_at()) + kDay);
   } else if (payload.has_written_query_timescale_revised()) {
-    last = std::max(last, ToNanos(payload.written_query_timescale_revised().reply_due_at()));
+    last = std::max(last, ToNanos(payload.written_query_timescale_revised().reply_due_at()) + kDay);
   }
   c->last_nanos = std::max(c->last_nanos, last);
   if (!c->long_running &&

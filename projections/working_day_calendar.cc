@@ -80,6 +80,10 @@ absl::CivilDay WorkingDayCalendar::LocalDay(absl::Time t) const {
   return absl::ToCivilDay(t, london_);
 }
 
+absl::Time WorkingDayCalendar::EndOfLocalDay(absl::Time t) const {
+  return absl::FromCivil(LocalDay(t) + 1, london_);
+}
+
 absl::Time WorkingDayCalendar::EndOfWorkingDay(absl::Time t, int n) const {
   return absl::FromCivil(AddWorkingDays(LocalDay(t), n) + 1, london_);
 }

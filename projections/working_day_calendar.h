@@ -42,6 +42,10 @@ class WorkingDayCalendar {
   // The local (Europe/London) day of an instant.
   absl::CivilDay LocalDay(absl::Time t) const;
 
+  // The instant `t`'s local day ends (the next local midnight): for a
+  // field that names a day, any time on that day is by it.
+  absl::Time EndOfLocalDay(absl::Time t) const;
+
   // The instant the `n`-th working day after `t`'s local day ends: a reply
   // is in time if it comes strictly before this.
   absl::Time EndOfWorkingDay(absl::Time t, int n) const;

@@ -165,7 +165,12 @@ class ReportBuilder {
   void AddFinding(const std::string& rule_id, const std::string& group_id,
                   const std::string& case_id, absl::Time when, std::string explanation,
                   const std::vector<Seen>& evidence);
-  bool InPeriod(absl::Time t) const { return t >= query_.from && t < period_end_; }
+  // In [from, to), and not after the report's moment: what happens at the
+  // as-of instant itself has happened (a deadline reached at that instant
+  // is missed, in the findings as in the group table).
+  bool InPeriod(absl::Time t) const {
+    return t >= query_.from && t < query_.to && t <= query_.as_of_time;
+  }
 
   // "12 Mar 2026"
   std::string Date(absl::Time t) const;

@@ -80,10 +80,51 @@ TEST_F(EqualOfferTest, NothingIsDueBeforeTheDeadlinePasses) {
   EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 11, 0, 1)), SizeIs(2));
 }
 
-TEST_F(EqualOfferTest, AGroupThatAskedForItsOwnBriefingNeedsNoOffer) {
+TEST_F(EqualOfferTest, AGroupGivenItsOwnBriefingInTimeNeedsNoOffer) {
   s_.Request(At(2026, 3, 30), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2026, 3, 31), "B-2");
+  s_.Deliver(At(2026, 4, 9, 10), "B-2");
   s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
   EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
+// Harrow 5.2, mayoral §9: a group's own request is not an offer, and its
+// decline (by anyone) does not make it one.
+TEST_F(EqualOfferTest, AGroupWhoseOwnRequestWasDeclinedWasStillNotOffered) {
+  const uint64_t own = s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  const uint64_t declined = s_.Decline(At(2026, 4, 7), "B-2", "ceo");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "conservative");
+  EXPECT_THAT(f[0].explanation(), HasSubstr("had not been offered the same briefing"));
+  EXPECT_THAT(
+      f[0].explanation(),
+      HasSubstr("was declined on 7 Apr 2026; a request, and its decline, are not an offer"));
+  EXPECT_THAT(f[0].explanation(), ::testing::Not(HasSubstr("was offered")));
+  EXPECT_THAT(Evidence(f[0]), ::testing::IsSupersetOf({own, declined}));
+}
+
+TEST_F(EqualOfferTest, AGroupWhoseOwnRequestIsStillWaitingWasNotOffered) {
+  s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2026, 4, 3), "B-2");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("had not been met; a request is not an offer"));
+}
+
+TEST_F(EqualOfferTest, AGroupGivenItsOwnBriefingOnlyAfterTheDeadlineIsLateNotOffered) {
+  s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2026, 4, 3), "B-2");
+  const uint64_t given = s_.Deliver(At(2026, 4, 14, 10), "B-2");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("was not offered it, and was given a briefing on the same matter only on "
+                        "14 Apr 2026"));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request_, delivered_, given));
 }
 
 TEST_F(EqualOfferTest, AGroupRecognisedAfterTheBriefingIsNotOwedAnOffer) {
@@ -301,6 +342,62 @@ TEST_F(WrittenQueryTest, ARevisionSentAfterTheTimescalePassedComesTooLate) {
   s_.Revise(At(2026, 4, 21), "Q-1", At(2026, 4, 24, 17));
   s_.Answer(At(2026, 4, 22), "Q-1");
   EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 5, 1)), SizeIs(1));
+}
+
+// A promised date is a day (events.proto): a reply at any time on it is on
+// time, however the day was stored.
+TEST_F(WrittenQueryTest, AReplyOnThePromisedDayIsOnTimeWhateverTheHour) {
+  s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 0, 0));  // midnight starting 20 April
+  s_.Answer(At(2026, 4, 20, 11), "Q-1");
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 5, 1)), IsEmpty());
+}
+
+TEST_F(WrittenQueryTest, AReplyTheDayAfterThePromisedDayIsLate) {
+  s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 0, 0));
+  s_.Answer(At(2026, 4, 21, 0, 30), "Q-1");
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("promised by 20 Apr 2026, but answered only on 21 Apr 2026"));
+}
+
+TEST_F(WrittenQueryTest, AnUnansweredPromiseIsDueAtTheEndOfItsDay) {
+  s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 9));
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 4, 20, 23, 59)), IsEmpty());
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 4, 21, 0, 0)), SizeIs(1));
+}
+
+// One instant, one verdict: the group table and the findings agree on
+// either side of the deadline, to the second (end of working day 5 is
+// midnight starting Saturday 11 April, UK time).
+TEST_F(WrittenQueryTest, TheTableAndTheFindingsAgreeOnEitherSideOfTheDeadline) {
+  const absl::Time deadline = At(2026, 4, 11, 0, 0);
+  for (absl::Time as_of : {deadline - absl::Seconds(1), deadline, deadline + absl::Seconds(1)}) {
+    SCOPED_TRACE(absl::FormatTime(as_of));
+    const v1::FairnessReport report = s_.Report(as_of);
+    int findings = 0;
+    for (const auto& f : report.findings()) findings += f.rule_id() == "written-query-reply";
+    const v1::GroupMetrics* con = nullptr;
+    for (const auto& g : report.groups()) {
+      if (g.group_id() == "conservative") con = &g;
+    }
+    ASSERT_NE(con, nullptr);
+    const bool late = as_of >= deadline;
+    EXPECT_EQ(findings, late ? 1 : 0);
+    EXPECT_EQ(con->queries_unanswered(), late ? 1u : 0u);
+    EXPECT_EQ(con->queries_not_yet_due(), late ? 0u : 1u);
+  }
+}
+
+TEST_F(WrittenQueryTest, AnAnswerAtTheDeadlineInstantIsLateAndOneSecondBeforeIsNot) {
+  CouncilScenario before;
+  before.Query(At(2026, 4, 1), "Q-1", "con-1");
+  before.Answer(At(2026, 4, 11, 0, 0) - absl::Seconds(1), "Q-1");
+  EXPECT_THAT(before.Findings("written-query-reply", At(2026, 5, 1)), IsEmpty());
+  CouncilScenario at;
+  at.Query(At(2026, 4, 1), "Q-1", "con-1");
+  at.Answer(At(2026, 4, 11, 0, 0), "Q-1");
+  EXPECT_THAT(at.Findings("written-query-reply", At(2026, 5, 1)), SizeIs(1));
 }
 
 // ---- party-political-business and non-members-present ------------------------

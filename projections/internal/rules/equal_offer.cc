@@ -20,11 +20,12 @@ namespace {
 std::string Describe(const FairnessSettings& s) {
   return absl::StrCat(
       "When a political group is briefed on a matter, every other group recognised at the "
-      "time must be offered the same briefing (or have asked for its own) within ",
+      "time must be offered the same briefing (or be given one) within ",
       Plural(s.offer_deadline_working_days, "working day"),
-      " of the briefing; an offer or request up to ", s.equal_offer_lookback_days,
-      " days before it also counts. The protocols set no deadline: ", s.offer_deadline_working_days,
-      " working days is this council's setting.");
+      " of the briefing; an offer or a briefing given up to ", s.equal_offer_lookback_days,
+      " days before it also counts. A group's own request for a briefing is not an offer, "
+      "whether it is declined or still waiting. The protocols set no deadline: ",
+      s.offer_deadline_working_days, " working days is this council's setting.");
 }
 
 void Check(ReportBuilder& b) {
@@ -43,17 +44,33 @@ void Check(ReportBuilder& b) {
     auto matter = b.indexes().by_matter.find(v.matter());
     for (const Case* group : b.GroupsAt(t)) {
       if (group->id == v.group()) continue;
-      // The earliest offer to, or request by, this group on the matter.
+      // The earliest offer to this group on the matter, or briefing on it
+      // actually given to this group. The group's own request does not
+      // count, nor does its decline: only an offer, or the briefing itself,
+      // is "offered the same facilities" (Harrow 5.2; mayoral §9).
       std::optional<Seen> earliest;
+      bool earliest_is_offer = false;
+      std::optional<Seen> own_request;  // not given (declined or waiting)
+      std::optional<Seen> own_decline;
       if (matter != b.indexes().by_matter.end()) {
         for (const Case* other : matter->second) {
           if (other->kind != CaseKind::kBriefing) continue;
           const BriefingView& o = b.BriefingOf(*other);
           if (!o.request || o.group() != group->id || o.matter() != v.matter()) continue;
           if (o.request->at < window_start) continue;
-          if (!earliest || std::tie(o.request->at, o.request->position) <
-                               std::tie(earliest->at, earliest->position)) {
-            earliest = o.request;
+          std::optional<Seen> answer =
+              o.is_offer ? o.request : b.First(*other, v1::Payload::kBriefingDelivered);
+          if (!answer) {
+            if (!own_request) {
+              own_request = o.request;
+              own_decline = b.First(*other, v1::Payload::kBriefingDeclined);
+            }
+            continue;
+          }
+          if (!earliest ||
+              std::tie(answer->at, answer->position) < std::tie(earliest->at, earliest->position)) {
+            earliest = answer;
+            earliest_is_offer = o.is_offer;
           }
         }
       }
@@ -65,20 +82,40 @@ void Check(ReportBuilder& b) {
         b.AddFinding(
             "equal-offer", group->id, c->record.stream_id(), deadline,
             absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ", b.Date(t),
-                         "; ", b.GroupName(group->id), " was offered the same only on ",
+                         "; ", b.GroupName(group->id),
+                         earliest_is_offer ? " was offered the same only on "
+                                           : " was not offered it, and was given a briefing on "
+                                             "the same matter only on ",
                          b.Date(earliest->at), ", ", Plural(late_by, "working day"),
                          " later (the limit is ", s.offer_deadline_working_days, ")."),
             {*v.request, *delivered, *earliest});
       } else if (b.query().as_of_time >= deadline) {
         std::vector<Seen> evidence = {*v.request, *delivered};
         if (recognised) evidence.push_back(*recognised);
-        b.AddFinding("equal-offer", group->id, c->record.stream_id(), deadline,
-                     absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ",
-                                  b.Date(t), "; ", b.GroupName(group->id),
-                                  " had not been offered the same briefing by the end of ",
-                                  b.Date(deadline - absl::Seconds(1)), " (",
-                                  Plural(s.offer_deadline_working_days, "working day"), " later)."),
-                     evidence);
+        std::string own;
+        if (own_request && own_request->at < deadline) {
+          evidence.push_back(*own_request);
+          if (own_decline && own_decline->at < deadline) {
+            evidence.push_back(*own_decline);
+            own = absl::StrCat(" Its own request of ", b.Date(own_request->at),
+                               " for a briefing on the matter was declined on ",
+                               b.Date(own_decline->at),
+                               "; a request, and its decline, are not an "
+                               "offer.");
+          } else {
+            own = absl::StrCat(" Its own request of ", b.Date(own_request->at),
+                               " for a briefing on the matter had not been met; a request is not "
+                               "an offer.");
+          }
+        }
+        b.AddFinding(
+            "equal-offer", group->id, c->record.stream_id(), deadline,
+            absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ", b.Date(t),
+                         "; ", b.GroupName(group->id),
+                         " had not been offered the same briefing by the end of ",
+                         b.Date(deadline - absl::Seconds(1)), " (",
+                         Plural(s.offer_deadline_working_days, "working day"), " later).", own),
+            evidence);
       }
     }
   }

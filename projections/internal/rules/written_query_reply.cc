@@ -86,8 +86,9 @@ void Check(ReportBuilder& b) {
     }
     if (!o.first_reply->payload->has_written_query_acknowledged()) continue;
     // Acknowledged in time with a timescale: the timescale must be kept, or
-    // revised before it passes.
-    absl::Time due =
+    // revised before it passes. A promised date is a day (events.proto): a
+    // reply at any time on it is in time, so it is due by the day's end.
+    absl::Time promised =
         FromProtoTime(o.first_reply->payload->written_query_acknowledged().reply_due_at());
     std::vector<Seen> evidence = {*o.received, *o.first_reply};
     std::optional<Seen> answer;
@@ -100,16 +101,17 @@ void Check(ReportBuilder& b) {
     }
     for (const Seen& r : b.Facts(*c, v1::Payload::kWrittenQueryTimescaleRevised)) {
       if (answer && r.at > answer->at) continue;
-      if (r.at < due) {
-        due = FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at());
+      if (r.at < b.calendar().EndOfLocalDay(promised)) {
+        promised = FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at());
         evidence.push_back(r);
       }
     }
-    if (answer && answer->at <= due) continue;
-    if (!answer && b.query().as_of_time <= due) continue;
+    const absl::Time due = b.calendar().EndOfLocalDay(promised);
+    if (answer && answer->at < due) continue;
+    if (!answer && b.query().as_of_time < due) continue;
     if (answer) evidence.push_back(*answer);
     b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), due,
-                 absl::StrCat(who, " was acknowledged with a reply promised by ", b.Date(due),
+                 absl::StrCat(who, " was acknowledged with a reply promised by ", b.Date(promised),
                               answer ? absl::StrCat(", but answered only on ", b.Date(answer->at))
                                      : std::string(", but not answered by then"),
                               ", and no revised timescale was given before it passed."),
