@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "projections/internal/report_builder.h"
+#include "projections/internal/rules/common.h"
 #include "projections/statistics.h"
 
 namespace evenhand::projections::internal {
@@ -44,8 +45,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     Tally& t = tallies[g->id];
     t.metrics.set_group_id(g->id);
     t.metrics.set_name(b.GroupName(g->id));
-    t.metrics.set_councillors(
-        static_cast<uint32_t>(b.GroupMembersAt(g->id, last_instant).size()));
+    t.metrics.set_councillors(static_cast<uint32_t>(b.GroupMembersAt(g->id, last_instant).size()));
   }
   auto tally = [&](const std::string& group) -> Tally* {
     auto it = tallies.find(group);
@@ -71,7 +71,8 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
       }
     }
     for (const Seen& n : b.Facts(*c, v1::Payload::kBriefingOfferNotTakenUp)) {
-      if (b.InPeriod(n.at)) t->metrics.set_offers_not_taken_up(t->metrics.offers_not_taken_up() + 1);
+      if (b.InPeriod(n.at))
+        t->metrics.set_offers_not_taken_up(t->metrics.offers_not_taken_up() + 1);
     }
     // The request's decision is its latest approval or decline in the period.
     std::optional<Seen> decision;
@@ -79,7 +80,8 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
       const std::optional<Seen> s = seen;
       if (!s || !b.InPeriod(s->at)) continue;
       if (s->payload->has_briefing_approved() || s->payload->has_briefing_declined()) {
-        if (!decision || std::tie(s->at, s->position) > std::tie(decision->at, decision->position)) {
+        if (!decision ||
+            std::tie(s->at, s->position) > std::tie(decision->at, decision->position)) {
           decision = s;
         }
       }
@@ -88,7 +90,9 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
       if (decision->payload->has_briefing_declined()) {
         t->metrics.set_briefings_declined(t->metrics.briefings_declined() + 1);
         const v1::DeclineReason reason = decision->payload->briefing_declined().reason();
-        if (reason == v1::PRE_ELECTION_PERIOD || reason == v1::PARTY_POLITICAL) {
+        // Declines the protocols require, when the reason given held.
+        if ((reason == v1::PRE_ELECTION_PERIOD || reason == v1::PARTY_POLITICAL) &&
+            DeclineReasonHeld(b, b.BriefingOf(*c), *decision)) {
           t->metrics.set_briefings_declined_required(t->metrics.briefings_declined_required() + 1);
         } else {
           t->declines.push_back(*decision);
@@ -191,8 +195,8 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     if (decided >= min_cases && decided_others >= min_cases) {
       const double rate = static_cast<double>(declined) / decided;
       const double rate_others = static_cast<double>(declined_others) / decided_others;
-      const double p = FisherExactTwoSided(declined, m.briefings_approved(), declined_others,
-                                           approved_others);
+      const double p =
+          FisherExactTwoSided(declined, m.briefings_approved(), declined_others, approved_others);
       if (rate - rate_others >= s.decline_rate_gap && p < s.parity_alpha) {
         b.AddFinding("access-parity", id, "", last_instant,
                      absl::StrFormat("%s had %d of %d briefing requests declined (%.0f%%), "
@@ -211,8 +215,8 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     if (judged >= min_cases && judged_others >= min_cases) {
       const double share = static_cast<double>(late) / judged;
       const double share_others = static_cast<double>(late_others) / judged_others;
-      const double p = FisherExactTwoSided(late, m.queries_replied_in_time(), late_others,
-                                           in_time_others);
+      const double p =
+          FisherExactTwoSided(late, m.queries_replied_in_time(), late_others, in_time_others);
       if (share - share_others >= s.late_reply_gap && p < s.parity_alpha) {
         b.AddFinding("access-parity", id, "", last_instant,
                      absl::StrFormat("%s's councillors had %d of %d written queries answered "

@@ -9,6 +9,37 @@ bool OwnGroupAssistant(const ReportBuilder& b, const std::string& officer_id,
   return !group_id.empty() && b.AssistantGroupAt(officer_id, t) == group_id;
 }
 
+bool DeclineReasonHeld(const ReportBuilder& b, const BriefingView& briefing, const Seen& decline,
+                       std::string* why_not) {
+  switch (decline.payload->briefing_declined().reason()) {
+    case v1::PRE_ELECTION_PERIOD:
+      if (b.PreElectionPeriodAt(decline.at)) return true;
+      if (why_not != nullptr) {
+        *why_not = absl::StrCat(
+            "it gave the pre-election period as its reason, but no "
+            "pre-election period was in force on ",
+            b.Date(decline.at));
+      }
+      return false;
+    case v1::PARTY_POLITICAL:
+      if (briefing.request && briefing.request->payload->has_briefing_requested() &&
+          briefing.request->payload->briefing_requested().business() ==
+              v1::PARTY_POLITICAL_BUSINESS) {
+        return true;
+      }
+      if (why_not != nullptr) {
+        *why_not =
+            "it gave party-political business as its reason, but the request did not "
+            "say its business was party-political";
+      }
+      return false;
+    case v1::NON_MEMBERS_PRESENT:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string Plural(int n, const char* word) {
   return absl::StrCat(n, " ", word, n == 1 ? "" : "s");
 }

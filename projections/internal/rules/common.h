@@ -57,6 +57,16 @@ void ForEachOfficerContact(const ReportBuilder& b, OnDelivery on_delivery,
   }
 }
 
+// Whether the reason a decline gives held when it was given, so that the
+// decline is one the protocols require or allow (Harlow 15.7, 15.4, mayoral
+// §9) and is excused from the same-matter and parity rules. A
+// PRE_ELECTION_PERIOD decline holds only inside a pre-election period; a
+// PARTY_POLITICAL one only if the request said its business was
+// party-political; NON_MEMBERS_PRESENT is taken as given (the log cannot
+// say who would have been present). `why_not`, if given, says why not.
+bool DeclineReasonHeld(const ReportBuilder& b, const BriefingView& briefing, const Seen& decline,
+                       std::string* why_not = nullptr);
+
 // "1 day", "3 days".
 std::string Plural(int n, const char* word);
 

@@ -21,7 +21,8 @@ std::string Describe(const FairnessSettings& s) {
       "group's request on the same matter (within ",
       s.same_matter_window_days,
       " days). Declines because of a pre-election period, party-political business or "
-      "non-members being present are allowed.");
+      "non-members being present are allowed, when the reason held: a pre-election period in "
+      "force, or a request that said its business was party-political.");
 }
 
 void Check(ReportBuilder& b) {
@@ -35,11 +36,9 @@ void Check(ReportBuilder& b) {
       if (!b.InPeriod(x.at)) continue;
       const auto& decline = x.payload->briefing_declined();
       // Harlow 15.7 and the pre-election and party-political rules allow
-      // refusing for these reasons.
-      if (decline.reason() == v1::PRE_ELECTION_PERIOD || decline.reason() == v1::PARTY_POLITICAL ||
-          decline.reason() == v1::NON_MEMBERS_PRESENT) {
-        continue;
-      }
+      // refusing for these reasons, when the reason held.
+      std::string reason_failed;
+      if (DeclineReasonHeld(b, v, x, &reason_failed)) continue;
       const std::string& officer = decline.declined_by_officer_id();
       // The earliest time this officer advised another group on the matter.
       std::optional<Seen> accepted;
@@ -68,12 +67,16 @@ void Check(ReportBuilder& b) {
         }
       }
       if (!accepted) continue;
-      b.AddFinding("same-matter-decline", v.group(), c->record.stream_id(), x.at,
-                   absl::StrCat(b.OfficerName(officer), " declined to advise ",
-                                b.GroupName(v.group()), " on ", v.subject(), " on ", b.Date(x.at),
-                                " but advised ", b.GroupName(accepted_group),
-                                " on the same matter on ", b.Date(accepted->at), "."),
-                   {*v.request, *accepted, x});
+      b.AddFinding(
+          "same-matter-decline", v.group(), c->record.stream_id(), x.at,
+          absl::StrCat(b.OfficerName(officer), " declined to advise ", b.GroupName(v.group()),
+                       " on ", v.subject(), " on ", b.Date(x.at), " but advised ",
+                       b.GroupName(accepted_group), " on the same matter on ", b.Date(accepted->at),
+                       ".",
+                       reason_failed.empty()
+                           ? std::string()
+                           : absl::StrCat(" The decline is not excused: ", reason_failed, ".")),
+          {*v.request, *accepted, x});
     }
   }
 }
