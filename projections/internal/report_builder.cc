@@ -281,6 +281,23 @@ std::vector<std::string> ReportBuilder::GroupMembersAt(const std::string& group_
   return out;
 }
 
+std::vector<absl::Time> ReportBuilder::CouncilChangesIn(absl::Time from, absl::Time to) const {
+  std::vector<absl::Time> out = {from};
+  auto add = [&](absl::Time t) {
+    if (t > from && t < to) out.push_back(t);
+  };
+  for (const auto& [member, changes] : memberships_) {
+    for (const Change& c : changes) add(c.at);
+  }
+  for (const auto& [id, g] : groups_) {
+    if (g.recognised) add(g.recognised->at);
+    add(g.dissolved);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl::Time t) const {
   auto it = officers_.find(officer_id);
   if (it == officers_.end()) return v1::OFFICER_ROLE_UNSPECIFIED;
@@ -412,10 +429,11 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
     }
     case v1::Payload::kBriefingRequested: {
       const auto& r = p.briefing_requested();
-      return absl::StrCat(prefix, GroupName(r.group_id()), " asked for a briefing on ",
-                          r.matter_id().empty() ? "a matter not named" : absl::StrCat("matter ", r.matter_id()),
-                          " (", MemberName(r.requested_by_member_id()), ", to ",
-                          OfficerName(r.routed_to_officer_id()), ")");
+      return absl::StrCat(
+          prefix, GroupName(r.group_id()), " asked for a briefing on ",
+          r.matter_id().empty() ? "a matter not named" : absl::StrCat("matter ", r.matter_id()),
+          " (", MemberName(r.requested_by_member_id()), ", to ",
+          OfficerName(r.routed_to_officer_id()), ")");
     }
     case v1::Payload::kBriefingApproved:
       return absl::StrCat(prefix, OfficerName(p.briefing_approved().approved_by_officer_id()),
@@ -427,9 +445,10 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
                           DeclineReasonName(p.briefing_declined().reason()), ")");
     case v1::Payload::kBriefingOffered: {
       const auto& o = p.briefing_offered();
-      return absl::StrCat(prefix, OfficerName(o.offered_by_officer_id()), " offered ",
-                          GroupName(o.group_id()), " a briefing on ",
-                          o.matter_id().empty() ? "a matter not named" : absl::StrCat("matter ", o.matter_id()));
+      return absl::StrCat(
+          prefix, OfficerName(o.offered_by_officer_id()), " offered ", GroupName(o.group_id()),
+          " a briefing on ",
+          o.matter_id().empty() ? "a matter not named" : absl::StrCat("matter ", o.matter_id()));
     }
     case v1::Payload::kBriefingOfferNotTakenUp:
       return absl::StrCat(prefix, GroupName(p.briefing_offer_not_taken_up().group_id()),
@@ -499,7 +518,8 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
           OfficerName(p.complaint_referred_to_standards_committee().referred_by_officer_id()));
     case v1::Payload::kRelationshipDeclared: {
       const auto& r = p.relationship_declared();
-      return absl::StrCat(prefix, MemberName(r.member_id()), " declared a relationship with ", OfficerName(r.officer_id()));
+      return absl::StrCat(prefix, MemberName(r.member_id()), " declared a relationship with ",
+                          OfficerName(r.officer_id()));
     }
     case v1::Payload::kMemberParticipatedInDecision: {
       const auto& d = p.member_participated_in_decision();

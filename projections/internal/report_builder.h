@@ -140,6 +140,9 @@ class ReportBuilder {
   std::string MemberName(const std::string& member_id) const;
   // Councillors in the group at `t`.
   std::vector<std::string> GroupMembersAt(const std::string& group_id, absl::Time t) const;
+  // The instants in [from, to) at which a councillor's group, or a group's
+  // existence, changed, in order; with `from` first.
+  std::vector<absl::Time> CouncilChangesIn(absl::Time from, absl::Time to) const;
   // OFFICER_ROLE_UNSPECIFIED if unknown or gone by `t`.
   v1::OfficerRole OfficerRoleAt(const std::string& officer_id, absl::Time t) const;
   std::string OfficerName(const std::string& officer_id) const;

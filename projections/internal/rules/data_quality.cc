@@ -1,5 +1,7 @@
 // data-quality (Harlow 2.3: a political group is "two or more Councillors").
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -14,25 +16,78 @@ namespace evenhand::projections::internal {
 namespace {
 
 std::string Describe(const FairnessSettings&) {
-  return "Facts that do not fit together: a group with fewer than two councillors, a "
+  return "Facts that do not fit together: a group with fewer than two councillors at any "
+         "time in the period, a "
          "briefing asked for by a councillor who is not in the group. Reported so the source "
          "systems can be put right; not a breach in itself.";
 }
 
-void Check(ReportBuilder& b) {
+// A group below two councillors at any time in the period, not only at its
+// end: a spell from when it fell below to when it recovered, was dissolved,
+// or the period ended.
+void CheckGroupSizes(ReportBuilder& b) {
   const absl::Time end = b.period_end();
-  for (const Case* g : b.GroupsAt(end - absl::Nanoseconds(1))) {
-    std::vector<std::string> members = b.GroupMembersAt(g->id, end - absl::Nanoseconds(1));
-    if (members.size() >= 2) continue;
-    std::optional<Seen> recognised = b.First(*g, v1::Payload::kPoliticalGroupRecognised);
-    if (!recognised) continue;
-    b.AddFinding("data-quality", g->id, g->record.stream_id(), end - absl::Nanoseconds(1),
-                 absl::StrCat(b.GroupName(g->id), " has ",
-                              Plural(static_cast<int>(members.size()), "councillor"),
-                              " at the end of the period; a political group is two or more "
-                              "(Harlow 2.3)."),
-                 {*recognised});
+  absl::Time start = b.query().from;
+  std::vector<absl::Time> changes = b.CouncilChangesIn(start, end);
+  if (start == absl::InfinitePast()) {
+    // From the first change on: before it there was no council to judge.
+    changes.erase(changes.begin());
+    if (changes.empty()) return;
   }
+  struct Spell {
+    absl::Time from;
+    size_t fewest;
+  };
+  std::map<std::string, Spell> low;
+  auto report = [&](const std::string& group_id, const Spell& spell, absl::Time until,
+                    const char* how) {
+    auto found = b.indexes().group_by_id.find(group_id);
+    const Case* g = found == b.indexes().group_by_id.end() ? nullptr : found->second;
+    std::optional<Seen> recognised =
+        g == nullptr ? std::nullopt : b.First(*g, v1::Payload::kPoliticalGroupRecognised);
+    if (!recognised) return;
+    b.AddFinding(
+        "data-quality", group_id, g->record.stream_id(), spell.from,
+        absl::StrCat(
+            b.GroupName(group_id), " had ",
+            spell.fewest == 0 ? std::string("no councillors")
+                              : Plural(static_cast<int>(spell.fewest), "councillor"),
+            " from ", b.Date(spell.from), " ", how,
+            until == end ? std::string(" the end of the period") : absl::StrCat(" ", b.Date(until)),
+            "; a political group is two or more (Harlow 2.3)."),
+        {*recognised});
+  };
+  for (absl::Time t : changes) {
+    std::set<std::string> existing;
+    for (const Case* g : b.GroupsAt(t)) {
+      existing.insert(g->id);
+      const size_t members = b.GroupMembersAt(g->id, t).size();
+      auto it = low.find(g->id);
+      if (members < 2) {
+        if (it == low.end()) {
+          low.emplace(g->id, Spell{t, members});
+        } else {
+          it->second.fewest = std::min(it->second.fewest, members);
+        }
+      } else if (it != low.end()) {
+        report(g->id, it->second, t, "until");
+        low.erase(it);
+      }
+    }
+    for (auto it = low.begin(); it != low.end();) {
+      if (existing.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      report(it->first, it->second, t, "until it was dissolved on");
+      it = low.erase(it);
+    }
+  }
+  for (const auto& [group_id, spell] : low) report(group_id, spell, end, "to");
+}
+
+void Check(ReportBuilder& b) {
+  CheckGroupSizes(b);
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
     const BriefingView& v = b.BriefingOf(*c);
     if (!v.request || v.is_offer || !b.InPeriod(v.request->at)) continue;
