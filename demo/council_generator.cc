@@ -48,6 +48,8 @@ struct OfficerSpec {
   const char* id;
   const char* name;
   v1::OfficerRole role;
+  // The officer's Director (complaints go there, Harlow 12.4); "" for none.
+  const char* director = "";
 };
 
 constexpr OfficerSpec kOfficers[] = {
@@ -57,11 +59,11 @@ constexpr OfficerSpec kOfficers[] = {
     {"o-dir-place", "Tom Hargreaves, Director of Place", v1::DIRECTOR},
     {"o-dir-people", "Aisha Begum, Director of People", v1::DIRECTOR},
     {"o-dir-resources", "Mark Ellison, Director of Resources", v1::DIRECTOR},
-    {"o-hos-planning", "Claire Dunn, Head of Planning", v1::HEAD_OF_SERVICE},
-    {"o-hos-housing", "Rob Castell, Head of Housing", v1::HEAD_OF_SERVICE},
-    {"o-hos-finance", "Nadia Shah, Head of Finance", v1::HEAD_OF_SERVICE},
-    {"o-hos-environment", "Gareth Price, Head of Environment", v1::HEAD_OF_SERVICE},
-    {"o-policy", "Emma Lowe, Policy Officer", v1::OFFICER},
+    {"o-hos-planning", "Claire Dunn, Head of Planning", v1::HEAD_OF_SERVICE, "o-dir-place"},
+    {"o-hos-housing", "Rob Castell, Head of Housing", v1::HEAD_OF_SERVICE, "o-dir-people"},
+    {"o-hos-finance", "Nadia Shah, Head of Finance", v1::HEAD_OF_SERVICE, "o-dir-resources"},
+    {"o-hos-environment", "Gareth Price, Head of Environment", v1::HEAD_OF_SERVICE, "o-dir-place"},
+    {"o-policy", "Emma Lowe, Policy Officer", v1::OFFICER, "o-dir-resources"},
     {"o-pa-labour", "Jack Moran, Labour Group Assistant", v1::POLITICAL_ASSISTANT},
     {"o-pa-conservative", "Lucy Hale, Conservative Group Assistant", v1::POLITICAL_ASSISTANT},
 };
@@ -70,7 +72,6 @@ constexpr OfficerSpec kOfficers[] = {
 constexpr const char* kAdvisers[] = {"o-dir-place",       "o-dir-people",  "o-dir-resources",
                                      "o-hos-planning",    "o-hos-housing", "o-hos-finance",
                                      "o-hos-environment", "o-policy"};
-constexpr const char* kDirectors[] = {"o-dir-place", "o-dir-people", "o-dir-resources"};
 
 constexpr const char* kSurnames[] = {
     "Ahmed",  "Baker",   "Clarke", "Davies", "Evans",  "Fletcher", "Green",  "Hughes",
@@ -203,6 +204,8 @@ class Generator {
       p.mutable_officer_registered()->set_officer_id(C(s.id));
       p.mutable_officer_registered()->set_name(s.name);
       p.mutable_officer_registered()->set_role(s.role);
+      if (*s.director != '\0')
+        p.mutable_officer_registered()->set_director_officer_id(C(s.director));
       // A political assistant works for the group that names it.
       for (const GroupSpec& g : kGroups) {
         if (absl::string_view(g.political_assistant) == s.id) {
@@ -359,12 +362,14 @@ class Generator {
     const std::string id = Id("C");
     const GroupSpec& g = kGroups[static_cast<size_t>(Int(0, 3))];
     const std::string member = Member(g.id);
-    const std::string director = C(Pick(kDirectors));
+    // Raised, as Harlow 12.4 says, with the officer's own Director.
+    const bool policy = Chance(0.5);
+    const std::string director = C(policy ? "o-dir-resources" : "o-dir-place");
     v1::Payload p;
     auto* c = p.mutable_complaint_raised();
     c->set_complaint_id(id);
     c->mutable_raised_by()->set_member_id(member);
-    c->mutable_about()->set_officer_id(C(Chance(0.5) ? "o-policy" : "o-hos-environment"));
+    c->mutable_about()->set_officer_id(C(policy ? "o-policy" : "o-hos-environment"));
     c->set_raised_with_officer_id(director);
     c->set_summary("Handling of a constituent's case");
     Add(WorkTime(day), p, member);

@@ -356,6 +356,14 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       EH_RETURN_IF_ERROR(Required("complaint_raised.complaint_id", c.complaint_id()));
       EH_RETURN_IF_ERROR(Party("complaint_raised.raised_by", c.raised_by()));
       EH_RETURN_IF_ERROR(Party("complaint_raised.about", c.about()));
+      if (!c.raised_with_member_id().empty()) {
+        if (!c.raised_with_officer_id().empty()) {
+          return Fail("complaint_raised.raised_with_member_id",
+                      "give either raised_with_officer_id or raised_with_member_id (the Leader, "
+                      "Harlow 12.5), not both");
+        }
+        return Member("complaint_raised.raised_with_member_id", c.raised_with_member_id());
+      }
       return Officer("complaint_raised.raised_with_officer_id", c.raised_with_officer_id());
     }
     case v1::Payload::kComplaintEscalated:

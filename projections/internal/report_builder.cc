@@ -195,6 +195,7 @@ void ReportBuilder::LoadRegistry() {
       if (s.payload->has_officer_registered()) {
         const auto& r = s.payload->officer_registered();
         if (info.name.empty()) info.name = r.name();
+        info.director = r.director_officer_id();
         info.roles.push_back({{s.at, s.position, r.group_id()}, r.role()});
       } else if (s.payload->has_officer_role_changed()) {
         const auto& r = s.payload->officer_role_changed();
@@ -296,6 +297,11 @@ std::vector<absl::Time> ReportBuilder::CouncilChangesIn(absl::Time from, absl::T
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+std::string ReportBuilder::DirectorOf(const std::string& officer_id) const {
+  auto it = officers_.find(officer_id);
+  return it == officers_.end() ? std::string() : it->second.director;
 }
 
 v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl::Time t) const {

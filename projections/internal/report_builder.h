@@ -143,6 +143,8 @@ class ReportBuilder {
   // The instants in [from, to) at which a councillor's group, or a group's
   // existence, changed, in order; with `from` first.
   std::vector<absl::Time> CouncilChangesIn(absl::Time from, absl::Time to) const;
+  // The officer's Director as registered (Harlow 12.4), or "".
+  std::string DirectorOf(const std::string& officer_id) const;
   // OFFICER_ROLE_UNSPECIFIED if unknown or gone by `t`.
   v1::OfficerRole OfficerRoleAt(const std::string& officer_id, absl::Time t) const;
   std::string OfficerName(const std::string& officer_id) const;
@@ -221,6 +223,7 @@ class ReportBuilder {
   absl::flat_hash_map<std::string, std::string> member_names_;
   struct OfficerInfo {
     std::string name;
+    std::string director;  // director_officer_id, as registered
     // In order; a political assistant's group in Change::value.
     std::vector<std::pair<Change, v1::OfficerRole>> roles;
     std::vector<std::pair<Change, bool>> delegations;  // true: delegated

@@ -192,6 +192,28 @@ TEST_F(DomainValidationTest, RequiredFieldsAreNamed) {
                        HasSubstr("events[0].payload.briefing_requested.matter_id: required")));
 }
 
+// Harlow 12.5: a complaint may be raised with the Leader (a councillor)
+// instead of an officer, but not with both.
+TEST_F(DomainValidationTest, AComplaintIsRaisedWithAnOfficerOrACouncillorNotBoth) {
+  v1::Payload p;
+  auto* c = p.mutable_complaint_raised();
+  c->set_complaint_id("C-1");
+  c->mutable_raised_by()->set_member_id("m-1");
+  c->mutable_about()->set_officer_id("ceo");
+  c->set_raised_with_member_id("m-2");
+  c->set_raised_with_officer_id("ceo");
+  EXPECT_THAT(Append("complaint-C-1", {p}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].payload.complaint_raised.raised_with_member_id: give "
+                                 "either raised_with_officer_id or raised_with_member_id")));
+  c->clear_raised_with_officer_id();
+  c->set_raised_with_member_id("nobody");
+  EXPECT_THAT(Append("complaint-C-1", {p}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown councillor")));
+  c->set_raised_with_member_id("m-2");
+  EXPECT_OK(Append("complaint-C-1", {p}));
+}
+
 TEST_F(DomainValidationTest, ACorrectionIsValidatedAndTheServerFillsThePosition) {
   std::vector<v1::Event> sent;
   auto opened = Append("briefing-B-1", {Request("B-1"), Approval("B-1")}, &sent);

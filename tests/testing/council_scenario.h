@@ -54,8 +54,9 @@ class CouncilScenario {
     RegisterOfficer(start, "mo", "Monitoring Officer", v1::MONITORING_OFFICER);
     RegisterOfficer(start, "cfo", "Chief Finance Officer", v1::CHIEF_FINANCE_OFFICER);
     RegisterOfficer(start, "dir", "Director of Place", v1::DIRECTOR);
-    RegisterOfficer(start, "hos", "Head of Planning", v1::HEAD_OF_SERVICE);
-    RegisterOfficer(start, "off", "Planning Officer", v1::OFFICER);
+    RegisterOfficer(start, "dir2", "Director of People", v1::DIRECTOR);
+    RegisterOfficer(start, "hos", "Head of Planning", v1::HEAD_OF_SERVICE, "", "dir");
+    RegisterOfficer(start, "off", "Planning Officer", v1::OFFICER, "", "dir");
     RegisterOfficer(start, "pa", "Labour Group Assistant", v1::POLITICAL_ASSISTANT, "labour");
   }
 
@@ -101,12 +102,14 @@ class CouncilScenario {
   }
 
   uint64_t RegisterOfficer(absl::Time at, const std::string& id, const std::string& name,
-                           v1::OfficerRole role, const std::string& group = "") {
+                           v1::OfficerRole role, const std::string& group = "",
+                           const std::string& director = "") {
     v1::Payload p;
     p.mutable_officer_registered()->set_officer_id(id);
     p.mutable_officer_registered()->set_name(name);
     p.mutable_officer_registered()->set_role(role);
     p.mutable_officer_registered()->set_group_id(group);
+    p.mutable_officer_registered()->set_director_officer_id(director);
     return Add(at, p);
   }
 
@@ -293,6 +296,25 @@ class CouncilScenario {
     *c->mutable_raised_by() = by;
     *c->mutable_about() = about;
     c->set_raised_with_officer_id(raised_with);
+    return Add(at, p);
+  }
+
+  // A complaint raised with a councillor (the Leader, Harlow 12.5).
+  uint64_t ComplaintToMember(absl::Time at, const std::string& id, v1::Party by, v1::Party about,
+                             const std::string& member) {
+    v1::Payload p;
+    auto* c = p.mutable_complaint_raised();
+    c->set_complaint_id(id);
+    *c->mutable_raised_by() = by;
+    *c->mutable_about() = about;
+    c->set_raised_with_member_id(member);
+    return Add(at, p);
+  }
+
+  uint64_t Resolve(absl::Time at, const std::string& id, const std::string& by) {
+    v1::Payload p;
+    p.mutable_complaint_resolved()->set_complaint_id(id);
+    p.mutable_complaint_resolved()->set_resolved_by_officer_id(by);
     return Add(at, p);
   }
 

@@ -8,6 +8,7 @@
 // committee; Harlow 13.1, 13.3: an officer's complaint about a councillor to
 // the Chief Executive, or at any time the Monitoring Officer).
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,10 +23,12 @@ namespace evenhand::projections::internal {
 namespace {
 
 std::string Describe(const FairnessSettings&) {
-  return "A councillor's complaint about an officer goes to a Director, the Head of Paid "
-         "Service, the Monitoring Officer or the Chief Finance Officer (about a Director: to "
-         "the Head of Paid Service or a statutory officer; about the Head of Paid Service: to "
-         "the Monitoring Officer or Chief Finance Officer). An officer's complaint about a "
+  return "A councillor's complaint about an officer goes to that officer's own Director, the "
+         "Head of Paid Service, the Monitoring Officer or the Chief Finance Officer (an officer "
+         "with no Director on record, such as a political assistant: not to a Director; about "
+         "a Director: to the Head of Paid Service or a statutory officer; about the Head of "
+         "Paid Service: to the Monitoring Officer, the Chief Finance Officer or the Leader). It "
+         "is resolved by whoever it was raised with or escalated to. An officer's complaint about a "
          "councillor goes to the Head of Paid Service or the Monitoring Officer. Escalation "
          "goes to the Head of Paid Service or Monitoring Officer; only the Monitoring Officer "
          "refers a complaint to the standards committee. Nobody handles a complaint about "
@@ -66,6 +69,12 @@ void Check(ReportBuilder& b) {
     std::string group_id;
     std::vector<v1::OfficerRole> first_line, escalation;
     std::string subject_officer;
+    // A councillor's complaint about an officer below Director goes to that
+    // officer's own Director (Harlow 12.4 "the appropriate Director"; Harrow
+    // 2.2 "the relevant Director"); one about the Head of Paid Service may
+    // go to the Leader (Harlow 12.5).
+    bool own_director_only = false;
+    bool leader_allowed = false;
     if (r.raised_by().has_member_id() && r.about().has_officer_id()) {
       group_id = b.MemberGroupAt(r.raised_by().member_id(), raised->at);
       subject_officer = r.about().officer_id();
@@ -73,6 +82,7 @@ void Check(ReportBuilder& b) {
         case v1::HEAD_OF_PAID_SERVICE:
           first_line = {v1::MONITORING_OFFICER, v1::CHIEF_FINANCE_OFFICER};
           escalation = {v1::MONITORING_OFFICER};
+          leader_allowed = true;
           break;
         case v1::DIRECTOR:
         case v1::MONITORING_OFFICER:
@@ -85,6 +95,7 @@ void Check(ReportBuilder& b) {
           first_line = {v1::DIRECTOR, v1::HEAD_OF_PAID_SERVICE, v1::MONITORING_OFFICER,
                         v1::CHIEF_FINANCE_OFFICER};
           escalation = {v1::HEAD_OF_PAID_SERVICE, v1::MONITORING_OFFICER};
+          own_director_only = true;
           break;
       }
     } else if (r.raised_by().has_officer_id() && r.about().has_member_id()) {
@@ -94,28 +105,89 @@ void Check(ReportBuilder& b) {
     } else {
       continue;  // between councillors, or between officers: not this protocol's route
     }
-    auto allowed = [&](const std::string& officer, absl::Time t,
-                       const std::vector<v1::OfficerRole>& roles) {
-      if (officer == subject_officer) return false;  // nobody judges a complaint about themselves
-      v1::OfficerRole role = b.OfficerRoleAt(officer, t);
-      return std::find(roles.begin(), roles.end(), role) != roles.end();
+    const std::string director = own_director_only ? b.DirectorOf(subject_officer) : "";
+    // "ok" if `officer` may take the complaint at `t`; otherwise why not, as
+    // a clause for the finding ("" when their role is simply not on the
+    // route).
+    auto refused = [&](const std::string& officer, absl::Time t,
+                       const std::vector<v1::OfficerRole>& roles) -> std::string {
+      if (officer == subject_officer) return ", the officer complained about";
+      const v1::OfficerRole role = b.OfficerRoleAt(officer, t);
+      if (std::find(roles.begin(), roles.end(), role) == roles.end()) return "";
+      if (role == v1::DIRECTOR && own_director_only && officer != director) {
+        return director.empty()
+                   ? absl::StrCat(", a Director, but ", b.OfficerName(subject_officer),
+                                  " has no Director on record (as a political assistant, who "
+                                  "works for a group, has none)")
+                   : absl::StrCat(", a Director but not ", b.OfficerName(subject_officer),
+                                  "'s, who is ", b.OfficerName(director));
+      }
+      return "ok";
     };
-    if (!allowed(r.raised_with_officer_id(), raised->at, first_line)) {
-      b.AddFinding(
-          "complaint-routing", group_id, c->record.stream_id(), raised->at,
-          absl::StrCat(
-              "Complaint ", c->id, " was raised with ", b.OfficerName(r.raised_with_officer_id()),
-              r.raised_with_officer_id() == subject_officer ? ", the officer complained about" : "",
-              "; it should go to ", RoleList(first_line), "."),
-          {*raised});
+    auto route = [&](const std::vector<v1::OfficerRole>& roles) {
+      std::vector<v1::OfficerRole> shown = roles;
+      if (own_director_only) {
+        shown.erase(std::remove(shown.begin(), shown.end(), v1::DIRECTOR), shown.end());
+        std::string list = RoleList(shown);
+        return director.empty()
+                   ? list
+                   : absl::StrCat(b.OfficerName(director), " (", b.OfficerName(subject_officer),
+                                  "'s Director), ", list);
+      }
+      return absl::StrCat(RoleList(roles), leader_allowed ? ", or the Leader of the Council" : "");
+    };
+    std::set<std::string> handlers;  // who may resolve it
+    if (!r.raised_with_member_id().empty()) {
+      if (!leader_allowed) {
+        b.AddFinding("complaint-routing", group_id, c->record.stream_id(), raised->at,
+                     absl::StrCat("Complaint ", c->id, " was raised with councillor ",
+                                  b.MemberName(r.raised_with_member_id()),
+                                  "; only a complaint about the Head of Paid Service goes to the "
+                                  "Leader (Harlow 12.5): it should go to ",
+                                  route(first_line), "."),
+                     {*raised});
+      }
+    } else {
+      const std::string why = refused(r.raised_with_officer_id(), raised->at, first_line);
+      if (why != "ok") {
+        b.AddFinding("complaint-routing", group_id, c->record.stream_id(), raised->at,
+                     absl::StrCat("Complaint ", c->id, " was raised with ",
+                                  b.OfficerName(r.raised_with_officer_id()), why,
+                                  "; it should go to ", route(first_line), "."),
+                     {*raised});
+      }
+      handlers.insert(r.raised_with_officer_id());
     }
     for (const Seen& e : b.Facts(*c, v1::Payload::kComplaintEscalated)) {
       const std::string& to = e.payload->complaint_escalated().escalated_to_officer_id();
-      if (allowed(to, e.at, escalation)) continue;
+      handlers.insert(to);
+      const bool saved_own = own_director_only;
+      own_director_only = false;  // escalation goes above the Director
+      const std::string why = refused(to, e.at, escalation);
+      own_director_only = saved_own;
+      if (why == "ok") continue;
       b.AddFinding("complaint-routing", group_id, c->record.stream_id(), e.at,
-                   absl::StrCat("Complaint ", c->id, " was escalated to ", b.OfficerName(to),
+                   absl::StrCat("Complaint ", c->id, " was escalated to ", b.OfficerName(to), why,
                                 "; escalation goes to ", RoleList(escalation), "."),
                    {*raised, e});
+    }
+    // Resolved by someone it was raised with or escalated to (or, for one
+    // raised with the Leader, a statutory officer), never by the officer
+    // complained about.
+    for (const Seen& f : b.Facts(*c, v1::Payload::kComplaintResolved)) {
+      const std::string& by = f.payload->complaint_resolved().resolved_by_officer_id();
+      const v1::OfficerRole role = b.OfficerRoleAt(by, f.at);
+      const bool statutory_for_leader =
+          !r.raised_with_member_id().empty() &&
+          (role == v1::MONITORING_OFFICER || role == v1::CHIEF_FINANCE_OFFICER);
+      if (by != subject_officer && (handlers.contains(by) || statutory_for_leader)) continue;
+      b.AddFinding(
+          "complaint-routing", group_id, c->record.stream_id(), f.at,
+          absl::StrCat("Complaint ", c->id, " was resolved by ", b.OfficerName(by),
+                       by == subject_officer ? ", the officer complained about"
+                                             : ", who it was neither raised with nor escalated to",
+                       "; it is resolved by whoever it was raised with or escalated to."),
+          {*raised, f});
     }
     for (const Seen& f : b.Facts(*c, v1::Payload::kComplaintReferredToStandardsCommittee)) {
       const std::string& by =
