@@ -127,6 +127,29 @@ TEST_F(EqualOfferTest, AGroupGivenItsOwnBriefingOnlyAfterTheDeadlineIsLateNotOff
   EXPECT_THAT(Evidence(f[0]), ElementsAre(request_, delivered_, given));
 }
 
+// A group dissolved inside the offer window is owed nothing: there is no
+// group left to offer it to. One dissolved after the deadline had passed was
+// owed the offer, and missed it.
+TEST(EqualOfferDissolutionTest, DissolvedInsideTheWindowLapsesAfterItIsAFinding) {
+  for (const bool before : {true, false}) {
+    SCOPED_TRACE(before ? "dissolved before the deadline" : "dissolved after the deadline");
+    CouncilScenario s;
+    s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+    s.Approve(At(2026, 3, 24), "B-1");
+    s.Deliver(At(2026, 4, 1, 12), "B-1");  // deadline: end of Friday 10 April
+    s.Offer(At(2026, 4, 2), "O-con", "conservative", "local-plan", "B-1");
+    s.Leave(At(2026, 4, 7), "grn-2", "green");
+    s.Dissolve(before ? At(2026, 4, 8) : At(2026, 4, 13), "green");
+    std::vector<v1::Finding> f = s.Findings("equal-offer", At(2026, 5, 1));
+    if (before) {
+      EXPECT_THAT(f, IsEmpty());
+    } else {
+      ASSERT_THAT(f, SizeIs(1));
+      EXPECT_EQ(f[0].group_id(), "green");
+    }
+  }
+}
+
 TEST_F(EqualOfferTest, AGroupRecognisedAfterTheBriefingIsNotOwedAnOffer) {
   CouncilScenario s;
   s.Request(At(2026, 3, 23), "B-1", "labour", "budget");

@@ -113,6 +113,13 @@ class CouncilScenario {
     return Add(at, p);
   }
 
+  uint64_t Dissolve(absl::Time at, const std::string& group) {
+    v1::Payload p;
+    p.mutable_political_group_dissolved()->set_group_id(group);
+    p.mutable_political_group_dissolved()->set_reason("fewer than two councillors");
+    return Add(at, p);
+  }
+
   uint64_t Join(absl::Time at, const std::string& member, const std::string& group) {
     v1::Payload p;
     p.mutable_member_joined_group()->set_member_id(member);

@@ -44,6 +44,10 @@ void Check(ReportBuilder& b) {
     auto matter = b.indexes().by_matter.find(v.matter());
     for (const Case* group : b.GroupsAt(t)) {
       if (group->id == v.group()) continue;
+      // Owed to a group that exists when the offer falls due: one dissolved
+      // before the deadline can take up nothing, so the obligation lapses
+      // (one dissolved after it was still owed the offer, and missed it).
+      if (!b.GroupExistsAt(*group, deadline - absl::Nanoseconds(1))) continue;
       // The earliest offer to this group on the matter, or briefing on it
       // actually given to this group. The group's own request does not
       // count, nor does its decline: only an offer, or the briefing itself,
