@@ -3,9 +3,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace evenhand::projections {
 namespace {
@@ -22,7 +25,46 @@ absl::StatusOr<WorkingDayCalendar> WorkingDayCalendar::LoadFile(const std::strin
   }
   std::stringstream text;
   text << in.rdbuf();
+  if (absl::EndsWith(path, ".json")) return ParseGovUkJson(text.str(), path);
   return Parse(text.str(), path);
+}
+
+absl::StatusOr<WorkingDayCalendar> WorkingDayCalendar::ParseGovUkJson(absl::string_view json,
+                                                                      absl::string_view source) {
+  google::protobuf::Struct doc;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(std::string(json), &doc, options).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not JSON (expected GOV.UK's bank-holidays.json)"));
+  }
+  auto division = doc.fields().find("england-and-wales");
+  if (division == doc.fields().end() || !division->second.has_struct_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": no \"england-and-wales\" division (expected GOV.UK's bank-holidays.json)"));
+  }
+  auto events = division->second.struct_value().fields().find("events");
+  if (events == division->second.struct_value().fields().end() ||
+      !events->second.has_list_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": the \"england-and-wales\" division has no \"events\" list"));
+  }
+  std::string lines;
+  int index = 0;
+  for (const google::protobuf::Value& e : events->second.list_value().values()) {
+    const auto& fields = e.struct_value().fields();
+    auto date = fields.find("date");
+    if (date == fields.end() || !date->second.has_string_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": england-and-wales.events[", index, "] has no \"date\" string"));
+    }
+    absl::StrAppend(&lines, date->second.string_value(), "\n");
+    ++index;
+  }
+  if (index == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": no bank holidays listed"));
+  }
+  return Parse(lines, source);
 }
 
 absl::StatusOr<WorkingDayCalendar> WorkingDayCalendar::Parse(absl::string_view text,
@@ -40,8 +82,8 @@ absl::StatusOr<WorkingDayCalendar> WorkingDayCalendar::Parse(absl::string_view t
     absl::string_view date = line.substr(0, line.find_first_of(" \t"));
     absl::CivilDay day;
     if (!absl::ParseCivilTime(date, &day)) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ":", line_number, ": \"", date,
-                                                     "\" is not a YYYY-MM-DD date"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ":", line_number, ": \"", date, "\" is not a YYYY-MM-DD date"));
     }
     calendar.holidays_.insert(DayNumber(day));
     const int year = static_cast<int>(day.year());

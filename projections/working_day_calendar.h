@@ -2,7 +2,7 @@
 // deadlines ("within five working days", Harlow 6.6 and 15.18).
 //
 // A working day is Monday to Friday and not a bank holiday. Bank holidays
-// are data, read from a file (calendars/england-and-wales-bank-holidays.txt),
+// are data, read from a file (calendars/bank-holidays.json, GOV.UK's format),
 // so a new year needs no code change. Days are local to Europe/London.
 //
 // Immutable after construction; safe to share between threads.
@@ -22,11 +22,15 @@ namespace evenhand::projections {
 
 class WorkingDayCalendar {
  public:
-  // Reads "YYYY-MM-DD name" lines; '#' starts a comment line.
+  // A file ending .json is GOV.UK's published bank-holidays.json
+  // (https://www.gov.uk/bank-holidays.json), of which the
+  // "england-and-wales" division is read; any other, "YYYY-MM-DD name"
+  // lines with '#' starting a comment line.
   static absl::StatusOr<WorkingDayCalendar> LoadFile(const std::string& path);
   // `source` names the text in error messages.
-  static absl::StatusOr<WorkingDayCalendar> Parse(absl::string_view text,
-                                                  absl::string_view source);
+  static absl::StatusOr<WorkingDayCalendar> Parse(absl::string_view text, absl::string_view source);
+  static absl::StatusOr<WorkingDayCalendar> ParseGovUkJson(absl::string_view json,
+                                                           absl::string_view source);
 
   bool IsBankHoliday(absl::CivilDay day) const;
   bool IsWorkingDay(absl::CivilDay day) const;
@@ -51,9 +55,15 @@ class WorkingDayCalendar {
   absl::Time EndOfWorkingDay(absl::Time t, int n) const;
 
   // The first and last years the file lists holidays for. Deadlines outside
-  // them count weekends only.
+  // them count weekends only: reports flag them (data-quality).
   int first_year() const { return first_year_; }
   int last_year() const { return last_year_; }
+  // Whether `day` lies in the years the file covers.
+  bool Covers(absl::CivilDay day) const {
+    return day.year() >= first_year_ && day.year() <= last_year_;
+  }
+  // 31 December of the last year covered.
+  absl::CivilDay last_covered_day() const { return absl::CivilDay(last_year_, 12, 31); }
 
  private:
   WorkingDayCalendar() = default;

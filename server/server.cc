@@ -213,6 +213,18 @@ absl::Status EvenHandServer::Impl::Start() {
   // start at all.
   EH_ASSIGN_OR_RETURN(projections::WorkingDayCalendar calendar,
                       projections::WorkingDayCalendar::LoadFile(c.fairness().bank_holidays_file()));
+  // Deadlines past the calendar's last year are counted with weekends only
+  // (and flagged in reports): say so loudly while there is time to update.
+  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  if (calendar.last_covered_day() < today + 365) {
+    logging::Warning(
+        "fairness",
+        absl::StrCat("the bank holiday calendar ", c.fairness().bank_holidays_file(),
+                     " covers only up to ", absl::FormatCivilTime(calendar.last_covered_day()),
+                     ": deadlines after it are counted without bank holidays and flagged as "
+                     "data-quality in reports. Put GOV.UK's current "
+                     "https://www.gov.uk/bank-holidays.json there (fairness.bankHolidaysFile)"));
+  }
   integrity::StartupCheck check;
   if (c.audit().verify_on_start() == "tail") {
     check = integrity::StartupCheck::kTail;

@@ -1,11 +1,13 @@
 #include "projections/internal/report_builder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "base/logging.h"
 #include "base/time_util.h"
 
 namespace evenhand::projections::internal {
@@ -297,6 +299,26 @@ std::vector<absl::Time> ReportBuilder::CouncilChangesIn(absl::Time from, absl::T
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+absl::Time ReportBuilder::Deadline(const Case& c, absl::Time t, int n) const {
+  const absl::Time deadline = calendar_.EndOfWorkingDay(t, n);
+  if (!calendar_.Covers(calendar_.LocalDay(t)) ||
+      !calendar_.Covers(calendar_.LocalDay(deadline - absl::Nanoseconds(1)))) {
+    uncovered_deadlines_.try_emplace(c.record.stream_id(), &c, deadline);
+    static std::atomic<bool> logged{false};
+    if (!logged.exchange(true)) {
+      logging::Error("fairness",
+                     absl::StrCat("a deadline (", c.record.stream_id(),
+                                  ") lies outside the bank "
+                                  "holiday calendar, which covers ",
+                                  calendar_.first_year(), " to ", calendar_.last_year(),
+                                  ": it is counted with weekends only and reported as "
+                                  "data-quality. Update fairness.bankHolidaysFile with GOV.UK's "
+                                  "current bank-holidays.json"));
+    }
+  }
+  return deadline;
 }
 
 std::string ReportBuilder::DirectorOf(const std::string& officer_id) const {

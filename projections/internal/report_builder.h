@@ -143,6 +143,15 @@ class ReportBuilder {
   // The instants in [from, to) at which a councillor's group, or a group's
   // existence, changed, in order; with `from` first.
   std::vector<absl::Time> CouncilChangesIn(absl::Time from, absl::Time to) const;
+  // The end of the `n`-th working day after `t` (the calendar's
+  // EndOfWorkingDay) for a deadline of case `c`, noting it if the bank
+  // holiday calendar does not cover it: data-quality reports those.
+  absl::Time Deadline(const Case& c, absl::Time t, int n) const;
+  // Cases whose deadline lies outside the calendar's years, with it.
+  const std::map<std::string, std::pair<const Case*, absl::Time>>& uncovered_deadlines() const {
+    return uncovered_deadlines_;
+  }
+
   // The officer's Director as registered (Harlow 12.4), or "".
   std::string DirectorOf(const std::string& officer_id) const;
   // OFFICER_ROLE_UNSPECIFIED if unknown or gone by `t`.
@@ -231,6 +240,8 @@ class ReportBuilder {
   absl::flat_hash_map<std::string, OfficerInfo> officers_;
   std::vector<std::pair<std::pair<absl::Time, absl::Time>, Seen>> elections_;
 
+  // Stream id -> the case and its deadline.
+  mutable std::map<std::string, std::pair<const Case*, absl::Time>> uncovered_deadlines_;
   std::vector<v1::Finding> findings_;
   std::map<uint64_t, std::string> evidence_;  // position -> summary
   v1::FairnessReport report_;

@@ -74,6 +74,43 @@ TEST(CalendarFileTest, TheYearsCoveredAreKnown) {
   EXPECT_GE(c->last_year(), 2027);
 }
 
+// GOV.UK's bank-holidays.json shape: the England and Wales division only.
+TEST(CalendarFileTest, GovUkJsonIsReadForEnglandAndWales) {
+  auto calendar = WorkingDayCalendar::ParseGovUkJson(
+      R"({"england-and-wales": {"division": "england-and-wales", "events": [
+            {"title": "New Year's Day", "date": "2028-01-03", "notes": "Substitute day",
+             "bunting": true}]},
+          "scotland": {"division": "scotland", "events": [
+            {"title": "2nd January", "date": "2028-01-04", "notes": "", "bunting": true}]}})",
+      "test.json");
+  ASSERT_TRUE(calendar.ok()) << calendar.status();
+  EXPECT_TRUE(calendar->IsBankHoliday(absl::CivilDay(2028, 1, 3)));
+  EXPECT_FALSE(calendar->IsBankHoliday(absl::CivilDay(2028, 1, 4)));  // Scotland's only
+  EXPECT_TRUE(calendar->Covers(absl::CivilDay(2028, 12, 31)));
+  EXPECT_FALSE(calendar->Covers(absl::CivilDay(2029, 1, 1)));
+}
+
+TEST(CalendarFileTest, JsonWithoutTheDivisionOrDatesIsRefused) {
+  EXPECT_THAT(WorkingDayCalendar::ParseGovUkJson("not json", "x.json").status().message(),
+              ::testing::HasSubstr("x.json: not JSON"));
+  EXPECT_THAT(WorkingDayCalendar::ParseGovUkJson(R"({"scotland": {"events": []}})", "x.json")
+                  .status()
+                  .message(),
+              ::testing::HasSubstr("no \"england-and-wales\" division"));
+  EXPECT_THAT(WorkingDayCalendar::ParseGovUkJson(
+                  R"({"england-and-wales": {"events": [{"title": "x"}]}})", "x.json")
+                  .status()
+                  .message(),
+              ::testing::HasSubstr("events[0] has no \"date\""));
+}
+
+TEST(CalendarFileTest, TheShippedFileIsGovUkJson) {
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok()) << calendar.status();
+  EXPECT_TRUE(calendar->IsBankHoliday(absl::CivilDay(2026, 4, 3)));  // Good Friday
+  EXPECT_EQ(calendar->last_covered_day(), absl::CivilDay(calendar->last_year(), 12, 31));
+}
+
 TEST(FisherExactTest, MatchesPublishedValues) {
   // Fisher's tea-tasting table [[3,1],[1,3]]: two-sided p = 0.4857.
   EXPECT_THAT(FisherExactTwoSided(3, 1, 1, 3), DoubleNear(0.4857, 1e-4));

@@ -486,6 +486,29 @@ TEST_F(WrittenQueryTest, AnAnswerAtTheDeadlineInstantIsLateAndOneSecondBeforeIsN
   EXPECT_THAT(at.Findings("written-query-reply", At(2026, 5, 1)), SizeIs(1));
 }
 
+// The calendar runs out: a deadline past its last year is counted with
+// weekends only, so it is flagged, not judged in silence. (3 January 2028 is
+// a bank holiday GOV.UK had not published when the shipped file was made.)
+TEST(CalendarCoverageTest, ADeadlineBeyondTheCalendarIsFlagged) {
+  CouncilScenario s;
+  ASSERT_EQ(s.calendar().last_year(), 2027);
+  s.Query(At(2027, 12, 23), "Q-9", "con-1");
+  s.Answer(At(2028, 1, 4), "Q-9");
+  std::vector<v1::Finding> f = s.Findings("data-quality", At(2028, 2, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].case_id(), "query-Q-9");
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("falls outside the bank holiday calendar, which covers 2018 to 2027: it "
+                        "was counted with weekends only and may be wrong"));
+}
+
+TEST(CalendarCoverageTest, ADeadlineInsideTheCalendarIsNotFlagged) {
+  CouncilScenario s;
+  s.Query(At(2027, 12, 1), "Q-9", "con-1");
+  s.Answer(At(2027, 12, 6), "Q-9");
+  EXPECT_THAT(s.Findings("data-quality", At(2028, 2, 1)), IsEmpty());
+}
+
 // ---- party-political-business and non-members-present ------------------------
 
 TEST(PartyPoliticalBusinessTest, OfficerAtPartyPoliticalBusinessIsAFinding) {

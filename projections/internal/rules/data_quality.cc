@@ -86,8 +86,30 @@ void CheckGroupSizes(ReportBuilder& b) {
   for (const auto& [group_id, spell] : low) report(group_id, spell, end, "to");
 }
 
+// A deadline the bank holiday calendar does not cover was counted with
+// weekends only: it may be wrong, so say so rather than judge in silence.
+void CheckCalendarCoverage(ReportBuilder& b) {
+  const auto uncovered = b.uncovered_deadlines();
+  for (const auto& [stream_id, entry] : uncovered) {
+    const auto& [c, deadline] = entry;
+    std::optional<Seen> opening = b.Opening(*c);
+    std::vector<Seen> evidence;
+    if (opening) evidence.push_back(*opening);
+    b.AddFinding(
+        "data-quality", "", stream_id, deadline,
+        absl::StrCat("The deadline of ", stream_id, " (the end of ",
+                     b.Date(deadline - absl::Seconds(1)),
+                     ") falls outside the bank holiday calendar, which covers ",
+                     b.calendar().first_year(), " to ", b.calendar().last_year(),
+                     ": it was counted with weekends only and may be wrong. Update "
+                     "fairness.bankHolidaysFile with GOV.UK's current bank-holidays.json."),
+        evidence);
+  }
+}
+
 void Check(ReportBuilder& b) {
   CheckGroupSizes(b);
+  CheckCalendarCoverage(b);
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
     const BriefingView& v = b.BriefingOf(*c);
     if (!v.request || v.is_offer || !b.InPeriod(v.request->at)) continue;

@@ -38,7 +38,7 @@ void Check(ReportBuilder& b) {
     std::optional<Seen> delivered = b.First(*c, v1::Payload::kBriefingDelivered);
     if (!delivered) continue;
     const absl::Time t = delivered->at;
-    const absl::Time deadline = b.calendar().EndOfWorkingDay(t, s.offer_deadline_working_days);
+    const absl::Time deadline = b.Deadline(*c, t, s.offer_deadline_working_days);
     if (!b.InPeriod(deadline)) continue;  // a finding here is dated at the deadline
     const absl::Time window_start = t - absl::Hours(24 * s.equal_offer_lookback_days);
     auto matter = b.indexes().by_matter.find(v.matter());

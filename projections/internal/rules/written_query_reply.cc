@@ -22,8 +22,7 @@ QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
   if (!out.received) return out;
   const auto& q = out.received->payload->written_query_received();
   out.group_id = b.MemberGroupAt(q.member_id(), out.received->at);
-  out.deadline =
-      b.calendar().EndOfWorkingDay(out.received->at, b.settings().query_reply_working_days);
+  out.deadline = b.Deadline(query, out.received->at, b.settings().query_reply_working_days);
   for (const Seen& seen : b.View(query)) {
     const std::optional<Seen> s = seen;
     if (!s) continue;
