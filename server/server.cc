@@ -120,6 +120,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_event_bytes() == 0) c.set_max_event_bytes(1 << 20);
   if (c.max_batch_events() == 0) c.set_max_batch_events(1000);
   if (c.max_text_bytes() == 0) c.set_max_text_bytes(64 << 10);
+  if (c.max_future_skew_seconds() == 0) c.set_max_future_skew_seconds(24 * 3600);
   if (c.max_request_bytes() == 0) c.set_max_request_bytes(64 << 20);
   if (c.live_buffer_events() == 0) c.set_live_buffer_events(65536);
   if (c.max_group_commit_events() == 0) c.set_max_group_commit_events(16384);
@@ -327,6 +328,7 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.limits.max_event_bytes = c.max_event_bytes();
   log_options.limits.max_batch_events = c.max_batch_events();
   log_options.limits.max_text_bytes = c.max_text_bytes();
+  log_options.limits.max_clock_skew = absl::Seconds(c.max_future_skew_seconds());
   log_options.server_version = kVersion;
   log_options.validator = validator_.get();
   log_options.max_subscriptions = c.max_subscriptions();

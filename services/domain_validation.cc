@@ -86,8 +86,12 @@ class PayloadChecker {
     absl::StatusOr<bool> exists = store_->StreamExists(stream);
     if (!exists.ok()) return exists.status();
     if (!*exists) {
-      return Fail(field, absl::StrCat("unknown ", what, " \"", id, "\" (stream \"", stream,
-                                      "\" has no events); record its ", record_first, " first"));
+      // A reference to what is not recorded yet: a program (an import, say)
+      // can tell it from other refusals and record the other stream first.
+      return WithErrorInfo(
+          Fail(field, absl::StrCat("unknown ", what, " \"", id, "\" (stream \"", stream,
+                                   "\" has no events); record its ", record_first, " first")),
+          "UNKNOWN_REFERENCE", {{"field", absl::StrCat(path_, ".", field)}, {"stream", stream}});
     }
     return absl::OkStatus();
   }

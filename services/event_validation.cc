@@ -203,7 +203,8 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
     return Invalid(
         index, "occurred_at",
         absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()), " is more than ",
-                     absl::FormatDuration(limits.max_clock_skew), " ahead of the server's clock"));
+                     absl::FormatDuration(limits.max_clock_skew),
+                     " ahead of the server's clock (maxFutureSkewSeconds in the server config)"));
   }
   if (event->source_system().empty()) {
     return Invalid(index, "source_system",

@@ -75,6 +75,7 @@ void AddVerify(Registry& r);
 void AddCheckpoint(Registry& r);
 void AddPubkey(Registry& r);
 void AddAccess(Registry& r);
+void AddImport(Registry& r);
 
 // ---- failing ------------------------------------------------------------------
 

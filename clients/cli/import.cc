@@ -1,0 +1,198 @@
+// evenhand import: a history from another system, many streams at once.
+//
+// The file holds one event per line (JSON Lines), each an Event in
+// protobuf's JSON mapping with its `streamId` and its `eventId`. Events of
+// one stream keep the file's order and go in batches; streams go in
+// parallel. A payload that names what is not recorded yet (a briefing's
+// group, an offer it answers; UNKNOWN_REFERENCE) waits until the rest has
+// moved on, and is tried again. An interrupted import is resumed by running
+// it again: every event id already recorded is answered as a replay, so
+// nothing is added twice.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "base/error_details.h"
+#include "clients/cli/common.h"
+#include "clients/event_log_client.h"
+
+namespace evenhand::cli {
+namespace {
+
+struct ImportFlags {
+  std::string file;
+  int batch = 200;
+  int parallel = 4;
+  std::string progress = "auto";
+};
+
+struct Stream {
+  std::string id;
+  std::vector<v1::Event> events;  // file order
+  size_t done = 0;                // events recorded (or replayed) so far
+  std::string blocked_on;         // why it last stopped, if it did
+};
+
+absl::StatusOr<std::vector<Stream>> ReadFile(const std::string& path, size_t* total) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::map<std::string, size_t> index;
+  std::vector<Stream> streams;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    v1::Event e;
+    if (absl::Status s = ParseJson(line, &e, absl::StrCat(path, ":", number)); !s.ok()) return s;
+    if (e.stream_id().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", number, ": streamId is required (the stream each event goes in)"));
+    }
+    if (e.event_id().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", number,
+          ": eventId is required, so that running the import again adds nothing twice"));
+    }
+    auto [it, inserted] = index.try_emplace(e.stream_id(), streams.size());
+    if (inserted) streams.push_back({e.stream_id(), {}, 0, ""});
+    streams[it->second].events.push_back(std::move(e));
+    ++*total;
+  }
+  return streams;
+}
+
+// Appends `events` to `stream`; a batch partly recorded before (an earlier
+// run with other batch sizes) goes one event at a time.
+absl::Status AppendBatch(clients::EventLogClient& client, const std::string& stream,
+                         const std::vector<v1::Event>& events) {
+  v1::AppendRequest request;
+  request.set_stream_id(stream);
+  for (const v1::Event& e : events) *request.add_events() = e;
+  absl::StatusOr<v1::AppendResponse> r = client.Append(request, absl::Seconds(60));
+  if (r.ok()) return absl::OkStatus();
+  if (ReasonOf(r.status()) != "BATCH_PARTLY_RECORDED" || events.size() == 1) return r.status();
+  for (const v1::Event& e : events) {
+    if (absl::Status s = AppendBatch(client, stream, {e}); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+int Run(const Context& context, const ImportFlags& flags) {
+  if (flags.batch < 1 || flags.parallel < 1) {
+    return FailUsage(absl::InvalidArgumentError("--batch and --parallel must be at least 1"));
+  }
+  size_t total = 0;
+  absl::StatusOr<std::vector<Stream>> read = ReadFile(flags.file, &total);
+  if (!read.ok()) {
+    return read.status().code() == absl::StatusCode::kNotFound ? FailIo(read.status())
+                                                               : FailUsage(read.status());
+  }
+  std::vector<Stream>& streams = *read;
+  auto channel = context.Channel();
+  if (!channel.ok()) return FailUsage(channel.status());
+
+  ProgressBar bar("importing", flags.progress);
+  std::atomic<uint64_t> recorded{0};
+  absl::Mutex mu;
+  absl::Status failure;
+  // Waves: every stream with events left runs until done or blocked on a
+  // reference; blocked streams go again while a wave makes progress.
+  std::vector<Stream*> pending;
+  for (Stream& s : streams) pending.push_back(&s);
+  while (!pending.empty()) {
+    const uint64_t before = recorded.load();
+    std::deque<Stream*> queue(pending.begin(), pending.end());
+    std::vector<std::thread> workers;
+    for (int w = 0; w < std::min<int>(flags.parallel, static_cast<int>(queue.size())); ++w) {
+      workers.emplace_back([&] {
+        clients::EventLogClient client(v1::EventLog::NewStub(*channel));
+        for (;;) {
+          Stream* s;
+          {
+            absl::MutexLock lock(&mu);
+            if (queue.empty() || !failure.ok()) return;
+            s = queue.front();
+            queue.pop_front();
+          }
+          s->blocked_on.clear();
+          while (s->done < s->events.size()) {
+            const size_t n = std::min(s->events.size() - s->done, static_cast<size_t>(flags.batch));
+            std::vector<v1::Event> batch(s->events.begin() + s->done,
+                                         s->events.begin() + s->done + n);
+            absl::Status st = AppendBatch(client, s->id, batch);
+            if (ReasonOf(st) == "UNKNOWN_REFERENCE") {
+              s->blocked_on = std::string(st.message());
+              break;
+            }
+            if (!st.ok()) {
+              absl::MutexLock lock(&mu);
+              if (failure.ok()) {
+                failure = absl::Status(st.code(), absl::StrCat("stream ", s->id, ", event ",
+                                                               s->done + 1, ": ", st.message()));
+              }
+              return;
+            }
+            s->done += n;
+            recorded += n;
+            absl::MutexLock lock(&mu);
+            bar.Update(recorded.load(), total);
+          }
+        }
+      });
+    }
+    for (std::thread& t : workers) t.join();
+    if (!failure.ok()) break;
+    std::vector<Stream*> still;
+    for (Stream* s : pending) {
+      if (s->done < s->events.size()) still.push_back(s);
+    }
+    if (!still.empty() && recorded.load() == before) {
+      bar.Done();
+      return FailServer(absl::FailedPreconditionError(absl::StrCat(
+                            still.size(), " stream(s) name what the file never records, e.g. ",
+                            still.front()->id, ": ", still.front()->blocked_on)),
+                        context);
+    }
+    pending = std::move(still);
+  }
+  bar.Done();
+  if (!failure.ok()) {
+    std::fprintf(stderr,
+                 "evenhand: %llu of %zu events recorded before the failure; fix it and run the "
+                 "same import again (recorded events are not added twice)\n",
+                 static_cast<unsigned long long>(recorded.load()), total);
+    return FailServer(failure, context);
+  }
+  std::printf("imported %zu events in %zu streams (already recorded ones answered as replays)\n",
+              total, streams.size());
+  return kOk;
+}
+
+}  // namespace
+
+void AddImport(Registry& r) {
+  auto flags = std::make_shared<ImportFlags>();
+  CLI::App* cmd =
+      r.Add("import",
+            "load a history: events of many streams from a JSON Lines file (each with streamId and "
+            "eventId), in batches and in parallel; run it again to resume",
+            [flags](const Context& c) { return Run(c, *flags); });
+  cmd->add_option("file", flags->file, "the JSON Lines file")->required();
+  cmd->add_option("--batch", flags->batch, "events per append (one stream's, in file order)")
+      ->capture_default_str();
+  cmd->add_option("--parallel", flags->parallel, "streams appended at once")->capture_default_str();
+  AddProgressOption(cmd, &flags->progress);
+}
+
+}  // namespace evenhand::cli
