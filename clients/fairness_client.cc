@@ -37,6 +37,16 @@ absl::StatusOr<v1::ListFindingsResponse> FairnessClient::ListFindings(
   return response;
 }
 
+absl::StatusOr<v1::ListObligationsResponse> FairnessClient::ListObligations(
+    const v1::ListObligationsRequest& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::ListObligationsResponse response;
+  grpc::Status status = stub_->ListObligations(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
 absl::StatusOr<v1::ListRulesResponse> FairnessClient::ListRules(absl::Duration timeout) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));

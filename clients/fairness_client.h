@@ -22,6 +22,8 @@ class FairnessClient {
   absl::StatusOr<v1::ListFindingsResponse> ListFindings(const v1::ListFindingsRequest& request,
                                                         absl::Duration timeout = absl::Seconds(60));
   absl::StatusOr<v1::ListRulesResponse> ListRules(absl::Duration timeout = absl::Seconds(10));
+  absl::StatusOr<v1::ListObligationsResponse> ListObligations(
+      const v1::ListObligationsRequest& request, absl::Duration timeout = absl::Seconds(60));
 
  private:
   std::shared_ptr<v1::Fairness::StubInterface> stub_;

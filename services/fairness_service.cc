@@ -16,6 +16,7 @@ namespace {
 constexpr char kGetReport[] = "evenhand.v1.Fairness/GetReport";
 constexpr char kListFindings[] = "evenhand.v1.Fairness/ListFindings";
 constexpr char kListRules[] = "evenhand.v1.Fairness/ListRules";
+constexpr char kListObligations[] = "evenhand.v1.Fairness/ListObligations";
 
 }  // namespace
 
@@ -167,6 +168,53 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
   }
   if (absl::Status s = options_.gate->Record(*grant, kListFindings, *request,
                                              response->findings_size(), "allowed");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
+                                              const v1::ListObligationsRequest* request,
+                                              v1::ListObligationsResponse* response) {
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListObligations, *request);
+  if (!grant.ok()) return ToGrpcStatus(grant.status());
+  absl::StatusOr<v1::FairnessReport> report = BuildReport(request->report());
+  if (!report.ok()) return ToGrpcStatus(report.status());
+  // An unknown group or officer would match nothing and read as "nothing
+  // due": refused, naming the known ones.
+  std::vector<std::string> groups;
+  for (const v1::GroupMetrics& g : report->groups()) groups.push_back(g.group_id());
+  for (const std::string& g : request->group_ids()) {
+    if (std::find(groups.begin(), groups.end(), g) == groups.end()) {
+      return ToGrpcStatus(InvalidFieldError(
+          "group_ids", UnknownValueMessage("political group", g, groups), "UNKNOWN_VALUE"));
+    }
+  }
+  for (const std::string& o : request->officer_ids()) {
+    absl::StatusOr<bool> known = store_->StreamExists(absl::StrCat("officer-", o));
+    if (!known.ok()) return ToGrpcStatus(known.status());
+    if (!*known) {
+      return ToGrpcStatus(InvalidFieldError(
+          "officer_ids", absl::StrCat("no officer \"", o, "\" is registered"), "UNKNOWN_VALUE"));
+    }
+  }
+  response->set_as_of_position(report->as_of_position());
+  *response->mutable_as_of_time() = report->as_of_time();
+  auto matches = [](const auto& wanted, const std::string& value) {
+    return wanted.empty() || std::find(wanted.begin(), wanted.end(), value) != wanted.end();
+  };
+  for (v1::Obligation& o : *report->mutable_obligations()) {
+    if (!matches(request->group_ids(), o.group_id())) continue;
+    if (!matches(request->officer_ids(), o.officer_id())) continue;
+    if (request->within_working_days() > 0 &&
+        o.working_days_left() > request->within_working_days()) {
+      continue;
+    }
+    *response->add_obligations() = std::move(o);
+  }
+  if (absl::Status s = options_.gate->Record(*grant, kListObligations, *request,
+                                             response->obligations_size(), "allowed");
       !s.ok()) {
     return ToGrpcStatus(s);
   }

@@ -41,6 +41,9 @@ class FairnessService final : public v1::Fairness::Service {
                             v1::ListFindingsResponse* response) override;
   grpc::Status ListRules(grpc::ServerContext* context, const v1::ListRulesRequest* request,
                          v1::ListRulesResponse* response) override;
+  grpc::Status ListObligations(grpc::ServerContext* context,
+                               const v1::ListObligationsRequest* request,
+                               v1::ListObligationsResponse* response) override;
 
   // The report for `request`: errors are InvalidArgument (a bad period),
   // OutOfRange (as-of beyond the log), Unavailable (projection catching up).

@@ -76,6 +76,7 @@ void AddCheckpoint(Registry& r);
 void AddPubkey(Registry& r);
 void AddAccess(Registry& r);
 void AddImport(Registry& r);
+void AddDue(Registry& r);
 
 // ---- failing ------------------------------------------------------------------
 

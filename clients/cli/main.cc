@@ -55,6 +55,7 @@ int Main(int argc, char** argv) {
   AddPubkey(registry);
   AddAccess(registry);
   AddImport(registry);
+  AddDue(registry);
 
   // The first word that is not a global flag (or its value) is the
   // command: one that does not exist is named as such, with the nearest.

@@ -399,6 +399,33 @@ std::string ReportBuilder::Date(absl::Time t) const {
   return s;
 }
 
+void ReportBuilder::AddObligation(const std::string& rule_id, const std::string& group_id,
+                                  const std::string& officer_id, const std::string& case_id,
+                                  absl::Time due, std::string description,
+                                  const std::vector<Seen>& evidence) {
+  if (due <= query_.as_of_time) return;
+  const RuleDef& rule = Rule(rule_id);
+  v1::Obligation o;
+  o.set_rule_id(rule.id);
+  o.set_citation(rule.citation);
+  o.set_case_id(case_id);
+  o.set_group_id(group_id);
+  o.set_officer_id(officer_id);
+  *o.mutable_due_at() = ToProtoTime(due);
+  o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
+      calendar_.LocalDay(query_.as_of_time), calendar_.LocalDay(due - absl::Nanoseconds(1)))));
+  o.set_description(std::move(description));
+  std::vector<uint64_t> positions;
+  for (const Seen& s : evidence) {
+    positions.push_back(s.position);
+    evidence_.try_emplace(s.position, Summarize(s));
+  }
+  std::sort(positions.begin(), positions.end());
+  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+  for (uint64_t p : positions) o.add_evidence_positions(p);
+  obligations_.push_back(std::move(o));
+}
+
 void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& group_id,
                                const std::string& case_id, absl::Time when, std::string explanation,
                                const std::vector<Seen>& evidence) {
@@ -624,6 +651,15 @@ v1::FairnessReport ReportBuilder::Build() {
   }
   for (v1::Finding& f : findings_) *report_.add_findings() = std::move(f);
   findings_.clear();
+  std::sort(obligations_.begin(), obligations_.end(),
+            [](const v1::Obligation& a, const v1::Obligation& b) {
+              return std::make_tuple(a.due_at().seconds(), a.due_at().nanos(), a.rule_id(),
+                                     a.case_id(), a.group_id()) <
+                     std::make_tuple(b.due_at().seconds(), b.due_at().nanos(), b.rule_id(),
+                                     b.case_id(), b.group_id());
+            });
+  for (v1::Obligation& o : obligations_) *report_.add_obligations() = std::move(o);
+  obligations_.clear();
   for (const auto& [position, summary] : evidence_) {
     v1::EvidenceEvent* e = report_.add_evidence();
     e->set_position(position);

@@ -174,6 +174,12 @@ class ReportBuilder {
   const QueryOutcome& QueryOf(const Case& c) const;
 
   // ---- Output --------------------------------------------------------------
+  // Adds an obligation of `rule_id` owed to `group_id` by `officer_id`,
+  // due at `due`, if it is still open at the as-of time.
+  void AddObligation(const std::string& rule_id, const std::string& group_id,
+                     const std::string& officer_id, const std::string& case_id, absl::Time due,
+                     std::string description, const std::vector<Seen>& evidence);
+
   // Adds a finding if `when` lies in the period and not after the as-of
   // time. Evidence facts are cited with any correction that applies.
   void AddFinding(const std::string& rule_id, const std::string& group_id,
@@ -243,6 +249,7 @@ class ReportBuilder {
   // Stream id -> the case and its deadline.
   mutable std::map<std::string, std::pair<const Case*, absl::Time>> uncovered_deadlines_;
   std::vector<v1::Finding> findings_;
+  std::vector<v1::Obligation> obligations_;
   std::map<uint64_t, std::string> evidence_;  // position -> summary
   v1::FairnessReport report_;
 };

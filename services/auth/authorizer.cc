@@ -39,6 +39,7 @@ const std::vector<MethodRule>& Rules() {
       {"evenhand.v1.Fairness/GetReport", {"committee", "auditor"}, V::kNone, true},
       {"evenhand.v1.Fairness/ListFindings", {"committee", "auditor"}, V::kNone, true},
       {"evenhand.v1.Fairness/ListRules", {"*"}, V::kNone, false},
+      {"evenhand.v1.Fairness/ListObligations", {"committee", "auditor"}, V::kNone, true},
       {"evenhand.v1.Audit/Replay", {"auditor", "group:"}, V::kFull, true},
       {"evenhand.v1.Audit/Export", {"auditor"}, V::kFull, true},
       // Public evidence: hashes, signed roots and the key.

@@ -433,6 +433,29 @@ class EvenHandCli(unittest.TestCase):
         result = self.cli("import", os.path.join(self.tmp, "missing.jsonl"), check=False)
         self.assertEqual(result.returncode, 4)
 
+    def test_due_lists_the_obligations_falling_due(self):
+        # The demo council's year ends today: some replies are owed now.
+        out = self.cli("due").stdout.splitlines()
+        self.assertEqual(out[0].split()[:4], ["due", "(UK)", "days", "left"])
+        self.assertGreater(len(out), 1)
+        owed = [json.loads(l) for l in self.cli("due", "--format=json").stdout.splitlines()]
+        self.assertEqual(len(owed), len(out) - 1)
+        due = [o["dueAt"] for o in owed]
+        self.assertEqual(due, sorted(due))  # soonest first
+        for o in owed:
+            self.assertIn(o["ruleId"], {"equal-offer", "written-query-reply"})
+            self.assertTrue(o["evidencePositions"])
+        soon = [json.loads(l) for l in self.cli("due", "--within=3", "--format=json")
+                .stdout.splitlines()]
+        self.assertTrue(all(o.get("workingDaysLeft", 0) <= 3 for o in soon))
+        group = owed[0]["groupId"]
+        mine = [json.loads(l) for l in self.cli("due", f"--group={group}", "--format=json")
+                .stdout.splitlines()]
+        self.assertTrue(mine and all(o["groupId"] == group for o in mine))
+        refused = self.cli("due", "--group=greens", check=False)
+        self.assertEqual(refused.returncode, 3)
+        self.assertIn("did you mean", refused.stderr)
+
     def test_unreachable_server_is_a_clear_error(self):
         result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],
                                 capture_output=True, text=True, timeout=30)

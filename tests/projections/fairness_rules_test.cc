@@ -3,6 +3,7 @@
 // 3 April, Easter Monday 6 April) makes the working-day cases.
 #include <algorithm>
 
+#include "base/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/council_scenario.h"
@@ -507,6 +508,62 @@ TEST(CalendarCoverageTest, ADeadlineInsideTheCalendarIsNotFlagged) {
   s.Query(At(2027, 12, 1), "Q-9", "con-1");
   s.Answer(At(2027, 12, 6), "Q-9");
   EXPECT_THAT(s.Findings("data-quality", At(2028, 2, 1)), IsEmpty());
+}
+
+// ---- obligations: open, not yet late ----------------------------------------------
+
+std::vector<v1::Obligation> Obligations(const CouncilScenario& s, absl::Time now,
+                                        const std::string& rule) {
+  std::vector<v1::Obligation> out;
+  const v1::FairnessReport report = s.Report(now);
+  for (const auto& o : report.obligations()) {
+    if (o.rule_id() == rule) out.push_back(o);
+  }
+  return out;
+}
+
+TEST_F(EqualOfferTest, OffersOwedAreObligationsUntilTheDeadlineThenFindings) {
+  // Thursday 9 April: Friday 10 April is the last working day to offer.
+  std::vector<v1::Obligation> o = Obligations(s_, At(2026, 4, 9, 12), "equal-offer");
+  ASSERT_THAT(o, SizeIs(2));
+  for (const auto& x : o) {
+    EXPECT_EQ(x.case_id(), "briefing-B-1");
+    EXPECT_EQ(x.officer_id(), "ceo");
+    EXPECT_EQ(FromProtoTime(x.due_at()), At(2026, 4, 11, 0, 0));
+    EXPECT_EQ(x.working_days_left(), 1u);
+    EXPECT_EQ(x.citation(), "Harrow 5.2; mayoral §9; Barnet 9.2");
+  }
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 9, 12)), IsEmpty());
+  // Met for one group: owed to the other only.
+  s_.Offer(At(2026, 4, 9, 13), "O-con", "conservative", "local-plan", "B-1");
+  o = Obligations(s_, At(2026, 4, 9, 14), "equal-offer");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_EQ(o[0].group_id(), "green");
+  // Missed: a finding, and no longer an obligation.
+  EXPECT_THAT(Obligations(s_, At(2026, 4, 11, 0, 0), "equal-offer"), IsEmpty());
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 11, 0, 0)), SizeIs(1));
+}
+
+TEST_F(WrittenQueryTest, AReplyOwedIsAnObligationUntilAnsweredOrLate) {
+  std::vector<v1::Obligation> o = Obligations(s_, At(2026, 4, 7, 9), "written-query-reply");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_EQ(o[0].group_id(), "conservative");
+  EXPECT_EQ(o[0].case_id(), "query-Q-1");
+  EXPECT_EQ(FromProtoTime(o[0].due_at()), At(2026, 4, 11, 0, 0));
+  EXPECT_EQ(o[0].working_days_left(), 3u);  // Wed 8, Thu 9, Fri 10 April
+  EXPECT_THAT(o[0].evidence_positions(), ElementsAre(received_));
+  s_.Answer(At(2026, 4, 8), "Q-1");
+  EXPECT_THAT(Obligations(s_, At(2026, 4, 8, 12), "written-query-reply"), IsEmpty());
+}
+
+TEST_F(WrittenQueryTest, AReplyPromisedIsOwedToTheEndOfThePromisedDay) {
+  s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 0, 0));
+  std::vector<v1::Obligation> o = Obligations(s_, At(2026, 4, 20, 16), "written-query-reply");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_EQ(FromProtoTime(o[0].due_at()), At(2026, 4, 21, 0, 0));
+  EXPECT_EQ(o[0].working_days_left(), 0u);
+  EXPECT_THAT(o[0].description(), HasSubstr("promised a reply by 20 Apr 2026"));
+  EXPECT_THAT(Obligations(s_, At(2026, 4, 21, 0, 0), "written-query-reply"), IsEmpty());
 }
 
 // ---- party-political-business and non-members-present ------------------------

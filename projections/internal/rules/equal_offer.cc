@@ -39,7 +39,9 @@ void Check(ReportBuilder& b) {
     if (!delivered) continue;
     const absl::Time t = delivered->at;
     const absl::Time deadline = b.Deadline(*c, t, s.offer_deadline_working_days);
-    if (!b.InPeriod(deadline)) continue;  // a finding here is dated at the deadline
+    // Not yet due at the report's moment: an obligation, not a finding.
+    const bool open = deadline > b.query().as_of_time;
+    if (!open && !b.InPeriod(deadline)) continue;  // a finding here is dated at the deadline
     const absl::Time window_start = t - absl::Hours(24 * s.equal_offer_lookback_days);
     auto matter = b.indexes().by_matter.find(v.matter());
     for (const Case* group : b.GroupsAt(t)) {
@@ -79,6 +81,19 @@ void Check(ReportBuilder& b) {
         }
       }
       if (earliest && earliest->at < deadline) continue;
+      if (open) {
+        b.AddObligation(
+            "equal-offer", group->id,
+            v.request->payload->has_briefing_requested()
+                ? v.request->payload->briefing_requested().routed_to_officer_id()
+                : std::string(),
+            c->record.stream_id(), deadline,
+            absl::StrCat(b.GroupName(group->id), " is owed an offer of the briefing on ",
+                         v.subject(), " that ", b.GroupName(v.group()), " had on ", b.Date(t),
+                         ", by the end of ", b.Date(deadline - absl::Seconds(1)), "."),
+            {*v.request, *delivered});
+        continue;
+      }
       std::optional<Seen> recognised = b.First(*group, v1::Payload::kPoliticalGroupRecognised);
       if (earliest) {
         const int late_by = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(t),

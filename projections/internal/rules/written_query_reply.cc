@@ -61,6 +61,15 @@ void Check(ReportBuilder& b) {
         absl::StrCat("The written query \"", q.subject(), "\" from ", b.MemberName(q.member_id()),
                      " (received ", b.Date(o.received->at), ")");
     if (!o.first_reply) {
+      if (o.pending) {
+        b.AddObligation("written-query-reply", o.group_id, q.addressed_to_officer_id(),
+                        c->record.stream_id(), o.deadline,
+                        absl::StrCat(who,
+                                     " needs a reply, or an acknowledgement with a "
+                                     "timescale, by the end of ",
+                                     b.Date(o.deadline - absl::Seconds(1)), "."),
+                        {*o.received});
+      }
       if (!o.pending) {
         b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), o.deadline,
                      absl::StrCat(who, " had no reply or acknowledgement within ",
@@ -107,7 +116,16 @@ void Check(ReportBuilder& b) {
     }
     const absl::Time due = b.calendar().EndOfLocalDay(promised);
     if (answer && answer->at < due) continue;
-    if (!answer && b.query().as_of_time < due) continue;
+    if (!answer && b.query().as_of_time < due) {
+      b.AddObligation(
+          "written-query-reply", o.group_id,
+          o.first_reply->payload->written_query_acknowledged().officer_id(), c->record.stream_id(),
+          due,
+          absl::StrCat(who, " was promised a reply by ", b.Date(promised),
+                       ": it is owed by the end of that day, or a revised timescale before."),
+          evidence);
+      continue;
+    }
     if (answer) evidence.push_back(*answer);
     b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), due,
                  absl::StrCat(who, " was acknowledged with a reply promised by ", b.Date(promised),
