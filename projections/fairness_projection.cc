@@ -122,7 +122,12 @@ std::string CanonicalStream(const v1::Payload& p) {
     case v1::Payload::kBriefingOfferNotTakenUp:
       return absl::StrCat("briefing-", p.briefing_offer_not_taken_up().offer_id());
     case v1::Payload::kGroupInformationDisclosed:
-      return absl::StrCat("briefing-", p.group_information_disclosed().briefing_id());
+      // Said at a briefing, or at the group's own meeting.
+      return p.group_information_disclosed().briefing_id().empty()
+                 ? absl::StrCat("meeting-", p.group_information_disclosed().meeting_id())
+                 : absl::StrCat("briefing-", p.group_information_disclosed().briefing_id());
+    case v1::Payload::kBriefingRequestWithdrawn:
+      return absl::StrCat("briefing-", p.briefing_request_withdrawn().briefing_id());
     case v1::Payload::kOfficerAttendedGroupMeeting:
       return absl::StrCat("meeting-", p.officer_attended_group_meeting().meeting_id());
     case v1::Payload::kWrittenQueryReceived:
@@ -251,9 +256,9 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   if (e.payload().has_event_corrected()) {
     const v1::EventCorrected& correction = e.payload().event_corrected();
     auto* facts = c->record.mutable_facts();
-    auto it = std::lower_bound(
-        facts->begin(), facts->end(), correction.corrected_position(),
-        [](const state::FactRecord& f, uint64_t p) { return f.position() < p; });
+    auto it =
+        std::lower_bound(facts->begin(), facts->end(), correction.corrected_position(),
+                         [](const state::FactRecord& f, uint64_t p) { return f.position() < p; });
     // Validation on append guarantees the corrected event is in this
     // stream; a correction that names nothing here has nothing to correct.
     if (it == facts->end() || it->position() != correction.corrected_position()) return;

@@ -305,6 +305,9 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
     case v1::Payload::kBriefingOfferNotTakenUp:
       return Group("briefing_offer_not_taken_up.group_id",
                    p.briefing_offer_not_taken_up().group_id());
+    case v1::Payload::kBriefingRequestWithdrawn:
+      return Member("briefing_request_withdrawn.withdrawn_by_member_id",
+                    p.briefing_request_withdrawn().withdrawn_by_member_id());
     case v1::Payload::kOfficerAttendedGroupMeeting: {
       const auto& a = p.officer_attended_group_meeting();
       EH_RETURN_IF_ERROR(Required("officer_attended_group_meeting.meeting_id", a.meeting_id()));
@@ -325,9 +328,22 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
     }
     case v1::Payload::kGroupInformationDisclosed: {
       const auto& d = p.group_information_disclosed();
+      if (d.briefing_id().empty() == d.meeting_id().empty()) {
+        return Fail("group_information_disclosed.briefing_id",
+                    "give the briefing or the group meeting (meeting_id) where it was said, "
+                    "exactly one");
+      }
       EH_RETURN_IF_ERROR(Group("group_information_disclosed.from_group_id", d.from_group_id()));
       if (!d.to_group_id().empty()) {
+        if (!d.to_officer_id().empty()) {
+          return Fail("group_information_disclosed.to_officer_id",
+                      "give the group it reached (to_group_id) or the officer (to_officer_id), "
+                      "not both");
+        }
         EH_RETURN_IF_ERROR(Group("group_information_disclosed.to_group_id", d.to_group_id()));
+      }
+      if (!d.to_officer_id().empty()) {
+        EH_RETURN_IF_ERROR(Officer("group_information_disclosed.to_officer_id", d.to_officer_id()));
       }
       return Officer("group_information_disclosed.disclosed_by_officer_id",
                      d.disclosed_by_officer_id());

@@ -403,7 +403,10 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
                                   const std::string& officer_id, const std::string& case_id,
                                   absl::Time due, std::string description,
                                   const std::vector<Seen>& evidence) {
-  if (due <= query_.as_of_time) return;
+  // Open at the report's moment, and due inside its period: the cases read
+  // for a period are those that can have a finding dated in it, so this is
+  // what the period can show, the same however the log is folded.
+  if (due <= query_.as_of_time || due < query_.from || due >= query_.to) return;
   const RuleDef& rule = Rule(rule_id);
   v1::Obligation o;
   o.set_rule_id(rule.id);
@@ -527,9 +530,15 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
       const auto& d = p.group_information_disclosed();
       return absl::StrCat(
           prefix, OfficerName(d.disclosed_by_officer_id()), " passed what ",
-          GroupName(d.from_group_id()), " discussed to ", GroupName(d.to_group_id()),
+          GroupName(d.from_group_id()), " discussed",
+          d.meeting_id().empty() ? "" : " at its meeting", " to ",
+          d.to_officer_id().empty() ? GroupName(d.to_group_id()) : OfficerName(d.to_officer_id()),
           d.agreed_by_originating_group() ? " with" : " without", " the group's agreement");
     }
+    case v1::Payload::kBriefingRequestWithdrawn:
+      return absl::StrCat(prefix, "Briefing request ", p.briefing_request_withdrawn().briefing_id(),
+                          " withdrawn by ",
+                          MemberName(p.briefing_request_withdrawn().withdrawn_by_member_id()));
     case v1::Payload::kWrittenQueryReceived: {
       const auto& q = p.written_query_received();
       return absl::StrCat(prefix, "Written query \"", q.subject(), "\" from ",

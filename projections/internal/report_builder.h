@@ -175,7 +175,8 @@ class ReportBuilder {
 
   // ---- Output --------------------------------------------------------------
   // Adds an obligation of `rule_id` owed to `group_id` by `officer_id`,
-  // due at `due`, if it is still open at the as-of time.
+  // due at `due`, if it is still open at the as-of time and due in the
+  // period.
   void AddObligation(const std::string& rule_id, const std::string& group_id,
                      const std::string& officer_id, const std::string& case_id, absl::Time due,
                      std::string description, const std::vector<Seen>& evidence);

@@ -510,6 +510,25 @@ TEST(CalendarCoverageTest, ADeadlineInsideTheCalendarIsNotFlagged) {
   EXPECT_THAT(s.Findings("data-quality", At(2028, 2, 1)), IsEmpty());
 }
 
+// A withdrawn request is neither granted nor declined, and owes nothing.
+TEST(BriefingWithdrawnTest, AWithdrawnRequestCountsAsNeitherGrantedNorDeclined) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  v1::Payload p;
+  p.mutable_briefing_request_withdrawn()->set_briefing_id("B-1");
+  p.mutable_briefing_request_withdrawn()->set_withdrawn_by_member_id("grn-1");
+  s.Add(At(2026, 2, 4), p);
+  const v1::FairnessReport report = s.Report(At(2026, 3, 1));
+  for (const auto& g : report.groups()) {
+    if (g.group_id() != "green") continue;
+    EXPECT_EQ(g.briefings_requested(), 1u);
+    EXPECT_EQ(g.briefings_declined(), 0u);
+    EXPECT_EQ(g.briefings_approved(), 0u);
+  }
+  EXPECT_THAT(report.obligations(), IsEmpty());
+  EXPECT_THAT(report.findings(), IsEmpty());
+}
+
 // ---- obligations: open, not yet late ----------------------------------------------
 
 std::vector<v1::Obligation> Obligations(const CouncilScenario& s, absl::Time now,
@@ -597,6 +616,28 @@ TEST(NonMembersPresentTest, NonMembersWithoutPermissionIsAFinding) {
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_THAT(Evidence(f[0]), ElementsAre(d - 2, d));
   EXPECT_THAT(f[0].explanation(), HasSubstr("3 non-members"));
+}
+
+// Mayoral §9: non-members "must not be present when any confidential or
+// exempt information is considered", whatever the permission.
+TEST(NonMembersPresentTest, ConfidentialInformationWithNonMembersIsAFindingEvenIfPermitted) {
+  for (const v1::BriefingContent content : {v1::CONFIDENTIAL_OR_EXEMPT, v1::PUBLIC_INFORMATION}) {
+    SCOPED_TRACE(v1::BriefingContent_Name(content));
+    CouncilScenario s;
+    s.Request(At(2026, 2, 2), "B-1", "green", "transport");
+    s.Approve(At(2026, 2, 3), "B-1");
+    v1::Payload p = s.Delivery("B-1", {"hos"}, 60, v1::COUNCIL_BUSINESS, 3, true);
+    p.mutable_briefing_delivered()->set_content(content);
+    s.Add(At(2026, 2, 9), p);
+    std::vector<v1::Finding> f = s.Findings("non-members-present", At(2026, 3, 1));
+    if (content == v1::PUBLIC_INFORMATION) {
+      EXPECT_THAT(f, IsEmpty());
+    } else {
+      ASSERT_THAT(f, SizeIs(1));
+      EXPECT_THAT(f[0].explanation(),
+                  HasSubstr("present while confidential or exempt information was given"));
+    }
+  }
 }
 
 TEST(NonMembersPresentTest, NonMembersWithTheHeadOfPaidServicesPermissionAreAllowed) {
@@ -767,6 +808,48 @@ TEST(ConfidentialityRelayTest, PassingOnAGroupsDiscussionWithoutItsAgreementIsAF
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_EQ(f[0].group_id(), "labour");
   EXPECT_THAT(Evidence(f[0]), ElementsAre(request, relay));
+}
+
+// What a group said at its own meeting is as confidential as a briefing.
+TEST(ConfidentialityRelayTest, PassingOnWhatWasSaidAtAGroupMeetingIsAFinding) {
+  CouncilScenario s;
+  s.Attend(At(2026, 2, 2), "M-1", "green", "dir", "ceo");
+  v1::Payload p;
+  auto* d = p.mutable_group_information_disclosed();
+  d->set_meeting_id("M-1");
+  d->set_from_group_id("green");
+  d->set_to_group_id("labour");
+  d->set_disclosed_by_officer_id("dir");
+  const uint64_t relay = s.Add(At(2026, 2, 5), p);
+  std::vector<v1::Finding> f = s.Findings("confidentiality-relay", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].case_id(), "meeting-M-1");
+  EXPECT_THAT(Evidence(f[0]), ::testing::Contains(relay));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("discussed at its own meeting to Labour Group"));
+}
+
+// Mayoral §9: feedback to other senior officers on a need-to-know basis is
+// allowed; to a political assistant (or any officer not senior) it is not.
+TEST(ConfidentialityRelayTest, NeedToKnowFeedbackToASeniorOfficerIsAllowed) {
+  for (const char* to : {"ceo", "pa"}) {
+    SCOPED_TRACE(to);
+    CouncilScenario s;
+    s.Attend(At(2026, 2, 2), "M-1", "green", "dir", "ceo");
+    v1::Payload p;
+    auto* d = p.mutable_group_information_disclosed();
+    d->set_meeting_id("M-1");
+    d->set_from_group_id("green");
+    d->set_to_officer_id(to);
+    d->set_disclosed_by_officer_id("dir");
+    s.Add(At(2026, 2, 5), p);
+    std::vector<v1::Finding> f = s.Findings("confidentiality-relay", At(2026, 3, 1));
+    if (std::string(to) == "ceo") {
+      EXPECT_THAT(f, IsEmpty());
+    } else {
+      ASSERT_THAT(f, SizeIs(1));
+      EXPECT_THAT(f[0].explanation(), HasSubstr("not a senior officer with a need to know"));
+    }
+  }
 }
 
 TEST(ConfidentialityRelayTest, PassingOnWithTheGroupsAgreementIsAllowed) {

@@ -214,6 +214,27 @@ TEST_F(DomainValidationTest, AComplaintIsRaisedWithAnOfficerOrACouncillorNotBoth
   EXPECT_OK(Append("complaint-C-1", {p}));
 }
 
+TEST_F(DomainValidationTest, ADisclosureNamesWhereItWasSaidAndOneRecipient) {
+  v1::Payload p;
+  auto* d = p.mutable_group_information_disclosed();
+  d->set_from_group_id("g");
+  d->set_disclosed_by_officer_id("ceo");
+  EXPECT_THAT(Append("briefing-B-1", {p}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("group_information_disclosed.briefing_id: give the briefing or "
+                                 "the group meeting (meeting_id) where it was said, exactly one")));
+  ASSERT_OK(Append("briefing-B-1", {Request("B-1")}));
+  d->set_briefing_id("B-1");
+  d->set_to_group_id("g");
+  d->set_to_officer_id("ceo");
+  EXPECT_THAT(Append("briefing-B-1", {p}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("group_information_disclosed.to_officer_id: give the group it "
+                                 "reached (to_group_id) or the officer (to_officer_id), not both")));
+  d->clear_to_group_id();
+  EXPECT_OK(Append("briefing-B-1", {p}));
+}
+
 TEST_F(DomainValidationTest, ACorrectionIsValidatedAndTheServerFillsThePosition) {
   std::vector<v1::Event> sent;
   auto opened = Append("briefing-B-1", {Request("B-1"), Approval("B-1")}, &sent);

@@ -16,23 +16,40 @@ namespace evenhand::projections::internal {
 namespace {
 
 std::string Describe(const FairnessSettings&) {
-  return "What one group discusses with officers is not passed to another group or other "
-         "councillors unless the group asked for or agreed to it.";
+  return "What one group discusses with officers, at a briefing or at its own meeting, is not "
+         "passed to another group or other councillors unless the group asked for or agreed to "
+         "it. Feedback to a senior officer on a need-to-know basis is allowed; to any other "
+         "officer it is a relay.";
+}
+
+// Senior officers, to whom feedback on a need-to-know basis is allowed
+// (mayoral §9).
+bool Senior(v1::OfficerRole role) {
+  return role == v1::HEAD_OF_PAID_SERVICE || role == v1::MONITORING_OFFICER ||
+         role == v1::CHIEF_FINANCE_OFFICER || role == v1::DIRECTOR || role == v1::HEAD_OF_SERVICE;
 }
 
 void Check(ReportBuilder& b) {
-  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
-    for (const Seen& d : b.Facts(*c, v1::Payload::kGroupInformationDisclosed)) {
-      const auto& disclosure = d.payload->group_information_disclosed();
-      if (disclosure.agreed_by_originating_group()) continue;
-      std::vector<Seen> evidence = {d};
-      if (std::optional<Seen> opening = b.Opening(*c)) evidence.push_back(*opening);
-      b.AddFinding("confidentiality-relay", disclosure.from_group_id(), c->record.stream_id(), d.at,
-                   absl::StrCat(b.OfficerName(disclosure.disclosed_by_officer_id()),
-                                " passed what ", b.GroupName(disclosure.from_group_id()),
-                                " discussed to ", b.GroupName(disclosure.to_group_id()), " on ",
-                                b.Date(d.at), " without the group asking for or agreeing to it."),
-                   evidence);
+  for (CaseKind kind : {CaseKind::kBriefing, CaseKind::kMeeting}) {
+    for (const Case* c : b.Cases(kind)) {
+      for (const Seen& d : b.Facts(*c, v1::Payload::kGroupInformationDisclosed)) {
+        const auto& disclosure = d.payload->group_information_disclosed();
+        if (disclosure.agreed_by_originating_group()) continue;
+        const bool to_officer = !disclosure.to_officer_id().empty();
+        if (to_officer && Senior(b.OfficerRoleAt(disclosure.to_officer_id(), d.at))) continue;
+        std::vector<Seen> evidence = {d};
+        if (std::optional<Seen> opening = b.Opening(*c)) evidence.push_back(*opening);
+        b.AddFinding(
+            "confidentiality-relay", disclosure.from_group_id(), c->record.stream_id(), d.at,
+            absl::StrCat(b.OfficerName(disclosure.disclosed_by_officer_id()), " passed what ",
+                         b.GroupName(disclosure.from_group_id()), " discussed",
+                         kind == CaseKind::kMeeting ? " at its own meeting" : "", " to ",
+                         to_officer ? absl::StrCat(b.OfficerName(disclosure.to_officer_id()),
+                                                   ", not a senior officer with a need to know,")
+                                    : b.GroupName(disclosure.to_group_id()),
+                         " on ", b.Date(d.at), " without the group asking for or agreeing to it."),
+            evidence);
+      }
     }
   }
 }

@@ -18,8 +18,15 @@ namespace {
 
 std::string Describe(const FairnessSettings&) {
   return "A briefing with people present who are not councillors needs the Head of Paid "
-         "Service's permission.";
+         "Service's permission, and even then non-members must not be present when "
+         "confidential or exempt information is given.";
 }
+
+// Non-members were present while confidential or exempt information was
+// given: whatever the permission (mayoral §9, 3).
+const char* kConfidentialWithNonMembers =
+    " present while confidential or exempt information was given; non-members must not be "
+    "present when it is considered, whatever the permission.";
 
 void Check(ReportBuilder& b) {
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
@@ -27,14 +34,15 @@ void Check(ReportBuilder& b) {
     if (!v.request) continue;
     for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
       const auto& delivery = d.payload->briefing_delivered();
-      if (delivery.non_members_present() <= 0 || delivery.non_member_attendance_permitted()) {
-        continue;
-      }
+      if (delivery.non_members_present() <= 0) continue;
+      const bool confidential = delivery.content() == v1::CONFIDENTIAL_OR_EXEMPT;
+      if (delivery.non_member_attendance_permitted() && !confidential) continue;
       b.AddFinding(
           "non-members-present", v.group(), c->record.stream_id(), d.at,
           absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on ", v.subject(), " on ",
                        b.Date(d.at), " with ", Plural(delivery.non_members_present(), "non-member"),
-                       " present, without the Head of Paid Service's permission."),
+                       confidential ? kConfidentialWithNonMembers
+                                    : " present, without the Head of Paid Service's permission."),
           {*v.request, d});
     }
   }
@@ -42,16 +50,19 @@ void Check(ReportBuilder& b) {
     for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
       const auto& a = m.payload->officer_attended_group_meeting();
       if (a.non_members_present() <= 0) continue;
-      if (!a.approved_by_officer_id().empty() &&
+      const bool confidential = a.content() == v1::CONFIDENTIAL_OR_EXEMPT;
+      if (!confidential && !a.approved_by_officer_id().empty() &&
           b.OfficerRoleAt(a.approved_by_officer_id(), m.at) == v1::HEAD_OF_PAID_SERVICE) {
         continue;
       }
-      b.AddFinding("non-members-present", a.group_id(), c->record.stream_id(), m.at,
-                   absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
-                                b.GroupName(a.group_id()), " on ", b.Date(m.at), " with ",
-                                Plural(a.non_members_present(), "non-member"),
-                                " present, without the Head of Paid Service's permission."),
-                   {m});
+      b.AddFinding(
+          "non-members-present", a.group_id(), c->record.stream_id(), m.at,
+          absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
+                       b.GroupName(a.group_id()), " on ", b.Date(m.at), " with ",
+                       Plural(a.non_members_present(), "non-member"),
+                       confidential ? kConfidentialWithNonMembers
+                                    : " present, without the Head of Paid Service's permission."),
+          {m});
     }
   }
 }
