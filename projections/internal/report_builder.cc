@@ -541,7 +541,9 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
                           MemberName(p.briefing_request_withdrawn().withdrawn_by_member_id()));
     case v1::Payload::kWrittenQueryReceived: {
       const auto& q = p.written_query_received();
-      return absl::StrCat(prefix, "Written query \"", q.subject(), "\" from ",
+      // By its id: a query's subject can name a constituent's affairs or
+      // another group's business, and a report is read widely.
+      return absl::StrCat(prefix, "Written query ", q.query_id(), " from ",
                           MemberName(q.member_id()), " to ",
                           OfficerName(q.addressed_to_officer_id()));
     }

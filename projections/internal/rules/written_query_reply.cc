@@ -57,8 +57,11 @@ void Check(ReportBuilder& b) {
     const QueryOutcome& o = b.QueryOf(*c);
     if (!o.received) continue;
     const auto& q = o.received->payload->written_query_received();
+    // Named by its id, not its subject: a query's subject can name a
+    // constituent's affairs or another group's business, and reports are
+    // read widely.
     const std::string who =
-        absl::StrCat("The written query \"", q.subject(), "\" from ", b.MemberName(q.member_id()),
+        absl::StrCat("The written query ", q.query_id(), " from ", b.MemberName(q.member_id()),
                      " (received ", b.Date(o.received->at), ")");
     if (!o.first_reply) {
       if (o.pending) {
