@@ -85,6 +85,14 @@ absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
   return status;
 }
 
+// An internal payload: never leaves the server (not a google.rpc type).
+constexpr char kNoRetryUrl[] = "evenhand.error.no_retry";
+
+absl::Status WithoutRetry(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kNoRetryUrl, absl::Cord("1"));
+  return status;
+}
+
 std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status) {
   return Get<google::rpc::ErrorInfo>(status, kErrorInfoUrl);
 }
@@ -112,7 +120,7 @@ absl::Status WithDefaultDetails(absl::Status status) {
     const std::string reason = absl::StatusCodeToString(status.code());
     status = WithErrorInfo(std::move(status), reason);
   }
-  if (!GetRetryInfo(status).has_value()) {
+  if (!GetRetryInfo(status).has_value() && !status.GetPayload(kNoRetryUrl).has_value()) {
     if (std::optional<absl::Duration> delay = DefaultRetryDelay(status.code())) {
       status = WithRetryDelay(std::move(status), *delay);
     }

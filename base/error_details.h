@@ -51,6 +51,10 @@ absl::Status WithPreconditionFailure(absl::Status status, absl::string_view type
 // `status` with a RetryInfo: wait at least `delay` before the same request.
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
 
+// `status` marked as one that the same request will always meet (an export
+// over the limit, say): it gets no default RetryInfo.
+absl::Status WithoutRetry(absl::Status status);
+
 // The details `status` carries, if any.
 std::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
 std::optional<google::rpc::BadRequest> GetBadRequest(const absl::Status& status);

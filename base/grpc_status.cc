@@ -32,6 +32,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   google::rpc::Status wire;
   if (!status.error_details().empty() && wire.ParseFromString(status.error_details())) {
     for (const auto& any : wire.details()) out.SetPayload(any.type_url(), absl::Cord(any.value()));
+    // The sender's details are complete: sent on, no default RetryInfo is
+    // added to them.
+    if (!GetRetryInfo(out).has_value()) out = WithoutRetry(std::move(out));
   }
   return out;
 }

@@ -412,12 +412,12 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "");
   if (!status.ok()) return ToGrpcStatus(status);
   if (too_many) {
-    return ToGrpcStatus(WithErrorInfo(
+    return ToGrpcStatus(WithoutRetry(WithErrorInfo(
         absl::ResourceExhaustedError(absl::StrCat(
             "the filter selects more than ", max_events,
             " events, the most one export holds (maxExportEvents, "
             "security.limits.maxExportEvents); narrow it (a case, a group, a period)")),
-        "EXPORT_TOO_LARGE", {{"max_export_events", absl::StrCat(max_events)}}));
+        "EXPORT_TOO_LARGE", {{"max_export_events", absl::StrCat(max_events)}})));
   }
   absl::StatusOr<std::string> bundle =
       integrity_->ExportBundle(events, request->description(), Describe(request->filter()));

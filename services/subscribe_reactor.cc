@@ -185,10 +185,11 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       std::vector<storage::FeedEvent> batch;
       switch (feed.Read(next_, kChunkEvents, kChunkBytes, &batch)) {
         case storage::LiveFeed::ReadResult::kShutdown:
-          FinishLocked(
-              grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                           absl::StrCat("the server is shutting down; resubscribe from position ",
-                                        next_, " to continue")));
+          FinishLocked(ToGrpcStatus(
+              WithErrorInfo(absl::UnavailableError(absl::StrCat(
+                                "the server is shutting down; resubscribe from position ", next_,
+                                " to continue")),
+                            "SHUTTING_DOWN", {{"next_position", absl::StrCat(next_)}})));
           return 0;
         case storage::LiveFeed::ReadResult::kOk:
           for (const storage::FeedEvent& e : batch) {

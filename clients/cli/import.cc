@@ -105,7 +105,8 @@ int Run(const Context& context, const ImportFlags& flags) {
   ProgressBar bar("importing", flags.progress);
   std::atomic<uint64_t> recorded{0};
   absl::Mutex mu;
-  absl::Status failure;
+  absl::Status failure;  // the server's own status, with its details
+  std::string failed_at;
   // Waves: every stream with events left runs until done or blocked on a
   // reference; blocked streams go again while a wave makes progress.
   std::vector<Stream*> pending;
@@ -126,23 +127,45 @@ int Run(const Context& context, const ImportFlags& flags) {
             queue.pop_front();
           }
           s->blocked_on.clear();
+          // Batches of the stream's next events; after a refused reference,
+          // one event at a time, so that what precedes it still goes in.
+          size_t batch = static_cast<size_t>(flags.batch);
+          int retries = 0;
           while (s->done < s->events.size()) {
-            const size_t n = std::min(s->events.size() - s->done, static_cast<size_t>(flags.batch));
-            std::vector<v1::Event> batch(s->events.begin() + s->done,
-                                         s->events.begin() + s->done + n);
-            absl::Status st = AppendBatch(client, s->id, batch);
+            {
+              absl::MutexLock lock(&mu);
+              if (!failure.ok()) return;
+            }
+            const size_t n = std::min(s->events.size() - s->done, batch);
+            std::vector<v1::Event> events(s->events.begin() + s->done,
+                                          s->events.begin() + s->done + n);
+            absl::Status st = AppendBatch(client, s->id, events);
             if (ReasonOf(st) == "UNKNOWN_REFERENCE") {
+              if (n > 1) {
+                batch = 1;
+                continue;
+              }
               s->blocked_on = std::string(st.message());
               break;
+            }
+            // Worth waiting for (a rate limit, a restart, a concurrent
+            // failure): as long as the server says, a few times.
+            if (std::optional<google::rpc::RetryInfo> retry = GetRetryInfo(st);
+                retry.has_value() && retries < 10) {
+              ++retries;
+              absl::SleepFor(absl::Seconds(retry->retry_delay().seconds()) +
+                             absl::Nanoseconds(retry->retry_delay().nanos()));
+              continue;
             }
             if (!st.ok()) {
               absl::MutexLock lock(&mu);
               if (failure.ok()) {
-                failure = absl::Status(st.code(), absl::StrCat("stream ", s->id, ", event ",
-                                                               s->done + 1, ": ", st.message()));
+                failure = st;
+                failed_at = absl::StrCat("stream ", s->id, ", its event ", s->done + 1);
               }
               return;
             }
+            retries = 0;
             s->done += n;
             recorded += n;
             absl::MutexLock lock(&mu);
@@ -169,9 +192,9 @@ int Run(const Context& context, const ImportFlags& flags) {
   bar.Done();
   if (!failure.ok()) {
     std::fprintf(stderr,
-                 "evenhand: %llu of %zu events recorded before the failure; fix it and run the "
-                 "same import again (recorded events are not added twice)\n",
-                 static_cast<unsigned long long>(recorded.load()), total);
+                 "evenhand: import stopped at %s; %llu of %zu events recorded before it; fix it "
+                 "and run the same import again (recorded events are not added twice)\n",
+                 failed_at.c_str(), static_cast<unsigned long long>(recorded.load()), total);
     return FailServer(failure, context);
   }
   std::printf("imported %zu events in %zu streams (already recorded ones answered as replays)\n",

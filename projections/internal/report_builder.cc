@@ -417,11 +417,20 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
   *o.mutable_due_at() = ToProtoTime(due);
   o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
       calendar_.LocalDay(query_.as_of_time), calendar_.LocalDay(due - absl::Nanoseconds(1)))));
+  if (uncovered_deadlines_.contains(case_id)) {
+    absl::StrAppend(&description, " (Counted without bank holidays: the calendar covers only ",
+                    calendar_.first_year(), " to ", calendar_.last_year(), ".)");
+  }
   o.set_description(std::move(description));
   std::vector<uint64_t> positions;
   for (const Seen& s : evidence) {
     positions.push_back(s.position);
     evidence_.try_emplace(s.position, Summarize(s));
+    if (s.correction_position != 0) {
+      positions.push_back(s.correction_position);
+      evidence_.try_emplace(s.correction_position,
+                            absl::StrCat("Correction of the event at position ", s.position));
+    }
   }
   std::sort(positions.begin(), positions.end());
   positions.erase(std::unique(positions.begin(), positions.end()), positions.end());

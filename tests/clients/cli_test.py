@@ -422,6 +422,40 @@ class EvenHandCli(unittest.TestCase):
         finally:
             target.stop()
 
+    def test_import_untangles_streams_that_need_each_other(self):
+        # A founding member who later leaves: member-a's second event needs
+        # group-g, which needs member-a's first. Batches of the whole stream
+        # would each wait for the other forever.
+        ids = iter(f"5e0c1f52-0a52-4f43-9b61-1d4b6c1a{n:04d}" for n in range(1, 100))
+        at = "2026-03-02T10:00:00Z"
+        lines = [
+            {"streamId": "member-imp-a", "eventId": next(ids), "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"memberRegistered": {"memberId": "imp-a", "name": "Cllr A"}}},
+            {"streamId": "member-imp-a", "eventId": next(ids), "occurredAt": "2026-05-04T10:00:00Z",
+             "sourceSystem": "old-system",
+             "payload": {"memberLeftGroup": {"memberId": "imp-a", "groupId": "imp-g"}}},
+            {"streamId": "member-imp-b", "eventId": next(ids), "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"memberRegistered": {"memberId": "imp-b", "name": "Cllr B"}}},
+            {"streamId": "group-imp-g", "eventId": next(ids), "occurredAt": "2026-03-03T10:00:00Z",
+             "sourceSystem": "old-system",
+             "payload": {"politicalGroupRecognised": {"groupId": "imp-g", "name": "Imported Group",
+                                                      "memberIds": ["imp-a", "imp-b"]}}},
+        ]
+        history = os.path.join(self.tmp, "tangled.jsonl")
+        with open(history, "w") as f:
+            for line in lines:
+                f.write(json.dumps(line) + "\n")
+        target = Server(os.path.join(self.tmp, "import-tangled"))
+        try:
+            result = subprocess.run([ARGS.evenhand, f"--server={target.address}", "import",
+                                     history], capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("imported 4 events in 3 streams", result.stdout)
+        finally:
+            target.stop()
+
     def test_import_refuses_lines_without_a_stream_or_an_id(self):
         bad = os.path.join(self.tmp, "bad.jsonl")
         with open(bad, "w") as f:

@@ -106,6 +106,15 @@ TEST_F(EqualOfferTest, AGroupWhoseOwnRequestWasDeclinedWasStillNotOffered) {
   EXPECT_THAT(Evidence(f[0]), ::testing::IsSupersetOf({own, declined}));
 }
 
+// The lookback counts from when a briefing was given, not asked for.
+TEST_F(EqualOfferTest, AnOldRequestGivenInTheWindowCountsAsGiven) {
+  s_.Request(At(2025, 12, 1), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2025, 12, 2), "B-2");
+  s_.Deliver(At(2026, 4, 2, 10), "B-2");  // given in the window, asked long before
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
 TEST_F(EqualOfferTest, AGroupWhoseOwnRequestIsStillWaitingWasNotOffered) {
   s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
   s_.Approve(At(2026, 4, 3), "B-2");
@@ -764,6 +773,17 @@ TEST(ComplaintRoutingTest, AComplaintIsResolvedByWhoeverHasIt) {
   EXPECT_EQ(f[0].case_id(), "complaint-C-3");
   EXPECT_THAT(Evidence(f[0]), ::testing::Contains(wrong));
   EXPECT_THAT(f[0].explanation(), HasSubstr("who it was neither raised with nor escalated to"));
+}
+
+TEST(ComplaintRoutingTest, OnlyWhoeverHadItAtTheTimeResolvesIt) {
+  CouncilScenario s;
+  s.Complaint(At(2026, 2, 2), "C-1", CouncilScenario::MemberParty("lab-1"),
+              CouncilScenario::OfficerParty("off"), "dir");
+  s.Resolve(At(2026, 2, 5), "C-1", "ceo");  // before it reached the chief executive
+  s.Escalate(At(2026, 2, 10), "C-1", "ceo");
+  std::vector<v1::Finding> f = s.Findings("complaint-routing", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("was resolved by Chief Executive"));
 }
 
 TEST(ComplaintRoutingTest, NobodyHandlesAComplaintAboutThemselves) {

@@ -8,7 +8,6 @@
 // committee; Harlow 13.1, 13.3: an officer's complaint about a councillor to
 // the Chief Executive, or at any time the Monitoring Officer).
 #include <algorithm>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -137,7 +136,8 @@ void Check(ReportBuilder& b) {
       }
       return absl::StrCat(RoleList(roles), leader_allowed ? ", or the Leader of the Council" : "");
     };
-    std::set<std::string> handlers;  // who may resolve it
+    // Who had the complaint, and from when: they may resolve it.
+    std::vector<std::pair<std::string, absl::Time>> handlers;
     if (!r.raised_with_member_id().empty()) {
       if (!leader_allowed) {
         b.AddFinding("complaint-routing", group_id, c->record.stream_id(), raised->at,
@@ -157,11 +157,11 @@ void Check(ReportBuilder& b) {
                                   "; it should go to ", route(first_line), "."),
                      {*raised});
       }
-      handlers.insert(r.raised_with_officer_id());
+      handlers.push_back({r.raised_with_officer_id(), raised->at});
     }
     for (const Seen& e : b.Facts(*c, v1::Payload::kComplaintEscalated)) {
       const std::string& to = e.payload->complaint_escalated().escalated_to_officer_id();
-      handlers.insert(to);
+      handlers.push_back({to, e.at});
       const bool saved_own = own_director_only;
       own_director_only = false;  // escalation goes above the Director
       const std::string why = refused(to, e.at, escalation);
@@ -181,7 +181,10 @@ void Check(ReportBuilder& b) {
       const bool statutory_for_leader =
           !r.raised_with_member_id().empty() &&
           (role == v1::MONITORING_OFFICER || role == v1::CHIEF_FINANCE_OFFICER);
-      if (by != subject_officer && (handlers.contains(by) || statutory_for_leader)) continue;
+      const bool had_it = std::any_of(handlers.begin(), handlers.end(), [&](const auto& h) {
+        return h.first == by && h.second <= f.at;
+      });
+      if (by != subject_officer && (had_it || statutory_for_leader)) continue;
       b.AddFinding(
           "complaint-routing", group_id, c->record.stream_id(), f.at,
           absl::StrCat("Complaint ", c->id, " was resolved by ", b.OfficerName(by),

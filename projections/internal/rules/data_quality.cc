@@ -26,7 +26,10 @@ std::string Describe(const FairnessSettings&) {
 // end: a spell from when it fell below to when it recovered, was dissolved,
 // or the period ended.
 void CheckGroupSizes(ReportBuilder& b) {
-  const absl::Time end = b.period_end();
+  // The period, with the as-of instant inside it (as InPeriod has it).
+  const absl::Time end = b.query().as_of_time < b.query().to
+                             ? b.query().as_of_time + absl::Nanoseconds(1)
+                             : b.query().to;
   absl::Time start = b.query().from;
   std::vector<absl::Time> changes = b.CouncilChangesIn(start, end);
   if (start == absl::InfinitePast()) {

@@ -63,16 +63,21 @@ void Check(ReportBuilder& b) {
           if (other->kind != CaseKind::kBriefing) continue;
           const BriefingView& o = b.BriefingOf(*other);
           if (!o.request || o.group() != group->id || o.matter() != v.matter()) continue;
-          if (o.request->at < window_start) continue;
           std::optional<Seen> answer =
               o.is_offer ? o.request : b.First(*other, v1::Payload::kBriefingDelivered);
           if (!answer) {
-            if (!own_request) {
+            // The earliest of the group's own requests still unmet, made
+            // in the window and before the deadline (cited, never counted).
+            if (o.request->at >= window_start && o.request->at < deadline &&
+                (!own_request || std::tie(o.request->at, o.request->position) <
+                                     std::tie(own_request->at, own_request->position))) {
               own_request = o.request;
               own_decline = b.First(*other, v1::Payload::kBriefingDeclined);
             }
             continue;
           }
+          // An offer, or a briefing given, up to the lookback before.
+          if (answer->at < window_start) continue;
           if (!earliest ||
               std::tie(answer->at, answer->position) < std::tie(earliest->at, earliest->position)) {
             earliest = answer;
