@@ -399,6 +399,22 @@ std::string ReportBuilder::Date(absl::Time t) const {
   return s;
 }
 
+std::vector<uint64_t> ReportBuilder::Cite(const std::vector<Seen>& evidence) {
+  std::vector<uint64_t> positions;
+  for (const Seen& s : evidence) {
+    positions.push_back(s.position);
+    evidence_.try_emplace(s.position, Summarize(s));
+    if (s.correction_position != 0) {
+      positions.push_back(s.correction_position);
+      evidence_.try_emplace(s.correction_position,
+                            absl::StrCat("Correction of the event at position ", s.position));
+    }
+  }
+  std::sort(positions.begin(), positions.end());
+  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+  return positions;
+}
+
 void ReportBuilder::AddObligation(const std::string& rule_id, const std::string& group_id,
                                   const std::string& officer_id, const std::string& case_id,
                                   absl::Time due, std::string description,
@@ -422,19 +438,7 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
                     calendar_.first_year(), " to ", calendar_.last_year(), ".)");
   }
   o.set_description(std::move(description));
-  std::vector<uint64_t> positions;
-  for (const Seen& s : evidence) {
-    positions.push_back(s.position);
-    evidence_.try_emplace(s.position, Summarize(s));
-    if (s.correction_position != 0) {
-      positions.push_back(s.correction_position);
-      evidence_.try_emplace(s.correction_position,
-                            absl::StrCat("Correction of the event at position ", s.position));
-    }
-  }
-  std::sort(positions.begin(), positions.end());
-  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
-  for (uint64_t p : positions) o.add_evidence_positions(p);
+  for (uint64_t p : Cite(evidence)) o.add_evidence_positions(p);
   obligations_.push_back(std::move(o));
 }
 
@@ -451,19 +455,7 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
   f.set_case_id(case_id);
   f.set_explanation(std::move(explanation));
   *f.mutable_occurred_at() = ToProtoTime(when);
-  std::vector<uint64_t> positions;
-  for (const Seen& s : evidence) {
-    positions.push_back(s.position);
-    evidence_.try_emplace(s.position, Summarize(s));
-    if (s.correction_position != 0) {
-      positions.push_back(s.correction_position);
-      evidence_.try_emplace(s.correction_position,
-                            absl::StrCat("Correction of the event at position ", s.position));
-    }
-  }
-  std::sort(positions.begin(), positions.end());
-  positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
-  for (uint64_t p : positions) f.add_evidence_positions(p);
+  for (uint64_t p : Cite(evidence)) f.add_evidence_positions(p);
   findings_.push_back(std::move(f));
 }
 

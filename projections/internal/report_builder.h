@@ -205,6 +205,9 @@ class ReportBuilder {
 
  private:
   std::string Summarize(const Seen& seen) const;
+  // The positions that cite `evidence` (with any correction that applies),
+  // in order, each added to the report's evidence with its summary.
+  std::vector<uint64_t> Cite(const std::vector<Seen>& evidence);
   // The council's registry as of the query, read once per report.
   void LoadRegistry();
 
