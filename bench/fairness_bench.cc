@@ -116,7 +116,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", calendar.status().ToString().c_str());
     return 1;
   }
-  services::FairnessService service(store->get(), runner->get(), *calendar, {});
+  services::FairnessService service(store->get(), runner->get(), nullptr, *calendar, {});
   auto ts = [](absl::Time t) {
     google::protobuf::Timestamp p;
     p.set_seconds(absl::ToUnixSeconds(t));

@@ -17,43 +17,49 @@ std::unique_ptr<FairnessClient> FairnessClient::Connect(const std::string& addre
   return std::make_unique<FairnessClient>(v1::Fairness::NewStub(channel));
 }
 
-absl::StatusOr<v1::FairnessReport> FairnessClient::GetReport(const v1::ReportRequest& request,
-                                                             absl::Duration timeout) {
+namespace {
+
+// One unary call with a deadline, its status as an absl::Status.
+template <typename Response, typename Request, typename Method>
+absl::StatusOr<Response> Call(v1::Fairness::StubInterface* stub, Method method,
+                              const Request& request, absl::Duration timeout) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  v1::FairnessReport report;
-  grpc::Status status = stub_->GetReport(&context, request, &report);
+  Response response;
+  grpc::Status status = (stub->*method)(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
-  return report;
+  return response;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::FairnessReport> FairnessClient::GetReport(const v1::ReportRequest& request,
+                                                             absl::Duration timeout) {
+  return Call<v1::FairnessReport>(stub_.get(), &v1::Fairness::StubInterface::GetReport, request,
+                                  timeout);
+}
+
+absl::StatusOr<v1::ReportDocument> FairnessClient::GetReportDocument(
+    const v1::ReportDocumentRequest& request, absl::Duration timeout) {
+  return Call<v1::ReportDocument>(stub_.get(), &v1::Fairness::StubInterface::GetReportDocument,
+                                  request, timeout);
 }
 
 absl::StatusOr<v1::ListFindingsResponse> FairnessClient::ListFindings(
     const v1::ListFindingsRequest& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  v1::ListFindingsResponse response;
-  grpc::Status status = stub_->ListFindings(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  return Call<v1::ListFindingsResponse>(stub_.get(), &v1::Fairness::StubInterface::ListFindings,
+                                        request, timeout);
 }
 
 absl::StatusOr<v1::ListObligationsResponse> FairnessClient::ListObligations(
     const v1::ListObligationsRequest& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  v1::ListObligationsResponse response;
-  grpc::Status status = stub_->ListObligations(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  return Call<v1::ListObligationsResponse>(
+      stub_.get(), &v1::Fairness::StubInterface::ListObligations, request, timeout);
 }
 
 absl::StatusOr<v1::ListRulesResponse> FairnessClient::ListRules(absl::Duration timeout) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  v1::ListRulesResponse response;
-  grpc::Status status = stub_->ListRules(&context, v1::ListRulesRequest(), &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  return Call<v1::ListRulesResponse>(stub_.get(), &v1::Fairness::StubInterface::ListRules,
+                                     v1::ListRulesRequest(), timeout);
 }
 
 }  // namespace evenhand::clients

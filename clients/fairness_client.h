@@ -19,6 +19,9 @@ class FairnessClient {
 
   absl::StatusOr<v1::FairnessReport> GetReport(const v1::ReportRequest& request,
                                                absl::Duration timeout = absl::Seconds(60));
+  // The report as a signed file (HTML, JSON or CSV) to save unchanged.
+  absl::StatusOr<v1::ReportDocument> GetReportDocument(const v1::ReportDocumentRequest& request,
+                                                       absl::Duration timeout = absl::Seconds(60));
   absl::StatusOr<v1::ListFindingsResponse> ListFindings(const v1::ListFindingsRequest& request,
                                                         absl::Duration timeout = absl::Seconds(60));
   absl::StatusOr<v1::ListRulesResponse> ListRules(absl::Duration timeout = absl::Seconds(10));

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
 #include "base/error_details.h"
@@ -646,6 +647,15 @@ absl::StatusOr<v1::ConsistencyProof> IntegrityLog::ConsistencyProof(uint64_t fro
       ConsistencyPath(from_size, to_size, [this](int l, uint64_t i) { return ReadNode(l, i); }));
   for (auto& h : path) proof.add_hashes(std::move(h));
   return proof;
+}
+
+absl::StatusOr<std::string> IntegrityLog::SignReportStatement(
+    absl::string_view statement) const {
+  if (!absl::StartsWith(statement, "evenhand report v1\n")) {
+    return absl::InvalidArgumentError(
+        "only report statements (\"evenhand report v1\") are signed this way");
+  }
+  return key_.Sign(statement);
 }
 
 }  // namespace evenhand::integrity

@@ -166,6 +166,11 @@ class IntegrityLog final : public storage::CommitHook {
   std::vector<std::string> problems() const;
 
   const v1::PublicKey& public_key() const { return key_.public_key(); }
+  // Signs a report statement (reporting/report_document.h) with the log's
+  // key. Only text whose first line is "evenhand report v1" is signed: the
+  // key also signs checkpoints and bundle manifests, and each kind of
+  // message starts its own way so that none can pass for another.
+  absl::StatusOr<std::string> SignReportStatement(absl::string_view statement) const;
   bool key_created() const { return key_created_; }
   const std::string& journal_path() const { return journal_->path(); }
 

@@ -11,11 +11,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "integrity/merkle.h"
 
@@ -235,6 +240,52 @@ std::string CheckpointBody(const v1::Checkpoint& c) {
                       "\nroot ", absl::Base64Escape(c.root_hash()), "\nchain ",
                       absl::Base64Escape(c.chain_head()), "\nstreams ",
                       absl::Base64Escape(c.stream_map_root()), "\ntime ", nanos, "\n");
+}
+
+absl::StatusOr<v1::Checkpoint> ParseCheckpointBody(absl::string_view body) {
+  auto bad = [](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint text: ", why));
+  };
+  if (!absl::EndsWith(body, "\n")) return bad("does not end with a line feed");
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(body.substr(0, body.size() - 1), '\n');
+  const bool v2 = !lines.empty() && lines[0] == "evenhand checkpoint v2";
+  if (lines.empty() || (!v2 && lines[0] != "evenhand checkpoint v1")) {
+    return bad("does not start with \"evenhand checkpoint v1\" or \"v2\"");
+  }
+  const std::vector<absl::string_view> names =
+      v2 ? std::vector<absl::string_view>{"log", "size", "root", "chain", "streams", "time"}
+         : std::vector<absl::string_view>{"log", "size", "root", "time"};
+  if (lines.size() != names.size() + 1) return bad("has the wrong number of lines");
+  std::map<absl::string_view, absl::string_view> values;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const absl::string_view line = lines[i + 1];
+    if (!absl::StartsWith(line, names[i]) || line.size() <= names[i].size() ||
+        line[names[i].size()] != ' ') {
+      return bad(absl::StrCat("line ", i + 2, " should start with \"", names[i], " \""));
+    }
+    values[names[i]] = line.substr(names[i].size() + 1);
+  }
+  v1::Checkpoint c;
+  c.set_log_id(std::string(values["log"]));
+  uint64_t size = 0;
+  int64_t nanos = 0;
+  if (!absl::SimpleAtoi(values["size"], &size)) return bad("size is not a number");
+  if (!absl::SimpleAtoi(values["time"], &nanos) || nanos < 0) return bad("time is not a number");
+  c.set_tree_size(size);
+  c.mutable_timestamp()->set_seconds(nanos / 1000000000);
+  c.mutable_timestamp()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  std::string hash;
+  if (!absl::Base64Unescape(values["root"], &hash)) return bad("root is not base64");
+  c.set_root_hash(hash);
+  if (v2) {
+    if (!absl::Base64Unescape(values["chain"], &hash)) return bad("chain is not base64");
+    c.set_chain_head(hash);
+    if (!absl::Base64Unescape(values["streams"], &hash)) return bad("streams is not base64");
+    c.set_stream_map_root(hash);
+  }
+  if (CheckpointBody(c) != body) return bad("is not in its one canonical form");
+  return c;
 }
 
 absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const SigningKey& key,

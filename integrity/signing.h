@@ -75,6 +75,10 @@ absl::Status VerifySignature(absl::string_view raw_public_key, absl::string_view
 // the chain head or map root is set, else version 1).
 std::string CheckpointBody(const v1::Checkpoint& checkpoint);
 
+// The reverse of CheckpointBody: the checkpoint a text form states.
+// Refuses text that is not exactly what CheckpointBody writes for it.
+absl::StatusOr<v1::Checkpoint> ParseCheckpointBody(absl::string_view body);
+
 absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const SigningKey& key,
                                                     const v1::Checkpoint& checkpoint);
 

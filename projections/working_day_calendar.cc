@@ -1,5 +1,6 @@
 #include "projections/working_day_calendar.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -91,6 +92,14 @@ absl::StatusOr<WorkingDayCalendar> WorkingDayCalendar::Parse(absl::string_view t
     if (year > calendar.last_year_) calendar.last_year_ = year;
   }
   return calendar;
+}
+
+std::vector<absl::CivilDay> WorkingDayCalendar::bank_holidays() const {
+  std::vector<absl::CivilDay> days;
+  days.reserve(holidays_.size());
+  for (int64_t d : holidays_) days.push_back(absl::CivilDay(1970, 1, 1) + d);
+  std::sort(days.begin(), days.end());
+  return days;
 }
 
 bool WorkingDayCalendar::IsBankHoliday(absl::CivilDay day) const {

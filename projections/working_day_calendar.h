@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
@@ -62,6 +63,8 @@ class WorkingDayCalendar {
   bool Covers(absl::CivilDay day) const {
     return day.year() >= first_year_ && day.year() <= last_year_;
   }
+  // Every bank holiday the calendar holds, in date order.
+  std::vector<absl::CivilDay> bank_holidays() const;
   // 31 December of the last year covered.
   absl::CivilDay last_covered_day() const { return absl::CivilDay(last_year_, 12, 31); }
 

@@ -370,8 +370,8 @@ absl::Status EvenHandServer::Impl::Start() {
   fairness_options.catch_up_wait = absl::Seconds(c.fairness().report_wait_seconds());
   fairness_options.gate = gate_.get();
   if (options_.clock) fairness_options.clock = options_.clock;
-  fairness_ = std::make_unique<services::FairnessService>(store_.get(), runner_.get(),
-                                                          std::move(calendar), fairness_options);
+  fairness_ = std::make_unique<services::FairnessService>(
+      store_.get(), runner_.get(), integrity_.get(), std::move(calendar), fairness_options);
   services::AuditOptions audit_options;
   audit_options.max_export_events = c.max_export_events();
   audit_options.gate = gate_.get();

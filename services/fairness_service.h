@@ -3,7 +3,13 @@
 //
 // Sync API: a report is CPU work over the projection under a reader lock,
 // asked for by people, not machines, so a thread per call is right.
-// Thread-safe; `store` and `runner` must outlive the service.
+// Report documents (GetReportDocument) are rendered and signed here with
+// the log's key (reporting/report_document.h), tied to a signed checkpoint
+// from `integrity`.
+//
+// Thread-safe; `store`, `runner` and `integrity` must outlive the service
+// (`integrity` may be null in benchmarks of the fold: reports then carry no
+// provenance and documents are refused).
 #ifndef EVENHAND_SERVICES_FAIRNESS_SERVICE_H_
 #define EVENHAND_SERVICES_FAIRNESS_SERVICE_H_
 
@@ -13,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.grpc.pb.h"
+#include "integrity/integrity_log.h"
 #include "projections/fairness_projection.h"
 #include "projections/projection_runner.h"
 #include "projections/working_day_calendar.h"
@@ -33,7 +40,8 @@ struct FairnessServiceOptions {
 class FairnessService final : public v1::Fairness::Service {
  public:
   FairnessService(const storage::EventStore* store, const projections::ProjectionRunner* runner,
-                  projections::WorkingDayCalendar calendar, FairnessServiceOptions options);
+                  integrity::IntegrityLog* integrity, projections::WorkingDayCalendar calendar,
+                  FairnessServiceOptions options);
 
   grpc::Status GetReport(grpc::ServerContext* context, const v1::ReportRequest* request,
                          v1::FairnessReport* response) override;
@@ -44,14 +52,23 @@ class FairnessService final : public v1::Fairness::Service {
   grpc::Status ListObligations(grpc::ServerContext* context,
                                const v1::ListObligationsRequest* request,
                                v1::ListObligationsResponse* response) override;
+  grpc::Status GetReportDocument(grpc::ServerContext* context,
+                                 const v1::ReportDocumentRequest* request,
+                                 v1::ReportDocument* response) override;
 
   // The report for `request`: errors are InvalidArgument (a bad period),
   // OutOfRange (as-of beyond the log), Unavailable (projection catching up).
   absl::StatusOr<v1::FairnessReport> BuildReport(const v1::ReportRequest& request) const;
 
+  // The signed document of `request`'s report: content rendered, statement
+  // signed, tied to the latest checkpoint (one is signed if none covers the
+  // report's position yet).
+  absl::StatusOr<v1::ReportDocument> BuildDocument(const v1::ReportDocumentRequest& request) const;
+
  private:
   const storage::EventStore* const store_;
   const projections::ProjectionRunner* const runner_;
+  integrity::IntegrityLog* const integrity_;
   const projections::WorkingDayCalendar calendar_;
   const FairnessServiceOptions options_;
 };

@@ -72,6 +72,7 @@ void AddRules(Registry& r);
 void AddReplay(Registry& r);
 void AddExport(Registry& r);
 void AddVerify(Registry& r);
+void AddVerifyReport(Registry& r);
 void AddCheckpoint(Registry& r);
 void AddPubkey(Registry& r);
 void AddAccess(Registry& r);

@@ -51,6 +51,7 @@ int Main(int argc, char** argv) {
   AddReplay(registry);
   AddExport(registry);
   AddVerify(registry);
+  AddVerifyReport(registry);
   AddCheckpoint(registry);
   AddPubkey(registry);
   AddAccess(registry);

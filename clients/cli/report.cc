@@ -1,11 +1,20 @@
 // evenhand report: the fairness report for the standards committee, as a
-// page (HTML), JSON or CSV.
+// page (HTML), JSON or CSV, signed by the log's key; or, with --offline,
+// recomputed from an exported bundle of the whole log without any server.
+#include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "base/time_util.h"
 #include "clients/cli/common.h"
+#include "clients/cli/offline_report.h"
 #include "clients/fairness_client.h"
-#include "clients/report_render.h"
+#include "reporting/provenance.h"
+#include "reporting/report_document.h"
+#include "reporting/rule_set.h"
 
 namespace evenhand::cli {
 namespace {
@@ -15,29 +24,111 @@ struct ReportFlags {
   std::string format = "html";
   std::string table = "groups";
   std::string output;
+  // Offline.
+  std::string offline;
+  std::string like;
+  std::string pubkey;
+  std::string config;
 };
 
-int Run(const Context& context, const ReportFlags& flags) {
+v1::ReportFormat Format(const ReportFlags& flags) {
+  if (flags.format == "html") return v1::REPORT_HTML;
+  if (flags.format == "json") return v1::REPORT_JSON;
+  if (flags.table == "findings") return v1::REPORT_CSV_FINDINGS;
+  if (flags.table == "access") return v1::REPORT_CSV_ACCESS;
+  return v1::REPORT_CSV_GROUPS;
+}
+
+// The statement of the report to recompute: the one `--like` names, or the
+// one the flags describe (as the server would resolve them, over the log
+// the bundle holds).
+absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& flags,
+                                                            const OfflineLog& log) {
+  if (!flags.like.empty()) {
+    std::ifstream in(flags.like, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("--like: cannot open ", flags.like));
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    absl::StatusOr<reporting::SplitDocument> split = reporting::Split(bytes.str());
+    if (!split.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--like: ", flags.like, ": ", split.status().message()));
+    }
+    return split->statement;
+  }
   absl::StatusOr<v1::ReportRequest> request = MakeReportRequest(flags.period);
-  if (!request.ok()) return FailUsage(request.status());
+  if (!request.ok()) return request.status();
+  const auto& events = log.bundle.events;
+  reporting::ReportStatement s;
+  s.format = Format(flags);
+  s.log_id = log.bundle.log_id;
+  s.rule_set_version = reporting::RuleSetVersion(log.settings, log.calendar);
+  if (request->has_from()) s.from = FromProtoTime(request->from());
+  if (request->has_to()) s.to = FromProtoTime(request->to());
+  switch (request->as_of_case()) {
+    case v1::ReportRequest::kAsOfPosition:
+      s.tree_size = request->as_of_position();
+      if (s.tree_size > events.size()) {
+        return absl::OutOfRangeError(absl::StrCat("--as-of: position ", s.tree_size,
+                                                  " is beyond the bundle's log (", events.size(),
+                                                  " events)"));
+      }
+      s.as_of_time = s.tree_size == 0 ? log.bundle.checkpoint_time
+                                      : FromProtoTime(events[s.tree_size - 1].event().recorded_at());
+      break;
+    case v1::ReportRequest::kAsOfTime:
+      s.as_of_time = FromProtoTime(request->as_of_time());
+      s.tree_size = reporting::PositionAtTime(events, s.as_of_time);
+      break;
+    case v1::ReportRequest::AS_OF_NOT_SET:
+      // The whole log the bundle holds, judged when its checkpoint was
+      // signed: the moment the bundle vouches for.
+      s.tree_size = events.size();
+      s.as_of_time = log.bundle.checkpoint_time;
+      break;
+  }
+  if (s.from >= s.to) return absl::InvalidArgumentError("--from must be before --to");
+  return s;
+}
+
+int RunOffline(const ReportFlags& flags) {
+  absl::StatusOr<OfflineLog> log = LoadOfflineLog(flags.offline, flags.pubkey, flags.config);
+  if (!log.ok()) {
+    return absl::IsNotFound(log.status()) ? FailIo(log.status()) : FailUsage(log.status());
+  }
+  absl::StatusOr<reporting::ReportStatement> statement = OfflineStatement(flags, *log);
+  if (!statement.ok()) return FailUsage(statement.status());
+  absl::StatusOr<std::string> content = RecomputeContent(*log, *statement);
+  if (!content.ok()) return FailUsage(content.status());
+  absl::Status written = WriteOutput(flags.output, *content);
+  if (!written.ok()) return FailIo(written);
+  std::fprintf(stderr,
+               "evenhand: recomputed from %s (log %s, %llu events read): not signed, since only "
+               "the server holds the key; the server's signed report of the same question is "
+               "these bytes plus its signature line\n",
+               flags.offline.c_str(), statement->log_id.c_str(),
+               static_cast<unsigned long long>(statement->tree_size));
+  return kOk;
+}
+
+int Run(const Context& context, const ReportFlags& flags) {
+  if (!flags.offline.empty()) return RunOffline(flags);
+  if (!flags.like.empty() || !flags.config.empty() || !flags.pubkey.empty()) {
+    return FailUsage(absl::InvalidArgumentError(
+        "--like, --config and --pubkey go with --offline=BUNDLE (recomputing a report without a "
+        "server)"));
+  }
+  v1::ReportDocumentRequest request;
+  absl::StatusOr<v1::ReportRequest> report_request = MakeReportRequest(flags.period);
+  if (!report_request.ok()) return FailUsage(report_request.status());
+  *request.mutable_report() = *std::move(report_request);
+  request.set_format(Format(flags));
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
-  absl::StatusOr<v1::FairnessReport> report = client.GetReport(*request);
-  if (!report.ok()) return FailServer(report.status(), context);
-  std::string text;
-  if (flags.format == "html") {
-    text = clients::RenderReportHtml(*report);
-  } else if (flags.format == "json") {
-    text = clients::RenderReportJson(*report);
-  } else if (flags.table == "findings") {
-    text = clients::RenderFindingsCsv(*report);
-  } else if (flags.table == "access") {
-    text = clients::RenderAccessCsv(*report);
-  } else {
-    text = clients::RenderGroupsCsv(*report);
-  }
-  absl::Status written = WriteOutput(flags.output, text);
+  absl::StatusOr<v1::ReportDocument> document = client.GetReportDocument(request);
+  if (!document.ok()) return FailServer(document.status(), context);
+  absl::Status written = WriteOutput(flags.output, document->document());
   return written.ok() ? kOk : FailIo(written);
 }
 
@@ -45,15 +136,29 @@ int Run(const Context& context, const ReportFlags& flags) {
 
 void AddReport(Registry& r) {
   auto flags = std::make_shared<ReportFlags>();
-  CLI::App* cmd =
-      r.Add("report", "the fairness report for the standards committee (HTML page, JSON or CSV)",
-            [flags](const Context& c) { return Run(c, *flags); });
+  CLI::App* cmd = r.Add(
+      "report",
+      "the fairness report for the standards committee (HTML page, JSON or CSV), signed by the "
+      "log's key; with --offline, recomputed from an exported bundle of the whole log",
+      [flags](const Context& c) { return Run(c, *flags); });
   AddPeriodFlags(cmd, &flags->period);
   AddFormatOption(cmd, &flags->format, {"html", "json", "csv"});
   cmd->add_option("--table", flags->table, "with csv: groups, findings or access")
       ->check(CLI::IsMember({"groups", "findings", "access"}))
       ->capture_default_str();
   cmd->add_option("--output,-o", flags->output, "write to this file (default stdout)");
+  cmd->add_option("--offline", flags->offline,
+                  "recompute the report from this bundle of the whole log (evenhand export), "
+                  "without a server");
+  cmd->add_option("--like", flags->like,
+                  "with --offline: the question of this signed report file (its format, period "
+                  "and moment), so that the result can be compared byte for byte");
+  cmd->add_option("--pubkey", flags->pubkey,
+                  "with --offline: the council's published public key the bundle must be "
+                  "signed with");
+  cmd->add_option("--config", flags->config,
+                  "with --offline: evenhandd's configuration file, for its fairness settings and "
+                  "bank holidays (default: evenhandd's defaults)");
 }
 
 }  // namespace evenhand::cli

@@ -157,10 +157,16 @@ class EvenHandCli(unittest.TestCase):
         report = json.loads(self.cli("report", "--format=json").stdout)
         self.assertEqual(len(report["groups"]), 4)
         self.assertGreater(len(report["findings"]), 10)
+        # Rows, then two '#' lines: where the report comes from, and its
+        # signature (what pandas' comment='#' skips).
         groups = self.cli("report", "--format=csv").stdout.splitlines()
         self.assertTrue(groups[0].startswith("group_id,name,councillors"))
+        self.assertTrue(groups[-2].startswith("# evenhand report: "))
+        self.assertTrue(groups[-1].startswith("# evenhand-report-signature v1 "))
+        groups = [l for l in groups if not l.startswith("#")]
         self.assertEqual(len(groups), 5)
-        findings = self.cli("report", "--format=csv", "--table=findings").stdout.splitlines()
+        findings = [l for l in self.cli("report", "--format=csv", "--table=findings")
+                    .stdout.splitlines() if not l.startswith("#")]
         self.assertTrue(findings[0].startswith("occurred_at,rule_id,citation"))
         self.assertEqual(len(findings), len(report["findings"]) + 1)
 

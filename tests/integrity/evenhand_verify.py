@@ -480,6 +480,124 @@ def verify_bundle(data, pb2, trusted_raw=None):
             "whole_log": whole, "pinned": trusted_raw is not None}
 
 
+# ---- signed reports (docs/INTEGRITY.md, "Signed reports") -------------------
+
+REPORT_FIELDS = ["key", "statement", "signature", "checkpoint", "checkpoint-signature",
+                 "consistency"]
+STATEMENT_NAMES = ["format", "log", "size", "root", "from", "to", "as-of", "rules", "content"]
+
+
+def strict_b64(text, what):
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise Rejected(f"report: {what} is not base64")
+    if b64(data) != text:
+        raise Rejected(f"report: {what} is not standard padded base64")
+    return data
+
+
+def decimal(text, what):
+    if not text.isdigit() or (len(text) > 1 and text[0] == "0"):
+        raise Rejected(f"{what}: not a decimal number")
+    return int(text)
+
+
+def parse_text_form(body, first, names, what):
+    """Lines "name value" after `first`, each ending in LF: {name: value}."""
+    if not body.endswith(b"\n"):
+        raise Rejected(f"{what}: does not end with LF")
+    lines = body[:-1].decode("utf-8").split("\n")
+    if lines[0] != first or len(lines) != len(names) + 1:
+        raise Rejected(f"{what}: not a {first!r} text form")
+    values = {}
+    for name, line in zip(names, lines[1:]):
+        if not line.startswith(name + " "):
+            raise Rejected(f"{what}: expected a {name} line")
+        values[name] = line[len(name) + 1:]
+    return values
+
+
+def report_line(fmt, payload):
+    if fmt == "html":
+        return "<!-- " + payload + " -->"
+    if fmt == "json":
+        return ' "signature": {"value": "' + payload + '"},'
+    return "# " + payload
+
+
+def verify_report(data, trusted_raw):
+    """Checks a signed report file; returns its statement's values."""
+    text = data.decode("utf-8")
+    if not text.endswith("\n"):
+        raise Rejected("report: does not end with LF")
+    lines = text[:-1].split("\n")
+    marker = "evenhand-report-signature v1 "
+    candidates = [(1, lines[1])] if len(lines) > 1 else []
+    candidates.append((len(lines) - 1, lines[-1]))
+    found = None
+    for index, line in candidates:
+        for prefix in ("<!-- ", ' "signature": {"value": "', "# "):
+            if line.startswith(prefix + marker):
+                found = (index, line, line[len(prefix):])
+                break
+        if found:
+            break
+    if not found:
+        raise Rejected("report: no signature line")
+    index, line, rest = found
+    for suffix in (" -->", '"},'):
+        if rest.endswith(suffix):
+            rest = rest[:-len(suffix)]
+    parts = rest[len(marker):].split(" ")
+    if len(parts) != len(REPORT_FIELDS):
+        raise Rejected("report: the signature line has the wrong number of fields")
+    fields = {}
+    for name, part in zip(REPORT_FIELDS, parts):
+        if not part.startswith(name + "="):
+            raise Rejected(f"report: expected {name}=")
+        fields[name] = part[len(name) + 1:]
+    statement = strict_b64(fields["statement"], "statement")
+    st = parse_text_form(statement, "evenhand report v1", STATEMENT_NAMES, "statement")
+    fmt = st["format"]
+    if fmt not in ("html", "json", "csv-groups", "csv-findings", "csv-access"):
+        raise Rejected("report: unknown format")
+    # 1. The line is where its format puts it, exactly as that format writes it.
+    if index != (1 if fmt in ("html", "json") else len(lines) - 1) or \
+            line != report_line(fmt, rest):
+        raise Rejected("report: the signature line is not where or as its format writes it")
+    # 2. The key, and the statement's signature.
+    if fields["key"] != key_id(trusted_raw):
+        raise Rejected("report: signed with another key")
+    if not ed25519_ok(trusted_raw, statement, strict_b64(fields["signature"], "signature")):
+        raise Rejected("report: the statement's signature does not verify")
+    # 3. The content.
+    content = "\n".join(lines[:index] + lines[index + 1:]) + "\n"
+    if b64(sha256(content.encode("utf-8"))) != st["content"]:
+        raise Rejected("report: the content was changed after signing")
+    # 4. The checkpoint.
+    body = strict_b64(fields["checkpoint"], "checkpoint")
+    cp = parse_text_form(body, "evenhand checkpoint v2",
+                         ["log", "size", "root", "chain", "streams", "time"], "checkpoint")
+    if not ed25519_ok(trusted_raw, body,
+                      strict_b64(fields["checkpoint-signature"], "checkpoint-signature")):
+        raise Rejected("report: the checkpoint's signature does not verify")
+    if cp["log"] != st["log"]:
+        raise Rejected("report: the checkpoint is another log's")
+    # 5. The report's tree is a prefix of the checkpoint's.
+    size, cp_size = decimal(st["size"], "size"), decimal(cp["size"], "checkpoint size")
+    root, cp_root = strict_b64(st["root"], "root"), strict_b64(cp["root"], "checkpoint root")
+    proof = [] if fields["consistency"] == "-" else \
+        [strict_b64(h, "consistency proof") for h in fields["consistency"].split(",")]
+    if size == 0:
+        ok = root == sha256(b"") and not proof
+    else:
+        ok = verify_consistency(size, cp_size, root, cp_root, proof)
+    if not ok:
+        raise Rejected("report: what it read is not a prefix of the signed checkpoint")
+    return st
+
+
 def load_pb2(directory):
     sys.path.insert(0, directory)
     from evenhand.v1 import audit_pb2, events_pb2  # noqa: E402
@@ -488,10 +606,22 @@ def load_pb2(directory):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle")
-    parser.add_argument("--pb2", required=True, help="folder of the generated modules")
+    parser.add_argument("bundle", help="a bundle, or with --report a signed report file")
+    parser.add_argument("--pb2", help="folder of the generated modules (bundles)")
+    parser.add_argument("--report", action="store_true", help="the file is a signed report")
     parser.add_argument("--pubkey", help="the council's published public key (PEM)")
     args = parser.parse_args()
+    if args.report:
+        try:
+            with open(args.pubkey) as f:
+                trusted = raw_from_pem(f.read())
+            with open(args.bundle, "rb") as f:
+                st = verify_report(f.read(), trusted)
+        except Rejected as e:
+            print(f"REJECTED: {e}")
+            return 1
+        print(f"VERIFIED: report of log {st['log']}, first {st['size']} events")
+        return 0
     pb2 = load_pb2(args.pb2)
     try:
         trusted = None

@@ -308,5 +308,87 @@ def main():
         shutil.rmtree(out, ignore_errors=True)
 
 
+class ReportAgreement(unittest.TestCase):
+    """Both verifiers (evenhand_verify.verify_report, written from
+    docs/INTEGRITY.md "Signed reports", and `evenhand verify-report`) on
+    signed reports from a real server, pristine and with bytes changed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="evenhand-pyreport-")
+        cls.server = ChildServer(ARGS.evenhandd, os.path.join(cls.tmp, "data"), ["--demo"])
+        cls.pubkey = os.path.join(cls.tmp, "council.pem")
+        cls.cli("pubkey", f"--output={cls.pubkey}")
+        with open(cls.pubkey) as f:
+            cls.raw = ev.raw_from_pem(f.read())
+        cls.reports = {}
+        for name, args in (("page.html", []), ("report.json", ["--format=json"]),
+                           ("old.html", ["--as-of=700"]),
+                           ("findings.csv", ["--format=csv", "--table=findings"])):
+            path = os.path.join(cls.tmp, name)
+            cls.cli("report", *args, f"--output={path}")
+            with open(path, "rb") as f:
+                cls.reports[name] = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def cli(cls, *args, check=True):
+        result = subprocess.run([ARGS.evenhand, f"--server={cls.server.address}", *args],
+                                capture_output=True, text=True, errors="replace", timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(result.stderr)
+        return result
+
+    def assertAgree(self, data, name, verified):
+        path = os.path.join(self.tmp, "check-" + name)
+        with open(path, "wb") as f:
+            f.write(data)
+        cpp = self.cli("verify-report", path, f"--pubkey={self.pubkey}", check=False)
+        self.assertIn(cpp.returncode, (0, 1), cpp.stderr)
+        try:
+            ev.verify_report(data, self.raw)
+            py = True
+        except (ev.Rejected, UnicodeDecodeError):
+            py = False
+        self.assertEqual((cpp.returncode == 0, py), (verified, verified),
+                         f"{name}: {cpp.stdout}{cpp.stderr}")
+
+    def test_pristine_reports_verify_in_both(self):
+        for name, data in self.reports.items():
+            self.assertAgree(data, name, True)
+        st = ev.verify_report(self.reports["old.html"], self.raw)
+        self.assertEqual(st["size"], "700")
+
+    def test_changed_bytes_are_rejected_by_both(self):
+        for name in ("page.html", "findings.csv"):
+            data = self.reports[name]
+            line = data.index(b"evenhand-report-signature")
+            # Every byte of the signature line's first part, and a sample of the rest.
+            offsets = list(range(line - 8, line + 400)) + \
+                list(range(0, len(data), max(1, len(data) // 120)))
+            for i in sorted(set(o for o in offsets if 0 <= o < len(data))):
+                bad = bytearray(data)
+                bad[i] ^= 0x01 if data[i] != 0x0A else 0x20
+                self.assertAgree(bytes(bad), f"{i}-{name}", False)
+
+    def test_a_report_checked_with_another_key_is_rejected_by_both(self):
+        other = os.path.join(self.tmp, "other.pem")
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives import serialization
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        with open(other, "w") as f:
+            f.write(ev.pem_of(raw))
+        path = os.path.join(self.tmp, "page.html")
+        cpp = self.cli("verify-report", path, f"--pubkey={other}", check=False)
+        self.assertEqual(cpp.returncode, 1)
+        with self.assertRaises(ev.Rejected):
+            ev.verify_report(self.reports["page.html"], raw)
+
+
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@
 #include "clients/connection.h"
 #include "clients/event_log_client.h"
 #include "clients/fairness_client.h"
-#include "clients/report_render.h"
+#include "reporting/report_render.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -388,9 +388,9 @@ TEST_F(SecurityTest, TheCommitteesReportCarriesNoConfidentialValue) {
                     .GetReport(v1::ReportRequest());
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_GT(report->findings_size(), 0);
-  const std::string text = absl::StrCat(clients::RenderReportJson(*report),
-                                        clients::RenderReportHtml(*report),
-                                        clients::RenderFindingsCsv(*report));
+  const std::string text = absl::StrCat(reporting::RenderReportJson(*report),
+                                        reporting::RenderReportHtml(*report),
+                                        reporting::RenderFindingsCsv(*report));
   for (const char* planted : {kTopic, kNotes, kDisclosed}) {
     EXPECT_FALSE(absl::StrContains(text, planted)) << "the report carries \"" << planted << "\"";
   }

@@ -1,10 +1,11 @@
-#include "clients/report_render.h"
+#include "reporting/report_render.h"
 
 #include <algorithm>
 #include <functional>
 #include <map>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -13,7 +14,7 @@
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
 
-namespace evenhand::clients {
+namespace evenhand::reporting {
 namespace {
 
 bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
@@ -67,6 +68,27 @@ const char* SeverityName(v1::Severity s) {
     default:
       return "-";
   }
+}
+
+// One line for people: where the report comes from.
+std::string ProvenanceText(const v1::FairnessReport& r) {
+  const v1::ReportProvenance& p = r.provenance();
+  return absl::StrCat("the first ", p.tree_size(), " events of log ", p.log_id(),
+                      " (Merkle root ", absl::BytesToHexString(p.root_hash()), "), rule set ",
+                      p.rule_set_version(), ", bank holidays ", p.calendar_years(),
+                      ", signing key ", p.key_id());
+}
+
+// The CSV forms' last content line: a comment, so that a reader told to
+// skip '#' lines (pandas' comment='#', R's comment.char) sees only rows.
+std::string CsvProvenance(const v1::FairnessReport& r) {
+  if (!r.has_provenance()) return "";
+  return absl::StrCat("# evenhand report: ",
+                      absl::StrReplaceAll(r.council_name(), {{"\n", " "}, {"\r", " "}}),
+                      "; period ",
+                      IsSet(r.from()) ? Iso(r.from()) : std::string("start of log"), " to ",
+                      Iso(r.to()), " (excluded); as of position ", r.as_of_position(), " at ",
+                      Iso(r.as_of_time()), "; computed from ", ProvenanceText(r), "\n");
 }
 
 std::string Percent(double fraction) { return absl::StrFormat("%.0f%%", fraction * 100); }
@@ -361,7 +383,16 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
                           Html(rule.title()), Html(rule.rule_id()), Html(rule.citation()),
                           SeverityName(rule.severity()), Html(rule.description()));
   }
-  absl::StrAppend(&h, "</tbody></table>\n<p class=\"meta\">Produced by Even Hand from the "
+  absl::StrAppend(&h, "</tbody></table>\n");
+  if (r.has_provenance()) {
+    absl::StrAppend(
+        &h, "<h2>Where this report comes from</h2>\n<p class=\"meta\" id=\"provenance\">",
+        "Computed from ", Html(ProvenanceText(r)), ". The file is signed with the log's key and "
+        "tied to one of its signed checkpoints: check it with <code>evenhand verify-report "
+        "FILE --pubkey=KEY.pem</code>, and recompute it from an export of the whole log with "
+        "<code>evenhand report --offline=BUNDLE --like=FILE</code> (docs/INTEGRITY.md).</p>\n");
+  }
+  absl::StrAppend(&h, "<p class=\"meta\">Produced by Even Hand from the "
                       "council's append-only event log. Citations name the member&ndash;officer "
                       "protocol paragraphs each rule enforces.</p>\n</body></html>\n");
   return h;
@@ -390,6 +421,7 @@ std::string RenderGroupsCsv(const v1::FairnessReport& r) {
                           g.findings_medium(), g.findings_low(), g.briefings_declined_required(),
                           g.queries_not_yet_due());
   }
+  out += CsvProvenance(r);
   return out;
 }
 
@@ -404,6 +436,7 @@ std::string RenderFindingsCsv(const v1::FairnessReport& r) {
                     Csv(f.case_id()), ",", Csv(f.explanation()), ",",
                     Csv(absl::StrJoin(positions, " ")), "\n");
   }
+  out += CsvProvenance(r);
   return out;
 }
 
@@ -415,6 +448,7 @@ std::string RenderAccessCsv(const v1::FairnessReport& r) {
                     Csv(a.method()), ",", a.reads(), ",", a.denied(), ",", a.events_returned(),
                     ",", Iso(a.first_at()), ",", Iso(a.last_at()), ",", a.last_position(), "\n");
   }
+  out += CsvProvenance(r);
   return out;
 }
 
@@ -427,4 +461,4 @@ std::string RenderReportJson(const v1::FairnessReport& r) {
   return out;
 }
 
-}  // namespace evenhand::clients
+}  // namespace evenhand::reporting

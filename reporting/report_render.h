@@ -2,15 +2,20 @@
 // HTML page (inline CSS and SVG charts, no scripts, no external resources)
 // that a clerk can attach to committee papers; or CSV and JSON for analysis.
 //
+// Every form states where the report comes from (its provenance: the log,
+// the tree it read, the rule set) when the report carries it. The output is
+// a function of the report alone, byte for byte: a report recomputed offline
+// renders to the same bytes as the server's (reporting/report_document.h).
+//
 // Pure functions; thread-safe.
-#ifndef EVENHAND_CLIENTS_REPORT_RENDER_H_
-#define EVENHAND_CLIENTS_REPORT_RENDER_H_
+#ifndef EVENHAND_REPORTING_REPORT_RENDER_H_
+#define EVENHAND_REPORTING_REPORT_RENDER_H_
 
 #include <string>
 
 #include "evenhand/v1/fairness.pb.h"
 
-namespace evenhand::clients {
+namespace evenhand::reporting {
 
 // The committee's page.
 std::string RenderReportHtml(const v1::FairnessReport& report);
@@ -27,6 +32,6 @@ std::string RenderAccessCsv(const v1::FairnessReport& report);
 // The whole report in protobuf's JSON mapping, indented.
 std::string RenderReportJson(const v1::FairnessReport& report);
 
-}  // namespace evenhand::clients
+}  // namespace evenhand::reporting
 
-#endif  // EVENHAND_CLIENTS_REPORT_RENDER_H_
+#endif  // EVENHAND_REPORTING_REPORT_RENDER_H_

@@ -1,0 +1,109 @@
+#include "clients/cli/offline_report.h"
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/time_util.h"
+#include "clients/cli/common.h"
+#include "evenhand/v1/config.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "reporting/provenance.h"
+#include "reporting/rule_set.h"
+
+namespace evenhand::cli {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot open ", path));
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+}  // namespace
+
+absl::StatusOr<OfflineLog> LoadOfflineLog(const std::string& bundle_path,
+                                          const std::string& pubkey_path,
+                                          const std::string& config_path) {
+  v1::FairnessConfig fairness;
+  if (!config_path.empty()) {
+    absl::StatusOr<std::string> text = ReadFile("--config", config_path);
+    if (!text.ok()) return text.status();
+    v1::ServerConfig config;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    if (auto s = google::protobuf::util::JsonStringToMessage(*text, &config, options); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--config: ", config_path, " is not a valid evenhandd configuration: ", s.ToString()));
+    }
+    fairness = config.fairness();
+  }
+  const std::string holidays = fairness.bank_holidays_file().empty()
+                                   ? std::string(EVENHAND_DEFAULT_BANK_HOLIDAYS)
+                                   : fairness.bank_holidays_file();
+  absl::StatusOr<projections::WorkingDayCalendar> calendar =
+      projections::WorkingDayCalendar::LoadFile(holidays);
+  if (!calendar.ok()) return calendar.status();
+
+  absl::StatusOr<std::string> bytes = ReadFile("--offline", bundle_path);
+  if (!bytes.ok()) return bytes.status();
+  std::optional<v1::PublicKey> pinned;
+  if (!pubkey_path.empty()) {
+    absl::StatusOr<v1::PublicKey> key = ReadPublicKey(pubkey_path);
+    if (!key.ok()) return key.status();
+    pinned = *key;
+  }
+  absl::StatusOr<integrity::BundleReport> bundle =
+      integrity::VerifyBundle(*bytes, pinned ? &*pinned : nullptr);
+  if (!bundle.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the bundle ", bundle_path, " does not verify: ", bundle.status().message()));
+  }
+  if (!bundle->whole_log) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the bundle ", bundle_path, " holds ", bundle->events.size(), " of the log's ",
+        bundle->tree_size, " events (", bundle->selection,
+        "): a report reads every event up to its position, so export the whole log "
+        "(`evenhand export -o FILE` with no filter)"));
+  }
+  OfflineLog log{*std::move(bundle), projections::FairnessSettings::FromConfig(fairness),
+                 *std::move(calendar)};
+  return log;
+}
+
+absl::StatusOr<std::string> RecomputeContent(const OfflineLog& log,
+                                             const reporting::ReportStatement& statement) {
+  const std::string rules = reporting::RuleSetVersion(log.settings, log.calendar);
+  if (rules != statement.rule_set_version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the report was computed with rule set ", statement.rule_set_version,
+        "; recomputed here it would be ", rules,
+        ": pass the server's configuration with --config (its fairness settings and bank "
+        "holiday file decide the rule set)"));
+  }
+  if (statement.log_id != log.bundle.log_id) {
+    return absl::FailedPreconditionError(absl::StrCat("the report is about log ",
+                                                      statement.log_id, ", the bundle holds log ",
+                                                      log.bundle.log_id));
+  }
+  if (statement.tree_size > log.bundle.events.size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the report read ", statement.tree_size, " events; the bundle holds only ",
+        log.bundle.events.size(), ": export the log again"));
+  }
+  projections::ReportQuery query;
+  query.from = statement.from;
+  query.to = statement.to;
+  query.as_of_position = statement.tree_size;
+  query.as_of_time = statement.as_of_time;
+  absl::StatusOr<v1::FairnessReport> report = reporting::ReportFromEvents(
+      log.bundle.events, query, log.settings, log.calendar, log.bundle.log_id, log.bundle.key_id);
+  if (!report.ok()) return report.status();
+  return reporting::RenderContent(*report, statement.format);
+}
+
+}  // namespace evenhand::cli

@@ -1,0 +1,118 @@
+// evenhand verify-report: checks a signed report file offline: its
+// signature by the log's key, that its content is what was signed, and that
+// the events it read are a prefix of a signed checkpoint of the log; with
+// --bundle, also that the log recomputes to the same report, byte for byte.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "base/time_util.h"
+#include "clients/cli/common.h"
+#include "clients/cli/offline_report.h"
+#include "reporting/report_document.h"
+
+namespace evenhand::cli {
+namespace {
+
+struct VerifyReportFlags {
+  std::string file;
+  std::string pubkey;
+  std::string bundle;
+  std::string config;
+};
+
+std::string When(absl::Time t) {
+  if (t == absl::InfinitePast()) return "the start of the log";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", t, UkTimeZone());
+}
+
+// The first line where two texts differ (1-based), for people.
+std::string FirstDifference(const std::string& a, const std::string& b) {
+  std::vector<absl::string_view> x = absl::StrSplit(a, '\n'), y = absl::StrSplit(b, '\n');
+  for (size_t i = 0; i < std::max(x.size(), y.size()); ++i) {
+    absl::string_view l = i < x.size() ? x[i] : "", r = i < y.size() ? y[i] : "";
+    if (l != r) {
+      return absl::StrCat("line ", i + 1, " of the content: the report has \"",
+                          l.substr(0, 120), "\", the log gives \"", r.substr(0, 120), "\"");
+    }
+  }
+  return "the content differs";
+}
+
+int Run(const VerifyReportFlags& flags) {
+  std::ifstream in(flags.file, std::ios::binary);
+  if (!in) return FailIo(absl::NotFoundError(absl::StrCat("cannot open ", flags.file)));
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
+  if (!key.ok()) return FailUsage(key.status());
+  absl::StatusOr<reporting::VerifiedReport> r = reporting::VerifyDocument(bytes.str(), *key);
+  if (!r.ok()) return VerificationFailed(std::string(r.status().message()));
+  const reporting::ReportStatement& s = r->statement;
+  std::string recomputed;
+  if (!flags.bundle.empty()) {
+    absl::StatusOr<OfflineLog> log = LoadOfflineLog(flags.bundle, flags.pubkey, flags.config);
+    if (!log.ok()) {
+      return absl::IsNotFound(log.status()) ? FailIo(log.status()) : FailUsage(log.status());
+    }
+    absl::StatusOr<std::string> content = RecomputeContent(*log, s);
+    if (!content.ok()) return FailUsage(content.status());
+    if (*content != r->content) {
+      return VerificationFailed(absl::StrCat(
+          "the report is signed, but the log in ", flags.bundle,
+          " does not recompute to it: ", FirstDifference(r->content, *content)));
+    }
+  }
+  std::printf("report %s: VERIFIED\n", flags.file.c_str());
+  std::printf("  signed by    key %s (the key given)\n", r->key_id.c_str());
+  std::printf("  log          %s\n", s.log_id.c_str());
+  std::printf("  read         the first %llu events, Merkle root %s\n",
+              static_cast<unsigned long long>(s.tree_size), Hex(s.root_hash).c_str());
+  std::printf("  checkpoint   tree size %llu, root %s, signed %s: %s\n",
+              static_cast<unsigned long long>(r->checkpoint.tree_size()),
+              Hex(r->checkpoint.root_hash()).c_str(),
+              When(FromProtoTime(r->checkpoint.timestamp())).c_str(),
+              s.tree_size == r->checkpoint.tree_size()
+                  ? "the same tree"
+                  : "the report's tree is proven a prefix of it (RFC 9162 consistency proof)");
+  std::printf("  question     %s, period from %s to %s, deadlines judged at %s\n",
+              reporting::FormatName(s.format).c_str(), When(s.from).c_str(),
+              s.to == absl::InfiniteFuture() ? "then (included)"
+                                              : absl::StrCat(When(s.to), " (excluded)").c_str(),
+              When(s.as_of_time).c_str());
+  std::printf("  rule set     %s\n", s.rule_set_version.c_str());
+  if (!flags.bundle.empty()) {
+    std::printf("  recomputed   from %s: the same report, byte for byte\n", flags.bundle.c_str());
+  } else {
+    std::printf("  (to check what it says against the log itself: --bundle=an export of the whole "
+                "log)\n");
+  }
+  return kOk;
+}
+
+}  // namespace
+
+void AddVerifyReport(Registry& r) {
+  auto flags = std::make_shared<VerifyReportFlags>();
+  CLI::App* cmd = r.Add(
+      "verify-report",
+      "check a signed report file offline: its signature, that its content is what was signed, "
+      "and that the log it read is a prefix of a signed checkpoint",
+      [flags](const Context&) { return Run(*flags); });
+  cmd->add_option("file", flags->file, "the report file (HTML, JSON or CSV)")->required();
+  cmd->add_option("--pubkey", flags->pubkey,
+                  "the council's published public key (PEM), e.g. from `evenhand pubkey`")
+      ->required();
+  cmd->add_option("--bundle", flags->bundle,
+                  "also recompute the report from this bundle of the whole log and compare");
+  cmd->add_option("--config", flags->config,
+                  "with --bundle: evenhandd's configuration file (fairness settings, bank "
+                  "holidays)");
+}
+
+}  // namespace evenhand::cli

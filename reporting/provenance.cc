@@ -1,0 +1,91 @@
+#include "reporting/provenance.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "base/time_util.h"
+#include "integrity/canonical.h"
+#include "integrity/merkle.h"
+#include "reporting/rule_set.h"
+
+namespace evenhand::reporting {
+
+v1::ReportProvenance MakeProvenance(const std::string& log_id, uint64_t tree_size,
+                                    const std::string& root_hash, const std::string& key_id,
+                                    const projections::FairnessSettings& settings,
+                                    const projections::WorkingDayCalendar& calendar) {
+  v1::ReportProvenance p;
+  p.set_log_id(log_id);
+  p.set_tree_size(tree_size);
+  p.set_root_hash(root_hash);
+  p.set_key_id(key_id);
+  p.set_rule_set_version(RuleSetVersion(settings, calendar));
+  p.set_calendar_years(CalendarYears(calendar));
+  return p;
+}
+
+absl::Status FillEvidence(
+    v1::FairnessReport& report,
+    const std::function<absl::StatusOr<v1::RecordedEvent>(uint64_t)>& read_at) {
+  for (v1::EvidenceEvent& e : *report.mutable_evidence()) {
+    EH_ASSIGN_OR_RETURN(v1::RecordedEvent event, read_at(e.position()));
+    e.set_stream_id(event.event().stream_id());
+    e.set_type(event.event().type());
+    e.set_event_id(event.event().event_id());
+    *e.mutable_occurred_at() = event.event().occurred_at();
+    *e.mutable_recorded_at() = event.event().recorded_at();
+    e.set_source_system(event.event().source_system());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::FairnessReport> ReportFromEvents(
+    const std::vector<v1::RecordedEvent>& events, const projections::ReportQuery& query,
+    const projections::FairnessSettings& settings,
+    const projections::WorkingDayCalendar& calendar, const std::string& log_id,
+    const std::string& key_id) {
+  if (query.as_of_position > events.size()) {
+    return absl::OutOfRangeError(absl::StrCat("as of position ", query.as_of_position,
+                                              ": the log given ends at position ",
+                                              events.size()));
+  }
+  projections::FairnessProjection projection;
+  integrity::CompactRange tree;
+  for (const v1::RecordedEvent& event : events) {
+    if (event.position() != tree.size() + 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the log given is not whole: position ", tree.size() + 1, " is followed by ",
+          event.position()));
+    }
+    if (event.position() > query.as_of_position) break;
+    EH_ASSIGN_OR_RETURN(std::string canonical, integrity::CanonicalRecord(event));
+    tree.Append(integrity::LeafHash(canonical), [](int, uint64_t, const std::string&) {});
+    projection.Apply(event);
+  }
+  v1::FairnessReport report = projection.Report(query, settings, calendar);
+  EH_RETURN_IF_ERROR(FillEvidence(report, [&](uint64_t position) -> absl::StatusOr<v1::RecordedEvent> {
+    if (position == 0 || position > events.size()) {
+      return absl::NotFoundError(absl::StrCat("no event at position ", position));
+    }
+    return events[position - 1];
+  }));
+  *report.mutable_provenance() = MakeProvenance(
+      log_id, query.as_of_position,
+      query.as_of_position == 0 ? integrity::EmptyTreeRoot() : tree.Root(), key_id, settings,
+      calendar);
+  return report;
+}
+
+uint64_t PositionAtTime(const std::vector<v1::RecordedEvent>& events, absl::Time t) {
+  uint64_t lo = 0, hi = events.size();  // answer in [lo, hi]
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo + 1) / 2;
+    if (FromProtoTime(events[mid - 1].event().recorded_at()) <= t) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+}  // namespace evenhand::reporting

@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""Signed reports end to end: the committee's report from a real evenhandd,
+checked with `evenhand verify-report`, recomputed from an exported bundle by
+`evenhand report --offline`, byte for byte, and refused when tampered with or
+tied to another log.
+
+  /usr/bin/python3 tests/clients/signed_report_test.py --evenhandd PATH --evenhand PATH \
+      --demo_config demo/evenhandd.demo.json
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ARGS = None
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from child_server import ChildServer  # noqa: E402
+
+MARKER = "evenhand-report-signature v1"
+
+
+def without_signature_line(text):
+    return "".join(l for l in text.splitlines(keepends=True) if MARKER not in l)
+
+
+class SignedReports(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="evenhand-signed-")
+        # The demo council, with the demo's configuration (its council name
+        # is part of the rule set a report names).
+        cls.server = ChildServer(ARGS.evenhandd, os.path.join(cls.tmp, "data"),
+                                 ["--demo", f"--config={ARGS.demo_config}"], timeout=20)
+        cls.key = cls.path("council.pem")
+        cls.run_cli(cls.server, "pubkey", f"--output={cls.key}")
+        # The reports first, then the export: each report is itself recorded
+        # in the log (an access record), so the bundle must come after them.
+        cls.reports = {}
+        for name, flags in {
+            "now.html": [],
+            "now.json": ["--format=json"],
+            "groups.csv": ["--format=csv"],
+            "findings.csv": ["--format=csv", "--table=findings"],
+            "access.csv": ["--format=csv", "--table=access"],
+            "q2.html": ["--from=2026-04-01", "--to=2026-06-30"],
+            "at-1500.json": ["--as-of=1500", "--format=json", "--from=2026-01-01"],
+        }.items():
+            cls.run_cli(cls.server, "report", *flags, f"--output={cls.path(name)}")
+            cls.reports[name] = cls.read(name)
+        cls.bundle = cls.path("whole-log.ehb")
+        cls.run_cli(cls.server, "export", f"--output={cls.bundle}")
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def path(cls, name):
+        return os.path.join(cls.tmp, name)
+
+    @classmethod
+    def read(cls, name):
+        with open(cls.path(name), encoding="utf-8") as f:
+            return f.read()
+
+    @classmethod
+    def run_cli(cls, server, *args, check=True):
+        result = subprocess.run([ARGS.evenhand, f"--server={server.address}", *args],
+                                capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"evenhand {' '.join(args)}: {result.stderr}")
+        return result
+
+    def cli(self, *args, check=True):
+        return self.run_cli(self.server, *args, check=check)
+
+    def write(self, name, text):
+        with open(self.path(name), "w", encoding="utf-8") as f:
+            f.write(text)
+        return self.path(name)
+
+    # ---- what every report states ------------------------------------------
+
+    def test_every_form_states_its_checkpoint_rules_and_key(self):
+        for name, text in self.reports.items():
+            self.assertEqual(sum(MARKER in l for l in text.splitlines()), 1, name)
+            self.assertRegex(text, r"sha256:[0-9a-f]{16}", name)
+            self.assertIn("Demo Borough Council", text, name)
+        html = self.reports["now.html"]
+        self.assertIn('id="provenance"', html)
+        self.assertRegex(html, r"the first \d+ events of log [0-9a-f-]+ \(Merkle root [0-9a-f]{64}\)")
+        report = json.loads(self.reports["now.json"])
+        self.assertEqual(report["provenance"]["treeSize"], report["asOfPosition"])
+        self.assertTrue(report["signature"]["value"].startswith(MARKER))
+        self.assertTrue(self.reports["groups.csv"].splitlines()[-2].startswith("# evenhand report:"))
+
+    def test_verify_report_checks_signature_and_checkpoint_of_each_form(self):
+        for name in self.reports:
+            out = self.cli("verify-report", self.path(name), f"--pubkey={self.key}").stdout
+            self.assertIn("VERIFIED", out, name)
+            self.assertIn("checkpoint   tree size", out, name)
+        # An older report is tied to a later checkpoint by a consistency proof.
+        out = self.cli("verify-report", self.path("at-1500.json"), f"--pubkey={self.key}").stdout
+        self.assertIn("read         the first 1500 events", out)
+        self.assertIn("proven a prefix of it", out)
+
+    # ---- the same report without a server ----------------------------------
+
+    def test_offline_recomputation_is_identical_byte_for_byte(self):
+        for name, text in self.reports.items():
+            out = self.path(f"offline-{name}")
+            self.cli("report", f"--offline={self.bundle}", f"--like={self.path(name)}",
+                     f"--config={ARGS.demo_config}", f"--pubkey={self.key}", f"--output={out}")
+            with open(out, "rb") as f:
+                offline = f.read()
+            self.assertEqual(offline, without_signature_line(text).encode(), name)
+
+    def test_offline_with_flags_answers_the_same_question(self):
+        out = self.path("offline-1500.json")
+        self.cli("report", f"--offline={self.bundle}", "--as-of=1500", "--format=json",
+                 "--from=2026-01-01", f"--config={ARGS.demo_config}", f"--output={out}")
+        with open(out, encoding="utf-8") as f:
+            self.assertEqual(f.read(), without_signature_line(self.reports["at-1500.json"]))
+
+    def test_verify_report_with_the_bundle_recomputes_and_compares(self):
+        out = self.cli("verify-report", self.path("q2.html"), f"--pubkey={self.key}",
+                       f"--bundle={self.bundle}", f"--config={ARGS.demo_config}").stdout
+        self.assertIn("the same report, byte for byte", out)
+
+    def test_offline_with_other_settings_says_so(self):
+        result = self.cli("report", f"--offline={self.bundle}", f"--like={self.path('now.html')}",
+                          check=False)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("pass the server's configuration with --config", result.stderr)
+
+    def test_offline_refuses_a_bundle_of_one_case(self):
+        part = self.path("one-case.ehb")
+        self.cli("export", "--case=complaint-C-RT-1", f"--output={part}")
+        result = self.cli("report", f"--offline={part}", check=False)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("export the whole log", result.stderr)
+
+    # ---- refused --------------------------------------------------------------
+
+    def test_one_changed_byte_of_html_or_json_is_refused(self):
+        html = self.reports["now.html"]
+        at = html.index("political groups</div>") - 10  # a figure of the summary
+        changed = html[:at] + ("7" if html[at] != "7" else "8") + html[at + 1:]
+        result = self.cli("verify-report", self.write("bad.html", changed),
+                          f"--pubkey={self.key}", check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("VERIFICATION FAILED", result.stderr)
+        self.assertIn("content was changed after it was signed", result.stderr)
+        text = self.reports["now.json"]
+        at = text.index('"findingsHigh"')
+        changed = text[:at + 1] + "F" + text[at + 2:]
+        result = self.cli("verify-report", self.write("bad.json", changed),
+                          f"--pubkey={self.key}", check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("content was changed", result.stderr)
+
+    def test_an_unsigned_file_is_not_a_signed_report(self):
+        result = self.cli("verify-report", self.write(
+            "unsigned.html", without_signature_line(self.reports["now.html"])),
+            f"--pubkey={self.key}", check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("no signature line", result.stderr)
+
+    def test_another_logs_report_or_checkpoint_is_refused(self):
+        other_dir = os.path.join(self.tmp, "other")
+        os.makedirs(other_dir)
+        other = ChildServer(ARGS.evenhandd, os.path.join(other_dir, "data"), ["--demo"],
+                            timeout=20)
+        try:
+            other_key = self.path("other.pem")
+            self.run_cli(other, "pubkey", f"--output={other_key}")
+            self.run_cli(other, "report", f"--output={self.path('other.html')}")
+        finally:
+            self.assertEqual(other.stop(), 0)
+        # The other council's report, checked with this council's key.
+        result = self.cli("verify-report", self.path("other.html"), f"--pubkey={self.key}",
+                          check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("not with the key given", result.stderr)
+        # This council's report, its checkpoint swapped for the other log's.
+        ours, theirs = self.reports["now.html"], self.read("other.html")
+        field = re.compile(r" checkpoint=\S+ checkpoint-signature=\S+")
+        spliced = field.sub(lambda _: field.search(theirs).group(0), ours, count=1)
+        self.assertNotEqual(spliced, ours)
+        result = self.cli("verify-report", self.write("spliced.html", spliced),
+                          f"--pubkey={self.key}", check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("checkpoint: ", result.stderr)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--evenhandd", required=True)
+    parser.add_argument("--evenhand", required=True)
+    parser.add_argument("--demo_config", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
