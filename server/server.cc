@@ -480,6 +480,7 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   // commit and are answered; then gRPC stops taking calls.
   const absl::Time deadline = absl::Now() + grace;
   store_->BeginShutdown();
+  fairness_->BeginShutdown();
   if (!store_->WaitForAppendsToFinish(deadline)) {
     logging::Error(kComponent, "appends in flight did not finish within the shutdown grace period");
   }

@@ -22,6 +22,7 @@ constexpr char kListFindings[] = "evenhand.v1.Fairness/ListFindings";
 constexpr char kListRules[] = "evenhand.v1.Fairness/ListRules";
 constexpr char kListObligations[] = "evenhand.v1.Fairness/ListObligations";
 constexpr char kGetReportDocument[] = "evenhand.v1.Fairness/GetReportDocument";
+constexpr char kWatchObligations[] = "evenhand.v1.Fairness/WatchObligations";
 
 }  // namespace
 
@@ -34,7 +35,20 @@ FairnessService::FairnessService(const storage::EventStore* store,
       runner_(runner),
       integrity_(integrity),
       calendar_(std::move(calendar)),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  ObligationWatchOptions watch;
+  watch.source = [this]() -> absl::StatusOr<v1::ListObligationsResponse> {
+    EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(v1::ReportRequest()));
+    v1::ListObligationsResponse all;
+    all.set_as_of_position(report.as_of_position());
+    *all.mutable_as_of_time() = report.as_of_time();
+    *all.mutable_obligations() = std::move(*report.mutable_obligations());
+    return all;
+  };
+  watch.position = [this] { return runner_->position(); };
+  watch.clock = options_.clock;
+  watch_ = std::make_unique<ObligationWatch>(std::move(watch));
+}
 
 absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     const v1::ReportRequest& request) const {
@@ -269,23 +283,9 @@ grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report = BuildReport(request->report());
   if (!report.ok()) return ToGrpcStatus(report.status());
-  // An unknown group or officer would match nothing and read as "nothing
-  // due": refused, naming the known ones.
-  std::vector<std::string> groups;
-  for (const v1::GroupMetrics& g : report->groups()) groups.push_back(g.group_id());
-  for (const std::string& g : request->group_ids()) {
-    if (std::find(groups.begin(), groups.end(), g) == groups.end()) {
-      return ToGrpcStatus(InvalidFieldError(
-          "group_ids", UnknownValueMessage("political group", g, groups), "UNKNOWN_VALUE"));
-    }
-  }
-  for (const std::string& o : request->officer_ids()) {
-    absl::StatusOr<bool> known = store_->StreamExists(absl::StrCat("officer-", o));
-    if (!known.ok()) return ToGrpcStatus(known.status());
-    if (!*known) {
-      return ToGrpcStatus(InvalidFieldError(
-          "officer_ids", absl::StrCat("no officer \"", o, "\" is registered"), "UNKNOWN_VALUE"));
-    }
+  if (absl::Status s = CheckObligationFilters(*report, request->group_ids(), request->officer_ids());
+      !s.ok()) {
+    return ToGrpcStatus(s);
   }
   response->set_as_of_position(report->as_of_position());
   *response->mutable_as_of_time() = report->as_of_time();
@@ -308,6 +308,49 @@ grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
   }
   return grpc::Status::OK;
 }
+
+absl::Status FairnessService::CheckObligationFilters(
+    const v1::FairnessReport& report,
+    const google::protobuf::RepeatedPtrField<std::string>& group_ids,
+    const google::protobuf::RepeatedPtrField<std::string>& officer_ids) const {
+  std::vector<std::string> groups;
+  for (const v1::GroupMetrics& g : report.groups()) groups.push_back(g.group_id());
+  for (const std::string& g : group_ids) {
+    if (std::find(groups.begin(), groups.end(), g) == groups.end()) {
+      return InvalidFieldError("group_ids", UnknownValueMessage("political group", g, groups),
+                               "UNKNOWN_VALUE");
+    }
+  }
+  for (const std::string& o : officer_ids) {
+    EH_ASSIGN_OR_RETURN(bool known, store_->StreamExists(absl::StrCat("officer-", o)));
+    if (!known) {
+      return InvalidFieldError("officer_ids", absl::StrCat("no officer \"", o, "\" is registered"),
+                               "UNKNOWN_VALUE");
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligations(
+    grpc::CallbackServerContext* context, const v1::WatchObligationsRequest* request) {
+  absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kWatchObligations, *request);
+  if (!grant.ok()) return ObligationWatch::Refuse(ToGrpcStatus(grant.status()));
+  // The filters are checked against the log as it stands.
+  absl::StatusOr<v1::FairnessReport> report = BuildReport(v1::ReportRequest());
+  if (!report.ok()) return ObligationWatch::Refuse(ToGrpcStatus(report.status()));
+  if (absl::Status s =
+          CheckObligationFilters(*report, request->group_ids(), request->officer_ids());
+      !s.ok()) {
+    return ObligationWatch::Refuse(ToGrpcStatus(s));
+  }
+  if (absl::Status s = options_.gate->Record(*grant, kWatchObligations, *request, 0, "allowed");
+      !s.ok()) {
+    return ObligationWatch::Refuse(ToGrpcStatus(s));
+  }
+  return watch_->Watch(*request);
+}
+
+void FairnessService::BeginShutdown() { watch_->Stop(); }
 
 grpc::Status FairnessService::ListRules(grpc::ServerContext* context,
                                         const v1::ListRulesRequest* request,

@@ -24,6 +24,7 @@
 #include "projections/projection_runner.h"
 #include "projections/working_day_calendar.h"
 #include "services/auth/call_gate.h"
+#include "services/obligation_watch.h"
 #include "storage/event_store.h"
 
 namespace evenhand::services {
@@ -37,7 +38,8 @@ struct FairnessServiceOptions {
   auth::CallGate* gate = nullptr;
 };
 
-class FairnessService final : public v1::Fairness::Service {
+class FairnessService final
+    : public v1::Fairness::WithCallbackMethod_WatchObligations<v1::Fairness::Service> {
  public:
   FairnessService(const storage::EventStore* store, const projections::ProjectionRunner* runner,
                   integrity::IntegrityLog* integrity, projections::WorkingDayCalendar calendar,
@@ -52,6 +54,10 @@ class FairnessService final : public v1::Fairness::Service {
   grpc::Status ListObligations(grpc::ServerContext* context,
                                const v1::ListObligationsRequest* request,
                                v1::ListObligationsResponse* response) override;
+  // On the callback API: a watcher costs a reactor, not a thread
+  // (services/obligation_watch.h).
+  grpc::ServerWriteReactor<v1::ObligationUpdate>* WatchObligations(
+      grpc::CallbackServerContext* context, const v1::WatchObligationsRequest* request) override;
   grpc::Status GetReportDocument(grpc::ServerContext* context,
                                  const v1::ReportDocumentRequest* request,
                                  v1::ReportDocument* response) override;
@@ -59,6 +65,9 @@ class FairnessService final : public v1::Fairness::Service {
   // The report for `request`: errors are InvalidArgument (a bad period),
   // OutOfRange (as-of beyond the log), Unavailable (projection catching up).
   absl::StatusOr<v1::FairnessReport> BuildReport(const v1::ReportRequest& request) const;
+
+  // Ends every WatchObligations call (the server is shutting down).
+  void BeginShutdown();
 
   // The signed document of `request`'s report: content rendered, statement
   // signed, tied to the latest checkpoint (one is signed if none covers the
@@ -71,6 +80,13 @@ class FairnessService final : public v1::Fairness::Service {
   integrity::IntegrityLog* const integrity_;
   const projections::WorkingDayCalendar calendar_;
   const FairnessServiceOptions options_;
+  // Refused if a group or officer filter names none that exists: it would
+  // match nothing and read as "nothing due".
+  absl::Status CheckObligationFilters(
+      const v1::FairnessReport& report,
+      const google::protobuf::RepeatedPtrField<std::string>& group_ids,
+      const google::protobuf::RepeatedPtrField<std::string>& officer_ids) const;
+  std::unique_ptr<ObligationWatch> watch_;
 };
 
 }  // namespace evenhand::services

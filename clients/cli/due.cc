@@ -1,13 +1,17 @@
 // evenhand due: the obligations open now (or as the log stood at --as-of),
 // soonest due first: offers owed to other groups after a briefing, replies
 // owed to councillors' written queries, replies promised by a date. What a
-// monitoring officer chases before it becomes a finding.
+// monitoring officer chases before it becomes a finding. With --watch, it
+// follows them: each that comes within --within working days of its
+// deadline, and each met or missed, as it happens.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/grpc_status.h"
 #include "base/time_util.h"
 #include "clients/cli/common.h"
 #include "clients/fairness_client.h"
@@ -19,14 +23,83 @@ struct DueFlags {
   std::string as_of;
   std::vector<std::string> groups;
   std::vector<std::string> officers;
-  int within = 0;
+  int within = -1;  // unset: all (listing), 5 (watching)
   std::string format = "table";
+  bool watch = false;
 };
 
+// The day it is due by: a deadline at the midnight that ends a day is that
+// day's, in UK time.
+std::string DueDay(const v1::Obligation& o) {
+  return absl::FormatTime("%Y-%m-%d", FromProtoTime(o.due_at()) - absl::Nanoseconds(1),
+                          UkTimeZone());
+}
+
+void PrintRow(const char* first, const v1::Obligation& o) {
+  std::printf("%-10s  %-9u %-20s %-14s %-20s %-28s %s\n", first, o.working_days_left(),
+              o.rule_id().c_str(), o.group_id().empty() ? "-" : o.group_id().c_str(),
+              o.officer_id().empty() ? "-" : o.officer_id().c_str(), o.case_id().c_str(),
+              o.description().c_str());
+}
+
+const char* KindName(v1::ObligationUpdate::Kind kind) {
+  switch (kind) {
+    case v1::ObligationUpdate::DUE_SOON:
+      return "DUE SOON";
+    case v1::ObligationUpdate::MET:
+      return "MET";
+    case v1::ObligationUpdate::MISSED:
+      return "MISSED";
+    default:
+      return "?";
+  }
+}
+
+int Watch(const Context& context, const DueFlags& flags) {
+  if (!flags.as_of.empty()) {
+    return FailUsage(absl::InvalidArgumentError(
+        "--watch follows the log as it grows: it cannot start --as-of a past moment"));
+  }
+  v1::WatchObligationsRequest request;
+  for (const auto& g : flags.groups) request.add_group_ids(g);
+  for (const auto& o : flags.officers) request.add_officer_ids(o);
+  request.set_within_working_days(static_cast<uint32_t>(flags.within < 0 ? 5 : flags.within));
+  auto channel = context.Channel();
+  if (!channel.ok()) return FailUsage(channel.status());
+  auto stub = v1::Fairness::NewStub(*channel);
+  grpc::ClientContext call;
+  auto reader = stub->WatchObligations(&call, request);
+  bool header = flags.format != "table";  // printed with the first update
+  v1::ObligationUpdate u;
+  while (reader->Read(&u)) {
+    if (!header) {
+      header = true;
+      std::printf("%-10s  %-10s  %-9s %-20s %-14s %-20s %-28s %s\n", "event", "due (UK)",
+                  "days left", "rule", "group", "owed by", "case", "what is owed");
+    }
+    if (flags.format == "json") {
+      std::printf("%s\n", ToJsonLine(u).c_str());
+    } else if (u.kind() == v1::ObligationUpdate::CAUGHT_UP) {
+      std::fprintf(stderr,
+                   "evenhand: those above were already within %u working day(s) of their "
+                   "deadline; watching for news (Ctrl-C to stop)\n",
+                   request.within_working_days());
+    } else {
+      std::printf("%-10s  ", KindName(u.kind()));
+      PrintRow(DueDay(u.obligation()).c_str(), u.obligation());
+    }
+    std::fflush(stdout);
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return FailServer(FromGrpcStatus(status), context);
+  return kOk;
+}
+
 int Run(const Context& context, const DueFlags& flags) {
-  if (flags.within < 0) {
+  if (flags.within < -1) {
     return FailUsage(absl::InvalidArgumentError("--within: a number of working days, 0 or more"));
   }
+  if (flags.watch) return Watch(context, flags);
   PeriodFlags period;
   period.as_of = flags.as_of;
   absl::StatusOr<v1::ReportRequest> report = MakeReportRequest(period);
@@ -35,7 +108,7 @@ int Run(const Context& context, const DueFlags& flags) {
   *request.mutable_report() = *report;
   for (const auto& g : flags.groups) request.add_group_ids(g);
   for (const auto& o : flags.officers) request.add_officer_ids(o);
-  request.set_within_working_days(static_cast<uint32_t>(flags.within));
+  request.set_within_working_days(static_cast<uint32_t>(std::max(0, flags.within)));
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
@@ -47,16 +120,7 @@ int Run(const Context& context, const DueFlags& flags) {
   }
   std::printf("%-10s  %-9s %-20s %-14s %-20s %-28s %s\n", "due (UK)", "days left", "rule", "group",
               "owed by", "case", "what is owed");
-  for (const auto& o : response->obligations()) {
-    // The day it is due by: a deadline at the midnight that ends a day is
-    // that day's, in UK time.
-    const std::string day = absl::FormatTime(
-        "%Y-%m-%d", FromProtoTime(o.due_at()) - absl::Nanoseconds(1), UkTimeZone());
-    std::printf("%-10s  %-9u %-20s %-14s %-20s %-28s %s\n", day.c_str(), o.working_days_left(),
-                o.rule_id().c_str(), o.group_id().empty() ? "-" : o.group_id().c_str(),
-                o.officer_id().empty() ? "-" : o.officer_id().c_str(), o.case_id().c_str(),
-                o.description().c_str());
-  }
+  for (const auto& o : response->obligations()) PrintRow(DueDay(o).c_str(), o);
   std::fprintf(stderr, "evenhand: %d open obligation(s) as of position %llu\n",
                response->obligations_size(),
                static_cast<unsigned long long>(response->as_of_position()));
@@ -76,8 +140,12 @@ void AddDue(Registry& r) {
       ->delimiter(',');
   cmd->add_option("--officer", flags->officers, "only those these officers owe (comma-separated)")
       ->delimiter(',');
-  cmd->add_option("--within", flags->within, "only those due within N working days (0: all)")
-      ->capture_default_str();
+  cmd->add_option("--within", flags->within,
+                  "only those due within N working days (listing: default all; watching: "
+                  "default 5, 0 for on the due day)");
+  cmd->add_flag("--watch", flags->watch,
+                "follow them: tell when one comes within --within working days of its "
+                "deadline, and when it is met or missed (until Ctrl-C)");
   AddFormatOption(cmd, &flags->format, {"table", "json"});
 }
 

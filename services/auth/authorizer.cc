@@ -38,6 +38,7 @@ const std::vector<MethodRule>& Rules() {
       {"evenhand.v1.EventLog/GetStatus", {"monitoring", "admin", "auditor"}, V::kNone, false},
       {"evenhand.v1.Fairness/GetReport", {"committee", "auditor"}, V::kNone, true},
       {"evenhand.v1.Fairness/GetReportDocument", {"committee", "auditor"}, V::kNone, true},
+      {"evenhand.v1.Fairness/WatchObligations", {"committee", "auditor"}, V::kNone, true},
       {"evenhand.v1.Fairness/ListFindings", {"committee", "auditor"}, V::kNone, true},
       {"evenhand.v1.Fairness/ListRules", {"*"}, V::kNone, false},
       {"evenhand.v1.Fairness/ListObligations", {"committee", "auditor"}, V::kNone, true},

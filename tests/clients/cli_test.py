@@ -327,16 +327,24 @@ class EvenHandCli(unittest.TestCase):
         self.assertEqual(len(rows), len(events))
         for row, event in zip(rows, events):
             self.assertEqual(row.split()[-1], base64.b64decode(event["chainHash"]).hex())
-        saved = json.loads(self.cli("checkpoint").stdout)
-        shown = dict(re.split(r"\s{2,}", l, maxsplit=1) for l in
-                     self.cli("checkpoint", "--format=table").stdout.splitlines())
+        # Each read is recorded, so a later call may meet a newer checkpoint
+        # (one is signed on demand at most once a second): compare a pair
+        # of the same tree size.
+        for _ in range(10):
+            saved = json.loads(self.cli("checkpoint").stdout)
+            shown = dict(re.split(r"\s{2,}", l, maxsplit=1) for l in
+                         self.cli("checkpoint", "--format=table").stdout.splitlines())
+            if shown.get("tree size") == saved["checkpoint"]["treeSize"]:
+                break
         root_hex = base64.b64decode(saved["checkpoint"]["rootHash"]).hex()
         self.assertEqual(shown["root"], root_hex)
         self.assertEqual(shown["chain head"],
                          base64.b64decode(saved["checkpoint"]["chainHead"]).hex())
         out_file = os.path.join(self.tmp, "cp-hex.json")
         result = self.cli("checkpoint", "-o", out_file)
-        self.assertIn(root_hex, result.stderr)
+        with open(out_file) as f:
+            written = json.load(f)
+        self.assertIn(base64.b64decode(written["checkpoint"]["rootHash"]).hex(), result.stderr)
         bundle = os.path.join(self.tmp, "hex.bundle")
         self.cli("export", "--case=complaint-C-RT-1", "-o", bundle)
         verified = self.cli("verify", bundle).stdout
@@ -495,6 +503,22 @@ class EvenHandCli(unittest.TestCase):
         refused = self.cli("due", "--group=greens", check=False)
         self.assertEqual(refused.returncode, 3)
         self.assertIn("did you mean", refused.stderr)
+
+    def test_due_watch_follows_obligations_and_refuses_unknown_groups(self):
+        watch = subprocess.Popen([ARGS.evenhand, f"--server={self.server.address}", "due",
+                                  "--watch", "--within=10", "--format=json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = json.loads(watch.stdout.readline())
+            self.assertEqual(first["kind"], "DUE_SOON")
+            self.assertIn(first["obligation"]["ruleId"], ("written-query-reply", "equal-offer"))
+        finally:
+            watch.terminate()
+            watch.wait(timeout=10)
+        result = self.cli("due", "--watch", "--group=greens", check=False)
+        self.assertEqual(result.returncode, 3)
+        self.assertIn('did you mean "green"', result.stderr)
+        self.assertEqual(result.stdout, "")
 
     def test_unreachable_server_is_a_clear_error(self):
         result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],

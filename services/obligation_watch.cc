@@ -1,0 +1,303 @@
+#include "services/obligation_watch.h"
+
+#include <algorithm>
+#include <deque>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "base/error_details.h"
+#include "base/grpc_status.h"
+#include "base/time_util.h"
+
+namespace evenhand::services {
+namespace {
+
+std::string Key(const v1::Obligation& o) {
+  return absl::StrCat(o.rule_id(), "\n", o.case_id(), "\n", o.group_id());
+}
+
+bool Listed(const google::protobuf::RepeatedPtrField<std::string>& wanted,
+            const std::string& value) {
+  return wanted.empty() || std::find(wanted.begin(), wanted.end(), value) != wanted.end();
+}
+
+grpc::Status ShuttingDown() {
+  return ToGrpcStatus(WithErrorInfo(
+      absl::UnavailableError("the server is shutting down; watch again when it is back"),
+      "SHUTTING_DOWN"));
+}
+
+}  // namespace
+
+// One watcher: what it has been told (touched only by the watch's thread,
+// under the watch's mutex) and its queue of updates to write (under its own
+// mutex, shared with the reactor's callbacks).
+class ObligationWatch::Sink {
+ public:
+  Sink(v1::WatchObligationsRequest request, size_t max_queued)
+      : request_(std::move(request)), max_queued_(max_queued) {}
+
+  // Tells the watcher what changed since the last reading it saw.
+  void Apply(const v1::ListObligationsResponse& reading) {
+    auto update = [&](v1::ObligationUpdate::Kind kind, const v1::Obligation& o) {
+      v1::ObligationUpdate u;
+      u.set_kind(kind);
+      *u.mutable_obligation() = o;
+      u.set_as_of_position(reading.as_of_position());
+      *u.mutable_as_of_time() = reading.as_of_time();
+      Push(std::move(u));
+    };
+    absl::flat_hash_map<std::string, const v1::Obligation*> open;
+    for (const v1::Obligation& o : reading.obligations()) {
+      if (!Listed(request_.group_ids(), o.group_id()) ||
+          !Listed(request_.officer_ids(), o.officer_id())) {
+        continue;
+      }
+      const std::string key = Key(o);
+      open[key] = &o;
+      Seen& seen = seen_[key];
+      seen.obligation = o;
+      if (!seen.announced && o.working_days_left() <= request_.within_working_days()) {
+        seen.announced = true;
+        update(v1::ObligationUpdate::DUE_SOON, o);
+      }
+    }
+    const absl::Time at = FromProtoTime(reading.as_of_time());
+    for (auto it = seen_.begin(); it != seen_.end();) {
+      if (open.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      const v1::Obligation& o = it->second.obligation;
+      update(at >= FromProtoTime(o.due_at()) ? v1::ObligationUpdate::MISSED
+                                             : v1::ObligationUpdate::MET,
+             o);
+      seen_.erase(it++);
+    }
+    if (!caught_up_) {
+      caught_up_ = true;
+      v1::ObligationUpdate u;
+      u.set_kind(v1::ObligationUpdate::CAUGHT_UP);
+      u.set_as_of_position(reading.as_of_position());
+      *u.mutable_as_of_time() = reading.as_of_time();
+      Push(std::move(u));
+    }
+  }
+
+  bool caught_up() const { return caught_up_; }
+
+  void Push(v1::ObligationUpdate update) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (queue_.size() >= max_queued_) {
+      EndLocked(ToGrpcStatus(WithErrorInfo(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "this watcher fell ", max_queued_,
+              " updates behind and was ended; read faster, or watch fewer groups")),
+          "WATCHER_TOO_SLOW")));
+      return;
+    }
+    queue_.push_back(std::move(update));
+    WriteNextLocked();
+  }
+
+  void End(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    EndLocked(std::move(status));
+  }
+
+  bool done() const {
+    absl::MutexLock lock(&mu_);
+    return finished_ || reactor_ == nullptr;
+  }
+
+  // The reactor's side.
+  void Attach(grpc::ServerWriteReactor<v1::ObligationUpdate>* reactor) {
+    absl::MutexLock lock(&mu_);
+    reactor_ = reactor;
+  }
+  void WriteDone(bool ok) {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!queue_.empty()) queue_.pop_front();
+    if (!ok) {
+      EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
+    } else if (pending_finish_) {
+      FinishLocked();
+    } else {
+      WriteNextLocked();
+    }
+  }
+  void Detach() {
+    absl::MutexLock lock(&mu_);
+    reactor_ = nullptr;
+    finished_ = true;
+  }
+
+ private:
+  struct Seen {
+    v1::Obligation obligation;
+    bool announced = false;
+  };
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || queue_.empty() || reactor_ == nullptr || finished_) return;
+    writing_ = true;
+    reactor_->StartWrite(&queue_.front());
+  }
+
+  // Finishes once no write is outstanding (gRPC allows one operation of a
+  // kind at a time).
+  void EndLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || pending_finish_) return;
+    finish_status_ = std::move(status);
+    pending_finish_ = true;
+    if (!writing_) FinishLocked();
+  }
+  void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    finished_ = true;
+    pending_finish_ = false;
+    if (reactor_ != nullptr) reactor_->Finish(finish_status_);
+  }
+
+  const v1::WatchObligationsRequest request_;
+  const size_t max_queued_;
+  absl::flat_hash_map<std::string, Seen> seen_;  // the watch's thread only
+  bool caught_up_ = false;                      // the watch's thread only
+
+  mutable absl::Mutex mu_;
+  grpc::ServerWriteReactor<v1::ObligationUpdate>* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::deque<v1::ObligationUpdate> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool pending_finish_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+class WatchReactor final : public grpc::ServerWriteReactor<v1::ObligationUpdate> {
+ public:
+  explicit WatchReactor(std::shared_ptr<ObligationWatch::Sink> sink) : sink_(std::move(sink)) {
+    sink_->Attach(this);
+  }
+  void OnWriteDone(bool ok) override { sink_->WriteDone(ok); }
+  void OnCancel() override {
+    sink_->End(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher cancelled"));
+  }
+  void OnDone() override {
+    sink_->Detach();
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<ObligationWatch::Sink> sink_;
+};
+
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::ObligationUpdate> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::ObligationUpdate>* ObligationWatch::Refuse(
+    const grpc::Status& status) {
+  return new RefusedWatch(status);
+}
+
+ObligationWatch::ObligationWatch(ObligationWatchOptions options) : options_(std::move(options)) {}
+
+ObligationWatch::~ObligationWatch() { Stop(); }
+
+grpc::ServerWriteReactor<v1::ObligationUpdate>* ObligationWatch::Watch(
+    const v1::WatchObligationsRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (stop_) return new RefusedWatch(ShuttingDown());
+  auto sink = std::make_shared<Sink>(request, options_.max_queued);
+  auto* reactor = new WatchReactor(sink);
+  sinks_.push_back(std::move(sink));
+  wake_ = true;
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  return reactor;
+}
+
+void ObligationWatch::Stop() {
+  std::thread thread;
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    for (const auto& sink : sinks_) sink->End(ShuttingDown());
+    sinks_.clear();
+    thread = std::move(thread_);
+  }
+  if (thread.joinable()) thread.join();
+}
+
+size_t ObligationWatch::watchers() const {
+  absl::MutexLock lock(&mu_);
+  return std::count_if(sinks_.begin(), sinks_.end(), [](const auto& s) { return !s->done(); });
+}
+
+void ObligationWatch::Run() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](ObligationWatch* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                               return w->stop_ || w->wake_;
+                             },
+                             this),
+                         options_.poll);
+    if (stop_) return;
+    const bool newcomers = wake_;
+    wake_ = false;
+    sinks_.erase(std::remove_if(sinks_.begin(), sinks_.end(),
+                                [](const auto& s) { return s->done(); }),
+                 sinks_.end());
+    if (sinks_.empty()) continue;
+    const absl::Time now = options_.clock();
+    const uint64_t position = options_.position();
+    const bool stale = !have_last_ || position != last_position_ || now >= next_boundary_;
+    // Boundaries are the service's time (deadlines); the rate limit is the
+    // machine's.
+    const absl::Time real = absl::Now();
+    if (stale && real - last_read_ >= options_.poll) {
+      // Read without the lock (a report can take a while); watchers that
+      // arrive meanwhile wait for the next turn.
+      last_read_ = real;
+      mu_.Unlock();
+      absl::StatusOr<v1::ListObligationsResponse> reading = options_.source();
+      mu_.Lock();
+      if (stop_) return;
+      if (!reading.ok()) continue;  // e.g. the projection catching up: next turn
+      last_ = *std::move(reading);
+      have_last_ = true;
+      last_position_ = position;
+      Refresh(false);
+    } else if (newcomers && have_last_) {
+      Refresh(true);
+    }  // else newcomers are served by the next reading, within a poll
+  }
+}
+
+void ObligationWatch::Refresh(bool new_watchers_only) {
+  // Read again at the next local midnight (working days left change) or
+  // the earliest due moment (one is missed), whichever comes first.
+  const absl::Time now = options_.clock();
+  const absl::TimeZone& uk = UkTimeZone();
+  absl::Time boundary = absl::FromCivil(absl::ToCivilDay(now, uk) + 1, uk);
+  for (const v1::Obligation& o : last_.obligations()) {
+    const absl::Time due = FromProtoTime(o.due_at());
+    if (due > now) boundary = std::min(boundary, due);
+  }
+  next_boundary_ = boundary;
+  for (const auto& sink : sinks_) {
+    if (new_watchers_only && sink->caught_up()) continue;
+    sink->Apply(last_);
+  }
+}
+
+}  // namespace evenhand::services

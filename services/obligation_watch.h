@@ -1,0 +1,90 @@
+// Fairness.WatchObligations: tells each watcher when an open obligation
+// comes within N working days of its deadline, and when one is met or
+// missed, on gRPC's callback API.
+//
+// One thread serves every watcher: while anyone watches, it asks `source`
+// for the open obligations when the projection has moved or time has passed
+// a boundary (the next local midnight, when working days left change, or the
+// earliest due moment, when one is missed), at most once per `poll`, and
+// gives each watcher what changed for it. A watcher is a reactor with a
+// queue: an idle one costs its queue, never a thread; one that falls
+// `max_queued` updates behind is ended with RESOURCE_EXHAUSTED, so a slow
+// reader cannot hold the server's memory.
+//
+// What a watcher is told (ObligationUpdate, fairness.proto): first DUE_SOON
+// for every matching obligation already within its window, then CAUGHT_UP;
+// after that DUE_SOON when one enters its window, MET when one it has seen
+// open is no longer open before its due moment, MISSED when it is no longer
+// open at or after it (it is a finding now).
+//
+// Thread-safe.
+#ifndef EVENHAND_SERVICES_OBLIGATION_WATCH_H_
+#define EVENHAND_SERVICES_OBLIGATION_WATCH_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "evenhand/v1/fairness.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace evenhand::services {
+
+struct ObligationWatchOptions {
+  // The open obligations now (all of them; the watch filters), with the
+  // position and time they were read at.
+  std::function<absl::StatusOr<v1::ListObligationsResponse>()> source;
+  // The projection's position: when it moves, obligations are read again.
+  std::function<uint64_t()> position;
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  absl::Duration poll = absl::Seconds(1);
+  size_t max_queued = 10000;
+};
+
+class ObligationWatch {
+ public:
+  explicit ObligationWatch(ObligationWatchOptions options);
+  ~ObligationWatch();
+  ObligationWatch(const ObligationWatch&) = delete;
+  ObligationWatch& operator=(const ObligationWatch&) = delete;
+
+  // Starts serving one call (its filters already checked).
+  grpc::ServerWriteReactor<v1::ObligationUpdate>* Watch(const v1::WatchObligationsRequest& request);
+
+  // A call refused before it starts.
+  static grpc::ServerWriteReactor<v1::ObligationUpdate>* Refuse(const grpc::Status& status);
+
+  // Ends every watch with UNAVAILABLE (SHUTTING_DOWN) and refuses new ones.
+  void Stop();
+
+  size_t watchers() const;
+
+  class Sink;  // one watcher's side, shared with its reactor
+
+ private:
+  void Run();
+  void Refresh(bool new_watchers_only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ObligationWatchOptions options_;
+  mutable absl::Mutex mu_;
+  std::vector<std::shared_ptr<Sink>> sinks_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // The last reading, and when to read again regardless of the position.
+  v1::ListObligationsResponse last_ ABSL_GUARDED_BY(mu_);
+  bool have_last_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t last_position_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time next_boundary_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_read_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // real time
+  std::thread thread_;
+};
+
+}  // namespace evenhand::services
+
+#endif  // EVENHAND_SERVICES_OBLIGATION_WATCH_H_
