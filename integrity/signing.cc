@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -230,7 +231,15 @@ absl::Status VerifySignature(absl::string_view raw_public_key, absl::string_view
 }
 
 std::string CheckpointBody(const v1::Checkpoint& c) {
-  const int64_t nanos = c.timestamp().seconds() * 1000000000LL + c.timestamp().nanos();
+  // Unix nanoseconds fit in 64 bits from 1677 to 2262. A time outside that
+  // (only a damaged or forged checkpoint has one) is written so that it
+  // matches no signed body, rather than overflowing.
+  const int64_t seconds = c.timestamp().seconds();
+  const int32_t sub = c.timestamp().nanos();
+  constexpr int64_t kMaxSeconds = INT64_MAX / 1000000000LL - 1;
+  const std::string nanos = seconds < 0 || seconds > kMaxSeconds || sub < 0 || sub > 999999999
+                                ? std::string("out-of-range")
+                                : absl::StrCat(seconds * 1000000000LL + sub);
   if (c.chain_head().empty() && c.stream_map_root().empty()) {
     // Version 1, signed before checkpoints committed to the chain and map.
     return absl::StrCat("evenhand checkpoint v1\nlog ", c.log_id(), "\nsize ", c.tree_size(),

@@ -262,6 +262,25 @@ TEST(CheckpointText, ParsesBackToTheCheckpointAndRefusesAnyOtherSpelling) {
   EXPECT_FALSE(integrity::ParseCheckpointBody(absl::StrReplaceAll(body, {{"\n", "\r\n"}})).ok());
 }
 
+TEST(CheckpointText, ATimeBeyondNanosecondRangeMatchesNoSignatureAndDoesNotOverflow) {
+  // A damaged or forged checkpoint's timestamp (year 2758; or before 1970).
+  auto key = *integrity::SigningKey::Generate();
+  v1::Checkpoint c;
+  c.set_log_id("log-a");
+  c.set_tree_size(7);
+  c.set_root_hash(std::string(32, 'r'));
+  c.set_chain_head(std::string(32, 'c'));
+  c.set_stream_map_root(std::string(32, 's'));
+  c.mutable_timestamp()->set_seconds(1780000000);
+  v1::SignedCheckpoint signed_checkpoint = *integrity::SignCheckpoint(key, c);
+  for (int64_t seconds : {int64_t{24881422662}, int64_t{-5}, int64_t{INT64_MAX}}) {
+    v1::SignedCheckpoint forged = signed_checkpoint;
+    forged.mutable_checkpoint()->mutable_timestamp()->set_seconds(seconds);
+    EXPECT_THAT(integrity::CheckpointBody(forged.checkpoint()), HasSubstr("time out-of-range"));
+    EXPECT_FALSE(integrity::VerifyCheckpoint(forged, key.public_key()).ok());
+  }
+}
+
 TEST(RuleSetVersion, ChangesWithTheSettingsAndTheBankHolidays) {
   auto calendar = *projections::WorkingDayCalendar::Parse("2026-12-25 Christmas Day\n", "test");
   auto more = *projections::WorkingDayCalendar::Parse(
