@@ -264,13 +264,19 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
     if (it == facts->end() || it->position() != correction.corrected_position()) return;
     state::CorrectionRecord* record = it->add_corrections();
     record->set_position(event.position());
+    if (correction.has_replacement_occurred_at()) {
+      record->set_occurred_at_nanos(ToNanos(correction.replacement_occurred_at()));
+      if (!correction.has_replacement()) Index(c, it->payload(), record->occurred_at_nanos());
+    }
     if (correction.has_replacement()) {
       if (take != nullptr) {
         record->mutable_replacement()->Swap(take->mutable_event_corrected()->mutable_replacement());
       } else {
         *record->mutable_replacement() = correction.replacement();
       }
-      Index(c, record->replacement(), it->occurred_at_nanos());
+      Index(c, record->replacement(),
+            record->occurred_at_nanos() != 0 ? record->occurred_at_nanos()
+                                             : it->occurred_at_nanos());
     }
     return;
   }
@@ -299,8 +305,10 @@ void FairnessProjection::RestoreCase(state::CaseRecord record) {
   for (const state::FactRecord& fact : c->record.facts()) {
     Index(c, fact.payload(), fact.occurred_at_nanos());
     for (const state::CorrectionRecord& correction : fact.corrections()) {
-      if (correction.has_replacement()) {
-        Index(c, correction.replacement(), fact.occurred_at_nanos());
+      if (correction.has_replacement() || correction.occurred_at_nanos() != 0) {
+        Index(c, correction.has_replacement() ? correction.replacement() : fact.payload(),
+              correction.occurred_at_nanos() != 0 ? correction.occurred_at_nanos()
+                                                  : fact.occurred_at_nanos());
       }
     }
   }

@@ -6,6 +6,7 @@
 #include "base/error_details.h"
 #include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -48,6 +49,42 @@ absl::Status CheckString(const AppendLimits& limits, const google::protobuf::Fie
 
 absl::Status Invalid(int index, absl::string_view field, absl::string_view problem) {
   return InvalidFieldError(absl::StrCat("events[", index, "].", field), problem);
+}
+
+// When something happened: a real timestamp, not the empty one, and not
+// further ahead of the server's clock than the configured skew.
+absl::Status CheckInstant(int index, absl::string_view field,
+                          const google::protobuf::Timestamp& at, absl::Time now,
+                          const AppendLimits& limits) {
+  using google::protobuf::util::TimeUtil;
+  if (at.seconds() < TimeUtil::kTimestampMinSeconds ||
+      at.seconds() > TimeUtil::kTimestampMaxSeconds || at.nanos() < 0 || at.nanos() > 999999999) {
+    return Invalid(index, field, "not a valid timestamp");
+  }
+  // The all-zero Timestamp is what an unset or unconverted value encodes to
+  // (a JavaScript Date handed to proto-loader, a zeroed struct): never a
+  // council's fact.
+  if (at.seconds() == 0 && at.nanos() == 0) {
+    return Invalid(index, field,
+                   "required: 1970-01-01T00:00:00Z is an empty Timestamp (a value not set, or a "
+                   "language's date object not converted to {seconds, nanos})");
+  }
+  // Times are counted in nanoseconds (64 bits: 1677 to 2262); no council
+  // system records a fact from before 1900, so an earlier one is a
+  // mistyped year.
+  if (at.seconds() < -2208988800) {
+    return Invalid(index, field,
+                   "is before 1900-01-01: not a date a council system records (a mistyped year?)");
+  }
+  const absl::Time occurred = FromProtoTime(at);
+  if (occurred > now + limits.max_clock_skew) {
+    return Invalid(
+        index, field,
+        absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()), " is more than ",
+                     absl::FormatDuration(limits.max_clock_skew),
+                     " ahead of the server's clock (maxFutureSkewSeconds in the server config)"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckShort(int index, absl::string_view field, const std::string& value) {
@@ -98,6 +135,18 @@ absl::Status CheckNoUnknownFields(const google::protobuf::Message& m, const std:
 // also in their alphabet). `path` names `m` from the request.
 absl::Status CheckFields(const AppendLimits& limits, const google::protobuf::Message& m,
                          const std::string& path) {
+  if (m.GetDescriptor() == google::protobuf::Timestamp::descriptor()) {
+    // Every time in a payload is counted in nanoseconds by the rules (64
+    // bits: 1677 to 2262); a council's dates lie well inside 1900-2200.
+    const auto& t = static_cast<const google::protobuf::Timestamp&>(m);
+    if (t.seconds() < -2208988800 || t.seconds() >= 7258118400 || t.nanos() < 0 ||
+        t.nanos() > 999999999) {
+      return InvalidFieldError(path,
+                               "must be a time between 1900 and 2200 (a mistyped year, or a "
+                               "value not converted to {seconds, nanos}?)");
+    }
+    return absl::OkStatus();
+  }
   const google::protobuf::Reflection* r = m.GetReflection();
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   r->ListFields(m, &fields);
@@ -161,7 +210,6 @@ std::string PayloadTypeName(const v1::Payload& payload) {
 
 absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time now,
                               v1::Event* event) {
-  using google::protobuf::util::TimeUtil;
   if (absl::Status s = CheckNoUnknownFields(*event, absl::StrCat("events[", index, "]")); !s.ok()) {
     return s;
   }
@@ -185,26 +233,19 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
   if (!event->has_occurred_at()) {
     return Invalid(index, "occurred_at", "required: when the fact happened, as a timestamp");
   }
-  const google::protobuf::Timestamp& at = event->occurred_at();
-  if (at.seconds() < TimeUtil::kTimestampMinSeconds ||
-      at.seconds() > TimeUtil::kTimestampMaxSeconds || at.nanos() < 0 || at.nanos() > 999999999) {
-    return Invalid(index, "occurred_at", "not a valid timestamp");
+  if (absl::Status s = CheckInstant(index, "occurred_at", event->occurred_at(), now, limits);
+      !s.ok()) {
+    return s;
   }
-  // The all-zero Timestamp is what an unset or unconverted value encodes to
-  // (a JavaScript Date handed to proto-loader, a zeroed struct): never a
-  // council's fact.
-  if (at.seconds() == 0 && at.nanos() == 0) {
-    return Invalid(index, "occurred_at",
-                   "required: 1970-01-01T00:00:00Z is an empty Timestamp (a value not set, or a "
-                   "language's date object not converted to {seconds, nanos})");
-  }
-  const absl::Time occurred = FromProtoTime(at);
-  if (occurred > now + limits.max_clock_skew) {
-    return Invalid(
-        index, "occurred_at",
-        absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()), " is more than ",
-                     absl::FormatDuration(limits.max_clock_skew),
-                     " ahead of the server's clock (maxFutureSkewSeconds in the server config)"));
+  // A correction of when something happened is held to the same rules.
+  if (event->payload().has_event_corrected() &&
+      event->payload().event_corrected().has_replacement_occurred_at()) {
+    if (absl::Status s = CheckInstant(index, "payload.event_corrected.replacement_occurred_at",
+                                      event->payload().event_corrected().replacement_occurred_at(),
+                                      now, limits);
+        !s.ok()) {
+      return s;
+    }
   }
   if (event->source_system().empty()) {
     return Invalid(index, "source_system",

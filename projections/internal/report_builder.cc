@@ -88,11 +88,12 @@ std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const 
   bool withdrawn = false;
   for (const state::CorrectionRecord& c : fact.corrections()) {
     if (c.position() > query_.as_of_position) break;
+    if (c.occurred_at_nanos() != 0) seen.at = absl::FromUnixNanos(c.occurred_at_nanos());
     if (c.has_replacement()) {
       seen.payload = &c.replacement();
       withdrawn = false;
-    } else {
-      withdrawn = true;
+    } else if (c.occurred_at_nanos() == 0) {
+      withdrawn = true;  // neither what nor when: the event is withdrawn
     }
     seen.correction_position = c.position();
   }
@@ -462,6 +463,9 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
 std::string ReportBuilder::Summarize(const Seen& s) const {
   const v1::Payload& p = *s.payload;
   std::string prefix = s.correction_position != 0 ? "(as corrected) " : "";
+  if (s.correction_position != 0 && s.at != absl::FromUnixNanos(s.fact->occurred_at_nanos())) {
+    prefix = absl::StrCat("(as corrected: it happened on ", Date(s.at), ") ");
+  }
   auto names = [&](const auto& officer_ids) {
     std::vector<std::string> out;
     for (const std::string& id : officer_ids) out.push_back(OfficerName(id));

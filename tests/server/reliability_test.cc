@@ -564,7 +564,9 @@ TEST(SubscriptionLoadTest, AThousandIdleSubscribersCostLittleMemoryAndNoThreadsA
               threads_during);
   // Under AddressSanitizer memory figures mean nothing (shadow memory, a
   // quarantine of freed blocks); threads and behaviour are still checked.
-  if (!testing::kUnderAddressSanitizer) EXPECT_LT(rss_during, rss_before + (64ull << 20));
+  if (!testing::kUnderAddressSanitizer) {
+    EXPECT_LT(rss_during, rss_before + (64ull << 20));
+  }
   EXPECT_LT(threads_during, threads_before + 20) << "a thread per subscriber?";
 
   for (auto& s : subscribers) s->Cancel();

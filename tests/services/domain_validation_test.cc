@@ -2,6 +2,7 @@
 // refused with INVALID_ARGUMENT naming the field; a stream is one case.
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
+#include "base/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_fixture.h"
@@ -279,6 +280,38 @@ TEST_F(DomainValidationTest, ACorrectionMustStayInItsCaseAndType) {
   EXPECT_THAT(correct("briefing-B-1", "123e4567-e89b-12d3-a456-426614174000", std::nullopt),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("only recorded events can be corrected")));
+}
+
+TEST_F(DomainValidationTest, WhenSomethingHappenedCanBeCorrectedButNotIntoTheFuture) {
+  std::vector<v1::Event> sent;
+  ASSERT_OK(Append("briefing-B-1", {Request("B-1"), Approval("B-1")}, &sent));
+  auto correct_when = [&](google::protobuf::Timestamp when) {
+    v1::Payload fix;
+    fix.mutable_event_corrected()->set_corrected_event_id(sent[1].event_id());
+    fix.mutable_event_corrected()->set_reason("approved the day before");
+    *fix.mutable_event_corrected()->mutable_replacement_occurred_at() = when;
+    return Append("briefing-B-1", {fix});
+  };
+  EXPECT_OK(correct_when(ToProtoTime(absl::Now() - absl::Hours(24))).status());
+  EXPECT_THAT(correct_when(ToProtoTime(absl::Now() + absl::Hours(24 * 30))),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].payload.event_corrected.replacement_occurred_at: ")));
+  EXPECT_THAT(correct_when(google::protobuf::Timestamp()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty Timestamp")));
+  // Year 1 (a valid Timestamp) is a mistyped year, and beyond what
+  // nanosecond arithmetic can hold.
+  v1::AppendRequest victorian;
+  victorian.set_stream_id("briefing-B-9");
+  *victorian.add_events() =
+      clients::NewEvent(Request("B-9"), "test", absl::FromCivil(absl::CivilDay(1850, 1, 1),
+                                                                absl::UTCTimeZone()));
+  EXPECT_THAT(client_->Append(victorian),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].occurred_at: is before 1900-01-01")));
+  google::protobuf::Timestamp year_one;
+  year_one.set_seconds(-62135596800);
+  EXPECT_THAT(correct_when(year_one),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("between 1900 and 2200")));
 }
 
 }  // namespace

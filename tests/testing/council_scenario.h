@@ -91,6 +91,21 @@ class CouncilScenario {
     return Add(at, p, original.event().stream_id());
   }
 
+  // Corrects when the event at `position` happened (and, with
+  // `replacement`, what it said).
+  uint64_t CorrectWhen(absl::Time at, uint64_t position, absl::Time really,
+                       std::optional<v1::Payload> replacement = std::nullopt) {
+    v1::Payload p;
+    auto* c = p.mutable_event_corrected();
+    const v1::RecordedEvent& original = events_[position - 1];
+    c->set_corrected_event_id(original.event().event_id());
+    c->set_corrected_position(position);
+    c->set_reason("recorded with the wrong date");
+    *c->mutable_replacement_occurred_at() = Proto(really);
+    if (replacement) *c->mutable_replacement() = *replacement;
+    return Add(at, p, original.event().stream_id());
+  }
+
   uint64_t RecogniseGroup(absl::Time at, const std::string& id, const std::string& name,
                           std::vector<std::string> members) {
     v1::Payload p;
