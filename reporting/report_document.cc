@@ -308,6 +308,9 @@ absl::StatusOr<VerifiedReport> VerifyDocument(absl::string_view document,
   v1::SignedCheckpoint checkpoint;
   EH_ASSIGN_OR_RETURN(*checkpoint.mutable_checkpoint(),
                       integrity::ParseCheckpointBody(split.block.checkpoint_body));
+  if (!absl::StartsWith(split.block.checkpoint_body, "evenhand checkpoint v2\n")) {
+    return Bad("the report's checkpoint is not a version 2 checkpoint");
+  }
   checkpoint.set_signed_body(split.block.checkpoint_body);
   checkpoint.set_signature(split.block.checkpoint_signature);
   checkpoint.set_key_id(split.block.key_id);

@@ -1,6 +1,7 @@
 #include "services/fairness_service.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -101,6 +102,15 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       query.as_of_time = now;
       break;
   }
+  // A period's ends are counted in nanoseconds (64 bits: 1677 to 2262),
+  // and a report's statement signs them: a council's periods lie well
+  // inside 1900-2200.
+  for (auto [name, ts, set] : {std::make_tuple("from", &request.from(), request.has_from()),
+                               std::make_tuple("to", &request.to(), request.has_to())}) {
+    if (set && (ts->seconds() < -2208988800 || ts->seconds() >= 7258118400)) {
+      return InvalidFieldError(name, "must be a time between 1900 and 2200");
+    }
+  }
   if (request.has_from()) query.from = FromProtoTime(request.from());
   if (request.has_to()) query.to = FromProtoTime(request.to());
   if (query.from >= query.to) {
@@ -164,12 +174,17 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
   // now, but no more than once a second (as GetCheckpoint does), so that a
   // script asking for report after report cannot grow the journal with each:
   // a report asked for within a second of the last signing waits for it.
+  // (A version 1 checkpoint, from an old journal, is not used: documents
+  // carry version 2, as docs/INTEGRITY.md says.)
+  auto covers = [&](const absl::StatusOr<v1::SignedCheckpoint>& c) {
+    return c.ok() && c->checkpoint().tree_size() >= statement.tree_size &&
+           !c->checkpoint().stream_map_root().empty();
+  };
   absl::StatusOr<v1::SignedCheckpoint> checkpoint = integrity_->Checkpoint(0);
-  for (const absl::Time give_up = absl::Now() + absl::Seconds(5);
-       !checkpoint.ok() || checkpoint->checkpoint().tree_size() < statement.tree_size;) {
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(5); !covers(checkpoint);) {
     checkpoint = integrity_->CheckpointNow(absl::Seconds(1));
     if (!checkpoint.ok()) return checkpoint.status();
-    if (checkpoint->checkpoint().tree_size() >= statement.tree_size) break;
+    if (covers(checkpoint)) break;
     if (absl::Now() > give_up) {
       return absl::UnavailableError(
           "no signed checkpoint covers the report's position yet; try again shortly");

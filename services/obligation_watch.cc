@@ -14,8 +14,12 @@
 namespace evenhand::services {
 namespace {
 
+// One obligation: a query owes "a reply or an acknowledgement by day 5",
+// then, once acknowledged, "the reply by the promised day": two, the first
+// met when the second begins.
 std::string Key(const v1::Obligation& o) {
-  return absl::StrCat(o.rule_id(), "\n", o.case_id(), "\n", o.group_id());
+  return absl::StrCat(o.rule_id(), "\n", o.case_id(), "\n", o.group_id(), "\n",
+                      o.due_at().seconds(), ".", o.due_at().nanos());
 }
 
 bool Listed(const google::protobuf::RepeatedPtrField<std::string>& wanted,
@@ -90,17 +94,22 @@ class ObligationWatch::Sink {
 
   void Push(v1::ObligationUpdate update) {
     absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    if (queue_.size() >= max_queued_) {
-      EndLocked(ToGrpcStatus(WithErrorInfo(
-          absl::ResourceExhaustedError(absl::StrCat(
-              "this watcher fell ", max_queued_,
-              " updates behind and was ended; read faster, or watch fewer groups")),
-          "WATCHER_TOO_SLOW")));
+    if (finished_ || pending_finish_) return;
+    if (queue_.size() < max_queued_) {
+      queue_.push_back(std::move(update));
+      WriteNextLocked();
       return;
     }
-    queue_.push_back(std::move(update));
-    WriteNextLocked();
+    // A reader that stopped reading: what it has not read is let go, and
+    // the call ends with this status once its last write completes (or
+    // fails when the client goes away or the server stops). Until then it
+    // holds one update, as an idle subscriber does.
+    while (queue_.size() > (writing_ ? 1u : 0u)) queue_.pop_back();
+    EndLocked(ToGrpcStatus(WithErrorInfo(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "this watcher fell ", max_queued_,
+            " updates behind and was ended; read faster, or watch fewer groups")),
+        "WATCHER_TOO_SLOW")));
   }
 
   void End(grpc::Status status) {
@@ -151,9 +160,11 @@ class ObligationWatch::Sink {
   // Finishes once no write is outstanding (gRPC allows one operation of a
   // kind at a time).
   void EndLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || pending_finish_) return;
-    finish_status_ = std::move(status);
-    pending_finish_ = true;
+    if (finished_) return;
+    if (!pending_finish_) {  // the first reason stands
+      finish_status_ = std::move(status);
+      pending_finish_ = true;
+    }
     if (!writing_) FinishLocked();
   }
   void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

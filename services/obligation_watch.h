@@ -8,8 +8,10 @@
 // earliest due moment, when one is missed), at most once per `poll`, and
 // gives each watcher what changed for it. A watcher is a reactor with a
 // queue: an idle one costs its queue, never a thread; one that falls
-// `max_queued` updates behind is ended with RESOURCE_EXHAUSTED, so a slow
-// reader cannot hold the server's memory.
+// `max_queued` updates behind loses them and is ended with
+// RESOURCE_EXHAUSTED once its write in flight completes (a reader that never
+// reads again holds that one update until it goes away or the server
+// stops), so a slow reader cannot hold the server's memory.
 //
 // What a watcher is told (ObligationUpdate, fairness.proto): first DUE_SOON
 // for every matching obligation already within its window, then CAUGHT_UP;

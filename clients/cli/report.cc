@@ -78,7 +78,21 @@ absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& f
       break;
     case v1::ReportRequest::kAsOfTime:
       s.as_of_time = FromProtoTime(request->as_of_time());
+      // The bundle vouches for the log up to its checkpoint: what the log
+      // held later is not in it.
+      if (s.as_of_time > log.bundle.checkpoint_time) {
+        return absl::OutOfRangeError(absl::StrCat(
+            "--as-of: ", absl::FormatTime(s.as_of_time, absl::UTCTimeZone()),
+            " is after the bundle's checkpoint (",
+            absl::FormatTime(log.bundle.checkpoint_time, absl::UTCTimeZone()),
+            "): the log may have held more by then; export it again"));
+      }
       s.tree_size = reporting::PositionAtTime(events, s.as_of_time);
+      if (s.tree_size == 0 && !events.empty()) {
+        return absl::OutOfRangeError(
+            "--as-of: before the first event was recorded: the log was empty then, so there is "
+            "nothing to report");
+      }
       break;
     case v1::ReportRequest::AS_OF_NOT_SET:
       // The whole log the bundle holds, judged when its checkpoint was

@@ -3,6 +3,7 @@
 // available to all political groups"; Barnet 9.2; mayoral §9: "officers must
 // treat each group in a fair and evenhanded manner"; Harlow 15.9).
 #include <algorithm>
+#include <tuple>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -170,8 +171,13 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
   // access-parity: each group against the others together.
   const FairnessSettings& s = b.settings();
   const size_t min_cases = static_cast<size_t>(s.parity_min_cases);
+  // The first 20 by when they happened (then position): the same whatever
+  // order the cases were held in (a fold, a restore, a report offline).
   auto cap = [](std::vector<Seen> v) {
     constexpr size_t kMaxEvidence = 20;
+    std::sort(v.begin(), v.end(), [](const Seen& a, const Seen& b) {
+      return std::tie(a.at, a.position) < std::tie(b.at, b.position);
+    });
     if (v.size() > kMaxEvidence) v.resize(kMaxEvidence);
     return v;
   };

@@ -64,7 +64,9 @@ TEST_F(CorrectedDateTest, ABriefingGivenLaterThanRecordedLeavesOffersInTime) {
   EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
   const v1::FairnessReport report = s_.Report(At(2026, 5, 1));
   for (const v1::GroupMetrics& g : report.groups()) {
-    if (g.group_id() == "labour") EXPECT_EQ(g.briefings_delivered(), 1u);
+    if (g.group_id() == "labour") {
+      EXPECT_EQ(g.briefings_delivered(), 1u);
+    }
   }
 }
 

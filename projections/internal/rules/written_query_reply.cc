@@ -110,7 +110,11 @@ void Check(ReportBuilder& b) {
         if (!answer || s->at < answer->at) answer = s;
       }
     }
-    for (const Seen& r : b.Facts(*c, v1::Payload::kWrittenQueryTimescaleRevised)) {
+    // In the order they were made (a correction may have moved one).
+    std::vector<Seen> revisions = b.Facts(*c, v1::Payload::kWrittenQueryTimescaleRevised);
+    std::stable_sort(revisions.begin(), revisions.end(),
+                     [](const Seen& x, const Seen& y) { return x.at < y.at; });
+    for (const Seen& r : revisions) {
       if (answer && r.at > answer->at) continue;
       if (r.at < b.calendar().EndOfLocalDay(promised)) {
         promised = FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at());
