@@ -315,7 +315,31 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
       EH_RETURN_IF_ERROR(Officer("officer_attended_group_meeting.officer_id", a.officer_id()));
       EH_RETURN_IF_ERROR(OfficerIfSet("officer_attended_group_meeting.approved_by_officer_id",
                                       a.approved_by_officer_id()));
-      EH_RETURN_IF_ERROR(Business("officer_attended_group_meeting.business", a.business()));
+      if (a.agenda_items_size() == 0) {
+        EH_RETURN_IF_ERROR(Business("officer_attended_group_meeting.business", a.business()));
+      } else {
+        if (a.business() != v1::BUSINESS_UNSPECIFIED ||
+            a.content() != v1::BRIEFING_CONTENT_UNSPECIFIED || a.non_members_present() != 0) {
+          return Fail("officer_attended_group_meeting.business",
+                      "with agenda_items, give business, content and non_members_present for "
+                      "each item, not for the whole meeting");
+        }
+        std::vector<std::string> seen;
+        for (int i = 0; i < a.agenda_items_size(); ++i) {
+          const v1::AgendaItem& item = a.agenda_items(i);
+          const std::string at = absl::StrCat("officer_attended_group_meeting.agenda_items[", i, "]");
+          EH_RETURN_IF_ERROR(Required(absl::StrCat(at, ".item"), item.item()));
+          if (std::find(seen.begin(), seen.end(), item.item()) != seen.end()) {
+            return Fail(absl::StrCat(at, ".item"),
+                        absl::StrCat("\"", item.item(), "\" is on the agenda twice"));
+          }
+          seen.push_back(item.item());
+          EH_RETURN_IF_ERROR(Business(absl::StrCat(at, ".business"), item.business()));
+          if (item.non_members_present() < 0) {
+            return Fail(absl::StrCat(at, ".non_members_present"), "cannot be negative");
+          }
+        }
+      }
       EH_RETURN_IF_ERROR(
           Minutes("officer_attended_group_meeting.duration_minutes", a.duration_minutes()));
       if (a.non_members_present() < 0) {

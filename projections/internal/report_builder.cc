@@ -525,9 +525,18 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
     }
     case v1::Payload::kOfficerAttendedGroupMeeting: {
       const auto& m = p.officer_attended_group_meeting();
+      std::string business = BusinessName(m.business());
+      if (!m.agenda_items().empty()) {
+        std::vector<std::string> items;
+        for (const v1::AgendaItem& item : m.agenda_items()) {
+          items.push_back(absl::StrCat("item ", item.item(), " ", BusinessName(item.business()),
+                                       item.officer_present() ? "" : ", officer not present"));
+        }
+        business = absl::StrJoin(items, "; ");
+      }
       return absl::StrCat(
           prefix, OfficerName(m.officer_id()), " attended a meeting of ", GroupName(m.group_id()),
-          " (", BusinessName(m.business()), "), agreed by ",
+          " (", business, "), agreed by ",
           m.approved_by_officer_id().empty() ? std::string("nobody")
                                              : OfficerName(m.approved_by_officer_id()));
     }

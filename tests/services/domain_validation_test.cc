@@ -314,5 +314,39 @@ TEST_F(DomainValidationTest, WhenSomethingHappenedCanBeCorrectedButNotIntoTheFut
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("between 1900 and 2200")));
 }
 
+TEST_F(DomainValidationTest, AMeetingsAgendaIsGivenItemByItem) {
+  auto meeting = [](std::vector<std::pair<std::string, v1::Business>> items,
+                    v1::Business whole = v1::BUSINESS_UNSPECIFIED) {
+    v1::Payload p;
+    auto* a = p.mutable_officer_attended_group_meeting();
+    a->set_meeting_id("M-1");
+    a->set_group_id("g");
+    a->set_officer_id("ceo");
+    a->set_duration_minutes(60);
+    a->set_business(whole);
+    for (auto& [id, business] : items) {
+      v1::AgendaItem* item = a->add_agenda_items();
+      item->set_item(id);
+      item->set_business(business);
+      item->set_officer_present(true);
+    }
+    return p;
+  };
+  EXPECT_THAT(Append("meeting-M-1", {meeting({{"1", v1::COUNCIL_BUSINESS}}, v1::COUNCIL_BUSINESS)}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("with agenda_items, give business, content and "
+                                 "non_members_present for each item")));
+  EXPECT_THAT(Append("meeting-M-1",
+                     {meeting({{"1", v1::COUNCIL_BUSINESS}, {"1", v1::COUNCIL_BUSINESS}})}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("agenda_items[1].item: \"1\" is on the agenda twice")));
+  EXPECT_THAT(Append("meeting-M-1", {meeting({{"1", v1::BUSINESS_UNSPECIFIED}})}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("agenda_items[0].business: required")));
+  EXPECT_OK(Append("meeting-M-1", {meeting({{"1", v1::COUNCIL_BUSINESS},
+                                            {"2", v1::PARTY_POLITICAL_BUSINESS}})})
+                .status());
+}
+
 }  // namespace
 }  // namespace evenhand

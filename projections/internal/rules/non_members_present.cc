@@ -49,20 +49,32 @@ void Check(ReportBuilder& b) {
   for (const Case* c : b.Cases(CaseKind::kMeeting)) {
     for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
       const auto& a = m.payload->officer_attended_group_meeting();
-      if (a.non_members_present() <= 0) continue;
-      const bool confidential = a.content() == v1::CONFIDENTIAL_OR_EXEMPT;
-      if (!confidential && !a.approved_by_officer_id().empty() &&
-          b.OfficerRoleAt(a.approved_by_officer_id(), m.at) == v1::HEAD_OF_PAID_SERVICE) {
-        continue;
+      const bool permitted =
+          !a.approved_by_officer_id().empty() &&
+          b.OfficerRoleAt(a.approved_by_officer_id(), m.at) == v1::HEAD_OF_PAID_SERVICE;
+      // The whole attendance, or (with the agenda recorded) each item the
+      // officer was present for.
+      auto judge = [&](int non_members, v1::BriefingContent content, const std::string& item) {
+        if (non_members <= 0) return;
+        const bool confidential = content == v1::CONFIDENTIAL_OR_EXEMPT;
+        if (!confidential && permitted) return;
+        b.AddFinding(
+            "non-members-present", a.group_id(), c->record.stream_id(), m.at,
+            absl::StrCat(b.OfficerName(a.officer_id()), " attended ",
+                         item.empty() ? std::string() : absl::StrCat("item ", item, " of "),
+                         "a meeting of ", b.GroupName(a.group_id()), " on ", b.Date(m.at),
+                         " with ", Plural(non_members, "non-member"),
+                         confidential
+                             ? kConfidentialWithNonMembers
+                             : " present, without the Head of Paid Service's permission."),
+            {m});
+      };
+      if (a.agenda_items().empty()) {
+        judge(a.non_members_present(), a.content(), "");
       }
-      b.AddFinding(
-          "non-members-present", a.group_id(), c->record.stream_id(), m.at,
-          absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
-                       b.GroupName(a.group_id()), " on ", b.Date(m.at), " with ",
-                       Plural(a.non_members_present(), "non-member"),
-                       confidential ? kConfidentialWithNonMembers
-                                    : " present, without the Head of Paid Service's permission."),
-          {m});
+      for (const v1::AgendaItem& item : a.agenda_items()) {
+        if (item.officer_present()) judge(item.non_members_present(), item.content(), item.item());
+      }
     }
   }
 }

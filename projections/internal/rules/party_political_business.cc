@@ -36,6 +36,18 @@ void Check(ReportBuilder& b) {
                      {*v.request, d});
       },
       [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {
+        // With the agenda recorded, item by item: an officer who left for
+        // the party-political items did what the protocol asks.
+        for (const v1::AgendaItem& item : a.agenda_items()) {
+          if (!item.officer_present() || item.business() != v1::PARTY_POLITICAL_BUSINESS) {
+            continue;
+          }
+          b.AddFinding("party-political-business", a.group_id(), c.record.stream_id(), m.at,
+                       absl::StrCat(b.OfficerName(a.officer_id()), " was present for item ",
+                                    item.item(), ", party-political business, at a meeting of ",
+                                    b.GroupName(a.group_id()), " on ", b.Date(m.at), "."),
+                       {m});
+        }
         if (a.business() != v1::PARTY_POLITICAL_BUSINESS) return;
         b.AddFinding("party-political-business", a.group_id(), c.record.stream_id(), m.at,
                      absl::StrCat(b.OfficerName(a.officer_id()),
