@@ -1,19 +1,10 @@
 // A group meeting recorded item by item (OfficerAttendedGroupMeeting.
 // agenda_items): party-political-business and non-members-present judge
 // each item the officer was in the room for, not the meeting as a whole.
-#include "absl/strings/str_cat.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
-#include "tests/testing/council_scenario.h"
+#include "tests/projections/rules/rule_test_util.h"
 
-namespace evenhand::projections {
+namespace evenhand::projections::rule_tests {
 namespace {
-
-using ::evenhand::testing::At;
-using ::evenhand::testing::CouncilScenario;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::SizeIs;
 
 v1::AgendaItem Item(const std::string& id, v1::Business business, bool present,
                     v1::BriefingContent content = v1::PUBLIC_INFORMATION, int non_members = 0) {
@@ -77,4 +68,4 @@ TEST_F(AgendaItemsTest, NonMembersAreJudgedForTheItemsTheOfficerWasPresentFor) {
 }
 
 }  // namespace
-}  // namespace evenhand::projections
+}  // namespace evenhand::projections::rule_tests

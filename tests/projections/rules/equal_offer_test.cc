@@ -1,0 +1,170 @@
+// equal-offer: the same briefing offered to every group (Harrow 5.2; mayoral §9; Barnet 9.2).
+#include "tests/projections/rules/rule_test_util.h"
+
+namespace evenhand::projections::rule_tests {
+namespace {
+
+class EqualOfferTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    request_ = s_.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+    s_.Approve(At(2026, 3, 24), "B-1");
+    // Wednesday before Easter: working days 1-5 after it are Thu 2, Tue 7,
+    // Wed 8, Thu 9 and Fri 10 April.
+    delivered_ = s_.Deliver(At(2026, 4, 1, 12), "B-1");
+  }
+  CouncilScenario s_;
+  uint64_t request_ = 0, delivered_ = 0;
+};
+
+TEST_F(EqualOfferTest, OtherGroupsNeverOfferedTheBriefingAreFindings) {
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 4, 20));
+  ASSERT_THAT(f, SizeIs(2));
+  EXPECT_THAT(Groups(f), ElementsAre("conservative", "green"));
+  for (const auto& finding : f) {
+    EXPECT_EQ(finding.citation(), "Harrow 5.2; mayoral §9; Barnet 9.2");
+    EXPECT_EQ(finding.severity(), v1::HIGH);
+    EXPECT_EQ(finding.case_id(), "briefing-B-1");
+    // The request, the delivery, and the group's recognition.
+    EXPECT_THAT(Evidence(finding), SizeIs(3));
+    EXPECT_EQ(Evidence(finding)[1], request_);
+    EXPECT_EQ(Evidence(finding)[2], delivered_);
+    EXPECT_THAT(finding.explanation(), HasSubstr("had not been offered the same briefing"));
+  }
+}
+
+TEST_F(EqualOfferTest, AnOfferOnTheFifthWorkingDayAcrossEasterIsInTime) {
+  s_.OfferOthers(At(2026, 4, 10, 16), "labour", "local-plan", "B-1");
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
+TEST_F(EqualOfferTest, AnOfferOnTheSixthWorkingDayIsLate) {
+  s_.Offer(At(2026, 4, 10, 16), "O-con", "conservative", "local-plan", "B-1");
+  const uint64_t late = s_.Offer(At(2026, 4, 13, 9), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request_, delivered_, late));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("6 working days later (the limit is 5)"));
+}
+
+TEST_F(EqualOfferTest, NothingIsDueBeforeTheDeadlinePasses) {
+  // On working day 5 the offers may still come.
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 10, 17)), IsEmpty());
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 11, 0, 1)), SizeIs(2));
+}
+
+TEST_F(EqualOfferTest, AGroupGivenItsOwnBriefingInTimeNeedsNoOffer) {
+  s_.Request(At(2026, 3, 30), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2026, 3, 31), "B-2");
+  s_.Deliver(At(2026, 4, 9, 10), "B-2");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
+// Harrow 5.2, mayoral §9: a group's own request is not an offer, and its
+// decline (by anyone) does not make it one.
+TEST_F(EqualOfferTest, AGroupWhoseOwnRequestWasDeclinedWasStillNotOffered) {
+  const uint64_t own = s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  const uint64_t declined = s_.Decline(At(2026, 4, 7), "B-2", "ceo");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "conservative");
+  EXPECT_THAT(f[0].explanation(), HasSubstr("had not been offered the same briefing"));
+  EXPECT_THAT(
+      f[0].explanation(),
+      HasSubstr("was declined on 7 Apr 2026; a request, and its decline, are not an offer"));
+  EXPECT_THAT(f[0].explanation(), ::testing::Not(HasSubstr("was offered")));
+  EXPECT_THAT(Evidence(f[0]), ::testing::IsSupersetOf({own, declined}));
+}
+
+// The lookback counts from when a briefing was given, not asked for.
+TEST_F(EqualOfferTest, AnOldRequestGivenInTheWindowCountsAsGiven) {
+  s_.Request(At(2025, 12, 1), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2025, 12, 2), "B-2");
+  s_.Deliver(At(2026, 4, 2, 10), "B-2");  // given in the window, asked long before
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
+TEST_F(EqualOfferTest, AGroupWhoseOwnRequestIsStillWaitingWasNotOffered) {
+  s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2026, 4, 3), "B-2");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("had not been met; a request is not an offer"));
+}
+
+TEST_F(EqualOfferTest, AGroupGivenItsOwnBriefingOnlyAfterTheDeadlineIsLateNotOffered) {
+  s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2026, 4, 3), "B-2");
+  const uint64_t given = s_.Deliver(At(2026, 4, 14, 10), "B-2");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("was not offered it, and was given a briefing on the same matter only on "
+                        "14 Apr 2026"));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request_, delivered_, given));
+}
+
+// A group dissolved inside the offer window is owed nothing: there is no
+// group left to offer it to. One dissolved after the deadline had passed was
+// owed the offer, and missed it.
+TEST(EqualOfferDissolutionTest, DissolvedInsideTheWindowLapsesAfterItIsAFinding) {
+  for (const bool before : {true, false}) {
+    SCOPED_TRACE(before ? "dissolved before the deadline" : "dissolved after the deadline");
+    CouncilScenario s;
+    s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+    s.Approve(At(2026, 3, 24), "B-1");
+    s.Deliver(At(2026, 4, 1, 12), "B-1");  // deadline: end of Friday 10 April
+    s.Offer(At(2026, 4, 2), "O-con", "conservative", "local-plan", "B-1");
+    s.Leave(At(2026, 4, 7), "grn-2", "green");
+    s.Dissolve(before ? At(2026, 4, 8) : At(2026, 4, 13), "green");
+    std::vector<v1::Finding> f = s.Findings("equal-offer", At(2026, 5, 1));
+    if (before) {
+      EXPECT_THAT(f, IsEmpty());
+    } else {
+      ASSERT_THAT(f, SizeIs(1));
+      EXPECT_EQ(f[0].group_id(), "green");
+    }
+  }
+}
+
+TEST_F(EqualOfferTest, AGroupRecognisedAfterTheBriefingIsNotOwedAnOffer) {
+  CouncilScenario s;
+  s.Request(At(2026, 3, 23), "B-1", "labour", "budget");
+  s.Approve(At(2026, 3, 24), "B-1");
+  s.Deliver(At(2026, 4, 1, 12), "B-1");
+  s.OfferOthers(At(2026, 4, 2), "labour", "budget", "B-1");
+  s.RecogniseGroup(At(2026, 4, 2), "indep", "Independent Group", {"ind-1", "lab-3"});
+  EXPECT_THAT(s.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+}
+
+// An offer owed is an obligation until its deadline, then a finding.
+TEST_F(EqualOfferTest, OffersOwedAreObligationsUntilTheDeadlineThenFindings) {
+  // Thursday 9 April: Friday 10 April is the last working day to offer.
+  std::vector<v1::Obligation> o = Obligations(s_, At(2026, 4, 9, 12), "equal-offer");
+  ASSERT_THAT(o, SizeIs(2));
+  for (const auto& x : o) {
+    EXPECT_EQ(x.case_id(), "briefing-B-1");
+    EXPECT_EQ(x.officer_id(), "ceo");
+    EXPECT_EQ(FromProtoTime(x.due_at()), At(2026, 4, 11, 0, 0));
+    EXPECT_EQ(x.working_days_left(), 1u);
+    EXPECT_EQ(x.citation(), "Harrow 5.2; mayoral §9; Barnet 9.2");
+  }
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 9, 12)), IsEmpty());
+  // Met for one group: owed to the other only.
+  s_.Offer(At(2026, 4, 9, 13), "O-con", "conservative", "local-plan", "B-1");
+  o = Obligations(s_, At(2026, 4, 9, 14), "equal-offer");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_EQ(o[0].group_id(), "green");
+  // Missed: a finding, and no longer an obligation.
+  EXPECT_THAT(Obligations(s_, At(2026, 4, 11, 0, 0), "equal-offer"), IsEmpty());
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 11, 0, 0)), SizeIs(1));
+}
+
+}  // namespace
+}  // namespace evenhand::projections::rule_tests
