@@ -16,6 +16,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "google/protobuf/util/json_util.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, listen, "", "host:port to listen on (default 127.0.0.1:50051; port 0 picks a free one)");
@@ -31,6 +32,9 @@ ABSL_FLAG(bool, start_new_checkpoint_journal, false,
           "when the log no longer extends its checkpoint journal (rolled back, or lost acknowledged "
           "writes) or the journal is missing: keep the old journal aside and start a new one instead "
           "of refusing to start. A deliberate decision, logged at ERROR");
+ABSL_FLAG(bool, print_config, false,
+          "print the effective configuration (the config file and flags, every default filled "
+          "in) as JSON, and exit without starting");
 ABSL_FLAG(std::string, ready_file, "", "write the listening address to this file once serving (for scripts and tests)");
 
 int main(int argc, char** argv) {
@@ -65,6 +69,23 @@ int main(int argc, char** argv) {
   }
   if (std::string check = absl::GetFlag(FLAGS_verify_on_start); !check.empty()) {
     options.config.mutable_audit()->set_verify_on_start(check);
+  }
+  if (absl::GetFlag(FLAGS_print_config)) {
+    // Every field, defaults included, in the JSON a config file takes
+    // (proto/evenhand/v1/config.proto documents each).
+    std::string json;
+    google::protobuf::util::JsonPrintOptions print;
+    print.add_whitespace = true;
+    print.always_print_primitive_fields = true;
+    print.preserve_proto_field_names = false;
+    if (auto s = google::protobuf::util::MessageToJsonString(server::WithDefaults(options.config),
+                                                             &json, print);
+        !s.ok()) {
+      logging::Error("evenhandd", s.ToString());
+      return 1;
+    }
+    std::printf("%s", json.c_str());
+    return 0;
   }
   options.start_new_checkpoint_journal = absl::GetFlag(FLAGS_start_new_checkpoint_journal);
   options.seed_demo = absl::GetFlag(FLAGS_demo);

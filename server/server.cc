@@ -23,6 +23,7 @@
 #include "integrity/checkpoint_journal.h"
 #include "integrity/integrity_log.h"
 #include "projections/projection_runner.h"
+#include "projections/fairness_projection.h"
 #include "projections/working_day_calendar.h"
 #include "server/data_dir_lock.h"
 #include "services/audit_service.h"
@@ -135,6 +136,27 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_export_events() == 0) c.set_max_export_events(200000);
   if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(64);
   v1::FairnessConfig* f = c.mutable_fairness();
+  // The rules' own defaults (projections::FairnessSettings), so that what
+  // --print_config shows is what the rules use.
+  const projections::FairnessSettings rules;
+  if (f->council_name().empty()) f->set_council_name(rules.council_name);
+  if (f->offer_deadline_working_days() == 0) {
+    f->set_offer_deadline_working_days(rules.offer_deadline_working_days);
+  }
+  if (f->equal_offer_lookback_days() == 0) {
+    f->set_equal_offer_lookback_days(rules.equal_offer_lookback_days);
+  }
+  if (f->query_reply_working_days() == 0) {
+    f->set_query_reply_working_days(rules.query_reply_working_days);
+  }
+  if (f->same_matter_window_days() == 0) {
+    f->set_same_matter_window_days(rules.same_matter_window_days);
+  }
+  if (f->parity_alpha() == 0) f->set_parity_alpha(rules.parity_alpha);
+  if (f->decline_rate_gap() == 0) f->set_decline_rate_gap(rules.decline_rate_gap);
+  if (f->late_reply_gap() == 0) f->set_late_reply_gap(rules.late_reply_gap);
+  if (f->officer_time_ratio() == 0) f->set_officer_time_ratio(rules.officer_time_ratio);
+  if (f->parity_min_cases() == 0) f->set_parity_min_cases(rules.parity_min_cases);
   if (f->bank_holidays_file().empty()) f->set_bank_holidays_file(EVENHAND_DEFAULT_BANK_HOLIDAYS);
   if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
   if (f->checkpoint_every_seconds() == 0) f->set_checkpoint_every_seconds(60);

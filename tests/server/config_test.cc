@@ -1,6 +1,8 @@
 // The server's JSON config file and its defaults.
+#include <cstdio>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
@@ -49,6 +51,32 @@ TEST_F(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.max_event_bytes(), 1u << 20);
   EXPECT_EQ(c.max_batch_events(), 1000u);
   EXPECT_EQ(c.shutdown_grace_seconds(), 10u);
+}
+
+TEST_F(ConfigTest, PrintConfigShowsTheEffectiveConfigurationWithEveryDefault) {
+  const std::string file = Write(R"({"fairness": {"councilName": "Harlow Council"},
+                                    "maxEventBytes": 4096})");
+  const std::string command = absl::StrCat(EVENHANDD_PATH, " --print_config --config=", file,
+                                           " --listen=127.0.0.1:6000 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << out;
+  // What it prints is a config file evenhandd takes back as it is.
+  const std::string printed = Write(out);
+  ASSERT_OK_AND_ASSIGN(v1::ServerConfig c, LoadConfigFile(printed));
+  EXPECT_EQ(c.listen(), "127.0.0.1:6000");                      // the flag
+  EXPECT_EQ(c.max_event_bytes(), 4096u);                        // the file
+  EXPECT_EQ(c.fairness().council_name(), "Harlow Council");     // the file
+  EXPECT_EQ(c.max_batch_events(), 1000u);                       // a default
+  EXPECT_EQ(c.audit().checkpoint_every_events(), 10000u);       // a default
+  EXPECT_EQ(c.audit().signing_key_file(), "./data/signing-key.pem");
+  EXPECT_EQ(c.fairness().query_reply_working_days(), 5u);      // the rules' own default
+  EXPECT_EQ(c.fairness().parity_alpha(), 0.05);
+  // Every scalar, even when zero or false, so nothing is left to guess.
+  EXPECT_THAT(out, HasSubstr("\"skipDomainValidation\": false"));
 }
 
 TEST_F(ConfigTest, ServerRefusesAnAddressItCannotListenOn) {
