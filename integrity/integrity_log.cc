@@ -15,6 +15,7 @@
 #include "integrity/bundle.h"
 #include "integrity/canonical.h"
 #include "integrity/integrity_log_internal.h"
+#include "integrity/tree_keys.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocksdb_support.h"
@@ -25,6 +26,10 @@ using log_internal::Describe;
 using log_internal::FromRocks;
 using log_internal::Hex;
 using log_internal::kComponent;
+using tree_keys::ChainKey;
+using tree_keys::kJournalKey;
+using tree_keys::kSizeKey;
+using tree_keys::NodeKey;
 
 namespace {
 
@@ -34,22 +39,6 @@ absl::Status BeyondTheLog(const char* field, uint64_t size, uint64_t current) {
       absl::OutOfRangeError(
           absl::StrCat(field, ": ", size, " is beyond the end of the log (", current, " events)")),
       "BEYOND_END_OF_LOG", {{"field", field}, {"last_position", absl::StrCat(current)}});
-}
-
-constexpr char kSizeKey[] = "s";
-constexpr char kJournalKey[] = "j";
-
-std::string NodeKey(int level, uint64_t index) {
-  std::string k = "n";
-  k.push_back(static_cast<char>(level));
-  PutBigEndian64(&k, index);
-  return k;
-}
-
-std::string ChainKey(uint64_t position) {
-  std::string k = "c";
-  PutBigEndian64(&k, position);
-  return k;
 }
 
 }  // namespace

@@ -11,18 +11,22 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
-  libcli11-dev libpq-dev tzdata
+  libcli11-dev libpq-dev libcpp-httplib-dev help2man tzdata
   python3 python3-grpcio python3-protobuf python3-cryptography grpc-proto
 )
 
 # What only the tests need: a browser for the report page test, and Node.js
 # to drive it (skipped if a node is already installed).
-TEST_PACKAGES=(chromium)
+TEST_PACKAGES=(chromium python3-prometheus-client)
 
 # The sanitizer build and the fuzzers: clang with libFuzzer and the
 # sanitizer runtimes.
 SANITIZER_PACKAGES=(clang libclang-rt-14-dev)
 SANITIZER_BUILD_DIR="${EVENHAND_SANITIZER_BUILD_DIR:-$ROOT/build-asan}"
+
+# What only the Debian package needs: help2man for its man pages, dpkg-dev
+# for dpkg-shlibdeps (its dependencies), systemd for systemd-analyze.
+PACKAGE_PACKAGES=(help2man dpkg-dev systemd)
 
 # What only the benchmarks need: a PostgreSQL server to compare against
 # (libpq-dev, its client library, is in PACKAGES: the bench is always built).
@@ -89,4 +93,14 @@ build_sanitized() {
   else
     cmake --build "$SANITIZER_BUILD_DIR"
   fi
+}
+
+# The Debian package from the build (CPack; deploy/packaging.cmake); prints
+# its path.
+package() {
+  install_missing "${PACKAGE_PACKAGES[@]}"
+  echo "==> packaging" >&2
+  rm -f "$BUILD_DIR"/evenhand_*_amd64.deb
+  (cd "$BUILD_DIR" && cpack -G DEB > cpack.log 2>&1) || { cat "$BUILD_DIR/cpack.log" >&2; return 1; }
+  ls "$BUILD_DIR"/evenhand_*_amd64.deb
 }

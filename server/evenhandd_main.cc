@@ -35,6 +35,10 @@ ABSL_FLAG(bool, start_new_checkpoint_journal, false,
 ABSL_FLAG(bool, print_config, false,
           "print the effective configuration (the config file and flags, every default filled "
           "in) as JSON, and exit without starting");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of the HTTP listener for /metrics and /healthz (default 127.0.0.1:9464, or a "
+          "free port when --listen's port is 0; \"off\" turns it off)");
+ABSL_FLAG(std::string, log_format, "", "log lines as json (the default: one object per line) or text");
 ABSL_FLAG(std::string, ready_file, "", "write the listening address to this file once serving (for scripts and tests)");
 
 int main(int argc, char** argv) {
@@ -70,6 +74,29 @@ int main(int argc, char** argv) {
   if (std::string check = absl::GetFlag(FLAGS_verify_on_start); !check.empty()) {
     options.config.mutable_audit()->set_verify_on_start(check);
   }
+  if (std::string metrics = absl::GetFlag(FLAGS_metrics_listen); !metrics.empty()) {
+    options.config.mutable_metrics()->set_listen(metrics);
+  }
+  if (std::string format = absl::GetFlag(FLAGS_log_format); !format.empty()) {
+    options.config.mutable_log()->set_format(format);
+  }
+  {
+    const v1::ServerConfig effective = server::WithDefaults(options.config);
+    logging::Format format;
+    logging::Severity level;
+    if (!logging::ParseFormat(effective.log().format(), &format)) {
+      logging::Error("evenhandd", absl::StrCat("log.format: \"", effective.log().format(),
+                                               "\" is neither \"json\" nor \"text\""));
+      return 2;
+    }
+    if (!logging::ParseSeverity(effective.log().level(), &level)) {
+      logging::Error("evenhandd", absl::StrCat("log.level: \"", effective.log().level(),
+                                               "\" is not one of info, warning, error"));
+      return 2;
+    }
+    logging::SetFormat(format);
+    logging::SetMinimumSeverity(level);
+  }
   if (absl::GetFlag(FLAGS_print_config)) {
     // Every field, defaults included, in the JSON a config file takes
     // (proto/evenhand/v1/config.proto documents each).
@@ -104,8 +131,12 @@ int main(int argc, char** argv) {
     std::ofstream(tmp) << (*server)->address() << "\n";
     std::rename(tmp.c_str(), ready.c_str());
   }
-  std::printf("Even Hand is serving on %s (try: evenhand --server=%s status)\n",
-              (*server)->address().c_str(), (*server)->address().c_str());
+  std::printf("Even Hand is serving on %s (try: evenhand --server=%s status)%s\n",
+              (*server)->address().c_str(), (*server)->address().c_str(),
+              (*server)->metrics_address().empty()
+                  ? ""
+                  : absl::StrCat("; metrics on http://", (*server)->metrics_address(), "/metrics")
+                        .c_str());
   std::fflush(stdout);
 
   int signal_number = 0;

@@ -3,16 +3,20 @@
 #include <arpa/inet.h>
 #include <malloc.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "base/data_files.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "demo/demo_council.h"
@@ -26,6 +30,8 @@
 #include "projections/fairness_projection.h"
 #include "projections/working_day_calendar.h"
 #include "server/data_dir_lock.h"
+#include "server/metrics_http.h"
+#include "server/server_metrics.h"
 #include "services/audit_service.h"
 #include "services/auth/authorizer.h"
 #include "services/auth/call_gate.h"
@@ -34,6 +40,7 @@
 #include "services/domain_validation.h"
 #include "services/event_log_service.h"
 #include "services/fairness_service.h"
+#include "services/operations_service.h"
 #include "storage/event_store.h"
 
 namespace evenhand::server {
@@ -157,7 +164,9 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (f->late_reply_gap() == 0) f->set_late_reply_gap(rules.late_reply_gap);
   if (f->officer_time_ratio() == 0) f->set_officer_time_ratio(rules.officer_time_ratio);
   if (f->parity_min_cases() == 0) f->set_parity_min_cases(rules.parity_min_cases);
-  if (f->bank_holidays_file().empty()) f->set_bank_holidays_file(EVENHAND_DEFAULT_BANK_HOLIDAYS);
+  if (f->bank_holidays_file().empty()) {
+    f->set_bank_holidays_file(FindDataFile("bank-holidays.json", EVENHAND_DEFAULT_BANK_HOLIDAYS));
+  }
   if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
   if (f->checkpoint_every_seconds() == 0) f->set_checkpoint_every_seconds(60);
   if (f->report_wait_seconds() == 0) f->set_report_wait_seconds(10);
@@ -171,6 +180,23 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
     a->set_checkpoint_journal(integrity::DefaultJournalPath(c.data_dir()));
   }
   if (a->verify_on_start().empty()) a->set_verify_on_start("tail");
+  v1::BackupConfig* b = c.mutable_backup();
+  if (b->dir().empty()) {
+    std::error_code ec;
+    std::filesystem::path data = std::filesystem::absolute(c.data_dir(), ec).lexically_normal();
+    if (!data.has_filename()) data = data.parent_path();
+    b->set_dir(data.string() + "-backups");
+  }
+  if (b->keep() == 0) b->set_keep(7);
+  v1::MetricsConfig* m = c.mutable_metrics();
+  if (m->listen().empty()) {
+    // A server on a port picked at random (tests, tools) picks its metrics
+    // port the same way, so that many can run side by side.
+    m->set_listen(absl::EndsWith(c.listen(), ":0") ? "127.0.0.1:0" : "127.0.0.1:9464");
+  }
+  v1::LogConfig* l = c.mutable_log();
+  if (l->format().empty()) l->set_format("json");
+  if (l->level().empty()) l->set_level("info");
   return c;
 }
 
@@ -220,7 +246,11 @@ class EvenHandServer::Impl {
   std::unique_ptr<services::EventLogService> event_log_;
   std::unique_ptr<services::FairnessService> fairness_;
   std::unique_ptr<services::AuditService> audit_;
+  std::unique_ptr<services::OperationsService> operations_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttp> metrics_;
+  std::string metrics_address_;
+  absl::Time started_ = absl::Now();
   std::string address_;
   int port_ = 0;
 
@@ -398,6 +428,16 @@ absl::Status EvenHandServer::Impl::Start() {
   audit_options.max_export_events = c.max_export_events();
   audit_options.gate = gate_.get();
   audit_ = std::make_unique<services::AuditService>(store_.get(), integrity_.get(), audit_options);
+  services::OperationsOptions operations_options;
+  operations_options.data_dir = c.data_dir();
+  operations_options.signing_key_file = c.audit().signing_key_file();
+  operations_options.backup_dir = c.backup().dir();
+  operations_options.keep_backups = c.backup().keep();
+  operations_options.server_version = kVersion;
+  operations_options.gate = gate_.get();
+  if (options_.clock) operations_options.clock = options_.clock;
+  operations_ = std::make_unique<services::OperationsService>(store_.get(), integrity_.get(),
+                                                              operations_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -411,6 +451,7 @@ absl::Status EvenHandServer::Impl::Start() {
   builder.RegisterService(event_log_.get());
   builder.RegisterService(fairness_.get());
   builder.RegisterService(audit_.get());
+  builder.RegisterService(operations_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     store_->BeginShutdown();
@@ -424,6 +465,38 @@ absl::Status EvenHandServer::Impl::Start() {
   }
   std::string host = c.listen().substr(0, c.listen().rfind(':'));
   address_ = absl::StrCat(host, ":", port_);
+  if (c.metrics().listen() != "off") {
+    MetricSources sources;
+    sources.store = store_.get();
+    sources.integrity = integrity_.get();
+    sources.runner = runner_.get();
+    sources.event_log = event_log_.get();
+    sources.healthy = [this] { return Healthy(); };
+    sources.version = kVersion;
+    sources.started = started_;
+    MetricsHttp::Handlers handlers;
+    handlers.metrics = [sources] { return RenderServerMetrics(sources); };
+    handlers.health = [this]() -> std::pair<bool, std::string> {
+      std::vector<std::string> problems = integrity_->problems();
+      absl::MutexLock lock(&mu_);
+      if (shutdown_started_) return {false, "shutting down"};
+      if (problems.empty()) return {true, ""};
+      return {false, absl::StrJoin(problems, "; ")};
+    };
+    absl::StatusOr<std::unique_ptr<MetricsHttp>> metrics =
+        MetricsHttp::Start(c.metrics().listen(), std::move(handlers));
+    if (!metrics.ok()) {
+      server_->Shutdown();
+      server_->Wait();
+      store_->BeginShutdown();
+      runner_->Stop();
+      integrity_->Stop();
+      store_->Close().IgnoreError();
+      return metrics.status();
+    }
+    metrics_ = *std::move(metrics);
+    metrics_address_ = metrics_->address();
+  }
   lock_->SetListening(address_);
   server_->GetHealthCheckService()->SetServingStatus(Healthy());
   health_watch_ = std::thread([this] { WatchHealth(); });
@@ -441,6 +514,9 @@ absl::Status EvenHandServer::Impl::Start() {
                              " data_dir=", c.data_dir(),
                              " last_position=", store_->LastPosition(),
                              " log_id=", store_->log_id(), " version=", kVersion,
+                             metrics_ ? absl::StrCat(" metrics=http://", metrics_address_,
+                                                     "/metrics")
+                                      : std::string(" metrics=off"),
                              state.accepting ? "" : " appends=refused"));
   if (!state.accepting) {
     logging::Error(kComponent, absl::StrCat("appends are refused: ", state.refusal.message()));
@@ -508,6 +584,7 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   }
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  if (metrics_) metrics_->Stop();
   // The projection checkpoints what it has folded, and the tree is signed as
   // it stands, while the log is open.
   runner_->Stop();
@@ -535,6 +612,7 @@ absl::StatusOr<std::unique_ptr<EvenHandServer>> EvenHandServer::Start(ServerOpti
 
 const std::string& EvenHandServer::address() const { return impl_->address_; }
 int EvenHandServer::port() const { return impl_->port_; }
+const std::string& EvenHandServer::metrics_address() const { return impl_->metrics_address_; }
 uint64_t EvenHandServer::LastPosition() const { return impl_->store_->LastPosition(); }
 uint64_t EvenHandServer::ProjectionPosition() const { return impl_->runner_->position(); }
 void EvenHandServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }

@@ -55,6 +55,9 @@ class EvenHandServer {
   // "host:port" actually listened on.
   const std::string& address() const;
   int port() const;
+  // "host:port" of the HTTP listener for /metrics and /healthz; empty if
+  // metrics.listen is "off".
+  const std::string& metrics_address() const;
   uint64_t LastPosition() const;
   // Events the fairness projection has folded.
   uint64_t ProjectionPosition() const;

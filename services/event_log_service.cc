@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
+#include "base/metrics.h"
 #include "services/auth/withholding.h"
 #include "services/internal/delivery_pool.h"
 #include "services/internal/raw_messages.h"
@@ -83,6 +84,35 @@ class ChunkWriter {
 
 v1::ReadResponse* Itself(v1::ReadResponse* r) { return r; }
 
+// Append calls by outcome, and how long they took to answer (durable or
+// refused), for /metrics.
+void CountAppend(absl::StatusCode code, absl::Time started) {
+  struct ByCode {
+    metrics::Counter* calls;
+    metrics::Histogram* seconds;
+  };
+  static ByCode* by_code = [] {
+    auto* table = new ByCode[17];
+    for (int c = 0; c <= 16; ++c) {
+      const metrics::Labels labels = {
+          {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(c))}};
+      table[c].calls = &metrics::Registry::Default().GetCounter(
+          "evenhand_append_requests_total", "EventLog.Append calls answered, by gRPC status.",
+          labels);
+      table[c].seconds = &metrics::Registry::Default().GetHistogram(
+          "evenhand_append_duration_seconds",
+          "Time from an Append call's arrival to its answer (after the fsync for OK), by gRPC "
+          "status.",
+          metrics::LatencyBuckets(), labels);
+    }
+    return table;
+  }();
+  const int c = static_cast<int>(code);
+  if (c < 0 || c > 16) return;
+  by_code[c].calls->Add();
+  by_code[c].seconds->Observe(absl::ToDoubleSeconds(absl::Now() - started));
+}
+
 absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request) {
   switch (request.expected_revision_case()) {
     case v1::AppendRequest::kExactRevision:
@@ -122,7 +152,9 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
                                                   const v1::AppendRequest* request,
                                                   v1::AppendResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time started = absl::Now();
   auto fail = [&](const absl::Status& status) {
+    CountAppend(status.code(), started);
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   };
@@ -143,7 +175,8 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   // Completed on the sequencer thread once the batch is durable. The reactor
   // and `response` stay valid until Finish is called.
   store_->AppendAsync(request->stream_id(), *expected, std::move(events),
-                      [reactor, response](absl::StatusOr<storage::AppendResult> result) {
+                      [reactor, response, started](absl::StatusOr<storage::AppendResult> result) {
+                        CountAppend(result.status().code(), started);
                         if (!result.ok()) {
                           reactor->Finish(ToGrpcStatus(result.status()));
                           return;

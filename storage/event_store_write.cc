@@ -16,6 +16,7 @@
 #include "base/uuid.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "storage/internal/write_metrics.h"
 #include "storage/internal/keys.h"
 #include "storage/internal/store_impl.h"
 
@@ -745,8 +746,10 @@ void EventStore::Impl::Write(Decided& d) {
   wo.sync = true;
   t_own_write_failed = false;
   t_in_own_write = true;
+  const absl::Time write_started = absl::Now();
   rocksdb::Status s = db_->Write(wo, &d.batch);
   t_in_own_write = false;
+  internal::CountWrite(s.ok(), absl::Now() - write_started, d.records.size(), d.bytes);
   absl::Status write_status = FromRocks(s, "the write of an append batch failed");
   bool outcome_known = false;  // a failure RocksDB refused before its WAL
   if (write_status.ok() && options_.TEST_after_write) {

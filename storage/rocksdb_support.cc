@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "base/logging.h"
@@ -28,6 +29,13 @@ void RocksLogger::Logv(const rocksdb::InfoLogLevel level, const char* format, va
   vsnprintf(buffer, sizeof(buffer), format, copy);
   va_end(copy);
   absl::string_view line = absl::StripTrailingAsciiWhitespace(buffer);
+  // A backup's nested disabling of file deletions (BackupEngine's and the
+  // live-file listing's own) makes RocksDB warn as the inner one ends:
+  // expected, not a problem.
+  if (absl::StrContains(line, "File Deletions Enable, but not really enabled") ||
+      absl::StrContains(line, "File Deletions Disabled, but already disabled")) {
+    return;
+  }
   std::string message = absl::StrCat("RocksDB: ", line);
   if (level < rocksdb::InfoLogLevel::ERROR_LEVEL && !opening_.load()) {
     // Its kind: the text up to the first digit after the source location.

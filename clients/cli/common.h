@@ -78,6 +78,8 @@ void AddPubkey(Registry& r);
 void AddAccess(Registry& r);
 void AddImport(Registry& r);
 void AddDue(Registry& r);
+void AddBackup(Registry& r);
+void AddRestore(Registry& r);
 
 // ---- failing ------------------------------------------------------------------
 

@@ -57,6 +57,8 @@ int Main(int argc, char** argv) {
   AddAccess(registry);
   AddImport(registry);
   AddDue(registry);
+  AddBackup(registry);
+  AddRestore(registry);
 
   // The first word that is not a global flag (or its value) is the
   // command: one that does not exist is named as such, with the nearest.

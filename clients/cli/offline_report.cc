@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/data_files.h"
 #include "base/time_util.h"
 #include "clients/cli/common.h"
 #include "evenhand/v1/config.pb.h"
@@ -43,7 +44,7 @@ absl::StatusOr<OfflineLog> LoadOfflineLog(const std::string& bundle_path,
     fairness = config.fairness();
   }
   const std::string holidays = fairness.bank_holidays_file().empty()
-                                   ? std::string(EVENHAND_DEFAULT_BANK_HOLIDAYS)
+                                   ? FindDataFile("bank-holidays.json", EVENHAND_DEFAULT_BANK_HOLIDAYS)
                                    : fairness.bank_holidays_file();
   absl::StatusOr<projections::WorkingDayCalendar> calendar =
       projections::WorkingDayCalendar::LoadFile(holidays);

@@ -51,6 +51,9 @@ const std::vector<MethodRule>& Rules() {
       {"evenhand.v1.Audit/GetCheckpoint", {"*"}, V::kNone, false},
       {"evenhand.v1.Audit/ListCheckpoints", {"*"}, V::kNone, false},
       {"evenhand.v1.Audit/GetPublicKey", {"*"}, V::kNone, false},
+      // A backup copies every event: on the record as a read of the log.
+      {"evenhand.v1.Operations/Backup", {"admin"}, V::kNone, true},
+      {"evenhand.v1.Operations/ListBackups", {"admin", "monitoring"}, V::kNone, false},
   };
   return *rules;
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/logging.h"
+#include "base/metrics.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "google/protobuf/text_format.h"
@@ -36,11 +37,53 @@ std::string Describe(const google::protobuf::Message& request) {
   return text.empty() ? std::string("(everything)") : text;
 }
 
+// The caller's "x-request-id" (if it is a sensible token), else a new one.
+std::string RequestId(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("x-request-id"); it != metadata.end()) {
+    const grpc::string_ref v = it->second;
+    bool ok = !v.empty() && v.size() <= 128;
+    for (size_t i = 0; ok && i < v.size(); ++i) {
+      const char c = v.data()[i];
+      ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == ':';
+    }
+    if (ok) return std::string(v.data(), v.size());
+  }
+  return NewUuid();
+}
+
+metrics::Counter& RecordedReads() {
+  static metrics::Counter& recorded = metrics::Registry::Default().GetCounter(
+      "evenhand_access_records_total",
+      "Reads put on the record (AccessRecorded events) before they were answered.");
+  return recorded;
+}
+
+// Refusals by status (UNAUTHENTICATED, PERMISSION_DENIED, ...).
+void Denied(const absl::Status& status) {
+  metrics::Registry::Default()
+      .GetCounter("evenhand_access_denials_total",
+                  "Calls refused by authentication or authorisation, by gRPC status.",
+                  {{"code", absl::StatusCodeToString(status.code())}})
+      .Add();
+}
+
 }  // namespace
 
 CallGate::CallGate(Authorizer* authorizer, storage::EventStore* store,
                    std::function<absl::Time()> clock)
-    : authorizer_(authorizer), store_(store), clock_(std::move(clock)) {}
+    : authorizer_(authorizer), store_(store), clock_(std::move(clock)) {
+  // Shown as 0 before the first refusal, so that a rate can be taken.
+  for (absl::StatusCode code : {absl::StatusCode::kUnauthenticated,
+                                absl::StatusCode::kPermissionDenied}) {
+    metrics::Registry::Default().GetCounter(
+        "evenhand_access_denials_total",
+        "Calls refused by authentication or authorisation, by gRPC status.",
+        {{"code", absl::StatusCodeToString(code)}});
+  }
+  RecordedReads();
+}
 
 absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
                                       absl::string_view method,
@@ -49,14 +92,18 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
     absl::MutexLock lock(&mu_);
     admitted_.insert(&context);  // asked, whatever the answer: the method did its part
   }
+  // Lines this handler logs carry the call's request id.
+  logging::SetThreadRequestId(RequestId(context));
   absl::StatusOr<Identity> identity = authorizer_->Authenticate(Caller::FromContext(context));
   if (!identity.ok()) {
+    Denied(identity.status());
     logging::Warning("auth", absl::StrCat("refused ", method, " from ", context.peer(), ": ",
                                           identity.status().message()));
     return identity.status();
   }
   absl::StatusOr<Grant> grant = authorizer_->Authorize(*identity, method, request);
   if (!grant.ok()) {
+    Denied(grant.status());
     // Every refusal is on the record too (best effort: it is refused anyway).
     absl::Status recorded =
         Append(*identity, method, request, 0, absl::StrCat("denied: ", grant.status().message()));
@@ -72,7 +119,10 @@ absl::Status CallGate::Record(const Grant& grant, absl::string_view method,
                               absl::string_view outcome) {
   if (!grant.recorded) return absl::OkStatus();
   absl::Status s = Append(grant.identity, method, request, events_returned, outcome);
-  if (s.ok()) return s;
+  if (s.ok()) {
+    RecordedReads().Add();
+    return s;
+  }
   return WithErrorInfo(
       absl::UnavailableError(
           absl::StrCat("this read is refused because its access record could not be made durable (",

@@ -293,7 +293,7 @@ TEST(RecoveryTest, ADamagedWriteAheadLogIsRefusedWithWhatIsLostNeverServedShorte
     ChildServer child(dir, 1 + attempt, {config});
     int status = child.StartExpectingFailure();
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << child.Log();
-    EXPECT_THAT(child.Log(), AllOf(HasSubstr("ERROR"), HasSubstr("checksum mismatch"),
+    EXPECT_THAT(child.Log(), AllOf(HasSubstr("\"level\":\"error\""), HasSubstr("checksum mismatch"),
                                    HasSubstr("is damaged and will not be opened"),
                                    HasSubstr("The intact part ends at position"),
                                    HasSubstr("The newest signed checkpoint"),

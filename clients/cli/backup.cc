@@ -1,0 +1,116 @@
+// evenhand backup: an online backup by the server, while appends continue,
+// into a folder on the server's machine (Operations.Backup); `--list` shows
+// the backups a folder holds. See docs/OPERATIONS.md.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/grpc_status.h"
+#include "clients/cli/common.h"
+#include "evenhand/v1/operations.grpc.pb.h"
+
+namespace evenhand::cli {
+namespace {
+
+struct BackupFlags {
+  std::string to;
+  bool list = false;
+  bool exclude_signing_key = false;
+  std::string format = "table";
+};
+
+std::string Mib(uint64_t bytes) {
+  return absl::StrCat(absl::StrFormat("%.1f", static_cast<double>(bytes) / (1 << 20)), " MiB");
+}
+
+void PrintBackup(const v1::BackupInfo& b) {
+  const v1::BackupManifest& m = b.manifest();
+  std::printf("%-6u %-22s %12s %12s  %-10s %s\n", b.backup_id(),
+              m.has_started_at() ? FormatTimestamp(m.started_at()).c_str() : "?",
+              absl::StrCat(m.checkpoint().checkpoint().tree_size()).c_str(),
+              Mib(b.size_bytes()).c_str(), b.complete() ? "complete" : "INCOMPLETE",
+              m.signing_key_included() ? "key included" : "key not included");
+}
+
+int Run(const Context& context, const BackupFlags& flags) {
+  auto channel = context.Channel();
+  if (!channel.ok()) return FailUsage(channel.status());
+  auto stub = v1::Operations::NewStub(*channel);
+  // The folder is on the server's machine; a relative one is taken from here
+  // (the usual case: the CLI on the server's machine, local mode).
+  std::string dir = flags.to;
+  if (!dir.empty() && !std::filesystem::path(dir).is_absolute()) {
+    dir = std::filesystem::absolute(dir).lexically_normal().string();
+  }
+  grpc::ClientContext rpc;
+  if (flags.list) {
+    v1::ListBackupsRequest request;
+    request.set_dir(dir);
+    v1::ListBackupsResponse response;
+    grpc::Status s = stub->ListBackups(&rpc, request, &response);
+    if (!s.ok()) return FailServer(FromGrpcStatus(s), context);
+    if (flags.format == "json") {
+      for (const v1::BackupInfo& b : response.backups()) std::printf("%s\n", ToJsonLine(b).c_str());
+      return kOk;
+    }
+    std::printf("backups in %s\n%-6s %-22s %12s %12s  %-10s %s\n", response.dir().c_str(), "ID",
+                "TAKEN", "CHECKPOINT", "SIZE", "STATE", "SIGNING KEY");
+    for (const v1::BackupInfo& b : response.backups()) PrintBackup(b);
+    return kOk;
+  }
+  v1::BackupRequest request;
+  request.set_to(dir);
+  request.set_exclude_signing_key(flags.exclude_signing_key);
+  v1::BackupInfo info;
+  grpc::Status s = stub->Backup(&rpc, request, &info);
+  if (!s.ok()) return FailServer(FromGrpcStatus(s), context);
+  if (flags.format == "json") {
+    std::printf("%s\n", ToJsonLine(info).c_str());
+    return kOk;
+  }
+  const v1::BackupManifest& m = info.manifest();
+  std::printf(
+      "backup %u taken in %s in %.1f s\n"
+      "  checkpoint   %s\n"
+      "               (every event acknowledged before the backup began is under it)\n"
+      "  log          %s, %llu events when the copy began\n"
+      "  size         %s (%s new; the rest shared with earlier backups in the folder)\n"
+      "  signing key  %s\n"
+      "%s"
+      "restore it with: evenhand restore --from=%s --backup=%u --to=NEW_DATA_DIR\n",
+      info.backup_id(), info.dir().c_str(), info.duration_ms() / 1000.0,
+      DescribeCheckpoint(m.checkpoint()).c_str(), m.log_id().c_str(),
+      static_cast<unsigned long long>(m.last_position()), Mib(info.size_bytes()).c_str(),
+      Mib(info.copied_bytes()).c_str(),
+      m.signing_key_included() ? "included (owner-only): keep the backup as safe as the data folder"
+                               : "not included: restore it from where you keep it",
+      info.purged_backup_ids().empty()
+          ? ""
+          : absl::StrCat("  deleted      ", info.purged_backup_ids_size(),
+                         " older backups (backup.keep)\n")
+                .c_str(),
+      info.dir().c_str(), info.backup_id());
+  return kOk;
+}
+
+}  // namespace
+
+void AddBackup(Registry& r) {
+  auto flags = std::make_shared<BackupFlags>();
+  CLI::App* cmd =
+      r.Add("backup",
+            "take an online backup (the server copies the log into a folder on its machine while "
+            "appends continue, with the signed checkpoint it covers), or --list a folder's backups",
+            [flags](const Context& c) { return Run(c, *flags); });
+  cmd->add_option("--to", flags->to,
+                  "the backup folder on the server's machine (default: the server's backup.dir)");
+  cmd->add_flag("--list", flags->list, "list the backups in the folder instead");
+  cmd->add_flag("--exclude-signing-key", flags->exclude_signing_key,
+                "leave the signing key out (you keep it elsewhere)");
+  AddFormatOption(cmd, &flags->format, {"table", "json"});
+}
+
+}  // namespace evenhand::cli

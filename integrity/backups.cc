@@ -1,0 +1,291 @@
+#include "integrity/backups.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "base/time_util.h"
+#include "google/protobuf/util/json_util.h"
+#include "integrity/checkpoint_journal.h"
+#include "integrity/integrity_log.h"
+#include "integrity/signing.h"
+#include "storage/backup.h"
+#include "storage/event_store.h"
+
+namespace evenhand::integrity {
+namespace fs = std::filesystem;
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// `to` must be new: a restore never writes over a data folder or journal.
+absl::Status CheckNew(const std::string& path, bool may_be_empty_dir, const char* what) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return absl::OkStatus();
+  if (may_be_empty_dir && fs::is_directory(path, ec) && fs::is_empty(path, ec)) {
+    return absl::OkStatus();
+  }
+  return absl::AlreadyExistsError(
+      absl::StrCat(what, " ", path, " already exists: restore writes only into a new ", what,
+                   ", never over one (move it aside, or choose another with ",
+                   may_be_empty_dir ? "--to" : "--journal", ")"));
+}
+
+void RemoveQuietly(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+// Opens the copy of a log in `dir` read-only and verifies it.
+absl::StatusOr<LogVerification> VerifyCopy(const std::string& dir,
+                                           std::shared_ptr<rocksdb::FileSystem> file_system,
+                                           const std::vector<v1::SignedCheckpoint>& checkpoints,
+                                           const v1::PublicKey& key,
+                                           const std::function<void(const std::string&)>& say) {
+  storage::StoreOptions store_options;
+  store_options.data_dir = dir;
+  store_options.read_only = true;
+  store_options.min_free_bytes = 0;
+  store_options.reserve_bytes = 0;
+  store_options.live_buffer_events = 16;
+  store_options.live_buffer_bytes = 1 << 20;
+  store_options.extra_column_families = {IntegrityLog::kColumnFamily};
+  store_options.file_system = std::move(file_system);
+  absl::StatusOr<std::unique_ptr<storage::EventStore>> store =
+      storage::EventStore::Open(store_options);
+  if (!store.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the copy cannot be opened: ", store.status().message()));
+  }
+  say(absl::StrCat("verifying ", (*store)->LastPosition(),
+                   " events, the Merkle tree and the hash chain against the checkpoint of tree "
+                   "size ",
+                   checkpoints.back().checkpoint().tree_size()));
+  absl::StatusOr<LogVerification> verified = VerifyLog(**store, checkpoints, key, [&](uint64_t p) {
+    say(absl::StrCat("  verified up to position ", p));
+  });
+  (void)(*store)->Close();
+  return verified;
+}
+
+}  // namespace
+
+std::string BackupExtrasDir(const std::string& dir, uint32_t id) {
+  return absl::StrCat(dir, "/evenhand/", id == 0 ? std::string("pending") : absl::StrCat(id));
+}
+
+std::string ManifestJson(const v1::BackupManifest& manifest) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = false;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(manifest, &json, options);
+  return json;
+}
+
+absl::StatusOr<v1::BackupManifest> ParseManifest(const std::string& json) {
+  v1::BackupManifest manifest;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // written by a later version
+  if (!google::protobuf::util::JsonStringToMessage(json, &manifest, options).ok() ||
+      manifest.format_version() == 0) {
+    return absl::DataLossError(
+        "the backup's manifest is not an Even Hand backup manifest (was the backup taken by "
+        "evenhand backup?)");
+  }
+  if (manifest.format_version() > kBackupFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the backup's format is version ", manifest.format_version(),
+                     "; this evenhand reads up "
+                     "to version ",
+                     kBackupFormatVersion, ": restore it with the version that took it"));
+  }
+  return manifest;
+}
+
+absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir) {
+  EH_ASSIGN_OR_RETURN(std::vector<storage::BackupSummary> backups, storage::ListBackups(dir));
+  v1::ListBackupsResponse out;
+  out.set_dir(dir);
+  for (const storage::BackupSummary& b : backups) {
+    v1::BackupInfo* info = out.add_backups();
+    info->set_dir(dir);
+    info->set_backup_id(b.id);
+    info->set_size_bytes(b.size_bytes);
+    info->set_files(b.files);
+    absl::StatusOr<v1::BackupManifest> manifest = ParseManifest(b.metadata);
+    if (manifest.ok()) *info->mutable_manifest() = *std::move(manifest);
+    std::error_code ec;
+    info->set_complete(manifest.ok() &&
+                       fs::exists(BackupExtrasDir(dir, b.id) + "/checkpoints.jsonl", ec));
+  }
+  return out;
+}
+
+absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
+  auto say = [&](const std::string& line) {
+    if (o.progress) o.progress(line);
+  };
+  EH_ASSIGN_OR_RETURN(v1::ListBackupsResponse folder, ReadBackupFolder(o.from));
+  const v1::BackupInfo* chosen = nullptr;
+  for (const v1::BackupInfo& b : folder.backups()) {
+    if (o.backup_id == 0 || b.backup_id() == o.backup_id) chosen = &b;
+  }
+  if (chosen == nullptr) {
+    std::string ids;
+    for (const v1::BackupInfo& b : folder.backups())
+      absl::StrAppend(&ids, ids.empty() ? "" : ", ", b.backup_id());
+    return absl::NotFoundError(absl::StrCat("backup ", o.backup_id, " is not in ", o.from,
+                                            " (it holds backups ", ids, ")"));
+  }
+  const uint32_t id = chosen->backup_id();
+  if (!chosen->complete()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backup ", id, " in ", o.from, " is incomplete: ",
+        chosen->has_manifest() ? absl::StrCat(BackupExtrasDir(o.from, id), " is missing")
+                               : "it has no Even Hand manifest",
+        " (a backup interrupted part way, or a folder not written by evenhand backup). Restore "
+        "another with --backup=ID (evenhand restore --from=",
+        o.from, " --list)"));
+  }
+  RestoreResult result;
+  result.backup_id = id;
+  result.manifest = chosen->manifest();
+  const v1::BackupManifest& manifest = result.manifest;
+  const v1::PublicKey key = o.expected_key ? *o.expected_key : manifest.public_key();
+  if (o.expected_key && o.expected_key->key_id() != manifest.public_key().key_id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backup ", id, " was signed with key ", manifest.public_key().key_id(),
+                     ", not with the key you gave (", o.expected_key->key_id(),
+                     "): it is not a backup of your log, or your log's key was changed"));
+  }
+  if (absl::Status s = VerifyCheckpoint(manifest.checkpoint(), key); !s.ok()) {
+    return absl::DataLossError(absl::StrCat("backup ", id,
+                                            ": its checkpoint does not verify with "
+                                            "key ",
+                                            key.key_id(), ": ", s.message()));
+  }
+
+  const std::string to = fs::path(o.to).lexically_normal().string();
+  const std::string journal_file = o.journal_file.empty() ? DefaultJournalPath(to) : o.journal_file;
+  EH_RETURN_IF_ERROR(CheckNew(to, /*may_be_empty_dir=*/true, "data folder"));
+  EH_RETURN_IF_ERROR(CheckNew(journal_file, /*may_be_empty_dir=*/false, "journal"));
+  const std::string staging = to + ".restoring";
+  const std::string staging_journal = journal_file + ".restoring";
+  RemoveQuietly(staging);
+  RemoveQuietly(staging_journal);
+  auto discard = [&] {
+    RemoveQuietly(staging);
+    RemoveQuietly(staging_journal);
+  };
+
+  // The journal first: its checkpoints are what the copy is checked against.
+  const std::string extras = BackupExtrasDir(o.from, id);
+  EH_ASSIGN_OR_RETURN(std::string journal_text, ReadFile(extras + "/checkpoints.jsonl"));
+  {
+    std::ofstream out(staging_journal, std::ios::binary | std::ios::trunc);
+    out << journal_text;
+    out.close();
+    if (!out) {
+      discard();
+      return absl::InternalError(absl::StrCat("cannot write ", staging_journal));
+    }
+    ::chmod(staging_journal.c_str(), 0600);
+  }
+  std::vector<v1::SignedCheckpoint> checkpoints;
+  {
+    absl::StatusOr<std::unique_ptr<CheckpointJournal>> journal =
+        CheckpointJournal::Open(staging_journal, key, manifest.log_id());
+    absl::StatusOr<std::vector<v1::SignedCheckpoint>> all =
+        journal.ok() ? (*journal)->All() : journal.status();
+    if (!all.ok()) {
+      discard();
+      return absl::DataLossError(
+          absl::StrCat("backup ", id, ": its checkpoint journal (", extras,
+                       "/checkpoints.jsonl) is damaged: ", all.status().message()));
+    }
+    checkpoints = *std::move(all);
+  }
+  if (checkpoints.empty() ||
+      checkpoints.back().signed_body() != manifest.checkpoint().signed_body()) {
+    discard();
+    return absl::DataLossError(
+        absl::StrCat("backup ", id,
+                     ": its journal does not end with the checkpoint its manifest names (tree "
+                     "size ",
+                     manifest.checkpoint().checkpoint().tree_size(), ")"));
+  }
+
+  say(absl::StrCat("restoring backup ", id, " of ", o.from, " into ", to));
+  if (absl::Status s = storage::RestoreBackup(o.from, id, staging); !s.ok()) {
+    discard();
+    if (!absl::IsDataLoss(s)) return s;
+    // A file's bytes changed. Say which, and read the backup where it lies
+    // to say which events that damages.
+    absl::Status files = storage::VerifyBackupFiles(o.from, id);
+    say("a file of the backup is damaged; reading the backup in place to find which events");
+    absl::StatusOr<storage::BackupView> view = storage::ViewBackup(o.from, id);
+    absl::StatusOr<LogVerification> where =
+        view.ok() ? VerifyCopy(view->db_dir, view->file_system, checkpoints, key, say)
+                  : absl::StatusOr<LogVerification>(view.status());
+    return absl::DataLossError(absl::StrCat(
+        files.ok() ? std::string(s.message()) : std::string(files.message()),
+        where.ok() ? ". Its events, tree and chain still verify (the damage is elsewhere in its "
+                     "files), but it cannot be restored as it is"
+                   : absl::StrCat(". Read in place: ", where.status().message()),
+        ". Nothing was restored; the backup is unchanged"));
+  }
+  {
+    absl::StatusOr<LogVerification> verified = VerifyCopy(staging, nullptr, checkpoints, key, say);
+    if (!verified.ok()) {
+      discard();
+      return absl::Status(verified.status().code(),
+                          absl::StrCat("backup ", id, " of ", o.from,
+                                       " is not what was signed: ", verified.status().message(),
+                                       ". Nothing was restored; the backup is unchanged"));
+    }
+    result.verification = *std::move(verified);
+  }
+
+  std::error_code ec;
+  if (manifest.signing_key_included()) {
+    const std::string key_file = staging + "/signing-key.pem";
+    fs::copy_file(extras + "/signing-key.pem", key_file, ec);
+    if (ec) {
+      discard();
+      return absl::DataLossError(
+          absl::StrCat("backup ", id, ": its signing key (", extras,
+                       "/signing-key.pem) cannot be copied: ", ec.message()));
+    }
+    ::chmod(key_file.c_str(), 0600);
+    result.signing_key_file = to + "/signing-key.pem";
+  }
+  if (fs::exists(to, ec)) fs::remove(to, ec);  // checked empty above
+  fs::rename(staging, to, ec);
+  if (!ec) fs::rename(staging_journal, journal_file, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("the restore was verified but cannot be moved into "
+                     "place (",
+                     staging, " -> ", to, "): ", ec.message()));
+  }
+  result.journal_file = journal_file;
+  return result;
+}
+
+}  // namespace evenhand::integrity

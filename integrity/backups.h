@@ -1,0 +1,71 @@
+// Even Hand's backups: the folder layout, and restore with verification.
+//
+// A backup folder is a RocksDB BackupEngine folder (storage/backup.h) plus
+// one folder per backup with what RocksDB does not hold:
+//   <dir>/meta, private, shared_checksum   RocksDB's backups
+//   <dir>/evenhand/<id>/manifest.json      the BackupManifest (also the
+//                                          backup's RocksDB metadata)
+//   <dir>/evenhand/<id>/checkpoints.jsonl  the checkpoint journal up to the
+//                                          manifest's checkpoint
+//   <dir>/evenhand/<id>/signing-key.pem    the signing key (0600), unless
+//                                          the backup was taken without it
+// The stream-head map and the fairness projection are not backed up: a
+// server rebuilds both from the log on its first start.
+//
+// Restore copies a backup into a new data folder and, before it reports
+// success, verifies every event, the tree and the chain against the
+// manifest's signed checkpoint (log_verifier.h). Nothing of a refused
+// restore is left behind, and the backup is never changed.
+#ifndef EVENHAND_INTEGRITY_BACKUPS_H_
+#define EVENHAND_INTEGRITY_BACKUPS_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "evenhand/v1/operations.pb.h"
+#include "integrity/log_verifier.h"
+
+namespace evenhand::integrity {
+
+inline constexpr uint32_t kBackupFormatVersion = 1;
+
+// "<dir>/evenhand/<id>" (or "<dir>/evenhand/pending" for id 0).
+std::string BackupExtrasDir(const std::string& dir, uint32_t id);
+
+std::string ManifestJson(const v1::BackupManifest& manifest);
+absl::StatusOr<v1::BackupManifest> ParseManifest(const std::string& json);
+
+// Every backup in `dir`, oldest first, with its manifest; `complete` is
+// false for one whose Even Hand part is missing. NotFound if none.
+absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir);
+
+struct RestoreOptions {
+  std::string from;          // the backup folder
+  uint32_t backup_id = 0;    // 0: the newest
+  std::string to;            // the new data folder: must not exist, or be empty
+  std::string journal_file;  // default: DefaultJournalPath(to); must not exist
+  // The key the operator holds (e.g. from `evenhand pubkey` or a published
+  // copy): the backup must have been signed by it. Unset: the backup's own
+  // key is used and its id reported, for the operator to compare.
+  std::optional<v1::PublicKey> expected_key;
+  std::function<void(const std::string&)> progress;
+};
+
+struct RestoreResult {
+  uint32_t backup_id = 0;
+  v1::BackupManifest manifest;
+  LogVerification verification;
+  std::string journal_file;
+  std::string signing_key_file;  // empty if the backup had none
+};
+
+// Restores and verifies. DataLoss names the first bad position (or the
+// damaged file) when the backup is not what was signed.
+absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& options);
+
+}  // namespace evenhand::integrity
+
+#endif  // EVENHAND_INTEGRITY_BACKUPS_H_

@@ -1,0 +1,241 @@
+#include "integrity/log_verifier.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
+#include "base/status_macros.h"
+#include "integrity/canonical.h"
+#include "integrity/integrity_log.h"
+#include "integrity/merkle.h"
+#include "integrity/signing.h"
+#include "integrity/tree_keys.h"
+#include "rocksdb/db.h"
+
+namespace evenhand::integrity {
+namespace {
+
+std::string Hex(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
+
+// The first thing found wrong, kept while the walk goes on to the next
+// signed root, which says whether the events or what is stored beside them
+// were changed.
+struct Problem {
+  uint64_t position = 0;
+  std::string what;
+};
+
+class Walker {
+ public:
+  Walker(const storage::EventStore& store, const std::vector<v1::SignedCheckpoint>& checkpoints)
+      : store_(store),
+        checkpoints_(checkpoints),
+        cf_(store.ColumnFamily(IntegrityLog::kColumnFamily)) {
+    read_.verify_checksums = true;
+  }
+
+  absl::StatusOr<std::optional<std::string>> Stored(const std::string& key) const {
+    std::string value;
+    rocksdb::Status s = store_.db()->Get(read_, cf_, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("cannot read the integrity column family: ", s.ToString()));
+    }
+    return std::optional<std::string>(std::move(value));
+  }
+
+  // Compares a node the events complete with the stored one.
+  void CheckNode(int level, uint64_t index, const std::string& hash, uint64_t position) {
+    if (!status_.ok()) return;
+    absl::StatusOr<std::optional<std::string>> stored = Stored(tree_keys::NodeKey(level, index));
+    if (!stored.ok()) {
+      status_ = absl::DataLossError(absl::StrCat(
+          "position ", position, ": the tree node over positions ", (index << level) + 1, "..",
+          (index + 1) << level, " cannot be read: ", stored.status().message()));
+      return;
+    }
+    ++result_.nodes_checked;
+    if (*stored && **stored == hash) return;
+    const uint64_t first = (index << level) + 1, last = (index + 1) << level;
+    if (level == 0) {
+      Note(position, !*stored ? std::string("the tree has no leaf for it")
+                              : absl::StrCat("its stored bytes hash to leaf ", Hex(hash),
+                                             ", not to the leaf the tree recorded when it was "
+                                             "appended (",
+                                             Hex(**stored), ")"));
+      return;
+    }
+    Note(position, !*stored
+                       ? absl::StrCat("the Merkle tree node over positions ", first, "..", last,
+                                      " (level ", level, ", index ", index, ") is missing")
+                       : absl::StrCat("the stored Merkle tree node over positions ", first, "..",
+                                      last, " (level ", level, ", index ", index, ") is ",
+                                      Hex(**stored), " but the events hash to ", Hex(hash)));
+  }
+
+  void Note(uint64_t position, std::string what) {
+    if (problem_) return;
+    problem_ = Problem{position, std::move(what)};
+  }
+
+  absl::StatusOr<LogVerification> Run(const std::function<void(uint64_t)>& progress) {
+    result_.events = store_.LastPosition();
+    result_.signed_size = checkpoints_.back().checkpoint().tree_size();
+    EH_ASSIGN_OR_RETURN(std::optional<std::string> size_value, Stored(tree_keys::kSizeKey));
+    const uint64_t tree_size =
+        size_value && size_value->size() == 8 ? ReadBigEndian64(*size_value) : 0;
+    if (result_.events < result_.signed_size) {
+      return absl::DataLossError(absl::StrCat(
+          "position ", result_.events + 1, ": missing: the log ends at position ", result_.events,
+          " but the checkpoint it must match covers ", result_.signed_size, " events: positions ",
+          result_.events + 1, "..", result_.signed_size, " are missing"));
+    }
+    CompactRange range;
+    std::string chain = GenesisChainHash();
+    auto next_checkpoint = checkpoints_.begin();
+    uint64_t expected = 1;
+    absl::Status walked = store_.ReadAll(
+        1, storage::Direction::kForwards, 0, storage::ReadFilter(),
+        [&](const storage::EventPtr& e) {
+          const uint64_t p = e->position();
+          if (p != expected) {
+            status_ = absl::DataLossError(absl::StrCat("position ", expected,
+                                                       ": missing: the log goes from position ",
+                                                       expected - 1, " to ", p));
+            return false;
+          }
+          ++expected;
+          absl::StatusOr<std::string> canonical = CanonicalRecord(*e);
+          if (!canonical.ok()) {
+            status_ = absl::DataLossError(absl::StrCat(
+                "position ", p,
+                ": the stored event cannot be encoded: ", canonical.status().message()));
+            return false;
+          }
+          const std::string leaf = LeafHash(*canonical);
+          range.Append(leaf, [&](int level, uint64_t index, const std::string& hash) {
+            CheckNode(level, index, hash, p);
+          });
+          chain = ChainHash(chain, *canonical);
+          absl::StatusOr<std::optional<std::string>> stored_chain = Stored(tree_keys::ChainKey(p));
+          if (!stored_chain.ok()) {
+            status_ = absl::DataLossError(absl::StrCat(
+                "position ", p,
+                ": the chain hash after it cannot be read: ", stored_chain.status().message()));
+            return false;
+          }
+          if (!*stored_chain || **stored_chain != chain) {
+            Note(p, !*stored_chain
+                        ? std::string("the chain hash after it is missing")
+                        : absl::StrCat("the stored chain hash after it is ", Hex(**stored_chain),
+                                       " but the events give ", Hex(chain)));
+          }
+          if (next_checkpoint != checkpoints_.end() &&
+              next_checkpoint->checkpoint().tree_size() == p) {
+            const v1::SignedCheckpoint& c = *next_checkpoint++;
+            if (range.Root() != c.checkpoint().root_hash()) {
+              status_ = Mismatch(c, range.Root());
+              return false;
+            }
+            // The signed root vouches for the events so far: a stored hash
+            // found wrong before it was changed beside them.
+            agreed_ = p;
+            if (problem_) return false;
+          }
+          if (progress && p % 100000 == 0) progress(p);
+          return status_.ok();
+        });
+    if (!walked.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "position ", expected, ": cannot be read from the copy: ", walked.message()));
+    }
+    EH_RETURN_IF_ERROR(status_);
+    if (problem_) return Reported(*problem_);
+    if (tree_size != result_.events) {
+      return absl::DataLossError(absl::StrCat(
+          "position ", std::min(tree_size, result_.events) + 1, ": the Merkle tree records ",
+          tree_size, " leaves but the log holds ", result_.events, " events"));
+    }
+    result_.root = range.Root();
+    result_.chain_head = chain;
+    return result_;
+  }
+
+ private:
+  absl::Status Reported(const Problem& p) const {
+    return absl::DataLossError(absl::StrCat(
+        "position ", p.position, ": ", p.what,
+        p.position <= agreed_
+            ? absl::StrCat(" (the events themselves hash to the root signed for tree size ",
+                           agreed_, ": the hashes stored beside them were changed)")
+            : absl::StrCat(" (after the last signed checkpoint, of tree size ", result_.signed_size,
+                           ": nothing signed says whether the event or the stored hashes "
+                           "were changed)")));
+  }
+
+  // The events up to a checkpoint do not hash to its root.
+  absl::Status Mismatch(const v1::SignedCheckpoint& c, const std::string& root) const {
+    const uint64_t size = c.checkpoint().tree_size();
+    if (problem_) {
+      return absl::DataLossError(absl::StrCat(
+          "position ", problem_->position,
+          ": the event was changed after it was signed: ", problem_->what,
+          ", and the events up to position ", size, " do not hash to the root signed for them (",
+          Hex(c.checkpoint().root_hash()), "; they give ", Hex(root), ")"));
+    }
+    return absl::DataLossError(absl::StrCat(
+        "position ", agreed_ + 1, ": the events at positions ", agreed_ + 1, "..", size,
+        " are not those that were signed: they hash to ", Hex(root),
+        " but the checkpoint of tree size ", size, " signed root ", Hex(c.checkpoint().root_hash()),
+        " (the tree and chain stored beside them were rewritten to match, so the first changed "
+        "event is somewhere in that range; the events up to position ",
+        agreed_, " match what was signed)"));
+  }
+
+  const storage::EventStore& store_;
+  const std::vector<v1::SignedCheckpoint>& checkpoints_;
+  rocksdb::ColumnFamilyHandle* const cf_;
+  rocksdb::ReadOptions read_;
+  LogVerification result_;
+  absl::Status status_;
+  std::optional<Problem> problem_;
+  uint64_t agreed_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<LogVerification> VerifyLog(const storage::EventStore& store,
+                                          const std::vector<v1::SignedCheckpoint>& checkpoints,
+                                          const v1::PublicKey& key,
+                                          const std::function<void(uint64_t)>& progress) {
+  if (checkpoints.empty()) {
+    return absl::InvalidArgumentError("no signed checkpoint to verify the log against");
+  }
+  if (store.ColumnFamily(IntegrityLog::kColumnFamily) == nullptr) {
+    return absl::DataLossError("the copy has no integrity column family: it holds no Merkle tree");
+  }
+  uint64_t previous = 0;
+  for (const v1::SignedCheckpoint& c : checkpoints) {
+    if (absl::Status s = VerifyCheckpoint(c, key); !s.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("the checkpoint of tree size ", c.checkpoint().tree_size(),
+                       " does not verify with key ", key.key_id(), ": ", s.message()));
+    }
+    if (c.checkpoint().log_id() != store.log_id()) {
+      return absl::DataLossError(
+          absl::StrCat("the checkpoint of tree size ", c.checkpoint().tree_size(), " is for log ",
+                       c.checkpoint().log_id(), ", but the copy is of log ", store.log_id()));
+    }
+    if (c.checkpoint().tree_size() <= previous && previous != 0) {
+      return absl::InvalidArgumentError("checkpoints must be in increasing tree size");
+    }
+    previous = c.checkpoint().tree_size();
+  }
+  Walker walker(store, checkpoints);
+  return walker.Run(progress);
+}
+
+}  // namespace evenhand::integrity

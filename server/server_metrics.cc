@@ -1,0 +1,148 @@
+#include "server/server_metrics.h"
+
+#include <cmath>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "base/metrics.h"
+#include "base/prometheus_text.h"
+#include "base/time_util.h"
+#include "rocksdb/db.h"
+
+namespace evenhand::server {
+namespace {
+
+using metrics::Family;
+using metrics::Type;
+
+Family Gauge(std::string name, std::string help, double value, metrics::Labels labels = {}) {
+  Family f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = Type::kGauge;
+  f.samples.push_back({"", std::move(labels), value});
+  return f;
+}
+
+Family Counter(std::string name, std::string help, double value) {
+  Family f = Gauge(std::move(name), std::move(help), value);
+  f.type = Type::kCounter;
+  return f;
+}
+
+// RocksDB's figures: write stalls, compactions, space.
+void AddRocksDb(const storage::EventStore& store, std::vector<Family>* out) {
+  rocksdb::DB* db = store.db();
+  auto db_int = [&](const std::string& property) {
+    uint64_t v = 0;
+    db->GetIntProperty(property, &v);
+    return static_cast<double>(v);
+  };
+  auto all_cfs = [&](const std::string& property) {
+    uint64_t v = 0;
+    db->GetAggregatedIntProperty(property, &v);
+    return static_cast<double>(v);
+  };
+  out->push_back(Gauge("evenhand_rocksdb_write_stopped",
+                       "1 while RocksDB has stopped writes (too many memtables or L0 files).",
+                       db_int("rocksdb.is-write-stopped")));
+  out->push_back(Gauge("evenhand_rocksdb_delayed_write_rate_bytes",
+                       "RocksDB's write rate limit while it slows writes down (0: not slowed).",
+                       db_int("rocksdb.actual-delayed-write-rate")));
+  out->push_back(Gauge("evenhand_rocksdb_running_compactions", "Compactions running now.",
+                       db_int("rocksdb.num-running-compactions")));
+  out->push_back(Gauge("evenhand_rocksdb_running_flushes", "Memtable flushes running now.",
+                       db_int("rocksdb.num-running-flushes")));
+  out->push_back(Gauge("evenhand_rocksdb_pending_compaction_bytes",
+                       "Bytes RocksDB estimates compaction must rewrite.",
+                       all_cfs("rocksdb.estimate-pending-compaction-bytes")));
+  out->push_back(Gauge("evenhand_rocksdb_sst_bytes", "Bytes of all table files (the log on disk).",
+                       all_cfs("rocksdb.total-sst-files-size")));
+  out->push_back(Gauge("evenhand_rocksdb_live_sst_bytes", "Bytes of the current table files.",
+                       all_cfs("rocksdb.live-sst-files-size")));
+  out->push_back(Gauge("evenhand_rocksdb_memtable_bytes", "Bytes in all memtables.",
+                       all_cfs("rocksdb.cur-size-all-mem-tables")));
+  out->push_back(Gauge("evenhand_rocksdb_background_errors",
+                       "Background errors RocksDB has had (a failed flush or compaction).",
+                       db_int("rocksdb.background-errors")));
+  // Write stalls since start, summed over the column families.
+  double stops = 0, slowdowns = 0;
+  for (const char* name : {"default", "events", "streams", "event_ids", "meta", "integrity"}) {
+    rocksdb::ColumnFamilyHandle* cf = store.ColumnFamily(name);
+    if (cf == nullptr) continue;
+    std::map<std::string, std::string> stats;
+    if (!db->GetMapProperty(cf, rocksdb::DB::Properties::kCFStats, &stats)) continue;
+    double v = 0;
+    if (auto it = stats.find("io_stalls.total_stop");
+        it != stats.end() && absl::SimpleAtod(it->second, &v)) {
+      stops += v;
+    }
+    if (auto it = stats.find("io_stalls.total_slowdown");
+        it != stats.end() && absl::SimpleAtod(it->second, &v)) {
+      slowdowns += v;
+    }
+  }
+  out->push_back(Counter("evenhand_rocksdb_write_stops_total",
+                         "Times RocksDB stopped writes since the server started.", stops));
+  out->push_back(Counter("evenhand_rocksdb_write_slowdowns_total",
+                         "Times RocksDB slowed writes since the server started.", slowdowns));
+}
+
+}  // namespace
+
+std::string RenderServerMetrics(const MetricSources& s) {
+  std::vector<Family> families = metrics::Registry::Default().Collect();
+  const uint64_t last = s.store->LastPosition();
+  families.push_back(Gauge("evenhand_build_info", "The server's version (value always 1).", 1,
+                           {{"version", s.version}}));
+  families.push_back(Gauge("evenhand_start_time_seconds", "When the server started (Unix time).",
+                           absl::ToDoubleSeconds(s.started - absl::UnixEpoch())));
+  families.push_back(Gauge("evenhand_healthy",
+                           "1 while gRPC health is SERVING (the integrity checks know of no "
+                           "problem), else 0; /healthz says why.",
+                           s.healthy() ? 1 : 0));
+  const storage::WriteState state = s.store->write_state();
+  families.push_back(Gauge("evenhand_appends_accepted",
+                           "1 while the log takes appends; 0 when they are refused (disk below "
+                           "the floor, read-only, stopped after a failed write).",
+                           state.accepting ? 1 : 0));
+  families.push_back(
+      Gauge("evenhand_log_last_position", "The log's last position (events in it).", last));
+  const uint64_t folded = s.runner->position();
+  families.push_back(
+      Gauge("evenhand_projection_position", "Events the fairness projection has folded.", folded));
+  families.push_back(Gauge("evenhand_projection_lag_events",
+                           "Events in the log the fairness projection has not folded yet.",
+                           last > folded ? last - folded : 0));
+  families.push_back(Gauge("evenhand_subscribers", "Open EventLog.Subscribe calls.",
+                           s.event_log->subscriptions()));
+  absl::StatusOr<v1::SignedCheckpoint> latest = s.integrity->Checkpoint(0);
+  families.push_back(Gauge("evenhand_checkpoint_tree_size",
+                           "Tree size of the newest signed checkpoint (0: none yet).",
+                           latest.ok() ? latest->checkpoint().tree_size() : 0));
+  families.push_back(Gauge(
+      "evenhand_checkpoint_age_seconds",
+      "Seconds since the newest checkpoint was signed (NaN before the first).",
+      latest.ok()
+          ? absl::ToDoubleSeconds(absl::Now() - FromProtoTime(latest->checkpoint().timestamp()))
+          : std::nan("")));
+  families.push_back(Gauge("evenhand_unsigned_events",
+                           "Events not yet covered by a signed checkpoint.",
+                           latest.ok() && last > latest->checkpoint().tree_size()
+                               ? last - latest->checkpoint().tree_size()
+                               : (latest.ok() ? 0 : last)));
+  absl::StatusOr<uint64_t> free = s.store->free_disk_bytes();
+  if (free.ok()) {
+    families.push_back(
+        Gauge("evenhand_disk_free_bytes", "Free bytes on the data folder's disk.", *free));
+  }
+  families.push_back(Gauge("evenhand_disk_floor_bytes",
+                           "Appends are refused below this many free bytes (minFreeDiskMib).",
+                           s.store->min_free_disk_bytes()));
+  AddRocksDb(*s.store, &families);
+  return metrics::RenderText(families);
+}
+
+}  // namespace evenhand::server

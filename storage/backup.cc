@@ -1,0 +1,168 @@
+#include "storage/backup.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "rocksdb/utilities/backup_engine.h"
+#include "storage/rocksdb_support.h"
+
+namespace evenhand::storage {
+namespace {
+
+// Backup files are created owner-only, as the data folder's are: a backup
+// holds everything the log does.
+struct Engine {
+  std::unique_ptr<rocksdb::Env> env = EnvOver(OwnerOnlyFileSystem());
+  std::unique_ptr<rocksdb::BackupEngine> engine;
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> read_only;
+};
+
+rocksdb::BackupEngineOptions Options(const std::string& dir, rocksdb::Env* env) {
+  rocksdb::BackupEngineOptions o(dir, env);
+  o.share_table_files = true;
+  // Table files named by their checksum and RocksDB session: a file is
+  // copied once, whichever backup first needs it (incremental backups).
+  o.share_files_with_checksum = true;
+  o.sync = true;
+  o.max_background_operations = 2;
+  o.info_log = nullptr;
+  return o;
+}
+
+absl::Status Rocks(const rocksdb::Status& s, const std::string& what) {
+  return FromRocksStatus(s, what);
+}
+
+BackupSummary Summary(const rocksdb::BackupInfo& info) {
+  BackupSummary b;
+  b.id = info.backup_id;
+  b.created = absl::FromUnixSeconds(info.timestamp);
+  b.size_bytes = info.size;
+  b.files = info.number_files;
+  b.metadata = info.app_metadata;
+  return b;
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> OpenReadOnly(const std::string& dir) {
+  auto e = std::make_unique<Engine>();
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  rocksdb::BackupEngineOptions o = Options(dir, e->env.get());
+  EH_RETURN_IF_ERROR(Rocks(rocksdb::BackupEngineReadOnly::Open(o, e->env.get(), &raw),
+                           absl::StrCat("cannot open the backup folder ", dir)));
+  e->read_only.reset(raw);
+  return e;
+}
+
+}  // namespace
+
+absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
+                                           const std::string& metadata, uint32_t keep, bool flush) {
+  EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
+  Engine e;
+  rocksdb::BackupEngine* raw = nullptr;
+  EH_RETURN_IF_ERROR(
+      Rocks(rocksdb::BackupEngine::Open(Options(dir, e.env.get()), e.env.get(), &raw),
+            absl::StrCat("cannot open the backup folder ", dir)));
+  e.engine.reset(raw);
+  std::vector<rocksdb::BackupInfo> before;
+  e.engine->GetBackupInfo(&before);
+  uint64_t copied = 0;
+  rocksdb::CreateBackupOptions create;
+  // Memtables are flushed first, so the backup is mostly table files (shared
+  // with the next backup) and little write-ahead log.
+  create.flush_before_backup = flush;
+  rocksdb::BackupID id = 0;
+  EH_RETURN_IF_ERROR(Rocks(e.engine->CreateNewBackupWithMetadata(create, db, metadata, &id),
+                           absl::StrCat("cannot back up into ", dir)));
+  rocksdb::BackupInfo info;
+  EH_RETURN_IF_ERROR(Rocks(e.engine->GetBackupInfo(id, &info, /*include_file_details=*/true),
+                           "cannot read the new backup's details"));
+  // Bytes this backup added to the folder: its files no earlier backup had.
+  absl::flat_hash_set<std::string> had;
+  for (const rocksdb::BackupInfo& b : before) {
+    rocksdb::BackupInfo detailed;
+    if (e.engine->GetBackupInfo(b.backup_id, &detailed, true).ok()) {
+      for (const auto& f : detailed.file_details) had.insert(f.relative_filename);
+    }
+  }
+  for (const auto& f : info.file_details) {
+    if (!had.contains(f.relative_filename)) copied += f.size;
+  }
+  CreatedBackup created;
+  created.backup = Summary(info);
+  created.copied_bytes = copied;
+  if (keep > 0) {
+    std::vector<rocksdb::BackupInfo> all;
+    e.engine->GetBackupInfo(&all);
+    EH_RETURN_IF_ERROR(
+        Rocks(e.engine->PurgeOldBackups(keep), absl::StrCat("cannot delete old backups in ", dir)));
+    std::vector<rocksdb::BackupInfo> kept;
+    e.engine->GetBackupInfo(&kept);
+    absl::flat_hash_set<uint32_t> kept_ids;
+    for (const auto& b : kept) kept_ids.insert(b.backup_id);
+    for (const auto& b : all) {
+      if (!kept_ids.contains(b.backup_id)) created.purged.push_back(b.backup_id);
+    }
+  }
+  return created;
+}
+
+absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir) {
+  EH_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, OpenReadOnly(dir));
+  std::vector<rocksdb::BackupInfo> infos;
+  e->read_only->GetBackupInfo(&infos);
+  if (infos.empty()) {
+    return absl::NotFoundError(absl::StrCat(dir, " holds no backup"));
+  }
+  std::vector<BackupSummary> out;
+  for (const auto& info : infos) out.push_back(Summary(info));
+  return out;
+}
+
+absl::Status VerifyBackupFiles(const std::string& dir, uint32_t id) {
+  EH_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, OpenReadOnly(dir));
+  rocksdb::IOStatus s = e->read_only->VerifyBackup(id, /*verify_with_checksum=*/true);
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("backup ", id, " is not in ", dir, ": ", s.ToString()));
+  }
+  return absl::DataLossError(absl::StrCat("backup ", id, " in ", dir,
+                                          " is damaged: its files are not those recorded when it "
+                                          "was taken: ",
+                                          s.ToString()));
+}
+
+absl::Status RestoreBackup(const std::string& dir, uint32_t id, const std::string& data_dir) {
+  EH_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, OpenReadOnly(dir));
+  EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(data_dir));
+  rocksdb::IOStatus s =
+      e->read_only->RestoreDBFromBackup(rocksdb::RestoreOptions(), id, data_dir, data_dir);
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsCorruption()) {
+    return absl::DataLossError(absl::StrCat("backup ", id, " in ", dir,
+                                            " is damaged (a file's checksum differs from the one "
+                                            "recorded when it was taken): ",
+                                            s.ToString()));
+  }
+  return Rocks(s, absl::StrCat("cannot restore backup ", id, " of ", dir, " into ", data_dir));
+}
+
+absl::StatusOr<BackupView> ViewBackup(const std::string& dir, uint32_t id) {
+  EH_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, OpenReadOnly(dir));
+  rocksdb::BackupInfo info;
+  EH_RETURN_IF_ERROR(Rocks(e->read_only->GetBackupInfo(id, &info, /*include_file_details=*/true),
+                           absl::StrCat("cannot read backup ", id, " of ", dir)));
+  if (info.env_for_open == nullptr || info.name_for_open.empty()) {
+    return absl::UnimplementedError("RocksDB cannot open this backup where it lies");
+  }
+  BackupView view;
+  view.db_dir = info.name_for_open;
+  view.env = info.env_for_open;
+  view.file_system = info.env_for_open->GetFileSystem();
+  return view;
+}
+
+}  // namespace evenhand::storage

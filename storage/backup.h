@@ -1,0 +1,74 @@
+// Backups of the log's RocksDB: online copies taken with RocksDB's
+// BackupEngine while appends continue, listed, pruned, checked and restored.
+//
+// A backup folder holds any number of backups of one log; table files are
+// shared between them (named by their checksums), so a backup copies only
+// what changed since the last one. Each backup is a crash-consistent copy:
+// opening it is as if the server had stopped at some instant after the
+// backup began, and it holds every write acknowledged before then.
+//
+// Knows RocksDB's files, not events or checkpoints: the caller stores what
+// it needs with each backup as an opaque `metadata` string.
+//
+// Thread-safe as RocksDB's BackupEngine is for one process: callers take one
+// backup of a folder at a time (the Operations service serialises them).
+#ifndef EVENHAND_STORAGE_BACKUP_H_
+#define EVENHAND_STORAGE_BACKUP_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rocksdb/db.h"
+
+namespace evenhand::storage {
+
+struct BackupSummary {
+  uint32_t id = 0;
+  absl::Time created;
+  uint64_t size_bytes = 0;  // all of this backup's files
+  uint32_t files = 0;
+  std::string metadata;
+};
+
+struct CreatedBackup {
+  BackupSummary backup;
+  uint64_t copied_bytes = 0;  // files not already in the folder
+  std::vector<uint32_t> purged;
+};
+
+// Copies `db` into the backup folder `dir` (created, owner-only, if
+// missing) with `metadata`, then keeps only the newest `keep` backups there
+// (0: keep all). With `flush`, memtables are flushed first (a database
+// opened read-only cannot).
+absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
+                                           const std::string& metadata, uint32_t keep, bool flush);
+
+// The backups in `dir`, oldest first. NotFound if `dir` holds none (or is
+// not a backup folder).
+absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir);
+
+// Checks every file of backup `id` against the size and checksum recorded
+// when it was taken. DataLoss naming the first file that differs.
+absl::Status VerifyBackupFiles(const std::string& dir, uint32_t id);
+
+// Restores backup `id` of `dir` into `data_dir` (which must not hold a
+// database), checking each file's checksum as it is copied.
+absl::Status RestoreBackup(const std::string& dir, uint32_t id, const std::string& data_dir);
+
+// A backup opened where it lies, for reading only (to find where a damaged
+// backup is damaged without copying it): open an EventStore read-only on
+// `db_dir` with `file_system`. Keep the view alive while the store is.
+struct BackupView {
+  std::string db_dir;
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+  std::shared_ptr<rocksdb::Env> env;
+};
+absl::StatusOr<BackupView> ViewBackup(const std::string& dir, uint32_t id);
+
+}  // namespace evenhand::storage
+
+#endif  // EVENHAND_STORAGE_BACKUP_H_

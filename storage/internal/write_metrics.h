@@ -1,0 +1,22 @@
+// The write path's figures for /metrics (base/metrics.h): fsync time by
+// outcome, group commit sizes, events and bytes made durable.
+#ifndef EVENHAND_STORAGE_INTERNAL_WRITE_METRICS_H_
+#define EVENHAND_STORAGE_INTERNAL_WRITE_METRICS_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace evenhand::storage::internal {
+
+// One group commit's synced write: `ok`, how long it took, its records and
+// their stored bytes.
+void CountWrite(bool ok, absl::Duration took, size_t records,
+                const std::vector<std::shared_ptr<const std::string>>& stored_bytes);
+
+}  // namespace evenhand::storage::internal
+
+#endif  // EVENHAND_STORAGE_INTERNAL_WRITE_METRICS_H_

@@ -1,0 +1,377 @@
+// Online backup and verified restore (issue 14): a backup taken while 16
+// clients append, restored by `evenhand restore` into a new folder and
+// started on; and backups tampered with (an event, a tree node, a file's
+// bytes) refused by `evenhand restore` with the position named.
+#include "storage/backup.h"
+
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "base/big_endian.h"
+#include "base/uuid.h"
+#include "evenhand/v1/audit.grpc.pb.h"
+#include "evenhand/v1/operations.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "integrity/backups.h"
+#include "integrity/tree_keys.h"
+#include "rocksdb/db.h"
+#include "tests/testing/events.h"
+#include "tests/testing/server_fixture.h"
+
+#ifndef EVENHAND_CLI_PATH
+#error "EVENHAND_CLI_PATH must name the evenhand binary"
+#endif
+
+namespace evenhand {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct CliResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CliResult RunCli(const std::vector<std::string>& args) {
+  std::string command = EVENHAND_CLI_PATH;
+  for (const std::string& a : args) absl::StrAppend(&command, " '", a, "'");
+  absl::StrAppend(&command, " 2>&1");
+  CliResult r;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return r;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), p)) > 0) r.output.append(buffer, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// The database of a backup folder's backup `id`, restored raw into `dir`
+// and opened for writing with every column family: to tamper with it.
+class RawCopy {
+ public:
+  RawCopy(const std::string& backups, uint32_t id, const std::string& dir) {
+    EXPECT_TRUE(storage::RestoreBackup(backups, id, dir).ok());
+    rocksdb::Options o;
+    std::vector<std::string> names;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* raw = nullptr;
+    EXPECT_TRUE(rocksdb::DB::Open(o, dir, descriptors, &handles_, &raw).ok());
+    db_.reset(raw);
+    for (size_t i = 0; i < names.size(); ++i) cf_[names[i]] = handles_[i];
+  }
+  ~RawCopy() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  }
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(const std::string& name) { return cf_.at(name); }
+
+  // Backs the changed copy up into `backups` as a new backup with `from`'s
+  // manifest and Even Hand part: what someone with RocksDB's tools could make.
+  uint32_t BackUpAs(const std::string& backups, uint32_t from) {
+    auto listed = integrity::ReadBackupFolder(backups);
+    std::string metadata;
+    for (const auto& b : listed->backups()) {
+      if (b.backup_id() == from) metadata = integrity::ManifestJson(b.manifest());
+    }
+    auto created = storage::CreateBackup(db_.get(), backups, metadata, 0, true);
+    EXPECT_TRUE(created.ok()) << created.status();
+    fs::copy(integrity::BackupExtrasDir(backups, from),
+             integrity::BackupExtrasDir(backups, created->backup.id), fs::copy_options::recursive);
+    return created->backup.id;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> cf_;
+};
+
+class BackupTest : public testing::ServerTest {
+ protected:
+  v1::BackupInfo Backup(const std::string& to) {
+    auto stub = v1::Operations::NewStub(channel_);
+    grpc::ClientContext context;
+    v1::BackupRequest request;
+    request.set_to(to);
+    v1::BackupInfo info;
+    grpc::Status s = stub->Backup(&context, request, &info);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return info;
+  }
+
+  // Appends `n` events with query ids "<prefix><i>", one per call.
+  void AppendSome(const std::string& prefix, int n) {
+    for (int i = 0; i < n; ++i) {
+      v1::AppendRequest request;
+      request.set_stream_id(absl::StrCat("query-", prefix, i));
+      *request.add_events() = testing::AnEvent(absl::StrCat(prefix, i));
+      ASSERT_TRUE(client_->Append(request).ok());
+    }
+  }
+};
+
+TEST_F(BackupTest, BackupUnderLoadRestoresEveryAcknowledgedEventAndVerifies) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("before-", 50);
+
+  // 16 clients append until told to stop; each acknowledgement is noted
+  // with the time it came back.
+  std::atomic<bool> stop{false};
+  absl::Mutex mu;
+  std::map<std::string, uint64_t> acknowledged;  // event id -> position
+  std::map<std::string, absl::Time> acknowledged_at;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 16; ++c) {
+    clients.emplace_back([&, c] {
+      auto client = clients::EventLogClient::Connect(server_->address());
+      for (int i = 0; !stop.load(); ++i) {
+        v1::AppendRequest request;
+        request.set_stream_id(absl::StrCat("query-c", c, "-", i));
+        *request.add_events() = testing::AnEvent(absl::StrCat("c", c, "-", i));
+        const std::string id = request.events(0).event_id();
+        auto r = client->Append(request);
+        if (!r.ok()) continue;
+        absl::MutexLock lock(&mu);
+        acknowledged[id] = r->positions(0);
+        acknowledged_at[id] = absl::Now();
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Time began = absl::Now();
+  v1::BackupInfo info = Backup(backups);
+  absl::SleepFor(absl::Milliseconds(300));  // appends go on after it
+  stop = true;
+  for (auto& t : clients) t.join();
+  ASSERT_TRUE(info.complete());
+  const uint64_t signed_size = info.manifest().checkpoint().checkpoint().tree_size();
+  std::map<std::string, uint64_t> before_backup;
+  for (const auto& [id, position] : acknowledged) {
+    if (acknowledged_at[id] < began) before_backup[id] = position;
+  }
+  ASSERT_GT(before_backup.size(), 100u);
+  const uint64_t last_before = server_->LastPosition();
+  ASSERT_GT(last_before, signed_size) << "appends should have gone on during and after the backup";
+  StopServer();
+
+  // Restore into a new folder: verified before it says so.
+  const std::string restored = dir_.Sub("restored");
+  CliResult r = RunCli({"restore", "--from=" + backups, "--to=" + restored});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("RESTORED and VERIFIED"));
+  EXPECT_TRUE(fs::exists(restored + "/signing-key.pem"));
+  EXPECT_EQ(fs::status(restored + "/signing-key.pem").permissions() & fs::perms::group_read,
+            fs::perms::none);
+
+  // Start on it, checking everything against the journal it came with.
+  data_subdir_ = "restored";
+  v1::ServerConfig config;
+  config.mutable_audit()->set_verify_on_start("full");
+  StartServer(config);
+  std::map<uint64_t, std::string> restored_ids;
+  v1::ReadAllRequest all;
+  ASSERT_TRUE(client_
+                  ->ReadAll(all,
+                            [&](const v1::RecordedEvent& e) {
+                              restored_ids[e.position()] = e.event().event_id();
+                              return true;
+                            })
+                  .ok());
+  for (const auto& [id, position] : before_backup) {
+    ASSERT_TRUE(restored_ids.count(position)) << "acknowledged event at " << position << " lost";
+    EXPECT_EQ(restored_ids[position], id);
+  }
+  EXPECT_GE(server_->LastPosition(), signed_size);
+  EXPECT_LE(server_->LastPosition(), last_before);
+  // The backup's checkpoint is the restored log's: same signed root.
+  auto audit = v1::Audit::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::GetTreeHeadRequest head;
+  head.set_tree_size(signed_size);
+  v1::TreeHead tree;
+  ASSERT_TRUE(audit->GetTreeHead(&context, head, &tree).ok());
+  EXPECT_EQ(tree.root_hash(), info.manifest().checkpoint().checkpoint().root_hash());
+  grpc::ClientContext context2;
+  v1::GetCheckpointRequest checkpoint_request;
+  checkpoint_request.set_tree_size(signed_size);
+  v1::SignedCheckpoint checkpoint;
+  ASSERT_TRUE(audit->GetCheckpoint(&context2, checkpoint_request, &checkpoint).ok());
+  EXPECT_EQ(checkpoint.signed_body(), info.manifest().checkpoint().signed_body());
+  EXPECT_EQ(checkpoint.checkpoint().chain_head(),
+            info.manifest().checkpoint().checkpoint().chain_head());
+  // And it takes appends again.
+  AppendSome("after-restore-", 3);
+}
+
+TEST_F(BackupTest, SecondBackupIsIncrementalAndRetentionPrunes) {
+  v1::ServerConfig config;
+  config.mutable_backup()->set_keep(2);
+  StartServer(config);
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 200);
+  v1::BackupInfo first = Backup(backups);
+  AppendSome("b-", 5);
+  v1::BackupInfo second = Backup(backups);
+  EXPECT_LT(second.copied_bytes(), second.size_bytes());
+  AppendSome("c-", 5);
+  v1::BackupInfo third = Backup(backups);
+  EXPECT_THAT(
+      std::vector<uint32_t>(third.purged_backup_ids().begin(), third.purged_backup_ids().end()),
+      ::testing::ElementsAre(first.backup_id()));
+  EXPECT_FALSE(fs::exists(integrity::BackupExtrasDir(backups, first.backup_id())));
+  auto listed = integrity::ReadBackupFolder(backups);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->backups_size(), 2);
+  EXPECT_EQ(listed->backups(0).backup_id(), second.backup_id());
+  EXPECT_TRUE(listed->backups(1).complete());
+}
+
+TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
+  StartServer();
+  auto stub = v1::Operations::NewStub(channel_);
+  for (const std::string& to : {std::string("relative/backups"), dir_.Sub("data/inside")}) {
+    grpc::ClientContext context;
+    v1::BackupRequest request;
+    request.set_to(to);
+    v1::BackupInfo info;
+    grpc::Status s = stub->Backup(&context, request, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << to;
+    EXPECT_THAT(s.error_message(), ::testing::AnyOf(HasSubstr("not an absolute path"),
+                                                    HasSubstr("inside the data folder")));
+  }
+}
+
+class TamperedBackupTest : public BackupTest {
+ protected:
+  void SetUp() override {
+    BackupTest::SetUp();
+    StartServer();
+    backups_ = dir_.Sub("backups");
+    AppendSome("q-", 40);
+    // The event to change later, then more after it.
+    v1::AppendRequest request;
+    request.set_stream_id("query-target");
+    *request.add_events() = testing::AnEvent("target-QQQQ");
+    auto r = client_->Append(request);
+    ASSERT_TRUE(r.ok());
+    target_ = r->positions(0);
+    AppendSome("r-", 40);
+    original_ = Backup(backups_).backup_id();
+    StopServer();
+  }
+
+  std::string backups_;
+  uint64_t target_ = 0;
+  uint32_t original_ = 0;
+};
+
+TEST_F(TamperedBackupTest, ChangedEventIsRefusedWithItsPosition) {
+  uint32_t tampered;
+  {
+    RawCopy copy(backups_, original_, dir_.Sub("raw"));
+    std::string key;
+    PutBigEndian64(&key, target_);
+    std::string value;
+    ASSERT_TRUE(copy.db()->Get(rocksdb::ReadOptions(), copy.cf("events"), key, &value).ok());
+    const size_t at = value.find("QQQQ");
+    ASSERT_NE(at, std::string::npos);
+    value[at] = 'R';  // same length: still a well-formed record
+    ASSERT_TRUE(copy.db()->Put(rocksdb::WriteOptions(), copy.cf("events"), key, value).ok());
+    tampered = copy.BackUpAs(backups_, original_);
+  }
+  CliResult r = RunCli({"restore", "--from=" + backups_, absl::StrCat("--backup=", tampered),
+                        "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("VERIFICATION FAILED"));
+  EXPECT_THAT(r.output, HasSubstr(absl::StrCat("position ", target_, ":")));
+  EXPECT_THAT(r.output, HasSubstr("changed after it was signed"));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored.checkpoints.jsonl")));
+  // The untouched backup still restores.
+  CliResult ok = RunCli({"restore", "--from=" + backups_, absl::StrCat("--backup=", original_),
+                         "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+}
+
+TEST_F(TamperedBackupTest, ChangedTreeNodeIsRefusedWithItsPosition) {
+  uint32_t tampered;
+  // The level-1 node over positions 21..22.
+  {
+    RawCopy copy(backups_, original_, dir_.Sub("raw"));
+    ASSERT_TRUE(copy.db()
+                    ->Put(rocksdb::WriteOptions(), copy.cf("integrity"),
+                          integrity::tree_keys::NodeKey(1, 10), std::string(32, 'x'))
+                    .ok());
+    tampered = copy.BackUpAs(backups_, original_);
+  }
+  CliResult r = RunCli({"restore", "--from=" + backups_, absl::StrCat("--backup=", tampered),
+                        "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("position 22: the stored Merkle tree node over positions 21..22"));
+  EXPECT_THAT(r.output, HasSubstr("the hashes stored beside them were changed"));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+}
+
+TEST_F(TamperedBackupTest, DamagedFileIsRefused) {
+  // One byte of the largest table file in the folder, as a failing disk or
+  // an editor would change it.
+  fs::path largest;
+  for (const auto& f : fs::recursive_directory_iterator(backups_)) {
+    if (f.path().extension() == ".sst" &&
+        (largest.empty() || f.file_size() > fs::file_size(largest))) {
+      largest = f.path();
+    }
+  }
+  ASSERT_FALSE(largest.empty());
+  {
+    std::fstream file(largest, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(100);
+    char c;
+    file.seekg(100);
+    file.get(c);
+    file.seekp(100);
+    file.put(static_cast<char>(c ^ 0x20));
+  }
+  CliResult r = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("is damaged"));
+  EXPECT_THAT(r.output, HasSubstr("Read in place: position "));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+}
+
+TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {
+  // A key the backup was not signed with.
+  const std::string pem =
+      "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAEWJ3bGY2X4WfJcaLUQ7SznXVErNPp3iyQoebdpAkVQo=\n"
+      "-----END PUBLIC KEY-----\n";
+  std::ofstream(dir_.Sub("other.pem")) << pem;
+  CliResult r = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("restored"),
+                        "--pubkey=" + dir_.Sub("other.pem")});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("not with the key you gave"));
+  // Never over an existing data folder.
+  CliResult over = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("data")});
+  EXPECT_EQ(over.exit_code, 2) << over.output;
+  EXPECT_THAT(over.output, HasSubstr("already exists"));
+}
+
+}  // namespace
+}  // namespace evenhand
