@@ -45,7 +45,10 @@
 #include "base/logging.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
+#include "bench/baselines.h"
+#include "bench/bench_process.h"
 #include "bench/bench_support.h"
+#include "bench/scale_part.h"
 #include "bench/checkpoint_cadence.h"
 #include "demo/council_generator.h"
 #include "evenhand/v1/audit.grpc.pb.h"
@@ -84,19 +87,6 @@ namespace evenhand::bench {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string TempDir(const std::string& name) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/evenhand-bench-", name, "-",
-                                 NewUuid().substr(0, 8));
-  fs::create_directories(dir);
-  return dir;
-}
-
-double Percentile(std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(sorted.size() * p))];
-}
 
 // ---- the append driver ------------------------------------------------------------
 
@@ -176,237 +166,8 @@ Row Drive(const std::string& system, int clients, absl::Duration measure,
   return row;
 }
 
-// The event every system stores: a councillor's written query arriving.
-v1::Event QueryEvent(const std::string& id) {
-  v1::Event e;
-  e.set_event_id(NewUuid());
-  e.set_type("WrittenQueryReceived");
-  *e.mutable_occurred_at() = ToProtoTime(absl::Now());
-  e.set_source_system("bench");
-  auto* q = e.mutable_payload()->mutable_written_query_received();
-  q->set_query_id(id);
-  q->set_member_id("m-bench");
-  q->set_addressed_to_officer_id("o-bench");
-  q->set_subject(std::string(200, 's'));
-  q->set_channel("email");
-  return e;
-}
-
-// ---- raw RocksDB --------------------------------------------------------------------
-
-class RawRocks {
- public:
-  RawRocks() : dir_(TempDir("raw")) {
-    rocksdb::Options o;
-    o.create_if_missing = true;
-    o.create_missing_column_families = true;
-    o.IncreaseParallelism(2);
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-        {rocksdb::kDefaultColumnFamilyName, {}}, {"events", {}}, {"streams", {}}, {"event_ids", {}}};
-    rocksdb::DB* db = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(o, dir_, cfs, &handles_, &db);
-    if (!s.ok()) std::fprintf(stderr, "raw-rocksdb: %s\n", s.ToString().c_str());
-    db_.reset(db);
-  }
-  ~RawRocks() {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-    db_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  // The same three records evenhand writes per event, in one synced batch.
-  std::string Append(int client, uint64_t n) {
-    const uint64_t position = next_.fetch_add(1) + 1;
-    v1::RecordedEvent r;
-    r.set_position(position);
-    *r.mutable_event() = QueryEvent(absl::StrCat("raw-", client, "-", n));
-    r.mutable_event()->set_stream_id(absl::StrCat("query-raw-", client, "-", n));
-    *r.mutable_event()->mutable_recorded_at() = ToProtoTime(absl::Now());
-    std::string key(8, '\0');
-    for (int i = 0; i < 8; ++i) key[i] = static_cast<char>(position >> (56 - 8 * i));
-    rocksdb::WriteBatch batch;
-    batch.Put(handles_[1], key, r.SerializeAsString());
-    batch.Put(handles_[2], r.event().stream_id() + std::string(9, '\0'), key);
-    batch.Put(handles_[3], r.event().event_id(), key);
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    rocksdb::Status s = db_->Write(wo, &batch);
-    return s.ok() ? "" : s.ToString();
-  }
-
- private:
-  std::string dir_;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::atomic<uint64_t> next_{0};
-};
-
-// ---- PostgreSQL -------------------------------------------------------------------
-
-class Postgres {
- public:
-  static constexpr char kBin[] = "/usr/lib/postgresql/15/bin";
-
-  static bool Installed() { return fs::exists(absl::StrCat(kBin, "/postgres")); }
-
-  Postgres() : dir_(TempDir("postgres")) {
-    port_ = 20000 + static_cast<int>(getpid() % 20000);
-    // PostgreSQL refuses to run as root: run it as the postgres user.
-    const bool root = getuid() == 0;
-    const std::string as = root ? "runuser -u postgres -- " : "";
-    if (root) Run(absl::StrCat("chown -R postgres ", dir_));
-    ok_ = Run(absl::StrCat(as, kBin, "/initdb -D ", dir_, "/data --auth=trust -U bench > ", dir_,
-                           "/initdb.log 2>&1")) &&
-          Run(absl::StrCat(as, kBin, "/pg_ctl -D ", dir_, "/data -l ", dir_, "/server.log -w -o \"",
-                           "-p ", port_, " -k ", dir_, " -c listen_addresses=127.0.0.1 ",
-                           "-c synchronous_commit=on -c fsync=on -c max_connections=200\" start > /dev/null"));
-    if (!ok_) {
-      std::fprintf(stderr, "postgres: could not start (see %s)\n", dir_.c_str());
-      return;
-    }
-    PGconn* c = Connect();
-    ok_ = c != nullptr && Exec(c,
-                               "CREATE EXTENSION IF NOT EXISTS pgcrypto;"
-                               "CREATE TABLE events ("
-                               " position bigserial PRIMARY KEY,"
-                               " event_id uuid NOT NULL UNIQUE,"
-                               " stream_id text NOT NULL,"
-                               " stream_revision bigint NOT NULL,"
-                               " type text NOT NULL,"
-                               " occurred_at timestamptz NOT NULL,"
-                               " recorded_at timestamptz NOT NULL DEFAULT now(),"
-                               " payload bytea NOT NULL,"
-                               " UNIQUE (stream_id, stream_revision));");
-    if (c != nullptr) PQfinish(c);
-  }
-  ~Postgres() {
-    const std::string as = getuid() == 0 ? "runuser -u postgres -- " : "";
-    Run(absl::StrCat(as, kBin, "/pg_ctl -D ", dir_, "/data -m fast -w stop > /dev/null 2>&1"));
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  bool ok() const { return ok_; }
-
-  PGconn* Connect() {
-    PGconn* c = PQconnectdb(
-        absl::StrCat("host=127.0.0.1 port=", port_, " dbname=postgres user=bench").c_str());
-    if (PQstatus(c) != CONNECTION_OK) {
-      std::fprintf(stderr, "postgres: %s", PQerrorMessage(c));
-      PQfinish(c);
-      return nullptr;
-    }
-    return c;
-  }
-
-  static bool Exec(PGconn* c, const char* sql) {
-    PGresult* r = PQexec(c, sql);
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) std::fprintf(stderr, "postgres: %s", PQerrorMessage(c));
-    PQclear(r);
-    return ok;
-  }
-
-  // One append: one INSERT, its own transaction, committed durably.
-  // `run` keeps stream ids unique across runs into the same table.
-  static std::string Insert(PGconn* c, const std::string& run, int client, uint64_t n) {
-    const v1::Event e = QueryEvent(absl::StrCat("pg-", run, "-", client, "-", n));
-    const std::string stream = absl::StrCat("query-pg-", run, "-", client, "-", n);
-    const std::string payload = e.SerializeAsString();
-    const std::string occurred = absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
-    const char* values[5] = {e.event_id().c_str(), stream.c_str(), e.type().c_str(),
-                             occurred.c_str(), payload.data()};
-    const int lengths[5] = {0, 0, 0, 0, static_cast<int>(payload.size())};
-    const int formats[5] = {0, 0, 0, 0, 1};
-    PGresult* r = PQexecPrepared(c, "append", 5, values, lengths, formats, 0);
-    std::string error;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) error = PQresultErrorMessage(r);
-    PQclear(r);
-    return error;
-  }
-
-  static bool Prepare(PGconn* c) {
-    PGresult* r = PQprepare(c, "append",
-                            "INSERT INTO events (event_id, stream_id, stream_revision, type, "
-                            "occurred_at, payload) VALUES ($1::uuid, $2, 0, $3, $4::timestamptz, $5)",
-                            5, nullptr);
-    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok;
-  }
-
- private:
-  static bool Run(const std::string& command) { return std::system(command.c_str()) == 0; }
-  std::string dir_;
-  int port_ = 0;
-  bool ok_ = false;
-};
 
 // ---- evenhandd as a child ------------------------------------------------------------
-
-class Child {
- public:
-  explicit Child(const std::string& data_dir, std::vector<std::string> extra = {}) {
-    ready_ = data_dir + ".ready";
-    log_ = data_dir + ".log";
-    fs::remove(ready_);
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* log = std::fopen(log_.c_str(), "w");
-      if (log != nullptr) {
-        dup2(fileno(log), STDOUT_FILENO);
-        dup2(fileno(log), STDERR_FILENO);
-      }
-      std::vector<std::string> args = {EVENHANDD_PATH, "--listen=127.0.0.1:0",
-                                       "--data_dir=" + data_dir, "--ready_file=" + ready_};
-      for (std::string& a : extra) args.push_back(std::move(a));
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(EVENHANDD_PATH, argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 6000 && address_.empty(); ++i) {
-      std::ifstream in(ready_);
-      in >> address_;
-      if (address_.empty()) absl::SleepFor(absl::Milliseconds(50));
-    }
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  const std::string& address() const { return address_; }
-  pid_t pid() const { return pid_; }
-  size_t RssMiB() const {
-    std::ifstream in(absl::StrCat("/proc/", pid_, "/status"));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) {
-        std::istringstream s(line.substr(6));
-        size_t kb = 0;
-        s >> kb;
-        return kb / 1024;
-      }
-    }
-    return 0;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string ready_, log_, address_;
-};
-
-std::shared_ptr<grpc::Channel> Channel(
-    const std::string& address, int id = 0,
-    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials()) {
-  grpc::ChannelArguments args;
-  args.SetInt("evenhand.bench.channel", id);  // distinct args: distinct connections
-  args.SetMaxReceiveMessageSize(256 << 20);
-  return grpc::CreateCustomChannel(address, credentials, args);
-}
 
 // evenhandd's appends through gRPC's callback API, as an integrating system
 // would send them: no thread per call, so the load generator, which shares
@@ -579,15 +340,6 @@ struct SubscriberFigures {
   size_t rss_without_mib = 0, rss_with_mib = 0, rss_after_mib = 0;
 };
 
-size_t RssMib(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6)) / 1024;
-  }
-  return 0;
-}
-
 // Appends at 16 clients without idle subscribers, with them, and after they
 // have gone, in one run against one server.
 SubscriberFigures IdleSubscribers(int count, absl::Duration seconds) {
@@ -744,176 +496,6 @@ std::vector<SecurityRow> TrustBoundaryCost(absl::Duration seconds) {
 
 // ---- scale ---------------------------------------------------------------------------------
 
-struct ScaleFigures {
-  uint64_t events = 0;
-  double load_events_per_s = 0;
-  double rebuild_events_per_s = 0;
-  double ready_s = 0;  // server start until it serves (before the projection catches up)
-  double replay_events_per_s = 0;
-  double replay_raw_events_per_s = 0;
-  double report_p50_ms = 0, report_p99_ms = 0;
-  double year_report_p50_ms = 0;
-  double proof_p50_ms = 0, proof_p99_ms = 0;
-  size_t rss_mib = 0;
-};
-
-// A council's history of about `target` events, written with its Merkle
-// tree into `dir` (as the server would, without gRPC).
-absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
-  storage::StoreOptions so;
-  so.data_dir = dir;
-  so.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
-  auto store = storage::EventStore::Open(so);
-  if (!store.ok()) return store.status();
-  integrity::IntegrityOptions io;
-  io.signing_key_file = dir + "/signing-key.pem";
-  auto log = integrity::IntegrityLog::Open(store->get(), io);
-  if (!log.ok()) return log.status();
-  const History history = WriteCouncilHistory(store->get(), target);
-  const double seconds = history.seconds;
-  const uint64_t n = (*store)->LastPosition();
-  (*store)->BeginShutdown();
-  (*log)->Stop();
-  (void)(*store)->Close();
-  return n / seconds;
-}
-
-// The time to receive the whole log through ReadAll without parsing it (a
-// generic call: the messages stay bytes), i.e. what the server and the
-// network deliver, apart from the client's protobuf parsing.
-absl::Duration ReadAllUnparsed(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue cq;
-  grpc::ClientContext context;
-  const absl::Time t0 = absl::Now();
-  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
-      stub.PrepareCall(&context, "/evenhand.v1.EventLog/ReadAll", &cq);
-  void* tag;
-  bool ok;
-  call->StartCall(nullptr);
-  cq.Next(&tag, &ok);
-  grpc::Slice slice(v1::ReadAllRequest().SerializeAsString());
-  grpc::ByteBuffer request(&slice, 1);
-  call->Write(request, nullptr);
-  cq.Next(&tag, &ok);
-  call->WritesDone(nullptr);
-  cq.Next(&tag, &ok);
-  grpc::ByteBuffer chunk;
-  for (;;) {
-    call->Read(&chunk, nullptr);
-    if (!cq.Next(&tag, &ok) || !ok) break;
-  }
-  grpc::Status status;
-  call->Finish(&status, nullptr);
-  cq.Next(&tag, &ok);
-  const absl::Duration elapsed = absl::Now() - t0;
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  return elapsed;
-}
-
-ScaleFigures Scale(uint64_t target) {
-  ScaleFigures f;
-  const std::string keep = absl::GetFlag(FLAGS_keep_scale_log);
-  const std::string dir = keep.empty() ? TempDir("scale") : keep;
-  const std::string data = dir + "/data";
-  fs::create_directories(dir);
-  absl::StatusOr<double> load = Load(data, target);
-  if (!load.ok()) {
-    std::fprintf(stderr, "load: %s\n", load.status().ToString().c_str());
-    return f;
-  }
-  f.load_events_per_s = *load;
-  // The server starts with no projection checkpoint: it folds the whole log.
-  const absl::Time started = absl::Now();
-  Child child(data);
-  f.ready_s = absl::ToDoubleSeconds(absl::Now() - started);
-  auto channel = Channel(child.address());
-  auto fairness = v1::Fairness::NewStub(channel);
-  auto log = v1::EventLog::NewStub(channel);
-  auto audit = v1::Audit::NewStub(channel);
-  {
-    grpc::ClientContext c;
-    v1::GetStatusResponse status;
-    (void)log->GetStatus(&c, v1::GetStatusRequest(), &status);
-    f.events = status.last_position();
-  }
-  const absl::Time quarter_ago = absl::Now() - absl::Hours(24 * 91);
-  for (;;) {
-    grpc::ClientContext c;
-    v1::ReportRequest r;
-    *r.mutable_from() = ToProtoTime(quarter_ago);
-    v1::FairnessReport report;
-    grpc::Status s = fairness->GetReport(&c, r, &report);
-    if (s.ok()) break;
-    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) {
-      std::fprintf(stderr, "report: %s\n", s.error_message().c_str());
-      return f;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  f.rebuild_events_per_s = f.events / absl::ToDoubleSeconds(absl::Now() - started);
-
-  // The server checkpoints the projection once caught up, and RocksDB
-  // flushes and compacts after it: let that settle, so the figures below
-  // are those of a steady server.
-  absl::SleepFor(absl::Seconds(2));
-  // Replay: the whole log through ReadAll, parsed by the client.
-  {
-    const absl::Time t0 = absl::Now();
-    grpc::ClientContext c;
-    auto reader = log->ReadAll(&c, v1::ReadAllRequest());
-    v1::ReadResponse chunk;
-    uint64_t n = 0;
-    while (reader->Read(&chunk)) n += chunk.events_size();
-    (void)reader->Finish();
-    f.replay_events_per_s = n / absl::ToDoubleSeconds(absl::Now() - t0);
-    f.replay_raw_events_per_s = n / absl::ToDoubleSeconds(ReadAllUnparsed(channel));
-  }
-  // Reports, after catch-up.
-  auto time_reports = [&](absl::Time from, double* p50, double* p99) {
-    std::vector<double> ms;
-    for (int i = 0; i < 20; ++i) {
-      grpc::ClientContext c;
-      v1::ReportRequest r;
-      *r.mutable_from() = ToProtoTime(from);
-      v1::FairnessReport report;
-      const absl::Time t0 = absl::Now();
-      (void)fairness->GetReport(&c, r, &report);
-      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-    }
-    std::sort(ms.begin(), ms.end());
-    *p50 = Percentile(ms, 0.5);
-    if (p99 != nullptr) *p99 = Percentile(ms, 0.99);
-  };
-  time_reports(quarter_ago, &f.report_p50_ms, &f.report_p99_ms);
-  time_reports(absl::Now() - absl::Hours(24 * 365), &f.year_report_p50_ms, nullptr);
-  // Inclusion proofs over gRPC.
-  {
-    std::mt19937_64 rng(1);
-    std::vector<double> ms;
-    for (int i = 0; i < 500; ++i) {
-      grpc::ClientContext c;
-      v1::GetInclusionProofRequest r;
-      r.set_position(std::uniform_int_distribution<uint64_t>(1, f.events)(rng));
-      v1::InclusionProof proof;
-      const absl::Time t0 = absl::Now();
-      (void)audit->GetInclusionProof(&c, r, &proof);
-      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-    }
-    std::sort(ms.begin(), ms.end());
-    f.proof_p50_ms = Percentile(ms, 0.5);
-    f.proof_p99_ms = Percentile(ms, 0.99);
-  }
-  f.rss_mib = child.RssMiB();
-  if (keep.empty()) {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-  return f;
-}
-
 std::string CpuModel() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -1008,7 +590,7 @@ int Main(int argc, char** argv) {
   std::vector<SecurityRow> security;
   if (parts.find("security") != std::string::npos) security = TrustBoundaryCost(seconds);
   ScaleFigures scale;
-  if (parts.find("scale") != std::string::npos) scale = Scale(absl::GetFlag(FLAGS_events));
+  if (parts.find("scale") != std::string::npos) scale = Scale(absl::GetFlag(FLAGS_events), absl::GetFlag(FLAGS_keep_scale_log));
 
   // ---- the table ------------------------------------------------------------------------
   if (!rows.empty()) {
@@ -1090,23 +672,7 @@ int Main(int argc, char** argv) {
       }
     }
   }
-  if (scale.events > 0) {
-    std::printf("\nat %llu events (a five-year council history, loaded at %.0f events/s)\n",
-                static_cast<unsigned long long>(scale.events), scale.load_events_per_s);
-    std::printf("%-44s %14s\n", "measure", "value");
-    std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, client-parsed", scale.replay_events_per_s);
-    std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, received as bytes",
-                scale.replay_raw_events_per_s);
-    std::printf("%-44s %11.0f /s\n", "projection rebuild (server start to report)",
-                scale.rebuild_events_per_s);
-    std::printf("%-44s %11.2f s\n", "  of which: server start until serving", scale.ready_s);
-    std::printf("%-44s %8.1f ms p50, %.1f ms p99\n", "fairness report, current quarter",
-                scale.report_p50_ms, scale.report_p99_ms);
-    std::printf("%-44s %8.1f ms p50\n", "fairness report, current year", scale.year_report_p50_ms);
-    std::printf("%-44s %8.2f ms p50, %.2f ms p99\n", "inclusion proof over gRPC", scale.proof_p50_ms,
-                scale.proof_p99_ms);
-    std::printf("%-44s %11zu MiB\n", "server RSS", scale.rss_mib);
-  }
+  PrintScale(scale);
   return 0;
 }
 

@@ -1,6 +1,11 @@
 #include "integrity/backups.h"
 
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -181,16 +186,43 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
                                             key.key_id(), ": ", s.message()));
   }
 
-  const std::string to = fs::path(o.to).lexically_normal().string();
+  fs::path to_path = fs::path(o.to).lexically_normal();
+  if (!to_path.has_filename()) to_path = to_path.parent_path();  // "dir/"
+  const std::string to = to_path.string();
   const std::string journal_file = o.journal_file.empty() ? DefaultJournalPath(to) : o.journal_file;
   EH_RETURN_IF_ERROR(CheckNew(to, /*may_be_empty_dir=*/true, "data folder"));
   EH_RETURN_IF_ERROR(CheckNew(journal_file, /*may_be_empty_dir=*/false, "journal"));
-  const std::string staging = to + ".restoring";
-  const std::string staging_journal = journal_file + ".restoring";
-  RemoveQuietly(staging);
-  RemoveQuietly(staging_journal);
+  // An empty folder (a new disk's mount point, say) is restored into as it
+  // is; otherwise a folder of our own beside it is renamed into place once
+  // verified. Either way a refused restore leaves nothing behind.
+  std::error_code ec;
+  const bool into_existing = fs::exists(to, ec);
+  std::string staging = to;
+  if (!into_existing) {
+    std::string pattern = to + ".restoring-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat("cannot create a folder beside ", to, ": ",
+                                              std::strerror(errno)));
+    }
+    staging = pattern;
+  }
+  std::string staging_journal = journal_file + ".restoring-XXXXXX";
+  {
+    const int fd = ::mkstemp(staging_journal.data());
+    if (fd < 0) {
+      if (!into_existing) RemoveQuietly(staging);
+      return absl::InternalError(absl::StrCat("cannot create a file beside ", journal_file, ": ",
+                                              std::strerror(errno)));
+    }
+    ::close(fd);
+  }
   auto discard = [&] {
-    RemoveQuietly(staging);
+    if (into_existing) {
+      std::error_code ignored;
+      for (const auto& entry : fs::directory_iterator(to, ignored)) RemoveQuietly(entry.path());
+    } else {
+      RemoveQuietly(staging);
+    }
     RemoveQuietly(staging_journal);
   };
 
@@ -262,7 +294,6 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
     result.verification = *std::move(verified);
   }
 
-  std::error_code ec;
   if (manifest.signing_key_included()) {
     const std::string key_file = staging + "/signing-key.pem";
     fs::copy_file(extras + "/signing-key.pem", key_file, ec);
@@ -275,14 +306,31 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
     ::chmod(key_file.c_str(), 0600);
     result.signing_key_file = to + "/signing-key.pem";
   }
-  if (fs::exists(to, ec)) fs::remove(to, ec);  // checked empty above
-  fs::rename(staging, to, ec);
-  if (!ec) fs::rename(staging_journal, journal_file, ec);
+  // Into place: the data folder, then its journal; if the journal cannot
+  // follow, the data folder goes back, so no half of a restore is left.
+  if (!into_existing) {
+    fs::rename(staging, to, ec);
+    if (ec) {
+      const std::string why = ec.message();
+      discard();
+      return absl::InternalError(absl::StrCat("the restore was verified but cannot be moved into "
+                                              "place (", staging, " -> ", to, "): ", why,
+                                              "; nothing was restored"));
+    }
+    staging = to;
+  }
+  fs::rename(staging_journal, journal_file, ec);
   if (ec) {
-    return absl::InternalError(
-        absl::StrCat("the restore was verified but cannot be moved into "
-                     "place (",
-                     staging, " -> ", to, "): ", ec.message()));
+    const std::string why = ec.message();
+    if (into_existing) {
+      discard();
+    } else {
+      RemoveQuietly(to);
+      RemoveQuietly(staging_journal);
+    }
+    return absl::InternalError(absl::StrCat("the restore was verified but its journal cannot be "
+                                            "moved into place (", journal_file, "): ", why,
+                                            "; nothing was restored"));
   }
   result.journal_file = journal_file;
   return result;

@@ -96,6 +96,15 @@ class Walker {
     CompactRange range;
     std::string chain = GenesisChainHash();
     auto next_checkpoint = checkpoints_.begin();
+    // A checkpoint of the empty log (signed before the first append) has
+    // the empty tree's root; the walk below meets the others.
+    for (; next_checkpoint != checkpoints_.end() && next_checkpoint->checkpoint().tree_size() == 0;
+         ++next_checkpoint) {
+      if (next_checkpoint->checkpoint().root_hash() != EmptyTreeRoot()) {
+        return absl::DataLossError(
+            "position 1: the checkpoint of the empty log does not sign the empty tree's root");
+      }
+    }
     uint64_t expected = 1;
     absl::Status walked = store_.ReadAll(
         1, storage::Direction::kForwards, 0, storage::ReadFilter(),
@@ -140,6 +149,13 @@ class Walker {
               status_ = Mismatch(c, range.Root());
               return false;
             }
+            if (!c.checkpoint().chain_head().empty() && c.checkpoint().chain_head() != chain) {
+              status_ = absl::DataLossError(absl::StrCat(
+                  "position ", agreed_ + 1, ": the events up to position ", p,
+                  " give chain head ", Hex(chain), " but the checkpoint of tree size ", p,
+                  " signed chain head ", Hex(c.checkpoint().chain_head())));
+              return false;
+            }
             // The signed root vouches for the events so far: a stored hash
             // found wrong before it was changed beside them.
             agreed_ = p;
@@ -154,6 +170,11 @@ class Walker {
     }
     EH_RETURN_IF_ERROR(status_);
     if (problem_) return Reported(*problem_);
+    if (next_checkpoint != checkpoints_.end()) {
+      return absl::DataLossError(absl::StrCat(
+          "position ", expected, ": the log ends at position ", expected - 1,
+          " but a checkpoint covers ", next_checkpoint->checkpoint().tree_size(), " events"));
+    }
     if (tree_size != result_.events) {
       return absl::DataLossError(absl::StrCat(
           "position ", std::min(tree_size, result_.events) + 1, ": the Merkle tree records ",

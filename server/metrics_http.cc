@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/prometheus_text.h"
@@ -68,6 +71,16 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
   }
   m->address_ = absl::StrCat(colon == 0 ? "" : listen.substr(0, colon), ":", bound);
   m->thread_ = std::thread([&http] { http.listen_after_bind(); });
+  // httplib's stop() does nothing until the listener runs: wait for it, so
+  // that a Stop() straight after Start() cannot leave it running.
+  for (int i = 0; i < 5000 && !http.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!http.is_running()) {
+    http.stop();
+    m->thread_.join();
+    return absl::InternalError(absl::StrCat("the metrics listener on ", listen, " did not start"));
+  }
   return m;
 }
 

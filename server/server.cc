@@ -433,6 +433,8 @@ absl::Status EvenHandServer::Impl::Start() {
   operations_options.signing_key_file = c.audit().signing_key_file();
   operations_options.backup_dir = c.backup().dir();
   operations_options.keep_backups = c.backup().keep();
+  operations_options.exclude_signing_key = c.backup().exclude_signing_key();
+  operations_options.confine_to_backup_dir = !local_mode;
   operations_options.server_version = kVersion;
   operations_options.gate = gate_.get();
   if (options_.clock) operations_options.clock = options_.clock;

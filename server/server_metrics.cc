@@ -48,7 +48,7 @@ void AddRocksDb(const storage::EventStore& store, std::vector<Family>* out) {
   out->push_back(Gauge("evenhand_rocksdb_write_stopped",
                        "1 while RocksDB has stopped writes (too many memtables or L0 files).",
                        db_int("rocksdb.is-write-stopped")));
-  out->push_back(Gauge("evenhand_rocksdb_delayed_write_rate_bytes",
+  out->push_back(Gauge("evenhand_rocksdb_delayed_write_rate_bytes_per_second",
                        "RocksDB's write rate limit while it slows writes down (0: not slowed).",
                        db_int("rocksdb.actual-delayed-write-rate")));
   out->push_back(Gauge("evenhand_rocksdb_running_compactions", "Compactions running now.",
@@ -64,9 +64,9 @@ void AddRocksDb(const storage::EventStore& store, std::vector<Family>* out) {
                        all_cfs("rocksdb.live-sst-files-size")));
   out->push_back(Gauge("evenhand_rocksdb_memtable_bytes", "Bytes in all memtables.",
                        all_cfs("rocksdb.cur-size-all-mem-tables")));
-  out->push_back(Gauge("evenhand_rocksdb_background_errors",
-                       "Background errors RocksDB has had (a failed flush or compaction).",
-                       db_int("rocksdb.background-errors")));
+  out->push_back(Counter("evenhand_rocksdb_background_errors_total",
+                         "Background errors RocksDB has had (a failed flush or compaction).",
+                         db_int("rocksdb.background-errors")));
   // Write stalls since start, summed over the column families.
   double stops = 0, slowdowns = 0;
   for (const char* name : {"default", "events", "streams", "event_ids", "meta", "integrity"}) {

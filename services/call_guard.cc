@@ -56,6 +56,8 @@ class CallGuard final : public grpc::experimental::Interceptor {
         methods->ModifySendStatus(ToGrpcStatus(absl::PermissionDeniedError(
             "this call was not authorised (the server's method did not ask the authoriser)")));
       }
+      // The call is answered: this thread's lines no longer belong to it.
+      logging::SetThreadRequestId("");
     }
     methods->Proceed();
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
+#include "base/logging.h"
 #include "base/metrics.h"
 #include "services/auth/withholding.h"
 #include "services/internal/delivery_pool.h"
@@ -187,6 +188,9 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
                         response->set_idempotent_replay(result->idempotent_replay);
                         reactor->Finish(grpc::Status::OK);
                       });
+  // The rest of this call is on the store's threads: this callback thread
+  // goes on to other calls.
+  logging::SetThreadRequestId("");
   return reactor;
 }
 

@@ -56,11 +56,24 @@ absl::StatusOr<std::string> OperationsService::Folder(const std::string& asked) 
     return absl::InvalidArgumentError(
         absl::StrCat("backup folder \"", dir,
                      "\" is not an absolute path: it names a folder on the "
-                     "server's machine, so give it in full (e.g. /var/backups/evenhand)"));
+                     "server's machine, so give it in full (e.g. /var/lib/evenhand/backups)"));
   }
   std::error_code ec;
   const fs::path normal = fs::weakly_canonical(dir, ec);
   const fs::path data = fs::weakly_canonical(options_.data_dir, ec);
+  const fs::path root = fs::weakly_canonical(options_.backup_dir, ec);
+  if (options_.confine_to_backup_dir && !Within(normal, root)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "backup folder ", dir, " is outside the server's backup folder ", root.string(),
+        " (backup.dir): with TLS, backups are written and listed only there. Name a folder "
+        "inside it, or change backup.dir in the server's config"));
+  }
+  // The Even Hand part of the folder must be a folder of its own, not a
+  // link elsewhere.
+  if (fs::is_symlink(normal / "evenhand", ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backup folder ", dir, " holds a symbolic link \"evenhand\": refusing to follow it"));
+  }
   if (Within(normal, data) || Within(data, normal)) {
     return absl::InvalidArgumentError(
         absl::StrCat("backup folder ", dir, " is inside the data folder ", options_.data_dir,
@@ -84,7 +97,8 @@ grpc::Status OperationsService::Backup(grpc::ServerContext* context,
     return ToGrpcStatus(s);
   }
   absl::MutexLock lock(&backup_mu_);
-  absl::Status s = TakeBackup(*dir, request->exclude_signing_key(), response);
+  absl::Status s = TakeBackup(
+      *dir, request->exclude_signing_key() || options_.exclude_signing_key, response);
   if (!s.ok()) {
     logging::Error(kComponent, absl::StrCat("backup to ", *dir, " failed: ", s.ToString()));
     return ToGrpcStatus(s);
@@ -94,6 +108,19 @@ grpc::Status OperationsService::Backup(grpc::ServerContext* context,
 
 absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_key,
                                            v1::BackupInfo* info) {
+  // A folder holds one log's backups: retention must never delete another
+  // log's, and restore's "the newest" must be of this log.
+  if (absl::StatusOr<v1::ListBackupsResponse> existing = integrity::ReadBackupFolder(dir);
+      existing.ok()) {
+    for (const v1::BackupInfo& b : existing->backups()) {
+      if (b.has_manifest() && b.manifest().log_id() != store_->log_id()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "backup folder ", dir, " holds backups of another log (", b.manifest().log_id(),
+            ", backup ", b.backup_id(), "); this log is ", store_->log_id(),
+            ": give each log a backup folder of its own"));
+      }
+    }
+  }
   const absl::Time started = options_.clock();
   const absl::Time wall_started = absl::Now();
   v1::BackupManifest manifest;
@@ -104,6 +131,7 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   // Everything acknowledged so far is under this checkpoint, and so in the
   // copy, which begins after it.
   EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint checkpoint, integrity_->CheckpointNow());
+  const absl::Duration signing = absl::Now() - wall_started;
   manifest.set_last_position(store_->LastPosition());
   *manifest.mutable_checkpoint() = checkpoint;
   *manifest.mutable_public_key() = integrity_->public_key();
@@ -164,11 +192,10 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   info->set_complete(true);
   logging::Info(
       kComponent,
-      absl::StrCat("backup ", created.backup.id, " taken in ", dir,
-                   ": checkpoint of tree "
-                   "size ",
+      absl::StrCat("backup ", created.backup.id, " taken in ", dir, ": checkpoint of tree size ",
                    checkpoint.checkpoint().tree_size(), ", ", created.backup.size_bytes, " bytes (",
-                   created.copied_bytes, " new) in ", info->duration_ms(), " ms",
+                   created.copied_bytes, " new) in ", info->duration_ms(),
+                   " ms (signing the checkpoint: ", absl::ToInt64Milliseconds(signing), " ms)",
                    created.purged.empty()
                        ? std::string()
                        : absl::StrCat("; deleted ", created.purged.size(),

@@ -37,6 +37,11 @@ struct OperationsOptions {
   // backup.dir and backup.keep (ServerConfig).
   std::string backup_dir;
   uint32_t keep_backups = 7;
+  // backup.excludeSigningKey.
+  bool exclude_signing_key = false;
+  // Folders a client names must lie within backup_dir (off only in local
+  // mode, where every caller is on this machine already).
+  bool confine_to_backup_dir = true;
   std::string server_version;
   auth::CallGate* gate = nullptr;
   std::function<absl::Time()> clock = [] { return absl::Now(); };

@@ -1,5 +1,6 @@
 #include "storage/backup.h"
 
+#include <filesystem>
 #include <memory>
 #include <utility>
 
@@ -60,7 +61,10 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenReadOnly(const std::string& dir) {
 
 absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
                                            const std::string& metadata, uint32_t keep, bool flush) {
-  EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
+  // A new folder is made owner-only; an existing one is left as its owner
+  // set it (the files in it are owner-only either way).
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
   Engine e;
   rocksdb::BackupEngine* raw = nullptr;
   EH_RETURN_IF_ERROR(

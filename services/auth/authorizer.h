@@ -1,6 +1,6 @@
 // Authorizer: the one place that decides who may do what (docs/SECURITY.md).
 //
-// Every gRPC method of the EventLog, Fairness and Audit services calls
+// Every gRPC method of the EventLog, Fairness, Audit and Operations services calls
 // Authorize() before it does anything else, with its own name and request.
 // The authoriser:
 //   1. authenticates the caller: a client certificate verified by the TLS

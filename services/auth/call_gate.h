@@ -1,4 +1,4 @@
-// CallGate: what every method of the EventLog, Fairness and Audit services
+// CallGate: what every method of the EventLog, Fairness, Audit and Operations services
 // does first, and what a read does before it answers.
 //
 //   absl::StatusOr<auth::Grant> grant = gate->Admit(*context, kMethod, *request);

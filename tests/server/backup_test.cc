@@ -24,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integrity/backups.h"
+#include "integrity/integrity_log.h"
 #include "integrity/tree_keys.h"
 #include "rocksdb/db.h"
 #include "tests/testing/events.h"
@@ -371,6 +372,125 @@ TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {
   CliResult over = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("data")});
   EXPECT_EQ(over.exit_code, 2) << over.output;
   EXPECT_THAT(over.output, HasSubstr("already exists"));
+}
+
+TEST_F(BackupTest, ConsistentlyRewrittenLogIsRefusedAgainstTheSignedRoots) {
+  StartServer();
+  // A checkpoint of the empty log first (anyone may ask for one): the
+  // journal then starts with tree size 0.
+  {
+    auto audit = v1::Audit::NewStub(channel_);
+    grpc::ClientContext context;
+    v1::SignedCheckpoint empty;
+    ASSERT_TRUE(audit->GetCheckpoint(&context, v1::GetCheckpointRequest(), &empty).ok());
+    ASSERT_EQ(empty.checkpoint().tree_size(), 0u);
+  }
+  AppendSome("q-", 30);
+  v1::AppendRequest request;
+  request.set_stream_id("query-target");
+  *request.add_events() = testing::AnEvent("target-QQQQ");
+  auto appended = client_->Append(request);
+  ASSERT_TRUE(appended.ok());
+  const uint64_t target = appended->positions(0);
+  AppendSome("r-", 30);
+  const std::string backups = dir_.Sub("backups");
+  const uint32_t original = Backup(backups).backup_id();
+  StopServer();
+
+  // Change the event, throw the tree and chain away, and let the
+  // integrity log hash the changed events afresh: every stored hash then
+  // agrees with the events. Only the signed roots can tell.
+  const std::string raw = dir_.Sub("raw");
+  std::string metadata;
+  {
+    RawCopy copy(backups, original, raw);
+    std::string key;
+    PutBigEndian64(&key, target);
+    std::string value;
+    ASSERT_TRUE(copy.db()->Get(rocksdb::ReadOptions(), copy.cf("events"), key, &value).ok());
+    value[value.find("QQQQ")] = 'R';
+    ASSERT_TRUE(copy.db()->Put(rocksdb::WriteOptions(), copy.cf("events"), key, value).ok());
+    for (const char* prefix : {"n", "c", "s", "j"}) {
+      std::string end = prefix;
+      end.back()++;
+      ASSERT_TRUE(copy.db()->DeleteRange(rocksdb::WriteOptions(), copy.cf("integrity"), prefix, end).ok());
+    }
+  }
+  uint32_t rewritten;
+  {
+    storage::StoreOptions so;
+    so.data_dir = raw;
+    so.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
+    so.min_free_bytes = 0;
+    so.reserve_bytes = 0;
+    auto store = storage::EventStore::Open(so);
+    ASSERT_TRUE(store.ok()) << store.status();
+    integrity::IntegrityOptions io;
+    io.signing_key_file = dir_.Sub("forger-key.pem");
+    io.journal_file = dir_.Sub("forger.checkpoints.jsonl");
+    auto log = integrity::IntegrityLog::Open(store->get(), io);
+    ASSERT_TRUE(log.ok()) << log.status();
+    (*log)->Stop();
+    auto listed = integrity::ReadBackupFolder(backups);
+    ASSERT_TRUE(listed.ok());
+    auto created = storage::CreateBackup((*store)->db(), backups,
+                                         integrity::ManifestJson(listed->backups(0).manifest()), 0,
+                                         true);
+    ASSERT_TRUE(created.ok()) << created.status();
+    rewritten = created->backup.id;
+    fs::copy(integrity::BackupExtrasDir(backups, original),
+             integrity::BackupExtrasDir(backups, rewritten), fs::copy_options::recursive);
+    log->reset();
+    (void)(*store)->Close();
+  }
+  CliResult r = RunCli({"restore", "--from=" + backups, absl::StrCat("--backup=", rewritten),
+                        "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("are not those that were signed"));
+  EXPECT_THAT(r.output, HasSubstr("position 1: the events at positions 1..")) << r.output;
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+}
+
+TEST_F(BackupTest, RestoresIntoANewFolderAnEmptyOneOrAPathWithATrailingSlash) {
+  StartServer();
+  AppendSome("a-", 20);
+  const std::string backups = dir_.Sub("backups");
+  Backup(backups);
+  StopServer();
+  CliResult slash = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("one") + "/"});
+  EXPECT_EQ(slash.exit_code, 0) << slash.output;
+  EXPECT_TRUE(fs::exists(dir_.Sub("one") + "/CURRENT"));
+  EXPECT_TRUE(fs::exists(dir_.Sub("one.checkpoints.jsonl")));
+  fs::create_directories(dir_.Sub("mounted"));
+  CliResult empty = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("mounted")});
+  EXPECT_EQ(empty.exit_code, 0) << empty.output;
+  EXPECT_TRUE(fs::exists(dir_.Sub("mounted") + "/CURRENT"));
+  // Nothing of ours is left beside them.
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    EXPECT_THAT(entry.path().filename().string(), ::testing::Not(HasSubstr(".restoring")));
+  }
+  // The restored folder starts, and its log is the backup's.
+  data_subdir_ = "mounted";
+  StartServer();
+  EXPECT_GE(server_->LastPosition(), 20u);
+}
+
+TEST_F(BackupTest, AFolderHoldsOneLogsBackups) {
+  StartServer();
+  AppendSome("a-", 5);
+  const std::string backups = dir_.Sub("backups");
+  Backup(backups);
+  StopServer();
+  data_subdir_ = "another-log";
+  StartServer();
+  auto stub = v1::Operations::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::BackupRequest request;
+  request.set_to(backups);
+  v1::BackupInfo info;
+  grpc::Status s = stub->Backup(&context, request, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("holds backups of another log"));
 }
 
 }  // namespace

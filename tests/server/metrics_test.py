@@ -11,6 +11,7 @@ lines with request ids.
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -51,10 +52,19 @@ class Metrics(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="evenhand-metrics-")
-        generate_stubs(ARGS.proto_dir, os.path.join(cls.tmp, "gen"))
+        gen = os.path.join(cls.tmp, "gen")
+        generate_stubs(ARGS.proto_dir, gen)
+        subprocess.run(["protoc", f"--proto_path={ARGS.proto_dir}", f"--python_out={gen}",
+                        f"--grpc_python_out={gen}",
+                        "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin",
+                        os.path.join(ARGS.proto_dir, "evenhand", "v1", "audit.proto"),
+                        os.path.join(ARGS.proto_dir, "evenhand", "v1", "operations.proto")],
+                       check=True)
         global grpc, events_pb2, log_pb2, log_pb2_grpc, health_pb2, health_pb2_grpc
+        global operations_pb2, operations_pb2_grpc
         import grpc
         from evenhand.v1 import events_pb2, log_pb2, log_pb2_grpc
+        from evenhand.v1 import operations_pb2, operations_pb2_grpc
         import health_pb2, health_pb2_grpc
         cls.data = os.path.join(cls.tmp, "data")
         cls.server = ChildServer(ARGS.evenhandd, cls.data)
@@ -160,11 +170,19 @@ class Metrics(unittest.TestCase):
         self.assertEqual(e.exception.code, 405)
 
     def test_log_lines_are_json_with_request_ids(self):
+        # A backup logs a line while its call is handled: it carries the id
+        # the caller sent.
+        stub = operations_pb2_grpc.OperationsStub(self.channel)
+        stub.Backup(operations_pb2.BackupRequest(to=os.path.join(self.tmp, "backups")),
+                    timeout=60, metadata=[("x-request-id", "req-metrics-test-1")])
         with open(self.data + ".log") as f:
-            lines = [l for l in f if l.startswith("{")]
+            lines = [l for l in f.read().splitlines()
+                     if not l.startswith("Even Hand is serving on")]  # stdout's one line
         self.assertTrue(lines)
-        for line in lines:
-            record = json.loads(line)
+        records = [json.loads(line) for line in lines]  # every line is one object
+        backup_lines = [r for r in records if r.get("request_id") == "req-metrics-test-1"]
+        self.assertTrue(any("backup 1 taken" in r["message"] for r in backup_lines), backup_lines)
+        for record in records:
             self.assertIn(record["level"], ("info", "warning", "error"))
             self.assertTrue(record["time"].endswith("Z"))
             self.assertIn("component", record)

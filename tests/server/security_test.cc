@@ -4,6 +4,7 @@
 // 127.0.0.1. Each test is one of issue 10's "it must show" items.
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -21,6 +22,8 @@
 #include "clients/connection.h"
 #include "clients/event_log_client.h"
 #include "clients/fairness_client.h"
+#include "evenhand/v1/operations.grpc.pb.h"
+#include "gmock/gmock.h"
 #include "reporting/report_render.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
@@ -620,6 +623,38 @@ TEST_F(SecurityTest, AReadWhoseAccessRecordCannotBeWrittenIsRefused) {
   for (int i = 0; i < 40 && limited.ok(); ++i) limited = Log(c).GetStatus().status();
   EXPECT_EQ(limited.code(), absl::StatusCode::kResourceExhausted) << limited;
   EXPECT_TRUE(absl::StrContains(limited.message(), "requestsPerSecond")) << limited;
+}
+
+TEST_F(SecurityTest, BackupsAreForAdminsAndStayInTheBackupFolder) {
+  namespace fs = std::filesystem;
+  auto backup = [&](const std::string& who, const std::string& to) {
+    auto stub = v1::Operations::NewStub(Dial(As(who)));
+    grpc::ClientContext context;
+    v1::BackupRequest request;
+    request.set_to(to);
+    v1::BackupInfo info;
+    return stub->Backup(&context, request, &info);
+  };
+  // Only an admin may copy the whole log out.
+  for (const char* who : {"auditor", "committee", "monitoring", "case-system"}) {
+    grpc::Status s = backup(who, "");
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << who;
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr("needs the role admin")) << who;
+  }
+  // With TLS, not even an admin can make the server write elsewhere.
+  grpc::Status outside = backup("admin", dir_->Sub("elsewhere"));
+  EXPECT_EQ(outside.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(outside.error_message(), ::testing::HasSubstr("outside the server's backup folder"));
+  EXPECT_FALSE(fs::exists(dir_->Sub("elsewhere")));
+  // Into its backup folder (the default) it may, and the backup is on the
+  // record.
+  grpc::Status ok = backup("admin", "");
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  bool recorded = false;
+  for (const auto& r : AccessRecords("admin")) {
+    recorded |= r.event().payload().access_recorded().method() == "evenhand.v1.Operations/Backup";
+  }
+  EXPECT_TRUE(recorded);
 }
 
 TEST_F(SecurityTest, PlainTextOnAnAddressOtherThanLoopbackRefusesToStart) {

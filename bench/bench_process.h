@@ -1,0 +1,53 @@
+// What the benchmark programs share for running evenhandd: temporary
+// folders, percentiles, a child evenhandd on a free port, gRPC channels, a
+// process's resident memory.
+#ifndef EVENHAND_BENCH_BENCH_PROCESS_H_
+#define EVENHAND_BENCH_BENCH_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evenhand/v1/events.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace evenhand::bench {
+
+// A new folder under $TMPDIR (or /tmp) named for `name`.
+std::string TempDir(const std::string& name);
+
+// The `p` quantile of `sorted` (0 if empty).
+double Percentile(std::vector<double>& sorted, double p);
+
+// evenhandd (EVENHANDD_PATH) as a child on a free port, with its data in
+// `data_dir` and its output in "<data_dir>.log"; SIGTERM on destruction.
+class Child {
+ public:
+  explicit Child(const std::string& data_dir, std::vector<std::string> extra = {});
+  ~Child();
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+  size_t RssMiB() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string ready_, log_, address_;
+};
+
+// A channel of its own (`id` keeps channels to one address apart).
+std::shared_ptr<grpc::Channel> Channel(
+    const std::string& address, int id = 0,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials());
+
+// A written query received, with a 200-byte subject: the event every
+// append run writes (evenhandd, raw RocksDB and PostgreSQL alike).
+v1::Event QueryEvent(const std::string& id);
+
+// Resident memory of process `pid`, in MiB.
+size_t RssMib(pid_t pid);
+
+}  // namespace evenhand::bench
+
+#endif  // EVENHAND_BENCH_BENCH_PROCESS_H_

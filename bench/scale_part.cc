@@ -1,0 +1,281 @@
+#include "bench/scale_part.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/time_util.h"
+#include "bench/bench_process.h"
+#include "bench/bench_support.h"
+#include "evenhand/v1/audit.grpc.pb.h"
+#include "evenhand/v1/fairness.grpc.pb.h"
+#include "evenhand/v1/log.grpc.pb.h"
+#include "evenhand/v1/operations.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "integrity/backups.h"
+#include "integrity/integrity_log.h"
+#include "storage/event_store.h"
+
+namespace evenhand::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+uint64_t FolderBytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& f : fs::recursive_directory_iterator(dir, ec)) {
+    if (f.is_regular_file(ec)) bytes += f.file_size(ec);
+  }
+  return bytes;
+}
+
+absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
+  storage::StoreOptions so;
+  so.data_dir = dir;
+  so.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
+  auto store = storage::EventStore::Open(so);
+  if (!store.ok()) return store.status();
+  integrity::IntegrityOptions io;
+  io.signing_key_file = dir + "/signing-key.pem";
+  io.journal_file = integrity::DefaultJournalPath(dir);
+  auto log = integrity::IntegrityLog::Open(store->get(), io);
+  if (!log.ok()) return log.status();
+  const History history = WriteCouncilHistory(store->get(), target);
+  const double seconds = history.seconds;
+  const uint64_t n = (*store)->LastPosition();
+  (*store)->BeginShutdown();
+  (*log)->Stop();
+  (void)(*store)->Close();
+  return n / seconds;
+}
+
+// The time to receive the whole log through ReadAll without parsing it (a
+// generic call: the messages stay bytes), i.e. what the server and the
+// network deliver, apart from the client's protobuf parsing.
+absl::Duration ReadAllUnparsed(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  const absl::Time t0 = absl::Now();
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      stub.PrepareCall(&context, "/evenhand.v1.EventLog/ReadAll", &cq);
+  void* tag;
+  bool ok;
+  call->StartCall(nullptr);
+  cq.Next(&tag, &ok);
+  grpc::Slice slice(v1::ReadAllRequest().SerializeAsString());
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, nullptr);
+  cq.Next(&tag, &ok);
+  call->WritesDone(nullptr);
+  cq.Next(&tag, &ok);
+  grpc::ByteBuffer chunk;
+  for (;;) {
+    call->Read(&chunk, nullptr);
+    if (!cq.Next(&tag, &ok) || !ok) break;
+  }
+  grpc::Status status;
+  call->Finish(&status, nullptr);
+  cq.Next(&tag, &ok);
+  const absl::Duration elapsed = absl::Now() - t0;
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return elapsed;
+}
+
+// Operations.Backup of the whole log, then `evenhand restore`'s library
+// call on it, timed (the server keeps running: restore reads only the
+// backup).
+void BackUpAndRestore(const std::string& address, const std::string& dir, ScaleFigures* f) {
+  f->data_bytes = FolderBytes(dir + "/data");
+  // The first checkpoint after a bulk load builds the stream-head map of
+  // every stream: timed apart, as a server signs it within a minute of
+  // start anyway, not at backup time.
+  {
+    auto audit = v1::Audit::NewStub(Channel(address));
+    grpc::ClientContext c;
+    v1::SignedCheckpoint checkpoint;
+    const absl::Time t0 = absl::Now();
+    (void)audit->GetCheckpoint(&c, v1::GetCheckpointRequest(), &checkpoint);
+    f->first_checkpoint_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  }
+  auto operations = v1::Operations::NewStub(Channel(address));
+  grpc::ClientContext c;
+  v1::BackupRequest request;
+  request.set_to(dir + "/backups");
+  v1::BackupInfo info;
+  const absl::Time t0 = absl::Now();
+  grpc::Status s = operations->Backup(&c, request, &info);
+  if (!s.ok()) {
+    f->backup_note = absl::StrCat("backup: ", s.error_message());
+    return;
+  }
+  f->backup_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  f->backup_bytes = info.size_bytes();
+  // A second backup into the same folder: what a nightly one costs.
+  {
+    grpc::ClientContext c2;
+    v1::BackupInfo again;
+    const absl::Time t2 = absl::Now();
+    if (operations->Backup(&c2, request, &again).ok()) {
+      f->incremental_backup_s = absl::ToDoubleSeconds(absl::Now() - t2);
+      f->incremental_backup_bytes = again.copied_bytes();
+    }
+  }
+  integrity::RestoreOptions restore;
+  restore.from = dir + "/backups";
+  restore.to = dir + "/restored";
+  const absl::Time t1 = absl::Now();
+  absl::StatusOr<integrity::RestoreResult> restored = integrity::RestoreBackup(restore);
+  if (!restored.ok()) {
+    f->backup_note = absl::StrCat("restore: ", restored.status().ToString());
+    return;
+  }
+  f->restore_s = absl::ToDoubleSeconds(absl::Now() - t1);
+}
+
+}  // namespace
+
+ScaleFigures Scale(uint64_t target, const std::string& keep) {
+  ScaleFigures f;
+  const std::string dir = keep.empty() ? TempDir("scale") : keep;
+  const std::string data = dir + "/data";
+  fs::create_directories(dir);
+  absl::StatusOr<double> load = Load(data, target);
+  if (!load.ok()) {
+    std::fprintf(stderr, "load: %s\n", load.status().ToString().c_str());
+    return f;
+  }
+  f.load_events_per_s = *load;
+  // The server starts with no projection checkpoint: it folds the whole log.
+  const absl::Time started = absl::Now();
+  Child child(data);
+  f.ready_s = absl::ToDoubleSeconds(absl::Now() - started);
+  auto channel = Channel(child.address());
+  auto fairness = v1::Fairness::NewStub(channel);
+  auto log = v1::EventLog::NewStub(channel);
+  auto audit = v1::Audit::NewStub(channel);
+  {
+    grpc::ClientContext c;
+    v1::GetStatusResponse status;
+    (void)log->GetStatus(&c, v1::GetStatusRequest(), &status);
+    f.events = status.last_position();
+  }
+  const absl::Time quarter_ago = absl::Now() - absl::Hours(24 * 91);
+  for (;;) {
+    grpc::ClientContext c;
+    v1::ReportRequest r;
+    *r.mutable_from() = ToProtoTime(quarter_ago);
+    v1::FairnessReport report;
+    grpc::Status s = fairness->GetReport(&c, r, &report);
+    if (s.ok()) break;
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      std::fprintf(stderr, "report: %s\n", s.error_message().c_str());
+      return f;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  f.rebuild_events_per_s = f.events / absl::ToDoubleSeconds(absl::Now() - started);
+
+  // The server checkpoints the projection once caught up, and RocksDB
+  // flushes and compacts after it: let that settle, so the figures below
+  // are those of a steady server.
+  absl::SleepFor(absl::Seconds(2));
+  // Replay: the whole log through ReadAll, parsed by the client.
+  {
+    const absl::Time t0 = absl::Now();
+    grpc::ClientContext c;
+    auto reader = log->ReadAll(&c, v1::ReadAllRequest());
+    v1::ReadResponse chunk;
+    uint64_t n = 0;
+    while (reader->Read(&chunk)) n += chunk.events_size();
+    (void)reader->Finish();
+    f.replay_events_per_s = n / absl::ToDoubleSeconds(absl::Now() - t0);
+    f.replay_raw_events_per_s = n / absl::ToDoubleSeconds(ReadAllUnparsed(channel));
+  }
+  // Reports, after catch-up.
+  auto time_reports = [&](absl::Time from, double* p50, double* p99) {
+    std::vector<double> ms;
+    for (int i = 0; i < 20; ++i) {
+      grpc::ClientContext c;
+      v1::ReportRequest r;
+      *r.mutable_from() = ToProtoTime(from);
+      v1::FairnessReport report;
+      const absl::Time t0 = absl::Now();
+      (void)fairness->GetReport(&c, r, &report);
+      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
+    std::sort(ms.begin(), ms.end());
+    *p50 = Percentile(ms, 0.5);
+    if (p99 != nullptr) *p99 = Percentile(ms, 0.99);
+  };
+  time_reports(quarter_ago, &f.report_p50_ms, &f.report_p99_ms);
+  time_reports(absl::Now() - absl::Hours(24 * 365), &f.year_report_p50_ms, nullptr);
+  // Inclusion proofs over gRPC.
+  {
+    std::mt19937_64 rng(1);
+    std::vector<double> ms;
+    for (int i = 0; i < 500; ++i) {
+      grpc::ClientContext c;
+      v1::GetInclusionProofRequest r;
+      r.set_position(std::uniform_int_distribution<uint64_t>(1, f.events)(rng));
+      v1::InclusionProof proof;
+      const absl::Time t0 = absl::Now();
+      (void)audit->GetInclusionProof(&c, r, &proof);
+      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
+    std::sort(ms.begin(), ms.end());
+    f.proof_p50_ms = Percentile(ms, 0.5);
+    f.proof_p99_ms = Percentile(ms, 0.99);
+  }
+  f.rss_mib = child.RssMiB();
+  BackUpAndRestore(child.address(), dir, &f);
+  if (keep.empty()) {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+  return f;
+}
+
+void PrintScale(const ScaleFigures& scale) {
+  if (scale.events > 0) {
+    std::printf("\nat %llu events (a five-year council history, loaded at %.0f events/s)\n",
+                static_cast<unsigned long long>(scale.events), scale.load_events_per_s);
+    std::printf("%-44s %14s\n", "measure", "value");
+    std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, client-parsed",
+                scale.replay_events_per_s);
+    std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, received as bytes",
+                scale.replay_raw_events_per_s);
+    std::printf("%-44s %11.0f /s\n", "projection rebuild (server start to report)",
+                scale.rebuild_events_per_s);
+    std::printf("%-44s %11.2f s\n", "  of which: server start until serving", scale.ready_s);
+    std::printf("%-44s %8.1f ms p50, %.1f ms p99\n", "fairness report, current quarter",
+                scale.report_p50_ms, scale.report_p99_ms);
+    std::printf("%-44s %8.1f ms p50\n", "fairness report, current year", scale.year_report_p50_ms);
+    std::printf("%-44s %8.2f ms p50, %.2f ms p99\n", "inclusion proof over gRPC",
+                scale.proof_p50_ms, scale.proof_p99_ms);
+    std::printf("%-44s %11zu MiB\n", "server RSS", scale.rss_mib);
+    if (!scale.backup_note.empty()) {
+      std::printf("%-44s %s\n", "backup and restore", scale.backup_note.c_str());
+    } else {
+      std::printf("%-44s %8.1f s\n", "first checkpoint after the load (stream map)",
+                  scale.first_checkpoint_s);
+      std::printf("%-44s %8.1f s, %.0f MiB (data folder %.0f MiB)\n",
+                  "backup (online, first: everything copied)", scale.backup_s,
+                  scale.backup_bytes / 1048576.0, scale.data_bytes / 1048576.0);
+      std::printf("%-44s %8.1f s, %.1f MiB copied\n", "backup (online, the next one: incremental)",
+                  scale.incremental_backup_s, scale.incremental_backup_bytes / 1048576.0);
+      std::printf("%-44s %8.1f s (%.0f events/s)\n", "restore (copy, verify every event)",
+                  scale.restore_s, scale.restore_s > 0 ? scale.events / scale.restore_s : 0.0);
+    }
+  }
+}
+
+}  // namespace evenhand::bench

@@ -1,0 +1,45 @@
+// The scale part of evenhand_bench: a council history of a given size
+// loaded into a log, then, against a child evenhandd on it, the projection
+// rebuild, replay, report and proof latency, memory, and an online backup
+// and verified restore of the whole log.
+#ifndef EVENHAND_BENCH_SCALE_PART_H_
+#define EVENHAND_BENCH_SCALE_PART_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace evenhand::bench {
+
+struct ScaleFigures {
+  uint64_t events = 0;
+  double load_events_per_s = 0;
+  double rebuild_events_per_s = 0;
+  double ready_s = 0;  // server start until it serves (before the projection catches up)
+  double replay_events_per_s = 0;
+  double replay_raw_events_per_s = 0;
+  double report_p50_ms = 0, report_p99_ms = 0;
+  double year_report_p50_ms = 0;
+  double proof_p50_ms = 0, proof_p99_ms = 0;
+  size_t rss_mib = 0;
+  // evenhand backup of the whole log (a first, full backup) and evenhand
+  // restore of it (copy and verification of every event).
+  double first_checkpoint_s = 0, backup_s = 0, restore_s = 0;
+  uint64_t backup_bytes = 0, data_bytes = 0;
+  double incremental_backup_s = 0;
+  uint64_t incremental_backup_bytes = 0;
+  std::string backup_note;
+};
+
+// A council's history of about `target` events, written with its Merkle
+// tree into `dir` (as the server would, without gRPC).
+
+// `keep`: a folder to write the log into and keep; empty: a temporary one.
+ScaleFigures Scale(uint64_t target, const std::string& keep);
+
+// The figures as a table on stdout (nothing if the run failed).
+void PrintScale(const ScaleFigures& scale);
+
+}  // namespace evenhand::bench
+
+#endif  // EVENHAND_BENCH_SCALE_PART_H_
