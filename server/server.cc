@@ -142,6 +142,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_subscriptions_per_client() == 0) c.set_max_subscriptions_per_client(1024);
   if (c.max_export_events() == 0) c.set_max_export_events(200000);
   if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(64);
+  if (c.append_stream_window() == 0) c.set_append_stream_window(1024);
   v1::FairnessConfig* f = c.mutable_fairness();
   // The rules' own defaults (projections::FairnessSettings), so that what
   // --print_config shows is what the rules use.
@@ -389,6 +390,7 @@ absl::Status EvenHandServer::Impl::Start() {
       static_cast<uint64_t>(c.max_subscriber_mib_per_second()) << 20;
   log_options.problems = [this] { return integrity_->problems(); };
   log_options.gate = gate_.get();
+  log_options.append_stream_window = c.append_stream_window();
   if (options_.clock) log_options.clock = options_.clock;
 
   if (options_.seed_demo && store_->LastPosition() == 0) {

@@ -15,6 +15,8 @@
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "services/auth/withholding.h"
+#include "services/append_stream.h"
+#include "services/internal/append_request.h"
 #include "services/internal/delivery_pool.h"
 #include "services/internal/raw_messages.h"
 
@@ -85,60 +87,6 @@ class ChunkWriter {
 
 v1::ReadResponse* Itself(v1::ReadResponse* r) { return r; }
 
-// Append calls by outcome, and how long they took to answer (durable or
-// refused), for /metrics.
-void CountAppend(absl::StatusCode code, absl::Time started) {
-  struct ByCode {
-    metrics::Counter* calls;
-    metrics::Histogram* seconds;
-  };
-  static ByCode* by_code = [] {
-    auto* table = new ByCode[17];
-    for (int c = 0; c <= 16; ++c) {
-      const metrics::Labels labels = {
-          {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(c))}};
-      table[c].calls = &metrics::Registry::Default().GetCounter(
-          "evenhand_append_requests_total", "EventLog.Append calls answered, by gRPC status.",
-          labels);
-      table[c].seconds = &metrics::Registry::Default().GetHistogram(
-          "evenhand_append_duration_seconds",
-          "Time from an Append call's arrival to its answer (after the fsync for OK), by gRPC "
-          "status.",
-          metrics::LatencyBuckets(), labels);
-    }
-    return table;
-  }();
-  const int c = static_cast<int>(code);
-  if (c < 0 || c > 16) return;
-  by_code[c].calls->Add();
-  by_code[c].seconds->Observe(absl::ToDoubleSeconds(absl::Now() - started));
-}
-
-absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request) {
-  switch (request.expected_revision_case()) {
-    case v1::AppendRequest::kExactRevision:
-      return storage::ExpectedRevision::Exact(request.exact_revision());
-    case v1::AppendRequest::kExpectedState:
-      switch (request.expected_state()) {
-        case v1::EXPECTED_STATE_UNSPECIFIED:
-        case v1::ANY:
-          return storage::ExpectedRevision::Any();
-        case v1::NO_STREAM:
-          return storage::ExpectedRevision::NoStream();
-        case v1::STREAM_EXISTS:
-          return storage::ExpectedRevision::StreamExists();
-        default:
-          return InvalidFieldError("expected_state",
-                                   absl::StrCat("unknown value ", request.expected_state(),
-                                                "; use ANY, NO_STREAM, STREAM_EXISTS or set "
-                                                "exact_revision"));
-      }
-    case v1::AppendRequest::EXPECTED_REVISION_NOT_SET:
-      return storage::ExpectedRevision::Any();
-  }
-  return storage::ExpectedRevision::Any();
-}
-
 }  // namespace
 
 EventLogService::EventLogService(storage::EventStore* store, EventLogOptions options)
@@ -155,7 +103,7 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time started = absl::Now();
   auto fail = [&](const absl::Status& status) {
-    CountAppend(status.code(), started);
+    internal::CountAppend(status.code(), started);
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   };
@@ -163,7 +111,7 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
       !admitted.ok()) {
     return fail(admitted);
   }
-  absl::StatusOr<storage::ExpectedRevision> expected = ToExpected(*request);
+  absl::StatusOr<storage::ExpectedRevision> expected = internal::ToExpected(*request);
   if (!expected.ok()) return fail(expected.status());
   std::vector<v1::Event> events(request->events().begin(), request->events().end());
   // The domain checks read RocksDB (point lookups, normally from its block
@@ -177,7 +125,7 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   // and `response` stay valid until Finish is called.
   store_->AppendAsync(request->stream_id(), *expected, std::move(events),
                       [reactor, response, started](absl::StatusOr<storage::AppendResult> result) {
-                        CountAppend(result.status().code(), started);
+                        internal::CountAppend(result.status().code(), started);
                         if (!result.ok()) {
                           reactor->Finish(ToGrpcStatus(result.status()));
                           return;
@@ -192,6 +140,11 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   // goes on to other calls.
   logging::SetThreadRequestId("");
   return reactor;
+}
+
+grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendStreamResponse>*
+EventLogService::AppendStream(grpc::CallbackServerContext* context) {
+  return new AppendStreamReactor(context, store_, options_, options_.append_stream_window);
 }
 
 grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,

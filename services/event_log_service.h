@@ -42,11 +42,15 @@ struct EventLogOptions {
   uint64_t subscriber_bytes_per_second = 64ull << 20;
   // Who may call what (services/auth); must outlive the service.
   auth::CallGate* gate = nullptr;
+  // AppendStream reads a call's next request only while fewer than this
+  // many of its requests are unanswered.
+  size_t append_stream_window = 1024;
 };
 
 class EventLogService final
-    : public v1::EventLog::WithCallbackMethod_Append<v1::EventLog::WithRawCallbackMethod_ReadAll<
-          v1::EventLog::WithRawCallbackMethod_Subscribe<v1::EventLog::Service>>> {
+    : public v1::EventLog::WithCallbackMethod_Append<
+          v1::EventLog::WithCallbackMethod_AppendStream<v1::EventLog::WithRawCallbackMethod_ReadAll<
+              v1::EventLog::WithRawCallbackMethod_Subscribe<v1::EventLog::Service>>>> {
  public:
   // `*store` must remain live while this service is registered with a server.
   EventLogService(storage::EventStore* store, EventLogOptions options);
@@ -55,6 +59,10 @@ class EventLogService final
   grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context,
                                    const v1::AppendRequest* request,
                                    v1::AppendResponse* response) override;
+
+  // Many appends on one call (services/append_stream.h).
+  grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendStreamResponse>* AppendStream(
+      grpc::CallbackServerContext* context) override;
 
   grpc::Status ReadStream(grpc::ServerContext* context, const v1::ReadStreamRequest* request,
                           grpc::ServerWriter<v1::ReadResponse>* writer) override;

@@ -32,6 +32,8 @@ const std::vector<MethodRule>& Rules() {
   using V = Grant::Values;
   static const auto* rules = new std::vector<MethodRule>{
       {"evenhand.v1.EventLog/Append", {"publisher:"}, V::kNone, false},
+      // Each request on the stream is checked as an Append is.
+      {"evenhand.v1.EventLog/AppendStream", {"publisher:"}, V::kNone, false},
       {"evenhand.v1.EventLog/ReadStream", {"auditor", "group:"}, V::kFull, true},
       {"evenhand.v1.EventLog/ReadAll", {"auditor"}, V::kFull, true},
       {"evenhand.v1.EventLog/Subscribe", {"auditor"}, V::kFull, true},
@@ -345,7 +347,7 @@ absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::stri
   grant.identity = identity;
   grant.values = rule->values;
   grant.recorded = rule->recorded && !(identity.local && config_.local().do_not_record_reads());
-  if (method == "evenhand.v1.EventLog/Append") {
+  if (method == "evenhand.v1.EventLog/Append" || method == "evenhand.v1.EventLog/AppendStream") {
     EH_RETURN_IF_ERROR(CheckAppend(identity, request));
     return grant;
   }

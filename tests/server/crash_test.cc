@@ -18,6 +18,8 @@
 #include "base/uuid.h"
 #include "clients/audit_client.h"
 #include "clients/event_log_client.h"
+#include "evenhand/v1/log.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "integrity/canonical.h"
 #include "integrity/merkle.h"
 #include "gmock/gmock.h"
@@ -118,6 +120,70 @@ void RunLoad(clients::EventLogClient& client, int threads, Ledger* ledger,
   for (auto& w : workers) w.join();
 }
 
+// Publishers on EventLog.AppendStream, each one call writing requests and
+// reading their answers until the server dies. Requests sent and not
+// answered are in doubt.
+void RunStreamLoad(const std::string& address, int publishers, Ledger* ledger,
+                   std::atomic<bool>* stop) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < publishers; ++t) {
+    workers.emplace_back([&, t] {
+      auto stub = v1::EventLog::NewStub(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      auto call = stub->AppendStream(&context);
+      absl::Mutex mu;
+      std::map<uint64_t, v1::AppendRequest> sent;  // by request index
+      std::atomic<bool> reader_done{false};
+      std::thread reader([&] {
+        v1::AppendStreamResponse r;
+        while (call->Read(&r)) {
+          v1::AppendRequest request;
+          {
+            absl::MutexLock lock(&mu);
+            request = std::move(sent[r.request_index()]);
+            sent.erase(r.request_index());
+          }
+          absl::MutexLock lock(&ledger->mu);
+          if (!r.has_appended()) {
+            ledger->errors.push_back(absl::InternalError(r.error().message()));
+            continue;
+          }
+          for (int k = 0; k < request.events_size(); ++k) {
+            ledger->acked[request.events(k).event_id()] = r.appended().positions(k);
+          }
+        }
+        reader_done = true;
+      });
+      for (uint64_t i = 0; !stop->load() && !reader_done.load(); ++i) {
+        v1::AppendRequest request = QueryCase(1 + (t + i) % 3);
+        {
+          // At most 64 unanswered, as a publisher with a bounded buffer.
+          absl::MutexLock lock(&mu);
+          mu.AwaitWithTimeout(absl::Condition(
+                                  +[](std::map<uint64_t, v1::AppendRequest>* m) {
+                                    return m->size() < 64;
+                                  },
+                                  &sent),
+                              absl::Milliseconds(50));
+          if (sent.size() >= 64) {
+            --i;
+            continue;
+          }
+          sent[i] = request;
+        }
+        if (!call->Write(request)) break;
+      }
+      call->WritesDone();
+      reader.join();
+      (void)call->Finish();
+      absl::MutexLock lock(&ledger->mu);
+      for (auto& [index, request] : sent) ledger->in_doubt.push_back(std::move(request));
+    });
+  }
+  for (auto& w : workers) w.join();
+}
+
 // Checks the log against the ledger: dense positions, every acknowledged
 // event exactly once at its position, revisions dense per stream.
 void VerifyLog(clients::EventLogClient& client, Ledger& ledger) {
@@ -167,6 +233,57 @@ void VerifyTree(ChildServer& child) {
   if (range.size() > 0) {
     EXPECT_EQ(server_chain, chain);
   }
+}
+
+TEST(CrashTest, KilledServerMidAppendStreamKeepsEveryAcknowledgedEventExactlyOnce) {
+  TempDir dir;
+  Ledger ledger;
+  std::mt19937 rng(std::random_device{}());
+  for (int round = 0; round < 3; ++round) {
+    ChildServer child(dir, round);
+    child.Start();
+    if (HasFatalFailure()) return;
+    VerifyLog(child.client(), ledger);
+    if (HasFatalFailure()) return;
+    VerifyTree(child);
+    if (HasFatalFailure()) return;
+    {
+      std::vector<v1::AppendRequest> in_doubt;
+      {
+        absl::MutexLock lock(&ledger.mu);
+        in_doubt.swap(ledger.in_doubt);
+      }
+      for (const auto& request : in_doubt) {
+        auto response = child.client().Append(request);
+        ASSERT_OK(response);
+        absl::MutexLock lock(&ledger.mu);
+        for (int k = 0; k < request.events_size(); ++k) {
+          ledger.acked[request.events(k).event_id()] = response->positions(k);
+        }
+      }
+    }
+    if (round == 0) {
+      RegisterCast(child.client());
+      if (HasFatalFailure()) return;
+    }
+    std::atomic<bool> stop{false};
+    std::thread load([&] { RunStreamLoad(child.address(), 4, &ledger, &stop); });
+    absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(200, 700)(rng)));
+    child.Signal(SIGKILL);
+    child.Wait();
+    stop = true;
+    load.join();
+    absl::MutexLock lock(&ledger.mu);
+    EXPECT_TRUE(ledger.errors.empty()) << ledger.errors.front();
+  }
+  ChildServer last(dir, 3);
+  last.Start();
+  if (HasFatalFailure()) return;
+  VerifyLog(last.client(), ledger);
+  if (HasFatalFailure()) return;
+  VerifyTree(last);
+  absl::MutexLock lock(&ledger.mu);
+  EXPECT_GT(ledger.acked.size(), 100u);
 }
 
 TEST(CrashTest, KilledServerKeepsEveryAcknowledgedEventExactlyOnce) {

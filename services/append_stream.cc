@@ -1,0 +1,202 @@
+#include "services/append_stream.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/error_details.h"
+#include "base/logging.h"
+#include "services/event_validation.h"
+#include "services/internal/append_request.h"
+
+namespace evenhand::services {
+namespace {
+
+constexpr char kAppendStream[] = "evenhand.v1.EventLog/AppendStream";
+
+v1::AppendError ToAppendError(const absl::Status& status) {
+  v1::AppendError e;
+  const absl::Status detailed = WithDefaultDetails(status);
+  e.set_code(static_cast<int>(status.code()));
+  e.set_code_name(absl::StatusCodeToString(status.code()));
+  e.set_message(std::string(status.message()));
+  if (std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(detailed)) {
+    e.set_reason(info->reason());
+    for (const auto& [k, v] : info->metadata()) (*e.mutable_metadata())[k] = v;
+  }
+  return e;
+}
+
+}  // namespace
+
+AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
+                                         storage::EventStore* store, const EventLogOptions& options,
+                                         size_t max_unanswered)
+    : context_(context), store_(store), options_(options), max_unanswered_(max_unanswered) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    actions = Decide();
+  }
+  Run(actions);
+}
+
+void AppendStreamReactor::OnReadDone(bool ok) {
+  uint64_t index = 0;
+  v1::AppendRequest request;
+  Actions actions;
+  bool take = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ok || cancelled_) {
+      // The client half-closed (or the call broke): answer what is in
+      // flight, then finish.
+      reading_ = false;
+      reads_done_ = true;
+      actions = Decide();
+    } else {
+      // `reading_` stays set until the request is in the store's queue: the
+      // next request must not be read (on another thread) and overtake it,
+      // or one stream's appends could be decided out of order.
+      take = true;
+      index = next_index_++;
+      ++unanswered_;
+      request = std::move(request_);
+      request_.Clear();
+    }
+  }
+  if (!take) return Run(actions);
+  Handle(index, std::move(request), absl::Now());
+  logging::SetThreadRequestId("");  // this thread goes on to other calls
+  {
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    actions = Decide();
+  }
+  Run(actions);
+}
+
+void AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl::Time started) {
+  const std::string stream_id = request.stream_id();
+  const std::string first_event_id =
+      request.events_size() > 0 ? request.events(0).event_id() : std::string();
+  auto fail = [&](const absl::Status& status) {
+    Answer(index, stream_id, first_event_id, status, started);
+  };
+  // Each request is authorised as an Append is (the publisher's lane is
+  // checked against its events).
+  if (absl::Status admitted = options_.gate->Admit(*context_, kAppendStream, request).status();
+      !admitted.ok()) {
+    return fail(admitted);
+  }
+  absl::StatusOr<storage::ExpectedRevision> expected = internal::ToExpected(request);
+  if (!expected.ok()) return fail(expected.status());
+  std::vector<v1::Event> events(std::make_move_iterator(request.mutable_events()->begin()),
+                                std::make_move_iterator(request.mutable_events()->end()));
+  if (absl::Status s = PrepareAppend(options_.limits, options_.validator, options_.clock(),
+                                     stream_id, &events, &*expected);
+      !s.ok()) {
+    return fail(s);
+  }
+  store_->AppendAsync(stream_id, *expected, std::move(events),
+                      [this, index, stream_id, first_event_id,
+                       started](absl::StatusOr<storage::AppendResult> result) {
+                        Answer(index, stream_id, first_event_id, result, started);
+                      });
+}
+
+void AppendStreamReactor::Answer(uint64_t index, const std::string& stream_id,
+                                 const std::string& first_event_id,
+                                 const absl::StatusOr<storage::AppendResult>& result,
+                                 absl::Time started) {
+  internal::CountAppend(result.status().code(), started);
+  v1::AppendStreamResponse response;
+  response.set_request_index(index);
+  response.set_stream_id(stream_id);
+  response.set_first_event_id(first_event_id);
+  if (result.ok()) {
+    v1::AppendResponse* appended = response.mutable_appended();
+    appended->mutable_positions()->Assign(result->positions.begin(), result->positions.end());
+    appended->set_stream_revision(result->stream_revision);
+    appended->set_idempotent_replay(result->idempotent_replay);
+  } else {
+    *response.mutable_error() = ToAppendError(result.status());
+  }
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    responses_.push_back(std::move(response));
+    actions = Decide();
+  }
+  Run(actions);
+}
+
+void AppendStreamReactor::OnWriteDone(bool ok) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    responses_.pop_front();
+    --unanswered_;
+    // Not ok: the client is gone and nothing more can be written. Requests
+    // already in the store are still decided there (a retry with the same
+    // event ids is safe); their answers are dropped.
+    if (!ok) cancelled_ = true;
+    actions = Decide();
+  }
+  Run(actions);
+}
+
+void AppendStreamReactor::OnCancel() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    actions = Decide();
+  }
+  Run(actions);
+}
+
+AppendStreamReactor::Actions AppendStreamReactor::Decide() {
+  Actions a;
+  if (finished_) return a;
+  if (cancelled_) {
+    // Answers nobody will read are dropped, but the finish waits for the
+    // store's callbacks, which still refer to this reactor, and for the
+    // read and write in flight.
+    if (!writing_) {
+      unanswered_ -= responses_.size();
+      responses_.clear();
+    }
+    if (unanswered_ == 0 && !writing_ && !reading_) {
+      finished_ = true;
+      a.finish = true;
+      a.status = grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled");
+    }
+    return a;
+  }
+  if (!writing_ && !responses_.empty()) {
+    writing_ = true;
+    a.write = &responses_.front();
+  }
+  if (!reading_ && !reads_done_ && unanswered_ < max_unanswered_) {
+    reading_ = true;
+    a.read = true;
+  }
+  if (reads_done_ && !reading_ && unanswered_ == 0 && !writing_) {
+    finished_ = true;
+    a.finish = true;
+    a.status = grpc::Status::OK;
+  }
+  return a;
+}
+
+void AppendStreamReactor::Run(const Actions& a) {
+  if (a.write != nullptr) StartWrite(a.write);
+  if (a.read) StartRead(&request_);
+  if (a.finish) Finish(a.status);  // last: `this` may be deleted after it
+}
+
+void AppendStreamReactor::OnDone() { delete this; }
+
+}  // namespace evenhand::services

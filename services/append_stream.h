@@ -1,0 +1,86 @@
+// AppendStreamReactor: one EventLog.AppendStream call (log.proto). Each
+// request goes through what Append does (the call gate, PrepareAppend, the
+// store's AppendAsync) and is answered by its own response when its group
+// commit is durable, or with its error; the call goes on.
+//
+// Flow control: the next request is read only while fewer than
+// `max_unanswered` (EventLogOptions.append_stream_window) of the call's requests are unanswered (in
+// the store, or answered but not yet written to the client), so a publisher faster than the disk
+// waits in gRPC's flow control, and the call's memory is bounded. The call finishes once the client
+// has half-closed and every request is answered; if the client cancels, it finishes after the
+// requests already in the store have been decided (their outcome is then the store's, and a retry
+// with the same event ids is safe).
+//
+// Threads: gRPC's callback threads and the store's completer thread call
+// in; everything shared is under `mu_`. The reactor deletes itself in
+// OnDone.
+#ifndef EVENHAND_SERVICES_APPEND_STREAM_H_
+#define EVENHAND_SERVICES_APPEND_STREAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "evenhand/v1/log.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "services/event_log_service.h"
+#include "storage/event_store.h"
+
+namespace evenhand::services {
+
+class AppendStreamReactor final
+    : public grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendStreamResponse> {
+ public:
+  // `store` and `options` (the service's) outlive the call.
+  AppendStreamReactor(grpc::CallbackServerContext* context, storage::EventStore* store,
+                      const EventLogOptions& options, size_t max_unanswered);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // Takes request `index` through the gate, validation and the store.
+  void Handle(uint64_t index, v1::AppendRequest request, absl::Time started);
+  // Queues the answer to request `index` and writes it when it can.
+  void Answer(uint64_t index, const std::string& stream_id, const std::string& first_event_id,
+              const absl::StatusOr<storage::AppendResult>& result, absl::Time started);
+  // What can start now (the next read, the next write, the finish),
+  // decided under the lock and started after it (gRPC's Start* and Finish
+  // are not called with `mu_` held). After a finish, `this` may be gone.
+  struct Actions {
+    const v1::AppendStreamResponse* write = nullptr;
+    bool read = false;
+    bool finish = false;
+    grpc::Status status;
+  };
+  Actions Decide() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run(const Actions& actions);
+
+  grpc::CallbackServerContext* const context_;
+  storage::EventStore* const store_;
+  const EventLogOptions& options_;
+  const size_t max_unanswered_;
+
+  absl::Mutex mu_;
+  v1::AppendRequest request_;  // the read in flight writes here
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // Requests read and not yet answered to the client (in the store, or
+  // waiting in `responses_`).
+  size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<v1::AppendStreamResponse> responses_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace evenhand::services
+
+#endif  // EVENHAND_SERVICES_APPEND_STREAM_H_

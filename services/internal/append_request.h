@@ -1,0 +1,22 @@
+// What EventLog.Append and AppendStream share: the request's expected
+// revision, and the calls' figures for /metrics.
+#ifndef EVENHAND_SERVICES_INTERNAL_APPEND_REQUEST_H_
+#define EVENHAND_SERVICES_INTERNAL_APPEND_REQUEST_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "evenhand/v1/log.pb.h"
+#include "storage/event_store.h"
+
+namespace evenhand::services::internal {
+
+// The request's expected revision (INVALID_ARGUMENT for an unknown state).
+absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request);
+
+// One append answered with `code`, `started` when it arrived.
+void CountAppend(absl::StatusCode code, absl::Time started);
+
+}  // namespace evenhand::services::internal
+
+#endif  // EVENHAND_SERVICES_INTERNAL_APPEND_REQUEST_H_

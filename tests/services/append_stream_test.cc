@@ -1,0 +1,180 @@
+// EventLog.AppendStream: many appends on one call, each with Append's
+// semantics and its own answer, errors that do not end the call, order per
+// stream, and flow control that holds back a publisher whose answers pile
+// up. Real server, real gRPC, real RocksDB.
+#include <atomic>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/uuid.h"
+#include "evenhand/v1/log.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/events.h"
+#include "tests/testing/server_fixture.h"
+
+namespace evenhand {
+namespace {
+
+using ::testing::HasSubstr;
+
+class AppendStreamTest : public testing::ServerTest {
+ protected:
+  static v1::AppendRequest Request(const std::string& stream, v1::Event event,
+                                   std::optional<uint64_t> exact = std::nullopt) {
+    v1::AppendRequest r;
+    r.set_stream_id(stream);
+    if (exact) r.set_exact_revision(*exact);
+    *r.add_events() = std::move(event);
+    return r;
+  }
+
+  // Sends `requests` on one call, half-closes, and returns every answer by
+  // request index, and the call's status.
+  std::pair<std::map<uint64_t, v1::AppendStreamResponse>, grpc::Status> SendAll(
+      const std::vector<v1::AppendRequest>& requests) {
+    grpc::ClientContext context;
+    auto call = stub_->AppendStream(&context);
+    std::map<uint64_t, v1::AppendStreamResponse> answers;
+    std::thread reader([&] {
+      v1::AppendStreamResponse r;
+      while (call->Read(&r)) answers[r.request_index()] = r;
+    });
+    for (const auto& r : requests) {
+      if (!call->Write(r)) break;
+    }
+    call->WritesDone();
+    reader.join();
+    return {answers, call->Finish()};
+  }
+};
+
+TEST_F(AppendStreamTest, EveryRequestIsAnsweredInOrderPerStream) {
+  StartServer();
+  // Four streams, each written at exact revisions 0, 1, 2, ...: every one
+  // succeeds only if the server keeps the order of one stream's requests.
+  std::vector<v1::AppendRequest> requests;
+  for (int i = 0; i < 400; ++i) {
+    const int stream = i % 4;
+    requests.push_back(Request(
+        absl::StrCat("query-stream-", stream), testing::AnEvent(absl::StrCat("s", stream, "-", i)),
+        static_cast<uint64_t>(i / 4) == 0 ? std::nullopt : std::optional<uint64_t>(i / 4 - 1)));
+  }
+  auto [answers, status] = SendAll(requests);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(answers.size(), requests.size());
+  std::map<std::string, uint64_t> last_position;
+  for (uint64_t i = 0; i < requests.size(); ++i) {
+    const v1::AppendStreamResponse& a = answers[i];
+    ASSERT_TRUE(a.has_appended()) << i << ": " << a.error().message();
+    EXPECT_EQ(a.stream_id(), requests[i].stream_id());
+    EXPECT_EQ(a.first_event_id(), requests[i].events(0).event_id());
+    EXPECT_EQ(a.appended().stream_revision(), i / 4);
+    // Positions grow in the order the stream's requests were sent.
+    EXPECT_GT(a.appended().positions(0), last_position[a.stream_id()]);
+    last_position[a.stream_id()] = a.appended().positions(0);
+  }
+  EXPECT_EQ(server_->LastPosition(), 400u);
+}
+
+TEST_F(AppendStreamTest, ARefusedRequestIsAnsweredWithItsErrorAndTheCallGoesOn) {
+  StartServer();
+  v1::Event first = testing::AnEvent("first");
+  std::vector<v1::AppendRequest> requests = {
+      Request("query-a", first),
+      Request("query-a", testing::AnEvent("wrong"), /*exact=*/7),  // stream is at 0
+      Request("not a stream id!", testing::AnEvent("invalid")),
+      Request("query-a", first),  // the same event again: a replay
+      Request("query-c", testing::AnEvent("last")),
+  };
+  auto [answers, status] = SendAll(requests);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(answers.size(), 5u);
+  EXPECT_TRUE(answers[0].has_appended());
+  ASSERT_TRUE(answers[1].has_error());
+  EXPECT_EQ(answers[1].error().code_name(), "FAILED_PRECONDITION");
+  EXPECT_THAT(answers[1].error().message(), HasSubstr("revision 0"));
+  EXPECT_FALSE(answers[1].error().reason().empty());
+  ASSERT_TRUE(answers[2].has_error());
+  EXPECT_EQ(answers[2].error().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  ASSERT_TRUE(answers[3].has_appended());
+  EXPECT_TRUE(answers[3].appended().idempotent_replay());
+  EXPECT_EQ(answers[3].appended().positions(0), answers[0].appended().positions(0));
+  EXPECT_TRUE(answers[4].has_appended());
+  EXPECT_EQ(server_->LastPosition(), 2u);
+}
+
+TEST_F(AppendStreamTest, APublisherThatDoesNotReadItsAnswersIsHeldBack) {
+  v1::ServerConfig config;
+  config.set_append_stream_window(8);
+  StartServer(config);
+  constexpr int kRequests = 5000;
+  // A client whose receive window stays small (no BDP probing), as a
+  // publisher's would under load: the answers it does not read fill it.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
+  auto stub = v1::EventLog::NewStub(
+      grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  auto call = stub->AppendStream(&context);
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      if (!call->Write(Request(absl::StrCat("query-held-", i), testing::AnEvent("h")))) break;
+      ++written;
+    }
+    call->WritesDone();
+  });
+  // Wait until the server stops taking requests: the log stops growing.
+  uint64_t last = 0;
+  for (int stable = 0; stable < 10;) {
+    absl::SleepFor(absl::Milliseconds(100));
+    const uint64_t now = server_->LastPosition();
+    stable = now == last ? stable + 1 : 0;
+    last = now;
+  }
+  EXPECT_LT(last, static_cast<uint64_t>(kRequests))
+      << "the server took every request although its answers were not read";
+  // (The client's writes themselves may all have gone into the transports'
+  // buffers; what matters is that the server stopped taking them.)
+  // Reading the answers lets the rest through.
+  int answered = 0;
+  v1::AppendStreamResponse r;
+  while (call->Read(&r)) {
+    ASSERT_TRUE(r.has_appended()) << r.error().message();
+    ++answered;
+  }
+  writer.join();
+  EXPECT_TRUE(call->Finish().ok());
+  EXPECT_EQ(answered, kRequests);
+  EXPECT_EQ(server_->LastPosition(), static_cast<uint64_t>(kRequests));
+}
+
+TEST_F(AppendStreamTest, ACancelledCallEndsAndWhatWasAcknowledgedIsKept) {
+  StartServer();
+  grpc::ClientContext context;
+  auto call = stub_->AppendStream(&context);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(call->Write(Request(absl::StrCat("query-x-", i), testing::AnEvent("x"))));
+  }
+  v1::AppendStreamResponse r;
+  ASSERT_TRUE(call->Read(&r));
+  const uint64_t acknowledged = r.appended().positions(0);
+  context.TryCancel();
+  while (call->Read(&r)) {
+  }
+  EXPECT_EQ(call->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The server is fine, and the acknowledged event is there.
+  StopServer();
+  StartServer();
+  EXPECT_GE(server_->LastPosition(), acknowledged);
+  v1::AppendRequest again = Request("query-after", testing::AnEvent("after"));
+  EXPECT_TRUE(client_->Append(again).ok());
+}
+
+}  // namespace
+}  // namespace evenhand
