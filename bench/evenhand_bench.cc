@@ -49,6 +49,7 @@
 #include "bench/bench_process.h"
 #include "bench/bench_support.h"
 #include "bench/scale_part.h"
+#include "bench/stream_appends.h"
 #include "bench/checkpoint_cadence.h"
 #include "demo/council_generator.h"
 #include "evenhand/v1/audit.grpc.pb.h"
@@ -566,6 +567,20 @@ int Main(int argc, char** argv) {
         peak = rows.back().events_per_s;
         peak_stubs = stubs;
       }
+      // The same appends over AppendStream: one call per publisher, each
+      // with up to 32 requests unanswered.
+      if (absl::GetFlag(FLAGS_server).empty()) {
+        const StreamFigures streamed = StreamAppends(address, clients, 32, seconds);
+        Row r;
+        r.system = "stream";
+        r.clients = clients;
+        r.events_per_s = streamed.events_per_s;
+        r.p50_ms = streamed.p50_ms;
+        r.p99_ms = streamed.p99_ms;
+        r.errors = streamed.errors;
+        r.note = streamed.note;
+        rows.push_back(r);
+      }
       std::printf(".");
       std::fflush(stdout);
     }
@@ -605,9 +620,10 @@ int Main(int argc, char** argv) {
         if (o.system == "raw-rocksdb") raw = o.events_per_s;
         if (o.system == "postgres") pg = o.events_per_s;
       }
-      std::string vs_raw = r.system == "evenhand" && raw > 0
+      const bool ours = r.system == "evenhand" || r.system == "stream";
+      std::string vs_raw = ours && raw > 0
                                ? absl::StrFormat("%.2fx", r.events_per_s / raw) : "";
-      std::string vs_pg = r.system == "evenhand" && pg > 0
+      std::string vs_pg = ours && pg > 0
                               ? absl::StrFormat("%.2fx", r.events_per_s / pg) : "";
       std::printf("%-12s %8d %11.0f %8.2f %8.2f %7llu %9s %12s\n", r.system.c_str(), r.clients,
                   r.events_per_s, r.p50_ms, r.p99_ms, static_cast<unsigned long long>(r.errors),
