@@ -1,0 +1,327 @@
+#include "clients/publisher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
+#include "base/time_util.h"
+#include "base/uuid.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace evenhand::clients {
+namespace {
+
+// Errors after which the same request is sent again: the server was
+// unreachable, stopping, out of disk for now, or a request it depended on
+// failed. Anything else is the event's outcome.
+bool Retryable(int code) {
+  switch (static_cast<grpc::StatusCode>(code)) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string OutboxKey(uint64_t seq) {
+  std::string k;
+  PutBigEndian64(&k, seq);
+  return k;
+}
+
+}  // namespace
+
+Publisher::Publisher(PublisherOptions options, OnOutcome on_outcome)
+    : options_(std::move(options)), on_outcome_(std::move(on_outcome)) {}
+
+absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Start(PublisherOptions options,
+                                                            OnOutcome on_outcome) {
+  if (options.batch_max_events == 0 || options.max_unanswered == 0 ||
+      options.max_pending_events == 0) {
+    return absl::InvalidArgumentError(
+        "publisher: batch_max_events, max_unanswered and max_pending_events must be at least 1");
+  }
+  std::unique_ptr<Publisher> p(new Publisher(std::move(options), std::move(on_outcome)));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(p->options_.connection);
+  if (!channel.ok()) return channel.status();
+  p->channel_ = *std::move(channel);
+  if (!p->options_.outbox_dir.empty()) {
+    if (absl::Status s = p->OpenOutbox(); !s.ok()) return s;
+  }
+  p->sender_ = std::thread([raw = p.get()] { raw->Run(); });
+  return p;
+}
+
+absl::Status Publisher::OpenOutbox() {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.max_open_files = 64;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(o, options_.outbox_dir, &db);
+  if (!s.ok()) {
+    return absl::UnavailableError(absl::StrCat("publisher: cannot open the outbox ",
+                                               options_.outbox_dir, ": ", s.ToString()));
+  }
+  outbox_.reset(db);
+  // What an earlier publisher handed over and never saw the outcome of.
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const uint64_t seq = ReadBigEndian64(it->key().ToStringView());
+    v1::AppendRequest stored;
+    if (!stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+        stored.events_size() != 1) {
+      return absl::DataLossError(absl::StrCat("publisher: outbox entry ", seq, " in ",
+                                              options_.outbox_dir, " is damaged"));
+    }
+    StreamQueue& q = streams_[stored.stream_id()];
+    if (q.fresh.empty()) q.oldest = absl::Now();
+    q.fresh.push_back(Entry{seq, std::move(*stored.mutable_events(0)), /*alone=*/true});
+    ++pending_;
+    next_seq_ = std::max(next_seq_, seq + 1);
+  }
+  if (!it->status().ok()) {
+    return absl::DataLossError(
+        absl::StrCat("publisher: cannot read the outbox: ", it->status().ToString()));
+  }
+  return absl::OkStatus();
+}
+
+Publisher::~Publisher() { Close(); }
+
+absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1::Event event) {
+  if (event.event_id().empty()) event.set_event_id(NewUuid());
+  if (event.source_system().empty()) event.set_source_system(options_.source_system);
+  if (!event.has_occurred_at()) *event.mutable_occurred_at() = ToProtoTime(absl::Now());
+  event.clear_stream_id();
+  uint64_t seq;
+  {
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closing_ || pending_ < options_.max_pending_events;
+    };
+    mu_.Await(absl::Condition(&room));
+    if (closing_) return absl::FailedPreconditionError("publisher: closed");
+    seq = next_seq_++;
+    ++pending_;
+  }
+  if (outbox_ != nullptr) {
+    v1::AppendRequest stored;
+    stored.set_stream_id(stream_id);
+    *stored.add_events() = event;
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = outbox_->Put(wo, OutboxKey(seq), stored.SerializeAsString());
+    if (!s.ok()) {
+      absl::MutexLock lock(&mu_);
+      --pending_;
+      return absl::UnavailableError(
+          absl::StrCat("publisher: the outbox cannot take the event: ", s.ToString()));
+    }
+  }
+  const std::string id = event.event_id();
+  absl::MutexLock lock(&mu_);
+  StreamQueue& q = streams_[stream_id];
+  if (q.fresh.empty()) q.oldest = absl::Now();
+  q.fresh.push_back(Entry{seq, std::move(event)});
+  wake_ = true;
+  return id;
+}
+
+bool Publisher::Flush(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  flushing_ = true;
+  wake_ = true;
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_ == 0 || closing_; };
+  const bool ok = mu_.AwaitWithTimeout(absl::Condition(&done), timeout) && pending_ == 0;
+  flushing_ = false;
+  return ok;
+}
+
+void Publisher::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_ && !sender_.joinable()) return;
+    closing_ = true;
+    if (call_context_ != nullptr) call_context_->TryCancel();
+  }
+  if (sender_.joinable()) sender_.join();
+}
+
+size_t Publisher::pending() const {
+  absl::MutexLock lock(&mu_);
+  return pending_;
+}
+
+void Publisher::Run() {
+  auto stub = v1::EventLog::NewStub(channel_);
+  absl::Duration backoff = absl::Milliseconds(50);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_) return;
+    }
+    const bool answered = ServeCall(stub.get());
+    backoff = answered ? absl::Milliseconds(50) : std::min(backoff * 2, options_.max_backoff);
+    absl::MutexLock lock(&mu_);
+    auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&closing), backoff)) return;
+  }
+}
+
+std::optional<Publisher::Batch> Publisher::NextBatch() {
+  const absl::Time now = absl::Now();
+  for (auto& [stream_id, q] : streams_) {
+    if (q.in_flight) continue;
+    if (!q.retries.empty()) {
+      Batch b = std::move(q.retries.front());
+      q.retries.pop_front();
+      q.in_flight = true;
+      return b;
+    }
+    if (q.fresh.empty()) continue;
+    const bool alone = q.fresh.front().alone;
+    if (!alone && !flushing_ && q.fresh.size() < options_.batch_max_events &&
+        now - q.oldest < options_.linger) {
+      continue;
+    }
+    Batch b;
+    b.stream_id = stream_id;
+    const size_t n = alone ? 1 : std::min(q.fresh.size(), options_.batch_max_events);
+    for (size_t i = 0; i < n && !(i > 0 && q.fresh.front().alone); ++i) {
+      b.entries.push_back(std::move(q.fresh.front()));
+      q.fresh.pop_front();
+    }
+    q.oldest = now;
+    q.in_flight = true;
+    return b;
+  }
+  return std::nullopt;
+}
+
+void Publisher::Requeue(Batch batch) {
+  StreamQueue& q = streams_[batch.stream_id];
+  q.in_flight = false;
+  q.retries.push_front(std::move(batch));
+  wake_ = true;
+}
+
+bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
+  grpc::ClientContext context;
+  // Wait for the server to be there rather than fail at once: events
+  // handed over while it is down go when it comes back.
+  context.set_wait_for_ready(true);
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) return false;
+    call_context_ = &context;
+    call_broken_ = false;
+    call_answered_ = false;
+  }
+  auto call = stub->AppendStream(&context);
+  std::thread reader([&] { ReadAnswers(call.get()); });
+  uint64_t index = 0;
+  for (;;) {
+    Batch batch;
+    {
+      absl::MutexLock lock(&mu_);
+      std::optional<Batch> next;
+      for (;;) {
+        if (closing_ || call_broken_) break;
+        if (in_flight_.size() < options_.max_unanswered && (next = NextBatch())) break;
+        wake_ = false;
+        mu_.AwaitWithTimeout(absl::Condition(this, &Publisher::Awake),
+                             std::max(options_.linger, absl::Milliseconds(1)));
+      }
+      if (!next) break;
+      batch = std::move(*next);
+      in_flight_[index] = batch;
+    }
+    v1::AppendRequest request;
+    request.set_stream_id(batch.stream_id);
+    for (const Entry& e : batch.entries) *request.add_events() = e.event;
+    if (!call->Write(request)) break;
+    ++index;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) context.TryCancel();
+  }
+  call->WritesDone();
+  reader.join();
+  (void)call->Finish();
+  // What the call took and did not answer goes again, as it was.
+  absl::MutexLock lock(&mu_);
+  for (auto& [i, batch] : in_flight_) Requeue(std::move(batch));
+  in_flight_.clear();
+  call_context_ = nullptr;
+  return call_answered_;
+}
+
+void Publisher::ReadAnswers(
+    grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call) {
+  v1::AppendStreamResponse r;
+  while (call->Read(&r)) {
+    Batch batch;
+    {
+      absl::MutexLock lock(&mu_);
+      call_answered_ = true;
+      auto it = in_flight_.find(r.request_index());
+      if (it == in_flight_.end()) continue;
+      batch = std::move(it->second);
+      in_flight_.erase(it);
+      if (r.has_error() && Retryable(r.error().code())) {
+        Requeue(std::move(batch));
+        continue;
+      }
+    }
+    std::vector<Outcome> outcomes;
+    for (size_t i = 0; i < batch.entries.size(); ++i) {
+      Outcome o;
+      o.event_id = batch.entries[i].event.event_id();
+      o.stream_id = batch.stream_id;
+      if (r.has_appended()) {
+        o.position = i < static_cast<size_t>(r.appended().positions_size())
+                         ? r.appended().positions(static_cast<int>(i))
+                         : 0;
+        o.idempotent_replay = r.appended().idempotent_replay();
+      } else {
+        o.status =
+            absl::Status(static_cast<absl::StatusCode>(r.error().code()), r.error().message());
+      }
+      outcomes.push_back(std::move(o));
+    }
+    Finished(batch, std::move(outcomes));
+  }
+  absl::MutexLock lock(&mu_);
+  call_broken_ = true;
+}
+
+void Publisher::Finished(const Batch& batch, std::vector<Outcome> outcomes) {
+  if (outbox_ != nullptr) {
+    rocksdb::WriteBatch done;
+    for (const Entry& e : batch.entries) done.Delete(OutboxKey(e.seq));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;  // an outcome reported is never reported again
+    (void)outbox_->Write(wo, &done);
+  }
+  for (const Outcome& o : outcomes) {
+    if (on_outcome_) on_outcome_(o);
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(batch.stream_id);
+  if (it != streams_.end()) {
+    it->second.in_flight = false;
+    if (it->second.fresh.empty() && it->second.retries.empty()) streams_.erase(it);
+  }
+  pending_ -= batch.entries.size();
+  wake_ = true;
+}
+
+}  // namespace evenhand::clients

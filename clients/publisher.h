@@ -1,0 +1,168 @@
+// Publisher: how a council system hands events to Even Hand and forgets
+// about them, as it would hand messages to a Kafka producer.
+//
+//   clients::PublisherOptions options;
+//   options.connection.address = "evenhand.council.example:50051";
+//   options.outbox_dir = "/var/lib/case-system/evenhand-outbox";
+//   auto publisher = clients::Publisher::Start(options, [](const clients::Outcome& o) {
+//     if (!o.status.ok()) alert(o.event_id, o.status);
+//   });
+//   (*publisher)->Publish("query-Q-311", event);   // returns once it is the publisher's
+//
+// It gives each event an id (if it has none), batches each stream's events
+// (up to batch_max_events, waiting at most `linger` for more), sends the
+// batches over one EventLog.AppendStream call, and reports each event's
+// outcome once: durable with its position, or refused with Append's error.
+// A lost connection, an UNAVAILABLE server or a server restart is retried
+// with the same event ids, so the log holds each event exactly once (the
+// server answers a retry of what it already has as a replay). A stream's
+// events are sent one batch at a time, in the order they were handed over.
+//
+// With `outbox_dir`, Publish first writes the event to an outbox (a RocksDB
+// of its own, synced) and it leaves the outbox only with its outcome: events
+// handed over while the server was unreachable, or before the publisher's
+// own process was killed, are delivered by the next Publisher on that
+// outbox. Events reloaded from an outbox are resent one per request, so a
+// batch that was written before the crash is recognised as a replay.
+//
+// Thread-safe. `on_outcome` is called from the publisher's own thread and
+// must not block for long (or call back into the publisher).
+#ifndef EVENHAND_CLIENTS_PUBLISHER_H_
+#define EVENHAND_CLIENTS_PUBLISHER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "clients/connection.h"
+#include "evenhand/v1/log.grpc.pb.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace evenhand::clients {
+
+struct PublisherOptions {
+  Connection connection;
+  // One request holds at most this many events of one stream.
+  size_t batch_max_events = 100;
+  // How long an event waits for others of its stream to fill a batch.
+  absl::Duration linger = absl::Milliseconds(5);
+  // Requests unanswered on the call at most.
+  size_t max_unanswered = 256;
+  // Events handed over and without an outcome at most: Publish waits
+  // beyond it (back-pressure to the system).
+  size_t max_pending_events = 100000;
+  // The outbox's folder; empty: none (events not yet delivered are lost
+  // with the process).
+  std::string outbox_dir;
+  // Retries back off from 50 ms to this.
+  absl::Duration max_backoff = absl::Seconds(2);
+  // Fills an event's source_system if it has none.
+  std::string source_system;
+};
+
+struct Outcome {
+  std::string event_id;
+  std::string stream_id;
+  // OK: durable at `position`. Otherwise Append's error (not retryable:
+  // validation, expected revision, permission).
+  absl::Status status;
+  uint64_t position = 0;
+  bool idempotent_replay = false;
+};
+
+class Publisher {
+ public:
+  using OnOutcome = std::function<void(const Outcome&)>;
+
+  // Opens the outbox (if any), loads what it holds, and starts sending.
+  // The server need not be up: events wait until it is.
+  static absl::StatusOr<std::unique_ptr<Publisher>> Start(PublisherOptions options,
+                                                          OnOutcome on_outcome);
+  // Close().
+  ~Publisher();
+
+  // Hands `event` over for `stream_id`; returns its id (assigned if empty).
+  // Once it returns (and the outbox, if any, has it) the event is the
+  // publisher's to deliver.
+  absl::StatusOr<std::string> Publish(const std::string& stream_id, v1::Event event);
+
+  // Waits until every event handed over has its outcome; false on timeout.
+  bool Flush(absl::Duration timeout);
+
+  // Stops sending. Events without an outcome stay in the outbox (if any).
+  void Close();
+
+  // Events handed over and without an outcome.
+  size_t pending() const;
+
+ private:
+  struct Entry {
+    uint64_t seq;  // the outbox key
+    v1::Event event;
+    bool alone = false;  // reloaded from the outbox: sent one per request
+  };
+  struct Batch {
+    std::string stream_id;
+    std::vector<Entry> entries;
+  };
+  struct StreamQueue {
+    std::deque<Batch> retries;  // resent as they were, before new events
+    std::deque<Entry> fresh;
+    absl::Time oldest = absl::InfiniteFuture();
+    bool in_flight = false;
+  };
+
+  explicit Publisher(PublisherOptions options, OnOutcome on_outcome);
+  absl::Status OpenOutbox();
+  void Run();
+  // One AppendStream call, until it breaks or the publisher closes; true
+  // if the server answered anything on it.
+  bool ServeCall(v1::EventLog::Stub* stub);
+  void ReadAnswers(grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call);
+  // The next batch ready to send (marking its stream in flight), or none.
+  std::optional<Batch> NextBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A batch to send again as it was, before its stream's newer events.
+  void Requeue(Batch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A batch's final outcomes: out of the outbox, then reported.
+  void Finished(const Batch& batch, std::vector<Outcome> outcomes);
+  bool Awake() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closing_ || call_broken_ || wake_;
+  }
+
+  const PublisherOptions options_;
+  const OnOutcome on_outcome_;
+  std::unique_ptr<rocksdb::DB> outbox_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, StreamQueue> streams_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t pending_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool flushing_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // The current call: its context (to cancel it), its requests without an
+  // answer by request index, whether it broke, and whether it got answers.
+  grpc::ClientContext* call_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::map<uint64_t, Batch> in_flight_ ABSL_GUARDED_BY(mu_);
+  bool call_broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool call_answered_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::thread sender_;
+};
+
+}  // namespace evenhand::clients
+
+#endif  // EVENHAND_CLIENTS_PUBLISHER_H_
