@@ -1,6 +1,7 @@
 #include "clients/publisher.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +24,7 @@ bool Retryable(int code) {
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::INTERNAL:  // the outcome is unknown: the same ids are safe
       return true;
     default:
       return false;
@@ -178,7 +180,7 @@ void Publisher::Run() {
 std::optional<Publisher::Batch> Publisher::NextBatch() {
   const absl::Time now = absl::Now();
   for (auto& [stream_id, q] : streams_) {
-    if (q.in_flight) continue;
+    if (q.in_flight || now < q.not_before) continue;
     if (!q.retries.empty()) {
       Batch b = std::move(q.retries.front());
       q.retries.pop_front();
@@ -194,7 +196,11 @@ std::optional<Publisher::Batch> Publisher::NextBatch() {
     Batch b;
     b.stream_id = stream_id;
     const size_t n = alone ? 1 : std::min(q.fresh.size(), options_.batch_max_events);
+    size_t bytes = 0;
     for (size_t i = 0; i < n && !(i > 0 && q.fresh.front().alone); ++i) {
+      const size_t size = q.fresh.front().event.ByteSizeLong();
+      if (i > 0 && bytes + size > options_.batch_max_bytes) break;
+      bytes += size;
       b.entries.push_back(std::move(q.fresh.front()));
       q.fresh.pop_front();
     }
@@ -205,9 +211,13 @@ std::optional<Publisher::Batch> Publisher::NextBatch() {
   return std::nullopt;
 }
 
-void Publisher::Requeue(Batch batch) {
+void Publisher::Requeue(Batch batch, bool back_off) {
   StreamQueue& q = streams_[batch.stream_id];
   q.in_flight = false;
+  if (back_off) {
+    q.backoff = std::min(std::max(absl::Milliseconds(50), q.backoff * 2), options_.max_backoff);
+    q.not_before = absl::Now() + q.backoff;
+  }
   q.retries.push_front(std::move(batch));
   wake_ = true;
 }
@@ -234,6 +244,14 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
       std::optional<Batch> next;
       for (;;) {
         if (closing_ || call_broken_) break;
+        if (!in_flight_.empty() &&
+            absl::Now() - in_flight_.begin()->second.at > options_.answer_timeout) {
+          // No answer for too long: a server gone without a word. The
+          // call is abandoned; its requests go again on the next.
+          call_broken_ = true;
+          context.TryCancel();
+          break;
+        }
         if (in_flight_.size() < options_.max_unanswered && (next = NextBatch())) break;
         wake_ = false;
         mu_.AwaitWithTimeout(absl::Condition(this, &Publisher::Awake),
@@ -241,7 +259,7 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
       }
       if (!next) break;
       batch = std::move(*next);
-      in_flight_[index] = batch;
+      in_flight_[index] = Sent{batch, absl::Now()};
     }
     v1::AppendRequest request;
     request.set_stream_id(batch.stream_id);
@@ -258,7 +276,7 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
   (void)call->Finish();
   // What the call took and did not answer goes again, as it was.
   absl::MutexLock lock(&mu_);
-  for (auto& [i, batch] : in_flight_) Requeue(std::move(batch));
+  for (auto& [i, sent] : in_flight_) Requeue(std::move(sent.batch), /*back_off=*/false);
   in_flight_.clear();
   call_context_ = nullptr;
   return call_answered_;
@@ -274,12 +292,27 @@ void Publisher::ReadAnswers(
       call_answered_ = true;
       auto it = in_flight_.find(r.request_index());
       if (it == in_flight_.end()) continue;
-      batch = std::move(it->second);
+      batch = std::move(it->second.batch);
       in_flight_.erase(it);
       if (r.has_error() && Retryable(r.error().code())) {
-        Requeue(std::move(batch));
+        Requeue(std::move(batch), /*back_off=*/true);
         continue;
       }
+      if (r.has_error() && batch.entries.size() > 1) {
+        // A refused batch wrote nothing: its events go again one by one, so
+        // only the one at fault is refused.
+        StreamQueue& q = streams_[batch.stream_id];
+        q.in_flight = false;
+        for (auto e = batch.entries.rbegin(); e != batch.entries.rend(); ++e) {
+          Batch single;
+          single.stream_id = batch.stream_id;
+          single.entries.push_back(std::move(*e));
+          q.retries.push_front(std::move(single));
+        }
+        wake_ = true;
+        continue;
+      }
+      if (r.has_appended()) streams_[batch.stream_id].backoff = absl::ZeroDuration();
     }
     std::vector<Outcome> outcomes;
     for (size_t i = 0; i < batch.entries.size(); ++i) {
@@ -304,15 +337,24 @@ void Publisher::ReadAnswers(
 }
 
 void Publisher::Finished(const Batch& batch, std::vector<Outcome> outcomes) {
+  // Reported first, then out of the outbox: a crash in between reports it
+  // again (as a replay) rather than never.
+  for (const Outcome& o : outcomes) {
+    if (on_outcome_) on_outcome_(o);
+  }
   if (outbox_ != nullptr) {
     rocksdb::WriteBatch done;
     for (const Entry& e : batch.entries) done.Delete(OutboxKey(e.seq));
     rocksdb::WriteOptions wo;
-    wo.sync = true;  // an outcome reported is never reported again
-    (void)outbox_->Write(wo, &done);
-  }
-  for (const Outcome& o : outcomes) {
-    if (on_outcome_) on_outcome_(o);
+    wo.sync = true;
+    rocksdb::Status s = outbox_->Write(wo, &done);
+    if (!s.ok()) {
+      // Left in the outbox, they will be sent again by the next publisher
+      // and answered as replays: said here, as nothing else can.
+      std::fprintf(stderr, "evenhand publisher: cannot remove delivered events from the outbox "
+                           "(%s); they will be resent and answered as replays\n",
+                   s.ToString().c_str());
+    }
   }
   absl::MutexLock lock(&mu_);
   auto it = streams_.find(batch.stream_id);

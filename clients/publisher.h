@@ -12,7 +12,11 @@
 // It gives each event an id (if it has none), batches each stream's events
 // (up to batch_max_events, waiting at most `linger` for more), sends the
 // batches over one EventLog.AppendStream call, and reports each event's
-// outcome once: durable with its position, or refused with Append's error.
+// outcome: durable with its position, or refused with Append's error (a
+// refused batch is sent again event by event, so only the event at fault
+// is refused). An outcome is reported once; only if the publisher's
+// process dies between reporting it and removing the event from the outbox
+// is it reported again by the next publisher, as a replay.
 // A lost connection, an UNAVAILABLE server or a server restart is retried
 // with the same event ids, so the log holds each event exactly once (the
 // server answers a retry of what it already has as a replay). A stream's
@@ -55,8 +59,10 @@ namespace evenhand::clients {
 
 struct PublisherOptions {
   Connection connection;
-  // One request holds at most this many events of one stream.
+  // One request holds at most this many events of one stream, and at most
+  // about this many bytes of them (well below the server's maxRequestBytes).
   size_t batch_max_events = 100;
+  size_t batch_max_bytes = 4 << 20;
   // How long an event waits for others of its stream to fill a batch.
   absl::Duration linger = absl::Milliseconds(5);
   // Requests unanswered on the call at most.
@@ -67,8 +73,13 @@ struct PublisherOptions {
   // The outbox's folder; empty: none (events not yet delivered are lost
   // with the process).
   std::string outbox_dir;
-  // Retries back off from 50 ms to this.
+  // Retries back off from 50 ms to this (per stream after an answer to
+  // retry, per call after a lost connection).
   absl::Duration max_backoff = absl::Seconds(2);
+  // A call whose oldest request has had no answer for this long is
+  // abandoned and its requests sent again on a new one (a server that
+  // vanished without closing the connection).
+  absl::Duration answer_timeout = absl::Seconds(30);
   // Fills an event's source_system if it has none.
   std::string source_system;
 };
@@ -123,6 +134,13 @@ class Publisher {
     std::deque<Entry> fresh;
     absl::Time oldest = absl::InfiniteFuture();
     bool in_flight = false;
+    // After an answer to retry: not sent again before `not_before`.
+    absl::Duration backoff;
+    absl::Time not_before = absl::InfinitePast();
+  };
+  struct Sent {
+    Batch batch;
+    absl::Time at;
   };
 
   explicit Publisher(PublisherOptions options, OnOutcome on_outcome);
@@ -134,8 +152,9 @@ class Publisher {
   void ReadAnswers(grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call);
   // The next batch ready to send (marking its stream in flight), or none.
   std::optional<Batch> NextBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A batch to send again as it was, before its stream's newer events.
-  void Requeue(Batch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A batch to send again as it was, before its stream's newer events;
+  // `back_off` after an answer that asked for a retry.
+  void Requeue(Batch batch, bool back_off) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A batch's final outcomes: out of the outbox, then reported.
   void Finished(const Batch& batch, std::vector<Outcome> outcomes);
   bool Awake() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -156,7 +175,7 @@ class Publisher {
   // The current call: its context (to cancel it), its requests without an
   // answer by request index, whether it broke, and whether it got answers.
   grpc::ClientContext* call_context_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::map<uint64_t, Batch> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Sent> in_flight_ ABSL_GUARDED_BY(mu_);
   bool call_broken_ ABSL_GUARDED_BY(mu_) = false;
   bool call_answered_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<grpc::Channel> channel_;

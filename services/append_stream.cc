@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
+#include "base/grpc_status.h"
 #include "base/logging.h"
 #include "services/event_validation.h"
 #include "services/internal/append_request.h"
@@ -33,6 +34,17 @@ AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
                                          storage::EventStore* store, const EventLogOptions& options,
                                          size_t max_unanswered)
     : context_(context), store_(store), options_(options), max_unanswered_(max_unanswered) {
+  // Who is calling, before anything is read.
+  if (absl::Status admitted =
+          options_.gate->Admit(*context_, kAppendStream, v1::AppendRequest()).status();
+      !admitted.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+    }
+    Finish(ToGrpcStatus(admitted));
+    return;
+  }
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
@@ -61,13 +73,23 @@ void AppendStreamReactor::OnReadDone(bool ok) {
       take = true;
       index = next_index_++;
       ++unanswered_;
+      const size_t bytes = request_.ByteSizeLong();
+      unanswered_bytes_ += bytes;
+      request_bytes_[index] = bytes;
       request = std::move(request_);
       request_.Clear();
     }
   }
   if (!take) return Run(actions);
-  Handle(index, std::move(request), absl::Now());
+  const bool parked = Handle(index, std::move(request), absl::Now(), /*may_park=*/true);
   logging::SetThreadRequestId("");  // this thread goes on to other calls
+  // A parked request keeps `reading_` set: nothing is read past it until
+  // it is dealt with (Answer takes it up).
+  if (!parked) DoneReading();
+}
+
+void AppendStreamReactor::DoneReading() {
+  Actions actions;
   {
     absl::MutexLock lock(&mu_);
     reading_ = false;
@@ -76,12 +98,14 @@ void AppendStreamReactor::OnReadDone(bool ok) {
   Run(actions);
 }
 
-void AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl::Time started) {
+bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl::Time started,
+                                 bool may_park) {
   const std::string stream_id = request.stream_id();
   const std::string first_event_id =
       request.events_size() > 0 ? request.events(0).event_id() : std::string();
   auto fail = [&](const absl::Status& status) {
-    Answer(index, stream_id, first_event_id, status, started);
+    Answer(index, stream_id, first_event_id, status, started, /*from_store=*/false);
+    return false;
   };
   // Each request is authorised as an Append is (the publisher's lane is
   // checked against its events).
@@ -91,24 +115,47 @@ void AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
   }
   absl::StatusOr<storage::ExpectedRevision> expected = internal::ToExpected(request);
   if (!expected.ok()) return fail(expected.status());
+  bool earlier_in_store;
+  {
+    absl::MutexLock lock(&mu_);
+    earlier_in_store = in_store_ > 0;
+  }
+  // Kept only while it may have to be validated again.
+  std::optional<v1::AppendRequest> original;
+  if (may_park && earlier_in_store) original = request;
   std::vector<v1::Event> events(std::make_move_iterator(request.mutable_events()->begin()),
                                 std::make_move_iterator(request.mutable_events()->end()));
   if (absl::Status s = PrepareAppend(options_.limits, options_.validator, options_.clock(),
                                      stream_id, &events, &*expected);
       !s.ok()) {
+    if (original) {
+      absl::MutexLock lock(&mu_);
+      if (in_store_ > 0) {
+        parked_ = Parked{index, *std::move(original), started};
+        return true;
+      }
+      // Decided meanwhile: validate against the log as it now is.
+    }
+    if (original) return Handle(index, *std::move(original), started, /*may_park=*/false);
     return fail(s);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ++in_store_;
   }
   store_->AppendAsync(stream_id, *expected, std::move(events),
                       [this, index, stream_id, first_event_id,
                        started](absl::StatusOr<storage::AppendResult> result) {
-                        Answer(index, stream_id, first_event_id, result, started);
+                        Answer(index, stream_id, first_event_id, result, started,
+                               /*from_store=*/true);
                       });
+  return false;
 }
 
 void AppendStreamReactor::Answer(uint64_t index, const std::string& stream_id,
                                  const std::string& first_event_id,
                                  const absl::StatusOr<storage::AppendResult>& result,
-                                 absl::Time started) {
+                                 absl::Time started, bool from_store) {
   internal::CountAppend(result.status().code(), started);
   v1::AppendStreamResponse response;
   response.set_request_index(index);
@@ -123,12 +170,25 @@ void AppendStreamReactor::Answer(uint64_t index, const std::string& stream_id,
     *response.mutable_error() = ToAppendError(result.status());
   }
   Actions actions;
+  std::optional<Parked> resume;
   {
     absl::MutexLock lock(&mu_);
     responses_.push_back(std::move(response));
+    if (from_store) {
+      --in_store_;
+      // Everything before the parked request is decided: it goes on.
+      if (in_store_ == 0 && parked_) {
+        resume = std::move(parked_);
+        parked_.reset();
+      }
+    }
     actions = Decide();
   }
   Run(actions);
+  if (resume) {
+    Handle(resume->index, std::move(resume->request), resume->started, /*may_park=*/false);
+    DoneReading();
+  }
 }
 
 void AppendStreamReactor::OnWriteDone(bool ok) {
@@ -136,6 +196,11 @@ void AppendStreamReactor::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    if (auto it = request_bytes_.find(responses_.front().request_index());
+        it != request_bytes_.end()) {
+      unanswered_bytes_ -= it->second;
+      request_bytes_.erase(it);
+    }
     responses_.pop_front();
     --unanswered_;
     // Not ok: the client is gone and nothing more can be written. Requests
@@ -167,6 +232,8 @@ AppendStreamReactor::Actions AppendStreamReactor::Decide() {
     if (!writing_) {
       unanswered_ -= responses_.size();
       responses_.clear();
+      request_bytes_.clear();
+      unanswered_bytes_ = 0;
     }
     if (unanswered_ == 0 && !writing_ && !reading_) {
       finished_ = true;
@@ -179,7 +246,8 @@ AppendStreamReactor::Actions AppendStreamReactor::Decide() {
     writing_ = true;
     a.write = &responses_.front();
   }
-  if (!reading_ && !reads_done_ && unanswered_ < max_unanswered_) {
+  if (!reading_ && !reads_done_ && unanswered_ < max_unanswered_ &&
+      unanswered_bytes_ < kMaxUnansweredBytes) {
     reading_ = true;
     a.read = true;
   }

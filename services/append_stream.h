@@ -3,8 +3,13 @@
 // store's AppendAsync) and is answered by its own response when its group
 // commit is durable, or with its error; the call goes on.
 //
+// Authentication happens once, when the call starts (a caller who may not
+// append gets the refusal before sending anything); each request is then
+// authorised as an Append is, against its events.
+//
 // Flow control: the next request is read only while fewer than
-// `max_unanswered` (EventLogOptions.append_stream_window) of the call's requests are unanswered (in
+// `max_unanswered` (EventLogOptions.append_stream_window), and fewer than
+// kMaxUnansweredBytes, of the call's requests are unanswered (in
 // the store, or answered but not yet written to the client), so a publisher faster than the disk
 // waits in gRPC's flow control, and the call's memory is bounded. The call finishes once the client
 // has half-closed and every request is answered; if the client cancels, it finishes after the
@@ -19,6 +24,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -35,6 +41,8 @@ namespace evenhand::services {
 class AppendStreamReactor final
     : public grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendStreamResponse> {
  public:
+  static constexpr size_t kMaxUnansweredBytes = 64 << 20;
+
   // `store` and `options` (the service's) outlive the call.
   AppendStreamReactor(grpc::CallbackServerContext* context, storage::EventStore* store,
                       const EventLogOptions& options, size_t max_unanswered);
@@ -46,10 +54,20 @@ class AppendStreamReactor final
 
  private:
   // Takes request `index` through the gate, validation and the store.
-  void Handle(uint64_t index, v1::AppendRequest request, absl::Time started);
-  // Queues the answer to request `index` and writes it when it can.
+  // Validation reads the log, so a request refused by it while earlier
+  // requests of the call are still in the store may only be refused
+  // because they are not decided yet (a case opened, a member registered
+  // the request before): with `may_park`, such a request is parked (and
+  // no more is read) until they are decided, then validated again; Handle
+  // then returns true.
+  bool Handle(uint64_t index, v1::AppendRequest request, absl::Time started, bool may_park);
+  // Queues the answer to request `index` and writes it when it can; `from_store` for
+  // the store's answers (the request was in the store).
   void Answer(uint64_t index, const std::string& stream_id, const std::string& first_event_id,
-              const absl::StatusOr<storage::AppendResult>& result, absl::Time started);
+              const absl::StatusOr<storage::AppendResult>& result, absl::Time started,
+              bool from_store);
+  // After the read of a request has been dealt with: reads may go on.
+  void DoneReading();
   // What can start now (the next read, the next write, the finish),
   // decided under the lock and started after it (gRPC's Start* and Finish
   // are not called with `mu_` held). After a finish, `this` may be gone.
@@ -76,8 +94,18 @@ class AppendStreamReactor final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_index_ ABSL_GUARDED_BY(mu_) = 0;
   // Requests read and not yet answered to the client (in the store, or
-  // waiting in `responses_`).
+  // waiting in `responses_`), and their bytes: reads stop at either limit.
   size_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t unanswered_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, size_t> request_bytes_ ABSL_GUARDED_BY(mu_);
+  // Requests handed to the store and not decided yet.
+  size_t in_store_ ABSL_GUARDED_BY(mu_) = 0;
+  struct Parked {
+    uint64_t index;
+    v1::AppendRequest request;
+    absl::Time started;
+  };
+  std::optional<Parked> parked_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::AppendStreamResponse> responses_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -132,13 +132,18 @@ TEST_F(PublisherTest, DeliversEveryEventOnceWithItsOutcomeOnce) {
   // A refused event is reported once with its error, and the rest go on.
   v1::Event bad = Officer("o-bad");
   bad.set_type("NoSuchEvent");
-  auto bad_id = publisher->Publish("officer-o-bad", bad);
-  auto good_id = publisher->Publish("officer-o-good", Officer("o-good"));
+  // In one stream, between good ones, so in their batch: the batch is
+  // refused as a whole, and sent again one by one.
+  auto before_id = publisher->Publish("officer-o-mix", Officer("o-mix"));
+  auto bad_id = publisher->Publish("officer-o-mix", bad);
+  auto good_id = publisher->Publish("officer-o-mix", Officer("o-mix"));
   ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
   absl::MutexLock lock(&reported.mu);
   EXPECT_EQ(reported.times[*bad_id], 1);
   EXPECT_EQ(reported.last[*bad_id].status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(reported.last[*good_id].status.ok());
+  EXPECT_TRUE(reported.last[*before_id].status.ok()) << reported.last[*before_id].status;
+  EXPECT_TRUE(reported.last[*good_id].status.ok()) << reported.last[*good_id].status;
+  EXPECT_LT(reported.last[*before_id].position, reported.last[*good_id].position);
 }
 
 TEST_F(PublisherTest, ServerDownAtStartThenKilledAndRestarted) {

@@ -13,6 +13,7 @@
 #include "evenhand/v1/log.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "clients/event_log_client.h"
 #include "tests/testing/events.h"
 #include "tests/testing/server_fixture.h"
 
@@ -163,6 +164,7 @@ TEST_F(AppendStreamTest, ACancelledCallEndsAndWhatWasAcknowledgedIsKept) {
   }
   v1::AppendStreamResponse r;
   ASSERT_TRUE(call->Read(&r));
+  ASSERT_TRUE(r.has_appended()) << r.error().message();
   const uint64_t acknowledged = r.appended().positions(0);
   context.TryCancel();
   while (call->Read(&r)) {
@@ -174,6 +176,53 @@ TEST_F(AppendStreamTest, ACancelledCallEndsAndWhatWasAcknowledgedIsKept) {
   EXPECT_GE(server_->LastPosition(), acknowledged);
   v1::AppendRequest again = Request("query-after", testing::AnEvent("after"));
   EXPECT_TRUE(client_->Append(again).ok());
+}
+
+TEST_F(AppendStreamTest, ARequestMayDependOnTheOneBeforeIt) {
+  domain_validation_ = true;
+  StartServer();
+  // Sent back to back: the query names the member and officer registered
+  // by the requests before it, which the protocol model checks against the
+  // log. It is validated once they are decided, not refused before.
+  auto event = [](v1::Payload payload) {
+    v1::Event e = clients::NewEvent(std::move(payload), "test", absl::Now());
+    return e;
+  };
+  v1::Payload officer;
+  officer.mutable_officer_registered()->set_officer_id("o-dep");
+  officer.mutable_officer_registered()->set_name("Officer Dep");
+  officer.mutable_officer_registered()->set_role(v1::HEAD_OF_SERVICE);
+  v1::Payload member;
+  member.mutable_member_registered()->set_member_id("m-dep");
+  member.mutable_member_registered()->set_name("Cllr Dep");
+  v1::Payload query;
+  query.mutable_written_query_received()->set_query_id("Q-dep");
+  query.mutable_written_query_received()->set_member_id("m-dep");
+  query.mutable_written_query_received()->set_addressed_to_officer_id("o-dep");
+  query.mutable_written_query_received()->set_subject("Bins");
+  v1::Payload unknown = query;
+  unknown.mutable_written_query_received()->set_query_id("Q-nobody");
+  unknown.mutable_written_query_received()->set_member_id("m-nobody");
+  auto [answers, status] = SendAll({Request("officer-o-dep", event(officer)),
+                                    Request("member-m-dep", event(member)),
+                                    Request("query-Q-dep", event(query)),
+                                    Request("query-Q-nobody", event(unknown))});
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(answers.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(answers[i].has_appended()) << i << ": " << answers[i].error().message();
+  }
+  // A reference to nobody is still refused, once the requests before it
+  // are decided.
+  ASSERT_TRUE(answers[3].has_error());
+  EXPECT_EQ(answers[3].error().code_name(), "INVALID_ARGUMENT");
+}
+
+TEST_F(AppendStreamTest, ACallWithNoRequestsEndsOk) {
+  StartServer();
+  auto [answers, status] = SendAll({});
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(answers.empty());
 }
 
 }  // namespace
