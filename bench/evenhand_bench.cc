@@ -580,6 +580,17 @@ int Main(int argc, char** argv) {
         r.errors = streamed.errors;
         r.note = streamed.note;
         rows.push_back(r);
+        // And through the publisher library, which sends over AppendStream.
+        const StreamFigures library = PublisherAppends(address, clients, 32, seconds);
+        Row l;
+        l.system = "publisher";
+        l.clients = clients;
+        l.events_per_s = library.events_per_s;
+        l.p50_ms = library.p50_ms;
+        l.p99_ms = library.p99_ms;
+        l.errors = library.errors;
+        l.note = library.note;
+        rows.push_back(l);
       }
       std::printf(".");
       std::fflush(stdout);
@@ -620,7 +631,7 @@ int Main(int argc, char** argv) {
         if (o.system == "raw-rocksdb") raw = o.events_per_s;
         if (o.system == "postgres") pg = o.events_per_s;
       }
-      const bool ours = r.system == "evenhand" || r.system == "stream";
+      const bool ours = r.system == "evenhand" || r.system == "stream" || r.system == "publisher";
       std::string vs_raw = ours && raw > 0
                                ? absl::StrFormat("%.2fx", r.events_per_s / raw) : "";
       std::string vs_pg = ours && pg > 0

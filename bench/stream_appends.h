@@ -21,6 +21,14 @@ struct StreamFigures {
 StreamFigures StreamAppends(const std::string& address, int publishers, int window,
                             absl::Duration seconds);
 
+// The same one-event appends handed to the publisher library
+// (clients/publisher.h, no outbox) by `publishers` threads, each with up to
+// `window` events without an outcome; latency is from Publish to the
+// outcome. Each event is a case of its own, as in the other rows, so the
+// library pipelines but has nothing to batch.
+StreamFigures PublisherAppends(const std::string& address, int publishers, int window,
+                               absl::Duration seconds);
+
 }  // namespace evenhand::bench
 
 #endif  // EVENHAND_BENCH_STREAM_APPENDS_H_
