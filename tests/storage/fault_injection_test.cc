@@ -15,10 +15,13 @@
 //     hash chain equal ones recomputed from the events.
 // Each case runs in a child process, so that RocksDB aborting (as Debian's
 // 7.8.3 does on some write-error paths) fails that case instead of the test.
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -29,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "base/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -263,9 +267,41 @@ std::string RunInChild(FaultKind kind, uint64_t at) {
   ::close(fds[1]);
   std::string out;
   char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof(buffer))) > 0;) out.append(buffer, n);
+  // A case takes seconds. One that has not finished in two minutes hangs:
+  // it is reported with its threads' stacks (gdb, when there is one), so a
+  // hang says where it waits instead of running into ctest's timeout.
+  const absl::Time deadline = absl::Now() + absl::Minutes(2);
+  bool hung = false;
+  for (;;) {
+    pollfd p{fds[0], POLLIN, 0};
+    const int left = static_cast<int>(
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+    const int ready = ::poll(&p, 1, left);
+    if (ready == 0) {
+      hung = true;
+      break;
+    }
+    if (ready < 0 && errno == EINTR) continue;
+    const ssize_t n = ready > 0 ? ::read(fds[0], buffer, sizeof(buffer)) : -1;
+    if (n <= 0) break;
+    out.append(buffer, n);
+  }
   ::close(fds[0]);
   int status = 0;
+  if (hung) {
+    std::string stacks;
+    const std::string gdb = absl::StrCat("timeout 60 gdb -p ", pid,
+                                         " -batch -ex 'thread apply all bt' 2>/dev/null");
+    if (FILE* g = ::popen(gdb.c_str(), "r")) {
+      for (size_t n; (n = fread(buffer, 1, sizeof(buffer), g)) > 0;) stacks.append(buffer, n);
+      ::pclose(g);
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return absl::StrCat("FAIL the case hung (no result in 2 minutes); its threads:\n",
+                        stacks.empty() ? std::string("(no gdb to show them)") : stacks,
+                        "\nits output:\n", out.substr(out.size() > 8000 ? out.size() - 8000 : 0));
+  }
   ::waitpid(pid, &status, 0);
   if (WIFSIGNALED(status)) return absl::StrCat("FAIL the process died of signal ", WTERMSIG(status));
   // The child prints one line "RESULT ok <summary>" or "RESULT FAIL <why>"
