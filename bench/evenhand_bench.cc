@@ -570,27 +570,20 @@ int Main(int argc, char** argv) {
       // The same appends over AppendStream: one call per publisher, each
       // with up to 32 requests unanswered.
       if (absl::GetFlag(FLAGS_server).empty()) {
-        const StreamFigures streamed = StreamAppends(address, clients, 32, seconds);
-        Row r;
-        r.system = "stream";
-        r.clients = clients;
-        r.events_per_s = streamed.events_per_s;
-        r.p50_ms = streamed.p50_ms;
-        r.p99_ms = streamed.p99_ms;
-        r.errors = streamed.errors;
-        r.note = streamed.note;
-        rows.push_back(r);
+        auto as_row = [clients](const char* system, const StreamFigures& figures) {
+          Row r;
+          r.system = system;
+          r.clients = clients;
+          r.events_per_s = figures.events_per_s;
+          r.p50_ms = figures.p50_ms;
+          r.p99_ms = figures.p99_ms;
+          r.errors = figures.errors;
+          r.note = figures.note;
+          return r;
+        };
+        rows.push_back(as_row("stream", StreamAppends(address, clients, 32, seconds)));
         // And through the publisher library, which sends over AppendStream.
-        const StreamFigures library = PublisherAppends(address, clients, 32, seconds);
-        Row l;
-        l.system = "publisher";
-        l.clients = clients;
-        l.events_per_s = library.events_per_s;
-        l.p50_ms = library.p50_ms;
-        l.p99_ms = library.p99_ms;
-        l.errors = library.errors;
-        l.note = library.note;
-        rows.push_back(l);
+        rows.push_back(as_row("publisher", PublisherAppends(address, clients, 32, seconds)));
       }
       std::printf(".");
       std::fflush(stdout);

@@ -15,6 +15,22 @@
 #include "evenhand/v1/log.grpc.pb.h"
 
 namespace evenhand::bench {
+namespace {
+
+// The figures of a run of `seconds` from its answers' latencies.
+StreamFigures Summarise(std::vector<double>& latencies_ms, uint64_t counted, uint64_t errors,
+                        const std::string& note, absl::Duration seconds) {
+  StreamFigures f;
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  f.events_per_s = counted / absl::ToDoubleSeconds(seconds);
+  f.p50_ms = Percentile(latencies_ms, 0.5);
+  f.p99_ms = Percentile(latencies_ms, 0.99);
+  f.errors = errors;
+  f.note = note;
+  return f;
+}
+
+}  // namespace
 
 StreamFigures StreamAppends(const std::string& address, int publishers, int window,
                             absl::Duration seconds) {
@@ -76,14 +92,7 @@ StreamFigures StreamAppends(const std::string& address, int publishers, int wind
     });
   }
   for (auto& t : threads) t.join();
-  StreamFigures f;
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  f.events_per_s = counted / absl::ToDoubleSeconds(seconds);
-  f.p50_ms = Percentile(latencies_ms, 0.5);
-  f.p99_ms = Percentile(latencies_ms, 0.99);
-  f.errors = errors;
-  f.note = note;
-  return f;
+  return Summarise(latencies_ms, counted, errors, note, seconds);
 }
 
 StreamFigures PublisherAppends(const std::string& address, int publishers, int window,
@@ -93,7 +102,7 @@ StreamFigures PublisherAppends(const std::string& address, int publishers, int w
   const absl::Time end = start + seconds;
   absl::Mutex mu;
   std::map<std::string, std::pair<absl::Time, int>> published;  // id -> when, thread
-  std::map<int, int> unsettled;                 // thread -> events without outcome
+  std::map<int, int> unsettled;                                 // thread -> events without outcome
   std::vector<double> latencies_ms;
   uint64_t counted = 0, errors = 0;
   std::string note;
@@ -149,13 +158,7 @@ StreamFigures PublisherAppends(const std::string& address, int publishers, int w
   for (auto& t : threads) t.join();
   (*publisher)->Flush(absl::Seconds(30));
   (*publisher)->Close();
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  f.events_per_s = counted / absl::ToDoubleSeconds(seconds);
-  f.p50_ms = Percentile(latencies_ms, 0.5);
-  f.p99_ms = Percentile(latencies_ms, 0.99);
-  f.errors = errors;
-  f.note = note;
-  return f;
+  return Summarise(latencies_ms, counted, errors, note, seconds);
 }
 
 }  // namespace evenhand::bench
