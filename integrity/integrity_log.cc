@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -28,20 +29,6 @@ using log_internal::Hex;
 using log_internal::kComponent;
 using tree_keys::ChainKey;
 using tree_keys::kJournalKey;
-using tree_keys::kSizeKey;
-using tree_keys::NodeKey;
-
-namespace {
-
-// A tree size past the log's end, for proofs.
-absl::Status BeyondTheLog(const char* field, uint64_t size, uint64_t current) {
-  return WithErrorInfo(
-      absl::OutOfRangeError(
-          absl::StrCat(field, ": ", size, " is beyond the end of the log (", current, " events)")),
-      "BEYOND_END_OF_LOG", {{"field", field}, {"last_position", absl::StrCat(current)}});
-}
-
-}  // namespace
 
 std::string DefaultJournalPath(const std::string& data_dir) {
   std::string dir = data_dir;
@@ -155,41 +142,6 @@ void IntegrityLog::FlushStreamMap() {
   }
 }
 
-absl::Status IntegrityLog::Restore() {
-  rocksdb::DB* db = store_->db();
-  rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
-  std::string value;
-  uint64_t size = 0;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kSizeKey, &value);
-  if (s.ok()) {
-    size = ReadBigEndian64(value);
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "cannot read the tree size");
-  }
-  if (size > store_->LastPosition()) {
-    return absl::DataLossError(absl::StrCat("integrity: the tree has ", size,
-                                            " leaves but the log ends at position ",
-                                            store_->LastPosition()));
-  }
-  // The right edge: one stored node per set bit of the size.
-  std::vector<std::string> peaks;
-  for (auto [level, index] : CompactRange::PeakNodes(size)) {
-    EH_ASSIGN_OR_RETURN(std::string node, ReadNode(level, index));
-    peaks.push_back(std::move(node));
-  }
-  EH_ASSIGN_OR_RETURN(CompactRange range, CompactRange::FromPeaks(size, std::move(peaks)));
-  std::string chain = GenesisChainHash();
-  if (size > 0) {
-    EH_ASSIGN_OR_RETURN(chain, ChainHashAt(size));
-  }
-  absl::MutexLock lock(&mu_);
-  tail_range_ = range;
-  tail_chain_ = chain;
-  range_ = std::move(range);
-  chain_head_ = std::move(chain);
-  return absl::OkStatus();
-}
-
 absl::Status IntegrityLog::CatchUp() {
   const uint64_t last = store_->LastPosition();
   uint64_t from;
@@ -197,7 +149,22 @@ absl::Status IntegrityLog::CatchUp() {
     absl::MutexLock lock(&mu_);
     from = range_.size() + 1;
   }
-  if (from > last) return absl::OkStatus();
+  rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  // Once the tree holds the whole log, every later append goes through
+  // Prepare(): the layout key says so, and the tree's size is the log's.
+  const auto mark_done = [&](rocksdb::WriteBatch* batch) {
+    batch->Put(cf, tree_keys::kLayoutKey, tree_keys::kTiledLayout);
+    batch->Delete(cf, tree_keys::kCatchUpKey);
+    layout_done_ = true;
+  };
+  if (from > last) {
+    if (layout_done_ || store_->write_state().read_only) return absl::OkStatus();
+    rocksdb::WriteBatch batch;
+    mark_done(&batch);
+    return FromRocks(store_->db()->Write(wo, &batch), "cannot record the tree's layout");
+  }
   if (store_->write_state().read_only) {
     return absl::FailedPreconditionError(
         absl::StrCat("integrity: the tree ends at position ", from - 1, " but the log at ", last,
@@ -206,15 +173,18 @@ absl::Status IntegrityLog::CatchUp() {
   logging::Info(kComponent, absl::StrCat("hashing positions ", from, "..", last,
                                          " into the Merkle tree and hash chain (once)"));
   std::vector<storage::EventPtr> chunk;
-  auto flush = [&]() -> absl::Status {
-    if (chunk.empty()) return absl::OkStatus();
+  auto flush = [&](bool final) -> absl::Status {
+    if (chunk.empty() && !final) return absl::OkStatus();
     rocksdb::WriteBatch batch;
-    EH_RETURN_IF_ERROR(Prepare(chunk, &batch));
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
+    if (!chunk.empty()) EH_RETURN_IF_ERROR(Prepare(chunk, &batch));
+    if (final) {
+      mark_done(&batch);
+    } else {
+      batch.Put(cf, tree_keys::kCatchUpKey, BigEndian64(chunk.back()->position()));
+    }
     // Before the hook is installed and the server listens: no other writer.
-    EH_RETURN_IF_ERROR(FromRocks(store_->db()->Write(wo, &batch), "cannot write tree nodes"));
-    Committed();
+    EH_RETURN_IF_ERROR(FromRocks(store_->db()->Write(wo, &batch), "cannot write tree tiles"));
+    if (!chunk.empty()) Committed();
     chunk.clear();
     return absl::OkStatus();
   };
@@ -222,11 +192,11 @@ absl::Status IntegrityLog::CatchUp() {
   EH_RETURN_IF_ERROR(store_->ReadAll(from, storage::Direction::kForwards, 0, storage::ReadFilter(),
                                      [&](const storage::EventPtr& e) {
                                        chunk.push_back(e);
-                                       if (chunk.size() >= 10000) inner = flush();
+                                       if (chunk.size() >= 10000) inner = flush(false);
                                        return inner.ok();
                                      }));
   EH_RETURN_IF_ERROR(inner);
-  return flush();
+  return flush(true);
 }
 
 absl::Status IntegrityLog::OpenJournal() {
@@ -374,11 +344,12 @@ absl::Status IntegrityLog::CheckAgainstJournal() {
 
 absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_checkpoint) {
   if (from >= to) return absl::OkStatus();
-  // The tree's right edge at `from`, from the stored nodes (a signed
+  // The tree's right edge at `from`, from the stored tiles (a signed
   // checkpoint has just vouched for them), and the chain there.
+  ReadCache cache;
   std::vector<std::string> peaks;
   for (auto [level, index] : CompactRange::PeakNodes(from)) {
-    EH_ASSIGN_OR_RETURN(std::string node, ReadNode(level, index));
+    EH_ASSIGN_OR_RETURN(std::string node, ReadNode(level, index, &cache));
     peaks.push_back(std::move(node));
   }
   EH_ASSIGN_OR_RETURN(CompactRange range, CompactRange::FromPeaks(from, std::move(peaks)));
@@ -387,22 +358,25 @@ absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_c
   if (every_checkpoint) checkpoint_sizes = journal_->TreeSizes();
   auto next_checkpoint = std::upper_bound(checkpoint_sizes.begin(), checkpoint_sizes.end(), from);
   size_t damaged = 0, chain_damaged = 0;
+  // False after a damaged event, until the next stored chain hash.
+  bool chain_known = true;
   absl::Status inner;
   EH_RETURN_IF_ERROR(store_->ReadAll(
       from + 1, storage::Direction::kForwards, to - from, storage::ReadFilter(),
       [&](const storage::EventPtr& e) {
         const uint64_t p = e->position();
         absl::StatusOr<std::string> canonical = CanonicalRecord(*e);
-        absl::StatusOr<std::string> stored_leaf = ReadNode(0, p - 1);
-        absl::StatusOr<std::string> stored_chain = ChainHashAt(p);
-        if (!canonical.ok() || !stored_leaf.ok() || !stored_chain.ok()) {
-          inner = !canonical.ok()
-                      ? canonical.status()
-                      : (!stored_leaf.ok() ? stored_leaf.status() : stored_chain.status());
+        if (!canonical.ok()) {
+          inner = canonical.status();
           return false;
         }
         const std::string leaf = integrity::LeafHash(*canonical);
-        const std::string next_chain = ChainHash(chain, *canonical);
+        chain = ChainHash(chain, *canonical);
+        absl::StatusOr<std::string> stored_leaf = ReadNode(0, p - 1, &cache);
+        if (!stored_leaf.ok()) {
+          inner = stored_leaf.status();
+          return false;
+        }
         if (leaf != *stored_leaf) {
           ++damaged;
           const std::string problem =
@@ -412,15 +386,23 @@ absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_c
           AddProblem(absl::StrCat("the event at position ", p, " is damaged: ", problem));
           // The tree is checked with the leaf it recorded.
           range.Append(*stored_leaf, [](int, uint64_t, const std::string&) {});
-          chain = *stored_chain;
+          chain_known = false;
         } else {
           range.Append(leaf, [](int, uint64_t, const std::string&) {});
-          if (next_chain != *stored_chain) {
+        }
+        if (p % kChainEvery == 0) {
+          absl::StatusOr<std::string> stored_chain = ChainFrom(p);
+          if (!stored_chain.ok()) {
+            inner = stored_chain.status();
+            return false;
+          }
+          if (chain_known && chain != *stored_chain) {
             ++chain_damaged;
             AddProblem(absl::StrCat("the stored chain hash after position ", p,
                                     " does not follow from the events"));
           }
-          chain = *stored_chain;
+          chain = *std::move(stored_chain);
+          chain_known = true;
         }
         if (next_checkpoint != checkpoint_sizes.end() && *next_checkpoint == p) {
           absl::StatusOr<v1::SignedCheckpoint> c = journal_->Find(p);
@@ -466,10 +448,24 @@ absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
                                    rocksdb::WriteBatch* batch) {
   // Built on the last prepared group, which may not be durable yet; the
   // tail only moves once the whole group is hashed (a failed group's batch
-  // is dropped by the store).
+  // is dropped by the store). A group writes its leaves as one run (the
+  // partial level-0 tile's, so every leaf is stored from its commit on); a
+  // tile when its 256th hash arrives, which replaces the runs it holds; and
+  // a chain hash every kChainEvery positions.
   CompactRange range = tail_range_;
+  TileEdge edge = tail_edge_;
   std::string chain = tail_chain_;
   rocksdb::ColumnFamilyHandle* cf = store_->ColumnFamily(kColumnFamily);
+  std::string run;  // the leaves since run_first, all in one level-0 tile
+  uint64_t run_first = 0;
+  const auto write_tile = [&](TileId tile, std::string bytes) {
+    batch->Put(cf, tree_keys::TileKey(tile.level, tile.index), bytes);
+    if (tile.level == 0) {
+      run.clear();
+      batch->DeleteRange(cf, tree_keys::LeafRunKey(tile.index * kTileWidth + 1),
+                         tree_keys::LeafRunKey((tile.index + 1) * kTileWidth + 1));
+    }
+  };
   for (const storage::EventPtr& e : events) {
     if (e->position() != range.size() + 1) {
       return absl::InternalError(absl::StrCat("integrity: event at position ", e->position(),
@@ -477,18 +473,21 @@ absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
                                               " leaves; nothing was written"));
     }
     EH_ASSIGN_OR_RETURN(std::string canonical, CanonicalRecord(*e));
-    range.Append(integrity::LeafHash(canonical),
-                 [&](int level, uint64_t index, const std::string& hash) {
-                   batch->Put(cf, NodeKey(level, index), hash);
-                 });
+    const std::string leaf = integrity::LeafHash(canonical);
+    if (run.empty()) run_first = e->position();
+    run += leaf;
+    range.Append(leaf, [&](int level, uint64_t index, const std::string& hash) {
+      edge.Add(level, index, hash, write_tile);
+    });
     chain = ChainHash(chain, canonical);
-    batch->Put(cf, ChainKey(e->position()), chain);
+    if (e->position() % kChainEvery == 0) batch->Put(cf, ChainKey(e->position()), chain);
   }
-  batch->Put(cf, kSizeKey, BigEndian64(range.size()));
+  if (!run.empty()) batch->Put(cf, tree_keys::LeafRunKey(run_first), run);
   tail_range_ = range;
+  tail_edge_ = edge;
   tail_chain_ = chain;
   absl::MutexLock lock(&mu_);
-  prepared_.push_back({std::move(range), std::move(chain), events});
+  prepared_.push_back({std::move(range), std::move(edge), std::move(chain), events});
   return absl::OkStatus();
 }
 
@@ -496,6 +495,7 @@ void IntegrityLog::Committed() {
   absl::MutexLock lock(&mu_);
   Prepared& group = prepared_.front();
   range_ = std::move(group.range);
+  edge_ = std::move(group.edge);
   chain_head_ = std::move(group.chain);
   // Kept for the stream-head map's next update, within a bound (past it,
   // the map reads them back from the store).
@@ -515,68 +515,8 @@ void IntegrityLog::Aborted() {
 void IntegrityLog::Rewind() {
   absl::MutexLock lock(&mu_);
   tail_range_ = range_;
+  tail_edge_ = edge_;
   tail_chain_ = chain_head_;
-}
-
-uint64_t IntegrityLog::size() const {
-  absl::MutexLock lock(&mu_);
-  return range_.size();
-}
-
-absl::StatusOr<std::string> IntegrityLog::ReadNode(int level, uint64_t index) const {
-  std::string value;
-  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->ColumnFamily(kColumnFamily),
-                                        NodeKey(level, index), &value);
-  if (s.IsNotFound()) {
-    return absl::DataLossError(
-        absl::StrCat("integrity: tree node (", level, ", ", index, ") is missing"));
-  }
-  EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a tree node"));
-  return value;
-}
-
-absl::StatusOr<std::string> IntegrityLog::Root(uint64_t tree_size) const {
-  {
-    absl::MutexLock lock(&mu_);
-    if (tree_size > range_.size()) {
-      return BeyondTheLog("tree_size", tree_size, range_.size());
-    }
-    if (tree_size == range_.size()) return range_.Root();
-  }
-  return RangeHash(0, tree_size, [this](int l, uint64_t i) { return ReadNode(l, i); });
-}
-
-absl::StatusOr<std::string> IntegrityLog::LeafHash(uint64_t position) const {
-  if (position == 0 || position > size()) {
-    return absl::OutOfRangeError(absl::StrCat("no event at position ", position));
-  }
-  return ReadNode(0, position - 1);
-}
-
-absl::StatusOr<std::string> IntegrityLog::ChainHashAt(uint64_t position) const {
-  if (position == 0) return GenesisChainHash();
-  std::string value;
-  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->ColumnFamily(kColumnFamily),
-                                        ChainKey(position), &value);
-  if (s.IsNotFound()) {
-    return absl::OutOfRangeError(absl::StrCat("no chain hash at position ", position));
-  }
-  EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a chain hash"));
-  return value;
-}
-
-absl::Status IntegrityLog::CheckLeaf(const v1::RecordedEvent& event) const {
-  EH_ASSIGN_OR_RETURN(std::string stored, LeafHash(event.position()));
-  EH_ASSIGN_OR_RETURN(std::string canonical, CanonicalRecord(event));
-  if (integrity::LeafHash(canonical) == stored) return absl::OkStatus();
-  const std::string problem =
-      "its stored bytes no longer match the leaf hash the Merkle tree recorded when it was "
-      "appended (found on a read)";
-  store_->MarkDamaged(event.position(), problem);
-  AddProblem(absl::StrCat("the event at position ", event.position(), " is damaged: ", problem));
-  return absl::DataLossError(absl::StrCat("the event at position ", event.position(),
-                                          " is damaged: ", problem,
-                                          ". Restore the data folder from a backup"));
 }
 
 void IntegrityLog::AddProblem(std::string problem) const {
@@ -589,53 +529,6 @@ void IntegrityLog::AddProblem(std::string problem) const {
 std::vector<std::string> IntegrityLog::problems() const {
   absl::MutexLock lock(&mu_);
   return problems_;
-}
-
-absl::StatusOr<v1::InclusionProof> IntegrityLog::InclusionProof(uint64_t position,
-                                                                uint64_t tree_size) const {
-  const uint64_t current = size();
-  if (tree_size == 0) tree_size = current;
-  if (tree_size > current) {
-    return BeyondTheLog("tree_size", tree_size, current);
-  }
-  if (position == 0 || position > tree_size) {
-    return WithErrorInfo(
-        absl::OutOfRangeError(absl::StrCat("position: ", position, " is not in the tree of ",
-                                           tree_size, " (positions 1 to ", tree_size, ")")),
-        "BEYOND_END_OF_LOG", {{"field", "position"}, {"last_position", absl::StrCat(tree_size)}});
-  }
-  v1::InclusionProof proof;
-  proof.set_position(position);
-  proof.set_leaf_index(position - 1);
-  proof.set_tree_size(tree_size);
-  EH_ASSIGN_OR_RETURN(std::string leaf, ReadNode(0, position - 1));
-  proof.set_leaf_hash(std::move(leaf));
-  EH_ASSIGN_OR_RETURN(
-      std::vector<std::string> path,
-      InclusionPath(position - 1, tree_size, [this](int l, uint64_t i) { return ReadNode(l, i); }));
-  for (auto& h : path) proof.add_hashes(std::move(h));
-  return proof;
-}
-
-absl::StatusOr<v1::ConsistencyProof> IntegrityLog::ConsistencyProof(uint64_t from_size,
-                                                                    uint64_t to_size) const {
-  const uint64_t current = size();
-  if (to_size == 0) to_size = current;
-  if (to_size > current) {
-    return BeyondTheLog("to_size", to_size, current);
-  }
-  if (from_size > to_size) {
-    return InvalidFieldError("from_size",
-                             absl::StrCat(from_size, " is larger than to_size ", to_size));
-  }
-  v1::ConsistencyProof proof;
-  proof.set_from_size(from_size);
-  proof.set_to_size(to_size);
-  EH_ASSIGN_OR_RETURN(
-      std::vector<std::string> path,
-      ConsistencyPath(from_size, to_size, [this](int l, uint64_t i) { return ReadNode(l, i); }));
-  for (auto& h : path) proof.add_hashes(std::move(h));
-  return proof;
 }
 
 absl::StatusOr<std::string> IntegrityLog::SignReportStatement(

@@ -2,12 +2,15 @@
 // of the event log, kept in step with it.
 //
 // It is the store's commit hook: every group commit adds, in the same
-// RocksDB batch as the events, each event's chain hash and the tree nodes
-// its leaf completes, so the log and its tree can never disagree, not even
-// after a crash. The right edge of the tree (a few dozen hashes) is kept in
-// memory; on start it is read back from the stored nodes, never recomputed
-// from the events. (A log written before the tree existed is hashed once, on
-// the first start that finds it behind.)
+// RocksDB batch as the events, the tree tiles and chain hashes its events
+// complete, so the log and its tree can never disagree, not even after a
+// crash. The tree is stored in tiles of 256 hashes (tiles.h) and the chain
+// every 256 positions, so a group commit adds one key of its own (its
+// events' leaves, as one run) and, every 256 events, a tile and a chain
+// hash. The right edge (each tile level's partial tile) is kept in memory;
+// on start it is rebuilt from the stored tiles and leaf runs. A log written
+// before the tree existed, or with the tree in the older one-key-per-node
+// layout, is hashed once, on the first start that finds it so.
 //
 // Signed checkpoints live in a CheckpointJournal outside RocksDB. The log
 // never signs a tree that is not a consistent extension of the last one it
@@ -15,12 +18,12 @@
 //   - a log shorter than the newest checkpoint, or whose tree at that size
 //     has another root, is refused (DataLoss) with the positions that are
 //     missing or differ;
-//   - the events since that checkpoint are re-hashed and compared with their
-//     stored leaves and chain hashes, and the tree's right edge is rebuilt
-//     from them ("tail", the default); "full" does this for every event and
-//     checks every checkpoint in the journal. A stored event whose leaf no
-//     longer matches is marked damaged in the store (its reads fail with
-//     DataLoss naming it) and listed by problems().
+//   - the events since that checkpoint are re-hashed and compared with the
+//     leaves of their stored tiles and the stored chain hashes ("tail", the
+//     default); "full" does this for every event and checks every
+//     checkpoint in the journal. A stored event whose leaf no longer matches
+//     is marked damaged in the store (its reads fail with DataLoss naming
+//     it) and listed by problems().
 //
 // A background thread signs a checkpoint at every multiple of
 // `checkpoint_every_events` (exactly that tree size, as soon as the commit
@@ -31,15 +34,23 @@
 // stream-head map (StreamMapStore), which is brought up to the checkpoint's
 // size just before it is signed.
 //
-// Column family "integrity":
-//   "n" u8(level) BE64(index) -> node hash (level 0: leaf hashes)
-//   "c" BE64(position)        -> chain hash after that event
-//   "s"                       -> BE64(tree size)
+// Column family "integrity" (tree_keys.h):
+//   "t" u8(tile level) BE64(index) -> a full tile: 256 hashes (tiles.h)
+//   "e" BE64(position)        -> the leaves one commit added to the partial
+//                                level-0 tile, from `position` (deleted when
+//                                the tile is written)
+//   "c" BE64(position)        -> chain hash after that event, for every
+//                                position that is a multiple of 256
+//   "f"                       -> "tiles-v1": the tree holds every event of
+//                                the log (set once it has caught up)
+//   "p"                       -> BE64(tree size) while a catch-up is under way
 //   "j"                       -> the journal's path, set when it was started
 //   "k" BE64(tree size)       -> SignedCheckpoint (before the journal; read
 //                                once, to start the journal)
 //   "m…", "M"                 -> the stream-head map (StreamMapStore), unless
 //                                it has a RocksDB of its own (stream_map_dir)
+// The older layout ("n" u8(level) BE64(index) -> every node, "c" after every
+// position, "s" -> the tree size) is converted on start.
 //
 // Thread-safe. Must outlive its use by the store (until the store is closed).
 #ifndef EVENHAND_INTEGRITY_INTEGRITY_LOG_H_
@@ -60,6 +71,7 @@
 #include "integrity/merkle.h"
 #include "integrity/signing.h"
 #include "integrity/stream_map_store.h"
+#include "integrity/tiles.h"
 #include "storage/event_store.h"
 
 namespace evenhand::integrity {
@@ -115,17 +127,34 @@ class IntegrityLog final : public storage::CommitHook {
   void Aborted() override;
   void Rewind() override;
 
+  // What one caller's reads have fetched (tiles, the last chain hash), so
+  // that a proof or a replay reads each tile once. Not thread-safe; use one
+  // per call.
+  class ReadCache {
+   private:
+    friend class IntegrityLog;
+    std::vector<std::pair<TileId, std::string>> tiles_;
+    uint64_t chain_position_ = 0;
+    std::string chain_;  // after chain_position_; empty if none yet
+  };
+
   // The number of events in the tree (equal to the log's last position).
   uint64_t size() const;
   // The root of the tree of `tree_size` (<= size(); 0 is the empty tree).
   absl::StatusOr<std::string> Root(uint64_t tree_size) const;
-  absl::StatusOr<std::string> LeafHash(uint64_t position) const;
-  // The chain hash after `position` (0: the genesis value).
+  absl::StatusOr<std::string> LeafHash(uint64_t position, ReadCache* cache = nullptr) const;
+  // The chain hash after `position` (0: the genesis value): the stored one
+  // at or before it, carried forward over the events in between (at most
+  // 255 read and hashed).
   absl::StatusOr<std::string> ChainHashAt(uint64_t position) const;
+  // The chain hash after `event`, from the one after the event before it
+  // if `cache` has it (a replay in position order hashes each event once).
+  absl::StatusOr<std::string> ChainHashAfter(const v1::RecordedEvent& event,
+                                             ReadCache* cache) const;
 
   // Checks `event` against the leaf the tree recorded for it; on a mismatch
   // marks it damaged in the store and returns DataLoss naming it.
-  absl::Status CheckLeaf(const v1::RecordedEvent& event) const;
+  absl::Status CheckLeaf(const v1::RecordedEvent& event, ReadCache* cache = nullptr) const;
 
   // tree_size 0 means the current tree.
   absl::StatusOr<v1::InclusionProof> InclusionProof(uint64_t position, uint64_t tree_size) const;
@@ -186,7 +215,18 @@ class IntegrityLog final : public storage::CommitHook {
   // chain and tree; with `every_checkpoint`, also each journal checkpoint
   // in that range.
   absl::Status VerifyEvents(uint64_t from, uint64_t to, bool every_checkpoint);
-  absl::StatusOr<std::string> ReadNode(int level, uint64_t index) const;
+  // The stored layout: converts the older one, and returns the tree's size.
+  absl::StatusOr<uint64_t> OpenLayout();
+  // The right edge of the tree of `size`, from its stored tiles and events.
+  absl::StatusOr<TileEdge> RebuildEdge(uint64_t size) const;
+  // The first `count` leaves of level-0 tile `tile`, from the runs stored
+  // by the commits since the last full tile.
+  absl::StatusOr<std::string> ReadLeafRuns(TileId tile, uint64_t count) const;
+  absl::StatusOr<std::string> ReadNode(int level, uint64_t index, ReadCache* cache) const;
+  // The tile's entries: stored if full, the committed edge's if partial.
+  absl::StatusOr<std::string> ReadTile(TileId tile) const;
+  // ChainHashAt without the check against the tree's size.
+  absl::StatusOr<std::string> ChainFrom(uint64_t position) const;
   // Signs the tree of `tree_size` (committed, and not below the last
   // signed), with its chain head and the stream-head map brought to it.
   absl::StatusOr<v1::SignedCheckpoint> SignAndStore(uint64_t tree_size)
@@ -208,6 +248,9 @@ class IntegrityLog final : public storage::CommitHook {
   const IntegrityOptions options_;
   const SigningKey key_;
   bool key_created_ = false;
+  // The tree is in the tiled layout and holds the whole log (set by
+  // OpenLayout, or once the catch-up is done; Open() only).
+  bool layout_done_ = false;
   std::unique_ptr<CheckpointJournal> journal_;
 
   // Held while a checkpoint is checked against the last one, signed and
@@ -222,6 +265,7 @@ class IntegrityLog final : public storage::CommitHook {
 
   mutable absl::Mutex mu_;
   CompactRange range_ ABSL_GUARDED_BY(mu_);
+  TileEdge edge_ ABSL_GUARDED_BY(mu_);
   std::string chain_head_ ABSL_GUARDED_BY(mu_);
   uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time signed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -232,6 +276,7 @@ class IntegrityLog final : public storage::CommitHook {
   // chain head as they will be once it is durable, and its events.
   struct Prepared {
     CompactRange range;
+    TileEdge edge;
     std::string chain;
     std::vector<storage::EventPtr> events;
   };
@@ -243,6 +288,7 @@ class IntegrityLog final : public storage::CommitHook {
   // The tree and chain head after the last prepared group: the sequencer
   // thread's (and Open()'s before the hook is installed).
   CompactRange tail_range_;
+  TileEdge tail_edge_;
   std::string tail_chain_;
 
   std::thread checkpointer_;

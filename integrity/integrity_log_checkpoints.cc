@@ -301,9 +301,10 @@ absl::StatusOr<std::string> IntegrityLog::ExportBundle(const std::vector<storage
   parts.selection = selection;
   parts.created_at = options_.clock();
   parts.server_version = options_.server_version;
+  ReadCache cache;
   for (const storage::EventPtr& e : events) {
     if (e->position() > tree_size) break;  // committed after the checkpoint
-    EH_RETURN_IF_ERROR(CheckLeaf(*e));
+    EH_RETURN_IF_ERROR(CheckLeaf(*e, &cache));
     BundleEventPart part;
     part.position = e->position();
     part.stream_id = e->event().stream_id();

@@ -1,6 +1,8 @@
 #include "integrity/log_verifier.h"
 
+#include <memory>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -11,6 +13,7 @@
 #include "integrity/integrity_log.h"
 #include "integrity/merkle.h"
 #include "integrity/signing.h"
+#include "integrity/tiles.h"
 #include "integrity/tree_keys.h"
 #include "rocksdb/db.h"
 
@@ -47,33 +50,94 @@ class Walker {
     return std::optional<std::string>(std::move(value));
   }
 
-  // Compares a node the events complete with the stored one.
-  void CheckNode(int level, uint64_t index, const std::string& hash, uint64_t position) {
-    if (!status_.ok()) return;
-    absl::StatusOr<std::optional<std::string>> stored = Stored(tree_keys::NodeKey(level, index));
+  // Compares a tile the events complete with the stored one, entry by
+  // entry; `position` is the event that completed it.
+  void CheckTile(TileId tile, const std::string& entries, uint64_t position) {
+    if (!status_.ok() || !tiled_) return;
+    absl::StatusOr<std::optional<std::string>> stored =
+        Stored(tree_keys::TileKey(tile.level, tile.index));
+    const auto [first, last] = TilePositions(tile);
     if (!stored.ok()) {
       status_ = absl::DataLossError(absl::StrCat(
-          "position ", position, ": the tree node over positions ", (index << level) + 1, "..",
-          (index + 1) << level, " cannot be read: ", stored.status().message()));
+          "position ", position, ": the Merkle tree tile over positions ", first, "..", last,
+          " cannot be read: ", stored.status().message()));
       return;
     }
-    ++result_.nodes_checked;
-    if (*stored && **stored == hash) return;
-    const uint64_t first = (index << level) + 1, last = (index + 1) << level;
-    if (level == 0) {
-      Note(position, !*stored ? std::string("the tree has no leaf for it")
-                              : absl::StrCat("its stored bytes hash to leaf ", Hex(hash),
-                                             ", not to the leaf the tree recorded when it was "
-                                             "appended (",
-                                             Hex(**stored), ")"));
+    if (!*stored) {
+      Note(position, absl::StrCat("the Merkle tree tile over positions ", first, "..", last,
+                                  " (level ", tile.level, ", index ", tile.index, ") is missing"));
       return;
     }
-    Note(position, !*stored
-                       ? absl::StrCat("the Merkle tree node over positions ", first, "..", last,
-                                      " (level ", level, ", index ", index, ") is missing")
-                       : absl::StrCat("the stored Merkle tree node over positions ", first, "..",
-                                      last, " (level ", level, ", index ", index, ") is ",
-                                      Hex(**stored), " but the events hash to ", Hex(hash)));
+    if ((*stored)->size() != entries.size()) {
+      Note(position, absl::StrCat("the stored Merkle tree tile over positions ", first, "..", last,
+                                  " is ", (*stored)->size(), " bytes, not ", entries.size()));
+      return;
+    }
+    const int level = tile.level * kTileHeight;
+    for (uint64_t j = 0; j < kTileWidth; ++j) {
+      ++result_.nodes_checked;
+      const absl::string_view want(entries.data() + j * kHashSize, kHashSize);
+      const absl::string_view got((*stored)->data() + j * kHashSize, kHashSize);
+      if (want == got) continue;
+      const uint64_t index = tile.index * kTileWidth + j;
+      const auto [from, to] = NodePositions(level, index);
+      if (level == 0) {
+        Note(to, absl::StrCat("its stored bytes hash to leaf ", Hex(want),
+                              ", not to the leaf the tree recorded when it was appended (",
+                              Hex(got), ")"));
+      } else {
+        Note(to, absl::StrCat("the stored Merkle tree node over positions ", from, "..", to,
+                              " (level ", level, ", index ", index, ") is ", Hex(got),
+                              " but the events hash to ", Hex(want)));
+      }
+      return;
+    }
+  }
+
+  // The stored leaves of level-0 tile `tile`: the tile, or the runs of
+  // leaves the commits since the last full tile stored.
+  std::optional<std::string> StoredLeaves(TileId tile) const {
+    absl::StatusOr<std::optional<std::string>> stored = Stored(tree_keys::TileKey(0, tile.index));
+    if (!stored.ok()) return std::nullopt;
+    if (*stored) return *std::move(stored);
+    const uint64_t first = tile.index * kTileWidth + 1;
+    std::string entries;
+    const std::string end = tree_keys::LeafRunKey(first + kTileWidth);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro = read_;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, cf_));
+    for (it->Seek(tree_keys::LeafRunKey(first)); it->Valid(); it->Next()) {
+      const uint64_t at = ReadBigEndian64(std::string_view(it->key().data() + 1, 8));
+      if (at != first + entries.size() / kHashSize) break;
+      entries.append(it->value().data(), it->value().size());
+    }
+    return entries;
+  }
+
+  // Compares the leaves of the walk's partial level-0 tile with the stored
+  // ones (a tile, if the log goes on past the walk, or the leaf runs).
+  void CheckPartialTile(const TileEdge& edge) {
+    if (!tiled_ || problem_) return;
+    const TileId tile = edge.Partial(0);
+    const absl::string_view entries = edge.PartialEntries(0);
+    std::optional<std::string> stored = StoredLeaves(tile);
+    if (!stored) return;
+    for (uint64_t j = 0; j * kHashSize < entries.size(); ++j) {
+      const absl::string_view want = entries.substr(j * kHashSize, kHashSize);
+      if ((j + 1) * kHashSize > stored->size()) {
+        Note(tile.index * kTileWidth + j + 1, "the tree has no stored leaf for it");
+        return;
+      }
+      const absl::string_view got = absl::string_view(*stored).substr(j * kHashSize, kHashSize);
+      ++result_.nodes_checked;
+      if (want == got) continue;
+      Note(tile.index * kTileWidth + j + 1,
+           absl::StrCat("its stored bytes hash to leaf ", Hex(want),
+                        ", not to the leaf the tree recorded when it was appended (", Hex(got),
+                        ")"));
+      return;
+    }
   }
 
   void Note(uint64_t position, std::string what) {
@@ -84,9 +148,27 @@ class Walker {
   absl::StatusOr<LogVerification> Run(const std::function<void(uint64_t)>& progress) {
     result_.events = store_.LastPosition();
     result_.signed_size = checkpoints_.back().checkpoint().tree_size();
-    EH_ASSIGN_OR_RETURN(std::optional<std::string> size_value, Stored(tree_keys::kSizeKey));
-    const uint64_t tree_size =
-        size_value && size_value->size() == 8 ? ReadBigEndian64(*size_value) : 0;
+    // The layout: tiles (the tree holds the whole log, or the part a
+    // catch-up had reached), or the older one, checked against the
+    // signatures only (the server converts it on start).
+    EH_ASSIGN_OR_RETURN(std::optional<std::string> layout, Stored(tree_keys::kLayoutKey));
+    EH_ASSIGN_OR_RETURN(std::optional<std::string> old_size, Stored(tree_keys::kOldSizeKey));
+    EH_ASSIGN_OR_RETURN(std::optional<std::string> catch_up, Stored(tree_keys::kCatchUpKey));
+    uint64_t tree_size = 0;
+    if (layout) {
+      if (*layout != tree_keys::kTiledLayout) {
+        return absl::DataLossError(absl::StrCat(
+            "position 1: the copy's Merkle tree is in a layout this tool does not know (\"",
+            *layout, "\")"));
+      }
+      tiled_ = true;
+      tree_size = result_.events;
+    } else if (old_size) {
+      tree_size = old_size->size() == 8 ? ReadBigEndian64(*old_size) : 0;
+    } else if (catch_up) {
+      tiled_ = true;
+      tree_size = catch_up->size() == 8 ? ReadBigEndian64(*catch_up) : 0;
+    }
     if (result_.events < result_.signed_size) {
       return absl::DataLossError(absl::StrCat(
           "position ", result_.events + 1, ": missing: the log ends at position ", result_.events,
@@ -94,6 +176,7 @@ class Walker {
           result_.events + 1, "..", result_.signed_size, " are missing"));
     }
     CompactRange range;
+    TileEdge edge;
     std::string chain = GenesisChainHash();
     auto next_checkpoint = checkpoints_.begin();
     // A checkpoint of the empty log (signed before the first append) has
@@ -126,10 +209,15 @@ class Walker {
           }
           const std::string leaf = LeafHash(*canonical);
           range.Append(leaf, [&](int level, uint64_t index, const std::string& hash) {
-            CheckNode(level, index, hash, p);
+            edge.Add(level, index, hash, [&](TileId tile, std::string entries) {
+              if (p <= tree_size) CheckTile(tile, entries, p);
+            });
           });
           chain = ChainHash(chain, *canonical);
-          absl::StatusOr<std::optional<std::string>> stored_chain = Stored(tree_keys::ChainKey(p));
+          absl::StatusOr<std::optional<std::string>> stored_chain =
+              tiled_ && p % kChainEvery == 0 && p <= tree_size
+                  ? Stored(tree_keys::ChainKey(p))
+                  : absl::StatusOr<std::optional<std::string>>(std::optional<std::string>(chain));
           if (!stored_chain.ok()) {
             status_ = absl::DataLossError(absl::StrCat(
                 "position ", p,
@@ -146,6 +234,8 @@ class Walker {
               next_checkpoint->checkpoint().tree_size() == p) {
             const v1::SignedCheckpoint& c = *next_checkpoint++;
             if (range.Root() != c.checkpoint().root_hash()) {
+              // The leaves so far of a tile the walk has not completed.
+              CheckPartialTile(edge);
               status_ = Mismatch(c, range.Root());
               return false;
             }
@@ -169,6 +259,7 @@ class Walker {
           "position ", expected, ": cannot be read from the copy: ", walked.message()));
     }
     EH_RETURN_IF_ERROR(status_);
+    if (tree_size == result_.events) CheckPartialTile(edge);
     if (problem_) return Reported(*problem_);
     if (next_checkpoint != checkpoints_.end()) {
       return absl::DataLossError(absl::StrCat(
@@ -224,6 +315,7 @@ class Walker {
   absl::Status status_;
   std::optional<Problem> problem_;
   uint64_t agreed_ = 0;
+  bool tiled_ = false;
 };
 
 }  // namespace

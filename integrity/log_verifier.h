@@ -1,8 +1,10 @@
 // LogVerifier: checks a copy of the log (a restored backup, a data folder
 // opened read-only) from its events up, trusting nothing stored beside
-// them: every event is re-hashed, and its leaf, chain hash and every Merkle
-// tree node it completes are compared with what the integrity column family
-// holds; the tree's root at each given checkpoint's size must be the signed
+// them: every event is re-hashed, and every Merkle tree tile the events
+// complete and every stored chain hash are compared with what the integrity
+// column family holds (a copy in the older one-key-per-node layout, which
+// the server converts on start, is checked against the signatures only);
+// the tree's root at each given checkpoint's size must be the signed
 // root, and each checkpoint's signature must verify with the given key.
 //
 // It knows the integrity column family's layout (tree_keys.h) and nothing
@@ -25,7 +27,7 @@ namespace evenhand::integrity {
 struct LogVerification {
   uint64_t events = 0;         // the log's last position
   uint64_t signed_size = 0;    // the largest checkpoint's tree size
-  uint64_t nodes_checked = 0;  // stored tree nodes compared (leaves too)
+  uint64_t nodes_checked = 0;  // stored tile entries compared (leaves too)
   std::string root;            // the root of the whole log's tree
   std::string chain_head;      // the chain hash after the last event
 };

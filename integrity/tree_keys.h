@@ -1,12 +1,20 @@
 // The integrity column family's keys, shared by the IntegrityLog that
 // writes them and the LogVerifier that checks a copy of the log offline:
-//   "s"                        -> BE64(tree size)
+//   "t" u8(tile level) BE64(index) -> a full tile of 256 hashes (tiles.h)
+//   "e" BE64(position)         -> the leaf hashes of the events from
+//                                 `position` that one commit added to the
+//                                 partial level-0 tile; deleted when the
+//                                 tile is written
+//   "c" BE64(position)         -> the chain hash after `position`, for
+//                                 multiples of kChainEvery
+//   "f"                        -> kTiledLayout: the tree holds every event
+//   "p"                        -> BE64(tree size) during a catch-up
 //   "j"                        -> where the checkpoint journal is (text)
-//   "n" level(1) BE64(index)   -> the Merkle tree node's 32-byte hash
-//                                 (level 0: the leaf of position index + 1)
-//   "c" BE64(position)         -> the chain hash after `position`
 //   "k" ...                    -> checkpoints stored before the journal
 //   "m" / "M"                  -> the stream-head map (stream_map_store.h)
+// and of the older layout, converted on start:
+//   "n" level(1) BE64(index)   -> every Merkle tree node's 32-byte hash
+//   "s"                        -> BE64(tree size)
 #ifndef EVENHAND_INTEGRITY_TREE_KEYS_H_
 #define EVENHAND_INTEGRITY_TREE_KEYS_H_
 
@@ -17,13 +25,24 @@
 
 namespace evenhand::integrity::tree_keys {
 
-inline constexpr char kSizeKey[] = "s";
+inline constexpr char kLayoutKey[] = "f";
+inline constexpr char kTiledLayout[] = "tiles-v1";
+inline constexpr char kCatchUpKey[] = "p";
 inline constexpr char kJournalKey[] = "j";
+// The older layout's.
+inline constexpr char kOldSizeKey[] = "s";
+inline constexpr char kOldNodePrefix[] = "n";
 
-inline std::string NodeKey(int level, uint64_t index) {
-  std::string k = "n";
+inline std::string TileKey(int level, uint64_t index) {
+  std::string k = "t";
   k.push_back(static_cast<char>(level));
   PutBigEndian64(&k, index);
+  return k;
+}
+
+inline std::string LeafRunKey(uint64_t position) {
+  std::string k = "e";
+  PutBigEndian64(&k, position);
   return k;
 }
 

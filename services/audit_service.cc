@@ -234,6 +234,9 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
     if (!writer->Write(chunk)) client_gone = true;
     chunk.clear_events();
   };
+  // Tiles read and the last chain hash, so a replay in position order reads
+  // each tile once and hashes each event once.
+  integrity::IntegrityLog::ReadCache tree_cache;
   v1::ReplayFilter filter = scoped;
   // Only what the tree covers: every replayed event has its hashes.
   filter.set_to_position(last);
@@ -246,7 +249,7 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
         }
         // An auditor is never handed an event that no longer matches the
         // leaf the tree recorded for it.
-        if (absl::Status damaged = integrity_->CheckLeaf(*e); !damaged.ok()) {
+        if (absl::Status damaged = integrity_->CheckLeaf(*e, &tree_cache); !damaged.ok()) {
           inner = damaged;
           return false;
         }
@@ -266,8 +269,8 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
           auth::Withhold(*grant, owner->second, out->mutable_event()->mutable_event());
         }
         ++returned;
-        absl::StatusOr<std::string> leaf = integrity_->LeafHash(e->position());
-        absl::StatusOr<std::string> chain = integrity_->ChainHashAt(e->position());
+        absl::StatusOr<std::string> leaf = integrity_->LeafHash(e->position(), &tree_cache);
+        absl::StatusOr<std::string> chain = integrity_->ChainHashAfter(*e, &tree_cache);
         if (!leaf.ok() || !chain.ok()) {
           inner = leaf.ok() ? chain.status() : leaf.status();
           return false;

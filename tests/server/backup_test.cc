@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "integrity/backups.h"
 #include "integrity/integrity_log.h"
+#include "integrity/tiles.h"
 #include "integrity/tree_keys.h"
 #include "rocksdb/db.h"
 #include "tests/testing/events.h"
@@ -273,7 +274,8 @@ class TamperedBackupTest : public BackupTest {
     auto r = client_->Append(request);
     ASSERT_TRUE(r.ok());
     target_ = r->positions(0);
-    AppendSome("r-", 40);
+    // Past position 256, so that the target's leaf is in a stored tile.
+    AppendSome("r-", 240);
     original_ = Backup(backups_).backup_id();
     StopServer();
   }
@@ -311,23 +313,70 @@ TEST_F(TamperedBackupTest, ChangedEventIsRefusedWithItsPosition) {
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 
+TEST_F(TamperedBackupTest, ChangedEventAfterTheLastFullTileIsRefusedWithItsPosition) {
+  // The last event: its leaf is stored only in its commit's run of leaves.
+  uint32_t tampered;
+  uint64_t last = 0;
+  {
+    RawCopy copy(backups_, original_, dir_.Sub("raw"));
+    std::unique_ptr<rocksdb::Iterator> it(
+        copy.db()->NewIterator(rocksdb::ReadOptions(), copy.cf("events")));
+    it->SeekToLast();
+    ASSERT_TRUE(it->Valid());
+    last = ReadBigEndian64(it->key().ToString());
+    ASSERT_GT(last % integrity::kTileWidth, 0u);
+    std::string value = it->value().ToString();
+    it.reset();
+    const size_t at = value.find("r-239");
+    ASSERT_NE(at, std::string::npos);
+    value[at] = 's';
+    ASSERT_TRUE(
+        copy.db()->Put(rocksdb::WriteOptions(), copy.cf("events"), BigEndian64(last), value).ok());
+    tampered = copy.BackUpAs(backups_, original_);
+  }
+  CliResult r = RunCli({"restore", "--from=" + backups_, absl::StrCat("--backup=", tampered),
+                        "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(absl::StrCat("position ", last, ":")));
+  EXPECT_THAT(r.output, HasSubstr("changed after it was signed"));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+}
+
 TEST_F(TamperedBackupTest, ChangedTreeNodeIsRefusedWithItsPosition) {
   uint32_t tampered;
-  // The level-1 node over positions 21..22.
+  // The leaf of position 22, in the first tile of the tree.
+  {
+    RawCopy copy(backups_, original_, dir_.Sub("raw"));
+    const std::string key = integrity::tree_keys::TileKey(0, 0);
+    std::string tile;
+    ASSERT_TRUE(copy.db()->Get(rocksdb::ReadOptions(), copy.cf("integrity"), key, &tile).ok());
+    ASSERT_EQ(tile.size(), integrity::kTileBytes);
+    tile.replace(21 * 32, 32, std::string(32, 'x'));
+    ASSERT_TRUE(copy.db()->Put(rocksdb::WriteOptions(), copy.cf("integrity"), key, tile).ok());
+    tampered = copy.BackUpAs(backups_, original_);
+  }
+  CliResult r = RunCli({"restore", "--from=" + backups_, absl::StrCat("--backup=", tampered),
+                        "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("position 22: its stored bytes hash to leaf"));
+  EXPECT_THAT(r.output, HasSubstr("the hashes stored beside them were changed"));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+}
+
+TEST_F(TamperedBackupTest, ChangedChainHashIsRefusedWithItsPosition) {
+  uint32_t tampered;
   {
     RawCopy copy(backups_, original_, dir_.Sub("raw"));
     ASSERT_TRUE(copy.db()
                     ->Put(rocksdb::WriteOptions(), copy.cf("integrity"),
-                          integrity::tree_keys::NodeKey(1, 10), std::string(32, 'x'))
+                          integrity::tree_keys::ChainKey(256), std::string(32, 'x'))
                     .ok());
     tampered = copy.BackUpAs(backups_, original_);
   }
   CliResult r = RunCli({"restore", "--from=" + backups_, absl::StrCat("--backup=", tampered),
                         "--to=" + dir_.Sub("restored")});
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_THAT(r.output,
-              HasSubstr("position 22: the stored Merkle tree node over positions 21..22"));
-  EXPECT_THAT(r.output, HasSubstr("the hashes stored beside them were changed"));
+  EXPECT_THAT(r.output, HasSubstr("position 256: the stored chain hash after it is"));
   EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
 }
 
@@ -410,7 +459,7 @@ TEST_F(BackupTest, ConsistentlyRewrittenLogIsRefusedAgainstTheSignedRoots) {
     ASSERT_TRUE(copy.db()->Get(rocksdb::ReadOptions(), copy.cf("events"), key, &value).ok());
     value[value.find("QQQQ")] = 'R';
     ASSERT_TRUE(copy.db()->Put(rocksdb::WriteOptions(), copy.cf("events"), key, value).ok());
-    for (const char* prefix : {"n", "c", "s", "j"}) {
+    for (const char* prefix : {"t", "e", "c", "f", "p", "j"}) {
       std::string end = prefix;
       end.back()++;
       ASSERT_TRUE(copy.db()->DeleteRange(rocksdb::WriteOptions(), copy.cf("integrity"), prefix, end).ok());
