@@ -1,6 +1,9 @@
 #include "bench/bench_process.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <httplib.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -36,8 +41,64 @@ double Percentile(std::vector<double>& sorted, double p) {
   return sorted[std::min(sorted.size() - 1, static_cast<size_t>(sorted.size() * p))];
 }
 
+namespace {
+
+// A port nobody listens on now.
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+}  // namespace
+
+namespace {
+std::string& EvenhanddPath() {
+  static std::string path = EVENHANDD_PATH;
+  return path;
+}
+}  // namespace
+
+void SetEvenhanddPath(const std::string& path) {
+  if (!path.empty()) EvenhanddPath() = path;
+}
+
+std::map<std::string, double> ScrapeMetrics(const std::string& address) {
+  std::map<std::string, double> out;
+  httplib::Client client(absl::StrCat("http://", address));
+  client.set_connection_timeout(2);
+  client.set_read_timeout(5);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return out;
+  std::istringstream in(res->body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.find('{') != std::string::npos) continue;
+    const size_t space = line.find(' ');
+    if (space == std::string::npos) continue;
+    out[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return out;
+}
+
 Child::Child(const std::string& data_dir, std::vector<std::string> extra) {
   ready_ = data_dir + ".ready";
+  bool metrics_given = false;
+  for (const std::string& a : extra) metrics_given |= a.rfind("--metrics_listen=", 0) == 0;
+  if (!metrics_given) {
+    metrics_ = absl::StrCat("127.0.0.1:", FreePort());
+    extra.push_back("--metrics_listen=" + metrics_);
+  }
   log_ = data_dir + ".log";
   fs::remove(ready_);
   pid_ = fork();
@@ -47,13 +108,14 @@ Child::Child(const std::string& data_dir, std::vector<std::string> extra) {
       dup2(fileno(log), STDOUT_FILENO);
       dup2(fileno(log), STDERR_FILENO);
     }
-    std::vector<std::string> args = {EVENHANDD_PATH, "--listen=127.0.0.1:0",
+    const std::string binary = EvenhanddPath();
+    std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
                                      "--data_dir=" + data_dir, "--ready_file=" + ready_};
     for (std::string& a : extra) args.push_back(std::move(a));
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(EVENHANDD_PATH, argv.data());
+    execv(binary.c_str(), argv.data());
     _exit(127);
   }
   for (int i = 0; i < 6000 && address_.empty(); ++i) {

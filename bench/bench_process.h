@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,20 +22,30 @@ std::string TempDir(const std::string& name);
 // The `p` quantile of `sorted` (0 if empty).
 double Percentile(std::vector<double>& sorted, double p);
 
-// evenhandd (EVENHANDD_PATH) as a child on a free port, with its data in
+// Runs `path` instead of the evenhandd built with the benchmark (another
+// build, to compare two in one run); "" keeps the built one.
+void SetEvenhanddPath(const std::string& path);
+
+// evenhandd (EVENHANDD_PATH, or SetEvenhanddPath's) as a child on a free port, with its data in
 // `data_dir` and its output in "<data_dir>.log"; SIGTERM on destruction.
 class Child {
  public:
   explicit Child(const std::string& data_dir, std::vector<std::string> extra = {});
   ~Child();
   const std::string& address() const { return address_; }
+  // host:port of its /metrics listener.
+  const std::string& metrics_address() const { return metrics_; }
   pid_t pid() const { return pid_; }
   size_t RssMiB() const;
 
  private:
   pid_t pid_ = -1;
-  std::string ready_, log_, address_;
+  std::string ready_, log_, address_, metrics_;
 };
+
+// The unlabelled samples of a Prometheus text page from GET /metrics at
+// `address` (name -> value); empty if it cannot be read.
+std::map<std::string, double> ScrapeMetrics(const std::string& address);
 
 // A channel of its own (`id` keeps channels to one address apart).
 std::shared_ptr<grpc::Channel> Channel(

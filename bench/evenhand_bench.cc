@@ -77,6 +77,9 @@ ABSL_FLAG(std::string, parts, "appends,subscribers,security,scale", "which parts
 ABSL_FLAG(int, idle_subscribers, 1000,
           "subscribers that never read, for the subscribers part (appends with and without them)");
 ABSL_FLAG(std::string, postgres, "auto", "auto: run PostgreSQL if installed; off");
+ABSL_FLAG(std::string, evenhandd, "",
+          "the evenhandd binary to start (default: the one built with this benchmark), to "
+          "compare another build in the same conditions");
 ABSL_FLAG(std::string, server, "",
           "append to this running evenhandd (host:port) instead of starting one (for "
           "profiling it)");
@@ -100,7 +103,28 @@ struct Row {
   // Open loop: how late the generator itself started appends (p99), to
   // tell its own delays from the server's.
   double pacer_p99_ms = 0;
+  // evenhandd's RocksDB writes per event appended in the run (its
+  // /metrics), or 0 when not known.
+  double keys_per_event = 0, bytes_per_event = 0;
 };
+
+// Runs `run` and adds the RocksDB keys and bytes the server wrote per event
+// meanwhile (nothing if its metrics cannot be read).
+Row WithWrites(const std::string& metrics, const std::function<Row()>& run) {
+  std::map<std::string, double> before;
+  if (!metrics.empty()) before = ScrapeMetrics(metrics);
+  Row r = run();
+  if (before.empty()) return r;
+  std::map<std::string, double> after = ScrapeMetrics(metrics);
+  const double events =
+      after["evenhand_events_appended_total"] - before["evenhand_events_appended_total"];
+  if (events <= 0) return r;
+  r.keys_per_event = (after["evenhand_rocksdb_keys_written_total"] -
+                      before["evenhand_rocksdb_keys_written_total"]) / events;
+  r.bytes_per_event = (after["evenhand_rocksdb_bytes_written_total"] -
+                       before["evenhand_rocksdb_bytes_written_total"]) / events;
+  return r;
+}
 
 // One client's durable append: empty when acknowledged, else the error.
 using Append = std::function<std::string(uint64_t n)>;
@@ -508,6 +532,7 @@ std::string CpuModel() {
 
 int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  SetEvenhanddPath(absl::GetFlag(FLAGS_evenhandd));
   logging::SetMinimumSeverity(logging::Severity::kWarning);
   std::vector<int> counts;
   for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_clients), ',')) {
@@ -532,9 +557,11 @@ int Main(int argc, char** argv) {
     const std::string dir = TempDir("evenhand");
     std::unique_ptr<Child> child;
     std::string address = absl::GetFlag(FLAGS_server);
+    std::string metrics;
     if (address.empty()) {
       child = std::make_unique<Child>(dir + "/data");
       address = child->address();
+      metrics = child->metrics_address();
     }
     {
       auto stub = v1::EventLog::NewStub(Channel(address));
@@ -562,7 +589,9 @@ int Main(int argc, char** argv) {
       for (int i = 0; i < std::min(clients, 8); ++i) {
         stubs.push_back(v1::EventLog::NewStub(Channel(address, i)));
       }
-      rows.push_back(AsyncAppends(stubs, run).Drive("evenhand", clients, 0, seconds));
+      rows.push_back(WithWrites(metrics, [&] {
+        return AsyncAppends(stubs, run).Drive("evenhand", clients, 0, seconds);
+      }));
       if (rows.back().events_per_s > peak) {
         peak = rows.back().events_per_s;
         peak_stubs = stubs;
@@ -581,17 +610,23 @@ int Main(int argc, char** argv) {
           r.note = figures.note;
           return r;
         };
-        rows.push_back(as_row("stream", StreamAppends(address, clients, 32, seconds)));
+        rows.push_back(WithWrites(metrics, [&] {
+          return as_row("stream", StreamAppends(address, clients, 32, seconds));
+        }));
         // And through the publisher library, which sends over AppendStream.
-        rows.push_back(as_row("publisher", PublisherAppends(address, clients, 32, seconds)));
+        rows.push_back(WithWrites(metrics, [&] {
+          return as_row("publisher", PublisherAppends(address, clients, 32, seconds));
+        }));
       }
       std::printf(".");
       std::fflush(stdout);
     }
     // Latency at half of that peak, offered open loop.
     if (peak > 0) {
-      half_peak = AsyncAppends(peak_stubs, NewUuid().substr(0, 6))
-                      .Drive("evenhand", 0, peak / 2, seconds);
+      half_peak = WithWrites(metrics, [&] {
+        return AsyncAppends(peak_stubs, NewUuid().substr(0, 6))
+            .Drive("evenhand", 0, peak / 2, seconds);
+      });
       half_rate = peak / 2;
     }
     // The checkpoints signed through all of it (the server's default
@@ -615,8 +650,8 @@ int Main(int argc, char** argv) {
   if (!rows.empty()) {
     std::printf("\ndurable appends, one event per append, %s each after 1 s warm-up\n",
                 absl::FormatDuration(seconds).c_str());
-    std::printf("%-12s %8s %11s %8s %8s %7s %9s %12s\n", "system", "clients", "events/s",
-                "p50 ms", "p99 ms", "errors", "vs raw", "vs postgres");
+    std::printf("%-12s %8s %11s %8s %8s %7s %9s %12s %8s %9s\n", "system", "clients", "events/s",
+                "p50 ms", "p99 ms", "errors", "vs raw", "vs postgres", "keys/ev", "bytes/ev");
     for (const Row& r : rows) {
       double raw = 0, pg = 0;
       for (const Row& o : rows) {
@@ -629,16 +664,21 @@ int Main(int argc, char** argv) {
                                ? absl::StrFormat("%.2fx", r.events_per_s / raw) : "";
       std::string vs_pg = ours && pg > 0
                               ? absl::StrFormat("%.2fx", r.events_per_s / pg) : "";
-      std::printf("%-12s %8d %11.0f %8.2f %8.2f %7llu %9s %12s\n", r.system.c_str(), r.clients,
-                  r.events_per_s, r.p50_ms, r.p99_ms, static_cast<unsigned long long>(r.errors),
-                  vs_raw.c_str(), vs_pg.c_str());
+      std::string keys = r.keys_per_event > 0 ? absl::StrFormat("%.2f", r.keys_per_event) : "";
+      std::string bytes = r.bytes_per_event > 0 ? absl::StrFormat("%.0f", r.bytes_per_event) : "";
+      if (r.system == "raw-rocksdb") keys = "3.00";  // its three puts, by construction
+      std::printf("%-12s %8d %11.0f %8.2f %8.2f %7llu %9s %12s %8s %9s\n", r.system.c_str(),
+                  r.clients, r.events_per_s, r.p50_ms, r.p99_ms,
+                  static_cast<unsigned long long>(r.errors), vs_raw.c_str(), vs_pg.c_str(),
+                  keys.c_str(), bytes.c_str());
     }
     if (half_peak.events_per_s > 0) {
       std::printf("evenhand at half of its peak, offered open loop at %.0f events/s: %.0f events/s, "
-                  "p50 %.2f ms, p99 %.2f ms, %llu errors (generator's own lateness p99 %.2f ms)\n",
+                  "p50 %.2f ms, p99 %.2f ms, %llu errors (generator's own lateness p99 %.2f ms), "
+                  "%.2f RocksDB keys and %.0f bytes written per event\n",
                   half_rate, half_peak.events_per_s, half_peak.p50_ms,
                   half_peak.p99_ms, static_cast<unsigned long long>(half_peak.errors),
-                  half_peak.pacer_p99_ms);
+                  half_peak.pacer_p99_ms, half_peak.keys_per_event, half_peak.bytes_per_event);
     }
     if (!half_peak.note.empty()) {
       std::printf("  evenhand at half of its peak, first error: %s\n", half_peak.note.c_str());

@@ -72,7 +72,8 @@ void EventStore::Impl::Write(Decided& d) {
   const absl::Time write_started = absl::Now();
   rocksdb::Status s = db_->Write(wo, &d.batch);
   t_in_own_write = false;
-  internal::CountWrite(s.ok(), absl::Now() - write_started, d.records.size(), d.bytes);
+  internal::CountWrite(s.ok(), absl::Now() - write_started, d.records.size(), d.bytes,
+                       d.batch.Count(), d.batch.GetDataSize());
   absl::Status write_status = FromRocks(s, "the write of an append batch failed");
   bool outcome_known = false;  // a failure RocksDB refused before its WAL
   if (write_status.ok() && options_.TEST_after_write) {

@@ -5,7 +5,8 @@
 namespace evenhand::storage::internal {
 
 void CountWrite(bool ok, absl::Duration took, size_t records,
-                const std::vector<std::shared_ptr<const std::string>>& stored_bytes) {
+                const std::vector<std::shared_ptr<const std::string>>& stored_bytes,
+                size_t batch_keys, size_t batch_bytes) {
   metrics::Registry& r = metrics::Registry::Default();
   static metrics::Histogram& fsync_ok = r.GetHistogram(
       "evenhand_fsync_duration_seconds",
@@ -22,6 +23,13 @@ void CountWrite(bool ok, absl::Duration took, size_t records,
                                                 "Bytes of the events made durable, as stored.");
   static metrics::Counter& commits = r.GetCounter("evenhand_group_commits_total",
                                                   "Group commits written (one synced write each).");
+  static metrics::Counter& keys = r.GetCounter(
+      "evenhand_rocksdb_keys_written_total",
+      "RocksDB keys written by group commits (the events, their indexes, the Merkle tree's "
+      "tiles and leaf runs, chain hashes), all column families.");
+  static metrics::Counter& batch = r.GetCounter(
+      "evenhand_rocksdb_bytes_written_total",
+      "Bytes of the RocksDB write batches of group commits (keys, values and framing).");
   (ok ? fsync_ok : fsync_failed).Observe(absl::ToDoubleSeconds(took));
   if (!ok) return;
   uint64_t stored = 0;
@@ -30,6 +38,8 @@ void CountWrite(bool ok, absl::Duration took, size_t records,
   events.Add(records);
   bytes.Add(stored);
   commits.Add();
+  keys.Add(batch_keys);
+  batch.Add(batch_bytes);
 }
 
 }  // namespace evenhand::storage::internal

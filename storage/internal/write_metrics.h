@@ -1,5 +1,6 @@
 // The write path's figures for /metrics (base/metrics.h): fsync time by
-// outcome, group commit sizes, events and bytes made durable.
+// outcome, group commit sizes, events and bytes made durable, and the
+// RocksDB keys and bytes written for them.
 #ifndef EVENHAND_STORAGE_INTERNAL_WRITE_METRICS_H_
 #define EVENHAND_STORAGE_INTERNAL_WRITE_METRICS_H_
 
@@ -13,9 +14,11 @@
 namespace evenhand::storage::internal {
 
 // One group commit's synced write: `ok`, how long it took, its records and
-// their stored bytes.
+// their stored bytes, and the RocksDB batch's keys (every put, delete and
+// range delete, all column families) and bytes.
 void CountWrite(bool ok, absl::Duration took, size_t records,
-                const std::vector<std::shared_ptr<const std::string>>& stored_bytes);
+                const std::vector<std::shared_ptr<const std::string>>& stored_bytes,
+                size_t batch_keys, size_t batch_bytes);
 
 }  // namespace evenhand::storage::internal
 
