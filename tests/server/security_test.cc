@@ -6,10 +6,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -305,6 +307,103 @@ TEST_F(SecurityTest, APublisherCannotAppendOutsideItsLane) {
     return true;
   });
   EXPECT_TRUE(r.ok()) << r;  // an empty stream reads as no events
+}
+
+// AppendStream over mTLS: each request is authorised as an Append is, so a
+// request outside the publisher's lane is refused alone and the call goes
+// on; a caller with no certificate, or one that may not append, is refused
+// before anything it sent is read.
+TEST_F(SecurityTest, AStreamingPublisherIsHeldToItsLaneRequestByRequest) {
+  auto stream_of = [](const std::string& who) {
+    struct Call {
+      std::shared_ptr<grpc::Channel> channel;
+      std::unique_ptr<v1::EventLog::Stub> stub;
+      grpc::ClientContext context;
+    };
+    auto call = std::make_unique<Call>();
+    call->channel = Dial(As(who));
+    call->stub = v1::EventLog::NewStub(call->channel);
+    return call;
+  };
+  auto request = [](const std::string& stream, const std::string& source, v1::Payload p) {
+    v1::AppendRequest r;
+    r.set_stream_id(stream);
+    *r.add_events() = clients::NewEvent(std::move(p), source, absl::Now() - absl::Hours(1));
+    return r;
+  };
+  const std::string id = NewUuid().substr(0, 8);
+  v1::Payload briefing;
+  auto* b = briefing.mutable_briefing_requested();
+  b->set_briefing_id("B-STREAM-" + id);
+  b->set_group_id("green");
+  b->set_requested_by_member_id("green-2");
+  b->set_topic("Stream lane");
+  b->set_matter_id("stream-lane");
+  b->set_routed_to_officer_id("o-ceo");
+  v1::Payload query;
+  auto* q = query.mutable_written_query_received();
+  q->set_query_id("Q-STREAM-" + id);
+  q->set_member_id("green-2");
+  q->set_addressed_to_officer_id("o-ceo");
+  v1::Payload second = briefing;
+  second.mutable_briefing_requested()->set_briefing_id("B-STREAM2-" + id);
+  const std::vector<v1::AppendRequest> requests = {
+      request("briefing-B-STREAM-" + id, "committee-mgmt", briefing),   // its lane
+      request("query-Q-STREAM-" + id, "committee-mgmt", query),         // not its lane
+      request("query-Q-STREAM-" + id, "case-system", query),            // posing as another
+      request("briefing-B-STREAM2-" + id, "committee-mgmt", second),    // its lane again
+  };
+
+  auto call = stream_of("committee-mgmt");
+  auto rw = call->stub->AppendStream(&call->context);
+  std::map<uint64_t, v1::AppendStreamResponse> answers;
+  std::thread reader([&] {
+    v1::AppendStreamResponse r;
+    while (rw->Read(&r)) answers[r.request_index()] = r;
+  });
+  for (const auto& r : requests) ASSERT_TRUE(rw->Write(r));
+  rw->WritesDone();
+  reader.join();
+  grpc::Status status = rw->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_TRUE(answers[0].has_appended()) << answers[0].DebugString();
+  EXPECT_TRUE(answers[3].has_appended()) << answers[3].DebugString();
+  for (uint64_t i : {1u, 2u}) {
+    ASSERT_TRUE(answers[i].has_error()) << answers[i].DebugString();
+    EXPECT_EQ(answers[i].error().code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(answers[i].error().code_name(), "PERMISSION_DENIED");
+  }
+  EXPECT_THAT(answers[1].error().message(), ::testing::HasSubstr("of type WrittenQueryReceived"));
+  EXPECT_THAT(answers[2].error().message(), ::testing::HasSubstr("source_system \"case-system\""));
+  // Nothing of the refused requests was written.
+  v1::ReadStreamRequest read;
+  read.set_stream_id("query-Q-STREAM-" + id);
+  EXPECT_TRUE(Log(As("auditor"))
+                  .ReadStream(read,
+                              [](const v1::RecordedEvent&) {
+                                ADD_FAILURE() << "a refused request was written";
+                                return true;
+                              })
+                  .ok());
+
+  // A principal that may not append at all is refused the call itself; a
+  // caller with no certificate (nor token) is not authenticated.
+  for (const auto& [who, code] :
+       std::vector<std::pair<std::string, grpc::StatusCode>>{
+           {"monitoring", grpc::StatusCode::PERMISSION_DENIED},
+           {"", grpc::StatusCode::UNAUTHENTICATED}}) {
+    auto other = stream_of(who);
+    auto rw2 = other->stub->AppendStream(&other->context);
+    rw2->Write(requests[0]);
+    rw2->WritesDone();
+    v1::AppendStreamResponse r;
+    int answered = 0;
+    while (rw2->Read(&r)) ++answered;
+    grpc::Status refused = rw2->Finish();
+    EXPECT_EQ(answered, 0) << who;
+    EXPECT_EQ(refused.error_code(), code) << who << ": " << refused.error_message();
+  }
 }
 
 TEST_F(SecurityTest, AGroupReadsItsOwnConfidentialContentAndNoOtherGroups) {
