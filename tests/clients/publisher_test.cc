@@ -1,18 +1,24 @@
 // The publisher library (clients/publisher.h) against a real evenhandd
 // child: every event delivered exactly once and its outcome reported once,
-// through a server that is down at the start, is killed and restarted, and
-// a publisher that is itself killed with events in its outbox.
+// through a server that is down at the start, is killed and restarted,
+// answers that are lost after their commit, and a publisher that is itself
+// killed with events in its outbox.
 #include "clients/publisher.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -40,6 +46,85 @@ int FreePort() {
   ::close(fd);
   return port;
 }
+
+// A TCP proxy in front of the server that can keep back what the server
+// sends (its answers) and then cut every connection, so that requests the
+// server has committed are never answered: the publisher must send them
+// again and learn that they are replays.
+class HoldingProxy {
+ public:
+  explicit HoldingProxy(int target_port) : target_port_(target_port) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::listen(listen_, 16);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~HoldingProxy() {
+    stop_ = true;
+    CutAll();
+    acceptor_.join();
+    ::close(listen_);
+    for (std::thread& t : pumps_) t.join();
+  }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  // While held, the server's bytes are read and kept, not forwarded.
+  void Hold(bool hold) { hold_ = hold; }
+  // Closes every connection; what was kept back is dropped.
+  void CutAll() {
+    absl::MutexLock lock(&mu_);
+    for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+  }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      pollfd p{listen_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int client = ::accept(listen_, nullptr, nullptr);
+      if (client < 0) continue;
+      const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(target_port_);
+      if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+        ::close(client);
+        ::close(server);
+        continue;
+      }
+      absl::MutexLock lock(&mu_);
+      fds_.push_back(client);
+      fds_.push_back(server);
+      pumps_.emplace_back([this, client, server] { Pump(client, server, false); });
+      pumps_.emplace_back([this, client, server] { Pump(server, client, true); });
+    }
+  }
+  void Pump(int from, int to, bool answers) {
+    char buf[16384];
+    while (true) {
+      const ssize_t n = ::read(from, buf, sizeof(buf));
+      if (n <= 0) break;
+      if (answers && hold_) continue;  // kept back, then dropped by CutAll
+      if (::write(to, buf, n) != n) break;
+    }
+    ::shutdown(to, SHUT_RDWR);
+  }
+
+  const int target_port_;
+  int listen_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false}, hold_{false};
+  std::thread acceptor_;
+  absl::Mutex mu_;
+  std::vector<int> fds_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> pumps_;  // joined after the acceptor stops
+};
 
 v1::Event Officer(const std::string& id) {
   v1::Event e;
@@ -178,6 +263,69 @@ TEST_F(PublisherTest, ServerDownAtStartThenKilledAndRestarted) {
     EXPECT_EQ(log[id], 1) << id << " must be in the log exactly once";
     EXPECT_EQ(reported.times[id], 1) << id << " must be reported exactly once";
     EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
+  }
+}
+
+TEST_F(PublisherTest, AnswersLostAfterTheCommitAreSentAgainAndReportedOnceAsReplays) {
+  auto server = Server(0);
+  HoldingProxy proxy(std::stoi(address_.substr(address_.rfind(':') + 1)));
+  Reported reported;
+  clients::PublisherOptions o;
+  o.connection.address = proxy.address();
+  o.source_system = "publisher-test";
+  o.batch_max_events = 20;
+  o.max_backoff = absl::Milliseconds(200);
+  auto publisher = clients::Publisher::Start(
+      o, [&reported](const clients::Outcome& out) { reported.Add(out); });
+  ASSERT_TRUE(publisher.ok()) << publisher.status();
+  // The first event goes through, so the call is open before answers are
+  // held back.
+  auto first = (*publisher)->Publish("officer-o-first", Officer("o-first"));
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*publisher)->Flush(absl::Seconds(30)));
+  proxy.Hold(true);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    auto id = (*publisher)->Publish(absl::StrCat("officer-o-", i % 3),
+                                    Officer(absl::StrCat("o-", i % 3)));
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  // The server commits them all; none of its answers arrives.
+  for (int i = 0; i < 400; ++i) {
+    auto log = InTheLog(*server);
+    size_t in = 0;
+    for (const std::string& id : ids) in += log.count(id);
+    if (in == ids.size()) break;
+    absl::SleepFor(absl::Milliseconds(25));
+  }
+  {
+    absl::MutexLock lock(&reported.mu);
+    for (const std::string& id : ids) EXPECT_EQ(reported.times.count(id), 0u) << id;
+  }
+  EXPECT_EQ((*publisher)->pending(), ids.size());
+  // The connection is lost with the answers; the publisher sends the same
+  // ids again, and the server recognises them.
+  proxy.CutAll();
+  proxy.Hold(false);
+  ASSERT_TRUE((*publisher)->Flush(absl::Seconds(30)));
+  std::map<std::string, uint64_t> positions;
+  std::map<std::string, int> times;
+  ASSERT_TRUE(server->client()
+                  .ReadAll({},
+                           [&](const v1::RecordedEvent& e) {
+                             positions[e.event().event_id()] = e.position();
+                             ++times[e.event().event_id()];
+                             return true;
+                           })
+                  .ok());
+  absl::MutexLock lock(&reported.mu);
+  for (const std::string& id : ids) {
+    EXPECT_EQ(times[id], 1) << id << " must be in the log exactly once";
+    EXPECT_EQ(reported.times[id], 1) << id << " must be reported exactly once";
+    EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
+    EXPECT_TRUE(reported.last[id].idempotent_replay) << id << " was not reported as a replay";
+    EXPECT_EQ(reported.last[id].position, positions[id]) << id;
   }
 }
 
