@@ -141,6 +141,12 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
   std::optional<v1::SignedCheckpoint> last = journal_->Latest();
   if (last) {
     const uint64_t last_size = last->checkpoint().tree_size();
+    if (tree_size < last_size) {
+      // A larger tree was signed meanwhile (an export or CheckpointNow while
+      // this thread was behind on the multiples): it covers this size, and
+      // the journal only grows.
+      return *std::move(last);
+    }
     // Never sign a tree that does not extend the last one signed: the log
     // would then contradict evidence already handed out.
     absl::StatusOr<std::string> then =
