@@ -74,6 +74,8 @@ int Main(int argc, char** argv) {
   integrity::IntegrityOptions io;
   io.signing_key_file = dir + "/key.pem";
   io.journal_file = dir + "/checkpoints.jsonl";
+  // As the server keeps it: the stream-head map in a RocksDB of its own.
+  io.stream_map_dir = dir + "/stream-map";
   auto log = integrity::IntegrityLog::Open(store->get(), io);
   if (!log.ok()) {
     std::fprintf(stderr, "%s\n", log.status().ToString().c_str());

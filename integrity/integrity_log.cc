@@ -17,7 +17,10 @@
 #include "integrity/canonical.h"
 #include "integrity/integrity_log_internal.h"
 #include "integrity/tree_keys.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocksdb_support.h"
 
@@ -64,6 +67,14 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
     o.env = log->map_env_.get();
     o.info_log = std::make_shared<storage::RocksLogger>("stream-map");
     o.write_buffer_size = 8 << 20;
+    // A checkpoint reads the siblings along every changed head's path, many
+    // of them absent (the children of an entry being split): bloom filters
+    // answer those without a block read, and a block cache of its own keeps
+    // the rest off the disk.
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.block_cache = rocksdb::NewLRUCache(32 << 20);
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     // Written without a WAL (see UpdateStreamMap) and flushed on Stop; on a
     // nearly full disk it must not take the room the log needs.
     o.manifest_preallocation_size = 256 << 10;

@@ -51,8 +51,10 @@ absl::StatusOr<std::string> StreamMapStore::Root() const {
   return HashOf(root);
 }
 
-void StreamMapStore::Remember(const std::string& key, const StreamMapNode& node) const {
-  if (cache_nodes_ == 0) return;
+void StreamMapStore::Remember(int depth, const std::string& key, const StreamMapNode& node) const {
+  // Only the top of the tree, which every path shares: below it each node
+  // lies on few paths, and caching them would only push the top out.
+  if (cache_nodes_ == 0 || depth >= kCachedDepth) return;
   if (cache_.size() >= cache_nodes_) cache_.clear();
   cache_[key] = node;
 }
@@ -64,14 +66,14 @@ absl::StatusOr<StreamMapNode> StreamMapStore::Read(int depth, const std::string&
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, key, &value);
   StreamMapNode node;
   if (s.IsNotFound()) {
-    Remember(key, node);
+    Remember(depth, key, node);
     return node;
   }
   EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a node"));
   if (value.size() == 1 + kHashSize && value[0] == 'I') {
     node.kind = StreamMapNode::Kind::kInner;
     node.hash = value.substr(1);
-    Remember(key, node);
+    Remember(depth, key, node);
     return node;
   }
   if (value.size() == 1 + kHashSize + 16 && value[0] == 'E') {
@@ -81,7 +83,7 @@ absl::StatusOr<StreamMapNode> StreamMapStore::Read(int depth, const std::string&
     node.entry.value.last_position =
         ReadBigEndian64(std::string_view(value).substr(1 + kHashSize + 8, 8));
     node.hash = StreamEntryHash(node.entry.key, node.entry.value);
-    Remember(key, node);
+    Remember(depth, key, node);
     return node;
   }
   return absl::DataLossError(absl::StrCat("stream-head map: the node at depth ", depth,
@@ -92,7 +94,7 @@ absl::StatusOr<StreamMapNode> StreamMapStore::Read(int depth, const std::string&
 void StreamMapStore::Write(int depth, const std::string& prefix, const StreamMapNode& node,
                            rocksdb::WriteBatch* batch) const {
   const std::string key = NodeKey(depth, prefix);
-  Remember(key, node);
+  Remember(depth, key, node);
   switch (node.kind) {
     case StreamMapNode::Kind::kEmpty:
       batch->Delete(cf_, key);

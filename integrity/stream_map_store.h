@@ -12,8 +12,8 @@
 // Only the newest map is kept (a bundle is proven against a checkpoint
 // signed when it is exported).
 //
-// Nodes read or written are kept in a cache of at most `cache_nodes` (the
-// top of the tree, which every update walks, stays in it).
+// Nodes of the top 16 levels read or written are kept in a cache of at most
+// `cache_nodes` (the part of the tree every update walks).
 //
 // The server keeps the map in a RocksDB of its own (<data_dir>/stream-map):
 // its writes, a few thousand keys per checkpoint, then never queue with the
@@ -74,7 +74,9 @@ class StreamMapStore {
                                          const StreamMapEntry* begin, const StreamMapEntry* end,
                                          rocksdb::WriteBatch* batch);
 
-  void Remember(const std::string& key, const StreamMapNode& node) const;
+  // Nodes above this depth are cached (at most 2^kCachedDepth of them).
+  static constexpr int kCachedDepth = 16;
+  void Remember(int depth, const std::string& key, const StreamMapNode& node) const;
 
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const cf_;
