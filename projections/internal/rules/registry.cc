@@ -5,6 +5,20 @@
 
 namespace evenhand::projections::internal {
 
+// Each defined in the file of its name.
+RuleDef EqualOfferRule();
+RuleDef ApprovalRequiredRule();
+RuleDef PreElectionAttendanceRule();
+RuleDef SameMatterDeclineRule();
+RuleDef WrittenQueryReplyRule();
+RuleDef PartyPoliticalBusinessRule();
+RuleDef NonMembersPresentRule();
+RuleDef ComplaintRoutingRule();
+RuleDef RelationshipConflictRule();
+RuleDef ConfidentialityRelayRule();
+RuleDef AccessParityRule();
+RuleDef DataQualityRule();
+
 const std::vector<RuleDef>& Rules() {
   static const std::vector<RuleDef> rules = {
       EqualOfferRule(),           ApprovalRequiredRule(),  PreElectionAttendanceRule(),
