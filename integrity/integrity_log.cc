@@ -75,6 +75,7 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.block_cache = rocksdb::NewLRUCache(32 << 20);
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    storage::ShareTheDiskWithTheLog(&o);
     // Written without a WAL (see UpdateStreamMap) and flushed on Stop; on a
     // nearly full disk it must not take the room the log needs.
     o.manifest_preallocation_size = 256 << 10;

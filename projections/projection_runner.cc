@@ -57,6 +57,7 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   db_options.max_total_wal_size = 64 << 20;
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.avoid_flush_during_recovery = true;
+  storage::ShareTheDiskWithTheLog(&db_options);
   db_options.info_log = std::make_shared<storage::RocksLogger>("projections");
   runner->env_ = storage::EnvOver(storage::OwnerOnlyFileSystem());
   db_options.env = runner->env_.get();

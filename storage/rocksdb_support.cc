@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "base/logging.h"
+#include "rocksdb/rate_limiter.h"
 
 namespace evenhand::storage {
 
@@ -133,6 +134,14 @@ std::shared_ptr<rocksdb::FileSystem> OwnerOnlyFileSystem(
 
 std::unique_ptr<rocksdb::Env> EnvOver(std::shared_ptr<rocksdb::FileSystem> fs) {
   return rocksdb::NewCompositeEnv(std::move(fs));
+}
+
+void ShareTheDiskWithTheLog(rocksdb::Options* options) {
+  // One limiter for every such database in the process.
+  static const std::shared_ptr<rocksdb::RateLimiter> limiter(
+      rocksdb::NewGenericRateLimiter(kAuxiliaryWriteBytesPerSecond));
+  options->rate_limiter = limiter;
+  options->bytes_per_sync = 1 << 20;
 }
 
 absl::Status MakeOwnerOnlyDir(const std::string& dir) {

@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "rocksdb/env.h"
+#include "rocksdb/options.h"
 #include "rocksdb/file_system.h"
 #include "rocksdb/status.h"
 
@@ -53,6 +54,14 @@ std::shared_ptr<rocksdb::FileSystem> OwnerOnlyFileSystem(
 // An Env whose file system is `fs` (and whose clock and threads are the
 // default Env's). The Env keeps `fs` alive.
 std::unique_ptr<rocksdb::Env> EnvOver(std::shared_ptr<rocksdb::FileSystem> fs);
+
+// For a RocksDB of derived state beside the log (the projection's, the
+// stream-head map's) on the same disk: its flushes and compactions write in
+// 1 MiB synced steps, at most kAuxiliaryWriteBytesPerSecond together, so
+// that they never queue many megabytes ahead of the WAL fsyncs that appends
+// wait for.
+inline constexpr int64_t kAuxiliaryWriteBytesPerSecond = 32 << 20;
+void ShareTheDiskWithTheLog(rocksdb::Options* options);
 
 // Creates `dir` (and missing parents) and makes it 0700.
 absl::Status MakeOwnerOnlyDir(const std::string& dir);
