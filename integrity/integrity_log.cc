@@ -355,9 +355,12 @@ absl::Status IntegrityLog::CheckAgainstJournal() {
 }
 
 absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_checkpoint) {
+  // From the stored chain hash at or before `from` (the chain is stored
+  // every kChainEvery positions), so that every event the chain is carried
+  // over is compared with its leaf: the tree's right edge there, from the
+  // stored tiles (a signed checkpoint has just vouched for them).
+  from -= from % kChainEvery;
   if (from >= to) return absl::OkStatus();
-  // The tree's right edge at `from`, from the stored tiles (a signed
-  // checkpoint has just vouched for them), and the chain there.
   ReadCache cache;
   std::vector<std::string> peaks;
   for (auto [level, index] : CompactRange::PeakNodes(from)) {
@@ -365,7 +368,7 @@ absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_c
     peaks.push_back(std::move(node));
   }
   EH_ASSIGN_OR_RETURN(CompactRange range, CompactRange::FromPeaks(from, std::move(peaks)));
-  EH_ASSIGN_OR_RETURN(std::string chain, ChainHashAt(from));
+  EH_ASSIGN_OR_RETURN(std::string chain, StoredChain(from));
   std::vector<uint64_t> checkpoint_sizes;
   if (every_checkpoint) checkpoint_sizes = journal_->TreeSizes();
   auto next_checkpoint = std::upper_bound(checkpoint_sizes.begin(), checkpoint_sizes.end(), from);
@@ -434,10 +437,16 @@ absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_c
         return true;
       }));
   EH_RETURN_IF_ERROR(inner);
-  std::string stored_root;
+  std::string stored_root, stored_chain;
   {
     absl::MutexLock lock(&mu_);
     stored_root = range_.Root();
+    stored_chain = chain_head_;
+  }
+  if (range.size() == to && to % kChainEvery != 0 && chain_known && chain != stored_chain) {
+    ++chain_damaged;
+    AddProblem(absl::StrCat("the stored chain hash after position ", to,
+                            " (its commit's run) does not follow from the events"));
   }
   if (range.size() == to && range.Root() != stored_root && damaged == 0) {
     AddProblem(absl::StrCat("the stored Merkle tree's right edge does not match the events ",
@@ -460,10 +469,10 @@ absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
                                    rocksdb::WriteBatch* batch) {
   // Built on the last prepared group, which may not be durable yet; the
   // tail only moves once the whole group is hashed (a failed group's batch
-  // is dropped by the store). A group writes its leaves as one run (the
-  // partial level-0 tile's, so every leaf is stored from its commit on); a
-  // tile when its 256th hash arrives, which replaces the runs it holds; and
-  // a chain hash every kChainEvery positions.
+  // is dropped by the store). A group writes its leaves as one run, with
+  // the chain hash after them (so every leaf, and the chain head, is stored
+  // from its commit on); a tile when its 256th hash arrives, which replaces
+  // the runs it holds; and a chain hash every kChainEvery positions.
   CompactRange range = tail_range_;
   TileEdge edge = tail_edge_;
   std::string chain = tail_chain_;
@@ -494,7 +503,7 @@ absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
     chain = ChainHash(chain, canonical);
     if (e->position() % kChainEvery == 0) batch->Put(cf, ChainKey(e->position()), chain);
   }
-  if (!run.empty()) batch->Put(cf, tree_keys::LeafRunKey(run_first), run);
+  if (!run.empty()) batch->Put(cf, tree_keys::LeafRunKey(run_first), run + chain);
   tail_range_ = range;
   tail_edge_ = edge;
   tail_chain_ = chain;

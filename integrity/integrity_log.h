@@ -220,13 +220,26 @@ class IntegrityLog final : public storage::CommitHook {
   // The right edge of the tree of `size`, from its stored tiles and events.
   absl::StatusOr<TileEdge> RebuildEdge(uint64_t size) const;
   // The first `count` leaves of level-0 tile `tile`, from the runs stored
-  // by the commits since the last full tile.
-  absl::StatusOr<std::string> ReadLeafRuns(TileId tile, uint64_t count) const;
+  // by the commits since the last full tile, and the chain hash after the
+  // last run read. DataLoss unless the runs hold exactly those leaves.
+  struct LeafRuns {
+    std::string leaves;
+    uint64_t chain_position = 0;
+    std::string chain;
+  };
+  absl::StatusOr<LeafRuns> ReadLeafRuns(TileId tile, uint64_t count) const;
   absl::StatusOr<std::string> ReadNode(int level, uint64_t index, ReadCache* cache) const;
   // The tile's entries: stored if full, the committed edge's if partial.
   absl::StatusOr<std::string> ReadTile(TileId tile) const;
-  // ChainHashAt without the check against the tree's size.
+  // ChainHashAt without the check against the tree's size: from the stored
+  // chain hash at or before `position`, carried forward.
   absl::StatusOr<std::string> ChainFrom(uint64_t position) const;
+  // The chain hash stored after `position` (a multiple of kChainEvery).
+  absl::StatusOr<std::string> StoredChain(uint64_t position) const;
+  // `chain` (the chain after `from`) carried over events from+1..to, each
+  // checked against its stored leaf first (DataLoss naming a changed one).
+  absl::StatusOr<std::string> CarryChain(uint64_t from, std::string chain, uint64_t to,
+                                         ReadCache* cache) const;
   // Signs the tree of `tree_size` (committed, and not below the last
   // signed), with its chain head and the stream-head map brought to it.
   absl::StatusOr<v1::SignedCheckpoint> SignAndStore(uint64_t tree_size)

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/big_endian.h"
 #include "base/error_details.h"
 #include "base/logging.h"
@@ -115,7 +116,8 @@ absl::StatusOr<TileEdge> IntegrityLog::RebuildEdge(uint64_t size) const {
     entries.reserve(count * kHashSize);
     if (tile.level == 0) {
       // The leaves of the last events, as their commits stored them.
-      EH_ASSIGN_OR_RETURN(entries, ReadLeafRuns(tile, count));
+      EH_ASSIGN_OR_RETURN(LeafRuns runs, ReadLeafRuns(tile, count));
+      entries = std::move(runs.leaves);
     } else {
       // The roots of the full tiles below.
       for (uint64_t j = 0; j < count; ++j) {
@@ -142,9 +144,10 @@ absl::StatusOr<TileEdge> IntegrityLog::RebuildEdge(uint64_t size) const {
   return edge;
 }
 
-absl::StatusOr<std::string> IntegrityLog::ReadLeafRuns(TileId tile, uint64_t count) const {
+absl::StatusOr<IntegrityLog::LeafRuns> IntegrityLog::ReadLeafRuns(TileId tile,
+                                                                  uint64_t count) const {
   const uint64_t first = tile.index * kTileWidth + 1;
-  std::string entries;
+  LeafRuns runs;
   rocksdb::ReadOptions ro;
   const std::string end = tree_keys::LeafRunKey(first + kTileWidth);
   rocksdb::Slice upper(end);
@@ -153,33 +156,28 @@ absl::StatusOr<std::string> IntegrityLog::ReadLeafRuns(TileId tile, uint64_t cou
       store_->db()->NewIterator(ro, store_->ColumnFamily(kColumnFamily)));
   for (it->Seek(tree_keys::LeafRunKey(first)); it->Valid(); it->Next()) {
     const uint64_t at = ReadBigEndian64(std::string_view(it->key().data() + 1, 8));
-    if (at != first + entries.size() / kHashSize || it->value().size() % kHashSize != 0) break;
-    entries.append(it->value().data(), it->value().size());
+    std::string_view leaves, chain;
+    if (at != first + runs.leaves.size() / kHashSize ||
+        !tree_keys::SplitLeafRun(std::string_view(it->value().data(), it->value().size()), &leaves,
+                                 &chain)) {
+      break;
+    }
+    runs.leaves.append(leaves);
+    runs.chain_position = first + runs.leaves.size() / kHashSize - 1;
+    runs.chain.assign(chain);
+    if (runs.leaves.size() >= count * kHashSize) break;
   }
   EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stored leaves"));
-  if (entries.size() > count * kHashSize) entries.resize(count * kHashSize);
-  const uint64_t stored = entries.size() / kHashSize;
-  if (stored < count) {
-    // Hashed again from the events: a log whose tree was converted or
-    // caught up by an older server, or whose runs were lost.
-    logging::Warning(kComponent, absl::StrCat("the stored leaves of positions ", first + stored,
-                                              "..", first + count - 1,
-                                              " are missing: hashing them again from the events"));
-    absl::Status inner;
-    EH_RETURN_IF_ERROR(
-        store_->ReadAll(first + stored, storage::Direction::kForwards, count - stored,
-                        storage::ReadFilter(), [&](const storage::EventPtr& e) {
-                          absl::StatusOr<std::string> canonical = CanonicalRecord(*e);
-                          if (!canonical.ok()) {
-                            inner = canonical.status();
-                            return false;
-                          }
-                          entries += integrity::LeafHash(*canonical);
-                          return true;
-                        }));
-    EH_RETURN_IF_ERROR(inner);
+  if (runs.leaves.size() != count * kHashSize) {
+    const uint64_t stored = std::min<uint64_t>(runs.leaves.size() / kHashSize, count);
+    return absl::DataLossError(absl::StrCat(
+        "integrity: the stored leaves of positions ", first + stored, "..", first + count - 1,
+        " are missing or do not end where the tree does, though the tree holds every event of "
+        "the log: events were appended without the tree (by a tool that opened the data folder "
+        "directly?) or the integrity column family lost writes. Restore the data folder from a "
+        "backup (evenhand restore)"));
   }
-  return entries;
+  return runs;
 }
 
 absl::Status IntegrityLog::Restore() {
@@ -202,7 +200,22 @@ absl::Status IntegrityLog::Restore() {
     peaks.push_back(std::move(node));
   }
   EH_ASSIGN_OR_RETURN(CompactRange range, CompactRange::FromPeaks(size, std::move(peaks)));
-  EH_ASSIGN_OR_RETURN(std::string chain, ChainFrom(size));
+  // The chain head as stored (every commit stores it, in its run or as the
+  // chain hash of a multiple of 256), never recomputed from events that the
+  // start-up check has not compared with their leaves yet.
+  std::string chain = GenesisChainHash();
+  if (size % kChainEvery == 0) {
+    EH_ASSIGN_OR_RETURN(chain, StoredChain(size));
+  } else {
+    EH_ASSIGN_OR_RETURN(LeafRuns runs,
+                        ReadLeafRuns(TileId{0, size / kTileWidth}, size % kTileWidth));
+    if (runs.chain_position != size) {
+      return absl::DataLossError(absl::StrCat("integrity: the chain hash after position ", size,
+                                              " is not stored (the last run ends at ",
+                                              runs.chain_position, ")"));
+    }
+    chain = std::move(runs.chain);
+  }
   absl::MutexLock lock(&mu_);
   tail_range_ = range;
   tail_edge_ = std::move(edge);
@@ -299,41 +312,75 @@ absl::StatusOr<std::string> IntegrityLog::ChainHashAt(uint64_t position) const {
   return ChainFrom(position);
 }
 
+absl::StatusOr<std::string> IntegrityLog::StoredChain(uint64_t position) const {
+  if (position == 0) return GenesisChainHash();
+  std::string chain;
+  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->ColumnFamily(kColumnFamily),
+                                        tree_keys::ChainKey(position), &chain);
+  if (s.IsNotFound()) {
+    return absl::DataLossError(
+        absl::StrCat("integrity: the stored chain hash after position ", position, " is missing"));
+  }
+  EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a chain hash"));
+  return chain;
+}
+
 absl::StatusOr<std::string> IntegrityLog::ChainFrom(uint64_t position) const {
   const uint64_t base = position - position % kChainEvery;
-  std::string chain = GenesisChainHash();
-  if (base > 0) {
-    rocksdb::Status s =
-        store_->db()->Get(rocksdb::ReadOptions(), store_->ColumnFamily(kColumnFamily),
-                          tree_keys::ChainKey(base), &chain);
-    if (s.IsNotFound()) {
-      return absl::DataLossError(
-          absl::StrCat("integrity: the stored chain hash after position ", base, " is missing"));
-    }
-    EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a chain hash"));
-  }
+  EH_ASSIGN_OR_RETURN(std::string chain, StoredChain(base));
   if (base == position) return chain;
+  ReadCache cache;
+  return CarryChain(base, std::move(chain), position, &cache);
+}
+
+absl::StatusOr<std::string> IntegrityLog::CarryChain(uint64_t from, std::string chain, uint64_t to,
+                                                     ReadCache* cache) const {
   // A commit the tree has taken is published to readers a moment later.
-  for (int i = 0; i < 100000 && store_->LastPosition() < position; ++i) std::this_thread::yield();
-  uint64_t next = base + 1;
+  for (int i = 0; store_->LastPosition() < to; ++i) {
+    if (i == 10000) {
+      return absl::InternalError(absl::StrCat("integrity: the store shows position ",
+                                              store_->LastPosition(), " of the ", to,
+                                              " the tree has, after 10 s"));
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  uint64_t next = from + 1;
   absl::Status inner;
-  EH_RETURN_IF_ERROR(store_->ReadAll(next, storage::Direction::kForwards, position - base,
-                                     storage::ReadFilter(), [&](const storage::EventPtr& e) {
-                                       absl::StatusOr<std::string> canonical = CanonicalRecord(*e);
-                                       if (!canonical.ok() || e->position() != next) {
-                                         inner = canonical.ok() ? absl::DataLossError(absl::StrCat(
-                                                                      "integrity: position ", next,
-                                                                      " is missing from the log"))
-                                                                : canonical.status();
-                                         return false;
-                                       }
-                                       chain = ChainHash(chain, *canonical);
-                                       ++next;
-                                       return true;
-                                     }));
+  EH_RETURN_IF_ERROR(store_->ReadAll(
+      next, storage::Direction::kForwards, to - from, storage::ReadFilter(),
+      [&](const storage::EventPtr& e) {
+        if (e->position() != next) {
+          inner = absl::DataLossError(
+              absl::StrCat("integrity: position ", next, " is missing from the log"));
+          return false;
+        }
+        // Each event is checked against its stored leaf first: a chain
+        // carried over a changed event would be signed as if it were true.
+        absl::StatusOr<std::string> canonical = CanonicalRecord(*e);
+        absl::StatusOr<std::string> stored = ReadNode(0, next - 1, cache);
+        if (!canonical.ok() || !stored.ok()) {
+          inner = canonical.ok() ? stored.status() : canonical.status();
+          return false;
+        }
+        if (integrity::LeafHash(*canonical) != *stored) {
+          const std::string problem =
+              "its stored bytes no longer match the leaf hash the Merkle tree recorded when it "
+              "was appended (found while computing a chain hash)";
+          store_->MarkDamaged(next, problem);
+          AddProblem(absl::StrCat("the event at position ", next, " is damaged: ", problem));
+          inner = absl::DataLossError(
+              absl::StrCat("the event at position ", next, " is damaged: ", problem,
+                           "; the chain hash after position ", to,
+                           " cannot be computed. Restore the data folder from a backup"));
+          return false;
+        }
+        chain = ChainHash(chain, *canonical);
+        ++next;
+        return true;
+      }));
   EH_RETURN_IF_ERROR(inner);
-  if (next != position + 1) {
-    return absl::DataLossError(absl::StrCat("integrity: the chain hash after position ", position,
+  if (next != to + 1) {
+    return absl::DataLossError(absl::StrCat("integrity: the chain hash after position ", to,
                                             " cannot be computed: the log ends at position ",
                                             next - 1));
   }
@@ -345,8 +392,13 @@ absl::StatusOr<std::string> IntegrityLog::ChainHashAfter(const v1::RecordedEvent
   const uint64_t p = event.position();
   std::string chain;
   if (!cache->chain_.empty() && cache->chain_position_ + 1 == p) {
+    // The event is the caller's, checked against its leaf (CheckLeaf).
     EH_ASSIGN_OR_RETURN(std::string canonical, CanonicalRecord(event));
     chain = ChainHash(cache->chain_, canonical);
+  } else if (!cache->chain_.empty() && cache->chain_position_ < p &&
+             p - cache->chain_position_ <= kChainEvery && p <= size()) {
+    // A filtered replay: carried from the last one it had.
+    EH_ASSIGN_OR_RETURN(chain, CarryChain(cache->chain_position_, cache->chain_, p, cache));
   } else {
     EH_ASSIGN_OR_RETURN(chain, ChainHashAt(p));
   }

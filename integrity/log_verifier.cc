@@ -1,5 +1,6 @@
 #include "integrity/log_verifier.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -96,12 +97,22 @@ class Walker {
 
   // The stored leaves of level-0 tile `tile`: the tile, or the runs of
   // leaves the commits since the last full tile stored.
-  std::optional<std::string> StoredLeaves(TileId tile) const {
+  // The stored leaves of level-0 tile `tile`: the tile, or the runs of
+  // leaves the commits since the last full tile stored, with the chain hash
+  // each run stored after its last event (by that position).
+  struct StoredTileLeaves {
+    std::string leaves;
+    std::map<uint64_t, std::string> chains;
+  };
+  std::optional<StoredTileLeaves> StoredLeaves(TileId tile) const {
     absl::StatusOr<std::optional<std::string>> stored = Stored(tree_keys::TileKey(0, tile.index));
     if (!stored.ok()) return std::nullopt;
-    if (*stored) return *std::move(stored);
+    StoredTileLeaves out;
+    if (*stored) {
+      out.leaves = **std::move(stored);
+      return out;
+    }
     const uint64_t first = tile.index * kTileWidth + 1;
-    std::string entries;
     const std::string end = tree_keys::LeafRunKey(first + kTileWidth);
     rocksdb::Slice upper(end);
     rocksdb::ReadOptions ro = read_;
@@ -109,34 +120,51 @@ class Walker {
     std::unique_ptr<rocksdb::Iterator> it(store_.db()->NewIterator(ro, cf_));
     for (it->Seek(tree_keys::LeafRunKey(first)); it->Valid(); it->Next()) {
       const uint64_t at = ReadBigEndian64(std::string_view(it->key().data() + 1, 8));
-      if (at != first + entries.size() / kHashSize) break;
-      entries.append(it->value().data(), it->value().size());
+      std::string_view leaves, chain;
+      if (at != first + out.leaves.size() / kHashSize ||
+          !tree_keys::SplitLeafRun(std::string_view(it->value().data(), it->value().size()),
+                                   &leaves, &chain)) {
+        break;
+      }
+      out.leaves.append(leaves);
+      out.chains[first + out.leaves.size() / kHashSize - 1] = std::string(chain);
     }
-    return entries;
+    return out;
   }
 
   // Compares the leaves of the walk's partial level-0 tile with the stored
-  // ones (a tile, if the log goes on past the walk, or the leaf runs).
+  // ones (a tile, if the log goes on past the walk, or the leaf runs), and
+  // the chain hashes the runs stored with the ones the events give.
   void CheckPartialTile(const TileEdge& edge) {
     if (!tiled_ || problem_) return;
     const TileId tile = edge.Partial(0);
     const absl::string_view entries = edge.PartialEntries(0);
-    std::optional<std::string> stored = StoredLeaves(tile);
+    std::optional<StoredTileLeaves> stored = StoredLeaves(tile);
     if (!stored) return;
     for (uint64_t j = 0; j * kHashSize < entries.size(); ++j) {
+      const uint64_t position = tile.index * kTileWidth + j + 1;
       const absl::string_view want = entries.substr(j * kHashSize, kHashSize);
-      if ((j + 1) * kHashSize > stored->size()) {
-        Note(tile.index * kTileWidth + j + 1, "the tree has no stored leaf for it");
+      if ((j + 1) * kHashSize > stored->leaves.size()) {
+        Note(position, "the tree has no stored leaf for it");
         return;
       }
-      const absl::string_view got = absl::string_view(*stored).substr(j * kHashSize, kHashSize);
+      const absl::string_view got =
+          absl::string_view(stored->leaves).substr(j * kHashSize, kHashSize);
       ++result_.nodes_checked;
-      if (want == got) continue;
-      Note(tile.index * kTileWidth + j + 1,
-           absl::StrCat("its stored bytes hash to leaf ", Hex(want),
-                        ", not to the leaf the tree recorded when it was appended (", Hex(got),
-                        ")"));
-      return;
+      if (want != got) {
+        Note(position, absl::StrCat("its stored bytes hash to leaf ", Hex(want),
+                                    ", not to the leaf the tree recorded when it was appended (",
+                                    Hex(got), ")"));
+        return;
+      }
+      auto chain = stored->chains.find(position);
+      if (chain != stored->chains.end() && j < tile_chains_.size() &&
+          chain->second != tile_chains_[j]) {
+        Note(position, absl::StrCat("the chain hash its commit stored after it is ",
+                                    Hex(chain->second), " but the events give ",
+                                    Hex(tile_chains_[j])));
+        return;
+      }
     }
   }
 
@@ -214,6 +242,8 @@ class Walker {
             });
           });
           chain = ChainHash(chain, *canonical);
+          if ((p - 1) % kTileWidth == 0) tile_chains_.clear();
+          tile_chains_.push_back(chain);
           absl::StatusOr<std::optional<std::string>> stored_chain =
               tiled_ && p % kChainEvery == 0 && p <= tree_size
                   ? Stored(tree_keys::ChainKey(p))
@@ -228,7 +258,11 @@ class Walker {
             Note(p, !*stored_chain
                         ? std::string("the chain hash after it is missing")
                         : absl::StrCat("the stored chain hash after it is ", Hex(**stored_chain),
-                                       " but the events give ", Hex(chain)));
+                                       " but the events give ", Hex(chain),
+                                       " (the chain is stored every ", kChainEvery,
+                                       " positions: the stored hash, or an event of positions ",
+                                       p - kChainEvery + 1, "..", p,
+                                       " with its tile rewritten to match, was changed)"));
           }
           if (next_checkpoint != checkpoints_.end() &&
               next_checkpoint->checkpoint().tree_size() == p) {
@@ -316,6 +350,8 @@ class Walker {
   std::optional<Problem> problem_;
   uint64_t agreed_ = 0;
   bool tiled_ = false;
+  // The chain after each position of the walk's partial level-0 tile.
+  std::vector<std::string> tile_chains_;
 };
 
 }  // namespace

@@ -1,9 +1,10 @@
 // The integrity column family's keys, shared by the IntegrityLog that
 // writes them and the LogVerifier that checks a copy of the log offline:
 //   "t" u8(tile level) BE64(index) -> a full tile of 256 hashes (tiles.h)
-//   "e" BE64(position)         -> the leaf hashes of the events from
+//   "e" BE64(position)         -> a run: the leaf hashes of the events from
 //                                 `position` that one commit added to the
-//                                 partial level-0 tile; deleted when the
+//                                 partial level-0 tile, then the chain hash
+//                                 after the last of them; deleted when the
 //                                 tile is written
 //   "c" BE64(position)         -> the chain hash after `position`, for
 //                                 multiples of kChainEvery
@@ -20,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "base/big_endian.h"
 
@@ -44,6 +46,16 @@ inline std::string LeafRunKey(uint64_t position) {
   std::string k = "e";
   PutBigEndian64(&k, position);
   return k;
+}
+
+// A run's value, split: its leaves and the chain hash after its last event.
+// False if the value is not a whole number (at least two) of hashes.
+inline bool SplitLeafRun(std::string_view value, std::string_view* leaves,
+                         std::string_view* chain) {
+  if (value.size() < 64 || value.size() % 32 != 0) return false;
+  *leaves = value.substr(0, value.size() - 32);
+  *chain = value.substr(value.size() - 32);
+  return true;
 }
 
 inline std::string ChainKey(uint64_t position) {

@@ -10,6 +10,8 @@
 #include "absl/strings/escaping.h"
 #include "base/big_endian.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -354,6 +356,69 @@ TEST_F(IntegrityLogTest, EventsAppendedBehindTheTreesBackAreRefusedNotSilentlyMi
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(log.status().message()),
               ::testing::HasSubstr("appended without the tree"));
+}
+
+TEST_F(IntegrityLogTest, EventsAppendedBehindTheTreeWithinOneTileAreRefusedToo) {
+  AppendMany(10);
+  TearDown();
+  Open(/*with_integrity=*/false);
+  AppendMany(3);  // no tile boundary crossed: only the runs can tell
+  TearDown();
+  storage::StoreOptions so;
+  so.data_dir = dir_.Sub("data");
+  so.extra_column_families = {IntegrityLog::kColumnFamily};
+  store_ = *storage::EventStore::Open(so);
+  IntegrityOptions io;
+  io.signing_key_file = dir_.Sub("key.pem");
+  io.journal_file = dir_.Sub("checkpoints.jsonl");
+  auto log = IntegrityLog::Open(store_.get(), io);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(log.status().message()),
+              ::testing::HasSubstr("appended without the tree"));
+}
+
+// The chain is stored every 256 positions and after each commit; the rest
+// is carried forward over the events. A changed event is never carried
+// into a chain hash: it is found, and the head stays the one stored.
+TEST_F(IntegrityLogTest, AChangedEventIsFoundAndNeverCarriedIntoTheChain) {
+  AppendMany(150);  // 300 events: a full tile, then 44 in runs
+  const uint64_t size = store_->LastPosition();
+  ASSERT_EQ(size, 300u);
+  const std::string head = *log_->ChainHashAt(size);
+  ASSERT_OK(log_->CheckpointNow().status());  // signed at 300
+  TearDown();
+  // Change event 290: before the signed checkpoint, in the runs' block.
+  Open(/*with_integrity=*/false);
+  {
+    rocksdb::ColumnFamilyHandle* events = store_->ColumnFamily("events");
+    ASSERT_NE(events, nullptr);
+    const std::string key = BigEndian64(290);
+    std::string value;
+    ASSERT_TRUE(store_->db()->Get(rocksdb::ReadOptions(), events, key, &value).ok());
+    v1::RecordedEvent record;
+    ASSERT_TRUE(record.ParseFromString(value));
+    record.mutable_event()->set_source_system("somebody-else");
+    ASSERT_TRUE(
+        store_->db()->Put(rocksdb::WriteOptions(), events, key, record.SerializeAsString()).ok());
+  }
+  TearDown();
+  Open();
+  // The start-up check walks from the stored chain hash at 256, so it
+  // meets position 290 and marks it.
+  bool found = false;
+  for (const std::string& p : log_->problems()) found |= absl::StrContains(p, "position 290");
+  EXPECT_TRUE(found) << absl::StrJoin(log_->problems(), "; ");
+  // The head is the stored one, not one carried over the changed event...
+  EXPECT_EQ(*log_->ChainHashAt(size), head);
+  // ...and a chain hash that would have to be carried over it is refused,
+  // naming it.
+  auto carried = log_->ChainHashAt(295);
+  ASSERT_FALSE(carried.ok());
+  EXPECT_EQ(carried.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(carried.status().message()), ::testing::HasSubstr("position 290"));
+  // Before it, it is carried as before.
+  EXPECT_TRUE(log_->ChainHashAt(280).ok());
 }
 
 TEST_F(IntegrityLogTest, TheTreeIsStoredInTilesAndTheChainEvery256Positions) {

@@ -380,6 +380,35 @@ TEST_F(TamperedBackupTest, ChangedChainHashIsRefusedWithItsPosition) {
   EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
 }
 
+TEST_F(TamperedBackupTest, ChangedChainHashInALeafRunIsRefusedWithItsPosition) {
+  // The run of the last commit: its leaf, then the chain hash after it.
+  uint32_t tampered;
+  uint64_t at = 0;
+  {
+    RawCopy copy(backups_, original_, dir_.Sub("raw"));
+    std::unique_ptr<rocksdb::Iterator> it(
+        copy.db()->NewIterator(rocksdb::ReadOptions(), copy.cf("integrity")));
+    std::string key, value;
+    for (it->Seek("e"); it->Valid() && it->key().starts_with("e"); it->Next()) {
+      key = it->key().ToString();
+      value = it->value().ToString();
+    }
+    it.reset();
+    ASSERT_FALSE(key.empty());
+    ASSERT_GE(value.size(), 64u);
+    at = ReadBigEndian64(key.substr(1)) + value.size() / 32 - 2;  // its last event
+    value.replace(value.size() - 32, 32, std::string(32, 'x'));
+    ASSERT_TRUE(copy.db()->Put(rocksdb::WriteOptions(), copy.cf("integrity"), key, value).ok());
+    tampered = copy.BackUpAs(backups_, original_);
+  }
+  CliResult r = RunCli({"restore", "--from=" + backups_, absl::StrCat("--backup=", tampered),
+                        "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(absl::StrCat("position ", at,
+                                               ": the chain hash its commit stored after it")));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+}
+
 TEST_F(TamperedBackupTest, DamagedFileIsRefused) {
   // One byte of the largest table file in the folder, as a failing disk or
   // an editor would change it.
