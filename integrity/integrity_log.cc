@@ -471,8 +471,9 @@ absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
   // tail only moves once the whole group is hashed (a failed group's batch
   // is dropped by the store). A group writes its leaves as one run, with
   // the chain hash after them (so every leaf, and the chain head, is stored
-  // from its commit on); a tile when its 256th hash arrives, which replaces
-  // the runs it holds; and a chain hash every kChainEvery positions.
+  // from its commit on); a tile when its 256th hash arrives, which takes
+  // over from the runs it holds; and a chain hash every kChainEvery
+  // positions.
   CompactRange range = tail_range_;
   TileEdge edge = tail_edge_;
   std::string chain = tail_chain_;
@@ -481,11 +482,9 @@ absl::Status IntegrityLog::Prepare(const std::vector<storage::EventPtr>& events,
   uint64_t run_first = 0;
   const auto write_tile = [&](TileId tile, std::string bytes) {
     batch->Put(cf, tree_keys::TileKey(tile.level, tile.index), bytes);
-    if (tile.level == 0) {
-      run.clear();
-      batch->DeleteRange(cf, tree_keys::LeafRunKey(tile.index * kTileWidth + 1),
-                         tree_keys::LeafRunKey((tile.index + 1) * kTileWidth + 1));
-    }
+    // The tile now holds the leaves of its runs, which are deleted later
+    // (DropReplacedRuns), off the append path.
+    if (tile.level == 0) run.clear();
   };
   for (const storage::EventPtr& e : events) {
     if (e->position() != range.size() + 1) {

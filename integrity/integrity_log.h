@@ -37,8 +37,9 @@
 // Column family "integrity" (tree_keys.h):
 //   "t" u8(tile level) BE64(index) -> a full tile: 256 hashes (tiles.h)
 //   "e" BE64(position)        -> the leaves one commit added to the partial
-//                                level-0 tile, from `position` (deleted when
-//                                the tile is written)
+//                                level-0 tile, from `position`, and the
+//                                chain hash after them (deleted, once the
+//                                tile is written, after the next checkpoint)
 //   "c" BE64(position)        -> chain hash after that event, for every
 //                                position that is a multiple of 256
 //   "f"                       -> "tiles-v1": the tree holds every event of
@@ -254,6 +255,9 @@ class IntegrityLog final : public storage::CommitHook {
   absl::StatusOr<std::string> UpdateStreamMap(uint64_t tree_size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_);
   void AddProblem(std::string problem) const;
+  // Deletes the runs of leaves that full tiles replaced (after a checkpoint
+  // is signed).
+  void DropReplacedRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   void FlushStreamMap() ABSL_LOCKS_EXCLUDED(sign_mu_);
   void RunCheckpointer();
 
@@ -273,6 +277,8 @@ class IntegrityLog final : public storage::CommitHook {
   std::unique_ptr<rocksdb::DB> map_db_;    // before stream_map_, which uses it
   std::unique_ptr<StreamMapStore> stream_map_ ABSL_PT_GUARDED_BY(sign_mu_);
   uint64_t map_updates_ ABSL_GUARDED_BY(sign_mu_) = 0;
+  // Runs before this position have been deleted.
+  uint64_t dropped_runs_below_ ABSL_GUARDED_BY(sign_mu_) = 0;
   uint64_t map_entries_updated_ ABSL_GUARDED_BY(sign_mu_) = 0;
   absl::Duration map_time_ ABSL_GUARDED_BY(sign_mu_);
 

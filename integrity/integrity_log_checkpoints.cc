@@ -18,6 +18,9 @@
 #include "integrity/integrity_log.h"
 #include "integrity/integrity_log_internal.h"
 #include "integrity/stream_map.h"
+#include "integrity/tree_keys.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 
 namespace evenhand::integrity {
 
@@ -179,12 +182,37 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
   EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint, SignCheckpoint(key_, c));
   // Auditors keep checkpoints; the log must too, before anyone sees one.
   EH_RETURN_IF_ERROR(journal_->Append(signed_checkpoint));
-  absl::MutexLock lock(&mu_);
-  if (tree_size >= signed_size_) {
-    signed_size_ = tree_size;
-    signed_at_ = now;
+  {
+    absl::MutexLock lock(&mu_);
+    if (tree_size >= signed_size_) {
+      signed_size_ = tree_size;
+      signed_at_ = now;
+    }
   }
+  DropReplacedRuns();
   return signed_checkpoint;
+}
+
+void IntegrityLog::DropReplacedRuns() {
+  if (store_->write_state().read_only) return;
+  uint64_t covered;
+  {
+    absl::MutexLock lock(&mu_);
+    covered = edge_.Partial(0).index * kTileWidth;  // in full, stored tiles
+  }
+  if (covered <= dropped_runs_below_) return;
+  // One range delete per checkpoint, not one per tile on the append path.
+  // Unsynced: if it is lost, the next checkpoint deletes them again.
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(store_->ColumnFamily(kColumnFamily), tree_keys::LeafRunKey(0),
+                    tree_keys::LeafRunKey(covered + 1));
+  rocksdb::Status s = store_->db()->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) {
+    logging::Warning(kComponent, absl::StrCat("cannot delete the runs of leaves that tiles "
+                                              "replaced (they are kept): ", s.ToString()));
+    return;
+  }
+  dropped_runs_below_ = covered;
 }
 
 absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNow(absl::Duration at_most_every) {

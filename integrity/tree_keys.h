@@ -4,8 +4,8 @@
 //   "e" BE64(position)         -> a run: the leaf hashes of the events from
 //                                 `position` that one commit added to the
 //                                 partial level-0 tile, then the chain hash
-//                                 after the last of them; deleted when the
-//                                 tile is written
+//                                 after the last of them; deleted after the
+//                                 first checkpoint once its tile is written
 //   "c" BE64(position)         -> the chain hash after `position`, for
 //                                 multiples of kChainEvery
 //   "f"                        -> kTiledLayout: the tree holds every event
