@@ -172,6 +172,12 @@ class IntegrityLog final : public storage::CommitHook {
   absl::StatusOr<v1::SignedCheckpoint> CheckpointNow(
       absl::Duration at_most_every = absl::ZeroDuration());
 
+  // Test-only: signs the tree of `tree_size` as the checkpoint thread does
+  // for a multiple of the cadence (to reproduce it being overtaken).
+  absl::StatusOr<v1::SignedCheckpoint> TEST_SignAndStore(uint64_t tree_size) {
+    return SignAndStore(tree_size);
+  }
+
   // An investigation bundle of `events` (position order), proven against a
   // checkpoint signed now.
   absl::StatusOr<std::string> ExportBundle(const std::vector<storage::EventPtr>& events,
