@@ -243,6 +243,9 @@ class IntegrityLog final : public storage::CommitHook {
   absl::StatusOr<std::string> ChainFrom(uint64_t position) const;
   // The chain hash stored after `position` (a multiple of kChainEvery).
   absl::StatusOr<std::string> StoredChain(uint64_t position) const;
+  // Waits (at most 10 s) until the store shows `position`, which it does a
+  // moment after the tree takes the commit.
+  absl::Status WaitForStore(uint64_t position) const;
   // `chain` (the chain after `from`) carried over events from+1..to, each
   // checked against its stored leaf first (DataLoss naming a changed one).
   absl::StatusOr<std::string> CarryChain(uint64_t from, std::string chain, uint64_t to,

@@ -101,14 +101,7 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
     if (expected == map_size + 1) {
       // Otherwise (after a restart, or too many at once) from the store,
       // which shows a commit a moment after the tree learns of it.
-      for (int i = 0; store_->LastPosition() < to; ++i) {
-        if (i == 10000) {
-          return absl::InternalError(absl::StrCat("integrity: the store shows position ",
-                                                  store_->LastPosition(), " of the ", to,
-                                                  " the tree has, after 10 s"));
-        }
-        absl::SleepFor(absl::Milliseconds(1));
-      }
+      EH_RETURN_IF_ERROR(WaitForStore(to));
       EH_RETURN_IF_ERROR(store_->ReadAll(map_size + 1, storage::Direction::kForwards, to - map_size,
                                          storage::ReadFilter(), take));
     }

@@ -333,17 +333,22 @@ absl::StatusOr<std::string> IntegrityLog::ChainFrom(uint64_t position) const {
   return CarryChain(base, std::move(chain), position, &cache);
 }
 
-absl::StatusOr<std::string> IntegrityLog::CarryChain(uint64_t from, std::string chain, uint64_t to,
-                                                     ReadCache* cache) const {
+absl::Status IntegrityLog::WaitForStore(uint64_t position) const {
   // A commit the tree has taken is published to readers a moment later.
-  for (int i = 0; store_->LastPosition() < to; ++i) {
+  for (int i = 0; store_->LastPosition() < position; ++i) {
     if (i == 10000) {
       return absl::InternalError(absl::StrCat("integrity: the store shows position ",
-                                              store_->LastPosition(), " of the ", to,
+                                              store_->LastPosition(), " of the ", position,
                                               " the tree has, after 10 s"));
     }
     absl::SleepFor(absl::Milliseconds(1));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> IntegrityLog::CarryChain(uint64_t from, std::string chain, uint64_t to,
+                                                     ReadCache* cache) const {
+  EH_RETURN_IF_ERROR(WaitForStore(to));
   uint64_t next = from + 1;
   absl::Status inner;
   EH_RETURN_IF_ERROR(store_->ReadAll(

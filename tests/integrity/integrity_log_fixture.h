@@ -65,6 +65,24 @@ class IntegrityLogTest : public ::testing::Test {
     log_ = std::move(*log);
   }
 
+  // After TearDown(): opening the integrity log on the folder is refused,
+  // events having been appended without it.
+  void ExpectRefusedAsAppendedBehindTheTree() {
+    log_.reset();
+    storage::StoreOptions so;
+    so.data_dir = dir_.Sub("data");
+    so.extra_column_families = {IntegrityLog::kColumnFamily};
+    store_ = *storage::EventStore::Open(so);
+    IntegrityOptions io;
+    io.signing_key_file = dir_.Sub("key.pem");
+    io.journal_file = dir_.Sub("checkpoints.jsonl");
+    auto log = IntegrityLog::Open(store_.get(), io);
+    ASSERT_FALSE(log.ok());
+    EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(log.status().message()),
+                ::testing::HasSubstr("appended without the tree"));
+  }
+
   // The integrity log's clock, if a test sets one before Open.
   std::function<absl::Time()> clock_;
 

@@ -33,19 +33,7 @@ TEST_F(IntegrityLogTest, EventsAppendedBehindTheTreesBackAreRefusedNotSilentlyMi
   Open(/*with_integrity=*/false);
   AppendMany(200);  // past a tile the tree never wrote
   TearDown();
-  log_.reset();
-  storage::StoreOptions so;
-  so.data_dir = dir_.Sub("data");
-  so.extra_column_families = {IntegrityLog::kColumnFamily};
-  store_ = *storage::EventStore::Open(so);
-  IntegrityOptions io;
-  io.signing_key_file = dir_.Sub("key.pem");
-  io.journal_file = dir_.Sub("checkpoints.jsonl");
-  auto log = IntegrityLog::Open(store_.get(), io);
-  ASSERT_FALSE(log.ok());
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(log.status().message()),
-              ::testing::HasSubstr("appended without the tree"));
+  ExpectRefusedAsAppendedBehindTheTree();
 }
 
 TEST_F(IntegrityLogTest, EventsAppendedBehindTheTreeWithinOneTileAreRefusedToo) {
@@ -54,18 +42,7 @@ TEST_F(IntegrityLogTest, EventsAppendedBehindTheTreeWithinOneTileAreRefusedToo) 
   Open(/*with_integrity=*/false);
   AppendMany(3);  // no tile boundary crossed: only the runs can tell
   TearDown();
-  storage::StoreOptions so;
-  so.data_dir = dir_.Sub("data");
-  so.extra_column_families = {IntegrityLog::kColumnFamily};
-  store_ = *storage::EventStore::Open(so);
-  IntegrityOptions io;
-  io.signing_key_file = dir_.Sub("key.pem");
-  io.journal_file = dir_.Sub("checkpoints.jsonl");
-  auto log = IntegrityLog::Open(store_.get(), io);
-  ASSERT_FALSE(log.ok());
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(log.status().message()),
-              ::testing::HasSubstr("appended without the tree"));
+  ExpectRefusedAsAppendedBehindTheTree();
 }
 
 // The chain is stored every 256 positions and after each commit; the rest
