@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "projections/internal/findings_index.h"
 #include "projections/internal/report_builder.h"
 
 namespace evenhand::projections {
@@ -156,6 +157,68 @@ std::string CanonicalStream(const v1::Payload& p) {
 }
 
 FairnessProjection::FairnessProjection() = default;
+FairnessProjection::~FairnessProjection() = default;
+
+void FairnessProjection::IndexFindings(const FairnessSettings& settings,
+                                       const WorkingDayCalendar& calendar) {
+  findings_ =
+      std::make_unique<internal::FindingsIndex>(indexes_, settings, calendar, position_ == 0);
+}
+
+bool FairnessProjection::SeedFindings(size_t max_cases) {
+  return findings_ == nullptr || findings_->Seed(indexes_, position_, max_cases);
+}
+
+bool FairnessProjection::ForEachDirtyFindingsRecord(
+    state::FindingsIndexHeader* header,
+    const std::function<void(const state::FindingEntryRecord&)>& entry,
+    const std::function<void(const state::SubjectRecord&)>& subject) const {
+  if (findings_ == nullptr || findings_->complete_from() == UINT64_MAX) return false;
+  header->set_fingerprint(findings_->Fingerprint());
+  header->set_complete_from(findings_->complete_from());
+  header->set_position(position_);
+  findings_->ForEachDirty(entry, subject);
+  return true;
+}
+
+bool FairnessProjection::findings_unsaved() const {
+  return findings_ != nullptr && findings_->unsaved();
+}
+
+bool FairnessProjection::FindingsCheckpointUsable(const state::FindingsIndexHeader& header) const {
+  return findings_ != nullptr && header.position() == position_ &&
+         header.complete_from() <= position_ && header.fingerprint() == findings_->Fingerprint();
+}
+
+absl::Status FairnessProjection::RestoreFindingEntry(const state::FindingEntryRecord& record) {
+  return findings_->RestoreEntry(record, [this](const std::string& id) -> const Case* {
+    auto it = cases_.find(id);
+    return it == cases_.end() ? nullptr : &it->second;
+  });
+}
+
+absl::Status FairnessProjection::RestoreFindingSubject(const state::SubjectRecord& record) {
+  return findings_->RestoreSubject(record, [this](const std::string& id) -> const Case* {
+    auto it = cases_.find(id);
+    return it == cases_.end() ? nullptr : &it->second;
+  });
+}
+
+void FairnessProjection::FindingsRestored(const state::FindingsIndexHeader& header) {
+  findings_->Restored(header.complete_from());
+}
+
+uint64_t FairnessProjection::findings_complete_from() const {
+  return findings_ == nullptr ? UINT64_MAX : findings_->complete_from();
+}
+
+bool FairnessProjection::findings_indexed() const {
+  return findings_ != nullptr && findings_->complete_from() <= position_;
+}
+
+size_t FairnessProjection::indexed_entries() const {
+  return findings_ == nullptr ? 0 : findings_->entry_count();
+}
 
 Case* FairnessProjection::CaseFor(const std::string& stream_id) {
   auto [it, inserted] = cases_.try_emplace(stream_id);
@@ -278,6 +341,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
             record->occurred_at_nanos() != 0 ? record->occurred_at_nanos()
                                              : it->occurred_at_nanos());
     }
+    if (findings_ != nullptr) findings_->Folded(*c, *it, event.position());
     return;
   }
   state::FactRecord* fact = c->record.add_facts();
@@ -290,6 +354,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
     *fact->mutable_payload() = e.payload();
   }
   Index(c, fact->payload(), fact->occurred_at_nanos());
+  if (findings_ != nullptr) findings_->Folded(*c, *fact, event.position());
 }
 
 void FairnessProjection::ForEachDirtyCase(
@@ -297,7 +362,10 @@ void FairnessProjection::ForEachDirtyCase(
   for (const Case* c : dirty_) visit(c->record);
 }
 
-void FairnessProjection::ClearDirty() { dirty_.clear(); }
+void FairnessProjection::ClearDirty() {
+  dirty_.clear();
+  if (findings_ != nullptr) findings_->ClearDirty();
+}
 
 void FairnessProjection::RestoreCase(state::CaseRecord record) {
   Case* c = CaseFor(record.stream_id());
@@ -317,6 +385,18 @@ void FairnessProjection::RestoreCase(state::CaseRecord record) {
 v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
                                               const FairnessSettings& settings,
                                               const WorkingDayCalendar& calendar) const {
+  if (findings_ == nullptr || !findings_->Serves(settings, calendar, query.as_of_position)) {
+    return DerivedReport(query, settings, calendar);
+  }
+  internal::ReportBuilder builder(indexes_, query, settings, calendar,
+                                  internal::ReportBuilder::Scope::kPeriodOnly);
+  findings_->Collect(query, &builder);
+  return builder.Build();
+}
+
+v1::FairnessReport FairnessProjection::DerivedReport(const ReportQuery& query,
+                                                     const FairnessSettings& settings,
+                                                     const WorkingDayCalendar& calendar) const {
   internal::ReportBuilder builder(indexes_, query, settings, calendar);
   return builder.Build();
 }

@@ -57,6 +57,8 @@ struct FairnessSettings {
   double officer_time_ratio = 0.5;
   int parity_min_cases = 5;
 
+  bool operator==(const FairnessSettings&) const = default;
+
   static FairnessSettings FromConfig(const v1::FairnessConfig& config);
 };
 
@@ -106,9 +108,14 @@ CaseKind KindOfStream(const std::string& stream_id, std::string* id);
 // event it corrects.
 std::string CanonicalStream(const v1::Payload& payload);
 
+namespace internal {
+class FindingsIndex;
+}  // namespace internal
+
 class FairnessProjection {
  public:
   FairnessProjection();
+  ~FairnessProjection();
   FairnessProjection(const FairnessProjection&) = delete;
   FairnessProjection& operator=(const FairnessProjection&) = delete;
 
@@ -122,9 +129,48 @@ class FairnessProjection {
   // The last position folded.
   uint64_t position() const { return position_; }
 
+  // Keeps the findings index (internal/findings_index.h) from now on: each
+  // event's per-case findings and obligations are decided as it is folded,
+  // and reports with these settings and calendar read them instead of
+  // deriving them. A projection already holding events (restored from a
+  // checkpoint) must first decide every case once (SeedFindings); until
+  // then, and as of any position before that, reports are derived in full.
+  void IndexFindings(const FairnessSettings& settings, const WorkingDayCalendar& calendar);
+  // Decides up to `max_cases` more cases for the index; true when done (or
+  // there is no index).
+  bool SeedFindings(size_t max_cases);
+
+  // Checkpointing the index beside the cases: its header, and what changed
+  // since ClearDirty() (which clears these too).
+  bool ForEachDirtyFindingsRecord(
+      state::FindingsIndexHeader* header,
+      const std::function<void(const state::FindingEntryRecord&)>& entry,
+      const std::function<void(const state::SubjectRecord&)>& subject) const;
+  // Restoring it, after the cases and position and IndexFindings(): if
+  // `header` matches this configuration and position, each entry in id
+  // order and each subject. Returns false (the index is then seeded
+  // instead) for a header of another configuration or position.
+  // Whether the index has decided anything not yet checkpointed.
+  bool findings_unsaved() const;
+  bool FindingsCheckpointUsable(const state::FindingsIndexHeader& header) const;
+  absl::Status RestoreFindingEntry(const state::FindingEntryRecord& record);
+  absl::Status RestoreFindingSubject(const state::SubjectRecord& record);
+  void FindingsRestored(const state::FindingsIndexHeader& header);
+
   // The report for `query`; query.as_of_position must be <= position().
   v1::FairnessReport Report(const ReportQuery& query, const FairnessSettings& settings,
                             const WorkingDayCalendar& calendar) const;
+  // The same, always derived in full from the cases (the reference the
+  // findings index is tested against).
+  v1::FairnessReport DerivedReport(const ReportQuery& query, const FairnessSettings& settings,
+                                   const WorkingDayCalendar& calendar) const;
+  // How many findings and obligations the index holds (0 without one).
+  size_t indexed_entries() const;
+  // Whether reports as of the current position are served from the index.
+  bool findings_indexed() const;
+  // The first as-of position reports are served from the index for
+  // (UINT64_MAX: none, no index or still seeding).
+  uint64_t findings_complete_from() const;
 
   // The rules, their citations and settings.
   static std::vector<v1::RuleInfo> Rules(const FairnessSettings& settings);
@@ -181,6 +227,7 @@ class FairnessProjection {
   absl::node_hash_map<std::string, Case> cases_;
   Indexes indexes_;
   absl::flat_hash_set<const Case*> dirty_;
+  std::unique_ptr<internal::FindingsIndex> findings_;
 };
 
 }  // namespace evenhand::projections

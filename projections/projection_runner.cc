@@ -25,6 +25,12 @@ constexpr char kStateVersion[] = "fairness-1";
 constexpr char kVersionKey[] = "fairness/version";
 constexpr char kPositionKey[] = "fairness/position";
 constexpr char kCasePrefix[] = "fairness/case/";
+// The findings index: a header, each entry by id, each subject by stream.
+constexpr char kFindingsHeaderKey[] = "fairness/findings/header";
+constexpr char kFindingEntryPrefix[] = "fairness/findings/e/";
+constexpr char kFindingSubjectPrefix[] = "fairness/findings/s/";
+constexpr char kFindingsPrefix[] = "fairness/findings/";
+constexpr char kFindingsPrefixEnd[] = "fairness/findings0";
 constexpr char kPrefix[] = "fairness/";
 constexpr char kPrefixEnd[] = "fairness0";  // '0' follows '/'
 
@@ -75,6 +81,9 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   }
   runner->disk_ = std::make_unique<storage::DiskSpace>(std::move(space));
   EH_RETURN_IF_ERROR(runner->Restore());
+  if (runner->options_.index_settings && runner->options_.index_calendar) {
+    EH_RETURN_IF_ERROR(runner->RestoreFindings());
+  }
   runner->thread_ = std::thread([r = runner.get()] {
     SetThreadName("eh-projection");
     // Reports may lag an append by milliseconds; appends must not wait for
@@ -156,6 +165,60 @@ absl::Status ProjectionRunner::Restore() {
   return absl::OkStatus();
 }
 
+absl::Status ProjectionRunner::RestoreFindings() {
+  absl::MutexLock lock(&mu_);
+  projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
+  if (projection_.position() == 0 || db_ == nullptr) return absl::OkStatus();
+  rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
+  const absl::Time started = absl::Now();
+  std::string value;
+  state::FindingsIndexHeader header;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, kFindingsHeaderKey, &value);
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the findings index");
+  absl::Status restored = absl::FailedPreconditionError("no usable findings index checkpoint");
+  if (s.ok() && header.ParseFromString(value) && projection_.FindingsCheckpointUsable(header)) {
+    restored = [&]() -> absl::Status {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+      state::FindingEntryRecord entry;
+      for (it->Seek(kFindingEntryPrefix); it->Valid() && it->key().starts_with(kFindingEntryPrefix);
+           it->Next()) {
+        if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+          return absl::DataLossError("findings index checkpoint: an entry cannot be parsed");
+        }
+        EH_RETURN_IF_ERROR(projection_.RestoreFindingEntry(entry));
+      }
+      state::SubjectRecord subject;
+      for (it->Seek(kFindingSubjectPrefix);
+           it->Valid() && it->key().starts_with(kFindingSubjectPrefix); it->Next()) {
+        if (!subject.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+          return absl::DataLossError("findings index checkpoint: a subject cannot be parsed");
+        }
+        EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(subject));
+      }
+      return FromRocks(it->status(), "cannot read the findings index");
+    }();
+  }
+  if (restored.ok()) {
+    projection_.FindingsRestored(header);
+    logging::Info("projections",
+                  absl::StrCat("restored the findings index (", projection_.indexed_entries(),
+                               " findings and obligations) in ",
+                               absl::FormatDuration(absl::Now() - started)));
+    return absl::OkStatus();
+  }
+  // Decided afresh instead (Follow seeds it a little at a time, while
+  // reports are derived in full); what was stored is dropped.
+  if (s.ok()) {
+    logging::Info("projections", absl::StrCat("the findings index is decided afresh: ",
+                                              restored.message()));
+  }
+  projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
+  if (options_.read_only) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(cf, kFindingsPrefix, kFindingsPrefixEnd);
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot reset the findings index");
+}
+
 absl::Status ProjectionRunner::Checkpoint() {
   // Only the fold changes the projection, and it is excluded by fold_mu_:
   // a shared lock is enough to serialise the cases, so reports go on
@@ -167,13 +230,35 @@ absl::Status ProjectionRunner::Checkpoint() {
   {
     absl::ReaderMutexLock lock(&mu_);
     position = projection_.position();
-    if (position == checkpointed_position_) return absl::OkStatus();
+    if (position == checkpointed_position_ && !projection_.findings_unsaved()) {
+      return absl::OkStatus();
+    }
     std::string key, value;
     projection_.ForEachDirtyCase([&](const state::CaseRecord& record) {
       key = absl::StrCat(kCasePrefix, record.stream_id());
       record.SerializeToString(&value);
       batch.Put(cf, key, value);
     });
+    state::FindingsIndexHeader header;
+    const bool indexed = projection_.ForEachDirtyFindingsRecord(
+        &header,
+        [&](const state::FindingEntryRecord& entry) {
+          key = absl::StrCat(kFindingEntryPrefix, BigEndian64(entry.id()));
+          entry.SerializeToString(&value);
+          batch.Put(cf, key, value);
+        },
+        [&](const state::SubjectRecord& subject) {
+          key = absl::StrCat(kFindingSubjectPrefix, subject.stream_id());
+          subject.SerializeToString(&value);
+          batch.Put(cf, key, value);
+        });
+    // Without a complete index (still seeding), no header: a restart then
+    // decides the findings afresh.
+    if (indexed) {
+      batch.Put(cf, kFindingsHeaderKey, header.SerializeAsString());
+    } else {
+      batch.Delete(cf, kFindingsHeaderKey);
+    }
   }
   batch.Put(cf, kPositionKey, BigEndian64(position));
   // A cache, not evidence: skipped while the disk is short (the batch goes
@@ -335,13 +420,28 @@ void ProjectionRunner::Follow() {
   }
   std::unique_ptr<storage::Subscription> sub = store_->Subscribe(from);
   std::vector<storage::EventPtr> batch;
+  bool seeded = false;
+  const absl::Time seeding_since = absl::Now();
   for (;;) {
     {
       absl::ReaderMutexLock lock(&mu_);
       if (stop_) break;
     }
+    // Seeding the findings index after a restore, between batches of new
+    // events, holding reports back for one slice at a time.
+    if (!seeded) {
+      absl::MutexLock lock(&mu_);
+      seeded = projection_.SeedFindings(2048);
+      if (seeded && projection_.indexed_entries() > 0) {
+        logging::Info("projections",
+                      absl::StrCat("findings index ready (every case decided as of position ",
+                                   projection_.position(), ", in ",
+                                   absl::FormatDuration(absl::Now() - seeding_since), ")"));
+      }
+    }
     batch.clear();
-    absl::Status s = sub->Next(4096, absl::Now() + absl::Milliseconds(200), &batch);
+    absl::Status s =
+        sub->Next(4096, seeded ? absl::Now() + absl::Milliseconds(200) : absl::Now(), &batch);
     if (!batch.empty() && options_.TEST_before_fold) options_.TEST_before_fold();
     absl::MutexLock fold(&fold_mu_);
     {

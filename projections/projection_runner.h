@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -51,6 +52,11 @@ struct RunnerOptions {
   uint64_t min_free_bytes = 0;
   // Free bytes on the disk; tests inject one. Default statvfs.
   std::function<absl::StatusOr<uint64_t>()> free_bytes;
+  // Keep the findings index (FairnessProjection::IndexFindings) for reports
+  // with these settings and calendar. Without, every report derives its
+  // findings from the cases.
+  std::optional<FairnessSettings> index_settings;
+  std::optional<WorkingDayCalendar> index_calendar;
   // Test-only: called before each batch of events is folded.
   std::function<void()> TEST_before_fold;
 };
@@ -79,6 +85,8 @@ class ProjectionRunner {
  private:
   ProjectionRunner(storage::EventStore* store, RunnerOptions options);
   absl::Status Restore();
+  // Creates the findings index, from its checkpoint if usable.
+  absl::Status RestoreFindings();
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   void CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   bool CheckpointDue(bool catching_up) const ABSL_LOCKS_EXCLUDED(mu_);

@@ -33,6 +33,11 @@ class WorkingDayCalendar {
   static absl::StatusOr<WorkingDayCalendar> ParseGovUkJson(absl::string_view json,
                                                            absl::string_view source);
 
+  // The same holidays over the same years.
+  bool operator==(const WorkingDayCalendar& o) const {
+    return first_year_ == o.first_year_ && last_year_ == o.last_year_ && holidays_ == o.holidays_;
+  }
+
   bool IsBankHoliday(absl::CivilDay day) const;
   bool IsWorkingDay(absl::CivilDay day) const;
 

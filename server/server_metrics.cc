@@ -116,6 +116,25 @@ std::string RenderServerMetrics(const MetricSources& s) {
   families.push_back(Gauge("evenhand_projection_lag_events",
                            "Events in the log the fairness projection has not folded yet.",
                            last > folded ? last - folded : 0));
+  bool indexed = false;
+  uint64_t index_from = 0;
+  size_t index_entries = 0;
+  s.runner->Read([&](const projections::FairnessProjection& p) {
+    indexed = p.findings_indexed();
+    index_from = p.findings_complete_from();
+    index_entries = p.indexed_entries();
+  });
+  families.push_back(Gauge("evenhand_findings_index_ready",
+                           "1 when reports are served from the findings index; 0 while it is "
+                           "decided afresh after a restart (reports are then derived in full).",
+                           indexed ? 1 : 0));
+  families.push_back(Gauge("evenhand_findings_index_complete_from",
+                           "The first as-of position the findings index answers for (earlier "
+                           "ones are derived in full); 0 when it is not ready.",
+                           indexed ? index_from : 0));
+  families.push_back(Gauge("evenhand_findings_index_entries",
+                           "Findings and obligations in the findings index, alive or withdrawn.",
+                           index_entries));
   families.push_back(Gauge("evenhand_subscribers", "Open EventLog.Subscribe calls.",
                            s.event_log->subscriptions()));
   absl::StatusOr<v1::SignedCheckpoint> latest = s.integrity->Checkpoint(0);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -69,13 +70,107 @@ const char* DeclineReasonName(v1::DeclineReason r) {
 // ---------------------------------------------------------------------------
 
 ReportBuilder::ReportBuilder(const FairnessProjection::Indexes& indexes, const ReportQuery& query,
-                             const FairnessSettings& settings, const WorkingDayCalendar& calendar)
+                             const FairnessSettings& settings, const WorkingDayCalendar& calendar,
+                             Scope scope)
     : indexes_(indexes),
       query_(query),
       settings_(settings),
       calendar_(calendar),
-      period_end_(std::min(query.to, query.as_of_time)) {
+      period_end_(std::min(query.to, query.as_of_time)),
+      scope_(scope) {
   LoadRegistry();
+}
+
+ReportBuilder::ReportBuilder(const FairnessProjection::Indexes& indexes,
+                             const FairnessSettings& settings, const WorkingDayCalendar& calendar,
+                             ForIndex)
+    : indexes_(indexes),
+      settings_(settings),
+      calendar_(calendar),
+      period_end_(absl::InfiniteFuture()),
+      pass_(Pass::kIndexFindings) {}
+
+void ReportBuilder::ReloadRegistry(uint64_t position) {
+  query_.as_of_position = position;
+  groups_.clear();
+  memberships_.clear();
+  member_names_.clear();
+  officers_.clear();
+  elections_.clear();
+  Reads* reads = std::exchange(reads_, nullptr);
+  LoadRegistry();
+  reads_ = reads;
+}
+
+std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t position, Reads* reads) {
+  query_.as_of_position = position;
+  reads->Clear();
+  reads_ = reads;
+  for (auto& cases : cases_) cases.emplace();
+  subject_members_.clear();
+  if (subject.kind == CaseKind::kMember) {
+    subject_members_.push_back(&subject);
+  } else {
+    cases_[static_cast<size_t>(subject.kind)]->push_back(&subject);
+  }
+  std::vector<Decided> out;
+  // Findings as of the end of time: each is shown from its date on. Then
+  // obligations as of the start of time: each is open until it falls due.
+  // Each pass works its cached views out afresh (a query's outcome depends
+  // on the moment it is judged at).
+  for (Pass pass : {Pass::kIndexFindings, Pass::kIndexObligations}) {
+    pass_ = pass;
+    query_.as_of_time =
+        pass == Pass::kIndexFindings ? absl::InfiniteFuture() : absl::InfinitePast();
+    briefing_views_.clear();
+    query_outcomes_.clear();
+    uncovered_deadlines_.clear();
+    evidence_.clear();
+    for (const RuleDef& rule : Rules()) {
+      if (rule.check != nullptr && (pass == Pass::kIndexFindings || rule.obligations)) {
+        rule.check(*this);
+      }
+    }
+    auto cited = [&](const auto& positions) {
+      std::vector<std::pair<uint64_t, std::string>> evidence;
+      for (uint64_t p : positions) evidence.emplace_back(p, evidence_.at(p));
+      return evidence;
+    };
+    for (const v1::Finding& f : findings_) {
+      out.push_back({false, absl::ToUnixNanos(FromProtoTime(f.occurred_at())),
+                     f.SerializeAsString(), cited(f.evidence_positions())});
+    }
+    for (const v1::Obligation& o : obligations_) {
+      out.push_back({true, absl::ToUnixNanos(FromProtoTime(o.due_at())), o.SerializeAsString(),
+                     cited(o.evidence_positions())});
+    }
+    findings_.clear();
+    obligations_.clear();
+  }
+  reads_ = nullptr;
+  return out;
+}
+
+void ReportBuilder::AddDecided(const Decided& d) {
+  for (const auto& [position, summary] : d.evidence) evidence_.try_emplace(position, summary);
+  if (!d.obligation) {
+    v1::Finding& f = findings_.emplace_back();
+    f.ParseFromString(d.proto);
+    return;
+  }
+  v1::Obligation& o = obligations_.emplace_back();
+  o.ParseFromString(d.proto);
+  o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
+      calendar_.LocalDay(query_.as_of_time),
+      calendar_.LocalDay(absl::FromUnixNanos(d.when_nanos) - absl::Nanoseconds(1)))));
+}
+
+void ReportBuilder::ReadCouncilAt(absl::Time t) const {
+  if (reads_ == nullptr) return;
+  const int64_t nanos = t >= absl::FromUnixNanos(INT64_MAX - 1)   ? INT64_MAX
+                        : t <= absl::FromUnixNanos(INT64_MIN + 1) ? INT64_MIN
+                                                                  : absl::ToUnixNanos(t);
+  reads_->council_until = std::max(reads_->council_until, nanos);
 }
 
 std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const {
@@ -123,7 +218,7 @@ std::optional<Seen> ReportBuilder::Opening(const Case& c) const {
 
 const std::vector<const Case*>& ReportBuilder::Cases(CaseKind kind) const {
   std::optional<std::vector<const Case*>>& cached = cases_[static_cast<size_t>(kind)];
-  if (cached) return *cached;
+  if (cached) return *cached;  // always so when deciding for the index
   cached.emplace();
   const auto& timeline = indexes_.timelines[static_cast<size_t>(kind)];
   // A case that started before `earliest` and is not long-running ended
@@ -155,6 +250,16 @@ const std::vector<const Case*>& ReportBuilder::Cases(CaseKind kind) const {
     if (c->first_nanos < from_nanos && c->last_nanos >= done_before_nanos) cached->push_back(c);
   }
   return *cached;
+}
+
+const std::vector<const Case*>& ReportBuilder::Members() const {
+  return pass_ == Pass::kReport ? indexes_.members : subject_members_;
+}
+
+const std::vector<const Case*>* ReportBuilder::OnMatter(const std::string& matter) const {
+  if (reads_ != nullptr) reads_->matters.insert(matter);
+  auto it = indexes_.by_matter.find(matter);
+  return it == indexes_.by_matter.end() ? nullptr : &it->second;
 }
 
 void ReportBuilder::LoadRegistry() {
@@ -233,12 +338,14 @@ void ReportBuilder::LoadRegistry() {
 }
 
 bool ReportBuilder::GroupExistsAt(const Case& group, absl::Time t) const {
+  ReadCouncilAt(t);
   auto it = groups_.find(group.id);
   return it != groups_.end() && it->second.recognised && it->second.recognised->at <= t &&
          it->second.dissolved > t;
 }
 
 std::vector<const Case*> ReportBuilder::GroupsAt(absl::Time t) const {
+  ReadCouncilAt(t);
   std::vector<const Case*> out;
   for (const Case* g : indexes_.groups) {
     if (GroupExistsAt(*g, t)) out.push_back(g);
@@ -249,12 +356,14 @@ std::vector<const Case*> ReportBuilder::GroupsAt(absl::Time t) const {
 
 std::string ReportBuilder::GroupName(const std::string& group_id) const {
   if (group_id.empty()) return "councillors outside any group";
+  ReadCase(absl::StrCat("group-", group_id));
   auto it = groups_.find(group_id);
   if (it != groups_.end() && !it->second.name.empty()) return it->second.name;
   return absl::StrCat("group ", group_id);
 }
 
 std::string ReportBuilder::MemberGroupAt(const std::string& member_id, absl::Time t) const {
+  ReadCouncilAt(t);
   auto it = memberships_.find(member_id);
   if (it == memberships_.end()) return "";
   const std::vector<Change>& changes = it->second;
@@ -270,6 +379,7 @@ std::string ReportBuilder::MemberGroupAt(const std::string& member_id, absl::Tim
 }
 
 std::string ReportBuilder::MemberName(const std::string& member_id) const {
+  ReadCase(absl::StrCat("member-", member_id));
   auto it = member_names_.find(member_id);
   if (it != member_names_.end() && !it->second.empty()) return it->second;
   return absl::StrCat("councillor ", member_id);
@@ -277,6 +387,7 @@ std::string ReportBuilder::MemberName(const std::string& member_id) const {
 
 std::vector<std::string> ReportBuilder::GroupMembersAt(const std::string& group_id,
                                                        absl::Time t) const {
+  ReadCouncilAt(t);
   std::vector<std::string> out;
   for (const auto& [member, changes] : memberships_) {
     if (MemberGroupAt(member, t) == group_id) out.push_back(member);
@@ -286,6 +397,7 @@ std::vector<std::string> ReportBuilder::GroupMembersAt(const std::string& group_
 }
 
 std::vector<absl::Time> ReportBuilder::CouncilChangesIn(absl::Time from, absl::Time to) const {
+  ReadCouncilAt(to);
   std::vector<absl::Time> out = {from};
   auto add = [&](absl::Time t) {
     if (t > from && t < to) out.push_back(t);
@@ -323,11 +435,13 @@ absl::Time ReportBuilder::Deadline(const Case& c, absl::Time t, int n) const {
 }
 
 std::string ReportBuilder::DirectorOf(const std::string& officer_id) const {
+  ReadCase(absl::StrCat("officer-", officer_id));
   auto it = officers_.find(officer_id);
   return it == officers_.end() ? std::string() : it->second.director;
 }
 
 v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl::Time t) const {
+  ReadCouncilAt(t);
   auto it = officers_.find(officer_id);
   if (it == officers_.end()) return v1::OFFICER_ROLE_UNSPECIFIED;
   v1::OfficerRole role = v1::OFFICER_ROLE_UNSPECIFIED;
@@ -339,6 +453,7 @@ v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl
 }
 
 std::string ReportBuilder::AssistantGroupAt(const std::string& officer_id, absl::Time t) const {
+  ReadCouncilAt(t);
   auto it = officers_.find(officer_id);
   if (it == officers_.end()) return "";
   std::string group;
@@ -350,6 +465,7 @@ std::string ReportBuilder::AssistantGroupAt(const std::string& officer_id, absl:
 }
 
 std::string ReportBuilder::OfficerName(const std::string& officer_id) const {
+  ReadCase(absl::StrCat("officer-", officer_id));
   auto it = officers_.find(officer_id);
   if (it != officers_.end() && !it->second.name.empty()) return it->second.name;
   return absl::StrCat("officer ", officer_id);
@@ -371,6 +487,7 @@ bool ReportBuilder::CanApproveAt(const std::string& officer_id, absl::Time t) co
 }
 
 std::optional<Seen> ReportBuilder::PreElectionPeriodAt(absl::Time t) const {
+  ReadCouncilAt(t);
   for (const auto& [period, declared] : elections_) {
     if (t >= period.first && t < period.second) return declared;
   }
@@ -378,17 +495,20 @@ std::optional<Seen> ReportBuilder::PreElectionPeriodAt(absl::Time t) const {
 }
 
 const Case* ReportBuilder::Briefing(const std::string& briefing_id) const {
+  ReadCase(absl::StrCat("briefing-", briefing_id));
   auto it = indexes_.briefing_by_id.find(briefing_id);
   return it == indexes_.briefing_by_id.end() ? nullptr : it->second;
 }
 
 const BriefingView& ReportBuilder::BriefingOf(const Case& c) const {
+  ReadCase(c.record.stream_id());
   auto it = briefing_views_.find(&c);
   if (it == briefing_views_.end()) it = briefing_views_.emplace(&c, ViewBriefing(*this, c)).first;
   return it->second;
 }
 
 const QueryOutcome& ReportBuilder::QueryOf(const Case& c) const {
+  ReadCase(c.record.stream_id());
   auto it = query_outcomes_.find(&c);
   if (it == query_outcomes_.end()) it = query_outcomes_.emplace(&c, EvaluateQuery(*this, c)).first;
   return it->second;
@@ -422,9 +542,19 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
                                   const std::vector<Seen>& evidence) {
   // Open at the report's moment, and due inside its period: the cases read
   // for a period are those that can have a finding dated in it, so this is
-  // what the period can show, the same however the log is folded.
-  if (due <= query_.as_of_time || due < query_.from || due >= query_.to) return;
+  // what the period can show, the same however the log is folded. (When
+  // deciding for the index, kept whenever due: the report filters.)
   const RuleDef& rule = Rule(rule_id);
+  if (!rule.obligations) {
+    // The index would never see it (Decide asks only those rules).
+    logging::Error("fairness", absl::StrCat("rule ", rule_id, " adds obligations without saying so"));
+    std::abort();
+  }
+  if (pass_ == Pass::kIndexFindings) return;
+  if (pass_ == Pass::kReport &&
+      (due <= query_.as_of_time || due < query_.from || due >= query_.to)) {
+    return;
+  }
   v1::Obligation o;
   o.set_rule_id(rule.id);
   o.set_citation(rule.citation);
@@ -432,8 +562,10 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
   o.set_group_id(group_id);
   o.set_officer_id(officer_id);
   *o.mutable_due_at() = ToProtoTime(due);
-  o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
-      calendar_.LocalDay(query_.as_of_time), calendar_.LocalDay(due - absl::Nanoseconds(1)))));
+  if (pass_ == Pass::kReport) {
+    o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
+        calendar_.LocalDay(query_.as_of_time), calendar_.LocalDay(due - absl::Nanoseconds(1)))));
+  }
   if (uncovered_deadlines_.contains(case_id)) {
     absl::StrAppend(&description, " (Counted without bank holidays: the calendar covers only ",
                     calendar_.first_year(), " to ", calendar_.last_year(), ".)");
@@ -446,7 +578,7 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
 void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& group_id,
                                const std::string& case_id, absl::Time when, std::string explanation,
                                const std::vector<Seen>& evidence) {
-  if (!InPeriod(when)) return;
+  if (pass_ == Pass::kIndexObligations || !InPeriod(when)) return;
   const RuleDef& rule = Rule(rule_id);
   v1::Finding f;
   f.set_rule_id(rule.id);
@@ -652,8 +784,13 @@ v1::FairnessReport ReportBuilder::Build() {
   report_.set_events_considered(query_.as_of_position);
   for (v1::RuleInfo& info : RuleCatalogue(settings_)) *report_.add_rules() = std::move(info);
 
+  // The per-case checks (unless the index gave their findings, see
+  // AddDecided), then what depends on the period as a whole.
   for (const RuleDef& rule : Rules()) {
-    if (rule.check != nullptr) rule.check(*this);
+    if (scope_ == Scope::kEverything && rule.check != nullptr) rule.check(*this);
+  }
+  for (const RuleDef& rule : Rules()) {
+    if (rule.check_period != nullptr) rule.check_period(*this);
   }
   // Also adds the access-parity findings.
   AddGroupMetrics(*this, &report_);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -66,12 +67,71 @@ struct QueryOutcome {
   bool in_time = false;             // first reply before the deadline
 };
 
+// One finding or obligation a subject case gives rise to, as decided for the
+// findings index (findings_index.h): dated (a finding) or due (an
+// obligation) at `when`, with the summaries of the events it cites as they
+// read at the position it was decided at.
+struct Decided {
+  bool obligation = false;
+  int64_t when_nanos = 0;
+  // A serialised v1::Finding, or a v1::Obligation without working_days_left
+  // (which depends on the report's moment).
+  std::string proto;
+  std::vector<std::pair<uint64_t, std::string>> evidence;
+  bool operator==(const Decided& o) const {
+    return obligation == o.obligation && when_nanos == o.when_nanos && proto == o.proto &&
+           evidence == o.evidence;
+  }
+};
+
+// What deciding a subject's findings read besides its own facts: the cases
+// it looked at (a stream id, or the registry entry of a councillor, officer
+// or group by theirs), the matters whose cases it listed, and the latest
+// instant at which it asked about the council (groups, memberships, roles,
+// pre-election periods). An event in any of those cases, a case newly
+// naming one of those matters, or a change to the council at or before that
+// instant can change the subject's findings; nothing else can.
+struct Reads {
+  absl::flat_hash_set<std::string> cases;
+  absl::flat_hash_set<std::string> matters;
+  int64_t council_until = INT64_MIN;
+  void Clear() {
+    cases.clear();
+    matters.clear();
+    council_until = INT64_MIN;
+  }
+};
+
 class ReportBuilder {
  public:
+  // What Build() derives.
+  enum class Scope {
+    kEverything,  // every rule over the period's cases: the reference
+    kPeriodOnly,  // only what depends on the period as a whole (group
+                  // tallies, access-parity, group sizes); the per-case
+                  // findings and obligations come from the index (AddDecided)
+  };
   ReportBuilder(const FairnessProjection::Indexes& indexes, const ReportQuery& query,
-                const FairnessSettings& settings, const WorkingDayCalendar& calendar);
+                const FairnessSettings& settings, const WorkingDayCalendar& calendar,
+                Scope scope = Scope::kEverything);
 
   v1::FairnessReport Build();
+
+  // ---- Deciding findings case by case (the findings index) ----------------
+  // A builder for Decide(): nothing is filtered by period or as-of time.
+  struct ForIndex {};
+  ReportBuilder(const FairnessProjection::Indexes& indexes, const FairnessSettings& settings,
+                const WorkingDayCalendar& calendar, ForIndex);
+  // Reads the council's registry again as of `position` (after an event
+  // that changed a group, councillor, officer or pre-election period).
+  void ReloadRegistry(uint64_t position);
+  // The findings and obligations of `subject` (a briefing, meeting, query,
+  // complaint or councillor) as the log stands at `position`, for any
+  // period and any as-of time: a finding holds from its date on, an
+  // obligation is open until it falls due. Fills `reads`.
+  std::vector<Decided> Decide(const Case& subject, uint64_t position, Reads* reads);
+  // Adds a decided finding or obligation to a kPeriodOnly report.
+  void AddDecided(const Decided& decided);
 
   // ---- Reading facts as of the query --------------------------------------
   std::optional<Seen> Visible(const state::FactRecord& fact) const;
@@ -120,15 +180,24 @@ class ReportBuilder {
     FactIt first_;
     FactIt last_;
   };
-  FactsView View(const Case& c) const { return FactsView(this, c); }
+  FactsView View(const Case& c) const {
+    ReadCase(c.record.stream_id());
+    return FactsView(this, c);
+  }
   // The visible facts of `c` whose payload is of `kind`, in position order.
   std::vector<Seen> Facts(const Case& c, v1::Payload::KindCase kind) const;
   std::optional<Seen> First(const Case& c, v1::Payload::KindCase kind) const;
   // The case's opening fact (its first visible fact).
   std::optional<Seen> Opening(const Case& c) const;
   // The cases of `kind` (briefing, meeting, query or complaint) that can have
-  // facts or breaches in the period: the rest are never read.
+  // facts or breaches in the period: the rest are never read. When
+  // deciding for the index, the subject if it is of that kind.
   const std::vector<const Case*>& Cases(CaseKind kind) const;
+  // Every councillor's case (when deciding, the subject if a councillor).
+  const std::vector<const Case*>& Members() const;
+  // The cases that name `matter` (briefings, offers, meeting attendances), or
+  // nullptr.
+  const std::vector<const Case*>* OnMatter(const std::string& matter) const;
 
   // ---- The council at a moment ---------------------------------------------
   // Groups recognised at or before `t` and not dissolved by then.
@@ -190,7 +259,8 @@ class ReportBuilder {
   // as-of instant itself has happened (a deadline reached at that instant
   // is missed, in the findings as in the group table).
   bool InPeriod(absl::Time t) const {
-    return t >= query_.from && t < query_.to && t <= query_.as_of_time;
+    return pass_ != Pass::kReport ||
+           (t >= query_.from && t < query_.to && t <= query_.as_of_time);
   }
 
   // "12 Mar 2026"
@@ -212,10 +282,20 @@ class ReportBuilder {
   void LoadRegistry();
 
   const FairnessProjection::Indexes& indexes_;
-  const ReportQuery query_;
+  ReportQuery query_;
   const FairnessSettings& settings_;
   const WorkingDayCalendar& calendar_;
-  const absl::Time period_end_;
+  absl::Time period_end_;
+  const Scope scope_ = Scope::kEverything;
+  // Deciding for the index: findings (as of the end of time) or obligations
+  // (as of its start), for the subject only, recording what is read.
+  enum class Pass { kReport, kIndexFindings, kIndexObligations };
+  Pass pass_ = Pass::kReport;
+  Reads* reads_ = nullptr;
+  void ReadCase(const std::string& stream_id) const {
+    if (reads_ != nullptr) reads_->cases.insert(stream_id);
+  }
+  void ReadCouncilAt(absl::Time t) const;
 
   // Per-report caches.
   // Node maps: rules hold a view while asking for another case's, so the
@@ -226,6 +306,7 @@ class ReportBuilder {
   mutable std::array<std::optional<std::vector<const Case*>>,
                      static_cast<size_t>(CaseKind::kOther) + 1>
       cases_;
+  std::vector<const Case*> subject_members_;
   struct Change {
     absl::Time at;
     uint64_t position;

@@ -2,7 +2,11 @@
 // events appended over gRPC, reports read back over gRPC.
 #include <set>
 
+#include <httplib.h>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "clients/audit_client.h"
 #include "demo/demo_council.h"
 #include "integrity/bundle.h"
@@ -230,6 +234,50 @@ TEST_F(FairnessServiceTest, IncrementalCheckpointedAndRebuiltProjectionsReportTh
   rebuild_projections_ = true;
   StartServer();
   EXPECT_EQ(Report(request).SerializeAsString(), incremental);
+}
+
+// The findings index is checkpointed with the cases: after a restart,
+// reports as of any earlier position are still served from it (and equal
+// what they were), not derived; a rebuild decides it again from position 1.
+TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
+  v1::ServerConfig config;
+  config.mutable_metrics()->set_listen("127.0.0.1:0");
+  auto gauge = [&](const std::string& name) {
+    httplib::Client http(absl::StrCat("http://", server_->metrics_address()));
+    auto got = http.Get("/metrics");
+    EXPECT_TRUE(got) << "no /metrics";
+    if (!got) return -1.0;
+    for (absl::string_view line : absl::StrSplit(got->body, '\n')) {
+      if (absl::StartsWith(line, absl::StrCat(name, " "))) {
+        return std::stod(std::string(line.substr(name.size() + 1)));
+      }
+    }
+    ADD_FAILURE() << name << " is not in /metrics";
+    return -1.0;
+  };
+  StartServer(config);
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  ASSERT_EQ(gauge("evenhand_findings_index_ready"), 1);
+  EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), 0);
+  std::vector<std::pair<uint64_t, std::string>> before;
+  for (uint64_t p = 1; p <= n; p += std::max<uint64_t>(1, n / 12)) {
+    v1::ReportRequest request;
+    request.set_as_of_position(p);
+    before.emplace_back(p, Report(request).SerializeAsString());
+  }
+  ASSERT_GT(gauge("evenhand_findings_index_entries"), 0);
+
+  StartServer(config);
+  // Restored, not decided afresh: it still answers from position 0.
+  EXPECT_EQ(gauge("evenhand_findings_index_ready"), 1);
+  EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), 0);
+  for (const auto& [p, report] : before) {
+    v1::ReportRequest request;
+    request.set_as_of_position(p);
+    EXPECT_EQ(Report(request).SerializeAsString(), report) << "as of position " << p;
+  }
 }
 
 TEST_F(FairnessServiceTest, FindingsFilterByRuleGroupAndSeverity) {

@@ -111,7 +111,6 @@ void CheckCalendarCoverage(ReportBuilder& b) {
 }
 
 void Check(ReportBuilder& b) {
-  CheckGroupSizes(b);
   CheckCalendarCoverage(b);
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
     const BriefingView& v = b.BriefingOf(*c);
@@ -134,7 +133,7 @@ void Check(ReportBuilder& b) {
 
 RuleDef DataQualityRule() {
   return {"data-quality", "Facts that do not fit together", "Harlow 2.3", v1::INFO, &Describe,
-          &Check};
+          &Check, &CheckGroupSizes};
 }
 
 }  // namespace evenhand::projections::internal

@@ -43,7 +43,7 @@ void Check(ReportBuilder& b) {
     const bool open = deadline > b.query().as_of_time;
     if (!open && !b.InPeriod(deadline)) continue;  // a finding here is dated at the deadline
     const absl::Time window_start = t - absl::Hours(24 * s.equal_offer_lookback_days);
-    auto matter = b.indexes().by_matter.find(v.matter());
+    const std::vector<const Case*>* matter = b.OnMatter(v.matter());
     for (const Case* group : b.GroupsAt(t)) {
       if (group->id == v.group()) continue;
       // Owed to a group that exists when the offer falls due: one dissolved
@@ -58,8 +58,8 @@ void Check(ReportBuilder& b) {
       bool earliest_is_offer = false;
       std::optional<Seen> own_request;  // not given (declined or waiting)
       std::optional<Seen> own_decline;
-      if (matter != b.indexes().by_matter.end()) {
-        for (const Case* other : matter->second) {
+      if (matter != nullptr) {
+        for (const Case* other : *matter) {
           if (other->kind != CaseKind::kBriefing) continue;
           const BriefingView& o = b.BriefingOf(*other);
           if (!o.request || o.group() != group->id || o.matter() != v.matter()) continue;
@@ -153,7 +153,9 @@ RuleDef EqualOfferRule() {
           "Harrow 5.2; mayoral §9; Barnet 9.2",
           v1::HIGH,
           &Describe,
-          &Check};
+          &Check,
+          /*check_period=*/nullptr,
+          /*obligations=*/true};
 }
 
 }  // namespace evenhand::projections::internal

@@ -25,7 +25,7 @@ std::string Describe(const FairnessSettings&) {
 }
 
 void Check(ReportBuilder& b) {
-  for (const Case* m : b.indexes().members) {
+  for (const Case* m : b.Members()) {
     std::vector<Seen> declared = b.Facts(*m, v1::Payload::kRelationshipDeclared);
     if (declared.empty()) continue;
     for (const Seen& d : b.Facts(*m, v1::Payload::kMemberParticipatedInDecision)) {

@@ -25,9 +25,16 @@ struct RuleDef {
   v1::Severity severity;
   // What the rule checks, with its settings.
   std::string (*describe)(const FairnessSettings&);
-  // Adds the rule's findings to the report being built; nullptr for a rule
+  // Adds the rule's findings about single cases to the report being built:
+  // each read through the builder, so the findings index can decide them case
+  // by case as events arrive (ReportBuilder::Decide). nullptr for a rule
   // judged elsewhere (access-parity, with the group tallies in metrics.cc).
   void (*check)(ReportBuilder&);
+  // Adds the findings that depend on the period as a whole (a group's size
+  // over it), decided afresh for every report; usually nullptr.
+  void (*check_period)(ReportBuilder&) = nullptr;
+  // Whether `check` adds obligations (AddObligation) as well as findings.
+  bool obligations = false;
 };
 
 // Every rule, in catalogue order (registry.cc).

@@ -30,8 +30,8 @@ void Check(ReportBuilder& b) {
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
     const BriefingView& v = b.BriefingOf(*c);
     if (!v.request || v.matter().empty()) continue;
-    auto matter = b.indexes().by_matter.find(v.matter());
-    if (matter == b.indexes().by_matter.end()) continue;
+    const std::vector<const Case*>* matter = b.OnMatter(v.matter());
+    if (matter == nullptr) continue;
     for (const Seen& x : b.Facts(*c, v1::Payload::kBriefingDeclined)) {
       if (!b.InPeriod(x.at)) continue;
       const auto& decline = x.payload->briefing_declined();
@@ -50,7 +50,7 @@ void Check(ReportBuilder& b) {
           accepted_group = group;
         }
       };
-      for (const Case* other : matter->second) {
+      for (const Case* other : *matter) {
         if (other == c) continue;
         if (other->kind == CaseKind::kBriefing) {
           const BriefingView& o = b.BriefingOf(*other);

@@ -151,7 +151,9 @@ RuleDef WrittenQueryReplyRule() {
           "Harlow 6.6, 15.18",
           v1::MEDIUM,
           &Describe,
-          &Check};
+          &Check,
+          /*check_period=*/nullptr,
+          /*obligations=*/true};
 }
 
 }  // namespace evenhand::projections::internal

@@ -1,0 +1,146 @@
+// FindingsIndex: the per-case findings and obligations, decided as events
+// arrive and kept with the positions at which they appeared and were
+// withdrawn, so a report reads the ones alive at its as-of position and
+// dated (or due) in its period instead of re-deriving them from the cases.
+// Internal to projections/.
+//
+// After each folded event the index decides again, with the rules' own code
+// (ReportBuilder::Decide), the cases whose findings the event can change:
+//   - its own case, if it is a subject (briefing, meeting, query, complaint
+//     or councillor);
+//   - every subject whose last decision read that case (for a councillor,
+//     officer or group: its name or Director, so only an event that names
+//     them), or listed the cases of a matter the event names;
+//   - for an event that changes the council's registry (a group, a
+//     membership, an officer's role or delegation, a pre-election period),
+//     every subject whose last decision asked about the council at or after
+//     the earliest instant the event touches.
+// It compares the result with what the subject had: what is new appears at
+// the event's position, what is gone is withdrawn there. Deadlines need no
+// rescan: a finding that comes from time passing is dated at its deadline
+// and an obligation is due then, so a report as of time T shows the
+// findings dated up to T and the obligations due after T.
+//
+// What it does not know: periods as a whole (group tallies, access-parity,
+// group sizes), which reports still derive (ReportBuilder::kPeriodOnly).
+//
+// Not thread-safe: the projection serialises updates against reports.
+#ifndef EVENHAND_PROJECTIONS_INTERNAL_FINDINGS_INDEX_H_
+#define EVENHAND_PROJECTIONS_INTERNAL_FINDINGS_INDEX_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "evenhand/state/fairness_state.pb.h"
+#include "projections/fairness_projection.h"
+#include "projections/internal/report_builder.h"
+
+namespace evenhand::projections::internal {
+
+class FindingsIndex {
+ public:
+  // `indexes` is the projection's; the settings and calendar are those the
+  // findings are decided with (a report asking with others is derived in
+  // full instead).
+  // `seeded`: false for a projection already holding events, which must be
+  // seeded (Seed()) before the index answers.
+  FindingsIndex(const FairnessProjection::Indexes& indexes, FairnessSettings settings,
+                WorkingDayCalendar calendar, bool seeded);
+  FindingsIndex(const FindingsIndex&) = delete;
+  FindingsIndex& operator=(const FindingsIndex&) = delete;
+
+  // The projection folded the event at `position` into case `c`, adding or
+  // correcting `fact`.
+  void Folded(const Case& c, const state::FactRecord& fact, uint64_t position);
+
+  // For a projection restored from a checkpoint: decides up to `max_cases`
+  // more subjects as the log stands at `position`, and true once every
+  // subject has been decided. The index then answers for as-of positions
+  // from `position` on (complete_from()); until then, for none.
+  bool Seed(const FairnessProjection::Indexes& indexes, uint64_t position, size_t max_cases);
+
+  // Reports as of a position before this are not the index's to answer
+  // (it was seeded there): derive them in full.
+  uint64_t complete_from() const { return complete_from_; }
+  bool Serves(const FairnessSettings& settings, const WorkingDayCalendar& calendar,
+              uint64_t as_of_position) const {
+    return as_of_position >= complete_from_ && settings == settings_ && calendar == calendar_;
+  }
+
+  // Adds to `builder` (a kPeriodOnly report for `query`) the findings alive
+  // at the as-of position and dated in the period up to the as-of time, and
+  // the obligations alive then, due in the period and still open.
+  void Collect(const ReportQuery& query, ReportBuilder* builder) const;
+
+  size_t entry_count() const { return entries_.size(); }
+
+  // ---- Checkpointing (beside the projection's cases) ----------------------
+  // Identifies the settings and calendar: a checkpoint of another
+  // configuration is not restored.
+  std::string Fingerprint() const;
+  // What changed since the last ClearDirty().
+  void ForEachDirty(const std::function<void(const state::FindingEntryRecord&)>& entry,
+                    const std::function<void(const state::SubjectRecord&)>& subject) const;
+  void ClearDirty();
+  // Whether a checkpoint has anything of the index to write.
+  bool unsaved() const {
+    return !seeding_ && (!dirty_entries_.empty() || !dirty_subjects_.empty());
+  }
+  // Restoring, on an index created unseeded over the restored cases: each
+  // entry (in id order) and subject, then Restored().
+  using FindCase = std::function<const Case*(const std::string& stream_id)>;
+  absl::Status RestoreEntry(const state::FindingEntryRecord& record, const FindCase& find);
+  absl::Status RestoreSubject(const state::SubjectRecord& record, const FindCase& find);
+  void Restored(uint64_t complete_from);
+
+ private:
+  struct Entry {
+    Decided decided;
+    const Case* subject = nullptr;
+    uint64_t appeared = 0;
+    uint64_t withdrawn = UINT64_MAX;
+  };
+  // What a subject has now, and what its last decision read.
+  struct Subject {
+    std::vector<uint32_t> alive;
+    std::vector<std::string> cases;
+    std::vector<std::string> matters;
+    int64_t council_until = INT64_MIN;
+  };
+
+  void Decide(const Case& subject, uint64_t position);
+  void Forget(const Case* subject, Subject& s);
+
+  const FairnessSettings settings_;
+  const WorkingDayCalendar calendar_;
+  ReportBuilder builder_;
+  uint64_t registry_position_ = 0;
+  uint64_t complete_from_ = 0;
+  // Seeding: the next subject list and case in it.
+  bool seeding_ = false;
+  size_t seed_list_ = 0;
+  size_t seed_next_ = 0;
+
+  std::deque<Entry> entries_;
+  absl::btree_multimap<int64_t, uint32_t> findings_by_date_;
+  absl::btree_multimap<int64_t, uint32_t> obligations_by_due_;
+  absl::flat_hash_map<const Case*, Subject> subjects_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> case_readers_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
+  absl::btree_multimap<int64_t, const Case*> council_readers_;
+  Reads reads_;
+  // Changed since the last checkpoint.
+  absl::flat_hash_set<uint32_t> dirty_entries_;
+  absl::flat_hash_set<const Case*> dirty_subjects_;
+};
+
+}  // namespace evenhand::projections::internal
+
+#endif  // EVENHAND_PROJECTIONS_INTERNAL_FINDINGS_INDEX_H_

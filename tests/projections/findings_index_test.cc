@@ -1,0 +1,377 @@
+// The findings index against the reference: for many generated council
+// histories (planted breaches, events recorded late, events missing,
+// corrections that move, replace or withdraw facts, councillors changing
+// group, officers changing role, delegations revoked, pre-election periods
+// declared late, bank holidays), a report served from the index equals the
+// report derived in full from the cases (today's fold), for random periods,
+// at random as-of positions and times, including the instants just before,
+// at and after every deadline.
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/time_util.h"
+#include "demo/council_generator.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "projections/fairness_projection.h"
+#include "tests/testing/council_scenario.h"
+
+namespace evenhand::projections {
+namespace {
+
+using ::evenhand::testing::At;
+using ::evenhand::testing::Proto;
+
+class History {
+ public:
+  explicit History(uint64_t seed) : rng_(seed) {
+    demo::GeneratorOptions options;
+    options.seed = seed;
+    options.start = At(2025 + Pick(0, 2), 1 + Pick(0, 11), 1 + Pick(0, 27), 0);
+    options.days = Pick(90, 300);
+    options.intensity = 0.5 + Pick(0, 15) / 10.0;
+    options.plant_breaches = seed % 2 == 0;
+    std::vector<v1::Event> events;
+    for (auto& append : demo::GenerateCouncil(options)) {
+      for (auto& e : append.events) {
+        e.set_stream_id(append.stream_id);
+        Harvest(e);
+        events.push_back(std::move(e));
+      }
+    }
+    first_ = FromProtoTime(events.front().occurred_at());
+    last_ = FromProtoTime(events.back().occurred_at());
+    // Some events missing (a reply never recorded, an offer never made).
+    std::vector<v1::Event> kept;
+    for (auto& e : events) {
+      const bool registration = e.payload().has_member_registered() ||
+                                e.payload().has_officer_registered() ||
+                                e.payload().has_political_group_recognised();
+      if (!registration && Chance(0.04)) continue;
+      kept.push_back(std::move(e));
+    }
+    // Some recorded late: moved up to 300 places on.
+    for (size_t i = kept.size(); i-- > 0;) {
+      if (!Chance(0.05)) continue;
+      const size_t to = std::min(kept.size() - 1, i + Pick(1, 300));
+      std::rotate(kept.begin() + i, kept.begin() + i + 1, kept.begin() + to + 1);
+    }
+    // Record them, with the council changing and facts being corrected
+    // along the way.
+    for (auto& e : kept) {
+      Record(std::move(e));
+      if (Chance(0.03)) Correct();
+      if (Chance(0.004)) ChangeCouncil();
+    }
+  }
+
+  const std::vector<v1::RecordedEvent>& log() const { return log_; }
+  absl::Time RecordedAt(uint64_t position) const {
+    return FromProtoTime(log_[position - 1].event().recorded_at());
+  }
+  // The last position recorded at or before `t` (0 if none), as the server
+  // answers a report as of a time.
+  uint64_t PositionAt(absl::Time t) const {
+    auto after = std::upper_bound(log_.begin(), log_.end(), t, [](absl::Time v, const auto& e) {
+      return v < FromProtoTime(e.event().recorded_at());
+    });
+    return static_cast<uint64_t>(after - log_.begin());
+  }
+  absl::Time first() const { return first_; }
+  absl::Time last() const { return last_; }
+  int Pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+  absl::Time Between(absl::Time a, absl::Time b) {
+    const int64_t span = absl::ToInt64Seconds(b - a);
+    return a + absl::Seconds(
+                   std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(span, 0))(rng_));
+  }
+
+ private:
+  void Harvest(const v1::Event& e) {
+    const v1::Payload& p = e.payload();
+    if (p.has_member_registered()) members_.push_back(p.member_registered().member_id());
+    if (p.has_officer_registered()) officers_.push_back(p.officer_registered().officer_id());
+    if (p.has_political_group_recognised()) {
+      groups_.push_back(p.political_group_recognised().group_id());
+    }
+  }
+
+  void Record(v1::Event e) {
+    v1::RecordedEvent r;
+    r.set_position(log_.size() + 1);
+    // Recorded when it is (a late one: after it happened).
+    absl::Time now = FromProtoTime(e.occurred_at());
+    if (!log_.empty()) now = std::max(now, FromProtoTime(log_.back().event().recorded_at()));
+    *e.mutable_recorded_at() = Proto(now);
+    *r.mutable_event() = std::move(e);
+    log_.push_back(std::move(r));
+  }
+
+  v1::Event Next(const std::string& stream, absl::Time occurred) {
+    v1::Event e;
+    e.set_event_id(absl::StrCat("gen-", log_.size() + 1));
+    e.set_stream_id(stream);
+    *e.mutable_occurred_at() = Proto(occurred);
+    return e;
+  }
+
+  absl::Time Now() const { return FromProtoTime(log_.back().event().recorded_at()); }
+  // Up to `hours` earlier or later, but not after now: the server refuses a
+  // time in the future.
+  absl::Time Moved(absl::Time at, int hours) {
+    return std::min(Now(), at + absl::Hours(Pick(-hours, hours)));
+  }
+
+  // A correction of a random earlier fact: withdrawn, moved in time, or
+  // replaced (with its own content, moved or not).
+  void Correct() {
+    const v1::RecordedEvent& original = log_[Pick(0, static_cast<int>(log_.size()) - 1)];
+    if (original.event().payload().has_event_corrected()) return;
+    v1::Event e = Next(original.event().stream_id(), Now());
+    auto* c = e.mutable_payload()->mutable_event_corrected();
+    c->set_corrected_event_id(original.event().event_id());
+    c->set_corrected_position(original.position());
+    const absl::Time at = FromProtoTime(original.event().occurred_at());
+    switch (Pick(0, 3)) {
+      case 0:  // withdrawn
+        break;
+      case 1:
+        *c->mutable_replacement_occurred_at() = Proto(Moved(at, 240));
+        break;
+      case 2:
+        *c->mutable_replacement() = original.event().payload();
+        break;
+      case 3:
+        *c->mutable_replacement() = original.event().payload();
+        *c->mutable_replacement_occurred_at() = Proto(Moved(at, 96));
+        break;
+    }
+    Record(std::move(e));
+  }
+
+  // The council changes, possibly backdated (recorded late).
+  void ChangeCouncil() {
+    if (members_.empty() || officers_.empty() || groups_.empty()) return;
+    const absl::Time now = Now();
+    const absl::Time when = Chance(0.5) ? now : Between(first_, now);
+    const std::string member = members_[Pick(0, static_cast<int>(members_.size()) - 1)];
+    const std::string officer = officers_[Pick(0, static_cast<int>(officers_.size()) - 1)];
+    const std::string group = groups_[Pick(0, static_cast<int>(groups_.size()) - 1)];
+    switch (Pick(0, 5)) {
+      case 0: {
+        v1::Event e = Next(absl::StrCat("member-", member), when);
+        e.mutable_payload()->mutable_member_left_group()->set_member_id(member);
+        e.mutable_payload()->mutable_member_left_group()->set_group_id(group);
+        Record(std::move(e));
+        break;
+      }
+      case 1: {
+        v1::Event e = Next(absl::StrCat("member-", member), when);
+        e.mutable_payload()->mutable_member_joined_group()->set_member_id(member);
+        e.mutable_payload()->mutable_member_joined_group()->set_group_id(group);
+        Record(std::move(e));
+        break;
+      }
+      case 2: {
+        v1::Event e = Next(absl::StrCat("officer-", officer), when);
+        auto* r = e.mutable_payload()->mutable_officer_role_changed();
+        r->set_officer_id(officer);
+        r->set_role(static_cast<v1::OfficerRole>(Pick(1, 7)));
+        if (r->role() == v1::POLITICAL_ASSISTANT) r->set_group_id(group);
+        Record(std::move(e));
+        break;
+      }
+      case 3: {
+        v1::Event e = Next(absl::StrCat("officer-", officer), when);
+        auto* r = e.mutable_payload()->mutable_approval_delegation_revoked();
+        r->set_delegate_officer_id(officer);
+        r->set_revoked_by_officer_id(officers_.front());
+        Record(std::move(e));
+        break;
+      }
+      case 4: {
+        const std::string id = absl::StrCat("late-", log_.size());
+        v1::Event e = Next(absl::StrCat("election-", id), now);
+        auto* d = e.mutable_payload()->mutable_pre_election_period_declared();
+        d->set_period_id(id);
+        *d->mutable_starts_at() = Proto(when);
+        *d->mutable_election_day() = Proto(when + absl::Hours(24 * Pick(3, 40)));
+        d->set_description("a by-election");
+        Record(std::move(e));
+        break;
+      }
+      case 5: {
+        v1::Event e = Next(absl::StrCat("officer-", officer), when);
+        auto* r = e.mutable_payload()->mutable_officer_registered();
+        r->set_officer_id(officer);
+        r->set_name(absl::StrCat("Renamed ", officer));
+        r->set_role(v1::DIRECTOR);
+        r->set_director_officer_id(officers_.back());
+        Record(std::move(e));
+        break;
+      }
+    }
+  }
+
+  std::mt19937_64 rng_;
+  std::vector<v1::RecordedEvent> log_;
+  std::vector<std::string> members_, officers_, groups_;
+  absl::Time first_, last_;
+};
+
+class FindingsIndexTest : public ::testing::TestWithParam<uint64_t> {
+ protected:
+  void SetUp() override {
+    auto loaded = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+    ASSERT_TRUE(loaded.ok());
+    calendar_.emplace(*std::move(loaded));
+  }
+
+  // The report served from the index equals the one derived in full.
+  void ExpectSame(const FairnessProjection& p, const ReportQuery& q, const std::string& what) {
+    const v1::FairnessReport served = p.Report(q, settings_, *calendar_);
+    const v1::FairnessReport derived = p.DerivedReport(q, settings_, *calendar_);
+    std::string diff;
+    google::protobuf::util::MessageDifferencer d;
+    d.ReportDifferencesToString(&diff);
+    EXPECT_TRUE(d.Compare(derived, served))
+        << what << ": as of position " << q.as_of_position << " and "
+        << absl::FormatTime(q.as_of_time) << ", period " << absl::FormatTime(q.from) << " to "
+        << absl::FormatTime(q.to) << "\n"
+        << diff.substr(0, 4000);
+    ++compared_;
+    findings_ += derived.findings_size();
+    obligations_ += derived.obligations_size();
+  }
+
+  FairnessSettings settings_;
+  std::optional<WorkingDayCalendar> calendar_;
+  int compared_ = 0;
+  int findings_ = 0;
+  int obligations_ = 0;
+};
+
+TEST_P(FindingsIndexTest, ServedReportsEqualDerivedOnes) {
+  History h(GetParam());
+  const auto& log = h.log();
+  FairnessProjection p;
+  p.IndexFindings(settings_, *calendar_);
+  for (const auto& e : log) p.Apply(e);
+  ASSERT_GT(p.indexed_entries(), 0u);
+  const uint64_t n = log.size();
+
+  // As the server asks: as of a position (judged at the moment it was
+  // recorded), as of a time (the log as it stood then), or now.
+  auto as_of_time = [&](ReportQuery* q, absl::Time t) {
+    q->as_of_time = t;
+    q->as_of_position = h.PositionAt(t);
+  };
+  for (int i = 0; i < 40; ++i) {
+    ReportQuery q;
+    switch (h.Pick(0, 3)) {
+      case 0:
+        q.as_of_position = static_cast<uint64_t>(h.Pick(1, static_cast<int>(n)));
+        q.as_of_time = h.RecordedAt(q.as_of_position);
+        break;
+      case 1:
+        as_of_time(&q, h.Between(h.RecordedAt(1), h.RecordedAt(n)));
+        break;
+      case 2:
+        q.as_of_position = n;
+        q.as_of_time = h.RecordedAt(n) + absl::Hours(h.Pick(0, 24 * 60));
+        break;
+      case 3:
+        q.as_of_position = n;
+        q.as_of_time = absl::InfiniteFuture();
+        break;
+    }
+    if (q.as_of_position == 0) continue;
+    switch (h.Pick(0, 3)) {
+      case 0:
+        break;  // the whole log
+      case 1: {
+        q.from = h.Between(h.first(), h.last());
+        q.to = q.from + absl::Hours(24 * h.Pick(1, 120));
+        break;
+      }
+      case 2:
+        q.from = h.Between(h.first(), h.last());
+        break;
+      case 3:
+        q.to = h.Between(h.first(), h.last());
+        break;
+    }
+    ExpectSame(p, q, "a random report");
+    if (HasFailure()) return;
+  }
+
+  // Just before, at and just after deadlines: every obligation's due time
+  // and every finding's date, as of the last position.
+  const v1::FairnessReport open =
+      p.DerivedReport(ReportQuery{absl::InfinitePast(), absl::InfiniteFuture(), n,
+                                  FromProtoTime(log.front().event().occurred_at())},
+                      settings_, *calendar_);
+  const v1::FairnessReport done = p.DerivedReport(
+      ReportQuery{absl::InfinitePast(), absl::InfiniteFuture(), n, absl::InfiniteFuture()},
+      settings_, *calendar_);
+  std::vector<absl::Time> instants;
+  for (const v1::Obligation& o : open.obligations()) instants.push_back(FromProtoTime(o.due_at()));
+  for (const v1::Finding& f : done.findings()) instants.push_back(FromProtoTime(f.occurred_at()));
+  std::shuffle(instants.begin(), instants.end(), std::mt19937(GetParam()));
+  if (instants.size() > 12) instants.resize(12);
+  for (absl::Time t : instants) {
+    for (absl::Duration d : {-absl::Nanoseconds(1), absl::ZeroDuration(), absl::Nanoseconds(1)}) {
+      ReportQuery q;
+      as_of_time(&q, t + d);
+      if (q.as_of_position > 0) ExpectSame(p, q, "at a deadline");
+      q.as_of_position = n;
+      q.as_of_time = std::max(t + d, h.RecordedAt(n));
+      q.from = t + d;
+      q.to = t + absl::Hours(24 * 7);
+      ExpectSame(p, q, "a period starting at a deadline");
+      if (HasFailure()) return;
+    }
+  }
+  EXPECT_GT(findings_ + obligations_, 0) << "the histories must exercise the rules";
+}
+
+// A projection restored from a checkpoint decides every case once and
+// serves from there on; before that, reports are derived.
+TEST_P(FindingsIndexTest, ARestoredProjectionServesFromItsPosition) {
+  History h(GetParam() + 1000);
+  const auto& log = h.log();
+  const uint64_t n = log.size();
+  const uint64_t half = n / 2;
+  FairnessProjection first_half;
+  for (uint64_t i = 0; i < half; ++i) first_half.Apply(log[i]);
+  FairnessProjection restored;
+  first_half.ForEachDirtyCase([&](const state::CaseRecord& r) { restored.RestoreCase(r); });
+  restored.RestorePosition(half);
+  restored.IndexFindings(settings_, *calendar_);
+  // Seeded a little at a time, with events folded in between.
+  uint64_t next = half;
+  while (!restored.SeedFindings(7)) {
+    if (next < n && next < half + 20) restored.Apply(log[next++]);
+  }
+  for (uint64_t i = next; i < n; ++i) restored.Apply(log[i]);
+  for (int i = 0; i < 20; ++i) {
+    ReportQuery q;
+    q.as_of_position = static_cast<uint64_t>(h.Pick(1, static_cast<int>(n)));
+    q.as_of_time = h.RecordedAt(q.as_of_position);
+    if (i % 2 == 0) {
+      q.from = h.Between(h.first(), h.last());
+      q.to = q.from + absl::Hours(24 * 91);
+    }
+    ExpectSame(restored, q, "restored");
+    if (HasFailure()) return;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Histories, FindingsIndexTest, ::testing::Range<uint64_t>(1, 13));
+
+}  // namespace
+}  // namespace evenhand::projections
