@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
 #include "google/protobuf/util/time_util.h"
 #include "projections/internal/findings_index.h"
 #include "projections/internal/report_builder.h"
@@ -177,6 +178,7 @@ bool FairnessProjection::ForEachDirtyFindingsRecord(
   header->set_fingerprint(findings_->Fingerprint());
   header->set_complete_from(findings_->complete_from());
   header->set_position(position_);
+  header->set_next_id(findings_->entry_count());
   findings_->ForEachDirty(entry, subject);
   return true;
 }
@@ -190,13 +192,6 @@ bool FairnessProjection::FindingsCheckpointUsable(const state::FindingsIndexHead
          header.complete_from() <= position_ && header.fingerprint() == findings_->Fingerprint();
 }
 
-absl::Status FairnessProjection::RestoreFindingEntry(const state::FindingEntryRecord& record) {
-  return findings_->RestoreEntry(record, [this](const std::string& id) -> const Case* {
-    auto it = cases_.find(id);
-    return it == cases_.end() ? nullptr : &it->second;
-  });
-}
-
 absl::Status FairnessProjection::RestoreFindingSubject(const state::SubjectRecord& record) {
   return findings_->RestoreSubject(record, [this](const std::string& id) -> const Case* {
     auto it = cases_.find(id);
@@ -204,8 +199,12 @@ absl::Status FairnessProjection::RestoreFindingSubject(const state::SubjectRecor
   });
 }
 
-void FairnessProjection::FindingsRestored(const state::FindingsIndexHeader& header) {
-  findings_->Restored(header.complete_from());
+absl::Status FairnessProjection::FindingsRestored(const state::FindingsIndexHeader& header) {
+  return findings_->Restored(header);
+}
+
+void FairnessProjection::StoreFindingsIn(const StoredFindings* stored) {
+  if (findings_ != nullptr) findings_->StoreIn(stored);
 }
 
 uint64_t FairnessProjection::findings_complete_from() const {
@@ -390,7 +389,11 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   }
   internal::ReportBuilder builder(indexes_, query, settings, calendar,
                                   internal::ReportBuilder::Scope::kPeriodOnly);
-  findings_->Collect(query, &builder);
+  if (absl::Status s = findings_->Collect(query, &builder); !s.ok()) {
+    logging::Error("fairness", absl::StrCat("the findings index could not be read (", s.ToString(),
+                                            "): the report is derived in full"));
+    return DerivedReport(query, settings, calendar);
+  }
   return builder.Build();
 }
 

@@ -35,6 +35,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "evenhand/state/fairness_state.pb.h"
 #include "evenhand/v1/config.pb.h"
@@ -112,6 +113,20 @@ namespace internal {
 class FindingsIndex;
 }  // namespace internal
 
+// Where the findings index keeps what it has checkpointed (the runner's
+// RocksDB): entries by kind, then date (a finding) or due time (an
+// obligation), then id. Reads must see a consistent state.
+class StoredFindings {
+ public:
+  virtual ~StoredFindings() = default;
+  // The obligations (or findings) dated in [from, to), in that order.
+  virtual absl::Status Scan(bool obligations, int64_t from, int64_t to,
+                            const std::function<void(const state::FindingEntryRecord&)>& visit)
+      const = 0;
+  virtual absl::StatusOr<state::FindingEntryRecord> Get(bool obligation, int64_t when,
+                                                         uint32_t id) const = 0;
+};
+
 class FairnessProjection {
  public:
   FairnessProjection();
@@ -153,9 +168,12 @@ class FairnessProjection {
   // Whether the index has decided anything not yet checkpointed.
   bool findings_unsaved() const;
   bool FindingsCheckpointUsable(const state::FindingsIndexHeader& header) const;
-  absl::Status RestoreFindingEntry(const state::FindingEntryRecord& record);
   absl::Status RestoreFindingSubject(const state::SubjectRecord& record);
-  void FindingsRestored(const state::FindingsIndexHeader& header);
+  absl::Status FindingsRestored(const state::FindingsIndexHeader& header);
+  // Checkpointed entries are read back from `stored` (which must outlive
+  // the projection) and no longer held in memory. Without it, the index
+  // keeps every entry in memory.
+  void StoreFindingsIn(const StoredFindings* stored);
 
   // The report for `query`; query.as_of_position must be <= position().
   v1::FairnessReport Report(const ReportQuery& query, const FairnessSettings& settings,

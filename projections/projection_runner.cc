@@ -25,19 +25,68 @@ constexpr char kStateVersion[] = "fairness-1";
 constexpr char kVersionKey[] = "fairness/version";
 constexpr char kPositionKey[] = "fairness/position";
 constexpr char kCasePrefix[] = "fairness/case/";
-// The findings index: a header, each entry by id, each subject by stream.
+// The findings index: a header, each entry (FindingKey), each subject by
+// stream.
 constexpr char kFindingsHeaderKey[] = "fairness/findings/header";
 constexpr char kFindingEntryPrefix[] = "fairness/findings/e/";
 constexpr char kFindingSubjectPrefix[] = "fairness/findings/s/";
 constexpr char kFindingsPrefix[] = "fairness/findings/";
 constexpr char kFindingsPrefixEnd[] = "fairness/findings0";
-constexpr char kPrefix[] = "fairness/";
-constexpr char kPrefixEnd[] = "fairness0";  // '0' follows '/'
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   return absl::InternalError(absl::StrCat("projection checkpoint: ", what, ": ", s.ToString()));
 }
+
+// An entry's key: kind ('f' finding, 'o' obligation), its date or due time
+// (order-preserving), its id: a report's period is one range per kind.
+std::string FindingKey(bool obligation, int64_t when, uint32_t id) {
+  return absl::StrCat(kFindingEntryPrefix, obligation ? "o" : "f",
+                      BigEndian64(static_cast<uint64_t>(when) ^ (1ULL << 63)),
+                      BigEndian64(id));
+}
+
+// The checkpointed findings index, read back for reports and to withdraw
+// an entry.
+class RocksStoredFindings : public StoredFindings {
+ public:
+  explicit RocksStoredFindings(rocksdb::DB* db) : db_(db) {}
+
+  absl::Status Scan(bool obligations, int64_t from, int64_t to,
+                    const std::function<void(const state::FindingEntryRecord&)>& visit)
+      const override {
+    const std::string end = FindingKey(obligations, to, 0);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    state::FindingEntryRecord record;
+    for (it->Seek(FindingKey(obligations, from, 0)); it->Valid() && it->key().compare(end) < 0;
+         it->Next()) {
+      if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("findings index: an entry cannot be parsed");
+      }
+      visit(record);
+    }
+    return FromRocks(it->status(), "cannot read the findings index");
+  }
+
+  absl::StatusOr<state::FindingEntryRecord> Get(bool obligation, int64_t when,
+                                                uint32_t id) const override {
+    std::string value;
+    EH_RETURN_IF_ERROR(FromRocks(
+        db_->Get(rocksdb::ReadOptions(), FindingKey(obligation, when, id), &value),
+        absl::StrCat("cannot read findings index entry ", id)));
+    state::FindingEntryRecord record;
+    if (!record.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("findings index: entry ", id, " cannot be parsed"));
+    }
+    return record;
+  }
+
+ private:
+  rocksdb::DB* const db_;
+};
+constexpr char kPrefix[] = "fairness/";
+constexpr char kPrefixEnd[] = "fairness0";  // '0' follows '/'
+
 
 }  // namespace
 
@@ -168,6 +217,10 @@ absl::Status ProjectionRunner::Restore() {
 absl::Status ProjectionRunner::RestoreFindings() {
   absl::MutexLock lock(&mu_);
   projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
+  if (db_ != nullptr && !options_.read_only) {
+    stored_findings_ = std::make_unique<RocksStoredFindings>(db_.get());
+    projection_.StoreFindingsIn(stored_findings_.get());
+  }
   if (projection_.position() == 0 || db_ == nullptr) return absl::OkStatus();
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   const absl::Time started = absl::Now();
@@ -178,15 +231,8 @@ absl::Status ProjectionRunner::RestoreFindings() {
   absl::Status restored = absl::FailedPreconditionError("no usable findings index checkpoint");
   if (s.ok() && header.ParseFromString(value) && projection_.FindingsCheckpointUsable(header)) {
     restored = [&]() -> absl::Status {
+      // The entries stay on disk; only what each subject has is read.
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
-      state::FindingEntryRecord entry;
-      for (it->Seek(kFindingEntryPrefix); it->Valid() && it->key().starts_with(kFindingEntryPrefix);
-           it->Next()) {
-        if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-          return absl::DataLossError("findings index checkpoint: an entry cannot be parsed");
-        }
-        EH_RETURN_IF_ERROR(projection_.RestoreFindingEntry(entry));
-      }
       state::SubjectRecord subject;
       for (it->Seek(kFindingSubjectPrefix);
            it->Valid() && it->key().starts_with(kFindingSubjectPrefix); it->Next()) {
@@ -195,11 +241,11 @@ absl::Status ProjectionRunner::RestoreFindings() {
         }
         EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(subject));
       }
-      return FromRocks(it->status(), "cannot read the findings index");
+      EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the findings index"));
+      return projection_.FindingsRestored(header);
     }();
   }
   if (restored.ok()) {
-    projection_.FindingsRestored(header);
     logging::Info("projections",
                   absl::StrCat("restored the findings index (", projection_.indexed_entries(),
                                " findings and obligations) in ",
@@ -214,6 +260,7 @@ absl::Status ProjectionRunner::RestoreFindings() {
   }
   projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
   if (options_.read_only) return absl::OkStatus();
+  projection_.StoreFindingsIn(stored_findings_.get());
   rocksdb::WriteBatch batch;
   batch.DeleteRange(cf, kFindingsPrefix, kFindingsPrefixEnd);
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot reset the findings index");
@@ -243,7 +290,7 @@ absl::Status ProjectionRunner::Checkpoint() {
     const bool indexed = projection_.ForEachDirtyFindingsRecord(
         &header,
         [&](const state::FindingEntryRecord& entry) {
-          key = absl::StrCat(kFindingEntryPrefix, BigEndian64(entry.id()));
+          key = FindingKey(entry.obligation(), entry.when_nanos(), entry.id());
           entry.SerializeToString(&value);
           batch.Put(cf, key, value);
         },

@@ -100,6 +100,8 @@ class ProjectionRunner {
   std::unique_ptr<storage::DiskSpace> disk_;
   std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;  // the checkpoint's; closed after the last one
+  // The findings index's checkpointed entries, read back from db_.
+  std::unique_ptr<StoredFindings> stored_findings_;
 
   // Held by whoever changes the projection or its checkpoint state (the
   // fold thread; Stop() and tests once it is done), so a checkpoint can

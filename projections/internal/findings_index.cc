@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -194,40 +196,100 @@ void FindingsIndex::Forget(const Case* subject, Subject& s) {
   }
 }
 
+// FNV-1a over what a decided entry says: equal content, equal digest.
+static uint64_t Digest(const Decided& d) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= p[i];
+      h *= 1099511628211ULL;
+    }
+  };
+  auto mix_string = [&](const std::string& s) {
+    const uint64_t n = s.size();
+    mix(&n, sizeof n);
+    mix(s.data(), s.size());
+  };
+  const unsigned char obligation = d.obligation ? 1 : 0;
+  mix(&obligation, 1);
+  mix(&d.when_nanos, sizeof d.when_nanos);
+  mix_string(d.proto);
+  for (const auto& [position, summary] : d.evidence) {
+    mix(&position, sizeof position);
+    mix_string(summary);
+  }
+  return h;
+}
+
+void FindingsIndex::Fail(const absl::Status& status) {
+  if (complete_from_ == UINT64_MAX && !seeding_) return;
+  logging::Error("fairness", absl::StrCat("the findings index stops answering (reports are "
+                                          "derived in full until a restart): ",
+                                          status.ToString()));
+  complete_from_ = UINT64_MAX;
+  seeding_ = false;
+}
+
+void FindingsIndex::Withdraw(const Alive& alive, uint64_t position) {
+  auto it = pending_.find(alive.id);
+  if (it == pending_.end()) {
+    // Checkpointed: read it back to store it again, withdrawn.
+    if (stored_ == nullptr) return Fail(absl::InternalError("an entry is neither held nor stored"));
+    absl::StatusOr<state::FindingEntryRecord> record =
+        stored_->Get(alive.obligation, alive.when_nanos, alive.id);
+    if (!record.ok()) return Fail(record.status());
+    Entry e;
+    e.decided.obligation = record->obligation();
+    e.decided.when_nanos = record->when_nanos();
+    e.decided.proto = record->proto();
+    for (const state::EvidenceRecord& r : record->evidence()) {
+      e.decided.evidence.emplace_back(r.position(), r.summary());
+    }
+    e.subject = nullptr;  // not needed again: only its subject's name is stored
+    e.appeared = record->appeared();
+    it = pending_.emplace(alive.id, std::move(e)).first;
+    subject_names_.emplace(alive.id, record->subject());
+    (alive.obligation ? pending_obligations_ : pending_findings_)
+        .emplace(alive.when_nanos, alive.id);
+  }
+  it->second.withdrawn = position;
+}
+
 void FindingsIndex::Decide(const Case& subject, uint64_t position) {
   std::vector<Decided> now = builder_.Decide(subject, position, &reads_);
   Subject& s = subjects_[&subject];
 
   // What is still there stays; what is gone is withdrawn; what is new appears.
+  std::vector<uint64_t> digests;
+  digests.reserve(now.size());
+  for (const Decided& d : now) digests.push_back(Digest(d));
   std::vector<bool> matched(now.size(), false);
-  std::vector<uint32_t> alive;
-  for (uint32_t id : s.alive) {
-    Entry& e = entries_[id];
+  std::vector<Alive> alive;
+  for (const Alive& a : s.alive) {
     bool found = false;
     for (size_t j = 0; j < now.size(); ++j) {
-      if (!matched[j] && now[j] == e.decided) {
+      if (!matched[j] && digests[j] == a.digest) {
         matched[j] = found = true;
         break;
       }
     }
     if (found) {
-      alive.push_back(id);
+      alive.push_back(a);
     } else {
-      e.withdrawn = position;
-      dirty_entries_.insert(id);
+      Withdraw(a, position);
     }
   }
   for (size_t j = 0; j < now.size(); ++j) {
     if (matched[j]) continue;
-    const uint32_t id = static_cast<uint32_t>(entries_.size());
-    Entry& e = entries_.emplace_back();
+    const uint32_t id = next_id_++;
+    Entry& e = pending_[id];
     e.decided = std::move(now[j]);
     e.subject = &subject;
     e.appeared = position;
-    dirty_entries_.insert(id);
-    (e.decided.obligation ? obligations_by_due_ : findings_by_date_)
+    (e.decided.obligation ? pending_obligations_ : pending_findings_)
         .emplace(e.decided.when_nanos, id);
-    alive.push_back(id);
+    alive.push_back({id, digests[j], e.decided.when_nanos, e.decided.obligation});
   }
   if (alive != s.alive) dirty_subjects_.insert(&subject);
   s.alive = std::move(alive);
@@ -252,43 +314,54 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position) {
 std::string FindingsIndex::Fingerprint() const {
   const FairnessSettings& s = settings_;
   std::string out =
-      absl::StrCat("findings-1|", s.council_name, "|", s.offer_deadline_working_days, "|",
+      absl::StrCat("findings-2|", s.council_name, "|", s.offer_deadline_working_days, "|",
                    s.equal_offer_lookback_days, "|", s.query_reply_working_days, "|",
                    s.same_matter_window_days, "|", s.parity_alpha, "|", s.decline_rate_gap, "|",
                    s.late_reply_gap, "|", s.officer_time_ratio, "|", s.parity_min_cases, "|",
                    calendar_.first_year(), "-", calendar_.last_year());
-  for (absl::CivilDay d : calendar_.bank_holidays())
+  for (absl::CivilDay d : calendar_.bank_holidays()) {
     absl::StrAppend(&out, "|", absl::FormatCivilTime(d));
+  }
   return out;
+}
+
+state::FindingEntryRecord FindingsIndex::ToRecord(uint32_t id, const Entry& x) const {
+  state::FindingEntryRecord e;
+  e.set_id(id);
+  e.set_obligation(x.decided.obligation);
+  e.set_when_nanos(x.decided.when_nanos);
+  e.set_proto(x.decided.proto);
+  for (const auto& [position, summary] : x.decided.evidence) {
+    state::EvidenceRecord* r = e.add_evidence();
+    r->set_position(position);
+    r->set_summary(summary);
+  }
+  if (x.subject != nullptr) {
+    e.set_subject(x.subject->record.stream_id());
+  } else if (auto it = subject_names_.find(id); it != subject_names_.end()) {
+    e.set_subject(it->second);
+  }
+  e.set_appeared(x.appeared);
+  e.set_withdrawn(x.withdrawn == UINT64_MAX ? 0 : x.withdrawn);
+  return e;
 }
 
 void FindingsIndex::ForEachDirty(
     const std::function<void(const state::FindingEntryRecord&)>& entry,
     const std::function<void(const state::SubjectRecord&)>& subject) const {
-  state::FindingEntryRecord e;
-  for (uint32_t id : dirty_entries_) {
-    const Entry& x = entries_[id];
-    e.Clear();
-    e.set_id(id);
-    e.set_obligation(x.decided.obligation);
-    e.set_when_nanos(x.decided.when_nanos);
-    e.set_proto(x.decided.proto);
-    for (const auto& [position, summary] : x.decided.evidence) {
-      state::EvidenceRecord* r = e.add_evidence();
-      r->set_position(position);
-      r->set_summary(summary);
-    }
-    e.set_subject(x.subject->record.stream_id());
-    e.set_appeared(x.appeared);
-    e.set_withdrawn(x.withdrawn == UINT64_MAX ? 0 : x.withdrawn);
-    entry(e);
-  }
+  for (const auto& [id, e] : pending_) entry(ToRecord(id, e));
   state::SubjectRecord r;
   for (const Case* c : dirty_subjects_) {
     const Subject& s = subjects_.at(c);
     r.Clear();
     r.set_stream_id(c->record.stream_id());
-    for (uint32_t id : s.alive) r.add_alive(id);
+    for (const Alive& a : s.alive) {
+      state::AliveEntryRecord* x = r.add_alive();
+      x->set_id(a.id);
+      x->set_digest(a.digest);
+      x->set_when_nanos(a.when_nanos);
+      x->set_obligation(a.obligation);
+    }
     for (const std::string& key : s.cases) r.add_cases(key);
     for (const std::string& key : s.matters) r.add_matters(key);
     r.set_council_until(s.council_until);
@@ -298,37 +371,14 @@ void FindingsIndex::ForEachDirty(
 
 void FindingsIndex::ClearDirty() {
   // While seeding nothing is checkpointed: keep it all for the first
-  // checkpoint after.
+  // checkpoint after. Without a store, entries stay in memory.
   if (seeding_) return;
-  dirty_entries_.clear();
   dirty_subjects_.clear();
-}
-
-absl::Status FindingsIndex::RestoreEntry(const state::FindingEntryRecord& record,
-                                         const FindCase& find) {
-  if (record.id() != entries_.size()) {
-    return absl::DataLossError(absl::StrCat("findings index checkpoint: entry ", record.id(),
-                                            " where ", entries_.size(), " was expected"));
-  }
-  const Case* subject = find(record.subject());
-  if (subject == nullptr) {
-    return absl::DataLossError(
-        absl::StrCat("findings index checkpoint: entry ", record.id(),
-                     " names a case not in the checkpoint: ", record.subject()));
-  }
-  Entry& e = entries_.emplace_back();
-  e.decided.obligation = record.obligation();
-  e.decided.when_nanos = record.when_nanos();
-  e.decided.proto = record.proto();
-  for (const state::EvidenceRecord& r : record.evidence()) {
-    e.decided.evidence.emplace_back(r.position(), r.summary());
-  }
-  e.subject = subject;
-  e.appeared = record.appeared();
-  e.withdrawn = record.withdrawn() == 0 ? UINT64_MAX : record.withdrawn();
-  (e.decided.obligation ? obligations_by_due_ : findings_by_date_)
-      .emplace(e.decided.when_nanos, record.id());
-  return absl::OkStatus();
+  if (stored_ == nullptr) return;
+  pending_.clear();
+  pending_findings_.clear();
+  pending_obligations_.clear();
+  subject_names_.clear();
 }
 
 absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
@@ -339,12 +389,9 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
         "findings index checkpoint: subject not in the checkpoint: ", record.stream_id()));
   }
   Subject& s = subjects_[subject];
-  for (uint32_t id : record.alive()) {
-    if (id >= entries_.size()) {
-      return absl::DataLossError(absl::StrCat("findings index checkpoint: ", record.stream_id(),
-                                              " holds entry ", id, ", which is missing"));
-    }
-    s.alive.push_back(id);
+  for (const state::AliveEntryRecord& a : record.alive()) {
+    s.alive.push_back({a.id(), a.digest(), a.when_nanos(), a.obligation()});
+    restored_ids_ = std::max(restored_ids_, a.id() + 1);
   }
   s.cases.assign(record.cases().begin(), record.cases().end());
   s.matters.assign(record.matters().begin(), record.matters().end());
@@ -355,30 +402,56 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
   return absl::OkStatus();
 }
 
-void FindingsIndex::Restored(uint64_t complete_from) {
+absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
+  if (restored_ids_ > header.next_id()) {
+    return absl::DataLossError(absl::StrCat("findings index checkpoint: a subject holds entry ",
+                                            restored_ids_ - 1, ", beyond the last (",
+                                            header.next_id(), ")"));
+  }
+  next_id_ = header.next_id();
   seeding_ = false;
-  complete_from_ = complete_from;
+  complete_from_ = header.complete_from();
+  return absl::OkStatus();
 }
 
-void FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder) const {
+absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder) const {
   const uint64_t p = q.as_of_position;
-  auto alive = [p](const Entry& e) { return e.appeared <= p && p < e.withdrawn; };
+  auto alive = [p](uint64_t appeared, uint64_t withdrawn) {
+    return appeared <= p && p < withdrawn;
+  };
   const int64_t from = Clamp(q.from);
   const int64_t to = Clamp(q.to);  // exclusive
   const int64_t as_of = Clamp(q.as_of_time);
-  // Findings dated in [from, to) and not after the as-of time.
-  for (auto it = findings_by_date_.lower_bound(from);
-       it != findings_by_date_.end() && it->first < to && it->first <= as_of; ++it) {
-    const Entry& e = entries_[it->second];
-    if (alive(e)) builder->AddDecided(e.decided);
-  }
-  // Obligations due in [from, to) and still open: due after the as-of time.
+  // Findings dated in [from, to) and not after the as-of time; obligations
+  // due in [from, to) and still open, so due after the as-of time.
+  const int64_t findings_to = as_of == INT64_MAX ? to : std::min(to, as_of + 1);
   const int64_t open_from = as_of == INT64_MAX ? INT64_MAX : std::max(from, as_of + 1);
-  for (auto it = obligations_by_due_.lower_bound(open_from);
-       it != obligations_by_due_.end() && it->first < to; ++it) {
-    const Entry& e = entries_[it->second];
-    if (alive(e)) builder->AddDecided(e.decided);
+  for (const bool obligations : {false, true}) {
+    const int64_t lo = obligations ? open_from : from;
+    const int64_t hi = obligations ? to : findings_to;
+    if (lo >= hi) continue;
+    const auto& held = obligations ? pending_obligations_ : pending_findings_;
+    for (auto it = held.lower_bound(lo); it != held.end() && it->first < hi; ++it) {
+      const Entry& e = pending_.at(it->second);
+      if (alive(e.appeared, e.withdrawn)) builder->AddDecided(e.decided);
+    }
+    if (stored_ == nullptr) continue;
+    Decided d;
+    EH_RETURN_IF_ERROR(stored_->Scan(obligations, lo, hi, [&](const state::FindingEntryRecord& r) {
+      // The copy held (not checkpointed yet, or withdrawn since) wins.
+      if (pending_.contains(r.id())) return;
+      if (!alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) return;
+      d.obligation = r.obligation();
+      d.when_nanos = r.when_nanos();
+      d.proto = r.proto();
+      d.evidence.clear();
+      for (const state::EvidenceRecord& x : r.evidence()) {
+        d.evidence.emplace_back(x.position(), x.summary());
+      }
+      builder->AddDecided(d);
+    }));
   }
+  return absl::OkStatus();
 }
 
 }  // namespace evenhand::projections::internal

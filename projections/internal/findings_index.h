@@ -29,7 +29,6 @@
 #define EVENHAND_PROJECTIONS_INTERNAL_FINDINGS_INDEX_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -67,7 +66,8 @@ class FindingsIndex {
   bool Seed(const FairnessProjection::Indexes& indexes, uint64_t position, size_t max_cases);
 
   // Reports as of a position before this are not the index's to answer
-  // (it was seeded there): derive them in full.
+  // (it was seeded there, or is still seeding, or failed to read back what
+  // it stored): derive them in full.
   uint64_t complete_from() const { return complete_from_; }
   bool Serves(const FairnessSettings& settings, const WorkingDayCalendar& calendar,
               uint64_t as_of_position) const {
@@ -76,69 +76,88 @@ class FindingsIndex {
 
   // Adds to `builder` (a kPeriodOnly report for `query`) the findings alive
   // at the as-of position and dated in the period up to the as-of time, and
-  // the obligations alive then, due in the period and still open.
-  void Collect(const ReportQuery& query, ReportBuilder* builder) const;
+  // the obligations alive then, due in the period and still open. An error
+  // (reading what was stored) leaves the report to be derived in full.
+  absl::Status Collect(const ReportQuery& query, ReportBuilder* builder) const;
 
-  size_t entry_count() const { return entries_.size(); }
+  // Entries decided so far, alive or withdrawn.
+  uint32_t entry_count() const { return next_id_; }
 
   // ---- Checkpointing (beside the projection's cases) ----------------------
   // Identifies the settings and calendar: a checkpoint of another
   // configuration is not restored.
   std::string Fingerprint() const;
+  // Entries are read back from `stored` once checkpointed (ClearDirty()).
+  void StoreIn(const StoredFindings* stored) { stored_ = stored; }
   // What changed since the last ClearDirty().
   void ForEachDirty(const std::function<void(const state::FindingEntryRecord&)>& entry,
                     const std::function<void(const state::SubjectRecord&)>& subject) const;
   void ClearDirty();
   // Whether a checkpoint has anything of the index to write.
-  bool unsaved() const {
-    return !seeding_ && (!dirty_entries_.empty() || !dirty_subjects_.empty());
-  }
+  bool unsaved() const { return !seeding_ && (!pending_.empty() || !dirty_subjects_.empty()); }
   // Restoring, on an index created unseeded over the restored cases: each
-  // entry (in id order) and subject, then Restored().
+  // subject, then Restored().
   using FindCase = std::function<const Case*(const std::string& stream_id)>;
-  absl::Status RestoreEntry(const state::FindingEntryRecord& record, const FindCase& find);
   absl::Status RestoreSubject(const state::SubjectRecord& record, const FindCase& find);
-  void Restored(uint64_t complete_from);
+  absl::Status Restored(const state::FindingsIndexHeader& header);
 
  private:
+  // An entry not yet checkpointed (or changed since), held in full.
   struct Entry {
     Decided decided;
     const Case* subject = nullptr;
     uint64_t appeared = 0;
     uint64_t withdrawn = UINT64_MAX;
   };
+  // An entry a subject has now.
+  struct Alive {
+    uint32_t id = 0;
+    uint64_t digest = 0;
+    int64_t when_nanos = 0;
+    bool obligation = false;
+    bool operator==(const Alive& o) const { return id == o.id && digest == o.digest; }
+  };
   // What a subject has now, and what its last decision read.
   struct Subject {
-    std::vector<uint32_t> alive;
+    std::vector<Alive> alive;
     std::vector<std::string> cases;
     std::vector<std::string> matters;
     int64_t council_until = INT64_MIN;
   };
 
   void Decide(const Case& subject, uint64_t position);
+  void Withdraw(const Alive& alive, uint64_t position);
   void Forget(const Case* subject, Subject& s);
+  // Stops answering (every report derived in full) after a failure to read
+  // back what was stored.
+  void Fail(const absl::Status& status);
+  state::FindingEntryRecord ToRecord(uint32_t id, const Entry& e) const;
 
   const FairnessSettings settings_;
   const WorkingDayCalendar calendar_;
   ReportBuilder builder_;
-  uint64_t registry_position_ = 0;
+  const StoredFindings* stored_ = nullptr;
   uint64_t complete_from_ = 0;
   // Seeding: the next subject list and case in it.
   bool seeding_ = false;
   size_t seed_list_ = 0;
   size_t seed_next_ = 0;
 
-  std::deque<Entry> entries_;
-  absl::btree_multimap<int64_t, uint32_t> findings_by_date_;
-  absl::btree_multimap<int64_t, uint32_t> obligations_by_due_;
+  uint32_t next_id_ = 0;
+  // Entries decided or withdrawn since the last checkpoint, by id; and by
+  // date or due time, for reports.
+  absl::flat_hash_map<uint32_t, Entry> pending_;
+  // The subject of each pending entry read back to be withdrawn.
+  absl::flat_hash_map<uint32_t, std::string> subject_names_;
+  absl::btree_multimap<int64_t, uint32_t> pending_findings_;
+  absl::btree_multimap<int64_t, uint32_t> pending_obligations_;
   absl::flat_hash_map<const Case*, Subject> subjects_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> case_readers_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
   absl::btree_multimap<int64_t, const Case*> council_readers_;
   Reads reads_;
-  // Changed since the last checkpoint.
-  absl::flat_hash_set<uint32_t> dirty_entries_;
   absl::flat_hash_set<const Case*> dirty_subjects_;
+  uint32_t restored_ids_ = 0;
 };
 
 }  // namespace evenhand::projections::internal

@@ -242,6 +242,8 @@ TEST_F(FairnessServiceTest, IncrementalCheckpointedAndRebuiltProjectionsReportTh
 TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   v1::ServerConfig config;
   config.mutable_metrics()->set_listen("127.0.0.1:0");
+  // Checkpoints all along: entries are read back from disk to be withdrawn.
+  config.mutable_fairness()->set_checkpoint_every_events(7);
   auto gauge = [&](const std::string& name) {
     httplib::Client http(absl::StrCat("http://", server_->metrics_address()));
     auto got = http.Get("/metrics");
