@@ -179,6 +179,7 @@ bool FairnessProjection::ForEachDirtyFindingsRecord(
   header->set_complete_from(findings_->complete_from());
   header->set_position(position_);
   header->set_next_id(findings_->entry_count());
+  header->set_recorded_nanos(findings_->recorded_nanos());
   findings_->ForEachDirty(entry, subject);
   return true;
 }
@@ -190,6 +191,14 @@ bool FairnessProjection::findings_unsaved() const {
 bool FairnessProjection::FindingsCheckpointUsable(const state::FindingsIndexHeader& header) const {
   return findings_ != nullptr && header.position() == position_ &&
          header.complete_from() <= position_ && header.fingerprint() == findings_->Fingerprint();
+}
+
+absl::Status FairnessProjection::RestoreProvisionalFinding(
+    const state::FindingEntryRecord& record) {
+  return findings_->RestoreProvisional(record, [this](const std::string& id) -> const Case* {
+    auto it = cases_.find(id);
+    return it == cases_.end() ? nullptr : &it->second;
+  });
 }
 
 absl::Status FairnessProjection::RestoreFindingSubject(const state::SubjectRecord& record) {
@@ -340,7 +349,9 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
             record->occurred_at_nanos() != 0 ? record->occurred_at_nanos()
                                              : it->occurred_at_nanos());
     }
-    if (findings_ != nullptr) findings_->Folded(*c, *it, event.position());
+    if (findings_ != nullptr) {
+      findings_->Folded(*c, *it, event.position(), ToNanos(e.recorded_at()));
+    }
     return;
   }
   state::FactRecord* fact = c->record.add_facts();
@@ -353,7 +364,9 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
     *fact->mutable_payload() = e.payload();
   }
   Index(c, fact->payload(), fact->occurred_at_nanos());
-  if (findings_ != nullptr) findings_->Folded(*c, *fact, event.position());
+  if (findings_ != nullptr) {
+    findings_->Folded(*c, *fact, event.position(), ToNanos(e.recorded_at()));
+  }
 }
 
 void FairnessProjection::ForEachDirtyCase(

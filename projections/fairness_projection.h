@@ -70,7 +70,11 @@ struct ReportQuery {
   absl::Time to = absl::InfiniteFuture();
   // Only events at positions <= as_of_position are seen...
   uint64_t as_of_position = 0;
-  // ...and deadlines are judged at this time.
+  // ...and deadlines are judged at this time: at or after the moment the
+  // event at as_of_position was recorded, and before the next one was (as
+  // the Fairness service pairs them: the log as it stood then). The
+  // findings index relies on it (it forgets a finding withdrawn before its
+  // date, which no such report can show); DerivedReport() does not.
   absl::Time as_of_time = absl::InfinitePast();
 };
 
@@ -114,15 +118,18 @@ class FindingsIndex;
 }  // namespace internal
 
 // Where the findings index keeps what it has checkpointed (the runner's
-// RocksDB): entries by kind, then date (a finding) or due time (an
-// obligation), then id. Reads must see a consistent state.
+// RocksDB): entries by kind, then whether withdrawn, then date (a finding)
+// or due time (an obligation), then id. A report as of the last position
+// reads only the entries not withdrawn. Reads must see a consistent state.
 class StoredFindings {
  public:
   virtual ~StoredFindings() = default;
-  // The obligations (or findings) dated in [from, to), in that order.
-  virtual absl::Status Scan(bool obligations, int64_t from, int64_t to,
+  // The obligations (or findings), withdrawn or not, dated in [from, to),
+  // in that order.
+  virtual absl::Status Scan(bool obligations, bool withdrawn, int64_t from, int64_t to,
                             const std::function<void(const state::FindingEntryRecord&)>& visit)
       const = 0;
+  // An entry not withdrawn.
   virtual absl::StatusOr<state::FindingEntryRecord> Get(bool obligation, int64_t when,
                                                          uint32_t id) const = 0;
 };
@@ -169,6 +176,7 @@ class FairnessProjection {
   bool findings_unsaved() const;
   bool FindingsCheckpointUsable(const state::FindingsIndexHeader& header) const;
   absl::Status RestoreFindingSubject(const state::SubjectRecord& record);
+  absl::Status RestoreProvisionalFinding(const state::FindingEntryRecord& record);
   absl::Status FindingsRestored(const state::FindingsIndexHeader& header);
   // Checkpointed entries are read back from `stored` (which must outlive
   // the projection) and no longer held in memory. Without it, the index

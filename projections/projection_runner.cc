@@ -30,6 +30,7 @@ constexpr char kCasePrefix[] = "fairness/case/";
 constexpr char kFindingsHeaderKey[] = "fairness/findings/header";
 constexpr char kFindingEntryPrefix[] = "fairness/findings/e/";
 constexpr char kFindingSubjectPrefix[] = "fairness/findings/s/";
+constexpr char kProvisionalFindingPrefix[] = "fairness/findings/p/";
 constexpr char kFindingsPrefix[] = "fairness/findings/";
 constexpr char kFindingsPrefixEnd[] = "fairness/findings0";
 
@@ -38,10 +39,11 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::InternalError(absl::StrCat("projection checkpoint: ", what, ": ", s.ToString()));
 }
 
-// An entry's key: kind ('f' finding, 'o' obligation), its date or due time
-// (order-preserving), its id: a report's period is one range per kind.
-std::string FindingKey(bool obligation, int64_t when, uint32_t id) {
-  return absl::StrCat(kFindingEntryPrefix, obligation ? "o" : "f",
+// An entry's key: kind ('f' finding, 'o' obligation), 'a' alive or 'w'
+// withdrawn, its date or due time (order-preserving), its id: a report's
+// period is one range per kind (and one more as of a past position).
+std::string FindingKey(bool obligation, bool withdrawn, int64_t when, uint32_t id) {
+  return absl::StrCat(kFindingEntryPrefix, obligation ? "o" : "f", withdrawn ? "w" : "a",
                       BigEndian64(static_cast<uint64_t>(when) ^ (1ULL << 63)),
                       BigEndian64(id));
 }
@@ -52,13 +54,14 @@ class RocksStoredFindings : public StoredFindings {
  public:
   explicit RocksStoredFindings(rocksdb::DB* db) : db_(db) {}
 
-  absl::Status Scan(bool obligations, int64_t from, int64_t to,
+  absl::Status Scan(bool obligations, bool withdrawn, int64_t from, int64_t to,
                     const std::function<void(const state::FindingEntryRecord&)>& visit)
       const override {
-    const std::string end = FindingKey(obligations, to, 0);
+    const std::string end = FindingKey(obligations, withdrawn, to, 0);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     state::FindingEntryRecord record;
-    for (it->Seek(FindingKey(obligations, from, 0)); it->Valid() && it->key().compare(end) < 0;
+    for (it->Seek(FindingKey(obligations, withdrawn, from, 0));
+         it->Valid() && it->key().compare(end) < 0;
          it->Next()) {
       if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return absl::DataLossError("findings index: an entry cannot be parsed");
@@ -72,7 +75,7 @@ class RocksStoredFindings : public StoredFindings {
                                                 uint32_t id) const override {
     std::string value;
     EH_RETURN_IF_ERROR(FromRocks(
-        db_->Get(rocksdb::ReadOptions(), FindingKey(obligation, when, id), &value),
+        db_->Get(rocksdb::ReadOptions(), FindingKey(obligation, false, when, id), &value),
         absl::StrCat("cannot read findings index entry ", id)));
     state::FindingEntryRecord record;
     if (!record.ParseFromString(value)) {
@@ -231,8 +234,17 @@ absl::Status ProjectionRunner::RestoreFindings() {
   absl::Status restored = absl::FailedPreconditionError("no usable findings index checkpoint");
   if (s.ok() && header.ParseFromString(value) && projection_.FindingsCheckpointUsable(header)) {
     restored = [&]() -> absl::Status {
-      // The entries stay on disk; only what each subject has is read.
+      // The dated entries stay on disk; the provisional ones are held, and
+      // what each subject has.
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+      state::FindingEntryRecord entry;
+      for (it->Seek(kProvisionalFindingPrefix);
+           it->Valid() && it->key().starts_with(kProvisionalFindingPrefix); it->Next()) {
+        if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+          return absl::DataLossError("findings index checkpoint: an entry cannot be parsed");
+        }
+        EH_RETURN_IF_ERROR(projection_.RestoreProvisionalFinding(entry));
+      }
       state::SubjectRecord subject;
       for (it->Seek(kFindingSubjectPrefix);
            it->Valid() && it->key().starts_with(kFindingSubjectPrefix); it->Next()) {
@@ -290,9 +302,19 @@ absl::Status ProjectionRunner::Checkpoint() {
     const bool indexed = projection_.ForEachDirtyFindingsRecord(
         &header,
         [&](const state::FindingEntryRecord& entry) {
-          key = FindingKey(entry.obligation(), entry.when_nanos(), entry.id());
+          const std::string provisional =
+              absl::StrCat(kProvisionalFindingPrefix, BigEndian64(entry.id()));
+          if (entry.drop_dated()) {
+            batch.Delete(cf, FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()));
+          }
+          if (entry.drop_provisional()) batch.Delete(cf, provisional);
+          if (entry.deleted()) return;
           entry.SerializeToString(&value);
-          batch.Put(cf, key, value);
+          batch.Put(cf,
+                    entry.provisional() ? provisional
+                                        : FindingKey(entry.obligation(), entry.withdrawn() != 0,
+                                                     entry.when_nanos(), entry.id()),
+                    value);
         },
         [&](const state::SubjectRecord& subject) {
           key = absl::StrCat(kFindingSubjectPrefix, subject.stream_id());

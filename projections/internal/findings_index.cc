@@ -109,7 +109,10 @@ FindingsIndex::FindingsIndex(const FairnessProjection::Indexes& indexes, Fairnes
       complete_from_(seeded ? 0 : UINT64_MAX),
       seeding_(!seeded) {}
 
-void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_t position) {
+void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
+                           int64_t recorded_nanos) {
+  recorded_nanos_ = std::max(recorded_nanos_, recorded_nanos);
+  last_position_ = std::max(last_position_, position);
   std::vector<const Case*> decide;
   if (IsSubject(c.kind)) decide.push_back(&c);
   bool registry = false;
@@ -149,13 +152,14 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     return a->record.stream_id() < b->record.stream_id();
   });
   decide.erase(std::unique(decide.begin(), decide.end()), decide.end());
-  for (const Case* s : decide) Decide(*s, position);
+  for (const Case* s : decide) Decide(*s, position, recorded_nanos);
 }
 
 bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t position,
                          size_t max_cases) {
   if (!seeding_) return true;
   builder_.ReloadRegistry(position);
+  last_position_ = std::max(last_position_, position);
   const std::vector<const Case*>* lists[] = {&indexes.briefings, &indexes.meetings,
                                              &indexes.queries, &indexes.complaints,
                                              &indexes.members};
@@ -165,7 +169,9 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
       if (max_cases-- == 0) return false;
       // A subject an event has decided since needs no seeding (and must
       // not lose the positions its findings appeared at).
-      if (!subjects_.contains(list[seed_next_])) Decide(*list[seed_next_], position);
+      if (!subjects_.contains(list[seed_next_])) {
+        Decide(*list[seed_next_], position, INT64_MIN);
+      }
     }
   }
   // Every subject holds what it had at `position` or later.
@@ -231,8 +237,36 @@ void FindingsIndex::Fail(const absl::Status& status) {
   seeding_ = false;
 }
 
-void FindingsIndex::Withdraw(const Alive& alive, uint64_t position) {
+void FindingsIndex::Withdraw(const Alive& alive, uint64_t position, int64_t recorded_nanos) {
+  // A finding withdrawn before its date came (a reply before the deadline,
+  // the offer made in time) was never shown: a report as of a position
+  // before this one is judged before this event was recorded, so before
+  // the date. Forgotten, rather than kept withdrawn, so the period's range
+  // holds only findings that were shown.
+  const bool never_shown = !alive.obligation && alive.when_nanos > recorded_nanos;
   auto it = pending_.find(alive.id);
+  if (never_shown) {
+    if (it != pending_.end() && !it->second.stored && !it->second.provisional_written) {
+      auto [begin, end] = pending_findings_.equal_range(alive.when_nanos);
+      for (auto f = begin; f != end; ++f) {
+        if (f->second == alive.id) {
+          pending_findings_.erase(f);
+          break;
+        }
+      }
+      pending_.erase(it);
+      return;
+    }
+    if (it != pending_.end()) {
+      it->second.deleted = true;  // what is stored goes at the next checkpoint
+      return;
+    }
+    Entry& tomb = pending_[alive.id];
+    tomb.decided.obligation = false;
+    tomb.decided.when_nanos = alive.when_nanos;
+    tomb.stored = tomb.deleted = true;
+    return;
+  }
   if (it == pending_.end()) {
     // Checkpointed: read it back to store it again, withdrawn.
     if (stored_ == nullptr) return Fail(absl::InternalError("an entry is neither held nor stored"));
@@ -248,6 +282,7 @@ void FindingsIndex::Withdraw(const Alive& alive, uint64_t position) {
     }
     e.subject = nullptr;  // not needed again: only its subject's name is stored
     e.appeared = record->appeared();
+    e.stored = true;
     it = pending_.emplace(alive.id, std::move(e)).first;
     subject_names_.emplace(alive.id, record->subject());
     (alive.obligation ? pending_obligations_ : pending_findings_)
@@ -256,7 +291,7 @@ void FindingsIndex::Withdraw(const Alive& alive, uint64_t position) {
   it->second.withdrawn = position;
 }
 
-void FindingsIndex::Decide(const Case& subject, uint64_t position) {
+void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recorded_nanos) {
   std::vector<Decided> now = builder_.Decide(subject, position, &reads_);
   Subject& s = subjects_[&subject];
 
@@ -277,7 +312,7 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position) {
     if (found) {
       alive.push_back(a);
     } else {
-      Withdraw(a, position);
+      Withdraw(a, position, recorded_nanos);
     }
   }
   for (size_t j = 0; j < now.size(); ++j) {
@@ -343,13 +378,39 @@ state::FindingEntryRecord FindingsIndex::ToRecord(uint32_t id, const Entry& x) c
   }
   e.set_appeared(x.appeared);
   e.set_withdrawn(x.withdrawn == UINT64_MAX ? 0 : x.withdrawn);
+  e.set_deleted(x.deleted);
   return e;
 }
 
 void FindingsIndex::ForEachDirty(
     const std::function<void(const state::FindingEntryRecord&)>& entry,
     const std::function<void(const state::SubjectRecord&)>& subject) const {
-  for (const auto& [id, e] : pending_) entry(ToRecord(id, e));
+  for (const auto& [id, e] : pending_) {
+    if (e.deleted) {
+      if (!e.stored && !e.provisional_written) continue;
+      state::FindingEntryRecord r;
+      r.set_id(id);
+      r.set_obligation(e.decided.obligation);
+      r.set_when_nanos(e.decided.when_nanos);
+      r.set_deleted(true);
+      r.set_drop_dated(e.stored);
+      r.set_drop_provisional(e.provisional_written);
+      entry(r);
+      continue;
+    }
+    if (Provisional(e)) {
+      if (e.provisional_written) continue;  // stored as it is
+      state::FindingEntryRecord r = ToRecord(id, e);
+      r.set_provisional(true);
+      entry(r);
+      continue;
+    }
+    state::FindingEntryRecord r = ToRecord(id, e);
+    r.set_drop_provisional(e.provisional_written);
+    // Withdrawn since it was stored: it moves among the withdrawn.
+    r.set_drop_dated(e.stored && e.withdrawn != UINT64_MAX);
+    entry(r);
+  }
   state::SubjectRecord r;
   for (const Case* c : dirty_subjects_) {
     const Subject& s = subjects_.at(c);
@@ -375,10 +436,43 @@ void FindingsIndex::ClearDirty() {
   if (seeding_) return;
   dirty_subjects_.clear();
   if (stored_ == nullptr) return;
-  pending_.clear();
+  // Provisional findings stay held (reports read them from here); the rest
+  // are read back from the store.
   pending_findings_.clear();
   pending_obligations_.clear();
   subject_names_.clear();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (Provisional(it->second)) {
+      it->second.provisional_written = true;
+      pending_findings_.emplace(it->second.decided.when_nanos, it->first);
+      ++it;
+    } else {
+      pending_.erase(it++);
+    }
+  }
+}
+
+absl::Status FindingsIndex::RestoreProvisional(const state::FindingEntryRecord& record,
+                                               const FindCase& find) {
+  const Case* subject = find(record.subject());
+  if (subject == nullptr) {
+    return absl::DataLossError(
+        absl::StrCat("findings index checkpoint: entry ", record.id(),
+                     " names a case not in the checkpoint: ", record.subject()));
+  }
+  Entry& e = pending_[record.id()];
+  e.decided.obligation = record.obligation();
+  e.decided.when_nanos = record.when_nanos();
+  e.decided.proto = record.proto();
+  for (const state::EvidenceRecord& r : record.evidence()) {
+    e.decided.evidence.emplace_back(r.position(), r.summary());
+  }
+  e.subject = subject;
+  e.appeared = record.appeared();
+  e.provisional_written = true;
+  pending_findings_.emplace(e.decided.when_nanos, record.id());
+  restored_ids_ = std::max(restored_ids_, record.id() + 1);
+  return absl::OkStatus();
 }
 
 absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
@@ -409,6 +503,8 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
                                             header.next_id(), ")"));
   }
   next_id_ = header.next_id();
+  recorded_nanos_ = header.recorded_nanos();
+  last_position_ = header.position();
   seeding_ = false;
   complete_from_ = header.complete_from();
   return absl::OkStatus();
@@ -433,11 +529,11 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
     const auto& held = obligations ? pending_obligations_ : pending_findings_;
     for (auto it = held.lower_bound(lo); it != held.end() && it->first < hi; ++it) {
       const Entry& e = pending_.at(it->second);
-      if (alive(e.appeared, e.withdrawn)) builder->AddDecided(e.decided);
+      if (!e.deleted && alive(e.appeared, e.withdrawn)) builder->AddDecided(e.decided);
     }
     if (stored_ == nullptr) continue;
     Decided d;
-    EH_RETURN_IF_ERROR(stored_->Scan(obligations, lo, hi, [&](const state::FindingEntryRecord& r) {
+    auto visit = [&](const state::FindingEntryRecord& r) {
       // The copy held (not checkpointed yet, or withdrawn since) wins.
       if (pending_.contains(r.id())) return;
       if (!alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) return;
@@ -449,7 +545,12 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
         d.evidence.emplace_back(x.position(), x.summary());
       }
       builder->AddDecided(d);
-    }));
+    };
+    EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/false, lo, hi, visit));
+    // As of the last position, nothing withdrawn was alive.
+    if (p < last_position_) {
+      EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/true, lo, hi, visit));
+    }
   }
   return absl::OkStatus();
 }

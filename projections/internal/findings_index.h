@@ -57,7 +57,9 @@ class FindingsIndex {
 
   // The projection folded the event at `position` into case `c`, adding or
   // correcting `fact`.
-  void Folded(const Case& c, const state::FactRecord& fact, uint64_t position);
+  // `recorded_nanos`: when that event was recorded.
+  void Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
+              int64_t recorded_nanos);
 
   // For a projection restored from a checkpoint: decides up to `max_cases`
   // more subjects as the log stands at `position`, and true once every
@@ -99,7 +101,9 @@ class FindingsIndex {
   // subject, then Restored().
   using FindCase = std::function<const Case*(const std::string& stream_id)>;
   absl::Status RestoreSubject(const state::SubjectRecord& record, const FindCase& find);
+  absl::Status RestoreProvisional(const state::FindingEntryRecord& record, const FindCase& find);
   absl::Status Restored(const state::FindingsIndexHeader& header);
+  int64_t recorded_nanos() const { return recorded_nanos_; }
 
  private:
   // An entry not yet checkpointed (or changed since), held in full.
@@ -108,6 +112,12 @@ class FindingsIndex {
     const Case* subject = nullptr;
     uint64_t appeared = 0;
     uint64_t withdrawn = UINT64_MAX;
+    // Stored by date, not withdrawn (read back to be withdrawn), or as
+    // provisional.
+    bool stored = false;
+    bool provisional_written = false;
+    // Withdrawn before its date: forgotten, and what is stored deleted.
+    bool deleted = false;
   };
   // An entry a subject has now.
   struct Alive {
@@ -125,8 +135,10 @@ class FindingsIndex {
     int64_t council_until = INT64_MIN;
   };
 
-  void Decide(const Case& subject, uint64_t position);
-  void Withdraw(const Alive& alive, uint64_t position);
+  // `recorded_nanos`: when the event at `position` was recorded (INT64_MIN
+  // when seeding).
+  void Decide(const Case& subject, uint64_t position, int64_t recorded_nanos);
+  void Withdraw(const Alive& alive, uint64_t position, int64_t recorded_nanos);
   void Forget(const Case* subject, Subject& s);
   // Stops answering (every report derived in full) after a failure to read
   // back what was stored.
@@ -144,6 +156,15 @@ class FindingsIndex {
   size_t seed_next_ = 0;
 
   uint32_t next_id_ = 0;
+  // The last position folded: no entry was withdrawn after it.
+  uint64_t last_position_ = 0;
+  // When the last event folded was recorded.
+  int64_t recorded_nanos_ = INT64_MIN;
+  // A finding not withdrawn whose date has not come (see state proto).
+  bool Provisional(const Entry& e) const {
+    return !e.deleted && !e.decided.obligation && e.withdrawn == UINT64_MAX &&
+           e.decided.when_nanos > recorded_nanos_;
+  }
   // Entries decided or withdrawn since the last checkpoint, by id; and by
   // date or due time, for reports.
   absl::flat_hash_map<uint32_t, Entry> pending_;

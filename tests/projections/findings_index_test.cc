@@ -229,19 +229,19 @@ class History {
 // then date or due time, then id), in a map.
 class MapStoredFindings : public StoredFindings {
  public:
-  using Key = std::tuple<bool, int64_t, uint32_t>;
+  using Key = std::tuple<bool, bool, int64_t, uint32_t>;
   absl::Status Scan(
-      bool obligations, int64_t from, int64_t to,
+      bool obligations, bool withdrawn, int64_t from, int64_t to,
       const std::function<void(const state::FindingEntryRecord&)>& visit) const override {
-    for (auto it = entries_.lower_bound({obligations, from, 0});
-         it != entries_.end() && it->first < Key{obligations, to, 0}; ++it) {
+    for (auto it = entries_.lower_bound({obligations, withdrawn, from, 0});
+         it != entries_.end() && it->first < Key{obligations, withdrawn, to, 0}; ++it) {
       visit(it->second);
     }
     return absl::OkStatus();
   }
   absl::StatusOr<state::FindingEntryRecord> Get(bool obligation, int64_t when,
                                                 uint32_t id) const override {
-    auto it = entries_.find({obligation, when, id});
+    auto it = entries_.find({obligation, false, when, id});
     if (it == entries_.end()) return absl::NotFoundError("no such entry");
     return it->second;
   }
@@ -251,7 +251,10 @@ class MapStoredFindings : public StoredFindings {
     p.ForEachDirtyFindingsRecord(
         &header,
         [&](const state::FindingEntryRecord& e) {
-          entries_[{e.obligation(), e.when_nanos(), e.id()}] = e;
+          if (e.drop_dated()) entries_.erase({e.obligation(), false, e.when_nanos(), e.id()});
+          // Provisional ones are held by the index and restored with it.
+          if (e.deleted() || e.provisional()) return;
+          entries_[{e.obligation(), e.withdrawn() != 0, e.when_nanos(), e.id()}] = e;
         },
         [](const state::SubjectRecord&) {});
     p.ClearDirty();
