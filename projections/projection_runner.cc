@@ -220,7 +220,9 @@ absl::Status ProjectionRunner::Restore() {
 absl::Status ProjectionRunner::RestoreFindings() {
   absl::MutexLock lock(&mu_);
   projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
-  if (db_ != nullptr && !options_.read_only) {
+  if (db_ != nullptr) {
+    // Read-only too: a restored index reads its entries back (and, with no
+    // checkpoint written, holds what it decides).
     stored_findings_ = std::make_unique<RocksStoredFindings>(db_.get());
     projection_.StoreFindingsIn(stored_findings_.get());
   }
@@ -271,7 +273,7 @@ absl::Status ProjectionRunner::RestoreFindings() {
                                               restored.message()));
   }
   projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
-  if (options_.read_only) return absl::OkStatus();
+  if (options_.read_only) return absl::OkStatus();  // held in memory: the stored ones are stale
   projection_.StoreFindingsIn(stored_findings_.get());
   rocksdb::WriteBatch batch;
   batch.DeleteRange(cf, kFindingsPrefix, kFindingsPrefixEnd);
@@ -499,6 +501,7 @@ void ProjectionRunner::Follow() {
     // Seeding the findings index after a restore, between batches of new
     // events, holding reports back for one slice at a time.
     if (!seeded) {
+      absl::MutexLock fold(&fold_mu_);  // seeding changes the projection too
       absl::MutexLock lock(&mu_);
       seeded = projection_.SeedFindings(2048);
       if (seeded && projection_.indexed_entries() > 0) {

@@ -238,12 +238,17 @@ void FindingsIndex::Fail(const absl::Status& status) {
 }
 
 void FindingsIndex::Withdraw(const Alive& alive, uint64_t position, int64_t recorded_nanos) {
-  // A finding withdrawn before its date came (a reply before the deadline,
-  // the offer made in time) was never shown: a report as of a position
-  // before this one is judged before this event was recorded, so before
-  // the date. Forgotten, rather than kept withdrawn, so the period's range
-  // holds only findings that were shown.
-  const bool never_shown = !alive.obligation && alive.when_nanos > recorded_nanos;
+  // A finding withdrawn well before its date came (a reply days before the
+  // deadline, the offer made in time) was never shown: a report as of a
+  // position before this one is judged before this event was recorded, so
+  // before the date. Forgotten, rather than kept withdrawn, so the period's
+  // range holds only findings that were shown. The margin covers a report
+  // that reads the clock, then the log's end, while an event stamped before
+  // that reading is still being written (milliseconds; a stalled disk,
+  // seconds), and a clock stepped back: a finding due within it is kept.
+  constexpr int64_t kMargin = 3600LL * 1000000000;
+  const bool never_shown = !alive.obligation && recorded_nanos != INT64_MIN &&
+                           alive.when_nanos - kMargin > recorded_nanos;
   auto it = pending_.find(alive.id);
   if (never_shown) {
     if (it != pending_.end() && !it->second.stored && !it->second.provisional_written) {
@@ -496,6 +501,15 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
   return absl::OkStatus();
 }
 
+bool FindingsIndex::unsaved() const {
+  if (seeding_) return false;
+  if (!dirty_subjects_.empty()) return true;
+  for (const auto& [id, e] : pending_) {
+    if (!(e.provisional_written && Provisional(e))) return true;
+  }
+  return false;
+}
+
 absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   if (restored_ids_ > header.next_id()) {
     return absl::DataLossError(absl::StrCat("findings index checkpoint: a subject holds entry ",
@@ -505,6 +519,8 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   next_id_ = header.next_id();
   recorded_nanos_ = header.recorded_nanos();
   last_position_ = header.position();
+  // Decisions from here on read the council as the checkpoint left it.
+  builder_.ReloadRegistry(header.position());
   seeding_ = false;
   complete_from_ = header.complete_from();
   return absl::OkStatus();

@@ -96,7 +96,7 @@ class FindingsIndex {
                     const std::function<void(const state::SubjectRecord&)>& subject) const;
   void ClearDirty();
   // Whether a checkpoint has anything of the index to write.
-  bool unsaved() const { return !seeding_ && (!pending_.empty() || !dirty_subjects_.empty()); }
+  bool unsaved() const;
   // Restoring, on an index created unseeded over the restored cases: each
   // subject, then Restored().
   using FindCase = std::function<const Case*(const std::string& stream_id)>;
@@ -161,9 +161,10 @@ class FindingsIndex {
   // When the last event folded was recorded.
   int64_t recorded_nanos_ = INT64_MIN;
   // A finding not withdrawn whose date has not come (see state proto).
+  // (Not knowing the time yet, after seeding, none is.)
   bool Provisional(const Entry& e) const {
-    return !e.deleted && !e.decided.obligation && e.withdrawn == UINT64_MAX &&
-           e.decided.when_nanos > recorded_nanos_;
+    return recorded_nanos_ != INT64_MIN && !e.deleted && !e.decided.obligation &&
+           e.withdrawn == UINT64_MAX && e.decided.when_nanos > recorded_nanos_;
   }
   // Entries decided or withdrawn since the last checkpoint, by id; and by
   // date or due time, for reports.
