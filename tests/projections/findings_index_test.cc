@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/time_util.h"
 #include "demo/council_generator.h"
+#include "demo/demo_council.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
@@ -480,6 +481,44 @@ TEST_P(FindingsIndexTest, AProjectionRestoredFromItsCheckpointGoesOnAsBefore) {
     ExpectSame(restored, q, "restored from its checkpoint");
     if (HasFailure()) return;
   }
+}
+
+// The demo council (scripts/run): its report from the index is the derived
+// one, findings, obligations, group figures and all, as of every tenth
+// position and at the end.
+TEST(FindingsIndexDemoTest, TheDemoReportIsTheSame) {
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok());
+  const FairnessSettings settings_;
+  const WorkingDayCalendar* calendar_ = &*calendar;
+  const absl::Time now =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 30, 12, 0, 0), absl::UTCTimeZone());
+  FairnessProjection p;
+  p.IndexFindings(settings_, *calendar_);
+  std::vector<absl::Time> recorded;
+  uint64_t position = 0;
+  for (auto& append : demo::DemoCouncil(now)) {
+    for (auto& e : append.events) {
+      v1::RecordedEvent r;
+      r.set_position(++position);
+      *r.mutable_event() = std::move(e);
+      r.mutable_event()->set_stream_id(append.stream_id);
+      *r.mutable_event()->mutable_recorded_at() = Proto(now);
+      p.Apply(r);
+    }
+  }
+  ASSERT_GT(position, 50u);
+  for (uint64_t at = 1; at <= position; at += 10) {
+    ReportQuery q{absl::InfinitePast(), absl::InfiniteFuture(), at, now};
+    EXPECT_EQ(p.Report(q, settings_, *calendar_).SerializeAsString(),
+              p.DerivedReport(q, settings_, *calendar_).SerializeAsString())
+        << "as of position " << at;
+  }
+  const ReportQuery whole{absl::InfinitePast(), absl::InfiniteFuture(), position, now};
+  const v1::FairnessReport served = p.Report(whole, settings_, *calendar_);
+  EXPECT_EQ(served.SerializeAsString(),
+            p.DerivedReport(whole, settings_, *calendar_).SerializeAsString());
+  EXPECT_GT(served.findings_size(), 10) << "the demo plants a breach of every rule";
 }
 
 INSTANTIATE_TEST_SUITE_P(Histories, FindingsIndexTest, ::testing::Range<uint64_t>(1, 13));

@@ -1,0 +1,107 @@
+// ReportBuilder, deciding one case's findings for the findings index
+// (findings_index.h): the builder kept by the index, the two passes of
+// Decide(), and what a kPeriodOnly report takes back from the index. The
+// reads Decide() records are noted by the accessors in report_builder.cc.
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "base/time_util.h"
+#include "projections/internal/report_builder.h"
+#include "projections/internal/rules/rule.h"
+
+namespace evenhand::projections::internal {
+
+ReportBuilder::ReportBuilder(const FairnessProjection::Indexes& indexes,
+                             const FairnessSettings& settings, const WorkingDayCalendar& calendar,
+                             ForIndex)
+    : indexes_(indexes),
+      settings_(settings),
+      calendar_(calendar),
+      period_end_(absl::InfiniteFuture()),
+      pass_(Pass::kIndexFindings) {}
+
+void ReportBuilder::ReloadRegistry(uint64_t position) {
+  query_.as_of_position = position;
+  groups_.clear();
+  memberships_.clear();
+  member_names_.clear();
+  officers_.clear();
+  elections_.clear();
+  Reads* reads = std::exchange(reads_, nullptr);
+  LoadRegistry();
+  reads_ = reads;
+}
+
+std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t position, Reads* reads) {
+  query_.as_of_position = position;
+  reads->Clear();
+  reads_ = reads;
+  for (auto& cases : cases_) cases.emplace();
+  subject_members_.clear();
+  if (subject.kind == CaseKind::kMember) {
+    subject_members_.push_back(&subject);
+  } else {
+    cases_[static_cast<size_t>(subject.kind)]->push_back(&subject);
+  }
+  std::vector<Decided> out;
+  // Findings as of the end of time: each is shown from its date on. Then
+  // obligations as of the start of time: each is open until it falls due.
+  // Each pass works its cached views out afresh (a query's outcome depends
+  // on the moment it is judged at).
+  for (Pass pass : {Pass::kIndexFindings, Pass::kIndexObligations}) {
+    pass_ = pass;
+    query_.as_of_time =
+        pass == Pass::kIndexFindings ? absl::InfiniteFuture() : absl::InfinitePast();
+    briefing_views_.clear();
+    query_outcomes_.clear();
+    uncovered_deadlines_.clear();
+    evidence_.clear();
+    for (const RuleDef& rule : Rules()) {
+      if (rule.check != nullptr && (pass == Pass::kIndexFindings || rule.obligations)) {
+        rule.check(*this);
+      }
+    }
+    auto cited = [&](const auto& positions) {
+      std::vector<std::pair<uint64_t, std::string>> evidence;
+      for (uint64_t p : positions) evidence.emplace_back(p, evidence_.at(p));
+      return evidence;
+    };
+    for (const v1::Finding& f : findings_) {
+      out.push_back({false, absl::ToUnixNanos(FromProtoTime(f.occurred_at())),
+                     f.SerializeAsString(), cited(f.evidence_positions())});
+    }
+    for (const v1::Obligation& o : obligations_) {
+      out.push_back({true, absl::ToUnixNanos(FromProtoTime(o.due_at())), o.SerializeAsString(),
+                     cited(o.evidence_positions())});
+    }
+    findings_.clear();
+    obligations_.clear();
+  }
+  reads_ = nullptr;
+  return out;
+}
+
+void ReportBuilder::AddDecided(const Decided& d) {
+  for (const auto& [position, summary] : d.evidence) evidence_.try_emplace(position, summary);
+  if (!d.obligation) {
+    v1::Finding& f = findings_.emplace_back();
+    f.ParseFromString(d.proto);
+    return;
+  }
+  v1::Obligation& o = obligations_.emplace_back();
+  o.ParseFromString(d.proto);
+  o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
+      calendar_.LocalDay(query_.as_of_time),
+      calendar_.LocalDay(absl::FromUnixNanos(d.when_nanos) - absl::Nanoseconds(1)))));
+}
+
+void ReportBuilder::ReadCouncilAt(absl::Time t) const {
+  if (reads_ == nullptr) return;
+  const int64_t nanos = t >= absl::FromUnixNanos(INT64_MAX - 1)   ? INT64_MAX
+                        : t <= absl::FromUnixNanos(INT64_MIN + 1) ? INT64_MIN
+                                                                  : absl::ToUnixNanos(t);
+  reads_->council_until = std::max(reads_->council_until, nanos);
+}
+
+}  // namespace evenhand::projections::internal
