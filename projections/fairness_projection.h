@@ -15,6 +15,13 @@
 //   - a late correction changes reports from its position on, and never
 //     rewrites what an earlier as-of report said.
 //
+// That derivation is the reference (DerivedReport). With IndexFindings(),
+// each case's findings and obligations are also decided as its events are
+// folded and kept with the positions they appeared and were withdrawn at
+// (internal/findings_index.h); reports then read those, and derive only what
+// depends on the period as a whole (the group table, access-parity, group
+// sizes). A property test holds the two to the same answers.
+//
 // The state is checkpointed case by case (see ProjectionRunner), so the fold
 // resumes from its checkpoint and can always be rebuilt from position 1.
 //
@@ -168,12 +175,12 @@ class FairnessProjection {
       state::FindingsIndexHeader* header,
       const std::function<void(const state::FindingEntryRecord&)>& entry,
       const std::function<void(const state::SubjectRecord&)>& subject) const;
-  // Restoring it, after the cases and position and IndexFindings(): if
-  // `header` matches this configuration and position, each entry in id
-  // order and each subject. Returns false (the index is then seeded
-  // instead) for a header of another configuration or position.
   // Whether the index has decided anything not yet checkpointed.
   bool findings_unsaved() const;
+  // Restoring it, after the cases, the position, IndexFindings() and
+  // StoreFindingsIn(): if FindingsCheckpointUsable(header) (this
+  // configuration, this position), each provisional finding and each
+  // subject, then FindingsRestored(). Otherwise the index is seeded.
   bool FindingsCheckpointUsable(const state::FindingsIndexHeader& header) const;
   absl::Status RestoreFindingSubject(const state::SubjectRecord& record);
   absl::Status RestoreProvisionalFinding(const state::FindingEntryRecord& record);
