@@ -29,19 +29,6 @@ int64_t ToNanos(const google::protobuf::Timestamp& ts) {
   return google::protobuf::util::TimeUtil::TimestampToNanoseconds(ts);
 }
 
-// The matter a payload concerns, if it names one.
-const std::string* MatterOf(const v1::Payload& p) {
-  switch (p.kind_case()) {
-    case v1::Payload::kBriefingRequested:
-      return &p.briefing_requested().matter_id();
-    case v1::Payload::kBriefingOffered:
-      return &p.briefing_offered().matter_id();
-    case v1::Payload::kOfficerAttendedGroupMeeting:
-      return &p.officer_attended_group_meeting().matter_id();
-    default:
-      return nullptr;
-  }
-}
 
 void AddOnce(std::vector<const Case*>* cases, const Case* c) {
   if (std::find(cases->begin(), cases->end(), c) == cases->end()) cases->push_back(c);
@@ -70,6 +57,19 @@ FairnessSettings FairnessSettings::FromConfig(const v1::FairnessConfig& c) {
   if (c.officer_time_ratio() != 0) s.officer_time_ratio = c.officer_time_ratio();
   if (c.parity_min_cases() != 0) s.parity_min_cases = static_cast<int>(c.parity_min_cases());
   return s;
+}
+
+const std::string* MatterOf(const v1::Payload& p) {
+  switch (p.kind_case()) {
+    case v1::Payload::kBriefingRequested:
+      return &p.briefing_requested().matter_id();
+    case v1::Payload::kBriefingOffered:
+      return &p.briefing_offered().matter_id();
+    case v1::Payload::kOfficerAttendedGroupMeeting:
+      return &p.officer_attended_group_meeting().matter_id();
+    default:
+      return nullptr;
+  }
 }
 
 CaseKind KindOfStream(const std::string& stream_id, std::string* id) {
@@ -193,19 +193,18 @@ bool FairnessProjection::FindingsCheckpointUsable(const state::FindingsIndexHead
          header.complete_from() <= position_ && header.fingerprint() == findings_->Fingerprint();
 }
 
+const Case* FairnessProjection::Find(const std::string& stream_id) const {
+  auto it = cases_.find(stream_id);
+  return it == cases_.end() ? nullptr : &it->second;
+}
+
 absl::Status FairnessProjection::RestoreProvisionalFinding(
     const state::FindingEntryRecord& record) {
-  return findings_->RestoreProvisional(record, [this](const std::string& id) -> const Case* {
-    auto it = cases_.find(id);
-    return it == cases_.end() ? nullptr : &it->second;
-  });
+  return findings_->RestoreProvisional(record, [this](const std::string& id) { return Find(id); });
 }
 
 absl::Status FairnessProjection::RestoreFindingSubject(const state::SubjectRecord& record) {
-  return findings_->RestoreSubject(record, [this](const std::string& id) -> const Case* {
-    auto it = cases_.find(id);
-    return it == cases_.end() ? nullptr : &it->second;
-  });
+  return findings_->RestoreSubject(record, [this](const std::string& id) { return Find(id); });
 }
 
 absl::Status FairnessProjection::FindingsRestored(const state::FindingsIndexHeader& header) {

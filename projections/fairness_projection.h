@@ -115,6 +115,10 @@ struct Case {
 // The kind and id of a stream, from its prefix.
 CaseKind KindOfStream(const std::string& stream_id, std::string* id);
 
+// The matter a payload concerns (a briefing request or offer, a meeting
+// attendance), or nullptr.
+const std::string* MatterOf(const v1::Payload& payload);
+
 // The canonical stream of a payload ("briefing-B-1" for a BriefingApproved
 // of briefing B-1); "" for EventCorrected, which goes in the stream of the
 // event it corrects.
@@ -252,6 +256,8 @@ class FairnessProjection {
   // Apply(): copies the payload, or swaps it out of `take` if given.
   void Fold(const v1::RecordedEvent& event, v1::Payload* take);
   Case* CaseFor(const std::string& stream_id);
+  // The case of a stream, or nullptr.
+  const Case* Find(const std::string& stream_id) const;
   // Files `fact` (already in `c`) in the indexes; also used on restore, so
   // a restored projection is indexed exactly as a folded one.
   void Index(Case* c, const v1::Payload& payload, int64_t occurred_nanos);

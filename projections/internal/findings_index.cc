@@ -47,19 +47,6 @@ bool Names(const v1::Payload& p) {
          p.has_political_group_recognised();
 }
 
-const std::string* MatterOf(const v1::Payload& p) {
-  switch (p.kind_case()) {
-    case v1::Payload::kBriefingRequested:
-      return &p.briefing_requested().matter_id();
-    case v1::Payload::kBriefingOffered:
-      return &p.briefing_offered().matter_id();
-    case v1::Payload::kOfficerAttendedGroupMeeting:
-      return &p.officer_attended_group_meeting().matter_id();
-    default:
-      return nullptr;
-  }
-}
-
 // The earliest instant any Timestamp in `m` names (INT64_MAX if none).
 int64_t EarliestTimestamp(const google::protobuf::Message& m) {
   using google::protobuf::FieldDescriptor;
@@ -91,6 +78,18 @@ void ForEachVersion(const state::FactRecord& fact, Visit visit) {
   for (const state::CorrectionRecord& c : fact.corrections()) {
     if (c.has_replacement()) visit(c.replacement());
   }
+}
+
+// What a stored entry says.
+Decided FromRecord(const state::FindingEntryRecord& r) {
+  Decided d;
+  d.obligation = r.obligation();
+  d.when_nanos = r.when_nanos();
+  d.proto = r.proto();
+  for (const state::EvidenceRecord& x : r.evidence()) {
+    d.evidence.emplace_back(x.position(), x.summary());
+  }
+  return d;
 }
 
 int64_t Clamp(absl::Time t) {
@@ -279,12 +278,7 @@ void FindingsIndex::Withdraw(const Alive& alive, uint64_t position, int64_t reco
         stored_->Get(alive.obligation, alive.when_nanos, alive.id);
     if (!record.ok()) return Fail(record.status());
     Entry e;
-    e.decided.obligation = record->obligation();
-    e.decided.when_nanos = record->when_nanos();
-    e.decided.proto = record->proto();
-    for (const state::EvidenceRecord& r : record->evidence()) {
-      e.decided.evidence.emplace_back(r.position(), r.summary());
-    }
+    e.decided = FromRecord(*record);
     e.subject = nullptr;  // not needed again: only its subject's name is stored
     e.appeared = record->appeared();
     e.stored = true;
@@ -466,12 +460,7 @@ absl::Status FindingsIndex::RestoreProvisional(const state::FindingEntryRecord& 
                      " names a case not in the checkpoint: ", record.subject()));
   }
   Entry& e = pending_[record.id()];
-  e.decided.obligation = record.obligation();
-  e.decided.when_nanos = record.when_nanos();
-  e.decided.proto = record.proto();
-  for (const state::EvidenceRecord& r : record.evidence()) {
-    e.decided.evidence.emplace_back(r.position(), r.summary());
-  }
+  e.decided = FromRecord(record);
   e.subject = subject;
   e.appeared = record.appeared();
   e.provisional_written = true;
@@ -548,19 +537,11 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
       if (!e.deleted && alive(e.appeared, e.withdrawn)) builder->AddDecided(e.decided);
     }
     if (stored_ == nullptr) continue;
-    Decided d;
     auto visit = [&](const state::FindingEntryRecord& r) {
       // The copy held (not checkpointed yet, or withdrawn since) wins.
       if (pending_.contains(r.id())) return;
       if (!alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) return;
-      d.obligation = r.obligation();
-      d.when_nanos = r.when_nanos();
-      d.proto = r.proto();
-      d.evidence.clear();
-      for (const state::EvidenceRecord& x : r.evidence()) {
-        d.evidence.emplace_back(x.position(), x.summary());
-      }
-      builder->AddDecided(d);
+      builder->AddDecided(FromRecord(r));
     };
     EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/false, lo, hi, visit));
     // As of the last position, nothing withdrawn was alive.

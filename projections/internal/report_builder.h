@@ -78,10 +78,6 @@ struct Decided {
   // (which depends on the report's moment).
   std::string proto;
   std::vector<std::pair<uint64_t, std::string>> evidence;
-  bool operator==(const Decided& o) const {
-    return obligation == o.obligation && when_nanos == o.when_nanos && proto == o.proto &&
-           evidence == o.evidence;
-  }
 };
 
 // What deciding a subject's findings read besides its own facts: the cases
