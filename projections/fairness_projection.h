@@ -18,9 +18,12 @@
 // That derivation is the reference (DerivedReport). With IndexFindings(),
 // each case's findings and obligations are also decided as its events are
 // folded and kept with the positions they appeared and were withdrawn at
-// (internal/findings_index.h); reports then read those, and derive only what
-// depends on the period as a whole (the group table, access-parity, group
-// sizes). A property test holds the two to the same answers.
+// (internal/findings_index.h), with what each case adds to its group's
+// figures, summed per day (internal/group_figures.h). Reports then read
+// those, and derive only what depends on the period as a whole (which
+// groups existed and their sizes, access-parity's statistics) and, as of an
+// earlier position than the last, the group table. A property test holds
+// the two to the same answers.
 //
 // The state is checkpointed case by case (see ProjectionRunner), so the fold
 // resumes from its checkpoint and can always be rebuilt from position 1.

@@ -291,8 +291,15 @@ void FindingsIndex::Withdraw(const Alive& alive, uint64_t position, int64_t reco
 }
 
 void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recorded_nanos) {
-  std::vector<Decided> now = builder_.Decide(subject, position, &reads_);
+  contributions_.clear();
+  std::vector<Decided> now = builder_.Decide(subject, position, &reads_, &contributions_);
   Subject& s = subjects_[&subject];
+  if (contributions_ != s.figures) {
+    for (const Contribution& x : s.figures) figures_.Remove(x);
+    for (const Contribution& x : contributions_) figures_.Add(x);
+    s.figures = contributions_;
+    dirty_subjects_.insert(&subject);
+  }
 
   // What is still there stays; what is gone is withdrawn; what is new appears.
   std::vector<uint64_t> digests;
@@ -348,7 +355,7 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
 std::string FindingsIndex::Fingerprint() const {
   const FairnessSettings& s = settings_;
   std::string out =
-      absl::StrCat("findings-2|", s.council_name, "|", s.offer_deadline_working_days, "|",
+      absl::StrCat("findings-3|", s.council_name, "|", s.offer_deadline_working_days, "|",
                    s.equal_offer_lookback_days, "|", s.query_reply_working_days, "|",
                    s.same_matter_window_days, "|", s.parity_alpha, "|", s.decline_rate_gap, "|",
                    s.late_reply_gap, "|", s.officer_time_ratio, "|", s.parity_min_cases, "|",
@@ -425,6 +432,7 @@ void FindingsIndex::ForEachDirty(
     for (const std::string& key : s.cases) r.add_cases(key);
     for (const std::string& key : s.matters) r.add_matters(key);
     r.set_council_until(s.council_until);
+    for (const Contribution& x : s.figures) *r.add_figures() = x.ToRecord();
     subject(r);
   }
 }
@@ -484,6 +492,15 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
   s.cases.assign(record.cases().begin(), record.cases().end());
   s.matters.assign(record.matters().begin(), record.matters().end());
   s.council_until = record.council_until();
+  for (const state::FigureRecord& f : record.figures()) {
+    if (f.kind() >= Contribution::kKinds) {
+      return absl::DataLossError(absl::StrCat("findings index checkpoint: subject ",
+                                              record.stream_id(), " has a figure of unknown kind ",
+                                              f.kind()));
+    }
+    s.figures.push_back(Contribution::FromRecord(f, subject));
+    figures_.Add(s.figures.back());
+  }
   for (const std::string& key : s.cases) case_readers_[key].insert(subject);
   for (const std::string& key : s.matters) matter_readers_[key].insert(subject);
   if (s.council_until != INT64_MIN) council_readers_.emplace(s.council_until, subject);

@@ -21,8 +21,14 @@
 // and an obligation is due then, so a report as of time T shows the
 // findings dated up to T and the obligations due after T.
 //
-// What it does not know: periods as a whole (group tallies, access-parity,
-// group sizes), which reports still derive (ReportBuilder::kPeriodOnly).
+// It also keeps each subject's contributions to its group's figures, and
+// their running totals per day (GroupFigures), which reports as of the last
+// position sum instead of counting the period's cases.
+//
+// What it does not know: what depends on a period as a whole (which groups
+// existed and their sizes, access-parity's statistics), which reports still
+// derive (ReportBuilder::kPeriodOnly), nor the figures as of an earlier
+// position, which such reports derive from the cases.
 //
 // Not thread-safe: the projection serialises updates against reports.
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_FINDINGS_INDEX_H_
@@ -39,6 +45,7 @@
 #include "absl/status/status.h"
 #include "evenhand/state/fairness_state.pb.h"
 #include "projections/fairness_projection.h"
+#include "projections/internal/group_figures.h"
 #include "projections/internal/report_builder.h"
 
 namespace evenhand::projections::internal {
@@ -81,6 +88,10 @@ class FindingsIndex {
   // the obligations alive then, due in the period and still open. An error
   // (reading what was stored) leaves the report to be derived in full.
   absl::Status Collect(const ReportQuery& query, ReportBuilder* builder) const;
+
+  // The group figures as the log stands (its last position), for reports
+  // as of that position.
+  const GroupFigures& figures() const { return figures_; }
 
   // Entries decided so far, alive or withdrawn.
   uint32_t entry_count() const { return next_id_; }
@@ -133,6 +144,8 @@ class FindingsIndex {
     std::vector<std::string> cases;
     std::vector<std::string> matters;
     int64_t council_until = INT64_MIN;
+    // What it adds to its group's figures.
+    std::vector<Contribution> figures;
   };
 
   // `recorded_nanos`: when the event at `position` was recorded (INT64_MIN
@@ -178,6 +191,8 @@ class FindingsIndex {
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
   absl::btree_multimap<int64_t, const Case*> council_readers_;
   Reads reads_;
+  std::vector<Contribution> contributions_;
+  GroupFigures figures_;
   absl::flat_hash_set<const Case*> dirty_subjects_;
   uint32_t restored_ids_ = 0;
 };

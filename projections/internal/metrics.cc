@@ -2,12 +2,19 @@
 // compares them (Harrow 4.1: "equivalent access to officers' time is
 // available to all political groups"; Barnet 9.2; mayoral §9: "officers must
 // treat each group in a fair and evenhanded manner"; Harlow 15.9).
+//
+// The counts come from what each case contributes (group_figures.h): summed
+// from the findings index's running totals for a report as the log stands,
+// worked out from the period's cases otherwise. Which groups existed in the
+// period, their sizes, and the statistics are worked out here, per report.
 #include <algorithm>
-#include <tuple>
 #include <map>
+#include <optional>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "projections/internal/group_figures.h"
 #include "projections/internal/report_builder.h"
 #include "projections/internal/rules/common.h"
 #include "projections/statistics.h"
@@ -20,20 +27,12 @@ std::string PValue(double p) {
   return p < 0.0001 ? std::string("p < 0.0001") : absl::StrFormat("p = %.4f", p);
 }
 
-struct Tally {
-  v1::GroupMetrics metrics;
-  std::vector<double> minutes_per_briefing;
-  std::vector<double> reply_days;
-  // Evidence for parity findings.
-  std::vector<Seen> declines, late_replies;
-};
-
 }  // namespace
 
 void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
   const absl::Time end = b.period_end();
   const absl::Time last_instant = end - absl::Nanoseconds(1);
-  std::map<std::string, Tally> tallies;  // by group id: sorted, so deterministic
+  std::map<std::string, GroupTally> tallies;  // by group id: sorted, so deterministic
   // Every group that existed at some point of the period.
   for (const Case* g : b.indexes().groups) {
     std::optional<Seen> recognised = b.First(*g, v1::Payload::kPoliticalGroupRecognised);
@@ -43,120 +42,76 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
       if (d.at < b.query().from) dissolved_before = true;
     }
     if (dissolved_before) continue;
-    Tally& t = tallies[g->id];
+    GroupTally& t = tallies[g->id];
     t.metrics.set_group_id(g->id);
     t.metrics.set_name(b.GroupName(g->id));
     t.metrics.set_councillors(static_cast<uint32_t>(b.GroupMembersAt(g->id, last_instant).size()));
   }
-  auto tally = [&](const std::string& group) -> Tally* {
+  auto tally = [&](const std::string& group) -> GroupTally* {
     auto it = tallies.find(group);
     return it == tallies.end() ? nullptr : &it->second;
   };
 
-  // Briefings and offers.
-  for (const Case* c : b.Cases(CaseKind::kBriefing)) {
-    std::optional<Seen> opening = b.Opening(*c);
-    if (!opening) continue;
-    const v1::Payload& p = *opening->payload;
-    const bool is_offer = p.has_briefing_offered();
-    if (!is_offer && !p.has_briefing_requested()) continue;
-    const std::string& group =
-        is_offer ? p.briefing_offered().group_id() : p.briefing_requested().group_id();
-    Tally* t = tally(group);
-    if (t == nullptr) continue;
-    if (b.InPeriod(opening->at)) {
-      if (is_offer) {
-        t->metrics.set_briefings_offered(t->metrics.briefings_offered() + 1);
-      } else {
-        t->metrics.set_briefings_requested(t->metrics.briefings_requested() + 1);
-      }
-    }
-    for (const Seen& n : b.Facts(*c, v1::Payload::kBriefingOfferNotTakenUp)) {
-      if (b.InPeriod(n.at))
-        t->metrics.set_offers_not_taken_up(t->metrics.offers_not_taken_up() + 1);
-    }
-    // The request's decision is its latest approval or decline in the period.
-    std::optional<Seen> decision;
-    for (const Seen& seen : b.View(*c)) {
-      const std::optional<Seen> s = seen;
-      if (!s || !b.InPeriod(s->at)) continue;
-      if (s->payload->has_briefing_approved() || s->payload->has_briefing_declined()) {
-        if (!decision ||
-            std::tie(s->at, s->position) > std::tie(decision->at, decision->position)) {
-          decision = s;
+  // What the period's cases contribute: summed by the findings index as the
+  // log stands, or worked out case by case (the reference).
+  const FigureWindow window = FigureWindow::Of(b.query());
+  // The fact a contribution comes from, as the report sees it.
+  auto seen = [&b](const Contribution& x) -> std::optional<Seen> {
+    const auto& facts = x.c->record.facts();
+    auto it = std::lower_bound(
+        facts.begin(), facts.end(), x.position,
+        [](const state::FactRecord& f, uint64_t position) { return f.position() < position; });
+    if (it == facts.end() || it->position() != x.position) return std::nullopt;
+    return b.Visible(*it);
+  };
+  // Access-parity's evidence: the declines by choice, and the queries
+  // answered late or not at all.
+  auto is_decline = [](const Contribution& x, bool) { return x.kind == Contribution::kDeclined; };
+  auto is_late = [](const Contribution& x, bool not_yet_due) {
+    return x.kind == Contribution::kQueryLate ||
+           (x.kind == Contribution::kQueryUnreplied && !not_yet_due);
+  };
+  const GroupFigures* figures = b.figures();
+  if (figures != nullptr) {
+    figures->Sum(window, tally);
+  } else {
+    std::vector<Contribution> contributions;
+    for (CaseKind kind :
+         {CaseKind::kBriefing, CaseKind::kMeeting, CaseKind::kQuery, CaseKind::kComplaint}) {
+      for (const Case* c : b.Cases(kind)) {
+        contributions.clear();
+        AddContributions(b, *c, &contributions);
+        for (const Contribution& x : contributions) {
+          if (!window.Counts(x)) continue;
+          GroupTally* t = tally(x.group);
+          if (t == nullptr) continue;
+          const bool not_yet_due = window.NotYetDue(x);
+          t->Add(x, not_yet_due);
+          if (is_decline(x, not_yet_due) || is_late(x, not_yet_due)) {
+            if (std::optional<Seen> s = seen(x)) {
+              (is_decline(x, not_yet_due) ? t->declines : t->late_replies).push_back(*s);
+            }
+          }
         }
       }
     }
-    if (decision) {
-      if (decision->payload->has_briefing_declined()) {
-        t->metrics.set_briefings_declined(t->metrics.briefings_declined() + 1);
-        const v1::DeclineReason reason = decision->payload->briefing_declined().reason();
-        // Declines the protocols require, when the reason given held.
-        if ((reason == v1::PRE_ELECTION_PERIOD || reason == v1::PARTY_POLITICAL) &&
-            DeclineReasonHeld(b, b.BriefingOf(*c), *decision)) {
-          t->metrics.set_briefings_declined_required(t->metrics.briefings_declined_required() + 1);
-        } else {
-          t->declines.push_back(*decision);
-        }
-      } else {
-        t->metrics.set_briefings_approved(t->metrics.briefings_approved() + 1);
-      }
-    }
-    if (std::optional<Seen> d = b.First(*c, v1::Payload::kBriefingDelivered);
-        d && b.InPeriod(d->at)) {
-      const auto& delivery = d->payload->briefing_delivered();
-      const uint64_t minutes = static_cast<uint64_t>(std::max(0, delivery.duration_minutes())) *
-                               static_cast<uint64_t>(std::max(1, delivery.officer_ids_size()));
-      t->metrics.set_briefings_delivered(t->metrics.briefings_delivered() + 1);
-      t->metrics.set_officer_minutes(t->metrics.officer_minutes() + minutes);
-      t->minutes_per_briefing.push_back(static_cast<double>(minutes));
-    }
   }
-  // Officers at group meetings that were not briefings already counted.
-  for (const Case* c : b.Cases(CaseKind::kMeeting)) {
-    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
-      const auto& a = m.payload->officer_attended_group_meeting();
-      if (!a.briefing_id().empty() || !b.InPeriod(m.at)) continue;
-      if (Tally* t = tally(a.group_id())) {
-        t->metrics.set_officer_minutes(t->metrics.officer_minutes() +
-                                       static_cast<uint64_t>(std::max(0, a.duration_minutes())));
-      }
-    }
-  }
-  // Written queries, by the group of the councillor when the query came in.
-  for (const Case* c : b.Cases(CaseKind::kQuery)) {
-    const QueryOutcome& o = b.QueryOf(*c);
-    if (!o.received || !b.InPeriod(o.received->at)) continue;
-    Tally* t = tally(o.group_id);
-    if (t == nullptr) continue;
-    v1::GroupMetrics& m = t->metrics;
-    m.set_queries_received(m.queries_received() + 1);
-    if (o.first_reply) {
-      if (o.in_time) {
-        m.set_queries_replied_in_time(m.queries_replied_in_time() + 1);
-      } else {
-        m.set_queries_replied_late(m.queries_replied_late() + 1);
-        t->late_replies.push_back(*o.received);
-      }
-      t->reply_days.push_back(b.calendar().WorkingDaysBetween(
-          b.calendar().LocalDay(o.received->at), b.calendar().LocalDay(o.first_reply->at)));
-    } else if (!o.pending) {
-      m.set_queries_unanswered(m.queries_unanswered() + 1);
-      t->late_replies.push_back(*o.received);
-    } else {
-      m.set_queries_not_yet_due(m.queries_not_yet_due() + 1);
-    }
-  }
-  // Complaints raised by the group's councillors.
-  for (const Case* c : b.Cases(CaseKind::kComplaint)) {
-    std::optional<Seen> raised = b.First(*c, v1::Payload::kComplaintRaised);
-    if (!raised || !b.InPeriod(raised->at)) continue;
-    const auto& r = raised->payload->complaint_raised();
-    if (!r.raised_by().has_member_id()) continue;
-    if (Tally* t = tally(b.MemberGroupAt(r.raised_by().member_id(), raised->at))) {
-      t->metrics.set_complaints_raised(t->metrics.complaints_raised() + 1);
-    }
-  }
+  // The evidence of a group's parity finding (summed figures gather it only
+  // for a finding: a walk over the period's contributions).
+  auto evidence = [&](const std::string& group, const GroupTally& t, bool declines) {
+    if (figures == nullptr) return declines ? t.declines : t.late_replies;
+    std::vector<Seen> out;
+    figures->ForEach(
+        window,
+        [&](const Contribution& x, bool not_yet_due) {
+          return x.group == group &&
+                 (declines ? is_decline(x, not_yet_due) : is_late(x, not_yet_due));
+        },
+        [&](const Contribution& x) {
+          if (std::optional<Seen> s = seen(x)) out.push_back(*s);
+        });
+    return out;
+  };
   for (auto& [id, t] : tallies) {
     v1::GroupMetrics& m = t.metrics;
     const uint32_t discretionary = m.briefings_declined() - m.briefings_declined_required();
@@ -211,7 +166,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
                                      "require (pre-election, party-political) are not counted.",
                                      m.name(), declined, decided, rate * 100, declined_others,
                                      decided_others, rate_others * 100, PValue(p)),
-                     cap(t.declines));
+                     cap(evidence(id, t, /*declines=*/true)));
       }
     }
     // Late written replies.
@@ -230,7 +185,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
                                      "for the other groups; Fisher's exact test %s.",
                                      m.name(), late, judged, share * 100, late_others,
                                      judged_others, share_others * 100, PValue(p)),
-                     cap(t.late_replies));
+                     cap(evidence(id, t, /*declines=*/false)));
       }
     }
     // Officer time per briefing.

@@ -25,6 +25,9 @@
 
 namespace evenhand::projections::internal {
 
+struct Contribution;  // group_figures.h
+class GroupFigures;
+
 // A fact as it stood at the as-of position.
 struct Seen {
   const state::FactRecord* fact = nullptr;
@@ -125,9 +128,16 @@ class ReportBuilder {
   // complaint or councillor) as the log stands at `position`, for any
   // period and any as-of time: a finding holds from its date on, an
   // obligation is open until it falls due. Fills `reads`.
-  std::vector<Decided> Decide(const Case& subject, uint64_t position, Reads* reads);
+  // Appends to `figures` what the subject contributes to its group's
+  // figures (group_figures.h), read as its findings are.
+  std::vector<Decided> Decide(const Case& subject, uint64_t position, Reads* reads,
+                              std::vector<Contribution>* figures);
   // Adds a decided finding or obligation to a kPeriodOnly report.
   void AddDecided(const Decided& decided);
+  // A report as of the log's last position: the group table sums these
+  // (kept by the findings index) instead of the period's cases.
+  void UseFigures(const GroupFigures* figures) { figures_ = figures; }
+  const GroupFigures* figures() const { return figures_; }
 
   // ---- Reading facts as of the query --------------------------------------
   std::optional<Seen> Visible(const state::FactRecord& fact) const;
@@ -288,6 +298,7 @@ class ReportBuilder {
   enum class Pass { kReport, kIndexFindings, kIndexObligations };
   Pass pass_ = Pass::kReport;
   Reads* reads_ = nullptr;
+  const GroupFigures* figures_ = nullptr;
   void ReadCase(const std::string& stream_id) const {
     if (reads_ != nullptr) reads_->cases.insert(stream_id);
   }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/time_util.h"
+#include "projections/internal/group_figures.h"
 #include "projections/internal/report_builder.h"
 #include "projections/internal/rules/rule.h"
 
@@ -33,7 +34,8 @@ void ReportBuilder::ReloadRegistry(uint64_t position) {
   reads_ = reads;
 }
 
-std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t position, Reads* reads) {
+std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t position, Reads* reads,
+                                           std::vector<Contribution>* figures) {
   query_.as_of_position = position;
   reads->Clear();
   reads_ = reads;
@@ -62,6 +64,9 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
         rule.check(*this);
       }
     }
+    // The group figures, which do not depend on the moment (a query not
+    // yet due carries its deadline instead).
+    if (pass == Pass::kIndexFindings) AddContributions(*this, subject, figures);
     auto cited = [&](const auto& positions) {
       std::vector<std::pair<uint64_t, std::string>> evidence;
       for (uint64_t p : positions) evidence.emplace_back(p, evidence_.at(p));

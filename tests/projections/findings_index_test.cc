@@ -68,6 +68,7 @@ class History {
       Record(std::move(e));
       if (Chance(0.03)) Correct();
       if (Chance(0.004)) ChangeCouncil();
+      if (Chance(0.01)) DecideAgain();
     }
   }
 
@@ -154,6 +155,31 @@ class History {
         break;
     }
     Record(std::move(e));
+  }
+
+  // A briefing request decided again (approved after a decline, declined
+  // after an approval), sometimes dated before the first decision: the
+  // group table counts a request's latest decision in the period.
+  void DecideAgain() {
+    for (int tries = 0; tries < 20; ++tries) {
+      const v1::RecordedEvent& d = log_[Pick(0, static_cast<int>(log_.size()) - 1)];
+      const v1::Payload& p = d.event().payload();
+      if (!p.has_briefing_approved() && !p.has_briefing_declined()) continue;
+      const absl::Time at = FromProtoTime(d.event().occurred_at());
+      v1::Event e = Next(d.event().stream_id(), Moved(at, Chance(0.3) ? 24 * 40 : 24 * 5));
+      if (p.has_briefing_approved()) {
+        auto* x = e.mutable_payload()->mutable_briefing_declined();
+        x->set_briefing_id(p.briefing_approved().briefing_id());
+        x->set_declined_by_officer_id(p.briefing_approved().approved_by_officer_id());
+        x->set_reason(static_cast<v1::DeclineReason>(Pick(1, 6)));
+      } else {
+        auto* x = e.mutable_payload()->mutable_briefing_approved();
+        x->set_briefing_id(p.briefing_declined().briefing_id());
+        x->set_approved_by_officer_id(p.briefing_declined().declined_by_officer_id());
+      }
+      Record(std::move(e));
+      return;
+    }
   }
 
   // The council changes, possibly backdated (recorded late).
@@ -329,9 +355,28 @@ TEST_P(FindingsIndexTest, ServedReportsEqualDerivedOnes) {
   p.IndexFindings(settings_, *calendar_);
   const bool store = GetParam() % 2 == 1;
   if (store) p.StoreFindingsIn(&stored);
+  // Along the way, reports as the log stands then (the group table from the
+  // running totals), for a random period.
+  const uint64_t every = std::max<size_t>(log.size() / 8, 1);
   for (const auto& e : log) {
     p.Apply(e);
     if (store && e.position() % 37 == 0) stored.Checkpoint(p);
+    if (e.position() % every == 0) {
+      ReportQuery q;
+      q.as_of_position = e.position();
+      // Judged at a moment before the next event was recorded.
+      const absl::Time recorded = h.RecordedAt(e.position());
+      const absl::Time next = e.position() < log.size() ? h.RecordedAt(e.position() + 1)
+                                                        : recorded + absl::Hours(24 * 10);
+      q.as_of_time = std::max(recorded, std::min(h.Between(recorded, next),
+                                                 next - absl::Nanoseconds(1)));
+      if (h.Chance(0.7)) {
+        q.from = h.Between(h.first(), FromProtoTime(e.event().occurred_at()));
+        q.to = q.from + absl::Hours(24 * h.Pick(1, 120));
+      }
+      ExpectSame(p, q, "a report as the log stood");
+      if (HasFailure()) return;
+    }
   }
   ASSERT_GT(p.indexed_entries(), 0u);
   const uint64_t n = log.size();

@@ -1,0 +1,383 @@
+#include "projections/internal/group_figures.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "base/logging.h"
+#include "projections/internal/rules/common.h"
+
+namespace evenhand::projections::internal {
+namespace {
+
+constexpr int64_t kDayNanos = 86400LL * 1000000000;
+
+int64_t Clamp(absl::Time t) {
+  if (t >= absl::FromUnixNanos(INT64_MAX - 1)) return INT64_MAX;
+  if (t <= absl::FromUnixNanos(INT64_MIN + 1)) return INT64_MIN;
+  return absl::ToUnixNanos(t);
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && a < 0 ? 1 : 0); }
+int64_t CeilDiv(int64_t a, int64_t b) { return a / b + (a % b != 0 && a > 0 ? 1 : 0); }
+
+Contribution Make(Contribution::Kind kind, const std::string& group, const Seen& s, const Case& c) {
+  Contribution x;
+  x.kind = kind;
+  x.group = group;
+  x.at_nanos = Clamp(s.at);
+  x.position = s.position;
+  x.c = &c;
+  return x;
+}
+
+void AddBriefing(const ReportBuilder& b, const Case& c, std::vector<Contribution>* out) {
+  std::optional<Seen> opening = b.Opening(c);
+  if (!opening) return;
+  const v1::Payload& p = *opening->payload;
+  const bool is_offer = p.has_briefing_offered();
+  if (!is_offer && !p.has_briefing_requested()) return;
+  const std::string& group =
+      is_offer ? p.briefing_offered().group_id() : p.briefing_requested().group_id();
+  out->push_back(
+      Make(is_offer ? Contribution::kOffered : Contribution::kRequested, group, *opening, c));
+  for (const Seen& n : b.Facts(c, v1::Payload::kBriefingOfferNotTakenUp)) {
+    out->push_back(Make(Contribution::kNotTakenUp, group, n, c));
+  }
+  // Every decision, in (time, position) order: the latest in a period is
+  // the one whose successor (if any) falls after it.
+  std::vector<Seen> decisions;
+  for (const Seen& s : b.View(c)) {
+    if (s.payload->has_briefing_approved() || s.payload->has_briefing_declined()) {
+      decisions.push_back(s);
+    }
+  }
+  std::sort(decisions.begin(), decisions.end(), [](const Seen& x, const Seen& y) {
+    return std::tie(x.at, x.position) < std::tie(y.at, y.position);
+  });
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const Seen& d = decisions[i];
+    Contribution::Kind kind = Contribution::kApproved;
+    if (d.payload->has_briefing_declined()) {
+      const v1::DeclineReason reason = d.payload->briefing_declined().reason();
+      // Declines the protocols require, when the reason given held.
+      kind = (reason == v1::PRE_ELECTION_PERIOD || reason == v1::PARTY_POLITICAL) &&
+                     DeclineReasonHeld(b, b.BriefingOf(c), d)
+                 ? Contribution::kDeclinedRequired
+                 : Contribution::kDeclined;
+    }
+    Contribution x = Make(kind, group, d, c);
+    if (i + 1 < decisions.size()) x.until_nanos = Clamp(decisions[i + 1].at);
+    out->push_back(std::move(x));
+  }
+  if (std::optional<Seen> d = b.First(c, v1::Payload::kBriefingDelivered)) {
+    const auto& delivery = d->payload->briefing_delivered();
+    Contribution x = Make(Contribution::kDelivered, group, *d, c);
+    x.value = static_cast<int64_t>(std::max(0, delivery.duration_minutes())) *
+              static_cast<int64_t>(std::max(1, delivery.officer_ids_size()));
+    out->push_back(std::move(x));
+  }
+}
+
+}  // namespace
+
+state::FigureRecord Contribution::ToRecord() const {
+  state::FigureRecord r;
+  r.set_kind(kind);
+  r.set_group(group);
+  r.set_at_nanos(at_nanos);
+  r.set_position(position);
+  r.set_until_nanos(until_nanos);
+  r.set_due_nanos(due_nanos);
+  r.set_value(value);
+  return r;
+}
+
+Contribution Contribution::FromRecord(const state::FigureRecord& r, const Case* c) {
+  Contribution x;
+  x.kind = static_cast<Kind>(r.kind());  // checked by the caller
+  x.group = r.group();
+  x.at_nanos = r.at_nanos();
+  x.position = r.position();
+  x.until_nanos = r.until_nanos();
+  x.due_nanos = r.due_nanos();
+  x.value = r.value();
+  x.c = c;
+  return x;
+}
+
+void AddContributions(const ReportBuilder& b, const Case& c, std::vector<Contribution>* out) {
+  switch (c.kind) {
+    case CaseKind::kBriefing:
+      AddBriefing(b, c, out);
+      return;
+    case CaseKind::kMeeting:
+      // Officers at group meetings that were not briefings already counted.
+      for (const Seen& m : b.Facts(c, v1::Payload::kOfficerAttendedGroupMeeting)) {
+        const auto& a = m.payload->officer_attended_group_meeting();
+        if (!a.briefing_id().empty()) continue;
+        Contribution x = Make(Contribution::kMeetingMinutes, a.group_id(), m, c);
+        x.value = std::max(0, a.duration_minutes());
+        out->push_back(std::move(x));
+      }
+      return;
+    case CaseKind::kQuery: {
+      // By the group of the councillor when the query came in.
+      const QueryOutcome& o = b.QueryOf(c);
+      if (!o.received) return;
+      Contribution x = Make(Contribution::kQueryUnreplied, o.group_id, *o.received, c);
+      if (o.first_reply) {
+        x.kind = o.in_time ? Contribution::kQueryInTime : Contribution::kQueryLate;
+        x.value = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(o.received->at),
+                                                  b.calendar().LocalDay(o.first_reply->at));
+      } else {
+        x.due_nanos = Clamp(o.deadline);
+      }
+      out->push_back(std::move(x));
+      return;
+    }
+    case CaseKind::kComplaint: {
+      // Raised by one of the group's councillors.
+      std::optional<Seen> raised = b.First(c, v1::Payload::kComplaintRaised);
+      if (!raised) return;
+      const auto& r = raised->payload->complaint_raised();
+      if (!r.raised_by().has_member_id()) return;
+      out->push_back(Make(Contribution::kComplaint,
+                          b.MemberGroupAt(r.raised_by().member_id(), raised->at), *raised, c));
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+FigureWindow FigureWindow::Of(const ReportQuery& q) {
+  FigureWindow w;
+  w.from = Clamp(q.from);
+  w.as_of = Clamp(q.as_of_time);
+  w.end = std::min(Clamp(q.to), w.as_of == INT64_MAX ? INT64_MAX : w.as_of + 1);
+  return w;
+}
+
+void GroupTally::Add(const Contribution& x, bool not_yet_due) {
+  v1::GroupMetrics& m = metrics;
+  switch (x.kind) {
+    case Contribution::kOffered:
+      m.set_briefings_offered(m.briefings_offered() + 1);
+      break;
+    case Contribution::kRequested:
+      m.set_briefings_requested(m.briefings_requested() + 1);
+      break;
+    case Contribution::kNotTakenUp:
+      m.set_offers_not_taken_up(m.offers_not_taken_up() + 1);
+      break;
+    case Contribution::kApproved:
+      m.set_briefings_approved(m.briefings_approved() + 1);
+      break;
+    case Contribution::kDeclinedRequired:
+      m.set_briefings_declined_required(m.briefings_declined_required() + 1);
+      m.set_briefings_declined(m.briefings_declined() + 1);
+      break;
+    case Contribution::kDeclined:
+      m.set_briefings_declined(m.briefings_declined() + 1);
+      break;
+    case Contribution::kDelivered:
+      m.set_briefings_delivered(m.briefings_delivered() + 1);
+      m.set_officer_minutes(m.officer_minutes() + static_cast<uint64_t>(x.value));
+      minutes_per_briefing.push_back(static_cast<double>(x.value));
+      break;
+    case Contribution::kMeetingMinutes:
+      m.set_officer_minutes(m.officer_minutes() + static_cast<uint64_t>(x.value));
+      break;
+    case Contribution::kQueryInTime:
+      m.set_queries_received(m.queries_received() + 1);
+      m.set_queries_replied_in_time(m.queries_replied_in_time() + 1);
+      reply_days.push_back(static_cast<double>(x.value));
+      break;
+    case Contribution::kQueryLate:
+      m.set_queries_received(m.queries_received() + 1);
+      m.set_queries_replied_late(m.queries_replied_late() + 1);
+      reply_days.push_back(static_cast<double>(x.value));
+      break;
+    case Contribution::kQueryUnreplied:
+      m.set_queries_received(m.queries_received() + 1);
+      if (not_yet_due) {
+        m.set_queries_not_yet_due(m.queries_not_yet_due() + 1);
+      } else {
+        m.set_queries_unanswered(m.queries_unanswered() + 1);
+      }
+      break;
+    case Contribution::kComplaint:
+      m.set_complaints_raised(m.complaints_raised() + 1);
+      break;
+    case Contribution::kKinds:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+bool GroupFigures::Totals::empty() const {
+  for (uint32_t n : count) {
+    if (n != 0) return false;
+  }
+  return true;
+}
+
+void GroupFigures::Add(const Contribution& x) {
+  all_.emplace(Key{x.at_nanos, x.position}, x);
+  Change(x, +1);
+}
+
+void GroupFigures::Remove(const Contribution& x) {
+  auto [begin, end] = all_.equal_range(Key{x.at_nanos, x.position});
+  for (auto it = begin; it != end; ++it) {
+    if (it->second == x) {
+      all_.erase(it);
+      Change(x, -1);
+      return;
+    }
+  }
+  // A bug: a subject removes only what it added.
+  logging::Error("fairness", "group figures: a contribution to remove was not there");
+}
+
+void GroupFigures::Change(const Contribution& x, int sign) {
+  auto remove_one = [](auto& map, int64_t key, const Contribution& x) {
+    auto [begin, end] = map.equal_range(key);
+    for (auto it = begin; it != end; ++it) {
+      if (it->second == x) {
+        map.erase(it);
+        return;
+      }
+    }
+  };
+  if (x.until_nanos != INT64_MAX) {
+    if (sign > 0) {
+      bounded_.emplace(x.at_nanos, x);
+    } else {
+      remove_one(bounded_, x.at_nanos, x);
+    }
+    return;
+  }
+  if (x.kind == Contribution::kQueryUnreplied) {
+    if (sign > 0) {
+      unreplied_.emplace(x.due_nanos, x);
+    } else {
+      remove_one(unreplied_, x.due_nanos, x);
+    }
+  }
+  const int64_t day = FloorDiv(x.at_nanos, kDayNanos);
+  auto& groups = days_[day];
+  Totals& t = groups[x.group];
+  t.count[x.kind] += static_cast<uint32_t>(sign);
+  auto histogram = [sign](absl::btree_map<int64_t, uint32_t>& h, int64_t value) {
+    uint32_t& n = h[value];
+    n += static_cast<uint32_t>(sign);
+    if (n == 0) h.erase(value);
+  };
+  switch (x.kind) {
+    case Contribution::kDelivered:
+      t.officer_minutes += static_cast<uint64_t>(sign) * static_cast<uint64_t>(x.value);
+      histogram(t.briefing_minutes, x.value);
+      break;
+    case Contribution::kMeetingMinutes:
+      t.officer_minutes += static_cast<uint64_t>(sign) * static_cast<uint64_t>(x.value);
+      break;
+    case Contribution::kQueryInTime:
+    case Contribution::kQueryLate:
+      histogram(t.reply_days, x.value);
+      break;
+    default:
+      break;
+  }
+  if (t.empty()) {
+    groups.erase(x.group);
+    if (groups.empty()) days_.erase(day);
+  }
+}
+
+void GroupFigures::AddTotals(const Totals& t, GroupTally* tally) {
+  v1::GroupMetrics& m = tally->metrics;
+  using C = Contribution;
+  m.set_briefings_offered(m.briefings_offered() + t.count[C::kOffered]);
+  m.set_briefings_requested(m.briefings_requested() + t.count[C::kRequested]);
+  m.set_offers_not_taken_up(m.offers_not_taken_up() + t.count[C::kNotTakenUp]);
+  m.set_briefings_approved(m.briefings_approved() + t.count[C::kApproved]);
+  m.set_briefings_declined_required(m.briefings_declined_required() +
+                                    t.count[C::kDeclinedRequired]);
+  m.set_briefings_declined(m.briefings_declined() + t.count[C::kDeclinedRequired] +
+                           t.count[C::kDeclined]);
+  m.set_briefings_delivered(m.briefings_delivered() + t.count[C::kDelivered]);
+  m.set_officer_minutes(m.officer_minutes() + t.officer_minutes);
+  m.set_queries_received(m.queries_received() + t.count[C::kQueryInTime] + t.count[C::kQueryLate] +
+                         t.count[C::kQueryUnreplied]);
+  m.set_queries_replied_in_time(m.queries_replied_in_time() + t.count[C::kQueryInTime]);
+  m.set_queries_replied_late(m.queries_replied_late() + t.count[C::kQueryLate]);
+  // The caller moves those not yet due (GroupFigures::Sum).
+  m.set_queries_unanswered(m.queries_unanswered() + t.count[C::kQueryUnreplied]);
+  m.set_complaints_raised(m.complaints_raised() + t.count[C::kComplaint]);
+  for (const auto& [value, n] : t.briefing_minutes) {
+    tally->minutes_per_briefing.insert(tally->minutes_per_briefing.end(), n,
+                                       static_cast<double>(value));
+  }
+  for (const auto& [value, n] : t.reply_days) {
+    tally->reply_days.insert(tally->reply_days.end(), n, static_cast<double>(value));
+  }
+}
+
+void GroupFigures::Sum(const FigureWindow& w,
+                       const std::function<GroupTally*(const std::string& group)>& tally) const {
+  if (w.from >= w.end) return;
+  // Contributions one by one in [lo, hi), as if all unanswered.
+  auto one_by_one = [&](int64_t lo, int64_t hi) {
+    for (auto it = all_.lower_bound(Key{lo, 0}); it != all_.end() && it->first.first < hi; ++it) {
+      const Contribution& x = it->second;
+      if (x.until_nanos != INT64_MAX) continue;  // below
+      if (GroupTally* t = tally(x.group)) t->Add(x, /*not_yet_due=*/false);
+    }
+  };
+  // Whole days [first_day, end_day) are summed; the partial days at either
+  // end are read one by one.
+  const int64_t first_day = CeilDiv(w.from, kDayNanos);
+  const int64_t end_day = FloorDiv(w.end, kDayNanos);
+  if (first_day >= end_day) {
+    one_by_one(w.from, w.end);
+  } else {
+    one_by_one(w.from, first_day * kDayNanos);
+    for (auto it = days_.lower_bound(first_day); it != days_.end() && it->first < end_day; ++it) {
+      for (const auto& [group, totals] : it->second) {
+        if (GroupTally* t = tally(group)) AddTotals(totals, t);
+      }
+    }
+    one_by_one(end_day * kDayNanos, w.end);
+  }
+  // Decisions superseded later: counted if the next one falls after the
+  // period.
+  for (auto it = bounded_.lower_bound(w.from); it != bounded_.end() && it->first < w.end; ++it) {
+    if (!w.Counts(it->second)) continue;
+    if (GroupTally* t = tally(it->second.group)) t->Add(it->second, false);
+  }
+  // Queries without a reply counted above as unanswered whose deadline is
+  // after the report's moment: not yet due.
+  if (w.as_of == INT64_MAX) return;
+  for (auto it = unreplied_.upper_bound(w.as_of); it != unreplied_.end(); ++it) {
+    if (!w.Counts(it->second)) continue;
+    if (GroupTally* t = tally(it->second.group)) {
+      v1::GroupMetrics& m = t->metrics;
+      m.set_queries_unanswered(m.queries_unanswered() - 1);
+      m.set_queries_not_yet_due(m.queries_not_yet_due() + 1);
+    }
+  }
+}
+
+void GroupFigures::ForEach(const FigureWindow& w,
+                           const std::function<bool(const Contribution& x, bool not_yet_due)>& want,
+                           const std::function<void(const Contribution& x)>& visit) const {
+  for (auto it = all_.lower_bound(Key{w.from, 0}); it != all_.end() && it->first.first < w.end;
+       ++it) {
+    const Contribution& x = it->second;
+    if (w.Counts(x) && want(x, w.NotYetDue(x))) visit(x);
+  }
+}
+
+}  // namespace evenhand::projections::internal

@@ -1,0 +1,161 @@
+// The report's per-group figures (the group table: briefings requested,
+// offered, approved and declined, officer minutes, written queries and how
+// long their replies took, complaints), as what each case contributes.
+// Internal to projections/.
+//
+// A case's contributions (AddContributions) are worked out by the same code
+// whether a report derives them from the period's cases (the reference) or
+// the findings index keeps them as running totals (GroupFigures), so the two
+// cannot count differently. Each contribution is placed in time by the fact
+// it comes from, and says what it adds; two things about it depend on the
+// report rather than the case:
+//   - a request's decision counts only if it is the latest in the period:
+//     a decision superseded later counts in periods that end before the
+//     next decision (`until`);
+//   - a written query without a reply is "not yet due" while the report's
+//     moment is before its deadline (`due`), "unanswered" after.
+//
+// GroupFigures keeps them as totals per day (UTC) and group, so a report
+// for a period sums whole days and reads only the contributions of its two
+// partial days one by one, the few decisions superseded later, and the
+// unreplied queries whose deadline is after its moment. It answers for the
+// log as it stands (the projection's last position): a report as of an
+// earlier position derives its figures from the cases.
+//
+// What it does not know: which groups exist in a period or how many
+// councillors they have (the registry), and the statistics the group table
+// and access-parity compute from the sums (metrics.cc).
+#ifndef EVENHAND_PROJECTIONS_INTERNAL_GROUP_FIGURES_H_
+#define EVENHAND_PROJECTIONS_INTERNAL_GROUP_FIGURES_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "evenhand/state/fairness_state.pb.h"
+#include "evenhand/v1/fairness.pb.h"
+#include "projections/internal/report_builder.h"
+
+namespace evenhand::projections::internal {
+
+// What one fact of a case adds to its group's figures.
+struct Contribution {
+  enum Kind : uint8_t {
+    kOffered,           // a briefing offered to the group
+    kRequested,         // a briefing the group asked for
+    kNotTakenUp,        // an offer the group turned down
+    kApproved,          // a request's decision: approved
+    kDeclinedRequired,  // declined for a reason the protocols require, which held
+    kDeclined,          // declined by choice (access-parity's evidence)
+    kDelivered,         // a briefing given: `value` officer minutes
+    kMeetingMinutes,    // an officer at a group meeting: `value` minutes
+    kQueryInTime,       // a written query replied to in time: `value` working days
+    kQueryLate,         // replied to late: `value` working days
+    kQueryUnreplied,    // no reply yet: not yet due, or unanswered
+    kComplaint,         // a complaint raised by one of the group's councillors
+    kKinds,
+  };
+  Kind kind = kOffered;
+  std::string group;
+  // When the fact it comes from happened, and its position.
+  int64_t at_nanos = 0;
+  uint64_t position = 0;
+  // A decision: counts only in a period ending at or before the next one.
+  int64_t until_nanos = INT64_MAX;
+  // A query without a reply: its deadline.
+  int64_t due_nanos = INT64_MAX;
+  int64_t value = 0;
+  const Case* c = nullptr;
+
+  bool operator==(const Contribution& o) const {
+    return kind == o.kind && group == o.group && at_nanos == o.at_nanos && position == o.position &&
+           until_nanos == o.until_nanos && due_nanos == o.due_nanos && value == o.value && c == o.c;
+  }
+  state::FigureRecord ToRecord() const;
+  static Contribution FromRecord(const state::FigureRecord& r, const Case* c);
+};
+
+// Appends what case `c` (a briefing, meeting, query or complaint) contributes
+// as the log stands at `b`'s position, whatever the period.
+void AddContributions(const ReportBuilder& b, const Case& c, std::vector<Contribution>* out);
+
+// The period a report counts, in nanoseconds: [from, end), end being the
+// period's end or just after the report's moment (ReportBuilder::InPeriod),
+// judged at `as_of`.
+struct FigureWindow {
+  int64_t from = INT64_MIN;
+  int64_t end = INT64_MAX;
+  int64_t as_of = INT64_MAX;
+  static FigureWindow Of(const ReportQuery& q);
+  bool Counts(const Contribution& x) const {
+    return x.at_nanos >= from && x.at_nanos < end && x.until_nanos >= end;
+  }
+  // A query without a reply whose deadline has not passed.
+  bool NotYetDue(const Contribution& x) const {
+    return x.kind == Contribution::kQueryUnreplied && as_of < x.due_nanos;
+  }
+};
+
+// One group's figures for a period, and the distributions the statistics
+// need. Evidence (the declines by choice, the late and unanswered queries)
+// is gathered by whoever sums: see AddGroupMetrics.
+struct GroupTally {
+  v1::GroupMetrics metrics;
+  std::vector<double> minutes_per_briefing;
+  std::vector<double> reply_days;
+  std::vector<Seen> declines, late_replies;
+
+  // Adds one contribution counted in the period.
+  void Add(const Contribution& x, bool not_yet_due);
+};
+
+class GroupFigures {
+ public:
+  void Add(const Contribution& x);
+  void Remove(const Contribution& x);
+  size_t size() const { return all_.size(); }
+
+  // Adds to tally(group) every contribution counted in `w`, for the groups
+  // `tally` knows (it returns nullptr for the others). No evidence.
+  void Sum(const FigureWindow& w,
+           const std::function<GroupTally*(const std::string& group)>& tally) const;
+  // Visits, in (time, position) order, every contribution counted in `w`
+  // for which `want(x, not_yet_due)` is true: a walk over the period's
+  // contributions, for the evidence of a finding.
+  void ForEach(const FigureWindow& w,
+               const std::function<bool(const Contribution& x, bool not_yet_due)>& want,
+               const std::function<void(const Contribution& x)>& visit) const;
+
+ private:
+  // What one group's contributions of one day add up to (those that count
+  // in every period holding their day: not the decisions superseded later).
+  struct Totals {
+    uint32_t count[Contribution::kKinds] = {};
+    uint64_t officer_minutes = 0;
+    // Value -> how many: minutes per briefing given, working days per reply.
+    absl::btree_map<int64_t, uint32_t> briefing_minutes;
+    absl::btree_map<int64_t, uint32_t> reply_days;
+    bool empty() const;
+  };
+  void Change(const Contribution& x, int sign);
+  // Adds `t` to `tally` as if each of its contributions were added (queries
+  // without a reply as unanswered).
+  static void AddTotals(const Totals& t, GroupTally* tally);
+
+  using Key = std::pair<int64_t, uint64_t>;  // (at, position)
+  absl::btree_multimap<Key, Contribution> all_;
+  // UTC day -> group -> totals.
+  absl::btree_map<int64_t, absl::flat_hash_map<std::string, Totals>> days_;
+  // Decisions superseded later, by when they happened.
+  absl::btree_multimap<int64_t, Contribution> bounded_;
+  // Queries without a reply, by deadline.
+  absl::btree_multimap<int64_t, Contribution> unreplied_;
+};
+
+}  // namespace evenhand::projections::internal
+
+#endif  // EVENHAND_PROJECTIONS_INTERNAL_GROUP_FIGURES_H_
