@@ -219,14 +219,25 @@ absl::Status ProjectionRunner::Restore() {
 
 absl::Status ProjectionRunner::RestoreFindings() {
   absl::MutexLock lock(&mu_);
-  projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
   if (db_ != nullptr) {
     // Read-only too: a restored index reads its entries back (and, with no
     // checkpoint written, holds what it decides).
     stored_findings_ = std::make_unique<RocksStoredFindings>(db_.get());
-    projection_.StoreFindingsIn(stored_findings_.get());
   }
-  if (projection_.position() == 0 || db_ == nullptr) return absl::OkStatus();
+  if (projection_.position() == 0) {
+    // A whole log to fold: each case is decided once after it (Follow).
+    // Reports are derived meanwhile, and for as-of positions before the
+    // end of that fold.
+    index_after_catch_up_ = store_->LastPosition() > 0;
+    if (index_after_catch_up_) return absl::OkStatus();
+    projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
+    // Read-only, a checkpoint not restored may hold stale entries.
+    if (!options_.read_only) projection_.StoreFindingsIn(stored_findings_.get());
+    return absl::OkStatus();
+  }
+  projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
+  if (stored_findings_ != nullptr) projection_.StoreFindingsIn(stored_findings_.get());
+  if (db_ == nullptr) return absl::OkStatus();
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   const absl::Time started = absl::Now();
   std::string value;
@@ -482,6 +493,15 @@ void ProjectionRunner::Follow() {
   // First the backlog, read in bulk; then the subscription follows new
   // events as they commit.
   if (absl::Status s = CatchUp(); !s.ok()) logging::Error("projections", s.ToString());
+  if (index_after_catch_up_) {
+    absl::MutexLock fold(&fold_mu_);
+    absl::MutexLock lock(&mu_);
+    projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
+    if (!options_.read_only) projection_.StoreFindingsIn(stored_findings_.get());
+    logging::Info("projections", absl::StrCat("folded the log to position ",
+                                              projection_.position(),
+                                              "; deciding every case's findings as of there"));
+  }
   uint64_t from;
   {
     absl::MutexLock fold(&fold_mu_);
