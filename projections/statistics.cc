@@ -33,25 +33,32 @@ double FisherExactTwoSided(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
   return std::min(1.0, p);
 }
 
-double MannWhitneyTwoSided(const std::vector<double>& xs, const std::vector<double>& ys) {
-  const size_t n1 = xs.size(), n2 = ys.size();
+double MannWhitneyTwoSided(const Distribution& xs, const Distribution& ys) {
+  const uint64_t n1 = xs.size(), n2 = ys.size();
   if (n1 == 0 || n2 == 0) return 1.0;
-  std::vector<std::pair<double, int>> all;
-  for (double x : xs) all.emplace_back(x, 0);
-  for (double y : ys) all.emplace_back(y, 1);
-  std::sort(all.begin(), all.end());
-  // Average ranks over ties; collect the tie correction term.
+  // Both samples pooled in value order; each value's tie group takes the
+  // average of the ranks it spans. (Ranks are multiples of 1/2, so their
+  // sums are exact whichever way they are added up.)
   double rank_sum_x = 0, tie_term = 0;
-  for (size_t i = 0; i < all.size();) {
-    size_t j = i;
-    while (j < all.size() && all[j].first == all[i].first) ++j;
-    const double t = static_cast<double>(j - i);
-    const double avg_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2.0;
-    for (size_t k = i; k < j; ++k) {
-      if (all[k].second == 0) rank_sum_x += avg_rank;
+  uint64_t before = 0;  // values ranked below the current one
+  auto x = xs.counts().begin(), y = ys.counts().begin();
+  while (x != xs.counts().end() || y != ys.counts().end()) {
+    uint64_t in_x = 0, in_y = 0;
+    if (y == ys.counts().end() || (x != xs.counts().end() && x->first < y->first)) {
+      in_x = (x++)->second;
+    } else if (x == xs.counts().end() || y->first < x->first) {
+      in_y = (y++)->second;
+    } else {
+      in_x = (x++)->second;
+      in_y = (y++)->second;
     }
+    const uint64_t ties = in_x + in_y;
+    const double t = static_cast<double>(ties);
+    const double avg_rank =
+        (static_cast<double>(before + 1) + static_cast<double>(before + ties)) / 2.0;
+    rank_sum_x += avg_rank * static_cast<double>(in_x);
     tie_term += t * t * t - t;
-    i = j;
+    before += ties;
   }
   const double dn1 = static_cast<double>(n1), dn2 = static_cast<double>(n2);
   const double u = rank_sum_x - dn1 * (dn1 + 1) / 2.0;
@@ -64,16 +71,35 @@ double MannWhitneyTwoSided(const std::vector<double>& xs, const std::vector<doub
   return std::min(1.0, std::erfc(z / std::sqrt(2.0)));
 }
 
-double Median(std::vector<double> values) { return Quantile(std::move(values), 0.5); }
+double MannWhitneyTwoSided(const std::vector<double>& xs, const std::vector<double>& ys) {
+  return MannWhitneyTwoSided(Distribution(xs), Distribution(ys));
+}
 
-double Quantile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
+double Median(const Distribution& values) { return Quantile(values, 0.5); }
+double Median(const std::vector<double>& values) { return Quantile(Distribution(values), 0.5); }
+
+double Quantile(const Distribution& values, double p) {
+  if (values.size() == 0) return 0;
   const double index = p * static_cast<double>(values.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(index));
-  const size_t hi = std::min(values.size() - 1, lo + 1);
+  const uint64_t lo = static_cast<uint64_t>(std::floor(index));
+  const uint64_t hi = std::min(values.size() - 1, lo + 1);
   const double frac = index - static_cast<double>(lo);
-  return values[lo] + (values[hi] - values[lo]) * frac;
+  // The values ranked lo and hi (from 0) in order.
+  double at_lo = 0, at_hi = 0;
+  uint64_t seen = 0;
+  for (const auto& [value, times] : values.counts()) {
+    if (seen <= lo && lo < seen + times) at_lo = value;
+    if (seen <= hi && hi < seen + times) {
+      at_hi = value;
+      break;
+    }
+    seen += times;
+  }
+  return at_lo + (at_hi - at_lo) * frac;
+}
+
+double Quantile(const std::vector<double>& values, double p) {
+  return Quantile(Distribution(values), p);
 }
 
 }  // namespace evenhand::projections

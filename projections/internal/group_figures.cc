@@ -183,7 +183,7 @@ void GroupTally::Add(const Contribution& x, bool not_yet_due) {
     case Contribution::kDelivered:
       m.set_briefings_delivered(m.briefings_delivered() + 1);
       m.set_officer_minutes(m.officer_minutes() + static_cast<uint64_t>(x.value));
-      minutes_per_briefing.push_back(static_cast<double>(x.value));
+      minutes_per_briefing.Add(static_cast<double>(x.value));
       break;
     case Contribution::kMeetingMinutes:
       m.set_officer_minutes(m.officer_minutes() + static_cast<uint64_t>(x.value));
@@ -191,12 +191,12 @@ void GroupTally::Add(const Contribution& x, bool not_yet_due) {
     case Contribution::kQueryInTime:
       m.set_queries_received(m.queries_received() + 1);
       m.set_queries_replied_in_time(m.queries_replied_in_time() + 1);
-      reply_days.push_back(static_cast<double>(x.value));
+      reply_days.Add(static_cast<double>(x.value));
       break;
     case Contribution::kQueryLate:
       m.set_queries_received(m.queries_received() + 1);
       m.set_queries_replied_late(m.queries_replied_late() + 1);
-      reply_days.push_back(static_cast<double>(x.value));
+      reply_days.Add(static_cast<double>(x.value));
       break;
     case Contribution::kQueryUnreplied:
       m.set_queries_received(m.queries_received() + 1);
@@ -317,11 +317,10 @@ void GroupFigures::AddTotals(const Totals& t, GroupTally* tally) {
   m.set_queries_unanswered(m.queries_unanswered() + t.count[C::kQueryUnreplied]);
   m.set_complaints_raised(m.complaints_raised() + t.count[C::kComplaint]);
   for (const auto& [value, n] : t.briefing_minutes) {
-    tally->minutes_per_briefing.insert(tally->minutes_per_briefing.end(), n,
-                                       static_cast<double>(value));
+    tally->minutes_per_briefing.Add(static_cast<double>(value), n);
   }
   for (const auto& [value, n] : t.reply_days) {
-    tally->reply_days.insert(tally->reply_days.end(), n, static_cast<double>(value));
+    tally->reply_days.Add(static_cast<double>(value), n);
   }
 }
 

@@ -39,6 +39,7 @@
 #include "evenhand/state/fairness_state.pb.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "projections/internal/report_builder.h"
+#include "projections/statistics.h"
 
 namespace evenhand::projections::internal {
 
@@ -105,8 +106,8 @@ struct FigureWindow {
 // is gathered by whoever sums: see AddGroupMetrics.
 struct GroupTally {
   v1::GroupMetrics metrics;
-  std::vector<double> minutes_per_briefing;
-  std::vector<double> reply_days;
+  Distribution minutes_per_briefing;
+  Distribution reply_days;
   std::vector<Seen> declines, late_replies;
 
   // Adds one contribution counted in the period.

@@ -138,15 +138,14 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
   };
   for (auto& [id, t] : tallies) {
     uint64_t declined_others = 0, approved_others = 0, late_others = 0, in_time_others = 0;
-    std::vector<double> minutes_others;
+    Distribution minutes_others;
     for (auto& [other_id, o] : tallies) {
       if (other_id == id) continue;
       declined_others += o.metrics.briefings_declined() - o.metrics.briefings_declined_required();
       approved_others += o.metrics.briefings_approved();
       late_others += o.metrics.queries_replied_late() + o.metrics.queries_unanswered();
       in_time_others += o.metrics.queries_replied_in_time();
-      minutes_others.insert(minutes_others.end(), o.minutes_per_briefing.begin(),
-                            o.minutes_per_briefing.end());
+      minutes_others.Merge(o.minutes_per_briefing);
     }
     const v1::GroupMetrics& m = t.metrics;
     // Decline rates, over the declines that were a choice.

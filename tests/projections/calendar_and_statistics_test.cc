@@ -1,5 +1,10 @@
 // The working-day calendar (bank holidays as data) and the statistical tests
 // behind the access-parity rule, against known values.
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "projections/statistics.h"
@@ -139,7 +144,73 @@ TEST(QuantileTest, MedianAndNinetiethPercentile) {
   EXPECT_DOUBLE_EQ(Median({3, 1, 2}), 2);
   EXPECT_DOUBLE_EQ(Median({4, 1, 2, 3}), 2.5);
   EXPECT_DOUBLE_EQ(Quantile({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 0.9), 9.1);
-  EXPECT_DOUBLE_EQ(Median({}), 0);
+  EXPECT_DOUBLE_EQ(Median(std::vector<double>{}), 0);
+}
+
+// The statistics as first written, over lists: the reference a
+// Distribution (what reports sum over days) must match bit for bit.
+double ReferenceMannWhitney(const std::vector<double>& xs, const std::vector<double>& ys) {
+  const size_t n1 = xs.size(), n2 = ys.size();
+  if (n1 == 0 || n2 == 0) return 1.0;
+  std::vector<std::pair<double, int>> all;
+  for (double x : xs) all.emplace_back(x, 0);
+  for (double y : ys) all.emplace_back(y, 1);
+  std::sort(all.begin(), all.end());
+  double rank_sum_x = 0, tie_term = 0;
+  for (size_t i = 0; i < all.size();) {
+    size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    const double t = static_cast<double>(j - i);
+    const double avg_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2.0;
+    for (size_t k = i; k < j; ++k) {
+      if (all[k].second == 0) rank_sum_x += avg_rank;
+    }
+    tie_term += t * t * t - t;
+    i = j;
+  }
+  const double dn1 = static_cast<double>(n1), dn2 = static_cast<double>(n2);
+  const double u = rank_sum_x - dn1 * (dn1 + 1) / 2.0;
+  const double mean = dn1 * dn2 / 2.0;
+  const double n = dn1 + dn2;
+  const double variance = dn1 * dn2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1)));
+  if (variance <= 0) return 1.0;
+  const double z = (std::fabs(u - mean) - 0.5) / std::sqrt(variance);
+  if (z <= 0) return 1.0;
+  return std::min(1.0, std::erfc(z / std::sqrt(2.0)));
+}
+
+double ReferenceQuantile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const double index = p * static_cast<double>(values.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(index));
+  const size_t hi = std::min(values.size() - 1, lo + 1);
+  const double frac = index - static_cast<double>(lo);
+  return values[lo] + (values[hi] - values[lo]) * frac;
+}
+
+TEST(DistributionTest, GivesTheSameAnswersAsTheListsBitForBit) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    // Officer minutes (many ties) or working days; samples split in two
+    // and each half summed "by day" as a report does.
+    const int spread = round % 3 == 0 ? 8 : 400;
+    std::vector<double> xs(rng() % 300), ys(rng() % 900);
+    for (double& v : xs) v = static_cast<double>(rng() % spread) * 15;
+    for (double& v : ys) v = static_cast<double>(rng() % spread) * 15 + (round % 2) * 15;
+    Distribution dx, dy;
+    Distribution half(std::vector<double>(xs.begin(), xs.begin() + xs.size() / 2));
+    dx.Merge(half);
+    for (size_t i = xs.size() / 2; i < xs.size(); ++i) dx.Add(xs[i]);
+    for (double v : ys) dy.Add(v);
+    ASSERT_EQ(dx.size(), xs.size());
+    EXPECT_EQ(MannWhitneyTwoSided(dx, dy), ReferenceMannWhitney(xs, ys)) << round;
+    EXPECT_EQ(MannWhitneyTwoSided(xs, ys), ReferenceMannWhitney(xs, ys)) << round;
+    for (double p : {0.0, 0.1, 0.5, 0.9, 1.0}) {
+      EXPECT_EQ(Quantile(dy, p), ReferenceQuantile(ys, p)) << round << " " << p;
+    }
+    EXPECT_EQ(Median(dx), ReferenceQuantile(xs, 0.5)) << round;
+  }
 }
 
 }  // namespace
