@@ -402,7 +402,9 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   internal::ReportBuilder builder(indexes_, query, settings, calendar,
                                   internal::ReportBuilder::Scope::kPeriodOnly);
   // As the log stands now, the group table sums the index's running totals.
-  if (query.as_of_position >= position_) builder.UseFigures(&findings_->figures());
+  if (query.as_of_position >= position_) {
+    builder.UseFigures(&findings_->figures(), &findings_->access());
+  }
   if (absl::Status s = findings_->Collect(query, &builder); !s.ok()) {
     logging::Error("fairness", absl::StrCat("the findings index could not be read (", s.ToString(),
                                             "): the report is derived in full"));

@@ -112,6 +112,17 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
                            int64_t recorded_nanos) {
   recorded_nanos_ = std::max(recorded_nanos_, recorded_nanos);
   last_position_ = std::max(last_position_, position);
+  if (c.kind == CaseKind::kAccess) {
+    // The server's records of reads: summed as they come. A correction of
+    // one (possible only without domain validation) sums them all again.
+    builder_.ReadAsOf(position);
+    if (fact.corrections_size() == 0) {
+      if (std::optional<Seen> s = builder_.Visible(fact)) access_.Add(*s);
+    } else {
+      access_.Rebuild(builder_, builder_.indexes().access);
+    }
+    return;  // no rule reads them
+  }
   std::vector<const Case*> decide;
   if (IsSubject(c.kind)) decide.push_back(&c);
   bool registry = false;
@@ -158,6 +169,7 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
                          size_t max_cases) {
   if (!seeding_) return true;
   builder_.ReloadRegistry(position);
+  if (seed_list_ == 0 && seed_next_ == 0) access_.Rebuild(builder_, indexes.access);
   last_position_ = std::max(last_position_, position);
   const std::vector<const Case*>* lists[] = {&indexes.briefings, &indexes.meetings,
                                              &indexes.queries, &indexes.complaints,
@@ -527,6 +539,7 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   last_position_ = header.position();
   // Decisions from here on read the council as the checkpoint left it.
   builder_.ReloadRegistry(header.position());
+  access_.Rebuild(builder_, builder_.indexes().access);
   seeding_ = false;
   complete_from_ = header.complete_from();
   return absl::OkStatus();

@@ -22,8 +22,9 @@
 // findings dated up to T and the obligations due after T.
 //
 // It also keeps each subject's contributions to its group's figures, and
-// their running totals per day (GroupFigures), which reports as of the last
-// position sum instead of counting the period's cases.
+// their running totals per day (GroupFigures), and the access records summed
+// per day (AccessFigures), which reports as of the last position sum
+// instead of counting the period's cases and records.
 //
 // What it does not know: what depends on a period as a whole (which groups
 // existed and their sizes, access-parity's statistics), which reports still
@@ -45,6 +46,7 @@
 #include "absl/status/status.h"
 #include "evenhand/state/fairness_state.pb.h"
 #include "projections/fairness_projection.h"
+#include "projections/internal/access_figures.h"
 #include "projections/internal/group_figures.h"
 #include "projections/internal/report_builder.h"
 
@@ -92,6 +94,7 @@ class FindingsIndex {
   // The group figures as the log stands (its last position), for reports
   // as of that position.
   const GroupFigures& figures() const { return figures_; }
+  const AccessFigures& access() const { return access_; }
 
   // Entries decided so far, alive or withdrawn.
   uint32_t entry_count() const { return next_id_; }
@@ -193,6 +196,7 @@ class FindingsIndex {
   Reads reads_;
   std::vector<Contribution> contributions_;
   GroupFigures figures_;
+  AccessFigures access_;
   absl::flat_hash_set<const Case*> dirty_subjects_;
   uint32_t restored_ids_ = 0;
 };

@@ -27,6 +27,7 @@ namespace evenhand::projections::internal {
 
 struct Contribution;  // group_figures.h
 class GroupFigures;
+class AccessFigures;  // access_figures.h
 
 // A fact as it stood at the as-of position.
 struct Seen {
@@ -134,10 +135,16 @@ class ReportBuilder {
                               std::vector<Contribution>* figures);
   // Adds a decided finding or obligation to a kPeriodOnly report.
   void AddDecided(const Decided& decided);
-  // A report as of the log's last position: the group table sums these
-  // (kept by the findings index) instead of the period's cases.
-  void UseFigures(const GroupFigures* figures) { figures_ = figures; }
+  // A report as of the log's last position: the group table and the access
+  // section sum these (kept by the findings index) instead of the cases.
+  void UseFigures(const GroupFigures* figures, const AccessFigures* access) {
+    figures_ = figures;
+    access_figures_ = access;
+  }
   const GroupFigures* figures() const { return figures_; }
+  const AccessFigures* access_figures() const { return access_figures_; }
+  // Deciding for the index: reads as of `position` from here on.
+  void ReadAsOf(uint64_t position) { query_.as_of_position = position; }
 
   // ---- Reading facts as of the query --------------------------------------
   std::optional<Seen> Visible(const state::FactRecord& fact) const;
@@ -299,6 +306,7 @@ class ReportBuilder {
   Pass pass_ = Pass::kReport;
   Reads* reads_ = nullptr;
   const GroupFigures* figures_ = nullptr;
+  const AccessFigures* access_figures_ = nullptr;
   void ReadCase(const std::string& stream_id) const {
     if (reads_ != nullptr) reads_->cases.insert(stream_id);
   }

@@ -69,6 +69,7 @@ class History {
       if (Chance(0.03)) Correct();
       if (Chance(0.004)) ChangeCouncil();
       if (Chance(0.01)) DecideAgain();
+      if (Chance(0.05)) RecordRead();
     }
   }
 
@@ -154,6 +155,26 @@ class History {
         *c->mutable_replacement_occurred_at() = Proto(Moved(at, 96));
         break;
     }
+    Record(std::move(e));
+  }
+
+  // The server's record of a read (the report's "who read the log").
+  void RecordRead() {
+    static const char* const kPrincipals[] = {"clerk", "auditor", "labour-group"};
+    static const char* const kMethods[] = {"evenhand.v1.Fairness/GetReport",
+                                           "evenhand.v1.EventLog/ReadStream",
+                                           "evenhand.v1.Audit/Export"};
+    static const char* const kOutcomes[] = {"allowed", "opened", "completed",
+                                            "denied: not a reader of this stream"};
+    const std::string principal = kPrincipals[Pick(0, 2)];
+    v1::Event e = Next(absl::StrCat("access-", principal), Now());
+    auto* a = e.mutable_payload()->mutable_access_recorded();
+    a->set_principal(principal);
+    a->set_authenticated_as(absl::StrCat("certificate ", principal));
+    a->set_method(kMethods[Pick(0, 2)]);
+    a->set_outcome(kOutcomes[Pick(0, 3)]);
+    a->set_events_returned(static_cast<uint64_t>(Pick(0, 500)));
+    a->add_roles(Pick(0, 1) == 0 ? "committee" : "auditor");
     Record(std::move(e));
   }
 
