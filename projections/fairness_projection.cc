@@ -166,6 +166,8 @@ void FairnessProjection::IndexFindings(const FairnessSettings& settings,
       std::make_unique<internal::FindingsIndex>(indexes_, settings, calendar, position_ == 0);
 }
 
+void FairnessProjection::DropFindings() { findings_.reset(); }
+
 bool FairnessProjection::SeedFindings(size_t max_cases) {
   return findings_ == nullptr || findings_->Seed(indexes_, position_, max_cases);
 }

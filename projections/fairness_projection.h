@@ -172,6 +172,8 @@ class FairnessProjection {
   // checkpoint) must first decide every case once (SeedFindings); until
   // then, and as of any position before that, reports are derived in full.
   void IndexFindings(const FairnessSettings& settings, const WorkingDayCalendar& calendar);
+  // Drops the index: reports are derived in full until IndexFindings().
+  void DropFindings();
   // Decides up to `max_cases` more cases for the index; true when done (or
   // there is no index).
   bool SeedFindings(size_t max_cases);

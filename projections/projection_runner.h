@@ -102,10 +102,11 @@ class ProjectionRunner {
   std::unique_ptr<rocksdb::DB> db_;  // the checkpoint's; closed after the last one
   // The findings index's checkpointed entries, read back from db_.
   std::unique_ptr<StoredFindings> stored_findings_;
-  // Folding a whole log from position 1 (a rebuild, a first start): the
-  // findings index is created once the backlog is folded, and decides each
-  // case once from there (seeding), instead of deciding it again at each of
-  // its events. Set before the fold thread starts, read by it alone.
+  // Folding a whole log from position 1 (a rebuild, a first start), or
+  // restored without a usable findings checkpoint: the findings index is
+  // created once the backlog is folded, and decides each case once from
+  // there (seeding), instead of deciding it again at each of its events.
+  // Set before the fold thread starts, read by it alone.
   bool index_after_catch_up_ = false;
 
   // Held by whoever changes the projection or its checkpoint state (the

@@ -10,8 +10,8 @@
 // it comes from, and says what it adds; two things about it depend on the
 // report rather than the case:
 //   - a request's decision counts only if it is the latest in the period:
-//     a decision superseded later counts in periods that end before the
-//     next decision (`until`);
+//     a decision superseded later counts in periods that end at or before
+//     the next decision (`until`);
 //   - a written query without a reply is "not yet due" while the report's
 //     moment is before its deadline (`due`), "unanswered" after.
 //

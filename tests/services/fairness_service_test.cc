@@ -14,6 +14,7 @@
 #include "reporting/report_document.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "tests/testing/events.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/status_matchers.h"
@@ -270,42 +271,60 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
     before.emplace_back(p, Report(request).SerializeAsString());
   }
   ASSERT_GT(gauge("evenhand_findings_index_entries"), 0);
+  // The reports as of those positions are the first server's.
+  auto expect_same_reports = [&] {
+    for (const auto& [p, report] : before) {
+      v1::ReportRequest request;
+      request.set_as_of_position(p);
+      EXPECT_EQ(Report(request).SerializeAsString(), report) << "as of position " << p;
+    }
+  };
+  // Deciding every case again runs in the background.
+  auto wait_until_ready = [&] {
+    for (int i = 0; i < 500 && gauge("evenhand_findings_index_ready") != 1; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  };
 
   StartServer(config);
   // Restored, not decided afresh: it still answers from position 0.
   EXPECT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), 0);
-  for (const auto& [p, report] : before) {
-    v1::ReportRequest request;
-    request.set_as_of_position(p);
-    EXPECT_EQ(Report(request).SerializeAsString(), report) << "as of position " << p;
+  expect_same_reports();
+
+  // Without its findings checkpoint (as after a change of settings): the
+  // cases are restored and every one decided again as of the log's end
+  // (restored, it would answer from position 0), with the same reports.
+  StopServer();
+  {
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(),
+                                  absl::StrCat(dir_.Sub(data_subdir_), "/fairness-projection"), &db)
+                    .ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), "fairness/findings/header").ok());
+    delete db;
   }
+  StartServer(config);
+  wait_until_ready();
+  ASSERT_EQ(gauge("evenhand_findings_index_ready"), 1);
+  EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
+  expect_same_reports();
 
   // Rebuilt from position 1: the log is folded first, then every case is
   // decided once as of its end. Reports are the same throughout (derived
   // until then, and for the positions before it).
   rebuild_projections_ = true;
   StartServer(config);
-  for (int i = 0; i < 500 && gauge("evenhand_findings_index_ready") != 1; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  wait_until_ready();
   ASSERT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
-  for (const auto& [p, report] : before) {
-    v1::ReportRequest request;
-    request.set_as_of_position(p);
-    EXPECT_EQ(Report(request).SerializeAsString(), report) << "as of position " << p;
-  }
+  expect_same_reports();
   // And so it restarts.
   rebuild_projections_ = false;
   StartServer(config);
   EXPECT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
-  for (const auto& [p, report] : before) {
-    v1::ReportRequest request;
-    request.set_as_of_position(p);
-    EXPECT_EQ(Report(request).SerializeAsString(), report) << "as of position " << p;
-  }
+  expect_same_reports();
 }
 
 TEST_F(FairnessServiceTest, FindingsFilterByRuleGroupAndSeverity) {
