@@ -525,8 +525,9 @@ void ProjectionRunner::Follow() {
     if (!seeded) {
       absl::MutexLock fold(&fold_mu_);  // seeding changes the projection too
       absl::MutexLock lock(&mu_);
+      const bool was_seeding = !projection_.findings_indexed();
       seeded = projection_.SeedFindings(2048);
-      if (seeded && projection_.indexed_entries() > 0) {
+      if (seeded && was_seeding && projection_.findings_indexed()) {
         logging::Info("projections",
                       absl::StrCat("findings index ready (every case decided as of position ",
                                    projection_.position(), ", in ",
