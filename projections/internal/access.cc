@@ -6,6 +6,7 @@
 // refusal, is on the record; the committee sees them beside the findings.
 // As the log stands, the findings index's running totals (access_figures.h).
 #include "projections/internal/access_figures.h"
+#include "projections/internal/day_nanos.h"
 #include "projections/internal/group_figures.h"
 #include "projections/internal/report_builder.h"
 
@@ -22,7 +23,7 @@ void AddAccessSummary(const ReportBuilder& b, v1::FairnessReport* report) {
       for (const Seen& seen : b.View(*c)) {
         if (!seen.payload->has_access_recorded() || !b.InPeriod(seen.at)) continue;
         const v1::AccessRecorded& a = seen.payload->access_recorded();
-        rows[{a.principal(), a.method()}].Add(a, absl::ToUnixNanos(seen.at), seen.position);
+        rows[{a.principal(), a.method()}].Add(a, ClampToNanos(seen.at), seen.position);
       }
     }
   }

@@ -2,23 +2,9 @@
 
 #include "absl/strings/match.h"
 #include "base/time_util.h"
+#include "projections/internal/day_nanos.h"
 
 namespace evenhand::projections::internal {
-namespace {
-
-constexpr int64_t kDayNanos = 86400LL * 1000000000;
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && a < 0 ? 1 : 0); }
-int64_t CeilDiv(int64_t a, int64_t b) { return a / b + (a % b != 0 && a > 0 ? 1 : 0); }
-
-int64_t Nanos(absl::Time t) {
-  if (t >= absl::FromUnixNanos(INT64_MAX - 1)) return INT64_MAX;
-  if (t <= absl::FromUnixNanos(INT64_MIN + 1)) return INT64_MIN;
-  return absl::ToUnixNanos(t);
-}
-
-}  // namespace
-
 void AccessTotals::Add(const v1::AccessRecorded& a, int64_t at_nanos, uint64_t position) {
   if (absl::StartsWith(a.outcome(), "denied")) {
     ++denied;
@@ -81,13 +67,12 @@ void AccessFigures::Rebuild(const ReportBuilder& b, const std::vector<const Case
 void AccessFigures::Add(const Seen& seen) {
   if (!seen.payload->has_access_recorded()) return;
   const v1::AccessRecorded& a = seen.payload->access_recorded();
-  const int64_t at = Nanos(seen.at);
+  const int64_t at = ClampToNanos(seen.at);
   records_.emplace(Key{at, seen.position}, &a);
-  days_[FloorDiv(at, kDayNanos)][{a.principal(), a.method()}].Add(a, at, seen.position);
+  days_[DayOf(at)][{a.principal(), a.method()}].Add(a, at, seen.position);
 }
 
 void AccessFigures::Sum(int64_t from, int64_t end, AccessRows* rows) const {
-  if (from >= end) return;
   auto one_by_one = [&](int64_t lo, int64_t hi) {
     for (auto it = records_.lower_bound(Key{lo, 0}); it != records_.end() && it->first.first < hi;
          ++it) {
@@ -95,17 +80,11 @@ void AccessFigures::Sum(int64_t from, int64_t end, AccessRows* rows) const {
       (*rows)[{a.principal(), a.method()}].Add(a, it->first.first, it->first.second);
     }
   };
-  const int64_t first_day = CeilDiv(from, kDayNanos);
-  const int64_t end_day = FloorDiv(end, kDayNanos);
-  if (first_day >= end_day) {
-    one_by_one(from, end);
-    return;
-  }
-  one_by_one(from, first_day * kDayNanos);
-  for (auto it = days_.lower_bound(first_day); it != days_.end() && it->first < end_day; ++it) {
-    for (const auto& [key, totals] : it->second) (*rows)[key].Merge(totals);
-  }
-  one_by_one(end_day * kDayNanos, end);
+  SplitByDay(from, end, one_by_one, [&](int64_t first_day, int64_t end_day) {
+    for (auto it = days_.lower_bound(first_day); it != days_.end() && it->first < end_day; ++it) {
+      for (const auto& [key, totals] : it->second) (*rows)[key].Merge(totals);
+    }
+  });
 }
 
 }  // namespace evenhand::projections::internal

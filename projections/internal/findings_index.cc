@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "projections/internal/day_nanos.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -90,12 +91,6 @@ Decided FromRecord(const state::FindingEntryRecord& r) {
     d.evidence.emplace_back(x.position(), x.summary());
   }
   return d;
-}
-
-int64_t Clamp(absl::Time t) {
-  if (t >= absl::FromUnixNanos(INT64_MAX - 1)) return INT64_MAX;
-  if (t <= absl::FromUnixNanos(INT64_MIN + 1)) return INT64_MIN;
-  return absl::ToUnixNanos(t);
 }
 
 }  // namespace
@@ -550,9 +545,9 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
   auto alive = [p](uint64_t appeared, uint64_t withdrawn) {
     return appeared <= p && p < withdrawn;
   };
-  const int64_t from = Clamp(q.from);
-  const int64_t to = Clamp(q.to);  // exclusive
-  const int64_t as_of = Clamp(q.as_of_time);
+  const int64_t from = ClampToNanos(q.from);
+  const int64_t to = ClampToNanos(q.to);  // exclusive
+  const int64_t as_of = ClampToNanos(q.as_of_time);
   // Findings dated in [from, to) and not after the as-of time; obligations
   // due in [from, to) and still open, so due after the as-of time.
   const int64_t findings_to = as_of == INT64_MAX ? to : std::min(to, as_of + 1);

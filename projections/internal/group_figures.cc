@@ -4,27 +4,17 @@
 #include <tuple>
 
 #include "base/logging.h"
+#include "projections/internal/day_nanos.h"
 #include "projections/internal/rules/common.h"
 
 namespace evenhand::projections::internal {
 namespace {
 
-constexpr int64_t kDayNanos = 86400LL * 1000000000;
-
-int64_t Clamp(absl::Time t) {
-  if (t >= absl::FromUnixNanos(INT64_MAX - 1)) return INT64_MAX;
-  if (t <= absl::FromUnixNanos(INT64_MIN + 1)) return INT64_MIN;
-  return absl::ToUnixNanos(t);
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && a < 0 ? 1 : 0); }
-int64_t CeilDiv(int64_t a, int64_t b) { return a / b + (a % b != 0 && a > 0 ? 1 : 0); }
-
 Contribution Make(Contribution::Kind kind, const std::string& group, const Seen& s, const Case& c) {
   Contribution x;
   x.kind = kind;
   x.group = group;
-  x.at_nanos = Clamp(s.at);
+  x.at_nanos = ClampToNanos(s.at);
   x.position = s.position;
   x.c = &c;
   return x;
@@ -66,7 +56,7 @@ void AddBriefing(const ReportBuilder& b, const Case& c, std::vector<Contribution
                  : Contribution::kDeclined;
     }
     Contribution x = Make(kind, group, d, c);
-    if (i + 1 < decisions.size()) x.until_nanos = Clamp(decisions[i + 1].at);
+    if (i + 1 < decisions.size()) x.until_nanos = ClampToNanos(decisions[i + 1].at);
     out->push_back(std::move(x));
   }
   if (std::optional<Seen> d = b.First(c, v1::Payload::kBriefingDelivered)) {
@@ -130,7 +120,7 @@ void AddContributions(const ReportBuilder& b, const Case& c, std::vector<Contrib
         x.value = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(o.received->at),
                                                   b.calendar().LocalDay(o.first_reply->at));
       } else {
-        x.due_nanos = Clamp(o.deadline);
+        x.due_nanos = ClampToNanos(o.deadline);
       }
       out->push_back(std::move(x));
       return;
@@ -152,9 +142,9 @@ void AddContributions(const ReportBuilder& b, const Case& c, std::vector<Contrib
 
 FigureWindow FigureWindow::Of(const ReportQuery& q) {
   FigureWindow w;
-  w.from = Clamp(q.from);
-  w.as_of = Clamp(q.as_of_time);
-  w.end = std::min(Clamp(q.to), w.as_of == INT64_MAX ? INT64_MAX : w.as_of + 1);
+  w.from = ClampToNanos(q.from);
+  w.as_of = ClampToNanos(q.as_of_time);
+  w.end = std::min(ClampToNanos(q.to), w.as_of == INT64_MAX ? INT64_MAX : w.as_of + 1);
   return w;
 }
 
@@ -266,7 +256,7 @@ void GroupFigures::Change(const Contribution& x, int sign) {
       remove_one(unreplied_, x.due_nanos, x);
     }
   }
-  const int64_t day = FloorDiv(x.at_nanos, kDayNanos);
+  const int64_t day = DayOf(x.at_nanos);
   auto& groups = days_[day];
   Totals& t = groups[x.group];
   t.count[x.kind] += static_cast<uint32_t>(sign);
@@ -335,21 +325,15 @@ void GroupFigures::Sum(const FigureWindow& w,
       if (GroupTally* t = tally(x.group)) t->Add(x, /*not_yet_due=*/false);
     }
   };
-  // Whole days [first_day, end_day) are summed; the partial days at either
-  // end are read one by one.
-  const int64_t first_day = CeilDiv(w.from, kDayNanos);
-  const int64_t end_day = FloorDiv(w.end, kDayNanos);
-  if (first_day >= end_day) {
-    one_by_one(w.from, w.end);
-  } else {
-    one_by_one(w.from, first_day * kDayNanos);
+  // Whole days are summed; the partial days at either end are read one by
+  // one.
+  SplitByDay(w.from, w.end, one_by_one, [&](int64_t first_day, int64_t end_day) {
     for (auto it = days_.lower_bound(first_day); it != days_.end() && it->first < end_day; ++it) {
       for (const auto& [group, totals] : it->second) {
         if (GroupTally* t = tally(group)) AddTotals(totals, t);
       }
     }
-    one_by_one(end_day * kDayNanos, w.end);
-  }
+  });
   // Decisions superseded later: counted if the next one falls after the
   // period.
   for (auto it = bounded_.lower_bound(w.from); it != bounded_.end() && it->first < w.end; ++it) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/time_util.h"
+#include "projections/internal/day_nanos.h"
 #include "projections/internal/group_figures.h"
 #include "projections/internal/report_builder.h"
 #include "projections/internal/rules/rule.h"
@@ -103,10 +104,7 @@ void ReportBuilder::AddDecided(const Decided& d) {
 
 void ReportBuilder::ReadCouncilAt(absl::Time t) const {
   if (reads_ == nullptr) return;
-  const int64_t nanos = t >= absl::FromUnixNanos(INT64_MAX - 1)   ? INT64_MAX
-                        : t <= absl::FromUnixNanos(INT64_MIN + 1) ? INT64_MIN
-                                                                  : absl::ToUnixNanos(t);
-  reads_->council_until = std::max(reads_->council_until, nanos);
+  reads_->council_until = std::max(reads_->council_until, ClampToNanos(t));
 }
 
 }  // namespace evenhand::projections::internal
