@@ -83,8 +83,10 @@ std::map<std::string, double> ScrapeMetrics(const std::string& address) {
   std::istringstream in(res->body);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#' || line.find('{') != std::string::npos) continue;
-    const size_t space = line.find(' ');
+    if (line.empty() || line[0] == '#') continue;
+    // A labelled sample's name ends at its closing brace.
+    const size_t brace = line.find('}');
+    const size_t space = line.find(' ', brace == std::string::npos ? 0 : brace);
     if (space == std::string::npos) continue;
     out[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
   }

@@ -43,8 +43,9 @@ class Child {
   std::string ready_, log_, address_, metrics_;
 };
 
-// The unlabelled samples of a Prometheus text page from GET /metrics at
-// `address` (name -> value); empty if it cannot be read.
+// The samples of a Prometheus text page from GET /metrics at `address`
+// (name, with its labels as the page writes them, -> value); empty if it
+// cannot be read.
 std::map<std::string, double> ScrapeMetrics(const std::string& address);
 
 // A channel of its own (`id` keeps channels to one address apart).

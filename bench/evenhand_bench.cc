@@ -14,6 +14,10 @@
 //                data folder and a loopback port, synchronous_commit=on;
 //   evenhand     evenhandd (a child process) over gRPC on loopback, each
 //                append a new written-query case, validated as in production.
+// Then evenhand at half of its best rate, offered open loop once it has
+// caught up with the runs above, with its own view of that run (/metrics:
+// Append p99, the synced writes' p99) and raw RocksDB offered the same rate
+// (the disk's floor for the latency).
 // Then, on a log of --events events (a generated council history):
 //   replay (ReadAll over gRPC), projection rebuild, the fairness report for
 //   the current quarter, inclusion proofs over gRPC, and the server's RSS.
@@ -23,6 +27,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -106,7 +111,37 @@ struct Row {
   // evenhandd's RocksDB writes per event appended in the run (its
   // /metrics), or 0 when not known.
   double keys_per_event = 0, bytes_per_event = 0;
+  // evenhandd's own view of the same run (its /metrics histograms, so an
+  // upper bound of the bucket holding the quantile): Append calls from
+  // arrival to answer, and the group commits' synced writes; negative when
+  // not known.
+  double server_p99_ms = -1, fsync_p99_ms = -1;
 };
+
+// The upper bound, in ms, of the histogram bucket holding quantile `q` of
+// what `family`{`labels`...} observed between two scrapes; -1 if nothing.
+double BucketQuantileMs(const std::map<std::string, double>& before,
+                        const std::map<std::string, double>& after, const std::string& family,
+                        const std::string& labels, double q) {
+  const std::string prefix = absl::StrCat(family, "_bucket{", labels);
+  std::vector<std::pair<double, double>> buckets;  // (le, cumulative count in the run)
+  for (auto it = after.lower_bound(prefix); it != after.end(); ++it) {
+    if (it->first.rfind(prefix, 0) != 0) break;
+    const size_t le = it->first.find("le=\"");
+    if (le == std::string::npos) continue;
+    const std::string bound = it->first.substr(le + 4, it->first.find('"', le + 4) - le - 4);
+    auto b = before.find(it->first);
+    buckets.emplace_back(bound == "+Inf" ? INFINITY : std::strtod(bound.c_str(), nullptr),
+                         it->second - (b == before.end() ? 0 : b->second));
+  }
+  std::sort(buckets.begin(), buckets.end());
+  if (buckets.empty() || buckets.back().second <= 0) return -1;
+  const double wanted = q * buckets.back().second;
+  for (const auto& [le, count] : buckets) {
+    if (count >= wanted) return le * 1000;
+  }
+  return -1;
+}
 
 // Runs `run` and adds the RocksDB keys and bytes the server wrote per event
 // meanwhile (nothing if its metrics cannot be read).
@@ -123,15 +158,27 @@ Row WithWrites(const std::string& metrics, const std::function<Row()>& run) {
                       before["evenhand_rocksdb_keys_written_total"]) / events;
   r.bytes_per_event = (after["evenhand_rocksdb_bytes_written_total"] -
                        before["evenhand_rocksdb_bytes_written_total"]) / events;
+  r.server_p99_ms = BucketQuantileMs(before, after, "evenhand_append_duration_seconds",
+                                     "code=\"OK\"", 0.99);
+  r.fsync_p99_ms = BucketQuantileMs(before, after, "evenhand_fsync_duration_seconds",
+                                    "status=\"ok\"", 0.99);
   return r;
 }
 
 // One client's durable append: empty when acknowledged, else the error.
 using Append = std::function<std::string(uint64_t n)>;
 
+// `clients` threads appending through `make_client`'s functions.
+//   rate == 0: closed loop, each thread's next append as soon as the last
+//              is answered;
+//   rate > 0:  paced, an append due every 1/rate s, taken by the next free
+//              thread and timed from when it was due (as AsyncAppends does
+//              for evenhandd, with at most `clients` at once).
 Row Drive(const std::string& system, int clients, absl::Duration measure,
-          const std::function<Append(int client)>& make_client) {
+          const std::function<Append(int client)>& make_client, double rate = 0) {
   std::atomic<bool> measuring{false}, stop{false};
+  std::atomic<uint64_t> next_due{0};
+  absl::Time t0 = absl::InfiniteFuture();  // set before `measuring`, read after
   std::vector<std::vector<double>> latencies(clients);
   std::atomic<uint64_t> errors{0};
   std::vector<std::thread> threads;
@@ -146,10 +193,19 @@ Row Drive(const std::string& system, int clients, absl::Duration measure,
         ++ready;
       }
       for (uint64_t n = 0; !stop.load(std::memory_order_relaxed); ++n) {
-        const absl::Time start = absl::Now();
+        absl::Time start = absl::Now();
+        bool counted = measuring.load(std::memory_order_acquire);
+        if (rate > 0) {
+          if (!counted) {  // paced only while measured
+            absl::SleepFor(absl::Milliseconds(1));
+            continue;
+          }
+          start = t0 + absl::Seconds(static_cast<double>(next_due.fetch_add(1)) / rate);
+          absl::SleepFor(start - absl::Now());
+        }
         const std::string error = append(n);
         const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
-        if (!measuring.load(std::memory_order_relaxed)) continue;
+        if (!measuring.load(std::memory_order_relaxed) || !counted) continue;
         if (!error.empty()) {
           if (errors++ == 0) {
             absl::MutexLock lock(&mu);
@@ -167,8 +223,9 @@ Row Drive(const std::string& system, int clients, absl::Duration measure,
     mu.Await(absl::Condition(&all_ready));
   }
   absl::SleepFor(absl::Seconds(1));  // warm-up
-  measuring = true;
   const absl::Time start = absl::Now();
+  t0 = start;
+  measuring.store(true, std::memory_order_release);
   absl::SleepFor(measure);
   measuring = false;
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -548,7 +605,8 @@ int Main(int argc, char** argv) {
 
   std::vector<Row> rows;
   CheckpointCadence cadence;
-  Row half_peak;
+  Row half_peak, half_peak_raw;
+  absl::Duration half_peak_wait;
   double half_rate = 0;
   if (parts.find("appends") != std::string::npos) {
     const bool pg = absl::GetFlag(FLAGS_postgres) != "off" && Postgres::Installed();
@@ -623,6 +681,20 @@ int Main(int argc, char** argv) {
     }
     // Latency at half of that peak, offered open loop.
     if (peak > 0) {
+      // From a server that has caught up with the runs above (its fold and
+      // its checkpoints' stream-head map, which trail a closed loop by
+      // seconds): the latency of this rate, not of their backlog.
+      if (!metrics.empty()) {
+        const absl::Time waited_from = absl::Now();
+        for (int i = 0; i < 1200; ++i) {
+          std::map<std::string, double> m = ScrapeMetrics(metrics);
+          if (m["evenhand_projection_lag_events"] == 0 && m["evenhand_unsigned_events"] < 10000) {
+            break;
+          }
+          absl::SleepFor(absl::Milliseconds(100));
+        }
+        half_peak_wait = absl::Now() - waited_from;
+      }
       half_peak = WithWrites(metrics, [&] {
         return AsyncAppends(peak_stubs, NewUuid().substr(0, 6))
             .Drive("evenhand", 0, peak / 2, seconds);
@@ -632,6 +704,19 @@ int Main(int argc, char** argv) {
     // The checkpoints signed through all of it (the server's default
     // cadence, 10,000 events).
     if (child) cadence = MeasureCheckpointCadence(Channel(address), 10000);
+    if (half_rate > 0) {
+      // The floor under it: raw RocksDB's synced writes offered the same
+      // rate from as many threads as evenhand's largest run had clients
+      // (the disk's fsync tail, which no server on it beats), once the
+      // server has stopped.
+      child.reset();
+      RawRocks raw;
+      const int threads = *std::max_element(counts.begin(), counts.end());
+      half_peak_raw = Drive(
+          "raw-rocksdb", threads, seconds,
+          [&](int c) -> Append { return [&raw, c](uint64_t n) { return raw.Append(c, n); }; },
+          half_rate);
+    }
     std::printf("\n");
     postgres.reset();
     std::error_code ignored;
@@ -679,6 +764,21 @@ int Main(int argc, char** argv) {
                   half_rate, half_peak.events_per_s, half_peak.p50_ms,
                   half_peak.p99_ms, static_cast<unsigned long long>(half_peak.errors),
                   half_peak.pacer_p99_ms, half_peak.keys_per_event, half_peak.bytes_per_event);
+      if (half_peak.server_p99_ms >= 0) {
+        // Where the time went: inside evenhandd (arrival to answer) and in
+        // its synced writes, as its own histograms bucket them.
+        std::printf("  evenhandd's own view of that run (/metrics buckets): Append p99 <= %g ms, "
+                    "group commit's synced write p99 <= %g ms; started %.1f s after the runs "
+                    "above, once it had folded and mapped them\n",
+                    half_peak.server_p99_ms, half_peak.fsync_p99_ms,
+                    absl::ToDoubleSeconds(half_peak_wait));
+      }
+      if (half_peak_raw.events_per_s > 0) {
+        std::printf("  raw RocksDB offered the same rate from %d threads: %.0f events/s, p50 %.2f "
+                    "ms, p99 %.2f ms (the disk's floor)\n",
+                    half_peak_raw.clients, half_peak_raw.events_per_s, half_peak_raw.p50_ms,
+                    half_peak_raw.p99_ms);
+      }
     }
     if (!half_peak.note.empty()) {
       std::printf("  evenhand at half of its peak, first error: %s\n", half_peak.note.c_str());

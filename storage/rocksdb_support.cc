@@ -139,10 +139,12 @@ std::unique_ptr<rocksdb::Env> EnvOver(std::shared_ptr<rocksdb::FileSystem> fs) {
 void ShareTheDiskWithTheLog(rocksdb::Options* options) {
   // One limiter for every such database in the process.
   static const std::shared_ptr<rocksdb::RateLimiter> limiter(
-      rocksdb::NewGenericRateLimiter(kAuxiliaryWriteBytesPerSecond));
+      rocksdb::NewGenericRateLimiter(kAuxiliaryWriteBytesPerSecond, kRateLimitRefillMicros));
   options->rate_limiter = limiter;
-  options->bytes_per_sync = 1 << 20;
+  options->bytes_per_sync = 256 << 10;
+  options->wal_bytes_per_sync = 256 << 10;
 }
+
 
 absl::Status MakeOwnerOnlyDir(const std::string& dir) {
   std::error_code ec;
