@@ -229,6 +229,10 @@ size_t FairnessProjection::indexed_entries() const {
   return findings_ == nullptr ? 0 : findings_->entry_count();
 }
 
+size_t FairnessProjection::figure_changes_kept() const {
+  return findings_ == nullptr ? 0 : findings_->figures().history_size();
+}
+
 Case* FairnessProjection::CaseFor(const std::string& stream_id) {
   auto [it, inserted] = cases_.try_emplace(stream_id);
   Case* c = &it->second;
@@ -403,9 +407,12 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   }
   internal::ReportBuilder builder(indexes_, query, settings, calendar,
                                   internal::ReportBuilder::Scope::kPeriodOnly);
-  // As the log stands now, the group table sums the index's running totals.
-  if (query.as_of_position >= position_) {
-    builder.UseFigures(&findings_->figures(), &findings_->access());
+  // The group table sums the index's running totals, taking back what
+  // changed after the report's position; the access section too, as the
+  // log stands now (as of an earlier position it is derived).
+  if (query.as_of_position >= findings_->figures().known_from()) {
+    builder.UseFigures(&findings_->figures(),
+                       query.as_of_position >= position_ ? &findings_->access() : nullptr);
   }
   if (absl::Status s = findings_->Collect(query, &builder); !s.ok()) {
     logging::Error("fairness", absl::StrCat("the findings index could not be read (", s.ToString(),

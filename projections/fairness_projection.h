@@ -208,6 +208,9 @@ class FairnessProjection {
                                    const WorkingDayCalendar& calendar) const;
   // How many findings and obligations the index holds (0 without one).
   size_t indexed_entries() const;
+  // How many changes to the group totals the index keeps for reports as of
+  // earlier positions (0 without one).
+  size_t figure_changes_kept() const;
   // Whether reports as of the current position are served from the index.
   bool findings_indexed() const;
   // The first as-of position reports are served from the index for

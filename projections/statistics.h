@@ -5,6 +5,7 @@
 #ifndef EVENHAND_PROJECTIONS_STATISTICS_H_
 #define EVENHAND_PROJECTIONS_STATISTICS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -24,6 +25,15 @@ class Distribution {
     if (times == 0) return;
     counts_[value] += times;
     size_ += times;
+  }
+  // Takes back `times` of `value` added before.
+  void Remove(double value, uint64_t times = 1) {
+    auto it = counts_.find(value);
+    if (it == counts_.end() || times == 0) return;
+    times = std::min(times, it->second);
+    it->second -= times;
+    size_ -= times;
+    if (it->second == 0) counts_.erase(it);
   }
   void Merge(const Distribution& other) {
     for (const auto& [value, times] : other.counts_) Add(value, times);

@@ -165,6 +165,9 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
   if (!seeding_) return true;
   builder_.ReloadRegistry(position);
   if (seed_list_ == 0 && seed_next_ == 0) access_.Rebuild(builder_, indexes.access);
+  // No report is served as of a position before the seeding's end: the
+  // changes it makes need not be kept for one.
+  figures_.KnownFrom(position);
   last_position_ = std::max(last_position_, position);
   const std::vector<const Case*>* lists[] = {&indexes.briefings, &indexes.meetings,
                                              &indexes.queries, &indexes.complaints,
@@ -302,8 +305,8 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
   std::vector<Decided> now = builder_.Decide(subject, position, &reads_, &contributions_);
   Subject& s = subjects_[&subject];
   if (contributions_ != s.figures) {
-    for (const Contribution& x : s.figures) figures_.Remove(x);
-    for (const Contribution& x : contributions_) figures_.Add(x);
+    for (const Contribution& x : s.figures) figures_.Remove(x, position);
+    for (const Contribution& x : contributions_) figures_.Add(x, position);
     s.figures = contributions_;
     dirty_subjects_.insert(&subject);
   }
@@ -537,6 +540,8 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   access_.Rebuild(builder_, builder_.indexes().access);
   seeding_ = false;
   complete_from_ = header.complete_from();
+  // The totals' changes before the checkpoint were not kept with it.
+  figures_.KnownFrom(header.position());
   return absl::OkStatus();
 }
 

@@ -148,56 +148,65 @@ FigureWindow FigureWindow::Of(const ReportQuery& q) {
   return w;
 }
 
-void GroupTally::Add(const Contribution& x, bool not_yet_due) {
+void GroupTally::Add(const Contribution& x, bool not_yet_due, int sign) {
   v1::GroupMetrics& m = metrics;
+  const auto one = static_cast<uint32_t>(sign);  // +1, or -1 modulo 2^32
+  const auto minutes = static_cast<uint64_t>(sign) * static_cast<uint64_t>(x.value);
+  auto distribution = [&](Distribution& d) {
+    if (sign > 0) {
+      d.Add(static_cast<double>(x.value));
+    } else {
+      d.Remove(static_cast<double>(x.value));
+    }
+  };
   switch (x.kind) {
     case Contribution::kOffered:
-      m.set_briefings_offered(m.briefings_offered() + 1);
+      m.set_briefings_offered(m.briefings_offered() + one);
       break;
     case Contribution::kRequested:
-      m.set_briefings_requested(m.briefings_requested() + 1);
+      m.set_briefings_requested(m.briefings_requested() + one);
       break;
     case Contribution::kNotTakenUp:
-      m.set_offers_not_taken_up(m.offers_not_taken_up() + 1);
+      m.set_offers_not_taken_up(m.offers_not_taken_up() + one);
       break;
     case Contribution::kApproved:
-      m.set_briefings_approved(m.briefings_approved() + 1);
+      m.set_briefings_approved(m.briefings_approved() + one);
       break;
     case Contribution::kDeclinedRequired:
-      m.set_briefings_declined_required(m.briefings_declined_required() + 1);
-      m.set_briefings_declined(m.briefings_declined() + 1);
+      m.set_briefings_declined_required(m.briefings_declined_required() + one);
+      m.set_briefings_declined(m.briefings_declined() + one);
       break;
     case Contribution::kDeclined:
-      m.set_briefings_declined(m.briefings_declined() + 1);
+      m.set_briefings_declined(m.briefings_declined() + one);
       break;
     case Contribution::kDelivered:
-      m.set_briefings_delivered(m.briefings_delivered() + 1);
-      m.set_officer_minutes(m.officer_minutes() + static_cast<uint64_t>(x.value));
-      minutes_per_briefing.Add(static_cast<double>(x.value));
+      m.set_briefings_delivered(m.briefings_delivered() + one);
+      m.set_officer_minutes(m.officer_minutes() + minutes);
+      distribution(minutes_per_briefing);
       break;
     case Contribution::kMeetingMinutes:
-      m.set_officer_minutes(m.officer_minutes() + static_cast<uint64_t>(x.value));
+      m.set_officer_minutes(m.officer_minutes() + minutes);
       break;
     case Contribution::kQueryInTime:
-      m.set_queries_received(m.queries_received() + 1);
-      m.set_queries_replied_in_time(m.queries_replied_in_time() + 1);
-      reply_days.Add(static_cast<double>(x.value));
+      m.set_queries_received(m.queries_received() + one);
+      m.set_queries_replied_in_time(m.queries_replied_in_time() + one);
+      distribution(reply_days);
       break;
     case Contribution::kQueryLate:
-      m.set_queries_received(m.queries_received() + 1);
-      m.set_queries_replied_late(m.queries_replied_late() + 1);
-      reply_days.Add(static_cast<double>(x.value));
+      m.set_queries_received(m.queries_received() + one);
+      m.set_queries_replied_late(m.queries_replied_late() + one);
+      distribution(reply_days);
       break;
     case Contribution::kQueryUnreplied:
-      m.set_queries_received(m.queries_received() + 1);
+      m.set_queries_received(m.queries_received() + one);
       if (not_yet_due) {
-        m.set_queries_not_yet_due(m.queries_not_yet_due() + 1);
+        m.set_queries_not_yet_due(m.queries_not_yet_due() + one);
       } else {
-        m.set_queries_unanswered(m.queries_unanswered() + 1);
+        m.set_queries_unanswered(m.queries_unanswered() + one);
       }
       break;
     case Contribution::kComplaint:
-      m.set_complaints_raised(m.complaints_raised() + 1);
+      m.set_complaints_raised(m.complaints_raised() + one);
       break;
     case Contribution::kKinds:
       break;
@@ -213,17 +222,27 @@ bool GroupFigures::Totals::empty() const {
   return true;
 }
 
-void GroupFigures::Add(const Contribution& x) {
+void GroupFigures::Add(const Contribution& x, uint64_t position) {
   all_.emplace(Key{x.at_nanos, x.position}, x);
   Change(x, +1);
+  if (position > known_from_) {
+    history_[DayOf(x.at_nanos)].push_back({position, true, x});
+    ++history_size_;
+    last_change_ = std::max(last_change_, position);
+  }
 }
 
-void GroupFigures::Remove(const Contribution& x) {
+void GroupFigures::Remove(const Contribution& x, uint64_t position) {
   auto [begin, end] = all_.equal_range(Key{x.at_nanos, x.position});
   for (auto it = begin; it != end; ++it) {
     if (it->second == x) {
       all_.erase(it);
       Change(x, -1);
+      if (position > known_from_) {
+        history_[DayOf(x.at_nanos)].push_back({position, false, x});
+        ++history_size_;
+        last_change_ = std::max(last_change_, position);
+      }
       return;
     }
   }
@@ -314,9 +333,54 @@ void GroupFigures::AddTotals(const Totals& t, GroupTally* tally) {
   }
 }
 
-void GroupFigures::Sum(const FigureWindow& w,
+void GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_position,
+                                std::vector<const Contribution*>* added,
+                                std::vector<const Contribution*>* removed) const {
+  if (as_of_position >= last_change_ || w.from >= w.end) return;
+  // Each contribution's additions less its removals after the moment: a
+  // removal after an addition after it cancels (neither there then nor
+  // now), and so does an addition after a removal.
+  struct Net {
+    const Contribution* x;
+    int count;
+  };
+  absl::flat_hash_map<ContributionKey, Net> net;
+  const int64_t last_day = DayOf(w.end - 1);
+  for (auto day = history_.lower_bound(DayOf(w.from));
+       day != history_.end() && day->first <= last_day; ++day) {
+    const std::vector<Step>& steps = day->second;
+    auto it = std::upper_bound(steps.begin(), steps.end(), as_of_position,
+                               [](uint64_t p, const Step& c) { return p < c.position; });
+    for (; it != steps.end(); ++it) {
+      const Contribution& x = it->x;
+      if (x.at_nanos < w.from || x.at_nanos >= w.end) continue;
+      Net& n = net.try_emplace(ContributionKey::Of(x), Net{&x, 0}).first->second;
+      n.count += it->added ? 1 : -1;
+    }
+  }
+  for (const auto& [key, n] : net) {
+    for (int i = 0; i < n.count; ++i) added->push_back(n.x);
+    for (int i = 0; i < -n.count; ++i) removed->push_back(n.x);
+  }
+}
+
+void GroupFigures::Sum(const FigureWindow& w, uint64_t as_of_position,
                        const std::function<GroupTally*(const std::string& group)>& tally) const {
   if (w.from >= w.end) return;
+  // As the log stands, then back to the report's position: what was there
+  // then and is gone is added back, what came after is taken out.
+  std::vector<const Contribution*> added, removed;
+  ChangedSince(w, as_of_position, &added, &removed);
+  auto then = [&] {
+    for (const Contribution* x : removed) {
+      if (!w.Counts(*x)) continue;
+      if (GroupTally* t = tally(x->group)) t->Add(*x, w.NotYetDue(*x), +1);
+    }
+    for (const Contribution* x : added) {
+      if (!w.Counts(*x)) continue;
+      if (GroupTally* t = tally(x->group)) t->Add(*x, w.NotYetDue(*x), -1);
+    }
+  };
   // Contributions one by one in [lo, hi), as if all unanswered.
   auto one_by_one = [&](int64_t lo, int64_t hi) {
     for (auto it = all_.lower_bound(Key{lo, 0}); it != all_.end() && it->first.first < hi; ++it) {
@@ -342,25 +406,47 @@ void GroupFigures::Sum(const FigureWindow& w,
   }
   // Queries without a reply counted above as unanswered whose deadline is
   // after the report's moment: not yet due.
-  if (w.as_of == INT64_MAX) return;
-  for (auto it = unreplied_.upper_bound(w.as_of); it != unreplied_.end(); ++it) {
-    if (!w.Counts(it->second)) continue;
-    if (GroupTally* t = tally(it->second.group)) {
-      v1::GroupMetrics& m = t->metrics;
-      m.set_queries_unanswered(m.queries_unanswered() - 1);
-      m.set_queries_not_yet_due(m.queries_not_yet_due() + 1);
+  if (w.as_of != INT64_MAX) {
+    for (auto it = unreplied_.upper_bound(w.as_of); it != unreplied_.end(); ++it) {
+      if (!w.Counts(it->second)) continue;
+      if (GroupTally* t = tally(it->second.group)) {
+        v1::GroupMetrics& m = t->metrics;
+        m.set_queries_unanswered(m.queries_unanswered() - 1);
+        m.set_queries_not_yet_due(m.queries_not_yet_due() + 1);
+      }
     }
   }
+  then();
 }
 
-void GroupFigures::ForEach(const FigureWindow& w,
+void GroupFigures::ForEach(const FigureWindow& w, uint64_t as_of_position,
                            const std::function<bool(const Contribution& x, bool not_yet_due)>& want,
                            const std::function<void(const Contribution& x)>& visit) const {
+  std::vector<const Contribution*> added, removed;
+  ChangedSince(w, as_of_position, &added, &removed);
+  absl::flat_hash_map<ContributionKey, int> not_then;  // there now, not at the moment
+  for (const Contribution* x : added) ++not_then[ContributionKey::Of(*x)];
+  std::vector<const Contribution*> then;
   for (auto it = all_.lower_bound(Key{w.from, 0}); it != all_.end() && it->first.first < w.end;
        ++it) {
     const Contribution& x = it->second;
-    if (w.Counts(x) && want(x, w.NotYetDue(x))) visit(x);
+    if (!w.Counts(x) || !want(x, w.NotYetDue(x))) continue;
+    if (!not_then.empty()) {
+      auto skip = not_then.find(ContributionKey::Of(x));
+      if (skip != not_then.end() && skip->second > 0) {
+        --skip->second;
+        continue;
+      }
+    }
+    then.push_back(&x);
   }
+  for (const Contribution* x : removed) {
+    if (w.Counts(*x) && want(*x, w.NotYetDue(*x))) then.push_back(x);
+  }
+  std::stable_sort(then.begin(), then.end(), [](const Contribution* a, const Contribution* b) {
+    return std::pair(a->at_nanos, a->position) < std::pair(b->at_nanos, b->position);
+  });
+  for (const Contribution* x : then) visit(*x);
 }
 
 }  // namespace evenhand::projections::internal

@@ -18,9 +18,14 @@
 // GroupFigures keeps them as totals per day (UTC) and group, so a report
 // for a period sums whole days and reads only the contributions of its two
 // partial days one by one, the few decisions superseded later, and the
-// unreplied queries whose deadline is after its moment. It answers for the
-// log as it stands (the projection's last position): a report as of an
-// earlier position derives its figures from the cases.
+// unreplied queries whose deadline is after its moment. The totals are the
+// log as it stands (the projection's last position); each change to them is
+// also kept, per day in position order, so a report as of an earlier
+// position P takes back what changed in its period's days after P (few
+// changes, for a period before P: late replies, corrections, decisions
+// superseded). Changes are kept from known_from() on (the position the
+// index was restored at; 0 for an index that decided from the start): a
+// report as of an earlier position derives its figures from the cases.
 //
 // What it does not know: which groups exist in a period or how many
 // councillors they have (the registry), and the statistics the group table
@@ -110,28 +115,68 @@ struct GroupTally {
   Distribution reply_days;
   std::vector<Seen> declines, late_replies;
 
-  // Adds one contribution counted in the period.
-  void Add(const Contribution& x, bool not_yet_due);
+  // Adds one contribution counted in the period (sign -1: takes it back).
+  void Add(const Contribution& x, bool not_yet_due, int sign = 1);
 };
 
 class GroupFigures {
  public:
-  void Add(const Contribution& x);
-  void Remove(const Contribution& x);
+  // `position`: the log position whose folding made the change (0: a
+  // restored state, older than any report it answers).
+  void Add(const Contribution& x, uint64_t position = 0);
+  void Remove(const Contribution& x, uint64_t position = 0);
   size_t size() const { return all_.size(); }
+  // Every change after `position` is kept from now on; reports as of an
+  // earlier position cannot be answered.
+  void KnownFrom(uint64_t position) { known_from_ = position; }
+  uint64_t known_from() const { return known_from_; }
+  // Changes kept (for the memory they take).
+  size_t history_size() const { return history_size_; }
 
-  // Adds to tally(group) every contribution counted in `w`, for the groups
-  // `tally` knows (it returns nullptr for the others). No evidence.
-  void Sum(const FigureWindow& w,
+  // Adds to tally(group) every contribution counted in `w`, as the log
+  // stood at `as_of_position` (>= known_from()), for the groups `tally`
+  // knows (it returns nullptr for the others). No evidence.
+  void Sum(const FigureWindow& w, uint64_t as_of_position,
            const std::function<GroupTally*(const std::string& group)>& tally) const;
-  // Visits, in (time, position) order, every contribution counted in `w`
-  // for which `want(x, not_yet_due)` is true: a walk over the period's
-  // contributions, for the evidence of a finding.
-  void ForEach(const FigureWindow& w,
+  // Visits, in (time, position) order, every contribution counted in `w` as
+  // the log stood at `as_of_position` for which `want(x, not_yet_due)` is
+  // true: a walk over the period's contributions, for the evidence of a
+  // finding.
+  void ForEach(const FigureWindow& w, uint64_t as_of_position,
                const std::function<bool(const Contribution& x, bool not_yet_due)>& want,
                const std::function<void(const Contribution& x)>& visit) const;
 
  private:
+  // A contribution as a hash key: equal keys, equal contributions.
+  struct ContributionKey {
+    Contribution::Kind kind;
+    std::string group;
+    int64_t at_nanos, until_nanos, due_nanos, value;
+    uint64_t position;
+    const Case* c;
+    static ContributionKey Of(const Contribution& x) {
+      return {x.kind, x.group, x.at_nanos, x.until_nanos, x.due_nanos, x.value, x.position, x.c};
+    }
+    bool operator==(const ContributionKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const ContributionKey& k) {
+      return H::combine(std::move(h), k.kind, k.group, k.at_nanos, k.until_nanos, k.due_nanos,
+                        k.value, k.position, k.c);
+    }
+  };
+  // One change to the totals: `x` added or removed while folding `position`.
+  struct Step {
+    uint64_t position;
+    bool added;
+    Contribution x;
+  };
+  // What changed in `w`'s days after `as_of_position`, net: the
+  // contributions there now that were not then (`added`), and those there
+  // then and gone now (`removed`).
+  void ChangedSince(const FigureWindow& w, uint64_t as_of_position,
+                    std::vector<const Contribution*>* added,
+                    std::vector<const Contribution*>* removed) const;
+
   // What one group's contributions of one day add up to (those that count
   // in every period holding their day: not the decisions superseded later).
   struct Totals {
@@ -155,6 +200,11 @@ class GroupFigures {
   absl::btree_multimap<int64_t, Contribution> bounded_;
   // Queries without a reply, by deadline.
   absl::btree_multimap<int64_t, Contribution> unreplied_;
+  // UTC day of the contribution -> its changes, in position order.
+  absl::btree_map<int64_t, std::vector<Step>> history_;
+  size_t history_size_ = 0;
+  uint64_t known_from_ = 0;
+  uint64_t last_change_ = 0;
 };
 
 }  // namespace evenhand::projections::internal
