@@ -225,11 +225,14 @@ bool GroupFigures::Totals::empty() const {
 void GroupFigures::Add(const Contribution& x, uint64_t position) {
   all_.emplace(Key{x.at_nanos, x.position}, x);
   Change(x, +1);
-  if (position > known_from_) {
-    history_[DayOf(x.at_nanos)].push_back({position, true, x});
-    ++history_size_;
-    last_change_ = std::max(last_change_, position);
-  }
+  Keep(x, position, /*added=*/true);
+}
+
+void GroupFigures::Keep(const Contribution& x, uint64_t position, bool added) {
+  if (position <= known_from_) return;
+  history_[DayOf(x.at_nanos)].push_back({position, added, x});
+  ++history_size_;
+  last_change_ = std::max(last_change_, position);
 }
 
 void GroupFigures::Remove(const Contribution& x, uint64_t position) {
@@ -238,11 +241,7 @@ void GroupFigures::Remove(const Contribution& x, uint64_t position) {
     if (it->second == x) {
       all_.erase(it);
       Change(x, -1);
-      if (position > known_from_) {
-        history_[DayOf(x.at_nanos)].push_back({position, false, x});
-        ++history_size_;
-        last_change_ = std::max(last_change_, position);
-      }
+      Keep(x, position, /*added=*/false);
       return;
     }
   }
@@ -344,7 +343,7 @@ void GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_position,
     const Contribution* x;
     int count;
   };
-  absl::flat_hash_map<ContributionKey, Net> net;
+  absl::flat_hash_map<Contribution, Net> net;
   const int64_t last_day = DayOf(w.end - 1);
   for (auto day = history_.lower_bound(DayOf(w.from));
        day != history_.end() && day->first <= last_day; ++day) {
@@ -354,7 +353,7 @@ void GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_position,
     for (; it != steps.end(); ++it) {
       const Contribution& x = it->x;
       if (x.at_nanos < w.from || x.at_nanos >= w.end) continue;
-      Net& n = net.try_emplace(ContributionKey::Of(x), Net{&x, 0}).first->second;
+      Net& n = net.try_emplace(x, Net{&x, 0}).first->second;
       n.count += it->added ? 1 : -1;
     }
   }
@@ -424,15 +423,15 @@ void GroupFigures::ForEach(const FigureWindow& w, uint64_t as_of_position,
                            const std::function<void(const Contribution& x)>& visit) const {
   std::vector<const Contribution*> added, removed;
   ChangedSince(w, as_of_position, &added, &removed);
-  absl::flat_hash_map<ContributionKey, int> not_then;  // there now, not at the moment
-  for (const Contribution* x : added) ++not_then[ContributionKey::Of(*x)];
+  absl::flat_hash_map<Contribution, int> not_then;  // there now, not at the moment
+  for (const Contribution* x : added) ++not_then[*x];
   std::vector<const Contribution*> then;
   for (auto it = all_.lower_bound(Key{w.from, 0}); it != all_.end() && it->first.first < w.end;
        ++it) {
     const Contribution& x = it->second;
     if (!w.Counts(x) || !want(x, w.NotYetDue(x))) continue;
     if (!not_then.empty()) {
-      auto skip = not_then.find(ContributionKey::Of(x));
+      auto skip = not_then.find(x);
       if (skip != not_then.end() && skip->second > 0) {
         --skip->second;
         continue;

@@ -81,6 +81,11 @@ struct Contribution {
     return kind == o.kind && group == o.group && at_nanos == o.at_nanos && position == o.position &&
            until_nanos == o.until_nanos && due_nanos == o.due_nanos && value == o.value && c == o.c;
   }
+  template <typename H>
+  friend H AbslHashValue(H h, const Contribution& x) {
+    return H::combine(std::move(h), x.kind, x.group, x.at_nanos, x.position, x.until_nanos,
+                      x.due_nanos, x.value, x.c);
+  }
   state::FigureRecord ToRecord() const;
   static Contribution FromRecord(const state::FigureRecord& r, const Case* c);
 };
@@ -147,29 +152,15 @@ class GroupFigures {
                const std::function<void(const Contribution& x)>& visit) const;
 
  private:
-  // A contribution as a hash key: equal keys, equal contributions.
-  struct ContributionKey {
-    Contribution::Kind kind;
-    std::string group;
-    int64_t at_nanos, until_nanos, due_nanos, value;
-    uint64_t position;
-    const Case* c;
-    static ContributionKey Of(const Contribution& x) {
-      return {x.kind, x.group, x.at_nanos, x.until_nanos, x.due_nanos, x.value, x.position, x.c};
-    }
-    bool operator==(const ContributionKey&) const = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const ContributionKey& k) {
-      return H::combine(std::move(h), k.kind, k.group, k.at_nanos, k.until_nanos, k.due_nanos,
-                        k.value, k.position, k.c);
-    }
-  };
   // One change to the totals: `x` added or removed while folding `position`.
   struct Step {
     uint64_t position;
     bool added;
     Contribution x;
   };
+  // Keeps the change of `x` made while folding `position` (after
+  // known_from()).
+  void Keep(const Contribution& x, uint64_t position, bool added);
   // What changed in `w`'s days after `as_of_position`, net: the
   // contributions there now that were not then (`added`), and those there
   // then and gone now (`removed`).
