@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/time_util.h"
 #include "demo/council_generator.h"
 #include "services/event_validation.h"
 
@@ -38,7 +39,8 @@ uint64_t BoundedAppender::failed() const {
   return failed_;
 }
 
-History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events) {
+History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events,
+                            std::atomic<int64_t>* clock_nanos) {
   History h;
   h.years = 5;
   // A busy council runs ~1,950 events a year at intensity 1.
@@ -46,7 +48,8 @@ History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events) 
   const absl::Time t0 = absl::Now();
   const absl::Time now = absl::Now();
   services::AppendLimits limits;
-  BoundedAppender appender(store, 20000);
+  // As it happens, few in flight: the clock is read as each is sequenced.
+  BoundedAppender appender(store, clock_nanos == nullptr ? 20000 : 256);
   for (int y = 0; y < h.years; ++y) {
     demo::GeneratorOptions g;
     g.seed = 100 + y;
@@ -56,15 +59,50 @@ History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events) 
     g.id_prefix = absl::StrCat("y", y, "-");
     g.register_council = y == 0;
     g.cutoff = now;
-    for (auto& append : demo::GenerateCouncil(g)) {
-      if (!services::PrepareEvents(limits, absl::Now(), &append.events).ok()) {
+    std::vector<demo::StreamAppend> appends = demo::GenerateCouncil(g);
+    if (clock_nanos == nullptr) {
+      for (auto& append : appends) {
+        if (!services::PrepareEvents(limits, absl::Now(), &append.events).ok()) {
+          ++h.appends_failed;
+          continue;
+        }
+        appender.Append(std::move(append.stream_id), std::move(append.events));
+      }
+      appender.Drain();
+      h.year_end_positions.push_back(store->LastPosition());
+      continue;
+    }
+    // As it happens: every event of the year in the order of when it
+    // happened (a stream's events never before the one it follows).
+    struct One {
+      int64_t at;
+      size_t append;
+      size_t index;
+    };
+    std::vector<One> order;
+    for (size_t a = 0; a < appends.size(); ++a) {
+      int64_t at = INT64_MIN;
+      for (size_t i = 0; i < appends[a].events.size(); ++i) {
+        at = std::max(at, absl::ToUnixNanos(FromProtoTime(appends[a].events[i].occurred_at())));
+        order.push_back({at, a, i});
+      }
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [](const One& x, const One& y) { return x.at < y.at; });
+    for (const One& o : order) {
+      // The store records it no earlier than it happened.
+      clock_nanos->store(std::max(clock_nanos->load(), o.at));
+      std::vector<v1::Event> one;
+      one.push_back(std::move(appends[o.append].events[o.index]));
+      if (!services::PrepareEvents(limits, absl::Now(), &one).ok()) {
         ++h.appends_failed;
         continue;
       }
-      appender.Append(std::move(append.stream_id), std::move(append.events));
+      appender.Append(appends[o.append].stream_id, std::move(one));
     }
+    appender.Drain();
+    h.year_end_positions.push_back(store->LastPosition());
   }
-  appender.Drain();
   h.appends_failed += appender.failed();
   h.seconds = absl::ToDoubleSeconds(absl::Now() - t0);
   return h;

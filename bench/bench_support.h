@@ -3,6 +3,7 @@
 #ifndef EVENHAND_BENCH_BENCH_SUPPORT_H_
 #define EVENHAND_BENCH_BENCH_SUPPORT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -42,13 +43,24 @@ struct History {
   double seconds = 0;
   double intensity = 0;
   int years = 0;
+  // The log's last position once each year was written (years in order,
+  // the last ending now).
+  std::vector<uint64_t> year_end_positions;
 };
 
 // Writes a generated council history of about `target_events` events into
 // `store`: five years ending now, the demo generator's intensity scaled to
 // reach the target, one year generated at a time to bound its memory. Each
 // append is prepared as the server would (ids, types, timestamps checked).
-History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events);
+//
+// Without `clock_nanos`, each case's events are appended together as soon
+// as generated, so every event is recorded within seconds of now, long
+// after it happened. With it, the year's events are appended one at a time
+// in the order they happened (each stream's in its own order), and
+// `*clock_nanos` (which the store's clock must read) is set to when each
+// happened first: the log is recorded as it happens, as a live server's.
+History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events,
+                            std::atomic<int64_t>* clock_nanos = nullptr);
 
 }  // namespace evenhand::bench
 

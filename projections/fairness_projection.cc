@@ -175,14 +175,17 @@ bool FairnessProjection::SeedFindings(size_t max_cases) {
 bool FairnessProjection::ForEachDirtyFindingsRecord(
     state::FindingsIndexHeader* header,
     const std::function<void(const state::FindingEntryRecord&)>& entry,
-    const std::function<void(const state::SubjectRecord&)>& subject) const {
+    const std::function<void(const state::SubjectRecord&)>& subject,
+    const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
+        figure_changes) const {
   if (findings_ == nullptr || findings_->complete_from() == UINT64_MAX) return false;
   header->set_fingerprint(findings_->Fingerprint());
   header->set_complete_from(findings_->complete_from());
   header->set_position(position_);
   header->set_next_id(findings_->entry_count());
   header->set_recorded_nanos(findings_->recorded_nanos());
-  findings_->ForEachDirty(entry, subject);
+  header->set_figures_known_from(findings_->figures().known_from());
+  findings_->ForEachDirty(entry, subject, figure_changes);
   return true;
 }
 
@@ -231,6 +234,10 @@ size_t FairnessProjection::indexed_entries() const {
 
 size_t FairnessProjection::figure_changes_kept() const {
   return findings_ == nullptr ? 0 : findings_->figures().history_size();
+}
+
+uint64_t FairnessProjection::figures_known_from() const {
+  return findings_ == nullptr ? UINT64_MAX : findings_->figures().known_from();
 }
 
 Case* FairnessProjection::CaseFor(const std::string& stream_id) {
@@ -410,9 +417,19 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   // The group table sums the index's running totals, taking back what
   // changed after the report's position; the access section too, as the
   // log stands now (as of an earlier position it is derived).
+  internal::FigureChanges changes;
   if (query.as_of_position >= findings_->figures().known_from()) {
-    builder.UseFigures(&findings_->figures(),
-                       query.as_of_position >= position_ ? &findings_->access() : nullptr);
+    if (absl::Status s = findings_->FigureChangesSince(
+            internal::FigureWindow::Of(query), query.as_of_position,
+            [this](const std::string& stream_id) { return Find(stream_id); }, &changes);
+        s.ok()) {
+      builder.UseFigures(&findings_->figures(), &changes,
+                         query.as_of_position >= position_ ? &findings_->access() : nullptr);
+    } else {
+      logging::Error("fairness",
+                     absl::StrCat("the group figures' stored changes could not be read (",
+                                  s.ToString(), "): the group table is derived"));
+    }
   }
   if (absl::Status s = findings_->Collect(query, &builder); !s.ok()) {
     logging::Error("fairness", absl::StrCat("the findings index could not be read (", s.ToString(),

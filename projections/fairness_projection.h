@@ -146,6 +146,12 @@ class StoredFindings {
   // An entry not withdrawn.
   virtual absl::StatusOr<state::FindingEntryRecord> Get(bool obligation, int64_t when,
                                                          uint32_t id) const = 0;
+  // The changes to the group totals of the UTC days [first_day, last_day]
+  // (days since 1970-01-01) made while folding a position after
+  // `after_position`, by day, then position.
+  virtual absl::Status ScanFigureChanges(
+      int64_t first_day, int64_t last_day, uint64_t after_position,
+      const std::function<void(const state::FigureChangeRecord&)>& visit) const = 0;
 };
 
 class FairnessProjection {
@@ -179,11 +185,15 @@ class FairnessProjection {
   bool SeedFindings(size_t max_cases);
 
   // Checkpointing the index beside the cases: its header, and what changed
-  // since ClearDirty() (which clears these too).
+  // since ClearDirty() (which clears these too): entries, subjects, and
+  // (with a store) the changes to the group totals, which are then read
+  // back from the store and no longer held.
   bool ForEachDirtyFindingsRecord(
       state::FindingsIndexHeader* header,
       const std::function<void(const state::FindingEntryRecord&)>& entry,
-      const std::function<void(const state::SubjectRecord&)>& subject) const;
+      const std::function<void(const state::SubjectRecord&)>& subject,
+      const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
+        figure_changes) const;
   // Whether the index has decided anything not yet checkpointed.
   bool findings_unsaved() const;
   // Restoring it, after the cases, the position, IndexFindings() and
@@ -208,9 +218,13 @@ class FairnessProjection {
                                    const WorkingDayCalendar& calendar) const;
   // How many findings and obligations the index holds (0 without one).
   size_t indexed_entries() const;
-  // How many changes to the group totals the index keeps for reports as of
-  // earlier positions (0 without one).
+  // How many changes to the group totals the index holds in memory for
+  // reports as of earlier positions (0 without one): with a store, those
+  // made since the last checkpoint.
   size_t figure_changes_kept() const;
+  // Reports as of a position before this derive their group table
+  // (UINT64_MAX: no index).
+  uint64_t figures_known_from() const;
   // Whether reports as of the current position are served from the index.
   bool findings_indexed() const;
   // The first as-of position reports are served from the index for

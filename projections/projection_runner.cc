@@ -11,7 +11,10 @@
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "base/thread_name.h"
+#include "projections/internal/day_nanos.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocksdb_support.h"
 
@@ -31,6 +34,7 @@ constexpr char kFindingsHeaderKey[] = "fairness/findings/header";
 constexpr char kFindingEntryPrefix[] = "fairness/findings/e/";
 constexpr char kFindingSubjectPrefix[] = "fairness/findings/s/";
 constexpr char kProvisionalFindingPrefix[] = "fairness/findings/p/";
+constexpr char kFigureChangePrefix[] = "fairness/findings/g/";
 constexpr char kFindingsPrefix[] = "fairness/findings/";
 constexpr char kFindingsPrefixEnd[] = "fairness/findings0";
 
@@ -46,6 +50,19 @@ std::string FindingKey(bool obligation, bool withdrawn, int64_t when, uint32_t i
   return absl::StrCat(kFindingEntryPrefix, obligation ? "o" : "f", withdrawn ? "w" : "a",
                       BigEndian64(static_cast<uint64_t>(when) ^ (1ULL << 63)),
                       BigEndian64(id));
+}
+
+// The key of one checkpoint's changes to the group figures of one day: the
+// UTC day of the contributions (order-preserving), then the last position
+// whose folding made one (each checkpoint's positions follow the last's,
+// so it is unique): a report as of a past position P reads, per day of its
+// period, from the first record whose last position is after P.
+constexpr size_t kFigureChangeDayAt = sizeof(kFigureChangePrefix) - 1;
+std::string FigureChangeKey(int64_t day, uint64_t last_position) {
+  std::string key = kFigureChangePrefix;
+  PutBigEndian64(&key, static_cast<uint64_t>(day) ^ (1ULL << 63));
+  PutBigEndian64(&key, last_position);
+  return key;
 }
 
 // The checkpointed findings index, read back for reports and to withdraw
@@ -84,6 +101,38 @@ class RocksStoredFindings : public StoredFindings {
     return record;
   }
 
+  absl::Status ScanFigureChanges(
+      int64_t first_day, int64_t last_day, uint64_t after_position,
+      const std::function<void(const state::FigureChangeRecord&)>& visit) const override {
+    if (first_day > last_day || after_position == UINT64_MAX) return absl::OkStatus();
+    const std::string end = FigureChangeKey(last_day + 1, 0);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    state::FigureChangesRecord record;
+    it->Seek(FigureChangeKey(first_day, after_position + 1));
+    while (it->Valid() && it->key().compare(end) < 0) {
+      const std::string_view key(it->key().data(), it->key().size());
+      if (key.size() != kFigureChangeDayAt + 16) {
+        return absl::DataLossError("findings index: a figure change's key is malformed");
+      }
+      const uint64_t last_position = ReadBigEndian64(key.substr(kFigureChangeDayAt + 8));
+      if (last_position <= after_position) {
+        // A day's changes from before the position: skip to those after.
+        const auto day =
+            static_cast<int64_t>(ReadBigEndian64(key.substr(kFigureChangeDayAt)) ^ (1ULL << 63));
+        it->Seek(FigureChangeKey(day, after_position + 1));
+        continue;
+      }
+      if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("findings index: a figure change cannot be parsed");
+      }
+      for (const state::FigureChangeRecord& change : record.changes()) {
+        if (change.position() > after_position) visit(change);
+      }
+      it->Next();
+    }
+    return FromRocks(it->status(), "cannot read the findings index");
+  }
+
  private:
   rocksdb::DB* const db_;
 };
@@ -116,6 +165,9 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.avoid_flush_during_recovery = true;
   storage::ShareTheDiskWithTheLog(&db_options);
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = rocksdb::NewLRUCache(runner->options_.block_cache_bytes);
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   db_options.info_log = std::make_shared<storage::RocksLogger>("projections");
   runner->env_ = storage::EnvOver(storage::OwnerOnlyFileSystem());
   db_options.env = runner->env_.get();
@@ -335,6 +387,11 @@ absl::Status ProjectionRunner::Checkpoint() {
           key = absl::StrCat(kFindingSubjectPrefix, subject.stream_id());
           subject.SerializeToString(&value);
           batch.Put(cf, key, value);
+        },
+        [&](int64_t day, const state::FigureChangesRecord& changes) {
+          if (changes.changes().empty()) return;
+          changes.SerializeToString(&value);
+          batch.Put(cf, FigureChangeKey(day, changes.changes().rbegin()->position()), value);
         });
     // Without a complete index (still seeding), no header: a restart then
     // decides the findings afresh.

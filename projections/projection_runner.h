@@ -42,6 +42,9 @@ struct RunnerOptions {
   std::string checkpoint_dir;
   size_t checkpoint_every_events = 50000;
   absl::Duration checkpoint_every = absl::Seconds(60);
+  // The checkpoint database's block cache, which reports read the stored
+  // findings and figure changes through.
+  size_t block_cache_bytes = 32 << 20;
   // Discard any checkpoint and fold the whole log again.
   bool rebuild = false;
   // The log is open read-only (a full disk): open the checkpoint read-only

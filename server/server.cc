@@ -171,6 +171,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
   if (f->checkpoint_every_seconds() == 0) f->set_checkpoint_every_seconds(60);
   if (f->report_wait_seconds() == 0) f->set_report_wait_seconds(10);
+  if (f->cache_mib() == 0) f->set_cache_mib(32);
   v1::AuditConfig* a = c.mutable_audit();
   if (a->signing_key_file().empty()) {
     a->set_signing_key_file(absl::StrCat(c.data_dir(), "/signing-key.pem"));
@@ -411,6 +412,7 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.checkpoint_dir = c.data_dir() + "/fairness-projection";
   runner_options.checkpoint_every_events = c.fairness().checkpoint_every_events();
   runner_options.checkpoint_every = absl::Seconds(c.fairness().checkpoint_every_seconds());
+  runner_options.block_cache_bytes = static_cast<size_t>(c.fairness().cache_mib()) << 20;
   runner_options.rebuild = options_.rebuild_projections;
   runner_options.read_only = store_->write_state().read_only;
   runner_options.min_free_bytes = store_options.min_free_bytes;

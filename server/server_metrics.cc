@@ -119,10 +119,14 @@ std::string RenderServerMetrics(const MetricSources& s) {
   bool indexed = false;
   uint64_t index_from = 0;
   size_t index_entries = 0;
+  uint64_t figures_from = 0;
+  size_t figure_changes_held = 0;
   s.runner->Read([&](const projections::FairnessProjection& p) {
     indexed = p.findings_indexed();
     index_from = p.findings_complete_from();
     index_entries = p.indexed_entries();
+    figures_from = p.figures_known_from();
+    figure_changes_held = p.figure_changes_kept();
   });
   families.push_back(Gauge("evenhand_findings_index_ready",
                            "1 when reports are served from the findings index; 0 while it is "
@@ -135,6 +139,14 @@ std::string RenderServerMetrics(const MetricSources& s) {
   families.push_back(Gauge("evenhand_findings_index_entries",
                            "Findings and obligations in the findings index, alive or withdrawn.",
                            index_entries));
+  families.push_back(Gauge("evenhand_findings_index_figures_from",
+                           "The first as-of position whose group table is summed from the "
+                           "running totals (earlier ones derive it); 0 when it is not ready.",
+                           indexed ? figures_from : 0));
+  families.push_back(Gauge("evenhand_findings_index_figure_changes_held",
+                           "Changes to the group totals held in memory until the next "
+                           "checkpoint stores them.",
+                           figure_changes_held));
   families.push_back(Gauge("evenhand_subscribers", "Open EventLog.Subscribe calls.",
                            s.event_log->subscriptions()));
   absl::StatusOr<v1::SignedCheckpoint> latest = s.integrity->Checkpoint(0);

@@ -305,8 +305,21 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
   std::vector<Decided> now = builder_.Decide(subject, position, &reads_, &contributions_);
   Subject& s = subjects_[&subject];
   if (contributions_ != s.figures) {
-    for (const Contribution& x : s.figures) figures_.Remove(x, position);
-    for (const Contribution& x : contributions_) figures_.Add(x, position);
+    // Only what changed: a briefing given does not take back and add again
+    // its request and decision (each change is kept for earlier positions).
+    absl::flat_hash_map<Contribution, int> before;
+    for (const Contribution& x : s.figures) ++before[x];
+    for (const Contribution& x : contributions_) {
+      auto it = before.find(x);
+      if (it != before.end() && it->second > 0) {
+        --it->second;
+      } else {
+        figures_.Add(x, position);
+      }
+    }
+    for (const auto& [x, n] : before) {
+      for (int i = 0; i < n; ++i) figures_.Remove(x, position);
+    }
     s.figures = contributions_;
     dirty_subjects_.insert(&subject);
   }
@@ -400,7 +413,10 @@ state::FindingEntryRecord FindingsIndex::ToRecord(uint32_t id, const Entry& x) c
 
 void FindingsIndex::ForEachDirty(
     const std::function<void(const state::FindingEntryRecord&)>& entry,
-    const std::function<void(const state::SubjectRecord&)>& subject) const {
+    const std::function<void(const state::SubjectRecord&)>& subject,
+    const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
+        figure_changes) const {
+  if (stored_ != nullptr) figures_.ForEachUnsaved(figure_changes);
   for (const auto& [id, e] : pending_) {
     if (e.deleted) {
       if (!e.stored && !e.provisional_written) continue;
@@ -453,6 +469,7 @@ void FindingsIndex::ClearDirty() {
   if (seeding_) return;
   dirty_subjects_.clear();
   if (stored_ == nullptr) return;
+  figures_.Saved();
   // Provisional findings stay held (reports read them from here); the rest
   // are read back from the store.
   pending_findings_.clear();
@@ -540,8 +557,11 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   access_.Rebuild(builder_, builder_.indexes().access);
   seeding_ = false;
   complete_from_ = header.complete_from();
-  // The totals' changes before the checkpoint were not kept with it.
-  figures_.KnownFrom(header.position());
+  // The totals' changes are stored from where they were first kept (a
+  // checkpoint from before they were stored has none).
+  figures_.Restored(
+      header.has_figures_known_from() ? header.figures_known_from() : header.position(),
+      header.position());
   return absl::OkStatus();
 }
 

@@ -95,6 +95,13 @@ class FindingsIndex {
   // as of that position.
   const GroupFigures& figures() const { return figures_; }
   const AccessFigures& access() const { return access_; }
+  // What changed in the figures of `w`'s days after `as_of_position`, held
+  // or stored (GroupFigures::ChangedSince).
+  absl::Status FigureChangesSince(const FigureWindow& w, uint64_t as_of_position,
+                                  const GroupFigures::FindCase& find,
+                                  FigureChanges* changes) const {
+    return figures_.ChangedSince(w, as_of_position, stored_, find, changes);
+  }
 
   // Entries decided so far, alive or withdrawn.
   uint32_t entry_count() const { return next_id_; }
@@ -105,9 +112,13 @@ class FindingsIndex {
   std::string Fingerprint() const;
   // Entries are read back from `stored` once checkpointed (ClearDirty()).
   void StoreIn(const StoredFindings* stored) { stored_ = stored; }
-  // What changed since the last ClearDirty().
-  void ForEachDirty(const std::function<void(const state::FindingEntryRecord&)>& entry,
-                    const std::function<void(const state::SubjectRecord&)>& subject) const;
+  // What changed since the last ClearDirty(); with a store, the changes to
+  // the group figures too (then forgotten).
+  void ForEachDirty(
+      const std::function<void(const state::FindingEntryRecord&)>& entry,
+      const std::function<void(const state::SubjectRecord&)>& subject,
+      const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
+        figure_changes) const;
   void ClearDirty();
   // Whether a checkpoint has anything of the index to write.
   bool unsaved() const;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <tuple>
 
+#include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/status_macros.h"
 #include "projections/internal/day_nanos.h"
 #include "projections/internal/rules/common.h"
 
@@ -332,52 +334,86 @@ void GroupFigures::AddTotals(const Totals& t, GroupTally* tally) {
   }
 }
 
-void GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_position,
-                                std::vector<const Contribution*>* added,
-                                std::vector<const Contribution*>* removed) const {
-  if (as_of_position >= last_change_ || w.from >= w.end) return;
+void GroupFigures::ForEachUnsaved(
+    const std::function<void(int64_t day, const state::FigureChangesRecord&)>& visit) const {
+  state::FigureChangesRecord record;
+  for (const auto& [day, steps] : history_) {
+    record.Clear();
+    for (const Step& step : steps) {
+      state::FigureChangeRecord* r = record.add_changes();
+      r->set_position(step.position);
+      r->set_added(step.added);
+      if (step.x.c != nullptr) r->set_subject(step.x.c->record.stream_id());
+      *r->mutable_figure() = step.x.ToRecord();
+    }
+    visit(day, record);
+  }
+}
+
+void GroupFigures::Saved() {
+  history_.clear();
+  history_size_ = 0;
+}
+
+absl::Status GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_position,
+                                        const StoredFindings* stored, const FindCase& find,
+                                        FigureChanges* changes) const {
+  if (as_of_position >= last_change_ || w.from >= w.end) return absl::OkStatus();
   // Each contribution's additions less its removals after the moment: a
   // removal after an addition after it cancels (neither there then nor
   // now), and so does an addition after a removal.
-  struct Net {
-    const Contribution* x;
-    int count;
+  absl::flat_hash_map<Contribution, int> net;
+  auto count = [&](const Contribution& x, bool added) {
+    if (x.at_nanos < w.from || x.at_nanos >= w.end) return;
+    net[x] += added ? 1 : -1;
   };
-  absl::flat_hash_map<Contribution, Net> net;
+  const int64_t first_day = DayOf(w.from);
   const int64_t last_day = DayOf(w.end - 1);
-  for (auto day = history_.lower_bound(DayOf(w.from));
+  // Stored first (made up to the last checkpoint), then those held.
+  if (stored != nullptr) {
+    absl::Status bad;
+    EH_RETURN_IF_ERROR(stored->ScanFigureChanges(
+        first_day, last_day, as_of_position, [&](const state::FigureChangeRecord& r) {
+          if (!bad.ok()) return;
+          const Case* c = find(r.subject());
+          if (c == nullptr || r.figure().kind() >= Contribution::kKinds) {
+            bad = absl::DataLossError(absl::StrCat(
+                "a stored change to the group figures names ",
+                c == nullptr ? absl::StrCat("a case not held: ", r.subject())
+                             : absl::StrCat("an unknown kind: ", r.figure().kind())));
+            return;
+          }
+          count(Contribution::FromRecord(r.figure(), c), r.added());
+        }));
+    EH_RETURN_IF_ERROR(bad);
+  }
+  for (auto day = history_.lower_bound(first_day);
        day != history_.end() && day->first <= last_day; ++day) {
     const std::vector<Step>& steps = day->second;
     auto it = std::upper_bound(steps.begin(), steps.end(), as_of_position,
                                [](uint64_t p, const Step& c) { return p < c.position; });
-    for (; it != steps.end(); ++it) {
-      const Contribution& x = it->x;
-      if (x.at_nanos < w.from || x.at_nanos >= w.end) continue;
-      Net& n = net.try_emplace(x, Net{&x, 0}).first->second;
-      n.count += it->added ? 1 : -1;
-    }
+    for (; it != steps.end(); ++it) count(it->x, it->added);
   }
-  for (const auto& [key, n] : net) {
-    for (int i = 0; i < n.count; ++i) added->push_back(n.x);
-    for (int i = 0; i < -n.count; ++i) removed->push_back(n.x);
+  for (const auto& [x, n] : net) {
+    for (int i = 0; i < n; ++i) changes->added.push_back(x);
+    for (int i = 0; i < -n; ++i) changes->removed.push_back(x);
   }
+  return absl::OkStatus();
 }
 
-void GroupFigures::Sum(const FigureWindow& w, uint64_t as_of_position,
+void GroupFigures::Sum(const FigureWindow& w, const FigureChanges& changes,
                        const std::function<GroupTally*(const std::string& group)>& tally) const {
   if (w.from >= w.end) return;
   // As the log stands, then back to the report's position: what was there
   // then and is gone is added back, what came after is taken out.
-  std::vector<const Contribution*> added, removed;
-  ChangedSince(w, as_of_position, &added, &removed);
   auto then = [&] {
-    for (const Contribution* x : removed) {
-      if (!w.Counts(*x)) continue;
-      if (GroupTally* t = tally(x->group)) t->Add(*x, w.NotYetDue(*x), +1);
+    for (const Contribution& x : changes.removed) {
+      if (!w.Counts(x)) continue;
+      if (GroupTally* t = tally(x.group)) t->Add(x, w.NotYetDue(x), +1);
     }
-    for (const Contribution* x : added) {
-      if (!w.Counts(*x)) continue;
-      if (GroupTally* t = tally(x->group)) t->Add(*x, w.NotYetDue(*x), -1);
+    for (const Contribution& x : changes.added) {
+      if (!w.Counts(x)) continue;
+      if (GroupTally* t = tally(x.group)) t->Add(x, w.NotYetDue(x), -1);
     }
   };
   // Contributions one by one in [lo, hi), as if all unanswered.
@@ -418,13 +454,11 @@ void GroupFigures::Sum(const FigureWindow& w, uint64_t as_of_position,
   then();
 }
 
-void GroupFigures::ForEach(const FigureWindow& w, uint64_t as_of_position,
+void GroupFigures::ForEach(const FigureWindow& w, const FigureChanges& changes,
                            const std::function<bool(const Contribution& x, bool not_yet_due)>& want,
                            const std::function<void(const Contribution& x)>& visit) const {
-  std::vector<const Contribution*> added, removed;
-  ChangedSince(w, as_of_position, &added, &removed);
   absl::flat_hash_map<Contribution, int> not_then;  // there now, not at the moment
-  for (const Contribution* x : added) ++not_then[*x];
+  for (const Contribution& x : changes.added) ++not_then[x];
   std::vector<const Contribution*> then;
   for (auto it = all_.lower_bound(Key{w.from, 0}); it != all_.end() && it->first.first < w.end;
        ++it) {
@@ -439,8 +473,8 @@ void GroupFigures::ForEach(const FigureWindow& w, uint64_t as_of_position,
     }
     then.push_back(&x);
   }
-  for (const Contribution* x : removed) {
-    if (w.Counts(*x) && want(*x, w.NotYetDue(*x))) then.push_back(x);
+  for (const Contribution& x : changes.removed) {
+    if (w.Counts(x) && want(x, w.NotYetDue(x))) then.push_back(&x);
   }
   std::stable_sort(then.begin(), then.end(), [](const Contribution* a, const Contribution* b) {
     return std::pair(a->at_nanos, a->position) < std::pair(b->at_nanos, b->position);

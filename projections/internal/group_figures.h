@@ -24,8 +24,12 @@
 // position P takes back what changed in its period's days after P (few
 // changes, for a period before P: late replies, corrections, decisions
 // superseded). Changes are kept from known_from() on (the position the
-// index was restored at; 0 for an index that decided from the start): a
+// index was seeded at; 0 for an index that decided from the start): a
 // report as of an earlier position derives its figures from the cases.
+// With a store, the changes are held only until the next checkpoint
+// writes them (ForEachUnsaved, Saved) and are read back from it
+// (StoredFindings::ScanFigureChanges), so they survive a restart and their
+// memory does not grow with the log.
 //
 // What it does not know: which groups exist in a period or how many
 // councillors they have (the registry), and the statistics the group table
@@ -33,6 +37,7 @@
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_GROUP_FIGURES_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_GROUP_FIGURES_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -41,6 +46,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "evenhand/state/fairness_state.pb.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "projections/internal/report_builder.h"
@@ -111,6 +117,13 @@ struct FigureWindow {
   }
 };
 
+// What changed in a window's days after a report's position, net of
+// changes that cancel (GroupFigures::ChangedSince).
+struct FigureChanges {
+  // There now and not then; there then and gone now.
+  std::vector<Contribution> added, removed;
+};
+
 // One group's figures for a period, and the distributions the statistics
 // need. Evidence (the declines by choice, the late and unanswered queries)
 // is gathered by whoever sums: see AddGroupMetrics.
@@ -135,19 +148,39 @@ class GroupFigures {
   // earlier position cannot be answered.
   void KnownFrom(uint64_t position) { known_from_ = position; }
   uint64_t known_from() const { return known_from_; }
-  // Changes kept (for the memory they take).
+  // Restored from a checkpoint taken at `position`, whose stored changes
+  // go back to `known_from`.
+  void Restored(uint64_t known_from, uint64_t position) {
+    known_from_ = known_from;
+    last_change_ = std::max(last_change_, position);
+  }
+  // Changes held in memory (for the memory they take).
   size_t history_size() const { return history_size_; }
 
+  // Checkpointing: the changes held (not yet stored), per UTC day of the
+  // contribution, in position order; then Saved() once they are, which
+  // forgets them.
+  void ForEachUnsaved(
+      const std::function<void(int64_t day, const state::FigureChangesRecord&)>& visit) const;
+  void Saved();
+
+  // What changed in `w`'s days after `as_of_position` (>= known_from()):
+  // the changes held, and those in `stored` (if any; `find` names their
+  // cases). An error: `stored` could not be read.
+  using FindCase = std::function<const Case*(const std::string& stream_id)>;
+  absl::Status ChangedSince(const FigureWindow& w, uint64_t as_of_position,
+                            const StoredFindings* stored, const FindCase& find,
+                            FigureChanges* changes) const;
+
   // Adds to tally(group) every contribution counted in `w`, as the log
-  // stood at `as_of_position` (>= known_from()), for the groups `tally`
-  // knows (it returns nullptr for the others). No evidence.
-  void Sum(const FigureWindow& w, uint64_t as_of_position,
+  // stood when `changes` were made (ChangedSince with `w`), for the groups
+  // `tally` knows (it returns nullptr for the others). No evidence.
+  void Sum(const FigureWindow& w, const FigureChanges& changes,
            const std::function<GroupTally*(const std::string& group)>& tally) const;
   // Visits, in (time, position) order, every contribution counted in `w` as
-  // the log stood at `as_of_position` for which `want(x, not_yet_due)` is
-  // true: a walk over the period's contributions, for the evidence of a
-  // finding.
-  void ForEach(const FigureWindow& w, uint64_t as_of_position,
+  // the log stood then for which `want(x, not_yet_due)` is true: a walk
+  // over the period's contributions, for the evidence of a finding.
+  void ForEach(const FigureWindow& w, const FigureChanges& changes,
                const std::function<bool(const Contribution& x, bool not_yet_due)>& want,
                const std::function<void(const Contribution& x)>& visit) const;
 
@@ -161,12 +194,6 @@ class GroupFigures {
   // Keeps the change of `x` made while folding `position` (after
   // known_from()).
   void Keep(const Contribution& x, uint64_t position, bool added);
-  // What changed in `w`'s days after `as_of_position`, net: the
-  // contributions there now that were not then (`added`), and those there
-  // then and gone now (`removed`).
-  void ChangedSince(const FigureWindow& w, uint64_t as_of_position,
-                    std::vector<const Contribution*>* added,
-                    std::vector<const Contribution*>* removed) const;
 
   // What one group's contributions of one day add up to (those that count
   // in every period holding their day: not the decisions superseded later).
@@ -191,7 +218,7 @@ class GroupFigures {
   absl::btree_multimap<int64_t, Contribution> bounded_;
   // Queries without a reply, by deadline.
   absl::btree_multimap<int64_t, Contribution> unreplied_;
-  // UTC day of the contribution -> its changes, in position order.
+  // UTC day of the contribution -> its changes held, in position order.
   absl::btree_map<int64_t, std::vector<Step>> history_;
   size_t history_size_ = 0;
   uint64_t known_from_ = 0;

@@ -73,7 +73,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
   };
   const GroupFigures* figures = b.figures();
   if (figures != nullptr) {
-    figures->Sum(window, b.query().as_of_position, tally);
+    figures->Sum(window, b.figure_changes(), tally);
   } else {
     std::vector<Contribution> contributions;
     for (CaseKind kind :
@@ -102,7 +102,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     if (figures == nullptr) return declines ? t.declines : t.late_replies;
     std::vector<Seen> out;
     figures->ForEach(
-        window, b.query().as_of_position,
+        window, b.figure_changes(),
         [&](const Contribution& x, bool not_yet_due) {
           return x.group == group &&
                  (declines ? is_decline(x, not_yet_due) : is_late(x, not_yet_due));

@@ -27,6 +27,7 @@ namespace evenhand::projections::internal {
 
 struct Contribution;  // group_figures.h
 class GroupFigures;
+struct FigureChanges;
 class AccessFigures;  // access_figures.h
 
 // A fact as it stood at the as-of position.
@@ -137,11 +138,16 @@ class ReportBuilder {
   void AddDecided(const Decided& decided);
   // A report as of the log's last position: the group table and the access
   // section sum these (kept by the findings index) instead of the cases.
-  void UseFigures(const GroupFigures* figures, const AccessFigures* access) {
+  void UseFigures(const GroupFigures* figures, const FigureChanges* changes,
+                  const AccessFigures* access) {
     figures_ = figures;
+    figure_changes_ = changes;
     access_figures_ = access;
   }
   const GroupFigures* figures() const { return figures_; }
+  // What changed in the figures after the report's position (with
+  // figures()).
+  const FigureChanges& figure_changes() const { return *figure_changes_; }
   const AccessFigures* access_figures() const { return access_figures_; }
   // Deciding for the index: reads as of `position` from here on.
   void ReadAsOf(uint64_t position) { query_.as_of_position = position; }
@@ -306,6 +312,7 @@ class ReportBuilder {
   Pass pass_ = Pass::kReport;
   Reads* reads_ = nullptr;
   const GroupFigures* figures_ = nullptr;
+  const FigureChanges* figure_changes_ = nullptr;
   const AccessFigures* access_figures_ = nullptr;
   void ReadCase(const std::string& stream_id) const {
     if (reads_ != nullptr) reads_->cases.insert(stream_id);

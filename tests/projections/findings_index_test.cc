@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
+#include "projections/internal/day_nanos.h"
 #include "tests/testing/council_scenario.h"
 
 namespace evenhand::projections {
@@ -293,6 +295,19 @@ class MapStoredFindings : public StoredFindings {
     if (it == entries_.end()) return absl::NotFoundError("no such entry");
     return it->second;
   }
+  absl::Status ScanFigureChanges(
+      int64_t first_day, int64_t last_day, uint64_t after_position,
+      const std::function<void(const state::FigureChangeRecord&)>& visit) const override {
+    for (auto it = changes_.lower_bound({first_day, after_position + 1});
+         it != changes_.end() && it->first.first <= last_day; ++it) {
+      if (it->first.second <= after_position) continue;
+      for (const state::FigureChangeRecord& c : it->second.changes()) {
+        if (c.position() > after_position) visit(c);
+      }
+    }
+    return absl::OkStatus();
+  }
+  size_t changes_stored() const { return changes_.size(); }
   // A checkpoint of `p`: its cases and its index, as the runner writes them.
   void Checkpoint(FairnessProjection& p) {
     p.ForEachDirtyCase([&](const state::CaseRecord& c) { cases_[c.stream_id()] = c; });
@@ -309,7 +324,14 @@ class MapStoredFindings : public StoredFindings {
             entries_[{e.obligation(), e.withdrawn() != 0, e.when_nanos(), e.id()}] = e;
           }
         },
-        [&](const state::SubjectRecord& s) { subjects_[s.stream_id()] = s; });
+        [&](const state::SubjectRecord& s) { subjects_[s.stream_id()] = s; },
+        [&](int64_t day, const state::FigureChangesRecord& r) {
+          ASSERT_FALSE(r.changes().empty());
+          for (const state::FigureChangeRecord& c : r.changes()) {
+            ASSERT_EQ(internal::DayOf(c.figure().at_nanos()), day);
+          }
+          ASSERT_TRUE(changes_.emplace(ChangeKey{day, r.changes().rbegin()->position()}, r).second);
+        });
     p.ClearDirty();
   }
   // A projection restored from the last checkpoint, as the runner does.
@@ -330,6 +352,10 @@ class MapStoredFindings : public StoredFindings {
   std::map<uint32_t, state::FindingEntryRecord> provisional_;
   std::map<std::string, state::SubjectRecord> subjects_;
   std::map<std::string, state::CaseRecord> cases_;
+  // One checkpoint's changes of one day, by the day, then their last
+  // position.
+  using ChangeKey = std::pair<int64_t, uint64_t>;
+  std::map<ChangeKey, state::FigureChangesRecord> changes_;
   state::FindingsIndexHeader header_;
   uint64_t position_ = 0;
 };
@@ -532,6 +558,11 @@ TEST_P(FindingsIndexTest, AProjectionRestoredFromItsCheckpointGoesOnAsBefore) {
   stored.Restore(restored, settings_, *calendar_);
   if (HasFatalFailure()) return;
   ASSERT_TRUE(restored.findings_indexed());
+  // The group totals' changes before the checkpoint were stored with it and
+  // are read back: reports as of any position sum the totals.
+  EXPECT_EQ(restored.figures_known_from(), 0u);
+  EXPECT_EQ(restored.figure_changes_kept(), 0u);
+  EXPECT_GT(stored.changes_stored(), 0u);
   for (uint64_t i = cut; i < n; ++i) {
     restored.Apply(log[i]);
     if (log[i].position() % 53 == 0) stored.Checkpoint(restored);

@@ -287,9 +287,13 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   };
 
   StartServer(config);
-  // Restored, not decided afresh: it still answers from position 0.
+  // Restored, not decided afresh: it still answers from position 0, and
+  // sums the group table from there too (the totals' changes were stored
+  // with each checkpoint and are read back, not held).
   EXPECT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), 0);
+  EXPECT_EQ(gauge("evenhand_findings_index_figures_from"), 0);
+  EXPECT_EQ(gauge("evenhand_findings_index_figure_changes_held"), 0);
   expect_same_reports();
 
   // Without its findings checkpoint (as after a change of settings): the
@@ -308,6 +312,7 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   wait_until_ready();
   ASSERT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
+  EXPECT_EQ(gauge("evenhand_findings_index_figures_from"), n);
   expect_same_reports();
 
   // Rebuilt from position 1: the log is folded first, then every case is
