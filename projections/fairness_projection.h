@@ -139,8 +139,10 @@ class StoredFindings {
  public:
   virtual ~StoredFindings() = default;
   // The obligations (or findings), withdrawn or not, dated in [from, to),
-  // in that order.
+  // in that order. Withdrawn ones not alive at position `alive_at` (not
+  // appeared by then, or withdrawn by then) may be left out.
   virtual absl::Status Scan(bool obligations, bool withdrawn, int64_t from, int64_t to,
+                            uint64_t alive_at,
                             const std::function<void(const state::FindingEntryRecord&)>& visit)
       const = 0;
   // An entry not withdrawn.

@@ -28,8 +28,8 @@ constexpr char kStateVersion[] = "fairness-1";
 constexpr char kVersionKey[] = "fairness/version";
 constexpr char kPositionKey[] = "fairness/position";
 constexpr char kCasePrefix[] = "fairness/case/";
-// The findings index: a header, each entry (FindingKey), each subject by
-// stream.
+// The findings index: a header, each entry (FindingKey, WithdrawnKey), each
+// subject by stream, the group totals' changes (FigureChangeKey).
 constexpr char kFindingsHeaderKey[] = "fairness/findings/header";
 constexpr char kFindingEntryPrefix[] = "fairness/findings/e/";
 constexpr char kFindingSubjectPrefix[] = "fairness/findings/s/";
@@ -50,6 +50,18 @@ std::string FindingKey(bool obligation, bool withdrawn, int64_t when, uint32_t i
   return absl::StrCat(kFindingEntryPrefix, obligation ? "o" : "f", withdrawn ? "w" : "a",
                       BigEndian64(static_cast<uint64_t>(when) ^ (1ULL << 63)),
                       BigEndian64(id));
+}
+constexpr size_t kFindingKeySize = sizeof(kFindingEntryPrefix) - 1 + 2 + 16;
+
+// A withdrawn entry's key also says when it appeared and was withdrawn, so
+// a report as of a past position skips, without reading them, the entries
+// not alive then (most of a period's, once it is over: every obligation
+// met). Entries withdrawn before this suffix have the plain key.
+std::string WithdrawnKey(const state::FindingEntryRecord& entry) {
+  std::string key = FindingKey(entry.obligation(), true, entry.when_nanos(), entry.id());
+  PutBigEndian64(&key, entry.appeared());
+  PutBigEndian64(&key, entry.withdrawn());
+  return key;
 }
 
 // The key of one checkpoint's changes to the group figures of one day: the
@@ -72,6 +84,7 @@ class RocksStoredFindings : public StoredFindings {
   explicit RocksStoredFindings(rocksdb::DB* db) : db_(db) {}
 
   absl::Status Scan(bool obligations, bool withdrawn, int64_t from, int64_t to,
+                    uint64_t alive_at,
                     const std::function<void(const state::FindingEntryRecord&)>& visit)
       const override {
     const std::string end = FindingKey(obligations, withdrawn, to, 0);
@@ -80,6 +93,12 @@ class RocksStoredFindings : public StoredFindings {
     for (it->Seek(FindingKey(obligations, withdrawn, from, 0));
          it->Valid() && it->key().compare(end) < 0;
          it->Next()) {
+      if (withdrawn && it->key().size() == kFindingKeySize + 16) {
+        const std::string_view alive(it->key().data() + kFindingKeySize, 16);
+        if (!(ReadBigEndian64(alive) <= alive_at && alive_at < ReadBigEndian64(alive.substr(8)))) {
+          continue;
+        }
+      }
       if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return absl::DataLossError("findings index: an entry cannot be parsed");
       }
@@ -378,9 +397,10 @@ absl::Status ProjectionRunner::Checkpoint() {
           if (entry.deleted()) return;
           entry.SerializeToString(&value);
           batch.Put(cf,
-                    entry.provisional() ? provisional
-                                        : FindingKey(entry.obligation(), entry.withdrawn() != 0,
-                                                     entry.when_nanos(), entry.id()),
+                    entry.provisional()      ? provisional
+                    : entry.withdrawn() != 0 ? WithdrawnKey(entry)
+                                             : FindingKey(entry.obligation(), false,
+                                                          entry.when_nanos(), entry.id()),
                     value);
         },
         [&](const state::SubjectRecord& subject) {

@@ -593,10 +593,10 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
       if (!alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) return;
       builder->AddDecided(FromRecord(r));
     };
-    EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/false, lo, hi, visit));
+    EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/false, lo, hi, p, visit));
     // As of the last position, nothing withdrawn was alive.
     if (p < last_position_) {
-      EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/true, lo, hi, visit));
+      EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/true, lo, hi, p, visit));
     }
   }
   return absl::OkStatus();

@@ -281,7 +281,7 @@ class MapStoredFindings : public StoredFindings {
  public:
   using Key = std::tuple<bool, bool, int64_t, uint32_t>;
   absl::Status Scan(
-      bool obligations, bool withdrawn, int64_t from, int64_t to,
+      bool obligations, bool withdrawn, int64_t from, int64_t to, uint64_t /*alive_at*/,
       const std::function<void(const state::FindingEntryRecord&)>& visit) const override {
     for (auto it = entries_.lower_bound({obligations, withdrawn, from, 0});
          it != entries_.end() && it->first < Key{obligations, withdrawn, to, 0}; ++it) {
