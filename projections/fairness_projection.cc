@@ -391,6 +391,14 @@ void FairnessProjection::ClearDirty() {
   if (findings_ != nullptr) findings_->ClearDirty();
 }
 
+void FairnessProjection::Clear() {
+  findings_.reset();
+  dirty_.clear();
+  indexes_ = Indexes();
+  cases_.clear();
+  position_ = 0;
+}
+
 void FairnessProjection::RestoreCase(state::CaseRecord record) {
   Case* c = CaseFor(record.stream_id());
   c->record = std::move(record);

@@ -243,6 +243,8 @@ class FairnessProjection {
   // taken at. Only on an empty projection.
   void RestoreCase(state::CaseRecord record);
   void RestorePosition(uint64_t position) { position_ = position; }
+  // Forgets everything: an empty projection at position 0.
+  void Clear();
 
   size_t case_count() const { return cases_.size(); }
 

@@ -203,16 +203,13 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
     runner->db_.reset(db);
   }
   runner->disk_ = std::make_unique<storage::DiskSpace>(std::move(space));
-  EH_RETURN_IF_ERROR(runner->Restore());
-  if (runner->options_.index_settings && runner->options_.index_calendar) {
-    EH_RETURN_IF_ERROR(runner->RestoreFindings());
-  }
+  EH_RETURN_IF_ERROR(runner->OpenCheckpoint());
   runner->thread_ = std::thread([r = runner.get()] {
     SetThreadName("eh-projection");
     // Reports may lag an append by milliseconds; appends must not wait for
     // the fold.
     LowerThreadPriority(5);
-    r->Follow();
+    if (r->Load()) r->Follow();
   });
   return runner;
 }
@@ -230,7 +227,7 @@ ProjectionRunner::~ProjectionRunner() {
   }
 }
 
-absl::Status ProjectionRunner::Restore() {
+absl::Status ProjectionRunner::OpenCheckpoint() {
   absl::MutexLock lock(&mu_);
   checkpointed_at_ = absl::Now();
   rocksdb::DB* db = db_.get();
@@ -247,28 +244,11 @@ absl::Status ProjectionRunner::Restore() {
                                                                  : "older state version",
                                                 "); folding the log from position 1"));
     }
-    if (options_.read_only) return absl::OkStatus();
-    rocksdb::WriteBatch batch;
-    batch.DeleteRange(cf, kPrefix, kPrefixEnd);
-    batch.Put(cf, kVersionKey, kStateVersion);
-    batch.Put(cf, kPositionKey, BigEndian64(0));
-    return FromRocks(db->Write(rocksdb::WriteOptions(), &batch), "cannot reset");
+    return ResetCheckpoint();
   }
   std::string position;
   EH_RETURN_IF_ERROR(FromRocks(db->Get(rocksdb::ReadOptions(), cf, kPositionKey, &position),
                                "cannot read the position"));
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
-  size_t cases = 0;
-  for (it->Seek(kCasePrefix); it->Valid() && it->key().starts_with(kCasePrefix); it->Next()) {
-    state::CaseRecord record;
-    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(
-          absl::StrCat("projection checkpoint: case ", it->key().ToString(), " cannot be parsed"));
-    }
-    projection_.RestoreCase(std::move(record));
-    ++cases;
-  }
-  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the cases"));
   const uint64_t restored = ReadBigEndian64(position);
   if (restored > store_->LastPosition()) {
     // The projection's own database saw events the log no longer has: the
@@ -281,15 +261,103 @@ absl::Status ProjectionRunner::Restore() {
         "acknowledged). Restore the data folder from a backup (evenhand restore); if the loss "
         "is known and accepted, start with --rebuild_projections"));
   }
-  projection_.RestorePosition(restored);
-  checkpointed_position_ = restored;
-  logging::Info("projections", absl::StrCat("restored the fairness projection at position ",
-                                            restored, " (", cases, " cases)"));
+  checkpoint_position_ = restored;
   return absl::OkStatus();
 }
 
-absl::Status ProjectionRunner::RestoreFindings() {
+absl::Status ProjectionRunner::ResetCheckpoint() {
+  projection_.Clear();
+  checkpointed_position_ = 0;
+  checkpoint_position_ = 0;
+  cases_read_ = 0;
+  if (db_ == nullptr || options_.read_only) return absl::OkStatus();
+  rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(cf, kPrefix, kPrefixEnd);
+  batch.Put(cf, kVersionKey, kStateVersion);
+  batch.Put(cf, kPositionKey, BigEndian64(0));
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot reset");
+}
+
+absl::Status ProjectionRunner::LoadCases() {
+  if (checkpoint_position_ == 0 || db_ == nullptr) return absl::OkStatus();
+  const absl::Time started = absl::Now();
+  // Read outside mu_ and added a chunk at a time, so the server's metrics
+  // are not held up (reports wait for loaded_ anyway). Nothing writes the
+  // checkpoint meanwhile (Checkpoint waits for loaded_ too).
+  constexpr size_t kChunk = 4096;
+  std::vector<state::CaseRecord> chunk;
+  chunk.reserve(kChunk);
+  auto add = [&]() -> bool {
+    if (options_.TEST_before_load) options_.TEST_before_load();
+    absl::MutexLock lock(&mu_);
+    for (state::CaseRecord& record : chunk) projection_.RestoreCase(std::move(record));
+    cases_read_ += chunk.size();
+    chunk.clear();
+    return !stop_;
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(),
+                                                         db_->DefaultColumnFamily()));
+  for (it->Seek(kCasePrefix); it->Valid() && it->key().starts_with(kCasePrefix); it->Next()) {
+    chunk.emplace_back();
+    if (!chunk.back().ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat("case ", it->key().ToString(), " cannot be parsed"));
+    }
+    if (chunk.size() == kChunk && !add()) return absl::CancelledError("stopping");
+  }
+  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the cases"));
+  if (!add()) return absl::CancelledError("stopping");
   absl::MutexLock lock(&mu_);
+  projection_.RestorePosition(checkpoint_position_);
+  checkpointed_position_ = checkpoint_position_;
+  logging::Info("projections",
+                absl::StrCat("restored the fairness projection at position ",
+                             checkpoint_position_, " (", cases_read_, " cases, read in ",
+                             absl::FormatDuration(absl::Now() - started), ")"));
+  return absl::OkStatus();
+}
+
+bool ProjectionRunner::Load() {
+  absl::MutexLock fold(&fold_mu_);
+  absl::Status s = LoadCases();
+  if (absl::IsCancelled(s)) return false;
+  if (!s.ok()) {
+    // A cache of the log, not evidence: folded again rather than refused.
+    logging::Error("projections",
+                   absl::StrCat("the fairness projection's checkpoint cannot be read (",
+                                s.message(),
+                                "): it is discarded and the log folded again from position 1; "
+                                "reports wait until it is"));
+    absl::MutexLock lock(&mu_);
+    if (absl::Status reset = ResetCheckpoint(); !reset.ok()) {
+      logging::Error("projections", reset.ToString());
+    }
+  }
+  if (options_.index_settings && options_.index_calendar) {
+    if (absl::Status f = RestoreFindings(); !f.ok()) {
+      logging::Error("projections", absl::StrCat("the findings index cannot be restored (",
+                                                 f.ToString(), "): reports are derived in full"));
+      absl::MutexLock lock(&mu_);
+      projection_.DropFindings();
+      index_after_catch_up_ = false;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  loaded_ = true;
+  return !stop_;
+}
+
+absl::Status ProjectionRunner::RestoreFindings() {
+  // Held throughout but let go every few thousand records read (Relock),
+  // so metrics are not held up meanwhile; reports wait for loaded_.
+  absl::MutexLock lock(&mu_);
+  size_t records = 0;
+  auto relock = [&] {
+    if (++records % 4096 != 0) return;
+    mu_.Unlock();
+    mu_.Lock();
+  };
   if (db_ != nullptr) {
     // Read-only too: a restored index reads its entries back (and, with no
     // checkpoint written, holds what it decides).
@@ -328,6 +396,7 @@ absl::Status ProjectionRunner::RestoreFindings() {
           return absl::DataLossError("findings index checkpoint: an entry cannot be parsed");
         }
         EH_RETURN_IF_ERROR(projection_.RestoreProvisionalFinding(entry));
+        relock();
       }
       state::SubjectRecord subject;
       for (it->Seek(kFindingSubjectPrefix);
@@ -336,6 +405,7 @@ absl::Status ProjectionRunner::RestoreFindings() {
           return absl::DataLossError("findings index checkpoint: a subject cannot be parsed");
         }
         EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(subject));
+        relock();
       }
       EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the findings index"));
       return projection_.FindingsRestored(header);
@@ -375,7 +445,9 @@ absl::Status ProjectionRunner::Checkpoint() {
   {
     absl::ReaderMutexLock lock(&mu_);
     position = projection_.position();
-    if (position == checkpointed_position_ && !projection_.findings_unsaved()) {
+    // Nothing is written over the checkpoint before it is read.
+    if (!loaded_ ||
+        (position == checkpointed_position_ && !projection_.findings_unsaved())) {
       return absl::OkStatus();
     }
     std::string key, value;
@@ -641,14 +713,20 @@ void ProjectionRunner::Stop() {
 bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) const {
   absl::MutexLock lock(&mu_);
   auto reached = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return projection_.position() >= position;
+    return loaded_ && projection_.position() >= position;
   };
   return mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
 }
 
 uint64_t ProjectionRunner::position() const {
   absl::ReaderMutexLock lock(&mu_);
-  return projection_.position();
+  return loaded_ ? projection_.position() : 0;
+}
+
+std::optional<ProjectionRunner::Loading> ProjectionRunner::loading() const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (loaded_) return std::nullopt;
+  return Loading{checkpoint_position_, cases_read_};
 }
 
 void ProjectionRunner::Read(const std::function<void(const FairnessProjection&)>& read) const {

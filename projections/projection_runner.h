@@ -1,8 +1,8 @@
 // ProjectionRunner: keeps the fairness projection up to date with the log.
 //
 // On start it restores the projection from its checkpoint (or starts from
-// position 1 if there is none, or if it was written by another state
-// version), then follows the log
+// position 1 if there is none, if it was written by another state version,
+// or if it cannot be read), then follows the log
 // (the backlog first, read in bulk), then through a storage subscription,
 // folding events as they commit. Every `checkpoint_every_events` events or
 // `checkpoint_every` (only the latter while catching up, when every case is
@@ -10,6 +10,12 @@
 // changed since the last checkpoint, together with the position they
 // reflect, in one atomic RocksDB batch. A crash loses at most the work since
 // the last checkpoint, which is refolded on restart.
+//
+// Start() reads only the checkpoint's version and position (and refuses a
+// checkpoint ahead of the log); the cases and the findings index are read
+// on the fold thread, so a server serves appends and proofs at once after a
+// restart however long its history. Until they are read, position() is 0
+// and WaitForPosition() waits, so no report is built from part of them.
 //
 // Thread-safe: one thread folds; Read() gives readers a consistent view.
 #ifndef EVENHAND_PROJECTIONS_PROJECTION_RUNNER_H_
@@ -62,6 +68,8 @@ struct RunnerOptions {
   std::optional<WorkingDayCalendar> index_calendar;
   // Test-only: called before each batch of events is folded.
   std::function<void()> TEST_before_fold;
+  // Test-only: called before each chunk of checkpointed cases is read.
+  std::function<void()> TEST_before_load;
 };
 
 class ProjectionRunner {
@@ -77,7 +85,16 @@ class ProjectionRunner {
 
   // Waits until the projection has folded `position`; false on timeout.
   bool WaitForPosition(uint64_t position, absl::Time deadline) const;
+  // The last position folded (0 while the checkpoint is still being read).
   uint64_t position() const;
+
+  // While the checkpoint is being read after a start: the position it was
+  // taken at and the cases read so far. nullopt once it is read.
+  struct Loading {
+    uint64_t position = 0;
+    size_t cases_read = 0;
+  };
+  std::optional<Loading> loading() const;
 
   // Runs `read` on the projection, which does not change meanwhile.
   void Read(const std::function<void(const FairnessProjection&)>& read) const;
@@ -87,9 +104,19 @@ class ProjectionRunner {
 
  private:
   ProjectionRunner(storage::EventStore* store, RunnerOptions options);
-  absl::Status Restore();
+  // At Start: the checkpoint's version and position; resets one that
+  // cannot be used, refuses one ahead of the log.
+  absl::Status OpenCheckpoint();
+  // On the fold thread: reads the checkpointed cases (discarding a
+  // checkpoint that cannot be read, to fold the log from position 1), then
+  // the findings index. False if stopped meanwhile.
+  bool Load() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status LoadCases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Discards the checkpoint and what was read of it: the log is folded
+  // from position 1.
+  absl::Status ResetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Creates the findings index, from its checkpoint if usable.
-  absl::Status RestoreFindings();
+  absl::Status RestoreFindings() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   void CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   bool CheckpointDue(bool catching_up) const ABSL_LOCKS_EXCLUDED(mu_);
@@ -109,7 +136,7 @@ class ProjectionRunner {
   // restored without a usable findings checkpoint: the findings index is
   // created once the backlog is folded, and decides each case once from
   // there (seeding), instead of deciding it again at each of its events.
-  // Set before the fold thread starts, read by it alone.
+  // Set and read by the fold thread alone.
   bool index_after_catch_up_ = false;
 
   // Held by whoever changes the projection or its checkpoint state (the
@@ -122,6 +149,11 @@ class ProjectionRunner {
   mutable absl::Mutex mu_;
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // The position the checkpoint was taken at (OpenCheckpoint), then whether
+  // the fold thread has read it (Load) and how many cases so far.
+  uint64_t checkpoint_position_ = 0;
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  size_t cases_read_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checkpointed_position_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time checkpointed_at_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;

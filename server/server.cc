@@ -418,6 +418,7 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.min_free_bytes = store_options.min_free_bytes;
   runner_options.free_bytes = options_.free_disk_bytes;
   runner_options.TEST_before_fold = options_.TEST_before_fold;
+  runner_options.TEST_before_load = options_.TEST_before_load;
   runner_options.index_settings = projections::FairnessSettings::FromConfig(c.fairness());
   runner_options.index_calendar = calendar;
   EH_ASSIGN_OR_RETURN(runner_, projections::ProjectionRunner::Start(store_.get(), runner_options));

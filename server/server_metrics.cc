@@ -111,6 +111,10 @@ std::string RenderServerMetrics(const MetricSources& s) {
   families.push_back(
       Gauge("evenhand_log_last_position", "The log's last position (events in it).", last));
   const uint64_t folded = s.runner->position();
+  families.push_back(Gauge("evenhand_projection_loading",
+                           "1 while the fairness projection reads its checkpoint after a start "
+                           "(reports wait; appends and proofs are served); 0 once it has.",
+                           s.runner->loading().has_value() ? 1 : 0));
   families.push_back(
       Gauge("evenhand_projection_position", "Events the fairness projection has folded.", folded));
   families.push_back(Gauge("evenhand_projection_lag_events",

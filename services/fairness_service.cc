@@ -1,6 +1,7 @@
 #include "services/fairness_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -117,6 +118,16 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     return InvalidFieldError("from", "must be before to");
   }
   if (!runner_->WaitForPosition(query.as_of_position, absl::Now() + options_.catch_up_wait)) {
+    if (std::optional<projections::ProjectionRunner::Loading> loading = runner_->loading()) {
+      return WithErrorInfo(
+          absl::UnavailableError(absl::StrCat(
+              "the fairness projection is still reading its checkpoint after a restart (",
+              loading->cases_read, " cases read; it then answers as of position ",
+              loading->position, " and catches up with the log); try again shortly")),
+          "PROJECTION_CATCHING_UP",
+          {{"projection_position", "0"},
+           {"wanted_position", absl::StrCat(query.as_of_position)}});
+    }
     return WithErrorInfo(
         absl::UnavailableError(absl::StrCat(
             "the fairness projection is still catching up with the log (at position ",

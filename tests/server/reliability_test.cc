@@ -619,9 +619,10 @@ TEST(ProjectionRestartTest, ARestartRestoresTheCheckpointAndARebuildRefoldsWithE
     child.Start();
     if (HasFatalFailure()) return;
     last = child.client().GetStatus()->last_position();
+    first_report = report(child, last);
+    // Read on the fold thread once the server serves; the report waited.
     EXPECT_THAT(child.Log(), HasSubstr(absl::StrCat("restored the fairness projection at position ",
                                                     last)));
-    first_report = report(child, last);
     child.Signal(SIGTERM);
     child.Wait();
   }

@@ -1,5 +1,6 @@
 // The Fairness service end to end: the real server (domain validation on),
 // events appended over gRPC, reports read back over gRPC.
+#include <atomic>
 #include <set>
 
 #include <httplib.h>
@@ -7,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "clients/audit_client.h"
 #include "demo/demo_council.h"
 #include "integrity/bundle.h"
@@ -24,6 +26,7 @@ namespace {
 
 using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::ToProtoTime;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -279,6 +282,13 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
       EXPECT_EQ(Report(request).SerializeAsString(), report) << "as of position " << p;
     }
   };
+  // The checkpoint is read on the fold thread after the server starts.
+  auto restart = [&] {
+    StartServer(config);
+    for (int i = 0; i < 500 && gauge("evenhand_projection_loading") != 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  };
   // Deciding every case again runs in the background.
   auto wait_until_ready = [&] {
     for (int i = 0; i < 500 && gauge("evenhand_findings_index_ready") != 1; ++i) {
@@ -286,7 +296,7 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
     }
   };
 
-  StartServer(config);
+  restart();
   // Restored, not decided afresh: it still answers from position 0, and
   // sums the group table from there too (the totals' changes were stored
   // with each checkpoint and are read back, not held).
@@ -308,7 +318,7 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
     ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), "fairness/findings/header").ok());
     delete db;
   }
-  StartServer(config);
+  restart();
   wait_until_ready();
   ASSERT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
@@ -319,17 +329,101 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   // decided once as of its end. Reports are the same throughout (derived
   // until then, and for the positions before it).
   rebuild_projections_ = true;
-  StartServer(config);
+  restart();
   wait_until_ready();
   ASSERT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
   expect_same_reports();
   // And so it restarts.
   rebuild_projections_ = false;
-  StartServer(config);
+  restart();
   EXPECT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
   expect_same_reports();
+}
+
+TEST_F(FairnessServiceTest, ARestartServesAppendsAtOnceAndReportsOnceItsCheckpointIsRead) {
+  v1::ServerConfig config;
+  config.mutable_fairness()->set_report_wait_seconds(1);
+  StartServer(config);
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  v1::ReportRequest at_n;
+  at_n.set_as_of_position(n);
+  // The log grows meanwhile: its last position is left out.
+  auto report_at_n = [&] {
+    v1::FairnessReport r = Report(at_n);
+    r.clear_log_last_position();
+    return r.SerializeAsString();
+  };
+  const std::string before = report_at_n();
+
+  // The next start is held while it reads the checkpoint's cases.
+  absl::Notification release;
+  std::atomic<bool> hold{true};
+  customize_ = [&](server::ServerOptions& o) {
+    o.TEST_before_load = [&] {
+      if (hold) release.WaitForNotification();
+    };
+  };
+  StartServer(config);
+  // The log is served meanwhile: appends and reads.
+  v1::Payload member;
+  auto* m = member.mutable_member_registered();
+  m->set_member_id("late-member");
+  m->set_name("Cllr Late");
+  ASSERT_OK(client_->Append(Append("member-late-member", absl::Now(), member)));
+  auto status = client_->GetStatus();
+  ASSERT_OK(status);
+  EXPECT_EQ(status->last_position(), n + 1);
+  // Reports say why they wait, and what to do.
+  EXPECT_EQ(server_->ProjectionPosition(), 0u);
+  EXPECT_THAT(fairness_->GetReport(at_n),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("still reading its checkpoint after a restart"),
+                             HasSubstr(absl::StrCat("as of position ", n)),
+                             HasSubstr("try again shortly"))));
+  // Once read, the same report as before, and the append folded.
+  hold = false;
+  release.Notify();
+  EXPECT_TRUE(report_at_n() == before) << "the report as of position " << n << " changed";
+  v1::ReportRequest latest;
+  latest.set_as_of_position(n + 1);
+  EXPECT_EQ(Report(latest).as_of_position(), n + 1);
+  customize_ = nullptr;
+}
+
+TEST_F(FairnessServiceTest, ADamagedProjectionCheckpointIsFoldedAgainNotServedOrRefused) {
+  StartServer();
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  v1::ReportRequest at_n;
+  at_n.set_as_of_position(n);
+  const std::string before = Report(at_n).SerializeAsString();
+  StopServer();
+  // One case's record is overwritten with bytes that are not a case.
+  {
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(),
+                                  absl::StrCat(dir_.Sub(data_subdir_), "/fairness-projection"), &db)
+                    .ok());
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    it->Seek("fairness/case/");
+    ASSERT_TRUE(it->Valid() && it->key().starts_with("fairness/case/"));
+    const std::string key = it->key().ToString();
+    it.reset();
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, std::string("\xff\xff\xff\xff", 4)).ok());
+    delete db;
+  }
+  StartServer();
+  // The server runs; the projection is folded from position 1 again and
+  // answers as before.
+  EXPECT_EQ(Report(at_n).SerializeAsString(), before);
+  // And that folded state is checkpointed and restored cleanly next time.
+  StartServer();
+  EXPECT_EQ(Report(at_n).SerializeAsString(), before);
 }
 
 TEST_F(FairnessServiceTest, FindingsFilterByRuleGroupAndSeverity) {
