@@ -515,10 +515,11 @@ absl::Status ProjectionRunner::CheckpointForTest() {
   return Checkpoint();
 }
 
-bool ProjectionRunner::CheckpointDue(bool catching_up) const {
+bool ProjectionRunner::CheckpointDue(bool catching_up, absl::Duration idle) const {
   absl::ReaderMutexLock lock(&mu_);
   const uint64_t pending = projection_.position() - checkpointed_position_;
   if (pending == 0) return false;
+  if (idle >= options_.checkpoint_when_idle) return true;
   // While catching up every case is new or changed, so checkpointing by
   // event count would rewrite the whole state over and over: by time only.
   if (!catching_up && pending >= options_.checkpoint_every_events) return true;
@@ -663,6 +664,7 @@ void ProjectionRunner::Follow() {
   std::unique_ptr<storage::Subscription> sub = store_->Subscribe(from);
   std::vector<storage::EventPtr> batch;
   bool seeded = false;
+  absl::Time last_event_at = absl::Now();
   const absl::Time seeding_since = absl::Now();
   for (;;) {
     {
@@ -692,7 +694,10 @@ void ProjectionRunner::Follow() {
       absl::MutexLock lock(&mu_);
       for (const storage::EventPtr& e : batch) projection_.Apply(*e);
     }
-    if (!s.ok() || CheckpointDue(sub->mode() == storage::Subscription::Mode::kCatchingUp)) {
+    const absl::Time now = absl::Now();
+    if (!batch.empty()) last_event_at = now;
+    if (!s.ok() || CheckpointDue(sub->mode() == storage::Subscription::Mode::kCatchingUp,
+                                 batch.empty() ? now - last_event_at : absl::ZeroDuration())) {
       CheckpointLogged();
     }
     if (!s.ok()) break;  // the store is shutting down
@@ -716,6 +721,11 @@ bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) c
     return loaded_ && projection_.position() >= position;
   };
   return mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+}
+
+uint64_t ProjectionRunner::checkpointed_position() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return checkpointed_position_;
 }
 
 uint64_t ProjectionRunner::position() const {

@@ -111,12 +111,19 @@ std::string RenderServerMetrics(const MetricSources& s) {
   families.push_back(
       Gauge("evenhand_log_last_position", "The log's last position (events in it).", last));
   const uint64_t folded = s.runner->position();
+  const uint64_t checkpointed = s.runner->checkpointed_position();
   families.push_back(Gauge("evenhand_projection_loading",
                            "1 while the fairness projection reads its checkpoint after a start "
                            "(reports wait; appends and proofs are served); 0 once it has.",
                            s.runner->loading().has_value() ? 1 : 0));
   families.push_back(
       Gauge("evenhand_projection_position", "Events the fairness projection has folded.", folded));
+  families.push_back(Gauge("evenhand_projection_unsaved_events",
+                           "Events the fairness projection has folded since its last checkpoint "
+                           "(refolded after a crash; checkpointed every fairness."
+                           "checkpointEveryEvents or checkpointEverySeconds, and after a second "
+                           "with no event).",
+                           folded > checkpointed ? folded - checkpointed : 0));
   families.push_back(Gauge("evenhand_projection_lag_events",
                            "Events in the log the fairness projection has not folded yet.",
                            last > folded ? last - folded : 0));

@@ -62,6 +62,21 @@ class FairnessServiceTest : public testing::ServerTest {
     return report.ok() ? *report : v1::FairnessReport();
   }
 
+  // A gauge of the server's /metrics (config.metrics.listen must be set).
+  double Gauge(const std::string& name) {
+    httplib::Client http(absl::StrCat("http://", server_->metrics_address()));
+    auto got = http.Get("/metrics");
+    EXPECT_TRUE(got) << "no /metrics";
+    if (!got) return -1.0;
+    for (absl::string_view line : absl::StrSplit(got->body, '\n')) {
+      if (absl::StartsWith(line, absl::StrCat(name, " "))) {
+        return std::stod(std::string(line.substr(name.size() + 1)));
+      }
+    }
+    ADD_FAILURE() << name << " is not in /metrics";
+    return -1.0;
+  }
+
   static std::set<std::string> RuleIds(const v1::FairnessReport& r) {
     std::set<std::string> ids;
     for (const auto& f : r.findings()) ids.insert(f.rule_id());
@@ -248,19 +263,7 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   config.mutable_metrics()->set_listen("127.0.0.1:0");
   // Checkpoints all along: entries are read back from disk to be withdrawn.
   config.mutable_fairness()->set_checkpoint_every_events(7);
-  auto gauge = [&](const std::string& name) {
-    httplib::Client http(absl::StrCat("http://", server_->metrics_address()));
-    auto got = http.Get("/metrics");
-    EXPECT_TRUE(got) << "no /metrics";
-    if (!got) return -1.0;
-    for (absl::string_view line : absl::StrSplit(got->body, '\n')) {
-      if (absl::StartsWith(line, absl::StrCat(name, " "))) {
-        return std::stod(std::string(line.substr(name.size() + 1)));
-      }
-    }
-    ADD_FAILURE() << name << " is not in /metrics";
-    return -1.0;
-  };
+  auto gauge = [&](const std::string& name) { return Gauge(name); };
   StartServer(config);
   AppendDemoCouncil();
   if (HasFatalFailure()) return;
@@ -392,6 +395,28 @@ TEST_F(FairnessServiceTest, ARestartServesAppendsAtOnceAndReportsOnceItsCheckpoi
   latest.set_as_of_position(n + 1);
   EXPECT_EQ(Report(latest).as_of_position(), n + 1);
   customize_ = nullptr;
+}
+
+TEST_F(FairnessServiceTest, TheProjectionIsCheckpointedOnceTheLogIsQuiet) {
+  v1::ServerConfig config;
+  config.mutable_metrics()->set_listen("127.0.0.1:0");
+  // Neither the count nor the clock would checkpoint it in this test.
+  config.mutable_fairness()->set_checkpoint_every_events(1000000);
+  config.mutable_fairness()->set_checkpoint_every_seconds(3600);
+  StartServer(config);
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  for (int i = 0; i < 100 && server_->ProjectionPosition() < n; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(server_->ProjectionPosition(), n);
+  double unsaved = Gauge("evenhand_projection_unsaved_events");
+  for (int i = 0; i < 100 && unsaved != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    unsaved = Gauge("evenhand_projection_unsaved_events");
+  }
+  EXPECT_EQ(unsaved, 0) << "a second after the last event, the fold's work is checkpointed";
 }
 
 TEST_F(FairnessServiceTest, ADamagedProjectionCheckpointIsFoldedAgainNotServedOrRefused) {
