@@ -1,5 +1,7 @@
 #include "bench/append_driver.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -61,6 +63,11 @@ Row WithWrites(const std::string& metrics, const std::function<Row()>& run) {
   r.fsync_p99_ms =
       BucketQuantileMs(before, after, "evenhand_fsync_duration_seconds", "status=\"ok\"", 0.99);
   return r;
+}
+
+Row Settled(const std::function<Row()>& run) {
+  ::sync();
+  return run();
 }
 
 // `clients` threads appending through `make_client`'s functions.

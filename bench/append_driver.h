@@ -44,6 +44,13 @@ double BucketQuantileMs(const std::map<std::string, double>& before,
 // at `metrics` cannot be read).
 Row WithWrites(const std::string& metrics, const std::function<Row()>& run);
 
+// Runs `run` once everything written before it is on the disk (sync(2)):
+// otherwise the kernel writes an earlier run's files back inside a later
+// run (30 s after they were written, by default) and its fsyncs queue behind
+// that (seen: an 87 ms fdatasync of evenhandd's behind 40 MB of write-back
+// in the run at half the peak).
+Row Settled(const std::function<Row()>& run);
+
 // One client's durable append: empty when acknowledged, else the error.
 using Append = std::function<std::string(uint64_t n)>;
 

@@ -478,26 +478,34 @@ int Main(int argc, char** argv) {
     std::vector<std::shared_ptr<v1::EventLog::Stub>> peak_stubs;
     for (int clients : counts) {
       RawRocks raw;
-      rows.push_back(Drive("raw-rocksdb", clients, seconds, [&](int c) -> Append {
-        return [&raw, c](uint64_t n) { return raw.Append(c, n); };
+      rows.push_back(Settled([&] {
+        return Drive("raw-rocksdb", clients, seconds, [&](int c) -> Append {
+          return [&raw, c](uint64_t n) { return raw.Append(c, n); };
+        });
       }));
       const std::string run = NewUuid().substr(0, 6);
       if (postgres && postgres->ok()) {
-        rows.push_back(Drive("postgres", clients, seconds, [&, run](int c) -> Append {
-          PGconn* conn = postgres->Connect();
-          if (conn == nullptr || !Postgres::Prepare(conn)) {
-            return [](uint64_t) { return std::string("cannot connect or prepare"); };
-          }
-          auto shared = std::shared_ptr<PGconn>(conn, PQfinish);
-          return [shared, run, c](uint64_t n) { return Postgres::Insert(shared.get(), run, c, n); };
+        rows.push_back(Settled([&] {
+          return Drive("postgres", clients, seconds, [&, run](int c) -> Append {
+            PGconn* conn = postgres->Connect();
+            if (conn == nullptr || !Postgres::Prepare(conn)) {
+              return [](uint64_t) { return std::string("cannot connect or prepare"); };
+            }
+            auto shared = std::shared_ptr<PGconn>(conn, PQfinish);
+            return [shared, run, c](uint64_t n) {
+              return Postgres::Insert(shared.get(), run, c, n);
+            };
+          });
         }));
       }
       std::vector<std::shared_ptr<v1::EventLog::Stub>> stubs;
       for (int i = 0; i < std::min(clients, 8); ++i) {
         stubs.push_back(v1::EventLog::NewStub(Channel(address, i)));
       }
-      rows.push_back(WithWrites(metrics, [&] {
-        return AsyncAppends(stubs, run).Drive("evenhand", clients, 0, seconds);
+      rows.push_back(Settled([&] {
+        return WithWrites(metrics, [&] {
+          return AsyncAppends(stubs, run).Drive("evenhand", clients, 0, seconds);
+        });
       }));
       if (rows.back().events_per_s > peak) {
         peak = rows.back().events_per_s;
@@ -517,12 +525,16 @@ int Main(int argc, char** argv) {
           r.note = figures.note;
           return r;
         };
-        rows.push_back(WithWrites(metrics, [&] {
-          return as_row("stream", StreamAppends(address, clients, 32, seconds));
+        rows.push_back(Settled([&] {
+          return WithWrites(metrics, [&] {
+            return as_row("stream", StreamAppends(address, clients, 32, seconds));
+          });
         }));
         // And through the publisher library, which sends over AppendStream.
-        rows.push_back(WithWrites(metrics, [&] {
-          return as_row("publisher", PublisherAppends(address, clients, 32, seconds));
+        rows.push_back(Settled([&] {
+          return WithWrites(metrics, [&] {
+            return as_row("publisher", PublisherAppends(address, clients, 32, seconds));
+          });
         }));
       }
       std::printf(".");
@@ -530,23 +542,28 @@ int Main(int argc, char** argv) {
     }
     // Latency at half of that peak, offered open loop.
     if (peak > 0) {
-      // From a server that has caught up with the runs above (its fold and
-      // its checkpoints' stream-head map, which trail a closed loop by
+      // From a server that has caught up with the runs above (its fold, the
+      // fold's checkpoint, written once the log is quiet, and its
+      // checkpoints' stream-head map, which trail a closed loop by
       // seconds): the latency of this rate, not of their backlog.
       if (!metrics.empty()) {
         const absl::Time waited_from = absl::Now();
         for (int i = 0; i < 1200; ++i) {
           std::map<std::string, double> m = ScrapeMetrics(metrics);
-          if (m["evenhand_projection_lag_events"] == 0 && m["evenhand_unsigned_events"] < 10000) {
+          if (m["evenhand_projection_lag_events"] == 0 &&
+              m["evenhand_projection_unsaved_events"] == 0 &&
+              m["evenhand_unsigned_events"] < 10000) {
             break;
           }
           absl::SleepFor(absl::Milliseconds(100));
         }
         half_peak_wait = absl::Now() - waited_from;
       }
-      half_peak = WithWrites(metrics, [&] {
-        return AsyncAppends(peak_stubs, NewUuid().substr(0, 6))
-            .Drive("evenhand", 0, peak / 2, seconds);
+      half_peak = Settled([&] {
+        return WithWrites(metrics, [&] {
+          return AsyncAppends(peak_stubs, NewUuid().substr(0, 6))
+              .Drive("evenhand", 0, peak / 2, seconds);
+        });
       });
       half_rate = peak / 2;
     }
@@ -561,10 +578,12 @@ int Main(int argc, char** argv) {
       child.reset();
       RawRocks raw;
       const int threads = *std::max_element(counts.begin(), counts.end());
-      half_peak_raw = Drive(
-          "raw-rocksdb", threads, seconds,
-          [&](int c) -> Append { return [&raw, c](uint64_t n) { return raw.Append(c, n); }; },
-          half_rate);
+      half_peak_raw = Settled([&] {
+        return Drive(
+            "raw-rocksdb", threads, seconds,
+            [&](int c) -> Append { return [&raw, c](uint64_t n) { return raw.Append(c, n); }; },
+            half_rate);
+      });
     }
     std::printf("\n");
     postgres.reset();
