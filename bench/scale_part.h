@@ -16,6 +16,9 @@ struct ScaleFigures {
   double load_events_per_s = 0;
   double rebuild_events_per_s = 0;
   double ready_s = 0;  // server start until it serves (before the projection catches up)
+  // Server start until reports read the findings index (it decides every
+  // case once after the fold; reports are derived in full until then).
+  double index_ready_s = 0;
   double replay_events_per_s = 0;
   double replay_raw_events_per_s = 0;
   double report_p50_ms = 0, report_p99_ms = 0;

@@ -1,6 +1,5 @@
 #include "projections/projection_runner.h"
 
-#include <deque>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -12,6 +11,7 @@
 #include "base/status_macros.h"
 #include "base/thread_name.h"
 #include "projections/internal/day_nanos.h"
+#include "projections/internal/two_stages.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/table.h"
@@ -155,6 +155,8 @@ class RocksStoredFindings : public StoredFindings {
  private:
   rocksdb::DB* const db_;
 };
+// Chunks parsed ahead of the fold (TwoStages), bounding the memory.
+constexpr size_t kQueuedChunks = 4;
 constexpr char kPrefix[] = "fairness/";
 constexpr char kPrefixEnd[] = "fairness0";  // '0' follows '/'
 
@@ -282,32 +284,48 @@ absl::Status ProjectionRunner::ResetCheckpoint() {
 absl::Status ProjectionRunner::LoadCases() {
   if (checkpoint_position_ == 0 || db_ == nullptr) return absl::OkStatus();
   const absl::Time started = absl::Now();
-  // Read outside mu_ and added a chunk at a time, so the server's metrics
-  // are not held up (reports wait for loaded_ anyway). Nothing writes the
-  // checkpoint meanwhile (Checkpoint waits for loaded_ too).
+  // Two stages on two threads: a reader parses the case records a chunk at
+  // a time; this thread files them, under mu_ a chunk at a time so the
+  // server's metrics are not held up (reports wait for loaded_ anyway).
+  // Nothing writes the checkpoint meanwhile (Checkpoint waits for loaded_).
   constexpr size_t kChunk = 4096;
-  std::vector<state::CaseRecord> chunk;
-  chunk.reserve(kChunk);
-  auto add = [&]() -> bool {
-    if (options_.TEST_before_load) options_.TEST_before_load();
-    absl::MutexLock lock(&mu_);
-    for (state::CaseRecord& record : chunk) projection_.RestoreCase(std::move(record));
-    cases_read_ += chunk.size();
-    chunk.clear();
-    return !stop_;
-  };
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(),
-                                                         db_->DefaultColumnFamily()));
-  for (it->Seek(kCasePrefix); it->Valid() && it->key().starts_with(kCasePrefix); it->Next()) {
-    chunk.emplace_back();
-    if (!chunk.back().ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(
-          absl::StrCat("case ", it->key().ToString(), " cannot be parsed"));
-    }
-    if (chunk.size() == kChunk && !add()) return absl::CancelledError("stopping");
-  }
-  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the cases"));
-  if (!add()) return absl::CancelledError("stopping");
+  using Chunk = std::vector<state::CaseRecord>;
+  bool stopped = false;
+  absl::Status read = internal::TwoStages<Chunk>(
+      "eh-load", kQueuedChunks,
+      [&](const std::function<bool(Chunk&&)>& hand_over) -> absl::Status {
+        std::unique_ptr<rocksdb::Iterator> it(
+            db_->NewIterator(rocksdb::ReadOptions(), db_->DefaultColumnFamily()));
+        Chunk chunk;
+        chunk.reserve(kChunk);
+        for (it->Seek(kCasePrefix); it->Valid() && it->key().starts_with(kCasePrefix);
+             it->Next()) {
+          chunk.emplace_back();
+          if (!chunk.back().ParseFromArray(it->value().data(),
+                                           static_cast<int>(it->value().size()))) {
+            return absl::DataLossError(
+                absl::StrCat("case ", it->key().ToString(), " cannot be parsed"));
+          }
+          if (chunk.size() == kChunk) {
+            if (!hand_over(std::move(chunk))) return absl::OkStatus();
+            chunk = {};
+            chunk.reserve(kChunk);
+          }
+        }
+        EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the cases"));
+        if (!chunk.empty()) hand_over(std::move(chunk));
+        return absl::OkStatus();
+      },
+      [&](Chunk& chunk) {
+        if (options_.TEST_before_load) options_.TEST_before_load();
+        absl::MutexLock lock(&mu_);
+        for (state::CaseRecord& record : chunk) projection_.RestoreCase(std::move(record));
+        cases_read_ += chunk.size();
+        stopped = stop_;
+        return !stopped;
+      });
+  if (stopped) return absl::CancelledError("stopping");
+  EH_RETURN_IF_ERROR(read);
   absl::MutexLock lock(&mu_);
   projection_.RestorePosition(checkpoint_position_);
   checkpointed_position_ = checkpoint_position_;
@@ -550,95 +568,56 @@ void ProjectionRunner::CheckpointLogged() {
 
 absl::Status ProjectionRunner::CatchUp() {
   // Two stages on two threads: a reader scans the backlog with one RocksDB
-  // iterator and parses it into chunks; this thread folds them. At most
-  // kQueued chunks wait between them, so memory stays bounded.
+  // iterator and parses it into chunks; this thread folds them.
   constexpr size_t kChunk = 4096;
-  constexpr size_t kQueued = 4;
   uint64_t from;
   {
     absl::ReaderMutexLock lock(&mu_);
     from = projection_.position() + 1;
   }
   if (from > store_->LastPosition()) return absl::OkStatus();
-
-  absl::Mutex queue_mu;
-  std::deque<std::vector<v1::RecordedEvent>> queue;  // guarded by queue_mu
-  bool reader_done = false;                           // guarded by queue_mu
-  bool fold_done = false;  // guarded by queue_mu; set when the fold stops early or ends
-  absl::Status read_status;  // written by the reader before reader_done
-  std::thread reader([&] {
-    SetThreadName("eh-catchup");
-    LowerThreadPriority(5);
-    std::vector<v1::RecordedEvent> chunk;
-    chunk.reserve(kChunk);
-    bool stopped = false;
-    auto hand_over = [&]() {
-      absl::MutexLock lock(&queue_mu);
-      auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu) {
-        return queue.size() < kQueued || fold_done;
-      };
-      queue_mu.Await(absl::Condition(&room));
-      if (fold_done) return false;
-      queue.push_back(std::move(chunk));
-      chunk = {};
-      chunk.reserve(kChunk);
-      return true;
-    };
-    absl::Status parsed;
-    absl::Status s = store_->ReadAllRaw(
-        from, storage::Direction::kForwards, 0, storage::ReadFilter(),
-        [&](uint64_t position, std::string_view bytes) {
-          chunk.emplace_back();
-          if (!chunk.back().ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-            parsed = absl::DataLossError(absl::StrCat(
-                "projections: the event at position ", position, " cannot be parsed"));
-            return false;
-          }
-          if (chunk.size() == kChunk && !hand_over()) {
-            stopped = true;
-            return false;
-          }
-          return true;
-        });
-    if (s.ok()) s = parsed;
-    if (s.ok() && !stopped && !chunk.empty()) hand_over();
-    absl::MutexLock lock(&queue_mu);
-    read_status = s;
-    reader_done = true;
-  });
-
-  for (;;) {
-    std::vector<v1::RecordedEvent> chunk;
-    {
-      absl::MutexLock lock(&queue_mu);
-      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu) {
-        return !queue.empty() || reader_done;
-      };
-      queue_mu.Await(absl::Condition(&ready));
-      if (queue.empty()) break;
-      chunk = std::move(queue.front());
-      queue.pop_front();
-    }
-    bool stopping;
-    {
-      if (options_.TEST_before_fold) options_.TEST_before_fold();
-      absl::MutexLock fold(&fold_mu_);
-      {
-        absl::MutexLock lock(&mu_);
-        for (v1::RecordedEvent& e : chunk) projection_.Apply(std::move(e));
-        stopping = stop_;
-      }
-      if (CheckpointDue(/*catching_up=*/true)) CheckpointLogged();
-    }
-    if (stopping) break;
-  }
-  {
-    absl::MutexLock lock(&queue_mu);
-    fold_done = true;
-  }
-  reader.join();
+  using Chunk = std::vector<v1::RecordedEvent>;
   // The subscription picks up whatever this did not reach.
-  return read_status;
+  return internal::TwoStages<Chunk>(
+      "eh-catchup", kQueuedChunks,
+      [&](const std::function<bool(Chunk&&)>& hand_over) {
+        Chunk chunk;
+        chunk.reserve(kChunk);
+        bool stopped = false;
+        absl::Status parsed;
+        absl::Status s = store_->ReadAllRaw(
+            from, storage::Direction::kForwards, 0, storage::ReadFilter(),
+            [&](uint64_t position, std::string_view bytes) {
+              chunk.emplace_back();
+              if (!chunk.back().ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+                parsed = absl::DataLossError(absl::StrCat(
+                    "projections: the event at position ", position, " cannot be parsed"));
+                return false;
+              }
+              if (chunk.size() == kChunk) {
+                stopped = !hand_over(std::move(chunk));
+                chunk = {};
+                chunk.reserve(kChunk);
+                return !stopped;
+              }
+              return true;
+            });
+        if (s.ok()) s = parsed;
+        if (s.ok() && !stopped && !chunk.empty()) hand_over(std::move(chunk));
+        return s;
+      },
+      [&](Chunk& chunk) {
+        if (options_.TEST_before_fold) options_.TEST_before_fold();
+        absl::MutexLock fold(&fold_mu_);
+        bool stopping;
+        {
+          absl::MutexLock lock(&mu_);
+          for (v1::RecordedEvent& e : chunk) projection_.Apply(std::move(e));
+          stopping = stop_;
+        }
+        if (CheckpointDue(/*catching_up=*/true)) CheckpointLogged();
+        return !stopping;
+      });
 }
 
 void ProjectionRunner::Follow() {
@@ -716,7 +695,9 @@ void ProjectionRunner::Stop() {
 }
 
 bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) const {
-  absl::MutexLock lock(&mu_);
+  // A reader: a checkpoint serialises the cases under a shared lock for up
+  // to seconds, and reports go on meanwhile.
+  absl::ReaderMutexLock lock(&mu_);
   auto reached = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return loaded_ && projection_.position() >= position;
   };
