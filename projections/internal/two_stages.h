@@ -27,10 +27,10 @@ namespace evenhand::projections::internal {
 // Each chunk is passed to `consume` on the calling thread, in order; it
 // returns false to stop. Returns what `produce` returned.
 template <typename Chunk>
-absl::Status TwoStages(const char* thread_name, size_t queued,
-                       const std::function<absl::Status(const std::function<bool(Chunk&&)>&)>&
-                           produce,
-                       const std::function<bool(Chunk&)>& consume) {
+absl::Status TwoStages(
+    const char* thread_name, size_t queued,
+    const std::function<absl::Status(const std::function<bool(Chunk&&)>&)>& produce,
+    const std::function<bool(Chunk&)>& consume) {
   absl::Mutex mu;
   std::deque<Chunk> queue;        // guarded by mu
   bool produced = false;          // guarded by mu
