@@ -110,6 +110,9 @@ class ProjectionRunner {
   absl::Status CheckpointForTest();
 
  private:
+  // Chunks read and parsed ahead of the fold (TwoStages), bounding memory.
+  static constexpr size_t kQueuedChunks = 4;
+
   ProjectionRunner(storage::EventStore* store, RunnerOptions options);
   // At Start: the checkpoint's version and position; resets one that
   // cannot be used, refuses one ahead of the log.
@@ -122,6 +125,8 @@ class ProjectionRunner {
   // Discards the checkpoint and what was read of it: the log is folded
   // from position 1.
   absl::Status ResetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets what was read of it, leaving the checkpoint as it is.
+  void ForgetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Creates the findings index, from its checkpoint if usable.
   absl::Status RestoreFindings() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
@@ -154,6 +159,9 @@ class ProjectionRunner {
   absl::Mutex fold_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   // The last checkpoint failed (said once until one succeeds).
   bool checkpoint_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
+  // The checkpoint could not be read, or reset, at start: it is neither
+  // written nor read back (its entries may be stale) until the next start.
+  bool checkpoint_broken_ ABSL_GUARDED_BY(fold_mu_) = false;
   // Readers share it; the fold takes it alone only while applying events.
   mutable absl::Mutex mu_;
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);

@@ -132,13 +132,16 @@ std::string RenderServerMetrics(const MetricSources& s) {
   size_t index_entries = 0;
   uint64_t figures_from = 0;
   size_t figure_changes_held = 0;
-  s.runner->Read([&](const projections::FairnessProjection& p) {
-    indexed = p.findings_indexed();
-    index_from = p.findings_complete_from();
-    index_entries = p.indexed_entries();
-    figures_from = p.figures_known_from();
-    figure_changes_held = p.figure_changes_kept();
-  });
+  // Not while the checkpoint is read: the index is restored part way.
+  if (!s.runner->loading()) {
+    s.runner->Read([&](const projections::FairnessProjection& p) {
+      indexed = p.findings_indexed();
+      index_from = p.findings_complete_from();
+      index_entries = p.indexed_entries();
+      figures_from = p.figures_known_from();
+      figure_changes_held = p.figure_changes_kept();
+    });
+  }
   families.push_back(Gauge("evenhand_findings_index_ready",
                            "1 when reports are served from the findings index; 0 while it is "
                            "decided afresh after a restart (reports are then derived in full).",

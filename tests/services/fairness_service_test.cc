@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -210,7 +211,9 @@ TEST_F(FairnessServiceTest, SignedDocumentsVerifyAndTheLogAloneRecomputesThemByt
           reporting::VerifyDocument(document->document(), *key);
       ASSERT_TRUE(verified.ok()) << verified.status();
       EXPECT_EQ(verified->statement.tree_size, document->provenance().tree_size());
-      if (as_of > 0) EXPECT_EQ(verified->statement.tree_size, as_of);
+      if (as_of > 0) {
+        EXPECT_EQ(verified->statement.tree_size, as_of);
+      }
       EXPECT_GE(verified->checkpoint.tree_size(), verified->statement.tree_size);
       documents.emplace_back(request, document->document());
     }
@@ -370,6 +373,13 @@ TEST_F(FairnessServiceTest, ARestartServesAppendsAtOnceAndReportsOnceItsCheckpoi
       if (hold) release.WaitForNotification();
     };
   };
+  // Let go however the test ends (the server stops in TearDown).
+  absl::Cleanup let_go = [&] {
+    hold = false;
+    if (!release.HasBeenNotified()) release.Notify();
+    StopServer();
+    customize_ = nullptr;
+  };
   StartServer(config);
   // The log is served meanwhile: appends and reads.
   v1::Payload member;
@@ -394,7 +404,6 @@ TEST_F(FairnessServiceTest, ARestartServesAppendsAtOnceAndReportsOnceItsCheckpoi
   v1::ReportRequest latest;
   latest.set_as_of_position(n + 1);
   EXPECT_EQ(Report(latest).as_of_position(), n + 1);
-  customize_ = nullptr;
 }
 
 TEST_F(FairnessServiceTest, TheProjectionIsCheckpointedOnceTheLogIsQuiet) {

@@ -1,0 +1,76 @@
+// The fairness projection's checkpoint in its RocksDB: the layout of its
+// keys, and the findings index's checkpointed entries read back for reports
+// (StoredFindings). ProjectionRunner writes and reads it; this file knows
+// the layout and nothing of when a checkpoint is taken.
+//
+//   "fairness/version"            -> kStateVersion
+//   "fairness/position"           -> BE64(the position the checkpoint reflects)
+//   "fairness/case/" stream       -> CaseRecord
+//   "fairness/findings/header"    -> FindingsIndexHeader
+//   "fairness/findings/e/" ...    -> FindingEntryRecord (FindingKey, WithdrawnKey)
+//   "fairness/findings/p/" BE64   -> a provisional FindingEntryRecord
+//   "fairness/findings/s/" stream -> SubjectRecord
+//   "fairness/findings/g/" ...    -> FigureChangesRecord (FigureChangeKey)
+#ifndef EVENHAND_PROJECTIONS_INTERNAL_CHECKPOINT_STORE_H_
+#define EVENHAND_PROJECTIONS_INTERNAL_CHECKPOINT_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "evenhand/state/fairness_state.pb.h"
+#include "projections/fairness_projection.h"
+#include "rocksdb/db.h"
+
+namespace evenhand::projections::internal {
+
+// Bump when the projection's fold or CaseRecord layout changes: an older
+// checkpoint is then discarded and the log refolded.
+inline constexpr char kStateVersion[] = "fairness-1";
+
+inline constexpr char kVersionKey[] = "fairness/version";
+inline constexpr char kPositionKey[] = "fairness/position";
+inline constexpr char kCasePrefix[] = "fairness/case/";
+// The findings index: a header, each entry (FindingKey, WithdrawnKey), each
+// subject by stream, the group totals' changes (FigureChangeKey).
+inline constexpr char kFindingsHeaderKey[] = "fairness/findings/header";
+inline constexpr char kFindingEntryPrefix[] = "fairness/findings/e/";
+inline constexpr char kFindingSubjectPrefix[] = "fairness/findings/s/";
+inline constexpr char kProvisionalFindingPrefix[] = "fairness/findings/p/";
+inline constexpr char kFigureChangePrefix[] = "fairness/findings/g/";
+inline constexpr char kFindingsPrefix[] = "fairness/findings/";
+inline constexpr char kFindingsPrefixEnd[] = "fairness/findings0";
+inline constexpr char kPrefix[] = "fairness/";
+inline constexpr char kPrefixEnd[] = "fairness0";  // '0' follows '/'
+
+// A RocksDB status as the runner reports it (Internal, naming `what`).
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what);
+
+// An entry's key: kind ('f' finding, 'o' obligation), 'a' alive or 'w'
+// withdrawn, its date or due time (order-preserving), its id: a report's
+// period is one range per kind (and one more as of a past position).
+std::string FindingKey(bool obligation, bool withdrawn, int64_t when, uint32_t id);
+
+// A withdrawn entry's key also says when it appeared and was withdrawn, so
+// a report as of a past position skips, without reading them, the entries
+// not alive then (most of a period's, once it is over: every obligation
+// met). Entries withdrawn before this suffix have the plain key.
+std::string WithdrawnKey(const state::FindingEntryRecord& entry);
+
+// The key of one checkpoint's changes to the group figures of one day: the
+// UTC day of the contributions (order-preserving), then the last position
+// whose folding made one (each checkpoint's positions follow the last's,
+// so it is unique): a report as of a past position P reads, per day of its
+// period, from the first record whose last position is after P.
+std::string FigureChangeKey(int64_t day, uint64_t last_position);
+
+// The checkpointed findings index in `db` (which must outlive it), read
+// back for reports and to withdraw an entry.
+std::unique_ptr<StoredFindings> NewRocksStoredFindings(rocksdb::DB* db);
+
+}  // namespace evenhand::projections::internal
+
+#endif  // EVENHAND_PROJECTIONS_INTERNAL_CHECKPOINT_STORE_H_

@@ -1,0 +1,147 @@
+// ProjectionRunner: writing the checkpoint (when it is due, and what goes
+// in it). Reading it is in projection_runner_load.cc.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "projections/internal/checkpoint_store.h"
+#include "projections/projection_runner.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace evenhand::projections {
+
+using internal::FigureChangeKey;
+using internal::FindingKey;
+using internal::FromRocks;
+using internal::kCasePrefix;
+using internal::kFindingsHeaderKey;
+using internal::kFindingSubjectPrefix;
+using internal::kPositionKey;
+using internal::kProvisionalFindingPrefix;
+using internal::WithdrawnKey;
+
+absl::Status ProjectionRunner::Checkpoint() {
+  // Only the fold changes the projection, and it is excluded by fold_mu_:
+  // a shared lock is enough to serialise the cases, so reports go on
+  // meanwhile. Only forgetting what is now checkpointed needs mu_ alone.
+  if (db_ == nullptr || options_.read_only || checkpoint_broken_) return absl::OkStatus();
+  rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
+  rocksdb::WriteBatch batch;
+  uint64_t position;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    position = projection_.position();
+    // Nothing is written over the checkpoint before it is read.
+    if (!loaded_ || (position == checkpointed_position_ && !projection_.findings_unsaved())) {
+      return absl::OkStatus();
+    }
+    std::string key, value;
+    projection_.ForEachDirtyCase([&](const state::CaseRecord& record) {
+      key = absl::StrCat(kCasePrefix, record.stream_id());
+      record.SerializeToString(&value);
+      batch.Put(cf, key, value);
+    });
+    state::FindingsIndexHeader header;
+    const bool indexed = projection_.ForEachDirtyFindingsRecord(
+        &header,
+        [&](const state::FindingEntryRecord& entry) {
+          const std::string provisional =
+              absl::StrCat(kProvisionalFindingPrefix, BigEndian64(entry.id()));
+          if (entry.drop_dated()) {
+            batch.Delete(cf, FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()));
+          }
+          if (entry.drop_provisional()) batch.Delete(cf, provisional);
+          if (entry.deleted()) return;
+          entry.SerializeToString(&value);
+          batch.Put(cf,
+                    entry.provisional() ? provisional
+                    : entry.withdrawn() != 0
+                        ? WithdrawnKey(entry)
+                        : FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()),
+                    value);
+        },
+        [&](const state::SubjectRecord& subject) {
+          key = absl::StrCat(kFindingSubjectPrefix, subject.stream_id());
+          subject.SerializeToString(&value);
+          batch.Put(cf, key, value);
+        },
+        [&](int64_t day, const state::FigureChangesRecord& changes) {
+          if (changes.changes().empty()) return;
+          changes.SerializeToString(&value);
+          batch.Put(cf, FigureChangeKey(day, changes.changes().rbegin()->position()), value);
+        });
+    // Without a complete index (still seeding), no header: a restart then
+    // decides the findings afresh.
+    if (indexed) {
+      batch.Put(cf, kFindingsHeaderKey, header.SerializeAsString());
+    } else {
+      batch.Delete(cf, kFindingsHeaderKey);
+    }
+  }
+  batch.Put(cf, kPositionKey, BigEndian64(position));
+  // A cache, not evidence: skipped while the disk is short (the batch goes
+  // to the WAL and later to an SST file), and refolded from the log later.
+  if (absl::Status room = disk_->CheckRoom(2 * batch.GetDataSize()); !room.ok()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the fairness projection's checkpoint is skipped while the disk is short (",
+                     room.message(), "); a restart refolds what it would have held"));
+  }
+  // Not synced: a checkpoint lost in a crash is refolded from the log.
+  EH_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot write"));
+  absl::MutexLock lock(&mu_);
+  projection_.ClearDirty();
+  checkpointed_position_ = position;
+  checkpointed_at_ = absl::Now();
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionRunner::CheckpointForTest() {
+  absl::MutexLock fold(&fold_mu_);
+  return Checkpoint();
+}
+
+bool ProjectionRunner::CheckpointDue(bool catching_up, absl::Duration idle) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const uint64_t pending = projection_.position() - checkpointed_position_;
+  if (pending == 0) return false;
+  // (Not again at once after one failed: CheckpointLogged moved
+  // checkpointed_at_.)
+  if (idle >= options_.checkpoint_when_idle &&
+      absl::Now() - checkpointed_at_ >= options_.checkpoint_when_idle) {
+    return true;
+  }
+  // While catching up every case is new or changed, so checkpointing by
+  // event count would rewrite the whole state over and over: by time only.
+  if (!catching_up && pending >= options_.checkpoint_every_events) return true;
+  return absl::Now() - checkpointed_at_ >= options_.checkpoint_every;
+}
+
+void ProjectionRunner::CheckpointLogged() {
+  absl::Status c = Checkpoint();
+  if (c.ok()) {
+    checkpoint_failing_ = false;
+    return;
+  }
+  // Tried again when the next one is due, not at once; said once, not each
+  // time.
+  {
+    absl::MutexLock lock(&mu_);
+    checkpointed_at_ = absl::Now();
+  }
+  if (!checkpoint_failing_) {
+    if (absl::IsResourceExhausted(c)) {
+      logging::Warning("projections", c.message());
+    } else {
+      logging::Error("projections", c.ToString());
+    }
+  }
+  checkpoint_failing_ = true;
+}
+
+}  // namespace evenhand::projections

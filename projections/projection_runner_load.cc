@@ -1,0 +1,314 @@
+// ProjectionRunner: reading the checkpoint at start (its version and
+// position at once; the cases and the findings index on the fold thread,
+// while the server serves). Writing it is in projection_runner_checkpoint.cc;
+// following the log in projection_runner.cc.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/big_endian.h"
+#include "base/logging.h"
+#include "base/status_macros.h"
+#include "projections/internal/checkpoint_store.h"
+#include "projections/internal/two_stages.h"
+#include "projections/projection_runner.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace evenhand::projections {
+
+using internal::FromRocks;
+using internal::kCasePrefix;
+using internal::kFindingsHeaderKey;
+using internal::kFindingsPrefix;
+using internal::kFindingsPrefixEnd;
+using internal::kFindingSubjectPrefix;
+using internal::kPositionKey;
+using internal::kPrefix;
+using internal::kPrefixEnd;
+using internal::kProvisionalFindingPrefix;
+using internal::kStateVersion;
+using internal::kVersionKey;
+using internal::NewRocksStoredFindings;
+
+absl::Status ProjectionRunner::OpenCheckpoint() {
+  absl::MutexLock lock(&mu_);
+  checkpointed_at_ = absl::Now();
+  rocksdb::DB* db = db_.get();
+  if (db == nullptr) return absl::OkStatus();  // read-only, no checkpoint: fold from 1
+  rocksdb::ColumnFamilyHandle* cf = db->DefaultColumnFamily();
+  std::string version;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kVersionKey, &version);
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the version");
+  const bool usable = s.ok() && version == kStateVersion && !options_.rebuild;
+  if (!usable) {
+    if (s.ok()) {
+      logging::Info("projections",
+                    absl::StrCat("discarding the fairness checkpoint (",
+                                 options_.rebuild ? "rebuild asked for" : "older state version",
+                                 "); folding the log from position 1"));
+    }
+    return ResetCheckpoint();
+  }
+  std::string position;
+  EH_RETURN_IF_ERROR(FromRocks(db->Get(rocksdb::ReadOptions(), cf, kPositionKey, &position),
+                               "cannot read the position"));
+  const uint64_t restored = ReadBigEndian64(position);
+  if (restored > store_->LastPosition()) {
+    // The projection's own database saw events the log no longer has: the
+    // log lost writes or was rolled back to an older copy.
+    return absl::DataLossError(absl::StrCat(
+        "the fairness projection had folded the log up to position ", restored,
+        ", but the log now ends at position ", store_->LastPosition(), ": positions ",
+        store_->LastPosition() + 1, "..", restored,
+        " are missing from it (the data folder was rolled back, or lost writes it had "
+        "acknowledged). Restore the data folder from a backup (evenhand restore); if the loss "
+        "is known and accepted, start with --rebuild_projections"));
+  }
+  checkpoint_position_ = restored;
+  return absl::OkStatus();
+}
+
+void ProjectionRunner::ForgetCheckpoint() {
+  projection_.Clear();
+  checkpointed_position_ = 0;
+  checkpoint_position_ = 0;
+  cases_read_ = 0;
+}
+
+absl::Status ProjectionRunner::ResetCheckpoint() {
+  ForgetCheckpoint();
+  if (db_ == nullptr || options_.read_only) return absl::OkStatus();
+  rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(cf, kPrefix, kPrefixEnd);
+  batch.Put(cf, kVersionKey, kStateVersion);
+  batch.Put(cf, kPositionKey, BigEndian64(0));
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot reset");
+}
+
+absl::Status ProjectionRunner::LoadCases() {
+  if (checkpoint_position_ == 0 || db_ == nullptr) return absl::OkStatus();
+  const absl::Time started = absl::Now();
+  // Two stages on two threads: a reader parses the case records a chunk at
+  // a time; this thread files them, under mu_ a chunk at a time so the
+  // server's metrics are not held up (reports wait for loaded_ anyway).
+  // Nothing writes the checkpoint meanwhile (Checkpoint waits for loaded_).
+  constexpr size_t kChunk = 4096;
+  using Chunk = std::vector<state::CaseRecord>;
+  bool stopped = false;
+  absl::Status read = internal::TwoStages<Chunk>(
+      "eh-load", kQueuedChunks,
+      [&](const std::function<bool(Chunk &&)>& hand_over) -> absl::Status {
+        std::unique_ptr<rocksdb::Iterator> it(
+            db_->NewIterator(rocksdb::ReadOptions(), db_->DefaultColumnFamily()));
+        Chunk chunk;
+        chunk.reserve(kChunk);
+        for (it->Seek(kCasePrefix); it->Valid() && it->key().starts_with(kCasePrefix); it->Next()) {
+          chunk.emplace_back();
+          if (!chunk.back().ParseFromArray(it->value().data(),
+                                           static_cast<int>(it->value().size()))) {
+            return absl::DataLossError(
+                absl::StrCat("case ", it->key().ToString(), " cannot be parsed"));
+          }
+          if (chunk.size() == kChunk) {
+            if (!hand_over(std::move(chunk))) return absl::OkStatus();
+            chunk = {};
+            chunk.reserve(kChunk);
+          }
+        }
+        EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the cases"));
+        if (!chunk.empty()) hand_over(std::move(chunk));
+        return absl::OkStatus();
+      },
+      [&](Chunk& chunk) {
+        if (options_.TEST_before_load) options_.TEST_before_load();
+        absl::MutexLock lock(&mu_);
+        for (state::CaseRecord& record : chunk) projection_.RestoreCase(std::move(record));
+        cases_read_ += chunk.size();
+        stopped = stop_;
+        return !stopped;
+      });
+  if (stopped) return absl::CancelledError("stopping");
+  EH_RETURN_IF_ERROR(read);
+  absl::MutexLock lock(&mu_);
+  projection_.RestorePosition(checkpoint_position_);
+  checkpointed_position_ = checkpoint_position_;
+  logging::Info("projections",
+                absl::StrCat("restored the fairness projection at position ", checkpoint_position_,
+                             " (", cases_read_, " cases, read in ",
+                             absl::FormatDuration(absl::Now() - started), ")"));
+  return absl::OkStatus();
+}
+
+bool ProjectionRunner::Load() {
+  absl::MutexLock fold(&fold_mu_);
+  absl::Status s = LoadCases();
+  if (absl::IsCancelled(s)) return false;
+  if (!s.ok()) {
+    // A cache of the log, not evidence: folded again rather than refused.
+    absl::MutexLock lock(&mu_);
+    if (absl::IsDataLoss(s)) {
+      logging::Error("projections",
+                     absl::StrCat("the fairness projection's checkpoint is damaged (", s.message(),
+                                  "): it is discarded and the log folded again from position 1; "
+                                  "reports wait until it is"));
+      if (absl::Status reset = ResetCheckpoint(); !reset.ok()) {
+        logging::Error("projections", absl::StrCat(reset.ToString(),
+                                                   "; the checkpoint is not written until the "
+                                                   "next start"));
+        checkpoint_broken_ = true;
+      }
+    } else {
+      // Perhaps a passing read error: the checkpoint is left as it is.
+      logging::Error(
+          "projections",
+          absl::StrCat("the fairness projection's checkpoint cannot be read (", s.ToString(),
+                       "): the log is folded again from position 1 in memory, and "
+                       "the checkpoint left as it is and not written until the next "
+                       "start; reports wait until the fold is done"));
+      ForgetCheckpoint();
+      checkpoint_broken_ = true;
+    }
+  }
+  if (options_.index_settings && options_.index_calendar) {
+    absl::Status f = RestoreFindings();
+    if (absl::IsCancelled(f)) return false;
+    if (!f.ok()) {
+      logging::Error("projections", absl::StrCat("the findings index cannot be restored (",
+                                                 f.ToString(), "): reports are derived in full"));
+      absl::MutexLock lock(&mu_);
+      projection_.DropFindings();
+      index_after_catch_up_ = false;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  loaded_ = true;
+  return !stop_;
+}
+
+absl::Status ProjectionRunner::RestoreFindings() {
+  // mu_ is taken only around the projection's calls: records are read and
+  // parsed outside it, so metrics are not held up (reports wait for loaded_).
+  if (db_ != nullptr) {
+    // Read-only too: a restored index reads its entries back (and, with no
+    // checkpoint written, holds what it decides).
+    stored_findings_ = NewRocksStoredFindings(db_.get());
+  }
+  // Never over a checkpoint that could not be reset: it may hold stale
+  // entries.
+  const bool store = stored_findings_ != nullptr && !checkpoint_broken_;
+  uint64_t position;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    position = projection_.position();
+  }
+  if (position == 0) {
+    // A whole log to fold: each case is decided once after it (Follow).
+    // Reports are derived meanwhile, and for as-of positions before the
+    // end of that fold.
+    index_after_catch_up_ = store_->LastPosition() > 0;
+    if (index_after_catch_up_) return absl::OkStatus();
+    absl::MutexLock lock(&mu_);
+    projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
+    // Read-only, a checkpoint not restored may hold stale entries.
+    if (!options_.read_only && store) projection_.StoreFindingsIn(stored_findings_.get());
+    return absl::OkStatus();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    projection_.IndexFindings(*options_.index_settings, *options_.index_calendar);
+    if (store) projection_.StoreFindingsIn(stored_findings_.get());
+  }
+  if (db_ == nullptr) return absl::OkStatus();
+  rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
+  const absl::Time started = absl::Now();
+  std::string value;
+  state::FindingsIndexHeader header;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf, kFindingsHeaderKey, &value);
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the findings index");
+  absl::Status restored = absl::FailedPreconditionError("no usable findings index checkpoint");
+  bool usable = false;
+  if (s.ok() && header.ParseFromString(value)) {
+    absl::ReaderMutexLock lock(&mu_);
+    usable = projection_.FindingsCheckpointUsable(header);
+  }
+  if (usable) {
+    restored = [&]() -> absl::Status {
+      // The dated entries stay on disk; the provisional ones are held, and
+      // what each subject has: a few thousand records at a time.
+      constexpr size_t kBatch = 4096;
+      std::vector<state::FindingEntryRecord> entries;
+      std::vector<state::SubjectRecord> subjects;
+      auto restore = [&]() -> absl::Status {
+        absl::MutexLock lock(&mu_);
+        for (const state::FindingEntryRecord& entry : entries) {
+          EH_RETURN_IF_ERROR(projection_.RestoreProvisionalFinding(entry));
+        }
+        for (const state::SubjectRecord& subject : subjects) {
+          EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(subject));
+        }
+        entries.clear();
+        subjects.clear();
+        return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
+      };
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+      for (it->Seek(kProvisionalFindingPrefix);
+           it->Valid() && it->key().starts_with(kProvisionalFindingPrefix); it->Next()) {
+        entries.emplace_back();
+        if (!entries.back().ParseFromArray(it->value().data(),
+                                           static_cast<int>(it->value().size()))) {
+          return absl::DataLossError("findings index checkpoint: an entry cannot be parsed");
+        }
+        if (entries.size() == kBatch) EH_RETURN_IF_ERROR(restore());
+      }
+      EH_RETURN_IF_ERROR(restore());
+      for (it->Seek(kFindingSubjectPrefix);
+           it->Valid() && it->key().starts_with(kFindingSubjectPrefix); it->Next()) {
+        subjects.emplace_back();
+        if (!subjects.back().ParseFromArray(it->value().data(),
+                                            static_cast<int>(it->value().size()))) {
+          return absl::DataLossError("findings index checkpoint: a subject cannot be parsed");
+        }
+        if (subjects.size() == kBatch) EH_RETURN_IF_ERROR(restore());
+      }
+      EH_RETURN_IF_ERROR(restore());
+      EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the findings index"));
+      absl::MutexLock lock(&mu_);
+      return projection_.FindingsRestored(header);
+    }();
+  }
+  if (absl::IsCancelled(restored)) return restored;
+  if (restored.ok()) {
+    absl::ReaderMutexLock lock(&mu_);
+    logging::Info("projections",
+                  absl::StrCat("restored the findings index (", projection_.indexed_entries(),
+                               " findings and obligations) in ",
+                               absl::FormatDuration(absl::Now() - started)));
+    return absl::OkStatus();
+  }
+  // Decided afresh instead, once the backlog is folded (Follow creates it
+  // then, and seeds it a little at a time, while reports are derived in
+  // full): a backlog decided at every event would take six times as long.
+  // What was stored is dropped.
+  if (s.ok()) {
+    logging::Info("projections",
+                  absl::StrCat("the findings index is decided afresh: ", restored.message()));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    projection_.DropFindings();
+  }
+  index_after_catch_up_ = true;
+  if (options_.read_only) return absl::OkStatus();  // the stored ones are stale: never read
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(cf, kFindingsPrefix, kFindingsPrefixEnd);
+  absl::Status reset =
+      FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot reset the findings index");
+  if (!reset.ok()) checkpoint_broken_ = true;
+  return reset;
+}
+
+}  // namespace evenhand::projections
