@@ -2,6 +2,7 @@
 // position at once; the cases and the findings index on the fold thread,
 // while the server serves). Writing it is in projection_runner_checkpoint.cc;
 // following the log in projection_runner.cc.
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,6 +33,36 @@ using internal::kProvisionalFindingPrefix;
 using internal::kStateVersion;
 using internal::kVersionKey;
 using internal::NewRocksStoredFindings;
+
+namespace {
+
+// Reads the findings index's records under `prefix` with `it`, parsed a few
+// thousand at a time, and hands each batch to `file`; stops at its first
+// error. `what` names one record in a message.
+template <typename Record>
+absl::Status ReadInBatches(rocksdb::Iterator* it, absl::string_view prefix,
+                           absl::string_view what,
+                           const std::function<absl::Status(const std::vector<Record>&)>& file) {
+  constexpr size_t kBatch = 4096;
+  std::vector<Record> batch;
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Next()) {
+    batch.emplace_back();
+    if (!batch.back().ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat("findings index checkpoint: ", what, " cannot be parsed"));
+    }
+    if (batch.size() == kBatch) {
+      EH_RETURN_IF_ERROR(file(batch));
+      batch.clear();
+    }
+  }
+  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the findings index"));
+  return file(batch);
+}
+
+}  // namespace
 
 absl::Status ProjectionRunner::OpenCheckpoint() {
   absl::MutexLock lock(&mu_);
@@ -238,44 +269,27 @@ absl::Status ProjectionRunner::RestoreFindings() {
   if (usable) {
     restored = [&]() -> absl::Status {
       // The dated entries stay on disk; the provisional ones are held, and
-      // what each subject has: a few thousand records at a time.
-      constexpr size_t kBatch = 4096;
-      std::vector<state::FindingEntryRecord> entries;
-      std::vector<state::SubjectRecord> subjects;
-      auto restore = [&]() -> absl::Status {
-        absl::MutexLock lock(&mu_);
-        for (const state::FindingEntryRecord& entry : entries) {
-          EH_RETURN_IF_ERROR(projection_.RestoreProvisionalFinding(entry));
-        }
-        for (const state::SubjectRecord& subject : subjects) {
-          EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(subject));
-        }
-        entries.clear();
-        subjects.clear();
-        return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
-      };
+      // what each subject has: a few thousand records at a time, parsed
+      // outside mu_ and filed under it.
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
-      for (it->Seek(kProvisionalFindingPrefix);
-           it->Valid() && it->key().starts_with(kProvisionalFindingPrefix); it->Next()) {
-        entries.emplace_back();
-        if (!entries.back().ParseFromArray(it->value().data(),
-                                           static_cast<int>(it->value().size()))) {
-          return absl::DataLossError("findings index checkpoint: an entry cannot be parsed");
-        }
-        if (entries.size() == kBatch) EH_RETURN_IF_ERROR(restore());
-      }
-      EH_RETURN_IF_ERROR(restore());
-      for (it->Seek(kFindingSubjectPrefix);
-           it->Valid() && it->key().starts_with(kFindingSubjectPrefix); it->Next()) {
-        subjects.emplace_back();
-        if (!subjects.back().ParseFromArray(it->value().data(),
-                                            static_cast<int>(it->value().size()))) {
-          return absl::DataLossError("findings index checkpoint: a subject cannot be parsed");
-        }
-        if (subjects.size() == kBatch) EH_RETURN_IF_ERROR(restore());
-      }
-      EH_RETURN_IF_ERROR(restore());
-      EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the findings index"));
+      EH_RETURN_IF_ERROR(ReadInBatches<state::FindingEntryRecord>(
+          it.get(), kProvisionalFindingPrefix, "an entry",
+          [&](const std::vector<state::FindingEntryRecord>& entries) -> absl::Status {
+            absl::MutexLock lock(&mu_);
+            for (const state::FindingEntryRecord& entry : entries) {
+              EH_RETURN_IF_ERROR(projection_.RestoreProvisionalFinding(entry));
+            }
+            return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
+          }));
+      EH_RETURN_IF_ERROR(ReadInBatches<state::SubjectRecord>(
+          it.get(), kFindingSubjectPrefix, "a subject",
+          [&](const std::vector<state::SubjectRecord>& subjects) -> absl::Status {
+            absl::MutexLock lock(&mu_);
+            for (const state::SubjectRecord& subject : subjects) {
+              EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(subject));
+            }
+            return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
+          }));
       absl::MutexLock lock(&mu_);
       return projection_.FindingsRestored(header);
     }();
