@@ -1,0 +1,67 @@
+# Precompiled headers: what every heavy translation unit parses before its
+# first line of its own, compiled once instead of once per file.
+#
+# Only third-party headers and the generated .pb.h files go in, never the
+# project's own: editing a header of ours must not rebuild everything. The
+# generated headers change only with the .proto files.
+#
+#   evenhand_precompile_headers(TARGET)  a library or tool: the shared
+#                                        precompiled header (evenhand_pch)
+#   evenhand_test_code(TARGET)           a test executable: test-code
+#                                        options, and the tests' shared
+#                                        precompiled header (evenhand_test_pch)
+#
+# Each is built once, from an empty file, by a target of its own that every
+# user reuses (REUSE_FROM). A precompiled header is only used by a compile
+# with the same options as the one that made it (GCC would quietly fall back
+# to reading the headers, and -Winvalid-pch, which CMake adds, says so), so
+# each is built with exactly the options of the code that uses it.
+
+set(EVENHAND_PCH_HEADERS
+  <algorithm> <atomic> <cstdint> <functional> <map> <memory> <optional>
+  <string> <string_view> <utility> <vector>
+  <absl/status/status.h> <absl/status/statusor.h> <absl/strings/str_cat.h>
+  <absl/strings/str_format.h> <absl/synchronization/mutex.h> <absl/time/time.h>
+  <google/protobuf/message.h> <google/protobuf/util/json_util.h>
+  <grpcpp/grpcpp.h>
+  <evenhand/v1/events.pb.h> <evenhand/v1/log.grpc.pb.h>
+  <evenhand/v1/fairness.grpc.pb.h> <evenhand/v1/audit.grpc.pb.h>)
+
+set(EVENHAND_TEST_PCH_HEADERS ${EVENHAND_PCH_HEADERS}
+  <filesystem> <fstream> <thread> <gtest/gtest.h> <gmock/gmock.h> <rocksdb/db.h>)
+
+# evenhand_pch_target(NAME OPTIONS HEADERS...)
+function(evenhand_pch_target name options)
+  file(WRITE ${CMAKE_BINARY_DIR}/${name}.cc
+    "// A precompiled header is built with this empty file (cmake/precompiled_headers.cmake).\n")
+  add_library(${name} OBJECT ${CMAKE_BINARY_DIR}/${name}.cc)
+  target_link_libraries(${name} PRIVATE evenhand_proto gRPC::grpc++
+    RocksDB::rocksdb-shared absl::status absl::statusor absl::strings
+    absl::str_format absl::synchronization absl::time)
+  if(name STREQUAL "evenhand_test_pch")
+    # GoogleTest's targets define GTEST_HAS_PTHREAD: a header made with a
+    # macro its user lacks is refused.
+    target_link_libraries(${name} PRIVATE GTest::gtest GTest::gmock)
+  endif()
+  target_compile_options(${name} PRIVATE ${options})
+  target_precompile_headers(${name} PRIVATE ${ARGN})
+endfunction()
+
+if(EVENHAND_PCH)
+  evenhand_pch_target(evenhand_pch "" ${EVENHAND_PCH_HEADERS})
+  evenhand_pch_target(evenhand_test_pch "${EVENHAND_TEST_CODE_OPTIONS}"
+    ${EVENHAND_TEST_PCH_HEADERS})
+endif()
+
+function(evenhand_precompile_headers target)
+  if(EVENHAND_PCH)
+    target_precompile_headers(${target} REUSE_FROM evenhand_pch)
+  endif()
+endfunction()
+
+function(evenhand_test_code target)
+  target_compile_options(${target} PRIVATE ${EVENHAND_TEST_CODE_OPTIONS})
+  if(EVENHAND_PCH)
+    target_precompile_headers(${target} REUSE_FROM evenhand_test_pch)
+  endif()
+endfunction()
