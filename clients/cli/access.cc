@@ -22,7 +22,7 @@ struct AccessFlags {
   std::string format = "table";
 };
 
-int Run(const Context& context, const AccessFlags& flags) {
+int RunAccess(const Context& context, const AccessFlags& flags) {
   v1::ReplayRequest request;
   v1::ReplayFilter* filter = request.mutable_filter();
   filter->add_event_types("AccessRecorded");
@@ -83,7 +83,7 @@ void AddAccess(Registry& r) {
       r.Add("access",
             "who read what: the access records of audited reads and refusals, oldest first (this "
             "read is itself recorded)",
-            [flags](const Context& c) { return Run(c, *flags); });
+            [flags](const Context& c) { return RunAccess(c, *flags); });
   cmd->add_option("--principal", flags->principal,
                   "only this principal's records (default: everyone's)");
   cmd->add_option("--from", flags->from, "on or after this day (YYYY-MM-DD, UK) or time");

@@ -109,7 +109,7 @@ absl::Status FillDefaults(const AppendFlags& flags, v1::Event* e) {
   return absl::OkStatus();
 }
 
-int Run(const Context& context, const AppendFlags& flags) {
+int RunAppend(const Context& context, const AppendFlags& flags) {
   v1::AppendRequest request;
   request.set_stream_id(flags.stream);
   if (flags.expected == "any") {
@@ -168,7 +168,7 @@ void AddAppend(Registry& r) {
       r.Add("append",
             "append events to a stream: JSON events on stdin (one object, an array or one per "
             "line), or one event from --type and --payload",
-            [flags](const Context& c) { return Run(c, *flags); });
+            [flags](const Context& c) { return RunAppend(c, *flags); });
   cmd->add_option("--stream", flags->stream, "stream id, e.g. briefing-B-1001")->required();
   cmd->add_option("--expected", flags->expected,
                   "expected revision: any, no_stream, exists or a number")

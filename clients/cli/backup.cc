@@ -35,7 +35,7 @@ void PrintBackup(const v1::BackupInfo& b) {
               m.signing_key_included() ? "key included" : "key not included");
 }
 
-int Run(const Context& context, const BackupFlags& flags) {
+int RunBackup(const Context& context, const BackupFlags& flags) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   auto stub = v1::Operations::NewStub(*channel);
@@ -104,7 +104,7 @@ void AddBackup(Registry& r) {
       r.Add("backup",
             "take an online backup (the server copies the log into a folder on its machine while "
             "appends continue, with the signed checkpoint it covers), or --list a folder's backups",
-            [flags](const Context& c) { return Run(c, *flags); });
+            [flags](const Context& c) { return RunBackup(c, *flags); });
   cmd->add_option("--to", flags->to,
                   "the backup folder on the server's machine (default: the server's backup.dir)");
   cmd->add_flag("--list", flags->list, "list the backups in the folder instead");

@@ -27,7 +27,7 @@ std::string AsTable(const v1::SignedCheckpoint& c) {
                       c.key_id(), "\nsignature      ", Hex(c.signature()), "\n");
 }
 
-int Run(const Context& context, const CheckpointFlags& flags) {
+int RunCheckpoint(const Context& context, const CheckpointFlags& flags) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
@@ -58,7 +58,7 @@ void AddCheckpoint(Registry& r) {
   CLI::App* cmd =
       r.Add("checkpoint",
             "fetch the latest signed checkpoint: JSON to keep for later verification, or a table",
-            [flags](const Context& c) { return Run(c, *flags); });
+            [flags](const Context& c) { return RunCheckpoint(c, *flags); });
   cmd->add_option("--output,-o", flags->output, "write to this file");
   AddFormatOption(cmd, &flags->format, {"json", "table"});
 }

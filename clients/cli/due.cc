@@ -95,7 +95,7 @@ int Watch(const Context& context, const DueFlags& flags) {
   return kOk;
 }
 
-int Run(const Context& context, const DueFlags& flags) {
+int RunDue(const Context& context, const DueFlags& flags) {
   if (flags.within < -1) {
     return FailUsage(absl::InvalidArgumentError("--within: a number of working days, 0 or more"));
   }
@@ -133,7 +133,7 @@ void AddDue(Registry& r) {
   auto flags = std::make_shared<DueFlags>();
   CLI::App* cmd =
       r.Add("due", "obligations not yet late, soonest first: offers owed, replies owed or promised",
-            [flags](const Context& c) { return Run(c, *flags); });
+            [flags](const Context& c) { return RunDue(c, *flags); });
   cmd->add_option("--as-of", flags->as_of,
                   "as the log stood at this position, day or time (default: now)");
   cmd->add_option("--group", flags->groups, "only those owed to these groups (comma-separated)")

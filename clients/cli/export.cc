@@ -19,7 +19,7 @@ struct ExportFlags {
   std::string progress = "auto";
 };
 
-int Run(const Context& context, const ExportFlags& flags) {
+int RunExport(const Context& context, const ExportFlags& flags) {
   absl::StatusOr<v1::ReplayFilter> filter = MakeFilter(flags.filter);
   if (!filter.ok()) return FailUsage(filter.status());
   v1::ExportRequest request;
@@ -66,7 +66,7 @@ void AddExport(Registry& r) {
   auto flags = std::make_shared<ExportFlags>();
   CLI::App* cmd = r.Add(
       "export", "write an investigation bundle: events, inclusion proofs, signed checkpoint, key",
-      [flags](const Context& c) { return Run(c, *flags); });
+      [flags](const Context& c) { return RunExport(c, *flags); });
   AddFilterFlags(cmd, &flags->filter);
   cmd->add_option("--description", flags->description, "what the bundle is for");
   cmd->add_option("--output,-o", flags->output, "the bundle file")->required();

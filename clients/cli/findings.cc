@@ -21,7 +21,7 @@ struct FindingsFlags {
   std::string format = "table";
 };
 
-int Run(const Context& context, const FindingsFlags& flags) {
+int RunFindings(const Context& context, const FindingsFlags& flags) {
   absl::StatusOr<v1::ReportRequest> report = MakeReportRequest(flags.period);
   if (!report.ok()) return FailUsage(report.status());
   v1::ListFindingsRequest request;
@@ -67,7 +67,7 @@ int Run(const Context& context, const FindingsFlags& flags) {
 void AddFindings(Registry& r) {
   auto flags = std::make_shared<FindingsFlags>();
   CLI::App* cmd = r.Add("findings", "list findings, filtered",
-                        [flags](const Context& c) { return Run(c, *flags); });
+                        [flags](const Context& c) { return RunFindings(c, *flags); });
   AddPeriodFlags(cmd, &flags->period);
   cmd->add_option("--rule", flags->rules, "only these rule ids (comma-separated or repeated)")
       ->delimiter(',');

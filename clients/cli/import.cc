@@ -43,7 +43,7 @@ struct Stream {
   std::string blocked_on;         // why it last stopped, if it did
 };
 
-absl::StatusOr<std::vector<Stream>> ReadFile(const std::string& path, size_t* total) {
+absl::StatusOr<std::vector<Stream>> ReadImportFile(const std::string& path, size_t* total) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::map<std::string, size_t> index;
@@ -88,12 +88,12 @@ absl::Status AppendBatch(clients::EventLogClient& client, const std::string& str
   return absl::OkStatus();
 }
 
-int Run(const Context& context, const ImportFlags& flags) {
+int RunImport(const Context& context, const ImportFlags& flags) {
   if (flags.batch < 1 || flags.parallel < 1) {
     return FailUsage(absl::InvalidArgumentError("--batch and --parallel must be at least 1"));
   }
   size_t total = 0;
-  absl::StatusOr<std::vector<Stream>> read = ReadFile(flags.file, &total);
+  absl::StatusOr<std::vector<Stream>> read = ReadImportFile(flags.file, &total);
   if (!read.ok()) {
     return read.status().code() == absl::StatusCode::kNotFound ? FailIo(read.status())
                                                                : FailUsage(read.status());
@@ -210,7 +210,7 @@ void AddImport(Registry& r) {
       r.Add("import",
             "load a history: events of many streams from a JSON Lines file (each with streamId and "
             "eventId), in batches and in parallel; run it again to resume",
-            [flags](const Context& c) { return Run(c, *flags); });
+            [flags](const Context& c) { return RunImport(c, *flags); });
   cmd->add_option("file", flags->file, "the JSON Lines file")->required();
   cmd->add_option("--batch", flags->batch, "events per append (one stream's, in file order)")
       ->capture_default_str();

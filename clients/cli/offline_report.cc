@@ -17,7 +17,7 @@
 namespace evenhand::cli {
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
+absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot open ", path));
   std::stringstream bytes;
@@ -32,7 +32,7 @@ absl::StatusOr<OfflineLog> LoadOfflineLog(const std::string& bundle_path,
                                           const std::string& config_path) {
   v1::FairnessConfig fairness;
   if (!config_path.empty()) {
-    absl::StatusOr<std::string> text = ReadFile("--config", config_path);
+    absl::StatusOr<std::string> text = ReadFlagFile("--config", config_path);
     if (!text.ok()) return text.status();
     v1::ServerConfig config;
     google::protobuf::util::JsonParseOptions options;
@@ -50,7 +50,7 @@ absl::StatusOr<OfflineLog> LoadOfflineLog(const std::string& bundle_path,
       projections::WorkingDayCalendar::LoadFile(holidays);
   if (!calendar.ok()) return calendar.status();
 
-  absl::StatusOr<std::string> bytes = ReadFile("--offline", bundle_path);
+  absl::StatusOr<std::string> bytes = ReadFlagFile("--offline", bundle_path);
   if (!bytes.ok()) return bytes.status();
   std::optional<v1::PublicKey> pinned;
   if (!pubkey_path.empty()) {

@@ -9,7 +9,7 @@
 namespace evenhand::cli {
 namespace {
 
-int Run(const Context& context, const std::string& output) {
+int RunPubkey(const Context& context, const std::string& output) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
@@ -26,7 +26,7 @@ int Run(const Context& context, const std::string& output) {
 void AddPubkey(Registry& r) {
   auto output = std::make_shared<std::string>();
   CLI::App* cmd = r.Add("pubkey", "print the log's public key (PEM) that signs checkpoints",
-                        [output](const Context& c) { return Run(c, *output); });
+                        [output](const Context& c) { return RunPubkey(c, *output); });
   cmd->add_option("--output,-o", *output, "write to this file");
 }
 

@@ -21,7 +21,7 @@ struct ReadFlags {
   std::string format = "json";
 };
 
-int Run(const Context& context, const ReadFlags& flags) {
+int RunRead(const Context& context, const ReadFlags& flags) {
   if (!flags.all && flags.stream.empty()) {
     return FailUsage(absl::InvalidArgumentError("give --stream=ID or --all"));
   }
@@ -63,7 +63,7 @@ int Run(const Context& context, const ReadFlags& flags) {
 void AddRead(Registry& r) {
   auto flags = std::make_shared<ReadFlags>();
   CLI::App* cmd = r.Add("read", "read a stream, or the whole log with --all",
-                        [flags](const Context& c) { return Run(c, *flags); });
+                        [flags](const Context& c) { return RunRead(c, *flags); });
   cmd->add_option("--stream", flags->stream, "stream id");
   cmd->add_flag("--all", flags->all, "read the whole log in position order");
   cmd->add_option("--from", flags->from, "first revision (stream) or position (--all)");

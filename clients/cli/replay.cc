@@ -17,7 +17,7 @@ struct ReplayFlags {
   std::string progress = "auto";
 };
 
-int Run(const Context& context, const ReplayFlags& flags) {
+int RunReplay(const Context& context, const ReplayFlags& flags) {
   absl::StatusOr<v1::ReplayFilter> filter = MakeFilter(flags.filter);
   if (!filter.ok()) return FailUsage(filter.status());
   v1::ReplayRequest request;
@@ -51,7 +51,7 @@ void AddReplay(Registry& r) {
   auto flags = std::make_shared<ReplayFlags>();
   CLI::App* cmd =
       r.Add("replay", "replay recorded events for an investigation, each with its hashes",
-            [flags](const Context& c) { return Run(c, *flags); });
+            [flags](const Context& c) { return RunReplay(c, *flags); });
   AddFilterFlags(cmd, &flags->filter);
   AddFormatOption(cmd, &flags->format, {"json", "table"});
   AddProgressOption(cmd, &flags->progress);

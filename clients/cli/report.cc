@@ -125,7 +125,7 @@ int RunOffline(const ReportFlags& flags) {
   return kOk;
 }
 
-int Run(const Context& context, const ReportFlags& flags) {
+int RunReport(const Context& context, const ReportFlags& flags) {
   if (!flags.offline.empty()) return RunOffline(flags);
   if (!flags.like.empty() || !flags.config.empty() || !flags.pubkey.empty()) {
     return FailUsage(absl::InvalidArgumentError(
@@ -154,7 +154,7 @@ void AddReport(Registry& r) {
       "report",
       "the fairness report for the standards committee (HTML page, JSON or CSV), signed by the "
       "log's key; with --offline, recomputed from an exported bundle of the whole log",
-      [flags](const Context& c) { return Run(c, *flags); });
+      [flags](const Context& c) { return RunReport(c, *flags); });
   AddPeriodFlags(cmd, &flags->period);
   AddFormatOption(cmd, &flags->format, {"html", "json", "csv"});
   cmd->add_option("--table", flags->table, "with csv: groups, findings or access")

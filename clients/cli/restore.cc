@@ -43,7 +43,7 @@ int List(const RestoreFlags& flags) {
   return kOk;
 }
 
-int Run(const RestoreFlags& flags) {
+int RunRestore(const RestoreFlags& flags) {
   if (flags.from.empty())
     return FailUsage(absl::InvalidArgumentError("restore: --from is required"));
   if (flags.list) return List(flags);
@@ -110,7 +110,7 @@ void AddRestore(Registry& r) {
       "restore",
       "restore a backup into a new data folder, offline, verifying every event, the tree and the "
       "chain against the backup's signed checkpoint before reporting success",
-      [flags](const Context&) { return Run(*flags); });
+      [flags](const Context&) { return RunRestore(*flags); });
   cmd->add_option("--from", flags->from, "the backup folder")->required();
   cmd->add_option("--to", flags->to, "the new data folder (must not exist, or be empty)");
   cmd->add_option("--backup", flags->backup_id, "which backup (default: the newest)");

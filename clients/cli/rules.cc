@@ -7,7 +7,7 @@
 namespace evenhand::cli {
 namespace {
 
-int Run(const Context& context) {
+int RunRules(const Context& context) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
@@ -24,7 +24,8 @@ int Run(const Context& context) {
 }  // namespace
 
 void AddRules(Registry& r) {
-  r.Add("rules", "list the rules checked, with citations", [](const Context& c) { return Run(c); });
+  r.Add("rules", "list the rules checked, with citations",
+        [](const Context& c) { return RunRules(c); });
 }
 
 }  // namespace evenhand::cli

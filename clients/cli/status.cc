@@ -9,7 +9,7 @@
 namespace evenhand::cli {
 namespace {
 
-int Run(const Context& context) {
+int RunStatus(const Context& context) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
@@ -41,7 +41,7 @@ int Run(const Context& context) {
 }  // namespace
 
 void AddStatus(Registry& r) {
-  r.Add("status", "show the server's log status", [](const Context& c) { return Run(c); });
+  r.Add("status", "show the server's log status", [](const Context& c) { return RunStatus(c); });
 }
 
 }  // namespace evenhand::cli

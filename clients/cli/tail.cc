@@ -18,7 +18,7 @@ struct TailFlags {
   uint64_t count = 0;
 };
 
-int Run(const Context& context, const TailFlags& flags) {
+int RunTail(const Context& context, const TailFlags& flags) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailUsage(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
@@ -65,7 +65,7 @@ int Run(const Context& context, const TailFlags& flags) {
 void AddTail(Registry& r) {
   auto flags = std::make_shared<TailFlags>();
   CLI::App* cmd = r.Add("tail", "follow the log live (from the end, or from --from)",
-                        [flags](const Context& c) { return Run(c, *flags); });
+                        [flags](const Context& c) { return RunTail(c, *flags); });
   cmd->add_option("--from", flags->from, "first position (default: only new events)");
   cmd->add_option("--type", flags->types, "only these event types");
   cmd->add_option("--prefix", flags->prefixes, "only streams starting with these");

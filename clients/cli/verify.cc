@@ -266,7 +266,7 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
   return kOk;
 }
 
-int Run(const Context& context, VerifyFlags flags) {
+int RunVerify(const Context& context, VerifyFlags flags) {
   flags.server = flags.server_option != nullptr && flags.server_option->count() > 0;
   if (flags.server && !flags.server_address.empty() &&
       flags.server_address.find(':') == std::string::npos) {
@@ -303,7 +303,7 @@ void AddVerify(Registry& r) {
   auto flags = std::make_shared<VerifyFlags>();
   CLI::App* cmd =
       r.Add("verify", "check a bundle offline, or with --server the live log's whole history",
-            [flags](const Context& c) { return Run(c, *flags); });
+            [flags](const Context& c) { return RunVerify(c, *flags); });
   cmd->add_option("bundle", flags->bundle, "the bundle file to check offline");
   cmd->add_option("--pubkey", flags->pubkey, "the council's published public key (PEM) to pin");
   // `--server` alone checks the server the global --server (or

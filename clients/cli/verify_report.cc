@@ -44,7 +44,7 @@ std::string FirstDifference(const std::string& a, const std::string& b) {
   return "the content differs";
 }
 
-int Run(const VerifyReportFlags& flags) {
+int RunVerifyReport(const VerifyReportFlags& flags) {
   std::ifstream in(flags.file, std::ios::binary);
   if (!in) return FailIo(absl::NotFoundError(absl::StrCat("cannot open ", flags.file)));
   std::stringstream bytes;
@@ -103,7 +103,7 @@ void AddVerifyReport(Registry& r) {
       "verify-report",
       "check a signed report file offline: its signature, that its content is what was signed, "
       "and that the log it read is a prefix of a signed checkpoint",
-      [flags](const Context&) { return Run(*flags); });
+      [flags](const Context&) { return RunVerifyReport(*flags); });
   cmd->add_option("file", flags->file, "the report file (HTML, JSON or CSV)")->required();
   cmd->add_option("--pubkey", flags->pubkey,
                   "the council's published public key (PEM), e.g. from `evenhand pubkey`")
