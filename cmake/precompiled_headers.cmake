@@ -30,27 +30,26 @@ set(EVENHAND_PCH_HEADERS
 set(EVENHAND_TEST_PCH_HEADERS ${EVENHAND_PCH_HEADERS}
   <filesystem> <fstream> <thread> <gtest/gtest.h> <gmock/gmock.h> <rocksdb/db.h>)
 
-# evenhand_pch_target(NAME OPTIONS HEADERS...)
-function(evenhand_pch_target name options)
+# evenhand_pch_target(NAME OPTIONS opts... LIBS libs... HEADERS headers...)
+# LIBS are only those whose usage requirements the users share: a header
+# made with a macro its user lacks is refused (GoogleTest's targets define
+# GTEST_HAS_PTHREAD, so only the tests' header links them).
+function(evenhand_pch_target name)
+  cmake_parse_arguments(P "" "" "OPTIONS;LIBS;HEADERS" ${ARGN})
   file(WRITE ${CMAKE_BINARY_DIR}/${name}.cc
     "// A precompiled header is built with this empty file (cmake/precompiled_headers.cmake).\n")
   add_library(${name} OBJECT ${CMAKE_BINARY_DIR}/${name}.cc)
   target_link_libraries(${name} PRIVATE evenhand_proto gRPC::grpc++
     RocksDB::rocksdb-shared absl::status absl::statusor absl::strings
-    absl::str_format absl::synchronization absl::time)
-  if(name STREQUAL "evenhand_test_pch")
-    # GoogleTest's targets define GTEST_HAS_PTHREAD: a header made with a
-    # macro its user lacks is refused.
-    target_link_libraries(${name} PRIVATE GTest::gtest GTest::gmock)
-  endif()
-  target_compile_options(${name} PRIVATE ${options})
-  target_precompile_headers(${name} PRIVATE ${ARGN})
+    absl::str_format absl::synchronization absl::time ${P_LIBS})
+  target_compile_options(${name} PRIVATE ${P_OPTIONS})
+  target_precompile_headers(${name} PRIVATE ${P_HEADERS})
 endfunction()
 
 if(EVENHAND_PCH)
-  evenhand_pch_target(evenhand_pch "" ${EVENHAND_PCH_HEADERS})
-  evenhand_pch_target(evenhand_test_pch "${EVENHAND_TEST_CODE_OPTIONS}"
-    ${EVENHAND_TEST_PCH_HEADERS})
+  evenhand_pch_target(evenhand_pch HEADERS ${EVENHAND_PCH_HEADERS})
+  evenhand_pch_target(evenhand_test_pch OPTIONS ${EVENHAND_TEST_CODE_OPTIONS}
+    LIBS GTest::gtest GTest::gmock HEADERS ${EVENHAND_TEST_PCH_HEADERS})
 endif()
 
 function(evenhand_precompile_headers target)
