@@ -1,12 +1,16 @@
-// evenhand verify-report: checks a signed report file offline: its
+// evenhand verify-report: checks signed report files offline: each one's
 // signature by the log's key, that its content is what was signed, and that
 // the events it read are a prefix of a signed checkpoint of the log; with
 // --bundle, also that the log recomputes to the same report, byte for byte.
+// Several files are checked in one run (the key and the bundle read once),
+// each named in its verdict.
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -20,7 +24,7 @@ namespace evenhand::cli {
 namespace {
 
 struct VerifyReportFlags {
-  std::string file;
+  std::vector<std::string> files;
   std::string pubkey;
   std::string bundle;
   std::string config;
@@ -44,31 +48,28 @@ std::string FirstDifference(const std::string& a, const std::string& b) {
   return "the content differs";
 }
 
-int RunVerifyReport(const VerifyReportFlags& flags) {
-  std::ifstream in(flags.file, std::ios::binary);
-  if (!in) return FailIo(absl::NotFoundError(absl::StrCat("cannot open ", flags.file)));
+// Checks one file; `named`: its verdict names it (several files).
+int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
+              const VerifyReportFlags& flags, const OfflineLog* log) {
+  const std::string who = named ? absl::StrCat(file, ": ") : "";
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return FailIo(absl::NotFoundError(absl::StrCat("cannot open ", file)));
   std::stringstream bytes;
   bytes << in.rdbuf();
-  absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
-  if (!key.ok()) return FailUsage(key.status());
-  absl::StatusOr<reporting::VerifiedReport> r = reporting::VerifyDocument(bytes.str(), *key);
-  if (!r.ok()) return VerificationFailed(std::string(r.status().message()));
+  absl::StatusOr<reporting::VerifiedReport> r = reporting::VerifyDocument(bytes.str(), key);
+  if (!r.ok()) return VerificationFailed(absl::StrCat(who, r.status().message()));
   const reporting::ReportStatement& s = r->statement;
-  std::string recomputed;
-  if (!flags.bundle.empty()) {
-    absl::StatusOr<OfflineLog> log = LoadOfflineLog(flags.bundle, flags.pubkey, flags.config);
-    if (!log.ok()) {
-      return absl::IsNotFound(log.status()) ? FailIo(log.status()) : FailUsage(log.status());
-    }
+  if (log != nullptr) {
     absl::StatusOr<std::string> content = RecomputeContent(*log, s);
-    if (!content.ok()) return FailUsage(content.status());
+    if (!content.ok()) return FailUsage(absl::Status(content.status().code(),
+                                                     absl::StrCat(who, content.status().message())));
     if (*content != r->content) {
       return VerificationFailed(absl::StrCat(
-          "the report is signed, but the log in ", flags.bundle,
+          who, "the report is signed, but the log in ", flags.bundle,
           " does not recompute to it: ", FirstDifference(r->content, *content)));
     }
   }
-  std::printf("report %s: VERIFIED\n", flags.file.c_str());
+  std::printf("report %s: VERIFIED\n", file.c_str());
   std::printf("  signed by    key %s (the key given)\n", r->key_id.c_str());
   std::printf("  log          %s\n", s.log_id.c_str());
   std::printf("  read         the first %llu events, Merkle root %s\n",
@@ -88,11 +89,40 @@ int RunVerifyReport(const VerifyReportFlags& flags) {
   std::printf("  rule set     %s\n", s.rule_set_version.c_str());
   if (!flags.bundle.empty()) {
     std::printf("  recomputed   from %s: the same report, byte for byte\n", flags.bundle.c_str());
-  } else {
+  } else if (!named) {
     std::printf("  (to check what it says against the log itself: --bundle=an export of the whole "
                 "log)\n");
   }
   return kOk;
+}
+
+int RunVerifyReport(const VerifyReportFlags& flags) {
+  absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
+  if (!key.ok()) return FailUsage(key.status());
+  std::optional<OfflineLog> log;
+  if (!flags.bundle.empty()) {
+    absl::StatusOr<OfflineLog> loaded = LoadOfflineLog(flags.bundle, flags.pubkey, flags.config);
+    if (!loaded.ok()) {
+      return absl::IsNotFound(loaded.status()) ? FailIo(loaded.status())
+                                               : FailUsage(loaded.status());
+    }
+    log = *std::move(loaded);
+  }
+  const bool named = flags.files.size() > 1;
+  // Every file is checked; the exit code is the worst outcome (a file that
+  // could not be read, then one that was not verified).
+  int worst = kOk;
+  size_t verified = 0;
+  for (const std::string& file : flags.files) {
+    const int code = VerifyOne(file, named, *key, flags, log ? &*log : nullptr);
+    if (code == kOk) ++verified;
+    auto rank = [](int c) { return c == kOk ? 0 : c == kVerificationFailed ? 1 : 2; };
+    if (rank(code) > rank(worst)) worst = code;
+  }
+  if (named) {
+    std::printf("%zu of %zu reports verified\n", verified, flags.files.size());
+  }
+  return worst;
 }
 
 }  // namespace
@@ -104,7 +134,9 @@ void AddVerifyReport(Registry& r) {
       "check a signed report file offline: its signature, that its content is what was signed, "
       "and that the log it read is a prefix of a signed checkpoint",
       [flags](const Context&) { return RunVerifyReport(*flags); });
-  cmd->add_option("file", flags->file, "the report file (HTML, JSON or CSV)")->required();
+  cmd->add_option("files", flags->files,
+                  "the report files (HTML, JSON or CSV); each is checked and named in its verdict")
+      ->required();
   cmd->add_option("--pubkey", flags->pubkey,
                   "the council's published public key (PEM), e.g. from `evenhand pubkey`")
       ->required();

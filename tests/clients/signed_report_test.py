@@ -166,6 +166,35 @@ class SignedReports(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("content was changed", result.stderr)
 
+    def test_several_files_each_get_a_named_verdict_and_the_worst_exit_code(self):
+        html = self.reports["now.html"]
+        at = html.index("political groups</div>") - 10
+        bad = self.write("several-bad.html", html[:at] + ("7" if html[at] != "7" else "8")
+                         + html[at + 1:])
+        good = [self.path("now.html"), self.path("at-1500.json"), self.path("groups.csv")]
+        result = self.cli("verify-report", *good, f"--pubkey={self.key}",
+                          f"--bundle={self.bundle}", f"--config={ARGS.demo_config}")
+        for path in good:
+            self.assertIn(f"report {path}: VERIFIED", result.stdout)
+        self.assertEqual(result.stdout.count("the same report, byte for byte"), 3)
+        self.assertIn("3 of 3 reports verified", result.stdout)
+        # One changed: the others are still checked; exit 1 names it.
+        result = self.cli("verify-report", good[0], bad, good[1], f"--pubkey={self.key}",
+                          check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"report {good[0]}: VERIFIED", result.stdout)
+        self.assertIn(f"report {good[1]}: VERIFIED", result.stdout)
+        self.assertIn(f"VERIFICATION FAILED: {bad}: ", result.stderr)
+        self.assertIn("2 of 3 reports verified", result.stdout)
+        # One missing: a file that cannot be read outranks a failed one (4).
+        missing = self.path("no-such-report.html")
+        result = self.cli("verify-report", bad, missing, good[0], f"--pubkey={self.key}",
+                          check=False)
+        self.assertEqual(result.returncode, 4)
+        self.assertIn(f"cannot open {missing}", result.stderr)
+        self.assertIn(f"report {good[0]}: VERIFIED", result.stdout)
+        self.assertIn("1 of 3 reports verified", result.stdout)
+
     def test_an_unsigned_file_is_not_a_signed_report(self):
         result = self.cli("verify-report", self.write(
             "unsigned.html", without_signature_line(self.reports["now.html"])),
