@@ -5,11 +5,17 @@
 # project's own: editing a header of ours must not rebuild everything. The
 # generated headers change only with the .proto files.
 #
-#   evenhand_precompile_headers(TARGET)  a library or tool: the shared
-#                                        precompiled header (evenhand_pch)
-#   evenhand_test_code(TARGET)           a test executable: test-code
-#                                        options, and the tests' shared
-#                                        precompiled header (evenhand_test_pch)
+#   evenhand_library_code(TARGET [FUZZED] [NO_PCH])
+#       a library or tool: the shared precompiled header (evenhand_pch, or
+#       evenhand_fuzzed_pch). In the clang sanitizer build (EVENHAND_FUZZ)
+#       only code the fuzzers in fuzz/ reach is FUZZED and carries their
+#       coverage instrumentation; the rest is built without it.
+#   evenhand_test_code(TARGET)
+#       a test executable: test-code options, and the tests' shared
+#       precompiled header (evenhand_test_pch)
+#
+# A target none of these name (evenhand_base, evenhand_proto) is built with
+# the global options: with the fuzzers' coverage.
 #
 # Each is built once, from an empty file, by a target of its own that every
 # user reuses (REUSE_FROM). A precompiled header is only used by a compile
@@ -36,7 +42,9 @@ set(EVENHAND_TEST_PCH_HEADERS ${EVENHAND_PCH_HEADERS}
 # GTEST_HAS_PTHREAD, so only the tests' header links them).
 function(evenhand_pch_target name)
   cmake_parse_arguments(P "" "" "OPTIONS;LIBS;HEADERS" ${ARGN})
-  file(WRITE ${CMAKE_BINARY_DIR}/${name}.cc
+  # Written only when it changes (file(WRITE) would make the target stale
+  # at every configure).
+  file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/${name}.cc CONTENT
     "// A precompiled header is built with this empty file (cmake/precompiled_headers.cmake).\n")
   add_library(${name} OBJECT ${CMAKE_BINARY_DIR}/${name}.cc)
   target_link_libraries(${name} PRIVATE evenhand_proto gRPC::grpc++
@@ -47,14 +55,25 @@ function(evenhand_pch_target name)
 endfunction()
 
 if(EVENHAND_PCH)
-  evenhand_pch_target(evenhand_pch HEADERS ${EVENHAND_PCH_HEADERS})
+  evenhand_pch_target(evenhand_pch OPTIONS ${EVENHAND_UNFUZZED_OPTIONS}
+    HEADERS ${EVENHAND_PCH_HEADERS})
+  if(EVENHAND_FUZZ)
+    evenhand_pch_target(evenhand_fuzzed_pch HEADERS ${EVENHAND_PCH_HEADERS})
+  endif()
   evenhand_pch_target(evenhand_test_pch OPTIONS ${EVENHAND_TEST_CODE_OPTIONS}
     LIBS GTest::gtest GTest::gmock HEADERS ${EVENHAND_TEST_PCH_HEADERS})
 endif()
 
-function(evenhand_precompile_headers target)
-  if(EVENHAND_PCH)
-    target_precompile_headers(${target} REUSE_FROM evenhand_pch)
+function(evenhand_library_code target)
+  cmake_parse_arguments(L "FUZZED;NO_PCH" "" "" ${ARGN})
+  set(pch evenhand_pch)
+  if(L_FUZZED AND EVENHAND_FUZZ)
+    set(pch evenhand_fuzzed_pch)
+  elseif(NOT L_FUZZED)
+    target_compile_options(${target} PRIVATE ${EVENHAND_UNFUZZED_OPTIONS})
+  endif()
+  if(EVENHAND_PCH AND NOT L_NO_PCH)
+    target_precompile_headers(${target} REUSE_FROM ${pch})
   endif()
 endfunction()
 
