@@ -4,7 +4,9 @@
 // projection_runner_checkpoint.cc, its layout in internal/checkpoint_store.h.
 #include "projections/projection_runner.h"
 
+#include <filesystem>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -40,7 +42,8 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   space.floor_bytes = runner->options_.min_free_bytes;
   space.reserve_bytes = 0;
   space.free_bytes = runner->options_.free_bytes;
-  rocksdb::Options db_options;
+  runner->db_options_ = std::make_unique<rocksdb::Options>();
+  rocksdb::Options& db_options = *runner->db_options_;
   db_options.create_if_missing = true;
   // Derived state, rebuilt from the log if lost: small memtables, no sync,
   // and whatever a crash left at the end of the WAL is dropped.
@@ -55,18 +58,7 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   db_options.info_log = std::make_shared<storage::RocksLogger>("projections");
   runner->env_ = storage::EnvOver(storage::OwnerOnlyFileSystem());
   db_options.env = runner->env_.get();
-  rocksdb::DB* db = nullptr;
-  const std::string& dir = runner->options_.checkpoint_dir;
-  if (runner->options_.read_only) {
-    // Nothing is written: without a checkpoint to read, the fold starts
-    // from position 1 in memory.
-    if (rocksdb::DB::OpenForReadOnly(db_options, dir, &db).ok()) runner->db_.reset(db);
-  } else {
-    EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(dir));
-    EH_RETURN_IF_ERROR(
-        FromRocks(rocksdb::DB::Open(db_options, dir, &db), absl::StrCat("cannot open ", dir)));
-    runner->db_.reset(db);
-  }
+  EH_RETURN_IF_ERROR(runner->OpenDatabase(/*damaged=*/false));
   runner->disk_ = std::make_unique<storage::DiskSpace>(std::move(space));
   EH_RETURN_IF_ERROR(runner->OpenCheckpoint());
   runner->thread_ = std::thread([r = runner.get()] {
@@ -77,6 +69,49 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
     if (r->Load()) r->Follow();
   });
   return runner;
+}
+
+absl::Status ProjectionRunner::OpenDatabase(bool damaged, const absl::Status& why) {
+  const std::string& dir = options_.checkpoint_dir;
+  rocksdb::DB* db = nullptr;
+  if (options_.read_only) {
+    // Nothing is written: without a checkpoint to read (or with a damaged
+    // one), the fold starts from position 1 in memory.
+    if (!damaged && rocksdb::DB::OpenForReadOnly(*db_options_, dir, &db).ok()) db_.reset(db);
+    return absl::OkStatus();
+  }
+  absl::Status opened = why;
+  if (!damaged) {
+    EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(dir));
+    opened =
+        FromRocks(rocksdb::DB::Open(*db_options_, dir, &db), absl::StrCat("cannot open ", dir));
+    // Anything but damage (a lock held, a full disk, no permission) is the
+    // operator's to mend: refused, with RocksDB's words.
+    if (!absl::IsDataLoss(opened)) {
+      if (opened.ok()) db_.reset(db);
+      return opened;
+    }
+  }
+  const std::string aside = dir + ".damaged";
+  logging::Error("projections",
+                 absl::StrCat("the fairness projection's checkpoint is damaged (", opened.message(),
+                              "): it is moved aside to ", aside,
+                              " (replacing any older one there; delete it once looked at) and "
+                              "the log folded again from position 1; reports wait until it is"));
+  std::error_code error;
+  std::filesystem::remove_all(aside, error);
+  if (!error) std::filesystem::rename(dir, aside, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat(
+        "the fairness projection's checkpoint in ", dir, " is damaged (", opened.message(),
+        ") and cannot be moved aside to ", aside, ": ", error.message(),
+        ". It is a cache of the log: delete ", dir, " and start again"));
+  }
+  EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(dir));
+  EH_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(*db_options_, dir, &db), absl::StrCat("cannot create ", dir)));
+  db_.reset(db);
+  return absl::OkStatus();
 }
 
 ProjectionRunner::~ProjectionRunner() {

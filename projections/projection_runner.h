@@ -12,6 +12,11 @@
 // reflect, in one atomic RocksDB batch. A crash loses at most the work since
 // the last checkpoint, which is refolded on restart.
 //
+// The checkpoint is a cache of the log, not evidence: one RocksDB finds
+// damaged (a bad block, a broken table file) is moved aside to
+// "<checkpoint_dir>.damaged" and the log folded again from position 1,
+// never refused and never read again.
+//
 // Start() reads only the checkpoint's version and position (and refuses a
 // checkpoint ahead of the log); the cases and the findings index are read
 // on the fold thread, so a server serves appends and proofs at once after a
@@ -38,6 +43,7 @@
 namespace rocksdb {
 class DB;
 class Env;
+struct Options;
 }  // namespace rocksdb
 
 namespace evenhand::projections {
@@ -115,7 +121,7 @@ class ProjectionRunner {
 
   ProjectionRunner(storage::EventStore* store, RunnerOptions options);
   // At Start: the checkpoint's version and position; resets one that
-  // cannot be used, refuses one ahead of the log.
+  // cannot be used, replaces a damaged one, refuses one ahead of the log.
   absl::Status OpenCheckpoint();
   // On the fold thread: reads the checkpointed cases (discarding a
   // checkpoint that cannot be read, to fold the log from position 1), then
@@ -125,6 +131,13 @@ class ProjectionRunner {
   // Discards the checkpoint and what was read of it: the log is folded
   // from position 1.
   absl::Status ResetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens the checkpoint's database (db_); with `damaged` (by `why`), or
+  // when RocksDB finds it damaged, moves it aside first and makes a new one.
+  absl::Status OpenDatabase(bool damaged, const absl::Status& why = absl::OkStatus());
+  // A damaged checkpoint (`why`): forgets what was read of it, replaces the
+  // database with a new one and resets it.
+  absl::Status ReplaceDamagedCheckpoint(const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_, mu_);
   // Forgets what was read of it, leaving the checkpoint as it is.
   void ForgetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Creates the findings index, from its checkpoint if usable.
@@ -143,6 +156,7 @@ class ProjectionRunner {
   const RunnerOptions options_;
   std::unique_ptr<storage::DiskSpace> disk_;
   std::unique_ptr<rocksdb::Env> env_;
+  std::unique_ptr<rocksdb::Options> db_options_;
   std::unique_ptr<rocksdb::DB> db_;  // the checkpoint's; closed after the last one
   // The findings index's checkpointed entries, read back from db_.
   std::unique_ptr<StoredFindings> stored_findings_;

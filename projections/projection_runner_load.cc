@@ -65,6 +65,7 @@ absl::Status ReadInBatches(rocksdb::Iterator* it, absl::string_view prefix,
 }  // namespace
 
 absl::Status ProjectionRunner::OpenCheckpoint() {
+  absl::MutexLock fold(&fold_mu_);
   absl::MutexLock lock(&mu_);
   checkpointed_at_ = absl::Now();
   rocksdb::DB* db = db_.get();
@@ -72,7 +73,10 @@ absl::Status ProjectionRunner::OpenCheckpoint() {
   rocksdb::ColumnFamilyHandle* cf = db->DefaultColumnFamily();
   std::string version;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kVersionKey, &version);
-  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the version");
+  if (!s.ok() && !s.IsNotFound()) {
+    absl::Status read = FromRocks(s, "cannot read the version");
+    return absl::IsDataLoss(read) ? ReplaceDamagedCheckpoint(read) : read;
+  }
   const bool usable = s.ok() && version == kStateVersion && !options_.rebuild;
   if (!usable) {
     if (s.ok()) {
@@ -84,8 +88,11 @@ absl::Status ProjectionRunner::OpenCheckpoint() {
     return ResetCheckpoint();
   }
   std::string position;
-  EH_RETURN_IF_ERROR(FromRocks(db->Get(rocksdb::ReadOptions(), cf, kPositionKey, &position),
-                               "cannot read the position"));
+  if (absl::Status read = FromRocks(db->Get(rocksdb::ReadOptions(), cf, kPositionKey, &position),
+                                    "cannot read the position");
+      !read.ok()) {
+    return absl::IsDataLoss(read) ? ReplaceDamagedCheckpoint(read) : read;
+  }
   const uint64_t restored = ReadBigEndian64(position);
   if (restored > store_->LastPosition()) {
     // The projection's own database saw events the log no longer has: the
@@ -118,6 +125,21 @@ absl::Status ProjectionRunner::ResetCheckpoint() {
   batch.Put(cf, kVersionKey, kStateVersion);
   batch.Put(cf, kPositionKey, BigEndian64(0));
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot reset");
+}
+
+absl::Status ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why) {
+  ForgetCheckpoint();
+  if (options_.read_only) {
+    logging::Error("projections",
+                   absl::StrCat("the fairness projection's checkpoint is damaged (", why.message(),
+                                "): read-only, the log is folded again from position 1 in "
+                                "memory and the checkpoint left as it is"));
+    db_.reset();
+    return absl::OkStatus();
+  }
+  db_.reset();  // closed: it is moved aside
+  EH_RETURN_IF_ERROR(OpenDatabase(/*damaged=*/true, why));
+  return ResetCheckpoint();
 }
 
 absl::Status ProjectionRunner::LoadCases() {
@@ -182,12 +204,8 @@ bool ProjectionRunner::Load() {
     // A cache of the log, not evidence: folded again rather than refused.
     absl::MutexLock lock(&mu_);
     if (absl::IsDataLoss(s)) {
-      logging::Error("projections",
-                     absl::StrCat("the fairness projection's checkpoint is damaged (", s.message(),
-                                  "): it is discarded and the log folded again from position 1; "
-                                  "reports wait until it is"));
-      if (absl::Status reset = ResetCheckpoint(); !reset.ok()) {
-        logging::Error("projections", absl::StrCat(reset.ToString(),
+      if (absl::Status replaced = ReplaceDamagedCheckpoint(s); !replaced.ok()) {
+        logging::Error("projections", absl::StrCat(replaced.ToString(),
                                                    "; the checkpoint is not written until the "
                                                    "next start"));
         checkpoint_broken_ = true;
@@ -207,6 +225,23 @@ bool ProjectionRunner::Load() {
   if (options_.index_settings && options_.index_calendar) {
     absl::Status f = RestoreFindings();
     if (absl::IsCancelled(f)) return false;
+    if (absl::IsDataLoss(f) && !checkpoint_broken_) {
+      // The cases read, but the findings index's part is damaged: the
+      // whole checkpoint is replaced and the log folded again.
+      {
+        absl::MutexLock lock(&mu_);
+        projection_.DropFindings();
+        stored_findings_.reset();
+        if (absl::Status replaced = ReplaceDamagedCheckpoint(f); !replaced.ok()) {
+          logging::Error("projections", absl::StrCat(replaced.ToString(),
+                                                     "; the checkpoint is not written until "
+                                                     "the next start"));
+          checkpoint_broken_ = true;
+        }
+      }
+      f = RestoreFindings();
+      if (absl::IsCancelled(f)) return false;
+    }
     if (!f.ok()) {
       logging::Error("projections", absl::StrCat("the findings index cannot be restored (",
                                                  f.ToString(), "): reports are derived in full"));
@@ -294,7 +329,9 @@ absl::Status ProjectionRunner::RestoreFindings() {
       return projection_.FindingsRestored(header);
     }();
   }
-  if (absl::IsCancelled(restored)) return restored;
+  // Damaged (a record that does not parse or does not fit, a block RocksDB
+  // finds changed): the caller replaces the whole checkpoint.
+  if (absl::IsCancelled(restored) || absl::IsDataLoss(restored)) return restored;
   if (restored.ok()) {
     absl::ReaderMutexLock lock(&mu_);
     logging::Info("projections",

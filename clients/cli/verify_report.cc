@@ -61,8 +61,10 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
   const reporting::ReportStatement& s = r->statement;
   if (log != nullptr) {
     absl::StatusOr<std::string> content = RecomputeContent(*log, s);
-    if (!content.ok()) return FailUsage(absl::Status(content.status().code(),
-                                                     absl::StrCat(who, content.status().message())));
+    if (!content.ok()) {
+      return FailUsage(
+          absl::Status(content.status().code(), absl::StrCat(who, content.status().message())));
+    }
     if (*content != r->content) {
       return VerificationFailed(absl::StrCat(
           who, "the report is signed, but the log in ", flags.bundle,

@@ -16,7 +16,11 @@ constexpr size_t kFigureChangeDayAt = sizeof(kFigureChangePrefix) - 1;
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("projection checkpoint: ", what, ": ", s.ToString()));
+  std::string message = absl::StrCat("projection checkpoint: ", what, ": ", s.ToString());
+  // Damage RocksDB found (a checksum, a table file's magic number): the
+  // runner replaces the checkpoint rather than reading it again.
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  return absl::InternalError(message);
 }
 
 std::string FindingKey(bool obligation, bool withdrawn, int64_t when, uint32_t id) {

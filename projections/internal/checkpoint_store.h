@@ -46,7 +46,8 @@ inline constexpr char kFindingsPrefixEnd[] = "fairness/findings0";
 inline constexpr char kPrefix[] = "fairness/";
 inline constexpr char kPrefixEnd[] = "fairness0";  // '0' follows '/'
 
-// A RocksDB status as the runner reports it (Internal, naming `what`).
+// A RocksDB status as the runner reports it, naming `what`: DataLoss for
+// damage RocksDB found (the checkpoint is replaced), otherwise Internal.
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what);
 
 // An entry's key: kind ('f' finding, 'o' obligation), 'a' alive or 'w'

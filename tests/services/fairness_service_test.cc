@@ -1,6 +1,8 @@
 // The Fairness service end to end: the real server (domain validation on),
 // events appended over gRPC, reports read back over gRPC.
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <httplib.h>
@@ -458,6 +460,55 @@ TEST_F(FairnessServiceTest, ADamagedProjectionCheckpointIsFoldedAgainNotServedOr
   // And that folded state is checkpointed and restored cleanly next time.
   StartServer();
   EXPECT_EQ(Report(at_n).SerializeAsString(), before);
+}
+
+// Damage RocksDB itself finds in the checkpoint's table files: a changed
+// byte in the first data block (its checksum no longer matches, met while
+// the cases, the first keys, are read) and one in the footer's magic
+// number (met when the database is opened, which used to stop the server
+// starting). Either
+// way the checkpoint is moved aside and the log folded again: the server
+// starts, answers as before, and writes a good checkpoint that the next
+// start reads without moving anything aside.
+TEST_F(FairnessServiceTest, ACheckpointRocksDbFindsDamagedIsMovedAsideAndTheLogFoldedAgain) {
+  StartServer();
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  v1::ReportRequest at_n;
+  at_n.set_as_of_position(server_->LastPosition());
+  const std::string before = Report(at_n).SerializeAsString();
+  const std::string dir = absl::StrCat(dir_.Sub(data_subdir_), "/fairness-projection");
+  const std::string aside = dir + ".damaged";
+  // Changes one byte of every table file: the 100th, or `from_end` bytes
+  // before its end.
+  auto damage = [&](int64_t from_end) {
+    int files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      if (entry.path().extension() != ".sst") continue;
+      const auto size = static_cast<int64_t>(entry.file_size());
+      const int64_t at = from_end == 0 ? 100 : size - from_end;
+      std::fstream f(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekg(at);
+      const char c = static_cast<char>(f.get());
+      f.seekp(at);
+      f.put(static_cast<char>(c ^ 0x5a));
+      ++files;
+    }
+    return files;
+  };
+  for (const int64_t from_end : {int64_t{0}, int64_t{4}}) {
+    SCOPED_TRACE(from_end == 0 ? "a data block" : "the footer");
+    StopServer();
+    ASSERT_GT(damage(from_end), 0);
+    StartServer();
+    EXPECT_EQ(Report(at_n).SerializeAsString(), before);
+    EXPECT_TRUE(std::filesystem::exists(aside));
+    StopServer();
+    std::filesystem::remove_all(aside);
+    StartServer();
+    EXPECT_EQ(Report(at_n).SerializeAsString(), before);
+    EXPECT_FALSE(std::filesystem::exists(aside));
+  }
 }
 
 TEST_F(FairnessServiceTest, FindingsFilterByRuleGroupAndSeverity) {
