@@ -77,7 +77,16 @@ absl::Status ProjectionRunner::OpenDatabase(bool damaged, const absl::Status& wh
   if (options_.read_only) {
     // Nothing is written: without a checkpoint to read (or with a damaged
     // one), the fold starts from position 1 in memory.
-    if (!damaged && rocksdb::DB::OpenForReadOnly(*db_options_, dir, &db).ok()) db_.reset(db);
+    if (damaged) return absl::OkStatus();
+    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(*db_options_, dir, &db);
+    if (s.ok()) {
+      db_.reset(db);
+    } else if (s.IsCorruption()) {
+      logging::Error("projections", absl::StrCat("the fairness projection's checkpoint in ", dir,
+                                                 " is damaged (", s.ToString(),
+                                                 "): read-only, the log is folded again from "
+                                                 "position 1 in memory"));
+    }
     return absl::OkStatus();
   }
   absl::Status opened = why;
@@ -98,18 +107,26 @@ absl::Status ProjectionRunner::OpenDatabase(bool damaged, const absl::Status& wh
                               "): it is moved aside to ", aside,
                               " (replacing any older one there; delete it once looked at) and "
                               "the log folded again from position 1; reports wait until it is"));
+  // Damage never stops the server: without a new database the log is
+  // folded in memory and no checkpoint written until the next start.
   std::error_code error;
   std::filesystem::remove_all(aside, error);
   if (!error) std::filesystem::rename(dir, aside, error);
-  if (error) {
-    return absl::InternalError(absl::StrCat(
-        "the fairness projection's checkpoint in ", dir, " is damaged (", opened.message(),
-        ") and cannot be moved aside to ", aside, ": ", error.message(),
-        ". It is a cache of the log: delete ", dir, " and start again"));
+  absl::Status made =
+      error ? absl::InternalError(absl::StrCat("cannot move it aside: ", error.message()))
+            : storage::MakeOwnerOnlyDir(dir);
+  if (made.ok()) {
+    made = FromRocks(rocksdb::DB::Open(*db_options_, dir, &db), absl::StrCat("cannot create ", dir));
   }
-  EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(dir));
-  EH_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(*db_options_, dir, &db), absl::StrCat("cannot create ", dir)));
+  if (!made.ok()) {
+    logging::Error("projections",
+                   absl::StrCat("the damaged checkpoint cannot be replaced (", made.message(),
+                                "): the log is folded in memory and no checkpoint written "
+                                "until the next start. It is a cache of the log: stop the "
+                                "server, delete ",
+                                dir, " and start again"));
+    return absl::OkStatus();
+  }
   db_.reset(db);
   return absl::OkStatus();
 }

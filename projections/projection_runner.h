@@ -132,12 +132,13 @@ class ProjectionRunner {
   // from position 1.
   absl::Status ResetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Opens the checkpoint's database (db_); with `damaged` (by `why`), or
-  // when RocksDB finds it damaged, moves it aside first and makes a new one.
+  // when RocksDB finds it damaged, moves it aside first and makes a new one
+  // (none, db_ null, if that fails: logged, never refused).
   absl::Status OpenDatabase(bool damaged, const absl::Status& why = absl::OkStatus());
   // A damaged checkpoint (`why`): forgets what was read of it, replaces the
-  // database with a new one and resets it.
+  // database with a new one and resets it. The files are moved outside mu_.
   absl::Status ReplaceDamagedCheckpoint(const absl::Status& why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_, mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets what was read of it, leaving the checkpoint as it is.
   void ForgetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Creates the findings index, from its checkpoint if usable.

@@ -66,8 +66,10 @@ absl::Status ReadInBatches(rocksdb::Iterator* it, absl::string_view prefix,
 
 absl::Status ProjectionRunner::OpenCheckpoint() {
   absl::MutexLock fold(&fold_mu_);
-  absl::MutexLock lock(&mu_);
-  checkpointed_at_ = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    checkpointed_at_ = absl::Now();
+  }
   rocksdb::DB* db = db_.get();
   if (db == nullptr) return absl::OkStatus();  // read-only, no checkpoint: fold from 1
   rocksdb::ColumnFamilyHandle* cf = db->DefaultColumnFamily();
@@ -85,6 +87,7 @@ absl::Status ProjectionRunner::OpenCheckpoint() {
                                  options_.rebuild ? "rebuild asked for" : "older state version",
                                  "); folding the log from position 1"));
     }
+    absl::MutexLock lock(&mu_);
     return ResetCheckpoint();
   }
   std::string position;
@@ -128,7 +131,10 @@ absl::Status ProjectionRunner::ResetCheckpoint() {
 }
 
 absl::Status ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why) {
-  ForgetCheckpoint();
+  {
+    absl::MutexLock lock(&mu_);
+    ForgetCheckpoint();
+  }
   if (options_.read_only) {
     logging::Error("projections",
                    absl::StrCat("the fairness projection's checkpoint is damaged (", why.message(),
@@ -139,6 +145,7 @@ absl::Status ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why)
   }
   db_.reset();  // closed: it is moved aside
   EH_RETURN_IF_ERROR(OpenDatabase(/*damaged=*/true, why));
+  absl::MutexLock lock(&mu_);
   return ResetCheckpoint();
 }
 
@@ -202,7 +209,6 @@ bool ProjectionRunner::Load() {
   if (absl::IsCancelled(s)) return false;
   if (!s.ok()) {
     // A cache of the log, not evidence: folded again rather than refused.
-    absl::MutexLock lock(&mu_);
     if (absl::IsDataLoss(s)) {
       if (absl::Status replaced = ReplaceDamagedCheckpoint(s); !replaced.ok()) {
         logging::Error("projections", absl::StrCat(replaced.ToString(),
@@ -211,6 +217,7 @@ bool ProjectionRunner::Load() {
         checkpoint_broken_ = true;
       }
     } else {
+      absl::MutexLock lock(&mu_);
       // Perhaps a passing read error: the checkpoint is left as it is.
       logging::Error(
           "projections",
@@ -231,13 +238,13 @@ bool ProjectionRunner::Load() {
       {
         absl::MutexLock lock(&mu_);
         projection_.DropFindings();
-        stored_findings_.reset();
-        if (absl::Status replaced = ReplaceDamagedCheckpoint(f); !replaced.ok()) {
-          logging::Error("projections", absl::StrCat(replaced.ToString(),
-                                                     "; the checkpoint is not written until "
-                                                     "the next start"));
-          checkpoint_broken_ = true;
-        }
+      }
+      stored_findings_.reset();
+      if (absl::Status replaced = ReplaceDamagedCheckpoint(f); !replaced.ok()) {
+        logging::Error("projections", absl::StrCat(replaced.ToString(),
+                                                   "; the checkpoint is not written until "
+                                                   "the next start"));
+        checkpoint_broken_ = true;
       }
       f = RestoreFindings();
       if (absl::IsCancelled(f)) return false;

@@ -48,9 +48,24 @@ std::string FirstDifference(const std::string& a, const std::string& b) {
   return "the content differs";
 }
 
+// The bundle of --bundle, read and verified once, when the first report
+// to compare with it has been verified.
+class LazyLog {
+ public:
+  explicit LazyLog(const VerifyReportFlags& flags) : flags_(flags) {}
+  const absl::StatusOr<OfflineLog>& Get() {
+    if (!log_) log_ = LoadOfflineLog(flags_.bundle, flags_.pubkey, flags_.config);
+    return *log_;
+  }
+
+ private:
+  const VerifyReportFlags& flags_;
+  std::optional<absl::StatusOr<OfflineLog>> log_;
+};
+
 // Checks one file; `named`: its verdict names it (several files).
 int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
-              const VerifyReportFlags& flags, const OfflineLog* log) {
+              const VerifyReportFlags& flags, LazyLog& lazy_log) {
   const std::string who = named ? absl::StrCat(file, ": ") : "";
   std::ifstream in(file, std::ios::binary);
   if (!in) return FailIo(absl::NotFoundError(absl::StrCat("cannot open ", file)));
@@ -59,7 +74,11 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
   absl::StatusOr<reporting::VerifiedReport> r = reporting::VerifyDocument(bytes.str(), key);
   if (!r.ok()) return VerificationFailed(absl::StrCat(who, r.status().message()));
   const reporting::ReportStatement& s = r->statement;
-  if (log != nullptr) {
+  if (!flags.bundle.empty()) {
+    const absl::StatusOr<OfflineLog>& log = lazy_log.Get();
+    if (!log.ok()) {
+      return absl::IsNotFound(log.status()) ? FailIo(log.status()) : FailUsage(log.status());
+    }
     absl::StatusOr<std::string> content = RecomputeContent(*log, s);
     if (!content.ok()) {
       return FailUsage(
@@ -101,24 +120,19 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
 int RunVerifyReport(const VerifyReportFlags& flags) {
   absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
   if (!key.ok()) return FailUsage(key.status());
-  std::optional<OfflineLog> log;
-  if (!flags.bundle.empty()) {
-    absl::StatusOr<OfflineLog> loaded = LoadOfflineLog(flags.bundle, flags.pubkey, flags.config);
-    if (!loaded.ok()) {
-      return absl::IsNotFound(loaded.status()) ? FailIo(loaded.status())
-                                               : FailUsage(loaded.status());
-    }
-    log = *std::move(loaded);
-  }
+  LazyLog log(flags);
   const bool named = flags.files.size() > 1;
-  // Every file is checked; the exit code is the worst outcome (a file that
-  // could not be read, then one that was not verified).
+  // Every file is checked; the exit code is the worst outcome: a file (or
+  // bundle) that could not be read (4), then one that could not be checked
+  // as asked (2), then one that was not verified (1).
+  auto rank = [](int c) {
+    return c == kOk ? 0 : c == kVerificationFailed ? 1 : c == kUsage ? 2 : 3;
+  };
   int worst = kOk;
   size_t verified = 0;
   for (const std::string& file : flags.files) {
-    const int code = VerifyOne(file, named, *key, flags, log ? &*log : nullptr);
+    const int code = VerifyOne(file, named, *key, flags, log);
     if (code == kOk) ++verified;
-    auto rank = [](int c) { return c == kOk ? 0 : c == kVerificationFailed ? 1 : 2; };
     if (rank(code) > rank(worst)) worst = code;
   }
   if (named) {

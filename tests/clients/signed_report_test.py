@@ -194,6 +194,15 @@ class SignedReports(unittest.TestCase):
         self.assertIn(f"cannot open {missing}", result.stderr)
         self.assertIn(f"report {good[0]}: VERIFIED", result.stdout)
         self.assertIn("1 of 3 reports verified", result.stdout)
+        # The bundle is read once a report is verified: a changed report is
+        # refused (1) whatever the bundle; a missing one is then named (4).
+        result = self.cli("verify-report", bad, f"--pubkey={self.key}",
+                          f"--bundle={self.path('no-such.ehb')}", check=False)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        result = self.cli("verify-report", bad, good[0], f"--pubkey={self.key}",
+                          f"--bundle={self.path('no-such.ehb')}", check=False)
+        self.assertEqual(result.returncode, 4, result.stderr)
+        self.assertIn("no-such.ehb", result.stderr)
 
     def test_an_unsigned_file_is_not_a_signed_report(self):
         result = self.cli("verify-report", self.write(
