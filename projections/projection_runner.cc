@@ -116,7 +116,8 @@ absl::Status ProjectionRunner::OpenDatabase(bool damaged, const absl::Status& wh
       error ? absl::InternalError(absl::StrCat("cannot move it aside: ", error.message()))
             : storage::MakeOwnerOnlyDir(dir);
   if (made.ok()) {
-    made = FromRocks(rocksdb::DB::Open(*db_options_, dir, &db), absl::StrCat("cannot create ", dir));
+    made =
+        FromRocks(rocksdb::DB::Open(*db_options_, dir, &db), absl::StrCat("cannot create ", dir));
   }
   if (!made.ok()) {
     logging::Error("projections",
