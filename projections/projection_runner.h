@@ -136,8 +136,9 @@ class ProjectionRunner {
   // (none, db_ null, if that fails: logged, never refused).
   absl::Status OpenDatabase(bool damaged, const absl::Status& why = absl::OkStatus());
   // A damaged checkpoint (`why`): forgets what was read of it, replaces the
-  // database with a new one and resets it. The files are moved outside mu_.
-  absl::Status ReplaceDamagedCheckpoint(const absl::Status& why)
+  // database with a new one and resets it; if that fails, logs it and marks
+  // the checkpoint broken (never refuses). The files are moved outside mu_.
+  void ReplaceDamagedCheckpoint(const absl::Status& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets what was read of it, leaving the checkpoint as it is.
   void ForgetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -77,7 +77,9 @@ absl::Status ProjectionRunner::OpenCheckpoint() {
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kVersionKey, &version);
   if (!s.ok() && !s.IsNotFound()) {
     absl::Status read = FromRocks(s, "cannot read the version");
-    return absl::IsDataLoss(read) ? ReplaceDamagedCheckpoint(read) : read;
+    if (!absl::IsDataLoss(read)) return read;
+    ReplaceDamagedCheckpoint(read);
+    return absl::OkStatus();
   }
   const bool usable = s.ok() && version == kStateVersion && !options_.rebuild;
   if (!usable) {
@@ -94,7 +96,9 @@ absl::Status ProjectionRunner::OpenCheckpoint() {
   if (absl::Status read = FromRocks(db->Get(rocksdb::ReadOptions(), cf, kPositionKey, &position),
                                     "cannot read the position");
       !read.ok()) {
-    return absl::IsDataLoss(read) ? ReplaceDamagedCheckpoint(read) : read;
+    if (!absl::IsDataLoss(read)) return read;
+    ReplaceDamagedCheckpoint(read);
+    return absl::OkStatus();
   }
   const uint64_t restored = ReadBigEndian64(position);
   if (restored > store_->LastPosition()) {
@@ -130,7 +134,7 @@ absl::Status ProjectionRunner::ResetCheckpoint() {
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot reset");
 }
 
-absl::Status ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why) {
+void ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why) {
   {
     absl::MutexLock lock(&mu_);
     ForgetCheckpoint();
@@ -141,12 +145,18 @@ absl::Status ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why)
                                 "): read-only, the log is folded again from position 1 in "
                                 "memory and the checkpoint left as it is"));
     db_.reset();
-    return absl::OkStatus();
+    return;
   }
   db_.reset();  // closed: it is moved aside
-  EH_RETURN_IF_ERROR(OpenDatabase(/*damaged=*/true, why));
+  // Never fails: without a new database, db_ is null and nothing written.
+  OpenDatabase(/*damaged=*/true, why).IgnoreError();
   absl::MutexLock lock(&mu_);
-  return ResetCheckpoint();
+  if (absl::Status reset = ResetCheckpoint(); !reset.ok()) {
+    logging::Error("projections", absl::StrCat(reset.ToString(),
+                                               "; the checkpoint is not written until the "
+                                               "next start"));
+    checkpoint_broken_ = true;
+  }
 }
 
 absl::Status ProjectionRunner::LoadCases() {
@@ -210,12 +220,7 @@ bool ProjectionRunner::Load() {
   if (!s.ok()) {
     // A cache of the log, not evidence: folded again rather than refused.
     if (absl::IsDataLoss(s)) {
-      if (absl::Status replaced = ReplaceDamagedCheckpoint(s); !replaced.ok()) {
-        logging::Error("projections", absl::StrCat(replaced.ToString(),
-                                                   "; the checkpoint is not written until the "
-                                                   "next start"));
-        checkpoint_broken_ = true;
-      }
+      ReplaceDamagedCheckpoint(s);
     } else {
       absl::MutexLock lock(&mu_);
       // Perhaps a passing read error: the checkpoint is left as it is.
@@ -240,12 +245,7 @@ bool ProjectionRunner::Load() {
         projection_.DropFindings();
       }
       stored_findings_.reset();
-      if (absl::Status replaced = ReplaceDamagedCheckpoint(f); !replaced.ok()) {
-        logging::Error("projections", absl::StrCat(replaced.ToString(),
-                                                   "; the checkpoint is not written until "
-                                                   "the next start"));
-        checkpoint_broken_ = true;
-      }
+      ReplaceDamagedCheckpoint(f);
       f = RestoreFindings();
       if (absl::IsCancelled(f)) return false;
     }
