@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "base/grpc_deadline.h"
 #include "base/grpc_status.h"
 #include "grpcpp/grpcpp.h"
 
@@ -11,7 +12,7 @@ namespace {
 template <typename Response, typename Call>
 absl::StatusOr<Response> Unary(Call call, absl::Duration timeout = absl::Seconds(60)) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context.set_deadline(DeadlineAfter(timeout));
   Response response;
   grpc::Status status = call(&context, &response);
   if (!status.ok()) return FromGrpcStatus(status);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "base/grpc_deadline.h"
 #include "base/grpc_status.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
@@ -31,7 +32,7 @@ std::unique_ptr<EventLogClient> EventLogClient::Connect(const std::string& addre
 absl::StatusOr<v1::AppendResponse> EventLogClient::Append(const v1::AppendRequest& request,
                                                           absl::Duration timeout) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context.set_deadline(DeadlineAfter(timeout));
   v1::AppendResponse response;
   grpc::Status status = stub_->Append(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
@@ -93,7 +94,7 @@ absl::Status EventLogClient::Subscribe(
 
 absl::StatusOr<v1::GetStatusResponse> EventLogClient::GetStatus(absl::Duration timeout) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context.set_deadline(DeadlineAfter(timeout));
   v1::GetStatusResponse response;
   grpc::Status status = stub_->GetStatus(&context, v1::GetStatusRequest(), &response);
   if (!status.ok()) return FromGrpcStatus(status);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "base/grpc_deadline.h"
 #include "base/grpc_status.h"
 #include "grpcpp/grpcpp.h"
 
@@ -24,7 +25,7 @@ template <typename Response, typename Request, typename Method>
 absl::StatusOr<Response> Call(v1::Fairness::StubInterface* stub, Method method,
                               const Request& request, absl::Duration timeout) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context.set_deadline(DeadlineAfter(timeout));
   Response response;
   grpc::Status status = (stub->*method)(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);

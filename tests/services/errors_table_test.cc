@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "base/error_details.h"
+#include "base/grpc_deadline.h"
 #include "base/grpc_status.h"
 #include "clients/audit_client.h"
 #include "gmock/gmock.h"
@@ -68,7 +69,7 @@ class ErrorsTableTest : public testing::ServerTest {
   grpc::Status Append(const v1::AppendRequest& request,
                       absl::Duration timeout = absl::Seconds(20)) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    context.set_deadline(DeadlineAfter(timeout));
     v1::AppendResponse response;
     return stub_->Append(&context, request, &response);
   }
@@ -77,7 +78,7 @@ class ErrorsTableTest : public testing::ServerTest {
   grpc::Status AppendRawBytes(const std::string& bytes) {
     grpc::GenericStub generic(channel_);
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.set_deadline(DeadlineAfter(absl::Seconds(10)));
     grpc::CompletionQueue cq;
     grpc::Slice slice(bytes);
     grpc::ByteBuffer request(&slice, 1);
@@ -97,7 +98,7 @@ class ErrorsTableTest : public testing::ServerTest {
 
   grpc::Status Subscribe(v1::SubscribeRequest request) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.set_deadline(DeadlineAfter(absl::Seconds(10)));
     auto reader = stub_->Subscribe(&context, request);
     v1::SubscribeResponse response;
     while (reader->Read(&response)) {

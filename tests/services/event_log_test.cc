@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "base/grpc_deadline.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -491,7 +492,7 @@ TEST_F(EventLogTest, HealthServiceReportsServing) {
   // HealthCheckResponse{status: SERVING}, which encodes as 08 01.
   grpc::GenericStub generic(channel_);
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  context.set_deadline(DeadlineAfter(absl::Seconds(5)));
   grpc::CompletionQueue cq;
   grpc::Slice empty;
   grpc::ByteBuffer request(&empty, 1);
@@ -516,7 +517,7 @@ TEST_F(EventLogTest, AppendsDuringShutdownAreUnavailableAndAcknowledgedOnesSurvi
   ASSERT_TRUE(RawAppend(Request("s", SomeEvents(2))).ok());
   server_->Shutdown(absl::Seconds(5));
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  context.set_deadline(DeadlineAfter(absl::Seconds(2)));
   v1::AppendResponse response;
   grpc::Status s = stub_->Append(&context, Request("s", SomeEvents(1)), &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "base/grpc_deadline.h"
 #include "clients/event_log_client.h"
 #include "evenhand/v1/fairness.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -66,7 +67,7 @@ class ObligationWatchTest : public testing::ServerTest {
 
   std::unique_ptr<Watch> Open(uint32_t within, std::vector<std::string> groups = {}) {
     auto w = std::make_unique<Watch>();
-    w->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    w->context.set_deadline(DeadlineAfter(absl::Seconds(60)));
     v1::WatchObligationsRequest request;
     request.set_within_working_days(within);
     for (auto& g : groups) request.add_group_ids(g);

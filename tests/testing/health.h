@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/grpc_deadline.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 
@@ -31,7 +32,7 @@ inline Health ParseHealth(const grpc::ByteBuffer& reply) {
 inline Health CheckHealth(const std::shared_ptr<grpc::Channel>& channel) {
   grpc::GenericStub generic(channel);
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  context.set_deadline(DeadlineAfter(absl::Seconds(5)));
   grpc::CompletionQueue cq;
   grpc::Slice empty;
   grpc::ByteBuffer request(&empty, 1);
