@@ -8,7 +8,7 @@ BUILD_DIR="${EVENHAND_BUILD_DIR:-$ROOT/build}"
 # Everything the build and the tests need. See ../shared/BUILD-NOTES.md for
 # why each is here (e.g. find_package(gRPC) needs protobuf-compiler-grpc).
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config lld
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
   libcli11-dev libpq-dev libcpp-httplib-dev help2man tzdata

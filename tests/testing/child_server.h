@@ -48,7 +48,7 @@ class ChildServer {
   // otherwise) and waits until it serves; fails the test if it does not.
   void Start() {
     StartProcess();
-    for (int i = 0; i < 600 && address_.empty(); ++i) {
+    for (int i = 0; i < 2400 && address_.empty(); ++i) {  // up to a minute on a busy machine
       std::ifstream in(ready_file_);
       if (in >> address_) break;
       int status;
