@@ -20,6 +20,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/time_util.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -51,10 +52,24 @@ ABSL_FLAG(bool, as_it_happens, false,
           "record each event when it happened, in that order (a store clock that follows the "
           "history), as a live server's log is; default: each case's events appended together, "
           "all recorded within seconds of now");
+ABSL_FLAG(uint64_t, case_cache_mib, 64,
+          "the cases' facts kept in memory (MiB, serialised), as evenhandd's "
+          "fairness.case_cache_mib");
 ABSL_FLAG(bool, show_findings, false, "print the whole-log findings by rule, and a few examples");
 
 namespace evenhand::bench {
 namespace {
+
+// The cases' facts the projection holds (serialised MiB): all, and unsaved.
+std::string CaseBytes(const projections::ProjectionRunner& runner) {
+  size_t held = 0, unsaved = 0;
+  runner.Read([&](const projections::FairnessProjection& p) {
+    held = p.case_bytes_held();
+    unsaved = p.case_bytes_unsaved();
+  });
+  return absl::StrFormat("cases' facts held %.1f MiB, %.1f MiB of them unsaved",
+                         held / 1048576.0, unsaved / 1048576.0);
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -107,6 +122,7 @@ int Main(int argc, char** argv) {
   projections::RunnerOptions runner_options;
   runner_options.checkpoint_dir = dir + "/fairness-projection";
   runner_options.rebuild = true;
+  runner_options.case_cache_bytes = absl::GetFlag(FLAGS_case_cache_mib) << 20;
   if (absl::GetFlag(FLAGS_findings_index)) {
     runner_options.index_settings = projections::FairnessSettings();
     runner_options.index_calendar = *calendar;
@@ -125,6 +141,7 @@ int Main(int argc, char** argv) {
               static_cast<unsigned long long>(last),
               static_cast<unsigned long long>(history.appends_failed), history.seconds,
               last / history.seconds, history.intensity, history.years);
+  std::printf("RSS before the projection: %zu MiB\n", RssMiB());
 
   // ---- rebuild ---------------------------------------------------------------
   absl::Time t0 = absl::Now();
@@ -152,8 +169,9 @@ int Main(int argc, char** argv) {
   const double rebuild_s = absl::ToDoubleSeconds(absl::Now() - t0);
   size_t cases = 0;
   (*runner)->Read([&](const projections::FairnessProjection& p) { cases = p.case_count(); });
-  std::printf("rebuild: %llu events in %.2f s = %.0f events/s (%zu cases; RSS %zu MiB)\n",
-              static_cast<unsigned long long>(last), rebuild_s, last / rebuild_s, cases, RssMiB());
+  std::printf("rebuild: %llu events in %.2f s = %.0f events/s (%zu cases; RSS %zu MiB; %s)\n",
+              static_cast<unsigned long long>(last), rebuild_s, last / rebuild_s, cases, RssMiB(),
+              CaseBytes(**runner).c_str());
   if (absl::GetFlag(FLAGS_findings_index)) {
     // Each case decided once after the fold (reports derived until then).
     bool ready = false;
@@ -177,8 +195,8 @@ int Main(int argc, char** argv) {
       return 1;
     }
     (*runner)->WaitForPosition(last, absl::InfiniteFuture());
-    std::printf("restore from checkpoint: %.2f s (RSS %zu MiB)\n",
-                absl::ToDoubleSeconds(absl::Now() - t0), RssMiB());
+    std::printf("restore from checkpoint: %.2f s (RSS %zu MiB; %s)\n",
+                absl::ToDoubleSeconds(absl::Now() - t0), RssMiB(), CaseBytes(**runner).c_str());
   }
   if (absl::GetFlag(FLAGS_restart) && absl::GetFlag(FLAGS_findings_index)) {
     // The index is seeded in the background after a restore.

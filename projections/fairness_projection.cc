@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "google/protobuf/util/time_util.h"
+#include "projections/internal/case_bodies.h"
 #include "projections/internal/findings_index.h"
 #include "projections/internal/report_builder.h"
 
@@ -157,13 +158,13 @@ std::string CanonicalStream(const v1::Payload& p) {
   return "";
 }
 
-FairnessProjection::FairnessProjection() = default;
+FairnessProjection::FairnessProjection() : bodies_(std::make_unique<internal::CaseBodies>()) {}
 FairnessProjection::~FairnessProjection() = default;
 
 void FairnessProjection::IndexFindings(const FairnessSettings& settings,
                                        const WorkingDayCalendar& calendar) {
   findings_ =
-      std::make_unique<internal::FindingsIndex>(indexes_, settings, calendar, position_ == 0);
+      std::make_unique<internal::FindingsIndex>(*this, settings, calendar, position_ == 0);
 }
 
 void FairnessProjection::DropFindings() { findings_.reset(); }
@@ -244,7 +245,7 @@ Case* FairnessProjection::CaseFor(const std::string& stream_id) {
   auto [it, inserted] = cases_.try_emplace(stream_id);
   Case* c = &it->second;
   if (inserted) {
-    c->record.set_stream_id(stream_id);
+    c->stream = &it->first;
     c->kind = KindOfStream(stream_id, &c->id);
     switch (c->kind) {
       case CaseKind::kGroup:
@@ -334,11 +335,14 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   if (event.position() <= position_) return;
   position_ = event.position();
   const v1::Event& e = event.event();
+  const size_t cases_before = cases_.size();
   Case* c = CaseFor(e.stream_id());
+  if (cases_.size() != cases_before) bodies_->Create(*c);
   dirty_.insert(c);
+  state::CaseRecord* body = bodies_->MutableBody(*c);
   if (e.payload().has_event_corrected()) {
     const v1::EventCorrected& correction = e.payload().event_corrected();
-    auto* facts = c->record.mutable_facts();
+    auto* facts = body->mutable_facts();
     auto it =
         std::lower_bound(facts->begin(), facts->end(), correction.corrected_position(),
                          [](const state::FactRecord& f, uint64_t p) { return f.position() < p; });
@@ -361,12 +365,13 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
             record->occurred_at_nanos() != 0 ? record->occurred_at_nanos()
                                              : it->occurred_at_nanos());
     }
+    bodies_->Grew(*c, record->ByteSizeLong());
     if (findings_ != nullptr) {
       findings_->Folded(*c, *it, event.position(), ToNanos(e.recorded_at()));
     }
     return;
   }
-  state::FactRecord* fact = c->record.add_facts();
+  state::FactRecord* fact = body->add_facts();
   fact->set_position(event.position());
   fact->set_occurred_at_nanos(ToNanos(e.occurred_at()));
   // `take` is the event's own payload: read nothing of it after the swap.
@@ -376,6 +381,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
     *fact->mutable_payload() = e.payload();
   }
   Index(c, fact->payload(), fact->occurred_at_nanos());
+  bodies_->Grew(*c, fact->ByteSizeLong());
   if (findings_ != nullptr) {
     findings_->Folded(*c, *fact, event.position(), ToNanos(e.recorded_at()));
   }
@@ -383,10 +389,11 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
 
 void FairnessProjection::ForEachDirtyCase(
     const std::function<void(const state::CaseRecord&)>& visit) const {
-  for (const Case* c : dirty_) visit(c->record);
+  for (const Case* c : dirty_) visit(*bodies_->Get(*c));
 }
 
 void FairnessProjection::ClearDirty() {
+  for (const Case* c : dirty_) bodies_->Saved(*c);
   dirty_.clear();
   if (findings_ != nullptr) findings_->ClearDirty();
 }
@@ -394,6 +401,7 @@ void FairnessProjection::ClearDirty() {
 void FairnessProjection::Clear() {
   findings_.reset();
   dirty_.clear();
+  bodies_->Clear();
   indexes_ = Indexes();
   cases_.clear();
   position_ = 0;
@@ -401,8 +409,7 @@ void FairnessProjection::Clear() {
 
 void FairnessProjection::RestoreCase(state::CaseRecord record) {
   Case* c = CaseFor(record.stream_id());
-  c->record = std::move(record);
-  for (const state::FactRecord& fact : c->record.facts()) {
+  for (const state::FactRecord& fact : record.facts()) {
     Index(c, fact.payload(), fact.occurred_at_nanos());
     for (const state::CorrectionRecord& correction : fact.corrections()) {
       if (correction.has_replacement() || correction.occurred_at_nanos() != 0) {
@@ -412,7 +419,24 @@ void FairnessProjection::RestoreCase(state::CaseRecord record) {
       }
     }
   }
+  bodies_->Restore(*c, std::move(record));
 }
+
+void FairnessProjection::KeepCasesIn(const StoredCases* stored, size_t budget_bytes) {
+  bodies_->KeepIn(stored, budget_bytes);
+}
+
+std::shared_ptr<const state::CaseRecord> FairnessProjection::Body(const Case& c) const {
+  return bodies_->Get(c);
+}
+
+void FairnessProjection::TrimCases() const { bodies_->Trim(); }
+
+absl::Status FairnessProjection::health() const { return bodies_->status(); }
+
+size_t FairnessProjection::case_bytes_held() const { return bodies_->bytes(); }
+
+size_t FairnessProjection::case_bytes_unsaved() const { return bodies_->unsaved_bytes(); }
 
 v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
                                               const FairnessSettings& settings,
@@ -420,7 +444,7 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   if (findings_ == nullptr || !findings_->Serves(settings, calendar, query.as_of_position)) {
     return DerivedReport(query, settings, calendar);
   }
-  internal::ReportBuilder builder(indexes_, query, settings, calendar,
+  internal::ReportBuilder builder(*this, query, settings, calendar,
                                   internal::ReportBuilder::Scope::kPeriodOnly);
   // The group table sums the index's running totals, taking back what
   // changed after the report's position; the access section too, as the
@@ -450,7 +474,7 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
 v1::FairnessReport FairnessProjection::DerivedReport(const ReportQuery& query,
                                                      const FairnessSettings& settings,
                                                      const WorkingDayCalendar& calendar) const {
-  internal::ReportBuilder builder(indexes_, query, settings, calendar);
+  internal::ReportBuilder builder(*this, query, settings, calendar);
   return builder.Build();
 }
 

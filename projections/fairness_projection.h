@@ -27,6 +27,10 @@
 //
 // The state is checkpointed case by case (see ProjectionRunner), so the fold
 // resumes from its checkpoint and can always be rebuilt from position 1.
+// With KeepCasesIn(), a checkpointed case's facts (its body) may leave
+// memory and are read back when a decision or a report needs them
+// (internal/case_bodies.h); its skeleton (kind, dates, place in the
+// indexes) stays.
 //
 // Not thread-safe: the runner serialises Apply() against readers.
 #ifndef EVENHAND_PROJECTIONS_FAIRNESS_PROJECTION_H_
@@ -102,9 +106,14 @@ enum class CaseKind {
   kOther,
 };
 
-// One case: its facts (one per event, position order) and its kind.
+// One case: its kind and what the indexes need. Its facts (one per event,
+// position order: a state::CaseRecord) are its body, held apart
+// (internal/case_bodies.h): in memory up to a budget, or read back from the
+// checkpoint.
 struct Case {
-  state::CaseRecord record;
+  // The stream ("briefing-B-1"), held by the projection's map of cases.
+  const std::string& stream_id() const { return *stream; }
+  const std::string* stream = nullptr;
   CaseKind kind = CaseKind::kOther;
   // The id after the stream prefix ("B-1" of "briefing-B-1").
   std::string id;
@@ -128,8 +137,18 @@ const std::string* MatterOf(const v1::Payload& payload);
 std::string CanonicalStream(const v1::Payload& payload);
 
 namespace internal {
+class CaseBodies;
 class FindingsIndex;
 }  // namespace internal
+
+// Where the cases' bodies are kept once checkpointed (the runner's RocksDB),
+// so the projection can drop them from memory and read them back.
+class StoredCases {
+ public:
+  virtual ~StoredCases() = default;
+  // The body of the case of `stream_id` as last checkpointed.
+  virtual absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const = 0;
+};
 
 // Where the findings index keeps what it has checkpointed (the runner's
 // RocksDB): entries by kind, then whether withdrawn, then date (a finding)
@@ -236,6 +255,27 @@ class FairnessProjection {
   // The rules, their citations and settings.
   static std::vector<v1::RuleInfo> Rules(const FairnessSettings& settings);
 
+  // Keeps the cases' bodies in memory up to about `budget_bytes` (their
+  // serialised size), reading the others back from `stored` (which must
+  // outlive the projection): a checkpointed body may then leave memory.
+  // The registry's cases and those changed since the last checkpoint stay.
+  // nullptr (the default): every body stays in memory. Set it only on an
+  // empty projection, or with nullptr together with Clear().
+  void KeepCasesIn(const StoredCases* stored, size_t budget_bytes);
+  // The facts of `c`, read back from the store if they left memory. Kept
+  // alive while the pointer is held.
+  std::shared_ptr<const state::CaseRecord> Body(const Case& c) const;
+  // Drops the bodies over budget that nobody holds any longer (a reader
+  // that let go of many).
+  void TrimCases() const;
+  // OK, or why a case's body could not be read back: the projection is
+  // then wrong, and must be neither reported from nor checkpointed.
+  absl::Status health() const;
+  // The bytes of the bodies in memory (serialised sizes): all of them, and
+  // those changed since the last checkpoint, which stay until it is taken.
+  size_t case_bytes_held() const;
+  size_t case_bytes_unsaved() const;
+
   // Checkpointing. Cases changed since the last ClearDirty():
   void ForEachDirtyCase(const std::function<void(const state::CaseRecord&)>& visit) const;
   void ClearDirty();
@@ -292,6 +332,7 @@ class FairnessProjection {
   absl::node_hash_map<std::string, Case> cases_;
   Indexes indexes_;
   absl::flat_hash_set<const Case*> dirty_;
+  std::unique_ptr<internal::CaseBodies> bodies_;
   std::unique_ptr<internal::FindingsIndex> findings_;
 };
 

@@ -194,6 +194,7 @@ absl::Status ProjectionRunner::CatchUp() {
           for (v1::RecordedEvent& e : chunk) projection_.Apply(std::move(e));
           stopping = stop_;
         }
+        if (!Healthy()) return false;
         if (CheckpointDue(/*catching_up=*/true)) CheckpointLogged();
         return !stopping;
       });
@@ -203,6 +204,10 @@ void ProjectionRunner::Follow() {
   // First the backlog, read in bulk; then the subscription follows new
   // events as they commit.
   if (absl::Status s = CatchUp(); !s.ok()) logging::Error("projections", s.ToString());
+  {
+    absl::MutexLock fold(&fold_mu_);
+    if (!Healthy()) return;
+  }
   if (index_after_catch_up_) {
     absl::MutexLock fold(&fold_mu_);
     absl::MutexLock lock(&mu_);
@@ -254,6 +259,7 @@ void ProjectionRunner::Follow() {
       absl::MutexLock lock(&mu_);
       for (const storage::EventPtr& e : batch) projection_.Apply(*e);
     }
+    if (!Healthy()) break;
     const absl::Time now = absl::Now();
     if (!batch.empty()) last_event_at = now;
     if (!s.ok() || CheckpointDue(sub->mode() == storage::Subscription::Mode::kCatchingUp,
@@ -299,6 +305,29 @@ std::optional<ProjectionRunner::Loading> ProjectionRunner::loading() const {
   absl::ReaderMutexLock lock(&mu_);
   if (loaded_) return std::nullopt;
   return Loading{checkpoint_position_, cases_read_};
+}
+
+bool ProjectionRunner::Healthy() {
+  absl::Status health;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    health = projection_.health();
+  }
+  if (health.ok()) return true;
+  if (!unhealthy_said_) {
+    logging::Error("projections",
+                   absl::StrCat(health.message(),
+                                ". The fairness projection has stopped folding and reports are "
+                                "refused; the log is unaffected. Restart evenhandd: it checks "
+                                "the checkpoint and folds the log again if it is damaged"));
+    unhealthy_said_ = true;
+  }
+  return false;
+}
+
+absl::Status ProjectionRunner::health() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return projection_.health();
 }
 
 void ProjectionRunner::Read(const std::function<void(const FairnessProjection&)>& read) const {

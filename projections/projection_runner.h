@@ -12,6 +12,11 @@
 // reflect, in one atomic RocksDB batch. A crash loses at most the work since
 // the last checkpoint, which is refolded on restart.
 //
+// The checkpoint also holds the cases' facts that leave memory: past
+// `case_cache_bytes`, the projection reads them back from it. One that
+// cannot be read back stops the fold (health()); reports are refused until
+// a restart.
+//
 // The checkpoint is a cache of the log, not evidence: one RocksDB finds
 // damaged (a bad block, a broken table file) is moved aside to
 // "<checkpoint_dir>.damaged" and the log folded again from position 1,
@@ -62,6 +67,14 @@ struct RunnerOptions {
   // The checkpoint database's block cache, which reports read the stored
   // findings and figure changes through.
   size_t block_cache_bytes = 32 << 20;
+  // The cases' bodies (their facts) are kept in memory up to about this
+  // many bytes (serialised; parsed, several times that), the rest
+  // read back from the checkpoint when a decision or a report needs them.
+  // The registry's cases, and those changed since the last checkpoint, are
+  // always held; a checkpoint is taken early when the latter outgrow it.
+  // Without a checkpoint to read back from (read-only, or one that cannot
+  // be written), every body is held.
+  size_t case_cache_bytes = 64 << 20;
   // Discard any checkpoint and fold the whole log again.
   bool rebuild = false;
   // The log is open read-only (a full disk): open the checkpoint read-only
@@ -81,6 +94,9 @@ struct RunnerOptions {
   std::function<void()> TEST_before_fold;
   // Test-only: called before each chunk of checkpointed cases is read.
   std::function<void()> TEST_before_load;
+  // Test-only: called before a case's body is read back from the
+  // checkpoint; an error fails the read.
+  std::function<absl::Status(const std::string& stream_id)> TEST_case_read;
 };
 
 class ProjectionRunner {
@@ -108,6 +124,11 @@ class ProjectionRunner {
     size_t cases_read = 0;
   };
   std::optional<Loading> loading() const;
+
+  // OK, or why the projection can no longer be trusted (a case's body could
+  // not be read back from the checkpoint): it has stopped folding, and no
+  // report may be built from it until a restart.
+  absl::Status health() const;
 
   // Runs `read` on the projection, which does not change meanwhile.
   void Read(const std::function<void(const FairnessProjection&)>& read) const;
@@ -142,6 +163,12 @@ class ProjectionRunner {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets what was read of it, leaving the checkpoint as it is.
   void ForgetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Lets the projection drop checkpointed cases' bodies from memory and
+  // read them back from db_, if the checkpoint is written.
+  void KeepCasesInCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_, mu_);
+  // After folding: false, logged once, if the projection can no longer be
+  // trusted (health()).
+  bool Healthy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Creates the findings index, from its checkpoint if usable.
   absl::Status RestoreFindings() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
@@ -162,6 +189,8 @@ class ProjectionRunner {
   std::unique_ptr<rocksdb::DB> db_;  // the checkpoint's; closed after the last one
   // The findings index's checkpointed entries, read back from db_.
   std::unique_ptr<StoredFindings> stored_findings_;
+  // The cases' bodies, read back from db_ (see case_cache_bytes).
+  std::unique_ptr<StoredCases> stored_cases_;
   // Folding a whole log from position 1 (a rebuild, a first start), or
   // restored without a usable findings checkpoint: the findings index is
   // created once the backlog is folded, and decides each case once from
@@ -178,6 +207,10 @@ class ProjectionRunner {
   // The checkpoint could not be read, or reset, at start: it is neither
   // written nor read back (its entries may be stale) until the next start.
   bool checkpoint_broken_ ABSL_GUARDED_BY(fold_mu_) = false;
+  // When freed memory was last handed back to the system.
+  absl::Time memory_returned_at_ ABSL_GUARDED_BY(fold_mu_) = absl::InfinitePast();
+  // Said that the projection can no longer be trusted.
+  bool unhealthy_said_ ABSL_GUARDED_BY(fold_mu_) = false;
   // Readers share it; the fold takes it alone only while applying events.
   mutable absl::Mutex mu_;
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);

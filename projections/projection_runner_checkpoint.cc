@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
+#include "base/free_memory.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "projections/internal/checkpoint_store.h"
@@ -31,6 +32,12 @@ absl::Status ProjectionRunner::Checkpoint() {
   // a shared lock is enough to serialise the cases, so reports go on
   // meanwhile. Only forgetting what is now checkpointed needs mu_ alone.
   if (db_ == nullptr || options_.read_only || checkpoint_broken_) return absl::OkStatus();
+  {
+    // Never over a good checkpoint with a projection that could not read
+    // a case back.
+    absl::ReaderMutexLock lock(&mu_);
+    if (!projection_.health().ok()) return absl::OkStatus();
+  }
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   rocksdb::WriteBatch batch;
   uint64_t position;
@@ -110,6 +117,12 @@ bool ProjectionRunner::CheckpointDue(bool catching_up, absl::Duration idle) cons
   absl::ReaderMutexLock lock(&mu_);
   const uint64_t pending = projection_.position() - checkpointed_position_;
   if (pending == 0) return false;
+  // The cases changed since the last checkpoint are held in memory until
+  // it is taken: taken early once they outgrow the cache.
+  if (stored_cases_ != nullptr &&
+      projection_.case_bytes_unsaved() > options_.case_cache_bytes) {
+    return true;
+  }
   // (Not again at once after one failed: CheckpointLogged moved
   // checkpointed_at_.)
   if (idle >= options_.checkpoint_when_idle &&
@@ -126,6 +139,12 @@ void ProjectionRunner::CheckpointLogged() {
   absl::Status c = Checkpoint();
   if (c.ok()) {
     checkpoint_failing_ = false;
+    // The cases' facts it saved may have left the cache: freed memory is
+    // handed back, at most every half minute (it walks the whole heap).
+    if (absl::Now() - memory_returned_at_ >= absl::Seconds(30)) {
+      ReturnFreedMemory();
+      memory_returned_at_ = absl::Now();
+    }
     return;
   }
   // Tried again when the next one is due, not at once; said once, not each

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
+#include "base/free_memory.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "projections/internal/checkpoint_store.h"
@@ -118,6 +119,7 @@ absl::Status ProjectionRunner::OpenCheckpoint() {
 
 void ProjectionRunner::ForgetCheckpoint() {
   projection_.Clear();
+  projection_.KeepCasesIn(nullptr, 0);
   checkpointed_position_ = 0;
   checkpoint_position_ = 0;
   cases_read_ = 0;
@@ -159,7 +161,18 @@ void ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why) {
   }
 }
 
+void ProjectionRunner::KeepCasesInCheckpoint() {
+  if (db_ == nullptr || options_.read_only || checkpoint_broken_) return;
+  stored_cases_ = internal::NewRocksStoredCases(db_.get(), options_.TEST_case_read);
+  projection_.KeepCasesIn(stored_cases_.get(), options_.case_cache_bytes);
+}
+
 absl::Status ProjectionRunner::LoadCases() {
+  {
+    // The cases read are let go of as they are filed, past the budget.
+    absl::MutexLock lock(&mu_);
+    KeepCasesInCheckpoint();
+  }
   if (checkpoint_position_ == 0 || db_ == nullptr) return absl::OkStatus();
   const absl::Time started = absl::Now();
   // Two stages on two threads: a reader parses the case records a chunk at
@@ -257,9 +270,17 @@ bool ProjectionRunner::Load() {
       index_after_catch_up_ = false;
     }
   }
-  absl::MutexLock lock(&mu_);
-  loaded_ = true;
-  return !stop_;
+  {
+    absl::MutexLock lock(&mu_);
+    // Again after a damaged checkpoint was replaced by a new database.
+    if (projection_.case_count() == 0) KeepCasesInCheckpoint();
+    loaded_ = true;
+    if (stop_) return false;
+  }
+  // What reading the checkpoint parsed and let go of.
+  ReturnFreedMemory();
+  memory_returned_at_ = absl::Now();
+  return true;
 }
 
 absl::Status ProjectionRunner::RestoreFindings() {

@@ -172,6 +172,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (f->checkpoint_every_seconds() == 0) f->set_checkpoint_every_seconds(60);
   if (f->report_wait_seconds() == 0) f->set_report_wait_seconds(10);
   if (f->cache_mib() == 0) f->set_cache_mib(32);
+  if (f->case_cache_mib() == 0) f->set_case_cache_mib(64);
   v1::AuditConfig* a = c.mutable_audit();
   if (a->signing_key_file().empty()) {
     a->set_signing_key_file(absl::StrCat(c.data_dir(), "/signing-key.pem"));
@@ -413,12 +414,15 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.checkpoint_every_events = c.fairness().checkpoint_every_events();
   runner_options.checkpoint_every = absl::Seconds(c.fairness().checkpoint_every_seconds());
   runner_options.block_cache_bytes = static_cast<size_t>(c.fairness().cache_mib()) << 20;
+  runner_options.case_cache_bytes = options_.TEST_case_cache_bytes.value_or(
+      static_cast<size_t>(c.fairness().case_cache_mib()) << 20);
   runner_options.rebuild = options_.rebuild_projections;
   runner_options.read_only = store_->write_state().read_only;
   runner_options.min_free_bytes = store_options.min_free_bytes;
   runner_options.free_bytes = options_.free_disk_bytes;
   runner_options.TEST_before_fold = options_.TEST_before_fold;
   runner_options.TEST_before_load = options_.TEST_before_load;
+  runner_options.TEST_case_read = options_.TEST_case_read;
   runner_options.index_settings = projections::FairnessSettings::FromConfig(c.fairness());
   runner_options.index_calendar = calendar;
   EH_ASSIGN_OR_RETURN(runner_, projections::ProjectionRunner::Start(store_.get(), runner_options));

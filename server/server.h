@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -44,6 +45,12 @@ struct ServerOptions {
   std::function<void()> TEST_before_fold;
   // Test-only: called before each chunk of checkpointed cases is read.
   std::function<void()> TEST_before_load;
+  // Test-only: the projection's case cache in bytes, below the config's
+  // MiB (0: no case's facts kept once checkpointed).
+  std::optional<size_t> TEST_case_cache_bytes;
+  // Test-only: called before a case's body is read back from the
+  // projection's checkpoint; an error fails the read.
+  std::function<absl::Status(const std::string& stream_id)> TEST_case_read;
 };
 
 class EvenHandServer {

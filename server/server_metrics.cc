@@ -132,6 +132,9 @@ std::string RenderServerMetrics(const MetricSources& s) {
   size_t index_entries = 0;
   uint64_t figures_from = 0;
   size_t figure_changes_held = 0;
+  size_t case_bytes = 0;
+  size_t case_bytes_unsaved = 0;
+  bool healthy = s.runner->health().ok();
   // Not while the checkpoint is read: the index is restored part way.
   if (!s.runner->loading()) {
     s.runner->Read([&](const projections::FairnessProjection& p) {
@@ -140,6 +143,8 @@ std::string RenderServerMetrics(const MetricSources& s) {
       index_entries = p.indexed_entries();
       figures_from = p.figures_known_from();
       figure_changes_held = p.figure_changes_kept();
+      case_bytes = p.case_bytes_held();
+      case_bytes_unsaved = p.case_bytes_unsaved();
     });
   }
   families.push_back(Gauge("evenhand_findings_index_ready",
@@ -161,6 +166,19 @@ std::string RenderServerMetrics(const MetricSources& s) {
                            "Changes to the group totals held in memory until the next "
                            "checkpoint stores them.",
                            figure_changes_held));
+  families.push_back(Gauge("evenhand_projection_case_bytes",
+                           "Bytes (serialised) of the cases' facts the fairness projection holds "
+                           "in memory; kept to about fairness.case_cache_mib, plus the registry's "
+                           "cases and those changed since the last checkpoint.",
+                           case_bytes));
+  families.push_back(Gauge("evenhand_projection_case_bytes_unsaved",
+                           "Of those, the bytes changed since the last checkpoint.",
+                           case_bytes_unsaved));
+  families.push_back(Gauge("evenhand_projection_healthy",
+                           "1; 0 once a case's facts could not be read back from the "
+                           "projection's checkpoint: it has stopped and reports are refused "
+                           "until a restart.",
+                           healthy ? 1 : 0));
   families.push_back(Gauge("evenhand_subscribers", "Open EventLog.Subscribe calls.",
                            s.event_log->subscriptions()));
   absl::StatusOr<v1::SignedCheckpoint> latest = s.integrity->Checkpoint(0);

@@ -117,7 +117,16 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   if (query.from >= query.to) {
     return InvalidFieldError("from", "must be before to");
   }
+  auto untrusted = [](const absl::Status& why) {
+    return absl::UnavailableError(absl::StrCat(
+        "no report can be built: ", why.message(),
+        ". The fairness projection has stopped (the log is unaffected); an operator must "
+        "restart evenhandd, which checks the checkpoint and folds the log again if it is "
+        "damaged"));
+  };
+  if (absl::Status health = runner_->health(); !health.ok()) return untrusted(health);
   if (!runner_->WaitForPosition(query.as_of_position, absl::Now() + options_.catch_up_wait)) {
+    if (absl::Status health = runner_->health(); !health.ok()) return untrusted(health);
     if (std::optional<projections::ProjectionRunner::Loading> loading = runner_->loading()) {
       return WithErrorInfo(
           absl::UnavailableError(absl::StrCat(
@@ -137,9 +146,14 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
          {"wanted_position", absl::StrCat(query.as_of_position)}});
   }
   v1::FairnessReport report;
+  absl::Status health;
   runner_->Read([&](const projections::FairnessProjection& projection) {
     report = projection.Report(query, options_.settings, calendar_);
+    health = projection.health();
   });
+  // A case the report needed could not be read back: never a report built
+  // without it.
+  if (!health.ok()) return untrusted(health);
   report.set_log_last_position(store_->LastPosition());
   // The envelope of each cited event, straight from the log.
   EH_RETURN_IF_ERROR(reporting::FillEvidence(

@@ -1,6 +1,8 @@
 #include "projections/internal/checkpoint_store.h"
 
+#include <functional>
 #include <string_view>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
@@ -125,6 +127,40 @@ class RocksStoredFindings : public StoredFindings {
 
 std::unique_ptr<StoredFindings> NewRocksStoredFindings(rocksdb::DB* db) {
   return std::make_unique<RocksStoredFindings>(db);
+}
+
+namespace {
+
+class RocksStoredCases : public StoredCases {
+ public:
+  RocksStoredCases(rocksdb::DB* db, std::function<absl::Status(const std::string&)> fault)
+      : db_(db), fault_(std::move(fault)) {}
+
+  absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const override {
+    if (fault_) EH_RETURN_IF_ERROR(fault_(stream_id));
+    rocksdb::PinnableSlice value;
+    const std::string key = absl::StrCat(kCasePrefix, stream_id);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), key, &value);
+    if (s.IsNotFound()) {
+      return absl::DataLossError("it is missing from the checkpoint");
+    }
+    EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a case"));
+    if (!record->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return absl::DataLossError("it cannot be parsed");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  rocksdb::DB* const db_;
+  const std::function<absl::Status(const std::string&)> fault_;
+};
+
+}  // namespace
+
+std::unique_ptr<StoredCases> NewRocksStoredCases(
+    rocksdb::DB* db, std::function<absl::Status(const std::string&)> fault) {
+  return std::make_unique<RocksStoredCases>(db, std::move(fault));
 }
 
 }  // namespace evenhand::projections::internal

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -71,6 +72,12 @@ std::string FigureChangeKey(int64_t day, uint64_t last_position);
 // The checkpointed findings index in `db` (which must outlive it), read
 // back for reports and to withdraw an entry.
 std::unique_ptr<StoredFindings> NewRocksStoredFindings(rocksdb::DB* db);
+
+// The checkpointed cases' bodies in `db` (which must outlive it), read back
+// when the projection has let them go (FairnessProjection::KeepCasesIn).
+// `fault` (tests) may fail a read before it is made.
+std::unique_ptr<StoredCases> NewRocksStoredCases(
+    rocksdb::DB* db, std::function<absl::Status(const std::string&)> fault = nullptr);
 
 }  // namespace evenhand::projections::internal
 

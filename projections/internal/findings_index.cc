@@ -95,11 +95,11 @@ Decided FromRecord(const state::FindingEntryRecord& r) {
 
 }  // namespace
 
-FindingsIndex::FindingsIndex(const FairnessProjection::Indexes& indexes, FairnessSettings settings,
+FindingsIndex::FindingsIndex(const FairnessProjection& projection, FairnessSettings settings,
                              WorkingDayCalendar calendar, bool seeded)
     : settings_(std::move(settings)),
       calendar_(std::move(calendar)),
-      builder_(indexes, settings_, calendar_, ReportBuilder::ForIndex{}),
+      builder_(projection, settings_, calendar_, ReportBuilder::ForIndex{}),
       complete_from_(seeded ? 0 : UINT64_MAX),
       seeding_(!seeded) {}
 
@@ -115,6 +115,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
       if (std::optional<Seen> s = builder_.Visible(fact)) access_.Add(*s);
     } else {
       access_.Rebuild(builder_, builder_.indexes().access);
+      builder_.ReleaseBodies();
     }
     return;  // no rule reads them
   }
@@ -137,7 +138,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // a moment; any other case is read as a whole.
   const bool registry_case = c.kind == CaseKind::kGroup || c.kind == CaseKind::kMember ||
                              c.kind == CaseKind::kOfficer || c.kind == CaseKind::kElection;
-  if (!registry_case || names) add_readers(case_readers_, c.record.stream_id());
+  if (!registry_case || names) add_readers(case_readers_, c.stream_id());
   for (const std::string& m : matters) add_readers(matter_readers_, m);
   if (registry) {
     builder_.ReloadRegistry(position);
@@ -154,7 +155,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     }
   }
   std::sort(decide.begin(), decide.end(), [](const Case* a, const Case* b) {
-    return a->record.stream_id() < b->record.stream_id();
+    return a->stream_id() < b->stream_id();
   });
   decide.erase(std::unique(decide.begin(), decide.end()), decide.end());
   for (const Case* s : decide) Decide(*s, position, recorded_nanos);
@@ -164,7 +165,10 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
                          size_t max_cases) {
   if (!seeding_) return true;
   builder_.ReloadRegistry(position);
-  if (seed_list_ == 0 && seed_next_ == 0) access_.Rebuild(builder_, indexes.access);
+  if (seed_list_ == 0 && seed_next_ == 0) {
+    access_.Rebuild(builder_, indexes.access);
+    builder_.ReleaseBodies();
+  }
   // No report is served as of a position before the seeding's end: the
   // changes it makes need not be kept for one.
   figures_.KnownFrom(position);
@@ -359,7 +363,7 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
   s.alive = std::move(alive);
 
   // What it read, for the next events (its own case needs no entry).
-  reads_.cases.erase(subject.record.stream_id());
+  reads_.cases.erase(subject.stream_id());
   std::vector<std::string> cases(reads_.cases.begin(), reads_.cases.end());
   std::vector<std::string> matters(reads_.matters.begin(), reads_.matters.end());
   std::sort(cases.begin(), cases.end());
@@ -401,7 +405,7 @@ state::FindingEntryRecord FindingsIndex::ToRecord(uint32_t id, const Entry& x) c
     r->set_summary(summary);
   }
   if (x.subject != nullptr) {
-    e.set_subject(x.subject->record.stream_id());
+    e.set_subject(x.subject->stream_id());
   } else if (auto it = subject_names_.find(id); it != subject_names_.end()) {
     e.set_subject(it->second);
   }
@@ -447,7 +451,7 @@ void FindingsIndex::ForEachDirty(
   for (const Case* c : dirty_subjects_) {
     const Subject& s = subjects_.at(c);
     r.Clear();
-    r.set_stream_id(c->record.stream_id());
+    r.set_stream_id(c->stream_id());
     for (const Alive& a : s.alive) {
       state::AliveEntryRecord* x = r.add_alive();
       x->set_id(a.id);
@@ -555,6 +559,7 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   // Decisions from here on read the council as the checkpoint left it.
   builder_.ReloadRegistry(header.position());
   access_.Rebuild(builder_, builder_.indexes().access);
+  builder_.ReleaseBodies();
   seeding_ = false;
   complete_from_ = header.complete_from();
   // The totals' changes are stored from where they were first kept (a

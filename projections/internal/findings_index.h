@@ -59,7 +59,7 @@ class FindingsIndex {
   // full instead).
   // `seeded`: false for a projection already holding events, which must be
   // seeded (Seed()) before the index answers.
-  FindingsIndex(const FairnessProjection::Indexes& indexes, FairnessSettings settings,
+  FindingsIndex(const FairnessProjection& projection, FairnessSettings settings,
                 WorkingDayCalendar calendar, bool seeded);
   FindingsIndex(const FindingsIndex&) = delete;
   FindingsIndex& operator=(const FindingsIndex&) = delete;

@@ -343,7 +343,7 @@ void GroupFigures::ForEachUnsaved(
       state::FigureChangeRecord* r = record.add_changes();
       r->set_position(step.position);
       r->set_added(step.added);
-      if (step.x.c != nullptr) r->set_subject(step.x.c->record.stream_id());
+      if (step.x.c != nullptr) r->set_subject(step.x.c->stream_id());
       *r->mutable_figure() = step.x.ToRecord();
     }
     visit(day, record);

@@ -57,7 +57,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
   const FigureWindow window = FigureWindow::Of(b.query());
   // The fact a contribution comes from, as the report sees it.
   auto seen = [&b](const Contribution& x) -> std::optional<Seen> {
-    const auto& facts = x.c->record.facts();
+    const auto& facts = b.Body(*x.c).facts();
     auto it = std::lower_bound(
         facts.begin(), facts.end(), x.position,
         [](const state::FactRecord& f, uint64_t position) { return f.position() < position; });

@@ -69,16 +69,23 @@ const char* DeclineReasonName(v1::DeclineReason r) {
 
 // ---------------------------------------------------------------------------
 
-ReportBuilder::ReportBuilder(const FairnessProjection::Indexes& indexes, const ReportQuery& query,
+ReportBuilder::ReportBuilder(const FairnessProjection& projection, const ReportQuery& query,
                              const FairnessSettings& settings, const WorkingDayCalendar& calendar,
                              Scope scope)
-    : indexes_(indexes),
+    : projection_(projection),
+      indexes_(projection.indexes()),
       query_(query),
       settings_(settings),
       calendar_(calendar),
       period_end_(std::min(query.to, query.as_of_time)),
       scope_(scope) {
   LoadRegistry();
+}
+
+const state::CaseRecord& ReportBuilder::Body(const Case& c) const {
+  auto [it, inserted] = bodies_.try_emplace(&c);
+  if (inserted) it->second = projection_.Body(c);
+  return *it->second;
 }
 
 std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const {
@@ -326,11 +333,11 @@ absl::Time ReportBuilder::Deadline(const Case& c, absl::Time t, int n) const {
   const absl::Time deadline = calendar_.EndOfWorkingDay(t, n);
   if (!calendar_.Covers(calendar_.LocalDay(t)) ||
       !calendar_.Covers(calendar_.LocalDay(deadline - absl::Nanoseconds(1)))) {
-    uncovered_deadlines_.try_emplace(c.record.stream_id(), &c, deadline);
+    uncovered_deadlines_.try_emplace(c.stream_id(), &c, deadline);
     static std::atomic<bool> logged{false};
     if (!logged.exchange(true)) {
       logging::Error("fairness",
-                     absl::StrCat("a deadline (", c.record.stream_id(),
+                     absl::StrCat("a deadline (", c.stream_id(),
                                   ") lies outside the bank "
                                   "holiday calendar, which covers ",
                                   calendar_.first_year(), " to ", calendar_.last_year(),
@@ -409,14 +416,14 @@ const Case* ReportBuilder::Briefing(const std::string& briefing_id) const {
 }
 
 const BriefingView& ReportBuilder::BriefingOf(const Case& c) const {
-  ReadCase(c.record.stream_id());
+  ReadCase(c.stream_id());
   auto it = briefing_views_.find(&c);
   if (it == briefing_views_.end()) it = briefing_views_.emplace(&c, ViewBriefing(*this, c)).first;
   return it->second;
 }
 
 const QueryOutcome& ReportBuilder::QueryOf(const Case& c) const {
-  ReadCase(c.record.stream_id());
+  ReadCase(c.stream_id());
   auto it = query_outcomes_.find(&c);
   if (it == query_outcomes_.end()) it = query_outcomes_.emplace(&c, EvaluateQuery(*this, c)).first;
   return it->second;

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -112,16 +113,20 @@ class ReportBuilder {
                   // tallies, access-parity, group sizes); the per-case
                   // findings and obligations come from the index (AddDecided)
   };
-  ReportBuilder(const FairnessProjection::Indexes& indexes, const ReportQuery& query,
+  ReportBuilder(const FairnessProjection& projection, const ReportQuery& query,
                 const FairnessSettings& settings, const WorkingDayCalendar& calendar,
                 Scope scope = Scope::kEverything);
+
+  ReportBuilder(const ReportBuilder&) = delete;
+  ReportBuilder& operator=(const ReportBuilder&) = delete;
+  ~ReportBuilder() { ReleaseBodies(); }
 
   v1::FairnessReport Build();
 
   // ---- Deciding findings case by case (the findings index) ----------------
   // A builder for Decide(): nothing is filtered by period or as-of time.
   struct ForIndex {};
-  ReportBuilder(const FairnessProjection::Indexes& indexes, const FairnessSettings& settings,
+  ReportBuilder(const FairnessProjection& projection, const FairnessSettings& settings,
                 const WorkingDayCalendar& calendar, ForIndex);
   // Reads the council's registry again as of `position` (after an event
   // that changed a group, councillor, officer or pre-election period).
@@ -193,15 +198,24 @@ class ReportBuilder {
 
    private:
     friend class ReportBuilder;
-    FactsView(const ReportBuilder* b, const Case& c)
-        : b_(b), first_(c.record.facts().begin()), last_(c.record.facts().end()) {}
+    FactsView(const ReportBuilder* b, const state::CaseRecord& body)
+        : b_(b), first_(body.facts().begin()), last_(body.facts().end()) {}
     const ReportBuilder* b_;
     FactIt first_;
     FactIt last_;
   };
   FactsView View(const Case& c) const {
-    ReadCase(c.record.stream_id());
-    return FactsView(this, c);
+    ReadCase(c.stream_id());
+    return FactsView(this, Body(c));
+  }
+  // The facts of `c`, every version: held until the builder is done (or,
+  // deciding for the index, until the next decision).
+  const state::CaseRecord& Body(const Case& c) const;
+  // Lets go of the bodies read so far (deciding for the index: between
+  // decisions, so the projection's memory stays within its budget).
+  void ReleaseBodies() const {
+    bodies_.clear();
+    projection_.TrimCases();
   }
   // The visible facts of `c` whose payload is of `kind`, in position order.
   std::vector<Seen> Facts(const Case& c, v1::Payload::KindCase kind) const;
@@ -300,7 +314,10 @@ class ReportBuilder {
   // The council's registry as of the query, read once per report.
   void LoadRegistry();
 
+  const FairnessProjection& projection_;
   const FairnessProjection::Indexes& indexes_;
+  // The bodies read (Body()): kept in memory while this reads them.
+  mutable absl::flat_hash_map<const Case*, std::shared_ptr<const state::CaseRecord>> bodies_;
   ReportQuery query_;
   const FairnessSettings& settings_;
   const WorkingDayCalendar& calendar_;

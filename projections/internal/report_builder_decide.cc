@@ -14,16 +14,18 @@
 
 namespace evenhand::projections::internal {
 
-ReportBuilder::ReportBuilder(const FairnessProjection::Indexes& indexes,
+ReportBuilder::ReportBuilder(const FairnessProjection& projection,
                              const FairnessSettings& settings, const WorkingDayCalendar& calendar,
                              ForIndex)
-    : indexes_(indexes),
+    : projection_(projection),
+      indexes_(projection.indexes()),
       settings_(settings),
       calendar_(calendar),
       period_end_(absl::InfiniteFuture()),
       pass_(Pass::kIndexFindings) {}
 
 void ReportBuilder::ReloadRegistry(uint64_t position) {
+  ReleaseBodies();
   query_.as_of_position = position;
   groups_.clear();
   memberships_.clear();
@@ -37,6 +39,7 @@ void ReportBuilder::ReloadRegistry(uint64_t position) {
 
 std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t position, Reads* reads,
                                            std::vector<Contribution>* figures) {
+  ReleaseBodies();  // read afresh: the fold may have changed them since
   query_.as_of_position = position;
   reads->Clear();
   reads_ = reads;
@@ -85,6 +88,13 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
     obligations_.clear();
   }
   reads_ = nullptr;
+  // Nothing read is held between decisions (`out` holds copies), so the
+  // cases' facts may leave memory.
+  briefing_views_.clear();
+  query_outcomes_.clear();
+  uncovered_deadlines_.clear();
+  evidence_.clear();
+  ReleaseBodies();
   return out;
 }
 

@@ -8,17 +8,20 @@
 // at and after every deadline.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/time_util.h"
 #include "demo/council_generator.h"
 #include "demo/demo_council.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
 #include "projections/internal/day_nanos.h"
@@ -276,9 +279,21 @@ class History {
 };
 
 // The checkpointed entries, as the runner keeps them in RocksDB (by kind,
-// then date or due time, then id), in a map.
-class MapStoredFindings : public StoredFindings {
+// then date or due time, then id), and the cases' bodies, in maps.
+class MapStoredFindings : public StoredFindings, public StoredCases {
  public:
+  absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const override {
+    auto it = cases_.find(stream_id);
+    if (it == cases_.end()) return absl::DataLossError("it is missing from the checkpoint");
+    ++cases_read_;
+    *record = it->second;
+    return absl::OkStatus();
+  }
+  // How many bodies were read back.
+  size_t cases_read() const { return cases_read_; }
+  // Loses a case's body, as a damaged checkpoint would.
+  void LoseCase(const std::string& stream_id) { cases_.erase(stream_id); }
+
   using Key = std::tuple<bool, bool, int64_t, uint32_t>;
   absl::Status Scan(
       bool obligations, bool withdrawn, int64_t from, int64_t to, uint64_t /*alive_at*/,
@@ -335,8 +350,10 @@ class MapStoredFindings : public StoredFindings {
     p.ClearDirty();
   }
   // A projection restored from the last checkpoint, as the runner does.
+  // With `case_budget`, the cases' bodies beyond it are read back from here.
   void Restore(FairnessProjection& p, const FairnessSettings& settings,
-               const WorkingDayCalendar& calendar) {
+               const WorkingDayCalendar& calendar, std::optional<size_t> case_budget = {}) {
+    if (case_budget) p.KeepCasesIn(this, *case_budget);
     for (const auto& [id, c] : cases_) p.RestoreCase(c);
     p.RestorePosition(position_);
     p.IndexFindings(settings, calendar);
@@ -352,6 +369,7 @@ class MapStoredFindings : public StoredFindings {
   std::map<uint32_t, state::FindingEntryRecord> provisional_;
   std::map<std::string, state::SubjectRecord> subjects_;
   std::map<std::string, state::CaseRecord> cases_;
+  mutable size_t cases_read_ = 0;
   // One checkpoint's changes of one day, by the day, then their last
   // position.
   using ChangeKey = std::pair<int64_t, uint64_t>;
@@ -368,8 +386,11 @@ class FindingsIndexTest : public ::testing::TestWithParam<uint64_t> {
     calendar_.emplace(*std::move(loaded));
   }
 
-  // The report served from the index equals the one derived in full.
-  void ExpectSame(const FairnessProjection& p, const ReportQuery& q, const std::string& what) {
+  // The report served from the index equals the one derived in full (and
+  // the one derived by `reference`, a projection holding every case in
+  // memory, if given).
+  void ExpectSame(const FairnessProjection& p, const ReportQuery& q, const std::string& what,
+                  const FairnessProjection* reference = nullptr) {
     const v1::FairnessReport served = p.Report(q, settings_, *calendar_);
     const v1::FairnessReport derived = p.DerivedReport(q, settings_, *calendar_);
     std::string diff;
@@ -380,6 +401,14 @@ class FindingsIndexTest : public ::testing::TestWithParam<uint64_t> {
         << absl::FormatTime(q.as_of_time) << ", period " << absl::FormatTime(q.from) << " to "
         << absl::FormatTime(q.to) << "\n"
         << diff.substr(0, 4000);
+    EXPECT_TRUE(p.health().ok()) << p.health();
+    if (reference != nullptr) {
+      diff.clear();
+      EXPECT_TRUE(d.Compare(reference->DerivedReport(q, settings_, *calendar_), derived))
+          << what << ", cases read back from the store: as of position " << q.as_of_position
+          << "\n"
+          << diff.substr(0, 4000);
+    }
     ++compared_;
     findings_ += derived.findings_size();
     obligations_ += derived.obligations_size();
@@ -401,12 +430,21 @@ TEST_P(FindingsIndexTest, ServedReportsEqualDerivedOnes) {
   MapStoredFindings stored;
   p.IndexFindings(settings_, *calendar_);
   const bool store = GetParam() % 2 == 1;
-  if (store) p.StoreFindingsIn(&stored);
+  // Those also keep no case's body in memory once checkpointed (but the
+  // registry's): every decision and report reads them back, and is held to
+  // the same answers as a projection that keeps every case in memory.
+  FairnessProjection all_in_memory;
+  const FairnessProjection* reference = store ? &all_in_memory : nullptr;
+  if (store) {
+    p.StoreFindingsIn(&stored);
+    p.KeepCasesIn(&stored, 0);
+  }
   // Along the way, reports as the log stands then (the group table from the
   // running totals), for a random period.
   const uint64_t every = std::max<size_t>(log.size() / 8, 1);
   for (const auto& e : log) {
     p.Apply(e);
+    if (store) all_in_memory.Apply(e);
     if (store && e.position() % 37 == 0) stored.Checkpoint(p);
     if (e.position() % every == 0) {
       ReportQuery q;
@@ -421,7 +459,7 @@ TEST_P(FindingsIndexTest, ServedReportsEqualDerivedOnes) {
         q.from = h.Between(h.first(), FromProtoTime(e.event().occurred_at()));
         q.to = q.from + absl::Hours(24 * h.Pick(1, 120));
       }
-      ExpectSame(p, q, "a report as the log stood");
+      ExpectSame(p, q, "a report as the log stood", reference);
       if (HasFailure()) return;
     }
   }
@@ -469,7 +507,7 @@ TEST_P(FindingsIndexTest, ServedReportsEqualDerivedOnes) {
         q.to = h.Between(h.first(), h.last());
         break;
     }
-    ExpectSame(p, q, "a random report");
+    ExpectSame(p, q, "a random report", reference);
     if (HasFailure()) return;
   }
 
@@ -491,16 +529,24 @@ TEST_P(FindingsIndexTest, ServedReportsEqualDerivedOnes) {
     for (absl::Duration d : {-absl::Nanoseconds(1), absl::ZeroDuration(), absl::Nanoseconds(1)}) {
       ReportQuery q;
       as_of_time(&q, t + d);
-      if (q.as_of_position > 0) ExpectSame(p, q, "at a deadline");
+      if (q.as_of_position > 0) ExpectSame(p, q, "at a deadline", reference);
       q.as_of_position = n;
       q.as_of_time = std::max(t + d, h.RecordedAt(n));
       q.from = t + d;
       q.to = t + absl::Hours(24 * 7);
-      ExpectSame(p, q, "a period starting at a deadline");
+      ExpectSame(p, q, "a period starting at a deadline", reference);
       if (HasFailure()) return;
     }
   }
   EXPECT_GT(findings_ + obligations_, 0) << "the histories must exercise the rules";
+  if (store) {
+    EXPECT_GT(stored.cases_read(), 0u) << "the cases must be read back";
+    // Once checkpointed, no report holding them, only the registry's stay.
+    stored.Checkpoint(p);
+    p.KeepCasesIn(&stored, 0);
+    EXPECT_EQ(p.case_bytes_unsaved(), 0u);
+    EXPECT_LT(p.case_bytes_held(), all_in_memory.case_bytes_held() / 2);
+  }
 }
 
 // A projection restored from a checkpoint decides every case once and
@@ -554,8 +600,14 @@ TEST_P(FindingsIndexTest, AProjectionRestoredFromItsCheckpointGoesOnAsBefore) {
     }
     stored.Checkpoint(first);
   }
+  // Every other history keeps no case's body in memory once checkpointed:
+  // held to the answers of one that keeps every case.
+  const bool read_back = GetParam() % 2 == 0;
+  FairnessProjection all_in_memory;
+  for (const v1::RecordedEvent& e : log) all_in_memory.Apply(e);
   FairnessProjection restored;
-  stored.Restore(restored, settings_, *calendar_);
+  stored.Restore(restored, settings_, *calendar_,
+                 read_back ? std::optional<size_t>(0) : std::nullopt);
   if (HasFatalFailure()) return;
   ASSERT_TRUE(restored.findings_indexed());
   // The group totals' changes before the checkpoint were stored with it and
@@ -575,7 +627,7 @@ TEST_P(FindingsIndexTest, AProjectionRestoredFromItsCheckpointGoesOnAsBefore) {
       q.from = h.Between(h.first(), h.last());
       q.to = q.from + absl::Hours(24 * 91);
     }
-    ExpectSame(restored, q, "restored from its checkpoint");
+    ExpectSame(restored, q, "restored from its checkpoint", &all_in_memory);
     if (HasFailure()) return;
   }
 }
@@ -616,6 +668,71 @@ TEST(FindingsIndexDemoTest, TheDemoReportIsTheSame) {
   EXPECT_EQ(served.SerializeAsString(),
             p.DerivedReport(whole, settings_, *calendar_).SerializeAsString());
   EXPECT_GT(served.findings_size(), 10) << "the demo plants a breach of every rule";
+}
+
+// With no case's body kept once checkpointed, one that cannot be read back
+// is said (naming the case) and the projection is unhealthy: a report built
+// meanwhile is never taken for one without that case.
+TEST(CaseBodiesTest, ACaseThatCannotBeReadBackMakesTheProjectionUnhealthy) {
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok());
+  const FairnessSettings settings;
+  const absl::Time now =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 30, 12, 0, 0), absl::UTCTimeZone());
+  // Folds the demo council into `p`; `briefing`: one of its briefings.
+  uint64_t position = 0;
+  std::string briefing;
+  auto fold = [&](FairnessProjection& p) {
+    position = 0;
+    for (auto& append : demo::DemoCouncil(now)) {
+      if (briefing.empty() && absl::StartsWith(append.stream_id, "briefing-")) {
+        briefing = append.stream_id;
+      }
+      for (auto& e : append.events) {
+        v1::RecordedEvent r;
+        r.set_position(++position);
+        *r.mutable_event() = std::move(e);
+        r.mutable_event()->set_stream_id(append.stream_id);
+        *r.mutable_event()->mutable_recorded_at() = Proto(now);
+        p.Apply(r);
+      }
+    }
+  };
+  FairnessProjection all_in_memory;
+  fold(all_in_memory);
+  ASSERT_FALSE(briefing.empty());
+  const ReportQuery whole{absl::InfinitePast(), absl::InfiniteFuture(), position, now};
+  {
+    FairnessProjection p;
+    MapStoredFindings stored;
+    p.KeepCasesIn(&stored, 0);
+    fold(p);
+    EXPECT_GT(p.case_bytes_unsaved(), 0u);
+    EXPECT_EQ(p.case_bytes_held(), all_in_memory.case_bytes_held());
+    stored.Checkpoint(p);
+    // Only the registry's cases are held now.
+    EXPECT_EQ(p.case_bytes_unsaved(), 0u);
+    EXPECT_LT(p.case_bytes_held(), all_in_memory.case_bytes_held() / 2);
+    EXPECT_EQ(p.DerivedReport(whole, settings, *calendar).SerializeAsString(),
+              all_in_memory.DerivedReport(whole, settings, *calendar).SerializeAsString());
+    EXPECT_TRUE(p.health().ok()) << p.health();
+    EXPECT_GT(stored.cases_read(), 0u);
+  }
+
+  FairnessProjection p;
+  MapStoredFindings stored;
+  p.KeepCasesIn(&stored, 0);
+  fold(p);
+  stored.Checkpoint(p);
+  stored.LoseCase(briefing);
+  p.DerivedReport(whole, settings, *calendar);
+  EXPECT_TRUE(absl::IsDataLoss(p.health())) << p.health();
+  EXPECT_THAT(std::string(p.health().message()), ::testing::HasSubstr(briefing));
+  // Said until the projection is cleared (the runner then folds again).
+  p.DerivedReport(whole, settings, *calendar);
+  EXPECT_FALSE(p.health().ok());
+  p.Clear();
+  EXPECT_TRUE(p.health().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Histories, FindingsIndexTest, ::testing::Range<uint64_t>(1, 13));

@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "tests/testing/council_scenario.h"
 #include "tests/testing/events.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/status_matchers.h"
@@ -348,6 +349,134 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   EXPECT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
   expect_same_reports();
+}
+
+// With no case's facts kept in memory once checkpointed (the budget is
+// fairness.case_cache_mib; here none at all), every decision and report
+// reads them back from the checkpoint's RocksDB, and every report is the one
+// a projection holding them all gives: while folding, rebuilt, restarted.
+TEST_F(FairnessServiceTest, CasesLeaveMemoryOnceCheckpointedAndReportsStayTheSame) {
+  v1::ServerConfig config;
+  config.mutable_metrics()->set_listen("127.0.0.1:0");
+  config.mutable_fairness()->set_checkpoint_every_events(7);
+  customize_ = [](server::ServerOptions& o) { o.TEST_case_cache_bytes = 0; };
+  StartServer(config);
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  auto reports = [&] {
+    std::vector<std::string> out;
+    for (uint64_t p = 1; p <= n; p += std::max<uint64_t>(1, n / 12)) {
+      v1::ReportRequest request;
+      request.set_as_of_position(p);
+      out.push_back(Report(request).SerializeAsString());
+    }
+    v1::ReportRequest now;
+    now.set_as_of_position(n);
+    out.push_back(Report(now).SerializeAsString());
+    return out;
+  };
+  auto loaded = [&] {
+    for (int i = 0; i < 500 && Gauge("evenhand_projection_loading") != 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  };
+  const std::vector<std::string> none_kept = reports();
+  // Checkpointed once the log is quiet.
+  for (int i = 0; i < 500 && Gauge("evenhand_projection_unsaved_events") != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(Gauge("evenhand_projection_unsaved_events"), 0);
+  const double held_none_kept = Gauge("evenhand_projection_case_bytes");
+  EXPECT_EQ(Gauge("evenhand_projection_case_bytes_unsaved"), 0);
+  EXPECT_EQ(Gauge("evenhand_projection_healthy"), 1);
+
+  // The reference: rebuilt from position 1 holding every case.
+  customize_ = nullptr;
+  rebuild_projections_ = true;
+  StartServer(config);
+  EXPECT_EQ(reports(), none_kept);
+  EXPECT_LT(held_none_kept, Gauge("evenhand_projection_case_bytes") / 2)
+      << "only the registry's cases are held";
+
+  // Restarted from that checkpoint keeping none: the same again.
+  customize_ = [](server::ServerOptions& o) { o.TEST_case_cache_bytes = 0; };
+  rebuild_projections_ = false;
+  StartServer(config);
+  loaded();
+  EXPECT_EQ(reports(), none_kept);
+  EXPECT_EQ(Gauge("evenhand_projection_healthy"), 1);
+}
+
+// A case's facts that cannot be read back from the checkpoint (a damaged
+// block, a read error) stop the projection: it is said in /metrics, every
+// report is refused with what to do (never one built without that case),
+// appends go on, and a restart serves again.
+TEST_F(FairnessServiceTest, ACaseThatCannotBeReadBackStopsReportsUntilARestart) {
+  domain_validation_ = false;
+  std::atomic<bool> fail{false};
+  customize_ = [&fail](server::ServerOptions& o) {
+    o.TEST_case_cache_bytes = 0;
+    o.TEST_case_read = [&fail](const std::string& stream_id) {
+      return fail ? absl::DataLossError(absl::StrCat("a block of ", stream_id, " is damaged"))
+                  : absl::OkStatus();
+    };
+  };
+  v1::ServerConfig config;
+  config.mutable_metrics()->set_listen("127.0.0.1:0");
+  StartServer(config);
+  testing::CouncilScenario council;
+  const absl::Time now = absl::Now();
+  council.Query(now - absl::Hours(3), "Q-1", "lab-1");
+  auto publish = [&](uint64_t from) {
+    for (uint64_t p = from; p <= council.last_position(); ++p) {
+      v1::AppendRequest r;
+      r.set_stream_id(council.events()[p - 1].event().stream_id());
+      *r.add_events() = council.events()[p - 1].event();
+      r.mutable_events(0)->clear_recorded_at();
+      r.mutable_events(0)->set_source_system("test");
+      auto appended = client_->Append(r);
+      ASSERT_TRUE(appended.ok()) << appended.status();
+    }
+  };
+  publish(1);
+  EXPECT_THAT(Report().obligations(), SizeIs(1));
+  // Checkpointed once the log is quiet: the query's facts leave memory.
+  for (int i = 0; i < 500 && Gauge("evenhand_projection_unsaved_events") != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(Gauge("evenhand_projection_unsaved_events"), 0);
+
+  // The answer's fold must read the query back, and cannot.
+  fail = true;
+  const uint64_t before = council.last_position();
+  council.Answer(now - absl::Hours(2), "Q-1");
+  publish(before + 1);
+  if (HasFatalFailure()) return;
+  auto refused = [&] {
+    v1::ReportRequest request;
+    request.set_as_of_position(server_->LastPosition());
+    EXPECT_THAT(fairness_->GetReport(request).status(),
+                StatusIs(absl::StatusCode::kUnavailable,
+                         AllOf(HasSubstr("query-Q-1 cannot be read back"),
+                               HasSubstr("a block of query-Q-1 is damaged"),
+                               HasSubstr("restart evenhandd"))));
+  };
+  refused();
+  EXPECT_EQ(Gauge("evenhand_projection_healthy"), 0);
+  // Said until a restart, even once reads work again.
+  fail = false;
+  refused();
+  // The log is unaffected.
+  council.Query(now - absl::Hours(1), "Q-2", "lab-1");
+  publish(council.last_position());
+  if (HasFatalFailure()) return;
+
+  StartServer(config);
+  EXPECT_EQ(Gauge("evenhand_projection_healthy"), 1);
+  const v1::FairnessReport report = Report();
+  ASSERT_THAT(report.obligations(), SizeIs(1)) << "Q-1 answered, Q-2 open";
+  EXPECT_EQ(report.obligations(0).case_id(), "query-Q-2");
 }
 
 TEST_F(FairnessServiceTest, ARestartServesAppendsAtOnceAndReportsOnceItsCheckpointIsRead) {

@@ -52,7 +52,7 @@ void Check(ReportBuilder& b) {
                       ", who agreed it, was neither the Head of Paid "
                       "Service nor the Monitoring Officer nor their "
                       "delegate at the time");
-        b.AddFinding("approval-required", v.group(), c.record.stream_id(), d.at,
+        b.AddFinding("approval-required", v.group(), c.stream_id(), d.at,
                      absl::StrCat("The briefing of ", b.GroupName(v.group()), " on ", v.subject(),
                                   " on ", b.Date(d.at), " went ahead although ", why, "."),
                      evidence);
@@ -67,7 +67,7 @@ void Check(ReportBuilder& b) {
             if (ValidApproval(b, *briefing, m.at, nullptr)) return;
           }
         }
-        b.AddFinding("approval-required", a.group_id(), c.record.stream_id(), m.at,
+        b.AddFinding("approval-required", a.group_id(), c.stream_id(), m.at,
                      absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
                                   b.GroupName(a.group_id()), " on ", b.Date(m.at),
                                   a.approved_by_officer_id().empty()

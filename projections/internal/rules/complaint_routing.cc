@@ -140,7 +140,7 @@ void Check(ReportBuilder& b) {
     std::vector<std::pair<std::string, absl::Time>> handlers;
     if (!r.raised_with_member_id().empty()) {
       if (!leader_allowed) {
-        b.AddFinding("complaint-routing", group_id, c->record.stream_id(), raised->at,
+        b.AddFinding("complaint-routing", group_id, c->stream_id(), raised->at,
                      absl::StrCat("Complaint ", c->id, " was raised with councillor ",
                                   b.MemberName(r.raised_with_member_id()),
                                   "; only a complaint about the Head of Paid Service goes to the "
@@ -151,7 +151,7 @@ void Check(ReportBuilder& b) {
     } else {
       const std::string why = refused(r.raised_with_officer_id(), raised->at, first_line);
       if (why != "ok") {
-        b.AddFinding("complaint-routing", group_id, c->record.stream_id(), raised->at,
+        b.AddFinding("complaint-routing", group_id, c->stream_id(), raised->at,
                      absl::StrCat("Complaint ", c->id, " was raised with ",
                                   b.OfficerName(r.raised_with_officer_id()), why,
                                   "; it should go to ", route(first_line), "."),
@@ -167,7 +167,7 @@ void Check(ReportBuilder& b) {
       const std::string why = refused(to, e.at, escalation);
       own_director_only = saved_own;
       if (why == "ok") continue;
-      b.AddFinding("complaint-routing", group_id, c->record.stream_id(), e.at,
+      b.AddFinding("complaint-routing", group_id, c->stream_id(), e.at,
                    absl::StrCat("Complaint ", c->id, " was escalated to ", b.OfficerName(to), why,
                                 "; escalation goes to ", RoleList(escalation), "."),
                    {*raised, e});
@@ -186,7 +186,7 @@ void Check(ReportBuilder& b) {
       });
       if (by != subject_officer && (had_it || statutory_for_leader)) continue;
       b.AddFinding(
-          "complaint-routing", group_id, c->record.stream_id(), f.at,
+          "complaint-routing", group_id, c->stream_id(), f.at,
           absl::StrCat("Complaint ", c->id, " was resolved by ", b.OfficerName(by),
                        by == subject_officer ? ", the officer complained about"
                                              : ", who it was neither raised with nor escalated to",
@@ -197,7 +197,7 @@ void Check(ReportBuilder& b) {
       const std::string& by =
           f.payload->complaint_referred_to_standards_committee().referred_by_officer_id();
       if (b.OfficerRoleAt(by, f.at) == v1::MONITORING_OFFICER) continue;
-      b.AddFinding("complaint-routing", group_id, c->record.stream_id(), f.at,
+      b.AddFinding("complaint-routing", group_id, c->stream_id(), f.at,
                    absl::StrCat("Complaint ", c->id, " was referred to the standards committee by ",
                                 b.OfficerName(by),
                                 "; only the Monitoring Officer refers "

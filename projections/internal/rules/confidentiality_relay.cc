@@ -40,7 +40,7 @@ void Check(ReportBuilder& b) {
         std::vector<Seen> evidence = {d};
         if (std::optional<Seen> opening = b.Opening(*c)) evidence.push_back(*opening);
         b.AddFinding(
-            "confidentiality-relay", disclosure.from_group_id(), c->record.stream_id(), d.at,
+            "confidentiality-relay", disclosure.from_group_id(), c->stream_id(), d.at,
             absl::StrCat(b.OfficerName(disclosure.disclosed_by_officer_id()), " passed what ",
                          b.GroupName(disclosure.from_group_id()), " discussed",
                          kind == CaseKind::kMeeting ? " at its own meeting" : "", " to ",

@@ -50,7 +50,7 @@ void CheckGroupSizes(ReportBuilder& b) {
         g == nullptr ? std::nullopt : b.First(*g, v1::Payload::kPoliticalGroupRecognised);
     if (!recognised) return;
     b.AddFinding(
-        "data-quality", group_id, g->record.stream_id(), spell.from,
+        "data-quality", group_id, g->stream_id(), spell.from,
         absl::StrCat(
             b.GroupName(group_id), " had ",
             spell.fewest == 0 ? std::string("no councillors")
@@ -119,7 +119,7 @@ void Check(ReportBuilder& b) {
     if (member.empty()) continue;
     const std::string group = b.MemberGroupAt(member, v.request->at);
     if (group == v.group()) continue;
-    b.AddFinding("data-quality", v.group(), c->record.stream_id(), v.request->at,
+    b.AddFinding("data-quality", v.group(), c->stream_id(), v.request->at,
                  absl::StrCat(b.MemberName(member), " asked for briefing ", c->id, " for ",
                               b.GroupName(v.group()), " but was ",
                               group.empty() ? std::string("in no group")

@@ -92,7 +92,7 @@ void Check(ReportBuilder& b) {
             v.request->payload->has_briefing_requested()
                 ? v.request->payload->briefing_requested().routed_to_officer_id()
                 : std::string(),
-            c->record.stream_id(), deadline,
+            c->stream_id(), deadline,
             absl::StrCat(b.GroupName(group->id), " is owed an offer of the briefing on ",
                          v.subject(), " that ", b.GroupName(v.group()), " had on ", b.Date(t),
                          ", by the end of ", b.Date(deadline - absl::Seconds(1)), "."),
@@ -104,7 +104,7 @@ void Check(ReportBuilder& b) {
         const int late_by = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(t),
                                                             b.calendar().LocalDay(earliest->at));
         b.AddFinding(
-            "equal-offer", group->id, c->record.stream_id(), deadline,
+            "equal-offer", group->id, c->stream_id(), deadline,
             absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ", b.Date(t),
                          "; ", b.GroupName(group->id),
                          earliest_is_offer ? " was offered the same only on "
@@ -133,7 +133,7 @@ void Check(ReportBuilder& b) {
           }
         }
         b.AddFinding(
-            "equal-offer", group->id, c->record.stream_id(), deadline,
+            "equal-offer", group->id, c->stream_id(), deadline,
             absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ", b.Date(t),
                          "; ", b.GroupName(group->id),
                          " had not been offered the same briefing by the end of ",

@@ -38,7 +38,7 @@ void Check(ReportBuilder& b) {
       const bool confidential = delivery.content() == v1::CONFIDENTIAL_OR_EXEMPT;
       if (delivery.non_member_attendance_permitted() && !confidential) continue;
       b.AddFinding(
-          "non-members-present", v.group(), c->record.stream_id(), d.at,
+          "non-members-present", v.group(), c->stream_id(), d.at,
           absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on ", v.subject(), " on ",
                        b.Date(d.at), " with ", Plural(delivery.non_members_present(), "non-member"),
                        confidential ? kConfidentialWithNonMembers
@@ -59,7 +59,7 @@ void Check(ReportBuilder& b) {
         const bool confidential = content == v1::CONFIDENTIAL_OR_EXEMPT;
         if (!confidential && permitted) return;
         b.AddFinding(
-            "non-members-present", a.group_id(), c->record.stream_id(), m.at,
+            "non-members-present", a.group_id(), c->stream_id(), m.at,
             absl::StrCat(b.OfficerName(a.officer_id()), " attended ",
                          item.empty() ? std::string() : absl::StrCat("item ", item, " of "),
                          "a meeting of ", b.GroupName(a.group_id()), " on ", b.Date(m.at),

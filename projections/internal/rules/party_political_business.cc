@@ -29,7 +29,7 @@ void Check(ReportBuilder& b) {
         if (delivery.business() != v1::PARTY_POLITICAL_BUSINESS) return;
         std::vector<std::string> names;
         for (const std::string& id : delivery.officer_ids()) names.push_back(b.OfficerName(id));
-        b.AddFinding("party-political-business", v.group(), c.record.stream_id(), d.at,
+        b.AddFinding("party-political-business", v.group(), c.stream_id(), d.at,
                      absl::StrCat(absl::StrJoin(names, ", "),
                                   " took part in party-political business at a meeting of ",
                                   b.GroupName(v.group()), " on ", b.Date(d.at), "."),
@@ -42,14 +42,14 @@ void Check(ReportBuilder& b) {
           if (!item.officer_present() || item.business() != v1::PARTY_POLITICAL_BUSINESS) {
             continue;
           }
-          b.AddFinding("party-political-business", a.group_id(), c.record.stream_id(), m.at,
+          b.AddFinding("party-political-business", a.group_id(), c.stream_id(), m.at,
                        absl::StrCat(b.OfficerName(a.officer_id()), " was present for item ",
                                     item.item(), ", party-political business, at a meeting of ",
                                     b.GroupName(a.group_id()), " on ", b.Date(m.at), "."),
                        {m});
         }
         if (a.business() != v1::PARTY_POLITICAL_BUSINESS) return;
-        b.AddFinding("party-political-business", a.group_id(), c.record.stream_id(), m.at,
+        b.AddFinding("party-political-business", a.group_id(), c.stream_id(), m.at,
                      absl::StrCat(b.OfficerName(a.officer_id()),
                                   " was present for party-political business at a meeting of ",
                                   b.GroupName(a.group_id()), " on ", b.Date(m.at), "."),

@@ -27,7 +27,7 @@ void Check(ReportBuilder& b) {
         std::optional<Seen> period = b.PreElectionPeriodAt(d.at);
         if (!period) return;
         b.AddFinding(
-            "pre-election-attendance", v.group(), c.record.stream_id(), d.at,
+            "pre-election-attendance", v.group(), c.stream_id(), d.at,
             absl::StrCat("Officers briefed ", b.GroupName(v.group()), " on ", v.subject(), " on ",
                          b.Date(d.at), ", during the pre-election period (",
                          period->payload->pre_election_period_declared().description(), ")."),
@@ -37,7 +37,7 @@ void Check(ReportBuilder& b) {
         std::optional<Seen> period = b.PreElectionPeriodAt(m.at);
         if (!period) return;
         b.AddFinding(
-            "pre-election-attendance", a.group_id(), c.record.stream_id(), m.at,
+            "pre-election-attendance", a.group_id(), c.stream_id(), m.at,
             absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
                          b.GroupName(a.group_id()), " on ", b.Date(m.at),
                          ", during the pre-election period (",

@@ -38,7 +38,7 @@ void Check(ReportBuilder& b) {
           continue;
         }
         b.AddFinding(
-            "relationship-conflict", b.MemberGroupAt(m->id, d.at), m->record.stream_id(), d.at,
+            "relationship-conflict", b.MemberGroupAt(m->id, d.at), m->stream_id(), d.at,
             absl::StrCat(b.MemberName(m->id), " took part in ", decision.body(), " decision ",
                          decision.decision_id(), " on ", b.Date(d.at), ", which directly affected ",
                          b.OfficerName(rel.officer_id()),

@@ -68,7 +68,7 @@ void Check(ReportBuilder& b) {
       }
       if (!accepted) continue;
       b.AddFinding(
-          "same-matter-decline", v.group(), c->record.stream_id(), x.at,
+          "same-matter-decline", v.group(), c->stream_id(), x.at,
           absl::StrCat(b.OfficerName(officer), " declined to advise ", b.GroupName(v.group()),
                        " on ", v.subject(), " on ", b.Date(x.at), " but advised ",
                        b.GroupName(accepted_group), " on the same matter on ", b.Date(accepted->at),

@@ -66,7 +66,7 @@ void Check(ReportBuilder& b) {
     if (!o.first_reply) {
       if (o.pending) {
         b.AddObligation("written-query-reply", o.group_id, q.addressed_to_officer_id(),
-                        c->record.stream_id(), o.deadline,
+                        c->stream_id(), o.deadline,
                         absl::StrCat(who,
                                      " needs a reply, or an acknowledgement with a "
                                      "timescale, by the end of ",
@@ -74,7 +74,7 @@ void Check(ReportBuilder& b) {
                         {*o.received});
       }
       if (!o.pending) {
-        b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), o.deadline,
+        b.AddFinding("written-query-reply", o.group_id, c->stream_id(), o.deadline,
                      absl::StrCat(who, " had no reply or acknowledgement within ",
                                   Plural(days, "working day"), " (by the end of ",
                                   b.Date(o.deadline - absl::Seconds(1)), ")."),
@@ -86,7 +86,7 @@ void Check(ReportBuilder& b) {
       const int took = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(o.received->at),
                                                        b.calendar().LocalDay(o.first_reply->at));
       b.AddFinding(
-          "written-query-reply", o.group_id, c->record.stream_id(), o.deadline,
+          "written-query-reply", o.group_id, c->stream_id(), o.deadline,
           absl::StrCat(
               who, " was first ",
               o.first_reply->payload->has_written_query_answered() ? "answered" : "acknowledged",
@@ -126,7 +126,7 @@ void Check(ReportBuilder& b) {
     if (!answer && b.query().as_of_time < due) {
       b.AddObligation(
           "written-query-reply", o.group_id,
-          o.first_reply->payload->written_query_acknowledged().officer_id(), c->record.stream_id(),
+          o.first_reply->payload->written_query_acknowledged().officer_id(), c->stream_id(),
           due,
           absl::StrCat(who, " was promised a reply by ", b.Date(promised),
                        ": it is owed by the end of that day, or a revised timescale before."),
@@ -134,7 +134,7 @@ void Check(ReportBuilder& b) {
       continue;
     }
     if (answer) evidence.push_back(*answer);
-    b.AddFinding("written-query-reply", o.group_id, c->record.stream_id(), due,
+    b.AddFinding("written-query-reply", o.group_id, c->stream_id(), due,
                  absl::StrCat(who, " was acknowledged with a reply promised by ", b.Date(promised),
                               answer ? absl::StrCat(", but answered only on ", b.Date(answer->at))
                                      : std::string(", but not answered by then"),

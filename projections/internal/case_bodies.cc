@@ -1,0 +1,200 @@
+// CaseBodies: see case_bodies.h.
+#include "projections/internal/case_bodies.h"
+
+#include <iterator>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace evenhand::projections::internal {
+
+void CaseBodies::KeepIn(const StoredCases* store, size_t budget_bytes) {
+  absl::MutexLock lock(&mu_);
+  store_ = store;
+  budget_ = budget_bytes;
+  if (store_ == nullptr) return;
+  TrimLocked();
+}
+
+bool CaseBodies::Resident(const Case& c) {
+  switch (c.kind) {
+    case CaseKind::kGroup:
+    case CaseKind::kMember:
+    case CaseKind::kOfficer:
+    case CaseKind::kElection:
+    case CaseKind::kAccess:
+      return true;
+    default:
+      return false;
+  }
+}
+
+CaseBodies::Body& CaseBodies::Hold(const Case& c, std::shared_ptr<state::CaseRecord> record,
+                                   size_t bytes, State state) const {
+  Body& b = bodies_[&c];
+  b.record = std::move(record);
+  b.bytes = bytes;
+  b.state = Resident(c) ? State::kResident : state;
+  bytes_ += bytes;
+  if (b.state == State::kUnsaved) unsaved_bytes_ += bytes;
+  if (b.state == State::kCached) {
+    lru_.push_front(&c);
+    b.lru = lru_.begin();
+  }
+  return b;
+}
+
+void CaseBodies::Forget(const Case& c, Body& b) const {
+  bytes_ -= b.bytes;
+  if (b.state == State::kUnsaved) unsaved_bytes_ -= b.bytes;
+  if (b.state == State::kCached) lru_.erase(b.lru);
+  bodies_.erase(&c);
+}
+
+void CaseBodies::TrimLocked() const {
+  if (store_ == nullptr) return;
+  // Readers may hold the least recently used bodies (a report over a long
+  // period holds every case it read until it is built): only so many are
+  // passed over, and the budget is met again once they let go.
+  constexpr int kPassOver = 64;
+  int passed = 0;
+  auto it = lru_.end();
+  while (bytes_ > budget_ && it != lru_.begin() && passed < kPassOver) {
+    --it;
+    const Case* c = *it;
+    Body& b = bodies_.at(c);
+    if (b.record.use_count() > 1) {
+      ++passed;
+      continue;
+    }
+    auto after = std::next(it);  // `it` is erased: go on from its place
+    Forget(*c, b);
+    it = after;
+  }
+}
+
+void CaseBodies::Create(const Case& c) {
+  auto record = std::make_shared<state::CaseRecord>();
+  record->set_stream_id(c.stream_id());
+  absl::MutexLock lock(&mu_);
+  Hold(c, std::move(record), 0, State::kUnsaved);
+}
+
+void CaseBodies::Restore(const Case& c, state::CaseRecord record) {
+  const size_t bytes = record.ByteSizeLong();
+  auto held = std::make_shared<state::CaseRecord>(std::move(record));
+  absl::MutexLock lock(&mu_);
+  if (auto it = bodies_.find(&c); it != bodies_.end()) Forget(c, it->second);
+  Hold(c, std::move(held), bytes, State::kCached);
+  TrimLocked();
+}
+
+std::shared_ptr<const state::CaseRecord> CaseBodies::Get(const Case& c) const {
+  absl::MutexLock lock(&mu_);
+  if (auto it = bodies_.find(&c); it != bodies_.end()) {
+    Body& b = it->second;
+    if (b.state == State::kCached && b.lru != lru_.begin()) {
+      lru_.splice(lru_.begin(), lru_, b.lru);
+    }
+    return b.record;
+  }
+  auto record = std::make_shared<state::CaseRecord>();
+  absl::Status read =
+      store_ == nullptr
+          ? absl::InternalError("no store to read it back from")
+          : store_->GetCase(c.stream_id(), record.get());
+  if (read.ok() && record->stream_id() != c.stream_id()) {
+    read = absl::DataLossError(absl::StrCat("it holds the case of ", record->stream_id()));
+  }
+  if (!read.ok()) {
+    if (status_.ok()) {
+      status_ = absl::Status(read.code(), absl::StrCat("the case ", c.stream_id(),
+                                                       " cannot be read back from the "
+                                                       "projection's checkpoint: ",
+                                                       read.message()));
+    }
+    record->Clear();
+    record->set_stream_id(c.stream_id());
+    return record;  // not held: a wrong answer is never cached
+  }
+  const size_t bytes = record->ByteSizeLong();
+  std::shared_ptr<const state::CaseRecord> out =
+      Hold(c, std::move(record), bytes, State::kCached).record;
+  TrimLocked();
+  return out;
+}
+
+state::CaseRecord* CaseBodies::MutableBody(const Case& c) {
+  std::shared_ptr<const state::CaseRecord> read = Get(c);  // read back if dropped
+  absl::MutexLock lock(&mu_);
+  auto it = bodies_.find(&c);
+  if (it == bodies_.end()) {
+    // It could not be read back (status() says so, and nothing is reported
+    // or checkpointed from now on): the empty record stands in.
+    Hold(c, std::const_pointer_cast<state::CaseRecord>(read), 0, State::kUnsaved);
+    it = bodies_.find(&c);
+  }
+  Body& b = it->second;
+  if (b.state == State::kCached) {
+    lru_.erase(b.lru);
+    b.state = State::kUnsaved;
+    unsaved_bytes_ += b.bytes;
+  }
+  return b.record.get();
+}
+
+void CaseBodies::Grew(const Case& c, size_t bytes) {
+  absl::MutexLock lock(&mu_);
+  auto it = bodies_.find(&c);
+  if (it == bodies_.end()) return;
+  it->second.bytes += bytes;
+  bytes_ += bytes;
+  if (it->second.state == State::kUnsaved) unsaved_bytes_ += bytes;
+}
+
+void CaseBodies::Saved(const Case& c) {
+  absl::MutexLock lock(&mu_);
+  auto it = bodies_.find(&c);
+  if (it == bodies_.end() || it->second.state != State::kUnsaved) return;
+  Body& b = it->second;
+  unsaved_bytes_ -= b.bytes;
+  bytes_ -= b.bytes;
+  // The checkpoint has just serialised it: its size is known.
+  b.bytes = b.record->ByteSizeLong();
+  bytes_ += b.bytes;
+  b.state = State::kCached;
+  lru_.push_front(&c);
+  b.lru = lru_.begin();
+  TrimLocked();
+}
+
+void CaseBodies::Trim() const {
+  absl::MutexLock lock(&mu_);
+  TrimLocked();
+}
+
+void CaseBodies::Clear() {
+  absl::MutexLock lock(&mu_);
+  bodies_.clear();
+  lru_.clear();
+  bytes_ = 0;
+  unsaved_bytes_ = 0;
+  status_ = absl::OkStatus();
+}
+
+absl::Status CaseBodies::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+size_t CaseBodies::bytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
+}
+
+size_t CaseBodies::unsaved_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return unsaved_bytes_;
+}
+
+}  // namespace evenhand::projections::internal

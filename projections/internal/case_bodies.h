@@ -1,0 +1,107 @@
+// CaseBodies: the facts of the projection's cases (their CaseRecords), held
+// in memory up to a budget and read back from the checkpoint when needed.
+// Internal to projections/.
+//
+// A case's skeleton (its kind, id, dates and place in the indexes) is
+// always in memory; its body is not. Without a store every body stays in
+// memory. With one (the runner's checkpoint), a body is in one of three
+// states:
+//   - unsaved: changed since the last checkpoint (the fold's MutableBody),
+//     held until the checkpoint has written it (Saved);
+//   - resident: the registry's cases (groups, councillors, officers,
+//     pre-election periods), which every decision reads and whose facts the
+//     report builder's registry points into, always held (a council's size,
+//     not its history's); and the access records' cases, whose facts the
+//     access figures point into (one case per principal, but its facts grow
+//     with the reads it records: see docs/PERFORMANCE.md);
+//   - cached: read from the store or saved, held while the cached bodies
+//     take less than the budget, least recently used dropped first.
+// A body dropped while a reader still holds it (Get's shared pointer) stays
+// alive for that reader, and is not dropped from the cache until the reader
+// lets go, so a body is never in memory twice.
+//
+// What it does not know: when a checkpoint is taken, or what a case means.
+// Bytes are counted as the records' serialised sizes.
+//
+// Thread-safe: readers call Get() concurrently (under the projection's
+// shared lock); the fold calls the rest alone.
+#ifndef EVENHAND_PROJECTIONS_INTERNAL_CASE_BODIES_H_
+#define EVENHAND_PROJECTIONS_INTERNAL_CASE_BODIES_H_
+
+#include <cstddef>
+#include <list>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "evenhand/state/fairness_state.pb.h"
+#include "projections/fairness_projection.h"
+
+namespace evenhand::projections::internal {
+
+class CaseBodies {
+ public:
+  // Bodies not unsaved or resident may be dropped and read back from
+  // `store` (which must outlive this) while they take more than
+  // `budget_bytes`. nullptr: every body stays in memory.
+  void KeepIn(const StoredCases* store, size_t budget_bytes);
+  bool has_store() const { return store_ != nullptr; }
+
+  // A new case's body (empty but for its stream id), unsaved.
+  void Create(const Case& c);
+  // A body read from the checkpoint: cached (or resident).
+  void Restore(const Case& c, state::CaseRecord record);
+  // The body, for reading: read back from the store if it was dropped. If
+  // that fails, an empty record, and status() says why from then on.
+  std::shared_ptr<const state::CaseRecord> Get(const Case& c) const;
+  // The body, for the fold to change: unsaved from now on.
+  state::CaseRecord* MutableBody(const Case& c);
+  // The fold grew `c`'s unsaved body by about `bytes`.
+  void Grew(const Case& c, size_t bytes);
+  // The checkpoint has written `c`'s body: it may be dropped.
+  void Saved(const Case& c);
+  // Drops what is over budget now that readers may have let go.
+  void Trim() const;
+  // Forgets every body (and any failure).
+  void Clear();
+
+  // OK, or why a body could not be read back: the projection is then
+  // wrong and must not be reported from, or checkpointed.
+  absl::Status status() const;
+  // The bytes of the bodies held: all, and those unsaved.
+  size_t bytes() const;
+  size_t unsaved_bytes() const;
+
+ private:
+  enum class State { kUnsaved, kResident, kCached };
+  struct Body {
+    std::shared_ptr<state::CaseRecord> record;
+    size_t bytes = 0;
+    State state = State::kCached;
+    std::list<const Case*>::iterator lru;  // kCached only
+  };
+  static bool Resident(const Case& c);
+  // Holds `record` as `c`'s body in `state`.
+  Body& Hold(const Case& c, std::shared_ptr<state::CaseRecord> record, size_t bytes,
+             State state) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops least recently used cached bodies no reader holds while over
+  // budget (passing over a bounded number: readers may hold many).
+  void TrimLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Forget(const Case& c, Body& b) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const StoredCases* store_ = nullptr;
+  size_t budget_ = 0;
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<const Case*, Body> bodies_ ABSL_GUARDED_BY(mu_);
+  // Cached bodies, most recently used first.
+  mutable std::list<const Case*> lru_ ABSL_GUARDED_BY(mu_);
+  mutable size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable size_t unsaved_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace evenhand::projections::internal
+
+#endif  // EVENHAND_PROJECTIONS_INTERNAL_CASE_BODIES_H_
