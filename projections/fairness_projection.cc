@@ -389,7 +389,10 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
 
 void FairnessProjection::ForEachDirtyCase(
     const std::function<void(const state::CaseRecord&)>& visit) const {
-  for (const Case* c : dirty_) visit(*bodies_->Get(*c));
+  for (const Case* c : dirty_) {
+    // Held until saved: never read back.
+    if (auto body = bodies_->Get(*c); body.ok()) visit(**body);
+  }
 }
 
 void FairnessProjection::ClearDirty() {
@@ -426,8 +429,19 @@ void FairnessProjection::KeepCasesIn(const StoredCases* stored, size_t budget_by
   bodies_->KeepIn(stored, budget_bytes);
 }
 
-std::shared_ptr<const state::CaseRecord> FairnessProjection::Body(const Case& c) const {
-  return bodies_->Get(c);
+std::shared_ptr<const state::CaseRecord> FairnessProjection::Body(const Case& c,
+                                                                  absl::Status* read_error) const {
+  absl::StatusOr<std::shared_ptr<const state::CaseRecord>> body = bodies_->Get(c);
+  if (body.ok()) return *std::move(body);
+  if (read_error == nullptr) {
+    bodies_->Fail(body.status());
+  } else if (read_error->ok()) {
+    *read_error = body.status();
+  }
+  // Never taken for the case: whoever reads it fails.
+  auto empty = std::make_shared<state::CaseRecord>();
+  empty->set_stream_id(c.stream_id());
+  return empty;
 }
 
 void FairnessProjection::TrimCases() const { bodies_->Trim(); }
@@ -440,9 +454,10 @@ size_t FairnessProjection::case_bytes_unsaved() const { return bodies_->unsaved_
 
 v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
                                               const FairnessSettings& settings,
-                                              const WorkingDayCalendar& calendar) const {
+                                              const WorkingDayCalendar& calendar,
+                                              absl::Status* read_error) const {
   if (findings_ == nullptr || !findings_->Serves(settings, calendar, query.as_of_position)) {
-    return DerivedReport(query, settings, calendar);
+    return DerivedReport(query, settings, calendar, read_error);
   }
   internal::ReportBuilder builder(*this, query, settings, calendar,
                                   internal::ReportBuilder::Scope::kPeriodOnly);
@@ -466,16 +481,30 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   if (absl::Status s = findings_->Collect(query, &builder); !s.ok()) {
     logging::Error("fairness", absl::StrCat("the findings index could not be read (", s.ToString(),
                                             "): the report is derived in full"));
-    return DerivedReport(query, settings, calendar);
+    return DerivedReport(query, settings, calendar, read_error);
   }
-  return builder.Build();
+  return Built(builder, read_error);
 }
 
 v1::FairnessReport FairnessProjection::DerivedReport(const ReportQuery& query,
                                                      const FairnessSettings& settings,
-                                                     const WorkingDayCalendar& calendar) const {
+                                                     const WorkingDayCalendar& calendar,
+                                                     absl::Status* read_error) const {
   internal::ReportBuilder builder(*this, query, settings, calendar);
-  return builder.Build();
+  return Built(builder, read_error);
+}
+
+v1::FairnessReport FairnessProjection::Built(internal::ReportBuilder& builder,
+                                             absl::Status* read_error) const {
+  v1::FairnessReport report = builder.Build();
+  if (absl::Status failed = builder.read_error(); !failed.ok()) {
+    if (read_error == nullptr) {
+      bodies_->Fail(failed);
+    } else if (read_error->ok()) {
+      *read_error = failed;
+    }
+  }
+  return report;
 }
 
 std::vector<v1::RuleInfo> FairnessProjection::Rules(const FairnessSettings& settings) {

@@ -139,6 +139,7 @@ std::string CanonicalStream(const v1::Payload& payload);
 namespace internal {
 class CaseBodies;
 class FindingsIndex;
+class ReportBuilder;
 }  // namespace internal
 
 // Where the cases' bodies are kept once checkpointed (the runner's RocksDB),
@@ -231,12 +232,17 @@ class FairnessProjection {
   void StoreFindingsIn(const StoredFindings* stored);
 
   // The report for `query`; query.as_of_position must be <= position().
+  // If a case it needs cannot be read back (KeepCasesIn), the report is
+  // wrong: `read_error` says why (the first such case), or without it,
+  // health() does from then on.
   v1::FairnessReport Report(const ReportQuery& query, const FairnessSettings& settings,
-                            const WorkingDayCalendar& calendar) const;
+                            const WorkingDayCalendar& calendar,
+                            absl::Status* read_error = nullptr) const;
   // The same, always derived in full from the cases (the reference the
   // findings index is tested against).
   v1::FairnessReport DerivedReport(const ReportQuery& query, const FairnessSettings& settings,
-                                   const WorkingDayCalendar& calendar) const;
+                                   const WorkingDayCalendar& calendar,
+                                   absl::Status* read_error = nullptr) const;
   // How many findings and obligations the index holds (0 without one).
   size_t indexed_entries() const;
   // How many changes to the group totals the index holds in memory for
@@ -263,13 +269,17 @@ class FairnessProjection {
   // empty projection, or with nullptr together with Clear().
   void KeepCasesIn(const StoredCases* stored, size_t budget_bytes);
   // The facts of `c`, read back from the store if they left memory. Kept
-  // alive while the pointer is held.
-  std::shared_ptr<const state::CaseRecord> Body(const Case& c) const;
+  // alive while the pointer is held. If they cannot be read back, an empty
+  // record, and the error goes to `read_error` (the first one) or, without
+  // it, to health() from then on.
+  std::shared_ptr<const state::CaseRecord> Body(const Case& c,
+                                                absl::Status* read_error = nullptr) const;
   // Drops the bodies over budget that nobody holds any longer (a reader
   // that let go of many).
   void TrimCases() const;
-  // OK, or why a case's body could not be read back: the projection is
-  // then wrong, and must be neither reported from nor checkpointed.
+  // OK, or why a case's body the fold (or a report given no read_error)
+  // needed could not be read back: the projection is then wrong, and must
+  // be neither reported from nor checkpointed.
   absl::Status health() const;
   // The bytes of the bodies in memory (serialised sizes): all of them, and
   // those changed since the last checkpoint, which stay until it is taken.
@@ -319,6 +329,8 @@ class FairnessProjection {
   const Indexes& indexes() const { return indexes_; }
 
  private:
+  // Builds `builder`'s report, passing on a case it could not read back.
+  v1::FairnessReport Built(internal::ReportBuilder& builder, absl::Status* read_error) const;
   // Apply(): copies the payload, or swaps it out of `take` if given.
   void Fold(const v1::RecordedEvent& event, v1::Payload* take);
   Case* CaseFor(const std::string& stream_id);

@@ -175,7 +175,7 @@ class ProjectionRunner {
   void CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // `idle`: how long no event has come (zero while they do).
   bool CheckpointDue(bool catching_up, absl::Duration idle = absl::ZeroDuration()) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Folds the log up to its current end, reading stored bytes in chunks:
   // parsed outside the lock, each payload moved into the projection.
   absl::Status CatchUp() ABSL_LOCKS_EXCLUDED(mu_);
@@ -189,8 +189,9 @@ class ProjectionRunner {
   std::unique_ptr<rocksdb::DB> db_;  // the checkpoint's; closed after the last one
   // The findings index's checkpointed entries, read back from db_.
   std::unique_ptr<StoredFindings> stored_findings_;
-  // The cases' bodies, read back from db_ (see case_cache_bytes).
-  std::unique_ptr<StoredCases> stored_cases_;
+  // The cases' bodies, read back from db_ (see case_cache_bytes); null
+  // while the projection keeps every body in memory.
+  std::unique_ptr<StoredCases> stored_cases_ ABSL_GUARDED_BY(fold_mu_);
   // Folding a whole log from position 1 (a rebuild, a first start), or
   // restored without a usable findings checkpoint: the findings index is
   // created once the backlog is folded, and decides each case once from

@@ -118,9 +118,11 @@ bool ProjectionRunner::CheckpointDue(bool catching_up, absl::Duration idle) cons
   const uint64_t pending = projection_.position() - checkpointed_position_;
   if (pending == 0) return false;
   // The cases changed since the last checkpoint are held in memory until
-  // it is taken: taken early once they outgrow the cache.
-  if (stored_cases_ != nullptr &&
-      projection_.case_bytes_unsaved() > options_.case_cache_bytes) {
+  // it is taken: taken early once they outgrow the cache (unless it cannot
+  // be written, or failed: then by time, as below).
+  if (stored_cases_ != nullptr && !checkpoint_broken_ && !checkpoint_failing_ &&
+      projection_.case_bytes_unsaved() > options_.case_cache_bytes &&
+      absl::Now() - checkpointed_at_ >= options_.checkpoint_when_idle) {
     return true;
   }
   // (Not again at once after one failed: CheckpointLogged moved

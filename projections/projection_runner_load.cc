@@ -141,6 +141,7 @@ void ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why) {
     absl::MutexLock lock(&mu_);
     ForgetCheckpoint();
   }
+  stored_cases_.reset();  // its database is closed below
   if (options_.read_only) {
     logging::Error("projections",
                    absl::StrCat("the fairness projection's checkpoint is damaged (", why.message(),
@@ -162,7 +163,12 @@ void ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why) {
 }
 
 void ProjectionRunner::KeepCasesInCheckpoint() {
-  if (db_ == nullptr || options_.read_only || checkpoint_broken_) return;
+  if (db_ == nullptr || options_.read_only || checkpoint_broken_) {
+    // Every body stays in memory: none may be dropped while none is saved.
+    projection_.KeepCasesIn(nullptr, 0);
+    stored_cases_.reset();
+    return;
+  }
   stored_cases_ = internal::NewRocksStoredCases(db_.get(), options_.TEST_case_read);
   projection_.KeepCasesIn(stored_cases_.get(), options_.case_cache_bytes);
 }

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
+#include "base/logging.h"
 #include "base/nearest.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
@@ -146,14 +147,22 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
          {"wanted_position", absl::StrCat(query.as_of_position)}});
   }
   v1::FairnessReport report;
-  absl::Status health;
+  absl::Status health, read_error;
   runner_->Read([&](const projections::FairnessProjection& projection) {
-    report = projection.Report(query, options_.settings, calendar_);
+    report = projection.Report(query, options_.settings, calendar_, &read_error);
     health = projection.health();
   });
-  // A case the report needed could not be read back: never a report built
-  // without it.
   if (!health.ok()) return untrusted(health);
+  // A case this report needed could not be read back: never a report built
+  // without it. The projection itself is intact (the fold stops only if it
+  // meets the same case).
+  if (!read_error.ok()) {
+    logging::Error("fairness", absl::StrCat("a report was refused: ", read_error.message()));
+    return absl::UnavailableError(absl::StrCat(
+        "this report cannot be built: ", read_error.message(),
+        ". Try again; if it persists, the projection's checkpoint is damaged: an operator must "
+        "restart evenhandd, which checks it and folds the log again if it is"));
+  }
   report.set_log_last_position(store_->LastPosition());
   // The envelope of each cited event, straight from the log.
   EH_RETURN_IF_ERROR(reporting::FillEvidence(

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 namespace evenhand::projections::internal {
@@ -38,6 +39,7 @@ CaseBodies::Body& CaseBodies::Hold(const Case& c, std::shared_ptr<state::CaseRec
   bytes_ += bytes;
   if (b.state == State::kUnsaved) unsaved_bytes_ += bytes;
   if (b.state == State::kCached) {
+    cached_bytes_ += bytes;
     lru_.push_front(&c);
     b.lru = lru_.begin();
   }
@@ -47,7 +49,10 @@ CaseBodies::Body& CaseBodies::Hold(const Case& c, std::shared_ptr<state::CaseRec
 void CaseBodies::Forget(const Case& c, Body& b) const {
   bytes_ -= b.bytes;
   if (b.state == State::kUnsaved) unsaved_bytes_ -= b.bytes;
-  if (b.state == State::kCached) lru_.erase(b.lru);
+  if (b.state == State::kCached) {
+    cached_bytes_ -= b.bytes;
+    lru_.erase(b.lru);
+  }
   bodies_.erase(&c);
 }
 
@@ -59,7 +64,7 @@ void CaseBodies::TrimLocked() const {
   constexpr int kPassOver = 64;
   int passed = 0;
   auto it = lru_.end();
-  while (bytes_ > budget_ && it != lru_.begin() && passed < kPassOver) {
+  while (cached_bytes_ > budget_ && it != lru_.begin() && passed < kPassOver) {
     --it;
     const Case* c = *it;
     Body& b = bodies_.at(c);
@@ -89,54 +94,66 @@ void CaseBodies::Restore(const Case& c, state::CaseRecord record) {
   TrimLocked();
 }
 
-std::shared_ptr<const state::CaseRecord> CaseBodies::Get(const Case& c) const {
-  absl::MutexLock lock(&mu_);
-  if (auto it = bodies_.find(&c); it != bodies_.end()) {
-    Body& b = it->second;
-    if (b.state == State::kCached && b.lru != lru_.begin()) {
-      lru_.splice(lru_.begin(), lru_, b.lru);
+absl::StatusOr<std::shared_ptr<const state::CaseRecord>> CaseBodies::Get(const Case& c) const {
+  const StoredCases* store;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = bodies_.find(&c); it != bodies_.end()) {
+      Body& b = it->second;
+      if (b.state == State::kCached && b.lru != lru_.begin()) {
+        lru_.splice(lru_.begin(), lru_, b.lru);
+      }
+      return b.record;
     }
-    return b.record;
+    store = store_;
   }
+  // Read and parsed outside the lock, so readers that miss wait for no one.
   auto record = std::make_shared<state::CaseRecord>();
-  absl::Status read =
-      store_ == nullptr
-          ? absl::InternalError("no store to read it back from")
-          : store_->GetCase(c.stream_id(), record.get());
+  absl::Status read = store == nullptr
+                          ? absl::InternalError("no store to read it back from")
+                          : store->GetCase(c.stream_id(), record.get());
   if (read.ok() && record->stream_id() != c.stream_id()) {
     read = absl::DataLossError(absl::StrCat("it holds the case of ", record->stream_id()));
   }
   if (!read.ok()) {
-    if (status_.ok()) {
-      status_ = absl::Status(read.code(), absl::StrCat("the case ", c.stream_id(),
-                                                       " cannot be read back from the "
-                                                       "projection's checkpoint: ",
-                                                       read.message()));
-    }
-    record->Clear();
-    record->set_stream_id(c.stream_id());
-    return record;  // not held: a wrong answer is never cached
+    return absl::Status(read.code(),
+                        absl::StrCat("the case ", c.stream_id(),
+                                     " cannot be read back from the projection's checkpoint: ",
+                                     read.message()));
   }
   const size_t bytes = record->ByteSizeLong();
+  absl::MutexLock lock(&mu_);
+  // Another reader may have read it meanwhile: theirs is held, and used.
+  if (auto it = bodies_.find(&c); it != bodies_.end()) return it->second.record;
   std::shared_ptr<const state::CaseRecord> out =
       Hold(c, std::move(record), bytes, State::kCached).record;
   TrimLocked();
   return out;
 }
 
+void CaseBodies::Fail(const absl::Status& why) const {
+  absl::MutexLock lock(&mu_);
+  if (status_.ok()) status_ = why;
+}
+
 state::CaseRecord* CaseBodies::MutableBody(const Case& c) {
-  std::shared_ptr<const state::CaseRecord> read = Get(c);  // read back if dropped
+  // Read back if dropped.
+  absl::StatusOr<std::shared_ptr<const state::CaseRecord>> read = Get(c);
+  if (!read.ok()) Fail(read.status());
   absl::MutexLock lock(&mu_);
   auto it = bodies_.find(&c);
   if (it == bodies_.end()) {
     // It could not be read back (status() says so, and nothing is reported
-    // or checkpointed from now on): the empty record stands in.
-    Hold(c, std::const_pointer_cast<state::CaseRecord>(read), 0, State::kUnsaved);
+    // or checkpointed from now on): an empty record stands in.
+    auto empty = std::make_shared<state::CaseRecord>();
+    empty->set_stream_id(c.stream_id());
+    Hold(c, std::move(empty), 0, State::kUnsaved);
     it = bodies_.find(&c);
   }
   Body& b = it->second;
   if (b.state == State::kCached) {
     lru_.erase(b.lru);
+    cached_bytes_ -= b.bytes;
     b.state = State::kUnsaved;
     unsaved_bytes_ += b.bytes;
   }
@@ -162,6 +179,7 @@ void CaseBodies::Saved(const Case& c) {
   // The checkpoint has just serialised it: its size is known.
   b.bytes = b.record->ByteSizeLong();
   bytes_ += b.bytes;
+  cached_bytes_ += b.bytes;
   b.state = State::kCached;
   lru_.push_front(&c);
   b.lru = lru_.begin();
@@ -179,6 +197,7 @@ void CaseBodies::Clear() {
   lru_.clear();
   bytes_ = 0;
   unsaved_bytes_ = 0;
+  cached_bytes_ = 0;
   status_ = absl::OkStatus();
 }
 

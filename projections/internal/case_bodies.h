@@ -35,6 +35,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "evenhand/state/fairness_state.pb.h"
 #include "projections/fairness_projection.h"
@@ -43,19 +44,23 @@ namespace evenhand::projections::internal {
 
 class CaseBodies {
  public:
-  // Bodies not unsaved or resident may be dropped and read back from
-  // `store` (which must outlive this) while they take more than
-  // `budget_bytes`. nullptr: every body stays in memory.
+  // Cached bodies may be dropped and read back from `store` (which must
+  // outlive this) while they take more than `budget_bytes` (unsaved and
+  // resident ones come on top). nullptr: every body stays in memory. Only
+  // with Clear() once bodies were dropped.
   void KeepIn(const StoredCases* store, size_t budget_bytes);
-  bool has_store() const { return store_ != nullptr; }
 
   // A new case's body (empty but for its stream id), unsaved.
   void Create(const Case& c);
   // A body read from the checkpoint: cached (or resident).
   void Restore(const Case& c, state::CaseRecord record);
-  // The body, for reading: read back from the store if it was dropped. If
-  // that fails, an empty record, and status() says why from then on.
-  std::shared_ptr<const state::CaseRecord> Get(const Case& c) const;
+  // The body, for reading: read back from the store if it was dropped
+  // (outside the lock: readers that miss wait for no one). An error names
+  // the case; nothing is held then.
+  absl::StatusOr<std::shared_ptr<const state::CaseRecord>> Get(const Case& c) const;
+  // A body the fold needed could not be read back: status() says `why`
+  // from now on.
+  void Fail(const absl::Status& why) const;
   // The body, for the fold to change: unsaved from now on.
   state::CaseRecord* MutableBody(const Case& c);
   // The fold grew `c`'s unsaved body by about `bytes`.
@@ -67,8 +72,9 @@ class CaseBodies {
   // Forgets every body (and any failure).
   void Clear();
 
-  // OK, or why a body could not be read back: the projection is then
-  // wrong and must not be reported from, or checkpointed.
+  // OK, or why a body the fold needed could not be read back: the
+  // projection is then wrong and must not be reported from, or
+  // checkpointed.
   absl::Status status() const;
   // The bytes of the bodies held: all, and those unsaved.
   size_t bytes() const;
@@ -91,14 +97,16 @@ class CaseBodies {
   void TrimLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Forget(const Case& c, Body& b) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const StoredCases* store_ = nullptr;
-  size_t budget_ = 0;
   mutable absl::Mutex mu_;
+  const StoredCases* store_ ABSL_GUARDED_BY(mu_) = nullptr;
+  size_t budget_ ABSL_GUARDED_BY(mu_) = 0;
   mutable absl::flat_hash_map<const Case*, Body> bodies_ ABSL_GUARDED_BY(mu_);
   // Cached bodies, most recently used first.
   mutable std::list<const Case*> lru_ ABSL_GUARDED_BY(mu_);
   mutable size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   mutable size_t unsaved_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // What the budget applies to.
+  mutable size_t cached_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   mutable absl::Status status_ ABSL_GUARDED_BY(mu_);
 };
 

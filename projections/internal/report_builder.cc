@@ -84,7 +84,7 @@ ReportBuilder::ReportBuilder(const FairnessProjection& projection, const ReportQ
 
 const state::CaseRecord& ReportBuilder::Body(const Case& c) const {
   auto [it, inserted] = bodies_.try_emplace(&c);
-  if (inserted) it->second = projection_.Body(c);
+  if (inserted) it->second = projection_.Body(c, pass_ == Pass::kReport ? &read_error_ : nullptr);
   return *it->second;
 }
 

@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
@@ -217,6 +218,10 @@ class ReportBuilder {
     bodies_.clear();
     projection_.TrimCases();
   }
+  // A report's first case that could not be read back (the report is then
+  // wrong). Deciding for the index, such a failure goes to the projection's
+  // health() instead.
+  const absl::Status& read_error() const { return read_error_; }
   // The visible facts of `c` whose payload is of `kind`, in position order.
   std::vector<Seen> Facts(const Case& c, v1::Payload::KindCase kind) const;
   std::optional<Seen> First(const Case& c, v1::Payload::KindCase kind) const;
@@ -318,6 +323,7 @@ class ReportBuilder {
   const FairnessProjection::Indexes& indexes_;
   // The bodies read (Body()): kept in memory while this reads them.
   mutable absl::flat_hash_map<const Case*, std::shared_ptr<const state::CaseRecord>> bodies_;
+  mutable absl::Status read_error_;
   ReportQuery query_;
   const FairnessSettings& settings_;
   const WorkingDayCalendar& calendar_;

@@ -245,8 +245,11 @@ TEST_F(IntegrityLogTest, CheckpointsOnDemandAreSignedAtMostOnceAnInterval) {
   };
   Open(true);
   AppendMany(3);
-  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint first, log_->CheckpointNow(absl::Seconds(1)));
+  // Signed now whatever the background signer did (it signs the log's
+  // first checkpoint as soon as it sees an event, here perhaps mid-way).
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint first, log_->CheckpointNow());
   EXPECT_EQ(first.checkpoint().tree_size(), log_->size());
+  const size_t signed_so_far = log_->Checkpoints()->size();
   AppendMany(3);
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint same, log_->CheckpointNow(absl::Seconds(1)));
   EXPECT_EQ(same.SerializeAsString(), first.SerializeAsString());
@@ -257,7 +260,7 @@ TEST_F(IntegrityLogTest, CheckpointsOnDemandAreSignedAtMostOnceAnInterval) {
   }
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint next, log_->CheckpointNow(absl::Seconds(1)));
   EXPECT_EQ(next.checkpoint().tree_size(), log_->size());
-  EXPECT_EQ(log_->Checkpoints()->size(), 2u);
+  EXPECT_EQ(log_->Checkpoints()->size(), signed_so_far + 1);
   TearDown();
   clock_ = nullptr;
 }

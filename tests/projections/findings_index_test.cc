@@ -725,6 +725,13 @@ TEST(CaseBodiesTest, ACaseThatCannotBeReadBackMakesTheProjectionUnhealthy) {
   fold(p);
   stored.Checkpoint(p);
   stored.LoseCase(briefing);
+  // A report told of it is wrong (and said to be); the projection is not.
+  absl::Status read_error;
+  p.DerivedReport(whole, settings, *calendar, &read_error);
+  EXPECT_TRUE(absl::IsDataLoss(read_error)) << read_error;
+  EXPECT_THAT(std::string(read_error.message()), ::testing::HasSubstr(briefing));
+  EXPECT_TRUE(p.health().ok()) << p.health();
+  // Without, the projection is unhealthy.
   p.DerivedReport(whole, settings, *calendar);
   EXPECT_TRUE(absl::IsDataLoss(p.health())) << p.health();
   EXPECT_THAT(std::string(p.health().message()), ::testing::HasSubstr(briefing));

@@ -409,9 +409,10 @@ TEST_F(FairnessServiceTest, CasesLeaveMemoryOnceCheckpointedAndReportsStayTheSam
 }
 
 // A case's facts that cannot be read back from the checkpoint (a damaged
-// block, a read error) stop the projection: it is said in /metrics, every
-// report is refused with what to do (never one built without that case),
-// appends go on, and a restart serves again.
+// block, a read error) are never taken for an empty case. A report that
+// needs them is refused; once the fold needs them, the projection stops: it
+// is said in /metrics, every report is refused with what to do, appends go
+// on, and a restart serves again.
 TEST_F(FairnessServiceTest, ACaseThatCannotBeReadBackStopsReportsUntilARestart) {
   domain_validation_ = false;
   std::atomic<bool> fail{false};
@@ -428,6 +429,9 @@ TEST_F(FairnessServiceTest, ACaseThatCannotBeReadBackStopsReportsUntilARestart) 
   testing::CouncilScenario council;
   const absl::Time now = absl::Now();
   council.Query(now - absl::Hours(3), "Q-1", "lab-1");
+  // A decline by choice: the group table cites it, read from its case.
+  council.Request(now - absl::Hours(3), "B-1", "lab", "M-1");
+  council.Decline(now - absl::Hours(2), "B-1", "ceo");
   auto publish = [&](uint64_t from) {
     for (uint64_t p = from; p <= council.last_position(); ++p) {
       v1::AppendRequest r;
@@ -446,6 +450,31 @@ TEST_F(FairnessServiceTest, ACaseThatCannotBeReadBackStopsReportsUntilARestart) 
     absl::SleepFor(absl::Milliseconds(10));
   }
   ASSERT_EQ(Gauge("evenhand_projection_unsaved_events"), 0);
+
+  // Rebuilt, the findings index answers from the log's end on: a report as
+  // of an earlier position is derived from the cases, which are read back.
+  rebuild_projections_ = true;
+  StartServer(config);
+  rebuild_projections_ = false;
+  for (int i = 0; i < 500 && Gauge("evenhand_findings_index_ready") != 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  for (int i = 0; i < 500 && Gauge("evenhand_projection_unsaved_events") != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(Gauge("evenhand_findings_index_ready"), 1);
+  ASSERT_EQ(Gauge("evenhand_projection_unsaved_events"), 0);
+  v1::ReportRequest earlier;
+  earlier.set_as_of_position(council.last_position() - 1);
+  // That report needs a case's facts back, and cannot have them.
+  fail = true;
+  EXPECT_THAT(fairness_->GetReport(earlier).status(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("this report cannot be built"),
+                             HasSubstr("cannot be read back"))));
+  EXPECT_EQ(Gauge("evenhand_projection_healthy"), 1) << "only that report is wrong";
+  fail = false;
+  EXPECT_THAT(Report(earlier).obligations(), SizeIs(1));
 
   // The answer's fold must read the query back, and cannot.
   fail = true;
