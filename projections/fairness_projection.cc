@@ -433,11 +433,7 @@ std::shared_ptr<const state::CaseRecord> FairnessProjection::Body(const Case& c,
                                                                   absl::Status* read_error) const {
   absl::StatusOr<std::shared_ptr<const state::CaseRecord>> body = bodies_->Get(c);
   if (body.ok()) return *std::move(body);
-  if (read_error == nullptr) {
-    bodies_->Fail(body.status());
-  } else if (read_error->ok()) {
-    *read_error = body.status();
-  }
+  CouldNotRead(body.status(), read_error);
   // Never taken for the case: whoever reads it fails.
   auto empty = std::make_shared<state::CaseRecord>();
   empty->set_stream_id(c.stream_id());
@@ -497,14 +493,16 @@ v1::FairnessReport FairnessProjection::DerivedReport(const ReportQuery& query,
 v1::FairnessReport FairnessProjection::Built(internal::ReportBuilder& builder,
                                              absl::Status* read_error) const {
   v1::FairnessReport report = builder.Build();
-  if (absl::Status failed = builder.read_error(); !failed.ok()) {
-    if (read_error == nullptr) {
-      bodies_->Fail(failed);
-    } else if (read_error->ok()) {
-      *read_error = failed;
-    }
-  }
+  if (!builder.read_error().ok()) CouldNotRead(builder.read_error(), read_error);
   return report;
+}
+
+void FairnessProjection::CouldNotRead(const absl::Status& why, absl::Status* read_error) const {
+  if (read_error == nullptr) {
+    bodies_->Fail(why);
+  } else if (read_error->ok()) {
+    *read_error = why;
+  }
 }
 
 std::vector<v1::RuleInfo> FairnessProjection::Rules(const FairnessSettings& settings) {

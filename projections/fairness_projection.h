@@ -331,6 +331,9 @@ class FairnessProjection {
  private:
   // Builds `builder`'s report, passing on a case it could not read back.
   v1::FairnessReport Built(internal::ReportBuilder& builder, absl::Status* read_error) const;
+  // A case's body could not be read back (`why`): told to `read_error` if
+  // given and not yet told of one, else to health().
+  void CouldNotRead(const absl::Status& why, absl::Status* read_error) const;
   // Apply(): copies the payload, or swaps it out of `take` if given.
   void Fold(const v1::RecordedEvent& event, v1::Payload* take);
   Case* CaseFor(const std::string& stream_id);
