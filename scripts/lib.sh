@@ -8,7 +8,7 @@ BUILD_DIR="${EVENHAND_BUILD_DIR:-$ROOT/build}"
 # Everything the build and the tests need. See ../shared/BUILD-NOTES.md for
 # why each is here (e.g. find_package(gRPC) needs protobuf-compiler-grpc).
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config lld
+  build-essential clang cmake ninja-build pkg-config lld
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
   libcli11-dev libpq-dev libcpp-httplib-dev help2man tzdata
@@ -19,9 +19,9 @@ PACKAGES=(
 # to drive it (skipped if a node is already installed).
 TEST_PACKAGES=(chromium python3-prometheus-client)
 
-# The sanitizer build and the fuzzers: clang with libFuzzer and the
-# sanitizer runtimes.
-SANITIZER_PACKAGES=(clang libclang-rt-14-dev)
+# The sanitizer build and the fuzzers: clang's libFuzzer and sanitizer
+# runtimes.
+SANITIZER_PACKAGES=(libclang-rt-14-dev)
 SANITIZER_BUILD_DIR="${EVENHAND_SANITIZER_BUILD_DIR:-$ROOT/build-asan}"
 
 # What only the Debian package needs: help2man for its man pages, dpkg-dev
@@ -76,9 +76,14 @@ install_node_modules() {
   npm_ci_into "$ROOT/clients/examples/node" "$build/examples-node" "the Node.js example"
 }
 
+# Compiled by clang unless CXX names another compiler: Debian's
+# clang 14 builds everything in a third of GCC 12's time on two cores
+# (4 min against 11; README.md, "Build time"). A folder configured with
+# another compiler is configured again from scratch (CMake says so once).
 build() {
   echo "==> building into $BUILD_DIR"
-  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER="${CXX:-clang++}" > /dev/null
   cmake --build "$BUILD_DIR" "$@"
 }
 
