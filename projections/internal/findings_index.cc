@@ -15,6 +15,27 @@
 namespace evenhand::projections::internal {
 namespace {
 
+template <typename T>
+void SortUnique(std::vector<T>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+}
+
+// Whether `a` and `b` hold the same contributions, in any order (a case
+// has a handful).
+bool SameContributions(const std::vector<Contribution>& a, const std::vector<Contribution>& b) {
+  if (a.size() != b.size()) return false;
+  std::vector<bool> used(b.size(), false);
+  for (const Contribution& x : a) {
+    bool found = false;
+    for (size_t j = 0; j < b.size() && !found; ++j) {
+      if (!used[j] && b[j] == x) used[j] = found = true;
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
 // The subjects: cases whose findings a rule decides on its own (a briefing,
 // meeting, query or complaint; a councillor for relationship-conflict).
 bool IsSubject(CaseKind kind) {
@@ -193,17 +214,21 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
   return true;
 }
 
-void FindingsIndex::Forget(const Case* subject, Subject& s) {
-  for (const std::string& key : s.cases) {
-    auto it = case_readers_.find(key);
+FindingsIndex::Subject& FindingsIndex::SubjectOf(const Case* subject) {
+  std::unique_ptr<Subject>& s = subjects_[subject];
+  if (s == nullptr) s = std::make_unique<Subject>();
+  return *s;
+}
+
+void FindingsIndex::Forget(const Case* subject, const Subject& s) {
+  auto forget = [subject](auto& readers, absl::string_view key) {
+    auto it = readers.find(key);
+    if (it == readers.end()) return;
     it->second.erase(subject);
-    if (it->second.empty()) case_readers_.erase(it);
-  }
-  for (const std::string& key : s.matters) {
-    auto it = matter_readers_.find(key);
-    it->second.erase(subject);
-    if (it->second.empty()) matter_readers_.erase(it);
-  }
+    if (it->second.empty()) readers.erase(it);
+  };
+  s.cases.ForEach([&](absl::string_view key) { forget(case_readers_, key); });
+  s.matters.ForEach([&](absl::string_view key) { forget(matter_readers_, key); });
   if (s.council_until != INT64_MIN) {
     auto [begin, end] = council_readers_.equal_range(s.council_until);
     for (auto it = begin; it != end; ++it) {
@@ -307,12 +332,14 @@ void FindingsIndex::Withdraw(const Alive& alive, uint64_t position, int64_t reco
 void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recorded_nanos) {
   contributions_.clear();
   std::vector<Decided> now = builder_.Decide(subject, position, &reads_, &contributions_);
-  Subject& s = subjects_[&subject];
-  if (contributions_ != s.figures) {
+  Subject& s = SubjectOf(&subject);
+  std::vector<Contribution> had;
+  if (!s.figures.empty()) figures_.OfCase(&subject, s.figures, &had);
+  if (!SameContributions(contributions_, had)) {
     // Only what changed: a briefing given does not take back and add again
     // its request and decision (each change is kept for earlier positions).
     absl::flat_hash_map<Contribution, int> before;
-    for (const Contribution& x : s.figures) ++before[x];
+    for (const Contribution& x : had) ++before[x];
     for (const Contribution& x : contributions_) {
       auto it = before.find(x);
       if (it != before.end() && it->second > 0) {
@@ -324,7 +351,9 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
     for (const auto& [x, n] : before) {
       for (int i = 0; i < n; ++i) figures_.Remove(x, position);
     }
-    s.figures = contributions_;
+    s.figures.clear();
+    for (const Contribution& x : contributions_) s.figures.push_back(GroupFigures::KeyOf(x));
+    SortUnique(&s.figures);
     dirty_subjects_.insert(&subject);
   }
 
@@ -364,19 +393,26 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
 
   // What it read, for the next events (its own case needs no entry).
   reads_.cases.erase(subject.stream_id());
-  std::vector<std::string> cases(reads_.cases.begin(), reads_.cases.end());
-  std::vector<std::string> matters(reads_.matters.begin(), reads_.matters.end());
-  std::sort(cases.begin(), cases.end());
-  std::sort(matters.begin(), matters.end());
+  auto sorted = [](const absl::flat_hash_set<std::string>& names) {
+    std::vector<absl::string_view> out(names.begin(), names.end());
+    std::sort(out.begin(), out.end());
+    return PackedNames::Of(out);
+  };
+  PackedNames cases = sorted(reads_.cases);
+  PackedNames matters = sorted(reads_.matters);
   if (cases == s.cases && matters == s.matters && reads_.council_until == s.council_until) return;
   dirty_subjects_.insert(&subject);
   Forget(&subject, s);
-  for (const std::string& key : cases) case_readers_[key].insert(&subject);
-  for (const std::string& key : matters) matter_readers_[key].insert(&subject);
-  if (reads_.council_until != INT64_MIN) council_readers_.emplace(reads_.council_until, &subject);
   s.cases = std::move(cases);
   s.matters = std::move(matters);
   s.council_until = reads_.council_until;
+  AddReader(&subject, s);
+}
+
+void FindingsIndex::AddReader(const Case* subject, const Subject& s) {
+  s.cases.ForEach([&](absl::string_view key) { case_readers_[key].insert(subject); });
+  s.matters.ForEach([&](absl::string_view key) { matter_readers_[key].insert(subject); });
+  if (s.council_until != INT64_MIN) council_readers_.emplace(s.council_until, subject);
 }
 
 std::string FindingsIndex::Fingerprint() const {
@@ -448,8 +484,9 @@ void FindingsIndex::ForEachDirty(
     entry(r);
   }
   state::SubjectRecord r;
+  std::vector<Contribution> figures;
   for (const Case* c : dirty_subjects_) {
-    const Subject& s = subjects_.at(c);
+    const Subject& s = *subjects_.at(c);
     r.Clear();
     r.set_stream_id(c->stream_id());
     for (const Alive& a : s.alive) {
@@ -459,10 +496,12 @@ void FindingsIndex::ForEachDirty(
       x->set_when_nanos(a.when_nanos);
       x->set_obligation(a.obligation);
     }
-    for (const std::string& key : s.cases) r.add_cases(key);
-    for (const std::string& key : s.matters) r.add_matters(key);
+    s.cases.ForEach([&](absl::string_view key) { r.add_cases(std::string(key)); });
+    s.matters.ForEach([&](absl::string_view key) { r.add_matters(std::string(key)); });
     r.set_council_until(s.council_until);
-    for (const Contribution& x : s.figures) *r.add_figures() = x.ToRecord();
+    figures.clear();
+    figures_.OfCase(c, s.figures, &figures);
+    for (const Contribution& x : figures) *r.add_figures() = x.ToRecord();
     subject(r);
   }
 }
@@ -515,13 +554,13 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
     return absl::DataLossError(absl::StrCat(
         "findings index checkpoint: subject not in the checkpoint: ", record.stream_id()));
   }
-  Subject& s = subjects_[subject];
+  Subject& s = SubjectOf(subject);
   for (const state::AliveEntryRecord& a : record.alive()) {
     s.alive.push_back({a.id(), a.digest(), a.when_nanos(), a.obligation()});
     restored_ids_ = std::max(restored_ids_, a.id() + 1);
   }
-  s.cases.assign(record.cases().begin(), record.cases().end());
-  s.matters.assign(record.matters().begin(), record.matters().end());
+  s.cases = PackedNames::Of(record.cases());
+  s.matters = PackedNames::Of(record.matters());
   s.council_until = record.council_until();
   for (const state::FigureRecord& f : record.figures()) {
     if (f.kind() >= Contribution::kKinds) {
@@ -529,12 +568,12 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
                                               record.stream_id(), " has a figure of unknown kind ",
                                               f.kind()));
     }
-    s.figures.push_back(Contribution::FromRecord(f, subject));
-    figures_.Add(s.figures.back());
+    const Contribution x = Contribution::FromRecord(f, subject);
+    figures_.Add(x);
+    s.figures.push_back(GroupFigures::KeyOf(x));
   }
-  for (const std::string& key : s.cases) case_readers_[key].insert(subject);
-  for (const std::string& key : s.matters) matter_readers_[key].insert(subject);
-  if (s.council_until != INT64_MIN) council_readers_.emplace(s.council_until, subject);
+  SortUnique(&s.figures);
+  AddReader(subject, s);
   return absl::OkStatus();
 }
 

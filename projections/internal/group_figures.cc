@@ -225,9 +225,19 @@ bool GroupFigures::Totals::empty() const {
 }
 
 void GroupFigures::Add(const Contribution& x, uint64_t position) {
-  all_.emplace(Key{x.at_nanos, x.position}, x);
+  all_.emplace(KeyOf(x), x);
   Change(x, +1);
   Keep(x, position, /*added=*/true);
+}
+
+void GroupFigures::OfCase(const Case* c, const std::vector<Key>& keys,
+                          std::vector<Contribution>* out) const {
+  for (const Key& key : keys) {
+    auto [begin, end] = all_.equal_range(key);
+    for (auto it = begin; it != end; ++it) {
+      if (it->second.c == c) out->push_back(it->second);
+    }
+  }
 }
 
 void GroupFigures::Keep(const Contribution& x, uint64_t position, bool added) {
@@ -238,7 +248,7 @@ void GroupFigures::Keep(const Contribution& x, uint64_t position, bool added) {
 }
 
 void GroupFigures::Remove(const Contribution& x, uint64_t position) {
-  auto [begin, end] = all_.equal_range(Key{x.at_nanos, x.position});
+  auto [begin, end] = all_.equal_range(KeyOf(x));
   for (auto it = begin; it != end; ++it) {
     if (it->second == x) {
       all_.erase(it);

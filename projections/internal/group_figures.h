@@ -157,6 +157,14 @@ class GroupFigures {
   // Changes held in memory (for the memory they take).
   size_t history_size() const { return history_size_; }
 
+  // Where a contribution is kept: when its fact happened, and its position.
+  using Key = std::pair<int64_t, uint64_t>;
+  static Key KeyOf(const Contribution& x) { return {x.at_nanos, x.position}; }
+  // Appends to `out` the contributions of case `c` kept at `keys` (what
+  // its last Add()s were placed by): a subject keeps only where its
+  // contributions are, not a second copy of them.
+  void OfCase(const Case* c, const std::vector<Key>& keys, std::vector<Contribution>* out) const;
+
   // Checkpointing: the changes held (not yet stored), per UTC day of the
   // contribution, in position order; then Saved() once they are, which
   // forgets them.
@@ -210,7 +218,6 @@ class GroupFigures {
   // without a reply as unanswered).
   static void AddTotals(const Totals& t, GroupTally* tally);
 
-  using Key = std::pair<int64_t, uint64_t>;  // (at, position)
   absl::btree_multimap<Key, Contribution> all_;
   // UTC day -> group -> totals.
   absl::btree_map<int64_t, absl::flat_hash_map<std::string, Totals>> days_;

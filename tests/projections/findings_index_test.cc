@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
 #include "projections/internal/day_nanos.h"
+#include "projections/internal/packed_names.h"
 #include "tests/testing/council_scenario.h"
 
 namespace evenhand::projections {
@@ -743,6 +744,24 @@ TEST(CaseBodiesTest, ACaseThatCannotBeReadBackMakesTheProjectionUnhealthy) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Histories, FindingsIndexTest, ::testing::Range<uint64_t>(1, 13));
+
+// What the index keeps of each subject's reads: names of any length and
+// bytes come back as they went in, in order.
+TEST(PackedNamesTest, NamesOfAnyLengthComeBackInOrder) {
+  const std::vector<std::string> names = {
+      "",  std::string(1, '\0'), "briefing-B-1", std::string(127, 'a'), std::string(128, 'b'),
+      std::string(20000, 'c'), "matter \xE2\x80\x94 with\nlines"};
+  internal::PackedNames packed = internal::PackedNames::Of(names);
+  std::vector<std::string> back;
+  packed.ForEach([&](absl::string_view name) { back.emplace_back(name); });
+  EXPECT_EQ(back, names);
+  EXPECT_FALSE(packed.empty());
+  EXPECT_TRUE(internal::PackedNames().empty());
+  EXPECT_EQ(packed, internal::PackedNames::Of(names));
+  // A different split of the same bytes is a different list.
+  EXPECT_NE(internal::PackedNames::Of(std::vector<std::string>{"ab", "c"}),
+            internal::PackedNames::Of(std::vector<std::string>{"a", "bc"}));
+}
 
 }  // namespace
 }  // namespace evenhand::projections
