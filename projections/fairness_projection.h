@@ -288,6 +288,8 @@ class FairnessProjection {
 
   // Checkpointing. Cases changed since the last ClearDirty():
   void ForEachDirtyCase(const std::function<void(const state::CaseRecord&)>& visit) const;
+  // Then TrimCases(), with the exclusive lock released: the cases saved
+  // may now be dropped.
   void ClearDirty();
   // Restoring: add each checkpointed case, then set the position it was
   // taken at. Only on an empty projection.

@@ -10,11 +10,12 @@
 namespace evenhand::projections::internal {
 
 void CaseBodies::KeepIn(const StoredCases* store, size_t budget_bytes) {
+  Dropped dropped;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
   store_ = store;
   budget_ = budget_bytes;
   if (store_ == nullptr) return;
-  TrimLocked();
+  TrimLocked(&dropped);
 }
 
 bool CaseBodies::Resident(const Case& c) {
@@ -46,7 +47,8 @@ CaseBodies::Body& CaseBodies::Hold(const Case& c, std::shared_ptr<state::CaseRec
   return b;
 }
 
-void CaseBodies::Forget(const Case& c, Body& b) const {
+void CaseBodies::Forget(const Case& c, Body& b, Dropped* dropped) const {
+  dropped->push_back(std::move(b.record));
   bytes_ -= b.bytes;
   if (b.state == State::kUnsaved) unsaved_bytes_ -= b.bytes;
   if (b.state == State::kCached) {
@@ -56,7 +58,7 @@ void CaseBodies::Forget(const Case& c, Body& b) const {
   bodies_.erase(&c);
 }
 
-void CaseBodies::TrimLocked() const {
+void CaseBodies::TrimLocked(Dropped* dropped) const {
   if (store_ == nullptr) return;
   // Readers may hold the least recently used bodies (a report over a long
   // period holds every case it read until it is built): only so many are
@@ -73,7 +75,7 @@ void CaseBodies::TrimLocked() const {
       continue;
     }
     auto after = std::next(it);  // `it` is erased: go on from its place
-    Forget(*c, b);
+    Forget(*c, b, dropped);
     it = after;
   }
 }
@@ -88,10 +90,11 @@ void CaseBodies::Create(const Case& c) {
 void CaseBodies::Restore(const Case& c, state::CaseRecord record) {
   const size_t bytes = record.ByteSizeLong();
   auto held = std::make_shared<state::CaseRecord>(std::move(record));
+  Dropped dropped;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
-  if (auto it = bodies_.find(&c); it != bodies_.end()) Forget(c, it->second);
+  if (auto it = bodies_.find(&c); it != bodies_.end()) Forget(c, it->second, &dropped);
   Hold(c, std::move(held), bytes, State::kCached);
-  TrimLocked();
+  TrimLocked(&dropped);
 }
 
 absl::StatusOr<std::shared_ptr<const state::CaseRecord>> CaseBodies::Get(const Case& c) const {
@@ -122,12 +125,13 @@ absl::StatusOr<std::shared_ptr<const state::CaseRecord>> CaseBodies::Get(const C
                                      read.message()));
   }
   const size_t bytes = record->ByteSizeLong();
+  Dropped dropped;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
   // Another reader may have read it meanwhile: theirs is held, and used.
   if (auto it = bodies_.find(&c); it != bodies_.end()) return it->second.record;
   std::shared_ptr<const state::CaseRecord> out =
       Hold(c, std::move(record), bytes, State::kCached).record;
-  TrimLocked();
+  TrimLocked(&dropped);
   return out;
 }
 
@@ -183,12 +187,12 @@ void CaseBodies::Saved(const Case& c) {
   b.state = State::kCached;
   lru_.push_front(&c);
   b.lru = lru_.begin();
-  TrimLocked();
 }
 
 void CaseBodies::Trim() const {
+  Dropped dropped;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
-  TrimLocked();
+  TrimLocked(&dropped);
 }
 
 void CaseBodies::Clear() {

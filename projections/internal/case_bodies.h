@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <list>
 #include <memory>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -65,7 +66,9 @@ class CaseBodies {
   state::CaseRecord* MutableBody(const Case& c);
   // The fold grew `c`'s unsaved body by about `bytes`.
   void Grew(const Case& c, size_t bytes);
-  // The checkpoint has written `c`'s body: it may be dropped.
+  // The checkpoint has written `c`'s body: it may be dropped (by the next
+  // Trim(), which the caller makes once it holds no lock readers wait on:
+  // a checkpoint after a rebuild saves every case).
   void Saved(const Case& c);
   // Drops what is over budget now that readers may have let go.
   void Trim() const;
@@ -89,13 +92,16 @@ class CaseBodies {
     std::list<const Case*>::iterator lru;  // kCached only
   };
   static bool Resident(const Case& c);
+  // Bodies dropped under the lock, destroyed after it is released (a
+  // record's destructor frees each of its facts).
+  using Dropped = std::vector<std::shared_ptr<state::CaseRecord>>;
   // Holds `record` as `c`'s body in `state`.
   Body& Hold(const Case& c, std::shared_ptr<state::CaseRecord> record, size_t bytes,
              State state) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops least recently used cached bodies no reader holds while over
   // budget (passing over a bounded number: readers may hold many).
-  void TrimLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Forget(const Case& c, Body& b) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TrimLocked(Dropped* dropped) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Forget(const Case& c, Body& b, Dropped* dropped) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   const StoredCases* store_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -223,7 +223,11 @@ FindingsIndex::Subject& FindingsIndex::SubjectOf(const Case* subject) {
 void FindingsIndex::Forget(const Case* subject, const Subject& s) {
   auto forget = [subject](auto& readers, absl::string_view key) {
     auto it = readers.find(key);
-    if (it == readers.end()) return;
+    if (it == readers.end()) {
+      // A bug: a subject is among the readers of everything it read.
+      logging::Error("fairness", "findings index: a subject was not among a name's readers");
+      return;
+    }
     it->second.erase(subject);
     if (it->second.empty()) readers.erase(it);
   };

@@ -10,6 +10,7 @@
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_PACKED_NAMES_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_PACKED_NAMES_H_
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -51,6 +52,7 @@ class PackedNames {
         n |= static_cast<size_t>(b & 0x7f) << shift;
         shift += 7;
       } while ((b & 0x80) != 0);
+      assert(at + n <= bytes_.size());  // only Append() writes bytes_
       visit(absl::string_view(bytes_.data() + at, n));
       at += n;
     }

@@ -349,6 +349,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
           ASSERT_TRUE(changes_.emplace(ChangeKey{day, r.changes().rbegin()->position()}, r).second);
         });
     p.ClearDirty();
+    p.TrimCases();
   }
   // A projection restored from the last checkpoint, as the runner does.
   // With `case_budget`, the cases' bodies beyond it are read back from here.
