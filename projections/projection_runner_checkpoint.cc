@@ -108,8 +108,9 @@ absl::Status ProjectionRunner::Checkpoint() {
     checkpointed_at_ = absl::Now();
   }
   // The bodies now saved that are over the cache's budget are dropped with
-  // reports going on: after a rebuild that is a quarter of every case's,
-  // seconds of freeing that reports waited out under the lock above.
+  // reports going on: after a rebuild, a quarter of every case's facts
+  // (0.23 s of freeing at 1M events, which reports waited out when it was
+  // done under the lock above).
   absl::ReaderMutexLock lock(&mu_);
   projection_.TrimCases();
   return absl::OkStatus();
