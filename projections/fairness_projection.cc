@@ -190,6 +190,15 @@ bool FairnessProjection::ForEachDirtyFindingsRecord(
   return true;
 }
 
+bool FairnessProjection::ForEachSeededFindingSubject(
+    const std::function<void(const state::SubjectRecord&)>& subject) const {
+  return findings_ != nullptr && findings_->ForEachSeededSubject(subject);
+}
+
+void FairnessProjection::SeededFindingSubjectsSaved() {
+  if (findings_ != nullptr) findings_->SeededSubjectsSaved();
+}
+
 bool FairnessProjection::findings_unsaved() const {
   return findings_ != nullptr && findings_->unsaved();
 }

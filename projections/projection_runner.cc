@@ -4,6 +4,7 @@
 // projection_runner_checkpoint.cc, its layout in internal/checkpoint_store.h.
 #include "projections/projection_runner.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
@@ -240,14 +241,26 @@ void ProjectionRunner::Follow() {
     // events, holding reports back for one slice at a time.
     if (!seeded) {
       absl::MutexLock fold(&fold_mu_);  // seeding changes the projection too
-      absl::MutexLock lock(&mu_);
-      const bool was_seeding = !projection_.findings_indexed();
-      seeded = projection_.SeedFindings(2048);
-      if (seeded && was_seeding && projection_.findings_indexed()) {
-        logging::Info("projections",
-                      absl::StrCat("findings index ready (every case decided as of position ",
-                                   projection_.position(), ", in ",
-                                   absl::FormatDuration(absl::Now() - seeding_since), ")"));
+      {
+        absl::MutexLock lock(&mu_);
+        const bool was_seeding = !projection_.findings_indexed();
+        seeded = projection_.SeedFindings(std::max<size_t>(options_.seed_slice_cases, 1));
+        if (seeded && was_seeding && projection_.findings_indexed()) {
+          logging::Info("projections",
+                        absl::StrCat("findings index ready (every case decided as of position ",
+                                     projection_.position(), ", in ",
+                                     absl::FormatDuration(absl::Now() - seeding_since), ")"));
+        }
+      }
+      // What the slice decided is written now (under a shared lock: reports
+      // not waiting for the fold go on). Tried again after the next slice.
+      absl::Status saved = seeded ? absl::OkStatus() : SaveSeededSubjects();
+      if (!saved.ok() && !seeded_subjects_failing_) {
+        logging::Warning("projections",
+                         absl::StrCat("the findings index's subjects are not written while it "
+                                      "is seeded (", saved.message(),
+                                      "); its first checkpoint writes them all"));
+        seeded_subjects_failing_ = true;
       }
     }
     batch.clear();

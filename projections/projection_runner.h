@@ -10,7 +10,9 @@
 // `checkpoint_when_idle`; and on Stop) it writes the cases
 // changed since the last checkpoint, together with the position they
 // reflect, in one atomic RocksDB batch. A crash loses at most the work since
-// the last checkpoint, which is refolded on restart.
+// the last checkpoint, which is refolded on restart. (While the findings
+// index is seeded, the subjects it decides are also written between
+// checkpoints; they count only once a checkpoint writes the index's header.)
 //
 // The checkpoint also holds the cases' facts that leave memory: past
 // `case_cache_bytes`, the projection reads them back from it. One that
@@ -75,6 +77,11 @@ struct RunnerOptions {
   // Without a checkpoint to read back from (read-only, or one that cannot
   // be written), every body is held.
   size_t case_cache_bytes = 64 << 20;
+  // How many cases the findings index decides at a time when it is seeded
+  // (after a rebuild, or restored without its own checkpoint): reports wait
+  // out one slice, and its subjects are then written ahead of the index's
+  // first checkpoint.
+  size_t seed_slice_cases = 2048;
   // Discard any checkpoint and fold the whole log again.
   bool rebuild = false;
   // The log is open read-only (a full disk): open the checkpoint read-only
@@ -97,6 +104,9 @@ struct RunnerOptions {
   // Test-only: called before a case's body is read back from the
   // checkpoint; an error fails the read.
   std::function<absl::Status(const std::string& stream_id)> TEST_case_read;
+  // Test-only: called with how many subjects each seeding slice wrote
+  // ahead of the findings index's first checkpoint.
+  std::function<void(size_t subjects)> TEST_seeded_subjects_written;
 };
 
 class ProjectionRunner {
@@ -172,6 +182,13 @@ class ProjectionRunner {
   // Creates the findings index, from its checkpoint if usable.
   absl::Status RestoreFindings() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // While the findings index is seeded: writes the subjects it has decided
+  // or changed since the last call, so that its first checkpoint does not
+  // write them all at once on the fold's thread. Only over a checkpoint
+  // that holds cases (at a position past 0): a start at 0 deletes nothing of
+  // the index. What fails to be written is left to that checkpoint.
+  absl::Status SaveSeededSubjects() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // `idle`: how long no event has come (zero while they do).
   bool CheckpointDue(bool catching_up, absl::Duration idle = absl::ZeroDuration()) const
@@ -203,6 +220,8 @@ class ProjectionRunner {
   // fold thread; Stop() and tests once it is done), so a checkpoint can
   // serialise cases under a shared lock of mu_ while reports read on.
   absl::Mutex fold_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Writing seeded subjects ahead failed (said once).
+  bool seeded_subjects_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
   // The last checkpoint failed (said once until one succeeds).
   bool checkpoint_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
   // The checkpoint could not be read, or reset, at start: it is neither

@@ -27,6 +27,16 @@ using internal::kPositionKey;
 using internal::kProvisionalFindingPrefix;
 using internal::WithdrawnKey;
 
+namespace {
+
+void PutSubject(const state::SubjectRecord& subject, rocksdb::ColumnFamilyHandle* cf,
+                rocksdb::WriteBatch* batch) {
+  batch->Put(cf, absl::StrCat(kFindingSubjectPrefix, subject.stream_id()),
+             subject.SerializeAsString());
+}
+
+}  // namespace
+
 absl::Status ProjectionRunner::Checkpoint() {
   // Only the fold changes the projection, and it is excluded by fold_mu_:
   // a shared lock is enough to serialise the cases, so reports go on
@@ -73,11 +83,7 @@ absl::Status ProjectionRunner::Checkpoint() {
                         : FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()),
                     value);
         },
-        [&](const state::SubjectRecord& subject) {
-          key = absl::StrCat(kFindingSubjectPrefix, subject.stream_id());
-          subject.SerializeToString(&value);
-          batch.Put(cf, key, value);
-        },
+        [&](const state::SubjectRecord& subject) { PutSubject(subject, cf, &batch); },
         [&](int64_t day, const state::FigureChangesRecord& changes) {
           if (changes.changes().empty()) return;
           changes.SerializeToString(&value);
@@ -113,6 +119,34 @@ absl::Status ProjectionRunner::Checkpoint() {
   // done under the lock above).
   absl::ReaderMutexLock lock(&mu_);
   projection_.TrimCases();
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionRunner::SaveSeededSubjects() {
+  if (db_ == nullptr || options_.read_only || checkpoint_broken_) return absl::OkStatus();
+  rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
+  rocksdb::WriteBatch batch;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (!loaded_ || checkpointed_position_ == 0 || !projection_.health().ok()) {
+      return absl::OkStatus();
+    }
+    projection_.ForEachSeededFindingSubject(
+        [&](const state::SubjectRecord& subject) { PutSubject(subject, cf, &batch); });
+  }
+  const size_t subjects = batch.Count();
+  if (subjects == 0) return absl::OkStatus();
+  // Without the index's header (deleted with them, if an older one is
+  // there), a restart before the first checkpoint seeds afresh: these
+  // count only once that checkpoint has written the entries they name.
+  batch.Delete(cf, kFindingsHeaderKey);
+  EH_RETURN_IF_ERROR(disk_->CheckRoom(2 * batch.GetDataSize()));
+  EH_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot write"));
+  {
+    absl::MutexLock lock(&mu_);
+    projection_.SeededFindingSubjectsSaved();
+  }
+  if (options_.TEST_seeded_subjects_written) options_.TEST_seeded_subjects_written(subjects);
   return absl::OkStatus();
 }
 

@@ -416,6 +416,9 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.block_cache_bytes = static_cast<size_t>(c.fairness().cache_mib()) << 20;
   runner_options.case_cache_bytes = options_.TEST_case_cache_bytes.value_or(
       static_cast<size_t>(c.fairness().case_cache_mib()) << 20);
+  if (options_.TEST_seed_slice_cases) {
+    runner_options.seed_slice_cases = *options_.TEST_seed_slice_cases;
+  }
   runner_options.rebuild = options_.rebuild_projections;
   runner_options.read_only = store_->write_state().read_only;
   runner_options.min_free_bytes = store_options.min_free_bytes;
@@ -423,6 +426,7 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.TEST_before_fold = options_.TEST_before_fold;
   runner_options.TEST_before_load = options_.TEST_before_load;
   runner_options.TEST_case_read = options_.TEST_case_read;
+  runner_options.TEST_seeded_subjects_written = options_.TEST_seeded_subjects_written;
   runner_options.index_settings = projections::FairnessSettings::FromConfig(c.fairness());
   runner_options.index_calendar = calendar;
   EH_ASSIGN_OR_RETURN(runner_, projections::ProjectionRunner::Start(store_.get(), runner_options));

@@ -48,6 +48,11 @@ struct ServerOptions {
   // Test-only: the projection's case cache in bytes, below the config's
   // MiB (0: no case's facts kept once checkpointed).
   std::optional<size_t> TEST_case_cache_bytes;
+  // Test-only: how many cases the findings index decides at a time when
+  // seeded (projections::RunnerOptions::seed_slice_cases).
+  std::optional<size_t> TEST_seed_slice_cases;
+  // Test-only: called with how many subjects each seeding slice wrote.
+  std::function<void(size_t subjects)> TEST_seeded_subjects_written;
   // Test-only: called before a case's body is read back from the
   // projection's checkpoint; an error fails the read.
   std::function<absl::Status(const std::string& stream_id)> TEST_case_read;

@@ -9,7 +9,9 @@
 //   "fairness/findings/header"    -> FindingsIndexHeader
 //   "fairness/findings/e/" ...    -> FindingEntryRecord (FindingKey, WithdrawnKey)
 //   "fairness/findings/p/" BE64   -> a provisional FindingEntryRecord
-//   "fairness/findings/s/" stream -> SubjectRecord
+//   "fairness/findings/s/" stream -> SubjectRecord (read only under a header:
+//                                    some are written while the index is
+//                                    seeded, before its first checkpoint)
 //   "fairness/findings/g/" ...    -> FigureChangesRecord (FigureChangeKey)
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_CHECKPOINT_STORE_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_CHECKPOINT_STORE_H_

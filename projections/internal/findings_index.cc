@@ -210,6 +210,7 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
   }
   // Every subject holds what it had at `position` or later.
   seeding_ = false;
+  seeded_unsaved_ = true;
   complete_from_ = position;
   return true;
 }
@@ -488,32 +489,56 @@ void FindingsIndex::ForEachDirty(
     entry(r);
   }
   state::SubjectRecord r;
-  std::vector<Contribution> figures;
+  std::vector<Contribution> scratch;
   for (const Case* c : dirty_subjects_) {
-    const Subject& s = *subjects_.at(c);
-    r.Clear();
-    r.set_stream_id(c->stream_id());
-    for (const Alive& a : s.alive) {
-      state::AliveEntryRecord* x = r.add_alive();
-      x->set_id(a.id);
-      x->set_digest(a.digest);
-      x->set_when_nanos(a.when_nanos);
-      x->set_obligation(a.obligation);
-    }
-    s.cases.ForEach([&](absl::string_view key) { r.add_cases(std::string(key)); });
-    s.matters.ForEach([&](absl::string_view key) { r.add_matters(std::string(key)); });
-    r.set_council_until(s.council_until);
-    figures.clear();
-    figures_.OfCase(c, s.figures, &figures);
-    for (const Contribution& x : figures) *r.add_figures() = x.ToRecord();
+    SubjectRecordOf(c, &r, &scratch);
     subject(r);
   }
+}
+
+void FindingsIndex::SubjectRecordOf(const Case* c, state::SubjectRecord* r,
+                                    std::vector<Contribution>* scratch) const {
+  const Subject& s = *subjects_.at(c);
+  r->Clear();
+  r->set_stream_id(c->stream_id());
+  for (const Alive& a : s.alive) {
+    state::AliveEntryRecord* x = r->add_alive();
+    x->set_id(a.id);
+    x->set_digest(a.digest);
+    x->set_when_nanos(a.when_nanos);
+    x->set_obligation(a.obligation);
+  }
+  s.cases.ForEach([&](absl::string_view key) { r->add_cases(std::string(key)); });
+  s.matters.ForEach([&](absl::string_view key) { r->add_matters(std::string(key)); });
+  r->set_council_until(s.council_until);
+  scratch->clear();
+  figures_.OfCase(c, s.figures, scratch);
+  for (const Contribution& x : *scratch) *r->add_figures() = x.ToRecord();
+}
+
+bool FindingsIndex::ForEachSeededSubject(
+    const std::function<void(const state::SubjectRecord&)>& subject) const {
+  if (!seeding_) return false;
+  // A subject's record names entries still held (pending_): the first
+  // checkpoint writes them, with the header that makes these records count.
+  state::SubjectRecord r;
+  std::vector<Contribution> scratch;
+  for (const Case* c : dirty_subjects_) {
+    SubjectRecordOf(c, &r, &scratch);
+    subject(r);
+  }
+  return true;
+}
+
+void FindingsIndex::SeededSubjectsSaved() {
+  if (seeding_) dirty_subjects_.clear();
 }
 
 void FindingsIndex::ClearDirty() {
   // While seeding nothing is checkpointed: keep it all for the first
   // checkpoint after. Without a store, entries stay in memory.
   if (seeding_) return;
+  seeded_unsaved_ = false;
   dirty_subjects_.clear();
   if (stored_ == nullptr) return;
   figures_.Saved();
@@ -583,7 +608,8 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
 
 bool FindingsIndex::unsaved() const {
   if (seeding_) return false;
-  if (!dirty_subjects_.empty()) return true;
+  // The header that makes the subjects written while seeding count.
+  if (seeded_unsaved_ || !dirty_subjects_.empty()) return true;
   for (const auto& [id, e] : pending_) {
     if (!(e.provisional_written && Provisional(e))) return true;
   }

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -324,11 +325,16 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
     return absl::OkStatus();
   }
   size_t changes_stored() const { return changes_.size(); }
-  // A checkpoint of `p`: its cases and its index, as the runner writes them.
-  void Checkpoint(FairnessProjection& p) {
+  // Subjects written ahead (SaveSeeded) and written again since, changed.
+  size_t rewritten() const { return rewritten_; }
+  // A checkpoint of `p`: its cases and its index, as the runner writes them
+  // (without the index's header while it is seeded). Returns how many
+  // subjects it wrote.
+  size_t Checkpoint(FairnessProjection& p) {
     p.ForEachDirtyCase([&](const state::CaseRecord& c) { cases_[c.stream_id()] = c; });
     position_ = p.position();
-    p.ForEachDirtyFindingsRecord(
+    size_t subjects = 0;
+    const bool indexed = p.ForEachDirtyFindingsRecord(
         &header_,
         [&](const state::FindingEntryRecord& e) {
           if (e.drop_dated()) entries_.erase({e.obligation(), false, e.when_nanos(), e.id()});
@@ -340,7 +346,11 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
             entries_[{e.obligation(), e.withdrawn() != 0, e.when_nanos(), e.id()}] = e;
           }
         },
-        [&](const state::SubjectRecord& s) { subjects_[s.stream_id()] = s; },
+        [&](const state::SubjectRecord& s) {
+          subjects_[s.stream_id()] = s;
+          rewritten_ += written_ahead_.contains(s.stream_id());
+          ++subjects;
+        },
         [&](int64_t day, const state::FigureChangesRecord& r) {
           ASSERT_FALSE(r.changes().empty());
           for (const state::FigureChangeRecord& c : r.changes()) {
@@ -348,8 +358,23 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
           }
           ASSERT_TRUE(changes_.emplace(ChangeKey{day, r.changes().rbegin()->position()}, r).second);
         });
+    if (!indexed) header_.Clear();
     p.ClearDirty();
     p.TrimCases();
+    return subjects;
+  }
+  // The subjects `p` decided while seeding, written ahead of its first
+  // checkpoint as the runner does (deleting the header). Returns how many.
+  size_t SaveSeeded(FairnessProjection& p) {
+    size_t subjects = 0;
+    p.ForEachSeededFindingSubject([&](const state::SubjectRecord& s) {
+      subjects_[s.stream_id()] = s;
+      rewritten_ += !written_ahead_.insert(s.stream_id()).second;
+      ++subjects;
+    });
+    if (subjects > 0) header_.Clear();
+    p.SeededFindingSubjectsSaved();
+    return subjects;
   }
   // A projection restored from the last checkpoint, as the runner does.
   // With `case_budget`, the cases' bodies beyond it are read back from here.
@@ -378,6 +403,8 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   std::map<ChangeKey, state::FigureChangesRecord> changes_;
   state::FindingsIndexHeader header_;
   uint64_t position_ = 0;
+  std::set<std::string> written_ahead_;
+  size_t rewritten_ = 0;
 };
 
 class FindingsIndexTest : public ::testing::TestWithParam<uint64_t> {
@@ -630,6 +657,70 @@ TEST_P(FindingsIndexTest, AProjectionRestoredFromItsCheckpointGoesOnAsBefore) {
       q.to = q.from + absl::Hours(24 * 91);
     }
     ExpectSame(restored, q, "restored from its checkpoint", &all_in_memory);
+    if (HasFailure()) return;
+  }
+}
+
+// Seeded after a rebuild, the subjects decided in each slice are written
+// ahead of the index's first checkpoint (which then writes only what
+// changed since): restored from there, with checkpoints of cases taken while
+// seeding and events folded between slices, the projection serves what the
+// full derivation gives, as the one that was seeded does.
+TEST_P(FindingsIndexTest, SubjectsWrittenWhileSeedingRestoreAsOneCheckpointWould) {
+  History h(GetParam() + 3000);
+  const auto& log = h.log();
+  const uint64_t n = log.size();
+  const uint64_t half = n / 2;
+  MapStoredFindings stored;
+  FairnessProjection p;
+  for (uint64_t i = 0; i < half; ++i) p.Apply(log[i]);
+  stored.Checkpoint(p);
+  p.IndexFindings(settings_, *calendar_);
+  p.StoreFindingsIn(&stored);
+  size_t early = 0;
+  uint64_t next = half;
+  for (int slice = 0; !p.SeedFindings(5); ++slice) {
+    early += stored.SaveSeeded(p);
+    if (next < n && next < half + 30) p.Apply(log[next++]);
+    // A checkpoint while seeding writes cases, nothing of the index.
+    if (slice % 4 == 3) EXPECT_EQ(stored.Checkpoint(p), 0u);
+  }
+  ASSERT_TRUE(p.findings_indexed());
+  // Once seeded, nothing is written ahead.
+  EXPECT_FALSE(p.ForEachSeededFindingSubject([](const state::SubjectRecord&) {}));
+  const size_t at_first = stored.Checkpoint(p);
+  EXPECT_GT(early, 0u);
+  // Events between slices changed subjects already written, which were
+  // written again (else the restore below would read them stale).
+  EXPECT_GT(stored.rewritten(), 0u);
+  // The first checkpoint writes the last slice and what events changed.
+  EXPECT_LT(at_first, early);
+
+  FairnessProjection all_in_memory;
+  for (const v1::RecordedEvent& e : log) all_in_memory.Apply(e);
+  // (A copy of the store: `p` reads back what it stored, not what the
+  // restored projection checkpoints after.)
+  MapStoredFindings restored_store = stored;
+  FairnessProjection restored;
+  restored_store.Restore(restored, settings_, *calendar_,
+                         GetParam() % 2 == 0 ? std::optional<size_t>(0) : std::nullopt);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(restored.findings_indexed());
+  for (uint64_t i = next; i < n; ++i) {
+    p.Apply(log[i]);
+    restored.Apply(log[i]);
+    if (log[i].position() % 41 == 0) restored_store.Checkpoint(restored);
+  }
+  for (int i = 0; i < 30; ++i) {
+    ReportQuery q;
+    q.as_of_position = i % 3 == 0 ? n : static_cast<uint64_t>(h.Pick(1, static_cast<int>(n)));
+    q.as_of_time = h.RecordedAt(q.as_of_position);
+    if (i % 2 == 0) {
+      q.from = h.Between(h.first(), h.last());
+      q.to = q.from + absl::Hours(24 * 91);
+    }
+    ExpectSame(restored, q, "restored from subjects written while seeding", &all_in_memory);
+    ExpectSame(p, q, "seeded");
     if (HasFailure()) return;
   }
 }

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <set>
 
 #include <httplib.h>
@@ -269,6 +271,13 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   config.mutable_metrics()->set_listen("127.0.0.1:0");
   // Checkpoints all along: entries are read back from disk to be withdrawn.
   config.mutable_fairness()->set_checkpoint_every_events(7);
+  // Seeded a few cases at a time (when it is seeded, below): the subjects
+  // of each slice are written ahead of the index's first checkpoint.
+  std::atomic<size_t> written_ahead = 0;
+  customize_ = [&written_ahead](server::ServerOptions& o) {
+    o.TEST_seed_slice_cases = 3;
+    o.TEST_seeded_subjects_written = [&written_ahead](size_t n) { written_ahead += n; };
+  };
   auto gauge = [&](const std::string& name) { return Gauge(name); };
   StartServer(config);
   AppendDemoCouncil();
@@ -349,6 +358,40 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   EXPECT_EQ(gauge("evenhand_findings_index_ready"), 1);
   EXPECT_EQ(gauge("evenhand_findings_index_complete_from"), n);
   expect_same_reports();
+
+  // What a rebuild seeded a few cases at a time leaves in the checkpoint
+  // (the subjects of each slice written ahead, the rest with the index's
+  // first checkpoint) is what one seeded all at once leaves.
+  auto findings_on_disk = [&] {
+    StopServer();
+    std::map<std::string, std::string> out;
+    rocksdb::DB* db = nullptr;
+    EXPECT_TRUE(rocksdb::DB::OpenForReadOnly(
+                    rocksdb::Options(),
+                    absl::StrCat(dir_.Sub(data_subdir_), "/fairness-projection"), &db)
+                    .ok());
+    if (db == nullptr) return out;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("fairness/findings/"); it->Valid() && it->key().starts_with("fairness/findings/");
+         it->Next()) {
+      out[it->key().ToString()] = it->value().ToString();
+    }
+    it.reset();
+    delete db;
+    return out;
+  };
+  rebuild_projections_ = true;
+  written_ahead = 0;
+  restart();
+  wait_until_ready();
+  const std::map<std::string, std::string> in_slices = findings_on_disk();
+  EXPECT_GT(written_ahead, 10u);
+  customize_ = nullptr;
+  restart();
+  wait_until_ready();
+  const std::map<std::string, std::string> at_once = findings_on_disk();
+  EXPECT_GT(at_once.size(), 10u);
+  EXPECT_TRUE(in_slices == at_once) << in_slices.size() << " records against " << at_once.size();
 }
 
 // With no case's facts kept in memory once checkpointed (the budget is
