@@ -276,6 +276,11 @@ TEST_F(PublisherTest, AnswersLostAfterTheCommitAreSentAgainAndReportedOnceAsRepl
   o.connection.address = proxy.address();
   o.source_system = "publisher-test";
   o.batch_max_events = 20;
+  // A stream has one batch unanswered at a time: each of the three streams
+  // below must go as one full batch of 20, however slowly they are queued
+  // (a sanitised build once sent a partial one, and the rest of its stream
+  // waited behind an answer held back).
+  o.linger = absl::Seconds(30);
   o.max_backoff = absl::Milliseconds(200);
   auto publisher = clients::Publisher::Start(
       o, [&reported](const clients::Outcome& out) { reported.Add(out); });
