@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "base/logging.h"
 #include "google/protobuf/util/time_util.h"
 #include "projections/internal/case_bodies.h"
@@ -298,6 +299,13 @@ void FairnessProjection::Index(Case* c, const v1::Payload& payload, int64_t occu
   if (const std::string* matter = MatterOf(payload); matter != nullptr && !matter->empty()) {
     AddOnce(&indexes_.by_matter[*matter], c);
   }
+  if (c->kind == CaseKind::kAccess) {
+    // When its reads happened, every version: a derived report reads only
+    // the cases that can touch its period.
+    c->first_nanos = std::min(c->first_nanos, occurred_nanos);
+    c->last_nanos = std::max(c->last_nanos, occurred_nanos);
+    return;
+  }
   if (c->kind != CaseKind::kBriefing && c->kind != CaseKind::kMeeting &&
       c->kind != CaseKind::kQuery && c->kind != CaseKind::kComplaint) {
     return;
@@ -345,7 +353,9 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   position_ = event.position();
   const v1::Event& e = event.event();
   const size_t cases_before = cases_.size();
-  Case* c = CaseFor(e.stream_id());
+  const bool access = KindOfStream(e.stream_id(), nullptr) == CaseKind::kAccess;
+  Case* c = access ? AccessCaseFor(e) : CaseFor(e.stream_id());
+  if (c == nullptr) return;  // a correction of a read that names none
   if (cases_.size() != cases_before) bodies_->Create(*c);
   dirty_.insert(c);
   state::CaseRecord* body = bodies_->MutableBody(*c);
@@ -390,6 +400,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
     *fact->mutable_payload() = e.payload();
   }
   Index(c, fact->payload(), fact->occurred_at_nanos());
+  if (access) AccessFactAt(e.stream_id(), c, event.position());
   bodies_->Grew(*c, fact->ByteSizeLong());
   if (findings_ != nullptr) {
     findings_->Folded(*c, *fact, event.position(), ToNanos(e.recorded_at()));
@@ -415,12 +426,55 @@ void FairnessProjection::Clear() {
   dirty_.clear();
   bodies_->Clear();
   indexes_ = Indexes();
+  access_days_.clear();
+  access_spans_.clear();
   cases_.clear();
   position_ = 0;
 }
 
+Case* FairnessProjection::AccessCaseFor(const v1::Event& e) {
+  if (e.payload().has_event_corrected()) {
+    const uint64_t corrected = e.payload().event_corrected().corrected_position();
+    auto days = access_days_.find(e.stream_id());
+    if (days == access_days_.end()) return nullptr;
+    // Latest first: the cases whose facts span the position, then the one
+    // that holds it.
+    for (auto it = days->second.rbegin(); it != days->second.rend(); ++it) {
+      const PositionSpan& span = access_spans_.at(*it);
+      if (corrected < span.first || corrected > span.last) continue;
+      absl::StatusOr<std::shared_ptr<const state::CaseRecord>> body = bodies_->Get(**it);
+      if (!body.ok()) {
+        CouldNotRead(body.status(), nullptr);
+        return nullptr;
+      }
+      const auto& facts = (*body)->facts();
+      auto fact = std::lower_bound(
+          facts.begin(), facts.end(), corrected,
+          [](const state::FactRecord& f, uint64_t p) { return f.position() < p; });
+      if (fact != facts.end() && fact->position() == corrected) return *it;
+    }
+    return nullptr;
+  }
+  const absl::CivilDay day =
+      absl::ToCivilDay(absl::FromUnixNanos(ToNanos(e.occurred_at())), absl::UTCTimeZone());
+  return CaseFor(absl::StrCat(e.stream_id(), "#", absl::FormatCivilTime(day)));
+}
+
+void FairnessProjection::AccessFactAt(const std::string& stream, Case* c, uint64_t position) {
+  PositionSpan& span = access_spans_[c];
+  if (span.first == UINT64_MAX) access_days_[stream].push_back(c);
+  span.first = std::min(span.first, position);
+  span.last = std::max(span.last, position);
+}
+
 void FairnessProjection::RestoreCase(state::CaseRecord record) {
   Case* c = CaseFor(record.stream_id());
+  if (c->kind == CaseKind::kAccess) {
+    const std::string& id = record.stream_id();
+    for (const state::FactRecord& fact : record.facts()) {
+      AccessFactAt(id.substr(0, id.find('#')), c, fact.position());
+    }
+  }
   for (const state::FactRecord& fact : record.facts()) {
     Index(c, fact.payload(), fact.occurred_at_nanos());
     for (const state::CorrectionRecord& correction : fact.corrections()) {

@@ -102,7 +102,7 @@ enum class CaseKind {
   kMeeting,
   kQuery,
   kComplaint,
-  kAccess,  // the server's access records of one principal
+  kAccess,  // the server's access records of one principal (and one day)
   kOther,
 };
 
@@ -348,6 +348,15 @@ class FairnessProjection {
   // Apply(): copies the payload, or swaps it out of `take` if given.
   void Fold(const v1::RecordedEvent& event, v1::Payload* take);
   Case* CaseFor(const std::string& stream_id);
+  // The case of an event of a principal's reads (an "access-" stream): one
+  // per UTC day of when they happened, "access-<principal>#2026-12-01"
+  // ('#' is never in a stream id), so a case grows with a day's reads, not
+  // with every read ever recorded. A correction (possible only without
+  // domain validation) goes in the case holding the event it corrects;
+  // nullptr if none does (it has nothing to correct).
+  Case* AccessCaseFor(const v1::Event& e);
+  // Files the fact at `position` of access case `c` (of stream `stream`).
+  void AccessFactAt(const std::string& stream, Case* c, uint64_t position);
   // The case of a stream, or nullptr.
   const Case* Find(const std::string& stream_id) const;
   // Files `fact` (already in `c`) in the indexes; also used on restore, so
@@ -357,6 +366,15 @@ class FairnessProjection {
   uint64_t position_ = 0;
   absl::node_hash_map<std::string, Case> cases_;
   Indexes indexes_;
+  // The positions of the facts each access case holds (a day's reads are
+  // mostly, not always, recorded in order), and each access stream's cases
+  // in the order they got their first fact.
+  struct PositionSpan {
+    uint64_t first = UINT64_MAX;
+    uint64_t last = 0;
+  };
+  absl::flat_hash_map<const Case*, PositionSpan> access_spans_;
+  absl::flat_hash_map<std::string, std::vector<Case*>> access_days_;
   absl::flat_hash_set<const Case*> dirty_;
   std::unique_ptr<internal::CaseBodies> bodies_;
   std::unique_ptr<internal::FindingsIndex> findings_;

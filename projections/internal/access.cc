@@ -17,9 +17,14 @@ void AddAccessSummary(const ReportBuilder& b, v1::FairnessReport* report) {
   if (const AccessFigures* figures = b.access_figures()) {
     // As the log stands: the index's running totals.
     const FigureWindow w = FigureWindow::Of(b.query());
-    figures->Sum(w.from, w.end, &rows);
+    figures->Sum(b, w.from, w.end, &rows);
   } else {
+    const int64_t from = ClampToNanos(b.query().from);
+    const int64_t to = ClampToNanos(b.query().to);
     for (const Case* c : b.indexes().access) {
+      // A principal's reads of a day (Case::first_nanos and last_nanos span
+      // every version of them): none in the period, none read back.
+      if (c->last_nanos < from || c->first_nanos >= to) continue;
       for (const Seen& seen : b.View(*c)) {
         if (!seen.payload->has_access_recorded() || !b.InPeriod(seen.at)) continue;
         const v1::AccessRecorded& a = seen.payload->access_recorded();

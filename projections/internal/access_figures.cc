@@ -1,5 +1,7 @@
 #include "projections/internal/access_figures.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "base/time_util.h"
 #include "projections/internal/day_nanos.h"
@@ -18,15 +20,16 @@ void AccessTotals::Add(const v1::AccessRecorded& a, int64_t at_nanos, uint64_t p
     first_position = position;
     first_at = at_nanos;
   }
-  if (last == nullptr || position > last_position) {
+  if (!any || position > last_position) {
     last_position = position;
     last_at = at_nanos;
-    last = &a;
+    last_roles = a.roles();
   }
+  any = true;
 }
 
 void AccessTotals::Merge(const AccessTotals& o) {
-  if (o.last == nullptr) return;
+  if (!o.any) return;
   reads += o.reads;
   denied += o.denied;
   events_returned += o.events_returned;
@@ -34,11 +37,12 @@ void AccessTotals::Merge(const AccessTotals& o) {
     first_position = o.first_position;
     first_at = o.first_at;
   }
-  if (last == nullptr || o.last_position > last_position) {
+  if (!any || o.last_position > last_position) {
     last_position = o.last_position;
     last_at = o.last_at;
-    last = o.last;
+    last_roles = o.last_roles;
   }
+  any = true;
 }
 
 v1::AccessSummary AccessTotals::Summary(const std::string& principal,
@@ -46,7 +50,7 @@ v1::AccessSummary AccessTotals::Summary(const std::string& principal,
   v1::AccessSummary row;
   row.set_principal(principal);
   row.set_method(method);
-  if (last != nullptr) row.mutable_roles()->CopyFrom(last->roles());
+  *row.mutable_roles() = last_roles;
   row.set_reads(reads);
   row.set_denied(denied);
   row.set_events_returned(events_returned);
@@ -57,32 +61,48 @@ v1::AccessSummary AccessTotals::Summary(const std::string& principal,
 }
 
 void AccessFigures::Rebuild(const ReportBuilder& b, const std::vector<const Case*>& access) {
-  records_.clear();
   days_.clear();
   for (const Case* c : access) {
-    for (const Seen& s : b.View(*c)) Add(s);
+    for (const Seen& s : b.View(*c)) Add(*c, s);
+    // Read one at a time: a principal's reads, day by day, may be far more
+    // than the cache holds.
+    b.ReleaseBodies();
   }
 }
 
-void AccessFigures::Add(const Seen& seen) {
+void AccessFigures::Add(const Case& c, const Seen& seen) {
   if (!seen.payload->has_access_recorded()) return;
   const v1::AccessRecorded& a = seen.payload->access_recorded();
   const int64_t at = ClampToNanos(seen.at);
-  records_.emplace(Key{at, seen.position}, &a);
-  days_[DayOf(at)][{a.principal(), a.method()}].Add(a, at, seen.position);
+  Day& day = days_[DayOf(at)];
+  day.totals[{a.principal(), a.method()}].Add(a, at, seen.position);
+  if (std::find(day.cases.begin(), day.cases.end(), &c) == day.cases.end()) {
+    day.cases.push_back(&c);
+  }
 }
 
-void AccessFigures::Sum(int64_t from, int64_t end, AccessRows* rows) const {
+void AccessFigures::Sum(const ReportBuilder& b, int64_t from, int64_t end,
+                        AccessRows* rows) const {
+  // The records of [lo, hi), within a day or two, read from their cases.
   auto one_by_one = [&](int64_t lo, int64_t hi) {
-    for (auto it = records_.lower_bound(Key{lo, 0}); it != records_.end() && it->first.first < hi;
+    if (lo >= hi) return;
+    const int64_t last_day = DayOf(hi - 1);
+    for (auto it = days_.lower_bound(DayOf(lo)); it != days_.end() && it->first <= last_day;
          ++it) {
-      const v1::AccessRecorded& a = *it->second;
-      (*rows)[{a.principal(), a.method()}].Add(a, it->first.first, it->first.second);
+      for (const Case* c : it->second.cases) {
+        for (const Seen& seen : b.View(*c)) {
+          if (!seen.payload->has_access_recorded()) continue;
+          const int64_t at = ClampToNanos(seen.at);
+          if (at < lo || at >= hi || DayOf(at) != it->first) continue;
+          const v1::AccessRecorded& a = seen.payload->access_recorded();
+          (*rows)[{a.principal(), a.method()}].Add(a, at, seen.position);
+        }
+      }
     }
   };
   SplitByDay(from, end, one_by_one, [&](int64_t first_day, int64_t end_day) {
     for (auto it = days_.lower_bound(first_day); it != days_.end() && it->first < end_day; ++it) {
-      for (const auto& [key, totals] : it->second) (*rows)[key].Merge(totals);
+      for (const auto& [key, totals] : it->second.totals) (*rows)[key].Merge(totals);
     }
   });
 }

@@ -24,7 +24,6 @@ bool CaseBodies::Resident(const Case& c) {
     case CaseKind::kMember:
     case CaseKind::kOfficer:
     case CaseKind::kElection:
-    case CaseKind::kAccess:
       return true;
     default:
       return false;

@@ -11,9 +11,8 @@
 //   - resident: the registry's cases (groups, councillors, officers,
 //     pre-election periods), which every decision reads and whose facts the
 //     report builder's registry points into, always held (a council's size,
-//     not its history's); and the access records' cases, whose facts the
-//     access figures point into (one case per principal, but its facts grow
-//     with the reads it records: see docs/PERFORMANCE.md);
+//     not its history's). (The access records' cases, one per principal and
+//     day, are cached like the rest: the access figures hold totals.)
 //   - cached: read from the store or saved, held while the cached bodies
 //     take less than the budget, least recently used dropped first.
 // A body dropped while a reader still holds it (Get's shared pointer) stays

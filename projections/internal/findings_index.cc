@@ -133,7 +133,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     // one (possible only without domain validation) sums them all again.
     builder_.ReadAsOf(position);
     if (fact.corrections_size() == 0) {
-      if (std::optional<Seen> s = builder_.Visible(fact)) access_.Add(*s);
+      if (std::optional<Seen> s = builder_.Visible(fact)) access_.Add(c, *s);
     } else {
       access_.Rebuild(builder_, builder_.indexes().access);
       builder_.ReleaseBodies();

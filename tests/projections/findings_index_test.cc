@@ -27,6 +27,7 @@
 #include "projections/fairness_projection.h"
 #include "projections/internal/day_nanos.h"
 #include "projections/internal/packed_names.h"
+#include "tests/projections/map_stored_findings.h"
 #include "tests/testing/council_scenario.h"
 
 namespace evenhand::projections {
@@ -278,133 +279,6 @@ class History {
   std::vector<v1::RecordedEvent> log_;
   std::vector<std::string> members_, officers_, groups_;
   absl::Time first_, last_;
-};
-
-// The checkpointed entries, as the runner keeps them in RocksDB (by kind,
-// then date or due time, then id), and the cases' bodies, in maps.
-class MapStoredFindings : public StoredFindings, public StoredCases {
- public:
-  absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const override {
-    auto it = cases_.find(stream_id);
-    if (it == cases_.end()) return absl::DataLossError("it is missing from the checkpoint");
-    ++cases_read_;
-    *record = it->second;
-    return absl::OkStatus();
-  }
-  // How many bodies were read back.
-  size_t cases_read() const { return cases_read_; }
-  // Loses a case's body, as a damaged checkpoint would.
-  void LoseCase(const std::string& stream_id) { cases_.erase(stream_id); }
-
-  using Key = std::tuple<bool, bool, int64_t, uint32_t>;
-  absl::Status Scan(
-      bool obligations, bool withdrawn, int64_t from, int64_t to, uint64_t /*alive_at*/,
-      const std::function<void(const state::FindingEntryRecord&)>& visit) const override {
-    for (auto it = entries_.lower_bound({obligations, withdrawn, from, 0});
-         it != entries_.end() && it->first < Key{obligations, withdrawn, to, 0}; ++it) {
-      visit(it->second);
-    }
-    return absl::OkStatus();
-  }
-  absl::StatusOr<state::FindingEntryRecord> Get(bool obligation, int64_t when,
-                                                uint32_t id) const override {
-    auto it = entries_.find({obligation, false, when, id});
-    if (it == entries_.end()) return absl::NotFoundError("no such entry");
-    return it->second;
-  }
-  absl::Status ScanFigureChanges(
-      int64_t first_day, int64_t last_day, uint64_t after_position,
-      const std::function<void(const state::FigureChangeRecord&)>& visit) const override {
-    for (auto it = changes_.lower_bound({first_day, after_position + 1});
-         it != changes_.end() && it->first.first <= last_day; ++it) {
-      if (it->first.second <= after_position) continue;
-      for (const state::FigureChangeRecord& c : it->second.changes()) {
-        if (c.position() > after_position) visit(c);
-      }
-    }
-    return absl::OkStatus();
-  }
-  size_t changes_stored() const { return changes_.size(); }
-  // Subjects written ahead (SaveSeeded) and written again since, changed.
-  size_t rewritten() const { return rewritten_; }
-  // A checkpoint of `p`: its cases and its index, as the runner writes them
-  // (without the index's header while it is seeded). Returns how many
-  // subjects it wrote.
-  size_t Checkpoint(FairnessProjection& p) {
-    p.ForEachDirtyCase([&](const state::CaseRecord& c) { cases_[c.stream_id()] = c; });
-    position_ = p.position();
-    size_t subjects = 0;
-    const bool indexed = p.ForEachDirtyFindingsRecord(
-        &header_,
-        [&](const state::FindingEntryRecord& e) {
-          if (e.drop_dated()) entries_.erase({e.obligation(), false, e.when_nanos(), e.id()});
-          if (e.drop_provisional()) provisional_.erase(e.id());
-          if (e.deleted()) return;
-          if (e.provisional()) {
-            provisional_[e.id()] = e;
-          } else {
-            entries_[{e.obligation(), e.withdrawn() != 0, e.when_nanos(), e.id()}] = e;
-          }
-        },
-        [&](const state::SubjectRecord& s) {
-          subjects_[s.stream_id()] = s;
-          rewritten_ += written_ahead_.contains(s.stream_id());
-          ++subjects;
-        },
-        [&](int64_t day, const state::FigureChangesRecord& r) {
-          ASSERT_FALSE(r.changes().empty());
-          for (const state::FigureChangeRecord& c : r.changes()) {
-            ASSERT_EQ(internal::DayOf(c.figure().at_nanos()), day);
-          }
-          ASSERT_TRUE(changes_.emplace(ChangeKey{day, r.changes().rbegin()->position()}, r).second);
-        });
-    if (!indexed) header_.Clear();
-    p.ClearDirty();
-    p.TrimCases();
-    return subjects;
-  }
-  // The subjects `p` decided while seeding, written ahead of its first
-  // checkpoint as the runner does (deleting the header). Returns how many.
-  size_t SaveSeeded(FairnessProjection& p) {
-    size_t subjects = 0;
-    p.ForEachSeededFindingSubject([&](const state::SubjectRecord& s) {
-      subjects_[s.stream_id()] = s;
-      rewritten_ += !written_ahead_.insert(s.stream_id()).second;
-      ++subjects;
-    });
-    if (subjects > 0) header_.Clear();
-    p.SeededFindingSubjectsSaved();
-    return subjects;
-  }
-  // A projection restored from the last checkpoint, as the runner does.
-  // With `case_budget`, the cases' bodies beyond it are read back from here.
-  void Restore(FairnessProjection& p, const FairnessSettings& settings,
-               const WorkingDayCalendar& calendar, std::optional<size_t> case_budget = {}) {
-    if (case_budget) p.KeepCasesIn(this, *case_budget);
-    for (const auto& [id, c] : cases_) p.RestoreCase(c);
-    p.RestorePosition(position_);
-    p.IndexFindings(settings, calendar);
-    p.StoreFindingsIn(this);
-    ASSERT_TRUE(p.FindingsCheckpointUsable(header_));
-    for (const auto& [id, e] : provisional_) ASSERT_TRUE(p.RestoreProvisionalFinding(e).ok());
-    for (const auto& [id, s] : subjects_) ASSERT_TRUE(p.RestoreFindingSubject(s).ok());
-    ASSERT_TRUE(p.FindingsRestored(header_).ok());
-  }
-
- private:
-  std::map<Key, state::FindingEntryRecord> entries_;
-  std::map<uint32_t, state::FindingEntryRecord> provisional_;
-  std::map<std::string, state::SubjectRecord> subjects_;
-  std::map<std::string, state::CaseRecord> cases_;
-  mutable size_t cases_read_ = 0;
-  // One checkpoint's changes of one day, by the day, then their last
-  // position.
-  using ChangeKey = std::pair<int64_t, uint64_t>;
-  std::map<ChangeKey, state::FigureChangesRecord> changes_;
-  state::FindingsIndexHeader header_;
-  uint64_t position_ = 0;
-  std::set<std::string> written_ahead_;
-  size_t rewritten_ = 0;
 };
 
 class FindingsIndexTest : public ::testing::TestWithParam<uint64_t> {
