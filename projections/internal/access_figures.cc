@@ -76,6 +76,8 @@ void AccessFigures::Add(const Case& c, const Seen& seen) {
   const int64_t at = ClampToNanos(seen.at);
   Day& day = days_[DayOf(at)];
   day.totals[{a.principal(), a.method()}].Add(a, at, seen.position);
+  day.earliest = std::min(day.earliest, at);
+  day.latest = std::max(day.latest, at);
   if (std::find(day.cases.begin(), day.cases.end(), &c) == day.cases.end()) {
     day.cases.push_back(&c);
   }
@@ -83,12 +85,17 @@ void AccessFigures::Add(const Case& c, const Seen& seen) {
 
 void AccessFigures::Sum(const ReportBuilder& b, int64_t from, int64_t end,
                         AccessRows* rows) const {
-  // The records of [lo, hi), within a day or two, read from their cases.
+  // The records of [lo, hi), within a day or two, read from their cases
+  // (unless that is all of the day's).
   auto one_by_one = [&](int64_t lo, int64_t hi) {
     if (lo >= hi) return;
     const int64_t last_day = DayOf(hi - 1);
     for (auto it = days_.lower_bound(DayOf(lo)); it != days_.end() && it->first <= last_day;
          ++it) {
+      if (lo <= it->second.earliest && it->second.latest < hi) {
+        for (const auto& [key, totals] : it->second.totals) (*rows)[key].Merge(totals);
+        continue;
+      }
       for (const Case* c : it->second.cases) {
         for (const Seen& seen : b.View(*c)) {
           if (!seen.payload->has_access_recorded()) continue;

@@ -77,6 +77,10 @@ class AccessFigures {
     AccessRows totals;
     // The cases holding the day's records (one per principal, mostly).
     std::vector<const Case*> cases;
+    // When its first and last records happened: a partial day that holds
+    // them all (today, up to now) is summed from the totals too.
+    int64_t earliest = INT64_MAX;
+    int64_t latest = INT64_MIN;
   };
   // By UTC day.
   absl::btree_map<int64_t, Day> days_;

@@ -140,6 +140,8 @@ TEST_F(AccessRecordsTest, ReadsAreKeptPerPrincipalAndDayAndLeaveMemory) {
   EXPECT_EQ(Reads(p, At(2026, 11, 3, 12), At(2026, 11, 4, 10)), (Rows{{"clerk", 2}}));
   EXPECT_EQ(Reads(p, At(2026, 11, 2, 10), At(2026, 11, 4, 10)),
             (Rows{{"auditor", 1}, {"clerk", 4}}));
+  // Partial days holding all of their days' reads (as today's, up to now).
+  EXPECT_EQ(Reads(p, At(2026, 11, 3, 8), At(2026, 11, 4, 18)), (Rows{{"clerk", 4}}));
 
   // One more read on the 4th: the checkpoint rewrites that day's case only.
   Read("clerk", At(2026, 11, 4, 17), {&p});
