@@ -317,6 +317,20 @@ class FindingsIndexTest : public ::testing::TestWithParam<uint64_t> {
     obligations_ += derived.obligations_size();
   }
 
+  // The i-th of a run of random reports over `h`'s n events: every third
+  // as of the end, else at a random position; every other one for a
+  // quarter, else for everything.
+  static ReportQuery RandomQuery(History& h, int i, uint64_t n) {
+    ReportQuery q;
+    q.as_of_position = i % 3 == 0 ? n : static_cast<uint64_t>(h.Pick(1, static_cast<int>(n)));
+    q.as_of_time = h.RecordedAt(q.as_of_position);
+    if (i % 2 == 0) {
+      q.from = h.Between(h.first(), h.last());
+      q.to = q.from + absl::Hours(24 * 91);
+    }
+    return q;
+  }
+
   FairnessSettings settings_;
   std::optional<WorkingDayCalendar> calendar_;
   int compared_ = 0;
@@ -523,13 +537,7 @@ TEST_P(FindingsIndexTest, AProjectionRestoredFromItsCheckpointGoesOnAsBefore) {
     if (log[i].position() % 53 == 0) stored.Checkpoint(restored);
   }
   for (int i = 0; i < 30; ++i) {
-    ReportQuery q;
-    q.as_of_position = i % 3 == 0 ? n : static_cast<uint64_t>(h.Pick(1, static_cast<int>(n)));
-    q.as_of_time = h.RecordedAt(q.as_of_position);
-    if (i % 2 == 0) {
-      q.from = h.Between(h.first(), h.last());
-      q.to = q.from + absl::Hours(24 * 91);
-    }
+    const ReportQuery q = RandomQuery(h, i, n);
     ExpectSame(restored, q, "restored from its checkpoint", &all_in_memory);
     if (HasFailure()) return;
   }
@@ -586,13 +594,7 @@ TEST_P(FindingsIndexTest, SubjectsWrittenWhileSeedingRestoreAsOneCheckpointWould
     if (log[i].position() % 41 == 0) restored_store.Checkpoint(restored);
   }
   for (int i = 0; i < 30; ++i) {
-    ReportQuery q;
-    q.as_of_position = i % 3 == 0 ? n : static_cast<uint64_t>(h.Pick(1, static_cast<int>(n)));
-    q.as_of_time = h.RecordedAt(q.as_of_position);
-    if (i % 2 == 0) {
-      q.from = h.Between(h.first(), h.last());
-      q.to = q.from + absl::Hours(24 * 91);
-    }
+    const ReportQuery q = RandomQuery(h, i, n);
     ExpectSame(restored, q, "restored from subjects written while seeding", &all_in_memory);
     ExpectSame(p, q, "seeded");
     if (HasFailure()) return;
