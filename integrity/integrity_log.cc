@@ -125,8 +125,13 @@ void IntegrityLog::Stop() {
     if (stop_) return;
     stop_ = true;
   }
-  if (checkpointer_.joinable()) checkpointer_.join();
-  if (journal_ == nullptr) return;  // Open failed before the journal
+  // The checkpointer starts only once Open has succeeded. A log that was
+  // refused (its journal missing, the log shorter than or not an extension
+  // of what was signed, a failed check) signs nothing on its way out: a
+  // checkpoint here would vouch for the very log that was refused.
+  const bool opened = checkpointer_.joinable();
+  if (opened) checkpointer_.join();
+  if (!opened || journal_ == nullptr) return;
   uint64_t size;
   bool due;
   {
@@ -229,6 +234,11 @@ absl::Status IntegrityLog::OpenJournal() {
         "was copied without it. Restore the journal from a backup (it is only ever appended to) "
         "or point audit.checkpointJournal at it");
     if (!options_.start_new_journal) {
+      // The empty file Open just made is not the journal: left behind, the
+      // next start would take it for this log's and serve.
+      journal_.reset();
+      std::error_code ignored;
+      std::filesystem::remove(options_.journal_file, ignored);
       return absl::DataLossError(absl::StrCat(
           problem, "; or start once with --start_new_checkpoint_journal to begin a new one"));
     }

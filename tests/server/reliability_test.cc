@@ -14,10 +14,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/error_details.h"
 #include "base/uuid.h"
 #include "clients/event_log_client.h"
 #include "clients/fairness_client.h"
@@ -82,6 +85,18 @@ void ExpectAllPresent(ChildServer& child, const Acked& acked) {
   }
 }
 
+// None of `ids` is in the log.
+void ExpectAbsent(ChildServer& child, const std::vector<std::string>& ids) {
+  std::set<std::string> found;
+  ASSERT_OK(child.client().ReadAll({}, [&](const v1::RecordedEvent& e) {
+    found.insert(e.event().event_id());
+    return true;
+  }));
+  for (const std::string& id : ids) {
+    EXPECT_EQ(found.count(id), 0u) << "refused event " << id << " is in the log";
+  }
+}
+
 // ---- a full disk -----------------------------------------------------------
 
 // A small filesystem of the test's own (tmpfs), or a reason it cannot have one.
@@ -137,7 +152,8 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
   // The restarts below record their reads, on a disk the test fills to a
   // known level.
   const std::string recorded_path = dir.Sub("recorded.json");
-  WriteFile(recorded_path, absl::StrCat("{\"skipDomainValidation\": true", limits, "}"));
+  WriteFile(recorded_path, absl::StrCat("{\"skipDomainValidation\": true", limits,
+                                        ", \"fairness\": {\"reportWaitSeconds\": 60}}"));
   const std::string config = "--config=" + recorded_path;
   ChildServer child(dir, 0, {unrecorded, "--data_dir=" + dir.Sub("disk/data")});
   child.Start();
@@ -147,7 +163,8 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
   // Eight appenders until each has been refused a few times.
   absl::Mutex mu;
   Acked acked;
-  std::vector<std::string> refusals;
+  std::vector<absl::Status> refusals;
+  std::vector<std::string> refused_ids;
   std::vector<std::thread> writers;
   for (int t = 0; t < 8; ++t) {
     writers.emplace_back([&, t] {
@@ -161,8 +178,8 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
           acked[id] = r->positions(0);
         } else {
           ++refused;
-          refusals.push_back(absl::StrCat(absl::StatusCodeToString(r.status().code()), ": ",
-                                          r.status().message()));
+          refusals.push_back(r.status());
+          refused_ids.push_back(id);
         }
       }
     });
@@ -173,7 +190,31 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
   // (RocksDB's compactions free space as they finish: the test keeps the
   // disk below the floor while it asks).
   ASSERT_EQ(::kill(child.pid(), 0), 0) << "evenhandd died on a full disk: " << child.Log();
+  // Every refusal is RESOURCE_EXHAUSTED: the floor's, naming the free space
+  // and the floor, or (had RocksDB itself met the end of the disk) its
+  // no-space error. Nothing of a refused append is in the log.
+  int below_floor = 0;
+  for (const absl::Status& s : refusals) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+    if (ReasonOf(s) != "DISK_FULL") {
+      EXPECT_THAT(std::string(s.message()), HasSubstr("appends resume once space is freed")) << s;
+      continue;
+    }
+    ++below_floor;
+    EXPECT_THAT(std::string(s.message()),
+                AllOf(HasSubstr("/disk/data has "),
+                      HasSubstr(" free, below the floor of 8.0 MiB (minFreeDiskMib)"),
+                      HasSubstr("Nothing from this append was written")));
+    std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(s);
+    ASSERT_TRUE(info.has_value()) << s;
+    ASSERT_EQ(info->metadata().count("floor_bytes"), 1u);
+    EXPECT_EQ(info->metadata().at("floor_bytes"), absl::StrCat(8ull << 20));
+    EXPECT_EQ(info->metadata().count("free_bytes"), 1u);
+  }
+  EXPECT_GT(below_floor, 0);
+  ASSERT_FALSE(acked.empty());
   ExpectAllPresent(child, acked);
+  ExpectAbsent(child, refused_ids);
   EXPECT_EQ(testing::CheckHealth(grpc::CreateChannel(child.address(),
                                                      grpc::InsecureChannelCredentials())),
             Health::kServing);
@@ -187,6 +228,17 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
   }
   EXPECT_FALSE(status->accepting_appends());
   EXPECT_THAT(status->appends_refused(), HasSubstr("RESOURCE_EXHAUSTED"));
+  // Reports and proofs are served while it is full.
+  disk.FillLeaving(4ull << 20);
+  EXPECT_OK(clients::FairnessClient::Connect(child.address())->GetReport(v1::ReportRequest()));
+  const uint64_t position = acked.begin()->second;
+  auto inclusion = child.audit().GetInclusionProof(position, 0);
+  ASSERT_OK(inclusion);
+  EXPECT_EQ(inclusion->position(), position);
+  EXPECT_OK(child.audit().GetConsistencyProof(1, inclusion->tree_size()));
+  status = child.client().GetStatus();
+  ASSERT_OK(status);
+  EXPECT_FALSE(status->accepting_appends()) << "the disk was not full while they were asked";
 
   // Space is freed: appends resume by themselves, without a restart.
   disk.RemoveFillers();
@@ -215,14 +267,20 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
     again.Start();
     if (HasFatalFailure()) return;
     EXPECT_THAT(again.Log(), HasSubstr("appends are refused until space is freed"));
+    // One recorded read is served. More are not promised here: the test's
+    // floor is so small (8 MiB) that the WALs RocksDB preallocates once
+    // writing starts (about 1.1 x the 4 MiB memtable, per database) take
+    // what is left of its half, and recorded reads are then refused.
     ExpectAllPresent(again, acked);
+    EXPECT_OK(again.audit().GetInclusionProof(position, 0));
     auto append = again.client().Append(Request("s", SomeEvents(1)));
     EXPECT_THAT(append, StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("below the floor")));
     again.Signal(SIGTERM);
     again.Wait();
   }
   // So full it cannot open for writing at all: read-only. It answers status
-  // and proofs; reads that must go on the record are refused, saying why.
+  // and proofs; reads and reports, which must go on the record, are refused,
+  // saying why.
   disk.FillLeaving(1ull << 20);
   ChildServer full(dir, 2, {config, "--data_dir=" + dir.Sub("disk/data")});
   full.Start();
@@ -232,10 +290,14 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
   ASSERT_OK(full_status);
   EXPECT_TRUE(full_status->read_only());
   EXPECT_OK(full.audit().GetTreeHead(0));
+  EXPECT_OK(full.audit().GetInclusionProof(position, 0));
   EXPECT_THAT(full.client().ReadAll({}, [](const v1::RecordedEvent&) { return true; }),
               StatusIs(absl::StatusCode::kUnavailable,
                        AllOf(HasSubstr("access record could not be made durable"),
                              HasSubstr("serves reads only"))));
+  EXPECT_THAT(clients::FairnessClient::Connect(full.address())->GetReport(v1::ReportRequest()),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("access record could not be made durable")));
   full.Signal(SIGTERM);
   full.Wait();
 }
@@ -502,22 +564,46 @@ TEST(StartupTest, FilesAreOwnerOnlyAndASigningKeyOthersCanReadIsRefused) {
 
 // ---- subscribers that never read --------------------------------------------
 
-// Opens a subscription and never reads from it.
+// Opens a subscription, reads its first message (so the test knows it is
+// being served) and never reads again.
 class IdleSubscriber final : public grpc::ClientReadReactor<v1::SubscribeResponse> {
  public:
   IdleSubscriber(v1::EventLog::Stub* stub, const v1::SubscribeRequest& request) {
     stub->async()->Subscribe(&context_, &request, this);
+    StartRead(&first_);
     StartCall();
   }
+  // gRPC must be done with it (and its context) before it goes.
+  ~IdleSubscriber() override {
+    Cancel();
+    WaitDone(absl::Seconds(30));
+  }
   void Cancel() { context_.TryCancel(); }
+  void OnReadDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    got_first_ = ok;
+    read_done_ = true;
+  }
   void OnDone(const grpc::Status& s) override {
     absl::MutexLock lock(&mu_);
     status_ = s;
     done_ = true;
   }
+  // Waits for the first message: false if the call ended without one.
+  bool WaitFirst(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&read_done_), timeout)) return false;
+    return got_first_;
+  }
+  // The first message, once WaitFirst has returned true.
+  const v1::SubscribeResponse& first() const { return first_; }
   bool WaitDone(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     return mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
+  }
+  bool done() {
+    absl::MutexLock lock(&mu_);
+    return done_;
   }
   grpc::Status status() {
     absl::MutexLock lock(&mu_);
@@ -526,7 +612,10 @@ class IdleSubscriber final : public grpc::ClientReadReactor<v1::SubscribeRespons
 
  private:
   grpc::ClientContext context_;
+  v1::SubscribeResponse first_;  // written by gRPC before OnReadDone
   absl::Mutex mu_;
+  bool read_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool got_first_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
 };
@@ -561,6 +650,27 @@ TEST(SubscriptionLoadTest, AThousandIdleSubscribersCostLittleMemoryAndNoThreadsA
     }
     subscribers.push_back(std::make_unique<IdleSubscriber>(stubs[i % 10].get(), request));
   }
+  // Every one is served: each got its first message (events from position 1
+  // for those catching up; caught_up, or the access records of the
+  // subscriptions opened after it, for those from the end) and is still open.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  int served = 0;
+  for (int i = 0; i < kSubscribers; ++i) {
+    if (!subscribers[i]->WaitFirst(deadline - absl::Now())) {
+      ADD_FAILURE() << "subscriber " << i << " got no first message: "
+                    << subscribers[i]->status().error_message();
+      continue;
+    }
+    const v1::SubscribeResponse& first = subscribers[i]->first();
+    if (i % 2 == 0) {
+      EXPECT_TRUE(first.events().events_size() > 0 && first.events().events(0).position() == 1)
+          << "subscriber " << i;
+    } else {
+      EXPECT_TRUE(first.has_caught_up() || first.events().events_size() > 0) << "subscriber " << i;
+    }
+    ++served;
+  }
+  EXPECT_EQ(served, kSubscribers);
   // Appends still work while they all sit there, and every live one is sent
   // something it does not read.
   for (int i = 0; i < 100; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(5))));
@@ -578,6 +688,9 @@ TEST(SubscriptionLoadTest, AThousandIdleSubscribersCostLittleMemoryAndNoThreadsA
     EXPECT_LT(rss_during, rss_before + (64ull << 20));
   }
   EXPECT_LT(threads_during, threads_before + 20) << "a thread per subscriber?";
+  int open = 0;
+  for (auto& s : subscribers) open += s->done() ? 0 : 1;
+  EXPECT_EQ(open, kSubscribers) << "subscriptions ended while their clients sat idle";
 
   for (auto& s : subscribers) s->Cancel();
   for (auto& s : subscribers) ASSERT_TRUE(s->WaitDone(absl::Seconds(30)));
@@ -587,8 +700,53 @@ TEST(SubscriptionLoadTest, AThousandIdleSubscribersCostLittleMemoryAndNoThreadsA
   if (!testing::kUnderAddressSanitizer) {
     EXPECT_LT(rss_after, rss_before + (16ull << 20)) << "memory did not come back";
   }
-  // The limit per client holds: it answers RESOURCE_EXHAUSTED, not a crash.
+  // The server goes on taking appends after they have gone.
   EXPECT_OK(child.client().Append(Request("s", SomeEvents(1))));
+}
+
+TEST(SubscriptionLoadTest, OverTheTotalCapASubscriptionIsRefusedUntilOneCloses) {
+  TempDir dir;
+  // maxSubscriptions is the cap on all subscriptions together; the cap per
+  // client (maxSubscriptionsPerClient, 1024) is far above it.
+  ChildServer child(dir, 0, {LogOnlyConfig(dir, ", \"maxSubscriptions\": 3")});
+  child.Start();
+  if (HasFatalFailure()) return;
+  ASSERT_OK(child.client().Append(Request("s", SomeEvents(2))));
+  auto channel = grpc::CreateChannel(child.address(), grpc::InsecureChannelCredentials());
+  std::unique_ptr<v1::EventLog::Stub> stub = v1::EventLog::NewStub(channel);
+  v1::SubscribeRequest from_end;
+  from_end.set_from_end(true);
+  std::vector<std::unique_ptr<IdleSubscriber>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<IdleSubscriber>(stub.get(), from_end));
+    ASSERT_TRUE(held.back()->WaitFirst(absl::Seconds(30))) << held.back()->status().error_message();
+  }
+  // A fourth, from another channel: refused, naming the setting.
+  auto first_message = [](const v1::SubscribeResponse&) { return false; };
+  absl::Status refused = child.client().Subscribe(from_end, first_message);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted,
+                                AllOf(HasSubstr("the server already serves 3 subscriptions"),
+                                      HasSubstr("its limit (maxSubscriptions)"))));
+  EXPECT_EQ(ReasonOf(refused), "TOO_MANY_SUBSCRIPTIONS");
+  std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(refused);
+  ASSERT_TRUE(info.has_value());
+  ASSERT_EQ(info->metadata().count("setting"), 1u);
+  EXPECT_EQ(info->metadata().at("setting"), "maxSubscriptions");
+  for (auto& s : held) EXPECT_FALSE(s->done()) << "a held subscription ended";
+  EXPECT_OK(child.client().Append(Request("s", SomeEvents(1))));  // appends are not capped
+
+  // One closes: its slot comes back.
+  held[0]->Cancel();
+  ASSERT_TRUE(held[0]->WaitDone(absl::Seconds(30)));
+  absl::Status again;
+  for (int i = 0; i < 50; ++i) {
+    again = child.client().Subscribe(from_end, first_message);
+    if (again.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_OK(again);
+  for (auto& s : held) s->Cancel();
+  for (auto& s : held) EXPECT_TRUE(s->WaitDone(absl::Seconds(30)));
 }
 
 // ---- the projection's checkpoint, restored and rebuilt ------------------------

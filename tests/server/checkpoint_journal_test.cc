@@ -1,0 +1,206 @@
+// The log never forks and never forgets what it signed, seen as an operator
+// meets it: a child evenhandd started on a data folder whose log is not the
+// one its checkpoint journal signed (a fork the same length as the newest
+// checkpoint, and one longer), on a log whose journal was deleted, and on a
+// journal whose last line a crash tore.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "clients/audit_client.h"
+#include "clients/event_log_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/child_server.h"
+#include "tests/testing/events.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evenhand {
+namespace {
+
+namespace fs = std::filesystem;
+
+using ::evenhand::testing::ChildServer;
+using ::evenhand::testing::SomeEvents;
+using ::evenhand::testing::TempDir;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A config for tests of the log itself: any well-formed event is accepted.
+std::string LogOnlyConfig(const TempDir& dir, const std::string& extra = "") {
+  const std::string path = dir.Sub("config.json");
+  WriteFile(path, absl::StrCat("{\"skipDomainValidation\": true", extra, "}"));
+  return "--config=" + path;
+}
+
+v1::AppendRequest Request(const std::string& stream, std::vector<v1::Event> events) {
+  v1::AppendRequest r;
+  r.set_stream_id(stream);
+  for (auto& e : events) *r.add_events() = std::move(e);
+  return r;
+}
+
+// Starts evenhandd on dir's data folder, appends `n` new events one at a
+// time and stops it cleanly, which signs a checkpoint over the whole log.
+// Returns the root of its tree of `size` events.
+std::string AppendAndStop(const TempDir& dir, int generation, const std::string& config, int n,
+                          uint64_t size) {
+  ChildServer child(dir, generation, {config});
+  child.Start();
+  if (::testing::Test::HasFatalFailure()) return "";
+  for (int i = 0; i < n; ++i) EXPECT_OK(child.client().Append(Request("s", SomeEvents(1))));
+  absl::StatusOr<v1::TreeHead> head = child.audit().GetTreeHead(size);
+  EXPECT_OK(head);
+  child.Signal(SIGTERM);
+  const int status = child.Wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << child.Log();
+  return head.ok() ? head->root_hash() : "";
+}
+
+TEST(LogForkTest, ALogThatIsNotTheOneSignedIsRefusedAtStartNamingWhereItDiffers) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  const std::string journal = dir.Sub("data.checkpoints.jsonl");
+  // Twenty events, signed at the clean stop; a copy of the folder and of its
+  // journal taken then.
+  AppendAndStop(dir, 0, config, 20, 20);
+  if (HasFatalFailure()) return;
+  fs::copy(dir.Sub("data"), dir.Sub("copy"), fs::copy_options::recursive);
+  fs::copy_file(journal, dir.Sub("copy.checkpoints.jsonl"));
+  // The original goes on to thirty, signed.
+  const std::string signed_30 = AppendAndStop(dir, 1, config, 10, 30);
+  if (HasFatalFailure()) return;
+  const std::string signed_journal = ReadFile(journal);
+  fs::rename(dir.Sub("data"), dir.Sub("original"));
+  fs::rename(journal, dir.Sub("original.checkpoints.jsonl"));
+  // The copy, with the journal it was taken with, goes on to thirty other
+  // events: a fork that shares positions 1..20 and signs its own 30.
+  fs::rename(dir.Sub("copy"), dir.Sub("data"));
+  fs::rename(dir.Sub("copy.checkpoints.jsonl"), journal);
+  const std::string fork_30 = AppendAndStop(dir, 2, config, 10, 30);
+  if (HasFatalFailure()) return;
+  ASSERT_FALSE(signed_30.empty());
+  ASSERT_FALSE(fork_30.empty());
+  ASSERT_NE(fork_30, signed_30);
+  fs::rename(journal, dir.Sub("fork.checkpoints.jsonl"));
+
+  // The fork with the original's journal: refused, naming the positions
+  // that differ, both roots, where they still agree and what to do.
+  auto expect_refused = [&](int generation) {
+    fs::copy_file(dir.Sub("original.checkpoints.jsonl"), journal,
+                  fs::copy_options::overwrite_existing);
+    ChildServer child(dir, generation, {config});
+    const int status = child.StartExpectingFailure();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << child.Log();
+    EXPECT_THAT(child.Log(),
+                AllOf(HasSubstr("the log in this data folder is not the one that was signed"),
+                      HasSubstr("the events at positions 21..30 are not the ones the checkpoint "
+                                "of tree size 30"),
+                      HasSubstr("its root is " + absl::BytesToHexString(signed_30)),
+                      HasSubstr("the log's tree of that size has root " +
+                                absl::BytesToHexString(fork_30)),
+                      HasSubstr("the log agrees with what was signed up to position 20"),
+                      HasSubstr("restore the data folder from a backup"),
+                      HasSubstr("--start_new_checkpoint_journal")));
+    // Nothing was signed over the fork.
+    EXPECT_EQ(ReadFile(journal), signed_journal);
+  };
+  // The same length as the newest checkpoint...
+  expect_refused(3);
+  // ...and longer: the fork, with its own journal, goes on to 35 first.
+  fs::copy_file(dir.Sub("fork.checkpoints.jsonl"), journal, fs::copy_options::overwrite_existing);
+  AppendAndStop(dir, 4, config, 5, 35);
+  if (HasFatalFailure()) return;
+  expect_refused(5);
+
+  // The original folder with the same journal starts: the refusals were the
+  // fork's.
+  fs::remove_all(dir.Sub("data"));
+  fs::rename(dir.Sub("original"), dir.Sub("data"));
+  ChildServer original(dir, 6, {config});
+  original.Start();
+  if (HasFatalFailure()) return;
+  auto r = original.client().Append(Request("s", SomeEvents(1)));
+  ASSERT_OK(r);
+  EXPECT_EQ(r->positions(0), 31u);
+}
+
+TEST(CheckpointJournalTest, ADeletedJournalIsRefusedAtEveryStartUntilTheOperatorDecides) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  const std::string journal = dir.Sub("data.checkpoints.jsonl");
+  AppendAndStop(dir, 0, config, 5, 5);
+  if (HasFatalFailure()) return;
+  ASSERT_FALSE(ReadFile(journal).empty());
+  fs::remove(journal);
+  // Refused, and refused again: a refused start leaves behind no journal
+  // that the next one would take for this log's.
+  for (int generation = 1; generation <= 2; ++generation) {
+    ChildServer child(dir, generation, {config});
+    const int status = child.StartExpectingFailure();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << child.Log();
+    EXPECT_THAT(child.Log(),
+                AllOf(HasSubstr("the checkpoint journal " + journal +
+                                " is missing, but this log has kept one"),
+                      HasSubstr("the journal was deleted or moved"),
+                      HasSubstr("Restore the journal from a backup"),
+                      HasSubstr("--start_new_checkpoint_journal")));
+    EXPECT_FALSE(fs::exists(journal)) << "a refused start left a journal behind";
+  }
+  // The operator knowingly starts a new journal: the log goes on from 5.
+  ChildServer continued(dir, 3, {config, "--start_new_checkpoint_journal"});
+  continued.Start();
+  if (HasFatalFailure()) return;
+  EXPECT_THAT(continued.Log(), HasSubstr("Starting a new journal, as asked"));
+  auto r = continued.client().Append(Request("s", SomeEvents(1)));
+  ASSERT_OK(r);
+  EXPECT_EQ(r->positions(0), 6u);
+}
+
+TEST(CheckpointJournalTest, ATornLastLineIsDroppedWithAWarningAndTheServerStarts) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  const std::string journal = dir.Sub("data.checkpoints.jsonl");
+  AppendAndStop(dir, 0, config, 5, 5);
+  if (HasFatalFailure()) return;
+  const std::string before = ReadFile(journal);
+  ASSERT_FALSE(before.empty());
+  ASSERT_EQ(before.back(), '\n');
+  // A crash while the next line was written: half of one, no newline.
+  const size_t newline = before.rfind('\n', before.size() - 2);
+  const std::string last = before.substr(newline == std::string::npos ? 0 : newline + 1);
+  const std::string torn = last.substr(0, last.size() / 2);
+  std::ofstream(journal, std::ios::app) << torn;
+  ASSERT_EQ(ReadFile(journal), before + torn);
+
+  ChildServer child(dir, 1, {config});
+  child.Start();
+  if (HasFatalFailure()) return;
+  EXPECT_THAT(child.Log(), AllOf(HasSubstr(absl::StrCat("the checkpoint journal ", journal,
+                                                        " ends in a torn line (", torn.size(),
+                                                        " bytes without a newline")),
+                                 HasSubstr("dropping it")));
+  EXPECT_EQ(ReadFile(journal), before);
+  EXPECT_OK(child.audit().GetCheckpoint(5));
+  auto r = child.client().Append(Request("s", SomeEvents(1)));
+  ASSERT_OK(r);
+  EXPECT_EQ(r->positions(0), 6u);
+}
+
+}  // namespace
+}  // namespace evenhand
