@@ -20,6 +20,11 @@ struct CheckpointCadence {
   uint64_t tree_size = 0;
   double lag_p50_ms = 0;      // signed after the completing event was recorded
   double lag_max_ms = 0;
+  // The stream-head map's work over the same run (from /metrics; the
+  // caller fills these).
+  double map_cpu_s = 0;
+  uint64_t map_heads = 0;
+  uint64_t events = 0;
   std::string error;
 };
 

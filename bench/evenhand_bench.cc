@@ -352,6 +352,7 @@ std::vector<SecurityRow> TrustBoundaryCost(absl::Duration seconds) {
                 "jwksFile": ")", certs, R"(/jwks.json"},
        "principals": [{"name": "bench", "certificateNames": ["case-system.demo.council"],
                        "tokenSubjects": ["bench-person"], "roles": ["publisher:bench", "auditor"]}],
+       "publishers": [{"system": "bench", "eventTypes": ["*"], "streamKinds": ["*"]}],
        "limits": {"requestsPerSecond": 1000000, "burst": 1000000}}})");
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   const std::string token = testing::SignJwt(
@@ -570,6 +571,14 @@ int Main(int argc, char** argv) {
     // The checkpoints signed through all of it (the server's default
     // cadence, 10,000 events).
     if (child) cadence = MeasureCheckpointCadence(Channel(address), 10000);
+    if (child && !metrics.empty()) {
+      // The stream-head map's cost: the checkpoint thread's CPU for it,
+      // per event the server holds (every append above opened a stream).
+      std::map<std::string, double> m = ScrapeMetrics(metrics);
+      cadence.map_cpu_s = m["evenhand_stream_map_cpu_seconds_total"];
+      cadence.map_heads = static_cast<uint64_t>(m["evenhand_stream_map_heads_written_total"]);
+      cadence.events = static_cast<uint64_t>(m["evenhand_log_last_position"]);
+    }
     if (half_rate > 0) {
       // The floor under it: raw RocksDB's synced writes offered the same
       // rate from as many threads as evenhand's largest run had clients
@@ -667,6 +676,14 @@ int Main(int argc, char** argv) {
                 static_cast<unsigned long long>(cadence.at_multiples),
                 static_cast<unsigned long long>(cadence.largest_gap), cadence.lag_p50_ms,
                 cadence.lag_max_ms);
+    if (cadence.events > 0 && cadence.map_heads > 0) {
+      std::printf("stream-head map: %.2f s of the checkpoint thread's CPU for %llu events "
+                  "(%llu heads written): %.1f us per event appended, %.1f us per head\n",
+                  cadence.map_cpu_s, static_cast<unsigned long long>(cadence.events),
+                  static_cast<unsigned long long>(cadence.map_heads),
+                  cadence.map_cpu_s * 1e6 / static_cast<double>(cadence.events),
+                  cadence.map_cpu_s * 1e6 / static_cast<double>(cadence.map_heads));
+    }
   } else if (!cadence.error.empty()) {
     std::printf("\ncheckpoints: %s\n", cadence.error.c_str());
   }

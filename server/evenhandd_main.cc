@@ -133,10 +133,9 @@ int main(int argc, char** argv) {
   }
   std::printf("Even Hand is serving on %s (try: evenhand --server=%s status)%s\n",
               (*server)->address().c_str(), (*server)->address().c_str(),
-              (*server)->metrics_address().empty()
+              (*server)->metrics_url().empty()
                   ? ""
-                  : absl::StrCat("; metrics on http://", (*server)->metrics_address(), "/metrics")
-                        .c_str());
+                  : absl::StrCat("; metrics on ", (*server)->metrics_url()).c_str());
   std::fflush(stdout);
 
   int signal_number = 0;

@@ -12,7 +12,8 @@
 namespace evenhand::server {
 
 absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::string& listen,
-                                                                Handlers handlers) {
+                                                                Handlers handlers,
+                                                                const Tls* tls) {
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
@@ -25,7 +26,22 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
     host = host.substr(1, host.size() - 2);
   }
   std::unique_ptr<MetricsHttp> m(new MetricsHttp());
-  m->http_ = std::make_unique<httplib::Server>();
+  if (tls != nullptr) {
+    // With a client CA, cpp-httplib verifies the peer and refuses a
+    // handshake without a certificate (SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
+    auto https = std::make_unique<httplib::SSLServer>(
+        tls->cert_file.c_str(), tls->key_file.c_str(), tls->client_ca_file.c_str());
+    if (!https->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the metrics listener cannot use security.tls (", tls->cert_file, ", ", tls->key_file,
+          ", ", tls->client_ca_file, "): a file is missing or not PEM, or the key does not "
+          "match the certificate"));
+    }
+    m->http_ = std::move(https);
+    m->tls_ = true;
+  } else {
+    m->http_ = std::make_unique<httplib::Server>();
+  }
   httplib::Server& http = *m->http_;
   http.new_task_queue = [] { return new httplib::ThreadPool(2); };
   // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, and a second

@@ -4,8 +4,11 @@
 //   GET /healthz  200 "SERVING" or 503 "NOT_SERVING: <why>", the same
 //                 answer as gRPC health (grpc.health.v1) gives
 // Anything else is 404; a method other than GET (or HEAD) is 405. The
-// listener carries no event content, so it needs no authentication; keep
-// it on a loopback or management address.
+// listener carries no event content. It speaks what the gRPC listener
+// speaks: HTTPS with the server's certificate, and a client certificate
+// from the council's CA required, when the server has TLS; plain HTTP
+// otherwise, which the server allows on a loopback address only (it
+// checks that, not this module).
 //
 // cpp-httplib (Debian's libcpp-httplib-dev) serves it on a few threads of
 // its own. Thread-safe.
@@ -35,13 +38,24 @@ class MetricsHttp {
     std::function<std::pair<bool, std::string>()> health;
   };
 
-  // Listens on "host:port" (port 0 picks one).
+  // HTTPS: the server's certificate chain and key, and the CA a client's
+  // certificate must chain to (PEM files).
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+    std::string client_ca_file;
+  };
+
+  // Listens on "host:port" (port 0 picks one); HTTPS when `tls` is given.
   static absl::StatusOr<std::unique_ptr<MetricsHttp>> Start(const std::string& listen,
-                                                            Handlers handlers);
+                                                            Handlers handlers,
+                                                            const Tls* tls = nullptr);
   ~MetricsHttp();
 
   // "host:port" actually listened on.
   const std::string& address() const { return address_; }
+  // "https" or "http".
+  const char* scheme() const { return tls_ ? "https" : "http"; }
 
   void Stop();
 
@@ -50,6 +64,7 @@ class MetricsHttp {
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::string address_;
+  bool tls_ = false;
 };
 
 }  // namespace evenhand::server

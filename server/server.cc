@@ -301,6 +301,14 @@ absl::Status EvenHandServer::Impl::Start() {
         "scripts/make-certs creates a local CA and certificates to try it) and the principals "
         "who may call it (security.principals): see docs/SECURITY.md"));
   }
+  if (local_mode && c.metrics().listen() != "off" && !IsLoopback(c.metrics().listen())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve metrics in plain HTTP on ", c.metrics().listen(),
+        ": without TLS the metrics listener, like the gRPC one, may use a loopback address "
+        "only. Set metrics.listen (or --metrics_listen) to 127.0.0.1:PORT or \"off\", or "
+        "configure security.tls, which makes it HTTPS with a client certificate required: "
+        "see docs/SECURITY.md"));
+  }
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!local_mode) {
     EH_ASSIGN_OR_RETURN(credentials, TlsCredentials(c.security().tls()));
@@ -483,6 +491,12 @@ absl::Status EvenHandServer::Impl::Start() {
   std::string host = c.listen().substr(0, c.listen().rfind(':'));
   address_ = absl::StrCat(host, ":", port_);
   if (c.metrics().listen() != "off") {
+    MetricsHttp::Tls metrics_tls;
+    if (!local_mode) {
+      metrics_tls.cert_file = c.security().tls().cert_file();
+      metrics_tls.key_file = c.security().tls().key_file();
+      metrics_tls.client_ca_file = c.security().tls().client_ca_file();
+    }
     MetricSources sources;
     sources.store = store_.get();
     sources.integrity = integrity_.get();
@@ -501,7 +515,8 @@ absl::Status EvenHandServer::Impl::Start() {
       return {false, absl::StrJoin(problems, "; ")};
     };
     absl::StatusOr<std::unique_ptr<MetricsHttp>> metrics =
-        MetricsHttp::Start(c.metrics().listen(), std::move(handlers));
+        MetricsHttp::Start(c.metrics().listen(), std::move(handlers),
+                           local_mode ? nullptr : &metrics_tls);
     if (!metrics.ok()) {
       server_->Shutdown();
       server_->Wait();
@@ -531,8 +546,8 @@ absl::Status EvenHandServer::Impl::Start() {
                              " data_dir=", c.data_dir(),
                              " last_position=", store_->LastPosition(),
                              " log_id=", store_->log_id(), " version=", kVersion,
-                             metrics_ ? absl::StrCat(" metrics=http://", metrics_address_,
-                                                     "/metrics")
+                             metrics_ ? absl::StrCat(" metrics=", metrics_->scheme(), "://",
+                                                     metrics_address_, "/metrics")
                                       : std::string(" metrics=off"),
                              state.accepting ? "" : " appends=refused"));
   if (!state.accepting) {
@@ -630,6 +645,10 @@ absl::StatusOr<std::unique_ptr<EvenHandServer>> EvenHandServer::Start(ServerOpti
 const std::string& EvenHandServer::address() const { return impl_->address_; }
 int EvenHandServer::port() const { return impl_->port_; }
 const std::string& EvenHandServer::metrics_address() const { return impl_->metrics_address_; }
+std::string EvenHandServer::metrics_url() const {
+  if (impl_->metrics_ == nullptr) return "";
+  return absl::StrCat(impl_->metrics_->scheme(), "://", impl_->metrics_address_, "/metrics");
+}
 uint64_t EvenHandServer::LastPosition() const { return impl_->store_->LastPosition(); }
 uint64_t EvenHandServer::ProjectionPosition() const { return impl_->runner_->position(); }
 void EvenHandServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }

@@ -72,6 +72,8 @@ class EvenHandServer {
   // "host:port" of the HTTP listener for /metrics and /healthz; empty if
   // metrics.listen is "off".
   const std::string& metrics_address() const;
+  // "https://host:port/metrics" (with TLS) or "http://..."; empty if off.
+  std::string metrics_url() const;
   uint64_t LastPosition() const;
   // Events the fairness projection has folded.
   uint64_t ProjectionPosition() const;

@@ -191,6 +191,15 @@ std::string RenderServerMetrics(const MetricSources& s) {
       latest.ok()
           ? absl::ToDoubleSeconds(absl::Now() - FromProtoTime(latest->checkpoint().timestamp()))
           : std::nan("")));
+  const integrity::IntegrityLog::MapStats map = s.integrity->map_stats();
+  families.push_back(Counter("evenhand_stream_map_cpu_seconds_total",
+                             "CPU time the checkpoint thread spent bringing the stream-head map "
+                             "up to each checkpoint since start.",
+                             absl::ToDoubleSeconds(map.time)));
+  families.push_back(Counter("evenhand_stream_map_heads_written_total",
+                             "Stream heads the map wrote since start (one per stream changed "
+                             "between checkpoints).",
+                             static_cast<double>(map.entries)));
   families.push_back(Gauge("evenhand_unsigned_events",
                            "Events not yet covered by a signed checkpoint.",
                            latest.ok() && last > latest->checkpoint().tree_size()

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -185,6 +186,25 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const v1::Securit
     EH_RETURN_IF_ERROR(check_roles(p.roles(), where + ".roles"));
   }
   EH_RETURN_IF_ERROR(check_roles(config.local().roles(), "security.local.roles"));
+  // A lane lists what its system may append; nothing listed is a mistake
+  // that would otherwise read as "anything" or as "nothing".
+  absl::flat_hash_set<std::string> systems;
+  for (int i = 0; i < config.publishers_size(); ++i) {
+    const v1::PublisherLane& lane = config.publishers(i);
+    const std::string where = absl::StrCat("security.publishers[", i, "]");
+    if (lane.system().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".system: required"));
+    }
+    if (!systems.insert(lane.system()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": publisher ", lane.system(), " has a lane already"));
+    }
+    if (lane.event_types().empty() || lane.stream_kinds().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, " (", lane.system(), "): list the eventTypes and the streamKinds it may append ",
+          "(\"*\" for any)"));
+    }
+  }
   return a;
 }
 
@@ -258,6 +278,8 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
   return id;
 }
 
+bool Authorizer::HasRuleFor(absl::string_view method) { return FindRule(method) != nullptr; }
+
 absl::Status Authorizer::MethodAllowed(const Identity& identity, absl::string_view method) const {
   const MethodRule* rule = FindRule(method);
   if (rule == nullptr) {
@@ -296,6 +318,14 @@ absl::Status Authorizer::CheckRate(const Identity& identity) {
   return absl::OkStatus();
 }
 
+namespace {
+// Whether a lane's list holds `value` or "*".
+bool Lists(const google::protobuf::RepeatedPtrField<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end() ||
+         std::find(list.begin(), list.end(), "*") != list.end();
+}
+}  // namespace
+
 absl::Status Authorizer::CheckAppend(const Identity& identity,
                                      const google::protobuf::Message& message) const {
   const auto* request = dynamic_cast<const v1::AppendRequest*>(&message);
@@ -315,24 +345,31 @@ absl::Status Authorizer::CheckAppend(const Identity& identity,
                        e.source_system(), "\": it needs the role publisher:", e.source_system(),
                        ", and it has ", RolesText(identity)));
     }
-    for (const v1::PublisherLane& lane : config_.publishers()) {
-      if (lane.system() != e.source_system()) continue;
-      if (!lane.event_types().empty() &&
-          std::find(lane.event_types().begin(), lane.event_types().end(), type) ==
-              lane.event_types().end()) {
-        return absl::PermissionDeniedError(
-            absl::StrCat(Who(identity), " may not append events[", i, "] of type ", type,
-                         ": publisher ", lane.system(), " may append only ",
-                         absl::StrJoin(lane.event_types(), ", "), " (security.publishers)"));
-      }
-      if (!lane.stream_kinds().empty() &&
-          std::find(lane.stream_kinds().begin(), lane.stream_kinds().end(), kind) ==
-              lane.stream_kinds().end()) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            Who(identity), " may not append to stream \"", request->stream_id(), "\": publisher ",
-            lane.system(), " may append only to ", absl::StrJoin(lane.stream_kinds(), "-, "),
-            "- streams (security.publishers)"));
-      }
+    // A system appends only what its lane lists; with no lane, nothing on a
+    // network, and anything in local mode (whose one principal holds every
+    // role).
+    const v1::PublisherLane* lane = nullptr;
+    for (const v1::PublisherLane& l : config_.publishers()) {
+      if (l.system() == e.source_system()) lane = &l;
+    }
+    if (lane == nullptr) {
+      if (local_mode_) continue;
+      return absl::PermissionDeniedError(absl::StrCat(
+          Who(identity), " may not append events[", i, "]: publisher ", e.source_system(),
+          " has no lane in security.publishers; list the event types and stream kinds it may "
+          "append there"));
+    }
+    if (!Lists(lane->event_types(), type)) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(Who(identity), " may not append events[", i, "] of type ", type,
+                       ": publisher ", lane->system(), " may append only ",
+                       absl::StrJoin(lane->event_types(), ", "), " (security.publishers)"));
+    }
+    if (!Lists(lane->stream_kinds(), kind)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          Who(identity), " may not append to stream \"", request->stream_id(), "\": publisher ",
+          lane->system(), " may append only to ", absl::StrJoin(lane->stream_kinds(), "-, "),
+          "- streams (security.publishers)"));
     }
   }
   return absl::OkStatus();

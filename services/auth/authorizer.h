@@ -118,6 +118,10 @@ class Authorizer {
   absl::StatusOr<Grant> Authorize(const Identity& identity, absl::string_view method,
                                   const google::protobuf::Message& request);
 
+  // Whether the table above has a rule for `method`: a method without one
+  // is refused to everyone.
+  static bool HasRuleFor(absl::string_view method);
+
   // The role-only part of the decision: whether `method` is open to any of
   // `identity`'s roles at all (before the request is looked at).
   absl::Status MethodAllowed(const Identity& identity, absl::string_view method) const;

@@ -69,7 +69,9 @@ class EvenHandFromPython(unittest.TestCase):
                     "clientCaFile": f"{certs}/ca.pem"},
             "principals": [{"name": "python-test",
                             "certificateNames": ["case-system.demo.council"],
-                            "roles": ["publisher:python-test", "auditor"]}]}}
+                            "roles": ["publisher:python-test", "auditor"]}],
+            "publishers": [{"system": "python-test", "eventTypes": ["*"],
+                            "streamKinds": ["*"]}]}}
         with open(os.path.join(cls.tmp, "config.json"), "w") as f:
             json.dump(config, f)
         ready = os.path.join(cls.tmp, "ready")
