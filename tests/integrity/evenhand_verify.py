@@ -210,12 +210,29 @@ class Reader:
         return int.from_bytes(self.take(n), "big")
 
 
-def decode_value(reader, tag):
+def check_range(field, value):
+    """A 32-bit field (int32, sint32, sfixed32, enum; uint32, fixed32) holds
+    its value in 8 bytes like a 64-bit one; a value outside its range would
+    not re-encode to the same bytes, so it is refused (docs/INTEGRITY.md)."""
+    if field.cpp_type in (field.CPPTYPE_INT32, field.CPPTYPE_ENUM):
+        low, high = -(1 << 31), (1 << 31) - 1
+    elif field.cpp_type == field.CPPTYPE_UINT32:
+        low, high = 0, (1 << 32) - 1
+    else:
+        return value
+    if not low <= value <= high:
+        raise Rejected(f"canonical: field {field.full_name} holds {value}, outside the range "
+                       f"{low}..{high} of a 32-bit field (it would not re-encode to the same "
+                       f"bytes)")
+    return value
+
+
+def decode_value(reader, tag, field):
     if tag in (INT, ENUM):
         v = reader.u(8)
-        return v - (1 << 64) if v >= 1 << 63 else v
+        return check_range(field, v - (1 << 64) if v >= 1 << 63 else v)
     if tag == UINT:
-        return reader.u(8)
+        return check_range(field, reader.u(8))
     if tag == BOOL:
         v = reader.u(1)
         if v > 1:
@@ -228,6 +245,20 @@ def decode_value(reader, tag):
         except UnicodeDecodeError:
             raise Rejected("canonical: a string that is not UTF-8")
     return data  # BYTES
+
+
+def set_value(msg, field, value):
+    try:
+        setattr(msg, field.name, value)
+    except (ValueError, TypeError) as e:  # whatever protobuf refuses, in our words
+        raise Rejected(f"canonical: field {field.full_name} cannot hold {value!r} ({e})")
+
+
+def append_value(target, value, field):
+    try:
+        target.append(value)
+    except (ValueError, TypeError) as e:
+        raise Rejected(f"canonical: field {field.full_name} cannot hold {value!r} ({e})")
 
 
 def decode_into(data, msg):
@@ -254,7 +285,7 @@ def decode_into(data, msg):
                     n = reader.u(4)
                     decode_into(reader.take(n), item)
                 else:
-                    target.append(decode_value(reader, want))
+                    append_value(target, decode_value(reader, want, field), field)
         else:
             if tag != want:
                 raise Rejected(f"canonical: field {field.full_name} has the wrong tag")
@@ -264,7 +295,7 @@ def decode_into(data, msg):
                 # An empty nested message must still be present.
                 getattr(msg, field.name).SetInParent()
             else:
-                setattr(msg, field.name, decode_value(reader, want))
+                set_value(msg, field, decode_value(reader, want, field))
     # One event, one encoding.
     if encode_message(msg) != data:
         raise Rejected("canonical: the bytes are not the canonical encoding of what they hold")
@@ -274,7 +305,12 @@ def decode_record(data, recorded_event_class):
     if data[:4] != b"EHR1":
         raise Rejected("canonical: a record does not start with EHR1")
     record = recorded_event_class()
-    decode_into(data[4:], record)
+    try:
+        decode_into(data[4:], record)
+    except Rejected:
+        raise
+    except Exception as e:  # never anything but Rejected for hostile bytes
+        raise Rejected(f"canonical: the record cannot be decoded ({type(e).__name__}: {e})")
     return record
 
 
@@ -298,7 +334,10 @@ def raw_from_pem(pem):
     if len(lines) != 3 or lines[0] != "-----BEGIN PUBLIC KEY-----" or \
             lines[2] != "-----END PUBLIC KEY-----":
         raise Rejected("--pubkey: not a PEM public key")
-    der = base64.b64decode(lines[1], validate=True)
+    try:
+        der = base64.b64decode(lines[1], validate=True)
+    except ValueError:
+        raise Rejected("--pubkey: its key is not base64")
     if len(der) != 44 or der[:12] != SPKI_PREFIX:
         raise Rejected("--pubkey: not an Ed25519 public key")
     return der[12:]
@@ -379,7 +418,18 @@ def verify_stream_head(root, stream_id, revision, position, siblings):
 # ---- bundles ----------------------------------------------------------------
 
 def verify_bundle(data, pb2, trusted_raw=None):
-    """Returns a report (dict) or raises Rejected naming the first problem."""
+    """Returns a report (dict) or raises Rejected naming the first problem.
+    Whatever a hostile file makes the code below raise is reported as
+    Rejected too, never as another exception."""
+    try:
+        return _verify_bundle(data, pb2, trusted_raw)
+    except Rejected:
+        raise
+    except Exception as e:
+        raise Rejected(f"bundle: it cannot be checked ({type(e).__name__}: {e})")
+
+
+def _verify_bundle(data, pb2, trusted_raw):
     audit_pb2, events_pb2 = pb2
     b = audit_pb2.InvestigationBundle()
     try:
@@ -527,7 +577,19 @@ def report_line(fmt, payload):
 
 
 def verify_report(data, trusted_raw):
-    """Checks a signed report file; returns its statement's values."""
+    """Checks a signed report file; returns its statement's values, or
+    raises Rejected (never another exception) naming the first problem."""
+    try:
+        return _verify_report(data, trusted_raw)
+    except Rejected:
+        raise
+    except UnicodeDecodeError:
+        raise Rejected("report: it is not UTF-8")
+    except Exception as e:
+        raise Rejected(f"report: it cannot be checked ({type(e).__name__}: {e})")
+
+
+def _verify_report(data, trusted_raw):
     text = data.decode("utf-8")
     if not text.endswith("\n"):
         raise Rejected("report: does not end with LF")

@@ -220,7 +220,9 @@ TEST_F(IntegrityLogTest, CheckpointsAreSignedAsTheTreeGrows) {
   TearDown();
   Open(true, /*checkpoint_every_events=*/10);
   AppendMany(30);
-  // The checkpointer wakes each second; wait for it (no timing asserted).
+  // The checkpointer signs each multiple of 10 on its own thread, woken as
+  // soon as the commit reaching it is durable (its one-second timeout is only
+  // for the time rule); wait for it (no timing asserted).
   for (int i = 0; i < 100 && log_->Checkpoints()->empty(); ++i)
     absl::SleepFor(absl::Milliseconds(100));
   ASSERT_OK_AND_ASSIGN(std::vector<v1::SignedCheckpoint> all, log_->Checkpoints());

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A second, independent verifier (evenhand_verify.py, written from
-docs/INTEGRITY.md) checks the shipped test vectors, and agrees with
-`evenhand verify` on bundles exported by a real evenhandd: pristine ones and
+docs/INTEGRITY.md) checks the shipped test vectors and refuses every byte of
+the vector bundle changed, and agrees with `evenhand verify` on bundles
+exported by a real evenhandd: pristine ones, a sample of flipped bytes, and
 every kind of tampering, including tampering made consistent again with the
 log's own key.
 
@@ -39,7 +40,8 @@ def generate_pb2(proto_dir, out_dir):
 
 
 class Vectors(unittest.TestCase):
-    """docs/vectors, checked from the spec alone."""
+    """docs/vectors, checked from the spec alone; every byte of the vector
+    bundle changed is refused with Rejected, never another exception."""
 
     @classmethod
     def setUpClass(cls):
@@ -147,6 +149,96 @@ class Vectors(unittest.TestCase):
         self.assertEqual(signed.hex(), self.v["manifest_signed_bytes"])
 
 
+    def rejections(self, copies):
+        """Runs the verifier on each (name, bytes) with fd 2 silenced (protobuf's
+        C++ parser logs each string that is not UTF-8); returns the names it
+        verified and those it failed with anything but Rejected."""
+        raw = ev.raw_from_pem(self.file("public-key.pem", "r"))
+        verified, crashed = [], []
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+            for name, data in copies:
+                try:
+                    ev.verify_bundle(data, PB2, raw)
+                    verified.append(name)
+                except ev.Rejected as e:
+                    if not str(e):
+                        crashed.append(f"{name}: Rejected without a message")
+                except Exception as e:  # noqa: BLE001 - the point of the test
+                    crashed.append(f"{name}: {type(e).__name__}: {e}")
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        return verified, crashed
+
+    def test_every_flipped_byte_of_the_vector_bundle_is_rejected(self):
+        # Each byte XORed with each mask (0x5A on bytes 1260-1263 once made an
+        # int32 out of range, which escaped as protobuf's ValueError).
+        data = self.file("bundle-briefing-B-7.ehb")
+        copies = []
+        for mask in (0x01, 0x5A, 0x80, 0xFF):
+            for i in range(len(data)):
+                bad = bytearray(data)
+                bad[i] ^= mask
+                copies.append((f"byte {i} ^ {mask:#04x}", bytes(bad)))
+        verified, crashed = self.rejections(copies)
+        self.assertEqual(crashed, [])
+        self.assertEqual(verified, [])
+        self.assertEqual(len(copies), 4 * len(data))
+
+    def test_an_out_of_range_32_bit_value_is_rejected_naming_the_field(self):
+        data = bytearray(self.file("bundle-briefing-B-7.ehb"))
+        data[1260] ^= 0x5A
+        with self.assertRaisesRegex(ev.Rejected, "Timestamp.nanos holds .*outside the range"):
+            ev.verify_bundle(bytes(data), PB2)
+
+    def test_any_altered_byte_of_the_vector_bundles_pem_is_rejected(self):
+        audit_pb2, _ = PB2
+        b = audit_pb2.InvestigationBundle()
+        b.ParseFromString(self.file("bundle-briefing-B-7.ehb"))
+        pem = b.public_key.pem
+        copies = []
+        for i in range(len(pem)):
+            # Every control character and space (OpenSSL's PEM reader skips
+            # many of them), and the byte's low bit flipped.
+            for c in list(range(0x21)) + [ord(pem[i]) ^ 0x01]:
+                if ord(pem[i]) == c:
+                    continue
+                b.public_key.pem = pem[:i] + chr(c) + pem[i + 1:]
+                copies.append((f"pem byte {i} -> {c:#04x}",
+                               b.SerializeToString(deterministic=True)))
+        b.public_key.pem = pem + "\n"
+        copies.append(("pem + LF", b.SerializeToString(deterministic=True)))
+        verified, crashed = self.rejections(copies)
+        self.assertEqual((verified, crashed), ([], []))
+        self.assertGreater(len(copies), 3500)
+        with self.assertRaisesRegex(ev.Rejected, "PEM form"):
+            ev.verify_bundle(copies[0][1], PB2)
+
+    def test_flipped_bytes_of_canonical_records_decode_or_are_rejected(self):
+        # A flipped byte inside a string may still decode (to another event):
+        # what must never happen is an exception other than Rejected.
+        _, events_pb2 = PB2
+        crashed = []
+        for e in self.v["events"]:
+            canonical = bytes.fromhex(e["canonical"])
+            for mask in (0x01, 0x5A, 0x80, 0xFF):
+                for i in range(len(canonical)):
+                    bad = bytearray(canonical)
+                    bad[i] ^= mask
+                    try:
+                        ev.decode_record(bytes(bad), events_pb2.RecordedEvent)
+                    except ev.Rejected:
+                        pass
+                    except Exception as x:  # noqa: BLE001
+                        crashed.append(f"position {e['position']} byte {i} ^ {mask}: "
+                                       f"{type(x).__name__}: {x}")
+        self.assertEqual(crashed, [])
+
+
 class Agreement(unittest.TestCase):
     """Both verifiers, on bundles from a real server, pristine and tampered."""
 
@@ -184,24 +276,33 @@ class Agreement(unittest.TestCase):
         return result
 
     def both(self, data, name):
-        """(C++ verdict, Python verdict): True for verified."""
+        """(C++ verdict, Python verdict, C++ output, Python's message): True
+        for verified. The Python verifier raising anything but Rejected is a
+        failure of this test, named as such."""
         path = os.path.join(self.tmp, name + ".check.ehb")
         with open(path, "wb") as f:
             f.write(data)
         cpp = self.cli("verify", path, f"--pubkey={self.pubkey}", check=False)
         self.assertIn(cpp.returncode, (0, 1, 3), cpp.stderr)  # not a crash or usage error
+        with open(self.pubkey) as f:
+            trusted = ev.raw_from_pem(f.read())
         try:
-            with open(self.pubkey) as f:
-                ev.verify_bundle(data, PB2, ev.raw_from_pem(f.read()))
-            py = True
-        except ev.Rejected:
-            py = False
-        return cpp.returncode == 0, py, cpp.stdout + cpp.stderr
+            ev.verify_bundle(data, PB2, trusted)
+            py, said = True, "VERIFIED"
+        except ev.Rejected as e:
+            py, said = False, str(e)
+        except Exception as e:  # noqa: BLE001
+            self.fail(f"{name}: the Python verifier raised {type(e).__name__} ({e}) instead of "
+                      f"Rejected; `evenhand verify` said: {cpp.stdout + cpp.stderr}")
+        if not py:
+            self.assertTrue(said, f"{name}: the Python verifier rejected without a message")
+        return cpp.returncode == 0, py, cpp.stdout + cpp.stderr, said
 
     def assertAgree(self, data, name, verified):
-        cpp, py, out = self.both(data, name)
-        self.assertEqual((cpp, py), (verified, verified), f"{name}: {out}")
-        return out
+        """Both verdicts are `verified`; returns (C++ output, Python's message)."""
+        cpp, py, out, said = self.both(data, name)
+        self.assertEqual((cpp, py), (verified, verified), f"{name}: C++: {out}\nPython: {said}")
+        return out, said
 
     def parse(self, name):
         audit_pb2, _ = PB2
@@ -218,7 +319,7 @@ class Agreement(unittest.TestCase):
 
     def test_pristine_bundles_verify_in_both(self):
         for name, data in self.bundles.items():
-            out = self.assertAgree(data, name, True)
+            out, _ = self.assertAgree(data, name, True)
             self.assertIn("VERIFIED", out)
         report = ev.verify_bundle(self.bundles["case"], PB2)
         self.assertEqual(list(report["streams"].values()), [(2, 2)])
@@ -247,19 +348,22 @@ class Agreement(unittest.TestCase):
                     continue
                 b2 = self.parse("case")
                 b2.public_key.pem = pem[:i] + chr(c) + pem[i + 1:]
-                self.assertAgree(self.encode(b2), f"pem-{i}-{c}", False)
+                out, said = self.assertAgree(self.encode(b2), f"pem-{i}-{c}", False)
+                self.assertIn("PEM form", out)
+                self.assertIn("PEM form", said)
 
     def test_a_withheld_event_of_a_case_is_rejected_by_both(self):
         b = self.parse("case")
         del b.events[0]
         del b.manifest.positions[0]
         self.resign_manifest(b)
-        out = self.assertAgree(self.encode(b), "withheld", False)
+        out, said = self.assertAgree(self.encode(b), "withheld", False)
         self.assertIn("incomplete", out)
+        self.assertIn("incomplete", said)
         # The completeness claim dropped too: both verify, neither says complete.
         b.manifest.ClearField("complete_streams")
         self.resign_manifest(b)
-        out = self.assertAgree(self.encode(b), "withheld-unclaimed", True)
+        out, _ = self.assertAgree(self.encode(b), "withheld-unclaimed", True)
         self.assertIn("partial: 1 of its 2 events", out)
         self.assertEqual(list(ev.verify_bundle(self.encode(b), PB2)["streams"].values()),
                          [(1, 2)])
@@ -274,8 +378,9 @@ class Agreement(unittest.TestCase):
             c.chain_head = chain
             b.checkpoint.signed_body = ev.checkpoint_body(c)
             b.checkpoint.signature = self.key.sign(b.checkpoint.signed_body)
-            out = self.assertAgree(self.encode(b), "chain-" + seed[:2].hex(), False)
+            out, said = self.assertAgree(self.encode(b), "chain-" + seed[:2].hex(), False)
             self.assertIn("chain head", out)
+            self.assertIn("chain head", said)
 
     def test_removed_swapped_and_altered_events_are_rejected_by_both(self):
         b = self.parse("group")
