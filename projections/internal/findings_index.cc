@@ -423,7 +423,7 @@ void FindingsIndex::AddReader(const Case* subject, const Subject& s) {
 std::string FindingsIndex::Fingerprint() const {
   const FairnessSettings& s = settings_;
   std::string out =
-      absl::StrCat("findings-3|", s.council_name, "|", s.offer_deadline_working_days, "|",
+      absl::StrCat("findings-4|", s.council_name, "|", s.offer_deadline_working_days, "|",
                    s.equal_offer_lookback_days, "|", s.query_reply_working_days, "|",
                    s.same_matter_window_days, "|", s.parity_alpha, "|", s.decline_rate_gap, "|",
                    s.late_reply_gap, "|", s.officer_time_ratio, "|", s.parity_min_cases, "|",

@@ -639,6 +639,49 @@ TEST(FindingsIndexDemoTest, TheDemoReportIsTheSame) {
   EXPECT_GT(served.findings_size(), 10) << "the demo plants a breach of every rule";
 }
 
+// The demo council `evenhandd --demo` loads (demo::DemoCouncil: a year ending
+// at the moment the server starts), reported as the server reports it (from
+// the index) at that moment: a finding of every rule in the registry, and
+// obligations falling due within the protocols' five working days of the
+// demo's end (docs/FAIRNESS.md, "Obligations").
+TEST(FindingsIndexDemoTest, TheDemoShowsEveryRuleAndObligationsFallingDue) {
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok());
+  const FairnessSettings settings;
+  const absl::Time now =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 30, 12, 0, 0), absl::UTCTimeZone());
+  FairnessProjection p;
+  p.IndexFindings(settings, *calendar);
+  uint64_t position = 0;
+  for (auto& append : demo::DemoCouncil(now)) {
+    for (auto& e : append.events) {
+      v1::RecordedEvent r;
+      r.set_position(++position);
+      *r.mutable_event() = std::move(e);
+      r.mutable_event()->set_stream_id(append.stream_id);
+      *r.mutable_event()->mutable_recorded_at() = Proto(now);
+      p.Apply(r);
+    }
+  }
+  const ReportQuery whole{absl::InfinitePast(), absl::InfiniteFuture(), position, now};
+  const v1::FairnessReport report = p.Report(whole, settings, *calendar);
+  std::set<std::string> found;
+  for (const v1::Finding& f : report.findings()) found.insert(f.rule_id());
+  const std::vector<v1::RuleInfo> rules = FairnessProjection::Rules(settings);
+  for (const v1::RuleInfo& rule : rules) {
+    EXPECT_EQ(found.count(rule.rule_id()), 1u) << "no " << rule.rule_id() << " finding";
+  }
+  EXPECT_EQ(found.size(), rules.size());
+  // Open at the demo's end, and some due within five working days of it.
+  const uint32_t within = static_cast<uint32_t>(settings.query_reply_working_days);
+  int due_soon = 0;
+  for (const v1::Obligation& o : report.obligations()) {
+    EXPECT_GT(FromProtoTime(o.due_at()), now) << o.case_id();
+    if (o.working_days_left() <= within) ++due_soon;
+  }
+  EXPECT_GT(due_soon, 0) << report.obligations_size() << " obligations open";
+}
+
 // With no case's body kept once checkpointed, one that cannot be read back
 // is said (naming the case) and the projection is unhealthy: a report built
 // meanwhile is never taken for one without that case.

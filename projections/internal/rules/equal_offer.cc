@@ -24,7 +24,7 @@ std::string Describe(const FairnessSettings& s) {
       Plural(s.offer_deadline_working_days, "working day"),
       " of the briefing; an offer or a briefing given up to ", s.equal_offer_lookback_days,
       " days before it also counts. A group's own request for a briefing is not an offer, "
-      "whether it is declined or still waiting. The protocols set no deadline: ",
+      "whether it is declined, withdrawn or still waiting. The protocols set no deadline: ",
       s.offer_deadline_working_days, " working days is this council's setting.");
 }
 
@@ -66,13 +66,23 @@ void Check(ReportBuilder& b) {
           std::optional<Seen> answer =
               o.is_offer ? o.request : b.First(*other, v1::Payload::kBriefingDelivered);
           if (!answer) {
+            // A request the group withdrew before the deadline asks for
+            // nothing more (BriefingRequestWithdrawn): it is not unmet, and
+            // not cited. (Withdrawn after a decline, the decline stands.)
+            const std::optional<Seen> decline = b.First(*other, v1::Payload::kBriefingDeclined);
+            const std::optional<Seen> withdrawn =
+                b.First(*other, v1::Payload::kBriefingRequestWithdrawn);
+            if (withdrawn && withdrawn->at < deadline &&
+                !(decline && decline->at <= withdrawn->at)) {
+              continue;
+            }
             // The earliest of the group's own requests still unmet, made
             // in the window and before the deadline (cited, never counted).
             if (o.request->at >= window_start && o.request->at < deadline &&
                 (!own_request || std::tie(o.request->at, o.request->position) <
                                      std::tie(own_request->at, own_request->position))) {
               own_request = o.request;
-              own_decline = b.First(*other, v1::Payload::kBriefingDeclined);
+              own_decline = decline;
             }
             continue;
           }
@@ -103,6 +113,16 @@ void Check(ReportBuilder& b) {
       if (earliest) {
         const int late_by = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(t),
                                                             b.calendar().LocalDay(earliest->at));
+        // Late by the clock but not by the count (at the deadline's very
+        // instant, or on the weekend or bank holiday after it): say when the
+        // limit ran out, not "5 working days later (the limit is 5)".
+        const std::string how_late =
+            late_by > s.offer_deadline_working_days
+                ? absl::StrCat(", ", Plural(late_by, "working day"), " later (the limit is ",
+                               s.offer_deadline_working_days, ").")
+                : absl::StrCat(", after the limit of ",
+                               Plural(s.offer_deadline_working_days, "working day"),
+                               " ran out at the end of ", b.Date(deadline - absl::Seconds(1)), ".");
         b.AddFinding(
             "equal-offer", group->id, c->stream_id(), deadline,
             absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ", b.Date(t),
@@ -110,8 +130,7 @@ void Check(ReportBuilder& b) {
                          earliest_is_offer ? " was offered the same only on "
                                            : " was not offered it, and was given a briefing on "
                                              "the same matter only on ",
-                         b.Date(earliest->at), ", ", Plural(late_by, "working day"),
-                         " later (the limit is ", s.offer_deadline_working_days, ")."),
+                         b.Date(earliest->at), how_late),
             {*v.request, *delivered, *earliest});
       } else if (b.query().as_of_time >= deadline) {
         std::vector<Seen> evidence = {*v.request, *delivered};

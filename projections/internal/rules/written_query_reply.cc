@@ -85,13 +85,19 @@ void Check(ReportBuilder& b) {
     if (!o.in_time) {
       const int took = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(o.received->at),
                                                        b.calendar().LocalDay(o.first_reply->at));
+      const char* what =
+          o.first_reply->payload->has_written_query_answered() ? "answered" : "acknowledged";
+      // Late by the clock but not by the count (at the deadline's very
+      // instant, or on the weekend or bank holiday after it): say when the
+      // limit ran out, not "after 5 working days (the limit is 5)".
       b.AddFinding(
           "written-query-reply", o.group_id, c->stream_id(), o.deadline,
-          absl::StrCat(
-              who, " was first ",
-              o.first_reply->payload->has_written_query_answered() ? "answered" : "acknowledged",
-              " after ", Plural(took, "working day"), ", on ", b.Date(o.first_reply->at),
-              " (the limit is ", days, ")."),
+          took > days
+              ? absl::StrCat(who, " was first ", what, " after ", Plural(took, "working day"),
+                             ", on ", b.Date(o.first_reply->at), " (the limit is ", days, ").")
+              : absl::StrCat(who, " was first ", what, " on ", b.Date(o.first_reply->at),
+                             ", after the limit of ", Plural(days, "working day"),
+                             " ran out at the end of ", b.Date(o.deadline - absl::Seconds(1)), "."),
           {*o.received, *o.first_reply});
       continue;
     }

@@ -4,6 +4,14 @@
 namespace evenhand::projections::rule_tests {
 namespace {
 
+// The group withdraws its request `briefing` (BriefingRequestWithdrawn).
+v1::Payload Withdrawal(const std::string& briefing, const std::string& member) {
+  v1::Payload p;
+  p.mutable_briefing_request_withdrawn()->set_briefing_id(briefing);
+  p.mutable_briefing_request_withdrawn()->set_withdrawn_by_member_id(member);
+  return p;
+}
+
 class EqualOfferTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -164,6 +172,142 @@ TEST_F(EqualOfferTest, OffersOwedAreObligationsUntilTheDeadlineThenFindings) {
   // Missed: a finding, and no longer an obligation.
   EXPECT_THAT(Obligations(s_, At(2026, 4, 11, 0, 0), "equal-offer"), IsEmpty());
   EXPECT_THAT(s_.Findings("equal-offer", At(2026, 4, 11, 0, 0)), SizeIs(1));
+}
+
+// One instant, one verdict, to the second (docs/FAIRNESS.md): one second
+// before the deadline (the midnight ending Friday 10 April, UK time) both
+// groups are owed the offer, an obligation each, no finding, nothing in the
+// group table; at it and after, each is a finding, in the findings and in the
+// group table's count of high-severity findings alike, and owed no more.
+TEST_F(EqualOfferTest, TheTableAndTheFindingsAgreeOnEitherSideOfTheDeadline) {
+  const absl::Time deadline = At(2026, 4, 11, 0, 0);
+  for (absl::Time as_of : {deadline - absl::Seconds(1), deadline, deadline + absl::Seconds(1)}) {
+    SCOPED_TRACE(absl::FormatTime(as_of));
+    const v1::FairnessReport report = s_.Report(as_of);
+    int findings = 0;
+    for (const auto& f : report.findings()) findings += f.rule_id() == "equal-offer";
+    int owed = 0;
+    for (const auto& o : report.obligations()) owed += o.rule_id() == "equal-offer";
+    const bool late = as_of >= deadline;
+    EXPECT_EQ(findings, late ? 2 : 0);
+    EXPECT_EQ(owed, late ? 0 : 2);
+    int groups = 0;
+    for (const auto& g : report.groups()) {
+      if (g.group_id() != "conservative" && g.group_id() != "green") continue;
+      ++groups;
+      EXPECT_EQ(g.findings_high(), late ? 1u : 0u) << g.group_id();
+    }
+    EXPECT_EQ(groups, 2);
+  }
+}
+
+// An offer one second before the deadline is in time; one at the deadline's
+// instant, or a second after, is late, dated at the deadline, and says when
+// the limit ran out (by the count it is still working day 5: never "5
+// working days later (the limit is 5)").
+TEST(EqualOfferDeadlineTest, AnOfferOneSecondBeforeTheDeadlineIsInTimeAndAtItLate) {
+  const absl::Time deadline = At(2026, 4, 11, 0, 0);
+  for (absl::Duration offset : {-absl::Seconds(1), absl::ZeroDuration(), absl::Seconds(1)}) {
+    SCOPED_TRACE(absl::FormatDuration(offset));
+    CouncilScenario s;
+    s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+    s.Approve(At(2026, 3, 24), "B-1");
+    s.Deliver(At(2026, 4, 1, 12), "B-1");
+    s.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+    const uint64_t offer = s.Offer(deadline + offset, "O-con", "conservative", "local-plan", "B-1");
+    std::vector<v1::Finding> f = s.Findings("equal-offer", At(2026, 5, 1));
+    if (offset < absl::ZeroDuration()) {
+      EXPECT_THAT(f, IsEmpty());
+      continue;
+    }
+    ASSERT_THAT(f, SizeIs(1));
+    EXPECT_EQ(f[0].group_id(), "conservative");
+    EXPECT_EQ(FromProtoTime(f[0].occurred_at()), deadline);
+    EXPECT_EQ(Evidence(f[0]).back(), offer);
+    EXPECT_THAT(f[0].explanation(),
+                HasSubstr("was offered the same only on 11 Apr 2026, after the limit of 5 working "
+                          "days ran out at the end of 10 Apr 2026."));
+  }
+}
+
+// Withdrawing a request (BriefingRequestWithdrawn): the group asks for
+// nothing more, so a request it withdrew before the offer fell due is not
+// cited as unmet. Nor is it an offer: the group is still owed one.
+TEST_F(EqualOfferTest, AGroupThatWithdrewItsOwnRequestIsStillOwedTheOffer) {
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  const uint64_t own = s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  const uint64_t withdrawal = s_.Add(At(2026, 4, 7), Withdrawal("B-2", "con-1"));
+  std::vector<v1::Obligation> o = Obligations(s_, At(2026, 4, 9, 12), "equal-offer");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_EQ(o[0].group_id(), "conservative");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "conservative");
+  EXPECT_THAT(f[0].explanation(), HasSubstr("had not been offered the same briefing"));
+  EXPECT_THAT(f[0].explanation(), ::testing::Not(HasSubstr("request")));
+  // The request, the delivery and the group's recognition; not the
+  // withdrawn request, nor its withdrawal.
+  EXPECT_THAT(Evidence(f[0]), SizeIs(3));
+  EXPECT_THAT(Evidence(f[0]), ::testing::Not(::testing::Contains(own)));
+  EXPECT_THAT(Evidence(f[0]), ::testing::Not(::testing::Contains(withdrawal)));
+}
+
+// The near miss: offered the briefing in time, the group withdraws its own
+// request for one. Nothing is owed and nothing is a finding: the offer met
+// equal-offer, and a withdrawal is not a decline, so the officer who briefed
+// Labour on the matter declined no one (same-matter-decline).
+TEST_F(EqualOfferTest, AGroupOfferedInTimeThatWithdrewItsOwnRequestIsOwedNothing) {
+  s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s_.OfferOthers(At(2026, 4, 7), "labour", "local-plan", "B-1");
+  s_.Add(At(2026, 4, 8), Withdrawal("B-2", "con-1"));
+  EXPECT_THAT(Obligations(s_, At(2026, 4, 9, 12), "equal-offer"), IsEmpty());
+  EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
+  EXPECT_THAT(s_.Findings("same-matter-decline", At(2026, 5, 1)), IsEmpty());
+}
+
+// Both sides of the withdrawal's instant: withdrawn one second before the
+// deadline, the request is not cited; withdrawn at it, the request was still
+// unmet when the deadline passed, and the finding (dated then) says so.
+TEST(EqualOfferWithdrawalTest, ARequestWithdrawnBeforeTheDeadlineIsNotCitedAndAtItIs) {
+  const absl::Time deadline = At(2026, 4, 11, 0, 0);
+  for (const bool before : {true, false}) {
+    SCOPED_TRACE(before ? "withdrawn a second before the deadline" : "withdrawn at the deadline");
+    CouncilScenario s;
+    s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+    s.Approve(At(2026, 3, 24), "B-1");
+    s.Deliver(At(2026, 4, 1, 12), "B-1");
+    s.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+    const uint64_t own = s.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+    const uint64_t withdrawal =
+        s.Add(before ? deadline - absl::Seconds(1) : deadline, Withdrawal("B-2", "con-1"));
+    std::vector<v1::Finding> f = s.Findings("equal-offer", At(2026, 5, 1));
+    ASSERT_THAT(f, SizeIs(1));
+    EXPECT_EQ(f[0].group_id(), "conservative");
+    EXPECT_THAT(Evidence(f[0]), ::testing::Not(::testing::Contains(withdrawal)));
+    if (before) {
+      EXPECT_THAT(f[0].explanation(), ::testing::Not(HasSubstr("request")));
+      EXPECT_THAT(Evidence(f[0]), ::testing::Not(::testing::Contains(own)));
+    } else {
+      EXPECT_THAT(f[0].explanation(), HasSubstr("had not been met; a request is not an offer"));
+      EXPECT_THAT(Evidence(f[0]), ::testing::Contains(own));
+    }
+  }
+}
+
+// A withdrawn request is neither granted nor declined, and owes nothing.
+TEST(BriefingWithdrawnTest, AWithdrawnRequestCountsAsNeitherGrantedNorDeclined) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  s.Add(At(2026, 2, 4), Withdrawal("B-1", "grn-1"));
+  const v1::FairnessReport report = s.Report(At(2026, 3, 1));
+  for (const auto& g : report.groups()) {
+    if (g.group_id() != "green") continue;
+    EXPECT_EQ(g.briefings_requested(), 1u);
+    EXPECT_EQ(g.briefings_declined(), 0u);
+    EXPECT_EQ(g.briefings_approved(), 0u);
+  }
+  EXPECT_THAT(report.obligations(), IsEmpty());
+  EXPECT_THAT(report.findings(), IsEmpty());
 }
 
 }  // namespace

@@ -119,6 +119,110 @@ TEST_F(WrittenQueryTest, AnAnswerAtTheDeadlineInstantIsLateAndOneSecondBeforeIsN
   EXPECT_THAT(at.Findings("written-query-reply", At(2026, 5, 1)), SizeIs(1));
 }
 
+// An answer at the deadline's instant is late by the clock while still on
+// working day 5 by the count: the finding says when the limit ran out, never
+// "after 5 working days (the limit is 5)".
+TEST_F(WrittenQueryTest, AnAnswerAtTheDeadlineInstantSaysWhenTheLimitRanOut) {
+  const uint64_t answer = s_.Answer(At(2026, 4, 11, 0, 0), "Q-1");
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(FromProtoTime(f[0].occurred_at()), At(2026, 4, 11, 0, 0));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("was first answered on 11 Apr 2026, after the limit of 5 working days ran "
+                        "out at the end of 10 Apr 2026."));
+  EXPECT_THAT(f[0].explanation(), ::testing::Not(HasSubstr("the limit is")));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_, answer));
+}
+
+// One instant, one verdict, for a promised day (docs/FAIRNESS.md): the
+// reply is owed to the midnight that ends the promised day, UK time
+// (EndOfLocalDay). 23:59:59 on Monday 20 April (BST) is on time; 00:00:00
+// on Tuesday 21 April is late, and the finding is dated at that midnight.
+TEST_F(WrittenQueryTest, AReplyAtTheLastSecondOfThePromisedDayIsOnTimeAndAtMidnightLate) {
+  const absl::Time due = At(2026, 4, 21, 0, 0);
+  CouncilScenario before;
+  before.Query(At(2026, 4, 1), "Q-1", "con-1");
+  before.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 0, 0));
+  before.Answer(due - absl::Seconds(1), "Q-1");
+  EXPECT_THAT(before.Findings("written-query-reply", At(2026, 5, 1)), IsEmpty());
+  CouncilScenario at;
+  at.Query(At(2026, 4, 1), "Q-1", "con-1");
+  at.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 0, 0));
+  at.Answer(due, "Q-1");
+  std::vector<v1::Finding> f = at.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(FromProtoTime(f[0].occurred_at()), due);
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("promised by 20 Apr 2026, but answered only on 21 Apr 2026"));
+}
+
+// The same promise unanswered: one second before the promised day ends it
+// is owed (an obligation, no finding); at that midnight and after it is a
+// finding, in the findings and in the group table's count of medium
+// findings alike, and owed no more. The table's query columns count the
+// first reply, the acknowledgement sent in time, on either side.
+TEST_F(WrittenQueryTest, TheTableAndTheFindingsAgreeOnEitherSideOfThePromisedDay) {
+  s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 9));
+  const absl::Time due = At(2026, 4, 21, 0, 0);
+  for (absl::Time as_of : {due - absl::Seconds(1), due, due + absl::Seconds(1)}) {
+    SCOPED_TRACE(absl::FormatTime(as_of));
+    const v1::FairnessReport report = s_.Report(as_of);
+    int findings = 0;
+    for (const auto& f : report.findings()) findings += f.rule_id() == "written-query-reply";
+    int owed = 0;
+    for (const auto& o : report.obligations()) owed += o.rule_id() == "written-query-reply";
+    const v1::GroupMetrics* con = nullptr;
+    for (const auto& g : report.groups()) {
+      if (g.group_id() == "conservative") con = &g;
+    }
+    ASSERT_NE(con, nullptr);
+    const bool late = as_of >= due;
+    EXPECT_EQ(findings, late ? 1 : 0);
+    EXPECT_EQ(owed, late ? 0 : 1);
+    EXPECT_EQ(con->findings_medium(), late ? 1u : 0u);
+    EXPECT_EQ(con->queries_replied_in_time(), 1u);
+    EXPECT_EQ(con->queries_unanswered(), 0u);
+    EXPECT_EQ(con->queries_not_yet_due(), 0u);
+  }
+}
+
+// Received on a non-working day (docs/FAIRNESS.md, Harlow 6.6 and 15.18
+// "within five working days"): the working days are those after the day of
+// receipt, so a query received on Saturday 6 June 2026 has Monday 8 June as
+// working day 1 and Friday 12 June as working day 5; its deadline is the
+// midnight that ends that Friday (BST). Receipt is not deferred to Monday,
+// which would make the Monday after working day 5.
+class SaturdayQueryTest : public ::testing::Test {
+ protected:
+  void SetUp() override { received_ = s_.Query(At(2026, 6, 6, 11), "Q-SAT", "con-1"); }
+  const absl::Time deadline_ = At(2026, 6, 13, 0, 0);
+  CouncilScenario s_;
+  uint64_t received_ = 0;
+};
+
+TEST_F(SaturdayQueryTest, AnAnswerAtTheEndOfTheFollowingFridayIsOnTime) {
+  // On the day it came, five working days are left, to the end of Friday.
+  std::vector<v1::Obligation> o = Obligations(s_, At(2026, 6, 6, 12), "written-query-reply");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_EQ(FromProtoTime(o[0].due_at()), deadline_);
+  EXPECT_EQ(o[0].working_days_left(), 5u);  // Mon 8 to Fri 12 June
+  // 23:59:59 on Friday 12 June, UK time.
+  s_.Answer(deadline_ - absl::Seconds(1), "Q-SAT");
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 7, 1)), IsEmpty());
+}
+
+TEST_F(SaturdayQueryTest, AnAnswerTheMondayAfterIsLate) {
+  const uint64_t answer = s_.Answer(At(2026, 6, 15, 9), "Q-SAT");
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 7, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "conservative");
+  EXPECT_EQ(FromProtoTime(f[0].occurred_at()), deadline_);
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("(received 6 Jun 2026) was first answered after 6 working days, on 15 "
+                        "Jun 2026 (the limit is 5)."));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_, answer));
+}
+
 // The calendar runs out: a deadline past its last year is counted with
 // weekends only, so it is flagged, not judged in silence. (3 January 2028 is
 // a bank holiday GOV.UK had not published when the shipped file was made.)
@@ -140,25 +244,6 @@ TEST(CalendarCoverageTest, ADeadlineInsideTheCalendarIsNotFlagged) {
   s.Query(At(2027, 12, 1), "Q-9", "con-1");
   s.Answer(At(2027, 12, 6), "Q-9");
   EXPECT_THAT(s.Findings("data-quality", At(2028, 2, 1)), IsEmpty());
-}
-
-// A withdrawn request is neither granted nor declined, and owes nothing.
-TEST(BriefingWithdrawnTest, AWithdrawnRequestCountsAsNeitherGrantedNorDeclined) {
-  CouncilScenario s;
-  s.Request(At(2026, 2, 2), "B-1", "green", "parks");
-  v1::Payload p;
-  p.mutable_briefing_request_withdrawn()->set_briefing_id("B-1");
-  p.mutable_briefing_request_withdrawn()->set_withdrawn_by_member_id("grn-1");
-  s.Add(At(2026, 2, 4), p);
-  const v1::FairnessReport report = s.Report(At(2026, 3, 1));
-  for (const auto& g : report.groups()) {
-    if (g.group_id() != "green") continue;
-    EXPECT_EQ(g.briefings_requested(), 1u);
-    EXPECT_EQ(g.briefings_declined(), 0u);
-    EXPECT_EQ(g.briefings_approved(), 0u);
-  }
-  EXPECT_THAT(report.obligations(), IsEmpty());
-  EXPECT_THAT(report.findings(), IsEmpty());
 }
 
 // A reply owed, or promised, is an obligation until it is given or late.
