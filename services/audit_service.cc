@@ -1,5 +1,6 @@
 #include "services/audit_service.h"
 
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -8,11 +9,13 @@
 #include "absl/strings/str_join.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
+#include "base/nearest.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "services/auth/withholding.h"
+#include "services/internal/read_filter.h"
 
 namespace evenhand::services {
 namespace {
@@ -139,12 +142,52 @@ std::string AuditService::Describe(const v1::ReplayFilter& f) {
   return parts.empty() ? std::string("the whole log") : absl::StrJoin(parts, "; ");
 }
 
+absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
+  // Types first: a typo there is refused before the log is looked at.
+  EH_RETURN_IF_ERROR(
+      internal::ToReadFilter(f.stream_prefixes(), f.event_types(), "filter.").status());
+  // A group, officer or councillor the log never registered would match
+  // nothing and read as "nothing concerned them".
+  if (!f.group_id().empty()) {
+    EH_ASSIGN_OR_RETURN(bool known, store_->StreamExists(absl::StrCat("group-", f.group_id())));
+    if (!known) {
+      std::vector<std::string> groups;
+      storage::ReadFilter recognised;
+      recognised.stream_prefixes = {"group-"};
+      recognised.event_types = {"PoliticalGroupRecognised"};
+      EH_RETURN_IF_ERROR(store_->ReadAll(std::nullopt, storage::Direction::kForwards, 0,
+                                         recognised, [&](const storage::EventPtr& e) {
+                                           groups.push_back(e->event().stream_id().substr(6));
+                                           return true;
+                                         }));
+      return InvalidFieldError("filter.group_id",
+                               UnknownValueMessage("political group", f.group_id(), groups),
+                               "UNKNOWN_VALUE");
+    }
+  }
+  for (const auto& [id, kind, field] :
+       {std::tuple<std::string, const char*, const char*>{f.officer_id(), "officer", "officer_id"},
+        {f.member_id(), "member", "member_id"}}) {
+    if (id.empty()) continue;
+    EH_ASSIGN_OR_RETURN(bool known, store_->StreamExists(absl::StrCat(kind, "-", id)));
+    if (!known) {
+      return InvalidFieldError(
+          absl::StrCat("filter.", field),
+          absl::StrCat("no ", std::string(kind) == "member" ? "councillor" : "officer", " \"", id,
+                       "\" is registered in the log (no stream ", kind, "-", id, ")"),
+          "UNKNOWN_VALUE");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AuditService::Select(const v1::ReplayFilter& f,
                                   const std::function<bool(const storage::EventPtr&)>& visit,
                                   const std::function<void(uint64_t)>& progress) const {
   if (f.to_position() != 0 && f.from_position() > f.to_position()) {
     return InvalidFieldError("filter.from_position", "is after filter.to_position");
   }
+  EH_RETURN_IF_ERROR(CheckNames(f));
   const uint64_t last = store_->LastPosition();
   const uint64_t to = f.to_position() == 0 ? last : std::min(f.to_position(), last);
   uint64_t scanned = 0;
@@ -195,9 +238,8 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
                                           }));
     return inner;
   }
-  storage::ReadFilter read_filter;
-  read_filter.stream_prefixes.assign(f.stream_prefixes().begin(), f.stream_prefixes().end());
-  read_filter.event_types.assign(f.event_types().begin(), f.event_types().end());
+  EH_ASSIGN_OR_RETURN(storage::ReadFilter read_filter,
+                      internal::ToReadFilter(f.stream_prefixes(), f.event_types(), "filter."));
   EH_RETURN_IF_ERROR(store_->ReadAll(std::max<uint64_t>(1, f.from_position()),
                                      storage::Direction::kForwards, 0, read_filter, each));
   return inner;

@@ -52,7 +52,9 @@ class AuditService final : public v1::Audit::Service {
 
   // Calls `visit` for each event matching `filter`, in position order, with
   // progress (the position scanned up to) now and then. Stops when `visit`
-  // returns false.
+  // returns false. A filter naming what the log does not have (an unknown
+  // event type, group, officer, councillor or case) is INVALID_ARGUMENT or
+  // NOT_FOUND, never an empty answer.
   absl::Status Select(const v1::ReplayFilter& filter,
                       const std::function<bool(const storage::EventPtr&)>& visit,
                       const std::function<void(uint64_t scanned)>& progress) const;
@@ -61,6 +63,7 @@ class AuditService final : public v1::Audit::Service {
   static std::string Describe(const v1::ReplayFilter& filter);
 
  private:
+  absl::Status CheckNames(const v1::ReplayFilter& filter) const;
   const storage::EventStore* const store_;
   integrity::IntegrityLog* const integrity_;
   const AuditOptions options_;

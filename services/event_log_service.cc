@@ -19,6 +19,7 @@
 #include "services/internal/append_request.h"
 #include "services/internal/delivery_pool.h"
 #include "services/internal/raw_messages.h"
+#include "services/internal/read_filter.h"
 
 namespace evenhand::services {
 namespace {
@@ -33,13 +34,6 @@ constexpr char kGetStatus[] = "evenhand.v1.EventLog/GetStatus";
 // default 4 MiB client receive limit is never approached).
 constexpr size_t kChunkBytes = 1 << 20;
 constexpr int kChunkEvents = 512;
-
-storage::ReadFilter ToFilter(const v1::Filter& f) {
-  storage::ReadFilter filter;
-  filter.stream_prefixes.assign(f.stream_prefixes().begin(), f.stream_prefixes().end());
-  filter.event_types.assign(f.event_types().begin(), f.event_types().end());
-  return filter;
-}
 
 storage::Direction ToDirection(v1::Direction d) {
   return d == v1::BACKWARDS ? storage::Direction::kBackwards : storage::Direction::kForwards;
@@ -244,7 +238,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   // Auditors only: everything as stored, so the stored bytes can go as
   // they are. On the record before the first chunk.
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReadAll, request);
+  absl::StatusOr<storage::ReadFilter> filter =
+      internal::ToReadFilter(request.filter().stream_prefixes(), request.filter().event_types(),
+                             "filter.");
   absl::Status admitted = grant.status();
+  if (admitted.ok() && !filter.ok()) admitted = filter.status();
   if (admitted.ok() && grant->values != auth::Grant::Values::kFull) {
     admitted = absl::InternalError("ReadAll serves whole events only");
   }
@@ -267,7 +265,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   cursor->remaining = request.max_count();
   cursor->last = store_->LastPosition();
   cursor->forwards = request.direction() != v1::BACKWARDS;
-  cursor->filter = ToFilter(request.filter());
+  cursor->filter = *std::move(filter);
   // The count goes on the record once the read is done (best effort: the
   // read was on the record before it began).
   auto finished = [gate = options_.gate, grant = *grant, request, cursor] {

@@ -12,6 +12,7 @@
 #include "evenhand/v1/log.pb.h"
 #include "services/internal/delivery_pool.h"
 #include "services/internal/raw_messages.h"
+#include "services/internal/read_filter.h"
 
 namespace evenhand::services {
 
@@ -74,13 +75,6 @@ constexpr absl::Duration kProgressEvery = absl::Seconds(5);
 // ...and a catch-up that matches nothing for this many events sends one
 // anyway, so no callback thread scans for long.
 constexpr uint64_t kMaxScanPerMessage = 65536;
-
-storage::ReadFilter ToFilter(const v1::Filter& f) {
-  storage::ReadFilter filter;
-  filter.stream_prefixes.assign(f.stream_prefixes().begin(), f.stream_prefixes().end());
-  filter.event_types.assign(f.event_types().begin(), f.event_types().end());
-  return filter;
-}
 
 class SubscribeReactor;
 
@@ -339,10 +333,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
           {{"field", "from_position"}, {"last_position", absl::StrCat(last)}}));
     }
   }
+  absl::StatusOr<storage::ReadFilter> filter = internal::ToReadFilter(
+      request.filter().stream_prefixes(), request.filter().event_types(), "filter.");
+  if (!filter.ok()) return new RefusedReactor(filter.status());
   if (absl::Status s = shared.limits->Acquire(client, client_limit, setting); !s.ok()) {
     return new RefusedReactor(s);
   }
-  auto* reactor = new SubscribeReactor(shared, std::move(client), from, ToFilter(request.filter()));
+  auto* reactor = new SubscribeReactor(shared, std::move(client), from, *std::move(filter));
   reactor->Start();
   return reactor;
 }

@@ -39,7 +39,7 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
     *filter->mutable_occurred_to() = ToProtoTime(*t);
   }
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   uint64_t shown = 0;
   if (flags.format == "table") {

@@ -152,7 +152,7 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
     *request.add_events() = std::move(e);
   }
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   absl::StatusOr<v1::AppendResponse> response = client.Append(request);
   if (!response.ok()) return FailServer(response.status(), context);
@@ -171,7 +171,8 @@ void AddAppend(Registry& r) {
             [flags](const Context& c) { return RunAppend(c, *flags); });
   cmd->add_option("--stream", flags->stream, "stream id, e.g. briefing-B-1001")->required();
   cmd->add_option("--expected", flags->expected,
-                  "expected revision: any, no_stream, exists or a number")
+                  "expected revision: any, no_stream, exists (any case) or a number")
+      ->transform(AnyCase())
       ->capture_default_str();
   cmd->add_option("--file", flags->file, "read events from this file instead of stdin");
   cmd->add_option("--type", flags->type, "event type, e.g. BriefingRequested");

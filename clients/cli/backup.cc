@@ -37,7 +37,7 @@ void PrintBackup(const v1::BackupInfo& b) {
 
 int RunBackup(const Context& context, const BackupFlags& flags) {
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   auto stub = v1::Operations::NewStub(*channel);
   // The folder is on the server's machine; a relative one is taken from here
   // (the usual case: the CLI on the server's machine, local mode).

@@ -29,7 +29,7 @@ std::string AsTable(const v1::SignedCheckpoint& c) {
 
 int RunCheckpoint(const Context& context, const CheckpointFlags& flags) {
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   absl::StatusOr<v1::SignedCheckpoint> c = client.GetCheckpoint(0);
   if (!c.ok()) return FailServer(c.status(), context);

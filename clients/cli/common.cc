@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -67,6 +68,11 @@ int FailIo(const absl::Status& status) {
   return kLocalIo;
 }
 
+int FailLocal(const absl::Status& status) {
+  return absl::IsNotFound(status) || absl::IsPermissionDenied(status) ? FailIo(status)
+                                                                      : FailUsage(status);
+}
+
 int VerificationFailed(const std::string& why) {
   std::fprintf(stderr, "VERIFICATION FAILED: %s\n", why.c_str());
   return kVerificationFailed;
@@ -104,6 +110,7 @@ CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
     help = absl::StrCat(help, " (json: one object per line; jsonl is the same)");
   }
   return cmd->add_option("--format", *format, help)
+      ->transform(AnyCase())
       ->transform(CLI::Validator(
           [](std::string& value) {
             if (value == "jsonl") value = "json";
@@ -114,10 +121,20 @@ CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
       ->capture_default_str();
 }
 
+CLI::Validator AnyCase() {
+  return CLI::Validator(
+      [](std::string& value) {
+        absl::AsciiStrToLower(&value);
+        return std::string();
+      },
+      "", "any case");
+}
+
 CLI::Option* AddProgressOption(CLI::App* cmd, std::string* mode) {
   return cmd
       ->add_option("--progress", *mode,
                    "a progress bar on stderr: auto (when stderr is a terminal), always or never")
+      ->transform(AnyCase())
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
 }
@@ -194,8 +211,11 @@ absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string&
 
 void AddFilterFlags(CLI::App* cmd, FilterFlags* f) {
   cmd->add_option("--case", f->case_id, "one case: its stream, e.g. complaint-C-17");
-  cmd->add_option("--prefix", f->prefixes, "streams starting with these");
-  cmd->add_option("--type", f->types, "events of these types");
+  cmd->add_option("--prefix", f->prefixes,
+                  "streams starting with these (comma-separated or repeated)")
+      ->delimiter(',');
+  cmd->add_option("--type", f->types, "events of these types (comma-separated or repeated)")
+      ->delimiter(',');
   cmd->add_option("--actor", f->actor, "events caused by this actor");
   cmd->add_option("--group", f->group,
                   "events concerning this political group (naming it, or in its cases)");

@@ -90,6 +90,10 @@ int FailServer(const absl::Status& status, const Context& context);
 int FailUsage(const absl::Status& status);
 // A local file that cannot be read or written. Exit code 4.
 int FailIo(const absl::Status& status);
+// A problem found before any server is asked: a file that is not there or
+// cannot be read (NotFound, PermissionDenied: exit code 4, as FailIo) or
+// flags that do not fit (anything else: exit code 2, as FailUsage).
+int FailLocal(const absl::Status& status);
 // Verification failed (prints VERIFICATION FAILED). Exit code 1.
 int VerificationFailed(const std::string& why);
 
@@ -120,6 +124,10 @@ std::string Hex(const std::string& bytes);
 
 // --progress (auto, always, never), the same on every long command.
 CLI::Option* AddProgressOption(CLI::App* cmd, std::string* mode);
+
+// Lower-cases an option's value before it is checked: the CLI's words
+// (formats, tables, modes, expected states) are taken in any case.
+CLI::Validator AnyCase();
 
 // A one-line progress bar on stderr, for long replays and verifications.
 class ProgressBar {

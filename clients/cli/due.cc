@@ -65,7 +65,7 @@ int Watch(const Context& context, const DueFlags& flags) {
   for (const auto& o : flags.officers) request.add_officer_ids(o);
   request.set_within_working_days(static_cast<uint32_t>(flags.within < 0 ? 5 : flags.within));
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   auto stub = v1::Fairness::NewStub(*channel);
   grpc::ClientContext call;
   auto reader = stub->WatchObligations(&call, request);
@@ -110,7 +110,7 @@ int RunDue(const Context& context, const DueFlags& flags) {
   for (const auto& o : flags.officers) request.add_officer_ids(o);
   request.set_within_working_days(static_cast<uint32_t>(std::max(0, flags.within)));
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
   absl::StatusOr<v1::ListObligationsResponse> response = client.ListObligations(request);
   if (!response.ok()) return FailServer(response.status(), context);

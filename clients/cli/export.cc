@@ -26,7 +26,7 @@ int RunExport(const Context& context, const ExportFlags& flags) {
   *request.mutable_filter() = *filter;
   request.set_description(flags.description);
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   ProgressBar bar("exporting", flags.progress);
   absl::StatusOr<std::string> bundle =

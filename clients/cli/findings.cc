@@ -37,7 +37,7 @@ int RunFindings(const Context& context, const FindingsFlags& flags) {
     request.set_min_severity(severity);
   }
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
   absl::StatusOr<v1::ListFindingsResponse> response = client.ListFindings(request);
   if (!response.ok()) return FailServer(response.status(), context);

@@ -100,7 +100,7 @@ int RunImport(const Context& context, const ImportFlags& flags) {
   }
   std::vector<Stream>& streams = *read;
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
 
   ProgressBar bar("importing", flags.progress);
   std::atomic<uint64_t> recorded{0};

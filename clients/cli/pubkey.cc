@@ -11,7 +11,7 @@ namespace {
 
 int RunPubkey(const Context& context, const std::string& output) {
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   absl::StatusOr<v1::PublicKey> k = client.GetPublicKey();
   if (!k.ok()) return FailServer(k.status(), context);

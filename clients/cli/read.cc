@@ -30,7 +30,7 @@ int RunRead(const Context& context, const ReadFlags& flags) {
         "--type and --prefix filter the whole log: use them with --all, not --stream"));
   }
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   if (flags.format == "table") PrintEventHeader();
   auto print = [&](const v1::RecordedEvent& e) {
@@ -69,8 +69,11 @@ void AddRead(Registry& r) {
   cmd->add_option("--from", flags->from, "first revision (stream) or position (--all)");
   cmd->add_flag("--backwards", flags->backwards, "newest first");
   cmd->add_option("--max", flags->max, "at most this many events (0: all)");
-  cmd->add_option("--type", flags->types, "only these event types (--all)");
-  cmd->add_option("--prefix", flags->prefixes, "only streams starting with these (--all)");
+  cmd->add_option("--type", flags->types, "only these event types (--all; comma-separated)")
+      ->delimiter(',');
+  cmd->add_option("--prefix", flags->prefixes,
+                  "only streams starting with these (--all; comma-separated)")
+      ->delimiter(',');
   AddFormatOption(cmd, &flags->format, {"json", "table"});
 }
 

@@ -23,7 +23,7 @@ int RunReplay(const Context& context, const ReplayFlags& flags) {
   v1::ReplayRequest request;
   *request.mutable_filter() = *filter;
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   ProgressBar bar("replaying", flags.progress);
   uint64_t matched = 0;

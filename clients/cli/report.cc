@@ -107,11 +107,9 @@ absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& f
 
 int RunOffline(const ReportFlags& flags) {
   absl::StatusOr<OfflineLog> log = LoadOfflineLog(flags.offline, flags.pubkey, flags.config);
-  if (!log.ok()) {
-    return absl::IsNotFound(log.status()) ? FailIo(log.status()) : FailUsage(log.status());
-  }
+  if (!log.ok()) return FailLocal(log.status());
   absl::StatusOr<reporting::ReportStatement> statement = OfflineStatement(flags, *log);
-  if (!statement.ok()) return FailUsage(statement.status());
+  if (!statement.ok()) return FailLocal(statement.status());
   absl::StatusOr<std::string> content = RecomputeContent(*log, *statement);
   if (!content.ok()) return FailUsage(content.status());
   absl::Status written = WriteOutput(flags.output, *content);
@@ -132,13 +130,20 @@ int RunReport(const Context& context, const ReportFlags& flags) {
         "--like, --config and --pubkey go with --offline=BUNDLE (recomputing a report without a "
         "server)"));
   }
+  if (flags.format != "csv" && flags.table != "groups") {
+    // The page and the JSON hold every table; --table alone would be
+    // ignored and answer another question than was asked.
+    return FailUsage(absl::InvalidArgumentError(absl::StrCat(
+        "--table=", flags.table, " picks one CSV table: add --format=csv (the ", flags.format,
+        " report holds every table)")));
+  }
   v1::ReportDocumentRequest request;
   absl::StatusOr<v1::ReportRequest> report_request = MakeReportRequest(flags.period);
   if (!report_request.ok()) return FailUsage(report_request.status());
   *request.mutable_report() = *std::move(report_request);
   request.set_format(Format(flags));
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
   absl::StatusOr<v1::ReportDocument> document = client.GetReportDocument(request);
   if (!document.ok()) return FailServer(document.status(), context);
@@ -158,6 +163,7 @@ void AddReport(Registry& r) {
   AddPeriodFlags(cmd, &flags->period);
   AddFormatOption(cmd, &flags->format, {"html", "json", "csv"});
   cmd->add_option("--table", flags->table, "with csv: groups, findings or access")
+      ->transform(AnyCase())
       ->check(CLI::IsMember({"groups", "findings", "access"}))
       ->capture_default_str();
   cmd->add_option("--output,-o", flags->output, "write to this file (default stdout)");

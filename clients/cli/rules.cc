@@ -9,7 +9,7 @@ namespace {
 
 int RunRules(const Context& context) {
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
   absl::StatusOr<v1::ListRulesResponse> rules = client.ListRules();
   if (!rules.ok()) return FailServer(rules.status(), context);

@@ -11,7 +11,7 @@ namespace {
 
 int RunStatus(const Context& context) {
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   absl::StatusOr<v1::GetStatusResponse> status = client.GetStatus();
   if (!status.ok()) return FailServer(status.status(), context);

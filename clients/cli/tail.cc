@@ -20,7 +20,7 @@ struct TailFlags {
 
 int RunTail(const Context& context, const TailFlags& flags) {
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   v1::SubscribeRequest request;
   if (flags.from >= 0) {
@@ -67,8 +67,11 @@ void AddTail(Registry& r) {
   CLI::App* cmd = r.Add("tail", "follow the log live (from the end, or from --from)",
                         [flags](const Context& c) { return RunTail(c, *flags); });
   cmd->add_option("--from", flags->from, "first position (default: only new events)");
-  cmd->add_option("--type", flags->types, "only these event types");
-  cmd->add_option("--prefix", flags->prefixes, "only streams starting with these");
+  cmd->add_option("--type", flags->types, "only these event types (comma-separated)")
+      ->delimiter(',');
+  cmd->add_option("--prefix", flags->prefixes,
+                  "only streams starting with these (comma-separated)")
+      ->delimiter(',');
   cmd->add_option("--count", flags->count, "stop after this many events (0: never)");
   AddFormatOption(cmd, &flags->format, {"json", "table"});
 }

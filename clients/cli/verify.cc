@@ -45,7 +45,7 @@ int RunBundle(const VerifyFlags& flags) {
   std::optional<v1::PublicKey> pinned;
   if (!flags.pubkey.empty()) {
     absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
-    if (!key.ok()) return FailUsage(key.status());
+    if (!key.ok()) return FailLocal(key.status());
     pinned = *key;
   }
   const absl::Time start = absl::Now();
@@ -101,14 +101,14 @@ int RunBundle(const VerifyFlags& flags) {
 
 int RunServer(const Context& context, const VerifyFlags& flags) {
   auto channel = context.Channel();
-  if (!channel.ok()) return FailUsage(channel.status());
+  if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client_object(v1::Audit::NewStub(*channel));
   clients::AuditClient* client = &client_object;
   v1::PublicKey key;
   bool pinned = false;
   if (!flags.pubkey.empty()) {
     absl::StatusOr<v1::PublicKey> k = ReadPublicKey(flags.pubkey);
-    if (!k.ok()) return FailUsage(k.status());
+    if (!k.ok()) return FailLocal(k.status());
     key = *k;
     pinned = true;
   } else {
@@ -119,10 +119,14 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
   std::optional<v1::SignedCheckpoint> old;
   if (!flags.checkpoint.empty()) {
     std::ifstream in(flags.checkpoint);
+    if (!in) {
+      return FailIo(absl::NotFoundError(absl::StrCat("--checkpoint: cannot open ",
+                                                     flags.checkpoint)));
+    }
     std::stringstream text;
     text << in.rdbuf();
     v1::SignedCheckpoint c;
-    if (!in || !google::protobuf::util::JsonStringToMessage(text.str(), &c).ok()) {
+    if (!google::protobuf::util::JsonStringToMessage(text.str(), &c).ok()) {
       return FailUsage(absl::InvalidArgumentError(
           absl::StrCat("--checkpoint: ", flags.checkpoint, " is not a saved checkpoint")));
     }

@@ -119,7 +119,7 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
 
 int RunVerifyReport(const VerifyReportFlags& flags) {
   absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
-  if (!key.ok()) return FailUsage(key.status());
+  if (!key.ok()) return FailLocal(key.status());
   LazyLog log(flags);
   const bool named = flags.files.size() > 1;
   // Every file is checked; the exit code is the worst outcome: a file (or

@@ -520,11 +520,71 @@ class EvenHandCli(unittest.TestCase):
         self.assertIn('did you mean "green"', result.stderr)
         self.assertEqual(result.stdout, "")
 
-    def test_unreachable_server_is_a_clear_error(self):
+    def test_unreachable_server_is_exit_3_and_says_what_to_do(self):
         result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],
                                 capture_output=True, text=True, timeout=30)
-        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual(result.returncode, 3, result.stderr)
         self.assertIn("UNAVAILABLE", result.stderr)
+        self.assertIn("is evenhandd running at 127.0.0.1:1? set --server or EVENHAND_SERVER",
+                      result.stderr)
+
+    def test_local_files_that_cannot_be_read_or_written_are_exit_4(self):
+        missing = os.path.join(self.tmp, "no-such-folder", "file")
+        for args in (["verify", missing],
+                     [f"--ca={missing}", "status"],
+                     ["report", f"--output={missing}"],
+                     ["verify", "--server", f"--pubkey={missing}"],
+                     ["report", f"--offline={missing}"]):
+            result = self.cli(*args, check=False)
+            self.assertEqual(result.returncode, 4, (args, result.stderr))
+            self.assertIn(missing, result.stderr, args)
+            self.assertEqual(result.stdout, "", args)
+
+    def test_usage_errors_are_exit_2(self):
+        for args, says in ((["status", "--bogus"], "--bogus"),
+                           (["reprot"], "unknown command"),
+                           (["findings", "--format=xml"], "--format"),
+                           (["report", "--table=findings"], "add --format=csv")):
+            result = self.cli(*args, check=False)
+            self.assertEqual(result.returncode, 2, (args, result.stderr))
+            self.assertIn(says, result.stderr, args)
+
+    def test_words_are_taken_in_any_case(self):
+        lines = self.cli("findings", "--format=JSON", "--min-severity=Medium").stdout.splitlines()
+        self.assertTrue(lines)
+        self.assertTrue(all(json.loads(l)["severity"] in ("MEDIUM", "HIGH") for l in lines))
+        self.cli("report", "--format=CSV", "--table=Findings")
+        self.cli("replay", "--case=briefing-B-LP-1", "--progress=NEVER")
+
+    def test_unknown_filter_values_of_replay_and_read_are_errors(self):
+        # Each would match nothing and read as "nothing happened".
+        for args, says in ((["replay", "--type=BriefingRequestd"],
+                            'did you mean "BriefingRequested"'),
+                           (["replay", "--group=greens"], 'did you mean "green"'),
+                           (["replay", "--officer=nobody"], 'no officer "nobody"'),
+                           (["read", "--all", "--type=BriefingRequestd"], "event type"),
+                           (["tail", "--type=BriefingRequestd"], "event type")):
+            result = self.cli(*args, check=False)
+            self.assertEqual(result.returncode, 3, (args, result.stderr))
+            self.assertIn(says, result.stderr, args)
+            self.assertEqual(result.stdout, "", args)
+        # Lists are lists: comma-separated types both match.
+        out = self.cli("replay", "--type=BriefingRequested,BriefingDelivered").stdout
+        types = {json.loads(l)["event"]["event"]["type"] for l in out.splitlines()}
+        self.assertEqual(types, {"BriefingRequested", "BriefingDelivered"})
+
+    def test_the_findings_table_dates_each_finding_by_its_uk_day(self):
+        from datetime import datetime, timedelta
+        from zoneinfo import ZoneInfo
+        found = [json.loads(l) for l in self.cli("findings", "--format=json").stdout.splitlines()]
+        table = self.cli("findings").stdout.splitlines()[1:]
+        self.assertEqual(len(found), len(table))
+        self.assertTrue(found)
+        for f, row in zip(found, table):
+            at = datetime.fromisoformat(f["occurredAt"].replace("Z", "+00:00"))
+            # A deadline at the midnight that ends a day is that day's.
+            day = (at - timedelta(microseconds=1)).astimezone(ZoneInfo("Europe/London")).date()
+            self.assertEqual(row.split()[0], day.isoformat(), (f["occurredAt"], row))
 
 
 def b64url(data):

@@ -1,7 +1,12 @@
 // The Audit service end to end: replay filters, proofs checked with the
 // offline verifiers, checkpoints, export.
+#include <functional>
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "clients/audit_client.h"
+#include "clients/event_log_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integrity/bundle.h"
@@ -16,6 +21,7 @@ namespace {
 
 using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::ToProtoTime;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class AuditServiceTest : public testing::ServerTest {
@@ -80,11 +86,44 @@ TEST_F(AuditServiceTest, ReplayFiltersByGroupOfficerTypeAndTime) {
 
 TEST_F(AuditServiceTest, ALongReplayReportsItsProgress) {
   v1::ReplayFilter f;
-  f.add_event_types("NoSuchType");  // scans everything, matches nothing
+  f.set_actor("nobody-at-all");  // scans everything, matches nothing
   std::vector<uint64_t> progress;
   EXPECT_TRUE(Replay(f, &progress).empty());
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back(), server_->LastPosition());
+}
+
+TEST_F(AuditServiceTest, AFilterNamingWhatTheLogDoesNotHaveIsRefusedNotEmpty) {
+  // Each would match nothing and read as "nothing happened".
+  struct Case {
+    std::function<void(v1::ReplayFilter*)> set;
+    std::string field, says;
+  };
+  const std::vector<Case> cases = {
+      {[](v1::ReplayFilter* f) { f->add_event_types("BriefingRequestd"); }, "event_types",
+       "did you mean \"BriefingRequested\""},
+      {[](v1::ReplayFilter* f) { f->set_group_id("greens"); }, "group_id",
+       "did you mean \"green\""},
+      {[](v1::ReplayFilter* f) { f->set_officer_id("nobody"); }, "officer_id",
+       "no officer \"nobody\" is registered"},
+      {[](v1::ReplayFilter* f) { f->set_member_id("nobody"); }, "member_id",
+       "no councillor \"nobody\" is registered"},
+  };
+  for (const Case& c : cases) {
+    v1::ReplayRequest r;
+    c.set(r.mutable_filter());
+    absl::Status s = audit_->Replay(
+        r, [](const v1::AuditedEvent&) { return true; }, [](uint64_t, uint64_t) {});
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                            AllOf(HasSubstr(absl::StrCat("filter.", c.field)), HasSubstr(c.says))))
+        << c.field;
+  }
+  // The same type typo on a read of the whole log and on a subscription.
+  auto log = clients::EventLogClient::Connect(server_->address());
+  v1::ReadAllRequest read;
+  read.mutable_filter()->add_event_types("BriefingRequestd");
+  EXPECT_THAT(log->ReadAll(read, [](const v1::RecordedEvent&) { return true; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filter.event_types")));
 }
 
 TEST_F(AuditServiceTest, ProofsVerifyAgainstTheSignedCheckpoint) {

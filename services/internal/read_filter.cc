@@ -1,0 +1,43 @@
+#include "services/internal/read_filter.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/error_details.h"
+#include "base/nearest.h"
+#include "evenhand/v1/events.pb.h"
+#include "google/protobuf/descriptor.h"
+
+namespace evenhand::services::internal {
+
+const std::vector<std::string>& KnownEventTypes() {
+  static const auto* types = [] {
+    auto* out = new std::vector<std::string>();
+    const google::protobuf::Descriptor* payload = v1::Payload::descriptor();
+    for (int i = 0; i < payload->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* f = payload->field(i);
+      if (f->message_type() != nullptr) out->push_back(f->message_type()->name());
+    }
+    return out;
+  }();
+  return *types;
+}
+
+absl::StatusOr<storage::ReadFilter> ToReadFilter(
+    const google::protobuf::RepeatedPtrField<std::string>& stream_prefixes,
+    const google::protobuf::RepeatedPtrField<std::string>& event_types,
+    absl::string_view field_prefix) {
+  storage::ReadFilter filter;
+  const std::vector<std::string>& types = KnownEventTypes();
+  for (const std::string& t : event_types) {
+    if (std::find(types.begin(), types.end(), t) == types.end()) {
+      return InvalidFieldError(absl::StrCat(field_prefix, "event_types"),
+                               UnknownValueMessage("event type", t, types), "UNKNOWN_VALUE");
+    }
+    filter.event_types.push_back(t);
+  }
+  filter.stream_prefixes.assign(stream_prefixes.begin(), stream_prefixes.end());
+  return filter;
+}
+
+}  // namespace evenhand::services::internal

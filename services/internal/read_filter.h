@@ -1,0 +1,33 @@
+// The stream-prefix and event-type filters of reads, subscriptions, replays
+// and exports (v1::Filter, v1::ReplayFilter), turned into storage's
+// ReadFilter. An event type that nothing could ever match (a typo) is
+// refused, naming the nearest and the known ones, rather than read as
+// "nothing happened". Stream prefixes are taken as given: a log written
+// without domain validation may name its streams freely. Knows the event
+// model's names; not the log.
+#ifndef EVENHAND_SERVICES_INTERNAL_READ_FILTER_H_
+#define EVENHAND_SERVICES_INTERNAL_READ_FILTER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "storage/event_store.h"
+
+namespace evenhand::services::internal {
+
+// Every event type's name ("BriefingRequested", ...), from the Payload.
+const std::vector<std::string>& KnownEventTypes();
+
+// INVALID_ARGUMENT (UNKNOWN_VALUE, field `field_prefix` + "event_types")
+// for an unknown type; otherwise storage's filter.
+absl::StatusOr<storage::ReadFilter> ToReadFilter(
+    const google::protobuf::RepeatedPtrField<std::string>& stream_prefixes,
+    const google::protobuf::RepeatedPtrField<std::string>& event_types,
+    absl::string_view field_prefix);
+
+}  // namespace evenhand::services::internal
+
+#endif  // EVENHAND_SERVICES_INTERNAL_READ_FILTER_H_
