@@ -119,6 +119,11 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
 
 IntegrityLog::~IntegrityLog() { Stop(); }
 
+void IntegrityLog::Abandon() {
+  abandoned_ = true;
+  Stop();
+}
+
 void IntegrityLog::Stop() {
   {
     absl::MutexLock lock(&mu_);
@@ -128,10 +133,11 @@ void IntegrityLog::Stop() {
   // The checkpointer starts only once Open has succeeded. A log that was
   // refused (its journal missing, the log shorter than or not an extension
   // of what was signed, a failed check) signs nothing on its way out: a
-  // checkpoint here would vouch for the very log that was refused.
+  // checkpoint here would vouch for the very log that was refused. So does
+  // one abandoned by a server refused after this opened.
   const bool opened = checkpointer_.joinable();
   if (opened) checkpointer_.join();
-  if (!opened || journal_ == nullptr) return;
+  if (!opened || abandoned_ || journal_ == nullptr) return;
   uint64_t size;
   bool due;
   {

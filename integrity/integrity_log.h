@@ -59,6 +59,7 @@
 
 #include <deque>
 #include <functional>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -119,6 +120,10 @@ class IntegrityLog final : public storage::CommitHook {
 
   // Stops the checkpoint thread after signing the tree as it stands.
   void Stop();
+  // Stops it without signing: for a server whose start was refused after
+  // this opened (a checkpoint then would vouch for a log it refused, e.g.
+  // one shorter than its projection had folded).
+  void Abandon();
 
   // storage::CommitHook: Prepare and Rewind on the store's sequencer
   // thread, the others on its writer thread.
@@ -285,11 +290,14 @@ class IntegrityLog final : public storage::CommitHook {
   std::unique_ptr<rocksdb::Env> map_env_;  // outlives map_db_
   std::unique_ptr<rocksdb::DB> map_db_;    // before stream_map_, which uses it
   std::unique_ptr<StreamMapStore> stream_map_ ABSL_PT_GUARDED_BY(sign_mu_);
-  uint64_t map_updates_ ABSL_GUARDED_BY(sign_mu_) = 0;
   // Runs before this position have been deleted.
   uint64_t dropped_runs_below_ ABSL_GUARDED_BY(sign_mu_) = 0;
-  uint64_t map_entries_updated_ ABSL_GUARDED_BY(sign_mu_) = 0;
-  absl::Duration map_time_ ABSL_GUARDED_BY(sign_mu_);
+  // The map's work, for metrics: a lock of its own, so that a scrape never
+  // waits for a checkpoint or an export holding sign_mu_.
+  mutable absl::Mutex stats_mu_ ABSL_ACQUIRED_AFTER(sign_mu_);
+  uint64_t map_updates_ ABSL_GUARDED_BY(stats_mu_) = 0;
+  uint64_t map_entries_updated_ ABSL_GUARDED_BY(stats_mu_) = 0;
+  absl::Duration map_time_ ABSL_GUARDED_BY(stats_mu_);
 
   mutable absl::Mutex mu_;
   CompactRange range_ ABSL_GUARDED_BY(mu_);
@@ -298,6 +306,7 @@ class IntegrityLog final : public storage::CommitHook {
   uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time signed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> abandoned_{false};
   mutable std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
 
   // Groups prepared but not yet committed, oldest first: each the tree and

@@ -120,10 +120,12 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
     rocksdb::WriteOptions unsynced;
     unsynced.disableWAL = true;
     EH_ASSIGN_OR_RETURN(root, stream_map_->Update(heads, to, unsynced));
+    absl::MutexLock stats(&stats_mu_);
     map_updates_ += 1;
     map_entries_updated_ += heads.size();
     map_size = to;
   }
+  absl::MutexLock stats(&stats_mu_);
   map_time_ += cpu_now() - started;
   return root;
 }
@@ -275,7 +277,7 @@ void IntegrityLog::RunCheckpointer() {
 }
 
 IntegrityLog::MapStats IntegrityLog::map_stats() const {
-  absl::MutexLock sign_lock(&sign_mu_);
+  absl::MutexLock stats(&stats_mu_);
   return {map_updates_, map_entries_updated_, map_time_};
 }
 

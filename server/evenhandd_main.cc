@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
       "  evenhandd --listen=127.0.0.1:50051 --data_dir=./data [--config=FILE] [--demo]");
   absl::ParseCommandLine(argc, argv);
 
+  // A peer that hangs up while the HTTPS metrics listener writes to it
+  // would otherwise end the process (OpenSSL writes with write(2), not
+  // send(2) with MSG_NOSIGNAL): the write fails with EPIPE instead.
+  ::signal(SIGPIPE, SIG_IGN);
   // Block the stop signals in every thread (gRPC's and RocksDB's inherit
   // this mask); one thread waits for them below.
   sigset_t stop_signals;

@@ -34,8 +34,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
     if (!https->is_valid()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "the metrics listener cannot use security.tls (", tls->cert_file, ", ", tls->key_file,
-          ", ", tls->client_ca_file, "): a file is missing or not PEM, or the key does not "
-          "match the certificate"));
+          "): the certificate or key cannot be read or is not PEM, or the key does not match "
+          "the certificate"));
     }
     m->http_ = std::move(https);
     m->tls_ = true;

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -141,7 +142,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_subscriptions() == 0) c.set_max_subscriptions(4096);
   if (c.max_subscriptions_per_client() == 0) c.set_max_subscriptions_per_client(1024);
   if (c.max_export_events() == 0) c.set_max_export_events(200000);
-  if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(64);
+  if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(16);
   if (c.append_stream_window() == 0) c.set_append_stream_window(1024);
   v1::FairnessConfig* f = c.mutable_fairness();
   // The rules' own defaults (projections::FairnessSettings), so that what
@@ -374,6 +375,10 @@ absl::Status EvenHandServer::Impl::Start() {
   integrity_options.stream_map_dir = absl::StrCat(c.data_dir(), "/stream-map");
   if (options_.clock) integrity_options.clock = options_.clock;
   EH_ASSIGN_OR_RETURN(integrity_, integrity::IntegrityLog::Open(store_.get(), integrity_options));
+  // From here a refused start signs nothing on its way out: a checkpoint
+  // would vouch for the log it was refused over (a projection that had
+  // folded more than the log holds, say).
+  absl::Cleanup abandon_if_refused = [this] { integrity_->Abandon(); };
   logging::Info(kComponent,
                 absl::StrCat(integrity_->key_created() ? "created" : "loaded", " signing key ",
                              c.audit().signing_key_file(), " (Ed25519, key id ",
@@ -450,6 +455,7 @@ absl::Status EvenHandServer::Impl::Start() {
   services::AuditOptions audit_options;
   audit_options.max_export_events = c.max_export_events();
   audit_options.gate = gate_.get();
+  audit_options.names_are_registered = !c.skip_domain_validation();
   audit_ = std::make_unique<services::AuditService>(store_.get(), integrity_.get(), audit_options);
   services::OperationsOptions operations_options;
   operations_options.data_dir = c.data_dir();
@@ -481,7 +487,7 @@ absl::Status EvenHandServer::Impl::Start() {
   if (server_ == nullptr || port_ == 0) {
     store_->BeginShutdown();
     runner_->Stop();
-    integrity_->Stop();
+    integrity_->Abandon();
     store_->Close().IgnoreError();
     EH_RETURN_IF_ERROR(CheckAddressFree(c.listen()));
     return absl::UnavailableError(absl::StrCat(
@@ -522,7 +528,7 @@ absl::Status EvenHandServer::Impl::Start() {
       server_->Wait();
       store_->BeginShutdown();
       runner_->Stop();
-      integrity_->Stop();
+      integrity_->Abandon();
       store_->Close().IgnoreError();
       return metrics.status();
     }
@@ -556,6 +562,7 @@ absl::Status EvenHandServer::Impl::Start() {
   for (const std::string& problem : integrity_->problems()) {
     logging::Error(kComponent, absl::StrCat("health is NOT_SERVING: ", problem));
   }
+  std::move(abandon_if_refused).Cancel();
   return absl::OkStatus();
 }
 

@@ -146,8 +146,32 @@ absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
   // Types first: a typo there is refused before the log is looked at.
   EH_RETURN_IF_ERROR(
       internal::ToReadFilter(f.stream_prefixes(), f.event_types(), "filter.").status());
+  if (!f.stream_id().empty()) {
+    // A case that does not exist would read as "nothing happened": refused,
+    // with the case it was probably meant to be (its kind's prefix left
+    // out, as in "C-17" for "complaint-C-17").
+    EH_ASSIGN_OR_RETURN(bool exists, store_->StreamExists(f.stream_id()));
+    if (!exists) {
+      std::vector<std::string> near;
+      for (const char* kind : {"briefing-", "query-", "complaint-", "meeting-", "member-",
+                               "officer-", "group-", "election-"}) {
+        const std::string candidate = absl::StrCat(kind, f.stream_id());
+        EH_ASSIGN_OR_RETURN(bool found, store_->StreamExists(candidate));
+        if (found) near.push_back(candidate);
+      }
+      return WithErrorInfo(
+          absl::NotFoundError(absl::StrCat(
+              "filter.stream_id: no case \"", f.stream_id(), "\" in the log",
+              near.empty()
+                  ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
+                  : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?"))),
+          "UNKNOWN_CASE", {{"field", "filter.stream_id"}});
+    }
+  }
   // A group, officer or councillor the log never registered would match
-  // nothing and read as "nothing concerned them".
+  // nothing and read as "nothing concerned them". (A log written without
+  // domain validation need not register them in streams of their own.)
+  if (!options_.names_are_registered) return absl::OkStatus();
   if (!f.group_id().empty()) {
     EH_ASSIGN_OR_RETURN(bool known, store_->StreamExists(absl::StrCat("group-", f.group_id())));
     if (!known) {
@@ -187,7 +211,6 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
   if (f.to_position() != 0 && f.from_position() > f.to_position()) {
     return InvalidFieldError("filter.from_position", "is after filter.to_position");
   }
-  EH_RETURN_IF_ERROR(CheckNames(f));
   const uint64_t last = store_->LastPosition();
   const uint64_t to = f.to_position() == 0 ? last : std::min(f.to_position(), last);
   uint64_t scanned = 0;
@@ -209,26 +232,6 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
     return visit(e);
   };
   if (!f.stream_id().empty()) {
-    // A case that does not exist would read as "nothing happened": refused,
-    // with the case it was probably meant to be (its kind's prefix left
-    // out, as in "C-17" for "complaint-C-17").
-    EH_ASSIGN_OR_RETURN(bool exists, store_->StreamExists(f.stream_id()));
-    if (!exists) {
-      std::vector<std::string> near;
-      for (const char* kind : {"briefing-", "query-", "complaint-", "meeting-", "member-",
-                               "officer-", "group-", "election-"}) {
-        const std::string candidate = absl::StrCat(kind, f.stream_id());
-        EH_ASSIGN_OR_RETURN(bool found, store_->StreamExists(candidate));
-        if (found) near.push_back(candidate);
-      }
-      return WithErrorInfo(
-          absl::NotFoundError(absl::StrCat(
-              "filter.stream_id: no case \"", f.stream_id(), "\" in the log",
-              near.empty()
-                  ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
-                  : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?"))),
-          "UNKNOWN_CASE", {{"field", "filter.stream_id"}});
-    }
     // One case: its stream, not the whole log.
     EH_RETURN_IF_ERROR(store_->ReadStream(f.stream_id(), std::nullopt,
                                           storage::Direction::kForwards, 0,
@@ -249,6 +252,9 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
                                   grpc::ServerWriter<v1::ReplayResponse>* writer) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReplay, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
+  // Names the log does not have are refused before the read is on the
+  // record as opened.
+  if (absl::Status s = CheckNames(request->filter()); !s.ok()) return ToGrpcStatus(s);
   v1::ReplayFilter scoped = request->filter();
   if (grant->values == auth::Grant::Values::kOwnGroupOnly && scoped.group_id().empty()) {
     // A group's reader replays what concerns its own group.
@@ -430,6 +436,7 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
                                   grpc::ServerWriter<v1::ExportChunk>* writer) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kExport, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
+  if (absl::Status s = CheckNames(request->filter()); !s.ok()) return ToGrpcStatus(s);
   const size_t max_events =
       std::min(options_.max_export_events, options_.gate->authorizer().max_export_events());
   std::vector<storage::EventPtr> events;

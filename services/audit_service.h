@@ -22,6 +22,10 @@ struct AuditOptions {
   size_t max_export_events = 200000;
   // Who may call what (services/auth); must outlive the service.
   auth::CallGate* gate = nullptr;
+  // Groups, officers and councillors are registered in streams of their
+  // own (group-<id>, ...), as domain validation makes sure: a filter naming
+  // one that is not is refused. False for a log written without it.
+  bool names_are_registered = true;
 };
 
 class AuditService final : public v1::Audit::Service {
@@ -52,9 +56,7 @@ class AuditService final : public v1::Audit::Service {
 
   // Calls `visit` for each event matching `filter`, in position order, with
   // progress (the position scanned up to) now and then. Stops when `visit`
-  // returns false. A filter naming what the log does not have (an unknown
-  // event type, group, officer, councillor or case) is INVALID_ARGUMENT or
-  // NOT_FOUND, never an empty answer.
+  // returns false. The filter's names are checked first (CheckNames).
   absl::Status Select(const v1::ReplayFilter& filter,
                       const std::function<bool(const storage::EventPtr&)>& visit,
                       const std::function<void(uint64_t scanned)>& progress) const;
@@ -63,6 +65,9 @@ class AuditService final : public v1::Audit::Service {
   static std::string Describe(const v1::ReplayFilter& filter);
 
  private:
+  // A filter naming what the log does not have (an unknown event type,
+  // case, group, officer or councillor) is INVALID_ARGUMENT or NOT_FOUND,
+  // never an empty answer.
   absl::Status CheckNames(const v1::ReplayFilter& filter) const;
   const storage::EventStore* const store_;
   integrity::IntegrityLog* const integrity_;

@@ -329,6 +329,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   }
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kSubscribe, parsed);
   if (!grant.ok()) return RefuseSubscription(grant.status());
+  // A filter that could match nothing is refused before the read is on the
+  // record as opened.
+  if (absl::Status s = internal::ToReadFilter(parsed.filter().stream_prefixes(),
+                                              parsed.filter().event_types(), "filter.")
+                           .status();
+      !s.ok()) {
+    return RefuseSubscription(s);
+  }
   if (absl::Status s = options_.gate->Record(*grant, kSubscribe, parsed, 0, "opened"); !s.ok()) {
     return RefuseSubscription(s);
   }

@@ -22,7 +22,7 @@ namespace {
 struct ReportFlags {
   PeriodFlags period;
   std::string format = "html";
-  std::string table = "groups";
+  std::string table;  // "" is groups
   std::string output;
   // Offline.
   std::string offline;
@@ -130,7 +130,7 @@ int RunReport(const Context& context, const ReportFlags& flags) {
         "--like, --config and --pubkey go with --offline=BUNDLE (recomputing a report without a "
         "server)"));
   }
-  if (flags.format != "csv" && flags.table != "groups") {
+  if (flags.format != "csv" && !flags.table.empty()) {
     // The page and the JSON hold every table; --table alone would be
     // ignored and answer another question than was asked.
     return FailUsage(absl::InvalidArgumentError(absl::StrCat(
@@ -162,10 +162,10 @@ void AddReport(Registry& r) {
       [flags](const Context& c) { return RunReport(c, *flags); });
   AddPeriodFlags(cmd, &flags->period);
   AddFormatOption(cmd, &flags->format, {"html", "json", "csv"});
-  cmd->add_option("--table", flags->table, "with csv: groups, findings or access")
+  cmd->add_option("--table", flags->table,
+                  "with csv: groups (the default), findings or access")
       ->transform(AnyCase())
-      ->check(CLI::IsMember({"groups", "findings", "access"}))
-      ->capture_default_str();
+      ->check(CLI::IsMember({"groups", "findings", "access"}));
   cmd->add_option("--output,-o", flags->output, "write to this file (default stdout)");
   cmd->add_option("--offline", flags->offline,
                   "recompute the report from this bundle of the whole log (evenhand export), "

@@ -124,6 +124,11 @@ TEST_F(AuditServiceTest, AFilterNamingWhatTheLogDoesNotHaveIsRefusedNotEmpty) {
   read.mutable_filter()->add_event_types("BriefingRequestd");
   EXPECT_THAT(log->ReadAll(read, [](const v1::RecordedEvent&) { return true; }),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filter.event_types")));
+  v1::SubscribeRequest subscribe;
+  subscribe.set_from_position(1);
+  subscribe.mutable_filter()->add_event_types("BriefingRequestd");
+  EXPECT_THAT(log->Subscribe(subscribe, [](const v1::SubscribeResponse&) { return false; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("filter.event_types")));
 }
 
 TEST_F(AuditServiceTest, ProofsVerifyAgainstTheSignedCheckpoint) {
