@@ -173,7 +173,17 @@ absl::Status CheckpointJournal::Append(const v1::SignedCheckpoint& checkpoint) {
     }
     return error;
   }
-  if (::fdatasync(fd_) != 0) return Errno(absl::StrCat("cannot sync ", path_));
+  if (::fdatasync(fd_) != 0) {
+    const absl::Status error = Errno(absl::StrCat("cannot sync ", path_));
+    // The line may or may not reach the disk: take it back, so that the
+    // file ends where the index says and the next append (the signer tries
+    // again) is read at the offset it is indexed at.
+    if (::ftruncate(fd_, static_cast<off_t>(file_size_)) != 0) {
+      logging::Error(kComponent, absl::StrCat("cannot undo an unsynced write to ", path_, ": ",
+                                              strerror(errno)));
+    }
+    return error;
+  }
   index_.push_back({checkpoint.checkpoint().tree_size(), file_size_});
   file_size_ += line.size();
   latest_ = checkpoint;
