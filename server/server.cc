@@ -142,7 +142,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_subscriptions() == 0) c.set_max_subscriptions(4096);
   if (c.max_subscriptions_per_client() == 0) c.set_max_subscriptions_per_client(1024);
   if (c.max_export_events() == 0) c.set_max_export_events(200000);
-  if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(16);
+  if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(8);
   if (c.append_stream_window() == 0) c.set_append_stream_window(1024);
   v1::FairnessConfig* f = c.mutable_fairness();
   // The rules' own defaults (projections::FairnessSettings), so that what
