@@ -601,6 +601,23 @@ TEST_P(FindingsIndexTest, SubjectsWrittenWhileSeedingRestoreAsOneCheckpointWould
   }
 }
 
+// Folds the demo council `evenhandd --demo` loads at `now` into `p`, every
+// event recorded at `now`; returns the last position.
+uint64_t FoldDemo(absl::Time now, FairnessProjection* p) {
+  uint64_t position = 0;
+  for (auto& append : demo::DemoCouncil(now)) {
+    for (auto& e : append.events) {
+      v1::RecordedEvent r;
+      r.set_position(++position);
+      *r.mutable_event() = std::move(e);
+      r.mutable_event()->set_stream_id(append.stream_id);
+      *r.mutable_event()->mutable_recorded_at() = Proto(now);
+      p->Apply(r);
+    }
+  }
+  return position;
+}
+
 // The demo council (scripts/run): its report from the index is the derived
 // one, findings, obligations, group figures and all, as of every tenth
 // position and at the end.
@@ -613,18 +630,7 @@ TEST(FindingsIndexDemoTest, TheDemoReportIsTheSame) {
       absl::FromCivil(absl::CivilSecond(2026, 11, 30, 12, 0, 0), absl::UTCTimeZone());
   FairnessProjection p;
   p.IndexFindings(settings_, *calendar_);
-  std::vector<absl::Time> recorded;
-  uint64_t position = 0;
-  for (auto& append : demo::DemoCouncil(now)) {
-    for (auto& e : append.events) {
-      v1::RecordedEvent r;
-      r.set_position(++position);
-      *r.mutable_event() = std::move(e);
-      r.mutable_event()->set_stream_id(append.stream_id);
-      *r.mutable_event()->mutable_recorded_at() = Proto(now);
-      p.Apply(r);
-    }
-  }
+  const uint64_t position = FoldDemo(now, &p);
   ASSERT_GT(position, 50u);
   for (uint64_t at = 1; at <= position; at += 10) {
     ReportQuery q{absl::InfinitePast(), absl::InfiniteFuture(), at, now};
@@ -652,17 +658,7 @@ TEST(FindingsIndexDemoTest, TheDemoShowsEveryRuleAndObligationsFallingDue) {
       absl::FromCivil(absl::CivilSecond(2026, 11, 30, 12, 0, 0), absl::UTCTimeZone());
   FairnessProjection p;
   p.IndexFindings(settings, *calendar);
-  uint64_t position = 0;
-  for (auto& append : demo::DemoCouncil(now)) {
-    for (auto& e : append.events) {
-      v1::RecordedEvent r;
-      r.set_position(++position);
-      *r.mutable_event() = std::move(e);
-      r.mutable_event()->set_stream_id(append.stream_id);
-      *r.mutable_event()->mutable_recorded_at() = Proto(now);
-      p.Apply(r);
-    }
-  }
+  const uint64_t position = FoldDemo(now, &p);
   const ReportQuery whole{absl::InfinitePast(), absl::InfiniteFuture(), position, now};
   const v1::FairnessReport report = p.Report(whole, settings, *calendar);
   std::set<std::string> found;

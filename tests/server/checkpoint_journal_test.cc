@@ -19,6 +19,7 @@
 #include "tests/testing/child_server.h"
 #include "tests/testing/events.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/log_files.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evenhand {
@@ -26,34 +27,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using ::evenhand::testing::AppendRequestOf;
 using ::evenhand::testing::ChildServer;
+using ::evenhand::testing::LogOnlyConfig;
+using ::evenhand::testing::ReadFile;
 using ::evenhand::testing::SomeEvents;
 using ::evenhand::testing::TempDir;
+using ::evenhand::testing::WriteFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A config for tests of the log itself: any well-formed event is accepted.
-std::string LogOnlyConfig(const TempDir& dir, const std::string& extra = "") {
-  const std::string path = dir.Sub("config.json");
-  WriteFile(path, absl::StrCat("{\"skipDomainValidation\": true", extra, "}"));
-  return "--config=" + path;
-}
-
-v1::AppendRequest Request(const std::string& stream, std::vector<v1::Event> events) {
-  v1::AppendRequest r;
-  r.set_stream_id(stream);
-  for (auto& e : events) *r.add_events() = std::move(e);
-  return r;
-}
 
 // Starts evenhandd on dir's data folder, appends `n` new events one at a
 // time and stops it cleanly, which signs a checkpoint over the whole log.
@@ -63,7 +46,7 @@ std::string AppendAndStop(const TempDir& dir, int generation, const std::string&
   ChildServer child(dir, generation, {config});
   child.Start();
   if (::testing::Test::HasFatalFailure()) return "";
-  for (int i = 0; i < n; ++i) EXPECT_OK(child.client().Append(Request("s", SomeEvents(1))));
+  for (int i = 0; i < n; ++i) EXPECT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
   absl::StatusOr<v1::TreeHead> head = child.audit().GetTreeHead(size);
   EXPECT_OK(head);
   child.Signal(SIGTERM);
@@ -135,7 +118,7 @@ TEST(LogForkTest, ALogThatIsNotTheOneSignedIsRefusedAtStartNamingWhereItDiffers)
   ChildServer original(dir, 6, {config});
   original.Start();
   if (HasFatalFailure()) return;
-  auto r = original.client().Append(Request("s", SomeEvents(1)));
+  auto r = original.client().Append(AppendRequestOf("s", SomeEvents(1)));
   ASSERT_OK(r);
   EXPECT_EQ(r->positions(0), 31u);
 }
@@ -167,7 +150,7 @@ TEST(CheckpointJournalTest, ADeletedJournalIsRefusedAtEveryStartUntilTheOperator
   continued.Start();
   if (HasFatalFailure()) return;
   EXPECT_THAT(continued.Log(), HasSubstr("Starting a new journal, as asked"));
-  auto r = continued.client().Append(Request("s", SomeEvents(1)));
+  auto r = continued.client().Append(AppendRequestOf("s", SomeEvents(1)));
   ASSERT_OK(r);
   EXPECT_EQ(r->positions(0), 6u);
 }
@@ -197,7 +180,7 @@ TEST(CheckpointJournalTest, ATornLastLineIsDroppedWithAWarningAndTheServerStarts
                                  HasSubstr("dropping it")));
   EXPECT_EQ(ReadFile(journal), before);
   EXPECT_OK(child.audit().GetCheckpoint(5));
-  auto r = child.client().Append(Request("s", SomeEvents(1)));
+  auto r = child.client().Append(AppendRequestOf("s", SomeEvents(1)));
   ASSERT_OK(r);
   EXPECT_EQ(r->positions(0), 6u);
 }

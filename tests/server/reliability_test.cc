@@ -34,41 +34,24 @@
 #include "tests/testing/events.h"
 #include "tests/testing/health.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/log_files.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evenhand {
 namespace {
 
+using ::evenhand::testing::AppendRequestOf;
 using ::evenhand::testing::ChildServer;
 using ::evenhand::testing::Health;
+using ::evenhand::testing::LogOnlyConfig;
+using ::evenhand::testing::ReadFile;
 using ::evenhand::testing::SomeEvents;
 using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
+using ::evenhand::testing::WriteFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A config for tests of the log itself: any well-formed event is accepted.
-std::string LogOnlyConfig(const TempDir& dir, const std::string& extra = "") {
-  const std::string path = dir.Sub("config.json");
-  WriteFile(path, absl::StrCat("{\"skipDomainValidation\": true", extra, "}"));
-  return "--config=" + path;
-}
-
-v1::AppendRequest Request(const std::string& stream, std::vector<v1::Event> events) {
-  v1::AppendRequest r;
-  r.set_stream_id(stream);
-  for (auto& e : events) *r.add_events() = std::move(e);
-  return r;
-}
 
 // Event ids and positions the server acknowledged.
 using Acked = std::map<std::string, uint64_t>;
@@ -172,7 +155,7 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
       for (int i = 0; i < 5000 && refused < 3; ++i) {
         std::vector<v1::Event> events = SomeEvents(1, std::string(2000, 'x'));
         const std::string id = events[0].event_id();
-        auto r = child.client().Append(Request(absl::StrCat("s-", t), events));
+        auto r = child.client().Append(AppendRequestOf(absl::StrCat("s-", t), events));
         absl::MutexLock lock(&mu);
         if (r.ok()) {
           acked[id] = r->positions(0);
@@ -245,7 +228,7 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
   bool resumed = false;
   for (int i = 0; i < 100 && !resumed; ++i) {
     std::vector<v1::Event> events = SomeEvents(1);
-    auto r = child.client().Append(Request("after", events));
+    auto r = child.client().Append(AppendRequestOf("after", events));
     if (r.ok()) {
       resumed = true;
       acked[events[0].event_id()] = r->positions(0);
@@ -273,7 +256,7 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
     // what is left of its half, and recorded reads are then refused.
     ExpectAllPresent(again, acked);
     EXPECT_OK(again.audit().GetInclusionProof(position, 0));
-    auto append = again.client().Append(Request("s", SomeEvents(1)));
+    auto append = again.client().Append(AppendRequestOf("s", SomeEvents(1)));
     EXPECT_THAT(append, StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("below the floor")));
     again.Signal(SIGTERM);
     again.Wait();
@@ -337,7 +320,7 @@ TEST(RecoveryTest, ADamagedWriteAheadLogIsRefusedWithWhatIsLostNeverServedShorte
     if (HasFatalFailure()) return;
     for (int i = 0; i < 60; ++i) {
       std::vector<v1::Event> events = SomeEvents(1);
-      auto r = child.client().Append(Request(absl::StrCat("s-", i % 4), events));
+      auto r = child.client().Append(AppendRequestOf(absl::StrCat("s-", i % 4), events));
       ASSERT_OK(r);
       acked[events[0].event_id()] = r->positions(0);
     }
@@ -372,7 +355,9 @@ TEST(RecoveryTest, ADataFolderRolledBackToAnOlderCopyIsRefusedNamingTheMissingPo
     ChildServer child(dir, 0, {config});
     child.Start();
     if (HasFatalFailure()) return;
-    for (int i = 0; i < 20; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+    }
     child.Signal(SIGTERM);
     child.Wait();
   }
@@ -381,7 +366,9 @@ TEST(RecoveryTest, ADataFolderRolledBackToAnOlderCopyIsRefusedNamingTheMissingPo
     ChildServer child(dir, 1, {config});
     child.Start();
     if (HasFatalFailure()) return;
-    for (int i = 0; i < 30; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+    }
     child.Signal(SIGTERM);
     child.Wait();
   }
@@ -400,7 +387,7 @@ TEST(RecoveryTest, ADataFolderRolledBackToAnOlderCopyIsRefusedNamingTheMissingPo
   continued.Start();
   if (HasFatalFailure()) return;
   EXPECT_THAT(continued.Log(), HasSubstr("Continuing as asked: the old journal is kept as"));
-  auto r = continued.client().Append(Request("s", SomeEvents(1)));
+  auto r = continued.client().Append(AppendRequestOf("s", SomeEvents(1)));
   ASSERT_OK(r);
   EXPECT_EQ(r->positions(0), 21u);
   bool superseded = false;
@@ -448,7 +435,9 @@ TEST(RecoveryTest, AnEventChangedOnDiskIsReportedOnReadAndInHealth) {
     ChildServer child(dir, 0, {config});
     child.Start();
     if (HasFatalFailure()) return;
-    for (int i = 0; i < 12; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    for (int i = 0; i < 12; ++i) {
+      ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+    }
     child.Signal(SIGTERM);
     child.Wait();
   }
@@ -487,11 +476,15 @@ TEST(RecoveryTest, TheTailSinceTheLastCheckpointIsCheckedOnEveryStart) {
     ChildServer child(dir, 0, {config});
     child.Start();
     if (HasFatalFailure()) return;
-    for (int i = 0; i < 5; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+    }
     for (int i = 0; i < 100 && ReadFile(dir.Sub("data.checkpoints.jsonl")).empty(); ++i) {
       absl::SleepFor(absl::Milliseconds(50));
     }
-    for (int i = 0; i < 3; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(1))));
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+    }
     child.Signal(SIGKILL);  // no checkpoint covers 6..8
     child.Wait();
   }
@@ -528,7 +521,7 @@ TEST(StartupTest, ASecondServerOnTheSamePortOrTheSameDataFolderIsRefused) {
                     HasSubstr(absl::StrCat("pid ", first.pid())),
                     HasSubstr("listening on " + first.address())));
   // The first is untouched.
-  EXPECT_OK(first.client().Append(Request("s", SomeEvents(1))));
+  EXPECT_OK(first.client().Append(AppendRequestOf("s", SomeEvents(1))));
 }
 
 TEST(StartupTest, FilesAreOwnerOnlyAndASigningKeyOthersCanReadIsRefused) {
@@ -539,7 +532,7 @@ TEST(StartupTest, FilesAreOwnerOnlyAndASigningKeyOthersCanReadIsRefused) {
     child.Start();
     ::umask(old);
     if (HasFatalFailure()) return;
-    ASSERT_OK(child.client().Append(Request("s", SomeEvents(3))));
+    ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(3))));
     struct stat st;
     for (const auto& f : std::filesystem::recursive_directory_iterator(dir.Sub("data"))) {
       ASSERT_EQ(::stat(f.path().c_str(), &st), 0);
@@ -625,7 +618,9 @@ TEST(SubscriptionLoadTest, AThousandIdleSubscribersCostLittleMemoryAndNoThreadsA
   ChildServer child(dir, 0, {LogOnlyConfig(dir)});
   child.Start();
   if (HasFatalFailure()) return;
-  for (int i = 0; i < 50; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(10))));
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(10))));
+  }
   absl::SleepFor(absl::Milliseconds(500));
   const uint64_t rss_before = child.RssBytes();
   const int threads_before = child.Threads();
@@ -673,7 +668,9 @@ TEST(SubscriptionLoadTest, AThousandIdleSubscribersCostLittleMemoryAndNoThreadsA
   EXPECT_EQ(served, kSubscribers);
   // Appends still work while they all sit there, and every live one is sent
   // something it does not read.
-  for (int i = 0; i < 100; ++i) ASSERT_OK(child.client().Append(Request("s", SomeEvents(5))));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(5))));
+  }
   absl::SleepFor(absl::Seconds(2));
   auto status = child.client().GetStatus();
   ASSERT_OK(status);
@@ -701,7 +698,7 @@ TEST(SubscriptionLoadTest, AThousandIdleSubscribersCostLittleMemoryAndNoThreadsA
     EXPECT_LT(rss_after, rss_before + (16ull << 20)) << "memory did not come back";
   }
   // The server goes on taking appends after they have gone.
-  EXPECT_OK(child.client().Append(Request("s", SomeEvents(1))));
+  EXPECT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
 }
 
 TEST(SubscriptionLoadTest, OverTheTotalCapASubscriptionIsRefusedUntilOneCloses) {
@@ -711,7 +708,7 @@ TEST(SubscriptionLoadTest, OverTheTotalCapASubscriptionIsRefusedUntilOneCloses) 
   ChildServer child(dir, 0, {LogOnlyConfig(dir, ", \"maxSubscriptions\": 3")});
   child.Start();
   if (HasFatalFailure()) return;
-  ASSERT_OK(child.client().Append(Request("s", SomeEvents(2))));
+  ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(2))));
   auto channel = grpc::CreateChannel(child.address(), grpc::InsecureChannelCredentials());
   std::unique_ptr<v1::EventLog::Stub> stub = v1::EventLog::NewStub(channel);
   v1::SubscribeRequest from_end;
@@ -733,7 +730,7 @@ TEST(SubscriptionLoadTest, OverTheTotalCapASubscriptionIsRefusedUntilOneCloses) 
   ASSERT_EQ(info->metadata().count("setting"), 1u);
   EXPECT_EQ(info->metadata().at("setting"), "maxSubscriptions");
   for (auto& s : held) EXPECT_FALSE(s->done()) << "a held subscription ended";
-  EXPECT_OK(child.client().Append(Request("s", SomeEvents(1))));  // appends are not capped
+  EXPECT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));  // appends are not capped
 
   // One closes: its slot comes back.
   held[0]->Cancel();
