@@ -467,7 +467,8 @@ void FairnessProjection::AccessFactAt(const std::string& stream, Case* c, uint64
   span.last = std::max(span.last, position);
 }
 
-void FairnessProjection::RestoreCase(state::CaseRecord record) {
+void FairnessProjection::RestoreCase(state::CaseRecord record,
+                                     state::CaseSkeletonRecord* skeleton) {
   Case* c = CaseFor(record.stream_id());
   if (c->kind == CaseKind::kAccess) {
     const std::string& id = record.stream_id();
@@ -485,7 +486,63 @@ void FairnessProjection::RestoreCase(state::CaseRecord record) {
       }
     }
   }
+  if (skeleton != nullptr) *skeleton = SkeletonOf(record);
   bodies_->Restore(*c, std::move(record));
+}
+
+state::CaseSkeletonRecord FairnessProjection::SkeletonOf(const state::CaseRecord& body) const {
+  state::CaseSkeletonRecord skeleton;
+  skeleton.set_stream_id(body.stream_id());
+  const Case* c = Find(body.stream_id());
+  if (c == nullptr) return skeleton;  // never: every body is a case's
+  skeleton.set_first_nanos(c->first_nanos);
+  skeleton.set_last_nanos(c->last_nanos);
+  skeleton.set_long_running(c->long_running);
+  auto add_matter = [&skeleton](const v1::Payload& payload) {
+    const std::string* matter = MatterOf(payload);
+    if (matter == nullptr || matter->empty()) return;
+    for (const std::string& m : skeleton.matters()) {
+      if (m == *matter) return;
+    }
+    skeleton.add_matters(*matter);
+  };
+  for (const state::FactRecord& fact : body.facts()) {
+    add_matter(fact.payload());
+    for (const state::CorrectionRecord& correction : fact.corrections()) {
+      if (correction.has_replacement()) add_matter(correction.replacement());
+    }
+  }
+  if (auto span = access_spans_.find(c); span != access_spans_.end()) {
+    skeleton.set_first_position(span->second.first);
+    skeleton.set_last_position(span->second.last);
+  }
+  return skeleton;
+}
+
+void FairnessProjection::RestoreSkeleton(const state::CaseSkeletonRecord& skeleton) {
+  Case* c = CaseFor(skeleton.stream_id());
+  c->first_nanos = skeleton.first_nanos();
+  c->last_nanos = skeleton.last_nanos();
+  for (const std::string& matter : skeleton.matters()) AddOnce(&indexes_.by_matter[matter], c);
+  if (c->kind == CaseKind::kAccess) {
+    if (skeleton.first_position() != 0) {
+      const std::string& id = skeleton.stream_id();
+      access_days_[id.substr(0, id.find('#'))].push_back(c);
+      access_spans_[c] = {skeleton.first_position(), skeleton.last_position()};
+    }
+    return;
+  }
+  if (c->kind != CaseKind::kBriefing && c->kind != CaseKind::kMeeting &&
+      c->kind != CaseKind::kQuery && c->kind != CaseKind::kComplaint) {
+    return;
+  }
+  // As Index() leaves them.
+  Indexes::Timeline& timeline = indexes_.timelines[static_cast<size_t>(c->kind)];
+  if (c->first_nanos != INT64_MAX) timeline.by_start.emplace(c->first_nanos, c);
+  if (skeleton.long_running()) {
+    c->long_running = true;
+    timeline.long_running.push_back(c);
+  }
 }
 
 void FairnessProjection::KeepCasesIn(const StoredCases* stored, size_t budget_bytes) {

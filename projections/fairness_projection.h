@@ -300,9 +300,18 @@ class FairnessProjection {
   // Then TrimCases(), with the exclusive lock released: the cases saved
   // may now be dropped.
   void ClearDirty();
+  // What the indexes hold of the case of `body` (its skeleton), written
+  // beside the body at each checkpoint (ForEachDirtyCase).
+  state::CaseSkeletonRecord SkeletonOf(const state::CaseRecord& body) const;
   // Restoring: add each checkpointed case, then set the position it was
-  // taken at. Only on an empty projection.
-  void RestoreCase(state::CaseRecord record);
+  // taken at. Only on an empty projection. Either every case whole, or,
+  // once KeepCasesIn() has a store, every case's skeleton: its body is then
+  // read back from the store when a decision or a report needs it, so a
+  // restart reads no case's facts. (The registry's cases are read back on
+  // first use and stay.)
+  // `skeleton`, if given, is set to the case's (SkeletonOf()).
+  void RestoreCase(state::CaseRecord record, state::CaseSkeletonRecord* skeleton = nullptr);
+  void RestoreSkeleton(const state::CaseSkeletonRecord& skeleton);
   void RestorePosition(uint64_t position) { position_ = position; }
   // Forgets everything: an empty projection at position 0.
   void Clear();

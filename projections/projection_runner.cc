@@ -320,6 +320,12 @@ std::optional<ProjectionRunner::Loading> ProjectionRunner::loading() const {
   return Loading{checkpoint_position_, cases_read_};
 }
 
+std::optional<ProjectionRunner::Loaded> ProjectionRunner::loaded() const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (!loaded_) return std::nullopt;
+  return loaded_how_;
+}
+
 bool ProjectionRunner::Healthy() {
   absl::Status health;
   {

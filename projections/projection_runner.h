@@ -134,6 +134,14 @@ class ProjectionRunner {
     size_t cases_read = 0;
   };
   std::optional<Loading> loading() const;
+  // How the last start read the checkpoint, once it has: how long it took
+  // (cases and findings index), and how many cases' facts it read whole
+  // (none when it filed them by their skeletons).
+  struct Loaded {
+    absl::Duration took;
+    size_t cases_read_whole = 0;
+  };
+  std::optional<Loaded> loaded() const;
 
   // OK, or why the projection can no longer be trusted (a case's body could
   // not be read back from the checkpoint): it has stopped folding, and no
@@ -159,6 +167,12 @@ class ProjectionRunner {
   // the findings index. False if stopped meanwhile.
   bool Load() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status LoadCases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // LoadCases() of a checkpoint with skeletons, its bodies left to be read
+  // back; of one without (kCasesOnlyStateVersion), every case whole, then
+  // (unless read-only) its skeletons written and the version raised.
+  absl::Status LoadSkeletons() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status LoadWholeCases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Discards the checkpoint and what was read of it: the log is folded
   // from position 1.
   absl::Status ResetCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -238,8 +252,11 @@ class ProjectionRunner {
   // The position the checkpoint was taken at (OpenCheckpoint), then whether
   // the fold thread has read it (Load) and how many cases so far.
   uint64_t checkpoint_position_ = 0;
+  // Whether it holds each case's skeleton (kStateVersion).
+  bool skeletons_stored_ = false;
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   size_t cases_read_ ABSL_GUARDED_BY(mu_) = 0;
+  Loaded loaded_how_ ABSL_GUARDED_BY(mu_);
   uint64_t checkpointed_position_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time checkpointed_at_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;

@@ -24,6 +24,7 @@ using internal::kCasePrefix;
 using internal::kFindingsHeaderKey;
 using internal::kFindingSubjectPrefix;
 using internal::kPositionKey;
+using internal::kSkeletonPrefix;
 using internal::kProvisionalFindingPrefix;
 using internal::WithdrawnKey;
 
@@ -62,6 +63,10 @@ absl::Status ProjectionRunner::Checkpoint() {
     projection_.ForEachDirtyCase([&](const state::CaseRecord& record) {
       key = absl::StrCat(kCasePrefix, record.stream_id());
       record.SerializeToString(&value);
+      batch.Put(cf, key, value);
+      // Beside it, what a restart files it by without reading it.
+      key = absl::StrCat(kSkeletonPrefix, record.stream_id());
+      projection_.SkeletonOf(record).SerializeToString(&value);
       batch.Put(cf, key, value);
     });
     state::FindingsIndexHeader header;

@@ -116,6 +116,16 @@ std::string RenderServerMetrics(const MetricSources& s) {
                            "1 while the fairness projection reads its checkpoint after a start "
                            "(reports wait; appends and proofs are served); 0 once it has.",
                            s.runner->loading().has_value() ? 1 : 0));
+  const std::optional<projections::ProjectionRunner::Loaded> loaded = s.runner->loaded();
+  families.push_back(Gauge("evenhand_projection_checkpoint_read_seconds",
+                           "How long the last start took to read the fairness projection's "
+                           "checkpoint (its cases and findings index) before serving reports.",
+                           loaded ? absl::ToDoubleSeconds(loaded->took) : 0));
+  families.push_back(Gauge("evenhand_projection_cases_read_whole",
+                           "Cases whose facts the last start read whole from the checkpoint: 0 "
+                           "when it filed each by its skeleton (facts read back when needed); "
+                           "every case once, over a checkpoint written before skeletons were.",
+                           loaded ? static_cast<double>(loaded->cases_read_whole) : 0));
   families.push_back(
       Gauge("evenhand_projection_position", "Events the fairness projection has folded.", folded));
   families.push_back(Gauge("evenhand_projection_unsaved_events",

@@ -6,6 +6,8 @@
 //   "fairness/version"            -> kStateVersion
 //   "fairness/position"           -> BE64(the position the checkpoint reflects)
 //   "fairness/case/" stream       -> CaseRecord
+//   "fairness/skeleton/" stream   -> CaseSkeletonRecord (written with each
+//                                    CaseRecord; from kStateVersion 2 on)
 //   "fairness/findings/header"    -> FindingsIndexHeader
 //   "fairness/findings/e/" ...    -> FindingEntryRecord (FindingKey, WithdrawnKey)
 //   "fairness/findings/p/" BE64   -> a provisional FindingEntryRecord
@@ -32,11 +34,15 @@ namespace evenhand::projections::internal {
 
 // Bump when the projection's fold or CaseRecord layout changes: an older
 // checkpoint is then discarded and the log refolded.
-inline constexpr char kStateVersion[] = "fairness-1";
+inline constexpr char kStateVersion[] = "fairness-2";
+// The same cases without their skeletons: read whole at a start, which
+// then writes their skeletons and kStateVersion (ProjectionRunner).
+inline constexpr char kCasesOnlyStateVersion[] = "fairness-1";
 
 inline constexpr char kVersionKey[] = "fairness/version";
 inline constexpr char kPositionKey[] = "fairness/position";
 inline constexpr char kCasePrefix[] = "fairness/case/";
+inline constexpr char kSkeletonPrefix[] = "fairness/skeleton/";
 // The findings index: a header, each entry (FindingKey, WithdrawnKey), each
 // subject by stream, the group totals' changes (FigureChangeKey).
 inline constexpr char kFindingsHeaderKey[] = "fairness/findings/header";

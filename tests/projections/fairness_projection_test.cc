@@ -4,9 +4,13 @@
 #include "projections/fairness_projection.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/time_util.h"
 #include "demo/council_generator.h"
 #include "gmock/gmock.h"
@@ -152,6 +156,83 @@ TEST_F(FairnessProjectionTest, RestoredFromCheckpointRecordsReportsExactlyAsTheF
     EXPECT_EQ(Report(restored, n, from, to), Report(folded, n, from, to));
     EXPECT_EQ(Report(restored, n / 2, from, to), Report(folded, n / 2, from, to));
   }
+}
+
+// The cases' bodies in a map, counting those read back.
+class MapCases : public StoredCases {
+ public:
+  absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const override {
+    auto it = cases.find(stream_id);
+    if (it == cases.end()) return absl::DataLossError("missing");
+    ++reads;
+    *record = it->second;
+    return absl::OkStatus();
+  }
+  std::map<std::string, state::CaseRecord> cases;
+  mutable size_t reads = 0;
+};
+
+// What the indexes hold, in an order that does not depend on the order the
+// cases were filed in.
+std::string Describe(const FairnessProjection::Indexes& x) {
+  auto names = [](const std::vector<const Case*>& cases) {
+    std::vector<std::string> out;
+    for (const Case* c : cases) {
+      out.push_back(absl::StrCat(c->stream_id(), "[", c->first_nanos, ",", c->last_nanos, ",",
+                                 c->long_running, "]"));
+    }
+    std::sort(out.begin(), out.end());
+    return absl::StrJoin(out, " ");
+  };
+  std::string out = absl::StrCat(names(x.groups), "\n", names(x.elections), "\n",
+                                 names(x.briefings), "\n", names(x.meetings), "\n",
+                                 names(x.queries), "\n", names(x.complaints), "\n",
+                                 names(x.members), "\n", names(x.access), "\n");
+  std::map<std::string, std::string> matters;
+  for (const auto& [matter, cases] : x.by_matter) matters[matter] = names(cases);
+  for (const auto& [matter, cases] : matters) absl::StrAppend(&out, matter, ": ", cases, "\n");
+  for (const FairnessProjection::Indexes::Timeline& t : x.timelines) {
+    std::vector<const Case*> starts;
+    for (const auto& [nanos, c] : t.by_start) {
+      EXPECT_EQ(nanos, c->first_nanos) << c->stream_id();
+      starts.push_back(c);
+    }
+    absl::StrAppend(&out, names(starts), " | ", names(t.long_running), "\n");
+  }
+  return out;
+}
+
+// A restart files every case from its skeleton (what the indexes hold of
+// it), reading none of its facts: the indexes are those of the fold, and
+// so is every report, whose cases are read back when it needs them.
+TEST_F(FairnessProjectionTest, RestoredFromSkeletonsIndexesEveryCaseAsTheFoldReadingNoFacts) {
+  FairnessProjection folded;
+  for (const auto& e : *log_) folded.Apply(e);
+  MapCases stored;
+  std::vector<state::CaseSkeletonRecord> skeletons;
+  folded.ForEachDirtyCase([&](const state::CaseRecord& r) {
+    stored.cases[r.stream_id()] = r;
+    skeletons.push_back(folded.SkeletonOf(r));
+  });
+  std::sort(skeletons.begin(), skeletons.end(),
+            [](const auto& a, const auto& b) { return a.stream_id() < b.stream_id(); });
+  FairnessProjection restored;
+  restored.KeepCasesIn(&stored, 0);
+  for (const state::CaseSkeletonRecord& s : skeletons) restored.RestoreSkeleton(s);
+  restored.RestorePosition(folded.position());
+  EXPECT_EQ(stored.reads, 0u) << "filing a case reads none of its facts";
+  EXPECT_EQ(restored.case_count(), folded.case_count());
+  EXPECT_GT(folded.indexes().by_matter.size(), 10u);
+  EXPECT_EQ(Describe(restored.indexes()), Describe(folded.indexes()));
+  const uint64_t n = log_->size();
+  for (auto [from, to] :
+       {std::pair(absl::InfinitePast(), absl::InfiniteFuture()),
+        std::pair(At(2026, 3, 1), At(2026, 6, 1)), std::pair(At(2026, 6, 1), At(2026, 9, 1))}) {
+    EXPECT_EQ(Report(restored, n, from, to), Report(folded, n, from, to));
+    EXPECT_EQ(Report(restored, n / 2, from, to), Report(folded, n / 2, from, to));
+  }
+  EXPECT_GT(stored.reads, 0u) << "the reports read the cases back";
+  EXPECT_TRUE(restored.health().ok()) << restored.health();
 }
 
 TEST_F(FairnessProjectionTest, AsOfPositionEqualsAFreshFoldOfTheEventsUpToIt) {

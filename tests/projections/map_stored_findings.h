@@ -74,7 +74,10 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   // (without the index's header while it is seeded). Returns how many
   // subjects it wrote.
   size_t Checkpoint(FairnessProjection& p) {
-    p.ForEachDirtyCase([&](const state::CaseRecord& c) { cases_[c.stream_id()] = c; });
+    p.ForEachDirtyCase([&](const state::CaseRecord& c) {
+      cases_[c.stream_id()] = c;
+      skeletons_[c.stream_id()] = p.SkeletonOf(c);
+    });
     position_ = p.position();
     size_t subjects = 0;
     const bool indexed = p.ForEachDirtyFindingsRecord(
@@ -120,11 +123,17 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
     return subjects;
   }
   // A projection restored from the last checkpoint, as the runner does.
-  // With `case_budget`, the cases' bodies beyond it are read back from here.
+  // With `case_budget`, from the cases' skeletons, their bodies read back
+  // from here when needed and kept up to the budget; without, whole.
   void Restore(FairnessProjection& p, const FairnessSettings& settings,
                const WorkingDayCalendar& calendar, std::optional<size_t> case_budget = {}) {
-    if (case_budget) p.KeepCasesIn(this, *case_budget);
-    for (const auto& [id, c] : cases_) p.RestoreCase(c);
+    if (case_budget) {
+      p.KeepCasesIn(this, *case_budget);
+      ASSERT_EQ(skeletons_.size(), cases_.size());
+      for (const auto& [id, s] : skeletons_) p.RestoreSkeleton(s);
+    } else {
+      for (const auto& [id, c] : cases_) p.RestoreCase(c);
+    }
     p.RestorePosition(position_);
     p.IndexFindings(settings, calendar);
     p.StoreFindingsIn(this);
@@ -139,6 +148,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   std::map<uint32_t, state::FindingEntryRecord> provisional_;
   std::map<std::string, state::SubjectRecord> subjects_;
   std::map<std::string, state::CaseRecord> cases_;
+  std::map<std::string, state::CaseSkeletonRecord> skeletons_;
   mutable size_t cases_read_ = 0;
   // One checkpoint's changes of one day, by the day, then their last
   // position.
