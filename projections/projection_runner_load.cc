@@ -14,6 +14,7 @@
 #include "base/free_memory.h"
 #include "base/logging.h"
 #include "base/thread_name.h"
+#include "google/protobuf/arena.h"
 #include "base/status_macros.h"
 #include "projections/internal/checkpoint_store.h"
 #include "projections/internal/two_stages.h"
@@ -41,42 +42,66 @@ using internal::NewRocksStoredFindings;
 
 namespace {
 
-// Reads the findings index's records under `prefix` with `it`, parsed a few
-// thousand at a time on a thread of its own (`queued` batches ahead), and
-// hands each batch to `file` on this one; stops at its first error. `what`
+// Records read from the checkpoint, a few thousand at a time, parsed into
+// one arena: made and freed in one piece, not record by record (half of
+// reading a million events' findings index went to malloc and free).
+template <typename Record>
+struct ParsedBatch {
+  std::unique_ptr<google::protobuf::Arena> arena;
+  std::vector<const Record*> records;
+};
+
+// Reads the records under `prefix` with `it`, parsed on a thread of its own
+// (`queued` batches ahead), and hands each batch to `file` on this one;
+// stops at its first error, or once `file` says to (an error, or
+// Cancelled). A record with a stream_id must be under its key. `what`
 // names one record in a message.
 template <typename Record>
-absl::Status ReadInBatches(rocksdb::Iterator* it, absl::string_view prefix,
-                           absl::string_view what, size_t queued,
-                           const std::function<absl::Status(const std::vector<Record>&)>& file) {
+absl::Status ReadInBatches(
+    rocksdb::Iterator* it, absl::string_view prefix, absl::string_view what, size_t queued,
+    const std::function<absl::Status(const std::vector<const Record*>&)>& file) {
   constexpr size_t kBatch = 4096;
-  using Batch = std::vector<Record>;
+  using Batch = ParsedBatch<Record>;
+  auto new_batch = [] {
+    Batch batch;
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 256 << 10;
+    options.max_block_size = 1 << 20;
+    batch.arena = std::make_unique<google::protobuf::Arena>(options);
+    batch.records.reserve(kBatch);
+    return batch;
+  };
   absl::Status filed;
   EH_RETURN_IF_ERROR(internal::TwoStages<Batch>(
       "eh-load", queued,
       [&](const std::function<bool(Batch &&)>& hand_over) -> absl::Status {
-        Batch batch;
-        batch.reserve(kBatch);
+        Batch batch = new_batch();
         const rocksdb::Slice start(prefix.data(), prefix.size());
         for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
-          batch.emplace_back();
-          if (!batch.back().ParseFromArray(it->value().data(),
-                                           static_cast<int>(it->value().size()))) {
-            return absl::DataLossError(
-                absl::StrCat("findings index checkpoint: ", what, " cannot be parsed"));
+          auto* record = google::protobuf::Arena::CreateMessage<Record>(batch.arena.get());
+          const absl::string_view key(it->key().data() + prefix.size(),
+                                      it->key().size() - prefix.size());
+          bool parsed =
+              record->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+          if constexpr (requires { record->stream_id(); }) {
+            parsed = parsed && record->stream_id() == key;
           }
-          if (batch.size() == kBatch) {
+          if (!parsed) {
+            return absl::DataLossError(
+                absl::StrCat("projection checkpoint: ", what, " cannot be parsed"));
+          }
+          batch.records.push_back(record);
+          if (batch.records.size() == kBatch) {
             if (!hand_over(std::move(batch))) return absl::OkStatus();
-            batch = {};
-            batch.reserve(kBatch);
+            batch = new_batch();
           }
         }
-        EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the findings index"));
-        if (!batch.empty()) hand_over(std::move(batch));
+        EH_RETURN_IF_ERROR(FromRocks(it->status(), absl::StrCat("cannot read ", what, "s")));
+        if (!batch.records.empty()) hand_over(std::move(batch));
         return absl::OkStatus();
       },
       [&](Batch& batch) {
-        filed = file(batch);
+        filed = file(batch.records);
         return filed.ok();
       }));
   return filed;
@@ -239,49 +264,19 @@ absl::Status ProjectionRunner::LoadCases() {
 }
 
 absl::Status ProjectionRunner::LoadSkeletons() {
-  constexpr size_t kChunk = 4096;
-  using Chunk = std::vector<state::CaseSkeletonRecord>;
-  bool stopped = false;
-  absl::Status read = internal::TwoStages<Chunk>(
-      "eh-load", kQueuedChunks,
-      [&](const std::function<bool(Chunk &&)>& hand_over) -> absl::Status {
-        std::unique_ptr<rocksdb::Iterator> it(
-            db_->NewIterator(rocksdb::ReadOptions(), db_->DefaultColumnFamily()));
-        Chunk chunk;
-        chunk.reserve(kChunk);
-        for (it->Seek(kSkeletonPrefix); it->Valid() && it->key().starts_with(kSkeletonPrefix);
-             it->Next()) {
-          chunk.emplace_back();
-          const rocksdb::Slice stream(it->key().data() + sizeof(kSkeletonPrefix) - 1,
-                                      it->key().size() - (sizeof(kSkeletonPrefix) - 1));
-          if (!chunk.back().ParseFromArray(it->value().data(),
-                                           static_cast<int>(it->value().size())) ||
-              chunk.back().stream_id() != stream.ToStringView()) {
-            return absl::DataLossError(
-                absl::StrCat("case skeleton ", it->key().ToString(), " cannot be parsed"));
-          }
-          if (chunk.size() == kChunk) {
-            if (!hand_over(std::move(chunk))) return absl::OkStatus();
-            chunk = {};
-            chunk.reserve(kChunk);
-          }
-        }
-        EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the cases' skeletons"));
-        if (!chunk.empty()) hand_over(std::move(chunk));
-        return absl::OkStatus();
-      },
-      [&](Chunk& chunk) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), db_->DefaultColumnFamily()));
+  return ReadInBatches<state::CaseSkeletonRecord>(
+      it.get(), kSkeletonPrefix, "a case's skeleton", kQueuedChunks,
+      [&](const std::vector<const state::CaseSkeletonRecord*>& skeletons) -> absl::Status {
         if (options_.TEST_before_load) options_.TEST_before_load();
         absl::MutexLock lock(&mu_);
-        for (const state::CaseSkeletonRecord& skeleton : chunk) {
-          projection_.RestoreSkeleton(skeleton);
+        for (const state::CaseSkeletonRecord* skeleton : skeletons) {
+          projection_.RestoreSkeleton(*skeleton);
         }
-        cases_read_ += chunk.size();
-        stopped = stop_;
-        return !stopped;
+        cases_read_ += skeletons.size();
+        return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
       });
-  if (stopped) return absl::CancelledError("stopping");
-  return read;
 }
 
 absl::Status ProjectionRunner::LoadWholeCases() {
@@ -474,19 +469,19 @@ absl::Status ProjectionRunner::RestoreFindings() {
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
       EH_RETURN_IF_ERROR(ReadInBatches<state::FindingEntryRecord>(
           it.get(), kProvisionalFindingPrefix, "an entry", kQueuedChunks,
-          [&](const std::vector<state::FindingEntryRecord>& entries) -> absl::Status {
+          [&](const std::vector<const state::FindingEntryRecord*>& entries) -> absl::Status {
             absl::MutexLock lock(&mu_);
-            for (const state::FindingEntryRecord& entry : entries) {
-              EH_RETURN_IF_ERROR(projection_.RestoreProvisionalFinding(entry));
+            for (const state::FindingEntryRecord* entry : entries) {
+              EH_RETURN_IF_ERROR(projection_.RestoreProvisionalFinding(*entry));
             }
             return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
           }));
       EH_RETURN_IF_ERROR(ReadInBatches<state::SubjectRecord>(
           it.get(), kFindingSubjectPrefix, "a subject", kQueuedChunks,
-          [&](const std::vector<state::SubjectRecord>& subjects) -> absl::Status {
+          [&](const std::vector<const state::SubjectRecord*>& subjects) -> absl::Status {
             absl::MutexLock lock(&mu_);
-            for (const state::SubjectRecord& subject : subjects) {
-              EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(subject));
+            for (const state::SubjectRecord* subject : subjects) {
+              EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(*subject));
             }
             return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
           }));
