@@ -29,6 +29,8 @@ struct ScaleFigures {
   // serves (an append answered), and until its first report (the
   // projection's checkpoint read).
   double restart_append_s = 0, restart_report_s = 0;
+  double restart_report_p50_ms = 0, restart_report_p99_ms = 0;
+  size_t restart_rss_mib = 0;
   // evenhand backup of the whole log (a first, full backup) and evenhand
   // restore of it (copy and verification of every event).
   double first_checkpoint_s = 0, backup_s = 0, restore_s = 0;

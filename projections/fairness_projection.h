@@ -168,6 +168,10 @@ class StoredFindings {
   // An entry not withdrawn.
   virtual absl::StatusOr<state::FindingEntryRecord> Get(bool obligation, int64_t when,
                                                          uint32_t id) const = 0;
+  // What the subject of `stream_id` had and read at the last checkpoint;
+  // NotFound if it had nothing to store.
+  virtual absl::Status GetSubject(const std::string& stream_id,
+                                  state::SubjectRecord* record) const = 0;
   // The changes to the group totals of the UTC days [first_day, last_day]
   // (days since 1970-01-01) made while folding a position after
   // `after_position`, by day, then position.
@@ -258,6 +262,10 @@ class FairnessProjection {
   // reports as of earlier positions (0 without one): with a store, those
   // made since the last checkpoint.
   size_t figure_changes_kept() const;
+  // How many subjects' findings state the index holds in memory (0 without
+  // one): with a store, those decided or read back since the last
+  // checkpoint.
+  size_t findings_subjects_held() const;
   // Reports as of a position before this derive their group table
   // (UINT64_MAX: no index).
   uint64_t figures_known_from() const;

@@ -142,6 +142,7 @@ std::string RenderServerMetrics(const MetricSources& s) {
   size_t index_entries = 0;
   uint64_t figures_from = 0;
   size_t figure_changes_held = 0;
+  size_t subjects_held = 0;
   size_t case_bytes = 0;
   size_t case_bytes_unsaved = 0;
   bool healthy = s.runner->health().ok();
@@ -153,6 +154,7 @@ std::string RenderServerMetrics(const MetricSources& s) {
       index_entries = p.indexed_entries();
       figures_from = p.figures_known_from();
       figure_changes_held = p.figure_changes_kept();
+      subjects_held = p.findings_subjects_held();
       case_bytes = p.case_bytes_held();
       case_bytes_unsaved = p.case_bytes_unsaved();
     });
@@ -176,6 +178,12 @@ std::string RenderServerMetrics(const MetricSources& s) {
                            "Changes to the group totals held in memory until the next "
                            "checkpoint stores them.",
                            figure_changes_held));
+  families.push_back(Gauge("evenhand_findings_index_subjects_held",
+                           "Subjects (briefings, meetings, queries, complaints, councillors) whose "
+                           "findings state the index holds in memory: those decided since the "
+                           "last checkpoint, and those read back since; the rest are read back "
+                           "from the checkpoint when an event decides them again.",
+                           subjects_held));
   families.push_back(Gauge("evenhand_projection_case_bytes",
                            "Bytes (serialised) of the cases' facts the fairness projection holds "
                            "in memory; kept to about fairness.case_cache_mib, plus the registry's "

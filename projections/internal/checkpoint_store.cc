@@ -87,6 +87,22 @@ class RocksStoredFindings : public StoredFindings {
     return record;
   }
 
+  absl::Status GetSubject(const std::string& stream_id,
+                          state::SubjectRecord* record) const override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(),
+                 absl::StrCat(kFindingSubjectPrefix, stream_id), &value);
+    if (s.IsNotFound()) return absl::NotFoundError(stream_id);
+    EH_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("cannot read subject ", stream_id)));
+    if (!record->ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+        record->stream_id() != stream_id) {
+      return absl::DataLossError(
+          absl::StrCat("findings index: subject ", stream_id, " cannot be parsed"));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status ScanFigureChanges(
       int64_t first_day, int64_t last_day, uint64_t after_position,
       const std::function<void(const state::FigureChangeRecord&)>& visit) const override {

@@ -215,10 +215,19 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
   return true;
 }
 
-FindingsIndex::Subject& FindingsIndex::SubjectOf(const Case* subject) {
-  std::unique_ptr<Subject>& s = subjects_[subject];
-  if (s == nullptr) s = std::make_unique<Subject>();
-  return *s;
+FindingsIndex::Subject* FindingsIndex::SubjectOf(const Case* subject) {
+  std::unique_ptr<Subject>& held = subjects_[subject];
+  if (held != nullptr) return held.get();
+  held = std::make_unique<Subject>();
+  if (!subjects_stored_ || stored_ == nullptr) return held.get();
+  state::SubjectRecord record;
+  absl::Status read = stored_->GetSubject(subject->stream_id(), &record);
+  if (absl::IsNotFound(read)) return held.get();  // it had nothing to store
+  if (read.ok()) read = SubjectFromRecord(record, subject, held.get(), nullptr);
+  if (read.ok()) return held.get();
+  subjects_.erase(subject);
+  Fail(read);
+  return nullptr;
 }
 
 void FindingsIndex::Forget(const Case* subject, const Subject& s) {
@@ -337,7 +346,9 @@ void FindingsIndex::Withdraw(const Alive& alive, uint64_t position, int64_t reco
 void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recorded_nanos) {
   contributions_.clear();
   std::vector<Decided> now = builder_.Decide(subject, position, &reads_, &contributions_);
-  Subject& s = SubjectOf(&subject);
+  Subject* held = SubjectOf(&subject);
+  if (held == nullptr) return;  // the index has failed
+  Subject& s = *held;
   std::vector<Contribution> had;
   if (!s.figures.empty()) figures_.OfCase(&subject, s.figures, &had);
   if (!SameContributions(contributions_, had)) {
@@ -542,6 +553,10 @@ void FindingsIndex::ClearDirty() {
   dirty_subjects_.clear();
   if (stored_ == nullptr) return;
   figures_.Saved();
+  // Every subject is stored as it is now (restored, or written by a
+  // checkpoint since, the last one this one): none need be held.
+  subjects_.clear();
+  subjects_stored_ = true;
   // Provisional findings stay held (reports read them from here); the rest
   // are read back from the store.
   pending_findings_.clear();
@@ -576,21 +591,15 @@ absl::Status FindingsIndex::RestoreProvisional(const state::FindingEntryRecord& 
   return absl::OkStatus();
 }
 
-absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
-                                           const FindCase& find) {
-  const Case* subject = find(record.stream_id());
-  if (subject == nullptr) {
-    return absl::DataLossError(absl::StrCat(
-        "findings index checkpoint: subject not in the checkpoint: ", record.stream_id()));
-  }
-  Subject& s = SubjectOf(subject);
+absl::Status FindingsIndex::SubjectFromRecord(const state::SubjectRecord& record,
+                                              const Case* subject, Subject* s,
+                                              std::vector<Contribution>* contributions) {
   for (const state::AliveEntryRecord& a : record.alive()) {
-    s.alive.push_back({a.id(), a.digest(), a.when_nanos(), a.obligation()});
-    restored_ids_ = std::max(restored_ids_, a.id() + 1);
+    s->alive.push_back({a.id(), a.digest(), a.when_nanos(), a.obligation()});
   }
-  s.cases = PackedNames::Of(record.cases());
-  s.matters = PackedNames::Of(record.matters());
-  s.council_until = record.council_until();
+  s->cases = PackedNames::Of(record.cases());
+  s->matters = PackedNames::Of(record.matters());
+  s->council_until = record.council_until();
   for (const state::FigureRecord& f : record.figures()) {
     if (f.kind() >= Contribution::kKinds) {
       return absl::DataLossError(absl::StrCat("findings index checkpoint: subject ",
@@ -598,11 +607,29 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
                                               f.kind()));
     }
     const Contribution x = Contribution::FromRecord(f, subject);
-    figures_.Add(x);
-    s.figures.push_back(GroupFigures::KeyOf(x));
+    s->figures.push_back(GroupFigures::KeyOf(x));
+    if (contributions != nullptr) contributions->push_back(x);
   }
-  SortUnique(&s.figures);
+  SortUnique(&s->figures);
+  return absl::OkStatus();
+}
+
+absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
+                                           const FindCase& find) {
+  const Case* subject = find(record.stream_id());
+  if (subject == nullptr) {
+    return absl::DataLossError(absl::StrCat(
+        "findings index checkpoint: subject not in the checkpoint: ", record.stream_id()));
+  }
+  // Filed for the readers and the figures; held only without a store to
+  // read it back from.
+  Subject s;
+  contributions_.clear();
+  EH_RETURN_IF_ERROR(SubjectFromRecord(record, subject, &s, &contributions_));
+  for (const Alive& a : s.alive) restored_ids_ = std::max(restored_ids_, a.id + 1);
+  for (const Contribution& x : contributions_) figures_.Add(x);
   AddReader(subject, s);
+  if (stored_ == nullptr) subjects_[subject] = std::make_unique<Subject>(std::move(s));
   return absl::OkStatus();
 }
 
@@ -624,6 +651,7 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   }
   next_id_ = header.next_id();
   recorded_nanos_ = header.recorded_nanos();
+  subjects_stored_ = stored_ != nullptr;
   last_position_ = header.position();
   // Decisions from here on read the council as the checkpoint left it.
   builder_.ReloadRegistry(header.position());

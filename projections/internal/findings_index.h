@@ -26,6 +26,12 @@
 // per day (AccessFigures), which reports as of the last position sum
 // instead of counting the period's cases and records.
 //
+// With a store, what a subject has and read (its Subject) is held only from
+// when an event decides it again until the next checkpoint has written it:
+// then it is let go, and read back from the store (StoredFindings::
+// GetSubject) when it is next decided. A restore reads every subject's
+// record once, for the readers and the figures, and holds none.
+//
 // What it does not know: what depends on a period as a whole (which groups
 // existed and their sizes, access-parity's statistics), which reports still
 // derive (ReportBuilder::kPeriodOnly), nor the figures as of an earlier
@@ -107,6 +113,8 @@ class FindingsIndex {
 
   // Entries decided so far, alive or withdrawn.
   uint32_t entry_count() const { return next_id_; }
+  // Subjects held in memory.
+  size_t subjects_held() const { return subjects_.size(); }
 
   // ---- Checkpointing (beside the projection's cases) ----------------------
   // Identifies the settings and calendar: a checkpoint of another
@@ -180,7 +188,13 @@ class FindingsIndex {
   void Decide(const Case& subject, uint64_t position, int64_t recorded_nanos);
   void Withdraw(const Alive& alive, uint64_t position, int64_t recorded_nanos);
   void Forget(const Case* subject, const Subject& s);
-  Subject& SubjectOf(const Case* subject);
+  // Held, read back from the store, or new (nothing stored); nullptr once
+  // reading it back failed (the index has failed then: Fail()).
+  Subject* SubjectOf(const Case* subject);
+  // `s` as `record` says (and its contributions to `contributions`, if
+  // given).
+  static absl::Status SubjectFromRecord(const state::SubjectRecord& record, const Case* subject,
+                                        Subject* s, std::vector<Contribution>* contributions);
   // Enters `subject` among the readers of what `s` says it read.
   void AddReader(const Case* subject, const Subject& s);
   // Stops answering (every report derived in full) after a failure to read
@@ -222,7 +236,12 @@ class FindingsIndex {
   absl::btree_multimap<int64_t, uint32_t> pending_findings_;
   absl::btree_multimap<int64_t, uint32_t> pending_obligations_;
   // By pointer: a table of values would be half empty after each growth.
+  // With a store, only those decided since the last checkpoint, and those
+  // read back since (see the header comment).
   absl::flat_hash_map<const Case*, std::unique_ptr<Subject>> subjects_;
+  // Every subject not held is stored as it is (a restored index, or one
+  // checkpointed since it was seeded): one not held is read back.
+  bool subjects_stored_ = false;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> case_readers_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
   absl::btree_multimap<int64_t, const Case*> council_readers_;

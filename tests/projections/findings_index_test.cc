@@ -532,10 +532,21 @@ TEST_P(FindingsIndexTest, AProjectionRestoredFromItsCheckpointGoesOnAsBefore) {
   EXPECT_EQ(restored.figures_known_from(), 0u);
   EXPECT_EQ(restored.figure_changes_kept(), 0u);
   EXPECT_GT(stored.changes_stored(), 0u);
+  // No subject's state is held: each is read back when an event decides
+  // it, and let go once a checkpoint has written it.
+  EXPECT_EQ(restored.findings_subjects_held(), 0u);
+  const size_t read_before = stored.subjects_read();  // by `first`, after its checkpoints
+  size_t most_held = 0;
   for (uint64_t i = cut; i < n; ++i) {
     restored.Apply(log[i]);
-    if (log[i].position() % 53 == 0) stored.Checkpoint(restored);
+    most_held = std::max(most_held, restored.findings_subjects_held());
+    if (log[i].position() % 53 == 0) {
+      stored.Checkpoint(restored);
+      EXPECT_EQ(restored.findings_subjects_held(), 0u);
+    }
   }
+  EXPECT_GT(stored.subjects_read(), read_before);
+  EXPECT_GT(most_held, 0u);
   for (int i = 0; i < 30; ++i) {
     const ReportQuery q = RandomQuery(h, i, n);
     ExpectSame(restored, q, "restored from its checkpoint", &all_in_memory);

@@ -67,6 +67,16 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
     }
     return absl::OkStatus();
   }
+  absl::Status GetSubject(const std::string& stream_id,
+                          state::SubjectRecord* record) const override {
+    auto it = subjects_.find(stream_id);
+    if (it == subjects_.end()) return absl::NotFoundError(stream_id);
+    ++subjects_read_;
+    *record = it->second;
+    return absl::OkStatus();
+  }
+  // How many subjects were read back.
+  size_t subjects_read() const { return subjects_read_; }
   size_t changes_stored() const { return changes_.size(); }
   // Subjects written ahead (SaveSeeded) and written again since, changed.
   size_t rewritten() const { return rewritten_; }
@@ -150,6 +160,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   std::map<std::string, state::CaseRecord> cases_;
   std::map<std::string, state::CaseSkeletonRecord> skeletons_;
   mutable size_t cases_read_ = 0;
+  mutable size_t subjects_read_ = 0;
   // One checkpoint's changes of one day, by the day, then their last
   // position.
   using ChangeKey = std::pair<int64_t, uint64_t>;
