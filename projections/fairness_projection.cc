@@ -568,6 +568,8 @@ void FairnessProjection::TrimCases() const { bodies_->Trim(); }
 
 absl::Status FairnessProjection::health() const { return bodies_->status(); }
 
+absl::Status FairnessProjection::checkpoint_damage() const { return bodies_->damage(); }
+
 size_t FairnessProjection::case_bytes_held() const { return bodies_->bytes(); }
 
 size_t FairnessProjection::case_bytes_unsaved() const { return bodies_->unsaved_bytes(); }

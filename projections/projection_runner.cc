@@ -291,6 +291,7 @@ void ProjectionRunner::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   absl::MutexLock fold(&fold_mu_);
+  MarkDamage();  // a report may have met it since the fold last looked
   CheckpointLogged();
 }
 
@@ -326,7 +327,31 @@ std::optional<ProjectionRunner::Loaded> ProjectionRunner::loaded() const {
   return loaded_how_;
 }
 
+void ProjectionRunner::MarkDamage() {
+  if (damage_marked_ || db_ == nullptr || options_.read_only || checkpoint_broken_) return;
+  absl::Status damage;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    damage = projection_.checkpoint_damage();
+  }
+  if (damage.ok()) return;
+  damage_marked_ = true;
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  const absl::Status marked = internal::FromRocks(
+      db_->Put(synced, internal::kDamagedKey, std::string(damage.message())),
+      "cannot mark it damaged");
+  logging::Error(
+      "projections",
+      marked.ok()
+          ? absl::StrCat(damage.message(), ": the projection's checkpoint is damaged; the next "
+                                           "start moves it aside and folds the log again")
+          : absl::StrCat(damage.message(), ": the projection's checkpoint is damaged, and ",
+                         marked.message(), "; start evenhandd with --rebuild_projections"));
+}
+
 bool ProjectionRunner::Healthy() {
+  MarkDamage();
   absl::Status health;
   {
     absl::ReaderMutexLock lock(&mu_);

@@ -193,6 +193,10 @@ class ProjectionRunner {
   // After folding: false, logged once, if the projection can no longer be
   // trusted (health()).
   bool Healthy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Once a body could not be read back because the checkpoint is damaged
+  // (checkpoint_damage()), marks it so (kDamagedKey, synced): the next start
+  // moves it aside and folds the log again.
+  void MarkDamage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Creates the findings index, from its checkpoint if usable.
   absl::Status RestoreFindings() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
@@ -245,6 +249,8 @@ class ProjectionRunner {
   absl::Time memory_returned_at_ ABSL_GUARDED_BY(fold_mu_) = absl::InfinitePast();
   // Said that the projection can no longer be trusted.
   bool unhealthy_said_ ABSL_GUARDED_BY(fold_mu_) = false;
+  // Marked the checkpoint damaged (MarkDamage).
+  bool damage_marked_ ABSL_GUARDED_BY(fold_mu_) = false;
   // Readers share it; the fold takes it alone only while applying events.
   mutable absl::Mutex mu_;
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);

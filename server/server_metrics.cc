@@ -185,8 +185,8 @@ std::string RenderServerMetrics(const MetricSources& s) {
                            "from the checkpoint when an event decides them again.",
                            subjects_held));
   families.push_back(Gauge("evenhand_projection_case_bytes",
-                           "Bytes (serialised) of the cases' facts the fairness projection holds "
-                           "in memory; kept to about fairness.case_cache_mib, plus the registry's "
+                           "Bytes of memory (estimated) the cases' facts the fairness projection "
+                           "holds take; kept to about fairness.case_cache_mib, plus the registry's "
                            "cases and those changed since the last checkpoint.",
                            case_bytes));
   families.push_back(Gauge("evenhand_projection_case_bytes_unsaved",

@@ -30,8 +30,19 @@ bool CaseBodies::Resident(const Case& c) {
   }
 }
 
+size_t CaseBodies::MemoryOf(const state::CaseRecord& record, size_t serialised) const {
+  if (serialised == 0) return 0;
+  if (sized_++ % 64 == 0) {
+    const double ratio =
+        static_cast<double>(record.SpaceUsedLong()) / static_cast<double>(serialised);
+    memory_per_byte_ = sized_ == 1 ? ratio : 0.9 * memory_per_byte_ + 0.1 * ratio;
+  }
+  return static_cast<size_t>(static_cast<double>(serialised) * memory_per_byte_);
+}
+
 CaseBodies::Body& CaseBodies::Hold(const Case& c, std::shared_ptr<state::CaseRecord> record,
-                                   size_t bytes, State state) const {
+                                   size_t serialised, State state) const {
+  const size_t bytes = MemoryOf(*record, serialised);
   Body& b = bodies_[&c];
   b.record = std::move(record);
   b.bytes = bytes;
@@ -118,10 +129,15 @@ absl::StatusOr<std::shared_ptr<const state::CaseRecord>> CaseBodies::Get(const C
     read = absl::DataLossError(absl::StrCat("it holds the case of ", record->stream_id()));
   }
   if (!read.ok()) {
-    return absl::Status(read.code(),
-                        absl::StrCat("the case ", c.stream_id(),
-                                     " cannot be read back from the projection's checkpoint: ",
-                                     read.message()));
+    absl::Status why(read.code(),
+                     absl::StrCat("the case ", c.stream_id(),
+                                  " cannot be read back from the projection's checkpoint: ",
+                                  read.message()));
+    if (absl::IsDataLoss(why)) {
+      absl::MutexLock lock(&mu_);
+      if (damage_.ok()) damage_ = why;
+    }
+    return why;
   }
   const size_t bytes = record->ByteSizeLong();
   Dropped dropped;  // destroyed after the lock is released
@@ -163,10 +179,11 @@ state::CaseRecord* CaseBodies::MutableBody(const Case& c) {
   return b.record.get();
 }
 
-void CaseBodies::Grew(const Case& c, size_t bytes) {
+void CaseBodies::Grew(const Case& c, size_t serialised) {
   absl::MutexLock lock(&mu_);
   auto it = bodies_.find(&c);
   if (it == bodies_.end()) return;
+  const auto bytes = static_cast<size_t>(static_cast<double>(serialised) * memory_per_byte_);
   it->second.bytes += bytes;
   bytes_ += bytes;
   if (it->second.state == State::kUnsaved) unsaved_bytes_ += bytes;
@@ -180,7 +197,7 @@ void CaseBodies::Saved(const Case& c) {
   unsaved_bytes_ -= b.bytes;
   bytes_ -= b.bytes;
   // The checkpoint has just serialised it: its size is known.
-  b.bytes = b.record->ByteSizeLong();
+  b.bytes = MemoryOf(*b.record, b.record->ByteSizeLong());
   bytes_ += b.bytes;
   cached_bytes_ += b.bytes;
   b.state = State::kCached;
@@ -202,11 +219,17 @@ void CaseBodies::Clear() {
   unsaved_bytes_ = 0;
   cached_bytes_ = 0;
   status_ = absl::OkStatus();
+  damage_ = absl::OkStatus();
 }
 
 absl::Status CaseBodies::status() const {
   absl::MutexLock lock(&mu_);
   return status_;
+}
+
+absl::Status CaseBodies::damage() const {
+  absl::MutexLock lock(&mu_);
+  return damage_;
 }
 
 size_t CaseBodies::bytes() const {

@@ -5,6 +5,8 @@
 //
 //   "fairness/version"            -> kStateVersion
 //   "fairness/position"           -> BE64(the position the checkpoint reflects)
+//   "fairness/damaged"            -> why: a body could not be read back (the
+//                                    next start replaces the checkpoint)
 //   "fairness/case/" stream       -> CaseRecord
 //   "fairness/skeleton/" stream   -> CaseSkeletonRecord (written with each
 //                                    CaseRecord; from kStateVersion 2 on)
@@ -41,6 +43,7 @@ inline constexpr char kCasesOnlyStateVersion[] = "fairness-1";
 
 inline constexpr char kVersionKey[] = "fairness/version";
 inline constexpr char kPositionKey[] = "fairness/position";
+inline constexpr char kDamagedKey[] = "fairness/damaged";
 inline constexpr char kCasePrefix[] = "fairness/case/";
 inline constexpr char kSkeletonPrefix[] = "fairness/skeleton/";
 // The findings index: a header, each entry (FindingKey, WithdrawnKey), each

@@ -126,6 +126,7 @@ FindingsIndex::FindingsIndex(const FairnessProjection& projection, FairnessSetti
 
 void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
                            int64_t recorded_nanos) {
+  if (failed_) return;  // answers nothing until a restart decides it afresh
   recorded_nanos_ = std::max(recorded_nanos_, recorded_nanos);
   last_position_ = std::max(last_position_, position);
   if (c.kind == CaseKind::kAccess) {
@@ -281,6 +282,7 @@ static uint64_t Digest(const Decided& d) {
 }
 
 void FindingsIndex::Fail(const absl::Status& status) {
+  failed_ = true;
   if (complete_from_ == UINT64_MAX && !seeding_) return;
   logging::Error("fairness", absl::StrCat("the findings index stops answering (reports are "
                                           "derived in full until a restart): ",
@@ -547,8 +549,9 @@ void FindingsIndex::SeededSubjectsSaved() {
 
 void FindingsIndex::ClearDirty() {
   // While seeding nothing is checkpointed: keep it all for the first
-  // checkpoint after. Without a store, entries stay in memory.
-  if (seeding_) return;
+  // checkpoint after. Without a store, entries stay in memory. Nor is
+  // anything once failed.
+  if (seeding_ || failed_) return;
   seeded_unsaved_ = false;
   dirty_subjects_.clear();
   if (stored_ == nullptr) return;

@@ -242,6 +242,9 @@ class FindingsIndex {
   // Every subject not held is stored as it is (a restored index, or one
   // checkpointed since it was seeded): one not held is read back.
   bool subjects_stored_ = false;
+  // Fail()ed: decides nothing more, and nothing of it is checkpointed (a
+  // restart decides it afresh).
+  bool failed_ = false;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> case_readers_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
   absl::btree_multimap<int64_t, const Case*> council_readers_;

@@ -554,6 +554,37 @@ TEST_P(FindingsIndexTest, AProjectionRestoredFromItsCheckpointGoesOnAsBefore) {
   }
 }
 
+// A subject that cannot be read back stops the index: every report is then
+// derived in full, the index decides nothing more, and no checkpoint writes
+// any of it (a restart decides it afresh), however many events and
+// checkpoints come after.
+TEST_P(FindingsIndexTest, ASubjectThatCannotBeReadBackStopsTheIndexAndReportsAreDerived) {
+  History h(GetParam() + 5000);
+  const auto& log = h.log();
+  const uint64_t n = log.size();
+  MapStoredFindings stored;
+  FairnessProjection p;
+  p.IndexFindings(settings_, *calendar_);
+  p.StoreFindingsIn(&stored);
+  const uint64_t half = n / 2;
+  for (uint64_t i = 0; i < half; ++i) p.Apply(log[i]);
+  stored.Checkpoint(p);
+  ASSERT_EQ(p.findings_subjects_held(), 0u);
+  stored.FailSubjectReads();
+  for (uint64_t i = half; i < n; ++i) {
+    p.Apply(log[i]);
+    EXPECT_EQ(stored.Checkpoint(p), 0u) << "a failed index writes no subject";
+  }
+  EXPECT_FALSE(p.findings_indexed());
+  EXPECT_EQ(p.findings_complete_from(), UINT64_MAX);
+  FairnessProjection all_in_memory;
+  for (const v1::RecordedEvent& e : log) all_in_memory.Apply(e);
+  for (int i = 0; i < 10; ++i) {
+    ExpectSame(p, RandomQuery(h, i, n), "after the index failed", &all_in_memory);
+    if (HasFailure()) return;
+  }
+}
+
 // Seeded after a rebuild, the subjects decided in each slice are written
 // ahead of the index's first checkpoint (which then writes only what
 // changed since): restored from there, with checkpoints of cases taken while

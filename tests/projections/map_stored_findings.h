@@ -69,6 +69,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   }
   absl::Status GetSubject(const std::string& stream_id,
                           state::SubjectRecord* record) const override {
+    if (fail_subject_reads_) return absl::DataLossError("a damaged block");
     auto it = subjects_.find(stream_id);
     if (it == subjects_.end()) return absl::NotFoundError(stream_id);
     ++subjects_read_;
@@ -77,6 +78,8 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   }
   // How many subjects were read back.
   size_t subjects_read() const { return subjects_read_; }
+  // From now on, reading a subject back fails.
+  void FailSubjectReads() { fail_subject_reads_ = true; }
   size_t changes_stored() const { return changes_.size(); }
   // Subjects written ahead (SaveSeeded) and written again since, changed.
   size_t rewritten() const { return rewritten_; }
@@ -161,6 +164,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   std::map<std::string, state::CaseSkeletonRecord> skeletons_;
   mutable size_t cases_read_ = 0;
   mutable size_t subjects_read_ = 0;
+  bool fail_subject_reads_ = false;
   // One checkpoint's changes of one day, by the day, then their last
   // position.
   using ChangeKey = std::pair<int64_t, uint64_t>;
