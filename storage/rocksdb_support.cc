@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "base/logging.h"
 #include "rocksdb/rate_limiter.h"
+#include "storage/rate_limiter.h"
 
 namespace evenhand::storage {
 
@@ -138,8 +139,11 @@ std::unique_ptr<rocksdb::Env> EnvOver(std::shared_ptr<rocksdb::FileSystem> fs) {
 
 void ShareTheDiskWithTheLog(rocksdb::Options* options) {
   // One limiter for every such database in the process.
-  static const std::shared_ptr<rocksdb::RateLimiter> limiter(
-      rocksdb::NewGenericRateLimiter(kAuxiliaryWriteBytesPerSecond, kRateLimitRefillMicros));
+  // Not rocksdb::NewGenericRateLimiter: RocksDB 7.8's can stop granting
+  // for good (see rate_limiter.h).
+  static const std::shared_ptr<rocksdb::RateLimiter> limiter =
+      std::make_shared<TokenBucketRateLimiter>(kAuxiliaryWriteBytesPerSecond,
+                                               kRateLimitRefillMicros);
   options->rate_limiter = limiter;
   options->bytes_per_sync = 256 << 10;
   options->wal_bytes_per_sync = 256 << 10;
