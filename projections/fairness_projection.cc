@@ -568,7 +568,11 @@ void FairnessProjection::TrimCases() const { bodies_->Trim(); }
 
 absl::Status FairnessProjection::health() const { return bodies_->status(); }
 
-absl::Status FairnessProjection::checkpoint_damage() const { return bodies_->damage(); }
+absl::Status FairnessProjection::checkpoint_damage() const {
+  absl::Status damage = bodies_->damage();
+  if (damage.ok() && findings_ != nullptr) damage = findings_->damage();
+  return damage;
+}
 
 size_t FairnessProjection::case_bytes_held() const { return bodies_->bytes(); }
 

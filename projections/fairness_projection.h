@@ -298,9 +298,9 @@ class FairnessProjection {
   // needed could not be read back: the projection is then wrong, and must
   // be neither reported from nor checkpointed.
   absl::Status health() const;
-  // OK, or the first case's body that could not be read back because the
-  // checkpoint is damaged or lacks it (by the fold or a report): the
-  // checkpoint must be replaced.
+  // OK, or the first case's body (or the findings index's record) that
+  // could not be read back because the checkpoint is damaged or lacks it
+  // (by the fold or a report): the checkpoint must be replaced.
   absl::Status checkpoint_damage() const;
   // The bytes of the bodies in memory (serialised sizes): all of them, and
   // those changed since the last checkpoint, which stay until it is taken.

@@ -335,19 +335,28 @@ void ProjectionRunner::MarkDamage() {
     damage = projection_.checkpoint_damage();
   }
   if (damage.ok()) return;
-  damage_marked_ = true;
   rocksdb::WriteOptions synced;
   synced.sync = true;
-  const absl::Status marked = internal::FromRocks(
-      db_->Put(synced, internal::kDamagedKey, std::string(damage.message())),
-      "cannot mark it damaged");
-  logging::Error(
-      "projections",
-      marked.ok()
-          ? absl::StrCat(damage.message(), ": the projection's checkpoint is damaged; the next "
-                                           "start moves it aside and folds the log again")
-          : absl::StrCat(damage.message(), ": the projection's checkpoint is damaged, and ",
-                         marked.message(), "; start evenhandd with --rebuild_projections"));
+  absl::Status marked = disk_->CheckRoom(4096 + damage.message().size());
+  if (marked.ok()) {
+    marked = internal::FromRocks(
+        db_->Put(synced, internal::kDamagedKey, std::string(damage.message())),
+        "cannot mark it damaged");
+  }
+  if (marked.ok()) {
+    damage_marked_ = true;
+    logging::Error("projections",
+                   absl::StrCat(damage.message(),
+                                ": the projection's checkpoint is damaged; the next start moves "
+                                "it aside and folds the log again"));
+  } else if (!damage_mark_failing_) {
+    // Tried again after each batch the fold folds, and at the stop.
+    damage_mark_failing_ = true;
+    logging::Error("projections",
+                   absl::StrCat(damage.message(), ": the projection's checkpoint is damaged, and ",
+                                marked.message(), "; until it can be marked, a start may meet "
+                                "it again: start evenhandd with --rebuild_projections"));
+  }
 }
 
 bool ProjectionRunner::Healthy() {

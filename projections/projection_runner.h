@@ -249,8 +249,9 @@ class ProjectionRunner {
   absl::Time memory_returned_at_ ABSL_GUARDED_BY(fold_mu_) = absl::InfinitePast();
   // Said that the projection can no longer be trusted.
   bool unhealthy_said_ ABSL_GUARDED_BY(fold_mu_) = false;
-  // Marked the checkpoint damaged (MarkDamage).
+  // Marked the checkpoint damaged (MarkDamage), or failed to (said once).
   bool damage_marked_ ABSL_GUARDED_BY(fold_mu_) = false;
+  bool damage_mark_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
   // Readers share it; the fold takes it alone only while applying events.
   mutable absl::Mutex mu_;
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);

@@ -15,16 +15,17 @@ int Index(rocksdb::Env::IOPriority pri) {
 
 TokenBucketRateLimiter::TokenBucketRateLimiter(int64_t bytes_per_second, int64_t refill_micros)
     : rocksdb::RateLimiter(rocksdb::RateLimiter::Mode::kWritesOnly),
-      refill_period_(absl::Microseconds(std::max<int64_t>(refill_micros, 100))),
+      refill_period_(std::chrono::microseconds(std::max<int64_t>(refill_micros, 100))),
       bytes_per_second_(std::max<int64_t>(bytes_per_second, 1)) {
   absl::MutexLock lock(&mu_);
   available_ = BurstLocked();
-  next_refill_ = absl::Now() + refill_period_;
+  next_refill_ = Clock::now() + refill_period_;
 }
 
 int64_t TokenBucketRateLimiter::BurstLocked() const {
-  return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(bytes_per_second_) *
-                                                   absl::ToDoubleSeconds(refill_period_)));
+  const double seconds = std::chrono::duration<double>(refill_period_).count();
+  return std::max<int64_t>(
+      1, static_cast<int64_t>(static_cast<double>(bytes_per_second_) * seconds));
 }
 
 void TokenBucketRateLimiter::SetBytesPerSecond(int64_t bytes_per_second) {
@@ -43,11 +44,12 @@ int64_t TokenBucketRateLimiter::GetSingleBurstBytes() const {
   return BurstLocked();
 }
 
-void TokenBucketRateLimiter::RefillLocked(absl::Time now) {
+void TokenBucketRateLimiter::RefillLocked(Clock::time_point now) {
   if (now < next_refill_) return;
-  const int64_t periods = 1 + (now - next_refill_) / refill_period_;
-  available_ = std::min(BurstLocked(), available_ + periods * BurstLocked());
+  const auto periods = 1 + (now - next_refill_) / refill_period_;
+  available_ = BurstLocked();  // at least one refill's worth, at most one burst held
   next_refill_ += periods * refill_period_;
+  ++refills_;
   refilled_.SignalAll();
 }
 
@@ -60,10 +62,12 @@ void TokenBucketRateLimiter::Request(int64_t bytes, rocksdb::Env::IOPriority pri
   int64_t needed = std::max<int64_t>(bytes, 0);
   ++waiting_[p];
   while (needed > 0) {
-    RefillLocked(absl::Now());
-    // Flushes first: a lower priority waits while a higher one does.
+    RefillLocked(Clock::now());
+    // Flushes first: a lower priority waits while a higher one does, but
+    // for one refill in ten.
     bool higher_waiting = false;
     for (int q = p + 1; q < kPriorities; ++q) higher_waiting = higher_waiting || waiting_[q] > 0;
+    if (higher_waiting && refills_ % 10 == 0) higher_waiting = false;
     if (available_ > 0 && !higher_waiting) {
       const int64_t granted = std::min(needed, available_);
       available_ -= granted;
@@ -73,7 +77,8 @@ void TokenBucketRateLimiter::Request(int64_t bytes, rocksdb::Env::IOPriority pri
     }
     // Woken by whoever refills first, or at the refill by its own deadline:
     // never waiting on another thread alone.
-    refilled_.WaitWithDeadline(&mu_, next_refill_);
+    const Clock::duration until = next_refill_ - Clock::now();
+    refilled_.WaitWithTimeout(&mu_, absl::FromChrono(std::max(until, Clock::duration::zero())));
   }
   --waiting_[p];
   // A lower priority held back by this one may go on now.

@@ -14,12 +14,16 @@
 // to be woken.
 //
 // Priorities: a request of Env::IO_HIGH (flushes) is granted before any of
-// IO_LOW (compactions) waiting; within one priority, in no set order.
+// IO_LOW (compactions) waiting, but for one refill in ten, when a lower one
+// goes first (as RocksDB's `fairness`), so compactions are never starved;
+// within one priority, in no set order. Refills are timed on the
+// monotonic clock: a wall clock stepped back delays nothing.
 //
 // Thread-safe.
 #ifndef EVENHAND_STORAGE_RATE_LIMITER_H_
 #define EVENHAND_STORAGE_RATE_LIMITER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -34,6 +38,7 @@ class TokenBucketRateLimiter : public rocksdb::RateLimiter {
  public:
   TokenBucketRateLimiter(int64_t bytes_per_second, int64_t refill_micros);
 
+  using rocksdb::RateLimiter::Request;
   void SetBytesPerSecond(int64_t bytes_per_second) override;
   int64_t GetBytesPerSecond() const override;
   // What one refill adds: the most one request is granted at once (RocksDB
@@ -46,16 +51,20 @@ class TokenBucketRateLimiter : public rocksdb::RateLimiter {
                                           rocksdb::Env::IOPriority pri) const override;
 
  private:
-  // Adds what the refills due by `now` bring (at most one burst held).
-  void RefillLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  using Clock = std::chrono::steady_clock;
+  // Refills the bucket (to one burst: no more is held) if a refill is due
+  // by `now`.
+  void RefillLocked(Clock::time_point now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t BurstLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const absl::Duration refill_period_;
+  const Clock::duration refill_period_;
   mutable absl::Mutex mu_;
   absl::CondVar refilled_;
   int64_t bytes_per_second_ ABSL_GUARDED_BY(mu_);
   int64_t available_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time next_refill_ ABSL_GUARDED_BY(mu_);
+  Clock::time_point next_refill_ ABSL_GUARDED_BY(mu_);
+  // Refills so far: every tenth lets a lower priority go first.
+  uint64_t refills_ ABSL_GUARDED_BY(mu_) = 0;
   // By priority (IO_LOW, IO_MID, IO_HIGH, IO_USER): bytes granted, requests,
   // and requests waiting.
   static constexpr int kPriorities = 4;

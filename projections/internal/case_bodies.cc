@@ -33,9 +33,9 @@ bool CaseBodies::Resident(const Case& c) {
 size_t CaseBodies::MemoryOf(const state::CaseRecord& record, size_t serialised) const {
   if (serialised == 0) return 0;
   if (sized_++ % 64 == 0) {
-    const double ratio =
-        static_cast<double>(record.SpaceUsedLong()) / static_cast<double>(serialised);
-    memory_per_byte_ = sized_ == 1 ? ratio : 0.9 * memory_per_byte_ + 0.1 * ratio;
+    measured_memory_ = 0.9 * measured_memory_ + static_cast<double>(record.SpaceUsedLong());
+    measured_serialised_ = 0.9 * measured_serialised_ + static_cast<double>(serialised);
+    memory_per_byte_ = measured_memory_ / measured_serialised_;
   }
   return static_cast<size_t>(static_cast<double>(serialised) * memory_per_byte_);
 }

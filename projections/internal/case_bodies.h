@@ -125,9 +125,13 @@ class CaseBodies {
   mutable size_t unsaved_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // What the budget applies to.
   mutable size_t cached_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  // Bytes in memory per serialised byte, and the calls to MemoryOf().
+  // Bytes in memory per serialised byte (the ratio of the decayed sums of
+  // the bodies measured, so large bodies weigh as much as they hold), and
+  // the calls to MemoryOf().
   mutable double memory_per_byte_ ABSL_GUARDED_BY(mu_) = 4.0;
-  mutable uint32_t sized_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable double measured_memory_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable double measured_serialised_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable uint64_t sized_ ABSL_GUARDED_BY(mu_) = 0;
   mutable absl::Status status_ ABSL_GUARDED_BY(mu_);
   mutable absl::Status damage_ ABSL_GUARDED_BY(mu_);
 };

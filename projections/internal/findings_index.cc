@@ -283,6 +283,7 @@ static uint64_t Digest(const Decided& d) {
 
 void FindingsIndex::Fail(const absl::Status& status) {
   failed_ = true;
+  if (absl::IsDataLoss(status) && damage_.ok()) damage_ = status;
   if (complete_from_ == UINT64_MAX && !seeding_) return;
   logging::Error("fairness", absl::StrCat("the findings index stops answering (reports are "
                                           "derived in full until a restart): ",

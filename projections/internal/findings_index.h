@@ -115,6 +115,9 @@ class FindingsIndex {
   uint32_t entry_count() const { return next_id_; }
   // Subjects held in memory.
   size_t subjects_held() const { return subjects_.size(); }
+  // OK, or why it failed if what it had stored was damaged or missing: its
+  // checkpoint must be replaced.
+  const absl::Status& damage() const { return damage_; }
 
   // ---- Checkpointing (beside the projection's cases) ----------------------
   // Identifies the settings and calendar: a checkpoint of another
@@ -245,6 +248,8 @@ class FindingsIndex {
   // Fail()ed: decides nothing more, and nothing of it is checkpointed (a
   // restart decides it afresh).
   bool failed_ = false;
+  // Why, if what it stored was damaged or missing (DataLoss).
+  absl::Status damage_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> case_readers_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
   absl::btree_multimap<int64_t, const Case*> council_readers_;

@@ -48,6 +48,30 @@ TEST(TokenBucketRateLimiterTest, EveryRequestIsGrantedUnderContention) {
   EXPECT_EQ(pending, 0);
 }
 
+// Flushes go first, but compactions are not starved: a low-priority thread
+// is granted all it asks for while high-priority threads never stop asking.
+TEST(TokenBucketRateLimiterTest, ALowPriorityIsGrantedWhileHigherOnesKeepAsking) {
+  TokenBucketRateLimiter limiter(/*bytes_per_second=*/16 << 20, /*refill_micros=*/1000);
+  const int64_t burst = limiter.GetSingleBurstBytes();
+  std::atomic<bool> low_done{false};
+  std::vector<std::thread> high;
+  std::atomic<int64_t> high_requests{0};
+  for (int t = 0; t < 3; ++t) {
+    high.emplace_back([&] {
+      while (!low_done) {
+        limiter.Request(burst, rocksdb::Env::IO_HIGH, nullptr);
+        ++high_requests;
+      }
+    });
+  }
+  for (int i = 0; i < 50; ++i) limiter.Request(burst / 2, rocksdb::Env::IO_LOW, nullptr);
+  const int64_t high_meanwhile = high_requests.load();
+  low_done = true;
+  for (std::thread& t : high) t.join();
+  EXPECT_EQ(limiter.GetTotalBytesThrough(rocksdb::Env::IO_LOW), 50 * (burst / 2));
+  EXPECT_GT(high_meanwhile, 50) << "the high-priority threads were asking all along";
+}
+
 // Two RocksDBs sharing the limiter (as the projection's and the stream-head
 // map's do), written from two threads each through memtables small enough
 // to flush and compact again and again: every write and the closes finish.
