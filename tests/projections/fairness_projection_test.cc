@@ -90,6 +90,18 @@ class FairnessProjectionTest : public ::testing::Test {
     return p.Report(q, settings_, *calendar_).SerializeAsString();
   }
 
+  // `restored` reports as `folded` does: over the year and two quarters, as
+  // the log stands and as of half of it.
+  void ExpectSameReports(const FairnessProjection& restored, const FairnessProjection& folded) {
+    const uint64_t n = log_->size();
+    for (auto [from, to] :
+         {std::pair(absl::InfinitePast(), absl::InfiniteFuture()),
+          std::pair(At(2026, 3, 1), At(2026, 6, 1)), std::pair(At(2026, 6, 1), At(2026, 9, 1))}) {
+      EXPECT_EQ(Report(restored, n, from, to), Report(folded, n, from, to));
+      EXPECT_EQ(Report(restored, n / 2, from, to), Report(folded, n / 2, from, to));
+    }
+  }
+
   static std::vector<v1::RecordedEvent>* log_;
   FairnessSettings settings_;
   std::optional<WorkingDayCalendar> calendar_;
@@ -149,13 +161,7 @@ TEST_F(FairnessProjectionTest, RestoredFromCheckpointRecordsReportsExactlyAsTheF
   for (auto& r : records) restored.RestoreCase(std::move(r));
   restored.RestorePosition(folded.position());
   EXPECT_EQ(restored.case_count(), folded.case_count());
-  const uint64_t n = log_->size();
-  for (auto [from, to] :
-       {std::pair(absl::InfinitePast(), absl::InfiniteFuture()),
-        std::pair(At(2026, 3, 1), At(2026, 6, 1)), std::pair(At(2026, 6, 1), At(2026, 9, 1))}) {
-    EXPECT_EQ(Report(restored, n, from, to), Report(folded, n, from, to));
-    EXPECT_EQ(Report(restored, n / 2, from, to), Report(folded, n / 2, from, to));
-  }
+  ExpectSameReports(restored, folded);
 }
 
 // The cases' bodies in a map, counting those read back.
@@ -224,13 +230,7 @@ TEST_F(FairnessProjectionTest, RestoredFromSkeletonsIndexesEveryCaseAsTheFoldRea
   EXPECT_EQ(restored.case_count(), folded.case_count());
   EXPECT_GT(folded.indexes().by_matter.size(), 10u);
   EXPECT_EQ(Describe(restored.indexes()), Describe(folded.indexes()));
-  const uint64_t n = log_->size();
-  for (auto [from, to] :
-       {std::pair(absl::InfinitePast(), absl::InfiniteFuture()),
-        std::pair(At(2026, 3, 1), At(2026, 6, 1)), std::pair(At(2026, 6, 1), At(2026, 9, 1))}) {
-    EXPECT_EQ(Report(restored, n, from, to), Report(folded, n, from, to));
-    EXPECT_EQ(Report(restored, n / 2, from, to), Report(folded, n / 2, from, to));
-  }
+  ExpectSameReports(restored, folded);
   EXPECT_GT(stored.reads, 0u) << "the reports read the cases back";
   EXPECT_TRUE(restored.health().ok()) << restored.health();
 }

@@ -26,7 +26,6 @@
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
 #include "projections/internal/day_nanos.h"
-#include "projections/internal/packed_names.h"
 #include "tests/projections/map_stored_findings.h"
 #include "tests/testing/council_scenario.h"
 
@@ -720,97 +719,7 @@ TEST(FindingsIndexDemoTest, TheDemoShowsEveryRuleAndObligationsFallingDue) {
   EXPECT_GT(due_soon, 0) << report.obligations_size() << " obligations open";
 }
 
-// With no case's body kept once checkpointed, one that cannot be read back
-// is said (naming the case) and the projection is unhealthy: a report built
-// meanwhile is never taken for one without that case.
-TEST(CaseBodiesTest, ACaseThatCannotBeReadBackMakesTheProjectionUnhealthy) {
-  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
-  ASSERT_TRUE(calendar.ok());
-  const FairnessSettings settings;
-  const absl::Time now =
-      absl::FromCivil(absl::CivilSecond(2026, 11, 30, 12, 0, 0), absl::UTCTimeZone());
-  // Folds the demo council into `p`; `briefing`: one of its briefings.
-  uint64_t position = 0;
-  std::string briefing;
-  auto fold = [&](FairnessProjection& p) {
-    position = 0;
-    for (auto& append : demo::DemoCouncil(now)) {
-      if (briefing.empty() && absl::StartsWith(append.stream_id, "briefing-")) {
-        briefing = append.stream_id;
-      }
-      for (auto& e : append.events) {
-        v1::RecordedEvent r;
-        r.set_position(++position);
-        *r.mutable_event() = std::move(e);
-        r.mutable_event()->set_stream_id(append.stream_id);
-        *r.mutable_event()->mutable_recorded_at() = Proto(now);
-        p.Apply(r);
-      }
-    }
-  };
-  FairnessProjection all_in_memory;
-  fold(all_in_memory);
-  ASSERT_FALSE(briefing.empty());
-  const ReportQuery whole{absl::InfinitePast(), absl::InfiniteFuture(), position, now};
-  {
-    FairnessProjection p;
-    MapStoredFindings stored;
-    p.KeepCasesIn(&stored, 0);
-    fold(p);
-    EXPECT_GT(p.case_bytes_unsaved(), 0u);
-    EXPECT_EQ(p.case_bytes_held(), all_in_memory.case_bytes_held());
-    stored.Checkpoint(p);
-    // Only the registry's cases are held now.
-    EXPECT_EQ(p.case_bytes_unsaved(), 0u);
-    EXPECT_LT(p.case_bytes_held(), all_in_memory.case_bytes_held() / 2);
-    EXPECT_EQ(p.DerivedReport(whole, settings, *calendar).SerializeAsString(),
-              all_in_memory.DerivedReport(whole, settings, *calendar).SerializeAsString());
-    EXPECT_TRUE(p.health().ok()) << p.health();
-    EXPECT_GT(stored.cases_read(), 0u);
-  }
-
-  FairnessProjection p;
-  MapStoredFindings stored;
-  p.KeepCasesIn(&stored, 0);
-  fold(p);
-  stored.Checkpoint(p);
-  stored.LoseCase(briefing);
-  // A report told of it is wrong (and said to be); the projection is not.
-  absl::Status read_error;
-  p.DerivedReport(whole, settings, *calendar, &read_error);
-  EXPECT_TRUE(absl::IsDataLoss(read_error)) << read_error;
-  EXPECT_THAT(std::string(read_error.message()), ::testing::HasSubstr(briefing));
-  EXPECT_TRUE(p.health().ok()) << p.health();
-  // Without, the projection is unhealthy.
-  p.DerivedReport(whole, settings, *calendar);
-  EXPECT_TRUE(absl::IsDataLoss(p.health())) << p.health();
-  EXPECT_THAT(std::string(p.health().message()), ::testing::HasSubstr(briefing));
-  // Said until the projection is cleared (the runner then folds again).
-  p.DerivedReport(whole, settings, *calendar);
-  EXPECT_FALSE(p.health().ok());
-  p.Clear();
-  EXPECT_TRUE(p.health().ok());
-}
-
 INSTANTIATE_TEST_SUITE_P(Histories, FindingsIndexTest, ::testing::Range<uint64_t>(1, 13));
-
-// What the index keeps of each subject's reads: names of any length and
-// bytes come back as they went in, in order.
-TEST(PackedNamesTest, NamesOfAnyLengthComeBackInOrder) {
-  const std::vector<std::string> names = {
-      "",  std::string(1, '\0'), "briefing-B-1", std::string(127, 'a'), std::string(128, 'b'),
-      std::string(20000, 'c'), "matter \xE2\x80\x94 with\nlines"};
-  internal::PackedNames packed = internal::PackedNames::Of(names);
-  std::vector<std::string> back;
-  packed.ForEach([&](absl::string_view name) { back.emplace_back(name); });
-  EXPECT_EQ(back, names);
-  EXPECT_FALSE(packed.empty());
-  EXPECT_TRUE(internal::PackedNames().empty());
-  EXPECT_EQ(packed, internal::PackedNames::Of(names));
-  // A different split of the same bytes is a different list.
-  EXPECT_NE(internal::PackedNames::Of(std::vector<std::string>{"ab", "c"}),
-            internal::PackedNames::Of(std::vector<std::string>{"a", "bc"}));
-}
 
 }  // namespace
 }  // namespace evenhand::projections
