@@ -31,6 +31,8 @@
 ABSL_FLAG(uint64_t, events, 1000000, "events in the log");
 ABSL_FLAG(uint64_t, bundle_events, 10000, "events in the large bundle");
 ABSL_FLAG(int, proofs, 2000, "proofs to time");
+ABSL_FLAG(uint64_t, events_per_stream, 10,
+          "events per stream (1: each event opens a stream, as the append bench's do)");
 
 namespace evenhand::bench {
 namespace {
@@ -59,6 +61,8 @@ int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   logging::SetMinimumSeverity(logging::Severity::kWarning);
   const uint64_t n = absl::GetFlag(FLAGS_events);
+  const uint64_t per_stream = std::max<uint64_t>(1, absl::GetFlag(FLAGS_events_per_stream));
+  const uint64_t streams = (n + per_stream - 1) / per_stream;
   const char* tmp = std::getenv("TMPDIR");
   const std::string dir =
       absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/evenhand-integrity-bench-", NewUuid());
@@ -86,10 +90,10 @@ int Main(int argc, char** argv) {
   absl::Time t0 = absl::Now();
   {
     BoundedAppender appender(store->get(), 2000);
-    for (uint64_t i = 0; i < n; i += 10) {
+    for (uint64_t i = 0; i < n; i += per_stream) {
       std::vector<v1::Event> batch;
-      for (uint64_t k = i; k < std::min(n, i + 10); ++k) batch.push_back(AnEvent(k));
-      appender.Append(absl::StrCat("query-", i / 10), std::move(batch));
+      for (uint64_t k = i; k < std::min(n, i + per_stream); ++k) batch.push_back(AnEvent(k));
+      appender.Append(absl::StrCat("query-", i / per_stream), std::move(batch));
     }
     appender.Drain();
   }
@@ -116,7 +120,7 @@ int Main(int argc, char** argv) {
     const integrity::IntegrityLog::MapStats map = (*log)->map_stats();
     std::printf("stream-head map (%llu streams): %llu updates wrote %llu heads in %.2f s of the "
                 "checkpoint thread's CPU: %.1f us per event appended, %.1f us per head\n",
-                static_cast<unsigned long long>((n + 9) / 10),
+                static_cast<unsigned long long>(streams),
                 static_cast<unsigned long long>(map.updates),
                 static_cast<unsigned long long>(map.entries), absl::ToDoubleSeconds(map.time),
                 absl::ToDoubleMicroseconds(map.time) / std::max<uint64_t>(1, n),
@@ -142,7 +146,7 @@ int Main(int argc, char** argv) {
   std::vector<double> head_us;
   if (auto c = (*log)->CheckpointNow(); !c.ok()) return 1;
   for (int i = 0; i < absl::GetFlag(FLAGS_proofs); ++i) {
-    const uint64_t q = std::uniform_int_distribution<uint64_t>(0, (size - 1) / 10)(rng);
+    const uint64_t q = std::uniform_int_distribution<uint64_t>(0, streams - 1)(rng);
     absl::Time s = absl::Now();
     auto head = (*log)->ProveStreamHead(absl::StrCat("query-", q));
     head_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - s));
@@ -154,7 +158,7 @@ int Main(int argc, char** argv) {
   Percentiles heads = Of(head_us);
   Percentiles inc = Of(inclusion_us), con = Of(consistency_us);
   std::printf("stream-head proof at %llu streams: p50 %.0f us, p99 %.0f us\n",
-              static_cast<unsigned long long>((size + 9) / 10), heads.p50, heads.p99);
+              static_cast<unsigned long long>(streams), heads.p50, heads.p99);
   std::printf("inclusion proof at %llu events: p50 %.0f us, p99 %.0f us\n",
               static_cast<unsigned long long>(size), inc.p50, inc.p99);
   std::printf("consistency proof at %llu events: p50 %.0f us, p99 %.0f us\n",

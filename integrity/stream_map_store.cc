@@ -1,6 +1,7 @@
 #include "integrity/stream_map_store.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
@@ -37,6 +38,10 @@ const std::string& HashOf(const StreamMapNode& n) {
 
 }  // namespace
 
+StreamMapStore::StreamMapStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                               int cached_depth)
+    : db_(db), cf_(cf), cached_depth_(std::clamp(cached_depth, 0, kMaxCachedDepth)) {}
+
 absl::StatusOr<uint64_t> StreamMapStore::Size() const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, kSizeKey, &value);
@@ -47,44 +52,61 @@ absl::StatusOr<uint64_t> StreamMapStore::Size() const {
 }
 
 absl::StatusOr<std::string> StreamMapStore::Root() const {
-  EH_ASSIGN_OR_RETURN(StreamMapNode root, Read(0, std::string(kHashSize, '\0')));
-  return HashOf(root);
+  StreamMapNode scratch;
+  EH_ASSIGN_OR_RETURN(const StreamMapNode* root, Read(0, std::string(kHashSize, '\0'), &scratch));
+  return HashOf(*root);
 }
 
-void StreamMapStore::Remember(int depth, const std::string& key, const StreamMapNode& node) const {
-  // Only the top of the tree, which every path shares: below it each node
-  // lies on few paths, and caching them would only push the top out.
-  if (cache_nodes_ == 0 || depth >= kCachedDepth) return;
-  if (cache_.size() >= cache_nodes_) cache_.clear();
-  cache_[key] = node;
+StreamMapStore::Slot* StreamMapStore::TopSlot(int depth, const std::string& prefix) const {
+  if (depth >= cached_depth_) return nullptr;
+  if (top_.empty()) top_.resize((size_t{1} << cached_depth_) - 1);
+  // A prefix's bits after `depth` are zero; the first 16 are its first two bytes.
+  const uint32_t first16 = (static_cast<uint32_t>(static_cast<uint8_t>(prefix[0])) << 8) |
+                           static_cast<uint8_t>(prefix[1]);
+  const uint32_t bits = depth == 0 ? 0 : first16 >> (16 - depth);
+  return &top_[(size_t{1} << depth) - 1 + bits];
 }
 
-absl::StatusOr<StreamMapNode> StreamMapStore::Read(int depth, const std::string& prefix) const {
-  const std::string key = NodeKey(depth, prefix);
-  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+void StreamMapStore::Forget() const {
+  for (Slot& slot : top_) slot.known = false;
+}
+
+absl::StatusOr<const StreamMapNode*> StreamMapStore::Read(int depth, const std::string& prefix,
+                                                          StreamMapNode* scratch) const {
+  Slot* slot = TopSlot(depth, prefix);
+  if (slot == nullptr) {
+    EH_RETURN_IF_ERROR(ReadStored(depth, prefix, scratch));
+    return scratch;
+  }
+  if (!slot->known) {
+    EH_RETURN_IF_ERROR(ReadStored(depth, prefix, &slot->node));
+    slot->known = true;
+  }
+  return &slot->node;
+}
+
+absl::Status StreamMapStore::ReadStored(int depth, const std::string& prefix,
+                                        StreamMapNode* node) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, key, &value);
-  StreamMapNode node;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, NodeKey(depth, prefix), &value);
   if (s.IsNotFound()) {
-    Remember(depth, key, node);
-    return node;
+    node->kind = StreamMapNode::Kind::kEmpty;
+    return absl::OkStatus();
   }
   EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a node"));
-  if (value.size() == 1 + kHashSize && value[0] == 'I') {
-    node.kind = StreamMapNode::Kind::kInner;
-    node.hash = value.substr(1);
-    Remember(depth, key, node);
-    return node;
+  const std::string_view v(value);
+  if (v.size() == 1 + kHashSize && v[0] == 'I') {
+    node->kind = StreamMapNode::Kind::kInner;
+    node->hash.assign(v.substr(1).data(), kHashSize);
+    return absl::OkStatus();
   }
-  if (value.size() == 1 + kHashSize + 16 && value[0] == 'E') {
-    node.kind = StreamMapNode::Kind::kEntry;
-    node.entry.key = value.substr(1, kHashSize);
-    node.entry.value.last_revision = ReadBigEndian64(std::string_view(value).substr(1 + kHashSize, 8));
-    node.entry.value.last_position =
-        ReadBigEndian64(std::string_view(value).substr(1 + kHashSize + 8, 8));
-    node.hash = StreamEntryHash(node.entry.key, node.entry.value);
-    Remember(depth, key, node);
-    return node;
+  if (v.size() == 1 + kHashSize + 16 && v[0] == 'E') {
+    node->kind = StreamMapNode::Kind::kEntry;
+    node->entry.key.assign(v.substr(1, kHashSize).data(), kHashSize);
+    node->entry.value.last_revision = ReadBigEndian64(v.substr(1 + kHashSize, 8));
+    node->entry.value.last_position = ReadBigEndian64(v.substr(1 + kHashSize + 8, 8));
+    node->hash = StreamEntryHash(node->entry.key, node->entry.value);
+    return absl::OkStatus();
   }
   return absl::DataLossError(absl::StrCat("stream-head map: the node at depth ", depth,
                                           " is damaged; restart with --startup_check=full "
@@ -93,37 +115,42 @@ absl::StatusOr<StreamMapNode> StreamMapStore::Read(int depth, const std::string&
 
 void StreamMapStore::Write(int depth, const std::string& prefix, const StreamMapNode& node,
                            rocksdb::WriteBatch* batch) const {
-  const std::string key = NodeKey(depth, prefix);
-  Remember(depth, key, node);
+  if (Slot* slot = TopSlot(depth, prefix); slot != nullptr) {
+    slot->known = true;
+    slot->node.kind = node.kind;
+    if (node.kind != StreamMapNode::Kind::kEmpty) slot->node.hash = node.hash;
+    if (node.kind == StreamMapNode::Kind::kEntry) slot->node.entry = node.entry;
+  }
   switch (node.kind) {
     case StreamMapNode::Kind::kEmpty:
-      batch->Delete(cf_, key);
+      // Never occupied (see the header): nothing to write.
       return;
     case StreamMapNode::Kind::kInner:
-      batch->Put(cf_, key, absl::StrCat("I", node.hash));
+      batch->Put(cf_, NodeKey(depth, prefix), absl::StrCat("I", node.hash));
       return;
     case StreamMapNode::Kind::kEntry:
-      batch->Put(cf_, key,
+      batch->Put(cf_, NodeKey(depth, prefix),
                  absl::StrCat("E", node.entry.key, BigEndian64(node.entry.value.last_revision),
                               BigEndian64(node.entry.value.last_position)));
       return;
   }
 }
 
-absl::StatusOr<StreamMapNode> StreamMapStore::UpdateAt(int depth, const std::string& prefix,
-                                                      const StreamMapNode& current,
-                                                      const StreamMapEntry* begin,
-                                                      const StreamMapEntry* end,
-                                                      rocksdb::WriteBatch* batch) {
-  if (begin == end) return current;
+absl::StatusOr<std::string> StreamMapStore::UpdateAt(int depth, const std::string& prefix,
+                                                    const StreamMapNode& current,
+                                                    const StreamMapEntry* begin,
+                                                    const StreamMapEntry* end,
+                                                    rocksdb::WriteBatch* batch) {
+  if (begin == end) return HashOf(current);
   auto sink = [this, batch](int d, const std::string& p, const StreamMapNode& n) {
     Write(d, p, n, batch);
   };
   switch (current.kind) {
     case StreamMapNode::Kind::kEmpty:
-      return BuildStreamMap(depth, prefix, begin, end, sink);
+      return HashOf(BuildStreamMap(depth, prefix, begin, end, sink));
     case StreamMapNode::Kind::kEntry: {
       // The entry already here joins the changes, unless it is one of them.
+      // (`current` may be the place the build rewrites: read it first.)
       std::vector<StreamMapEntry> merged(begin, end);
       const bool updated = std::any_of(begin, end, [&](const StreamMapEntry& e) {
         return e.key == current.entry.key;
@@ -135,7 +162,8 @@ absl::StatusOr<StreamMapNode> StreamMapStore::UpdateAt(int depth, const std::str
                                        }),
                       current.entry);
       }
-      return BuildStreamMap(depth, prefix, merged.data(), merged.data() + merged.size(), sink);
+      return HashOf(
+          BuildStreamMap(depth, prefix, merged.data(), merged.data() + merged.size(), sink));
     }
     case StreamMapNode::Kind::kInner:
       break;
@@ -143,17 +171,21 @@ absl::StatusOr<StreamMapNode> StreamMapStore::UpdateAt(int depth, const std::str
   const StreamMapEntry* middle = std::partition_point(
       begin, end, [depth](const StreamMapEntry& e) { return !KeyBit(e.key, depth); });
   const std::string right_prefix = WithBit(prefix, depth);
-  EH_ASSIGN_OR_RETURN(StreamMapNode left_now, Read(depth + 1, prefix));
-  EH_ASSIGN_OR_RETURN(StreamMapNode right_now, Read(depth + 1, right_prefix));
-  EH_ASSIGN_OR_RETURN(StreamMapNode left, UpdateAt(depth + 1, prefix, left_now, begin, middle, batch));
-  EH_ASSIGN_OR_RETURN(StreamMapNode right,
-                      UpdateAt(depth + 1, right_prefix, right_now, middle, end, batch));
+  StreamMapNode left_scratch, right_scratch;
+  EH_ASSIGN_OR_RETURN(const StreamMapNode* left_now, Read(depth + 1, prefix, &left_scratch));
+  EH_ASSIGN_OR_RETURN(const StreamMapNode* right_now,
+                      Read(depth + 1, right_prefix, &right_scratch));
+  // Each side's update writes only places under it.
+  EH_ASSIGN_OR_RETURN(std::string left,
+                      UpdateAt(depth + 1, prefix, *left_now, begin, middle, batch));
+  EH_ASSIGN_OR_RETURN(std::string right,
+                      UpdateAt(depth + 1, right_prefix, *right_now, middle, end, batch));
   // Entries are only added or changed, never removed: an inner node stays one.
   StreamMapNode node;
   node.kind = StreamMapNode::Kind::kInner;
-  node.hash = NodeHash(HashOf(left), HashOf(right));
+  node.hash = NodeHash(left, right);
   Write(depth, prefix, node, batch);
-  return node;
+  return std::move(node.hash);
 }
 
 absl::StatusOr<std::string> StreamMapStore::Update(
@@ -164,9 +196,14 @@ absl::StatusOr<std::string> StreamMapStore::Update(
   for (const auto& [key, value] : heads) changes.push_back({key, value});  // sorted by key
   const std::string root_prefix(kHashSize, '\0');
   rocksdb::WriteBatch batch;
-  absl::StatusOr<StreamMapNode> root = Read(0, root_prefix);
-  if (root.ok()) {
-    root = UpdateAt(0, root_prefix, *root, changes.data(), changes.data() + changes.size(), &batch);
+  StreamMapNode scratch;
+  absl::StatusOr<std::string> root;
+  absl::StatusOr<const StreamMapNode*> now = Read(0, root_prefix, &scratch);
+  if (now.ok()) {
+    root = UpdateAt(0, root_prefix, **now, changes.data(), changes.data() + changes.size(),
+                    &batch);
+  } else {
+    root = now.status();
   }
   absl::Status written = root.status();
   if (written.ok()) {
@@ -174,14 +211,14 @@ absl::StatusOr<std::string> StreamMapStore::Update(
     written = FromRocks(db_->Write(write_options, &batch), "cannot write");
   }
   if (!written.ok()) {
-    cache_.clear();  // it holds what was not written
+    Forget();  // it holds what was not written
     return written;
   }
-  return HashOf(*root);
+  return root;
 }
 
 absl::Status StreamMapStore::Reset() {
-  cache_.clear();
+  Forget();
   rocksdb::WriteBatch batch;
   batch.DeleteRange(cf_, "m", "n");
   batch.Delete(cf_, kSizeKey);
@@ -193,14 +230,15 @@ absl::StatusOr<std::optional<StreamMapStore::Proven>> StreamMapStore::Prove(
   const std::string key = StreamKey(stream_id);
   Proven proven;
   std::string prefix(kHashSize, '\0');
-  EH_ASSIGN_OR_RETURN(StreamMapNode node, Read(0, prefix));
+  StreamMapNode scratch, sibling_scratch;
+  EH_ASSIGN_OR_RETURN(const StreamMapNode* node, Read(0, prefix, &scratch));
   for (int depth = 0;; ++depth) {
-    switch (node.kind) {
+    switch (node->kind) {
       case StreamMapNode::Kind::kEmpty:
         return std::optional<Proven>();
       case StreamMapNode::Kind::kEntry:
-        if (node.entry.key != key) return std::optional<Proven>();
-        proven.value = node.entry.value;
+        if (node->entry.key != key) return std::optional<Proven>();
+        proven.value = node->entry.value;
         return std::optional<Proven>(std::move(proven));
       case StreamMapNode::Kind::kInner:
         break;
@@ -208,10 +246,11 @@ absl::StatusOr<std::optional<StreamMapStore::Proven>> StreamMapStore::Prove(
     if (depth >= 256) return absl::DataLossError("stream-head map: a path deeper than its keys");
     const std::string right_prefix = WithBit(prefix, depth);
     const bool right = KeyBit(key, depth);
-    EH_ASSIGN_OR_RETURN(StreamMapNode sibling, Read(depth + 1, right ? prefix : right_prefix));
-    proven.siblings.push_back(HashOf(sibling));
+    EH_ASSIGN_OR_RETURN(const StreamMapNode* sibling,
+                        Read(depth + 1, right ? prefix : right_prefix, &sibling_scratch));
+    proven.siblings.push_back(HashOf(*sibling));
     if (right) prefix = right_prefix;
-    EH_ASSIGN_OR_RETURN(node, Read(depth + 1, prefix));
+    EH_ASSIGN_OR_RETURN(node, Read(depth + 1, prefix, &scratch));
   }
 }
 

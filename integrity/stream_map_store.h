@@ -12,8 +12,13 @@
 // Only the newest map is kept (a bundle is proven against a checkpoint
 // signed when it is exported).
 //
-// Nodes of the top 16 levels read or written are kept in a cache of at most
-// `cache_nodes` (the part of the tree every update walks).
+// The top of the tree, which every update walks (the nodes above
+// `cached_depth`, 16 by default: at most 65,535), is held once read or
+// written, in a table indexed by depth and prefix: no key is built, hashed
+// or copied to find one. Below it, a node is one point read.
+// A place left empty beside a new inner node is not written: a place below
+// an entry was never occupied (entries are only added or changed, and an
+// inner node stays one), so reading it finds nothing, which is empty.
 //
 // The server keeps the map in a RocksDB of its own (<data_dir>/stream-map):
 // its writes, a few thousand keys per checkpoint, then never queue with the
@@ -30,7 +35,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "integrity/stream_map.h"
@@ -41,10 +45,10 @@ namespace evenhand::integrity {
 
 class StreamMapStore {
  public:
-  StreamMapStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, size_t cache_nodes = 1 << 18)
-      : db_(db), cf_(cf), cache_nodes_(cache_nodes) {}
-
-
+  static constexpr int kMaxCachedDepth = 16;
+  // `cached_depth`: the levels held (0 to kMaxCachedDepth; 0 holds none).
+  StreamMapStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                 int cached_depth = kMaxCachedDepth);
 
   // The tree size the stored map reflects (0 if none was built yet).
   absl::StatusOr<uint64_t> Size() const;
@@ -66,22 +70,34 @@ class StreamMapStore {
   absl::StatusOr<std::optional<Proven>> Prove(absl::string_view stream_id) const;
 
  private:
-  absl::StatusOr<StreamMapNode> Read(int depth, const std::string& prefix) const;
+  // One place of the top of the tree; `known` once read or written.
+  struct Slot {
+    bool known = false;
+    StreamMapNode node;
+  };
+  // The place at (`depth`, `prefix`) in the top of the tree, or nullptr below
+  // it.
+  Slot* TopSlot(int depth, const std::string& prefix) const;
+  void Forget() const;
+  // The node at (`depth`, `prefix`): held, or read into the place held for
+  // it, or (below the top) into `*scratch`.
+  absl::StatusOr<const StreamMapNode*> Read(int depth, const std::string& prefix,
+                                            StreamMapNode* scratch) const;
+  absl::Status ReadStored(int depth, const std::string& prefix, StreamMapNode* node) const;
   void Write(int depth, const std::string& prefix, const StreamMapNode& node,
              rocksdb::WriteBatch* batch) const;
-  absl::StatusOr<StreamMapNode> UpdateAt(int depth, const std::string& prefix,
-                                         const StreamMapNode& current,
-                                         const StreamMapEntry* begin, const StreamMapEntry* end,
-                                         rocksdb::WriteBatch* batch);
-
-  // Nodes above this depth are cached (at most 2^kCachedDepth of them).
-  static constexpr int kCachedDepth = 16;
-  void Remember(int depth, const std::string& key, const StreamMapNode& node) const;
+  // The subtree at (`depth`, `prefix`), now `current`, with [begin, end)
+  // set: its places written to `batch`, and its hash returned.
+  absl::StatusOr<std::string> UpdateAt(int depth, const std::string& prefix,
+                                       const StreamMapNode& current, const StreamMapEntry* begin,
+                                       const StreamMapEntry* end, rocksdb::WriteBatch* batch);
 
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const cf_;
-  const size_t cache_nodes_;
-  mutable absl::flat_hash_map<std::string, StreamMapNode> cache_;
+  const int cached_depth_;
+  // By (1 << depth) - 1 + the prefix's first `depth` bits; sized once, at
+  // the first use (its slots never move).
+  mutable std::vector<Slot> top_;
 };
 
 }  // namespace evenhand::integrity
