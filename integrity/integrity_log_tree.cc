@@ -457,11 +457,15 @@ absl::StatusOr<v1::InclusionProof> IntegrityLog::InclusionProof(uint64_t positio
 absl::StatusOr<v1::ConsistencyProof> IntegrityLog::ConsistencyProof(uint64_t from_size,
                                                                     uint64_t to_size) const {
   const uint64_t current = size();
-  if (to_size == 0) to_size = current;
+  const bool to_current = to_size == 0;
+  if (to_current) to_size = current;
   if (to_size > current) {
     return BeyondTheLog("to_size", to_size, current);
   }
   if (from_size > to_size) {
+    // Past the current tree, the log may yet grow to it (OUT_OF_RANGE);
+    // past a given to_size it never can.
+    if (to_current) return BeyondTheLog("from_size", from_size, current);
     return InvalidFieldError("from_size",
                              absl::StrCat(from_size, " is larger than to_size ", to_size));
   }

@@ -450,6 +450,9 @@ absl::Status EvenHandServer::Impl::Start() {
   fairness_options.catch_up_wait = absl::Seconds(c.fairness().report_wait_seconds());
   fairness_options.gate = gate_.get();
   if (options_.clock) fairness_options.clock = options_.clock;
+  if (options_.TEST_watch_max_queued) {
+    fairness_options.watch_max_queued = *options_.TEST_watch_max_queued;
+  }
   fairness_ = std::make_unique<services::FairnessService>(
       store_.get(), runner_.get(), integrity_.get(), std::move(calendar), fairness_options);
   services::AuditOptions audit_options;

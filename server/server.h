@@ -48,6 +48,10 @@ struct ServerOptions {
   // Test-only: the projection's case cache in bytes, below the config's
   // MiB (0: no case's facts kept once checkpointed).
   std::optional<size_t> TEST_case_cache_bytes;
+  // Test-only: how many updates a WatchObligations watcher may fall behind
+  // before it is ended (services::ObligationWatchOptions::max_queued), so
+  // that a test can reach the limit.
+  std::optional<size_t> TEST_watch_max_queued;
   // Test-only: how many cases the findings index decides at a time when
   // seeded (projections::RunnerOptions::seed_slice_cases).
   std::optional<size_t> TEST_seed_slice_cases;

@@ -50,6 +50,7 @@ FairnessService::FairnessService(const storage::EventStore* store,
   };
   watch.position = [this] { return runner_->position(); };
   watch.clock = options_.clock;
+  watch.max_queued = options_.watch_max_queued;
   watch_ = std::make_unique<ObligationWatch>(std::move(watch));
 }
 

@@ -36,6 +36,9 @@ struct FairnessServiceOptions {
   absl::Duration catch_up_wait = absl::Seconds(10);
   // Who may call what (services/auth); must outlive the service.
   auth::CallGate* gate = nullptr;
+  // How many updates a WatchObligations watcher may fall behind before it
+  // is ended with RESOURCE_EXHAUSTED (WATCHER_TOO_SLOW).
+  size_t watch_max_queued = ObligationWatchOptions().max_queued;
 };
 
 class FairnessService final

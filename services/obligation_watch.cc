@@ -109,7 +109,7 @@ class ObligationWatch::Sink {
         absl::ResourceExhaustedError(absl::StrCat(
             "this watcher fell ", max_queued_,
             " updates behind and was ended; read faster, or watch fewer groups")),
-        "WATCHER_TOO_SLOW")));
+        "WATCHER_TOO_SLOW", {{"max_queued", absl::StrCat(max_queued_)}})));
   }
 
   void End(grpc::Status status) {
