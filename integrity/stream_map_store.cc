@@ -57,32 +57,25 @@ absl::StatusOr<std::string> StreamMapStore::Root() const {
   return HashOf(*root);
 }
 
-StreamMapStore::Slot* StreamMapStore::TopSlot(int depth, const std::string& prefix) const {
-  if (depth >= cached_depth_) return nullptr;
-  if (top_.empty()) top_.resize((size_t{1} << cached_depth_) - 1);
+int64_t StreamMapStore::TopIndex(int depth, const std::string& prefix) const {
+  if (depth >= cached_depth_) return -1;
   // A prefix's bits after `depth` are zero; the first 16 are its first two bytes.
   const uint32_t first16 = (static_cast<uint32_t>(static_cast<uint8_t>(prefix[0])) << 8) |
                            static_cast<uint8_t>(prefix[1]);
   const uint32_t bits = depth == 0 ? 0 : first16 >> (16 - depth);
-  return &top_[(size_t{1} << depth) - 1 + bits];
-}
-
-void StreamMapStore::Forget() const {
-  for (Slot& slot : top_) slot.known = false;
+  return (int64_t{1} << depth) - 1 + bits;
 }
 
 absl::StatusOr<const StreamMapNode*> StreamMapStore::Read(int depth, const std::string& prefix,
                                                           StreamMapNode* scratch) const {
-  Slot* slot = TopSlot(depth, prefix);
-  if (slot == nullptr) {
+  const int64_t index = TopIndex(depth, prefix);
+  if (index < 0) {
     EH_RETURN_IF_ERROR(ReadStored(depth, prefix, scratch));
     return scratch;
   }
-  if (!slot->known) {
-    EH_RETURN_IF_ERROR(ReadStored(depth, prefix, &slot->node));
-    slot->known = true;
-  }
-  return &slot->node;
+  if (auto it = top_.find(static_cast<uint32_t>(index)); it != top_.end()) return &it->second;
+  EH_RETURN_IF_ERROR(ReadStored(depth, prefix, scratch));
+  return &top_.emplace(static_cast<uint32_t>(index), *scratch).first->second;
 }
 
 absl::Status StreamMapStore::ReadStored(int depth, const std::string& prefix,
@@ -115,11 +108,11 @@ absl::Status StreamMapStore::ReadStored(int depth, const std::string& prefix,
 
 void StreamMapStore::Write(int depth, const std::string& prefix, const StreamMapNode& node,
                            rocksdb::WriteBatch* batch) const {
-  if (Slot* slot = TopSlot(depth, prefix); slot != nullptr) {
-    slot->known = true;
-    slot->node.kind = node.kind;
-    if (node.kind != StreamMapNode::Kind::kEmpty) slot->node.hash = node.hash;
-    if (node.kind == StreamMapNode::Kind::kEntry) slot->node.entry = node.entry;
+  if (const int64_t index = TopIndex(depth, prefix); index >= 0) {
+    StreamMapNode& held = top_[static_cast<uint32_t>(index)];
+    held.kind = node.kind;
+    if (node.kind != StreamMapNode::Kind::kEmpty) held.hash = node.hash;
+    if (node.kind == StreamMapNode::Kind::kEntry) held.entry = node.entry;
   }
   switch (node.kind) {
     case StreamMapNode::Kind::kEmpty:
@@ -211,14 +204,14 @@ absl::StatusOr<std::string> StreamMapStore::Update(
     written = FromRocks(db_->Write(write_options, &batch), "cannot write");
   }
   if (!written.ok()) {
-    Forget();  // it holds what was not written
+    top_.clear();  // it holds what was not written
     return written;
   }
   return root;
 }
 
 absl::Status StreamMapStore::Reset() {
-  Forget();
+  top_.clear();
   rocksdb::WriteBatch batch;
   batch.DeleteRange(cf_, "m", "n");
   batch.Delete(cf_, kSizeKey);

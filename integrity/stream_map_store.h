@@ -14,8 +14,8 @@
 //
 // The top of the tree, which every update walks (the nodes above
 // `cached_depth`, 16 by default: at most 65,535), is held once read or
-// written, in a table indexed by depth and prefix: no key is built, hashed
-// or copied to find one. Below it, a node is one point read.
+// written, found by a number made of its depth and prefix: no key is built,
+// hashed or copied to find one. Below it, a node is one point read.
 // A place left empty beside a new inner node is not written: a place below
 // an entry was never occupied (entries are only added or changed, and an
 // inner node stays one), so reading it finds nothing, which is empty.
@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "integrity/stream_map.h"
@@ -70,15 +71,9 @@ class StreamMapStore {
   absl::StatusOr<std::optional<Proven>> Prove(absl::string_view stream_id) const;
 
  private:
-  // One place of the top of the tree; `known` once read or written.
-  struct Slot {
-    bool known = false;
-    StreamMapNode node;
-  };
-  // The place at (`depth`, `prefix`) in the top of the tree, or nullptr below
-  // it.
-  Slot* TopSlot(int depth, const std::string& prefix) const;
-  void Forget() const;
+  // Where the top of the tree holds (`depth`, `prefix`): (1 << depth) - 1 +
+  // the prefix's first `depth` bits; or -1 below the top.
+  int64_t TopIndex(int depth, const std::string& prefix) const;
   // The node at (`depth`, `prefix`): held, or read into the place held for
   // it, or (below the top) into `*scratch`.
   absl::StatusOr<const StreamMapNode*> Read(int depth, const std::string& prefix,
@@ -95,9 +90,9 @@ class StreamMapStore {
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const cf_;
   const int cached_depth_;
-  // By (1 << depth) - 1 + the prefix's first `depth` bits; sized once, at
-  // the first use (its slots never move).
-  mutable std::vector<Slot> top_;
+  // By TopIndex: the places read or written (nodes never move, so a
+  // pointer to one stays valid while others are added).
+  mutable absl::node_hash_map<uint32_t, StreamMapNode> top_;
 };
 
 }  // namespace evenhand::integrity
