@@ -324,8 +324,9 @@ TEST(RecoveryTest, ADamagedWriteAheadLogIsRefusedWithWhatIsLostNeverServedShorte
       ASSERT_OK(r);
       acked[events[0].event_id()] = r->positions(0);
     }
-    // The checkpoint the 40th event triggers.
-    for (int i = 0; i < 100 && !std::filesystem::exists(dir.Sub("data.checkpoints.jsonl")); ++i) {
+    // The checkpoint the 40th event triggers (the journal is there, empty,
+    // from the start: wait for its first line).
+    for (int i = 0; i < 200 && ReadFile(dir.Sub("data.checkpoints.jsonl")).empty(); ++i) {
       absl::SleepFor(absl::Milliseconds(50));
     }
     child.Signal(SIGKILL);
