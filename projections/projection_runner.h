@@ -60,7 +60,7 @@ struct RunnerOptions {
   // Not the log's: a checkpoint writes megabytes at once, and in the log's
   // database that write would queue ahead of appends waiting to be synced.
   std::string checkpoint_dir;
-  size_t checkpoint_every_events = 50000;
+  size_t checkpoint_every_events = 10000;
   absl::Duration checkpoint_every = absl::Seconds(60);
   // Also checkpoints what is unsaved once the log has been quiet this long:
   // the work lands between bursts of appends rather than inside the next
@@ -265,6 +265,9 @@ class ProjectionRunner {
   size_t cases_read_ ABSL_GUARDED_BY(mu_) = 0;
   Loaded loaded_how_ ABSL_GUARDED_BY(mu_);
   uint64_t checkpointed_position_ ABSL_GUARDED_BY(mu_) = 0;
+  // What the last checkpoint wrote per event folded since the one before:
+  // the next one's batch is reserved by it.
+  uint64_t checkpoint_bytes_per_event_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time checkpointed_at_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

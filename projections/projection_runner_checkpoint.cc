@@ -1,5 +1,6 @@
 // ProjectionRunner: writing the checkpoint (when it is due, and what goes
 // in it). Reading it is in projection_runner_load.cc.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -50,7 +51,18 @@ absl::Status ProjectionRunner::Checkpoint() {
     if (!projection_.health().ok()) return absl::OkStatus();
   }
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
-  rocksdb::WriteBatch batch;
+  // Reserved at the last checkpoint's bytes per event: a batch grown by
+  // doubling copies itself again and again (under a burst of new cases a
+  // 70 MB batch, and a tenth of the fold thread's time).
+  size_t reserve = 0;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    const uint64_t pending = projection_.position() - checkpointed_position_;
+    reserve = static_cast<size_t>(std::min<uint64_t>(
+        pending * checkpoint_bytes_per_event_ + (pending * checkpoint_bytes_per_event_) / 8,
+        size_t{256} << 20));
+  }
+  rocksdb::WriteBatch batch(reserve);
   uint64_t position;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -115,6 +127,9 @@ absl::Status ProjectionRunner::Checkpoint() {
   {
     absl::MutexLock lock(&mu_);
     projection_.ClearDirty();
+    if (position > checkpointed_position_) {
+      checkpoint_bytes_per_event_ = batch.GetDataSize() / (position - checkpointed_position_);
+    }
     checkpointed_position_ = position;
     checkpointed_at_ = absl::Now();
   }
