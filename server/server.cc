@@ -169,7 +169,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (f->bank_holidays_file().empty()) {
     f->set_bank_holidays_file(FindDataFile("bank-holidays.json", EVENHAND_DEFAULT_BANK_HOLIDAYS));
   }
-  if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(50000);
+  if (f->checkpoint_every_events() == 0) f->set_checkpoint_every_events(10000);
   if (f->checkpoint_every_seconds() == 0) f->set_checkpoint_every_seconds(60);
   if (f->report_wait_seconds() == 0) f->set_report_wait_seconds(10);
   if (f->cache_mib() == 0) f->set_cache_mib(32);
