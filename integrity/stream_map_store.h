@@ -74,8 +74,8 @@ class StreamMapStore {
   // Where the top of the tree holds (`depth`, `prefix`): (1 << depth) - 1 +
   // the prefix's first `depth` bits; or -1 below the top.
   int64_t TopIndex(int depth, const std::string& prefix) const;
-  // The node at (`depth`, `prefix`): held, or read into the place held for
-  // it, or (below the top) into `*scratch`.
+  // The node at (`depth`, `prefix`): in the top (read from RocksDB the first
+  // time), or below it read into `*scratch`.
   absl::StatusOr<const StreamMapNode*> Read(int depth, const std::string& prefix,
                                             StreamMapNode* scratch) const;
   absl::Status ReadStored(int depth, const std::string& prefix, StreamMapNode* node) const;

@@ -310,6 +310,11 @@ bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) c
   return mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
 }
 
+ProjectionRunner::Written ProjectionRunner::written() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return written_;
+}
+
 uint64_t ProjectionRunner::checkpointed_position() const {
   absl::ReaderMutexLock lock(&mu_);
   return checkpointed_position_;

@@ -142,6 +142,14 @@ class ProjectionRunner {
     size_t cases_read_whole = 0;
   };
   std::optional<Loaded> loaded() const;
+  // The checkpoints written since the start: how many, their bytes, and the
+  // fold thread's time writing them (building the batch and the write).
+  struct Written {
+    uint64_t checkpoints = 0;
+    uint64_t bytes = 0;
+    absl::Duration took;
+  };
+  Written written() const;
 
   // OK, or why the projection can no longer be trusted (a case's body could
   // not be read back from the checkpoint): it has stopped folding, and no
@@ -268,6 +276,7 @@ class ProjectionRunner {
   // What the last checkpoint wrote per event folded since the one before:
   // the next one's batch is reserved by it.
   uint64_t checkpoint_bytes_per_event_ ABSL_GUARDED_BY(mu_) = 0;
+  Written written_ ABSL_GUARDED_BY(mu_);
   absl::Time checkpointed_at_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

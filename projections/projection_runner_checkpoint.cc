@@ -50,6 +50,7 @@ absl::Status ProjectionRunner::Checkpoint() {
     absl::ReaderMutexLock lock(&mu_);
     if (!projection_.health().ok()) return absl::OkStatus();
   }
+  const absl::Time started = absl::Now();
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   // Reserved at the last checkpoint's bytes per event: a batch grown by
   // doubling copies itself again and again (under a burst of new cases a
@@ -130,6 +131,9 @@ absl::Status ProjectionRunner::Checkpoint() {
     if (position > checkpointed_position_) {
       checkpoint_bytes_per_event_ = batch.GetDataSize() / (position - checkpointed_position_);
     }
+    written_.checkpoints += 1;
+    written_.bytes += batch.GetDataSize();
+    written_.took += absl::Now() - started;
     checkpointed_position_ = position;
     checkpointed_at_ = absl::Now();
   }

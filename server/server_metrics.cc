@@ -126,6 +126,17 @@ std::string RenderServerMetrics(const MetricSources& s) {
                            "when it filed each by its skeleton (facts read back when needed); "
                            "every case once, over a checkpoint written before skeletons were.",
                            loaded ? static_cast<double>(loaded->cases_read_whole) : 0));
+  const projections::ProjectionRunner::Written written = s.runner->written();
+  families.push_back(Counter("evenhand_projection_checkpoints_total",
+                             "Checkpoints of the fairness projection written since the start.",
+                             static_cast<double>(written.checkpoints)));
+  families.push_back(Counter("evenhand_projection_checkpoint_bytes_total",
+                             "Bytes those checkpoints wrote (before RocksDB's compression).",
+                             static_cast<double>(written.bytes)));
+  families.push_back(Counter("evenhand_projection_checkpoint_seconds_total",
+                             "The fold thread's time building and writing them (the fold waits "
+                             "meanwhile; reports do not).",
+                             absl::ToDoubleSeconds(written.took)));
   families.push_back(
       Gauge("evenhand_projection_position", "Events the fairness projection has folded.", folded));
   families.push_back(Gauge("evenhand_projection_unsaved_events",

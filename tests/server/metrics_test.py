@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -80,7 +81,7 @@ class Metrics(unittest.TestCase):
         cls.channel.close()
         cls.server.stop()
 
-    def append_load(self, clients=8, each=40):
+    def append_load(self, clients=8, each=40, name="m"):
         errors = []
 
         def run(c):
@@ -88,11 +89,12 @@ class Metrics(unittest.TestCase):
             for i in range(each):
                 event = events_pb2.Event(event_id=str(uuid.uuid4()), type="OfficerRegistered",
                                          source_system="metrics-test")
-                event.payload.officer_registered.officer_id = f"o-m{c}x{i}"
+                event.payload.officer_registered.officer_id = f"o-{name}{c}x{i}"
                 event.payload.officer_registered.name = f"Officer {c}.{i}"
                 event.payload.officer_registered.role = events_pb2.OFFICER
                 event.occurred_at.GetCurrentTime()
-                request = log_pb2.AppendRequest(stream_id=f"officer-o-m{c}x{i}", events=[event])
+                request = log_pb2.AppendRequest(stream_id=f"officer-o-{name}{c}x{i}",
+                                                events=[event])
                 try:
                     stub.Append(request, timeout=30,
                                 metadata=[("x-request-id", f"load-{c}-{i}")])
@@ -139,6 +141,28 @@ class Metrics(unittest.TestCase):
             self.assertTrue(name in families, name)
         self.assertEqual(value(after, "evenhand_healthy"), 1)
         self.assertGreater(value(after, "evenhand_disk_free_bytes"), 0)
+
+    def test_the_projections_checkpoints_are_counted(self):
+        _, before = scrape(self.metrics)
+        threads, errors = self.append_load(clients=2, each=20, name="k")
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [], errors[:1])
+        # A second with no event checkpoints what the fold took in.
+        for _ in range(100):
+            families, now = scrape(self.metrics)
+            if value(now, "evenhand_projection_unsaved_events") == 0 and \
+                    value(now, "evenhand_projection_checkpoints_total") > \
+                    value(before, "evenhand_projection_checkpoints_total"):
+                break
+            time.sleep(0.2)
+        self.assertGreater(value(now, "evenhand_projection_checkpoints_total"),
+                           value(before, "evenhand_projection_checkpoints_total"))
+        self.assertGreater(value(now, "evenhand_projection_checkpoint_bytes_total"),
+                           value(before, "evenhand_projection_checkpoint_bytes_total"))
+        self.assertGreater(value(now, "evenhand_projection_checkpoint_seconds_total"),
+                           value(before, "evenhand_projection_checkpoint_seconds_total"))
+        self.assertEqual(families["evenhand_projection_checkpoints"].type, "counter")
 
     def test_every_metric_of_the_grafana_dashboard_is_served(self):
         import re
