@@ -58,9 +58,10 @@ struct StreamMapNode {
   std::string hash;      // kEntry and kInner
 };
 
-// Called for every place the tree occupies (kEntry or kInner) and every
-// place it leaves empty beside an inner node (kEmpty), so a store can write
-// the subtree. `prefix` is the key's first `depth` bits, the rest zero.
+// Called for every place the tree occupies (kEntry or kInner), which a store
+// writes, and every place it leaves empty beside an inner node (kEmpty),
+// which a store of a tree that only grows need not: it was never occupied.
+// `prefix` is the key's first `depth` bits, the rest zero.
 using StreamMapSink =
     std::function<void(int depth, const std::string& prefix, const StreamMapNode& node)>;
 

@@ -161,6 +161,7 @@ absl::StatusOr<std::string> StreamMapStore::UpdateAt(int depth, const std::strin
     case StreamMapNode::Kind::kInner:
       break;
   }
+  if (depth >= 256) return absl::DataLossError("stream-head map: a path deeper than its keys");
   const StreamMapEntry* middle = std::partition_point(
       begin, end, [depth](const StreamMapEntry& e) { return !KeyBit(e.key, depth); });
   const std::string right_prefix = WithBit(prefix, depth);

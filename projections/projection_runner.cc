@@ -21,7 +21,6 @@
 #include "projections/internal/two_stages.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
-#include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocksdb_support.h"
@@ -56,10 +55,6 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   storage::ShareTheDiskWithTheLog(&db_options);
   rocksdb::BlockBasedTableOptions table_options;
   table_options.block_cache = rocksdb::NewLRUCache(runner->options_.block_cache_bytes);
-  // The fold asks for what a checkpoint may not hold (the subject of a case
-  // new since it, a body never saved): bloom filters answer most of those
-  // without reading a block of every table file.
-  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   db_options.info_log = std::make_shared<storage::RocksLogger>("projections");
   runner->env_ = storage::EnvOver(storage::OwnerOnlyFileSystem());

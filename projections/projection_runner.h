@@ -143,7 +143,8 @@ class ProjectionRunner {
   };
   std::optional<Loaded> loaded() const;
   // The checkpoints written since the start: how many, their bytes, and the
-  // fold thread's time writing them (building the batch and the write).
+  // wall-clock time the fold thread spent on them (building the batch and
+  // the write).
   struct Written {
     uint64_t checkpoints = 0;
     uint64_t bytes = 0;

@@ -54,14 +54,17 @@ absl::Status ProjectionRunner::Checkpoint() {
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   // Reserved at the last checkpoint's bytes per event: a batch grown by
   // doubling copies itself again and again (under a burst of new cases a
-  // 70 MB batch, and a tenth of the fold thread's time).
+  // 70 MB batch, and a tenth of the fold thread's time). At most a
+  // checkpoint's worth of events, and 64 MB: a checkpoint that wrote many
+  // cases for few events, or one after a catch-up, must not ask for more.
   size_t reserve = 0;
   {
     absl::ReaderMutexLock lock(&mu_);
-    const uint64_t pending = projection_.position() - checkpointed_position_;
-    reserve = static_cast<size_t>(std::min<uint64_t>(
-        pending * checkpoint_bytes_per_event_ + (pending * checkpoint_bytes_per_event_) / 8,
-        size_t{256} << 20));
+    if (!loaded_) return absl::OkStatus();
+    const uint64_t pending = std::min<uint64_t>(projection_.position() - checkpointed_position_,
+                                                options_.checkpoint_every_events);
+    const uint64_t estimate = pending * checkpoint_bytes_per_event_;
+    reserve = static_cast<size_t>(std::min<uint64_t>(estimate + estimate / 8, uint64_t{64} << 20));
   }
   rocksdb::WriteBatch batch(reserve);
   uint64_t position;

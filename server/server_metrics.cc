@@ -134,8 +134,8 @@ std::string RenderServerMetrics(const MetricSources& s) {
                              "Bytes those checkpoints wrote (before RocksDB's compression).",
                              static_cast<double>(written.bytes)));
   families.push_back(Counter("evenhand_projection_checkpoint_seconds_total",
-                             "The fold thread's time building and writing them (the fold waits "
-                             "meanwhile; reports do not).",
+                             "Wall-clock time the fold thread spent building and writing them "
+                             "(the fold waits meanwhile; reports do not).",
                              absl::ToDoubleSeconds(written.took)));
   families.push_back(
       Gauge("evenhand_projection_position", "Events the fairness projection has folded.", folded));

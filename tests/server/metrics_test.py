@@ -142,20 +142,28 @@ class Metrics(unittest.TestCase):
         self.assertEqual(value(after, "evenhand_healthy"), 1)
         self.assertGreater(value(after, "evenhand_disk_free_bytes"), 0)
 
+    def settled(self):
+        """The samples once the fold has taken in the whole log and
+        checkpointed it (a second with no event), or after 20 s."""
+        for _ in range(100):
+            families, now = scrape(self.metrics)
+            if value(now, "evenhand_projection_unsaved_events") == 0 and \
+                    value(now, "evenhand_projection_position") == \
+                    value(now, "evenhand_log_last_position"):
+                break
+            time.sleep(0.2)
+        return families, now
+
     def test_the_projections_checkpoints_are_counted(self):
-        _, before = scrape(self.metrics)
+        _, before = self.settled()
         threads, errors = self.append_load(clients=2, each=20, name="k")
         for t in threads:
             t.join()
         self.assertEqual(errors, [], errors[:1])
-        # A second with no event checkpoints what the fold took in.
-        for _ in range(100):
-            families, now = scrape(self.metrics)
-            if value(now, "evenhand_projection_unsaved_events") == 0 and \
-                    value(now, "evenhand_projection_checkpoints_total") > \
-                    value(before, "evenhand_projection_checkpoints_total"):
-                break
-            time.sleep(0.2)
+        families, now = self.settled()
+        self.assertEqual(value(now, "evenhand_projection_position"),
+                         value(before, "evenhand_projection_position") + 2 * 20)
+        self.assertEqual(value(now, "evenhand_projection_unsaved_events"), 0)
         self.assertGreater(value(now, "evenhand_projection_checkpoints_total"),
                            value(before, "evenhand_projection_checkpoints_total"))
         self.assertGreater(value(now, "evenhand_projection_checkpoint_bytes_total"),

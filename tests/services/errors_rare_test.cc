@@ -144,7 +144,7 @@ TEST_F(RareErrorsTest, AWatcherThatStopsReadingIsEndedWhenItFallsBehind) {
   std::unique_ptr<v1::Fairness::Stub> slow_stub = v1::Fairness::NewStub(
       grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(), args));
   grpc::ClientContext slow_context;
-  slow_context.set_deadline(DeadlineAfter(absl::Seconds(60)));
+  slow_context.set_deadline(DeadlineAfter(absl::Seconds(250)));
   auto slow = slow_stub->WatchObligations(&slow_context, due_soon);
   // Headers come with its first update (CAUGHT_UP): it is being served.
   // Waiting for them reads no update.
@@ -153,7 +153,7 @@ TEST_F(RareErrorsTest, AWatcherThatStopsReadingIsEndedWhenItFallsBehind) {
   // oldest first): once the reader has an update, the slow one has been
   // handed it too.
   grpc::ClientContext reader_context;
-  reader_context.set_deadline(DeadlineAfter(absl::Seconds(60)));
+  reader_context.set_deadline(DeadlineAfter(absl::Seconds(250)));
   auto reader = fairness_stub_->WatchObligations(&reader_context, due_soon);
   v1::ObligationUpdate update;
   ASSERT_TRUE(reader->Read(&update));
