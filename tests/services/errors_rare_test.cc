@@ -96,13 +96,7 @@ class RareErrorsTest : public testing::ServerTest {
   // projection has folded it.
   void Publish(const testing::CouncilScenario& scenario, uint64_t from = 1) {
     for (uint64_t p = from; p <= scenario.last_position(); ++p) {
-      const v1::RecordedEvent& e = scenario.events()[p - 1];
-      v1::AppendRequest r;
-      r.set_stream_id(e.event().stream_id());
-      *r.add_events() = e.event();
-      r.mutable_events(0)->clear_recorded_at();
-      r.mutable_events(0)->set_source_system("test");
-      ASSERT_OK(client_->Append(r).status());
+      ASSERT_OK(client_->Append(scenario.AppendRequestAt(p)).status());
     }
     for (int i = 0; i < 1000 && server_->ProjectionPosition() < server_->LastPosition(); ++i) {
       absl::SleepFor(absl::Milliseconds(20));

@@ -268,12 +268,7 @@ TEST_F(FairnessServiceTest, ACaseThatCannotBeReadBackStopsReportsUntilARestart) 
   council.Decline(now - absl::Hours(2), "B-1", "ceo");
   auto publish = [&](uint64_t from) {
     for (uint64_t p = from; p <= council.last_position(); ++p) {
-      v1::AppendRequest r;
-      r.set_stream_id(council.events()[p - 1].event().stream_id());
-      *r.add_events() = council.events()[p - 1].event();
-      r.mutable_events(0)->clear_recorded_at();
-      r.mutable_events(0)->set_source_system("test");
-      auto appended = client_->Append(r);
+      auto appended = client_->Append(council.AppendRequestAt(p));
       ASSERT_TRUE(appended.ok()) << appended.status();
     }
   };

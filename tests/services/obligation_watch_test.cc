@@ -45,13 +45,7 @@ class ObligationWatchTest : public testing::ServerTest {
   // event, as the council's systems would.
   void Publish(const testing::CouncilScenario& scenario, uint64_t from = 1) {
     for (uint64_t p = from; p <= scenario.last_position(); ++p) {
-      const v1::RecordedEvent& e = scenario.events()[p - 1];
-      v1::AppendRequest r;
-      r.set_stream_id(e.event().stream_id());
-      *r.add_events() = e.event();
-      r.mutable_events(0)->clear_recorded_at();
-      r.mutable_events(0)->set_source_system("test");
-      ASSERT_OK(client_->Append(r).status());
+      ASSERT_OK(client_->Append(scenario.AppendRequestAt(p)).status());
     }
   }
 

@@ -17,6 +17,7 @@
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "evenhand/v1/fairness.pb.h"
+#include "evenhand/v1/log.pb.h"
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
 #include "projections/working_day_calendar.h"
@@ -424,6 +425,17 @@ class CouncilScenario {
 
   const std::vector<v1::RecordedEvent>& events() const { return events_; }
   uint64_t last_position() const { return events_.size(); }
+  // The append a council's system would send for the event at `position`
+  // (1-based): the event alone, as published, with no recorded_at.
+  v1::AppendRequest AppendRequestAt(uint64_t position) const {
+    const v1::Event& e = events_[position - 1].event();
+    v1::AppendRequest r;
+    r.set_stream_id(e.stream_id());
+    *r.add_events() = e;
+    r.mutable_events(0)->clear_recorded_at();
+    r.mutable_events(0)->set_source_system("test");
+    return r;
+  }
   projections::FairnessSettings& settings() { return settings_; }
   const projections::WorkingDayCalendar& calendar() const { return *calendar_; }
 
