@@ -15,6 +15,7 @@
 #include "projections/projection_runner.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "storage/sorted_write_batch.h"
 
 namespace evenhand::projections {
 
@@ -31,10 +32,8 @@ using internal::WithdrawnKey;
 
 namespace {
 
-void PutSubject(const state::SubjectRecord& subject, rocksdb::ColumnFamilyHandle* cf,
-                rocksdb::WriteBatch* batch) {
-  batch->Put(cf, absl::StrCat(kFindingSubjectPrefix, subject.stream_id()),
-             subject.SerializeAsString());
+void PutSubject(const state::SubjectRecord& subject, storage::SortedWriteBatch* batch) {
+  batch->Put(absl::StrCat(kFindingSubjectPrefix, subject.stream_id()), subject);
 }
 
 }  // namespace
@@ -66,7 +65,9 @@ absl::Status ProjectionRunner::Checkpoint() {
     const uint64_t estimate = pending * checkpoint_bytes_per_event_;
     reserve = static_cast<size_t>(std::min<uint64_t>(estimate + estimate / 8, uint64_t{64} << 20));
   }
-  rocksdb::WriteBatch batch(reserve);
+  // Gathered from hash tables in no order, written in key order (what a
+  // memtable inserts fastest: sorted_write_batch.h).
+  storage::SortedWriteBatch gathered(reserve);
   uint64_t position;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -75,15 +76,13 @@ absl::Status ProjectionRunner::Checkpoint() {
     if (!loaded_ || (position == checkpointed_position_ && !projection_.findings_unsaved())) {
       return absl::OkStatus();
     }
-    std::string key, value;
+    std::string key;
     projection_.ForEachDirtyCase([&](const state::CaseRecord& record) {
       key = absl::StrCat(kCasePrefix, record.stream_id());
-      record.SerializeToString(&value);
-      batch.Put(cf, key, value);
+      gathered.Put(key, record);
       // Beside it, what a restart files it by without reading it.
       key = absl::StrCat(kSkeletonPrefix, record.stream_id());
-      projection_.SkeletonOf(record).SerializeToString(&value);
-      batch.Put(cf, key, value);
+      gathered.Put(key, projection_.SkeletonOf(record));
     });
     state::FindingsIndexHeader header;
     const bool indexed = projection_.ForEachDirtyFindingsRecord(
@@ -92,33 +91,31 @@ absl::Status ProjectionRunner::Checkpoint() {
           const std::string provisional =
               absl::StrCat(kProvisionalFindingPrefix, BigEndian64(entry.id()));
           if (entry.drop_dated()) {
-            batch.Delete(cf, FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()));
+            gathered.Delete(FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()));
           }
-          if (entry.drop_provisional()) batch.Delete(cf, provisional);
+          if (entry.drop_provisional()) gathered.Delete(provisional);
           if (entry.deleted()) return;
-          entry.SerializeToString(&value);
-          batch.Put(cf,
-                    entry.provisional() ? provisional
-                    : entry.withdrawn() != 0
-                        ? WithdrawnKey(entry)
-                        : FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()),
-                    value);
+          gathered.Put(entry.provisional() ? provisional
+                       : entry.withdrawn() != 0
+                           ? WithdrawnKey(entry)
+                           : FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()),
+                       entry);
         },
-        [&](const state::SubjectRecord& subject) { PutSubject(subject, cf, &batch); },
+        [&](const state::SubjectRecord& subject) { PutSubject(subject, &gathered); },
         [&](int64_t day, const state::FigureChangesRecord& changes) {
           if (changes.changes().empty()) return;
-          changes.SerializeToString(&value);
-          batch.Put(cf, FigureChangeKey(day, changes.changes().rbegin()->position()), value);
+          gathered.Put(FigureChangeKey(day, changes.changes().rbegin()->position()), changes);
         });
     // Without a complete index (still seeding), no header: a restart then
     // decides the findings afresh.
     if (indexed) {
-      batch.Put(cf, kFindingsHeaderKey, header.SerializeAsString());
+      gathered.Put(kFindingsHeaderKey, header);
     } else {
-      batch.Delete(cf, kFindingsHeaderKey);
+      gathered.Delete(kFindingsHeaderKey);
     }
   }
-  batch.Put(cf, kPositionKey, BigEndian64(position));
+  gathered.Put(kPositionKey, BigEndian64(position));
+  rocksdb::WriteBatch batch = std::move(gathered).Build(cf);
   // A cache, not evidence: skipped while the disk is short (the batch goes
   // to the WAL and later to an SST file), and refolded from the log later.
   if (absl::Status room = disk_->CheckRoom(2 * batch.GetDataSize()); !room.ok()) {
@@ -152,21 +149,22 @@ absl::Status ProjectionRunner::Checkpoint() {
 absl::Status ProjectionRunner::SaveSeededSubjects() {
   if (db_ == nullptr || options_.read_only || checkpoint_broken_) return absl::OkStatus();
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
-  rocksdb::WriteBatch batch;
+  storage::SortedWriteBatch gathered;
   {
     absl::ReaderMutexLock lock(&mu_);
     if (!loaded_ || checkpointed_position_ == 0 || !projection_.health().ok()) {
       return absl::OkStatus();
     }
     projection_.ForEachSeededFindingSubject(
-        [&](const state::SubjectRecord& subject) { PutSubject(subject, cf, &batch); });
+        [&](const state::SubjectRecord& subject) { PutSubject(subject, &gathered); });
   }
-  const size_t subjects = batch.Count();
+  const size_t subjects = gathered.count();
   if (subjects == 0) return absl::OkStatus();
   // Without the index's header (deleted with them, if an older one is
   // there), a restart before the first checkpoint seeds afresh: these
   // count only once that checkpoint has written the entries they name.
-  batch.Delete(cf, kFindingsHeaderKey);
+  gathered.Delete(kFindingsHeaderKey);
+  rocksdb::WriteBatch batch = std::move(gathered).Build(cf);
   EH_RETURN_IF_ERROR(disk_->CheckRoom(2 * batch.GetDataSize()));
   EH_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot write"));
   {
