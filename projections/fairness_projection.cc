@@ -360,7 +360,8 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   const bool access = KindOfStream(e.stream_id(), nullptr) == CaseKind::kAccess;
   Case* c = access ? AccessCaseFor(e) : CaseFor(e.stream_id());
   if (c == nullptr) return;  // a correction of a read that names none
-  if (cases_.size() != cases_before) bodies_->Create(*c);
+  const bool new_case = cases_.size() != cases_before;
+  if (new_case) bodies_->Create(*c);
   dirty_.insert(c);
   state::CaseRecord* body = bodies_->MutableBody(*c);
   if (e.payload().has_event_corrected()) {
@@ -390,7 +391,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
     }
     bodies_->Grew(*c, record->ByteSizeLong());
     if (findings_ != nullptr) {
-      findings_->Folded(*c, *it, event.position(), ToNanos(e.recorded_at()));
+      findings_->Folded(*c, *it, event.position(), ToNanos(e.recorded_at()), new_case);
     }
     return;
   }
@@ -407,7 +408,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   if (access) AccessFactAt(e.stream_id(), c, event.position());
   bodies_->Grew(*c, fact->ByteSizeLong());
   if (findings_ != nullptr) {
-    findings_->Folded(*c, *fact, event.position(), ToNanos(e.recorded_at()));
+    findings_->Folded(*c, *fact, event.position(), ToNanos(e.recorded_at()), new_case);
   }
 }
 

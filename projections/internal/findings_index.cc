@@ -125,7 +125,7 @@ FindingsIndex::FindingsIndex(const FairnessProjection& projection, FairnessSetti
       seeding_(!seeded) {}
 
 void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
-                           int64_t recorded_nanos) {
+                           int64_t recorded_nanos, bool new_case) {
   if (failed_) return;  // answers nothing until a restart decides it afresh
   recorded_nanos_ = std::max(recorded_nanos_, recorded_nanos);
   last_position_ = std::max(last_position_, position);
@@ -142,7 +142,11 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     return;  // no rule reads them
   }
   std::vector<const Case*> decide;
-  if (IsSubject(c.kind)) decide.push_back(&c);
+  if (IsSubject(c.kind)) {
+    decide.push_back(&c);
+    // Held from the start: SubjectOf() would look for it in the store.
+    if (new_case) subjects_.try_emplace(&c, std::make_unique<Subject>());
+  }
   bool registry = false;
   bool names = false;
   std::vector<std::string> matters;

@@ -75,8 +75,11 @@ class FindingsIndex {
   // The projection folded the event at `position` into case `c`, adding or
   // correcting `fact`.
   // `recorded_nanos`: when that event was recorded.
+  // `new_case`: the event opened `c`, so nothing of it can be stored yet
+  // (its subject is not looked for in the store: most events of a busy
+  // council open a case, and the look-up always missed).
   void Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
-              int64_t recorded_nanos);
+              int64_t recorded_nanos, bool new_case);
 
   // For a projection restored from a checkpoint: decides up to `max_cases`
   // more subjects as the log stands at `position`, and true once every

@@ -9,10 +9,10 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -69,6 +69,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   }
   absl::Status GetSubject(const std::string& stream_id,
                           state::SubjectRecord* record) const override {
+    looked_for_.push_back(stream_id);
     if (fail_subject_reads_) return absl::DataLossError("a damaged block");
     auto it = subjects_.find(stream_id);
     if (it == subjects_.end()) return absl::NotFoundError(stream_id);
@@ -78,6 +79,8 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   }
   // How many subjects were read back.
   size_t subjects_read() const { return subjects_read_; }
+  // Every stream whose subject was looked for, found or not, in order.
+  const std::vector<std::string>& looked_for() const { return looked_for_; }
   // From now on, reading a subject back fails.
   void FailSubjectReads() { fail_subject_reads_ = true; }
   size_t changes_stored() const { return changes_.size(); }
@@ -164,6 +167,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   std::map<std::string, state::CaseSkeletonRecord> skeletons_;
   mutable size_t cases_read_ = 0;
   mutable size_t subjects_read_ = 0;
+  mutable std::vector<std::string> looked_for_;
   bool fail_subject_reads_ = false;
   // One checkpoint's changes of one day, by the day, then their last
   // position.
