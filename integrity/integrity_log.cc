@@ -146,7 +146,11 @@ void IntegrityLog::Stop() {
     due = size > signed_size_;
   }
   if (due) {
-    if (auto s = SignAndStore(size); !s.ok()) logging::Error(kComponent, s.status().ToString());
+    if (auto s = SignAndStore(size); absl::IsCancelled(s.status())) {
+      logging::Warning(kComponent, s.status().message());
+    } else if (!s.ok()) {
+      logging::Error(kComponent, s.status().ToString());
+    }
   }
   if (!store_->write_state().read_only) FlushStreamMap();
 }

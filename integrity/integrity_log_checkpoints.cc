@@ -70,6 +70,17 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
   };
   const absl::Duration started = cpu_now();
   while (map_size < tree_size) {
+    // A stop waits for one step at most, never for the whole log's map (at
+    // 10M events, built from nothing, a quarter of an hour): every step
+    // done is kept, and the next start goes on from there.
+    if (tree_size - map_size > kStep) {
+      absl::MutexLock lock(&mu_);
+      if (stop_) {
+        return absl::CancelledError(absl::StrCat(
+            "stopping with the stream-head map at position ", map_size, " of ", tree_size,
+            ": the checkpoint of ", tree_size, " events is signed after the next start"));
+      }
+    }
     const uint64_t to = std::min(tree_size, map_size + kStep);
     std::map<std::string, StreamHeadValue> heads;
     uint64_t expected = map_size + 1;
@@ -268,6 +279,7 @@ void IntegrityLog::RunCheckpointer() {
       }
     }
     if (auto s = SignAndStore(size); !s.ok()) {
+      if (absl::IsCancelled(s.status())) return;  // stopping (Stop() says so)
       logging::Error(kComponent, s.status().ToString());
       absl::MutexLock lock(&mu_);
       // Not again at once: wait for the time to come round.
