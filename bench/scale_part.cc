@@ -45,6 +45,9 @@ absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
   integrity::IntegrityOptions io;
   io.signing_key_file = dir + "/signing-key.pem";
   io.journal_file = integrity::DefaultJournalPath(dir);
+  // Where evenhandd keeps it (server.cc): else the server would build the
+  // stream-head map of the whole history again at its first checkpoint.
+  io.stream_map_dir = dir + "/stream-map";
   auto log = integrity::IntegrityLog::Open(store->get(), io);
   if (!log.ok()) return log.status();
   const History history = WriteCouncilHistory(store->get(), target);
