@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -354,6 +355,10 @@ TEST_F(PublisherTest, DISABLED_HandOverThenDie) {
         (*p)->Publish(absl::StrCat("officer-o-dead-", i), Officer(absl::StrCat("o-dead-", i)))
             .ok());
   }
+  // A killed process runs no destructor: the fixture's empty folder (the
+  // outbox is the other test's) is removed before.
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_.path(), ignored);
   ::kill(::getpid(), SIGKILL);
 }
 

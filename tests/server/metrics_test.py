@@ -11,6 +11,7 @@ lines with request ids.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,6 +81,7 @@ class Metrics(unittest.TestCase):
     def tearDownClass(cls):
         cls.channel.close()
         cls.server.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def append_load(self, clients=8, each=40, name="m"):
         errors = []
