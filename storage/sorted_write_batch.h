@@ -7,7 +7,7 @@
 // from the top, a dozen or more levels of comparisons each missing the
 // cache. A checkpoint of the fairness projection writes tens of thousands
 // of keys gathered from hash tables, in no order: inserting them took a
-// fifth of the fold thread's time, which sorting them first mostly saves.
+// quarter of the fold thread's time, which sorting them first halves.
 //
 // Operations on one key keep the order they were made in (a delete, then
 // a put of the same key, stays so). Nothing here knows the keys' meaning.
