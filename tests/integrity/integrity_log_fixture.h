@@ -114,6 +114,21 @@ class IntegrityLogTest : public ::testing::Test {
     return {range.Root(), chain};
   }
 
+  // The integrity log (re)opened over the open store with the stream-head
+  // map in a RocksDB of its own, as evenhandd keeps it; a log still open
+  // is stopped first.
+  void OpenWithItsOwnMap() {
+    if (log_) log_->Stop();
+    log_.reset();
+    IntegrityOptions io;
+    io.signing_key_file = dir_.Sub("key.pem");
+    io.journal_file = dir_.Sub("checkpoints.jsonl");
+    io.stream_map_dir = dir_.Sub("stream-map");
+    auto log = IntegrityLog::Open(store_.get(), io);
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = std::move(*log);
+  }
+
   // The stream-head map's root computed from the events alone.
   std::string RecomputeMapRoot() {
     std::map<std::string, StreamHeadValue> heads;  // by key

@@ -335,18 +335,7 @@ TEST_F(IntegrityLogTest, TheSignedChainHeadAndStreamMapAreThoseOfTheEvents) {
 }
 
 TEST_F(IntegrityLogTest, TheMapInItsOwnRocksDbSurvivesARestartAndIsRebuiltIfDeleted) {
-  auto open = [&]() {
-    IntegrityOptions io;
-    io.signing_key_file = dir_.Sub("key.pem");
-    io.journal_file = dir_.Sub("checkpoints.jsonl");
-    io.stream_map_dir = dir_.Sub("stream-map");
-    auto log = IntegrityLog::Open(store_.get(), io);
-    ASSERT_TRUE(log.ok()) << log.status();
-    log_ = std::move(*log);
-  };
-  log_->Stop();
-  log_.reset();
-  open();
+  OpenWithItsOwnMap();
   AppendMany(40);
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint c, log_->CheckpointNow());
   EXPECT_EQ(c.checkpoint().stream_map_root(), RecomputeMapRoot());
@@ -355,7 +344,7 @@ TEST_F(IntegrityLogTest, TheMapInItsOwnRocksDbSurvivesARestartAndIsRebuiltIfDele
     TearDown();
     if (round == 1) std::filesystem::remove_all(dir_.Sub("stream-map"));  // lost: rebuilt
     Open(/*with_integrity=*/false);
-    open();
+    OpenWithItsOwnMap();
     AppendMany(15);
     ASSERT_OK_AND_ASSIGN(c, log_->CheckpointNow());
     EXPECT_EQ(c.checkpoint().stream_map_root(), RecomputeMapRoot()) << "round " << round;
@@ -370,18 +359,7 @@ TEST_F(IntegrityLogTest, TheMapInItsOwnRocksDbSurvivesARestartAndIsRebuiltIfDele
 // lost and more than a step of events to map again, the checkpoint a stop
 // would sign is left to the next start, which builds the map and signs it.
 TEST_F(IntegrityLogTest, AStopDoesNotWaitForAMapFarBehind) {
-  auto open = [&]() {
-    IntegrityOptions io;
-    io.signing_key_file = dir_.Sub("key.pem");
-    io.journal_file = dir_.Sub("checkpoints.jsonl");
-    io.stream_map_dir = dir_.Sub("stream-map");
-    auto log = IntegrityLog::Open(store_.get(), io);
-    ASSERT_TRUE(log.ok()) << log.status();
-    log_ = std::move(*log);
-  };
-  log_->Stop();
-  log_.reset();
-  open();
+  OpenWithItsOwnMap();
   // More than one step (10,000 events in the map's own RocksDB) to map.
   for (int i = 0; i < 110; ++i) {
     ASSERT_OK(store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(),
@@ -390,12 +368,12 @@ TEST_F(IntegrityLogTest, AStopDoesNotWaitForAMapFarBehind) {
   TearDown();  // a stop with the map caught up: it signs 11,000
   std::filesystem::remove_all(dir_.Sub("stream-map"));
   Open(/*with_integrity=*/false);
-  open();
+  OpenWithItsOwnMap();
   ASSERT_OK(store_->Append("s-last", storage::ExpectedRevision::Any(), SomeEvents(1)));
   ASSERT_EQ(log_->size(), 11001u);
   TearDown();  // the map is 11,001 events behind: nothing is signed
   Open(/*with_integrity=*/false);
-  open();
+  OpenWithItsOwnMap();
   ASSERT_OK_AND_ASSIGN(std::vector<v1::SignedCheckpoint> signed_so_far, log_->Checkpoints());
   ASSERT_FALSE(signed_so_far.empty());
   EXPECT_EQ(signed_so_far.back().checkpoint().tree_size(), 11000u);
