@@ -20,7 +20,6 @@
 #include "base/data_files.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
-#include "demo/demo_council.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -31,6 +30,7 @@
 #include "projections/fairness_projection.h"
 #include "projections/working_day_calendar.h"
 #include "server/data_dir_lock.h"
+#include "server/demo_loader.h"
 #include "server/metrics_http.h"
 #include "server/server_metrics.h"
 #include "services/audit_service.h"
@@ -409,16 +409,8 @@ absl::Status EvenHandServer::Impl::Start() {
   if (options_.clock) log_options.clock = options_.clock;
 
   if (options_.seed_demo && store_->LastPosition() == 0) {
-    const absl::Time now = log_options.clock();
-    size_t events = 0;
-    for (auto& append : demo::DemoCouncil(now)) {
-      storage::ExpectedRevision expected = storage::ExpectedRevision::Any();
-      EH_RETURN_IF_ERROR(services::PrepareAppend(log_options.limits, validator_.get(), now,
-                                                 append.stream_id, &append.events, &expected));
-      events += append.events.size();
-      EH_RETURN_IF_ERROR(
-          store_->Append(append.stream_id, expected, std::move(append.events)).status());
-    }
+    EH_ASSIGN_OR_RETURN(size_t events, LoadDemo(store_.get(), log_options.limits,
+                                                validator_.get(), log_options.clock()));
     logging::Info(kComponent, absl::StrCat("loaded the demo council: ", events, " events"));
   }
 

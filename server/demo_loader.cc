@@ -1,0 +1,80 @@
+#include "server/demo_loader.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "demo/demo_council.h"
+
+namespace evenhand::server {
+namespace {
+
+// Enough to fill a group commit; bounds what is queued.
+constexpr size_t kMaxInFlight = 256;
+
+// The appends in flight, and the first that failed.
+class InFlight {
+ public:
+  void Add() {
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ < kMaxInFlight; };
+    mu_.Await(absl::Condition(&room));
+    ++count_;
+  }
+  void Done(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (!status.ok() && error_.ok()) error_ = status;
+    --count_;
+  }
+  // Waits until none is in flight: the first error, if any.
+  absl::Status Drain() {
+    absl::MutexLock lock(&mu_);
+    auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ == 0; };
+    mu_.Await(absl::Condition(&none));
+    return error_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  size_t count_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<size_t> LoadDemo(storage::EventStore* store, const services::AppendLimits& limits,
+                                const services::DomainValidator* validator, absl::Time now) {
+  // Nothing returns while an append is in flight: its callback uses this.
+  InFlight in_flight;
+  size_t events = 0;
+  for (demo::StreamAppend& append : demo::DemoCouncil(now)) {
+    storage::ExpectedRevision expected = storage::ExpectedRevision::Any();
+    std::vector<v1::Event> prepared = append.events;
+    absl::Status s = services::PrepareAppend(limits, validator, now, append.stream_id, &prepared,
+                                             &expected);
+    if (!s.ok()) {
+      // Perhaps it names what is still in flight: checked again once every
+      // earlier append is written.
+      if (absl::Status earlier = in_flight.Drain(); !earlier.ok()) return earlier;
+      expected = storage::ExpectedRevision::Any();
+      prepared = std::move(append.events);
+      s = services::PrepareAppend(limits, validator, now, append.stream_id, &prepared, &expected);
+      if (!s.ok()) {  // (nothing in flight now)
+        return absl::Status(s.code(),
+                            absl::StrCat("demo append to ", append.stream_id, ": ", s.message()));
+      }
+    }
+    events += prepared.size();
+    in_flight.Add();
+    store->AppendAsync(append.stream_id, expected, std::move(prepared),
+                       [&in_flight](absl::StatusOr<storage::AppendResult> r) {
+                         in_flight.Done(r.status());
+                       });
+  }
+  if (absl::Status s = in_flight.Drain(); !s.ok()) return s;
+  return events;
+}
+
+}  // namespace evenhand::server
