@@ -94,15 +94,11 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   // The checkpoint is read on the fold thread after the server starts.
   auto restart = [&] {
     StartServer(config);
-    for (int i = 0; i < 500 && gauge("evenhand_projection_loading") != 0; ++i) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+    AwaitGauge("evenhand_projection_loading", 0);
   };
   // Deciding every case again runs in the background.
   auto wait_until_ready = [&] {
-    for (int i = 0; i < 500 && gauge("evenhand_findings_index_ready") != 1; ++i) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+    AwaitGauge("evenhand_findings_index_ready", 1);
   };
 
   restart();
@@ -211,15 +207,11 @@ TEST_F(FairnessServiceTest, CasesLeaveMemoryOnceCheckpointedAndReportsStayTheSam
     return out;
   };
   auto loaded = [&] {
-    for (int i = 0; i < 500 && Gauge("evenhand_projection_loading") != 0; ++i) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
+    AwaitGauge("evenhand_projection_loading", 0);
   };
   const std::vector<std::string> none_kept = reports();
   // Checkpointed once the log is quiet.
-  for (int i = 0; i < 500 && Gauge("evenhand_projection_unsaved_events") != 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  AwaitGauge("evenhand_projection_unsaved_events", 0);
   ASSERT_EQ(Gauge("evenhand_projection_unsaved_events"), 0);
   const double held_none_kept = Gauge("evenhand_projection_case_bytes");
   EXPECT_EQ(Gauge("evenhand_projection_case_bytes_unsaved"), 0);
@@ -275,9 +267,7 @@ TEST_F(FairnessServiceTest, ACaseThatCannotBeReadBackStopsReportsUntilARestart) 
   publish(1);
   EXPECT_THAT(Report().obligations(), SizeIs(1));
   // Checkpointed once the log is quiet: the query's facts leave memory.
-  for (int i = 0; i < 500 && Gauge("evenhand_projection_unsaved_events") != 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  AwaitGauge("evenhand_projection_unsaved_events", 0);
   ASSERT_EQ(Gauge("evenhand_projection_unsaved_events"), 0);
 
   // Rebuilt, the findings index answers from the log's end on: a report as
@@ -285,12 +275,8 @@ TEST_F(FairnessServiceTest, ACaseThatCannotBeReadBackStopsReportsUntilARestart) 
   rebuild_projections_ = true;
   StartServer(config);
   rebuild_projections_ = false;
-  for (int i = 0; i < 500 && Gauge("evenhand_findings_index_ready") != 1; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  for (int i = 0; i < 500 && Gauge("evenhand_projection_unsaved_events") != 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  AwaitGauge("evenhand_findings_index_ready", 1);
+  AwaitGauge("evenhand_projection_unsaved_events", 0);
   ASSERT_EQ(Gauge("evenhand_findings_index_ready"), 1);
   ASSERT_EQ(Gauge("evenhand_projection_unsaved_events"), 0);
   v1::ReportRequest earlier;

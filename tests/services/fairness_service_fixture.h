@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "clients/event_log_client.h"
 #include "demo/demo_council.h"
 #include "gtest/gtest.h"
@@ -66,6 +67,13 @@ class FairnessServiceTest : public testing::ServerTest {
     }
     ADD_FAILURE() << name << " is not in /metrics";
     return -1.0;
+  }
+  // Waits until the gauge reads `value`, for a minute at most (the server's
+  // background work is slow on a busy machine or under a sanitizer); the
+  // caller asserts on it after.
+  void AwaitGauge(const std::string& name, double value) {
+    const absl::Time deadline = absl::Now() + absl::Minutes(1);
+    while (Gauge(name) != value && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
   }
 
   static std::set<std::string> RuleIds(const v1::FairnessReport& r) {
