@@ -40,13 +40,14 @@ uint64_t BoundedAppender::failed() const {
 }
 
 History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events,
-                            std::atomic<int64_t>* clock_nanos) {
+                            std::atomic<int64_t>* clock_nanos, int years) {
   History h;
-  h.years = 5;
+  h.years = std::max(1, years);
   // A busy council runs ~1,950 events a year at intensity 1.
   h.intensity = std::max(1.0, static_cast<double>(target_events) / (1950.0 * h.years));
   const absl::Time t0 = absl::Now();
   const absl::Time now = absl::Now();
+  h.end = now;
   services::AppendLimits limits;
   // As it happens, few in flight: the clock is read as each is sequenced.
   BoundedAppender appender(store, clock_nanos == nullptr ? 20000 : 256);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "evenhand/v1/events.pb.h"
 #include "storage/event_store.h"
 
@@ -43,13 +44,16 @@ struct History {
   double seconds = 0;
   double intensity = 0;
   int years = 0;
+  // When the history ends: year y (from 0) covers the 365 days from
+  // end - 365 days * (years - y).
+  absl::Time end;
   // The log's last position once each year was written (years in order,
   // the last ending now).
   std::vector<uint64_t> year_end_positions;
 };
 
 // Writes a generated council history of about `target_events` events into
-// `store`: five years ending now, the demo generator's intensity scaled to
+// `store`: `years` years ending now, the demo generator's intensity scaled to
 // reach the target, one year generated at a time to bound its memory. Each
 // append is prepared as the server would (ids, types, timestamps checked).
 //
@@ -60,7 +64,7 @@ struct History {
 // `*clock_nanos` (which the store's clock must read) is set to when each
 // happened first: the log is recorded as it happens, as a live server's.
 History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events,
-                            std::atomic<int64_t>* clock_nanos = nullptr);
+                            std::atomic<int64_t>* clock_nanos = nullptr, int years = 5);
 
 }  // namespace evenhand::bench
 

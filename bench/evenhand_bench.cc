@@ -3,6 +3,7 @@
 //   scripts/bench                       # what the README documents
 //   build/bench/evenhand_bench [--clients=1,16,64] [--seconds=5] [--events=1000000]
 //                              [--parts=appends,scale] [--postgres=auto|off]
+//                              [--scale_years=N] [--keep_scale_log=DIR]
 //
 // Durable appends, the same records at the same concurrency, three ways:
 //   raw-rocksdb  the records written straight to RocksDB (WriteBatch,
@@ -89,6 +90,9 @@ ABSL_FLAG(std::string, evenhandd, "",
 ABSL_FLAG(std::string, server, "",
           "append to this running evenhandd (host:port) instead of starting one (for "
           "profiling it)");
+ABSL_FLAG(int, scale_years, 0,
+          "years of history in the scale part's log (0: as many as the events take at 200,000 "
+          "a year, at least 5; 5 gives a denser council at 10M)");
 ABSL_FLAG(std::string, keep_scale_log, "",
           "write the scale part's log into this folder and keep it (for profiling evenhandd "
           "on it afterwards); default: a temporary folder, removed");
@@ -606,7 +610,10 @@ int Main(int argc, char** argv) {
   std::vector<SecurityRow> security;
   if (parts.find("security") != std::string::npos) security = TrustBoundaryCost(seconds);
   ScaleFigures scale;
-  if (parts.find("scale") != std::string::npos) scale = Scale(absl::GetFlag(FLAGS_events), absl::GetFlag(FLAGS_keep_scale_log));
+  if (parts.find("scale") != std::string::npos) {
+    scale = Scale(absl::GetFlag(FLAGS_events), absl::GetFlag(FLAGS_keep_scale_log),
+                  absl::GetFlag(FLAGS_scale_years));
+  }
 
   // ---- the table ------------------------------------------------------------------------
   if (!rows.empty()) {

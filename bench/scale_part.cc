@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -36,7 +37,11 @@ uint64_t FolderBytes(const std::string& dir) {
   return bytes;
 }
 
-absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
+// `*map_s`: the time to build the stream-head map of the whole history
+// once it is written (a live server builds it as it goes; a stop would
+// leave it to the server's start, which would then build it while the
+// projection folds, and the figures below would measure both).
+absl::StatusOr<History> Load(const std::string& dir, uint64_t target, int years, double* map_s) {
   storage::StoreOptions so;
   so.data_dir = dir;
   so.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
@@ -50,13 +55,15 @@ absl::StatusOr<double> Load(const std::string& dir, uint64_t target) {
   io.stream_map_dir = dir + "/stream-map";
   auto log = integrity::IntegrityLog::Open(store->get(), io);
   if (!log.ok()) return log.status();
-  const History history = WriteCouncilHistory(store->get(), target);
-  const double seconds = history.seconds;
-  const uint64_t n = (*store)->LastPosition();
+  const History history = WriteCouncilHistory(store->get(), target, nullptr, years);
+  const absl::Time t0 = absl::Now();
+  absl::StatusOr<v1::SignedCheckpoint> signed_checkpoint = (*log)->CheckpointNow();
+  if (!signed_checkpoint.ok()) return signed_checkpoint.status();
+  *map_s = absl::ToDoubleSeconds(absl::Now() - t0);
   (*store)->BeginShutdown();
   (*log)->Stop();
   (void)(*store)->Close();
-  return n / seconds;
+  return history;
 }
 
 // The time to receive the whole log through ReadAll without parsing it (a
@@ -147,17 +154,26 @@ void BackUpAndRestore(const std::string& address, const std::string& dir, ScaleF
 
 }  // namespace
 
-ScaleFigures Scale(uint64_t target, const std::string& keep) {
+int ScaleYears(uint64_t target, int years) {
+  if (years > 0) return years;
+  const uint64_t whole = (target + kScaleEventsPerYear - 1) / kScaleEventsPerYear;
+  return static_cast<int>(std::max<uint64_t>(5, whole));
+}
+
+ScaleFigures Scale(uint64_t target, const std::string& keep, int years) {
   ScaleFigures f;
+  f.years = ScaleYears(target, years);
   const std::string dir = keep.empty() ? TempDir("scale") : keep;
   const std::string data = dir + "/data";
   fs::create_directories(dir);
-  absl::StatusOr<double> load = Load(data, target);
+  absl::StatusOr<History> load = Load(data, target, f.years, &f.load_map_s);
   if (!load.ok()) {
     std::fprintf(stderr, "load: %s\n", load.status().ToString().c_str());
     return f;
   }
-  f.load_events_per_s = *load;
+  const History& history = *load;
+  f.load_events_per_s = history.seconds > 0 ? history.year_end_positions.back() / history.seconds
+                                            : 0;
   // The server starts with no projection checkpoint: it folds the whole log.
   const absl::Time started = absl::Now();
   auto child = std::make_unique<Child>(data);
@@ -218,26 +234,68 @@ ScaleFigures Scale(uint64_t target, const std::string& keep) {
     f.replay_events_per_s = n / absl::ToDoubleSeconds(absl::Now() - t0);
     f.replay_raw_events_per_s = n / absl::ToDoubleSeconds(ReadAllUnparsed(channel));
   }
-  // Reports, after catch-up.
-  auto time_reports = [&](v1::Fairness::Stub* fairness, absl::Time from, double* p50,
+  // Reports, after catch-up: 20 of each, `request(i)` the i-th.
+  auto time_reports = [&](v1::Fairness::Stub* fairness,
+                          const std::function<v1::ReportRequest(int)>& request, double* p50,
                           double* p99) {
     std::vector<double> ms;
     for (int i = 0; i < 20; ++i) {
       grpc::ClientContext c;
-      v1::ReportRequest r;
-      *r.mutable_from() = ToProtoTime(from);
+      const v1::ReportRequest r = request(i);
       v1::FairnessReport report;
       const absl::Time t0 = absl::Now();
-      (void)fairness->GetReport(&c, r, &report);
+      grpc::Status s = fairness->GetReport(&c, r, &report);
       ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+      if (!s.ok()) std::fprintf(stderr, "report: %s\n", s.error_message().c_str());
     }
     std::sort(ms.begin(), ms.end());
     *p50 = Percentile(ms, 0.5);
     if (p99 != nullptr) *p99 = Percentile(ms, 0.99);
   };
-  time_reports(fairness.get(), quarter_ago, &f.report_p50_ms, &f.report_p99_ms);
-  time_reports(fairness.get(), absl::Now() - absl::Hours(24 * 365), &f.year_report_p50_ms,
-               nullptr);
+  auto since = [](absl::Time from) {
+    return [from](int) {
+      v1::ReportRequest r;
+      *r.mutable_from() = ToProtoTime(from);
+      return r;
+    };
+  };
+  time_reports(fairness.get(), since(quarter_ago), &f.report_p50_ms, &f.report_p99_ms);
+  {
+    // What the quarter returns: a report costs what it returns.
+    grpc::ClientContext c;
+    v1::FairnessReport report;
+    if (fairness->GetReport(&c, since(quarter_ago)(0), &report).ok()) {
+      f.quarter_findings = report.findings_size();
+      f.quarter_obligations = report.obligations_size();
+      f.quarter_evidence = report.evidence_size();
+    }
+  }
+  time_reports(fairness.get(), since(absl::Now() - absl::Hours(24 * 365)),
+               &f.year_report_p50_ms, nullptr);
+  // As of a random past position: the last quarter of the year being
+  // written at that position, as the log stood then (the question a
+  // committee asks of a past year, and of what was on the record when).
+  {
+    std::mt19937_64 rng(2);
+    std::vector<uint64_t> positions(20);
+    for (uint64_t& p : positions) {
+      p = std::uniform_int_distribution<uint64_t>(1, history.year_end_positions.back())(rng);
+    }
+    auto as_of = [&](int i) {
+      const uint64_t p = positions[i];
+      const size_t y = std::lower_bound(history.year_end_positions.begin(),
+                                        history.year_end_positions.end(), p) -
+                       history.year_end_positions.begin();
+      const absl::Time year_end =
+          history.end - absl::Hours(24 * 365 * (history.years - static_cast<int>(y) - 1));
+      v1::ReportRequest r;
+      *r.mutable_from() = ToProtoTime(year_end - absl::Hours(24 * 91));
+      *r.mutable_to() = ToProtoTime(year_end - absl::Seconds(1));
+      r.set_as_of_position(p);
+      return r;
+    };
+    time_reports(fairness.get(), as_of, &f.as_of_p50_ms, &f.as_of_p99_ms);
+  }
   // Inclusion proofs over gRPC.
   {
     std::mt19937_64 rng(1);
@@ -283,7 +341,7 @@ ScaleFigures Scale(uint64_t target, const std::string& keep) {
       f.restart_report_s = absl::ToDoubleSeconds(absl::Now() - t0);
       // The restarted server as a clerk then finds it: the quarter again,
       // and its memory, which no longer holds what a rebuild went through.
-      time_reports(restarted_fairness.get(), quarter_ago, &f.restart_report_p50_ms,
+      time_reports(restarted_fairness.get(), since(quarter_ago), &f.restart_report_p50_ms,
                    &f.restart_report_p99_ms);
       f.restart_rss_mib = child->RssMiB();
     }
@@ -298,9 +356,11 @@ ScaleFigures Scale(uint64_t target, const std::string& keep) {
 
 void PrintScale(const ScaleFigures& scale) {
   if (scale.events > 0) {
-    std::printf("\nat %llu events (a five-year council history, loaded at %.0f events/s)\n",
-                static_cast<unsigned long long>(scale.events), scale.load_events_per_s);
+    std::printf("\nat %llu events (a council history of %d years, loaded at %.0f events/s)\n",
+                static_cast<unsigned long long>(scale.events), scale.years,
+                scale.load_events_per_s);
     std::printf("%-44s %14s\n", "measure", "value");
+    std::printf("%-44s %11.1f s\n", "stream-head map built after the load", scale.load_map_s);
     std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, client-parsed",
                 scale.replay_events_per_s);
     std::printf("%-44s %11.0f /s\n", "replay: ReadAll over gRPC, received as bytes",
@@ -312,7 +372,11 @@ void PrintScale(const ScaleFigures& scale) {
                 scale.index_ready_s);
     std::printf("%-44s %8.1f ms p50, %.1f ms p99\n", "fairness report, current quarter",
                 scale.report_p50_ms, scale.report_p99_ms);
+    std::printf("%-44s %8zu findings, %zu obligations, %zu events\n", "  which returns",
+                scale.quarter_findings, scale.quarter_obligations, scale.quarter_evidence);
     std::printf("%-44s %8.1f ms p50\n", "fairness report, current year", scale.year_report_p50_ms);
+    std::printf("%-44s %8.1f ms p50, %.1f ms p99\n", "as of a random past position (a quarter)",
+                scale.as_of_p50_ms, scale.as_of_p99_ms);
     std::printf("%-44s %8.2f ms p50, %.2f ms p99\n", "inclusion proof over gRPC",
                 scale.proof_p50_ms, scale.proof_p99_ms);
     std::printf("%-44s %11zu MiB\n", "server RSS", scale.rss_mib);

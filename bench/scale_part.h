@@ -11,9 +11,22 @@
 
 namespace evenhand::bench {
 
+// The scale part's pace when its history's length is not given: the
+// history grows longer, not denser, with the log (at least five years), so a
+// current report returns about as much at 10M events as at 1M and what grows
+// is the history behind it. A denser council (a shorter history, given with
+// --scale_years) returns more in each period.
+inline constexpr uint64_t kScaleEventsPerYear = 200000;
+
+// The years of history for `target` events: `years` if given (> 0), else
+// the target at kScaleEventsPerYear, at least five.
+int ScaleYears(uint64_t target, int years);
+
 struct ScaleFigures {
   uint64_t events = 0;
+  int years = 0;
   double load_events_per_s = 0;
+  double load_map_s = 0;  // the stream-head map of the loaded history, built once
   double rebuild_events_per_s = 0;
   double ready_s = 0;  // server start until it serves (before the projection catches up)
   // Server start until reports read the findings index (it decides every
@@ -22,7 +35,9 @@ struct ScaleFigures {
   double replay_events_per_s = 0;
   double replay_raw_events_per_s = 0;
   double report_p50_ms = 0, report_p99_ms = 0;
+  size_t quarter_findings = 0, quarter_obligations = 0, quarter_evidence = 0;
   double year_report_p50_ms = 0;
+  double as_of_p50_ms = 0, as_of_p99_ms = 0;
   double proof_p50_ms = 0, proof_p99_ms = 0;
   size_t rss_mib = 0;
   // A restart (SIGTERM, then a new server on the same folder): until it
@@ -44,7 +59,8 @@ struct ScaleFigures {
 // tree into `dir` (as the server would, without gRPC).
 
 // `keep`: a folder to write the log into and keep; empty: a temporary one.
-ScaleFigures Scale(uint64_t target, const std::string& keep);
+// `years`: of history (0: ScaleYears's default).
+ScaleFigures Scale(uint64_t target, const std::string& keep, int years);
 
 // The figures as a table on stdout (nothing if the run failed).
 void PrintScale(const ScaleFigures& scale);
