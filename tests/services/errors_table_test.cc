@@ -375,11 +375,14 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          absl::SleepFor(absl::Milliseconds(200));
          std::thread stopping([&] { server_->Shutdown(absl::Seconds(20)); });
          // Shutting down: health says so at once, while the held append is
-         // still in flight.
-         for (int i = 0; i < 100 && testing::CheckHealth(channel_) != testing::Health::kNotServing;
+         // still in flight. (Waited for: on a busy machine the stopping
+         // thread may start late, and an append sent before would queue
+         // behind the held one until its deadline.)
+         for (int i = 0; i < 1000 && testing::CheckHealth(channel_) != testing::Health::kNotServing;
               ++i) {
            absl::SleepFor(absl::Milliseconds(20));
          }
+         EXPECT_EQ(testing::CheckHealth(channel_), testing::Health::kNotServing);
          grpc::Status refused = Append(Request("s", SomeEvents(1)));
          hold_release->Notify();
          in_flight.join();
