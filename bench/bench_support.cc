@@ -109,4 +109,12 @@ History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events,
   return h;
 }
 
+absl::StatusOr<v1::SignedCheckpoint> CheckpointOnceMapBuilt(integrity::IntegrityLog* log) {
+  for (;;) {
+    absl::StatusOr<v1::SignedCheckpoint> c = log->CheckpointNow();
+    if (c.ok() || !absl::IsUnavailable(c.status())) return c;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+}
+
 }  // namespace evenhand::bench

@@ -10,7 +10,9 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "evenhand/v1/audit.pb.h"
 #include "evenhand/v1/events.pb.h"
+#include "integrity/integrity_log.h"
 #include "storage/event_store.h"
 
 namespace evenhand::bench {
@@ -65,6 +67,11 @@ struct History {
 // happened first: the log is recorded as it happens, as a live server's.
 History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events,
                             std::atomic<int64_t>* clock_nanos = nullptr, int years = 5);
+
+// A checkpoint of the whole log, once the stream-head map is built: a map
+// far behind (a bulk load) is built in steps, and CheckpointNow is refused
+// (STREAM_MAP_BUILDING) until it is.
+absl::StatusOr<v1::SignedCheckpoint> CheckpointOnceMapBuilt(integrity::IntegrityLog* log);
 
 }  // namespace evenhand::bench
 

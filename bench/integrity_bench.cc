@@ -144,7 +144,7 @@ int Main(int argc, char** argv) {
     if (!c.ok()) return 1;
   }
   std::vector<double> head_us;
-  if (auto c = (*log)->CheckpointNow(); !c.ok()) return 1;
+  if (auto c = CheckpointOnceMapBuilt(log->get()); !c.ok()) return 1;
   for (int i = 0; i < absl::GetFlag(FLAGS_proofs); ++i) {
     const uint64_t q = std::uniform_int_distribution<uint64_t>(0, streams - 1)(rng);
     absl::Time s = absl::Now();

@@ -57,7 +57,7 @@ absl::StatusOr<History> Load(const std::string& dir, uint64_t target, int years,
   if (!log.ok()) return log.status();
   const History history = WriteCouncilHistory(store->get(), target, nullptr, years);
   const absl::Time t0 = absl::Now();
-  absl::StatusOr<v1::SignedCheckpoint> signed_checkpoint = (*log)->CheckpointNow();
+  absl::StatusOr<v1::SignedCheckpoint> signed_checkpoint = CheckpointOnceMapBuilt(log->get());
   if (!signed_checkpoint.ok()) return signed_checkpoint.status();
   *map_s = absl::ToDoubleSeconds(absl::Now() - t0);
   (*store)->BeginShutdown();

@@ -99,10 +99,15 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
   {
     // A map ahead of the log (a data folder knowingly continued from an
     // earlier position) describes events that are gone: start it again.
+    // The checkpoint thread builds it, at once and in steps if it is far
+    // behind (a restore, a lost map).
     absl::MutexLock sign_lock(&log->sign_mu_);
-    EH_ASSIGN_OR_RETURN(uint64_t map_size, log->stream_map_->Size());
-    if (map_size > log->size() && !store->write_state().read_only) {
-      EH_RETURN_IF_ERROR(log->UpdateStreamMap(log->size()).status());
+    if (!store->write_state().read_only) {
+      const uint64_t size = log->size();
+      EH_ASSIGN_OR_RETURN(const uint64_t map_size, log->ResetStreamMapIfAhead(size));
+      log->MapFarBehind(size);
+      absl::MutexLock lock(&log->mu_);
+      log->map_build_requested_ = map_size < size;
     }
   }
   store->SetCommitHook(log.get());

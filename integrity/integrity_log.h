@@ -61,6 +61,7 @@
 #include <functional>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,6 +103,19 @@ struct IntegrityOptions {
   // "<data_dir>/stream-map"); empty: the map lives in the log's integrity
   // column family (tests, tools).
   std::string stream_map_dir;
+  // A stream-head map further behind the tree than this many events (after
+  // a restore, a lost map, a bulk load) is built by the checkpoint thread one
+  // step at a time, letting go of the signing lock between steps; until the
+  // checkpoint that ends it is signed, a checkpoint, an export or a
+  // stream-head proof asked for is refused (UNAVAILABLE, STREAM_MAP_BUILDING,
+  // with its progress) rather than kept waiting for the whole build (half an
+  // hour at 10M events). Nearer, it is brought up under the lock as part of
+  // the signing (a few seconds at most).
+  uint64_t map_build_in_steps_over = 100000;
+  // Test-only: called after each step of the map's build that leaves more
+  // to do (under the signing lock, but between the steps of a build in
+  // steps).
+  std::function<void()> TEST_after_map_step;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
@@ -174,6 +188,9 @@ class IntegrityLog final : public storage::CommitHook {
   // returns the latest checkpoint. With `at_most_every`, not if the latest
   // was signed less than that long ago: then the latest is returned as it
   // is (so that callers cannot grow the journal with every append).
+  // Unavailable while the stream-head map is built in steps (see
+  // IntegrityOptions::map_build_in_steps_over), as ExportBundle and
+  // ProveStreamHead are.
   absl::StatusOr<v1::SignedCheckpoint> CheckpointNow(
       absl::Duration at_most_every = absl::ZeroDuration());
 
@@ -195,12 +212,16 @@ class IntegrityLog final : public storage::CommitHook {
     uint64_t updates = 0;
     uint64_t entries = 0;
     absl::Duration time;  // CPU time spent updating it
+    // While it is built in steps: the events it still has to take in.
+    uint64_t building_behind = 0;
   };
   MapStats map_stats() const;
 
   // `stream_id`'s head in the stream-head map as of the latest checkpoint,
-  // with its proof; NotFound if the stream had no event then.
-  absl::StatusOr<v1::StreamHead> ProveStreamHead(const std::string& stream_id) const;
+  // with its proof; NotFound if the stream had no event then. A map behind
+  // that checkpoint (its newest steps lost in a crash) is brought to it
+  // first; Unavailable while it is built in steps.
+  absl::StatusOr<v1::StreamHead> ProveStreamHead(const std::string& stream_id);
 
   // What the checks found wrong (damaged events, chain or tree nodes that
   // do not match the events, a refusal to sign); empty when all is well.
@@ -268,6 +289,31 @@ class IntegrityLog final : public storage::CommitHook {
   // Brings the stream-head map to `tree_size` and returns its root.
   absl::StatusOr<std::string> UpdateStreamMap(uint64_t tree_size)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_);
+  // A map beyond `tree_size` (a log knowingly continued from an earlier
+  // position) is emptied, to be built again: its size after.
+  absl::StatusOr<uint64_t> ResetStreamMapIfAhead(uint64_t tree_size)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_);
+  // The events one step of UpdateStreamMap takes in.
+  uint64_t MapStep() const { return map_db_ != nullptr ? 10000 : 2000; }
+  // On the checkpoint thread, before signing `tree_size`: a map further
+  // behind than map_build_in_steps_over is brought to within a step of it,
+  // one step per hold of sign_mu_ (map_build_ says so meanwhile).
+  absl::Status BuildStreamMapInSteps(uint64_t tree_size) ABSL_LOCKS_EXCLUDED(sign_mu_, mu_);
+  // Cancelled, saying where the map was left, once Stop() was called.
+  absl::Status CancelIfStopping(uint64_t map_size, uint64_t tree_size) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Unavailable (STREAM_MAP_BUILDING) while a build in steps is under way.
+  absl::Status RefuseWhileMapBuilds() const ABSL_LOCKS_EXCLUDED(stats_mu_);
+  // Whether the map is further behind `tree_size` than a build under the
+  // lock may take in: then the checkpoint thread is asked to build it in
+  // steps (map_build_ says so from now on).
+  bool MapFarBehind(uint64_t tree_size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_, stats_mu_);
+  // Brings a map behind `c` (its newest steps lost in a crash, or the map
+  // lost) to it, checking that it gives the signed root; Unavailable if the
+  // map is beyond it. Ends a build in steps that `c` covers.
+  absl::Status MapAtCheckpoint(const v1::Checkpoint& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_, stats_mu_);
   void AddProblem(std::string problem) const;
   // Deletes the runs of leaves that full tiles replaced (after a checkpoint
   // is signed).
@@ -298,6 +344,13 @@ class IntegrityLog final : public storage::CommitHook {
   uint64_t map_updates_ ABSL_GUARDED_BY(stats_mu_) = 0;
   uint64_t map_entries_updated_ ABSL_GUARDED_BY(stats_mu_) = 0;
   absl::Duration map_time_ ABSL_GUARDED_BY(stats_mu_);
+  // A build in steps under way, from its first step until the checkpoint
+  // that ends it is signed: where the map is, and the size it is built to.
+  struct MapBuild {
+    uint64_t at = 0;
+    uint64_t to = 0;
+  };
+  std::optional<MapBuild> map_build_ ABSL_GUARDED_BY(stats_mu_);
 
   mutable absl::Mutex mu_;
   CompactRange range_ ABSL_GUARDED_BY(mu_);
@@ -306,6 +359,9 @@ class IntegrityLog final : public storage::CommitHook {
   uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time signed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // The checkpoint thread is to bring the map to the log now, not at the
+  // next checkpoint due (MapFarBehind, or a map behind the log at Open).
+  bool map_build_requested_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> abandoned_{false};
   mutable std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "base/thread_name.h"
@@ -40,17 +41,108 @@ absl::StatusOr<std::vector<v1::SignedCheckpoint>> IntegrityLog::Checkpoints() co
   return journal_->All();
 }
 
-absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
+absl::StatusOr<uint64_t> IntegrityLog::ResetStreamMapIfAhead(uint64_t tree_size) {
   EH_ASSIGN_OR_RETURN(uint64_t map_size, stream_map_->Size());
-  if (map_size > tree_size) {
-    // The log was knowingly continued from an earlier position (a new
-    // journal): the map is rebuilt from the first event.
-    logging::Warning(kComponent, absl::StrCat("the stream-head map is at position ", map_size,
-                                              ", beyond the log's ", tree_size,
-                                              ": rebuilding it from the first event"));
-    EH_RETURN_IF_ERROR(stream_map_->Reset());
-    map_size = 0;
+  if (map_size <= tree_size) return map_size;
+  // The log was knowingly continued from an earlier position (a new
+  // journal): the map is rebuilt from the first event.
+  logging::Warning(kComponent, absl::StrCat("the stream-head map is at position ", map_size,
+                                            ", beyond the log's ", tree_size,
+                                            ": rebuilding it from the first event"));
+  EH_RETURN_IF_ERROR(stream_map_->Reset());
+  return 0;
+}
+
+absl::Status IntegrityLog::CancelIfStopping(uint64_t map_size, uint64_t tree_size) const {
+  absl::MutexLock lock(&mu_);
+  if (!stop_) return absl::OkStatus();
+  return absl::CancelledError(absl::StrCat(
+      "stopping with the stream-head map at position ", map_size, " of ", tree_size,
+      ": the checkpoint of ", tree_size, " events is signed after the next start"));
+}
+
+absl::Status IntegrityLog::BuildStreamMapInSteps(uint64_t tree_size) {
+  for (bool first = true;; first = false) {
+    if (!first && options_.TEST_after_map_step) options_.TEST_after_map_step();
+    absl::MutexLock sign_lock(&sign_mu_);
+    EH_ASSIGN_OR_RETURN(const uint64_t map_size, ResetStreamMapIfAhead(tree_size));
+    const uint64_t behind = tree_size - map_size;
+    // A stop waits for one step at most.
+    if (!first) EH_RETURN_IF_ERROR(CancelIfStopping(map_size, tree_size));
+    {
+      absl::MutexLock stats(&stats_mu_);
+      // The last step is the signing's, under the same hold of the lock.
+      if (behind <= MapStep() || (!map_build_ && behind <= options_.map_build_in_steps_over)) {
+        return absl::OkStatus();
+      }
+      map_build_ = MapBuild{map_size, tree_size};
+    }
+    if (first) {
+      logging::Info(kComponent,
+                    absl::StrCat("building the stream-head map from position ", map_size, " to ",
+                                 tree_size, " in steps; checkpoints, exports and stream-head "
+                                 "proofs are refused until the checkpoint of ", tree_size,
+                                 " is signed"));
+    }
+    EH_RETURN_IF_ERROR(UpdateStreamMap(map_size + MapStep()).status());
   }
+}
+
+absl::Status IntegrityLog::RefuseWhileMapBuilds() const {
+  absl::MutexLock stats(&stats_mu_);
+  if (!map_build_) return absl::OkStatus();
+  return WithErrorInfo(
+      absl::UnavailableError(absl::StrCat(
+          "the stream-head map is being built (at position ", map_build_->at, " of ",
+          map_build_->to, "), after a restore or the loss of the map; signed checkpoints, "
+          "exports and stream-head proofs resume once it is done; try again later")),
+      "STREAM_MAP_BUILDING",
+      {{"map_position", absl::StrCat(map_build_->at)},
+       {"building_to", absl::StrCat(map_build_->to)}});
+}
+
+bool IntegrityLog::MapFarBehind(uint64_t tree_size) {
+  absl::StatusOr<uint64_t> map_size = stream_map_->Size();
+  if (!map_size.ok() || *map_size >= tree_size ||
+      tree_size - *map_size <= std::max(MapStep(), options_.map_build_in_steps_over)) {
+    return false;  // (an error is UpdateStreamMap's to return)
+  }
+  {
+    absl::MutexLock stats(&stats_mu_);
+    if (!map_build_) map_build_ = MapBuild{*map_size, tree_size};
+  }
+  absl::MutexLock lock(&mu_);
+  map_build_requested_ = true;
+  return true;
+}
+
+absl::Status IntegrityLog::MapAtCheckpoint(const v1::Checkpoint& c) {
+  EH_ASSIGN_OR_RETURN(const uint64_t map_size, stream_map_->Size());
+  if (map_size != c.tree_size()) {
+    if (map_size > c.tree_size()) {
+      return absl::UnavailableError(absl::StrCat(
+          "the stream-head map is at position ", map_size, ", beyond the latest checkpoint (",
+          c.tree_size(), "); the next checkpoint covers it; try again shortly"));
+    }
+    // Behind it: its newest steps were lost in a crash (it is written
+    // without a WAL), or the map was lost. Built again from the events, it
+    // must give the root that was signed.
+    EH_ASSIGN_OR_RETURN(std::string root, UpdateStreamMap(c.tree_size()));
+    if (root != c.stream_map_root()) {
+      const std::string problem =
+          absl::StrCat("the stream-head map built again from the log does not give the root "
+                       "signed in the checkpoint of ", c.tree_size(), " events");
+      AddProblem(problem);
+      return absl::DataLossError(problem);
+    }
+  }
+  absl::MutexLock stats(&stats_mu_);
+  if (map_build_ && c.tree_size() >= map_build_->to) map_build_.reset();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
+  EH_ASSIGN_OR_RETURN(uint64_t map_size, ResetStreamMapIfAhead(tree_size));
   if (map_size == tree_size) return stream_map_->Root();
   // The heads of the streams that changed since the map's size, some
   // thousands of events at a time: each step is one RocksDB batch (its own
@@ -59,7 +151,7 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
   // queue, never wait long behind it; in the map's own RocksDB (the
   // server's) a step covers a checkpoint's events, so the top of the tree,
   // which every head's path shares, is rewritten once per checkpoint.
-  const uint64_t kStep = map_db_ != nullptr ? 10000 : 2000;
+  const uint64_t kStep = MapStep();
   std::string root;
   // This thread's CPU time, not the wall clock: on a busy machine the
   // checkpoint thread waits for a core, which costs appends nothing.
@@ -73,14 +165,7 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
     // A stop waits for one step at most, never for the whole log's map (at
     // 10M events, built from nothing, a quarter of an hour): every step
     // done is kept, and the next start goes on from there.
-    if (tree_size - map_size > kStep) {
-      absl::MutexLock lock(&mu_);
-      if (stop_) {
-        return absl::CancelledError(absl::StrCat(
-            "stopping with the stream-head map at position ", map_size, " of ", tree_size,
-            ": the checkpoint of ", tree_size, " events is signed after the next start"));
-      }
-    }
+    if (tree_size - map_size > kStep) EH_RETURN_IF_ERROR(CancelIfStopping(map_size, tree_size));
     const uint64_t to = std::min(tree_size, map_size + kStep);
     std::map<std::string, StreamHeadValue> heads;
     uint64_t expected = map_size + 1;
@@ -131,10 +216,14 @@ absl::StatusOr<std::string> IntegrityLog::UpdateStreamMap(uint64_t tree_size) {
     rocksdb::WriteOptions unsynced;
     unsynced.disableWAL = true;
     EH_ASSIGN_OR_RETURN(root, stream_map_->Update(heads, to, unsynced));
-    absl::MutexLock stats(&stats_mu_);
-    map_updates_ += 1;
-    map_entries_updated_ += heads.size();
-    map_size = to;
+    {
+      absl::MutexLock stats(&stats_mu_);
+      map_updates_ += 1;
+      map_entries_updated_ += heads.size();
+      map_size = to;
+      if (map_build_) map_build_->at = to;
+    }
+    if (map_size < tree_size && options_.TEST_after_map_step) options_.TEST_after_map_step();
   }
   absl::MutexLock stats(&stats_mu_);
   map_time_ += cpu_now() - started;
@@ -171,6 +260,7 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
     }
     // (A version 1 checkpoint of the same size is signed again as version 2.)
     if (tree_size == last_size && !last->checkpoint().stream_map_root().empty()) {
+      EH_RETURN_IF_ERROR(MapAtCheckpoint(last->checkpoint()));
       return *std::move(last);
     }
   }
@@ -188,6 +278,10 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
   EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint, SignCheckpoint(key_, c));
   // Auditors keep checkpoints; the log must too, before anyone sees one.
   EH_RETURN_IF_ERROR(journal_->Append(signed_checkpoint));
+  {
+    absl::MutexLock stats(&stats_mu_);
+    if (map_build_ && tree_size >= map_build_->to) map_build_.reset();
+  }
   {
     absl::MutexLock lock(&mu_);
     if (tree_size >= signed_size_) {
@@ -244,6 +338,10 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::CheckpointNowLocked() {
       !latest->checkpoint().stream_map_root().empty()) {
     return *std::move(latest);
   }
+  // Never the whole of a far-behind map's build under the signing lock:
+  // the checkpoint thread does it in steps.
+  if (MapFarBehind(size)) return RefuseWhileMapBuilds();
+  EH_RETURN_IF_ERROR(RefuseWhileMapBuilds());
   return SignAndStoreLocked(size);
 }
 
@@ -260,7 +358,7 @@ void IntegrityLog::RunCheckpointer() {
         return every == 0 ? UINT64_MAX : (signed_size_ / every + 1) * every;
       };
       auto count_reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || range_.size() >= next_due();
+        return stop_ || map_build_requested_ || range_.size() >= next_due();
       };
       const absl::Duration wait =
           range_.size() > signed_size_
@@ -269,7 +367,10 @@ void IntegrityLog::RunCheckpointer() {
               : options_.checkpoint_every;
       mu_.AwaitWithTimeout(absl::Condition(&count_reached), std::min(wait, absl::Seconds(1)));
       if (stop_) return;
-      if (range_.size() >= next_due()) {
+      if (map_build_requested_) {  // a far-behind map, found by a caller or at Open
+        map_build_requested_ = false;
+        size = range_.size();
+      } else if (range_.size() >= next_due()) {
         size = next_due();
       } else if (range_.size() > signed_size_ &&
                  options_.clock() - signed_at_ >= options_.checkpoint_every) {
@@ -278,7 +379,8 @@ void IntegrityLog::RunCheckpointer() {
         continue;
       }
     }
-    if (auto s = SignAndStore(size); !s.ok()) {
+    absl::Status built = BuildStreamMapInSteps(size);
+    if (auto s = built.ok() ? SignAndStore(size) : built; !s.ok()) {
       if (absl::IsCancelled(s.status())) return;  // stopping (Stop() says so)
       logging::Error(kComponent, s.status().ToString());
       absl::MutexLock lock(&mu_);
@@ -290,16 +392,33 @@ void IntegrityLog::RunCheckpointer() {
 
 IntegrityLog::MapStats IntegrityLog::map_stats() const {
   absl::MutexLock stats(&stats_mu_);
-  return {map_updates_, map_entries_updated_, map_time_};
+  return {map_updates_, map_entries_updated_, map_time_,
+          map_build_ ? map_build_->to - map_build_->at : 0};
 }
 
-absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHead(const std::string& stream_id) const {
+absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHead(const std::string& stream_id) {
+  EH_RETURN_IF_ERROR(RefuseWhileMapBuilds());
   absl::MutexLock sign_lock(&sign_mu_);
+  EH_RETURN_IF_ERROR(RefuseWhileMapBuilds());
+  std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
+  if (latest && !latest->checkpoint().stream_map_root().empty()) {
+    if (MapFarBehind(latest->checkpoint().tree_size())) return RefuseWhileMapBuilds();
+    EH_RETURN_IF_ERROR(MapAtCheckpoint(latest->checkpoint()));
+  }
   return ProveStreamHeadLocked(stream_id);
 }
 
 absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHeadLocked(
     const std::string& stream_id) const {
+  // The map must be the one the latest checkpoint signed.
+  std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
+  EH_ASSIGN_OR_RETURN(const uint64_t map_size, stream_map_->Size());
+  if (!latest || latest->checkpoint().tree_size() != map_size) {
+    return absl::UnavailableError(absl::StrCat(
+        "the stream-head map (at position ", map_size, ") is not the latest checkpoint's (",
+        latest ? latest->checkpoint().tree_size() : 0,
+        "); the next checkpoint brings it there; try again shortly"));
+  }
   EH_ASSIGN_OR_RETURN(std::optional<StreamMapStore::Proven> proven, stream_map_->Prove(stream_id));
   if (!proven) {
     return absl::NotFoundError(
@@ -320,8 +439,12 @@ absl::StatusOr<std::string> IntegrityLog::ExportBundle(const std::vector<storage
   {
     // The checkpoint and the stream heads together: the map moves on with
     // the next checkpoint.
+    EH_RETURN_IF_ERROR(RefuseWhileMapBuilds());
     absl::MutexLock sign_lock(&sign_mu_);
+    EH_RETURN_IF_ERROR(RefuseWhileMapBuilds());
     EH_ASSIGN_OR_RETURN(parts.checkpoint, CheckpointNowLocked());
+    if (MapFarBehind(parts.checkpoint.checkpoint().tree_size())) return RefuseWhileMapBuilds();
+    EH_RETURN_IF_ERROR(MapAtCheckpoint(parts.checkpoint.checkpoint()));
     const uint64_t tree_size = parts.checkpoint.checkpoint().tree_size();
     std::set<std::string> streams;
     for (const storage::EventPtr& e : events) {

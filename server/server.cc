@@ -374,6 +374,10 @@ absl::Status EvenHandServer::Impl::Start() {
   integrity_options.server_version = kVersion;
   integrity_options.stream_map_dir = absl::StrCat(c.data_dir(), "/stream-map");
   if (options_.clock) integrity_options.clock = options_.clock;
+  if (options_.TEST_map_build_in_steps_over) {
+    integrity_options.map_build_in_steps_over = *options_.TEST_map_build_in_steps_over;
+  }
+  integrity_options.TEST_after_map_step = options_.TEST_after_map_step;
   EH_ASSIGN_OR_RETURN(integrity_, integrity::IntegrityLog::Open(store_.get(), integrity_options));
   // From here a refused start signs nothing on its way out: a checkpoint
   // would vouch for the log it was refused over (a projection that had

@@ -60,6 +60,10 @@ struct ServerOptions {
   // Test-only: called before a case's body is read back from the
   // projection's checkpoint; an error fails the read.
   std::function<absl::Status(const std::string& stream_id)> TEST_case_read;
+  // Test-only: integrity::IntegrityOptions::map_build_in_steps_over and
+  // TEST_after_map_step (a stream-head map built in steps, held).
+  std::optional<uint64_t> TEST_map_build_in_steps_over;
+  std::function<void()> TEST_after_map_step;
 };
 
 class EvenHandServer {

@@ -229,6 +229,11 @@ std::string RenderServerMetrics(const MetricSources& s) {
                              "Stream heads the map wrote since start (one per stream changed "
                              "between checkpoints).",
                              static_cast<double>(map.entries)));
+  families.push_back(Gauge("evenhand_stream_map_building_behind_events",
+                           "While the stream-head map is built in steps (after a restore or "
+                           "its loss): the events it still has to take in; new signed "
+                           "checkpoints, exports and stream-head proofs wait for 0.",
+                           static_cast<double>(map.building_behind)));
   families.push_back(Gauge("evenhand_unsigned_events",
                            "Events not yet covered by a signed checkpoint.",
                            latest.ok() && last > latest->checkpoint().tree_size()

@@ -52,16 +52,6 @@ TEST_F(BundleTest, AnExportedBundleVerifiesOffline) {
   EXPECT_FALSE(r.whole_log);
 }
 
-// The whole of case s-5, as `evenhand export --case=s-5` selects it.
-std::vector<storage::EventPtr> WholeStream(storage::EventStore* store, const std::string& stream) {
-  std::vector<storage::EventPtr> events;
-  EXPECT_OK(store->ReadStream(stream, std::nullopt, storage::Direction::kForwards, 0,
-                              [&](const storage::EventPtr& e) {
-                                events.push_back(e);
-                                return true;
-                              }));
-  return events;
-}
 
 // Makes a bundle consistent again after its events or manifest were changed,
 // as someone holding the log's own key could: the manifest re-signed.

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -117,13 +118,14 @@ class IntegrityLogTest : public ::testing::Test {
   // The integrity log (re)opened over the open store with the stream-head
   // map in a RocksDB of its own, as evenhandd keeps it; a log still open
   // is stopped first.
-  void OpenWithItsOwnMap() {
+  void OpenWithItsOwnMap(const std::function<void(IntegrityOptions&)>& customize = nullptr) {
     if (log_) log_->Stop();
     log_.reset();
     IntegrityOptions io;
     io.signing_key_file = dir_.Sub("key.pem");
     io.journal_file = dir_.Sub("checkpoints.jsonl");
     io.stream_map_dir = dir_.Sub("stream-map");
+    if (customize) customize(io);
     auto log = IntegrityLog::Open(store_.get(), io);
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = std::move(*log);
@@ -168,6 +170,18 @@ inline void DeleteAll(storage::EventStore& store, const std::vector<std::string>
                                   store.ColumnFamily(IntegrityLog::kColumnFamily), prefix, end)
                     .ok());
   }
+}
+
+// The whole of a case, as `evenhand export --case=STREAM` selects it.
+inline std::vector<storage::EventPtr> WholeStream(storage::EventStore* store,
+                                                  const std::string& stream) {
+  std::vector<storage::EventPtr> events;
+  EXPECT_OK(store->ReadStream(stream, std::nullopt, storage::Direction::kForwards, 0,
+                              [&](const storage::EventPtr& e) {
+                                events.push_back(e);
+                                return true;
+                              }));
+  return events;
 }
 
 }  // namespace evenhand::integrity

@@ -3,6 +3,11 @@
 // have the rest).
 #include "tests/integrity/integrity_log_fixture.h"
 
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "base/error_details.h"
+
 namespace evenhand::integrity {
 namespace {
 
@@ -356,30 +361,168 @@ TEST_F(IntegrityLogTest, TheMapInItsOwnRocksDbSurvivesARestartAndIsRebuiltIfDele
 }
 
 // A stop never waits for the stream-head map of the whole log: with the map
-// lost and more than a step of events to map again, the checkpoint a stop
-// would sign is left to the next start, which builds the map and signs it.
+// lost and more than two steps of events to map again (a build under the
+// signing lock, the map not far enough behind to be built in steps), the
+// stop waits for the step under way, and the checkpoint it would sign is
+// left to the next start, which builds the map and signs it.
 TEST_F(IntegrityLogTest, AStopDoesNotWaitForAMapFarBehind) {
   OpenWithItsOwnMap();
-  // More than one step (10,000 events in the map's own RocksDB) to map.
-  for (int i = 0; i < 110; ++i) {
+  for (int i = 0; i < 210; ++i) {
     ASSERT_OK(store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(),
                              SomeEvents(100)));
   }
-  TearDown();  // a stop with the map caught up: it signs 11,000
+  TearDown();  // a stop with the map caught up: it signs 21,000
   std::filesystem::remove_all(dir_.Sub("stream-map"));
   Open(/*with_integrity=*/false);
-  OpenWithItsOwnMap();
+  // The start asks the checkpoint thread to build the map (21,000 events,
+  // three steps); it is held after the first.
+  absl::Notification stepped, go_on;
+  OpenWithItsOwnMap([&](IntegrityOptions& io) {
+    io.TEST_after_map_step = [&] {
+      if (!stepped.HasBeenNotified()) stepped.Notify();
+      go_on.WaitForNotification();
+    };
+  });
+  ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
   ASSERT_OK(store_->Append("s-last", storage::ExpectedRevision::Any(), SomeEvents(1)));
-  ASSERT_EQ(log_->size(), 11001u);
-  TearDown();  // the map is 11,001 events behind: nothing is signed
+  std::thread stopping([&] { log_->Stop(); });
+  absl::SleepFor(absl::Milliseconds(100));  // Stop() has set stop_ and waits for the thread
+  go_on.Notify();
+  stopping.join();
+  EXPECT_EQ(log_->map_stats().updates, 1u) << "one step of 10,000 events, not three";
+  {
+    std::ifstream journal(dir_.Sub("checkpoints.jsonl"));
+    std::string line, last;
+    while (std::getline(journal, line)) last = line;
+    EXPECT_THAT(last, HasSubstr("\"treeSize\":\"21000\"")) << "the stop signed";
+  }
+  // The next start builds the map and signs it.
   Open(/*with_integrity=*/false);
   OpenWithItsOwnMap();
-  ASSERT_OK_AND_ASSIGN(std::vector<v1::SignedCheckpoint> signed_so_far, log_->Checkpoints());
-  ASSERT_FALSE(signed_so_far.empty());
-  EXPECT_EQ(signed_so_far.back().checkpoint().tree_size(), 11000u);
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint c, log_->CheckpointNow());
-  EXPECT_EQ(c.checkpoint().tree_size(), 11001u);
+  EXPECT_EQ(c.checkpoint().tree_size(), 21001u);
   EXPECT_EQ(c.checkpoint().stream_map_root(), RecomputeMapRoot());
+}
+
+// A map far behind the log (lost, or after a restore) is built by the
+// checkpoint thread in steps, letting go of the signing lock between them:
+// meanwhile a new checkpoint, an export and a stream-head proof are refused
+// with the build's progress, not kept waiting for all of it (half an hour at
+// 10M events), and the latest checkpoint and the tree's proofs are served.
+// Once built, the map gives the root signed before it was lost, and what was
+// refused works.
+TEST_F(IntegrityLogTest, AMapFarBehindIsBuiltInStepsAndWhatNeedsItIsRefusedMeanwhile) {
+  OpenWithItsOwnMap();
+  for (int i = 0; i < 250; ++i) {
+    ASSERT_OK(store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(),
+                             SomeEvents(100)));
+  }
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint before, log_->CheckpointNow());
+  ASSERT_EQ(before.checkpoint().tree_size(), 25000u);
+  TearDown();
+  std::filesystem::remove_all(dir_.Sub("stream-map"));
+  Open(/*with_integrity=*/false);
+  absl::Notification stepped, go_on;
+  OpenWithItsOwnMap([&](IntegrityOptions& io) {
+    io.map_build_in_steps_over = 12000;  // two and a half steps behind: in steps
+    io.TEST_after_map_step = [&] {
+      if (!stepped.HasBeenNotified()) stepped.Notify();
+      go_on.WaitForNotification();
+    };
+  });
+  ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
+  // Nothing new: the latest checkpoint covers the log, and is served.
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint latest, log_->CheckpointNow());
+  EXPECT_EQ(latest.checkpoint().tree_size(), 25000u);
+  ASSERT_OK(store_->Append("s-new", storage::ExpectedRevision::Any(), SomeEvents(1)));
+  EXPECT_OK(log_->InclusionProof(25001, 25001).status());
+  const absl::Status refused = log_->CheckpointNow().status();
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_EQ(ReasonOf(refused), "STREAM_MAP_BUILDING");
+  EXPECT_THAT(refused.message(), HasSubstr("being built (at position 10000 of 25000)"));
+  EXPECT_EQ(ReasonOf(log_->ProveStreamHead("s-2").status()), "STREAM_MAP_BUILDING");
+  EXPECT_EQ(ReasonOf(log_->ExportBundle(WholeStream(store_.get(), "s-2"), "s-2", "s-2").status()),
+            "STREAM_MAP_BUILDING");
+  EXPECT_EQ(log_->map_stats().building_behind, 15000u);
+
+  go_on.Notify();
+  // The checkpoint thread ends the build by checking the map against the
+  // checkpoint of 25,000; the next one signs the new event.
+  absl::StatusOr<v1::SignedCheckpoint> c = refused;
+  for (const absl::Time give_up = absl::Now() + absl::Minutes(1);
+       !c.ok() && absl::Now() < give_up; absl::SleepFor(absl::Milliseconds(20))) {
+    c = log_->CheckpointNow();
+  }
+  ASSERT_OK(c.status());
+  EXPECT_EQ(c->checkpoint().tree_size(), 25001u);
+  EXPECT_EQ(c->checkpoint().stream_map_root(), RecomputeMapRoot());
+  EXPECT_EQ(log_->map_stats().building_behind, 0u);
+  EXPECT_TRUE(log_->problems().empty()) << log_->problems().front();
+  ASSERT_OK_AND_ASSIGN(v1::StreamHead head, log_->ProveStreamHead("s-2"));
+  EXPECT_OK(VerifyStreamHead(c->checkpoint().stream_map_root(), "s-2",
+                             {head.last_revision(), head.last_position()},
+                             {head.siblings().begin(), head.siblings().end()}));
+  EXPECT_OK(log_->ExportBundle(WholeStream(store_.get(), "s-2"), "s-2", "s-2").status());
+}
+
+// A stop during a build in steps waits for the step under way, not for the
+// rest of the build: the next start goes on from there.
+TEST_F(IntegrityLogTest, AStopDuringABuildInStepsWaitsForOneStepOnly) {
+  OpenWithItsOwnMap();
+  for (int i = 0; i < 250; ++i) {
+    ASSERT_OK(store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(),
+                             SomeEvents(100)));
+  }
+  ASSERT_OK(log_->CheckpointNow().status());
+  TearDown();
+  std::filesystem::remove_all(dir_.Sub("stream-map"));
+  Open(/*with_integrity=*/false);
+  absl::Notification stepped, go_on;
+  OpenWithItsOwnMap([&](IntegrityOptions& io) {
+    io.map_build_in_steps_over = 12000;
+    io.TEST_after_map_step = [&] {
+      if (!stepped.HasBeenNotified()) stepped.Notify();
+      go_on.WaitForNotification();
+    };
+  });
+  ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
+  std::thread stopping([&] { log_->Stop(); });
+  absl::SleepFor(absl::Milliseconds(100));  // Stop() has set stop_ and waits for the thread
+  go_on.Notify();
+  stopping.join();
+  EXPECT_EQ(log_->map_stats().updates, 1u) << "one step of 10,000 events, not three";
+  // The next start builds the rest and checks it against what was signed.
+  Open(/*with_integrity=*/false);
+  OpenWithItsOwnMap();
+  absl::StatusOr<v1::StreamHead> head = log_->ProveStreamHead("s-2");
+  for (const absl::Time give_up = absl::Now() + absl::Minutes(1);
+       !head.ok() && absl::Now() < give_up; head = log_->ProveStreamHead("s-2")) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_OK(head.status());
+  EXPECT_TRUE(log_->problems().empty()) << log_->problems().front();
+}
+
+// After a crash the map may be behind the latest checkpoint (it is written
+// without a WAL) with nothing appended since: a stream-head proof or an
+// export brings it to that checkpoint, checked against the root signed,
+// instead of proving stream heads from a map that is not the one signed.
+TEST_F(IntegrityLogTest, AMapBehindTheLatestCheckpointIsBroughtToItBeforeItProves) {
+  OpenWithItsOwnMap();
+  AppendMany(40);
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint c, log_->CheckpointNow());
+  TearDown();
+  std::filesystem::remove_all(dir_.Sub("stream-map"));  // as a crash loses its newest steps
+  Open(/*with_integrity=*/false);
+  OpenWithItsOwnMap();
+  ASSERT_OK_AND_ASSIGN(v1::StreamHead head, log_->ProveStreamHead("s-2"));
+  EXPECT_OK(VerifyStreamHead(c.checkpoint().stream_map_root(), "s-2",
+                             {head.last_revision(), head.last_position()},
+                             {head.siblings().begin(), head.siblings().end()}));
+  ASSERT_OK(log_->ExportBundle(WholeStream(store_.get(), "s-2"), "s-2", "s-2").status());
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint latest, log_->CheckpointNow());
+  EXPECT_EQ(latest.checkpoint().tree_size(), c.checkpoint().tree_size());
+  EXPECT_TRUE(log_->problems().empty()) << log_->problems().front();
 }
 
 // ---- the stream-head map ---------------------------------------------------------

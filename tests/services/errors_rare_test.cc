@@ -2,10 +2,13 @@
 // reach, through a real gRPC channel to a real server: a WatchObligations
 // watcher that stops reading (WATCHER_TOO_SLOW), a report or findings as of
 // a time before the first event (BEFORE_FIRST_EVENT), an append to a log
-// opened read-only on a disk too full to write (READ_ONLY), and proofs
-// beyond the end of the log (BEYOND_END_OF_LOG). Each checks the exact code,
-// the google.rpc.Status details a program reads and that the message says
-// what to do. The rest of the table is tests/services/errors_table_test.cc.
+// opened read-only on a disk too full to write (READ_ONLY), what needs a new
+// signed checkpoint while the stream-head map is built in steps
+// (STREAM_MAP_BUILDING), and proofs beyond the end of the log
+// (BEYOND_END_OF_LOG). Each checks the exact code, the google.rpc.Status
+// details a program reads and that the message says what to do. The rest of
+// the table is tests/services/errors_table_test.cc.
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <set>
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "base/grpc_deadline.h"
 #include "base/time_util.h"
@@ -281,6 +285,74 @@ TEST_F(RareErrorsTest, AnAppendToALogOpenedReadOnlyIsRefusedAndNothingIsWritten)
   }));
   EXPECT_EQ(ids.size(), 2u);
   EXPECT_EQ(ids.count(refused_events[0].event_id()), 0u);
+}
+
+// ---- UNAVAILABLE: STREAM_MAP_BUILDING -----------------------------------------
+
+// A stream-head map lost (or a restored log's) is built by the checkpoint
+// thread in steps. Meanwhile what needs a new signed checkpoint (the latest
+// checkpoint of a grown log, a signed report) is refused with the build's
+// progress and "try again later", not kept waiting for the whole build; the
+// latest checkpoint is served while it still covers the log. Then both work.
+TEST_F(RareErrorsTest, WhatNeedsANewCheckpointIsRefusedWhileTheStreamMapIsBuilt) {
+  // The real clock: a checkpoint is signed at most once a second of it.
+  clock_ = nullptr;
+  Start();
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(Append(Events(1000)).ok());
+  StopServer();  // signs 25,000 with the map built
+  std::filesystem::remove_all(dir_.Sub("data/stream-map"));
+  absl::Notification stepped, go_on;
+  customize_ = [&](server::ServerOptions& o) {
+    o.TEST_map_build_in_steps_over = 12000;
+    o.TEST_after_map_step = [&] {
+      if (!stepped.HasBeenNotified()) stepped.Notify();
+      go_on.WaitForNotification();
+    };
+  };
+  Start();
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
+  auto latest = [&](v1::SignedCheckpoint* c) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineAfter(absl::Seconds(20)));
+    return audit_stub_->GetCheckpoint(&context, v1::GetCheckpointRequest(), c);
+  };
+  v1::SignedCheckpoint c;
+  ASSERT_TRUE(latest(&c).ok());
+  EXPECT_EQ(c.checkpoint().tree_size(), 25000u);
+  ASSERT_TRUE(Append(Events(1)).ok());
+  // Past the second within which the latest would be served as it is.
+  absl::SleepFor(absl::Milliseconds(1100));
+  auto refused = [&](const grpc::Status& s) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+    EXPECT_THAT(s.error_message(),
+                AllOf(HasSubstr("stream-head map is being built (at position 10000 of 25000)"),
+                      HasSubstr("try again later")));
+    const google::rpc::ErrorInfo info = ErrorInfoOf(s);
+    EXPECT_EQ(info.reason(), "STREAM_MAP_BUILDING");
+    EXPECT_EQ(Metadata(info, "map_position"), "10000");
+    EXPECT_EQ(Metadata(info, "building_to"), "25000");
+  };
+  refused(latest(&c));
+  auto document = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineAfter(absl::Seconds(20)));
+    v1::ReportDocumentRequest request;
+    request.set_format(v1::REPORT_JSON);
+    v1::ReportDocument response;
+    return fairness_stub_->GetReportDocument(&context, request, &response);
+  };
+  refused(document());
+
+  go_on.Notify();
+  grpc::Status s = latest(&c);
+  for (const absl::Time give_up = absl::Now() + absl::Minutes(1);
+       !s.ok() && absl::Now() < give_up; s = latest(&c)) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(c.checkpoint().tree_size(), 25001u);
+  EXPECT_TRUE(document().ok());
 }
 
 // ---- OUT_OF_RANGE: BEYOND_END_OF_LOG, proofs ----------------------------------
