@@ -110,9 +110,11 @@ History WriteCouncilHistory(storage::EventStore* store, uint64_t target_events,
 }
 
 absl::StatusOr<v1::SignedCheckpoint> CheckpointOnceMapBuilt(integrity::IntegrityLog* log) {
+  // Half an hour at 10M events; give up after four times that.
+  const absl::Time give_up = absl::Now() + absl::Hours(2);
   for (;;) {
     absl::StatusOr<v1::SignedCheckpoint> c = log->CheckpointNow();
-    if (c.ok() || !absl::IsUnavailable(c.status())) return c;
+    if (c.ok() || !absl::IsUnavailable(c.status()) || absl::Now() > give_up) return c;
     absl::SleepFor(absl::Milliseconds(200));
   }
 }

@@ -194,9 +194,16 @@ class IntegrityLog final : public storage::CommitHook {
   absl::StatusOr<v1::SignedCheckpoint> CheckpointNow(
       absl::Duration at_most_every = absl::ZeroDuration());
 
+  // Test-only: Stop() has been called.
+  bool TEST_stopping() const {
+    absl::MutexLock lock(&mu_);
+    return stop_;
+  }
+
   // Test-only: signs the tree of `tree_size` as the checkpoint thread does
   // for a multiple of the cadence (to reproduce it being overtaken).
   absl::StatusOr<v1::SignedCheckpoint> TEST_SignAndStore(uint64_t tree_size) {
+    if (absl::Status built = BuildStreamMapInSteps(tree_size); !built.ok()) return built;
     return SignAndStore(tree_size);
   }
 

@@ -65,7 +65,9 @@ absl::Status IntegrityLog::BuildStreamMapInSteps(uint64_t tree_size) {
   for (bool first = true;; first = false) {
     if (!first && options_.TEST_after_map_step) options_.TEST_after_map_step();
     absl::MutexLock sign_lock(&sign_mu_);
-    EH_ASSIGN_OR_RETURN(const uint64_t map_size, ResetStreamMapIfAhead(tree_size));
+    // (At or beyond `tree_size`: a caller signed a larger tree meanwhile.)
+    EH_ASSIGN_OR_RETURN(const uint64_t map_size, stream_map_->Size());
+    if (map_size >= tree_size) return absl::OkStatus();
     const uint64_t behind = tree_size - map_size;
     // A stop waits for one step at most.
     if (!first) EH_RETURN_IF_ERROR(CancelIfStopping(map_size, tree_size));
@@ -102,6 +104,7 @@ absl::Status IntegrityLog::RefuseWhileMapBuilds() const {
 }
 
 bool IntegrityLog::MapFarBehind(uint64_t tree_size) {
+  if (store_->write_state().read_only) return false;  // MapAtCheckpoint says why
   absl::StatusOr<uint64_t> map_size = stream_map_->Size();
   if (!map_size.ok() || *map_size >= tree_size ||
       tree_size - *map_size <= std::max(MapStep(), options_.map_build_in_steps_over)) {
@@ -118,23 +121,32 @@ bool IntegrityLog::MapFarBehind(uint64_t tree_size) {
 
 absl::Status IntegrityLog::MapAtCheckpoint(const v1::Checkpoint& c) {
   EH_ASSIGN_OR_RETURN(const uint64_t map_size, stream_map_->Size());
-  if (map_size != c.tree_size()) {
-    if (map_size > c.tree_size()) {
-      return absl::UnavailableError(absl::StrCat(
-          "the stream-head map is at position ", map_size, ", beyond the latest checkpoint (",
-          c.tree_size(), "); the next checkpoint covers it; try again shortly"));
-    }
-    // Behind it: its newest steps were lost in a crash (it is written
-    // without a WAL), or the map was lost. Built again from the events, it
-    // must give the root that was signed.
-    EH_ASSIGN_OR_RETURN(std::string root, UpdateStreamMap(c.tree_size()));
-    if (root != c.stream_map_root()) {
-      const std::string problem =
-          absl::StrCat("the stream-head map built again from the log does not give the root "
-                       "signed in the checkpoint of ", c.tree_size(), " events");
-      AddProblem(problem);
-      return absl::DataLossError(problem);
-    }
+  if (map_size > c.tree_size()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the stream-head map is at position ", map_size, ", beyond the latest checkpoint (",
+        c.tree_size(), "); the next checkpoint covers it; try again shortly"));
+  }
+  if (map_size < c.tree_size() && store_->write_state().read_only) {
+    return WithErrorInfo(
+        absl::UnavailableError(absl::StrCat(
+            "the stream-head map is at position ", map_size, ", behind the latest checkpoint (",
+            c.tree_size(), "), and the log is open read-only (a disk too full to write): "
+            "stream-head proofs resume once the server can write again")),
+        "READ_ONLY");
+  }
+  // Behind it: its newest steps were lost in a crash (it is written without
+  // a WAL), or the map was lost. Built again from the events, and whatever
+  // its size, it must give the root that was signed.
+  absl::StatusOr<std::string> root =
+      map_size < c.tree_size() ? UpdateStreamMap(c.tree_size()) : stream_map_->Root();
+  if (!root.ok()) return root.status();
+  if (*root != c.stream_map_root()) {
+    const std::string problem =
+        absl::StrCat("the stream-head map ", map_size < c.tree_size() ? "built again " : "",
+                     "from the log does not give the root signed in the checkpoint of ",
+                     c.tree_size(), " events");
+    AddProblem(problem);
+    return absl::DataLossError(problem);
   }
   absl::MutexLock stats(&stats_mu_);
   if (map_build_ && c.tree_size() >= map_build_->to) map_build_.reset();
@@ -236,6 +248,13 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStore(uint64_t tree_si
 }
 
 absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t tree_size) {
+  // A map already beyond `tree_size` (a signing that failed after moving
+  // it, or one a caller did meanwhile) is signed as it is, not started
+  // again from the first event.
+  if (absl::StatusOr<uint64_t> map_size = stream_map_->Size();
+      map_size.ok() && *map_size > tree_size && *map_size <= size()) {
+    tree_size = *map_size;
+  }
   // Signing and the synced append happen outside mu_, so appends (which take
   // mu_ to publish each group) never wait for this fsync.
   std::optional<v1::SignedCheckpoint> last = journal_->Latest();
@@ -367,9 +386,9 @@ void IntegrityLog::RunCheckpointer() {
               : options_.checkpoint_every;
       mu_.AwaitWithTimeout(absl::Condition(&count_reached), std::min(wait, absl::Seconds(1)));
       if (stop_) return;
-      if (map_build_requested_) {  // a far-behind map, found by a caller or at Open
+      if (map_build_requested_) {  // a map behind, found by a caller or at Open
         map_build_requested_ = false;
-        size = range_.size();
+        size = std::min(range_.size(), next_due());  // never past a multiple
       } else if (range_.size() >= next_due()) {
         size = next_due();
       } else if (range_.size() > signed_size_ &&
@@ -383,6 +402,12 @@ void IntegrityLog::RunCheckpointer() {
     if (auto s = built.ok() ? SignAndStore(size) : built; !s.ok()) {
       if (absl::IsCancelled(s.status())) return;  // stopping (Stop() says so)
       logging::Error(kComponent, s.status().ToString());
+      {
+        // Not refused on its account any more: the next caller that needs
+        // the map asks for the build again (MapFarBehind).
+        absl::MutexLock stats(&stats_mu_);
+        map_build_.reset();
+      }
       absl::MutexLock lock(&mu_);
       // Not again at once: wait for the time to come round.
       signed_at_ = options_.clock();
@@ -412,12 +437,12 @@ absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHeadLocked(
     const std::string& stream_id) const {
   // The map must be the one the latest checkpoint signed.
   std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
+  if (!latest) return absl::NotFoundError("no checkpoint has been signed yet");
   EH_ASSIGN_OR_RETURN(const uint64_t map_size, stream_map_->Size());
-  if (!latest || latest->checkpoint().tree_size() != map_size) {
+  if (latest->checkpoint().tree_size() != map_size) {
     return absl::UnavailableError(absl::StrCat(
         "the stream-head map (at position ", map_size, ") is not the latest checkpoint's (",
-        latest ? latest->checkpoint().tree_size() : 0,
-        "); the next checkpoint brings it there; try again shortly"));
+        latest->checkpoint().tree_size(), "); the next checkpoint brings it there; try again shortly"));
   }
   EH_ASSIGN_OR_RETURN(std::optional<StreamMapStore::Proven> proven, stream_map_->Prove(stream_id));
   if (!proven) {

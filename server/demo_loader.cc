@@ -17,11 +17,14 @@ constexpr size_t kMaxInFlight = 256;
 // The appends in flight, and the first that failed.
 class InFlight {
  public:
-  void Add() {
+  // Once one has failed, none is added: the error.
+  absl::Status Add() {
     absl::MutexLock lock(&mu_);
     auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ < kMaxInFlight; };
     mu_.Await(absl::Condition(&room));
+    if (!error_.ok()) return error_;
     ++count_;
+    return absl::OkStatus();
   }
   void Done(const absl::Status& status) {
     absl::MutexLock lock(&mu_);
@@ -67,7 +70,10 @@ absl::StatusOr<size_t> LoadDemo(storage::EventStore* store, const services::Appe
       }
     }
     events += prepared.size();
-    in_flight.Add();
+    if (absl::Status failed = in_flight.Add(); !failed.ok()) {
+      (void)in_flight.Drain();
+      return failed;
+    }
     store->AppendAsync(append.stream_id, expected, std::move(prepared),
                        [&in_flight](absl::StatusOr<storage::AppendResult> r) {
                          in_flight.Done(r.status());

@@ -30,7 +30,8 @@
 namespace evenhand::server {
 
 // The demo council as of `now`: the events appended, or the first error
-// (an append refused, or a write that failed), once nothing is in flight.
+// (an append refused, or a write that failed), once nothing is in flight;
+// after a write fails, no more appends are sent.
 // `validator` may be null (the server's domain checks are off).
 absl::StatusOr<size_t> LoadDemo(storage::EventStore* store, const services::AppendLimits& limits,
                                 const services::DomainValidator* validator, absl::Time now);

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/notification.h"
 #include "base/error_details.h"
 
@@ -315,9 +316,17 @@ TEST_F(IntegrityLogTest, AMultipleOvertakenByALargerCheckpointIsSkippedNotAProbl
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint larger, log_->CheckpointNow());
   const uint64_t size = larger.checkpoint().tree_size();
   ASSERT_GT(size, 10u);
+  const uint64_t map_steps = log_->map_stats().updates;
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint got, log_->TEST_SignAndStore(10));
   EXPECT_EQ(got.checkpoint().tree_size(), size);
   EXPECT_TRUE(log_->problems().empty()) << log_->problems().front();
+  // The stream-head map, at the larger size, is not taken for one ahead of
+  // the log and built again from the first event (by this, or by the proof).
+  ASSERT_OK_AND_ASSIGN(v1::StreamHead head, log_->ProveStreamHead("s-2"));
+  EXPECT_OK(VerifyStreamHead(larger.checkpoint().stream_map_root(), "s-2",
+                             {head.last_revision(), head.last_position()},
+                             {head.siblings().begin(), head.siblings().end()}));
+  EXPECT_EQ(log_->map_stats().updates, map_steps);
   ASSERT_OK_AND_ASSIGN(std::vector<v1::SignedCheckpoint> all, log_->Checkpoints());
   for (size_t i = 1; i < all.size(); ++i) {
     EXPECT_LT(all[i - 1].checkpoint().tree_size(), all[i].checkpoint().tree_size());
@@ -377,6 +386,10 @@ TEST_F(IntegrityLogTest, AStopDoesNotWaitForAMapFarBehind) {
   // The start asks the checkpoint thread to build the map (21,000 events,
   // three steps); it is held after the first.
   absl::Notification stepped, go_on;
+  // Whatever fails, the checkpoint thread is let go before the log stops.
+  absl::Cleanup release = [&] {
+    if (!go_on.HasBeenNotified()) go_on.Notify();
+  };
   OpenWithItsOwnMap([&](IntegrityOptions& io) {
     io.TEST_after_map_step = [&] {
       if (!stepped.HasBeenNotified()) stepped.Notify();
@@ -386,7 +399,7 @@ TEST_F(IntegrityLogTest, AStopDoesNotWaitForAMapFarBehind) {
   ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
   ASSERT_OK(store_->Append("s-last", storage::ExpectedRevision::Any(), SomeEvents(1)));
   std::thread stopping([&] { log_->Stop(); });
-  absl::SleepFor(absl::Milliseconds(100));  // Stop() has set stop_ and waits for the thread
+  while (!log_->TEST_stopping()) absl::SleepFor(absl::Milliseconds(1));
   go_on.Notify();
   stopping.join();
   EXPECT_EQ(log_->map_stats().updates, 1u) << "one step of 10,000 events, not three";
@@ -394,7 +407,8 @@ TEST_F(IntegrityLogTest, AStopDoesNotWaitForAMapFarBehind) {
     std::ifstream journal(dir_.Sub("checkpoints.jsonl"));
     std::string line, last;
     while (std::getline(journal, line)) last = line;
-    EXPECT_THAT(last, HasSubstr("\"treeSize\":\"21000\"")) << "the stop signed";
+    EXPECT_THAT(last, HasSubstr("\"treeSize\":\"21000\""))
+        << "the stop signed what it should have left to the next start";
   }
   // The next start builds the map and signs it.
   Open(/*with_integrity=*/false);
@@ -423,6 +437,10 @@ TEST_F(IntegrityLogTest, AMapFarBehindIsBuiltInStepsAndWhatNeedsItIsRefusedMeanw
   std::filesystem::remove_all(dir_.Sub("stream-map"));
   Open(/*with_integrity=*/false);
   absl::Notification stepped, go_on;
+  // Whatever fails, the checkpoint thread is let go before the log stops.
+  absl::Cleanup release = [&] {
+    if (!go_on.HasBeenNotified()) go_on.Notify();
+  };
   OpenWithItsOwnMap([&](IntegrityOptions& io) {
     io.map_build_in_steps_over = 12000;  // two and a half steps behind: in steps
     io.TEST_after_map_step = [&] {
@@ -478,6 +496,10 @@ TEST_F(IntegrityLogTest, AStopDuringABuildInStepsWaitsForOneStepOnly) {
   std::filesystem::remove_all(dir_.Sub("stream-map"));
   Open(/*with_integrity=*/false);
   absl::Notification stepped, go_on;
+  // Whatever fails, the checkpoint thread is let go before the log stops.
+  absl::Cleanup release = [&] {
+    if (!go_on.HasBeenNotified()) go_on.Notify();
+  };
   OpenWithItsOwnMap([&](IntegrityOptions& io) {
     io.map_build_in_steps_over = 12000;
     io.TEST_after_map_step = [&] {
@@ -487,7 +509,7 @@ TEST_F(IntegrityLogTest, AStopDuringABuildInStepsWaitsForOneStepOnly) {
   });
   ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
   std::thread stopping([&] { log_->Stop(); });
-  absl::SleepFor(absl::Milliseconds(100));  // Stop() has set stop_ and waits for the thread
+  while (!log_->TEST_stopping()) absl::SleepFor(absl::Milliseconds(1));
   go_on.Notify();
   stopping.join();
   EXPECT_EQ(log_->map_stats().updates, 1u) << "one step of 10,000 events, not three";

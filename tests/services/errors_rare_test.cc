@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "base/grpc_deadline.h"
@@ -302,6 +303,10 @@ TEST_F(RareErrorsTest, WhatNeedsANewCheckpointIsRefusedWhileTheStreamMapIsBuilt)
   StopServer();  // signs 25,000 with the map built
   std::filesystem::remove_all(dir_.Sub("data/stream-map"));
   absl::Notification stepped, go_on;
+  // Whatever fails, the checkpoint thread is let go before the server stops.
+  absl::Cleanup release = [&] {
+    if (!go_on.HasBeenNotified()) go_on.Notify();
+  };
   customize_ = [&](server::ServerOptions& o) {
     o.TEST_map_build_in_steps_over = 12000;
     o.TEST_after_map_step = [&] {
