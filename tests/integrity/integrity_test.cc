@@ -547,6 +547,40 @@ TEST_F(IntegrityLogTest, AMapBehindTheLatestCheckpointIsBroughtToItBeforeItProve
   EXPECT_TRUE(log_->problems().empty()) << log_->problems().front();
 }
 
+// A log opened read-only (a disk too full to write) cannot bring a map that
+// is behind its latest checkpoint up to it: stream-head proofs and exports
+// are refused saying so (READ_ONLY), never proven from the map as it is;
+// the latest checkpoint is still served.
+TEST_F(IntegrityLogTest, AReadOnlyLogRefusesToProveFromAMapBehindItsCheckpoint) {
+  OpenWithItsOwnMap();
+  AppendMany(40);
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint c, log_->CheckpointNow());
+  TearDown();
+  std::filesystem::remove_all(dir_.Sub("stream-map"));
+  storage::StoreOptions so;
+  so.data_dir = dir_.Sub("data");
+  so.extra_column_families = {IntegrityLog::kColumnFamily};
+  so.read_only = true;
+  auto store = storage::EventStore::Open(so);
+  ASSERT_OK(store.status());
+  store_ = std::move(*store);
+  IntegrityOptions io;
+  io.signing_key_file = dir_.Sub("key.pem");
+  io.journal_file = dir_.Sub("checkpoints.jsonl");
+  io.stream_map_dir = dir_.Sub("stream-map");
+  auto log = IntegrityLog::Open(store_.get(), io);
+  ASSERT_OK(log.status());
+  log_ = std::move(*log);
+  const absl::Status proof = log_->ProveStreamHead("s-2").status();
+  EXPECT_TRUE(absl::IsUnavailable(proof)) << proof;
+  EXPECT_EQ(ReasonOf(proof), "READ_ONLY");
+  EXPECT_THAT(proof.message(), HasSubstr("open read-only"));
+  EXPECT_EQ(ReasonOf(log_->ExportBundle(WholeStream(store_.get(), "s-2"), "s-2", "s-2").status()),
+            "READ_ONLY");
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint latest, log_->CheckpointNow());
+  EXPECT_EQ(latest.checkpoint().tree_size(), c.checkpoint().tree_size());
+}
+
 // ---- the stream-head map ---------------------------------------------------------
 
 // Held in full (16 levels: every place of these ~300 streams' tree), in
