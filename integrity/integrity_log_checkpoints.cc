@@ -442,7 +442,8 @@ absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHeadLocked(
   if (latest->checkpoint().tree_size() != map_size) {
     return absl::UnavailableError(absl::StrCat(
         "the stream-head map (at position ", map_size, ") is not the latest checkpoint's (",
-        latest->checkpoint().tree_size(), "); the next checkpoint brings it there; try again shortly"));
+        latest->checkpoint().tree_size(),
+        "); the next checkpoint brings it there; try again shortly"));
   }
   EH_ASSIGN_OR_RETURN(std::optional<StreamMapStore::Proven> proven, stream_map_->Prove(stream_id));
   if (!proven) {
