@@ -10,12 +10,16 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "base/big_endian.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "gmock/gmock.h"
@@ -88,6 +92,7 @@ class IntegrityLogTest : public ::testing::Test {
   std::function<absl::Time()> clock_;
 
   void TearDown() override {
+    ReleaseTheMapBuild();  // before the stop, which waits for the thread
     if (store_) store_->BeginShutdown();
     if (log_) log_->Stop();
     if (store_) ASSERT_OK(store_->Close());
@@ -131,6 +136,44 @@ class IntegrityLogTest : public ::testing::Test {
     log_ = std::move(*log);
   }
 
+  // With the map in its own RocksDB: `appends` appends of 100 events
+  // (streams s-0, s-1, ...), signed by a stop with the map caught up; then
+  // the map is lost (deleted, as a restore or a crash leaves it) and the
+  // store opened again without the integrity log.
+  void SignThenLoseTheMap(int appends) {
+    OpenWithItsOwnMap();
+    for (int i = 0; i < appends; ++i) {
+      ASSERT_OK(store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(),
+                               SomeEvents(100)));
+    }
+    TearDown();
+    std::filesystem::remove_all(dir_.Sub("stream-map"));
+    Open(/*with_integrity=*/false);
+  }
+
+  // Makes the checkpoint thread wait after the first step of a build of the
+  // map (IntegrityOptions::TEST_after_map_step) until ReleaseTheMapBuild();
+  // TearDown releases it whatever failed.
+  void HoldTheMapBuild(IntegrityOptions& io) {
+    map_gate_ = std::make_shared<MapGate>();
+    io.TEST_after_map_step = [gate = map_gate_] {
+      if (!gate->held.HasBeenNotified()) gate->held.Notify();
+      gate->released.WaitForNotification();
+    };
+  }
+  bool MapBuildHeld() { return map_gate_->held.WaitForNotificationWithTimeout(absl::Minutes(1)); }
+  void ReleaseTheMapBuild() {
+    if (map_gate_ && !map_gate_->released.HasBeenNotified()) map_gate_->released.Notify();
+  }
+  // Stops the log while its map build is held, and releases it once the
+  // stop has begun: the build goes on for one step at most.
+  void StopDuringTheHeldBuild() {
+    std::thread stopping([&] { log_->Stop(); });
+    while (!log_->TEST_stopping()) absl::SleepFor(absl::Milliseconds(1));
+    ReleaseTheMapBuild();
+    stopping.join();
+  }
+
   // The stream-head map's root computed from the events alone.
   std::string RecomputeMapRoot() {
     std::map<std::string, StreamHeadValue> heads;  // by key
@@ -147,6 +190,11 @@ class IntegrityLogTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<storage::EventStore> store_;
   std::unique_ptr<IntegrityLog> log_;
+  // The hold HoldTheMapBuild() installed, shared with the hook.
+  struct MapGate {
+    absl::Notification held, released;
+  };
+  std::shared_ptr<MapGate> map_gate_;
 };
 
 // The integrity column family's keys that start with `prefix`.

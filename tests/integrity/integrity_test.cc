@@ -3,10 +3,6 @@
 // have the rest).
 #include "tests/integrity/integrity_log_fixture.h"
 
-#include <thread>
-
-#include "absl/cleanup/cleanup.h"
-#include "absl/synchronization/notification.h"
 #include "base/error_details.h"
 
 namespace evenhand::integrity {
@@ -375,33 +371,13 @@ TEST_F(IntegrityLogTest, TheMapInItsOwnRocksDbSurvivesARestartAndIsRebuiltIfDele
 // stop waits for the step under way, and the checkpoint it would sign is
 // left to the next start, which builds the map and signs it.
 TEST_F(IntegrityLogTest, AStopDoesNotWaitForAMapFarBehind) {
-  OpenWithItsOwnMap();
-  for (int i = 0; i < 210; ++i) {
-    ASSERT_OK(store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(),
-                             SomeEvents(100)));
-  }
-  TearDown();  // a stop with the map caught up: it signs 21,000
-  std::filesystem::remove_all(dir_.Sub("stream-map"));
-  Open(/*with_integrity=*/false);
+  SignThenLoseTheMap(210);  // 21,000 signed
   // The start asks the checkpoint thread to build the map (21,000 events,
   // three steps); it is held after the first.
-  absl::Notification stepped, go_on;
-  // Whatever fails, the checkpoint thread is let go before the log stops.
-  absl::Cleanup release = [&] {
-    if (!go_on.HasBeenNotified()) go_on.Notify();
-  };
-  OpenWithItsOwnMap([&](IntegrityOptions& io) {
-    io.TEST_after_map_step = [&] {
-      if (!stepped.HasBeenNotified()) stepped.Notify();
-      go_on.WaitForNotification();
-    };
-  });
-  ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
+  OpenWithItsOwnMap([&](IntegrityOptions& io) { HoldTheMapBuild(io); });
+  ASSERT_TRUE(MapBuildHeld());
   ASSERT_OK(store_->Append("s-last", storage::ExpectedRevision::Any(), SomeEvents(1)));
-  std::thread stopping([&] { log_->Stop(); });
-  while (!log_->TEST_stopping()) absl::SleepFor(absl::Milliseconds(1));
-  go_on.Notify();
-  stopping.join();
+  StopDuringTheHeldBuild();
   EXPECT_EQ(log_->map_stats().updates, 1u) << "one step of 10,000 events, not three";
   {
     std::ifstream journal(dir_.Sub("checkpoints.jsonl"));
@@ -426,29 +402,12 @@ TEST_F(IntegrityLogTest, AStopDoesNotWaitForAMapFarBehind) {
 // Once built, the map gives the root signed before it was lost, and what was
 // refused works.
 TEST_F(IntegrityLogTest, AMapFarBehindIsBuiltInStepsAndWhatNeedsItIsRefusedMeanwhile) {
-  OpenWithItsOwnMap();
-  for (int i = 0; i < 250; ++i) {
-    ASSERT_OK(store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(),
-                             SomeEvents(100)));
-  }
-  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint before, log_->CheckpointNow());
-  ASSERT_EQ(before.checkpoint().tree_size(), 25000u);
-  TearDown();
-  std::filesystem::remove_all(dir_.Sub("stream-map"));
-  Open(/*with_integrity=*/false);
-  absl::Notification stepped, go_on;
-  // Whatever fails, the checkpoint thread is let go before the log stops.
-  absl::Cleanup release = [&] {
-    if (!go_on.HasBeenNotified()) go_on.Notify();
-  };
+  SignThenLoseTheMap(250);  // 25,000 signed
   OpenWithItsOwnMap([&](IntegrityOptions& io) {
     io.map_build_in_steps_over = 12000;  // two and a half steps behind: in steps
-    io.TEST_after_map_step = [&] {
-      if (!stepped.HasBeenNotified()) stepped.Notify();
-      go_on.WaitForNotification();
-    };
+    HoldTheMapBuild(io);
   });
-  ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
+  ASSERT_TRUE(MapBuildHeld());
   // Nothing new: the latest checkpoint covers the log, and is served.
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint latest, log_->CheckpointNow());
   EXPECT_EQ(latest.checkpoint().tree_size(), 25000u);
@@ -463,7 +422,7 @@ TEST_F(IntegrityLogTest, AMapFarBehindIsBuiltInStepsAndWhatNeedsItIsRefusedMeanw
             "STREAM_MAP_BUILDING");
   EXPECT_EQ(log_->map_stats().building_behind, 15000u);
 
-  go_on.Notify();
+  ReleaseTheMapBuild();
   // The checkpoint thread ends the build by checking the map against the
   // checkpoint of 25,000; the next one signs the new event.
   absl::StatusOr<v1::SignedCheckpoint> c = refused;
@@ -486,32 +445,13 @@ TEST_F(IntegrityLogTest, AMapFarBehindIsBuiltInStepsAndWhatNeedsItIsRefusedMeanw
 // A stop during a build in steps waits for the step under way, not for the
 // rest of the build: the next start goes on from there.
 TEST_F(IntegrityLogTest, AStopDuringABuildInStepsWaitsForOneStepOnly) {
-  OpenWithItsOwnMap();
-  for (int i = 0; i < 250; ++i) {
-    ASSERT_OK(store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(),
-                             SomeEvents(100)));
-  }
-  ASSERT_OK(log_->CheckpointNow().status());
-  TearDown();
-  std::filesystem::remove_all(dir_.Sub("stream-map"));
-  Open(/*with_integrity=*/false);
-  absl::Notification stepped, go_on;
-  // Whatever fails, the checkpoint thread is let go before the log stops.
-  absl::Cleanup release = [&] {
-    if (!go_on.HasBeenNotified()) go_on.Notify();
-  };
+  SignThenLoseTheMap(250);  // 25,000 signed
   OpenWithItsOwnMap([&](IntegrityOptions& io) {
     io.map_build_in_steps_over = 12000;
-    io.TEST_after_map_step = [&] {
-      if (!stepped.HasBeenNotified()) stepped.Notify();
-      go_on.WaitForNotification();
-    };
+    HoldTheMapBuild(io);
   });
-  ASSERT_TRUE(stepped.WaitForNotificationWithTimeout(absl::Minutes(1)));
-  std::thread stopping([&] { log_->Stop(); });
-  while (!log_->TEST_stopping()) absl::SleepFor(absl::Milliseconds(1));
-  go_on.Notify();
-  stopping.join();
+  ASSERT_TRUE(MapBuildHeld());
+  StopDuringTheHeldBuild();
   EXPECT_EQ(log_->map_stats().updates, 1u) << "one step of 10,000 events, not three";
   // The next start builds the rest and checks it against what was signed.
   Open(/*with_integrity=*/false);
@@ -530,13 +470,9 @@ TEST_F(IntegrityLogTest, AStopDuringABuildInStepsWaitsForOneStepOnly) {
 // export brings it to that checkpoint, checked against the root signed,
 // instead of proving stream heads from a map that is not the one signed.
 TEST_F(IntegrityLogTest, AMapBehindTheLatestCheckpointIsBroughtToItBeforeItProves) {
+  SignThenLoseTheMap(3);  // as a crash loses its newest steps
   OpenWithItsOwnMap();
-  AppendMany(40);
-  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint c, log_->CheckpointNow());
-  TearDown();
-  std::filesystem::remove_all(dir_.Sub("stream-map"));  // as a crash loses its newest steps
-  Open(/*with_integrity=*/false);
-  OpenWithItsOwnMap();
+  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint c, log_->Checkpoint(0));
   ASSERT_OK_AND_ASSIGN(v1::StreamHead head, log_->ProveStreamHead("s-2"));
   EXPECT_OK(VerifyStreamHead(c.checkpoint().stream_map_root(), "s-2",
                              {head.last_revision(), head.last_position()},
@@ -552,11 +488,8 @@ TEST_F(IntegrityLogTest, AMapBehindTheLatestCheckpointIsBroughtToItBeforeItProve
 // are refused saying so (READ_ONLY), never proven from the map as it is;
 // the latest checkpoint is still served.
 TEST_F(IntegrityLogTest, AReadOnlyLogRefusesToProveFromAMapBehindItsCheckpoint) {
-  OpenWithItsOwnMap();
-  AppendMany(40);
-  ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint c, log_->CheckpointNow());
+  SignThenLoseTheMap(3);
   TearDown();
-  std::filesystem::remove_all(dir_.Sub("stream-map"));
   storage::StoreOptions so;
   so.data_dir = dir_.Sub("data");
   so.extra_column_families = {IntegrityLog::kColumnFamily};
@@ -578,7 +511,7 @@ TEST_F(IntegrityLogTest, AReadOnlyLogRefusesToProveFromAMapBehindItsCheckpoint) 
   EXPECT_EQ(ReasonOf(log_->ExportBundle(WholeStream(store_.get(), "s-2"), "s-2", "s-2").status()),
             "READ_ONLY");
   ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint latest, log_->CheckpointNow());
-  EXPECT_EQ(latest.checkpoint().tree_size(), c.checkpoint().tree_size());
+  EXPECT_EQ(latest.checkpoint().tree_size(), 300u);
 }
 
 // ---- the stream-head map ---------------------------------------------------------
