@@ -425,8 +425,11 @@ absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHead(const std::string& 
   EH_RETURN_IF_ERROR(RefuseWhileMapBuilds());
   absl::MutexLock sign_lock(&sign_mu_);
   EH_RETURN_IF_ERROR(RefuseWhileMapBuilds());
+  // The map must be the one the latest checkpoint signed (ExportBundle
+  // makes sure of it the same way before proving its streams).
   std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
-  if (latest && !latest->checkpoint().stream_map_root().empty()) {
+  if (!latest) return absl::NotFoundError("no checkpoint has been signed yet");
+  if (!latest->checkpoint().stream_map_root().empty()) {
     if (MapFarBehind(latest->checkpoint().tree_size())) return RefuseWhileMapBuilds();
     EH_RETURN_IF_ERROR(MapAtCheckpoint(latest->checkpoint()));
   }
@@ -435,16 +438,6 @@ absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHead(const std::string& 
 
 absl::StatusOr<v1::StreamHead> IntegrityLog::ProveStreamHeadLocked(
     const std::string& stream_id) const {
-  // The map must be the one the latest checkpoint signed.
-  std::optional<v1::SignedCheckpoint> latest = journal_->Latest();
-  if (!latest) return absl::NotFoundError("no checkpoint has been signed yet");
-  EH_ASSIGN_OR_RETURN(const uint64_t map_size, stream_map_->Size());
-  if (latest->checkpoint().tree_size() != map_size) {
-    return absl::UnavailableError(absl::StrCat(
-        "the stream-head map (at position ", map_size, ") is not the latest checkpoint's (",
-        latest->checkpoint().tree_size(),
-        "); the next checkpoint brings it there; try again shortly"));
-  }
   EH_ASSIGN_OR_RETURN(std::optional<StreamMapStore::Proven> proven, stream_map_->Prove(stream_id));
   if (!proven) {
     return absl::NotFoundError(
