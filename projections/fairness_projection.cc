@@ -191,13 +191,14 @@ bool FairnessProjection::ForEachDirtyFindingsRecord(
   return true;
 }
 
-bool FairnessProjection::ForEachSeededFindingSubject(
+bool FairnessProjection::ForEachSeededFindingsRecord(
+    const std::function<void(const state::FindingEntryRecord&)>& entry,
     const std::function<void(const state::SubjectRecord&)>& subject) const {
-  return findings_ != nullptr && findings_->ForEachSeededSubject(subject);
+  return findings_ != nullptr && findings_->ForEachSeeded(entry, subject);
 }
 
-void FairnessProjection::SeededFindingSubjectsSaved() {
-  if (findings_ != nullptr) findings_->SeededSubjectsSaved();
+void FairnessProjection::SeededFindingsSaved() {
+  if (findings_ != nullptr) findings_->SeededSaved();
 }
 
 bool FairnessProjection::findings_unsaved() const {

@@ -222,15 +222,16 @@ class FairnessProjection {
         figure_changes) const;
   // Whether the index has decided anything not yet checkpointed.
   bool findings_unsaved() const;
-  // While seeding (when the checkpoint writes nothing of the index): the
-  // subjects decided or changed since SeededFindingSubjectsSaved(), to be
-  // written a slice at a time instead of all in the index's first
-  // checkpoint (see FindingsIndex::ForEachSeededSubject). A restore reads
-  // them only once a checkpoint has written the index's header. False once
-  // seeded.
-  bool ForEachSeededFindingSubject(
+  // While seeding with a store (when the checkpoint writes nothing of the
+  // index): the entries and subjects decided or changed since
+  // SeededFindingsSaved(), to be written a slice at a time instead of all
+  // in the index's first checkpoint (see FindingsIndex::ForEachSeeded),
+  // then let go. A restore reads them only once a checkpoint has written
+  // the index's header. False once seeded.
+  bool ForEachSeededFindingsRecord(
+      const std::function<void(const state::FindingEntryRecord&)>& entry,
       const std::function<void(const state::SubjectRecord&)>& subject) const;
-  void SeededFindingSubjectsSaved();
+  void SeededFindingsSaved();
   // Restoring it, after the cases, the position, IndexFindings() and
   // StoreFindingsIn(): if FindingsCheckpointUsable(header) (this
   // configuration, this position), each provisional finding and each

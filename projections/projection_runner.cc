@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
+#include "base/free_memory.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "base/thread_name.h"
@@ -188,15 +189,19 @@ absl::Status ProjectionRunner::CatchUp() {
       },
       [&](Chunk& chunk) {
         if (options_.TEST_before_fold) options_.TEST_before_fold();
-        absl::MutexLock fold(&fold_mu_);
         bool stopping;
+        bool return_memory = false;
         {
-          absl::MutexLock lock(&mu_);
-          for (v1::RecordedEvent& e : chunk) projection_.Apply(std::move(e));
-          stopping = stop_;
+          absl::MutexLock fold(&fold_mu_);
+          {
+            absl::MutexLock lock(&mu_);
+            for (v1::RecordedEvent& e : chunk) projection_.Apply(std::move(e));
+            stopping = stop_;
+          }
+          if (!Healthy()) return false;
+          if (CheckpointDue(/*catching_up=*/true)) return_memory = CheckpointLogged();
         }
-        if (!Healthy()) return false;
-        if (CheckpointDue(/*catching_up=*/true)) CheckpointLogged();
+        if (return_memory) ReturnFreedMemory();
         return !stopping;
       });
 }
@@ -221,12 +226,14 @@ void ProjectionRunner::Follow() {
                                               "; deciding every case's findings as of there"));
   }
   uint64_t from;
+  bool return_memory;
   {
     absl::MutexLock fold(&fold_mu_);
-    CheckpointLogged();
+    return_memory = CheckpointLogged();
     absl::ReaderMutexLock lock(&mu_);
     from = projection_.position() + 1;
   }
+  if (return_memory) ReturnFreedMemory();
   std::unique_ptr<storage::Subscription> sub = store_->Subscribe(from);
   std::vector<storage::EventPtr> batch;
   bool seeded = false;
@@ -254,31 +261,35 @@ void ProjectionRunner::Follow() {
       }
       // What the slice decided is written now (under a shared lock: reports
       // not waiting for the fold go on). Tried again after the next slice.
-      absl::Status saved = seeded ? absl::OkStatus() : SaveSeededSubjects();
-      if (!saved.ok() && !seeded_subjects_failing_) {
+      absl::Status saved = seeded ? absl::OkStatus() : SaveSeeded();
+      if (!saved.ok() && !seeded_failing_) {
         logging::Warning("projections",
-                         absl::StrCat("the findings index's subjects are not written while it "
-                                      "is seeded (", saved.message(),
+                         absl::StrCat("what the findings index decides is not written while "
+                                      "it is seeded (", saved.message(),
                                       "); its first checkpoint writes them all"));
-        seeded_subjects_failing_ = true;
+        seeded_failing_ = true;
       }
     }
     batch.clear();
     absl::Status s =
         sub->Next(4096, seeded ? absl::Now() + absl::Milliseconds(200) : absl::Now(), &batch);
     if (!batch.empty() && options_.TEST_before_fold) options_.TEST_before_fold();
-    absl::MutexLock fold(&fold_mu_);
+    bool return_memory = false;
     {
-      absl::MutexLock lock(&mu_);
-      for (const storage::EventPtr& e : batch) projection_.Apply(*e);
+      absl::MutexLock fold(&fold_mu_);
+      {
+        absl::MutexLock lock(&mu_);
+        for (const storage::EventPtr& e : batch) projection_.Apply(*e);
+      }
+      if (!Healthy()) break;
+      const absl::Time now = absl::Now();
+      if (!batch.empty()) last_event_at = now;
+      if (!s.ok() || CheckpointDue(sub->mode() == storage::Subscription::Mode::kCatchingUp,
+                                   batch.empty() ? now - last_event_at : absl::ZeroDuration())) {
+        return_memory = CheckpointLogged();
+      }
     }
-    if (!Healthy()) break;
-    const absl::Time now = absl::Now();
-    if (!batch.empty()) last_event_at = now;
-    if (!s.ok() || CheckpointDue(sub->mode() == storage::Subscription::Mode::kCatchingUp,
-                                 batch.empty() ? now - last_event_at : absl::ZeroDuration())) {
-      CheckpointLogged();
-    }
+    if (return_memory) ReturnFreedMemory();
     if (!s.ok()) break;  // the store is shutting down
   }
 }

@@ -104,9 +104,9 @@ struct RunnerOptions {
   // Test-only: called before a case's body is read back from the
   // checkpoint; an error fails the read.
   std::function<absl::Status(const std::string& stream_id)> TEST_case_read;
-  // Test-only: called with how many subjects each seeding slice wrote
-  // ahead of the findings index's first checkpoint.
-  std::function<void(size_t subjects)> TEST_seeded_subjects_written;
+  // Test-only: called with how many subjects and entries each seeding
+  // slice wrote ahead of the findings index's first checkpoint.
+  std::function<void(size_t subjects, size_t entries)> TEST_seeded_written;
 };
 
 class ProjectionRunner {
@@ -209,14 +209,17 @@ class ProjectionRunner {
   // Creates the findings index, from its checkpoint if usable.
   absl::Status RestoreFindings() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
-  // While the findings index is seeded: writes the subjects it has decided
-  // or changed since the last call, so that its first checkpoint does not
-  // write them all at once on the fold's thread. Only over a checkpoint
+  // While the findings index is seeded: writes the entries and subjects it
+  // has decided or changed since the last call, and lets them go, so that
+  // its first checkpoint does not write them all at once on the fold's
+  // thread, nor memory hold them all until then. Only over a checkpoint
   // that holds cases (at a position past 0): a start at 0 deletes nothing of
   // the index. What fails to be written is left to that checkpoint.
-  absl::Status SaveSeededSubjects() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  void CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status SaveSeeded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // A checkpoint, its failure logged once. True when freed memory is due
+  // to be handed back (ReturnFreedMemory(), called holding no lock: it
+  // walks the whole heap).
+  bool CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // `idle`: how long no event has come (zero while they do).
   bool CheckpointDue(bool catching_up, absl::Duration idle = absl::ZeroDuration()) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
@@ -247,8 +250,8 @@ class ProjectionRunner {
   // fold thread; Stop() and tests once it is done), so a checkpoint can
   // serialise cases under a shared lock of mu_ while reports read on.
   absl::Mutex fold_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-  // Writing seeded subjects ahead failed (said once).
-  bool seeded_subjects_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
+  // Writing what the seeding decided ahead failed (said once).
+  bool seeded_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
   // The last checkpoint failed (said once until one succeeds).
   bool checkpoint_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
   // The checkpoint could not be read, or reset, at start: it is neither

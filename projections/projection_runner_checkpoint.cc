@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
-#include "base/free_memory.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
 #include "projections/internal/checkpoint_store.h"
@@ -34,6 +33,21 @@ namespace {
 
 void PutSubject(const state::SubjectRecord& subject, storage::SortedWriteBatch* batch) {
   batch->Put(absl::StrCat(kFindingSubjectPrefix, subject.stream_id()), subject);
+}
+
+// An entry as its record says it is stored now (FindingEntryRecord).
+void PutEntry(const state::FindingEntryRecord& entry, storage::SortedWriteBatch* batch) {
+  const std::string provisional = absl::StrCat(kProvisionalFindingPrefix, BigEndian64(entry.id()));
+  if (entry.drop_dated()) {
+    batch->Delete(FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()));
+  }
+  if (entry.drop_provisional()) batch->Delete(provisional);
+  if (entry.deleted()) return;
+  batch->Put(entry.provisional()        ? provisional
+             : entry.withdrawn() != 0   ? WithdrawnKey(entry)
+                                        : FindingKey(entry.obligation(), false, entry.when_nanos(),
+                                                     entry.id()),
+             entry);
 }
 
 }  // namespace
@@ -87,20 +101,7 @@ absl::Status ProjectionRunner::Checkpoint() {
     state::FindingsIndexHeader header;
     const bool indexed = projection_.ForEachDirtyFindingsRecord(
         &header,
-        [&](const state::FindingEntryRecord& entry) {
-          const std::string provisional =
-              absl::StrCat(kProvisionalFindingPrefix, BigEndian64(entry.id()));
-          if (entry.drop_dated()) {
-            gathered.Delete(FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()));
-          }
-          if (entry.drop_provisional()) gathered.Delete(provisional);
-          if (entry.deleted()) return;
-          gathered.Put(entry.provisional() ? provisional
-                       : entry.withdrawn() != 0
-                           ? WithdrawnKey(entry)
-                           : FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()),
-                       entry);
-        },
+        [&](const state::FindingEntryRecord& entry) { PutEntry(entry, &gathered); },
         [&](const state::SubjectRecord& subject) { PutSubject(subject, &gathered); },
         [&](int64_t day, const state::FigureChangesRecord& changes) {
           if (changes.changes().empty()) return;
@@ -146,32 +147,41 @@ absl::Status ProjectionRunner::Checkpoint() {
   return absl::OkStatus();
 }
 
-absl::Status ProjectionRunner::SaveSeededSubjects() {
+absl::Status ProjectionRunner::SaveSeeded() {
   if (db_ == nullptr || options_.read_only || checkpoint_broken_) return absl::OkStatus();
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   storage::SortedWriteBatch gathered;
+  size_t subjects = 0;
+  size_t entries = 0;
   {
     absl::ReaderMutexLock lock(&mu_);
     if (!loaded_ || checkpointed_position_ == 0 || !projection_.health().ok()) {
       return absl::OkStatus();
     }
-    projection_.ForEachSeededFindingSubject(
-        [&](const state::SubjectRecord& subject) { PutSubject(subject, &gathered); });
+    projection_.ForEachSeededFindingsRecord(
+        [&](const state::FindingEntryRecord& entry) {
+          PutEntry(entry, &gathered);
+          ++entries;
+        },
+        [&](const state::SubjectRecord& subject) {
+          PutSubject(subject, &gathered);
+          ++subjects;
+        });
   }
-  const size_t subjects = gathered.count();
-  if (subjects == 0) return absl::OkStatus();
+  if (gathered.count() == 0) return absl::OkStatus();
   // Without the index's header (deleted with them, if an older one is
-  // there), a restart before the first checkpoint seeds afresh: these
-  // count only once that checkpoint has written the entries they name.
+  // there), a restart before the first checkpoint drops them and seeds
+  // afresh (RestoreFindings): they count only once that checkpoint is
+  // written.
   gathered.Delete(kFindingsHeaderKey);
   rocksdb::WriteBatch batch = std::move(gathered).Build(cf);
   EH_RETURN_IF_ERROR(disk_->CheckRoom(2 * batch.GetDataSize()));
   EH_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot write"));
   {
     absl::MutexLock lock(&mu_);
-    projection_.SeededFindingSubjectsSaved();
+    projection_.SeededFindingsSaved();
   }
-  if (options_.TEST_seeded_subjects_written) options_.TEST_seeded_subjects_written(subjects);
+  if (options_.TEST_seeded_written) options_.TEST_seeded_written(subjects, entries);
   return absl::OkStatus();
 }
 
@@ -204,17 +214,19 @@ bool ProjectionRunner::CheckpointDue(bool catching_up, absl::Duration idle) cons
   return absl::Now() - checkpointed_at_ >= options_.checkpoint_every;
 }
 
-void ProjectionRunner::CheckpointLogged() {
+bool ProjectionRunner::CheckpointLogged() {
   absl::Status c = Checkpoint();
   if (c.ok()) {
     checkpoint_failing_ = false;
     // The cases' facts it saved may have left the cache: freed memory is
-    // handed back, at most every half minute (it walks the whole heap).
+    // handed back, at most every half minute (it walks the whole heap), by
+    // the caller once it holds no lock (reports waiting for the fold would
+    // wait for it too).
     if (absl::Now() - memory_returned_at_ >= absl::Seconds(30)) {
-      ReturnFreedMemory();
       memory_returned_at_ = absl::Now();
+      return true;
     }
-    return;
+    return false;
   }
   // Tried again when the next one is due, not at once; said once, not each
   // time.
@@ -230,6 +242,7 @@ void ProjectionRunner::CheckpointLogged() {
     }
   }
   checkpoint_failing_ = true;
+  return false;
 }
 
 }  // namespace evenhand::projections

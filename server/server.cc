@@ -435,7 +435,7 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.TEST_before_fold = options_.TEST_before_fold;
   runner_options.TEST_before_load = options_.TEST_before_load;
   runner_options.TEST_case_read = options_.TEST_case_read;
-  runner_options.TEST_seeded_subjects_written = options_.TEST_seeded_subjects_written;
+  runner_options.TEST_seeded_written = options_.TEST_seeded_written;
   runner_options.index_settings = projections::FairnessSettings::FromConfig(c.fairness());
   runner_options.index_calendar = calendar;
   EH_ASSIGN_OR_RETURN(runner_, projections::ProjectionRunner::Start(store_.get(), runner_options));

@@ -55,8 +55,9 @@ struct ServerOptions {
   // Test-only: how many cases the findings index decides at a time when
   // seeded (projections::RunnerOptions::seed_slice_cases).
   std::optional<size_t> TEST_seed_slice_cases;
-  // Test-only: called with how many subjects each seeding slice wrote.
-  std::function<void(size_t subjects)> TEST_seeded_subjects_written;
+  // Test-only: called with how many subjects and entries each seeding
+  // slice wrote ahead.
+  std::function<void(size_t subjects, size_t entries)> TEST_seeded_written;
   // Test-only: called before a case's body is read back from the
   // projection's checkpoint; an error fails the read.
   std::function<absl::Status(const std::string& stream_id)> TEST_case_read;

@@ -208,7 +208,7 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
       if (max_cases-- == 0) return false;
       // A subject an event has decided since needs no seeding (and must
       // not lose the positions its findings appeared at).
-      if (!subjects_.contains(list[seed_next_])) {
+      if (!subjects_.contains(list[seed_next_]) && !let_go_.contains(list[seed_next_])) {
         Decide(*list[seed_next_], position, INT64_MIN);
       }
     }
@@ -224,7 +224,9 @@ FindingsIndex::Subject* FindingsIndex::SubjectOf(const Case* subject) {
   std::unique_ptr<Subject>& held = subjects_[subject];
   if (held != nullptr) return held.get();
   held = std::make_unique<Subject>();
-  if (!subjects_stored_ || stored_ == nullptr) return held.get();
+  if (stored_ == nullptr || (!subjects_stored_ && !let_go_.contains(subject))) {
+    return held.get();
+  }
   state::SubjectRecord record;
   absl::Status read = stored_->GetSubject(subject->stream_id(), &record);
   if (absl::IsNotFound(read)) return held.get();  // it had nothing to store
@@ -480,6 +482,22 @@ void FindingsIndex::ForEachDirty(
     const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
         figure_changes) const {
   if (stored_ != nullptr) figures_.ForEachUnsaved(figure_changes);
+  ForEachDirtyEntry(entry);
+  ForEachDirtySubject(subject);
+}
+
+void FindingsIndex::ForEachDirtySubject(
+    const std::function<void(const state::SubjectRecord&)>& subject) const {
+  state::SubjectRecord r;
+  std::vector<Contribution> scratch;
+  for (const Case* c : dirty_subjects_) {
+    SubjectRecordOf(c, &r, &scratch);
+    subject(r);
+  }
+}
+
+void FindingsIndex::ForEachDirtyEntry(
+    const std::function<void(const state::FindingEntryRecord&)>& entry) const {
   for (const auto& [id, e] : pending_) {
     if (e.deleted) {
       if (!e.stored && !e.provisional_written) continue;
@@ -506,12 +524,6 @@ void FindingsIndex::ForEachDirty(
     r.set_drop_dated(e.stored && e.withdrawn != UINT64_MAX);
     entry(r);
   }
-  state::SubjectRecord r;
-  std::vector<Contribution> scratch;
-  for (const Case* c : dirty_subjects_) {
-    SubjectRecordOf(c, &r, &scratch);
-    subject(r);
-  }
 }
 
 void FindingsIndex::SubjectRecordOf(const Case* c, state::SubjectRecord* r,
@@ -534,22 +546,25 @@ void FindingsIndex::SubjectRecordOf(const Case* c, state::SubjectRecord* r,
   for (const Contribution& x : *scratch) *r->add_figures() = x.ToRecord();
 }
 
-bool FindingsIndex::ForEachSeededSubject(
+bool FindingsIndex::ForEachSeeded(
+    const std::function<void(const state::FindingEntryRecord&)>& entry,
     const std::function<void(const state::SubjectRecord&)>& subject) const {
-  if (!seeding_) return false;
-  // A subject's record names entries still held (pending_): the first
-  // checkpoint writes them, with the header that makes these records count.
-  state::SubjectRecord r;
-  std::vector<Contribution> scratch;
-  for (const Case* c : dirty_subjects_) {
-    SubjectRecordOf(c, &r, &scratch);
-    subject(r);
-  }
+  if (!seeding_ || stored_ == nullptr) return false;
+  // Written without the header: a restart before the first checkpoint
+  // finds none and drops them all (ProjectionRunner::RestoreFindings), so
+  // what is written here counts only once that checkpoint is.
+  ForEachDirtyEntry(entry);
+  ForEachDirtySubject(subject);
   return true;
 }
 
-void FindingsIndex::SeededSubjectsSaved() {
-  if (seeding_) dirty_subjects_.clear();
+void FindingsIndex::SeededSaved() {
+  if (!seeding_ || stored_ == nullptr) return;
+  dirty_subjects_.clear();
+  EntriesSaved();
+  // Every subject held is now stored as it is (or had nothing to store).
+  for (const auto& [c, s] : subjects_) let_go_.insert(c);
+  subjects_.clear();
 }
 
 void FindingsIndex::ClearDirty() {
@@ -565,6 +580,11 @@ void FindingsIndex::ClearDirty() {
   // checkpoint since, the last one this one): none need be held.
   subjects_.clear();
   subjects_stored_ = true;
+  let_go_.clear();
+  EntriesSaved();
+}
+
+void FindingsIndex::EntriesSaved() {
   // Provisional findings stay held (reports read them from here); the rest
   // are read back from the store.
   pending_findings_.clear();

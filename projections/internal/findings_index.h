@@ -30,7 +30,10 @@
 // when an event decides it again until the next checkpoint has written it:
 // then it is let go, and read back from the store (StoredFindings::
 // GetSubject) when it is next decided. A restore reads every subject's
-// record once, for the readers and the figures, and holds none.
+// record once, for the readers and the figures, and holds none. Seeding
+// writes each slice's entries and subjects ahead of the first checkpoint
+// and lets them go likewise (ForEachSeeded), so neither memory nor that
+// checkpoint holds the whole history's.
 //
 // What it does not know: what depends on a period as a whole (which groups
 // existed and their sizes, access-parity's statistics), which reports still
@@ -136,14 +139,25 @@ class FindingsIndex {
       const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
         figure_changes) const;
   void ClearDirty();
-  // While seeding, when nothing else of the index is checkpointed: the
-  // subjects decided (or changed) since the last SeededSubjectsSaved(),
-  // which may be written ahead of the index's first checkpoint. Else that
-  // one checkpoint writes every subject at once (490k records, 80 MB and
-  // ~6 s at 1M events). False, visiting none, once seeded.
-  bool ForEachSeededSubject(
-      const std::function<void(const state::SubjectRecord&)>& subject) const;
-  void SeededSubjectsSaved();
+  // While seeding, when nothing else of the index is checkpointed: what
+  // may be written ahead of the index's first checkpoint, a slice at a
+  // time. Else that one checkpoint writes it all at once on the fold's
+  // thread: every subject (490k records, 80 MB and ~6 s at 1M events) and
+  // every entry the seeding decided (at 10M events over fifty years, a
+  // batch that held reports back for a minute). The entries decided or
+  // withdrawn since the last SeededSaved(), as a checkpoint writes them
+  // (ForEachDirty), and the subjects decided or changed since. False,
+  // visiting none, once seeded (or failed).
+  bool ForEachSeeded(const std::function<void(const state::FindingEntryRecord&)>& entry,
+                     const std::function<void(const state::SubjectRecord&)>& subject) const;
+  // They were written: the entries are let go as a checkpoint lets them go
+  // (read back from the store when withdrawn), and so are the subjects
+  // (read back when decided again): memory holds one slice's worth, not the
+  // whole seeding's.
+  void SeededSaved();
+  // Subjects written ahead while seeding and let go (read back if decided
+  // again before the first checkpoint).
+  size_t subjects_let_go() const { return let_go_.size(); }
   // Whether a checkpoint has anything of the index to write.
   bool unsaved() const;
   // Restoring, on an index created unseeded over the restored cases: each
@@ -189,6 +203,11 @@ class FindingsIndex {
     std::vector<GroupFigures::Key> figures;
   };
 
+  // The entries and subjects parts of ForEachDirty(), and the entries part
+  // of ClearDirty().
+  void ForEachDirtyEntry(const std::function<void(const state::FindingEntryRecord&)>& entry) const;
+  void ForEachDirtySubject(const std::function<void(const state::SubjectRecord&)>& subject) const;
+  void EntriesSaved();
   // `recorded_nanos`: when the event at `position` was recorded (INT64_MIN
   // when seeding).
   void Decide(const Case& subject, uint64_t position, int64_t recorded_nanos);
@@ -248,6 +267,10 @@ class FindingsIndex {
   // Every subject not held is stored as it is (a restored index, or one
   // checkpointed since it was seeded): one not held is read back.
   bool subjects_stored_ = false;
+  // While seeding (subjects_stored_ false): the subjects written ahead and
+  // let go, stored as they are (SeededSaved()). Read back when decided
+  // again, and not seeded again.
+  absl::flat_hash_set<const Case*> let_go_;
   // Fail()ed: decides nothing more, and nothing of it is checkpointed (a
   // restart decides it afresh).
   bool failed_ = false;

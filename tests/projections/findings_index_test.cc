@@ -605,12 +605,14 @@ TEST_P(FindingsIndexTest, ASubjectThatCannotBeReadBackStopsTheIndexAndReportsAre
   }
 }
 
-// Seeded after a rebuild, the subjects decided in each slice are written
-// ahead of the index's first checkpoint (which then writes only what
-// changed since): restored from there, with checkpoints of cases taken while
-// seeding and events folded between slices, the projection serves what the
-// full derivation gives, as the one that was seeded does.
-TEST_P(FindingsIndexTest, SubjectsWrittenWhileSeedingRestoreAsOneCheckpointWould) {
+// Seeded after a rebuild, the entries and subjects decided in each slice are
+// written ahead of the index's first checkpoint (which then writes only what
+// changed since) and let go: entries read back when events between slices
+// withdraw them, subjects when they decide them again. Restored from there,
+// with checkpoints of cases taken while seeding and events folded between
+// slices, the projection serves what the full derivation gives, as the one
+// that was seeded does.
+TEST_P(FindingsIndexTest, WhatIsWrittenWhileSeedingRestoresAsOneCheckpointWould) {
   History h(GetParam() + 3000);
   const auto& log = h.log();
   const uint64_t n = log.size();
@@ -622,18 +624,25 @@ TEST_P(FindingsIndexTest, SubjectsWrittenWhileSeedingRestoreAsOneCheckpointWould
   p.IndexFindings(settings_, *calendar_);
   p.StoreFindingsIn(&stored);
   size_t early = 0;
+  size_t early_entries = 0;
   uint64_t next = half;
   for (int slice = 0; !p.SeedFindings(5); ++slice) {
-    early += stored.SaveSeeded(p);
+    early += stored.SaveSeeded(p, &early_entries);
+    // Let go once written: what is held is one slice's.
+    EXPECT_EQ(p.findings_subjects_held(), 0u);
     if (next < n && next < half + 30) p.Apply(log[next++]);
     // A checkpoint while seeding writes cases, nothing of the index.
     if (slice % 4 == 3) EXPECT_EQ(stored.Checkpoint(p), 0u);
   }
   ASSERT_TRUE(p.findings_indexed());
   // Once seeded, nothing is written ahead.
-  EXPECT_FALSE(p.ForEachSeededFindingSubject([](const state::SubjectRecord&) {}));
+  EXPECT_FALSE(p.ForEachSeededFindingsRecord([](const state::FindingEntryRecord&) {},
+                                             [](const state::SubjectRecord&) {}));
+  const size_t entries_before_first = stored.entries_stored();
   const size_t at_first = stored.Checkpoint(p);
   EXPECT_GT(early, 0u);
+  EXPECT_GT(early_entries, 0u);
+  EXPECT_GT(entries_before_first, 0u);
   // Events between slices changed subjects already written, which were
   // written again (else the restore below would read them stale).
   EXPECT_GT(stored.rewritten(), 0u);

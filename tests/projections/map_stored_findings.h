@@ -97,17 +97,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
     position_ = p.position();
     size_t subjects = 0;
     const bool indexed = p.ForEachDirtyFindingsRecord(
-        &header_,
-        [&](const state::FindingEntryRecord& e) {
-          if (e.drop_dated()) entries_.erase({e.obligation(), false, e.when_nanos(), e.id()});
-          if (e.drop_provisional()) provisional_.erase(e.id());
-          if (e.deleted()) return;
-          if (e.provisional()) {
-            provisional_[e.id()] = e;
-          } else {
-            entries_[{e.obligation(), e.withdrawn() != 0, e.when_nanos(), e.id()}] = e;
-          }
-        },
+        &header_, [&](const state::FindingEntryRecord& e) { PutEntry(e); },
         [&](const state::SubjectRecord& s) {
           subjects_[s.stream_id()] = s;
           rewritten_ += written_ahead_.contains(s.stream_id());
@@ -125,19 +115,27 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
     p.TrimCases();
     return subjects;
   }
-  // The subjects `p` decided while seeding, written ahead of its first
-  // checkpoint as the runner does (deleting the header). Returns how many.
-  size_t SaveSeeded(FairnessProjection& p) {
+  // The entries and subjects `p` decided while seeding, written ahead of
+  // its first checkpoint as the runner does (deleting the header). Returns
+  // how many subjects; adds the entries to `entries`.
+  size_t SaveSeeded(FairnessProjection& p, size_t* entries = nullptr) {
     size_t subjects = 0;
-    p.ForEachSeededFindingSubject([&](const state::SubjectRecord& s) {
-      subjects_[s.stream_id()] = s;
-      rewritten_ += !written_ahead_.insert(s.stream_id()).second;
-      ++subjects;
-    });
-    if (subjects > 0) header_.Clear();
-    p.SeededFindingSubjectsSaved();
+    p.ForEachSeededFindingsRecord(
+        [&](const state::FindingEntryRecord& e) {
+          PutEntry(e);
+          if (entries != nullptr) ++*entries;
+        },
+        [&](const state::SubjectRecord& s) {
+          subjects_[s.stream_id()] = s;
+          rewritten_ += !written_ahead_.insert(s.stream_id()).second;
+          ++subjects;
+        });
+    header_.Clear();
+    p.SeededFindingsSaved();
     return subjects;
   }
+  // Entries stored, dated, alive or withdrawn (not provisional).
+  size_t entries_stored() const { return entries_.size(); }
   // A projection restored from the last checkpoint, as the runner does.
   // With `case_budget`, from the cases' skeletons, their bodies read back
   // from here when needed and kept up to the budget; without, whole.
@@ -160,6 +158,18 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   }
 
  private:
+  // As the runner's PutEntry does.
+  void PutEntry(const state::FindingEntryRecord& e) {
+    if (e.drop_dated()) entries_.erase({e.obligation(), false, e.when_nanos(), e.id()});
+    if (e.drop_provisional()) provisional_.erase(e.id());
+    if (e.deleted()) return;
+    if (e.provisional()) {
+      provisional_[e.id()] = e;
+    } else {
+      entries_[{e.obligation(), e.withdrawn() != 0, e.when_nanos(), e.id()}] = e;
+    }
+  }
+
   std::map<Key, state::FindingEntryRecord> entries_;
   std::map<uint32_t, state::FindingEntryRecord> provisional_;
   std::map<std::string, state::SubjectRecord> subjects_;

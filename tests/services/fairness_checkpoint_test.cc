@@ -63,11 +63,16 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   // Checkpoints all along: entries are read back from disk to be withdrawn.
   config.mutable_fairness()->set_checkpoint_every_events(7);
   // Seeded a few cases at a time (when it is seeded, below): the subjects
-  // of each slice are written ahead of the index's first checkpoint.
+  // and entries of each slice are written ahead of the index's first
+  // checkpoint.
   std::atomic<size_t> written_ahead = 0;
-  customize_ = [&written_ahead](server::ServerOptions& o) {
+  std::atomic<size_t> entries_ahead = 0;
+  customize_ = [&](server::ServerOptions& o) {
     o.TEST_seed_slice_cases = 3;
-    o.TEST_seeded_subjects_written = [&written_ahead](size_t n) { written_ahead += n; };
+    o.TEST_seeded_written = [&](size_t subjects, size_t entries) {
+      written_ahead += subjects;
+      entries_ahead += entries;
+    };
   };
   auto gauge = [&](const std::string& name) { return Gauge(name); };
   StartServer(config);
@@ -147,8 +152,10 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   expect_same_reports();
 
   // What a rebuild seeded a few cases at a time leaves in the checkpoint
-  // (the subjects of each slice written ahead, the rest with the index's
-  // first checkpoint) is what one seeded all at once leaves.
+  // (the subjects and entries of each slice written ahead and let go, read
+  // back when an entry is withdrawn or a subject decided again; the rest
+  // with the index's first checkpoint) is what one seeded all at once
+  // leaves.
   auto findings_on_disk = [&] {
     StopServer();
     std::map<std::string, std::string> out;
@@ -169,10 +176,12 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   };
   rebuild_projections_ = true;
   written_ahead = 0;
+  entries_ahead = 0;
   restart();
   wait_until_ready();
   const std::map<std::string, std::string> in_slices = findings_on_disk();
   EXPECT_GT(written_ahead, 10u);
+  EXPECT_GT(entries_ahead, 10u);
   customize_ = nullptr;
   restart();
   wait_until_ready();
