@@ -303,7 +303,7 @@ void ProjectionRunner::Stop() {
   if (thread_.joinable()) thread_.join();
   absl::MutexLock fold(&fold_mu_);
   MarkDamage();  // a report may have met it since the fold last looked
-  CheckpointLogged();
+  (void)CheckpointLogged();  // (no memory to hand back: the process is stopping)
 }
 
 bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) const {

@@ -219,7 +219,8 @@ class ProjectionRunner {
   // A checkpoint, its failure logged once. True when freed memory is due
   // to be handed back (ReturnFreedMemory(), called holding no lock: it
   // walks the whole heap).
-  bool CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  [[nodiscard]] bool CheckpointLogged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // `idle`: how long no event has come (zero while they do).
   bool CheckpointDue(bool catching_up, absl::Duration idle = absl::ZeroDuration()) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);

@@ -193,7 +193,13 @@ absl::Status ProjectionRunner::CheckpointForTest() {
 bool ProjectionRunner::CheckpointDue(bool catching_up, absl::Duration idle) const {
   absl::ReaderMutexLock lock(&mu_);
   const uint64_t pending = projection_.position() - checkpointed_position_;
-  if (pending == 0) return false;
+  // With nothing folded since, only the findings index can have something
+  // to write: its first checkpoint after seeding on a quiet log (without
+  // it, a restart before the next event would seed it all again).
+  if (pending == 0 && !(projection_.findings_unsaved() && db_ != nullptr && !options_.read_only &&
+                        !checkpoint_broken_)) {
+    return false;
+  }
   // The cases changed since the last checkpoint are held in memory until
   // it is taken: taken early once they outgrow the cache (unless it cannot
   // be written, or failed: then by time, as below).

@@ -662,7 +662,7 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
 }
 
 bool FindingsIndex::unsaved() const {
-  if (seeding_) return false;
+  if (seeding_ || failed_) return false;
   // The header that makes the subjects written while seeding count.
   if (seeded_unsaved_ || !dirty_subjects_.empty()) return true;
   for (const auto& [id, e] : pending_) {

@@ -155,10 +155,8 @@ class FindingsIndex {
   // (read back when decided again): memory holds one slice's worth, not the
   // whole seeding's.
   void SeededSaved();
-  // Subjects written ahead while seeding and let go (read back if decided
-  // again before the first checkpoint).
-  size_t subjects_let_go() const { return let_go_.size(); }
-  // Whether a checkpoint has anything of the index to write.
+  // Whether a checkpoint has anything of the index to write (never while
+  // seeding, nor once failed).
   bool unsaved() const;
   // Restoring, on an index created unseeded over the restored cases: each
   // subject, then Restored().

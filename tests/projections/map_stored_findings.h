@@ -53,8 +53,11 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
                                                 uint32_t id) const override {
     auto it = entries_.find({obligation, false, when, id});
     if (it == entries_.end()) return absl::NotFoundError("no such entry");
+    ++entries_read_;
     return it->second;
   }
+  // How many entries were read back (to be withdrawn).
+  size_t entries_read() const { return entries_read_; }
   absl::Status ScanFigureChanges(
       int64_t first_day, int64_t last_day, uint64_t after_position,
       const std::function<void(const state::FigureChangeRecord&)>& visit) const override {
@@ -176,6 +179,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   std::map<std::string, state::CaseRecord> cases_;
   std::map<std::string, state::CaseSkeletonRecord> skeletons_;
   mutable size_t cases_read_ = 0;
+  mutable size_t entries_read_ = 0;
   mutable size_t subjects_read_ = 0;
   mutable std::vector<std::string> looked_for_;
   bool fail_subject_reads_ = false;
