@@ -390,7 +390,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
             record->occurred_at_nanos() != 0 ? record->occurred_at_nanos()
                                              : it->occurred_at_nanos());
     }
-    bodies_->Grew(*c, record->ByteSizeLong());
+    bodies_->Grew(*c, *record);
     if (findings_ != nullptr) {
       findings_->Folded(*c, *it, event.position(), ToNanos(e.recorded_at()), new_case);
     }
@@ -407,7 +407,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   }
   Index(c, fact->payload(), fact->occurred_at_nanos());
   if (access) AccessFactAt(e.stream_id(), c, event.position());
-  bodies_->Grew(*c, fact->ByteSizeLong());
+  bodies_->Grew(*c, *fact);
   if (findings_ != nullptr) {
     findings_->Folded(*c, *fact, event.position(), ToNanos(e.recorded_at()), new_case);
   }

@@ -310,8 +310,9 @@ class FairnessProjection {
 
   // Checkpointing. Cases changed since the last ClearDirty():
   void ForEachDirtyCase(const std::function<void(const state::CaseRecord&)>& visit) const;
-  // Then TrimCases(), with the exclusive lock released: the cases saved
-  // may now be dropped.
+  // Once each was serialised (its size is read from that serialisation, not
+  // walked again). Then TrimCases(), with the exclusive lock released: the
+  // cases saved may now be dropped.
   void ClearDirty();
   // What the indexes hold of the case of `body` (its skeleton), written
   // beside the body at each checkpoint (ForEachDirtyCase).

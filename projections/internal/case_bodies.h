@@ -67,11 +67,17 @@ class CaseBodies {
   void Fail(const absl::Status& why) const;
   // The body, for the fold to change: unsaved from now on.
   state::CaseRecord* MutableBody(const Case& c);
-  // The fold grew `c`'s unsaved body by `serialised` bytes (serialised).
-  void Grew(const Case& c, size_t serialised);
-  // The checkpoint has written `c`'s body: it may be dropped (by the next
-  // Trim(), which the caller makes once it holds no lock readers wait on:
-  // a checkpoint after a rebuild saves every case).
+  // The fold added `part` (a fact, or a correction of one) to `c`'s
+  // unsaved body. One part in 16 is sized (a walk of the message: a tenth
+  // of a rebuild's fold when every fact was); the running mean of those
+  // stands in for the rest. The body's size is taken again in full when a
+  // checkpoint saves it (Saved), so the estimate lasts until then only.
+  void Grew(const Case& c, const google::protobuf::MessageLite& part);
+  // The checkpoint has written `c`'s body, serialising it (its size is
+  // then the one protobuf cached; a record never serialised is sized
+  // again): it may be dropped (by the next Trim(), which the caller makes
+  // once it holds no lock readers wait on: a checkpoint after a rebuild
+  // saves every case).
   void Saved(const Case& c);
   // Drops what is over budget now that readers may have let go.
   void Trim() const;
@@ -132,6 +138,9 @@ class CaseBodies {
   mutable double measured_memory_ ABSL_GUARDED_BY(mu_) = 0;
   mutable double measured_serialised_ ABSL_GUARDED_BY(mu_) = 0;
   mutable uint64_t sized_ ABSL_GUARDED_BY(mu_) = 0;
+  // Parts the fold added (Grew), and the running mean of those sized.
+  uint64_t parts_ ABSL_GUARDED_BY(mu_) = 0;
+  double part_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   mutable absl::Status status_ ABSL_GUARDED_BY(mu_);
   mutable absl::Status damage_ ABSL_GUARDED_BY(mu_);
 };

@@ -94,7 +94,10 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   // subjects it wrote.
   size_t Checkpoint(FairnessProjection& p) {
     p.ForEachDirtyCase([&](const state::CaseRecord& c) {
-      cases_[c.stream_id()] = c;
+      // Serialised, as the runner's checkpoint does (ClearDirty reads the
+      // size it cached).
+      state::CaseRecord& stored = cases_[c.stream_id()];
+      EXPECT_TRUE(stored.ParseFromString(c.SerializeAsString()));
       skeletons_[c.stream_id()] = p.SkeletonOf(c);
     });
     position_ = p.position();
