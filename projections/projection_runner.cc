@@ -344,7 +344,7 @@ std::optional<ProjectionRunner::Loaded> ProjectionRunner::loaded() const {
 }
 
 void ProjectionRunner::MarkDamage() {
-  if (damage_marked_ || db_ == nullptr || options_.read_only || checkpoint_broken_) return;
+  if (damage_marked_ || !CheckpointWritable()) return;
   absl::Status damage;
   {
     absl::ReaderMutexLock lock(&mu_);

@@ -216,6 +216,11 @@ class ProjectionRunner {
   // that holds cases (at a position past 0): a start at 0 deletes nothing of
   // the index. What fails to be written is left to that checkpoint.
   absl::Status SaveSeeded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether there is a checkpoint this process may write: a database, not
+  // read-only, and not found unreadable at start.
+  bool CheckpointWritable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) {
+    return db_ != nullptr && !options_.read_only && !checkpoint_broken_;
+  }
   // A checkpoint, its failure logged once. True when freed memory is due
   // to be handed back (ReturnFreedMemory(), called holding no lock: it
   // walks the whole heap).

@@ -56,7 +56,7 @@ absl::Status ProjectionRunner::Checkpoint() {
   // Only the fold changes the projection, and it is excluded by fold_mu_:
   // a shared lock is enough to serialise the cases, so reports go on
   // meanwhile. Only forgetting what is now checkpointed needs mu_ alone.
-  if (db_ == nullptr || options_.read_only || checkpoint_broken_) return absl::OkStatus();
+  if (!CheckpointWritable()) return absl::OkStatus();
   {
     // Never over a good checkpoint with a projection that could not read
     // a case back.
@@ -148,7 +148,7 @@ absl::Status ProjectionRunner::Checkpoint() {
 }
 
 absl::Status ProjectionRunner::SaveSeeded() {
-  if (db_ == nullptr || options_.read_only || checkpoint_broken_) return absl::OkStatus();
+  if (!CheckpointWritable()) return absl::OkStatus();
   rocksdb::ColumnFamilyHandle* cf = db_->DefaultColumnFamily();
   storage::SortedWriteBatch gathered;
   size_t subjects = 0;
@@ -196,8 +196,7 @@ bool ProjectionRunner::CheckpointDue(bool catching_up, absl::Duration idle) cons
   // With nothing folded since, only the findings index can have something
   // to write: its first checkpoint after seeding on a quiet log (without
   // it, a restart before the next event would seed it all again).
-  if (pending == 0 && !(projection_.findings_unsaved() && db_ != nullptr && !options_.read_only &&
-                        !checkpoint_broken_)) {
+  if (pending == 0 && !(projection_.findings_unsaved() && CheckpointWritable())) {
     return false;
   }
   // The cases changed since the last checkpoint are held in memory until

@@ -223,7 +223,7 @@ void ProjectionRunner::ReplaceDamagedCheckpoint(const absl::Status& why) {
 }
 
 void ProjectionRunner::KeepCasesInCheckpoint() {
-  if (db_ == nullptr || options_.read_only || checkpoint_broken_) {
+  if (!CheckpointWritable()) {
     // Every body stays in memory: none may be dropped while none is saved.
     projection_.KeepCasesIn(nullptr, 0);
     stored_cases_.reset();
