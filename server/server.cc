@@ -33,6 +33,7 @@
 #include "server/demo_loader.h"
 #include "server/metrics_http.h"
 #include "server/server_metrics.h"
+#include "server/socket_poller.h"
 #include "services/audit_service.h"
 #include "services/auth/authorizer.h"
 #include "services/auth/call_gate.h"
@@ -252,6 +253,8 @@ class EvenHandServer::Impl {
   std::unique_ptr<services::AuditService> audit_;
   std::unique_ptr<services::OperationsService> operations_;
   std::unique_ptr<grpc::Server> server_;
+  // After server_: shut down after it (SocketPoller::Stop).
+  std::unique_ptr<SocketPoller> socket_poller_;
   std::unique_ptr<MetricsHttp> metrics_;
   std::string metrics_address_;
   absl::Time started_ = absl::Now();
@@ -482,8 +485,15 @@ absl::Status EvenHandServer::Impl::Start() {
   builder.RegisterService(fairness_.get());
   builder.RegisterService(audit_.get());
   builder.RegisterService(operations_.get());
+  socket_poller_ = std::make_unique<SocketPoller>(builder);
   server_ = builder.BuildAndStart();
+  if (server_ != nullptr) socket_poller_->Start();
   if (server_ == nullptr || port_ == 0) {
+    if (server_ != nullptr) {
+      server_->Shutdown();
+      server_->Wait();
+    }
+    socket_poller_->Stop();
     store_->BeginShutdown();
     runner_->Stop();
     integrity_->Abandon();
@@ -525,6 +535,7 @@ absl::Status EvenHandServer::Impl::Start() {
     if (!metrics.ok()) {
       server_->Shutdown();
       server_->Wait();
+      socket_poller_->Stop();
       store_->BeginShutdown();
       runner_->Stop();
       integrity_->Abandon();
@@ -622,6 +633,7 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   }
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  socket_poller_->Stop();
   if (metrics_) metrics_->Stop();
   // The projection checkpoints what it has folded, and the tree is signed as
   // it stands, while the log is open.
