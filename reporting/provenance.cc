@@ -23,19 +23,34 @@ v1::ReportProvenance MakeProvenance(const std::string& log_id, uint64_t tree_siz
   return p;
 }
 
-absl::Status FillEvidence(
-    v1::FairnessReport& report,
-    const std::function<absl::StatusOr<v1::RecordedEvent>(uint64_t)>& read_at) {
-  for (v1::EvidenceEvent& e : *report.mutable_evidence()) {
-    EH_ASSIGN_OR_RETURN(v1::RecordedEvent event, read_at(e.position()));
-    e.set_stream_id(event.event().stream_id());
-    e.set_type(event.event().type());
-    e.set_event_id(event.event().event_id());
-    *e.mutable_occurred_at() = event.event().occurred_at();
-    *e.mutable_recorded_at() = event.event().recorded_at();
-    e.set_source_system(event.event().source_system());
+absl::Status FillEvidence(v1::FairnessReport& report, const ReadEvents& read) {
+  // The evidence in position order (as the report lists it, but not
+  // assumed), each position read once.
+  std::vector<v1::EvidenceEvent*> by_position;
+  by_position.reserve(report.evidence_size());
+  for (v1::EvidenceEvent& e : *report.mutable_evidence()) by_position.push_back(&e);
+  std::stable_sort(by_position.begin(), by_position.end(),
+                   [](const v1::EvidenceEvent* a, const v1::EvidenceEvent* b) {
+                     return a->position() < b->position();
+                   });
+  std::vector<uint64_t> positions;
+  positions.reserve(by_position.size());
+  for (const v1::EvidenceEvent* e : by_position) {
+    if (positions.empty() || positions.back() != e->position()) positions.push_back(e->position());
   }
-  return absl::OkStatus();
+  size_t next = 0;
+  return read(positions, [&](const v1::RecordedEvent& event) {
+    for (; next < by_position.size() && by_position[next]->position() == event.position();
+         ++next) {
+      v1::EvidenceEvent& e = *by_position[next];
+      e.set_stream_id(event.event().stream_id());
+      e.set_type(event.event().type());
+      e.set_event_id(event.event().event_id());
+      *e.mutable_occurred_at() = event.event().occurred_at();
+      *e.mutable_recorded_at() = event.event().recorded_at();
+      e.set_source_system(event.event().source_system());
+    }
+  });
 }
 
 absl::StatusOr<v1::FairnessReport> ReportFromEvents(
@@ -62,12 +77,17 @@ absl::StatusOr<v1::FairnessReport> ReportFromEvents(
     projection.Apply(event);
   }
   v1::FairnessReport report = projection.Report(query, settings, calendar);
-  EH_RETURN_IF_ERROR(FillEvidence(report, [&](uint64_t position) -> absl::StatusOr<v1::RecordedEvent> {
-    if (position == 0 || position > events.size()) {
-      return absl::NotFoundError(absl::StrCat("no event at position ", position));
-    }
-    return events[position - 1];
-  }));
+  EH_RETURN_IF_ERROR(FillEvidence(
+      report, [&](const std::vector<uint64_t>& positions,
+                  const std::function<void(const v1::RecordedEvent&)>& visit) -> absl::Status {
+        for (uint64_t position : positions) {
+          if (position == 0 || position > events.size()) {
+            return absl::NotFoundError(absl::StrCat("no event at position ", position));
+          }
+          visit(events[position - 1]);
+        }
+        return absl::OkStatus();
+      }));
   *report.mutable_provenance() = MakeProvenance(
       log_id, query.as_of_position,
       query.as_of_position == 0 ? integrity::EmptyTreeRoot() : tree.Root(), key_id, settings,

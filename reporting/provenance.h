@@ -25,11 +25,15 @@ v1::ReportProvenance MakeProvenance(const std::string& log_id, uint64_t tree_siz
                                     const projections::FairnessSettings& settings,
                                     const projections::WorkingDayCalendar& calendar);
 
+// Reads the events at `positions` (ascending, each in the log), calling
+// `visit` with each in that order.
+using ReadEvents = std::function<absl::Status(
+    const std::vector<uint64_t>& positions,
+    const std::function<void(const v1::RecordedEvent&)>& visit)>;
+
 // Fills each evidence event's envelope (stream, type, id, times, source)
-// from the log, read through `read_at(position)`.
-absl::Status FillEvidence(
-    v1::FairnessReport& report,
-    const std::function<absl::StatusOr<v1::RecordedEvent>(uint64_t)>& read_at);
+// from the log, read through `read` all at once.
+absl::Status FillEvidence(v1::FairnessReport& report, const ReadEvents& read);
 
 // The report of `events` (the log's events from position 1, in order, as
 // many as `query.as_of_position` at least) for `query`, with its evidence

@@ -167,9 +167,12 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   report.set_log_last_position(store_->LastPosition());
   // The envelope of each cited event, straight from the log.
   EH_RETURN_IF_ERROR(reporting::FillEvidence(
-      report, [this](uint64_t position) -> absl::StatusOr<v1::RecordedEvent> {
-        EH_ASSIGN_OR_RETURN(storage::EventPtr event, store_->ReadAt(position));
-        return *event;
+      report, [this](const std::vector<uint64_t>& positions,
+                     const std::function<void(const v1::RecordedEvent&)>& visit) {
+        return store_->ReadAtPositions(positions, [&](const storage::EventPtr& event) {
+          visit(*event);
+          return true;
+        });
       }));
   if (integrity_ == nullptr) return report;  // benchmarks of the fold alone
   std::string root = integrity::EmptyTreeRoot();

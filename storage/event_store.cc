@@ -512,6 +512,11 @@ absl::StatusOr<EventPtr> EventStore::ReadAt(uint64_t position) const {
   return impl_->ReadAt(position);
 }
 
+absl::Status EventStore::ReadAtPositions(const std::vector<uint64_t>& positions,
+                                         const EventVisitor& visit) const {
+  return impl_->ReadAtPositions(positions, visit);
+}
+
 std::unique_ptr<Subscription> EventStore::Subscribe(uint64_t from_position) const {
   return std::make_unique<Subscription>(this, std::max<uint64_t>(from_position, 1));
 }

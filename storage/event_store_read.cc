@@ -31,6 +31,49 @@ absl::StatusOr<EventPtr> EventStore::Impl::ReadAt(uint64_t position) const {
   return internal::ParseRecord(value, position);
 }
 
+absl::Status EventStore::Impl::ReadAtPositions(const std::vector<uint64_t>& positions,
+                                              const EventVisitor& visit) const {
+  const uint64_t last = LastPosition();
+  constexpr size_t kChunk = 256;
+  std::vector<std::string> keys;
+  std::vector<rocksdb::Slice> slices;
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  for (size_t begin = 0; begin < positions.size(); begin += kChunk) {
+    const size_t n = std::min(kChunk, positions.size() - begin);
+    keys.clear();
+    slices.clear();
+    bool ascending = true;
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t position = positions[begin + i];
+      if (position == 0 || position > last) {
+        return absl::NotFoundError(absl::StrCat("no event at position ", position));
+      }
+      if (i > 0 && position <= positions[begin + i - 1]) ascending = false;
+      keys.push_back(BigEndian64(position));
+    }
+    for (const std::string& k : keys) slices.emplace_back(k);
+    values.clear();
+    values.resize(n);
+    statuses.assign(n, rocksdb::Status());
+    db_->MultiGet(rocksdb::ReadOptions(), events_cf_, n, slices.data(), values.data(),
+                  statuses.data(), /*sorted_input=*/ascending);
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t position = positions[begin + i];
+      if (statuses[i].IsNotFound()) {
+        return absl::NotFoundError(absl::StrCat("no event at position ", position));
+      }
+      EH_RETURN_IF_ERROR(
+          FromRocks(statuses[i], absl::StrCat("cannot read the event at position ", position)));
+      EH_RETURN_IF_ERROR(CheckNotDamaged(position));
+      EH_ASSIGN_OR_RETURN(EventPtr event,
+                          internal::ParseRecord(values[i].ToStringView(), position));
+      if (!visit(event)) return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<EventPtr> EventStore::Impl::ReadByEventId(const std::string& event_id) const {
   absl::StatusOr<UuidBytes> id = ParseUuid(event_id);
   if (!id.ok()) return absl::InvalidArgumentError(absl::StrCat("event id: ", id.status().message()));

@@ -179,6 +179,9 @@ const std::vector<const Case*>* ReportBuilder::OnMatter(const std::string& matte
 
 void ReportBuilder::LoadRegistry() {
   auto consider = [](std::vector<Change>* changes, Change c) { changes->push_back(std::move(c)); };
+  // Built afresh for every report: sized once, not grown.
+  memberships_.reserve(indexes_.members.size());
+  member_names_.reserve(indexes_.members.size());
   for (const Case* g : indexes_.groups) {
     GroupInfo& info = groups_[g->id];
     for (const Seen& s : View(*g)) {
@@ -713,8 +716,10 @@ v1::FairnessReport ReportBuilder::Build() {
 
   std::sort(findings_.begin(), findings_.end(), [](const v1::Finding& a, const v1::Finding& b) {
     auto key = [](const v1::Finding& f) {
-      return std::make_tuple(f.occurred_at().seconds(), f.occurred_at().nanos(), f.rule_id(),
-                             f.case_id(), f.group_id(), f.explanation());
+      return std::tuple<int64_t, int32_t, const std::string&, const std::string&,
+                        const std::string&, const std::string&>(
+          f.occurred_at().seconds(), f.occurred_at().nanos(), f.rule_id(), f.case_id(),
+          f.group_id(), f.explanation());
     };
     return key(a) < key(b);
   });
@@ -730,10 +735,13 @@ v1::FairnessReport ReportBuilder::Build() {
   findings_.clear();
   std::sort(obligations_.begin(), obligations_.end(),
             [](const v1::Obligation& a, const v1::Obligation& b) {
-              return std::make_tuple(a.due_at().seconds(), a.due_at().nanos(), a.rule_id(),
-                                     a.case_id(), a.group_id()) <
-                     std::make_tuple(b.due_at().seconds(), b.due_at().nanos(), b.rule_id(),
-                                     b.case_id(), b.group_id());
+              // References, not copies: a report sorts thousands.
+              auto key = [](const v1::Obligation& o) {
+                return std::tuple<int64_t, int32_t, const std::string&, const std::string&,
+                                  const std::string&>(o.due_at().seconds(), o.due_at().nanos(),
+                                                      o.rule_id(), o.case_id(), o.group_id());
+              };
+              return key(a) < key(b);
             });
   for (v1::Obligation& o : obligations_) *report_.add_obligations() = std::move(o);
   obligations_.clear();

@@ -74,6 +74,8 @@ class EventStore::Impl {
                           uint64_t max_count, const ReadFilter& filter,
                           const RawVisitor& visit) const;
   absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;
+  absl::Status ReadAtPositions(const std::vector<uint64_t>& positions,
+                               const EventVisitor& visit) const;
   absl::StatusOr<EventPtr> ReadByEventId(const std::string& event_id) const;
   absl::StatusOr<bool> StreamExists(const std::string& stream_id) const;
   absl::StatusOr<uint64_t> PositionAtTime(absl::Time t) const;

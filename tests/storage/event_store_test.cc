@@ -651,6 +651,50 @@ TEST_F(EventStoreTest, ARecordedIdResentWithOtherContentIsAlreadyExistsNotARepla
   EXPECT_EQ(store_->LastPosition(), 2u);
 }
 
+TEST_F(EventStoreTest, ReadAtPositionsVisitsEachInTheOrderGiven) {
+  // More than one MultiGet's worth (256), in ascending order, then not.
+  ASSERT_OK(store_->Append("a", ExpectedRevision::Any(), SomeEvents(300)));
+  auto positions_read = [&](const std::vector<uint64_t>& positions, size_t stop_after) {
+    std::vector<uint64_t> got;
+    absl::Status s = store_->ReadAtPositions(positions, [&](const EventPtr& e) {
+      EXPECT_EQ(e->event().stream_id(), "a");
+      got.push_back(e->position());
+      return got.size() < stop_after;
+    });
+    EXPECT_OK(s);
+    return got;
+  };
+  std::vector<uint64_t> ascending;
+  for (uint64_t p = 1; p <= 300; p += 1 + p % 3) ascending.push_back(p);
+  EXPECT_EQ(positions_read(ascending, SIZE_MAX), ascending);
+  const std::vector<uint64_t> any_order = {300, 7, 7, 1, 256, 257, 2};
+  EXPECT_EQ(positions_read(any_order, SIZE_MAX), any_order);
+  // A visitor that returns false stops the reads.
+  EXPECT_EQ(positions_read(ascending, 3), std::vector<uint64_t>(ascending.begin(),
+                                                                ascending.begin() + 3));
+  EXPECT_TRUE(positions_read({}, SIZE_MAX).empty());
+}
+
+TEST_F(EventStoreTest, ReadAtPositionsRefusesAPositionNotInTheLogOrDamaged) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
+  std::vector<uint64_t> got;
+  auto visit = [&](const EventPtr& e) {
+    got.push_back(e->position());
+    return true;
+  };
+  EXPECT_THAT(store_->ReadAtPositions({1, 4}, visit),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no event at position 4")));
+  EXPECT_THAT(store_->ReadAtPositions({0}, visit),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no event at position 0")));
+  // Checked before anything of the batch is visited.
+  EXPECT_TRUE(got.empty());
+  store_->MarkDamaged(2, "its bytes changed");
+  EXPECT_THAT(store_->ReadAtPositions({1, 2, 3}, visit),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("position 2"), HasSubstr("its bytes changed"))));
+  EXPECT_EQ(got, std::vector<uint64_t>{1});
+}
+
 TEST_F(EventStoreTest, ReadsOfADamagedEventFailWithDataLossNamingIt) {
   ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
   store_->MarkDamaged(2, "its bytes changed");
