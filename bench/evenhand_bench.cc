@@ -22,6 +22,9 @@
 // Then, on a log of --events events (a generated council history):
 //   replay (ReadAll over gRPC), projection rebuild, the fairness report for
 //   the current quarter, inclusion proofs over gRPC, and the server's RSS.
+//   build/bench/evenhand_bench --parts=reports --server=host:port
+// times 200 reports of the current quarter and of the year against a
+// running server (a kept scale log, without the whole scale part).
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,7 +92,7 @@ ABSL_FLAG(std::string, evenhandd, "",
           "compare another build in the same conditions");
 ABSL_FLAG(std::string, server, "",
           "append to this running evenhandd (host:port) instead of starting one (for "
-          "profiling it)");
+          "profiling it); with --parts=reports, time its current quarter's and year's reports");
 ABSL_FLAG(int, scale_years, 0,
           "years of history in the scale part's log (0: as many as the events take at 200,000 "
           "a year, at least 5; 5 gives a denser council at 10M)");
@@ -610,6 +613,13 @@ int Main(int argc, char** argv) {
   std::vector<SecurityRow> security;
   if (parts.find("security") != std::string::npos) security = TrustBoundaryCost(seconds);
   ScaleFigures scale;
+  if (parts.find("reports") != std::string::npos) {
+    if (absl::GetFlag(FLAGS_server).empty()) {
+      std::fprintf(stderr, "--parts=reports times a running server's reports: give --server\n");
+      return 2;
+    }
+    ReportsOnServer(absl::GetFlag(FLAGS_server), 200);
+  }
   if (parts.find("scale") != std::string::npos) {
     scale = Scale(absl::GetFlag(FLAGS_events), absl::GetFlag(FLAGS_keep_scale_log),
                   absl::GetFlag(FLAGS_scale_years));

@@ -160,6 +160,51 @@ int ScaleYears(uint64_t target, int years) {
   return static_cast<int>(std::max<uint64_t>(5, whole));
 }
 
+ReportLatency TimeReports(v1::Fairness::Stub* fairness,
+                          const std::function<v1::ReportRequest(int)>& request, int n) {
+  std::vector<double> ms;
+  ReportLatency latency;
+  for (int i = 0; i < n; ++i) {
+    grpc::ClientContext c;
+    const v1::ReportRequest r = request(i);
+    v1::FairnessReport report;
+    const absl::Time t0 = absl::Now();
+    grpc::Status s = fairness->GetReport(&c, r, &report);
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    if (!s.ok()) {
+      ++latency.errors;
+      std::fprintf(stderr, "report: %s\n", s.error_message().c_str());
+    }
+  }
+  std::sort(ms.begin(), ms.end());
+  latency.p50_ms = Percentile(ms, 0.5);
+  latency.p99_ms = Percentile(ms, 0.99);
+  latency.max_ms = ms.empty() ? 0 : ms.back();
+  return latency;
+}
+
+void ReportsOnServer(const std::string& address, int n) {
+  auto fairness = v1::Fairness::NewStub(Channel(address));
+  auto since = [](absl::Time from) {
+    return [from](int) {
+      v1::ReportRequest r;
+      *r.mutable_from() = ToProtoTime(from);
+      return r;
+    };
+  };
+  const struct {
+    const char* name;
+    absl::Duration back;
+  } periods[] = {{"current quarter", absl::Hours(24 * 91)},
+                 {"current year", absl::Hours(24 * 365)}};
+  std::printf("\nreports over gRPC from %s, %d of each\n", address.c_str(), n);
+  for (const auto& period : periods) {
+    const ReportLatency l = TimeReports(fairness.get(), since(absl::Now() - period.back), n);
+    std::printf("%-44s %8.1f ms p50, %.1f ms p99, %.1f ms max, %d refused\n", period.name,
+                l.p50_ms, l.p99_ms, l.max_ms, l.errors);
+  }
+}
+
 ScaleFigures Scale(uint64_t target, const std::string& keep, int years) {
   ScaleFigures f;
   f.years = ScaleYears(target, years);
@@ -238,19 +283,9 @@ ScaleFigures Scale(uint64_t target, const std::string& keep, int years) {
   auto time_reports = [&](v1::Fairness::Stub* fairness,
                           const std::function<v1::ReportRequest(int)>& request, double* p50,
                           double* p99) {
-    std::vector<double> ms;
-    for (int i = 0; i < 20; ++i) {
-      grpc::ClientContext c;
-      const v1::ReportRequest r = request(i);
-      v1::FairnessReport report;
-      const absl::Time t0 = absl::Now();
-      grpc::Status s = fairness->GetReport(&c, r, &report);
-      ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-      if (!s.ok()) std::fprintf(stderr, "report: %s\n", s.error_message().c_str());
-    }
-    std::sort(ms.begin(), ms.end());
-    *p50 = Percentile(ms, 0.5);
-    if (p99 != nullptr) *p99 = Percentile(ms, 0.99);
+    const ReportLatency latency = TimeReports(fairness, request, 20);
+    *p50 = latency.p50_ms;
+    if (p99 != nullptr) *p99 = latency.p99_ms;
   };
   auto since = [](absl::Time from) {
     return [from](int) {

@@ -7,7 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+
+#include "evenhand/v1/fairness.grpc.pb.h"
 
 namespace evenhand::bench {
 
@@ -64,6 +67,20 @@ ScaleFigures Scale(uint64_t target, const std::string& keep, int years);
 
 // The figures as a table on stdout (nothing if the run failed).
 void PrintScale(const ScaleFigures& scale);
+
+// Reports' latency over gRPC, in milliseconds, and how many were refused.
+struct ReportLatency {
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;
+  int errors = 0;
+};
+// `n` reports, `request(i)` the i-th, timed one after another.
+ReportLatency TimeReports(v1::Fairness::Stub* fairness,
+                          const std::function<v1::ReportRequest(int)>& request, int n);
+
+// The current quarter's and year's reports timed against a running server
+// (`evenhand_bench --parts=reports --server=host:port`), `n` of each: a
+// quick look at a kept log (--keep_scale_log) without the whole scale part.
+void ReportsOnServer(const std::string& address, int n);
 
 }  // namespace evenhand::bench
 
