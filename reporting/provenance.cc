@@ -1,5 +1,7 @@
 #include "reporting/provenance.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
@@ -38,10 +40,12 @@ absl::Status FillEvidence(v1::FairnessReport& report, const ReadEvents& read) {
   for (const v1::EvidenceEvent* e : by_position) {
     if (positions.empty() || positions.back() != e->position()) positions.push_back(e->position());
   }
-  size_t next = 0;
-  return read(positions, [&](const v1::RecordedEvent& event) {
-    for (; next < by_position.size() && by_position[next]->position() == event.position();
-         ++next) {
+  // The k-th event read is the one at positions[k].
+  size_t visited = 0, next = 0;
+  EH_RETURN_IF_ERROR(read(positions, [&](const v1::RecordedEvent& event) {
+    if (visited >= positions.size()) return;
+    const uint64_t position = positions[visited++];
+    for (; next < by_position.size() && by_position[next]->position() == position; ++next) {
       v1::EvidenceEvent& e = *by_position[next];
       e.set_stream_id(event.event().stream_id());
       e.set_type(event.event().type());
@@ -50,7 +54,12 @@ absl::Status FillEvidence(v1::FairnessReport& report, const ReadEvents& read) {
       *e.mutable_recorded_at() = event.event().recorded_at();
       e.set_source_system(event.event().source_system());
     }
-  });
+  }));
+  if (visited != positions.size()) {
+    return absl::InternalError(absl::StrCat("the report cites ", positions.size(),
+                                            " events and only ", visited, " were read"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::FairnessReport> ReportFromEvents(

@@ -26,7 +26,8 @@ v1::ReportProvenance MakeProvenance(const std::string& log_id, uint64_t tree_siz
                                     const projections::WorkingDayCalendar& calendar);
 
 // Reads the events at `positions` (ascending, each in the log), calling
-// `visit` with each in that order.
+// `visit` with each in that order: the k-th call is the event at
+// positions[k].
 using ReadEvents = std::function<absl::Status(
     const std::vector<uint64_t>& positions,
     const std::function<void(const v1::RecordedEvent&)>& visit)>;

@@ -252,9 +252,10 @@ class EvenHandServer::Impl {
   std::unique_ptr<services::FairnessService> fairness_;
   std::unique_ptr<services::AuditService> audit_;
   std::unique_ptr<services::OperationsService> operations_;
-  std::unique_ptr<grpc::Server> server_;
-  // After server_: shut down after it (SocketPoller::Stop).
+  // Declared before server_, so destroyed after it: gRPC wants a server's
+  // queues shut down after the server (SocketPoller::Stop).
   std::unique_ptr<SocketPoller> socket_poller_;
+  std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttp> metrics_;
   std::string metrics_address_;
   absl::Time started_ = absl::Now();
@@ -487,7 +488,6 @@ absl::Status EvenHandServer::Impl::Start() {
   builder.RegisterService(operations_.get());
   socket_poller_ = std::make_unique<SocketPoller>(builder);
   server_ = builder.BuildAndStart();
-  if (server_ != nullptr) socket_poller_->Start();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {
       server_->Shutdown();
@@ -503,6 +503,7 @@ absl::Status EvenHandServer::Impl::Start() {
         "cannot listen on ", c.listen(),
         ": the address is invalid or in use (use --listen=HOST:PORT, port 0 picks a free one)"));
   }
+  socket_poller_->Start();
   std::string host = c.listen().substr(0, c.listen().rfind(':'));
   address_ = absl::StrCat(host, ":", port_);
   if (c.metrics().listen() != "off") {

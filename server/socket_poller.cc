@@ -1,6 +1,6 @@
 #include "server/socket_poller.h"
 
-#include "base/thread_name.h"
+#include <pthread.h>
 
 namespace evenhand::server {
 
@@ -10,8 +10,8 @@ SocketPoller::SocketPoller(grpc::ServerBuilder& builder)
 SocketPoller::~SocketPoller() { Stop(); }
 
 void SocketPoller::Start() {
+  if (stopped_ || thread_.joinable()) return;
   thread_ = std::thread([cq = cq_.get()] {
-    SetThreadName("eh-poller");
     void* tag;
     bool ok;
     // Returns only once the queue is shut down and drained: no call is
@@ -19,6 +19,8 @@ void SocketPoller::Start() {
     while (cq->Next(&tag, &ok)) {
     }
   });
+  // Named from here, so the name is there when Start() returns.
+  pthread_setname_np(thread_.native_handle(), "eh-poller");
 }
 
 void SocketPoller::Stop() {

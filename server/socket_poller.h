@@ -16,7 +16,14 @@
 // is read as soon as data arrives.
 //
 // What it does not do: take any call. No service requests calls on this
-// queue, so Next() returns only once the queue is shut down.
+// queue (gRPC posts its own request for unknown methods only on servers
+// without callback methods, and evenhandd has them), so Next() returns
+// only once the queue is shut down. Nor does it hurry callback methods
+// (Append, AppendStream, Subscribe): their callbacks still run on gRPC's
+// two threads, so the first after an idle second may still wait for one to
+// wake; their socket is read at once.
+//
+// Thread-compatible: Start() and Stop() from the thread that owns it.
 #ifndef EVENHAND_SERVER_SOCKET_POLLER_H_
 #define EVENHAND_SERVER_SOCKET_POLLER_H_
 
@@ -31,12 +38,13 @@ class SocketPoller {
  public:
   // Registers the queue with `builder`: before BuildAndStart().
   explicit SocketPoller(grpc::ServerBuilder& builder);
-  // Stop(), if not yet.
+  // Stop(), if not yet: destroy it after the server's Shutdown().
   ~SocketPoller();
   SocketPoller(const SocketPoller&) = delete;
   SocketPoller& operator=(const SocketPoller&) = delete;
 
-  // Starts the polling thread: after BuildAndStart() succeeded.
+  // Starts the polling thread (named "eh-poller" before this returns):
+  // after BuildAndStart() succeeded; once, and not after Stop().
   void Start();
   // Shuts the queue down and joins the thread: after the server's
   // Shutdown() (gRPC wants a server's queues shut down after it).

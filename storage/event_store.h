@@ -259,9 +259,9 @@ class EventStore {
   absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;
   // The events at `positions` (each in the log), visited in the order
   // given; read a few hundred at a time with one RocksDB MultiGet each
-  // (cheaper than ReadAt one by one, most of all in ascending order, as a
-  // report's evidence is). NotFound names the first position not in the
-  // log; nothing after it is visited.
+  // (cheaper than ReadAt one by one, most of all in ascending order).
+  // NotFound, before anything is visited, if one is not in the log;
+  // DataLoss at a damaged one, after those before it were visited.
   absl::Status ReadAtPositions(const std::vector<uint64_t>& positions,
                                const EventVisitor& visit) const;
 

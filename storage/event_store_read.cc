@@ -34,6 +34,11 @@ absl::StatusOr<EventPtr> EventStore::Impl::ReadAt(uint64_t position) const {
 absl::Status EventStore::Impl::ReadAtPositions(const std::vector<uint64_t>& positions,
                                               const EventVisitor& visit) const {
   const uint64_t last = LastPosition();
+  for (uint64_t position : positions) {
+    if (position == 0 || position > last) {
+      return absl::NotFoundError(absl::StrCat("no event at position ", position));
+    }
+  }
   constexpr size_t kChunk = 256;
   std::vector<std::string> keys;
   std::vector<rocksdb::Slice> slices;
@@ -46,9 +51,6 @@ absl::Status EventStore::Impl::ReadAtPositions(const std::vector<uint64_t>& posi
     bool ascending = true;
     for (size_t i = 0; i < n; ++i) {
       const uint64_t position = positions[begin + i];
-      if (position == 0 || position > last) {
-        return absl::NotFoundError(absl::StrCat("no event at position ", position));
-      }
       if (i > 0 && position <= positions[begin + i - 1]) ascending = false;
       keys.push_back(BigEndian64(position));
     }

@@ -179,7 +179,8 @@ const std::vector<const Case*>* ReportBuilder::OnMatter(const std::string& matte
 
 void ReportBuilder::LoadRegistry() {
   auto consider = [](std::vector<Change>* changes, Change c) { changes->push_back(std::move(c)); };
-  // Built afresh for every report: sized once, not grown.
+  // Built afresh for every report (and registry event the index folds):
+  // sized for the councillors at once rather than grown one by one.
   memberships_.reserve(indexes_.members.size());
   member_names_.reserve(indexes_.members.size());
   for (const Case* g : indexes_.groups) {

@@ -652,7 +652,8 @@ TEST_F(EventStoreTest, ARecordedIdResentWithOtherContentIsAlreadyExistsNotARepla
 }
 
 TEST_F(EventStoreTest, ReadAtPositionsVisitsEachInTheOrderGiven) {
-  // More than one MultiGet's worth (256), in ascending order, then not.
+  // More than two MultiGets' worth (256 each), in ascending order, then not.
+  ASSERT_OK(store_->Append("a", ExpectedRevision::Any(), SomeEvents(300)));
   ASSERT_OK(store_->Append("a", ExpectedRevision::Any(), SomeEvents(300)));
   auto positions_read = [&](const std::vector<uint64_t>& positions, size_t stop_after) {
     std::vector<uint64_t> got;
@@ -665,7 +666,10 @@ TEST_F(EventStoreTest, ReadAtPositionsVisitsEachInTheOrderGiven) {
     return got;
   };
   std::vector<uint64_t> ascending;
-  for (uint64_t p = 1; p <= 300; p += 1 + p % 3) ascending.push_back(p);
+  for (uint64_t p = 1; p <= 600; ++p) {
+    if (p % 7 != 0) ascending.push_back(p);
+  }
+  ASSERT_GT(ascending.size(), 2u * 256);
   EXPECT_EQ(positions_read(ascending, SIZE_MAX), ascending);
   const std::vector<uint64_t> any_order = {300, 7, 7, 1, 256, 257, 2};
   EXPECT_EQ(positions_read(any_order, SIZE_MAX), any_order);
@@ -686,13 +690,24 @@ TEST_F(EventStoreTest, ReadAtPositionsRefusesAPositionNotInTheLogOrDamaged) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no event at position 4")));
   EXPECT_THAT(store_->ReadAtPositions({0}, visit),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no event at position 0")));
-  // Checked before anything of the batch is visited.
+  // Checked before anything is visited, wherever it comes.
+  std::vector<uint64_t> many(300, 1);
+  many.push_back(4);
+  EXPECT_THAT(store_->ReadAtPositions(many, visit),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no event at position 4")));
   EXPECT_TRUE(got.empty());
   store_->MarkDamaged(2, "its bytes changed");
   EXPECT_THAT(store_->ReadAtPositions({1, 2, 3}, visit),
               StatusIs(absl::StatusCode::kDataLoss,
                        AllOf(HasSubstr("position 2"), HasSubstr("its bytes changed"))));
   EXPECT_EQ(got, std::vector<uint64_t>{1});
+  // In a later MultiGet: the events before it were visited.
+  got.clear();
+  std::vector<uint64_t> then_damaged(300, 1);
+  then_damaged.push_back(2);
+  EXPECT_THAT(store_->ReadAtPositions(then_damaged, visit),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 2")));
+  EXPECT_EQ(got.size(), 300u);
 }
 
 TEST_F(EventStoreTest, ReadsOfADamagedEventFailWithDataLossNamingIt) {
