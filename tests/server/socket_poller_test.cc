@@ -53,21 +53,30 @@ bool NoThreadNamed(const std::string& name) {
   return false;
 }
 
-TEST(SocketPollerTest, PollsWhileTheServerServesAndStopsAfterIt) {
+// What every test builds: the service, to listen on `address` (the port
+// chosen goes to `port`), as evenhandd's builder is set up.
+struct Listening {
+  explicit Listening(const std::string& address) {
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+  }
   Service service;
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
+};
+
+TEST(SocketPollerTest, PollsWhileTheServerServesAndStopsAfterIt) {
+  Listening setup("127.0.0.1:0");
+  grpc::ServerBuilder& builder = setup.builder;
   SocketPoller poller(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  ASSERT_NE(port, 0);
+  ASSERT_NE(setup.port, 0);
   poller.Start();
   EXPECT_EQ(ThreadsNamed("eh-poller"), 1);
 
-  auto stub = v1::EventLog::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = v1::EventLog::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", setup.port), grpc::InsecureChannelCredentials()));
   for (int i = 0; i < 20; ++i) {
     grpc::ClientContext context;
     v1::GetStatusResponse response;
@@ -88,11 +97,8 @@ TEST(SocketPollerTest, PollsWhileTheServerServesAndStopsAfterIt) {
 }
 
 TEST(SocketPollerTest, AServerThatDidNotStartLetsItsQueueGo) {
-  Service service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:notaport", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
+  Listening setup("127.0.0.1:notaport");
+  grpc::ServerBuilder& builder = setup.builder;
   SocketPoller poller(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   EXPECT_EQ(server, nullptr);
@@ -101,11 +107,8 @@ TEST(SocketPollerTest, AServerThatDidNotStartLetsItsQueueGo) {
 }
 
 TEST(SocketPollerTest, DestroyedAfterItsServerItStopsItself) {
-  Service service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
+  Listening setup("127.0.0.1:0");
+  grpc::ServerBuilder& builder = setup.builder;
   {
     SocketPoller poller(builder);
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
