@@ -20,7 +20,6 @@
 #include "base/thread_name.h"
 #include "projections/internal/checkpoint_store.h"
 #include "projections/internal/two_stages.h"
-#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
@@ -54,9 +53,8 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.avoid_flush_during_recovery = true;
   storage::ShareTheDiskWithTheLog(&db_options);
-  rocksdb::BlockBasedTableOptions table_options;
-  table_options.block_cache = rocksdb::NewLRUCache(runner->options_.block_cache_bytes);
-  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(
+      internal::CheckpointTableOptions(runner->options_.block_cache_bytes)));
   db_options.info_log = std::make_shared<storage::RocksLogger>("projections");
   runner->env_ = storage::EnvOver(storage::OwnerOnlyFileSystem());
   db_options.env = runner->env_.get();

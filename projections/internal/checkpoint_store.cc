@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
 #include "base/status_macros.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
 
 namespace evenhand::projections::internal {
 namespace {
@@ -15,6 +17,13 @@ constexpr size_t kFindingKeySize = sizeof(kFindingEntryPrefix) - 1 + 2 + 16;
 constexpr size_t kFigureChangeDayAt = sizeof(kFigureChangePrefix) - 1;
 
 }  // namespace
+
+rocksdb::BlockBasedTableOptions CheckpointTableOptions(size_t block_cache_bytes) {
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  return t;
+}
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
