@@ -132,8 +132,12 @@ absl::Status ProjectionRunner::OpenDatabase(bool damaged, const absl::Status& wh
   return absl::OkStatus();
 }
 
-ProjectionRunner::~ProjectionRunner() {
+ProjectionRunner::~ProjectionRunner() { Close(); }
+
+void ProjectionRunner::Close() {
   Stop();
+  if (db_closed_) return;
+  db_closed_ = true;
   if (db_ != nullptr && !options_.read_only && disk_->CheckRoom(0).ok()) {
     // Flushed, so the next start has no WAL to replay.
     if (absl::Status s = FromRocks(db_->Flush(rocksdb::FlushOptions()), "cannot flush"); !s.ok()) {

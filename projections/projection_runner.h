@@ -119,6 +119,10 @@ class ProjectionRunner {
   // Stops following the log and writes a final checkpoint. Call before the
   // store is closed. Idempotent.
   void Stop();
+  // After Stop(): flushes the checkpoint's database (the next start has no
+  // WAL to replay) and closes it; nothing is read from it afterwards. The
+  // destructor does it if this was not called. Idempotent.
+  void Close();
 
   // Waits until the projection has folded `position`; false on timeout.
   bool WaitForPosition(uint64_t position, absl::Time deadline) const;
@@ -240,6 +244,7 @@ class ProjectionRunner {
   std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::Options> db_options_;
   std::unique_ptr<rocksdb::DB> db_;  // the checkpoint's; closed after the last one
+  bool db_closed_ = false;  // Close()d
   // The findings index's checkpointed entries, read back from db_.
   std::unique_ptr<StoredFindings> stored_findings_;
   // The cases' bodies, read back from db_ (see case_cache_bytes); null

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -147,5 +148,14 @@ int main(int argc, char** argv) {
   logging::Info("evenhandd", absl::StrCat("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"));
   v1::ServerConfig effective = server::WithDefaults(options.config);
   (*server)->Shutdown(absl::Seconds(effective.shutdown_grace_seconds()));
-  return 0;
+  // Stopped: the log and the projection's checkpoint are closed and the
+  // stream-head map flushed, all synced; the servers' and the fold's
+  // threads are joined. What is left is memory (gigabytes for a long log's
+  // projection: 9.5 s to free map by map at 10M events, while the data
+  // folder's lock was still held and a restart was refused). The kernel
+  // takes it back at once with the process, and the lock with it. Without
+  // destructors and exit handlers, so no static is torn down under a
+  // library thread still parked (gRPC's, RocksDB's pools).
+  std::fflush(nullptr);
+  std::_Exit(0);
 }

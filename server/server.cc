@@ -639,6 +639,7 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   // The projection checkpoints what it has folded, and the tree is signed as
   // it stands, while the log is open.
   runner_->Stop();
+  runner_->Close();
   integrity_->Stop();
   uint64_t last = store_->LastPosition();
   absl::Status closed = store_->Close();
