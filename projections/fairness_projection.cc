@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "base/logging.h"
@@ -434,6 +435,7 @@ void FairnessProjection::Clear() {
   indexes_ = Indexes();
   access_days_.clear();
   access_spans_.clear();
+  access_chunks_.clear();
   cases_.clear();
   position_ = 0;
 }
@@ -463,7 +465,25 @@ Case* FairnessProjection::AccessCaseFor(const v1::Event& e) {
   }
   const absl::CivilDay day =
       absl::ToCivilDay(absl::FromUnixNanos(ToNanos(e.occurred_at())), absl::UTCTimeZone());
-  return CaseFor(absl::StrCat(e.stream_id(), "#", absl::FormatCivilTime(day)));
+  std::string id = absl::StrCat(e.stream_id(), "#", absl::FormatCivilTime(day));
+  AccessChunk& chunk = access_chunks_[id];
+  if (chunk.facts >= kAccessReadsPerCase) {
+    ++chunk.number;
+    chunk.facts = 0;
+  }
+  ++chunk.facts;
+  if (chunk.number > 1) absl::StrAppend(&id, "/", chunk.number);
+  return CaseFor(id);
+}
+
+void FairnessProjection::AccessCaseRestored(const std::string& id) {
+  const size_t day = id.find('#');
+  if (day == std::string::npos) return;  // an older checkpoint's case of every day
+  const size_t slash = id.find('/', day);
+  uint32_t number = 1;
+  if (slash != std::string::npos && !absl::SimpleAtoi(id.substr(slash + 1), &number)) return;
+  AccessChunk& chunk = access_chunks_[id.substr(0, slash)];
+  if (number >= chunk.number) chunk = {number, kAccessReadsPerCase};
 }
 
 void FairnessProjection::AccessFactAt(const std::string& stream, Case* c, uint64_t position) {
@@ -478,6 +498,7 @@ void FairnessProjection::RestoreCase(state::CaseRecord record,
   Case* c = CaseFor(record.stream_id());
   if (c->kind == CaseKind::kAccess) {
     const std::string& id = record.stream_id();
+    AccessCaseRestored(id);
     for (const state::FactRecord& fact : record.facts()) {
       AccessFactAt(id.substr(0, id.find('#')), c, fact.position());
     }
@@ -531,6 +552,7 @@ void FairnessProjection::RestoreSkeleton(const state::CaseSkeletonRecord& skelet
   c->last_nanos = skeleton.last_nanos();
   for (const std::string& matter : skeleton.matters()) AddOnce(&indexes_.by_matter[matter], c);
   if (c->kind == CaseKind::kAccess) {
+    AccessCaseRestored(skeleton.stream_id());
     if (skeleton.first_position() != 0) {
       const std::string& id = skeleton.stream_id();
       access_days_[id.substr(0, id.find('#'))].push_back(c);

@@ -279,6 +279,10 @@ class FairnessProjection {
   // The rules, their citations and settings.
   static std::vector<v1::RuleInfo> Rules(const FairnessSettings& settings);
 
+  // The most reads (AccessRecorded facts) one case of a principal's day
+  // holds (see AccessCaseFor).
+  static constexpr uint32_t kAccessReadsPerCase = 512;
+
   // Keeps the cases' bodies in memory up to about `budget_bytes` (their
   // serialised size), reading the others back from `stored` (which must
   // outlive the projection): a checkpointed body may then leave memory.
@@ -371,10 +375,13 @@ class FairnessProjection {
   // Apply(): copies the payload, or swaps it out of `take` if given.
   void Fold(const v1::RecordedEvent& event, v1::Payload* take);
   Case* CaseFor(const std::string& stream_id);
-  // The case of an event of a principal's reads (an "access-" stream): one
-  // per UTC day of when they happened, "access-<principal>#2026-12-01"
-  // ('#' is never in a stream id), so a case grows with a day's reads, not
-  // with every read ever recorded. A correction (possible only without
+  // The case of an event of a principal's reads (an "access-" stream): per
+  // UTC day of when they happened, "access-<principal>#2026-12-01" ('#' is
+  // never in a stream id), then "...#2026-12-01/2", "/3" once a case holds
+  // kAccessReadsPerCase, so a case grows with neither every read ever
+  // recorded nor a busy day's (a dashboard asking for a report every few
+  // seconds records thousands: one day's case of 3.4 MB, rewritten whole at
+  // every checkpoint, was seen at 10M events). A correction (possible only without
   // domain validation) goes in the case holding the event it corrects;
   // nullptr if none does (it has nothing to correct).
   Case* AccessCaseFor(const v1::Event& e);
@@ -398,6 +405,16 @@ class FairnessProjection {
   };
   absl::flat_hash_map<const Case*, PositionSpan> access_spans_;
   absl::flat_hash_map<std::string, std::vector<Case*>> access_days_;
+  // Per "<stream>#<day>": the number of its last case and the facts in it
+  // (one restored counts as full: its skeleton does not say, and starting
+  // another case costs nothing).
+  struct AccessChunk {
+    uint32_t number = 1;
+    uint32_t facts = 0;
+  };
+  absl::flat_hash_map<std::string, AccessChunk> access_chunks_;
+  // Notes a restored access case's place among its day's (AccessChunk).
+  void AccessCaseRestored(const std::string& id);
   absl::flat_hash_set<const Case*> dirty_;
   std::unique_ptr<internal::CaseBodies> bodies_;
   std::unique_ptr<internal::FindingsIndex> findings_;

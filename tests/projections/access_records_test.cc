@@ -1,12 +1,13 @@
 // The server's records of reads (AccessRecorded) in the fairness
 // projection. Every read is on the record, so they grow with every report
-// asked for: the projection keeps them as one case per principal and UTC
-// day, so a case (and what a checkpoint rewrites of it) grows with a day's
-// reads, not with every read ever recorded, and leaves memory like any
-// other case. The report's "who read the log" section is the same served
-// from the running totals and derived from the cases, read back from a
-// checkpoint, and after corrections (possible only without domain
-// validation) that withdraw a read or move it to another day.
+// asked for: the projection keeps them in cases per principal and UTC day,
+// of at most a few hundred reads each, so a case (and what a checkpoint
+// rewrites of it) grows with neither every read ever recorded nor a busy
+// day's, and leaves memory like any other case. The report's "who read the
+// log" section is the same served from the running totals and derived from
+// the cases, read back from a checkpoint, and after corrections (possible
+// only without domain validation) that withdraw a read or move it to
+// another day.
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -157,6 +158,64 @@ TEST_F(AccessRecordsTest, ReadsAreKeptPerPrincipalAndDayAndLeaveMemory) {
   EXPECT_EQ(restored.indexes().access.size(), 4u);
   EXPECT_EQ(Reads(restored, kAllFrom, kAllTo), (Rows{{"auditor", 1}, {"clerk", 7}}));
   EXPECT_EQ(Reads(restored, At(2026, 11, 4, 10), kAllTo), (Rows{{"clerk", 2}}));
+}
+
+// A busy principal's day (a dashboard asking every few seconds) is kept in
+// cases of at most kAccessReadsPerCase reads: a checkpoint rewrites only the
+// last, however many reads the day holds. After a restore, the day's reads
+// go on in a new case; every report counts them all, served or derived.
+TEST_F(AccessRecordsTest, ABusyDayIsKeptInCasesOfAFewHundredReads) {
+  constexpr uint32_t kCase = FairnessProjection::kAccessReadsPerCase;
+  MapStoredFindings& stored = stored_;
+  FairnessProjection p;
+  Index(&p);
+  const absl::Time day = At(2026, 11, 4, 8);
+  uint64_t first_of_second_case = 0;
+  for (uint32_t i = 0; i < 2 * kCase + 10; ++i) {
+    const uint64_t at = Read("dashboard", day + absl::Seconds(10 * i), {&p});
+    if (i == kCase) first_of_second_case = at;
+  }
+  Read("clerk", day, {&p});
+  std::vector<std::string> cases;
+  for (const Case* c : p.indexes().access) cases.push_back(c->stream_id());
+  std::sort(cases.begin(), cases.end());
+  EXPECT_EQ(cases, (std::vector<std::string>{"access-clerk#2026-11-04",
+                                             "access-dashboard#2026-11-04",
+                                             "access-dashboard#2026-11-04/2",
+                                             "access-dashboard#2026-11-04/3"}));
+  stored.Checkpoint(p);
+  const Rows all{{"clerk", 1}, {"dashboard", 2 * kCase + 10}};
+  EXPECT_EQ(Reads(p, kAllFrom, kAllTo), all);
+
+  // One more read: the checkpoint rewrites the day's last case only.
+  Read("dashboard", day + absl::Hours(6), {&p});
+  std::vector<std::string> rewritten;
+  p.ForEachDirtyCase([&](const state::CaseRecord& c) { rewritten.push_back(c.stream_id()); });
+  EXPECT_EQ(rewritten, std::vector<std::string>{"access-dashboard#2026-11-04/3"});
+  stored.Checkpoint(p);
+
+  // Restored: the same reads; the next one starts a fourth case (the
+  // third's count is not in its skeleton), and a correction still finds
+  // the case of the read it corrects.
+  FairnessProjection restored;
+  stored.Restore(restored, settings_, *calendar_, /*case_budget=*/0);
+  if (HasFatalFailure()) return;
+  Rows more = all;
+  ++more["dashboard"];
+  EXPECT_EQ(Reads(restored, kAllFrom, kAllTo), more);
+  Read("dashboard", day + absl::Hours(7), {&restored});
+  rewritten.clear();
+  restored.ForEachDirtyCase(
+      [&](const state::CaseRecord& c) { rewritten.push_back(c.stream_id()); });
+  EXPECT_EQ(rewritten, std::vector<std::string>{"access-dashboard#2026-11-04/4"});
+  Correct("dashboard", first_of_second_case, std::nullopt, At(2026, 11, 5, 9), {&restored});
+  rewritten.clear();
+  restored.ForEachDirtyCase(
+      [&](const state::CaseRecord& c) { rewritten.push_back(c.stream_id()); });
+  std::sort(rewritten.begin(), rewritten.end());
+  EXPECT_EQ(rewritten, (std::vector<std::string>{"access-dashboard#2026-11-04/2",
+                                                 "access-dashboard#2026-11-04/4"}));
+  EXPECT_EQ(Reads(restored, kAllFrom, kAllTo), more);  // one more, one withdrawn
 }
 
 // Only without domain validation can a read be corrected: withdrawn, or
