@@ -381,9 +381,9 @@ class FairnessProjection {
   // kAccessReadsPerCase, so a case grows with neither every read ever
   // recorded nor a busy day's (a dashboard asking for a report every few
   // seconds records thousands: one day's case of 3.4 MB, rewritten whole at
-  // every checkpoint, was seen at 10M events). A correction (possible only without
-  // domain validation) goes in the case holding the event it corrects;
-  // nullptr if none does (it has nothing to correct).
+  // every checkpoint, was seen at 10M events). A correction (possible only
+  // without domain validation) goes in the case holding the event it
+  // corrects; nullptr if none does (it has nothing to correct).
   Case* AccessCaseFor(const v1::Event& e);
   // Files the fact at `position` of access case `c` (of stream `stream`).
   void AccessFactAt(const std::string& stream, Case* c, uint64_t position);
