@@ -41,8 +41,8 @@ struct ScaleFigures {
   size_t quarter_findings = 0, quarter_obligations = 0, quarter_evidence = 0;
   double year_report_p50_ms = 0;
   double as_of_p50_ms = 0, as_of_p99_ms = 0;
-  // A quarter over by then (the last of the year before), as of the same
-  // positions (0 with a history of one year).
+  // A quarter over by then (the last of the year before), as of other
+  // random past positions after the first year (0 with a history of one).
   double as_of_done_p50_ms = 0, as_of_done_p99_ms = 0;
   double proof_p50_ms = 0, proof_p99_ms = 0;
   size_t rss_mib = 0;

@@ -138,14 +138,16 @@ void ProjectionRunner::Close() {
   Stop();
   if (db_closed_) return;
   db_closed_ = true;
-  if (db_ != nullptr && !options_.read_only && disk_->CheckRoom(0).ok()) {
+  if (db_ == nullptr) return;
+  if (!options_.read_only && disk_->CheckRoom(0).ok()) {
     // Flushed, so the next start has no WAL to replay.
     if (absl::Status s = FromRocks(db_->Flush(rocksdb::FlushOptions()), "cannot flush"); !s.ok()) {
       logging::Error("projections", s.ToString());
     }
-    if (absl::Status s = FromRocks(db_->Close(), "cannot close"); !s.ok()) {
-      logging::Error("projections", s.ToString());
-    }
+  }
+  // Closed even on a disk too full to flush: the WAL holds the checkpoint.
+  if (absl::Status s = FromRocks(db_->Close(), "cannot close"); !s.ok()) {
+    logging::Error("projections", s.ToString());
   }
 }
 

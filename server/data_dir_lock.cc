@@ -51,6 +51,8 @@ DataDirLock::~DataDirLock() {
 
 void DataDirLock::SetListening(const std::string& address) { Write(address); }
 
+void DataDirLock::SetStopped() { (void)::ftruncate(fd_, 0); }
+
 void DataDirLock::Write(const std::string& listening) {
   std::string text = absl::StrCat(
       "pid ", ::getpid(), listening.empty() ? ", starting" : absl::StrCat(", listening on ", listening),

@@ -31,6 +31,10 @@ class DataDirLock {
 
   // Records the address the server listens on, for a second server to name.
   void SetListening(const std::string& address);
+  // The server has stopped and closed everything in the folder: the file no
+  // longer names it (as after the destructor), though the lock is held
+  // until the process ends.
+  void SetStopped();
 
  private:
   DataDirLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}

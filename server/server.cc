@@ -648,6 +648,8 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   }
   logging::Info(kComponent, absl::StrCat("stopped data_dir=", options_.config.data_dir(),
                                          " last_position=", last));
+  // evenhandd ends the process without destructors from here on.
+  if (lock_ != nullptr) lock_->SetStopped();
   stopped_.Notify();
 }
 

@@ -88,10 +88,10 @@ TEST(CheckpointStoreTest, ACaseReadBackReadsItsOwnBlockNotALargeNeighbours) {
 
   // Why it is asked of the options: without a filter, the later file is
   // searched for every case, in the block of the large one (too large to
-  // stay in the cache), read whole each time.
+  // stay in the cache: 64 shards of 512 KiB), read whole each time.
   evenhand::testing::TempDir plain_dir;
   rocksdb::BlockBasedTableOptions plain;
-  plain.block_cache = rocksdb::NewLRUCache(32 << 20);
+  plain.block_cache = rocksdb::NewLRUCache(32 << 20, /*num_shard_bits=*/6);
   const uint64_t plain_bytes = BlockBytesReadingCasesBack(plain_dir.Sub("checkpoint"), plain);
   EXPECT_GT(plain_bytes, kReads * uint64_t{kLargeCase / 2}) << plain_bytes / kReads;
 }

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
@@ -395,6 +397,16 @@ TEST(CrashTest, SigtermFinishesInFlightAppendsAndStopsCleanly) {
     EXPECT_EQ(WEXITSTATUS(status), 0) << child.Log();
     stop_log = child.Log();
     EXPECT_THAT(stop_log, HasSubstr("received SIGTERM"));
+    // It ended without its destructors (a long log's memory goes back to
+    // the kernel at once), having closed what it wrote: the folder's lock
+    // file no longer names it, and the projection's checkpoint was flushed
+    // (no WAL left to replay at the next start).
+    std::ifstream lock_file(dir.Sub("data") + "/evenhandd.pid");
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(lock_file), {}), "");
+    for (const auto& f : std::filesystem::directory_iterator(dir.Sub("data") +
+                                                              "/fairness-projection")) {
+      if (f.path().extension() == ".log") EXPECT_EQ(f.file_size(), 0u) << f.path();
+    }
     EXPECT_TRUE(health.WaitFor(testing::Health::kNotServing, absl::Seconds(5)))
         << "health never turned NOT_SERVING";
   }
