@@ -114,6 +114,14 @@ class AccessRecordsTest : public ::testing::Test {
     p->KeepCasesIn(&stored_, 0);
   }
 
+  // The cases the next checkpoint would rewrite, sorted.
+  static std::vector<std::string> Rewritten(const FairnessProjection& p) {
+    std::vector<std::string> out;
+    p.ForEachDirtyCase([&](const state::CaseRecord& c) { out.push_back(c.stream_id()); });
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   FairnessSettings settings_;
   std::optional<WorkingDayCalendar> calendar_;
   MapStoredFindings stored_;
@@ -146,9 +154,7 @@ TEST_F(AccessRecordsTest, ReadsAreKeptPerPrincipalAndDayAndLeaveMemory) {
 
   // One more read on the 4th: the checkpoint rewrites that day's case only.
   Read("clerk", At(2026, 11, 4, 17), {&p});
-  std::vector<std::string> rewritten;
-  p.ForEachDirtyCase([&](const state::CaseRecord& c) { rewritten.push_back(c.stream_id()); });
-  EXPECT_EQ(rewritten, std::vector<std::string>{"access-clerk#2026-11-04"});
+  EXPECT_EQ(Rewritten(p), std::vector<std::string>{"access-clerk#2026-11-04"});
 
   // Restored from the checkpoint, the same.
   stored.Checkpoint(p);
@@ -189,9 +195,7 @@ TEST_F(AccessRecordsTest, ABusyDayIsKeptInCasesOfAFewHundredReads) {
 
   // One more read: the checkpoint rewrites the day's last case only.
   Read("dashboard", day + absl::Hours(6), {&p});
-  std::vector<std::string> rewritten;
-  p.ForEachDirtyCase([&](const state::CaseRecord& c) { rewritten.push_back(c.stream_id()); });
-  EXPECT_EQ(rewritten, std::vector<std::string>{"access-dashboard#2026-11-04/3"});
+  EXPECT_EQ(Rewritten(p), std::vector<std::string>{"access-dashboard#2026-11-04/3"});
   stored.Checkpoint(p);
 
   // Restored: the same reads; the next one starts a fourth case (the
@@ -204,17 +208,10 @@ TEST_F(AccessRecordsTest, ABusyDayIsKeptInCasesOfAFewHundredReads) {
   ++more["dashboard"];
   EXPECT_EQ(Reads(restored, kAllFrom, kAllTo), more);
   Read("dashboard", day + absl::Hours(7), {&restored});
-  rewritten.clear();
-  restored.ForEachDirtyCase(
-      [&](const state::CaseRecord& c) { rewritten.push_back(c.stream_id()); });
-  EXPECT_EQ(rewritten, std::vector<std::string>{"access-dashboard#2026-11-04/4"});
+  EXPECT_EQ(Rewritten(restored), std::vector<std::string>{"access-dashboard#2026-11-04/4"});
   Correct("dashboard", first_of_second_case, std::nullopt, At(2026, 11, 5, 9), {&restored});
-  rewritten.clear();
-  restored.ForEachDirtyCase(
-      [&](const state::CaseRecord& c) { rewritten.push_back(c.stream_id()); });
-  std::sort(rewritten.begin(), rewritten.end());
-  EXPECT_EQ(rewritten, (std::vector<std::string>{"access-dashboard#2026-11-04/2",
-                                                 "access-dashboard#2026-11-04/4"}));
+  EXPECT_EQ(Rewritten(restored), (std::vector<std::string>{"access-dashboard#2026-11-04/2",
+                                                          "access-dashboard#2026-11-04/4"}));
   EXPECT_EQ(Reads(restored, kAllFrom, kAllTo), more);  // one more, one withdrawn
 }
 
