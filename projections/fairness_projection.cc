@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "google/protobuf/util/time_util.h"
 #include "projections/internal/case_bodies.h"
+#include "projections/internal/council_registry.h"
 #include "projections/internal/findings_index.h"
 #include "projections/internal/report_builder.h"
 
@@ -160,7 +161,9 @@ std::string CanonicalStream(const v1::Payload& p) {
   return "";
 }
 
-FairnessProjection::FairnessProjection() : bodies_(std::make_unique<internal::CaseBodies>()) {}
+FairnessProjection::FairnessProjection()
+    : bodies_(std::make_unique<internal::CaseBodies>()),
+      registries_(std::make_unique<internal::CouncilRegistryCache>()) {}
 FairnessProjection::~FairnessProjection() = default;
 
 void FairnessProjection::IndexFindings(const FairnessSettings& settings,
@@ -362,6 +365,10 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   const bool access = KindOfStream(e.stream_id(), nullptr) == CaseKind::kAccess;
   Case* c = access ? AccessCaseFor(e) : CaseFor(e.stream_id());
   if (c == nullptr) return;  // a correction of a read that names none
+  if (c->kind == CaseKind::kGroup || c->kind == CaseKind::kMember ||
+      c->kind == CaseKind::kOfficer || c->kind == CaseKind::kElection) {
+    registries_->Changed(event.position());
+  }
   const bool new_case = cases_.size() != cases_before;
   if (new_case) bodies_->Create(*c);
   dirty_.insert(c);
@@ -438,6 +445,13 @@ void FairnessProjection::Clear() {
   access_chunks_.clear();
   cases_.clear();
   position_ = 0;
+  registries_->Changed(0);
+}
+
+void FairnessProjection::RestorePosition(uint64_t position) {
+  position_ = position;
+  // Which of the restored facts was the registry's last is not known.
+  registries_->Changed(position);
 }
 
 Case* FairnessProjection::AccessCaseFor(const v1::Event& e) {
@@ -610,7 +624,7 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
     return DerivedReport(query, settings, calendar, read_error);
   }
   internal::ReportBuilder builder(*this, query, settings, calendar,
-                                  internal::ReportBuilder::Scope::kPeriodOnly);
+                                  internal::ReportBuilder::Scope::kPeriodOnly, registries_.get());
   // The group table sums the index's running totals, taking back what
   // changed after the report's position; the access section too, as the
   // log stands now (as of an earlier position it is derived).
@@ -640,7 +654,8 @@ v1::FairnessReport FairnessProjection::DerivedReport(const ReportQuery& query,
                                                      const FairnessSettings& settings,
                                                      const WorkingDayCalendar& calendar,
                                                      absl::Status* read_error) const {
-  internal::ReportBuilder builder(*this, query, settings, calendar);
+  internal::ReportBuilder builder(*this, query, settings, calendar,
+                                  internal::ReportBuilder::Scope::kEverything, registries_.get());
   return Built(builder, read_error);
 }
 

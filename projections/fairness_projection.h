@@ -139,6 +139,7 @@ std::string CanonicalStream(const v1::Payload& payload);
 namespace internal {
 class CaseBodies;
 class FindingsIndex;
+class CouncilRegistryCache;
 class ReportBuilder;
 }  // namespace internal
 
@@ -330,7 +331,7 @@ class FairnessProjection {
   // `skeleton`, if given, is set to the case's (SkeletonOf()).
   void RestoreCase(state::CaseRecord record, state::CaseSkeletonRecord* skeleton = nullptr);
   void RestoreSkeleton(const state::CaseSkeletonRecord& skeleton);
-  void RestorePosition(uint64_t position) { position_ = position; }
+  void RestorePosition(uint64_t position);
   // Forgets everything: an empty projection at position 0.
   void Clear();
 
@@ -418,6 +419,9 @@ class FairnessProjection {
   absl::flat_hash_set<const Case*> dirty_;
   std::unique_ptr<internal::CaseBodies> bodies_;
   std::unique_ptr<internal::FindingsIndex> findings_;
+  // The council's registry as reports read it, built once from each change
+  // to it on (council_registry.h).
+  std::unique_ptr<internal::CouncilRegistryCache> registries_;
 };
 
 }  // namespace evenhand::projections

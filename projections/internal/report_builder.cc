@@ -71,7 +71,7 @@ const char* DeclineReasonName(v1::DeclineReason r) {
 
 ReportBuilder::ReportBuilder(const FairnessProjection& projection, const ReportQuery& query,
                              const FairnessSettings& settings, const WorkingDayCalendar& calendar,
-                             Scope scope)
+                             Scope scope, CouncilRegistryCache* registries)
     : projection_(projection),
       indexes_(projection.indexes()),
       query_(query),
@@ -79,7 +79,13 @@ ReportBuilder::ReportBuilder(const FairnessProjection& projection, const ReportQ
       calendar_(calendar),
       period_end_(std::min(query.to, query.as_of_time)),
       scope_(scope) {
+  if (registries != nullptr) registry_ = registries->Get(query.as_of_position, calendar);
+  if (registry_ != nullptr) return;
   LoadRegistry();
+  // Not one that missed a case it could not read back.
+  if (registries != nullptr && read_error_.ok()) {
+    registries->Put(registry_, query.as_of_position, calendar);
+  }
 }
 
 const state::CaseRecord& ReportBuilder::Body(const Case& c) const {
@@ -178,45 +184,50 @@ const std::vector<const Case*>* ReportBuilder::OnMatter(const std::string& matte
 }
 
 void ReportBuilder::LoadRegistry() {
+  auto registry = std::make_shared<CouncilRegistry>();
+  CouncilRegistry& r = *registry;
+  // The Seen kept point into the cases' bodies: the registry holds them.
+  auto keep = [&](const Case& c) { r.bodies.push_back(bodies_.at(&c)); };
   auto consider = [](std::vector<Change>* changes, Change c) { changes->push_back(std::move(c)); };
-  // Built afresh for every report (and registry event the index folds):
-  // sized for the councillors at once rather than grown one by one.
-  memberships_.reserve(indexes_.members.size());
-  member_names_.reserve(indexes_.members.size());
+  // Sized for the councillors at once rather than grown one by one.
+  r.memberships.reserve(indexes_.members.size());
+  r.member_names.reserve(indexes_.members.size());
   for (const Case* g : indexes_.groups) {
-    GroupInfo& info = groups_[g->id];
+    CouncilRegistry::GroupInfo& info = r.groups[g->id];
     for (const Seen& s : View(*g)) {
       if (s.payload->has_political_group_recognised() && !info.recognised) {
         info.recognised = s;
         info.name = s.payload->political_group_recognised().name();
         // Founding members join when the group is recognised.
         for (const std::string& m : s.payload->political_group_recognised().member_ids()) {
-          consider(&memberships_[m], {s.at, s.position, g->id});
+          consider(&r.memberships[m], {s.at, s.position, g->id});
         }
       } else if (s.payload->has_political_group_dissolved()) {
         info.dissolved = std::min(info.dissolved, s.at);
       }
     }
+    keep(*g);
   }
   for (const Case* m : indexes_.members) {
     for (const Seen& s : View(*m)) {
       if (s.payload->has_member_registered()) {
-        member_names_.try_emplace(m->id, s.payload->member_registered().name());
+        r.member_names.try_emplace(m->id, s.payload->member_registered().name());
       } else if (s.payload->has_member_joined_group()) {
-        consider(&memberships_[m->id],
+        consider(&r.memberships[m->id],
                  {s.at, s.position, s.payload->member_joined_group().group_id()});
       } else if (s.payload->has_member_left_group()) {
-        consider(&memberships_[m->id], {s.at, s.position, ""});
+        consider(&r.memberships[m->id], {s.at, s.position, ""});
       }
     }
+    keep(*m);
   }
-  for (auto& [member, changes] : memberships_) {
+  for (auto& [member, changes] : r.memberships) {
     std::sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
       return std::tie(a.at, a.position) < std::tie(b.at, b.position);
     });
   }
   for (const auto& [id, c] : indexes_.officer_by_id) {
-    OfficerInfo& info = officers_[id];
+    CouncilRegistry::OfficerInfo& info = r.officers[id];
     for (const Seen& s : View(*c)) {
       const Change when{s.at, s.position, ""};
       if (s.payload->has_officer_registered()) {
@@ -237,6 +248,7 @@ void ReportBuilder::LoadRegistry() {
         info.delegations.push_back({when, false});
       }
     }
+    keep(*c);
     auto by_time = [](const auto& a, const auto& b) {
       return std::tie(a.first.at, a.first.position) < std::tie(b.first.at, b.first.position);
     };
@@ -245,21 +257,23 @@ void ReportBuilder::LoadRegistry() {
   }
   for (const Case* e : indexes_.elections) {
     std::optional<Seen> d = First(*e, v1::Payload::kPreElectionPeriodDeclared);
+    keep(*e);
     if (!d) continue;
     const auto& p = d->payload->pre_election_period_declared();
     // The period runs to the end of election day, UK time.
-    elections_.push_back({{FromProtoTime(p.starts_at()),
+    r.elections.push_back({{FromProtoTime(p.starts_at()),
                            calendar_.EndOfWorkingDay(FromProtoTime(p.election_day()), 0)},
                           *d});
   }
-  std::sort(elections_.begin(), elections_.end(),
+  std::sort(r.elections.begin(), r.elections.end(),
             [](const auto& a, const auto& b) { return a.second.position < b.second.position; });
+  registry_ = std::move(registry);
 }
 
 bool ReportBuilder::GroupExistsAt(const Case& group, absl::Time t) const {
   ReadCouncilAt(t);
-  auto it = groups_.find(group.id);
-  return it != groups_.end() && it->second.recognised && it->second.recognised->at <= t &&
+  auto it = registry_->groups.find(group.id);
+  return it != registry_->groups.end() && it->second.recognised && it->second.recognised->at <= t &&
          it->second.dissolved > t;
 }
 
@@ -276,15 +290,15 @@ std::vector<const Case*> ReportBuilder::GroupsAt(absl::Time t) const {
 std::string ReportBuilder::GroupName(const std::string& group_id) const {
   if (group_id.empty()) return "councillors outside any group";
   ReadCase(absl::StrCat("group-", group_id));
-  auto it = groups_.find(group_id);
-  if (it != groups_.end() && !it->second.name.empty()) return it->second.name;
+  auto it = registry_->groups.find(group_id);
+  if (it != registry_->groups.end() && !it->second.name.empty()) return it->second.name;
   return absl::StrCat("group ", group_id);
 }
 
 std::string ReportBuilder::MemberGroupAt(const std::string& member_id, absl::Time t) const {
   ReadCouncilAt(t);
-  auto it = memberships_.find(member_id);
-  if (it == memberships_.end()) return "";
+  auto it = registry_->memberships.find(member_id);
+  if (it == registry_->memberships.end()) return "";
   const std::vector<Change>& changes = it->second;
   // The last change at or before t.
   auto after = std::upper_bound(changes.begin(), changes.end(), t,
@@ -299,8 +313,8 @@ std::string ReportBuilder::MemberGroupAt(const std::string& member_id, absl::Tim
 
 std::string ReportBuilder::MemberName(const std::string& member_id) const {
   ReadCase(absl::StrCat("member-", member_id));
-  auto it = member_names_.find(member_id);
-  if (it != member_names_.end() && !it->second.empty()) return it->second;
+  auto it = registry_->member_names.find(member_id);
+  if (it != registry_->member_names.end() && !it->second.empty()) return it->second;
   return absl::StrCat("councillor ", member_id);
 }
 
@@ -308,7 +322,7 @@ std::vector<std::string> ReportBuilder::GroupMembersAt(const std::string& group_
                                                        absl::Time t) const {
   ReadCouncilAt(t);
   std::vector<std::string> out;
-  for (const auto& [member, changes] : memberships_) {
+  for (const auto& [member, changes] : registry_->memberships) {
     if (MemberGroupAt(member, t) == group_id) out.push_back(member);
   }
   std::sort(out.begin(), out.end());
@@ -321,10 +335,10 @@ std::vector<absl::Time> ReportBuilder::CouncilChangesIn(absl::Time from, absl::T
   auto add = [&](absl::Time t) {
     if (t > from && t < to) out.push_back(t);
   };
-  for (const auto& [member, changes] : memberships_) {
+  for (const auto& [member, changes] : registry_->memberships) {
     for (const Change& c : changes) add(c.at);
   }
-  for (const auto& [id, g] : groups_) {
+  for (const auto& [id, g] : registry_->groups) {
     if (g.recognised) add(g.recognised->at);
     add(g.dissolved);
   }
@@ -355,14 +369,14 @@ absl::Time ReportBuilder::Deadline(const Case& c, absl::Time t, int n) const {
 
 std::string ReportBuilder::DirectorOf(const std::string& officer_id) const {
   ReadCase(absl::StrCat("officer-", officer_id));
-  auto it = officers_.find(officer_id);
-  return it == officers_.end() ? std::string() : it->second.director;
+  auto it = registry_->officers.find(officer_id);
+  return it == registry_->officers.end() ? std::string() : it->second.director;
 }
 
 v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl::Time t) const {
   ReadCouncilAt(t);
-  auto it = officers_.find(officer_id);
-  if (it == officers_.end()) return v1::OFFICER_ROLE_UNSPECIFIED;
+  auto it = registry_->officers.find(officer_id);
+  if (it == registry_->officers.end()) return v1::OFFICER_ROLE_UNSPECIFIED;
   v1::OfficerRole role = v1::OFFICER_ROLE_UNSPECIFIED;
   for (const auto& [when, r] : it->second.roles) {
     if (when.at > t) break;
@@ -373,8 +387,8 @@ v1::OfficerRole ReportBuilder::OfficerRoleAt(const std::string& officer_id, absl
 
 std::string ReportBuilder::AssistantGroupAt(const std::string& officer_id, absl::Time t) const {
   ReadCouncilAt(t);
-  auto it = officers_.find(officer_id);
-  if (it == officers_.end()) return "";
+  auto it = registry_->officers.find(officer_id);
+  if (it == registry_->officers.end()) return "";
   std::string group;
   for (const auto& [when, r] : it->second.roles) {
     if (when.at > t) break;
@@ -385,8 +399,8 @@ std::string ReportBuilder::AssistantGroupAt(const std::string& officer_id, absl:
 
 std::string ReportBuilder::OfficerName(const std::string& officer_id) const {
   ReadCase(absl::StrCat("officer-", officer_id));
-  auto it = officers_.find(officer_id);
-  if (it != officers_.end() && !it->second.name.empty()) return it->second.name;
+  auto it = registry_->officers.find(officer_id);
+  if (it != registry_->officers.end() && !it->second.name.empty()) return it->second.name;
   return absl::StrCat("officer ", officer_id);
 }
 
@@ -394,8 +408,8 @@ bool ReportBuilder::CanApproveAt(const std::string& officer_id, absl::Time t) co
   const v1::OfficerRole role = OfficerRoleAt(officer_id, t);
   if (role == v1::HEAD_OF_PAID_SERVICE || role == v1::MONITORING_OFFICER) return true;
   if (role == v1::OFFICER_ROLE_UNSPECIFIED) return false;
-  auto it = officers_.find(officer_id);
-  if (it == officers_.end()) return false;
+  auto it = registry_->officers.find(officer_id);
+  if (it == registry_->officers.end()) return false;
   bool delegated = false;
   for (const auto& [when, granted] : it->second.delegations) {
     if (when.at > t) break;
@@ -407,7 +421,7 @@ bool ReportBuilder::CanApproveAt(const std::string& officer_id, absl::Time t) co
 
 std::optional<Seen> ReportBuilder::PreElectionPeriodAt(absl::Time t) const {
   ReadCouncilAt(t);
-  for (const auto& [period, declared] : elections_) {
+  for (const auto& [period, declared] : registry_->elections) {
     if (t >= period.first && t < period.second) return declared;
   }
   return std::nullopt;

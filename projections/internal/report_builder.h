@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "projections/fairness_projection.h"
+#include "projections/internal/council_registry.h"
 #include "projections/internal/rules/rule.h"
 
 namespace evenhand::projections::internal {
@@ -31,17 +32,6 @@ struct Contribution;  // group_figures.h
 class GroupFigures;
 struct FigureChanges;
 class AccessFigures;  // access_figures.h
-
-// A fact as it stood at the as-of position.
-struct Seen {
-  const state::FactRecord* fact = nullptr;
-  // The payload in force: the original or its latest visible correction.
-  const v1::Payload* payload = nullptr;
-  absl::Time at;
-  // The original event's position, and the correction's if one applies.
-  uint64_t position = 0;
-  uint64_t correction_position = 0;
-};
 
 // A briefing case's opening: who asked (or was offered), about what. Points
 // into the projection's facts, which outlive the report.
@@ -114,9 +104,11 @@ class ReportBuilder {
                   // tallies, access-parity, group sizes); the per-case
                   // findings and obligations come from the index (AddDecided)
   };
+  // `registries`, if given: the council's registry is taken from it when it
+  // keeps the one this report reads, and kept in it once read.
   ReportBuilder(const FairnessProjection& projection, const ReportQuery& query,
                 const FairnessSettings& settings, const WorkingDayCalendar& calendar,
-                Scope scope = Scope::kEverything);
+                Scope scope = Scope::kEverything, CouncilRegistryCache* registries = nullptr);
 
   ReportBuilder(const ReportBuilder&) = delete;
   ReportBuilder& operator=(const ReportBuilder&) = delete;
@@ -316,7 +308,8 @@ class ReportBuilder {
   // The positions that cite `evidence` (with any correction that applies),
   // in order, each added to the report's evidence with its summary.
   std::vector<uint64_t> Cite(const std::vector<Seen>& evidence);
-  // The council's registry as of the query, read once per report.
+  // The council's registry as of the query, read once per report (or taken
+  // from a cache by the constructor).
   void LoadRegistry();
 
   const FairnessProjection& projection_;
@@ -352,29 +345,8 @@ class ReportBuilder {
                      static_cast<size_t>(CaseKind::kOther) + 1>
       cases_;
   std::vector<const Case*> subject_members_;
-  struct Change {
-    absl::Time at;
-    uint64_t position;
-    std::string value;  // a group id ("" for none), or a role name
-  };
-  struct GroupInfo {
-    std::optional<Seen> recognised;
-    absl::Time dissolved = absl::InfiniteFuture();
-    std::string name;
-  };
-  absl::flat_hash_map<std::string, GroupInfo> groups_;
-  // Each councillor's group over time, in (time, position) order.
-  absl::flat_hash_map<std::string, std::vector<Change>> memberships_;
-  absl::flat_hash_map<std::string, std::string> member_names_;
-  struct OfficerInfo {
-    std::string name;
-    std::string director;  // director_officer_id, as registered
-    // In order; a political assistant's group in Change::value.
-    std::vector<std::pair<Change, v1::OfficerRole>> roles;
-    std::vector<std::pair<Change, bool>> delegations;  // true: delegated
-  };
-  absl::flat_hash_map<std::string, OfficerInfo> officers_;
-  std::vector<std::pair<std::pair<absl::Time, absl::Time>, Seen>> elections_;
+  using Change = CouncilRegistry::Change;
+  std::shared_ptr<const CouncilRegistry> registry_;
 
   // Stream id -> the case and its deadline.
   mutable std::map<std::string, std::pair<const Case*, absl::Time>> uncovered_deadlines_;

@@ -22,16 +22,13 @@ ReportBuilder::ReportBuilder(const FairnessProjection& projection,
       settings_(settings),
       calendar_(calendar),
       period_end_(absl::InfiniteFuture()),
-      pass_(Pass::kIndexFindings) {}
+      pass_(Pass::kIndexFindings),
+      registry_(std::make_shared<CouncilRegistry>()) {}  // position 0's
 
 void ReportBuilder::ReloadRegistry(uint64_t position) {
   ReleaseBodies();
   query_.as_of_position = position;
-  groups_.clear();
-  memberships_.clear();
-  member_names_.clear();
-  officers_.clear();
-  elections_.clear();
+  registry_.reset();
   Reads* reads = std::exchange(reads_, nullptr);
   LoadRegistry();
   reads_ = reads;

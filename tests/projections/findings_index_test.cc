@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
 #include "projections/internal/day_nanos.h"
+#include "projections/internal/report_builder.h"
 #include "tests/projections/map_stored_findings.h"
 #include "tests/testing/council_scenario.h"
 
@@ -290,11 +291,14 @@ class FindingsIndexTest : public ::testing::TestWithParam<uint64_t> {
 
   // The report served from the index equals the one derived in full (and
   // the one derived by `reference`, a projection holding every case in
-  // memory, if given).
+  // memory, if given). Derived as before reports shared the council's
+  // registry: read afresh from the cases, not taken from the projection's
+  // cache of it (which the served report and DerivedReport() use).
   void ExpectSame(const FairnessProjection& p, const ReportQuery& q, const std::string& what,
                   const FairnessProjection* reference = nullptr) {
     const v1::FairnessReport served = p.Report(q, settings_, *calendar_);
-    const v1::FairnessReport derived = p.DerivedReport(q, settings_, *calendar_);
+    internal::ReportBuilder fresh(p, q, settings_, *calendar_);
+    const v1::FairnessReport derived = fresh.Build();
     std::string diff;
     google::protobuf::util::MessageDifferencer d;
     d.ReportDifferencesToString(&diff);
@@ -304,6 +308,11 @@ class FindingsIndexTest : public ::testing::TestWithParam<uint64_t> {
         << absl::FormatTime(q.to) << "\n"
         << diff.substr(0, 4000);
     EXPECT_TRUE(p.health().ok()) << p.health();
+    diff.clear();
+    EXPECT_TRUE(d.Compare(derived, p.DerivedReport(q, settings_, *calendar_)))
+        << what << ", derived with the registry kept: as of position " << q.as_of_position
+        << "\n"
+        << diff.substr(0, 4000);
     if (reference != nullptr) {
       diff.clear();
       EXPECT_TRUE(d.Compare(reference->DerivedReport(q, settings_, *calendar_), derived))
