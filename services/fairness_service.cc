@@ -38,7 +38,8 @@ FairnessService::FairnessService(const storage::EventStore* store,
       runner_(runner),
       integrity_(integrity),
       calendar_(std::move(calendar)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      envelopes_(std::make_unique<EvidenceEnvelopes>(options_.evidence_envelopes)) {
   ObligationWatchOptions watch;
   watch.source = [this]() -> absl::StatusOr<v1::ListObligationsResponse> {
     EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(v1::ReportRequest()));
@@ -165,14 +166,20 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
         "restart evenhandd, which checks it and folds the log again if it is"));
   }
   report.set_log_last_position(store_->LastPosition());
-  // The envelope of each cited event, straight from the log.
-  EH_RETURN_IF_ERROR(reporting::FillEvidence(
-      report, [this](const std::vector<uint64_t>& positions,
-                     const std::function<void(const v1::RecordedEvent&)>& visit) {
+  // The envelope of each cited event, from the log (or kept from a report
+  // that cited it before).
+  const reporting::ReadEvents from_log =
+      [this](const std::vector<uint64_t>& positions,
+             const std::function<void(const v1::RecordedEvent&)>& visit) {
         return store_->ReadAtPositions(positions, [&](const storage::EventPtr& event) {
           visit(*event);
           return true;
         });
+      };
+  EH_RETURN_IF_ERROR(reporting::FillEvidence(
+      report, [&](const std::vector<uint64_t>& positions,
+                  const std::function<void(const v1::RecordedEvent&)>& visit) {
+        return envelopes_->Read(positions, from_log, visit);
       }));
   if (integrity_ == nullptr) return report;  // benchmarks of the fold alone
   std::string root = integrity::EmptyTreeRoot();

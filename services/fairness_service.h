@@ -24,6 +24,7 @@
 #include "projections/projection_runner.h"
 #include "projections/working_day_calendar.h"
 #include "services/auth/call_gate.h"
+#include "services/evidence_envelopes.h"
 #include "services/obligation_watch.h"
 #include "storage/event_store.h"
 
@@ -39,6 +40,9 @@ struct FairnessServiceOptions {
   // How many updates a WatchObligations watcher may fall behind before it
   // is ended with RESOURCE_EXHAUSTED (WATCHER_TOO_SLOW).
   size_t watch_max_queued = ObligationWatchOptions().max_queued;
+  // How many cited events' envelopes are kept for the next reports (about
+  // 300 bytes each): a year's report cites about 4,000.
+  size_t evidence_envelopes = 16384;
 };
 
 class FairnessService final
@@ -89,6 +93,9 @@ class FairnessService final
       const v1::FairnessReport& report,
       const google::protobuf::RepeatedPtrField<std::string>& group_ids,
       const google::protobuf::RepeatedPtrField<std::string>& officer_ids) const;
+  // The envelopes of the events reports cited, for the next ones. Before
+  // watch_, whose thread builds reports until it is destroyed.
+  std::unique_ptr<EvidenceEnvelopes> envelopes_;
   std::unique_ptr<ObligationWatch> watch_;
 };
 

@@ -58,6 +58,57 @@ TEST_F(FairnessServiceTest, DemoCouncilReportShowsEveryPlantedBreachWithItsEvide
   }
 }
 
+// The envelopes of the events a report cites are kept for the next
+// reports: asked again, as of an earlier position, or for another period,
+// a report cites them as the log has them.
+TEST_F(FairnessServiceTest, ReportsAskedAgainCiteTheEventsAsTheLogHasThem) {
+  seed_demo_ = true;
+  StartServer();
+  auto by_position = [](const v1::FairnessReport& r) {
+    std::map<uint64_t, std::string> out;
+    for (const v1::EvidenceEvent& e : r.evidence()) out[e.position()] = e.SerializeAsString();
+    return out;
+  };
+  const v1::FairnessReport first = Report();
+  ASSERT_GT(first.evidence_size(), 10);
+  // Each envelope is the event's, read from the log.
+  v1::ReadAllRequest all;
+  all.set_from_position(1);
+  all.set_max_count(first.as_of_position());
+  std::vector<v1::RecordedEvent> events;
+  ASSERT_OK(client_->ReadAll(all, [&](const v1::RecordedEvent& e) {
+    events.push_back(e);
+    return true;
+  }));
+  ASSERT_EQ(events.size(), first.as_of_position());
+  for (const v1::EvidenceEvent& e : first.evidence()) {
+    const v1::Event& event = events[e.position() - 1].event();
+    EXPECT_EQ(e.stream_id(), event.stream_id());
+    EXPECT_EQ(e.type(), event.type());
+    EXPECT_EQ(e.event_id(), event.event_id());
+    EXPECT_EQ(e.occurred_at().SerializeAsString(), event.occurred_at().SerializeAsString());
+    EXPECT_EQ(e.recorded_at().SerializeAsString(), event.recorded_at().SerializeAsString());
+    EXPECT_EQ(e.source_system(), event.source_system());
+  }
+  EXPECT_EQ(by_position(Report()), by_position(first)) << "asked again";
+  v1::ReportRequest earlier;
+  earlier.set_as_of_position(first.as_of_position() / 2);
+  const v1::FairnessReport then = Report(earlier);
+  const std::map<uint64_t, std::string> cited = by_position(first);
+  for (const auto& [position, envelope] : by_position(then)) {
+    auto it = cited.find(position);
+    if (it == cited.end()) continue;
+    // The summary may read differently as of then (a correction since).
+    v1::EvidenceEvent a, b;
+    ASSERT_TRUE(a.ParseFromString(envelope));
+    ASSERT_TRUE(b.ParseFromString(it->second));
+    a.clear_summary();
+    b.clear_summary();
+    EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString()) << "position " << position;
+  }
+  EXPECT_EQ(by_position(Report()), by_position(first)) << "and again";
+}
+
 TEST_F(FairnessServiceTest, AReportAsOfAPositionIgnoresEventsRecordedLater) {
   seed_demo_ = true;
   StartServer();
