@@ -721,7 +721,7 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
       // The copy held (not checkpointed yet, or withdrawn since) wins.
       if (pending_.contains(r.id())) return;
       if (!alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) return;
-      builder->AddDecided(FromRecord(r));
+      builder->AddDecided(r);
     };
     EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/false, lo, hi, p, visit));
     // As of the last position, nothing withdrawn was alive.

@@ -134,6 +134,8 @@ class ReportBuilder {
                               std::vector<Contribution>* figures);
   // Adds a decided finding or obligation to a kPeriodOnly report.
   void AddDecided(const Decided& decided);
+  // The same, as the index stored it (read back without a copy).
+  void AddDecided(const state::FindingEntryRecord& stored);
   // A report as of the log's last position: the group table and the access
   // section sum these (kept by the findings index) instead of the cases.
   void UseFigures(const GroupFigures* figures, const FigureChanges* changes,
@@ -305,6 +307,8 @@ class ReportBuilder {
 
  private:
   std::string Summarize(const Seen& seen) const;
+  // AddDecided's finding or obligation, serialised.
+  void AddDecidedProto(bool obligation, int64_t when_nanos, const std::string& proto);
   // The positions that cite `evidence` (with any correction that applies),
   // in order, each added to the report's evidence with its summary.
   std::vector<uint64_t> Cite(const std::vector<Seen>& evidence);

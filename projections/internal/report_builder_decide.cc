@@ -97,16 +97,28 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
 
 void ReportBuilder::AddDecided(const Decided& d) {
   for (const auto& [position, summary] : d.evidence) evidence_.try_emplace(position, summary);
-  if (!d.obligation) {
+  AddDecidedProto(d.obligation, d.when_nanos, d.proto);
+}
+
+void ReportBuilder::AddDecided(const state::FindingEntryRecord& stored) {
+  for (const state::EvidenceRecord& x : stored.evidence()) {
+    evidence_.try_emplace(x.position(), x.summary());
+  }
+  AddDecidedProto(stored.obligation(), stored.when_nanos(), stored.proto());
+}
+
+void ReportBuilder::AddDecidedProto(bool obligation, int64_t when_nanos,
+                                    const std::string& proto) {
+  if (!obligation) {
     v1::Finding& f = findings_.emplace_back();
-    f.ParseFromString(d.proto);
+    f.ParseFromString(proto);
     return;
   }
   v1::Obligation& o = obligations_.emplace_back();
-  o.ParseFromString(d.proto);
+  o.ParseFromString(proto);
   o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
       calendar_.LocalDay(query_.as_of_time),
-      calendar_.LocalDay(absl::FromUnixNanos(d.when_nanos) - absl::Nanoseconds(1)))));
+      calendar_.LocalDay(absl::FromUnixNanos(when_nanos) - absl::Nanoseconds(1)))));
 }
 
 void ReportBuilder::ReadCouncilAt(absl::Time t) const {
