@@ -138,8 +138,8 @@ std::string CanonicalStream(const v1::Payload& payload);
 
 namespace internal {
 class CaseBodies;
-class FindingsIndex;
 class CouncilRegistryCache;
+class FindingsIndex;
 class ReportBuilder;
 }  // namespace internal
 

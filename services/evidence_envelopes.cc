@@ -3,12 +3,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace evenhand::services {
 
 absl::Status EvidenceEnvelopes::Read(const std::vector<uint64_t>& positions,
                                      const reporting::ReadEvents& read,
                                      const std::function<void(const v1::RecordedEvent&)>& visit) {
+  // More than a generation holds: read through, keeping nothing.
+  if (positions.size() > half_) return read(positions, visit);
   std::vector<Envelope> found(positions.size());
   std::vector<uint64_t> missing;
   {
@@ -18,20 +21,15 @@ absl::Status EvidenceEnvelopes::Read(const std::vector<uint64_t>& positions,
       if (found[i] == nullptr) missing.push_back(positions[i]);
     }
   }
+  for (size_t i = 0; i < positions.size(); ++i) {
+    if (found[i] != nullptr) EH_RETURN_IF_ERROR(check_(positions[i]));
+  }
   if (!missing.empty()) {
     std::vector<Envelope> read_now;
     read_now.reserve(missing.size());
     absl::Status s = read(missing, [&](const v1::RecordedEvent& event) {
-      auto envelope = std::make_shared<v1::RecordedEvent>();
-      envelope->set_position(event.position());
-      const v1::Event& e = event.event();
-      v1::Event* to = envelope->mutable_event();
-      to->set_stream_id(e.stream_id());
-      to->set_type(e.type());
-      to->set_event_id(e.event_id());
-      *to->mutable_occurred_at() = e.occurred_at();
-      *to->mutable_recorded_at() = e.recorded_at();
-      to->set_source_system(e.source_system());
+      auto envelope = std::make_shared<v1::RecordedEvent>(event);
+      envelope->mutable_event()->clear_payload();
       read_now.push_back(std::move(envelope));
     });
     if (!s.ok()) return s;

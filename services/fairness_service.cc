@@ -39,7 +39,9 @@ FairnessService::FairnessService(const storage::EventStore* store,
       integrity_(integrity),
       calendar_(std::move(calendar)),
       options_(std::move(options)),
-      envelopes_(std::make_unique<EvidenceEnvelopes>(options_.evidence_envelopes)) {
+      envelopes_(std::make_unique<EvidenceEnvelopes>(
+          options_.evidence_envelopes,
+          [store](uint64_t position) { return store->CheckNotDamaged(position); })) {
   ObligationWatchOptions watch;
   watch.source = [this]() -> absl::StatusOr<v1::ListObligationsResponse> {
     EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(v1::ReportRequest()));

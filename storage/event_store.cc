@@ -531,6 +531,10 @@ void EventStore::MarkDamaged(uint64_t position, std::string problem) {
 }
 std::vector<DamagedEvent> EventStore::damaged() const { return impl_->Damaged(); }
 
+absl::Status EventStore::CheckNotDamaged(uint64_t position) const {
+  return impl_->CheckNotDamaged(position);
+}
+
 absl::StatusOr<EventPtr> EventStore::ReadByEventId(const std::string& event_id) const {
   return impl_->ReadByEventId(event_id);
 }

@@ -294,6 +294,9 @@ class EventStore {
   // match its leaf hash). The list is kept in memory.
   void MarkDamaged(uint64_t position, std::string problem);
   std::vector<DamagedEvent> damaged() const;
+  // DataLoss, as a read of it would be, if `position` was marked damaged;
+  // else OK. Cheap while no event is.
+  absl::Status CheckNotDamaged(uint64_t position) const;
 
   // The last committed position; 0 for an empty log.
   uint64_t LastPosition() const;

@@ -15,7 +15,9 @@
 //
 // CouncilRegistry is immutable once built; CouncilRegistryCache is
 // thread-safe (reports build and read it under the projection's shared
-// lock).
+// lock). Changed() must come before the fold changes a registry case's body
+// (under the projection's exclusive lock): a kept registry points into
+// those bodies, which the fold changes in place.
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_COUNCIL_REGISTRY_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_COUNCIL_REGISTRY_H_
 

@@ -262,8 +262,8 @@ void ReportBuilder::LoadRegistry() {
     const auto& p = d->payload->pre_election_period_declared();
     // The period runs to the end of election day, UK time.
     r.elections.push_back({{FromProtoTime(p.starts_at()),
-                           calendar_.EndOfWorkingDay(FromProtoTime(p.election_day()), 0)},
-                          *d});
+                            calendar_.EndOfWorkingDay(FromProtoTime(p.election_day()), 0)},
+                           *d});
   }
   std::sort(r.elections.begin(), r.elections.end(),
             [](const auto& a, const auto& b) { return a.second.position < b.second.position; });

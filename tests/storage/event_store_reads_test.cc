@@ -95,7 +95,14 @@ TEST_F(EventStoreReadsTest, ReadAtPositionsRefusesAPositionNotInTheLogOrDamaged)
 
 TEST_F(EventStoreReadsTest, ReadsOfADamagedEventFailWithDataLossNamingIt) {
   ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
+  EXPECT_OK(store_->CheckNotDamaged(2));
   store_->MarkDamaged(2, "its bytes changed");
+  // Asked without reading it (what reports check of an event they cite
+  // from what they kept), the same answer as a read.
+  EXPECT_THAT(store_->CheckNotDamaged(2),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("position 2"), HasSubstr("its bytes changed"))));
+  EXPECT_OK(store_->CheckNotDamaged(1));
   EXPECT_THAT(store_->ReadAt(2),
               StatusIs(absl::StatusCode::kDataLoss,
                        AllOf(HasSubstr("position 2"), HasSubstr("its bytes changed"))));
