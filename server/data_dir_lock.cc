@@ -11,6 +11,7 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -18,6 +19,12 @@
 #include "storage/rocksdb_support.h"
 
 namespace evenhand::server {
+namespace {
+
+// What the file says of a server that has stopped (SetStopped).
+constexpr absl::string_view kStopped = "stopped and exiting,";
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::string& data_dir) {
   if (absl::Status s = storage::MakeOwnerOnlyDir(data_dir); !s.ok()) return s;
@@ -32,13 +39,20 @@ absl::StatusOr<std::unique_ptr<DataDirLock>> DataDirLock::Acquire(const std::str
     ssize_t n = ::pread(fd, buffer, sizeof(buffer) - 1, 0);
     ::close(fd);
     std::string holder = n > 0 ? std::string(absl::StripAsciiWhitespace(buffer)) : "";
+    if (absl::StrContains(holder, kStopped)) {
+      // It has closed everything in the folder and is handing its memory
+      // back to the kernel (seconds, for a long log).
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the data folder ", data_dir, " is still held by an evenhandd that has stopped and is ",
+          "exiting (", holder, "): try again in a few seconds"));
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "the data folder ", data_dir, " is in use by another evenhandd",
         holder.empty() ? "" : absl::StrCat(" (", holder, ")"),
         ": stop that server first, or give this one another --data_dir"));
   }
   std::unique_ptr<DataDirLock> lock(new DataDirLock(path, fd));
-  lock->Write("");
+  lock->Write("starting,");
   return lock;
 }
 
@@ -49,15 +63,16 @@ DataDirLock::~DataDirLock() {
   ::close(fd_);
 }
 
-void DataDirLock::SetListening(const std::string& address) { Write(address); }
+void DataDirLock::SetListening(const std::string& address) {
+  Write(absl::StrCat("listening on ", address, ","));
+}
 
-void DataDirLock::SetStopped() { (void)::ftruncate(fd_, 0); }
+void DataDirLock::SetStopped() { Write(kStopped); }
 
-void DataDirLock::Write(const std::string& listening) {
+void DataDirLock::Write(absl::string_view state) {
   std::string text = absl::StrCat(
-      "pid ", ::getpid(), listening.empty() ? ", starting" : absl::StrCat(", listening on ", listening),
-      ", since ", absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::Now(), absl::UTCTimeZone()),
-      "\n");
+      "pid ", ::getpid(), ", ", state, " since ",
+      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::Now(), absl::UTCTimeZone()), "\n");
   if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, text.data(), text.size(), 0);
 }
 

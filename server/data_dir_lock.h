@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace evenhand::server {
 
@@ -31,14 +32,15 @@ class DataDirLock {
 
   // Records the address the server listens on, for a second server to name.
   void SetListening(const std::string& address);
-  // The server has stopped and closed everything in the folder: the file no
-  // longer names it (as after the destructor), though the lock is held
-  // until the process ends.
+  // The server has stopped and closed everything in the folder, and holds
+  // the lock only until the process ends (seconds, for a long log's memory):
+  // the file says so, and a second server is told to try again shortly.
   void SetStopped();
 
  private:
   DataDirLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  void Write(const std::string& listening);
+  // "pid N, <state> since <time>".
+  void Write(absl::string_view state);
 
   const std::string path_;
   const int fd_;
