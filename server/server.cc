@@ -132,6 +132,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_text_bytes() == 0) c.set_max_text_bytes(64 << 10);
   if (c.max_future_skew_seconds() == 0) c.set_max_future_skew_seconds(24 * 3600);
   if (c.max_request_bytes() == 0) c.set_max_request_bytes(64 << 20);
+  if (c.max_reply_bytes() == 0) c.set_max_reply_bytes(256 << 20);
   if (c.live_buffer_events() == 0) c.set_live_buffer_events(65536);
   if (c.max_group_commit_events() == 0) c.set_max_group_commit_events(16384);
   if (c.shutdown_grace_seconds() == 0) c.set_shutdown_grace_seconds(10);
@@ -296,6 +297,18 @@ absl::Status EvenHandServer::Impl::Start() {
                                                    c.audit().verify_on_start(),
                                                    "\" is neither \"tail\" nor \"full\""));
   }
+  if (c.max_reply_bytes() > services::FairnessServiceOptions::kMaxReplyBytesLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "maxReplyBytes: ", c.max_reply_bytes(), " is more than ",
+        services::FairnessServiceOptions::kMaxReplyBytesLimit,
+        ", the largest reply protobuf can serialise"));
+  }
+  if (c.max_request_bytes() > services::FairnessServiceOptions::kMaxReplyBytesLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "maxRequestBytes: ", c.max_request_bytes(), " is more than ",
+        services::FairnessServiceOptions::kMaxReplyBytesLimit,
+        ", the largest request protobuf can parse"));
+  }
   // TLS, or plain text on loopback only (local mode).
   const bool local_mode = !c.security().has_tls();
   if (local_mode && !IsLoopback(c.listen())) {
@@ -449,6 +462,7 @@ absl::Status EvenHandServer::Impl::Start() {
   fairness_options.settings = projections::FairnessSettings::FromConfig(c.fairness());
   fairness_options.catch_up_wait = absl::Seconds(c.fairness().report_wait_seconds());
   fairness_options.gate = gate_.get();
+  fairness_options.max_reply_bytes = c.max_reply_bytes();
   if (options_.clock) fairness_options.clock = options_.clock;
   if (options_.TEST_watch_max_queued) {
     fairness_options.watch_max_queued = *options_.TEST_watch_max_queued;

@@ -16,6 +16,7 @@
 #include "integrity/merkle.h"
 #include "reporting/provenance.h"
 #include "reporting/report_document.h"
+#include "services/internal/reply_size.h"
 
 namespace evenhand::services {
 namespace {
@@ -26,6 +27,19 @@ constexpr char kListRules[] = "evenhand.v1.Fairness/ListRules";
 constexpr char kListObligations[] = "evenhand.v1.Fairness/ListObligations";
 constexpr char kGetReportDocument[] = "evenhand.v1.Fairness/GetReportDocument";
 constexpr char kWatchObligations[] = "evenhand.v1.Fairness/WatchObligations";
+
+// How to ask for a smaller reply than one refused (internal::CheckReplySize).
+constexpr char kNarrowReport[] =
+    "ask for a shorter period (the request's from and to; evenhand report --from, --to)";
+constexpr char kNarrowDocument[] =
+    "ask for a shorter period (the request's from and to; evenhand report --from, --to), or for "
+    "the groups' table alone (REPORT_CSV_GROUPS; evenhand report --format=csv)";
+constexpr char kNarrowFindings[] =
+    "ask for a shorter period, or filter by rule, group or severity (evenhand findings --from, "
+    "--to, --rule, --group, --min-severity)";
+constexpr char kNarrowObligations[] =
+    "ask for a shorter period, or filter by group, officer or working days left (evenhand due "
+    "--group, --officer, --within)";
 
 }  // namespace
 
@@ -44,7 +58,8 @@ FairnessService::FairnessService(const storage::EventStore* store,
           [store](uint64_t position) { return store->CheckNotDamaged(position); })) {
   ObligationWatchOptions watch;
   watch.source = [this]() -> absl::StatusOr<v1::ListObligationsResponse> {
-    EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(v1::ReportRequest()));
+    EH_ASSIGN_OR_RETURN(v1::FairnessReport report,
+                        BuildReport(v1::ReportRequest(), std::nullopt, /*evidence=*/false));
     v1::ListObligationsResponse all;
     all.set_as_of_position(report.as_of_position());
     *all.mutable_as_of_time() = report.as_of_time();
@@ -58,7 +73,8 @@ FairnessService::FairnessService(const storage::EventStore* store,
 }
 
 absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
-    const v1::ReportRequest& request) const {
+    const v1::ReportRequest& request, std::optional<WholeReportReply> reply,
+    bool evidence) const {
   const absl::Time now = options_.clock();
   const uint64_t last = store_->LastPosition();
   projections::ReportQuery query;
@@ -168,21 +184,29 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
         "restart evenhandd, which checks it and folds the log again if it is"));
   }
   report.set_log_last_position(store_->LastPosition());
-  // The envelope of each cited event, from the log (or kept from a report
-  // that cited it before).
-  const reporting::ReadEvents from_log =
-      [this](const std::vector<uint64_t>& positions,
-             const std::function<void(const v1::RecordedEvent&)>& visit) {
-        return store_->ReadAtPositions(positions, [&](const storage::EventPtr& event) {
-          visit(*event);
-          return true;
-        });
-      };
-  EH_RETURN_IF_ERROR(reporting::FillEvidence(
-      report, [&](const std::vector<uint64_t>& positions,
-                  const std::function<void(const v1::RecordedEvent&)>& visit) {
-        return envelopes_->Read(positions, from_log, visit);
-      }));
+  // Too large a reply already: refused before the evidence is read and the
+  // reply rendered (a 10M-event log's whole report took minutes and 12 GB).
+  if (reply.has_value()) {
+    EH_RETURN_IF_ERROR(internal::CheckReplySize(report.ByteSizeLong(), options_.max_reply_bytes,
+                                                reply->what, reply->narrow, /*at_least=*/true));
+  }
+  if (evidence) {
+    // The envelope of each cited event, from the log (or kept from a report
+    // that cited it before).
+    const reporting::ReadEvents from_log =
+        [this](const std::vector<uint64_t>& positions,
+               const std::function<void(const v1::RecordedEvent&)>& visit) {
+          return store_->ReadAtPositions(positions, [&](const storage::EventPtr& event) {
+            visit(*event);
+            return true;
+          });
+        };
+    EH_RETURN_IF_ERROR(reporting::FillEvidence(
+        report, [&](const std::vector<uint64_t>& positions,
+                    const std::function<void(const v1::RecordedEvent&)>& visit) {
+          return envelopes_->Read(positions, from_log, visit);
+        }));
+  }
   if (integrity_ == nullptr) return report;  // benchmarks of the fold alone
   std::string root = integrity::EmptyTreeRoot();
   if (query.as_of_position > 0) {
@@ -205,12 +229,18 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
   if (integrity_ == nullptr) {
     return absl::FailedPreconditionError("this server has no integrity log to sign reports with");
   }
-  EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(request.report()));
+  std::optional<WholeReportReply> whole;
+  if (request.format() != v1::REPORT_CSV_GROUPS && request.format() != v1::REPORT_CSV_ACCESS) {
+    whole = WholeReportReply{"document", kNarrowDocument};
+  }
+  EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(request.report(), whole));
   // A document is a function of the log up to its position: where the log
   // has got to since is not part of it (an offline recomputation could not
   // know it).
   report.clear_log_last_position();
   const std::string content = reporting::RenderContent(report, request.format());
+  EH_RETURN_IF_ERROR(internal::CheckReplySize(content.size(), options_.max_reply_bytes,
+                                              "document", kNarrowDocument));
   const absl::Time from = request.report().has_from() ? FromProtoTime(request.report().from())
                                                       : absl::InfinitePast();
   const absl::Time to = request.report().has_to() ? FromProtoTime(request.report().to())
@@ -268,6 +298,11 @@ grpc::Status FairnessService::GetReportDocument(grpc::ServerContext* context,
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::ReportDocument> document = BuildDocument(*request);
   if (!document.ok()) return ToGrpcStatus(document.status());
+  if (absl::Status s = internal::CheckReplySize(document->ByteSizeLong(), options_.max_reply_bytes,
+                                                "document", kNarrowDocument);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (absl::Status s = options_.gate->Record(*grant, kGetReportDocument, *request, 1, "allowed");
       !s.ok()) {
     return ToGrpcStatus(s);
@@ -281,8 +316,14 @@ grpc::Status FairnessService::GetReport(grpc::ServerContext* context,
                                         v1::FairnessReport* response) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kGetReport, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
-  absl::StatusOr<v1::FairnessReport> report = BuildReport(*request);
+  absl::StatusOr<v1::FairnessReport> report =
+      BuildReport(*request, WholeReportReply{"report", kNarrowReport});
   if (!report.ok()) return ToGrpcStatus(report.status());
+  if (absl::Status s = internal::CheckReplySize(report->ByteSizeLong(), options_.max_reply_bytes,
+                                                "report", kNarrowReport);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (absl::Status s =
           options_.gate->Record(*grant, kGetReport, *request, report->findings_size(), "allowed");
       !s.ok()) {
@@ -297,7 +338,8 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
                                            v1::ListFindingsResponse* response) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListFindings, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
-  absl::StatusOr<v1::FairnessReport> report = BuildReport(request->report());
+  absl::StatusOr<v1::FairnessReport> report =
+      BuildReport(request->report(), std::nullopt, /*evidence=*/false);
   if (!report.ok()) return ToGrpcStatus(report.status());
   // A filter naming a rule or group that does not exist would match
   // nothing and read as "no finding": refused, naming the known ones.
@@ -330,6 +372,13 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
     if (f.severity() < request->min_severity()) continue;
     *response->add_findings() = std::move(f);
   }
+  if (absl::Status s =
+          internal::CheckReplySize(response->ByteSizeLong(), options_.max_reply_bytes,
+                                   "list of findings", kNarrowFindings);
+      !s.ok()) {
+    response->Clear();
+    return ToGrpcStatus(s);
+  }
   if (absl::Status s = options_.gate->Record(*grant, kListFindings, *request,
                                              response->findings_size(), "allowed");
       !s.ok()) {
@@ -343,7 +392,8 @@ grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
                                               v1::ListObligationsResponse* response) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListObligations, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
-  absl::StatusOr<v1::FairnessReport> report = BuildReport(request->report());
+  absl::StatusOr<v1::FairnessReport> report =
+      BuildReport(request->report(), std::nullopt, /*evidence=*/false);
   if (!report.ok()) return ToGrpcStatus(report.status());
   if (absl::Status s = CheckObligationFilters(*report, request->group_ids(), request->officer_ids());
       !s.ok()) {
@@ -362,6 +412,13 @@ grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
       continue;
     }
     *response->add_obligations() = std::move(o);
+  }
+  if (absl::Status s =
+          internal::CheckReplySize(response->ByteSizeLong(), options_.max_reply_bytes,
+                                   "list of obligations", kNarrowObligations);
+      !s.ok()) {
+    response->Clear();
+    return ToGrpcStatus(s);
   }
   if (absl::Status s = options_.gate->Record(*grant, kListObligations, *request,
                                              response->obligations_size(), "allowed");
@@ -398,7 +455,8 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kWatchObligations, *request);
   if (!grant.ok()) return ObligationWatch::Refuse(ToGrpcStatus(grant.status()));
   // The filters are checked against the log as it stands.
-  absl::StatusOr<v1::FairnessReport> report = BuildReport(v1::ReportRequest());
+  absl::StatusOr<v1::FairnessReport> report =
+      BuildReport(v1::ReportRequest(), std::nullopt, /*evidence=*/false);
   if (!report.ok()) return ObligationWatch::Refuse(ToGrpcStatus(report.status()));
   if (absl::Status s =
           CheckObligationFilters(*report, request->group_ids(), request->officer_ids());

@@ -15,8 +15,10 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.grpc.pb.h"
 #include "integrity/integrity_log.h"
@@ -25,6 +27,7 @@
 #include "projections/working_day_calendar.h"
 #include "services/auth/call_gate.h"
 #include "services/evidence_envelopes.h"
+#include "services/internal/reply_size.h"
 #include "services/obligation_watch.h"
 #include "storage/event_store.h"
 
@@ -43,6 +46,11 @@ struct FairnessServiceOptions {
   // How many cited events' envelopes are kept for the next reports (a few
   // hundred bytes each): a year's report cites about 4,000.
   size_t evidence_envelopes = 16384;
+  // The largest reply sent (a report, a document, a list of findings or
+  // obligations); a larger one is refused (services/internal/reply_size.h).
+  // At most kMaxReplyBytesLimit.
+  uint64_t max_reply_bytes = uint64_t{256} << 20;
+  static constexpr uint64_t kMaxReplyBytesLimit = internal::kReplyBytesLimit;
 };
 
 class FairnessService final
@@ -69,9 +77,22 @@ class FairnessService final
                                  const v1::ReportDocumentRequest* request,
                                  v1::ReportDocument* response) override;
 
+  // A reply that carries the whole report: `what` it is, and how to ask
+  // for less (internal::CheckReplySize).
+  struct WholeReportReply {
+    absl::string_view what;
+    absl::string_view narrow;
+  };
+
   // The report for `request`: errors are InvalidArgument (a bad period),
   // OutOfRange (as-of beyond the log), Unavailable (projection catching up).
-  absl::StatusOr<v1::FairnessReport> BuildReport(const v1::ReportRequest& request) const;
+  // With `reply`, ResourceExhausted (REPLY_TOO_LARGE) as soon as the report
+  // is larger than a reply may be before its evidence is read and added.
+  // Without `evidence`, the cited events are not read (report.evidence is
+  // empty): for replies that show only the findings and obligations.
+  absl::StatusOr<v1::FairnessReport> BuildReport(
+      const v1::ReportRequest& request, std::optional<WholeReportReply> reply = std::nullopt,
+      bool evidence = true) const;
 
   // Ends every WatchObligations call (the server is shutting down).
   void BeginShutdown();
@@ -79,6 +100,8 @@ class FairnessService final
   // The signed document of `request`'s report: content rendered, statement
   // signed, tied to the latest checkpoint (one is signed if none covers the
   // report's position yet).
+  // A document other than the groups' or access tables carries the whole
+  // report, and is refused as BuildReport's `reply` is.
   absl::StatusOr<v1::ReportDocument> BuildDocument(const v1::ReportDocumentRequest& request) const;
 
  private:

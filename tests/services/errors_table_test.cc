@@ -326,6 +326,16 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          return ToGrpcStatus(bundle.status());
        }},
       {grpc::StatusCode::RESOURCE_EXHAUSTED,
+       "a report over max_reply_bytes",
+       "REPLY_TOO_LARGE",
+       {"this report would be at least", "(maxReplyBytes)", "ask for a shorter period"},
+       [](v1::ServerConfig& c) { c.set_max_reply_bytes(100); },
+       nullptr,
+       [&] {
+         EXPECT_TRUE(Append(Request("s", SomeEvents(1))).ok());
+         return ToGrpcStatus(fairness_->GetReport({}).status());
+       }},
+      {grpc::StatusCode::RESOURCE_EXHAUSTED,
        "the disk below its free-space floor",
        "DISK_FULL",
        {"below the floor of 256.0 MiB", "minFreeDiskMib", "resume by themselves",
@@ -576,10 +586,12 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
       ASSERT_TRUE(info.has_value());
       EXPECT_EQ(info->reason(), row.reason);
       EXPECT_EQ(info->domain(), "evenhand.council");
-      // (An export over the limit will be over it again: no RetryInfo.)
+      // (An export or a reply over the limit will be over it again: no
+      // RetryInfo.)
       const bool retry_later =
           row.code == grpc::StatusCode::UNAVAILABLE ||
-          (row.code == grpc::StatusCode::RESOURCE_EXHAUSTED && row.reason != "EXPORT_TOO_LARGE") ||
+          (row.code == grpc::StatusCode::RESOURCE_EXHAUSTED && row.reason != "EXPORT_TOO_LARGE" &&
+           row.reason != "REPLY_TOO_LARGE") ||
           row.code == grpc::StatusCode::ABORTED;
       EXPECT_EQ(Detail<google::rpc::RetryInfo>(details).has_value(), retry_later);
       if (row.code == grpc::StatusCode::INVALID_ARGUMENT && row.reason != "UNPARSEABLE_REQUEST") {
@@ -596,7 +608,7 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
-  EXPECT_EQ(n, 29);
+  EXPECT_EQ(n, 30);
 }
 
 // A program that never reads the message: the code, the reason, the

@@ -11,9 +11,11 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "base/error_details.h"
 #include "clients/audit_client.h"
 #include "demo/demo_council.h"
 #include "integrity/bundle.h"
@@ -258,6 +260,83 @@ TEST_F(FairnessServiceTest, FindingsFilterByRuleGroupAndSeverity) {
     EXPECT_EQ(f.group_id(), "green");
     EXPECT_EQ(f.severity(), v1::HIGH);
   }
+}
+
+// A reply larger than maxReplyBytes is refused, saying how large and how
+// to ask for less, and the server goes on serving (gRPC aborts the whole
+// server on a reply over 2 GiB, as a whole-log report of a 10M-event log is).
+TEST_F(FairnessServiceTest, AReplyLargerThanMaxReplyBytesIsRefusedSayingHowToAskForLess) {
+  seed_demo_ = true;
+  StartServer();
+  const v1::FairnessReport whole = Report();
+  ASSERT_OK_AND_ASSIGN(v1::ListFindingsResponse all, fairness_->ListFindings({}));
+  v1::ListFindingsRequest one_rule;
+  one_rule.add_rule_ids("equal-offer");
+  ASSERT_OK_AND_ASSIGN(v1::ListFindingsResponse few, fairness_->ListFindings(one_rule));
+  v1::ReportDocumentRequest html, groups;
+  html.set_format(v1::REPORT_HTML);
+  groups.set_format(v1::REPORT_CSV_GROUPS);
+  ASSERT_OK_AND_ASSIGN(v1::ReportDocument page, fairness_->GetReportDocument(html));
+  ASSERT_OK_AND_ASSIGN(v1::ReportDocument table, fairness_->GetReportDocument(groups));
+  // Between what fits and what does not, by a margin: the demo council's
+  // dates, so a few bytes of each reply, move with the clock.
+  const uint64_t limit = all.ByteSizeLong() - 300;
+  ASSERT_GT(whole.ByteSizeLong(), limit + 100);
+  ASSERT_GT(page.document().size(), limit + 100);
+  ASSERT_LT(few.ByteSizeLong() + 100, limit);
+  ASSERT_LT(table.ByteSizeLong() + 100, limit);
+
+  v1::ServerConfig config;
+  config.set_max_reply_bytes(limit);
+  StartServer(config);
+  // A reply carrying the whole report is refused as soon as the report is
+  // too large before its evidence is read ("at least").
+  auto refused = [&](const absl::Status& s, const std::string& size, const std::string& how) {
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kResourceExhausted,
+                            AllOf(HasSubstr(size),
+                                  HasSubstr(absl::StrCat("more than the ", limit)),
+                                  HasSubstr("(maxReplyBytes)"), HasSubstr(how))));
+    EXPECT_EQ(ReasonOf(s), "REPLY_TOO_LARGE");
+    EXPECT_FALSE(GetRetryInfo(s).has_value()) << "the same request always meets it";
+  };
+  refused(fairness_->GetReport({}).status(), "this report would be at least ",
+          "ask for a shorter period");
+  refused(fairness_->ListFindings({}).status(),
+          "this list of findings would be ",
+          "filter by rule");
+  refused(fairness_->GetReportDocument(html).status(), "this document would be at least ",
+          "REPORT_CSV_GROUPS");
+  std::optional<google::rpc::ErrorInfo> info =
+      GetErrorInfo(fairness_->ListFindings({}).status());
+  ASSERT_TRUE(info.has_value());
+  uint64_t reply_bytes = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(info->metadata().at("reply_bytes"), &reply_bytes));
+  EXPECT_GT(reply_bytes, limit);
+  EXPECT_EQ(info->metadata().at("max_reply_bytes"), absl::StrCat(limit));
+
+  // What fits is answered, as before: the server went on serving.
+  ASSERT_OK_AND_ASSIGN(v1::ListFindingsResponse again, fairness_->ListFindings(one_rule));
+  EXPECT_EQ(again.findings_size(), few.findings_size());
+  ASSERT_OK_AND_ASSIGN(v1::ReportDocument table_again, fairness_->GetReportDocument(groups));
+  EXPECT_FALSE(table_again.document().empty());
+}
+
+TEST_F(FairnessServiceTest, AMaxReplyBytesProtobufCannotSerialiseIsRefusedAtStart) {
+  v1::ServerConfig config;
+  config.set_max_reply_bytes(uint64_t{3} << 30);
+  config.set_listen("127.0.0.1:0");
+  config.set_data_dir(dir_.Sub("data"));
+  server::ServerOptions options;
+  options.config = config;
+  EXPECT_THAT(server::EvenHandServer::Start(options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("maxReplyBytes: 3221225472 is more than 2147483647"),
+                             HasSubstr("the largest reply protobuf can serialise"))));
+  options.config.clear_max_reply_bytes();
+  options.config.set_max_request_bytes(uint64_t{4} << 30);
+  EXPECT_THAT(server::EvenHandServer::Start(options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("maxRequestBytes: 4294967296 is more than 2147483647")));
 }
 
 TEST_F(FairnessServiceTest, RulesAreListedWithCitations) {
