@@ -233,7 +233,13 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
   if (request.format() != v1::REPORT_CSV_GROUPS && request.format() != v1::REPORT_CSV_ACCESS) {
     whole = WholeReportReply{"document", kNarrowDocument};
   }
-  EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(request.report(), whole));
+  // The CSV tables show no cited event's envelope (the findings' table
+  // names their positions): those are not read.
+  const bool csv = request.format() == v1::REPORT_CSV_GROUPS ||
+                   request.format() == v1::REPORT_CSV_FINDINGS ||
+                   request.format() == v1::REPORT_CSV_ACCESS;
+  EH_ASSIGN_OR_RETURN(v1::FairnessReport report,
+                      BuildReport(request.report(), whole, /*evidence=*/!csv));
   // A document is a function of the log up to its position: where the log
   // has got to since is not part of it (an offline recomputation could not
   // know it).

@@ -101,7 +101,8 @@ class FairnessService final
   // signed, tied to the latest checkpoint (one is signed if none covers the
   // report's position yet).
   // A document other than the groups' or access tables carries the whole
-  // report, and is refused as BuildReport's `reply` is.
+  // report, and is refused as BuildReport's `reply` is; a CSV table's
+  // report is built without its evidence.
   absl::StatusOr<v1::ReportDocument> BuildDocument(const v1::ReportDocumentRequest& request) const;
 
  private:
