@@ -59,7 +59,7 @@ FairnessService::FairnessService(const storage::EventStore* store,
   ObligationWatchOptions watch;
   watch.source = [this]() -> absl::StatusOr<v1::ListObligationsResponse> {
     EH_ASSIGN_OR_RETURN(v1::FairnessReport report,
-                        BuildReport(v1::ReportRequest(), std::nullopt, /*evidence=*/false));
+                        BuildReport(OpenObligationsRequest(), std::nullopt, /*evidence=*/false));
     v1::ListObligationsResponse all;
     all.set_as_of_position(report.as_of_position());
     *all.mutable_as_of_time() = report.as_of_time();
@@ -70,6 +70,22 @@ FairnessService::FairnessService(const storage::EventStore* store,
   watch.clock = options_.clock;
   watch.max_queued = options_.watch_max_queued;
   watch_ = std::make_unique<ObligationWatch>(std::move(watch));
+}
+
+v1::ReportRequest FairnessService::OpenObligationsRequest() const {
+  return OpenFromAsOf(v1::ReportRequest());
+}
+
+v1::ReportRequest FairnessService::OpenFromAsOf(v1::ReportRequest request) const {
+  if (request.has_from()) return request;
+  if (request.as_of_case() == v1::ReportRequest::AS_OF_NOT_SET) {
+    *request.mutable_from() = ToProtoTime(options_.clock());
+  } else if (request.as_of_case() == v1::ReportRequest::kAsOfTime &&
+             request.as_of_time().seconds() >= -2208988800 &&
+             request.as_of_time().seconds() < 7258118400) {
+    *request.mutable_from() = request.as_of_time();  // (else BuildReport says what is wrong)
+  }
+  return request;
 }
 
 absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
@@ -399,7 +415,7 @@ grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListObligations, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(request->report(), std::nullopt, /*evidence=*/false);
+      BuildReport(OpenFromAsOf(request->report()), std::nullopt, /*evidence=*/false);
   if (!report.ok()) return ToGrpcStatus(report.status());
   if (absl::Status s = CheckObligationFilters(*report, request->group_ids(), request->officer_ids());
       !s.ok()) {
@@ -462,7 +478,7 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
   if (!grant.ok()) return ObligationWatch::Refuse(ToGrpcStatus(grant.status()));
   // The filters are checked against the log as it stands.
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(v1::ReportRequest(), std::nullopt, /*evidence=*/false);
+      BuildReport(OpenObligationsRequest(), std::nullopt, /*evidence=*/false);
   if (!report.ok()) return ObligationWatch::Refuse(ToGrpcStatus(report.status()));
   if (absl::Status s =
           CheckObligationFilters(*report, request->group_ids(), request->officer_ids());

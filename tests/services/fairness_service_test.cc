@@ -321,6 +321,54 @@ TEST_F(FairnessServiceTest, AReplyLargerThanMaxReplyBytesIsRefusedSayingHowToAsk
   EXPECT_FALSE(table_again.document().empty());
 }
 
+// Obligations listed with no period, and the obligation watch, read the
+// period from the as-of moment on (FairnessService::OpenFromAsOf), not the
+// whole log's history: the open obligations are the same.
+TEST_F(FairnessServiceTest, TheOpenObligationsFromTheAsOfMomentOnAreTheWholeHistorys) {
+  seed_demo_ = true;
+  StartServer();
+  auto list = [&](v1::ReportRequest report) {
+    v1::ListObligationsRequest request;
+    *request.mutable_report() = std::move(report);
+    absl::StatusOr<v1::ListObligationsResponse> got = fairness_->ListObligations(request);
+    EXPECT_OK(got);
+    return got.ok() ? *got : v1::ListObligationsResponse();
+  };
+  auto expect_same = [](const v1::ListObligationsResponse& a,
+                        const v1::ListObligationsResponse& b) {
+    EXPECT_EQ(a.as_of_position(), b.as_of_position());
+    ASSERT_EQ(a.obligations_size(), b.obligations_size());
+    for (int i = 0; i < a.obligations_size(); ++i) {
+      EXPECT_EQ(a.obligations(i).SerializeAsString(), b.obligations(i).SerializeAsString())
+          << i << ": " << a.obligations(i).ShortDebugString();
+    }
+  };
+  v1::ReportRequest history;  // every finding since 1901 decided too
+  *history.mutable_from() = ToProtoTime(absl::FromCivil(absl::CivilDay(1901, 1, 1),
+                                                        absl::UTCTimeZone()));
+  const v1::ListObligationsResponse whole = list(history);
+  ASSERT_GT(whole.obligations_size(), 2);
+  expect_same(list({}), whole);
+  v1::ReportRequest from_now;
+  *from_now.mutable_from() = ToProtoTime(absl::Now());
+  expect_same(list(from_now), whole);
+
+  // As of earlier moments: when the log's last events were recorded.
+  int open_then = 0;
+  for (uint64_t back : {1, 2, 3, 5, 8, 13, 21, 34, 55, 89}) {
+    v1::ReportRequest earlier = history;
+    earlier.set_as_of_position(whole.as_of_position() - back);
+    v1::ReportRequest at_time;
+    *at_time.mutable_as_of_time() = list(earlier).as_of_time();
+    v1::ReportRequest at_time_history = history;
+    *at_time_history.mutable_as_of_time() = at_time.as_of_time();
+    const v1::ListObligationsResponse then = list(at_time_history);
+    expect_same(list(at_time), then);
+    open_then += then.obligations_size();
+  }
+  EXPECT_GT(open_then, 0);
+}
+
 TEST_F(FairnessServiceTest, AMaxReplyBytesProtobufCannotSerialiseIsRefusedAtStart) {
   v1::ServerConfig config;
   config.set_max_reply_bytes(uint64_t{3} << 30);
