@@ -29,6 +29,30 @@ namespace evenhand::projections {
 
 using internal::FromRocks;
 
+namespace {
+
+// mu_ shared, for a reader from outside the fold (a report, the metrics),
+// counted in `waiting` while it waits: the findings index's restore, which
+// takes mu_ a chunk at a time back to back, lets such readers in first
+// (ProjectionRunner::LetReportsIn).
+class ABSL_SCOPED_LOCKABLE ReportReaderLock {
+ public:
+  ReportReaderLock(absl::Mutex* mu, std::atomic<int>* waiting) ABSL_SHARED_LOCK_FUNCTION(mu)
+      : mu_(mu) {
+    waiting->fetch_add(1, std::memory_order_relaxed);
+    mu_->ReaderLock();
+    waiting->fetch_sub(1, std::memory_order_relaxed);
+  }
+  ~ReportReaderLock() ABSL_UNLOCK_FUNCTION() { mu_->ReaderUnlock(); }
+  ReportReaderLock(const ReportReaderLock&) = delete;
+  ReportReaderLock& operator=(const ReportReaderLock&) = delete;
+
+ private:
+  absl::Mutex* const mu_;
+};
+
+}  // namespace
+
 ProjectionRunner::ProjectionRunner(storage::EventStore* store, RunnerOptions options)
     : store_(store), options_(std::move(options)) {}
 
@@ -313,36 +337,36 @@ void ProjectionRunner::Stop() {
 bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) const {
   // A reader: a checkpoint serialises the cases under a shared lock for up
   // to seconds, and reports go on meanwhile.
-  absl::ReaderMutexLock lock(&mu_);
+  ReportReaderLock lock(&mu_, &readers_waiting_);
   auto reached = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return loaded_ && projection_.position() >= position;
+    return cases_loaded_ && projection_.position() >= position;
   };
   return mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
 }
 
 ProjectionRunner::Written ProjectionRunner::written() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReportReaderLock lock(&mu_, &readers_waiting_);
   return written_;
 }
 
 uint64_t ProjectionRunner::checkpointed_position() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReportReaderLock lock(&mu_, &readers_waiting_);
   return checkpointed_position_;
 }
 
 uint64_t ProjectionRunner::position() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return loaded_ ? projection_.position() : 0;
+  ReportReaderLock lock(&mu_, &readers_waiting_);
+  return cases_loaded_ ? projection_.position() : 0;
 }
 
 std::optional<ProjectionRunner::Loading> ProjectionRunner::loading() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReportReaderLock lock(&mu_, &readers_waiting_);
   if (loaded_) return std::nullopt;
   return Loading{checkpoint_position_, cases_read_};
 }
 
 std::optional<ProjectionRunner::Loaded> ProjectionRunner::loaded() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReportReaderLock lock(&mu_, &readers_waiting_);
   if (!loaded_) return std::nullopt;
   return loaded_how_;
 }
@@ -399,12 +423,12 @@ bool ProjectionRunner::Healthy() {
 }
 
 absl::Status ProjectionRunner::health() const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReportReaderLock lock(&mu_, &readers_waiting_);
   return projection_.health();
 }
 
 void ProjectionRunner::Read(const std::function<void(const FairnessProjection&)>& read) const {
-  absl::ReaderMutexLock lock(&mu_);
+  ReportReaderLock lock(&mu_, &readers_waiting_);
   read(projection_);
 }
 

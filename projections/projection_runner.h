@@ -34,6 +34,7 @@
 #ifndef EVENHAND_PROJECTIONS_PROJECTION_RUNNER_H_
 #define EVENHAND_PROJECTIONS_PROJECTION_RUNNER_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -101,6 +102,9 @@ struct RunnerOptions {
   std::function<void()> TEST_before_fold;
   // Test-only: called before each chunk of checkpointed cases is read.
   std::function<void()> TEST_before_load;
+  // Test-only: called before each chunk of the findings index is read back
+  // (reports are served meanwhile, derived from the cases).
+  std::function<void()> TEST_before_findings_load;
   // Test-only: called before a case's body is read back from the
   // checkpoint; an error fails the read.
   std::function<absl::Status(const std::string& stream_id)> TEST_case_read;
@@ -126,13 +130,15 @@ class ProjectionRunner {
 
   // Waits until the projection has folded `position`; false on timeout.
   bool WaitForPosition(uint64_t position, absl::Time deadline) const;
-  // The last position folded (0 while the checkpoint is still being read).
+  // The last position folded (0 while the checkpoint's cases are still
+  // being read).
   uint64_t position() const;
   // The position of the last checkpoint written or read.
   uint64_t checkpointed_position() const;
 
   // While the checkpoint is being read after a start: the position it was
-  // taken at and the cases read so far. nullopt once it is read.
+  // taken at and the cases read so far. nullopt once it is read (reports
+  // are served, derived, from when the cases are: WaitForPosition).
   struct Loading {
     uint64_t position = 0;
     size_t cases_read = 0;
@@ -212,6 +218,9 @@ class ProjectionRunner {
   void MarkDamage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Creates the findings index, from its checkpoint if usable.
   absl::Status RestoreFindings() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
+  // Before each chunk RestoreFindings files under mu_: waits while a report
+  // waits for mu_ (up to 100 ms).
+  void LetReportsIn() const ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // While the findings index is seeded: writes the entries and subjects it
   // has decided or changed since the last call, and lets them go, so that
@@ -277,6 +286,10 @@ class ProjectionRunner {
   bool damage_mark_failing_ ABSL_GUARDED_BY(fold_mu_) = false;
   // Readers share it; the fold takes it alone only while applying events.
   mutable absl::Mutex mu_;
+  // Readers from outside the fold (reports, metrics) waiting for mu_: the
+  // findings index's restore, which takes it a chunk at a time back to
+  // back, lets them in first.
+  mutable std::atomic<int> readers_waiting_{0};
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // The position the checkpoint was taken at (OpenCheckpoint), then whether
@@ -285,6 +298,10 @@ class ProjectionRunner {
   // Whether it holds each case's skeleton (kStateVersion).
   bool skeletons_stored_ = false;
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  // The cases are read: reports may be served (derived from the cases
+  // while the findings index is still being read back: it serves none until
+  // it is whole). Checkpoints still wait for loaded_.
+  bool cases_loaded_ ABSL_GUARDED_BY(mu_) = false;
   size_t cases_read_ ABSL_GUARDED_BY(mu_) = 0;
   Loaded loaded_how_ ABSL_GUARDED_BY(mu_);
   uint64_t checkpointed_position_ ABSL_GUARDED_BY(mu_) = 0;

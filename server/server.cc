@@ -451,6 +451,7 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.free_bytes = options_.free_disk_bytes;
   runner_options.TEST_before_fold = options_.TEST_before_fold;
   runner_options.TEST_before_load = options_.TEST_before_load;
+  runner_options.TEST_before_findings_load = options_.TEST_before_findings_load;
   runner_options.TEST_case_read = options_.TEST_case_read;
   runner_options.TEST_seeded_written = options_.TEST_seeded_written;
   runner_options.index_settings = projections::FairnessSettings::FromConfig(c.fairness());
@@ -687,6 +688,7 @@ std::string EvenHandServer::metrics_url() const {
 }
 uint64_t EvenHandServer::LastPosition() const { return impl_->store_->LastPosition(); }
 uint64_t EvenHandServer::ProjectionPosition() const { return impl_->runner_->position(); }
+bool EvenHandServer::ProjectionLoaded() const { return impl_->runner_->loaded().has_value(); }
 void EvenHandServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
 void EvenHandServer::Wait() { impl_->stopped_.WaitForNotification(); }
 

@@ -45,6 +45,8 @@ struct ServerOptions {
   std::function<void()> TEST_before_fold;
   // Test-only: called before each chunk of checkpointed cases is read.
   std::function<void()> TEST_before_load;
+  // Test-only: called before each chunk of the findings index is read back.
+  std::function<void()> TEST_before_findings_load;
   // Test-only: the projection's case cache in bytes, below the config's
   // MiB (0: no case's facts kept once checkpointed).
   std::optional<size_t> TEST_case_cache_bytes;
@@ -86,6 +88,9 @@ class EvenHandServer {
   uint64_t LastPosition() const;
   // Events the fairness projection has folded.
   uint64_t ProjectionPosition() const;
+  // Whether its checkpoint, cases and findings index, is read after the
+  // start (reports are served, derived, from when the cases are).
+  bool ProjectionLoaded() const;
 
   // Graceful stop: health turns NOT_SERVING, new appends fail UNAVAILABLE,
   // subscribers are ended, in-flight calls get `grace` to finish, then the
