@@ -415,6 +415,9 @@ bool ProjectionRunner::Load() {
       {
         absl::MutexLock lock(&mu_);
         projection_.DropFindings();
+        // Reports wait again: the projection goes back to position 0 (and
+        // BuildReport checks the position again under the lock).
+        cases_loaded_ = false;
       }
       stored_findings_.reset();
       ReplaceDamagedCheckpoint(f);

@@ -78,12 +78,19 @@ v1::ReportRequest FairnessService::OpenObligationsRequest() const {
 
 v1::ReportRequest FairnessService::OpenFromAsOf(v1::ReportRequest request) const {
   if (request.has_from()) return request;
+  std::optional<google::protobuf::Timestamp> moment;
   if (request.as_of_case() == v1::ReportRequest::AS_OF_NOT_SET) {
-    *request.mutable_from() = ToProtoTime(options_.clock());
+    moment = ToProtoTime(options_.clock());
   } else if (request.as_of_case() == v1::ReportRequest::kAsOfTime &&
              request.as_of_time().seconds() >= -2208988800 &&
              request.as_of_time().seconds() < 7258118400) {
-    *request.mutable_from() = request.as_of_time();  // (else BuildReport says what is wrong)
+    moment = request.as_of_time();  // (else BuildReport says what is wrong)
+  }
+  // A `to` at or before the moment: no obligation is open in the period,
+  // as the request stands (a `from` after it would be refused).
+  if (moment.has_value() &&
+      (!request.has_to() || FromProtoTime(*moment) < FromProtoTime(request.to()))) {
+    *request.mutable_from() = *moment;
   }
   return request;
 }
@@ -162,32 +169,41 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
         "damaged"));
   };
   if (absl::Status health = runner_->health(); !health.ok()) return untrusted(health);
-  if (!runner_->WaitForPosition(query.as_of_position, absl::Now() + options_.catch_up_wait)) {
-    if (absl::Status health = runner_->health(); !health.ok()) return untrusted(health);
-    if (std::optional<projections::ProjectionRunner::Loading> loading = runner_->loading()) {
-      return WithErrorInfo(
-          absl::UnavailableError(absl::StrCat(
-              "the fairness projection is still reading its checkpoint after a restart (",
-              loading->cases_read, " cases read; it then answers as of position ",
-              loading->position, " and catches up with the log); try again shortly")),
-          "PROJECTION_CATCHING_UP",
-          {{"projection_position", "0"},
-           {"wanted_position", absl::StrCat(query.as_of_position)}});
-    }
-    return WithErrorInfo(
-        absl::UnavailableError(absl::StrCat(
-            "the fairness projection is still catching up with the log (at position ",
-            runner_->position(), " of ", query.as_of_position, "); try again shortly")),
-        "PROJECTION_CATCHING_UP",
-        {{"projection_position", absl::StrCat(runner_->position())},
-         {"wanted_position", absl::StrCat(query.as_of_position)}});
-  }
+  // Waited for, then read under the lock again: a projection whose
+  // checkpoint is replaced while it is read after a restart goes back to
+  // position 0 between the two.
   v1::FairnessReport report;
   absl::Status health, read_error;
-  runner_->Read([&](const projections::FairnessProjection& projection) {
-    report = projection.Report(query, options_.settings, calendar_, &read_error);
-    health = projection.health();
-  });
+  for (bool read = false; !read;) {
+    if (!runner_->WaitForPosition(query.as_of_position, absl::Now() + options_.catch_up_wait)) {
+      if (absl::Status now_health = runner_->health(); !now_health.ok()) {
+        return untrusted(now_health);
+      }
+      if (std::optional<projections::ProjectionRunner::Loading> loading = runner_->loading()) {
+        return WithErrorInfo(
+            absl::UnavailableError(absl::StrCat(
+                "the fairness projection is still reading its checkpoint after a restart (",
+                loading->cases_read, " cases read; it then answers as of position ",
+                loading->position, " and catches up with the log); try again shortly")),
+            "PROJECTION_CATCHING_UP",
+            {{"projection_position", "0"},
+             {"wanted_position", absl::StrCat(query.as_of_position)}});
+      }
+      return WithErrorInfo(
+          absl::UnavailableError(absl::StrCat(
+              "the fairness projection is still catching up with the log (at position ",
+              runner_->position(), " of ", query.as_of_position, "); try again shortly")),
+          "PROJECTION_CATCHING_UP",
+          {{"projection_position", absl::StrCat(runner_->position())},
+           {"wanted_position", absl::StrCat(query.as_of_position)}});
+    }
+    runner_->Read([&](const projections::FairnessProjection& projection) {
+      if (projection.position() < query.as_of_position) return;  // waited for again
+      read = true;
+      report = projection.Report(query, options_.settings, calendar_, &read_error);
+      health = projection.health();
+    });
+  }
   if (!health.ok()) return untrusted(health);
   // A case this report needed could not be read back: never a report built
   // without it. The projection itself is intact (the fold stops only if it
@@ -246,7 +262,7 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
     return absl::FailedPreconditionError("this server has no integrity log to sign reports with");
   }
   std::optional<WholeReportReply> whole;
-  if (request.format() != v1::REPORT_CSV_GROUPS && request.format() != v1::REPORT_CSV_ACCESS) {
+  if (request.format() == v1::REPORT_HTML || request.format() == v1::REPORT_JSON) {
     whole = WholeReportReply{"document", kNarrowDocument};
   }
   // The CSV tables show no cited event's envelope (the findings' table
@@ -457,7 +473,11 @@ absl::Status FairnessService::CheckObligationFilters(
   std::vector<std::string> groups;
   for (const v1::GroupMetrics& g : report.groups()) groups.push_back(g.group_id());
   for (const std::string& g : group_ids) {
-    if (std::find(groups.begin(), groups.end(), g) == groups.end()) {
+    if (std::find(groups.begin(), groups.end(), g) != groups.end()) continue;
+    // A group the period does not have may still be owed what its members
+    // asked for before it was dissolved.
+    EH_ASSIGN_OR_RETURN(bool known, store_->StreamExists(absl::StrCat("group-", g)));
+    if (!known) {
       return InvalidFieldError("group_ids", UnknownValueMessage("political group", g, groups),
                                "UNKNOWN_VALUE");
     }

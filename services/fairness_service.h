@@ -88,8 +88,9 @@ class FairnessService final
   // OutOfRange (as-of beyond the log), Unavailable (projection catching up).
   // With `reply`, ResourceExhausted (REPLY_TOO_LARGE) as soon as the report
   // is larger than a reply may be before its evidence is read and added.
-  // Without `evidence`, the cited events are not read (report.evidence is
-  // empty): for replies that show only the findings and obligations.
+  // Without `evidence`, the cited events are not read (report.evidence
+  // holds each cited position and summary, not the event's envelope): for
+  // replies that show only the findings, obligations and figures.
   absl::StatusOr<v1::FairnessReport> BuildReport(
       const v1::ReportRequest& request, std::optional<WholeReportReply> reply = std::nullopt,
       bool evidence = true) const;
@@ -112,9 +113,9 @@ class FairnessService final
   // The signed document of `request`'s report: content rendered, statement
   // signed, tied to the latest checkpoint (one is signed if none covers the
   // report's position yet).
-  // A document other than the groups' or access tables carries the whole
-  // report, and is refused as BuildReport's `reply` is; a CSV table's
-  // report is built without its evidence.
+  // An HTML or JSON document carries the whole report, and is refused as
+  // BuildReport's `reply` is; a CSV table (groups, findings or access) is
+  // checked once rendered, and its report built without its evidence.
   absl::StatusOr<v1::ReportDocument> BuildDocument(const v1::ReportDocumentRequest& request) const;
 
  private:

@@ -367,6 +367,32 @@ TEST_F(FairnessServiceTest, TheOpenObligationsFromTheAsOfMomentOnAreTheWholeHist
     open_then += then.obligations_size();
   }
   EXPECT_GT(open_then, 0);
+
+  // A period that ends before the moment has none open (and is not refused
+  // for a `from` the request did not have).
+  v1::ReportRequest ended;
+  *ended.mutable_to() = ToProtoTime(absl::Now() - absl::Hours(1));
+  EXPECT_EQ(list(ended).obligations_size(), 0);
+
+  // A group dissolved since is still a filter: what its members asked for
+  // before may still be owed.
+  std::vector<std::string> owed_to_labour;
+  for (const v1::Obligation& o : whole.obligations()) {
+    if (o.group_id() == "labour") owed_to_labour.push_back(o.case_id());
+  }
+  ASSERT_FALSE(owed_to_labour.empty());
+  v1::Payload dissolved;
+  dissolved.mutable_political_group_dissolved()->set_group_id("labour");
+  dissolved.mutable_political_group_dissolved()->set_reason("merged");
+  ASSERT_OK(client_->Append(Append("group-labour", absl::Now() - absl::Minutes(5), dissolved)));
+  v1::ListObligationsRequest labour;
+  labour.add_group_ids("labour");
+  ASSERT_OK_AND_ASSIGN(v1::ListObligationsResponse still, fairness_->ListObligations(labour));
+  for (const v1::Obligation& o : still.obligations()) EXPECT_EQ(o.group_id(), "labour");
+  v1::ListObligationsRequest unknown;
+  unknown.add_group_ids("whigs");
+  EXPECT_THAT(fairness_->ListObligations(unknown).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("whigs")));
 }
 
 TEST_F(FairnessServiceTest, AMaxReplyBytesProtobufCannotSerialiseIsRefusedAtStart) {
