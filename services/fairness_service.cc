@@ -261,17 +261,16 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
   if (integrity_ == nullptr) {
     return absl::FailedPreconditionError("this server has no integrity log to sign reports with");
   }
-  std::optional<WholeReportReply> whole;
-  if (request.format() == v1::REPORT_HTML || request.format() == v1::REPORT_JSON) {
-    whole = WholeReportReply{"document", kNarrowDocument};
-  }
-  // The CSV tables show no cited event's envelope (the findings' table
-  // names their positions): those are not read.
-  const bool csv = request.format() == v1::REPORT_CSV_GROUPS ||
-                   request.format() == v1::REPORT_CSV_FINDINGS ||
-                   request.format() == v1::REPORT_CSV_ACCESS;
-  EH_ASSIGN_OR_RETURN(v1::FairnessReport report,
-                      BuildReport(request.report(), whole, /*evidence=*/!csv));
+  // The page and the JSON carry the whole report, evidence and all; the CSV
+  // tables show no cited event's envelope (the findings' table names their
+  // positions), so theirs are not read.
+  const bool whole = request.format() == v1::REPORT_HTML || request.format() == v1::REPORT_JSON;
+  EH_ASSIGN_OR_RETURN(
+      v1::FairnessReport report,
+      BuildReport(request.report(),
+                  whole ? std::optional(WholeReportReply{"document", kNarrowDocument})
+                        : std::nullopt,
+                  /*evidence=*/whole));
   // A document is a function of the log up to its position: where the log
   // has got to since is not part of it (an offline recomputation could not
   // know it).
