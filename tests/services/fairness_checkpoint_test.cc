@@ -442,7 +442,7 @@ TEST_F(FairnessServiceTest, ARestartServesReportsFromTheCasesWhileTheFindingsInd
   // Once the index is whole, it gives the same.
   hold = false;
   release.Notify();
-  for (int i = 0; i < 100 && !server_->ProjectionLoaded(); ++i) {
+  for (int i = 0; i < 1200 && !server_->ProjectionLoaded(); ++i) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_TRUE(report(at_n) == whole_before);
@@ -510,8 +510,9 @@ TEST_F(FairnessServiceTest, ADamagedProjectionCheckpointIsFoldedAgainNotServedOr
   }
   StartServer();
   // (Until the findings index is read back, reports are derived from the
-  // cases, and one would read the damaged case.)
-  for (int i = 0; i < 200 && !server_->ProjectionLoaded(); ++i) {
+  // cases, and one would read the damaged case.) A minute at most: the
+  // machine may be busy.
+  for (int i = 0; i < 2400 && !server_->ProjectionLoaded(); ++i) {
     absl::SleepFor(absl::Milliseconds(25));
   }
   ASSERT_TRUE(server_->ProjectionLoaded());
