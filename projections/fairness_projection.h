@@ -55,6 +55,7 @@
 #include "evenhand/v1/config.pb.h"
 #include "evenhand/v1/events.pb.h"
 #include "evenhand/v1/fairness.pb.h"
+#include "projections/report_budget.h"
 #include "projections/working_day_calendar.h"
 
 namespace evenhand::projections {
@@ -90,6 +91,10 @@ struct ReportQuery {
   // findings index relies on it (it forgets a finding withdrawn before its
   // date, which no such report can show); DerivedReport() does not.
   absl::Time as_of_time = absl::InfinitePast();
+  // If given, the build stops once it is spent or given up
+  // (report_budget.h): the report returned is then incomplete and must be
+  // discarded. Not owned; one report's.
+  ReportBudget* budget = nullptr;
 };
 
 // The kinds of case, by stream prefix ("briefing-B-1" is a briefing).
@@ -160,11 +165,12 @@ class StoredFindings {
  public:
   virtual ~StoredFindings() = default;
   // The obligations (or findings), withdrawn or not, dated in [from, to),
-  // in that order. Withdrawn ones not alive at position `alive_at` (not
-  // appeared by then, or withdrawn by then) may be left out.
+  // in that order, until `visit` returns false. Withdrawn ones not alive at
+  // position `alive_at` (not appeared by then, or withdrawn by then) may be
+  // left out.
   virtual absl::Status Scan(bool obligations, bool withdrawn, int64_t from, int64_t to,
                             uint64_t alive_at,
-                            const std::function<void(const state::FindingEntryRecord&)>& visit)
+                            const std::function<bool(const state::FindingEntryRecord&)>& visit)
       const = 0;
   // An entry not withdrawn.
   virtual absl::StatusOr<state::FindingEntryRecord> Get(bool obligation, int64_t when,

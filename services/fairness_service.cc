@@ -1,15 +1,18 @@
 #include "services/fairness_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
+#include "base/metrics.h"
 #include "base/nearest.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
@@ -40,6 +43,30 @@ constexpr char kNarrowFindings[] =
 constexpr char kNarrowObligations[] =
     "ask for a shorter period, or filter by group, officer or working days left (evenhand due "
     "--group, --officer, --within)";
+
+// Counts a report given up before it was built, by why: reply_too_large,
+// cancelled or deadline_exceeded.
+void Stopped(absl::string_view reason) {
+  metrics::Registry::Default()
+      .GetCounter("evenhand_reports_stopped_total",
+                  "Reports whose build stopped before the end: larger than a reply may be, or "
+                  "nobody waiting for them (the call cancelled, its deadline passed), by reason.",
+                  {{"reason", std::string(reason)}})
+      .Add();
+}
+
+// Non-OK once nobody waits for `call`'s reply.
+absl::Status Abandoned(const grpc::ServerContextBase& call) {
+  if (call.deadline() <= std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError(
+        "the call's deadline passed before its report was built; the build was stopped. Ask "
+        "with a longer deadline, or for a shorter period");
+  }
+  if (call.IsCancelled()) {
+    return absl::CancelledError("the call was cancelled; its report's build was stopped");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -96,8 +123,8 @@ v1::ReportRequest FairnessService::OpenFromAsOf(v1::ReportRequest request) const
 }
 
 absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
-    const v1::ReportRequest& request, std::optional<WholeReportReply> reply,
-    bool evidence) const {
+    const v1::ReportRequest& request, std::optional<WholeReportReply> reply, bool evidence,
+    const grpc::ServerContextBase* call) const {
   const absl::Time now = options_.clock();
   const uint64_t last = store_->LastPosition();
   projections::ReportQuery query;
@@ -172,10 +199,26 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   // Waited for, then read under the lock again: a projection whose
   // checkpoint is replaced while it is read after a restart goes back to
   // position 0 between the two.
+  // A reply's report stops once larger than the reply may be; any stops
+  // once its caller no longer waits.
+  projections::ReportBudget budget(
+      reply.has_value() ? options_.max_reply_bytes : UINT64_MAX,
+      call == nullptr ? std::function<absl::Status()>()
+                      : [call] { return Abandoned(*call); });
+  query.budget = &budget;
   v1::FairnessReport report;
   absl::Status health, read_error;
+  // No longer than the caller waits.
+  absl::Time wait_until = absl::Now() + options_.catch_up_wait;
+  if (call != nullptr) wait_until = std::min(wait_until, absl::FromChrono(call->deadline()));
   for (bool read = false; !read;) {
-    if (!runner_->WaitForPosition(query.as_of_position, absl::Now() + options_.catch_up_wait)) {
+    if (!runner_->WaitForPosition(query.as_of_position, wait_until)) {
+      if (call != nullptr) {
+        if (absl::Status gone = Abandoned(*call); !gone.ok()) {
+          Stopped(absl::AsciiStrToLower(absl::StatusCodeToString(gone.code())));
+          return gone;
+        }
+      }
       if (absl::Status now_health = runner_->health(); !now_health.ok()) {
         return untrusted(now_health);
       }
@@ -205,6 +248,15 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     });
   }
   if (!health.ok()) return untrusted(health);
+  if (budget.given_up()) {
+    if (!budget.over_bytes()) {
+      Stopped(absl::AsciiStrToLower(absl::StatusCodeToString(budget.abandoned_status().code())));
+      return budget.abandoned_status();
+    }
+    Stopped("reply_too_large");
+    return internal::CheckReplySize(budget.spent(), budget.max_bytes(), reply->what,
+                                    reply->narrow, /*at_least=*/true);
+  }
   // A case this report needed could not be read back: never a report built
   // without it. The projection itself is intact (the fold stops only if it
   // meets the same case).
@@ -251,7 +303,7 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
 }
 
 absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
-    const v1::ReportDocumentRequest& request) const {
+    const v1::ReportDocumentRequest& request, const grpc::ServerContextBase* call) const {
   if (request.format() == v1::REPORT_FORMAT_UNSPECIFIED ||
       !v1::ReportFormat_IsValid(request.format())) {
     return InvalidFieldError(
@@ -270,7 +322,7 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
       BuildReport(request.report(),
                   whole ? std::optional(WholeReportReply{"document", kNarrowDocument})
                         : std::nullopt,
-                  /*evidence=*/whole));
+                  /*evidence=*/whole, call));
   // A document is a function of the log up to its position: where the log
   // has got to since is not part of it (an offline recomputation could not
   // know it).
@@ -333,7 +385,7 @@ grpc::Status FairnessService::GetReportDocument(grpc::ServerContext* context,
                                                 v1::ReportDocument* response) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kGetReportDocument, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
-  absl::StatusOr<v1::ReportDocument> document = BuildDocument(*request);
+  absl::StatusOr<v1::ReportDocument> document = BuildDocument(*request, context);
   if (!document.ok()) return ToGrpcStatus(document.status());
   if (absl::Status s = internal::CheckReplySize(document->ByteSizeLong(), options_.max_reply_bytes,
                                                 "document", kNarrowDocument);
@@ -354,7 +406,7 @@ grpc::Status FairnessService::GetReport(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kGetReport, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(*request, WholeReportReply{"report", kNarrowReport});
+      BuildReport(*request, WholeReportReply{"report", kNarrowReport}, /*evidence=*/true, context);
   if (!report.ok()) return ToGrpcStatus(report.status());
   if (absl::Status s = internal::CheckReplySize(report->ByteSizeLong(), options_.max_reply_bytes,
                                                 "report", kNarrowReport);
@@ -376,7 +428,7 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListFindings, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(request->report(), std::nullopt, /*evidence=*/false);
+      BuildReport(request->report(), std::nullopt, /*evidence=*/false, context);
   if (!report.ok()) return ToGrpcStatus(report.status());
   // A filter naming a rule or group that does not exist would match
   // nothing and read as "no finding": refused, naming the known ones.
@@ -430,7 +482,7 @@ grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListObligations, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(OpenFromAsOf(request->report()), std::nullopt, /*evidence=*/false);
+      BuildReport(OpenFromAsOf(request->report()), std::nullopt, /*evidence=*/false, context);
   if (!report.ok()) return ToGrpcStatus(report.status());
   if (absl::Status s = CheckObligationFilters(*report, request->group_ids(), request->officer_ids());
       !s.ok()) {

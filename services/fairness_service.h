@@ -87,13 +87,17 @@ class FairnessService final
   // The report for `request`: errors are InvalidArgument (a bad period),
   // OutOfRange (as-of beyond the log), Unavailable (projection catching up).
   // With `reply`, ResourceExhausted (REPLY_TOO_LARGE) as soon as the report
-  // is larger than a reply may be before its evidence is read and added.
+  // is larger than a reply may be, before its evidence is read and added:
+  // its build stops there (projections/report_budget.h), so a report over a
+  // long history costs the server no more than what a reply may hold.
   // Without `evidence`, the cited events are not read (report.evidence
   // holds each cited position and summary, not the event's envelope): for
   // replies that show only the findings, obligations and figures.
+  // With `call`, the build stops once the call is cancelled or its deadline
+  // has passed (Cancelled, DeadlineExceeded): nobody waits for it.
   absl::StatusOr<v1::FairnessReport> BuildReport(
       const v1::ReportRequest& request, std::optional<WholeReportReply> reply = std::nullopt,
-      bool evidence = true) const;
+      bool evidence = true, const grpc::ServerContextBase* call = nullptr) const;
 
   // The report of the obligations open as the log stands, and the groups
   // that exist: the period from now on. A report over the whole log has the
@@ -116,7 +120,9 @@ class FairnessService final
   // An HTML or JSON document carries the whole report, and is refused as
   // BuildReport's `reply` is; a CSV table (groups, findings or access) is
   // checked once rendered, and its report built without its evidence.
-  absl::StatusOr<v1::ReportDocument> BuildDocument(const v1::ReportDocumentRequest& request) const;
+  absl::StatusOr<v1::ReportDocument> BuildDocument(const v1::ReportDocumentRequest& request,
+                                                   const grpc::ServerContextBase* call = nullptr)
+      const;
 
  private:
   const storage::EventStore* const store_;

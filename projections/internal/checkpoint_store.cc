@@ -63,7 +63,7 @@ class RocksStoredFindings : public StoredFindings {
 
   absl::Status Scan(
       bool obligations, bool withdrawn, int64_t from, int64_t to, uint64_t alive_at,
-      const std::function<void(const state::FindingEntryRecord&)>& visit) const override {
+      const std::function<bool(const state::FindingEntryRecord&)>& visit) const override {
     const std::string end = FindingKey(obligations, withdrawn, to, 0);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     state::FindingEntryRecord record;
@@ -78,7 +78,7 @@ class RocksStoredFindings : public StoredFindings {
       if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return absl::DataLossError("findings index: an entry cannot be parsed");
       }
-      visit(record);
+      if (!visit(record)) break;
     }
     return FromRocks(it->status(), "cannot read the findings index");
   }

@@ -712,20 +712,23 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
     const int64_t hi = obligations ? to : findings_to;
     if (lo >= hi) continue;
     const auto& held = obligations ? pending_obligations_ : pending_findings_;
-    for (auto it = held.lower_bound(lo); it != held.end() && it->first < hi; ++it) {
+    // A report given up (its budget spent) stops where it is.
+    for (auto it = held.lower_bound(lo);
+         it != held.end() && it->first < hi && !builder->given_up(); ++it) {
       const Entry& e = pending_.at(it->second);
       if (!e.deleted && alive(e.appeared, e.withdrawn)) builder->AddDecided(e.decided);
     }
-    if (stored_ == nullptr) continue;
+    if (stored_ == nullptr || builder->given_up()) continue;
     auto visit = [&](const state::FindingEntryRecord& r) {
       // The copy held (not checkpointed yet, or withdrawn since) wins.
-      if (pending_.contains(r.id())) return;
-      if (!alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) return;
+      if (pending_.contains(r.id())) return true;
+      if (!alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) return true;
       builder->AddDecided(r);
+      return !builder->given_up();
     };
     EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/false, lo, hi, p, visit));
     // As of the last position, nothing withdrawn was alive.
-    if (p < last_position_) {
+    if (p < last_position_ && !builder->given_up()) {
       EH_RETURN_IF_ERROR(stored_->Scan(obligations, /*withdrawn=*/true, lo, hi, p, visit));
     }
   }

@@ -89,8 +89,20 @@ ReportBuilder::ReportBuilder(const FairnessProjection& projection, const ReportQ
 }
 
 const state::CaseRecord& ReportBuilder::Body(const Case& c) const {
+  // Given up, the report is discarded, so what is left costs nothing.
+  static const state::CaseRecord* const kNoFacts = new state::CaseRecord();
+  ReportBudget* budget = pass_ == Pass::kReport ? query_.budget : nullptr;
+  if (budget != nullptr && !budget->KeepGoing()) return *kNoFacts;
   auto [it, inserted] = bodies_.try_emplace(&c);
-  if (inserted) it->second = projection_.Body(c, pass_ == Pass::kReport ? &read_error_ : nullptr);
+  if (inserted) {
+    // A case not read yet may be read from disk: whether anyone still
+    // waits is asked first.
+    if (budget != nullptr && !budget->KeepGoingNow()) {
+      bodies_.erase(it);
+      return *kNoFacts;
+    }
+    it->second = projection_.Body(c, pass_ == Pass::kReport ? &read_error_ : nullptr);
+  }
   return *it->second;
 }
 
@@ -457,11 +469,17 @@ std::vector<uint64_t> ReportBuilder::Cite(const std::vector<Seen>& evidence) {
   std::vector<uint64_t> positions;
   for (const Seen& s : evidence) {
     positions.push_back(s.position);
-    evidence_.try_emplace(s.position, Summarize(s));
+    if (auto [it, added] = evidence_.try_emplace(s.position, Summarize(s)); added) {
+      SpendOnSummary(it->second);
+    }
     if (s.correction_position != 0) {
       positions.push_back(s.correction_position);
-      evidence_.try_emplace(s.correction_position,
-                            absl::StrCat("Correction of the event at position ", s.position));
+      if (auto [it, added] = evidence_.try_emplace(
+              s.correction_position,
+              absl::StrCat("Correction of the event at position ", s.position));
+          added) {
+        SpendOnSummary(it->second);
+      }
     }
   }
   std::sort(positions.begin(), positions.end());
@@ -505,6 +523,7 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
   }
   o.set_description(std::move(description));
   for (uint64_t p : Cite(evidence)) o.add_evidence_positions(p);
+  Spend(o.ByteSizeLong());
   obligations_.push_back(std::move(o));
 }
 
@@ -522,6 +541,7 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
   f.set_explanation(std::move(explanation));
   *f.mutable_occurred_at() = ToProtoTime(when);
   for (uint64_t p : Cite(evidence)) f.add_evidence_positions(p);
+  Spend(f.ByteSizeLong());
   findings_.push_back(std::move(f));
 }
 
@@ -719,8 +739,18 @@ v1::FairnessReport ReportBuilder::Build() {
 
   // The per-case checks (unless the index gave their findings, see
   // AddDecided), then what depends on the period as a whole.
+  // Given up (query().budget), the report is incomplete and discarded:
+  // nothing more is worked out.
+  auto stop_here = [this] {
+    if (!given_up()) return false;
+    findings_.clear();
+    obligations_.clear();
+    evidence_.clear();
+    return true;
+  };
   for (const RuleDef& rule : Rules()) {
     if (scope_ == Scope::kEverything && rule.check != nullptr) rule.check(*this);
+    if (stop_here()) return std::move(report_);
   }
   for (const RuleDef& rule : Rules()) {
     if (rule.check_period != nullptr) rule.check_period(*this);
@@ -728,6 +758,7 @@ v1::FairnessReport ReportBuilder::Build() {
   // Also adds the access-parity findings.
   AddGroupMetrics(*this, &report_);
   AddAccessSummary(*this, &report_);
+  if (stop_here()) return std::move(report_);
 
   std::sort(findings_.begin(), findings_.end(), [](const v1::Finding& a, const v1::Finding& b) {
     auto key = [](const v1::Finding& f) {

@@ -298,6 +298,10 @@ class ReportBuilder {
   // "12 Mar 2026"
   std::string Date(absl::Time t) const;
 
+  // Whether the report's budget (query().budget) is spent or given up: the
+  // report is then incomplete, and Build() returns at the next step.
+  bool given_up() const { return query_.budget != nullptr && query_.budget->given_up(); }
+
   const FairnessProjection::Indexes& indexes() const { return indexes_; }
   const ReportQuery& query() const { return query_; }
   const FairnessSettings& settings() const { return settings_; }
@@ -307,6 +311,14 @@ class ReportBuilder {
 
  private:
   std::string Summarize(const Seen& seen) const;
+  // Counts what a report adds against its budget (not while deciding for
+  // the index, which adds to no report).
+  void Spend(uint64_t bytes) {
+    if (pass_ == Pass::kReport && query_.budget != nullptr) query_.budget->Spend(bytes);
+  }
+  // A cited event's position and summary, as the report's evidence holds
+  // them (at least: two tags and two lengths).
+  void SpendOnSummary(const std::string& summary) { Spend(summary.size() + 4); }
   // AddDecided's finding or obligation, serialised.
   void AddDecidedProto(bool obligation, int64_t when_nanos, const std::string& proto);
   // The positions that cite `evidence` (with any correction that applies),

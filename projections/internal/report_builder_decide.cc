@@ -96,19 +96,24 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
 }
 
 void ReportBuilder::AddDecided(const Decided& d) {
-  for (const auto& [position, summary] : d.evidence) evidence_.try_emplace(position, summary);
+  if (given_up()) return;
+  for (const auto& [position, summary] : d.evidence) {
+    if (evidence_.try_emplace(position, summary).second) SpendOnSummary(summary);
+  }
   AddDecidedProto(d.obligation, d.when_nanos, d.proto);
 }
 
 void ReportBuilder::AddDecided(const state::FindingEntryRecord& stored) {
+  if (given_up()) return;
   for (const state::EvidenceRecord& x : stored.evidence()) {
-    evidence_.try_emplace(x.position(), x.summary());
+    if (evidence_.try_emplace(x.position(), x.summary()).second) SpendOnSummary(x.summary());
   }
   AddDecidedProto(stored.obligation(), stored.when_nanos(), stored.proto());
 }
 
 void ReportBuilder::AddDecidedProto(bool obligation, int64_t when_nanos,
                                     const std::string& proto) {
+  Spend(proto.size());
   if (!obligation) {
     v1::Finding& f = findings_.emplace_back();
     f.ParseFromString(proto);

@@ -27,6 +27,7 @@
 #include "projections/fairness_projection.h"
 #include "projections/internal/day_nanos.h"
 #include "projections/internal/report_builder.h"
+#include "tests/projections/fold_demo.h"
 #include "tests/projections/map_stored_findings.h"
 #include "tests/testing/council_scenario.h"
 
@@ -685,23 +686,6 @@ TEST_P(FindingsIndexTest, WhatIsWrittenWhileSeedingRestoresAsOneCheckpointWould)
     ExpectSame(p, q, "seeded");
     if (HasFailure()) return;
   }
-}
-
-// Folds the demo council `evenhandd --demo` loads at `now` into `p`, every
-// event recorded at `now`; returns the last position.
-uint64_t FoldDemo(absl::Time now, FairnessProjection* p) {
-  uint64_t position = 0;
-  for (auto& append : demo::DemoCouncil(now)) {
-    for (auto& e : append.events) {
-      v1::RecordedEvent r;
-      r.set_position(++position);
-      *r.mutable_event() = std::move(e);
-      r.mutable_event()->set_stream_id(append.stream_id);
-      *r.mutable_event()->mutable_recorded_at() = Proto(now);
-      p->Apply(r);
-    }
-  }
-  return position;
 }
 
 // The demo council (scripts/run): its report from the index is the derived

@@ -42,10 +42,11 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   using Key = std::tuple<bool, bool, int64_t, uint32_t>;
   absl::Status Scan(
       bool obligations, bool withdrawn, int64_t from, int64_t to, uint64_t /*alive_at*/,
-      const std::function<void(const state::FindingEntryRecord&)>& visit) const override {
+      const std::function<bool(const state::FindingEntryRecord&)>& visit) const override {
     for (auto it = entries_.lower_bound({obligations, withdrawn, from, 0});
          it != entries_.end() && it->first < Key{obligations, withdrawn, to, 0}; ++it) {
-      visit(it->second);
+      ++entries_scanned_;
+      if (!visit(it->second)) break;
     }
     return absl::OkStatus();
   }
@@ -58,6 +59,8 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   }
   // How many entries were read back (to be withdrawn).
   size_t entries_read() const { return entries_read_; }
+  // How many entries reports' scans were handed.
+  size_t entries_scanned() const { return entries_scanned_; }
   absl::Status ScanFigureChanges(
       int64_t first_day, int64_t last_day, uint64_t after_position,
       const std::function<void(const state::FigureChangeRecord&)>& visit) const override {
@@ -183,6 +186,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   std::map<std::string, state::CaseSkeletonRecord> skeletons_;
   mutable size_t cases_read_ = 0;
   mutable size_t entries_read_ = 0;
+  mutable size_t entries_scanned_ = 0;
   mutable size_t subjects_read_ = 0;
   mutable std::vector<std::string> looked_for_;
   bool fail_subject_reads_ = false;

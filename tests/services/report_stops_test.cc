@@ -1,0 +1,186 @@
+// A report's build stops once it cannot be sent or nobody waits for it
+// (projections/report_budget.h, FairnessService::BuildReport), on the real
+// server: a report larger than a reply may be is refused once it has grown
+// past maxReplyBytes, a report whose caller's deadline passes stops reading
+// cases, and a report waiting for the projection waits no longer than its
+// caller does. Each is counted in evenhand_reports_stopped_total{reason}.
+#include <atomic>
+#include <string>
+
+#include <httplib.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "base/error_details.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/services/fairness_service_fixture.h"
+#include "tests/testing/council_scenario.h"
+#include "tests/testing/status_matchers.h"
+
+namespace evenhand {
+namespace {
+
+using ::evenhand::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class ReportStopsTest : public FairnessServiceTest {
+ protected:
+  void SetUp() override {
+    FairnessServiceTest::SetUp();
+    config_.mutable_metrics()->set_listen("127.0.0.1:0");
+  }
+
+  // evenhand_reports_stopped_total{reason="`reason`"} (0 before the first).
+  double Stopped(const std::string& reason) {
+    httplib::Client http(absl::StrCat("http://", server_->metrics_address()));
+    auto got = http.Get("/metrics");
+    EXPECT_TRUE(got) << "no /metrics";
+    if (!got) return -1;
+    const std::string name =
+        absl::StrCat("evenhand_reports_stopped_total{reason=\"", reason, "\"} ");
+    for (absl::string_view line : absl::StrSplit(got->body, '\n')) {
+      double value = 0;
+      if (absl::ConsumePrefix(&line, name) && absl::SimpleAtod(line, &value)) return value;
+    }
+    return 0;
+  }
+  // Waits for the count to reach `value`, a minute at most.
+  void AwaitStopped(const std::string& reason, double value) {
+    for (int i = 0; i < 600 && Stopped(reason) < value; ++i) absl::SleepFor(absl::Milliseconds(100));
+    EXPECT_EQ(Stopped(reason), value) << reason;
+  }
+
+  void AwaitProjection(uint64_t position) {
+    for (int i = 0; i < 600 && server_->ProjectionPosition() < position; ++i) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_EQ(server_->ProjectionPosition(), position);
+  }
+
+  v1::ServerConfig config_;
+};
+
+TEST_F(ReportStopsTest, AReportLargerThanAReplyIsRefusedOnceItHasGrownPastIt) {
+  StartServer(config_);
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  AwaitProjection(server_->LastPosition());
+  v1::FairnessReport whole = Report();
+  whole.clear_evidence();  // what a refusal before the evidence counts
+  ASSERT_GT(whole.findings_size(), 10);
+  v1::ReportRequest recent;
+  *recent.mutable_from() = ToProtoTime(absl::Now() - absl::Hours(24 * 7));
+  const uint64_t fits = Report(recent).ByteSizeLong();
+
+  // Between the two, by a margin (the demo's dates move with the clock).
+  const uint64_t limit = fits + 200;
+  ASSERT_LT(limit + 1000, whole.ByteSizeLong());
+  config_.set_max_reply_bytes(limit);
+  StartServer(config_);
+  const double before = Stopped("reply_too_large");
+  const absl::Status refused = fairness_->GetReport({}).status();
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted,
+                                HasSubstr("this report would be at least ")));
+  EXPECT_EQ(ReasonOf(refused), "REPLY_TOO_LARGE");
+  // "At least": counted up to the first finding or obligation over the
+  // limit, never more than the report holds.
+  std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(refused);
+  ASSERT_TRUE(info.has_value());
+  uint64_t reply_bytes = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(info->metadata().at("reply_bytes"), &reply_bytes));
+  EXPECT_GT(reply_bytes, limit);
+  EXPECT_LT(reply_bytes, whole.ByteSizeLong()) << "built further than it had to be";
+  EXPECT_EQ(Stopped("reply_too_large"), before + 1);
+  // A period that fits is answered.
+  const auto answered = fairness_->GetReport(recent);
+  EXPECT_TRUE(answered.ok()) << answered.status();
+}
+
+TEST_F(ReportStopsTest, AReportWhoseDeadlinePassesStopsReadingCases) {
+  StartServer(config_);
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  AwaitProjection(n);
+
+  // The next start is held while it reads the findings index back, so
+  // reports are derived from the cases, each read back from disk slowly.
+  absl::Notification release, held;
+  std::atomic<bool> hold{true};
+  std::atomic<int> reads{0};
+  customize_ = [&](server::ServerOptions& o) {
+    o.TEST_before_findings_load = [&] {
+      if (!hold) return;
+      if (!held.HasBeenNotified()) held.Notify();
+      release.WaitForNotification();
+    };
+    o.TEST_case_cache_bytes = 0;
+    o.TEST_case_read = [&](const std::string&) {
+      ++reads;
+      absl::SleepFor(absl::Milliseconds(5));
+      return absl::OkStatus();
+    };
+  };
+  absl::Cleanup let_go = [&] {
+    hold = false;
+    if (!release.HasBeenNotified()) release.Notify();
+    StopServer();
+    customize_ = nullptr;
+  };
+  StartServer(config_);
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  v1::ReportRequest at_n;
+  at_n.set_as_of_position(n);
+  int before = reads;
+  ASSERT_TRUE(fairness_->GetReport(at_n).ok());
+  const int whole = reads - before;
+  ASSERT_GT(whole, 100) << "cases a whole report reads";
+
+  // Asked with a tenth of the time reading them takes.
+  const double stopped = Stopped("deadline_exceeded");
+  before = reads;
+  const absl::Status late = fairness_->GetReport(at_n, absl::Milliseconds(whole / 2)).status();
+  EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded) << late;
+  AwaitStopped("deadline_exceeded", stopped + 1);
+  const int read = reads - before;
+  EXPECT_LT(read, whole) << "the build went on after its deadline";
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(reads - before, read) << "still reading";
+}
+
+TEST_F(ReportStopsTest, AReportWaitingForTheProjectionWaitsNoLongerThanItsCaller) {
+  // Reports wait for the projection an hour: longer than this test.
+  config_.mutable_fairness()->set_report_wait_seconds(3600);
+  absl::Notification fold_release;
+  std::atomic<bool> hold_fold{false};
+  customize_ = [&](server::ServerOptions& o) {
+    o.TEST_before_fold = [&] {
+      if (hold_fold) fold_release.WaitForNotification();
+    };
+  };
+  absl::Cleanup let_go = [&] {
+    if (!fold_release.HasBeenNotified()) fold_release.Notify();
+    StopServer();
+    customize_ = nullptr;
+  };
+  StartServer(config_);
+  hold_fold = true;
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const double stopped = Stopped("deadline_exceeded");
+  const absl::Status late = fairness_->GetReport({}, absl::Milliseconds(300)).status();
+  EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded) << late;
+  // Given up by the server at the caller's deadline, not after an hour.
+  AwaitStopped("deadline_exceeded", stopped + 1);
+  fold_release.Notify();
+  AwaitProjection(server_->LastPosition());
+  EXPECT_TRUE(fairness_->GetReport({}).ok());
+}
+
+}  // namespace
+}  // namespace evenhand
