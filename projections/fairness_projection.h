@@ -91,6 +91,11 @@ struct ReportQuery {
   // findings index relies on it (it forgets a finding withdrawn before its
   // date, which no such report can show); DerivedReport() does not.
   absl::Time as_of_time = absl::InfinitePast();
+  // Only what the groups' and access tables show: each group's findings
+  // are counted (GroupMetrics' findings_high, _medium, _low) but no
+  // finding, obligation or cited event is kept in the report. A period of
+  // fifty years holds millions of findings; its table holds their counts.
+  bool tables_only = false;
   // If given, the build stops once it is spent or given up
   // (report_budget.h): the report returned is then incomplete and must be
   // discarded. Not owned; one report's.

@@ -86,7 +86,7 @@ FairnessService::FairnessService(const storage::EventStore* store,
   ObligationWatchOptions watch;
   watch.source = [this]() -> absl::StatusOr<v1::ListObligationsResponse> {
     EH_ASSIGN_OR_RETURN(v1::FairnessReport report,
-                        BuildReport(OpenObligationsRequest(), std::nullopt, /*evidence=*/false));
+                        BuildReport(OpenObligationsRequest(), {.evidence = false}));
     v1::ListObligationsResponse all;
     all.set_as_of_position(report.as_of_position());
     *all.mutable_as_of_time() = report.as_of_time();
@@ -123,8 +123,9 @@ v1::ReportRequest FairnessService::OpenFromAsOf(v1::ReportRequest request) const
 }
 
 absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
-    const v1::ReportRequest& request, std::optional<WholeReportReply> reply, bool evidence,
-    const grpc::ServerContextBase* call) const {
+    const v1::ReportRequest& request, const ReportUse& use) const {
+  const std::optional<WholeReportReply>& reply = use.reply;
+  const grpc::ServerContextBase* const call = use.call;
   const absl::Time now = options_.clock();
   const uint64_t last = store_->LastPosition();
   projections::ReportQuery query;
@@ -206,6 +207,7 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       call == nullptr ? std::function<absl::Status()>()
                       : [call] { return Abandoned(*call); });
   query.budget = &budget;
+  query.tables_only = use.tables_only;
   v1::FairnessReport report;
   absl::Status health, read_error;
   // No longer than the caller waits.
@@ -274,7 +276,7 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     EH_RETURN_IF_ERROR(internal::CheckReplySize(report.ByteSizeLong(), options_.max_reply_bytes,
                                                 reply->what, reply->narrow, /*at_least=*/true));
   }
-  if (evidence) {
+  if (use.evidence && !use.tables_only) {
     // The envelope of each cited event, from the log (or kept from a report
     // that cited it before).
     const reporting::ReadEvents from_log =
@@ -315,14 +317,14 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
   }
   // The page and the JSON carry the whole report, evidence and all; the CSV
   // tables show no cited event's envelope (the findings' table names their
-  // positions), so theirs are not read.
+  // positions), so theirs are not read; the groups' and access tables show
+  // no finding either, only each group's counts.
   const bool whole = request.format() == v1::REPORT_HTML || request.format() == v1::REPORT_JSON;
-  EH_ASSIGN_OR_RETURN(
-      v1::FairnessReport report,
-      BuildReport(request.report(),
-                  whole ? std::optional(WholeReportReply{"document", kNarrowDocument})
-                        : std::nullopt,
-                  /*evidence=*/whole, call));
+  ReportUse use{.evidence = whole, .call = call};
+  if (whole) use.reply = WholeReportReply{"document", kNarrowDocument};
+  use.tables_only =
+      request.format() == v1::REPORT_CSV_GROUPS || request.format() == v1::REPORT_CSV_ACCESS;
+  EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(request.report(), use));
   // A document is a function of the log up to its position: where the log
   // has got to since is not part of it (an offline recomputation could not
   // know it).
@@ -406,7 +408,7 @@ grpc::Status FairnessService::GetReport(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kGetReport, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(*request, WholeReportReply{"report", kNarrowReport}, /*evidence=*/true, context);
+      BuildReport(*request, {.reply = WholeReportReply{"report", kNarrowReport}, .call = context});
   if (!report.ok()) return ToGrpcStatus(report.status());
   if (absl::Status s = internal::CheckReplySize(report->ByteSizeLong(), options_.max_reply_bytes,
                                                 "report", kNarrowReport);
@@ -428,7 +430,7 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListFindings, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(request->report(), std::nullopt, /*evidence=*/false, context);
+      BuildReport(request->report(), {.evidence = false, .call = context});
   if (!report.ok()) return ToGrpcStatus(report.status());
   // A filter naming a rule or group that does not exist would match
   // nothing and read as "no finding": refused, naming the known ones.
@@ -482,7 +484,7 @@ grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListObligations, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(OpenFromAsOf(request->report()), std::nullopt, /*evidence=*/false, context);
+      BuildReport(OpenFromAsOf(request->report()), {.evidence = false, .call = context});
   if (!report.ok()) return ToGrpcStatus(report.status());
   if (absl::Status s = CheckObligationFilters(*report, request->group_ids(), request->officer_ids());
       !s.ok()) {
@@ -549,7 +551,7 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
   if (!grant.ok()) return ObligationWatch::Refuse(ToGrpcStatus(grant.status()));
   // The filters are checked against the log as it stands.
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(OpenObligationsRequest(), std::nullopt, /*evidence=*/false);
+      BuildReport(OpenObligationsRequest(), {.evidence = false});
   if (!report.ok()) return ObligationWatch::Refuse(ToGrpcStatus(report.status()));
   if (absl::Status s =
           CheckObligationFilters(*report, request->group_ids(), request->officer_ids());

@@ -84,20 +84,34 @@ class FairnessService final
     absl::string_view narrow;
   };
 
+  // What a reply needs of a report, and who waits for it.
+  struct ReportUse {
+    // With `reply`, ResourceExhausted (REPLY_TOO_LARGE) as soon as the
+    // report is larger than a reply may be, before its evidence is read and
+    // added: its build stops there (projections/report_budget.h), so a
+    // report over a long history costs the server no more than what a
+    // reply may hold.
+    std::optional<WholeReportReply> reply;
+    // Without `evidence`, the cited events are not read (report.evidence
+    // holds each cited position and summary, not the event's envelope): for
+    // replies that show only the findings, obligations and figures.
+    bool evidence = true;
+    // Only the groups' and access tables: each group's findings counted,
+    // none kept, nor any obligation or cited event (ReportQuery).
+    bool tables_only = false;
+    // With `call`, the build stops once the call is cancelled or its
+    // deadline has passed (Cancelled, DeadlineExceeded): nobody waits.
+    const grpc::ServerContextBase* call = nullptr;
+  };
+
   // The report for `request`: errors are InvalidArgument (a bad period),
-  // OutOfRange (as-of beyond the log), Unavailable (projection catching up).
-  // With `reply`, ResourceExhausted (REPLY_TOO_LARGE) as soon as the report
-  // is larger than a reply may be, before its evidence is read and added:
-  // its build stops there (projections/report_budget.h), so a report over a
-  // long history costs the server no more than what a reply may hold.
-  // Without `evidence`, the cited events are not read (report.evidence
-  // holds each cited position and summary, not the event's envelope): for
-  // replies that show only the findings, obligations and figures.
-  // With `call`, the build stops once the call is cancelled or its deadline
-  // has passed (Cancelled, DeadlineExceeded): nobody waits for it.
-  absl::StatusOr<v1::FairnessReport> BuildReport(
-      const v1::ReportRequest& request, std::optional<WholeReportReply> reply = std::nullopt,
-      bool evidence = true, const grpc::ServerContextBase* call = nullptr) const;
+  // OutOfRange (as-of beyond the log), Unavailable (projection catching up),
+  // and those of `use`.
+  absl::StatusOr<v1::FairnessReport> BuildReport(const v1::ReportRequest& request,
+                                                 const ReportUse& use) const;
+  absl::StatusOr<v1::FairnessReport> BuildReport(const v1::ReportRequest& request) const {
+    return BuildReport(request, ReportUse());
+  }
 
   // The report of the obligations open as the log stands, and the groups
   // that exist: the period from now on. A report over the whole log has the

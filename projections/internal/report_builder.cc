@@ -501,7 +501,7 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
     logging::Error("fairness", absl::StrCat("rule ", rule_id, " adds obligations without saying so"));
     std::abort();
   }
-  if (pass_ == Pass::kIndexFindings) return;
+  if (pass_ == Pass::kIndexFindings || tables_only()) return;
   if (pass_ == Pass::kReport &&
       (due <= query_.as_of_time || due < query_.from || due >= query_.to)) {
     return;
@@ -532,6 +532,7 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
                                const std::vector<Seen>& evidence) {
   if (pass_ == Pass::kIndexObligations || !InPeriod(when)) return;
   const RuleDef& rule = Rule(rule_id);
+  if (tables_only()) return Tally(group_id, rule.severity);
   v1::Finding f;
   f.set_rule_id(rule.id);
   f.set_citation(rule.citation);
@@ -770,6 +771,11 @@ v1::FairnessReport ReportBuilder::Build() {
     return key(a) < key(b);
   });
   for (v1::GroupMetrics& g : *report_.mutable_groups()) {
+    if (auto t = tallies_.find(g.group_id()); t != tallies_.end()) {
+      g.set_findings_high(g.findings_high() + t->second[0]);
+      g.set_findings_medium(g.findings_medium() + t->second[1]);
+      g.set_findings_low(g.findings_low() + t->second[2]);
+    }
     for (const v1::Finding& f : findings_) {
       if (f.group_id() != g.group_id()) continue;
       if (f.severity() == v1::HIGH) g.set_findings_high(g.findings_high() + 1);

@@ -321,6 +321,10 @@ class ReportBuilder {
   void SpendOnSummary(const std::string& summary) { Spend(summary.size() + 4); }
   // AddDecided's finding or obligation, serialised.
   void AddDecidedProto(bool obligation, int64_t when_nanos, const std::string& proto);
+  // A report of the tables only (query().tables_only): findings counted
+  // by group and severity, nothing kept.
+  bool tables_only() const { return pass_ == Pass::kReport && query_.tables_only; }
+  void Tally(const std::string& group_id, v1::Severity severity);
   // The positions that cite `evidence` (with any correction that applies),
   // in order, each added to the report's evidence with its summary.
   std::vector<uint64_t> Cite(const std::vector<Seen>& evidence);
@@ -369,6 +373,9 @@ class ReportBuilder {
   std::vector<v1::Finding> findings_;
   std::vector<v1::Obligation> obligations_;
   std::map<uint64_t, std::string> evidence_;  // position -> summary
+  // tables_only(): group id -> its findings by severity (high, medium, low).
+  absl::flat_hash_map<std::string, std::array<uint32_t, 3>> tallies_;
+  v1::Finding tallied_;  // each stored finding parsed in turn
   v1::FairnessReport report_;
 };
 

@@ -1,0 +1,101 @@
+// A report of the tables only (ReportQuery::tables_only: what the groups'
+// and access CSV tables show) is the whole report without its findings,
+// obligations and cited events: each group's findings counted by severity
+// as the whole report counts them, for the demo council as of many
+// positions and over several periods, served from the findings index
+// (held in memory, or checkpointed and read back) and derived from the
+// cases.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "projections/fairness_projection.h"
+#include "tests/projections/fold_demo.h"
+#include "tests/projections/map_stored_findings.h"
+
+namespace evenhand::projections {
+namespace {
+
+enum class Path { kIndexInMemory, kIndexStored, kDerived };
+
+class TablesOnlyTest : public ::testing::TestWithParam<Path> {
+ protected:
+  void SetUp() override {
+    auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+    ASSERT_TRUE(calendar.ok());
+    calendar_.emplace(std::move(*calendar));
+    p_.IndexFindings(settings_, *calendar_);
+    if (GetParam() == Path::kIndexStored) {
+      p_.StoreFindingsIn(&stored_);
+      p_.KeepCasesIn(&stored_, 0);
+    }
+    last_ = FoldDemo(now_, &p_);
+    if (GetParam() == Path::kIndexStored) stored_.Checkpoint(p_);
+  }
+
+  v1::FairnessReport Report(const ReportQuery& q) {
+    return GetParam() == Path::kDerived ? p_.DerivedReport(q, settings_, *calendar_)
+                                        : p_.Report(q, settings_, *calendar_);
+  }
+
+  FairnessSettings settings_;
+  std::optional<WorkingDayCalendar> calendar_;
+  const absl::Time now_ =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 30, 12, 0, 0), absl::UTCTimeZone());
+  FairnessProjection p_;
+  MapStoredFindings stored_;
+  uint64_t last_ = 0;
+};
+
+TEST_P(TablesOnlyTest, IsTheWholeReportWithoutItsFindingsObligationsAndEvidence) {
+  int counted = 0;
+  std::vector<uint64_t> positions;
+  for (uint64_t at = 1; at < last_; at += 10) positions.push_back(at);
+  positions.push_back(last_);
+  for (uint64_t at : positions) {
+    for (int days : {0, 30, 90, 400}) {
+      ReportQuery q;
+      if (days > 0) q.from = now_ - absl::Hours(24 * days);
+      q.as_of_position = at;
+      q.as_of_time = now_;
+      v1::FairnessReport whole = Report(q);
+      q.tables_only = true;
+      const v1::FairnessReport tables = Report(q);
+      EXPECT_EQ(tables.findings_size(), 0);
+      EXPECT_EQ(tables.obligations_size(), 0);
+      EXPECT_EQ(tables.evidence_size(), 0);
+      for (const v1::GroupMetrics& g : whole.groups()) {
+        counted += g.findings_high() + g.findings_medium() + g.findings_low();
+      }
+      whole.clear_findings();
+      whole.clear_obligations();
+      whole.clear_evidence();
+      EXPECT_EQ(tables.SerializeAsString(), whole.SerializeAsString())
+          << "as of position " << at << ", the last " << days << " days";
+      if (HasFailure()) return;
+    }
+  }
+  EXPECT_GT(counted, 100) << "findings counted in the groups' tables";
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, TablesOnlyTest,
+                         ::testing::Values(Path::kIndexInMemory, Path::kIndexStored,
+                                           Path::kDerived),
+                         [](const ::testing::TestParamInfo<Path>& info) {
+                           switch (info.param) {
+                             case Path::kIndexInMemory:
+                               return "IndexInMemory";
+                             case Path::kIndexStored:
+                               return "IndexStored";
+                             case Path::kDerived:
+                               return "Derived";
+                           }
+                           return "";
+                         });
+
+}  // namespace
+}  // namespace evenhand::projections
