@@ -645,6 +645,7 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   if (absl::Status s = findings_->Collect(query, &builder); !s.ok()) {
     logging::Error("fairness", absl::StrCat("the findings index could not be read (", s.ToString(),
                                             "): the report is derived in full"));
+    if (query.budget != nullptr) query.budget->ForgetSpent();
     return DerivedReport(query, settings, calendar, read_error);
   }
   return Built(builder, read_error);

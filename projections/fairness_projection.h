@@ -91,11 +91,21 @@ struct ReportQuery {
   // findings index relies on it (it forgets a finding withdrawn before its
   // date, which no such report can show); DerivedReport() does not.
   absl::Time as_of_time = absl::InfinitePast();
-  // Only what the groups' and access tables show: each group's findings
-  // are counted (GroupMetrics' findings_high, _medium, _low) but no
-  // finding, obligation or cited event is kept in the report. A period of
-  // fifty years holds millions of findings; its table holds their counts.
-  bool tables_only = false;
+  // What the report keeps of what it finds. A period of fifty years holds
+  // millions of findings; its groups' table holds their counts.
+  enum class Keep {
+    kEverything,
+    // What the groups' and access tables show: each group's findings
+    // counted (GroupMetrics' findings_high, _medium, _low), no finding,
+    // obligation or cited event kept.
+    kTables,
+    // The tables, and the findings `keep_finding` accepts (every one
+    // without it), each with its evidence positions: no obligation, and no
+    // cited event's summary.
+    kFindings,
+  };
+  Keep keep = Keep::kEverything;
+  std::function<bool(const v1::Finding&)> keep_finding;
   // If given, the build stops once it is spent or given up
   // (report_budget.h): the report returned is then incomplete and must be
   // discarded. Not owned; one report's.

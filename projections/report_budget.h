@@ -44,11 +44,22 @@ class ReportBudget {
   ReportBudget(const ReportBudget&) = delete;
   ReportBudget& operator=(const ReportBudget&) = delete;
 
-  // Counts `bytes` more, one step. False once the report is given up.
+  // Counts `bytes` more, one step. False once the report is given up
+  // (nothing is counted then: what a report adds after that may not be in
+  // it, and spent() is a lower bound of what it holds).
   bool Spend(uint64_t bytes) {
+    if (given_up_) return false;
     spent_ += bytes;
-    if (spent_ > max_bytes_) given_up_ = true;
+    if (spent_ > max_bytes_) {
+      over_bytes_ = true;
+      given_up_ = true;
+    }
     return KeepGoing();
+  }
+  // Forgets what was spent (a build that failed, started again another
+  // way). Only before the report is given up.
+  void ForgetSpent() {
+    if (!given_up_) spent_ = 0;
   }
   // One step of work that adds nothing. False once given up.
   bool KeepGoing() {
@@ -63,8 +74,8 @@ class ReportBudget {
   }
 
   bool given_up() const { return given_up_; }
-  // Given up for its size: spent() is over max_bytes().
-  bool over_bytes() const { return spent_ > max_bytes_; }
+  // Given up for its size first: spent() is over max_bytes().
+  bool over_bytes() const { return over_bytes_; }
   uint64_t spent() const { return spent_; }
   uint64_t max_bytes() const { return max_bytes_; }
   // Why it was given up if not for its size: what `abandoned` said (OK if
@@ -80,6 +91,7 @@ class ReportBudget {
   uint64_t spent_ = 0;
   uint64_t steps_ = 0;
   bool given_up_ = false;
+  bool over_bytes_ = false;
   absl::Status abandoned_status_;
 };
 

@@ -44,6 +44,15 @@ constexpr char kNarrowObligations[] =
     "ask for a shorter period, or filter by group, officer or working days left (evenhand due "
     "--group, --officer, --within)";
 
+// Whether a ListFindings request's filters accept `f`.
+bool Accepts(const v1::ListFindingsRequest& request, const v1::Finding& f) {
+  auto matches = [](const auto& wanted, const std::string& value) {
+    return wanted.empty() || std::find(wanted.begin(), wanted.end(), value) != wanted.end();
+  };
+  return matches(request.rule_ids(), f.rule_id()) && matches(request.group_ids(), f.group_id()) &&
+         f.severity() >= request.min_severity();
+}
+
 // Counts a report given up before it was built, by why: reply_too_large,
 // cancelled or deadline_exceeded.
 void Stopped(absl::string_view reason) {
@@ -55,13 +64,15 @@ void Stopped(absl::string_view reason) {
       .Add();
 }
 
+absl::Status DeadlinePassed() {
+  return absl::DeadlineExceededError(
+      "the call's deadline passed before its report was built; the build was stopped. Ask "
+      "with a longer deadline, or for a shorter period");
+}
+
 // Non-OK once nobody waits for `call`'s reply.
 absl::Status Abandoned(const grpc::ServerContextBase& call) {
-  if (call.deadline() <= std::chrono::system_clock::now()) {
-    return absl::DeadlineExceededError(
-        "the call's deadline passed before its report was built; the build was stopped. Ask "
-        "with a longer deadline, or for a shorter period");
-  }
+  if (call.deadline() <= std::chrono::system_clock::now()) return DeadlinePassed();
   if (call.IsCancelled()) {
     return absl::CancelledError("the call was cancelled; its report's build was stopped");
   }
@@ -202,27 +213,34 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   // position 0 between the two.
   // A reply's report stops once larger than the reply may be; any stops
   // once its caller no longer waits.
+  const std::optional<WholeReportReply>& refused_as = reply ? reply : use.findings_reply;
   projections::ReportBudget budget(
-      reply.has_value() ? options_.max_reply_bytes : UINT64_MAX,
+      refused_as.has_value() ? options_.max_reply_bytes : UINT64_MAX,
       call == nullptr ? std::function<absl::Status()>()
                       : [call] { return Abandoned(*call); });
   query.budget = &budget;
-  query.tables_only = use.tables_only;
+  query.keep = use.keep;
+  query.keep_finding = use.keep_finding;
   v1::FairnessReport report;
   absl::Status health, read_error;
   // No longer than the caller waits.
   absl::Time wait_until = absl::Now() + options_.catch_up_wait;
-  if (call != nullptr) wait_until = std::min(wait_until, absl::FromChrono(call->deadline()));
+  bool until_call_deadline = false;
+  if (call != nullptr && absl::FromChrono(call->deadline()) < wait_until) {
+    wait_until = absl::FromChrono(call->deadline());
+    until_call_deadline = true;
+  }
   for (bool read = false; !read;) {
     if (!runner_->WaitForPosition(query.as_of_position, wait_until)) {
+      if (absl::Status now_health = runner_->health(); !now_health.ok()) {
+        return untrusted(now_health);
+      }
       if (call != nullptr) {
-        if (absl::Status gone = Abandoned(*call); !gone.ok()) {
+        absl::Status gone = until_call_deadline ? DeadlinePassed() : Abandoned(*call);
+        if (!gone.ok()) {
           Stopped(absl::AsciiStrToLower(absl::StatusCodeToString(gone.code())));
           return gone;
         }
-      }
-      if (absl::Status now_health = runner_->health(); !now_health.ok()) {
-        return untrusted(now_health);
       }
       if (std::optional<projections::ProjectionRunner::Loading> loading = runner_->loading()) {
         return WithErrorInfo(
@@ -256,8 +274,8 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       return budget.abandoned_status();
     }
     Stopped("reply_too_large");
-    return internal::CheckReplySize(budget.spent(), budget.max_bytes(), reply->what,
-                                    reply->narrow, /*at_least=*/true);
+    return internal::CheckReplySize(budget.spent(), budget.max_bytes(), refused_as->what,
+                                    refused_as->narrow, /*at_least=*/true);
   }
   // A case this report needed could not be read back: never a report built
   // without it. The projection itself is intact (the fold stops only if it
@@ -276,7 +294,7 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     EH_RETURN_IF_ERROR(internal::CheckReplySize(report.ByteSizeLong(), options_.max_reply_bytes,
                                                 reply->what, reply->narrow, /*at_least=*/true));
   }
-  if (use.evidence && !use.tables_only) {
+  if (use.evidence && use.keep == projections::ReportQuery::Keep::kEverything) {
     // The envelope of each cited event, from the log (or kept from a report
     // that cited it before).
     const reporting::ReadEvents from_log =
@@ -322,8 +340,15 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
   const bool whole = request.format() == v1::REPORT_HTML || request.format() == v1::REPORT_JSON;
   ReportUse use{.evidence = whole, .call = call};
   if (whole) use.reply = WholeReportReply{"document", kNarrowDocument};
-  use.tables_only =
-      request.format() == v1::REPORT_CSV_GROUPS || request.format() == v1::REPORT_CSV_ACCESS;
+  if (request.format() == v1::REPORT_CSV_GROUPS || request.format() == v1::REPORT_CSV_ACCESS) {
+    use.keep = projections::ReportQuery::Keep::kTables;
+  }
+  if (request.format() == v1::REPORT_CSV_FINDINGS) {
+    // Its rows are no smaller than the findings they show: refused as soon
+    // as those are larger than a reply may be.
+    use.keep = projections::ReportQuery::Keep::kFindings;
+    use.findings_reply = WholeReportReply{"document", kNarrowDocument};
+  }
   EH_ASSIGN_OR_RETURN(v1::FairnessReport report, BuildReport(request.report(), use));
   // A document is a function of the log up to its position: where the log
   // has got to since is not part of it (an offline recomputation could not
@@ -429,8 +454,16 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
                                            v1::ListFindingsResponse* response) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListFindings, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
-  absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(request->report(), {.evidence = false, .call = context});
+  // Only the findings the filters accept are kept, and the build stops once
+  // they are larger than a reply may be.
+  const auto* filters = request;
+  absl::StatusOr<v1::FairnessReport> report = BuildReport(
+      request->report(),
+      {.evidence = false,
+       .keep = projections::ReportQuery::Keep::kFindings,
+       .keep_finding = [filters](const v1::Finding& f) { return Accepts(*filters, f); },
+       .findings_reply = WholeReportReply{"list of findings", kNarrowFindings},
+       .call = context});
   if (!report.ok()) return ToGrpcStatus(report.status());
   // A filter naming a rule or group that does not exist would match
   // nothing and read as "no finding": refused, naming the known ones.
@@ -454,15 +487,7 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
     }
   }
   response->set_as_of_position(report->as_of_position());
-  auto matches = [](const auto& wanted, const std::string& value) {
-    return wanted.empty() || std::find(wanted.begin(), wanted.end(), value) != wanted.end();
-  };
-  for (v1::Finding& f : *report->mutable_findings()) {
-    if (!matches(request->rule_ids(), f.rule_id())) continue;
-    if (!matches(request->group_ids(), f.group_id())) continue;
-    if (f.severity() < request->min_severity()) continue;
-    *response->add_findings() = std::move(f);
-  }
+  for (v1::Finding& f : *report->mutable_findings()) *response->add_findings() = std::move(f);
   if (absl::Status s =
           internal::CheckReplySize(response->ByteSizeLong(), options_.max_reply_bytes,
                                    "list of findings", kNarrowFindings);

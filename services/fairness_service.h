@@ -96,9 +96,14 @@ class FairnessService final
     // holds each cited position and summary, not the event's envelope): for
     // replies that show only the findings, obligations and figures.
     bool evidence = true;
-    // Only the groups' and access tables: each group's findings counted,
-    // none kept, nor any obligation or cited event (ReportQuery).
-    bool tables_only = false;
+    // What the report keeps (ReportQuery::keep): less than everything for
+    // the groups' and access tables (each group's findings counted, none
+    // kept) or a list of findings (those `keep_finding` accepts).
+    projections::ReportQuery::Keep keep = projections::ReportQuery::Keep::kEverything;
+    std::function<bool(const v1::Finding&)> keep_finding;
+    // A reply listing the findings kept: refused in the same way as
+    // `reply` as soon as they are larger than a reply may be.
+    std::optional<WholeReportReply> findings_reply;
     // With `call`, the build stops once the call is cancelled or its
     // deadline has passed (Cancelled, DeadlineExceeded): nobody waits.
     const grpc::ServerContextBase* call = nullptr;

@@ -721,8 +721,10 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
     if (stored_ == nullptr || builder->given_up()) continue;
     auto visit = [&](const state::FindingEntryRecord& r) {
       // The copy held (not checkpointed yet, or withdrawn since) wins.
-      if (pending_.contains(r.id())) return true;
-      if (!alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) return true;
+      if (pending_.contains(r.id()) ||
+          !alive(r.appeared(), r.withdrawn() == 0 ? UINT64_MAX : r.withdrawn())) {
+        return builder->KeepGoing();
+      }
       builder->AddDecided(r);
       return !builder->given_up();
     };

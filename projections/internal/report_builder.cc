@@ -81,7 +81,12 @@ ReportBuilder::ReportBuilder(const FairnessProjection& projection, const ReportQ
       scope_(scope) {
   if (registries != nullptr) registry_ = registries->Get(query.as_of_position, calendar);
   if (registry_ != nullptr) return;
+  // Read whole, whatever the report's budget says: the registry is kept
+  // for other reports (and is the council's cases only, not the period's).
+  ReportBudget* const budget = query_.budget;
+  query_.budget = nullptr;
   LoadRegistry();
+  query_.budget = budget;
   // Not one that missed a case it could not read back.
   if (registries != nullptr && read_error_.ok()) {
     registries->Put(registry_, query.as_of_position, calendar);
@@ -469,11 +474,12 @@ std::vector<uint64_t> ReportBuilder::Cite(const std::vector<Seen>& evidence) {
   std::vector<uint64_t> positions;
   for (const Seen& s : evidence) {
     positions.push_back(s.position);
+    if (s.correction_position != 0) positions.push_back(s.correction_position);
+    if (tallying()) continue;  // (no summary kept)
     if (auto [it, added] = evidence_.try_emplace(s.position, Summarize(s)); added) {
       SpendOnSummary(it->second);
     }
     if (s.correction_position != 0) {
-      positions.push_back(s.correction_position);
       if (auto [it, added] = evidence_.try_emplace(
               s.correction_position,
               absl::StrCat("Correction of the event at position ", s.position));
@@ -501,7 +507,7 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
     logging::Error("fairness", absl::StrCat("rule ", rule_id, " adds obligations without saying so"));
     std::abort();
   }
-  if (pass_ == Pass::kIndexFindings || tables_only()) return;
+  if (pass_ == Pass::kIndexFindings || tallying()) return;
   if (pass_ == Pass::kReport &&
       (due <= query_.as_of_time || due < query_.from || due >= query_.to)) {
     return;
@@ -532,7 +538,10 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
                                const std::vector<Seen>& evidence) {
   if (pass_ == Pass::kIndexObligations || !InPeriod(when)) return;
   const RuleDef& rule = Rule(rule_id);
-  if (tables_only()) return Tally(group_id, rule.severity);
+  if (tallying()) {
+    Tally(group_id, rule.severity);
+    if (query_.keep == ReportQuery::Keep::kTables) return;
+  }
   v1::Finding f;
   f.set_rule_id(rule.id);
   f.set_citation(rule.citation);
@@ -542,6 +551,7 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
   f.set_explanation(std::move(explanation));
   *f.mutable_occurred_at() = ToProtoTime(when);
   for (uint64_t p : Cite(evidence)) f.add_evidence_positions(p);
+  if (tallying() && !KeepsFinding(f)) return;
   Spend(f.ByteSizeLong());
   findings_.push_back(std::move(f));
 }
@@ -755,6 +765,7 @@ v1::FairnessReport ReportBuilder::Build() {
   }
   for (const RuleDef& rule : Rules()) {
     if (rule.check_period != nullptr) rule.check_period(*this);
+    if (stop_here()) return std::move(report_);
   }
   // Also adds the access-parity findings.
   AddGroupMetrics(*this, &report_);
@@ -771,10 +782,13 @@ v1::FairnessReport ReportBuilder::Build() {
     return key(a) < key(b);
   });
   for (v1::GroupMetrics& g : *report_.mutable_groups()) {
-    if (auto t = tallies_.find(g.group_id()); t != tallies_.end()) {
-      g.set_findings_high(g.findings_high() + t->second[0]);
-      g.set_findings_medium(g.findings_medium() + t->second[1]);
-      g.set_findings_low(g.findings_low() + t->second[2]);
+    if (tallying()) {
+      if (auto t = tallies_.find(g.group_id()); t != tallies_.end()) {
+        g.set_findings_high(g.findings_high() + t->second[0]);
+        g.set_findings_medium(g.findings_medium() + t->second[1]);
+        g.set_findings_low(g.findings_low() + t->second[2]);
+      }
+      continue;
     }
     for (const v1::Finding& f : findings_) {
       if (f.group_id() != g.group_id()) continue;

@@ -301,6 +301,8 @@ class ReportBuilder {
   // Whether the report's budget (query().budget) is spent or given up: the
   // report is then incomplete, and Build() returns at the next step.
   bool given_up() const { return query_.budget != nullptr && query_.budget->given_up(); }
+  // A step that adds nothing (an entry passed over); false once given up.
+  bool KeepGoing() const { return query_.budget == nullptr || query_.budget->KeepGoing(); }
 
   const FairnessProjection::Indexes& indexes() const { return indexes_; }
   const ReportQuery& query() const { return query_; }
@@ -321,10 +323,18 @@ class ReportBuilder {
   void SpendOnSummary(const std::string& summary) { Spend(summary.size() + 4); }
   // AddDecided's finding or obligation, serialised.
   void AddDecidedProto(bool obligation, int64_t when_nanos, const std::string& proto);
-  // A report of the tables only (query().tables_only): findings counted
-  // by group and severity, nothing kept.
-  bool tables_only() const { return pass_ == Pass::kReport && query_.tables_only; }
+  // A report that keeps less than everything (query().keep): findings
+  // counted by group and severity as they are added, obligations and
+  // cited events' summaries not kept.
+  bool tallying() const {
+    return pass_ == Pass::kReport && query_.keep != ReportQuery::Keep::kEverything;
+  }
   void Tally(const std::string& group_id, v1::Severity severity);
+  // Whether a tallying report keeps `f` (Keep::kFindings, and accepted).
+  bool KeepsFinding(const v1::Finding& f) const {
+    return query_.keep == ReportQuery::Keep::kFindings &&
+           (query_.keep_finding == nullptr || query_.keep_finding(f));
+  }
   // The positions that cite `evidence` (with any correction that applies),
   // in order, each added to the report's evidence with its summary.
   std::vector<uint64_t> Cite(const std::vector<Seen>& evidence);
@@ -373,7 +383,7 @@ class ReportBuilder {
   std::vector<v1::Finding> findings_;
   std::vector<v1::Obligation> obligations_;
   std::map<uint64_t, std::string> evidence_;  // position -> summary
-  // tables_only(): group id -> its findings by severity (high, medium, low).
+  // tallying(): group id -> its findings by severity (high, medium, low).
   absl::flat_hash_map<std::string, std::array<uint32_t, 3>> tallies_;
   v1::Finding tallied_;  // each stored finding parsed in turn
   v1::FairnessReport report_;

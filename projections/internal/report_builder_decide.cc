@@ -97,7 +97,7 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
 
 void ReportBuilder::AddDecided(const Decided& d) {
   if (given_up()) return;
-  if (tables_only()) return AddDecidedProto(d.obligation, d.when_nanos, d.proto);
+  if (tallying()) return AddDecidedProto(d.obligation, d.when_nanos, d.proto);
   for (const auto& [position, summary] : d.evidence) {
     if (evidence_.try_emplace(position, summary).second) SpendOnSummary(summary);
   }
@@ -106,7 +106,7 @@ void ReportBuilder::AddDecided(const Decided& d) {
 
 void ReportBuilder::AddDecided(const state::FindingEntryRecord& stored) {
   if (given_up()) return;
-  if (tables_only()) return AddDecidedProto(stored.obligation(), stored.when_nanos(), stored.proto());
+  if (tallying()) return AddDecidedProto(stored.obligation(), stored.when_nanos(), stored.proto());
   for (const state::EvidenceRecord& x : stored.evidence()) {
     if (evidence_.try_emplace(x.position(), x.summary()).second) SpendOnSummary(x.summary());
   }
@@ -115,11 +115,13 @@ void ReportBuilder::AddDecided(const state::FindingEntryRecord& stored) {
 
 void ReportBuilder::AddDecidedProto(bool obligation, int64_t when_nanos,
                                     const std::string& proto) {
-  if (tables_only()) {
+  if (tallying()) {
     Spend(0);  // (a step: whether the caller still waits is asked)
-    if (!obligation && tallied_.ParseFromString(proto)) {
-      Tally(tallied_.group_id(), tallied_.severity());
-    }
+    if (obligation || !tallied_.ParseFromString(proto)) return;
+    Tally(tallied_.group_id(), tallied_.severity());
+    if (!KeepsFinding(tallied_)) return;
+    Spend(proto.size());
+    findings_.emplace_back().Swap(&tallied_);
     return;
   }
   Spend(proto.size());

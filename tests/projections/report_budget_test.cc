@@ -156,6 +156,26 @@ TEST_P(ReportBudgetTest, AReportWhoseCallerHasGoneStopsAtTheNextQuestion) {
   EXPECT_EQ(Report(query_).SerializeAsString(), whole_.SerializeAsString());
 }
 
+// The council's registry, read by a report's first build at a position and
+// kept for the next, is read whole even when that report is given up.
+TEST_P(ReportBudgetTest, AReportGivenUpWhileTheRegistryIsReadLeavesItWhole) {
+  FairnessProjection fresh;
+  fresh.IndexFindings(settings_, *calendar_);
+  ASSERT_EQ(FoldDemo(now_, &fresh), query_.as_of_position);
+  ReportBudget budget(
+      UINT64_MAX, [] { return absl::CancelledError("the call was cancelled"); },
+      /*poll_every=*/1);
+  ReportQuery q = query_;
+  q.budget = &budget;
+  auto report = [&](const ReportQuery& q) {
+    return GetParam() == Path::kDerived ? fresh.DerivedReport(q, settings_, *calendar_)
+                                        : fresh.Report(q, settings_, *calendar_);
+  };
+  report(q);
+  EXPECT_TRUE(budget.given_up());
+  EXPECT_EQ(report(query_).SerializeAsString(), whole_.SerializeAsString());
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, ReportBudgetTest,
                          ::testing::Values(Path::kIndexInMemory, Path::kIndexStored,
                                            Path::kDerived),

@@ -99,6 +99,37 @@ TEST_F(ReportStopsTest, AReportLargerThanAReplyIsRefusedOnceItHasGrownPastIt) {
   // A period that fits is answered.
   const auto answered = fairness_->GetReport(recent);
   EXPECT_TRUE(answered.ok()) << answered.status();
+  // So is a list of findings, counting only the findings it would list:
+  // every one, or those of one rule.
+  config_.set_max_reply_bytes(whole.ByteSizeLong());
+  StartServer(config_);
+  ASSERT_OK_AND_ASSIGN(const v1::ListFindingsResponse all, fairness_->ListFindings({}));
+  v1::ListFindingsRequest one_rule;
+  one_rule.add_rule_ids("equal-offer");
+  ASSERT_OK_AND_ASSIGN(const v1::ListFindingsResponse few, fairness_->ListFindings(one_rule));
+  ASSERT_LT(few.ByteSizeLong() * 2, all.ByteSizeLong());
+  // The findings' CSV table is refused as the list is: its rows are no
+  // smaller than the findings they show.
+  v1::ReportDocumentRequest csv;
+  csv.set_format(v1::REPORT_CSV_FINDINGS);
+  ASSERT_OK_AND_ASSIGN(const v1::ReportDocument table, fairness_->GetReportDocument(csv));
+  EXPECT_GE(table.document().size(), all.ByteSizeLong());
+  config_.set_max_reply_bytes(all.ByteSizeLong() / 2);
+  StartServer(config_);
+  const absl::Status list_refused = fairness_->ListFindings({}).status();
+  EXPECT_THAT(list_refused, StatusIs(absl::StatusCode::kResourceExhausted,
+                                     HasSubstr("this list of findings would be at least ")));
+  info = GetErrorInfo(list_refused);
+  ASSERT_TRUE(info.has_value());
+  ASSERT_TRUE(absl::SimpleAtoi(info->metadata().at("reply_bytes"), &reply_bytes));
+  EXPECT_GT(reply_bytes, all.ByteSizeLong() / 2);
+  EXPECT_LT(reply_bytes, all.ByteSizeLong()) << "built further than it had to be";
+  EXPECT_THAT(fairness_->GetReportDocument(csv).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("this document would be at least ")));
+  EXPECT_EQ(Stopped("reply_too_large"), before + 3);
+  ASSERT_OK_AND_ASSIGN(const v1::ListFindingsResponse few_again, fairness_->ListFindings(one_rule));
+  EXPECT_EQ(few_again.SerializeAsString(), few.SerializeAsString());
 }
 
 TEST_F(ReportStopsTest, AReportWhoseDeadlinePassesStopsReadingCases) {
@@ -141,7 +172,7 @@ TEST_F(ReportStopsTest, AReportWhoseDeadlinePassesStopsReadingCases) {
   const int whole = reads - before;
   ASSERT_GT(whole, 100) << "cases a whole report reads";
 
-  // Asked with a tenth of the time reading them takes.
+  // Asked with a tenth of the time reading them takes (5 ms each).
   const double stopped = Stopped("deadline_exceeded");
   before = reads;
   const absl::Status late = fairness_->GetReport(at_n, absl::Milliseconds(whole / 2)).status();
