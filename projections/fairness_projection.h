@@ -103,6 +103,9 @@ struct ReportQuery {
     // without it), each with its evidence positions: no obligation, and no
     // cited event's summary.
     kFindings,
+    // The tables, and every obligation, each with its evidence positions:
+    // no finding, and no cited event's summary.
+    kObligations,
   };
   Keep keep = Keep::kEverything;
   std::function<bool(const v1::Finding&)> keep_finding;

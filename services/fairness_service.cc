@@ -44,6 +44,11 @@ constexpr char kNarrowObligations[] =
     "ask for a shorter period, or filter by group, officer or working days left (evenhand due "
     "--group, --officer, --within)";
 
+// Reports for lists of obligations and the obligation watch: each group's
+// findings counted, none kept (a period reaching far back holds millions).
+constexpr projections::ReportQuery::Keep kKeepObligations =
+    projections::ReportQuery::Keep::kObligations;
+
 // Whether a ListFindings request's filters accept `f`.
 bool Accepts(const v1::ListFindingsRequest& request, const v1::Finding& f) {
   auto matches = [](const auto& wanted, const std::string& value) {
@@ -96,8 +101,9 @@ FairnessService::FairnessService(const storage::EventStore* store,
           [store](uint64_t position) { return store->CheckNotDamaged(position); })) {
   ObligationWatchOptions watch;
   watch.source = [this]() -> absl::StatusOr<v1::ListObligationsResponse> {
-    EH_ASSIGN_OR_RETURN(v1::FairnessReport report,
-                        BuildReport(OpenObligationsRequest(), {.evidence = false}));
+    EH_ASSIGN_OR_RETURN(
+        v1::FairnessReport report,
+        BuildReport(OpenObligationsRequest(), {.evidence = false, .keep = kKeepObligations}));
     v1::ListObligationsResponse all;
     all.set_as_of_position(report.as_of_position());
     *all.mutable_as_of_time() = report.as_of_time();
@@ -509,7 +515,8 @@ grpc::Status FairnessService::ListObligations(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListObligations, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(OpenFromAsOf(request->report()), {.evidence = false, .call = context});
+      BuildReport(OpenFromAsOf(request->report()),
+                  {.evidence = false, .keep = kKeepObligations, .call = context});
   if (!report.ok()) return ToGrpcStatus(report.status());
   if (absl::Status s = CheckObligationFilters(*report, request->group_ids(), request->officer_ids());
       !s.ok()) {
@@ -576,7 +583,7 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
   if (!grant.ok()) return ObligationWatch::Refuse(ToGrpcStatus(grant.status()));
   // The filters are checked against the log as it stands.
   absl::StatusOr<v1::FairnessReport> report =
-      BuildReport(OpenObligationsRequest(), {.evidence = false});
+      BuildReport(OpenObligationsRequest(), {.evidence = false, .keep = kKeepObligations});
   if (!report.ok()) return ObligationWatch::Refuse(ToGrpcStatus(report.status()));
   if (absl::Status s =
           CheckObligationFilters(*report, request->group_ids(), request->officer_ids());

@@ -507,7 +507,10 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
     logging::Error("fairness", absl::StrCat("rule ", rule_id, " adds obligations without saying so"));
     std::abort();
   }
-  if (pass_ == Pass::kIndexFindings || tallying()) return;
+  if (pass_ == Pass::kIndexFindings ||
+      (tallying() && query_.keep != ReportQuery::Keep::kObligations)) {
+    return;
+  }
   if (pass_ == Pass::kReport &&
       (due <= query_.as_of_time || due < query_.from || due >= query_.to)) {
     return;
@@ -540,7 +543,7 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
   const RuleDef& rule = Rule(rule_id);
   if (tallying()) {
     Tally(group_id, rule.severity);
-    if (query_.keep == ReportQuery::Keep::kTables) return;
+    if (query_.keep != ReportQuery::Keep::kFindings) return;
   }
   v1::Finding f;
   f.set_rule_id(rule.id);

@@ -324,8 +324,8 @@ class ReportBuilder {
   // AddDecided's finding or obligation, serialised.
   void AddDecidedProto(bool obligation, int64_t when_nanos, const std::string& proto);
   // A report that keeps less than everything (query().keep): findings
-  // counted by group and severity as they are added, obligations and
-  // cited events' summaries not kept.
+  // counted by group and severity as they are added, cited events'
+  // summaries not kept, and findings or obligations as query().keep says.
   bool tallying() const {
     return pass_ == Pass::kReport && query_.keep != ReportQuery::Keep::kEverything;
   }

@@ -117,12 +117,15 @@ void ReportBuilder::AddDecidedProto(bool obligation, int64_t when_nanos,
                                     const std::string& proto) {
   if (tallying()) {
     Spend(0);  // (a step: whether the caller still waits is asked)
-    if (obligation || !tallied_.ParseFromString(proto)) return;
-    Tally(tallied_.group_id(), tallied_.severity());
-    if (!KeepsFinding(tallied_)) return;
-    Spend(proto.size());
-    findings_.emplace_back().Swap(&tallied_);
-    return;
+    if (obligation && query_.keep != ReportQuery::Keep::kObligations) return;
+    if (!obligation) {
+      if (!tallied_.ParseFromString(proto)) return;
+      Tally(tallied_.group_id(), tallied_.severity());
+      if (!KeepsFinding(tallied_)) return;
+      Spend(proto.size());
+      findings_.emplace_back().Swap(&tallied_);
+      return;
+    }
   }
   Spend(proto.size());
   if (!obligation) {

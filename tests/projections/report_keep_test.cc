@@ -3,7 +3,8 @@
 // groups' and access CSV tables show) without its findings, obligations
 // and cited events, each group's findings counted by severity as the whole
 // report counts them; the findings (a list of findings) with those a
-// filter accepts, each citing the same positions. For the demo council as
+// filter accepts, each citing the same positions; the obligations (a list
+// of obligations) with every one and no finding. For the demo council as
 // of many positions and over several periods, served from the findings
 // index (held in memory, or checkpointed and read back) and derived from
 // the cases.
@@ -54,7 +55,7 @@ class ReportKeepTest : public ::testing::TestWithParam<Path> {
 };
 
 TEST_P(ReportKeepTest, IsTheWholeReportWithoutWhatItDoesNotKeep) {
-  int counted = 0, high_kept = 0;
+  int counted = 0, high_kept = 0, kept_obligations = 0;
   std::vector<uint64_t> positions;
   for (uint64_t at = 1; at < last_; at += 10) positions.push_back(at);
   positions.push_back(last_);
@@ -68,6 +69,8 @@ TEST_P(ReportKeepTest, IsTheWholeReportWithoutWhatItDoesNotKeep) {
       q.keep = ReportQuery::Keep::kFindings;
       q.keep_finding = [](const v1::Finding& f) { return f.severity() == v1::HIGH; };
       const v1::FairnessReport high = Report(q);
+      q.keep = ReportQuery::Keep::kObligations;
+      const v1::FairnessReport obligations = Report(q);
       q.keep = ReportQuery::Keep::kTables;
       const v1::FairnessReport tables = Report(q);
       EXPECT_EQ(tables.findings_size(), 0);
@@ -76,8 +79,13 @@ TEST_P(ReportKeepTest, IsTheWholeReportWithoutWhatItDoesNotKeep) {
       for (const v1::GroupMetrics& g : whole.groups()) {
         counted += g.findings_high() + g.findings_medium() + g.findings_low();
       }
-      whole.clear_obligations();
       whole.clear_evidence();
+      v1::FairnessReport whole_obligations = whole;
+      whole_obligations.clear_findings();
+      kept_obligations += whole_obligations.obligations_size();
+      EXPECT_EQ(obligations.SerializeAsString(), whole_obligations.SerializeAsString())
+          << "obligations as of position " << at << ", the last " << days << " days";
+      whole.clear_obligations();
       v1::FairnessReport whole_high = whole;
       whole_high.clear_findings();
       for (const v1::Finding& f : whole.findings()) {
@@ -94,6 +102,7 @@ TEST_P(ReportKeepTest, IsTheWholeReportWithoutWhatItDoesNotKeep) {
   }
   EXPECT_GT(counted, 100) << "findings counted in the groups' tables";
   EXPECT_GT(high_kept, 10);
+  EXPECT_GT(kept_obligations, 10);
   EXPECT_LT(high_kept, counted);
 }
 

@@ -51,7 +51,9 @@ class ReportStopsTest : public FairnessServiceTest {
   }
   // Waits for the count to reach `value`, a minute at most.
   void AwaitStopped(const std::string& reason, double value) {
-    for (int i = 0; i < 600 && Stopped(reason) < value; ++i) absl::SleepFor(absl::Milliseconds(100));
+    for (int i = 0; i < 600 && Stopped(reason) < value; ++i) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
     EXPECT_EQ(Stopped(reason), value) << reason;
   }
 
