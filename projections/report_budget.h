@@ -25,10 +25,12 @@ namespace evenhand::projections {
 
 class ReportBudget {
  public:
-  // How many steps (a finding, obligation or summary added, a case read)
-  // go between two questions to `abandoned` (the first step asks too): a
-  // step takes about a microsecond, a case read back from disk more.
+  // How many steps (a finding, obligation or summary added: one each; a
+  // case read: kCaseRead) go between two questions to `abandoned` (the
+  // first step asks too). A step takes about a microsecond, a case read
+  // back from disk more.
   static constexpr uint32_t kPollEvery = 256;
+  static constexpr uint32_t kCaseRead = 16;
 
   // `max_bytes`: the most the report's findings, obligations and cited
   // summaries may hold, serialised (UINT64_MAX: no bound). `abandoned`, if
@@ -61,15 +63,12 @@ class ReportBudget {
   void ForgetSpent() {
     if (!given_up_) spent_ = 0;
   }
-  // One step of work that adds nothing. False once given up.
-  bool KeepGoing() {
-    if (!given_up_ && abandoned_ != nullptr && steps_++ % poll_every_ == 0) Poll();
-    return !given_up_;
-  }
-  // Before a costly step (a case read, perhaps from disk): asks
-  // `abandoned` now. False once given up.
-  bool KeepGoingNow() {
-    if (!given_up_ && abandoned_ != nullptr) Poll();
+  // `steps` of work that add nothing. False once given up.
+  bool KeepGoing(uint32_t steps = 1) {
+    if (given_up_ || abandoned_ == nullptr) return !given_up_;
+    const uint64_t before = steps_;
+    steps_ += steps;
+    if (before == 0 || before / poll_every_ != steps_ / poll_every_) Poll();
     return !given_up_;
   }
 

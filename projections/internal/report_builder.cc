@@ -100,9 +100,8 @@ const state::CaseRecord& ReportBuilder::Body(const Case& c) const {
   if (budget != nullptr && !budget->KeepGoing()) return *kNoFacts;
   auto [it, inserted] = bodies_.try_emplace(&c);
   if (inserted) {
-    // A case not read yet may be read from disk: whether anyone still
-    // waits is asked first.
-    if (budget != nullptr && !budget->KeepGoingNow()) {
+    // A case not read yet may be read from disk: more steps.
+    if (budget != nullptr && !budget->KeepGoing(ReportBudget::kCaseRead)) {
       bodies_.erase(it);
       return *kNoFacts;
     }
