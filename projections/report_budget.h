@@ -26,7 +26,7 @@ namespace evenhand::projections {
 class ReportBudget {
  public:
   // How many steps (a finding, obligation or summary added: one each; a
-  // case read: kCaseRead) go between two questions to `abandoned` (the
+  // case read: kCaseRead more) go between two questions to `abandoned` (the
   // first step asks too). A step takes about a microsecond, a case read
   // back from disk more.
   static constexpr uint32_t kPollEvery = 256;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -44,8 +46,9 @@ constexpr char kNarrowObligations[] =
     "ask for a shorter period, or filter by group, officer or working days left (evenhand due "
     "--group, --officer, --within)";
 
-// Reports for lists of obligations and the obligation watch: each group's
-// findings counted, none kept (a period reaching far back holds millions).
+// Reports for lists of obligations and the obligation watch: their
+// obligations kept, each group's findings counted and none kept (a period
+// reaching far back holds millions).
 constexpr projections::ReportQuery::Keep kKeepObligations =
     projections::ReportQuery::Keep::kObligations;
 
@@ -85,8 +88,8 @@ class CallWatch {
       : call_(call), deadline_(call->deadline()) {}
 
   absl::Status operator()() {
-    const std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
-    if (deadline_ <= now) return DeadlinePassed();
+    if (deadline_ <= std::chrono::system_clock::now()) return DeadlinePassed();
+    const std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
     if (now < next_cancel_check_) return absl::OkStatus();
     next_cancel_check_ = now + std::chrono::milliseconds(20);
     if (call_->IsCancelled()) {
@@ -98,7 +101,7 @@ class CallWatch {
  private:
   const grpc::ServerContextBase* const call_;
   const std::chrono::system_clock::time_point deadline_;
-  std::chrono::system_clock::time_point next_cancel_check_;
+  std::chrono::steady_clock::time_point next_cancel_check_;  // (the first poll asks)
 };
 
 }  // namespace
@@ -366,8 +369,10 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
     use.keep = projections::ReportQuery::Keep::kTables;
   }
   if (request.format() == v1::REPORT_CSV_FINDINGS) {
-    // Its rows are no smaller than the findings they show: refused as soon
-    // as those are larger than a reply may be.
+    // Its rows are no smaller than the findings they show (a row spells
+    // out the date, about 20 bytes against the 8-14 of a Timestamp, and
+    // the severity's name, with a comma for each of the finding's tags):
+    // refused as soon as those are larger than a reply may be.
     use.keep = projections::ReportQuery::Keep::kFindings;
     use.findings_reply = WholeReportReply{"document", kNarrowDocument};
   }
@@ -476,6 +481,20 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
                                            v1::ListFindingsResponse* response) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListFindings, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
+  // A filter naming a rule or group that does not exist would match
+  // nothing and read as "no finding": refused, naming the known ones (the
+  // rules before the report is built, the groups, which the report knows,
+  // after).
+  std::vector<std::string> rules;
+  for (const v1::RuleInfo& r : projections::FairnessProjection::Rules(options_.settings)) {
+    rules.push_back(r.rule_id());
+  }
+  for (const std::string& r : request->rule_ids()) {
+    if (std::find(rules.begin(), rules.end(), r) == rules.end()) {
+      return ToGrpcStatus(
+          InvalidFieldError("rule_ids", UnknownValueMessage("rule", r, rules), "UNKNOWN_VALUE"));
+    }
+  }
   // Only the findings the filters accept are kept, and the build stops once
   // they are larger than a reply may be.
   const auto* filters = request;
@@ -487,20 +506,9 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
        .findings_reply = WholeReportReply{"list of findings", kNarrowFindings},
        .call = context});
   if (!report.ok()) return ToGrpcStatus(report.status());
-  // A filter naming a rule or group that does not exist would match
-  // nothing and read as "no finding": refused, naming the known ones.
   {
-    std::vector<std::string> rules, groups;
-    for (const v1::RuleInfo& r : projections::FairnessProjection::Rules(options_.settings)) {
-      rules.push_back(r.rule_id());
-    }
+    std::vector<std::string> groups;
     for (const v1::GroupMetrics& g : report->groups()) groups.push_back(g.group_id());
-    for (const std::string& r : request->rule_ids()) {
-      if (std::find(rules.begin(), rules.end(), r) == rules.end()) {
-        return ToGrpcStatus(
-            InvalidFieldError("rule_ids", UnknownValueMessage("rule", r, rules), "UNKNOWN_VALUE"));
-      }
-    }
     for (const std::string& g : request->group_ids()) {
       if (std::find(groups.begin(), groups.end(), g) == groups.end()) {
         return ToGrpcStatus(InvalidFieldError(

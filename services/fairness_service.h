@@ -93,12 +93,14 @@ class FairnessService final
     // reply may hold.
     std::optional<WholeReportReply> reply;
     // Without `evidence`, the cited events are not read (report.evidence
-    // holds each cited position and summary, not the event's envelope): for
-    // replies that show only the findings, obligations and figures.
+    // holds each cited position and summary, not the event's envelope, and
+    // nothing unless `keep` is kEverything): for replies that show only the
+    // findings, obligations and figures.
     bool evidence = true;
     // What the report keeps (ReportQuery::keep): less than everything for
     // the groups' and access tables (each group's findings counted, none
-    // kept) or a list of findings (those `keep_finding` accepts).
+    // kept), a list of findings (those `keep_finding` accepts) or a list of
+    // obligations (no finding).
     projections::ReportQuery::Keep keep = projections::ReportQuery::Keep::kEverything;
     std::function<bool(const v1::Finding&)> keep_finding;
     // A reply listing the findings kept: refused in the same way as

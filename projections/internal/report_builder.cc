@@ -781,7 +781,12 @@ v1::FairnessReport ReportBuilder::Build() {
           f.occurred_at().seconds(), f.occurred_at().nanos(), f.rule_id(), f.case_id(),
           f.group_id(), f.explanation());
     };
-    return key(a) < key(b);
+    if (key(a) != key(b)) return key(a) < key(b);
+    // (Two findings alike but for what they cite: the same order in a
+    // report and in any list taken from it.)
+    return std::lexicographical_compare(
+        a.evidence_positions().begin(), a.evidence_positions().end(),
+        b.evidence_positions().begin(), b.evidence_positions().end());
   });
   for (v1::GroupMetrics& g : *report_.mutable_groups()) {
     if (tallying()) {

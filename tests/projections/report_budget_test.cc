@@ -160,8 +160,14 @@ TEST_P(ReportBudgetTest, AReportWhoseCallerHasGoneStopsAtTheNextQuestion) {
 // kept for the next, is read whole even when that report is given up.
 TEST_P(ReportBudgetTest, AReportGivenUpWhileTheRegistryIsReadLeavesItWhole) {
   FairnessProjection fresh;
+  MapStoredFindings fresh_stored;
   fresh.IndexFindings(settings_, *calendar_);
+  if (GetParam() != Path::kIndexInMemory) {
+    fresh.StoreFindingsIn(&fresh_stored);
+    fresh.KeepCasesIn(&fresh_stored, 0);
+  }
   ASSERT_EQ(FoldDemo(now_, &fresh), query_.as_of_position);
+  if (GetParam() != Path::kIndexInMemory) fresh_stored.Checkpoint(fresh);
   ReportBudget budget(
       UINT64_MAX, [] { return absl::CancelledError("the call was cancelled"); },
       /*poll_every=*/1);

@@ -69,6 +69,10 @@ TEST_P(ReportKeepTest, IsTheWholeReportWithoutWhatItDoesNotKeep) {
       q.keep = ReportQuery::Keep::kFindings;
       q.keep_finding = [](const v1::Finding& f) { return f.severity() == v1::HIGH; };
       const v1::FairnessReport high = Report(q);
+      q.keep_finding = nullptr;
+      const v1::FairnessReport every_finding = Report(q);
+      q.keep_finding = [](const v1::Finding&) { return false; };
+      const v1::FairnessReport no_finding = Report(q);
       q.keep = ReportQuery::Keep::kObligations;
       const v1::FairnessReport obligations = Report(q);
       q.keep = ReportQuery::Keep::kTables;
@@ -86,6 +90,12 @@ TEST_P(ReportKeepTest, IsTheWholeReportWithoutWhatItDoesNotKeep) {
       EXPECT_EQ(obligations.SerializeAsString(), whole_obligations.SerializeAsString())
           << "obligations as of position " << at << ", the last " << days << " days";
       whole.clear_obligations();
+      v1::FairnessReport whole_findings = whole;
+      whole_findings.clear_obligations();
+      EXPECT_EQ(every_finding.SerializeAsString(), whole_findings.SerializeAsString())
+          << "every finding as of position " << at << ", the last " << days << " days";
+      whole_findings.clear_findings();
+      EXPECT_EQ(no_finding.SerializeAsString(), whole_findings.SerializeAsString());
       v1::FairnessReport whole_high = whole;
       whole_high.clear_findings();
       for (const v1::Finding& f : whole.findings()) {
