@@ -17,11 +17,10 @@
 #include "projections/report_budget.h"
 #include "tests/projections/fold_demo.h"
 #include "tests/projections/map_stored_findings.h"
+#include "tests/projections/report_paths.h"
 
 namespace evenhand::projections {
 namespace {
-
-enum class Path { kIndexInMemory, kIndexStored, kDerived };
 
 // The bytes a report's findings, obligations and cited summaries take in
 // it, each counted with the least framing it can have (a tag and a length).
@@ -182,20 +181,7 @@ TEST_P(ReportBudgetTest, AReportGivenUpWhileTheRegistryIsReadLeavesItWhole) {
   EXPECT_EQ(report(query_).SerializeAsString(), whole_.SerializeAsString());
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, ReportBudgetTest,
-                         ::testing::Values(Path::kIndexInMemory, Path::kIndexStored,
-                                           Path::kDerived),
-                         [](const ::testing::TestParamInfo<Path>& info) {
-                           switch (info.param) {
-                             case Path::kIndexInMemory:
-                               return "IndexInMemory";
-                             case Path::kIndexStored:
-                               return "IndexStored";
-                             case Path::kDerived:
-                               return "Derived";
-                           }
-                           return "";
-                         });
+INSTANTIATE_TEST_SUITE_P(Paths, ReportBudgetTest, kAllPaths, PathName);
 
 }  // namespace
 }  // namespace evenhand::projections

@@ -19,11 +19,10 @@
 #include "projections/fairness_projection.h"
 #include "tests/projections/fold_demo.h"
 #include "tests/projections/map_stored_findings.h"
+#include "tests/projections/report_paths.h"
 
 namespace evenhand::projections {
 namespace {
-
-enum class Path { kIndexInMemory, kIndexStored, kDerived };
 
 class ReportKeepTest : public ::testing::TestWithParam<Path> {
  protected:
@@ -116,20 +115,7 @@ TEST_P(ReportKeepTest, IsTheWholeReportWithoutWhatItDoesNotKeep) {
   EXPECT_LT(high_kept, counted);
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, ReportKeepTest,
-                         ::testing::Values(Path::kIndexInMemory, Path::kIndexStored,
-                                           Path::kDerived),
-                         [](const ::testing::TestParamInfo<Path>& info) {
-                           switch (info.param) {
-                             case Path::kIndexInMemory:
-                               return "IndexInMemory";
-                             case Path::kIndexStored:
-                               return "IndexStored";
-                             case Path::kDerived:
-                               return "Derived";
-                           }
-                           return "";
-                         });
+INSTANTIATE_TEST_SUITE_P(Paths, ReportKeepTest, kAllPaths, PathName);
 
 }  // namespace
 }  // namespace evenhand::projections
