@@ -361,6 +361,7 @@ void GroupFigures::ForEachUnsaved(
 }
 
 void GroupFigures::Saved() {
+  stored_through_ = last_change_;
   history_.clear();
   history_size_ = 0;
 }
@@ -379,12 +380,13 @@ absl::Status GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_po
   };
   const int64_t first_day = DayOf(w.from);
   const int64_t last_day = DayOf(w.end - 1);
-  // Stored first (made up to the last checkpoint), then those held.
-  if (stored != nullptr) {
+  // Stored first (made up to the last checkpoint), then those held. A
+  // checkpoint being written stores what is still held: counted once, held.
+  if (stored != nullptr && as_of_position < stored_through_) {
     absl::Status bad;
     EH_RETURN_IF_ERROR(stored->ScanFigureChanges(
         first_day, last_day, as_of_position, [&](const state::FigureChangeRecord& r) {
-          if (!bad.ok()) return;
+          if (!bad.ok() || r.position() > stored_through_) return;
           const Case* c = find(r.subject());
           if (c == nullptr || r.figure().kind() >= Contribution::kKinds) {
             bad = absl::DataLossError(absl::StrCat(

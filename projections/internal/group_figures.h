@@ -153,6 +153,7 @@ class GroupFigures {
   void Restored(uint64_t known_from, uint64_t position) {
     known_from_ = known_from;
     last_change_ = std::max(last_change_, position);
+    stored_through_ = std::max(stored_through_, position);
   }
   // Changes held in memory (for the memory they take).
   size_t history_size() const { return history_size_; }
@@ -167,7 +168,9 @@ class GroupFigures {
 
   // Checkpointing: the changes held (not yet stored), per UTC day of the
   // contribution, in position order; then Saved() once they are, which
-  // forgets them.
+  // forgets them. Between the two, reports may run (the checkpoint is
+  // written off the projection's lock) and find them both held and stored:
+  // they count the stored ones only up to the last Saved().
   void ForEachUnsaved(
       const std::function<void(int64_t day, const state::FigureChangesRecord&)>& visit) const;
   void Saved();
@@ -230,6 +233,9 @@ class GroupFigures {
   size_t history_size_ = 0;
   uint64_t known_from_ = 0;
   uint64_t last_change_ = 0;
+  // The changes stored and no longer held: those made up to here (later
+  // ones in the store are still held too, until Saved()).
+  uint64_t stored_through_ = 0;
 };
 
 }  // namespace evenhand::projections::internal

@@ -94,8 +94,9 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   size_t rewritten() const { return rewritten_; }
   // A checkpoint of `p`: its cases and its index, as the runner writes them
   // (without the index's header while it is seeded). Returns how many
-  // subjects it wrote.
-  size_t Checkpoint(FairnessProjection& p) {
+  // subjects it wrote. `written`, if given, runs once it is written and
+  // before `p` forgets what it wrote: where the runner lets reports in.
+  size_t Checkpoint(FairnessProjection& p, const std::function<void()>& written = nullptr) {
     p.ForEachDirtyCase([&](const state::CaseRecord& c) {
       // Serialised, as the runner's checkpoint does (ClearDirty reads the
       // size it cached).
@@ -120,6 +121,7 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
           ASSERT_TRUE(changes_.emplace(ChangeKey{day, r.changes().rbegin()->position()}, r).second);
         });
     if (!indexed) header_.Clear();
+    if (written) written();
     p.ClearDirty();
     p.TrimCases();
     return subjects;

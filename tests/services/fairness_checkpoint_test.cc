@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <httplib.h>
 
@@ -20,6 +22,7 @@
 #include "reporting/provenance.h"
 #include "reporting/report_document.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
@@ -208,22 +211,34 @@ TEST_F(FairnessServiceTest, CasesLeaveMemoryOnceCheckpointedAndReportsStayTheSam
   AppendDemoCouncil();
   if (HasFatalFailure()) return;
   const uint64_t n = server_->LastPosition();
+  std::vector<uint64_t> positions;
+  for (uint64_t p = 1; p <= n; p += std::max<uint64_t>(1, n / 12)) positions.push_back(p);
+  positions.push_back(n);
   auto reports = [&] {
-    std::vector<std::string> out;
-    for (uint64_t p = 1; p <= n; p += std::max<uint64_t>(1, n / 12)) {
+    std::vector<v1::FairnessReport> out;
+    for (uint64_t p : positions) {
       v1::ReportRequest request;
       request.set_as_of_position(p);
-      out.push_back(Report(request).SerializeAsString());
+      out.push_back(Report(request));
     }
-    v1::ReportRequest now;
-    now.set_as_of_position(n);
-    out.push_back(Report(now).SerializeAsString());
     return out;
+  };
+  // Says which report differs, and how.
+  auto expect_same = [&](const std::vector<v1::FairnessReport>& got,
+                         const std::vector<v1::FairnessReport>& want, const char* when) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      std::string diff;
+      google::protobuf::util::MessageDifferencer d;
+      d.ReportDifferencesToString(&diff);
+      EXPECT_TRUE(d.Compare(want[i], got[i]))
+          << when << ": as of position " << positions[i] << "\n" << diff.substr(0, 4000);
+    }
   };
   auto loaded = [&] {
     AwaitGauge("evenhand_projection_loading", 0);
   };
-  const std::vector<std::string> none_kept = reports();
+  const std::vector<v1::FairnessReport> none_kept = reports();
   // Checkpointed once the log is quiet.
   AwaitGauge("evenhand_projection_unsaved_events", 0);
   ASSERT_EQ(Gauge("evenhand_projection_unsaved_events"), 0);
@@ -235,7 +250,7 @@ TEST_F(FairnessServiceTest, CasesLeaveMemoryOnceCheckpointedAndReportsStayTheSam
   customize_ = nullptr;
   rebuild_projections_ = true;
   StartServer(config);
-  EXPECT_EQ(reports(), none_kept);
+  expect_same(reports(), none_kept, "rebuilt holding every case");
   EXPECT_LT(held_none_kept, Gauge("evenhand_projection_case_bytes") / 2)
       << "only the registry's cases are held";
 
@@ -244,7 +259,7 @@ TEST_F(FairnessServiceTest, CasesLeaveMemoryOnceCheckpointedAndReportsStayTheSam
   rebuild_projections_ = false;
   StartServer(config);
   loaded();
-  EXPECT_EQ(reports(), none_kept);
+  expect_same(reports(), none_kept, "restarted keeping none");
   EXPECT_EQ(Gauge("evenhand_projection_healthy"), 1);
 }
 
