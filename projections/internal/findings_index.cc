@@ -210,6 +210,8 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
       // not lose the positions its findings appeared at).
       if (!subjects_.contains(list[seed_next_]) && !let_go_.contains(list[seed_next_])) {
         Decide(*list[seed_next_], position, INT64_MIN);
+        // Failed (Fail() ended the seeding): it answers no report.
+        if (failed_) return true;
       }
     }
   }
@@ -707,7 +709,11 @@ absl::Status FindingsIndex::Collect(const ReportQuery& q, ReportBuilder* builder
   // due in [from, to) and still open, so due after the as-of time.
   const int64_t findings_to = as_of == INT64_MAX ? to : std::min(to, as_of + 1);
   const int64_t open_from = as_of == INT64_MAX ? INT64_MAX : std::max(from, as_of + 1);
+  // A report keeping no obligation (its tables, its findings) reads none.
+  const bool obligations_kept =
+      q.keep == ReportQuery::Keep::kEverything || q.keep == ReportQuery::Keep::kObligations;
   for (const bool obligations : {false, true}) {
+    if (obligations && !obligations_kept) continue;
     const int64_t lo = obligations ? open_from : from;
     const int64_t hi = obligations ? to : findings_to;
     if (lo >= hi) continue;
