@@ -327,6 +327,7 @@ void ProjectionRunner::Stop() {
     absl::MutexLock lock(&mu_);
     if (stop_ && !thread_.joinable()) return;
     stop_ = true;
+    reading_findings_back_ = false;
   }
   if (thread_.joinable()) thread_.join();
   absl::MutexLock fold(&fold_mu_);
@@ -342,6 +343,19 @@ bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) c
     return cases_loaded_ && projection_.position() >= position;
   };
   return mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+}
+
+absl::Duration ProjectionRunner::findings_reading_left() const {
+  if (!reading_findings_back()) return absl::ZeroDuration();
+  const double cases = static_cast<double>(std::max<size_t>(cases_filed_.load(), 1));
+  const double read = std::min(1.0, static_cast<double>(subjects_filed_.load()) / cases);
+  return absl::Nanoseconds(skeletons_took_nanos_.load()) * 2 * (1.0 - read);
+}
+
+bool ProjectionRunner::WaitUntilLoaded(absl::Time deadline) const {
+  ReportReaderLock lock(&mu_, &readers_waiting_);
+  auto done = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return loaded_ || stop_; };
+  return mu_.AwaitWithDeadline(absl::Condition(&done), deadline) && loaded_;
 }
 
 ProjectionRunner::Written ProjectionRunner::written() const {

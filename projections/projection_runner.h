@@ -144,6 +144,21 @@ class ProjectionRunner {
     size_t cases_read = 0;
   };
   std::optional<Loading> loading() const;
+  // While the findings index is read back after a start (reports are
+  // derived from the cases meanwhile, and hold that reading up while they
+  // are built): a report that would take long derived gives way and waits
+  // for it (FairnessService). Lock-free: asked while a report reads.
+  bool reading_findings_back() const {
+    return reading_findings_back_.load(std::memory_order_acquire);
+  }
+  // How long that reading may still take (zero once done): twice what
+  // reading the cases' skeletons took (1.9-2.1 times at 1M and 10M events
+  // on the 2-core machine of docs/PERFORMANCE.md), less the share of the
+  // subjects read so far, one per case at most. An estimate, lock-free.
+  absl::Duration findings_reading_left() const;
+  // Waits until the start has read the checkpoint whole (or the runner
+  // stops); false on timeout.
+  bool WaitUntilLoaded(absl::Time deadline) const;
   // How the last start read the checkpoint, once it has: how long it took
   // (cases and findings index), and how many cases' facts it read whole
   // (none when it filed them by their skeletons).
@@ -302,6 +317,12 @@ class ProjectionRunner {
   // while the findings index is still being read back: it serves none until
   // it is whole). Checkpoints still wait for loaded_.
   bool cases_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  // cases_loaded_ && !loaded_, set under mu_ (reading_findings_back()).
+  std::atomic<bool> reading_findings_back_{false};
+  // For findings_reading_left(): set before reading_findings_back_.
+  std::atomic<int64_t> skeletons_took_nanos_{0};
+  std::atomic<size_t> cases_filed_{0};
+  std::atomic<size_t> subjects_filed_{0};
   size_t cases_read_ ABSL_GUARDED_BY(mu_) = 0;
   Loaded loaded_how_ ABSL_GUARDED_BY(mu_);
   uint64_t checkpointed_position_ ABSL_GUARDED_BY(mu_) = 0;

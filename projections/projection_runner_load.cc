@@ -405,6 +405,10 @@ bool ProjectionRunner::Load() {
     // Serves): at 10M events the index's every subject took 19 s more.
     absl::MutexLock lock(&mu_);
     cases_loaded_ = true;
+    skeletons_took_nanos_ = absl::ToInt64Nanoseconds(absl::Now() - started);
+    cases_filed_ = cases_read_;
+    subjects_filed_ = 0;
+    reading_findings_back_.store(true, std::memory_order_release);
   }
   if (options_.index_settings && options_.index_calendar) {
     absl::Status f = RestoreFindings();
@@ -418,6 +422,7 @@ bool ProjectionRunner::Load() {
         // Reports wait again: the projection goes back to position 0 (and
         // BuildReport checks the position again under the lock).
         cases_loaded_ = false;
+        reading_findings_back_ = false;
       }
       stored_findings_.reset();
       ReplaceDamagedCheckpoint(f);
@@ -438,6 +443,7 @@ bool ProjectionRunner::Load() {
     if (projection_.case_count() == 0) KeepCasesInCheckpoint();
     loaded_ = true;
     cases_loaded_ = true;
+    reading_findings_back_ = false;
     loaded_how_.took = absl::Now() - started;
     if (stop_) return false;
   }
@@ -529,6 +535,7 @@ absl::Status ProjectionRunner::RestoreFindings() {
             for (const state::SubjectRecord* subject : subjects) {
               EH_RETURN_IF_ERROR(projection_.RestoreFindingSubject(*subject));
             }
+            subjects_filed_.fetch_add(subjects.size(), std::memory_order_relaxed);
             return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
           }));
       absl::MutexLock lock(&mu_);

@@ -465,6 +465,9 @@ absl::Status EvenHandServer::Impl::Start() {
   fairness_options.gate = gate_.get();
   fairness_options.max_reply_bytes = c.max_reply_bytes();
   if (options_.clock) fairness_options.clock = options_.clock;
+  if (options_.TEST_report_give_way_after) {
+    fairness_options.give_way_after = *options_.TEST_report_give_way_after;
+  }
   if (options_.TEST_watch_max_queued) {
     fairness_options.watch_max_queued = *options_.TEST_watch_max_queued;
   }

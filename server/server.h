@@ -47,6 +47,9 @@ struct ServerOptions {
   std::function<void()> TEST_before_load;
   // Test-only: called before each chunk of the findings index is read back.
   std::function<void()> TEST_before_findings_load;
+  // FairnessServiceOptions::give_way_after (a test that holds the index's
+  // reading back never lets it finish).
+  std::optional<absl::Duration> TEST_report_give_way_after;
   // Test-only: the projection's case cache in bytes, below the config's
   // MiB (0: no case's facts kept once checkpointed).
   std::optional<size_t> TEST_case_cache_bytes;

@@ -38,6 +38,10 @@ struct FairnessServiceOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // How long a report waits for the projection to reach the log's end.
   absl::Duration catch_up_wait = absl::Seconds(10);
+  // While the findings index is read back after a start, a report derived
+  // meanwhile gives way to it once it has taken this long and longer than
+  // the reading should still take (InfiniteDuration: never).
+  absl::Duration give_way_after = absl::Milliseconds(250);
   // Who may call what (services/auth); must outlive the service.
   auth::CallGate* gate = nullptr;
   // How many updates a WatchObligations watcher may fall behind before it

@@ -437,6 +437,8 @@ TEST_F(FairnessServiceTest, ARestartServesReportsFromTheCasesWhileTheFindingsInd
   absl::Notification release, held;
   std::atomic<bool> hold{true};
   customize_ = [&](server::ServerOptions& o) {
+    // Reports derived meanwhile, however long they take.
+    o.TEST_report_give_way_after = absl::InfiniteDuration();
     o.TEST_before_findings_load = [&] {
       if (!hold) return;
       if (!held.HasBeenNotified()) held.Notify();

@@ -6,6 +6,7 @@
 // caller does. Each is counted in evenhand_reports_stopped_total{reason}.
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include <httplib.h>
 
@@ -159,6 +160,8 @@ TEST_F(ReportStopsTest, AReportWhoseDeadlinePassesStopsReadingCases) {
   std::atomic<bool> hold{true};
   std::atomic<int> reads{0};
   customize_ = [&](server::ServerOptions& o) {
+    // Reports derived meanwhile, however long they take.
+    o.TEST_report_give_way_after = absl::InfiniteDuration();
     o.TEST_before_findings_load = [&] {
       if (!hold) return;
       if (!held.HasBeenNotified()) held.Notify();
@@ -196,6 +199,74 @@ TEST_F(ReportStopsTest, AReportWhoseDeadlinePassesStopsReadingCases) {
   EXPECT_LT(read, whole) << "the build went on after its deadline";
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(reads - before, read) << "still reading";
+}
+
+// After a start, reports are derived from the cases while the findings
+// index is read back, and that reading waits for each (and every report
+// behind it with it). A report that takes longer than the reading should
+// still take gives way: it stops reading cases, waits for the index, and
+// is built from it, the same report.
+TEST_F(ReportStopsTest, AReportDerivedAtAStartGivesWayToTheFindingsIndex) {
+  StartServer(config_);
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  AwaitProjection(n);
+  v1::ReportRequest at_n;
+  at_n.set_as_of_position(n);
+  const v1::FairnessReport before = Report(at_n);
+  ASSERT_GT(before.findings_size(), 0);
+
+  // The next start is held while it reads the findings index back; every
+  // case a derived report reads back from disk takes 10 ms.
+  absl::Notification release, held;
+  std::atomic<bool> hold{true};
+  std::atomic<int> reads{0};
+  customize_ = [&](server::ServerOptions& o) {
+    o.TEST_report_give_way_after = absl::ZeroDuration();
+    o.TEST_before_findings_load = [&] {
+      if (!hold) return;
+      if (!held.HasBeenNotified()) held.Notify();
+      release.WaitForNotification();
+    };
+    o.TEST_case_cache_bytes = 0;
+    o.TEST_case_read = [&](const std::string&) {
+      ++reads;
+      absl::SleepFor(absl::Milliseconds(10));
+      return absl::OkStatus();
+    };
+  };
+  absl::Cleanup let_go = [&] {
+    hold = false;
+    if (!release.HasBeenNotified()) release.Notify();
+    StopServer();
+    customize_ = nullptr;
+  };
+  StartServer(config_);
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  absl::StatusOr<v1::FairnessReport> got;
+  absl::Notification done;
+  std::thread asker([&] {
+    got = fairness_->GetReport(at_n);
+    done.Notify();
+  });
+  absl::Cleanup join = [&] { asker.join(); };
+  // It reads cases, then stops reading and waits.
+  for (int i = 0; i < 300 && reads == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
+  int seen = -1;
+  for (int i = 0; i < 60 && seen != reads && !done.HasBeenNotified(); ++i) {
+    seen = reads;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  EXPECT_GT(seen, 0);
+  EXPECT_FALSE(done.HasBeenNotified()) << "derived in full while the index was read back";
+  hold = false;
+  release.Notify();
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Minutes(1)));
+  ASSERT_OK(got.status());
+  v1::FairnessReport after = *got;
+  after.set_log_last_position(before.log_last_position());
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
 }
 
 TEST_F(ReportStopsTest, AReportWaitingForTheProjectionWaitsNoLongerThanItsCaller) {
