@@ -214,6 +214,14 @@ bool FairnessProjection::FindingsCheckpointUsable(const state::FindingsIndexHead
          header.complete_from() <= position_ && header.fingerprint() == findings_->Fingerprint();
 }
 
+bool FairnessProjection::FindingsCheckpointUsableFor(const state::FindingsIndexHeader& header,
+                                                     uint64_t position,
+                                                     const FairnessSettings& settings,
+                                                     const WorkingDayCalendar& calendar) {
+  return header.position() == position && header.complete_from() <= position &&
+         header.fingerprint() == internal::FindingsIndex::FingerprintOf(settings, calendar);
+}
+
 const Case* FairnessProjection::Find(const std::string& stream_id) const {
   auto it = cases_.find(stream_id);
   return it == cases_.end() ? nullptr : &it->second;

@@ -262,6 +262,11 @@ class FairnessProjection {
   // configuration, this position), each provisional finding and each
   // subject, then FindingsRestored(). Otherwise the index is seeded.
   bool FindingsCheckpointUsable(const state::FindingsIndexHeader& header) const;
+  // The same, before IndexFindings(): whether an index of `settings` and
+  // `calendar` could restore `header` over cases restored at `position`.
+  static bool FindingsCheckpointUsableFor(const state::FindingsIndexHeader& header,
+                                          uint64_t position, const FairnessSettings& settings,
+                                          const WorkingDayCalendar& calendar);
   absl::Status RestoreFindingSubject(const state::SubjectRecord& record);
   absl::Status RestoreProvisionalFinding(const state::FindingEntryRecord& record);
   absl::Status FindingsRestored(const state::FindingsIndexHeader& header);

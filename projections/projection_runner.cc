@@ -358,6 +358,11 @@ bool ProjectionRunner::WaitUntilLoaded(absl::Time deadline) const {
   return mu_.AwaitWithDeadline(absl::Condition(&done), deadline) && loaded_;
 }
 
+bool ProjectionRunner::stopped() const {
+  ReportReaderLock lock(&mu_, &readers_waiting_);
+  return stop_;
+}
+
 ProjectionRunner::Written ProjectionRunner::written() const {
   ReportReaderLock lock(&mu_, &readers_waiting_);
   return written_;

@@ -156,9 +156,18 @@ class ProjectionRunner {
   // on the 2-core machine of docs/PERFORMANCE.md), less the share of the
   // subjects read so far, one per case at most. An estimate, lock-free.
   absl::Duration findings_reading_left() const;
+  // Reports as of a position from here on will be served by the index once
+  // it is read back (its checkpoint's complete_from); UINT64_MAX until that
+  // is known, or if it will serve none: a report the index will not answer
+  // has nothing to wait for.
+  uint64_t findings_will_serve_from() const {
+    return findings_will_serve_from_.load(std::memory_order_relaxed);
+  }
   // Waits until the start has read the checkpoint whole (or the runner
-  // stops); false on timeout.
+  // stops); false on timeout, or if it stopped first (stopped()).
   bool WaitUntilLoaded(absl::Time deadline) const;
+  // Stop() was called.
+  bool stopped() const;
   // How the last start read the checkpoint, once it has: how long it took
   // (cases and findings index), and how many cases' facts it read whole
   // (none when it filed them by their skeletons).
@@ -323,6 +332,10 @@ class ProjectionRunner {
   std::atomic<int64_t> skeletons_took_nanos_{0};
   std::atomic<size_t> cases_filed_{0};
   std::atomic<size_t> subjects_filed_{0};
+  std::atomic<uint64_t> findings_will_serve_from_{UINT64_MAX};
+  // Peeks at the checkpoint's findings index: where it will answer from
+  // once read back (UINT64_MAX: it will not be, or answers nothing).
+  uint64_t FindingsWillServeFrom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_);
   size_t cases_read_ ABSL_GUARDED_BY(mu_) = 0;
   Loaded loaded_how_ ABSL_GUARDED_BY(mu_);
   uint64_t checkpointed_position_ ABSL_GUARDED_BY(mu_) = 0;

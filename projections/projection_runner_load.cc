@@ -403,12 +403,18 @@ bool ProjectionRunner::Load() {
     // Reports are served from here on, derived from the cases until the
     // findings index is whole (it serves none before: FindingsIndex::
     // Serves): at 10M events the index's every subject took 19 s more.
+    // Whether it will be read back, and answer which reports, is known
+    // before the first is let in (FairnessService lets a long one give way).
+    const uint64_t will_serve_from = FindingsWillServeFrom();
     absl::MutexLock lock(&mu_);
     cases_loaded_ = true;
-    skeletons_took_nanos_ = absl::ToInt64Nanoseconds(absl::Now() - started);
-    cases_filed_ = cases_read_;
-    subjects_filed_ = 0;
-    reading_findings_back_.store(true, std::memory_order_release);
+    if (will_serve_from != UINT64_MAX && !stop_) {
+      skeletons_took_nanos_ = absl::ToInt64Nanoseconds(absl::Now() - started);
+      cases_filed_ = cases_read_;
+      subjects_filed_ = 0;
+      findings_will_serve_from_ = will_serve_from;
+      reading_findings_back_.store(true, std::memory_order_release);
+    }
   }
   if (options_.index_settings && options_.index_calendar) {
     absl::Status f = RestoreFindings();
@@ -423,6 +429,7 @@ bool ProjectionRunner::Load() {
         // BuildReport checks the position again under the lock).
         cases_loaded_ = false;
         reading_findings_back_ = false;
+        findings_will_serve_from_ = UINT64_MAX;
       }
       stored_findings_.reset();
       ReplaceDamagedCheckpoint(f);
@@ -435,6 +442,8 @@ bool ProjectionRunner::Load() {
       absl::MutexLock lock(&mu_);
       projection_.DropFindings();
       index_after_catch_up_ = false;
+      reading_findings_back_ = false;
+      findings_will_serve_from_ = UINT64_MAX;
     }
   }
   {
@@ -451,6 +460,23 @@ bool ProjectionRunner::Load() {
   ReturnFreedMemory();
   memory_returned_at_ = absl::Now();
   return true;
+}
+
+uint64_t ProjectionRunner::FindingsWillServeFrom() const {
+  if (!options_.index_settings || !options_.index_calendar || db_ == nullptr ||
+      checkpoint_broken_ || checkpoint_position_ == 0) {
+    return UINT64_MAX;
+  }
+  std::string value;
+  state::FindingsIndexHeader header;
+  if (!db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), kFindingsHeaderKey, &value)
+           .ok() ||
+      !header.ParseFromString(value) ||
+      !FairnessProjection::FindingsCheckpointUsableFor(
+          header, checkpoint_position_, *options_.index_settings, *options_.index_calendar)) {
+    return UINT64_MAX;
+  }
+  return header.complete_from();
 }
 
 void ProjectionRunner::LetReportsIn() const {

@@ -245,19 +245,24 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   // waits for each. One that has taken longer than the reading should
   // still take (and options_.give_way_after) gives way, waits for the
   // index (no longer than its caller) and is built from it: a whole log's
-  // report at 1M events took 10.7 s derived, the index 1.4 s to read. A
-  // fresh budget for each build.
+  // report at 1M events took 10.7 s derived, the index 1.4 s to read. Not
+  // one the index will not answer (as of a position before it was seeded).
+  // A fresh budget for each build.
   std::optional<projections::ReportBudget> budget;
   bool gave_way = false;
   auto new_budget = [&](bool may_give_way) {
     std::function<absl::Status()> watch;
     if (call != nullptr) watch = CallWatch(call);
     std::function<absl::Status()> abandoned = watch;
-    if (may_give_way && options_.give_way_after != absl::InfiniteDuration() &&
+    if (call != nullptr && may_give_way && options_.give_way_after != absl::InfiniteDuration() &&
         runner_->reading_findings_back()) {
-      abandoned = [this, watch, &gave_way, started = absl::Now()]() mutable -> absl::Status {
+      abandoned = [this, watch, &gave_way, as_of = query.as_of_position,
+                   started = absl::Now()]() mutable -> absl::Status {
         if (watch) EH_RETURN_IF_ERROR(watch());
-        if (!runner_->reading_findings_back()) return absl::OkStatus();
+        if (!runner_->reading_findings_back() ||
+            as_of < runner_->findings_will_serve_from()) {
+          return absl::OkStatus();
+        }
         const absl::Duration taken = absl::Now() - started;
         if (taken < options_.give_way_after || taken < runner_->findings_reading_left()) {
           return absl::OkStatus();
@@ -321,13 +326,16 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     if (gave_way) {
       logging::Info("fairness",
                     "a report derived while the findings index is read back gave way to it");
-      if (!runner_->WaitUntilLoaded(call == nullptr ? absl::InfiniteFuture()
-                                                    : absl::FromChrono(call->deadline()))) {
-        if (call != nullptr && call->deadline() <= std::chrono::system_clock::now()) {
-          Stopped("deadline_exceeded");
-          return DeadlinePassed();
+      // Waited for a slice at a time: its caller may go, the server stop.
+      CallWatch watch(call);
+      while (!runner_->WaitUntilLoaded(absl::Now() + absl::Milliseconds(50))) {
+        if (absl::Status gone = watch(); !gone.ok()) {
+          Stopped(absl::AsciiStrToLower(absl::StatusCodeToString(gone.code())));
+          return gone;
         }
-        return absl::UnavailableError("evenhandd is stopping; ask again once it has restarted");
+        if (shutting_down_ || runner_->stopped()) {
+          return absl::UnavailableError("evenhandd is stopping; ask again once it has restarted");
+        }
       }
       read = gave_way = may_give_way = false;
       read_error = absl::OkStatus();
@@ -664,7 +672,10 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
   return watch_->Watch(*request);
 }
 
-void FairnessService::BeginShutdown() { watch_->Stop(); }
+void FairnessService::BeginShutdown() {
+  shutting_down_ = true;
+  watch_->Stop();
+}
 
 grpc::Status FairnessService::ListRules(grpc::ServerContext* context,
                                         const v1::ListRulesRequest* request,

@@ -13,6 +13,7 @@
 #ifndef EVENHAND_SERVICES_FAIRNESS_SERVICE_H_
 #define EVENHAND_SERVICES_FAIRNESS_SERVICE_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -155,6 +156,9 @@ class FairnessService final
   integrity::IntegrityLog* const integrity_;
   const projections::WorkingDayCalendar calendar_;
   const FairnessServiceOptions options_;
+  // BeginShutdown() was called: a report waiting for the findings index
+  // waits no more.
+  std::atomic<bool> shutting_down_{false};
   // Refused if a group or officer filter names none that exists: it would
   // match nothing and read as "nothing due".
   absl::Status CheckObligationFilters(

@@ -442,15 +442,15 @@ void FindingsIndex::AddReader(const Case* subject, const Subject& s) {
   if (s.council_until != INT64_MIN) council_readers_.emplace(s.council_until, subject);
 }
 
-std::string FindingsIndex::Fingerprint() const {
-  const FairnessSettings& s = settings_;
+std::string FindingsIndex::FingerprintOf(const FairnessSettings& s,
+                                         const WorkingDayCalendar& calendar) {
   std::string out =
       absl::StrCat("findings-4|", s.council_name, "|", s.offer_deadline_working_days, "|",
                    s.equal_offer_lookback_days, "|", s.query_reply_working_days, "|",
                    s.same_matter_window_days, "|", s.parity_alpha, "|", s.decline_rate_gap, "|",
                    s.late_reply_gap, "|", s.officer_time_ratio, "|", s.parity_min_cases, "|",
-                   calendar_.first_year(), "-", calendar_.last_year());
-  for (absl::CivilDay d : calendar_.bank_holidays()) {
+                   calendar.first_year(), "-", calendar.last_year());
+  for (absl::CivilDay d : calendar.bank_holidays()) {
     absl::StrAppend(&out, "|", absl::FormatCivilTime(d));
   }
   return out;

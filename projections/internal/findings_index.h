@@ -128,7 +128,9 @@ class FindingsIndex {
   // ---- Checkpointing (beside the projection's cases) ----------------------
   // Identifies the settings and calendar: a checkpoint of another
   // configuration is not restored.
-  std::string Fingerprint() const;
+  std::string Fingerprint() const { return FingerprintOf(settings_, calendar_); }
+  static std::string FingerprintOf(const FairnessSettings& settings,
+                                   const WorkingDayCalendar& calendar);
   // Entries are read back from `stored` once checkpointed (ClearDirty()).
   void StoreIn(const StoredFindings* stored) { stored_ = stored; }
   // What changed since the last ClearDirty(); with a store, the changes to

@@ -260,10 +260,69 @@ TEST_F(ReportStopsTest, AReportDerivedAtAStartGivesWayToTheFindingsIndex) {
   }
   EXPECT_GT(seen, 0);
   EXPECT_FALSE(done.HasBeenNotified()) << "derived in full while the index was read back";
+  // One that gave way waits no longer than its caller.
+  const double stopped = Stopped("deadline_exceeded");
+  const absl::Status late = fairness_->GetReport(at_n, absl::Seconds(3)).status();
+  EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded) << late;
+  AwaitStopped("deadline_exceeded", stopped + 1);
+  EXPECT_FALSE(done.HasBeenNotified());
   hold = false;
   release.Notify();
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Minutes(1)));
   ASSERT_OK(got.status());
+  v1::FairnessReport after = *got;
+  after.set_log_last_position(before.log_last_position());
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+}
+
+// A report the index will not answer once read back (as of a position
+// before a rebuild seeded it) has nothing to wait for: derived, however
+// long it takes.
+TEST_F(ReportStopsTest, AReportTheIndexWillNotAnswerDoesNotGiveWay) {
+  StartServer(config_);
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  AwaitProjection(n);
+  rebuild_projections_ = true;
+  StartServer(config_);
+  rebuild_projections_ = false;
+  AwaitGauge("evenhand_findings_index_complete_from", static_cast<double>(n));
+  AwaitGauge("evenhand_projection_unsaved_events", 0);
+  ASSERT_EQ(Gauge("evenhand_findings_index_complete_from"), static_cast<double>(n));
+  v1::ReportRequest early;
+  early.set_as_of_position(n / 2);
+  const v1::FairnessReport before = Report(early);
+
+  absl::Notification release, held;
+  std::atomic<bool> hold{true};
+  std::atomic<int> reads{0};
+  customize_ = [&](server::ServerOptions& o) {
+    o.TEST_report_give_way_after = absl::ZeroDuration();
+    o.TEST_before_findings_load = [&] {
+      if (!hold) return;
+      if (!held.HasBeenNotified()) held.Notify();
+      release.WaitForNotification();
+    };
+    o.TEST_case_cache_bytes = 0;
+    o.TEST_case_read = [&](const std::string&) {
+      ++reads;
+      absl::SleepFor(absl::Milliseconds(10));
+      return absl::OkStatus();
+    };
+  };
+  absl::Cleanup let_go = [&] {
+    hold = false;
+    if (!release.HasBeenNotified()) release.Notify();
+    StopServer();
+    customize_ = nullptr;
+  };
+  StartServer(config_);
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // Answered while the index is still held back (a minute at most).
+  absl::StatusOr<v1::FairnessReport> got = fairness_->GetReport(early, absl::Minutes(1));
+  ASSERT_OK(got.status());
+  EXPECT_GT(reads, 100) << "derived from the cases";
   v1::FairnessReport after = *got;
   after.set_log_last_position(before.log_last_position());
   EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
