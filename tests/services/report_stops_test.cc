@@ -58,6 +58,43 @@ class ReportStopsTest : public FairnessServiceTest {
     EXPECT_EQ(Stopped(reason), value) << reason;
   }
 
+  // What holds the next start while it reads the findings index back
+  // (HoldNextStart), until Release(): reports are then derived from the
+  // cases, each read back from disk slowly, counted in `reads`.
+  struct HeldStart {
+    absl::Notification release, held;
+    std::atomic<bool> hold{true};
+    std::atomic<int> reads{0};
+    void Release() {
+      hold = false;
+      if (!release.HasBeenNotified()) release.Notify();
+    }
+  };
+  // Every case read back takes `read_delay`; a report derived meanwhile
+  // gives way after `give_way_after` (FairnessServiceOptions).
+  void HoldNextStart(HeldStart* h, absl::Duration read_delay, absl::Duration give_way_after) {
+    customize_ = [h, read_delay, give_way_after](server::ServerOptions& o) {
+      o.TEST_report_give_way_after = give_way_after;
+      o.TEST_before_findings_load = [h] {
+        if (!h->hold) return;
+        if (!h->held.HasBeenNotified()) h->held.Notify();
+        h->release.WaitForNotification();
+      };
+      o.TEST_case_cache_bytes = 0;
+      o.TEST_case_read = [h, read_delay](const std::string&) {
+        ++h->reads;
+        absl::SleepFor(read_delay);
+        return absl::OkStatus();
+      };
+    };
+  }
+  // Ends the hold, then the server.
+  void LetGo(HeldStart* h) {
+    h->Release();
+    StopServer();
+    customize_ = nullptr;
+  }
+
   void AwaitProjection(uint64_t position) {
     for (int i = 0; i < 600 && server_->ProjectionPosition() < position; ++i) {
       absl::SleepFor(absl::Milliseconds(100));
@@ -156,49 +193,28 @@ TEST_F(ReportStopsTest, AReportWhoseDeadlinePassesStopsReadingCases) {
 
   // The next start is held while it reads the findings index back, so
   // reports are derived from the cases, each read back from disk slowly.
-  absl::Notification release, held;
-  std::atomic<bool> hold{true};
-  std::atomic<int> reads{0};
-  customize_ = [&](server::ServerOptions& o) {
-    // Reports derived meanwhile, however long they take.
-    o.TEST_report_give_way_after = absl::InfiniteDuration();
-    o.TEST_before_findings_load = [&] {
-      if (!hold) return;
-      if (!held.HasBeenNotified()) held.Notify();
-      release.WaitForNotification();
-    };
-    o.TEST_case_cache_bytes = 0;
-    o.TEST_case_read = [&](const std::string&) {
-      ++reads;
-      absl::SleepFor(absl::Milliseconds(5));
-      return absl::OkStatus();
-    };
-  };
-  absl::Cleanup let_go = [&] {
-    hold = false;
-    if (!release.HasBeenNotified()) release.Notify();
-    StopServer();
-    customize_ = nullptr;
-  };
+  HeldStart h;
+  HoldNextStart(&h, absl::Milliseconds(5), absl::InfiniteDuration());
+  absl::Cleanup let_go = [&] { LetGo(&h); };
   StartServer(config_);
-  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(h.held.WaitForNotificationWithTimeout(absl::Seconds(30)));
   v1::ReportRequest at_n;
   at_n.set_as_of_position(n);
-  int before = reads;
+  int before = h.reads;
   ASSERT_TRUE(fairness_->GetReport(at_n).ok());
-  const int whole = reads - before;
+  const int whole = h.reads - before;
   ASSERT_GT(whole, 100) << "cases a whole report reads";
 
   // Asked with a tenth of the time reading them takes (5 ms each).
   const double stopped = Stopped("deadline_exceeded");
-  before = reads;
+  before = h.reads;
   const absl::Status late = fairness_->GetReport(at_n, absl::Milliseconds(whole / 2)).status();
   EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded) << late;
   AwaitStopped("deadline_exceeded", stopped + 1);
-  const int read = reads - before;
+  const int read = h.reads - before;
   EXPECT_LT(read, whole) << "the build went on after its deadline";
   absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_EQ(reads - before, read) << "still reading";
+  EXPECT_EQ(h.reads - before, read) << "still reading";
 }
 
 // After a start, reports are derived from the cases while the findings
@@ -219,31 +235,11 @@ TEST_F(ReportStopsTest, AReportDerivedAtAStartGivesWayToTheFindingsIndex) {
 
   // The next start is held while it reads the findings index back; every
   // case a derived report reads back from disk takes 10 ms.
-  absl::Notification release, held;
-  std::atomic<bool> hold{true};
-  std::atomic<int> reads{0};
-  customize_ = [&](server::ServerOptions& o) {
-    o.TEST_report_give_way_after = absl::ZeroDuration();
-    o.TEST_before_findings_load = [&] {
-      if (!hold) return;
-      if (!held.HasBeenNotified()) held.Notify();
-      release.WaitForNotification();
-    };
-    o.TEST_case_cache_bytes = 0;
-    o.TEST_case_read = [&](const std::string&) {
-      ++reads;
-      absl::SleepFor(absl::Milliseconds(10));
-      return absl::OkStatus();
-    };
-  };
-  absl::Cleanup let_go = [&] {
-    hold = false;
-    if (!release.HasBeenNotified()) release.Notify();
-    StopServer();
-    customize_ = nullptr;
-  };
+  HeldStart h;
+  HoldNextStart(&h, absl::Milliseconds(10), absl::ZeroDuration());
+  absl::Cleanup let_go = [&] { LetGo(&h); };
   StartServer(config_);
-  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(h.held.WaitForNotificationWithTimeout(absl::Seconds(30)));
   absl::StatusOr<v1::FairnessReport> got;
   absl::Notification done;
   std::thread asker([&] {
@@ -252,16 +248,15 @@ TEST_F(ReportStopsTest, AReportDerivedAtAStartGivesWayToTheFindingsIndex) {
   });
   absl::Cleanup join = [&] { asker.join(); };
   // It reads cases, then stops reading and waits.
-  for (int i = 0; i < 300 && reads == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
+  for (int i = 0; i < 300 && h.reads == 0; ++i) absl::SleepFor(absl::Milliseconds(100));
   int seen = -1;
-  for (int i = 0; i < 60 && seen != reads && !done.HasBeenNotified(); ++i) {
-    seen = reads;
+  for (int i = 0; i < 60 && seen != h.reads && !done.HasBeenNotified(); ++i) {
+    seen = h.reads;
     absl::SleepFor(absl::Milliseconds(500));
   }
   EXPECT_GT(seen, 0);
   EXPECT_FALSE(done.HasBeenNotified()) << "derived in full while the index was read back";
-  hold = false;
-  release.Notify();
+  h.Release();
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Minutes(1)));
   ASSERT_OK(got.status());
   v1::FairnessReport after = *got;
@@ -288,35 +283,15 @@ TEST_F(ReportStopsTest, AReportTheIndexWillNotAnswerDoesNotGiveWay) {
   early.set_as_of_position(n / 2);
   const v1::FairnessReport before = Report(early);
 
-  absl::Notification release, held;
-  std::atomic<bool> hold{true};
-  std::atomic<int> reads{0};
-  customize_ = [&](server::ServerOptions& o) {
-    o.TEST_report_give_way_after = absl::ZeroDuration();
-    o.TEST_before_findings_load = [&] {
-      if (!hold) return;
-      if (!held.HasBeenNotified()) held.Notify();
-      release.WaitForNotification();
-    };
-    o.TEST_case_cache_bytes = 0;
-    o.TEST_case_read = [&](const std::string&) {
-      ++reads;
-      absl::SleepFor(absl::Milliseconds(10));
-      return absl::OkStatus();
-    };
-  };
-  absl::Cleanup let_go = [&] {
-    hold = false;
-    if (!release.HasBeenNotified()) release.Notify();
-    StopServer();
-    customize_ = nullptr;
-  };
+  HeldStart h;
+  HoldNextStart(&h, absl::Milliseconds(10), absl::ZeroDuration());
+  absl::Cleanup let_go = [&] { LetGo(&h); };
   StartServer(config_);
-  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(h.held.WaitForNotificationWithTimeout(absl::Seconds(30)));
   // Answered while the index is still held back (a minute at most).
   absl::StatusOr<v1::FairnessReport> got = fairness_->GetReport(early, absl::Minutes(1));
   ASSERT_OK(got.status());
-  EXPECT_GT(reads, 100) << "derived from the cases";
+  EXPECT_GT(h.reads, 100) << "derived from the cases";
   v1::FairnessReport after = *got;
   after.set_log_last_position(before.log_last_position());
   EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
