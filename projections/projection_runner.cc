@@ -327,6 +327,8 @@ void ProjectionRunner::Stop() {
     absl::MutexLock lock(&mu_);
     if (stop_ && !thread_.joinable()) return;
     stop_ = true;
+    stopping_.store(true, std::memory_order_release);
+    EndLoadWait();
     reading_findings_back_ = false;
   }
   if (thread_.joinable()) thread_.join();
@@ -353,14 +355,8 @@ absl::Duration ProjectionRunner::findings_reading_left() const {
 }
 
 bool ProjectionRunner::WaitUntilLoaded(absl::Time deadline) const {
-  ReportReaderLock lock(&mu_, &readers_waiting_);
-  auto done = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return loaded_ || stop_; };
-  return mu_.AwaitWithDeadline(absl::Condition(&done), deadline) && loaded_;
-}
-
-bool ProjectionRunner::stopped() const {
-  ReportReaderLock lock(&mu_, &readers_waiting_);
-  return stop_;
+  (void)load_ended_.WaitForNotificationWithDeadline(deadline);
+  return load_done_.load(std::memory_order_acquire);
 }
 
 ProjectionRunner::Written ProjectionRunner::written() const {

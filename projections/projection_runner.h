@@ -43,6 +43,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "projections/fairness_projection.h"
 #include "storage/disk_space.h"
@@ -164,10 +165,11 @@ class ProjectionRunner {
     return findings_will_serve_from_.load(std::memory_order_relaxed);
   }
   // Waits until the start has read the checkpoint whole (or the runner
-  // stops); false on timeout, or if it stopped first (stopped()).
+  // stops); false on timeout, or if it stopped first (stopped()). Takes no
+  // lock: a report that gave way waits here in slices, many at once.
   bool WaitUntilLoaded(absl::Time deadline) const;
-  // Stop() was called.
-  bool stopped() const;
+  // Stop() was called (lock-free).
+  bool stopped() const { return stopping_.load(std::memory_order_acquire); }
   // How the last start read the checkpoint, once it has: how long it took
   // (cases and findings index), and how many cases' facts it read whole
   // (none when it filed them by their skeletons).
@@ -316,6 +318,14 @@ class ProjectionRunner {
   mutable std::atomic<int> readers_waiting_{0};
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // stop_, and loaded_, for waiters that take no lock: set under mu_ with
+  // them; load_ended_ is notified (once) when either is first set.
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> load_done_{false};
+  absl::Notification load_ended_;
+  void EndLoadWait() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!load_ended_.HasBeenNotified()) load_ended_.Notify();
+  }
   // The position the checkpoint was taken at (OpenCheckpoint), then whether
   // the fold thread has read it (Load) and how many cases so far.
   uint64_t checkpoint_position_ = 0;

@@ -451,6 +451,8 @@ bool ProjectionRunner::Load() {
     // Again after a damaged checkpoint was replaced by a new database.
     if (projection_.case_count() == 0) KeepCasesInCheckpoint();
     loaded_ = true;
+    load_done_.store(true, std::memory_order_release);
+    EndLoadWait();
     cases_loaded_ = true;
     reading_findings_back_ = false;
     loaded_how_.took = absl::Now() - started;

@@ -256,6 +256,12 @@ TEST_F(ReportStopsTest, AReportDerivedAtAStartGivesWayToTheFindingsIndex) {
   }
   EXPECT_GT(seen, 0);
   EXPECT_FALSE(done.HasBeenNotified()) << "derived in full while the index was read back";
+  // A second one gives way too, and waits no longer than its caller.
+  const double stopped = Stopped("deadline_exceeded");
+  const absl::Status late = fairness_->GetReport(at_n, absl::Seconds(3)).status();
+  EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded) << late;
+  AwaitStopped("deadline_exceeded", stopped + 1);
+  EXPECT_FALSE(done.HasBeenNotified());
   h.Release();
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Minutes(1)));
   ASSERT_OK(got.status());
