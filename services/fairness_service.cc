@@ -285,13 +285,20 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   query.keep_finding = use.keep_finding;
   v1::FairnessReport report;
   absl::Status health, read_error;
-  // No longer than the caller waits.
-  absl::Time wait_until = absl::Now() + options_.catch_up_wait;
+  // No longer than the caller waits. Set again after giving way: a wait
+  // for the index may have outlasted catch_up_wait, and a damaged index
+  // then sends the projection back to position 0 to fold again.
+  absl::Time wait_until;
   bool until_call_deadline = false;
-  if (call != nullptr && absl::FromChrono(call->deadline()) < wait_until) {
-    wait_until = absl::FromChrono(call->deadline());
-    until_call_deadline = true;
-  }
+  auto set_wait = [&] {
+    wait_until = absl::Now() + options_.catch_up_wait;
+    until_call_deadline = false;
+    if (call != nullptr && absl::FromChrono(call->deadline()) < wait_until) {
+      wait_until = absl::FromChrono(call->deadline());
+      until_call_deadline = true;
+    }
+  };
+  set_wait();
   for (bool read = false, may_give_way = true; !read;) {
     if (!runner_->WaitForPosition(query.as_of_position, wait_until)) {
       if (absl::Status now_health = runner_->health(); !now_health.ok()) {
@@ -345,6 +352,7 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       }
       read = gave_way = may_give_way = false;
       read_error = absl::OkStatus();
+      set_wait();
       report.Clear();
     }
   }
