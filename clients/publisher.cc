@@ -327,6 +327,10 @@ void Publisher::ReadAnswers(
       } else {
         o.status =
             absl::Status(static_cast<absl::StatusCode>(r.error().code()), r.error().message());
+        // The details a unary Append's status would carry (GetErrorInfo, ...).
+        for (const auto& any : r.error().details()) {
+          o.status.SetPayload(any.type_url(), absl::Cord(any.value()));
+        }
       }
       outcomes.push_back(std::move(o));
     }

@@ -3,12 +3,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
 #include "services/event_validation.h"
 #include "services/internal/append_request.h"
+#include "services/internal/raw_messages.h"
 
 namespace evenhand::services {
 namespace {
@@ -25,6 +27,13 @@ v1::AppendError ToAppendError(const absl::Status& status) {
     e.set_reason(info->reason());
     for (const auto& [k, v] : info->metadata()) (*e.mutable_metadata())[k] = v;
   }
+  // What ToGrpcStatus would send a unary caller (only google.rpc details).
+  detailed.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
+    if (!absl::StartsWith(url, "type.googleapis.com/google.rpc.")) return;
+    google::protobuf::Any* any = e.add_details();
+    any->set_type_url(std::string(url));
+    any->set_value(std::string(value));
+  });
   return e;
 }
 
@@ -32,8 +41,12 @@ v1::AppendError ToAppendError(const absl::Status& status) {
 
 AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
                                          storage::EventStore* store, const EventLogOptions& options,
-                                         size_t max_unanswered)
-    : context_(context), store_(store), options_(options), max_unanswered_(max_unanswered) {
+                                         size_t max_unanswered, internal::DeliveryPool* resume)
+    : context_(context),
+      store_(store),
+      options_(options),
+      max_unanswered_(max_unanswered),
+      resume_(resume) {
   // Who is calling, before anything is read.
   if (absl::Status admitted =
           options_.gate->Admit(*context_, kAppendStream, v1::AppendRequest()).status();
@@ -55,7 +68,7 @@ AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
 
 void AppendStreamReactor::OnReadDone(bool ok) {
   uint64_t index = 0;
-  v1::AppendRequest request;
+  grpc::ByteBuffer bytes;
   Actions actions;
   bool take = false;
   {
@@ -73,14 +86,21 @@ void AppendStreamReactor::OnReadDone(bool ok) {
       take = true;
       index = next_index_++;
       ++unanswered_;
-      const size_t bytes = request_.ByteSizeLong();
-      unanswered_bytes_ += bytes;
-      request_bytes_[index] = bytes;
-      request = std::move(request_);
-      request_.Clear();
+      const size_t size = request_.Length();
+      unanswered_bytes_ += size;
+      request_bytes_[index] = size;
+      bytes.Swap(&request_);
     }
   }
   if (!take) return Run(actions);
+  // Parsed as gRPC would (without a copy; it releases `bytes`).
+  v1::AppendRequest request;
+  if (!grpc::SerializationTraits<v1::AppendRequest>::Deserialize(&bytes, &request).ok()) {
+    // Answered like any refused request; the call goes on.
+    Answer(index, "", "", internal::UnparseableRequest(request.GetTypeName()), absl::Now(),
+           /*from_store=*/false);
+    return DoneReading();
+  }
   const bool parked = Handle(index, std::move(request), absl::Now(), /*may_park=*/true);
   logging::SetThreadRequestId("");  // this thread goes on to other calls
   // A parked request keeps `reading_` set: nothing is read past it until
@@ -99,7 +119,7 @@ void AppendStreamReactor::DoneReading() {
 }
 
 bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl::Time started,
-                                 bool may_park) {
+                                 bool may_park, bool admitted) {
   const std::string stream_id = request.stream_id();
   const std::string first_event_id =
       request.events_size() > 0 ? request.events(0).event_id() : std::string();
@@ -108,10 +128,13 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
     return false;
   };
   // Each request is authorised as an Append is (the publisher's lane is
-  // checked against its events).
-  if (absl::Status admitted = options_.gate->Admit(*context_, kAppendStream, request).status();
-      !admitted.ok()) {
-    return fail(admitted);
+  // checked against its events), once: a parked or revalidated request is
+  // not counted against the principal's rate again.
+  if (!admitted) {
+    if (absl::Status s = options_.gate->Admit(*context_, kAppendStream, request).status();
+        !s.ok()) {
+      return fail(s);
+    }
   }
   absl::StatusOr<storage::ExpectedRevision> expected = internal::ToExpected(request);
   if (!expected.ok()) return fail(expected.status());
@@ -136,7 +159,9 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
       }
       // Decided meanwhile: validate against the log as it now is.
     }
-    if (original) return Handle(index, *std::move(original), started, /*may_park=*/false);
+    if (original) {
+      return Handle(index, *std::move(original), started, /*may_park=*/false, /*admitted=*/true);
+    }
     return fail(s);
   }
   {
@@ -169,11 +194,26 @@ void AppendStreamReactor::Answer(uint64_t index, const std::string& stream_id,
   } else {
     *response.mutable_error() = ToAppendError(result.status());
   }
+  Response serialised{index, {}};
+  bool own_buffer = false;
+  if (!grpc::SerializationTraits<v1::AppendStreamResponse>::Serialize(
+           response, &serialised.bytes, &own_buffer)
+           .ok()) {
+    // (Only a message over 2 GiB fails to serialise: not these.) The
+    // request is still answered, with what is known of its outcome.
+    v1::AppendStreamResponse unknown;
+    unknown.set_request_index(index);
+    *unknown.mutable_error() = ToAppendError(absl::InternalError(
+        "the answer to this request could not be serialised; its events may have been "
+        "appended: send it again with the same event ids to learn their positions"));
+    (void)grpc::SerializationTraits<v1::AppendStreamResponse>::Serialize(
+        unknown, &serialised.bytes, &own_buffer);
+  }
   Actions actions;
   std::optional<Parked> resume;
   {
     absl::MutexLock lock(&mu_);
-    responses_.push_back(std::move(response));
+    responses_.push_back(std::move(serialised));
     if (from_store) {
       --in_store_;
       // Everything before the parked request is decided: it goes on.
@@ -186,8 +226,13 @@ void AppendStreamReactor::Answer(uint64_t index, const std::string& stream_id,
   }
   Run(actions);
   if (resume) {
-    Handle(resume->index, std::move(resume->request), resume->started, /*may_park=*/false);
-    DoneReading();
+    // Not on this thread (the store's completer, when from_store).
+    resume_->Submit([this, r = *std::move(resume)]() mutable -> size_t {
+      Handle(r.index, std::move(r.request), r.started, /*may_park=*/false, /*admitted=*/true);
+      logging::SetThreadRequestId("");
+      DoneReading();
+      return 0;
+    });
   }
 }
 
@@ -196,7 +241,7 @@ void AppendStreamReactor::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    if (auto it = request_bytes_.find(responses_.front().request_index());
+    if (auto it = request_bytes_.find(responses_.front().request_index);
         it != request_bytes_.end()) {
       unanswered_bytes_ -= it->second;
       request_bytes_.erase(it);
@@ -244,7 +289,7 @@ AppendStreamReactor::Actions AppendStreamReactor::Decide() {
   }
   if (!writing_ && !responses_.empty()) {
     writing_ = true;
-    a.write = &responses_.front();
+    a.write = &responses_.front().bytes;
   }
   if (!reading_ && !reads_done_ && unanswered_ < max_unanswered_ &&
       unanswered_bytes_ < kMaxUnansweredBytes) {

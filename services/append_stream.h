@@ -5,7 +5,10 @@
 //
 // Authentication happens once, when the call starts (a caller who may not
 // append gets the refusal before sending anything); each request is then
-// authorised as an Append is, against its events.
+// authorised as an Append is, against its events, once (not again when a
+// parked request is taken up). Requests arrive as bytes and are parsed
+// here: one that does not parse is answered INVALID_ARGUMENT (gRPC's own
+// parsing would end the call as if the client had half-closed).
 //
 // Flow control: the next request is read only while fewer than
 // `max_unanswered` (EventLogOptions.append_stream_window), and fewer than
@@ -17,8 +20,10 @@
 // with the same event ids is safe).
 //
 // Threads: gRPC's callback threads and the store's completer thread call
-// in; everything shared is under `mu_`. The reactor deletes itself in
-// OnDone.
+// in; everything shared is under `mu_`. A parked request is taken up on
+// `resume` (the service's pool), never on the completer thread: validating
+// it reads RocksDB, and a refusal recorded there would wait for the
+// completer itself. The reactor deletes itself in OnDone.
 #ifndef EVENHAND_SERVICES_APPEND_STREAM_H_
 #define EVENHAND_SERVICES_APPEND_STREAM_H_
 
@@ -34,18 +39,20 @@
 #include "evenhand/v1/log.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "services/event_log_service.h"
+#include "services/internal/delivery_pool.h"
 #include "storage/event_store.h"
 
 namespace evenhand::services {
 
 class AppendStreamReactor final
-    : public grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendStreamResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   static constexpr size_t kMaxUnansweredBytes = 64 << 20;
 
-  // `store` and `options` (the service's) outlive the call.
+  // `store`, `options` and `resume` (the service's) outlive the call.
   AppendStreamReactor(grpc::CallbackServerContext* context, storage::EventStore* store,
-                      const EventLogOptions& options, size_t max_unanswered);
+                      const EventLogOptions& options, size_t max_unanswered,
+                      internal::DeliveryPool* resume);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -60,7 +67,9 @@ class AppendStreamReactor final
   // the request before): with `may_park`, such a request is parked (and
   // no more is read) until they are decided, then validated again; Handle
   // then returns true.
-  bool Handle(uint64_t index, v1::AppendRequest request, absl::Time started, bool may_park);
+  // `admitted`: the gate has already let it through (it is validated again).
+  bool Handle(uint64_t index, v1::AppendRequest request, absl::Time started, bool may_park,
+              bool admitted = false);
   // Queues the answer to request `index` and writes it when it can; `from_store` for
   // the store's answers (the request was in the store).
   void Answer(uint64_t index, const std::string& stream_id, const std::string& first_event_id,
@@ -72,7 +81,7 @@ class AppendStreamReactor final
   // decided under the lock and started after it (gRPC's Start* and Finish
   // are not called with `mu_` held). After a finish, `this` may be gone.
   struct Actions {
-    const v1::AppendStreamResponse* write = nullptr;
+    const grpc::ByteBuffer* write = nullptr;
     bool read = false;
     bool finish = false;
     grpc::Status status;
@@ -84,9 +93,10 @@ class AppendStreamReactor final
   storage::EventStore* const store_;
   const EventLogOptions& options_;
   const size_t max_unanswered_;
+  internal::DeliveryPool* const resume_;
 
   absl::Mutex mu_;
-  v1::AppendRequest request_;  // the read in flight writes here
+  grpc::ByteBuffer request_;  // the read in flight writes here
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -106,7 +116,12 @@ class AppendStreamReactor final
     absl::Time started;
   };
   std::optional<Parked> parked_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::AppendStreamResponse> responses_ ABSL_GUARDED_BY(mu_);
+  // Answers not yet written, serialised, with the request each answers.
+  struct Response {
+    uint64_t request_index;
+    grpc::ByteBuffer bytes;
+  };
+  std::deque<Response> responses_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evenhand::services

@@ -87,7 +87,8 @@ EventLogService::EventLogService(storage::EventStore* store, EventLogOptions opt
     : store_(store),
       options_(std::move(options)),
       limits_(options_.max_subscriptions, options_.max_subscriptions_per_client),
-      pool_(std::make_unique<internal::DeliveryPool>(2, options_.subscriber_bytes_per_second)) {}
+      pool_(std::make_unique<internal::DeliveryPool>(2, options_.subscriber_bytes_per_second)),
+      resume_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-stream-resume", 0)) {}
 
 EventLogService::~EventLogService() = default;
 
@@ -136,9 +137,10 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   return reactor;
 }
 
-grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendStreamResponse>*
-EventLogService::AppendStream(grpc::CallbackServerContext* context) {
-  return new AppendStreamReactor(context, store_, options_, options_.append_stream_window);
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* EventLogService::AppendStream(
+    grpc::CallbackServerContext* context) {
+  return new AppendStreamReactor(context, store_, options_, options_.append_stream_window,
+                                 resume_pool_.get());
 }
 
 grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,

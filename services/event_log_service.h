@@ -49,7 +49,7 @@ struct EventLogOptions {
 
 class EventLogService final
     : public v1::EventLog::WithCallbackMethod_Append<
-          v1::EventLog::WithCallbackMethod_AppendStream<v1::EventLog::WithRawCallbackMethod_ReadAll<
+          v1::EventLog::WithRawCallbackMethod_AppendStream<v1::EventLog::WithRawCallbackMethod_ReadAll<
               v1::EventLog::WithRawCallbackMethod_Subscribe<v1::EventLog::Service>>>> {
  public:
   // `*store` must remain live while this service is registered with a server.
@@ -60,8 +60,9 @@ class EventLogService final
                                    const v1::AppendRequest* request,
                                    v1::AppendResponse* response) override;
 
-  // Many appends on one call (services/append_stream.h).
-  grpc::ServerBidiReactor<v1::AppendRequest, v1::AppendStreamResponse>* AppendStream(
+  // Many appends on one call (services/append_stream.h); raw, so that a
+  // request that cannot be parsed is answered, not taken for the call's end.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AppendStream(
       grpc::CallbackServerContext* context) override;
 
   grpc::Status ReadStream(grpc::ServerContext* context, const v1::ReadStreamRequest* request,
@@ -86,6 +87,8 @@ class EventLogService final
   const EventLogOptions options_;
   SubscriberLimits limits_;
   std::unique_ptr<internal::DeliveryPool> pool_;
+  // Where AppendStream's parked requests are taken up again.
+  std::unique_ptr<internal::DeliveryPool> resume_pool_;
 };
 
 }  // namespace evenhand::services

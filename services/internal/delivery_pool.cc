@@ -9,13 +9,14 @@
 
 namespace evenhand::services::internal {
 
-DeliveryPool::DeliveryPool(int threads, uint64_t bytes_per_second)
+DeliveryPool::DeliveryPool(int threads, uint64_t bytes_per_second, const char* thread_name,
+                           int nice)
     : bytes_per_second_(bytes_per_second), refilled_(absl::Now()) {
   tokens_ = static_cast<double>(bytes_per_second_) / 10;  // a 100 ms burst
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] {
-      SetThreadName("eh-subscribers");
-      LowerThreadPriority(10);
+    threads_.emplace_back([this, thread_name, nice] {
+      SetThreadName(thread_name);
+      if (nice > 0) LowerThreadPriority(nice);
       Run();
     });
   }

@@ -15,6 +15,10 @@
 // pool thread that has sent more than the budget sleeps off the debt before
 // it takes the next subscriber's work. Internal to services/.
 //
+// With no cap and at the normal priority it also serves as a plain work
+// queue: AppendStream resumes a parked request on one (never on the store's
+// completer thread, which must not block).
+//
 // Thread-safe.
 #ifndef EVENHAND_SERVICES_INTERNAL_DELIVERY_POOL_H_
 #define EVENHAND_SERVICES_INTERNAL_DELIVERY_POOL_H_
@@ -32,8 +36,10 @@ namespace evenhand::services::internal {
 
 class DeliveryPool {
  public:
-  // `bytes_per_second` 0: no cap.
-  DeliveryPool(int threads, uint64_t bytes_per_second);
+  // `bytes_per_second` 0: no cap. Its threads are named `thread_name` and
+  // run `nice` steps below the process's priority.
+  DeliveryPool(int threads, uint64_t bytes_per_second, const char* thread_name = "eh-subscribers",
+               int nice = 10);
   // Runs what is queued, then stops.
   ~DeliveryPool();
 

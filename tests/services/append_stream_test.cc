@@ -99,6 +99,10 @@ TEST_F(AppendStreamTest, ARefusedRequestIsAnsweredWithItsErrorAndTheCallGoesOn) 
   EXPECT_EQ(answers[1].error().code_name(), "FAILED_PRECONDITION");
   EXPECT_THAT(answers[1].error().message(), HasSubstr("revision 0"));
   EXPECT_FALSE(answers[1].error().reason().empty());
+  // With the details a unary Append's status carries.
+  std::vector<std::string> kinds;
+  for (const auto& any : answers[1].error().details()) kinds.push_back(any.type_url());
+  EXPECT_THAT(kinds, ::testing::Contains("type.googleapis.com/google.rpc.ErrorInfo"));
   ASSERT_TRUE(answers[2].has_error());
   EXPECT_EQ(answers[2].error().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
   ASSERT_TRUE(answers[3].has_appended());
@@ -178,8 +182,38 @@ TEST_F(AppendStreamTest, ACancelledCallEndsAndWhatWasAcknowledgedIsKept) {
   EXPECT_TRUE(client_->Append(again).ok());
 }
 
+// A request that does not parse (proto3 strings must be UTF-8; protobuf
+// sends one that is not, with a warning) is answered as refused, not taken
+// for the end of the call, and the requests after it go on.
+TEST_F(AppendStreamTest, ARequestThatCannotBeParsedIsAnsweredAndTheCallGoesOn) {
+  StartServer();
+  v1::Event broken = testing::AnEvent("broken");
+  broken.set_event_id("\xff\xfe not UTF-8");
+  auto [answers, status] = SendAll({Request("query-a", testing::AnEvent("before")),
+                                    Request("query-a", broken),
+                                    Request("query-a", testing::AnEvent("after"))});
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_TRUE(answers[0].has_appended());
+  ASSERT_TRUE(answers[1].has_error());
+  EXPECT_EQ(answers[1].error().code_name(), "INVALID_ARGUMENT");
+  EXPECT_THAT(answers[1].error().message(), HasSubstr("evenhand.v1.AppendRequest"));
+  ASSERT_TRUE(answers[2].has_appended()) << answers[2].error().message();
+  EXPECT_EQ(answers[2].appended().stream_revision(), 1u);
+  EXPECT_EQ(server_->LastPosition(), 2u);
+}
+
 TEST_F(AppendStreamTest, ARequestMayDependOnTheOneBeforeIt) {
   domain_validation_ = true;
+  // Each group commit waits a little: the query is validated while the
+  // requests it depends on are still in the store (parked, then taken up
+  // once they are decided, off the store's completer thread).
+  customize_ = [](server::ServerOptions& o) {
+    o.TEST_before_write = [] {
+      absl::SleepFor(absl::Milliseconds(50));
+      return absl::OkStatus();
+    };
+  };
   StartServer();
   // Sent back to back: the query names the member and officer registered
   // by the requests before it, which the protocol model checks against the
