@@ -49,8 +49,9 @@ struct EventLogOptions {
 
 class EventLogService final
     : public v1::EventLog::WithCallbackMethod_Append<
-          v1::EventLog::WithRawCallbackMethod_AppendStream<v1::EventLog::WithRawCallbackMethod_ReadAll<
-              v1::EventLog::WithRawCallbackMethod_Subscribe<v1::EventLog::Service>>>> {
+          v1::EventLog::WithRawCallbackMethod_AppendStream<
+              v1::EventLog::WithRawCallbackMethod_ReadAll<
+                  v1::EventLog::WithRawCallbackMethod_Subscribe<v1::EventLog::Service>>>> {
  public:
   // `*store` must remain live while this service is registered with a server.
   EventLogService(storage::EventStore* store, EventLogOptions options);
