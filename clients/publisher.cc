@@ -37,6 +37,20 @@ std::string OutboxKey(uint64_t seq) {
   return k;
 }
 
+// A call refused as a whole, which the same call would meet again.
+bool RefusedForGood(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNIMPLEMENTED:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Publisher::Publisher(PublisherOptions options, OnOutcome on_outcome)
@@ -102,6 +116,14 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
   if (event.source_system().empty()) event.set_source_system(options_.source_system);
   if (!event.has_occurred_at()) *event.mutable_occurred_at() = ToProtoTime(absl::Now());
   event.clear_stream_id();
+  // Framing of the request around it: its stream id and the field's tag.
+  if (const size_t size = event.ByteSizeLong() + stream_id.size() + 16;
+      size > options_.max_request_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "publisher: event ", event.event_id(), " would make a request of ", size,
+        " bytes, more than max_request_bytes (", options_.max_request_bytes,
+        ", the server's maxRequestBytes): the server could not take it"));
+  }
   uint64_t seq;
   {
     absl::MutexLock lock(&mu_);
@@ -129,6 +151,12 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
   }
   const std::string id = event.event_id();
   absl::MutexLock lock(&mu_);
+  if (closing_ && outbox_ == nullptr) {
+    // Closed meanwhile: nothing would send or report it.
+    --pending_;
+    return absl::FailedPreconditionError("publisher: closed");
+  }
+  // (Closed meanwhile with an outbox: it is there for the next publisher.)
   StreamQueue& q = streams_[stream_id];
   if (q.fresh.empty()) q.oldest = absl::Now();
   q.fresh.push_back(Entry{seq, std::move(event)});
@@ -147,6 +175,7 @@ bool Publisher::Flush(absl::Duration timeout) {
 }
 
 void Publisher::Close() {
+  absl::MutexLock closing(&close_mu_);
   {
     absl::MutexLock lock(&mu_);
     if (closing_ && !sender_.joinable()) return;
@@ -154,6 +183,48 @@ void Publisher::Close() {
     if (call_context_ != nullptr) call_context_->TryCancel();
   }
   if (sender_.joinable()) sender_.join();
+  if (outbox_ != nullptr) return;  // kept there for the next publisher
+  std::vector<Batch> left;
+  {
+    absl::MutexLock lock(&mu_);
+    left = TakeAllWaiting();
+  }
+  FailAll(std::move(left),
+          absl::CancelledError("publisher: closed before the server answered for this event, "
+                               "and there is no outbox to keep it; it is in the log only if it "
+                               "was sent: publish it again with the same event id to find out"));
+}
+
+std::vector<Publisher::Batch> Publisher::TakeAllWaiting() {
+  std::vector<Batch> out;
+  for (auto& [stream_id, q] : streams_) {
+    Batch b;
+    b.stream_id = stream_id;
+    for (Batch& r : q.retries) {
+      for (Entry& e : r.entries) b.entries.push_back(std::move(e));
+    }
+    q.retries.clear();
+    for (Entry& e : q.fresh) b.entries.push_back(std::move(e));
+    q.fresh.clear();
+    if (b.entries.empty()) continue;
+    q.in_flight = true;  // until Finished
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+void Publisher::FailAll(std::vector<Batch> batches, const absl::Status& status) {
+  for (const Batch& b : batches) {
+    std::vector<Outcome> outcomes;
+    for (const Entry& e : b.entries) {
+      Outcome o;
+      o.event_id = e.event.event_id();
+      o.stream_id = b.stream_id;
+      o.status = status;
+      outcomes.push_back(std::move(o));
+    }
+    Finished(b, std::move(outcomes));
+  }
 }
 
 size_t Publisher::pending() const {
@@ -273,13 +344,31 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
   }
   call->WritesDone();
   reader.join();
-  (void)call->Finish();
-  // What the call took and did not answer goes again, as it was.
-  absl::MutexLock lock(&mu_);
-  for (auto& [i, sent] : in_flight_) Requeue(std::move(sent.batch), /*back_off=*/false);
-  in_flight_.clear();
-  call_context_ = nullptr;
-  return call_answered_;
+  const grpc::Status ended = call->Finish();
+  // What the call took and did not answer goes again, as it was; unless
+  // the server refused the call itself for good.
+  std::vector<Batch> refused;
+  bool answered;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [i, sent] : in_flight_) Requeue(std::move(sent.batch), /*back_off=*/false);
+    in_flight_.clear();
+    call_context_ = nullptr;
+    answered = call_answered_;
+    if (!answered && !closing_ && RefusedForGood(ended.error_code())) refused = TakeAllWaiting();
+  }
+  if (!refused.empty()) {
+    size_t events = 0;
+    for (const Batch& b : refused) events += b.entries.size();
+    const auto code = static_cast<absl::StatusCode>(ended.error_code());
+    const std::string why =
+        absl::StrCat("the server refused the publisher's AppendStream call (",
+                     absl::StatusCodeToString(code), ": ", ended.error_message(), ")");
+    std::fprintf(stderr, "evenhand publisher: %s: the %zu events waiting are reported refused\n",
+                 why.c_str(), events);
+    FailAll(std::move(refused), absl::Status(code, why));
+  }
+  return answered;
 }
 
 void Publisher::ReadAnswers(

@@ -29,8 +29,15 @@
 // outbox. Events reloaded from an outbox are resent one per request, so a
 // batch that was written before the crash is recognised as a replay.
 //
-// Thread-safe. `on_outcome` is called from the publisher's own thread and
-// must not block for long (or call back into the publisher).
+// A call the server refuses as a whole for good (UNAUTHENTICATED,
+// PERMISSION_DENIED, UNIMPLEMENTED, INVALID_ARGUMENT, FAILED_PRECONDITION:
+// a certificate without the publisher role, a server without AppendStream)
+// is not retried forever: every event waiting then is reported with that
+// error (and leaves the outbox), as a Kafka producer fails its sends.
+//
+// Thread-safe. `on_outcome` is called from the publisher's own thread (and
+// from Close()'s caller) and must not block for long (or call back into
+// the publisher).
 #ifndef EVENHAND_CLIENTS_PUBLISHER_H_
 #define EVENHAND_CLIENTS_PUBLISHER_H_
 
@@ -63,6 +70,10 @@ struct PublisherOptions {
   // about this many bytes of them (well below the server's maxRequestBytes).
   size_t batch_max_events = 100;
   size_t batch_max_bytes = 4 << 20;
+  // The server's maxRequestBytes (its default): Publish refuses an event
+  // that alone would make a larger request, which the server could only
+  // answer by ending the call.
+  size_t max_request_bytes = 64 << 20;
   // How long an event waits for others of its stream to fill a batch.
   absl::Duration linger = absl::Milliseconds(5);
   // Requests unanswered on the call at most.
@@ -113,7 +124,10 @@ class Publisher {
   // Waits until every event handed over has its outcome; false on timeout.
   bool Flush(absl::Duration timeout);
 
-  // Stops sending. Events without an outcome stay in the outbox (if any).
+  // Stops sending (at once: Flush first to wait for outcomes). Events
+  // without an outcome stay in the outbox, if any, for the next publisher;
+  // with none, each is reported CANCELLED (it may be in the log if it was
+  // sent: publishing it again with the same id says where).
   void Close();
 
   // Events handed over and without an outcome.
@@ -157,6 +171,11 @@ class Publisher {
   void Requeue(Batch batch, bool back_off) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A batch's final outcomes: out of the outbox, then reported.
   void Finished(const Batch& batch, std::vector<Outcome> outcomes);
+  // Every event not yet sent (and, after a call, not answered), one batch
+  // per stream, taken out of the queues.
+  std::vector<Batch> TakeAllWaiting() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Each of `batches`' events reported with `status`.
+  void FailAll(std::vector<Batch> batches, const absl::Status& status);
   bool Awake() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closing_ || call_broken_ || wake_;
   }
@@ -179,6 +198,8 @@ class Publisher {
   bool call_broken_ ABSL_GUARDED_BY(mu_) = false;
   bool call_answered_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<grpc::Channel> channel_;
+  // Held by Close() while it joins `sender_` (two at once must not both).
+  absl::Mutex close_mu_;
   std::thread sender_;
 };
 

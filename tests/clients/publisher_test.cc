@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/temp_dir.h"
@@ -338,6 +339,82 @@ TEST_F(PublisherTest, AnswersLostAfterTheCommitAreSentAgainAndReportedOnceAsRepl
     EXPECT_TRUE(reported.last[id].idempotent_replay) << id << " was not reported as a replay";
     EXPECT_EQ(reported.last[id].position, positions[id]) << id;
   }
+}
+
+// A server that refuses the call itself for good (here one that does not
+// implement AppendStream: UNIMPLEMENTED, as a certificate without the
+// publisher role would be PERMISSION_DENIED) is not retried forever in
+// silence: every event waiting is reported with the refusal, once.
+TEST_F(PublisherTest, ACallRefusedForGoodIsReportedForEveryEventOnce) {
+  v1::EventLog::Service unimplemented;
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&unimplemented);
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  std::unique_ptr<grpc::Server> bare = builder.BuildAndStart();
+  ASSERT_NE(bare, nullptr);
+  address_ = absl::StrCat("127.0.0.1:", port);
+  Reported reported;
+  auto publisher = NewPublisher(&reported, /*outbox=*/true);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) {
+    auto id = publisher->Publish(absl::StrCat("officer-o-", i % 3), Officer("o-refused"));
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
+  EXPECT_EQ(publisher->pending(), 0u);
+  absl::MutexLock lock(&reported.mu);
+  EXPECT_EQ(reported.times.size(), ids.size());
+  for (const std::string& id : ids) {
+    EXPECT_EQ(reported.times[id], 1) << id;
+    EXPECT_EQ(reported.last[id].status.code(), absl::StatusCode::kUnimplemented)
+        << reported.last[id].status;
+  }
+  bare->Shutdown();
+}
+
+// Without an outbox, what Close() leaves undelivered is reported, not lost
+// in silence; after it, Publish is refused.
+TEST_F(PublisherTest, CloseWithoutAnOutboxReportsWhatWasNotDelivered) {
+  Reported reported;  // nobody listens at address_
+  auto publisher = NewPublisher(&reported, /*outbox=*/false);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    auto id = publisher->Publish("officer-o-closed", Officer("o-closed"));
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  publisher->Close();
+  EXPECT_EQ(publisher->pending(), 0u);
+  EXPECT_EQ(publisher->Publish("officer-o-closed", Officer("o-closed")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::MutexLock lock(&reported.mu);
+  EXPECT_EQ(reported.times.size(), ids.size());
+  for (const std::string& id : ids) {
+    EXPECT_EQ(reported.times[id], 1) << id;
+    EXPECT_EQ(reported.last[id].status.code(), absl::StatusCode::kCancelled);
+    EXPECT_THAT(std::string(reported.last[id].status.message()),
+                ::testing::HasSubstr("same event id"));
+  }
+}
+
+// An event the server could only refuse by ending the call is refused
+// when it is handed over.
+TEST_F(PublisherTest, AnEventLargerThanARequestMayBeIsRefusedWhenHandedOver) {
+  clients::PublisherOptions o;
+  o.connection.address = address_;
+  o.source_system = "publisher-test";
+  o.max_request_bytes = 4096;
+  auto p = clients::Publisher::Start(o, nullptr);
+  ASSERT_TRUE(p.ok()) << p.status();
+  v1::Event big = Officer("o-big");
+  big.mutable_payload()->mutable_officer_registered()->set_name(std::string(8192, 'x'));
+  absl::StatusOr<std::string> id = (*p)->Publish("officer-o-big", big);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << id.status();
+  EXPECT_THAT(std::string(id.status().message()), ::testing::HasSubstr("max_request_bytes"));
+  EXPECT_EQ((*p)->pending(), 0u);
+  EXPECT_TRUE((*p)->Publish("officer-o-small", Officer("o-small")).ok());
 }
 
 // Run by the next test in a process of its own, which it kills.
