@@ -38,6 +38,13 @@ Connection Connection::FromEnvironment() {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& c) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
+  if (c.keepalive > absl::ZeroDuration()) {
+    const int ms = static_cast<int>(absl::ToInt64Milliseconds(c.keepalive));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms);
+    // However long the call has been quiet (a held-up server sends nothing).
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   if (!c.tls()) {
     if (!c.token_file.empty()) {
       return absl::InvalidArgumentError(

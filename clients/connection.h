@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 
 namespace evenhand::clients {
@@ -30,6 +31,13 @@ struct Connection {
   std::string token_file;
   // Overrides the name checked in the server's certificate (tests).
   std::string server_name;
+  // While calls are open, pings the server after this long without news
+  // and drops the connection if the ping is not answered within as long:
+  // a server gone without closing it (a cable, a firewall's dropped state)
+  // is noticed in seconds, not when TCP gives up. Zero: no pings. The
+  // server accepts one every 10 s at most; more often, it drops the
+  // connection.
+  absl::Duration keepalive = absl::ZeroDuration();
 
   // The defaults, from EVENHAND_SERVER, EVENHAND_CA, EVENHAND_CERT,
   // EVENHAND_KEY and EVENHAND_TOKEN_FILE.

@@ -63,6 +63,11 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Start(PublisherOptions opt
     return absl::InvalidArgumentError(
         "publisher: batch_max_events, max_unanswered and max_pending_events must be at least 1");
   }
+  // A server gone without closing the connection is noticed by pings: the
+  // call's own writes may wait in flow control forever.
+  if (options.connection.keepalive == absl::ZeroDuration()) {
+    options.connection.keepalive = absl::Seconds(20);
+  }
   std::unique_ptr<Publisher> p(new Publisher(std::move(options), std::move(on_outcome)));
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(p->options_.connection);
   if (!channel.ok()) return channel.status();
@@ -249,37 +254,54 @@ void Publisher::Run() {
 }
 
 std::optional<Publisher::Batch> Publisher::NextBatch() {
-  const absl::Time now = absl::Now();
-  for (auto& [stream_id, q] : streams_) {
-    if (q.in_flight || now < q.not_before) continue;
-    if (!q.retries.empty()) {
-      Batch b = std::move(q.retries.front());
-      q.retries.pop_front();
-      q.in_flight = true;
+  // Round robin: the scan starts after the stream served last, so streams
+  // late in the map are not starved by busy early ones.
+  const auto start = streams_.upper_bound(last_served_);
+  for (auto it = start; it != streams_.end(); ++it) {
+    if (std::optional<Batch> b = NextBatchOf(it->first, it->second)) {
+      last_served_ = it->first;
       return b;
     }
-    if (q.fresh.empty()) continue;
-    const bool alone = q.fresh.front().alone;
-    if (!alone && !flushing_ && q.fresh.size() < options_.batch_max_events &&
-        now - q.oldest < options_.linger) {
-      continue;
+  }
+  for (auto it = streams_.begin(); it != start; ++it) {
+    if (std::optional<Batch> b = NextBatchOf(it->first, it->second)) {
+      last_served_ = it->first;
+      return b;
     }
-    Batch b;
-    b.stream_id = stream_id;
-    const size_t n = alone ? 1 : std::min(q.fresh.size(), options_.batch_max_events);
-    size_t bytes = 0;
-    for (size_t i = 0; i < n && !(i > 0 && q.fresh.front().alone); ++i) {
-      const size_t size = q.fresh.front().event.ByteSizeLong();
-      if (i > 0 && bytes + size > options_.batch_max_bytes) break;
-      bytes += size;
-      b.entries.push_back(std::move(q.fresh.front()));
-      q.fresh.pop_front();
-    }
-    q.oldest = now;
+  }
+  return std::nullopt;
+}
+
+std::optional<Publisher::Batch> Publisher::NextBatchOf(const std::string& stream_id,
+                                                       StreamQueue& q) {
+  const absl::Time now = absl::Now();
+  if (q.in_flight || now < q.not_before) return std::nullopt;
+  if (!q.retries.empty()) {
+    Batch b = std::move(q.retries.front());
+    q.retries.pop_front();
     q.in_flight = true;
     return b;
   }
-  return std::nullopt;
+  if (q.fresh.empty()) return std::nullopt;
+  const bool alone = q.fresh.front().alone;
+  if (!alone && !flushing_ && q.fresh.size() < options_.batch_max_events &&
+      now - q.oldest < options_.linger) {
+    return std::nullopt;
+  }
+  Batch b;
+  b.stream_id = stream_id;
+  const size_t n = alone ? 1 : std::min(q.fresh.size(), options_.batch_max_events);
+  size_t bytes = 0;
+  for (size_t i = 0; i < n && !(i > 0 && q.fresh.front().alone); ++i) {
+    const size_t size = q.fresh.front().event.ByteSizeLong();
+    if (i > 0 && bytes + size > options_.batch_max_bytes) break;
+    bytes += size;
+    b.entries.push_back(std::move(q.fresh.front()));
+    q.fresh.pop_front();
+  }
+  q.oldest = now;
+  q.in_flight = true;
+  return b;
 }
 
 void Publisher::Requeue(Batch batch, bool back_off) {
@@ -307,6 +329,23 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
   }
   auto call = stub->AppendStream(&context);
   std::thread reader([&] { ReadAnswers(call.get()); });
+  // A server gone without closing the connection answers nothing, and once
+  // flow control is full the sender waits in Write(): a thread of its own
+  // abandons the call when its oldest request has waited answer_timeout,
+  // and its requests go again on the next call.
+  bool call_over = false;
+  std::thread watchdog([&] {
+    const absl::Duration tick = std::min(absl::Seconds(1), options_.answer_timeout / 4);
+    absl::MutexLock lock(&mu_);
+    while (!mu_.AwaitWithTimeout(absl::Condition(&call_over), tick)) {
+      if (!in_flight_.empty() &&
+          absl::Now() - in_flight_.begin()->second.at > options_.answer_timeout) {
+        call_broken_ = true;
+        context.TryCancel();
+        return;
+      }
+    }
+  });
   uint64_t index = 0;
   for (;;) {
     Batch batch;
@@ -315,14 +354,6 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
       std::optional<Batch> next;
       for (;;) {
         if (closing_ || call_broken_) break;
-        if (!in_flight_.empty() &&
-            absl::Now() - in_flight_.begin()->second.at > options_.answer_timeout) {
-          // No answer for too long: a server gone without a word. The
-          // call is abandoned; its requests go again on the next.
-          call_broken_ = true;
-          context.TryCancel();
-          break;
-        }
         if (in_flight_.size() < options_.max_unanswered && (next = NextBatch())) break;
         wake_ = false;
         mu_.AwaitWithTimeout(absl::Condition(this, &Publisher::Awake),
@@ -344,6 +375,11 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
   }
   call->WritesDone();
   reader.join();
+  {
+    absl::MutexLock lock(&mu_);
+    call_over = true;
+  }
+  watchdog.join();
   const grpc::Status ended = call->Finish();
   // What the call took and did not answer goes again, as it was; unless
   // the server refused the call itself for good.

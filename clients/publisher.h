@@ -65,6 +65,7 @@ class DB;
 namespace evenhand::clients {
 
 struct PublisherOptions {
+  // Its keepalive defaults to 20 s (Connection::keepalive).
   Connection connection;
   // One request holds at most this many events of one stream, and at most
   // about this many bytes of them (well below the server's maxRequestBytes).
@@ -164,8 +165,11 @@ class Publisher {
   // if the server answered anything on it.
   bool ServeCall(v1::EventLog::Stub* stub);
   void ReadAnswers(grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call);
-  // The next batch ready to send (marking its stream in flight), or none.
+  // The next batch ready to send (marking its stream in flight), or none;
+  // streams are taken in turn.
   std::optional<Batch> NextBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<Batch> NextBatchOf(const std::string& stream_id, StreamQueue& q)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A batch to send again as it was, before its stream's newer events;
   // `back_off` after an answer that asked for a retry.
   void Requeue(Batch batch, bool back_off) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -186,6 +190,7 @@ class Publisher {
 
   mutable absl::Mutex mu_;
   std::map<std::string, StreamQueue> streams_ ABSL_GUARDED_BY(mu_);
+  std::string last_served_ ABSL_GUARDED_BY(mu_);  // NextBatch's round robin
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   size_t pending_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;

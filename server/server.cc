@@ -497,6 +497,9 @@ absl::Status EvenHandServer::Impl::Start() {
   // Without this gRPC sets SO_REUSEPORT, and a second server on the same
   // port would start and take half of the clients.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Clients' keepalive pings (the publisher's, every 20 s while a call is
+  // open) are welcome every 10 s; more often, gRPC drops the connection.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddListeningPort(c.listen(), credentials, &port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.max_request_bytes()));
   builder.experimental().SetInterceptorCreators(services::CallGuardCreators(gate_.get()));

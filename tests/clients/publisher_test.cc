@@ -77,6 +77,11 @@ class HoldingProxy {
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
   // While held, the server's bytes are read and kept, not forwarded.
   void Hold(bool hold) { hold_ = hold; }
+  // Connections made through it so far.
+  size_t connections() {
+    absl::MutexLock lock(&mu_);
+    return fds_.size() / 2;
+  }
   // Closes every connection; what was kept back is dropped.
   void CutAll() {
     absl::MutexLock lock(&mu_);
@@ -338,6 +343,49 @@ TEST_F(PublisherTest, AnswersLostAfterTheCommitAreSentAgainAndReportedOnceAsRepl
     EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
     EXPECT_TRUE(reported.last[id].idempotent_replay) << id << " was not reported as a replay";
     EXPECT_EQ(reported.last[id].position, positions[id]) << id;
+  }
+}
+
+// A server that stops answering without closing the connection: its
+// answers, flow-control updates and ping replies are held back, so the
+// publisher's writes soon wait in gRPC. Its keepalive drops the connection
+// and the requests go again on a new one.
+TEST_F(PublisherTest, ACallWhoseAnswersStopIsAbandonedEvenWhileItsWritesWait) {
+  auto server = Server(0);
+  HoldingProxy proxy(std::stoi(address_.substr(address_.rfind(':') + 1)));
+  Reported reported;
+  clients::PublisherOptions o;
+  o.connection.address = proxy.address();
+  o.source_system = "publisher-test";
+  o.answer_timeout = absl::Seconds(2);
+  o.max_backoff = absl::Milliseconds(200);
+  o.connection.keepalive = absl::Seconds(1);
+  auto publisher = clients::Publisher::Start(
+      o, [&reported](const clients::Outcome& out) { reported.Add(out); });
+  ASSERT_TRUE(publisher.ok()) << publisher.status();
+  ASSERT_TRUE((*publisher)->Publish("officer-o-open", Officer("o-open")).ok());
+  ASSERT_TRUE((*publisher)->Flush(absl::Seconds(30)));
+  ASSERT_EQ(proxy.connections(), 1u);
+  proxy.Hold(true);
+  // About 1.6 MB: far more than gRPC's flow-control window.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200; ++i) {
+    v1::Event e = Officer(absl::StrCat("o-", i % 4));
+    e.mutable_payload()->mutable_officer_registered()->set_name(std::string(8000, 'n'));
+    auto id = (*publisher)->Publish(absl::StrCat("officer-o-", i % 4), e);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  for (int i = 0; i < 900 && proxy.connections() < 2; ++i) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_GE(proxy.connections(), 2u) << "the silent call was never abandoned";
+  proxy.Hold(false);
+  ASSERT_TRUE((*publisher)->Flush(absl::Seconds(60)));
+  auto log = InTheLog(*server);
+  absl::MutexLock lock(&reported.mu);
+  for (const std::string& id : ids) {
+    EXPECT_EQ(log[id], 1) << id;
+    EXPECT_EQ(reported.times[id], 1) << id;
+    EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
   }
 }
 
