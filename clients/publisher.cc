@@ -103,8 +103,10 @@ absl::Status Publisher::OpenOutbox() {
     }
     StreamQueue& q = streams_[stored.stream_id()];
     if (q.fresh.empty()) q.oldest = absl::Now();
-    q.fresh.push_back(Entry{seq, std::move(*stored.mutable_events(0)), /*alone=*/true});
+    const size_t bytes = stored.events(0).ByteSizeLong();
+    q.fresh.push_back(Entry{seq, std::move(*stored.mutable_events(0)), /*alone=*/true, bytes});
     ++pending_;
+    pending_bytes_ += bytes;
     next_seq_ = std::max(next_seq_, seq + 1);
   }
   if (!it->status().ok()) {
@@ -129,16 +131,20 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
         " bytes, more than max_request_bytes (", options_.max_request_bytes,
         ", the server's maxRequestBytes): the server could not take it"));
   }
+  const size_t bytes = event.ByteSizeLong();
   uint64_t seq;
   {
     absl::MutexLock lock(&mu_);
-    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return closing_ || pending_ < options_.max_pending_events;
+    auto room = [this, bytes]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closing_ ||
+             (pending_ < options_.max_pending_events &&
+              (pending_ == 0 || pending_bytes_ + bytes <= options_.max_pending_bytes));
     };
     mu_.Await(absl::Condition(&room));
     if (closing_) return absl::FailedPreconditionError("publisher: closed");
     seq = next_seq_++;
     ++pending_;
+    pending_bytes_ += bytes;
   }
   if (outbox_ != nullptr) {
     v1::AppendRequest stored;
@@ -150,6 +156,7 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
     if (!s.ok()) {
       absl::MutexLock lock(&mu_);
       --pending_;
+      pending_bytes_ -= bytes;
       return absl::UnavailableError(
           absl::StrCat("publisher: the outbox cannot take the event: ", s.ToString()));
     }
@@ -159,12 +166,13 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
   if (closing_ && outbox_ == nullptr) {
     // Closed meanwhile: nothing would send or report it.
     --pending_;
+    pending_bytes_ -= bytes;
     return absl::FailedPreconditionError("publisher: closed");
   }
   // (Closed meanwhile with an outbox: it is there for the next publisher.)
   StreamQueue& q = streams_[stream_id];
   if (q.fresh.empty()) q.oldest = absl::Now();
-  q.fresh.push_back(Entry{seq, std::move(event)});
+  q.fresh.push_back(Entry{seq, std::move(event), /*alone=*/false, bytes});
   wake_ = true;
   return id;
 }
@@ -444,10 +452,14 @@ void Publisher::ReadAnswers(
       Outcome o;
       o.event_id = batch.entries[i].event.event_id();
       o.stream_id = batch.stream_id;
-      if (r.has_appended()) {
-        o.position = i < static_cast<size_t>(r.appended().positions_size())
-                         ? r.appended().positions(static_cast<int>(i))
-                         : 0;
+      if (r.has_appended() &&
+          static_cast<size_t>(r.appended().positions_size()) != batch.entries.size()) {
+        // Never a position 0 taken for one.
+        o.status = absl::InternalError(absl::StrCat(
+            "publisher: the server answered ", r.appended().positions_size(), " positions for ",
+            batch.entries.size(), " events; publish them again with the same ids to learn them"));
+      } else if (r.has_appended()) {
+        o.position = r.appended().positions(static_cast<int>(i));
         o.idempotent_replay = r.appended().idempotent_replay();
       } else {
         o.status =
@@ -492,6 +504,7 @@ void Publisher::Finished(const Batch& batch, std::vector<Outcome> outcomes) {
     if (it->second.fresh.empty() && it->second.retries.empty()) streams_.erase(it);
   }
   pending_ -= batch.entries.size();
+  for (const Entry& e : batch.entries) pending_bytes_ -= e.bytes;
   wake_ = true;
 }
 

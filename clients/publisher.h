@@ -79,9 +79,11 @@ struct PublisherOptions {
   absl::Duration linger = absl::Milliseconds(5);
   // Requests unanswered on the call at most.
   size_t max_unanswered = 256;
-  // Events handed over and without an outcome at most: Publish waits
-  // beyond it (back-pressure to the system).
+  // Events handed over and without an outcome at most, and their bytes:
+  // Publish waits beyond either (back-pressure to the system; one event
+  // larger than the bytes alone is let through once nothing else waits).
   size_t max_pending_events = 100000;
+  size_t max_pending_bytes = 256 << 20;
   // The outbox's folder; empty: none (events not yet delivered are lost
   // with the process).
   std::string outbox_dir;
@@ -139,6 +141,7 @@ class Publisher {
     uint64_t seq;  // the outbox key
     v1::Event event;
     bool alone = false;  // reloaded from the outbox: sent one per request
+    size_t bytes = 0;    // its size, counted in pending_bytes_
   };
   struct Batch {
     std::string stream_id;
@@ -193,6 +196,7 @@ class Publisher {
   std::string last_served_ ABSL_GUARDED_BY(mu_);  // NextBatch's round robin
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   size_t pending_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool flushing_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

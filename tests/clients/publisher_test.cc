@@ -23,6 +23,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -445,6 +446,36 @@ TEST_F(PublisherTest, CloseWithoutAnOutboxReportsWhatWasNotDelivered) {
     EXPECT_THAT(std::string(reported.last[id].status.message()),
                 ::testing::HasSubstr("same event id"));
   }
+}
+
+// What waits for the server is bounded in bytes too: Publish waits for
+// room (here until Close(), which refuses it).
+TEST_F(PublisherTest, PublishWaitsOncePendingEventsHoldMaxPendingBytes) {
+  clients::PublisherOptions o;
+  o.connection.address = address_;  // nobody there
+  o.source_system = "publisher-test";
+  o.max_pending_bytes = 20000;
+  Reported reported;
+  auto p = clients::Publisher::Start(
+      o, [&reported](const clients::Outcome& out) { reported.Add(out); });
+  ASSERT_TRUE(p.ok()) << p.status();
+  v1::Event e = Officer("o-bytes");
+  e.mutable_payload()->mutable_officer_registered()->set_name(std::string(8000, 'b'));
+  ASSERT_TRUE((*p)->Publish("officer-o-bytes", e).ok());
+  ASSERT_TRUE((*p)->Publish("officer-o-bytes", e).ok());
+  absl::Notification returned;
+  absl::StatusOr<std::string> third;
+  std::thread publisher([&] {
+    third = (*p)->Publish("officer-o-bytes", e);
+    returned.Notify();
+  });
+  EXPECT_FALSE(returned.WaitForNotificationWithTimeout(absl::Milliseconds(500)))
+      << "a third event went past max_pending_bytes";
+  (*p)->Close();
+  publisher.join();
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kFailedPrecondition) << third.status();
+  absl::MutexLock lock(&reported.mu);
+  EXPECT_EQ(reported.times.size(), 2u);
 }
 
 // An event the server could only refuse by ending the call is refused
