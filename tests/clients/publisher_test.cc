@@ -36,6 +36,14 @@ namespace {
 using testing::ChildServer;
 using testing::TempDir;
 
+// A publisher's options for the tests: to `address`, as "publisher-test".
+clients::PublisherOptions TestOptions(const std::string& address) {
+  clients::PublisherOptions o;
+  o.connection.address = address;
+  o.source_system = "publisher-test";
+  return o;
+}
+
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -176,9 +184,7 @@ class PublisherTest : public ::testing::Test {
   }
 
   std::unique_ptr<clients::Publisher> NewPublisher(Reported* reported, bool outbox = true) {
-    clients::PublisherOptions o;
-    o.connection.address = address_;
-    o.source_system = "publisher-test";
+    clients::PublisherOptions o = TestOptions(address_);
     o.batch_max_events = 20;
     if (outbox) o.outbox_dir = dir_.Sub("outbox");
     auto p = clients::Publisher::Start(
@@ -280,9 +286,7 @@ TEST_F(PublisherTest, AnswersLostAfterTheCommitAreSentAgainAndReportedOnceAsRepl
   auto server = Server(0);
   HoldingProxy proxy(std::stoi(address_.substr(address_.rfind(':') + 1)));
   Reported reported;
-  clients::PublisherOptions o;
-  o.connection.address = proxy.address();
-  o.source_system = "publisher-test";
+  clients::PublisherOptions o = TestOptions(proxy.address());
   o.batch_max_events = 20;
   // A stream has one batch unanswered at a time: each of the three streams
   // below must go as one full batch of 20, however slowly they are queued
@@ -355,9 +359,7 @@ TEST_F(PublisherTest, ACallWhoseAnswersStopIsAbandonedEvenWhileItsWritesWait) {
   auto server = Server(0);
   HoldingProxy proxy(std::stoi(address_.substr(address_.rfind(':') + 1)));
   Reported reported;
-  clients::PublisherOptions o;
-  o.connection.address = proxy.address();
-  o.source_system = "publisher-test";
+  clients::PublisherOptions o = TestOptions(proxy.address());
   o.answer_timeout = absl::Seconds(2);
   o.max_backoff = absl::Milliseconds(200);
   o.connection.keepalive = absl::Seconds(1);
@@ -451,9 +453,7 @@ TEST_F(PublisherTest, CloseWithoutAnOutboxReportsWhatWasNotDelivered) {
 // What waits for the server is bounded in bytes too: Publish waits for
 // room (here until Close(), which refuses it).
 TEST_F(PublisherTest, PublishWaitsOncePendingEventsHoldMaxPendingBytes) {
-  clients::PublisherOptions o;
-  o.connection.address = address_;  // nobody there
-  o.source_system = "publisher-test";
+  clients::PublisherOptions o = TestOptions(address_);  // nobody there
   o.max_pending_bytes = 20000;
   Reported reported;
   auto p = clients::Publisher::Start(
@@ -481,9 +481,7 @@ TEST_F(PublisherTest, PublishWaitsOncePendingEventsHoldMaxPendingBytes) {
 // An event the server could only refuse by ending the call is refused
 // when it is handed over.
 TEST_F(PublisherTest, AnEventLargerThanARequestMayBeIsRefusedWhenHandedOver) {
-  clients::PublisherOptions o;
-  o.connection.address = address_;
-  o.source_system = "publisher-test";
+  clients::PublisherOptions o = TestOptions(address_);
   o.max_request_bytes = 4096;
   auto p = clients::Publisher::Start(o, nullptr);
   ASSERT_TRUE(p.ok()) << p.status();
