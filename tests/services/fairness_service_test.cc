@@ -327,6 +327,20 @@ TEST_F(FairnessServiceTest, AReplyLargerThanMaxReplyBytesIsRefusedSayingHowToAsk
 TEST_F(FairnessServiceTest, TheOpenObligationsFromTheAsOfMomentOnAreTheWholeHistorys) {
   seed_demo_ = true;
   StartServer();
+  // The demo's own open obligations depend on the hour it is started at (a
+  // reply due at the end of today is overdue tonight): three written
+  // queries from Labour members, received an hour ago, are owed whenever
+  // this runs.
+  for (int i = 1; i <= 3; ++i) {
+    v1::Payload query;
+    auto* q = query.mutable_written_query_received();
+    q->set_query_id(absl::StrCat("Q-OPEN-", i));
+    q->set_member_id(absl::StrCat("labour-", i));
+    q->set_addressed_to_officer_id("o-ceo");
+    q->set_subject("Open whenever the test runs");
+    ASSERT_OK(client_->Append(
+        Append(absl::StrCat("query-Q-OPEN-", i), absl::Now() - absl::Hours(1), query)));
+  }
   auto list = [&](v1::ReportRequest report) {
     v1::ListObligationsRequest request;
     *request.mutable_report() = std::move(report);
