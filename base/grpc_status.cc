@@ -9,19 +9,24 @@
 
 namespace evenhand {
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  const absl::Status detailed = WithDefaultDetails(status);
-  google::rpc::Status wire;
-  wire.set_code(static_cast<int>(status.code()));
-  wire.set_message(std::string(status.message()));
+void AddWireDetails(const absl::Status& status,
+                    google::protobuf::RepeatedPtrField<google::protobuf::Any>* out) {
+  if (status.ok()) return;
   // Only google.rpc details leave the server; other payloads are internal.
-  detailed.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
+  WithDefaultDetails(status).ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
     if (!absl::StartsWith(url, "type.googleapis.com/google.rpc.")) return;
-    auto* any = wire.add_details();
+    google::protobuf::Any* any = out->Add();
     any->set_type_url(std::string(url));
     any->set_value(std::string(value));
   });
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  google::rpc::Status wire;
+  wire.set_code(static_cast<int>(status.code()));
+  wire.set_message(std::string(status.message()));
+  AddWireDetails(status, wire.mutable_details());
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
                       wire.SerializeAsString());
 }

@@ -8,11 +8,19 @@
 #define EVENHAND_BASE_GRPC_STATUS_H_
 
 #include "absl/status/status.h"
+#include "google/protobuf/any.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "grpcpp/support/status.h"
 
 namespace evenhand {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Appends to `out` the details ToGrpcStatus sends for `status` (its
+// google.rpc payloads, with the defaults every error gets): for a status
+// carried inside a message (AppendStream's AppendError).
+void AddWireDetails(const absl::Status& status,
+                    google::protobuf::RepeatedPtrField<google::protobuf::Any>* out);
 
 absl::Status FromGrpcStatus(const grpc::Status& status);
 

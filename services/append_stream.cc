@@ -3,7 +3,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
@@ -27,13 +26,7 @@ v1::AppendError ToAppendError(const absl::Status& status) {
     e.set_reason(info->reason());
     for (const auto& [k, v] : info->metadata()) (*e.mutable_metadata())[k] = v;
   }
-  // What ToGrpcStatus would send a unary caller (only google.rpc details).
-  detailed.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
-    if (!absl::StartsWith(url, "type.googleapis.com/google.rpc.")) return;
-    google::protobuf::Any* any = e.add_details();
-    any->set_type_url(std::string(url));
-    any->set_value(std::string(value));
-  });
+  AddWireDetails(status, e.mutable_details());  // what a unary caller gets
   return e;
 }
 
