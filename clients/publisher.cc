@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "base/big_endian.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
@@ -17,6 +19,32 @@ namespace {
 // Errors after which the same request is sent again: the server was
 // unreachable, stopping, out of disk for now, or a request it depended on
 // failed. Anything else is the event's outcome.
+// A server's RetryInfo delay is honoured up to this: a delay beyond it is
+// taken as a server's mistake rather than left to stall the publisher.
+constexpr absl::Duration kMaxServerRetryDelay = absl::Seconds(60);
+
+// The RetryInfo delay among `details`, if there is one (zero otherwise).
+absl::Duration ServerRetryDelay(
+    const google::protobuf::RepeatedPtrField<google::protobuf::Any>& details) {
+  for (const google::protobuf::Any& any : details) {
+    google::rpc::RetryInfo retry;
+    if (!any.UnpackTo(&retry)) continue;
+    const absl::Duration delay = absl::Seconds(retry.retry_delay().seconds()) +
+                                 absl::Nanoseconds(retry.retry_delay().nanos());
+    return std::clamp(delay, absl::ZeroDuration(), kMaxServerRetryDelay);
+  }
+  return absl::ZeroDuration();
+}
+
+// The same, from a call's status (its grpc-status-details-bin).
+absl::Duration ServerRetryDelay(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+    return absl::ZeroDuration();
+  }
+  return ServerRetryDelay(details.details());
+}
+
 bool Retryable(int code) {
   switch (static_cast<grpc::StatusCode>(code)) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -253,11 +281,14 @@ void Publisher::Run() {
       absl::MutexLock lock(&mu_);
       if (closing_) return;
     }
-    const bool answered = ServeCall(stub.get());
+    absl::Duration server_delay;
+    const bool answered = ServeCall(stub.get(), &server_delay);
     backoff = answered ? absl::Milliseconds(50) : std::min(backoff * 2, options_.max_backoff);
     absl::MutexLock lock(&mu_);
     auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_; };
-    if (mu_.AwaitWithTimeout(absl::Condition(&closing), backoff)) return;
+    // A call the server ended with a RetryInfo (stopping, over a limit) is
+    // not tried again before its delay.
+    if (mu_.AwaitWithTimeout(absl::Condition(&closing), std::max(backoff, server_delay))) return;
   }
 }
 
@@ -312,18 +343,21 @@ std::optional<Publisher::Batch> Publisher::NextBatchOf(const std::string& stream
   return b;
 }
 
-void Publisher::Requeue(Batch batch, bool back_off) {
+void Publisher::Requeue(Batch batch, bool back_off, absl::Duration server_delay) {
   StreamQueue& q = streams_[batch.stream_id];
   q.in_flight = false;
   if (back_off) {
     q.backoff = std::min(std::max(absl::Milliseconds(50), q.backoff * 2), options_.max_backoff);
-    q.not_before = absl::Now() + q.backoff;
+    // The server's RetryInfo is a floor: its rate limit or a disk below its
+    // floor says when trying again can help; sooner would only be refused.
+    q.not_before = absl::Now() + std::max(q.backoff, server_delay);
   }
   q.retries.push_front(std::move(batch));
   wake_ = true;
 }
 
-bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
+bool Publisher::ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay) {
+  *server_delay = absl::ZeroDuration();
   grpc::ClientContext context;
   // Wait for the server to be there rather than fail at once: events
   // handed over while it is down go when it comes back.
@@ -389,6 +423,7 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub) {
   }
   watchdog.join();
   const grpc::Status ended = call->Finish();
+  *server_delay = ServerRetryDelay(ended);
   // What the call took and did not answer goes again, as it was; unless
   // the server refused the call itself for good.
   std::vector<Batch> refused;
@@ -428,7 +463,7 @@ void Publisher::ReadAnswers(
       batch = std::move(it->second.batch);
       in_flight_.erase(it);
       if (r.has_error() && Retryable(r.error().code())) {
-        Requeue(std::move(batch), /*back_off=*/true);
+        Requeue(std::move(batch), /*back_off=*/true, ServerRetryDelay(r.error().details()));
         continue;
       }
       if (r.has_error() && batch.entries.size() > 1) {

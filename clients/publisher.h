@@ -88,7 +88,8 @@ struct PublisherOptions {
   // with the process).
   std::string outbox_dir;
   // Retries back off from 50 ms to this (per stream after an answer to
-  // retry, per call after a lost connection).
+  // retry, per call after a lost connection), and never sooner than the
+  // server's RetryInfo asks (honoured up to 60 s).
   absl::Duration max_backoff = absl::Seconds(2);
   // A call whose oldest request has had no answer for this long is
   // abandoned and its requests sent again on a new one (a server that
@@ -165,8 +166,9 @@ class Publisher {
   absl::Status OpenOutbox();
   void Run();
   // One AppendStream call, until it breaks or the publisher closes; true
-  // if the server answered anything on it.
-  bool ServeCall(v1::EventLog::Stub* stub);
+  // if the server answered anything on it. `server_delay`: the RetryInfo
+  // delay of the status the call ended with (zero if none).
+  bool ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay);
   void ReadAnswers(grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call);
   // The next batch ready to send (marking its stream in flight), or none;
   // streams are taken in turn.
@@ -174,8 +176,10 @@ class Publisher {
   std::optional<Batch> NextBatchOf(const std::string& stream_id, StreamQueue& q)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A batch to send again as it was, before its stream's newer events;
-  // `back_off` after an answer that asked for a retry.
-  void Requeue(Batch batch, bool back_off) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `back_off` after an answer that asked for a retry, not before the
+  // answer's RetryInfo `server_delay` either.
+  void Requeue(Batch batch, bool back_off, absl::Duration server_delay = absl::ZeroDuration())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A batch's final outcomes: out of the outbox, then reported.
   void Finished(const Batch& batch, std::vector<Outcome> outcomes);
   // Every event not yet sent (and, after a call, not answered), one batch

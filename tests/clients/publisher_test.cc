@@ -25,6 +25,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
@@ -423,6 +425,97 @@ TEST_F(PublisherTest, ACallRefusedForGoodIsReportedForEveryEventOnce) {
         << reported.last[id].status;
   }
   bare->Shutdown();
+}
+
+// A stand-in server that says "slow down" with a RetryInfo of `kDelay`,
+// either as the answer to the first request of the first call or as the
+// status the first call ends with, then appends everything; it notes when
+// it said so and when the next request came. (The real server's limits
+// need a TLS principal and a rate; what is under test is the publisher.)
+class ThrottlingLog final : public v1::EventLog::Service {
+ public:
+  static constexpr absl::Duration kDelay = absl::Milliseconds(1500);
+  enum class Where { kAnswer, kCallStatus };
+  explicit ThrottlingLog(Where where) : where_(where) {}
+
+  grpc::Status AppendStream(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::AppendStreamResponse, v1::AppendRequest>* call) override {
+    google::rpc::RetryInfo retry;
+    retry.mutable_retry_delay()->set_seconds(1);
+    retry.mutable_retry_delay()->set_nanos(500000000);
+    v1::AppendRequest request;
+    for (uint64_t index = 0; call->Read(&request); ++index) {
+      absl::MutexLock lock(&mu_);
+      if (!said_) {
+        said_ = true;
+        said_at_ = absl::Now();
+        if (where_ == Where::kCallStatus) {
+          google::rpc::Status status;
+          status.set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
+          status.set_message("over the principal's rate");
+          status.add_details()->PackFrom(retry);
+          return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, status.message(),
+                              status.SerializeAsString());
+        }
+        v1::AppendStreamResponse r;
+        r.set_request_index(index);
+        r.mutable_error()->set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
+        r.mutable_error()->set_message("over the principal's rate");
+        r.mutable_error()->add_details()->PackFrom(retry);
+        call->Write(r);
+        continue;
+      }
+      if (next_at_ == absl::InfinitePast()) next_at_ = absl::Now();
+      v1::AppendStreamResponse r;
+      r.set_request_index(index);
+      for (int i = 0; i < request.events_size(); ++i) r.mutable_appended()->add_positions(++last_);
+      call->Write(r);
+    }
+    return grpc::Status::OK;
+  }
+
+  // From "slow down" to the request after it.
+  absl::Duration Waited() {
+    absl::MutexLock lock(&mu_);
+    return next_at_ - said_at_;
+  }
+
+ private:
+  const Where where_;
+  absl::Mutex mu_;
+  bool said_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time said_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  uint64_t last_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A server's RetryInfo is a floor for the retry, whether it comes with one
+// request's answer or with the status a whole call ends with: sooner would
+// only be refused again (the publisher's own back-off starts at 50 ms).
+TEST_F(PublisherTest, AServersRetryDelayIsWaitedOutBeforeTryingAgain) {
+  for (ThrottlingLog::Where where :
+       {ThrottlingLog::Where::kAnswer, ThrottlingLog::Where::kCallStatus}) {
+    ThrottlingLog log(where);
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&log);
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    ASSERT_NE(server, nullptr);
+    address_ = absl::StrCat("127.0.0.1:", port);
+    Reported reported;
+    auto publisher = NewPublisher(&reported, /*outbox=*/false);
+    auto id = publisher->Publish("officer-o-slow", Officer("o-slow"));
+    ASSERT_TRUE(id.ok()) << id.status();
+    ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
+    EXPECT_GE(log.Waited(), ThrottlingLog::kDelay) << static_cast<int>(where);
+    absl::MutexLock lock(&reported.mu);
+    EXPECT_EQ(reported.times[*id], 1);
+    EXPECT_TRUE(reported.last[*id].status.ok()) << reported.last[*id].status;
+    publisher->Close();
+    server->Shutdown();
+  }
 }
 
 // Without an outbox, what Close() leaves undelivered is reported, not lost
