@@ -34,6 +34,16 @@ constexpr char kGetStatus[] = "evenhand.v1.EventLog/GetStatus";
 // default 4 MiB client receive limit is never approached).
 constexpr size_t kChunkBytes = 1 << 20;
 constexpr int kChunkEvents = 512;
+// Events a filtered ReadAll examines for one chunk at most (a chunk that
+// found no match by then goes out empty).
+constexpr uint64_t kMaxScanPerChunk = 65536;
+
+// A direction the server does not know is refused, not read forwards.
+absl::Status CheckDirection(int direction) {
+  if (v1::Direction_IsValid(direction)) return absl::OkStatus();
+  return InvalidFieldError("direction", absl::StrCat("unknown value ", direction,
+                                                     "; use FORWARDS (0) or BACKWARDS (1)"));
+}
 
 storage::Direction ToDirection(v1::Direction d) {
   return d == v1::BACKWARDS ? storage::Direction::kBackwards : storage::Direction::kForwards;
@@ -148,6 +158,7 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
                                          grpc::ServerWriter<v1::ReadResponse>* writer) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReadStream, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
+  if (absl::Status s = CheckDirection(request->direction()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = options_.gate->Record(*grant, kReadStream, *request, 0, "opened"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -191,18 +202,25 @@ namespace {
 // is `repeated RecordedEvent events = 1`, so on the wire it is just each
 // stored record behind a tag and a length: the chunk is assembled from the
 // bytes RocksDB holds, with no parsing and no copying into messages. Reads
-// of the store happen on the callback thread; they are sequential reads of
-// one chunk (about 1 MiB) at a time.
+// of the store happen on the callback thread (shared with appends); each is
+// a sequential read of one chunk (about 1 MiB), and a filter examines at
+// most kMaxScanPerChunk events for one: a chunk may then be empty, which
+// lets the thread go between chunks however little the filter matches.
 class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  // Appends the next chunk's events to `*out`; leaves it empty at the end.
-  using Fill = std::function<absl::Status(std::string* out)>;
+  // Appends the next chunk's events to `*out`; returns whether it is the
+  // last (an empty last chunk is not sent).
+  using Fill = std::function<absl::StatusOr<bool>(std::string* out)>;
 
   explicit ChunkReactor(Fill fill) : fill_(std::move(fill)) { Next(); }
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    if (last_) {
+      Finish(grpc::Status::OK);
       return;
     }
     Next();
@@ -212,20 +230,23 @@ class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  private:
   void Next() {
     std::string chunk;
-    if (absl::Status s = fill_(&chunk); !s.ok()) {
-      Finish(ToGrpcStatus(s));
+    absl::StatusOr<bool> last = fill_(&chunk);
+    if (!last.ok()) {
+      Finish(ToGrpcStatus(last.status()));
       return;
     }
-    if (chunk.empty()) {
+    if (chunk.empty() && *last) {
       Finish(grpc::Status::OK);
       return;
     }
+    last_ = *last;
     grpc::Slice slice(chunk);
     buffer_ = grpc::ByteBuffer(&slice, 1);
     StartWrite(&buffer_);
   }
 
   Fill fill_;
+  bool last_ = false;
   grpc::ByteBuffer buffer_;
 };
 
@@ -235,7 +256,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
   v1::ReadAllRequest request;
   if (absl::Status parsed = internal::ParseRequest(*raw_request, &request); !parsed.ok()) {
-    return new ChunkReactor([parsed](std::string*) { return parsed; });
+    return new ChunkReactor([parsed](std::string*) -> absl::StatusOr<bool> { return parsed; });
   }
   // Auditors only: everything as stored, so the stored bytes can go as
   // they are. On the record before the first chunk.
@@ -245,11 +266,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
                              "filter.");
   absl::Status admitted = grant.status();
   if (admitted.ok() && !filter.ok()) admitted = filter.status();
+  if (admitted.ok()) admitted = CheckDirection(request.direction());
   if (admitted.ok() && grant->values != auth::Grant::Values::kFull) {
-    admitted = absl::InternalError("ReadAll serves whole events only");
+    admitted = absl::PermissionDeniedError(
+        "ReadAll serves whole events only, and this principal may not read every value");
   }
   if (admitted.ok()) admitted = options_.gate->Record(*grant, kReadAll, request, 0, "opened");
-  if (!admitted.ok()) return new ChunkReactor([admitted](std::string*) { return admitted; });
+  if (!admitted.ok()) {
+    return new ChunkReactor([admitted](std::string*) -> absl::StatusOr<bool> { return admitted; });
+  }
   struct Cursor {
     std::optional<uint64_t> next;
     bool limited;        // max_count was given
@@ -274,8 +299,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     gate->Record(grant, kReadAll, request, cursor->sent, "completed").IgnoreError();
   };
   return new ChunkReactor(
-      [store = store_, cursor, context, finished](std::string* out) -> absl::Status {
-        if (cursor->done) return absl::OkStatus();
+      [store = store_, cursor, context, finished](std::string* out) -> absl::StatusOr<bool> {
+        if (cursor->done) return true;
         if (context->IsCancelled()) return absl::CancelledError("the client went away");
         const uint64_t want =
             cursor->limited ? std::min<uint64_t>(kChunkEvents, cursor->remaining) : kChunkEvents;
@@ -285,6 +310,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
         bool at_end = false;         // past the log's end as it was when the read began
         // At most `want` events are read, so a read that ends at its limit never
         // touches the event after it.
+        storage::ScanBudget budget;
+        budget.max_scanned = kMaxScanPerChunk;
         absl::Status s = store->ReadAllRaw(
             cursor->next,
             cursor->forwards ? storage::Direction::kForwards : storage::Direction::kBackwards, want,
@@ -301,25 +328,31 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
               last_seen = position;
               ++sent;
               return true;
-            });
+            },
+            &budget);
         if (!s.ok()) return s;
         cursor->sent += sent;
         if (cursor->limited) cursor->remaining -= sent;
-        if (sent == want) stopped_early = true;
-        if (sent == 0 || at_end || !stopped_early || (cursor->limited && cursor->remaining == 0)) {
+        if (sent == want || budget.exhausted) stopped_early = true;
+        // Where the chunk stopped: after its last event, or after the last
+        // event its filter passed over.
+        last_seen = budget.last_done;
+        if (last_seen == 0 || at_end || !stopped_early ||
+            (cursor->limited && cursor->remaining == 0)) {
           cursor->done = true;
           finished();
-          return absl::OkStatus();
+          return true;
         }
         if (cursor->forwards) {
           cursor->next = last_seen + 1;
         } else if (last_seen <= 1) {
           cursor->done = true;
           finished();
+          return true;
         } else {
           cursor->next = last_seen - 1;
         }
-        return absl::OkStatus();
+        return false;
       });
 }
 
@@ -331,24 +364,28 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   }
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kSubscribe, parsed);
   if (!grant.ok()) return RefuseSubscription(grant.status());
-  // A filter that could match nothing is refused before the read is on the
-  // record as opened.
-  if (absl::Status s = internal::ToReadFilter(parsed.filter().stream_prefixes(),
-                                              parsed.filter().event_types(), "filter.")
-                           .status();
-      !s.ok()) {
-    return RefuseSubscription(s);
+  // Subscribers see every value: a principal that may not is refused here
+  // (today only auditors may subscribe; this holds if that changes).
+  if (grant->values != auth::Grant::Values::kFull) {
+    return RefuseSubscription(absl::PermissionDeniedError(
+        "Subscribe serves whole events only, and this principal may not read every value"));
   }
-  if (absl::Status s = options_.gate->Record(*grant, kSubscribe, parsed, 0, "opened"); !s.ok()) {
-    return RefuseSubscription(s);
-  }
+  // On the record once the subscription is accepted (its position, filter
+  // and limits), and again when it ends, with the events it sent.
+  SubscriptionRecord record;
+  record.opened = [gate = options_.gate, grant = *grant, parsed] {
+    return gate->Record(grant, kSubscribe, parsed, 0, "opened");
+  };
+  record.closed = [gate = options_.gate, grant = *grant, parsed](uint64_t sent) {
+    gate->Record(grant, kSubscribe, parsed, sent, "completed").IgnoreError();
+  };
   // Subscriptions are limited per principal (and in all); the local
   // principal of local mode only by maxSubscriptionsPerClient.
   const size_t own_limit =
       grant->identity.local ? SIZE_MAX : options_.gate->authorizer().max_subscriptions();
   return StartSubscription(context, parsed, Subscribers{store_, &limits_, pool_.get()},
                            grant->identity.principal, own_limit,
-                           "security.limits.maxSubscriptions");
+                           "security.limits.maxSubscriptions", std::move(record));
 }
 
 grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,

@@ -88,12 +88,13 @@ struct Core {
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   SubscribeReactor(const Subscribers& shared, std::string client, uint64_t from,
-                   storage::ReadFilter filter)
+                   storage::ReadFilter filter, std::function<void(uint64_t)> closed)
       : store_(shared.store),
         limits_(shared.limits),
         pool_(shared.pool),
         client_(std::move(client)),
         filter_(std::move(filter)),
+        closed_(std::move(closed)),
         next_(from),
         core_(std::make_shared<Core>()) {
     absl::MutexLock lock(&core_->mu);
@@ -133,6 +134,18 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       core_->reactor = nullptr;
     }
     limits_->Release(client_);
+    if (closed_) {
+      // On the pool: putting the count on the record waits for a commit.
+      uint64_t sent;
+      {
+        absl::MutexLock lock(&mu_);
+        sent = events_sent_;
+      }
+      pool_->Submit([closed = std::move(closed_), sent]() mutable {
+        closed(sent);
+        return size_t{0};
+      });
+    }
     delete this;
   }
 
@@ -203,29 +216,29 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
             pending_.push_back(behind.SerializeAsString());
             break;
           }
+          // The filter is the store's, so an event it passes over is never
+          // read whole (nor refused as damaged: it was not asked for).
           size_t bytes = 0;
+          storage::ScanBudget budget;
+          budget.max_scanned = kMaxScanPerMessage - std::min(scanned, kMaxScanPerMessage);
           absl::Status s = store_->ReadAllRaw(
-              next_, storage::Direction::kForwards, 0, storage::ReadFilter(),
-              [&](uint64_t position, std::string_view record) {
-                if (count >= kChunkEvents || (count > 0 && bytes + record.size() > kChunkBytes) ||
-                    scanned >= kMaxScanPerMessage) {
+              next_, storage::Direction::kForwards, 0, filter_,
+              [&](uint64_t, std::string_view record) {
+                if (count >= kChunkEvents || (count > 0 && bytes + record.size() > kChunkBytes)) {
                   return false;
                 }
-                next_ = position + 1;
-                ++scanned;
-                std::string_view stream, type;
-                if (filter_.Empty() || (storage::PeekEnvelope(record, &stream, &type) &&
-                                        filter_.Matches(stream, type))) {
-                  internal::AppendLengthDelimited(&events, 1, record);
-                  bytes += record.size();
-                  ++count;
-                }
+                internal::AppendLengthDelimited(&events, 1, record);
+                bytes += record.size();
+                ++count;
                 return true;
-              });
+              },
+              &budget);
           if (!s.ok()) {
             FinishLocked(ToGrpcStatus(s));
             return 0;
           }
+          scanned += budget.scanned;
+          if (budget.last_done >= next_) next_ = budget.last_done + 1;
           break;
         }
         case storage::LiveFeed::ReadResult::kNotYet:
@@ -250,6 +263,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       }
     }
     if (count > 0) {
+      events_sent_ += count;
       std::string message;
       internal::AppendLengthDelimited(&message, 1, events);  // SubscribeResponse.events
       // Events come before a control message decided after them.
@@ -285,9 +299,11 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   internal::DeliveryPool* const pool_;
   const std::string client_;
   const storage::ReadFilter filter_;
+  std::function<void(uint64_t)> closed_;
 
   absl::Mutex mu_;
   uint64_t next_ ABSL_GUARDED_BY(mu_);
+  uint64_t events_sent_ ABSL_GUARDED_BY(mu_) = 0;
   bool live_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool waiting_ ABSL_GUARDED_BY(mu_) = false;
@@ -316,11 +332,18 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseSubscription(const absl::Statu
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
-    const Subscribers& shared, std::string client, size_t client_limit, std::string setting) {
+    const Subscribers& shared, std::string client, size_t client_limit, std::string setting,
+    SubscriptionRecord record) {
   const storage::EventStore* store = shared.store;
   const uint64_t last = store->feed().committed();
   uint64_t from = 1;
   if (request.start_case() == v1::SubscribeRequest::kFromEnd) {
+    if (!request.from_end()) {
+      // Not taken as "from the end" (nor silently as "from the start").
+      return new RefusedReactor(InvalidFieldError(
+          "from_end", "is false; leave it unset (or set from_position) to read from the start, "
+                      "or set it true to follow new events only"));
+    }
     from = last + 1;
   } else if (request.start_case() == v1::SubscribeRequest::kFromPosition) {
     from = std::max<uint64_t>(request.from_position(), 1);
@@ -339,7 +362,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
   if (absl::Status s = shared.limits->Acquire(client, client_limit, setting); !s.ok()) {
     return new RefusedReactor(s);
   }
-  auto* reactor = new SubscribeReactor(shared, std::move(client), from, *std::move(filter));
+  // On the record only once accepted: a refusal above was no read.
+  if (record.opened) {
+    if (absl::Status s = record.opened(); !s.ok()) {
+      shared.limits->Release(client);
+      return new RefusedReactor(s);
+    }
+  }
+  auto* reactor = new SubscribeReactor(shared, std::move(client), from, *std::move(filter),
+                                       std::move(record.closed));
   reactor->Start();
   return reactor;
 }

@@ -21,6 +21,8 @@
 #define EVENHAND_SERVICES_SUBSCRIBE_REACTOR_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -65,13 +67,21 @@ struct Subscribers {
   internal::DeliveryPool* pool;
 };
 
+// How a subscription goes on the record: `opened` once it is accepted
+// (after its position, filter and limits; its error refuses the call), and
+// `closed` with the events it sent when it ends (on the pool, best effort).
+struct SubscriptionRecord {
+  std::function<absl::Status()> opened;
+  std::function<void(uint64_t events_sent)> closed;
+};
+
 // Starts serving one Subscribe call; `client` names the caller (its
 // principal) for the per-client limit, and `client_limit` is its own limit
 // (named `setting`), if lower.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
     const Subscribers& subscribers, std::string client, size_t client_limit = SIZE_MAX,
-    std::string setting = "");
+    std::string setting = "", SubscriptionRecord record = {});
 
 // A Subscribe call refused before it starts.
 grpc::ServerWriteReactor<grpc::ByteBuffer>* RefuseSubscription(const absl::Status& status);

@@ -492,7 +492,8 @@ absl::Status EventStore::ReadAll(std::optional<uint64_t> from_position, Directio
                                            return false;
                                          }
                                          return visit(*record);
-                                       }));
+                                       },
+                                       /*budget=*/nullptr));
   return inner;
 }
 
@@ -504,8 +505,8 @@ absl::Status EventStore::ReadStreamRaw(const std::string& stream_id,
 
 absl::Status EventStore::ReadAllRaw(std::optional<uint64_t> from_position, Direction direction,
                                     uint64_t max_count, const ReadFilter& filter,
-                                    const RawVisitor& visit) const {
-  return impl_->ReadAllRaw(from_position, direction, max_count, filter, visit);
+                                    const RawVisitor& visit, ScanBudget* budget) const {
+  return impl_->ReadAllRaw(from_position, direction, max_count, filter, visit, budget);
 }
 
 absl::StatusOr<EventPtr> EventStore::ReadAt(uint64_t position) const {

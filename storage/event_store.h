@@ -106,6 +106,18 @@ using EventVisitor = std::function<bool(const EventPtr&)>;
 // during the call. For serving reads without parsing them.
 using RawVisitor = std::function<bool(uint64_t position, std::string_view record)>;
 
+// A bound on the records a filtered read examines in one call, so that a
+// filter matching little cannot hold a thread for a scan of the whole log.
+struct ScanBudget {
+  uint64_t max_scanned = UINT64_MAX;
+  // Out: records examined; the last position passed over by the filter or
+  // visited (0: none), from which the next call goes on; whether the read
+  // stopped because `max_scanned` records had been examined.
+  uint64_t scanned = 0;
+  uint64_t last_done = 0;
+  bool exhausted = false;
+};
+
 // Extends the group commit with writes of other modules (the integrity
 // module's hash chain and Merkle tree), so that they are atomic with the
 // events they describe.
@@ -250,10 +262,12 @@ class EventStore {
                              const RawVisitor& visit) const;
 
   // ReadAll without parsing: each event's stored bytes. Filters read only
-  // the envelope's stream id and type.
+  // the envelope's stream id and type; a damaged event the filter passes
+  // over is not an error. With `budget`, stops after examining its
+  // `max_scanned` records.
   absl::Status ReadAllRaw(std::optional<uint64_t> from_position, Direction direction,
-                          uint64_t max_count, const ReadFilter& filter,
-                          const RawVisitor& visit) const;
+                          uint64_t max_count, const ReadFilter& filter, const RawVisitor& visit,
+                          ScanBudget* budget = nullptr) const;
 
   // The event at `position`, or NotFound.
   absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;

@@ -171,8 +171,8 @@ absl::Status EventStore::Impl::ReadStreamRaw(const std::string& stream_id,
 
 absl::Status EventStore::Impl::ReadAllRaw(std::optional<uint64_t> from_position,
                                           Direction direction, uint64_t max_count,
-                                          const ReadFilter& filter,
-                                          const RawVisitor& visit) const {
+                                          const ReadFilter& filter, const RawVisitor& visit,
+                                          ScanBudget* budget) const {
   const uint64_t last = LastPosition();
   if (last == 0) return absl::OkStatus();
   const bool forwards = direction == Direction::kForwards;
@@ -199,6 +199,11 @@ absl::Status EventStore::Impl::ReadAllRaw(std::optional<uint64_t> from_position,
   const bool filtered = !filter.Empty();
   uint64_t count = 0;
   for (; it->Valid(); forwards ? it->Next() : it->Prev()) {
+    if (budget != nullptr && budget->scanned >= budget->max_scanned) {
+      budget->exhausted = true;
+      return absl::OkStatus();
+    }
+    if (budget != nullptr) ++budget->scanned;
     const uint64_t position = ReadBigEndian64(it->key().ToStringView());
     const std::string_view record = it->value().ToStringView();
     if (filtered) {
@@ -208,10 +213,14 @@ absl::Status EventStore::Impl::ReadAllRaw(std::optional<uint64_t> from_position,
         return absl::DataLossError(
             absl::StrCat("storage: the record at position ", position, " cannot be parsed"));
       }
-      if (!filter.Matches(stream_id, type)) continue;
+      if (!filter.Matches(stream_id, type)) {
+        if (budget != nullptr) budget->last_done = position;
+        continue;
+      }
     }
     EH_RETURN_IF_ERROR(CheckNotDamaged(position));
     if (!visit(position, record)) return absl::OkStatus();
+    if (budget != nullptr) budget->last_done = position;
     if (max_count != 0 && ++count >= max_count) return absl::OkStatus();
   }
   return FromRocks(it->status(), "cannot read the log");

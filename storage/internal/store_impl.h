@@ -71,8 +71,8 @@ class EventStore::Impl {
                              Direction direction, uint64_t max_count,
                              const RawVisitor& visit) const;
   absl::Status ReadAllRaw(std::optional<uint64_t> from_position, Direction direction,
-                          uint64_t max_count, const ReadFilter& filter,
-                          const RawVisitor& visit) const;
+                          uint64_t max_count, const ReadFilter& filter, const RawVisitor& visit,
+                          ScanBudget* budget) const;
   absl::StatusOr<EventPtr> ReadAt(uint64_t position) const;
   absl::Status ReadAtPositions(const std::vector<uint64_t>& positions,
                                const EventVisitor& visit) const;

@@ -1,0 +1,191 @@
+// The EventLog's reads at their edges: a filter that matches little over a
+// long log, values the server does not know, and how subscriptions go on
+// the record. The real server on 127.0.0.1, RocksDB in a temporary folder,
+// calls through a real gRPC channel.
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_deadline.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/testing/events.h"
+#include "tests/testing/server_fixture.h"
+#include "tests/testing/status_matchers.h"
+
+namespace evenhand {
+namespace {
+
+using ::evenhand::testing::SomeEvents;
+using ::evenhand::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class EventLogReadsTest : public testing::ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    StartServer();
+  }
+
+  void Append(const std::string& stream, int events) {
+    v1::AppendRequest r;
+    r.set_stream_id(stream);
+    for (v1::Event& e : SomeEvents(events)) *r.add_events() = std::move(e);
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    grpc::Status s = stub_->Append(&context, r, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Each ReadResponse of one ReadAll call, as sent.
+  std::vector<std::vector<uint64_t>> Messages(const v1::ReadAllRequest& request,
+                                              grpc::Status* status) {
+    grpc::ClientContext context;
+    auto reader = stub_->ReadAll(&context, request);
+    std::vector<std::vector<uint64_t>> out;
+    v1::ReadResponse r;
+    while (reader->Read(&r)) {
+      out.emplace_back();
+      for (const v1::RecordedEvent& e : r.events()) out.back().push_back(e.position());
+    }
+    *status = reader->Finish();
+    return out;
+  }
+
+  // The local principal's access records of `method` so far.
+  std::vector<v1::AccessRecorded> AccessRecords(const std::string& method) {
+    std::vector<v1::AccessRecorded> out;
+    v1::ReadStreamRequest read;
+    read.set_stream_id("access-local");
+    EXPECT_OK(client_->ReadStream(read, [&](const v1::RecordedEvent& e) {
+      const v1::AccessRecorded& a = e.event().payload().access_recorded();
+      if (a.method() == method) out.push_back(a);
+      return true;
+    }));
+    return out;
+  }
+};
+
+// A filter that matches little does not scan the whole log for one chunk
+// on the callback thread that appends share: a chunk examines at most
+// 65,536 events and goes out empty if none matched, and the read goes on
+// from there. Forwards, backwards and with a limit, nothing is missed.
+TEST_F(EventLogReadsTest, AFilterThatMatchesLittleIsReadInBoundedStepsAndMissesNothing) {
+  for (int i = 0; i < 70; ++i) {
+    Append(absl::StrCat("filler-", i), 1000);
+    if (HasFatalFailure()) return;
+  }
+  Append("match-a", 1);  // position 70,001
+  Append("filler-last", 1000);
+  Append("match-b", 1);  // position 71,002
+  if (HasFatalFailure()) return;
+
+  v1::ReadAllRequest forwards;
+  forwards.mutable_filter()->add_stream_prefixes("match-");
+  grpc::Status status;
+  auto messages = Messages(forwards, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // Positions 1..65,536 match nothing: that chunk goes out empty.
+  EXPECT_THAT(messages, ElementsAre(ElementsAre(), ElementsAre(70001, 71002)));
+
+  v1::ReadAllRequest backwards = forwards;
+  backwards.set_direction(v1::BACKWARDS);
+  messages = Messages(backwards, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(messages, ElementsAre(ElementsAre(71002, 70001)));
+
+  v1::ReadAllRequest one = forwards;
+  one.set_max_count(1);
+  messages = Messages(one, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(messages, ElementsAre(ElementsAre(), ElementsAre(70001)));
+
+  v1::ReadAllRequest none;
+  none.mutable_filter()->add_stream_prefixes("nobody-");
+  messages = Messages(none, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(messages, ElementsAre(ElementsAre()));
+}
+
+// A direction the server does not know is refused, not read forwards.
+TEST_F(EventLogReadsTest, AnUnknownDirectionIsRefused) {
+  Append("s", 2);
+  v1::ReadAllRequest all;
+  all.set_direction(static_cast<v1::Direction>(2));
+  grpc::Status status;
+  Messages(all, &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("direction"));
+
+  v1::ReadStreamRequest stream;
+  stream.set_stream_id("s");
+  stream.set_direction(static_cast<v1::Direction>(7));
+  EXPECT_THAT(client_->ReadStream(stream, [](const v1::RecordedEvent&) { return true; }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown value 7")));
+}
+
+// from_end false is neither "from the end" nor silently "from the start".
+TEST_F(EventLogReadsTest, FromEndFalseIsRefused) {
+  Append("s", 2);
+  v1::SubscribeRequest request;
+  request.set_from_end(false);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(absl::Seconds(20)));  // the old answer: wait for new events
+  auto reader = stub_->Subscribe(&context, request);
+  v1::SubscribeResponse m;
+  EXPECT_FALSE(reader->Read(&m));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("from_end"));
+}
+
+// A subscription goes on the record once accepted (a refused one was no
+// read), and again when it ends, with the events it sent.
+TEST_F(EventLogReadsTest, ASubscriptionIsOnTheRecordWhenAcceptedAndWhenItEndsWithItsCount) {
+  record_reads_ = true;
+  StartServer();
+  Append("briefing-1", 3);
+  Append("query-1", 2);
+  if (HasFatalFailure()) return;
+  const std::string method = "evenhand.v1.EventLog/Subscribe";
+  {
+    v1::SubscribeRequest beyond;
+    beyond.set_from_position(1000);
+    grpc::ClientContext context;
+    auto reader = stub_->Subscribe(&context, beyond);
+    v1::SubscribeResponse m;
+    EXPECT_FALSE(reader->Read(&m));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  }
+  EXPECT_TRUE(AccessRecords(method).empty());
+  {
+    v1::SubscribeRequest briefings;
+    briefings.set_from_position(1);
+    briefings.mutable_filter()->add_stream_prefixes("briefing-");
+    grpc::ClientContext context;
+    auto reader = stub_->Subscribe(&context, briefings);
+    v1::SubscribeResponse m;
+    int events = 0;
+    while (!m.has_caught_up() && reader->Read(&m)) events += m.events().events_size();
+    EXPECT_EQ(events, 3);
+    context.TryCancel();
+    while (reader->Read(&m)) {
+    }
+    reader->Finish();
+  }
+  std::vector<v1::AccessRecorded> records;
+  for (int i = 0; i < 200; ++i) {
+    records = AccessRecords(method);
+    if (records.size() >= 2) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].outcome(), "opened");
+  EXPECT_EQ(records[1].outcome(), "completed");
+  EXPECT_EQ(records[1].events_returned(), 3u);
+}
+
+}  // namespace
+}  // namespace evenhand
