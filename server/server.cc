@@ -309,6 +309,16 @@ absl::Status EvenHandServer::Impl::Start() {
         services::FairnessServiceOptions::kMaxReplyBytesLimit,
         ", the largest request protobuf can parse"));
   }
+  // Reads send an event whole in one message, and gRPC clients refuse
+  // messages over 4 MiB unless told otherwise: a larger event could be
+  // written and never read back.
+  constexpr uint64_t kMaxEventBytesLimit = 3 << 20;
+  if (c.max_event_bytes() > kMaxEventBytesLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "maxEventBytes: ", c.max_event_bytes(), " is more than ", kMaxEventBytesLimit,
+        " (3 MiB): reads send each event whole, and gRPC clients refuse messages over 4 MiB by "
+        "default, so an event that large could be written and never read back"));
+  }
   // TLS, or plain text on loopback only (local mode).
   const bool local_mode = !c.security().has_tls();
   if (local_mode && !IsLoopback(c.listen())) {

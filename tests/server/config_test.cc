@@ -87,6 +87,17 @@ TEST_F(ConfigTest, ServerRefusesAnAddressItCannotListenOn) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot listen on localhost:notaport")));
 }
 
+TEST_F(ConfigTest, AnEventLimitClientsCouldNotReadBackIsRefusedAtStart) {
+  ServerOptions options;
+  options.config.set_listen("127.0.0.1:0");
+  options.config.set_data_dir(dir_.Sub("data"));
+  options.config.set_max_event_bytes(5 << 20);
+  EXPECT_THAT(EvenHandServer::Start(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("maxEventBytes: 5242880 is more than 3145728"),
+                             HasSubstr("never read back"))));
+}
+
 TEST_F(ConfigTest, PlainTextOffLoopbackRefusesToStartSayingHowToConfigureTls) {
   for (const char* listen : {"0.0.0.0:0", "10.1.2.3:50051", "[::]:0", "example.org:50051"}) {
     ServerOptions options;
