@@ -46,6 +46,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& c) {
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   }
   if (!c.tls()) {
+    if (!c.server_name.empty()) {
+      return absl::InvalidArgumentError(
+          "--server-name is the name checked in the server's certificate, so it needs TLS: give "
+          "the server's CA with --ca (or EVENHAND_CA)");
+    }
     if (!c.token_file.empty()) {
       return absl::InvalidArgumentError(
           "--token-file: a token is sent only over TLS; give the server's CA with --ca (or "
@@ -60,6 +65,12 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& c) {
   grpc::SslCredentialsOptions ssl;
   auto ca = ReadFile(c.ca_file, "--ca");
   if (!ca.ok()) return ca.status();
+  if (ca->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    // gRPC would fall back to the system's roots: the council's CA would no
+    // longer be what is trusted.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--ca: ", c.ca_file, " holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+  }
   ssl.pem_root_certs = *ca;
   if (c.cert_file.empty() != c.key_file.empty()) {
     return absl::InvalidArgumentError("--cert and --key go together (a certificate and its key)");

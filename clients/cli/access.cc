@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/time_util.h"
@@ -42,6 +43,8 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
   if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   uint64_t shown = 0;
+  // Method names are matched in any case, as every other word flag is.
+  const std::string method = absl::AsciiStrToLower(flags.method);
   if (flags.format == "table") {
     std::printf("%10s  %-20s  %-22s %-34s %-10s %6s  %s\n", "position", "occurred (UTC)",
                 "principal", "method", "outcome", "events", "request");
@@ -50,7 +53,9 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
       request,
       [&](const v1::AuditedEvent& e) {
         const v1::AccessRecorded& a = e.event().event().payload().access_recorded();
-        if (!flags.method.empty() && !absl::StrContains(a.method(), flags.method)) return true;
+        if (!method.empty() && !absl::StrContains(absl::AsciiStrToLower(a.method()), method)) {
+          return true;
+        }
         if (flags.denied_only && !absl::StartsWith(a.outcome(), "denied")) return true;
         ++shown;
         if (flags.format == "json") {
@@ -72,6 +77,14 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
   std::fflush(stdout);
   if (!status.ok()) return FailServer(status, context);
   std::fprintf(stderr, "evenhand: %llu access records\n", static_cast<unsigned long long>(shown));
+  if (shown == 0 && !flags.principal.empty()) {
+    // A misspelt principal matches nothing; say so rather than let "none"
+    // read as "nobody read anything".
+    std::fprintf(stderr,
+                 "evenhand: none for principal \"%s\": check the name against the server's "
+                 "security.principals (principals with no reads have no records)\n",
+                 flags.principal.c_str());
+  }
   return kOk;
 }
 

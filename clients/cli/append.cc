@@ -126,6 +126,14 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
     }
     request.set_exact_revision(revision);
   }
+  // Flags that would otherwise be ignored, answering another question.
+  if (!flags.type.empty() && !flags.file.empty()) {
+    return FailUsage(absl::InvalidArgumentError(
+        "--type makes one event from the flags, --file reads events from a file: give one"));
+  }
+  if (flags.type.empty() && !flags.payload.empty()) {
+    return FailUsage(absl::InvalidArgumentError("--payload goes with --type (the event's type)"));
+  }
   std::vector<v1::Event> events;
   if (!flags.type.empty()) {
     absl::StatusOr<v1::Payload> payload =
@@ -146,6 +154,11 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
     absl::StatusOr<std::vector<v1::Event>> parsed = EventsFromJson(text.str());
     if (!parsed.ok()) return FailUsage(parsed.status());
     events = std::move(*parsed);
+    if (events.size() > 1 && !flags.event_id.empty()) {
+      return FailUsage(absl::InvalidArgumentError(absl::StrCat(
+          "--event-id names one event, and the input holds ", events.size(),
+          ": give each its own eventId in the JSON")));
+    }
   }
   for (v1::Event& e : events) {
     if (absl::Status s = FillDefaults(flags, &e); !s.ok()) return FailUsage(s);

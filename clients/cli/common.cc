@@ -196,17 +196,68 @@ void ProgressBar::Done() {
   if (drawn_) std::fprintf(stderr, "\n");
 }
 
+const CLI::Validator& Decimal() {
+  static const CLI::Validator* const decimal = new CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+          return "must be a whole number in decimal digits (0-9), e.g. 42";
+        }
+        const size_t first = text.find_first_not_of('0');
+        text = first == std::string::npos ? "0" : text.substr(first);
+        return "";
+      },
+      "DECIMAL");
+  return *decimal;
+}
+
+namespace {
+
+// YYYY-MM-DD exactly, each part in digits.
+bool IsDateShape(const std::string& text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (text[i] < '0' || text[i] > '9') return false;
+  }
+  return true;
+}
+
+// The years a report may name (the server refuses others too).
+constexpr int64_t kFirstYear = 1900;
+constexpr int64_t kLastYear = 2200;
+
+}  // namespace
+
 absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string& text,
                                      bool end_of_day) {
-  absl::CivilDay day;
-  if (absl::ParseCivilTime(text, &day)) {
-    return absl::FromCivil(end_of_day ? day + 1 : day, UkTimeZone());
-  }
+  const absl::Status neither = absl::InvalidArgumentError(absl::StrCat(
+      flag, ": \"", text,
+      "\" is neither a date (2026-03-01) nor an RFC 3339 time (2026-03-01T09:30:00Z)"));
+  // Both forms begin with a four-digit year and a dash: absl alone would
+  // also take "26-03-01" (the year 26) or "+2026-03-01".
+  if (!IsDateShape(text.substr(0, 10))) return neither;
   absl::Time t;
-  std::string error;
-  if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return t;
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag, ": \"", text, "\" is neither a date (2026-03-01) nor an RFC 3339 time"));
+  absl::CivilDay day;
+  if (text.size() == 10) {
+    if (!absl::ParseCivilTime(text, &day)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": \"", text, "\" is not a day of the calendar"));
+    }
+    t = absl::FromCivil(end_of_day ? day + 1 : day, UkTimeZone());
+  } else {
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return neither;
+    day = absl::ToCivilDay(t, UkTimeZone());
+  }
+  if (day.year() < kFirstYear) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": \"", text, "\" is before the year ", kFirstYear, ": mistyped?"));
+  }
+  if (day.year() > kLastYear) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": \"", text,
+                                                   "\" is in the future, past the year ", kLastYear,
+                                                   ": mistyped?"));
+  }
+  return t;
 }
 
 void AddFilterFlags(CLI::App* cmd, FilterFlags* f) {
@@ -223,8 +274,8 @@ void AddFilterFlags(CLI::App* cmd, FilterFlags* f) {
   cmd->add_option("--member", f->member, "events concerning this councillor");
   cmd->add_option("--from", f->from, "happened on or after this day (YYYY-MM-DD, UK) or time");
   cmd->add_option("--to", f->to, "happened on or before this day (included) or before this time");
-  cmd->add_option("--from-position", f->from_position, "first position");
-  cmd->add_option("--to-position", f->to_position, "last position");
+  cmd->add_option("--from-position", f->from_position, "first position")->transform(Decimal());
+  cmd->add_option("--to-position", f->to_position, "last position")->transform(Decimal());
 }
 
 absl::StatusOr<v1::ReplayFilter> MakeFilter(const FilterFlags& f) {

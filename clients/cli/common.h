@@ -149,9 +149,15 @@ class ProgressBar {
 
 // ---- parsing --------------------------------------------------------------------
 
-// A date (YYYY-MM-DD, UK time) or an RFC 3339 instant. For a date,
-// `end_of_day` picks the midnight that ends it rather than the one that
-// starts it.
+// For every number flag (as ->transform): plain decimal digits only. CLI11 would read
+// "0100" as octal, "0x10" as hex and "-3" as 2^64-3; leading zeros are
+// dropped ("0100" is 100), anything else is refused.
+const CLI::Validator& Decimal();
+
+// A date (YYYY-MM-DD, UK time) or an RFC 3339 instant, with a four-digit
+// year from 1900 to 2200 (so "26-03-01" or "20266-03-01" is refused, not
+// read as the year 26 or 20266). For a date, `end_of_day` picks the
+// midnight that ends it rather than the one that starts it.
 absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string& text,
                                      bool end_of_day);
 

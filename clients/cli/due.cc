@@ -100,6 +100,13 @@ int RunDue(const Context& context, const DueFlags& flags) {
     return FailUsage(absl::InvalidArgumentError("--within: a number of working days, 0 or more"));
   }
   if (flags.watch) return Watch(context, flags);
+  if (flags.within == 0) {
+    // The server reads 0 as "no limit": listing everything would answer
+    // another question than the one asked.
+    return FailUsage(absl::InvalidArgumentError(
+        "--within=0: when listing, give 1 or more working days (leave --within out to list "
+        "every open obligation; --watch --within=0 tells on the due day)"));
+  }
   PeriodFlags period;
   period.as_of = flags.as_of;
   absl::StatusOr<v1::ReportRequest> report = MakeReportRequest(period);
@@ -141,8 +148,9 @@ void AddDue(Registry& r) {
   cmd->add_option("--officer", flags->officers, "only those these officers owe (comma-separated)")
       ->delimiter(',');
   cmd->add_option("--within", flags->within,
-                  "only those due within N working days (listing: default all; watching: "
-                  "default 5, 0 for on the due day)");
+                  "only those due within N working days (listing: default all, at least 1; "
+                  "watching: default 5, 0 for on the due day)")
+      ->transform(Decimal());
   cmd->add_flag("--watch", flags->watch,
                 "follow them: tell when one comes within --within working days of its "
                 "deadline, and when it is met or missed (until Ctrl-C)");

@@ -50,7 +50,9 @@ int RunExport(const Context& context, const ExportFlags& flags) {
   if (!written.ok()) return FailIo(written);
   size_t complete = 0;
   for (const auto& st : report->streams) complete += st.complete() ? 1 : 0;
-  std::printf(
+  // With -o - the bundle is stdout: the summary must not follow it there.
+  std::fprintf(
+      flags.output == "-" ? stderr : stdout,
       "exported %zu events of %zu case(s), %zu of them whole (%s), proven against the "
       "checkpoint of tree size %llu, "
       "%zu bytes (%.0f bytes per event)\n",

@@ -213,8 +213,11 @@ void AddImport(Registry& r) {
             [flags](const Context& c) { return RunImport(c, *flags); });
   cmd->add_option("file", flags->file, "the JSON Lines file")->required();
   cmd->add_option("--batch", flags->batch, "events per append (one stream's, in file order)")
-      ->capture_default_str();
-  cmd->add_option("--parallel", flags->parallel, "streams appended at once")->capture_default_str();
+      ->capture_default_str()
+      ->transform(Decimal());
+  cmd->add_option("--parallel", flags->parallel, "streams appended at once")
+      ->capture_default_str()
+      ->transform(Decimal());
   AddProgressOption(cmd, &flags->progress);
 }
 

@@ -28,9 +28,14 @@ int Main(int argc, char** argv) {
   clients::Connection& c = context.connection;
   app.add_option("--server", c.address, "server address host:port (env EVENHAND_SERVER)")
       ->capture_default_str();
+  // An empty --ca would silently turn TLS off (over EVENHAND_CA, too).
+  const CLI::Validator not_empty(
+      [](std::string& v) -> std::string { return v.empty() ? "must name a file" : ""; },
+      "FILE");
   app.add_option("--ca", c.ca_file,
                  "CA certificate (PEM) that signed the server's certificate: turns TLS on "
-                 "(env EVENHAND_CA)");
+                 "(env EVENHAND_CA)")
+      ->check(not_empty);
   app.add_option("--cert", c.cert_file,
                  "this client's certificate (PEM), for mTLS (env EVENHAND_CERT)");
   app.add_option("--key", c.key_file, "this client's private key (PEM) (env EVENHAND_KEY)");

@@ -61,7 +61,9 @@ absl::StatusOr<OfflineLog> LoadOfflineLog(const std::string& bundle_path,
   absl::StatusOr<integrity::BundleReport> bundle =
       integrity::VerifyBundle(*bytes, pinned ? &*pinned : nullptr);
   if (!bundle.ok()) {
-    return absl::FailedPreconditionError(
+    // DataLoss: what the bundle holds is not what was signed (exit code 1,
+    // VERIFICATION FAILED, as `evenhand verify` says of it).
+    return absl::DataLossError(
         absl::StrCat("the bundle ", bundle_path, " does not verify: ", bundle.status().message()));
   }
   if (!bundle->whole_log) {

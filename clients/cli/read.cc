@@ -25,6 +25,10 @@ int RunRead(const Context& context, const ReadFlags& flags) {
   if (!flags.all && flags.stream.empty()) {
     return FailUsage(absl::InvalidArgumentError("give --stream=ID or --all"));
   }
+  if (flags.all && !flags.stream.empty()) {
+    return FailUsage(absl::InvalidArgumentError(
+        "--stream reads one case, --all the whole log: give one"));
+  }
   if (!flags.all && (!flags.types.empty() || !flags.prefixes.empty())) {
     return FailUsage(absl::InvalidArgumentError(
         "--type and --prefix filter the whole log: use them with --all, not --stream"));
@@ -66,9 +70,10 @@ void AddRead(Registry& r) {
                         [flags](const Context& c) { return RunRead(c, *flags); });
   cmd->add_option("--stream", flags->stream, "stream id");
   cmd->add_flag("--all", flags->all, "read the whole log in position order");
-  cmd->add_option("--from", flags->from, "first revision (stream) or position (--all)");
+  cmd->add_option("--from", flags->from, "first revision (stream) or position (--all)")
+      ->transform(Decimal());
   cmd->add_flag("--backwards", flags->backwards, "newest first");
-  cmd->add_option("--max", flags->max, "at most this many events (0: all)");
+  cmd->add_option("--max", flags->max, "at most this many events (0: all)")->transform(Decimal());
   cmd->add_option("--type", flags->types, "only these event types (--all; comma-separated)")
       ->delimiter(',');
   cmd->add_option("--prefix", flags->prefixes,

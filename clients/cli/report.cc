@@ -22,6 +22,7 @@ namespace {
 struct ReportFlags {
   PeriodFlags period;
   std::string format = "html";
+  const CLI::Option* format_given = nullptr;  // whether --format was on the line
   std::string table;  // "" is groups
   std::string output;
   // Offline.
@@ -45,6 +46,14 @@ v1::ReportFormat Format(const ReportFlags& flags) {
 absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& flags,
                                                             const OfflineLog& log) {
   if (!flags.like.empty()) {
+    if (!flags.period.from.empty() || !flags.period.to.empty() || !flags.period.as_of.empty() ||
+        !flags.table.empty() || flags.format_given->count() > 0) {
+      // The signed report's question is the one asked: another flag would
+      // be ignored, and the answer would not be to it.
+      return absl::InvalidArgumentError(
+          "--like takes its question (format, table, period and moment) from the signed report: "
+          "leave out --from, --to, --as-of, --format and --table");
+    }
     std::ifstream in(flags.like, std::ios::binary);
     if (!in) return absl::NotFoundError(absl::StrCat("--like: cannot open ", flags.like));
     std::stringstream bytes;
@@ -107,7 +116,16 @@ absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& f
 
 int RunOffline(const ReportFlags& flags) {
   absl::StatusOr<OfflineLog> log = LoadOfflineLog(flags.offline, flags.pubkey, flags.config);
+  if (!log.ok() && absl::IsDataLoss(log.status())) {
+    return VerificationFailed(std::string(log.status().message()));
+  }
   if (!log.ok()) return FailLocal(log.status());
+  if (flags.pubkey.empty()) {
+    std::fprintf(stderr,
+                 "evenhand: no --pubkey: the bundle is checked against the key it carries, which "
+                 "proves it unchanged since signing but not who signed it; pass the council's "
+                 "published key (evenhand pubkey) to pin it\n");
+  }
   absl::StatusOr<reporting::ReportStatement> statement = OfflineStatement(flags, *log);
   if (!statement.ok()) return FailLocal(statement.status());
   absl::StatusOr<std::string> content = RecomputeContent(*log, *statement);
@@ -124,18 +142,18 @@ int RunOffline(const ReportFlags& flags) {
 }
 
 int RunReport(const Context& context, const ReportFlags& flags) {
-  if (!flags.offline.empty()) return RunOffline(flags);
-  if (!flags.like.empty() || !flags.config.empty() || !flags.pubkey.empty()) {
-    return FailUsage(absl::InvalidArgumentError(
-        "--like, --config and --pubkey go with --offline=BUNDLE (recomputing a report without a "
-        "server)"));
-  }
-  if (flags.format != "csv" && !flags.table.empty()) {
+  if (flags.format != "csv" && !flags.table.empty() && flags.like.empty()) {
     // The page and the JSON hold every table; --table alone would be
     // ignored and answer another question than was asked.
     return FailUsage(absl::InvalidArgumentError(absl::StrCat(
         "--table=", flags.table, " picks one CSV table: add --format=csv (the ", flags.format,
         " report holds every table)")));
+  }
+  if (!flags.offline.empty()) return RunOffline(flags);
+  if (!flags.like.empty() || !flags.config.empty() || !flags.pubkey.empty()) {
+    return FailUsage(absl::InvalidArgumentError(
+        "--like, --config and --pubkey go with --offline=BUNDLE (recomputing a report without a "
+        "server)"));
   }
   v1::ReportDocumentRequest request;
   absl::StatusOr<v1::ReportRequest> report_request = MakeReportRequest(flags.period);
@@ -161,7 +179,7 @@ void AddReport(Registry& r) {
       "log's key; with --offline, recomputed from an exported bundle of the whole log",
       [flags](const Context& c) { return RunReport(c, *flags); });
   AddPeriodFlags(cmd, &flags->period);
-  AddFormatOption(cmd, &flags->format, {"html", "json", "csv"});
+  flags->format_given = AddFormatOption(cmd, &flags->format, {"html", "json", "csv"});
   cmd->add_option("--table", flags->table,
                   "with csv: groups (the default), findings or access")
       ->transform(AnyCase())

@@ -113,7 +113,8 @@ void AddRestore(Registry& r) {
       [flags](const Context&) { return RunRestore(*flags); });
   cmd->add_option("--from", flags->from, "the backup folder")->required();
   cmd->add_option("--to", flags->to, "the new data folder (must not exist, or be empty)");
-  cmd->add_option("--backup", flags->backup_id, "which backup (default: the newest)");
+  cmd->add_option("--backup", flags->backup_id, "which backup (default: the newest)")
+      ->transform(Decimal());
   cmd->add_option("--journal", flags->journal,
                   "where the restored checkpoint journal goes (default: <to>.checkpoints.jsonl, "
                   "where evenhandd looks for it)");

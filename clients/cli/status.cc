@@ -34,6 +34,8 @@ int RunStatus(const Context& context) {
     std::printf("integrity       no problems known\n");
   } else {
     for (const std::string& p : status->problems()) std::printf("PROBLEM         %s\n", p.c_str());
+    // For scripts and monitoring: a problem is not "done, all well".
+    return kVerificationFailed;
   }
   return kOk;
 }

@@ -66,13 +66,15 @@ void AddTail(Registry& r) {
   auto flags = std::make_shared<TailFlags>();
   CLI::App* cmd = r.Add("tail", "follow the log live (from the end, or from --from)",
                         [flags](const Context& c) { return RunTail(c, *flags); });
-  cmd->add_option("--from", flags->from, "first position (default: only new events)");
+  cmd->add_option("--from", flags->from, "first position (default: only new events)")
+      ->transform(Decimal());
   cmd->add_option("--type", flags->types, "only these event types (comma-separated)")
       ->delimiter(',');
   cmd->add_option("--prefix", flags->prefixes,
                   "only streams starting with these (comma-separated)")
       ->delimiter(',');
-  cmd->add_option("--count", flags->count, "stop after this many events (0: never)");
+  cmd->add_option("--count", flags->count, "stop after this many events (0: never)")
+      ->transform(Decimal());
   AddFormatOption(cmd, &flags->format, {"json", "table"});
 }
 

@@ -164,6 +164,9 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
       request,
       [&](const v1::AuditedEvent& e) {
         const uint64_t p = e.event().position();
+        // to_position 0 means "to the end": a checkpoint of no events reads
+        // none of the events appended since.
+        if (p > n) return false;
         if (p != range.size() + 1) {
           problem = absl::StrCat("position ", range.size() + 1, " is missing (next came ", p, ")");
           return false;
@@ -193,6 +196,10 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
       },
       [&](uint64_t scanned, uint64_t last) { bar.Update(scanned, last, range.size()); });
   bar.Done();
+  if (absl::IsDataLoss(status)) {
+    // The server itself found an event that is not what was written.
+    return VerificationFailed(absl::StrCat("the server reports damage: ", status.message()));
+  }
   if (!status.ok()) return FailServer(status, context);
   if (!problem.empty()) return VerificationFailed(problem);
   const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));

@@ -77,6 +77,9 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
   if (!flags.bundle.empty()) {
     const absl::StatusOr<OfflineLog>& log = lazy_log.Get();
     if (!log.ok()) {
+      if (absl::IsDataLoss(log.status())) {
+        return VerificationFailed(std::string(log.status().message()));
+      }
       return absl::IsNotFound(log.status()) ? FailIo(log.status()) : FailUsage(log.status());
     }
     absl::StatusOr<std::string> content = RecomputeContent(*log, s);
@@ -118,6 +121,11 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
 }
 
 int RunVerifyReport(const VerifyReportFlags& flags) {
+  if (!flags.config.empty() && flags.bundle.empty()) {
+    return FailUsage(absl::InvalidArgumentError(
+        "--config is the server's configuration for recomputing from --bundle: give --bundle "
+        "too, or leave --config out"));
+  }
   absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
   if (!key.ok()) return FailLocal(key.status());
   LazyLog log(flags);

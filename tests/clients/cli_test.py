@@ -549,6 +549,66 @@ class EvenHandCli(unittest.TestCase):
             self.assertEqual(result.returncode, 2, (args, result.stderr))
             self.assertIn(says, result.stderr, args)
 
+    def test_what_would_answer_another_question_is_exit_2(self):
+        # Each of these used to be taken as something else: a year 26 or
+        # 20266, an octal or wrapped-around number, "every obligation" for
+        # "due today", one of two conflicting flags silently, TLS turned off.
+        for args, says in ((["report", "--from=26-03-01"], "neither a date"),
+                           (["access", "--to=0226-03-31"], "before the year 1900"),
+                           (["replay", "--from=3026-03-01"], "past the year 2200"),
+                           (["replay", "--from=20266-03-01"], "neither a date"),
+                           (["replay", "--from=+2026-03-01"], "neither a date"),
+                           (["replay", "--to-position=0x10"], "decimal digits"),
+                           (["replay", "--from-position=-3"], "decimal digits"),
+                           (["read", "--all", "--from=-5"], "decimal digits"),
+                           (["due", "--within=0"], "--within=0"),
+                           (["read", "--all", "--stream=s"], "give one"),
+                           (["append", "--stream=s", "--type=BriefingRequested",
+                             "--file=/nonexistent"], "give one"),
+                           (["append", "--stream=s", "--payload={}"], "goes with --type"),
+                           (["--ca", "", "status"], "--ca: must name a file"),
+                           (["--server-name=council.example", "status"], "needs TLS"),
+                           (["verify-report", "--pubkey=k.pem", "--config=c.json", "r.html"],
+                            "give --bundle")):
+            result = self.cli(*args, check=False)
+            self.assertEqual(result.returncode, 2, (args, result.stderr))
+            self.assertIn(says, result.stderr, args)
+        empty_ca = os.path.join(self.tmp, "empty-ca.pem")
+        open(empty_ca, "w").close()
+        result = self.cli(f"--ca={empty_ca}", "status", check=False)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("holds no PEM certificate", result.stderr)
+        # Leading zeros are decimal, not octal.
+        line = self.cli("read", "--all", "--from=0100", "--max=1", "--format=json").stdout
+        self.assertEqual(int(json.loads(line)["position"]), 100)
+
+    def test_a_whole_log_bundle_to_stdout_reports_offline_and_refuses_tampering(self):
+        result = subprocess.run([ARGS.evenhand, f"--server={self.server.address}", "export",
+                                 "-o", "-"], capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(b"exported", result.stderr)  # the summary is not in the bundle
+        bundle = os.path.join(self.tmp, "whole.ehb")
+        with open(bundle, "wb") as f:
+            f.write(result.stdout)
+        self.assertIn("VERIFIED", self.cli("verify", bundle).stdout)
+        csv = self.cli("report", f"--offline={bundle}", "--format=csv").stdout
+        self.assertIn("group", csv.splitlines()[0])
+        signed = os.path.join(self.tmp, "signed.csv")
+        self.cli("report", "--format=csv", f"--output={signed}")
+        result = self.cli("report", f"--offline={bundle}", f"--like={signed}",
+                          "--from=2026-01-01", check=False)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("--like takes its question", result.stderr)
+        data = bytearray(result_bytes := open(bundle, "rb").read())
+        at = data.find(b"Briefing note withheld")
+        self.assertGreater(at, 0, len(result_bytes))
+        data[at] ^= 0x20
+        with open(bundle, "wb") as f:
+            f.write(data)
+        result = self.cli("report", f"--offline={bundle}", "--format=csv", check=False)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("VERIFICATION FAILED", result.stderr)
+
     def test_words_are_taken_in_any_case(self):
         lines = self.cli("findings", "--format=JSON", "--min-severity=Medium").stdout.splitlines()
         self.assertTrue(lines)
