@@ -98,7 +98,8 @@ EventLogService::EventLogService(storage::EventStore* store, EventLogOptions opt
       options_(std::move(options)),
       limits_(options_.max_subscriptions, options_.max_subscriptions_per_client),
       pool_(std::make_unique<internal::DeliveryPool>(2, options_.subscriber_bytes_per_second)),
-      resume_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-stream-resume", 0)) {}
+      resume_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-stream-resume", 0)),
+      record_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-access-record", 0)) {}
 
 EventLogService::~EventLogService() = default;
 
@@ -320,7 +321,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
                 at_end = true;
                 return false;
               }
-              if (out->size() >= kChunkBytes) {
+              // Every message within kChunkBytes but for one event alone
+              // (at most maxEventBytes, 3 MiB), so within a client's 4 MiB.
+              if (!out->empty() && out->size() + record.size() + 16 > kChunkBytes) {
                 stopped_early = true;
                 return false;
               }
@@ -335,9 +338,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
         if (cursor->limited) cursor->remaining -= sent;
         if (sent == want || budget.exhausted) stopped_early = true;
         // Where the chunk stopped: after its last event, or after the last
-        // event its filter passed over.
+        // event its filter passed over. Forwards, the read ends at the log's
+        // end as it was when it began, matching or not.
         last_seen = budget.last_done;
         if (last_seen == 0 || at_end || !stopped_early ||
+            (cursor->forwards && last_seen >= cursor->last) ||
             (cursor->limited && cursor->remaining == 0)) {
           cursor->done = true;
           finished();
@@ -376,8 +381,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   record.opened = [gate = options_.gate, grant = *grant, parsed] {
     return gate->Record(grant, kSubscribe, parsed, 0, "opened");
   };
-  record.closed = [gate = options_.gate, grant = *grant, parsed](uint64_t sent) {
-    gate->Record(grant, kSubscribe, parsed, sent, "completed").IgnoreError();
+  // On a thread of its own: the record waits for a commit, and a thousand
+  // subscribers ending at once must not hold up the others' deliveries.
+  record.closed = [pool = record_pool_.get(), gate = options_.gate, grant = *grant,
+                   parsed](uint64_t sent) {
+    pool->Submit([gate, grant, parsed, sent] {
+      gate->Record(grant, kSubscribe, parsed, sent, "completed").IgnoreError();
+      return size_t{0};
+    });
   };
   // Subscriptions are limited per principal (and in all); the local
   // principal of local mode only by maxSubscriptionsPerClient.

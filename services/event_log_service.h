@@ -90,6 +90,8 @@ class EventLogService final
   std::unique_ptr<internal::DeliveryPool> pool_;
   // Where AppendStream's parked requests are taken up again.
   std::unique_ptr<internal::DeliveryPool> resume_pool_;
+  // Where subscriptions' "completed" access records are appended.
+  std::unique_ptr<internal::DeliveryPool> record_pool_;
 };
 
 }  // namespace evenhand::services

@@ -135,16 +135,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     }
     limits_->Release(client_);
     if (closed_) {
-      // On the pool: putting the count on the record waits for a commit.
       uint64_t sent;
       {
         absl::MutexLock lock(&mu_);
         sent = events_sent_;
       }
-      pool_->Submit([closed = std::move(closed_), sent]() mutable {
-        closed(sent);
-        return size_t{0};
-      });
+      closed_(sent);
     }
     delete this;
   }
@@ -367,6 +363,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
     if (absl::Status s = record.opened(); !s.ok()) {
       shared.limits->Release(client);
       return new RefusedReactor(s);
+    }
+    // The record is in the log now: a subscription from the end starts
+    // after it, not with its own access record.
+    if (request.start_case() == v1::SubscribeRequest::kFromEnd) {
+      from = store->feed().committed() + 1;
     }
   }
   auto* reactor = new SubscribeReactor(shared, std::move(client), from, *std::move(filter),

@@ -69,7 +69,9 @@ struct Subscribers {
 
 // How a subscription goes on the record: `opened` once it is accepted
 // (after its position, filter and limits; its error refuses the call), and
-// `closed` with the events it sent when it ends (on the pool, best effort).
+// `closed` with the events it sent when it ends. `closed` is called from
+// the reactor's OnDone, on a gRPC callback thread: it must not wait (hand
+// the record to a thread of its own).
 struct SubscriptionRecord {
   std::function<absl::Status()> opened;
   std::function<void(uint64_t events_sent)> closed;

@@ -46,14 +46,6 @@ v1::ReportFormat Format(const ReportFlags& flags) {
 absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& flags,
                                                             const OfflineLog& log) {
   if (!flags.like.empty()) {
-    if (!flags.period.from.empty() || !flags.period.to.empty() || !flags.period.as_of.empty() ||
-        !flags.table.empty() || flags.format_given->count() > 0) {
-      // The signed report's question is the one asked: another flag would
-      // be ignored, and the answer would not be to it.
-      return absl::InvalidArgumentError(
-          "--like takes its question (format, table, period and moment) from the signed report: "
-          "leave out --from, --to, --as-of, --format and --table");
-    }
     std::ifstream in(flags.like, std::ios::binary);
     if (!in) return absl::NotFoundError(absl::StrCat("--like: cannot open ", flags.like));
     std::stringstream bytes;
@@ -142,6 +134,15 @@ int RunOffline(const ReportFlags& flags) {
 }
 
 int RunReport(const Context& context, const ReportFlags& flags) {
+  if (!flags.like.empty() &&
+      (!flags.period.from.empty() || !flags.period.to.empty() || !flags.period.as_of.empty() ||
+       !flags.table.empty() || flags.format_given->count() > 0)) {
+    // The signed report's question is the one asked: another flag would be
+    // ignored, and the answer would not be to it.
+    return FailUsage(absl::InvalidArgumentError(
+        "--like takes its question (format, table, period and moment) from the signed report: "
+        "leave out --from, --to, --as-of, --format and --table"));
+  }
   if (flags.format != "csv" && !flags.table.empty() && flags.like.empty()) {
     // The page and the JSON hold every table; --table alone would be
     // ignored and answer another question than was asked.

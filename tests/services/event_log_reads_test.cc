@@ -187,5 +187,28 @@ TEST_F(EventLogReadsTest, ASubscriptionIsOnTheRecordWhenAcceptedAndWhenItEndsWit
   EXPECT_EQ(records[1].events_returned(), 3u);
 }
 
+// A subscription from the end starts after its own access record: what
+// it is sent first is what was appended after it began.
+TEST_F(EventLogReadsTest, ASubscriptionFromTheEndIsNotSentItsOwnAccessRecord) {
+  record_reads_ = true;
+  StartServer();
+  Append("briefing-1", 1);
+  v1::SubscribeRequest request;
+  request.set_from_end(true);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(absl::Seconds(30)));
+  auto reader = stub_->Subscribe(&context, request);
+  v1::SubscribeResponse m;
+  ASSERT_TRUE(reader->Read(&m));  // caught_up: the subscription is live
+  EXPECT_TRUE(m.has_caught_up());
+  Append("query-9", 1);
+  if (HasFatalFailure()) return;
+  while (m.events().events_size() == 0 && reader->Read(&m)) {
+  }
+  ASSERT_GT(m.events().events_size(), 0);
+  EXPECT_EQ(m.events().events(0).event().stream_id(), "query-9");
+  context.TryCancel();
+}
+
 }  // namespace
 }  // namespace evenhand
