@@ -191,7 +191,11 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
         return true;
       });
   if (!status.ok()) return ToGrpcStatus(status);
-  if (client_gone || !chunks.Flush()) return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  if (client_gone || !chunks.Flush()) {
+    // What it had been sent when the client went (best effort).
+    options_.gate->Record(*grant, kReadStream, *request, sent, "cancelled").IgnoreError();
+    return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  }
   // The count, once known (the read was on the record before it began).
   options_.gate->Record(*grant, kReadStream, *request, sent, "completed").IgnoreError();
   return grpc::Status::OK;
@@ -213,7 +217,11 @@ class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // last (an empty last chunk is not sent).
   using Fill = std::function<absl::StatusOr<bool>(std::string* out)>;
 
-  explicit ChunkReactor(Fill fill) : fill_(std::move(fill)) { Next(); }
+  // `done` (if set) is called once the call is over, whatever its outcome.
+  explicit ChunkReactor(Fill fill, std::function<void()> done = nullptr)
+      : fill_(std::move(fill)), done_(std::move(done)) {
+    Next();
+  }
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
@@ -226,7 +234,10 @@ class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     }
     Next();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (done_) done_();
+    delete this;
+  }
 
  private:
   void Next() {
@@ -247,6 +258,7 @@ class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   }
 
   Fill fill_;
+  std::function<void()> done_;
   bool last_ = false;
   grpc::ByteBuffer buffer_;
 };
@@ -294,10 +306,21 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   cursor->last = store_->LastPosition();
   cursor->forwards = request.direction() != v1::BACKWARDS;
   cursor->filter = *std::move(filter);
-  // The count goes on the record once the read is done (best effort: the
-  // read was on the record before it began).
-  auto finished = [gate = options_.gate, grant = *grant, request, cursor] {
-    gate->Record(grant, kReadAll, request, cursor->sent, "completed").IgnoreError();
+  // The count goes on the record once the read is done, or what had been
+  // sent when the client went (best effort: the read was on the record
+  // before it began), on a thread of its own: it waits for a commit, and
+  // this is a callback thread appends share.
+  auto record = [pool = record_pool_.get(), gate = options_.gate, grant = *grant, request,
+                 cursor](const char* outcome) {
+    pool->Submit([gate, grant, request, sent = cursor->sent, outcome] {
+      gate->Record(grant, kReadAll, request, sent, outcome).IgnoreError();
+      return size_t{0};
+    });
+  };
+  auto finished = [record] { record("completed"); };
+  // A call that ends before its read is done: cancelled, or failed.
+  auto over = [record, cursor] {
+    if (!cursor->done) record("cancelled");
   };
   return new ChunkReactor(
       [store = store_, cursor, context, finished](std::string* out) -> absl::StatusOr<bool> {
@@ -358,7 +381,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
           cursor->next = last_seen - 1;
         }
         return false;
-      });
+      },
+      over);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(

@@ -10,9 +10,10 @@ namespace evenhand::projections::internal {
 void AccessTotals::Add(const v1::AccessRecorded& a, int64_t at_nanos, uint64_t position) {
   if (absl::StartsWith(a.outcome(), "denied")) {
     ++denied;
-  } else if (a.outcome() != "completed") {
+  } else if (a.outcome() != "completed" && a.outcome() != "cancelled") {
     // "allowed" (a unary read) or "opened" (a stream read starting);
-    // "completed" adds the events a stream returned to the same read.
+    // "completed" (or "cancelled", the client ended it first) adds the
+    // events a stream returned to the same read.
     ++reads;
   }
   events_returned += a.events_returned();

@@ -170,6 +170,21 @@ TEST_F(AccessRecordsTest, ReadsAreKeptPerPrincipalAndDayAndLeaveMemory) {
 // cases of at most kAccessReadsPerCase reads: a checkpoint rewrites only the
 // last, however many reads the day holds. After a restore, the day's reads
 // go on in a new case; every report counts them all, served or derived.
+// A stream read is one read however it ends: "opened", then "completed"
+// or "cancelled" (the client went first) with the events it was sent.
+TEST_F(AccessRecordsTest, AStreamReadCountsOnceWhetherItCompletesOrIsCancelled) {
+  FairnessProjection p;
+  Index(&p);
+  for (const char* end : {"completed", "cancelled"}) {
+    for (const char* outcome : {"opened", end}) {
+      v1::Payload read = ReadBy("auditor");
+      read.mutable_access_recorded()->set_outcome(outcome);
+      Fold("access-auditor", At(2026, 11, 2, 9), std::move(read), {&p});
+    }
+  }
+  EXPECT_EQ(Reads(p, kAllFrom, kAllTo), (Rows{{"auditor", 2}}));
+}
+
 TEST_F(AccessRecordsTest, ABusyDayIsKeptInCasesOfAFewHundredReads) {
   constexpr uint32_t kCase = FairnessProjection::kAccessReadsPerCase;
   MapStoredFindings& stored = stored_;

@@ -187,6 +187,39 @@ TEST_F(EventLogReadsTest, ASubscriptionIsOnTheRecordWhenAcceptedAndWhenItEndsWit
   EXPECT_EQ(records[1].events_returned(), 3u);
 }
 
+// A read the client ends early is on the record with what it had been
+// sent, and counts as one read in the committee's access table.
+TEST_F(EventLogReadsTest, AReadTheClientEndsEarlyIsRecordedWithWhatItWasSent) {
+  record_reads_ = true;
+  StartServer();
+  // Far more than gRPC's flow control lets the server send unread.
+  for (int i = 0; i < 60; ++i) Append(absl::StrCat("briefing-", i), 1000);
+  if (HasFatalFailure()) return;
+  {
+    grpc::ClientContext context;
+    auto reader = stub_->ReadAll(&context, v1::ReadAllRequest());
+    v1::ReadResponse r;
+    ASSERT_TRUE(reader->Read(&r));
+    EXPECT_GT(r.events_size(), 0);
+    context.TryCancel();
+    while (reader->Read(&r)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  const std::string method = "evenhand.v1.EventLog/ReadAll";
+  std::vector<v1::AccessRecorded> records;
+  for (int i = 0; i < 200; ++i) {
+    records = AccessRecords(method);
+    if (records.size() >= 2) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].outcome(), "opened");
+  EXPECT_EQ(records[1].outcome(), "cancelled");
+  EXPECT_GT(records[1].events_returned(), 0u);
+  EXPECT_LT(records[1].events_returned(), 60000u);
+}
+
 // A subscription from the end starts after its own access record: what
 // it is sent first is what was appended after it began.
 TEST_F(EventLogReadsTest, ASubscriptionFromTheEndIsNotSentItsOwnAccessRecord) {
