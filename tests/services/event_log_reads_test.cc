@@ -54,6 +54,18 @@ class EventLogReadsTest : public testing::ServerTest {
     return out;
   }
 
+  // The local principal's access records of `method`, once there are
+  // `at_least` (they are appended after the read ends), or after 10 s.
+  std::vector<v1::AccessRecorded> AccessRecords(const std::string& method, size_t at_least) {
+    std::vector<v1::AccessRecorded> records;
+    for (int i = 0; i < 200; ++i) {
+      records = AccessRecords(method);
+      if (records.size() >= at_least) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return records;
+  }
+
   // The local principal's access records of `method` so far.
   std::vector<v1::AccessRecorded> AccessRecords(const std::string& method) {
     std::vector<v1::AccessRecorded> out;
@@ -175,12 +187,7 @@ TEST_F(EventLogReadsTest, ASubscriptionIsOnTheRecordWhenAcceptedAndWhenItEndsWit
     }
     reader->Finish();
   }
-  std::vector<v1::AccessRecorded> records;
-  for (int i = 0; i < 200; ++i) {
-    records = AccessRecords(method);
-    if (records.size() >= 2) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  const std::vector<v1::AccessRecorded> records = AccessRecords(method, 2);
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].outcome(), "opened");
   EXPECT_EQ(records[1].outcome(), "completed");
@@ -207,12 +214,7 @@ TEST_F(EventLogReadsTest, AReadTheClientEndsEarlyIsRecordedWithWhatItWasSent) {
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   }
   const std::string method = "evenhand.v1.EventLog/ReadAll";
-  std::vector<v1::AccessRecorded> records;
-  for (int i = 0; i < 200; ++i) {
-    records = AccessRecords(method);
-    if (records.size() >= 2) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  const std::vector<v1::AccessRecorded> records = AccessRecords(method, 2);
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].outcome(), "opened");
   EXPECT_EQ(records[1].outcome(), "cancelled");
