@@ -195,6 +195,18 @@ class PublisherTest : public ::testing::Test {
     return *std::move(p);
   }
 
+  // A plain gRPC server of `service` on 127.0.0.1, which address_ then
+  // names: a stand-in for evenhandd where the publisher is under test.
+  std::unique_ptr<grpc::Server> StandIn(grpc::Service* service) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service);
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    address_ = absl::StrCat("127.0.0.1:", port);
+    return server;
+  }
+
   // Every id in the log exactly once.
   std::map<std::string, int> InTheLog(ChildServer& server) {
     std::map<std::string, int> ids;
@@ -400,13 +412,8 @@ TEST_F(PublisherTest, ACallWhoseAnswersStopIsAbandonedEvenWhileItsWritesWait) {
 // silence: every event waiting is reported with the refusal, once.
 TEST_F(PublisherTest, ACallRefusedForGoodIsReportedForEveryEventOnce) {
   v1::EventLog::Service unimplemented;
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&unimplemented);
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  std::unique_ptr<grpc::Server> bare = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> bare = StandIn(&unimplemented);
   ASSERT_NE(bare, nullptr);
-  address_ = absl::StrCat("127.0.0.1:", port);
   Reported reported;
   auto publisher = NewPublisher(&reported, /*outbox=*/true);
   std::vector<std::string> ids;
@@ -497,13 +504,8 @@ TEST_F(PublisherTest, AServersRetryDelayIsWaitedOutBeforeTryingAgain) {
   for (ThrottlingLog::Where where :
        {ThrottlingLog::Where::kAnswer, ThrottlingLog::Where::kCallStatus}) {
     ThrottlingLog log(where);
-    grpc::ServerBuilder builder;
-    builder.RegisterService(&log);
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    std::unique_ptr<grpc::Server> server = StandIn(&log);
     ASSERT_NE(server, nullptr);
-    address_ = absl::StrCat("127.0.0.1:", port);
     Reported reported;
     auto publisher = NewPublisher(&reported, /*outbox=*/false);
     auto id = publisher->Publish("officer-o-slow", Officer("o-slow"));
