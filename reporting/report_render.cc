@@ -50,9 +50,22 @@ std::string Html(absl::string_view text) {
                                     {"\"", "&quot;"}, {"'", "&#39;"}});
 }
 
+// A text cell of the CSV forms (RFC 4180, with two defences for who opens
+// them). Text comes from council systems, so a name may be anything:
+// - a cell a spreadsheet would take for a formula (OWASP's "CSV injection":
+//   one starting = + - @ tab or CR, as "=HYPERLINK(...)" or an identifier
+//   "-1+2") is written with an apostrophe before it, which spreadsheets show
+//   as text. A cell that starts with an apostrophe gets one more, so a reader
+//   recovers every value by dropping one leading apostrophe (docs/FAIRNESS.md);
+// - a cell holding # is quoted, so that no row starts with one and a reader
+//   told to skip '#' lines (the provenance line's) keeps every row.
+// Cells holding a comma, quote, newline or CR are quoted, quotes doubled.
 std::string Csv(absl::string_view text) {
-  if (text.find_first_of(",\"\n") == absl::string_view::npos) return std::string(text);
-  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
+  const bool formula = !text.empty() && absl::string_view("=+-@\t\r'").find(text[0]) !=
+                                            absl::string_view::npos;
+  const std::string cell = formula ? absl::StrCat("'", text) : std::string(text);
+  if (!formula && cell.find_first_of(",\"\n\r#") == std::string::npos) return cell;
+  return absl::StrCat("\"", absl::StrReplaceAll(cell, {{"\"", "\"\""}}), "\"");
 }
 
 const char* SeverityName(v1::Severity s) {

@@ -427,6 +427,47 @@ TEST_F(FairnessServiceTest, AMaxReplyBytesProtobufCannotSerialiseIsRefusedAtStar
                        HasSubstr("maxRequestBytes: 4294967296 is more than 2147483647")));
 }
 
+// Names come from the council's systems, so the CSV tables a clerk opens in
+// a spreadsheet must not run them: a cell that would start a formula gets an
+// apostrophe first (as does one that starts with an apostrophe, so the
+// value can be recovered), and a cell with # is quoted so no row reads as
+// the provenance comment.
+TEST_F(FairnessServiceTest, CsvCellsANameCouldTurnIntoAFormulaAreWrittenAsText) {
+  StartServer();
+  const absl::Time at = absl::Now() - absl::Hours(24);
+  for (const char* m : {"m1", "m2", "m3", "m4"}) {
+    v1::Payload p;
+    p.mutable_member_registered()->set_member_id(m);
+    p.mutable_member_registered()->set_name(absl::StrCat("Cllr ", m));
+    ASSERT_OK(client_->Append(Append(absl::StrCat("member-", m), at, p)));
+  }
+  auto group = [&](const std::string& id, const std::string& name,
+                   std::vector<std::string> members) {
+    v1::Payload p;
+    auto* r = p.mutable_political_group_recognised();
+    r->set_group_id(id);
+    r->set_name(name);
+    for (const std::string& m : members) r->add_member_ids(m);
+    return client_->Append(Append(absl::StrCat("group-", id), at, p)).status();
+  };
+  ASSERT_OK(group("-1+2", "=HYPERLINK(\"http://evil.example\",\"Open\")", {"m1", "m2"}));
+  ASSERT_OK(group("hash", "#Independents, 'Alliance'", {"m3", "m4"}));
+  v1::ReportDocumentRequest request;
+  request.set_format(v1::REPORT_CSV_GROUPS);
+  ASSERT_OK_AND_ASSIGN(v1::ReportDocument document, fairness_->GetReportDocument(request));
+  const std::string& csv = document.document();
+  EXPECT_THAT(
+      csv, HasSubstr("\n\"'-1+2\",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Open\"\")\",2,"));
+  EXPECT_THAT(csv, HasSubstr("\nhash,\"#Independents, 'Alliance'\",2,"));
+  // Every line but the header, the rows and the two comment lines at the
+  // end (provenance, signature) starts with what a row does.
+  std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 5u) << csv;
+  for (size_t i = 0; i < 3; ++i) EXPECT_NE(lines[i][0], '#') << lines[i];
+  EXPECT_TRUE(absl::StartsWith(lines[3], "# evenhand report: "));
+  EXPECT_TRUE(absl::StartsWith(lines[4], "# "));
+}
+
 TEST_F(FairnessServiceTest, RulesAreListedWithCitations) {
   StartServer();
   auto rules = fairness_->ListRules();
