@@ -64,11 +64,12 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
           std::printf("%10llu  %-20s  %-22s %-34s %-10s %6llu  %s\n",
                       static_cast<unsigned long long>(e.event().position()),
                       FormatTimestamp(e.event().event().occurred_at()).c_str(),
-                      a.principal().c_str(), a.method().c_str(),
-                      a.outcome().substr(0, a.outcome().find(':')).c_str(),
-                      static_cast<unsigned long long>(a.events_returned()), a.request().c_str());
+                      Printable(a.principal()).c_str(), Printable(a.method()).c_str(),
+                      Printable(a.outcome().substr(0, a.outcome().find(':'))).c_str(),
+                      static_cast<unsigned long long>(a.events_returned()),
+                      Printable(a.request()).c_str());
           if (absl::StartsWith(a.outcome(), "denied:")) {
-            std::printf("%10s  %s\n", "", a.outcome().c_str());
+            std::printf("%10s  %s\n", "", Printable(a.outcome()).c_str());
           }
         }
         return true;

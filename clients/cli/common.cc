@@ -54,17 +54,17 @@ int FailServer(const absl::Status& status, const Context& context) {
     hint = "\n  give a client certificate (--cert, --key) or a token (--token-file), with --ca";
   }
   std::fprintf(stderr, "evenhand: %s: %s%s\n", absl::StatusCodeToString(status.code()).c_str(),
-               std::string(status.message()).c_str(), hint.c_str());
+               Printable(status.message(), true).c_str(), hint.c_str());
   return kServer;
 }
 
 int FailUsage(const absl::Status& status) {
-  std::fprintf(stderr, "evenhand: %s\n", std::string(status.message()).c_str());
+  std::fprintf(stderr, "evenhand: %s\n", Printable(status.message(), true).c_str());
   return kUsage;
 }
 
 int FailIo(const absl::Status& status) {
-  std::fprintf(stderr, "evenhand: %s\n", std::string(status.message()).c_str());
+  std::fprintf(stderr, "evenhand: %s\n", Printable(status.message(), true).c_str());
   return kLocalIo;
 }
 
@@ -74,7 +74,7 @@ int FailLocal(const absl::Status& status) {
 }
 
 int VerificationFailed(const std::string& why) {
-  std::fprintf(stderr, "VERIFICATION FAILED: %s\n", why.c_str());
+  std::fprintf(stderr, "VERIFICATION FAILED: %s\n", Printable(why, true).c_str());
   return kVerificationFailed;
 }
 
@@ -147,12 +147,12 @@ void PrintEventHeader(bool chain) {
 void PrintEvent(const v1::RecordedEvent& e, const std::string& format,
                 const std::string* chain_hash) {
   if (format == "table") {
-    std::printf("%10llu  %-32s  %-32s  %-20s  %-20s%s\n",
-                static_cast<unsigned long long>(e.position()),
-                absl::StrCat(e.event().stream_id(), "@", e.stream_revision()).c_str(),
-                e.event().type().c_str(), FormatTimestamp(e.event().occurred_at()).c_str(),
-                FormatTimestamp(e.event().recorded_at()).c_str(),
-                chain_hash != nullptr ? absl::StrCat("  ", Hex(*chain_hash)).c_str() : "");
+    std::printf(
+        "%10llu  %-32s  %-32s  %-20s  %-20s%s\n", static_cast<unsigned long long>(e.position()),
+        Printable(absl::StrCat(e.event().stream_id(), "@", e.stream_revision())).c_str(),
+        Printable(e.event().type()).c_str(), FormatTimestamp(e.event().occurred_at()).c_str(),
+        FormatTimestamp(e.event().recorded_at()).c_str(),
+        chain_hash != nullptr ? absl::StrCat("  ", Hex(*chain_hash)).c_str() : "");
   } else {
     std::printf("%s\n", ToJsonLine(e).c_str());
   }
@@ -172,6 +172,80 @@ absl::Status WriteOutput(const std::string& path, const std::string& text) {
 }
 
 std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
+
+namespace {
+
+// The length of the UTF-8 sequence at text[i] and its code point, or 0 if
+// the bytes there are not one (overlong forms and surrogates included).
+size_t DecodeUtf8(absl::string_view text, size_t i, char32_t* code_point) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t n = 0;
+  char32_t c = 0;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    n = 2, c = lead & 0x1f;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    n = 3, c = lead & 0x0f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    n = 4, c = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    c = (c << 6) | (byte(i + k) & 0x3f);
+  }
+  if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+      (c >= 0xd800 && c <= 0xdfff)) {
+    return 0;
+  }
+  *code_point = c;
+  return n;
+}
+
+// C1 controls, and the marks and overrides that reorder text (Unicode's
+// bidirectional formatting characters: "Trojan Source", CVE-2021-42574).
+bool HiddenCodePoint(char32_t c) {
+  return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+         (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+}  // namespace
+
+std::string Printable(absl::string_view text, bool keep_newlines) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      if (b == '\n' && keep_newlines) {
+        out += '\n';
+      } else if (b == '\n' || b == '\r' || b == '\t') {
+        out += b == '\n' ? "\\n" : b == '\r' ? "\\r" : "\\t";
+      } else if (b < 0x20 || b == 0x7f) {
+        absl::StrAppend(&out, "\\x", absl::Hex(b, absl::kZeroPad2));
+      } else {
+        out += static_cast<char>(b);
+      }
+      ++i;
+      continue;
+    }
+    char32_t c = 0;
+    const size_t n = DecodeUtf8(text, i, &c);
+    if (n == 0) {
+      absl::StrAppend(&out, "\\x", absl::Hex(b, absl::kZeroPad2));
+      ++i;
+    } else if (HiddenCodePoint(c)) {
+      absl::StrAppend(&out, "\\u", absl::Hex(static_cast<uint32_t>(c), absl::kZeroPad4));
+      i += n;
+    } else {
+      out.append(text.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
 
 ProgressBar::ProgressBar(const std::string& label, const std::string& mode)
     : label_(label), on_(mode == "always" || (mode == "auto" && isatty(STDERR_FILENO))) {}
@@ -363,9 +437,9 @@ absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path) {
 }
 
 std::string DescribeCheckpoint(const v1::SignedCheckpoint& c) {
-  return absl::StrCat("tree size ", c.checkpoint().tree_size(), ", root ",
-                      Hex(c.checkpoint().root_hash()), ", signed ",
-                      FormatTimestamp(c.checkpoint().timestamp()), " by key ", c.key_id());
+  return absl::StrCat(
+      "tree size ", c.checkpoint().tree_size(), ", root ", Hex(c.checkpoint().root_hash()),
+      ", signed ", FormatTimestamp(c.checkpoint().timestamp()), " by key ", Printable(c.key_id()));
 }
 
 }  // namespace evenhand::cli

@@ -37,9 +37,10 @@ std::string DueDay(const v1::Obligation& o) {
 
 void PrintRow(const char* first, const v1::Obligation& o) {
   std::printf("%-10s  %-9u %-20s %-14s %-20s %-28s %s\n", first, o.working_days_left(),
-              o.rule_id().c_str(), o.group_id().empty() ? "-" : o.group_id().c_str(),
-              o.officer_id().empty() ? "-" : o.officer_id().c_str(), o.case_id().c_str(),
-              o.description().c_str());
+              Printable(o.rule_id()).c_str(),
+              o.group_id().empty() ? "-" : Printable(o.group_id()).c_str(),
+              o.officer_id().empty() ? "-" : Printable(o.officer_id()).c_str(),
+              Printable(o.case_id()).c_str(), Printable(o.description()).c_str());
 }
 
 const char* KindName(v1::ObligationUpdate::Kind kind) {

@@ -56,7 +56,8 @@ int RunExport(const Context& context, const ExportFlags& flags) {
       "exported %zu events of %zu case(s), %zu of them whole (%s), proven against the "
       "checkpoint of tree size %llu, "
       "%zu bytes (%.0f bytes per event)\n",
-      report->events.size(), report->streams.size(), complete, report->selection.c_str(),
+      report->events.size(), report->streams.size(), complete,
+      Printable(report->selection).c_str(),
       static_cast<unsigned long long>(report->tree_size), bundle->size(),
       report->events.empty() ? 0.0 : static_cast<double>(bundle->size()) / report->events.size());
   return kOk;

@@ -54,9 +54,10 @@ int RunFindings(const Context& context, const FindingsFlags& flags) {
       const std::string day = absl::FormatTime(
           "%Y-%m-%d", FromProtoTime(f.occurred_at()) - absl::Nanoseconds(1), UkTimeZone());
       std::printf("%-10s  %-8s %-26s %-14s %-28s %s\n", day.c_str(),
-                  v1::Severity_Name(f.severity()).c_str(), f.rule_id().c_str(),
-                  f.group_id().empty() ? "-" : f.group_id().c_str(),
-                  f.case_id().empty() ? "-" : f.case_id().c_str(), f.explanation().c_str());
+                  v1::Severity_Name(f.severity()).c_str(), Printable(f.rule_id()).c_str(),
+                  f.group_id().empty() ? "-" : Printable(f.group_id()).c_str(),
+                  f.case_id().empty() ? "-" : Printable(f.case_id()).c_str(),
+                  Printable(f.explanation()).c_str());
     }
   }
   return kOk;

@@ -128,7 +128,7 @@ int RunOffline(const ReportFlags& flags) {
                "evenhand: recomputed from %s (log %s, %llu events read): not signed, since only "
                "the server holds the key; the server's signed report of the same question is "
                "these bytes plus its signature line\n",
-               flags.offline.c_str(), statement->log_id.c_str(),
+               flags.offline.c_str(), Printable(statement->log_id).c_str(),
                static_cast<unsigned long long>(statement->tree_size));
   return kOk;
 }

@@ -62,7 +62,7 @@ int RunRestore(const RestoreFlags& flags) {
     options.expected_key = *key;
   }
   options.progress = [](const std::string& line) {
-    std::fprintf(stderr, "evenhand: %s\n", line.c_str());
+    std::fprintf(stderr, "evenhand: %s\n", Printable(line, true).c_str());
   };
   absl::StatusOr<integrity::RestoreResult> r = integrity::RestoreBackup(options);
   if (!r.ok()) {

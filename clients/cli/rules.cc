@@ -14,9 +14,9 @@ int RunRules(const Context& context) {
   absl::StatusOr<v1::ListRulesResponse> rules = client.ListRules();
   if (!rules.ok()) return FailServer(rules.status(), context);
   for (const auto& r : rules->rules()) {
-    std::printf("%-26s %-7s %s\n  %s\n  %s\n\n", r.rule_id().c_str(),
-                v1::Severity_Name(r.severity()).c_str(), r.title().c_str(), r.citation().c_str(),
-                r.description().c_str());
+    std::printf("%-26s %-7s %s\n  %s\n  %s\n\n", Printable(r.rule_id()).c_str(),
+                v1::Severity_Name(r.severity()).c_str(), Printable(r.title()).c_str(),
+                Printable(r.citation()).c_str(), Printable(r.description()).c_str());
   }
   return kOk;
 }

@@ -19,13 +19,14 @@ int RunStatus(const Context& context) {
       "server          %s (%s)\nversion         %s\nlog id          %s\n"
       "last position   %llu\nmax event size  %llu bytes\nmax batch       %u events\n",
       context.connection.address.c_str(),
-      context.connection.tls() ? "TLS" : "plain text, local mode", status->server_version().c_str(),
-      status->log_id().c_str(), static_cast<unsigned long long>(status->last_position()),
+      context.connection.tls() ? "TLS" : "plain text, local mode",
+      Printable(status->server_version()).c_str(), Printable(status->log_id()).c_str(),
+      static_cast<unsigned long long>(status->last_position()),
       static_cast<unsigned long long>(status->max_event_bytes()), status->max_batch_events());
   std::printf("appends         %s\n",
               status->accepting_appends()
                   ? "accepted"
-                  : absl::StrCat("refused: ", status->appends_refused()).c_str());
+                  : Printable(absl::StrCat("refused: ", status->appends_refused())).c_str());
   if (status->read_only()) std::printf("read-only       yes\n");
   std::printf("disk free       %.1f MiB (floor %.1f MiB)\n",
               static_cast<double>(status->free_disk_bytes()) / (1 << 20),
@@ -33,7 +34,9 @@ int RunStatus(const Context& context) {
   if (status->problems().empty()) {
     std::printf("integrity       no problems known\n");
   } else {
-    for (const std::string& p : status->problems()) std::printf("PROBLEM         %s\n", p.c_str());
+    for (const std::string& p : status->problems()) {
+      std::printf("PROBLEM         %s\n", Printable(p).c_str());
+    }
     // For scripts and monitoring: a problem is not "done, all well".
     return kVerificationFailed;
   }

@@ -57,11 +57,13 @@ int RunBundle(const VerifyFlags& flags) {
               r->events.empty() ? " (but it holds no event: it proves only that the log had "
                                   "this signed state, nothing about any case)"
                                 : "");
-  std::printf("  description  %s\n  selection    %s\n  created      %s\n", r->description.c_str(),
-              r->selection.c_str(), absl::FormatTime(r->created_at, absl::UTCTimeZone()).c_str());
+  std::printf("  description  %s\n  selection    %s\n  created      %s\n",
+              Printable(r->description).c_str(), Printable(r->selection).c_str(),
+              absl::FormatTime(r->created_at, absl::UTCTimeZone()).c_str());
   std::printf("  checkpoint   tree size %llu, root %s\n               signed %s by key %s (%s)\n",
               static_cast<unsigned long long>(r->tree_size), Hex(r->root_hash).c_str(),
-              absl::FormatTime(r->checkpoint_time, absl::UTCTimeZone()).c_str(), r->key_id.c_str(),
+              absl::FormatTime(r->checkpoint_time, absl::UTCTimeZone()).c_str(),
+              Printable(r->key_id).c_str(),
               r->key_pinned ? "the key you gave with --pubkey"
                             : "the key inside the bundle: NOT PINNED, compare it with the "
                               "council's published key or pass --pubkey");
@@ -79,20 +81,20 @@ int RunBundle(const VerifyFlags& flags) {
   for (const auto& st : r->streams) {
     if (st.complete()) {
       std::printf(
-          "    %-40s complete as of checkpoint %llu (%s)\n", st.stream_id.c_str(),
+          "    %-40s complete as of checkpoint %llu (%s)\n", Printable(st.stream_id).c_str(),
           static_cast<unsigned long long>(r->tree_size),
           st.total == 1 ? "its only event" : absl::StrCat("all ", st.total, " events").c_str());
     } else {
       std::printf(
           "    %-40s partial: %llu of its %llu events as of checkpoint %llu (the "
           "selection took only some)\n",
-          st.stream_id.c_str(), static_cast<unsigned long long>(st.held),
+          Printable(st.stream_id).c_str(), static_cast<unsigned long long>(st.held),
           static_cast<unsigned long long>(st.total), static_cast<unsigned long long>(r->tree_size));
     }
   }
   for (const auto& e : r->events) {
     std::printf("    %10llu  %-30s  %-30s  %s\n", static_cast<unsigned long long>(e.position()),
-                e.event().stream_id().c_str(), e.event().type().c_str(),
+                Printable(e.event().stream_id()).c_str(), Printable(e.event().type()).c_str(),
                 FormatTimestamp(e.event().occurred_at()).c_str());
   }
   std::printf("  verified in %.3f s (%.0f events/s)\n", seconds, r->events.size() / seconds);
@@ -225,7 +227,7 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
           "root: the server would prove cases complete or incomplete wrongly");
     }
   }
-  std::printf("log %s: VERIFIED\n", latest->checkpoint().log_id().c_str());
+  std::printf("log %s: VERIFIED\n", Printable(latest->checkpoint().log_id()).c_str());
   std::printf(
       "  %llu events replayed; every leaf hash and chain link recomputed from the events "
       "(%.0f events/s)\n",
@@ -240,7 +242,7 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
   } else {
     std::printf("  (a version 1 checkpoint: it signs no chain head or stream-head map)\n");
   }
-  std::printf("  key %s (%s)\n", key.key_id().c_str(),
+  std::printf("  key %s (%s)\n", Printable(key.key_id()).c_str(),
               pinned ? "pinned with --pubkey" : "as the server reports it: NOT PINNED");
   if (old) {
     absl::StatusOr<v1::ConsistencyProof> proof =

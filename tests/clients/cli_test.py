@@ -646,6 +646,52 @@ class EvenHandCli(unittest.TestCase):
             day = (at - timedelta(microseconds=1)).astimezone(ZoneInfo("Europe/London")).date()
             self.assertEqual(row.split()[0], day.isoformat(), (f["occurredAt"], row))
 
+    def test_names_from_council_systems_cannot_drive_the_terminal(self):
+        # A group's name is free text from a council system; tables print
+        # its escape sequences, C1 controls and bidi overrides as escapes,
+        # while JSON and the signed CSV keep the name exactly.
+        server = Server(os.path.join(self.tmp, "hostile-names"), ["--demo"])
+        try:
+            def cli(*args):
+                result = subprocess.run([ARGS.evenhand, f"--server={server.address}", *args],
+                                        capture_output=True, timeout=30)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                return result.stdout
+            name = "Ind\x1b]0;owned\x07 \u202eesrever\u202c \x9b=1+1"
+            at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+            for m in ("ev-1", "ev-2"):
+                cli("append", f"--stream=member-{m}", "--type=MemberRegistered",
+                    f'--payload={{"memberId": "{m}", "name": "Cllr {m}"}}', f"--occurred-at={at}")
+            cli("append", "--stream=group-evil", "--type=PoliticalGroupRecognised",
+                "--payload=" + json.dumps({"groupId": "evil", "name": name,
+                                           "memberIds": ["ev-1", "ev-2"]}),
+                f"--occurred-at={at}")
+            cli("append", "--stream=briefing-B-x", "--type=BriefingRequested",
+                '--payload={"briefingId": "B-x", "groupId": "green", "topic": "Bins", '
+                '"matterId": "bins", "requestedByMemberId": "green-1", '
+                '"routedToOfficerId": "o-ceo"}', f"--occurred-at={at}")
+            cli("append", "--stream=briefing-B-x", "--type=BriefingApproved",
+                '--payload={"briefingId": "B-x", "approvedByOfficerId": "o-ceo"}',
+                f"--occurred-at={at}")
+            cli("append", "--stream=briefing-B-x", "--type=BriefingDelivered",
+                '--payload={"briefingId": "B-x", "officerIds": ["o-ceo"], '
+                '"durationMinutes": 30, "business": "COUNCIL_BUSINESS"}', f"--occurred-at={at}")
+            table = cli("due", "--group=evil")
+            self.assertIn(b"Ind\\x1b]0;owned\\x07 \\u202eesrever\\u202c \\u009b=1+1 is owed",
+                          table)
+            for raw in (b"\x1b", b"\x07", "\u202e".encode(), "\x9b".encode()):
+                self.assertNotIn(raw, table)
+            owed = json.loads(cli("due", "--group=evil", "--format=json").splitlines()[0])
+            self.assertTrue(owed["description"].startswith(name + " is owed"))
+            # The CSV is the signed document, byte for byte: the name as
+            # given, but as text a spreadsheet will not run.
+            csv = cli("report", "--format=csv").decode()
+            row = [l for l in csv.splitlines() if l.startswith("evil,")]
+            self.assertEqual(len(row), 1, csv)
+            self.assertTrue(row[0].startswith(f"evil,{name},2,"), row)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
 
 def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
