@@ -253,7 +253,14 @@ absl::StatusOr<SplitDocument> Split(absl::string_view document) {
   absl::string_view last = document.substr(last_start, document.size() - 1 - last_start);
   absl::string_view line, payload;
   size_t line_start = 0;
-  if (absl::StartsWith(second, absl::StrCat(kHtmlOpen, kMarker))) {
+  // The last line first: a CSV report's is its signature line, and an HTML
+  // or JSON report's never starts with "# ", while a CSV row can start as
+  // the HTML line does (a principal named "<!-- evenhand-report-...").
+  if (absl::StartsWith(last, absl::StrCat(kCsvOpen, kMarker))) {
+    line = last;
+    line_start = last_start;
+    payload = last.substr(kCsvOpen.size());
+  } else if (absl::StartsWith(second, absl::StrCat(kHtmlOpen, kMarker))) {
     line = second;
     line_start = first_end + 1;
     payload = absl::StripSuffix(second.substr(kHtmlOpen.size()), kHtmlClose);
@@ -261,10 +268,6 @@ absl::StatusOr<SplitDocument> Split(absl::string_view document) {
     line = second;
     line_start = first_end + 1;
     payload = absl::StripSuffix(second.substr(kJsonOpen.size()), kJsonClose);
-  } else if (absl::StartsWith(last, absl::StrCat(kCsvOpen, kMarker))) {
-    line = last;
-    line_start = last_start;
-    payload = last.substr(kCsvOpen.size());
   } else {
     return Bad(
         "the file has no signature line (the second line of an HTML or JSON report, the last "

@@ -595,8 +595,10 @@ def _verify_report(data, trusted_raw):
         raise Rejected("report: does not end with LF")
     lines = text[:-1].split("\n")
     marker = "evenhand-report-signature v1 "
-    candidates = [(1, lines[1])] if len(lines) > 1 else []
-    candidates.append((len(lines) - 1, lines[-1]))
+    # The last line first: a CSV row may start as the HTML line does.
+    candidates = [(len(lines) - 1, lines[-1])]
+    if len(lines) > 1:
+        candidates.append((1, lines[1]))
     found = None
     for index, line in candidates:
         for prefix in ("<!-- ", ' "signature": {"value": "', "# "):

@@ -87,7 +87,10 @@ class ReportDocumentTest : public ::testing::Test {
                          [this](absl::string_view m) { return key_.Sign(m); });
   }
 
-  static std::string Content(v1::ReportFormat format) {
+  std::string Content(v1::ReportFormat format) const {
+    if (!csv_content_.empty() && format != v1::REPORT_HTML && format != v1::REPORT_JSON) {
+      return csv_content_;
+    }
     switch (format) {
       case v1::REPORT_HTML:
         return "<!DOCTYPE html>\n<html><body><p>Green Group: 3 findings</p></body></html>\n";
@@ -98,6 +101,7 @@ class ReportDocumentTest : public ::testing::Test {
     }
   }
 
+  std::string csv_content_;  // when set, the CSV forms' content
   Tree tree_{8};
   integrity::SigningKey key_ = *integrity::SigningKey::Generate();
   integrity::SigningKey other_key_ = *integrity::SigningKey::Generate();
@@ -117,6 +121,19 @@ TEST_F(ReportDocumentTest, EachFormatVerifiesAndGivesBackItsContentAndQuestion) 
     EXPECT_EQ(r->statement.to, absl::InfiniteFuture());
     EXPECT_EQ(r->checkpoint.tree_size(), 5u);
   }
+}
+
+// A CSV's rows are the council's and its callers' names: a row that starts
+// as an HTML report's signature line does is a row, not the signature.
+TEST_F(ReportDocumentTest, ACsvRowThatLooksLikeTheHtmlSignatureLineIsARow) {
+  csv_content_ =
+      "principal,roles\n<!-- evenhand-report-signature v1 key=x -->,auditor\n"
+      "# evenhand report: x\n";
+  const std::string doc = Document(v1::REPORT_CSV_ACCESS);
+  absl::StatusOr<VerifiedReport> r = VerifyDocument(doc, key_.public_key());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->content, csv_content_);
+  EXPECT_EQ(r->statement.format, v1::REPORT_CSV_ACCESS);
 }
 
 TEST_F(ReportDocumentTest, TheSignatureLineSitsWhereItsFormatPutsIt) {
