@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/quoted.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -119,7 +120,10 @@ std::string FormatLine(Format format, Severity severity, absl::string_view compo
   const std::string time =
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   if (format == Format::kText) {
-    return absl::StrCat(time, " ", SeverityName(severity, format), " ", component, ": ", message,
+    // One line per message: a caller's value with a newline in it would
+    // otherwise forge the next line.
+    return absl::StrCat(time, " ", SeverityName(severity, format), " ", component, ": ",
+                        OneLine(message, message.size()),
                         request_id.empty() ? "" : absl::StrCat(" request_id=", request_id));
   }
   std::string line = absl::StrCat("{\"time\":\"", time, "\",\"level\":\"",

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "base/error_details.h"
+#include "base/quoted.h"
 #include "base/status_macros.h"
 #include "evenhand/v1/audit.pb.h"
 #include "evenhand/v1/log.pb.h"
@@ -75,7 +76,8 @@ bool RoleMatches(const std::string& granted, const std::string& needed) {
 }
 
 std::string Who(const Identity& id) {
-  return absl::StrCat("principal \"", id.principal, "\" (", id.authenticated_as, ")");
+  return absl::StrCat("principal ", Quoted(id.principal), " (", OneLine(id.authenticated_as, 256),
+                      ")");
 }
 
 std::string RolesText(const Identity& id) {
@@ -341,8 +343,9 @@ absl::Status Authorizer::CheckAppend(const Identity& identity,
     }
     if (!identity.PublishesAs(e.source_system())) {
       return absl::PermissionDeniedError(
-          absl::StrCat(Who(identity), " may not append events[", i, "] as source_system \"",
-                       e.source_system(), "\": it needs the role publisher:", e.source_system(),
+          absl::StrCat(Who(identity), " may not append events[", i, "] as source_system ",
+                       Quoted(e.source_system()), ": it needs the role ",
+                       Quoted(absl::StrCat("publisher:", e.source_system())),
                        ", and it has ", RolesText(identity)));
     }
     // A system appends only what its lane lists; with no lane, nothing on a
@@ -367,7 +370,7 @@ absl::Status Authorizer::CheckAppend(const Identity& identity,
     }
     if (!Lists(lane->stream_kinds(), kind)) {
       return absl::PermissionDeniedError(absl::StrCat(
-          Who(identity), " may not append to stream \"", request->stream_id(), "\": publisher ",
+          Who(identity), " may not append to stream ", Quoted(request->stream_id()), ": publisher ",
           lane->system(), " may append only to ", absl::StrJoin(lane->stream_kinds(), "-, "),
           "- streams (security.publishers)"));
     }
@@ -397,7 +400,7 @@ absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::stri
       EH_ASSIGN_OR_RETURN(std::string owner, OwnerOf(read->stream_id()));
       if (std::find(grant.groups.begin(), grant.groups.end(), owner) == grant.groups.end()) {
         return absl::PermissionDeniedError(absl::StrCat(
-            Who(identity), " may not read stream \"", read->stream_id(), "\": ",
+            Who(identity), " may not read stream ", Quoted(read->stream_id()), ": ",
             owner.empty() ? std::string("it is not a political group's case")
                           : absl::StrCat("it is group ", owner, "'s case"),
             ", and it may read its own group's (", absl::StrJoin(grant.groups, ", "), ") only"));
@@ -408,8 +411,8 @@ absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::stri
       if (!wanted.empty() &&
           std::find(grant.groups.begin(), grant.groups.end(), wanted) == grant.groups.end()) {
         return absl::PermissionDeniedError(absl::StrCat(
-            Who(identity), " may not replay what concerns group \"", wanted,
-            "\": it may read its own group's (", absl::StrJoin(grant.groups, ", "), ") only"));
+            Who(identity), " may not replay what concerns group ", Quoted(wanted),
+            ": it may read its own group's (", absl::StrJoin(grant.groups, ", "), ") only"));
       }
     }
   }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
+#include "base/quoted.h"
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "base/time_util.h"
@@ -145,7 +146,8 @@ absl::Status CallGate::Append(const Identity& identity, absl::string_view method
   a->set_method(std::string(method));
   a->set_request(Describe(request));
   a->set_events_returned(events_returned);
-  a->set_outcome(std::string(outcome));
+  // A refusal's reason may quote what the caller sent: one bounded line.
+  a->set_outcome(OneLine(outcome, kMaxRequestText));
   for (const std::string& r : identity.roles) a->add_roles(r);
   std::vector<v1::Event> events;
   events.push_back(std::move(e));

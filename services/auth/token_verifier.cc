@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/error_details.h"
+#include "base/quoted.h"
 #include "base/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -250,7 +251,7 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
   const std::string alg = StringField(*header, "alg");
   if (alg != "RS256" && alg != "ES256") {
     return Refused(
-        absl::StrCat("it is signed with \"", alg, "\"; only RS256 and ES256 are accepted"));
+        absl::StrCat("it is signed with ", Quoted(alg), "; only RS256 and ES256 are accepted"));
   }
   const std::string kid = StringField(*header, "kid");
   const Key* key = nullptr;
@@ -259,8 +260,8 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
     if (!kid.empty() ? k.kid == kid : keys_.size() == 1) key = &k;
   }
   if (key == nullptr) {
-    return Refused(absl::StrCat("no key of the identity provider's JWKS matches it (kid \"", kid,
-                                "\", ", alg, ")"));
+    return Refused(absl::StrCat("no key of the identity provider's JWKS matches it (kid ",
+                                Quoted(kid), ", ", alg, ")"));
   }
   std::string sig = *signature;
   if (alg == "ES256") {

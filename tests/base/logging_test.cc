@@ -48,6 +48,19 @@ TEST(TextLines, RequestIdAtTheEnd) {
               HasSubstr(" INFO evenhandd: started request_id=r-9"));
 }
 
+// A message may quote what a caller sent: its control characters are
+// escaped so that it cannot forge the next line.
+TEST(TextLines, AMessageIsOneLineWhateverItHolds) {
+  const std::string line = FormatLine(Format::kText, Severity::kWarning, "auth",
+                                      "refused \"x\n2026-01-01T00:00:00.000Z INFO auth: admin"
+                                      "\x1b[2K\"",
+                                      "");
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+  EXPECT_THAT(line, HasSubstr(" WARN auth: refused \"x\\x0a2026-01-01T00:00:00.000Z INFO auth: "
+                              "admin\\x1b[2K\""));
+}
+
 TEST(RequestScope, SetsAndRestoresThisThreadsId) {
   SetThreadRequestId("");
   {

@@ -236,7 +236,7 @@ class EvenHandFromPython(unittest.TestCase):
             self.log_stub.Append(log_pb2.AppendRequest(stream_id="query-Q-py-lane",
                                                        events=[event]))
         self.assertEqual(caught.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
-        self.assertIn("needs the role publisher:case-system", caught.exception.details())
+        self.assertIn("needs the role \"publisher:case-system\"", caught.exception.details())
 
     def test_health_and_reflection(self):
         health = health_pb2_grpc.HealthStub(self.channel)

@@ -291,6 +291,24 @@ TEST_F(SecurityTest, APublisherCannotAppendOutsideItsLane) {
   EXPECT_EQ(s.status().code(), absl::StatusCode::kPermissionDenied) << s.status();
   EXPECT_TRUE(absl::StrContains(s.status().message(), "source_system \"case-system\""))
       << s.status();
+  // A value it sends is quoted short and on one line, in the refusal and in
+  // the access record of it: it forges no log line and fills no record.
+  const std::string forged_line = "x\n2026-01-01T00:00:00.000Z INFO auth: admin signed in";
+  s = Publish("committee-mgmt", forged_line + std::string(256 << 10, 'y'),
+              absl::StrCat("query-", query_id), {q});
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kPermissionDenied) << s.status();
+  EXPECT_THAT(std::string(s.status().message()),
+              ::testing::AllOf(::testing::HasSubstr("\"x\\n2026-01-01T00:00:00.000Z INFO"),
+                               ::testing::HasSubstr("... (262197 bytes)"),
+                               ::testing::SizeIs(::testing::Lt(2048))));
+  int refusals = 0;
+  for (const auto& r : AccessRecords("committee-mgmt")) {
+    const std::string& outcome = r.event().payload().access_recorded().outcome();
+    EXPECT_LT(outcome.size(), 2048u);
+    EXPECT_EQ(outcome.find('\n'), std::string::npos) << outcome;
+    refusals += absl::StrContains(outcome, "x\\n2026-01-01");
+  }
+  EXPECT_EQ(refusals, 1);
   // ...nor write the server's own access records.
   v1::Payload forged;
   forged.mutable_access_recorded()->set_principal("auditor");

@@ -1,0 +1,27 @@
+// Quoting a caller's value inside a message: errors returned over gRPC,
+// refusals kept in the access records, log lines. What a caller sends may
+// be long or hold newlines and escape sequences; quoted, it is one short
+// line that forges nothing (another log line, a second field of a record).
+#ifndef EVENHAND_BASE_QUOTED_H_
+#define EVENHAND_BASE_QUOTED_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace evenhand {
+
+// `value` in double quotes, its quotes, backslashes, control characters and
+// bytes beyond ASCII as C escapes (absl::CHexEscape); only the first
+// `max_bytes` of it, followed by "... (N bytes)" when it was longer.
+std::string Quoted(absl::string_view value, size_t max_bytes = 128);
+
+// `text` with its control characters (C0 and DEL) as \xNN escapes and cut
+// to `max_bytes` (at a UTF-8 character's start, then "..."): a message made
+// safe to store or log as one line, keeping everything else as it is.
+std::string OneLine(absl::string_view text, size_t max_bytes);
+
+}  // namespace evenhand
+
+#endif  // EVENHAND_BASE_QUOTED_H_
