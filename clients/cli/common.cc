@@ -423,6 +423,19 @@ absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags) {
   return request;
 }
 
+absl::Status WithAsOfHint(absl::Status status, const std::string& as_of) {
+  if (!absl::IsOutOfRange(status) || as_of.size() != 8 ||
+      !std::all_of(as_of.begin(), as_of.end(), absl::ascii_isdigit)) {
+    return status;
+  }
+  const std::string day =
+      absl::StrCat(as_of.substr(0, 4), "-", as_of.substr(4, 2), "-", as_of.substr(6, 2));
+  if (!ParseWhen("--as-of", day, false).ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(status.message(), "\n  --as-of=", as_of,
+                                   " is read as a log position; for the day, write --as-of=", day));
+}
+
 absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("--pubkey: cannot open ", path));

@@ -190,6 +190,10 @@ struct PeriodFlags {
 void AddPeriodFlags(CLI::App* cmd, PeriodFlags* flags);
 // A report request for the period (--as-of also takes a position).
 absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags);
+// `status`, with a hint when it refuses a position beyond the log and
+// --as-of was eight digits that also spell a day ("20260301": the position,
+// as asked, but most likely meant as 2026-03-01).
+absl::Status WithAsOfHint(absl::Status status, const std::string& as_of);
 
 absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path);
 // One line for people: tree size, root (hex), when and by which key.

@@ -121,7 +121,7 @@ int RunDue(const Context& context, const DueFlags& flags) {
   if (!channel.ok()) return FailLocal(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
   absl::StatusOr<v1::ListObligationsResponse> response = client.ListObligations(request);
-  if (!response.ok()) return FailServer(response.status(), context);
+  if (!response.ok()) return FailServer(WithAsOfHint(response.status(), flags.as_of), context);
   if (flags.format == "json") {
     for (const auto& o : response->obligations()) std::printf("%s\n", ToJsonLine(o).c_str());
     return kOk;

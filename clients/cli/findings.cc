@@ -40,7 +40,9 @@ int RunFindings(const Context& context, const FindingsFlags& flags) {
   if (!channel.ok()) return FailLocal(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
   absl::StatusOr<v1::ListFindingsResponse> response = client.ListFindings(request);
-  if (!response.ok()) return FailServer(response.status(), context);
+  if (!response.ok()) {
+    return FailServer(WithAsOfHint(response.status(), flags.period.as_of), context);
+  }
   if (flags.format != "json") {
     std::printf("%-10s  %-8s %-26s %-14s %-28s %s\n", "day (UK)", "severity", "rule", "group",
                 "case", "what happened");

@@ -119,7 +119,7 @@ int RunOffline(const ReportFlags& flags) {
                  "published key (evenhand pubkey) to pin it\n");
   }
   absl::StatusOr<reporting::ReportStatement> statement = OfflineStatement(flags, *log);
-  if (!statement.ok()) return FailLocal(statement.status());
+  if (!statement.ok()) return FailLocal(WithAsOfHint(statement.status(), flags.period.as_of));
   absl::StatusOr<std::string> content = RecomputeContent(*log, *statement);
   if (!content.ok()) return FailUsage(content.status());
   absl::Status written = WriteOutput(flags.output, *content);
@@ -165,7 +165,9 @@ int RunReport(const Context& context, const ReportFlags& flags) {
   if (!channel.ok()) return FailLocal(channel.status());
   clients::FairnessClient client(v1::Fairness::NewStub(*channel));
   absl::StatusOr<v1::ReportDocument> document = client.GetReportDocument(request);
-  if (!document.ok()) return FailServer(document.status(), context);
+  if (!document.ok()) {
+    return FailServer(WithAsOfHint(document.status(), flags.period.as_of), context);
+  }
   absl::Status written = WriteOutput(flags.output, document->document());
   return written.ok() ? kOk : FailIo(written);
 }

@@ -272,6 +272,16 @@ class EvenHandCli(unittest.TestCase):
         result = self.cli("report", "--as-of=2020-01-01", check=False)
         self.assertEqual(result.returncode, 3, result.stderr)
         self.assertIn("before the first event was recorded", result.stderr)
+        # Eight digits are a position, as asked; beyond the log, the refusal
+        # says how to write the day they also spell.
+        for command in (["report"], ["findings"], ["due"]):
+            result = self.cli(*command, "--as-of=20260301", check=False)
+            self.assertEqual(result.returncode, 3, result.stderr)
+            self.assertIn("20260301 is beyond the end of the log", result.stderr)
+            self.assertIn("for the day, write --as-of=2026-03-01", result.stderr)
+        result = self.cli("report", "--as-of=99999999", check=False)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertNotIn("for the day", result.stderr)
 
     def test_unknown_groups_rules_cases_and_commands_are_errors(self):
         result = self.cli("findings", "--group=greens", check=False)
