@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -123,7 +124,7 @@ std::string FormatLine(Format format, Severity severity, absl::string_view compo
     // One line per message: a caller's value with a newline in it would
     // otherwise forge the next line.
     return absl::StrCat(time, " ", SeverityName(severity, format), " ", component, ": ",
-                        OneLine(message, message.size()),
+                        OneLine(message, std::numeric_limits<size_t>::max()),
                         request_id.empty() ? "" : absl::StrCat(" request_id=", request_id));
   }
   std::string line = absl::StrCat("{\"time\":\"", time, "\",\"level\":\"",

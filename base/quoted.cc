@@ -1,5 +1,7 @@
 #include "base/quoted.h"
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
@@ -12,26 +14,29 @@ std::string Quoted(absl::string_view value, size_t max_bytes) {
 }
 
 std::string OneLine(absl::string_view text, size_t max_bytes) {
-  bool cut = false;
-  if (text.size() > max_bytes) {
-    size_t end = max_bytes;
-    // Back to the start of a character: never half of one.
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
-    text = text.substr(0, end);
-    cut = true;
-  }
   std::string out;
-  out.reserve(text.size() + 3);
-  for (char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b == 0x7f) {
+  out.reserve(std::min(text.size(), max_bytes) + 3);
+  size_t i = 0;
+  for (; i < text.size(); ++i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    const bool control = b < 0x20 || b == 0x7f;
+    if (out.size() + (control ? 4 : 1) > max_bytes) break;
+    if (control) {
       absl::StrAppend(&out, "\\x", absl::Hex(b, absl::kZeroPad2));
     } else {
-      out += c;
+      out += static_cast<char>(b);
     }
   }
-  if (cut) out += "...";
-  return out;
+  if (i == text.size()) return out;
+  // Cut: never half a character. The bytes of the one cut through were
+  // copied as they are (control characters are ASCII), at most three.
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  for (int k = 0; k < 3 && i > 0 && (byte(i) & 0xc0) == 0x80 && (byte(i - 1) & 0x80) != 0;
+       ++k) {
+    out.pop_back();
+    --i;
+  }
+  return out + "...";
 }
 
 }  // namespace evenhand

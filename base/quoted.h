@@ -17,9 +17,10 @@ namespace evenhand {
 // `max_bytes` of it, followed by "... (N bytes)" when it was longer.
 std::string Quoted(absl::string_view value, size_t max_bytes = 128);
 
-// `text` with its control characters (C0 and DEL) as \xNN escapes and cut
-// to `max_bytes` (at a UTF-8 character's start, then "..."): a message made
-// safe to store or log as one line, keeping everything else as it is.
+// `text` with its control characters (C0 and DEL) as \xNN escapes, at
+// most `max_bytes` once escaped (cut at a UTF-8 character's start, then
+// "..."): a message made safe to store or log as one line, keeping
+// everything else as it is.
 std::string OneLine(absl::string_view text, size_t max_bytes);
 
 }  // namespace evenhand

@@ -56,8 +56,9 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
       for (const v1::BackupInfo& b : response.backups()) std::printf("%s\n", ToJsonLine(b).c_str());
       return kOk;
     }
-    std::printf("backups in %s\n%-6s %-22s %12s %12s  %-10s %s\n", response.dir().c_str(), "ID",
-                "TAKEN", "CHECKPOINT", "SIZE", "STATE", "SIGNING KEY");
+    std::printf("backups in %s\n%-6s %-22s %12s %12s  %-10s %s\n",
+                Printable(response.dir()).c_str(), "ID", "TAKEN", "CHECKPOINT", "SIZE", "STATE",
+                "SIGNING KEY");
     for (const v1::BackupInfo& b : response.backups()) PrintBackup(b);
     return kOk;
   }
@@ -81,8 +82,8 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
       "  signing key  %s\n"
       "%s"
       "restore it with: evenhand restore --from=%s --backup=%u --to=NEW_DATA_DIR\n",
-      info.backup_id(), info.dir().c_str(), info.duration_ms() / 1000.0,
-      DescribeCheckpoint(m.checkpoint()).c_str(), m.log_id().c_str(),
+      info.backup_id(), Printable(info.dir()).c_str(), info.duration_ms() / 1000.0,
+      DescribeCheckpoint(m.checkpoint()).c_str(), Printable(m.log_id()).c_str(),
       static_cast<unsigned long long>(m.last_position()), Mib(info.size_bytes()).c_str(),
       Mib(info.copied_bytes()).c_str(),
       m.signing_key_included() ? "included (owner-only): keep the backup as safe as the data folder"
@@ -92,7 +93,7 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
           : absl::StrCat("  deleted      ", info.purged_backup_ids_size(),
                          " older backups (backup.keep)\n")
                 .c_str(),
-      info.dir().c_str(), info.backup_id());
+      Printable(info.dir()).c_str(), info.backup_id());
   return kOk;
 }
 

@@ -194,7 +194,8 @@ int RunImport(const Context& context, const ImportFlags& flags) {
     std::fprintf(stderr,
                  "evenhand: import stopped at %s; %llu of %zu events recorded before it; fix it "
                  "and run the same import again (recorded events are not added twice)\n",
-                 failed_at.c_str(), static_cast<unsigned long long>(recorded.load()), total);
+                 Printable(failed_at).c_str(), static_cast<unsigned long long>(recorded.load()),
+                 total);
     return FailServer(failure, context);
   }
   std::printf("imported %zu events in %zu streams (already recorded ones answered as replays)\n",

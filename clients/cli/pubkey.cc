@@ -17,7 +17,7 @@ int RunPubkey(const Context& context, const std::string& output) {
   if (!k.ok()) return FailServer(k.status(), context);
   absl::Status w = WriteOutput(output, k->pem());
   if (!w.ok()) return FailIo(w);
-  std::fprintf(stderr, "evenhand: Ed25519 key id %s\n", k->key_id().c_str());
+  std::fprintf(stderr, "evenhand: Ed25519 key id %s\n", Printable(k->key_id()).c_str());
   return kOk;
 }
 

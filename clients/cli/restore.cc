@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/cli/common.h"
 #include "integrity/backups.h"
+#include "integrity/signing.h"
 
 namespace evenhand::cli {
 namespace {
@@ -91,7 +92,7 @@ int RunRestore(const RestoreFlags& flags) {
                                   : r->signing_key_file.c_str(),
       flags.pubkey.empty()
           ? absl::StrCat("  note         verified with the key the backup names (",
-                         m.public_key().key_id(),
+                         Printable(integrity::KeyId(m.public_key().raw())),
                          "): compare it with the key id you hold, or pass --pubkey\n")
                 .c_str()
           : "",

@@ -94,8 +94,8 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
     }
   }
   std::printf("report %s: VERIFIED\n", file.c_str());
-  std::printf("  signed by    key %s (the key given)\n", r->key_id.c_str());
-  std::printf("  log          %s\n", s.log_id.c_str());
+  std::printf("  signed by    key %s (the key given)\n", Printable(r->key_id).c_str());
+  std::printf("  log          %s\n", Printable(s.log_id).c_str());
   std::printf("  read         the first %llu events, Merkle root %s\n",
               static_cast<unsigned long long>(s.tree_size), Hex(s.root_hash).c_str());
   std::printf("  checkpoint   tree size %llu, root %s, signed %s: %s\n",
@@ -110,7 +110,7 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
               s.to == absl::InfiniteFuture() ? "then (included)"
                                               : absl::StrCat(When(s.to), " (excluded)").c_str(),
               When(s.as_of_time).c_str());
-  std::printf("  rule set     %s\n", s.rule_set_version.c_str());
+  std::printf("  rule set     %s\n", Printable(s.rule_set_version).c_str());
   if (!flags.bundle.empty()) {
     std::printf("  recomputed   from %s: the same report, byte for byte\n", flags.bundle.c_str());
   } else if (!named) {

@@ -358,7 +358,7 @@ absl::Status Authorizer::CheckAppend(const Identity& identity,
     if (lane == nullptr) {
       if (local_mode_) continue;
       return absl::PermissionDeniedError(absl::StrCat(
-          Who(identity), " may not append events[", i, "]: publisher ", e.source_system(),
+          Who(identity), " may not append events[", i, "]: publisher ", Quoted(e.source_system()),
           " has no lane in security.publishers; list the event types and stream kinds it may "
           "append there"));
     }

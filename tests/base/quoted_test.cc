@@ -32,6 +32,15 @@ TEST(OneLine, CutsAtTheStartOfACharacter) {
   EXPECT_EQ(OneLine("ab\xc3\xa9z", 3), "ab...");
   EXPECT_EQ(OneLine("ab\xc3\xa9z", 4), "ab\xc3\xa9...");
   EXPECT_EQ(OneLine("abc", 3), "abc");
+  EXPECT_EQ(OneLine("abc", 0), "...");
+}
+
+TEST(OneLine, TheLimitCountsTheEscapes) {
+  EXPECT_EQ(OneLine(std::string(100, '\n'), 10), "\\x0a\\x0a...");
+  // A cut after an escape never takes a byte of it back.
+  EXPECT_EQ(OneLine("\n\xc3\xa9", 5), "\\x0a...");
+  // Stray continuation bytes: at most three are given back.
+  EXPECT_EQ(OneLine(std::string(10, '\x80'), 6), std::string(3, '\x80') + "...");
 }
 
 }  // namespace

@@ -78,7 +78,7 @@ TEST(AuthorizerTest, OnANetworkAPublisherWithoutALaneMayAppendNothing) {
   absl::StatusOr<Grant> g =
       (*a)->Authorize(Publisher("newsys"), kAppend, Request("newsys", "briefing-B-1"));
   ASSERT_TRUE(absl::IsPermissionDenied(g.status())) << g.status();
-  EXPECT_TRUE(absl::StrContains(g.status().message(), "publisher newsys has no lane"))
+  EXPECT_TRUE(absl::StrContains(g.status().message(), "publisher \"newsys\" has no lane"))
       << g.status();
   EXPECT_TRUE(absl::StrContains(g.status().message(), "security.publishers")) << g.status();
 
