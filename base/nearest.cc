@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/quoted.h"
 
 namespace evenhand {
 
@@ -26,9 +27,15 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
 }
 
 std::string Nearest(absl::string_view value, const std::vector<std::string>& known) {
+  // Known values are names and ids (at most 128 bytes): a much longer value
+  // is no typo of one, and comparing it would cost its length each time.
+  if (value.size() > 256) return "";
   std::string best;
   size_t best_distance = std::max<size_t>(1, value.size() / 3) + 1;
   for (const std::string& k : known) {
+    // The lengths' difference is a lower bound of the distance.
+    const size_t gap = value.size() > k.size() ? value.size() - k.size() : k.size() - value.size();
+    if (gap >= best_distance) continue;
     const size_t d = EditDistance(value, k);
     if (d < best_distance) {
       best_distance = d;
@@ -36,9 +43,9 @@ std::string Nearest(absl::string_view value, const std::vector<std::string>& kno
     }
   }
   if (best.empty() && !value.empty()) {
+    const std::string lv = absl::AsciiStrToLower(value);
     for (const std::string& k : known) {
       const std::string lk = absl::AsciiStrToLower(k);
-      const std::string lv = absl::AsciiStrToLower(value);
       if (absl::StrContains(lk, lv) || absl::StrContains(lv, lk)) {
         return k;
       }
@@ -52,7 +59,7 @@ std::string UnknownValueMessage(absl::string_view what, absl::string_view value,
   const std::string nearest = Nearest(value, known);
   std::vector<std::string> sorted = known;
   std::sort(sorted.begin(), sorted.end());
-  return absl::StrCat("unknown ", what, " \"", value, "\"",
+  return absl::StrCat("unknown ", what, " ", Quoted(value),
                       nearest.empty() ? "" : absl::StrCat("; did you mean \"", nearest, "\"?"),
                       " (known: ", sorted.empty() ? "none yet" : absl::StrJoin(sorted, ", "), ")");
 }

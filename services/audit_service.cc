@@ -10,6 +10,7 @@
 #include "base/error_details.h"
 #include "base/grpc_status.h"
 #include "base/nearest.h"
+#include "base/quoted.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 #include "google/protobuf/descriptor.h"
@@ -161,7 +162,7 @@ absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
       }
       return WithErrorInfo(
           absl::NotFoundError(absl::StrCat(
-              "filter.stream_id: no case \"", f.stream_id(), "\" in the log",
+              "filter.stream_id: no case ", Quoted(f.stream_id()), " in the log",
               near.empty()
                   ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
                   : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?"))),
@@ -197,8 +198,8 @@ absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
     if (!known) {
       return InvalidFieldError(
           absl::StrCat("filter.", field),
-          absl::StrCat("no ", std::string(kind) == "member" ? "councillor" : "officer", " \"", id,
-                       "\" is registered in the log (no stream ", kind, "-", id, ")"),
+          absl::StrCat("no ", std::string(kind) == "member" ? "councillor" : "officer", " ",
+                       Quoted(id), " is registered in the log (no stream of its own)"),
           "UNKNOWN_VALUE");
     }
   }

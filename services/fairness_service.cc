@@ -16,11 +16,13 @@
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "base/nearest.h"
+#include "base/quoted.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 #include "integrity/merkle.h"
 #include "reporting/provenance.h"
 #include "reporting/report_document.h"
+#include "services/internal/read_filter.h"
 #include "services/internal/reply_size.h"
 
 namespace evenhand::services {
@@ -554,6 +556,14 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
   for (const v1::RuleInfo& r : projections::FairnessProjection::Rules(options_.settings)) {
     rules.push_back(r.rule_id());
   }
+  if (absl::Status s = internal::CheckFilterSize("rule_ids", request->rule_ids_size());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = internal::CheckFilterSize("group_ids", request->group_ids_size());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   for (const std::string& r : request->rule_ids()) {
     if (std::find(rules.begin(), rules.end(), r) == rules.end()) {
       return ToGrpcStatus(
@@ -644,6 +654,8 @@ absl::Status FairnessService::CheckObligationFilters(
     const v1::FairnessReport& report,
     const google::protobuf::RepeatedPtrField<std::string>& group_ids,
     const google::protobuf::RepeatedPtrField<std::string>& officer_ids) const {
+  EH_RETURN_IF_ERROR(internal::CheckFilterSize("group_ids", group_ids.size()));
+  EH_RETURN_IF_ERROR(internal::CheckFilterSize("officer_ids", officer_ids.size()));
   std::vector<std::string> groups;
   for (const v1::GroupMetrics& g : report.groups()) groups.push_back(g.group_id());
   for (const std::string& g : group_ids) {
@@ -659,7 +671,8 @@ absl::Status FairnessService::CheckObligationFilters(
   for (const std::string& o : officer_ids) {
     EH_ASSIGN_OR_RETURN(bool known, store_->StreamExists(absl::StrCat("officer-", o)));
     if (!known) {
-      return InvalidFieldError("officer_ids", absl::StrCat("no officer \"", o, "\" is registered"),
+      return InvalidFieldError("officer_ids",
+                               absl::StrCat("no officer ", Quoted(o), " is registered"),
                                "UNKNOWN_VALUE");
     }
   }

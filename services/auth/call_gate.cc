@@ -32,6 +32,8 @@ std::string Describe(const google::protobuf::Message& request) {
   std::string text;
   google::protobuf::TextFormat::Printer printer;
   printer.SetSingleLineMode(true);
+  // A string field of many megabytes is printed cut, not printed then cut.
+  printer.SetTruncateStringFieldLongerThan(256);
   printer.PrintToString(request, &text);
   if (text.size() > kMaxRequestText) text = text.substr(0, kMaxRequestText) + "...";
   while (!text.empty() && text.back() == ' ') text.pop_back();

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/nearest.h"
+#include "base/status_macros.h"
 #include "evenhand/v1/events.pb.h"
 #include "google/protobuf/descriptor.h"
 
@@ -23,10 +24,22 @@ const std::vector<std::string>& KnownEventTypes() {
   return *types;
 }
 
+absl::Status CheckFilterSize(absl::string_view field, int size) {
+  if (size <= kMaxFilterValues) return absl::OkStatus();
+  return InvalidFieldError(field,
+                           absl::StrCat("at most ", kMaxFilterValues, " values, got ", size,
+                                        ": ask for fewer at a time"),
+                           "TOO_MANY_VALUES");
+}
+
 absl::StatusOr<storage::ReadFilter> ToReadFilter(
     const google::protobuf::RepeatedPtrField<std::string>& stream_prefixes,
     const google::protobuf::RepeatedPtrField<std::string>& event_types,
     absl::string_view field_prefix) {
+  EH_RETURN_IF_ERROR(
+      CheckFilterSize(absl::StrCat(field_prefix, "stream_prefixes"), stream_prefixes.size()));
+  EH_RETURN_IF_ERROR(
+      CheckFilterSize(absl::StrCat(field_prefix, "event_types"), event_types.size()));
   storage::ReadFilter filter;
   const std::vector<std::string>& types = KnownEventTypes();
   for (const std::string& t : event_types) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -18,11 +19,22 @@
 
 namespace evenhand::services::internal {
 
+// The most values a request's filter list may hold (event types, stream
+// prefixes, groups, rules, officers). Each is checked per event or per
+// finding, so an unbounded list would multiply a read's cost; no honest
+// question names more.
+inline constexpr int kMaxFilterValues = 64;
+
+// INVALID_ARGUMENT (TOO_MANY_VALUES, naming `field`) for a list longer than
+// kMaxFilterValues.
+absl::Status CheckFilterSize(absl::string_view field, int size);
+
 // Every event type's name ("BriefingRequested", ...), from the Payload.
 const std::vector<std::string>& KnownEventTypes();
 
 // INVALID_ARGUMENT (UNKNOWN_VALUE, field `field_prefix` + "event_types")
-// for an unknown type; otherwise storage's filter.
+// for an unknown type, TOO_MANY_VALUES for a list too long; otherwise
+// storage's filter.
 absl::StatusOr<storage::ReadFilter> ToReadFilter(
     const google::protobuf::RepeatedPtrField<std::string>& stream_prefixes,
     const google::protobuf::RepeatedPtrField<std::string>& event_types,

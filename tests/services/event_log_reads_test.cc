@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/grpc_deadline.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -243,6 +244,48 @@ TEST_F(EventLogReadsTest, ASubscriptionFromTheEndIsNotSentItsOwnAccessRecord) {
   ASSERT_GT(m.events().events_size(), 0);
   EXPECT_EQ(m.events().events(0).event().stream_id(), "query-9");
   context.TryCancel();
+}
+
+}  // namespace
+}  // namespace evenhand
+
+namespace evenhand {
+namespace {
+
+// A filter's lists are checked against every event or finding, and an
+// unknown value's message looks for the nearest known one: a request's
+// lists are bounded and a long value is quoted short, not compared.
+TEST_F(EventLogReadsTest, FilterListsAreBoundedAndLongValuesQuotedShort) {
+  Append("query-Q-1", 3);
+  v1::ReadAllRequest read;
+  for (int i = 0; i < 65; ++i) read.mutable_filter()->add_stream_prefixes("query-");
+  absl::Status s = client_->ReadAll(read, [](const v1::RecordedEvent&) { return true; });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("filter.stream_prefixes: at most 64 values, got 65")));
+  EXPECT_EQ(ReasonOf(s), "TOO_MANY_VALUES");
+  read.mutable_filter()->mutable_stream_prefixes()->RemoveLast();
+  int seen = 0;
+  ASSERT_OK(client_->ReadAll(read, [&](const v1::RecordedEvent&) { return ++seen, true; }));
+  EXPECT_EQ(seen, 3);  // 64 is allowed
+
+  v1::ListFindingsRequest findings;
+  for (int i = 0; i < 65; ++i) findings.add_group_ids(absl::StrCat("g", i));
+  EXPECT_THAT(fairness_->ListFindings(findings).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("group_ids: at most 64 values, got 65")));
+  v1::ListObligationsRequest obligations;
+  for (int i = 0; i < 65; ++i) obligations.add_officer_ids(absl::StrCat("o", i));
+  EXPECT_THAT(fairness_->ListObligations(obligations).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("officer_ids: at most 64 values, got 65")));
+
+  // 8 MB of a rule id: refused at once, quoted in 128 bytes.
+  findings.clear_group_ids();
+  findings.add_rule_ids(std::string(8 << 20, 'x') + "\n");
+  s = fairness_->ListFindings(findings).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("... (8388609 bytes) (known: ")));
+  EXPECT_LT(s.message().size(), 4096u);
 }
 
 }  // namespace
