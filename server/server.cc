@@ -3,16 +3,17 @@
 #include <arpa/inet.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -26,8 +27,8 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "integrity/checkpoint_journal.h"
 #include "integrity/integrity_log.h"
-#include "projections/projection_runner.h"
 #include "projections/fairness_projection.h"
+#include "projections/projection_runner.h"
 #include "projections/working_day_calendar.h"
 #include "server/data_dir_lock.h"
 #include "server/demo_loader.h"
@@ -665,6 +666,15 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   }
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  // Reads that ended as gRPC stopped (subscriptions it cut) go on the record
+  // with what they were sent, while the log still takes the server's records.
+  if (const size_t left =
+          event_log_->FinishAccessRecords(std::max(deadline, absl::Now() + absl::Seconds(10)));
+      left != 0) {
+    logging::Error(kComponent, absl::StrCat(left,
+                                            " access records of reads that ended at the "
+                                            "shutdown could not be appended in time"));
+  }
   socket_poller_->Stop();
   if (metrics_) metrics_->Stop();
   // The projection checkpoints what it has folded, and the tree is signed as

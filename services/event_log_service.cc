@@ -45,6 +45,14 @@ absl::Status CheckDirection(int direction) {
                                                      "; use FORWARDS (0) or BACKWARDS (1)"));
 }
 
+// A read's closing access record could not be appended (the log stopped
+// after a storage failure, or was closed): said, not dropped in silence.
+void LogUnrecorded(const absl::Status& recorded, const char* method, const char* outcome) {
+  if (recorded.ok()) return;
+  logging::Error("event-log", absl::StrCat("the \"", outcome, "\" access record of a ", method,
+                                           " call was not appended: ", recorded.message()));
+}
+
 storage::Direction ToDirection(v1::Direction d) {
   return d == v1::BACKWARDS ? storage::Direction::kBackwards : storage::Direction::kForwards;
 }
@@ -102,6 +110,10 @@ EventLogService::EventLogService(storage::EventStore* store, EventLogOptions opt
       record_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-access-record", 0)) {}
 
 EventLogService::~EventLogService() = default;
+
+size_t EventLogService::FinishAccessRecords(absl::Time deadline) {
+  return record_pool_->WaitUntilIdle(deadline);
+}
 
 grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* context,
                                                   const v1::AppendRequest* request,
@@ -313,7 +325,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   auto record = [pool = record_pool_.get(), gate = options_.gate, grant = *grant, request,
                  cursor](const char* outcome) {
     pool->Submit([gate, grant, request, sent = cursor->sent, outcome] {
-      gate->Record(grant, kReadAll, request, sent, outcome).IgnoreError();
+      LogUnrecorded(gate->Record(grant, kReadAll, request, sent, outcome), kReadAll, outcome);
       return size_t{0};
     });
   };
@@ -410,7 +422,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   record.closed = [pool = record_pool_.get(), gate = options_.gate, grant = *grant,
                    parsed](uint64_t sent) {
     pool->Submit([gate, grant, parsed, sent] {
-      gate->Record(grant, kSubscribe, parsed, sent, "completed").IgnoreError();
+      LogUnrecorded(gate->Record(grant, kSubscribe, parsed, sent, "completed"), kSubscribe,
+                    "completed");
       return size_t{0};
     });
   };

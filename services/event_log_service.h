@@ -80,6 +80,12 @@ class EventLogService final
   // Subscriptions being served now.
   size_t subscriptions() const { return limits_.active(); }
 
+  // Once gRPC has ended every call (at shutdown, before the log is closed):
+  // waits until the access records of reads that ended ("completed",
+  // "cancelled": a subscription the shutdown cut) are appended. The number
+  // still not appended if `deadline` passed first.
+  size_t FinishAccessRecords(absl::Time deadline);
+
   grpc::Status GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest* request,
                          v1::GetStatusResponse* response) override;
 

@@ -319,7 +319,9 @@ class EventStore {
   const std::string& log_id() const;
 
   // Stops accepting appends (they fail with Unavailable) and wakes every
-  // subscriber so it can end. Appends already queued still complete.
+  // subscriber so it can end. Appends already queued still complete, and
+  // AppendRecord() is still taken until Close(), so reads that end while
+  // the server stops are put on the record.
   void BeginShutdown();
 
   // After BeginShutdown(): waits until every append queued before it has

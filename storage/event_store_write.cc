@@ -199,7 +199,12 @@ void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expec
   absl::Status stopped;
   {
     absl::MutexLock lock(&queue_mu_);
-    if (accepting_) {
+    // The server's own records go on while it shuts down (until Close): a
+    // read that ends then, a subscription cut by the shutdown, is still put
+    // on the record with what it was sent.
+    const bool closing_record =
+        record && shutting_down_ && !stop_ && failure_.empty() && !read_only_;
+    if (accepting_ || closing_record) {
       {
         absl::MutexLock count(&outstanding_mu_);
         ++outstanding_;

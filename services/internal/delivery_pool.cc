@@ -45,9 +45,23 @@ void DeliveryPool::Run() {
       if (queue_.empty()) return;
       work = std::move(queue_.front());
       queue_.pop_front();
+      ++running_;
     }
-    Charge(std::move(work)());
+    const size_t bytes = std::move(work)();
+    {
+      absl::MutexLock lock(&mu_);
+      --running_;
+    }
+    Charge(bytes);
   }
+}
+
+size_t DeliveryPool::WaitUntilIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.empty() && running_ == 0; };
+  mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
+  return queue_.size() + running_;
 }
 
 void DeliveryPool::Charge(size_t bytes) {

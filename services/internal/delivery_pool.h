@@ -46,6 +46,10 @@ class DeliveryPool {
   // `work` returns the bytes it handed to gRPC.
   void Submit(absl::AnyInvocable<size_t() &&> work);
 
+  // Waits until nothing is queued or running; the number of pieces of work
+  // still queued or running if `deadline` passed first (0: all done).
+  size_t WaitUntilIdle(absl::Time deadline);
+
  private:
   void Run();
 
@@ -56,6 +60,8 @@ class DeliveryPool {
   absl::Mutex mu_;
   std::deque<absl::AnyInvocable<size_t() &&>> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // Pieces of work taken from the queue and not yet done.
+  size_t running_ ABSL_GUARDED_BY(mu_) = 0;
   // The token bucket: bytes available (negative: owed) as of `refilled_`.
   double tokens_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time refilled_ ABSL_GUARDED_BY(mu_);

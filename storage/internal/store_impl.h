@@ -204,6 +204,8 @@ class EventStore::Impl {
   mutable absl::Mutex queue_mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool accepting_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // BeginShutdown was called: publishers' appends are refused, the
+  // server's own records (`Pending::record`) still taken until `stop_`.
   bool shutting_down_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool stop_ ABSL_GUARDED_BY(queue_mu_) = false;
   // Set when a RocksDB write failed with an unknown outcome; appends are

@@ -195,6 +195,36 @@ TEST_F(EventLogReadsTest, ASubscriptionIsOnTheRecordWhenAcceptedAndWhenItEndsWit
   EXPECT_EQ(records[1].events_returned(), 3u);
 }
 
+// A subscriber stays connected for days: a server that stops (SIGTERM, an
+// upgrade) ends its subscription, and that end goes on the record with
+// what it had been sent before the log closes, not refused as "shutting
+// down" and lost.
+TEST_F(EventLogReadsTest, ASubscriptionTheShutdownEndsIsOnTheRecordWithWhatItWasSent) {
+  record_reads_ = true;
+  StartServer();
+  Append("briefing-1", 4);
+  if (HasFatalFailure()) return;
+  v1::SubscribeRequest briefings;
+  briefings.set_from_position(1);
+  briefings.mutable_filter()->add_stream_prefixes("briefing-");
+  grpc::ClientContext context;
+  auto reader = stub_->Subscribe(&context, briefings);
+  v1::SubscribeResponse m;
+  int events = 0;
+  while (!m.has_caught_up() && reader->Read(&m)) events += m.events().events_size();
+  ASSERT_EQ(events, 4);
+  StopServer();
+  while (reader->Read(&m)) {
+  }
+  EXPECT_FALSE(reader->Finish().ok());
+  StartServer();
+  const std::vector<v1::AccessRecorded> records = AccessRecords("evenhand.v1.EventLog/Subscribe");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].outcome(), "opened");
+  EXPECT_EQ(records[1].outcome(), "completed");
+  EXPECT_EQ(records[1].events_returned(), 4u);
+}
+
 // A read the client ends early is on the record with what it had been
 // sent, and counts as one read in the committee's access table.
 TEST_F(EventLogReadsTest, AReadTheClientEndsEarlyIsRecordedWithWhatItWasSent) {
