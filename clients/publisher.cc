@@ -4,12 +4,13 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "base/big_endian.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -130,9 +131,9 @@ absl::Status Publisher::OpenOutbox() {
                                               options_.outbox_dir, " is damaged"));
     }
     StreamQueue& q = streams_[stored.stream_id()];
-    if (q.fresh.empty()) q.oldest = absl::Now();
     const size_t bytes = stored.events(0).ByteSizeLong();
-    q.fresh.push_back(Entry{seq, std::move(*stored.mutable_events(0)), /*alone=*/true, bytes});
+    q.fresh.push_back(
+        Entry{seq, std::move(*stored.mutable_events(0)), /*alone=*/true, bytes, absl::Now()});
     ++pending_;
     pending_bytes_ += bytes;
     next_seq_ = std::max(next_seq_, seq + 1);
@@ -199,8 +200,7 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
   }
   // (Closed meanwhile with an outbox: it is there for the next publisher.)
   StreamQueue& q = streams_[stream_id];
-  if (q.fresh.empty()) q.oldest = absl::Now();
-  q.fresh.push_back(Entry{seq, std::move(event), /*alone=*/false, bytes});
+  q.fresh.push_back(Entry{seq, std::move(event), /*alone=*/false, bytes, absl::Now()});
   wake_ = true;
   return id;
 }
@@ -293,40 +293,46 @@ void Publisher::Run() {
 }
 
 std::optional<Publisher::Batch> Publisher::NextBatch() {
-  // Round robin: the scan starts after the stream served last, so streams
-  // late in the map are not starved by busy early ones.
-  const auto start = streams_.upper_bound(last_served_);
-  for (auto it = start; it != streams_.end(); ++it) {
-    if (std::optional<Batch> b = NextBatchOf(it->first, it->second)) {
-      last_served_ = it->first;
-      return b;
+  // In the order events were handed over: a batch that is ready lets the
+  // streams holding older events go first, lingered or not, so an event is
+  // never sent ahead of one handed over before it (unless that one waits
+  // for its stream's batch in flight, or backs off).
+  const absl::Time now = absl::Now();
+  auto first = streams_.end();
+  uint64_t first_seq = UINT64_MAX;
+  bool any_ready = false;
+  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+    const StreamQueue& q = it->second;
+    if (q.in_flight || now < q.not_before) continue;
+    uint64_t seq;
+    if (!q.retries.empty()) {
+      seq = q.retries.front().entries.front().seq;
+      any_ready = true;
+    } else if (!q.fresh.empty()) {
+      const Entry& front = q.fresh.front();
+      seq = front.seq;
+      any_ready |= front.alone || flushing_ || q.fresh.size() >= options_.batch_max_events ||
+                   now - front.handed >= options_.linger;
+    } else {
+      continue;
+    }
+    if (seq < first_seq) {
+      first_seq = seq;
+      first = it;
     }
   }
-  for (auto it = streams_.begin(); it != start; ++it) {
-    if (std::optional<Batch> b = NextBatchOf(it->first, it->second)) {
-      last_served_ = it->first;
-      return b;
-    }
-  }
-  return std::nullopt;
+  if (!any_ready) return std::nullopt;
+  return TakeBatch(first->first, first->second);
 }
 
-std::optional<Publisher::Batch> Publisher::NextBatchOf(const std::string& stream_id,
-                                                       StreamQueue& q) {
-  const absl::Time now = absl::Now();
-  if (q.in_flight || now < q.not_before) return std::nullopt;
+std::optional<Publisher::Batch> Publisher::TakeBatch(const std::string& stream_id, StreamQueue& q) {
   if (!q.retries.empty()) {
     Batch b = std::move(q.retries.front());
     q.retries.pop_front();
     q.in_flight = true;
     return b;
   }
-  if (q.fresh.empty()) return std::nullopt;
   const bool alone = q.fresh.front().alone;
-  if (!alone && !flushing_ && q.fresh.size() < options_.batch_max_events &&
-      now - q.oldest < options_.linger) {
-    return std::nullopt;
-  }
   Batch b;
   b.stream_id = stream_id;
   const size_t n = alone ? 1 : std::min(q.fresh.size(), options_.batch_max_events);
@@ -338,9 +344,34 @@ std::optional<Publisher::Batch> Publisher::NextBatchOf(const std::string& stream
     b.entries.push_back(std::move(q.fresh.front()));
     q.fresh.pop_front();
   }
-  q.oldest = now;
   q.in_flight = true;
   return b;
+}
+
+bool Publisher::WaitsForEarlierEvents(const Batch& batch, const v1::AppendStreamResponse& r) const {
+  const uint64_t seq = batch.entries.front().seq;
+  for (const google::protobuf::Any& any : r.error().details()) {
+    google::rpc::ErrorInfo info;
+    if (!any.UnpackTo(&info) || info.reason() != "UNKNOWN_REFERENCE") continue;
+    auto named = info.metadata().find("stream");
+    if (named == info.metadata().end() || named->second == batch.stream_id) return false;
+    auto q = streams_.find(named->second);
+    if (q == streams_.end()) return false;
+    // An event of that stream handed over before this one, not yet
+    // answered: waiting, or in flight (answers are read on one thread, so
+    // none is between its answer and its outcome now).
+    if (!q->second.retries.empty() && q->second.retries.front().entries.front().seq < seq) {
+      return true;
+    }
+    if (!q->second.fresh.empty() && q->second.fresh.front().seq < seq) return true;
+    for (const auto& [index, sent] : in_flight_) {
+      if (sent.batch.stream_id == named->second && sent.batch.entries.front().seq < seq) {
+        return true;
+      }
+    }
+    return false;
+  }
+  return false;
 }
 
 void Publisher::Requeue(Batch batch, bool back_off, absl::Duration server_delay) {
@@ -427,14 +458,53 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay
   // What the call took and did not answer goes again, as it was; unless
   // the server refused the call itself for good.
   std::vector<Batch> refused;
+  std::vector<Batch> too_large;
   bool answered;
   {
     absl::MutexLock lock(&mu_);
+    if (ended.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        *server_delay == absl::ZeroDuration() && !in_flight_.empty() &&
+        absl::StrContains(ended.error_message(), "larger than max")) {
+      // gRPC ends a call whose request is over the server's maxRequestBytes
+      // (no RetryInfo: not a limit that time lifts). The largest request
+      // unanswered is over it: split, or refused if it is one event.
+      auto largest = in_flight_.begin();
+      size_t largest_bytes = 0;
+      for (auto it = in_flight_.begin(); it != in_flight_.end(); ++it) {
+        size_t bytes = 0;
+        for (const Entry& e : it->second.batch.entries) bytes += e.bytes;
+        if (bytes > largest_bytes) {
+          largest_bytes = bytes;
+          largest = it;
+        }
+      }
+      Batch batch = std::move(largest->second.batch);
+      in_flight_.erase(largest);
+      if (batch.entries.size() == 1) {
+        too_large.push_back(std::move(batch));
+      } else {
+        StreamQueue& q = streams_[batch.stream_id];
+        q.in_flight = false;
+        for (auto e = batch.entries.rbegin(); e != batch.entries.rend(); ++e) {
+          Batch single;
+          single.stream_id = batch.stream_id;
+          single.entries.push_back(std::move(*e));
+          q.retries.push_front(std::move(single));
+        }
+      }
+    }
     for (auto& [i, sent] : in_flight_) Requeue(std::move(sent.batch), /*back_off=*/false);
     in_flight_.clear();
     call_context_ = nullptr;
     answered = call_answered_;
     if (!answered && !closing_ && RefusedForGood(ended.error_code())) refused = TakeAllWaiting();
+  }
+  if (!too_large.empty()) {
+    FailAll(std::move(too_large),
+            absl::ResourceExhaustedError(absl::StrCat(
+                "the server ended the call on this event's request (", ended.error_message(),
+                "): the event alone is larger than the server's maxRequestBytes; raise it in the "
+                "server's config, or make the event smaller")));
   }
   if (!refused.empty()) {
     size_t events = 0;
@@ -464,6 +534,13 @@ void Publisher::ReadAnswers(
       in_flight_.erase(it);
       if (r.has_error() && Retryable(r.error().code())) {
         Requeue(std::move(batch), /*back_off=*/true, ServerRetryDelay(r.error().details()));
+        continue;
+      }
+      if (r.has_error() && batch.entries.size() == 1 && WaitsForEarlierEvents(batch, r)) {
+        // It names what this publisher has yet to deliver (handed over
+        // earlier, and still in flight or backing off): once that is in the
+        // log it can go.
+        Requeue(std::move(batch), /*back_off=*/true);
         continue;
       }
       if (r.has_error() && batch.entries.size() > 1) {

@@ -20,7 +20,12 @@
 // A lost connection, an UNAVAILABLE server or a server restart is retried
 // with the same event ids, so the log holds each event exactly once (the
 // server answers a retry of what it already has as a replay). A stream's
-// events are sent one batch at a time, in the order they were handed over.
+// events are sent one batch at a time, in the order they were handed over,
+// and streams are taken by their oldest waiting event, so events go out in
+// the order they were handed over (the server checks references: a group's
+// founding councillors' registrations must be in the log before it). An
+// event refused for naming a stream whose events this publisher still holds
+// (UNKNOWN_REFERENCE) waits for them and goes again.
 //
 // With `outbox_dir`, Publish first writes the event to an outbox (a RocksDB
 // of its own, synced) and it leaves the outbox only with its outcome: events
@@ -143,6 +148,7 @@ class Publisher {
     v1::Event event;
     bool alone = false;  // reloaded from the outbox: sent one per request
     size_t bytes = 0;    // its size, counted in pending_bytes_
+    absl::Time handed;   // when Publish took it (its linger runs from then)
   };
   struct Batch {
     std::string stream_id;
@@ -151,7 +157,6 @@ class Publisher {
   struct StreamQueue {
     std::deque<Batch> retries;  // resent as they were, before new events
     std::deque<Entry> fresh;
-    absl::Time oldest = absl::InfiniteFuture();
     bool in_flight = false;
     // After an answer to retry: not sent again before `not_before`.
     absl::Duration backoff;
@@ -170,10 +175,17 @@ class Publisher {
   // delay of the status the call ended with (zero if none).
   bool ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay);
   void ReadAnswers(grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call);
-  // The next batch ready to send (marking its stream in flight), or none;
-  // streams are taken in turn.
+  // The next batch to send (marking its stream in flight), or none: once
+  // some stream's batch is ready (full, lingered, or flushing), the batch of
+  // the stream whose oldest waiting event was handed over first, of those
+  // neither in flight nor backing off.
   std::optional<Batch> NextBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<Batch> NextBatchOf(const std::string& stream_id, StreamQueue& q)
+  std::optional<Batch> TakeBatch(const std::string& stream_id, StreamQueue& q)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the refusal of `batch` (one event) names a stream (ErrorInfo's
+  // "stream", UNKNOWN_REFERENCE) of which this publisher still holds an
+  // event handed over before it, unanswered.
+  bool WaitsForEarlierEvents(const Batch& batch, const v1::AppendStreamResponse& r) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A batch to send again as it was, before its stream's newer events;
   // `back_off` after an answer that asked for a retry, not before the
@@ -197,7 +209,6 @@ class Publisher {
 
   mutable absl::Mutex mu_;
   std::map<std::string, StreamQueue> streams_ ABSL_GUARDED_BY(mu_);
-  std::string last_served_ ABSL_GUARDED_BY(mu_);  // NextBatch's round robin
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   size_t pending_ ABSL_GUARDED_BY(mu_) = 0;
   size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -174,9 +174,10 @@ class PublisherTest : public ::testing::Test {
 
   // The events here repeat a registration on one stream (to fill batches),
   // which the protocol model would refuse: the log itself is under test.
-  std::unique_ptr<ChildServer> Server(int generation) {
+  std::unique_ptr<ChildServer> Server(
+      int generation, const std::string& json = R"({"skipDomainValidation": true})") {
     const std::string config = dir_.Sub("config.json");
-    std::ofstream(config) << R"({"skipDomainValidation": true})";
+    std::ofstream(config) << json;
     auto s = std::make_unique<ChildServer>(
         dir_, generation,
         std::vector<std::string>{"--listen=" + address_, "--metrics_listen=off",
@@ -587,6 +588,77 @@ TEST_F(PublisherTest, AnEventLargerThanARequestMayBeIsRefusedWhenHandedOver) {
   EXPECT_THAT(std::string(id.status().message()), ::testing::HasSubstr("max_request_bytes"));
   EXPECT_EQ((*p)->pending(), 0u);
   EXPECT_TRUE((*p)->Publish("officer-o-small", Officer("o-small")).ok());
+}
+
+// The server checks references, so history must go in the order it was
+// handed over: two councillors' registrations (streams that sort after
+// "group-"), then the group naming them, ten times over. Sent by stream
+// name, the groups would go first and be refused.
+TEST_F(PublisherTest, EventsGoInTheOrderTheyWereHandedOverAcrossStreams) {
+  auto server = Server(0, "{}");
+  Reported reported;
+  auto publisher = NewPublisher(&reported, /*outbox=*/false);
+  std::vector<std::string> ids;
+  for (int g = 0; g < 10; ++g) {
+    v1::Event group;
+    group.set_type("PoliticalGroupRecognised");
+    auto* recognised = group.mutable_payload()->mutable_political_group_recognised();
+    recognised->set_group_id(absl::StrCat("g", g));
+    recognised->set_name(absl::StrCat("Group ", g));
+    for (const char* who : {"a", "b"}) {
+      const std::string member = absl::StrCat("zz-", g, who);
+      v1::Event e;
+      e.set_type("MemberRegistered");
+      auto* m = e.mutable_payload()->mutable_member_registered();
+      m->set_member_id(member);
+      m->set_name(absl::StrCat("Councillor ", member));
+      m->set_ward("Central");
+      auto id = publisher->Publish("member-" + member, e);
+      ASSERT_TRUE(id.ok()) << id.status();
+      ids.push_back(*id);
+      recognised->add_member_ids(member);
+    }
+    auto id = publisher->Publish(absl::StrCat("group-g", g), group);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
+  absl::MutexLock lock(&reported.mu);
+  for (const std::string& id : ids) {
+    EXPECT_EQ(reported.times[id], 1) << id;
+    EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
+  }
+}
+
+// A request over the server's maxRequestBytes ends the whole call (gRPC's
+// own limit, no RetryInfo): the batch goes again event by event, and an
+// event too large alone is reported refused once, not sent for ever.
+TEST_F(PublisherTest, ARequestOverTheServersLimitIsSplitAndAnEventTooLargeAloneIsRefused) {
+  auto server = Server(0, R"({"skipDomainValidation": true, "maxRequestBytes": 32768})");
+  Reported reported;
+  auto publisher = NewPublisher(&reported, /*outbox=*/false);
+  std::vector<std::string> fitting;
+  for (int i = 0; i < 6; ++i) {
+    v1::Event e = Officer("o-mid");
+    e.mutable_payload()->mutable_officer_registered()->set_name(std::string(8000, 'm'));
+    auto id = publisher->Publish("officer-o-mid", e);
+    ASSERT_TRUE(id.ok()) << id.status();
+    fitting.push_back(*id);
+  }
+  v1::Event big = Officer("o-big");
+  big.mutable_payload()->mutable_officer_registered()->set_name(std::string(40000, 'b'));
+  auto big_id = publisher->Publish("officer-o-big", big);
+  ASSERT_TRUE(big_id.ok()) << big_id.status();
+  ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
+  absl::MutexLock lock(&reported.mu);
+  for (const std::string& id : fitting) {
+    EXPECT_EQ(reported.times[id], 1) << id;
+    EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
+  }
+  EXPECT_EQ(reported.times[*big_id], 1);
+  EXPECT_EQ(reported.last[*big_id].status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(reported.last[*big_id].status.message()),
+              ::testing::HasSubstr("maxRequestBytes"));
 }
 
 // Run by the next test in a process of its own, which it kills.
