@@ -1,5 +1,7 @@
 #include "clients/connection.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -44,6 +46,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& c) {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms);
     // However long the call has been quiet (a held-up server sends nothing).
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
+  if (c.max_reconnect_backoff > absl::ZeroDuration()) {
+    const int ms = static_cast<int>(
+        std::min<int64_t>(absl::ToInt64Milliseconds(c.max_reconnect_backoff), INT32_MAX));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, std::max(ms, 100));
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::clamp(ms, 100, 1000));
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::clamp(ms, 100, 1000));
   }
   if (!c.tls()) {
     if (!c.server_name.empty()) {

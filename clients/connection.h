@@ -38,6 +38,10 @@ struct Connection {
   // server accepts one every 10 s at most; more often, it drops the
   // connection.
   absl::Duration keepalive = absl::ZeroDuration();
+  // The longest wait between attempts to connect while the server is
+  // unreachable. Zero: gRPC's own (growing to 120 s, so a server back
+  // after a long outage may wait two minutes to be noticed).
+  absl::Duration max_reconnect_backoff = absl::ZeroDuration();
 
   // The defaults, from EVENHAND_SERVER, EVENHAND_CA, EVENHAND_CERT,
   // EVENHAND_KEY and EVENHAND_TOKEN_FILE.

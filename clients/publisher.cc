@@ -97,6 +97,11 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Start(PublisherOptions opt
   if (options.connection.keepalive == absl::ZeroDuration()) {
     options.connection.keepalive = absl::Seconds(20);
   }
+  // A server back after a long outage is found within max_backoff, as the
+  // header promises, not after gRPC's own reconnect back-off (120 s).
+  if (options.connection.max_reconnect_backoff == absl::ZeroDuration()) {
+    options.connection.max_reconnect_backoff = options.max_backoff;
+  }
   std::unique_ptr<Publisher> p(new Publisher(std::move(options), std::move(on_outcome)));
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(p->options_.connection);
   if (!channel.ok()) return channel.status();
