@@ -228,7 +228,12 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
 
   // The journal first: its checkpoints are what the copy is checked against.
   const std::string extras = BackupExtrasDir(o.from, id);
-  EH_ASSIGN_OR_RETURN(std::string journal_text, ReadFile(extras + "/checkpoints.jsonl"));
+  absl::StatusOr<std::string> journal_read = ReadFile(extras + "/checkpoints.jsonl");
+  if (!journal_read.ok()) {
+    discard();
+    return journal_read.status();
+  }
+  const std::string journal_text = *std::move(journal_read);
   {
     std::ofstream out(staging_journal, std::ios::binary | std::ios::trunc);
     out << journal_text;
@@ -304,6 +309,22 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
                        "/signing-key.pem) cannot be copied: ", ec.message()));
     }
     ::chmod(key_file.c_str(), 0600);
+    // The key the restored server will sign with must be the one that
+    // signed what it restores: a key swapped in the backup would only show
+    // when the server refused its own journal at start.
+    bool created = false;
+    absl::StatusOr<SigningKey> restored_key = SigningKey::LoadOrCreate(key_file, &created);
+    if (!restored_key.ok() || created || restored_key->public_key().raw() != key.raw()) {
+      discard();
+      return absl::DataLossError(absl::StrCat(
+          "backup ", id, ": its signing key (", extras, "/signing-key.pem) ",
+          !restored_key.ok()
+              ? absl::StrCat("cannot be read: ", restored_key.status().message())
+              : absl::StrCat("is key ", KeyId(restored_key->public_key().raw()), ", not key ",
+                             key.key_id(), " that signed its checkpoints"),
+          ". Nothing was restored: put this log's own key (from another backup of it, or its "
+          "offline copy) in place of that file, or restore another backup"));
+    }
     result.signing_key_file = to + "/signing-key.pem";
   }
   // Into place: the data folder, then its journal; if the journal cannot

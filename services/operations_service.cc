@@ -1,9 +1,13 @@
 #include "services/operations_service.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -27,12 +31,42 @@ constexpr char kComponent[] = "operations";
 constexpr char kBackup[] = "evenhand.v1.Operations/Backup";
 constexpr char kListBackups[] = "evenhand.v1.Operations/ListBackups";
 
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+// Makes a file's bytes, or a folder's names, durable: a backup answered OK
+// must survive a power cut that follows it.
+absl::Status SyncPath(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno(absl::StrCat("cannot open ", path, " to sync it"));
+  const int r = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return r == 0 ? absl::OkStatus() : Errno(absl::StrCat("cannot sync ", path));
+}
+
 absl::Status WriteOwnerOnly(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  ::chmod(path.c_str(), 0600);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno(absl::StrCat("cannot write ", path));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const absl::Status error = Errno(absl::StrCat("cannot write ", path));
+      ::close(fd);
+      return error;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0) {
+    const absl::Status error = Errno(absl::StrCat("cannot write ", path));
+    ::close(fd);
+    return error;
+  }
+  if (::close(fd) != 0) return Errno(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
 }
 
@@ -58,10 +92,26 @@ absl::StatusOr<std::string> OperationsService::Folder(const std::string& asked) 
                      "\" is not an absolute path: it names a folder on the "
                      "server's machine, so give it in full (e.g. /var/lib/evenhand/backups)"));
   }
+  // A path that cannot be resolved (a parent folder the server may not
+  // read, a stale mount) is refused: unresolved, it would compare as empty,
+  // and an empty root holds every folder.
   std::error_code ec;
-  const fs::path normal = fs::weakly_canonical(dir, ec);
-  const fs::path data = fs::weakly_canonical(options_.data_dir, ec);
-  const fs::path root = fs::weakly_canonical(options_.backup_dir, ec);
+  auto resolve = [&ec](const std::string& path, const char* what) -> absl::StatusOr<fs::path> {
+    fs::path resolved = fs::weakly_canonical(path, ec);
+    if (ec || resolved.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot resolve ", what, " ", path, ": ", ec ? ec.message() : std::string("empty path"),
+          "; check that the server may read every folder on its way"));
+    }
+    return resolved;
+  };
+  EH_ASSIGN_OR_RETURN(const fs::path normal, resolve(dir, "the backup folder"));
+  EH_ASSIGN_OR_RETURN(const fs::path data, resolve(options_.data_dir, "the data folder"));
+  fs::path root;
+  if (options_.confine_to_backup_dir) {
+    EH_ASSIGN_OR_RETURN(root,
+                        resolve(options_.backup_dir, "the server's backup folder (backup.dir)"));
+  }
   if (options_.confine_to_backup_dir && !Within(normal, root)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "backup folder ", dir, " is outside the server's backup folder ", root.string(),
@@ -161,12 +211,14 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
                                               " into the backup: ", ec.message()));
     }
     ::chmod((pending + "/signing-key.pem").c_str(), 0600);
+    EH_RETURN_IF_ERROR(SyncPath(pending + "/signing-key.pem"));
   }
   const std::string manifest_json = integrity::ManifestJson(manifest);
   EH_RETURN_IF_ERROR(WriteOwnerOnly(pending + "/manifest.json", manifest_json));
+  EH_RETURN_IF_ERROR(SyncPath(pending));
 
   EH_ASSIGN_OR_RETURN(storage::CreatedBackup created,
-                      storage::CreateBackup(store_->db(), dir, manifest_json, options_.keep_backups,
+                      storage::CreateBackup(store_->db(), dir, manifest_json,
                                             /*flush=*/!store_->write_state().read_only));
   const std::string extras = integrity::BackupExtrasDir(dir, created.backup.id);
   fs::remove_all(extras, ec);
@@ -178,8 +230,9 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
                                             pending, " -> ", extras, "): ", ec.message(),
                                             "; it is incomplete and will not be restored"));
   }
-  for (uint32_t purged : created.purged)
-    fs::remove_all(integrity::BackupExtrasDir(dir, purged), ec);
+  // The move is durable before the backup is called complete.
+  EH_RETURN_IF_ERROR(SyncPath(dir + "/evenhand"));
+  const std::vector<uint32_t> purged = Prune(dir);
 
   info->set_dir(dir);
   info->set_backup_id(created.backup.id);
@@ -187,7 +240,7 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   info->set_size_bytes(created.backup.size_bytes);
   info->set_copied_bytes(created.copied_bytes);
   info->set_files(created.backup.files);
-  for (uint32_t purged : created.purged) info->add_purged_backup_ids(purged);
+  for (uint32_t id : purged) info->add_purged_backup_ids(id);
   info->set_duration_ms(absl::ToInt64Milliseconds(absl::Now() - wall_started));
   info->set_complete(true);
   logging::Info(
@@ -196,11 +249,49 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
                    checkpoint.checkpoint().tree_size(), ", ", created.backup.size_bytes, " bytes (",
                    created.copied_bytes, " new) in ", info->duration_ms(),
                    " ms (signing the checkpoint: ", absl::ToInt64Milliseconds(signing), " ms)",
-                   created.purged.empty()
+                   purged.empty()
                        ? std::string()
-                       : absl::StrCat("; deleted ", created.purged.size(),
+                       : absl::StrCat("; deleted ", purged.size(),
                                       " older backups (backup.keep=", options_.keep_backups, ")")));
   return absl::OkStatus();
+}
+
+std::vector<uint32_t> OperationsService::Prune(const std::string& dir) {
+  std::vector<uint32_t> purged;
+  if (options_.keep_backups == 0) return purged;
+  absl::StatusOr<v1::ListBackupsResponse> listed = integrity::ReadBackupFolder(dir);
+  if (!listed.ok()) {
+    logging::Error(kComponent,
+                   absl::StrCat("backups in ", dir, " not pruned: ", listed.status().ToString()));
+    return purged;
+  }
+  // The newest `keep` complete backups stay. Older ones go, and so does
+  // every incomplete one (its Even Hand part never arrived: it can never be
+  // restored). Counted among those kept, failed backups night after night
+  // would delete every good one.
+  uint32_t kept = 0;
+  std::vector<uint32_t> doomed;
+  for (int i = listed->backups_size() - 1; i >= 0; --i) {  // newest first
+    const v1::BackupInfo& b = listed->backups(i);
+    if (b.complete() && kept < options_.keep_backups) {
+      ++kept;
+      continue;
+    }
+    doomed.push_back(b.backup_id());
+  }
+  std::sort(doomed.begin(), doomed.end());
+  for (uint32_t id : doomed) {
+    if (absl::Status s = storage::DeleteBackup(dir, id); !s.ok()) {
+      // The new backup is taken and complete; the next one prunes again.
+      logging::Error(kComponent,
+                     absl::StrCat("backup ", id, " in ", dir, " not deleted: ", s.ToString()));
+      continue;
+    }
+    std::error_code ec;
+    fs::remove_all(integrity::BackupExtrasDir(dir, id), ec);
+    purged.push_back(id);
+  }
+  return purged;
 }
 
 grpc::Status OperationsService::ListBackups(grpc::ServerContext* context,

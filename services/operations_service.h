@@ -18,8 +18,10 @@
 #ifndef EVENHAND_SERVICES_OPERATIONS_SERVICE_H_
 #define EVENHAND_SERVICES_OPERATIONS_SERVICE_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -59,6 +61,9 @@ class OperationsService final : public v1::Operations::Service {
 
  private:
   absl::StatusOr<std::string> Folder(const std::string& asked) const;
+  // After a backup is complete: deletes what backup.keep no longer keeps
+  // (see the .cc); the ids deleted. Failures are logged, not returned.
+  std::vector<uint32_t> Prune(const std::string& dir);
   absl::Status TakeBackup(const std::string& dir, bool exclude_key, v1::BackupInfo* info)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(backup_mu_);
 

@@ -60,7 +60,7 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenReadOnly(const std::string& dir) {
 }  // namespace
 
 absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
-                                           const std::string& metadata, uint32_t keep, bool flush) {
+                                           const std::string& metadata, bool flush) {
   // A new folder is made owner-only; an existing one is left as its owner
   // set it (the files in it are owner-only either way).
   std::error_code ec;
@@ -98,20 +98,17 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
   CreatedBackup created;
   created.backup = Summary(info);
   created.copied_bytes = copied;
-  if (keep > 0) {
-    std::vector<rocksdb::BackupInfo> all;
-    e.engine->GetBackupInfo(&all);
-    EH_RETURN_IF_ERROR(
-        Rocks(e.engine->PurgeOldBackups(keep), absl::StrCat("cannot delete old backups in ", dir)));
-    std::vector<rocksdb::BackupInfo> kept;
-    e.engine->GetBackupInfo(&kept);
-    absl::flat_hash_set<uint32_t> kept_ids;
-    for (const auto& b : kept) kept_ids.insert(b.backup_id);
-    for (const auto& b : all) {
-      if (!kept_ids.contains(b.backup_id)) created.purged.push_back(b.backup_id);
-    }
-  }
   return created;
+}
+
+absl::Status DeleteBackup(const std::string& dir, uint32_t id) {
+  Engine e;
+  rocksdb::BackupEngine* raw = nullptr;
+  EH_RETURN_IF_ERROR(
+      Rocks(rocksdb::BackupEngine::Open(Options(dir, e.env.get()), e.env.get(), &raw),
+            absl::StrCat("cannot open the backup folder ", dir)));
+  e.engine.reset(raw);
+  return Rocks(e.engine->DeleteBackup(id), absl::StrCat("cannot delete backup ", id, " in ", dir));
 }
 
 absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir) {

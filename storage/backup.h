@@ -37,15 +37,18 @@ struct BackupSummary {
 struct CreatedBackup {
   BackupSummary backup;
   uint64_t copied_bytes = 0;  // files not already in the folder
-  std::vector<uint32_t> purged;
 };
 
 // Copies `db` into the backup folder `dir` (created, owner-only, if
-// missing) with `metadata`, then keeps only the newest `keep` backups there
-// (0: keep all). With `flush`, memtables are flushed first (a database
-// opened read-only cannot).
+// missing) with `metadata`. With `flush`, memtables are flushed first (a
+// database opened read-only cannot). Deletes nothing: which backups are
+// worth keeping is the caller's to say (DeleteBackups), once the new one is
+// complete.
 absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
-                                           const std::string& metadata, uint32_t keep, bool flush);
+                                           const std::string& metadata, bool flush);
+
+// Deletes backup `id` of `dir`, and the files no other backup shares.
+absl::Status DeleteBackup(const std::string& dir, uint32_t id);
 
 // The backups in `dir`, oldest first. NotFound if `dir` holds none (or is
 // not a backup folder).

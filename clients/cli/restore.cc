@@ -74,9 +74,25 @@ int RunRestore(const RestoreFlags& flags) {
     return FailIo(r.status());
   }
   const v1::BackupManifest& m = r->manifest;
+  // What a signature covers, and what only the chain does: events appended
+  // while the copy was taken follow the backup's checkpoint.
+  const uint64_t events = r->verification.events;
+  const uint64_t signed_size = r->verification.signed_size;
+  const std::string coverage =
+      signed_size >= events
+          ? std::string("  signed       every event, by the checkpoint below\n")
+          : absl::StrCat(
+                "  signed       positions 1..", signed_size, " by the checkpoint below\n",
+                "  unsigned     positions ", signed_size + 1, "..", events, " (",
+                events - signed_size,
+                " events appended while the backup was copied): they follow the signed tree and "
+                "chain, but no signature covers them; the restored server signs them at its first "
+                "checkpoint. If anyone else could write to the backup store, treat them as "
+                "unproven\n");
   std::printf(
       "RESTORED and VERIFIED backup %u of %s into %s\n"
       "  events       %llu, every one re-hashed; %llu tree nodes and every chain hash match\n"
+      "%s"
       "  checkpoint   %s\n"
       "  root         %s (the whole restored log)\n"
       "  journal      %s (%llu checkpoints)\n"
@@ -85,7 +101,7 @@ int RunRestore(const RestoreFlags& flags) {
       "start it with: evenhandd --data_dir=%s%s\n",
       r->backup_id, flags.from.c_str(), flags.to.c_str(),
       static_cast<unsigned long long>(r->verification.events),
-      static_cast<unsigned long long>(r->verification.nodes_checked),
+      static_cast<unsigned long long>(r->verification.nodes_checked), coverage.c_str(),
       DescribeCheckpoint(m.checkpoint()).c_str(), Hex(r->verification.root).c_str(),
       r->journal_file.c_str(), static_cast<unsigned long long>(m.journal_checkpoints()),
       r->signing_key_file.empty() ? "not in the backup: put the log's key in place before starting"

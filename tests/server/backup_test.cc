@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "integrity/backups.h"
 #include "integrity/integrity_log.h"
+#include "integrity/signing.h"
 #include "integrity/tiles.h"
 #include "integrity/tree_keys.h"
 #include "rocksdb/db.h"
@@ -91,7 +92,7 @@ class RawCopy {
     for (const auto& b : listed->backups()) {
       if (b.backup_id() == from) metadata = integrity::ManifestJson(b.manifest());
     }
-    auto created = storage::CreateBackup(db_.get(), backups, metadata, 0, true);
+    auto created = storage::CreateBackup(db_.get(), backups, metadata, true);
     EXPECT_TRUE(created.ok()) << created.status();
     fs::copy(integrity::BackupExtrasDir(backups, from),
              integrity::BackupExtrasDir(backups, created->backup.id), fs::copy_options::recursive);
@@ -178,7 +179,15 @@ TEST_F(BackupTest, BackupUnderLoadRestoresEveryAcknowledgedEventAndVerifies) {
   CliResult r = RunCli({"restore", "--from=" + backups, "--to=" + restored});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("RESTORED and VERIFIED"));
-  EXPECT_TRUE(fs::exists(restored + "/signing-key.pem"));
+  // What the checkpoint signs, and the events copied after it, are told apart.
+  EXPECT_THAT(r.output,
+              ::testing::AnyOf(
+                  ::testing::AllOf(
+                      HasSubstr(absl::StrCat("positions 1..", signed_size, " by the checkpoint")),
+                      HasSubstr(absl::StrCat("unsigned     positions ", signed_size + 1, "..")),
+                      HasSubstr("no signature covers them")),
+                  HasSubstr("every event, by the checkpoint")))
+      << r.output;
   EXPECT_EQ(fs::status(restored + "/signing-key.pem").permissions() & fs::perms::group_read,
             fs::perms::none);
 
@@ -243,6 +252,41 @@ TEST_F(BackupTest, SecondBackupIsIncrementalAndRetentionPrunes) {
   ASSERT_EQ(listed->backups_size(), 2);
   EXPECT_EQ(listed->backups(0).backup_id(), second.backup_id());
   EXPECT_TRUE(listed->backups(1).complete());
+}
+
+// Retention counts complete backups only: backups that failed after the
+// copy (here, their Even Hand part removed, as a failed move or a kill
+// leaves them) night after night never push out the last good one.
+TEST_F(BackupTest, RetentionKeepsTheNewestCompleteBackupsWhateverFailedSince) {
+  v1::ServerConfig config;
+  config.mutable_backup()->set_keep(2);
+  StartServer(config);
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 20);
+  const v1::BackupInfo good = Backup(backups);
+  std::vector<uint32_t> failed;
+  for (int night = 0; night < 2; ++night) {
+    AppendSome(absl::StrCat("n", night, "-"), 5);
+    failed.push_back(Backup(backups).backup_id());
+    fs::remove_all(integrity::BackupExtrasDir(backups, failed.back()));
+  }
+  AppendSome("z-", 5);
+  const v1::BackupInfo latest = Backup(backups);
+  auto listed = integrity::ReadBackupFolder(backups);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  std::vector<uint32_t> ids;
+  for (const v1::BackupInfo& b : listed->backups()) {
+    ids.push_back(b.backup_id());
+    EXPECT_TRUE(b.complete()) << b.backup_id();
+  }
+  EXPECT_THAT(ids, ::testing::ElementsAre(good.backup_id(), latest.backup_id()));
+  EXPECT_THAT(
+      std::vector<uint32_t>(latest.purged_backup_ids().begin(), latest.purged_backup_ids().end()),
+      ::testing::ElementsAre(failed[1]));
+  StopServer();
+  CliResult r = RunCli({"restore", "--from=" + backups, absl::StrCat("--backup=", good.backup_id()),
+                        "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
@@ -450,6 +494,17 @@ TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {
   CliResult over = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("data")});
   EXPECT_EQ(over.exit_code, 2) << over.output;
   EXPECT_THAT(over.output, HasSubstr("already exists"));
+  // A signing key swapped in the backup is refused before it is restored,
+  // not found out when the restored server refuses its own journal.
+  bool created = false;
+  ASSERT_TRUE(integrity::SigningKey::LoadOrCreate(dir_.Sub("swapped.pem"), &created).ok());
+  fs::copy_file(dir_.Sub("swapped.pem"),
+                integrity::BackupExtrasDir(backups_, original_) + "/signing-key.pem",
+                fs::copy_options::overwrite_existing);
+  CliResult swapped = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(swapped.exit_code, 1) << swapped.output;
+  EXPECT_THAT(swapped.output, HasSubstr("that signed its checkpoints")) << swapped.output;
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
 }
 
 TEST_F(BackupTest, ConsistentlyRewrittenLogIsRefusedAgainstTheSignedRoots) {
@@ -511,9 +566,8 @@ TEST_F(BackupTest, ConsistentlyRewrittenLogIsRefusedAgainstTheSignedRoots) {
     (*log)->Stop();
     auto listed = integrity::ReadBackupFolder(backups);
     ASSERT_TRUE(listed.ok());
-    auto created = storage::CreateBackup((*store)->db(), backups,
-                                         integrity::ManifestJson(listed->backups(0).manifest()), 0,
-                                         true);
+    auto created = storage::CreateBackup(
+        (*store)->db(), backups, integrity::ManifestJson(listed->backups(0).manifest()), true);
     ASSERT_TRUE(created.ok()) << created.status();
     rewritten = created->backup.id;
     fs::copy(integrity::BackupExtrasDir(backups, original),
