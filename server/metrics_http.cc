@@ -2,14 +2,125 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
 #include "base/prometheus_text.h"
 
 namespace evenhand::server {
+
+namespace internal {
+
+// What the listener's threads share with it; outlives the MetricsHttp if a
+// thread is still busy with a client when Stop() stops waiting.
+struct MetricsPoolState {
+  absl::Mutex mu;
+  std::deque<std::function<void()>> queue ABSL_GUARDED_BY(mu);
+  // Threads not yet exited.
+  size_t alive ABSL_GUARDED_BY(mu) = 0;
+  // No more connections come: threads exit once the queue is empty.
+  bool shutdown ABSL_GUARDED_BY(mu) = false;
+  // Stop() was called: the queue takes what is accepted without waiting,
+  // handlers answer 503 without touching the server, and shutdown waits
+  // for the threads until `give_up`.
+  bool closed ABSL_GUARDED_BY(mu) = false;
+  std::atomic<bool> closed_flag{false};
+  absl::Time give_up ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::MetricsPoolState;
+
+// Threads serving connections, and connections accepted and waiting for
+// one at most: beyond that the accept loop waits, and the kernel's backlog
+// holds the rest (no descriptor of ours each).
+constexpr int kThreads = 4;
+constexpr size_t kMaxWaiting = 16;
+// How long Stop() waits for requests in progress.
+constexpr absl::Duration kStopWait = absl::Seconds(2);
+
+class MetricsPool final : public httplib::TaskQueue {
+ public:
+  explicit MetricsPool(std::shared_ptr<MetricsPoolState> state) : state_(std::move(state)) {
+    absl::MutexLock lock(&state_->mu);
+    for (int i = 0; i < kThreads; ++i) {
+      ++state_->alive;
+      threads_.emplace_back([s = state_] { Work(*s); });
+    }
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    MetricsPoolState& s = *state_;
+    absl::MutexLock lock(&s.mu);
+    auto room = [&s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+      return s.queue.size() < kMaxWaiting || s.closed;
+    };
+    s.mu.Await(absl::Condition(&room));
+    s.queue.push_back(std::move(fn));
+  }
+
+  void shutdown() override {
+    MetricsPoolState& s = *state_;
+    bool all_done;
+    {
+      absl::MutexLock lock(&s.mu);
+      s.shutdown = true;
+      auto done = [&s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) { return s.alive == 0; };
+      all_done = s.mu.AwaitWithDeadline(absl::Condition(&done), s.give_up);
+    }
+    // A thread still held by a client is left to finish on its own; it
+    // holds the state, and Stop() leaves the httplib server to it.
+    for (std::thread& t : threads_) {
+      if (all_done) {
+        t.join();
+      } else {
+        t.detach();
+      }
+    }
+  }
+
+ private:
+  static void Work(MetricsPoolState& s) {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        absl::MutexLock lock(&s.mu);
+        auto ready = [&s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+          return !s.queue.empty() || s.shutdown;
+        };
+        s.mu.Await(absl::Condition(&ready));
+        if (s.queue.empty()) {
+          --s.alive;
+          return;
+        }
+        fn = std::move(s.queue.front());
+        s.queue.pop_front();
+      }
+      fn();
+    }
+  }
+
+  const std::shared_ptr<MetricsPoolState> state_;
+  std::vector<std::thread> threads_;
+};
+
+void Stopping(httplib::Response& res) {
+  res.status = 503;
+  res.set_content("NOT_SERVING: the server is stopping\n", "text/plain; charset=utf-8");
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::string& listen,
                                                                 Handlers handlers,
@@ -43,34 +154,47 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
     m->http_ = std::make_unique<httplib::Server>();
   }
   httplib::Server& http = *m->http_;
-  http.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  m->pool_ = std::make_shared<MetricsPoolState>();
+  http.new_task_queue = [pool = m->pool_] { return new MetricsPool(pool); };
   // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, and a second
   // server would then share the port and answer for the first.
   http.set_socket_options([](auto sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  // One request per connection: what follows a refused request (a body
+  // never read) is never parsed as the next, and a scraper's connection
+  // every few seconds costs nothing.
+  http.set_keep_alive_max_count(1);
   http.set_read_timeout(5, 0);
   http.set_write_timeout(5, 0);
   http.set_payload_max_length(4096);
-  http.Get("/metrics", [h = handlers](const httplib::Request&, httplib::Response& res) {
-    res.set_content(h.metrics(), metrics::kTextContentType);
+  // Only GET and HEAD, refused before a body is read (httplib reads a
+  // POST's body before routing, a chunked one without a limit), and the
+  // connection closed behind the refusal.
+  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "GET" || req.method == "HEAD") {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.status = 405;
+    res.set_header("Allow", "GET, HEAD");
+    res.set_header("Connection", "close");
+    res.set_content("only GET /metrics and GET /healthz are served\n", "text/plain");
+    return httplib::Server::HandlerResponse::Handled;
   });
-  http.Get("/healthz", [h = handlers](const httplib::Request&, httplib::Response& res) {
+  http.Get("/metrics",
+           [h = handlers, pool = m->pool_](const httplib::Request&, httplib::Response& res) {
+             if (pool->closed_flag.load()) return Stopping(res);
+             res.set_content(h.metrics(), metrics::kTextContentType);
+           });
+  http.Get("/healthz", [h = handlers, pool = m->pool_](const httplib::Request&,
+                                                       httplib::Response& res) {
+    if (pool->closed_flag.load()) return Stopping(res);
     auto [healthy, why] = h.health();
     res.status = healthy ? 200 : 503;
     res.set_content(healthy ? std::string("SERVING\n") : absl::StrCat("NOT_SERVING: ", why, "\n"),
                     "text/plain; charset=utf-8");
   });
-  auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
-    res.status = 405;
-    res.set_header("Allow", "GET, HEAD");
-    res.set_content("only GET /metrics and GET /healthz are served\n", "text/plain");
-  };
-  http.Post(".*", not_allowed);
-  http.Put(".*", not_allowed);
-  http.Delete(".*", not_allowed);
-  http.Patch(".*", not_allowed);
   http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.status == 404) {
       res.set_content("not found: this listener serves GET /metrics and GET /healthz\n",
@@ -86,7 +210,22 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
         "free host:port, or \"off\")"));
   }
   m->address_ = absl::StrCat(colon == 0 ? "" : listen.substr(0, colon), ":", bound);
-  m->thread_ = std::thread([&http] { http.listen_after_bind(); });
+  m->thread_ = std::thread([&http, pool = m->pool_, listen] {
+    // httplib gives up listening on an accept error it does not retry
+    // (ENFILE, ENOBUFS, ...): said, as monitoring then loses the server.
+    const bool ended_well = http.listen_after_bind();
+    bool stopping;
+    {
+      absl::MutexLock lock(&pool->mu);
+      stopping = pool->closed;
+    }
+    if (!ended_well && !stopping) {
+      logging::Error("metrics",
+                     absl::StrCat("the metrics listener on ", listen,
+                                  " stopped accepting connections (an accept error); /metrics and "
+                                  "/healthz are not served until evenhandd is restarted"));
+    }
+  });
   // httplib's stop() does nothing until the listener runs: wait for it, so
   // that a Stop() straight after Start() cannot leave it running.
   for (int i = 0; i < 5000 && !http.is_running(); ++i) {
@@ -103,8 +242,32 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
 MetricsHttp::~MetricsHttp() { Stop(); }
 
 void MetricsHttp::Stop() {
-  if (http_) http_->stop();
+  if (!http_) return;
+  {
+    absl::MutexLock lock(&pool_->mu);
+    pool_->closed = true;
+    pool_->give_up = absl::Now() + kStopWait;
+  }
+  pool_->closed_flag.store(true);
+  http_->stop();
   if (thread_.joinable()) thread_.join();
+  size_t busy;
+  {
+    absl::MutexLock lock(&pool_->mu);
+    busy = pool_->alive;
+  }
+  if (busy == 0) {
+    http_.reset();
+    return;
+  }
+  // A client still holds a thread (trickling a request, or not reading
+  // the answer): the server is not held up for it. Its thread finishes on
+  // its own (the read and write timeouts bound each step) and uses the
+  // httplib server meanwhile, so that is left to it.
+  logging::Warning("metrics", absl::StrCat(busy,
+                                           " metrics connections were still open at the "
+                                           "stop; not waited for"));
+  (void)http_.release();
 }
 
 }  // namespace evenhand::server

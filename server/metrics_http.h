@@ -11,7 +11,12 @@
 // checks that, not this module).
 //
 // cpp-httplib (Debian's libcpp-httplib-dev) serves it on a few threads of
-// its own. Thread-safe.
+// its own (MetricsPool): connections wait for them in a bounded queue, and
+// beyond it in the kernel's backlog, so clients that connect and send
+// nothing cannot take the process's file descriptors (which RocksDB and
+// gRPC need). A method other than GET or HEAD is refused before any body
+// is read. Stop() waits a bounded time for requests in progress: a client
+// trickling bytes cannot hold the server's shutdown. Thread-safe.
 #ifndef EVENHAND_SERVER_METRICS_HTTP_H_
 #define EVENHAND_SERVER_METRICS_HTTP_H_
 
@@ -28,6 +33,10 @@ class Server;
 }
 
 namespace evenhand::server {
+
+namespace internal {
+struct MetricsPoolState;
+}
 
 class MetricsHttp {
  public:
@@ -61,6 +70,9 @@ class MetricsHttp {
 
  private:
   MetricsHttp() = default;
+  // Shared with the pool's threads, which may outlive a Stop() that gave up
+  // waiting for them (see the .cc).
+  std::shared_ptr<internal::MetricsPoolState> pool_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   std::string address_;

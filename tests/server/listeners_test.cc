@@ -2,12 +2,21 @@
 // /metrics and /healthz listener is HTTPS and wants a client certificate of
 // the council's CA; without TLS it may use a loopback address only. A real
 // evenhandd child, real certificates from scripts/make-certs, real HTTPS.
-#include <signal.h>
-#include <sys/wait.h>
-
-#include <string>
-
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -109,6 +118,131 @@ TEST(ListenersTest, PlainMetricsOnAnAddressOtherThanLoopbackRefuseToStart) {
   EXPECT_TRUE(absl::StrContains(log, "refusing to serve metrics in plain HTTP on 0.0.0.0:0"))
       << log;
   EXPECT_TRUE(absl::StrContains(log, "security.tls")) << log;
+}
+
+// A TCP connection to "127.0.0.1:port"; -1 if it cannot be made. Without
+// waiting (`nonblocking`), one still being made counts: once the server's
+// backlog is full, the kernel answers a connection only as it is accepted.
+int ConnectTo(const std::string& address, bool nonblocking = false) {
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port)) return -1;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 &&
+      !(nonblocking && errno == EINPROGRESS)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The file descriptors process `pid` holds.
+int OpenDescriptors(pid_t pid) {
+  int n = 0;
+  DIR* d = ::opendir(absl::StrCat("/proc/", pid, "/fd").c_str());
+  if (d == nullptr) return -1;
+  while (::readdir(d) != nullptr) ++n;
+  ::closedir(d);
+  return n;
+}
+
+// Clients that connect to the metrics port and send nothing are left in the
+// kernel's backlog beyond a few: each accepted one is a descriptor of the
+// server's, and the ones RocksDB and gRPC need must not run out.
+TEST(ListenersTest, SilentMetricsClientsDoNotTakeTheServersDescriptors) {
+  TempDir dir;
+  ChildServer server(dir, 0, {"--metrics_listen=127.0.0.1:0"});
+  server.Start();
+  const std::string address = MetricsAddress(server.Log(), "http");
+  ASSERT_FALSE(address.empty()) << server.Log();
+  const int before = OpenDescriptors(server.pid());
+  std::vector<int> silent;
+  for (int i = 0; i < 300; ++i) {
+    const int fd = ConnectTo(address, /*nonblocking=*/true);
+    if (fd >= 0) silent.push_back(fd);
+  }
+  ASSERT_GT(silent.size(), 100u);
+  absl::SleepFor(absl::Seconds(1));  // what the server would accept, it has
+  const int during = OpenDescriptors(server.pid());
+  EXPECT_LT(during - before, 40) << "the metrics listener took a descriptor per silent client";
+  for (int fd : silent) ::close(fd);
+  httplib::Client http(absl::StrCat("http://", address));
+  http.set_read_timeout(60, 0);
+  auto got = http.Get("/healthz");
+  ASSERT_TRUE(got) << httplib::to_string(got.error());
+  EXPECT_EQ(got->status, 200);
+}
+
+// A POST (or any method but GET and HEAD) is refused before its body is
+// read, and the connection closed behind the refusal: a chunked body that
+// never ends is not taken into memory.
+TEST(ListenersTest, AMetricsPostIsRefusedBeforeItsBodyIsRead) {
+  TempDir dir;
+  ChildServer server(dir, 0, {"--metrics_listen=127.0.0.1:0"});
+  server.Start();
+  const std::string address = MetricsAddress(server.Log(), "http");
+  ASSERT_FALSE(address.empty()) << server.Log();
+  const int fd = ConnectTo(address);
+  ASSERT_GE(fd, 0);
+  const std::string head =
+      "POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "7fffffff\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  const std::string junk(64 << 10, 'j');
+  ASSERT_GT(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), 0);
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 20000), 1) << "no answer while the body was still coming";
+  char answer[256] = {};
+  ASSERT_GT(::recv(fd, answer, sizeof(answer) - 1, 0), 0);
+  EXPECT_TRUE(absl::StartsWith(answer, "HTTP/1.1 405")) << answer;
+  // The server has closed the connection: sending more fails well before
+  // a gigabyte.
+  bool refused = false;
+  for (int i = 0; i < (1 << 14) && !refused; ++i) {
+    refused = ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL) < 0;
+  }
+  EXPECT_TRUE(refused) << "the server went on reading the body";
+  ::close(fd);
+}
+
+// A client trickling a request (a byte every half second, each within the
+// read timeout) does not hold the server's stop: it is not waited for
+// beyond a short grace, so the log is closed and the last checkpoint signed.
+TEST(ListenersTest, AStopIsNotHeldByAMetricsClientTricklingItsRequest) {
+  TempDir dir;
+  ChildServer server(dir, 0, {"--metrics_listen=127.0.0.1:0"});
+  server.Start();
+  const std::string address = MetricsAddress(server.Log(), "http");
+  ASSERT_FALSE(address.empty()) << server.Log();
+  const int fd = ConnectTo(address);
+  ASSERT_GE(fd, 0);
+  std::atomic<bool> done{false};
+  std::thread trickle([&] {
+    const std::string start = "GET /metrics HTTP/1.1\r\nX-Slow: ";
+    ::send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+    for (int i = 0; i < 120 && !done; ++i) {
+      if (::send(fd, "a", 1, MSG_NOSIGNAL) < 0) break;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+  });
+  absl::SleepFor(absl::Seconds(1));
+  server.Signal(SIGTERM);
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 400 && !exited; ++i) {  // up to 40 s; the trickle lasts 60
+    exited = ::waitpid(server.pid(), &status, WNOHANG) == server.pid();
+    if (!exited) absl::SleepFor(absl::Milliseconds(100));
+  }
+  done = true;
+  trickle.join();
+  ::close(fd);
+  ASSERT_TRUE(exited) << "evenhandd did not stop while a metrics client trickled";
+  server.Wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(absl::StrContains(server.Log(), "\"stopped data_dir=")) << server.Log();
 }
 
 TEST(ListenersTest, PlainMetricsOnLoopbackAreServed) {
