@@ -174,7 +174,13 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
              (pending_ < options_.max_pending_events &&
               (pending_ == 0 || pending_bytes_ + bytes <= options_.max_pending_bytes));
     };
-    mu_.Await(absl::Condition(&room));
+    if (!mu_.AwaitWithTimeout(absl::Condition(&room), options_.max_block)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "publisher: no room for the event within max_block (",
+          absl::FormatDuration(options_.max_block), "): ", pending_, " events (", pending_bytes_,
+          " bytes) wait for the server, up to max_pending_events / max_pending_bytes; the event "
+          "was not taken: hand it over again later"));
+    }
     if (closing_) return absl::FailedPreconditionError("publisher: closed");
     seq = next_seq_++;
     ++pending_;

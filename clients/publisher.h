@@ -89,6 +89,10 @@ struct PublisherOptions {
   // larger than the bytes alone is let through once nothing else waits).
   size_t max_pending_events = 100000;
   size_t max_pending_bytes = 256 << 20;
+  // How long Publish waits for that room at most (Kafka's max.block.ms),
+  // then refuses the event with DEADLINE_EXCEEDED, so that a system's
+  // request thread is not held while the server is away. Infinite: waits.
+  absl::Duration max_block = absl::Seconds(60);
   // The outbox's folder; empty: none (events not yet delivered are lost
   // with the process).
   std::string outbox_dir;
@@ -127,7 +131,8 @@ class Publisher {
 
   // Hands `event` over for `stream_id`; returns its id (assigned if empty).
   // Once it returns (and the outbox, if any, has it) the event is the
-  // publisher's to deliver.
+  // publisher's to deliver. DEADLINE_EXCEEDED if there was no room for it
+  // within max_block (the event is not taken: hand it over again later).
   absl::StatusOr<std::string> Publish(const std::string& stream_id, v1::Event event);
 
   // Waits until every event handed over has its outcome; false on timeout.

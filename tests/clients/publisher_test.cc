@@ -574,6 +574,27 @@ TEST_F(PublisherTest, PublishWaitsOncePendingEventsHoldMaxPendingBytes) {
   EXPECT_EQ(reported.times.size(), 2u);
 }
 
+// Past max_block, Publish gives the system's thread back: the event is
+// refused DEADLINE_EXCEEDED (not taken), and the ones already taken stay.
+TEST_F(PublisherTest, PublishGivesUpAfterMaxBlockWhenThereIsNoRoom) {
+  clients::PublisherOptions o = TestOptions(address_);  // nobody there
+  o.max_pending_events = 2;
+  o.max_block = absl::Milliseconds(300);
+  Reported reported;
+  auto p =
+      clients::Publisher::Start(o, [&reported](const clients::Outcome& out) { reported.Add(out); });
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE((*p)->Publish("officer-o-1", Officer("o-1")).ok());
+  ASSERT_TRUE((*p)->Publish("officer-o-2", Officer("o-2")).ok());
+  absl::StatusOr<std::string> third = (*p)->Publish("officer-o-3", Officer("o-3"));
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kDeadlineExceeded) << third.status();
+  EXPECT_THAT(std::string(third.status().message()), ::testing::HasSubstr("max_block"));
+  EXPECT_EQ((*p)->pending(), 2u);
+  (*p)->Close();
+  absl::MutexLock lock(&reported.mu);
+  EXPECT_EQ(reported.times.size(), 2u);
+}
+
 // An event the server could only refuse by ending the call is refused
 // when it is handed over.
 TEST_F(PublisherTest, AnEventLargerThanARequestMayBeIsRefusedWhenHandedOver) {
