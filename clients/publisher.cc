@@ -135,10 +135,12 @@ absl::Status Publisher::OpenOutbox() {
       return absl::DataLossError(absl::StrCat("publisher: outbox entry ", seq, " in ",
                                               options_.outbox_dir, " is damaged"));
     }
-    StreamQueue& q = streams_[stored.stream_id()];
+    auto q = streams_.try_emplace(stored.stream_id()).first;
+    const uint64_t before = FrontSeq(q->second);
     const size_t bytes = stored.events(0).ByteSizeLong();
-    q.fresh.push_back(
+    q->second.fresh.push_back(
         Entry{seq, std::move(*stored.mutable_events(0)), /*alone=*/true, bytes, absl::Now()});
+    Reorder(q, before);
     ++pending_;
     pending_bytes_ += bytes;
     next_seq_ = std::max(next_seq_, seq + 1);
@@ -210,8 +212,10 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
     return absl::FailedPreconditionError("publisher: closed");
   }
   // (Closed meanwhile with an outbox: it is there for the next publisher.)
-  StreamQueue& q = streams_[stream_id];
-  q.fresh.push_back(Entry{seq, std::move(event), /*alone=*/false, bytes, absl::Now()});
+  auto q = streams_.try_emplace(stream_id).first;
+  const uint64_t before = FrontSeq(q->second);
+  q->second.fresh.push_back(Entry{seq, std::move(event), /*alone=*/false, bytes, absl::Now()});
+  Reorder(q, before);
   wake_ = true;
   return id;
 }
@@ -262,6 +266,7 @@ std::vector<Publisher::Batch> Publisher::TakeAllWaiting() {
     q.in_flight = true;  // until Finished
     out.push_back(std::move(b));
   }
+  order_.clear();  // nothing waits now
   return out;
 }
 
@@ -303,44 +308,47 @@ void Publisher::Run() {
   }
 }
 
+uint64_t Publisher::FrontSeq(const StreamQueue& q) {
+  if (!q.retries.empty()) return q.retries.front().entries.front().seq;
+  return q.fresh.empty() ? 0 : q.fresh.front().seq;
+}
+
+void Publisher::Reorder(std::map<std::string, StreamQueue>::iterator it, uint64_t before) {
+  const uint64_t now = FrontSeq(it->second);
+  if (now == before) return;
+  if (before != 0) order_.erase(before);
+  if (now != 0) order_.emplace(now, it);
+}
+
 std::optional<Publisher::Batch> Publisher::NextBatch() {
-  // In the order events were handed over: a batch that is ready lets the
-  // streams holding older events go first, lingered or not, so an event is
-  // never sent ahead of one handed over before it (unless that one waits
-  // for its stream's batch in flight, or backs off).
+  // In the order events were handed over: the stream holding the oldest
+  // waiting event goes first, once its batch is ready (full, lingered, or
+  // flushing); until then the streams behind it wait (a linger at most),
+  // so an event is not sent ahead of one handed over before it, unless
+  // that one waits for its stream's batch in flight, or backs off.
   const absl::Time now = absl::Now();
-  auto first = streams_.end();
-  uint64_t first_seq = UINT64_MAX;
-  bool any_ready = false;
-  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
-    const StreamQueue& q = it->second;
+  for (auto& [seq, it] : order_) {
+    StreamQueue& q = it->second;
     if (q.in_flight || now < q.not_before) continue;
-    uint64_t seq;
-    if (!q.retries.empty()) {
-      seq = q.retries.front().entries.front().seq;
-      any_ready = true;
-    } else if (!q.fresh.empty()) {
+    if (q.retries.empty()) {
       const Entry& front = q.fresh.front();
-      seq = front.seq;
-      any_ready |= front.alone || flushing_ || q.fresh.size() >= options_.batch_max_events ||
-                   now - front.handed >= options_.linger;
-    } else {
-      continue;
+      const bool ready = front.alone || flushing_ || q.fresh.size() >= options_.batch_max_events ||
+                         now - front.handed >= options_.linger;
+      if (!ready) return std::nullopt;
     }
-    if (seq < first_seq) {
-      first_seq = seq;
-      first = it;
-    }
+    return TakeBatch(it->first, q);
   }
-  if (!any_ready) return std::nullopt;
-  return TakeBatch(first->first, first->second);
+  return std::nullopt;
 }
 
 std::optional<Publisher::Batch> Publisher::TakeBatch(const std::string& stream_id, StreamQueue& q) {
+  auto it = streams_.find(stream_id);
+  const uint64_t before = FrontSeq(q);
+  q.in_flight = true;
   if (!q.retries.empty()) {
     Batch b = std::move(q.retries.front());
     q.retries.pop_front();
-    q.in_flight = true;
+    Reorder(it, before);
     return b;
   }
   const bool alone = q.fresh.front().alone;
@@ -355,7 +363,7 @@ std::optional<Publisher::Batch> Publisher::TakeBatch(const std::string& stream_i
     b.entries.push_back(std::move(q.fresh.front()));
     q.fresh.pop_front();
   }
-  q.in_flight = true;
+  Reorder(it, before);
   return b;
 }
 
@@ -386,7 +394,9 @@ bool Publisher::WaitsForEarlierEvents(const Batch& batch, const v1::AppendStream
 }
 
 void Publisher::Requeue(Batch batch, bool back_off, absl::Duration server_delay) {
-  StreamQueue& q = streams_[batch.stream_id];
+  auto it = streams_.try_emplace(batch.stream_id).first;
+  StreamQueue& q = it->second;
+  const uint64_t before = FrontSeq(q);
   q.in_flight = false;
   if (back_off) {
     q.backoff = std::min(std::max(absl::Milliseconds(50), q.backoff * 2), options_.max_backoff);
@@ -395,6 +405,22 @@ void Publisher::Requeue(Batch batch, bool back_off, absl::Duration server_delay)
     q.not_before = absl::Now() + std::max(q.backoff, server_delay);
   }
   q.retries.push_front(std::move(batch));
+  Reorder(it, before);
+  wake_ = true;
+}
+
+void Publisher::RequeueOneByOne(Batch batch) {
+  auto it = streams_.try_emplace(batch.stream_id).first;
+  StreamQueue& q = it->second;
+  const uint64_t before = FrontSeq(q);
+  q.in_flight = false;
+  for (auto e = batch.entries.rbegin(); e != batch.entries.rend(); ++e) {
+    Batch single;
+    single.stream_id = batch.stream_id;
+    single.entries.push_back(std::move(*e));
+    q.retries.push_front(std::move(single));
+  }
+  Reorder(it, before);
   wake_ = true;
 }
 
@@ -494,14 +520,7 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay
       if (batch.entries.size() == 1) {
         too_large.push_back(std::move(batch));
       } else {
-        StreamQueue& q = streams_[batch.stream_id];
-        q.in_flight = false;
-        for (auto e = batch.entries.rbegin(); e != batch.entries.rend(); ++e) {
-          Batch single;
-          single.stream_id = batch.stream_id;
-          single.entries.push_back(std::move(*e));
-          q.retries.push_front(std::move(single));
-        }
+        RequeueOneByOne(std::move(batch));
       }
     }
     for (auto& [i, sent] : in_flight_) Requeue(std::move(sent.batch), /*back_off=*/false);
@@ -555,17 +574,7 @@ void Publisher::ReadAnswers(
         continue;
       }
       if (r.has_error() && batch.entries.size() > 1) {
-        // A refused batch wrote nothing: its events go again one by one, so
-        // only the one at fault is refused.
-        StreamQueue& q = streams_[batch.stream_id];
-        q.in_flight = false;
-        for (auto e = batch.entries.rbegin(); e != batch.entries.rend(); ++e) {
-          Batch single;
-          single.stream_id = batch.stream_id;
-          single.entries.push_back(std::move(*e));
-          q.retries.push_front(std::move(single));
-        }
-        wake_ = true;
+        RequeueOneByOne(std::move(batch));
         continue;
       }
       if (r.has_appended()) streams_[batch.stream_id].backoff = absl::ZeroDuration();

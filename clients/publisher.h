@@ -197,6 +197,16 @@ class Publisher {
   // answer's RetryInfo `server_delay` either.
   void Requeue(Batch batch, bool back_off, absl::Duration server_delay = absl::ZeroDuration())
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A batch (in flight) to send again one event per request, before its
+  // stream's newer events: a refused batch wrote nothing, and so only the
+  // event at fault is refused.
+  void RequeueOneByOne(Batch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The seq of the stream's first waiting event; 0 if none waits.
+  static uint64_t FrontSeq(const StreamQueue& q);
+  // Files stream `it` in `order_` by its first waiting event, after a
+  // change to what waits; `before` is FrontSeq() before the change.
+  void Reorder(std::map<std::string, StreamQueue>::iterator it, uint64_t before)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A batch's final outcomes: out of the outbox, then reported.
   void Finished(const Batch& batch, std::vector<Outcome> outcomes);
   // Every event not yet sent (and, after a call, not answered), one batch
@@ -214,6 +224,9 @@ class Publisher {
 
   mutable absl::Mutex mu_;
   std::map<std::string, StreamQueue> streams_ ABSL_GUARDED_BY(mu_);
+  // The streams with events waiting, by the seq of the first (hand-over
+  // order), so NextBatch finds the oldest without a pass over every stream.
+  std::map<uint64_t, std::map<std::string, StreamQueue>::iterator> order_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   size_t pending_ ABSL_GUARDED_BY(mu_) = 0;
   size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
