@@ -51,8 +51,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& c) {
     const int ms = static_cast<int>(
         std::min<int64_t>(absl::ToInt64Milliseconds(c.max_reconnect_backoff), INT32_MAX));
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, std::max(ms, 100));
+    // (Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: in gRPC 1.51 that is how long
+    // a connection attempt may take, 20 s, which a slow network needs.)
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::clamp(ms, 100, 1000));
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::clamp(ms, 100, 1000));
   }
   if (!c.tls()) {
     if (!c.server_name.empty()) {

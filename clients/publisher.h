@@ -23,9 +23,13 @@
 // events are sent one batch at a time, in the order they were handed over,
 // and streams are taken by their oldest waiting event, so events go out in
 // the order they were handed over (the server checks references: a group's
-// founding councillors' registrations must be in the log before it). An
-// event refused for naming a stream whose events this publisher still holds
-// (UNKNOWN_REFERENCE) waits for them and goes again.
+// founding councillors' registrations must be in the log before it), except
+// that a stream with a batch in flight (or backing off) does not hold the
+// others up: its waiting events may then follow later ones of other
+// streams. An event refused for naming a stream whose earlier events this
+// publisher still holds (UNKNOWN_REFERENCE) waits for them and goes again.
+// Where the log's order across two streams matters beyond that, publish the
+// second event once the first's outcome is reported.
 //
 // With `outbox_dir`, Publish first writes the event to an outbox (a RocksDB
 // of its own, synced) and it leaves the outbox only with its outcome: events

@@ -232,7 +232,7 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   }
   // The move is durable before the backup is called complete.
   EH_RETURN_IF_ERROR(SyncPath(dir + "/evenhand"));
-  const std::vector<uint32_t> purged = Prune(dir);
+  const std::vector<uint32_t> purged = Prune(dir, created.backup.id);
 
   info->set_dir(dir);
   info->set_backup_id(created.backup.id);
@@ -256,7 +256,7 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   return absl::OkStatus();
 }
 
-std::vector<uint32_t> OperationsService::Prune(const std::string& dir) {
+std::vector<uint32_t> OperationsService::Prune(const std::string& dir, uint32_t just_taken) {
   std::vector<uint32_t> purged;
   if (options_.keep_backups == 0) return purged;
   absl::StatusOr<v1::ListBackupsResponse> listed = integrity::ReadBackupFolder(dir);
@@ -269,13 +269,28 @@ std::vector<uint32_t> OperationsService::Prune(const std::string& dir) {
   // every incomplete one (its Even Hand part never arrived: it can never be
   // restored). Counted among those kept, failed backups night after night
   // would delete every good one.
+  // Only what is known for sure: a backup whose manifest does not parse
+  // (a newer format, say) or whose Even Hand part cannot be looked at (a
+  // share that failed to answer) is left alone, and so is the new one.
   uint32_t kept = 0;
   std::vector<uint32_t> doomed;
   for (int i = listed->backups_size() - 1; i >= 0; --i) {  // newest first
     const v1::BackupInfo& b = listed->backups(i);
-    if (b.complete() && kept < options_.keep_backups) {
+    if (b.backup_id() == just_taken) {
       ++kept;
       continue;
+    }
+    if (!b.has_manifest() || b.manifest().log_id() != store_->log_id()) continue;
+    if (b.complete()) {
+      if (kept < options_.keep_backups) {
+        ++kept;
+        continue;
+      }
+    } else {
+      std::error_code ec;
+      const bool absent =
+          !fs::exists(integrity::BackupExtrasDir(dir, b.backup_id()) + "/checkpoints.jsonl", ec);
+      if (ec || !absent) continue;
     }
     doomed.push_back(b.backup_id());
   }

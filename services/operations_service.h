@@ -61,9 +61,10 @@ class OperationsService final : public v1::Operations::Service {
 
  private:
   absl::StatusOr<std::string> Folder(const std::string& asked) const;
-  // After a backup is complete: deletes what backup.keep no longer keeps
-  // (see the .cc); the ids deleted. Failures are logged, not returned.
-  std::vector<uint32_t> Prune(const std::string& dir);
+  // After backup `just_taken` is complete: deletes what backup.keep no
+  // longer keeps (see the .cc); the ids deleted. Failures are logged, not
+  // returned.
+  std::vector<uint32_t> Prune(const std::string& dir, uint32_t just_taken);
   absl::Status TakeBackup(const std::string& dir, bool exclude_key, v1::BackupInfo* info)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(backup_mu_);
 

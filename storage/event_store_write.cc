@@ -204,11 +204,25 @@ void EventStore::Impl::AppendAsync(std::string stream_id, ExpectedRevision expec
     // on the record with what it was sent.
     const bool closing_record =
         record && shutting_down_ && !stop_ && failure_.empty() && !read_only_;
-    if (accepting_ || closing_record) {
+    if (accepting_) {
       {
         absl::MutexLock count(&outstanding_mu_);
         ++outstanding_;
       }
+      queue_.push_back(std::move(p));
+      return;
+    }
+    if (closing_record) {
+      // Not one WaitForAppendsToFinish waits for (reads arriving while the
+      // server stops would keep it from ever seeing none in flight): counted
+      // only from its answer on, which the completer takes off again.
+      p.done = [this, done = std::move(p.done)](absl::StatusOr<AppendResult> result) mutable {
+        {
+          absl::MutexLock count(&outstanding_mu_);
+          ++outstanding_;
+        }
+        std::move(done)(std::move(result));
+      };
       queue_.push_back(std::move(p));
       return;
     }

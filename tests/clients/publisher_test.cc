@@ -651,6 +651,28 @@ TEST_F(PublisherTest, EventsGoInTheOrderTheyWereHandedOverAcrossStreams) {
   }
 }
 
+// Without the server's reference checks (no refusal to retry on), the log
+// still holds events in the order they were handed over across streams.
+TEST_F(PublisherTest, TheLogHoldsEventsInHandOverOrderAcrossStreams) {
+  auto server = Server(0);
+  Reported reported;
+  auto publisher = NewPublisher(&reported, /*outbox=*/false);
+  std::vector<std::string> ids;
+  for (const char* stream : {"officer-zz", "officer-mm", "officer-aa"}) {
+    auto id = publisher->Publish(stream, Officer(std::string(stream).substr(8)));
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
+  absl::MutexLock lock(&reported.mu);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_TRUE(reported.last[ids[i]].status.ok()) << reported.last[ids[i]].status;
+    if (i > 0) {
+      EXPECT_LT(reported.last[ids[i - 1]].position, reported.last[ids[i]].position) << i;
+    }
+  }
+}
+
 // A request over the server's maxRequestBytes ends the whole call (gRPC's
 // own limit, no RetryInfo): the batch goes again event by event, and an
 // event too large alone is reported refused once, not sent for ever.
