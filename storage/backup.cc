@@ -47,6 +47,15 @@ BackupSummary Summary(const rocksdb::BackupInfo& info) {
   return b;
 }
 
+absl::Status OpenWritable(const std::string& dir, Engine* e) {
+  rocksdb::BackupEngine* raw = nullptr;
+  EH_RETURN_IF_ERROR(
+      Rocks(rocksdb::BackupEngine::Open(Options(dir, e->env.get()), e->env.get(), &raw),
+            absl::StrCat("cannot open the backup folder ", dir)));
+  e->engine.reset(raw);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<Engine>> OpenReadOnly(const std::string& dir) {
   auto e = std::make_unique<Engine>();
   rocksdb::BackupEngineReadOnly* raw = nullptr;
@@ -66,11 +75,7 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec)) EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
   Engine e;
-  rocksdb::BackupEngine* raw = nullptr;
-  EH_RETURN_IF_ERROR(
-      Rocks(rocksdb::BackupEngine::Open(Options(dir, e.env.get()), e.env.get(), &raw),
-            absl::StrCat("cannot open the backup folder ", dir)));
-  e.engine.reset(raw);
+  EH_RETURN_IF_ERROR(OpenWritable(dir, &e));
   std::vector<rocksdb::BackupInfo> before;
   e.engine->GetBackupInfo(&before);
   uint64_t copied = 0;
@@ -103,11 +108,7 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
 
 absl::Status DeleteBackup(const std::string& dir, uint32_t id) {
   Engine e;
-  rocksdb::BackupEngine* raw = nullptr;
-  EH_RETURN_IF_ERROR(
-      Rocks(rocksdb::BackupEngine::Open(Options(dir, e.env.get()), e.env.get(), &raw),
-            absl::StrCat("cannot open the backup folder ", dir)));
-  e.engine.reset(raw);
+  EH_RETURN_IF_ERROR(OpenWritable(dir, &e));
   return Rocks(e.engine->DeleteBackup(id), absl::StrCat("cannot delete backup ", id, " in ", dir));
 }
 

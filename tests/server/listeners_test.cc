@@ -149,27 +149,37 @@ int OpenDescriptors(pid_t pid) {
   return n;
 }
 
+// evenhandd with plain metrics on loopback, started, and the metrics
+// listener's "host:port".
+class PlainMetricsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.Start();
+    address_ = MetricsAddress(server_.Log(), "http");
+    ASSERT_FALSE(address_.empty()) << server_.Log();
+  }
+
+  TempDir dir_;
+  ChildServer server_{dir_, 0, {"--metrics_listen=127.0.0.1:0"}};
+  std::string address_;
+};
+
 // Clients that connect to the metrics port and send nothing are left in the
 // kernel's backlog beyond a few: each accepted one is a descriptor of the
 // server's, and the ones RocksDB and gRPC need must not run out.
-TEST(ListenersTest, SilentMetricsClientsDoNotTakeTheServersDescriptors) {
-  TempDir dir;
-  ChildServer server(dir, 0, {"--metrics_listen=127.0.0.1:0"});
-  server.Start();
-  const std::string address = MetricsAddress(server.Log(), "http");
-  ASSERT_FALSE(address.empty()) << server.Log();
-  const int before = OpenDescriptors(server.pid());
+TEST_F(PlainMetricsTest, SilentMetricsClientsDoNotTakeTheServersDescriptors) {
+  const int before = OpenDescriptors(server_.pid());
   std::vector<int> silent;
   for (int i = 0; i < 300; ++i) {
-    const int fd = ConnectTo(address, /*nonblocking=*/true);
+    const int fd = ConnectTo(address_, /*nonblocking=*/true);
     if (fd >= 0) silent.push_back(fd);
   }
   ASSERT_GT(silent.size(), 100u);
   absl::SleepFor(absl::Seconds(1));  // what the server would accept, it has
-  const int during = OpenDescriptors(server.pid());
+  const int during = OpenDescriptors(server_.pid());
   EXPECT_LT(during - before, 40) << "the metrics listener took a descriptor per silent client";
   for (int fd : silent) ::close(fd);
-  httplib::Client http(absl::StrCat("http://", address));
+  httplib::Client http(absl::StrCat("http://", address_));
   http.set_read_timeout(60, 0);
   auto got = http.Get("/healthz");
   ASSERT_TRUE(got) << httplib::to_string(got.error());
@@ -179,13 +189,8 @@ TEST(ListenersTest, SilentMetricsClientsDoNotTakeTheServersDescriptors) {
 // A POST (or any method but GET and HEAD) is refused before its body is
 // read, and the connection closed behind the refusal: a chunked body that
 // never ends is not taken into memory.
-TEST(ListenersTest, AMetricsPostIsRefusedBeforeItsBodyIsRead) {
-  TempDir dir;
-  ChildServer server(dir, 0, {"--metrics_listen=127.0.0.1:0"});
-  server.Start();
-  const std::string address = MetricsAddress(server.Log(), "http");
-  ASSERT_FALSE(address.empty()) << server.Log();
-  const int fd = ConnectTo(address);
+TEST_F(PlainMetricsTest, AMetricsPostIsRefusedBeforeItsBodyIsRead) {
+  const int fd = ConnectTo(address_);
   ASSERT_GE(fd, 0);
   const std::string head =
       "POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -211,13 +216,8 @@ TEST(ListenersTest, AMetricsPostIsRefusedBeforeItsBodyIsRead) {
 // A client trickling a request (a byte every half second, each within the
 // read timeout) does not hold the server's stop: it is not waited for
 // beyond a short grace, so the log is closed and the last checkpoint signed.
-TEST(ListenersTest, AStopIsNotHeldByAMetricsClientTricklingItsRequest) {
-  TempDir dir;
-  ChildServer server(dir, 0, {"--metrics_listen=127.0.0.1:0"});
-  server.Start();
-  const std::string address = MetricsAddress(server.Log(), "http");
-  ASSERT_FALSE(address.empty()) << server.Log();
-  const int fd = ConnectTo(address);
+TEST_F(PlainMetricsTest, AStopIsNotHeldByAMetricsClientTricklingItsRequest) {
+  const int fd = ConnectTo(address_);
   ASSERT_GE(fd, 0);
   std::atomic<bool> done{false};
   std::thread trickle([&] {
@@ -229,29 +229,24 @@ TEST(ListenersTest, AStopIsNotHeldByAMetricsClientTricklingItsRequest) {
     }
   });
   absl::SleepFor(absl::Seconds(1));
-  server.Signal(SIGTERM);
+  server_.Signal(SIGTERM);
   int status = 0;
   bool exited = false;
   for (int i = 0; i < 400 && !exited; ++i) {  // up to 40 s; the trickle lasts 60
-    exited = ::waitpid(server.pid(), &status, WNOHANG) == server.pid();
+    exited = ::waitpid(server_.pid(), &status, WNOHANG) == server_.pid();
     if (!exited) absl::SleepFor(absl::Milliseconds(100));
   }
   done = true;
   trickle.join();
   ::close(fd);
   ASSERT_TRUE(exited) << "evenhandd did not stop while a metrics client trickled";
-  server.Wait();
+  server_.Wait();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_TRUE(absl::StrContains(server.Log(), "\"stopped data_dir=")) << server.Log();
+  EXPECT_TRUE(absl::StrContains(server_.Log(), "\"stopped data_dir=")) << server_.Log();
 }
 
-TEST(ListenersTest, PlainMetricsOnLoopbackAreServed) {
-  TempDir dir;
-  ChildServer server(dir, 0, {"--metrics_listen=127.0.0.1:0"});
-  server.Start();
-  const std::string address = MetricsAddress(server.Log(), "http");
-  ASSERT_FALSE(address.empty()) << server.Log();
-  httplib::Client http(absl::StrCat("http://", address));
+TEST_F(PlainMetricsTest, PlainMetricsOnLoopbackAreServed) {
+  httplib::Client http(absl::StrCat("http://", address_));
   auto got = http.Get("/healthz");
   ASSERT_TRUE(got) << httplib::to_string(got.error());
   EXPECT_EQ(got->status, 200);

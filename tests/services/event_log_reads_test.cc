@@ -67,6 +67,39 @@ class EventLogReadsTest : public testing::ServerTest {
     return records;
   }
 
+  // A subscription to the "briefing-" streams from position 1, read until
+  // it has caught up, which it must have done with `events` events.
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> SubscribeToBriefingsUntilCaughtUp(
+      grpc::ClientContext* context, int events) {
+    v1::SubscribeRequest briefings;
+    briefings.set_from_position(1);
+    briefings.mutable_filter()->add_stream_prefixes("briefing-");
+    auto reader = stub_->Subscribe(context, briefings);
+    v1::SubscribeResponse m;
+    int sent = 0;
+    while (!m.has_caught_up() && reader->Read(&m)) sent += m.events().events_size();
+    EXPECT_EQ(sent, events);
+    return reader;
+  }
+
+  // Reads what is left of a subscription; how it ended.
+  static grpc::Status Drain(grpc::ClientReader<v1::SubscribeResponse>* reader) {
+    v1::SubscribeResponse m;
+    while (reader->Read(&m)) {
+    }
+    return reader->Finish();
+  }
+
+  // A subscription's two access records: opened, then completed with
+  // `events` sent.
+  static void ExpectOpenedThenCompleted(const std::vector<v1::AccessRecorded>& records,
+                                        uint64_t events) {
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0].outcome(), "opened");
+    EXPECT_EQ(records[1].outcome(), "completed");
+    EXPECT_EQ(records[1].events_returned(), events);
+  }
+
   // The local principal's access records of `method` so far.
   std::vector<v1::AccessRecorded> AccessRecords(const std::string& method) {
     std::vector<v1::AccessRecorded> out;
@@ -174,25 +207,12 @@ TEST_F(EventLogReadsTest, ASubscriptionIsOnTheRecordWhenAcceptedAndWhenItEndsWit
   }
   EXPECT_TRUE(AccessRecords(method).empty());
   {
-    v1::SubscribeRequest briefings;
-    briefings.set_from_position(1);
-    briefings.mutable_filter()->add_stream_prefixes("briefing-");
     grpc::ClientContext context;
-    auto reader = stub_->Subscribe(&context, briefings);
-    v1::SubscribeResponse m;
-    int events = 0;
-    while (!m.has_caught_up() && reader->Read(&m)) events += m.events().events_size();
-    EXPECT_EQ(events, 3);
+    auto reader = SubscribeToBriefingsUntilCaughtUp(&context, 3);
     context.TryCancel();
-    while (reader->Read(&m)) {
-    }
-    reader->Finish();
+    Drain(reader.get());
   }
-  const std::vector<v1::AccessRecorded> records = AccessRecords(method, 2);
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[0].outcome(), "opened");
-  EXPECT_EQ(records[1].outcome(), "completed");
-  EXPECT_EQ(records[1].events_returned(), 3u);
+  ExpectOpenedThenCompleted(AccessRecords(method, 2), 3);
 }
 
 // A subscriber stays connected for days: a server that stops (SIGTERM, an
@@ -204,25 +224,13 @@ TEST_F(EventLogReadsTest, ASubscriptionTheShutdownEndsIsOnTheRecordWithWhatItWas
   StartServer();
   Append("briefing-1", 4);
   if (HasFatalFailure()) return;
-  v1::SubscribeRequest briefings;
-  briefings.set_from_position(1);
-  briefings.mutable_filter()->add_stream_prefixes("briefing-");
   grpc::ClientContext context;
-  auto reader = stub_->Subscribe(&context, briefings);
-  v1::SubscribeResponse m;
-  int events = 0;
-  while (!m.has_caught_up() && reader->Read(&m)) events += m.events().events_size();
-  ASSERT_EQ(events, 4);
+  auto reader = SubscribeToBriefingsUntilCaughtUp(&context, 4);
+  if (HasFatalFailure()) return;
   StopServer();
-  while (reader->Read(&m)) {
-  }
-  EXPECT_FALSE(reader->Finish().ok());
+  EXPECT_FALSE(Drain(reader.get()).ok());
   StartServer();
-  const std::vector<v1::AccessRecorded> records = AccessRecords("evenhand.v1.EventLog/Subscribe");
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[0].outcome(), "opened");
-  EXPECT_EQ(records[1].outcome(), "completed");
-  EXPECT_EQ(records[1].events_returned(), 4u);
+  ExpectOpenedThenCompleted(AccessRecords("evenhand.v1.EventLog/Subscribe"), 4);
 }
 
 // A read the client ends early is on the record with what it had been
