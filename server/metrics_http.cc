@@ -32,8 +32,13 @@ struct MetricsPoolState {
   // handlers answer 503 without touching the server, and shutdown waits
   // for the threads until `give_up`.
   bool closed ABSL_GUARDED_BY(mu) = false;
-  std::atomic<bool> closed_flag{false};
   absl::Time give_up ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
+  // Handlers running (they read the server's state, which Stop()'s caller
+  // then closes: Stop() waits for them, as they do no network I/O).
+  size_t handling ABSL_GUARDED_BY(mu) = 0;
+  // httplib's accept loop has ended (it then holds no listening socket,
+  // and stop() must not close that number again).
+  bool listening_over ABSL_GUARDED_BY(mu) = false;
 };
 
 }  // namespace internal
@@ -76,8 +81,13 @@ class MetricsPool final : public httplib::TaskQueue {
     {
       absl::MutexLock lock(&s.mu);
       s.shutdown = true;
+      s.listening_over = true;  // httplib's accept loop has ended
       auto done = [&s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) { return s.alive == 0; };
-      all_done = s.mu.AwaitWithDeadline(absl::Condition(&done), s.give_up);
+      // `give_up` is re-read: a shutdown begun before Stop() (the listener
+      // died) waits only as long as Stop() then allows.
+      while (!(all_done = s.mu.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(100))) &&
+             absl::Now() < s.give_up) {
+      }
     }
     // A thread still held by a client is left to finish on its own; it
     // holds the state, and Stop() leaves the httplib server to it.
@@ -115,9 +125,21 @@ class MetricsPool final : public httplib::TaskQueue {
   std::vector<std::thread> threads_;
 };
 
-void Stopping(httplib::Response& res) {
-  res.status = 503;
-  res.set_content("NOT_SERVING: the server is stopping\n", "text/plain; charset=utf-8");
+// Runs a handler that reads the server's state, unless Stop() was called
+// (then 503), counted so that Stop() can wait for it.
+void Handle(MetricsPoolState& s, httplib::Response& res, const std::function<void()>& handle) {
+  {
+    absl::MutexLock lock(&s.mu);
+    if (s.closed) {
+      res.status = 503;
+      res.set_content("NOT_SERVING: the server is stopping\n", "text/plain; charset=utf-8");
+      return;
+    }
+    ++s.handling;
+  }
+  handle();
+  absl::MutexLock lock(&s.mu);
+  --s.handling;
 }
 
 }  // namespace
@@ -184,16 +206,16 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
   });
   http.Get("/metrics",
            [h = handlers, pool = m->pool_](const httplib::Request&, httplib::Response& res) {
-             if (pool->closed_flag.load()) return Stopping(res);
-             res.set_content(h.metrics(), metrics::kTextContentType);
+             Handle(*pool, res, [&] { res.set_content(h.metrics(), metrics::kTextContentType); });
            });
   http.Get("/healthz", [h = handlers, pool = m->pool_](const httplib::Request&,
                                                        httplib::Response& res) {
-    if (pool->closed_flag.load()) return Stopping(res);
-    auto [healthy, why] = h.health();
-    res.status = healthy ? 200 : 503;
-    res.set_content(healthy ? std::string("SERVING\n") : absl::StrCat("NOT_SERVING: ", why, "\n"),
-                    "text/plain; charset=utf-8");
+    Handle(*pool, res, [&] {
+      auto [healthy, why] = h.health();
+      res.status = healthy ? 200 : 503;
+      res.set_content(healthy ? std::string("SERVING\n") : absl::StrCat("NOT_SERVING: ", why, "\n"),
+                      "text/plain; charset=utf-8");
+    });
   });
   http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.status == 404) {
@@ -243,13 +265,17 @@ MetricsHttp::~MetricsHttp() { Stop(); }
 
 void MetricsHttp::Stop() {
   if (!http_) return;
+  bool listening;
   {
     absl::MutexLock lock(&pool_->mu);
     pool_->closed = true;
     pool_->give_up = absl::Now() + kStopWait;
+    // Handlers read the server's state: none runs once this returns.
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool_->mu) { return pool_->handling == 0; };
+    pool_->mu.Await(absl::Condition(&idle));
+    listening = !pool_->listening_over;
   }
-  pool_->closed_flag.store(true);
-  http_->stop();
+  if (listening) http_->stop();
   if (thread_.joinable()) thread_.join();
   size_t busy;
   {

@@ -337,7 +337,7 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   if (!inner.ok()) return ToGrpcStatus(inner);
   if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "");
   flush(last);
-  options_.gate->Record(*grant, kReplay, *request, returned, "completed").IgnoreError();
+  options_.gate->RecordEnd(*grant, kReplay, *request, returned, "completed");
   return grpc::Status::OK;
 }
 

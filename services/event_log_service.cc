@@ -45,14 +45,6 @@ absl::Status CheckDirection(int direction) {
                                                      "; use FORWARDS (0) or BACKWARDS (1)"));
 }
 
-// A read's closing access record could not be appended (the log stopped
-// after a storage failure, or was closed): said, not dropped in silence.
-void LogUnrecorded(const absl::Status& recorded, const char* method, const char* outcome) {
-  if (recorded.ok()) return;
-  logging::Error("event-log", absl::StrCat("the \"", outcome, "\" access record of a ", method,
-                                           " call was not appended: ", recorded.message()));
-}
-
 storage::Direction ToDirection(v1::Direction d) {
   return d == v1::BACKWARDS ? storage::Direction::kBackwards : storage::Direction::kForwards;
 }
@@ -205,11 +197,11 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
   if (!status.ok()) return ToGrpcStatus(status);
   if (client_gone || !chunks.Flush()) {
     // What it had been sent when the client went (best effort).
-    options_.gate->Record(*grant, kReadStream, *request, sent, "cancelled").IgnoreError();
+    options_.gate->RecordEnd(*grant, kReadStream, *request, sent, "cancelled");
     return grpc::Status(grpc::StatusCode::CANCELLED, "");
   }
   // The count, once known (the read was on the record before it began).
-  options_.gate->Record(*grant, kReadStream, *request, sent, "completed").IgnoreError();
+  options_.gate->RecordEnd(*grant, kReadStream, *request, sent, "completed");
   return grpc::Status::OK;
 }
 
@@ -325,7 +317,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   auto record = [pool = record_pool_.get(), gate = options_.gate, grant = *grant, request,
                  cursor](const char* outcome) {
     pool->Submit([gate, grant, request, sent = cursor->sent, outcome] {
-      LogUnrecorded(gate->Record(grant, kReadAll, request, sent, outcome), kReadAll, outcome);
+      gate->RecordEnd(grant, kReadAll, request, sent, outcome);
       return size_t{0};
     });
   };
@@ -422,8 +414,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   record.closed = [pool = record_pool_.get(), gate = options_.gate, grant = *grant,
                    parsed](uint64_t sent) {
     pool->Submit([gate, grant, parsed, sent] {
-      LogUnrecorded(gate->Record(grant, kSubscribe, parsed, sent, "completed"), kSubscribe,
-                    "completed");
+      gate->RecordEnd(grant, kSubscribe, parsed, sent, "completed");
       return size_t{0};
     });
   };

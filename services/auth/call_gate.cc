@@ -133,6 +133,20 @@ absl::Status CallGate::Record(const Grant& grant, absl::string_view method,
       "ACCESS_NOT_RECORDED");
 }
 
+void CallGate::RecordEnd(const Grant& grant, absl::string_view method,
+                         const google::protobuf::Message& request, uint64_t events_returned,
+                         absl::string_view outcome) {
+  if (!grant.recorded) return;
+  absl::Status s = Append(grant.identity, method, request, events_returned, outcome);
+  if (s.ok()) {
+    RecordedReads().Add();
+    return;
+  }
+  logging::Error("auth", absl::StrCat("the \"", outcome, "\" access record of a ", method,
+                                      " call by ", Quoted(grant.identity.principal),
+                                      " (already answered) was not appended: ", s.message()));
+}
+
 absl::Status CallGate::Append(const Identity& identity, absl::string_view method,
                               const google::protobuf::Message& request, uint64_t events_returned,
                               absl::string_view outcome) {

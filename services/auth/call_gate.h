@@ -48,6 +48,14 @@ class CallGate {
                       const google::protobuf::Message& request, uint64_t events_returned,
                       absl::string_view outcome);
 
+  // The end of a read already answered ("completed", "cancelled"): on the
+  // record with what it returned. There is no read left to refuse, so an
+  // append that fails (the log stopped after a storage failure, or closed)
+  // is logged, not dropped in silence.
+  void RecordEnd(const Grant& grant, absl::string_view method,
+                 const google::protobuf::Message& request, uint64_t events_returned,
+                 absl::string_view outcome);
+
   // The interceptor's side: whether this call was admitted (and forget it).
   bool TakeAdmitted(const grpc::ServerContextBase* context);
 
