@@ -336,13 +336,15 @@ std::optional<Publisher::Batch> Publisher::NextBatch() {
                          now - front.handed >= options_.linger;
       if (!ready) return std::nullopt;
     }
-    return TakeBatch(it->first, q);
+    return TakeBatch(it);
   }
   return std::nullopt;
 }
 
-std::optional<Publisher::Batch> Publisher::TakeBatch(const std::string& stream_id, StreamQueue& q) {
-  auto it = streams_.find(stream_id);
+std::optional<Publisher::Batch> Publisher::TakeBatch(
+    std::map<std::string, StreamQueue>::iterator it) {
+  const std::string& stream_id = it->first;
+  StreamQueue& q = it->second;
   const uint64_t before = FrontSeq(q);
   q.in_flight = true;
   if (!q.retries.empty()) {
@@ -379,10 +381,7 @@ bool Publisher::WaitsForEarlierEvents(const Batch& batch, const v1::AppendStream
     // An event of that stream handed over before this one, not yet
     // answered: waiting, or in flight (answers are read on one thread, so
     // none is between its answer and its outcome now).
-    if (!q->second.retries.empty() && q->second.retries.front().entries.front().seq < seq) {
-      return true;
-    }
-    if (!q->second.fresh.empty() && q->second.fresh.front().seq < seq) return true;
+    if (const uint64_t front = FrontSeq(q->second); front != 0 && front < seq) return true;
     for (const auto& [index, sent] : in_flight_) {
       if (sent.batch.stream_id == named->second && sent.batch.entries.front().seq < seq) {
         return true;

@@ -189,7 +189,7 @@ class Publisher {
   // the stream whose oldest waiting event was handed over first, of those
   // neither in flight nor backing off.
   std::optional<Batch> NextBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<Batch> TakeBatch(const std::string& stream_id, StreamQueue& q)
+  std::optional<Batch> TakeBatch(std::map<std::string, StreamQueue>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the refusal of `batch` (one event) names a stream (ErrorInfo's
   // "stream", UNKNOWN_REFERENCE) of which this publisher still holds an
