@@ -67,7 +67,7 @@ std::string OutboxKey(uint64_t seq) {
 }
 
 // A call refused as a whole, which the same call would meet again.
-bool RefusedForGood(grpc::StatusCode code) {
+bool RefusedCall(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::UNAUTHENTICATED:
     case grpc::StatusCode::PERMISSION_DENIED:
@@ -181,7 +181,8 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
           "publisher: no room for the event within max_block (",
           absl::FormatDuration(options_.max_block), "): ", pending_, " events (", pending_bytes_,
           " bytes) wait for the server, up to max_pending_events / max_pending_bytes; the event "
-          "was not taken: hand it over again later"));
+          "was not taken: hand it over again later",
+          blocked_.ok() ? "" : absl::StrCat(" (", blocked_.message(), ")")));
     }
     if (closing_) return absl::FailedPreconditionError("publisher: closed");
     seq = next_seq_++;
@@ -292,20 +293,78 @@ size_t Publisher::pending() const {
 void Publisher::Run() {
   auto stub = v1::EventLog::NewStub(channel_);
   absl::Duration backoff = absl::Milliseconds(50);
+  // The last call was refused too (since one was taken).
+  bool refused_before = false;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
       if (closing_) return;
     }
-    absl::Duration server_delay;
-    const bool answered = ServeCall(stub.get(), &server_delay);
-    backoff = answered ? absl::Milliseconds(50) : std::min(backoff * 2, options_.max_backoff);
+    const CallEnd end = ServeCall(stub.get());
+    if (!end.answered || !end.refused.ok()) {
+      // The files again (a renewed token, a rotated certificate the server
+      // wants now), and a new connection.
+      absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(options_.connection);
+      if (channel.ok()) {
+        channel_ = *std::move(channel);
+        stub = v1::EventLog::NewStub(channel_);
+      } else {
+        std::fprintf(stderr, "evenhand publisher: cannot read its credentials again: %s\n",
+                     channel.status().ToString().c_str());
+      }
+    }
+    absl::Duration wait;
+    if (end.refused.ok()) {
+      refused_before = false;
+      backoff = end.answered ? absl::Milliseconds(50) : std::min(backoff * 2, options_.max_backoff);
+      // A call the server ended with a RetryInfo (stopping, over a limit)
+      // is not tried again before its delay.
+      wait = std::max(backoff, end.server_delay);
+    } else {
+      if (refused_before) Refused(end.refused);
+      wait =
+          refused_before ? std::max(options_.max_backoff, end.server_delay) : absl::ZeroDuration();
+      refused_before = true;
+    }
     absl::MutexLock lock(&mu_);
     auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_; };
-    // A call the server ended with a RetryInfo (stopping, over a limit) is
-    // not tried again before its delay.
-    if (mu_.AwaitWithTimeout(absl::Condition(&closing), std::max(backoff, server_delay))) return;
+    if (mu_.AwaitWithTimeout(absl::Condition(&closing), wait)) return;
   }
+}
+
+void Publisher::Refused(const absl::Status& refusal) {
+  if (outbox_ != nullptr) {
+    size_t waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      if (blocked_ == refusal) return;  // said already
+      blocked_ = refusal;
+      waiting = pending_;
+    }
+    std::fprintf(stderr,
+                 "evenhand publisher: %s: the %zu events waiting stay in the outbox; trying "
+                 "again every %s, with the credentials' files read again each time\n",
+                 std::string(refusal.message()).c_str(), waiting,
+                 absl::FormatDuration(options_.max_backoff).c_str());
+    return;
+  }
+  std::vector<Batch> refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) return;  // Close() reports them
+    refused = TakeAllWaiting();
+  }
+  size_t events = 0;
+  for (const Batch& b : refused) events += b.entries.size();
+  if (events == 0) return;
+  std::fprintf(stderr, "evenhand publisher: %s: the %zu events waiting are reported refused\n",
+               std::string(refusal.message()).c_str(), events);
+  FailAll(std::move(refused), refusal);
+}
+
+absl::Status Publisher::Blocked() const {
+  absl::MutexLock lock(&mu_);
+  return blocked_;
 }
 
 uint64_t Publisher::FrontSeq(const StreamQueue& q) {
@@ -423,18 +482,19 @@ void Publisher::RequeueOneByOne(Batch batch) {
   wake_ = true;
 }
 
-bool Publisher::ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay) {
-  *server_delay = absl::ZeroDuration();
+Publisher::CallEnd Publisher::ServeCall(v1::EventLog::Stub* stub) {
+  CallEnd end;
   grpc::ClientContext context;
   // Wait for the server to be there rather than fail at once: events
   // handed over while it is down go when it comes back.
   context.set_wait_for_ready(true);
   {
     absl::MutexLock lock(&mu_);
-    if (closing_) return false;
+    if (closing_) return end;
     call_context_ = &context;
     call_broken_ = false;
     call_answered_ = false;
+    call_unauthenticated_ = absl::OkStatus();
   }
   auto call = stub->AppendStream(&context);
   std::thread reader([&] { ReadAnswers(call.get()); });
@@ -490,16 +550,13 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay
   }
   watchdog.join();
   const grpc::Status ended = call->Finish();
-  *server_delay = ServerRetryDelay(ended);
-  // What the call took and did not answer goes again, as it was; unless
-  // the server refused the call itself for good.
-  std::vector<Batch> refused;
+  end.server_delay = ServerRetryDelay(ended);
+  // What the call took and did not answer goes again, as it was.
   std::vector<Batch> too_large;
-  bool answered;
   {
     absl::MutexLock lock(&mu_);
     if (ended.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
-        *server_delay == absl::ZeroDuration() && !in_flight_.empty() &&
+        end.server_delay == absl::ZeroDuration() && !in_flight_.empty() &&
         absl::StrContains(ended.error_message(), "larger than max")) {
       // gRPC ends a call whose request is over the server's maxRequestBytes
       // (no RetryInfo: not a limit that time lifts). The largest request
@@ -525,8 +582,15 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay
     for (auto& [i, sent] : in_flight_) Requeue(std::move(sent.batch), /*back_off=*/false);
     in_flight_.clear();
     call_context_ = nullptr;
-    answered = call_answered_;
-    if (!answered && !closing_ && RefusedForGood(ended.error_code())) refused = TakeAllWaiting();
+    end.answered = call_answered_;
+    if (!closing_ && !end.answered && RefusedCall(ended.error_code())) {
+      const auto code = static_cast<absl::StatusCode>(ended.error_code());
+      end.refused = absl::Status(
+          code, absl::StrCat("the server refused the publisher's AppendStream call (",
+                             absl::StatusCodeToString(code), ": ", ended.error_message(), ")"));
+    } else if (!closing_) {
+      end.refused = call_unauthenticated_;
+    }
   }
   if (!too_large.empty()) {
     FailAll(std::move(too_large),
@@ -535,18 +599,7 @@ bool Publisher::ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay
                 "): the event alone is larger than the server's maxRequestBytes; raise it in the "
                 "server's config, or make the event smaller")));
   }
-  if (!refused.empty()) {
-    size_t events = 0;
-    for (const Batch& b : refused) events += b.entries.size();
-    const auto code = static_cast<absl::StatusCode>(ended.error_code());
-    const std::string why =
-        absl::StrCat("the server refused the publisher's AppendStream call (",
-                     absl::StatusCodeToString(code), ": ", ended.error_message(), ")");
-    std::fprintf(stderr, "evenhand publisher: %s: the %zu events waiting are reported refused\n",
-                 why.c_str(), events);
-    FailAll(std::move(refused), absl::Status(code, why));
-  }
-  return answered;
+  return end;
 }
 
 void Publisher::ReadAnswers(
@@ -561,6 +614,16 @@ void Publisher::ReadAnswers(
       if (it == in_flight_.end()) continue;
       batch = std::move(it->second.batch);
       in_flight_.erase(it);
+      if (r.has_error() && r.error().code() == grpc::StatusCode::UNAUTHENTICATED) {
+        // The caller's credentials (a token that expired during the call),
+        // never the event: it waits for a call with fresh ones.
+        Requeue(std::move(batch), /*back_off=*/false);
+        call_unauthenticated_ = absl::UnauthenticatedError(absl::StrCat(
+            "the server refused the publisher's credentials (", r.error().message(), ")"));
+        call_broken_ = true;
+        continue;
+      }
+      blocked_ = absl::OkStatus();  // the server takes the publisher again
       if (r.has_error() && Retryable(r.error().code())) {
         Requeue(std::move(batch), /*back_off=*/true, ServerRetryDelay(r.error().details()));
         continue;

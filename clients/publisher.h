@@ -19,7 +19,9 @@
 // is it reported again by the next publisher, as a replay.
 // A lost connection, an UNAVAILABLE server or a server restart is retried
 // with the same event ids, so the log holds each event exactly once (the
-// server answers a retry of what it already has as a replay). A stream's
+// server answers a retry of what it already has as a replay); after a call
+// the server answered nothing on, the publisher dials again, reading its
+// certificate, key and token files again. A stream's
 // events are sent one batch at a time, in the order they were handed over,
 // and streams are taken by their oldest waiting event, so events go out in
 // the order they were handed over (the server checks references: a group's
@@ -38,11 +40,21 @@
 // outbox. Events reloaded from an outbox are resent one per request, so a
 // batch that was written before the crash is recognised as a replay.
 //
-// A call the server refuses as a whole for good (UNAUTHENTICATED,
-// PERMISSION_DENIED, UNIMPLEMENTED, INVALID_ARGUMENT, FAILED_PRECONDITION:
-// a certificate without the publisher role, a server without AppendStream)
-// is not retried forever: every event waiting then is reported with that
-// error (and leaves the outbox), as a Kafka producer fails its sends.
+// A call the server refuses as a whole (UNAUTHENTICATED, PERMISSION_DENIED,
+// UNIMPLEMENTED, INVALID_ARGUMENT, FAILED_PRECONDITION: an expired token, a
+// certificate without the publisher role, a server without AppendStream),
+// or a request refused UNAUTHENTICATED (a token that expired during the
+// call: that says nothing of the event), is a refusal of the publisher, not
+// of its events. The publisher dials again, reading its certificate, key
+// and token files again (a renewed token, a rotated certificate), and tries
+// once more at once. Refused again:
+//   - with an outbox, the events stay there and wait (an outbox gives an
+//     event up only for the server's answer to that event): the publisher
+//     tries again every max_backoff, reading the files again each time,
+//     says why on stderr, and Blocked() returns the refusal until a call
+//     is taken. Publish goes on taking events up to max_pending_events.
+//   - without one, every event waiting is reported with the refusal, as a
+//     Kafka producer fails its sends, since it would die with the process.
 //
 // Thread-safe. `on_outcome` is called from the publisher's own thread (and
 // from Close()'s caller) and must not block for long (or call back into
@@ -151,6 +163,11 @@ class Publisher {
   // Events handed over and without an outcome.
   size_t pending() const;
 
+  // Why the publisher cannot deliver: the server's refusal of its calls
+  // (credentials, role, version) while the outbox keeps the events; OK
+  // once a call is taken again. For a system's health check.
+  absl::Status Blocked() const;
+
  private:
   struct Entry {
     uint64_t seq;  // the outbox key
@@ -179,10 +196,21 @@ class Publisher {
   explicit Publisher(PublisherOptions options, OnOutcome on_outcome);
   absl::Status OpenOutbox();
   void Run();
-  // One AppendStream call, until it breaks or the publisher closes; true
-  // if the server answered anything on it. `server_delay`: the RetryInfo
-  // delay of the status the call ended with (zero if none).
-  bool ServeCall(v1::EventLog::Stub* stub, absl::Duration* server_delay);
+  struct CallEnd {
+    // The server answered something on the call.
+    bool answered = false;
+    // The RetryInfo delay of the status the call ended with (zero if none).
+    absl::Duration server_delay;
+    // Not OK: the server refused the publisher (the call, or a request
+    // UNAUTHENTICATED); what the call took waits again.
+    absl::Status refused;
+  };
+  // One AppendStream call, until it breaks or the publisher closes.
+  CallEnd ServeCall(v1::EventLog::Stub* stub);
+  // After a refusal of the publisher by fresh credentials: with an outbox,
+  // noted in Blocked() (and said on stderr when it changes); without one,
+  // every event waiting reported with it.
+  void Refused(const absl::Status& refusal);
   void ReadAnswers(grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call);
   // The next batch to send (marking its stream in flight), or none: once
   // some stream's batch is ready (full, lingered, or flushing), the batch of
@@ -243,6 +271,12 @@ class Publisher {
   std::map<uint64_t, Sent> in_flight_ ABSL_GUARDED_BY(mu_);
   bool call_broken_ ABSL_GUARDED_BY(mu_) = false;
   bool call_answered_ ABSL_GUARDED_BY(mu_) = false;
+  // A request of the current call refused UNAUTHENTICATED.
+  absl::Status call_unauthenticated_ ABSL_GUARDED_BY(mu_);
+  // Blocked().
+  absl::Status blocked_ ABSL_GUARDED_BY(mu_);
+  // Only the sender's thread uses it once started (Run dials it again
+  // after a refusal).
   std::shared_ptr<grpc::Channel> channel_;
   // Held by Close() while it joins `sender_` (two at once must not both).
   absl::Mutex close_mu_;

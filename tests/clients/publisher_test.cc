@@ -14,9 +14,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
-#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +29,7 @@
 #include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/clients/publisher_fixture.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/temp_dir.h"
 
@@ -36,29 +37,12 @@ namespace evenhand {
 namespace {
 
 using testing::ChildServer;
+using testing::FreePort;
+using testing::Officer;
+using testing::PublisherTest;
+using testing::Reported;
 using testing::TempDir;
-
-// A publisher's options for the tests: to `address`, as "publisher-test".
-clients::PublisherOptions TestOptions(const std::string& address) {
-  clients::PublisherOptions o;
-  o.connection.address = address;
-  o.source_system = "publisher-test";
-  return o;
-}
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+using testing::TestOptions;
 
 // A TCP proxy in front of the server that can keep back what the server
 // sends (its answers) and then cut every connection, so that requests the
@@ -144,85 +128,6 @@ class HoldingProxy {
   absl::Mutex mu_;
   std::vector<int> fds_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> pumps_;  // joined after the acceptor stops
-};
-
-v1::Event Officer(const std::string& id) {
-  v1::Event e;
-  e.set_type("OfficerRegistered");
-  auto* o = e.mutable_payload()->mutable_officer_registered();
-  o->set_officer_id(id);
-  o->set_name("Officer");
-  o->set_role(v1::OFFICER);
-  return e;
-}
-
-// Outcomes as reported, by event id.
-struct Reported {
-  absl::Mutex mu;
-  std::map<std::string, int> times;
-  std::map<std::string, clients::Outcome> last;
-  void Add(const clients::Outcome& o) {
-    absl::MutexLock lock(&mu);
-    ++times[o.event_id];
-    last[o.event_id] = o;
-  }
-};
-
-class PublisherTest : public ::testing::Test {
- protected:
-  void SetUp() override { address_ = absl::StrCat("127.0.0.1:", FreePort()); }
-
-  // The events here repeat a registration on one stream (to fill batches),
-  // which the protocol model would refuse: the log itself is under test.
-  std::unique_ptr<ChildServer> Server(
-      int generation, const std::string& json = R"({"skipDomainValidation": true})") {
-    const std::string config = dir_.Sub("config.json");
-    std::ofstream(config) << json;
-    auto s = std::make_unique<ChildServer>(
-        dir_, generation,
-        std::vector<std::string>{"--listen=" + address_, "--metrics_listen=off",
-                                 "--config=" + config});
-    s->Start();
-    return s;
-  }
-
-  std::unique_ptr<clients::Publisher> NewPublisher(Reported* reported, bool outbox = true) {
-    clients::PublisherOptions o = TestOptions(address_);
-    o.batch_max_events = 20;
-    if (outbox) o.outbox_dir = dir_.Sub("outbox");
-    auto p = clients::Publisher::Start(
-        o, [reported](const clients::Outcome& out) { reported->Add(out); });
-    EXPECT_TRUE(p.ok()) << p.status();
-    return *std::move(p);
-  }
-
-  // A plain gRPC server of `service` on 127.0.0.1, which address_ then
-  // names: a stand-in for evenhandd where the publisher is under test.
-  std::unique_ptr<grpc::Server> StandIn(grpc::Service* service) {
-    grpc::ServerBuilder builder;
-    builder.RegisterService(service);
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    address_ = absl::StrCat("127.0.0.1:", port);
-    return server;
-  }
-
-  // Every id in the log exactly once.
-  std::map<std::string, int> InTheLog(ChildServer& server) {
-    std::map<std::string, int> ids;
-    EXPECT_TRUE(server.client()
-                    .ReadAll({},
-                             [&](const v1::RecordedEvent& e) {
-                               ++ids[e.event().event_id()];
-                               return true;
-                             })
-                    .ok());
-    return ids;
-  }
-
-  TempDir dir_;
-  std::string address_;
 };
 
 TEST_F(PublisherTest, DeliversEveryEventOnceWithItsOutcomeOnce) {
@@ -405,34 +310,6 @@ TEST_F(PublisherTest, ACallWhoseAnswersStopIsAbandonedEvenWhileItsWritesWait) {
     EXPECT_EQ(reported.times[id], 1) << id;
     EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
   }
-}
-
-// A server that refuses the call itself for good (here one that does not
-// implement AppendStream: UNIMPLEMENTED, as a certificate without the
-// publisher role would be PERMISSION_DENIED) is not retried forever in
-// silence: every event waiting is reported with the refusal, once.
-TEST_F(PublisherTest, ACallRefusedForGoodIsReportedForEveryEventOnce) {
-  v1::EventLog::Service unimplemented;
-  std::unique_ptr<grpc::Server> bare = StandIn(&unimplemented);
-  ASSERT_NE(bare, nullptr);
-  Reported reported;
-  auto publisher = NewPublisher(&reported, /*outbox=*/true);
-  std::vector<std::string> ids;
-  for (int i = 0; i < 30; ++i) {
-    auto id = publisher->Publish(absl::StrCat("officer-o-", i % 3), Officer("o-refused"));
-    ASSERT_TRUE(id.ok()) << id.status();
-    ids.push_back(*id);
-  }
-  ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
-  EXPECT_EQ(publisher->pending(), 0u);
-  absl::MutexLock lock(&reported.mu);
-  EXPECT_EQ(reported.times.size(), ids.size());
-  for (const std::string& id : ids) {
-    EXPECT_EQ(reported.times[id], 1) << id;
-    EXPECT_EQ(reported.last[id].status.code(), absl::StatusCode::kUnimplemented)
-        << reported.last[id].status;
-  }
-  bare->Shutdown();
 }
 
 // A stand-in server that says "slow down" with a RetryInfo of `kDelay`,
