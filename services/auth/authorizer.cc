@@ -180,6 +180,11 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const v1::Securit
     const v1::PrincipalConfig& p = config.principals(i);
     const std::string where = absl::StrCat("security.principals[", i, "]");
     if (p.name().empty()) return absl::InvalidArgumentError(absl::StrCat(where, ".name: required"));
+    if (absl::StartsWith(p.name(), "token:") || absl::StartsWith(p.name(), "certificate:")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".name (", p.name(),
+          "): \"token:\" and \"certificate:\" begin the names of callers no principal names"));
+    }
     if (p.certificate_names().empty() && p.token_subjects().empty() && p.token_groups().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, " (", p.name(),
@@ -271,13 +276,33 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
         "--token-file)");
   }
   // Every principal that matches the caller gives it its roles.
-  if (by_name != nullptr) id.principal = by_name->name();
+  if (by_name != nullptr) {
+    id.principal = by_name->name();
+  } else if (NamesAPrincipal(id.principal)) {
+    // A token subject or certificate name that no principal names but that
+    // spells a configured principal's name (a person whose subject is
+    // "auditor") is not that principal: its own rate, subscriptions and
+    // access-record stream, under a name no principal can have.
+    id.principal =
+        absl::StrCat(caller.authorization.empty() ? "certificate:" : "token:", id.principal);
+  }
   for (const v1::PrincipalConfig* p : matched) {
     for (const std::string& r : p->roles()) {
       if (!id.HasRole(r)) id.roles.push_back(r);
     }
   }
   return id;
+}
+
+bool Authorizer::NamesAPrincipal(absl::string_view name) const {
+  if (name == local_.principal || absl::StartsWith(name, "token:") ||
+      absl::StartsWith(name, "certificate:")) {
+    return true;
+  }
+  for (const v1::PrincipalConfig& p : config_.principals()) {
+    if (p.name() == name) return true;
+  }
+  return false;
 }
 
 bool Authorizer::HasRuleFor(absl::string_view method) { return FindRule(method) != nullptr; }

@@ -142,6 +142,10 @@ class Authorizer {
              std::function<absl::Time()> clock);
   absl::Status CheckRate(const Identity& identity);
   absl::Status CheckAppend(const Identity& identity, const google::protobuf::Message& request) const;
+  // Whether an identity no principal names must not go by `name`: it is a
+  // configured principal's (or the local one's), or has the prefix that
+  // marks such identities ("token:", "certificate:").
+  bool NamesAPrincipal(absl::string_view name) const;
 
   const v1::SecurityConfig config_;
   const bool local_mode_;

@@ -126,5 +126,43 @@ TEST(AuthorizerTest, ALaneMustListItsTypesAndKinds) {
   }
 }
 
+TEST(AuthorizerTest, ACallerNoPrincipalNamesNeverGoesByAPrincipalsName) {
+  // A certificate of the council's CA whose name spells a configured
+  // principal's ("auditor", issued for something else) is not that
+  // principal: it would share its rate, its subscriptions and its access
+  // records' stream.
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Caller caller;
+  caller.tls = true;
+  caller.certificate_names = {"auditor"};
+  absl::StatusOr<Identity> id = (*a)->Authenticate(caller);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->principal, "certificate:auditor");
+  EXPECT_TRUE(id->roles.empty());
+  // Nor by the prefix itself, nor by the local principal's name.
+  for (const char* name : {"certificate:auditor", "local"}) {
+    caller.certificate_names = {name};
+    id = (*a)->Authenticate(caller);
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(id->principal, absl::StrCat("certificate:", name));
+  }
+  // A name no principal has is the caller's own; the principal's own
+  // certificate is the principal.
+  caller.certificate_names = {"someone.demo.council"};
+  EXPECT_EQ((*a)->Authenticate(caller)->principal, "someone.demo.council");
+  caller.certificate_names = {"auditor.demo.council"};
+  EXPECT_EQ((*a)->Authenticate(caller)->principal, "auditor");
+  // So no principal may be named so.
+  auto refused = Authorizer::Create(Config(R"({"principals": [
+      {"name": "token:bob", "certificateNames": ["bob.demo.council"], "roles": ["auditor"]}]})"),
+                                    /*local_mode=*/false);
+  ASSERT_TRUE(absl::IsInvalidArgument(refused.status())) << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "security.principals[0].name"))
+      << refused.status();
+}
+
 }  // namespace
 }  // namespace evenhand::services::auth
