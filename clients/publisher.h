@@ -50,9 +50,12 @@
 // once more at once. Refused again:
 //   - with an outbox, the events stay there and wait (an outbox gives an
 //     event up only for the server's answer to that event): the publisher
-//     tries again every max_backoff, reading the files again each time,
-//     says why on stderr, and Blocked() returns the refusal until a call
-//     is taken. Publish goes on taking events up to max_pending_events.
+//     tries again after max_backoff, then less and less often up to every
+//     5 minutes (each refusal is on the server's record), and at once when
+//     one of those files changes; it says why on stderr, and Blocked()
+//     returns the refusal until the server takes a call (it says so as it
+//     admits one). Publish goes on taking events within max_pending_events
+//     and max_pending_bytes, then refuses them after max_block naming it.
 //   - without one, every event waiting is reported with the refusal, as a
 //     Kafka producer fails its sends, since it would die with the process.
 //
@@ -199,6 +202,8 @@ class Publisher {
   struct CallEnd {
     // The server answered something on the call.
     bool answered = false;
+    // The server took the call (said so, or answered).
+    bool admitted = false;
     // The RetryInfo delay of the status the call ended with (zero if none).
     absl::Duration server_delay;
     // Not OK: the server refused the publisher (the call, or a request
@@ -208,10 +213,13 @@ class Publisher {
   // One AppendStream call, until it breaks or the publisher closes.
   CallEnd ServeCall(v1::EventLog::Stub* stub);
   // After a refusal of the publisher by fresh credentials: with an outbox,
-  // noted in Blocked() (and said on stderr when it changes); without one,
-  // every event waiting reported with it.
-  void Refused(const absl::Status& refusal);
-  void ReadAnswers(grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call);
+  // noted in Blocked() (and said on stderr when it changes, with
+  // `next_try`); without one, every event waiting reported with it.
+  void Refused(const absl::Status& refusal, absl::Duration next_try);
+  // The server took a call: Blocked() is OK again (said on stderr).
+  void Admitted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReadAnswers(grpc::ClientReaderWriter<v1::AppendRequest, v1::AppendStreamResponse>* call,
+                   grpc::ClientContext* context);
   // The next batch to send (marking its stream in flight), or none: once
   // some stream's batch is ready (full, lingered, or flushing), the batch of
   // the stream whose oldest waiting event was handed over first, of those
@@ -271,6 +279,8 @@ class Publisher {
   std::map<uint64_t, Sent> in_flight_ ABSL_GUARDED_BY(mu_);
   bool call_broken_ ABSL_GUARDED_BY(mu_) = false;
   bool call_answered_ ABSL_GUARDED_BY(mu_) = false;
+  // The server said it took the current call (kAppendStreamAdmitted).
+  bool call_admitted_ ABSL_GUARDED_BY(mu_) = false;
   // A request of the current call refused UNAUTHENTICATED.
   absl::Status call_unauthenticated_ ABSL_GUARDED_BY(mu_);
   // Blocked().

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/call_metadata.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
@@ -51,6 +52,10 @@ AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
     Finish(ToGrpcStatus(admitted));
     return;
   }
+  // Said at once: an idle publisher learns that its credentials were taken
+  // (one refused before, say), not only with its first answer.
+  context_->AddInitialMetadata(kAppendStreamAdmitted, "1");
+  StartSendInitialMetadata();
   Actions actions;
   {
     absl::MutexLock lock(&mu_);

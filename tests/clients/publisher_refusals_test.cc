@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -201,13 +201,13 @@ class TokenPublisherTest : public PublisherTest {
 // authorised with the token as it is then) refuses the publisher, never
 // its events: they stay in the outbox, Blocked() says why, and once the
 // token file is renewed the publisher reads it again and delivers each
-// event once. No event is reported refused on the way.
+// event once. No event is reported refused on the way. A publisher started
+// with an expired token is blocked with nothing to send, and is no longer
+// once the server takes its renewed token, before any event.
 TEST_F(TokenPublisherTest, ATokenThatExpiresIsReadAgainOnceRenewedAndNoEventIsLost) {
   auto server = Server(0, config_);
   const std::string token_file = dir_.Sub("token");
-  const absl::Duration valid = absl::Seconds(4);
-  const absl::Time expires = absl::Now() + valid;
-  WriteToken(token_file, valid);
+  WriteToken(token_file, absl::Seconds(-10));
   Reported reported;
   clients::PublisherOptions o = TestOptions(address_);
   o.connection = Tls();
@@ -217,6 +217,17 @@ TEST_F(TokenPublisherTest, ATokenThatExpiresIsReadAgainOnceRenewedAndNoEventIsLo
   auto publisher =
       clients::Publisher::Start(o, [&](const clients::Outcome& out) { reported.Add(out); });
   ASSERT_TRUE(publisher.ok()) << publisher.status();
+  ASSERT_TRUE(Eventually(
+      [&] { return (*publisher)->Blocked().code() == absl::StatusCode::kUnauthenticated; },
+      absl::Seconds(30)))
+      << (*publisher)->Blocked();
+  const absl::Duration valid = absl::Seconds(4);
+  const absl::Time expires = absl::Now() + valid;
+  WriteToken(token_file, valid);
+  // Taken (the server says so when it admits a call), with nothing sent.
+  ASSERT_TRUE(Eventually([&] { return (*publisher)->Blocked().ok(); }, absl::Seconds(30)))
+      << (*publisher)->Blocked();
+  EXPECT_EQ((*publisher)->pending(), 0u);
   std::vector<std::string> ids;
   auto publish = [&](int n) {
     for (int i = 0; i < n; ++i) {
