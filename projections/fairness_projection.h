@@ -108,7 +108,7 @@ struct ReportQuery {
     kObligations,
   };
   Keep keep = Keep::kEverything;
-  std::function<bool(const v1::Finding&)> keep_finding;
+  std::function<bool(const v1::Finding&)> keep_finding = nullptr;
   // If given, the build stops once it is spent or given up
   // (report_budget.h): the report returned is then incomplete and must be
   // discarded. Not owned; one report's.
