@@ -57,7 +57,9 @@
 //     admits one). Publish goes on taking events within max_pending_events
 //     and max_pending_bytes, then refuses them after max_block naming it.
 //   - without one, every event waiting is reported with the refusal, as a
-//     Kafka producer fails its sends, since it would die with the process.
+//     Kafka producer fails its sends, since it would die with the process;
+//     and so, at each refusal (tried every max_backoff), are those handed
+//     over since.
 //
 // Thread-safe. `on_outcome` is called from the publisher's own thread (and
 // from Close()'s caller) and must not block for long (or call back into
@@ -285,9 +287,11 @@ class Publisher {
   absl::Status call_unauthenticated_ ABSL_GUARDED_BY(mu_);
   // Blocked().
   absl::Status blocked_ ABSL_GUARDED_BY(mu_);
-  // Only the sender's thread uses it once started (Run dials it again
-  // after a refusal).
+  // Only the sender's thread uses them once started (Run dials again
+  // after a refusal): the channel, and a hash of the credentials' files
+  // as they were just before it was dialled.
   std::shared_ptr<grpc::Channel> channel_;
+  uint64_t dialled_files_ = 0;
   // Held by Close() while it joins `sender_` (two at once must not both).
   absl::Mutex close_mu_;
   std::thread sender_;

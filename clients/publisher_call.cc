@@ -104,7 +104,9 @@ void Publisher::Run() {
   // Zero while the server takes the publisher; after a refusal, the wait
   // before the next try but one (the first goes at once).
   absl::Duration refused_backoff;
-  bool redial = false;
+  // Dialled here too (Start's dial checked the options), so that what
+  // the files held is known from just before.
+  bool redial = true;
   std::string dial_error;  // said once
   for (;;) {
     {
@@ -114,6 +116,7 @@ void Publisher::Run() {
     if (redial) {
       // The files again (a renewed token, a rotated certificate the server
       // wants now), and a new connection.
+      dialled_files_ = CredentialsFingerprint(options_.connection);
       absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Dial(options_.connection);
       if (channel.ok()) {
         channel_ = *std::move(channel);
@@ -134,7 +137,6 @@ void Publisher::Run() {
     absl::Duration wait;
     bool watch_files = false;
     if (end.refused.ok()) {
-      refused_backoff = absl::ZeroDuration();
       backoff = end.answered ? absl::Milliseconds(50) : std::min(backoff * 2, options_.max_backoff);
       // A call the server ended with a RetryInfo (stopping, over a limit)
       // is not tried again before its delay.
@@ -143,29 +145,36 @@ void Publisher::Run() {
       wait = end.server_delay;  // once more, with the files read again
       refused_backoff = options_.max_backoff;
     } else {
-      // Each refusal is on the server's record: tried again less and less
-      // often, up to every five minutes, and at once when the files change.
+      // With an outbox, each refusal is on the server's record: tried
+      // again less and less often, up to every five minutes, and at once
+      // when the files change. Without one, each refusal reports what
+      // waits, so events handed over meanwhile learn theirs at
+      // max_backoff's pace.
       Refused(end.refused, refused_backoff);
       wait = std::max(refused_backoff, end.server_delay);
-      refused_backoff = std::min(refused_backoff * 2, absl::Minutes(5));
+      if (outbox_ != nullptr) {
+        refused_backoff =
+            std::min(refused_backoff * 2, std::max(options_.max_backoff, absl::Minutes(5)));
+      }
       watch_files = true;
     }
-    const uint64_t files = watch_files ? CredentialsFingerprint(options_.connection) : 0;
     const absl::Time until = absl::Now() + wait;
     absl::MutexLock lock(&mu_);
     auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_; };
     for (;;) {
+      if (watch_files) {
+        // Against what the refused call was dialled with.
+        mu_.Unlock();
+        const bool changed = CredentialsFingerprint(options_.connection) != dialled_files_;
+        mu_.Lock();
+        if (changed) break;
+      }
       const absl::Duration left = until - absl::Now();
       if (left <= absl::ZeroDuration()) break;
       if (mu_.AwaitWithTimeout(absl::Condition(&closing),
                                watch_files ? std::min(left, absl::Seconds(1)) : left)) {
         return;
       }
-      if (!watch_files) continue;
-      mu_.Unlock();
-      const bool changed = CredentialsFingerprint(options_.connection) != files;
-      mu_.Lock();
-      if (changed) break;
     }
   }
 }
@@ -316,7 +325,7 @@ Publisher::CallEnd Publisher::ServeCall(v1::EventLog::Stub* stub) {
     call_context_ = nullptr;
     end.answered = call_answered_;
     end.admitted = call_admitted_ || call_answered_;
-    if (!closing_ && !end.answered && RefusedCall(ended.error_code())) {
+    if (!closing_ && !end.admitted && RefusedCall(ended.error_code())) {
       const auto code = static_cast<absl::StatusCode>(ended.error_code());
       end.refused = absl::Status(
           code, absl::StrCat("the server refused the publisher's AppendStream call (",

@@ -83,7 +83,8 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
     // read as "nobody read anything".
     std::fprintf(stderr,
                  "evenhand: none for principal \"%s\": check the name against the server's "
-                 "security.principals (principals with no reads have no records)\n",
+                 "security.principals, a person's token subject, or certificate:<name> for a "
+                 "certificate no principal lists (principals with no reads have no records)\n",
                  flags.principal.c_str());
   }
   return kOk;

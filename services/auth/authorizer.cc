@@ -278,13 +278,16 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
   // Every principal that matches the caller gives it its roles.
   if (by_name != nullptr) {
     id.principal = by_name->name();
+  } else if (caller.authorization.empty()) {
+    // A certificate of the council's CA that no principal lists (it has no
+    // role): its own rate, subscriptions and access-record stream, under a
+    // name no principal and no person can have.
+    id.principal = absl::StrCat("certificate:", id.principal);
   } else if (NamesAPrincipal(id.principal)) {
-    // A token subject or certificate name that no principal names but that
-    // spells a configured principal's name (a person whose subject is
-    // "auditor") is not that principal: its own rate, subscriptions and
-    // access-record stream, under a name no principal can have.
-    id.principal =
-        absl::StrCat(caller.authorization.empty() ? "certificate:" : "token:", id.principal);
+    // A person (a token's subject, their groups mapped) whose subject
+    // spells a principal's name ("auditor") or begins with a prefix of
+    // these names is not that principal.
+    id.principal = absl::StrCat("token:", id.principal);
   }
   for (const v1::PrincipalConfig* p : matched) {
     for (const std::string& r : p->roles()) {

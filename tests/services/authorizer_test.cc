@@ -149,10 +149,11 @@ TEST(AuthorizerTest, ACallerNoPrincipalNamesNeverGoesByAPrincipalsName) {
     ASSERT_TRUE(id.ok()) << id.status();
     EXPECT_EQ(id->principal, absl::StrCat("certificate:", name));
   }
-  // A name no principal has is the caller's own; the principal's own
-  // certificate is the principal.
+  // A certificate no principal lists goes by its name, marked as such (a
+  // person's subject could be the same); the principal's own certificate
+  // is the principal.
   caller.certificate_names = {"someone.demo.council"};
-  EXPECT_EQ((*a)->Authenticate(caller)->principal, "someone.demo.council");
+  EXPECT_EQ((*a)->Authenticate(caller)->principal, "certificate:someone.demo.council");
   caller.certificate_names = {"auditor.demo.council"};
   EXPECT_EQ((*a)->Authenticate(caller)->principal, "auditor");
   // So no principal may be named so.
