@@ -58,44 +58,46 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& c) {
   if (!c.tls()) {
     if (!c.server_name.empty()) {
       return absl::InvalidArgumentError(
-          "--server-name is the name checked in the server's certificate, so it needs TLS: give "
-          "the server's CA with --ca (or EVENHAND_CA)");
+          "--server-name (server_name) is the name checked in the server's certificate, so it "
+          "needs TLS: give the server's CA with --ca (ca_file, EVENHAND_CA)");
     }
     if (!c.token_file.empty()) {
       return absl::InvalidArgumentError(
-          "--token-file: a token is sent only over TLS; give the server's CA with --ca (or "
-          "EVENHAND_CA)");
+          "--token-file (token_file): a token is sent only over TLS; give the server's CA with "
+          "--ca (ca_file, EVENHAND_CA)");
     }
     if (!c.cert_file.empty() || !c.key_file.empty()) {
       return absl::InvalidArgumentError(
-          "--cert/--key need TLS: give the server's CA with --ca (or EVENHAND_CA)");
+          "--cert/--key (cert_file/key_file) need TLS: give the server's CA with --ca (ca_file, "
+          "EVENHAND_CA)");
     }
     return grpc::CreateCustomChannel(c.address, grpc::InsecureChannelCredentials(), args);
   }
   grpc::SslCredentialsOptions ssl;
-  auto ca = ReadFile(c.ca_file, "--ca");
+  auto ca = ReadFile(c.ca_file, "--ca (ca_file)");
   if (!ca.ok()) return ca.status();
   if (ca->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
     // gRPC would fall back to the system's roots: the council's CA would no
     // longer be what is trusted.
     return absl::InvalidArgumentError(absl::StrCat(
-        "--ca: ", c.ca_file, " holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+        "--ca (ca_file): ", c.ca_file, " holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
   }
   ssl.pem_root_certs = *ca;
   if (c.cert_file.empty() != c.key_file.empty()) {
-    return absl::InvalidArgumentError("--cert and --key go together (a certificate and its key)");
+    return absl::InvalidArgumentError(
+        "--cert and --key (cert_file and key_file) go together (a certificate and its key)");
   }
   if (!c.cert_file.empty()) {
-    auto cert = ReadFile(c.cert_file, "--cert");
+    auto cert = ReadFile(c.cert_file, "--cert (cert_file)");
     if (!cert.ok()) return cert.status();
-    auto key = ReadFile(c.key_file, "--key");
+    auto key = ReadFile(c.key_file, "--key (key_file)");
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *cert;
     ssl.pem_private_key = *key;
   }
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::SslCredentials(ssl);
   if (!c.token_file.empty()) {
-    auto token = ReadFile(c.token_file, "--token-file");
+    auto token = ReadFile(c.token_file, "--token-file (token_file)");
     if (!token.ok()) return token.status();
     credentials = grpc::CompositeChannelCredentials(
         credentials, grpc::AccessTokenCredentials(std::string(absl::StripAsciiWhitespace(*token))));

@@ -50,7 +50,8 @@ struct Connection {
 };
 
 // A channel to `connection.address`. Errors name the file or setting at
-// fault (a token without TLS, a missing certificate file, ...).
+// fault (a token without TLS, a missing certificate file, ...), as the
+// CLI's flag and this struct's field ("--token-file (token_file)").
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& connection);
 
 }  // namespace evenhand::clients
