@@ -87,9 +87,10 @@ TEST_F(PublisherTest, ACallRefusedWithoutAnOutboxIsReportedForEveryEventOnce) {
 }
 
 // With an outbox, the same refusal gives nothing up: the events wait,
-// Blocked() says why, and once a server that takes them is at the address
-// (an upgrade, a role granted) each is delivered once.
-TEST_F(PublisherTest, ACallRefusedWithAnOutboxKeepsTheEventsUntilAServerTakesThem) {
+// Blocked() says why, a publisher closed meanwhile leaves them there, and
+// once a server that takes them is at the address (an upgrade, a role
+// granted) the next publisher on the outbox delivers each once.
+TEST_F(PublisherTest, ACallRefusedWithAnOutboxKeepsTheEventsEvenThroughACloseUntilTaken) {
   v1::EventLog::Service unimplemented;
   std::unique_ptr<grpc::Server> bare = StandIn(&unimplemented);
   ASSERT_NE(bare, nullptr);
@@ -106,9 +107,13 @@ TEST_F(PublisherTest, ACallRefusedWithAnOutboxKeepsTheEventsUntilAServerTakesThe
     absl::MutexLock lock(&reported.mu);
     EXPECT_TRUE(reported.times.empty()) << "an event was reported for a refusal of the call";
   }
+  publisher->Close();
+  publisher.reset();
   bare->Shutdown();
   bare.reset();
   auto server = Server(0);  // on the same address
+  publisher = NewPublisher(&reported, /*outbox=*/true);
+  EXPECT_EQ(publisher->pending(), ids.size());
   ASSERT_TRUE(publisher->Flush(absl::Seconds(60))) << publisher->pending() << " left";
   EXPECT_TRUE(publisher->Blocked().ok()) << publisher->Blocked();
   std::map<std::string, int> in_log = InTheLog(*server);
