@@ -4,29 +4,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
-#include "base/quoted.h"
 #include "base/logging.h"
 #include "base/metrics.h"
+#include "base/quoted.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "google/protobuf/text_format.h"
+#include "services/auth/access_stream.h"
 
 namespace evenhand::services::auth {
 namespace {
 
 constexpr size_t kMaxRequestText = 2000;
-
-// A stream id for a principal's access records: its name, with characters
-// stream ids may not hold replaced.
-std::string AccessStream(const std::string& principal) {
-  std::string id = "access-";
-  for (char c : principal.substr(0, 150)) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == ':' || c == '@';
-    id.push_back(ok ? c : '_');
-  }
-  return id;
-}
 
 std::string Describe(const google::protobuf::Message& request) {
   std::string text;
@@ -167,7 +156,7 @@ absl::Status CallGate::Append(const Identity& identity, absl::string_view method
   for (const std::string& r : identity.roles) a->add_roles(r);
   std::vector<v1::Event> events;
   events.push_back(std::move(e));
-  return store_->AppendRecord(AccessStream(identity.principal), std::move(events)).status();
+  return store_->AppendRecord(AccessStreamOf(identity.principal), std::move(events)).status();
 }
 
 bool CallGate::TakeAdmitted(const grpc::ServerContextBase* context) {
