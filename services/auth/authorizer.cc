@@ -157,7 +157,7 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const v1::Securit
                                                                std::function<absl::Time()> clock) {
   std::unique_ptr<Authorizer> a(new Authorizer(config, local_mode, std::move(clock)));
   if (!local_mode && !config.oidc().jwks_file().empty()) {
-    EH_ASSIGN_OR_RETURN(a->tokens_, TokenVerifier::Load(config.oidc()));
+    EH_ASSIGN_OR_RETURN(a->tokens_, JwksKeys::Load(config.oidc()));
   }
   // Roles are checked when the configuration is read, not when they are
   // first needed.

@@ -49,7 +49,7 @@
 #include "evenhand/v1/config.pb.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
-#include "services/auth/token_verifier.h"
+#include "services/auth/jwks_keys.h"
 
 namespace evenhand::services::auth {
 
@@ -151,7 +151,7 @@ class Authorizer {
   const bool local_mode_;
   StreamOwner owner_;
   const std::function<absl::Time()> clock_;
-  std::unique_ptr<TokenVerifier> tokens_;
+  std::unique_ptr<JwksKeys> tokens_;
   Identity local_;
   double rate_ = 5000, burst_ = 10000;
   size_t max_subscriptions_ = 64;

@@ -7,8 +7,6 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -180,17 +178,6 @@ TokenVerifier::~TokenVerifier() = default;
 
 size_t TokenVerifier::key_count() const { return keys_.size(); }
 
-absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Load(const v1::OidcConfig& config) {
-  std::ifstream in(config.jwks_file());
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("security.oidc.jwksFile: cannot read ", config.jwks_file()));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return FromJwks(config, text.str());
-}
-
 absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::FromJwks(const v1::OidcConfig& config,
                                                                        std::string_view jwks) {
   if (config.issuer().empty() || config.audiences().empty()) {
@@ -235,7 +222,8 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::FromJwks(const v1:
   return std::unique_ptr<TokenVerifier>(new TokenVerifier(config, std::move(keys)));
 }
 
-absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::Time now) const {
+absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::Time now,
+                                                  bool* unknown_key) const {
   std::vector<absl::string_view> parts =
       absl::StrSplit(absl::string_view(token.data(), token.size()), '.');
   if (parts.size() != 3) return Refused("it is not a JWT (three base64url parts joined by dots)");
@@ -260,6 +248,7 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
     if (!kid.empty() ? k.kid == kid : keys_.size() == 1) key = &k;
   }
   if (key == nullptr) {
+    if (unknown_key != nullptr) *unknown_key = true;
     return Refused(absl::StrCat("no key of the identity provider's JWKS matches it (kid ",
                                 Quoted(kid), ", ", alg, ")"));
   }

@@ -34,17 +34,18 @@ struct TokenClaims {
 
 class TokenVerifier {
  public:
-  // Reads the JWKS file named in `config` (keys of other types are skipped;
-  // none usable is an error).
-  static absl::StatusOr<std::unique_ptr<TokenVerifier>> Load(const v1::OidcConfig& config);
-  // The same, from a JWKS document in memory.
+  // The keys of a JWKS document (keys of other types are skipped; none
+  // usable is an error). The server reads the document from its file, and
+  // again when it changes: services/auth/jwks_keys.h.
   static absl::StatusOr<std::unique_ptr<TokenVerifier>> FromJwks(const v1::OidcConfig& config,
                                                                   std::string_view jwks);
   ~TokenVerifier();
 
   // Unauthenticated, naming the check that failed, unless `token` is valid
-  // at `now`.
-  absl::StatusOr<TokenClaims> Verify(std::string_view token, absl::Time now) const;
+  // at `now`. `*unknown_key` (if given) is set when it was refused because
+  // no key held is the one it names.
+  absl::StatusOr<TokenClaims> Verify(std::string_view token, absl::Time now,
+                                     bool* unknown_key = nullptr) const;
 
   size_t key_count() const;
 
