@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/prometheus_text.h"
+#include "server/tls_files.h"
 
 namespace evenhand::server {
 
@@ -146,7 +147,7 @@ void Handle(MetricsPoolState& s, httplib::Response& res, const std::function<voi
 
 absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::string& listen,
                                                                 Handlers handlers,
-                                                                const Tls* tls) {
+                                                                const TlsFiles* tls) {
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
@@ -160,16 +161,20 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
   }
   std::unique_ptr<MetricsHttp> m(new MetricsHttp());
   if (tls != nullptr) {
-    // With a client CA, cpp-httplib verifies the peer and refuses a
-    // handshake without a certificate (SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
-    auto https = std::make_unique<httplib::SSLServer>(
-        tls->cert_file.c_str(), tls->key_file.c_str(), tls->client_ca_file.c_str());
+    // The files as first served; each connection then takes them as they
+    // are (ServeFrom). With a client CA, cpp-httplib verifies the peer and
+    // refuses a handshake without a certificate
+    // (SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
+    const std::string served = tls->ServedFolder();
+    auto https = std::make_unique<httplib::SSLServer>((served + "/server.pem").c_str(),
+                                                      (served + "/server.key").c_str(),
+                                                      (served + "/ca.pem").c_str());
     if (!https->is_valid()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the metrics listener cannot use security.tls (", tls->cert_file, ", ", tls->key_file,
-          "): the certificate or key cannot be read or is not PEM, or the key does not match "
-          "the certificate"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the metrics listener cannot use security.tls (the files served from ",
+                       served, "): OpenSSL would not take them"));
     }
+    tls->ServeFrom(https->ssl_context());
     m->http_ = std::move(https);
     m->tls_ = true;
   } else {

@@ -34,6 +34,8 @@ class Server;
 
 namespace evenhand::server {
 
+class TlsFiles;
+
 namespace internal {
 struct MetricsPoolState;
 }
@@ -47,18 +49,13 @@ class MetricsHttp {
     std::function<std::pair<bool, std::string>()> health;
   };
 
-  // HTTPS: the server's certificate chain and key, and the CA a client's
-  // certificate must chain to (PEM files).
-  struct Tls {
-    std::string cert_file;
-    std::string key_file;
-    std::string client_ca_file;
-  };
-
-  // Listens on "host:port" (port 0 picks one); HTTPS when `tls` is given.
+  // Listens on "host:port" (port 0 picks one); HTTPS when `tls` is given:
+  // the server's certificate and key as `tls` holds them at each
+  // connection, and a client certificate of its CA required. `tls` must
+  // outlive this.
   static absl::StatusOr<std::unique_ptr<MetricsHttp>> Start(const std::string& listen,
                                                             Handlers handlers,
-                                                            const Tls* tls = nullptr);
+                                                            const TlsFiles* tls = nullptr);
   ~MetricsHttp();
 
   // "host:port" actually listened on.

@@ -35,6 +35,7 @@
 #include "server/metrics_http.h"
 #include "server/server_metrics.h"
 #include "server/socket_poller.h"
+#include "server/tls_files.h"
 #include "services/audit_service.h"
 #include "services/auth/authorizer.h"
 #include "services/auth/call_gate.h"
@@ -51,32 +52,6 @@ namespace {
 
 constexpr char kComponent[] = "evenhandd";
 constexpr char kVersion[] = "0.1.0";
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const std::string& setting) {
-  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(setting, ": required"));
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(setting, ": cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// TLS with client certificates verified against the council's CA when they
-// are presented (required for systems; people may sign in with a token
-// instead, unless requireClientCertificate).
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(const v1::TlsConfig& tls) {
-  grpc::SslServerCredentialsOptions options(
-      tls.require_client_certificate()
-          ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-          : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-  EH_ASSIGN_OR_RETURN(options.pem_root_certs,
-                      ReadPem(tls.client_ca_file(), "security.tls.clientCaFile"));
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  EH_ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file(), "security.tls.keyFile"));
-  EH_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file(), "security.tls.certFile"));
-  options.pem_key_cert_pairs.push_back(std::move(pair));
-  return grpc::SslServerCredentials(options);
-}
 
 // Whether `listen` ("host:port") is a loopback address.
 bool IsLoopback(const std::string& listen) {
@@ -243,6 +218,8 @@ class EvenHandServer::Impl {
   bool Healthy() const;
 
   ServerOptions options_;
+  // Outlives the listeners that serve its files.
+  std::unique_ptr<TlsFiles> tls_files_;
   std::unique_ptr<DataDirLock> lock_;
   std::unique_ptr<storage::EventStore> store_;
   std::unique_ptr<services::auth::Authorizer> authorizer_;
@@ -340,7 +317,8 @@ absl::Status EvenHandServer::Impl::Start() {
   }
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!local_mode) {
-    EH_ASSIGN_OR_RETURN(credentials, TlsCredentials(c.security().tls()));
+    EH_ASSIGN_OR_RETURN(tls_files_, TlsFiles::Start(c.security().tls()));
+    credentials = tls_files_->GrpcCredentials();
   }
   EH_ASSIGN_OR_RETURN(authorizer_,
                       services::auth::Authorizer::Create(
@@ -539,12 +517,6 @@ absl::Status EvenHandServer::Impl::Start() {
   std::string host = c.listen().substr(0, c.listen().rfind(':'));
   address_ = absl::StrCat(host, ":", port_);
   if (c.metrics().listen() != "off") {
-    MetricsHttp::Tls metrics_tls;
-    if (!local_mode) {
-      metrics_tls.cert_file = c.security().tls().cert_file();
-      metrics_tls.key_file = c.security().tls().key_file();
-      metrics_tls.client_ca_file = c.security().tls().client_ca_file();
-    }
     MetricSources sources;
     sources.store = store_.get();
     sources.integrity = integrity_.get();
@@ -563,8 +535,7 @@ absl::Status EvenHandServer::Impl::Start() {
       return {false, absl::StrJoin(problems, "; ")};
     };
     absl::StatusOr<std::unique_ptr<MetricsHttp>> metrics =
-        MetricsHttp::Start(c.metrics().listen(), std::move(handlers),
-                           local_mode ? nullptr : &metrics_tls);
+        MetricsHttp::Start(c.metrics().listen(), std::move(handlers), tls_files_.get());
     if (!metrics.ok()) {
       server_->Shutdown();
       server_->Wait();
@@ -677,6 +648,7 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   }
   socket_poller_->Stop();
   if (metrics_) metrics_->Stop();
+  if (tls_files_) tls_files_->Stop();
   // The projection checkpoints what it has folded, and the tree is signed as
   // it stands, while the log is open.
   runner_->Stop();

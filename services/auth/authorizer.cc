@@ -117,7 +117,10 @@ Caller Caller::FromContext(const grpc::ServerContextBase& context) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth != nullptr) {
     for (const auto& v : auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME)) {
-      c.tls |= std::string(v.data(), v.size()) == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
+      // "tls" from the server's TLS credentials (server/tls_files.h); "ssl"
+      // from SslServerCredentials.
+      const std::string type(v.data(), v.size());
+      c.tls |= type == GRPC_TLS_TRANSPORT_SECURITY_TYPE || type == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
     }
     if (auth->IsPeerAuthenticated()) {
       for (const auto& v : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
