@@ -9,8 +9,8 @@ namespace {
 constexpr std::string_view kPrefix = "access-";
 // A stream id's limit (storage's kMaxStreamIdBytes).
 constexpr size_t kMaxStreamId = 200;
-// "==" and 16 bytes of SHA-256 in hex.
-constexpr size_t kCutTail = 2 + 32;
+// "==" and the SHA-256 in hex.
+constexpr size_t kCutTail = 2 + 64;
 
 // The stream-id alphabet (storage's ValidateStreamId) less '=', the escape.
 bool Kept(char c) {
@@ -42,7 +42,7 @@ std::string AccessStreamOf(std::string_view principal) {
   id.resize(cut_at);
   id.append("==");
   const std::string hash = integrity::Sha256(absl::string_view(principal.data(), principal.size()));
-  id.append(absl::BytesToHexString(hash.substr(0, 16)));
+  id.append(absl::BytesToHexString(hash));
   return id;
 }
 

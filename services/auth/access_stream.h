@@ -10,7 +10,7 @@
 //   - a character of the stream-id alphabet other than '=' is kept;
 //   - any other byte, and '=', is written "=XX" (its value in upper-case hex);
 //   - a name that comes out longer than the stream id can hold is cut, and
-//     ends "==" and 32 hex digits of the SHA-256 of the whole name. "==" is
+//     ends "==" and the SHA-256 of the whole name in hex. "==" is
 //     never in a name written whole, since an '=' written is always followed
 //     by a hex digit.
 //
