@@ -90,7 +90,8 @@ struct Grant {
 
 // Connection facts the authoriser needs, taken from a gRPC call.
 struct Caller {
-  // "ssl" or "insecure" (GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME).
+  // Whether the transport is TLS (GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME
+  // "tls" or "ssl", not "insecure").
   bool tls = false;
   // The verified client certificate's names (SANs, then the common name).
   std::vector<std::string> certificate_names;

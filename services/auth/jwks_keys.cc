@@ -71,10 +71,20 @@ std::shared_ptr<const TokenVerifier> JwksKeys::CheckFile(bool unknown_key) const
     const Clock::duration since = now - checked_;
     if (since < (unknown_key ? Clock::duration(kUnknownKeyCheck) : check_every_)) return keys_;
   }
-  // One caller reads; the others go on with the keys held.
-  if (!read_mu_.TryLock()) return Current();
+  // One caller reads. The others go on with the keys held, except one whose
+  // token names a key not held: it waits for that read, then reads again
+  // only if no read began in the last second.
+  if (unknown_key) {
+    read_mu_.Lock();
+  } else if (!read_mu_.TryLock()) {
+    return Current();
+  }
   {
     absl::MutexLock lock(&mu_);
+    if (unknown_key && Clock::now() - checked_ < Clock::duration(kUnknownKeyCheck)) {
+      read_mu_.Unlock();
+      return keys_;
+    }
     checked_ = now;
   }
   std::string said;
