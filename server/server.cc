@@ -315,11 +315,7 @@ absl::Status EvenHandServer::Impl::Start() {
         "configure security.tls, which makes it HTTPS with a client certificate required: "
         "see docs/SECURITY.md"));
   }
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!local_mode) {
-    EH_ASSIGN_OR_RETURN(tls_files_, TlsFiles::Start(c.security().tls()));
-    credentials = tls_files_->GrpcCredentials();
-  }
+  if (!local_mode) EH_RETURN_IF_ERROR(TlsFiles::Check(c.security().tls()));
   EH_ASSIGN_OR_RETURN(authorizer_,
                       services::auth::Authorizer::Create(
                           c.security(), local_mode,
@@ -328,6 +324,12 @@ absl::Status EvenHandServer::Impl::Start() {
   // anything.
   EH_RETURN_IF_ERROR(CheckAddressFree(c.listen()));
   EH_ASSIGN_OR_RETURN(lock_, DataDirLock::Acquire(c.data_dir()));
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!local_mode) {
+    EH_ASSIGN_OR_RETURN(tls_files_, TlsFiles::Start(c.security().tls(),
+                                                    c.data_dir() + "/tls-served"));
+    credentials = tls_files_->GrpcCredentials();
+  }
 
   storage::StoreOptions store_options;
   store_options.data_dir = c.data_dir();

@@ -4,12 +4,12 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -63,13 +63,44 @@ std::unique_ptr<BIO, decltype(&BIO_free)> Bio(const std::string& text) {
   return {BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), BIO_free};
 }
 
-// Every PEM certificate in `text`.
-std::vector<X509*> Certificates(const std::string& text) {
-  std::vector<X509*> out;
+// Every PEM certificate in `text`; false (and none) if one does not read
+// (a block cut short, a file caught half-written), as OpenSSL's own
+// SSL_CTX_use_certificate_chain_file decides.
+bool Certificates(const std::string& text, std::vector<X509*>* out) {
   auto bio = Bio(text);
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.push_back(x);
-  ERR_clear_error();  // the end of the text reads as an error
-  return out;
+  ERR_clear_error();
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out->push_back(x);
+  // The end of the text reads as "no start line"; anything else is damage.
+  const unsigned long last = ERR_peek_last_error();
+  const bool whole = last == 0 || (ERR_GET_LIB(last) == ERR_LIB_PEM &&
+                                   ERR_GET_REASON(last) == PEM_R_NO_START_LINE);
+  ERR_clear_error();
+  if (!whole) {
+    for (X509* x : *out) X509_free(x);
+    out->clear();
+  }
+  return whole;
+}
+
+// What an OpenSSL server (gRPC's TLS stack, the metrics listener) says of
+// serving `m`, at its default security level: a key too weak or a signature
+// of a digest no longer taken is refused there, so here first.
+absl::Status Servable(const TlsFiles::Material& m, const v1::TlsConfig& tls) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                        SSL_CTX_free);
+  ERR_clear_error();
+  if (ctx == nullptr || SSL_CTX_use_cert_and_key(ctx.get(), m.leaf, m.key, m.chain, 1) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    char reason[256] = "unknown";
+    if (const unsigned long e = ERR_peek_last_error(); e != 0) {
+      ERR_error_string_n(e, reason, sizeof(reason));
+    }
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat("security.tls.certFile ", tls.cert_file(),
+                                                   " and keyFile ", tls.key_file(),
+                                                   ": OpenSSL will not serve them (", reason, ")"));
+  }
+  return absl::OkStatus();
 }
 
 std::string NameOf(const X509_NAME* name) {
@@ -99,10 +130,11 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
   m->key_pem = *std::move(key);
   m->ca_pem = *std::move(ca);
 
-  std::vector<X509*> chain = Certificates(m->cert_pem);
-  if (chain.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("security.tls.certFile ", tls.cert_file(), ": no PEM certificate in it"));
+  std::vector<X509*> chain;
+  if (!Certificates(m->cert_pem, &chain) || chain.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "security.tls.certFile ", tls.cert_file(),
+        ": no whole PEM certificate in it, or a damaged one (a file caught half-written?)"));
   }
   m->leaf = chain[0];
   m->chain = sk_X509_new_null();
@@ -125,19 +157,32 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
         tls.cert_file(), " (", m->subject, "); replace both together"));
   }
 
-  std::vector<X509*> cas = Certificates(m->ca_pem);
-  if (cas.empty()) {
+  if (absl::Status s = Servable(*m, tls); !s.ok()) return s;
+
+  std::vector<X509*> cas;
+  if (!Certificates(m->ca_pem, &cas) || cas.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "security.tls.clientCaFile ", tls.client_ca_file(), ": no PEM certificate in it"));
+        "security.tls.clientCaFile ", tls.client_ca_file(),
+        ": no whole PEM certificate in it, or a damaged one (a file caught half-written?)"));
   }
   m->store = X509_STORE_new();
   m->ca_names = sk_X509_NAME_new_null();
+  bool added = m->store != nullptr && m->ca_names != nullptr;
   for (X509* x : cas) {
-    X509_STORE_add_cert(m->store, x);
-    sk_X509_NAME_push(m->ca_names, X509_NAME_dup(X509_get_subject_name(x)));
+    // The same CA twice is no error (OpenSSL 3 takes it quietly).
+    added = added && X509_STORE_add_cert(m->store, x) == 1;
+    X509_NAME* name = added ? X509_NAME_dup(X509_get_subject_name(x)) : nullptr;
+    if (name == nullptr || sk_X509_NAME_push(m->ca_names, name) == 0) {
+      X509_NAME_free(name);
+      added = false;
+    }
     X509_free(x);
   }
   ERR_clear_error();
+  if (!added) {
+    return absl::InternalError(absl::StrCat("security.tls.clientCaFile ", tls.client_ca_file(),
+                                            ": OpenSSL could not hold its certificates"));
+  }
   return std::shared_ptr<const TlsFiles::Material>(std::move(m));
 }
 
@@ -149,8 +194,10 @@ std::string Seen(const v1::TlsConfig& tls) {
     if (::stat(path->c_str(), &st) != 0) {
       absl::StrAppend(&seen, "-;");
     } else {
+      // The change time too: a file made readable (chmod, chown) changes
+      // only that.
       absl::StrAppend(&seen, st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".",
-                      st.st_mtim.tv_nsec, ";");
+                      st.st_mtim.tv_nsec, ":", st.st_ctim.tv_sec, ".", st.st_ctim.tv_nsec, ";");
     }
   }
   return seen;
@@ -170,18 +217,23 @@ int CheckSeconds(const v1::TlsConfig& tls) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TlsFiles>> TlsFiles::Start(const v1::TlsConfig& tls) {
+absl::Status TlsFiles::Check(const v1::TlsConfig& tls) { return Read(tls).status(); }
+
+absl::StatusOr<std::unique_ptr<TlsFiles>> TlsFiles::Start(const v1::TlsConfig& tls,
+                                                          std::string folder) {
+  // Looked at before it is read: a file replaced in between is read again.
+  const std::string seen = Seen(tls);
   auto material = Read(tls);
   if (!material.ok()) return material.status();
-  const char* tmp = ::getenv("TMPDIR");
-  std::string folder =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/evenhandd-tls-XXXXXX");
-  if (::mkdtemp(folder.data()) == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("cannot make a folder for the TLS files served in ", folder, " (set TMPDIR)"));
+  std::error_code error;
+  std::filesystem::remove_all(folder, error);
+  if (error || ::mkdir(folder.c_str(), 0700) != 0) {
+    return absl::InternalError(absl::StrCat(
+        "cannot make ", folder,
+        " afresh for the TLS files served: ", error ? error.message() : std::strerror(errno)));
   }
   std::unique_ptr<TlsFiles> t(new TlsFiles(tls, std::move(folder)));
-  t->seen_ = Seen(tls);
+  t->seen_ = seen;
   if (absl::Status s = t->Serve(**material, 1); !s.ok()) return s;
   t->version_ = 1;
   {
@@ -195,7 +247,7 @@ absl::StatusOr<std::unique_ptr<TlsFiles>> TlsFiles::Start(const v1::TlsConfig& t
         absl::MutexLock lock(&p->mu_);
         if (p->mu_.AwaitWithTimeout(absl::Condition(&p->stopping_), every)) return;
       }
-      p->Check();
+      p->Recheck();
     }
   });
   return t;
@@ -210,11 +262,13 @@ void TlsFiles::Stop() {
     stopping_ = true;
   }
   if (watcher_.joinable()) watcher_.join();
+}
+
+TlsFiles::~TlsFiles() {
+  Stop();
   std::error_code ignored;
   std::filesystem::remove_all(folder_, ignored);
 }
-
-TlsFiles::~TlsFiles() { Stop(); }
 
 std::shared_ptr<const TlsFiles::Material> TlsFiles::Held() const {
   absl::MutexLock lock(&mu_);
@@ -250,9 +304,11 @@ absl::Status TlsFiles::Serve(const Material& m, int version) {
   return absl::OkStatus();
 }
 
-void TlsFiles::Check() {
+void TlsFiles::Recheck() {
   const std::string seen = Seen(tls_);
-  if (seen == seen_) return;
+  // Unchanged files are not read again, unless the last read failed (what
+  // failed may have been outside them: a full disk, a folder's mode).
+  if (seen == seen_ && said_.empty()) return;
   seen_ = seen;
   absl::StatusOr<std::shared_ptr<const Material>> read = Read(tls_);
   absl::Status problem = read.status();
@@ -314,6 +370,11 @@ int TlsFiles::CertificateCallback(SSL* ssl, void* arg) {
 }
 
 void TlsFiles::ServeFrom(SSL_CTX* ctx) const {
+  // No session is resumed: a resumed one skips the client certificate's
+  // check, which a CA replaced since must not be spared.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_num_tickets(ctx, 0);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_cert_cb(ctx, &TlsFiles::CertificateCallback, const_cast<TlsFiles*>(this));
 }
 

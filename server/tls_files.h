@@ -6,10 +6,12 @@
 //
 // Every `tls.check_seconds` (default 60) a thread looks at the three files;
 // when one changed it reads and checks them all: PEM, at least one
-// certificate in the chain and the CA file, and the key matching the first
-// certificate. Files that pass are served; files that do not (caught
-// half-written, a key for another certificate) leave the ones served as
-// they are, and are said once on the log.
+// certificate in the chain and the CA file, every one whole, the key
+// matching the first certificate, and OpenSSL willing to serve them at its
+// default security level (no key too weak). Files that pass are served;
+// files that do not (caught half-written, a key for another certificate)
+// leave the ones served as they are, are said once on the log, and are
+// read again at each check until they pass.
 //
 // Two listeners serve them:
 // - gRPC: its file watcher (FileWatcherCertificateProvider) reads the files
@@ -17,12 +19,13 @@
 //   folder of its own and swaps a symbolic link to it, so gRPC, which reads
 //   the key and the certificate one after the other and checks neither,
 //   only ever sees a set that matches (its checks of the files' times tell
-//   it to read again if the link moved between its reads).
+//   it to read again if the link moved between its reads). It looks every
+//   check_seconds too, so the gRPC port may take up to twice that.
 // - OpenSSL servers (the metrics listener): ServeFrom() sets a certificate
 //   callback that gives each new connection the certificate, key and CA
 //   held.
-// The folder is a fresh one in $TMPDIR (mode 0700; a private /tmp under the
-// systemd unit), removed when TlsFiles is.
+// The folder is <data_dir>/tls-served (mode 0700, as private as the signing
+// key beside it), emptied at each start.
 //
 // Thread-safe.
 #ifndef EVENHAND_SERVER_TLS_FILES_H_
@@ -44,12 +47,14 @@ namespace evenhand::server {
 
 class TlsFiles {
  public:
-  // Reads and checks the files (errors name the setting and say what is
-  // wrong), writes the first set served, and starts watching.
-  static absl::StatusOr<std::unique_ptr<TlsFiles>> Start(const v1::TlsConfig& tls);
-  // Stops watching and removes the folder of the files served (once the
-  // listeners are stopped: a connection then would find no file). The
-  // destructor does it too.
+  // Reads and checks the files, as Start() does, without serving them:
+  // errors name the setting and say what is wrong.
+  static absl::Status Check(const v1::TlsConfig& tls);
+  // Reads and checks the files, serves them from `folder` (the server's
+  // own, <data_dir>/tls-served: emptied first), and starts watching.
+  static absl::StatusOr<std::unique_ptr<TlsFiles>> Start(const v1::TlsConfig& tls,
+                                                         std::string folder);
+  // Stops watching (the destructor does too, and removes the folder).
   void Stop();
   ~TlsFiles();
 
@@ -70,8 +75,9 @@ class TlsFiles {
  private:
   TlsFiles(v1::TlsConfig tls, std::string folder);
   std::shared_ptr<const Material> Held() const;
-  // The watching thread: reads the files if they changed since last time.
-  void Check();
+  // The watching thread: reads the files if they changed since last time
+  // or the last read failed.
+  void Recheck();
   // Writes `m` into the folder as version `version` and points "current" at
   // it.
   absl::Status Serve(const Material& m, int version);

@@ -6,12 +6,14 @@
 // certificate it serves.
 #include <httplib.h>
 #include <signal.h>
-#include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -47,11 +49,6 @@ class TlsRotationTest : public ::testing::Test {
     Replace("server.pem", "old");
     Replace("server.key", "old");
     Replace("ca.pem", "old");
-    // The server's own folder for the files it serves is made here, to be
-    // seen removed when it stops.
-    tmp_ = dir_.Sub("tmp");
-    std::filesystem::create_directories(tmp_);
-    ::setenv("TMPDIR", tmp_.c_str(), 1);
     const std::string old = dir_.Sub("old");
     const std::string config = dir_.Sub("config.json");
     testing::WriteFile(
@@ -72,7 +69,6 @@ class TlsRotationTest : public ::testing::Test {
     metrics_host_ = metrics.substr(0, metrics.rfind(':'));
     ASSERT_TRUE(absl::SimpleAtoi(metrics.substr(metrics.rfind(':') + 1), &metrics_port_));
   }
-  void TearDown() override { ::unsetenv("TMPDIR"); }
 
   // Replaces the live `file` with `set`'s, whole (a rename).
   void Replace(const std::string& file, const std::string& set) {
@@ -119,7 +115,7 @@ class TlsRotationTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::string live_, tmp_;
+  std::string live_;
   std::unique_ptr<ChildServer> server_;
   std::string metrics_host_;
   int metrics_port_ = 0;
@@ -155,32 +151,54 @@ TEST_F(TlsRotationTest, ARenewedCertificateAndCaAreServedWithoutARestart) {
 }
 
 TEST_F(TlsRotationTest, FilesThatDoNotMatchOrParseKeepWhatIsServed) {
-  // A key for another certificate, then (the key put back) a CA file
-  // caught half-written, then gone: each said once, and what was served
-  // goes on being served.
-  Replace("server.key", "new");
-  const std::string half = ReadFile(dir_.Sub("new") + "/ca.pem").substr(0, 200);
-  for (int step = 0; step < 3; ++step) {
-    if (step == 1) {
-      Replace("server.key", "old");
-      Write("ca.pem", half);
-    }
-    if (step == 2) std::filesystem::remove(live_ + "/ca.pem");
+  // A certificate of a key too weak for OpenSSL to serve (RSA-1024), from
+  // the renewed CA.
+  const std::string weak = dir_.Sub("weak");
+  const std::string command = absl::StrCat(
+      "cd ", dir_.Sub("new"), " && openssl req -new -newkey rsa:1024 -nodes -keyout ", weak,
+      ".key -subj /CN=localhost -out ", weak, ".csr 2>/dev/null && openssl x509 -req -in ", weak,
+      ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out ", weak, ".pem 2>/dev/null");
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const std::string half_ca = ReadFile(dir_.Sub("new") + "/ca.pem").substr(0, 300);
+  // Each step replaces files (the ones before put back), each is said once,
+  // and what was served goes on being served.
+  const std::string live = live_;
+  const std::vector<std::pair<std::string, std::function<void()>>> steps = {
+      {"is not the key of the certificate in", [&] { Replace("server.key", "new"); }},
+      {absl::StrCat("security.tls.certFile ", live, "/server.pem: no whole PEM certificate"),
+       [&] {
+         Replace("server.key", "old");
+         // An intermediate caught half-written after the server's own.
+         Write("server.pem", ReadFile(dir_.Sub("old") + "/server.pem") + half_ca);
+       }},
+      {"OpenSSL will not serve them",
+       [&] {
+         Write("server.key", ReadFile(weak + ".key"));
+         Write("server.pem", ReadFile(weak + ".pem"));
+       }},
+      {absl::StrCat("security.tls.clientCaFile ", live, "/ca.pem: no whole PEM certificate"),
+       [&] {
+         Replace("server.key", "old");
+         Replace("server.pem", "old");
+         Write("ca.pem", half_ca);
+       }},
+      {"security.tls.clientCaFile: cannot read",
+       [&] { std::filesystem::remove(live_ + "/ca.pem"); }},
+  };
+  for (const auto& [said, make] : steps) {
+    make();
     for (int i = 0; i < 6; ++i) {
       absl::SleepFor(absl::Milliseconds(500));
       absl::Status served = Grpc("old", "old");
-      ASSERT_TRUE(served.ok()) << "step " << step << ": " << served << "\n" << server_->Log();
-      ASSERT_TRUE(Scrape("old", "old")) << "step " << step << "\n" << server_->Log();
+      ASSERT_TRUE(served.ok()) << said << ": " << served << "\n" << server_->Log();
+      ASSERT_TRUE(Scrape("old", "old")) << said << "\n" << server_->Log();
     }
-  }
-  const std::string log = server_->Log();
-  for (const char* said : {"is not the key of the certificate in", "no PEM certificate in it",
-                           "security.tls.clientCaFile: cannot read"}) {
+    const std::string log = server_->Log();
     const size_t first = log.find(said);
     ASSERT_NE(first, std::string::npos) << said << "\n" << log;
     EXPECT_EQ(log.find(said, first + 1), std::string::npos) << said << " twice:\n" << log;
   }
-  EXPECT_FALSE(absl::StrContains(log, "serving the TLS files as renewed")) << log;
+  EXPECT_FALSE(absl::StrContains(server_->Log(), "serving the TLS files as renewed"));
 
   // Put right: the renewed set is served.
   Replace("server.key", "new");
@@ -188,12 +206,12 @@ TEST_F(TlsRotationTest, FilesThatDoNotMatchOrParseKeepWhatIsServed) {
   Replace("ca.pem", "new");
   EXPECT_TRUE(UntilServed("new", "new")) << server_->Log();
 
-  // Stopped, the server leaves none of the files it served behind.
-  server_->Signal(SIGTERM);
-  server_->Wait();
-  std::string left;
-  for (const auto& e : std::filesystem::directory_iterator(tmp_)) left += e.path().string() + " ";
-  EXPECT_TRUE(left.empty()) << left << "\n" << server_->Log();
+  // What is served is the server's own, as private as its signing key.
+  struct stat st;
+  ASSERT_EQ(::stat((server_->data_dir() + "/tls-served").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((server_->data_dir() + "/tls-served/current/server.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u);
 }
 
 }  // namespace
