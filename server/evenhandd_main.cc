@@ -16,8 +16,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "base/log_repeats.h"
 #include "base/logging.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/grpc_log.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, listen, "", "host:port to listen on (default 127.0.0.1:50051; port 0 picks a free one)");
@@ -101,6 +103,8 @@ int main(int argc, char** argv) {
     }
     logging::SetFormat(format);
     logging::SetMinimumSeverity(level);
+    logging::SetRepeatWindow(absl::Seconds(effective.log().repeat_seconds()));
+    server::RouteGrpcLogs();
   }
   if (absl::GetFlag(FLAGS_print_config)) {
     // Every field, defaults included, in the JSON a config file takes

@@ -179,6 +179,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   v1::LogConfig* l = c.mutable_log();
   if (l->format().empty()) l->set_format("json");
   if (l->level().empty()) l->set_level("info");
+  if (l->repeat_seconds() == 0) l->set_repeat_seconds(60);
   return c;
 }
 

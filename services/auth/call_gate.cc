@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
+#include "base/log_repeats.h"
 #include "base/logging.h"
 #include "base/metrics.h"
 #include "base/quoted.h"
@@ -89,8 +90,13 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
   absl::StatusOr<Identity> identity = authorizer_->Authenticate(Caller::FromContext(context));
   if (!identity.ok()) {
     Denied(identity.status());
-    logging::Warning("auth", absl::StrCat("refused ", method, " from ", context.peer(), ": ",
-                                          identity.status().message()));
+    // Not on the record (no principal to record it under), and repeated by a
+    // client in a loop: written a few times a minute per address.
+    const std::string peer = context.peer();
+    logging::Repeated(
+        logging::Severity::kWarning, "auth",
+        absl::StrCat("unauthenticated ", peer.substr(0, peer.rfind(':'))),
+        absl::StrCat("refused ", method, " from ", peer, ": ", identity.status().message()));
     return identity.status();
   }
   absl::StatusOr<Grant> grant = authorizer_->Authorize(*identity, method, request);

@@ -1,0 +1,89 @@
+#include "base/log_repeats.h"
+
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace evenhand::logging {
+namespace {
+
+constexpr char kOverflow[] = "(kinds past the bound)";
+
+RepeatLimiter& Process() {
+  static RepeatLimiter* limiter = new RepeatLimiter(5, absl::Seconds(60));
+  return *limiter;
+}
+
+}  // namespace
+
+RepeatLimiter::RepeatLimiter(int burst, absl::Duration window, size_t max_kinds)
+    : burst_(burst), max_kinds_(max_kinds), window_(window) {}
+
+void RepeatLimiter::SetWindow(absl::Duration window) {
+  absl::MutexLock lock(&mu_);
+  window_ = window;
+}
+
+bool RepeatLimiter::Admit(absl::string_view kind, absl::Time now, Untold* untold) {
+  absl::MutexLock lock(&mu_);
+  auto it = kinds_.find(kind);
+  if (it == kinds_.end()) {
+    if (kinds_.size() >= max_kinds_) {
+      absl::erase_if(kinds_, [&](const auto& k) {
+        return k.second.unwritten == 0 && now - k.second.window_start >= window_;
+      });
+    }
+    const absl::string_view held = kinds_.size() < max_kinds_ ? kind : kOverflow;
+    bool added;
+    std::tie(it, added) = kinds_.try_emplace(held);
+    if (added) it->second.window_start = now;
+  }
+  Kind& k = it->second;
+  if (now - k.window_start >= window_) {
+    k.window_start = now;
+    k.written = 0;
+  }
+  if (k.written >= burst_) {
+    if (k.unwritten++ == 0) k.first_unwritten = now;
+    return false;
+  }
+  ++k.written;
+  *untold = Untold();
+  untold->like_it = k.unwritten;
+  untold->since = k.first_unwritten;
+  k.unwritten = 0;
+  if (it->first != kOverflow) {
+    if (auto o = kinds_.find(kOverflow);
+        o != kinds_.end() && o->second.unwritten > 0 && now - o->second.window_start >= window_) {
+      untold->others = o->second.unwritten;
+      untold->others_since = o->second.first_unwritten;
+      o->second.unwritten = 0;
+    }
+  }
+  return true;
+}
+
+void Repeated(Severity severity, absl::string_view component, absl::string_view kind,
+              absl::string_view message) {
+  RepeatLimiter::Untold untold;
+  if (!Process().Admit(kind, absl::Now(), &untold)) return;
+  auto when = [](absl::Time t) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  };
+  std::string told;
+  if (untold.like_it > 0) {
+    absl::StrAppend(&told, " (and ", untold.like_it, " line", untold.like_it == 1 ? "" : "s",
+                    " like it not written since ", when(untold.since), ")");
+  }
+  if (untold.others > 0) {
+    absl::StrAppend(&told, " (and ", untold.others, " line", untold.others == 1 ? "" : "s",
+                    " of other kinds past the bound not written since ", when(untold.others_since),
+                    ")");
+  }
+  Log(severity, component, told.empty() ? message : absl::StrCat(message, told));
+}
+
+void SetRepeatWindow(absl::Duration window) { Process().SetWindow(window); }
+
+}  // namespace evenhand::logging

@@ -1,0 +1,108 @@
+// A client that fails to authenticate in a loop, and a scanner whose
+// certificate no CA of the council signed, against a real evenhandd over
+// TLS: its log stays one JSON object per line (gRPC's own lines too) and
+// holds a few lines of each kind a window, then tells how many it did not
+// write (base/log_repeats.h, server/grpc_log.h).
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "clients/connection.h"
+#include "clients/fairness_client.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/testing/child_server.h"
+#include "tests/testing/log_files.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evenhand {
+namespace {
+
+using testing::ChildServer;
+using testing::ReadFile;
+using testing::TempDir;
+
+struct Line {
+  std::string level, component, message;
+};
+
+TEST(LogFloodTest, RefusalsAndFailedHandshakesInALoopAreToldNotWrittenEachTime) {
+  TempDir dir;
+  const std::string certs = dir.Sub("certs");
+  const std::string command =
+      absl::StrCat(MAKE_CERTS_PATH, " ", certs, " localhost 127.0.0.1 >/dev/null");
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const std::string config = dir.Sub("config.json");
+  testing::WriteFile(config, absl::StrReplaceAll(ReadFile(certs + "/evenhandd.tls.json"),
+                                                 {{"\"security\": {",
+                                                   "\"log\": {\"repeatSeconds\": 2}, "
+                                                   "\"security\": {"}}));
+  ChildServer server(dir, 0, {"--config=" + config, "--metrics_listen=off"});
+  server.Start();
+
+  // Trusting the council's CA, with no certificate and no token; or with
+  // a certificate of another CA.
+  auto call = [&](bool intruder) {
+    clients::Connection c;
+    c.address = server.address();
+    c.ca_file = certs + "/ca.pem";
+    if (intruder) {
+      c.cert_file = certs + "/intruder.pem";
+      c.key_file = certs + "/intruder.key";
+    }
+    auto channel = clients::Dial(c);
+    if (!channel.ok()) return channel.status();
+    return clients::FairnessClient(v1::Fairness::NewStub(*channel))
+        .ListRules(absl::Seconds(5))
+        .status();
+  };
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(call(false).code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_FALSE(call(true).ok());
+  }
+  // The next window: one more of each.
+  absl::SleepFor(absl::Milliseconds(2200));
+  EXPECT_EQ(call(false).code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_FALSE(call(true).ok());
+  absl::SleepFor(absl::Milliseconds(500));
+
+  std::vector<Line> lines;
+  std::istringstream log(server.Log());
+  for (std::string text; std::getline(log, text);) {
+    // The one line for a person at a terminal, on stdout.
+    if (absl::StartsWith(text, "Even Hand is serving on")) continue;
+    google::protobuf::Struct s;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok())
+        << "not a JSON line: " << text;
+    lines.push_back({s.fields().at("level").string_value(),
+                     s.fields().at("component").string_value(),
+                     s.fields().at("message").string_value()});
+  }
+  std::vector<const Line*> refused, handshakes;
+  for (const Line& l : lines) {
+    if (l.component == "auth" && absl::StrContains(l.message, "from ipv4:127.0.0.1")) {
+      refused.push_back(&l);
+    }
+    if (l.component == "grpc" && absl::StrContains(l.message, "Handshake failed")) {
+      handshakes.push_back(&l);
+    }
+  }
+  // 5 in the first window, then the one that tells the rest (a client may
+  // have tried a call twice).
+  for (const auto* kind : {&refused, &handshakes}) {
+    ASSERT_GE(kind->size(), 6u) << server.Log();
+    EXPECT_LE(kind->size(), 7u) << server.Log();
+    EXPECT_TRUE(absl::StrContains(kind->back()->message, " lines like it not written since "))
+        << kind->back()->message;
+  }
+}
+
+}  // namespace
+}  // namespace evenhand
