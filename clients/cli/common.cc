@@ -39,14 +39,29 @@ int Registry::RunParsed(const Context& context) const {
 
 int FailServer(const absl::Status& status, const Context& context) {
   std::string hint;
-  if (absl::IsUnavailable(status) &&
-      (absl::StrContains(status.message(), "failed to connect") ||
-       absl::StrContains(status.message(), "Connection refused") ||
-       absl::StrContains(status.message(), "DNS resolution failed") ||
-       absl::StrContains(status.message(), "Socket closed"))) {
-    hint = absl::StrCat("\n  is evenhandd running at ", context.connection.address,
-                        "? set --server or EVENHAND_SERVER",
-                        context.connection.tls() ? "" : "; a server with TLS needs --ca");
+  const clients::Connection& c = context.connection;
+  if (absl::IsUnavailable(status) && c.tls() &&
+      (absl::StrContains(status.message(), "certificate verify failed") ||
+       absl::StrContains(status.message(), "Ssl handshake failed"))) {
+    // The server answered, but what it showed is not what --ca vouches for.
+    hint = absl::StrCat(
+        "\n  the server's certificate did not verify against --ca (", c.ca_file,
+        "): is that the CA that issued it, and is \"",
+        c.server_name.empty() ? c.address.substr(0, c.address.rfind(':')) : c.server_name,
+        "\" a name in it (--server-name checks another)?");
+  } else if (absl::IsUnavailable(status) &&
+             (absl::StrContains(status.message(), "failed to connect") ||
+              absl::StrContains(status.message(), "Connection refused") ||
+              absl::StrContains(status.message(), "DNS resolution failed") ||
+              absl::StrContains(status.message(), "Socket closed"))) {
+    hint = absl::StrCat(
+        "\n  is evenhandd running at ", c.address, "? set --server or EVENHAND_SERVER",
+        !c.tls() ? "; a server with TLS needs --ca"
+        : absl::StrContains(status.message(), "Socket closed") && !c.cert_file.empty()
+            ? absl::StrCat("; if it is, it hung up on the client certificate (", c.cert_file,
+                           "): it takes certificates of the council's CA only, "
+                           "and not expired")
+            : "");
   } else if (absl::IsDeadlineExceeded(status)) {
     hint = absl::StrCat("\n  no answer from ", context.connection.address,
                         " in time; is it the right address?");

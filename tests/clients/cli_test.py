@@ -786,6 +786,26 @@ class CliOverTls(unittest.TestCase):
         self.assertEqual(result.returncode, 3)
         self.assertIn("a server with TLS needs --ca", result.stderr)
 
+    def test_a_ca_that_did_not_issue_the_servers_certificate_is_named(self):
+        # make-certs' intruder certificate signed itself: no CA of the server's.
+        result = self.cli(f"--ca={self.certs}/intruder.pem", "status", check=False)
+        self.assertEqual(result.returncode, 3)
+        self.assertIn("the server's certificate did not verify against --ca "
+                      f"({self.certs}/intruder.pem)", result.stderr)
+        self.assertNotIn("is evenhandd running", result.stderr)
+        # The error once, in the CLI's words: not also gRPC's own log line.
+        self.assertNotIn("ssl_transport_security", result.stderr)
+        self.assertEqual(result.stderr.count("\nevenhand: ") + result.stderr.startswith(
+            "evenhand: "), 1, result.stderr)
+
+    def test_a_client_certificate_the_server_refuses_is_named(self):
+        result = self.cli(f"--ca={self.certs}/ca.pem", f"--cert={self.certs}/intruder.pem",
+                          f"--key={self.certs}/intruder.key", "status", check=False)
+        self.assertEqual(result.returncode, 3)
+        self.assertIn(f"it hung up on the client certificate ({self.certs}/intruder.pem)",
+                      result.stderr)
+        self.assertNotIn("ssl_transport_security", result.stderr)
+
     def test_a_token_is_never_sent_in_plain_text(self):
         result = self.cli(f"--token-file={self.token}", "status", check=False)
         self.assertEqual(result.returncode, 2)
