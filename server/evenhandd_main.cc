@@ -19,6 +19,7 @@
 #include "base/log_repeats.h"
 #include "base/logging.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/config_reload.h"
 #include "server/grpc_log.h"
 #include "server/server.h"
 
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // read the config file again
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   server::ServerOptions options;
@@ -72,21 +74,25 @@ int main(int argc, char** argv) {
     }
     options.config = *config;
   }
-  if (std::string listen = absl::GetFlag(FLAGS_listen); !listen.empty()) {
-    options.config.set_listen(listen);
-  }
-  if (std::string dir = absl::GetFlag(FLAGS_data_dir); !dir.empty()) {
-    options.config.set_data_dir(dir);
-  }
-  if (std::string check = absl::GetFlag(FLAGS_verify_on_start); !check.empty()) {
-    options.config.mutable_audit()->set_verify_on_start(check);
-  }
-  if (std::string metrics = absl::GetFlag(FLAGS_metrics_listen); !metrics.empty()) {
-    options.config.mutable_metrics()->set_listen(metrics);
-  }
-  if (std::string format = absl::GetFlag(FLAGS_log_format); !format.empty()) {
-    options.config.mutable_log()->set_format(format);
-  }
+  // The flags over the file, at start and when SIGHUP reads it again.
+  const auto overrides = [](v1::ServerConfig* config) {
+    if (std::string listen = absl::GetFlag(FLAGS_listen); !listen.empty()) {
+      config->set_listen(listen);
+    }
+    if (std::string dir = absl::GetFlag(FLAGS_data_dir); !dir.empty()) {
+      config->set_data_dir(dir);
+    }
+    if (std::string check = absl::GetFlag(FLAGS_verify_on_start); !check.empty()) {
+      config->mutable_audit()->set_verify_on_start(check);
+    }
+    if (std::string metrics = absl::GetFlag(FLAGS_metrics_listen); !metrics.empty()) {
+      config->mutable_metrics()->set_listen(metrics);
+    }
+    if (std::string format = absl::GetFlag(FLAGS_log_format); !format.empty()) {
+      config->mutable_log()->set_format(format);
+    }
+  };
+  overrides(&options.config);
   {
     const v1::ServerConfig effective = server::WithDefaults(options.config);
     logging::Format format;
@@ -148,7 +154,10 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  v1::ServerConfig running = options.config;
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    server::ReloadConfig(absl::GetFlag(FLAGS_config), overrides, &running, server->get());
+  }
   logging::Info("evenhandd", absl::StrCat("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"));
   v1::ServerConfig effective = server::WithDefaults(options.config);
   (*server)->Shutdown(absl::Seconds(effective.shutdown_grace_seconds()));

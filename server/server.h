@@ -95,6 +95,13 @@ class EvenHandServer {
   // start (reports are served, derived, from when the cases are).
   bool ProjectionLoaded() const;
 
+  // Takes `security` in place of the config's security section (evenhandd
+  // on SIGHUP): principals, lanes, limits, the identity provider
+  // (services/auth/authorizer.h, Reload). Its TLS section is not read: the
+  // TLS files are watched (server/tls_files.h), and their paths and options
+  // need a restart. An error leaves the security in use as it is.
+  absl::Status ReloadSecurity(const v1::SecurityConfig& security);
+
   // Graceful stop: health turns NOT_SERVING, new appends fail UNAVAILABLE,
   // subscribers are ended, in-flight calls get `grace` to finish, then the
   // log is closed cleanly. Logs one line with the last position.

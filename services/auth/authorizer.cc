@@ -137,30 +137,64 @@ Caller Caller::FromContext(const grpc::ServerContextBase& context) {
   return c;
 }
 
-Authorizer::Authorizer(const v1::SecurityConfig& config, bool local_mode,
-                       std::function<absl::Time()> clock)
-    : config_(config), local_mode_(local_mode), clock_(std::move(clock)) {
-  local_.principal = config.local().name().empty() ? "local" : config.local().name();
-  local_.authenticated_as = "local";
-  local_.local = true;
-  if (config.local().roles().empty()) {
-    local_.roles = {kAnyPublisher, "committee", "auditor", "monitoring", "admin"};
-  } else {
-    local_.roles.assign(config.local().roles().begin(), config.local().roles().end());
-  }
-  const v1::PrincipalLimits& l = config.limits();
-  if (l.requests_per_second() != 0) rate_ = l.requests_per_second();
-  burst_ = l.burst() != 0 ? l.burst() : 2 * rate_;
-  if (l.max_subscriptions() != 0) max_subscriptions_ = l.max_subscriptions();
-  if (l.max_export_events() != 0) max_export_events_ = l.max_export_events();
-}
+struct Authorizer::Policy {
+  v1::SecurityConfig config;
+  std::unique_ptr<JwksKeys> tokens;
+  Identity local;
+  double rate = 5000, burst = 10000;
+  size_t max_subscriptions = 64;
+  size_t max_export_events = 200000;
+};
+
+Authorizer::Authorizer(bool local_mode, std::function<absl::Time()> clock)
+    : local_mode_(local_mode), clock_(std::move(clock)) {}
 
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const v1::SecurityConfig& config,
                                                                bool local_mode,
                                                                std::function<absl::Time()> clock) {
-  std::unique_ptr<Authorizer> a(new Authorizer(config, local_mode, std::move(clock)));
+  std::unique_ptr<Authorizer> a(new Authorizer(local_mode, std::move(clock)));
+  EH_ASSIGN_OR_RETURN(std::shared_ptr<const Policy> policy, MakePolicy(config, local_mode));
+  {
+    absl::MutexLock lock(&a->policy_mu_);
+    a->policy_ = std::move(policy);
+  }
+  return a;
+}
+
+absl::Status Authorizer::Reload(const v1::SecurityConfig& config) {
+  EH_ASSIGN_OR_RETURN(std::shared_ptr<const Policy> policy, MakePolicy(config, local_mode_));
+  absl::MutexLock lock(&policy_mu_);
+  policy_ = std::move(policy);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const Authorizer::Policy> Authorizer::Current() const {
+  absl::MutexLock lock(&policy_mu_);
+  return policy_;
+}
+
+size_t Authorizer::max_subscriptions() const { return Current()->max_subscriptions; }
+size_t Authorizer::max_export_events() const { return Current()->max_export_events; }
+
+absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy(
+    const v1::SecurityConfig& config, bool local_mode) {
+  auto p = std::make_shared<Policy>();
+  p->config = config;
+  p->local.principal = config.local().name().empty() ? "local" : config.local().name();
+  p->local.authenticated_as = "local";
+  p->local.local = true;
+  if (config.local().roles().empty()) {
+    p->local.roles = {kAnyPublisher, "committee", "auditor", "monitoring", "admin"};
+  } else {
+    p->local.roles.assign(config.local().roles().begin(), config.local().roles().end());
+  }
+  const v1::PrincipalLimits& l = config.limits();
+  if (l.requests_per_second() != 0) p->rate = l.requests_per_second();
+  p->burst = l.burst() != 0 ? l.burst() : 2 * p->rate;
+  if (l.max_subscriptions() != 0) p->max_subscriptions = l.max_subscriptions();
+  if (l.max_export_events() != 0) p->max_export_events = l.max_export_events();
   if (!local_mode && !config.oidc().jwks_file().empty()) {
-    EH_ASSIGN_OR_RETURN(a->tokens_, JwksKeys::Load(config.oidc()));
+    EH_ASSIGN_OR_RETURN(p->tokens, JwksKeys::Load(config.oidc()));
   }
   // Roles are checked when the configuration is read, not when they are
   // first needed.
@@ -215,17 +249,18 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const v1::Securit
           "(\"*\" for any)"));
     }
   }
-  return a;
+  return std::shared_ptr<const Policy>(std::move(p));
 }
 
 absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
+  const std::shared_ptr<const Policy> policy = Current();
   if (local_mode_) {
     if (!caller.authorization.empty()) {
       return absl::UnauthenticatedError(
           "bearer tokens are accepted only over TLS, and this server runs in local mode (plain "
           "text on loopback): do not send a token to it");
     }
-    return local_;
+    return policy->local;
   }
   if (!caller.tls) {
     return absl::UnauthenticatedError("this server accepts TLS connections only");
@@ -239,18 +274,19 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
       return absl::UnauthenticatedError(
           "the authorization metadata must be \"Bearer <token>\" (an OIDC access token)");
     }
-    if (tokens_ == nullptr) {
+    if (policy->tokens == nullptr) {
       return absl::UnauthenticatedError(
           "this server takes no bearer tokens (security.oidc is not configured)");
     }
-    EH_ASSIGN_OR_RETURN(TokenClaims claims,
-                        tokens_->Verify(std::string_view(header.data(), header.size()), clock_()));
+    EH_ASSIGN_OR_RETURN(
+        TokenClaims claims,
+        policy->tokens->Verify(std::string_view(header.data(), header.size()), clock_()));
     id.authenticated_as = absl::StrCat("token ", claims.subject);
     // A person is named by their subject, so the record says who read,
     // not which group of the identity provider let them; a principal
     // that names the subject itself names them.
     id.principal = claims.subject;
-    for (const v1::PrincipalConfig& p : config_.principals()) {
+    for (const v1::PrincipalConfig& p : policy->config.principals()) {
       bool is = std::find(p.token_subjects().begin(), p.token_subjects().end(), claims.subject) !=
                 p.token_subjects().end();
       if (is && by_name == nullptr) by_name = &p;
@@ -263,7 +299,7 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
   } else if (!caller.certificate_names.empty()) {
     id.authenticated_as = absl::StrCat("certificate ", caller.certificate_names.front());
     id.principal = caller.certificate_names.front();
-    for (const v1::PrincipalConfig& p : config_.principals()) {
+    for (const v1::PrincipalConfig& p : policy->config.principals()) {
       bool is = false;
       for (const std::string& n : caller.certificate_names) {
         is |= std::find(p.certificate_names().begin(), p.certificate_names().end(), n) !=
@@ -286,7 +322,7 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
     // role): its own rate, subscriptions and access-record stream, under a
     // name no principal and no person can have.
     id.principal = absl::StrCat("certificate:", id.principal);
-  } else if (NamesAPrincipal(id.principal)) {
+  } else if (NamesAPrincipal(*policy, id.principal)) {
     // A person (a token's subject, their groups mapped) whose subject
     // spells a principal's name ("auditor") or begins with a prefix of
     // these names is not that principal.
@@ -300,12 +336,12 @@ absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
   return id;
 }
 
-bool Authorizer::NamesAPrincipal(absl::string_view name) const {
-  if (name == local_.principal || absl::StartsWith(name, "token:") ||
+bool Authorizer::NamesAPrincipal(const Policy& policy, absl::string_view name) {
+  if (name == policy.local.principal || absl::StartsWith(name, "token:") ||
       absl::StartsWith(name, "certificate:")) {
     return true;
   }
-  for (const v1::PrincipalConfig& p : config_.principals()) {
+  for (const v1::PrincipalConfig& p : policy.config.principals()) {
     if (p.name() == name) return true;
   }
   return false;
@@ -330,18 +366,19 @@ absl::Status Authorizer::MethodAllowed(const Identity& identity, absl::string_vi
                                                   ", and it has ", RolesText(identity)));
 }
 
-absl::Status Authorizer::CheckRate(const Identity& identity) {
+absl::Status Authorizer::CheckRate(const Policy& policy, const Identity& identity) {
   if (identity.local) return absl::OkStatus();  // the machine's own user
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
-  auto [it, inserted] = buckets_.try_emplace(identity.principal, Bucket{burst_, now});
+  auto [it, inserted] = buckets_.try_emplace(identity.principal, Bucket{policy.burst, now});
   Bucket& b = it->second;
-  b.tokens = std::min(burst_, b.tokens + absl::ToDoubleSeconds(now - b.refilled) * rate_);
+  b.tokens =
+      std::min(policy.burst, b.tokens + absl::ToDoubleSeconds(now - b.refilled) * policy.rate);
   b.refilled = now;
   if (b.tokens < 1) {
     return WithRetryDelay(
         WithErrorInfo(absl::ResourceExhaustedError(absl::StrCat(
-                          Who(identity), " made more than ", rate_,
+                          Who(identity), " made more than ", policy.rate,
                           " requests per second (security.limits.requestsPerSecond); slow down "
                           "and retry")),
                       "RATE_LIMITED", {{"setting", "security.limits.requestsPerSecond"}}),
@@ -359,7 +396,7 @@ bool Lists(const google::protobuf::RepeatedPtrField<std::string>& list, const st
 }
 }  // namespace
 
-absl::Status Authorizer::CheckAppend(const Identity& identity,
+absl::Status Authorizer::CheckAppend(const Policy& policy, const Identity& identity,
                                      const google::protobuf::Message& message) const {
   const auto* request = dynamic_cast<const v1::AppendRequest*>(&message);
   if (request == nullptr) return absl::InternalError("Append without an AppendRequest");
@@ -383,7 +420,7 @@ absl::Status Authorizer::CheckAppend(const Identity& identity,
     // network, and anything in local mode (whose one principal holds every
     // role).
     const v1::PublisherLane* lane = nullptr;
-    for (const v1::PublisherLane& l : config_.publishers()) {
+    for (const v1::PublisherLane& l : policy.config.publishers()) {
       if (l.system() == e.source_system()) lane = &l;
     }
     if (lane == nullptr) {
@@ -411,15 +448,17 @@ absl::Status Authorizer::CheckAppend(const Identity& identity,
 
 absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::string_view method,
                                             const google::protobuf::Message& request) {
-  EH_RETURN_IF_ERROR(CheckRate(identity));
+  const std::shared_ptr<const Policy> policy = Current();
+  EH_RETURN_IF_ERROR(CheckRate(*policy, identity));
   EH_RETURN_IF_ERROR(MethodAllowed(identity, method));
   const MethodRule* rule = FindRule(method);
   Grant grant;
   grant.identity = identity;
   grant.values = rule->values;
-  grant.recorded = rule->recorded && !(identity.local && config_.local().do_not_record_reads());
+  grant.recorded =
+      rule->recorded && !(identity.local && policy->config.local().do_not_record_reads());
   if (method == "evenhand.v1.EventLog/Append" || method == "evenhand.v1.EventLog/AppendStream") {
-    EH_RETURN_IF_ERROR(CheckAppend(identity, request));
+    EH_RETURN_IF_ERROR(CheckAppend(*policy, identity, request));
     return grant;
   }
   // A group principal reads, of what it may read, only its own group's, and

@@ -111,6 +111,14 @@ class Authorizer {
       const v1::SecurityConfig& config, bool local_mode,
       std::function<absl::Time()> clock = [] { return absl::Now(); });
 
+  // Takes `config` in place of the one given to Create() (the server's
+  // config read again on SIGHUP): principals, lanes, limits and the
+  // identity provider. Checked as Create() checks it; if it fails, the
+  // policy held is kept and the error says why. Calls admitted before keep
+  // the identity they were admitted with; the rate buckets of principals
+  // are kept.
+  absl::Status Reload(const v1::SecurityConfig& config);
+
   // Who `caller` is; Unauthenticated if it cannot be identified.
   absl::StatusOr<Identity> Authenticate(const Caller& caller) const;
 
@@ -134,29 +142,30 @@ class Authorizer {
   absl::StatusOr<std::string> OwnerOf(const std::string& stream_id) const;
 
   // Per-principal limits.
-  size_t max_subscriptions() const { return max_subscriptions_; }
-  size_t max_export_events() const { return max_export_events_; }
+  size_t max_subscriptions() const;
+  size_t max_export_events() const;
   bool local_mode() const { return local_mode_; }
 
  private:
-  Authorizer(const v1::SecurityConfig& config, bool local_mode,
-             std::function<absl::Time()> clock);
-  absl::Status CheckRate(const Identity& identity);
-  absl::Status CheckAppend(const Identity& identity, const google::protobuf::Message& request) const;
+  // What the security config decides, as one value swapped whole.
+  struct Policy;
+  Authorizer(bool local_mode, std::function<absl::Time()> clock);
+  static absl::StatusOr<std::shared_ptr<const Policy>> MakePolicy(const v1::SecurityConfig& config,
+                                                                  bool local_mode);
+  std::shared_ptr<const Policy> Current() const;
+  absl::Status CheckRate(const Policy& policy, const Identity& identity);
+  absl::Status CheckAppend(const Policy& policy, const Identity& identity,
+                           const google::protobuf::Message& request) const;
   // Whether an identity no principal names must not go by `name`: it is a
   // configured principal's (or the local one's), or has the prefix that
   // marks such identities ("token:", "certificate:").
-  bool NamesAPrincipal(absl::string_view name) const;
+  static bool NamesAPrincipal(const Policy& policy, absl::string_view name);
 
-  const v1::SecurityConfig config_;
   const bool local_mode_;
   StreamOwner owner_;
   const std::function<absl::Time()> clock_;
-  std::unique_ptr<JwksKeys> tokens_;
-  Identity local_;
-  double rate_ = 5000, burst_ = 10000;
-  size_t max_subscriptions_ = 64;
-  size_t max_export_events_ = 200000;
+  mutable absl::Mutex policy_mu_;
+  std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(policy_mu_);
 
   struct Bucket {
     double tokens;

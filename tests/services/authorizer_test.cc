@@ -165,5 +165,36 @@ TEST(AuthorizerTest, ACallerNoPrincipalNamesNeverGoesByAPrincipalsName) {
       << refused.status();
 }
 
+TEST(AuthorizerTest, AReloadTakesANewPolicyWholeOrNotAtAll) {
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "committee", "certificateNames": ["committee.demo.council"],
+       "roles": ["committee"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Caller caller;
+  caller.tls = true;
+  caller.certificate_names = {"auditor.demo.council"};
+  const char kReport[] = "evenhand.v1.Fairness/GetReport";
+  auto refused = (*a)->Authorize(*(*a)->Authenticate(caller), kReport, v1::ReportRequest());
+  EXPECT_TRUE(absl::IsPermissionDenied(refused.status())) << refused.status();
+
+  // The auditor is added, with a lower subscription cap.
+  ASSERT_TRUE((*a)->Reload(Config(R"({"limits": {"maxSubscriptions": 3}, "principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]}]})"))
+                  .ok());
+  Identity auditor = *(*a)->Authenticate(caller);
+  EXPECT_EQ(auditor.principal, "auditor");
+  EXPECT_TRUE((*a)->Authorize(auditor, kReport, v1::ReportRequest()).ok());
+  EXPECT_EQ((*a)->max_subscriptions(), 3u);
+
+  // A policy that would not start is refused whole: the one held stays.
+  absl::Status bad = (*a)->Reload(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditr"]}]})"));
+  EXPECT_TRUE(absl::IsInvalidArgument(bad)) << bad;
+  EXPECT_TRUE(absl::StrContains(bad.message(), "unknown role \"auditr\"")) << bad;
+  EXPECT_EQ((*a)->Authenticate(caller)->principal, "auditor");
+  EXPECT_EQ((*a)->max_subscriptions(), 3u);
+}
+
 }  // namespace
 }  // namespace evenhand::services::auth
