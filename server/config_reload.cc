@@ -58,9 +58,20 @@ void ReloadConfig(const std::string& path, const std::function<void(v1::ServerCo
   }
   v1::ServerConfig fresh = *std::move(read);
   overrides(&fresh);
+  // A file the server would not start with is not taken, even in part: the
+  // next restart would fail on it.
+  if (absl::Status s = CheckConfig(WithDefaults(fresh)); !s.ok()) {
+    logging::Error(kComponent, absl::StrCat("SIGHUP: ", path, ": ", s.message(),
+                                            "; a server would not start with it, so the "
+                                            "configuration in use is kept"));
+    return;
+  }
+  // Compared with defaults filled in: a default written out is no change.
+  const v1::ServerConfig was = WithDefaults(*running);
+  const v1::ServerConfig is = WithDefaults(fresh);
   std::vector<std::string> restart;
-  Differences(*running, fresh, "", "security", &restart);
-  Differences(running->security(), fresh.security(), "security.", "principals", &restart);
+  Differences(was, is, "", "security", &restart);
+  Differences(was.security(), is.security(), "security.", "principals", &restart);
   // Of the security section, what the authoriser takes is not a restart's.
   std::erase_if(restart, [](const std::string& field) {
     return field == "security.oidc" || field == "security.publishers" ||

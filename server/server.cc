@@ -183,6 +183,69 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   return c;
 }
 
+absl::Status CheckConfig(const v1::ServerConfig& c) {
+  logging::Format format;
+  logging::Severity level;
+  if (!logging::ParseFormat(c.log().format(), &format)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log.format: \"", c.log().format(), "\" is neither \"json\" nor \"text\""));
+  }
+  if (!logging::ParseSeverity(c.log().level(), &level)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log.level: \"", c.log().level(), "\" is not one of info, warning, error"));
+  }
+  EH_RETURN_IF_ERROR(
+      projections::WorkingDayCalendar::LoadFile(c.fairness().bank_holidays_file()).status());
+  if (c.audit().verify_on_start() != "tail" && c.audit().verify_on_start() != "full") {
+    return absl::InvalidArgumentError(absl::StrCat("audit.verifyOnStart: \"",
+                                                   c.audit().verify_on_start(),
+                                                   "\" is neither \"tail\" nor \"full\""));
+  }
+  if (c.max_reply_bytes() > services::FairnessServiceOptions::kMaxReplyBytesLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("maxReplyBytes: ", c.max_reply_bytes(), " is more than ",
+                     services::FairnessServiceOptions::kMaxReplyBytesLimit,
+                     ", the largest reply protobuf can serialise"));
+  }
+  if (c.max_request_bytes() > services::FairnessServiceOptions::kMaxReplyBytesLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("maxRequestBytes: ", c.max_request_bytes(), " is more than ",
+                     services::FairnessServiceOptions::kMaxReplyBytesLimit,
+                     ", the largest request protobuf can parse"));
+  }
+  // Reads send an event whole in one message, and gRPC clients refuse
+  // messages over 4 MiB unless told otherwise: a larger event could be
+  // written and never read back.
+  constexpr uint64_t kMaxEventBytesLimit = 3 << 20;
+  if (c.max_event_bytes() > kMaxEventBytesLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "maxEventBytes: ", c.max_event_bytes(), " is more than ", kMaxEventBytesLimit,
+        " (3 MiB): reads send each event whole, and gRPC clients refuse messages over 4 MiB by "
+        "default, so an event that large could be written and never read back"));
+  }
+  // TLS, or plain text on loopback only (local mode).
+  const bool local_mode = !c.security().has_tls();
+  if (local_mode && !IsLoopback(c.listen())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen in plain text on ", c.listen(),
+        ": plain text is allowed only on a loopback address (127.0.0.1, ::1). To serve a "
+        "network, configure TLS (security.tls.certFile, keyFile and clientCaFile; "
+        "scripts/make-certs creates a local CA and certificates to try it) and the principals "
+        "who may call it (security.principals): see docs/SECURITY.md"));
+  }
+  if (local_mode && c.metrics().listen() != "off" && !IsLoopback(c.metrics().listen())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve metrics in plain HTTP on ", c.metrics().listen(),
+        ": without TLS the metrics listener, like the gRPC one, may use a loopback address "
+        "only. Set metrics.listen (or --metrics_listen) to 127.0.0.1:PORT or \"off\", or "
+        "configure security.tls, which makes it HTTPS with a client certificate required: "
+        "see docs/SECURITY.md"));
+  }
+  if (!local_mode) EH_RETURN_IF_ERROR(TlsFiles::Check(c.security().tls()));
+  EH_RETURN_IF_ERROR(services::auth::Authorizer::Create(c.security(), local_mode).status());
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::ServerConfig> LoadConfigFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("config: cannot open ", path));
@@ -250,8 +313,9 @@ class EvenHandServer::Impl {
 
 absl::Status EvenHandServer::Impl::Start() {
   const v1::ServerConfig& c = options_.config;
-  // Load the calendar first: a server that cannot judge deadlines should not
-  // start at all.
+  // Checked first, so that nothing is opened for a config that cannot run
+  // (a server that cannot judge deadlines does not start at all).
+  EH_RETURN_IF_ERROR(CheckConfig(c));
   EH_ASSIGN_OR_RETURN(projections::WorkingDayCalendar calendar,
                       projections::WorkingDayCalendar::LoadFile(c.fairness().bank_holidays_file()));
   // Deadlines past the calendar's last year are counted with weekends only
@@ -266,57 +330,10 @@ absl::Status EvenHandServer::Impl::Start() {
                      "data-quality in reports. Put GOV.UK's current "
                      "https://www.gov.uk/bank-holidays.json there (fairness.bankHolidaysFile)"));
   }
-  integrity::StartupCheck check;
-  if (c.audit().verify_on_start() == "tail") {
-    check = integrity::StartupCheck::kTail;
-  } else if (c.audit().verify_on_start() == "full") {
-    check = integrity::StartupCheck::kFull;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat("audit.verifyOnStart: \"",
-                                                   c.audit().verify_on_start(),
-                                                   "\" is neither \"tail\" nor \"full\""));
-  }
-  if (c.max_reply_bytes() > services::FairnessServiceOptions::kMaxReplyBytesLimit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "maxReplyBytes: ", c.max_reply_bytes(), " is more than ",
-        services::FairnessServiceOptions::kMaxReplyBytesLimit,
-        ", the largest reply protobuf can serialise"));
-  }
-  if (c.max_request_bytes() > services::FairnessServiceOptions::kMaxReplyBytesLimit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "maxRequestBytes: ", c.max_request_bytes(), " is more than ",
-        services::FairnessServiceOptions::kMaxReplyBytesLimit,
-        ", the largest request protobuf can parse"));
-  }
-  // Reads send an event whole in one message, and gRPC clients refuse
-  // messages over 4 MiB unless told otherwise: a larger event could be
-  // written and never read back.
-  constexpr uint64_t kMaxEventBytesLimit = 3 << 20;
-  if (c.max_event_bytes() > kMaxEventBytesLimit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "maxEventBytes: ", c.max_event_bytes(), " is more than ", kMaxEventBytesLimit,
-        " (3 MiB): reads send each event whole, and gRPC clients refuse messages over 4 MiB by "
-        "default, so an event that large could be written and never read back"));
-  }
-  // TLS, or plain text on loopback only (local mode).
+  integrity::StartupCheck check = c.audit().verify_on_start() == "full"
+                                      ? integrity::StartupCheck::kFull
+                                      : integrity::StartupCheck::kTail;
   const bool local_mode = !c.security().has_tls();
-  if (local_mode && !IsLoopback(c.listen())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to listen in plain text on ", c.listen(),
-        ": plain text is allowed only on a loopback address (127.0.0.1, ::1). To serve a "
-        "network, configure TLS (security.tls.certFile, keyFile and clientCaFile; "
-        "scripts/make-certs creates a local CA and certificates to try it) and the principals "
-        "who may call it (security.principals): see docs/SECURITY.md"));
-  }
-  if (local_mode && c.metrics().listen() != "off" && !IsLoopback(c.metrics().listen())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to serve metrics in plain HTTP on ", c.metrics().listen(),
-        ": without TLS the metrics listener, like the gRPC one, may use a loopback address "
-        "only. Set metrics.listen (or --metrics_listen) to 127.0.0.1:PORT or \"off\", or "
-        "configure security.tls, which makes it HTTPS with a client certificate required: "
-        "see docs/SECURITY.md"));
-  }
-  if (!local_mode) EH_RETURN_IF_ERROR(TlsFiles::Check(c.security().tls()));
   EH_ASSIGN_OR_RETURN(authorizer_,
                       services::auth::Authorizer::Create(
                           c.security(), local_mode,

@@ -23,6 +23,11 @@ v1::ServerConfig WithDefaults(v1::ServerConfig config);
 // Reads a JSON config file (protobuf JSON mapping of ServerConfig). Unknown
 // fields are an error, so a typo does not silently keep a default.
 absl::StatusOr<v1::ServerConfig> LoadConfigFile(const std::string& path);
+// What Start() checks of `config` (with defaults) before it opens anything:
+// the error a server started with it would refuse to start with, or OK.
+// Reads the files it names (calendar, TLS files, the identity provider's
+// keys); opens no port and no data folder.
+absl::Status CheckConfig(const v1::ServerConfig& config);
 
 struct ServerOptions {
   v1::ServerConfig config;

@@ -139,7 +139,9 @@ Caller Caller::FromContext(const grpc::ServerContextBase& context) {
 
 struct Authorizer::Policy {
   v1::SecurityConfig config;
-  std::unique_ptr<JwksKeys> tokens;
+  // Shared with the policy before when the identity provider's section is
+  // unchanged (its keys, and what it knows of the file, carry over).
+  std::shared_ptr<JwksKeys> tokens;
   Identity local;
   double rate = 5000, burst = 10000;
   size_t max_subscriptions = 64;
@@ -153,7 +155,8 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const v1::Securit
                                                                bool local_mode,
                                                                std::function<absl::Time()> clock) {
   std::unique_ptr<Authorizer> a(new Authorizer(local_mode, std::move(clock)));
-  EH_ASSIGN_OR_RETURN(std::shared_ptr<const Policy> policy, MakePolicy(config, local_mode));
+  EH_ASSIGN_OR_RETURN(std::shared_ptr<const Policy> policy,
+                      MakePolicy(config, local_mode, /*previous=*/nullptr));
   {
     absl::MutexLock lock(&a->policy_mu_);
     a->policy_ = std::move(policy);
@@ -162,7 +165,8 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(const v1::Securit
 }
 
 absl::Status Authorizer::Reload(const v1::SecurityConfig& config) {
-  EH_ASSIGN_OR_RETURN(std::shared_ptr<const Policy> policy, MakePolicy(config, local_mode_));
+  EH_ASSIGN_OR_RETURN(std::shared_ptr<const Policy> policy,
+                      MakePolicy(config, local_mode_, Current().get()));
   absl::MutexLock lock(&policy_mu_);
   policy_ = std::move(policy);
   return absl::OkStatus();
@@ -177,7 +181,7 @@ size_t Authorizer::max_subscriptions() const { return Current()->max_subscriptio
 size_t Authorizer::max_export_events() const { return Current()->max_export_events; }
 
 absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy(
-    const v1::SecurityConfig& config, bool local_mode) {
+    const v1::SecurityConfig& config, bool local_mode, const Policy* previous) {
   auto p = std::make_shared<Policy>();
   p->config = config;
   p->local.principal = config.local().name().empty() ? "local" : config.local().name();
@@ -194,7 +198,12 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
   if (l.max_subscriptions() != 0) p->max_subscriptions = l.max_subscriptions();
   if (l.max_export_events() != 0) p->max_export_events = l.max_export_events();
   if (!local_mode && !config.oidc().jwks_file().empty()) {
-    EH_ASSIGN_OR_RETURN(p->tokens, JwksKeys::Load(config.oidc()));
+    if (previous != nullptr && previous->tokens != nullptr &&
+        previous->config.oidc().SerializeAsString() == config.oidc().SerializeAsString()) {
+      p->tokens = previous->tokens;
+    } else {
+      EH_ASSIGN_OR_RETURN(p->tokens, JwksKeys::Load(config.oidc()));
+    }
   }
   // Roles are checked when the configuration is read, not when they are
   // first needed.
@@ -253,7 +262,20 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
 }
 
 absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
+  return AuthenticateWith(*Current(), caller);
+}
+
+Authorizer::Decision Authorizer::Decide(const Caller& caller, absl::string_view method,
+                                        const google::protobuf::Message& request) {
   const std::shared_ptr<const Policy> policy = Current();
+  Decision d{AuthenticateWith(*policy, caller)};
+  if (d.identity.ok()) d.grant = AuthorizeWith(*policy, *d.identity, method, request);
+  return d;
+}
+
+absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
+                                                      const Caller& caller) const {
+  const Policy* const policy = &policy_ref;
   if (local_mode_) {
     if (!caller.authorization.empty()) {
       return absl::UnauthenticatedError(
@@ -448,7 +470,13 @@ absl::Status Authorizer::CheckAppend(const Policy& policy, const Identity& ident
 
 absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::string_view method,
                                             const google::protobuf::Message& request) {
-  const std::shared_ptr<const Policy> policy = Current();
+  return AuthorizeWith(*Current(), identity, method, request);
+}
+
+absl::StatusOr<Grant> Authorizer::AuthorizeWith(const Policy& policy_ref, const Identity& identity,
+                                                absl::string_view method,
+                                                const google::protobuf::Message& request) {
+  const Policy* const policy = &policy_ref;
   EH_RETURN_IF_ERROR(CheckRate(*policy, identity));
   EH_RETURN_IF_ERROR(MethodAllowed(identity, method));
   const MethodRule* rule = FindRule(method);

@@ -122,6 +122,17 @@ class Authorizer {
   // Who `caller` is; Unauthenticated if it cannot be identified.
   absl::StatusOr<Identity> Authenticate(const Caller& caller) const;
 
+  // Authenticate() then Authorize(), both by one policy, so that a Reload()
+  // between them never judges a call by two (the old roles and the new
+  // lanes). `identity` is the first step's outcome; if it is OK, `grant`
+  // is the second's.
+  struct Decision {
+    absl::StatusOr<Identity> identity;
+    absl::StatusOr<Grant> grant = absl::UnknownError("not decided");
+  };
+  Decision Decide(const Caller& caller, absl::string_view method,
+                  const google::protobuf::Message& request);
+
   // The decision for `method` ("evenhand.v1.EventLog/Append") and its
   // request, for an authenticated identity. Applies the rate limit.
   absl::StatusOr<Grant> Authorize(const Identity& identity, absl::string_view method,
@@ -150,9 +161,16 @@ class Authorizer {
   // What the security config decides, as one value swapped whole.
   struct Policy;
   Authorizer(bool local_mode, std::function<absl::Time()> clock);
+  // `previous` (if any) lends its identity provider's keys when the
+  // provider's section is unchanged.
   static absl::StatusOr<std::shared_ptr<const Policy>> MakePolicy(const v1::SecurityConfig& config,
-                                                                  bool local_mode);
+                                                                  bool local_mode,
+                                                                  const Policy* previous);
   std::shared_ptr<const Policy> Current() const;
+  absl::StatusOr<Identity> AuthenticateWith(const Policy& policy, const Caller& caller) const;
+  absl::StatusOr<Grant> AuthorizeWith(const Policy& policy, const Identity& identity,
+                                      absl::string_view method,
+                                      const google::protobuf::Message& request);
   absl::Status CheckRate(const Policy& policy, const Identity& identity);
   absl::Status CheckAppend(const Policy& policy, const Identity& identity,
                            const google::protobuf::Message& request) const;

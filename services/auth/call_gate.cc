@@ -87,7 +87,10 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
   }
   // Lines this handler logs carry the call's request id.
   logging::SetThreadRequestId(RequestId(context));
-  absl::StatusOr<Identity> identity = authorizer_->Authenticate(Caller::FromContext(context));
+  // Who, and whether they may: one decision by one policy.
+  Authorizer::Decision decision =
+      authorizer_->Decide(Caller::FromContext(context), method, request);
+  const absl::StatusOr<Identity>& identity = decision.identity;
   if (!identity.ok()) {
     Denied(identity.status());
     // Not on the record (no principal to record it under), and repeated by a
@@ -99,7 +102,7 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
         absl::StrCat("refused ", method, " from ", peer, ": ", identity.status().message()));
     return identity.status();
   }
-  absl::StatusOr<Grant> grant = authorizer_->Authorize(*identity, method, request);
+  absl::StatusOr<Grant>& grant = decision.grant;
   if (!grant.ok()) {
     Denied(grant.status());
     // Every refusal is on the record too (best effort: it is refused anyway).
