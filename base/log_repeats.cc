@@ -1,5 +1,6 @@
 #include "base/log_repeats.h"
 
+#include <algorithm>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -29,10 +30,24 @@ bool RepeatLimiter::Admit(absl::string_view kind, absl::Time now, Untold* untold
   absl::MutexLock lock(&mu_);
   auto it = kinds_.find(kind);
   if (it == kinds_.end()) {
-    if (kinds_.size() >= max_kinds_) {
+    if (kinds_.size() >= max_kinds_ && now - last_sweep_ >= window_) {
+      // Kinds whose window has passed make room (at most a sweep a window);
+      // what they had not written goes to the shared kind, to be told.
+      last_sweep_ = now;
+      uint64_t moved = 0;
+      absl::Time first = absl::InfiniteFuture();
       absl::erase_if(kinds_, [&](const auto& k) {
-        return k.second.unwritten == 0 && now - k.second.window_start >= window_;
+        if (k.first == kOverflow || now - k.second.window_start < window_) return false;
+        if (k.second.unwritten > 0) first = std::min(first, k.second.first_unwritten);
+        moved += k.second.unwritten;
+        return true;
       });
+      if (moved > 0) {
+        auto [o, added] = kinds_.try_emplace(kOverflow);
+        if (added) o->second.window_start = now;
+        if (o->second.unwritten == 0) o->second.first_unwritten = first;
+        o->second.unwritten += moved;
+      }
     }
     const absl::string_view held = kinds_.size() < max_kinds_ ? kind : kOverflow;
     bool added;

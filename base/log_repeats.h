@@ -10,10 +10,11 @@
 //                     "refused evenhand.v1.Fairness/GetReport from ...");
 //   -> ... " (and 1,234 lines like it not written since 12:00:00Z)"
 //
-// Kinds are held up to a bound (4,096); past it, the kinds whose window
-// has passed are forgotten, then all share one kind, whose lines not
-// written are told with the next line written of any kind once its window
-// has passed.
+// Kinds are held up to a bound (4,096). Past it, the kinds whose window
+// has passed are forgotten (at most one sweep a window), their lines not
+// written handed to one shared kind, which new kinds then share while the
+// bound holds; its lines not written are told with the next line written
+// of any kind once its window has passed.
 //
 // Thread-safe.
 #ifndef EVENHAND_BASE_LOG_REPEATS_H_
@@ -57,6 +58,7 @@ class RepeatLimiter {
   absl::Mutex mu_;
   absl::Duration window_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Kind> kinds_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 // Log() through one RepeatLimiter for the process: 5 lines of a kind in

@@ -56,5 +56,18 @@ TEST(RepeatLimiterTest, KindsPastTheBoundShareOne) {
   EXPECT_EQ(untold.others, 0u);
 }
 
+TEST(RepeatLimiterTest, KindsForgottenToMakeRoomHandOverWhatTheyHadNotWritten) {
+  RepeatLimiter limiter(1, absl::Seconds(10), /*max_kinds=*/2);
+  RepeatLimiter::Untold untold;
+  for (int i = 0; i < 3; ++i) limiter.Admit("a", kStart, &untold);  // 1 written, 2 not
+  ASSERT_TRUE(limiter.Admit("b", kStart, &untold));
+  // A window on, a new kind: "a" and "b" are forgotten, "a"'s 2 handed on.
+  ASSERT_TRUE(limiter.Admit("c", kStart + absl::Seconds(10), &untold));
+  EXPECT_EQ(untold.others, 0u);  // the shared kind's window has just begun
+  ASSERT_TRUE(limiter.Admit("c", kStart + absl::Seconds(20), &untold));
+  EXPECT_EQ(untold.others, 2u);
+  EXPECT_EQ(untold.others_since, kStart);
+}
+
 }  // namespace
 }  // namespace evenhand::logging
