@@ -1,18 +1,24 @@
 #include "clients/cli/common.h"
 
+#include <grpc/support/log.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <sstream>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/quoted.h"
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
 #include "integrity/signing.h"
@@ -37,39 +43,75 @@ int Registry::RunParsed(const Context& context) const {
   return -1;
 }
 
+namespace {
+
+absl::Mutex grpc_said_mu(absl::kConstInit);
+std::deque<std::string>& GrpcSaid() {
+  static auto* said = new std::deque<std::string>();
+  return *said;
+}
+
+void KeepGrpcLine(gpr_log_func_args* args) {
+  if (args->severity != GPR_LOG_SEVERITY_ERROR || args->message == nullptr) return;
+  absl::MutexLock lock(&grpc_said_mu);
+  GrpcSaid().push_back(OneLine(args->message, 240));
+  if (GrpcSaid().size() > 3) GrpcSaid().pop_front();
+}
+
+}  // namespace
+
+void KeepGrpcLogs() {
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(&KeepGrpcLine);
+}
+
 int FailServer(const absl::Status& status, const Context& context) {
-  std::string hint;
   const clients::Connection& c = context.connection;
-  if (absl::IsUnavailable(status) && c.tls() &&
-      (absl::StrContains(status.message(), "certificate verify failed") ||
-       absl::StrContains(status.message(), "Ssl handshake failed"))) {
+  const absl::string_view m = status.message();
+  const bool unavailable = absl::IsUnavailable(status);
+  // The server hung up: not running there, or (with TLS) on this client.
+  const bool hung_up = absl::StrContains(m, "Socket closed") ||
+                       absl::StrContains(m, "Connection reset by peer") ||
+                       absl::StrContains(m, "Broken pipe");
+  const std::string host = c.address.substr(0, c.address.rfind(':'));
+  std::string hint;
+  bool specific = true;
+  if (unavailable && c.tls() && absl::StrContains(m, "wrong version number")) {
+    hint = absl::StrCat("\n  the server at ", c.address,
+                        " does not speak TLS (a server in local mode is plain text on loopback): "
+                        "drop --ca, --cert, --key and EVENHAND_CA");
+  } else if (unavailable && c.tls() && absl::StrContains(m, "Peer name")) {
+    hint = absl::StrCat("\n  the server's certificate does not name \"",
+                        c.server_name.empty() ? host : c.server_name,
+                        "\": set --server-name to a name it holds");
+  } else if (unavailable && c.tls() && absl::StrContains(m, "certificate verify failed")) {
     // The server answered, but what it showed is not what --ca vouches for.
-    hint = absl::StrCat(
-        "\n  the server's certificate did not verify against --ca (", c.ca_file,
-        "): is that the CA that issued it, and is \"",
-        c.server_name.empty() ? c.address.substr(0, c.address.rfind(':')) : c.server_name,
-        "\" a name in it (--server-name checks another)?");
-  } else if (absl::IsUnavailable(status) &&
-             (absl::StrContains(status.message(), "failed to connect") ||
-              absl::StrContains(status.message(), "Connection refused") ||
-              absl::StrContains(status.message(), "DNS resolution failed") ||
-              absl::StrContains(status.message(), "Socket closed"))) {
+    hint = absl::StrCat("\n  the server's certificate did not verify against --ca (", c.ca_file,
+                        "): is that the CA that issued it?");
+  } else if (unavailable && (absl::StrContains(m, "failed to connect") ||
+                             absl::StrContains(m, "Connection refused") ||
+                             absl::StrContains(m, "DNS resolution failed") || hung_up)) {
+    specific = false;
     hint = absl::StrCat(
         "\n  is evenhandd running at ", c.address, "? set --server or EVENHAND_SERVER",
         !c.tls() ? "; a server with TLS needs --ca"
-        : absl::StrContains(status.message(), "Socket closed") && !c.cert_file.empty()
+        : hung_up && !c.cert_file.empty()
             ? absl::StrCat("; if it is, it hung up on the client certificate (", c.cert_file,
                            "): it takes certificates of the council's CA only, "
                            "and not expired")
             : "");
   } else if (absl::IsDeadlineExceeded(status)) {
-    hint = absl::StrCat("\n  no answer from ", context.connection.address,
-                        " in time; is it the right address?");
+    hint = absl::StrCat("\n  no answer from ", c.address, " in time; is it the right address?");
   } else if (absl::IsUnauthenticated(status)) {
     hint = "\n  give a client certificate (--cert, --key) or a token (--token-file), with --ca";
+  } else {
+    specific = false;
+  }
+  if (!specific) {
+    absl::MutexLock lock(&grpc_said_mu);
+    for (const std::string& line : GrpcSaid()) absl::StrAppend(&hint, "\n  gRPC: ", line);
   }
   std::fprintf(stderr, "evenhand: %s: %s%s\n", absl::StatusCodeToString(status.code()).c_str(),
-               Printable(status.message(), true).c_str(), hint.c_str());
+               Printable(m, true).c_str(), hint.c_str());
   return kServer;
 }
 

@@ -87,6 +87,13 @@ void AddRestore(Registry& r);
 // A status from the server: says what went wrong and, when it could not be
 // reached, what to do. Exit code 3.
 int FailServer(const absl::Status& status, const Context& context);
+
+// gRPC's own log lines are not written (they would come before the
+// command's error, which says the same with what to do) unless
+// GRPC_VERBOSITY asks for them; its last errors are kept, for FailServer to
+// show when its status alone does not say what went wrong (a key that is
+// not the certificate's: "empty address list").
+void KeepGrpcLogs();
 // A flag or argument that is wrong. Exit code 2.
 int FailUsage(const absl::Status& status);
 // A local file that cannot be read or written. Exit code 4.

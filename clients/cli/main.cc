@@ -8,11 +8,8 @@
 // registry below. Events are printed in protobuf's JSON mapping, one per
 // line, so the output of `read` can be fed to other tools (and back to
 // `append`).
-#include <grpc/support/log.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -22,18 +19,8 @@
 
 namespace evenhand::cli {
 
-// gRPC's own lines ("E1204 12:00:00 ssl_transport_security.cc:1501]
-// Handshake failed ...") would come before the command's own error, which
-// says the same with what to do; they are written only when GRPC_VERBOSITY
-// asks for them.
-void QuietGrpc() {
-  if (std::getenv("GRPC_VERBOSITY") == nullptr) {
-    gpr_set_log_function([](gpr_log_func_args*) {});
-  }
-}
-
 int Main(int argc, char** argv) {
-  QuietGrpc();
+  KeepGrpcLogs();
   CLI::App app{"evenhand: the Even Hand command-line client"};
   app.require_subcommand(1);
   app.fallthrough();  // connection flags may also come after the command

@@ -530,6 +530,15 @@ class EvenHandCli(unittest.TestCase):
         self.assertIn('did you mean "green"', result.stderr)
         self.assertEqual(result.stdout, "")
 
+    def test_tls_to_a_plain_server_says_it_does_not_speak_tls(self):
+        certs = os.path.join(self.tmp, "certs-plain")
+        subprocess.run([ARGS.make_certs, certs], check=True, stdout=subprocess.DEVNULL)
+        result = self.cli(f"--ca={certs}/ca.pem", "status", check=False)
+        self.assertEqual(result.returncode, 3)
+        self.assertIn(f"the server at {self.server.address} does not speak TLS", result.stderr)
+        self.assertIn("drop --ca", result.stderr)
+        self.assertNotIn("ssl_transport_security", result.stderr)
+
     def test_unreachable_server_is_exit_3_and_says_what_to_do(self):
         result = subprocess.run([ARGS.evenhand, "--server=127.0.0.1:1", "status"],
                                 capture_output=True, text=True, timeout=30)
@@ -797,6 +806,19 @@ class CliOverTls(unittest.TestCase):
         self.assertNotIn("ssl_transport_security", result.stderr)
         self.assertEqual(result.stderr.count("\nevenhand: ") + result.stderr.startswith(
             "evenhand: "), 1, result.stderr)
+
+    def test_a_name_the_servers_certificate_does_not_hold_is_named(self):
+        result = self.cli(*self.as_role("monitoring"), "--server-name=wrong.example", "status",
+                          check=False)
+        self.assertEqual(result.returncode, 3)
+        self.assertIn('the server\'s certificate does not name "wrong.example": set --server-name',
+                      result.stderr)
+
+    def test_a_key_that_is_not_the_certificates_shows_what_grpc_said(self):
+        result = self.cli(f"--ca={self.certs}/ca.pem", f"--cert={self.certs}/auditor.pem",
+                          f"--key={self.certs}/monitoring.key", "status", check=False)
+        self.assertEqual(result.returncode, 3)
+        self.assertIn("gRPC: Invalid private key", result.stderr)
 
     def test_a_client_certificate_the_server_refuses_is_named(self):
         result = self.cli(f"--ca={self.certs}/ca.pem", f"--cert={self.certs}/intruder.pem",
