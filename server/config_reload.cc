@@ -59,8 +59,10 @@ void ReloadConfig(const std::string& path, const std::function<void(v1::ServerCo
   v1::ServerConfig fresh = *std::move(read);
   overrides(&fresh);
   // A file the server would not start with is not taken, even in part: the
-  // next restart would fail on it.
-  if (absl::Status s = CheckConfig(WithDefaults(fresh)); !s.ok()) {
+  // next restart would fail on it. (Its security section is checked by the
+  // authoriser below, which keeps the provider's keys when that section is
+  // unchanged: a JWKS file caught half-written blocks no principal change.)
+  if (absl::Status s = CheckConfig(WithDefaults(fresh), /*with_security=*/false); !s.ok()) {
     logging::Error(kComponent, absl::StrCat("SIGHUP: ", path, ": ", s.message(),
                                             "; a server would not start with it, so the "
                                             "configuration in use is kept"));
@@ -93,9 +95,14 @@ void ReloadConfig(const std::string& path, const std::function<void(v1::ServerCo
                                   "stay"));
   }
   // What is in use now: the security read, the rest as started.
+  const bool had_tls = running->security().has_tls();
   const v1::TlsConfig tls = running->security().tls();
   *running->mutable_security() = fresh.security();
-  *running->mutable_security()->mutable_tls() = tls;
+  if (had_tls) {
+    *running->mutable_security()->mutable_tls() = tls;
+  } else {
+    running->mutable_security()->clear_tls();
+  }
 }
 
 }  // namespace evenhand::server

@@ -183,7 +183,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   return c;
 }
 
-absl::Status CheckConfig(const v1::ServerConfig& c) {
+absl::Status CheckConfig(const v1::ServerConfig& c, bool with_security) {
   logging::Format format;
   logging::Severity level;
   if (!logging::ParseFormat(c.log().format(), &format)) {
@@ -242,7 +242,9 @@ absl::Status CheckConfig(const v1::ServerConfig& c) {
         "see docs/SECURITY.md"));
   }
   if (!local_mode) EH_RETURN_IF_ERROR(TlsFiles::Check(c.security().tls()));
-  EH_RETURN_IF_ERROR(services::auth::Authorizer::Create(c.security(), local_mode).status());
+  if (with_security) {
+    EH_RETURN_IF_ERROR(services::auth::Authorizer::Create(c.security(), local_mode).status());
+  }
   return absl::OkStatus();
 }
 

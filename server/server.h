@@ -27,7 +27,10 @@ absl::StatusOr<v1::ServerConfig> LoadConfigFile(const std::string& path);
 // the error a server started with it would refuse to start with, or OK.
 // Reads the files it names (calendar, TLS files, the identity provider's
 // keys); opens no port and no data folder.
-absl::Status CheckConfig(const v1::ServerConfig& config);
+// `with_security` false leaves the security section's principals and
+// identity provider to the caller (a reload, whose authoriser checks them
+// itself, keeping its keys when the provider's section is unchanged).
+absl::Status CheckConfig(const v1::ServerConfig& config, bool with_security = true);
 
 struct ServerOptions {
   v1::ServerConfig config;

@@ -438,8 +438,7 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kExport, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   if (absl::Status s = CheckNames(request->filter()); !s.ok()) return ToGrpcStatus(s);
-  const size_t max_events =
-      std::min(options_.max_export_events, options_.gate->authorizer().max_export_events());
+  const size_t max_events = std::min(options_.max_export_events, grant->max_export_events);
   std::vector<storage::EventPtr> events;
   bool too_many = false;
   bool client_gone = false;

@@ -420,8 +420,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   };
   // Subscriptions are limited per principal (and in all); the local
   // principal of local mode only by maxSubscriptionsPerClient.
-  const size_t own_limit =
-      grant->identity.local ? SIZE_MAX : options_.gate->authorizer().max_subscriptions();
+  const size_t own_limit = grant->identity.local ? SIZE_MAX : grant->max_subscriptions;
   return StartSubscription(context, parsed, Subscribers{store_, &limits_, pool_.get()},
                            grant->identity.principal, own_limit,
                            "security.limits.maxSubscriptions", std::move(record));

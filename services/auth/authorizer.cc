@@ -485,6 +485,8 @@ absl::StatusOr<Grant> Authorizer::AuthorizeWith(const Policy& policy_ref, const 
   grant.values = rule->values;
   grant.recorded =
       rule->recorded && !(identity.local && policy->config.local().do_not_record_reads());
+  grant.max_subscriptions = policy->max_subscriptions;
+  grant.max_export_events = policy->max_export_events;
   if (method == "evenhand.v1.EventLog/Append" || method == "evenhand.v1.EventLog/AppendStream") {
     EH_RETURN_IF_ERROR(CheckAppend(*policy, identity, request));
     return grant;

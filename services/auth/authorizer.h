@@ -86,6 +86,9 @@ struct Grant {
   // The call reads the log's content for a person or an auditor: it must
   // be on the record (AccessRecorder) before it is answered.
   bool recorded = false;
+  // The per-principal limits of the policy that decided (security.limits).
+  size_t max_subscriptions = 0;
+  size_t max_export_events = 0;
 };
 
 // Connection facts the authoriser needs, taken from a gRPC call.
