@@ -45,7 +45,8 @@ bool RepeatLimiter::Admit(absl::string_view kind, absl::Time now, Untold* untold
       if (moved > 0) {
         auto [o, added] = kinds_.try_emplace(kOverflow);
         if (added) o->second.window_start = now;
-        if (o->second.unwritten == 0) o->second.first_unwritten = first;
+        o->second.first_unwritten =
+            o->second.unwritten == 0 ? first : std::min(o->second.first_unwritten, first);
         o->second.unwritten += moved;
       }
     }
@@ -65,8 +66,14 @@ bool RepeatLimiter::Admit(absl::string_view kind, absl::Time now, Untold* untold
   }
   ++k.written;
   *untold = Untold();
-  untold->like_it = k.unwritten;
-  untold->since = k.first_unwritten;
+  if (it->first == kOverflow) {
+    // The shared kind's lines are of many kinds: told as others'.
+    untold->others = k.unwritten;
+    untold->others_since = k.first_unwritten;
+  } else {
+    untold->like_it = k.unwritten;
+    untold->since = k.first_unwritten;
+  }
   k.unwritten = 0;
   if (it->first != kOverflow) {
     if (auto o = kinds_.find(kOverflow);
