@@ -45,7 +45,7 @@ int Registry::RunParsed(const Context& context) const {
 
 namespace {
 
-absl::Mutex grpc_said_mu(absl::kConstInit);
+ABSL_CONST_INIT absl::Mutex grpc_said_mu(absl::kConstInit);
 std::deque<std::string>& GrpcSaid() {
   static auto* said = new std::deque<std::string>();
   return *said;
@@ -106,7 +106,9 @@ int FailServer(const absl::Status& status, const Context& context) {
   } else {
     specific = false;
   }
-  if (!specific) {
+  // gRPC's own words, when its status may come from it (not an answer of
+  // the server's, which says what it means).
+  if (!specific && (unavailable || absl::IsUnknown(status) || absl::IsInternal(status))) {
     absl::MutexLock lock(&grpc_said_mu);
     for (const std::string& line : GrpcSaid()) absl::StrAppend(&hint, "\n  gRPC: ", line);
   }
