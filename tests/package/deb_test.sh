@@ -44,6 +44,9 @@ grep -q -- "data_dir" "$ROOT/evenhandd.8" || fail "man page lacks the flags"
 # in the root).
 UNIT="$R/lib/systemd/system/evenhandd.service"
 cp -n /lib/systemd/system/*.target /lib/systemd/system/*.service "$R/lib/systemd/system/" 2> /dev/null || true
+# ExecReload's /bin/kill, from procps (a dependency of the package).
+mkdir -p "$R/bin" && cp -n /bin/kill "$R/bin/kill"
+grep -q "^Depends:.*procps" "$ROOT/control/control" || fail "the package does not depend on procps (/bin/kill)"
 systemd-analyze verify --man=no --root="$R" /lib/systemd/system/evenhandd.service 2> "$ROOT/verify.log" || {
   cat "$ROOT/verify.log" >&2; fail "systemd-analyze verify"; }
 if grep -v "Cannot add dependency job\|network-online.target\|Failed to prepare filename\|not found" "$ROOT/verify.log" | grep -q .; then
@@ -51,7 +54,8 @@ if grep -v "Cannot add dependency job\|network-online.target\|Failed to prepare 
   fail "systemd-analyze verify complained"
 fi
 for setting in "User=evenhand" "ProtectSystem=strict" "NoNewPrivileges=yes" "StateDirectory=evenhand" \
-               "ExecStart=/usr/bin/evenhandd --config=/etc/evenhand/evenhandd.json"; do
+               "ExecStart=/usr/bin/evenhandd --config=/etc/evenhand/evenhandd.json" \
+               'ExecReload=/bin/kill -HUP $MAINPID'; do
   grep -qx "$setting" "$UNIT" || fail "the unit lacks $setting"
 done
 
