@@ -5,7 +5,6 @@
 // authoriser refuses changes nothing; what only a restart takes is named.
 #include <signal.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -19,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/log_files.h"
+#include "tests/testing/make_certs.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evenhand {
@@ -37,9 +37,7 @@ class ConfigReloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     certs_ = dir_.Sub("certs");
-    const std::string command =
-        absl::StrCat(MAKE_CERTS_PATH, " ", certs_, " localhost 127.0.0.1 >/dev/null");
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    ASSERT_TRUE(testing::MakeCerts(certs_));
     full_ = ReadFile(certs_ + "/evenhandd.tls.json");
     ASSERT_TRUE(absl::StrContains(full_, kAuditor)) << full_;
     config_ = dir_.Sub("config.json");

@@ -3,7 +3,6 @@
 // tokens signed by make-certs' demo identity provider: a key published in
 // the file is taken from its first token, one removed stops verifying, and
 // a file caught half-written or emptied keeps the keys read before.
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -21,6 +20,7 @@
 #include "tests/testing/child_server.h"
 #include "tests/testing/jwt.h"
 #include "tests/testing/log_files.h"
+#include "tests/testing/make_certs.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evenhand {
@@ -35,9 +35,7 @@ class JwksRotationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     certs_ = dir_.Sub("certs");
-    const std::string command =
-        absl::StrCat(MAKE_CERTS_PATH, " ", certs_, " localhost 127.0.0.1 >/dev/null");
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    ASSERT_TRUE(testing::MakeCerts(certs_));
     // make-certs' JWKS holds the provider's RSA key, then its P-256 key.
     google::protobuf::Struct jwks;
     ASSERT_TRUE(

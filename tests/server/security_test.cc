@@ -26,15 +26,16 @@
 #include "clients/fairness_client.h"
 #include "evenhand/v1/operations.grpc.pb.h"
 #include "gmock/gmock.h"
-#include "reporting/report_render.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "integrity/bundle.h"
 #include "integrity/canonical.h"
 #include "integrity/merkle.h"
+#include "reporting/report_render.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/jwt.h"
+#include "tests/testing/make_certs.h"
 #include "tests/testing/temp_dir.h"
 
 #ifndef MAKE_CERTS_PATH
@@ -86,9 +87,7 @@ class SecurityTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     certs_ = dir_->Sub("certs");
-    const std::string command =
-        absl::StrCat(MAKE_CERTS_PATH, " ", certs_, " localhost 127.0.0.1 >/dev/null");
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+    ASSERT_TRUE(testing::MakeCerts(certs_));
     // make-certs' config, with small limits per principal to reach.
     const std::string config = dir_->Sub("tls.json");
     std::ofstream(config) << absl::StrReplaceAll(
