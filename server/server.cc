@@ -316,8 +316,10 @@ class EvenHandServer::Impl {
 absl::Status EvenHandServer::Impl::Start() {
   const v1::ServerConfig& c = options_.config;
   // Checked first, so that nothing is opened for a config that cannot run
-  // (a server that cannot judge deadlines does not start at all).
-  EH_RETURN_IF_ERROR(CheckConfig(c));
+  // (a server that cannot judge deadlines does not start at all). Its
+  // security section is checked by creating the authoriser just below,
+  // which would otherwise read the identity provider's keys twice.
+  EH_RETURN_IF_ERROR(CheckConfig(c, /*with_security=*/false));
   EH_ASSIGN_OR_RETURN(projections::WorkingDayCalendar calendar,
                       projections::WorkingDayCalendar::LoadFile(c.fairness().bank_holidays_file()));
   // Deadlines past the calendar's last year are counted with weekends only
