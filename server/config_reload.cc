@@ -79,15 +79,17 @@ void ReloadConfig(const std::string& path, const std::function<void(v1::ServerCo
     return field == "security.oidc" || field == "security.publishers" ||
            field == "security.limits" || field == "security.local";
   });
-  if (absl::Status s = server->ReloadSecurity(fresh.security()); !s.ok()) {
-    logging::Error(kComponent, absl::StrCat("SIGHUP: ", path, ": ", s.message(),
+  absl::StatusOr<size_t> ended = server->ReloadSecurity(fresh.security());
+  if (!ended.ok()) {
+    logging::Error(kComponent, absl::StrCat("SIGHUP: ", path, ": ", ended.status().message(),
                                             "; the security configuration in use is kept"));
     return;
   }
   logging::Info(kComponent,
                 absl::StrCat("SIGHUP: the security configuration was read again from ", path, ": ",
                              fresh.security().principals_size(), " principal(s), ",
-                             fresh.security().publishers_size(), " publisher lane(s)"));
+                             fresh.security().publishers_size(), " publisher lane(s); ", *ended,
+                             " open stream(s) ended, no longer granted as they were"));
   if (!restart.empty()) {
     logging::Warning(kComponent,
                      absl::StrCat("SIGHUP: ", path, " also changes ", absl::StrJoin(restart, ", "),

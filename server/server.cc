@@ -712,8 +712,9 @@ uint64_t EvenHandServer::LastPosition() const { return impl_->store_->LastPositi
 uint64_t EvenHandServer::ProjectionPosition() const { return impl_->runner_->position(); }
 bool EvenHandServer::ProjectionLoaded() const { return impl_->runner_->loaded().has_value(); }
 void EvenHandServer::Shutdown(absl::Duration grace) { impl_->Shutdown(grace); }
-absl::Status EvenHandServer::ReloadSecurity(const v1::SecurityConfig& security) {
-  return impl_->authorizer_->Reload(security);
+absl::StatusOr<size_t> EvenHandServer::ReloadSecurity(const v1::SecurityConfig& security) {
+  EH_RETURN_IF_ERROR(impl_->authorizer_->Reload(security));
+  return impl_->gate_->Reconsider();
 }
 void EvenHandServer::Wait() { impl_->stopped_.WaitForNotification(); }
 

@@ -107,8 +107,11 @@ class EvenHandServer {
   // on SIGHUP): principals, lanes, limits, the identity provider
   // (services/auth/authorizer.h, Reload). Its TLS section is not read: the
   // TLS files are watched (server/tls_files.h), and their paths and options
-  // need a restart. An error leaves the security in use as it is.
-  absl::Status ReloadSecurity(const v1::SecurityConfig& security);
+  // need a restart. An error leaves the security in use as it is. Streams
+  // already open are decided again, and those the new section no longer
+  // grants as they were granted end (services/auth/standing_grants.h);
+  // the answer says how many.
+  absl::StatusOr<size_t> ReloadSecurity(const v1::SecurityConfig& security);
 
   // Graceful stop: health turns NOT_SERVING, new appends fail UNAVAILABLE,
   // subscribers are ended, in-flight calls get `grace` to finish, then the

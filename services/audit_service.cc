@@ -208,7 +208,7 @@ absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
 
 absl::Status AuditService::Select(const v1::ReplayFilter& f,
                                   const std::function<bool(const storage::EventPtr&)>& visit,
-                                  const std::function<void(uint64_t)>& progress) const {
+                                  const std::function<bool(uint64_t)>& progress) const {
   if (f.to_position() != 0 && f.from_position() > f.to_position()) {
     return InvalidFieldError("filter.from_position", "is after filter.to_position");
   }
@@ -221,7 +221,7 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
     if (e->position() > to) return false;
     if (e->position() - scanned >= 4096) {
       scanned = e->position();
-      progress(scanned);
+      if (!progress(scanned)) return false;
     }
     if (!MatchesEnvelope(f, e->event())) return true;
     absl::StatusOr<bool> relevant = concerns(e->event());
@@ -268,6 +268,9 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   if (absl::Status s = options_.gate->Record(*grant, kReplay, *request, 0, "opened"); !s.ok()) {
     return ToGrpcStatus(s);
   }
+  // Ends, with a clear status, if a reloaded configuration withdraws it.
+  const std::unique_ptr<auth::StandingGrants::Hold> standing =
+      options_.gate->Hold(*context, kReplay, *request, *grant);
   absl::flat_hash_map<std::string, std::string> owners;  // stream -> its group, for withholding
   uint64_t returned = 0;
   const uint64_t tree_size = integrity_->size();
@@ -278,10 +281,15 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   chunk.set_last_position(last);
   bool client_gone = false;
   absl::Status inner;
+  uint64_t unsent = 0;  // of `returned`, in `chunk`
+  // Whether it was written: not once the grant is withdrawn.
   auto flush = [&](uint64_t scanned) {
+    if (standing->withdrawn()) return false;
     chunk.set_scanned_to_position(scanned);
     if (!writer->Write(chunk)) client_gone = true;
     chunk.clear_events();
+    unsent = 0;
+    return true;
   };
   // Tiles read and the last chain hash, so a replay in position order reads
   // each tile once and hashes each event once.
@@ -296,6 +304,7 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
           client_gone = true;
           return false;
         }
+        if (standing->withdrawn()) return false;
         // An auditor is never handed an event that no longer matches the
         // leaf the tree recorded for it.
         if (absl::Status damaged = integrity_->CheckLeaf(*e, &tree_cache); !damaged.ok()) {
@@ -318,6 +327,7 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
           auth::Withhold(*grant, owner->second, out->mutable_event()->mutable_event());
         }
         ++returned;
+        ++unsent;
         absl::StatusOr<std::string> leaf = integrity_->LeafHash(e->position(), &tree_cache);
         absl::StatusOr<std::string> chain = integrity_->ChainHashAfter(*e, &tree_cache);
         if (!leaf.ok() || !chain.ok()) {
@@ -332,11 +342,17 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
       [&](uint64_t scanned) {
         // Progress for long scans that match little.
         if (chunk.events_size() == 0 && !client_gone) flush(scanned);
+        return !client_gone && !standing->withdrawn();
       });
   if (!status.ok()) return ToGrpcStatus(status);
   if (!inner.ok()) return ToGrpcStatus(inner);
   if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "");
-  flush(last);
+  if (!flush(last)) {
+    // Withdrawn: nothing more is sent, not even what was read before it
+    // was seen.
+    options_.gate->RecordEnd(*grant, kReplay, *request, returned - unsent, "withdrawn");
+    return ToGrpcStatus(standing->status());
+  }
   options_.gate->RecordEnd(*grant, kReplay, *request, returned, "completed");
   return grpc::Status::OK;
 }
@@ -439,6 +455,9 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   if (absl::Status s = CheckNames(request->filter()); !s.ok()) return ToGrpcStatus(s);
   const size_t max_events = std::min(options_.max_export_events, grant->max_export_events);
+  // Ends, with a clear status, if a reloaded configuration withdraws it.
+  const std::unique_ptr<auth::StandingGrants::Hold> standing =
+      options_.gate->Hold(*context, kExport, *request, *grant);
   std::vector<storage::EventPtr> events;
   bool too_many = false;
   bool client_gone = false;
@@ -455,14 +474,18 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
           return false;
         }
         events.push_back(e);
-        return !context->IsCancelled() && !client_gone;
+        return !context->IsCancelled() && !client_gone && !standing->withdrawn();
       },
       [&](uint64_t scanned) {
+        if (standing->withdrawn()) return false;
         progress.set_scanned_to_position(scanned);
         if (!writer->Write(progress)) client_gone = true;
+        return !client_gone;
       });
   if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "");
   if (!status.ok()) return ToGrpcStatus(status);
+  // Withdrawn while it selected: no bundle, and not on the record as read.
+  if (absl::Status withdrawn = standing->status(); !withdrawn.ok()) return ToGrpcStatus(withdrawn);
   if (too_many) {
     return ToGrpcStatus(WithoutRetry(WithErrorInfo(
         absl::ResourceExhaustedError(absl::StrCat(
@@ -483,6 +506,8 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   chunk.set_scanned_to_position(progress.last_position());
   chunk.set_last_position(progress.last_position());
   chunk.set_bundle_bytes(bundle->size());
+  // On the record as read whole, the bundle is sent whole: a withdrawal
+  // stops an export while it selects, not half-way through its bundle.
   for (size_t at = 0; at < bundle->size(); at += kChunk) {
     chunk.set_data(bundle->substr(at, kChunk));
     if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "");

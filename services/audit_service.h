@@ -56,10 +56,11 @@ class AuditService final : public v1::Audit::Service {
 
   // Calls `visit` for each event matching `filter`, in position order, with
   // progress (the position scanned up to) now and then. Stops when `visit`
-  // returns false. The filter's names are checked first (CheckNames).
+  // or `progress` returns false. The filter's names are checked first
+  // (CheckNames).
   absl::Status Select(const v1::ReplayFilter& filter,
                       const std::function<bool(const storage::EventPtr&)>& visit,
-                      const std::function<void(uint64_t scanned)>& progress) const;
+                      const std::function<bool(uint64_t scanned)>& progress) const;
 
   // The filter in words, for bundles.
   static std::string Describe(const v1::ReplayFilter& filter);

@@ -80,6 +80,8 @@ class ChunkWriter {
 
   // Messages written so far.
   uint64_t messages() const { return messages_; }
+  // Events added and not written yet.
+  uint64_t pending() const { return static_cast<uint64_t>(events_->events_size()); }
 
  private:
   grpc::ServerWriter<Response>* writer_;
@@ -173,6 +175,9 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
     if (!o.ok()) return ToGrpcStatus(o.status());
     owner = *o;
   }
+  // Ends, with a clear status, if a reloaded configuration withdraws it.
+  const std::unique_ptr<auth::StandingGrants::Hold> hold =
+      options_.gate->Hold(*context, kReadStream, *request, *grant);
   ChunkWriter<v1::ReadResponse> chunks(writer, &Itself);
   bool client_gone = false;
   uint64_t sent = 0;
@@ -187,6 +192,7 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
           auth::Withhold(*grant, owner, copy->mutable_event());
           shown = std::move(copy);
         }
+        if (hold->withdrawn()) return false;
         if (context->IsCancelled() || !chunks.Add(shown)) {
           client_gone = true;
           return false;
@@ -195,6 +201,11 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
         return true;
       });
   if (!status.ok()) return ToGrpcStatus(status);
+  if (absl::Status withdrawn = hold->status(); !withdrawn.ok()) {
+    // Nothing more is sent, not even what was read before it was seen.
+    options_.gate->RecordEnd(*grant, kReadStream, *request, sent - chunks.pending(), "withdrawn");
+    return ToGrpcStatus(withdrawn);
+  }
   if (client_gone || !chunks.Flush()) {
     // What it had been sent when the client went (best effort).
     options_.gate->RecordEnd(*grant, kReadStream, *request, sent, "cancelled");
@@ -322,14 +333,20 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     });
   };
   auto finished = [record] { record("completed"); };
-  // A call that ends before its read is done: cancelled, or failed.
-  auto over = [record, cursor] {
-    if (!cursor->done) record("cancelled");
+  // Ends, with a clear status, if a reloaded configuration withdraws it
+  // (checked before each chunk).
+  std::shared_ptr<auth::StandingGrants::Hold> standing =
+      options_.gate->Hold(*context, kReadAll, request, *grant);
+  // A call that ends before its read is done: cancelled, failed or withdrawn.
+  auto over = [record, cursor, standing] {
+    if (!cursor->done) record(standing->withdrawn() ? "withdrawn" : "cancelled");
   };
   return new ChunkReactor(
-      [store = store_, cursor, context, finished](std::string* out) -> absl::StatusOr<bool> {
+      [store = store_, cursor, context, finished,
+       standing](std::string* out) -> absl::StatusOr<bool> {
         if (cursor->done) return true;
         if (context->IsCancelled()) return absl::CancelledError("the client went away");
+        if (absl::Status s = standing->status(); !s.ok()) return s;
         const uint64_t want =
             cursor->limited ? std::min<uint64_t>(kChunkEvents, cursor->remaining) : kChunkEvents;
         uint64_t sent = 0;
@@ -409,12 +426,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   record.opened = [gate = options_.gate, grant = *grant, parsed] {
     return gate->Record(grant, kSubscribe, parsed, 0, "opened");
   };
+  // Ends, with a clear status, if a reloaded configuration withdraws it.
+  record.standing = options_.gate->Hold(*context, kSubscribe, parsed, *grant);
   // On a thread of its own: the record waits for a commit, and a thousand
   // subscribers ending at once must not hold up the others' deliveries.
-  record.closed = [pool = record_pool_.get(), gate = options_.gate, grant = *grant,
-                   parsed](uint64_t sent) {
-    pool->Submit([gate, grant, parsed, sent] {
-      gate->RecordEnd(grant, kSubscribe, parsed, sent, "completed");
+  record.closed = [pool = record_pool_.get(), gate = options_.gate, grant = *grant, parsed,
+                   standing = record.standing](uint64_t sent) {
+    const char* outcome = standing->withdrawn() ? "withdrawn" : "completed";
+    pool->Submit([gate, grant, parsed, sent, outcome] {
+      gate->RecordEnd(grant, kSubscribe, parsed, sent, outcome);
       return size_t{0};
     });
   };

@@ -696,7 +696,9 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
       !s.ok()) {
     return ObligationWatch::Refuse(ToGrpcStatus(s));
   }
-  return watch_->Watch(*request);
+  // Ends, with a clear status, if a reloaded configuration withdraws it.
+  return watch_->Watch(*request,
+                       options_.gate->Hold(*context, kWatchObligations, *request, *grant));
 }
 
 void FairnessService::BeginShutdown() {

@@ -191,8 +191,16 @@ namespace {
 
 class WatchReactor final : public grpc::ServerWriteReactor<v1::ObligationUpdate> {
  public:
-  explicit WatchReactor(std::shared_ptr<ObligationWatch::Sink> sink) : sink_(std::move(sink)) {
+  WatchReactor(std::shared_ptr<ObligationWatch::Sink> sink,
+               std::shared_ptr<auth::StandingGrants::Hold> standing)
+      : sink_(std::move(sink)), standing_(std::move(standing)) {
     sink_->Attach(this);
+    if (standing_ != nullptr) {
+      standing_->OnWithdrawn(
+          [sink = std::weak_ptr<ObligationWatch::Sink>(sink_)](const absl::Status& why) {
+            if (auto s = sink.lock()) s->End(ToGrpcStatus(why));
+          });
+    }
   }
   void OnWriteDone(bool ok) override { sink_->WriteDone(ok); }
   void OnCancel() override {
@@ -205,6 +213,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::ObligationUpdate>
 
  private:
   std::shared_ptr<ObligationWatch::Sink> sink_;
+  // Held until the call is over.
+  const std::shared_ptr<auth::StandingGrants::Hold> standing_;
 };
 
 class RefusedWatch final : public grpc::ServerWriteReactor<v1::ObligationUpdate> {
@@ -225,11 +235,12 @@ ObligationWatch::ObligationWatch(ObligationWatchOptions options) : options_(std:
 ObligationWatch::~ObligationWatch() { Stop(); }
 
 grpc::ServerWriteReactor<v1::ObligationUpdate>* ObligationWatch::Watch(
-    const v1::WatchObligationsRequest& request) {
+    const v1::WatchObligationsRequest& request,
+    std::shared_ptr<auth::StandingGrants::Hold> standing) {
   absl::MutexLock lock(&mu_);
   if (stop_) return new RefusedWatch(ShuttingDown());
   auto sink = std::make_shared<Sink>(request, options_.max_queued);
-  auto* reactor = new WatchReactor(sink);
+  auto* reactor = new WatchReactor(sink, std::move(standing));
   sinks_.push_back(std::move(sink));
   wake_ = true;
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });

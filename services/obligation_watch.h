@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "services/auth/standing_grants.h"
 
 namespace evenhand::services {
 
@@ -56,8 +57,13 @@ class ObligationWatch {
   ObligationWatch(const ObligationWatch&) = delete;
   ObligationWatch& operator=(const ObligationWatch&) = delete;
 
-  // Starts serving one call (its filters already checked).
-  grpc::ServerWriteReactor<v1::ObligationUpdate>* Watch(const v1::WatchObligationsRequest& request);
+  // Starts serving one call (its filters already checked). `standing` (if
+  // set) is the call's standing grant (services/auth/standing_grants.h):
+  // once it is withdrawn the call is told nothing more and ends with its
+  // status.
+  grpc::ServerWriteReactor<v1::ObligationUpdate>* Watch(
+      const v1::WatchObligationsRequest& request,
+      std::shared_ptr<auth::StandingGrants::Hold> standing = nullptr);
 
   // A call refused before it starts.
   static grpc::ServerWriteReactor<v1::ObligationUpdate>* Refuse(const grpc::Status& status);

@@ -88,13 +88,15 @@ struct Core {
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   SubscribeReactor(const Subscribers& shared, std::string client, uint64_t from,
-                   storage::ReadFilter filter, std::function<void(uint64_t)> closed)
+                   storage::ReadFilter filter, std::function<void(uint64_t)> closed,
+                   std::shared_ptr<auth::StandingGrants::Hold> standing)
       : store_(shared.store),
         limits_(shared.limits),
         pool_(shared.pool),
         client_(std::move(client)),
         filter_(std::move(filter)),
         closed_(std::move(closed)),
+        standing_(std::move(standing)),
         next_(from),
         core_(std::make_shared<Core>()) {
     absl::MutexLock lock(&core_->mu);
@@ -102,7 +104,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   }
 
   // Begins serving; call once, right after construction.
-  void Start() { Schedule(core_); }
+  void Start() {
+    if (standing_ != nullptr) {
+      standing_->OnWithdrawn([core = core_](const absl::Status& why) { Withdraw(core, why); });
+    }
+    Schedule(core_);
+  }
 
   void OnWriteDone(bool ok) override {
     {
@@ -165,6 +172,21 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     }
   }
 
+  // The subscription's grant was withdrawn (a reloaded configuration). One
+  // waiting at the end of the log ends now; otherwise its next step (a
+  // write's completion, or one scheduled) finds it withdrawn and ends.
+  static void Withdraw(const std::shared_ptr<Core>& core, const absl::Status& why) {
+    absl::MutexLock lock(&core->mu);
+    if (core->reactor == nullptr) return;
+    SubscribeReactor* r = core->reactor;
+    absl::MutexLock inner(&r->mu_);
+    // A wait that already fired has scheduled a step, which ends it.
+    if (r->waiting_ && r->store_->feed().CancelWait(r->wait_id_)) {
+      r->waiting_ = false;
+      r->FinishLocked(ToGrpcStatus(why));
+    }
+  }
+
   // On the pool: the next step, if the reactor is still there; returns the
   // bytes sent. Holding core->mu keeps it alive: OnDone takes it first, and
   // OnDone cannot run before Finish, which only Pump may call from here.
@@ -179,6 +201,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   size_t Pump() {
     absl::MutexLock lock(&mu_);
     if (finished_) return 0;
+    if (standing_ != nullptr && standing_->withdrawn()) {
+      FinishLocked(ToGrpcStatus(standing_->status()));
+      return 0;
+    }
     std::string events;  // serialised ReadResponse: each record as field 1
     size_t count = 0;
     uint64_t scanned = 0;
@@ -296,6 +322,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   const std::string client_;
   const storage::ReadFilter filter_;
   std::function<void(uint64_t)> closed_;
+  const std::shared_ptr<auth::StandingGrants::Hold> standing_;
 
   absl::Mutex mu_;
   uint64_t next_ ABSL_GUARDED_BY(mu_);
@@ -371,7 +398,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
     }
   }
   auto* reactor = new SubscribeReactor(shared, std::move(client), from, *std::move(filter),
-                                       std::move(record.closed));
+                                       std::move(record.closed), std::move(record.standing));
   reactor->Start();
   return reactor;
 }

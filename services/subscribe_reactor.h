@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -30,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "evenhand/v1/log.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "services/auth/standing_grants.h"
 #include "storage/event_store.h"
 
 namespace evenhand::services {
@@ -75,6 +77,10 @@ struct Subscribers {
 struct SubscriptionRecord {
   std::function<absl::Status()> opened;
   std::function<void(uint64_t events_sent)> closed;
+  // The subscription's standing grant (services/auth/standing_grants.h), if
+  // any: once it is withdrawn, the subscription sends nothing more and ends
+  // with its status, at once if it is waiting at the end of the log.
+  std::shared_ptr<auth::StandingGrants::Hold> standing;
 };
 
 // Starts serving one Subscribe call; `client` names the caller (its

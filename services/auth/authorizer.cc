@@ -75,6 +75,13 @@ bool RoleMatches(const std::string& granted, const std::string& needed) {
   return granted == needed;
 }
 
+// The same groups, in whatever order the configuration lists them.
+bool SameGroups(std::vector<std::string> a, std::vector<std::string> b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
 std::string Who(const Identity& id) {
   return absl::StrCat("principal ", Quoted(id.principal), " (", OneLine(id.authenticated_as, 256),
                       ")");
@@ -169,12 +176,19 @@ absl::Status Authorizer::Reload(const v1::SecurityConfig& config) {
                       MakePolicy(config, local_mode_, Current().get()));
   absl::MutexLock lock(&policy_mu_);
   policy_ = std::move(policy);
+  ++generation_;
   return absl::OkStatus();
 }
 
-std::shared_ptr<const Authorizer::Policy> Authorizer::Current() const {
+std::shared_ptr<const Authorizer::Policy> Authorizer::Current(uint64_t* generation) const {
   absl::MutexLock lock(&policy_mu_);
+  if (generation != nullptr) *generation = generation_;
   return policy_;
+}
+
+uint64_t Authorizer::generation() const {
+  absl::MutexLock lock(&policy_mu_);
+  return generation_;
 }
 
 size_t Authorizer::max_subscriptions() const { return Current()->max_subscriptions; }
@@ -262,19 +276,62 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
 }
 
 absl::StatusOr<Identity> Authorizer::Authenticate(const Caller& caller) const {
-  return AuthenticateWith(*Current(), caller);
+  return AuthenticateWith(*Current(), caller, clock_());
 }
 
 Authorizer::Decision Authorizer::Decide(const Caller& caller, absl::string_view method,
                                         const google::protobuf::Message& request) {
-  const std::shared_ptr<const Policy> policy = Current();
-  Decision d{AuthenticateWith(*policy, caller)};
+  uint64_t generation = 0;
+  const std::shared_ptr<const Policy> policy = Current(&generation);
+  const absl::Time now = clock_();
+  Decision d{AuthenticateWith(*policy, caller, now)};
   if (d.identity.ok()) d.grant = AuthorizeWith(*policy, *d.identity, method, request);
+  if (d.grant.ok()) {
+    d.grant->policy_generation = generation;
+    d.grant->decided_at = now;
+  }
   return d;
 }
 
+absl::Status Authorizer::Reconfirm(const Caller& caller, absl::Time admitted_at,
+                                   absl::string_view method,
+                                   const google::protobuf::Message& request, const Grant& held) {
+  const std::shared_ptr<const Policy> policy = Current();
+  absl::StatusOr<Identity> identity = AuthenticateWith(*policy, caller, admitted_at);
+  absl::StatusOr<Grant> grant =
+      identity.ok() ? AuthorizeWith(*policy, *identity, method, request, /*rate_limited=*/false)
+                    : absl::StatusOr<Grant>(identity.status());
+  if (!grant.ok()) {
+    return WithErrorInfo(
+        absl::PermissionDeniedError(absl::StrCat(
+            "the server's security configuration was read again, and it no longer allows this ",
+            method, " call of ", Who(held.identity), " (", grant.status().message(),
+            "); what was sent before stands")),
+        "GRANT_WITHDRAWN", {{"principal", held.identity.principal}});
+  }
+  std::string changed;
+  if (grant->identity.principal != held.identity.principal) {
+    changed = absl::StrCat("the caller is principal ", Quoted(grant->identity.principal), " now");
+  } else if (grant->values != held.values || !SameGroups(grant->groups, held.groups)) {
+    changed = grant->values == Grant::Values::kFull
+                  ? std::string("it may read every value now")
+                  : absl::StrCat("it reads with the values of groups other than its own (",
+                                 absl::StrJoin(grant->groups, ", "), ") withheld now");
+  } else if (grant->recorded != held.recorded) {
+    changed = grant->recorded ? "its reads are put on the record now"
+                              : "its reads are no longer put on the record";
+  } else {
+    return absl::OkStatus();
+  }
+  return WithErrorInfo(absl::AbortedError(absl::StrCat(
+                           "the server's security configuration was read again, and this ", method,
+                           " call of ", Who(held.identity), " is granted differently (", changed,
+                           "); call again to go on under the new grant")),
+                       "GRANT_CHANGED", {{"principal", held.identity.principal}});
+}
+
 absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
-                                                      const Caller& caller) const {
+                                                      const Caller& caller, absl::Time now) const {
   const Policy* const policy = &policy_ref;
   if (local_mode_) {
     if (!caller.authorization.empty()) {
@@ -302,7 +359,7 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
     }
     EH_ASSIGN_OR_RETURN(
         TokenClaims claims,
-        policy->tokens->Verify(std::string_view(header.data(), header.size()), clock_()));
+        policy->tokens->Verify(std::string_view(header.data(), header.size()), now));
     id.authenticated_as = absl::StrCat("token ", claims.subject);
     // A person is named by their subject, so the record says who read,
     // not which group of the identity provider let them; a principal
@@ -475,9 +532,10 @@ absl::StatusOr<Grant> Authorizer::Authorize(const Identity& identity, absl::stri
 
 absl::StatusOr<Grant> Authorizer::AuthorizeWith(const Policy& policy_ref, const Identity& identity,
                                                 absl::string_view method,
-                                                const google::protobuf::Message& request) {
+                                                const google::protobuf::Message& request,
+                                                bool rate_limited) {
   const Policy* const policy = &policy_ref;
-  EH_RETURN_IF_ERROR(CheckRate(*policy, identity));
+  if (rate_limited) EH_RETURN_IF_ERROR(CheckRate(*policy, identity));
   EH_RETURN_IF_ERROR(MethodAllowed(identity, method));
   const MethodRule* rule = FindRule(method);
   Grant grant;

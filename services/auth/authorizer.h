@@ -89,6 +89,11 @@ struct Grant {
   // The per-principal limits of the policy that decided (security.limits).
   size_t max_subscriptions = 0;
   size_t max_export_events = 0;
+  // Which policy decided (Authorizer::generation()), and when: a stream
+  // held after a newer policy was taken is decided again at once, by the
+  // identity it proved then (services/auth/standing_grants.h).
+  uint64_t policy_generation = 0;
+  absl::Time decided_at;
 };
 
 // Connection facts the authoriser needs, taken from a gRPC call.
@@ -122,6 +127,9 @@ class Authorizer {
   // are kept.
   absl::Status Reload(const v1::SecurityConfig& config);
 
+  // The policy in use: 1 for Create()'s, one more for each Reload() taken.
+  uint64_t generation() const;
+
   // Who `caller` is; Unauthenticated if it cannot be identified.
   absl::StatusOr<Identity> Authenticate(const Caller& caller) const;
 
@@ -140,6 +148,16 @@ class Authorizer {
   // request, for an authenticated identity. Applies the rate limit.
   absl::StatusOr<Grant> Authorize(const Identity& identity, absl::string_view method,
                                   const google::protobuf::Message& request);
+
+  // Whether a call admitted with `held` (from `caller`, at `admitted_at`)
+  // would be granted the same by the policy held now (after a Reload): OK
+  // if so; PERMISSION_DENIED (reason GRANT_WITHDRAWN) if it would be
+  // refused; ABORTED (GRANT_CHANGED) if it would be granted differently:
+  // as another principal, with other values withheld, or recorded or not.
+  // A token is checked as at `admitted_at` (one that expired since still
+  // counts: it was good when it opened the call); no rate limit applies.
+  absl::Status Reconfirm(const Caller& caller, absl::Time admitted_at, absl::string_view method,
+                         const google::protobuf::Message& request, const Grant& held);
 
   // Whether the table above has a rule for `method`: a method without one
   // is refused to everyone.
@@ -169,11 +187,14 @@ class Authorizer {
   static absl::StatusOr<std::shared_ptr<const Policy>> MakePolicy(const v1::SecurityConfig& config,
                                                                   bool local_mode,
                                                                   const Policy* previous);
-  std::shared_ptr<const Policy> Current() const;
-  absl::StatusOr<Identity> AuthenticateWith(const Policy& policy, const Caller& caller) const;
+  std::shared_ptr<const Policy> Current(uint64_t* generation = nullptr) const;
+  // A token is checked as at `now`.
+  absl::StatusOr<Identity> AuthenticateWith(const Policy& policy, const Caller& caller,
+                                            absl::Time now) const;
   absl::StatusOr<Grant> AuthorizeWith(const Policy& policy, const Identity& identity,
                                       absl::string_view method,
-                                      const google::protobuf::Message& request);
+                                      const google::protobuf::Message& request,
+                                      bool rate_limited = true);
   absl::Status CheckRate(const Policy& policy, const Identity& identity);
   absl::Status CheckAppend(const Policy& policy, const Identity& identity,
                            const google::protobuf::Message& request) const;
@@ -187,6 +208,7 @@ class Authorizer {
   const std::function<absl::Time()> clock_;
   mutable absl::Mutex policy_mu_;
   std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(policy_mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(policy_mu_) = 1;
 
   struct Bucket {
     double tokens;

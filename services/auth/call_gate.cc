@@ -115,6 +115,14 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
   return grant;
 }
 
+std::unique_ptr<StandingGrants::Hold> CallGate::Hold(const grpc::ServerContextBase& context,
+                                                     absl::string_view method,
+                                                     const google::protobuf::Message& request,
+                                                     const Grant& grant) {
+  return standing_.Keep(*authorizer_, Caller::FromContext(context), std::string(method), request,
+                        grant);
+}
+
 absl::Status CallGate::Record(const Grant& grant, absl::string_view method,
                               const google::protobuf::Message& request, uint64_t events_returned,
                               absl::string_view outcome) {

@@ -10,6 +10,9 @@
 // OK without having been admitted into PERMISSION_DENIED, so a method that
 // forgot to ask fails closed.
 //
+// Hold keeps a stream's grant standing while it reads; Reconsider
+// withdraws the grants a reloaded configuration no longer gives.
+//
 // Record puts an allowed read on the record: an AccessRecorded event in
 // stream "access-<principal>", appended and made durable before the read
 // answers. If that fails the read must be refused: Record's error says so.
@@ -29,6 +32,7 @@
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 #include "services/auth/authorizer.h"
+#include "services/auth/standing_grants.h"
 #include "storage/event_store.h"
 
 namespace evenhand::services::auth {
@@ -56,6 +60,20 @@ class CallGate {
                  const google::protobuf::Message& request, uint64_t events_returned,
                  absl::string_view outcome);
 
+  // A call that goes on reading after it was admitted (a stream) holds its
+  // grant for as long as it reads, so that a new security configuration
+  // reaches it (services/auth/standing_grants.h): it checks the Hold's
+  // status before each message it sends, and ends with that status once
+  // the grant is withdrawn.
+  std::unique_ptr<StandingGrants::Hold> Hold(const grpc::ServerContextBase& context,
+                                             absl::string_view method,
+                                             const google::protobuf::Message& request,
+                                             const Grant& grant);
+
+  // After the Authorizer took a new policy: every held call decided again,
+  // those no longer granted as they were withdrawn. Returns how many.
+  size_t Reconsider() { return standing_.Reconsider(*authorizer_); }
+
   // The interceptor's side: whether this call was admitted (and forget it).
   bool TakeAdmitted(const grpc::ServerContextBase* context);
 
@@ -71,6 +89,7 @@ class CallGate {
   const std::function<absl::Time()> clock_;
   absl::Mutex mu_;
   absl::flat_hash_set<const grpc::ServerContextBase*> admitted_ ABSL_GUARDED_BY(mu_);
+  StandingGrants standing_;
 };
 
 }  // namespace evenhand::services::auth

@@ -3,8 +3,11 @@
 // callers with make-certs' certificates. A principal added is taken, one
 // removed is refused, and a file that does not parse or that the
 // authoriser refuses changes nothing; what only a restart takes is named.
+// Streams open across the reload are decided again: those no longer
+// granted as they were end at once, idle or not, and the others go on.
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,10 +16,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "base/grpc_deadline.h"
 #include "clients/connection.h"
 #include "clients/fairness_client.h"
+#include "evenhand/v1/audit.grpc.pb.h"
+#include "evenhand/v1/fairness.grpc.pb.h"
+#include "evenhand/v1/log.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
+#include "tests/testing/jwt.h"
 #include "tests/testing/log_files.h"
 #include "tests/testing/make_certs.h"
 #include "tests/testing/temp_dir.h"
@@ -82,9 +90,181 @@ class ConfigReloadTest : public ::testing::Test {
     return false;
   }
 
+  // A connection as make-certs' `who`, or with `token` and no certificate.
+  clients::Connection As(const ChildServer& server, const std::string& who,
+                         const std::string& token = "") {
+    clients::Connection c;
+    c.address = server.address();
+    c.ca_file = certs_ + "/ca.pem";
+    if (!who.empty()) {
+      c.cert_file = absl::StrCat(certs_, "/", who, ".pem");
+      c.key_file = absl::StrCat(certs_, "/", who, ".key");
+    } else {
+      c.token_file = dir_.Sub(absl::StrCat("token-", ++tokens_));
+      testing::WriteFile(c.token_file, token);
+    }
+    return c;
+  }
+  // A token of make-certs' identity provider for a member of `group`,
+  // valid for `valid`.
+  std::string Token(const std::string& subject, const std::string& group, absl::Duration valid) {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return testing::SignJwt(
+        certs_ + "/idp-rsa.key", "RS256", "idp-rsa",
+        absl::StrCat(R"({"iss":"https://login.demo.council","aud":"evenhand","sub":")", subject,
+                     R"(","groups":[")", group, R"("],"iat":)", now, R"(,"nbf":)", now - 5,
+                     R"(,"exp":)", now + absl::ToInt64Seconds(valid), "}"));
+  }
+
   TempDir dir_;
   std::string certs_, full_, config_;
+  int tokens_ = 0;
 };
+
+// A call that streams, and its channel.
+template <typename Reader>
+struct OpenCall {
+  std::shared_ptr<grpc::Channel> channel;
+  grpc::ClientContext context;
+  std::unique_ptr<Reader> reader;
+};
+
+// Subscribes from the end of the log as `c`; waits until caught up.
+std::unique_ptr<OpenCall<grpc::ClientReader<v1::SubscribeResponse>>> Subscribe(
+    const clients::Connection& c) {
+  auto call = std::make_unique<OpenCall<grpc::ClientReader<v1::SubscribeResponse>>>();
+  auto channel = clients::Dial(c);
+  EXPECT_TRUE(channel.ok()) << channel.status();
+  call->channel = *channel;
+  call->context.set_deadline(DeadlineAfter(absl::Seconds(60)));
+  v1::SubscribeRequest request;
+  request.set_from_end(true);
+  call->reader = v1::EventLog::NewStub(call->channel)->Subscribe(&call->context, request);
+  v1::SubscribeResponse first;
+  EXPECT_TRUE(call->reader->Read(&first)) << call->reader->Finish().error_message();
+  EXPECT_TRUE(first.has_caught_up()) << first.DebugString();
+  return call;
+}
+
+// Reads what is left of a call; its status.
+template <typename Reader, typename Message>
+grpc::Status Drain(Reader& reader, Message message) {
+  while (reader.Read(&message)) {
+  }
+  return reader.Finish();
+}
+template <typename Reader, typename Message>
+grpc::Status Drain(OpenCall<Reader>& call, Message message) {
+  return Drain(*call.reader, std::move(message));
+}
+
+// Two principals lose their role or their name in a reload while their
+// subscriptions wait, idle, at the end of the log, and a committee member
+// loses the role its obligation watch needs: the three calls end at once,
+// each with a status that says why. A reader the reload leaves as it was
+// (by a token that has expired since it opened the call, which is no
+// reason) goes on, and reads the others' ends on the record.
+TEST_F(ConfigReloadTest, OpenStreamsEndWhenTheirGrantIsWithdrawnOrChanged) {
+  // The admin is an auditor too; tokens get a second's leeway.
+  const std::string before =
+      absl::StrReplaceAll(full_, {{R"("roles": ["admin"]})", R"("roles": ["admin", "auditor"]})"},
+                                  {R"("jwksFile":)", R"("leewaySeconds": 1, "jwksFile":)"}});
+  ASSERT_TRUE(absl::StrContains(before, R"("roles": ["admin", "auditor"]})") &&
+              absl::StrContains(before, R"("leewaySeconds": 1)"))
+      << before;
+  testing::WriteFile(config_, before);
+  ChildServer server(dir_, 0, {"--config=" + config_, "--metrics_listen=off"});
+  server.Start();
+
+  // The clerk's token is good for long enough to subscribe on a slow
+  // machine, and has expired (with its leeway) before the reload.
+  const absl::Duration valid = absl::Seconds(5);
+  const absl::Time signed_at = absl::Now();
+  auto clerk = Subscribe(As(server, "", Token("a.patel", "internal-audit", valid)));
+  auto auditor = Subscribe(As(server, "auditor"));
+  auto admin = Subscribe(As(server, "admin"));
+  OpenCall<grpc::ClientReader<v1::ObligationUpdate>> watch;
+  {
+    auto channel = clients::Dial(As(server, "committee"));
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    watch.channel = *channel;
+    watch.context.set_deadline(DeadlineAfter(absl::Seconds(60)));
+    v1::WatchObligationsRequest request;
+    request.set_within_working_days(5);
+    watch.reader = v1::Fairness::NewStub(watch.channel)->WatchObligations(&watch.context, request);
+    v1::ObligationUpdate update;
+    ASSERT_TRUE(watch.reader->Read(&update)) << watch.reader->Finish().error_message();
+    ASSERT_EQ(update.kind(), v1::ObligationUpdate::CAUGHT_UP) << update.DebugString();
+  }
+  absl::SleepFor(signed_at + valid + absl::Seconds(3) - absl::Now());
+
+  // The auditor is gone, the admin's certificate names another principal,
+  // and the committee only monitors.
+  Reload(absl::StrReplaceAll(before, {{kAuditor, ""},
+                                      {R"("name": "admin")", R"("name": "admin-2")"},
+                                      {R"(["committee.demo.council"], "roles": ["committee"])",
+                                       R"(["committee.demo.council"], "roles": ["monitoring"])"}}),
+         server);
+  const absl::Time reloaded = absl::Now();
+  grpc::Status gone = Drain(*auditor, v1::SubscribeResponse());
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::PERMISSION_DENIED) << gone.error_message();
+  EXPECT_TRUE(absl::StrContains(gone.error_message(),
+                                "no longer allows this "
+                                "evenhand.v1.EventLog/Subscribe call"))
+      << gone.error_message();
+  grpc::Status changed = Drain(*admin, v1::SubscribeResponse());
+  EXPECT_EQ(changed.error_code(), grpc::StatusCode::ABORTED) << changed.error_message();
+  EXPECT_TRUE(absl::StrContains(changed.error_message(), "principal \"admin-2\" now"))
+      << changed.error_message();
+  grpc::Status unwatched = Drain(watch, v1::ObligationUpdate());
+  EXPECT_EQ(unwatched.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << unwatched.error_message();
+  // At once, not at a deadline or the next event.
+  EXPECT_LT(absl::Now() - reloaded, absl::Seconds(20));
+  EXPECT_TRUE(Logged(server, "3 open stream(s) ended")) << server.Log();
+
+  // The clerk's subscription goes on: it reads the two ends on the record.
+  std::vector<std::string> ends;
+  v1::SubscribeResponse message;
+  while (ends.size() < 2 && clerk->reader->Read(&message)) {
+    for (const v1::RecordedEvent& e : message.events().events()) {
+      const v1::AccessRecorded& a = e.event().payload().access_recorded();
+      if (a.method() == "evenhand.v1.EventLog/Subscribe" && a.outcome() == "withdrawn") {
+        ends.push_back(a.principal());
+      }
+    }
+  }
+  std::sort(ends.begin(), ends.end());
+  EXPECT_EQ(ends, (std::vector<std::string>{"admin", "auditor"}));
+  clerk->context.TryCancel();
+  Drain(*clerk, v1::SubscribeResponse());
+
+  // Called again, the admin goes on under its new name; the auditor is
+  // refused.
+  auto again = Subscribe(As(server, "admin"));
+  again->context.TryCancel();
+  Drain(*again, v1::SubscribeResponse());
+  {
+    auto channel = clients::Dial(As(server, "auditor"));
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineAfter(absl::Seconds(30)));
+    v1::SubscribeRequest request;
+    request.set_from_end(true);
+    auto refused = v1::EventLog::NewStub(*channel)->Subscribe(&context, request);
+    grpc::Status status = Drain(*refused, v1::SubscribeResponse());
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  }
+  auditor.reset();
+  admin.reset();
+  clerk.reset();
+  again.reset();
+  watch.reader.reset();
+  watch.channel.reset();
+  server.Signal(SIGTERM);
+  const int status = server.Wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Log();
+}
 
 TEST_F(ConfigReloadTest, PrincipalsComeAndGoOnSighupAndABadFileChangesNothing) {
   const std::string without = absl::StrReplaceAll(full_, {{kAuditor, ""}});
@@ -134,6 +314,73 @@ TEST_F(ConfigReloadTest, PrincipalsComeAndGoOnSighupAndABadFileChangesNothing) {
   server.Signal(SIGTERM);
   const int status = server.Wait();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.Log();
+}
+
+// An auditor's replay that is under way when the auditor is removed: it
+// stops at the next event, is told why, and is on the record as withdrawn
+// with exactly the events it was sent.
+TEST_F(ConfigReloadTest, AReplayUnderWayEndsAtItsNextEventWhenItsGrantIsWithdrawn) {
+  const std::string before =
+      absl::StrReplaceAll(full_, {{R"("roles": ["admin"]})", R"("roles": ["admin", "auditor"]})"}});
+  ASSERT_TRUE(absl::StrContains(before, R"("roles": ["admin", "auditor"]})")) << before;
+  testing::WriteFile(config_, before);
+  ChildServer server(dir_, 0, {"--config=" + config_, "--metrics_listen=off", "--demo"});
+  server.Start();
+
+  // A channel whose window is small, so that the server waits on the
+  // client's reading after the first few messages.
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadFile(certs_ + "/ca.pem");
+  ssl.pem_cert_chain = ReadFile(certs_ + "/auditor.pem");
+  ssl.pem_private_key = ReadFile(certs_ + "/auditor.key");
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
+  auto channel = grpc::CreateCustomChannel(server.address(), grpc::SslCredentials(ssl), args);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(absl::Seconds(60)));
+  auto replay = v1::Audit::NewStub(channel)->Replay(&context, v1::ReplayRequest());
+  v1::ReplayResponse message;
+  ASSERT_TRUE(replay->Read(&message)) << replay->Finish().error_message();
+  const uint64_t last = message.last_position();
+  uint64_t received = message.events_size();
+  // The server fills the window, then waits.
+  absl::SleepFor(absl::Seconds(1));
+
+  Reload(absl::StrReplaceAll(before, {{kAuditor, ""}}), server);
+  ASSERT_TRUE(Logged(server, "1 open stream(s) ended")) << server.Log();
+  while (replay->Read(&message)) received += message.events_size();
+  grpc::Status status = replay->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_GT(received, 0u);
+  EXPECT_LT(received, last) << "the whole log was replayed";
+
+  // On the record: withdrawn, with what it was sent.
+  auto admin = clients::Dial([&] {
+    clients::Connection c;
+    c.address = server.address();
+    c.ca_file = certs_ + "/ca.pem";
+    c.cert_file = certs_ + "/admin.pem";
+    c.key_file = certs_ + "/admin.key";
+    return c;
+  }());
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  grpc::ClientContext read_context;
+  v1::ReadStreamRequest read;
+  read.set_stream_id("access-auditor");
+  auto records = v1::EventLog::NewStub(*admin)->ReadStream(&read_context, read);
+  std::vector<std::string> ends;
+  v1::ReadResponse page;
+  while (records->Read(&page)) {
+    for (const v1::RecordedEvent& e : page.events()) {
+      const v1::AccessRecorded& a = e.event().payload().access_recorded();
+      if (a.method() == "evenhand.v1.Audit/Replay" && a.outcome() != "opened") {
+        ends.push_back(absl::StrCat(a.outcome(), " ", a.events_returned()));
+      }
+    }
+  }
+  ASSERT_TRUE(records->Finish().ok());
+  EXPECT_EQ(ends, (std::vector<std::string>{absl::StrCat("withdrawn ", received)}));
 }
 
 }  // namespace

@@ -196,5 +196,77 @@ TEST(AuthorizerTest, AReloadTakesANewPolicyWholeOrNotAtAll) {
   EXPECT_EQ((*a)->max_subscriptions(), 3u);
 }
 
+// A stream held across a reload is judged by what it was granted: the same
+// grant goes on (with no rate limit: it is no new call), a grant withdrawn
+// or changed says so.
+TEST(AuthorizerTest, AStreamIsReconfirmedByTheGrantItWasOpenedWith) {
+  auto a = Authorizer::Create(Config(R"({"limits": {"requestsPerSecond": 1, "burst": 1},
+      "principals": [
+      {"name": "labour", "certificateNames": ["labour.demo.council"],
+       "roles": ["group:labour", "group:green"]},
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Caller labour;
+  labour.tls = true;
+  labour.certificate_names = {"labour.demo.council"};
+  Caller auditor = labour;
+  auditor.certificate_names = {"auditor.demo.council"};
+  const char kReplay[] = "evenhand.v1.Audit/Replay";
+  const v1::ReplayRequest request;
+  Authorizer::Decision l = (*a)->Decide(labour, kReplay, request);
+  ASSERT_TRUE(l.grant.ok()) << l.grant.status();
+  Authorizer::Decision d = (*a)->Decide(auditor, kReplay, request);
+  ASSERT_TRUE(d.grant.ok()) << d.grant.status();
+  const absl::Time opened = absl::Now();
+  // Over the rate limit for new calls, and still confirmed.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE((*a)->Reconfirm(labour, opened, kReplay, request, *l.grant).ok());
+  }
+
+  // The same roles listed in another order change no grant.
+  ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},
+      {"name": "labour", "certificateNames": ["labour.demo.council"],
+       "roles": ["group:green", "group:labour"]}]})"))
+                  .ok());
+  EXPECT_TRUE((*a)->Reconfirm(labour, opened, kReplay, request, *l.grant).ok());
+
+  // Labour's reader no longer reads for the Greens; the auditor is gone.
+  ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
+      {"name": "labour", "certificateNames": ["labour.demo.council"],
+       "roles": ["group:labour"]}]})"))
+                  .ok());
+  absl::Status changed = (*a)->Reconfirm(labour, opened, kReplay, request, *l.grant);
+  EXPECT_TRUE(absl::IsAborted(changed)) << changed;
+  EXPECT_TRUE(absl::StrContains(changed.message(), "(labour) withheld now")) << changed;
+  EXPECT_TRUE(absl::StrContains(changed.message(), "call again")) << changed;
+  absl::Status withdrawn = (*a)->Reconfirm(auditor, opened, kReplay, request, *d.grant);
+  EXPECT_TRUE(absl::IsPermissionDenied(withdrawn)) << withdrawn;
+  EXPECT_TRUE(absl::StrContains(withdrawn.message(),
+                                "no longer allows this "
+                                "evenhand.v1.Audit/Replay call of principal "
+                                "\"auditor\""))
+      << withdrawn;
+}
+
+// In local mode, whether the local principal's reads go on the record is
+// part of its grant.
+TEST(AuthorizerTest, ALocalStreamWhoseReadsStopBeingRecordedIsToldSo) {
+  auto a = Authorizer::Create(Config("{}"), /*local_mode=*/true);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const char kReplay[] = "evenhand.v1.Audit/Replay";
+  Authorizer::Decision d = (*a)->Decide(Caller(), kReplay, v1::ReplayRequest());
+  ASSERT_TRUE(d.grant.ok()) << d.grant.status();
+  ASSERT_TRUE(d.grant->recorded);
+  ASSERT_TRUE((*a)->Reload(Config("{}")).ok());
+  EXPECT_TRUE((*a)->Reconfirm(Caller(), absl::Now(), kReplay, v1::ReplayRequest(), *d.grant).ok());
+  ASSERT_TRUE((*a)->Reload(Config(R"({"local": {"doNotRecordReads": true}})")).ok());
+  absl::Status changed =
+      (*a)->Reconfirm(Caller(), absl::Now(), kReplay, v1::ReplayRequest(), *d.grant);
+  EXPECT_TRUE(absl::IsAborted(changed)) << changed;
+  EXPECT_TRUE(absl::StrContains(changed.message(), "no longer put on the record")) << changed;
+}
+
 }  // namespace
 }  // namespace evenhand::services::auth

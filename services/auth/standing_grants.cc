@@ -1,0 +1,113 @@
+#include "services/auth/standing_grants.h"
+
+#include <utility>
+#include <vector>
+
+namespace evenhand::services::auth {
+
+struct StandingGrants::Entry {
+  Caller caller;
+  absl::Time admitted_at;
+  std::string method;
+  std::unique_ptr<google::protobuf::Message> request;
+  Grant grant;
+
+  std::atomic<bool> withdrawn{false};
+  absl::Mutex mu;
+  absl::Status status ABSL_GUARDED_BY(mu);
+  std::function<void(const absl::Status&)> on_withdrawn ABSL_GUARDED_BY(mu);
+};
+
+StandingGrants::Hold::Hold(StandingGrants* owner, std::shared_ptr<Entry> entry)
+    : owner_(owner), entry_(std::move(entry)) {}
+
+StandingGrants::Hold::~Hold() { owner_->Forget(entry_); }
+
+bool StandingGrants::Hold::withdrawn() const {
+  return entry_->withdrawn.load(std::memory_order_acquire);
+}
+
+absl::Status StandingGrants::Hold::status() const {
+  if (!withdrawn()) return absl::OkStatus();
+  absl::MutexLock lock(&entry_->mu);
+  return entry_->status;
+}
+
+void StandingGrants::Hold::OnWithdrawn(std::function<void(const absl::Status&)> on_withdrawn) {
+  absl::Status already;
+  {
+    absl::MutexLock lock(&entry_->mu);
+    if (entry_->status.ok()) {
+      entry_->on_withdrawn = std::move(on_withdrawn);
+      return;
+    }
+    already = entry_->status;
+  }
+  if (on_withdrawn) on_withdrawn(already);
+}
+
+std::unique_ptr<StandingGrants::Hold> StandingGrants::Keep(Authorizer& authorizer, Caller caller,
+                                                           std::string method,
+                                                           const google::protobuf::Message& request,
+                                                           Grant grant) {
+  auto entry = std::make_shared<Entry>();
+  entry->caller = std::move(caller);
+  entry->admitted_at = grant.decided_at;
+  entry->method = std::move(method);
+  entry->request.reset(request.New());
+  entry->request->CopyFrom(request);
+  entry->grant = std::move(grant);
+  {
+    absl::MutexLock lock(&mu_);
+    entries_.insert(entry);
+  }
+  // Held first, then the generation read: a reload after this read
+  // reconsiders the entry; one before it (since the call was admitted) is
+  // caught here.
+  if (authorizer.generation() != entry->grant.policy_generation) Reconsider(authorizer, entry);
+  return std::make_unique<Hold>(this, std::move(entry));
+}
+
+void StandingGrants::Forget(const std::shared_ptr<Entry>& entry) {
+  absl::MutexLock lock(&mu_);
+  entries_.erase(entry);
+}
+
+size_t StandingGrants::held() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
+size_t StandingGrants::Reconsider(Authorizer& authorizer) {
+  std::vector<std::shared_ptr<Entry>> entries;
+  {
+    absl::MutexLock lock(&mu_);
+    entries.assign(entries_.begin(), entries_.end());
+  }
+  // Decided outside the lock: a decision may read the log (whose case a
+  // stream is), and calls come and go meanwhile.
+  size_t withdrawn = 0;
+  for (const std::shared_ptr<Entry>& e : entries) {
+    if (Reconsider(authorizer, e)) ++withdrawn;
+  }
+  return withdrawn;
+}
+
+bool StandingGrants::Reconsider(Authorizer& authorizer, const std::shared_ptr<Entry>& e) {
+  if (e->withdrawn.load(std::memory_order_acquire)) return false;
+  absl::Status s =
+      authorizer.Reconfirm(e->caller, e->admitted_at, e->method, *e->request, e->grant);
+  if (s.ok()) return false;
+  std::function<void(const absl::Status&)> tell;
+  {
+    absl::MutexLock lock(&e->mu);
+    if (!e->status.ok()) return false;  // another pass's
+    e->status = s;
+    tell = std::move(e->on_withdrawn);
+    e->withdrawn.store(true, std::memory_order_release);
+  }
+  if (tell) tell(s);
+  return true;
+}
+
+}  // namespace evenhand::services::auth

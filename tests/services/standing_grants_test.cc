@@ -1,0 +1,117 @@
+// StandingGrants (services/auth/standing_grants.h): calls held while they
+// stream, withdrawn by a reload that no longer grants them as they were
+// granted, each told once, and forgotten when they end.
+#include "services/auth/standing_grants.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "evenhand/v1/audit.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+
+namespace evenhand::services::auth {
+namespace {
+
+constexpr char kReplay[] = "evenhand.v1.Audit/Replay";
+
+v1::SecurityConfig Config(const std::string& json) {
+  v1::SecurityConfig c;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &c).ok()) << json;
+  return c;
+}
+
+Caller CertificateOf(const std::string& name) {
+  Caller c;
+  c.tls = true;
+  c.certificate_names = {name};
+  return c;
+}
+
+TEST(StandingGrantsTest, AWithdrawnCallIsToldOnceAndAForgottenOneNever) {
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},
+      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
+       "roles": ["auditor"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  StandingGrants standing;
+  auto hold = [&](const std::string& name) {
+    Caller caller = CertificateOf(name);
+    Authorizer::Decision d = (*a)->Decide(caller, kReplay, v1::ReplayRequest());
+    EXPECT_TRUE(d.grant.ok()) << d.grant.status();
+    return standing.Keep(**a, caller, kReplay, v1::ReplayRequest(), *d.grant);
+  };
+  auto first = hold("auditor.demo.council");
+  auto second = hold("auditor-2.demo.council");
+  auto ended = hold("auditor.demo.council");
+  std::vector<absl::Status> told;
+  first->OnWithdrawn([&](const absl::Status& s) { told.push_back(s); });
+  second->OnWithdrawn([&](const absl::Status& s) { told.push_back(s); });
+  bool ended_told = false;
+  ended->OnWithdrawn([&](const absl::Status&) { ended_told = true; });
+  EXPECT_EQ(standing.held(), 3u);
+  ended.reset();  // the call is over
+  EXPECT_EQ(standing.held(), 2u);
+
+  // Nothing changes for anyone: nobody is told.
+  ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},
+      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
+       "roles": ["auditor"]}]})"))
+                  .ok());
+  EXPECT_EQ(standing.Reconsider(**a), 0u);
+  EXPECT_TRUE(told.empty());
+  EXPECT_TRUE(first->status().ok());
+
+  // The first auditor goes: it is told once, its status says why from then
+  // on, and a second reload tells it nothing more.
+  ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
+      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
+       "roles": ["auditor"]}]})"))
+                  .ok());
+  EXPECT_EQ(standing.Reconsider(**a), 1u);
+  EXPECT_EQ(standing.Reconsider(**a), 0u);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_TRUE(absl::IsPermissionDenied(told[0])) << told[0];
+  EXPECT_TRUE(first->withdrawn());
+  EXPECT_EQ(first->status(), told[0]);
+  EXPECT_FALSE(second->withdrawn());
+  EXPECT_FALSE(ended_told);
+
+  // A function given after the withdrawal is called at once.
+  bool late = false;
+  first->OnWithdrawn([&](const absl::Status& s) { late = absl::IsPermissionDenied(s); });
+  EXPECT_TRUE(late);
+}
+
+// A reload between a call's admission and its hold (while its opening is put
+// on the record, say) is not passed over: the hold decides it again.
+TEST(StandingGrantsTest, ACallAdmittedBeforeAReloadItMissedIsDecidedAgainWhenHeld) {
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},
+      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
+       "roles": ["auditor"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const Caller first = CertificateOf("auditor.demo.council");
+  const Caller second = CertificateOf("auditor-2.demo.council");
+  Authorizer::Decision d1 = (*a)->Decide(first, kReplay, v1::ReplayRequest());
+  Authorizer::Decision d2 = (*a)->Decide(second, kReplay, v1::ReplayRequest());
+  ASSERT_TRUE(d1.grant.ok() && d2.grant.ok());
+  EXPECT_EQ(d1.grant->policy_generation, (*a)->generation());
+  StandingGrants standing;
+  ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
+      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
+       "roles": ["auditor"]}]})"))
+                  .ok());
+  EXPECT_EQ(standing.Reconsider(**a), 0u);  // nothing held yet
+  auto h1 = standing.Keep(**a, first, kReplay, v1::ReplayRequest(), *d1.grant);
+  auto h2 = standing.Keep(**a, second, kReplay, v1::ReplayRequest(), *d2.grant);
+  EXPECT_TRUE(absl::IsPermissionDenied(h1->status())) << h1->status();
+  EXPECT_TRUE(h2->status().ok()) << h2->status();
+}
+
+}  // namespace
+}  // namespace evenhand::services::auth
