@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/metrics.h"
+
 namespace evenhand::services::auth {
 
 struct StandingGrants::Entry {
@@ -106,6 +108,13 @@ bool StandingGrants::Reconsider(Authorizer& authorizer, const std::shared_ptr<En
     tell = std::move(e->on_withdrawn);
     e->withdrawn.store(true, std::memory_order_release);
   }
+  metrics::Registry::Default()
+      .GetCounter("evenhand_streams_withdrawn_total",
+                  "Streams (subscriptions, reads, replays, exports, obligation watches) ended "
+                  "because a reloaded security configuration no longer granted them as they were "
+                  "granted, by gRPC status.",
+                  {{"code", absl::StatusCodeToString(s.code())}})
+      .Add();
   if (tell) tell(s);
   return true;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "base/metrics.h"
 #include "evenhand/v1/audit.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -66,13 +67,17 @@ TEST(StandingGrantsTest, AWithdrawnCallIsToldOnceAndAForgottenOneNever) {
   EXPECT_TRUE(first->status().ok());
 
   // The first auditor goes: it is told once, its status says why from then
-  // on, and a second reload tells it nothing more.
+  // on (and counted), and a second reload tells it nothing more.
+  metrics::Counter& counted = metrics::Registry::Default().GetCounter(
+      "evenhand_streams_withdrawn_total", "", {{"code", "PERMISSION_DENIED"}});
+  const uint64_t counted_before = counted.value();
   ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
       {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
        "roles": ["auditor"]}]})"))
                   .ok());
   EXPECT_EQ(standing.Reconsider(**a), 1u);
   EXPECT_EQ(standing.Reconsider(**a), 0u);
+  EXPECT_EQ(counted.value(), counted_before + 1);
   ASSERT_EQ(told.size(), 1u);
   EXPECT_TRUE(absl::IsPermissionDenied(told[0])) << told[0];
   EXPECT_TRUE(first->withdrawn());
