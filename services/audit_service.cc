@@ -497,6 +497,8 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   absl::StatusOr<std::string> bundle =
       integrity_->ExportBundle(events, request->description(), Describe(request->filter()));
   if (!bundle.ok()) return ToGrpcStatus(bundle.status());
+  // Withdrawn while the bundle was made: not on the record as read, not sent.
+  if (absl::Status withdrawn = standing->status(); !withdrawn.ok()) return ToGrpcStatus(withdrawn);
   if (absl::Status s = options_.gate->Record(*grant, kExport, *request, events.size(), "allowed");
       !s.ok()) {
     return ToGrpcStatus(s);

@@ -310,7 +310,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     uint64_t last;       // the log's end when the read began
     bool forwards;
     bool done = false;
-    uint64_t sent = 0;  // events so far
+    bool withdrawn = false;  // ended because its grant was withdrawn
+    uint64_t sent = 0;       // events so far
     storage::ReadFilter filter;
   };
   auto cursor = std::make_shared<Cursor>();
@@ -338,15 +339,18 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
   std::shared_ptr<auth::StandingGrants::Hold> standing =
       options_.gate->Hold(*context, kReadAll, request, *grant);
   // A call that ends before its read is done: cancelled, failed or withdrawn.
-  auto over = [record, cursor, standing] {
-    if (!cursor->done) record(standing->withdrawn() ? "withdrawn" : "cancelled");
+  auto over = [record, cursor] {
+    if (!cursor->done) record(cursor->withdrawn ? "withdrawn" : "cancelled");
   };
   return new ChunkReactor(
       [store = store_, cursor, context, finished,
        standing](std::string* out) -> absl::StatusOr<bool> {
         if (cursor->done) return true;
         if (context->IsCancelled()) return absl::CancelledError("the client went away");
-        if (absl::Status s = standing->status(); !s.ok()) return s;
+        if (absl::Status s = standing->status(); !s.ok()) {
+          cursor->withdrawn = true;
+          return s;
+        }
         const uint64_t want =
             cursor->limited ? std::min<uint64_t>(kChunkEvents, cursor->remaining) : kChunkEvents;
         uint64_t sent = 0;
@@ -430,9 +434,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   record.standing = options_.gate->Hold(*context, kSubscribe, parsed, *grant);
   // On a thread of its own: the record waits for a commit, and a thousand
   // subscribers ending at once must not hold up the others' deliveries.
-  record.closed = [pool = record_pool_.get(), gate = options_.gate, grant = *grant, parsed,
-                   standing = record.standing](uint64_t sent) {
-    const char* outcome = standing->withdrawn() ? "withdrawn" : "completed";
+  record.closed = [pool = record_pool_.get(), gate = options_.gate, grant = *grant, parsed](
+                      uint64_t sent, bool withdrawn) {
+    const char* outcome = withdrawn ? "withdrawn" : "completed";
     pool->Submit([gate, grant, parsed, sent, outcome] {
       gate->RecordEnd(grant, kSubscribe, parsed, sent, outcome);
       return size_t{0};

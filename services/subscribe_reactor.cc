@@ -88,7 +88,7 @@ struct Core {
 class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   SubscribeReactor(const Subscribers& shared, std::string client, uint64_t from,
-                   storage::ReadFilter filter, std::function<void(uint64_t)> closed,
+                   storage::ReadFilter filter, std::function<void(uint64_t, bool)> closed,
                    std::shared_ptr<auth::StandingGrants::Hold> standing)
       : store_(shared.store),
         limits_(shared.limits),
@@ -143,11 +143,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     limits_->Release(client_);
     if (closed_) {
       uint64_t sent;
+      bool withdrawn;
       {
         absl::MutexLock lock(&mu_);
         sent = events_sent_;
+        withdrawn = withdrawn_;
       }
-      closed_(sent);
+      closed_(sent, withdrawn);
     }
     delete this;
   }
@@ -183,6 +185,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     // A wait that already fired has scheduled a step, which ends it.
     if (r->waiting_ && r->store_->feed().CancelWait(r->wait_id_)) {
       r->waiting_ = false;
+      r->withdrawn_ = !r->finished_;
       r->FinishLocked(ToGrpcStatus(why));
     }
   }
@@ -202,6 +205,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
     absl::MutexLock lock(&mu_);
     if (finished_) return 0;
     if (standing_ != nullptr && standing_->withdrawn()) {
+      withdrawn_ = true;
       FinishLocked(ToGrpcStatus(standing_->status()));
       return 0;
     }
@@ -321,7 +325,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   internal::DeliveryPool* const pool_;
   const std::string client_;
   const storage::ReadFilter filter_;
-  std::function<void(uint64_t)> closed_;
+  std::function<void(uint64_t, bool)> closed_;
   const std::shared_ptr<auth::StandingGrants::Hold> standing_;
 
   absl::Mutex mu_;
@@ -332,6 +336,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
   bool waiting_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool withdrawn_ ABSL_GUARDED_BY(mu_) = false;  // finished for that reason
   storage::LiveFeed::WaitId wait_id_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_sent_ ABSL_GUARDED_BY(mu_) = absl::Now();
   // Control messages decided but not yet sent.

@@ -71,15 +71,18 @@ struct Subscribers {
 
 // How a subscription goes on the record: `opened` once it is accepted
 // (after its position, filter and limits; its error refuses the call), and
-// `closed` with the events it sent when it ends. `closed` is called from
+// `closed` with the events it sent when it ends, and whether it ended
+// because its grant was withdrawn. `closed` is called from
 // the reactor's OnDone, on a gRPC callback thread: it must not wait (hand
 // the record to a thread of its own).
 struct SubscriptionRecord {
   std::function<absl::Status()> opened;
-  std::function<void(uint64_t events_sent)> closed;
+  std::function<void(uint64_t events_sent, bool withdrawn)> closed;
   // The subscription's standing grant (services/auth/standing_grants.h), if
-  // any: once it is withdrawn, the subscription sends nothing more and ends
-  // with its status, at once if it is waiting at the end of the log.
+  // any: once it is withdrawn, the subscription sends at most the message it
+  // was already preparing and ends with its status: at once if it is waiting
+  // at the end of the log, else when its message in flight is taken (a
+  // client that stops reading holds that one until it reads or goes).
   std::shared_ptr<auth::StandingGrants::Hold> standing;
 };
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "base/error_details.h"
+#include "base/logging.h"
 #include "base/quoted.h"
 #include "base/status_macros.h"
 #include "evenhand/v1/audit.pb.h"
@@ -301,6 +302,15 @@ absl::Status Authorizer::Reconfirm(const Caller& caller, absl::Time admitted_at,
   absl::StatusOr<Grant> grant =
       identity.ok() ? AuthorizeWith(*policy, *identity, method, request, /*rate_limited=*/false)
                     : absl::StatusOr<Grant>(identity.status());
+  if (!grant.ok() && !absl::IsPermissionDenied(grant.status()) &&
+      !absl::IsUnauthenticated(grant.status())) {
+    // Not a refusal: the decision could not be made (a stream's owner could
+    // not be read, say). The stream keeps the grant it has, and says so.
+    logging::Warning("auth", absl::StrCat("a ", method, " call of ", Who(held.identity),
+                                          " could not be decided again, and keeps its grant: ",
+                                          grant.status().message()));
+    return absl::OkStatus();
+  }
   if (!grant.ok()) {
     return WithErrorInfo(
         absl::PermissionDeniedError(absl::StrCat(

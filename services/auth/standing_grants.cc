@@ -6,6 +6,24 @@
 #include "base/metrics.h"
 
 namespace evenhand::services::auth {
+namespace {
+
+metrics::Counter& Withdrawn(absl::StatusCode code) {
+  return metrics::Registry::Default().GetCounter(
+      "evenhand_streams_withdrawn_total",
+      "Streams (subscriptions, reads, replays, exports, obligation watches) ended because a "
+      "reloaded security configuration no longer granted them as they were granted, by gRPC "
+      "status.",
+      {{"code", absl::StatusCodeToString(code)}});
+}
+
+}  // namespace
+
+StandingGrants::StandingGrants() {
+  // Shown as 0 before the first, so that a rate can be taken.
+  Withdrawn(absl::StatusCode::kPermissionDenied);
+  Withdrawn(absl::StatusCode::kAborted);
+}
 
 struct StandingGrants::Entry {
   Caller caller;
@@ -108,13 +126,7 @@ bool StandingGrants::Reconsider(Authorizer& authorizer, const std::shared_ptr<En
     tell = std::move(e->on_withdrawn);
     e->withdrawn.store(true, std::memory_order_release);
   }
-  metrics::Registry::Default()
-      .GetCounter("evenhand_streams_withdrawn_total",
-                  "Streams (subscriptions, reads, replays, exports, obligation watches) ended "
-                  "because a reloaded security configuration no longer granted them as they were "
-                  "granted, by gRPC status.",
-                  {{"code", absl::StatusCodeToString(s.code())}})
-      .Add();
+  Withdrawn(s.code()).Add();
   if (tell) tell(s);
   return true;
 }

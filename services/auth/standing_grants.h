@@ -62,6 +62,8 @@ class StandingGrants {
     const std::shared_ptr<Entry> entry_;
   };
 
+  StandingGrants();
+
   // Holds a call `authorizer` admitted with `grant` (at its decided_at).
   // If `authorizer` has taken a newer policy since (a reload between the
   // call's admission and now, which Reconsider may have passed over), the

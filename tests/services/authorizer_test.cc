@@ -250,6 +250,31 @@ TEST(AuthorizerTest, AStreamIsReconfirmedByTheGrantItWasOpenedWith) {
       << withdrawn;
 }
 
+// A decision that cannot be made (whose case a stream is could not be read)
+// is no withdrawal: the stream keeps its grant.
+TEST(AuthorizerTest, AStreamWhoseOwnerCannotBeReadKeepsItsGrant) {
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "labour", "certificateNames": ["labour.demo.council"],
+       "roles": ["group:labour"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  bool readable = true;
+  (*a)->SetStreamOwner([&](const std::string&) -> absl::StatusOr<std::string> {
+    if (!readable) return absl::UnavailableError("the log could not be read");
+    return std::string("labour");
+  });
+  Caller labour;
+  labour.tls = true;
+  labour.certificate_names = {"labour.demo.council"};
+  const char kReadStream[] = "evenhand.v1.EventLog/ReadStream";
+  v1::ReadStreamRequest request;
+  request.set_stream_id("briefing-B-1");
+  Authorizer::Decision d = (*a)->Decide(labour, kReadStream, request);
+  ASSERT_TRUE(d.grant.ok()) << d.grant.status();
+  readable = false;
+  EXPECT_TRUE((*a)->Reconfirm(labour, absl::Now(), kReadStream, request, *d.grant).ok());
+}
+
 // In local mode, whether the local principal's reads go on the record is
 // part of its grant.
 TEST(AuthorizerTest, ALocalStreamWhoseReadsStopBeingRecordedIsToldSo) {
