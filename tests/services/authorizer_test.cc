@@ -15,6 +15,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/security_config.h"
 
 namespace evenhand::services::auth {
 namespace {
@@ -22,9 +23,7 @@ namespace {
 constexpr char kAppend[] = "evenhand.v1.EventLog/Append";
 
 v1::SecurityConfig Config(const std::string& json) {
-  v1::SecurityConfig c;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &c).ok()) << json;
-  return c;
+  return testing::SecurityConfigFromJson(json);
 }
 
 Identity Publisher(const std::string& system) {

@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "base/metrics.h"
 #include "evenhand/v1/audit.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/security_config.h"
 
 namespace evenhand::services::auth {
 namespace {
@@ -18,9 +20,20 @@ namespace {
 constexpr char kReplay[] = "evenhand.v1.Audit/Replay";
 
 v1::SecurityConfig Config(const std::string& json) {
-  v1::SecurityConfig c;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &c).ok()) << json;
-  return c;
+  return testing::SecurityConfigFromJson(json);
+}
+
+constexpr char kSecondAuditor[] =
+    R"({"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
+        "roles": ["auditor"]})";
+
+v1::SecurityConfig TwoAuditors() {
+  return Config(absl::StrCat(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},)",
+                             kSecondAuditor, "]}"));
+}
+v1::SecurityConfig SecondAuditorOnly() {
+  return Config(absl::StrCat(R"({"principals": [)", kSecondAuditor, "]}"));
 }
 
 Caller CertificateOf(const std::string& name) {
@@ -31,10 +44,7 @@ Caller CertificateOf(const std::string& name) {
 }
 
 TEST(StandingGrantsTest, AWithdrawnCallIsToldOnceAndAForgottenOneNever) {
-  auto a = Authorizer::Create(Config(R"({"principals": [
-      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},
-      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
-       "roles": ["auditor"]}]})"),
+  auto a = Authorizer::Create(TwoAuditors(),
                               /*local_mode=*/false);
   ASSERT_TRUE(a.ok()) << a.status();
   StandingGrants standing;
@@ -57,10 +67,7 @@ TEST(StandingGrantsTest, AWithdrawnCallIsToldOnceAndAForgottenOneNever) {
   EXPECT_EQ(standing.held(), 2u);
 
   // Nothing changes for anyone: nobody is told.
-  ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
-      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},
-      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
-       "roles": ["auditor"]}]})"))
+  ASSERT_TRUE((*a)->Reload(TwoAuditors())
                   .ok());
   EXPECT_EQ(standing.Reconsider(**a), 0u);
   EXPECT_TRUE(told.empty());
@@ -71,9 +78,7 @@ TEST(StandingGrantsTest, AWithdrawnCallIsToldOnceAndAForgottenOneNever) {
   metrics::Counter& counted = metrics::Registry::Default().GetCounter(
       "evenhand_streams_withdrawn_total", "", {{"code", "PERMISSION_DENIED"}});
   const uint64_t counted_before = counted.value();
-  ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
-      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
-       "roles": ["auditor"]}]})"))
+  ASSERT_TRUE((*a)->Reload(SecondAuditorOnly())
                   .ok());
   EXPECT_EQ(standing.Reconsider(**a), 1u);
   EXPECT_EQ(standing.Reconsider(**a), 0u);
@@ -94,10 +99,7 @@ TEST(StandingGrantsTest, AWithdrawnCallIsToldOnceAndAForgottenOneNever) {
 // A reload between a call's admission and its hold (while its opening is put
 // on the record, say) is not passed over: the hold decides it again.
 TEST(StandingGrantsTest, ACallAdmittedBeforeAReloadItMissedIsDecidedAgainWhenHeld) {
-  auto a = Authorizer::Create(Config(R"({"principals": [
-      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},
-      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
-       "roles": ["auditor"]}]})"),
+  auto a = Authorizer::Create(TwoAuditors(),
                               /*local_mode=*/false);
   ASSERT_TRUE(a.ok()) << a.status();
   const Caller first = CertificateOf("auditor.demo.council");
@@ -107,9 +109,7 @@ TEST(StandingGrantsTest, ACallAdmittedBeforeAReloadItMissedIsDecidedAgainWhenHel
   ASSERT_TRUE(d1.grant.ok() && d2.grant.ok());
   EXPECT_EQ(d1.grant->policy_generation, (*a)->generation());
   StandingGrants standing;
-  ASSERT_TRUE((*a)->Reload(Config(R"({"principals": [
-      {"name": "auditor-2", "certificateNames": ["auditor-2.demo.council"],
-       "roles": ["auditor"]}]})"))
+  ASSERT_TRUE((*a)->Reload(SecondAuditorOnly())
                   .ok());
   EXPECT_EQ(standing.Reconsider(**a), 0u);  // nothing held yet
   auto h1 = standing.Keep(**a, first, kReplay, v1::ReplayRequest(), *d1.grant);
