@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/log_repeats.h"
 #include "base/logging.h"
@@ -12,10 +13,20 @@
 namespace evenhand::server {
 namespace {
 
+// A TLS handshake a client failed (its certificate did not verify, it
+// spoke plain text to the TLS port, it hung up): the client's fault, as an
+// unauthenticated call is, not the server's. The server's own files are
+// checked before they are served (server/tls_files.h).
+bool ClientsHandshake(const char* message) {
+  return message != nullptr && absl::StartsWith(message, "Handshake failed");
+}
+
 void Write(gpr_log_func_args* args) {
-  const logging::Severity severity = args->severity == GPR_LOG_SEVERITY_ERROR
-                                         ? logging::Severity::kError
-                                         : logging::Severity::kInfo;
+  logging::Severity severity = args->severity == GPR_LOG_SEVERITY_ERROR ? logging::Severity::kError
+                                                                        : logging::Severity::kInfo;
+  if (severity == logging::Severity::kError && ClientsHandshake(args->message)) {
+    severity = logging::Severity::kWarning;
+  }
   const char* file = args->file != nullptr ? args->file : "?";
   // The file as gRPC names it from its source tree, without the build's path.
   std::string where = file;
