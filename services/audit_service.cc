@@ -265,12 +265,15 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
     }
     scoped.set_group_id(grant->groups.front());
   }
+  // Within the principal's open reads; ends, with a clear status, if a
+  // reloaded configuration withdraws it.
+  absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
+      options_.gate->Hold(*context, kReplay, *request, *grant);
+  if (!held.ok()) return ToGrpcStatus(held.status());
+  const std::unique_ptr<auth::StandingGrants::Hold> standing = *std::move(held);
   if (absl::Status s = options_.gate->Record(*grant, kReplay, *request, 0, "opened"); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  // Ends, with a clear status, if a reloaded configuration withdraws it.
-  const std::unique_ptr<auth::StandingGrants::Hold> standing =
-      options_.gate->Hold(*context, kReplay, *request, *grant);
   absl::flat_hash_map<std::string, std::string> owners;  // stream -> its group, for withholding
   uint64_t returned = 0;
   const uint64_t tree_size = integrity_->size();
@@ -455,9 +458,12 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   if (absl::Status s = CheckNames(request->filter()); !s.ok()) return ToGrpcStatus(s);
   const size_t max_events = std::min(options_.max_export_events, grant->max_export_events);
-  // Ends, with a clear status, if a reloaded configuration withdraws it.
-  const std::unique_ptr<auth::StandingGrants::Hold> standing =
+  // Within the principal's open reads; ends, with a clear status, if a
+  // reloaded configuration withdraws it.
+  absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
       options_.gate->Hold(*context, kExport, *request, *grant);
+  if (!held.ok()) return ToGrpcStatus(held.status());
+  const std::unique_ptr<auth::StandingGrants::Hold> standing = *std::move(held);
   std::vector<storage::EventPtr> events;
   bool too_many = false;
   bool client_gone = false;

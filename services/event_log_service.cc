@@ -166,6 +166,12 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReadStream, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   if (absl::Status s = CheckDirection(request->direction()); !s.ok()) return ToGrpcStatus(s);
+  // Within the principal's open reads; ends, with a clear status, if a
+  // reloaded configuration withdraws it.
+  absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
+      options_.gate->Hold(*context, kReadStream, *request, *grant);
+  if (!held.ok()) return ToGrpcStatus(held.status());
+  const std::unique_ptr<auth::StandingGrants::Hold> hold = *std::move(held);
   if (absl::Status s = options_.gate->Record(*grant, kReadStream, *request, 0, "opened"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -175,9 +181,6 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
     if (!o.ok()) return ToGrpcStatus(o.status());
     owner = *o;
   }
-  // Ends, with a clear status, if a reloaded configuration withdraws it.
-  const std::unique_ptr<auth::StandingGrants::Hold> hold =
-      options_.gate->Hold(*context, kReadStream, *request, *grant);
   ChunkWriter<v1::ReadResponse> chunks(writer, &Itself);
   bool client_gone = false;
   uint64_t sent = 0;
@@ -299,6 +302,18 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     admitted = absl::PermissionDeniedError(
         "ReadAll serves whole events only, and this principal may not read every value");
   }
+  // Within the principal's open reads; ends, with a clear status, if a
+  // reloaded configuration withdraws it (checked before each chunk).
+  std::shared_ptr<auth::StandingGrants::Hold> standing;
+  if (admitted.ok()) {
+    absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
+        options_.gate->Hold(*context, kReadAll, request, *grant);
+    if (held.ok()) {
+      standing = *std::move(held);
+    } else {
+      admitted = held.status();
+    }
+  }
   if (admitted.ok()) admitted = options_.gate->Record(*grant, kReadAll, request, 0, "opened");
   if (!admitted.ok()) {
     return new ChunkReactor([admitted](std::string*) -> absl::StatusOr<bool> { return admitted; });
@@ -334,10 +349,6 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::ReadAll(
     });
   };
   auto finished = [record] { record("completed"); };
-  // Ends, with a clear status, if a reloaded configuration withdraws it
-  // (checked before each chunk).
-  std::shared_ptr<auth::StandingGrants::Hold> standing =
-      options_.gate->Hold(*context, kReadAll, request, *grant);
   // A call that ends before its read is done: cancelled, failed or withdrawn.
   auto over = [record, cursor] {
     if (!cursor->done) record(cursor->withdrawn ? "withdrawn" : "cancelled");
@@ -431,7 +442,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
     return gate->Record(grant, kSubscribe, parsed, 0, "opened");
   };
   // Ends, with a clear status, if a reloaded configuration withdraws it.
-  record.standing = options_.gate->Hold(*context, kSubscribe, parsed, *grant);
+  absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
+      options_.gate->Hold(*context, kSubscribe, parsed, *grant);
+  if (!held.ok()) return RefuseSubscription(held.status());
+  record.standing = *std::move(held);
   // On a thread of its own: the record waits for a commit, and a thousand
   // subscribers ending at once must not hold up the others' deliveries.
   record.closed = [pool = record_pool_.get(), gate = options_.gate, grant = *grant, parsed](

@@ -697,8 +697,10 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
     return ObligationWatch::Refuse(ToGrpcStatus(s));
   }
   // Ends, with a clear status, if a reloaded configuration withdraws it.
-  return watch_->Watch(*request,
-                       options_.gate->Hold(*context, kWatchObligations, *request, *grant));
+  absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
+      options_.gate->Hold(*context, kWatchObligations, *request, *grant);
+  if (!held.ok()) return ObligationWatch::Refuse(ToGrpcStatus(held.status()));
+  return watch_->Watch(*request, *std::move(held));
 }
 
 void FairnessService::BeginShutdown() {

@@ -115,12 +115,14 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
   return grant;
 }
 
-std::unique_ptr<StandingGrants::Hold> CallGate::Hold(const grpc::ServerContextBase& context,
-                                                     absl::string_view method,
-                                                     const google::protobuf::Message& request,
-                                                     const Grant& grant) {
+absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> CallGate::Hold(
+    const grpc::ServerContextBase& context, absl::string_view method,
+    const google::protobuf::Message& request, const Grant& grant) {
+  const bool read = method == "evenhand.v1.EventLog/ReadStream" ||
+                    method == "evenhand.v1.EventLog/ReadAll" ||
+                    method == "evenhand.v1.Audit/Replay" || method == "evenhand.v1.Audit/Export";
   return standing_.Keep(*authorizer_, Caller::FromContext(context), std::string(method), request,
-                        grant);
+                        grant, read);
 }
 
 absl::Status CallGate::Record(const Grant& grant, absl::string_view method,

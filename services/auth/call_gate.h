@@ -65,10 +65,13 @@ class CallGate {
   // reaches it (services/auth/standing_grants.h): it checks the Hold's
   // status before each message it sends, and ends with that status once
   // the grant is withdrawn.
-  std::unique_ptr<StandingGrants::Hold> Hold(const grpc::ServerContextBase& context,
-                                             absl::string_view method,
-                                             const google::protobuf::Message& request,
-                                             const Grant& grant);
+  // A read that streams (ReadStream, ReadAll, Replay, Export) counts
+  // against its principal's security.limits.maxConcurrentReads: over it,
+  // the hold is refused (RESOURCE_EXHAUSTED, TOO_MANY_READS), before the
+  // read is on the record.
+  absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> Hold(
+      const grpc::ServerContextBase& context, absl::string_view method,
+      const google::protobuf::Message& request, const Grant& grant);
 
   // After the Authorizer took a new policy: every held call decided again,
   // those no longer granted as they were withdrawn. Returns how many.

@@ -3,7 +3,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/metrics.h"
+#include "base/quoted.h"
 
 namespace evenhand::services::auth {
 namespace {
@@ -31,6 +34,7 @@ struct StandingGrants::Entry {
   std::string method;
   std::unique_ptr<google::protobuf::Message> request;
   Grant grant;
+  bool counts = false;  // one of its principal's open reads
 
   std::atomic<bool> withdrawn{false};
   absl::Mutex mu;
@@ -66,11 +70,11 @@ void StandingGrants::Hold::OnWithdrawn(std::function<void(const absl::Status&)> 
   if (on_withdrawn) on_withdrawn(already);
 }
 
-std::unique_ptr<StandingGrants::Hold> StandingGrants::Keep(Authorizer& authorizer, Caller caller,
-                                                           std::string method,
-                                                           const google::protobuf::Message& request,
-                                                           Grant grant) {
+absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> StandingGrants::Keep(
+    Authorizer& authorizer, Caller caller, std::string method,
+    const google::protobuf::Message& request, Grant grant, bool counts) {
   auto entry = std::make_shared<Entry>();
+  entry->counts = counts;
   entry->caller = std::move(caller);
   entry->admitted_at = grant.decided_at;
   entry->method = std::move(method);
@@ -79,6 +83,21 @@ std::unique_ptr<StandingGrants::Hold> StandingGrants::Keep(Authorizer& authorize
   entry->grant = std::move(grant);
   {
     absl::MutexLock lock(&mu_);
+    if (counts) {
+      size_t& open = reads_[entry->grant.identity.principal];
+      if (open >= entry->grant.max_concurrent_reads) {
+        const size_t limit = entry->grant.max_concurrent_reads;
+        if (open == 0) reads_.erase(entry->grant.identity.principal);
+        return WithErrorInfo(
+            absl::ResourceExhaustedError(absl::StrCat(
+                "principal ", Quoted(entry->grant.identity.principal), " has ", limit,
+                " reads open (ReadStream, ReadAll, Replay, Export), the most it may have at once "
+                "(security.limits.maxConcurrentReads); let one finish, or cancel one no longer "
+                "read")),
+            "TOO_MANY_READS", {{"max_concurrent_reads", absl::StrCat(limit)}});
+      }
+      ++open;
+    }
     entries_.insert(entry);
   }
   // Held first, then the generation read: a reload after this read
@@ -91,6 +110,10 @@ std::unique_ptr<StandingGrants::Hold> StandingGrants::Keep(Authorizer& authorize
 void StandingGrants::Forget(const std::shared_ptr<Entry>& entry) {
   absl::MutexLock lock(&mu_);
   entries_.erase(entry);
+  if (entry->counts) {
+    auto it = reads_.find(entry->grant.identity.principal);
+    if (it != reads_.end() && --it->second == 0) reads_.erase(it);
+  }
 }
 
 size_t StandingGrants::held() const {

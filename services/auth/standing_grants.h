@@ -26,8 +26,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
@@ -67,9 +69,13 @@ class StandingGrants {
   // Holds a call `authorizer` admitted with `grant` (at its decided_at).
   // If `authorizer` has taken a newer policy since (a reload between the
   // call's admission and now, which Reconsider may have passed over), the
-  // call is decided again at once.
-  std::unique_ptr<Hold> Keep(Authorizer& authorizer, Caller caller, std::string method,
-                             const google::protobuf::Message& request, Grant grant);
+  // call is decided again at once. A call that `counts` as one of its
+  // principal's open reads is refused RESOURCE_EXHAUSTED (TOO_MANY_READS)
+  // when the principal holds grant.max_concurrent_reads of them already.
+  absl::StatusOr<std::unique_ptr<Hold>> Keep(Authorizer& authorizer, Caller caller,
+                                             std::string method,
+                                             const google::protobuf::Message& request, Grant grant,
+                                             bool counts);
 
   // Decides every call held again by `authorizer`'s policy now, and
   // withdraws those it does not grant as they were granted. Returns how
@@ -85,6 +91,8 @@ class StandingGrants {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
+  // Open reads that count, by principal.
+  absl::flat_hash_map<std::string, size_t> reads_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evenhand::services::auth

@@ -93,7 +93,8 @@ class SecurityTest : public ::testing::Test {
     std::ofstream(config) << absl::StrReplaceAll(
         ReadFile(certs_ + "/evenhandd.tls.json"),
         {{"\"security\": {",
-          "\"security\": {\"limits\": {\"maxSubscriptions\": 2, \"maxExportEvents\": 50},"}});
+          "\"security\": {\"limits\": {\"maxSubscriptions\": 2, \"maxExportEvents\": 50, "
+          "\"maxConcurrentReads\": 2},"}});
     server_ = new ChildServer(*dir_, 0, {absl::StrCat("--config=", config), "--demo"});
     server_->Start();
   }
@@ -704,6 +705,76 @@ TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
   EXPECT_EQ(bundle.status().code(), absl::StatusCode::kResourceExhausted) << bundle.status();
   EXPECT_TRUE(absl::StrContains(bundle.status().message(), "more than 50 events"))
       << bundle.status();
+}
+
+// Reads whose client stops reading hold a server thread each: a principal
+// may hold maxConcurrentReads of them (2 here), and a third read of any
+// kind is refused before it is on the record; another principal has its
+// own allowance, and a read that ends makes room.
+TEST_F(SecurityTest, APrincipalsStalledReadsAreCappedByItsLimit) {
+  // Channels whose window is small, so the server waits on the client
+  // after a few messages of the demo's log.
+  struct Stalled {
+    std::shared_ptr<grpc::Channel> channel;
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::ReplayResponse>> reader;
+  };
+  auto stall = [&](const std::string& who) {
+    auto r = std::make_unique<Stalled>();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadFile(certs_ + "/ca.pem");
+    ssl.pem_cert_chain = ReadFile(absl::StrCat(certs_, "/", who, ".pem"));
+    ssl.pem_private_key = ReadFile(absl::StrCat(certs_, "/", who, ".key"));
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
+    r->channel = grpc::CreateCustomChannel(server_->address(), grpc::SslCredentials(ssl), args);
+    r->reader = v1::Audit::NewStub(r->channel)->Replay(&r->context, v1::ReplayRequest());
+    v1::ReplayResponse first;
+    if (!r->reader->Read(&first)) {
+      ADD_FAILURE() << "the replay did not start: " << r->reader->Finish().error_message();
+      r->reader.reset();
+    }
+    return r;
+  };
+  std::vector<std::unique_ptr<Stalled>> stalled;
+  stalled.push_back(stall("auditor"));
+  stalled.push_back(stall("auditor"));
+
+  auto refused = [](const absl::Status& s) {
+    return absl::IsResourceExhausted(s) &&
+           absl::StrContains(s.message(), "security.limits.maxConcurrentReads");
+  };
+  absl::Status replay = Audit(As("auditor"))
+                            .Replay(
+                                v1::ReplayRequest(), [](const v1::AuditedEvent&) { return true; },
+                                [](uint64_t, uint64_t) {});
+  EXPECT_TRUE(refused(replay)) << replay;
+  v1::ReadStreamRequest read;
+  read.set_stream_id(LabourBriefing());
+  auto all = [](const v1::RecordedEvent&) { return true; };
+  absl::Status stream_read = Log(As("auditor")).ReadStream(read, all);
+  EXPECT_TRUE(refused(stream_read)) << stream_read;
+  // Another principal reads as ever.
+  absl::Status other = Log(As("", Token("a.patel", "internal-audit"))).ReadStream(read, all);
+  EXPECT_TRUE(other.ok()) << other;
+
+  // One stalled read is given up; its room is the next read's.
+  ASSERT_TRUE(stalled[0]->reader != nullptr && stalled[1]->reader != nullptr);
+  stalled.front()->context.TryCancel();
+  (void)stalled.front()->reader->Finish();
+  stalled.front()->reader.reset();
+  absl::Status again;
+  for (int i = 0; i < 40; ++i) {
+    again = Log(As("auditor")).ReadStream(read, all);
+    if (!refused(again)) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_TRUE(again.ok()) << again;
+  for (auto& r : stalled) r->context.TryCancel();
+  for (auto& r : stalled) {
+    if (r->reader != nullptr) (void)r->reader->Finish();
+  }
 }
 
 // A second server whose disk is "full" for its own records: its free-space

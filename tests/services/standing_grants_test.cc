@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/error_details.h"
 #include "base/metrics.h"
 #include "evenhand/v1/audit.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -52,7 +53,9 @@ TEST(StandingGrantsTest, AWithdrawnCallIsToldOnceAndAForgottenOneNever) {
     Caller caller = CertificateOf(name);
     Authorizer::Decision d = (*a)->Decide(caller, kReplay, v1::ReplayRequest());
     EXPECT_TRUE(d.grant.ok()) << d.grant.status();
-    return standing.Keep(**a, caller, kReplay, v1::ReplayRequest(), *d.grant);
+    auto held = standing.Keep(**a, caller, kReplay, v1::ReplayRequest(), *d.grant, true);
+    EXPECT_TRUE(held.ok()) << held.status();
+    return *std::move(held);
   };
   auto first = hold("auditor.demo.council");
   auto second = hold("auditor-2.demo.council");
@@ -112,10 +115,57 @@ TEST(StandingGrantsTest, ACallAdmittedBeforeAReloadItMissedIsDecidedAgainWhenHel
   ASSERT_TRUE((*a)->Reload(SecondAuditorOnly())
                   .ok());
   EXPECT_EQ(standing.Reconsider(**a), 0u);  // nothing held yet
-  auto h1 = standing.Keep(**a, first, kReplay, v1::ReplayRequest(), *d1.grant);
-  auto h2 = standing.Keep(**a, second, kReplay, v1::ReplayRequest(), *d2.grant);
+  auto h1 = *standing.Keep(**a, first, kReplay, v1::ReplayRequest(), *d1.grant, false);
+  auto h2 = *standing.Keep(**a, second, kReplay, v1::ReplayRequest(), *d2.grant, false);
   EXPECT_TRUE(absl::IsPermissionDenied(h1->status())) << h1->status();
   EXPECT_TRUE(h2->status().ok()) << h2->status();
+}
+
+// A principal's open reads are counted, each principal apart, and a read
+// that ends makes room for another.
+TEST(StandingGrantsTest, APrincipalsOpenReadsAreCappedByItsLimit) {
+  auto a = Authorizer::Create(Config(absl::StrCat(R"({"limits": {"maxConcurrentReads": 2},
+      "principals": [
+      {"name": "auditor", "certificateNames": ["auditor.demo.council"], "roles": ["auditor"]},)",
+                                                  kSecondAuditor, "]}")),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  StandingGrants standing;
+  auto keep = [&](const Caller& caller, bool counts) {
+    Authorizer::Decision d = (*a)->Decide(caller, kReplay, v1::ReplayRequest());
+    EXPECT_TRUE(d.grant.ok()) << d.grant.status();
+    EXPECT_EQ(d.grant->max_concurrent_reads, 2u);
+    return standing.Keep(**a, caller, kReplay, v1::ReplayRequest(), *d.grant, counts);
+  };
+  const Caller first = CertificateOf("auditor.demo.council");
+  auto r1 = keep(first, true);
+  auto r2 = keep(first, true);
+  auto uncounted = keep(first, false);  // a subscription, say: its own limit
+  ASSERT_TRUE(r1.ok() && r2.ok() && uncounted.ok());
+  absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> third = keep(first, true);
+  ASSERT_TRUE(absl::IsResourceExhausted(third.status())) << third.status();
+  EXPECT_EQ(ReasonOf(third.status()), "TOO_MANY_READS");
+  EXPECT_TRUE(absl::StrContains(third.status().message(), "security.limits.maxConcurrentReads"))
+      << third.status();
+  EXPECT_TRUE(keep(CertificateOf("auditor-2.demo.council"), true).ok());
+  r1->reset();
+  EXPECT_TRUE(keep(first, true).ok());
+}
+
+// The local principal of local mode reads without that limit.
+TEST(StandingGrantsTest, TheLocalPrincipalsReadsAreNotCapped) {
+  auto a = Authorizer::Create(Config(R"({"limits": {"maxConcurrentReads": 1}})"),
+                              /*local_mode=*/true);
+  ASSERT_TRUE(a.ok()) << a.status();
+  StandingGrants standing;
+  std::vector<std::unique_ptr<StandingGrants::Hold>> held;
+  for (int i = 0; i < 5; ++i) {
+    Authorizer::Decision d = (*a)->Decide(Caller(), kReplay, v1::ReplayRequest());
+    ASSERT_TRUE(d.grant.ok()) << d.grant.status();
+    auto h = standing.Keep(**a, Caller(), kReplay, v1::ReplayRequest(), *d.grant, true);
+    ASSERT_TRUE(h.ok()) << h.status();
+    held.push_back(*std::move(h));
+  }
 }
 
 }  // namespace
