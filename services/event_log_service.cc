@@ -243,11 +243,11 @@ class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
       return;
     }
     if (last_) {
-      Finish(grpc::Status::OK);
+      End(grpc::Status::OK);
       return;
     }
     Next();
@@ -258,15 +258,23 @@ class ChunkReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   }
 
  private:
+  // What `fill_` holds (the read's standing grant, which counts against its
+  // principal's open reads) is let go as the call ends, not when gRPC is
+  // done with it.
+  void End(const grpc::Status& status) {
+    fill_ = nullptr;
+    Finish(status);
+  }
+
   void Next() {
     std::string chunk;
     absl::StatusOr<bool> last = fill_(&chunk);
     if (!last.ok()) {
-      Finish(ToGrpcStatus(last.status()));
+      End(ToGrpcStatus(last.status()));
       return;
     }
     if (chunk.empty() && *last) {
-      Finish(grpc::Status::OK);
+      End(grpc::Status::OK);
       return;
     }
     last_ = *last;

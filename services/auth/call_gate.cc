@@ -118,11 +118,25 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
 absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> CallGate::Hold(
     const grpc::ServerContextBase& context, absl::string_view method,
     const google::protobuf::Message& request, const Grant& grant) {
-  const bool read = method == "evenhand.v1.EventLog/ReadStream" ||
-                    method == "evenhand.v1.EventLog/ReadAll" ||
-                    method == "evenhand.v1.Audit/Replay" || method == "evenhand.v1.Audit/Export";
-  return standing_.Keep(*authorizer_, Caller::FromContext(context), std::string(method), request,
-                        grant, read);
+  absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> held =
+      standing_.Keep(*authorizer_, Caller::FromContext(context), std::string(method), request,
+                     grant, CountsAsRead(method));
+  if (!held.ok()) {
+    // Refused as any other refusal of a caller who authenticated: counted,
+    // and on the record (best effort: it is refused anyway).
+    Denied(held.status());
+    absl::Status recorded = Append(grant.identity, method, request, 0,
+                                   absl::StrCat("denied: ", held.status().message()));
+    if (!recorded.ok()) {
+      logging::Error("auth", absl::StrCat("a refusal could not be recorded: ", recorded.message()));
+    }
+  }
+  return held;
+}
+
+bool CallGate::CountsAsRead(absl::string_view method) {
+  return method == "evenhand.v1.EventLog/ReadStream" || method == "evenhand.v1.EventLog/ReadAll" ||
+         method == "evenhand.v1.Audit/Replay" || method == "evenhand.v1.Audit/Export";
 }
 
 absl::Status CallGate::Record(const Grant& grant, absl::string_view method,

@@ -90,10 +90,10 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> StandingGrants::Keep(
         if (open == 0) reads_.erase(entry->grant.identity.principal);
         return WithErrorInfo(
             absl::ResourceExhaustedError(absl::StrCat(
-                "principal ", Quoted(entry->grant.identity.principal), " has ", limit,
-                " reads open (ReadStream, ReadAll, Replay, Export), the most it may have at once "
-                "(security.limits.maxConcurrentReads); let one finish, or cancel one no longer "
-                "read")),
+                "principal ", Quoted(entry->grant.identity.principal), " has ", open,
+                " reads open (ReadStream, ReadAll, Replay, Export), and may have ", limit,
+                " at once (security.limits.maxConcurrentReads); let one finish, or cancel one no "
+                "longer read")),
             "TOO_MANY_READS", {{"max_concurrent_reads", absl::StrCat(limit)}});
       }
       ++open;

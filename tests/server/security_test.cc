@@ -4,6 +4,7 @@
 // 127.0.0.1. Each test is one of issue 10's "it must show" items.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "base/error_details.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "clients/audit_client.h"
@@ -93,8 +95,7 @@ class SecurityTest : public ::testing::Test {
     std::ofstream(config) << absl::StrReplaceAll(
         ReadFile(certs_ + "/evenhandd.tls.json"),
         {{"\"security\": {",
-          "\"security\": {\"limits\": {\"maxSubscriptions\": 2, \"maxExportEvents\": 50, "
-          "\"maxConcurrentReads\": 2},"}});
+          "\"security\": {\"limits\": {\"maxSubscriptions\": 2, \"maxExportEvents\": 50},"}});
     server_ = new ChildServer(*dir_, 0, {absl::StrCat("--config=", config), "--demo"});
     server_->Start();
   }
@@ -709,9 +710,21 @@ TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
 
 // Reads whose client stops reading hold a server thread each: a principal
 // may hold maxConcurrentReads of them (2 here), and a third read of any
-// kind is refused before it is on the record; another principal has its
-// own allowance, and a read that ends makes room.
+// kind is refused, on the record as denied and not as opened; another
+// principal has its own allowance, and a read that ends makes room. A
+// server of its own, so that no other test meets the limit.
 TEST_F(SecurityTest, APrincipalsStalledReadsAreCappedByItsLimit) {
+  TempDir dir;
+  const std::string path = dir.Sub("reads.json");
+  std::ofstream(path) << absl::StrReplaceAll(
+      ReadFile(certs_ + "/evenhandd.tls.json"),
+      {{"\"security\": {", "\"security\": {\"limits\": {\"maxConcurrentReads\": 2},"}});
+  ChildServer server(dir, 0, {absl::StrCat("--config=", path), "--demo"});
+  server.Start();
+  auto at = [&](clients::Connection c) {
+    c.address = server.address();
+    return c;
+  };
   // Channels whose window is small, so the server waits on the client
   // after a few messages of the demo's log.
   struct Stalled {
@@ -728,7 +741,7 @@ TEST_F(SecurityTest, APrincipalsStalledReadsAreCappedByItsLimit) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
-    r->channel = grpc::CreateCustomChannel(server_->address(), grpc::SslCredentials(ssl), args);
+    r->channel = grpc::CreateCustomChannel(server.address(), grpc::SslCredentials(ssl), args);
     r->reader = v1::Audit::NewStub(r->channel)->Replay(&r->context, v1::ReplayRequest());
     v1::ReplayResponse first;
     if (!r->reader->Read(&first)) {
@@ -745,19 +758,35 @@ TEST_F(SecurityTest, APrincipalsStalledReadsAreCappedByItsLimit) {
     return absl::IsResourceExhausted(s) &&
            absl::StrContains(s.message(), "security.limits.maxConcurrentReads");
   };
-  absl::Status replay = Audit(As("auditor"))
+  absl::Status replay = Audit(at(As("auditor")))
                             .Replay(
                                 v1::ReplayRequest(), [](const v1::AuditedEvent&) { return true; },
                                 [](uint64_t, uint64_t) {});
   EXPECT_TRUE(refused(replay)) << replay;
   v1::ReadStreamRequest read;
-  read.set_stream_id(LabourBriefing());
+  read.set_stream_id("access-auditor");
   auto all = [](const v1::RecordedEvent&) { return true; };
-  absl::Status stream_read = Log(As("auditor")).ReadStream(read, all);
+  absl::Status stream_read = Log(at(As("auditor"))).ReadStream(read, all);
   EXPECT_TRUE(refused(stream_read)) << stream_read;
-  // Another principal reads as ever.
-  absl::Status other = Log(As("", Token("a.patel", "internal-audit"))).ReadStream(read, all);
+  absl::Status read_all = Log(at(As("auditor"))).ReadAll(v1::ReadAllRequest(), all);
+  EXPECT_TRUE(refused(read_all)) << read_all;
+  EXPECT_EQ(ReasonOf(read_all), "TOO_MANY_READS");
+  // Another principal reads as ever, and finds the auditor's two reads
+  // opened and three refused.
+  std::vector<std::string> outcomes;
+  absl::Status other =
+      Log(at(As("", Token("a.patel", "internal-audit"))))
+          .ReadStream(read, [&](const v1::RecordedEvent& e) {
+            const v1::AccessRecorded& a = e.event().payload().access_recorded();
+            outcomes.push_back(absl::StartsWith(a.outcome(), "denied: ") &&
+                                       absl::StrContains(a.outcome(), "maxConcurrentReads")
+                                   ? "denied"
+                                   : a.outcome());
+            return true;
+          });
   EXPECT_TRUE(other.ok()) << other;
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "opened"), 2) << outcomes.size();
+  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "denied"), 3) << outcomes.size();
 
   // One stalled read is given up; its room is the next read's.
   ASSERT_TRUE(stalled[0]->reader != nullptr && stalled[1]->reader != nullptr);
@@ -766,7 +795,7 @@ TEST_F(SecurityTest, APrincipalsStalledReadsAreCappedByItsLimit) {
   stalled.front()->reader.reset();
   absl::Status again;
   for (int i = 0; i < 40; ++i) {
-    again = Log(As("auditor")).ReadStream(read, all);
+    again = Log(at(As("auditor"))).ReadStream(read, all);
     if (!refused(again)) break;
     absl::SleepFor(absl::Milliseconds(250));
   }
