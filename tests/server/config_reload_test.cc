@@ -26,7 +26,7 @@
 #include "evenhand/v1/log.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
-#include "tests/testing/jwt.h"
+#include "tests/testing/demo_callers.h"
 #include "tests/testing/log_files.h"
 #include "tests/testing/make_certs.h"
 #include "tests/testing/temp_dir.h"
@@ -62,12 +62,7 @@ class ConfigReloadTest : public ::testing::Test {
 
   // A report asked for with the auditor's certificate.
   absl::Status AsAuditor(const ChildServer& server) {
-    clients::Connection c;
-    c.address = server.address();
-    c.ca_file = certs_ + "/ca.pem";
-    c.cert_file = certs_ + "/auditor.pem";
-    c.key_file = certs_ + "/auditor.key";
-    auto channel = clients::Dial(c);
+    auto channel = clients::Dial(As(server, "auditor"));
     if (!channel.ok()) return channel.status();
     return clients::FairnessClient(v1::Fairness::NewStub(*channel))
         .GetReport(v1::ReportRequest(), absl::Seconds(10))
@@ -95,27 +90,15 @@ class ConfigReloadTest : public ::testing::Test {
   // A connection as make-certs' `who`, or with `token` and no certificate.
   clients::Connection As(const ChildServer& server, const std::string& who,
                          const std::string& token = "") {
-    clients::Connection c;
-    c.address = server.address();
-    c.ca_file = certs_ + "/ca.pem";
-    if (!who.empty()) {
-      c.cert_file = absl::StrCat(certs_, "/", who, ".pem");
-      c.key_file = absl::StrCat(certs_, "/", who, ".key");
-    } else {
+    clients::Connection c = testing::DemoConnection(server.address(), certs_, who);
+    if (who.empty()) {
       c.token_file = dir_.Sub(absl::StrCat("token-", ++tokens_));
       testing::WriteFile(c.token_file, token);
     }
     return c;
   }
-  // A token of make-certs' identity provider for a member of `group`,
-  // valid for `valid`.
   std::string Token(const std::string& subject, const std::string& group, absl::Duration valid) {
-    const int64_t now = absl::ToUnixSeconds(absl::Now());
-    return testing::SignJwt(
-        certs_ + "/idp-rsa.key", "RS256", "idp-rsa",
-        absl::StrCat(R"({"iss":"https://login.demo.council","aud":"evenhand","sub":")", subject,
-                     R"(","groups":[")", group, R"("],"iat":)", now, R"(,"nbf":)", now - 5,
-                     R"(,"exp":)", now + absl::ToInt64Seconds(valid), "}"));
+    return testing::DemoToken(certs_, subject, group, valid);
   }
 
   TempDir dir_;
@@ -335,14 +318,7 @@ TEST_F(ConfigReloadTest, AReplayUnderWayEndsAtItsNextEventWhenItsGrantIsWithdraw
 
   // A channel whose window is small, so that the server waits on the
   // client's reading after the first few messages.
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadFile(certs_ + "/ca.pem");
-  ssl.pem_cert_chain = ReadFile(certs_ + "/auditor.pem");
-  ssl.pem_private_key = ReadFile(certs_ + "/auditor.key");
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
-  auto channel = grpc::CreateCustomChannel(server.address(), grpc::SslCredentials(ssl), args);
+  auto channel = testing::SmallWindowChannel(server.address(), certs_, "auditor");
   grpc::ClientContext context;
   context.set_deadline(DeadlineAfter(absl::Seconds(60)));
   auto replay = v1::Audit::NewStub(channel)->Replay(&context, v1::ReplayRequest());
@@ -359,14 +335,7 @@ TEST_F(ConfigReloadTest, AReplayUnderWayEndsAtItsNextEventWhenItsGrantIsWithdraw
   EXPECT_LT(received, last) << "the whole log was replayed";
 
   // On the record: withdrawn, with what it was sent.
-  auto admin = clients::Dial([&] {
-    clients::Connection c;
-    c.address = server.address();
-    c.ca_file = certs_ + "/ca.pem";
-    c.cert_file = certs_ + "/admin.pem";
-    c.key_file = certs_ + "/admin.key";
-    return c;
-  }());
+  auto admin = clients::Dial(As(server, "admin"));
   ASSERT_TRUE(admin.ok()) << admin.status();
   grpc::ClientContext read_context;
   v1::ReadStreamRequest read;

@@ -4,7 +4,6 @@
 // 127.0.0.1. Each test is one of issue 10's "it must show" items.
 #include <sys/wait.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "base/error_details.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "clients/audit_client.h"
@@ -706,104 +704,6 @@ TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
   EXPECT_EQ(bundle.status().code(), absl::StatusCode::kResourceExhausted) << bundle.status();
   EXPECT_TRUE(absl::StrContains(bundle.status().message(), "more than 50 events"))
       << bundle.status();
-}
-
-// Reads whose client stops reading hold a server thread each: a principal
-// may hold maxConcurrentReads of them (2 here), and a third read of any
-// kind is refused, on the record as denied and not as opened; another
-// principal has its own allowance, and a read that ends makes room. A
-// server of its own, so that no other test meets the limit.
-TEST_F(SecurityTest, APrincipalsStalledReadsAreCappedByItsLimit) {
-  TempDir dir;
-  const std::string path = dir.Sub("reads.json");
-  std::ofstream(path) << absl::StrReplaceAll(
-      ReadFile(certs_ + "/evenhandd.tls.json"),
-      {{"\"security\": {", "\"security\": {\"limits\": {\"maxConcurrentReads\": 2},"}});
-  ChildServer server(dir, 0, {absl::StrCat("--config=", path), "--demo"});
-  server.Start();
-  auto at = [&](clients::Connection c) {
-    c.address = server.address();
-    return c;
-  };
-  // Channels whose window is small, so the server waits on the client
-  // after a few messages of the demo's log.
-  struct Stalled {
-    std::shared_ptr<grpc::Channel> channel;
-    grpc::ClientContext context;
-    std::unique_ptr<grpc::ClientReader<v1::ReplayResponse>> reader;
-  };
-  auto stall = [&](const std::string& who) {
-    auto r = std::make_unique<Stalled>();
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = ReadFile(certs_ + "/ca.pem");
-    ssl.pem_cert_chain = ReadFile(absl::StrCat(certs_, "/", who, ".pem"));
-    ssl.pem_private_key = ReadFile(absl::StrCat(certs_, "/", who, ".key"));
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
-    r->channel = grpc::CreateCustomChannel(server.address(), grpc::SslCredentials(ssl), args);
-    r->reader = v1::Audit::NewStub(r->channel)->Replay(&r->context, v1::ReplayRequest());
-    v1::ReplayResponse first;
-    if (!r->reader->Read(&first)) {
-      ADD_FAILURE() << "the replay did not start: " << r->reader->Finish().error_message();
-      r->reader.reset();
-    }
-    return r;
-  };
-  std::vector<std::unique_ptr<Stalled>> stalled;
-  stalled.push_back(stall("auditor"));
-  stalled.push_back(stall("auditor"));
-
-  auto refused = [](const absl::Status& s) {
-    return absl::IsResourceExhausted(s) &&
-           absl::StrContains(s.message(), "security.limits.maxConcurrentReads");
-  };
-  absl::Status replay = Audit(at(As("auditor")))
-                            .Replay(
-                                v1::ReplayRequest(), [](const v1::AuditedEvent&) { return true; },
-                                [](uint64_t, uint64_t) {});
-  EXPECT_TRUE(refused(replay)) << replay;
-  v1::ReadStreamRequest read;
-  read.set_stream_id("access-auditor");
-  auto all = [](const v1::RecordedEvent&) { return true; };
-  absl::Status stream_read = Log(at(As("auditor"))).ReadStream(read, all);
-  EXPECT_TRUE(refused(stream_read)) << stream_read;
-  absl::Status read_all = Log(at(As("auditor"))).ReadAll(v1::ReadAllRequest(), all);
-  EXPECT_TRUE(refused(read_all)) << read_all;
-  EXPECT_EQ(ReasonOf(read_all), "TOO_MANY_READS");
-  // Another principal reads as ever, and finds the auditor's two reads
-  // opened and three refused.
-  std::vector<std::string> outcomes;
-  absl::Status other =
-      Log(at(As("", Token("a.patel", "internal-audit"))))
-          .ReadStream(read, [&](const v1::RecordedEvent& e) {
-            const v1::AccessRecorded& a = e.event().payload().access_recorded();
-            outcomes.push_back(absl::StartsWith(a.outcome(), "denied: ") &&
-                                       absl::StrContains(a.outcome(), "maxConcurrentReads")
-                                   ? "denied"
-                                   : a.outcome());
-            return true;
-          });
-  EXPECT_TRUE(other.ok()) << other;
-  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "opened"), 2) << outcomes.size();
-  EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "denied"), 3) << outcomes.size();
-
-  // One stalled read is given up; its room is the next read's.
-  ASSERT_TRUE(stalled[0]->reader != nullptr && stalled[1]->reader != nullptr);
-  stalled.front()->context.TryCancel();
-  (void)stalled.front()->reader->Finish();
-  stalled.front()->reader.reset();
-  absl::Status again;
-  for (int i = 0; i < 40; ++i) {
-    again = Log(at(As("auditor"))).ReadStream(read, all);
-    if (!refused(again)) break;
-    absl::SleepFor(absl::Milliseconds(250));
-  }
-  EXPECT_TRUE(again.ok()) << again;
-  for (auto& r : stalled) r->context.TryCancel();
-  for (auto& r : stalled) {
-    if (r->reader != nullptr) (void)r->reader->Finish();
-  }
 }
 
 // A second server whose disk is "full" for its own records: its free-space
