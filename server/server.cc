@@ -119,6 +119,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.reserved_disk_mib() == 0) c.set_reserved_disk_mib(64);
   if (c.max_subscriptions() == 0) c.set_max_subscriptions(4096);
   if (c.max_subscriptions_per_client() == 0) c.set_max_subscriptions_per_client(1024);
+  if (c.max_obligation_watches() == 0) c.set_max_obligation_watches(1024);
   if (c.max_export_events() == 0) c.set_max_export_events(200000);
   if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(8);
   if (c.append_stream_window() == 0) c.set_append_stream_window(1024);
@@ -477,6 +478,7 @@ absl::Status EvenHandServer::Impl::Start() {
   fairness_options.catch_up_wait = absl::Seconds(c.fairness().report_wait_seconds());
   fairness_options.gate = gate_.get();
   fairness_options.max_reply_bytes = c.max_reply_bytes();
+  fairness_options.max_watchers = c.max_obligation_watches();
   if (options_.clock) fairness_options.clock = options_.clock;
   if (options_.TEST_report_give_way_after) {
     fairness_options.give_way_after = *options_.TEST_report_give_way_after;

@@ -141,6 +141,7 @@ FairnessService::FairnessService(const storage::EventStore* store,
   watch.position = [this] { return runner_->position(); };
   watch.clock = options_.clock;
   watch.max_queued = options_.watch_max_queued;
+  watch.max_watchers = options_.max_watchers;
   watch_ = std::make_unique<ObligationWatch>(std::move(watch));
 }
 
@@ -692,15 +693,21 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
       !s.ok()) {
     return ObligationWatch::Refuse(ToGrpcStatus(s));
   }
+  // Within the principal's open watches; ends, with a clear status, if a
+  // reloaded configuration withdraws it.
+  absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
+      options_.gate->Hold(*context, kWatchObligations, *request, *grant);
+  if (!held.ok()) return ObligationWatch::Refuse(ToGrpcStatus(held.status()));
+  // Within the server's watches (a limit of its capacity, not of the
+  // caller's access: refused, as a subscription over maxSubscriptions is,
+  // before the record).
+  absl::StatusOr<ObligationWatch::Place> place = watch_->Reserve();
+  if (!place.ok()) return ObligationWatch::Refuse(ToGrpcStatus(place.status()));
   if (absl::Status s = options_.gate->Record(*grant, kWatchObligations, *request, 0, "allowed");
       !s.ok()) {
     return ObligationWatch::Refuse(ToGrpcStatus(s));
   }
-  // Ends, with a clear status, if a reloaded configuration withdraws it.
-  absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
-      options_.gate->Hold(*context, kWatchObligations, *request, *grant);
-  if (!held.ok()) return ObligationWatch::Refuse(ToGrpcStatus(held.status()));
-  return watch_->Watch(*request, *std::move(held));
+  return watch_->Watch(*request, *std::move(place), *std::move(held));
 }
 
 void FairnessService::BeginShutdown() {

@@ -48,6 +48,8 @@ struct FairnessServiceOptions {
   // How many updates a WatchObligations watcher may fall behind before it
   // is ended with RESOURCE_EXHAUSTED (WATCHER_TOO_SLOW).
   size_t watch_max_queued = ObligationWatchOptions().max_queued;
+  // Obligation watches served at once (maxObligationWatches).
+  size_t max_watchers = ObligationWatchOptions().max_watchers;
   // How many cited events' envelopes are kept for the next reports (a few
   // hundred bytes each): a year's report cites about 4,000.
   size_t evidence_envelopes = 16384;

@@ -27,11 +27,13 @@ bool Listed(const google::protobuf::RepeatedPtrField<std::string>& wanted,
   return wanted.empty() || std::find(wanted.begin(), wanted.end(), value) != wanted.end();
 }
 
-grpc::Status ShuttingDown() {
-  return ToGrpcStatus(WithErrorInfo(
+absl::Status ShuttingDownError() {
+  return WithErrorInfo(
       absl::UnavailableError("the server is shutting down; watch again when it is back"),
-      "SHUTTING_DOWN"));
+      "SHUTTING_DOWN");
 }
+
+grpc::Status ShuttingDown() { return ToGrpcStatus(ShuttingDownError()); }
 
 }  // namespace
 
@@ -234,10 +236,36 @@ ObligationWatch::ObligationWatch(ObligationWatchOptions options) : options_(std:
 
 ObligationWatch::~ObligationWatch() { Stop(); }
 
+ObligationWatch::Place::~Place() {
+  if (owner_ == nullptr) return;
+  absl::MutexLock lock(&owner_->mu_);
+  --owner_->placed_;
+}
+
+absl::StatusOr<ObligationWatch::Place> ObligationWatch::Reserve() {
+  absl::MutexLock lock(&mu_);
+  if (stop_) return ShuttingDownError();
+  const size_t watching = placed_ + std::count_if(sinks_.begin(), sinks_.end(),
+                                                  [](const auto& s) { return !s->done(); });
+  if (watching >= options_.max_watchers) {
+    return WithErrorInfo(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "the server serves ", watching, " obligation watches, its limit (",
+            "maxObligationWatches); try again later, or ask its operator to raise the limit")),
+        "TOO_MANY_WATCHES", {{"setting", "maxObligationWatches"}});
+  }
+  ++placed_;
+  return Place(this);
+}
+
 grpc::ServerWriteReactor<v1::ObligationUpdate>* ObligationWatch::Watch(
-    const v1::WatchObligationsRequest& request,
+    const v1::WatchObligationsRequest& request, Place place,
     std::shared_ptr<auth::StandingGrants::Hold> standing) {
   absl::MutexLock lock(&mu_);
+  if (place.owner_ == this) {
+    place.owner_ = nullptr;
+    --placed_;
+  }
   if (stop_) return new RefusedWatch(ShuttingDown());
   auto sink = std::make_shared<Sink>(request, options_.max_queued);
   auto* reactor = new WatchReactor(sink, std::move(standing));

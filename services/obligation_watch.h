@@ -28,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -48,6 +49,10 @@ struct ObligationWatchOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   absl::Duration poll = absl::Seconds(1);
   size_t max_queued = 10000;
+  // Watches served at once, at most; more are refused RESOURCE_EXHAUSTED
+  // (TOO_MANY_WATCHES). Each watcher is given every change, so the cost of
+  // a change grows with them.
+  size_t max_watchers = 1024;
 };
 
 class ObligationWatch {
@@ -57,12 +62,30 @@ class ObligationWatch {
   ObligationWatch(const ObligationWatch&) = delete;
   ObligationWatch& operator=(const ObligationWatch&) = delete;
 
-  // Starts serving one call (its filters already checked). `standing` (if
-  // set) is the call's standing grant (services/auth/standing_grants.h):
-  // once it is withdrawn the call is told nothing more and ends with its
-  // status.
+  // A place among the watchers, taken before a call goes on the record so
+  // that it is not refused after: given back when dropped, unless a watch
+  // took it.
+  class Place {
+   public:
+    Place(Place&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
+    Place& operator=(Place&&) = delete;
+    ~Place();
+
+   private:
+    friend class ObligationWatch;
+    explicit Place(ObligationWatch* owner) : owner_(owner) {}
+    ObligationWatch* owner_;
+  };
+  // RESOURCE_EXHAUSTED (TOO_MANY_WATCHES) once max_watchers are served or
+  // placed; UNAVAILABLE once stopped.
+  absl::StatusOr<Place> Reserve();
+
+  // Starts serving one call (its filters already checked) in `place`.
+  // `standing` (if set) is the call's standing grant
+  // (services/auth/standing_grants.h): once it is withdrawn the call is
+  // told nothing more and ends with its status.
   grpc::ServerWriteReactor<v1::ObligationUpdate>* Watch(
-      const v1::WatchObligationsRequest& request,
+      const v1::WatchObligationsRequest& request, Place place,
       std::shared_ptr<auth::StandingGrants::Hold> standing = nullptr);
 
   // A call refused before it starts.
@@ -82,6 +105,7 @@ class ObligationWatch {
   const ObligationWatchOptions options_;
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<Sink>> sinks_ ABSL_GUARDED_BY(mu_);
+  size_t placed_ ABSL_GUARDED_BY(mu_) = 0;  // places reserved, not yet watching
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   // The last reading, and when to read again regardless of the position.

@@ -155,6 +155,7 @@ struct Authorizer::Policy {
   size_t max_subscriptions = 64;
   size_t max_export_events = 200000;
   size_t max_concurrent_reads = 16;
+  size_t max_obligation_watches = 64;
 };
 
 Authorizer::Authorizer(bool local_mode, std::function<absl::Time()> clock)
@@ -214,6 +215,7 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
   if (l.max_subscriptions() != 0) p->max_subscriptions = l.max_subscriptions();
   if (l.max_export_events() != 0) p->max_export_events = l.max_export_events();
   if (l.max_concurrent_reads() != 0) p->max_concurrent_reads = l.max_concurrent_reads();
+  if (l.max_obligation_watches() != 0) p->max_obligation_watches = l.max_obligation_watches();
   if (!local_mode && !config.oidc().jwks_file().empty()) {
     if (previous != nullptr && previous->tokens != nullptr &&
         previous->config.oidc().SerializeAsString() == config.oidc().SerializeAsString()) {
@@ -558,6 +560,7 @@ absl::StatusOr<Grant> Authorizer::AuthorizeWith(const Policy& policy_ref, const 
   grant.max_subscriptions = policy->max_subscriptions;
   grant.max_export_events = policy->max_export_events;
   grant.max_concurrent_reads = identity.local ? SIZE_MAX : policy->max_concurrent_reads;
+  grant.max_obligation_watches = identity.local ? SIZE_MAX : policy->max_obligation_watches;
   if (method == "evenhand.v1.EventLog/Append" || method == "evenhand.v1.EventLog/AppendStream") {
     EH_RETURN_IF_ERROR(CheckAppend(*policy, identity, request));
     return grant;

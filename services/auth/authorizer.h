@@ -91,6 +91,8 @@ struct Grant {
   size_t max_export_events = 0;
   // Reads that stream it may have open at once (SIZE_MAX: no limit).
   size_t max_concurrent_reads = 0;
+  // Obligation watches it may have open at once (SIZE_MAX: no limit).
+  size_t max_obligation_watches = 0;
   // Which policy decided (Authorizer::generation()), and when: a stream
   // held after a newer policy was taken is decided again at once, by the
   // identity it proved then (services/auth/standing_grants.h).

@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> CallGate::Hold(
     const google::protobuf::Message& request, const Grant& grant) {
   absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> held =
       standing_.Keep(*authorizer_, Caller::FromContext(context), std::string(method), request,
-                     grant, CountsAsRead(method));
+                     grant, CountedAs(method));
   if (!held.ok()) {
     // Refused as any other refusal of a caller who authenticated: counted,
     // and on the record (best effort: it is refused anyway).
@@ -134,9 +134,13 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> CallGate::Hold(
   return held;
 }
 
-bool CallGate::CountsAsRead(absl::string_view method) {
-  return method == "evenhand.v1.EventLog/ReadStream" || method == "evenhand.v1.EventLog/ReadAll" ||
-         method == "evenhand.v1.Audit/Replay" || method == "evenhand.v1.Audit/Export";
+StandingGrants::Counted CallGate::CountedAs(absl::string_view method) {
+  if (method == "evenhand.v1.EventLog/ReadStream" || method == "evenhand.v1.EventLog/ReadAll" ||
+      method == "evenhand.v1.Audit/Replay" || method == "evenhand.v1.Audit/Export") {
+    return StandingGrants::Counted::kRead;
+  }
+  if (method == "evenhand.v1.Fairness/WatchObligations") return StandingGrants::Counted::kWatch;
+  return StandingGrants::Counted::kNot;
 }
 
 absl::Status CallGate::Record(const Grant& grant, absl::string_view method,

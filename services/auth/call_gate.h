@@ -66,17 +66,19 @@ class CallGate {
   // status before each message it sends, and ends with that status once
   // the grant is withdrawn.
   // A read that streams (ReadStream, ReadAll, Replay, Export) counts
-  // against its principal's security.limits.maxConcurrentReads: over it,
-  // the hold is refused (RESOURCE_EXHAUSTED, TOO_MANY_READS) before the
-  // read is on the record as opened; the refusal is recorded as denied.
+  // against its principal's security.limits.maxConcurrentReads, an
+  // obligation watch against maxObligationWatches: over it, the hold is
+  // refused (RESOURCE_EXHAUSTED, TOO_MANY_READS or TOO_MANY_WATCHES)
+  // before the call is on the record as opened or allowed; the refusal is
+  // recorded as denied.
   absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> Hold(
       const grpc::ServerContextBase& context, absl::string_view method,
       const google::protobuf::Message& request, const Grant& grant);
 
-  // Whether `method` counts against maxConcurrentReads: every method that
-  // streams a read, but for Subscribe and WatchObligations, which have
-  // limits of their own.
-  static bool CountsAsRead(absl::string_view method);
+  // Which of its principal's limits `method` counts against: every method
+  // that streams counts against one, but for Subscribe, which has limits
+  // of its own (maxSubscriptions).
+  static StandingGrants::Counted CountedAs(absl::string_view method);
 
   // After the Authorizer took a new policy: every held call decided again,
   // those no longer granted as they were withdrawn. Returns how many.

@@ -7,6 +7,7 @@
 #include "base/error_details.h"
 #include "base/metrics.h"
 #include "base/quoted.h"
+#include "base/status_macros.h"
 
 namespace evenhand::services::auth {
 namespace {
@@ -18,6 +19,36 @@ metrics::Counter& Withdrawn(absl::StatusCode code) {
       "reloaded security configuration no longer granted them as they were granted, by gRPC "
       "status.",
       {{"code", absl::StatusCodeToString(code)}});
+}
+
+// Refuses a call over its principal's limit of `counted` calls (`open` of
+// them open already), or says OK.
+absl::Status CheckLimit(StandingGrants::Counted counted, const Grant& grant, size_t open) {
+  switch (counted) {
+    case StandingGrants::Counted::kNot:
+      return absl::OkStatus();
+    case StandingGrants::Counted::kRead:
+      if (open < grant.max_concurrent_reads) return absl::OkStatus();
+      return WithErrorInfo(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "principal ", Quoted(grant.identity.principal), " has ", open,
+              " reads open (ReadStream, ReadAll, Replay, Export), and may have ",
+              grant.max_concurrent_reads,
+              " at once (security.limits.maxConcurrentReads); let one finish, or cancel one no "
+              "longer read")),
+          "TOO_MANY_READS", {{"max_concurrent_reads", absl::StrCat(grant.max_concurrent_reads)}});
+    case StandingGrants::Counted::kWatch:
+      if (open < grant.max_obligation_watches) return absl::OkStatus();
+      return WithErrorInfo(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "principal ", Quoted(grant.identity.principal), " has ", open,
+              " obligation watches open, and may have ", grant.max_obligation_watches,
+              " at once (security.limits.maxObligationWatches); one watch can follow several "
+              "groups and officers, or cancel one no longer read")),
+          "TOO_MANY_WATCHES",
+          {{"max_obligation_watches", absl::StrCat(grant.max_obligation_watches)}});
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -34,7 +65,7 @@ struct StandingGrants::Entry {
   std::string method;
   std::unique_ptr<google::protobuf::Message> request;
   Grant grant;
-  bool counts = false;  // one of its principal's open reads
+  Counted counted = Counted::kNot;
 
   std::atomic<bool> withdrawn{false};
   absl::Mutex mu;
@@ -72,9 +103,9 @@ void StandingGrants::Hold::OnWithdrawn(std::function<void(const absl::Status&)> 
 
 absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> StandingGrants::Keep(
     Authorizer& authorizer, Caller caller, std::string method,
-    const google::protobuf::Message& request, Grant grant, bool counts) {
+    const google::protobuf::Message& request, Grant grant, Counted counted) {
   auto entry = std::make_shared<Entry>();
-  entry->counts = counts;
+  entry->counted = counted;
   entry->caller = std::move(caller);
   entry->admitted_at = grant.decided_at;
   entry->method = std::move(method);
@@ -83,20 +114,11 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> StandingGrants::Keep(
   entry->grant = std::move(grant);
   {
     absl::MutexLock lock(&mu_);
-    if (counts) {
-      size_t& open = reads_[entry->grant.identity.principal];
-      if (open >= entry->grant.max_concurrent_reads) {
-        const size_t limit = entry->grant.max_concurrent_reads;
-        if (open == 0) reads_.erase(entry->grant.identity.principal);
-        return WithErrorInfo(
-            absl::ResourceExhaustedError(absl::StrCat(
-                "principal ", Quoted(entry->grant.identity.principal), " has ", open,
-                " reads open (ReadStream, ReadAll, Replay, Export), and may have ", limit,
-                " at once (security.limits.maxConcurrentReads); let one finish, or cancel one no "
-                "longer read")),
-            "TOO_MANY_READS", {{"max_concurrent_reads", absl::StrCat(limit)}});
-      }
-      ++open;
+    if (counted != Counted::kNot) {
+      const std::pair<Counted, std::string> key(counted, entry->grant.identity.principal);
+      auto it = open_.find(key);
+      EH_RETURN_IF_ERROR(CheckLimit(counted, entry->grant, it == open_.end() ? 0 : it->second));
+      ++open_[key];
     }
     entries_.insert(entry);
   }
@@ -110,9 +132,9 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> StandingGrants::Keep(
 void StandingGrants::Forget(const std::shared_ptr<Entry>& entry) {
   absl::MutexLock lock(&mu_);
   entries_.erase(entry);
-  if (entry->counts) {
-    auto it = reads_.find(entry->grant.identity.principal);
-    if (it != reads_.end() && --it->second == 0) reads_.erase(it);
+  if (entry->counted != Counted::kNot) {
+    auto it = open_.find(std::make_pair(entry->counted, entry->grant.identity.principal));
+    if (it != open_.end() && --it->second == 0) open_.erase(it);
   }
 }
 

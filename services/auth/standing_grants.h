@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -64,18 +65,25 @@ class StandingGrants {
     const std::shared_ptr<Entry> entry_;
   };
 
+  // What a held call counts against, of its principal's limits.
+  enum class Counted {
+    kNot,    // a limit of its own (Subscribe), or none
+    kRead,   // grant.max_concurrent_reads (TOO_MANY_READS)
+    kWatch,  // grant.max_obligation_watches (TOO_MANY_WATCHES)
+  };
+
   StandingGrants();
 
   // Holds a call `authorizer` admitted with `grant` (at its decided_at).
   // If `authorizer` has taken a newer policy since (a reload between the
   // call's admission and now, which Reconsider may have passed over), the
-  // call is decided again at once. A call that `counts` as one of its
-  // principal's open reads is refused RESOURCE_EXHAUSTED (TOO_MANY_READS)
-  // when the principal holds grant.max_concurrent_reads of them already.
+  // call is decided again at once. A call `counted` against one of its
+  // principal's limits is refused RESOURCE_EXHAUSTED (TOO_MANY_READS or
+  // TOO_MANY_WATCHES) when the principal holds that many such calls already.
   absl::StatusOr<std::unique_ptr<Hold>> Keep(Authorizer& authorizer, Caller caller,
                                              std::string method,
                                              const google::protobuf::Message& request, Grant grant,
-                                             bool counts);
+                                             Counted counted);
 
   // Decides every call held again by `authorizer`'s policy now, and
   // withdraws those it does not grant as they were granted. Returns how
@@ -91,8 +99,8 @@ class StandingGrants {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
-  // Open reads that count, by principal.
-  absl::flat_hash_map<std::string, size_t> reads_ ABSL_GUARDED_BY(mu_);
+  // Open calls that count, by kind and principal.
+  absl::flat_hash_map<std::pair<Counted, std::string>, size_t> open_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evenhand::services::auth

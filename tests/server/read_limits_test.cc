@@ -1,6 +1,7 @@
-// security.limits.maxConcurrentReads over TLS, on a real server with the
-// demo's log (services/auth/standing_grants.h): reads whose client stops
-// reading hold a server thread each, and a principal may hold only so many.
+// security.limits.maxConcurrentReads and maxObligationWatches over TLS, on
+// a real server with the demo's log (services/auth/standing_grants.h):
+// reads whose client stops reading hold a server thread each, watches
+// their watcher's state, and a principal may hold only so many.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -11,9 +12,11 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "base/error_details.h"
+#include "base/grpc_status.h"
 #include "clients/audit_client.h"
 #include "clients/event_log_client.h"
 #include "evenhand/v1/audit.grpc.pb.h"
+#include "evenhand/v1/fairness.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/demo_callers.h"
@@ -35,10 +38,11 @@ TEST(ReadLimitsTest, APrincipalsStalledReadsAreCappedByItsLimit) {
   const std::string certs = dir.Sub("certs");
   ASSERT_TRUE(testing::MakeCerts(certs));
   const std::string path = dir.Sub("reads.json");
-  testing::WriteFile(
-      path, absl::StrReplaceAll(
-                testing::ReadFile(certs + "/evenhandd.tls.json"),
-                {{"\"security\": {", "\"security\": {\"limits\": {\"maxConcurrentReads\": 2},"}}));
+  testing::WriteFile(path,
+                     absl::StrReplaceAll(testing::ReadFile(certs + "/evenhandd.tls.json"),
+                                         {{"\"security\": {",
+                                           "\"security\": {\"limits\": {\"maxConcurrentReads\": 2, "
+                                           "\"maxObligationWatches\": 1},"}}));
   ChildServer server(dir, 0, {absl::StrCat("--config=", path), "--demo"});
   server.Start();
   auto as = [&](const std::string& who) {
@@ -127,6 +131,66 @@ TEST(ReadLimitsTest, APrincipalsStalledReadsAreCappedByItsLimit) {
   for (auto& r : stalled) {
     if (r->reader != nullptr) (void)r->reader->Finish();
   }
+
+  // The committee may watch obligations once at a time (1 here), its reads
+  // aside; the second watch is refused and on the record as denied.
+  auto committee = v1::Fairness::NewStub(as("committee"));
+  struct Watch {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::ObligationUpdate>> reader;
+  };
+  auto watch = [&] {
+    auto w = std::make_unique<Watch>();
+    w->reader = committee->WatchObligations(&w->context, v1::WatchObligationsRequest());
+    return w;
+  };
+  auto caught_up = [](Watch& w) {
+    v1::ObligationUpdate u;
+    while (w.reader->Read(&u)) {
+      if (u.kind() == v1::ObligationUpdate::CAUGHT_UP) return true;
+    }
+    ADD_FAILURE() << "the watch ended: " << w.reader->Finish().error_message();
+    return false;
+  };
+  std::unique_ptr<Watch> first = watch();
+  ASSERT_TRUE(caught_up(*first));
+  std::unique_ptr<Watch> second = watch();
+  v1::ObligationUpdate u;
+  EXPECT_FALSE(second->reader->Read(&u));
+  const grpc::Status over = second->reader->Finish();
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << over.error_message();
+  EXPECT_TRUE(absl::StrContains(over.error_message(), "security.limits.maxObligationWatches"))
+      << over.error_message();
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(over)), "TOO_MANY_WATCHES");
+  v1::ReadStreamRequest committee_access;
+  committee_access.set_stream_id("access-committee");
+  std::vector<std::string> watch_outcomes;
+  ASSERT_TRUE(log.ReadStream(committee_access,
+                             [&](const v1::RecordedEvent& e) {
+                               const v1::AccessRecorded& a = e.event().payload().access_recorded();
+                               if (absl::EndsWith(a.method(), "/WatchObligations")) {
+                                 watch_outcomes.push_back(
+                                     absl::StartsWith(a.outcome(), "denied: ") &&
+                                             absl::StrContains(a.outcome(), "maxObligationWatches")
+                                         ? "denied"
+                                         : a.outcome());
+                               }
+                               return true;
+                             })
+                  .ok());
+  EXPECT_EQ(watch_outcomes, (std::vector<std::string>{"allowed", "denied"}));
+  // The first ends; the next watch is served.
+  first->context.TryCancel();
+  (void)first->reader->Finish();
+  bool served = false;
+  for (int i = 0; i < 40 && !served; ++i) {
+    std::unique_ptr<Watch> next = watch();
+    served = next->reader->Read(&u);
+    next->context.TryCancel();
+    (void)next->reader->Finish();
+    if (!served) absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_TRUE(served);
 }
 
 }  // namespace

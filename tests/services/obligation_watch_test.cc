@@ -138,6 +138,43 @@ TEST_F(ObligationWatchTest, UnknownGroupsAreRefusedAndShutdownEndsTheWatch) {
   EXPECT_THAT(ended.error_message(), HasSubstr("shutting down"));
 }
 
+// The server serves maxObligationWatches watches in all (the local
+// principal of local mode has no limit of its own); one that ends makes
+// room, and a refusal holds none.
+TEST_F(ObligationWatchTest, TheServerServesAtMostMaxObligationWatches) {
+  v1::ServerConfig config;
+  config.set_max_obligation_watches(2);
+  StartServer(config);
+  stub_ = v1::Fairness::NewStub(channel_);
+  v1::ObligationUpdate u;
+  auto first = Open(5);
+  auto second = Open(5);
+  EXPECT_EQ(first->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+  EXPECT_EQ(second->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+  for (int i = 0; i < 3; ++i) {
+    auto over = Open(5);
+    EXPECT_FALSE(over->reader->Read(&u));
+    grpc::Status s = over->reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("serves 2 obligation watches"));
+    EXPECT_THAT(s.error_message(), HasSubstr("maxObligationWatches"));
+  }
+  first->context.TryCancel();
+  (void)first->reader->Finish();
+  bool served = false;
+  for (int i = 0; i < 40 && !served; ++i) {
+    auto next = Open(5);
+    served = next->reader->Read(&u);
+    if (served) EXPECT_EQ(u.kind(), v1::ObligationUpdate::CAUGHT_UP);
+    next->context.TryCancel();
+    (void)next->reader->Finish();
+    if (!served) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(served);
+  second->context.TryCancel();
+  (void)second->reader->Finish();
+}
+
 size_t Threads() {
   return std::distance(std::filesystem::directory_iterator("/proc/self/task"),
                        std::filesystem::directory_iterator());

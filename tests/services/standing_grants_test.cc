@@ -24,6 +24,10 @@ namespace evenhand::services::auth {
 namespace {
 
 constexpr char kReplay[] = "evenhand.v1.Audit/Replay";
+constexpr char kWatch[] = "evenhand.v1.Fairness/WatchObligations";
+constexpr StandingGrants::Counted kNot = StandingGrants::Counted::kNot;
+constexpr StandingGrants::Counted kRead = StandingGrants::Counted::kRead;
+constexpr StandingGrants::Counted kWatches = StandingGrants::Counted::kWatch;
 
 v1::SecurityConfig Config(const std::string& json) {
   return testing::SecurityConfigFromJson(json);
@@ -58,7 +62,7 @@ TEST(StandingGrantsTest, AWithdrawnCallIsToldOnceAndAForgottenOneNever) {
     Caller caller = CertificateOf(name);
     Authorizer::Decision d = (*a)->Decide(caller, kReplay, v1::ReplayRequest());
     EXPECT_TRUE(d.grant.ok()) << d.grant.status();
-    auto held = standing.Keep(**a, caller, kReplay, v1::ReplayRequest(), *d.grant, true);
+    auto held = standing.Keep(**a, caller, kReplay, v1::ReplayRequest(), *d.grant, kRead);
     EXPECT_TRUE(held.ok()) << held.status();
     return *std::move(held);
   };
@@ -120,8 +124,8 @@ TEST(StandingGrantsTest, ACallAdmittedBeforeAReloadItMissedIsDecidedAgainWhenHel
   ASSERT_TRUE((*a)->Reload(SecondAuditorOnly())
                   .ok());
   EXPECT_EQ(standing.Reconsider(**a), 0u);  // nothing held yet
-  auto h1 = *standing.Keep(**a, first, kReplay, v1::ReplayRequest(), *d1.grant, false);
-  auto h2 = *standing.Keep(**a, second, kReplay, v1::ReplayRequest(), *d2.grant, false);
+  auto h1 = *standing.Keep(**a, first, kReplay, v1::ReplayRequest(), *d1.grant, kNot);
+  auto h2 = *standing.Keep(**a, second, kReplay, v1::ReplayRequest(), *d2.grant, kNot);
   EXPECT_TRUE(absl::IsPermissionDenied(h1->status())) << h1->status();
   EXPECT_TRUE(h2->status().ok()) << h2->status();
 }
@@ -136,31 +140,75 @@ TEST(StandingGrantsTest, APrincipalsOpenReadsAreCappedByItsLimit) {
                               /*local_mode=*/false);
   ASSERT_TRUE(a.ok()) << a.status();
   StandingGrants standing;
-  auto keep = [&](const Caller& caller, bool counts) {
+  auto keep = [&](const Caller& caller, StandingGrants::Counted counted) {
     Authorizer::Decision d = (*a)->Decide(caller, kReplay, v1::ReplayRequest());
     EXPECT_TRUE(d.grant.ok()) << d.grant.status();
     EXPECT_EQ(d.grant->max_concurrent_reads, 2u);
-    return standing.Keep(**a, caller, kReplay, v1::ReplayRequest(), *d.grant, counts);
+    return standing.Keep(**a, caller, kReplay, v1::ReplayRequest(), *d.grant, counted);
   };
   const Caller first = CertificateOf("auditor.demo.council");
-  auto r1 = keep(first, true);
-  auto r2 = keep(first, true);
-  auto uncounted = keep(first, false);  // a subscription, say: its own limit
+  auto r1 = keep(first, kRead);
+  auto r2 = keep(first, kRead);
+  auto uncounted = keep(first, kNot);  // a subscription, say: its own limit
   ASSERT_TRUE(r1.ok() && r2.ok() && uncounted.ok());
-  absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> third = keep(first, true);
+  absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> third = keep(first, kRead);
   ASSERT_TRUE(absl::IsResourceExhausted(third.status())) << third.status();
   EXPECT_EQ(ReasonOf(third.status()), "TOO_MANY_READS");
+  EXPECT_TRUE(absl::StrContains(third.status().message(), "has 2 reads open")) << third.status();
   EXPECT_TRUE(absl::StrContains(third.status().message(), "security.limits.maxConcurrentReads"))
       << third.status();
-  EXPECT_TRUE(keep(CertificateOf("auditor-2.demo.council"), true).ok());
+  EXPECT_TRUE(keep(CertificateOf("auditor-2.demo.council"), kRead).ok());
   r1->reset();
-  EXPECT_TRUE(keep(first, true).ok());
+  EXPECT_TRUE(keep(first, kRead).ok());
 }
 
-// Every method that streams a read counts against the limit, but for the
-// two with limits of their own: a streaming method added later is counted
-// unless it is named here.
-TEST(StandingGrantsTest, EveryStreamingReadCountsAgainstTheLimit) {
+// A principal's obligation watches are counted apart from its reads,
+// against a limit of their own.
+TEST(StandingGrantsTest, APrincipalsWatchesAreCappedApartFromItsReads) {
+  auto a =
+      Authorizer::Create(Config(R"({"limits": {"maxConcurrentReads": 1, "maxObligationWatches": 2},
+          "principals": [{"name": "clerk", "certificateNames": ["clerk.demo.council"],
+                          "roles": ["committee", "auditor"]},
+                         {"name": "member", "certificateNames": ["member.demo.council"],
+                          "roles": ["committee"]}]})"),
+                         /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  StandingGrants standing;
+  auto keep = [&](const std::string& name, const char* method,
+                  const google::protobuf::Message& request) {
+    const Caller caller = CertificateOf(name);
+    Authorizer::Decision d = (*a)->Decide(caller, method, request);
+    EXPECT_TRUE(d.grant.ok()) << d.grant.status();
+    EXPECT_EQ(d.grant->max_obligation_watches, 2u);
+    return standing.Keep(**a, caller, method, request, *d.grant, CallGate::CountedAs(method));
+  };
+  const v1::WatchObligationsRequest watch;
+  auto read = keep("clerk.demo.council", kReplay, v1::ReplayRequest());
+  auto w1 = keep("clerk.demo.council", kWatch, watch);
+  auto w2 = keep("clerk.demo.council", kWatch, watch);
+  ASSERT_TRUE(read.ok() && w1.ok() && w2.ok());
+  absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> third =
+      keep("clerk.demo.council", kWatch, watch);
+  ASSERT_TRUE(absl::IsResourceExhausted(third.status())) << third.status();
+  EXPECT_EQ(ReasonOf(third.status()), "TOO_MANY_WATCHES");
+  ASSERT_TRUE(GetErrorInfo(third.status()).has_value());
+  EXPECT_EQ(GetErrorInfo(third.status())->metadata().at("max_obligation_watches"), "2");
+  EXPECT_TRUE(absl::StrContains(third.status().message(), "has 2 obligation watches open"))
+      << third.status();
+  EXPECT_TRUE(absl::StrContains(third.status().message(), "security.limits.maxObligationWatches"))
+      << third.status();
+  // Its second read meets the read limit, not the watches'.
+  EXPECT_EQ(ReasonOf(keep("clerk.demo.council", kReplay, v1::ReplayRequest()).status()),
+            "TOO_MANY_READS");
+  EXPECT_TRUE(keep("member.demo.council", kWatch, watch).ok());
+  w2->reset();
+  EXPECT_TRUE(keep("clerk.demo.council", kWatch, watch).ok());
+}
+
+// Every method that streams counts against a limit: the watch against its
+// own, Subscribe against maxSubscriptions (elsewhere), every other against
+// the reads'. A streaming method added later is counted unless named here.
+TEST(StandingGrantsTest, EveryStreamingCallCountsAgainstALimit) {
   int streaming = 0;
   // Each service's file, by one of its messages (which links it in).
   for (const google::protobuf::FileDescriptor* file :
@@ -175,26 +223,35 @@ TEST(StandingGrantsTest, EveryStreamingReadCountsAgainstTheLimit) {
       if (!m->server_streaming() || m->client_streaming()) continue;
       ++streaming;
       const std::string method = absl::StrCat(service, "/", m->name());
-      const bool own_limit = m->name() == "Subscribe" || m->name() == "WatchObligations";
-      EXPECT_EQ(CallGate::CountsAsRead(method), !own_limit) << method;
+      const StandingGrants::Counted expected = m->name() == "Subscribe"          ? kNot
+                                               : m->name() == "WatchObligations" ? kWatches
+                                                                                 : kRead;
+      EXPECT_EQ(CallGate::CountedAs(method), expected) << method;
     }
   }
   EXPECT_EQ(streaming, 6);
 }
 
-// The local principal of local mode reads without that limit.
+// The local principal of local mode reads and watches without those limits.
 TEST(StandingGrantsTest, TheLocalPrincipalsReadsAreNotCapped) {
-  auto a = Authorizer::Create(Config(R"({"limits": {"maxConcurrentReads": 1}})"),
-                              /*local_mode=*/true);
+  auto a = Authorizer::Create(
+      Config(R"({"limits": {"maxConcurrentReads": 1, "maxObligationWatches": 1}})"),
+      /*local_mode=*/true);
   ASSERT_TRUE(a.ok()) << a.status();
   StandingGrants standing;
   std::vector<std::unique_ptr<StandingGrants::Hold>> held;
   for (int i = 0; i < 5; ++i) {
     Authorizer::Decision d = (*a)->Decide(Caller(), kReplay, v1::ReplayRequest());
     ASSERT_TRUE(d.grant.ok()) << d.grant.status();
-    auto h = standing.Keep(**a, Caller(), kReplay, v1::ReplayRequest(), *d.grant, true);
+    auto h = standing.Keep(**a, Caller(), kReplay, v1::ReplayRequest(), *d.grant, kRead);
     ASSERT_TRUE(h.ok()) << h.status();
     held.push_back(*std::move(h));
+    const v1::WatchObligationsRequest watch;
+    Authorizer::Decision w = (*a)->Decide(Caller(), kWatch, watch);
+    ASSERT_TRUE(w.grant.ok()) << w.grant.status();
+    auto hw = standing.Keep(**a, Caller(), kWatch, watch, *w.grant, kWatches);
+    ASSERT_TRUE(hw.ok()) << hw.status();
+    held.push_back(*std::move(hw));
   }
 }
 
