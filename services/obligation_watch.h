@@ -11,7 +11,10 @@
 // `max_queued` updates behind loses them and is ended with
 // RESOURCE_EXHAUSTED once its write in flight completes (a reader that never
 // reads again holds that one update until it goes away or the server
-// stops), so a slow reader cannot hold the server's memory.
+// stops), so a slow reader cannot hold the server's memory. At most
+// `max_watchers` are served at once: a call takes its place (Reserve)
+// before it goes on the record, and a watch over it is refused
+// RESOURCE_EXHAUSTED (TOO_MANY_WATCHES).
 //
 // What a watcher is told (ObligationUpdate, fairness.proto): first DUE_SOON
 // for every matching obligation already within its window, then CAUGHT_UP;
@@ -64,7 +67,7 @@ class ObligationWatch {
 
   // A place among the watchers, taken before a call goes on the record so
   // that it is not refused after: given back when dropped, unless a watch
-  // took it.
+  // took it. It must not outlive its ObligationWatch.
   class Place {
    public:
     Place(Place&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}

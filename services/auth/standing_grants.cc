@@ -43,8 +43,8 @@ absl::Status CheckLimit(StandingGrants::Counted counted, const Grant& grant, siz
           absl::ResourceExhaustedError(absl::StrCat(
               "principal ", Quoted(grant.identity.principal), " has ", open,
               " obligation watches open, and may have ", grant.max_obligation_watches,
-              " at once (security.limits.maxObligationWatches); one watch can follow several "
-              "groups and officers, or cancel one no longer read")),
+              " at once (security.limits.maxObligationWatches); follow several groups and "
+              "officers with one watch, or cancel one no longer read")),
           "TOO_MANY_WATCHES",
           {{"max_obligation_watches", absl::StrCat(grant.max_obligation_watches)}});
   }

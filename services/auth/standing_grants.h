@@ -13,9 +13,11 @@
 // call is no longer allowed, ABORTED when it would be granted differently
 // (call again). What it sent before stands.
 //
-// This module decides nothing itself; it keeps what the Authorizer needs to
-// decide again (the caller's connection facts, the method, the request, the
-// time it was admitted) and tells the call.
+// This module decides no grant itself; it keeps what the Authorizer needs
+// to decide again (the caller's connection facts, the method, the request,
+// the time it was admitted) and tells the call. It does count, by principal,
+// the calls held against one of its limits (open reads, obligation watches:
+// Counted), from Keep until the Hold is destroyed, and refuses one over it.
 //
 // Thread-safe.
 #ifndef EVENHAND_SERVICES_AUTH_STANDING_GRANTS_H_
