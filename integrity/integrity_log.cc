@@ -20,6 +20,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "storage/rocksdb_support.h"
@@ -67,6 +68,15 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
     o.env = log->map_env_.get();
     o.info_log = std::make_shared<storage::RocksLogger>("stream-map");
     o.write_buffer_size = 8 << 20;
+    // A checkpoint's batch writes each depth's places in increasing order
+    // (StreamMapStore's keys start "m" BE16(depth)): a hint per depth finds
+    // the next place near the last. Hints need the one writer it has.
+    o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(3));
+    o.allow_concurrent_memtable_write = false;
+    // Places read that were never written (beside an entry being split)
+    // are answered by a filter, not a search of the memtable.
+    o.memtable_whole_key_filtering = true;
+    o.memtable_prefix_bloom_size_ratio = 0.1;
     // A checkpoint reads the siblings along every changed head's path, many
     // of them absent (the children of an entry being split): bloom filters
     // answer those without a block read, and a block cache of its own keeps
