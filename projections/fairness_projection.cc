@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "base/logging.h"
+#include "base/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "projections/internal/case_bodies.h"
 #include "projections/internal/council_registry.h"
@@ -61,6 +62,45 @@ FairnessSettings FairnessSettings::FromConfig(const v1::FairnessConfig& c) {
   if (c.officer_time_ratio() != 0) s.officer_time_ratio = c.officer_time_ratio();
   if (c.parity_min_cases() != 0) s.parity_min_cases = static_cast<int>(c.parity_min_cases());
   return s;
+}
+
+absl::Status FairnessSettings::Check(const v1::FairnessConfig& c) {
+  auto share = [](const char* field, double value, double low, bool low_included, double high,
+                  const char* meaning) -> absl::Status {
+    // (Written so that NaN is out of range too.)
+    if (value == 0 || ((low_included ? value >= low : value > low) && value <= high)) {
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("fairness.", field, ": ", value, " is out of range: ", meaning, ", ",
+                     low_included ? "from " : "more than ", low, " to ", high,
+                     " (or leave it out for the "
+                     "protocol's default)"));
+  };
+  EH_RETURN_IF_ERROR(share("parityAlpha", c.parity_alpha(), 0, false, 0.5,
+                           "a significance level (0.05 is usual)"));
+  EH_RETURN_IF_ERROR(share("declineRateGap", c.decline_rate_gap(), 0, false, 1,
+                           "a difference of two shares (0.2 = 20 percentage points)"));
+  EH_RETURN_IF_ERROR(share("lateReplyGap", c.late_reply_gap(), 0, false, 1,
+                           "a difference of two shares (0.2 = 20 percentage points)"));
+  EH_RETURN_IF_ERROR(share("officerTimeRatio", c.officer_time_ratio(), 0, false, 1,
+                           "a fraction of the other groups' officer time (0.5 = half)"));
+  auto days = [](const char* field, uint32_t value, uint32_t high,
+                 const char* unit) -> absl::Status {
+    if (value <= high) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("fairness.", field, ": ", value,
+                                                   " is out of range: at most ", high, " ", unit,
+                                                   " (or leave it out for the protocol's "
+                                                   "default)"));
+  };
+  EH_RETURN_IF_ERROR(
+      days("offerDeadlineWorkingDays", c.offer_deadline_working_days(), 260, "working days"));
+  EH_RETURN_IF_ERROR(
+      days("queryReplyWorkingDays", c.query_reply_working_days(), 260, "working days"));
+  EH_RETURN_IF_ERROR(days("equalOfferLookbackDays", c.equal_offer_lookback_days(), 3660, "days"));
+  EH_RETURN_IF_ERROR(days("sameMatterWindowDays", c.same_matter_window_days(), 3660, "days"));
+  EH_RETURN_IF_ERROR(days("parityMinCases", c.parity_min_cases(), 1000000, "cases"));
+  return absl::OkStatus();
 }
 
 const std::string* MatterOf(const v1::Payload& p) {

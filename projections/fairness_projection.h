@@ -76,6 +76,11 @@ struct FairnessSettings {
   bool operator==(const FairnessSettings&) const = default;
 
   static FairnessSettings FromConfig(const v1::FairnessConfig& config);
+  // InvalidArgument, naming the field and its range, for a threshold the
+  // rules cannot mean (a significance level of 2, a negative gap, a
+  // deadline of a billion working days): a report decided by it would be
+  // signed and read as the protocol's. 0 is "the default" (proto3).
+  static absl::Status Check(const v1::FairnessConfig& config);
 };
 
 // What a report covers.

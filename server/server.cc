@@ -195,6 +195,7 @@ absl::Status CheckConfig(const v1::ServerConfig& c, bool with_security) {
     return absl::InvalidArgumentError(
         absl::StrCat("log.level: \"", c.log().level(), "\" is not one of info, warning, error"));
   }
+  EH_RETURN_IF_ERROR(projections::FairnessSettings::Check(c.fairness()));
   EH_RETURN_IF_ERROR(
       projections::WorkingDayCalendar::LoadFile(c.fairness().bank_holidays_file()).status());
   if (c.audit().verify_on_start() != "tail" && c.audit().verify_on_start() != "full") {

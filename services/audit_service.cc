@@ -109,6 +109,14 @@ class Concerns {
   absl::flat_hash_map<std::string, bool> opening_;
 };
 
+// A filter's positions the wrong way round select nothing, and say so.
+absl::Status CheckPositions(const v1::ReplayFilter& f) {
+  if (f.to_position() != 0 && f.from_position() > f.to_position()) {
+    return InvalidFieldError("filter.from_position", "is after filter.to_position");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 AuditService::AuditService(const storage::EventStore* store, integrity::IntegrityLog* integrity,
@@ -209,9 +217,7 @@ absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
 absl::Status AuditService::Select(const v1::ReplayFilter& f,
                                   const std::function<bool(const storage::EventPtr&)>& visit,
                                   const std::function<bool(uint64_t)>& progress) const {
-  if (f.to_position() != 0 && f.from_position() > f.to_position()) {
-    return InvalidFieldError("filter.from_position", "is after filter.to_position");
-  }
+  EH_RETURN_IF_ERROR(CheckPositions(f));
   const uint64_t last = store_->LastPosition();
   const uint64_t to = f.to_position() == 0 ? last : std::min(f.to_position(), last);
   uint64_t scanned = 0;
@@ -253,9 +259,10 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
                                   grpc::ServerWriter<v1::ReplayResponse>* writer) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReplay, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
-  // Names the log does not have are refused before the read is on the
-  // record as opened.
+  // Names the log does not have, and positions the wrong way round, are
+  // refused before the read is on the record as opened.
   if (absl::Status s = CheckNames(request->filter()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckPositions(request->filter()); !s.ok()) return ToGrpcStatus(s);
   v1::ReplayFilter scoped = request->filter();
   if (grant->values == auth::Grant::Values::kOwnGroupOnly && scoped.group_id().empty()) {
     // A group's reader replays what concerns its own group.
@@ -347,9 +354,13 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
         if (chunk.events_size() == 0 && !client_gone) flush(scanned);
         return !client_gone && !standing->withdrawn();
       });
-  if (!status.ok()) return ToGrpcStatus(status);
-  if (!inner.ok()) return ToGrpcStatus(inner);
-  if (client_gone) return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  if (!status.ok() || !inner.ok() || client_gone) {
+    // Ended before it was done: on the record with what it was sent.
+    options_.gate->RecordEnd(*grant, kReplay, *request, returned - unsent, "cancelled");
+    if (!status.ok()) return ToGrpcStatus(status);
+    if (!inner.ok()) return ToGrpcStatus(inner);
+    return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  }
   if (!flush(last)) {
     // Withdrawn: nothing more is sent, not even what was read before it
     // was seen.

@@ -203,7 +203,12 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
         ++sent;
         return true;
       });
-  if (!status.ok()) return ToGrpcStatus(status);
+  if (!status.ok()) {
+    // Ended before it was done (a damaged or unreadable event): on the
+    // record with what it was sent.
+    options_.gate->RecordEnd(*grant, kReadStream, *request, sent - chunks.pending(), "cancelled");
+    return ToGrpcStatus(status);
+  }
   if (absl::Status withdrawn = hold->status(); !withdrawn.ok()) {
     // Nothing more is sent, not even what was read before it was seen.
     options_.gate->RecordEnd(*grant, kReadStream, *request, sent - chunks.pending(), "withdrawn");

@@ -185,6 +185,15 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
                              "BEYOND_END_OF_LOG",
                              {{"field", "as_of_position"}, {"last_position", absl::StrCat(last)}});
       }
+      if (query.as_of_position == 0 && last > 0) {
+        // Before the first event: an empty report would read as "no rule
+        // was broken".
+        return WithErrorInfo(
+            absl::OutOfRangeError("as_of_position: 0 is before the first event (positions start "
+                                  "at 1): the log was empty then, so there is nothing to report; "
+                                  "ask as of position 1 or later"),
+            "BEFORE_FIRST_EVENT", {{"field", "as_of_position"}});
+      }
       // The log stood at P until the next event was recorded; judge
       // deadlines at the moment P was recorded.
       query.as_of_time = now;

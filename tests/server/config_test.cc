@@ -1,10 +1,15 @@
 // The server's JSON config file and its defaults.
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "projections/fairness_projection.h"
 #include "server/server.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -96,6 +101,43 @@ TEST_F(ConfigTest, AnEventLimitClientsCouldNotReadBackIsRefusedAtStart) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        AllOf(HasSubstr("maxEventBytes: 5242880 is more than 3145728"),
                              HasSubstr("never read back"))));
+}
+
+// A threshold the rules cannot mean would make a signed report read as the
+// protocol's: refused at start, naming the field and its range.
+TEST_F(ConfigTest, FairnessThresholdsOutOfTheirRangeAreRefusedAtStart) {
+  struct Case {
+    std::function<void(v1::FairnessConfig*)> set;
+    std::string says;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<Case> cases = {
+      {[](v1::FairnessConfig* f) { f->set_parity_alpha(2); }, "fairness.parityAlpha: 2 is out"},
+      {[](v1::FairnessConfig* f) { f->set_parity_alpha(-0.05); }, "fairness.parityAlpha: -0.05"},
+      {[&](v1::FairnessConfig* f) { f->set_parity_alpha(nan); }, "fairness.parityAlpha: nan"},
+      {[](v1::FairnessConfig* f) { f->set_decline_rate_gap(-1); },
+       "fairness.declineRateGap: -1 is out of range"},
+      {[](v1::FairnessConfig* f) { f->set_late_reply_gap(1.5); }, "fairness.lateReplyGap: 1.5"},
+      {[](v1::FairnessConfig* f) { f->set_officer_time_ratio(3); }, "fairness.officerTimeRatio: 3"},
+      {[](v1::FairnessConfig* f) { f->set_query_reply_working_days(1000000000); },
+       "fairness.queryReplyWorkingDays: 1000000000 is out of range: at most 260"},
+      {[](v1::FairnessConfig* f) { f->set_same_matter_window_days(100000); },
+       "fairness.sameMatterWindowDays"},
+  };
+  for (const Case& c : cases) {
+    ServerOptions options;
+    options.config.set_listen("127.0.0.1:0");
+    options.config.set_data_dir(dir_.Sub("data"));
+    c.set(options.config.mutable_fairness());
+    EXPECT_THAT(EvenHandServer::Start(options),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.says)));
+  }
+  // The edges are allowed.
+  v1::ServerConfig edges;
+  edges.mutable_fairness()->set_parity_alpha(0.5);
+  edges.mutable_fairness()->set_decline_rate_gap(1);
+  edges.mutable_fairness()->set_query_reply_working_days(260);
+  EXPECT_TRUE(projections::FairnessSettings::Check(edges.fairness()).ok());
 }
 
 TEST_F(ConfigTest, PlainTextOffLoopbackRefusesToStartSayingHowToConfigureTls) {

@@ -238,11 +238,24 @@ TEST_F(RareErrorsTest, AReportOrFindingsAsOfATimeBeforeTheFirstEventAreOutOfRang
 
   // As of the moment it was recorded, there is a report.
   *before.mutable_as_of_time() = ToProtoTime(now_);
+  {
+    grpc::ClientContext context;
+    v1::FairnessReport response;
+    grpc::Status at_first = fairness_stub_->GetReport(&context, before, &response);
+    EXPECT_TRUE(at_first.ok()) << at_first.error_message();
+    EXPECT_EQ(response.as_of_position(), 2u);
+  }
+
+  // As of position 0 (set, not left out): the same refusal, by position.
+  v1::ReportRequest zero;
+  zero.set_as_of_position(0);
+  ASSERT_EQ(zero.as_of_case(), v1::ReportRequest::kAsOfPosition);
   grpc::ClientContext context;
   v1::FairnessReport response;
-  grpc::Status at_first = fairness_stub_->GetReport(&context, before, &response);
-  EXPECT_TRUE(at_first.ok()) << at_first.error_message();
-  EXPECT_EQ(response.as_of_position(), 2u);
+  grpc::Status at_zero = fairness_stub_->GetReport(&context, zero, &response);
+  EXPECT_EQ(at_zero.error_code(), grpc::StatusCode::OUT_OF_RANGE) << at_zero.error_message();
+  EXPECT_EQ(ErrorInfoOf(at_zero).reason(), "BEFORE_FIRST_EVENT");
+  EXPECT_EQ(Metadata(ErrorInfoOf(at_zero), "field"), "as_of_position");
 }
 
 // ---- UNAVAILABLE: READ_ONLY ---------------------------------------------------

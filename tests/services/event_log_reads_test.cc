@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/grpc_deadline.h"
+#include "evenhand/v1/audit.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -259,6 +260,46 @@ TEST_F(EventLogReadsTest, AReadTheClientEndsEarlyIsRecordedWithWhatItWasSent) {
   EXPECT_EQ(records[1].outcome(), "cancelled");
   EXPECT_GT(records[1].events_returned(), 0u);
   EXPECT_LT(records[1].events_returned(), 60000u);
+}
+
+// A Replay whose positions are the wrong way round is refused before it is
+// on the record; one the client ends early is on the record as cancelled,
+// with what it was sent, as ReadAll and ReadStream are.
+TEST_F(EventLogReadsTest, AReplayIsOnTheRecordOnlyIfItBeganAndThenHowItEnded) {
+  record_reads_ = true;
+  StartServer();
+  for (int i = 0; i < 40; ++i) Append(absl::StrCat("briefing-", i), 1000);
+  if (HasFatalFailure()) return;
+  auto audit = v1::Audit::NewStub(channel_);
+  const std::string method = "evenhand.v1.Audit/Replay";
+  {
+    v1::ReplayRequest backwards;
+    backwards.mutable_filter()->set_from_position(10);
+    backwards.mutable_filter()->set_to_position(5);
+    grpc::ClientContext context;
+    auto reader = audit->Replay(&context, backwards);
+    v1::ReplayResponse r;
+    EXPECT_FALSE(reader->Read(&r));
+    const grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr("is after filter.to_position"));
+  }
+  EXPECT_TRUE(AccessRecords(method).empty());
+  {
+    grpc::ClientContext context;
+    auto reader = audit->Replay(&context, v1::ReplayRequest());
+    v1::ReplayResponse r;
+    ASSERT_TRUE(reader->Read(&r));
+    context.TryCancel();
+    while (reader->Read(&r)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  const std::vector<v1::AccessRecorded> records = AccessRecords(method, 2);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].outcome(), "opened");
+  EXPECT_EQ(records[1].outcome(), "cancelled");
+  EXPECT_LT(records[1].events_returned(), 40000u);
 }
 
 // A subscription from the end starts after its own access record: what
