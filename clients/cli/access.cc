@@ -29,16 +29,10 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
   filter->add_event_types("AccessRecorded");
   // The server records each principal's reads as their actor.
   filter->set_actor(flags.principal);
-  if (!flags.from.empty()) {
-    absl::StatusOr<absl::Time> t = ParseWhen("--from", flags.from, false);
-    if (!t.ok()) return FailUsage(t.status());
-    *filter->mutable_occurred_from() = ToProtoTime(*t);
-  }
-  if (!flags.to.empty()) {
-    absl::StatusOr<absl::Time> t = ParseWhen("--to", flags.to, true);
-    if (!t.ok()) return FailUsage(t.status());
-    *filter->mutable_occurred_to() = ToProtoTime(*t);
-  }
+  absl::StatusOr<Period> period = ParsePeriod(flags.from, flags.to);
+  if (!period.ok()) return FailUsage(period.status());
+  if (period->from) *filter->mutable_occurred_from() = ToProtoTime(*period->from);
+  if (period->to) *filter->mutable_occurred_to() = ToProtoTime(*period->to);
   auto channel = context.Channel();
   if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
@@ -102,7 +96,8 @@ void AddAccess(Registry& r) {
   cmd->add_option("--principal", flags->principal,
                   "only this principal's records (default: everyone's)");
   cmd->add_option("--from", flags->from, "on or after this day (YYYY-MM-DD, UK) or time");
-  cmd->add_option("--to", flags->to, "on or before this day (included) or before this time");
+  cmd->add_option("--to", flags->to,
+                  "on or before this day (included), or before this time (excluded)");
   cmd->add_option("--method", flags->method, "only methods containing this, e.g. Export");
   cmd->add_flag("--denied", flags->denied_only, "only refusals");
   AddFormatOption(cmd, &flags->format, {"table", "json"});

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "base/time_util.h"
 #include "base/uuid.h"
 #include "clients/cli/common.h"
 #include "clients/event_log_client.h"
@@ -82,6 +83,16 @@ absl::StatusOr<std::vector<v1::Event>> EventsFromJson(const std::string& text) {
 }
 
 absl::Status FillDefaults(const AppendFlags& flags, v1::Event* e) {
+  if (!e->has_occurred_at() && flags.occurred_at.empty() &&
+      (!flags.event_id.empty() || !e->event_id().empty())) {
+    // "Now" differs at every run: the same id with another time is refused
+    // as a different event, so a retry would never be recorded once.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event ", e->event_id().empty() ? flags.event_id : e->event_id(),
+        " has its id but no occurredAt: give --occurred-at (or "
+        "occurredAt in the JSON) too, so that running the command again sends the same event "
+        "and it is recorded once"));
+  }
   if (e->event_id().empty()) e->set_event_id(flags.event_id.empty() ? NewUuid() : flags.event_id);
   if (!e->has_occurred_at()) {
     absl::Time at = absl::Now();
@@ -147,6 +158,7 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
     if (flags.file.empty() || flags.file == "-") {
       text << std::cin.rdbuf();
     } else {
+      if (absl::Status s = CheckReadableFile("--file", flags.file); !s.ok()) return FailIo(s);
       std::ifstream in(flags.file);
       if (!in) return FailIo(absl::NotFoundError(absl::StrCat("--file: cannot open ", flags.file)));
       text << in.rdbuf();
@@ -160,15 +172,41 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
           ": give each its own eventId in the JSON")));
     }
   }
+  // What this command made up (ids, times), for a retry that must send the
+  // same events.
+  std::vector<std::string> made_up;
   for (v1::Event& e : events) {
+    const bool had_id = !e.event_id().empty() || !flags.event_id.empty();
     if (absl::Status s = FillDefaults(flags, &e); !s.ok()) return FailUsage(s);
+    if (!had_id) {
+      made_up.push_back(
+          absl::StrCat("--event-id=", e.event_id(), " --occurred-at=",
+                       absl::FormatTime(absl::RFC3339_full, FromProtoTime(e.occurred_at()),
+                                        absl::UTCTimeZone())));
+    }
     *request.add_events() = std::move(e);
   }
   auto channel = context.Channel();
   if (!channel.ok()) return FailLocal(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   absl::StatusOr<v1::AppendResponse> response = client.Append(request);
-  if (!response.ok()) return FailServer(response.status(), context);
+  if (!response.ok()) {
+    const absl::StatusCode code = response.status().code();
+    const bool may_retry =
+        code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded ||
+        code == absl::StatusCode::kUnknown || code == absl::StatusCode::kInternal ||
+        code == absl::StatusCode::kAborted || code == absl::StatusCode::kResourceExhausted ||
+        code == absl::StatusCode::kCancelled;
+    if (may_retry && !made_up.empty()) {
+      // It may have been recorded: only the same ids make a retry safe.
+      std::fprintf(stderr,
+                   "evenhand: the events may or may not have been recorded; to retry without "
+                   "recording any twice, send them again with the ids and times this command "
+                   "gave them:\n");
+      for (const std::string& m : made_up) std::fprintf(stderr, "  %s\n", m.c_str());
+    }
+    return FailServer(response.status(), context);
+  }
   std::printf("%s\n", ToJsonLine(*response).c_str());
   return kOk;
 }
@@ -192,8 +230,11 @@ void AddAppend(Registry& r) {
   cmd->add_option("--payload", flags->payload, "the event's fields as JSON, with --type");
   cmd->add_option("--source", flags->source, "source_system of the events")->capture_default_str();
   cmd->add_option("--actor", flags->actor, "actor (default $USER)");
-  cmd->add_option("--occurred-at", flags->occurred_at, "RFC 3339 time (default now)");
-  cmd->add_option("--event-id", flags->event_id, "UUID (default a new one)");
+  cmd->add_option("--occurred-at", flags->occurred_at,
+                  "RFC 3339 time (default now; required with --event-id)");
+  cmd->add_option("--event-id", flags->event_id,
+                  "UUID (default a new one); with --occurred-at, running the command again "
+                  "records the event once");
   cmd->add_option("--correlation-id", flags->correlation_id, "correlation id");
   cmd->add_option("--causation-id", flags->causation_id, "causation id");
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -166,7 +167,7 @@ CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
   std::string help = absl::StrJoin(formats, ", ");
   if (std::find(formats.begin(), formats.end(), "json") != formats.end()) {
     allowed.push_back("jsonl");
-    help = absl::StrCat(help, " (json: one object per line; jsonl is the same)");
+    help = absl::StrCat(help, " (jsonl is another name for json)");
   }
   return cmd->add_option("--format", *format, help)
       ->transform(AnyCase())
@@ -406,9 +407,46 @@ void AddFilterFlags(CLI::App* cmd, FilterFlags* f) {
   cmd->add_option("--officer", f->officer, "events concerning this officer");
   cmd->add_option("--member", f->member, "events concerning this councillor");
   cmd->add_option("--from", f->from, "happened on or after this day (YYYY-MM-DD, UK) or time");
-  cmd->add_option("--to", f->to, "happened on or before this day (included) or before this time");
+  cmd->add_option("--to", f->to,
+                  "happened on or before this day (included), or before this time (excluded)");
   cmd->add_option("--from-position", f->from_position, "first position")->transform(Decimal());
   cmd->add_option("--to-position", f->to_position, "last position")->transform(Decimal());
+}
+
+absl::Status CheckReadableFile(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) {
+    return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path, ": no such file"));
+  }
+  if (std::filesystem::is_directory(st)) {
+    return absl::NotFoundError(
+        absl::StrCat(flag, ": cannot read ", path, ": it is a folder; name a file in it"));
+  }
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot open ", path));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Period> ParsePeriod(const std::string& from, const std::string& to) {
+  Period p;
+  if (!from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseWhen("--from", from, false);
+    if (!t.ok()) return t.status();
+    p.from = *t;
+  }
+  if (!to.empty()) {
+    absl::StatusOr<absl::Time> t = ParseWhen("--to", to, true);
+    if (!t.ok()) return t.status();
+    p.to = *t;
+  }
+  if (p.from && p.to && *p.from >= *p.to) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--from=", from, " is not before --to=", to,
+                     ": the period would hold nothing; give its first day as --from and its last "
+                     "as --to"));
+  }
+  return p;
 }
 
 absl::StatusOr<v1::ReplayFilter> MakeFilter(const FilterFlags& f) {
@@ -420,16 +458,10 @@ absl::StatusOr<v1::ReplayFilter> MakeFilter(const FilterFlags& f) {
   filter.set_group_id(f.group);
   filter.set_officer_id(f.officer);
   filter.set_member_id(f.member);
-  if (!f.from.empty()) {
-    absl::StatusOr<absl::Time> t = ParseWhen("--from", f.from, false);
-    if (!t.ok()) return t.status();
-    *filter.mutable_occurred_from() = ToProtoTime(*t);
-  }
-  if (!f.to.empty()) {
-    absl::StatusOr<absl::Time> t = ParseWhen("--to", f.to, true);
-    if (!t.ok()) return t.status();
-    *filter.mutable_occurred_to() = ToProtoTime(*t);
-  }
+  absl::StatusOr<Period> period = ParsePeriod(f.from, f.to);
+  if (!period.ok()) return period.status();
+  if (period->from) *filter.mutable_occurred_from() = ToProtoTime(*period->from);
+  if (period->to) *filter.mutable_occurred_to() = ToProtoTime(*period->to);
   filter.set_from_position(f.from_position);
   filter.set_to_position(f.to_position);
   return filter;
@@ -437,7 +469,9 @@ absl::StatusOr<v1::ReplayFilter> MakeFilter(const FilterFlags& f) {
 
 void AddPeriodFlags(CLI::App* cmd, PeriodFlags* flags) {
   cmd->add_option("--from", flags->from, "first day of the period (YYYY-MM-DD, UK) or a time");
-  cmd->add_option("--to", flags->to, "last day of the period, included (YYYY-MM-DD) or a time");
+  cmd->add_option("--to", flags->to,
+                  "last day of the period, included (YYYY-MM-DD), or the time it ends, excluded "
+                  "(RFC 3339)");
   cmd->add_option("--as-of", flags->as_of,
                   "read the log as it stood at a position (a number), at the end of a day "
                   "(YYYY-MM-DD) or at a time (RFC 3339)");
@@ -445,17 +479,11 @@ void AddPeriodFlags(CLI::App* cmd, PeriodFlags* flags) {
 
 absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags) {
   v1::ReportRequest request;
-  if (!flags.from.empty()) {
-    absl::StatusOr<absl::Time> t = ParseWhen("--from", flags.from, false);
-    if (!t.ok()) return t.status();
-    *request.mutable_from() = ToProtoTime(*t);
-  }
-  if (!flags.to.empty()) {
-    // --to names the last day of the period, which it includes.
-    absl::StatusOr<absl::Time> t = ParseWhen("--to", flags.to, true);
-    if (!t.ok()) return t.status();
-    *request.mutable_to() = ToProtoTime(*t);
-  }
+  // --to names the last day of the period, which it includes.
+  absl::StatusOr<Period> period = ParsePeriod(flags.from, flags.to);
+  if (!period.ok()) return period.status();
+  if (period->from) *request.mutable_from() = ToProtoTime(*period->from);
+  if (period->to) *request.mutable_to() = ToProtoTime(*period->to);
   if (!flags.as_of.empty()) {
     uint64_t position;
     if (absl::SimpleAtoi(flags.as_of, &position)) {

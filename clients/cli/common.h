@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,10 @@ void KeepGrpcLogs();
 int FailUsage(const absl::Status& status);
 // A local file that cannot be read or written. Exit code 4.
 int FailIo(const absl::Status& status);
+// OK if `path` is a file this process can open to read; else NotFound or
+// FailedPrecondition saying why, `flag` first (a folder opens, and then
+// reads as nothing, which must not pass for an empty file).
+absl::Status CheckReadableFile(const std::string& flag, const std::string& path);
 // A problem found before any server is asked: a file that is not there or
 // cannot be read (NotFound, PermissionDenied: exit code 4, as FailIo) or
 // flags that do not fit (anything else: exit code 2, as FailUsage).
@@ -177,6 +182,14 @@ const CLI::Validator& Decimal();
 // midnight that ends it rather than the one that starts it.
 absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string& text,
                                      bool end_of_day);
+
+// --from and --to (either may be empty: unbounded), by ParseWhen: --from's
+// day from its start, --to's to its end. A period that ends before it
+// begins, or as it begins, is refused (it would select nothing, silently).
+struct Period {
+  std::optional<absl::Time> from, to;
+};
+absl::StatusOr<Period> ParsePeriod(const std::string& from, const std::string& to);
 
 // The replay/export filter flags.
 struct FilterFlags {

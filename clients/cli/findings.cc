@@ -51,10 +51,12 @@ int RunFindings(const Context& context, const FindingsFlags& flags) {
     if (flags.format == "json") {
       std::printf("%s\n", ToJsonLine(f).c_str());
     } else {
-      // The day the protocol names: a deadline at the midnight that ends a
-      // day is that day's, in UK time.
-      const std::string day = absl::FormatTime(
-          "%Y-%m-%d", FromProtoTime(f.occurred_at()) - absl::Nanoseconds(1), UkTimeZone());
+      // The UK day it occurred, by which --from and --to select it, as the
+      // page, the CSV and the JSON date it: a deadline missed at the
+      // midnight that ends a day is the next day's (its explanation names
+      // the day it was due).
+      const std::string day =
+          absl::FormatTime("%Y-%m-%d", FromProtoTime(f.occurred_at()), UkTimeZone());
       std::printf("%-10s  %-8s %-26s %-14s %-28s %s\n", day.c_str(),
                   v1::Severity_Name(f.severity()).c_str(), Printable(f.rule_id()).c_str(),
                   f.group_id().empty() ? "-" : Printable(f.group_id()).c_str(),

@@ -23,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "base/error_details.h"
+#include "base/status_macros.h"
 #include "clients/cli/common.h"
 #include "clients/event_log_client.h"
 
@@ -44,6 +45,7 @@ struct Stream {
 };
 
 absl::StatusOr<std::vector<Stream>> ReadImportFile(const std::string& path, size_t* total) {
+  EH_RETURN_IF_ERROR(CheckReadableFile("import", path));
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::map<std::string, size_t> index;

@@ -83,6 +83,20 @@ class EvenHandCli(unittest.TestCase):
         positions = [int(p) for p in reply["positions"]]
         self.assertEqual(positions, list(range(positions[0], positions[0] + 3)))
 
+    def test_append_with_an_id_and_a_time_is_recorded_once_however_often_it_runs(self):
+        args = ("append", "--stream=briefing-B-cli-once", "--type=BriefingRequested",
+                '--payload={"briefingId": "B-cli-once", "groupId": "green", "topic": "Parks", '
+                '"matterId": "parks", "requestedByMemberId": "green-1", '
+                '"routedToOfficerId": "o-ceo"}',
+                "--event-id=0b9c7a1e-3f4d-4e2a-9c5b-7d8e6f1a2b3c",
+                "--occurred-at=2026-03-02T10:00:00Z")
+        first = json.loads(self.cli(*args).stdout)
+        again = json.loads(self.cli(*args).stdout)
+        self.assertEqual(first["positions"], again["positions"])
+        self.assertTrue(again.get("idempotentReplay"), again)
+        out = self.cli("read", "--stream=briefing-B-cli-once", "--format=json").stdout
+        self.assertEqual(len(out.splitlines()), 1)
+
     def test_append_from_flags(self):
         self.cli("append", "--stream=briefing-B-cli", "--type=BriefingRequested",
                  '--payload={"briefingId": "B-cli", "groupId": "green", "topic": "Parks", '
@@ -282,6 +296,13 @@ class EvenHandCli(unittest.TestCase):
         result = self.cli("report", "--as-of=99999999", check=False)
         self.assertEqual(result.returncode, 3, result.stderr)
         self.assertNotIn("for the day", result.stderr)
+        # Position 0 is before the first event too: no empty signed report.
+        for command in (["report", "--format=json"], ["findings"]):
+            result = self.cli(*command, "--as-of=0", check=False)
+            self.assertEqual(result.returncode, 3, result.stderr)
+            self.assertIn("0 is before the first event", result.stderr)
+            if command[0] == "report":
+                self.assertEqual(result.stdout, "")
 
     def test_unknown_groups_rules_cases_and_commands_are_errors(self):
         result = self.cli("findings", "--group=greens", check=False)
@@ -548,6 +569,11 @@ class EvenHandCli(unittest.TestCase):
                       result.stderr)
 
     def test_local_files_that_cannot_be_read_or_written_are_exit_4(self):
+        # A folder opens, then reads as nothing: not "0 events imported".
+        for args in (["import", self.tmp], ["append", "--stream=s", f"--file={self.tmp}"]):
+            result = self.cli(*args, check=False)
+            self.assertEqual(result.returncode, 4, (args, result.stderr))
+            self.assertIn("it is a folder", result.stderr, args)
         missing = os.path.join(self.tmp, "no-such-folder", "file")
         for args in (["verify", missing],
                      [f"--ca={missing}", "status"],
@@ -588,7 +614,19 @@ class EvenHandCli(unittest.TestCase):
                            (["--ca", "", "status"], "--ca: must name a file"),
                            (["--server-name=council.example", "status"], "needs TLS"),
                            (["verify-report", "--pubkey=k.pem", "--config=c.json", "r.html"],
-                            "give --bundle")):
+                            "give --bundle"),
+                           # A period that ends before it begins selects nothing.
+                           (["findings", "--from=2026-06-01", "--to=2026-03-01"],
+                            "--from=2026-06-01 is not before --to=2026-03-01"),
+                           (["report", "--from=2026-06-01", "--to=2026-05-31"], "not before"),
+                           (["replay", "--from=2026-05-01", "--to=2026-04-01"], "not before"),
+                           (["export", "--from=2026-05-01", "--to=2026-04-01",
+                             "--output=unused.bundle"], "not before"),
+                           (["access", "--from=2026-12-05", "--to=2026-12-01"], "not before"),
+                           # An id with "now" would be another event at every run.
+                           (["append", "--stream=s", "--type=BriefingRequested",
+                             "--event-id=6f1c3a52-9d0e-4c1b-8a77-0c7e5b0d2f11"],
+                            "has its id but no occurredAt")):
             result = self.cli(*args, check=False)
             self.assertEqual(result.returncode, 2, (args, result.stderr))
             self.assertIn(says, result.stderr, args)
@@ -659,11 +697,24 @@ class EvenHandCli(unittest.TestCase):
         table = self.cli("findings").stdout.splitlines()[1:]
         self.assertEqual(len(found), len(table))
         self.assertTrue(found)
+        by_day = {}
         for f, row in zip(found, table):
             at = datetime.fromisoformat(f["occurredAt"].replace("Z", "+00:00"))
-            # A deadline at the midnight that ends a day is that day's.
-            day = (at - timedelta(microseconds=1)).astimezone(ZoneInfo("Europe/London")).date()
-            self.assertEqual(row.split()[0], day.isoformat(), (f["occurredAt"], row))
+            # The UK day it occurred, as the page, the CSV and the JSON date it
+            # (a deadline missed at midnight is the next day's).
+            day = at.astimezone(ZoneInfo("Europe/London")).date().isoformat()
+            self.assertEqual(row.split()[0], day, (f["occurredAt"], row))
+            if f.get("caseId"):  # (access-parity is the period's, dated by its end)
+                by_day.setdefault(day, []).append((f["ruleId"], f["caseId"], f["occurredAt"]))
+        self.assertTrue(any(f["occurredAt"].endswith("T00:00:00Z") or
+                            f["occurredAt"].endswith("T23:00:00Z") for f in found))
+        # The day shown is the day --from and --to select it by.
+        for day, wanted in by_day.items():
+            out = self.cli("findings", f"--from={day}", f"--to={day}", "--format=json").stdout
+            got = [(g["ruleId"], g.get("caseId", ""), g["occurredAt"])
+                   for g in map(json.loads, out.splitlines())]
+            for w in wanted:
+                self.assertIn(w, got, day)
 
     def test_names_from_council_systems_cannot_drive_the_terminal(self):
         # A group's name is free text from a council system; tables print
