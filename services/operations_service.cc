@@ -130,6 +130,11 @@ absl::StatusOr<std::string> OperationsService::Folder(const std::string& asked) 
                      " (or holds it): a backup must live apart from what it backs up, ideally on "
                      "another disk"));
   }
+  if (fs::exists(normal, ec) && !fs::is_directory(normal, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("the backup folder ", dir,
+                                                      " is a file, not a folder: name a folder "
+                                                      "(backup.dir in the config, or --to)"));
+  }
   return normal.string();
 }
 

@@ -47,7 +47,31 @@ BackupSummary Summary(const rocksdb::BackupInfo& info) {
   return b;
 }
 
+// What an operator can put right, said before RocksDB says it as an
+// internal error: a file where the folder should be, or (to read backups)
+// no folder, or one no backup was ever made in.
+absl::Status CheckFolder(const std::string& dir, bool to_read) {
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(dir, ec);
+  if (std::filesystem::exists(st) && !std::filesystem::is_directory(st)) {
+    return absl::FailedPreconditionError(absl::StrCat("the backup folder ", dir,
+                                                      " is a file, not a folder: name a folder "
+                                                      "(backup.dir in the config, or --to)"));
+  }
+  if (!to_read) return absl::OkStatus();
+  if (!std::filesystem::exists(st)) {
+    return absl::NotFoundError(absl::StrCat("the backup folder ", dir,
+                                            " does not exist: no backup was made there (check "
+                                            "backup.dir in the config, or --to)"));
+  }
+  if (!std::filesystem::is_directory(std::filesystem::path(dir) / "meta", ec)) {
+    return absl::NotFoundError(absl::StrCat(dir, " holds no backup (no backup was made there)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status OpenWritable(const std::string& dir, Engine* e) {
+  EH_RETURN_IF_ERROR(CheckFolder(dir, /*to_read=*/false));
   rocksdb::BackupEngine* raw = nullptr;
   EH_RETURN_IF_ERROR(
       Rocks(rocksdb::BackupEngine::Open(Options(dir, e->env.get()), e->env.get(), &raw),
@@ -57,6 +81,7 @@ absl::Status OpenWritable(const std::string& dir, Engine* e) {
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> OpenReadOnly(const std::string& dir) {
+  EH_RETURN_IF_ERROR(CheckFolder(dir, /*to_read=*/true));
   auto e = std::make_unique<Engine>();
   rocksdb::BackupEngineReadOnly* raw = nullptr;
   rocksdb::BackupEngineOptions o = Options(dir, e->env.get());
@@ -73,6 +98,7 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
   // A new folder is made owner-only; an existing one is left as its owner
   // set it (the files in it are owner-only either way).
   std::error_code ec;
+  EH_RETURN_IF_ERROR(CheckFolder(dir, /*to_read=*/false));
   if (!std::filesystem::exists(dir, ec)) EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
   Engine e;
   EH_RETURN_IF_ERROR(OpenWritable(dir, &e));

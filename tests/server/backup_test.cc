@@ -302,6 +302,29 @@ TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
     EXPECT_THAT(s.error_message(), ::testing::AnyOf(HasSubstr("not an absolute path"),
                                                     HasSubstr("inside the data folder")));
   }
+  // A file where the folder should be, and a folder no backup was made
+  // in, are the operator's to put right: said so, not INTERNAL.
+  const std::string file = dir_.Sub("a-file");
+  { std::ofstream(file) << "not a folder"; }
+  {
+    grpc::ClientContext context;
+    v1::BackupRequest request;
+    request.set_to(file);
+    v1::BackupInfo info;
+    grpc::Status s = stub->Backup(&context, request, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("is a file, not a folder"));
+  }
+  for (const std::string& dir : {dir_.Sub("never-made"), file}) {
+    grpc::ClientContext context;
+    v1::ListBackupsRequest request;
+    request.set_dir(dir);
+    v1::ListBackupsResponse response;
+    grpc::Status s = stub->ListBackups(&context, request, &response);
+    EXPECT_NE(s.error_code(), grpc::StatusCode::INTERNAL) << s.error_message();
+    EXPECT_THAT(s.error_message(), ::testing::AnyOf(HasSubstr("does not exist"),
+                                                    HasSubstr("is a file, not a folder")));
+  }
 }
 
 class TamperedBackupTest : public BackupTest {
