@@ -296,7 +296,10 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   auto flush = [&](uint64_t scanned) {
     if (standing->withdrawn()) return false;
     chunk.set_scanned_to_position(scanned);
-    if (!writer->Write(chunk)) client_gone = true;
+    if (!writer->Write(chunk)) {
+      client_gone = true;  // its events were not sent: still unsent
+      return true;
+    }
     chunk.clear_events();
     unsent = 0;
     return true;

@@ -166,6 +166,11 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kReadStream, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   if (absl::Status s = CheckDirection(request->direction()); !s.ok()) return ToGrpcStatus(s);
+  // A stream id the log could not hold is refused before the read is on
+  // the record.
+  if (absl::Status s = storage::CheckStreamId(request->stream_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   // Within the principal's open reads; ends, with a clear status, if a
   // reloaded configuration withdraws it.
   absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
@@ -178,7 +183,10 @@ grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,
   std::string owner;
   if (grant->values == auth::Grant::Values::kOwnGroupOnly) {
     absl::StatusOr<std::string> o = options_.gate->authorizer().OwnerOf(request->stream_id());
-    if (!o.ok()) return ToGrpcStatus(o.status());
+    if (!o.ok()) {
+      options_.gate->RecordEnd(*grant, kReadStream, *request, 0, "cancelled");
+      return ToGrpcStatus(o.status());
+    }
     owner = *o;
   }
   ChunkWriter<v1::ReadResponse> chunks(writer, &Itself);

@@ -103,6 +103,10 @@ absl::StatusOr<EventPtr> ParseRecord(std::string_view value, uint64_t position) 
 
 }  // namespace internal
 
+absl::Status CheckStreamId(std::string_view stream_id) {
+  return internal::ValidateStreamId(stream_id);
+}
+
 bool ReadFilter::Matches(std::string_view stream_id, std::string_view type) const {
   if (!stream_prefixes.empty() &&
       std::none_of(stream_prefixes.begin(), stream_prefixes.end(),

@@ -99,6 +99,11 @@ enum class Direction { kForwards, kBackwards };
 // RecordedEvent.
 bool PeekEnvelope(std::string_view record, std::string_view* stream_id, std::string_view* type);
 
+// InvalidArgument, saying why, if `stream_id` is no stream id the log could
+// hold (empty, too long, a character outside its alphabet): what reads and
+// appends refuse, for a caller to check before it acts on the read.
+absl::Status CheckStreamId(std::string_view stream_id);
+
 // Called by a read for each event in order; return false to stop early.
 using EventVisitor = std::function<bool(const EventPtr&)>;
 

@@ -173,16 +173,19 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
     }
   }
   // What this command made up (ids, times), for a retry that must send the
-  // same events.
+  // same events: as flags for an event made from flags, else the events
+  // themselves, as JSON lines to give it again.
   std::vector<std::string> made_up;
   for (v1::Event& e : events) {
     const bool had_id = !e.event_id().empty() || !flags.event_id.empty();
     if (absl::Status s = FillDefaults(flags, &e); !s.ok()) return FailUsage(s);
     if (!had_id) {
       made_up.push_back(
-          absl::StrCat("--event-id=", e.event_id(), " --occurred-at=",
-                       absl::FormatTime(absl::RFC3339_full, FromProtoTime(e.occurred_at()),
-                                        absl::UTCTimeZone())));
+          !flags.type.empty()
+              ? absl::StrCat("--event-id=", e.event_id(), " --occurred-at=",
+                             absl::FormatTime(absl::RFC3339_full, FromProtoTime(e.occurred_at()),
+                                              absl::UTCTimeZone()))
+              : ToJsonLine(e));
     }
     *request.add_events() = std::move(e);
   }
@@ -191,18 +194,20 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   absl::StatusOr<v1::AppendResponse> response = client.Append(request);
   if (!response.ok()) {
+    // An outcome unknown (the connection went, the deadline passed, the
+    // server failed): the events may have been recorded, and only the same
+    // ids make a retry safe.
     const absl::StatusCode code = response.status().code();
-    const bool may_retry =
+    const bool unknown =
         code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded ||
         code == absl::StatusCode::kUnknown || code == absl::StatusCode::kInternal ||
-        code == absl::StatusCode::kAborted || code == absl::StatusCode::kResourceExhausted ||
         code == absl::StatusCode::kCancelled;
-    if (may_retry && !made_up.empty()) {
-      // It may have been recorded: only the same ids make a retry safe.
+    if (unknown && !made_up.empty()) {
       std::fprintf(stderr,
                    "evenhand: the events may or may not have been recorded; to retry without "
                    "recording any twice, send them again with the ids and times this command "
-                   "gave them:\n");
+                   "gave them (%s):\n",
+                   flags.type.empty() ? "these events, as input" : "these flags");
       for (const std::string& m : made_up) std::fprintf(stderr, "  %s\n", m.c_str());
     }
     return FailServer(response.status(), context);

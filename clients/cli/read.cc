@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "base/quoted.h"
 #include "clients/cli/common.h"
 #include "clients/event_log_client.h"
 
@@ -37,8 +39,10 @@ int RunRead(const Context& context, const ReadFlags& flags) {
   if (!channel.ok()) return FailLocal(channel.status());
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   if (flags.format == "table") PrintEventHeader();
+  uint64_t printed = 0;
   auto print = [&](const v1::RecordedEvent& e) {
     PrintEvent(e, flags.format);
+    ++printed;
     return true;
   };
   absl::Status status;
@@ -57,6 +61,14 @@ int RunRead(const Context& context, const ReadFlags& flags) {
     request.set_direction(flags.backwards ? v1::BACKWARDS : v1::FORWARDS);
     request.set_max_count(flags.max);
     status = client.ReadStream(request, print);
+    if (status.ok() && printed == 0 && flags.from < 0) {
+      // A stream exists once an event is appended to it: a misspelt id must
+      // not read as an empty case (as replay --case, which refuses it).
+      status = absl::NotFoundError(absl::StrCat(
+          "no stream ", Quoted(flags.stream),
+          " in the log (a stream exists once its first event is appended); check the id, or "
+          "list streams with: evenhand read --all --prefix=<start of the id> --format=table"));
+    }
   }
   std::fflush(stdout);
   return status.ok() ? kOk : FailServer(status, context);

@@ -74,6 +74,13 @@ absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& f
                                                   " is beyond the bundle's log (", events.size(),
                                                   " events)"));
       }
+      if (s.tree_size == 0 && !events.empty()) {
+        // As the server refuses it: an empty report reads as "no rule was
+        // broken".
+        return absl::OutOfRangeError(
+            "--as-of: position 0 is before the first event (positions start at 1): the log was "
+            "empty then, so there is nothing to report");
+      }
       s.as_of_time = s.tree_size == 0 ? log.bundle.checkpoint_time
                                       : FromProtoTime(events[s.tree_size - 1].event().recorded_at());
       break;

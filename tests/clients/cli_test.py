@@ -656,6 +656,12 @@ class EvenHandCli(unittest.TestCase):
                           "--from=2026-01-01", check=False)
         self.assertEqual(result.returncode, 2, result.stderr)
         self.assertIn("--like takes its question", result.stderr)
+        # As the server does, no empty report as of position 0.
+        result = self.cli("report", f"--offline={bundle}", "--as-of=0", "--format=csv",
+                          check=False)
+        self.assertNotEqual(result.returncode, 0, result.stderr)
+        self.assertIn("position 0 is before the first event", result.stderr)
+        self.assertEqual(result.stdout, "")
         data = bytearray(result_bytes := open(bundle, "rb").read())
         at = data.find(b"Briefing note withheld")
         self.assertGreater(at, 0, len(result_bytes))
@@ -672,6 +678,19 @@ class EvenHandCli(unittest.TestCase):
         self.assertTrue(all(json.loads(l)["severity"] in ("MEDIUM", "HIGH") for l in lines))
         self.cli("report", "--format=CSV", "--table=Findings")
         self.cli("replay", "--case=briefing-B-LP-1", "--progress=NEVER")
+
+    def test_reading_a_stream_the_log_does_not_hold_says_so(self):
+        # A misspelt case must not read as an empty one (replay --case refuses it too).
+        result = self.cli("read", "--stream=briefing-B-NO-SUCH", check=False)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn('no stream "briefing-B-NO-SUCH" in the log', result.stderr)
+        self.assertEqual(result.stdout, "")
+        # Past a stream's end is no error: there is nothing more.
+        self.cli("append", "--stream=briefing-B-cli-end", "--type=BriefingRequested",
+                 '--payload={"briefingId": "B-cli-end", "groupId": "green", "topic": "Parks", '
+                 '"matterId": "parks", "requestedByMemberId": "green-1", '
+                 '"routedToOfficerId": "o-ceo"}', "--occurred-at=2026-01-05T10:00:00Z")
+        self.assertEqual(self.cli("read", "--stream=briefing-B-cli-end", "--from=5").stdout, "")
 
     def test_unknown_filter_values_of_replay_and_read_are_errors(self):
         # Each would match nothing and read as "nothing happened".

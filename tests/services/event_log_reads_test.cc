@@ -302,6 +302,28 @@ TEST_F(EventLogReadsTest, AReplayIsOnTheRecordOnlyIfItBeganAndThenHowItEnded) {
   EXPECT_LT(records[1].events_returned(), 40000u);
 }
 
+// A ReadStream of an id no stream could have is refused for what it asks,
+// before it is on the record (docs/SECURITY.md).
+TEST_F(EventLogReadsTest, AReadOfAnIdNoStreamCouldHaveIsRefusedBeforeTheRecord) {
+  record_reads_ = true;
+  StartServer();
+  for (const std::string id : {std::string(), std::string("two words"), std::string(300, 'a')}) {
+    v1::ReadStreamRequest request;
+    request.set_stream_id(id);
+    grpc::ClientContext context;
+    auto reader = stub_->ReadStream(&context, request);
+    v1::ReadResponse r;
+    EXPECT_FALSE(reader->Read(&r));
+    const grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id;
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr("stream_id")) << id;
+  }
+  // (The records' own read is on the record too.)
+  for (const v1::AccessRecorded& a : AccessRecords("evenhand.v1.EventLog/ReadStream")) {
+    EXPECT_THAT(a.request(), ::testing::HasSubstr("access-local"));
+  }
+}
+
 // A subscription from the end starts after its own access record: what
 // it is sent first is what was appended after it began.
 TEST_F(EventLogReadsTest, ASubscriptionFromTheEndIsNotSentItsOwnAccessRecord) {
