@@ -194,8 +194,10 @@ int RunImport(const Context& context, const ImportFlags& flags) {
   bar.Done();
   if (!failure.ok()) {
     std::fprintf(stderr,
-                 "evenhand: import stopped at %s; %llu of %zu events recorded before it; fix it "
-                 "and run the same import again (recorded events are not added twice)\n",
+                 "evenhand: import stopped at %s; this run had recorded %llu of the file's %zu "
+                 "events before it (a batch is recorded whole or not at all, and events an "
+                 "earlier run recorded are not counted); fix it and run the same import again "
+                 "(recorded events are not added twice)\n",
                  Printable(failed_at).c_str(), static_cast<unsigned long long>(recorded.load()),
                  total);
     return FailServer(failure, context);
