@@ -292,12 +292,15 @@ TEST_F(BackupTest, RetentionKeepsTheNewestCompleteBackupsWhateverFailedSince) {
 TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
   StartServer();
   auto stub = v1::Operations::NewStub(channel_);
-  for (const std::string& to : {std::string("relative/backups"), dir_.Sub("data/inside")}) {
+  auto backup_to = [&](const std::string& to) {
     grpc::ClientContext context;
     v1::BackupRequest request;
     request.set_to(to);
     v1::BackupInfo info;
-    grpc::Status s = stub->Backup(&context, request, &info);
+    return stub->Backup(&context, request, &info);
+  };
+  for (const std::string& to : {std::string("relative/backups"), dir_.Sub("data/inside")}) {
+    grpc::Status s = backup_to(to);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << to;
     EXPECT_THAT(s.error_message(), ::testing::AnyOf(HasSubstr("not an absolute path"),
                                                     HasSubstr("inside the data folder")));
@@ -306,15 +309,10 @@ TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
   // in, are the operator's to put right: said so, not INTERNAL.
   const std::string file = dir_.Sub("a-file");
   { std::ofstream(file) << "not a folder"; }
-  {
-    grpc::ClientContext context;
-    v1::BackupRequest request;
-    request.set_to(file);
-    v1::BackupInfo info;
-    grpc::Status s = stub->Backup(&context, request, &info);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
-    EXPECT_THAT(s.error_message(), HasSubstr("is a file, not a folder"));
-  }
+  grpc::Status onto_a_file = backup_to(file);
+  EXPECT_EQ(onto_a_file.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << onto_a_file.error_message();
+  EXPECT_THAT(onto_a_file.error_message(), HasSubstr("is a file, not a folder"));
   for (const std::string& dir : {dir_.Sub("never-made"), file}) {
     grpc::ClientContext context;
     v1::ListBackupsRequest request;
