@@ -138,12 +138,21 @@ absl::StatusOr<std::string> OperationsService::Folder(const std::string& asked) 
   return normal.string();
 }
 
+absl::Status OperationsService::RefusedFolder(const auth::Grant& grant, absl::string_view method,
+                                              const google::protobuf::Message& request,
+                                              absl::Status why) const {
+  // A folder outside backup.dir is the policy's refusal (docs/SECURITY.md):
+  // on the record, as the Authorizer's are. A path that is wrong is not.
+  if (absl::IsPermissionDenied(why)) options_.gate->Refused(grant, method, request, why);
+  return why;
+}
+
 grpc::Status OperationsService::Backup(grpc::ServerContext* context,
                                        const v1::BackupRequest* request, v1::BackupInfo* response) {
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kBackup, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<std::string> dir = Folder(request->to());
-  if (!dir.ok()) return ToGrpcStatus(dir.status());
+  if (!dir.ok()) return ToGrpcStatus(RefusedFolder(*grant, kBackup, *request, dir.status()));
   // A backup copies every event: it is a read of the whole log, and goes on
   // the record like one.
   if (absl::Status s = options_.gate->Record(*grant, kBackup, *request, store_->LastPosition(),
@@ -320,7 +329,7 @@ grpc::Status OperationsService::ListBackups(grpc::ServerContext* context,
   absl::StatusOr<auth::Grant> grant = options_.gate->Admit(*context, kListBackups, *request);
   if (!grant.ok()) return ToGrpcStatus(grant.status());
   absl::StatusOr<std::string> dir = Folder(request->dir());
-  if (!dir.ok()) return ToGrpcStatus(dir.status());
+  if (!dir.ok()) return ToGrpcStatus(RefusedFolder(*grant, kListBackups, *request, dir.status()));
   absl::StatusOr<v1::ListBackupsResponse> listed = integrity::ReadBackupFolder(*dir);
   if (!listed.ok()) return ToGrpcStatus(listed.status());
   *response = *std::move(listed);

@@ -61,6 +61,10 @@ class OperationsService final : public v1::Operations::Service {
 
  private:
   absl::StatusOr<std::string> Folder(const std::string& asked) const;
+  // `why` Folder() refused, recorded and counted if it is the policy's
+  // (PERMISSION_DENIED: outside backup.dir); returned as it is.
+  absl::Status RefusedFolder(const auth::Grant& grant, absl::string_view method,
+                             const google::protobuf::Message& request, absl::Status why) const;
   // After backup `just_taken` is complete: deletes what backup.keep no
   // longer keeps (see the .cc); the ids deleted. Failures are logged, not
   // returned.

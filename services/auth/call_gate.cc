@@ -1,8 +1,14 @@
 #include "services/auth/call_gate.h"
 
+#include <memory>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/error_details.h"
 #include "base/log_repeats.h"
 #include "base/logging.h"
@@ -10,6 +16,8 @@
 #include "base/quoted.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
+#include "evenhand/v1/events.pb.h"
+#include "evenhand/v1/log.pb.h"
 #include "google/protobuf/text_format.h"
 #include "services/auth/access_stream.h"
 
@@ -18,13 +26,80 @@ namespace {
 
 constexpr size_t kMaxRequestText = 2000;
 
+// Drops every event payload in `m` (a refused append's events), keeping
+// each event's envelope and, if it names none, its payload's type. What a
+// council system sent to be recorded (personal data, a group's words) must
+// not enter the immutable log by way of the record of its refusal.
+void DropPayloads(google::protobuf::Message* m) {
+  const google::protobuf::Reflection* r = m->GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(*m, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->message_type() == v1::Payload::descriptor() && !f->is_repeated()) {
+      const v1::Payload& payload = static_cast<const v1::Payload&>(r->GetMessage(*m, f));
+      const google::protobuf::FieldDescriptor* kind =
+          payload.GetReflection()->GetOneofFieldDescriptor(
+              payload, v1::Payload::descriptor()->oneof_decl(0));
+      if (auto* event = dynamic_cast<v1::Event*>(m);
+          event != nullptr && event->type().empty() && kind != nullptr) {
+        event->set_type(kind->message_type()->name());
+      }
+      r->ClearField(m, f);
+      continue;
+    }
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+        DropPayloads(r->MutableRepeatedMessage(m, f, i));
+      }
+    } else {
+      DropPayloads(r->MutableMessage(m, f));
+    }
+  }
+}
+
+// Whether a message of type `d` can hold an event payload (every read's
+// request cannot, and is described as it is), found once per type.
+bool HoldsPayloads(const google::protobuf::Descriptor* d) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* known ABSL_GUARDED_BY(mu) =
+      new absl::flat_hash_map<const google::protobuf::Descriptor*, bool>();
+  absl::MutexLock lock(&mu);
+  if (auto it = known->find(d); it != known->end()) return it->second;
+  // Breadth first over the types it holds (protos may nest themselves).
+  absl::flat_hash_set<const google::protobuf::Descriptor*> seen = {d};
+  std::vector<const google::protobuf::Descriptor*> next = {d};
+  bool holds = false;
+  while (!next.empty() && !holds) {
+    const google::protobuf::Descriptor* t = next.back();
+    next.pop_back();
+    holds = t == v1::Payload::descriptor();
+    for (int i = 0; i < t->field_count(); ++i) {
+      const google::protobuf::Descriptor* m = t->field(i)->message_type();
+      if (m != nullptr && seen.insert(m).second) next.push_back(m);
+    }
+  }
+  known->emplace(d, holds);
+  return holds;
+}
+
+// The request as its access record shows it: text on one line, cut short,
+// and without event payloads (DropPayloads).
 std::string Describe(const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> copy;
+  const google::protobuf::Message* shown = &request;
+  if (HoldsPayloads(request.GetDescriptor())) {
+    copy.reset(request.New());
+    copy->CopyFrom(request);
+    DropPayloads(copy.get());
+    shown = copy.get();
+  }
   std::string text;
   google::protobuf::TextFormat::Printer printer;
   printer.SetSingleLineMode(true);
   // A string field of many megabytes is printed cut, not printed then cut.
   printer.SetTruncateStringFieldLongerThan(256);
-  printer.PrintToString(request, &text);
+  printer.PrintToString(*shown, &text);
   if (text.size() > kMaxRequestText) text = text.substr(0, kMaxRequestText) + "...";
   while (!text.empty() && text.back() == ' ') text.pop_back();
   return text.empty() ? std::string("(everything)") : text;
@@ -121,17 +196,20 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> CallGate::Hold(
   absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> held =
       standing_.Keep(*authorizer_, Caller::FromContext(context), std::string(method), request,
                      grant, CountedAs(method));
-  if (!held.ok()) {
-    // Refused as any other refusal of a caller who authenticated: counted,
-    // and on the record (best effort: it is refused anyway).
-    Denied(held.status());
-    absl::Status recorded = Append(grant.identity, method, request, 0,
-                                   absl::StrCat("denied: ", held.status().message()));
-    if (!recorded.ok()) {
-      logging::Error("auth", absl::StrCat("a refusal could not be recorded: ", recorded.message()));
-    }
-  }
+  if (!held.ok()) Refused(grant, method, request, held.status());
   return held;
+}
+
+void CallGate::Refused(const Grant& grant, absl::string_view method,
+                       const google::protobuf::Message& request, const absl::Status& why) {
+  // As any other refusal of a caller who authenticated: counted, and on
+  // the record (best effort: it is refused anyway).
+  Denied(why);
+  absl::Status recorded =
+      Append(grant.identity, method, request, 0, absl::StrCat("denied: ", why.message()));
+  if (!recorded.ok()) {
+    logging::Error("auth", absl::StrCat("a refusal could not be recorded: ", recorded.message()));
+  }
 }
 
 StandingGrants::Counted CallGate::CountedAs(absl::string_view method) {

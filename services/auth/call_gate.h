@@ -75,6 +75,13 @@ class CallGate {
       const grpc::ServerContextBase& context, absl::string_view method,
       const google::protobuf::Message& request, const Grant& grant);
 
+  // A call a service refuses by a policy of its own after admission (a
+  // backup folder outside backup.dir, say): counted in
+  // evenhand_access_denials_total and on the record as denied, as the
+  // Authorizer's refusals are.
+  void Refused(const Grant& grant, absl::string_view method,
+               const google::protobuf::Message& request, const absl::Status& why);
+
   // Which of its principal's limits `method` counts against: every method
   // that streams counts against one, but for Subscribe, which has limits
   // of its own (maxSubscriptions).

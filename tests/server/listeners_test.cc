@@ -107,6 +107,16 @@ TEST(ListenersTest, WithTlsMetricsAreHttpsForAClientCertificateOfTheCouncilsCa) 
   EXPECT_EQ(::kill(server.pid(), 0), 0) << "evenhandd died: " << server.Log();
 }
 
+TEST(ListenersTest, PlainTextOnAnAddressOtherThanLoopbackRefusesToStart) {
+  TempDir dir;
+  ChildServer server(dir, 0, {"--listen=0.0.0.0:0"});
+  const int status = server.StartExpectingFailure();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(absl::StrContains(server.Log(), "security.tls.certFile")) << server.Log();
+  EXPECT_TRUE(absl::StrContains(server.Log(), "scripts/make-certs")) << server.Log();
+}
+
 TEST(ListenersTest, PlainMetricsOnAnAddressOtherThanLoopbackRefuseToStart) {
   TempDir dir;
   ChildServer server(dir, 0, {"--metrics_listen=0.0.0.0:0"});
