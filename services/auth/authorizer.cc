@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -134,8 +135,13 @@ Caller Caller::FromContext(const grpc::ServerContextBase& context) {
       for (const auto& v : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
         c.certificate_names.emplace_back(v.data(), v.size());
       }
-      for (const auto& v : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
-        c.certificate_names.emplace_back(v.data(), v.size());
+      // The subject's common name only when the certificate has no
+      // subject alternative name (RFC 6125 6.4.4): a certificate whose
+      // SANs name one system is not another by its CN.
+      if (c.certificate_names.empty()) {
+        for (const auto& v : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
+          c.certificate_names.emplace_back(v.data(), v.size());
+        }
       }
     }
   }
@@ -241,10 +247,27 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
     }
     return absl::OkStatus();
   };
+  // A principal's name is its access-record stream and its allowances;
+  // a certificate name is one system.
+  absl::flat_hash_map<std::string, std::string> names, certificates;
   for (int i = 0; i < config.principals_size(); ++i) {
     const v1::PrincipalConfig& p = config.principals(i);
     const std::string where = absl::StrCat("security.principals[", i, "]");
     if (p.name().empty()) return absl::InvalidArgumentError(absl::StrCat(where, ".name: required"));
+    if (!names.emplace(p.name(), where).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".name: ", Quoted(p.name()), " names ", names[p.name()],
+                       " already; two principals of one name would share one access record and one "
+                       "allowance"));
+    }
+    for (const std::string& c : p.certificate_names()) {
+      auto [it, fresh] = certificates.emplace(c, p.name());
+      if (!fresh && it->second != p.name()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".certificateNames: ", Quoted(c), " is listed by principal ",
+                         Quoted(it->second), " already; a certificate must be one principal's"));
+      }
+    }
     if (absl::StartsWith(p.name(), "token:") || absl::StartsWith(p.name(), "certificate:")) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, ".name (", p.name(),
@@ -371,10 +394,21 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
       return absl::UnauthenticatedError(
           "this server takes no bearer tokens (security.oidc is not configured)");
     }
+    if (policy->config.tls().require_client_certificate()) {
+      // Systems only: a token would make a system's connection a person.
+      return absl::UnauthenticatedError(
+          "this server serves systems by their certificates only "
+          "(security.tls.requireClientCertificate): it takes no bearer token");
+    }
     EH_ASSIGN_OR_RETURN(
         TokenClaims claims,
         policy->tokens->Verify(std::string_view(header.data(), header.size()), now));
     id.authenticated_as = absl::StrCat("token ", claims.subject);
+    // A token sent over a client certificate is the token's person; the
+    // record names the certificate too.
+    if (!caller.certificate_names.empty()) {
+      absl::StrAppend(&id.authenticated_as, " over certificate ", caller.certificate_names.front());
+    }
     // A person is named by their subject, so the record says who read,
     // not which group of the identity provider let them; a principal
     // that names the subject itself names them.
@@ -390,16 +424,33 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
       if (is) matched.push_back(&p);
     }
   } else if (!caller.certificate_names.empty()) {
-    id.authenticated_as = absl::StrCat("certificate ", caller.certificate_names.front());
-    id.principal = caller.certificate_names.front();
+    // The name a principal lists, else the certificate's first.
+    std::string name = caller.certificate_names.front();
     for (const v1::PrincipalConfig& p : policy->config.principals()) {
-      bool is = false;
+      const std::string* listed = nullptr;
       for (const std::string& n : caller.certificate_names) {
-        is |= std::find(p.certificate_names().begin(), p.certificate_names().end(), n) !=
-              p.certificate_names().end();
+        if (std::find(p.certificate_names().begin(), p.certificate_names().end(), n) !=
+            p.certificate_names().end()) {
+          listed = &n;
+          break;
+        }
       }
-      if (is) matched.push_back(&p);
+      if (listed == nullptr) continue;
+      if (!matched.empty()) {
+        // A system is one principal: a certificate two principals list
+        // would hold both's roles, recorded under one.
+        return absl::UnauthenticatedError(absl::StrCat(
+            "the client certificate's names (", absl::StrJoin(caller.certificate_names, ", "),
+            ") are listed by two principals, ", Quoted(matched.front()->name()), " and ",
+            Quoted(p.name()),
+            ": a certificate must be one principal's; issue one per system, "
+            "or list its name under one principal (security.principals)"));
+      }
+      matched.push_back(&p);
+      name = *listed;
     }
+    id.authenticated_as = absl::StrCat("certificate ", name);
+    id.principal = name;
     if (!matched.empty()) by_name = matched.front();
   } else {
     return absl::UnauthenticatedError(

@@ -12,6 +12,7 @@
 #include "evenhand/v1/fairness.grpc.pb.h"
 #include "evenhand/v1/log.grpc.pb.h"
 #include "evenhand/v1/operations.grpc.pb.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -87,6 +88,47 @@ TEST(AuthorizerTest, OnANetworkAPublisherWithoutALaneMayAppendNothing) {
   g = (*a)->Authorize(Publisher("case-system"), kAppend, Request("case-system", "briefing-B-1"));
   ASSERT_TRUE(absl::IsPermissionDenied(g.status())) << g.status();
   EXPECT_TRUE(absl::StrContains(g.status().message(), "may append only to query-")) << g.status();
+}
+
+// A certificate is one principal's: a name two principals list, or two
+// principals of one name, are refused at load; a certificate whose names
+// two principals list is refused, not given both's roles; and the record
+// names the certificate by the name a principal lists.
+TEST(AuthorizerTest, ACertificateIsOnePrincipalsAndRecordedByTheNameItListed) {
+  EXPECT_THAT(Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["a.demo"], "roles": ["auditor"]},
+      {"name": "auditor", "certificateNames": ["b.demo"], "roles": ["committee"]}]})"),
+                                 /*local_mode=*/false)
+                  .status()
+                  .message(),
+              ::testing::HasSubstr("\"auditor\" names security.principals[0] already"));
+  EXPECT_THAT(Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["a.demo"], "roles": ["auditor"]},
+      {"name": "labour", "certificateNames": ["a.demo"], "roles": ["group:labour"]}]})"),
+                                 /*local_mode=*/false)
+                  .status()
+                  .message(),
+              ::testing::HasSubstr("\"a.demo\" is listed by principal \"auditor\" already"));
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["a.demo"], "roles": ["auditor"]},
+      {"name": "labour", "certificateNames": ["l.demo"], "roles": ["group:labour"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Caller both;
+  both.tls = true;
+  both.certificate_names = {"a.demo", "l.demo"};
+  absl::StatusOr<Identity> refused = (*a)->Authenticate(both);
+  ASSERT_TRUE(absl::IsUnauthenticated(refused.status())) << refused.status();
+  EXPECT_THAT(refused.status().message(),
+              ::testing::HasSubstr("listed by two principals, \"auditor\" and \"labour\""));
+  Caller listed_second;
+  listed_second.tls = true;
+  listed_second.certificate_names = {"nobody.demo", "a.demo"};
+  absl::StatusOr<Identity> id = (*a)->Authenticate(listed_second);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->principal, "auditor");
+  EXPECT_EQ(id->authenticated_as, "certificate a.demo");
+  EXPECT_EQ(id->roles, std::vector<std::string>{"auditor"});
 }
 
 TEST(AuthorizerTest, InLocalModeASystemWithoutALaneMayAppend) {
