@@ -56,6 +56,19 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
   if (options.journal_file.empty()) {
     return absl::InvalidArgumentError("integrity: no checkpoint journal file given");
   }
+  // A log with signed checkpoints and no key: a new key would sign nothing
+  // the journal's checkpoints verify against (a restore of a backup taken
+  // without the key, say). Said so, and no key is made.
+  std::error_code ec;
+  if (!std::filesystem::exists(options.signing_key_file, ec) &&
+      CheckpointJournal::PeekLatest(options.journal_file).has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the signing key ", options.signing_key_file, " is missing, but the checkpoint journal ",
+        options.journal_file,
+        " holds checkpoints it signed: put the log's key back there (owner-only) and start "
+        "again; a backup taken with --exclude-signing-key (backup.excludeSigningKey) is restored "
+        "without it, from wherever the council keeps it"));
+  }
   bool created = false;
   EH_ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadOrCreate(options.signing_key_file, &created));
   std::unique_ptr<IntegrityLog> log(new IntegrityLog(store, std::move(options), std::move(key)));

@@ -31,6 +31,7 @@
 #include "rocksdb/db.h"
 #include "tests/testing/events.h"
 #include "tests/testing/server_fixture.h"
+#include "tests/testing/status_matchers.h"
 
 #ifndef EVENHAND_CLI_PATH
 #error "EVENHAND_CLI_PATH must name the evenhand binary"
@@ -323,6 +324,28 @@ TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
     EXPECT_THAT(s.error_message(), ::testing::AnyOf(HasSubstr("does not exist"),
                                                     HasSubstr("is a file, not a folder")));
   }
+}
+
+// A log whose checkpoints were signed, started without its key (a restore
+// of a backup taken with --exclude-signing-key, before the key is put
+// back): refused, naming the key, and no new key is made.
+TEST_F(BackupTest, AStartWithoutTheKeyOfASignedLogIsRefusedAndMakesNoKey) {
+  StartServer();
+  AppendSome("k-", 3);
+  Backup(dir_.Sub("key-backups"));  // signs a checkpoint first
+  StopServer();
+  const std::string key = dir_.Sub("data/signing-key.pem");
+  ASSERT_TRUE(std::filesystem::remove(key));
+  server::ServerOptions options;
+  options.config.set_listen("127.0.0.1:0");
+  options.config.set_data_dir(dir_.Sub("data"));
+  options.config.set_skip_domain_validation(true);
+  EXPECT_THAT(server::EvenHandServer::Start(options),
+              testing::StatusIs(
+                  absl::StatusCode::kFailedPrecondition,
+                  ::testing::AllOf(HasSubstr(absl::StrCat("the signing key ", key, " is missing")),
+                                   HasSubstr("put the log's key back"))));
+  EXPECT_FALSE(std::filesystem::exists(key));
 }
 
 class TamperedBackupTest : public BackupTest {
