@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
     print.add_whitespace = true;
     print.always_print_primitive_fields = true;
     print.preserve_proto_field_names = false;
-    if (auto s = google::protobuf::util::MessageToJsonString(server::WithDefaults(options.config),
-                                                             &json, print);
+    if (auto s = google::protobuf::util::MessageToJsonString(
+            server::WithShownDefaults(options.config), &json, print);
         !s.ok()) {
       logging::Error("evenhandd", s.ToString());
       return 1;

@@ -184,6 +184,20 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   return c;
 }
 
+v1::ServerConfig WithShownDefaults(v1::ServerConfig config) {
+  v1::ServerConfig c = WithDefaults(std::move(config));
+  v1::SecurityConfig* s = c.mutable_security();
+  if (s->has_tls() && s->tls().check_seconds() == 0) s->mutable_tls()->set_check_seconds(60);
+  if (s->has_oidc()) {
+    v1::OidcConfig* o = s->mutable_oidc();
+    if (o->subject_claim().empty()) o->set_subject_claim("sub");
+    if (o->groups_claim().empty()) o->set_groups_claim("groups");
+    if (o->leeway_seconds() == 0) o->set_leeway_seconds(60);
+    if (o->jwks_check_seconds() == 0) o->set_jwks_check_seconds(60);
+  }
+  return c;
+}
+
 absl::Status CheckConfig(const v1::ServerConfig& c, bool with_security) {
   logging::Format format;
   logging::Severity level;

@@ -19,6 +19,12 @@ namespace evenhand::server {
 
 // Fills every unset field of `config` with its documented default.
 v1::ServerConfig WithDefaults(v1::ServerConfig config);
+// WithDefaults, and the defaults of the security section's TLS and identity
+// provider (when configured) that their readers fill in (TLS files looked
+// at every 60 s, claims "sub" and "groups", 60 s of leeway, the JWKS file
+// looked at every 60 s): what --print_config shows. Not for the running
+// configuration, whose security section the authoriser compares as written.
+v1::ServerConfig WithShownDefaults(v1::ServerConfig config);
 
 // Reads a JSON config file (protobuf JSON mapping of ServerConfig). Unknown
 // fields are an error, so a typo does not silently keep a default.

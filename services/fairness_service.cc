@@ -63,16 +63,17 @@ bool Accepts(const v1::ListFindingsRequest& request, const v1::Finding& f) {
          f.severity() >= request.min_severity();
 }
 
-// Counts a report given up before it was built, by why: reply_too_large,
+// Reports given up before they were built, by why: reply_too_large,
 // cancelled or deadline_exceeded.
-void Stopped(absl::string_view reason) {
-  metrics::Registry::Default()
-      .GetCounter("evenhand_reports_stopped_total",
-                  "Reports whose build stopped before the end: larger than a reply may be, or "
-                  "nobody waiting for them (the call cancelled, its deadline passed), by reason.",
-                  {{"reason", std::string(reason)}})
-      .Add();
+metrics::Counter& StoppedCounter(absl::string_view reason) {
+  return metrics::Registry::Default().GetCounter(
+      "evenhand_reports_stopped_total",
+      "Reports whose build stopped before the end: larger than a reply may be, or nobody "
+      "waiting for them (the call cancelled, its deadline passed), by reason.",
+      {{"reason", std::string(reason)}});
 }
+
+void Stopped(absl::string_view reason) { StoppedCounter(reason).Add(); }
 
 absl::Status DeadlinePassed() {
   return absl::DeadlineExceededError(
@@ -127,6 +128,10 @@ FairnessService::FairnessService(const storage::EventStore* store,
       envelopes_(std::make_unique<EvidenceEnvelopes>(
           options_.evidence_envelopes,
           [store](uint64_t position) { return store->CheckNotDamaged(position); })) {
+  // Shown as 0 before the first, so that dashboards and alerts find them.
+  for (const char* reason : {"reply_too_large", "cancelled", "deadline_exceeded"}) {
+    StoppedCounter(reason);
+  }
   ObligationWatchOptions watch;
   watch.source = [this]() -> absl::StatusOr<v1::ListObligationsResponse> {
     EH_ASSIGN_OR_RETURN(

@@ -60,7 +60,10 @@ TEST_F(ConfigTest, DefaultsAreTheDocumentedOnes) {
 
 TEST_F(ConfigTest, PrintConfigShowsTheEffectiveConfigurationWithEveryDefault) {
   const std::string file = Write(R"({"fairness": {"councilName": "Harlow Council"},
-                                    "maxEventBytes": 4096})");
+                                    "maxEventBytes": 4096,
+                                    "security": {"oidc": {"issuer": "https://login.example",
+                                                          "audiences": ["evenhand"],
+                                                          "jwksFile": "/nonexistent"}}})");
   const std::string command = absl::StrCat(EVENHANDD_PATH, " --print_config --config=", file,
                                            " --listen=127.0.0.1:6000 2>&1");
   FILE* pipe = popen(command.c_str(), "r");
@@ -80,6 +83,11 @@ TEST_F(ConfigTest, PrintConfigShowsTheEffectiveConfigurationWithEveryDefault) {
   EXPECT_EQ(c.audit().signing_key_file(), "./data/signing-key.pem");
   EXPECT_EQ(c.fairness().query_reply_working_days(), 5u);      // the rules' own default
   EXPECT_EQ(c.fairness().parity_alpha(), 0.05);
+  // The identity provider's, as its reader fills them in.
+  EXPECT_EQ(c.security().oidc().subject_claim(), "sub");
+  EXPECT_EQ(c.security().oidc().groups_claim(), "groups");
+  EXPECT_EQ(c.security().oidc().leeway_seconds(), 60u);
+  EXPECT_EQ(c.security().oidc().jwks_check_seconds(), 60u);
   // Every scalar, even when zero or false, so nothing is left to guess.
   EXPECT_THAT(out, HasSubstr("\"skipDomainValidation\": false"));
 }

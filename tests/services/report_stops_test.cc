@@ -48,7 +48,8 @@ class ReportStopsTest : public FairnessServiceTest {
       double value = 0;
       if (absl::ConsumePrefix(&line, name) && absl::SimpleAtod(line, &value)) return value;
     }
-    return 0;
+    ADD_FAILURE() << name << "is not shown (it is shown as 0 before the first)";
+    return -1;
   }
   // Waits for the count to reach `value`, a minute at most.
   void AwaitStopped(const std::string& reason, double value) {
