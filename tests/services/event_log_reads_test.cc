@@ -307,7 +307,7 @@ TEST_F(EventLogReadsTest, AReplayIsOnTheRecordOnlyIfItBeganAndThenHowItEnded) {
 TEST_F(EventLogReadsTest, AReadOfAnIdNoStreamCouldHaveIsRefusedBeforeTheRecord) {
   record_reads_ = true;
   StartServer();
-  for (const std::string id : {std::string(), std::string("two words"), std::string(300, 'a')}) {
+  for (const std::string& id : {std::string(), std::string("two words"), std::string(300, 'a')}) {
     v1::ReadStreamRequest request;
     request.set_stream_id(id);
     grpc::ClientContext context;
