@@ -56,18 +56,25 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
   if (options.journal_file.empty()) {
     return absl::InvalidArgumentError("integrity: no checkpoint journal file given");
   }
-  // A log with signed checkpoints and no key: a new key would sign nothing
+  // This log's signed checkpoints and no key: a new key would sign nothing
   // the journal's checkpoints verify against (a restore of a backup taken
-  // without the key, say). Said so, and no key is made.
+  // without the key, say). Said so, and no key is made. (A journal of
+  // another log, or --start_new_checkpoint_journal, is the journal check's
+  // to answer, after.)
   std::error_code ec;
-  if (!std::filesystem::exists(options.signing_key_file, ec) &&
-      CheckpointJournal::PeekLatest(options.journal_file).has_value()) {
+  const std::optional<v1::SignedCheckpoint> signed_before =
+      CheckpointJournal::PeekLatest(options.journal_file);
+  if (!options.start_new_journal && signed_before.has_value() &&
+      signed_before->checkpoint().log_id() == store->log_id() &&
+      !std::filesystem::exists(options.signing_key_file, ec) && !ec) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the signing key ", options.signing_key_file, " is missing, but the checkpoint journal ",
         options.journal_file,
         " holds checkpoints it signed: put the log's key back there (owner-only) and start "
         "again; a backup taken with --exclude-signing-key (backup.excludeSigningKey) is restored "
-        "without it, from wherever the council keeps it"));
+        "without it, from wherever the council keeps it. If the key is lost, start once with "
+        "--start_new_checkpoint_journal: a new key then signs a new journal, and the old one "
+        "is kept aside"));
   }
   bool created = false;
   EH_ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadOrCreate(options.signing_key_file, &created));

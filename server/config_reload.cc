@@ -79,7 +79,16 @@ void ReloadConfig(const std::string& path, const std::function<void(v1::ServerCo
     return field == "security.oidc" || field == "security.publishers" ||
            field == "security.limits" || field == "security.local";
   });
-  absl::StatusOr<size_t> ended = server->ReloadSecurity(fresh.security());
+  // The TLS section in use stays until a restart (warned of above), for the
+  // authoriser too (requireClientCertificate decides whether it takes
+  // tokens).
+  v1::SecurityConfig security = fresh.security();
+  if (running->security().has_tls()) {
+    *security.mutable_tls() = running->security().tls();
+  } else {
+    security.clear_tls();
+  }
+  absl::StatusOr<size_t> ended = server->ReloadSecurity(security);
   if (!ended.ok()) {
     logging::Error(kComponent, absl::StrCat("SIGHUP: ", path, ": ", ended.status().message(),
                                             "; the security configuration in use is kept"));
@@ -96,15 +105,9 @@ void ReloadConfig(const std::string& path, const std::function<void(v1::ServerCo
                                   ", which only a restart takes; until then the values in use "
                                   "stay"));
   }
-  // What is in use now: the security read, the rest as started.
-  const bool had_tls = running->security().has_tls();
-  const v1::TlsConfig tls = running->security().tls();
-  *running->mutable_security() = fresh.security();
-  if (had_tls) {
-    *running->mutable_security()->mutable_tls() = tls;
-  } else {
-    running->mutable_security()->clear_tls();
-  }
+  // What is in use now: the security read (with the TLS in use), the rest
+  // as started.
+  *running->mutable_security() = std::move(security);
 }
 
 }  // namespace evenhand::server

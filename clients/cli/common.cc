@@ -103,7 +103,11 @@ int FailServer(const absl::Status& status, const Context& context) {
   } else if (absl::IsDeadlineExceeded(status)) {
     hint = absl::StrCat("\n  no answer from ", c.address, " in time; is it the right address?");
   } else if (absl::IsUnauthenticated(status)) {
-    hint = "\n  give a client certificate (--cert, --key) or a token (--token-file), with --ca";
+    hint =
+        absl::StrContains(status.message(), "takes no bearer token") ||
+                absl::StrContains(status.message(), "listed by two principals")
+            ? "\n  ask the server's operator: its configuration refuses these credentials"
+            : "\n  give a client certificate (--cert, --key) or a token (--token-file), with --ca";
   } else {
     specific = false;
   }

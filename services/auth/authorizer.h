@@ -4,7 +4,8 @@
 // Authorize() before it does anything else, with its own name and request.
 // The authoriser:
 //   1. authenticates the caller: a client certificate verified by the TLS
-//      handshake (its subject alternative names, then its common name), or an
+//      handshake (its subject alternative names; its common name only if it
+//      has none), one principal's, or an
 //      OIDC bearer token in the `authorization` metadata (accepted only over
 //      TLS), or, in local mode (plain text on loopback), the local principal;
 //   2. maps the identity to the configured principal (by certificate name,
@@ -105,7 +106,8 @@ struct Caller {
   // Whether the transport is TLS (GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME
   // "tls" or "ssl", not "insecure").
   bool tls = false;
-  // The verified client certificate's names (SANs, then the common name).
+  // The verified client certificate's names (its SANs, or its common name
+  // if it has none: RFC 6125 6.4.4).
   std::vector<std::string> certificate_names;
   // The `authorization` metadata, if any.
   std::string authorization;

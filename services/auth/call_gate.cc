@@ -36,7 +36,11 @@ void DropPayloads(google::protobuf::Message* m) {
   r->ListFields(*m, &fields);
   for (const google::protobuf::FieldDescriptor* f : fields) {
     if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    if (f->message_type() == v1::Payload::descriptor() && !f->is_repeated()) {
+    if (f->message_type() == v1::Payload::descriptor() && f->is_repeated()) {
+      r->ClearField(m, f);  // (no event holds payloads so; dropped all the same)
+      continue;
+    }
+    if (f->message_type() == v1::Payload::descriptor()) {
       const v1::Payload& payload = static_cast<const v1::Payload&>(r->GetMessage(*m, f));
       const google::protobuf::FieldDescriptor* kind =
           payload.GetReflection()->GetOneofFieldDescriptor(

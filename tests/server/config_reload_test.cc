@@ -269,6 +269,20 @@ TEST_F(ConfigReloadTest, PrincipalsComeAndGoOnSighupAndABadFileChangesNothing) {
   ASSERT_TRUE(taken.ok()) << taken << "\n" << server.Log();
   EXPECT_TRUE(Logged(server, "the security configuration was read again")) << server.Log();
 
+  // Systems only (requireClientCertificate) is a restart's, as the TLS
+  // section is: named so, and until then a person's token is still taken.
+  Reload(absl::StrReplaceAll(full_,
+                             {{"\"tls\": {", "\"tls\": {\"requireClientCertificate\": true, "}}),
+         server);
+  ASSERT_TRUE(Logged(server, "also changes security.tls")) << server.Log();
+  auto clerk =
+      clients::Dial(As(server, "", Token("clerk.hale", "standards-committee", absl::Hours(1))));
+  ASSERT_TRUE(clerk.ok()) << clerk.status();
+  absl::StatusOr<v1::FairnessReport> report =
+      clients::FairnessClient(v1::Fairness::NewStub(*clerk)).GetReport(v1::ReportRequest());
+  EXPECT_TRUE(report.ok()) << report.status();
+  Reload(full_, server);
+
   // A file caught half-written, then a role the authoriser does not know:
   // each said, and nothing changes.
   Reload(full_.substr(0, full_.size() / 2), server);

@@ -88,6 +88,8 @@ TEST_F(ConfigTest, PrintConfigShowsTheEffectiveConfigurationWithEveryDefault) {
   EXPECT_EQ(c.security().oidc().groups_claim(), "groups");
   EXPECT_EQ(c.security().oidc().leeway_seconds(), 60u);
   EXPECT_EQ(c.security().oidc().jwks_check_seconds(), 60u);
+  EXPECT_EQ(c.security().limits().requests_per_second(), 5000u);  // the authoriser's
+  EXPECT_EQ(c.security().limits().max_obligation_watches(), 64u);
   // Every scalar, even when zero or false, so nothing is left to guess.
   EXPECT_THAT(out, HasSubstr("\"skipDomainValidation\": false"));
 }
