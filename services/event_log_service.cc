@@ -101,7 +101,9 @@ EventLogService::EventLogService(storage::EventStore* store, EventLogOptions opt
       limits_(options_.max_subscriptions, options_.max_subscriptions_per_client),
       pool_(std::make_unique<internal::DeliveryPool>(2, options_.subscriber_bytes_per_second)),
       resume_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-stream-resume", 0)),
-      record_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-access-record", 0)) {}
+      record_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-access-record", 0)) {
+  internal::ShowAppendMetrics();
+}
 
 EventLogService::~EventLogService() = default;
 

@@ -22,6 +22,7 @@
 #include "rocksdb/write_buffer_manager.h"
 #include "storage/internal/keys.h"
 #include "storage/internal/store_impl.h"
+#include "storage/internal/write_metrics.h"
 
 namespace evenhand::storage {
 
@@ -430,6 +431,7 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(StoreOptions option
   if (options.live_buffer_events == 0) options.live_buffer_events = 1;
   if (options.live_buffer_bytes == 0) options.live_buffer_bytes = 1;
   if (options.max_group_commit_events == 0) options.max_group_commit_events = 1;
+  internal::ShowWriteMetrics();
   auto impl = std::make_unique<Impl>(std::move(options));
   EH_RETURN_IF_ERROR(impl->Open());
   return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));

@@ -1,38 +1,50 @@
 #include "services/internal/append_request.h"
 
+#include "absl/base/call_once.h"
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/metrics.h"
 
 namespace evenhand::services::internal {
 
-// Appends by outcome, and how long they took to answer (durable or
-// refused), for /metrics.
+namespace {
+
+// Appends answered with one gRPC status, and how long they took to answer
+// (durable or refused), for /metrics. Made on first use, so that a scrape
+// shows only the statuses met (and OK, shown from the start).
+struct ByCode {
+  absl::once_flag once;
+  metrics::Counter* calls = nullptr;
+  metrics::Histogram* seconds = nullptr;
+};
+
+ByCode& AppendMetrics(absl::StatusCode code) {
+  static ByCode* table = new ByCode[17];
+  ByCode& m = table[static_cast<int>(code)];
+  absl::call_once(m.once, [&m, code] {
+    const metrics::Labels labels = {{"code", absl::StatusCodeToString(code)}};
+    m.calls = &metrics::Registry::Default().GetCounter(
+        "evenhand_append_requests_total", "EventLog.Append calls answered, by gRPC status.",
+        labels);
+    m.seconds = &metrics::Registry::Default().GetHistogram(
+        "evenhand_append_duration_seconds",
+        "Time from an Append call's arrival to its answer (after the fsync for OK), by gRPC "
+        "status.",
+        metrics::LatencyBuckets(), labels);
+  });
+  return m;
+}
+
+}  // namespace
+
+void ShowAppendMetrics() { AppendMetrics(absl::StatusCode::kOk); }
+
 void CountAppend(absl::StatusCode code, absl::Time started) {
-  struct ByCode {
-    metrics::Counter* calls;
-    metrics::Histogram* seconds;
-  };
-  static ByCode* by_code = [] {
-    auto* table = new ByCode[17];
-    for (int c = 0; c <= 16; ++c) {
-      const metrics::Labels labels = {
-          {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(c))}};
-      table[c].calls = &metrics::Registry::Default().GetCounter(
-          "evenhand_append_requests_total", "EventLog.Append calls answered, by gRPC status.",
-          labels);
-      table[c].seconds = &metrics::Registry::Default().GetHistogram(
-          "evenhand_append_duration_seconds",
-          "Time from an Append call's arrival to its answer (after the fsync for OK), by gRPC "
-          "status.",
-          metrics::LatencyBuckets(), labels);
-    }
-    return table;
-  }();
   const int c = static_cast<int>(code);
   if (c < 0 || c > 16) return;
-  by_code[c].calls->Add();
-  by_code[c].seconds->Observe(absl::ToDoubleSeconds(absl::Now() - started));
+  ByCode& m = AppendMetrics(code);
+  m.calls->Add();
+  m.seconds->Observe(absl::ToDoubleSeconds(absl::Now() - started));
 }
 
 absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request) {

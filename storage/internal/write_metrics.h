@@ -20,6 +20,10 @@ void CountWrite(bool ok, absl::Duration took, size_t records,
                 const std::vector<std::shared_ptr<const std::string>>& stored_bytes,
                 size_t batch_keys, size_t batch_bytes);
 
+// Puts these figures on /metrics at 0 before the first write, so that a
+// rate or a quantile can be taken from the start.
+void ShowWriteMetrics();
+
 }  // namespace evenhand::storage::internal
 
 #endif  // EVENHAND_STORAGE_INTERNAL_WRITE_METRICS_H_

@@ -76,6 +76,9 @@ class Metrics(unittest.TestCase):
                     cls.metrics = line.split("metrics on http://")[1].split("/metrics")[0]
                     break
         cls.channel = grpc.insecure_channel(cls.server.address)
+        # Before any call: what a scrape shows of a server that has served
+        # nothing yet.
+        _, cls.at_start = scrape(cls.metrics)
 
     @classmethod
     def tearDownClass(cls):
@@ -181,10 +184,14 @@ class Metrics(unittest.TestCase):
         exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
         names = set(re.findall(r"evenhand_[a-z_]+", " ".join(exprs)))
         self.assertGreater(len(names), 15)
-        _, samples = scrape(self.metrics)
-        served = {name for name, _ in samples}
-        for name in sorted(names):
-            self.assertIn(name, served, f"the dashboard reads {name}, which /metrics lacks")
+        # Served from the start, at 0 before the first event, so that a rate
+        # or a quantile can be taken at once; and after appends.
+        for samples in (self.at_start, scrape(self.metrics)[1]):
+            served = {name for name, _ in samples}
+            for name in sorted(names):
+                self.assertIn(name, served, f"the dashboard reads {name}, which /metrics lacks")
+        self.assertEqual(value(self.at_start, "evenhand_append_requests_total", code="OK"), 0)
+        self.assertEqual(value(self.at_start, "evenhand_events_appended_total"), 0)
 
     def test_healthz_agrees_with_grpc_health(self):
         stub = health_pb2_grpc.HealthStub(self.channel)
