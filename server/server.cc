@@ -188,15 +188,9 @@ v1::ServerConfig WithShownDefaults(v1::ServerConfig config) {
   v1::ServerConfig c = WithDefaults(std::move(config));
   v1::SecurityConfig* s = c.mutable_security();
   if (s->has_tls() && s->tls().check_seconds() == 0) s->mutable_tls()->set_check_seconds(60);
-  // The limits' defaults (services/auth/authorizer.cc): 0 must not read as
-  // "unlimited".
-  v1::PrincipalLimits* l = s->mutable_limits();
-  if (l->requests_per_second() == 0) l->set_requests_per_second(5000);
-  if (l->burst() == 0) l->set_burst(2 * l->requests_per_second());
-  if (l->max_subscriptions() == 0) l->set_max_subscriptions(64);
-  if (l->max_export_events() == 0) l->set_max_export_events(200000);
-  if (l->max_concurrent_reads() == 0) l->set_max_concurrent_reads(16);
-  if (l->max_obligation_watches() == 0) l->set_max_obligation_watches(64);
+  // The limits' defaults, as the authoriser applies them: 0 must not read
+  // as "unlimited".
+  *s->mutable_limits() = services::auth::WithDefaultLimits(s->limits());
   if (s->has_oidc()) {
     v1::OidcConfig* o = s->mutable_oidc();
     if (o->subject_claim().empty()) o->set_subject_claim("sub");

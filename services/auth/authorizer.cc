@@ -157,12 +157,22 @@ struct Authorizer::Policy {
   // unchanged (its keys, and what it knows of the file, carry over).
   std::shared_ptr<JwksKeys> tokens;
   Identity local;
-  double rate = 5000, burst = 10000;
-  size_t max_subscriptions = 64;
-  size_t max_export_events = 200000;
-  size_t max_concurrent_reads = 16;
-  size_t max_obligation_watches = 64;
+  double rate = 0, burst = 0;
+  size_t max_subscriptions = 0;
+  size_t max_export_events = 0;
+  size_t max_concurrent_reads = 0;
+  size_t max_obligation_watches = 0;
 };
+
+v1::PrincipalLimits WithDefaultLimits(v1::PrincipalLimits l) {
+  if (l.requests_per_second() == 0) l.set_requests_per_second(5000);
+  if (l.burst() == 0) l.set_burst(2 * l.requests_per_second());
+  if (l.max_subscriptions() == 0) l.set_max_subscriptions(64);
+  if (l.max_export_events() == 0) l.set_max_export_events(200000);
+  if (l.max_concurrent_reads() == 0) l.set_max_concurrent_reads(16);
+  if (l.max_obligation_watches() == 0) l.set_max_obligation_watches(64);
+  return l;
+}
 
 Authorizer::Authorizer(bool local_mode, std::function<absl::Time()> clock)
     : local_mode_(local_mode), clock_(std::move(clock)) {}
@@ -215,13 +225,13 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
   } else {
     p->local.roles.assign(config.local().roles().begin(), config.local().roles().end());
   }
-  const v1::PrincipalLimits& l = config.limits();
-  if (l.requests_per_second() != 0) p->rate = l.requests_per_second();
-  p->burst = l.burst() != 0 ? l.burst() : 2 * p->rate;
-  if (l.max_subscriptions() != 0) p->max_subscriptions = l.max_subscriptions();
-  if (l.max_export_events() != 0) p->max_export_events = l.max_export_events();
-  if (l.max_concurrent_reads() != 0) p->max_concurrent_reads = l.max_concurrent_reads();
-  if (l.max_obligation_watches() != 0) p->max_obligation_watches = l.max_obligation_watches();
+  const v1::PrincipalLimits l = WithDefaultLimits(config.limits());
+  p->rate = l.requests_per_second();
+  p->burst = l.burst();
+  p->max_subscriptions = l.max_subscriptions();
+  p->max_export_events = l.max_export_events();
+  p->max_concurrent_reads = l.max_concurrent_reads();
+  p->max_obligation_watches = l.max_obligation_watches();
   if (!local_mode && !config.oidc().jwks_file().empty()) {
     if (previous != nullptr && previous->tokens != nullptr &&
         previous->config.oidc().SerializeAsString() == config.oidc().SerializeAsString()) {

@@ -117,6 +117,12 @@ struct Caller {
   static Caller FromContext(const grpc::ServerContextBase& context);
 };
 
+// `limits` with every unset (0) field at its default: 5,000 requests a
+// second with a burst of twice the rate, 64 subscriptions, 200,000 events
+// an export, 16 concurrent reads, 64 obligation watches. What every
+// principal but the local one is held to; --print_config shows it.
+v1::PrincipalLimits WithDefaultLimits(v1::PrincipalLimits limits);
+
 class Authorizer {
  public:
   // `local_mode`: the listener is plain text on loopback; every caller is
