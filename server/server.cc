@@ -496,6 +496,7 @@ absl::Status EvenHandServer::Impl::Start() {
   fairness_options.catch_up_wait = absl::Seconds(c.fairness().report_wait_seconds());
   fairness_options.gate = gate_.get();
   fairness_options.max_reply_bytes = c.max_reply_bytes();
+  fairness_options.max_future_skew = absl::Seconds(c.max_future_skew_seconds());
   fairness_options.max_watchers = c.max_obligation_watches();
   if (options_.clock) fairness_options.clock = options_.clock;
   if (options_.TEST_report_give_way_after) {

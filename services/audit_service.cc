@@ -21,7 +21,11 @@
 namespace evenhand::services {
 namespace {
 
+// A replay's message holds at most this many events, and is sent once its
+// events reach kChunkBytes: an event is at most 1 MiB, so a message stays
+// within the 4 MiB a gRPC client accepts by default.
 constexpr int kChunkEvents = 256;
+constexpr size_t kChunkBytes = 1 << 20;
 constexpr char kReplay[] = "evenhand.v1.Audit/Replay";
 constexpr char kExport[] = "evenhand.v1.Audit/Export";
 
@@ -110,9 +114,29 @@ class Concerns {
 };
 
 // A filter's positions the wrong way round select nothing, and say so.
-absl::Status CheckPositions(const v1::ReplayFilter& f) {
+// Positions and times the wrong way round, past the log's end (`last`) or
+// not times at all: refused, rather than read as "nothing happened".
+absl::Status CheckPositions(const v1::ReplayFilter& f, uint64_t last) {
   if (f.to_position() != 0 && f.from_position() > f.to_position()) {
     return InvalidFieldError("filter.from_position", "is after filter.to_position");
+  }
+  if (f.from_position() > last + 1) {
+    return WithErrorInfo(
+        absl::OutOfRangeError(absl::StrCat("filter.from_position: ", f.from_position(),
+                                           " is beyond the end of the log (last position ", last,
+                                           ")")),
+        "BEYOND_END_OF_LOG",
+        {{"field", "filter.from_position"}, {"last_position", absl::StrCat(last)}});
+  }
+  if (f.has_occurred_from()) {
+    EH_RETURN_IF_ERROR(internal::CheckRequestTime("filter.occurred_from", f.occurred_from()));
+  }
+  if (f.has_occurred_to()) {
+    EH_RETURN_IF_ERROR(internal::CheckRequestTime("filter.occurred_to", f.occurred_to()));
+  }
+  if (f.has_occurred_from() && f.has_occurred_to() &&
+      FromProtoTime(f.occurred_from()) >= FromProtoTime(f.occurred_to())) {
+    return InvalidFieldError("filter.occurred_from", "must be before filter.occurred_to");
   }
   return absl::OkStatus();
 }
@@ -217,8 +241,8 @@ absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
 absl::Status AuditService::Select(const v1::ReplayFilter& f,
                                   const std::function<bool(const storage::EventPtr&)>& visit,
                                   const std::function<bool(uint64_t)>& progress) const {
-  EH_RETURN_IF_ERROR(CheckPositions(f));
   const uint64_t last = store_->LastPosition();
+  EH_RETURN_IF_ERROR(CheckPositions(f, last));
   const uint64_t to = f.to_position() == 0 ? last : std::min(f.to_position(), last);
   uint64_t scanned = 0;
   Concerns concerns(store_, f);
@@ -262,7 +286,9 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   // Names the log does not have, and positions the wrong way round, are
   // refused before the read is on the record as opened.
   if (absl::Status s = CheckNames(request->filter()); !s.ok()) return ToGrpcStatus(s);
-  if (absl::Status s = CheckPositions(request->filter()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckPositions(request->filter(), store_->LastPosition()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   v1::ReplayFilter scoped = request->filter();
   if (grant->values == auth::Grant::Values::kOwnGroupOnly && scoped.group_id().empty()) {
     // A group's reader replays what concerns its own group.
@@ -292,6 +318,7 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   bool client_gone = false;
   absl::Status inner;
   uint64_t unsent = 0;  // of `returned`, in `chunk`
+  size_t chunk_bytes = 0;  // of the events in `chunk`
   // Whether it was written: not once the grant is withdrawn.
   auto flush = [&](uint64_t scanned) {
     if (standing->withdrawn()) return false;
@@ -302,6 +329,7 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
     }
     chunk.clear_events();
     unsent = 0;
+    chunk_bytes = 0;
     return true;
   };
   // Tiles read and the last chain hash, so a replay in position order reads
@@ -310,53 +338,62 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
   v1::ReplayFilter filter = scoped;
   // Only what the tree covers: every replayed event has its hashes.
   filter.set_to_position(last);
-  absl::Status status = Select(
-      filter,
-      [&](const storage::EventPtr& e) {
-        if (context->IsCancelled()) {
-          client_gone = true;
-          return false;
-        }
-        if (standing->withdrawn()) return false;
-        // An auditor is never handed an event that no longer matches the
-        // leaf the tree recorded for it.
-        if (absl::Status damaged = integrity_->CheckLeaf(*e, &tree_cache); !damaged.ok()) {
-          inner = damaged;
-          return false;
-        }
-        v1::AuditedEvent* out = chunk.add_events();
-        *out->mutable_event() = *e;
-        if (grant->values != auth::Grant::Values::kFull) {
-          auto [owner, inserted] = owners.try_emplace(e->event().stream_id());
-          if (inserted) {
-            absl::StatusOr<std::string> o =
-                options_.gate->authorizer().OwnerOf(e->event().stream_id());
-            if (!o.ok()) {
-              inner = o.status();
-              return false;
-            }
-            owner->second = *o;
-          }
-          auth::Withhold(*grant, owner->second, out->mutable_event()->mutable_event());
-        }
-        ++returned;
-        ++unsent;
-        absl::StatusOr<std::string> leaf = integrity_->LeafHash(e->position(), &tree_cache);
-        absl::StatusOr<std::string> chain = integrity_->ChainHashAfter(*e, &tree_cache);
-        if (!leaf.ok() || !chain.ok()) {
-          inner = leaf.ok() ? chain.status() : leaf.status();
-          return false;
-        }
-        out->set_leaf_hash(*std::move(leaf));
-        out->set_chain_hash(*std::move(chain));
-        if (chunk.events_size() >= kChunkEvents) flush(e->position());
-        return !client_gone;
-      },
-      [&](uint64_t scanned) {
-        // Progress for long scans that match little.
-        if (chunk.events_size() == 0 && !client_gone) flush(scanned);
-        return !client_gone && !standing->withdrawn();
-      });
+  // From just past the end (checked above): nothing yet to replay.
+  absl::Status status =
+      filter.from_position() > last
+          ? absl::OkStatus()
+          : Select(
+                filter,
+                [&](const storage::EventPtr& e) {
+                  if (context->IsCancelled()) {
+                    client_gone = true;
+                    return false;
+                  }
+                  if (standing->withdrawn()) return false;
+                  // An auditor is never handed an event that no longer matches the
+                  // leaf the tree recorded for it.
+                  if (absl::Status damaged = integrity_->CheckLeaf(*e, &tree_cache);
+                      !damaged.ok()) {
+                    inner = damaged;
+                    return false;
+                  }
+                  v1::AuditedEvent* out = chunk.add_events();
+                  *out->mutable_event() = *e;
+                  if (grant->values != auth::Grant::Values::kFull) {
+                    auto [owner, inserted] = owners.try_emplace(e->event().stream_id());
+                    if (inserted) {
+                      absl::StatusOr<std::string> o =
+                          options_.gate->authorizer().OwnerOf(e->event().stream_id());
+                      if (!o.ok()) {
+                        inner = o.status();
+                        return false;
+                      }
+                      owner->second = *o;
+                    }
+                    auth::Withhold(*grant, owner->second, out->mutable_event()->mutable_event());
+                  }
+                  ++returned;
+                  ++unsent;
+                  absl::StatusOr<std::string> leaf =
+                      integrity_->LeafHash(e->position(), &tree_cache);
+                  absl::StatusOr<std::string> chain = integrity_->ChainHashAfter(*e, &tree_cache);
+                  if (!leaf.ok() || !chain.ok()) {
+                    inner = leaf.ok() ? chain.status() : leaf.status();
+                    return false;
+                  }
+                  out->set_leaf_hash(*std::move(leaf));
+                  out->set_chain_hash(*std::move(chain));
+                  chunk_bytes += out->ByteSizeLong();
+                  if (chunk.events_size() >= kChunkEvents || chunk_bytes >= kChunkBytes) {
+                    flush(e->position());
+                  }
+                  return !client_gone;
+                },
+                [&](uint64_t scanned) {
+                  // Progress for long scans that match little.
+                  if (chunk.events_size() == 0 && !client_gone) flush(scanned);
+                  return !client_gone && !standing->withdrawn();
+                });
   if (!status.ok() || !inner.ok() || client_gone) {
     // Ended before it was done: on the record with what it was sent.
     options_.gate->RecordEnd(*grant, kReplay, *request, returned - unsent, "cancelled");

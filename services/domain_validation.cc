@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/status_macros.h"
@@ -9,6 +10,12 @@
 
 namespace evenhand::services {
 namespace {
+
+// "a MemberRegistered", "an OfficerRegistered", "an event".
+std::string WithArticle(absl::string_view noun) {
+  const bool vowel = !noun.empty() && absl::StrContains("AEIOUaeiou", noun.front());
+  return absl::StrCat(vowel ? "an " : "a ", noun);
+}
 
 // Opening events start a case; they must be the first event of its stream.
 bool IsOpening(const v1::Payload& p) {
@@ -503,13 +510,13 @@ absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector
     if (canonical != stream_id && canonical.back() != '-') {
       return InvalidFieldError(
           absl::StrCat("events[", i, "]"),
-          absl::StrCat("a ", e.type().empty() ? "event" : e.type(), " belongs in stream \"",
+          absl::StrCat(WithArticle(e.type().empty() ? "event" : e.type()), " belongs in stream \"",
                        canonical, "\", not \"", stream_id, "\" (one stream per case)"),
           "WRONG_STREAM");
     }
     if (IsOpening(p) && i > 0) {
       return InvalidFieldError(absl::StrCat("events[", i, "]"),
-                               absl::StrCat("a ", e.type(),
+                               absl::StrCat(WithArticle(e.type()),
                                             " opens its case and must be the first event of "
                                             "stream \"",
                                             stream_id, "\""));
@@ -538,7 +545,7 @@ absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector
         return InvalidFieldError(
             expected->kind == storage::ExpectedRevision::Kind::kExact ? "exact_revision"
                                                                       : "expected_state",
-            absl::StrCat("a ", events->front().type(),
+            absl::StrCat(WithArticle(events->front().type()),
                          " opens its case, so its stream must not exist yet: send NO_STREAM "
                          "(or no expected revision)"),
             "OPENING_EXPECTS_NO_STREAM");

@@ -464,6 +464,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventLogService::Subscribe(
   record.opened = [gate = options_.gate, grant = *grant, parsed] {
     return gate->Record(grant, kSubscribe, parsed, 0, "opened");
   };
+  record.refused_by_own_limit = [gate = options_.gate, grant = *grant,
+                                 parsed](const absl::Status& why) {
+    gate->Refused(grant, kSubscribe, parsed, why);
+  };
   // Ends, with a clear status, if a reloaded configuration withdraws it.
   absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
       options_.gate->Hold(*context, kSubscribe, parsed, *grant);

@@ -209,6 +209,7 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       break;
     }
     case v1::ReportRequest::kAsOfTime: {
+      EH_RETURN_IF_ERROR(internal::CheckRequestTime("as_of_time", request.as_of_time()));
       query.as_of_time = FromProtoTime(request.as_of_time());
       if (query.as_of_time > now) {
         return InvalidFieldError(
@@ -235,19 +236,26 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       query.as_of_time = now;
       break;
   }
-  // A period's ends are counted in nanoseconds (64 bits: 1677 to 2262),
-  // and a report's statement signs them: a council's periods lie well
-  // inside 1900-2200.
-  for (auto [name, ts, set] : {std::make_tuple("from", &request.from(), request.has_from()),
-                               std::make_tuple("to", &request.to(), request.has_to())}) {
-    if (set && (ts->seconds() < -2208988800 || ts->seconds() >= 7258118400)) {
-      return InvalidFieldError(name, "must be a time between 1900 and 2200");
-    }
-  }
+  // A period's ends are counted in nanoseconds, and a report's statement
+  // signs them.
+  if (request.has_from()) EH_RETURN_IF_ERROR(internal::CheckRequestTime("from", request.from()));
+  if (request.has_to()) EH_RETURN_IF_ERROR(internal::CheckRequestTime("to", request.to()));
   if (request.has_from()) query.from = FromProtoTime(request.from());
   if (request.has_to()) query.to = FromProtoTime(request.to());
   if (query.from >= query.to) {
     return InvalidFieldError("from", "must be before to");
+  }
+  // A period that had not begun at the report's moment (allowing for an
+  // event recorded ahead of when it occurs): nothing in it had happened,
+  // and an empty report would read as "no rule was broken".
+  if (query.from > query.as_of_time + options_.max_future_skew) {
+    return InvalidFieldError(
+        "from",
+        absl::StrCat("is after the moment the report is as of (",
+                     absl::FormatTime(query.as_of_time, absl::UTCTimeZone()),
+                     "): nothing in the period had happened then; give an earlier from, or a "
+                     "later as_of"),
+        "PERIOD_NOT_BEGUN");
   }
   auto untrusted = [](const absl::Status& why) {
     return absl::UnavailableError(absl::StrCat(
@@ -578,6 +586,11 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
   if (absl::Status s = internal::CheckFilterSize("group_ids", request->group_ids_size());
       !s.ok()) {
     return ToGrpcStatus(s);
+  }
+  if (!v1::Severity_IsValid(request->min_severity())) {
+    return ToGrpcStatus(InvalidFieldError(
+        "min_severity", absl::StrCat("unknown value ", request->min_severity(),
+                                     "; use INFO, LOW, MEDIUM or HIGH (or leave it unset)")));
   }
   for (const std::string& r : request->rule_ids()) {
     if (std::find(rules.begin(), rules.end(), r) == rules.end()) {

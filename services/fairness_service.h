@@ -37,6 +37,10 @@ namespace evenhand::services {
 struct FairnessServiceOptions {
   projections::FairnessSettings settings;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // How far ahead of its recording an event may have occurred
+  // (maxFutureSkewSeconds): a period that begins later than this after a
+  // report's moment cannot hold an event of it, and is refused.
+  absl::Duration max_future_skew = absl::Hours(24);
   // How long a report waits for the projection to reach the log's end.
   absl::Duration catch_up_wait = absl::Seconds(10);
   // While the findings index is read back after a start, a report derived

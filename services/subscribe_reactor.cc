@@ -388,6 +388,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StartSubscription(
       request.filter().stream_prefixes(), request.filter().event_types(), "filter.");
   if (!filter.ok()) return new RefusedReactor(filter.status());
   if (absl::Status s = shared.limits->Acquire(client, client_limit, setting); !s.ok()) {
+    if (std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(s);
+        record.refused_by_own_limit && info.has_value() && info->metadata().count("setting") > 0 &&
+        info->metadata().at("setting") == setting) {
+      record.refused_by_own_limit(s);
+    }
     return new RefusedReactor(s);
   }
   // On the record only once accepted: a refusal above was no read.

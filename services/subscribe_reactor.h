@@ -77,6 +77,10 @@ struct Subscribers {
 // the record to a thread of its own).
 struct SubscriptionRecord {
   std::function<absl::Status()> opened;
+  // Told a refusal by the principal's own limit (`client_limit`), which is
+  // on the record as denied as the other per-principal limits' are; not
+  // the server's limits, which are of its capacity, not the caller's access.
+  std::function<void(const absl::Status&)> refused_by_own_limit;
   std::function<void(uint64_t events_sent, bool withdrawn)> closed;
   // The subscription's standing grant (services/auth/standing_grants.h), if
   // any: once it is withdrawn, the subscription sends at most the message it

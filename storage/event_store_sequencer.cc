@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/error_details.h"
@@ -71,6 +72,8 @@ v1::Event PublisherPart(const v1::Event& e) {
   v1::Event copy = e;
   copy.clear_stream_id();
   copy.clear_recorded_at();
+  // A UUID is the same in either case (RFC 9562 4): ids are matched so.
+  absl::AsciiStrToLower(copy.mutable_event_id());
   return copy;
 }
 
@@ -181,9 +184,9 @@ absl::StatusOr<AppendResult> EventStore::Impl::Replay(const Pending& p,
       return WithErrorInfo(
           absl::AlreadyExistsError(absl::StrCat(
               "events[", i, "].event_id: ", p.events[i].event_id(),
-              " was already recorded at position ", positions[i], " with different content (",
-              differing,
-              " differ); a retry must resend exactly the original event, and a new event needs "
+              " was already recorded at position ", positions[i],
+              " with different content (the fields that differ: ", differing,
+              "); a retry must resend exactly the original event, and a new event needs "
               "a new id. Nothing was written.")),
           "EVENT_ID_REUSED",
           {{"field", absl::StrCat("events[", i, "].event_id")},

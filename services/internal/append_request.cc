@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/error_details.h"
 #include "base/metrics.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace evenhand::services::internal {
 
@@ -48,6 +49,20 @@ void CountAppend(absl::StatusCode code, absl::Time started) {
 }
 
 absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request) {
+  // A field this server does not know could be a precondition (a newer
+  // client's, or exact_revision sent with another wire type and so parsed
+  // as unknown): appended without it, the publisher's intent is lost.
+  if (const google::protobuf::UnknownFieldSet& unknown =
+          request.GetReflection()->GetUnknownFields(request);
+      !unknown.empty()) {
+    return InvalidFieldError(
+        "AppendRequest",
+        absl::StrCat("field number ", unknown.field(0).number(),
+                     " is not in this server's AppendRequest, or has the wrong wire type (the "
+                     "publisher's .proto is newer than the server's, or the bytes are damaged); "
+                     "nothing was appended"),
+        "UNKNOWN_FIELD");
+  }
   switch (request.expected_revision_case()) {
     case v1::AppendRequest::kExactRevision:
       return storage::ExpectedRevision::Exact(request.exact_revision());

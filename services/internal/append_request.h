@@ -11,7 +11,9 @@
 
 namespace evenhand::services::internal {
 
-// The request's expected revision (INVALID_ARGUMENT for an unknown state).
+// The request's expected revision: INVALID_ARGUMENT for an unknown state,
+// and (UNKNOWN_FIELD) for a request holding a field the server does not
+// know, which could have been its precondition.
 absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& request);
 
 // One append answered with `code`, `started` when it arrived.

@@ -32,6 +32,17 @@ absl::Status CheckFilterSize(absl::string_view field, int size) {
                            "TOO_MANY_VALUES");
 }
 
+absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t) {
+  if (t.nanos() < 0 || t.nanos() > 999999999) {
+    return InvalidFieldError(field, absl::StrCat("not a valid timestamp (nanos ", t.nanos(),
+                                                 " is outside 0 to 999,999,999)"));
+  }
+  if (t.seconds() < -2208988800 || t.seconds() >= 7258118400) {
+    return InvalidFieldError(field, "must be a time between 1900 and 2200");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<storage::ReadFilter> ToReadFilter(
     const google::protobuf::RepeatedPtrField<std::string>& stream_prefixes,
     const google::protobuf::RepeatedPtrField<std::string>& event_types,

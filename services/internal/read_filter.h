@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "storage/event_store.h"
 
 namespace evenhand::services::internal {
@@ -28,6 +29,12 @@ inline constexpr int kMaxFilterValues = 64;
 // INVALID_ARGUMENT (TOO_MANY_VALUES, naming `field`) for a list longer than
 // kMaxFilterValues.
 absl::Status CheckFilterSize(absl::string_view field, int size);
+
+// INVALID_ARGUMENT naming `field` for a time a request's period or moment
+// cannot be: not a valid Timestamp (nanos outside 0-999,999,999), or outside
+// 1900-2200 (times are counted in 64-bit nanoseconds, 1677-2262, and a
+// council's dates lie well inside).
+absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t);
 
 // Every event type's name ("BriefingRequested", ...), from the Payload.
 const std::vector<std::string>& KnownEventTypes();

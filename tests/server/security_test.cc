@@ -700,6 +700,16 @@ TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
   EXPECT_TRUE(absl::StrContains(s.error_message(), "security.limits.maxSubscriptions"))
       << s.error_message();
+  // The principal's limit refused it: on the record as denied, as the other
+  // per-principal limits' refusals are (docs/SECURITY.md).
+  bool recorded = false;
+  for (const auto& r : AccessRecords("auditor")) {
+    const auto& a = r.event().payload().access_recorded();
+    recorded |= a.method() == "evenhand.v1.EventLog/Subscribe" &&
+                absl::StartsWith(a.outcome(), "denied: ") &&
+                absl::StrContains(a.outcome(), "security.limits.maxSubscriptions");
+  }
+  EXPECT_TRUE(recorded);
   // Another principal has its own allowance.
   auto other = v1::EventLog::NewStub(Dial(As("", Token("a.patel", "internal-audit"))));
   grpc::ClientContext other_context;

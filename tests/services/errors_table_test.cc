@@ -296,7 +296,8 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
       {grpc::StatusCode::ALREADY_EXISTS,
        "an id resent with different content",
        "EVENT_ID_REUSED",
-       {"was already recorded at position 1 with different content (occurred_at differ)"},
+       {"was already recorded at position 1 with different content (the fields that differ: "
+        "occurred_at)"},
        nullptr,
        nullptr,
        [&] {

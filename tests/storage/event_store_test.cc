@@ -639,12 +639,12 @@ TEST_F(EventStoreTest, ARecordedIdResentWithOtherContentIsAlreadyExistsNotARepla
   EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), changed),
               StatusIs(absl::StatusCode::kAlreadyExists,
                        AllOf(HasSubstr(events[1].event_id()), HasSubstr("at position 2"),
-                             HasSubstr("different content (payload differ)"),
+                             HasSubstr("different content (the fields that differ: payload)"),
                              HasSubstr("Nothing was written"))));
   changed = events;
   changed[0].set_source_system("another-system");
   EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), changed),
-              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("source_system differ")));
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("the fields that differ: source_system")));
   // The identical batch is still an idempotent replay.
   ASSERT_OK_AND_ASSIGN(AppendResult replay, store_->Append("s", ExpectedRevision::Any(), events));
   EXPECT_TRUE(replay.idempotent_replay);
