@@ -602,8 +602,15 @@ void IntegrityLog::AddProblem(std::string problem) const {
 }
 
 std::vector<std::string> IntegrityLog::problems() const {
-  absl::MutexLock lock(&mu_);
-  return problems_;
+  std::vector<std::string> out;
+  {
+    absl::MutexLock lock(&mu_);
+    out = problems_;
+  }
+  // And damage RocksDB's checksums found on reads of the log: the store
+  // knows of it (read outside mu_: it takes a lock of its own).
+  for (std::string& p : store_->damage_found()) out.push_back(std::move(p));
+  return out;
 }
 
 absl::StatusOr<std::string> IntegrityLog::SignReportStatement(

@@ -231,7 +231,9 @@ class IntegrityLog final : public storage::CommitHook {
   absl::StatusOr<v1::StreamHead> ProveStreamHead(const std::string& stream_id);
 
   // What the checks found wrong (damaged events, chain or tree nodes that
-  // do not match the events, a refusal to sign); empty when all is well.
+  // do not match the events, a refusal to sign), and the damage RocksDB's
+  // checksums found on reads of the log's files (EventStore::damage_found);
+  // empty when all is well.
   std::vector<std::string> problems() const;
 
   const v1::PublicKey& public_key() const { return key_.public_key(); }

@@ -421,6 +421,33 @@ absl::Status EventStore::Impl::DamagedStatus(uint64_t position) const {
                    ". Restore the data folder from a backup (evenhand restore)"));
 }
 
+absl::Status EventStore::Impl::ReadFailure(const rocksdb::Status& s,
+                                           absl::string_view what) const {
+  absl::Status status = FromRocks(s, what);
+  if (!s.IsCorruption()) return status;
+  std::string rocks = s.ToString();
+  {
+    absl::MutexLock lock(&damaged_mu_);
+    if (damage_found_.size() >= kMaxDamageFound ||
+        std::any_of(damage_found_.begin(), damage_found_.end(),
+                    [&](const auto& d) { return d.first == rocks; })) {
+      return status;
+    }
+    damage_found_.emplace_back(std::move(rocks), std::string(status.message()));
+  }
+  logging::Error(kComponent,
+                 absl::StrCat("a read met damage in the log's files: ", status.message(),
+                              ". Restore the data folder from a backup (evenhand restore)"));
+  return status;
+}
+
+std::vector<std::string> EventStore::Impl::DamageFound() const {
+  absl::MutexLock lock(&damaged_mu_);
+  std::vector<std::string> out;
+  for (const auto& [rocks, error] : damage_found_) out.push_back(error);
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 
 EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -537,6 +564,8 @@ void EventStore::MarkDamaged(uint64_t position, std::string problem) {
   impl_->MarkDamaged(position, std::move(problem));
 }
 std::vector<DamagedEvent> EventStore::damaged() const { return impl_->Damaged(); }
+
+std::vector<std::string> EventStore::damage_found() const { return impl_->DamageFound(); }
 
 absl::Status EventStore::CheckNotDamaged(uint64_t position) const {
   return impl_->CheckNotDamaged(position);

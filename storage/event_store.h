@@ -316,6 +316,11 @@ class EventStore {
   // DataLoss, as a read of it would be, if `position` was marked damaged;
   // else OK. Cheap while no event is.
   absl::Status CheckNotDamaged(uint64_t position) const;
+  // Damage RocksDB's checksums found in the log's files on a read (of an
+  // event or an index): each the error that read failed with, naming what
+  // was read (the position where known) and the table file and offset. In
+  // memory, in the order found, each once (at most 100).
+  std::vector<std::string> damage_found() const;
 
   // The last committed position; 0 for an empty log.
   uint64_t LastPosition() const;

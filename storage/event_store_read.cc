@@ -26,7 +26,7 @@ absl::StatusOr<EventPtr> EventStore::Impl::ReadAt(uint64_t position) const {
   if (s.IsNotFound() || position > LastPosition()) {
     return absl::NotFoundError(absl::StrCat("no event at position ", position));
   }
-  EH_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("cannot read the event at position ", position)));
+  EH_RETURN_IF_ERROR(ReadFailure(s, absl::StrCat("cannot read the event at position ", position)));
   EH_RETURN_IF_ERROR(CheckNotDamaged(position));
   return internal::ParseRecord(value, position);
 }
@@ -66,7 +66,7 @@ absl::Status EventStore::Impl::ReadAtPositions(const std::vector<uint64_t>& posi
         return absl::NotFoundError(absl::StrCat("no event at position ", position));
       }
       EH_RETURN_IF_ERROR(
-          FromRocks(statuses[i], absl::StrCat("cannot read the event at position ", position)));
+          ReadFailure(statuses[i], absl::StrCat("cannot read the event at position ", position)));
       EH_RETURN_IF_ERROR(CheckNotDamaged(position));
       EH_ASSIGN_OR_RETURN(EventPtr event,
                           internal::ParseRecord(values[i].ToStringView(), position));
@@ -84,7 +84,7 @@ absl::StatusOr<EventPtr> EventStore::Impl::ReadByEventId(const std::string& even
       rocksdb::ReadOptions(), event_ids_cf_,
       std::string(reinterpret_cast<const char*>(id->data()), id->size()), &value);
   if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("no event has id ", event_id));
-  EH_RETURN_IF_ERROR(FromRocks(s, "cannot look up an event id"));
+  EH_RETURN_IF_ERROR(ReadFailure(s, "cannot look up an event id"));
   return ReadAt(ReadBigEndian64(value));
 }
 
@@ -94,7 +94,7 @@ absl::StatusOr<bool> EventStore::Impl::StreamExists(const std::string& stream_id
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), streams_cf_, StreamKey(stream_id, 0), &value);
   if (s.IsNotFound()) return false;
-  EH_RETURN_IF_ERROR(FromRocks(s, "cannot look up a stream"));
+  EH_RETURN_IF_ERROR(ReadFailure(s, "cannot look up a stream"));
   return true;
 }
 
@@ -138,7 +138,7 @@ absl::Status EventStore::Impl::ReadStreamRaw(const std::string& stream_id,
     db_->MultiGet(ro, events_cf_, keys.size(), keys.data(), values.data(), statuses.data());
     for (size_t i = 0; i < keys.size(); ++i) {
       uint64_t position = ReadBigEndian64(position_keys[i]);
-      EH_RETURN_IF_ERROR(FromRocks(statuses[i], absl::StrCat("cannot read the event at position ",
+      EH_RETURN_IF_ERROR(ReadFailure(statuses[i], absl::StrCat("cannot read the event at position ",
                                                              position)));
       EH_RETURN_IF_ERROR(CheckNotDamaged(position));
       if (!visit(position, values[i].ToStringView())) return false;
@@ -161,7 +161,7 @@ absl::Status EventStore::Impl::ReadStreamRaw(const std::string& stream_id,
       if (!more) return absl::OkStatus();
     }
   }
-  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read a stream"));
+  EH_RETURN_IF_ERROR(ReadFailure(it->status(), absl::StrCat("cannot read the index of stream ", stream_id)));
   if (!position_keys.empty()) {
     EH_ASSIGN_OR_RETURN(bool more, flush());
     (void)more;
@@ -198,6 +198,9 @@ absl::Status EventStore::Impl::ReadAllRaw(std::optional<uint64_t> from_position,
   }
   const bool filtered = !filter.Empty();
   uint64_t count = 0;
+  // The position read next: where an unreadable block lies (positions are
+  // dense).
+  uint64_t at = from;
   for (; it->Valid(); forwards ? it->Next() : it->Prev()) {
     if (budget != nullptr && budget->scanned >= budget->max_scanned) {
       budget->exhausted = true;
@@ -205,6 +208,7 @@ absl::Status EventStore::Impl::ReadAllRaw(std::optional<uint64_t> from_position,
     }
     if (budget != nullptr) ++budget->scanned;
     const uint64_t position = ReadBigEndian64(it->key().ToStringView());
+    at = forwards ? position + 1 : position - 1;
     const std::string_view record = it->value().ToStringView();
     if (filtered) {
       // Only the envelope is read to filter, not the whole event.
@@ -223,7 +227,7 @@ absl::Status EventStore::Impl::ReadAllRaw(std::optional<uint64_t> from_position,
     if (budget != nullptr) budget->last_done = position;
     if (max_count != 0 && ++count >= max_count) return absl::OkStatus();
   }
-  return FromRocks(it->status(), "cannot read the log");
+  return ReadFailure(it->status(), absl::StrCat("cannot read the log at position ", at));
 }
 
 }  // namespace evenhand::storage

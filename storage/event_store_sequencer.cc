@@ -147,7 +147,7 @@ absl::StatusOr<std::optional<uint64_t>> EventStore::Impl::StreamLastRevision(
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
   std::string prefix = StreamPrefix(stream_id);
   it->SeekForPrev(StreamKey(stream_id, UINT64_MAX));
-  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read a stream's revision"));
+  EH_RETURN_IF_ERROR(ReadFailure(it->status(), "cannot read a stream's revision"));
   std::optional<uint64_t> last;
   if (it->Valid() && it->key().starts_with(prefix) && it->key().size() == prefix.size() + 8) {
     last = ReadBigEndian64(std::string_view(it->key().data() + prefix.size(), 8));
@@ -312,7 +312,7 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
       } else if (statuses[key_index].ok()) {
         seen[i] = ReadBigEndian64(values[key_index].ToStringView());
       } else if (!statuses[key_index].IsNotFound()) {
-        out.result = FromRocks(statuses[key_index], "cannot look up an event id");
+        out.result = ReadFailure(statuses[key_index], "cannot look up an event id");
         lookup_failed = true;
       }
       if (seen[i]) ++seen_count;

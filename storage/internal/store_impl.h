@@ -48,6 +48,10 @@ class EventStore::Impl {
   void BeginShutdown();
   void MarkDamaged(uint64_t position, std::string problem);
   std::vector<DamagedEvent> Damaged() const;
+  // A RocksDB status met reading the log or its indexes, as FromRocks gives
+  // it; a Corruption is also kept for DamageFound() and logged, once each.
+  absl::Status ReadFailure(const rocksdb::Status& s, absl::string_view what) const;
+  std::vector<std::string> DamageFound() const;
   // DataLoss if `position` is marked damaged.
   absl::Status CheckNotDamaged(uint64_t position) const {
     if (!any_damaged_.load(std::memory_order_acquire)) return absl::OkStatus();
@@ -191,6 +195,11 @@ class EventStore::Impl {
   std::atomic<bool> any_damaged_{false};
   mutable absl::Mutex damaged_mu_;
   absl::btree_map<uint64_t, std::string> damaged_ ABSL_GUARDED_BY(damaged_mu_);
+  // Damage met on reads: RocksDB's message (file, offset) and the read's
+  // error, in the order found.
+  static constexpr size_t kMaxDamageFound = 100;
+  mutable std::vector<std::pair<std::string, std::string>> damage_found_
+      ABSL_GUARDED_BY(damaged_mu_);
 
   // RocksDB stopped writes after a background error (a flush or compaction
   // that failed, e.g. out of space). Set by the listener; cleared when

@@ -489,6 +489,85 @@ TEST(RecoveryTest, AnEventChangedOnDiskIsReportedOnReadAndInHealth) {
   context.TryCancel();
 }
 
+// The largest table file of the events' column family in `data_dir` (a
+// stopped server's).
+std::string EventsTableFile(const std::string& data_dir) {
+  std::vector<std::string> names;
+  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  EXPECT_TRUE(
+      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), data_dir, descriptors, &handles, &db)
+          .ok());
+  if (db == nullptr) return "";
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db->GetLiveFilesMetaData(&files);
+  std::string largest;
+  uint64_t size = 0;
+  for (const auto& f : files) {
+    if (f.column_family_name == "events" && f.size > size) {
+      size = f.size;
+      largest = f.db_path + f.name;
+    }
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+  return largest;
+}
+
+TEST(RecoveryTest, DamageATableFileShowsOnAReadIsReportedInStatusAndHealth) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  {
+    ChildServer child(dir, 0, {config});
+    child.Start();
+    if (HasFatalFailure()) return;
+    // More than 256: the start's check of the tail (from the last multiple
+    // of 256 below the newest checkpoint) does not reach the first events.
+    for (int i = 0; i < 3; ++i)
+      ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(100))));
+    child.Signal(SIGTERM);
+    child.Wait();
+  }
+  // A bit flipped in the table's first block (the first events): RocksDB's
+  // block checksum no longer matches.
+  const std::string table = EventsTableFile(dir.Sub("data"));
+  ASSERT_FALSE(table.empty());
+  std::string bytes = ReadFile(table);
+  ASSERT_GT(bytes.size(), 200u);
+  bytes[100] ^= 0x20;
+  WriteFile(table, bytes);
+  ChildServer child(dir, 1, {config});
+  child.Start();
+  if (HasFatalFailure()) return;
+  v1::ReadStreamRequest read;
+  read.set_stream_id("s");
+  EXPECT_THAT(child.client().ReadStream(read, [](const v1::RecordedEvent&) { return true; }),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 1")));
+  // Known from now on: health, status and the log say so (health is
+  // looked at every second).
+  auto channel = grpc::CreateChannel(child.address(), grpc::InsecureChannelCredentials());
+  for (int i = 0; i < 100 && testing::CheckHealth(channel) != Health::kNotServing; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(testing::CheckHealth(channel), Health::kNotServing);
+  auto status = child.client().GetStatus();
+  ASSERT_OK(status);
+  ASSERT_EQ(status->problems_size(), 1);
+  EXPECT_THAT(status->problems(0),
+              AllOf(HasSubstr("position 1"), HasSubstr(".sst"), HasSubstr("Corruption")));
+  // A second read of the same damage is not a second problem.
+  EXPECT_FALSE(child.client().ReadStream(read, [](const v1::RecordedEvent&) { return true; }).ok());
+  status = child.client().GetStatus();
+  ASSERT_OK(status);
+  EXPECT_EQ(status->problems_size(), 1);
+  EXPECT_THAT(child.Log(), HasSubstr("a read met damage in the log's files"));
+  // As for a damaged event, appends go on: what is written is intact.
+  EXPECT_OK(child.client().Append(AppendRequestOf("t", SomeEvents(1))));
+}
+
 TEST(RecoveryTest, TheTailSinceTheLastCheckpointIsCheckedOnEveryStart) {
   TempDir dir;
   const std::string config = LogOnlyConfig(
