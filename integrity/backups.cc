@@ -174,7 +174,9 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
   const v1::BackupManifest& manifest = result.manifest;
   const v1::PublicKey key = o.expected_key ? *o.expected_key : manifest.public_key();
   if (o.expected_key && o.expected_key->key_id() != manifest.public_key().key_id()) {
-    return absl::FailedPreconditionError(
+    // Not what the key's holder signed: a verdict (DataLoss), as a
+    // signature that does not verify is.
+    return absl::DataLossError(
         absl::StrCat("backup ", id, " was signed with key ", manifest.public_key().key_id(),
                      ", not with the key you gave (", o.expected_key->key_id(),
                      "): it is not a backup of your log, or your log's key was changed"));

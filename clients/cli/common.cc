@@ -17,9 +17,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "base/quoted.h"
+#include "base/status_macros.h"
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
 #include "integrity/signing.h"
@@ -222,16 +224,32 @@ void PrintEvent(const v1::RecordedEvent& e, const std::string& format,
   }
 }
 
-absl::Status WriteOutput(const std::string& path, const std::string& text) {
+absl::Status WriteOutput(const std::string& path, const std::string& text, absl::string_view flag) {
   if (path.empty() || path == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return absl::OkStatus();
   }
+  EH_RETURN_IF_ERROR(CheckWritablePath(flag, path));
   std::ofstream out(path, std::ios::binary);
   out << text;
   out.close();
-  if (!out) return absl::PermissionDeniedError(absl::StrCat("--output: cannot write ", path));
+  if (!out) return absl::PermissionDeniedError(absl::StrCat(flag, ": cannot write ", path));
   std::fprintf(stderr, "evenhand: wrote %s\n", path.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status CheckWritablePath(absl::string_view flag, const std::string& path) {
+  if (path.empty() || path == "-") return absl::OkStatus();
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(flag, ": cannot write ", path, ": it is a folder; name a file in it"));
+  }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(flag, ": cannot write ", path, ": there is no folder ", parent.string()));
+  }
   return absl::OkStatus();
 }
 
@@ -432,6 +450,44 @@ absl::Status CheckReadableFile(const std::string& flag, const std::string& path)
   return absl::OkStatus();
 }
 
+// "2049.0 MiB", "512 bytes".
+static std::string SizeText(uint64_t bytes) {
+  if (bytes >= (uint64_t{1} << 20)) {
+    return absl::StrFormat("%.1f MiB", static_cast<double>(bytes) / (uint64_t{1} << 20));
+  }
+  return absl::StrCat(bytes, " bytes");
+}
+
+absl::StatusOr<std::string> ReadLocalFile(const std::string& flag, const std::string& path,
+                                          uint64_t max_bytes, absl::string_view what) {
+  EH_RETURN_IF_ERROR(CheckReadableFile(flag, path));
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  // (A pipe or a device has no size: it is read, and its bytes counted.)
+  if (!ec && size > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is ", SizeText(size),
+                                                   ", larger than any ", what, " can be (",
+                                                   SizeText(max_bytes), "): not a ", what));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot open ", path));
+  std::string bytes;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    if (bytes.size() + static_cast<uint64_t>(in.gcount()) > max_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is larger than any ", what,
+                                                     " can be (", SizeText(max_bytes), "): not a ",
+                                                     what));
+    }
+    bytes.append(buffer, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path));
+  if (bytes.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " is empty: not a ", what));
+  }
+  return bytes;
+}
+
 absl::StatusOr<Period> ParsePeriod(const std::string& from, const std::string& to) {
   Period p;
   if (!from.empty()) {
@@ -528,11 +584,10 @@ absl::Status WithAsOfHint(absl::Status status, const std::string& as_of) {
 }
 
 absl::StatusOr<v1::PublicKey> ReadPublicKey(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("--pubkey: cannot open ", path));
-  std::stringstream pem;
-  pem << in.rdbuf();
-  absl::StatusOr<v1::PublicKey> key = integrity::PublicKeyFromPem(pem.str());
+  absl::StatusOr<std::string> pem =
+      ReadLocalFile("--pubkey", path, kMaxSmallFileBytes, "public key");
+  if (!pem.ok()) return pem.status();
+  absl::StatusOr<v1::PublicKey> key = integrity::PublicKeyFromPem(*pem);
   if (!key.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--pubkey: ", path, ": ", key.status().message()));

@@ -103,6 +103,18 @@ int FailIo(const absl::Status& status);
 // FailedPrecondition saying why, `flag` first (a folder opens, and then
 // reads as nothing, which must not pass for an empty file).
 absl::Status CheckReadableFile(const std::string& flag, const std::string& path);
+// The bytes of the file at `path`, `what` it should be ("bundle", "saved
+// checkpoint"...): NotFound as CheckReadableFile for a file that is not
+// there, a folder or one that cannot be opened; InvalidArgument for an
+// empty file or one larger than `max_bytes` (read no further: a file far
+// larger than any `what` is not one, and protobuf parses at most 2 GiB).
+absl::StatusOr<std::string> ReadLocalFile(const std::string& flag, const std::string& path,
+                                          uint64_t max_bytes, absl::string_view what);
+// The largest file each kind can be: a bundle or a report document as
+// large as a reply may be (2 GiB - 1); a saved checkpoint, a public key or
+// a config far smaller.
+inline constexpr uint64_t kMaxDocumentBytes = (uint64_t{1} << 31) - 1;
+inline constexpr uint64_t kMaxSmallFileBytes = uint64_t{16} << 20;
 // A problem found before any server is asked: a file that is not there or
 // cannot be read (NotFound, PermissionDenied: exit code 4, as FailIo) or
 // flags that do not fit (anything else: exit code 2, as FailUsage).
@@ -132,7 +144,12 @@ void PrintEventHeader(bool chain = false);
 void PrintEvent(const v1::RecordedEvent& e, const std::string& format,
                 const std::string* chain_hash = nullptr);
 // Writes `text` to `path` ("" or "-": stdout); errors are local I/O.
-absl::Status WriteOutput(const std::string& path, const std::string& text);
+absl::Status WriteOutput(const std::string& path, const std::string& text,
+                         absl::string_view flag = "--output");
+// OK if a file could be written at `path` (not a folder, in a folder that
+// exists); else PermissionDenied naming `flag`: checked before long work
+// whose result goes there.
+absl::Status CheckWritablePath(absl::string_view flag, const std::string& path);
 std::string Hex(const std::string& bytes);
 
 // Text from the server or a file, made safe to print to a terminal: names,

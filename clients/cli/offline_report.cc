@@ -17,14 +17,6 @@
 namespace evenhand::cli {
 namespace {
 
-absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot open ", path));
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 }  // namespace
 
 absl::StatusOr<OfflineLog> LoadOfflineLog(const std::string& bundle_path,
@@ -32,7 +24,8 @@ absl::StatusOr<OfflineLog> LoadOfflineLog(const std::string& bundle_path,
                                           const std::string& config_path) {
   v1::FairnessConfig fairness;
   if (!config_path.empty()) {
-    absl::StatusOr<std::string> text = ReadFlagFile("--config", config_path);
+    absl::StatusOr<std::string> text =
+        ReadLocalFile("--config", config_path, kMaxSmallFileBytes, "configuration");
     if (!text.ok()) return text.status();
     v1::ServerConfig config;
     google::protobuf::util::JsonParseOptions options;
@@ -50,7 +43,10 @@ absl::StatusOr<OfflineLog> LoadOfflineLog(const std::string& bundle_path,
       projections::WorkingDayCalendar::LoadFile(holidays);
   if (!calendar.ok()) return calendar.status();
 
-  absl::StatusOr<std::string> bytes = ReadFlagFile("--offline", bundle_path);
+  absl::StatusOr<std::string> bytes =
+      ReadLocalFile("--offline", bundle_path, kMaxDocumentBytes, "bundle");
+  // Empty, or larger than a bundle can be: not one (VERIFICATION FAILED).
+  if (absl::IsInvalidArgument(bytes.status())) return absl::DataLossError(bytes.status().message());
   if (!bytes.ok()) return bytes.status();
   std::optional<v1::PublicKey> pinned;
   if (!pubkey_path.empty()) {

@@ -59,7 +59,7 @@ int RunRestore(const RestoreFlags& flags) {
   options.journal_file = flags.journal;
   if (!flags.pubkey.empty()) {
     absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
-    if (!key.ok()) return FailIo(key.status());
+    if (!key.ok()) return FailLocal(key.status());
     options.expected_key = *key;
   }
   options.progress = [](const std::string& line) {

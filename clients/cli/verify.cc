@@ -38,10 +38,13 @@ struct VerifyFlags {
 };
 
 int RunBundle(const VerifyFlags& flags) {
-  std::ifstream in(flags.bundle, std::ios::binary);
-  if (!in) return FailIo(absl::NotFoundError(absl::StrCat("cannot open ", flags.bundle)));
-  std::stringstream bytes;
-  bytes << in.rdbuf();
+  absl::StatusOr<std::string> bytes =
+      ReadLocalFile("verify", flags.bundle, kMaxDocumentBytes, "bundle");
+  // Empty, or larger than a bundle can be: not one.
+  if (absl::IsInvalidArgument(bytes.status())) {
+    return VerificationFailed(std::string(bytes.status().message()));
+  }
+  if (!bytes.ok()) return FailIo(bytes.status());
   std::optional<v1::PublicKey> pinned;
   if (!flags.pubkey.empty()) {
     absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
@@ -50,7 +53,7 @@ int RunBundle(const VerifyFlags& flags) {
   }
   const absl::Time start = absl::Now();
   absl::StatusOr<integrity::BundleReport> r =
-      integrity::VerifyBundle(bytes.str(), pinned ? &*pinned : nullptr);
+      integrity::VerifyBundle(*bytes, pinned ? &*pinned : nullptr);
   if (!r.ok()) return VerificationFailed(std::string(r.status().message()));
   const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
   std::printf("bundle %s: VERIFIED%s\n", flags.bundle.c_str(),
@@ -104,6 +107,18 @@ int RunBundle(const VerifyFlags& flags) {
 int RunServer(const Context& context, const VerifyFlags& flags) {
   auto channel = context.Channel();
   if (!channel.ok()) return FailLocal(channel.status());
+  // Before the replay: a checkpoint that cannot be saved is told at once.
+  if (absl::Status s = CheckWritablePath("--save-checkpoint", flags.save_checkpoint); !s.ok()) {
+    return FailIo(s);
+  }
+  // The server itself found that what it holds is not what was written:
+  // the verdict, not an outage.
+  auto fail_server = [&context](const absl::Status& s) {
+    if (absl::IsDataLoss(s)) {
+      return VerificationFailed(absl::StrCat("the server reports damage: ", s.message()));
+    }
+    return FailServer(s, context);
+  };
   clients::AuditClient client_object(v1::Audit::NewStub(*channel));
   clients::AuditClient* client = &client_object;
   v1::PublicKey key;
@@ -115,36 +130,43 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
     pinned = true;
   } else {
     absl::StatusOr<v1::PublicKey> k = client->GetPublicKey();
-    if (!k.ok()) return FailServer(k.status(), context);
+    if (!k.ok()) return fail_server(k.status());
     key = *k;
   }
   std::optional<v1::SignedCheckpoint> old;
   if (!flags.checkpoint.empty()) {
-    std::ifstream in(flags.checkpoint);
-    if (!in) {
-      return FailIo(absl::NotFoundError(absl::StrCat("--checkpoint: cannot open ",
-                                                     flags.checkpoint)));
-    }
-    std::stringstream text;
-    text << in.rdbuf();
+    absl::StatusOr<std::string> text =
+        ReadLocalFile("--checkpoint", flags.checkpoint, kMaxSmallFileBytes, "saved checkpoint");
+    if (!text.ok()) return FailLocal(text.status());
     v1::SignedCheckpoint c;
-    if (!google::protobuf::util::JsonStringToMessage(text.str(), &c).ok()) {
+    if (!google::protobuf::util::JsonStringToMessage(*text, &c).ok()) {
       return FailUsage(absl::InvalidArgumentError(
           absl::StrCat("--checkpoint: ", flags.checkpoint, " is not a saved checkpoint")));
     }
     if (absl::Status s = integrity::VerifyCheckpoint(c, key); !s.ok()) {
+      // Most often a checkpoint of another log, signed with its key: say so.
+      if (absl::StatusOr<v1::SignedCheckpoint> theirs = client->GetCheckpoint(0);
+          theirs.ok() && theirs->checkpoint().log_id() != c.checkpoint().log_id()) {
+        return VerificationFailed(
+            absl::StrCat("your saved checkpoint is of log ", Printable(c.checkpoint().log_id()),
+                         ", and the server serves log ", Printable(theirs->checkpoint().log_id()),
+                         ": another log (check --server), not a later state of yours"));
+      }
       return VerificationFailed(absl::StrCat("your saved checkpoint: ", s.message()));
     }
     old = c;
   }
   absl::StatusOr<v1::SignedCheckpoint> latest = client->GetCheckpoint(0);
-  if (!latest.ok()) return FailServer(latest.status(), context);
+  if (!latest.ok()) return fail_server(latest.status());
   if (absl::Status s = integrity::VerifyCheckpoint(*latest, key); !s.ok()) {
     return VerificationFailed(absl::StrCat("the server's latest checkpoint: ", s.message()));
   }
   const uint64_t n = latest->checkpoint().tree_size();
   if (old && old->checkpoint().log_id() != latest->checkpoint().log_id()) {
-    return VerificationFailed("your saved checkpoint is of another log");
+    return VerificationFailed(
+        absl::StrCat("your saved checkpoint is of log ", Printable(old->checkpoint().log_id()),
+                     ", and the server serves log ", Printable(latest->checkpoint().log_id()),
+                     ": another log (check --server), not a later state of yours"));
   }
   if (old && old->checkpoint().tree_size() > n) {
     return VerificationFailed(absl::StrCat("the log has shrunk: your checkpoint has ",
@@ -198,11 +220,7 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
       },
       [&](uint64_t scanned, uint64_t last) { bar.Update(scanned, last, range.size()); });
   bar.Done();
-  if (absl::IsDataLoss(status)) {
-    // The server itself found an event that is not what was written.
-    return VerificationFailed(absl::StrCat("the server reports damage: ", status.message()));
-  }
-  if (!status.ok()) return FailServer(status, context);
+  if (!status.ok()) return fail_server(status);
   if (!problem.empty()) return VerificationFailed(problem);
   const double seconds = std::max(1e-9, absl::ToDoubleSeconds(absl::Now() - start));
   if (range.size() != n) {
@@ -227,6 +245,31 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
           "root: the server would prove cases complete or incomplete wrongly");
     }
   }
+  // Every check before the verdict: nothing says VERIFIED of a log that
+  // then fails one.
+  if (old) {
+    absl::StatusOr<v1::ConsistencyProof> proof =
+        client->GetConsistencyProof(old->checkpoint().tree_size(), n);
+    if (!proof.ok()) return fail_server(proof.status());
+    std::vector<std::string> path(proof->hashes().begin(), proof->hashes().end());
+    if (old->checkpoint().tree_size() > 0) {
+      if (absl::Status s = integrity::VerifyConsistency(old->checkpoint().tree_size(), n,
+                                                        old->checkpoint().root_hash(),
+                                                        latest->checkpoint().root_hash(), path);
+          !s.ok()) {
+        return VerificationFailed(
+            absl::StrCat("the log is not an extension of your saved checkpoint: its history up "
+                         "to your checkpoint was rewritten, or it is a copy of the log that went "
+                         "another way (",
+                         s.message(), ")"));
+      }
+    }
+    if (!old_root_recomputed || *old_root_recomputed != old->checkpoint().root_hash()) {
+      return VerificationFailed(
+          "the first events of the log no longer hash to your saved checkpoint's root: history "
+          "was rewritten");
+    }
+  }
   std::printf("log %s: VERIFIED\n", Printable(latest->checkpoint().log_id()).c_str());
   std::printf(
       "  %llu events replayed; every leaf hash and chain link recomputed from the events "
@@ -245,24 +288,6 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
   std::printf("  key %s (%s)\n", Printable(key.key_id()).c_str(),
               pinned ? "pinned with --pubkey" : "as the server reports it: NOT PINNED");
   if (old) {
-    absl::StatusOr<v1::ConsistencyProof> proof =
-        client->GetConsistencyProof(old->checkpoint().tree_size(), n);
-    if (!proof.ok()) return FailServer(proof.status(), context);
-    std::vector<std::string> path(proof->hashes().begin(), proof->hashes().end());
-    if (old->checkpoint().tree_size() > 0) {
-      if (absl::Status s = integrity::VerifyConsistency(old->checkpoint().tree_size(), n,
-                                                        old->checkpoint().root_hash(),
-                                                        latest->checkpoint().root_hash(), path);
-          !s.ok()) {
-        return VerificationFailed(
-            absl::StrCat("the log is not an extension of your saved checkpoint: ", s.message()));
-      }
-    }
-    if (!old_root_recomputed || *old_root_recomputed != old->checkpoint().root_hash()) {
-      return VerificationFailed(
-          "the first events of the log no longer hash to your saved checkpoint's root: history "
-          "was rewritten");
-    }
     std::printf(
         "  consistent with your saved checkpoint (%s): the consistency proof verifies "
         "and its root was recomputed from the events\n",
@@ -273,7 +298,7 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
     o.add_whitespace = true;
     std::string json;
     (void)google::protobuf::util::MessageToJsonString(*latest, &json, o);
-    absl::Status w = WriteOutput(flags.save_checkpoint, json);
+    absl::Status w = WriteOutput(flags.save_checkpoint, json, "--save-checkpoint");
     if (!w.ok()) return FailIo(w);
   }
   return kOk;

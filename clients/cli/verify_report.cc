@@ -67,11 +67,14 @@ class LazyLog {
 int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
               const VerifyReportFlags& flags, LazyLog& lazy_log) {
   const std::string who = named ? absl::StrCat(file, ": ") : "";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return FailIo(absl::NotFoundError(absl::StrCat("cannot open ", file)));
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  absl::StatusOr<reporting::VerifiedReport> r = reporting::VerifyDocument(bytes.str(), key);
+  absl::StatusOr<std::string> bytes =
+      ReadLocalFile("verify-report", file, kMaxDocumentBytes, "signed report");
+  // Empty, or larger than a report can be: not one.
+  if (absl::IsInvalidArgument(bytes.status())) {
+    return VerificationFailed(absl::StrCat(who, bytes.status().message()));
+  }
+  if (!bytes.ok()) return FailIo(bytes.status());
+  absl::StatusOr<reporting::VerifiedReport> r = reporting::VerifyDocument(*bytes, key);
   if (!r.ok()) return VerificationFailed(absl::StrCat(who, r.status().message()));
   const reporting::ReportStatement& s = r->statement;
   if (!flags.bundle.empty()) {

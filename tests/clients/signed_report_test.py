@@ -191,7 +191,7 @@ class SignedReports(unittest.TestCase):
         result = self.cli("verify-report", bad, missing, good[0], f"--pubkey={self.key}",
                           check=False)
         self.assertEqual(result.returncode, 4)
-        self.assertIn(f"cannot open {missing}", result.stderr)
+        self.assertIn(f"cannot read {missing}: no such file", result.stderr)
         self.assertIn(f"report {good[0]}: VERIFIED", result.stdout)
         self.assertIn("1 of 3 reports verified", result.stdout)
         # The bundle is read once a report is verified: a changed report is

@@ -30,6 +30,7 @@
 #include "integrity/tree_keys.h"
 #include "rocksdb/db.h"
 #include "tests/testing/events.h"
+#include "tests/testing/run_program.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/status_matchers.h"
 
@@ -41,26 +42,13 @@ namespace evenhand {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using CliResult = testing::ProgramResult;
 
 CliResult RunCli(const std::vector<std::string>& args) {
-  std::string command = EVENHAND_CLI_PATH;
-  for (const std::string& a : args) absl::StrAppend(&command, " '", a, "'");
-  absl::StrAppend(&command, " 2>&1");
-  CliResult r;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return r;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), p)) > 0) r.output.append(buffer, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return testing::RunProgram(EVENHAND_CLI_PATH, args);
 }
 
 // The database of a backup folder's backup `id`, restored raw into `dir`
@@ -532,8 +520,9 @@ TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {
   std::ofstream(dir_.Sub("other.pem")) << pem;
   CliResult r = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("restored"),
                         "--pubkey=" + dir_.Sub("other.pem")});
-  EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("not with the key you gave"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("VERIFICATION FAILED"), HasSubstr("not with the key you gave")));
   // Never over an existing data folder.
   CliResult over = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("data")});
   EXPECT_EQ(over.exit_code, 2) << over.output;

@@ -31,11 +31,12 @@
 #include "rocksdb/db.h"
 #include "storage/disk_space.h"
 #include "tests/testing/child_server.h"
-#include "tests/testing/sanitizers.h"
 #include "tests/testing/events.h"
 #include "tests/testing/health.h"
-#include "tests/testing/status_matchers.h"
 #include "tests/testing/log_files.h"
+#include "tests/testing/run_program.h"
+#include "tests/testing/sanitizers.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evenhand {
@@ -463,6 +464,12 @@ TEST(RecoveryTest, AnEventChangedOnDiskIsReportedOnReadAndInHealth) {
   ASSERT_OK(status);
   ASSERT_EQ(status->problems_size(), 1);
   EXPECT_THAT(status->problems(0), HasSubstr("position 7"));
+  // An auditor's check of the server says so: the verdict (exit 1), not an
+  // outage (exit 3).
+  testing::ProgramResult verify =
+      testing::RunProgram(EVENHAND_CLI_PATH, {"--server=" + child.address(), "verify", "--server"});
+  EXPECT_EQ(verify.exit_code, 1) << verify.output;
+  EXPECT_THAT(verify.output, HasSubstr("VERIFICATION FAILED: the server reports damage"));
   // The other events read as before.
   v1::ReadAllRequest first;
   first.set_max_count(6);
