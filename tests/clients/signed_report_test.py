@@ -98,6 +98,9 @@ class SignedReports(unittest.TestCase):
         self.assertRegex(html, r"the first \d+ events of log [0-9a-f-]+ \(Merkle root [0-9a-f]{64}\)")
         report = json.loads(self.reports["now.json"])
         self.assertEqual(report["provenance"]["treeSize"], report["asOfPosition"])
+        # Where the log had got to since is no part of a signed document: the
+        # field is absent, not a false 0.
+        self.assertNotIn("logLastPosition", report)
         self.assertTrue(report["signature"]["value"].startswith(MARKER))
         self.assertTrue(self.reports["groups.csv"].splitlines()[-2].startswith("# evenhand report:"))
 
