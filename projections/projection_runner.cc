@@ -221,9 +221,11 @@ absl::Status ProjectionRunner::CatchUp() {
         bool return_memory = false;
         {
           absl::MutexLock fold(&fold_mu_);
+          FoldSliced(chunk.size(), [&](size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+            projection_.Apply(std::move(chunk[i]));
+          });
           {
-            absl::MutexLock lock(&mu_);
-            for (v1::RecordedEvent& e : chunk) projection_.Apply(std::move(e));
+            absl::ReaderMutexLock lock(&mu_);
             stopping = stop_;
           }
           if (!Healthy()) return false;
@@ -305,10 +307,9 @@ void ProjectionRunner::Follow() {
     bool return_memory = false;
     {
       absl::MutexLock fold(&fold_mu_);
-      {
-        absl::MutexLock lock(&mu_);
-        for (const storage::EventPtr& e : batch) projection_.Apply(*e);
-      }
+      FoldSliced(batch.size(), [&](size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        projection_.Apply(*batch[i]);
+      });
       if (!Healthy()) break;
       const absl::Time now = absl::Now();
       if (!batch.empty()) last_event_at = now;
@@ -335,6 +336,20 @@ void ProjectionRunner::Stop() {
   absl::MutexLock fold(&fold_mu_);
   MarkDamage();  // a report may have met it since the fold last looked
   (void)CheckpointLogged();  // (no memory to hand back: the process is stopping)
+}
+
+void ProjectionRunner::FoldSliced(size_t count, const std::function<void(size_t)>& apply) {
+  for (size_t i = 0; i < count;) {
+    for (int n = 0; n < 100 && i > 0 && readers_waiting_.load(std::memory_order_relaxed) > 0; ++n) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    absl::MutexLock lock(&mu_);
+    const absl::Time until = absl::Now() + kFoldSlice;
+    do {
+      if (options_.TEST_fold_event) options_.TEST_fold_event();
+      apply(i++);
+    } while (i < count && absl::Now() < until);
+  }
 }
 
 bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) const {

@@ -101,6 +101,9 @@ struct RunnerOptions {
   std::optional<WorkingDayCalendar> index_calendar;
   // Test-only: called before each batch of events is folded.
   std::function<void()> TEST_before_fold;
+  // Test-only: called as each event is folded, under the projection's lock
+  // (a slow fold: an event into a case of thousands of facts).
+  std::function<void()> TEST_fold_event;
   // Test-only: called before each chunk of checkpointed cases is read.
   std::function<void()> TEST_before_load;
   // Test-only: called before each chunk of the findings index is read back
@@ -247,6 +250,13 @@ class ProjectionRunner {
   // Before each chunk RestoreFindings files under mu_: waits while a report
   // waits for mu_ (up to 100 ms).
   void LetReportsIn() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Folds `count` events (`apply(i)` folds the i-th) under mu_, in slices
+  // of at most kFoldSlice: between two, a reader waiting for mu_ (a report,
+  // /metrics) goes first, up to 100 ms. An event into a case of thousands
+  // of facts takes milliseconds, and a batch is up to 4,096 events: held
+  // whole, a report would wait past fairness.reportWaitSeconds.
+  void FoldSliced(size_t count, const std::function<void(size_t)>& apply) ABSL_LOCKS_EXCLUDED(mu_);
+  static constexpr absl::Duration kFoldSlice = absl::Milliseconds(5);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // While the findings index is seeded: writes the entries and subjects it
   // has decided or changed since the last call, and lets them go, so that

@@ -482,6 +482,7 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.min_free_bytes = store_options.min_free_bytes;
   runner_options.free_bytes = options_.free_disk_bytes;
   runner_options.TEST_before_fold = options_.TEST_before_fold;
+  runner_options.TEST_fold_event = options_.TEST_fold_event;
   runner_options.TEST_before_load = options_.TEST_before_load;
   runner_options.TEST_before_findings_load = options_.TEST_before_findings_load;
   runner_options.TEST_case_read = options_.TEST_case_read;

@@ -57,6 +57,8 @@ struct ServerOptions {
   std::function<absl::Status()> TEST_after_write;
   // Test-only: called by the projection's fold before each batch of events.
   std::function<void()> TEST_before_fold;
+  // Test-only: called as each event is folded, under the projection's lock.
+  std::function<void()> TEST_fold_event;
   // Test-only: called before each chunk of checkpointed cases is read.
   std::function<void()> TEST_before_load;
   // Test-only: called before each chunk of the findings index is read back.

@@ -8,6 +8,7 @@
 // (BEYOND_END_OF_LOG). Each checks the exact code, the google.rpc.Status
 // details a program reads and that the message says what to do. The rest of
 // the table is tests/services/errors_table_test.cc.
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -15,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "base/grpc_deadline.h"
@@ -73,8 +74,8 @@ class RareErrorsTest : public testing::ServerTest {
   }
 
   // Connects the raw stubs once the server is up.
-  void Start() {
-    StartServer();
+  void Start(v1::ServerConfig config = {}) {
+    StartServer(std::move(config));
     fairness_stub_ = v1::Fairness::NewStub(channel_);
     audit_stub_ = v1::Audit::NewStub(channel_);
   }
@@ -256,6 +257,38 @@ TEST_F(RareErrorsTest, AReportOrFindingsAsOfATimeBeforeTheFirstEventAreOutOfRang
   EXPECT_EQ(at_zero.error_code(), grpc::StatusCode::OUT_OF_RANGE) << at_zero.error_message();
   EXPECT_EQ(ErrorInfoOf(at_zero).reason(), "BEFORE_FIRST_EVENT");
   EXPECT_EQ(Metadata(ErrorInfoOf(at_zero), "field"), "as_of_position");
+}
+
+// ---- UNAVAILABLE: PROJECTION_CATCHING_UP, a slow fold --------------------------
+
+// Events into a case of thousands of facts fold in milliseconds each, and
+// the fold takes up to 4,096 at a time. It holds the projection a slice at
+// a time, so a report waits fairness.reportWaitSeconds (1 s here) and is
+// then refused, as README's table says, rather than waiting out the batch
+// (10 s here) past its caller's deadline (5 s).
+TEST_F(RareErrorsTest, AReportWaitsForASlowFoldNoLongerThanReportWaitSeconds) {
+  std::atomic<bool> slow{false};
+  customize_ = [&slow](server::ServerOptions& o) {
+    o.TEST_fold_event = [&slow] {
+      if (slow.load()) absl::SleepFor(absl::Milliseconds(10));
+    };
+  };
+  v1::ServerConfig config;
+  config.mutable_fairness()->set_report_wait_seconds(1);
+  Start(std::move(config));
+  ASSERT_TRUE(Append(Events(1)).ok());
+  for (int i = 0; i < 500 && server_->ProjectionPosition() < 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  slow = true;
+  ASSERT_TRUE(Append(Events(1000)).ok());
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(absl::Seconds(5)));
+  v1::FairnessReport response;
+  grpc::Status status = fairness_stub_->GetReport(&context, v1::ReportRequest(), &response);
+  slow = false;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "PROJECTION_CATCHING_UP");
 }
 
 // ---- UNAVAILABLE: READ_ONLY ---------------------------------------------------
