@@ -100,7 +100,12 @@ std::string CsvProvenance(const v1::FairnessReport& r) {
                       absl::StrReplaceAll(r.council_name(), {{"\n", " "}, {"\r", " "}}),
                       "; period ",
                       IsSet(r.from()) ? Iso(r.from()) : std::string("start of log"), " to ",
-                      Iso(r.to()), " (excluded); as of position ", r.as_of_position(), " at ",
+                      // A period left open ends at the report's moment,
+                      // which it includes (as its signed statement says).
+                      FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())
+                          ? std::string("the as-of time (included)")
+                          : absl::StrCat(Iso(r.to()), " (excluded)"),
+                      "; as of position ", r.as_of_position(), " at ",
                       Iso(r.as_of_time()), "; computed from ", ProvenanceText(r), "\n");
 }
 
