@@ -131,15 +131,26 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
     absl::StatusOr<v1::SignedCheckpoint> c = ParseLine(line);
     if (!c.ok())
       return damaged(absl::StrCat("not a signed checkpoint (", c.status().message(), ")"));
-    if (absl::Status v = VerifyCheckpoint(*c, key); !v.ok()) {
-      return damaged(absl::StrCat(v.message(), " (with the log's key ", key.key_id(), ")"));
-    }
     if (c->checkpoint().log_id() != log_id) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the checkpoint journal ", path, " belongs to log ", c->checkpoint().log_id(),
           ", not to the log in the data folder (", log_id,
           "): the data folder or the journal was swapped. Point audit.checkpointJournal at this "
           "log's journal"));
+    }
+    if (absl::Status v = VerifyCheckpoint(*c, key); !v.ok()) {
+      if (!c->key_id().empty() && c->key_id() != key.key_id()) {
+        // Signed by another key than the data folder's: the key file (or
+        // the journal) is not this log's, not a damaged line.
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the checkpoint journal ", path, " was signed with key ", c->key_id(),
+            ", but the data folder's signing key is ", key.key_id(),
+            ": the signing key (signing-key.pem) is not this log's key, or the journal is not "
+            "this log's. Put back this log's signing-key.pem from its backup (its public key "
+            "is the one the council published), or point audit.checkpointJournal at this log's "
+            "journal"));
+      }
+      return damaged(absl::StrCat(v.message(), " (with the log's key ", key.key_id(), ")"));
     }
     if (journal->latest_ &&
         c->checkpoint().tree_size() < journal->latest_->checkpoint().tree_size()) {

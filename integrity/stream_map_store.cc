@@ -29,7 +29,13 @@ std::string WithBit(const std::string& prefix, int depth) {
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("stream-head map: ", what, ": ", s.ToString()));
+  // The map is derived from the log: damage to it is repaired by deleting
+  // it, and the operator is told so.
+  return absl::InternalError(absl::StrCat(
+      "stream-head map: ", what, ": ", s.ToString(),
+      s.IsCorruption() ? " (the stream-head map's folder, stream-map/ in the data folder, can be "
+                         "deleted while evenhandd is stopped: it is rebuilt from the log)"
+                       : ""));
 }
 
 const std::string& HashOf(const StreamMapNode& n) {

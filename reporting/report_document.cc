@@ -288,8 +288,28 @@ absl::StatusOr<SplitDocument> Split(absl::string_view document) {
   return out;
 }
 
+// VerifyDocument without the hint about line ends.
+static absl::StatusOr<VerifiedReport> VerifyDocumentBytes(absl::string_view document,
+                                                          const v1::PublicKey& key);
+
 absl::StatusOr<VerifiedReport> VerifyDocument(absl::string_view document,
                                               const v1::PublicKey& key) {
+  absl::StatusOr<VerifiedReport> verified = VerifyDocumentBytes(document, key);
+  // A signed report never has CR LF line ends (each form is written with
+  // LF): a file that has them was converted after signing (an email
+  // client, an editor, a copy between systems), and that is the cause.
+  if (!verified.ok() && absl::StrContains(document, "\r\n")) {
+    return absl::Status(verified.status().code(),
+                        absl::StrCat(verified.status().message(),
+                                     " (the file has Windows line ends, CR LF: it was converted "
+                                     "after it was signed, by an email client, an editor or a "
+                                     "copy between systems; check the file as it was made)"));
+  }
+  return verified;
+}
+
+static absl::StatusOr<VerifiedReport> VerifyDocumentBytes(absl::string_view document,
+                                                          const v1::PublicKey& key) {
   EH_ASSIGN_OR_RETURN(SplitDocument split, Split(document));
   const std::string key_id = integrity::KeyId(key.raw());
   if (split.block.key_id != key_id) {

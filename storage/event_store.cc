@@ -423,8 +423,11 @@ absl::Status EventStore::Impl::DamagedStatus(uint64_t position) const {
 
 absl::Status EventStore::Impl::ReadFailure(const rocksdb::Status& s,
                                            absl::string_view what) const {
-  absl::Status status = FromRocks(s, what);
-  if (!s.IsCorruption()) return status;
+  if (!s.IsCorruption()) return FromRocks(s, what);
+  const absl::Status status =
+      absl::Status(FromRocks(s, what).code(),
+                   absl::StrCat(FromRocks(s, what).message(),
+                                ". Restore the data folder from a backup (evenhand restore)"));
   std::string rocks = s.ToString();
   {
     absl::MutexLock lock(&damaged_mu_);
@@ -436,8 +439,7 @@ absl::Status EventStore::Impl::ReadFailure(const rocksdb::Status& s,
     damage_found_.emplace_back(std::move(rocks), std::string(status.message()));
   }
   logging::Error(kComponent,
-                 absl::StrCat("a read met damage in the log's files: ", status.message(),
-                              ". Restore the data folder from a backup (evenhand restore)"));
+                 absl::StrCat("a read met damage in the log's files: ", status.message()));
   return status;
 }
 

@@ -76,18 +76,23 @@ absl::StatusOr<std::vector<Stream>> ReadImportFile(const std::string& path, size
 
 // Appends `events` to `stream`; a batch partly recorded before (an earlier
 // run with other batch sizes) goes one event at a time.
-absl::Status AppendBatch(clients::EventLogClient& client, const std::string& stream,
-                         const std::vector<v1::Event>& events) {
+// Appends `events`; OK with how many were new (not answered as replays of
+// an earlier run's).
+absl::StatusOr<size_t> AppendBatch(clients::EventLogClient& client, const std::string& stream,
+                                   const std::vector<v1::Event>& events) {
   v1::AppendRequest request;
   request.set_stream_id(stream);
   for (const v1::Event& e : events) *request.add_events() = e;
   absl::StatusOr<v1::AppendResponse> r = client.Append(request, absl::Seconds(60));
-  if (r.ok()) return absl::OkStatus();
+  if (r.ok()) return r->idempotent_replay() ? 0 : events.size();
   if (ReasonOf(r.status()) != "BATCH_PARTLY_RECORDED" || events.size() == 1) return r.status();
+  size_t added = 0;
   for (const v1::Event& e : events) {
-    if (absl::Status s = AppendBatch(client, stream, {e}); !s.ok()) return s;
+    absl::StatusOr<size_t> one = AppendBatch(client, stream, {e});
+    if (!one.ok()) return one.status();
+    added += *one;
   }
-  return absl::OkStatus();
+  return added;
 }
 
 int RunImport(const Context& context, const ImportFlags& flags) {
@@ -106,6 +111,7 @@ int RunImport(const Context& context, const ImportFlags& flags) {
 
   ProgressBar bar("importing", flags.progress);
   std::atomic<uint64_t> recorded{0};
+  std::atomic<uint64_t> added{0};  // of `recorded`, not answered as replays
   absl::Mutex mu;
   absl::Status failure;  // the server's own status, with its details
   std::string failed_at;
@@ -141,7 +147,8 @@ int RunImport(const Context& context, const ImportFlags& flags) {
             const size_t n = std::min(s->events.size() - s->done, batch);
             std::vector<v1::Event> events(s->events.begin() + s->done,
                                           s->events.begin() + s->done + n);
-            absl::Status st = AppendBatch(client, s->id, events);
+            absl::StatusOr<size_t> appended = AppendBatch(client, s->id, events);
+            const absl::Status st = appended.status();
             if (ReasonOf(st) == "UNKNOWN_REFERENCE") {
               if (n > 1) {
                 batch = 1;
@@ -170,6 +177,7 @@ int RunImport(const Context& context, const ImportFlags& flags) {
             retries = 0;
             s->done += n;
             recorded += n;
+            added += *appended;
             absl::MutexLock lock(&mu);
             bar.Update(recorded.load(), total);
           }
@@ -202,8 +210,11 @@ int RunImport(const Context& context, const ImportFlags& flags) {
                  total);
     return FailServer(failure, context);
   }
-  std::printf("imported %zu events in %zu streams (already recorded ones answered as replays)\n",
-              total, streams.size());
+  const size_t new_events = added.load();
+  std::printf(
+      "imported %zu events in %zu streams: %zu new, %zu already recorded (by an earlier "
+      "run or another system)\n",
+      total, streams.size(), new_events, total - new_events);
   return kOk;
 }
 

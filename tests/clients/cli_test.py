@@ -459,6 +459,9 @@ class EvenHandCli(unittest.TestCase):
             self.assertEqual(second.returncode, 0, second.stderr)
             self.assertIn(f"imported {len(events)} events in {len(streams)} streams",
                           second.stdout)
+            new, old = map(int, re.search(r"(\d+) new, (\d+) already", second.stdout).groups())
+            self.assertEqual(new + old, len(events))
+            self.assertGreater(old, 0, "the first run's events are not counted as new")
             got = [e["eventId"] for e in (json.loads(l)["event"] for l in subprocess.run(
                 [ARGS.evenhand, f"--server={target.address}", "read", "--all", "--format=json"],
                 capture_output=True, text=True, check=True).stdout.splitlines())

@@ -171,6 +171,13 @@ class SignedReports(unittest.TestCase):
                           f"--pubkey={self.key}", check=False)
         self.assertEqual(result.returncode, 1)
         self.assertIn("content was changed", result.stderr)
+        # Line ends converted on the way (an email client): the cause is named.
+        crlf = self.path("crlf.json")
+        with open(crlf, "w", newline="\r\n") as f:
+            f.write(text)
+        result = self.cli("verify-report", crlf, f"--pubkey={self.key}", check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("Windows line ends", result.stderr)
 
     def test_several_files_each_get_a_named_verdict_and_the_worst_exit_code(self):
         html = self.reports["now.html"]

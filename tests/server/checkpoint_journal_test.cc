@@ -185,5 +185,25 @@ TEST(CheckpointJournalTest, ATornLastLineIsDroppedWithAWarningAndTheServerStarts
   EXPECT_EQ(r->positions(0), 6u);
 }
 
+// Another log's signing key copied over this one's: the journal is sound,
+// and the start says the key is the wrong one, not that the journal is
+// damaged (which would send the operator to restore the wrong file).
+TEST(CheckpointJournalTest, AnotherLogsSigningKeyIsNamedAsSuchNotAsADamagedJournal) {
+  TempDir ours, theirs;
+  const std::string config = LogOnlyConfig(ours);
+  AppendAndStop(ours, 0, config, 3, 3);
+  AppendAndStop(theirs, 0, LogOnlyConfig(theirs), 3, 3);
+  if (HasFatalFailure()) return;
+  const std::string key = ours.Sub("data/signing-key.pem");
+  ASSERT_TRUE(fs::exists(key));
+  WriteFile(key, ReadFile(theirs.Sub("data/signing-key.pem")));
+  ChildServer child(ours, 1, {config});
+  const int status = child.StartExpectingFailure();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << child.Log();
+  EXPECT_THAT(child.Log(), AllOf(HasSubstr("but the data folder's signing key is"),
+                                 HasSubstr("is not this log's key"),
+                                 ::testing::Not(HasSubstr("is damaged at line"))));
+}
+
 }  // namespace
 }  // namespace evenhand
