@@ -281,10 +281,19 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
       absl::Seconds(config_.leeway_seconds() == 0 ? 60 : config_.leeway_seconds());
   double exp = 0, nbf = 0;
   if (!NumberField(*claims, "exp", &exp)) return Refused("it has no expiry (exp)");
+  // Seconds since 1970 before the year 10000: anything else is no time (and
+  // would overflow the conversion).
+  constexpr double kYear10000 = 253402300800.0;
+  if (!(exp >= 0 && exp < kYear10000)) {
+    return Refused(absl::StrCat("its expiry (exp) ", exp, " is not a time in seconds since 1970"));
+  }
   const absl::Time expires = absl::FromUnixSeconds(static_cast<int64_t>(exp));
   if (now > expires + leeway) {
     return Refused(absl::StrCat(
         "it expired at ", absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", expires, absl::UTCTimeZone())));
+  }
+  if (NumberField(*claims, "nbf", &nbf) && !(nbf >= 0 && nbf < kYear10000)) {
+    return Refused(absl::StrCat("its start (nbf) ", nbf, " is not a time in seconds since 1970"));
   }
   if (NumberField(*claims, "nbf", &nbf) &&
       now + leeway < absl::FromUnixSeconds(static_cast<int64_t>(nbf))) {

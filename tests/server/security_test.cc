@@ -599,8 +599,10 @@ TEST_F(SecurityTest, UnknownCertificatesBadTokensAndPlainTextAreRefused) {
        "expired"},
       {"not yet valid", Token("mo.okafor", "internal-audit", absl::StrCat("\"nbf\":", now + 3600)),
        "not valid yet"},
-      {"another audience", Token("mo.okafor", "internal-audit", "\"aud\":\"payroll\""),
-       "audience"},
+      {"an expiry past any time",
+       Token("mo.okafor", "internal-audit", "\"exp\":9223372036854775808"),
+       "is not a time in seconds since 1970"},
+      {"another audience", Token("mo.okafor", "internal-audit", "\"aud\":\"payroll\""), "audience"},
       {"another issuer", Token("mo.okafor", "internal-audit", "\"iss\":\"https://evil.example\""),
        "issued by"},
       {"wrongly signed",
@@ -610,11 +612,11 @@ TEST_F(SecurityTest, UnknownCertificatesBadTokensAndPlainTextAreRefused) {
        "signature"},
       {"tampered", tampered, ""},
       {"unsigned (alg none)",
-       absl::StrCat(absl::WebSafeBase64Escape(R"({"alg":"none","typ":"JWT"})"), ".",
-                    absl::WebSafeBase64Escape(absl::StrCat(
-                        R"({"iss":")", kIssuer, R"(","aud":"evenhand","sub":"x","exp":)",
-                        now + 600, "}")),
-                    "."),
+       absl::StrCat(
+           absl::WebSafeBase64Escape(R"({"alg":"none","typ":"JWT"})"), ".",
+           absl::WebSafeBase64Escape(absl::StrCat(
+               R"({"iss":")", kIssuer, R"(","aud":"evenhand","sub":"x","exp":)", now + 600, "}")),
+           "."),
        ""},
       {"not a JWT", "hello", ""},
   };
