@@ -148,7 +148,8 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
             ": the signing key (signing-key.pem) is not this log's key, or the journal is not "
             "this log's. Put back this log's signing-key.pem from its backup (its public key "
             "is the one the council published), or point audit.checkpointJournal at this log's "
-            "journal"));
+            "journal; if the key was changed on purpose, start with "
+            "--start_new_checkpoint_journal (docs/SECURITY.md)"));
       }
       return damaged(absl::StrCat(v.message(), " (with the log's key ", key.key_id(), ")"));
     }

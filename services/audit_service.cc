@@ -21,9 +21,9 @@
 namespace evenhand::services {
 namespace {
 
-// A replay's message holds at most this many events, and is sent once its
-// events reach kChunkBytes: an event is at most 1 MiB, so a message stays
-// within the 4 MiB a gRPC client accepts by default.
+// A replay's message holds at most this many events and about kChunkBytes
+// of them, or one larger event alone (maxEventBytes is at most 3 MiB), so a
+// message stays within the 4 MiB a gRPC client accepts by default.
 constexpr int kChunkEvents = 256;
 constexpr size_t kChunkBytes = 1 << 20;
 constexpr char kReplay[] = "evenhand.v1.Audit/Replay";
@@ -129,10 +129,10 @@ absl::Status CheckPositions(const v1::ReplayFilter& f, uint64_t last) {
         {{"field", "filter.from_position"}, {"last_position", absl::StrCat(last)}});
   }
   if (f.has_occurred_from()) {
-    EH_RETURN_IF_ERROR(internal::CheckRequestTime("filter.occurred_from", f.occurred_from()));
+    EH_RETURN_IF_ERROR(internal::CheckFilterTime("filter.occurred_from", f.occurred_from()));
   }
   if (f.has_occurred_to()) {
-    EH_RETURN_IF_ERROR(internal::CheckRequestTime("filter.occurred_to", f.occurred_to()));
+    EH_RETURN_IF_ERROR(internal::CheckFilterTime("filter.occurred_to", f.occurred_to()));
   }
   if (f.has_occurred_from() && f.has_occurred_to() &&
       FromProtoTime(f.occurred_from()) >= FromProtoTime(f.occurred_to())) {
@@ -356,6 +356,14 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
                       !damaged.ok()) {
                     inner = damaged;
                     return false;
+                  }
+                  // A large event goes in a message of its own rather than on top of
+                  // others: a message is about kChunkBytes at most, or one event (at
+                  // most maxEventBytes, 3 MiB) and its hashes.
+                  if (chunk.events_size() > 0 &&
+                      chunk_bytes + e->ByteSizeLong() + 256 > kChunkBytes) {
+                    flush(chunk.events(chunk.events_size() - 1).event().position());
+                    if (client_gone) return false;
                   }
                   v1::AuditedEvent* out = chunk.add_events();
                   *out->mutable_event() = *e;

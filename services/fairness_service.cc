@@ -245,10 +245,12 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   if (query.from >= query.to) {
     return InvalidFieldError("from", "must be before to");
   }
-  // A period that had not begun at the report's moment (allowing for an
-  // event recorded ahead of when it occurs): nothing in it had happened,
-  // and an empty report would read as "no rule was broken".
-  if (query.from > query.as_of_time + options_.max_future_skew) {
+  // Findings of a period that had not begun at the report's moment
+  // (allowing for an event recorded ahead of when it occurs): nothing in it
+  // had happened, and an empty list would read as "no rule was broken".
+  // (A report's obligations due in a coming period are a fair question.)
+  if (use.keep == projections::ReportQuery::Keep::kFindings &&
+      query.from > query.as_of_time + options_.max_future_skew) {
     return InvalidFieldError(
         "from",
         absl::StrCat("is after the moment the report is as of (",

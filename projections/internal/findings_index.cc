@@ -389,20 +389,29 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
   digests.reserve(now.size());
   for (const Decided& d : now) digests.push_back(Digest(d));
   std::vector<bool> matched(now.size(), false);
-  // Each alive entry takes the first unmatched decision of its digest: by
-  // digest, the decisions' indexes in order and how many are taken (those
-  // taken are always a prefix). Linear: a case with thousands of findings
-  // is matched in one pass, not one pass per finding.
+  // Each alive entry takes the first unmatched decision of its digest. For
+  // the usual few, a scan; for a case with many (thousands of attendances
+  // each found wanting), by digest, the decisions' indexes in order and how
+  // many are taken (those taken are always a prefix): one pass, not one
+  // pass per finding.
+  const bool few = now.size() * s.alive.size() <= 64;
   absl::flat_hash_map<uint64_t, std::pair<std::vector<size_t>, size_t>> by_digest;
-  for (size_t j = 0; j < now.size(); ++j) by_digest[digests[j]].first.push_back(j);
+  if (!few) {
+    for (size_t j = 0; j < now.size(); ++j) by_digest[digests[j]].first.push_back(j);
+  }
   std::vector<Alive> alive;
   for (const Alive& a : s.alive) {
     bool found = false;
-    if (auto it = by_digest.find(a.digest); it != by_digest.end()) {
-      auto& [indexes, taken] = it->second;
-      if (taken < indexes.size()) {
-        matched[indexes[taken++]] = found = true;
+    if (few) {
+      for (size_t j = 0; j < now.size(); ++j) {
+        if (!matched[j] && digests[j] == a.digest) {
+          matched[j] = found = true;
+          break;
+        }
       }
+    } else if (auto it = by_digest.find(a.digest); it != by_digest.end()) {
+      auto& [indexes, taken] = it->second;
+      if (taken < indexes.size()) matched[indexes[taken++]] = found = true;
     }
     if (found) {
       alive.push_back(a);

@@ -166,7 +166,10 @@ struct Authorizer::Policy {
 
 v1::PrincipalLimits WithDefaultLimits(v1::PrincipalLimits l) {
   if (l.requests_per_second() == 0) l.set_requests_per_second(5000);
-  if (l.burst() == 0) l.set_burst(2 * l.requests_per_second());
+  if (l.burst() == 0) {
+    l.set_burst(static_cast<uint32_t>(
+        std::min<uint64_t>(uint64_t{2} * l.requests_per_second(), UINT32_MAX)));
+  }
   if (l.max_subscriptions() == 0) l.set_max_subscriptions(64);
   if (l.max_export_events() == 0) l.set_max_export_events(200000);
   if (l.max_concurrent_reads() == 0) l.set_max_concurrent_reads(16);

@@ -18,8 +18,9 @@ absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& re
 
 // One append answered with `code`, `started` when it arrived.
 void CountAppend(absl::StatusCode code, absl::Time started);
-// Puts the OK appends' count and histogram on /metrics at 0, before the
-// first append, so that a rate can be taken from the start.
+// Puts the appends' counts and histograms, by status, on /metrics at 0
+// before the first append, so that a rate can be taken from the start (and
+// the first refusal of a rare status is not lost to a series starting at 1).
 void ShowAppendMetrics();
 
 }  // namespace evenhand::services::internal

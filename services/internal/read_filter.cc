@@ -8,6 +8,7 @@
 #include "base/status_macros.h"
 #include "evenhand/v1/events.pb.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace evenhand::services::internal {
 
@@ -39,6 +40,17 @@ absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::T
   }
   if (t.seconds() < -2208988800 || t.seconds() >= 7258118400) {
     return InvalidFieldError(field, "must be a time between 1900 and 2200");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFilterTime(absl::string_view field, const google::protobuf::Timestamp& t) {
+  using google::protobuf::util::TimeUtil;
+  if (t.nanos() < 0 || t.nanos() > 999999999 || t.seconds() < TimeUtil::kTimestampMinSeconds ||
+      t.seconds() > TimeUtil::kTimestampMaxSeconds) {
+    return InvalidFieldError(field,
+                             "not a valid timestamp (years 0001 to 9999, nanos 0 to "
+                             "999,999,999)");
   }
   return absl::OkStatus();
 }

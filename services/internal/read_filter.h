@@ -35,6 +35,10 @@ absl::Status CheckFilterSize(absl::string_view field, int size);
 // 1900-2200 (times are counted in 64-bit nanoseconds, 1677-2262, and a
 // council's dates lie well inside).
 absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t);
+// The same for a read's filter, which compares times and signs nothing: any
+// valid Timestamp (0001-9999), so that 0001-01-01 and 9999-12-31 may mean
+// "no limit".
+absl::Status CheckFilterTime(absl::string_view field, const google::protobuf::Timestamp& t);
 
 // Every event type's name ("BriefingRequested", ...), from the Payload.
 const std::vector<std::string>& KnownEventTypes();

@@ -156,12 +156,6 @@ TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
       {"as_of_time far beyond 2200",
        [](v1::ReportRequest* r) { r->mutable_as_of_time()->set_seconds(int64_t{1} << 62); },
        "as_of_time: must be a time between 1900 and 2200"},
-      {"from in 2199, to left to the report's moment",
-       [](v1::ReportRequest* r) { r->mutable_from()->set_seconds(7226582400); },
-       "from: is after the moment the report is as of"},
-      {"from two days after now",
-       [now](v1::ReportRequest* r) { r->mutable_from()->set_seconds(now + 2 * 86400); },
-       "nothing in the period had happened then"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -171,11 +165,35 @@ TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
     EXPECT_THAT(s.error_message(), HasSubstr(c.says));
   }
+  // Findings of a period that had not begun: refused, not "none".
+  for (const int64_t from : {int64_t{7226582400} /* 2199 */, now + 2 * 86400}) {
+    v1::ListFindingsRequest request;
+    request.mutable_report()->mutable_from()->set_seconds(from);
+    grpc::ClientContext context;
+    v1::ListFindingsResponse response;
+    grpc::Status s = fairness_stub_->ListFindings(&context, request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_THAT(s.error_message(), AllOf(HasSubstr("from: is after the moment the report is as of"),
+                                         HasSubstr("nothing in the period had happened then")));
+  }
   // A period that begins within the day ahead may hold an event recorded
-  // ahead of when it occurs: answered.
-  v1::ReportRequest soon;
-  soon.mutable_from()->set_seconds(now + 3600);
-  EXPECT_TRUE(Report(soon).ok());
+  // ahead of when it occurs; and what falls due next month is a fair
+  // question of a report or of the obligations: answered.
+  v1::ListFindingsRequest soon;
+  soon.mutable_report()->mutable_from()->set_seconds(now + 3600);
+  grpc::ClientContext soon_context;
+  v1::ListFindingsResponse soon_response;
+  EXPECT_TRUE(fairness_stub_->ListFindings(&soon_context, soon, &soon_response).ok());
+  v1::ReportRequest next_month;
+  next_month.mutable_from()->set_seconds(now + 30 * 86400);
+  next_month.mutable_to()->set_seconds(now + 60 * 86400);
+  EXPECT_TRUE(Report(next_month).ok());
+  v1::ListObligationsRequest due;
+  *due.mutable_report() = next_month;
+  grpc::ClientContext due_context;
+  v1::ListObligationsResponse due_response;
+  grpc::Status s = fairness_stub_->ListObligations(&due_context, due, &due_response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST_F(RequestEdgesTest, FindingsAtASeverityTheServerDoesNotKnowAreRefused) {
@@ -220,6 +238,13 @@ TEST_F(RequestEdgesTest, AReplayFromPastTheEndOrWithTimesReversedIsRefused) {
   s = Replay(audit_stub_.get(), not_a_time);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("filter.occurred_to: not a valid timestamp"));
+  // 0001-01-01 to 9999-12-31, as a client may say "no limit": every event.
+  v1::ReplayFilter unlimited;
+  unlimited.mutable_occurred_from()->set_seconds(-62135596800);
+  unlimited.mutable_occurred_to()->set_seconds(253402300799);
+  s = Replay(audit_stub_.get(), unlimited, &events);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(events, 5u);
 }
 
 TEST_F(RequestEdgesTest, AReplayOfLargeEventsFitsAClientsDefaultMessageLimit) {
