@@ -601,6 +601,17 @@ void IntegrityLog::AddProblem(std::string problem) const {
   }
 }
 
+absl::Status IntegrityLog::ReadFailure(const rocksdb::Status& s, absl::string_view what) const {
+  absl::Status status = FromRocks(s, what);
+  if (s.IsCorruption()) {
+    status = absl::Status(
+        status.code(), absl::StrCat(status.message(),
+                                    ". Restore the data folder from a backup (evenhand restore)"));
+    AddProblem(std::string(status.message()));
+  }
+  return status;
+}
+
 std::vector<std::string> IntegrityLog::problems() const {
   std::vector<std::string> out;
   {

@@ -57,9 +57,9 @@
 #ifndef EVENHAND_INTEGRITY_INTEGRITY_LOG_H_
 #define EVENHAND_INTEGRITY_INTEGRITY_LOG_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +75,7 @@
 #include "integrity/signing.h"
 #include "integrity/stream_map_store.h"
 #include "integrity/tiles.h"
+#include "rocksdb/status.h"
 #include "storage/event_store.h"
 
 namespace evenhand::integrity {
@@ -324,6 +325,9 @@ class IntegrityLog final : public storage::CommitHook {
   absl::Status MapAtCheckpoint(const v1::Checkpoint& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_)
       ABSL_LOCKS_EXCLUDED(mu_, stats_mu_);
   void AddProblem(std::string problem) const;
+  // A RocksDB status met reading the tree or the chain while serving, as
+  // FromRocks gives it; a Corruption is also a problem (health, status).
+  absl::Status ReadFailure(const rocksdb::Status& s, absl::string_view what) const;
   // Deletes the runs of leaves that full tiles replaced (after a checkpoint
   // is signed).
   void DropReplacedRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_) ABSL_LOCKS_EXCLUDED(mu_);

@@ -245,7 +245,7 @@ absl::StatusOr<std::string> IntegrityLog::ReadTile(TileId tile) const {
   if (s.IsNotFound()) {
     return absl::DataLossError(absl::StrCat("integrity: ", DescribeTile(tile), " is missing"));
   }
-  EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a tree tile"));
+  EH_RETURN_IF_ERROR(ReadFailure(s, absl::StrCat("cannot read ", DescribeTile(tile))));
   if (value.size() != kTileBytes) {
     return absl::DataLossError(absl::StrCat("integrity: ", DescribeTile(tile), " is ", value.size(),
                                             " bytes, not ", kTileBytes));
@@ -321,7 +321,8 @@ absl::StatusOr<std::string> IntegrityLog::StoredChain(uint64_t position) const {
     return absl::DataLossError(
         absl::StrCat("integrity: the stored chain hash after position ", position, " is missing"));
   }
-  EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a chain hash"));
+  EH_RETURN_IF_ERROR(
+      ReadFailure(s, absl::StrCat("cannot read the chain hash after position ", position)));
   return chain;
 }
 
