@@ -402,34 +402,56 @@ TEST(RecoveryTest, ADataFolderRolledBackToAnOlderCopyIsRefusedNamingTheMissingPo
   EXPECT_TRUE(superseded);
 }
 
+// A stopped server's data folder opened with every column family, as a
+// tool with the disk would (read-only, or to write behind the server).
+class RawLog {
+ public:
+  RawLog(const std::string& data_dir, bool read_only) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    const rocksdb::Status s =
+        read_only ? rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), data_dir, descriptors,
+                                                 &handles_, &db_)
+                  : rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, descriptors, &handles_, &db_);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  ~RawLog() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    delete db_;
+  }
+  rocksdb::DB* db() const { return db_; }
+  rocksdb::ColumnFamilyHandle* cf(const std::string& name) const {
+    for (auto* h : handles_) {
+      if (h->GetName() == name) return h;
+    }
+    return nullptr;
+  }
+
+ private:
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
 // Rewrites the stored event at `position` with its payload changed, as an
 // attacker with the disk (or bit rot that RocksDB's checksums do not see)
 // would leave it.
 void ChangeStoredEvent(const std::string& data_dir, uint64_t position) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, descriptors, &handles, &db).ok());
-  rocksdb::ColumnFamilyHandle* events = nullptr;
-  for (auto* h : handles) {
-    if (h->GetName() == "events") events = h;
-  }
+  RawLog log(data_dir, /*read_only=*/false);
+  ASSERT_NE(log.db(), nullptr);
+  rocksdb::ColumnFamilyHandle* events = log.cf("events");
   std::string key;
   for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(position >> shift));
   std::string value;
-  ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), events, key, &value).ok());
+  ASSERT_TRUE(log.db()->Get(rocksdb::ReadOptions(), events, key, &value).ok());
   v1::RecordedEvent record;
   ASSERT_TRUE(record.ParseFromString(value));
   record.mutable_event()->mutable_payload()->mutable_written_query_answered()->set_officer_id(
       "somebody-else");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  ASSERT_TRUE(db->Put(wo, events, key, record.SerializeAsString()).ok());
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
+  ASSERT_TRUE(log.db()->Put(wo, events, key, record.SerializeAsString()).ok());
 }
 
 TEST(RecoveryTest, AnEventChangedOnDiskIsReportedOnReadAndInHealth) {
@@ -499,18 +521,10 @@ TEST(RecoveryTest, AnEventChangedOnDiskIsReportedOnReadAndInHealth) {
 // The largest table file of the events' column family in `data_dir` (a
 // stopped server's).
 std::string EventsTableFile(const std::string& data_dir) {
-  std::vector<std::string> names;
-  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  EXPECT_TRUE(
-      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), data_dir, descriptors, &handles, &db)
-          .ok());
-  if (db == nullptr) return "";
+  RawLog log(data_dir, /*read_only=*/true);
+  if (log.db() == nullptr) return "";
   std::vector<rocksdb::LiveFileMetaData> files;
-  db->GetLiveFilesMetaData(&files);
+  log.db()->GetLiveFilesMetaData(&files);
   std::string largest;
   uint64_t size = 0;
   for (const auto& f : files) {
@@ -519,8 +533,6 @@ std::string EventsTableFile(const std::string& data_dir) {
       largest = f.db_path + f.name;
     }
   }
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
   return largest;
 }
 

@@ -1,0 +1,177 @@
+// The trust boundary's limits and records, tried from outside
+// (tests/server/security_fixture.h): each audited read on the record and
+// covered by a checkpoint, per-principal limits on subscriptions and
+// exports, a read refused when its record cannot be written, and backups
+// kept to admins and to the backup folder.
+#include "tests/server/security_fixture.h"
+
+namespace evenhand::security_testing {
+namespace {
+
+TEST_F(SecurityTest, EachAuditedReadIsInTheLogCoveredByACheckpoint) {
+  v1::ReplayRequest request;
+  request.mutable_filter()->set_stream_id(LabourBriefing());
+  const std::string who = "auditor";
+  uint64_t before = AccessRecords(who).size();
+  ASSERT_TRUE(
+      Audit(As(who))
+          .Replay(
+              request, [](const v1::AuditedEvent&) { return true; }, [](uint64_t, uint64_t) {})
+          .ok());
+  // Opened, completed (4 events), plus AccessRecords' own reads.
+  std::vector<v1::RecordedEvent> records = AccessRecords(who);
+  ASSERT_GE(records.size(), before + 2);
+  const v1::RecordedEvent* completed = nullptr;
+  for (const auto& r : records) {
+    const auto& a = r.event().payload().access_recorded();
+    if (a.method() == "evenhand.v1.Audit/Replay" && a.outcome() == "completed" &&
+        a.events_returned() == 4 && absl::StrContains(a.request(), LabourBriefing())) {
+      completed = &r;
+    }
+  }
+  ASSERT_NE(completed, nullptr);
+  EXPECT_EQ(completed->event().stream_id(), "access-auditor");
+  EXPECT_EQ(completed->event().source_system(), "evenhandd");
+  // A signed checkpoint covers it, and its inclusion proof verifies.
+  clients::AuditClient audit = Audit(As("monitoring"));
+  absl::StatusOr<v1::SignedCheckpoint> checkpoint;
+  for (int i = 0; i < 200; ++i) {
+    checkpoint = audit.GetCheckpoint(0);
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    if (checkpoint->checkpoint().tree_size() >= completed->position()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const uint64_t n = checkpoint->checkpoint().tree_size();
+  ASSERT_GE(n, completed->position());
+  auto proof = audit.GetInclusionProof(completed->position(), n);
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  auto leaf = integrity::LeafHash(*integrity::CanonicalRecord(*completed));
+  std::vector<std::string> path(proof->hashes().begin(), proof->hashes().end());
+  EXPECT_TRUE(integrity::VerifyInclusion(completed->position() - 1, n, leaf, path,
+                                         checkpoint->checkpoint().root_hash())
+                  .ok());
+}
+
+TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
+  auto stub = v1::EventLog::NewStub(Dial(As("auditor")));
+  v1::SubscribeRequest request;
+  request.set_from_end(true);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>>> open;
+  for (int i = 0; i < 2; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    open.push_back(stub->Subscribe(contexts.back().get(), request));
+    v1::SubscribeResponse first;
+    ASSERT_TRUE(open.back()->Read(&first)) << "subscription " << i << " did not start";
+  }
+  grpc::ClientContext third_context;
+  auto third = stub->Subscribe(&third_context, request);
+  v1::SubscribeResponse message;
+  EXPECT_FALSE(third->Read(&message));
+  grpc::Status s = third->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "security.limits.maxSubscriptions"))
+      << s.error_message();
+  // The principal's limit refused it: on the record as denied, as the other
+  // per-principal limits' refusals are (docs/SECURITY.md).
+  bool recorded = false;
+  for (const auto& r : AccessRecords("auditor")) {
+    const auto& a = r.event().payload().access_recorded();
+    recorded |= a.method() == "evenhand.v1.EventLog/Subscribe" &&
+                absl::StartsWith(a.outcome(), "denied: ") &&
+                absl::StrContains(a.outcome(), "security.limits.maxSubscriptions");
+  }
+  EXPECT_TRUE(recorded);
+  // Another principal has its own allowance.
+  auto other = v1::EventLog::NewStub(Dial(As("", Token("a.patel", "internal-audit"))));
+  grpc::ClientContext other_context;
+  auto fine = other->Subscribe(&other_context, request);
+  EXPECT_TRUE(fine->Read(&message));
+  other_context.TryCancel();
+  (void)fine->Finish();
+  for (auto& c : contexts) c->TryCancel();
+  for (auto& r : open) (void)r->Finish();
+
+  v1::ExportRequest everything;
+  auto bundle = Audit(As("auditor")).Export(everything);
+  EXPECT_EQ(bundle.status().code(), absl::StatusCode::kResourceExhausted) << bundle.status();
+  EXPECT_TRUE(absl::StrContains(bundle.status().message(), "more than 50 events"))
+      << bundle.status();
+}
+
+// A second server whose disk is "full" for its own records: its free-space
+// floor is set beyond any disk, so neither appends nor access records can
+// be written, and every audited read must be refused.
+TEST_F(SecurityTest, AReadWhoseAccessRecordCannotBeWrittenIsRefused) {
+  TempDir dir;
+  std::string config = ReadFile(certs_ + "/evenhandd.tls.json");
+  config = absl::StrReplaceAll(config, {{"\"security\": {",
+                                         "\"minFreeDiskMib\": 4000000000,\n  "
+                                         "\"security\": {\"limits\": {\"requestsPerSecond\": 1, "
+                                         "\"burst\": 30},"}});
+  const std::string path = dir.Sub("full.json");
+  std::ofstream(path) << config;
+  ChildServer full(dir, 0, {absl::StrCat("--config=", path)});
+  full.Start();
+  clients::Connection c = As("auditor");
+  c.address = full.address();
+  v1::ReplayRequest request;
+  absl::Status s = Audit(c).Replay(
+      request, [](const v1::AuditedEvent&) { return true; }, [](uint64_t, uint64_t) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "access record could not be made durable")) << s;
+  c = As("committee");
+  c.address = full.address();
+  EXPECT_EQ(Fairness(c).GetReport(v1::ReportRequest()).status().code(),
+            absl::StatusCode::kUnavailable);
+  // Monitoring, which is not a recorded read, still works: it says why.
+  c = As("monitoring");
+  c.address = full.address();
+  auto status = Log(c).GetStatus();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_FALSE(status->accepting_appends());
+  // Limits per principal: past its burst, a precise RESOURCE_EXHAUSTED.
+  absl::Status limited;
+  for (int i = 0; i < 40 && limited.ok(); ++i) limited = Log(c).GetStatus().status();
+  EXPECT_EQ(limited.code(), absl::StatusCode::kResourceExhausted) << limited;
+  EXPECT_TRUE(absl::StrContains(limited.message(), "requestsPerSecond")) << limited;
+}
+
+TEST_F(SecurityTest, BackupsAreForAdminsAndStayInTheBackupFolder) {
+  namespace fs = std::filesystem;
+  auto backup = [&](const std::string& who, const std::string& to) {
+    auto stub = v1::Operations::NewStub(Dial(As(who)));
+    grpc::ClientContext context;
+    v1::BackupRequest request;
+    request.set_to(to);
+    v1::BackupInfo info;
+    return stub->Backup(&context, request, &info);
+  };
+  // Only an admin may copy the whole log out.
+  for (const char* who : {"auditor", "committee", "monitoring", "case-system"}) {
+    grpc::Status s = backup(who, "");
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << who;
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr("needs the role admin")) << who;
+  }
+  // With TLS, not even an admin can make the server write elsewhere.
+  grpc::Status outside = backup("admin", dir_->Sub("elsewhere"));
+  EXPECT_EQ(outside.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(outside.error_message(), ::testing::HasSubstr("outside the server's backup folder"));
+  EXPECT_FALSE(fs::exists(dir_->Sub("elsewhere")));
+  // Into its backup folder (the default) it may, and the backup is on the
+  // record.
+  grpc::Status ok = backup("admin", "");
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+  bool recorded = false, refused = false;  // the backup, and the one outside on the record
+  for (const auto& r : AccessRecords("admin")) {
+    const auto& a = r.event().payload().access_recorded();
+    recorded |=
+        a.method() == "evenhand.v1.Operations/Backup" && absl::StartsWith(a.outcome(), "backup to");
+    refused |= absl::StartsWith(a.outcome(), "denied: ") &&
+               absl::StrContains(a.outcome(), "outside the server's");
+  }
+  EXPECT_TRUE(recorded && refused) << recorded << " " << refused;
+}
+
+}  // namespace
+}  // namespace evenhand::security_testing
