@@ -267,10 +267,12 @@ TEST_F(RareErrorsTest, AReportOrFindingsAsOfATimeBeforeTheFirstEventAreOutOfRang
 // then refused, as README's table says, rather than waiting out the batch
 // (10 s here) past its caller's deadline (5 s).
 TEST_F(RareErrorsTest, AReportWaitsForASlowFoldNoLongerThanReportWaitSeconds) {
-  std::atomic<bool> slow{false};
-  customize_ = [&slow](server::ServerOptions& o) {
-    o.TEST_fold_event = [&slow] {
-      if (slow.load()) absl::SleepFor(absl::Milliseconds(10));
+  // Shared with the server's fold, which outlives this body (the fixture
+  // stops the server after it).
+  auto slow = std::make_shared<std::atomic<bool>>(false);
+  customize_ = [slow](server::ServerOptions& o) {
+    o.TEST_fold_event = [slow] {
+      if (slow->load()) absl::SleepFor(absl::Milliseconds(10));
     };
   };
   v1::ServerConfig config;
@@ -280,13 +282,13 @@ TEST_F(RareErrorsTest, AReportWaitsForASlowFoldNoLongerThanReportWaitSeconds) {
   for (int i = 0; i < 500 && server_->ProjectionPosition() < 1; ++i) {
     absl::SleepFor(absl::Milliseconds(20));
   }
-  slow = true;
+  slow->store(true);
   ASSERT_TRUE(Append(Events(1000)).ok());
   grpc::ClientContext context;
   context.set_deadline(DeadlineAfter(absl::Seconds(5)));
   v1::FairnessReport response;
   grpc::Status status = fairness_stub_->GetReport(&context, v1::ReportRequest(), &response);
-  slow = false;
+  slow->store(false);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
   EXPECT_EQ(ErrorInfoOf(status).reason(), "PROJECTION_CATCHING_UP");
 }
