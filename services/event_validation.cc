@@ -72,7 +72,7 @@ absl::Status CheckInstant(int index, absl::string_view field,
   // Times are counted in nanoseconds (64 bits: 1677 to 2262); no council
   // system records a fact from before 1900, so an earlier one is a
   // mistyped year.
-  if (at.seconds() < -2208988800) {
+  if (at.seconds() < kFirstCouncilSecond) {
     return Invalid(index, field,
                    "is before 1900-01-01: not a date a council system records (a mistyped year?)");
   }
@@ -136,11 +136,7 @@ absl::Status CheckNoUnknownFields(const google::protobuf::Message& m, const std:
 absl::Status CheckFields(const AppendLimits& limits, const google::protobuf::Message& m,
                          const std::string& path) {
   if (m.GetDescriptor() == google::protobuf::Timestamp::descriptor()) {
-    // Every time in a payload is counted in nanoseconds by the rules (64
-    // bits: 1677 to 2262); a council's dates lie well inside 1900-2200.
-    const auto& t = static_cast<const google::protobuf::Timestamp&>(m);
-    if (t.seconds() < -2208988800 || t.seconds() >= 7258118400 || t.nanos() < 0 ||
-        t.nanos() > 999999999) {
+    if (!InCouncilYears(static_cast<const google::protobuf::Timestamp&>(m))) {
       return InvalidFieldError(path,
                                "must be a time between 1900 and 2200 (a mistyped year, or a "
                                "value not converted to {seconds, nanos}?)");

@@ -160,8 +160,7 @@ v1::ReportRequest FairnessService::OpenFromAsOf(v1::ReportRequest request) const
   if (request.as_of_case() == v1::ReportRequest::AS_OF_NOT_SET) {
     moment = ToProtoTime(options_.clock());
   } else if (request.as_of_case() == v1::ReportRequest::kAsOfTime &&
-             request.as_of_time().seconds() >= -2208988800 &&
-             request.as_of_time().seconds() < 7258118400) {
+             InCouncilYears(request.as_of_time())) {
     moment = request.as_of_time();  // (else BuildReport says what is wrong)
   }
   // A `to` at or before the moment: no obligation is open in the period,

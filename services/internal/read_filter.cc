@@ -6,6 +6,7 @@
 #include "base/error_details.h"
 #include "base/nearest.h"
 #include "base/status_macros.h"
+#include "base/time_util.h"
 #include "evenhand/v1/events.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/time_util.h"
@@ -38,7 +39,7 @@ absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::T
     return InvalidFieldError(field, absl::StrCat("not a valid timestamp (nanos ", t.nanos(),
                                                  " is outside 0 to 999,999,999)"));
   }
-  if (t.seconds() < -2208988800 || t.seconds() >= 7258118400) {
+  if (!InCouncilYears(t)) {
     return InvalidFieldError(field, "must be a time between 1900 and 2200");
   }
   return absl::OkStatus();
