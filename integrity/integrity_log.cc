@@ -269,7 +269,7 @@ absl::Status IntegrityLog::OpenJournal() {
                                                         store_->log_id()));
   std::string started;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kJournalKey, &started);
-  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the journal's record");
+  if (!s.ok() && !s.IsNotFound()) return ReadFailure(s, "cannot read the journal's record");
   if (journal_->created() && s.ok()) {
     // The log had a journal, and it is gone.
     const std::string problem = absl::StrCat(
@@ -306,7 +306,7 @@ absl::Status IntegrityLog::OpenJournal() {
       EH_RETURN_IF_ERROR(journal_->Append(c));
       ++imported;
     }
-    EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the checkpoints stored before"));
+    EH_RETURN_IF_ERROR(ReadFailure(it->status(), "cannot read the checkpoints stored before"));
     if (imported > 0) {
       logging::Info(kComponent, absl::StrCat("started the checkpoint journal ",
                                              options_.journal_file, " with the ", imported,

@@ -72,13 +72,13 @@ absl::StatusOr<uint64_t> IntegrityLog::OpenLayout() {
             "integrity column family lost writes. Restore the data folder from a backup "
             "(evenhand restore)"));
       }
-      EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a tree tile"));
+      EH_RETURN_IF_ERROR(ReadFailure(s, absl::StrCat("cannot read ", DescribeTile(last_tile))));
     }
     return size;
   }
-  if (!s.IsNotFound()) return FromRocks(s, "cannot read the tree's layout");
+  if (!s.IsNotFound()) return ReadFailure(s, "cannot read the tree's layout");
   s = db->Get(rocksdb::ReadOptions(), cf, tree_keys::kOldSizeKey, &value);
-  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "cannot read the tree size");
+  if (!s.ok() && !s.IsNotFound()) return ReadFailure(s, "cannot read the tree size");
   if (s.ok()) {
     // One key per node and per chain hash: converted by hashing the log
     // again, checked against the signed checkpoints once it is done.
@@ -103,7 +103,7 @@ absl::StatusOr<uint64_t> IntegrityLog::OpenLayout() {
   }
   s = db->Get(rocksdb::ReadOptions(), cf, tree_keys::kCatchUpKey, &value);
   if (s.IsNotFound()) return 0;
-  EH_RETURN_IF_ERROR(FromRocks(s, "cannot read the catch-up's progress"));
+  EH_RETURN_IF_ERROR(ReadFailure(s, "cannot read the catch-up's progress"));
   return ReadBigEndian64(value);
 }
 
@@ -129,7 +129,7 @@ absl::StatusOr<TileEdge> IntegrityLog::RebuildEdge(uint64_t size) const {
           return absl::DataLossError(
               absl::StrCat("integrity: ", DescribeTile(child), " is missing"));
         }
-        EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a tree tile"));
+        EH_RETURN_IF_ERROR(ReadFailure(s, absl::StrCat("cannot read ", DescribeTile(child))));
         EH_ASSIGN_OR_RETURN(std::string root, TileRoot(bytes));
         entries += root;
       }
@@ -167,7 +167,7 @@ absl::StatusOr<IntegrityLog::LeafRuns> IntegrityLog::ReadLeafRuns(TileId tile,
     runs.chain.assign(chain);
     if (runs.leaves.size() >= count * kHashSize) break;
   }
-  EH_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the stored leaves"));
+  EH_RETURN_IF_ERROR(ReadFailure(it->status(), "cannot read the stored leaves"));
   if (runs.leaves.size() != count * kHashSize) {
     const uint64_t stored = std::min<uint64_t>(runs.leaves.size() / kHashSize, count);
     return absl::DataLossError(absl::StrCat(
