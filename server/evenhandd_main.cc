@@ -65,6 +65,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGHUP);  // read the config file again
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Lines in the format asked for from the first one, which may be why the
+  // config file cannot be read (the file's log.format applies once read).
+  logging::SetFormat(absl::GetFlag(FLAGS_log_format) == "text" ? logging::Format::kText
+                                                               : logging::Format::kJson);
   server::ServerOptions options;
   if (std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     auto config = server::LoadConfigFile(path);
@@ -113,6 +117,14 @@ int main(int argc, char** argv) {
     server::RouteGrpcLogs();
   }
   if (absl::GetFlag(FLAGS_print_config)) {
+    // Checked as a start checks it before opening anything (and as SIGHUP
+    // does), so that a config printed is one evenhandd starts with.
+    if (absl::Status s = server::CheckConfig(server::WithDefaults(options.config)); !s.ok()) {
+      logging::Error("evenhandd",
+                     absl::StrCat("the configuration would not start: ",
+                                  absl::StatusCodeToString(s.code()), ": ", s.message()));
+      return 1;
+    }
     // Every field, defaults included, in the JSON a config file takes
     // (proto/evenhand/v1/config.proto documents each).
     std::string json;

@@ -14,6 +14,8 @@
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "base/prometheus_text.h"
+#include "base/status_macros.h"
+#include "server/listen_address.h"
 #include "server/tls_files.h"
 
 namespace evenhand::server {
@@ -148,17 +150,10 @@ void Handle(MetricsPoolState& s, httplib::Response& res, const std::function<voi
 absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::string& listen,
                                                                 Handlers handlers,
                                                                 const TlsFiles* tls) {
-  const size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics.listen: \"", listen, "\" is not host:port (e.g. 127.0.0.1:9464), or \"off\""));
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  EH_ASSIGN_OR_RETURN(const ListenAddress address,
+                      ParseListenAddress("metrics.listen (or \"off\")", listen));
+  const std::string& host = address.host;
+  const int port = address.port;
   std::unique_ptr<MetricsHttp> m(new MetricsHttp());
   if (tls != nullptr) {
     // The files as first served; each connection then takes them as they
@@ -236,7 +231,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
         ": the address is invalid or in use (set metrics.listen, or --metrics_listen, to a "
         "free host:port, or \"off\")"));
   }
-  m->address_ = absl::StrCat(colon == 0 ? "" : listen.substr(0, colon), ":", bound);
+  m->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", bound);
   m->thread_ = std::thread([&http, pool = m->pool_, listen] {
     // httplib gives up listening on an accept error it does not retry
     // (ENFILE, ENOBUFS, ...): said, as monitoring then loses the server.

@@ -32,6 +32,7 @@
 #include "projections/working_day_calendar.h"
 #include "server/data_dir_lock.h"
 #include "server/demo_loader.h"
+#include "server/listen_address.h"
 #include "server/metrics_http.h"
 #include "server/server_metrics.h"
 #include "server/socket_poller.h"
@@ -241,6 +242,25 @@ absl::Status CheckConfig(const v1::ServerConfig& c, bool with_security) {
         "maxEventBytes: ", c.max_event_bytes(), " is more than ", kMaxEventBytesLimit,
         " (3 MiB): reads send each event whole, and gRPC clients refuse messages over 4 MiB by "
         "default, so an event that large could be written and never read back"));
+  }
+  EH_RETURN_IF_ERROR(ParseListenAddress("listen", c.listen()).status());
+  if (!c.metrics().listen().empty() && c.metrics().listen() != "off") {
+    EH_RETURN_IF_ERROR(
+        ParseListenAddress("metrics.listen (or \"off\")", c.metrics().listen()).status());
+  }
+  // RocksDB keeps a memtable's room free on the disk for the flush that
+  // follows a full disk (its SstFileManager's reserve; memtables are at
+  // most 64 MiB each), and resumes writes only once that much is free.
+  // Below the floor appends are refused; a floor under that reserve would
+  // promise resumption when space is freed and not keep it.
+  const uint32_t reserve_mib = std::min<uint32_t>(c.memtable_mib(), storage::kMaxMemtableMib);
+  if (c.min_free_disk_mib() < reserve_mib) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "minFreeDiskMib: ", c.min_free_disk_mib(), " is below the ", reserve_mib,
+        " MiB RocksDB keeps free to flush a memtable after a full disk (memtableMib ",
+        c.memtable_mib(), ", at most ", storage::kMaxMemtableMib,
+        " per table): appends refused at a full disk would not resume once space is freed above "
+        "the floor. Raise minFreeDiskMib or lower memtableMib"));
   }
   // TLS, or plain text on loopback only (local mode).
   const bool local_mode = !c.security().has_tls();

@@ -236,11 +236,18 @@ absl::Status EventStore::Impl::OpenDatabase() {
     if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     return rocksdb::NewBlockBasedTableFactory(t);
   };
+  // RocksDB keeps the largest memtable's size free on the disk for the
+  // flush after a full disk (its SstFileManager's reserve), and resumes
+  // only once that much is: a memtable is never larger than all of them
+  // together may be, so a floor above memtable_bytes is room enough.
+  const size_t memtable = std::min<size_t>(options_.memtable_bytes, size_t{kMaxMemtableMib} << 20);
   rocksdb::ColumnFamilyOptions plain;
+  plain.write_buffer_size = memtable;
   plain.table_factory.reset(table_options(false));
   // Most idempotency lookups are for new ids, and most revision lookups for
   // new streams: bloom filters answer those without reading a block.
   rocksdb::ColumnFamilyOptions with_bloom;
+  with_bloom.write_buffer_size = memtable;
   with_bloom.table_factory.reset(table_options(true));
 
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, internal::kEventsCf,

@@ -151,6 +151,10 @@ class CommitHook {
   virtual void Rewind() = 0;
 };
 
+// The largest memtable of one column family (RocksDB's default
+// write_buffer_size), in MiB.
+inline constexpr uint32_t kMaxMemtableMib = 64;
+
 struct StoreOptions {
   // Folder holding the RocksDB database; created if missing.
   std::string data_dir;
@@ -164,7 +168,9 @@ struct StoreOptions {
   size_t block_cache_bytes = 64 << 20;
   // All memtables together, across column families: RocksDB flushes when
   // they reach this, so the store's memory does not grow with the number
-  // of column families or the write rate.
+  // of column families or the write rate. Each column family's memtable is
+  // at most this and kMaxMemtableMib; RocksDB resumes writes after a full
+  // disk only once that much is free (see min_free_bytes).
   size_t memtable_bytes = 128 << 20;
   // Column families the store should create and open for other modules
   // (e.g. "merkle", "checkpoints"); see EventStore::ColumnFamily().

@@ -391,12 +391,21 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
       if (bytes + wanted + floor > *free_bytes) {
         out.result = WithRetryDelay(
             WithErrorInfo(
-                absl::ResourceExhaustedError(absl::StrCat(
-                    "the disk holding ", options_.data_dir, " has ", FormatBytes(*free_bytes),
-                    " free, below the floor of ", FormatBytes(disk_->floor_bytes()),
-                    " (minFreeDiskMib): appends are refused until space is freed, then resume "
-                    "by themselves; reads continue. Nothing from this append was written; it is "
-                    "safe to retry.")),
+                absl::ResourceExhaustedError(
+                    p.record
+                        // An access record, refused with the read it records.
+                        ? absl::StrCat("the disk holding ", options_.data_dir, " has ",
+                                       FormatBytes(*free_bytes), " free, below half the floor of ",
+                                       FormatBytes(disk_->floor_bytes()),
+                                       " (minFreeDiskMib), which access records may use: reads "
+                                       "that are recorded are refused until space is freed")
+                        : absl::StrCat(
+                              "the disk holding ", options_.data_dir, " has ",
+                              FormatBytes(*free_bytes), " free, below the floor of ",
+                              FormatBytes(disk_->floor_bytes()),
+                              " (minFreeDiskMib): appends are refused until space is freed, then "
+                              "resume by themselves; reads continue. Nothing from this append "
+                              "was written; it is safe to retry.")),
                 "DISK_FULL",
                 {{"free_bytes", absl::StrCat(*free_bytes)},
                  {"floor_bytes", absl::StrCat(disk_->floor_bytes())}}),

@@ -1,4 +1,6 @@
 // The server's JSON config file and its defaults.
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -21,6 +23,7 @@ using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ConfigTest : public ::testing::Test {
  protected:
@@ -94,12 +97,63 @@ TEST_F(ConfigTest, PrintConfigShowsTheEffectiveConfigurationWithEveryDefault) {
   EXPECT_THAT(out, HasSubstr("\"skipDomainValidation\": false"));
 }
 
-TEST_F(ConfigTest, ServerRefusesAnAddressItCannotListenOn) {
+TEST_F(ConfigTest, ServerRefusesAnAddressNoListenerCouldTake) {
   ServerOptions options;
-  options.config.set_listen("localhost:notaport");
   options.config.set_data_dir(dir_.Sub("data"));
+  for (const char* listen : {"localhost:notaport", "127.0.0.1:99999", "127.0.0.1", "[::1:5"}) {
+    options.config.set_listen(listen);
+    EXPECT_THAT(EvenHandServer::Start(options),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr(absl::StrCat("listen: \"", listen, "\"")),
+                               HasSubstr("port from 0 to 65535"))));
+  }
+  options.config.set_listen("127.0.0.1:0");
+  options.config.mutable_metrics()->set_listen("127.0.0.1:+80");
   EXPECT_THAT(EvenHandServer::Start(options),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cannot listen on localhost:notaport")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metrics.listen")));
+}
+
+// What --print_config prints is a config evenhandd starts with: one it
+// would refuse is refused (exit 1, saying why), and nothing is printed.
+TEST_F(ConfigTest, PrintConfigRefusesAConfigTheServerWouldNotStartWith) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"minFreeDiskMib": 1, "memtableMib": 128})", "minFreeDiskMib: 1 is below the 64 MiB"},
+      {R"({"maxReplyBytes": 3000000000})", "maxReplyBytes"},
+      {R"({"audit": {"verifyOnStart": "sometimes"}})", "audit.verifyOnStart"},
+      {R"({"metrics": {"listen": "127.0.0.1:99999"}})", "metrics.listen"},
+      {R"({"security": {"local": {"roles": ["superuser"]}}})", "superuser"},
+  };
+  for (const auto& [config, why] : cases) {
+    const std::string file = Write(config);
+    const std::string command =
+        absl::StrCat(EVENHANDD_PATH, " --print_config --log_format=text --config=", file, " 2>&1");
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string out;
+    char buffer[4096];
+    for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+    const int status = pclose(pipe);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << config << ": " << out;
+    EXPECT_THAT(out, AllOf(HasSubstr("the configuration would not start"), HasSubstr(why),
+                           Not(HasSubstr("\"listen\""))))
+        << config;
+  }
+}
+
+// The reason a config file cannot be read is the first line evenhandd
+// writes: in JSON, as every line is unless --log_format=text says otherwise.
+TEST_F(ConfigTest, AConfigFileThatCannotBeReadIsSaidInTheLogsFormat) {
+  const std::string file = Write(R"({"listn": 1})");
+  const std::string command = absl::StrCat(EVENHANDD_PATH, " --config=", file, " 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  const int status = pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << out;
+  EXPECT_THAT(out, AllOf(::testing::StartsWith("{\"time\":"), HasSubstr("\"level\":\"error\""),
+                         HasSubstr("listn")));
 }
 
 TEST_F(ConfigTest, AnEventLimitClientsCouldNotReadBackIsRefusedAtStart) {

@@ -32,6 +32,7 @@
 #include "tests/testing/events.h"
 #include "tests/testing/health.h"
 #include "tests/testing/log_files.h"
+#include "tests/testing/small_disk.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -43,6 +44,7 @@ using ::evenhand::testing::ChildServer;
 using ::evenhand::testing::Health;
 using ::evenhand::testing::LogOnlyConfig;
 using ::evenhand::testing::ReadFile;
+using ::evenhand::testing::SmallDisk;
 using ::evenhand::testing::SomeEvents;
 using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
@@ -78,43 +80,6 @@ void ExpectAbsent(ChildServer& child, const std::vector<std::string>& ids) {
 }
 
 // ---- a full disk -----------------------------------------------------------
-
-// A small filesystem of the test's own (tmpfs), or a reason it cannot have one.
-class SmallDisk {
- public:
-  SmallDisk(const std::string& path, int mib) : path_(path) {
-    std::filesystem::create_directories(path);
-    if (::mount("tmpfs", path.c_str(), "tmpfs", 0, absl::StrCat("size=", mib, "m").c_str()) != 0) {
-      reason_ = absl::StrCat("cannot mount a ", mib, " MiB tmpfs at ", path, " (", strerror(errno),
-                             "); this test needs root or CAP_SYS_ADMIN");
-    }
-  }
-  ~SmallDisk() {
-    if (reason_.empty()) ::umount2(path_.c_str(), MNT_DETACH);
-  }
-  bool ok() const { return reason_.empty(); }
-  const std::string& reason() const { return reason_; }
-  uint64_t Free() const { return *storage::FilesystemFreeBytes(path_); }
-  // Fills the disk until `leave` bytes are free (a file of the test's).
-  void FillLeaving(uint64_t leave) {
-    const uint64_t free = Free();
-    const std::string filler = path_ + "/filler-" + std::to_string(fillers_++);
-    if (free <= leave) return;
-    int fd = ::open(filler.c_str(), O_CREAT | O_WRONLY, 0600);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::posix_fallocate(fd, 0, static_cast<off_t>(free - leave)), 0);
-    ::close(fd);
-  }
-  void RemoveFillers() {
-    for (int i = 0; i < fillers_; ++i) ::unlink((path_ + "/filler-" + std::to_string(i)).c_str());
-    fillers_ = 0;
-  }
-
- private:
-  const std::string path_;
-  std::string reason_;
-  int fillers_ = 0;
-};
 
 TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpaceIsFreed) {
   TempDir dir;

@@ -120,6 +120,9 @@ TEST_F(SecurityTest, AReadWhoseAccessRecordCannotBeWrittenIsRefused) {
       request, [](const v1::AuditedEvent&) { return true; }, [](uint64_t, uint64_t) {});
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "access record could not be made durable")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "reads that are recorded are refused until space"))
+      << s;
+  EXPECT_FALSE(absl::StrContains(s.message(), "reads continue")) << s;
   c = As("committee");
   c.address = full.address();
   EXPECT_EQ(Fairness(c).GetReport(v1::ReportRequest()).status().code(),

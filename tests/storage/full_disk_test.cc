@@ -1,0 +1,94 @@
+// The store on a disk that fills for real (a small tmpfs), with no floor of
+// its own: RocksDB itself meets the end of the disk, and writes resume once
+// space is freed. The server's floor, which refuses appends before RocksDB
+// gets there, is tested in tests/server/reliability_test.cc.
+#include <string>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "storage/event_store.h"
+#include "tests/testing/events.h"
+#include "tests/testing/small_disk.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace evenhand::storage {
+namespace {
+
+using ::evenhand::testing::AnEvent;
+using ::evenhand::testing::SmallDisk;
+using ::evenhand::testing::TempDir;
+
+// Letters and digits at random: table files are compressed, and this does
+// not shrink.
+std::string Incompressible(size_t n) {
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  absl::BitGen random;
+  std::string out(n, ' ');
+  for (char& c : out) c = kAlphabet[absl::Uniform<size_t>(random, 0, sizeof(kAlphabet) - 1)];
+  return out;
+}
+
+TEST(FullDiskTest, AfterRocksDbMeetsTheEndOfTheDiskWritesResumeOnceAMemtablesRoomIsFree) {
+  TempDir dir;
+  // Smaller than RocksDB's default memtable (64 MiB), whose room it keeps
+  // free to resume: with that reserve, writes could never resume here.
+  SmallDisk disk(dir.Sub("disk"), 32);
+  if (!disk.ok()) GTEST_SKIP() << disk.reason();
+  StoreOptions options;
+  options.data_dir = dir.Sub("disk") + "/data";
+  options.memtable_bytes = 4 << 20;
+  options.min_free_bytes = 0;  // no floor: RocksDB meets the end itself
+  options.reserve_bytes = 0;
+  auto opened = EventStore::Open(options);
+  ASSERT_OK(opened);
+  std::unique_ptr<EventStore> store = std::move(*opened);
+  ASSERT_OK(store->Append("s", ExpectedRevision::Any(), {AnEvent()}));
+
+  // Three MiB in the memtables (below their 4 MiB: not flushed yet), then a
+  // disk with less than a memtable's room: the write-ahead log takes the
+  // last events, and the flush of the full memtable cannot be written.
+  uint64_t acknowledged = 1;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK(store->Append("s", ExpectedRevision::Any(), {AnEvent(Incompressible(60000))}));
+    ++acknowledged;
+  }
+  disk.FillLeaving(1536 << 10);
+  absl::Status refused;
+  for (int i = 0; i < 100 && refused.ok(); ++i) {
+    auto r = store->Append("s", ExpectedRevision::Any(), {AnEvent(Incompressible(60000))});
+    if (r.ok()) {
+      ++acknowledged;
+    } else {
+      refused = r.status();
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "the disk never filled";
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+
+  // Space is freed: well above a memtable's room, well below 64 MiB.
+  disk.RemoveFillers();
+  ASSERT_GT(disk.Free(), 16ull << 20);
+  bool resumed = false;
+  absl::Status last;
+  for (int i = 0; i < 150 && !resumed; ++i) {
+    auto r = store->Append("after", ExpectedRevision::Any(), {AnEvent()});
+    resumed = r.ok();
+    if (!resumed) {
+      last = r.status();
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(resumed) << "refused first with " << refused << "; still refused with "
+                       << last;
+  // What was acknowledged is there, and the refused append is not.
+  EXPECT_EQ(store->LastPosition(), acknowledged + (resumed ? 1 : 0));
+}
+
+}  // namespace
+}  // namespace evenhand::storage
