@@ -431,66 +431,83 @@ absl::Status IntegrityLog::VerifyEvents(uint64_t from, uint64_t to, bool every_c
   // False after a damaged event, until the next stored chain hash.
   bool chain_known = true;
   absl::Status inner;
-  EH_RETURN_IF_ERROR(store_->ReadAll(
-      from + 1, storage::Direction::kForwards, to - from, storage::ReadFilter(),
-      [&](const storage::EventPtr& e) {
-        const uint64_t p = e->position();
-        absl::StatusOr<std::string> canonical = CanonicalRecord(*e);
-        if (!canonical.ok()) {
-          inner = canonical.status();
-          return false;
-        }
-        const std::string leaf = integrity::LeafHash(*canonical);
-        chain = ChainHash(chain, *canonical);
-        absl::StatusOr<std::string> stored_leaf = ReadNode(0, p - 1, &cache);
-        if (!stored_leaf.ok()) {
-          inner = stored_leaf.status();
-          return false;
-        }
-        if (leaf != *stored_leaf) {
-          ++damaged;
-          const std::string problem =
-              "its stored bytes no longer match the leaf hash the Merkle tree recorded when it "
-              "was appended (found by the start-up check)";
-          store_->MarkDamaged(p, problem);
-          AddProblem(absl::StrCat("the event at position ", p, " is damaged: ", problem));
-          // The tree is checked with the leaf it recorded.
-          range.Append(*stored_leaf, [](int, uint64_t, const std::string&) {});
-          chain_known = false;
-        } else {
-          range.Append(leaf, [](int, uint64_t, const std::string&) {});
-        }
-        if (p % kChainEvery == 0) {
-          absl::StatusOr<std::string> stored_chain = ChainFrom(p);
-          if (!stored_chain.ok()) {
-            inner = stored_chain.status();
-            return false;
-          }
-          if (chain_known && chain != *stored_chain) {
-            ++chain_damaged;
-            AddProblem(absl::StrCat("the stored chain hash after position ", p,
-                                    " does not follow from the events"));
-          }
-          chain = *std::move(stored_chain);
-          chain_known = true;
-        }
-        if (next_checkpoint != checkpoint_sizes.end() && *next_checkpoint == p) {
-          absl::StatusOr<v1::SignedCheckpoint> c = journal_->Find(p);
-          if (!c.ok()) {
-            inner = c.status();
-            return false;
-          }
-          if (range.Root() != c->checkpoint().root_hash()) {
-            inner = absl::DataLossError(absl::StrCat(
-                "the events up to position ", p, " do not hash to the root of ", Describe(*c),
-                ": the log was changed after it was signed. Restore the data folder from a "
-                "backup (evenhand restore)"));
-            return false;
-          }
-          ++next_checkpoint;
-        }
-        return true;
-      }));
+  // `e` is null for an event an earlier run found damaged (the store's
+  // record of damage found), which the store no longer hands out.
+  const auto check = [&](uint64_t p, const storage::EventPtr* e) {
+    std::string leaf;
+    if (e != nullptr) {
+      absl::StatusOr<std::string> canonical = CanonicalRecord(**e);
+      if (!canonical.ok()) {
+        inner = canonical.status();
+        return false;
+      }
+      leaf = integrity::LeafHash(*canonical);
+      chain = ChainHash(chain, *canonical);
+    }
+    absl::StatusOr<std::string> stored_leaf = ReadNode(0, p - 1, &cache);
+    if (!stored_leaf.ok()) {
+      inner = stored_leaf.status();
+      return false;
+    }
+    if (e == nullptr) {
+      ++damaged;  // already marked, and listed by the store
+      range.Append(*stored_leaf, [](int, uint64_t, const std::string&) {});
+      chain_known = false;
+    } else if (leaf != *stored_leaf) {
+      ++damaged;
+      const std::string problem =
+          "its stored bytes no longer match the leaf hash the Merkle tree recorded when it "
+          "was appended (found by the start-up check)";
+      store_->MarkDamaged(p, problem);
+      AddProblem(absl::StrCat("the event at position ", p, " is damaged: ", problem));
+      // The tree is checked with the leaf it recorded.
+      range.Append(*stored_leaf, [](int, uint64_t, const std::string&) {});
+      chain_known = false;
+    } else {
+      range.Append(leaf, [](int, uint64_t, const std::string&) {});
+    }
+    if (p % kChainEvery == 0) {
+      absl::StatusOr<std::string> stored_chain = ChainFrom(p);
+      if (!stored_chain.ok()) {
+        inner = stored_chain.status();
+        return false;
+      }
+      if (chain_known && chain != *stored_chain) {
+        ++chain_damaged;
+        AddProblem(absl::StrCat("the stored chain hash after position ", p,
+                                " does not follow from the events"));
+      }
+      chain = *std::move(stored_chain);
+      chain_known = true;
+    }
+    if (next_checkpoint != checkpoint_sizes.end() && *next_checkpoint == p) {
+      absl::StatusOr<v1::SignedCheckpoint> c = journal_->Find(p);
+      if (!c.ok()) {
+        inner = c.status();
+        return false;
+      }
+      if (range.Root() != c->checkpoint().root_hash()) {
+        inner = absl::DataLossError(absl::StrCat(
+            "the events up to position ", p, " do not hash to the root of ", Describe(*c),
+            ": the log was changed after it was signed. Restore the data folder from a "
+            "backup (evenhand restore)"));
+        return false;
+      }
+      ++next_checkpoint;
+    }
+    return true;
+  };
+  for (uint64_t next = from + 1; next <= to && inner.ok();) {
+    absl::Status read = store_->ReadAll(next, storage::Direction::kForwards, to - next + 1,
+                                        storage::ReadFilter(), [&](const storage::EventPtr& e) {
+                                          next = e->position() + 1;
+                                          return check(e->position(), &e);
+                                        });
+    if (read.ok()) break;
+    if (!absl::IsDataLoss(read) || store_->CheckNotDamaged(next).ok()) return read;
+    if (!check(next, nullptr)) break;
+    ++next;
+  }
   EH_RETURN_IF_ERROR(inner);
   std::string stored_root, stored_chain;
   {
@@ -602,14 +619,10 @@ void IntegrityLog::AddProblem(std::string problem) const {
 }
 
 absl::Status IntegrityLog::ReadFailure(const rocksdb::Status& s, absl::string_view what) const {
-  absl::Status status = FromRocks(s, what);
-  if (s.IsCorruption()) {
-    status = absl::Status(
-        status.code(), absl::StrCat(status.message(),
-                                    ". Restore the data folder from a backup (evenhand restore)"));
-    AddProblem(std::string(status.message()));
-  }
-  return status;
+  // The store keeps damage found in the database it holds (problems()
+  // lists it), in memory and for the next start.
+  if (s.IsCorruption()) return store_->ReadFailure(s, absl::StrCat("integrity: ", what));
+  return FromRocks(s, what);
 }
 
 std::vector<std::string> IntegrityLog::problems() const {

@@ -325,8 +325,9 @@ class IntegrityLog final : public storage::CommitHook {
   absl::Status MapAtCheckpoint(const v1::Checkpoint& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sign_mu_)
       ABSL_LOCKS_EXCLUDED(mu_, stats_mu_);
   void AddProblem(std::string problem) const;
-  // A RocksDB status met reading the tree or the chain while serving, as
-  // FromRocks gives it; a Corruption is also a problem (health, status).
+  // A RocksDB status met reading the tree or the chain, as FromRocks gives
+  // it; a Corruption is damage the store keeps (EventStore::ReadFailure),
+  // which problems() lists: health, status, and the next start.
   absl::Status ReadFailure(const rocksdb::Status& s, absl::string_view what) const;
   // Deletes the runs of leaves that full tiles replaced (after a checkpoint
   // is signed).

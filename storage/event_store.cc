@@ -166,6 +166,7 @@ absl::Status EventStore::Impl::Open() {
 
   EH_RETURN_IF_ERROR(OpenDatabase());
   EH_RETURN_IF_ERROR(ReadIdentity());
+  EH_RETURN_IF_ERROR(LoadDamageRecord());
 
   // The last position is the last key of the events column family.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
@@ -407,9 +408,64 @@ absl::Status EventStore::Impl::Close() {
 }
 
 void EventStore::Impl::MarkDamaged(uint64_t position, std::string problem) {
+  DamageFinding finding;
+  finding.kind = DamageFinding::Kind::kEvent;
+  finding.found_at = absl::Now();
+  finding.position = position;
+  finding.problem = problem;
+  {
+    absl::MutexLock lock(&damaged_mu_);
+    const bool known = damaged_.contains(position);
+    damaged_[position] = std::move(problem);
+    any_damaged_.store(true, std::memory_order_release);
+    if (known) return;
+  }
+  KeepFinding(finding);
+}
+
+void EventStore::Impl::KeepFinding(const DamageFinding& finding) const {
+  if (damage_record_ == nullptr) return;
+  if (absl::Status s = damage_record_->Append(finding); !s.ok()) {
+    logging::Error(kComponent,
+                   absl::StrCat("damage found is known until the server stops, but cannot be "
+                                "recorded for the next start: ",
+                                s.message()));
+  }
+}
+
+absl::Status EventStore::Impl::LoadDamageRecord() {
+  damage_record_ = std::make_unique<DamageRecord>(options_.data_dir);
+  EH_ASSIGN_OR_RETURN(std::vector<DamageFinding> found, damage_record_->Load());
+  if (found.empty()) return absl::OkStatus();
   absl::MutexLock lock(&damaged_mu_);
-  damaged_[position] = std::move(problem);
-  any_damaged_.store(true, std::memory_order_release);
+  for (DamageFinding& f : found) {
+    const std::string when =
+        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", f.found_at, absl::UTCTimeZone());
+    const std::string since =
+        absl::StrCat(" (found ", when, ", before this start; recorded in ", damage_record_->path(),
+                     "). Restore the data folder from a backup "
+                     "(evenhand restore)");
+    if (f.kind == DamageFinding::Kind::kEvent) {
+      damaged_[f.position] = f.problem;
+      any_damaged_.store(true, std::memory_order_release);
+      f.source = absl::StrCat("event ", f.position);
+      f.error = absl::StrCat("the event at position ", f.position, " is damaged: ", f.problem);
+    }
+    if (f.found_at == absl::InfinitePast() || f.found_at == absl::UnixEpoch()) {
+      f.error += absl::StrCat(" (recorded in ", damage_record_->path(), ")");
+    } else {
+      f.error += since;
+    }
+    if (damage_found_.size() < kMaxDamageFound) {
+      damage_found_.emplace_back(std::move(f.source), std::move(f.error));
+    }
+  }
+  logging::Error(kComponent,
+                 absl::StrCat(found.size(), " damage finding(s) of earlier runs are recorded in ",
+                              damage_record_->path(),
+                              ": health is NOT_SERVING until the data folder is restored from a "
+                              "backup (evenhand restore); evenhand status lists them"));
+  return absl::OkStatus();
 }
 
 std::vector<DamagedEvent> EventStore::Impl::Damaged() const {
@@ -443,10 +499,16 @@ absl::Status EventStore::Impl::ReadFailure(const rocksdb::Status& s,
                     [&](const auto& d) { return d.first == rocks; })) {
       return status;
     }
-    damage_found_.emplace_back(std::move(rocks), std::string(status.message()));
+    damage_found_.emplace_back(rocks, std::string(status.message()));
   }
   logging::Error(kComponent,
                  absl::StrCat("a read met damage in the log's files: ", status.message()));
+  DamageFinding finding;
+  finding.kind = DamageFinding::Kind::kRead;
+  finding.found_at = absl::Now();
+  finding.source = std::move(rocks);
+  finding.error = std::string(status.message());
+  KeepFinding(finding);
   return status;
 }
 
@@ -575,6 +637,10 @@ void EventStore::MarkDamaged(uint64_t position, std::string problem) {
 std::vector<DamagedEvent> EventStore::damaged() const { return impl_->Damaged(); }
 
 std::vector<std::string> EventStore::damage_found() const { return impl_->DamageFound(); }
+
+absl::Status EventStore::ReadFailure(const rocksdb::Status& s, absl::string_view what) const {
+  return impl_->ReadFailure(s, what);
+}
 
 absl::Status EventStore::CheckNotDamaged(uint64_t position) const {
   return impl_->CheckNotDamaged(position);

@@ -46,6 +46,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/events.pb.h"
 #include "storage/live_feed.h"
@@ -55,6 +56,7 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class FileSystem;
+class Status;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -316,17 +318,26 @@ class EventStore {
 
   // Reads of `position` fail with DataLoss from now on, naming `problem`
   // (the integrity checks call this for an event whose bytes no longer
-  // match its leaf hash). The list is kept in memory.
+  // match its leaf hash). Kept in memory and in the data folder's record
+  // of damage found (damage_record.h): later starts know it too.
   void MarkDamaged(uint64_t position, std::string problem);
   std::vector<DamagedEvent> damaged() const;
   // DataLoss, as a read of it would be, if `position` was marked damaged;
   // else OK. Cheap while no event is.
   absl::Status CheckNotDamaged(uint64_t position) const;
   // Damage RocksDB's checksums found in the log's files on a read (of an
-  // event or an index): each the error that read failed with, naming what
-  // was read (the position where known) and the table file and offset. In
-  // memory, in the order found, each once (at most 100).
+  // event, an index, or a module's state beside the log), and events marked
+  // damaged: each the error that read failed with, naming what was read
+  // (the position where known) and the table file and offset. In the order
+  // found, each once (at most 100), this run's and those of earlier runs
+  // (from the data folder's record, until it is restored).
   std::vector<std::string> damage_found() const;
+  // A RocksDB status met reading the log's database, by the store or by a
+  // module keeping its state beside the log (the Merkle tree), as an
+  // absl::Status saying `what` could not be done. A Corruption is damage
+  // found: the message says to restore, and it is kept in damage_found()
+  // (in memory and on disk) and logged, once per damaged block.
+  absl::Status ReadFailure(const rocksdb::Status& s, absl::string_view what) const;
 
   // The last committed position; 0 for an empty log.
   uint64_t LastPosition() const;

@@ -26,6 +26,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/listener.h"
 #include "rocksdb/write_batch.h"
+#include "storage/damage_record.h"
 #include "storage/disk_space.h"
 #include "storage/event_store.h"
 #include "storage/live_feed.h"
@@ -200,6 +201,13 @@ class EventStore::Impl {
   static constexpr size_t kMaxDamageFound = 100;
   mutable std::vector<std::pair<std::string, std::string>> damage_found_
       ABSL_GUARDED_BY(damaged_mu_);
+  // Both, on disk: what earlier runs found is known from the start.
+  std::unique_ptr<DamageRecord> damage_record_;
+  // Loads damage_record_ into damaged_ and damage_found_.
+  absl::Status LoadDamageRecord();
+  // Appends to damage_record_; a failure is logged (the finding is known in
+  // memory all the same).
+  void KeepFinding(const DamageFinding& finding) const;
 
   // RocksDB stopped writes after a background error (a flush or compaction
   // that failed, e.g. out of space). Set by the listener; cleared when

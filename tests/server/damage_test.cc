@@ -157,6 +157,25 @@ TEST(RecoveryTest, AnEventChangedOnDiskIsReportedOnReadAndInHealth) {
   EXPECT_TRUE(m.has_caught_up()) << reader->Finish().error_message();
   EXPECT_THAT(got, ElementsAre(12));
   context.TryCancel();
+  reader->Finish().IgnoreError();
+
+  // A restart with the default check (the tail, which does not reach
+  // position 7) still knows it: reads of it fail, health says so.
+  child.Signal(SIGTERM);
+  child.Wait();
+  ChildServer again(dir, 2, {config});
+  again.Start();
+  if (HasFatalFailure()) return;
+  EXPECT_THAT(again.client().ReadStream(read, [](const v1::RecordedEvent&) { return true; }),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 7")));
+  EXPECT_EQ(testing::CheckHealth(
+                grpc::CreateChannel(again.address(), grpc::InsecureChannelCredentials())),
+            Health::kNotServing);
+  status = again.client().GetStatus();
+  ASSERT_OK(status);
+  ASSERT_EQ(status->problems_size(), 1);
+  EXPECT_THAT(status->problems(0), AllOf(HasSubstr("the event at position 7 is damaged"),
+                                         HasSubstr("before this start")));
 }
 
 // The largest table file of column family `family` in `data_dir` (a
@@ -226,6 +245,24 @@ TEST(RecoveryTest, DamageATableFileShowsOnAReadIsReportedInStatusAndHealth) {
   EXPECT_THAT(child.Log(), HasSubstr("a read met damage in the log's files"));
   // As for a damaged event, appends go on: what is written is intact.
   EXPECT_OK(child.client().Append(AppendRequestOf("t", SomeEvents(1))));
+
+  // A restart does not forget it: known before anything reads the block
+  // again, until the folder is restored.
+  child.Signal(SIGTERM);
+  child.Wait();
+  ChildServer again(dir, 2, {config});
+  again.Start();
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(testing::CheckHealth(
+                grpc::CreateChannel(again.address(), grpc::InsecureChannelCredentials())),
+            Health::kNotServing);
+  status = again.client().GetStatus();
+  ASSERT_OK(status);
+  ASSERT_EQ(status->problems_size(), 1);
+  EXPECT_THAT(status->problems(0),
+              AllOf(HasSubstr("position 1"), HasSubstr(".sst"), HasSubstr("before this start"),
+                    HasSubstr("damage-found.txt")));
+  EXPECT_THAT(again.Log(), HasSubstr("1 damage finding(s) of earlier runs are recorded"));
 }
 
 // Flips a bit inside the stored tile (level 0, index `index`) in whichever
@@ -298,6 +335,17 @@ TEST(RecoveryTest, DamageToAStoredTreeTileShowsOnAProofAndIsReportedInStatusAndH
   EXPECT_THAT(status->problems(0), HasSubstr("tile over positions 1281..1536"));
   // Proofs under other tiles are not affected.
   EXPECT_OK(child.audit().GetInclusionProof(60000, 0));
+  // Nor does a restart forget it.
+  child.Signal(SIGTERM);
+  child.Wait();
+  ChildServer again(dir, 2, {config});
+  again.Start();
+  if (HasFatalFailure()) return;
+  status = again.client().GetStatus();
+  ASSERT_OK(status);
+  ASSERT_EQ(status->problems_size(), 1);
+  EXPECT_THAT(status->problems(0),
+              AllOf(HasSubstr("tile over positions 1281..1536"), HasSubstr("before this start")));
 }
 
 TEST(RecoveryTest, DamageToATreeTileTheStartReadsStopsTheStartSayingWhichAndWhatToDo) {
