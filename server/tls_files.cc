@@ -4,9 +4,11 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -109,9 +111,9 @@ std::string NameOf(const X509_NAME* name) {
   return buffer;
 }
 
-std::string NotAfter(const X509* x) {
+std::string TimeText(const ASN1_TIME* t) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-  ASN1_TIME_print(bio.get(), X509_get0_notAfter(x));
+  ASN1_TIME_print(bio.get(), t);
   char* data = nullptr;
   const long n = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(n));
@@ -140,7 +142,7 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
   m->chain = sk_X509_new_null();
   for (size_t i = 1; i < chain.size(); ++i) sk_X509_push(m->chain, chain[i]);
   m->subject = NameOf(X509_get_subject_name(m->leaf));
-  m->not_after = NotAfter(m->leaf);
+  m->not_after = TimeText(X509_get0_notAfter(m->leaf));
 
   auto key_bio = Bio(m->key_pem);
   m->key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
@@ -157,6 +159,23 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
         tls.cert_file(), " (", m->subject, "); replace both together"));
   }
 
+  // A certificate outside its dates is refused by every client's
+  // handshake: serving it would take the service (and its monitoring)
+  // down, so it is refused here, at start and when renewed files are read.
+  const int after = X509_cmp_current_time(X509_get0_notAfter(m->leaf));
+  if (after <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "security.tls.certFile ", tls.cert_file(), ": the certificate of ", m->subject,
+        after == 0 ? " has an end date OpenSSL cannot read"
+                   : absl::StrCat(" expired on ", m->not_after),
+        "; clients refuse it at the handshake. Install a renewed certificate with its key"));
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(m->leaf)) >= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("security.tls.certFile ", tls.cert_file(), ": the certificate of ", m->subject,
+                     " is not valid before ", TimeText(X509_get0_notBefore(m->leaf)),
+                     " (by this server's clock); clients refuse it at the handshake until then"));
+  }
   if (absl::Status s = Servable(*m, tls); !s.ok()) return s;
 
   std::vector<X509*> cas;
@@ -164,6 +183,16 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
     return absl::InvalidArgumentError(absl::StrCat(
         "security.tls.clientCaFile ", tls.client_ca_file(),
         ": no whole PEM certificate in it, or a damaged one (a file caught half-written?)"));
+  }
+  // A client certificate chains to a CA: a file of end-entity
+  // certificates alone (the server's own, say) would refuse every client.
+  if (std::none_of(cas.begin(), cas.end(), [](X509* x) { return X509_check_ca(x) >= 1; })) {
+    const std::string first = NameOf(X509_get_subject_name(cas[0]));
+    for (X509* x : cas) X509_free(x);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "security.tls.clientCaFile ", tls.client_ca_file(), ": no CA certificate in it (", first,
+        " is not a CA), so every client certificate would be refused: name the CA "
+        "that issues the council's client certificates"));
   }
   m->store = X509_STORE_new();
   m->ca_names = sk_X509_NAME_new_null();

@@ -89,7 +89,8 @@ int FailServer(const absl::Status& status, const Context& context) {
   } else if (unavailable && c.tls() && absl::StrContains(m, "certificate verify failed")) {
     // The server answered, but what it showed is not what --ca vouches for.
     hint = absl::StrCat("\n  the server's certificate did not verify against --ca (", c.ca_file,
-                        "): is that the CA that issued it?");
+                        "): is that the CA that issued it, and is the certificate within "
+                        "its dates (not expired)?");
   } else if (unavailable && (absl::StrContains(m, "failed to connect") ||
                              absl::StrContains(m, "Connection refused") ||
                              absl::StrContains(m, "DNS resolution failed") || hung_up)) {

@@ -158,6 +158,15 @@ TEST_F(TlsRotationTest, FilesThatDoNotMatchOrParseKeepWhatIsServed) {
       ".key -subj /CN=localhost -out ", weak, ".csr 2>/dev/null && openssl x509 -req -in ", weak,
       ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out ", weak, ".pem 2>/dev/null");
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  // A certificate from the renewed CA that expired yesterday (a stale copy
+  // a renewal job put back).
+  const std::string expired = dir_.Sub("expired");
+  const std::string make_expired = absl::StrCat(
+      "cd ", dir_.Sub("new"), " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 ",
+      "-nodes -keyout ", expired, ".key -subj /CN=localhost -out ", expired,
+      ".csr 2>/dev/null && openssl x509 -req -in ", expired,
+      ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days -1 -out ", expired, ".pem 2>/dev/null");
+  ASSERT_EQ(std::system(make_expired.c_str()), 0) << make_expired;
   const std::string half_ca = ReadFile(dir_.Sub("new") + "/ca.pem").substr(0, 300);
   // Each step replaces files (the ones before put back), each is said once,
   // and what was served goes on being served.
@@ -174,6 +183,18 @@ TEST_F(TlsRotationTest, FilesThatDoNotMatchOrParseKeepWhatIsServed) {
        [&] {
          Write("server.key", ReadFile(weak + ".key"));
          Write("server.pem", ReadFile(weak + ".pem"));
+       }},
+      {"expired on",
+       [&] {
+         Write("server.key", ReadFile(expired + ".key"));
+         Write("server.pem", ReadFile(expired + ".pem"));
+       }},
+      {absl::StrCat("security.tls.clientCaFile ", live, "/ca.pem: no CA certificate in it"),
+       [&] {
+         Replace("server.key", "old");
+         Replace("server.pem", "old");
+         // The server's own certificate where the CA should be.
+         Write("ca.pem", ReadFile(dir_.Sub("old") + "/server.pem"));
        }},
       {absl::StrCat("security.tls.clientCaFile ", live, "/ca.pem: no whole PEM certificate"),
        [&] {
