@@ -118,25 +118,32 @@ void EventStore::Impl::OnBackgroundError(rocksdb::BackgroundErrorReason reason,
                                          const rocksdb::Status& status) {
   if (t_in_own_write) t_own_write_failed = true;
   const char* what = "a background job";
+  const char* in = "other";
   switch (reason) {
     case rocksdb::BackgroundErrorReason::kFlush:
     case rocksdb::BackgroundErrorReason::kFlushNoWAL:
       what = "a memtable flush";
+      in = "flush";
       break;
     case rocksdb::BackgroundErrorReason::kCompaction:
       what = "a compaction";
+      in = "compaction";
       break;
     case rocksdb::BackgroundErrorReason::kWriteCallback:
       what = "a write";
+      in = "write";
       break;
     case rocksdb::BackgroundErrorReason::kMemTable:
       what = "a memtable insert";
+      in = "memtable";
       break;
     case rocksdb::BackgroundErrorReason::kManifestWrite:
     case rocksdb::BackgroundErrorReason::kManifestWriteNoWAL:
       what = "a MANIFEST write";
+      in = "manifest";
       break;
   }
+  internal::CountRocksError(in);
   const bool stops_writes = status.severity() >= rocksdb::Status::Severity::kHardError;
   const std::string message =
       absl::StrCat("RocksDB reported an error in ", what, " (", status.ToString(), ")",

@@ -1,5 +1,7 @@
 #include "storage/internal/write_metrics.h"
 
+#include <string>
+
 #include "base/metrics.h"
 
 namespace evenhand::storage::internal {
@@ -45,9 +47,27 @@ const WriteMetrics& Metrics() {
   return *m;
 }
 
+// Where RocksDB reported an error to the store (its OnBackgroundError):
+// the labels of evenhand_rocksdb_errors_total.
+constexpr const char* kErrorPlaces[] = {"write",    "flush",    "compaction",
+                                        "memtable", "manifest", "other"};
+
+metrics::Counter& RocksErrors(absl::string_view in) {
+  return metrics::Registry::Default().GetCounter(
+      "evenhand_rocksdb_errors_total",
+      "Errors RocksDB reported to the log, by where: a write (its WAL), a flush, a compaction, a "
+      "memtable insert, a MANIFEST write, other.",
+      {{"in", std::string(in)}});
+}
+
 }  // namespace
 
-void ShowWriteMetrics() { Metrics(); }
+void ShowWriteMetrics() {
+  Metrics();
+  for (const char* in : kErrorPlaces) RocksErrors(in);
+}
+
+void CountRocksError(absl::string_view in) { RocksErrors(in).Add(); }
 
 void CountWrite(bool ok, absl::Duration took, size_t records,
                 const std::vector<std::shared_ptr<const std::string>>& stored_bytes,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace evenhand::storage::internal {
@@ -23,6 +24,12 @@ void CountWrite(bool ok, absl::Duration took, size_t records,
 // Puts these figures on /metrics at 0 before the first write, so that a
 // rate or a quantile can be taken from the start.
 void ShowWriteMetrics();
+
+// An error RocksDB reported, `in` one of "write", "flush", "compaction",
+// "memtable", "manifest", "other" (RocksDB's own background-errors
+// property counts flushes and compactions only: a failed WAL write, on a
+// disk turned read-only say, is counted here).
+void CountRocksError(absl::string_view in);
 
 }  // namespace evenhand::storage::internal
 

@@ -7,6 +7,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -70,6 +71,11 @@ TEST(FullDiskTest, AfterRocksDbMeetsTheEndOfTheDiskWritesResumeOnceAMemtablesRoo
   }
   ASSERT_FALSE(refused.ok()) << "the disk never filled";
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  // On /metrics, by where it happened.
+  EXPECT_GE(metrics::Registry::Default()
+                .GetCounter("evenhand_rocksdb_errors_total", "", {{"in", "flush"}})
+                .value(),
+            1u);
 
   // Space is freed: well above a memtable's room, well below 64 MiB.
   disk.RemoveFillers();
