@@ -4,6 +4,8 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -288,8 +290,15 @@ absl::Status CheckConfig(const v1::ServerConfig& c, bool with_security) {
 }
 
 absl::StatusOr<v1::ServerConfig> LoadConfigFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: ", path, " is a folder: --config names the JSON file"));
+  }
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("config: cannot open ", path));
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("config: cannot open ", path, ": ", strerror(errno)));
+  }
   std::stringstream text;
   text << in.rdbuf();
   v1::ServerConfig config;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -155,7 +156,17 @@ absl::Status MakeOwnerOnlyDir(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
   if (::chmod(dir.c_str(), 0700) != 0) {
-    return absl::InternalError(absl::StrCat("cannot make ", dir, " owner-only: ", strerror(errno)));
+    const int error = errno;
+    struct stat st;
+    std::string whose;
+    if (error == EPERM && ::stat(dir.c_str(), &st) == 0 && st.st_uid != ::geteuid()) {
+      // The usual cause: a folder made by root (a restore, a copy) for a
+      // server that runs as its own user.
+      whose = absl::StrCat(" (it belongs to user ", st.st_uid, ", and evenhandd runs as user ",
+                           ::geteuid(), ": chown -R it to the user the server runs as)");
+    }
+    return absl::InternalError(
+        absl::StrCat("cannot make ", dir, " owner-only: ", strerror(error), whose));
   }
   return absl::OkStatus();
 }

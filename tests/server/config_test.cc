@@ -1,5 +1,6 @@
 // The server's JSON config file and its defaults.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -47,9 +48,18 @@ TEST_F(ConfigTest, UnknownFieldIsAnErrorNotASilentDefault) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("maxEventByte")));
 }
 
-TEST_F(ConfigTest, MissingFileIsNotFound) {
+TEST_F(ConfigTest, AFileThatCannotBeReadSaysWhy) {
   EXPECT_THAT(LoadConfigFile(dir_.Sub("nope.json")),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("cannot open")));
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("cannot open " + dir_.Sub("nope.json") + ": No such file")));
+  // A folder reads as an empty file ("Unexpected end of string").
+  EXPECT_THAT(LoadConfigFile(dir_.path()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is a folder")));
+  ASSERT_EQ(::symlink(dir_.Sub("b").c_str(), dir_.Sub("a").c_str()), 0);
+  ASSERT_EQ(::symlink(dir_.Sub("a").c_str(), dir_.Sub("b").c_str()), 0);
+  EXPECT_THAT(
+      LoadConfigFile(dir_.Sub("a")),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("Too many levels of symbolic links")));
 }
 
 TEST_F(ConfigTest, DefaultsAreTheDocumentedOnes) {
