@@ -19,7 +19,8 @@ struct ListenAddress {
 
 // INVALID_ARGUMENT naming `field` unless `listen` is host:port with a port
 // of 0 to 65535 in decimal digits (e.g. 127.0.0.1:9464, [::1]:50051,
-// localhost:0; ":9464" is every address).
+// localhost:0; ":9464" is every address for the metrics listener, and gRPC
+// refuses it when it binds).
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view field,
                                                  const std::string& listen);
 

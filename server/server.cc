@@ -250,20 +250,6 @@ absl::Status CheckConfig(const v1::ServerConfig& c, bool with_security) {
     EH_RETURN_IF_ERROR(
         ParseListenAddress("metrics.listen (or \"off\")", c.metrics().listen()).status());
   }
-  // RocksDB keeps a memtable's room free on the disk for the flush that
-  // follows a full disk (its SstFileManager's reserve; memtables are at
-  // most 64 MiB each), and resumes writes only once that much is free.
-  // Below the floor appends are refused; a floor under that reserve would
-  // promise resumption when space is freed and not keep it.
-  const uint32_t reserve_mib = std::min<uint32_t>(c.memtable_mib(), storage::kMaxMemtableMib);
-  if (c.min_free_disk_mib() < reserve_mib) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "minFreeDiskMib: ", c.min_free_disk_mib(), " is below the ", reserve_mib,
-        " MiB RocksDB keeps free to flush a memtable after a full disk (memtableMib ",
-        c.memtable_mib(), ", at most ", storage::kMaxMemtableMib,
-        " per table): appends refused at a full disk would not resume once space is freed above "
-        "the floor. Raise minFreeDiskMib or lower memtableMib"));
-  }
   // TLS, or plain text on loopback only (local mode).
   const bool local_mode = !c.security().has_tls();
   if (local_mode && !IsLoopback(c.listen())) {

@@ -120,7 +120,11 @@ std::string TimeText(const ASN1_TIME* t) {
 }
 
 // Reads and checks the three files.
-absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConfig& tls) {
+// `check_dates`: refuse a certificate outside its dates (to serve it; a
+// config's check leaves that to the files' reader, which looks again as
+// they are renewed).
+absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConfig& tls,
+                                                               bool check_dates = true) {
   auto m = std::make_shared<TlsFiles::Material>();
   auto cert = ReadPem(tls.cert_file(), "security.tls.certFile");
   if (!cert.ok()) return cert.status();
@@ -162,7 +166,7 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
   // A certificate outside its dates is refused by every client's
   // handshake: serving it would take the service (and its monitoring)
   // down, so it is refused here, at start and when renewed files are read.
-  const int after = X509_cmp_current_time(X509_get0_notAfter(m->leaf));
+  const int after = check_dates ? X509_cmp_current_time(X509_get0_notAfter(m->leaf)) : 1;
   if (after <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "security.tls.certFile ", tls.cert_file(), ": the certificate of ", m->subject,
@@ -170,11 +174,14 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
                    : absl::StrCat(" expired on ", m->not_after),
         "; clients refuse it at the handshake. Install a renewed certificate with its key"));
   }
-  if (X509_cmp_current_time(X509_get0_notBefore(m->leaf)) >= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("security.tls.certFile ", tls.cert_file(), ": the certificate of ", m->subject,
-                     " is not valid before ", TimeText(X509_get0_notBefore(m->leaf)),
-                     " (by this server's clock); clients refuse it at the handshake until then"));
+  const int before = check_dates ? X509_cmp_current_time(X509_get0_notBefore(m->leaf)) : -1;
+  if (before >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "security.tls.certFile ", tls.cert_file(), ": the certificate of ", m->subject,
+        before == 0 ? " has a start date OpenSSL cannot read"
+                    : absl::StrCat(" is not valid before ", TimeText(X509_get0_notBefore(m->leaf)),
+                                   " (by this server's clock)"),
+        "; clients refuse it at the handshake"));
   }
   if (absl::Status s = Servable(*m, tls); !s.ok()) return s;
 
@@ -186,7 +193,10 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
   }
   // A client certificate chains to a CA: a file of end-entity
   // certificates alone (the server's own, say) would refuse every client.
-  if (std::none_of(cas.begin(), cas.end(), [](X509* x) { return X509_check_ca(x) >= 1; })) {
+  // (A self-signed certificate counts: a client's pinned certificate.)
+  if (std::none_of(cas.begin(), cas.end(), [](X509* x) {
+        return X509_check_ca(x) >= 1 || X509_check_issued(x, x) == X509_V_OK;
+      })) {
     const std::string first = NameOf(X509_get_subject_name(cas[0]));
     for (X509* x : cas) X509_free(x);
     return absl::InvalidArgumentError(absl::StrCat(
@@ -246,7 +256,9 @@ int CheckSeconds(const v1::TlsConfig& tls) {
 
 }  // namespace
 
-absl::Status TlsFiles::Check(const v1::TlsConfig& tls) { return Read(tls).status(); }
+absl::Status TlsFiles::Check(const v1::TlsConfig& tls) {
+  return Read(tls, /*check_dates=*/false).status();
+}
 
 absl::StatusOr<std::unique_ptr<TlsFiles>> TlsFiles::Start(const v1::TlsConfig& tls,
                                                           std::string folder) {

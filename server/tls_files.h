@@ -48,7 +48,9 @@ namespace evenhand::server {
 class TlsFiles {
  public:
   // Reads and checks the files, as Start() does, without serving them:
-  // errors name the setting and say what is wrong.
+  // errors name the setting and say what is wrong. The certificate's dates
+  // are left to Start() and the renewal watcher: an expiry that arrives
+  // with time must not make a config (a SIGHUP's) refused.
   static absl::Status Check(const v1::TlsConfig& tls);
   // Reads and checks the files, serves them from `folder` (the server's
   // own, <data_dir>/tls-served: emptied first), and starts watching.

@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,9 +21,14 @@ namespace evenhand::storage {
 namespace {
 
 constexpr size_t kMaxLineBytes = 64 << 10;
+// The store keeps at most 100 findings; a record far longer is no record
+// this server wrote.
+constexpr size_t kMaxFindings = 1000;
 
 std::string Escaped(const std::string& text) {
-  return absl::CEscape(text.size() > kMaxLineBytes / 4 ? text.substr(0, kMaxLineBytes / 4) : text);
+  // At most a quarter of a line once escaped (four bytes for one at worst).
+  const size_t keep = kMaxLineBytes / 16;
+  return absl::CEscape(text.size() > keep ? text.substr(0, keep) : text);
 }
 
 }  // namespace
@@ -37,14 +45,24 @@ absl::StatusOr<std::vector<DamageFinding>> DamageRecord::Load() const {
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     if (line.empty()) continue;
+    if (out.size() >= kMaxFindings) {
+      DamageFinding more;
+      more.source = absl::StrCat(path_, ":", number);
+      more.error =
+          absl::StrCat(path_, " holds more findings than the ", kMaxFindings, " read from it");
+      out.push_back(std::move(more));
+      break;
+    }
     const std::vector<std::string> fields = absl::StrSplit(line, '\t');
     DamageFinding f;
     std::string error;
-    bool ok = fields.size() == 4 &&
+    bool ok = line.size() <= kMaxLineBytes && fields.size() == 4 &&
               absl::ParseTime(absl::RFC3339_full, fields[1], &f.found_at, &error);
     if (ok && fields[0] == "event") {
       f.kind = DamageFinding::Kind::kEvent;
-      ok = absl::SimpleAtoi(fields[2], &f.position) && absl::CUnescape(fields[3], &f.problem);
+      ok = !fields[2].empty() && fields[2].size() <= 20 &&
+           std::all_of(fields[2].begin(), fields[2].end(), absl::ascii_isdigit) &&
+           absl::SimpleAtoi(fields[2], &f.position) && absl::CUnescape(fields[3], &f.problem);
     } else if (ok && fields[0] == "read") {
       f.kind = DamageFinding::Kind::kRead;
       ok = absl::CUnescape(fields[2], &f.source) && absl::CUnescape(fields[3], &f.error);
@@ -70,16 +88,35 @@ absl::Status DamageRecord::Append(const DamageFinding& f) const {
       f.kind == DamageFinding::Kind::kEvent
           ? absl::StrCat("event\t", when, "\t", f.position, "\t", Escaped(f.problem), "\n")
           : absl::StrCat("read\t", when, "\t", Escaped(f.source), "\t", Escaped(f.error), "\n");
+  struct stat st;
+  const bool created = ::stat(path_.c_str(), &st) != 0;
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("cannot open ", path_, ": ", strerror(errno)));
   }
   absl::Status status;
-  if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
-      ::fdatasync(fd) != 0) {
-    status = absl::InternalError(absl::StrCat("cannot write ", path_, ": ", strerror(errno)));
+  for (size_t done = 0; done < line.size() && status.ok();) {
+    const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n < 0 && errno != EINTR) {
+      status = absl::InternalError(absl::StrCat("cannot write ", path_, ": ", strerror(errno)));
+    }
+  }
+  if (status.ok() && ::fdatasync(fd) != 0) {
+    status = absl::InternalError(absl::StrCat("cannot sync ", path_, ": ", strerror(errno)));
   }
   ::close(fd);
+  if (status.ok() && created) {
+    // The file's name, in its folder: synced too, or a power cut could
+    // lose the first finding.
+    const std::string dir = path_.substr(0, path_.rfind('/'));
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || ::fsync(dfd) != 0) {
+      status = absl::InternalError(absl::StrCat("cannot sync ", dir, ": ", strerror(errno)));
+    }
+    if (dfd >= 0) ::close(dfd);
+  }
   return status;
 }
 

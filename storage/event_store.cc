@@ -166,7 +166,6 @@ absl::Status EventStore::Impl::Open() {
 
   EH_RETURN_IF_ERROR(OpenDatabase());
   EH_RETURN_IF_ERROR(ReadIdentity());
-  EH_RETURN_IF_ERROR(LoadDamageRecord());
 
   // The last position is the last key of the events column family.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
@@ -182,6 +181,7 @@ absl::Status EventStore::Impl::Open() {
   next_position_ = last + 1;
   last_position_.store(last, std::memory_order_release);
   feed_ = std::make_unique<LiveFeed>(options_.live_buffer_events, options_.live_buffer_bytes, last);
+  EH_RETURN_IF_ERROR(LoadDamageRecord(last));
   if (!read_only_) {
     if (absl::Status s = disk_->EnsureReserve(); !s.ok() && !absl::IsResourceExhausted(s)) {
       logging::Warning(kComponent, s.ToString());
@@ -239,9 +239,13 @@ absl::Status EventStore::Impl::OpenDatabase() {
   };
   // RocksDB keeps the largest memtable's size free on the disk for the
   // flush after a full disk (its SstFileManager's reserve), and resumes
-  // only once that much is: a memtable is never larger than all of them
-  // together may be, so a floor above memtable_bytes is room enough.
-  const size_t memtable = std::min<size_t>(options_.memtable_bytes, size_t{kMaxMemtableMib} << 20);
+  // writes only once that much is free. A memtable is at most all of them
+  // together, and at most the free-space floor, so that freeing space above
+  // the floor is always room enough to resume.
+  size_t memtable = std::min<size_t>(options_.memtable_bytes, size_t{kMaxMemtableMib} << 20);
+  if (options_.min_free_bytes > 0) {
+    memtable = std::min<size_t>(memtable, std::max<uint64_t>(options_.min_free_bytes, 1 << 20));
+  }
   rocksdb::ColumnFamilyOptions plain;
   plain.write_buffer_size = memtable;
   plain.table_factory.reset(table_options(false));
@@ -424,7 +428,7 @@ void EventStore::Impl::MarkDamaged(uint64_t position, std::string problem) {
 }
 
 void EventStore::Impl::KeepFinding(const DamageFinding& finding) const {
-  if (damage_record_ == nullptr) return;
+  if (damage_record_ == nullptr || !record_damage_) return;
   if (absl::Status s = damage_record_->Append(finding); !s.ok()) {
     logging::Error(kComponent,
                    absl::StrCat("damage found is known until the server stops, but cannot be "
@@ -433,29 +437,39 @@ void EventStore::Impl::KeepFinding(const DamageFinding& finding) const {
   }
 }
 
-absl::Status EventStore::Impl::LoadDamageRecord() {
+absl::Status EventStore::Impl::LoadDamageRecord(uint64_t last) {
+  // The record is of the server's own data folder: a copy read in place (a
+  // backup's, through a file system of RocksDB's) neither has one nor gets
+  // one, and a log opened read-only writes nothing.
+  if (options_.file_system != nullptr) return absl::OkStatus();
   damage_record_ = std::make_unique<DamageRecord>(options_.data_dir);
+  record_damage_ = !options_.read_only;
   EH_ASSIGN_OR_RETURN(std::vector<DamageFinding> found, damage_record_->Load());
   if (found.empty()) return absl::OkStatus();
   absl::MutexLock lock(&damaged_mu_);
   for (DamageFinding& f : found) {
     const std::string when =
-        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", f.found_at, absl::UTCTimeZone());
-    const std::string since =
-        absl::StrCat(" (found ", when, ", before this start; recorded in ", damage_record_->path(),
-                     "). Restore the data folder from a backup "
-                     "(evenhand restore)");
+        f.found_at == absl::UnixEpoch()
+            ? std::string()
+            : absl::StrCat(
+                  "found ",
+                  absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", f.found_at, absl::UTCTimeZone()), ", ");
+    std::string since =
+        absl::StrCat(" (", when, "before this start; recorded in ", damage_record_->path(), ")");
     if (f.kind == DamageFinding::Kind::kEvent) {
-      damaged_[f.position] = f.problem;
-      any_damaged_.store(true, std::memory_order_release);
       f.source = absl::StrCat("event ", f.position);
       f.error = absl::StrCat("the event at position ", f.position, " is damaged: ", f.problem);
+      if (f.position == 0 || f.position > last) {
+        // The log no longer reaches it (continued shorter after a lost
+        // tail): a finding still, but no later event is refused for it.
+        since += absl::StrCat("; the log now ends at position ", last);
+      } else {
+        damaged_[f.position] = f.problem;
+        any_damaged_.store(true, std::memory_order_release);
+      }
+      since += ". Restore the data folder from a backup (evenhand restore)";
     }
-    if (f.found_at == absl::InfinitePast() || f.found_at == absl::UnixEpoch()) {
-      f.error += absl::StrCat(" (recorded in ", damage_record_->path(), ")");
-    } else {
-      f.error += since;
-    }
+    f.error += since;
     if (damage_found_.size() < kMaxDamageFound) {
       damage_found_.emplace_back(std::move(f.source), std::move(f.error));
     }

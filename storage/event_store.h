@@ -27,7 +27,7 @@
 // The store is split by concern: event_store.cc (open, close, identity),
 // event_store_write.cc (the sequencer, writer and completer),
 // event_store_read.cc (reads), live_feed.cc and subscription.cc
-// (subscribers).
+// (subscribers), damage_record.cc (damage found, kept for the next start).
 //
 // Thread-safety: all public methods are safe to call concurrently. Append
 // callbacks run on the completer thread (or the caller's, for a request
@@ -171,8 +171,8 @@ struct StoreOptions {
   // All memtables together, across column families: RocksDB flushes when
   // they reach this, so the store's memory does not grow with the number
   // of column families or the write rate. Each column family's memtable is
-  // at most this and kMaxMemtableMib; RocksDB resumes writes after a full
-  // disk only once that much is free (see min_free_bytes).
+  // at most this, kMaxMemtableMib and min_free_bytes: RocksDB resumes writes
+  // after a full disk only once one memtable's flush has room.
   size_t memtable_bytes = 128 << 20;
   // Column families the store should create and open for other modules
   // (e.g. "merkle", "checkpoints"); see EventStore::ColumnFamily().

@@ -395,10 +395,12 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
                     p.record
                         // An access record, refused with the read it records.
                         ? absl::StrCat("the disk holding ", options_.data_dir, " has ",
-                                       FormatBytes(*free_bytes), " free, below half the floor of ",
+                                       FormatBytes(*free_bytes),
+                                       " free: too little to write this read's access record "
+                                       "and keep half the floor of ",
                                        FormatBytes(disk_->floor_bytes()),
-                                       " (minFreeDiskMib), which access records may use: reads "
-                                       "that are recorded are refused until space is freed")
+                                       " (minFreeDiskMib) free; reads that are recorded are "
+                                       "refused until space is freed")
                         : absl::StrCat(
                               "the disk holding ", options_.data_dir, " has ",
                               FormatBytes(*free_bytes), " free, below the floor of ",

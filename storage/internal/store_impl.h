@@ -201,10 +201,13 @@ class EventStore::Impl {
   static constexpr size_t kMaxDamageFound = 100;
   mutable std::vector<std::pair<std::string, std::string>> damage_found_
       ABSL_GUARDED_BY(damaged_mu_);
-  // Both, on disk: what earlier runs found is known from the start.
+  // Both, on disk: what earlier runs found is known from the start. Null
+  // for a copy read in place; not written to by a log opened read-only.
   std::unique_ptr<DamageRecord> damage_record_;
-  // Loads damage_record_ into damaged_ and damage_found_.
-  absl::Status LoadDamageRecord();
+  bool record_damage_ = false;
+  // Loads damage_record_ into damaged_ (positions up to `last`, the log's
+  // end) and damage_found_.
+  absl::Status LoadDamageRecord(uint64_t last);
   // Appends to damage_record_; a failure is logged (the finding is known in
   // memory all the same).
   void KeepFinding(const DamageFinding& finding) const;

@@ -510,6 +510,11 @@ TEST_F(TamperedBackupTest, DamagedFileIsRefused) {
   EXPECT_THAT(r.output, HasSubstr("is damaged"));
   EXPECT_THAT(r.output, HasSubstr("Read in place: position "));
   EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+  // Read in place, the backup is not written to (no record of the damage
+  // found is left in it).
+  for (const auto& f : fs::recursive_directory_iterator(backups_)) {
+    EXPECT_NE(f.path().filename(), "damage-found.txt") << f.path();
+  }
 }
 
 TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {

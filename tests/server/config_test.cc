@@ -127,7 +127,6 @@ TEST_F(ConfigTest, ServerRefusesAnAddressNoListenerCouldTake) {
 // would refuse is refused (exit 1, saying why), and nothing is printed.
 TEST_F(ConfigTest, PrintConfigRefusesAConfigTheServerWouldNotStartWith) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {R"({"minFreeDiskMib": 1, "memtableMib": 128})", "minFreeDiskMib: 1 is below the 64 MiB"},
       {R"({"maxReplyBytes": 3000000000})", "maxReplyBytes"},
       {R"({"audit": {"verifyOnStart": "sometimes"}})", "audit.verifyOnStart"},
       {R"({"metrics": {"listen": "127.0.0.1:99999"}})", "metrics.listen"},

@@ -2,6 +2,7 @@
 // damaged events, against a real RocksDB in a temporary folder. Appends,
 // streams, subscriptions and the rest: event_store_test.cc.
 #include <cstdint>
+#include <fstream>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -120,6 +121,39 @@ TEST_F(EventStoreReadsTest, ReadsOfADamagedEventFailWithDataLossNamingIt) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("position 2")));
   ASSERT_EQ(store_->damaged().size(), 1u);
   EXPECT_EQ(store_->damaged()[0].position, 2u);
+}
+
+// What a run found is in the data folder's record, and the next open knows
+// it: the event still refused, the finding still listed. A finding past the
+// log's end now, and a line that does not parse, are listed and refuse
+// nothing.
+TEST_F(EventStoreReadsTest, DamageFoundIsKnownAgainWhenTheLogIsOpenedAgain) {
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
+  store_->MarkDamaged(2, "its bytes changed");
+  store_->MarkDamaged(2, "its bytes changed");  // one line, not two
+  ASSERT_OK(store_->Close());
+  store_.reset();
+  {
+    std::ofstream record(dir_.path() + "/damage-found.txt", std::ios::app);
+    record << "event\t2026-12-01T10:00:00Z\t9\tits bytes changed\n"
+           << "nonsense\n";
+  }
+  StoreOptions options;
+  options.data_dir = dir_.path();
+  ASSERT_OK_AND_ASSIGN(store_, EventStore::Open(std::move(options)));
+  EXPECT_THAT(store_->ReadAt(2),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("position 2"), HasSubstr("its bytes changed"))));
+  const std::vector<std::string> found = store_->damage_found();
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_THAT(found[0], AllOf(HasSubstr("the event at position 2 is damaged"),
+                              HasSubstr("before this start"), HasSubstr("damage-found.txt")));
+  EXPECT_THAT(found[1],
+              AllOf(HasSubstr("position 9"), HasSubstr("the log now ends at position 3")));
+  EXPECT_THAT(found[2], AllOf(HasSubstr("line 3"), HasSubstr("does not parse")));
+  // Position 9, when the log gets there, is an event like any other.
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(6)));
+  EXPECT_OK(store_->ReadAt(9));
 }
 
 }  // namespace

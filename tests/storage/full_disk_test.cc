@@ -55,10 +55,14 @@ TEST(FullDiskTest, AfterRocksDbMeetsTheEndOfTheDiskWritesResumeOnceAMemtablesRoo
   // disk with less than a memtable's room: the write-ahead log takes the
   // last events, and the flush of the full memtable cannot be written.
   uint64_t acknowledged = 1;
-  for (int i = 0; i < 50; ++i) {
+  uint64_t in_memtables = 0;
+  for (int i = 0; i < 200 && in_memtables < (3u << 20); ++i) {
     ASSERT_OK(store->Append("s", ExpectedRevision::Any(), {AnEvent(Incompressible(60000))}));
     ++acknowledged;
+    ASSERT_TRUE(
+        store->db()->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &in_memtables));
   }
+  ASSERT_GE(in_memtables, 3u << 20);
   disk.FillLeaving(1536 << 10);
   absl::Status refused;
   for (int i = 0; i < 100 && refused.ok(); ++i) {
