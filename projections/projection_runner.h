@@ -255,7 +255,8 @@ class ProjectionRunner {
   // /metrics) goes first, up to 100 ms. An event into a case of thousands
   // of facts takes milliseconds, and a batch is up to 4,096 events: held
   // whole, a report would wait past fairness.reportWaitSeconds.
-  void FoldSliced(size_t count, const std::function<void(size_t)>& apply) ABSL_LOCKS_EXCLUDED(mu_);
+  // False when it stopped part way because the runner is stopping.
+  bool FoldSliced(size_t count, const std::function<void(size_t)>& apply) ABSL_LOCKS_EXCLUDED(mu_);
   static constexpr absl::Duration kFoldSlice = absl::Milliseconds(5);
   absl::Status Checkpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fold_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // While the findings index is seeded: writes the entries and subjects it

@@ -61,15 +61,13 @@ class ObligationWatch::Sink {
           !Listed(request_.officer_ids(), o.officer_id())) {
         continue;
       }
-      const std::string key = Key(o);
-      open[key] = &o;
-      Seen& seen = seen_[key];
-      seen.obligation = o;
-      if (!seen.announced && o.working_days_left() <= request_.within_working_days()) {
-        seen.announced = true;
-        update(v1::ObligationUpdate::DUE_SOON, o);
-      }
+      open[Key(o)] = &o;
     }
+    // What closed first, then what came into the window: an obligation
+    // that changed (acknowledged with a promised day, a corrected time)
+    // closes as one and opens as another at the same position, and a
+    // watcher applying the updates in order is left with the open one.
+    // Only what the watcher was told of closes for it.
     const absl::Time at = FromProtoTime(reading.as_of_time());
     for (auto it = seen_.begin(); it != seen_.end();) {
       if (open.contains(it->first)) {
@@ -77,10 +75,22 @@ class ObligationWatch::Sink {
         continue;
       }
       const v1::Obligation& o = it->second.obligation;
-      update(at >= FromProtoTime(o.due_at()) ? v1::ObligationUpdate::MISSED
-                                             : v1::ObligationUpdate::MET,
-             o);
+      if (it->second.announced) {
+        update(at >= FromProtoTime(o.due_at()) ? v1::ObligationUpdate::MISSED
+                                               : v1::ObligationUpdate::MET,
+               o);
+      }
       seen_.erase(it++);
+    }
+    for (const v1::Obligation& o : reading.obligations()) {
+      auto it = open.find(Key(o));
+      if (it == open.end() || it->second != &o) continue;
+      Seen& seen = seen_[it->first];
+      seen.obligation = o;
+      if (!seen.announced && o.working_days_left() <= request_.within_working_days()) {
+        seen.announced = true;
+        update(v1::ObligationUpdate::DUE_SOON, o);
+      }
     }
     if (!caught_up_) {
       caught_up_ = true;

@@ -293,6 +293,45 @@ TEST_F(RareErrorsTest, AReportWaitsForASlowFoldNoLongerThanReportWaitSeconds) {
   EXPECT_EQ(ErrorInfoOf(status).reason(), "PROJECTION_CATCHING_UP");
 }
 
+// A stop does not wait for the rest of a batch the fold has begun (4,096
+// events, minutes when each takes tens of milliseconds; a probe saw SIGTERM
+// take 80 s): the fold stops between two slices, its checkpoint at its last
+// whole event, and the next start folds on from there.
+TEST_F(RareErrorsTest, AStopDoesNotWaitForTheRestOfASlowFoldsBatch) {
+  auto slow = std::make_shared<std::atomic<bool>>(false);
+  customize_ = [slow](server::ServerOptions& o) {
+    o.TEST_fold_event = [slow] {
+      if (slow->load()) absl::SleepFor(absl::Milliseconds(10));
+    };
+  };
+  Start();
+  ASSERT_TRUE(Append(Events(1)).ok());
+  for (int i = 0; i < 500 && server_->ProjectionPosition() < 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  slow->store(true);
+  ASSERT_TRUE(Append(Events(1000)).ok());
+  for (int i = 0; i < 500 && server_->ProjectionPosition() < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  server_->Shutdown(absl::Seconds(5));
+  const uint64_t stopped_at = server_->ProjectionPosition();
+  EXPECT_GE(stopped_at, 2u);
+  EXPECT_LT(stopped_at, 1001u) << "the stop waited for the whole batch";
+  StopServer();
+  slow->store(false);
+  Start();
+  for (int i = 0; i < 500 && server_->ProjectionPosition() < 1001; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(server_->ProjectionPosition(), 1001u);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(absl::Seconds(30)));
+  v1::FairnessReport report;
+  EXPECT_TRUE(fairness_stub_->GetReport(&context, v1::ReportRequest(), &report).ok());
+  EXPECT_EQ(report.as_of_position(), 1001u);
+}
+
 // ---- UNAVAILABLE: READ_ONLY ---------------------------------------------------
 
 // A server started with under 4 MiB free opens the log read-only

@@ -94,6 +94,9 @@ TEST_F(ObligationWatchTest, TellsWhenAQueryFallsDueIsAnsweredOrIsMissed) {
   // Green's watcher with no slack: nothing yet.
   auto green = Open(0, {"green"});
   EXPECT_EQ(green->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+  // Every group's, with no slack: told of nothing, so nothing closes for it.
+  auto today_only = Open(0);
+  EXPECT_EQ(today_only->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
 
   // Q-1 answered the next day: met.
   SetNow(At(2025, 6, 3, 10));
@@ -106,16 +109,44 @@ TEST_F(ObligationWatchTest, TellsWhenAQueryFallsDueIsAnsweredOrIsMissed) {
 
   // Q-2's due day comes: Green's watcher hears it is due; then it passes.
   SetNow(At(2025, 6, 9, 8));
-  v1::ObligationUpdate today = green->Next();
-  EXPECT_EQ(today.kind(), v1::ObligationUpdate::DUE_SOON);
-  EXPECT_EQ(today.obligation().case_id(), "query-Q-2");
-  EXPECT_EQ(today.obligation().working_days_left(), 0u);
+  for (auto* w : {green.get(), today_only.get()}) {
+    // (For today_only, not a MET of Q-1 it was never told of.)
+    v1::ObligationUpdate today = w->Next();
+    EXPECT_EQ(today.kind(), v1::ObligationUpdate::DUE_SOON);
+    EXPECT_EQ(today.obligation().case_id(), "query-Q-2");
+    EXPECT_EQ(today.obligation().working_days_left(), 0u);
+  }
   SetNow(At(2025, 6, 10, 9));
-  for (auto* w : {all.get(), green.get()}) {
+  for (auto* w : {all.get(), green.get(), today_only.get()}) {
     v1::ObligationUpdate missed = w->Next();
     EXPECT_EQ(missed.kind(), v1::ObligationUpdate::MISSED);
     EXPECT_EQ(missed.obligation().case_id(), "query-Q-2");
   }
+}
+
+// An acknowledgement with a promised day closes "a reply or an
+// acknowledgement by day 5" and opens "the reply by the promised day", at
+// the same position: the watcher hears the first close before the second
+// opens, so that applying the updates in order leaves the open one.
+TEST_F(ObligationWatchTest, AChangedObligationClosesBeforeItsSuccessorOpens) {
+  testing::CouncilScenario council;
+  council.Query(At(2025, 6, 2, 9), "Q-1", "lab-1");
+  Publish(council);
+  auto all = Open(10);
+  EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::DUE_SOON);
+  EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+  SetNow(At(2025, 6, 3, 10));
+  const uint64_t before = council.last_position();
+  council.Acknowledge(At(2025, 6, 3, 10), "Q-1", At(2025, 6, 6, 17));
+  Publish(council, before + 1);
+  v1::ObligationUpdate first = all->Next();
+  v1::ObligationUpdate second = all->Next();
+  EXPECT_EQ(first.kind(), v1::ObligationUpdate::MET);
+  EXPECT_EQ(second.kind(), v1::ObligationUpdate::DUE_SOON);
+  EXPECT_EQ(first.obligation().case_id(), "query-Q-1");
+  EXPECT_EQ(second.obligation().case_id(), "query-Q-1");
+  EXPECT_EQ(first.as_of_position(), second.as_of_position());
+  EXPECT_NE(first.obligation().due_at().seconds(), second.obligation().due_at().seconds());
 }
 
 TEST_F(ObligationWatchTest, UnknownGroupsAreRefusedAndShutdownEndsTheWatch) {
