@@ -472,6 +472,8 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.subscriber_bytes_per_second =
       static_cast<uint64_t>(c.max_subscriber_mib_per_second()) << 20;
   log_options.problems = [this] { return integrity_->problems(); };
+  // (The runner starts below, before anything is served.)
+  log_options.projection_position = [this] { return runner_ ? runner_->position() : 0; };
   log_options.gate = gate_.get();
   log_options.append_stream_window = c.append_stream_window();
   if (options_.clock) log_options.clock = options_.clock;

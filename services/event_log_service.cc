@@ -516,6 +516,9 @@ grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,
   if (options_.problems) {
     for (std::string& p : options_.problems()) response->add_problems(std::move(p));
   }
+  if (options_.projection_position) {
+    response->set_projection_position(options_.projection_position());
+  }
   return grpc::Status::OK;
 }
 

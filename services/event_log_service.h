@@ -35,6 +35,9 @@ struct EventLogOptions {
   const DomainValidator* validator = nullptr;
   // What the integrity checks found wrong (GetStatus reports it).
   std::function<std::vector<std::string>()> problems;
+  // How far the fairness projection has folded the log (GetStatus reports
+  // it); unset without a projection.
+  std::function<uint64_t()> projection_position;
   // Concurrent subscriptions: in all, and from one client.
   size_t max_subscriptions = 4096;
   size_t max_subscriptions_per_client = 1024;

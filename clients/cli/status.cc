@@ -28,6 +28,18 @@ int RunStatus(const Context& context) {
                   ? "accepted"
                   : Printable(absl::StrCat("refused: ", status->appends_refused())).c_str());
   if (status->read_only()) std::printf("read-only       yes\n");
+  if (status->has_projection_position()) {
+    const uint64_t behind = status->last_position() > status->projection_position()
+                                ? status->last_position() - status->projection_position()
+                                : 0;
+    std::printf("reports         as of position %llu%s\n",
+                static_cast<unsigned long long>(status->projection_position()),
+                behind == 0 ? " (up to date)"
+                            : absl::StrCat(" (the projection is ", behind,
+                                           " events behind the log; reports wait or are "
+                                           "refused until it catches up)")
+                                  .c_str());
+  }
   std::printf("disk free       %.1f MiB (floor %.1f MiB)\n",
               static_cast<double>(status->free_disk_bytes()) / (1 << 20),
               static_cast<double>(status->min_free_disk_bytes()) / (1 << 20));

@@ -314,6 +314,11 @@ TEST_F(RareErrorsTest, AStopDoesNotWaitForTheRestOfASlowFoldsBatch) {
   for (int i = 0; i < 500 && server_->ProjectionPosition() < 2; ++i) {
     absl::SleepFor(absl::Milliseconds(20));
   }
+  // Status says how far behind reports are.
+  auto status = client_->GetStatus();
+  ASSERT_OK(status);
+  ASSERT_TRUE(status->has_projection_position());
+  EXPECT_LT(status->projection_position(), status->last_position());
   server_->Shutdown(absl::Seconds(5));
   const uint64_t stopped_at = server_->ProjectionPosition();
   EXPECT_GE(stopped_at, 2u);
