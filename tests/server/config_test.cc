@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
 #include "server/server.h"
+#include "tests/testing/run_program.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -133,18 +134,11 @@ TEST_F(ConfigTest, PrintConfigRefusesAConfigTheServerWouldNotStartWith) {
       {R"({"security": {"local": {"roles": ["superuser"]}}})", "superuser"},
   };
   for (const auto& [config, why] : cases) {
-    const std::string file = Write(config);
-    const std::string command =
-        absl::StrCat(EVENHANDD_PATH, " --print_config --log_format=text --config=", file, " 2>&1");
-    FILE* pipe = popen(command.c_str(), "r");
-    ASSERT_NE(pipe, nullptr);
-    std::string out;
-    char buffer[4096];
-    for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-    const int status = pclose(pipe);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << config << ": " << out;
-    EXPECT_THAT(out, AllOf(HasSubstr("the configuration would not start"), HasSubstr(why),
-                           Not(HasSubstr("\"listen\""))))
+    const testing::ProgramResult r = testing::RunProgram(
+        EVENHANDD_PATH, {"--print_config", "--log_format=text", "--config=" + Write(config)});
+    EXPECT_EQ(r.exit_code, 1) << config << ": " << r.output;
+    EXPECT_THAT(r.output, AllOf(HasSubstr("the configuration would not start"), HasSubstr(why),
+                                Not(HasSubstr("\"listen\""))))
         << config;
   }
 }
@@ -152,17 +146,11 @@ TEST_F(ConfigTest, PrintConfigRefusesAConfigTheServerWouldNotStartWith) {
 // The reason a config file cannot be read is the first line evenhandd
 // writes: in JSON, as every line is unless --log_format=text says otherwise.
 TEST_F(ConfigTest, AConfigFileThatCannotBeReadIsSaidInTheLogsFormat) {
-  const std::string file = Write(R"({"listn": 1})");
-  const std::string command = absl::StrCat(EVENHANDD_PATH, " --config=", file, " 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  const int status = pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << out;
-  EXPECT_THAT(out, AllOf(::testing::StartsWith("{\"time\":"), HasSubstr("\"level\":\"error\""),
-                         HasSubstr("listn")));
+  const testing::ProgramResult r =
+      testing::RunProgram(EVENHANDD_PATH, {"--config=" + Write(R"({"listn": 1})")});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, AllOf(::testing::StartsWith("{\"time\":"), HasSubstr("\"level\":\"error\""),
+                              HasSubstr("listn")));
 }
 
 TEST_F(ConfigTest, AnEventLimitClientsCouldNotReadBackIsRefusedAtStart) {
