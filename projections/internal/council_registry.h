@@ -4,7 +4,10 @@
 // Internal to projections/.
 //
 // ReportBuilder::LoadRegistry() reads a CouncilRegistry from the registry's
-// cases as of a position. It is the same for every position from the last
+// cases as of a position; the findings index keeps one up to date as it
+// folds, re-reading only the case an event changed (UpdateRegistry: a
+// councillor's registration costs what that councillor's case holds, not
+// what the council does). It is the same for every position from the last
 // fact folded into one of those cases on (a group, councillor, officer or
 // pre-election period's, or a correction of one), so a projection builds it
 // once for all reports as of those positions (CouncilRegistryCache) rather
@@ -58,6 +61,8 @@ struct CouncilRegistry {
     std::optional<Seen> recognised;
     absl::Time dissolved = absl::InfiniteFuture();
     std::string name;
+    // The councillors its recognition names (who join it then).
+    std::vector<std::string> founders;
   };
   struct OfficerInfo {
     std::string name;
@@ -68,16 +73,20 @@ struct CouncilRegistry {
   };
 
   absl::flat_hash_map<std::string, GroupInfo> groups;
-  // Each councillor's group over time, in (time, position) order.
+  // Each councillor's group over time, in (time, position) order: the
+  // changes its own case says (`joined`) and its groups' recognitions say
+  // (`founded`), merged.
   absl::flat_hash_map<std::string, std::vector<Change>> memberships;
+  absl::flat_hash_map<std::string, std::vector<Change>> joined;
+  absl::flat_hash_map<std::string, std::vector<Change>> founded;
   absl::flat_hash_map<std::string, std::string> member_names;
   absl::flat_hash_map<std::string, OfficerInfo> officers;
   // Each declared pre-election period ([start, end of election day)) and its
   // declaration, in position order.
   std::vector<std::pair<std::pair<absl::Time, absl::Time>, Seen>> elections;
-  // The bodies of the registry's cases, which the Seen above point into:
-  // held as long as the registry is.
-  std::vector<std::shared_ptr<const state::CaseRecord>> bodies;
+  // The bodies of the registry's cases (by stream id), which the Seen above
+  // point into: held as long as the registry is.
+  absl::flat_hash_map<std::string, std::shared_ptr<const state::CaseRecord>> bodies;
 };
 
 class CouncilRegistryCache {

@@ -167,7 +167,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   if (!registry_case || names) add_readers(case_readers_, c.stream_id());
   for (const std::string& m : matters) add_readers(matter_readers_, m);
   if (registry) {
-    builder_.ReloadRegistry(position);
+    builder_.UpdateRegistry(c, position);
     // The earliest moment the change touches: when the fact happened in any
     // version, or any instant it names (a pre-election period's start).
     int64_t earliest = fact.occurred_at_nanos();

@@ -121,9 +121,16 @@ class ReportBuilder {
   struct ForIndex {};
   ReportBuilder(const FairnessProjection& projection, const FairnessSettings& settings,
                 const WorkingDayCalendar& calendar, ForIndex);
-  // Reads the council's registry again as of `position` (after an event
-  // that changed a group, councillor, officer or pre-election period).
+  // Reads the council's registry again as of `position`: all of it
+  // (starting from a projection folded without the index), or only what
+  // `changed` says (after an event that changed a group, councillor,
+  // officer or pre-election period, at `position`, and every event before it
+  // taken in the same way). Either leaves the registry LoadRegistry() would
+  // read as of `position`.
   void ReloadRegistry(uint64_t position);
+  void UpdateRegistry(const Case& changed, uint64_t position);
+  // The registry read (for tests).
+  const CouncilRegistry& registry() const { return *registry_; }
   // The findings and obligations of `subject` (a briefing, meeting, query,
   // complaint or councillor) as the log stands at `position`, for any
   // period and any as-of time: a finding holds from its date on, an
@@ -341,6 +348,16 @@ class ReportBuilder {
   // The council's registry as of the query, read once per report (or taken
   // from a cache by the constructor).
   void LoadRegistry();
+  // Its parts, each read from its own case (or, for pre-election periods,
+  // their cases) into `r`, in place of what was read from it before. A
+  // councillor's memberships are then merged again (MergeMemberships) for
+  // each councillor in `touched`.
+  void ReadGroupInto(const Case& group, CouncilRegistry* r,
+                     std::vector<std::string>* touched) const;
+  void ReadMemberInto(const Case& member, CouncilRegistry* r) const;
+  void ReadOfficerInto(const Case& officer, CouncilRegistry* r) const;
+  void ReadElectionsInto(CouncilRegistry* r) const;
+  static void MergeMemberships(const std::string& member, CouncilRegistry* r);
 
   const FairnessProjection& projection_;
   const FairnessProjection::Indexes& indexes_;
@@ -377,6 +394,10 @@ class ReportBuilder {
   std::vector<const Case*> subject_members_;
   using Change = CouncilRegistry::Change;
   std::shared_ptr<const CouncilRegistry> registry_;
+  // Whether registry_ is the whole registry as of some position (the index's
+  // first one is empty, right only for a projection at position 0):
+  // UpdateRegistry() reads it whole otherwise.
+  bool registry_whole_ = true;
 
   // Stream id -> the case and its deadline.
   mutable std::map<std::string, std::pair<const Case*, absl::Time>> uncovered_deadlines_;

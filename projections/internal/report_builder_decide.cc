@@ -14,25 +14,17 @@
 
 namespace evenhand::projections::internal {
 
-ReportBuilder::ReportBuilder(const FairnessProjection& projection,
-                             const FairnessSettings& settings, const WorkingDayCalendar& calendar,
-                             ForIndex)
+ReportBuilder::ReportBuilder(const FairnessProjection& projection, const FairnessSettings& settings,
+                             const WorkingDayCalendar& calendar, ForIndex)
     : projection_(projection),
       indexes_(projection.indexes()),
       settings_(settings),
       calendar_(calendar),
       period_end_(absl::InfiniteFuture()),
       pass_(Pass::kIndexFindings),
-      registry_(std::make_shared<CouncilRegistry>()) {}  // position 0's
-
-void ReportBuilder::ReloadRegistry(uint64_t position) {
-  ReleaseBodies();
-  query_.as_of_position = position;
-  registry_.reset();
-  Reads* reads = std::exchange(reads_, nullptr);
-  LoadRegistry();
-  reads_ = reads;
-}
+      registry_(std::make_shared<CouncilRegistry>()),  // position 0's
+      // Folded into before: read whole at the first change (or the seeding).
+      registry_whole_(projection.position() == 0) {}
 
 std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t position, Reads* reads,
                                            std::vector<Contribution>* figures) {

@@ -2,15 +2,22 @@
 // cache hands back and when it stops, and reports read through it that
 // follow every change to the registry (a councillor leaving a group, a
 // group's recognition corrected, a group dissolved), as of the log's end
-// and as of positions before each change.
+// and as of positions before each change; and the registry the findings
+// index keeps case by case, which is the one read whole after every event.
 #include "projections/internal/council_registry.h"
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "gtest/gtest.h"
+#include "projections/internal/report_builder.h"
+#include "tests/projections/generated_history.h"
 #include "tests/testing/council_scenario.h"
 
 namespace evenhand::projections::internal {
@@ -96,6 +103,148 @@ TEST(CouncilRegistryCacheTest, ReportsFollowEveryChangeToTheRegistry) {
       << "a group dissolved before the period is not in it";
   EXPECT_EQ(Group(s.Report(now), "labour")->name(), "Labour and Co-operative Group");
   EXPECT_EQ(Group(s.Report(now), "labour")->councillors(), 2u);
+}
+
+// Registries compare equal when they say the same and point into the same
+// facts (a stale pointer into a case's body would differ).
+bool SameSeen(const Seen& a, const Seen& b) {
+  return a.fact == b.fact && a.payload == b.payload && a.at == b.at && a.position == b.position &&
+         a.correction_position == b.correction_position;
+}
+bool SameSeen(const std::optional<Seen>& a, const std::optional<Seen>& b) {
+  return a.has_value() == b.has_value() && (!a || SameSeen(*a, *b));
+}
+template <typename T>
+bool SameChanges(const std::vector<T>& a, const std::vector<T>& b,
+                 bool (*same)(const T&, const T&)) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!same(a[i], b[i])) return false;
+  }
+  return true;
+}
+bool SameChange(const CouncilRegistry::Change& a, const CouncilRegistry::Change& b) {
+  return a.at == b.at && a.position == b.position && a.value == b.value;
+}
+template <typename V, typename Same>
+std::string CompareMaps(const absl::flat_hash_map<std::string, V>& a,
+                        const absl::flat_hash_map<std::string, V>& b, Same same,
+                        const std::string& what) {
+  if (a.size() != b.size()) {
+    return absl::StrCat(what, ": ", a.size(), " entries, read whole ", b.size());
+  }
+  for (const auto& [key, value] : a) {
+    auto it = b.find(key);
+    if (it == b.end()) return absl::StrCat(what, ": ", key, " not in the one read whole");
+    if (!same(value, it->second)) return absl::StrCat(what, ": ", key, " differs");
+  }
+  return "";
+}
+
+// What `kept` says that `whole` does not ("" if nothing).
+std::string Difference(const CouncilRegistry& kept, const CouncilRegistry& whole) {
+  using Change = CouncilRegistry::Change;
+  auto changes = [](const std::vector<Change>& a, const std::vector<Change>& b) {
+    return SameChanges<Change>(a, b, SameChange);
+  };
+  std::string d = CompareMaps(
+      kept.groups, whole.groups,
+      [](const CouncilRegistry::GroupInfo& a, const CouncilRegistry::GroupInfo& b) {
+        return SameSeen(a.recognised, b.recognised) && a.dissolved == b.dissolved &&
+               a.name == b.name && a.founders == b.founders;
+      },
+      "groups");
+  if (d.empty()) d = CompareMaps(kept.memberships, whole.memberships, changes, "memberships");
+  if (d.empty()) d = CompareMaps(kept.joined, whole.joined, changes, "joined");
+  if (d.empty()) d = CompareMaps(kept.founded, whole.founded, changes, "founded");
+  if (d.empty()) {
+    d = CompareMaps(
+        kept.member_names, whole.member_names,
+        [](const std::string& a, const std::string& b) { return a == b; }, "member_names");
+  }
+  if (d.empty()) {
+    d = CompareMaps(
+        kept.officers, whole.officers,
+        [](const CouncilRegistry::OfficerInfo& a, const CouncilRegistry::OfficerInfo& b) {
+          auto same_role = [](const std::pair<Change, v1::OfficerRole>& x,
+                              const std::pair<Change, v1::OfficerRole>& y) {
+            return SameChange(x.first, y.first) && x.second == y.second;
+          };
+          auto same_delegation = [](const std::pair<Change, bool>& x,
+                                    const std::pair<Change, bool>& y) {
+            return SameChange(x.first, y.first) && x.second == y.second;
+          };
+          return a.name == b.name && a.director == b.director &&
+                 SameChanges<std::pair<Change, v1::OfficerRole>>(a.roles, b.roles, same_role) &&
+                 SameChanges<std::pair<Change, bool>>(a.delegations, b.delegations,
+                                                      same_delegation);
+        },
+        "officers");
+  }
+  if (d.empty()) {
+    d = CompareMaps(
+        kept.bodies, whole.bodies, [](const auto& a, const auto& b) { return a.get() == b.get(); },
+        "bodies");
+  }
+  if (d.empty()) {
+    bool same = kept.elections.size() == whole.elections.size();
+    for (size_t i = 0; same && i < kept.elections.size(); ++i) {
+      same = kept.elections[i].first == whole.elections[i].first &&
+             SameSeen(kept.elections[i].second, whole.elections[i].second);
+    }
+    if (!same) d = "elections differ";
+  }
+  return d;
+}
+
+// The findings index keeps the registry up to date case by case as it folds
+// (UpdateRegistry): after every event of many generated histories (groups'
+// recognitions corrected, moved or withdrawn, councillors leaving groups,
+// officers changing role, delegations revoked, pre-election periods
+// declared late), it is the registry read whole as of that position.
+TEST(CouncilRegistryTest, TheRegistryKeptCaseByCaseIsTheOneReadWhole) {
+  const WorkingDayCalendar calendar = Calendar();
+  const FairnessSettings settings;
+  int registry_events = 0;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    History h(seed);
+    FairnessProjection p;
+    ReportBuilder kept(p, settings, calendar, ReportBuilder::ForIndex{});
+    for (const v1::RecordedEvent& e : h.log()) {
+      p.Apply(e);
+      std::string id;
+      const std::string& stream = e.event().stream_id();
+      const Case* c = nullptr;
+      const FairnessProjection::Indexes& x = p.indexes();
+      switch (KindOfStream(stream, &id)) {
+        case CaseKind::kGroup:
+          c = x.group_by_id.at(id);
+          break;
+        case CaseKind::kMember:
+          c = x.member_by_id.at(id);
+          break;
+        case CaseKind::kOfficer:
+          c = x.officer_by_id.at(id);
+          break;
+        case CaseKind::kElection:
+          for (const Case* election : x.elections) {
+            if (election->stream_id() == stream) c = election;
+          }
+          break;
+        default:
+          break;
+      }
+      if (c == nullptr) continue;
+      ++registry_events;
+      kept.UpdateRegistry(*c, e.position());
+      ReportBuilder whole(p, settings, calendar, ReportBuilder::ForIndex{});
+      whole.ReloadRegistry(e.position());
+      const std::string d = Difference(kept.registry(), whole.registry());
+      ASSERT_EQ(d, "") << "history " << seed << ", after position " << e.position() << " ("
+                       << stream << ")";
+    }
+  }
+  EXPECT_GT(registry_events, 800) << "events that changed the registry";
 }
 
 }  // namespace
