@@ -23,6 +23,16 @@ std::string Quoted(absl::string_view value, size_t max_bytes = 128);
 // everything else as it is.
 std::string OneLine(absl::string_view text, size_t max_bytes);
 
+// Text from a council system or a file, made safe to show to a person (on
+// a terminal, or in the committee's page): names, topics and descriptions
+// may hold anything, so control characters (an escape sequence could
+// retitle a terminal, hide a line or move the cursor), C1 controls and
+// bidirectional marks and overrides (which reorder what a reader sees:
+// "Trojan Source", CVE-2021-42574) are shown as \xNN or \uNNNN escapes, as
+// are bytes that are not UTF-8. Newlines are escaped too unless
+// `keep_newlines` (a message meant to span lines).
+std::string Printable(absl::string_view text, bool keep_newlines = false);
+
 }  // namespace evenhand
 
 #endif  // EVENHAND_BASE_QUOTED_H_

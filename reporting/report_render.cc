@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "base/quoted.h"
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -45,9 +46,52 @@ std::string Iso(const google::protobuf::Timestamp& ts) {
                    : "";
 }
 
+// Text for the page, escaped for HTML. Text from council systems may hold
+// anything: control characters, bytes that are not UTF-8, and the marks and
+// overrides that reorder what a reader sees (one in an officer's name would
+// show the rest of a finding's explanation mirrored) are shown as \xNN and
+// \uNNNN escapes, as the command line's tables show them (base/quoted.h).
 std::string Html(absl::string_view text) {
-  return absl::StrReplaceAll(text, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"},
-                                    {"\"", "&quot;"}, {"'", "&#39;"}});
+  return absl::StrReplaceAll(
+      Printable(text, /*keep_newlines=*/true),
+      {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}, {"'", "&#39;"}});
+}
+
+// Text for a table's cell: Html(), with a place to break the line after
+// every 32 characters of a run without a space, so that a name of 64 KiB
+// wraps in its cell rather than stretching its column off the page (a
+// table sizes columns to their longest unbreakable run).
+std::string HtmlCell(absl::string_view text) {
+  constexpr int kRun = 32;
+  const std::string escaped = Html(text);
+  std::string out;
+  out.reserve(escaped.size() + escaped.size() / kRun * 5);
+  int run = 0;
+  for (size_t i = 0; i < escaped.size(); ++i) {
+    const char c = escaped[i];
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      run = 0;
+      out += c;
+      continue;
+    }
+    if ((static_cast<unsigned char>(c) & 0xc0) == 0x80) {  // within a character
+      out += c;
+      continue;
+    }
+    if (run == kRun) {
+      out += "<wbr>";
+      run = 0;
+    }
+    ++run;
+    const size_t end = c == '&' ? escaped.find(';', i) : std::string::npos;
+    if (end != std::string::npos) {  // an entity: one character
+      out.append(escaped, i, end - i + 1);
+      i = end;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 // A text cell of the CSV forms (RFC 4180, with two defences for who opens
@@ -130,6 +174,20 @@ struct Bar {
   double tick = -1;  // < 0: none
 };
 
+// A group's name as a chart's label: its start, up to about what the
+// label's column holds (two groups whose names end alike must not look
+// alike), cut at a character's start with an ellipsis; the whole name is the
+// label's title (shown on hover).
+std::string ChartLabel(absl::string_view name) {
+  constexpr size_t kMaxChars = 26;
+  size_t chars = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if ((static_cast<unsigned char>(name[i]) & 0xc0) == 0x80) continue;  // continuation
+    if (++chars > kMaxChars) return absl::StrCat(name.substr(0, i), "\u2026");
+  }
+  return std::string(name);
+}
+
 std::string BarChart(const std::string& id, const std::string& title, const std::string& note,
                      const std::vector<Bar>& bars, double reference = -1,
                      const std::string& reference_label = "") {
@@ -150,8 +208,9 @@ std::string BarChart(const std::string& id, const std::string& title, const std:
     const int y = kTop + static_cast<int>(i) * kRow;
     const double w = std::max(0.0, x(b.value) - kLabelWidth);
     absl::StrAppendFormat(&svg,
-                          "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">%s</text>",
-                          kLabelWidth - 8, y + 19, Html(b.label));
+                          "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">"
+                          "<title>%s</title>%s</text>",
+                          kLabelWidth - 8, y + 19, Html(b.label), Html(ChartLabel(b.label)));
     absl::StrAppendFormat(&svg,
                           "<rect class=\"bar\" data-group=\"%s\" data-value=\"%g\" x=\"%d\" "
                           "y=\"%d\" width=\"%.1f\" height=\"20\" rx=\"2\"/>",
@@ -200,6 +259,7 @@ th, td { border-bottom: 1px solid var(--line); padding: .3rem .35rem; text-align
 #groups th { font-size: .78rem; }
 th { background: #f1f4f7; font-weight: 600; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
+body { overflow-wrap: break-word; }
 .charts { display: grid; grid-template-columns: 1fr; gap: 1rem; }
 figure.chart { margin: 0; }
 figcaption { font-weight: 600; margin-bottom: .2rem; }
@@ -272,12 +332,11 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
         "<td>%s</td><td>%.1f</td><td>%.0f</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>"
         "<td>%d</td><td>%.1f</td>"
         "<td>%d / %d / %d</td></tr>",
-        Html(g.group_id()), Html(g.name()), g.councillors(), g.briefings_requested(),
+        Html(g.group_id()), HtmlCell(g.name()), g.councillors(), g.briefings_requested(),
         g.briefings_offered(), g.briefings_delivered(), g.briefings_declined(),
         Percent(g.decline_rate()), g.officer_minutes() / 60.0, g.officer_minutes_per_councillor(),
-        g.queries_received(), g.queries_replied_in_time(),
-        g.queries_replied_late(), g.queries_unanswered(), g.queries_not_yet_due(),
-        g.reply_working_days_median(),
+        g.queries_received(), g.queries_replied_in_time(), g.queries_replied_late(),
+        g.queries_unanswered(), g.queries_not_yet_due(), g.reply_working_days_median(),
         g.findings_high(), g.findings_medium(), g.findings_low());
   }
   absl::StrAppend(&h, "</tbody></table>\n");
@@ -313,13 +372,13 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
                   "</div>\n");
 
   // Findings.
+  std::map<std::string, std::string> titles;  // rule id -> title
+  for (const auto& rule : r.rules()) titles[rule.rule_id()] = rule.title();
   absl::StrAppend(&h, "<h2>Findings</h2>\n");
   if (r.findings_size() == 0) {
     absl::StrAppend(&h, "<p class=\"none\" id=\"no-findings\">No rule of the protocol was found "
                         "broken in this period.</p>\n");
   } else {
-    std::map<std::string, std::string> titles;
-    for (const auto& rule : r.rules()) titles[rule.rule_id()] = rule.title();
     absl::StrAppend(&h, "<ol class=\"findings\" id=\"findings\">");
     for (const auto& f : r.findings()) {
       std::vector<std::string> links;
@@ -341,22 +400,61 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
     absl::StrAppend(&h, "</ol>\n");
   }
 
+  // Obligations: what is owed and not yet due, which the evidence cites too.
+  absl::StrAppend(&h,
+                  "<h2>Open obligations</h2>\n<p class=\"meta\">What a group was owed at "
+                  "the report's moment and had not yet been given, falling due in the "
+                  "period, soonest first. Each becomes a finding if it is still owed when "
+                  "it falls due (at the end of its due day, UK time), and is listed in the "
+                  "period that finding would be dated in.</p>\n");
+  if (r.obligations_size() == 0) {
+    absl::StrAppend(&h,
+                    "<p class=\"none\" id=\"no-obligations\">No obligation falling due in "
+                    "this period was open at the report's moment.</p>\n");
+  } else {
+    absl::StrAppend(&h,
+                    "<table id=\"obligations\"><thead><tr><th class=\"text\">Due by the "
+                    "end of</th><th>Working days left</th><th class=\"text\">Rule</th>"
+                    "<th class=\"text\">Owed to</th><th class=\"text\">Owed by</th>"
+                    "<th class=\"text\">Case</th><th class=\"text\">What is owed</th>"
+                    "<th class=\"text\">Evidence</th></tr></thead><tbody>");
+    for (const auto& o : r.obligations()) {
+      std::vector<std::string> links;
+      for (uint64_t p : o.evidence_positions()) {
+        links.push_back(absl::StrFormat("<a href=\"#event-%d\">#%d</a>", p, p));
+      }
+      absl::StrAppendFormat(
+          &h,
+          "<tr class=\"obligation\" data-rule=\"%s\" data-group=\"%s\"><td class=\"text\">%s"
+          "</td><td>%d</td><td class=\"text\">%s<br><span class=\"citation\">%s</span></td>"
+          "<td class=\"text\">%s</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
+          "<td class=\"text\">%s</td><td class=\"text evidence\">%s</td></tr>",
+          Html(o.rule_id()), Html(o.group_id()), Html(LastDay(o.due_at())), o.working_days_left(),
+          Html(titles[o.rule_id()]), Html(o.citation()), HtmlCell(GroupName(r, o.group_id())),
+          HtmlCell(o.officer_id()), HtmlCell(o.case_id()), HtmlCell(o.description()),
+          absl::StrJoin(links, " "));
+    }
+    absl::StrAppend(&h, "</tbody></table>\n");
+  }
+
   // Evidence.
-  absl::StrAppend(&h, "<h2>Evidence</h2>\n<p class=\"meta\">Every event a finding cites, as "
-                      "recorded in the log. Positions are permanent: the same position always "
-                      "names the same event.</p>",
-                  "<table id=\"evidence\"><thead><tr><th>Position</th><th class=\"text\">What "
-                  "happened</th><th class=\"text\">When</th><th class=\"text\">Type</th>"
-                  "<th class=\"text\">Case</th><th class=\"text\">Reported by</th>"
-                  "<th class=\"text\">Recorded</th></tr></thead><tbody>");
+  absl::StrAppend(
+      &h,
+      "<h2>Evidence</h2>\n<p class=\"meta\">Every event a finding or an open "
+      "obligation cites, as recorded in the log. Positions are permanent: the same position always "
+      "names the same event.</p>",
+      "<table id=\"evidence\"><thead><tr><th>Position</th><th class=\"text\">What "
+      "happened</th><th class=\"text\">When</th><th class=\"text\">Type</th>"
+      "<th class=\"text\">Case</th><th class=\"text\">Reported by</th>"
+      "<th class=\"text\">Recorded</th></tr></thead><tbody>");
   for (const auto& e : r.evidence()) {
     absl::StrAppendFormat(
         &h,
         "<tr id=\"event-%d\"><td>%d</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
         "<td class=\"text\">%s</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
         "<td class=\"text\">%s</td></tr>",
-        e.position(), e.position(), Html(e.summary()), Html(DayTime(e.occurred_at())),
-        Html(e.type()), Html(e.stream_id()), Html(e.source_system()),
+        e.position(), e.position(), HtmlCell(e.summary()), Html(DayTime(e.occurred_at())),
+        HtmlCell(e.type()), HtmlCell(e.stream_id()), HtmlCell(e.source_system()),
         Html(DayTime(e.recorded_at())));
   }
   absl::StrAppend(&h, "</tbody></table>\n");
@@ -381,8 +479,8 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
           "<tr><td class=\"text\">%s</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
           "<td>%d</td><td>%d</td><td>%d</td><td class=\"text\">%s</td>"
           "<td class=\"text\">%s (position %d)</td></tr>",
-          Html(a.principal()), Html(absl::StrJoin(a.roles(), ", ")), Html(a.method()), a.reads(),
-          a.denied(), a.events_returned(), Html(DayTime(a.first_at())),
+          HtmlCell(a.principal()), HtmlCell(absl::StrJoin(a.roles(), ", ")), HtmlCell(a.method()),
+          a.reads(), a.denied(), a.events_returned(), Html(DayTime(a.first_at())),
           Html(DayTime(a.last_at())), a.last_position());
     }
     absl::StrAppend(&h, "</tbody></table>\n");

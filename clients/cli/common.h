@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/quoted.h"
 #include "clients/connection.h"
 #include "evenhand/v1/audit.pb.h"
 #include "evenhand/v1/events.pb.h"
@@ -151,15 +152,6 @@ absl::Status WriteOutput(const std::string& path, const std::string& text,
 // whose result goes there.
 absl::Status CheckWritablePath(absl::string_view flag, const std::string& path);
 std::string Hex(const std::string& bytes);
-
-// Text from the server or a file, made safe to print to a terminal: names,
-// topics and descriptions come from council systems (and a bundle from
-// anyone), so control characters (an escape sequence could retitle the
-// window, hide a line or move the cursor), C1 controls and bidirectional
-// overrides (which reorder what a reader sees) are shown as \xNN or \uNNNN
-// escapes, as are bytes that are not UTF-8. Newlines are escaped too unless
-// `keep_newlines` (a message meant to span lines).
-std::string Printable(absl::string_view text, bool keep_newlines = false);
 
 // --progress (auto, always, never), the same on every long command.
 CLI::Option* AddProgressOption(CLI::App* cmd, std::string* mode);

@@ -109,6 +109,22 @@ async function main() {
         assert.equal(await page.$$eval(href, (e) => e.length), 1, `${href} exists`);
       }
     }
+    // The open obligations are listed too, soonest first, each citing events
+    // the evidence table holds.
+    const obligations = await page.$$eval('#obligations tr.obligation', (trs) => trs.map((tr) => ({
+      rule: tr.dataset.rule,
+      links: [...tr.querySelectorAll('.evidence a')].map((a) => a.getAttribute('href')),
+    })));
+    assert.ok(report.obligations.length > 0, 'the demo has obligations open at its end');
+    assert.equal(obligations.length, report.obligations.length);
+    for (let i = 0; i < obligations.length; i++) {
+      assert.equal(obligations[i].rule, report.obligations[i].ruleId);
+      assert.equal(obligations[i].links.length, report.obligations[i].evidencePositions.length);
+      for (const href of obligations[i].links) {
+        assert.equal(await page.$$eval(href, (e) => e.length), 1, `${href} exists`);
+      }
+    }
+
     // Following a link brings the cited event into view.
     const firstLink = findings[0].links[0];
     await page.click(`ol.findings li.finding >> nth=0 >> .evidence a >> nth=0`);
@@ -125,6 +141,7 @@ async function main() {
     const pdf = await page.pdf({ path: path.join(artifacts, 'report.pdf'), format: 'A4' });
     assert.ok(pdf.length > 20000, `the PDF has content (${pdf.length} bytes)`);
     console.log(`ok: ${report.groups.length} groups, ${findings.length} findings, ` +
+                `${obligations.length} obligations, ` +
                 `screenshot and PDF in ${artifacts}`);
   } finally {
     if (browser) await browser.close();

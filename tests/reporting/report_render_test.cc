@@ -1,0 +1,127 @@
+// The committee's page and the CSV forms (reporting/report_render.h) given
+// what council systems may send: names that reorder the text around them
+// (bidirectional overrides), control characters, markup, names too long for
+// a chart's label; and the page's open obligations, each with its evidence.
+#include "reporting/report_render.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/time_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace evenhand::reporting {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+absl::Time At(int y, int m, int d, int h = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, h, 0, 0), absl::UTCTimeZone());
+}
+
+v1::FairnessReport Report() {
+  v1::FairnessReport r;
+  r.set_council_name("Test Council");
+  *r.mutable_from() = ToProtoTime(At(2026, 12, 1));
+  *r.mutable_to() = ToProtoTime(At(2026, 12, 12));
+  r.set_as_of_position(40);
+  *r.mutable_as_of_time() = ToProtoTime(At(2026, 12, 5, 9));
+  v1::GroupMetrics* g = r.add_groups();
+  g->set_group_id("north");
+  g->set_name("North Ward Independents and Residents First Alliance Group");
+  g = r.add_groups();
+  g->set_group_id("south");
+  g->set_name("South Ward Independents and Residents First Alliance Group");
+  v1::RuleInfo* rule = r.add_rules();
+  rule->set_rule_id("written-query-reply");
+  rule->set_title("Written queries answered in five working days");
+  return r;
+}
+
+// An officer's name holding a right-to-left override (U+202E) would show
+// the rest of the line mirrored: "...attended a meeting" read backwards.
+// On the page it is a visible escape, as in the command line's tables, and
+// so are control characters (a NUL is not even valid HTML); markup is text.
+TEST(ReportRenderTest, TextThatWouldReorderOrHideWhatAReaderSeesIsShownAsEscapes) {
+  v1::FairnessReport r = Report();
+  v1::Finding* f = r.add_findings();
+  f->set_rule_id("written-query-reply");
+  f->set_group_id("north");
+  *f->mutable_occurred_at() = ToProtoTime(At(2026, 12, 3));
+  f->set_explanation(
+      std::string("Officer Lab\xE2\x80\xAEruoblaL attended a meeting\x07 <script>x()</script>") +
+      std::string(1, '\0') + " end");
+  f->add_evidence_positions(7);
+  v1::EvidenceEvent* e = r.add_evidence();
+  e->set_position(7);
+  e->set_summary("Isolate \xE2\x81\xA6 and mark \xE2\x80\x8F and bad byte \xFF");
+  const std::string html = RenderReportHtml(r);
+  EXPECT_THAT(html, Not(HasSubstr("\xE2\x80\xAE")));
+  EXPECT_THAT(html, HasSubstr("Lab\\u202eruoblaL attended a meeting\\x07 "
+                              "&lt;script&gt;x()&lt;/script&gt;\\x00 end"));
+  EXPECT_THAT(html, HasSubstr("Isolate \\u2066 and mark \\u200f and bad byte \\xff"));
+  EXPECT_EQ(html.find('\0'), std::string::npos);
+  EXPECT_EQ(html.find('\x07'), std::string::npos);
+  EXPECT_THAT(html, Not(HasSubstr("<script>")));
+}
+
+// Two groups whose long names end alike are told apart on the charts: the
+// label is the name's start, cut with an ellipsis, and the whole name is
+// its title.
+TEST(ReportRenderTest, ChartLabelsShowTheStartOfALongNameAndHoldItWhole) {
+  const std::string html = RenderReportHtml(Report());
+  EXPECT_THAT(html, HasSubstr("<title>North Ward Independents and Residents First Alliance "
+                              "Group</title>North Ward Independents an\xE2\x80\xA6</text>"));
+  EXPECT_THAT(html, HasSubstr("</title>South Ward Independents an\xE2\x80\xA6</text>"));
+}
+
+// A name with no space in it for thousands of characters wraps in its cell
+// (a break allowed after every 32 characters, never inside one or an
+// entity) rather than stretching the group table off the page.
+TEST(ReportRenderTest, ARunWithoutSpacesMayBreakInItsCell) {
+  v1::FairnessReport r = Report();
+  std::string name;
+  for (int i = 0; i < 20; ++i) absl::StrAppend(&name, "\xC3\xA9&abcdefghijklmn");  // 16 each
+  r.mutable_groups(0)->set_name(name);
+  const std::string html = RenderReportHtml(r);
+  const size_t row = html.find("<tr data-group=\"north\"><td>");
+  ASSERT_NE(row, std::string::npos);
+  const std::string cell = html.substr(row, html.find("</td>", row) - row);
+  EXPECT_THAT(cell, HasSubstr("\xC3\xA9&amp;abcdefghijklmn\xC3\xA9&amp;abcdefghijklmn<wbr>"
+                              "\xC3\xA9&amp;"));
+  EXPECT_EQ(cell.find("&am<wbr>"), std::string::npos);
+}
+
+// The report's open obligations are on the page, with links to the events
+// they cite (which the evidence table lists); with none, the page says so.
+TEST(ReportRenderTest, OpenObligationsAreListedWithTheirEvidence) {
+  v1::FairnessReport r = Report();
+  EXPECT_THAT(RenderReportHtml(r), HasSubstr("id=\"no-obligations\""));
+  v1::Obligation* o = r.add_obligations();
+  o->set_rule_id("written-query-reply");
+  o->set_citation("Harlow 6.6");
+  o->set_case_id("Q-1070");
+  o->set_group_id("south");
+  o->set_officer_id("o-7");
+  *o->mutable_due_at() = ToProtoTime(At(2026, 12, 12));  // the end of 11 Dec, UK time
+  o->set_working_days_left(4);
+  o->set_description("A reply to the written query, by 11 Dec 2026.");
+  o->add_evidence_positions(31);
+  r.add_evidence()->set_position(31);
+  const std::string html = RenderReportHtml(r);
+  EXPECT_THAT(html, Not(HasSubstr("id=\"no-obligations\"")));
+  EXPECT_THAT(html, HasSubstr("<table id=\"obligations\">"));
+  EXPECT_THAT(html,
+              HasSubstr("<tr class=\"obligation\" data-rule=\"written-query-reply\" "
+                        "data-group=\"south\"><td class=\"text\">11 Dec 2026</td><td>4</td>"));
+  EXPECT_THAT(html, HasSubstr("South Ward Independents and Residents First Alliance Group</td>"
+                              "<td class=\"text\">o-7</td><td class=\"text\">Q-1070</td>"));
+  EXPECT_THAT(html, HasSubstr("<a href=\"#event-31\">#31</a>"));
+  EXPECT_THAT(html, HasSubstr("<tr id=\"event-31\">"));
+}
+
+}  // namespace
+}  // namespace evenhand::reporting
