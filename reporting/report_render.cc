@@ -286,11 +286,26 @@ tr:target { background: #fff6d6; }
 
 }  // namespace
 
+// The period as the page names it. A report's `to` is where what it read
+// ends: the period's end, or the report's moment if that comes first (a
+// period asked for to its end in the future), which is then named as a
+// moment, not as a day read whole. A period that begins after the report's
+// moment (asked for its obligations) has nothing read yet.
+std::string PeriodText(const v1::FairnessReport& r) {
+  const std::string from = IsSet(r.from()) ? Day(r.from()) : std::string("the start of the log");
+  if (IsSet(r.from()) && FromProtoTime(r.to()) <= FromProtoTime(r.from())) {
+    return absl::StrCat("from ", from, ", not begun at the report's moment (",
+                        DayTime(r.as_of_time()), "): only obligations falling due in it");
+  }
+  if (FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())) {
+    return absl::StrCat(from, " to the report's moment (", DayTime(r.as_of_time()), ")");
+  }
+  return absl::StrCat(from, " to ", LastDay(r.to()), " (included)");
+}
+
 std::string RenderReportHtml(const v1::FairnessReport& r) {
   std::string h;
-  const std::string period =
-      absl::StrCat(IsSet(r.from()) ? Day(r.from()) : std::string("the start of the log"), " to ",
-                   LastDay(r.to()), " (included)");
+  const std::string period = PeriodText(r);
   absl::StrAppend(
       &h, "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">",
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",

@@ -238,7 +238,9 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   // A period's ends are counted in nanoseconds, and a report's statement
   // signs them.
   if (request.has_from()) EH_RETURN_IF_ERROR(internal::CheckRequestTime("from", request.from()));
-  if (request.has_to()) EH_RETURN_IF_ERROR(internal::CheckRequestTime("to", request.to()));
+  if (request.has_to()) {
+    EH_RETURN_IF_ERROR(internal::CheckRequestTime("to", request.to(), /*period_end=*/true));
+  }
   if (request.has_from()) query.from = FromProtoTime(request.from());
   if (request.has_to()) query.to = FromProtoTime(request.to());
   if (query.from >= query.to) {

@@ -186,7 +186,7 @@ class ProgressBar {
 const CLI::Validator& Decimal();
 
 // A date (YYYY-MM-DD, UK time) or an RFC 3339 instant, with a four-digit
-// year from 1900 to 2200 (so "26-03-01" or "20266-03-01" is refused, not
+// year from 1900 to 2199 (so "26-03-01" or "20266-03-01" is refused, not
 // read as the year 26 or 20266). For a date, `end_of_day` picks the
 // midnight that ends it rather than the one that starts it.
 absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string& text,

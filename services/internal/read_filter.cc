@@ -34,13 +34,27 @@ absl::Status CheckFilterSize(absl::string_view field, int size) {
                            "TOO_MANY_VALUES");
 }
 
-absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t) {
+absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t,
+                              bool period_end) {
   if (t.nanos() < 0 || t.nanos() > 999999999) {
     return InvalidFieldError(field, absl::StrCat("not a valid timestamp (nanos ", t.nanos(),
                                                  " is outside 0 to 999,999,999)"));
   }
-  if (!InCouncilYears(t)) {
-    return InvalidFieldError(field, "must be a time between 1900 and 2200");
+  // What an unset or unconverted value encodes to (a JavaScript Date handed
+  // to proto-loader, a zeroed struct): set, it would ask for 1970, and a
+  // report of 1970 answers with nothing rather than an error.
+  if (t.seconds() == 0 && t.nanos() == 0) {
+    return InvalidFieldError(field,
+                             "1970-01-01T00:00:00Z is an empty Timestamp (a value not set, or a "
+                             "language's date object not converted to {seconds, nanos}): leave "
+                             "the field unset for its default");
+  }
+  // A period's end is excluded: the end of 2199 is the last one.
+  const bool end_of_range = period_end && t.seconds() == kEndCouncilSecond && t.nanos() == 0;
+  if (!InCouncilYears(t) && !end_of_range) {
+    return InvalidFieldError(field,
+                             "must be a time between 1900 and 2200 (from 1900-01-01T00:00:00Z, "
+                             "before 2200-01-01T00:00:00Z)");
   }
   return absl::OkStatus();
 }

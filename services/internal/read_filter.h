@@ -31,10 +31,13 @@ inline constexpr int kMaxFilterValues = 64;
 absl::Status CheckFilterSize(absl::string_view field, int size);
 
 // INVALID_ARGUMENT naming `field` for a time a request's period or moment
-// cannot be: not a valid Timestamp (nanos outside 0-999,999,999), or outside
-// 1900-2200 (times are counted in 64-bit nanoseconds, 1677-2262, and a
-// council's dates lie well inside).
-absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t);
+// cannot be: not a valid Timestamp (nanos outside 0-999,999,999), the empty
+// (all-zero) Timestamp, or outside 1900-2200 (times are counted in 64-bit
+// nanoseconds, 1677-2262, and a council's dates lie well inside). A
+// `period_end` (excluded) may be 2200-01-01T00:00:00Z itself, the end of
+// 2199's last day.
+absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t,
+                              bool period_end = false);
 // The same for a read's filter, which compares times and signs nothing: any
 // valid Timestamp (0001-9999), so that 0001-01-01 and 9999-12-31 may mean
 // "no limit".

@@ -603,7 +603,9 @@ class EvenHandCli(unittest.TestCase):
         # "due today", one of two conflicting flags silently, TLS turned off.
         for args, says in ((["report", "--from=26-03-01"], "neither a date"),
                            (["access", "--to=0226-03-31"], "before the year 1900"),
-                           (["replay", "--from=3026-03-01"], "past the year 2200"),
+                           (["replay", "--from=3026-03-01"], "past the year 2199"),
+                           # The server's last year is 2199: refused here, not there.
+                           (["findings", "--from=2200-12-31"], "past the year 2199"),
                            (["replay", "--from=20266-03-01"], "neither a date"),
                            (["replay", "--from=+2026-03-01"], "neither a date"),
                            (["replay", "--to-position=0x10"], "decimal digits"),

@@ -123,5 +123,22 @@ TEST(ReportRenderTest, OpenObligationsAreListedWithTheirEvidence) {
   EXPECT_THAT(html, HasSubstr("<tr id=\"event-31\">"));
 }
 
+// The page names the period it read: to a day (included); to the report's
+// moment when the period runs past it; and a period that had not begun at
+// the report's moment (asked for what falls due in it) is said so, not shown
+// as "7 Dec to 5 Dec".
+TEST(ReportRenderTest, ThePageNamesThePeriodItRead) {
+  v1::FairnessReport r = Report();  // 1 Dec to 12 Dec 00:00, as of 5 Dec 09:00
+  EXPECT_THAT(RenderReportHtml(r), HasSubstr("period <strong>1 Dec 2026 to 11 Dec 2026 "
+                                             "(included)</strong>"));
+  *r.mutable_to() = r.as_of_time();
+  EXPECT_THAT(RenderReportHtml(r), HasSubstr("period <strong>1 Dec 2026 to the report&#39;s "
+                                             "moment (5 Dec 2026 09:00)</strong>"));
+  *r.mutable_from() = ToProtoTime(At(2026, 12, 7));
+  EXPECT_THAT(RenderReportHtml(r),
+              HasSubstr("period <strong>from 7 Dec 2026, not begun at the report&#39;s moment "
+                        "(5 Dec 2026 09:00): only obligations falling due in it</strong>"));
+}
+
 }  // namespace
 }  // namespace evenhand::reporting

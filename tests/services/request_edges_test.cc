@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "base/error_details.h"
+#include "base/time_util.h"
 #include "evenhand/v1/audit.grpc.pb.h"
 #include "evenhand/v1/fairness.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -156,6 +157,21 @@ TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
       {"as_of_time far beyond 2200",
        [](v1::ReportRequest* r) { r->mutable_as_of_time()->set_seconds(int64_t{1} << 62); },
        "as_of_time: must be a time between 1900 and 2200"},
+      {"from at 2200 (to, excluded, may be there: the end of 2199)",
+       [](v1::ReportRequest* r) {
+         r->mutable_from()->set_seconds(kEndCouncilSecond);
+         r->mutable_to()->set_seconds(kEndCouncilSecond + 1);
+       },
+       "from: must be a time between 1900 and 2200"},
+      {"to just past the end of 2199",
+       [](v1::ReportRequest* r) { r->mutable_to()->set_seconds(kEndCouncilSecond + 1); },
+       "to: must be a time between 1900 and 2200"},
+      {"to all zero (a JavaScript Date handed to proto-loader)",
+       [](v1::ReportRequest* r) { *r->mutable_to() = google::protobuf::Timestamp(); },
+       "to: 1970-01-01T00:00:00Z is an empty Timestamp"},
+      {"as_of_time all zero",
+       [](v1::ReportRequest* r) { *r->mutable_as_of_time() = google::protobuf::Timestamp(); },
+       "as_of_time: 1970-01-01T00:00:00Z is an empty Timestamp"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -184,6 +200,11 @@ TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
   grpc::ClientContext soon_context;
   v1::ListFindingsResponse soon_response;
   EXPECT_TRUE(fairness_stub_->ListFindings(&soon_context, soon, &soon_response).ok());
+  // A period may end at 2200-01-01T00:00:00Z: it is excluded, so the period
+  // runs to the end of 2199.
+  v1::ReportRequest to_2200;
+  to_2200.mutable_to()->set_seconds(kEndCouncilSecond);
+  EXPECT_TRUE(Report(to_2200).ok());
   v1::ReportRequest next_month;
   next_month.mutable_from()->set_seconds(now + 30 * 86400);
   next_month.mutable_to()->set_seconds(now + 60 * 86400);
