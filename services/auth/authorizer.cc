@@ -16,6 +16,7 @@
 #include "evenhand/v1/audit.pb.h"
 #include "evenhand/v1/log.pb.h"
 #include "grpc/grpc_security_constants.h"
+#include "services/auth/certificate_dates.h"
 #include "services/event_validation.h"
 
 namespace evenhand::services::auth {
@@ -143,11 +144,21 @@ Caller Caller::FromContext(const grpc::ServerContextBase& context) {
           c.certificate_names.emplace_back(v.data(), v.size());
         }
       }
+      if (!c.certificate_names.empty()) {
+        // No PEM: refused as expired rather than taken undated.
+        c.certificate_not_after = absl::InfinitePast();
+        for (const auto& v : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
+          c.certificate_not_after = CertificateNotAfter(absl::string_view(v.data(), v.size()));
+        }
+      }
     }
   }
   const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it != metadata.end()) c.authorization.assign(it->second.data(), it->second.size());
+  auto [first, end] = metadata.equal_range("authorization");
+  for (auto it = first; it != end; ++it) {
+    if (c.authorization_headers++ == 0)
+      c.authorization.assign(it->second.data(), it->second.size());
+  }
   return c;
 }
 
@@ -394,7 +405,29 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
   if (!caller.tls) {
     return absl::UnauthenticatedError("this server accepts TLS connections only");
   }
+  if (caller.authorization_headers > 1) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the call carries ", caller.authorization_headers,
+        " authorization headers, and which one is meant is not for the server to guess: send "
+        "one bearer token"));
+  }
   Identity id;
+  if (!caller.certificate_names.empty()) {
+    // The handshake checked the dates when the connection (or the TLS
+    // session it resumed) began, which may be hours ago.
+    if (now >= caller.certificate_not_after) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "the client certificate ",
+          caller.certificate_not_after == absl::InfinitePast()
+              ? std::string("has no expiry date the server can read")
+              : absl::StrCat("expired at ",
+                             absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", caller.certificate_not_after,
+                                              absl::UTCTimeZone())),
+          " (the connection, or the TLS session it resumed, began while it was valid): present "
+          "a renewed certificate on a new connection"));
+    }
+    id.expires_at = caller.certificate_not_after;
+  }
   std::vector<const v1::PrincipalConfig*> matched;
   const v1::PrincipalConfig* by_name = nullptr;  // the principal that names the caller
   if (!caller.authorization.empty()) {
@@ -417,6 +450,7 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
         TokenClaims claims,
         policy->tokens->Verify(std::string_view(header.data(), header.size()), now));
     id.authenticated_as = absl::StrCat("token ", claims.subject);
+    id.expires_at = std::min(id.expires_at, claims.usable_until);
     // A token sent over a client certificate is the token's person; the
     // record names the certificate too.
     if (!caller.certificate_names.empty()) {

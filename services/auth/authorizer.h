@@ -64,6 +64,10 @@ struct Identity {
   std::string authenticated_as;
   std::vector<std::string> roles;
   bool local = false;
+  // When what it proved itself with stops being taken: its client
+  // certificate's notAfter, its token's expiry (with the leeway), whichever
+  // comes first. A stream it opened ends then (standing_grants.h).
+  absl::Time expires_at = absl::InfiniteFuture();
 
   bool HasRole(absl::string_view role) const;
   // The ids of its "group:<id>" roles.
@@ -109,8 +113,14 @@ struct Caller {
   // The verified client certificate's names (its SANs, or its common name
   // if it has none: RFC 6125 6.4.4).
   std::vector<std::string> certificate_names;
-  // The `authorization` metadata, if any.
+  // The verified client certificate's notAfter (InfiniteFuture without
+  // one): a connection, or a TLS session resumed, outlives the handshake
+  // that checked it.
+  absl::Time certificate_not_after = absl::InfiniteFuture();
+  // The `authorization` metadata, if any, and how many the call carried
+  // (more than one is refused: which would be meant?).
   std::string authorization;
+  int authorization_headers = 0;
   // ipv4:127.0.0.1:port etc.
   std::string peer;
 

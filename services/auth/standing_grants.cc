@@ -1,5 +1,6 @@
 #include "services/auth/standing_grants.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "base/metrics.h"
 #include "base/quoted.h"
 #include "base/status_macros.h"
+#include "base/thread_name.h"
 
 namespace evenhand::services::auth {
 namespace {
@@ -16,8 +18,8 @@ metrics::Counter& Withdrawn(absl::StatusCode code) {
   return metrics::Registry::Default().GetCounter(
       "evenhand_streams_withdrawn_total",
       "Streams (subscriptions, reads, replays, exports, obligation watches) ended because a "
-      "reloaded security configuration no longer granted them as they were granted, by gRPC "
-      "status.",
+      "reloaded security configuration no longer granted them as they were granted, or because "
+      "the credential they were opened with expired (UNAUTHENTICATED), by gRPC status.",
       {{"code", absl::StatusCodeToString(code)}});
 }
 
@@ -57,6 +59,16 @@ StandingGrants::StandingGrants() {
   // Shown as 0 before the first, so that a rate can be taken.
   Withdrawn(absl::StatusCode::kPermissionDenied);
   Withdrawn(absl::StatusCode::kAborted);
+  Withdrawn(absl::StatusCode::kUnauthenticated);
+  expirer_ = std::thread([this] { ExpireLoop(); });
+}
+
+StandingGrants::~StandingGrants() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = wake_ = true;
+  }
+  expirer_.join();
 }
 
 struct StandingGrants::Entry {
@@ -121,6 +133,10 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> StandingGrants::Keep(
       ++open_[key];
     }
     entries_.insert(entry);
+    if (entry->grant.identity.expires_at < next_expiry_) {
+      next_expiry_ = entry->grant.identity.expires_at;
+      wake_ = true;
+    }
   }
   // Held first, then the generation read: a reload after this read
   // reconsiders the entry; one before it (since the call was admitted) is
@@ -163,6 +179,10 @@ bool StandingGrants::Reconsider(Authorizer& authorizer, const std::shared_ptr<En
   absl::Status s =
       authorizer.Reconfirm(e->caller, e->admitted_at, e->method, *e->request, e->grant);
   if (s.ok()) return false;
+  return Withdraw(e, std::move(s));
+}
+
+bool StandingGrants::Withdraw(const std::shared_ptr<Entry>& e, absl::Status s) {
   std::function<void(const absl::Status&)> tell;
   {
     absl::MutexLock lock(&e->mu);
@@ -174,6 +194,48 @@ bool StandingGrants::Reconsider(Authorizer& authorizer, const std::shared_ptr<En
   Withdrawn(s.code()).Add();
   if (tell) tell(s);
   return true;
+}
+
+void StandingGrants::ExpireLoop() {
+  SetThreadName("eh-grants");
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    const absl::Time now = absl::Now();
+    std::vector<std::shared_ptr<Entry>> expired;
+    absl::Time next = absl::InfiniteFuture();
+    for (const std::shared_ptr<Entry>& e : entries_) {
+      if (e->withdrawn.load(std::memory_order_acquire)) continue;
+      const absl::Time at = e->grant.identity.expires_at;
+      if (at <= now) {
+        expired.push_back(e);
+      } else {
+        next = std::min(next, at);
+      }
+    }
+    next_expiry_ = next;
+    wake_ = false;
+    if (!expired.empty()) {
+      mu_.Unlock();
+      for (const std::shared_ptr<Entry>& e : expired) {
+        const Identity& who = e->grant.identity;
+        const bool certificate = who.expires_at == e->caller.certificate_not_after;
+        Withdraw(e, WithErrorInfo(absl::UnauthenticatedError(absl::StrCat(
+                                      "the ", certificate ? "client certificate" : "bearer token",
+                                      " this ", e->method, " call of principal ",
+                                      Quoted(who.principal), " was opened with expired at ",
+                                      absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", who.expires_at,
+                                                       absl::UTCTimeZone()),
+                                      "; what was sent before stands: call again with a renewed ",
+                                      certificate ? "certificate" : "token")),
+                                  "CREDENTIAL_EXPIRED", {{"principal", who.principal}}));
+      }
+      expired.clear();
+      mu_.Lock();
+      continue;
+    }
+    // Until the next expiry, or sooner if a call expiring sooner comes.
+    mu_.AwaitWithDeadline(absl::Condition(&wake_), next);
+  }
 }
 
 }  // namespace evenhand::services::auth

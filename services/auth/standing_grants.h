@@ -13,6 +13,13 @@
 // call is no longer allowed, ABORTED when it would be granted differently
 // (call again). What it sent before stands.
 //
+// A call also ends when the credential it was admitted with stops being
+// taken (Identity::expires_at: its client certificate's notAfter, its bearer
+// token's expiry with the leeway): withdrawn then with UNAUTHENTICATED
+// (reason CREDENTIAL_EXPIRED), by a thread of this module that wakes at the
+// next such moment. A new call with that credential is refused by the
+// Authorizer from that moment too, so a stream is no way to read past it.
+//
 // This module decides no grant itself; it keeps what the Authorizer needs
 // to decide again (the caller's connection facts, the method, the request,
 // the time it was admitted) and tells the call. It does count, by principal,
@@ -27,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -75,6 +83,9 @@ class StandingGrants {
   };
 
   StandingGrants();
+  ~StandingGrants();
+  StandingGrants(const StandingGrants&) = delete;
+  StandingGrants& operator=(const StandingGrants&) = delete;
 
   // Holds a call `authorizer` admitted with `grant` (at its decided_at).
   // If `authorizer` has taken a newer policy since (a reload between the
@@ -98,11 +109,23 @@ class StandingGrants {
   void Forget(const std::shared_ptr<Entry>& entry);
   // Decides `entry` again; whether it was withdrawn now.
   static bool Reconsider(Authorizer& authorizer, const std::shared_ptr<Entry>& entry);
+  // Withdraws `entry` with `why` (unless it was already); whether it was now.
+  static bool Withdraw(const std::shared_ptr<Entry>& entry, absl::Status why);
+  // The expirer's thread: withdraws each call held once its credential's
+  // moment has come, and sleeps until the next.
+  void ExpireLoop();
 
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::shared_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
   // Open calls that count, by kind and principal.
   absl::flat_hash_map<std::pair<Counted, std::string>, size_t> open_ ABSL_GUARDED_BY(mu_);
+  // The expirer's: the earliest moment a call held expires (as last seen),
+  // and whether it must look again (a call expiring sooner came, or the
+  // module stops).
+  absl::Time next_expiry_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread expirer_;
 };
 
 }  // namespace evenhand::services::auth

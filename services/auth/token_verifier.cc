@@ -241,6 +241,13 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
     return Refused(
         absl::StrCat("it is signed with ", Quoted(alg), "; only RS256 and ES256 are accepted"));
   }
+  // Extensions the signer says must be understood (RFC 7515 4.1.11): this
+  // server understands none, so a token naming any is refused.
+  if (header->fields().contains("crit")) {
+    return Refused(
+        "its header names critical extensions (crit), which this server does not understand "
+        "(RFC 7515 4.1.11)");
+  }
   const std::string kid = StringField(*header, "kid");
   const Key* key = nullptr;
   for (const Key& k : keys_) {
@@ -306,6 +313,7 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
   out.groups = StringOrList(
       *claims, config_.groups_claim().empty() ? std::string("groups") : config_.groups_claim());
   out.expires = expires;
+  out.usable_until = expires + leeway;
   return out;
 }
 

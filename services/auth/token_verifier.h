@@ -30,6 +30,8 @@ struct TokenClaims {
   std::string subject;
   std::vector<std::string> groups;
   absl::Time expires;
+  // The last moment it is taken (its expiry and the leeway).
+  absl::Time usable_until;
 };
 
 class TokenVerifier {

@@ -147,8 +147,9 @@ grpc::Status Drain(OpenCall<Reader>& call, Message message) {
 // subscriptions wait, idle, at the end of the log, and a committee member
 // loses the role its obligation watch needs: the three calls end at once,
 // each with a status that says why. A reader the reload leaves as it was
-// (by a token that has expired since it opened the call, which is no
-// reason) goes on, and reads the others' ends on the record.
+// goes on, and reads the others' ends on the record. A reader whose token
+// expired ended before, when it expired (UNAUTHENTICATED, CREDENTIAL_EXPIRED):
+// a stream is no way to read past a credential's end (outside probe).
 TEST_F(ConfigReloadTest, OpenStreamsEndWhenTheirGrantIsWithdrawnOrChanged) {
   // The admin is an auditor too; tokens get a second's leeway.
   const std::string before =
@@ -161,11 +162,13 @@ TEST_F(ConfigReloadTest, OpenStreamsEndWhenTheirGrantIsWithdrawnOrChanged) {
   ChildServer server(dir_, 0, {"--config=" + config_, "--metrics_listen=off"});
   server.Start();
 
-  // The clerk's token is good for long enough to subscribe on a slow
-  // machine, and has expired (with its leeway) before the reload.
+  // One clerk's token is good for long enough to subscribe on a slow
+  // machine, and has expired (with its leeway) before the reload; the
+  // other's for an hour.
   const absl::Duration valid = absl::Seconds(10);
   const absl::Time signed_at = absl::Now();
-  auto clerk = Subscribe(As(server, "", Token("a.patel", "internal-audit", valid)));
+  auto expiring = Subscribe(As(server, "", Token("a.patel", "internal-audit", valid)));
+  auto clerk = Subscribe(As(server, "", Token("b.okafor", "internal-audit", absl::Hours(1))));
   auto auditor = Subscribe(As(server, "auditor"));
   auto admin = Subscribe(As(server, "admin"));
   OpenCall<grpc::ClientReader<v1::ObligationUpdate>> watch;
@@ -182,6 +185,15 @@ TEST_F(ConfigReloadTest, OpenStreamsEndWhenTheirGrantIsWithdrawnOrChanged) {
     ASSERT_EQ(update.kind(), v1::ObligationUpdate::CAUGHT_UP) << update.DebugString();
   }
   absl::SleepFor(signed_at + valid + absl::Seconds(3) - absl::Now());
+  // Ended when its token expired (with the second's leeway), idle as it was.
+  grpc::Status expired = Drain(*expiring, v1::SubscribeResponse());
+  EXPECT_EQ(expired.error_code(), grpc::StatusCode::UNAUTHENTICATED) << expired.error_message();
+  EXPECT_TRUE(absl::StrContains(expired.error_message(),
+                                "the bearer token this "
+                                "evenhand.v1.EventLog/Subscribe call"))
+      << expired.error_message();
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(expired)), "CREDENTIAL_EXPIRED");
+  EXPECT_LT(absl::Now() - signed_at, absl::Seconds(40)) << "at once, not at the deadline";
 
   // The auditor is gone, the admin's certificate names another principal,
   // and the committee only monitors.
@@ -212,10 +224,11 @@ TEST_F(ConfigReloadTest, OpenStreamsEndWhenTheirGrantIsWithdrawnOrChanged) {
   EXPECT_LT(absl::Now() - reloaded, absl::Seconds(20));
   EXPECT_TRUE(Logged(server, "3 open stream(s) ended")) << server.Log();
 
-  // The clerk's subscription goes on: it reads the two ends on the record.
+  // The other clerk's subscription goes on: it reads the three ends on the
+  // record.
   std::vector<std::string> ends;
   v1::SubscribeResponse message;
-  while (ends.size() < 2 && clerk->reader->Read(&message)) {
+  while (ends.size() < 3 && clerk->reader->Read(&message)) {
     for (const v1::RecordedEvent& e : message.events().events()) {
       const v1::AccessRecorded& a = e.event().payload().access_recorded();
       if (a.method() == "evenhand.v1.EventLog/Subscribe" && a.outcome() == "withdrawn") {
@@ -224,7 +237,7 @@ TEST_F(ConfigReloadTest, OpenStreamsEndWhenTheirGrantIsWithdrawnOrChanged) {
     }
   }
   std::sort(ends.begin(), ends.end());
-  EXPECT_EQ(ends, (std::vector<std::string>{"admin", "auditor"}));
+  EXPECT_EQ(ends, (std::vector<std::string>{"a.patel", "admin", "auditor"}));
   clerk->context.TryCancel();
   Drain(*clerk, v1::SubscribeResponse());
 

@@ -387,6 +387,16 @@ TEST_F(SecurityTest, UnknownCertificatesBadTokensAndPlainTextAreRefused) {
                             now + 600, "}")),
        "signature"},
       {"tampered", tampered, ""},
+      // RFC 7515 4.1.11: an extension the signer says must be understood,
+      // which this server does not (outside probe: it was accepted).
+      {"a critical extension",
+       SignJwt(certs_ + "/idp-rsa.key", "RS256", "idp-rsa",
+               absl::StrCat(R"({"iss":")", kIssuer,
+                            R"(","aud":"evenhand","sub":"mo.okafor","groups":["internal-audit"],)"
+                            R"("exp":)",
+                            now + 600, "}"),
+               R"("crit":["x-must-understand"],"x-must-understand":true)"),
+       "critical extensions (crit)"},
       {"unsigned (alg none)",
        absl::StrCat(
            absl::WebSafeBase64Escape(R"({"alg":"none","typ":"JWT"})"), ".",

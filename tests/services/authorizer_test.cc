@@ -131,6 +131,55 @@ TEST(AuthorizerTest, ACertificateIsOnePrincipalsAndRecordedByTheNameItListed) {
   EXPECT_EQ(id->roles, std::vector<std::string>{"auditor"});
 }
 
+// The handshake checks a certificate's dates when a connection (or a TLS
+// session it resumes) begins; a connection lives for hours, so each call is
+// checked against the certificate's notAfter again (outside probe: an
+// expired certificate read on through a resumed session). The identity
+// carries the moment its credential ends, for the streams it opens.
+TEST(AuthorizerTest, ACertificateThatExpiredSinceItsConnectionBeganIsRefused) {
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["a.demo"], "roles": ["auditor"]}]})"),
+                              /*local_mode=*/false, [&now] { return now; });
+  ASSERT_TRUE(a.ok()) << a.status();
+  Caller caller;
+  caller.tls = true;
+  caller.certificate_names = {"a.demo"};
+  caller.certificate_not_after = now + absl::Seconds(30);
+  absl::StatusOr<Identity> id = (*a)->Authenticate(caller);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->expires_at, now + absl::Seconds(30));
+  now += absl::Seconds(30);
+  absl::StatusOr<Identity> expired = (*a)->Authenticate(caller);
+  ASSERT_TRUE(absl::IsUnauthenticated(expired.status())) << expired.status();
+  EXPECT_THAT(expired.status().message(),
+              ::testing::HasSubstr("the client certificate expired at 2027-01-15 08:00:30 UTC "
+                                   "(the connection, or the TLS session it resumed, began while "
+                                   "it was valid): present a renewed certificate"));
+  // A certificate whose date could not be read is not taken undated.
+  caller.certificate_not_after = absl::InfinitePast();
+  EXPECT_THAT((*a)->Authenticate(caller).status().message(),
+              ::testing::HasSubstr("has no expiry date the server can read"));
+}
+
+// Two bearer tokens on one call: which one is meant is not guessed (the
+// first was taken, the rest ignored: outside probe).
+TEST(AuthorizerTest, ACallWithTwoAuthorizationHeadersIsRefused) {
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["a.demo"], "roles": ["auditor"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Caller caller;
+  caller.tls = true;
+  caller.certificate_names = {"a.demo"};
+  caller.authorization = "Bearer x.y.z";
+  caller.authorization_headers = 2;
+  absl::StatusOr<Identity> id = (*a)->Authenticate(caller);
+  ASSERT_TRUE(absl::IsUnauthenticated(id.status())) << id.status();
+  EXPECT_THAT(id.status().message(),
+              ::testing::HasSubstr("the call carries 2 authorization headers"));
+}
+
 TEST(AuthorizerTest, InLocalModeASystemWithoutALaneMayAppend) {
   auto a = Authorizer::Create(v1::SecurityConfig(), /*local_mode=*/true);
   ASSERT_TRUE(a.ok()) << a.status();

@@ -21,9 +21,11 @@ namespace evenhand::testing {
 
 // Signs `claims_json` with the PEM private key in `key_file`. `alg` is
 // "RS256" (an RSA key) or "ES256" (a P-256 key); `kid` names the key in
-// the JWKS. Returns "" if the key cannot be read or signing fails.
+// the JWKS; `extra_header` (e.g. `"crit":["x"]`) goes into the header too.
+// Returns "" if the key cannot be read or signing fails.
 inline std::string SignJwt(const std::string& key_file, const std::string& alg,
-                           const std::string& kid, const std::string& claims_json) {
+                           const std::string& kid, const std::string& claims_json,
+                           const std::string& extra_header = "") {
   FILE* f = std::fopen(key_file.c_str(), "r");
   if (f == nullptr) {
     return "";
@@ -34,8 +36,9 @@ inline std::string SignJwt(const std::string& key_file, const std::string& alg,
   if (key == nullptr) {
     return "";
   }
-  const std::string header = absl::StrCat(R"({"alg":")", alg, R"(","typ":"JWT","kid":")", kid,
-                                          R"("})");
+  const std::string header =
+      absl::StrCat(R"({"alg":")", alg, R"(","typ":"JWT","kid":")", kid, R"(")",
+                   extra_header.empty() ? "" : ",", extra_header, "}");
   const std::string input = absl::StrCat(absl::WebSafeBase64Escape(header), ".",
                                          absl::WebSafeBase64Escape(claims_json));
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
