@@ -382,15 +382,19 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
                   }
                   ++returned;
                   ++unsent;
-                  absl::StatusOr<std::string> leaf =
-                      integrity_->LeafHash(e->position(), &tree_cache);
-                  absl::StatusOr<std::string> chain = integrity_->ChainHashAfter(*e, &tree_cache);
-                  if (!leaf.ok() || !chain.ok()) {
-                    inner = leaf.ok() ? chain.status() : leaf.status();
-                    return false;
+                  // A reader values are withheld from gets no hashes
+                  // (auth::Grant::hashes).
+                  if (grant->hashes) {
+                    absl::StatusOr<std::string> leaf =
+                        integrity_->LeafHash(e->position(), &tree_cache);
+                    absl::StatusOr<std::string> chain = integrity_->ChainHashAfter(*e, &tree_cache);
+                    if (!leaf.ok() || !chain.ok()) {
+                      inner = leaf.ok() ? chain.status() : leaf.status();
+                      return false;
+                    }
+                    out->set_leaf_hash(*std::move(leaf));
+                    out->set_chain_hash(*std::move(chain));
                   }
-                  out->set_leaf_hash(*std::move(leaf));
-                  out->set_chain_hash(*std::move(chain));
                   chunk_bytes += out->ByteSizeLong();
                   if (chunk.events_size() >= kChunkEvents || chunk_bytes >= kChunkBytes) {
                     flush(e->position());

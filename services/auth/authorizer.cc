@@ -663,10 +663,29 @@ absl::StatusOr<Grant> Authorizer::AuthorizeWith(const Policy& policy_ref, const 
     EH_RETURN_IF_ERROR(CheckAppend(*policy, identity, request));
     return grant;
   }
+  // A hash is of a whole event, values and all, and a value withheld from a
+  // reader is often short and guessable (a topic, "sibling"): a reader that
+  // sees an event with a value withheld, and has a hash that covers it (its
+  // leaf hash, a chain hash after it, a sibling in a proof's path), can
+  // check a guess at the value by hashing the event with it (an outside
+  // probe recovered withheld summaries so). A principal whose reads are
+  // withheld (a group's, without the auditor's role) gets no proofs and no
+  // hashes, until withheld values are kept as salted commitments
+  // (WithheldValue.commitment, docs/SECURITY.md).
+  const bool withheld_reader = !identity.Groups().empty() && !identity.HasRole("auditor");
+  if (withheld_reader && (method == "evenhand.v1.Audit/GetInclusionProof" ||
+                          method == "evenhand.v1.Audit/GetConsistencyProof")) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        Who(identity), " may not call ", method,
+        ": it reads events with other groups' confidential values withheld, and a proof's hashes "
+        "cover whole events, so they would let it check guesses at those values; an auditor "
+        "checks inclusion (evenhand verify), and tree heads and checkpoints are open to it"));
+  }
   // A group principal reads, of what it may read, only its own group's, and
   // only if it has no wider role for the method.
   if (grant.values == Grant::Values::kFull && !identity.HasRole("auditor")) {
     grant.values = Grant::Values::kOwnGroupOnly;
+    grant.hashes = false;
     grant.groups = identity.Groups();
     if (const auto* read = dynamic_cast<const v1::ReadStreamRequest*>(&request)) {
       EH_ASSIGN_OR_RETURN(std::string owner, OwnerOf(read->stream_id()));

@@ -24,7 +24,10 @@
 //        monitoring          EventLog.GetStatus (health is open to anyone)
 //        admin               EventLog.GetStatus
 //      Anyone authenticated may fetch the public key, checkpoints and proofs
-//      (public evidence). Nobody can delete or rewrite: there is no method.
+//      (public evidence), but for a group principal without the auditor's
+//      role: no proofs, and no hashes in its reads (a hash covering a value
+//      withheld from it would let it check a guess at the value). Nobody can
+//      delete or rewrite: there is no method.
 //   5. says what the grant is for the service to apply: full values, or
 //      values withheld, and whether the read must be recorded.
 // A refusal is PERMISSION_DENIED naming the principal, the method and the
@@ -88,6 +91,10 @@ struct Grant {
   Values values = Values::kNone;
   // The reader's groups, for kOwnGroupOnly.
   std::vector<std::string> groups;
+  // Whether the events it reads may carry their hashes (Replay's leaf and
+  // chain hashes): not when values are withheld from it, as a hash covering a
+  // withheld value would let it check a guess at the value.
+  bool hashes = true;
   // The call reads the log's content for a person or an auditor: it must
   // be on the record (AccessRecorder) before it is answered.
   bool recorded = false;

@@ -273,6 +273,63 @@ TEST_F(SecurityTest, AGroupReadsItsOwnConfidentialContentAndNoOtherGroups) {
   EXPECT_TRUE(recorded);
 }
 
+// A hash is of the whole event, withheld values included: green, which
+// reads labour's disclosure to it with the summary withheld, could hash the
+// event with each guess at the summary and compare with the event's leaf
+// hash, the chain hash after it or a proof's path (an outside probe
+// recovered summaries so). It gets no hashes in its replay and no proofs;
+// tree heads stay open to it, and the auditor has all.
+TEST_F(SecurityTest, AGroupGetsNoHashThatCoversAValueWithheldFromIt) {
+  const std::string& stream = LabourBriefing();
+  int events = 0;
+  uint64_t disclosed = 0;
+  absl::Status s = Audit(As("green"))
+                       .Replay(
+                           v1::ReplayRequest(),
+                           [&](const v1::AuditedEvent& e) {
+                             ++events;
+                             if (e.event().event().stream_id() == stream &&
+                                 e.event().event().withheld_size() > 0) {
+                               disclosed = e.event().position();
+                             }
+                             EXPECT_TRUE(e.leaf_hash().empty()) << e.event().position();
+                             EXPECT_TRUE(e.chain_hash().empty()) << e.event().position();
+                             return true;
+                           },
+                           [](uint64_t, uint64_t) {});
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_GT(events, 0);
+  ASSERT_GT(disclosed, 0u) << "green's replay holds labour's disclosure, withheld";
+  absl::StatusOr<v1::InclusionProof> proof = Audit(As("green")).GetInclusionProof(disclosed, 0);
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kPermissionDenied) << proof.status();
+  EXPECT_TRUE(absl::StrContains(proof.status().message(), "would let it check guesses"))
+      << proof.status();
+  // A neighbour's proof carries the disclosure's leaf hash in its path.
+  proof = Audit(As("green")).GetInclusionProof(disclosed + 1, 0);
+  EXPECT_EQ(proof.status().code(), absl::StatusCode::kPermissionDenied) << proof.status();
+  EXPECT_EQ(Audit(As("green")).GetConsistencyProof(disclosed, disclosed + 1).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Audit(As("green")).GetTreeHead().ok());
+  // The auditor's replay and proofs carry the hashes.
+  v1::ReplayRequest one;
+  one.mutable_filter()->set_from_position(disclosed);
+  one.mutable_filter()->set_to_position(disclosed);
+  std::string leaf;
+  ASSERT_TRUE(Audit(As("auditor"))
+                  .Replay(
+                      one,
+                      [&](const v1::AuditedEvent& e) {
+                        leaf = e.leaf_hash();
+                        return true;
+                      },
+                      [](uint64_t, uint64_t) {})
+                  .ok());
+  EXPECT_EQ(leaf.size(), 32u);
+  proof = Audit(As("auditor")).GetInclusionProof(disclosed, 0);
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  EXPECT_EQ(proof->leaf_hash(), leaf);
+}
+
 TEST_F(SecurityTest, TheCommitteesReportCarriesNoConfidentialValue) {
   LabourBriefing();
   // Every confidential value in the log, as the auditor (who sees them) reads it.
