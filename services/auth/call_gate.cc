@@ -26,6 +26,12 @@ namespace {
 
 constexpr size_t kMaxRequestText = 2000;
 
+// A caller without a role: how often one of its refusals is recorded, and
+// how many such callers are remembered (then those not seen for a minute are
+// forgotten, or all if that is not enough).
+constexpr absl::Duration kRolelessRecordEvery = absl::Minutes(1);
+constexpr size_t kMaxRolelessKept = 100000;
+
 // Drops every event payload in `m` (a refused append's events), keeping
 // each event's envelope and, if it names none, its payload's type. What a
 // council system sent to be recorded (personal data, a group's words) must
@@ -182,6 +188,35 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
     return identity.status();
   }
   absl::StatusOr<Grant>& grant = decision.grant;
+  if (!grant.ok() && identity->roles.empty() && !identity->local) {
+    // A caller without a role: its first refusal a minute on the record.
+    const absl::Time now = clock_();
+    bool record = true;
+    {
+      absl::MutexLock lock(&mu_);
+      if (roleless_recorded_.size() >= kMaxRolelessKept) {
+        absl::erase_if(roleless_recorded_,
+                       [&](const auto& e) { return now - e.second >= kRolelessRecordEvery; });
+        if (roleless_recorded_.size() >= kMaxRolelessKept) roleless_recorded_.clear();
+      }
+      auto [it, inserted] = roleless_recorded_.try_emplace(identity->principal, now);
+      if (!inserted && now - it->second < kRolelessRecordEvery) {
+        record = false;
+      } else {
+        it->second = now;
+      }
+    }
+    if (!record) {
+      Denied(grant.status());
+      logging::Repeated(logging::Severity::kWarning, "auth",
+                        absl::StrCat("roleless ", identity->principal),
+                        absl::StrCat("refused ", method, " to ", identity->principal,
+                                     ", which has no role (not recorded: its first refusal "
+                                     "a minute is): ",
+                                     grant.status().message()));
+      return grant;
+    }
+  }
   if (!grant.ok()) {
     Denied(grant.status());
     // Every refusal is on the record too (best effort: it is refused anyway).

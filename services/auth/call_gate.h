@@ -13,6 +13,13 @@
 // Hold keeps a stream's grant standing while it reads; Reconsider
 // withdraws the grants a reloaded configuration no longer gives.
 //
+// A refusal of a caller who authenticated is on the record too, but for a
+// caller no principal names (a certificate of the council's CA that no
+// principal lists, a person whose token maps to no role): anyone the council's
+// CA or identity provider knows could call in a loop, and the log keeps
+// every record forever, so such a caller's refusals are recorded at most once
+// a minute each, the rest logged (a few lines a minute) and counted.
+//
 // Record puts an allowed read on the record: an AccessRecorded event in
 // stream "access-<principal>", appended and made durable before the read
 // answers. If that fails the read must be refused: Record's error says so.
@@ -25,6 +32,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -106,6 +114,8 @@ class CallGate {
   const std::function<absl::Time()> clock_;
   absl::Mutex mu_;
   absl::flat_hash_set<const grpc::ServerContextBase*> admitted_ ABSL_GUARDED_BY(mu_);
+  // Callers without a role: when a refusal of each was last recorded.
+  absl::flat_hash_map<std::string, absl::Time> roleless_recorded_ ABSL_GUARDED_BY(mu_);
   StandingGrants standing_;
 };
 

@@ -330,6 +330,43 @@ TEST_F(SecurityTest, AGroupGetsNoHashThatCoversAValueWithheldFromIt) {
   EXPECT_EQ(proof->leaf_hash(), leaf);
 }
 
+// A caller no principal names has no role: anyone the council's identity
+// provider knows (or its CA issued a certificate to) could call in a loop,
+// and the log keeps every record for ever (an outside probe grew it by 2,000
+// events a second). Its first refusal a minute is on the record; the rest
+// are refused all the same, logged and counted.
+TEST_F(SecurityTest, ACallerWithoutARoleIsRecordedOnceAMinuteNotOncePerCall) {
+  const clients::Connection nobody = As("", Token("nobody.roleless", "no-such-group"));
+  auto stub = v1::EventLog::NewStub(Dial(nobody));
+  for (int i = 0; i < 40; ++i) {
+    grpc::ClientContext context;
+    v1::GetStatusResponse status;
+    const grpc::Status s = stub->GetStatus(&context, v1::GetStatusRequest(), &status);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+    EXPECT_TRUE(absl::StrContains(s.error_message(), "it has no role")) << s.error_message();
+  }
+  const std::vector<v1::RecordedEvent> records = AccessRecords("nobody.roleless");
+  ASSERT_EQ(records.size(), 1u) << "one refusal on the record, not forty";
+  EXPECT_TRUE(
+      absl::StartsWith(records[0].event().payload().access_recorded().outcome(), "denied: "));
+  // A principal with a role has each refusal recorded.
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    v1::GetStatusResponse status;
+    EXPECT_EQ(v1::EventLog::NewStub(Dial(As("labour")))
+                  ->GetStatus(&context, v1::GetStatusRequest(), &status)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  int labour_refusals = 0;
+  for (const auto& r : AccessRecords("labour-group")) {
+    const auto& a = r.event().payload().access_recorded();
+    labour_refusals +=
+        a.method() == "evenhand.v1.EventLog/GetStatus" && absl::StartsWith(a.outcome(), "denied");
+  }
+  EXPECT_EQ(labour_refusals, 3);
+}
+
 TEST_F(SecurityTest, TheCommitteesReportCarriesNoConfidentialValue) {
   LabourBriefing();
   // Every confidential value in the log, as the auditor (who sees them) reads it.
