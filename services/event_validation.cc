@@ -257,6 +257,14 @@ absl::Status ValidateEnvelope(int index, const AppendLimits& limits, absl::Time 
   // The server sets recorded_at; a publisher's value is not evidence of
   // anything and is dropped.
   event->clear_recorded_at();
+  // What a reader was not entitled to is the server's to say, on reads: a
+  // marker appended would be stored, hashed and served as if the server had
+  // withheld a value (outside probe).
+  if (event->withheld_size() > 0) {
+    return Invalid(index, "withheld",
+                   "set by the server on reads only (the values a reader was not entitled to): "
+                   "an append may not carry it; send the event's values as they are");
+  }
 
   const size_t size = event->ByteSizeLong();
   if (size > limits.max_event_bytes) {

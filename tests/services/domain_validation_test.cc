@@ -193,6 +193,23 @@ TEST_F(DomainValidationTest, RequiredFieldsAreNamed) {
                        HasSubstr("events[0].payload.briefing_requested.matter_id: required")));
 }
 
+// Event.withheld is the server's, on reads: a publisher's marker would be
+// stored, hashed and served as if the server had withheld a value (an
+// outside probe planted one). Refused, and nothing is written.
+TEST_F(DomainValidationTest, AnAppendMayNotSayWhatWasWithheld) {
+  v1::AppendRequest r;
+  r.set_stream_id("briefing-B-1");
+  *r.add_events() = clients::NewEvent(Request("B-1"), "test", absl::Now());
+  v1::WithheldValue* w = r.mutable_events(0)->add_withheld();
+  w->set_path("payload.briefing_requested.topic");
+  w->set_reason("withheld by nobody");
+  EXPECT_THAT(client_->Append(r),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("events[0].withheld: set by the server on reads only")));
+  r.mutable_events(0)->clear_withheld();
+  EXPECT_TRUE(client_->Append(r).ok()) << "the same event without it is recorded";
+}
+
 // Harlow 12.5: a complaint may be raised with the Leader (a councillor)
 // instead of an officer, but not with both.
 TEST_F(DomainValidationTest, AComplaintIsRaisedWithAnOfficerOrACouncillorNotBoth) {
