@@ -556,12 +556,15 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
   // Withdrawn while it selected: no bundle, and not on the record as read.
   if (absl::Status withdrawn = standing->status(); !withdrawn.ok()) return ToGrpcStatus(withdrawn);
   if (too_many) {
-    return ToGrpcStatus(WithoutRetry(WithErrorInfo(
+    const absl::Status refused = WithoutRetry(WithErrorInfo(
         absl::ResourceExhaustedError(absl::StrCat(
             "the filter selects more than ", max_events,
             " events, the most one export holds (maxExportEvents, "
             "security.limits.maxExportEvents); narrow it (a case, a group, a period)")),
-        "EXPORT_TOO_LARGE", {{"max_export_events", absl::StrCat(max_events)}})));
+        "EXPORT_TOO_LARGE", {{"max_export_events", absl::StrCat(max_events)}}));
+    // A per-principal limit's refusal, on the record as the others are.
+    options_.gate->Refused(*grant, kExport, *request, refused);
+    return ToGrpcStatus(refused);
   }
   absl::StatusOr<std::string> bundle =
       integrity_->ExportBundle(events, request->description(), Describe(request->filter()));

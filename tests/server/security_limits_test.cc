@@ -97,6 +97,15 @@ TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
   EXPECT_EQ(bundle.status().code(), absl::StatusCode::kResourceExhausted) << bundle.status();
   EXPECT_TRUE(absl::StrContains(bundle.status().message(), "more than 50 events"))
       << bundle.status();
+  // On the record as denied too (it was not: outside probe).
+  recorded = false;
+  for (const auto& r : AccessRecords("auditor")) {
+    const auto& a = r.event().payload().access_recorded();
+    recorded |= a.method() == "evenhand.v1.Audit/Export" &&
+                absl::StartsWith(a.outcome(), "denied: ") &&
+                absl::StrContains(a.outcome(), "security.limits.maxExportEvents");
+  }
+  EXPECT_TRUE(recorded);
 }
 
 // A second server whose disk is "full" for its own records: its free-space
