@@ -474,7 +474,13 @@ absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags) {
   if (period->to) *request.mutable_to() = ToProtoTime(*period->to);
   if (!flags.as_of.empty()) {
     uint64_t position;
-    if (absl::SimpleAtoi(flags.as_of, &position)) {
+    // Digits alone are a position (not " 5" or "+5", which SimpleAtoi takes).
+    const bool digits = std::all_of(flags.as_of.begin(), flags.as_of.end(), absl::ascii_isdigit);
+    if (digits && !absl::SimpleAtoi(flags.as_of, &position)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--as-of: ", flags.as_of, " is too large for a log position (at most 2^64 - 1)"));
+    }
+    if (digits) {
       request.set_as_of_position(position);
     } else {
       // "As the log stood on 1 March": at the end of that day, or now if

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "base/nearest.h"
 #include "clients/cli/common.h"
 
@@ -88,6 +89,20 @@ int Main(int argc, char** argv) {
         return kUsage;
       }
       break;
+    }
+  }
+  // "--from=" with nothing after the "=" would take the next argument as
+  // its value ("--from= --to=2026-06-30" read --from as "--to=...", and
+  // "--as-of= 2026-11-01" ran as --as-of=2026-11-01): refused, not guessed.
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() > 3 && absl::StartsWith(arg, "--") && arg.back() == '=') {
+      std::fprintf(stderr,
+                   "evenhand: %s has no value after the \"=\": give one (%s...), or leave the "
+                   "flag out\n",
+                   arg.c_str(), arg.c_str());
+      return kUsage;
     }
   }
   try {

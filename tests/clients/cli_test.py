@@ -606,6 +606,11 @@ class EvenHandCli(unittest.TestCase):
                            (["replay", "--from=3026-03-01"], "past the year 2199"),
                            # The server's last year is 2199: refused here, not there.
                            (["findings", "--from=2200-12-31"], "past the year 2199"),
+                           # An empty value would take the next argument as its own.
+                           (["report", "--from=", "--to=2026-06-30"], "--from= has no value"),
+                           (["report", "--as-of=", "2026-11-01"], "--as-of= has no value"),
+                           (["report", "--as-of= 5"], "neither a date"),
+                           (["report", "--as-of=18446744073709551616"], "too large for a log"),
                            (["replay", "--from=20266-03-01"], "neither a date"),
                            (["replay", "--from=+2026-03-01"], "neither a date"),
                            (["replay", "--to-position=0x10"], "decimal digits"),
