@@ -3,7 +3,10 @@
 // same decisions over real TLS are in tests/server/security_test.cc.
 #include "services/auth/authorizer.h"
 
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -136,15 +139,27 @@ TEST(AuthorizerTest, ACertificateIsOnePrincipalsAndRecordedByTheNameItListed) {
 // checked against the certificate's notAfter again (outside probe: an
 // expired certificate read on through a resumed session). The identity
 // carries the moment its credential ends, for the streams it opens.
-TEST(AuthorizerTest, ACertificateThatExpiredSinceItsConnectionBeganIsRefused) {
-  absl::Time now = absl::FromUnixSeconds(1800000000);
-  auto a = Authorizer::Create(Config(R"({"principals": [
+// An authoriser whose one principal, "auditor", is certificate a.demo's,
+// and a caller over TLS with that certificate.
+absl::StatusOr<std::unique_ptr<Authorizer>> OneAuditor(std::function<absl::Time()> clock = [] {
+  return absl::Now();
+}) {
+  return Authorizer::Create(Config(R"({"principals": [
       {"name": "auditor", "certificateNames": ["a.demo"], "roles": ["auditor"]}]})"),
-                              /*local_mode=*/false, [&now] { return now; });
-  ASSERT_TRUE(a.ok()) << a.status();
+                            /*local_mode=*/false, std::move(clock));
+}
+Caller AuditorCaller() {
   Caller caller;
   caller.tls = true;
   caller.certificate_names = {"a.demo"};
+  return caller;
+}
+
+TEST(AuthorizerTest, ACertificateThatExpiredSinceItsConnectionBeganIsRefused) {
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+  auto a = OneAuditor([&now] { return now; });
+  ASSERT_TRUE(a.ok()) << a.status();
+  Caller caller = AuditorCaller();
   caller.certificate_not_after = now + absl::Seconds(30);
   absl::StatusOr<Identity> id = (*a)->Authenticate(caller);
   ASSERT_TRUE(id.ok()) << id.status();
@@ -165,13 +180,9 @@ TEST(AuthorizerTest, ACertificateThatExpiredSinceItsConnectionBeganIsRefused) {
 // Two bearer tokens on one call: which one is meant is not guessed (the
 // first was taken, the rest ignored: outside probe).
 TEST(AuthorizerTest, ACallWithTwoAuthorizationHeadersIsRefused) {
-  auto a = Authorizer::Create(Config(R"({"principals": [
-      {"name": "auditor", "certificateNames": ["a.demo"], "roles": ["auditor"]}]})"),
-                              /*local_mode=*/false);
+  auto a = OneAuditor();
   ASSERT_TRUE(a.ok()) << a.status();
-  Caller caller;
-  caller.tls = true;
-  caller.certificate_names = {"a.demo"};
+  Caller caller = AuditorCaller();
   caller.authorization = "Bearer x.y.z";
   caller.authorization_headers = 2;
   absl::StatusOr<Identity> id = (*a)->Authenticate(caller);
