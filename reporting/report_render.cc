@@ -69,7 +69,8 @@ std::string HtmlCell(absl::string_view text) {
   int run = 0;
   for (size_t i = 0; i < escaped.size(); ++i) {
     const char c = escaped[i];
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+    // (Printable() has written tabs and CRs as escapes already.)
+    if (c == ' ' || c == '\n') {
       run = 0;
       out += c;
       continue;

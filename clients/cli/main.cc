@@ -97,7 +97,8 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--") break;
-    if (arg.size() > 3 && absl::StartsWith(arg, "--") && arg.back() == '=') {
+    // (Only the first "=": "--correlation-id=dGVzdA==" has a value.)
+    if (arg.size() > 3 && absl::StartsWith(arg, "--") && arg.find('=') == arg.size() - 1) {
       std::fprintf(stderr,
                    "evenhand: %s has no value after the \"=\": give one (%s...), or leave the "
                    "flag out\n",

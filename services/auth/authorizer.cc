@@ -415,7 +415,8 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
   if (!caller.certificate_names.empty()) {
     // The handshake checked the dates when the connection (or the TLS
     // session it resumed) began, which may be hours ago.
-    if (now >= caller.certificate_not_after) {
+    // notAfter itself is within the validity (RFC 5280 4.1.2.5).
+    if (now > caller.certificate_not_after) {
       return absl::UnauthenticatedError(absl::StrCat(
           "the client certificate ",
           caller.certificate_not_after == absl::InfinitePast()
@@ -506,6 +507,7 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
         "--token-file)");
   }
   // Every principal that matches the caller gives it its roles.
+  id.listed = !matched.empty();
   if (by_name != nullptr) {
     id.principal = by_name->name();
   } else if (caller.authorization.empty()) {
@@ -672,14 +674,21 @@ absl::StatusOr<Grant> Authorizer::AuthorizeWith(const Policy& policy_ref, const 
   // withheld (a group's, without the auditor's role) gets no proofs and no
   // hashes, until withheld values are kept as salted commitments
   // (WithheldValue.commitment, docs/SECURITY.md).
+  // Tree heads and checkpoints too: a checkpoint's chain head is the hash
+  // chain after its last event (checkpoints a second apart in a quiet log
+  // are at consecutive sizes), and a tree head of any size n covers event n
+  // with the heads of smaller sizes (review).
   const bool withheld_reader = !identity.Groups().empty() && !identity.HasRole("auditor");
-  if (withheld_reader && (method == "evenhand.v1.Audit/GetInclusionProof" ||
-                          method == "evenhand.v1.Audit/GetConsistencyProof")) {
+  if (withheld_reader &&
+      (method == "evenhand.v1.Audit/GetInclusionProof" ||
+       method == "evenhand.v1.Audit/GetConsistencyProof" ||
+       method == "evenhand.v1.Audit/GetTreeHead" || method == "evenhand.v1.Audit/GetCheckpoint" ||
+       method == "evenhand.v1.Audit/ListCheckpoints")) {
     return absl::PermissionDeniedError(absl::StrCat(
         Who(identity), " may not call ", method,
-        ": it reads events with other groups' confidential values withheld, and a proof's hashes "
-        "cover whole events, so they would let it check guesses at those values; an auditor "
-        "checks inclusion (evenhand verify), and tree heads and checkpoints are open to it"));
+        ": it reads events with other groups' confidential values withheld, and the log's "
+        "hashes (proofs, tree heads, checkpoints' chain heads) cover whole events, so they would "
+        "let it check guesses at those values; an auditor checks the log (evenhand verify)"));
   }
   // A group principal reads, of what it may read, only its own group's, and
   // only if it has no wider role for the method.

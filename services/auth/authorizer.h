@@ -25,9 +25,9 @@
 //        admin               EventLog.GetStatus
 //      Anyone authenticated may fetch the public key, checkpoints and proofs
 //      (public evidence), but for a group principal without the auditor's
-//      role: no proofs, and no hashes in its reads (a hash covering a value
-//      withheld from it would let it check a guess at the value). Nobody can
-//      delete or rewrite: there is no method.
+//      role: no proofs, tree heads or checkpoints, and no hashes in its reads
+//      (a hash covering a value withheld from it would let it check a guess
+//      at the value). Nobody can delete or rewrite: there is no method.
 //   5. says what the grant is for the service to apply: full values, or
 //      values withheld, and whether the read must be recorded.
 // A refusal is PERMISSION_DENIED naming the principal, the method and the
@@ -67,6 +67,8 @@ struct Identity {
   std::string authenticated_as;
   std::vector<std::string> roles;
   bool local = false;
+  // Whether a configured principal names it (its roles may still be none).
+  bool listed = false;
   // When what it proved itself with stops being taken: its client
   // certificate's notAfter, its token's expiry (with the leeway), whichever
   // comes first. A stream it opened ends then (standing_grants.h).

@@ -151,7 +151,7 @@ void Denied(const absl::Status& status) {
 
 CallGate::CallGate(Authorizer* authorizer, storage::EventStore* store,
                    std::function<absl::Time()> clock)
-    : authorizer_(authorizer), store_(store), clock_(std::move(clock)) {
+    : authorizer_(authorizer), store_(store), clock_(std::move(clock)), standing_(clock_) {
   // Shown as 0 before the first refusal, so that a rate can be taken.
   for (absl::StatusCode code : {absl::StatusCode::kUnauthenticated,
                                 absl::StatusCode::kPermissionDenied}) {
@@ -188,7 +188,7 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
     return identity.status();
   }
   absl::StatusOr<Grant>& grant = decision.grant;
-  if (!grant.ok() && identity->roles.empty() && !identity->local) {
+  if (!grant.ok() && !identity->listed && !identity->local) {
     // A caller without a role: its first refusal a minute on the record.
     const absl::Time now = clock_();
     bool record = true;

@@ -1,6 +1,7 @@
 #include "services/auth/standing_grants.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -55,7 +56,7 @@ absl::Status CheckLimit(StandingGrants::Counted counted, const Grant& grant, siz
 
 }  // namespace
 
-StandingGrants::StandingGrants() {
+StandingGrants::StandingGrants(std::function<absl::Time()> clock) : clock_(std::move(clock)) {
   // Shown as 0 before the first, so that a rate can be taken.
   Withdrawn(absl::StatusCode::kPermissionDenied);
   Withdrawn(absl::StatusCode::kAborted);
@@ -200,13 +201,15 @@ void StandingGrants::ExpireLoop() {
   SetThreadName("eh-grants");
   absl::MutexLock lock(&mu_);
   while (!stopping_) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_();
     std::vector<std::shared_ptr<Entry>> expired;
     absl::Time next = absl::InfiniteFuture();
     for (const std::shared_ptr<Entry>& e : entries_) {
       if (e->withdrawn.load(std::memory_order_acquire)) continue;
       const absl::Time at = e->grant.identity.expires_at;
-      if (at <= now) {
+      // Taken up to its moment itself (a certificate's notAfter is within
+      // it): over once that has passed.
+      if (at < now) {
         expired.push_back(e);
       } else {
         next = std::min(next, at);
@@ -233,8 +236,11 @@ void StandingGrants::ExpireLoop() {
       mu_.Lock();
       continue;
     }
-    // Until the next expiry, or sooner if a call expiring sooner comes.
-    mu_.AwaitWithDeadline(absl::Condition(&wake_), next);
+    // Until just past the next expiry, or sooner if a call expiring sooner
+    // comes. (The clock is absl::Now()'s in the server; a test's clock
+    // moves on its own, and a wake-up a second at most looks again.)
+    mu_.AwaitWithDeadline(absl::Condition(&wake_),
+                          std::min(next + absl::Milliseconds(1), absl::Now() + absl::Seconds(1)));
   }
 }
 

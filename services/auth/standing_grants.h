@@ -82,7 +82,8 @@ class StandingGrants {
     kWatch,  // grant.max_obligation_watches (TOO_MANY_WATCHES)
   };
 
-  StandingGrants();
+  // `clock` tells when a credential has expired (the Authorizer's).
+  explicit StandingGrants(std::function<absl::Time()> clock = [] { return absl::Now(); });
   ~StandingGrants();
   StandingGrants(const StandingGrants&) = delete;
   StandingGrants& operator=(const StandingGrants&) = delete;
@@ -125,6 +126,7 @@ class StandingGrants {
   absl::Time next_expiry_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  const std::function<absl::Time()> clock_;
   std::thread expirer_;
 };
 

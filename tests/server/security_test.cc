@@ -277,8 +277,8 @@ TEST_F(SecurityTest, AGroupReadsItsOwnConfidentialContentAndNoOtherGroups) {
 // reads labour's disclosure to it with the summary withheld, could hash the
 // event with each guess at the summary and compare with the event's leaf
 // hash, the chain hash after it or a proof's path (an outside probe
-// recovered summaries so). It gets no hashes in its replay and no proofs;
-// tree heads stay open to it, and the auditor has all.
+// recovered summaries so). It gets no hashes in its replay, no proofs, no
+// tree heads and no checkpoints; the auditor has all.
 TEST_F(SecurityTest, AGroupGetsNoHashThatCoversAValueWithheldFromIt) {
   const std::string& stream = LabourBriefing();
   int events = 0;
@@ -309,7 +309,14 @@ TEST_F(SecurityTest, AGroupGetsNoHashThatCoversAValueWithheldFromIt) {
   EXPECT_EQ(proof.status().code(), absl::StatusCode::kPermissionDenied) << proof.status();
   EXPECT_EQ(Audit(As("green")).GetConsistencyProof(disclosed, disclosed + 1).status().code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(Audit(As("green")).GetTreeHead().ok());
+  // Nor tree heads or checkpoints: the tree head of a size n covers event n
+  // with those of smaller sizes, and checkpoints a second apart in a quiet
+  // log carry the chain head before and after one event (review).
+  EXPECT_EQ(Audit(As("green")).GetTreeHead(disclosed).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Audit(As("green")).GetCheckpoint().status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Audit(As("green")).GetPublicKey().ok()) << "the key is no hash of an event";
   // The auditor's replay and proofs carry the hashes.
   v1::ReplayRequest one;
   one.mutable_filter()->set_from_position(disclosed);
