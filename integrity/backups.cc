@@ -133,6 +133,10 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     info->set_backup_id(b.id);
     info->set_size_bytes(b.size_bytes);
     info->set_files(b.files);
+    if (!b.damage.empty()) {
+      info->set_damage(b.damage);  // not complete, and nothing more is known
+      continue;
+    }
     absl::StatusOr<v1::BackupManifest> manifest = ParseManifest(b.metadata);
     if (manifest.ok()) *info->mutable_manifest() = *std::move(manifest);
     std::error_code ec;
@@ -159,6 +163,20 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
                                             " (it holds backups ", ids, ")"));
   }
   const uint32_t id = chosen->backup_id();
+  if (!chosen->damage().empty()) {
+    // Never an older one in its place without a word: the newest is what
+    // "restore the newest" asks for.
+    std::string complete;
+    for (const v1::BackupInfo& b : folder.backups()) {
+      if (b.complete()) absl::StrAppend(&complete, complete.empty() ? "" : ", ", b.backup_id());
+    }
+    return absl::DataLossError(absl::StrCat(
+        o.backup_id == 0 ? "the newest backup, " : "backup ", id, ", in ", o.from,
+        " is damaged: ", chosen->damage(), "; it cannot be restored. ",
+        complete.empty() ? std::string("No backup in the folder is complete")
+                         : absl::StrCat("Complete backups: ", complete,
+                                        "; restore one with --backup=ID if it will do")));
+  }
   if (!chosen->complete()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "backup ", id, " in ", o.from, " is incomplete: ",

@@ -231,9 +231,14 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   EH_RETURN_IF_ERROR(WriteOwnerOnly(pending + "/manifest.json", manifest_json));
   EH_RETURN_IF_ERROR(SyncPath(pending));
 
-  EH_ASSIGN_OR_RETURN(storage::CreatedBackup created,
-                      storage::CreateBackup(store_->db(), dir, manifest_json,
-                                            /*flush=*/!store_->write_state().read_only));
+  absl::StatusOr<storage::CreatedBackup> taken = storage::CreateBackup(
+      store_->db(), dir, manifest_json, /*flush=*/!store_->write_state().read_only);
+  if (!taken.ok()) {
+    // Not left until the next backup (it holds a copy of the signing key).
+    fs::remove_all(pending, ec);
+    return taken.status();
+  }
+  const storage::CreatedBackup& created = *taken;
   const std::string extras = integrity::BackupExtrasDir(dir, created.backup.id);
   fs::remove_all(extras, ec);
   fs::rename(pending, extras, ec);

@@ -32,6 +32,9 @@ struct BackupSummary {
   uint64_t size_bytes = 0;  // all of this backup's files
   uint32_t files = 0;
   std::string metadata;
+  // Non-empty for a backup RocksDB cannot read whole (it lists it as
+  // corrupted): what is wrong. Only `id` is known then.
+  std::string damage;
 };
 
 struct CreatedBackup {
@@ -41,17 +44,21 @@ struct CreatedBackup {
 
 // Copies `db` into the backup folder `dir` (created, owner-only, if
 // missing) with `metadata`. With `flush`, memtables are flushed first (a
-// database opened read-only cannot). Deletes nothing: which backups are
-// worth keeping is the caller's to say (DeleteBackups), once the new one is
-// complete.
+// database opened read-only cannot). Then reads every file of the new backup
+// back against its checksum: files already in the folder are shared, not
+// copied again, so one damaged there would make this backup (and every
+// later one) unrestorable without a word. If one is, the new backup is
+// deleted again and DataLoss says which file. Deletes nothing else: which
+// backups are worth keeping is the caller's to say (DeleteBackups), once the
+// new one is complete.
 absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
                                            const std::string& metadata, bool flush);
 
 // Deletes backup `id` of `dir`, and the files no other backup shares.
 absl::Status DeleteBackup(const std::string& dir, uint32_t id);
 
-// The backups in `dir`, oldest first. NotFound if `dir` holds none (or is
-// not a backup folder).
+// The backups in `dir`, oldest first, damaged ones too (BackupSummary::
+// damage). NotFound if `dir` holds none (or is not a backup folder).
 absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir);
 
 // Checks every file of backup `id` against the size and checksum recorded

@@ -31,7 +31,10 @@ void PrintBackup(const v1::BackupInfo& b) {
   std::printf("%-6u %-22s %12s %12s  %-10s %s\n", b.backup_id(),
               m.has_started_at() ? FormatTimestamp(m.started_at()).c_str() : "?",
               absl::StrCat(m.checkpoint().checkpoint().tree_size()).c_str(),
-              Mib(b.size_bytes()).c_str(), b.complete() ? "complete" : "INCOMPLETE",
+              Mib(b.size_bytes()).c_str(),
+              !b.damage().empty() ? absl::StrCat("DAMAGED: ", b.damage()).c_str()
+              : b.complete()      ? "complete"
+                                  : "INCOMPLETE",
               m.signing_key_included() ? "key included" : "key not included");
 }
 

@@ -39,7 +39,9 @@ int List(const RestoreFlags& flags) {
                 m.has_started_at() ? FormatTimestamp(m.started_at()).c_str() : "?",
                 static_cast<unsigned long long>(m.checkpoint().checkpoint().tree_size()),
                 static_cast<unsigned long long>(m.last_position()),
-                b.complete() ? "complete" : "INCOMPLETE (not restorable)");
+                !b.damage().empty() ? absl::StrCat("DAMAGED (not restorable): ", b.damage()).c_str()
+                : b.complete()      ? "complete"
+                                    : "INCOMPLETE (not restorable)");
   }
   return kOk;
 }

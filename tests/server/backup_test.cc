@@ -44,6 +44,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using CliResult = testing::ProgramResult;
 
@@ -515,6 +516,91 @@ TEST_F(TamperedBackupTest, DamagedFileIsRefused) {
   for (const auto& f : fs::recursive_directory_iterator(backups_)) {
     EXPECT_NE(f.path().filename(), "damage-found.txt") << f.path();
   }
+}
+
+// Table files already in the folder are shared by the next backup, not
+// copied again: a damaged one made every later backup unrestorable while
+// each said "taken" (outside probe). The next backup reads its files back,
+// says so, and is not kept.
+TEST_F(TamperedBackupTest, ADamagedSharedFileFailsTheNextBackupRatherThanHidingInIt) {
+  std::vector<fs::path> tables;
+  for (const auto& f : fs::recursive_directory_iterator(backups_)) {
+    if (f.path().extension() == ".sst") tables.push_back(f.path());
+  }
+  ASSERT_FALSE(tables.empty());
+  for (const fs::path& t : tables) {  // every one, so that the next backup shares a damaged one
+    std::fstream file(t, std::ios::in | std::ios::out | std::ios::binary);
+    char c;
+    file.seekg(100);
+    file.get(c);
+    file.seekp(100);
+    file.put(static_cast<char>(c ^ 0x20));
+  }
+  StartServer();
+  AppendSome("s-", 5);
+  auto stub = v1::Operations::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::BackupRequest request;
+  request.set_to(backups_);
+  v1::BackupInfo info;
+  const grpc::Status s = stub->Backup(&context, request, &info);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
+  EXPECT_THAT(s.error_message(), AllOf(HasSubstr("does not read back whole"),
+                                       HasSubstr("shares with earlier backups is damaged")));
+  StopServer();
+  CliResult listed = RunCli({"restore", "--from=" + backups_, "--list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, Not(HasSubstr(absl::StrCat("\n", original_ + 1, " "))))
+      << "the backup that cannot be restored is not kept";
+}
+
+// A backup one of whose files is missing was left out of the list, and a
+// restore of "the newest" restored the one before it with exit 0, dropping
+// what came after (outside probe). It is listed as damaged, naming the file,
+// and a restore of the newest is refused, naming the complete ones.
+TEST_F(BackupTest, ABackupMissingAFileIsListedAsDamagedAndNeverPassedOver) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 30);
+  const uint32_t first = Backup(backups).backup_id();
+  AppendSome("b-", 30);
+  const uint32_t second = Backup(backups).backup_id();
+  StopServer();
+  auto files_of = [&](uint32_t id) {
+    std::set<std::string> files;
+    std::ifstream meta(fs::path(backups) / "meta" / std::to_string(id));
+    std::string line;
+    while (std::getline(meta, line)) {
+      const std::string path = line.substr(0, line.find(' '));
+      if (path.find('/') != std::string::npos) files.insert(path);
+    }
+    return files;
+  };
+  const std::set<std::string> earlier = files_of(first);
+  std::string only_second;
+  for (const std::string& f : files_of(second)) {
+    if (!earlier.contains(f)) only_second = f;
+  }
+  ASSERT_FALSE(only_second.empty());
+  ASSERT_TRUE(fs::remove(fs::path(backups) / only_second));
+
+  CliResult listed = RunCli({"restore", "--from=" + backups, "--list"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, AllOf(HasSubstr("DAMAGED (not restorable)"),
+                                   HasSubstr(only_second + ", one of its files, is missing")));
+  CliResult newest = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(newest.exit_code, 1) << newest.output;
+  EXPECT_THAT(newest.output,
+              AllOf(HasSubstr(absl::StrCat("the newest backup, ", second)), HasSubstr("is damaged"),
+                    HasSubstr(absl::StrCat("Complete backups: ", first))));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+  CliResult named = RunCli({"restore", "--from=" + backups, "--backup=" + std::to_string(second),
+                            "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(named.exit_code, 1) << named.output;
+  EXPECT_THAT(named.output, HasSubstr(absl::StrCat("backup ", second, ", in ")));
+  CliResult older = RunCli({"restore", "--from=" + backups, "--backup=" + std::to_string(first),
+                            "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(older.exit_code, 0) << older.output;
 }
 
 TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {
