@@ -82,8 +82,8 @@ absl::StatusOr<SignatureBlock> ParsePayload(absl::string_view payload) {
                                                 "signature",  "checkpoint",
                                                 "checkpoint-signature", "consistency"};
   if (parts.size() != names.size()) {
-    return Bad(absl::StrCat("the signature line has ", parts.size(), " fields, not ",
-                            names.size()));
+    return Bad(absl::StrCat("the signature line has ", parts.size(),
+                            " name=value fields after its marker, not ", names.size()));
   }
   std::vector<absl::string_view> values;
   for (size_t i = 0; i < names.size(); ++i) {
