@@ -565,6 +565,10 @@ grpc::Status FairnessService::GetReport(grpc::ServerContext* context,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  // A reader values are withheld from elsewhere gets no hash of the log
+  // (auth::Grant::hashes): the root of the tree read, at an as-of position
+  // of its choosing, would let it check guesses at those values.
+  if (!grant->hashes) report->mutable_provenance()->clear_root_hash();
   *response = std::move(*report);
   return grpc::Status::OK;
 }

@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -114,6 +116,24 @@ std::string DamageOf(const std::string& dir, uint32_t id) {
                       "file it names is there");
 }
 
+// RocksDB's first delete in an engine collects the files no backup it could
+// read refers to: those of damaged backups too (backup_engine.h,
+// GarbageCollect). Refused while the folder holds any, so that what is left
+// of them stays for the operator to look at.
+absl::Status DeleteBackupOf(Engine& e, const std::string& dir, uint32_t id) {
+  std::vector<rocksdb::BackupID> damaged;
+  e.engine->GetCorruptedBackups(&damaged);
+  if (!damaged.empty()) {
+    std::string ids;
+    for (rocksdb::BackupID d : damaged) absl::StrAppend(&ids, ids.empty() ? "" : ", ", d);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backup ", id, " of ", dir, " is not deleted: the folder holds damaged backups (", ids,
+        "), and deleting would take what is left of their files with it; look at them "
+        "(evenhand restore --list), then move them aside (their meta/<id> and private/<id>)"));
+  }
+  return Rocks(e.engine->DeleteBackup(id), absl::StrCat("cannot delete backup ", id, " in ", dir));
+}
+
 }  // namespace
 
 absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
@@ -138,12 +158,20 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
   // Shared files were not copied, so not read: a damaged one in the folder
   // would go unnoticed until a restore, for this backup and every later one.
   if (rocksdb::IOStatus v = e.engine->VerifyBackup(id, /*verify_with_checksum=*/true); !v.ok()) {
-    (void)e.engine->DeleteBackup(id);  // unrestorable: not to be counted as kept
+    if (!v.IsCorruption() && !v.IsNotFound()) {
+      return Rocks(v, absl::StrCat("backup ", id, " was taken but cannot be read back from ", dir));
+    }
+    // Unrestorable: not to be counted as kept. Deleted unless that would
+    // take what is left of damaged backups' files with it (DeleteBackupOf);
+    // kept, it stays incomplete (its Even Hand part is never moved in).
+    const absl::Status deleted = DeleteBackupOf(e, dir, id);
     return absl::DataLossError(absl::StrCat(
-        "the backup was taken but does not read back whole, and was deleted again: a file in ", dir,
-        " that it shares with earlier backups is damaged (", v.ToString(),
-        "); the earlier backups that use that file cannot be restored either. Back up into a "
-        "new folder (backup.dir), and keep this one aside until you have looked at it"));
+        "backup ", id, " was taken but does not read back whole (", v.ToString(), "): a file in ",
+        dir, " that it shares with earlier backups is damaged, so they cannot be restored either. ",
+        deleted.ok() ? std::string("It was deleted again. ")
+                     : absl::StrCat("It is kept, incomplete (", deleted.message(), "). "),
+        "Back up into a new folder (backup.dir), and keep this one aside until you have looked "
+        "at it"));
   }
   rocksdb::BackupInfo info;
   EH_RETURN_IF_ERROR(Rocks(e.engine->GetBackupInfo(id, &info, /*include_file_details=*/true),
@@ -168,7 +196,7 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
 absl::Status DeleteBackup(const std::string& dir, uint32_t id) {
   Engine e;
   EH_RETURN_IF_ERROR(OpenWritable(dir, &e));
-  return Rocks(e.engine->DeleteBackup(id), absl::StrCat("cannot delete backup ", id, " in ", dir));
+  return DeleteBackupOf(e, dir, id);
 }
 
 absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir) {

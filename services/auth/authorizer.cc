@@ -677,24 +677,31 @@ absl::StatusOr<Grant> Authorizer::AuthorizeWith(const Policy& policy_ref, const 
   // Tree heads and checkpoints too: a checkpoint's chain head is the hash
   // chain after its last event (checkpoints a second apart in a quiet log
   // are at consecutive sizes), and a tree head of any size n covers event n
-  // with the heads of smaller sizes (review).
+  // with the heads of smaller sizes (review). So do a signed report (its
+  // checkpoint, and the root at an as-of position of the reader's choosing)
+  // and a backup's manifest, for a principal that holds a group's role with
+  // the committee's or an admin's (a councillor on the standards committee);
+  // its GetReport comes without the root (Grant::hashes).
   const bool withheld_reader = !identity.Groups().empty() && !identity.HasRole("auditor");
   if (withheld_reader &&
       (method == "evenhand.v1.Audit/GetInclusionProof" ||
        method == "evenhand.v1.Audit/GetConsistencyProof" ||
        method == "evenhand.v1.Audit/GetTreeHead" || method == "evenhand.v1.Audit/GetCheckpoint" ||
-       method == "evenhand.v1.Audit/ListCheckpoints")) {
+       method == "evenhand.v1.Audit/ListCheckpoints" ||
+       method == "evenhand.v1.Fairness/GetReportDocument" ||
+       method == "evenhand.v1.Operations/Backup" ||
+       method == "evenhand.v1.Operations/ListBackups")) {
     return absl::PermissionDeniedError(absl::StrCat(
         Who(identity), " may not call ", method,
         ": it reads events with other groups' confidential values withheld, and the log's "
         "hashes (proofs, tree heads, checkpoints' chain heads) cover whole events, so they would "
         "let it check guesses at those values; an auditor checks the log (evenhand verify)"));
   }
+  grant.hashes = !withheld_reader;
   // A group principal reads, of what it may read, only its own group's, and
   // only if it has no wider role for the method.
   if (grant.values == Grant::Values::kFull && !identity.HasRole("auditor")) {
     grant.values = Grant::Values::kOwnGroupOnly;
-    grant.hashes = false;
     grant.groups = identity.Groups();
     if (const auto* read = dynamic_cast<const v1::ReadStreamRequest*>(&request)) {
       EH_ASSIGN_OR_RETURN(std::string owner, OwnerOf(read->stream_id()));

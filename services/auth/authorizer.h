@@ -93,9 +93,10 @@ struct Grant {
   Values values = Values::kNone;
   // The reader's groups, for kOwnGroupOnly.
   std::vector<std::string> groups;
-  // Whether the events it reads may carry their hashes (Replay's leaf and
-  // chain hashes): not when values are withheld from it, as a hash covering a
-  // withheld value would let it check a guess at the value.
+  // Whether what it reads may carry the log's hashes (Replay's leaf and
+  // chain hashes, a report's root): not for a principal values are withheld
+  // from, as a hash covering a withheld value would let it check a guess at
+  // the value.
   bool hashes = true;
   // The call reads the log's content for a person or an auditor: it must
   // be on the record (AccessRecorder) before it is answered.

@@ -239,8 +239,10 @@ void StandingGrants::ExpireLoop() {
     // Until just past the next expiry, or sooner if a call expiring sooner
     // comes. (The clock is absl::Now()'s in the server; a test's clock
     // moves on its own, and a wake-up a second at most looks again.)
+    // The wait is counted from the clock's now, in real time.
     mu_.AwaitWithDeadline(absl::Condition(&wake_),
-                          std::min(next + absl::Milliseconds(1), absl::Now() + absl::Seconds(1)));
+                          absl::Now() + std::clamp(next - now + absl::Milliseconds(1),
+                                                   absl::ZeroDuration(), absl::Seconds(1)));
   }
 }
 

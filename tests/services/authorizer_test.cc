@@ -193,6 +193,36 @@ TEST(AuthorizerTest, ACallWithTwoAuthorizationHeadersIsRefused) {
               ::testing::HasSubstr("the call carries 2 authorization headers"));
 }
 
+// A principal with a group's role reads events with other groups' values
+// withheld; any hash of the log covers those values and would let it check
+// guesses at them. So with the committee's role too (a councillor on the
+// standards committee), its signed reports (a checkpoint; the root at an
+// as-of position of its choosing) and its reports' roots are withheld, as
+// tree heads and checkpoints are (review).
+TEST(AuthorizerTest, APrincipalWithAGroupsRoleGetsNoHashOfTheLogWhateverElseItHolds) {
+  auto a = Authorizer::Create(v1::SecurityConfig(), /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Identity councillor;
+  councillor.principal = "cllr";
+  councillor.authenticated_as = "token cllr";
+  councillor.roles = {"group:labour", "committee"};
+  const v1::ReportRequest report;
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      (*a)->Authorize(councillor, "evenhand.v1.Fairness/GetReportDocument", report).status()));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      (*a)->Authorize(councillor, "evenhand.v1.Audit/GetCheckpoint", v1::GetCheckpointRequest())
+          .status()));
+  absl::StatusOr<Grant> g = (*a)->Authorize(councillor, "evenhand.v1.Fairness/GetReport", report);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_FALSE(g->hashes) << "its report comes without the root";
+  Identity clerk = councillor;
+  clerk.roles = {"committee"};
+  g = (*a)->Authorize(clerk, "evenhand.v1.Fairness/GetReport", report);
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_TRUE(g->hashes);
+  EXPECT_TRUE((*a)->Authorize(clerk, "evenhand.v1.Fairness/GetReportDocument", report).ok());
+}
+
 TEST(AuthorizerTest, InLocalModeASystemWithoutALaneMayAppend) {
   auto a = Authorizer::Create(v1::SecurityConfig(), /*local_mode=*/true);
   ASSERT_TRUE(a.ok()) << a.status();
