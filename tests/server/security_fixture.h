@@ -92,12 +92,17 @@ class SecurityTest : public ::testing::Test {
     dir_ = new TempDir();
     certs_ = dir_->Sub("certs");
     ASSERT_TRUE(testing::MakeCerts(certs_));
-    // make-certs' config, with small limits per principal to reach.
+    // make-certs' config, with small limits per principal to reach, and
+    // labour's councillors signing in by token (one may sit on the standards
+    // committee too).
     const std::string config = dir_->Sub("tls.json");
     std::ofstream(config) << absl::StrReplaceAll(
         ReadFile(certs_ + "/evenhandd.tls.json"),
         {{"\"security\": {",
-          "\"security\": {\"limits\": {\"maxSubscriptions\": 2, \"maxExportEvents\": 50},"}});
+          "\"security\": {\"limits\": {\"maxSubscriptions\": 2, \"maxExportEvents\": 50},"},
+         {"\"principals\": [",
+          "\"principals\": [{\"name\": \"labour-councillors\", \"tokenGroups\": "
+          "[\"labour-councillors\"], \"roles\": [\"group:labour\"]},"}});
     server_ = new ChildServer(*dir_, 0, {absl::StrCat("--config=", config), "--demo"});
     server_->Start();
   }

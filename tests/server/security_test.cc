@@ -374,6 +374,31 @@ TEST_F(SecurityTest, ACallerWithoutARoleIsRecordedOnceAMinuteNotOncePerCall) {
   EXPECT_EQ(labour_refusals, 3);
 }
 
+// A councillor on the standards committee reads as labour (other groups'
+// values withheld) and as the committee: its reports come without the
+// root of the tree they read, and it gets no signed report (a checkpoint,
+// and a root at an as-of position of its choosing), as the review of the
+// first fix found. The committee's own report has its root.
+TEST_F(SecurityTest, ACouncillorOnTheCommitteeGetsReportsWithoutTheLogsHashes) {
+  const std::string token =
+      Token("cllr.both", "", R"("groups":["labour-councillors","standards-committee"])");
+  absl::StatusOr<v1::FairnessReport> report =
+      Fairness(As("", token)).GetReport(v1::ReportRequest());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->provenance().root_hash().empty());
+  EXPECT_GT(report->provenance().tree_size(), 0u);
+  grpc::ClientContext context;
+  v1::ReportDocumentRequest document;
+  v1::ReportDocument signed_report;
+  const grpc::Status refused = v1::Fairness::NewStub(Dial(As("", token)))
+                                   ->GetReportDocument(&context, document, &signed_report);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
+  absl::StatusOr<v1::FairnessReport> clerks =
+      Fairness(As("committee")).GetReport(v1::ReportRequest());
+  ASSERT_TRUE(clerks.ok()) << clerks.status();
+  EXPECT_EQ(clerks->provenance().root_hash().size(), 32u);
+}
+
 TEST_F(SecurityTest, TheCommitteesReportCarriesNoConfidentialValue) {
   LabourBriefing();
   // Every confidential value in the log, as the auditor (who sees them) reads it.
