@@ -95,6 +95,14 @@ std::string HtmlCell(absl::string_view text) {
   return out;
 }
 
+// Links to the evidence table's rows of the events at `positions`.
+std::string EvidenceLinks(const google::protobuf::RepeatedField<uint64_t>& positions) {
+  std::vector<std::string> links;
+  for (uint64_t p : positions)
+    links.push_back(absl::StrFormat("<a href=\"#event-%d\">#%d</a>", p, p));
+  return absl::StrJoin(links, " ");
+}
+
 // A text cell of the CSV forms (RFC 4180, with two defences for who opens
 // them). Text comes from council systems, so a name may be anything:
 // - a cell a spreadsheet would take for a formula (OWASP's "CSV injection":
@@ -397,10 +405,6 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
   } else {
     absl::StrAppend(&h, "<ol class=\"findings\" id=\"findings\">");
     for (const auto& f : r.findings()) {
-      std::vector<std::string> links;
-      for (uint64_t p : f.evidence_positions()) {
-        links.push_back(absl::StrFormat("<a href=\"#event-%d\">#%d</a>", p, p));
-      }
       absl::StrAppendFormat(
           &h,
           "<li class=\"finding\" data-rule=\"%s\" data-group=\"%s\"><div class=\"finding-head\">"
@@ -411,7 +415,7 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
           Html(f.rule_id()), Html(f.group_id()), SeverityName(f.severity()),
           SeverityName(f.severity()), Html(titles[f.rule_id()]), Html(Day(f.occurred_at())),
           Html(GroupName(r, f.group_id())), Html(f.citation()), Html(f.rule_id()),
-          Html(f.explanation()), absl::StrJoin(links, " "));
+          Html(f.explanation()), EvidenceLinks(f.evidence_positions()));
     }
     absl::StrAppend(&h, "</ol>\n");
   }
@@ -435,10 +439,6 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
                     "<th class=\"text\">Case</th><th class=\"text\">What is owed</th>"
                     "<th class=\"text\">Evidence</th></tr></thead><tbody>");
     for (const auto& o : r.obligations()) {
-      std::vector<std::string> links;
-      for (uint64_t p : o.evidence_positions()) {
-        links.push_back(absl::StrFormat("<a href=\"#event-%d\">#%d</a>", p, p));
-      }
       absl::StrAppendFormat(
           &h,
           "<tr class=\"obligation\" data-rule=\"%s\" data-group=\"%s\"><td class=\"text\">%s"
@@ -448,7 +448,7 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
           Html(o.rule_id()), Html(o.group_id()), Html(LastDay(o.due_at())), o.working_days_left(),
           Html(titles[o.rule_id()]), Html(o.citation()), HtmlCell(GroupName(r, o.group_id())),
           HtmlCell(o.officer_id()), HtmlCell(o.case_id()), HtmlCell(o.description()),
-          absl::StrJoin(links, " "));
+          EvidenceLinks(o.evidence_positions()));
     }
     absl::StrAppend(&h, "</tbody></table>\n");
   }

@@ -74,14 +74,19 @@ TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
       << s.error_message();
   // The principal's limit refused it: on the record as denied, as the other
   // per-principal limits' refusals are (docs/SECURITY.md).
-  bool recorded = false;
-  for (const auto& r : AccessRecords("auditor")) {
-    const auto& a = r.event().payload().access_recorded();
-    recorded |= a.method() == "evenhand.v1.EventLog/Subscribe" &&
-                absl::StartsWith(a.outcome(), "denied: ") &&
-                absl::StrContains(a.outcome(), "security.limits.maxSubscriptions");
-  }
-  EXPECT_TRUE(recorded);
+  // Whether the auditor's records hold a refusal of `method` naming `limit`.
+  auto denied_on_record = [&](const std::string& method, const std::string& limit) {
+    for (const auto& r : AccessRecords("auditor")) {
+      const auto& a = r.event().payload().access_recorded();
+      if (a.method() == method && absl::StartsWith(a.outcome(), "denied: ") &&
+          absl::StrContains(a.outcome(), limit)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(
+      denied_on_record("evenhand.v1.EventLog/Subscribe", "security.limits.maxSubscriptions"));
   // Another principal has its own allowance.
   auto other = v1::EventLog::NewStub(Dial(As("", Token("a.patel", "internal-audit"))));
   grpc::ClientContext other_context;
@@ -98,14 +103,7 @@ TEST_F(SecurityTest, SubscriptionsAndExportsAreLimitedPerPrincipal) {
   EXPECT_TRUE(absl::StrContains(bundle.status().message(), "more than 50 events"))
       << bundle.status();
   // On the record as denied too (it was not: outside probe).
-  recorded = false;
-  for (const auto& r : AccessRecords("auditor")) {
-    const auto& a = r.event().payload().access_recorded();
-    recorded |= a.method() == "evenhand.v1.Audit/Export" &&
-                absl::StartsWith(a.outcome(), "denied: ") &&
-                absl::StrContains(a.outcome(), "security.limits.maxExportEvents");
-  }
-  EXPECT_TRUE(recorded);
+  EXPECT_TRUE(denied_on_record("evenhand.v1.Audit/Export", "security.limits.maxExportEvents"));
 }
 
 // A second server whose disk is "full" for its own records: its free-space
