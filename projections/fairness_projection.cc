@@ -699,6 +699,38 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   return Built(builder, read_error);
 }
 
+std::vector<std::vector<v1::Finding>> FairnessProjection::CaseFindings(
+    const std::vector<std::string>& stream_ids, uint64_t position, const FairnessSettings& settings,
+    const WorkingDayCalendar& calendar, absl::Status* read_error) const {
+  std::vector<std::vector<v1::Finding>> out(stream_ids.size());
+  internal::ReportBuilder builder(*this, settings, calendar, internal::ReportBuilder::ForIndex());
+  builder.ReloadRegistry(std::min(position, position_));
+  internal::Reads reads;
+  std::vector<internal::Contribution> figures;
+  for (size_t i = 0; i < stream_ids.size(); ++i) {
+    const Case* c = Find(stream_ids[i]);
+    if (c == nullptr) continue;  // (nor a case begun after `position`: no facts then)
+    switch (c->kind) {
+      case CaseKind::kBriefing:
+      case CaseKind::kMeeting:
+      case CaseKind::kQuery:
+      case CaseKind::kComplaint:
+      case CaseKind::kMember:
+        break;
+      default:
+        continue;
+    }
+    figures.clear();
+    for (const internal::Decided& d : builder.Decide(*c, position, &reads, &figures)) {
+      if (d.obligation) continue;
+      v1::Finding& f = out[i].emplace_back();
+      if (!f.ParseFromString(d.proto)) out[i].pop_back();
+    }
+  }
+  if (!builder.read_error().ok()) CouldNotRead(builder.read_error(), read_error);
+  return out;
+}
+
 v1::FairnessReport FairnessProjection::DerivedReport(const ReportQuery& query,
                                                      const FairnessSettings& settings,
                                                      const WorkingDayCalendar& calendar,

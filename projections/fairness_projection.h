@@ -292,6 +292,18 @@ class FairnessProjection {
   v1::FairnessReport DerivedReport(const ReportQuery& query, const FairnessSettings& settings,
                                    const WorkingDayCalendar& calendar,
                                    absl::Status* read_error = nullptr) const;
+  // The findings (not the obligations) the rules decide for each case of
+  // `stream_ids` as the log stood at `position` (<= position()), for any
+  // period and any as-of time: a finding holds from its date on. None for a
+  // case unknown then, or not a subject (a briefing, meeting, query,
+  // complaint or councillor). The obligations' watch asks whether one that
+  // closed before it fell due closed as a finding (a correction moved its
+  // deadline into the past).
+  std::vector<std::vector<v1::Finding>> CaseFindings(const std::vector<std::string>& stream_ids,
+                                                     uint64_t position,
+                                                     const FairnessSettings& settings,
+                                                     const WorkingDayCalendar& calendar,
+                                                     absl::Status* read_error = nullptr) const;
   // How many findings and obligations the index holds (0 without one).
   size_t indexed_entries() const;
   // How many changes to the group totals the index holds in memory for

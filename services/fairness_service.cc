@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -143,11 +144,60 @@ FairnessService::FairnessService(const storage::EventStore* store,
     *all.mutable_obligations() = std::move(*report.mutable_obligations());
     return all;
   };
+  watch.closed_as_findings = [this](const std::vector<v1::Obligation>& closed, uint64_t before,
+                                    uint64_t after, absl::Time at) {
+    return ClosedAsFindings(closed, before, after, at);
+  };
   watch.position = [this] { return runner_->position(); };
   watch.clock = options_.clock;
   watch.max_queued = options_.watch_max_queued;
   watch.max_watchers = options_.max_watchers;
   watch_ = std::make_unique<ObligationWatch>(std::move(watch));
+}
+
+absl::StatusOr<std::vector<bool>> FairnessService::ClosedAsFindings(
+    const std::vector<v1::Obligation>& closed, uint64_t before, uint64_t after,
+    absl::Time at) const {
+  std::vector<std::string> cases;
+  for (const v1::Obligation& o : closed) cases.push_back(o.case_id());
+  std::vector<std::vector<v1::Finding>> then, now;
+  absl::Status read_error;
+  bool read = false;
+  runner_->Read([&](const projections::FairnessProjection& projection) {
+    if (projection.position() < after) return;
+    read = true;
+    then = projection.CaseFindings(cases, before, options_.settings, calendar_, &read_error);
+    now = projection.CaseFindings(cases, after, options_.settings, calendar_, &read_error);
+  });
+  if (!read) return absl::UnavailableError("the projection is behind the reading");
+  EH_RETURN_IF_ERROR(read_error);
+  // A finding of the obligation's rule, case and group, dated by `at`, that
+  // was not there (with that date) before: before, an open obligation is a
+  // finding at its due moment, not yet come, as no reply came.
+  std::vector<bool> out;
+  for (size_t i = 0; i < closed.size(); ++i) {
+    const v1::Obligation& o = closed[i];
+    auto same = [&](const v1::Finding& f) {
+      return f.rule_id() == o.rule_id() && f.group_id() == o.group_id() &&
+             f.case_id() == o.case_id() && FromProtoTime(f.occurred_at()) <= at;
+    };
+    std::multiset<std::pair<int64_t, int32_t>> had;
+    for (const v1::Finding& f : then[i]) {
+      if (same(f)) had.emplace(f.occurred_at().seconds(), f.occurred_at().nanos());
+    }
+    bool appeared = false;
+    for (const v1::Finding& f : now[i]) {
+      if (!same(f)) continue;
+      auto it = had.find({f.occurred_at().seconds(), f.occurred_at().nanos()});
+      if (it == had.end()) {
+        appeared = true;
+        break;
+      }
+      had.erase(it);
+    }
+    out.push_back(appeared);
+  }
+  return out;
 }
 
 v1::ReportRequest FairnessService::OpenObligationsRequest() const {

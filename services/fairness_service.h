@@ -138,6 +138,12 @@ class FairnessService final
   // 33 s and 6 GB, which the obligation watch asked for at every move of
   // the projection.
   v1::ReportRequest OpenObligationsRequest() const;
+  // ObligationWatchOptions::closed_as_findings: whether each obligation,
+  // open at position `before` and closed at `after` before its due moment,
+  // closed as a finding dated by `at`.
+  absl::StatusOr<std::vector<bool>> ClosedAsFindings(const std::vector<v1::Obligation>& closed,
+                                                     uint64_t before, uint64_t after,
+                                                     absl::Time at) const;
   // `request` for the obligations open at its as-of moment: with no `from`,
   // the period from that moment on (the same obligations as the whole log's)
   // unless the moment is a position, whose time is not known before.

@@ -45,8 +45,10 @@ class ObligationWatch::Sink {
   Sink(v1::WatchObligationsRequest request, size_t max_queued)
       : request_(std::move(request)), max_queued_(max_queued) {}
 
-  // Tells the watcher what changed since the last reading it saw.
-  void Apply(const v1::ListObligationsResponse& reading) {
+  // Tells the watcher what changed since the last reading it saw; of what
+  // closed before its due moment, `missed` (by Key()) closed as findings.
+  void Apply(const v1::ListObligationsResponse& reading,
+             const absl::flat_hash_set<std::string>& missed) {
     auto update = [&](v1::ObligationUpdate::Kind kind, const v1::Obligation& o) {
       v1::ObligationUpdate u;
       u.set_kind(kind);
@@ -76,8 +78,9 @@ class ObligationWatch::Sink {
       }
       const v1::Obligation& o = it->second.obligation;
       if (it->second.announced) {
-        update(at >= FromProtoTime(o.due_at()) ? v1::ObligationUpdate::MISSED
-                                               : v1::ObligationUpdate::MET,
+        update(at >= FromProtoTime(o.due_at()) || missed.contains(it->first)
+                   ? v1::ObligationUpdate::MISSED
+                   : v1::ObligationUpdate::MET,
                o);
       }
       seen_.erase(it++);
@@ -333,7 +336,10 @@ void ObligationWatch::Run() {
       mu_.Lock();
       if (stop_) return;
       if (!reading.ok()) continue;  // e.g. the projection catching up: next turn
+      absl::flat_hash_set<std::string> missed = ClosedAsFindings(*reading);
+      if (stop_) return;
       last_ = *std::move(reading);
+      last_missed_ = std::move(missed);
       have_last_ = true;
       last_position_ = position;
       Refresh(false);
@@ -356,8 +362,35 @@ void ObligationWatch::Refresh(bool new_watchers_only) {
   next_boundary_ = boundary;
   for (const auto& sink : sinks_) {
     if (new_watchers_only && sink->caught_up()) continue;
-    sink->Apply(last_);
+    sink->Apply(last_, new_watchers_only ? absl::flat_hash_set<std::string>() : last_missed_);
   }
+}
+
+absl::flat_hash_set<std::string> ObligationWatch::ClosedAsFindings(
+    const v1::ListObligationsResponse& reading) {
+  absl::flat_hash_set<std::string> missed;
+  if (!have_last_ || !options_.closed_as_findings) return missed;
+  absl::flat_hash_set<std::string> open;
+  for (const v1::Obligation& o : reading.obligations()) open.insert(Key(o));
+  const absl::Time at = FromProtoTime(reading.as_of_time());
+  std::vector<v1::Obligation> closed;
+  for (const v1::Obligation& o : last_.obligations()) {
+    if (at < FromProtoTime(o.due_at()) && !open.contains(Key(o))) closed.push_back(o);
+  }
+  if (closed.empty()) return missed;
+  // Without the lock: it decides each case again. Only this thread
+  // changes last_.
+  const uint64_t before = last_.as_of_position();
+  mu_.Unlock();
+  absl::StatusOr<std::vector<bool>> as_findings =
+      options_.closed_as_findings(closed, before, reading.as_of_position(), at);
+  mu_.Lock();
+  if (as_findings.ok() && as_findings->size() == closed.size()) {
+    for (size_t i = 0; i < closed.size(); ++i) {
+      if ((*as_findings)[i]) missed.insert(Key(closed[i]));
+    }
+  }
+  return missed;
 }
 
 }  // namespace evenhand::services

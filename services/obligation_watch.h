@@ -20,7 +20,8 @@
 // for every matching obligation already within its window, then CAUGHT_UP;
 // after that DUE_SOON when one enters its window, MET when one it has seen
 // open is no longer open before its due moment, MISSED when it is no longer
-// open at or after it (it is a finding now).
+// open at or after it (it is a finding now), or before it but as a finding
+// (a correction moved its deadline into the past: `closed_as_findings`).
 //
 // Thread-safe.
 #ifndef EVENHAND_SERVICES_OBLIGATION_WATCH_H_
@@ -34,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -47,6 +49,14 @@ struct ObligationWatchOptions {
   // The open obligations now (all of them; the watch filters), with the
   // position and time they were read at.
   std::function<absl::StatusOr<v1::ListObligationsResponse>()> source;
+  // Of obligations open at position `before` and no longer open at `after`
+  // (reading positions) before their due moment, which closed as a finding
+  // dated by `at` (a correction moved the deadline into the past), one
+  // answer each; an error (the projection moved on) tells them MET. Unset:
+  // all MET.
+  std::function<absl::StatusOr<std::vector<bool>>(const std::vector<v1::Obligation>& closed,
+                                                  uint64_t before, uint64_t after, absl::Time at)>
+      closed_as_findings;
   // The projection's position: when it moves, obligations are read again.
   std::function<uint64_t()> position;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
@@ -104,6 +114,10 @@ class ObligationWatch {
  private:
   void Run();
   void Refresh(bool new_watchers_only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Of what `last_` had open and `reading` has not, before its due moment,
+  // the keys of those that closed as findings (closed_as_findings).
+  absl::flat_hash_set<std::string> ClosedAsFindings(const v1::ListObligationsResponse& reading)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ObligationWatchOptions options_;
   mutable absl::Mutex mu_;
@@ -113,6 +127,8 @@ class ObligationWatch {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   // The last reading, and when to read again regardless of the position.
   v1::ListObligationsResponse last_ ABSL_GUARDED_BY(mu_);
+  // Of what closed at `last_`, those that closed as findings.
+  absl::flat_hash_set<std::string> last_missed_ ABSL_GUARDED_BY(mu_);
   bool have_last_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t last_position_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_boundary_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

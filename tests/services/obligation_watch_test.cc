@@ -3,10 +3,11 @@
 // its deadline passes unanswered (missed), as the log grows and the
 // server's clock moves; filters are checked; shutdown ends the watch.
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
-#include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "base/grpc_deadline.h"
@@ -147,6 +148,46 @@ TEST_F(ObligationWatchTest, AChangedObligationClosesBeforeItsSuccessorOpens) {
   EXPECT_EQ(second.obligation().case_id(), "query-Q-1");
   EXPECT_EQ(first.as_of_position(), second.as_of_position());
   EXPECT_NE(first.obligation().due_at().seconds(), second.obligation().due_at().seconds());
+}
+
+// A correction that moves a query's arrival weeks earlier moves its
+// deadline into the past: the obligation closes before its old due moment,
+// as a finding, and the watcher is told MISSED, not MET. Another answered
+// at the same time is still MET.
+TEST_F(ObligationWatchTest, AnObligationCorrectedIntoThePastIsMissedNotMet) {
+  testing::CouncilScenario council;
+  const uint64_t q1 = council.Query(At(2025, 6, 2, 9), "Q-1", "lab-1");
+  council.Query(At(2025, 6, 2, 9), "Q-2", "grn-1");
+  Publish(council);
+  auto all = Open(10);
+  EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::DUE_SOON);
+  EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::DUE_SOON);
+  EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+
+  SetNow(At(2025, 6, 4, 10));
+  const uint64_t before = council.last_position();
+  council.CorrectWhen(At(2025, 6, 4, 10), q1, At(2025, 5, 12, 9));  // due 19 May
+  council.Answer(At(2025, 6, 4, 10), "Q-2");
+  Publish(council, before + 1);
+  std::map<std::string, v1::ObligationUpdate::Kind> told;
+  for (int i = 0; i < 2; ++i) {
+    v1::ObligationUpdate u = all->Next();
+    told[u.obligation().case_id()] = u.kind();
+  }
+  EXPECT_EQ(told["query-Q-1"], v1::ObligationUpdate::MISSED);
+  EXPECT_EQ(told["query-Q-2"], v1::ObligationUpdate::MET);
+
+  // And the report lists the breach the watcher was told of.
+  v1::ReportRequest request;
+  *request.mutable_from() = testing::Proto(At(2025, 5, 1, 0));
+  v1::FairnessReport report;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetReport(&context, request, &report).ok());
+  bool listed = false;
+  for (const v1::Finding& f : report.findings()) {
+    listed |= f.case_id() == "query-Q-1" && f.rule_id() == "written-query-reply";
+  }
+  EXPECT_TRUE(listed);
 }
 
 TEST_F(ObligationWatchTest, UnknownGroupsAreRefusedAndShutdownEndsTheWatch) {
