@@ -7,6 +7,7 @@
 #include "base/time_util.h"
 #include "integrity/canonical.h"
 #include "integrity/merkle.h"
+#include "reporting/report_render.h"
 #include "reporting/rule_set.h"
 
 namespace evenhand::reporting {
@@ -22,6 +23,7 @@ v1::ReportProvenance MakeProvenance(const std::string& log_id, uint64_t tree_siz
   p.set_key_id(key_id);
   p.set_rule_set_version(RuleSetVersion(settings, calendar));
   p.set_calendar_years(CalendarYears(calendar));
+  p.set_layout(kLayoutVersion);
   return p;
 }
 

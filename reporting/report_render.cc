@@ -139,10 +139,10 @@ const char* SeverityName(v1::Severity s) {
 // One line for people: where the report comes from.
 std::string ProvenanceText(const v1::FairnessReport& r) {
   const v1::ReportProvenance& p = r.provenance();
-  return absl::StrCat("the first ", p.tree_size(), " events of log ", p.log_id(),
-                      " (Merkle root ", absl::BytesToHexString(p.root_hash()), "), rule set ",
-                      p.rule_set_version(), ", bank holidays ", p.calendar_years(),
-                      ", signing key ", p.key_id());
+  return absl::StrCat("the first ", p.tree_size(), " events of log ", p.log_id(), " (Merkle root ",
+                      absl::BytesToHexString(p.root_hash()), "), rule set ", p.rule_set_version(),
+                      ", bank holidays ", p.calendar_years(), ", signing key ", p.key_id(),
+                      ", layout ", p.layout());
 }
 
 // The CSV forms' last content line: a comment, so that a reader told to

@@ -11,11 +11,21 @@
 #ifndef EVENHAND_REPORTING_REPORT_RENDER_H_
 #define EVENHAND_REPORTING_REPORT_RENDER_H_
 
+#include <cstdint>
 #include <string>
 
 #include "evenhand/v1/fairness.pb.h"
 
 namespace evenhand::reporting {
+
+// The layout the functions below render: any change to the bytes of any
+// form, for any report, takes the next number (report_render_test pins
+// each form's bytes of a sample report under its layout, and says so when
+// they change). A report states its layout (ReportProvenance.layout), so a
+// verifier that cannot recompute a signed report of another layout byte
+// for byte says why instead of calling it altered. 1: the layouts before
+// they were numbered (to 2026-12-05), which do not state it.
+inline constexpr uint32_t kLayoutVersion = 2;
 
 // The committee's page.
 std::string RenderReportHtml(const v1::FairnessReport& report);

@@ -14,6 +14,7 @@
 #include "clients/fairness_client.h"
 #include "reporting/provenance.h"
 #include "reporting/report_document.h"
+#include "reporting/report_render.h"
 #include "reporting/rule_set.h"
 
 namespace evenhand::cli {
@@ -43,8 +44,10 @@ v1::ReportFormat Format(const ReportFlags& flags) {
 // The statement of the report to recompute: the one `--like` names, or the
 // one the flags describe (as the server would resolve them, over the log
 // the bundle holds).
+// `like_layout`: the layout of the --like report (report_render.h).
 absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& flags,
-                                                            const OfflineLog& log) {
+                                                            const OfflineLog& log,
+                                                            uint32_t* like_layout) {
   if (!flags.like.empty()) {
     std::ifstream in(flags.like, std::ios::binary);
     if (!in) return absl::NotFoundError(absl::StrCat("--like: cannot open ", flags.like));
@@ -55,6 +58,7 @@ absl::StatusOr<reporting::ReportStatement> OfflineStatement(const ReportFlags& f
       return absl::InvalidArgumentError(
           absl::StrCat("--like: ", flags.like, ": ", split.status().message()));
     }
+    *like_layout = reporting::LayoutOf(split->content, split->statement.format);
     return split->statement;
   }
   absl::StatusOr<v1::ReportRequest> request = MakeReportRequest(flags.period);
@@ -125,7 +129,9 @@ int RunOffline(const ReportFlags& flags) {
                  "proves it unchanged since signing but not who signed it; pass the council's "
                  "published key (evenhand pubkey) to pin it\n");
   }
-  absl::StatusOr<reporting::ReportStatement> statement = OfflineStatement(flags, *log);
+  uint32_t like_layout = reporting::kLayoutVersion;
+  absl::StatusOr<reporting::ReportStatement> statement =
+      OfflineStatement(flags, *log, &like_layout);
   if (!statement.ok()) return FailLocal(WithAsOfHint(statement.status(), flags.period.as_of));
   absl::StatusOr<std::string> content = RecomputeContent(*log, *statement);
   if (!content.ok()) return FailUsage(content.status());
@@ -137,6 +143,16 @@ int RunOffline(const ReportFlags& flags) {
                "these bytes plus its signature line\n",
                flags.offline.c_str(), Printable(statement->log_id).c_str(),
                static_cast<unsigned long long>(statement->tree_size));
+  if (like_layout != reporting::kLayoutVersion) {
+    std::fprintf(stderr,
+                 "evenhand: %s was laid out %s, and this evenhand lays out layout %u: the two "
+                 "files differ in layout whatever they say; compare what they say, not their "
+                 "bytes\n",
+                 flags.like.c_str(),
+                 like_layout == 1 ? "by an evenhand from before report layouts were numbered"
+                                  : absl::StrCat("with layout ", like_layout).c_str(),
+                 reporting::kLayoutVersion);
+  }
   return kOk;
 }
 

@@ -19,6 +19,7 @@
 #include "clients/cli/common.h"
 #include "clients/cli/offline_report.h"
 #include "reporting/report_document.h"
+#include "reporting/report_render.h"
 
 namespace evenhand::cli {
 namespace {
@@ -89,6 +90,21 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
     if (!content.ok()) {
       return FailUsage(
           absl::Status(content.status().code(), absl::StrCat(who, content.status().message())));
+    }
+    if (const uint32_t layout = reporting::LayoutOf(r->content, s.format);
+        *content != r->content && layout != reporting::kLayoutVersion) {
+      // Signed and tied to the log, but rendered by another evenhand: not
+      // a difference this one can judge.
+      return FailUsage(absl::FailedPreconditionError(absl::StrCat(
+          who, "the report is signed by the key given, but ",
+          layout == 1 ? "was laid out by an evenhand from before report layouts were numbered"
+                      : absl::StrCat("was laid out with layout ", layout),
+          ", and this evenhand lays out layout ", reporting::kLayoutVersion,
+          ": it cannot recompute it byte for byte. Check it with an evenhand of that layout "
+          "(its release notes name it), or compare what it says with this log's report in "
+          "the same question (evenhand report --offline=",
+          flags.bundle, " --like=", file,
+          " -o FILE); without --bundle, its signature and checkpoint are checked")));
     }
     if (*content != r->content) {
       return VerificationFailed(absl::StrCat(

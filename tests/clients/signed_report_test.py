@@ -9,6 +9,8 @@ tied to another log.
 """
 
 import argparse
+import base64
+import hashlib
 import json
 import os
 import re
@@ -178,6 +180,71 @@ class SignedReports(unittest.TestCase):
         result = self.cli("verify-report", crlf, f"--pubkey={self.key}", check=False)
         self.assertEqual(result.returncode, 1)
         self.assertIn("Windows line ends", result.stderr)
+
+    def resigned(self, name, content):
+        """`name`'s document with `content` instead of its own, its statement
+        signed again with the server's key (as a server of an earlier or later
+        layout would have signed that content)."""
+        lines = self.reports[name].splitlines(keepends=True)
+        at = next(i for i, l in enumerate(lines) if MARKER in l)
+        line = lines[at]
+        statement_b64 = re.search(r" statement=(\S+)", line).group(1)
+        signature_b64 = re.search(r" signature=(\S+)", line).group(1)
+        digest = base64.b64encode(hashlib.sha256(content.encode()).digest()).decode()
+        statement = re.sub(r"(?m)^content .*$", "content " + digest,
+                           base64.b64decode(statement_b64).decode())
+        with open(self.path("statement"), "w", encoding="utf-8", newline="") as f:
+            f.write(statement)
+        subprocess.run(["openssl", "pkeyutl", "-sign", "-rawin",
+                        "-inkey", os.path.join(self.tmp, "data", "signing-key.pem"),
+                        "-in", self.path("statement"), "-out", self.path("statement.sig")],
+                       check=True, capture_output=True)
+        with open(self.path("statement.sig"), "rb") as f:
+            signature = base64.b64encode(f.read()).decode()
+        line = line.replace(statement_b64, base64.b64encode(statement.encode()).decode())
+        line = line.replace(signature_b64, signature)
+        content_lines = content.splitlines(keepends=True)
+        content_lines.insert(at if at < len(lines) - 1 else len(content_lines), line)
+        return "".join(content_lines)
+
+    def test_a_report_of_another_layout_is_not_called_altered(self):
+        # A page of a later layout (the markup differs, what it says does
+        # not), and one of an earlier evenhand that stated no layout: both
+        # signed, neither recomputes byte for byte here, and verify-report
+        # says why with exit code 2 (not checked as asked), not 1.
+        html = without_signature_line(self.reports["q2.html"])
+        layout = re.search(r", layout (\d+)", html).group(1)
+        later = html.replace(f", layout {layout}", f", layout {int(layout) + 1}").replace(
+            "<h2>The rules checked</h2>", "<h2>Rules checked</h2>")
+        earlier = html.replace(f", layout {layout}", "")
+        for name, content, said in (
+                ("later.html", later, f"was laid out with layout {int(layout) + 1}"),
+                ("earlier.html", earlier, "from before report layouts were numbered")):
+            path = self.write(name, self.resigned("q2.html", content))
+            self.assertIn("VERIFIED", self.cli("verify-report", path,
+                                               f"--pubkey={self.key}").stdout, name)
+            result = self.cli("verify-report", path, f"--pubkey={self.key}",
+                              f"--bundle={self.bundle}", f"--config={ARGS.demo_config}",
+                              check=False)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn(said, result.stderr, name)
+            self.assertIn(f"this evenhand lays out layout {layout}", result.stderr, name)
+            out = self.path(f"offline-{name}")
+            result = self.cli("report", f"--offline={self.bundle}", f"--like={path}",
+                              f"--config={ARGS.demo_config}", f"--output={out}")
+            self.assertIn("differ in layout", result.stderr, name)
+        # The same layout, signed, but not what the log gives: altered (1).
+        altered = html.replace("<h2>The rules checked</h2>", "<h2>Rules checked</h2>")
+        path = self.write("altered.html", self.resigned("q2.html", altered))
+        result = self.cli("verify-report", path, f"--pubkey={self.key}",
+                          f"--bundle={self.bundle}", f"--config={ARGS.demo_config}", check=False)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("does not recompute to it", result.stderr)
+        # A JSON report states its layout in its provenance.
+        report = json.loads(self.reports["now.json"])
+        self.assertEqual(str(report["provenance"]["layout"]), layout)
+        for name in ("groups.csv", "findings.csv", "access.csv"):
+            self.assertIn(f", layout {layout}", self.reports[name].splitlines()[-2], name)
 
     def test_several_files_each_get_a_named_verdict_and_the_worst_exit_code(self):
         html = self.reports["now.html"]

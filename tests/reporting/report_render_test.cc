@@ -4,13 +4,17 @@
 // a chart's label; and the page's open obligations, each with its evidence.
 #include "reporting/report_render.h"
 
+#include <map>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/time_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "integrity/merkle.h"
 
 namespace evenhand::reporting {
 namespace {
@@ -138,6 +142,163 @@ TEST(ReportRenderTest, ThePageNamesThePeriodItRead) {
   EXPECT_THAT(RenderReportHtml(r),
               HasSubstr("period <strong>from 7 Dec 2026, not begun at the report&#39;s moment "
                         "(5 Dec 2026 09:00): only obligations falling due in it</strong>"));
+}
+
+// Every form of a report with every section, rendered with this layout.
+// Any change to what a form renders changes one of these digests: then
+// kLayoutVersion takes the next number and its digests are added here (the
+// earlier layouts' stay, as a record), so a signed report states the layout
+// that made it and a verifier of another layout says it cannot recompute it
+// rather than call it altered (verify-report, signed_report_test.py).
+TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
+  v1::FairnessReport r;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"pb(
+        from { seconds: 1764547200 }
+        to { seconds: 1765497600 }
+        as_of_position: 40
+        as_of_time { seconds: 1764925200 }
+        council_name: "Test <Borough> Council"
+        events_considered: 39
+        groups {
+          group_id: "north"
+          name: "North & Independents"
+          councillors: 12
+          briefings_requested: 4
+          briefings_offered: 3
+          offers_not_taken_up: 1
+          briefings_approved: 3
+          briefings_declined: 1
+          decline_rate: 0.25
+          briefings_delivered: 2
+          officer_minutes: 180
+          officer_minutes_per_councillor: 15
+          queries_received: 9
+          queries_replied_in_time: 7
+          queries_replied_late: 1
+          queries_unanswered: 1
+          reply_working_days_median: 3
+          reply_working_days_p90: 5.5
+          complaints_raised: 1
+          findings_high: 1
+          findings_medium: 1
+          findings_low: 0
+          briefings_declined_required: 1
+          queries_not_yet_due: 2
+        }
+        groups { group_id: "south" name: "South Ward Residents" councillors: 3 }
+        findings {
+          rule_id: "briefing-equal-offer"
+          citation: "Harlow 6.3"
+          severity: HIGH
+          group_id: "south"
+          case_id: "briefing-B-1"
+          explanation: "North was briefed on the budget; South was not offered it."
+          occurred_at { seconds: 1764633600 }
+          evidence_positions: 12
+          evidence_positions: 14
+        }
+        findings {
+          rule_id: "written-query-reply"
+          citation: "Harlow 6.6"
+          severity: MEDIUM
+          group_id: "north"
+          case_id: "query-Q-2"
+          explanation: "No reply within five working days."
+          occurred_at { seconds: 1764806400 }
+          evidence_positions: 20
+        }
+        evidence {
+          position: 12
+          stream_id: "briefing-B-1"
+          type: "BriefingDelivered"
+          event_id: "e-12"
+          occurred_at { seconds: 1764633600 }
+          recorded_at { seconds: 1764633601 }
+          source_system: "diary"
+          summary: "budget briefing to north"
+        }
+        evidence { position: 14 stream_id: "briefing-B-1" type: "BriefingApproved" }
+        evidence { position: 20 stream_id: "query-Q-2" type: "WrittenQueryReceived" }
+        evidence { position: 31 stream_id: "query-Q-7" type: "WrittenQueryReceived" }
+        rules {
+          rule_id: "briefing-equal-offer"
+          title: "Equal offers of briefings"
+          citation: "Harlow 6.3"
+          severity: HIGH
+          description: "Every group is offered what one was given."
+        }
+        rules {
+          rule_id: "written-query-reply"
+          title: "Written queries answered in five working days"
+          citation: "Harlow 6.6"
+          severity: MEDIUM
+          description: "A reply within five working days."
+        }
+        access {
+          principal: "clerk"
+          method: "evenhand.v1.Fairness/GetReport"
+          roles: "committee"
+          reads: 3
+          denied: 1
+          events_returned: 120
+          first_at { seconds: 1764600000 }
+          last_at { seconds: 1764900000 }
+          last_position: 38
+        }
+        obligations {
+          rule_id: "written-query-reply"
+          citation: "Harlow 6.6"
+          case_id: "query-Q-7"
+          group_id: "south"
+          officer_id: "o-7"
+          due_at { seconds: 1765497600 }
+          working_days_left: 4
+          description: "A reply to the written query, by 11 Dec 2026."
+          evidence_positions: 31
+        }
+        provenance {
+          log_id: "4f1c2a9e-log"
+          tree_size: 40
+          root_hash: "0123456789abcdef0123456789abcdef"
+          key_id: "a1b2c3d4e5f60718"
+          rule_set_version: "sha256:0011223344556677"
+          calendar_years: "2018-2028"
+          layout: 2
+        }
+      )pb",
+      &r));
+  ASSERT_EQ(r.provenance().layout(), kLayoutVersion)
+      << "the sample states the layout it is rendered with";
+  struct Form {
+    const char* name;
+    std::string (*render)(const v1::FairnessReport&);
+  };
+  const Form forms[] = {{"html", RenderReportHtml},
+                        {"json", RenderReportJson},
+                        {"csv-groups", RenderGroupsCsv},
+                        {"csv-findings", RenderFindingsCsv},
+                        {"csv-access", RenderAccessCsv}};
+  // By layout: each form's SHA-256, hex. Layout 1 (before layouts were
+  // numbered) was not pinned.
+  const std::map<uint32_t, std::map<std::string, std::string>> kPinned = {
+      {2,
+       {{"html", "14d5e5f282e83eefaee591297f7a6142929299300c726cffc5868a0c639171e8"},
+        {"json", "da5607c32d191d7a82f7b25da485d6cf56cd0923e42766da4e4e59781237ea12"},
+        {"csv-groups", "febccbfea08761845406a2940cc5da360370ddd74849eda3b9ab089e525068dd"},
+        {"csv-findings", "c27a8a29ece6530ec38c1304483c36be2b7bcfa33cc65fb9da47cec000e54713"},
+        {"csv-access", "f03df683eec1ee1d96fb9c07a1c30cc43d61c4aaa5cec038292154977d43107e"}}},
+  };
+  ASSERT_TRUE(kPinned.contains(kLayoutVersion))
+      << "layout " << kLayoutVersion << " has no pinned digests: add them";
+  for (const Form& form : forms) {
+    const std::string rendered = form.render(r);
+    EXPECT_EQ(absl::BytesToHexString(integrity::Sha256(rendered)),
+              kPinned.at(kLayoutVersion).at(form.name))
+        << form.name << " renders other bytes than layout " << kLayoutVersion
+        << " did: give the new layout the next number (kLayoutVersion, report_render.h) "
+           "and pin its digests here, keeping the old ones";
+  }
 }
 
 }  // namespace
