@@ -115,8 +115,19 @@ struct PublisherOptions {
   // request thread is not held while the server is away. Infinite: waits.
   absl::Duration max_block = absl::Seconds(60);
   // The outbox's folder; empty: none (events not yet delivered are lost
-  // with the process).
+  // with the process). Made owner-only (0700): it holds whole events, the
+  // confidential fields too, and delivered ones stay in its files until
+  // RocksDB compacts them away.
   std::string outbox_dir;
+  // While the outbox's file system has less than this free, Publish refuses
+  // events (RESOURCE_EXHAUSTED, the event not taken) and Start refuses to
+  // open the outbox: RocksDB writing to a full disk can abort the process
+  // (Debian's build asserts), taking the council system with it. What the
+  // outbox holds stays there and is delivered.
+  uint64_t outbox_min_free_bytes = 64 << 20;
+  // The free bytes of the outbox's file system (default: statvfs of it; a
+  // test may fill the disk in words).
+  std::function<absl::StatusOr<uint64_t>()> outbox_free_bytes;
   // Retries back off from 50 ms to this (per stream after an answer to
   // retry, per call after a lost connection), and never sooner than the
   // server's RetryInfo asks (honoured up to 60 s).
@@ -144,7 +155,13 @@ class Publisher {
   using OnOutcome = std::function<void(const Outcome&)>;
 
   // Opens the outbox (if any), loads what it holds, and starts sending.
-  // The server need not be up: events wait until it is.
+  // The server need not be up: events wait until it is. DATA_LOSS if the
+  // outbox is damaged (a checksum mismatch in its files, a write-ahead log
+  // cut short or missing): it is not opened, since RocksDB would otherwise
+  // drop, without a word, every event after the damage; move it aside
+  // (keep it), see what the log holds of its events, and start on a new one.
+  // FAILED_PRECONDITION if another publisher has it open;
+  // RESOURCE_EXHAUSTED if its disk is nearly full.
   static absl::StatusOr<std::unique_ptr<Publisher>> Start(PublisherOptions options,
                                                           OnOutcome on_outcome);
   // Close().
@@ -154,6 +171,11 @@ class Publisher {
   // Once it returns (and the outbox, if any, has it) the event is the
   // publisher's to deliver. DEADLINE_EXCEEDED if there was no room for it
   // within max_block (the event is not taken: hand it over again later).
+  // INVALID_ARGUMENT, the event not taken, if it has no occurred_at (as the
+  // server refuses it: when it happened is the system's to say, not the
+  // moment it was handed over) or names another stream than `stream_id`;
+  // RESOURCE_EXHAUSTED if the outbox's disk is nearly full
+  // (outbox_min_free_bytes); FAILED_PRECONDITION once closed.
   absl::StatusOr<std::string> Publish(const std::string& stream_id, v1::Event event);
 
   // Waits until every event handed over has its outcome; false on timeout.
@@ -263,6 +285,9 @@ class Publisher {
   const PublisherOptions options_;
   const OnOutcome on_outcome_;
   std::unique_ptr<rocksdb::DB> outbox_;
+  // RESOURCE_EXHAUSTED while the outbox's disk has less than
+  // outbox_min_free_bytes free.
+  absl::Status CheckOutboxRoom() const;
 
   mutable absl::Mutex mu_;
   std::map<std::string, StreamQueue> streams_ ABSL_GUARDED_BY(mu_);

@@ -17,6 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/time_util.h"
 #include "clients/publisher.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -54,6 +56,7 @@ inline v1::Event Officer(const std::string& id) {
   o->set_officer_id(id);
   o->set_name("Officer");
   o->set_role(v1::OFFICER);
+  *e.mutable_occurred_at() = ToProtoTime(absl::Now());
   return e;
 }
 

@@ -197,6 +197,7 @@ class TokenPublisherTest : public PublisherTest {
     q->set_query_id(query_id);
     q->set_member_id("green-2");
     q->set_addressed_to_officer_id("o-ceo");
+    *e.mutable_occurred_at() = ToProtoTime(absl::Now());
     return e;
   }
 
