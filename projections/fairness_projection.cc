@@ -704,6 +704,7 @@ std::vector<std::vector<v1::Finding>> FairnessProjection::CaseFindings(
     const WorkingDayCalendar& calendar, absl::Status* read_error) const {
   std::vector<std::vector<v1::Finding>> out(stream_ids.size());
   internal::ReportBuilder builder(*this, settings, calendar, internal::ReportBuilder::ForIndex());
+  builder.DecideForCaller();
   builder.ReloadRegistry(std::min(position, position_));
   internal::Reads reads;
   std::vector<internal::Contribution> figures;

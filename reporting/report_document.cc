@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -12,7 +11,6 @@
 #include "absl/strings/strip.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
-#include "google/protobuf/util/json_util.h"
 #include "integrity/merkle.h"
 #include "integrity/signing.h"
 #include "reporting/report_render.h"
@@ -156,25 +154,6 @@ std::string RenderContent(const v1::FairnessReport& report, v1::ReportFormat for
     default:
       return RenderGroupsCsv(report);
   }
-}
-
-uint32_t LayoutOf(const std::string& content, v1::ReportFormat format) {
-  if (format == v1::REPORT_JSON) {
-    v1::FairnessReport report;
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;  // a later layout's fields
-    if (!google::protobuf::util::JsonStringToMessage(content, &report, options).ok()) return 1;
-    return report.provenance().layout() == 0 ? 1 : report.provenance().layout();
-  }
-  constexpr absl::string_view kMarker = ", layout ";
-  const size_t at = absl::string_view(content).rfind(kMarker);
-  if (at == std::string::npos) return 1;
-  absl::string_view digits = absl::string_view(content).substr(at + kMarker.size());
-  size_t n = 0;
-  while (n < digits.size() && n < 9 && absl::ascii_isdigit(digits[n])) ++n;
-  uint32_t layout = 0;
-  if (!absl::SimpleAtoi(digits.substr(0, n), &layout) || layout == 0) return 1;
-  return layout;
 }
 
 std::string StatementText(const ReportStatement& s) {

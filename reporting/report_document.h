@@ -43,13 +43,6 @@ std::string MediaType(v1::ReportFormat format);
 // statement's content digest covers. `report` must not carry a signature.
 std::string RenderContent(const v1::FairnessReport& report, v1::ReportFormat format);
 
-// The layout (report_render.h's kLayoutVersion) a report's content in
-// `format` states: JSON's provenance.layout, else the number after the
-// last ", layout " (the provenance text, the content's last words but a
-// fixed sentence). 1 for content that states none (made before layouts
-// were numbered). Only meaningful for content whose signature verified.
-uint32_t LayoutOf(const std::string& content, v1::ReportFormat format);
-
 // What a report's signature vouches for. Its text form, every line ending
 // in one LF, hashes in standard padded base64, times in Unix nanoseconds:
 //

@@ -3,13 +3,18 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "base/quoted.h"
 #include "base/time_util.h"
@@ -134,6 +139,22 @@ const char* SeverityName(v1::Severity s) {
     default:
       return "-";
   }
+}
+
+// The number after `marker` at `at` in `text`, if digits follow, ending
+// where `end` begins (or the text ends).
+std::optional<uint32_t> NumberAfter(absl::string_view text, size_t at, absl::string_view marker,
+                                    absl::string_view end) {
+  if (at == absl::string_view::npos) return std::nullopt;
+  absl::string_view rest = text.substr(at + marker.size());
+  size_t n = 0;
+  while (n < rest.size() && absl::ascii_isdigit(rest[n])) ++n;
+  uint32_t value = 0;
+  if (n == 0 || !absl::StartsWith(rest.substr(n), end) ||
+      !absl::SimpleAtoi(rest.substr(0, n), &value)) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 // One line for people: where the report comes from.
@@ -310,6 +331,40 @@ std::string PeriodText(const v1::FairnessReport& r) {
     return absl::StrCat(from, " to the report's moment (", DayTime(r.as_of_time()), ")");
   }
   return absl::StrCat(from, " to ", LastDay(r.to()), " (included)");
+}
+
+uint32_t LayoutOf(const std::string& content, v1::ReportFormat format) {
+  constexpr absl::string_view kMarker = ", layout ";
+  const absl::string_view text = content;
+  std::optional<uint32_t> layout;
+  switch (format) {
+    case v1::REPORT_JSON: {
+      v1::FairnessReport report;
+      google::protobuf::util::JsonParseOptions options;
+      options.ignore_unknown_fields = true;  // a later layout's fields
+      if (!google::protobuf::util::JsonStringToMessage(content, &report, options).ok()) return 0;
+      return report.provenance().layout() == 0 ? 1 : report.provenance().layout();
+    }
+    case v1::REPORT_HTML: {
+      // The paragraph's id cannot come from data: Html() escapes quotes.
+      const size_t paragraph = text.rfind("<p class=\"meta\" id=\"provenance\">");
+      if (paragraph == absl::string_view::npos) return 1;
+      const size_t end = text.find("</p>", paragraph);
+      const absl::string_view p = text.substr(paragraph, end - paragraph);
+      layout = NumberAfter(p, p.rfind(kMarker), kMarker, ". The file is signed");
+      break;
+    }
+    default: {
+      // The last line, without its LF.
+      absl::string_view last = absl::StripSuffix(text, "\n");
+      last = last.substr(last.rfind('\n') == absl::string_view::npos ? 0 : last.rfind('\n') + 1);
+      if (!absl::StartsWith(last, "# evenhand report: ")) return 1;
+      layout = NumberAfter(last, last.rfind(kMarker), kMarker, "");
+      if (layout && !absl::EndsWith(last, absl::StrCat(kMarker, *layout))) layout.reset();
+      break;
+    }
+  }
+  return layout.value_or(1) == 0 ? 1 : layout.value_or(1);
 }
 
 std::string RenderReportHtml(const v1::FairnessReport& r) {

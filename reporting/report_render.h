@@ -3,7 +3,7 @@
 // that a clerk can attach to committee papers; or CSV and JSON for analysis.
 //
 // Every form states where the report comes from (its provenance: the log,
-// the tree it read, the rule set) when the report carries it. The output is
+// the tree it read, the rule set, the layout) when the report carries it. The output is
 // a function of the report alone, byte for byte: a report recomputed offline
 // renders to the same bytes as the server's (reporting/report_document.h).
 //
@@ -26,6 +26,16 @@ namespace evenhand::reporting {
 // for byte says why instead of calling it altered. 1: the layouts before
 // they were numbered (to 2026-12-05), which do not state it.
 inline constexpr uint32_t kLayoutVersion = 2;
+
+// The layout `content` (a form of a report, as rendered, in `format`)
+// states: JSON's provenance.layout; the page's, in its provenance
+// paragraph ("..., layout N. The file is signed"); a CSV form's, at the end
+// of its last line ("# evenhand report: ..., layout N"). Anchored there, so
+// that no council's data elsewhere in the content (a group named ", layout
+// 2") is taken for it. 1 for content that states none (made before
+// layouts were numbered); 0 for JSON that does not parse as a report.
+// Only meaningful for content whose signature verified.
+uint32_t LayoutOf(const std::string& content, v1::ReportFormat format);
 
 // The committee's page.
 std::string RenderReportHtml(const v1::FairnessReport& report);

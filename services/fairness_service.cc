@@ -158,36 +158,60 @@ FairnessService::FairnessService(const storage::EventStore* store,
 absl::StatusOr<std::vector<bool>> FairnessService::ClosedAsFindings(
     const std::vector<v1::Obligation>& closed, uint64_t before, uint64_t after,
     absl::Time at) const {
+  // A finding of the obligation's rule, case and group, dated by `at`, that
+  // was not there with that date before (then, an open obligation is a
+  // finding at its due moment, not yet come, if no reply came): a
+  // correction moved the deadline into the past, or what closed it opened
+  // a successor already missed (an acknowledgement recorded late, promising
+  // a day already gone). Either way the case has a breach of the rule the
+  // watcher was told was due, and the report now lists it.
+  auto candidate = [&](const v1::Obligation& o, const v1::Finding& f) {
+    return f.rule_id() == o.rule_id() && f.group_id() == o.group_id() &&
+           f.case_id() == o.case_id() && FromProtoTime(f.occurred_at()) <= at;
+  };
   std::vector<std::string> cases;
   for (const v1::Obligation& o : closed) cases.push_back(o.case_id());
-  std::vector<std::vector<v1::Finding>> then, now;
+  std::sort(cases.begin(), cases.end());
+  cases.erase(std::unique(cases.begin(), cases.end()), cases.end());
+  auto index_of = [&cases](const std::string& id) {
+    return std::lower_bound(cases.begin(), cases.end(), id) - cases.begin();
+  };
+  std::vector<std::vector<v1::Finding>> now, then;
   absl::Status read_error;
   bool read = false;
   runner_->Read([&](const projections::FairnessProjection& projection) {
     if (projection.position() < after) return;
     read = true;
-    then = projection.CaseFindings(cases, before, options_.settings, calendar_, &read_error);
     now = projection.CaseFindings(cases, after, options_.settings, calendar_, &read_error);
+    // Before, only for the cases with a candidate now.
+    std::vector<std::string> again(cases.size());
+    bool any = false;
+    for (const v1::Obligation& o : closed) {
+      const auto i = index_of(o.case_id());
+      for (const v1::Finding& f : now[i]) {
+        if (!candidate(o, f)) continue;
+        again[i] = cases[i];
+        any = true;
+      }
+    }
+    if (any) {
+      then = projection.CaseFindings(again, before, options_.settings, calendar_, &read_error);
+    }
   });
-  if (!read) return absl::UnavailableError("the projection is behind the reading");
+  if (!read) return absl::UnavailableError("the projection is behind the watch's reading");
   EH_RETURN_IF_ERROR(read_error);
-  // A finding of the obligation's rule, case and group, dated by `at`, that
-  // was not there (with that date) before: before, an open obligation is a
-  // finding at its due moment, not yet come, as no reply came.
   std::vector<bool> out;
-  for (size_t i = 0; i < closed.size(); ++i) {
-    const v1::Obligation& o = closed[i];
-    auto same = [&](const v1::Finding& f) {
-      return f.rule_id() == o.rule_id() && f.group_id() == o.group_id() &&
-             f.case_id() == o.case_id() && FromProtoTime(f.occurred_at()) <= at;
-    };
+  for (const v1::Obligation& o : closed) {
+    const auto i = index_of(o.case_id());
     std::multiset<std::pair<int64_t, int32_t>> had;
-    for (const v1::Finding& f : then[i]) {
-      if (same(f)) had.emplace(f.occurred_at().seconds(), f.occurred_at().nanos());
+    if (!then.empty()) {
+      for (const v1::Finding& f : then[i]) {
+        if (candidate(o, f)) had.emplace(f.occurred_at().seconds(), f.occurred_at().nanos());
+      }
     }
     bool appeared = false;
     for (const v1::Finding& f : now[i]) {
-      if (!same(f)) continue;
+      if (!candidate(o, f)) continue;
       auto it = had.find({f.occurred_at().seconds(), f.occurred_at().nanos()});
       if (it == had.end()) {
         appeared = true;

@@ -9,6 +9,7 @@
 #include "absl/time/civil_time.h"
 #include "base/error_details.h"
 #include "base/grpc_status.h"
+#include "base/logging.h"
 #include "base/time_util.h"
 
 namespace evenhand::services {
@@ -106,6 +107,12 @@ class ObligationWatch::Sink {
   }
 
   bool caught_up() const { return caught_up_; }
+  // Whether this watcher was told of the obligation of `key` (Key()), open
+  // at the last reading it saw. The watch's thread only.
+  bool Announced(const std::string& key) const {
+    auto it = seen_.find(key);
+    return it != seen_.end() && it->second.announced;
+  }
 
   void Push(v1::ObligationUpdate update) {
     absl::MutexLock lock(&mu_);
@@ -336,20 +343,20 @@ void ObligationWatch::Run() {
       mu_.Lock();
       if (stop_) return;
       if (!reading.ok()) continue;  // e.g. the projection catching up: next turn
-      absl::flat_hash_set<std::string> missed = ClosedAsFindings(*reading);
+      const absl::flat_hash_set<std::string> missed = ClosedAsFindings(*reading);
       if (stop_) return;
       last_ = *std::move(reading);
-      last_missed_ = std::move(missed);
       have_last_ = true;
       last_position_ = position;
-      Refresh(false);
+      Refresh(false, missed);
     } else if (newcomers && have_last_) {
       Refresh(true);
     }  // else newcomers are served by the next reading, within a poll
   }
 }
 
-void ObligationWatch::Refresh(bool new_watchers_only) {
+void ObligationWatch::Refresh(bool new_watchers_only,
+                              const absl::flat_hash_set<std::string>& missed) {
   // Read again at the next local midnight (working days left change) or
   // the earliest due moment (one is missed), whichever comes first.
   const absl::Time now = options_.clock();
@@ -362,7 +369,7 @@ void ObligationWatch::Refresh(bool new_watchers_only) {
   next_boundary_ = boundary;
   for (const auto& sink : sinks_) {
     if (new_watchers_only && sink->caught_up()) continue;
-    sink->Apply(last_, new_watchers_only ? absl::flat_hash_set<std::string>() : last_missed_);
+    sink->Apply(last_, missed);
   }
 }
 
@@ -375,7 +382,15 @@ absl::flat_hash_set<std::string> ObligationWatch::ClosedAsFindings(
   const absl::Time at = FromProtoTime(reading.as_of_time());
   std::vector<v1::Obligation> closed;
   for (const v1::Obligation& o : last_.obligations()) {
-    if (at < FromProtoTime(o.due_at()) && !open.contains(Key(o))) closed.push_back(o);
+    if (at >= FromProtoTime(o.due_at())) continue;  // MISSED anyway
+    const std::string key = Key(o);
+    if (open.contains(key)) continue;
+    // Only what some watcher was told of (most obligations close met, and
+    // deciding them again costs).
+    if (std::any_of(sinks_.begin(), sinks_.end(),
+                    [&key](const auto& sink) { return sink->Announced(key); })) {
+      closed.push_back(o);
+    }
   }
   if (closed.empty()) return missed;
   // Without the lock: it decides each case again. Only this thread
@@ -389,6 +404,12 @@ absl::flat_hash_set<std::string> ObligationWatch::ClosedAsFindings(
     for (size_t i = 0; i < closed.size(); ++i) {
       if ((*as_findings)[i]) missed.insert(Key(closed[i]));
     }
+  } else {
+    logging::Warning("fairness",
+                     absl::StrCat("the obligations' watch could not tell whether ", closed.size(),
+                                  " obligations closed early were met or closed as "
+                                  "findings; told as met: ",
+                                  as_findings.status().ToString()));
   }
   return missed;
 }

@@ -50,10 +50,11 @@ struct ObligationWatchOptions {
   // position and time they were read at.
   std::function<absl::StatusOr<v1::ListObligationsResponse>()> source;
   // Of obligations open at position `before` and no longer open at `after`
-  // (reading positions) before their due moment, which closed as a finding
-  // dated by `at` (a correction moved the deadline into the past), one
-  // answer each; an error (the projection moved on) tells them MET. Unset:
-  // all MET.
+  // (reading positions) before their due moment, each told to a watcher,
+  // which closed as a finding dated by `at` (a correction moved the
+  // deadline into the past), one answer each. An error (the projection
+  // behind the reading, or a case it could not read back) tells them MET,
+  // and is logged. Unset: all MET.
   std::function<absl::StatusOr<std::vector<bool>>(const std::vector<v1::Obligation>& closed,
                                                   uint64_t before, uint64_t after, absl::Time at)>
       closed_as_findings;
@@ -113,9 +114,13 @@ class ObligationWatch {
 
  private:
   void Run();
-  void Refresh(bool new_watchers_only) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives each watcher (or each new one) what changed at `last_`; of what
+  // closed, `missed` closed as findings.
+  void Refresh(bool new_watchers_only, const absl::flat_hash_set<std::string>& missed = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Of what `last_` had open and `reading` has not, before its due moment,
-  // the keys of those that closed as findings (closed_as_findings).
+  // and some watcher was told of, the keys of those that closed as findings
+  // (closed_as_findings).
   absl::flat_hash_set<std::string> ClosedAsFindings(const v1::ListObligationsResponse& reading)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -127,8 +132,6 @@ class ObligationWatch {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   // The last reading, and when to read again regardless of the position.
   v1::ListObligationsResponse last_ ABSL_GUARDED_BY(mu_);
-  // Of what closed at `last_`, those that closed as findings.
-  absl::flat_hash_set<std::string> last_missed_ ABSL_GUARDED_BY(mu_);
   bool have_last_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t last_position_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_boundary_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -137,20 +137,23 @@ int RunOffline(const ReportFlags& flags) {
   if (!content.ok()) return FailUsage(content.status());
   absl::Status written = WriteOutput(flags.output, *content);
   if (!written.ok()) return FailIo(written);
-  std::fprintf(stderr,
-               "evenhand: recomputed from %s (log %s, %llu events read): not signed, since only "
-               "the server holds the key; the server's signed report of the same question is "
-               "these bytes plus its signature line\n",
-               flags.offline.c_str(), Printable(statement->log_id).c_str(),
-               static_cast<unsigned long long>(statement->tree_size));
-  if (like_layout != reporting::kLayoutVersion) {
+  if (like_layout == reporting::kLayoutVersion) {
     std::fprintf(stderr,
-                 "evenhand: %s was laid out %s, and this evenhand lays out layout %u: the two "
-                 "files differ in layout whatever they say; compare what they say, not their "
-                 "bytes\n",
-                 flags.like.c_str(),
-                 like_layout == 1 ? "by an evenhand from before report layouts were numbered"
-                                  : absl::StrCat("with layout ", like_layout).c_str(),
+                 "evenhand: recomputed from %s (log %s, %llu events read): not signed, since "
+                 "only the server holds the key; the server's signed report of the same question "
+                 "is these bytes plus its signature line\n",
+                 flags.offline.c_str(), Printable(statement->log_id).c_str(),
+                 static_cast<unsigned long long>(statement->tree_size));
+  } else {
+    std::fprintf(stderr,
+                 "evenhand: recomputed from %s (log %s, %llu events read), not signed; %s was "
+                 "laid out %s, and this evenhand lays out layout %u: the two files differ in "
+                 "layout whatever they say; compare what they say, not their bytes\n",
+                 flags.offline.c_str(), Printable(statement->log_id).c_str(),
+                 static_cast<unsigned long long>(statement->tree_size), flags.like.c_str(),
+                 like_layout == 0   ? "so that its layout cannot be read"
+                 : like_layout == 1 ? "by an evenhand from before report layouts were numbered"
+                                    : absl::StrCat("with layout ", like_layout).c_str(),
                  reporting::kLayoutVersion);
   }
   return kOk;

@@ -91,20 +91,26 @@ int VerifyOne(const std::string& file, bool named, const v1::PublicKey& key,
       return FailUsage(
           absl::Status(content.status().code(), absl::StrCat(who, content.status().message())));
     }
-    if (const uint32_t layout = reporting::LayoutOf(r->content, s.format);
-        *content != r->content && layout != reporting::kLayoutVersion) {
-      // Signed and tied to the log, but rendered by another evenhand: not
-      // a difference this one can judge.
-      return FailUsage(absl::FailedPreconditionError(absl::StrCat(
-          who, "the report is signed by the key given, but ",
-          layout == 1 ? "was laid out by an evenhand from before report layouts were numbered"
-                      : absl::StrCat("was laid out with layout ", layout),
-          ", and this evenhand lays out layout ", reporting::kLayoutVersion,
-          ": it cannot recompute it byte for byte. Check it with an evenhand of that layout "
-          "(its release notes name it), or compare what it says with this log's report in "
-          "the same question (evenhand report --offline=",
-          flags.bundle, " --like=", file,
-          " -o FILE); without --bundle, its signature and checkpoint are checked")));
+    // Signed and tied to the log, but rendered by another evenhand: not a
+    // difference this one can judge. (A signer that leaves the layout out
+    // makes a mismatch read as "another layout": exit 2 vouches for the
+    // signature and the checkpoint, never for the content.)
+    if (*content != r->content) {
+      if (const uint32_t layout = reporting::LayoutOf(r->content, s.format);
+          layout != reporting::kLayoutVersion) {
+        return FailUsage(absl::FailedPreconditionError(absl::StrCat(
+            who, "the report is signed by the key given, but ",
+            layout == 0   ? "its layout cannot be read (it is not this evenhand's JSON)"
+            : layout == 1 ? "was laid out by an evenhand from before report layouts were numbered"
+                          : absl::StrCat("was laid out with layout ", layout),
+            ", and this evenhand lays out layout ", reporting::kLayoutVersion,
+            ": it cannot recompute it byte for byte. Check it with an evenhand of its layout "
+            "(its release notes name it), or compare what it says with this log's report to "
+            "the same question (evenhand report --offline=",
+            flags.bundle, " --like=", file,
+            flags.config.empty() ? "" : absl::StrCat(" --config=", flags.config),
+            " -o FILE); without --bundle, its signature and checkpoint are checked")));
+      }
     }
     if (*content != r->content) {
       return VerificationFailed(absl::StrCat(

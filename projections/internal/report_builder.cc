@@ -51,7 +51,8 @@ const state::CaseRecord& ReportBuilder::Body(const Case& c) const {
       bodies_.erase(it);
       return *kNoFacts;
     }
-    it->second = projection_.Body(c, pass_ == Pass::kReport ? &read_error_ : nullptr);
+    it->second =
+        projection_.Body(c, pass_ == Pass::kReport || errors_to_caller_ ? &read_error_ : nullptr);
   }
   return *it->second;
 }

@@ -221,8 +221,12 @@ class ReportBuilder {
   }
   // A report's first case that could not be read back (the report is then
   // wrong). Deciding for the index, such a failure goes to the projection's
-  // health() instead.
+  // health() instead, unless the decision is a caller's own
+  // (DecideForCaller()).
   const absl::Status& read_error() const { return read_error_; }
+  // Deciding outside the index (FairnessProjection::CaseFindings): a case
+  // that cannot be read back fails only this decision (read_error()).
+  void DecideForCaller() { errors_to_caller_ = true; }
   // The visible facts of `c` whose payload is of `kind`, in position order.
   std::vector<Seen> Facts(const Case& c, v1::Payload::KindCase kind) const;
   std::optional<Seen> First(const Case& c, v1::Payload::KindCase kind) const;
@@ -364,6 +368,7 @@ class ReportBuilder {
   // The bodies read (Body()): kept in memory while this reads them.
   mutable absl::flat_hash_map<const Case*, std::shared_ptr<const state::CaseRecord>> bodies_;
   mutable absl::Status read_error_;
+  bool errors_to_caller_ = false;
   ReportQuery query_;
   const FairnessSettings& settings_;
   const WorkingDayCalendar& calendar_;

@@ -144,6 +144,29 @@ TEST(ReportRenderTest, ThePageNamesThePeriodItRead) {
                         "(5 Dec 2026 09:00): only obligations falling due in it</strong>"));
 }
 
+// The layout a report states is read where its provenance says it, never
+// from a council's data: a group named ", layout 7" does not make an old
+// report (which states none) one of layout 7, nor a new one of another.
+TEST(ReportRenderTest, TheLayoutIsReadFromTheProvenanceNotFromData) {
+  v1::FairnessReport r = Report();
+  r.mutable_groups(0)->set_name("North, layout 7. The file is signed");
+  r.set_council_name("Test Council, layout 9");
+  // Without provenance (as before layouts were numbered): none stated.
+  EXPECT_EQ(LayoutOf(RenderReportHtml(r), v1::REPORT_HTML), 1u);
+  EXPECT_EQ(LayoutOf(RenderGroupsCsv(r), v1::REPORT_CSV_GROUPS), 1u);
+  EXPECT_EQ(LayoutOf(RenderReportJson(r), v1::REPORT_JSON), 1u);
+  v1::ReportProvenance* p = r.mutable_provenance();
+  p->set_log_id("log");
+  p->set_tree_size(40);
+  p->set_layout(kLayoutVersion);
+  EXPECT_EQ(LayoutOf(RenderReportHtml(r), v1::REPORT_HTML), kLayoutVersion);
+  EXPECT_EQ(LayoutOf(RenderGroupsCsv(r), v1::REPORT_CSV_GROUPS), kLayoutVersion);
+  EXPECT_EQ(LayoutOf(RenderFindingsCsv(r), v1::REPORT_CSV_FINDINGS), kLayoutVersion);
+  EXPECT_EQ(LayoutOf(RenderAccessCsv(r), v1::REPORT_CSV_ACCESS), kLayoutVersion);
+  EXPECT_EQ(LayoutOf(RenderReportJson(r), v1::REPORT_JSON), kLayoutVersion);
+  EXPECT_EQ(LayoutOf("not json", v1::REPORT_JSON), 0u);
+}
+
 // Every form of a report with every section, rendered with this layout.
 // Any change to what a form renders changes one of these digests: then
 // kLayoutVersion takes the next number and its digests are added here (the
@@ -297,7 +320,8 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
               kPinned.at(kLayoutVersion).at(form.name))
         << form.name << " renders other bytes than layout " << kLayoutVersion
         << " did: give the new layout the next number (kLayoutVersion, report_render.h) "
-           "and pin its digests here, keeping the old ones";
+           "and pin its digests here, keeping the old ones (a new protobuf or abseil that "
+           "prints JSON or numbers otherwise changes the layout too)";
   }
 }
 

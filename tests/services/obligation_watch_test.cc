@@ -152,30 +152,34 @@ TEST_F(ObligationWatchTest, AChangedObligationClosesBeforeItsSuccessorOpens) {
 
 // A correction that moves a query's arrival weeks earlier moves its
 // deadline into the past: the obligation closes before its old due moment,
-// as a finding, and the watcher is told MISSED, not MET. Another answered
-// at the same time is still MET.
+// as a finding, and the watcher is told MISSED, not MET. So is one closed
+// by an acknowledgement recorded late that promised a day already gone
+// (the case has a breach of the rule now). Another answered at the same
+// time is still MET.
 TEST_F(ObligationWatchTest, AnObligationCorrectedIntoThePastIsMissedNotMet) {
   testing::CouncilScenario council;
   const uint64_t q1 = council.Query(At(2025, 6, 2, 9), "Q-1", "lab-1");
   council.Query(At(2025, 6, 2, 9), "Q-2", "grn-1");
+  council.Query(At(2025, 6, 2, 9), "Q-3", "lab-1");
   Publish(council);
   auto all = Open(10);
-  EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::DUE_SOON);
-  EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::DUE_SOON);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::DUE_SOON);
   EXPECT_EQ(all->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
 
   SetNow(At(2025, 6, 4, 10));
   const uint64_t before = council.last_position();
   council.CorrectWhen(At(2025, 6, 4, 10), q1, At(2025, 5, 12, 9));  // due 19 May
   council.Answer(At(2025, 6, 4, 10), "Q-2");
+  council.Acknowledge(At(2025, 6, 2, 15), "Q-3", At(2025, 6, 3, 17));  // recorded on the 4th
   Publish(council, before + 1);
   std::map<std::string, v1::ObligationUpdate::Kind> told;
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < 3; ++i) {
     v1::ObligationUpdate u = all->Next();
     told[u.obligation().case_id()] = u.kind();
   }
   EXPECT_EQ(told["query-Q-1"], v1::ObligationUpdate::MISSED);
   EXPECT_EQ(told["query-Q-2"], v1::ObligationUpdate::MET);
+  EXPECT_EQ(told["query-Q-3"], v1::ObligationUpdate::MISSED);
 
   // And the report lists the breach the watcher was told of.
   v1::ReportRequest request;
