@@ -10,13 +10,17 @@
 // otherwise, which the server allows on a loopback address only (it
 // checks that, not this module).
 //
-// cpp-httplib (Debian's libcpp-httplib-dev) serves it on a few threads of
-// its own (MetricsPool): connections wait for them in a bounded queue, and
-// beyond it in the kernel's backlog, so clients that connect and send
-// nothing cannot take the process's file descriptors (which RocksDB and
-// gRPC need). A method other than GET or HEAD is refused before any body
-// is read. Stop() waits a bounded time for requests in progress: a client
-// trickling bytes cannot hold the server's shutdown. Thread-safe.
+// It is served here, on a few threads of its own, one request per
+// connection, HTTP/1.0 or 1.1, no request body ever read: each connection
+// must complete its TLS handshake and send its request head (at most
+// 8 KiB, else 431) within 2 s of a thread taking it up, whatever pace its
+// bytes come at, and take its answer within 10 s, so a client trickling
+// bytes holds a thread that long at most. Connections wait for a thread in
+// a bounded queue, and beyond it in the kernel's backlog, so clients that
+// connect and send nothing cannot take the process's file descriptors
+// (which RocksDB and gRPC need). A Range header is not honoured (the whole
+// answer, always). Stop() waits a bounded time for requests in progress.
+// Thread-safe.
 #ifndef EVENHAND_SERVER_METRICS_HTTP_H_
 #define EVENHAND_SERVER_METRICS_HTTP_H_
 
@@ -25,12 +29,9 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace evenhand::server {
 
@@ -67,11 +68,16 @@ class MetricsHttp {
 
  private:
   MetricsHttp() = default;
+  // Takes connections up to the queue's bound until Stop().
+  void AcceptLoop();
   // Shared with the pool's threads, which may outlive a Stop() that gave up
   // waiting for them (see the .cc).
   std::shared_ptr<internal::MetricsPoolState> pool_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread thread_;  // the accept loop
+  std::vector<std::thread> workers_;
+  bool stopped_ = false;
   std::string address_;
   bool tls_ = false;
 };

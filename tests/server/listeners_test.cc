@@ -254,6 +254,73 @@ TEST_F(PlainMetricsTest, AStopIsNotHeldByAMetricsClientTricklingItsRequest) {
   EXPECT_TRUE(absl::StrContains(server_.Log(), "\"stopped data_dir=")) << server_.Log();
 }
 
+// Clients trickling their request heads a byte at a time, more of them
+// than the listener has threads, do not keep /healthz from answering: each
+// is cut off once its deadline passes, whatever pace its bytes come at.
+TEST_F(PlainMetricsTest, ClientsTricklingTheirRequestsDoNotKeepHealthFromAnswering) {
+  std::vector<int> trickling;
+  for (int i = 0; i < 20; ++i) {
+    const int fd = ConnectTo(address_);
+    ASSERT_GE(fd, 0);
+    const std::string start = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_GT(::send(fd, start.data(), start.size(), MSG_NOSIGNAL), 0);
+    trickling.push_back(fd);
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> cut_off{0};
+  std::thread trickle([&] {
+    std::vector<bool> cut(trickling.size(), false);
+    for (int round = 0; round < 240 && !done; ++round) {  // a header line every 250 ms
+      for (size_t i = 0; i < trickling.size(); ++i) {
+        if (cut[i]) continue;
+        if (::send(trickling[i], "X-A: b\r\n", 8, MSG_NOSIGNAL) < 0) {
+          cut[i] = true;
+          ++cut_off;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  });
+  absl::SleepFor(absl::Milliseconds(500));
+  httplib::Client http(absl::StrCat("http://", address_));
+  http.set_read_timeout(50, 0);
+  http.set_connection_timeout(50, 0);
+  auto got = http.Get("/healthz");
+  done = true;
+  trickle.join();
+  for (int fd : trickling) ::close(fd);
+  ASSERT_TRUE(got) << httplib::to_string(got.error());
+  EXPECT_EQ(got->status, 200);
+  EXPECT_GT(cut_off.load(), 0) << "no trickling client was cut off";
+}
+
+// A request head over 8 KiB (a flood of headers) is refused 431, not held in
+// memory; a Range header is not honoured (the whole answer, 200).
+TEST_F(PlainMetricsTest, AnOversizedRequestHeadIsRefusedAndRangesAreNotHonoured) {
+  const int fd = ConnectTo(address_);
+  ASSERT_GE(fd, 0);
+  std::string head = "GET /metrics HTTP/1.1\r\n";
+  while (head.size() < (64 << 10)) head += "X-A: b\r\n";
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 20000), 1);
+  char answer[256] = {};
+  ASSERT_GT(::recv(fd, answer, sizeof(answer) - 1, 0), 0);
+  EXPECT_TRUE(absl::StartsWith(answer, "HTTP/1.1 431")) << answer;
+  ::close(fd);
+
+  httplib::Client http(absl::StrCat("http://", address_));
+  auto whole = http.Get("/healthz", {{"Range", "bytes=0-3"}});
+  ASSERT_TRUE(whole) << httplib::to_string(whole.error());
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_EQ(whole->body, "SERVING\n");
+  auto metrics = http.Get("/metrics", {{"Range", "bytes=0-,0-,0-,0-"}});
+  ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_FALSE(metrics->has_header("Content-Range"));
+  EXPECT_TRUE(absl::StartsWith(metrics->body, "# HELP")) << metrics->body.substr(0, 100);
+}
+
 TEST_F(PlainMetricsTest, PlainMetricsOnLoopbackAreServed) {
   httplib::Client http(absl::StrCat("http://", address_));
   auto got = http.Get("/healthz");
