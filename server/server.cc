@@ -695,6 +695,7 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
   const absl::Time deadline = absl::Now() + grace;
   store_->BeginShutdown();
   fairness_->BeginShutdown();
+  event_log_->EndAppendStreams();
   if (!store_->WaitForAppendsToFinish(deadline)) {
     logging::Error(kComponent, "appends in flight did not finish within the shutdown grace period");
   }

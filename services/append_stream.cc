@@ -35,12 +35,14 @@ v1::AppendError ToAppendError(const absl::Status& status) {
 
 AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
                                          storage::EventStore* store, const EventLogOptions& options,
-                                         size_t max_unanswered, internal::DeliveryPool* resume)
+                                         size_t max_unanswered, internal::DeliveryPool* resume,
+                                         AppendStreams* open)
     : context_(context),
       store_(store),
       options_(options),
       max_unanswered_(max_unanswered),
-      resume_(resume) {
+      resume_(resume),
+      open_(open) {
   // Who is calling, before anything is read.
   if (absl::Status admitted =
           options_.gate->Admit(*context_, kAppendStream, v1::AppendRequest()).status();
@@ -56,9 +58,21 @@ AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
   // (one refused before, say), not only with its first answer.
   context_->AddInitialMetadata(kAppendStreamAdmitted, "1");
   StartSendInitialMetadata();
+  const bool ending = open_->Add(this);
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
+    shutting_down_ = ending;
+    actions = Decide();
+  }
+  Run(actions);
+}
+
+void AppendStreamReactor::EndForShutdown() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
     actions = Decide();
   }
   Run(actions);
@@ -289,7 +303,7 @@ AppendStreamReactor::Actions AppendStreamReactor::Decide() {
     writing_ = true;
     a.write = &responses_.front().bytes;
   }
-  if (!reading_ && !reads_done_ && unanswered_ < max_unanswered_ &&
+  if (!shutting_down_ && !reading_ && !reads_done_ && unanswered_ < max_unanswered_ &&
       unanswered_bytes_ < kMaxUnansweredBytes) {
     reading_ = true;
     a.read = true;
@@ -298,6 +312,11 @@ AppendStreamReactor::Actions AppendStreamReactor::Decide() {
     finished_ = true;
     a.finish = true;
     a.status = grpc::Status::OK;
+  } else if (shutting_down_ && unanswered_ == 0 && !writing_ && !cancel_sent_) {
+    // Every request read is answered: the call ends (the read in flight,
+    // if any, ends with it, and the cancelled path finishes).
+    cancel_sent_ = true;
+    a.cancel = true;
   }
   return a;
 }
@@ -305,9 +324,13 @@ AppendStreamReactor::Actions AppendStreamReactor::Decide() {
 void AppendStreamReactor::Run(const Actions& a) {
   if (a.write != nullptr) StartWrite(a.write);
   if (a.read) StartRead(&request_);
+  if (a.cancel) context_->TryCancel();
   if (a.finish) Finish(a.status);  // last: `this` may be deleted after it
 }
 
-void AppendStreamReactor::OnDone() { delete this; }
+void AppendStreamReactor::OnDone() {
+  open_->Remove(this);
+  delete this;
+}
 
 }  // namespace evenhand::services

@@ -19,6 +19,13 @@
 // requests already in the store have been decided (their outcome is then the store's, and a retry
 // with the same event ids is safe).
 //
+// At a stop (AppendStreams::EndAll), a call reads no more requests, and
+// once every request it read is answered it is cancelled: the publisher
+// sees CANCELLED and sends what was not answered again, with the same event
+// ids, when the server is back. gRPC's own shutdown would otherwise wait
+// its whole grace for a publisher that keeps its call open and sends
+// nothing (every publisher, between bursts).
+//
 // Threads: gRPC's callback threads and the store's completer thread call
 // in; everything shared is under `mu_`. A parked request is taken up on
 // `resume` (the service's pool), never on the completer thread: validating
@@ -38,6 +45,7 @@
 #include "absl/time/time.h"
 #include "evenhand/v1/log.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "services/append_streams.h"
 #include "services/event_log_service.h"
 #include "services/internal/delivery_pool.h"
 #include "storage/event_store.h"
@@ -49,10 +57,15 @@ class AppendStreamReactor final
  public:
   static constexpr size_t kMaxUnansweredBytes = 64 << 20;
 
-  // `store`, `options` and `resume` (the service's) outlive the call.
+  // `store`, `options`, `resume` and `open` (the service's) outlive the
+  // call.
   AppendStreamReactor(grpc::CallbackServerContext* context, storage::EventStore* store,
                       const EventLogOptions& options, size_t max_unanswered,
-                      internal::DeliveryPool* resume);
+                      internal::DeliveryPool* resume, AppendStreams* open);
+
+  // The server is stopping: read no more, and end the call once every
+  // request read is answered.
+  void EndForShutdown();
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -83,6 +96,7 @@ class AppendStreamReactor final
   struct Actions {
     const grpc::ByteBuffer* write = nullptr;
     bool read = false;
+    bool cancel = false;
     bool finish = false;
     grpc::Status status;
   };
@@ -94,6 +108,7 @@ class AppendStreamReactor final
   const EventLogOptions& options_;
   const size_t max_unanswered_;
   internal::DeliveryPool* const resume_;
+  AppendStreams* const open_;
 
   absl::Mutex mu_;
   grpc::ByteBuffer request_;  // the read in flight writes here
@@ -102,6 +117,8 @@ class AppendStreamReactor final
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancel_sent_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_index_ ABSL_GUARDED_BY(mu_) = 0;
   // Requests read and not yet answered to the client (in the store, or
   // waiting in `responses_`), and their bytes: reads stop at either limit.

@@ -159,7 +159,7 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* EventLogService::AppendStream(
     grpc::CallbackServerContext* context) {
   return new AppendStreamReactor(context, store_, options_, options_.append_stream_window,
-                                 resume_pool_.get());
+                                 resume_pool_.get(), &append_streams_);
 }
 
 grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,

@@ -17,6 +17,7 @@
 
 #include "absl/time/time.h"
 #include "evenhand/v1/log.grpc.pb.h"
+#include "services/append_streams.h"
 #include "services/auth/call_gate.h"
 #include "services/domain_validation.h"
 #include "services/event_validation.h"
@@ -80,6 +81,10 @@ class EventLogService final
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* request) override;
 
+  // The server is stopping: every AppendStream call ends once what it has
+  // read is answered (services/append_stream.h).
+  void EndAppendStreams() { append_streams_.EndAll(); }
+
   // Subscriptions being served now.
   size_t subscriptions() const { return limits_.active(); }
 
@@ -96,6 +101,7 @@ class EventLogService final
   storage::EventStore* const store_;
   const EventLogOptions options_;
   SubscriberLimits limits_;
+  AppendStreams append_streams_;
   std::unique_ptr<internal::DeliveryPool> pool_;
   // Where AppendStream's parked requests are taken up again.
   std::unique_ptr<internal::DeliveryPool> resume_pool_;

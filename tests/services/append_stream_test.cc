@@ -252,6 +252,34 @@ TEST_F(AppendStreamTest, ARequestMayDependOnTheOneBeforeIt) {
   EXPECT_EQ(answers[3].error().code_name(), "INVALID_ARGUMENT");
 }
 
+// A publisher keeps its call open between bursts. A stop does not wait
+// its whole grace (ten minutes here: the test would time out) for such a
+// call: once every request read is answered, the call ends (CANCELLED or
+// UNAVAILABLE, so the publisher sends again what was not answered), and
+// the stop goes on.
+TEST_F(AppendStreamTest, AStopEndsAnIdleCallOnceItsRequestsAreAnswered) {
+  StartServer();
+  grpc::ClientContext context;
+  auto call = stub_->AppendStream(&context);
+  ASSERT_TRUE(call->Write(Request("query-idle", testing::AnEvent("idle"))));
+  v1::AppendStreamResponse r;
+  ASSERT_TRUE(call->Read(&r));
+  ASSERT_TRUE(r.has_appended()) << r.error().message();
+  const uint64_t acknowledged = r.appended().positions(0);
+  std::thread stop([this] { server_->Shutdown(absl::Minutes(10)); });
+  EXPECT_FALSE(call->Read(&r)) << "the call went on after the stop";
+  // Cancelled by the server, or the connection closed under it: either
+  // way a publisher sends again what was not answered.
+  const grpc::Status ended = call->Finish();
+  EXPECT_TRUE(ended.error_code() == grpc::StatusCode::CANCELLED ||
+              ended.error_code() == grpc::StatusCode::UNAVAILABLE)
+      << ended.error_code() << " " << ended.error_message();
+  stop.join();
+  server_.reset();
+  StartServer();
+  EXPECT_GE(server_->LastPosition(), acknowledged);
+}
+
 TEST_F(AppendStreamTest, ACallWithNoRequestsEndsOk) {
   StartServer();
   auto [answers, status] = SendAll({});
