@@ -504,6 +504,59 @@ class EvenHandCli(unittest.TestCase):
         finally:
             target.stop()
 
+    def test_import_sends_what_others_name_first(self):
+        # Fifty written queries listed before the councillors and the officer
+        # they name: the import gives registrations their turn before the
+        # cases that name them, so the server refuses no event for naming
+        # what is not recorded yet, and the refused-appends metric, which
+        # monitoring alerts on, stays at nothing for a clean import.
+        ids = iter(f"6f0c1f52-0a52-4f43-9b61-1d4b6c1a{n:04d}" for n in range(1, 1000))
+        at = "2026-03-02T10:00:00Z"
+        lines = []
+        for i in range(50):
+            lines.append({"streamId": f"query-stg-{i}", "eventId": next(ids), "occurredAt": at,
+                          "sourceSystem": "old-system",
+                          "payload": {"writtenQueryReceived": {
+                              "queryId": f"stg-{i}", "memberId": f"stg-m{i}",
+                              "addressedToOfficerId": "stg-o", "subject": "Bins"}}})
+        for i in range(50):
+            lines.append({"streamId": f"member-stg-m{i}", "eventId": next(ids), "occurredAt": at,
+                          "sourceSystem": "old-system",
+                          "payload": {"memberRegistered": {"memberId": f"stg-m{i}",
+                                                           "name": f"Cllr {i}"}}})
+        lines.append({"streamId": "officer-stg-o", "eventId": next(ids), "occurredAt": at,
+                      "sourceSystem": "old-system",
+                      "payload": {"officerRegistered": {"officerId": "stg-o", "name": "Officer",
+                                                        "role": "OFFICER"}}})
+        history = os.path.join(self.tmp, "cases-first.jsonl")
+        with open(history, "w") as f:
+            for line in lines:
+                f.write(json.dumps(line) + "\n")
+        data = os.path.join(self.tmp, "import-staged")
+        target = Server(data, ["--metrics_listen=127.0.0.1:0"])
+        try:
+            result = subprocess.run([ARGS.evenhand, f"--server={target.address}", "import",
+                                     history], capture_output=True, text=True, timeout=300)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with open(data + ".log") as f:
+                address = re.search(r"metrics=http://([0-9.:]+)/metrics", f.read()).group(1)
+            import urllib.request
+            metrics = urllib.request.urlopen(f"http://{address}/metrics", timeout=30).read()
+            refused = re.findall(
+                r'evenhand_append_requests_total\{[^}]*code="INVALID_ARGUMENT"[^}]*\} (\d+)',
+                metrics.decode())
+            self.assertEqual(sum(int(n) for n in refused), 0, refused)
+            self.assertIn("imported 101 events in 101 streams", result.stdout)
+        finally:
+            target.stop()
+        # The command's own output is not an import file: said so.
+        read_output = os.path.join(self.tmp, "read-output.jsonl")
+        with open(read_output, "w") as f:
+            f.write(self.cli("read", "--all", "--format=json", "--max=3").stdout)
+        result = self.cli("import", read_output, check=False)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("looks like the output of evenhand read", result.stderr)
+
     def test_import_refuses_lines_without_a_stream_or_an_id(self):
         bad = os.path.join(self.tmp, "bad.jsonl")
         with open(bad, "w") as f:
