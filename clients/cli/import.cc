@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -51,6 +52,8 @@ absl::StatusOr<std::vector<Stream>> ReadImportFile(const std::string& path, size
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::map<std::string, size_t> index;
+  // Each event id's first line and its event, serialised.
+  absl::flat_hash_map<std::string, std::pair<int, std::string>> ids;
   std::vector<Stream> streams;
   std::string line;
   int number = 0;
@@ -75,6 +78,16 @@ absl::StatusOr<std::vector<Stream>> ReadImportFile(const std::string& path, size
       return absl::InvalidArgumentError(absl::StrCat(
           path, ":", number,
           ": eventId is required, so that running the import again adds nothing twice"));
+    }
+    // The same event twice (a file concatenated with itself) goes once;
+    // an id reused for other content is the file's mistake, said here
+    // rather than as whatever the server makes of the second.
+    auto [seen, first] = ids.try_emplace(e.event_id(), number, e.SerializeAsString());
+    if (!first) {
+      if (seen->second.second == e.SerializeAsString()) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": eventId ", e.event_id(), " is line ",
+                       seen->second.first, "'s with other content: an event id names one event"));
     }
     auto [it, inserted] = index.try_emplace(e.stream_id(), streams.size());
     if (inserted) streams.push_back({e.stream_id(), {}, 0, ""});

@@ -567,6 +567,22 @@ class EvenHandCli(unittest.TestCase):
         self.assertIn("bad.jsonl:1: streamId is required", result.stderr)
         result = self.cli("import", os.path.join(self.tmp, "missing.jsonl"), check=False)
         self.assertEqual(result.returncode, 4)
+        # One id for two different events: the file's mistake, named.
+        event = {"streamId": "member-dup-a", "eventId": "7b7c2f52-0a52-4f43-9b61-1d4b6c1a0099",
+                 "occurredAt": "2026-03-02T10:00:00Z", "sourceSystem": "old-system",
+                 "payload": {"memberRegistered": {"memberId": "dup-a", "name": "Cllr A"}}}
+        other = dict(event, payload={"memberRegistered": {"memberId": "dup-a", "name": "B"}})
+        with open(bad, "w") as f:
+            f.write(json.dumps(event) + "\n" + json.dumps(other) + "\n")
+        result = self.cli("import", bad, check=False)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("bad.jsonl:2: eventId 7b7c2f52-0a52-4f43-9b61-1d4b6c1a0099 is line 1's "
+                      "with other content", result.stderr)
+        # The same line twice (a file concatenated with itself) goes once.
+        with open(bad, "w") as f:
+            f.write(json.dumps(event) + "\n" + json.dumps(event) + "\n")
+        result = self.cli("import", bad)
+        self.assertIn("imported 1 events in 1 streams", result.stdout)
 
     def test_due_lists_the_obligations_falling_due(self):
         # The demo council's year ends today: some replies are owed now.
