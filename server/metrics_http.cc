@@ -7,11 +7,14 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -94,6 +97,21 @@ class Connection {
     if (ssl_ != nullptr) {
       if (handshaken_) SSL_shutdown(ssl_);  // one try: the client may be gone
       SSL_free(ssl_);
+    }
+    // What the client still sends (a body never read) is taken briefly and
+    // dropped, so that the close is a FIN after the answer, not a reset
+    // that can take the answer with it.
+    ::shutdown(fd_, SHUT_WR);
+    const absl::Time until = absl::Now() + absl::Milliseconds(200);
+    char sink[4096];
+    for (size_t drained = 0; drained < (64 << 10);) {
+      const ssize_t r = ::recv(fd_, sink, sizeof(sink), 0);
+      if (r > 0) {
+        drained += static_cast<size_t>(r);
+      } else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+                 !Wait(POLLIN, until)) {
+        break;
+      }
     }
     ::close(fd_);
   }
@@ -273,6 +291,12 @@ void Serve(MetricsPoolState& s, int fd) {
 }
 
 void Work(std::shared_ptr<MetricsPoolState> state) {
+  // OpenSSL writes with write(), not send(MSG_NOSIGNAL): a client gone
+  // must not end the process with SIGPIPE, whatever embeds the server.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   MetricsPoolState& s = *state;
   for (;;) {
     int fd;
@@ -307,7 +331,7 @@ absl::StatusOr<std::pair<int, int>> Listen(const std::string& host, int port) {
   }
   int fd = -1;
   for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
     if (fd < 0) continue;
     // SO_REUSEADDR only, not SO_REUSEPORT: a second server must not share
     // the port and answer for the first.
@@ -356,6 +380,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
                        served, "): OpenSSL would not take them"));
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     tls->ServeFrom(ctx);
     m->tls_ = true;
   }
@@ -368,6 +393,11 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
   }
   m->listen_fd_ = bound->first;
   m->wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (m->wake_fd_ < 0) {
+    ::close(m->listen_fd_);
+    return absl::UnavailableError(
+        absl::StrCat("the metrics listener on ", listen, " cannot start: ", std::strerror(errno)));
+  }
   m->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", bound->second);
   {
     absl::MutexLock lock(&m->pool_->mu);
@@ -391,10 +421,20 @@ void MetricsHttp::AcceptLoop() {
       if (s.closed) return;
     }
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
+      logging::Error("metrics", absl::StrCat("the metrics listener stopped accepting connections ",
+                                             "(", std::strerror(errno),
+                                             "); /metrics and /healthz are not served until "
+                                             "evenhandd is restarted"));
+      return;
+    }
     if (fds[1].revents != 0) return;  // Stop()
     if ((fds[0].revents & POLLIN) == 0) continue;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0 &&
+        (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)) {
+      continue;
+    }
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors or memory: said once, tried again shortly.
@@ -410,6 +450,10 @@ void MetricsHttp::AcceptLoop() {
     }
     said = false;
     absl::MutexLock lock(&s.mu);
+    if (s.closed) {  // Stop() has taken the queue already
+      ::close(fd);
+      return;
+    }
     s.queue.push_back(fd);
   }
 }
@@ -417,8 +461,7 @@ void MetricsHttp::AcceptLoop() {
 MetricsHttp::~MetricsHttp() { Stop(); }
 
 void MetricsHttp::Stop() {
-  if (!pool_ || stopped_) return;
-  stopped_ = true;
+  if (!pool_ || stopped_.exchange(true)) return;
   MetricsPoolState& s = *pool_;
   std::deque<int> waiting;
   {

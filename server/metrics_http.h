@@ -24,6 +24,7 @@
 #ifndef EVENHAND_SERVER_METRICS_HTTP_H_
 #define EVENHAND_SERVER_METRICS_HTTP_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -77,7 +78,7 @@ class MetricsHttp {
   int wake_fd_ = -1;
   std::thread thread_;  // the accept loop
   std::vector<std::thread> workers_;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};
   std::string address_;
   bool tls_ = false;
 };

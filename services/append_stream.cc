@@ -58,11 +58,20 @@ AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
   // (one refused before, say), not only with its first answer.
   context_->AddInitialMetadata(kAppendStreamAdmitted, "1");
   StartSendInitialMetadata();
-  const bool ending = open_->Add(this);
+  if (open_->Add(this)) {
+    // Opened after the stop began: refused with the reason, as Append is.
+    {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+    }
+    Finish(ToGrpcStatus(WithErrorInfo(
+        absl::UnavailableError("the server is shutting down; call again when it is back"),
+        "SHUTTING_DOWN")));
+    return;
+  }
   Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    shutting_down_ = ending;
     actions = Decide();
   }
   Run(actions);

@@ -19,10 +19,12 @@
 // requests already in the store have been decided (their outcome is then the store's, and a retry
 // with the same event ids is safe).
 //
-// At a stop (AppendStreams::EndAll), a call reads no more requests, and
-// once every request it read is answered it is cancelled: the publisher
-// sees CANCELLED and sends what was not answered again, with the same event
-// ids, when the server is back. gRPC's own shutdown would otherwise wait
+// At a stop (AppendStreams::EndAll), a call starts no more reads, and
+// once every request it has taken is answered it is cancelled (a request
+// arriving in the read already in flight may be decided but its answer
+// lost): the publisher sees CANCELLED and sends what was not answered
+// again, with the same event ids, when the server is back; a call opened
+// after is refused UNAVAILABLE (SHUTTING_DOWN). gRPC's own shutdown would otherwise wait
 // its whole grace for a publisher that keeps its call open and sends
 // nothing (every publisher, between bursts).
 //

@@ -52,8 +52,13 @@ absl::StatusOr<std::vector<Stream>> ReadImportFile(const std::string& path, size
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::map<std::string, size_t> index;
-  // Each event id's first line and its event, serialised.
-  absl::flat_hash_map<std::string, std::pair<int, std::string>> ids;
+  // Each event id's first line, and where its event is kept.
+  struct Seen {
+    int line;
+    size_t stream;
+    size_t index;
+  };
+  absl::flat_hash_map<std::string, Seen> ids;
   std::vector<Stream> streams;
   std::string line;
   int number = 0;
@@ -82,16 +87,19 @@ absl::StatusOr<std::vector<Stream>> ReadImportFile(const std::string& path, size
     // The same event twice (a file concatenated with itself) goes once;
     // an id reused for other content is the file's mistake, said here
     // rather than as whatever the server makes of the second.
-    auto [seen, first] = ids.try_emplace(e.event_id(), number, e.SerializeAsString());
-    if (!first) {
-      if (seen->second.second == e.SerializeAsString()) continue;
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", number, ": eventId ", e.event_id(), " is line ",
-                       seen->second.first, "'s with other content: an event id names one event"));
-    }
     auto [it, inserted] = index.try_emplace(e.stream_id(), streams.size());
     if (inserted) streams.push_back({e.stream_id(), {}, 0, ""});
-    streams[it->second].events.push_back(std::move(e));
+    Stream& stream = streams[it->second];
+    auto [seen, first] =
+        ids.try_emplace(e.event_id(), Seen{number, it->second, stream.events.size()});
+    if (!first) {
+      const v1::Event& before = streams[seen->second.stream].events[seen->second.index];
+      if (before.SerializeAsString() == e.SerializeAsString()) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": eventId ", e.event_id(), " is line ",
+                       seen->second.line, "'s with other content: an event id names one event"));
+    }
+    stream.events.push_back(std::move(e));
     ++*total;
   }
   return streams;
