@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -22,6 +23,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "base/logging.h"
@@ -227,7 +229,8 @@ std::string Handle(MetricsPoolState& s, bool head, const std::function<std::stri
 
 // The answer to a request head (without its blank line).
 std::string Respond(MetricsPoolState& s, absl::string_view head_text) {
-  const absl::string_view line = head_text.substr(0, head_text.find("\r\n"));
+  absl::string_view line = head_text.substr(0, head_text.find('\n'));
+  line = absl::StripSuffix(line, "\r");
   std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
   if (parts.size() != 3 || parts[0].empty() || !absl::StartsWith(parts[2], "HTTP/1.")) {
     return Answer(400, "Bad Request", kPlain, "a request line was expected: GET /metrics HTTP/1.1\n",
@@ -275,8 +278,15 @@ void Serve(MetricsPoolState& s, int fd) {
   if (!c.Handshake(deadline)) return;
   std::string head;
   char buf[2048];
+  // The head ends at a blank line: CRLF as HTTP says, or bare LF as a
+  // hand-typed request (printf | nc) sends.
+  auto head_end = [&head] {
+    const size_t crlf = head.find("\r\n\r\n");
+    const size_t lf = head.find("\n\n");
+    return std::min(crlf, lf);
+  };
   size_t end = std::string::npos;
-  while ((end = head.find("\r\n\r\n")) == std::string::npos) {
+  while ((end = head_end()) == std::string::npos) {
     if (head.size() >= kMaxHead) {
       c.WriteAll(Answer(431, "Request Header Fields Too Large", kPlain,
                         absl::StrCat("the request head is over ", kMaxHead, " bytes\n"), false),

@@ -3,12 +3,12 @@
 // The file holds one event per line (JSON Lines), each an Event in
 // protobuf's JSON mapping with its `streamId` and its `eventId`. Events of
 // one stream keep the file's order and go in batches; streams go in
-// parallel, councillors', officers' and pre-election periods' first, then
-// groups', then the cases', so that few events name what is not recorded
-// yet. One that does (a briefing's group, an offer it answers;
-// UNKNOWN_REFERENCE) waits until the rest has moved on, and is tried again. An interrupted import is resumed by running
-// it again: every event id already recorded is answered as a replay, so
-// nothing is added twice.
+// parallel, councillors' and pre-election periods' first, then groups',
+// then officers' (a political assistant names a group), then the cases',
+// so that few events name what is not recorded yet. One that does (a briefing's group, an offer it
+// answers; UNKNOWN_REFERENCE) waits until the rest has moved on, and is tried again. An interrupted
+// import is resumed by running it again: every event id already recorded is answered as a replay,
+// so nothing is added twice.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -150,22 +150,22 @@ int RunImport(const Context& context, const ImportFlags& flags) {
   // reference; blocked streams go again while a wave makes progress.
   std::vector<Stream*> pending;
   for (Stream& s : streams) pending.push_back(&s);
-  // Within a wave, what others name goes first: councillors, officers and
-  // pre-election periods, then groups (which name councillors), then the
-  // cases (which name all of them). Each stage's streams run in parallel;
+  // Within a wave, what others name goes first: councillors and
+  // pre-election periods, then groups (which name councillors), then
+  // officers (a political assistant names a group), then the cases (which
+  // name all of them). Each stage's streams run in parallel;
   // a case's event is not tried, and refused UNKNOWN_REFERENCE, before the
   // registrations it names were given their turn (a server's refusals
   // would otherwise count thousands of a clean import's events as
   // refused appends, which a monitoring alert reads as a faulty system).
   auto stage_of = [](const Stream& s) {
-    for (const char* prefix : {"member-", "officer-", "election-"}) {
-      if (absl::StartsWith(s.id, prefix)) return 0;
-    }
-    return absl::StartsWith(s.id, "group-") ? 1 : 2;
+    if (absl::StartsWith(s.id, "member-") || absl::StartsWith(s.id, "election-")) return 0;
+    if (absl::StartsWith(s.id, "group-")) return 1;
+    return absl::StartsWith(s.id, "officer-") ? 2 : 3;
   };
   while (!pending.empty()) {
     const uint64_t before = recorded.load();
-    for (int stage = 0; stage < 3 && failure.ok(); ++stage) {
+    for (int stage = 0; stage < 4 && failure.ok(); ++stage) {
       std::deque<Stream*> queue;
       for (Stream* s : pending) {
         if (stage_of(*s) == stage) queue.push_back(s);

@@ -506,7 +506,7 @@ class EvenHandCli(unittest.TestCase):
 
     def test_import_sends_what_others_name_first(self):
         # Fifty written queries listed before the councillors and the officer
-        # they name: the import gives registrations their turn before the
+        # they name, and a political assistant before its group: the import gives registrations their turn before the
         # cases that name them, so the server refuses no event for naming
         # what is not recorded yet, and the refused-appends metric, which
         # monitoring alerts on, stays at nothing for a clean import.
@@ -528,6 +528,17 @@ class EvenHandCli(unittest.TestCase):
                       "sourceSystem": "old-system",
                       "payload": {"officerRegistered": {"officerId": "stg-o", "name": "Officer",
                                                         "role": "OFFICER"}}})
+        # A political assistant names its group, which names its councillors.
+        lines.insert(0, {"streamId": "officer-stg-pa", "eventId": next(ids), "occurredAt": at,
+                         "sourceSystem": "old-system",
+                         "payload": {"officerRegistered": {
+                             "officerId": "stg-pa", "name": "Assistant",
+                             "role": "POLITICAL_ASSISTANT", "groupId": "stg-g"}}})
+        lines.append({"streamId": "group-stg-g", "eventId": next(ids), "occurredAt": at,
+                      "sourceSystem": "old-system",
+                      "payload": {"politicalGroupRecognised": {
+                          "groupId": "stg-g", "name": "Staged Group",
+                          "memberIds": ["stg-m0", "stg-m1"]}}})
         history = os.path.join(self.tmp, "cases-first.jsonl")
         with open(history, "w") as f:
             for line in lines:
@@ -546,7 +557,7 @@ class EvenHandCli(unittest.TestCase):
                 r'evenhand_append_requests_total\{[^}]*code="INVALID_ARGUMENT"[^}]*\} (\d+)',
                 metrics.decode())
             self.assertEqual(sum(int(n) for n in refused), 0, refused)
-            self.assertIn("imported 101 events in 101 streams", result.stdout)
+            self.assertIn("imported 103 events in 103 streams", result.stdout)
         finally:
             target.stop()
         # The command's own output is not an import file: said so.

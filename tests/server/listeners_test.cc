@@ -309,6 +309,18 @@ TEST_F(PlainMetricsTest, AnOversizedRequestHeadIsRefusedAndRangesAreNotHonoured)
   EXPECT_TRUE(absl::StartsWith(answer, "HTTP/1.1 431")) << answer;
   ::close(fd);
 
+  // A hand-typed request (bare LF line ends, printf | nc) is answered.
+  const int typed = ConnectTo(address_);
+  ASSERT_GE(typed, 0);
+  const std::string bare = "GET /healthz HTTP/1.0\nHost: x\n\n";
+  ::send(typed, bare.data(), bare.size(), MSG_NOSIGNAL);
+  pollfd q{typed, POLLIN, 0};
+  ASSERT_EQ(::poll(&q, 1, 20000), 1);
+  char typed_answer[256] = {};
+  ASSERT_GT(::recv(typed, typed_answer, sizeof(typed_answer) - 1, 0), 0);
+  EXPECT_TRUE(absl::StartsWith(typed_answer, "HTTP/1.1 200")) << typed_answer;
+  ::close(typed);
+
   httplib::Client http(absl::StrCat("http://", address_));
   auto whole = http.Get("/healthz", {{"Range", "bytes=0-3"}});
   ASSERT_TRUE(whole) << httplib::to_string(whole.error());
