@@ -3,13 +3,17 @@
 // publisher_order.cc.
 #include "clients/publisher.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -84,6 +88,40 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Start(PublisherOptions opt
   return p;
 }
 
+namespace {
+
+constexpr char kClosedFile[] = "EVENHAND-CLOSED";
+
+// Writes `text` to `path` and syncs it and its folder.
+bool WriteSynced(const std::string& folder, const std::string& path, const std::string& text) {
+  const std::string temp = path + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) return false;
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return true;
+}
+
+}  // namespace
+
+void Publisher::SaveClosedCount() {
+  uint64_t count = 0;
+  std::unique_ptr<rocksdb::Iterator> it(outbox_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  if (!it->status().ok()) return;
+  const std::string path = options_.outbox_dir + "/" + kClosedFile;
+  if (!WriteSynced(options_.outbox_dir, path, absl::StrCat(count, "\n"))) {
+    std::fprintf(stderr, "evenhand publisher: cannot write %s\n", path.c_str());
+  }
+}
+
 absl::Status Publisher::OpenOutbox() {
   // Owner-only, as the server's data folder: it holds whole events. Made
   // so when created; an existing one of this user is made so too (said
@@ -131,6 +169,33 @@ absl::Status Publisher::OpenOutbox() {
   o.avoid_flush_during_recovery = true;
   o.manifest_preallocation_size = 256 << 10;
   o.write_buffer_size = 4 << 20;
+  // Closed cleanly last time: its files must hold what it held then. Read
+  // without writing first, as opening to write would delete a table its
+  // damaged MANIFEST no longer lists.
+  const std::string closed_path = options_.outbox_dir + "/" + kClosedFile;
+  if (std::ifstream closed(closed_path); closed) {
+    uint64_t expected = 0;
+    closed >> expected;
+    rocksdb::DB* reader = nullptr;
+    rocksdb::Status r = rocksdb::DB::OpenForReadOnly(o, options_.outbox_dir, &reader);
+    uint64_t held = 0;
+    if (r.ok()) {
+      std::unique_ptr<rocksdb::DB> owned(reader);
+      std::unique_ptr<rocksdb::Iterator> it(reader->NewIterator(rocksdb::ReadOptions()));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) ++held;
+      r = it->status();
+    }
+    if (!r.ok() || held != expected) {
+      return absl::DataLossError(absl::StrCat(
+          "publisher: the outbox ", options_.outbox_dir, " is damaged: it held ", expected,
+          " events when it was last closed, and its files ",
+          r.ok() ? absl::StrCat("hold ", held)
+                 : absl::StrCat("cannot be read (", r.ToString(), ")"),
+          " now. Not opened, so that nothing in it is deleted or dropped without a word. Move "
+          "the folder aside and keep it, see which of its events the log holds (evenhand "
+          "read, by stream), and start on a new outbox"));
+    }
+  }
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, options_.outbox_dir, &db);
   // RocksDB's own words, without the path (which may say anything).
@@ -153,6 +218,21 @@ absl::Status Publisher::OpenOutbox() {
                                                options_.outbox_dir, ": ", s.ToString()));
   }
   outbox_.reset(db);
+  // From now on its state is what the write-ahead log says, until the
+  // next clean Close() counts it again.
+  // Synced: a count come back after a crash would refuse a sound outbox.
+  if (::unlink(closed_path.c_str()) == 0) {
+    const int dir = ::open(options_.outbox_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const bool synced = dir >= 0 && ::fsync(dir) == 0;
+    if (dir >= 0) ::close(dir);
+    if (!synced) {
+      return absl::UnavailableError(
+          absl::StrCat("publisher: cannot sync the outbox folder ", options_.outbox_dir));
+    }
+  } else if (errno != ENOENT) {
+    return absl::UnavailableError(
+        absl::StrCat("publisher: cannot remove ", closed_path, ": ", std::strerror(errno)));
+  }
   // What an earlier publisher handed over and never saw the outcome of.
   absl::MutexLock lock(&mu_);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
@@ -229,6 +309,7 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
     seq = next_seq_++;
     ++pending_;
     pending_bytes_ += bytes;
+    if (outbox_ != nullptr) ++writing_outbox_;  // Close() waits for it
   }
   if (outbox_ != nullptr) {
     v1::AppendRequest stored;
@@ -237,8 +318,9 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
     rocksdb::WriteOptions wo;
     wo.sync = true;
     rocksdb::Status s = outbox_->Put(wo, OutboxKey(seq), stored.SerializeAsString());
+    absl::MutexLock lock(&mu_);
+    --writing_outbox_;
     if (!s.ok()) {
-      absl::MutexLock lock(&mu_);
       --pending_;
       pending_bytes_ -= bytes;
       return absl::UnavailableError(
@@ -287,11 +369,18 @@ void Publisher::Close() {
     // checksums are recorded), where a cut in the write-ahead log could
     // not be told from a crash's torn last write. Not on a nearly full
     // disk, where the flush's failure could abort the process.
+    {
+      absl::MutexLock lock(&mu_);
+      auto written = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return writing_outbox_ == 0; };
+      mu_.Await(absl::Condition(&written));
+    }
     if (CheckOutboxRoom().ok()) {
       rocksdb::Status s = outbox_->Flush(rocksdb::FlushOptions());
       if (!s.ok()) {
         std::fprintf(stderr, "evenhand publisher: flushing the outbox at close: %s\n",
                      s.ToString().c_str());
+      } else {
+        SaveClosedCount();
       }
     }
     return;

@@ -706,12 +706,33 @@ TEST_F(PublisherTest, AClosedOutboxCutShortIsRefusedAndTheFolderIsOwnerOnly) {
   const std::string outbox = dir_.Sub("outbox");
   EXPECT_EQ(std::filesystem::status(outbox).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_all);
+  // Its MANIFEST cut short: read as is, it lists no table, and opening it
+  // to write would delete the table that holds the events. Refused, from
+  // the count the clean close left beside it; nothing deleted.
+  const std::string copy = dir_.Sub("outbox-copy");
+  std::filesystem::copy(outbox, copy, std::filesystem::copy_options::recursive);
+  std::string manifest_path;
+  for (const auto& f : std::filesystem::directory_iterator(copy)) {
+    if (absl::StartsWith(f.path().filename().string(), "MANIFEST-")) manifest_path = f.path();
+  }
+  ASSERT_FALSE(manifest_path.empty());
+  std::filesystem::resize_file(manifest_path, std::filesystem::file_size(manifest_path) - 20);
+  const std::string copied_table = LargestFile(copy, ".sst");
+  clients::PublisherOptions o = TestOptions(address_);
+  o.outbox_dir = copy;
+  auto refused = clients::Publisher::Start(o, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("it held 100 events when it was last closed"));
+  EXPECT_TRUE(std::filesystem::exists(copied_table)) << "the events' table was deleted";
+
+  // A table cut short: refused too.
   const std::string table = LargestFile(outbox, ".sst");
   ASSERT_FALSE(table.empty()) << "the events were not written into a table at close";
   std::filesystem::resize_file(table, std::filesystem::file_size(table) / 2);
-  clients::PublisherOptions o = TestOptions(address_);
   o.outbox_dir = outbox;
-  auto refused = clients::Publisher::Start(o, nullptr);
+  refused = clients::Publisher::Start(o, nullptr);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
 }
