@@ -7,8 +7,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -123,6 +125,37 @@ class PublisherTest : public ::testing::Test {
                              })
                     .ok());
     return ids;
+  }
+
+  // PublisherTest.DISABLED_HandOverThenDie, run in a child process of this
+  // test binary: 50 events handed over on `outbox` with nobody listening,
+  // then SIGKILL.
+  static void HandOverFiftyAndDie(const std::string& outbox) {
+    const std::string command =
+        absl::StrCat("EVENHAND_TEST_OUTBOX=", outbox, " /proc/", ::getpid(),
+                     "/exe --gtest_also_run_disabled_tests "
+                     "--gtest_filter=PublisherTest.DISABLED_HandOverThenDie > /dev/null 2>&1");
+    const int status = std::system(command.c_str());
+    ASSERT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0))
+        << "the publisher was meant to die";
+  }
+
+  // A publisher on the outbox the dead one left delivers its 50 events,
+  // each reported once, OK, and in the log once.
+  void DeliversTheFiftyOnce() {
+    auto server = Server(0);
+    Reported reported;
+    auto publisher = NewPublisher(&reported);
+    EXPECT_EQ(publisher->pending(), 50u);
+    ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
+    auto log = InTheLog(*server);
+    absl::MutexLock lock(&reported.mu);
+    EXPECT_EQ(reported.times.size(), 50u);
+    for (const auto& [id, times] : reported.times) {
+      EXPECT_EQ(times, 1) << id;
+      EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
+      EXPECT_EQ(log[id], 1) << id;
+    }
   }
 
   TempDir dir_;

@@ -607,28 +607,9 @@ TEST_F(PublisherTest, DISABLED_HandOverThenDie) {
 }
 
 TEST_F(PublisherTest, TheOutboxSurvivesThePublishersKill) {
-  const std::string outbox = dir_.Sub("outbox");
-  const std::string command =
-      absl::StrCat("EVENHAND_TEST_OUTBOX=", outbox, " /proc/", ::getpid(),
-                   "/exe --gtest_also_run_disabled_tests "
-                   "--gtest_filter=PublisherTest.DISABLED_HandOverThenDie > /dev/null 2>&1");
-  const int status = std::system(command.c_str());
-  ASSERT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0))
-      << "the publisher was meant to die";
+  ASSERT_NO_FATAL_FAILURE(HandOverFiftyAndDie(dir_.Sub("outbox")));
   // The next publisher on that outbox delivers what the dead one took.
-  auto server = Server(0);
-  Reported reported;
-  auto publisher = NewPublisher(&reported);
-  EXPECT_EQ(publisher->pending(), 50u);
-  ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
-  auto log = InTheLog(*server);
-  absl::MutexLock lock(&reported.mu);
-  EXPECT_EQ(reported.times.size(), 50u);
-  for (const auto& [id, times] : reported.times) {
-    EXPECT_EQ(times, 1) << id;
-    EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
-    EXPECT_EQ(log[id], 1) << id;
-  }
+  DeliversTheFiftyOnce();
 }
 
 // The largest file of `dir` whose name ends in `suffix` ("" if none).
@@ -661,11 +642,7 @@ void FlipByte(const std::string& path, std::streamoff offset) {
 // right, every event is still there and delivered once.
 TEST_F(PublisherTest, ADamagedOutboxIsRefusedNotOpenedWithoutItsEvents) {
   const std::string outbox = dir_.Sub("outbox");
-  const std::string command =
-      absl::StrCat("EVENHAND_TEST_OUTBOX=", outbox, " /proc/", ::getpid(),
-                   "/exe --gtest_also_run_disabled_tests "
-                   "--gtest_filter=PublisherTest.DISABLED_HandOverThenDie > /dev/null 2>&1");
-  ASSERT_NE(std::system(command.c_str()), 0);
+  ASSERT_NO_FATAL_FAILURE(HandOverFiftyAndDie(outbox));
   const std::string wal = LargestFile(outbox, ".log");
   ASSERT_FALSE(wal.empty());
   const std::streamoff middle = static_cast<std::streamoff>(std::filesystem::file_size(wal) / 2);
@@ -679,15 +656,7 @@ TEST_F(PublisherTest, ADamagedOutboxIsRefusedNotOpenedWithoutItsEvents) {
   EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("Move the folder aside"));
 
   FlipByte(wal, middle);  // put right
-  auto server = Server(0);
-  Reported reported;
-  auto publisher = NewPublisher(&reported);
-  EXPECT_EQ(publisher->pending(), 50u);
-  ASSERT_TRUE(publisher->Flush(absl::Seconds(30)));
-  auto log = InTheLog(*server);
-  absl::MutexLock lock(&reported.mu);
-  EXPECT_EQ(reported.times.size(), 50u);
-  for (const auto& [id, times] : reported.times) EXPECT_EQ(log[id], 1) << id;
+  DeliversTheFiftyOnce();
 }
 
 // A publisher closed with events waiting writes them into a table file,
