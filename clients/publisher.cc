@@ -14,9 +14,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "base/big_endian.h"
@@ -90,7 +93,26 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Start(PublisherOptions opt
 
 namespace {
 
-constexpr char kClosedFile[] = "EVENHAND-CLOSED";
+// The outbox's state, beside its files: "open" while a publisher has it,
+// "closed N" after a clean Close() (N: the events it held then).
+constexpr char kStateFile[] = "EVENHAND-STATE";
+
+// The state file's text: nullopt for "open", else the count of "closed N";
+// an error for anything else (a missing, empty or garbled file is damage,
+// not "nothing known": a MANIFEST cut short beside it would otherwise read
+// as an empty outbox).
+absl::StatusOr<std::optional<uint64_t>> ParseState(const std::string& text) {
+  if (text == "open\n") return std::nullopt;
+  absl::string_view rest = text;
+  uint64_t count = 0;
+  if (absl::ConsumePrefix(&rest, "closed ") && absl::ConsumeSuffix(&rest, "\n") && !rest.empty() &&
+      rest.size() <= 19 &&
+      std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+      absl::SimpleAtoi(rest, &count)) {
+    return count;
+  }
+  return absl::DataLossError("its state file does not say \"open\" or \"closed <count>\"");
+}
 
 // Writes `text` to `path` and syncs it and its folder.
 bool WriteSynced(const std::string& folder, const std::string& path, const std::string& text) {
@@ -116,8 +138,8 @@ void Publisher::SaveClosedCount() {
   std::unique_ptr<rocksdb::Iterator> it(outbox_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
   if (!it->status().ok()) return;
-  const std::string path = options_.outbox_dir + "/" + kClosedFile;
-  if (!WriteSynced(options_.outbox_dir, path, absl::StrCat(count, "\n"))) {
+  const std::string path = options_.outbox_dir + "/" + kStateFile;
+  if (!WriteSynced(options_.outbox_dir, path, absl::StrCat("closed ", count, "\n"))) {
     std::fprintf(stderr, "evenhand publisher: cannot write %s\n", path.c_str());
   }
 }
@@ -169,13 +191,32 @@ absl::Status Publisher::OpenOutbox() {
   o.avoid_flush_during_recovery = true;
   o.manifest_preallocation_size = 256 << 10;
   o.write_buffer_size = 4 << 20;
-  // Closed cleanly last time: its files must hold what it held then. Read
-  // without writing first, as opening to write would delete a table its
-  // damaged MANIFEST no longer lists.
-  const std::string closed_path = options_.outbox_dir + "/" + kClosedFile;
-  if (std::ifstream closed(closed_path); closed) {
-    uint64_t expected = 0;
-    closed >> expected;
+  o.keep_log_file_num = 5;  // RocksDB's own LOG files, one per start
+  // An outbox that exists is read whole, without writing, before it is
+  // opened to write: opening to write replays and flushes its write-ahead
+  // log, and deletes a table its MANIFEST no longer lists, so damage found
+  // after would leave the folder changed. After a clean Close(), its files
+  // must hold what it held then.
+  auto damaged = [this](const std::string& what) {
+    return absl::DataLossError(absl::StrCat(
+        "publisher: the outbox ", options_.outbox_dir, " is damaged: ", what,
+        ". Not opened, so that nothing in it is changed or dropped without a word. Move the "
+        "folder aside and keep it, see which of its events the log holds (evenhand read, by "
+        "stream), and start on a new outbox"));
+  };
+  const std::string state_path = options_.outbox_dir + "/" + kStateFile;
+  if (fs::exists(options_.outbox_dir + "/CURRENT", ec)) {
+    std::ifstream in(state_path, std::ios::binary);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (!in) {
+      return damaged(absl::StrCat(
+          "its state file ", kStateFile,
+          " is missing (an outbox of an evenhand before 2026-12-05 has none: if so, write "
+          "\"open\" and a line end into it and start again)"));
+    }
+    absl::StatusOr<std::optional<uint64_t>> closed = ParseState(text.str());
+    if (!closed.ok()) return damaged(std::string(closed.status().message()));
     rocksdb::DB* reader = nullptr;
     rocksdb::Status r = rocksdb::DB::OpenForReadOnly(o, options_.outbox_dir, &reader);
     uint64_t held = 0;
@@ -185,15 +226,17 @@ absl::Status Publisher::OpenOutbox() {
       for (it->SeekToFirst(); it->Valid(); it->Next()) ++held;
       r = it->status();
     }
-    if (!r.ok() || held != expected) {
-      return absl::DataLossError(absl::StrCat(
-          "publisher: the outbox ", options_.outbox_dir, " is damaged: it held ", expected,
-          " events when it was last closed, and its files ",
-          r.ok() ? absl::StrCat("hold ", held)
-                 : absl::StrCat("cannot be read (", r.ToString(), ")"),
-          " now. Not opened, so that nothing in it is deleted or dropped without a word. Move "
-          "the folder aside and keep it, see which of its events the log holds (evenhand "
-          "read, by stream), and start on a new outbox"));
+    if (!r.ok() && (r.IsCorruption() || r.IsIOError())) {
+      return damaged(absl::StrCat("its files cannot be read (", r.ToString(), ")"));
+    }
+    if (!r.ok()) {
+      return absl::UnavailableError(absl::StrCat("publisher: cannot read the outbox ",
+                                                 options_.outbox_dir, ": ", r.ToString()));
+    }
+    if (closed->has_value() && held != **closed) {
+      return damaged(absl::StrCat("it held ", **closed,
+                                  " events when it was last closed, and its files hold ", held,
+                                  " now"));
     }
   }
   rocksdb::DB* db = nullptr;
@@ -219,19 +262,11 @@ absl::Status Publisher::OpenOutbox() {
   }
   outbox_.reset(db);
   // From now on its state is what the write-ahead log says, until the
-  // next clean Close() counts it again.
-  // Synced: a count come back after a crash would refuse a sound outbox.
-  if (::unlink(closed_path.c_str()) == 0) {
-    const int dir = ::open(options_.outbox_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    const bool synced = dir >= 0 && ::fsync(dir) == 0;
-    if (dir >= 0) ::close(dir);
-    if (!synced) {
-      return absl::UnavailableError(
-          absl::StrCat("publisher: cannot sync the outbox folder ", options_.outbox_dir));
-    }
-  } else if (errno != ENOENT) {
+  // next clean Close() counts it again. Synced: a count come back after a
+  // crash would refuse a sound outbox.
+  if (!WriteSynced(options_.outbox_dir, state_path, "open\n")) {
     return absl::UnavailableError(
-        absl::StrCat("publisher: cannot remove ", closed_path, ": ", std::strerror(errno)));
+        absl::StrCat("publisher: cannot write the outbox's state file ", state_path));
   }
   // What an earlier publisher handed over and never saw the outcome of.
   absl::MutexLock lock(&mu_);

@@ -157,11 +157,14 @@ class Publisher {
   // Opens the outbox (if any), loads what it holds, and starts sending.
   // The server need not be up: events wait until it is. DATA_LOSS if the
   // outbox is damaged: a checksum mismatch in its files (its write-ahead
-  // log's too), a table cut short or missing, or, after a clean Close()
-  // (which counts what it holds beside it), files that hold another count
-  // (a MANIFEST cut short). It is not opened, since RocksDB would otherwise
-  // drop, without a word, every event after the damage; move it aside
-  // (keep it), see what the log holds of its events, and start on a new one.
+  // log's too), a table cut short or missing, its state file (EVENHAND-STATE:
+  // "open", or "closed N" after a clean Close()) missing or garbled, or,
+  // after a clean Close(), files that hold another count than N (a MANIFEST
+  // cut short). An existing outbox is read whole, read-only, before it is
+  // opened to write, so a refused one is left exactly as it was: RocksDB
+  // would otherwise drop, without a word, every event after the damage.
+  // Move it aside (keep it), see what the log holds of its events, and
+  // start on a new one.
   // Known limit: the write-ahead log a killed publisher left, cut short or
   // deleted, reads as a crash's torn last write: the events after the cut
   // are lost without a word (docs/INTEGRATING.md).
@@ -293,10 +296,11 @@ class Publisher {
   // RESOURCE_EXHAUSTED while the outbox's disk has less than
   // outbox_min_free_bytes free.
   absl::Status CheckOutboxRoom() const;
-  // At a clean Close(): how many events the outbox holds, written (synced)
-  // beside it, so that the next Start() can tell files damaged since (a
-  // MANIFEST cut short reads as an empty outbox, and RocksDB would then
-  // delete the table that held the events) from an outbox emptied.
+  // At a clean Close(): "closed N" (the events the outbox holds) written
+  // (synced) in its state file, so that the next Start() can tell files
+  // damaged since (a MANIFEST cut short reads as an empty outbox, and
+  // RocksDB would then delete the table that held the events) from an
+  // outbox emptied.
   void SaveClosedCount();
 
   mutable absl::Mutex mu_;

@@ -626,6 +626,18 @@ std::string LargestFile(const std::string& dir, const std::string& suffix) {
   return largest;
 }
 
+// Each file of `dir` and its bytes.
+std::map<std::string, std::string> Files(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().filename().string().rfind("LOG", 0) == 0) continue;  // RocksDB's own log
+    std::ifstream in(f.path(), std::ios::binary);
+    files[f.path().filename()] =
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return files;
+}
+
 // Flips the byte at `offset` of `path`.
 void FlipByte(const std::string& path, std::streamoff offset) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
@@ -647,9 +659,11 @@ TEST_F(PublisherTest, ADamagedOutboxIsRefusedNotOpenedWithoutItsEvents) {
   ASSERT_FALSE(wal.empty());
   const std::streamoff middle = static_cast<std::streamoff>(std::filesystem::file_size(wal) / 2);
   FlipByte(wal, middle);
+  const std::map<std::string, std::string> before = Files(outbox);
   clients::PublisherOptions o = TestOptions(address_);
   o.outbox_dir = outbox;
   auto refused = clients::Publisher::Start(o, nullptr);
+  EXPECT_TRUE(Files(outbox) == before) << "a refused outbox was changed";
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
   EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("is damaged"));
@@ -692,9 +706,25 @@ TEST_F(PublisherTest, AClosedOutboxCutShortIsRefusedAndTheFolderIsOwnerOnly) {
   auto refused = clients::Publisher::Start(o, nullptr);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
-  EXPECT_THAT(std::string(refused.status().message()),
-              ::testing::HasSubstr("it held 100 events when it was last closed"));
+  EXPECT_THAT(
+      std::string(refused.status().message()),
+      ::testing::HasSubstr("it held 100 events when it was last closed, and its files hold 0"));
   EXPECT_TRUE(std::filesystem::exists(copied_table)) << "the events' table was deleted";
+  // Nor with its state file emptied (as a crash mid-write leaves one) or
+  // deleted beside it.
+  for (const bool deleted : {false, true}) {
+    const std::string state = copy + "/EVENHAND-STATE";
+    if (deleted) {
+      std::filesystem::remove(state);
+    } else {
+      std::ofstream(state, std::ios::trunc).flush();
+    }
+    refused = clients::Publisher::Start(o, nullptr);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+    EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("state file"));
+    EXPECT_TRUE(std::filesystem::exists(copied_table)) << "the events' table was deleted";
+  }
 
   // A table cut short: refused too.
   const std::string table = LargestFile(outbox, ".sst");
