@@ -4,6 +4,7 @@
 #include "clients/publisher.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -166,6 +167,25 @@ absl::Status Publisher::OpenOutbox() {
                  options_.outbox_dir.c_str(), static_cast<unsigned>(st.st_mode & 0777));
     fs::permissions(options_.outbox_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   }
+  // One outbox, one publisher: said before anything else is read.
+  const std::string lock_path = options_.outbox_dir + "/EVENHAND-LOCK";
+  outbox_lock_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (outbox_lock_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("publisher: cannot open ", lock_path, ": ", std::strerror(errno)));
+  }
+  if (::flock(outbox_lock_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(outbox_lock_);
+    outbox_lock_ = -1;
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("publisher: the outbox ", options_.outbox_dir,
+                       " is open in another publisher (one outbox, one publisher)"));
+    }
+    return absl::UnavailableError(
+        absl::StrCat("publisher: cannot lock ", lock_path, ": ", std::strerror(err)));
+  }
   if (absl::Status room = CheckOutboxRoom(); !room.ok()) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "publisher: not opening the outbox: ", absl::StripPrefix(room.message(), "publisher: "),
@@ -296,7 +316,11 @@ absl::Status Publisher::OpenOutbox() {
   return absl::OkStatus();
 }
 
-Publisher::~Publisher() { Close(); }
+Publisher::~Publisher() {
+  Close();
+  outbox_.reset();
+  if (outbox_lock_ >= 0) ::close(outbox_lock_);  // releases the flock
+}
 
 absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1::Event event) {
   if (event.event_id().empty()) event.set_event_id(NewUuid());

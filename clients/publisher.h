@@ -293,6 +293,11 @@ class Publisher {
   const PublisherOptions options_;
   const OnOutcome on_outcome_;
   std::unique_ptr<rocksdb::DB> outbox_;
+  // The outbox's own lock (EVENHAND-LOCK, flock), held while this
+  // publisher lives: a second publisher is refused before RocksDB is
+  // touched (which would rotate the first one's LOG on its way to its own
+  // lock error). -1: none.
+  int outbox_lock_ = -1;
   // RESOURCE_EXHAUSTED while the outbox's disk has less than
   // outbox_min_free_bytes free.
   absl::Status CheckOutboxRoom() const;

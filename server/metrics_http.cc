@@ -408,7 +408,9 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(const std::strin
     return absl::UnavailableError(
         absl::StrCat("the metrics listener on ", listen, " cannot start: ", std::strerror(errno)));
   }
-  m->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", bound->second);
+  // ":9464" is every address: named so.
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  m->address_ = absl::StrCat(host.empty() ? "0.0.0.0" : host, ":", bound->second);
   {
     absl::MutexLock lock(&m->pool_->mu);
     m->pool_->alive = kThreads;
