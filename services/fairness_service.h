@@ -138,6 +138,8 @@ class FairnessService final
   // 33 s and 6 GB, which the obligation watch asked for at every move of
   // the projection.
   v1::ReportRequest OpenObligationsRequest() const;
+  // What the obligations' watch reads (fairness_service_obligations.cc).
+  ObligationWatchOptions WatchOptions();
   // ObligationWatchOptions::closed_as_findings: whether each obligation,
   // open at position `before` and closed at `after` before its due moment,
   // closed as a finding dated by `at`.
