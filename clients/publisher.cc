@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "base/big_endian.h"
+#include "base/free_disk.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "rocksdb/db.h"
@@ -36,14 +36,6 @@ std::string OutboxKey(uint64_t seq) {
   std::string k;
   PutBigEndian64(&k, seq);
   return k;
-}
-
-absl::StatusOr<uint64_t> FilesystemFreeBytes(const std::string& path) {
-  struct statvfs st;
-  if (::statvfs(path.c_str(), &st) != 0) {
-    return absl::UnavailableError(absl::StrCat("publisher: cannot read the free space of ", path));
-  }
-  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 }  // namespace

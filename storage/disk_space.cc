@@ -14,15 +14,6 @@
 
 namespace evenhand::storage {
 
-absl::StatusOr<uint64_t> FilesystemFreeBytes(const std::string& path) {
-  struct statvfs st;
-  if (::statvfs(path.c_str(), &st) != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot read the free space under ", path, ": ", strerror(errno)));
-  }
-  return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
-}
-
 std::string FormatBytes(uint64_t bytes) {
   if (bytes >= (1ull << 30)) return absl::StrFormat("%.1f GiB", bytes / double(1ull << 30));
   if (bytes >= (1ull << 20)) return absl::StrFormat("%.1f MiB", bytes / double(1ull << 20));

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/free_disk.h"
 
 namespace evenhand::storage {
 
@@ -65,7 +66,7 @@ class DiskSpace {
 };
 
 // Free bytes for an unprivileged writer on the filesystem holding `path`.
-absl::StatusOr<uint64_t> FilesystemFreeBytes(const std::string& path);
+using ::evenhand::FilesystemFreeBytes;
 
 // "12.3 MiB".
 std::string FormatBytes(uint64_t bytes);
