@@ -451,8 +451,11 @@ TEST(ProjectionRestartTest, ARestartRestoresTheCheckpointAndARebuildRefoldsWithE
     last = child.client().GetStatus()->last_position();
     first_report = report(child, last);
     // Read on the fold thread once the server serves; the report waited.
-    EXPECT_THAT(child.Log(), HasSubstr(absl::StrCat("restored the fairness projection at position ",
-                                                    last)));
+    // (At the checkpoint the stop took: the last position, or before it if
+    // the first server stopped while its fold was still behind the demo's
+    // load, as a slow sanitizer build can; then folded on from there.)
+    EXPECT_THAT(child.Log(), HasSubstr("restored the fairness projection at position "));
+    EXPECT_THAT(child.Log(), ::testing::Not(HasSubstr("folding the log from position 1")));
     child.Signal(SIGTERM);
     child.Wait();
   }
