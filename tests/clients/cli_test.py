@@ -28,6 +28,17 @@ def Server(data_dir, extra=()):
     return ChildServer(ARGS.evenhandd, data_dir, extra, timeout=20)
 
 
+def refused_appends(data):
+    """Appends the server at `data` refused as INVALID_ARGUMENT, from its /metrics."""
+    import urllib.request
+    with open(data + ".log") as f:
+        address = re.search(r"metrics=http://([0-9.:]+)/metrics", f.read()).group(1)
+    metrics = urllib.request.urlopen(f"http://{address}/metrics", timeout=30).read()
+    return sum(int(n) for n in re.findall(
+        r'evenhand_append_requests_total\{[^}]*code="INVALID_ARGUMENT"[^}]*\} (\d+)',
+        metrics.decode()))
+
+
 class EvenHandCli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -432,7 +443,8 @@ class EvenHandCli(unittest.TestCase):
                 f.write(json.dumps(event) + "\n")
         streams = {e["streamId"] for e in events}
         self.assertGreater(len(streams), 30)
-        target = Server(os.path.join(self.tmp, "import-target"))
+        data = os.path.join(self.tmp, "import-target")
+        target = Server(data, ["--metrics_listen=127.0.0.1:0"])
         try:
             command = [ARGS.evenhand, f"--server={target.address}", "import", history,
                        "--batch=1", "--parallel=2", "--progress=always"]
@@ -454,9 +466,13 @@ class EvenHandCli(unittest.TestCase):
             # Run again: it finishes, adding nothing twice.
             # (With other batches: a batch partly recorded goes event by event.)
             second = subprocess.run([ARGS.evenhand, f"--server={target.address}", "import",
-                                     history, "--batch=7", "--parallel=4"],
+                                     history, "--batch=7", "--parallel=16"],
                                     capture_output=True, text=True, timeout=300)
             self.assertEqual(second.returncode, 0, second.stderr)
+            # Requests name the offers they answer, offers the requests that
+            # prompted them: each went after what it names, so the server
+            # refused none.
+            self.assertEqual(refused_appends(data), 0)
             self.assertIn(f"imported {len(events)} events in {len(streams)} streams",
                           second.stdout)
             new, old = map(int, re.search(r"(\d+) new, (\d+) already", second.stdout).groups())
@@ -504,12 +520,50 @@ class EvenHandCli(unittest.TestCase):
         finally:
             target.stop()
 
+    def test_import_names_a_stream_neither_the_file_nor_the_server_holds(self):
+        # A query to an officer recorded nowhere: the councillor and the
+        # rest go in, the query is refused once, and the import says which
+        # stream is missing (exit 3), never loops or claims success.
+        ids = iter(f"7a0c1f52-0a52-4f43-9b61-1d4b6c1a{n:04d}" for n in range(1, 100))
+        at = "2026-03-02T10:00:00Z"
+        lines = [
+            {"streamId": "query-nx-1", "eventId": next(ids), "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"writtenQueryReceived": {"queryId": "nx-1", "memberId": "nx-m",
+                                                  "addressedToOfficerId": "nx-nobody",
+                                                  "subject": "Bins"}}},
+            {"streamId": "member-nx-m", "eventId": next(ids), "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"memberRegistered": {"memberId": "nx-m", "name": "Cllr N"}}},
+        ]
+        history = os.path.join(self.tmp, "names-nowhere.jsonl")
+        with open(history, "w") as f:
+            for line in lines:
+                f.write(json.dumps(line) + "\n")
+        data = os.path.join(self.tmp, "import-nowhere")
+        target = Server(data, ["--metrics_listen=127.0.0.1:0"])
+        try:
+            result = subprocess.run([ARGS.evenhand, f"--server={target.address}", "import",
+                                     "--parallel=4", history],
+                                    capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.returncode, 3, result.stderr)
+            self.assertIn("1 stream(s) name what the file never records, e.g. query-nx-1",
+                          result.stderr)
+            self.assertIn('unknown officer "nx-nobody"', result.stderr)
+            self.assertEqual(refused_appends(data), 1)
+            status = subprocess.run([ARGS.evenhand, f"--server={target.address}", "status"],
+                                    capture_output=True, text=True, check=True).stdout
+            self.assertRegex(status, r"last position +1\n")
+        finally:
+            target.stop()
+
     def test_import_sends_what_others_name_first(self):
         # Fifty written queries listed before the councillors and the officer
-        # they name, and a political assistant before its group: the import gives registrations their turn before the
-        # cases that name them, so the server refuses no event for naming
-        # what is not recorded yet, and the refused-appends metric, which
-        # monitoring alerts on, stays at nothing for a clean import.
+        # they name, and a political assistant before its group: the import
+        # sends an event only once what it names is recorded, so the server
+        # refuses none for naming what is not recorded yet, and the
+        # refused-appends metric, which monitoring alerts on, stays at
+        # nothing for a clean import, however many streams go at once.
         ids = iter(f"6f0c1f52-0a52-4f43-9b61-1d4b6c1a{n:04d}" for n in range(1, 1000))
         at = "2026-03-02T10:00:00Z"
         lines = []
@@ -534,6 +588,28 @@ class EvenHandCli(unittest.TestCase):
                          "payload": {"officerRegistered": {
                              "officerId": "stg-pa", "name": "Assistant",
                              "role": "POLITICAL_ASSISTANT", "groupId": "stg-g"}}})
+        # Councillors who join a group recorded after them, and officers
+        # who name one another (a delegation names the officer who gave it).
+        for i in range(2, 50):
+            lines.append({"streamId": f"member-stg-m{i}", "eventId": next(ids),
+                          "occurredAt": "2026-03-03T10:00:00Z", "sourceSystem": "old-system",
+                          "payload": {"memberJoinedGroup": {"memberId": f"stg-m{i}",
+                                                            "groupId": "stg-g"}}})
+        for i in range(20):
+            lines.append({"streamId": f"officer-stg-d{i}", "eventId": next(ids), "occurredAt": at,
+                          "sourceSystem": "old-system",
+                          "payload": {"officerRegistered": {"officerId": f"stg-d{i}",
+                                                            "name": f"Deputy {i}",
+                                                            "role": "OFFICER"}}})
+            lines.append({"streamId": f"officer-stg-d{i}", "eventId": next(ids),
+                          "occurredAt": "2026-03-03T10:00:00Z", "sourceSystem": "old-system",
+                          "payload": {"approvalDelegated": {"delegateOfficerId": f"stg-d{i}",
+                                                            "delegatedByOfficerId": "stg-hops"}}})
+        lines.append({"streamId": "officer-stg-hops", "eventId": next(ids), "occurredAt": at,
+                      "sourceSystem": "old-system",
+                      "payload": {"officerRegistered": {"officerId": "stg-hops",
+                                                        "name": "Head of Paid Service",
+                                                        "role": "HEAD_OF_PAID_SERVICE"}}})
         lines.append({"streamId": "group-stg-g", "eventId": next(ids), "occurredAt": at,
                       "sourceSystem": "old-system",
                       "payload": {"politicalGroupRecognised": {
@@ -547,17 +623,11 @@ class EvenHandCli(unittest.TestCase):
         target = Server(data, ["--metrics_listen=127.0.0.1:0"])
         try:
             result = subprocess.run([ARGS.evenhand, f"--server={target.address}", "import",
-                                     history], capture_output=True, text=True, timeout=300)
+                                     "--parallel=8", "--batch=7", history],
+                                    capture_output=True, text=True, timeout=300)
             self.assertEqual(result.returncode, 0, result.stderr)
-            with open(data + ".log") as f:
-                address = re.search(r"metrics=http://([0-9.:]+)/metrics", f.read()).group(1)
-            import urllib.request
-            metrics = urllib.request.urlopen(f"http://{address}/metrics", timeout=30).read()
-            refused = re.findall(
-                r'evenhand_append_requests_total\{[^}]*code="INVALID_ARGUMENT"[^}]*\} (\d+)',
-                metrics.decode())
-            self.assertEqual(sum(int(n) for n in refused), 0, refused)
-            self.assertIn("imported 103 events in 103 streams", result.stdout)
+            self.assertEqual(refused_appends(data), 0)
+            self.assertIn("imported 192 events in 124 streams", result.stdout)
         finally:
             target.stop()
         # The command's own output is not an import file: said so.

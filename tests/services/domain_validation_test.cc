@@ -1,10 +1,22 @@
 // Domain validation on append: unknown groups, officers and cases are
 // refused with INVALID_ARGUMENT naming the field; a stream is one case.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/error_details.h"
 #include "base/time_util.h"
+#include "demo/demo_council.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "gtest/gtest.h"
+#include "projections/stream_references.h"
 #include "tests/testing/server_fixture.h"
 #include "tests/testing/status_matchers.h"
 
@@ -12,7 +24,56 @@ namespace evenhand {
 namespace {
 
 using ::evenhand::testing::StatusIs;
+using ::testing::Contains;
 using ::testing::HasSubstr;
+
+// Sets one string of a payload (its field, or an element of a list).
+using SetString = std::function<void(v1::Payload*, const std::string&)>;
+
+// Calls `f` for each string `m` (reached from a payload along `path`) holds,
+// with the field's path and a way to set it in a copy of the payload.
+void ForEachStringIn(const google::protobuf::Message& m,
+                     const std::vector<const google::protobuf::FieldDescriptor*>& path,
+                     const std::vector<int>& indexes,
+                     const std::function<void(const std::string&, const SetString&)>& f) {
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  m.GetReflection()->ListFields(m, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    const int n = field->is_repeated() ? m.GetReflection()->FieldSize(m, field) : 1;
+    for (int i = 0; i < n; ++i) {
+      std::vector<const google::protobuf::FieldDescriptor*> to = path;
+      to.push_back(field);
+      std::vector<int> at = indexes;
+      at.push_back(field->is_repeated() ? i : -1);
+      if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        ForEachStringIn(field->is_repeated() ? m.GetReflection()->GetRepeatedMessage(m, field, i)
+                                             : m.GetReflection()->GetMessage(m, field),
+                        to, at, f);
+        continue;
+      }
+      if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) continue;
+      std::string name;
+      for (const auto* d : to) absl::StrAppend(&name, name.empty() ? "" : ".", d->name());
+      f(name, [to, at](v1::Payload* payload, const std::string& value) {
+        google::protobuf::Message* cur = payload;
+        for (size_t k = 0; k + 1 < to.size(); ++k) {
+          cur = at[k] >= 0 ? cur->GetReflection()->MutableRepeatedMessage(cur, to[k], at[k])
+                           : cur->GetReflection()->MutableMessage(cur, to[k]);
+        }
+        if (at.back() >= 0) {
+          cur->GetReflection()->SetRepeatedString(cur, to.back(), at.back(), value);
+        } else {
+          cur->GetReflection()->SetString(cur, to.back(), value);
+        }
+      });
+    }
+  }
+}
+
+void ForEachString(const v1::Payload& p,
+                   const std::function<void(const std::string&, const SetString&)>& f) {
+  ForEachStringIn(p, {}, {}, f);
+}
 
 class DomainValidationTest : public testing::ServerTest {
  protected:
@@ -363,6 +424,46 @@ TEST_F(DomainValidationTest, AMeetingsAgendaIsGivenItemByItem) {
   EXPECT_OK(Append("meeting-M-1", {meeting({{"1", v1::COUNCIL_BUSINESS},
                                             {"2", v1::PARTY_POLITICAL_BUSINESS}})})
                 .status());
+}
+
+// Every reference the server checks is one that an import (which sends what
+// an event names first, projections/stream_references.h) can see: each
+// string of each of the demo council's events, set to an id nothing has,
+// is either no reference or one NamedStreams names. Were a new reference
+// checked under a field name it does not know, imports would count refused
+// appends again.
+TEST_F(DomainValidationTest, EveryReferenceTheServerChecksIsOneAnImportSees) {
+  absl::flat_hash_set<std::string> references;  // fields
+  absl::flat_hash_map<std::string, int> tried;  // of each, a few events
+  for (demo::StreamAppend& append : demo::DemoCouncil(absl::Now())) {
+    for (const v1::Event& e : append.events) {
+      ForEachString(e.payload(), [&](const std::string& field, const SetString& set) {
+        const std::string& key = field;
+        if (++tried[key] > 3) return;
+        v1::AppendRequest probe;
+        probe.set_stream_id(append.stream_id);
+        v1::Event* changed = probe.add_events();
+        *changed = e;
+        set(changed->mutable_payload(), "nowhere-7f3a");
+        // Never recorded: a reference is checked before the revision.
+        probe.set_exact_revision(uint64_t{1} << 40);
+        absl::StatusOr<v1::AppendResponse> r = client_->Append(probe);
+        ASSERT_FALSE(r.ok()) << key;
+        std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(r.status());
+        if (!info.has_value() || info->reason() != "UNKNOWN_REFERENCE") return;
+        references.insert(key);
+        const std::vector<std::string> named = projections::NamedStreams(changed->payload());
+        EXPECT_THAT(named, Contains(info->metadata().at("stream"))) << key << ": " << r.status();
+      });
+    }
+    v1::AppendRequest r;
+    r.set_stream_id(append.stream_id);
+    for (v1::Event& e : append.events) *r.add_events() = std::move(e);
+    ASSERT_OK(client_->Append(r).status());
+  }
+  // The demo's events name councillors, groups, officers and briefings in
+  // this many fields: the check above is not vacuous.
+  EXPECT_GE(references.size(), 20u) << absl::StrJoin(references, ", ");
 }
 
 }  // namespace
