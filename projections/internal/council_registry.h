@@ -33,6 +33,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "evenhand/state/fairness_state.pb.h"
@@ -79,7 +80,9 @@ struct CouncilRegistry {
   absl::flat_hash_map<std::string, std::vector<Change>> memberships;
   absl::flat_hash_map<std::string, std::vector<Change>> joined;
   absl::flat_hash_map<std::string, std::vector<Change>> founded;
-  absl::flat_hash_map<std::string, std::string> member_names;
+  // Each councillor's registered name, in its case's body (`bodies`): a
+  // council's registry may be large, its names are not copied.
+  absl::flat_hash_map<std::string, absl::string_view> member_names;
   absl::flat_hash_map<std::string, OfficerInfo> officers;
   // Each declared pre-election period ([start, end of election day)) and its
   // declaration, in position order.

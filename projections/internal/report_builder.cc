@@ -190,7 +190,7 @@ std::string ReportBuilder::MemberGroupAt(const std::string& member_id, absl::Tim
 std::string ReportBuilder::MemberName(const std::string& member_id) const {
   ReadCase(absl::StrCat("member-", member_id));
   auto it = registry_->member_names.find(member_id);
-  if (it != registry_->member_names.end() && !it->second.empty()) return it->second;
+  if (it != registry_->member_names.end() && !it->second.empty()) return std::string(it->second);
   return absl::StrCat("councillor ", member_id);
 }
 

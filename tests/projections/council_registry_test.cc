@@ -160,7 +160,7 @@ std::string Difference(const CouncilRegistry& kept, const CouncilRegistry& whole
   if (d.empty()) {
     d = CompareMaps(
         kept.member_names, whole.member_names,
-        [](const std::string& a, const std::string& b) { return a == b; }, "member_names");
+        [](absl::string_view a, absl::string_view b) { return a == b; }, "member_names");
   }
   if (d.empty()) {
     d = CompareMaps(
