@@ -1,6 +1,7 @@
 // evenhand read: one stream, or the whole log with --all.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,38 @@ struct ReadFlags {
   std::vector<std::string> prefixes;
   std::string format = "json";
 };
+
+// A stream exists once an event is appended to it: a misspelt id must not
+// read as an empty case (as replay --case, which refuses it).
+absl::Status NoSuchStream(const std::string& stream) {
+  return absl::NotFoundError(absl::StrCat(
+      "no stream ", Quoted(stream),
+      " in the log (a stream exists once its first event is appended); check the id, or "
+      "list streams with: evenhand read --all --prefix=<start of the id> --format=table"));
+}
+
+// The last position of the log (--all), or revision of the stream; nullopt
+// if it has none (or the server would not say).
+std::optional<uint64_t> LastOfRead(clients::EventLogClient& client, const ReadFlags& flags) {
+  std::optional<uint64_t> last;
+  auto take = [&](const v1::RecordedEvent& e) {
+    last = flags.all ? e.position() : e.stream_revision();
+    return false;
+  };
+  if (flags.all) {
+    v1::ReadAllRequest request;
+    request.set_direction(v1::BACKWARDS);
+    request.set_max_count(1);
+    if (!client.ReadAll(request, take).ok()) return std::nullopt;
+  } else {
+    v1::ReadStreamRequest request;
+    request.set_stream_id(flags.stream);
+    request.set_direction(v1::BACKWARDS);
+    request.set_max_count(1);
+    if (!client.ReadStream(request, take).ok()) return std::nullopt;
+  }
+  return last;
+}
 
 int RunRead(const Context& context, const ReadFlags& flags) {
   if (!flags.all && flags.stream.empty()) {
@@ -45,6 +78,14 @@ int RunRead(const Context& context, const ReadFlags& flags) {
     ++printed;
     return true;
   };
+  // A read from a place after the end answers from (or at) the end: said,
+  // so that nothing read is not taken for nothing there, nor the end for the
+  // place asked.
+  uint64_t first_shown = 0;
+  auto print_first = [&](const v1::RecordedEvent& e) {
+    if (printed == 0) first_shown = flags.all ? e.position() : e.stream_revision();
+    return print(e);
+  };
   absl::Status status;
   if (flags.all) {
     v1::ReadAllRequest request;
@@ -53,24 +94,36 @@ int RunRead(const Context& context, const ReadFlags& flags) {
     request.set_max_count(flags.max);
     for (const auto& t : flags.types) request.mutable_filter()->add_event_types(t);
     for (const auto& p : flags.prefixes) request.mutable_filter()->add_stream_prefixes(p);
-    status = client.ReadAll(request, print);
+    status = client.ReadAll(request, print_first);
   } else {
     v1::ReadStreamRequest request;
     request.set_stream_id(flags.stream);
     if (flags.from >= 0) request.set_from_revision(static_cast<uint64_t>(flags.from));
     request.set_direction(flags.backwards ? v1::BACKWARDS : v1::FORWARDS);
     request.set_max_count(flags.max);
-    status = client.ReadStream(request, print);
-    if (status.ok() && printed == 0 && flags.from < 0) {
-      // A stream exists once an event is appended to it: a misspelt id must
-      // not read as an empty case (as replay --case, which refuses it).
-      status = absl::NotFoundError(absl::StrCat(
-          "no stream ", Quoted(flags.stream),
-          " in the log (a stream exists once its first event is appended); check the id, or "
-          "list streams with: evenhand read --all --prefix=<start of the id> --format=table"));
-    }
+    status = client.ReadStream(request, print_first);
+    if (status.ok() && printed == 0 && flags.from < 0) status = NoSuchStream(flags.stream);
   }
   std::fflush(stdout);
+  if (status.ok() && flags.from >= 0) {
+    const uint64_t from = static_cast<uint64_t>(flags.from);
+    std::optional<uint64_t> last = LastOfRead(client, flags);
+    const char* place = flags.all ? "position" : "revision";
+    const std::string of =
+        flags.all ? "the log's" : absl::StrCat("stream ", Quoted(flags.stream), "'s");
+    if (!last.has_value() && !flags.all) {
+      status = NoSuchStream(flags.stream);
+    } else if (last.has_value() && from > *last && !flags.backwards && printed == 0) {
+      std::fprintf(stderr, "evenhand: nothing at or after %s %llu: %s last %s is %llu\n", place,
+                   static_cast<unsigned long long>(from), of.c_str(), place,
+                   static_cast<unsigned long long>(*last));
+    } else if (last.has_value() && from > *last && flags.backwards && printed > 0 &&
+               first_shown < from) {
+      std::fprintf(stderr, "evenhand: %s %llu is after %s last %s: read back from %llu\n", place,
+                   static_cast<unsigned long long>(from), of.c_str(), place,
+                   static_cast<unsigned long long>(first_shown));
+    }
+  }
   return status.ok() ? kOk : FailServer(status, context);
 }
 

@@ -845,12 +845,38 @@ class EvenHandCli(unittest.TestCase):
         self.assertEqual(result.returncode, 3, result.stderr)
         self.assertIn('no stream "briefing-B-NO-SUCH" in the log', result.stderr)
         self.assertEqual(result.stdout, "")
-        # Past a stream's end is no error: there is nothing more.
         self.cli("append", "--stream=briefing-B-cli-end", "--type=BriefingRequested",
                  '--payload={"briefingId": "B-cli-end", "groupId": "green", "topic": "Parks", '
                  '"matterId": "parks", "requestedByMemberId": "green-1", '
                  '"routedToOfficerId": "o-ceo"}', "--occurred-at=2026-01-05T10:00:00Z")
-        self.assertEqual(self.cli("read", "--stream=briefing-B-cli-end", "--from=5").stdout, "")
+        # Past a stream's end is no error: there is nothing more, and it
+        # says where the end is, not to be taken for an empty place.
+        past = self.cli("read", "--stream=briefing-B-cli-end", "--from=5")
+        self.assertEqual(past.stdout, "")
+        self.assertIn('nothing at or after revision 5: stream "briefing-B-cli-end"\'s last '
+                      'revision is 0', past.stderr)
+        # Backwards from past the end reads from the end, and says so.
+        back = self.cli("read", "--stream=briefing-B-cli-end", "--from=5", "--backwards",
+                        "--format=table")
+        self.assertIn("briefing-B-cli-end@0", back.stdout)
+        self.assertIn("revision 5 is after stream \"briefing-B-cli-end\"'s last revision: "
+                      "read back from 0", back.stderr)
+        # A stream that does not exist is no stream, with --from too.
+        missing = self.cli("read", "--stream=briefing-B-NO-SUCH", "--from=0", check=False)
+        self.assertEqual(missing.returncode, 3, missing.stderr)
+        self.assertIn('no stream "briefing-B-NO-SUCH" in the log', missing.stderr)
+        # The log likewise.
+        beyond = self.last_position() + 1000
+        past = self.cli("read", "--all", f"--from={beyond}")
+        self.assertEqual(past.stdout, "")
+        self.assertRegex(past.stderr, rf"nothing at or after position {beyond}: the log's last "
+                         r"position is \d+")
+        back = self.cli("read", "--all", f"--from={beyond}", "--backwards", "--max=1")
+        self.assertEqual(len(back.stdout.splitlines()), 1)
+        self.assertIn(f"position {beyond} is after the log's last position: read back from",
+                      back.stderr)
+        # Within the log: nothing said.
+        self.assertEqual(self.cli("read", "--all", "--from=2", "--max=1").stderr, "")
 
     def test_unknown_filter_values_of_replay_and_read_are_errors(self):
         # Each would match nothing and read as "nothing happened".
