@@ -288,9 +288,19 @@ void Serve(MetricsPoolState& s, int fd) {
   size_t end = std::string::npos;
   while ((end = head_end()) == std::string::npos) {
     if (head.size() >= kMaxHead) {
-      c.WriteAll(Answer(431, "Request Header Fields Too Large", kPlain,
-                        absl::StrCat("the request head is over ", kMaxHead, " bytes\n"), false),
-                 absl::Now() + kAnswerDeadline);
+      // The request line alone too long is a target too long (414): no
+      // path this listener serves is more than a few bytes.
+      const bool line_too_long = head.find('\n') == std::string::npos;
+      c.WriteAll(
+          line_too_long
+              ? Answer(414, "URI Too Long", kPlain,
+                       absl::StrCat("the request line is over ", kMaxHead,
+                                    " bytes; this listener serves /metrics and "
+                                    "/healthz\n"),
+                       false)
+              : Answer(431, "Request Header Fields Too Large", kPlain,
+                       absl::StrCat("the request head is over ", kMaxHead, " bytes\n"), false),
+          absl::Now() + kAnswerDeadline);
       return;
     }
     const ssize_t n = c.Read(buf, std::min(sizeof(buf), kMaxHead + 4 - head.size()), deadline);

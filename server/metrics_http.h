@@ -13,14 +13,12 @@
 // It is served here, on a few threads of its own, one request per
 // connection, HTTP/1.0 or 1.1, no request body ever read: each connection
 // must complete its TLS handshake and send its request head (at most
-// 8 KiB, else 431) within 2 s of a thread taking it up, whatever pace its
-// bytes come at, and take its answer within 10 s, so a client trickling
-// bytes holds a thread that long at most. Connections wait for a thread in
-// a bounded queue, and beyond it in the kernel's backlog, so clients that
-// connect and send nothing cannot take the process's file descriptors
-// (which RocksDB and gRPC need). A Range header is not honoured (the whole
-// answer, always). Stop() waits a bounded time for requests in progress.
-// Thread-safe.
+// 8 KiB, else 431, or 414 for a request line that long) within 2 s of a thread taking it up,
+// whatever pace its bytes come at, and take its answer within 10 s, so a client trickling bytes
+// holds a thread that long at most. Connections wait for a thread in a bounded queue, and beyond it
+// in the kernel's backlog, so clients that connect and send nothing cannot take the process's file
+// descriptors (which RocksDB and gRPC need). A Range header is not honoured (the whole answer,
+// always). Stop() waits a bounded time for requests in progress. Thread-safe.
 #ifndef EVENHAND_SERVER_METRICS_HTTP_H_
 #define EVENHAND_SERVER_METRICS_HTTP_H_
 

@@ -294,8 +294,8 @@ TEST_F(PlainMetricsTest, ClientsTricklingTheirRequestsDoNotKeepHealthFromAnsweri
   EXPECT_GT(cut_off.load(), 0) << "no trickling client was cut off";
 }
 
-// A request head over 8 KiB (a flood of headers) is refused 431, not held in
-// memory; a Range header is not honoured (the whole answer, 200).
+// A request head over 8 KiB (a flood of headers) is refused 431, a request
+// line over it 414, not held in memory; a Range header is not honoured (the whole answer, 200).
 TEST_F(PlainMetricsTest, AnOversizedRequestHeadIsRefusedAndRangesAreNotHonoured) {
   const int fd = ConnectTo(address_);
   ASSERT_GE(fd, 0);
@@ -308,6 +308,18 @@ TEST_F(PlainMetricsTest, AnOversizedRequestHeadIsRefusedAndRangesAreNotHonoured)
   ASSERT_GT(::recv(fd, answer, sizeof(answer) - 1, 0), 0);
   EXPECT_TRUE(absl::StartsWith(answer, "HTTP/1.1 431")) << answer;
   ::close(fd);
+
+  // A request line alone over 8 KiB is a target too long (414).
+  const int long_line = ConnectTo(address_);
+  ASSERT_GE(long_line, 0);
+  const std::string path = "GET /" + std::string(9 << 10, 'a') + " HTTP/1.1\r\n\r\n";
+  ::send(long_line, path.data(), path.size(), MSG_NOSIGNAL);
+  pollfd l{long_line, POLLIN, 0};
+  ASSERT_EQ(::poll(&l, 1, 20000), 1);
+  char long_answer[256] = {};
+  ASSERT_GT(::recv(long_line, long_answer, sizeof(long_answer) - 1, 0), 0);
+  EXPECT_TRUE(absl::StartsWith(long_answer, "HTTP/1.1 414")) << long_answer;
+  ::close(long_line);
 
   // A hand-typed request (bare LF line ends, printf | nc) is answered.
   const int typed = ConnectTo(address_);
