@@ -108,6 +108,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.data_dir().empty()) c.set_data_dir("./data");
   if (c.max_event_bytes() == 0) c.set_max_event_bytes(1 << 20);
   if (c.max_batch_events() == 0) c.set_max_batch_events(1000);
+  if (c.max_events_per_stream() == 0) c.set_max_events_per_stream(10000);
   if (c.max_text_bytes() == 0) c.set_max_text_bytes(64 << 10);
   if (c.max_future_skew_seconds() == 0) c.set_max_future_skew_seconds(24 * 3600);
   if (c.max_request_bytes() == 0) c.set_max_request_bytes(64 << 20);
@@ -392,6 +393,7 @@ absl::Status EvenHandServer::Impl::Start() {
   store_options.live_buffer_events = c.live_buffer_events();
   store_options.live_buffer_bytes = static_cast<size_t>(c.live_buffer_mib()) << 20;
   store_options.max_group_commit_events = c.max_group_commit_events();
+  store_options.max_stream_events = c.max_events_per_stream();
   store_options.block_cache_bytes = static_cast<size_t>(c.block_cache_mib()) << 20;
   store_options.memtable_bytes = static_cast<size_t>(c.memtable_mib()) << 20;
   store_options.min_free_bytes = static_cast<uint64_t>(c.min_free_disk_mib()) << 20;

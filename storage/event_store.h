@@ -185,6 +185,10 @@ struct StoreOptions {
   // deleted when the store opens on a disk below the floor, so that RocksDB
   // has room to open read-write. 0: none.
   uint64_t reserve_bytes = 64ull << 20;
+  // Most events one stream may hold: an append that would take a stream
+  // past it is refused (FailedPrecondition, STREAM_FULL), nothing written.
+  // The server's own records (access records) are not limited. 0: no limit.
+  uint64_t max_stream_events = 0;
   // Open without writing anything: reads only, appends refused. The store
   // also opens this way by itself when the disk is too full to open at all.
   bool read_only = false;

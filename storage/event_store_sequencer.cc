@@ -384,6 +384,25 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
       continue;
     }
 
+    // A stream as long as no case is: a system appending to one case in a
+    // loop, whose every event would cost the fold what the case holds.
+    if (const uint64_t held = cur ? *cur + 1 : 0;
+        options_.max_stream_events != 0 && !p.record &&
+        held + p.events.size() > options_.max_stream_events) {
+      out.result = WithErrorInfo(
+          absl::FailedPreconditionError(absl::StrCat(
+              "stream \"", p.stream_id, "\" holds ", held, " events and may hold at most ",
+              options_.max_stream_events,
+              " (maxEventsPerStream): nothing was written. No council's case is that long: "
+              "look for a system appending to this case in a loop; a limit too low for real "
+              "cases is raised in the server's config")),
+          "STREAM_FULL",
+          {{"stream", p.stream_id},
+           {"events", absl::StrCat(held)},
+           {"max_events", absl::StrCat(options_.max_stream_events)}});
+      continue;
+    }
+
     if (free_bytes.has_value()) {
       uint64_t wanted = 0;
       for (const v1::Event& e : p.events) wanted += e.ByteSizeLong() + kOverheadPerEvent;

@@ -87,9 +87,9 @@ class RareErrorsTest : public testing::ServerTest {
     return events;
   }
 
-  grpc::Status Append(const std::vector<v1::Event>& events) {
+  grpc::Status Append(const std::vector<v1::Event>& events, const std::string& stream = "s") {
     v1::AppendRequest request;
-    request.set_stream_id("s");
+    request.set_stream_id(stream);
     for (const v1::Event& e : events) *request.add_events() = e;
     grpc::ClientContext context;
     context.set_deadline(DeadlineAfter(absl::Seconds(20)));
@@ -391,7 +391,8 @@ TEST_F(RareErrorsTest, WhatNeedsANewCheckpointIsRefusedWhileTheStreamMapIsBuilt)
   // The real clock: a checkpoint is signed at most once a second of it.
   clock_ = nullptr;
   Start();
-  for (int i = 0; i < 25; ++i) ASSERT_TRUE(Append(Events(1000)).ok());
+  // In streams of 1,000 (a stream holds at most maxEventsPerStream).
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(Append(Events(1000), absl::StrCat("s-", i)).ok());
   StopServer();  // signs 25,000 with the map built
   std::filesystem::remove_all(dir_.Sub("data/stream-map"));
   absl::Notification stepped, go_on;

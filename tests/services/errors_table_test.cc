@@ -270,6 +270,18 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          r.set_exact_revision(5);
          return Append(r);
        }},
+      {grpc::StatusCode::FAILED_PRECONDITION,
+       "a stream over max_events_per_stream",
+       "STREAM_FULL",
+       {"stream \"f\" holds 3 events and may hold at most 4 (maxEventsPerStream)",
+        "nothing was written", "appending to this case in a loop"},
+       [](v1::ServerConfig& c) { c.set_max_events_per_stream(4); },
+       nullptr,
+       [&] {
+         EXPECT_TRUE(Append(Request("f", SomeEvents(3))).ok());
+         // Two more would make five: refused whole; one fits.
+         return Append(Request("f", SomeEvents(2)));
+       }},
       {grpc::StatusCode::ALREADY_EXISTS,
        "a batch mixing recorded and new ids",
        "BATCH_PARTLY_RECORDED",
@@ -609,7 +621,7 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
-  EXPECT_EQ(n, 30);
+  EXPECT_EQ(n, 31);
 }
 
 // A program that never reads the message: the code, the reason, the

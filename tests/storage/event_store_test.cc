@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "base/error_details.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -587,6 +588,34 @@ TEST_F(EventStoreTest, SubscriberBehindTheLiveBufferIsServedFromTheLog) {
   }
   for (size_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i + 1);
   EXPECT_EQ(sub->mode(), Subscription::Mode::kLive);
+}
+
+// A stream holds at most max_stream_events: an append past it is refused
+// whole, nothing written, and the streams around it go on; the store's own
+// records (access records) are not limited; a retry of what was recorded
+// is still answered as a replay.
+TEST_F(EventStoreTest, AStreamPastItsLimitIsRefusedWholeAndRecordsAreNot) {
+  StoreOptions options;
+  options.max_stream_events = 3;
+  Reopen(options);
+  std::vector<v1::Event> first = SomeEvents(2);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), first));
+  absl::StatusOr<AppendResult> over = store_->Append("s", ExpectedRevision::Any(), SomeEvents(2));
+  EXPECT_THAT(over, StatusIs(absl::StatusCode::kFailedPrecondition,
+                             AllOf(HasSubstr("stream \"s\" holds 2 events and may hold at most 3"),
+                                   HasSubstr("nothing was written"))));
+  EXPECT_EQ(ReasonOf(over.status()), "STREAM_FULL");
+  EXPECT_EQ(store_->LastPosition(), 2u);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Exact(1), SomeEvents(1)));
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("holds 3 events")));
+  // The batch recorded first is answered as what it was.
+  ASSERT_OK_AND_ASSIGN(AppendResult replay, store_->Append("s", ExpectedRevision::Any(), first));
+  EXPECT_TRUE(replay.idempotent_replay);
+  ASSERT_OK(store_->Append("t", ExpectedRevision::Any(), SomeEvents(3)));
+  for (int i = 0; i < 3; ++i) ASSERT_OK(store_->AppendRecord("access-x", SomeEvents(2)));
+  EXPECT_EQ(ReadStream("access-x").size(), 6u);
+  EXPECT_EQ(ReadStream("s").size(), 3u);
 }
 
 TEST_F(EventStoreTest, AppendsBelowTheFreeSpaceFloorAreRefusedAndResumeWhenSpaceIsFreed) {
