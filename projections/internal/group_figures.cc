@@ -113,16 +113,21 @@ void AddContributions(const ReportBuilder& b, const Case& c, std::vector<Contrib
       }
       return;
     case CaseKind::kQuery: {
-      // By the group of the councillor when the query came in.
+      // By the group of the councillor when the query came in, as the rule
+      // decides it: answered in time (a first reply within the limit and,
+      // after an acknowledgement, the answer by the day promised) or late,
+      // each with the working days to the answer; unanswered, overdue from
+      // when a finding says so (the limit, or the day promised, ran out).
+      // An acknowledgement is a holding reply: it answers nothing.
       const QueryOutcome& o = b.QueryOf(c);
       if (!o.received) return;
       Contribution x = Make(Contribution::kQueryUnreplied, o.group_id, *o.received, c);
-      if (o.first_reply) {
-        x.kind = o.in_time ? Contribution::kQueryInTime : Contribution::kQueryLate;
+      if (o.answer) {
+        x.kind = o.answered_in_time ? Contribution::kQueryInTime : Contribution::kQueryLate;
         x.value = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(o.received->at),
-                                                  b.calendar().LocalDay(o.first_reply->at));
+                                                  b.calendar().LocalDay(o.answer->at));
       } else {
-        x.due_nanos = ClampToNanos(o.deadline);
+        x.due_nanos = ClampToNanos(o.due);
       }
       out->push_back(std::move(x));
       return;

@@ -54,7 +54,7 @@ struct BriefingView {
 };
 
 // The reply to a written query, in rules/written_query_reply.cc (shared with
-// the metrics).
+// the group table, which counts what the rule decides: one verdict).
 struct QueryOutcome {
   std::optional<Seen> received;
   std::string group_id;
@@ -62,6 +62,18 @@ struct QueryOutcome {
   std::optional<Seen> first_reply;  // answer or acknowledgement
   bool pending = false;             // not replied, deadline not passed
   bool in_time = false;             // first reply before the deadline
+  // The first answer (the reply that settles the query), if any.
+  std::optional<Seen> answer;
+  // Acknowledged in time with a timescale: the day promised, after the
+  // revisions sent before it passed (and before the answer), which `kept`
+  // lists; the answer is owed by `due`, the end of that day (UK time).
+  // Otherwise `due` is `deadline`.
+  absl::Time promised = absl::InfinitePast();
+  std::vector<Seen> revisions;
+  absl::Time due;
+  // Answered with no breach of the rule: a first reply in time and, after
+  // an acknowledgement, the answer by `due`.
+  bool answered_in_time = false;
 };
 
 // One finding or obligation a subject case gives rise to, as decided for the

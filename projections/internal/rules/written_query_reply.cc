@@ -37,6 +37,33 @@ QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
   }
   out.in_time = out.first_reply && out.first_reply->at < out.deadline;
   out.pending = !out.first_reply && b.query().as_of_time < out.deadline;
+  for (const Seen& seen : b.View(query)) {
+    const std::optional<Seen> s = seen;
+    if (s && s->payload->has_written_query_answered() && (!out.answer || s->at < out.answer->at)) {
+      out.answer = s;
+    }
+  }
+  out.due = out.deadline;
+  if (out.in_time && out.first_reply->payload->has_written_query_acknowledged()) {
+    // Acknowledged in time with a timescale: the timescale must be kept, or
+    // revised before it passes. A promised date is a day (events.proto): a
+    // reply at any time on it is in time, so it is due by the day's end.
+    out.promised =
+        FromProtoTime(out.first_reply->payload->written_query_acknowledged().reply_due_at());
+    // In the order they were made (a correction may have moved one).
+    std::vector<Seen> revisions = b.Facts(query, v1::Payload::kWrittenQueryTimescaleRevised);
+    std::stable_sort(revisions.begin(), revisions.end(),
+                     [](const Seen& x, const Seen& y) { return x.at < y.at; });
+    for (const Seen& r : revisions) {
+      if (out.answer && r.at > out.answer->at) continue;
+      if (r.at < b.calendar().EndOfLocalDay(out.promised)) {
+        out.promised = FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at());
+        out.revisions.push_back(r);
+      }
+    }
+    out.due = b.calendar().EndOfLocalDay(out.promised);
+  }
+  out.answered_in_time = out.in_time && out.answer && out.answer->at < out.due;
   return out;
 }
 
@@ -102,33 +129,14 @@ void Check(ReportBuilder& b) {
       continue;
     }
     if (!o.first_reply->payload->has_written_query_acknowledged()) continue;
-    // Acknowledged in time with a timescale: the timescale must be kept, or
-    // revised before it passes. A promised date is a day (events.proto): a
-    // reply at any time on it is in time, so it is due by the day's end.
-    absl::Time promised =
-        FromProtoTime(o.first_reply->payload->written_query_acknowledged().reply_due_at());
+    // Acknowledged in time with a timescale (EvaluateQuery: the day
+    // promised, revised before it passed).
+    const absl::Time promised = o.promised;
+    const std::optional<Seen>& answer = o.answer;
     std::vector<Seen> evidence = {*o.received, *o.first_reply};
-    std::optional<Seen> answer;
-    for (const Seen& seen : b.View(*c)) {
-      const std::optional<Seen> s = seen;
-      if (!s) continue;
-      if (s->payload->has_written_query_answered()) {
-        if (!answer || s->at < answer->at) answer = s;
-      }
-    }
-    // In the order they were made (a correction may have moved one).
-    std::vector<Seen> revisions = b.Facts(*c, v1::Payload::kWrittenQueryTimescaleRevised);
-    std::stable_sort(revisions.begin(), revisions.end(),
-                     [](const Seen& x, const Seen& y) { return x.at < y.at; });
-    for (const Seen& r : revisions) {
-      if (answer && r.at > answer->at) continue;
-      if (r.at < b.calendar().EndOfLocalDay(promised)) {
-        promised = FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at());
-        evidence.push_back(r);
-      }
-    }
-    const absl::Time due = b.calendar().EndOfLocalDay(promised);
-    if (answer && answer->at < due) continue;
+    evidence.insert(evidence.end(), o.revisions.begin(), o.revisions.end());
+    const absl::Time due = o.due;
+    if (o.answered_in_time) continue;
     if (!answer && b.query().as_of_time < due) {
       b.AddObligation(
           "written-query-reply", o.group_id,

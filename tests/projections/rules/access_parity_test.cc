@@ -88,5 +88,38 @@ TEST(AccessParityTest, LateRepliesToOneGroupAreAFindingWhenFarAndSignificant) {
   EXPECT_THAT(f[0].explanation(), HasSubstr("6 of 8 written queries answered late"));
 }
 
+// Promises broken are late replies too: a group whose queries were all
+// acknowledged in time and then answered weeks after the day promised (each
+// a written-query-reply finding) was not answered in time, in the group
+// table and in the comparison alike. The reply days measure the answer, not
+// the acknowledgement.
+TEST(AccessParityTest, AcknowledgedQueriesWhosePromiseWasBrokenCountAsLate) {
+  CouncilScenario s;
+  for (int i = 0; i < 8; ++i) {
+    const absl::Time monday = At(2026, 1, 5) + absl::Hours(24 * 7 * i);
+    s.Query(monday, absl::StrCat("QG", i), "grn-1");
+    s.Acknowledge(monday + absl::Hours(24), absl::StrCat("QG", i), monday + absl::Hours(24 * 4));
+    if (i < 6) s.Answer(monday + absl::Hours(24 * 25), absl::StrCat("QG", i));
+    s.Query(monday, absl::StrCat("QL", i), "lab-1");
+    s.Answer(monday + absl::Hours(24), absl::StrCat("QL", i));
+    s.Query(monday, absl::StrCat("QC", i), "con-1");
+    s.Answer(monday + absl::Hours(24), absl::StrCat("QC", i));
+  }
+  std::vector<v1::Finding> f = s.Findings("access-parity", At(2026, 6, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(f[0].explanation(), HasSubstr("8 of 8 written queries answered late"));
+  EXPECT_THAT(s.Findings("written-query-reply", At(2026, 6, 1)), SizeIs(8));
+  const v1::FairnessReport report = s.Report(At(2026, 6, 1));
+  for (const auto& g : report.groups()) {
+    if (g.group_id() != "green") continue;
+    EXPECT_EQ(g.queries_replied_in_time(), 0u);
+    EXPECT_EQ(g.queries_replied_late(), 6u);
+    EXPECT_EQ(g.queries_unanswered(), 2u);
+    // 25 days after a Monday: the answer, 18 working days on.
+    EXPECT_GE(g.reply_working_days_median(), 17.0);
+  }
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests

@@ -159,8 +159,9 @@ TEST_F(WrittenQueryTest, AReplyAtTheLastSecondOfThePromisedDayIsOnTimeAndAtMidni
 // The same promise unanswered: one second before the promised day ends it
 // is owed (an obligation, no finding); at that midnight and after it is a
 // finding, in the findings and in the group table's count of medium
-// findings alike, and owed no more. The table's query columns count the
-// first reply, the acknowledgement sent in time, on either side.
+// findings alike, and owed no more. The table's query columns say the same:
+// not yet due before (an acknowledgement is a holding reply, not the
+// answer), unanswered and overdue from that midnight.
 TEST_F(WrittenQueryTest, TheTableAndTheFindingsAgreeOnEitherSideOfThePromisedDay) {
   s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 9));
   const absl::Time due = At(2026, 4, 21, 0, 0);
@@ -180,9 +181,18 @@ TEST_F(WrittenQueryTest, TheTableAndTheFindingsAgreeOnEitherSideOfThePromisedDay
     EXPECT_EQ(findings, late ? 1 : 0);
     EXPECT_EQ(owed, late ? 0 : 1);
     EXPECT_EQ(con->findings_medium(), late ? 1u : 0u);
-    EXPECT_EQ(con->queries_replied_in_time(), 1u);
-    EXPECT_EQ(con->queries_unanswered(), 0u);
-    EXPECT_EQ(con->queries_not_yet_due(), 0u);
+    EXPECT_EQ(con->queries_replied_in_time(), 0u);
+    EXPECT_EQ(con->queries_unanswered(), late ? 1u : 0u);
+    EXPECT_EQ(con->queries_not_yet_due(), late ? 0u : 1u);
+  }
+  // Answered on the promised day: in time, the days counted to the answer.
+  s_.Answer(At(2026, 4, 20, 16), "Q-1");
+  const v1::FairnessReport answered = s_.Report(At(2026, 5, 1));
+  for (const auto& g : answered.groups()) {
+    if (g.group_id() != "conservative") continue;
+    EXPECT_EQ(g.queries_replied_in_time(), 1u);
+    EXPECT_EQ(g.queries_unanswered(), 0u);
+    EXPECT_EQ(g.reply_working_days_median(), 11.0);
   }
 }
 
