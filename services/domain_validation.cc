@@ -372,9 +372,19 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
                       "not both");
         }
         EH_RETURN_IF_ERROR(Group("group_information_disclosed.to_group_id", d.to_group_id()));
+        if (d.to_group_id() == d.from_group_id()) {
+          return Fail("group_information_disclosed.to_group_id",
+                      "is the group it came from (from_group_id): passing a group's discussion "
+                      "to itself discloses nothing; give the group or officer it reached");
+        }
       }
       if (!d.to_officer_id().empty()) {
         EH_RETURN_IF_ERROR(Officer("group_information_disclosed.to_officer_id", d.to_officer_id()));
+        if (d.to_officer_id() == d.disclosed_by_officer_id()) {
+          return Fail("group_information_disclosed.to_officer_id",
+                      "is the officer who disclosed it (disclosed_by_officer_id): give the "
+                      "group or officer it reached");
+        }
       }
       return Officer("group_information_disclosed.disclosed_by_officer_id",
                      d.disclosed_by_officer_id());

@@ -397,7 +397,7 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
 
 void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& group_id,
                                const std::string& case_id, absl::Time when, std::string explanation,
-                               const std::vector<Seen>& evidence) {
+                               const std::vector<Seen>& evidence, const char* citation) {
   if (pass_ == Pass::kIndexObligations || !InPeriod(when)) return;
   const RuleDef& rule = Rule(rule_id);
   if (tallying()) {
@@ -406,7 +406,7 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
   }
   v1::Finding f;
   f.set_rule_id(rule.id);
-  f.set_citation(rule.citation);
+  f.set_citation(citation != nullptr ? citation : rule.citation);
   f.set_severity(rule.severity);
   f.set_group_id(group_id);
   f.set_case_id(case_id);

@@ -306,10 +306,12 @@ class ReportBuilder {
                      std::string description, const std::vector<Seen>& evidence);
 
   // Adds a finding if `when` lies in the period and not after the as-of
-  // time. Evidence facts are cited with any correction that applies.
+  // time. Evidence facts are cited with any correction that applies. The
+  // finding cites the rule's paragraphs, or `citation` (some of them) where
+  // only those are broken.
   void AddFinding(const std::string& rule_id, const std::string& group_id,
                   const std::string& case_id, absl::Time when, std::string explanation,
-                  const std::vector<Seen>& evidence);
+                  const std::vector<Seen>& evidence, const char* citation = nullptr);
   // In [from, to), and not after the report's moment: what happens at the
   // as-of instant itself has happened (a deadline reached at that instant
   // is missed, in the findings as in the group table).

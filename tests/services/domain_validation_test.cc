@@ -311,7 +311,36 @@ TEST_F(DomainValidationTest, ADisclosureNamesWhereItWasSaidAndOneRecipient) {
                        HasSubstr("group_information_disclosed.to_officer_id: give the group it "
                                  "reached (to_group_id) or the officer (to_officer_id), not both")));
   d->clear_to_group_id();
+  v1::Payload mo;
+  mo.mutable_officer_registered()->set_officer_id("mo");
+  mo.mutable_officer_registered()->set_name("Monitoring Officer");
+  mo.mutable_officer_registered()->set_role(v1::MONITORING_OFFICER);
+  ASSERT_OK(Append("officer-mo", {mo}));
+  d->set_to_officer_id("mo");
   EXPECT_OK(Append("briefing-B-1", {p}));
+}
+
+// A disclosure to the group it came from, or to the officer who made it,
+// discloses nothing: refused naming the field, as a disclosure to a group
+// and an officer at once is.
+TEST_F(DomainValidationTest, ADisclosureToItsOwnGroupOrItsOwnDiscloserIsRefused) {
+  ASSERT_OK(Append("briefing-B-self", {Request("B-self")}));
+  for (const bool to_group : {true, false}) {
+    v1::Payload p;
+    auto* d = p.mutable_group_information_disclosed();
+    d->set_briefing_id("B-self");
+    d->set_from_group_id("g");
+    d->set_disclosed_by_officer_id("ceo");
+    if (to_group) {
+      d->set_to_group_id("g");
+    } else {
+      d->set_to_officer_id("ceo");
+    }
+    EXPECT_THAT(Append("briefing-B-self", {p}),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(to_group ? "to_group_id: is the group it came from"
+                                            : "to_officer_id: is the officer who disclosed it")));
+  }
 }
 
 TEST_F(DomainValidationTest, ACorrectionIsValidatedAndTheServerFillsThePosition) {

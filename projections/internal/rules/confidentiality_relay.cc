@@ -19,8 +19,14 @@ std::string Describe(const FairnessSettings&) {
   return "What one group discusses with officers, at a briefing or at its own meeting, is not "
          "passed to another group or other councillors unless the group asked for or agreed to "
          "it. Feedback to a senior officer on a need-to-know basis is allowed; to any other "
-         "officer it is a relay.";
+         "officer it is a relay under the mayoral protocol (section 9), which alone limits "
+         "feedback to senior officers. Passing it to the group itself or its own political "
+         "assistant relays nothing.";
 }
+
+// What a finding of a disclosure to an officer cites (mayoral §9: "feedback
+// to other senior officers on a need-to-know basis").
+constexpr char kToOfficerCitation[] = "mayoral §9";
 
 // Senior officers, to whom feedback on a need-to-know basis is allowed
 // (mayoral §9).
@@ -36,9 +42,23 @@ void Check(ReportBuilder& b) {
         const auto& disclosure = d.payload->group_information_disclosed();
         if (disclosure.agreed_by_originating_group()) continue;
         const bool to_officer = !disclosure.to_officer_id().empty();
+        // Nothing reached another group: the group itself, its own
+        // political assistant (group office staff, who work for it), or
+        // the officer who said it (the server refuses the first and last
+        // since validation knew of them; a log recorded before may hold
+        // them).
+        if (!to_officer && disclosure.to_group_id() == disclosure.from_group_id()) continue;
+        if (to_officer &&
+            (disclosure.to_officer_id() == disclosure.disclosed_by_officer_id() ||
+             OwnGroupAssistant(b, disclosure.to_officer_id(), disclosure.from_group_id(), d.at))) {
+          continue;
+        }
         if (to_officer && Senior(b.OfficerRoleAt(disclosure.to_officer_id(), d.at))) continue;
         std::vector<Seen> evidence = {d};
         if (std::optional<Seen> opening = b.Opening(*c)) evidence.push_back(*opening);
+        // To an officer: only the mayoral protocol limits feedback to
+        // senior officers; Harlow 15.8, Harrow 4.2 and Barnet 9.3 allow it to
+        // other officers on a need-to-know basis, so they are not cited.
         b.AddFinding(
             "confidentiality-relay", disclosure.from_group_id(), c->stream_id(), d.at,
             absl::StrCat(b.OfficerName(disclosure.disclosed_by_officer_id()), " passed what ",
@@ -48,7 +68,7 @@ void Check(ReportBuilder& b) {
                                                    ", not a senior officer with a need to know,")
                                     : b.GroupName(disclosure.to_group_id()),
                          " on ", b.Date(d.at), " without the group asking for or agreeing to it."),
-            evidence);
+            evidence, to_officer ? kToOfficerCitation : nullptr);
       }
     }
   }

@@ -58,6 +58,57 @@ TEST(ConfidentialityRelayTest, NeedToKnowFeedbackToASeniorOfficerIsAllowed) {
   }
 }
 
+// Only the mayoral protocol limits feedback to senior officers (§9): Harlow
+// 15.8 allows it to "other Officers on a need-to-know basis", Harrow 4.2 and
+// Barnet 9.3 "with other officers as is necessary". A finding of a
+// disclosure to a junior officer cites §9 alone; one to another group cites
+// them all.
+TEST(ConfidentialityRelayTest, ADisclosureToAJuniorOfficerCitesOnlyTheMayoralProtocol) {
+  CouncilScenario s;
+  s.Attend(At(2026, 2, 2), "M-1", "green", "dir", "ceo");
+  for (const char* to : {"off", ""}) {
+    v1::Payload p;
+    auto* d = p.mutable_group_information_disclosed();
+    d->set_meeting_id("M-1");
+    d->set_from_group_id("green");
+    if (*to != '\0') {
+      d->set_to_officer_id(to);
+    } else {
+      d->set_to_group_id("labour");
+    }
+    d->set_disclosed_by_officer_id("dir");
+    s.Add(At(2026, 2, 5), p);
+  }
+  std::vector<v1::Finding> f = s.Findings("confidentiality-relay", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(2));
+  std::vector<std::string> citations = {f[0].citation(), f[1].citation()};
+  EXPECT_THAT(citations, ::testing::UnorderedElementsAre(
+                             "mayoral §9", "Harlow 15.8; mayoral §9; Harrow 4.2; Barnet 9.3"));
+}
+
+// Nothing reaches another group when it goes to the group itself, to its own
+// political assistant (group office staff, who work for it), or to the
+// officer who said it (a log recorded before the server refused the first
+// and the last may hold them): no finding.
+TEST(ConfidentialityRelayTest, PassingAGroupsDiscussionToItselfOrItsOwnAssistantRelaysNothing) {
+  CouncilScenario s;
+  s.Attend(At(2026, 2, 2), "M-1", "labour", "dir", "ceo");
+  for (const char* to : {"labour", "pa", "dir"}) {
+    v1::Payload p;
+    auto* d = p.mutable_group_information_disclosed();
+    d->set_meeting_id("M-1");
+    d->set_from_group_id("labour");
+    if (std::string(to) == "labour") {
+      d->set_to_group_id(to);
+    } else {
+      d->set_to_officer_id(to);
+    }
+    d->set_disclosed_by_officer_id("dir");
+    s.Add(At(2026, 2, 5), p);
+  }
+  EXPECT_THAT(s.Findings("confidentiality-relay", At(2026, 3, 1)), IsEmpty());
+}
+
 TEST(ConfidentialityRelayTest, PassingOnWithTheGroupsAgreementIsAllowed) {
   CouncilScenario s;
   s.Request(At(2026, 2, 2), "B-1", "labour", "budget");
