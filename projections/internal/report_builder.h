@@ -65,8 +65,8 @@ struct QueryOutcome {
   // The first answer (the reply that settles the query), if any.
   std::optional<Seen> answer;
   // Acknowledged in time with a timescale: the day promised, after the
-  // revisions sent before it passed (and before the answer), which `kept`
-  // lists; the answer is owed by `due`, the end of that day (UK time).
+  // revisions sent before it passed (and before the answer), which
+  // `revisions` lists; the answer is owed by `due`, the end of that day (UK time).
   // Otherwise `due` is `deadline`.
   absl::Time promised = absl::InfinitePast();
   std::vector<Seen> revisions;

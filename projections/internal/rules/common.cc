@@ -1,5 +1,8 @@
 #include "projections/internal/rules/common.h"
 
+#include <tuple>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace evenhand::projections::internal {
@@ -62,6 +65,26 @@ BriefingView ViewBriefing(const ReportBuilder& b, const Case& c) {
     v.request.reset();
   }
   return v;
+}
+
+std::optional<Seen> GivenAt(const ReportBuilder& b, const Case& briefing, const BriefingView& v) {
+  if (std::optional<Seen> delivered = b.First(briefing, v1::Payload::kBriefingDelivered)) {
+    return delivered;
+  }
+  const std::vector<const Case*>* on_matter = v.matter().empty() ? nullptr : b.OnMatter(v.matter());
+  if (on_matter == nullptr) return std::nullopt;
+  std::optional<Seen> earliest;
+  for (const Case* c : *on_matter) {
+    if (c->kind != CaseKind::kMeeting) continue;
+    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
+      const auto& a = m.payload->officer_attended_group_meeting();
+      if (a.briefing_id() != briefing.id || a.group_id() != v.group()) continue;
+      if (!earliest || std::tie(m.at, m.position) < std::tie(earliest->at, earliest->position)) {
+        earliest = m;
+      }
+    }
+  }
+  return earliest;
 }
 
 }  // namespace evenhand::projections::internal

@@ -4,6 +4,7 @@
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_RULES_COMMON_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_RULES_COMMON_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -66,6 +67,13 @@ void ForEachOfficerContact(const ReportBuilder& b, OnDelivery on_delivery,
 // say who would have been present). `why_not`, if given, says why not.
 bool DeclineReasonHeld(const ReportBuilder& b, const BriefingView& briefing, const Seen& decline,
                        std::string* why_not = nullptr);
+
+// When `briefing` (viewed as `v`) was given: its first BriefingDelivered,
+// or else the first attendance of an officer at its group's meeting that
+// links it (OfficerAttendedGroupMeeting.briefing_id, on the briefing's
+// matter: a briefing given at the group's meeting, recorded as the
+// attendance alone). nullopt if neither.
+std::optional<Seen> GivenAt(const ReportBuilder& b, const Case& briefing, const BriefingView& v);
 
 // "1 day", "3 days".
 std::string Plural(int n, const char* word);

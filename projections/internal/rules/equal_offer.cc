@@ -24,8 +24,23 @@ std::string Describe(const FairnessSettings& s) {
       Plural(s.offer_deadline_working_days, "working day"),
       " of the briefing; an offer or a briefing given up to ", s.equal_offer_lookback_days,
       " days before it also counts. A group's own request for a briefing is not an offer, "
-      "whether it is declined, withdrawn or still waiting. The protocols set no deadline: ",
+      "whether it is declined, withdrawn or still waiting; approved, it is the same briefing "
+      "granted. A briefing given at the group's own meeting (an officer's attendance linking "
+      "it) is given then. The protocols set no deadline: ",
       s.offer_deadline_working_days, " working days is this council's setting.");
+}
+
+// The words for a group not offered the briefing and given one on the same
+// matter only late, at its own request. If the request was approved, that
+// is said too, and why it is not enough: a request is not an offer, and an
+// approved one still waits until it is given.
+std::string NotOfferedButGiven(const ReportBuilder& b, const Case& own) {
+  if (std::optional<Seen> approved = b.First(own, v1::Payload::kBriefingApproved)) {
+    return absl::StrCat(
+        " was not offered it; its own request for a briefing on the same matter was approved on ",
+        b.Date(approved->at), " (a request is not an offer), and given only on ");
+  }
+  return " was not offered it, and was given a briefing on the same matter only on ";
 }
 
 void Check(ReportBuilder& b) {
@@ -35,7 +50,8 @@ void Check(ReportBuilder& b) {
     // An offer, or a briefing taken up from an offer, is the answer to an
     // obligation, not the start of a new one.
     if (!v.request || v.is_offer || v.answers_offer || v.matter().empty()) continue;
-    std::optional<Seen> delivered = b.First(*c, v1::Payload::kBriefingDelivered);
+    // Given: delivered, or at the group's meeting (an attendance linking it).
+    std::optional<Seen> delivered = GivenAt(b, *c, v);
     if (!delivered) continue;
     const absl::Time t = delivered->at;
     const absl::Time deadline = b.Deadline(*c, t, s.offer_deadline_working_days);
@@ -55,7 +71,8 @@ void Check(ReportBuilder& b) {
       // count, nor does its decline: only an offer, or the briefing itself,
       // is "offered the same facilities" (Harrow 5.2; mayoral §9).
       std::optional<Seen> earliest;
-      bool earliest_is_offer = false;
+      enum class Answer { kOffer, kGiven } earliest_is = Answer::kGiven;
+      const Case* earliest_case = nullptr;
       std::optional<Seen> own_request;  // not given (declined or waiting)
       std::optional<Seen> own_decline;
       if (matter != nullptr) {
@@ -63,8 +80,11 @@ void Check(ReportBuilder& b) {
           if (other->kind != CaseKind::kBriefing) continue;
           const BriefingView& o = b.BriefingOf(*other);
           if (!o.request || o.group() != group->id || o.matter() != v.matter()) continue;
-          std::optional<Seen> answer =
-              o.is_offer ? o.request : b.First(*other, v1::Payload::kBriefingDelivered);
+          // An offer, or the group's own request given (delivered, or at
+          // its meeting). Approved but not yet given, it is still waiting:
+          // a request is not an offer.
+          std::optional<Seen> answer = o.is_offer ? o.request : GivenAt(b, *other, o);
+          const Answer kind = o.is_offer ? Answer::kOffer : Answer::kGiven;
           if (!answer) {
             // A request the group withdrew before the deadline asks for
             // nothing more (BriefingRequestWithdrawn): it is not unmet, and
@@ -91,7 +111,8 @@ void Check(ReportBuilder& b) {
           if (!earliest ||
               std::tie(answer->at, answer->position) < std::tie(earliest->at, earliest->position)) {
             earliest = answer;
-            earliest_is_offer = o.is_offer;
+            earliest_is = kind;
+            earliest_case = other;
           }
         }
       }
@@ -123,15 +144,14 @@ void Check(ReportBuilder& b) {
                 : absl::StrCat(", after the limit of ",
                                Plural(s.offer_deadline_working_days, "working day"),
                                " ran out at the end of ", b.Date(deadline - absl::Seconds(1)), ".");
-        b.AddFinding(
-            "equal-offer", group->id, c->stream_id(), deadline,
-            absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ", b.Date(t),
-                         "; ", b.GroupName(group->id),
-                         earliest_is_offer ? " was offered the same only on "
-                                           : " was not offered it, and was given a briefing on "
-                                             "the same matter only on ",
-                         b.Date(earliest->at), how_late),
-            {*v.request, *delivered, *earliest});
+        b.AddFinding("equal-offer", group->id, c->stream_id(), deadline,
+                     absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ",
+                                  b.Date(t), "; ", b.GroupName(group->id),
+                                  earliest_is == Answer::kOffer
+                                      ? std::string(" was offered the same only on ")
+                                      : NotOfferedButGiven(b, *earliest_case),
+                                  b.Date(earliest->at), how_late),
+                     {*v.request, *delivered, *earliest});
       } else if (b.query().as_of_time >= deadline) {
         std::vector<Seen> evidence = {*v.request, *delivered};
         if (recognised) evidence.push_back(*recognised);

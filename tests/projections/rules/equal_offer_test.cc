@@ -113,9 +113,48 @@ TEST_F(EqualOfferTest, AGroupGivenItsOwnBriefingOnlyAfterTheDeadlineIsLateNotOff
   std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_THAT(f[0].explanation(),
-              HasSubstr("was not offered it, and was given a briefing on the same matter only on "
+              HasSubstr("was not offered it; its own request for a briefing on the same matter "
+                        "was approved on 3 Apr 2026 (a request is not an offer), and given only on "
                         "14 Apr 2026"));
   EXPECT_THAT(Evidence(f[0]), ElementsAre(request_, delivered_, given));
+}
+
+// A briefing given at the group's own meeting, recorded as the officer's
+// attendance linking it (briefing_id) with no BriefingDelivered, is given
+// then: the other groups are owed the offer from it (mayoral §9, "all
+// groups must be offered the same facilities"). A group's own request given
+// so, in time, needs no offer.
+TEST(EqualOfferAtAMeetingTest, ABriefingGivenAtTheGroupsMeetingIsOwedToTheOthers) {
+  CouncilScenario s;
+  const uint64_t request = s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+  s.Approve(At(2026, 3, 24), "B-1");
+  v1::Payload p;
+  auto* a = p.mutable_officer_attended_group_meeting();
+  a->set_meeting_id("M-1");
+  a->set_group_id("labour");
+  a->set_officer_id("dir");
+  a->set_approved_by_officer_id("ceo");
+  a->set_business(v1::COUNCIL_BUSINESS);
+  a->set_duration_minutes(30);
+  a->set_matter_id("local-plan");
+  a->set_briefing_id("B-1");
+  const uint64_t given = s.Add(At(2026, 4, 1, 18), p);
+  // Owed until the end of Fri 10 April, then findings.
+  EXPECT_THAT(s.Findings("equal-offer", At(2026, 4, 10, 12)), IsEmpty());
+  std::vector<v1::Finding> f = s.Findings("equal-offer", At(2026, 4, 20));
+  ASSERT_THAT(f, SizeIs(2));
+  EXPECT_THAT(Groups(f), ElementsAre("conservative", "green"));
+  EXPECT_THAT(Evidence(f[0]), ::testing::IsSupersetOf({request, given}));
+  // The Conservatives' own request, given at their meeting in time, counts.
+  s.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s.Approve(At(2026, 4, 3), "B-2");
+  a->set_meeting_id("M-2");
+  a->set_group_id("conservative");
+  a->set_briefing_id("B-2");
+  s.Add(At(2026, 4, 8, 18), p);
+  // (Their briefing, given so, is owed to the Greens in turn.)
+  f = s.Findings("equal-offer", At(2026, 4, 20));
+  EXPECT_THAT(Groups(f), ElementsAre("green", "green"));
 }
 
 // A group dissolved inside the offer window is owed nothing: there is no
