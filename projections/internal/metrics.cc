@@ -8,10 +8,14 @@
 // worked out from the period's cases otherwise. Which groups existed in the
 // period, their sizes, and the statistics are worked out here, per report.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <tuple>
+#include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "projections/internal/group_figures.h"
@@ -25,6 +29,31 @@ namespace {
 // "p = 0.0123", or "p < 0.0001" when smaller than four decimals show.
 std::string PValue(double p) {
   return p < 0.0001 ? std::string("p < 0.0001") : absl::StrFormat("p = %.4f", p);
+}
+
+// Each group's mean number of councillors over the period (weighted by
+// time, over the part of the period it existed, up to the report's moment;
+// from the first change to the council when the period has no start).
+absl::flat_hash_map<std::string, double> MeanGroupSizes(const ReportBuilder& b) {
+  const absl::Time end = b.query().as_of_time < b.query().to
+                             ? b.query().as_of_time + absl::Nanoseconds(1)
+                             : b.query().to;
+  std::vector<absl::Time> changes = b.CouncilChangesIn(b.query().from, end);
+  if (b.query().from == absl::InfinitePast()) changes.erase(changes.begin());
+  absl::flat_hash_map<std::string, std::pair<double, double>> sums;  // size × time, time
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const absl::Time until = i + 1 < changes.size() ? changes[i + 1] : end;
+    const double seconds = absl::ToDoubleSeconds(until - changes[i]);
+    if (!(seconds > 0) || std::isinf(seconds)) continue;
+    for (const Case* g : b.GroupsAt(changes[i])) {
+      auto& [weighted, time] = sums[g->id];
+      weighted += seconds * static_cast<double>(b.GroupMembersAt(g->id, changes[i]).size());
+      time += seconds;
+    }
+  }
+  absl::flat_hash_map<std::string, double> out;
+  for (const auto& [id, sum] : sums) out[id] = sum.second > 0 ? sum.first / sum.second : 0;
+  return out;
 }
 
 }  // namespace
@@ -112,13 +141,20 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
         });
     return out;
   };
+  const absl::flat_hash_map<std::string, double> mean_sizes = MeanGroupSizes(b);
   for (auto& [id, t] : tallies) {
     v1::GroupMetrics& m = t.metrics;
     const uint32_t discretionary = m.briefings_declined() - m.briefings_declined_required();
     const uint32_t decided = m.briefings_approved() + discretionary;
     m.set_decline_rate(decided == 0 ? 0 : static_cast<double>(discretionary) / decided);
+    // Per councillor the group had over the period, not at its end: a group
+    // whose councillors left after its briefings had them when briefed.
+    auto mean = mean_sizes.find(id);
+    const double size = mean != mean_sizes.end() && mean->second > 0
+                            ? mean->second
+                            : static_cast<double>(m.councillors());
     m.set_officer_minutes_per_councillor(
-        m.councillors() == 0 ? 0 : static_cast<double>(m.officer_minutes()) / m.councillors());
+        size == 0 ? 0 : static_cast<double>(m.officer_minutes()) / size);
     m.set_reply_working_days_median(Median(t.reply_days));
     m.set_reply_working_days_p90(Quantile(t.reply_days, 0.9));
   }

@@ -49,5 +49,39 @@ TEST(DataQualityTest, ABriefingAskedForByACouncillorOutsideTheGroupIsReported) {
   EXPECT_EQ(f[0].case_id(), "briefing-B-1");
 }
 
+// Officer minutes per councillor divide by the group's size over the
+// period, weighted by time, not by its size at the end: the Conservatives
+// (two councillors) briefed for an hour in March, who both leave on 1 April,
+// had 30 minutes each in a March-April report, not 0 (nothing divided by
+// no councillors), and a councillor joining for the last half of a period
+// counts for half of it.
+TEST(GroupSizeFiguresTest, MinutesPerCouncillorDivideByTheGroupsSizeOverThePeriod) {
+  CouncilScenario s;
+  s.Briefing(At(2026, 3, 2), At(2026, 3, 3), "B-1", "conservative", "budget", {"hos"}, 60);
+  for (const char* m : {"con-1", "con-2"}) {
+    v1::Payload p;
+    p.mutable_member_left_group()->set_member_id(m);
+    p.mutable_member_left_group()->set_group_id("conservative");
+    s.Add(At(2026, 4, 1), p);
+  }
+  // March with two, April with none: 60 over two for March's share of the
+  // period.
+  const double share =
+      absl::FDivDuration(At(2026, 4, 1) - At(2026, 3, 1), At(2026, 5, 1) - At(2026, 3, 1));
+  const v1::FairnessReport spring =
+      s.Report(At(2026, 6, 1), std::nullopt, At(2026, 3, 1), At(2026, 5, 1));
+  for (const auto& g : spring.groups()) {
+    if (g.group_id() != "conservative") continue;
+    EXPECT_EQ(g.councillors(), 0u);
+    EXPECT_EQ(g.officer_minutes(), 60u);
+    EXPECT_NEAR(g.officer_minutes_per_councillor(), 60.0 / (2.0 * share), 1e-6);
+  }
+  const v1::FairnessReport march =
+      s.Report(At(2026, 6, 1), std::nullopt, At(2026, 3, 1), At(2026, 4, 1));
+  for (const auto& g : march.groups()) {
+    if (g.group_id() == "conservative") EXPECT_NEAR(g.officer_minutes_per_councillor(), 30, 1e-9);
+  }
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests
