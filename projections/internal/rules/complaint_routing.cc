@@ -124,8 +124,17 @@ void Check(ReportBuilder& b) {
       }
       return "ok";
     };
+    // The advice never names the officer complained about: a complaint
+    // about the Monitoring Officer or the Chief Finance Officer goes to the
+    // route's other roles (a deputy holding the role may still take it).
+    const v1::OfficerRole subject_role = subject_officer.empty()
+                                             ? v1::OFFICER_ROLE_UNSPECIFIED
+                                             : b.OfficerRoleAt(subject_officer, raised->at);
     auto route = [&](const std::vector<v1::OfficerRole>& roles) {
       std::vector<v1::OfficerRole> shown = roles;
+      if (subject_role == v1::MONITORING_OFFICER || subject_role == v1::CHIEF_FINANCE_OFFICER) {
+        shown.erase(std::remove(shown.begin(), shown.end(), subject_role), shown.end());
+      }
       if (own_director_only) {
         shown.erase(std::remove(shown.begin(), shown.end(), v1::DIRECTOR), shown.end());
         std::string list = RoleList(shown);
@@ -134,7 +143,7 @@ void Check(ReportBuilder& b) {
                    : absl::StrCat(b.OfficerName(director), " (", b.OfficerName(subject_officer),
                                   "'s Director), ", list);
       }
-      return absl::StrCat(RoleList(roles), leader_allowed ? ", or the Leader of the Council" : "");
+      return absl::StrCat(RoleList(shown), leader_allowed ? ", or the Leader of the Council" : "");
     };
     // Who had the complaint, and from when: they may resolve it.
     std::vector<std::pair<std::string, absl::Time>> handlers;

@@ -102,9 +102,10 @@ void CheckCalendarCoverage(ReportBuilder& b) {
         "data-quality", "", stream_id, deadline,
         absl::StrCat("The deadline of ", stream_id, " (the end of ",
                      b.Date(deadline - absl::Seconds(1)),
-                     ") falls outside the bank holiday calendar, which covers ",
+                     ") was counted over days the bank holiday calendar does not cover (it "
+                     "covers ",
                      b.calendar().first_year(), " to ", b.calendar().last_year(),
-                     ": it was counted with weekends only and may be wrong. Update "
+                     "): those days were counted with weekends only, so it may be wrong. Update "
                      "fairness.bankHolidaysFile with GOV.UK's current bank-holidays.json."),
         evidence);
   }

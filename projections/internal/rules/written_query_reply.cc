@@ -16,6 +16,26 @@
 
 namespace evenhand::projections::internal {
 
+namespace {
+
+// A holding reply's promised day and the officer who gave it: an
+// acknowledgement with a timescale, or a timescale revised with none before
+// (it sets out when the reply will come all the same). nullptr otherwise.
+const google::protobuf::Timestamp* PromisedDay(const v1::Payload& p, std::string* officer) {
+  if (p.has_written_query_acknowledged() && p.written_query_acknowledged().has_reply_due_at()) {
+    if (officer != nullptr) *officer = p.written_query_acknowledged().officer_id();
+    return &p.written_query_acknowledged().reply_due_at();
+  }
+  if (p.has_written_query_timescale_revised() &&
+      p.written_query_timescale_revised().has_reply_due_at()) {
+    if (officer != nullptr) *officer = p.written_query_timescale_revised().officer_id();
+    return &p.written_query_timescale_revised().reply_due_at();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
   QueryOutcome out;
   out.received = b.First(query, v1::Payload::kWrittenQueryReceived);
@@ -26,9 +46,8 @@ QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
   for (const Seen& seen : b.View(query)) {
     const std::optional<Seen> s = seen;
     if (!s) continue;
-    const bool reply = s->payload->has_written_query_answered() ||
-                       (s->payload->has_written_query_acknowledged() &&
-                        s->payload->written_query_acknowledged().has_reply_due_at());
+    const bool reply =
+        s->payload->has_written_query_answered() || PromisedDay(*s->payload, nullptr) != nullptr;
     if (reply &&
         (!out.first_reply ||
          std::tie(s->at, s->position) < std::tie(out.first_reply->at, out.first_reply->position))) {
@@ -44,17 +63,17 @@ QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
     }
   }
   out.due = out.deadline;
-  if (out.in_time && out.first_reply->payload->has_written_query_acknowledged()) {
+  if (out.in_time && !out.first_reply->payload->has_written_query_answered()) {
     // Acknowledged in time with a timescale: the timescale must be kept, or
     // revised before it passes. A promised date is a day (events.proto): a
     // reply at any time on it is in time, so it is due by the day's end.
-    out.promised =
-        FromProtoTime(out.first_reply->payload->written_query_acknowledged().reply_due_at());
+    out.promised = FromProtoTime(*PromisedDay(*out.first_reply->payload, nullptr));
     // In the order they were made (a correction may have moved one).
     std::vector<Seen> revisions = b.Facts(query, v1::Payload::kWrittenQueryTimescaleRevised);
     std::stable_sort(revisions.begin(), revisions.end(),
                      [](const Seen& x, const Seen& y) { return x.at < y.at; });
     for (const Seen& r : revisions) {
+      if (r.position == out.first_reply->position) continue;  // the holding reply itself
       if (out.answer && r.at > out.answer->at) continue;
       if (r.at < b.calendar().EndOfLocalDay(out.promised)) {
         out.promised = FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at());
@@ -128,10 +147,12 @@ void Check(ReportBuilder& b) {
           {*o.received, *o.first_reply});
       continue;
     }
-    if (!o.first_reply->payload->has_written_query_acknowledged()) continue;
+    if (o.first_reply->payload->has_written_query_answered()) continue;
     // Acknowledged in time with a timescale (EvaluateQuery: the day
     // promised, revised before it passed).
     const absl::Time promised = o.promised;
+    std::string promised_by;
+    PromisedDay(*o.first_reply->payload, &promised_by);
     const std::optional<Seen>& answer = o.answer;
     std::vector<Seen> evidence = {*o.received, *o.first_reply};
     evidence.insert(evidence.end(), o.revisions.begin(), o.revisions.end());
@@ -139,9 +160,7 @@ void Check(ReportBuilder& b) {
     if (o.answered_in_time) continue;
     if (!answer && b.query().as_of_time < due) {
       b.AddObligation(
-          "written-query-reply", o.group_id,
-          o.first_reply->payload->written_query_acknowledged().officer_id(), c->stream_id(),
-          due,
+          "written-query-reply", o.group_id, promised_by, c->stream_id(), due,
           absl::StrCat(who, " was promised a reply by ", b.Date(promised),
                        ": it is owed by the end of that day, or a revised timescale before."),
           evidence);

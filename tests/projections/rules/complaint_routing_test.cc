@@ -138,6 +138,16 @@ TEST(ComplaintRoutingTest, NobodyHandlesAComplaintAboutThemselves) {
   std::vector<v1::Finding> f = s.Findings("complaint-routing", At(2026, 3, 1));
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_THAT(f[0].explanation(), HasSubstr("the officer complained about"));
+  // About the Monitoring Officer, raised with the Monitoring Officer: the
+  // advice names the route's other roles, not the one complained about.
+  s.Complaint(At(2026, 2, 3), "C-2", CouncilScenario::MemberParty("lab-1"),
+              CouncilScenario::OfficerParty("mo"), "mo");
+  f = s.Findings("complaint-routing", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(2));
+  const v1::Finding& about_mo = f[0].case_id() == "complaint-C-2" ? f[0] : f[1];
+  EXPECT_THAT(about_mo.explanation(), HasSubstr("the officer complained about"));
+  EXPECT_THAT(about_mo.explanation(),
+              HasSubstr("it should go to the Head of Paid Service or the Chief Finance Officer"));
 }
 
 }  // namespace

@@ -65,6 +65,22 @@ TEST_F(WrittenQueryTest, ARevisionSentAfterTheTimescalePassedComesTooLate) {
 
 // A promised date is a day (events.proto): a reply at any time on it is on
 // time, however the day was stored.
+// A revised timescale sent with no acknowledgement before it sets out when
+// the reply will come all the same: within the five working days, it is
+// the holding reply, and an answer by its day is in time.
+TEST_F(WrittenQueryTest, ATimescaleGivenAsARevisionAloneIsAHoldingReply) {
+  s_.Revise(At(2026, 4, 2), "Q-1", At(2026, 4, 28, 17));
+  s_.Answer(At(2026, 4, 28, 12), "Q-1");
+  EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 5, 1)), IsEmpty());
+  CouncilScenario late;
+  late.Query(At(2026, 4, 1), "Q-1", "con-1");
+  late.Revise(At(2026, 4, 2), "Q-1", At(2026, 4, 28, 17));
+  late.Answer(At(2026, 4, 30, 12), "Q-1");
+  std::vector<v1::Finding> f = late.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("promised by 28 Apr 2026, but answered only on"));
+}
+
 TEST_F(WrittenQueryTest, AReplyOnThePromisedDayIsOnTimeWhateverTheHour) {
   s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 0, 0));  // midnight starting 20 April
   s_.Answer(At(2026, 4, 20, 11), "Q-1");
@@ -245,8 +261,19 @@ TEST(CalendarCoverageTest, ADeadlineBeyondTheCalendarIsFlagged) {
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_EQ(f[0].case_id(), "query-Q-9");
   EXPECT_THAT(f[0].explanation(),
-              HasSubstr("falls outside the bank holiday calendar, which covers 2018 to 2027: it "
-                        "was counted with weekends only and may be wrong"));
+              HasSubstr("was counted over days the bank holiday calendar does not cover (it "
+                        "covers 2018 to 2027): those days were counted with weekends only, so it "
+                        "may be wrong"));
+  // Received before the calendar begins, its deadline inside it: the days
+  // counted in 2017 are not covered, and the words do not say the deadline
+  // itself lies outside.
+  CouncilScenario early;
+  early.Query(At(2017, 12, 27), "Q-1", "con-1");
+  f = early.Findings("data-quality", At(2018, 2, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("The deadline of query-Q-1 (the end of 4 Jan 2018) "
+                                            "was counted over days the bank holiday calendar "
+                                            "does not cover"));
 }
 
 TEST(CalendarCoverageTest, ADeadlineInsideTheCalendarIsNotFlagged) {
