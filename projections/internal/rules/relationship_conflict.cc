@@ -2,11 +2,12 @@
 // been disclosed ... a Councillor should not sit on a body or participate in
 // any decision that directly affects the Officer on a personal basis";
 // Harlow 8.3: not take part in an appointment of a close friend or relative;
-// Harrow 6.3: relationships are declared). Barnet 11.2-11.3 said the same,
-// but the marked-up revision we hold strikes them through, so they are not
-// cited.
+// 8.4: nor sit on their appeal; Harrow 6.3: relationships are declared). Barnet 11.2-11.3 said the
+// same, but the marked-up revision we hold strikes them through, so they are not cited.
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -22,6 +23,18 @@ namespace {
 std::string Describe(const FairnessSettings&) {
   return "A councillor who has declared a relationship with an officer takes no part in a "
          "decision that directly affects that officer.";
+}
+
+// What a finding cites: Harlow 6.4 (any decision), with 8.3 where the
+// decision was an appointment and 8.4 an appeal, as its body or description
+// says (MemberParticipatedInDecision has no field for the kind). Harrow 6.3
+// only asks that the relationship be declared: the declaration is the
+// finding's evidence, not a paragraph it breaks.
+const char* CitationFor(const v1::MemberParticipatedInDecision& d) {
+  const std::string said = absl::AsciiStrToLower(absl::StrCat(d.body(), " ", d.description()));
+  if (absl::StrContains(said, "appoint")) return "Harlow 6.4, 8.3";
+  if (absl::StrContains(said, "appeal")) return "Harlow 6.4, 8.4";
+  return "Harlow 6.4";
 }
 
 void Check(ReportBuilder& b) {
@@ -43,7 +56,7 @@ void Check(ReportBuilder& b) {
                          decision.decision_id(), " on ", b.Date(d.at), ", which directly affected ",
                          b.OfficerName(rel.officer_id()),
                          ", with whom they had declared a relationship on ", b.Date(r.at), "."),
-            {r, d});
+            {r, d}, CitationFor(decision));
         break;
       }
     }
@@ -55,7 +68,7 @@ void Check(ReportBuilder& b) {
 RuleDef RelationshipConflictRule() {
   return {"relationship-conflict",
           "No decision affecting an officer one has a relationship with",
-          "Harlow 6.4, 8.3; Harrow 6.3",
+          "Harlow 6.4, 8.3, 8.4; Harrow 6.3",
           v1::HIGH,
           &Describe,
           &Check};
