@@ -287,6 +287,12 @@ const CLI::Validator& Decimal() {
         }
         const size_t first = text.find_first_not_of('0');
         text = first == std::string::npos ? "0" : text.substr(first);
+        // (CLI11 would take a number too large for the flag as the largest
+        // it holds, silently.)
+        uint64_t value = 0;
+        if (!absl::SimpleAtoi(text, &value)) {
+          return "is too large: at most 18446744073709551615";
+        }
         return "";
       },
       "DECIMAL");

@@ -8,6 +8,7 @@
 // none for naming what is not recorded yet. An interrupted import is resumed
 // by running it again: every event id already recorded is answered as a
 // replay, so nothing is added twice.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -16,7 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "base/error_details.h"
 #include "base/status_macros.h"
@@ -53,6 +56,23 @@ absl::StatusOr<size_t> AppendBatch(clients::EventLogClient& client, const std::s
     added += *one;
   }
   return added;
+}
+
+// Which event of a refused batch the server named (its field path begins
+// "events[N]"), counting from 0; 0 if it named none.
+size_t IndexInBatch(const absl::Status& status) {
+  std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(status);
+  if (!info.has_value()) return 0;
+  auto field = info->metadata().find("field");
+  if (field == info->metadata().end()) return 0;
+  absl::string_view path = field->second;
+  size_t index = 0;
+  if (!absl::ConsumePrefix(&path, "events[")) return 0;
+  const size_t close = path.find(']');
+  if (close == absl::string_view::npos || !absl::SimpleAtoi(path.substr(0, close), &index)) {
+    return 0;
+  }
+  return index;
 }
 
 int RunImport(const Context& context, const ImportFlags& flags) {
@@ -111,7 +131,8 @@ int RunImport(const Context& context, const ImportFlags& flags) {
           absl::MutexLock lock(&mu);
           if (failure.ok()) {
             failure = st;
-            failed_at = absl::StrCat("stream ", s.id, ", its event ", turn->first + 1);
+            failed_at =
+                absl::StrCat("stream ", s.id, ", its event ", turn->first + 1 + IndexInBatch(st));
           }
           schedule.Stop();
           return;
@@ -123,22 +144,30 @@ int RunImport(const Context& context, const ImportFlags& flags) {
   bar.Done();
   if (!failure.ok()) {
     // The server gone or stopping is nothing to fix in the file.
+    // (A server stopping cancels the calls in flight.)
     const bool server_away = failure.code() == absl::StatusCode::kUnavailable ||
-                             failure.code() == absl::StatusCode::kDeadlineExceeded;
+                             failure.code() == absl::StatusCode::kDeadlineExceeded ||
+                             failure.code() == absl::StatusCode::kCancelled;
+    const uint64_t recorded = schedule.recorded();
     std::fprintf(stderr,
-                 "evenhand: import stopped at %s; this run had recorded %llu of the file's %zu "
-                 "events before it (a batch is recorded whole or not at all, and events an "
-                 "earlier run recorded are not counted); %s run the same import again "
-                 "(recorded events are not added twice)\n",
-                 Printable(failed_at).c_str(), static_cast<unsigned long long>(schedule.recorded()),
-                 total, server_away ? "once the server is back," : "fix it and");
+                 "evenhand: import stopped at %s; before it, %llu of the file's %zu events were "
+                 "recorded, %llu of them by this run and %llu already (a batch is recorded "
+                 "whole or not at all); %s run the same import again (recorded events are not "
+                 "added twice)\n",
+                 Printable(failed_at).c_str(), static_cast<unsigned long long>(recorded), total,
+                 static_cast<unsigned long long>(added.load()),
+                 static_cast<unsigned long long>(recorded - std::min<uint64_t>(recorded, added)),
+                 server_away ? "once the server is back," : "fix it and");
     return FailServer(failure, context);
   }
   std::string example;
   if (const size_t unfinished = schedule.Unfinished(&example); unfinished > 0) {
     return FailServer(
         absl::FailedPreconditionError(absl::StrCat(
-            unfinished, " stream(s) name what the file never records, e.g. ", example)),
+            unfinished,
+            " stream(s) could not be recorded: each names what neither the file nor the server "
+            "holds, or streams whose first events name each other; e.g. ",
+            example)),
         context);
   }
   const size_t new_events = added.load();

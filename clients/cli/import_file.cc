@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "base/status_macros.h"
@@ -32,6 +33,8 @@ absl::StatusOr<std::vector<ImportStream>> ReadImportFile(const std::string& path
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
+    // A byte order mark (a file saved by some Windows editors) is no event.
+    if (number == 1 && absl::StartsWith(line, "\xEF\xBB\xBF")) line.erase(0, 3);
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     v1::Event e;
     if (absl::Status s = ParseJson(line, &e, absl::StrCat(path, ":", number)); !s.ok()) {

@@ -25,6 +25,9 @@ std::optional<ImportSchedule::Turn> ImportSchedule::TurnOf(size_t s) {
                                 state.one_at_a_time || state.forced ? size_t{1} : batch_);
   size_t count = 0;
   for (; count < limit; ++count) {
+    // A correction goes after what it corrects is recorded: first in its
+    // batch.
+    if (count > 0 && stream.events[state.done + count].payload().has_event_corrected()) break;
     if (state.forced && count == 0) continue;
     const std::vector<size_t>& names = stream.names[state.done + count];
     auto unrecorded = std::find_if(names.begin(), names.end(),
@@ -36,9 +39,10 @@ std::optional<ImportSchedule::Turn> ImportSchedule::TurnOf(size_t s) {
     }
     break;
   }
+  const bool forced = state.forced;
   state.forced = false;
   ++in_flight_;
-  return Turn{s, state.done, count};
+  return Turn{s, state.done, count, forced};
 }
 
 bool ImportSchedule::RetryWhatIsLeft() {
@@ -116,8 +120,8 @@ void ImportSchedule::Refused(const Turn& turn, std::string why, const std::strin
   }
   // A reference stream_references.h does not know of, to a stream the file
   // holds: waits for it, as one it knows of would have.
-  if (auto it = index_.find(stream);
-      it != index_.end() && it->second != turn.stream && state_[it->second].done == 0) {
+  if (auto it = index_.find(stream); !turn.forced && it != index_.end() &&
+                                     it->second != turn.stream && state_[it->second].done == 0) {
     waiting_[it->second].push_back(turn.stream);
     return;
   }

@@ -41,11 +41,15 @@ class ImportSchedule {
   ImportSchedule(const ImportSchedule&) = delete;
   ImportSchedule& operator=(const ImportSchedule&) = delete;
 
-  // Events [first, first + count) of streams[stream] to send.
+  // Events [first, first + count) of streams[stream] to send. A batch ends
+  // before an event that names a stream with nothing recorded yet, and
+  // before a correction (the server corrects only what is recorded, not an
+  // event of the same batch).
   struct Turn {
     size_t stream;
     size_t first;
     size_t count;
+    bool forced = false;  // sent whatever its event names (see above)
   };
   // The next turn; waits while others are in flight and none is ready.
   // nullopt: nothing is left to try, or Stop() was called.
@@ -56,7 +60,9 @@ class ImportSchedule {
   // `stream`, the stream it named, if the server said). A turn of several
   // events is tried again one event at a time (what precedes the refused
   // event still goes in); a single event waits for that stream's first
-  // event if the file holds it, else until something else is recorded.
+  // event if the file holds it (unless it was already sent whatever it
+  // named: streams naming each other wait for nothing more), else until
+  // something else is recorded.
   void Refused(const Turn& turn, std::string why, const std::string& stream);
   // No more turns (a failure): Next() returns nullopt from now on.
   void Stop();

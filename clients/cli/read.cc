@@ -16,13 +16,18 @@ namespace {
 struct ReadFlags {
   std::string stream;
   bool all = false;
-  int64_t from = -1;
+  uint64_t from = 0;
+  CLI::Option* from_given = nullptr;  // --from, if given
   bool backwards = false;
   uint64_t max = 0;
   std::vector<std::string> types;
   std::vector<std::string> prefixes;
   std::string format = "json";
 };
+
+bool From(const ReadFlags& flags) {
+  return flags.from_given != nullptr && flags.from_given->count() > 0;
+}
 
 // A stream exists once an event is appended to it: a misspelt id must not
 // read as an empty case (as replay --case, which refuses it).
@@ -89,7 +94,7 @@ int RunRead(const Context& context, const ReadFlags& flags) {
   absl::Status status;
   if (flags.all) {
     v1::ReadAllRequest request;
-    if (flags.from >= 0) request.set_from_position(static_cast<uint64_t>(flags.from));
+    if (From(flags)) request.set_from_position(flags.from);
     request.set_direction(flags.backwards ? v1::BACKWARDS : v1::FORWARDS);
     request.set_max_count(flags.max);
     for (const auto& t : flags.types) request.mutable_filter()->add_event_types(t);
@@ -98,15 +103,15 @@ int RunRead(const Context& context, const ReadFlags& flags) {
   } else {
     v1::ReadStreamRequest request;
     request.set_stream_id(flags.stream);
-    if (flags.from >= 0) request.set_from_revision(static_cast<uint64_t>(flags.from));
+    if (From(flags)) request.set_from_revision(flags.from);
     request.set_direction(flags.backwards ? v1::BACKWARDS : v1::FORWARDS);
     request.set_max_count(flags.max);
     status = client.ReadStream(request, print_first);
-    if (status.ok() && printed == 0 && flags.from < 0) status = NoSuchStream(flags.stream);
+    if (status.ok() && printed == 0 && !From(flags)) status = NoSuchStream(flags.stream);
   }
   std::fflush(stdout);
-  if (status.ok() && flags.from >= 0) {
-    const uint64_t from = static_cast<uint64_t>(flags.from);
+  if (status.ok() && From(flags)) {
+    const uint64_t from = flags.from;
     std::optional<uint64_t> last = LastOfRead(client, flags);
     const char* place = flags.all ? "position" : "revision";
     const std::string of =
@@ -117,6 +122,10 @@ int RunRead(const Context& context, const ReadFlags& flags) {
       std::fprintf(stderr, "evenhand: nothing at or after %s %llu: %s last %s is %llu\n", place,
                    static_cast<unsigned long long>(from), of.c_str(), place,
                    static_cast<unsigned long long>(*last));
+    } else if (flags.backwards && printed == 0) {
+      std::fprintf(stderr, "evenhand: nothing at or before %s %llu%s\n", place,
+                   static_cast<unsigned long long>(from),
+                   flags.all && from == 0 ? " (positions start at 1)" : "");
     } else if (last.has_value() && from > *last && flags.backwards && printed > 0 &&
                first_shown < from) {
       std::fprintf(stderr, "evenhand: %s %llu is after %s last %s: read back from %llu\n", place,
@@ -135,8 +144,9 @@ void AddRead(Registry& r) {
                         [flags](const Context& c) { return RunRead(c, *flags); });
   cmd->add_option("--stream", flags->stream, "stream id");
   cmd->add_flag("--all", flags->all, "read the whole log in position order");
-  cmd->add_option("--from", flags->from, "first revision (stream) or position (--all)")
-      ->transform(Decimal());
+  flags->from_given =
+      cmd->add_option("--from", flags->from, "first revision (stream) or position (--all)")
+          ->transform(Decimal());
   cmd->add_flag("--backwards", flags->backwards, "newest first");
   cmd->add_option("--max", flags->max, "at most this many events (0: all)")->transform(Decimal());
   cmd->add_option("--type", flags->types, "only these event types (--all; comma-separated)")

@@ -547,13 +547,71 @@ class EvenHandCli(unittest.TestCase):
                                      "--parallel=4", history],
                                     capture_output=True, text=True, timeout=60)
             self.assertEqual(result.returncode, 3, result.stderr)
-            self.assertIn("1 stream(s) name what the file never records, e.g. query-nx-1",
+            self.assertIn("1 stream(s) could not be recorded: each names what neither the file "
+                          "nor the server holds, or streams whose first events name each other; "
+                          "e.g. query-nx-1",
                           result.stderr)
             self.assertIn('unknown officer "nx-nobody"', result.stderr)
             self.assertEqual(refused_appends(data), 1)
             status = subprocess.run([ARGS.evenhand, f"--server={target.address}", "status"],
                                     capture_output=True, text=True, check=True).stdout
             self.assertRegex(status, r"last position +1\n")
+        finally:
+            target.stop()
+
+    def test_import_of_streams_naming_each_other_ends_and_corrections_follow_their_events(self):
+        # A request answering an offer that was prompted by that very
+        # request: neither can be recorded first. Both are tried once, the
+        # server says what is missing, and the import ends (exit 3), never
+        # loops. A correction after its event, in one stream: the
+        # correction goes in a batch after the event it corrects.
+        ids = iter(f"8b0c1f52-0a52-4f43-9b61-1d4b6c1a{n:04d}" for n in range(1, 100))
+        at = "2026-03-02T10:00:00Z"
+        answered = next(ids)
+        lines = [
+            {"streamId": "briefing-cyc-x", "eventId": next(ids), "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"briefingRequested": {
+                 "briefingId": "cyc-x", "groupId": "green", "topic": "Parks",
+                 "matterId": "parks", "requestedByMemberId": "green-1",
+                 "routedToOfficerId": "o-ceo", "inResponseToOfferId": "cyc-y"}}},
+            {"streamId": "briefing-cyc-y", "eventId": next(ids), "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"briefingOffered": {
+                 "offerId": "cyc-y", "groupId": "labour", "topic": "Parks", "matterId": "parks",
+                 "offeredByOfficerId": "o-ceo", "promptedByBriefingId": "cyc-x"}}},
+        ]
+        corrections = [
+            {"streamId": "query-cor-1", "eventId": next(ids), "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"writtenQueryReceived": {"queryId": "cor-1", "memberId": "green-1",
+                                                  "addressedToOfficerId": "o-ceo",
+                                                  "subject": "Bins"}}},
+            {"streamId": "query-cor-1", "eventId": answered, "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"writtenQueryAnswered": {"queryId": "cor-1", "officerId": "o-ceo"}}},
+            {"streamId": "query-cor-1", "eventId": next(ids), "occurredAt": at,
+             "sourceSystem": "old-system",
+             "payload": {"eventCorrected": {"correctedEventId": answered,
+                                            "reason": "sent to the wrong councillor"}}},
+        ]
+        data = os.path.join(self.tmp, "import-cycle")
+        target = Server(data, ["--metrics_listen=127.0.0.1:0", "--demo"])
+        try:
+            for name, content in (("cycle", lines), ("corrections", corrections)):
+                history = os.path.join(self.tmp, f"{name}.jsonl")
+                with open(history, "w") as f:
+                    for line in content:
+                        f.write(json.dumps(line) + "\n")
+                result = subprocess.run([ARGS.evenhand, f"--server={target.address}", "import",
+                                         history], capture_output=True, text=True, timeout=60)
+                if name == "cycle":
+                    self.assertEqual(result.returncode, 3, result.stderr)
+                    self.assertIn("2 stream(s) could not be recorded", result.stderr)
+                    self.assertEqual(refused_appends(data), 2)
+                else:
+                    self.assertEqual(result.returncode, 0, result.stderr)
+                    self.assertIn("imported 3 events in 1 streams", result.stdout)
         finally:
             target.stop()
 
@@ -664,6 +722,31 @@ class EvenHandCli(unittest.TestCase):
             f.write(json.dumps(event) + "\n" + json.dumps(event) + "\n")
         result = self.cli("import", bad)
         self.assertIn("imported 1 events in 1 streams", result.stdout)
+        # A byte order mark before the first line (a file saved by some
+        # Windows editors) is no part of the event.
+        with open(bad, "rb") as f:
+            content = f.read()
+        with open(bad, "wb") as f:
+            f.write(b"\xef\xbb\xbf" + content)
+        result = self.cli("import", bad)
+        self.assertIn("imported 1 events in 1 streams", result.stdout)
+        # A batch refused for its third event names that event, and the
+        # summary tells this run's events from those recorded before.
+        ids = iter(f"7c7c2f52-0a52-4f43-9b61-1d4b6c1a{n:04d}" for n in range(1, 100))
+        lines = [dict(event, eventId=next(ids), streamId="member-idx-a",
+                      payload={"memberRegistered": {"memberId": "idx-a", "name": "Cllr I"}}),
+                 dict(event, eventId=next(ids), streamId="member-idx-a",
+                      payload={"memberJoinedGroup": {"memberId": "idx-a", "groupId": "green"}}),
+                 dict(event, eventId=next(ids), streamId="member-idx-a",
+                      payload={"memberLeftGroup": {"memberId": "idx-a"}})]
+        with open(bad, "w") as f:
+            for line in lines:
+                f.write(json.dumps(line) + "\n")
+        result = self.cli("import", bad, check=False)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("import stopped at stream member-idx-a, its event 3; before it, 0 of the "
+                      "file's 3 events were recorded, 0 of them by this run and 0 already",
+                      result.stderr)
 
     def test_due_lists_the_obligations_falling_due(self):
         # The demo council's year ends today: some replies are owed now.
@@ -877,6 +960,16 @@ class EvenHandCli(unittest.TestCase):
                       back.stderr)
         # Within the log: nothing said.
         self.assertEqual(self.cli("read", "--all", "--from=2", "--max=1").stderr, "")
+        # The largest position there can be is read as itself; one more is
+        # refused, not taken as the largest; before the first, said.
+        top = self.cli("read", "--all", "--from=18446744073709551615")
+        self.assertIn("nothing at or after position 18446744073709551615", top.stderr)
+        over = self.cli("read", "--all", "--from=18446744073709551616", check=False)
+        self.assertEqual(over.returncode, 2, over.stderr)
+        self.assertIn("too large", over.stderr)
+        zero = self.cli("read", "--all", "--from=0", "--backwards")
+        self.assertEqual(zero.stdout, "")
+        self.assertIn("nothing at or before position 0 (positions start at 1)", zero.stderr)
 
     def test_unknown_filter_values_of_replay_and_read_are_errors(self):
         # Each would match nothing and read as "nothing happened".
