@@ -217,6 +217,10 @@ absl::Status PayloadChecker::Check(const v1::Payload& p) {
         return Fail("officer_registered.role", "required, e.g. HEAD_OF_PAID_SERVICE or DIRECTOR");
       }
       EH_RETURN_IF_ERROR(ServedGroup("officer_registered", r.role(), r.group_id()));
+      if (!r.director_officer_id().empty() && r.director_officer_id() == r.officer_id()) {
+        return Fail("officer_registered.director_officer_id",
+                    "is the officer itself: give the Director the officer reports to, or none");
+      }
       return OfficerIfSet("officer_registered.director_officer_id", r.director_officer_id());
     }
     case v1::Payload::kOfficerRoleChanged: {

@@ -343,6 +343,19 @@ TEST_F(DomainValidationTest, ADisclosureToItsOwnGroupOrItsOwnDiscloserIsRefused)
   }
 }
 
+// An officer is not their own Director (the complaint route reads it).
+TEST_F(DomainValidationTest, AnOfficerIsNotTheirOwnDirector) {
+  v1::Payload p;
+  auto* o = p.mutable_officer_registered();
+  o->set_officer_id("self");
+  o->set_name("Self-directed");
+  o->set_role(v1::OFFICER);
+  o->set_director_officer_id("self");
+  EXPECT_THAT(Append("officer-self", {p}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("officer_registered.director_officer_id: is the officer itself")));
+}
+
 TEST_F(DomainValidationTest, ACorrectionIsValidatedAndTheServerFillsThePosition) {
   std::vector<v1::Event> sent;
   auto opened = Append("briefing-B-1", {Request("B-1"), Approval("B-1")}, &sent);
