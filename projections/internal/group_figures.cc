@@ -67,7 +67,35 @@ void AddBriefing(const ReportBuilder& b, const Case& c, std::vector<Contribution
     x.value = static_cast<int64_t>(std::max(0, delivery.duration_minutes())) *
               static_cast<int64_t>(std::max(1, delivery.officer_ids_size()));
     out->push_back(std::move(x));
+  } else if (!is_offer) {
+    // Given at the group's own meeting (the attendances linking it): the
+    // officers' time there is the briefing's, counted here, not by the
+    // meeting (equal-offer reads it so too: rules/common.h, GivenAt).
+    std::vector<Seen> given = GivenAtMeetings(b, c, b.BriefingOf(c));
+    if (!given.empty()) {
+      std::sort(given.begin(), given.end(), [](const Seen& x, const Seen& y) {
+        return std::tie(x.at, x.position) < std::tie(y.at, y.position);
+      });
+      Contribution x = Make(Contribution::kDelivered, group, given.front(), c);
+      x.value = 0;
+      for (const Seen& m : given) {
+        x.value += std::max(0, m.payload->officer_attended_group_meeting().duration_minutes());
+      }
+      out->push_back(std::move(x));
+    }
   }
+}
+
+// Whether an officer's attendance that links a briefing has its time
+// counted by that briefing (delivered, or given at this very meeting), not
+// by the meeting.
+bool CountedWithItsBriefing(const ReportBuilder& b, const v1::OfficerAttendedGroupMeeting& a) {
+  const Case* briefing = b.Briefing(a.briefing_id());
+  if (briefing == nullptr) return false;
+  const BriefingView& v = b.BriefingOf(*briefing);
+  if (!v.request || v.is_offer) return false;
+  if (b.First(*briefing, v1::Payload::kBriefingDelivered)) return true;
+  return a.group_id() == v.group() && !v.matter().empty() && a.matter_id() == v.matter();
 }
 
 }  // namespace
@@ -103,10 +131,10 @@ void AddContributions(const ReportBuilder& b, const Case& c, std::vector<Contrib
       AddBriefing(b, c, out);
       return;
     case CaseKind::kMeeting:
-      // Officers at group meetings that were not briefings already counted.
+      // Officers at group meetings, but for the time a briefing counts.
       for (const Seen& m : b.Facts(c, v1::Payload::kOfficerAttendedGroupMeeting)) {
         const auto& a = m.payload->officer_attended_group_meeting();
-        if (!a.briefing_id().empty()) continue;
+        if (!a.briefing_id().empty() && CountedWithItsBriefing(b, a)) continue;
         Contribution x = Make(Contribution::kMeetingMinutes, a.group_id(), m, c);
         x.value = std::max(0, a.duration_minutes());
         out->push_back(std::move(x));

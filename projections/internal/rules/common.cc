@@ -67,21 +67,32 @@ BriefingView ViewBriefing(const ReportBuilder& b, const Case& c) {
   return v;
 }
 
-std::optional<Seen> GivenAt(const ReportBuilder& b, const Case& briefing, const BriefingView& v) {
-  if (std::optional<Seen> delivered = b.First(briefing, v1::Payload::kBriefingDelivered)) {
-    return delivered;
-  }
+std::vector<Seen> GivenAtMeetings(const ReportBuilder& b, const Case& briefing,
+                                  const BriefingView& v) {
+  std::vector<Seen> out;
   const std::vector<const Case*>* on_matter = v.matter().empty() ? nullptr : b.OnMatter(v.matter());
-  if (on_matter == nullptr) return std::nullopt;
-  std::optional<Seen> earliest;
+  if (on_matter == nullptr) return out;
   for (const Case* c : *on_matter) {
     if (c->kind != CaseKind::kMeeting) continue;
     for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
       const auto& a = m.payload->officer_attended_group_meeting();
-      if (a.briefing_id() != briefing.id || a.group_id() != v.group()) continue;
-      if (!earliest || std::tie(m.at, m.position) < std::tie(earliest->at, earliest->position)) {
-        earliest = m;
+      if (a.briefing_id() == briefing.id && a.group_id() == v.group() &&
+          a.matter_id() == v.matter()) {
+        out.push_back(m);
       }
+    }
+  }
+  return out;
+}
+
+std::optional<Seen> GivenAt(const ReportBuilder& b, const Case& briefing, const BriefingView& v) {
+  if (std::optional<Seen> delivered = b.First(briefing, v1::Payload::kBriefingDelivered)) {
+    return delivered;
+  }
+  std::optional<Seen> earliest;
+  for (const Seen& m : GivenAtMeetings(b, briefing, v)) {
+    if (!earliest || std::tie(m.at, m.position) < std::tie(earliest->at, earliest->position)) {
+      earliest = m;
     }
   }
   return earliest;

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "projections/internal/report_builder.h"
@@ -74,6 +75,10 @@ bool DeclineReasonHeld(const ReportBuilder& b, const BriefingView& briefing, con
 // matter: a briefing given at the group's meeting, recorded as the
 // attendance alone). nullopt if neither.
 std::optional<Seen> GivenAt(const ReportBuilder& b, const Case& briefing, const BriefingView& v);
+// The attendances that give `briefing` at its group's meeting, as GivenAt
+// reads them (whether or not it was also delivered), in no set order.
+std::vector<Seen> GivenAtMeetings(const ReportBuilder& b, const Case& briefing,
+                                  const BriefingView& v);
 
 // "1 day", "3 days".
 std::string Plural(int n, const char* word);

@@ -56,19 +56,31 @@ void Check(ReportBuilder& b) {
         if (to_officer && Senior(b.OfficerRoleAt(disclosure.to_officer_id(), d.at))) continue;
         std::vector<Seen> evidence = {d};
         if (std::optional<Seen> opening = b.Opening(*c)) evidence.push_back(*opening);
-        // To an officer: only the mayoral protocol limits feedback to
-        // senior officers; Harlow 15.8, Harrow 4.2 and Barnet 9.3 allow it to
-        // other officers on a need-to-know basis, so they are not cited.
+        // Another group's political assistant works for that group: what
+        // reaches them reaches it, a relay every protocol forbids.
+        const std::string assistant_of =
+            to_officer ? b.AssistantGroupAt(disclosure.to_officer_id(), d.at) : std::string();
+        std::string to;
+        if (!to_officer) {
+          to = b.GroupName(disclosure.to_group_id());
+        } else if (!assistant_of.empty()) {
+          to = absl::StrCat(b.OfficerName(disclosure.to_officer_id()), ", ",
+                            b.GroupName(assistant_of), "'s political assistant,");
+        } else {
+          to = absl::StrCat(b.OfficerName(disclosure.to_officer_id()),
+                            ", not a senior officer with a need to know,");
+        }
+        // To an officer who serves no group: only the mayoral protocol limits
+        // feedback to senior officers; Harlow 15.8, Harrow 4.2 and Barnet 9.3
+        // allow it to other officers on a need-to-know basis, so they are not
+        // cited.
         b.AddFinding(
             "confidentiality-relay", disclosure.from_group_id(), c->stream_id(), d.at,
             absl::StrCat(b.OfficerName(disclosure.disclosed_by_officer_id()), " passed what ",
                          b.GroupName(disclosure.from_group_id()), " discussed",
-                         kind == CaseKind::kMeeting ? " at its own meeting" : "", " to ",
-                         to_officer ? absl::StrCat(b.OfficerName(disclosure.to_officer_id()),
-                                                   ", not a senior officer with a need to know,")
-                                    : b.GroupName(disclosure.to_group_id()),
+                         kind == CaseKind::kMeeting ? " at its own meeting" : "", " to ", to,
                          " on ", b.Date(d.at), " without the group asking for or agreeing to it."),
-            evidence, to_officer ? kToOfficerCitation : nullptr);
+            evidence, to_officer && assistant_of.empty() ? kToOfficerCitation : nullptr);
       }
     }
   }

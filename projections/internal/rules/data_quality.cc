@@ -111,8 +111,11 @@ void CheckCalendarCoverage(ReportBuilder& b) {
   }
 }
 
+void CheckLinkedAttendances(ReportBuilder& b);
+
 void Check(ReportBuilder& b) {
   CheckCalendarCoverage(b);
+  CheckLinkedAttendances(b);
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
     const BriefingView& v = b.BriefingOf(*c);
     if (!v.request || v.is_offer || !b.InPeriod(v.request->at)) continue;
@@ -127,6 +130,42 @@ void Check(ReportBuilder& b) {
                                             : absl::StrCat("in ", b.GroupName(group)),
                               " at the time."),
                  {*v.request});
+  }
+}
+
+// An attendance linking a briefing (briefing_id) that is taken as neither
+// its delivery nor the briefing given at the meeting: the briefing was not
+// delivered, and the attendance is at another group's meeting or names
+// another matter (or none), so equal-offer does not read it as the
+// briefing given (rules/common.h, GivenAt). Said, so that a source system
+// that leaves the matter out can be put right.
+void CheckLinkedAttendances(ReportBuilder& b) {
+  for (const Case* c : b.Cases(CaseKind::kMeeting)) {
+    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
+      const auto& a = m.payload->officer_attended_group_meeting();
+      if (a.briefing_id().empty()) continue;
+      const Case* briefing = b.Briefing(a.briefing_id());
+      if (briefing == nullptr) continue;
+      const BriefingView& v = b.BriefingOf(*briefing);
+      if (!v.request || v.is_offer || b.First(*briefing, v1::Payload::kBriefingDelivered)) continue;
+      if (a.group_id() == v.group() && !v.matter().empty() && a.matter_id() == v.matter()) continue;
+      const std::string names =
+          a.group_id() != v.group()
+              ? absl::StrCat("is at ", b.GroupName(a.group_id()), "'s meeting, not ",
+                             b.GroupName(v.group()), "'s")
+              : absl::StrCat("names ",
+                             a.matter_id().empty() ? std::string("no matter")
+                                                   : absl::StrCat("matter ", a.matter_id()),
+                             ", not the briefing's (",
+                             v.matter().empty() ? std::string("none") : v.matter(), ")");
+      b.AddFinding("data-quality", a.group_id(), c->stream_id(), m.at,
+                   absl::StrCat("The attendance of ", b.OfficerName(a.officer_id()), " on ",
+                                b.Date(m.at), " links briefing ", a.briefing_id(),
+                                ", which was never delivered, but ", names,
+                                ": it is not taken as the briefing given, so no other group is "
+                                "owed its offer from it."),
+                   {m, *v.request});
+    }
   }
 }
 

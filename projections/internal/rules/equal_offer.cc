@@ -75,6 +75,7 @@ void Check(ReportBuilder& b) {
       const Case* earliest_case = nullptr;
       std::optional<Seen> own_request;  // not given (declined or waiting)
       std::optional<Seen> own_decline;
+      std::optional<Seen> own_approved;
       if (matter != nullptr) {
         for (const Case* other : *matter) {
           if (other->kind != CaseKind::kBriefing) continue;
@@ -103,6 +104,7 @@ void Check(ReportBuilder& b) {
                                      std::tie(own_request->at, own_request->position))) {
               own_request = o.request;
               own_decline = decline;
+              own_approved = b.First(*other, v1::Payload::kBriefingApproved);
             }
             continue;
           }
@@ -165,6 +167,12 @@ void Check(ReportBuilder& b) {
                                b.Date(own_decline->at),
                                "; a request, and its decline, are not an "
                                "offer.");
+          } else if (own_approved && own_approved->at < deadline) {
+            evidence.push_back(*own_approved);
+            own = absl::StrCat(" Its own request of ", b.Date(own_request->at),
+                               " for a briefing on the matter was approved on ",
+                               b.Date(own_approved->at),
+                               " but not given by then; a request is not an offer.");
           } else {
             own = absl::StrCat(" Its own request of ", b.Date(own_request->at),
                                " for a briefing on the matter had not been met; a request is not "

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "base/time_util.h"
 #include "projections/internal/report_builder.h"
 #include "projections/internal/rules/common.h"
@@ -31,9 +32,18 @@ std::string Describe(const FairnessSettings&) {
 // only asks that the relationship be declared: the declaration is the
 // finding's evidence, not a paragraph it breaks.
 const char* CitationFor(const v1::MemberParticipatedInDecision& d) {
-  const std::string said = absl::AsciiStrToLower(absl::StrCat(d.body(), " ", d.description()));
-  if (absl::StrContains(said, "appoint")) return "Harlow 6.4, 8.3";
-  if (absl::StrContains(said, "appeal")) return "Harlow 6.4, 8.4";
+  // By whole words ("Appointments", "appeal", "appellant"; not
+  // "Disappointments").
+  bool appointment = false, appeal = false;
+  for (absl::string_view word :
+       absl::StrSplit(absl::AsciiStrToLower(absl::StrCat(d.body(), " ", d.description())),
+                      absl::ByAnyChar(" \t\n,.;:()/-'\""), absl::SkipEmpty())) {
+    appointment = appointment || absl::StartsWith(word, "appoint");
+    appeal = appeal || absl::StartsWith(word, "appeal") || absl::StartsWith(word, "appell");
+  }
+  if (appointment && appeal) return "Harlow 6.4, 8.3, 8.4";
+  if (appointment) return "Harlow 6.4, 8.3";
+  if (appeal) return "Harlow 6.4, 8.4";
   return "Harlow 6.4";
 }
 

@@ -131,8 +131,10 @@ void Check(ReportBuilder& b) {
     if (!o.in_time) {
       const int took = b.calendar().WorkingDaysBetween(b.calendar().LocalDay(o.received->at),
                                                        b.calendar().LocalDay(o.first_reply->at));
-      const char* what =
-          o.first_reply->payload->has_written_query_answered() ? "answered" : "acknowledged";
+      const char* what = o.first_reply->payload->has_written_query_answered() ? "answered"
+                         : o.first_reply->payload->has_written_query_acknowledged()
+                             ? "acknowledged"
+                             : "given a timescale";
       // Late by the clock but not by the count (at the deadline's very
       // instant, or on the weekend or bank holiday after it): say when the
       // limit ran out, not "after 5 working days (the limit is 5)".
@@ -168,7 +170,11 @@ void Check(ReportBuilder& b) {
     }
     if (answer) evidence.push_back(*answer);
     b.AddFinding("written-query-reply", o.group_id, c->stream_id(), due,
-                 absl::StrCat(who, " was acknowledged with a reply promised by ", b.Date(promised),
+                 absl::StrCat(who,
+                              o.first_reply->payload->has_written_query_acknowledged()
+                                  ? " was acknowledged with a reply promised by "
+                                  : " was given a timescale promising a reply by ",
+                              b.Date(promised),
                               answer ? absl::StrCat(", but answered only on ", b.Date(answer->at))
                                      : std::string(", but not answered by then"),
                               ", and no revised timescale was given before it passed."),

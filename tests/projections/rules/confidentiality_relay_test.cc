@@ -52,8 +52,12 @@ TEST(ConfidentialityRelayTest, NeedToKnowFeedbackToASeniorOfficerIsAllowed) {
     if (std::string(to) == "ceo") {
       EXPECT_THAT(f, IsEmpty());
     } else {
+      // Labour's assistant: what reaches them reaches Labour, a relay to
+      // another group (every paragraph cited).
       ASSERT_THAT(f, SizeIs(1));
-      EXPECT_THAT(f[0].explanation(), HasSubstr("not a senior officer with a need to know"));
+      EXPECT_THAT(f[0].explanation(), HasSubstr("to Labour Group Assistant, Labour Group's "
+                                                "political assistant, on"));
+      EXPECT_EQ(f[0].citation(), "Harlow 15.8; mayoral §9; Harrow 4.2; Barnet 9.3");
     }
   }
 }

@@ -102,7 +102,8 @@ TEST_F(EqualOfferTest, AGroupWhoseOwnRequestIsStillWaitingWasNotOffered) {
   s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
   std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
   ASSERT_THAT(f, SizeIs(1));
-  EXPECT_THAT(f[0].explanation(), HasSubstr("had not been met; a request is not an offer"));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("was approved on 3 Apr 2026 but not given by then; "
+                                            "a request is not an offer"));
 }
 
 TEST_F(EqualOfferTest, AGroupGivenItsOwnBriefingOnlyAfterTheDeadlineIsLateNotOffered) {
@@ -145,6 +146,14 @@ TEST(EqualOfferAtAMeetingTest, ABriefingGivenAtTheGroupsMeetingIsOwedToTheOthers
   ASSERT_THAT(f, SizeIs(2));
   EXPECT_THAT(Groups(f), ElementsAre("conservative", "green"));
   EXPECT_THAT(Evidence(f[0]), ::testing::IsSupersetOf({request, given}));
+  // The group table counts it delivered, with the officer's time at the
+  // meeting (once: the meeting does not count it again).
+  const v1::FairnessReport report = s.Report(At(2026, 4, 20));
+  for (const auto& g : report.groups()) {
+    if (g.group_id() != "labour") continue;
+    EXPECT_EQ(g.briefings_delivered(), 1u);
+    EXPECT_EQ(g.officer_minutes(), 30u);
+  }
   // The Conservatives' own request, given at their meeting in time, counts.
   s.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
   s.Approve(At(2026, 4, 3), "B-2");
@@ -155,6 +164,37 @@ TEST(EqualOfferAtAMeetingTest, ABriefingGivenAtTheGroupsMeetingIsOwedToTheOthers
   // (Their briefing, given so, is owed to the Greens in turn.)
   f = s.Findings("equal-offer", At(2026, 4, 20));
   EXPECT_THAT(Groups(f), ElementsAre("green", "green"));
+  EXPECT_THAT(s.Findings("data-quality", At(2026, 4, 20)), IsEmpty());
+}
+
+// An attendance linking a briefing never delivered, but naming no matter:
+// not taken as the briefing given (it cannot be told from an attendance on
+// other business), and said as a data-quality finding; its time is the
+// meeting's.
+TEST(EqualOfferAtAMeetingTest, AnAttendanceLinkingABriefingWithoutItsMatterIsFlagged) {
+  CouncilScenario s;
+  s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+  s.Approve(At(2026, 3, 24), "B-1");
+  v1::Payload p;
+  auto* a = p.mutable_officer_attended_group_meeting();
+  a->set_meeting_id("M-1");
+  a->set_group_id("labour");
+  a->set_officer_id("dir");
+  a->set_approved_by_officer_id("ceo");
+  a->set_business(v1::COUNCIL_BUSINESS);
+  a->set_duration_minutes(30);
+  a->set_briefing_id("B-1");
+  s.Add(At(2026, 4, 1, 18), p);
+  EXPECT_THAT(s.Findings("equal-offer", At(2026, 4, 20)), IsEmpty());
+  std::vector<v1::Finding> f = s.Findings("data-quality", At(2026, 4, 20));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("links briefing B-1, which was never delivered, but names no matter, not "
+                        "the briefing's (local-plan)"));
+  const v1::FairnessReport report = s.Report(At(2026, 4, 20));
+  for (const auto& g : report.groups()) {
+    if (g.group_id() == "labour") EXPECT_EQ(g.officer_minutes(), 30u);
+  }
 }
 
 // A group dissolved inside the offer window is owed nothing: there is no

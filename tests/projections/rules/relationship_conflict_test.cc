@@ -21,7 +21,11 @@ TEST(RelationshipConflictTest, DecisionAffectingADeclaredRelativeIsAFinding) {
 // Any other decision breaks Harlow 6.4 alone; an appeal 8.4 too.
 TEST(RelationshipConflictTest, TheCitationFollowsTheKindOfDecision) {
   for (const auto& [body, citation] : std::vector<std::pair<std::string, std::string>>{
-           {"Planning Committee", "Harlow 6.4"}, {"Staff Appeals Panel", "Harlow 6.4, 8.4"}}) {
+           {"Planning Committee", "Harlow 6.4"},
+           {"Staff Appeals Panel", "Harlow 6.4, 8.4"},
+           {"Disappointments Committee", "Harlow 6.4"},
+           {"Appellate review", "Harlow 6.4, 8.4"},
+           {"Appointment and appeal panel", "Harlow 6.4, 8.3, 8.4"}}) {
     SCOPED_TRACE(body);
     CouncilScenario s;
     s.Relationship(At(2026, 1, 5), "lab-2", "off");

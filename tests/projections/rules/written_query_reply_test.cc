@@ -78,7 +78,9 @@ TEST_F(WrittenQueryTest, ATimescaleGivenAsARevisionAloneIsAHoldingReply) {
   late.Answer(At(2026, 4, 30, 12), "Q-1");
   std::vector<v1::Finding> f = late.Findings("written-query-reply", At(2026, 5, 1));
   ASSERT_THAT(f, SizeIs(1));
-  EXPECT_THAT(f[0].explanation(), HasSubstr("promised by 28 Apr 2026, but answered only on"));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("was given a timescale promising a reply by 28 Apr 2026, but answered "
+                        "only on 30 Apr 2026"));
 }
 
 TEST_F(WrittenQueryTest, AReplyOnThePromisedDayIsOnTimeWhateverTheHour) {
