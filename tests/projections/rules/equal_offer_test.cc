@@ -12,6 +12,23 @@ v1::Payload Withdrawal(const std::string& briefing, const std::string& member) {
   return p;
 }
 
+// The Director at `group`'s meeting for half an hour, with the Head of Paid
+// Service's agreement, linking `briefing` (on `matter`, if given).
+v1::Payload LinkedAttendance(const std::string& meeting, const std::string& group,
+                             const std::string& briefing, const std::string& matter) {
+  v1::Payload p;
+  auto* a = p.mutable_officer_attended_group_meeting();
+  a->set_meeting_id(meeting);
+  a->set_group_id(group);
+  a->set_officer_id("dir");
+  a->set_approved_by_officer_id("ceo");
+  a->set_business(v1::COUNCIL_BUSINESS);
+  a->set_duration_minutes(30);
+  a->set_matter_id(matter);
+  a->set_briefing_id(briefing);
+  return p;
+}
+
 class EqualOfferTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -129,17 +146,8 @@ TEST(EqualOfferAtAMeetingTest, ABriefingGivenAtTheGroupsMeetingIsOwedToTheOthers
   CouncilScenario s;
   const uint64_t request = s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
   s.Approve(At(2026, 3, 24), "B-1");
-  v1::Payload p;
-  auto* a = p.mutable_officer_attended_group_meeting();
-  a->set_meeting_id("M-1");
-  a->set_group_id("labour");
-  a->set_officer_id("dir");
-  a->set_approved_by_officer_id("ceo");
-  a->set_business(v1::COUNCIL_BUSINESS);
-  a->set_duration_minutes(30);
-  a->set_matter_id("local-plan");
-  a->set_briefing_id("B-1");
-  const uint64_t given = s.Add(At(2026, 4, 1, 18), p);
+  const uint64_t given =
+      s.Add(At(2026, 4, 1, 18), LinkedAttendance("M-1", "labour", "B-1", "local-plan"));
   // Owed until the end of Fri 10 April, then findings.
   EXPECT_THAT(s.Findings("equal-offer", At(2026, 4, 10, 12)), IsEmpty());
   std::vector<v1::Finding> f = s.Findings("equal-offer", At(2026, 4, 20));
@@ -157,10 +165,7 @@ TEST(EqualOfferAtAMeetingTest, ABriefingGivenAtTheGroupsMeetingIsOwedToTheOthers
   // The Conservatives' own request, given at their meeting in time, counts.
   s.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
   s.Approve(At(2026, 4, 3), "B-2");
-  a->set_meeting_id("M-2");
-  a->set_group_id("conservative");
-  a->set_briefing_id("B-2");
-  s.Add(At(2026, 4, 8, 18), p);
+  s.Add(At(2026, 4, 8, 18), LinkedAttendance("M-2", "conservative", "B-2", "local-plan"));
   // (Their briefing, given so, is owed to the Greens in turn.)
   f = s.Findings("equal-offer", At(2026, 4, 20));
   EXPECT_THAT(Groups(f), ElementsAre("green", "green"));
@@ -175,16 +180,7 @@ TEST(EqualOfferAtAMeetingTest, AnAttendanceLinkingABriefingWithoutItsMatterIsFla
   CouncilScenario s;
   s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
   s.Approve(At(2026, 3, 24), "B-1");
-  v1::Payload p;
-  auto* a = p.mutable_officer_attended_group_meeting();
-  a->set_meeting_id("M-1");
-  a->set_group_id("labour");
-  a->set_officer_id("dir");
-  a->set_approved_by_officer_id("ceo");
-  a->set_business(v1::COUNCIL_BUSINESS);
-  a->set_duration_minutes(30);
-  a->set_briefing_id("B-1");
-  s.Add(At(2026, 4, 1, 18), p);
+  s.Add(At(2026, 4, 1, 18), LinkedAttendance("M-1", "labour", "B-1", ""));
   EXPECT_THAT(s.Findings("equal-offer", At(2026, 4, 20)), IsEmpty());
   std::vector<v1::Finding> f = s.Findings("data-quality", At(2026, 4, 20));
   ASSERT_THAT(f, SizeIs(1));
