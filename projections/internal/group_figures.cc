@@ -76,10 +76,21 @@ void AddBriefing(const ReportBuilder& b, const Case& c, std::vector<Contribution
       std::sort(given.begin(), given.end(), [](const Seen& x, const Seen& y) {
         return std::tie(x.at, x.position) < std::tie(y.at, y.position);
       });
+      // Delivered at the first meeting (its officers' time together); the
+      // time at any later meeting that continues it, dated then.
+      const std::string& first_meeting =
+          given.front().payload->officer_attended_group_meeting().meeting_id();
       Contribution x = Make(Contribution::kDelivered, group, given.front(), c);
       x.value = 0;
       for (const Seen& m : given) {
-        x.value += std::max(0, m.payload->officer_attended_group_meeting().duration_minutes());
+        const auto& a = m.payload->officer_attended_group_meeting();
+        if (a.meeting_id() == first_meeting) {
+          x.value += std::max(0, a.duration_minutes());
+          continue;
+        }
+        Contribution later = Make(Contribution::kMeetingMinutes, group, m, c);
+        later.value = std::max(0, a.duration_minutes());
+        out->push_back(std::move(later));
       }
       out->push_back(std::move(x));
     }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <tuple>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -132,6 +133,24 @@ const std::vector<const Case*>& ReportBuilder::Cases(CaseKind kind) const {
   }
   for (const Case* c : timeline.long_running) {
     if (c->first_nanos < from_nanos && c->last_nanos >= done_before_nanos) cached->push_back(c);
+  }
+  if (kind == CaseKind::kBriefing) {
+    // A briefing given at a group's meeting (rules/common.h, GivenAt) is
+    // given when the meeting's attendance says, which its own facts, long
+    // before, do not: the period's meetings bring the briefings they give.
+    absl::flat_hash_set<const Case*> have(cached->begin(), cached->end());
+    std::vector<const Case*> linked;
+    for (const Case* m : Cases(CaseKind::kMeeting)) {
+      for (const Seen& a : Facts(*m, v1::Payload::kOfficerAttendedGroupMeeting)) {
+        const std::string& id = a.payload->officer_attended_group_meeting().briefing_id();
+        if (id.empty()) continue;
+        auto it = indexes_.briefing_by_id.find(id);
+        if (it != indexes_.briefing_by_id.end() && have.insert(it->second).second) {
+          linked.push_back(it->second);
+        }
+      }
+    }
+    cached->insert(cached->end(), linked.begin(), linked.end());
   }
   return *cached;
 }

@@ -455,6 +455,47 @@ TEST_P(FindingsIndexTest, WhatIsWrittenWhileSeedingRestoresAsOneCheckpointWould)
 // The demo council (scripts/run): its report from the index is the derived
 // one, findings, obligations, group figures and all, as of every tenth
 // position and at the end.
+// A briefing asked for and approved in March, and given at the group's
+// meeting in April (an attendance linking it, no BriefingDelivered): its own
+// facts are long before a second-quarter period, yet the period's report,
+// derived in full or served from the index, holds its giving: the offers
+// the other groups are owed, its delivery and the officer's time.
+TEST(FindingsIndexLinkedTest, ABriefingGivenAtAMeetingLongAfterItsOwnFactsIsInThePeriod) {
+  testing::CouncilScenario s;
+  s.Request(testing::At(2026, 3, 2), "B-1", "labour", "local-plan");
+  s.Approve(testing::At(2026, 3, 3), "B-1");
+  v1::Payload p;
+  auto* a = p.mutable_officer_attended_group_meeting();
+  a->set_meeting_id("M-1");
+  a->set_group_id("labour");
+  a->set_officer_id("dir");
+  a->set_approved_by_officer_id("ceo");
+  a->set_business(v1::COUNCIL_BUSINESS);
+  a->set_duration_minutes(60);
+  a->set_matter_id("local-plan");
+  a->set_briefing_id("B-1");
+  s.Add(testing::At(2026, 4, 10, 18), p);
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok());
+  const FairnessSettings settings;
+  FairnessProjection projection;
+  projection.IndexFindings(settings, *calendar);
+  for (const v1::RecordedEvent& e : s.events()) projection.Apply(e);
+  const ReportQuery q{testing::At(2026, 4, 1), testing::At(2026, 7, 1), s.events().size(),
+                      testing::At(2026, 6, 1)};
+  const v1::FairnessReport served = projection.Report(q, settings, *calendar);
+  EXPECT_EQ(served.SerializeAsString(),
+            projection.DerivedReport(q, settings, *calendar).SerializeAsString());
+  int owed = 0;
+  for (const auto& f : served.findings()) owed += f.rule_id() == "equal-offer";
+  EXPECT_EQ(owed, 2);
+  for (const auto& g : served.groups()) {
+    if (g.group_id() != "labour") continue;
+    EXPECT_EQ(g.briefings_delivered(), 1u);
+    EXPECT_EQ(g.officer_minutes(), 60u);
+  }
+}
+
 TEST(FindingsIndexDemoTest, TheDemoReportIsTheSame) {
   auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
   ASSERT_TRUE(calendar.ok());

@@ -18,8 +18,10 @@ namespace {
 std::string Describe(const FairnessSettings&) {
   return "Facts that do not fit together: a group with fewer than two councillors at any "
          "time in the period, a "
-         "briefing asked for by a councillor who is not in the group. Reported so the source "
-         "systems can be put right; not a breach in itself.";
+         "briefing asked for by a councillor who is not in the group; an officer's attendance "
+         "linking a briefing with no delivery on record but naming another matter, none, or "
+         "another group's meeting. Reported so the source systems can be put right; not a "
+         "breach in itself.";
 }
 
 // A group below two councillors at any time in the period, not only at its
@@ -147,8 +149,11 @@ void CheckLinkedAttendances(ReportBuilder& b) {
       const Case* briefing = b.Briefing(a.briefing_id());
       if (briefing == nullptr) continue;
       const BriefingView& v = b.BriefingOf(*briefing);
-      if (!v.request || v.is_offer || b.First(*briefing, v1::Payload::kBriefingDelivered)) continue;
+      if (!v.request || v.is_offer) continue;
       if (a.group_id() == v.group() && !v.matter().empty() && a.matter_id() == v.matter()) continue;
+      // Given some other way (delivered, or at a meeting that matches): this
+      // link misleads nothing.
+      if (GivenAt(b, *briefing, v)) continue;
       const std::string names =
           a.group_id() != v.group()
               ? absl::StrCat("is at ", b.GroupName(a.group_id()), "'s meeting, not ",
@@ -161,7 +166,7 @@ void CheckLinkedAttendances(ReportBuilder& b) {
       b.AddFinding("data-quality", a.group_id(), c->stream_id(), m.at,
                    absl::StrCat("The attendance of ", b.OfficerName(a.officer_id()), " on ",
                                 b.Date(m.at), " links briefing ", a.briefing_id(),
-                                ", which was never delivered, but ", names,
+                                ", which has no delivery on record, but ", names,
                                 ": it is not taken as the briefing given, so no other group is "
                                 "owed its offer from it."),
                    {m, *v.request});

@@ -185,8 +185,8 @@ TEST(EqualOfferAtAMeetingTest, AnAttendanceLinkingABriefingWithoutItsMatterIsFla
   std::vector<v1::Finding> f = s.Findings("data-quality", At(2026, 4, 20));
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_THAT(f[0].explanation(),
-              HasSubstr("links briefing B-1, which was never delivered, but names no matter, not "
-                        "the briefing's (local-plan)"));
+              HasSubstr("links briefing B-1, which has no delivery on record, but names no "
+                        "matter, not the briefing's (local-plan)"));
   const v1::FairnessReport report = s.Report(At(2026, 4, 20));
   for (const auto& g : report.groups()) {
     if (g.group_id() == "labour") EXPECT_EQ(g.officer_minutes(), 30u);
