@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -73,8 +74,9 @@ std::vector<std::string> NamedStreams(const v1::Payload& payload) {
                               ? CanonicalStream(payload.event_corrected().replacement())
                               : CanonicalStream(payload);
   std::vector<std::string> named;
+  absl::flat_hash_set<std::string> seen;  // (a group may name 100,000 councillors)
   for (std::string& s : found) {
-    if (s == own || std::find(named.begin(), named.end(), s) != named.end()) continue;
+    if (s == own || !seen.insert(s).second) continue;
     named.push_back(std::move(s));
   }
   return named;

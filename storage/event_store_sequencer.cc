@@ -389,6 +389,13 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
     if (const uint64_t held = cur ? *cur + 1 : 0;
         options_.max_stream_events != 0 && !p.record &&
         held + p.events.size() > options_.max_stream_events) {
+      // The events held may not be durable yet: if they fail, so does this
+      // refusal's reason (answered DependencyFailed, as a wrong revision is).
+      if (overlay.contains(p.stream_id)) {
+        out.rests_on_this_group = true;
+      } else if (in_flight_streams_.contains(p.stream_id)) {
+        out.rests_on_earlier_group = true;
+      }
       out.result = WithErrorInfo(
           absl::FailedPreconditionError(absl::StrCat(
               "stream \"", p.stream_id, "\" holds ", held, " events and may hold at most ",

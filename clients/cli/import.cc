@@ -38,26 +38,6 @@ struct ImportFlags {
   std::string progress = "auto";
 };
 
-// Appends `events` to `stream`; OK with how many were new (not answered as
-// replays of an earlier run's). A batch partly recorded before (an earlier
-// run with other batch sizes) goes one event at a time.
-absl::StatusOr<size_t> AppendBatch(clients::EventLogClient& client, const std::string& stream,
-                                   const std::vector<v1::Event>& events) {
-  v1::AppendRequest request;
-  request.set_stream_id(stream);
-  for (const v1::Event& e : events) *request.add_events() = e;
-  absl::StatusOr<v1::AppendResponse> r = client.Append(request, absl::Seconds(60));
-  if (r.ok()) return r->idempotent_replay() ? 0 : events.size();
-  if (ReasonOf(r.status()) != "BATCH_PARTLY_RECORDED" || events.size() == 1) return r.status();
-  size_t added = 0;
-  for (const v1::Event& e : events) {
-    absl::StatusOr<size_t> one = AppendBatch(client, stream, {e});
-    if (!one.ok()) return one.status();
-    added += *one;
-  }
-  return added;
-}
-
 // Which event of a refused batch the server named (its field path begins
 // "events[N]"), counting from 0; 0 if it named none.
 size_t IndexInBatch(const absl::Status& status) {
@@ -73,6 +53,38 @@ size_t IndexInBatch(const absl::Status& status) {
     return 0;
   }
   return index;
+}
+
+// What appending a batch came to.
+struct BatchOutcome {
+  absl::Status status;
+  size_t added = 0;   // events new to the log (not answered as replays)
+  size_t failed = 0;  // the refused event's index in the batch, if refused
+};
+
+// Appends `events` to `stream`. A batch partly recorded before (an earlier
+// run with other batch sizes) goes one event at a time.
+BatchOutcome AppendBatch(clients::EventLogClient& client, const std::string& stream,
+                         const std::vector<v1::Event>& events) {
+  v1::AppendRequest request;
+  request.set_stream_id(stream);
+  for (const v1::Event& e : events) *request.add_events() = e;
+  absl::StatusOr<v1::AppendResponse> r = client.Append(request, absl::Seconds(60));
+  if (r.ok()) return {absl::OkStatus(), r->idempotent_replay() ? 0 : events.size(), 0};
+  if (ReasonOf(r.status()) != "BATCH_PARTLY_RECORDED" || events.size() == 1) {
+    return {r.status(), 0, IndexInBatch(r.status())};
+  }
+  BatchOutcome out;
+  for (size_t i = 0; i < events.size(); ++i) {
+    BatchOutcome one = AppendBatch(client, stream, {events[i]});
+    out.added += one.added;
+    if (!one.status.ok()) {
+      out.status = one.status;
+      out.failed = i;
+      return out;
+    }
+  }
+  return out;
 }
 
 int RunImport(const Context& context, const ImportFlags& flags) {
@@ -104,10 +116,10 @@ int RunImport(const Context& context, const ImportFlags& flags) {
         const std::vector<v1::Event> events(s.events.begin() + turn->first,
                                             s.events.begin() + turn->first + turn->count);
         for (int retries = 0;; ++retries) {
-          absl::StatusOr<size_t> appended = AppendBatch(client, s.id, events);
-          const absl::Status st = appended.status();
+          const BatchOutcome appended = AppendBatch(client, s.id, events);
+          const absl::Status& st = appended.status;
+          added += appended.added;
           if (st.ok()) {
-            added += *appended;
             schedule.Recorded(*turn);
             absl::MutexLock lock(&mu);
             bar.Update(schedule.recorded(), total);
@@ -132,7 +144,7 @@ int RunImport(const Context& context, const ImportFlags& flags) {
           if (failure.ok()) {
             failure = st;
             failed_at =
-                absl::StrCat("stream ", s.id, ", its event ", turn->first + 1 + IndexInBatch(st));
+                absl::StrCat("stream ", s.id, ", its event ", turn->first + 1 + appended.failed);
           }
           schedule.Stop();
           return;

@@ -21,8 +21,9 @@ ImportSchedule::ImportSchedule(const std::vector<ImportStream>& streams, size_t 
 std::optional<ImportSchedule::Turn> ImportSchedule::TurnOf(size_t s) {
   State& state = state_[s];
   const ImportStream& stream = streams_[s];
-  const size_t limit = std::min(stream.events.size() - state.done,
-                                state.one_at_a_time || state.forced ? size_t{1} : batch_);
+  const size_t limit =
+      std::min(stream.events.size() - state.done,
+               state.done < state.single_until || state.forced ? size_t{1} : batch_);
   size_t count = 0;
   for (; count < limit; ++count) {
     // A correction goes after what it corrects is recorded: first in its
@@ -114,7 +115,7 @@ void ImportSchedule::Refused(const Turn& turn, std::string why, const std::strin
   State& state = state_[turn.stream];
   state.why = std::move(why);
   if (turn.count > 1) {
-    state.one_at_a_time = true;
+    state.single_until = turn.first + turn.count;
     ready_.push_back(turn.stream);
     return;
   }

@@ -75,11 +75,13 @@ class ImportSchedule {
 
  private:
   struct State {
-    size_t done = 0;             // events recorded
-    bool one_at_a_time = false;  // since a refused turn of several
-    bool forced = false;         // its next event goes whatever it names
-    uint64_t refused_at = 0;     // recorded_ when the server refused it
-    std::string why;             // the server's last refusal
+    size_t done = 0;  // events recorded
+    // One event at a time up to here: the end of a refused turn of several,
+    // so that what precedes its refused event goes in; batches again after.
+    size_t single_until = 0;
+    bool forced = false;      // its next event goes whatever it names
+    uint64_t refused_at = 0;  // recorded_ when the server refused it
+    std::string why;          // the server's last refusal
   };
   // Moves the ready stream's next turn out; nullopt if it must wait.
   std::optional<Turn> TurnOf(size_t s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

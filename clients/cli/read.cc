@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/quoted.h"
+#include "base/status_macros.h"
 #include "clients/cli/common.h"
 #include "clients/event_log_client.h"
 
@@ -39,8 +40,9 @@ absl::Status NoSuchStream(const std::string& stream) {
 }
 
 // The last position of the log (--all), or revision of the stream; nullopt
-// if it has none (or the server would not say).
-std::optional<uint64_t> LastOfRead(clients::EventLogClient& client, const ReadFlags& flags) {
+// if it has none.
+absl::StatusOr<std::optional<uint64_t>> LastOfRead(clients::EventLogClient& client,
+                                                   const ReadFlags& flags) {
   std::optional<uint64_t> last;
   auto take = [&](const v1::RecordedEvent& e) {
     last = flags.all ? e.position() : e.stream_revision();
@@ -50,13 +52,13 @@ std::optional<uint64_t> LastOfRead(clients::EventLogClient& client, const ReadFl
     v1::ReadAllRequest request;
     request.set_direction(v1::BACKWARDS);
     request.set_max_count(1);
-    if (!client.ReadAll(request, take).ok()) return std::nullopt;
+    EH_RETURN_IF_ERROR(client.ReadAll(request, take));
   } else {
     v1::ReadStreamRequest request;
     request.set_stream_id(flags.stream);
     request.set_direction(v1::BACKWARDS);
     request.set_max_count(1);
-    if (!client.ReadStream(request, take).ok()) return std::nullopt;
+    EH_RETURN_IF_ERROR(client.ReadStream(request, take));
   }
   return last;
 }
@@ -112,7 +114,9 @@ int RunRead(const Context& context, const ReadFlags& flags) {
   std::fflush(stdout);
   if (status.ok() && From(flags)) {
     const uint64_t from = flags.from;
-    std::optional<uint64_t> last = LastOfRead(client, flags);
+    absl::StatusOr<std::optional<uint64_t>> end = LastOfRead(client, flags);
+    if (!end.ok()) return FailServer(end.status(), context);
+    const std::optional<uint64_t>& last = *end;
     const char* place = flags.all ? "position" : "revision";
     const std::string of =
         flags.all ? "the log's" : absl::StrCat("stream ", Quoted(flags.stream), "'s");

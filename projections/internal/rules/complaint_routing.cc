@@ -130,11 +130,15 @@ void Check(ReportBuilder& b) {
     const v1::OfficerRole subject_role = subject_officer.empty()
                                              ? v1::OFFICER_ROLE_UNSPECIFIED
                                              : b.OfficerRoleAt(subject_officer, raised->at);
-    auto route = [&](const std::vector<v1::OfficerRole>& roles) {
+    auto NotTheSubjects = [&](const std::vector<v1::OfficerRole>& roles) {
       std::vector<v1::OfficerRole> shown = roles;
       if (subject_role == v1::MONITORING_OFFICER || subject_role == v1::CHIEF_FINANCE_OFFICER) {
         shown.erase(std::remove(shown.begin(), shown.end(), subject_role), shown.end());
       }
+      return shown;
+    };
+    auto route = [&](const std::vector<v1::OfficerRole>& roles) {
+      std::vector<v1::OfficerRole> shown = NotTheSubjects(roles);
       if (own_director_only) {
         shown.erase(std::remove(shown.begin(), shown.end(), v1::DIRECTOR), shown.end());
         std::string list = RoleList(shown);
@@ -178,7 +182,7 @@ void Check(ReportBuilder& b) {
       if (why == "ok") continue;
       b.AddFinding("complaint-routing", group_id, c->stream_id(), e.at,
                    absl::StrCat("Complaint ", c->id, " was escalated to ", b.OfficerName(to), why,
-                                "; escalation goes to ", RoleList(escalation), "."),
+                                "; escalation goes to ", RoleList(NotTheSubjects(escalation)), "."),
                    {*raised, e});
     }
     // Resolved by someone it was raised with or escalated to (or, for one
