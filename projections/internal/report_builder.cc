@@ -58,27 +58,45 @@ const state::CaseRecord& ReportBuilder::Body(const Case& c) const {
   return *it->second;
 }
 
-std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const {
+std::optional<Seen> ReportBuilder::Resolve(const state::FactRecord& fact, bool* withdrawn) const {
   if (fact.position() > query_.as_of_position) return std::nullopt;
   Seen seen;
   seen.fact = &fact;
   seen.payload = &fact.payload();
   seen.position = fact.position();
   seen.at = absl::FromUnixNanos(fact.occurred_at_nanos());
-  bool withdrawn = false;
+  *withdrawn = false;
   for (const state::CorrectionRecord& c : fact.corrections()) {
     if (c.position() > query_.as_of_position) break;
     if (c.occurred_at_nanos() != 0) seen.at = absl::FromUnixNanos(c.occurred_at_nanos());
     if (c.has_replacement()) {
       seen.payload = &c.replacement();
-      withdrawn = false;
+      *withdrawn = false;
     } else if (c.occurred_at_nanos() == 0) {
-      withdrawn = true;  // neither what nor when: the event is withdrawn
+      *withdrawn = true;  // neither what nor when: the event is withdrawn
     }
     seen.correction_position = c.position();
   }
+  return seen;
+}
+
+std::optional<Seen> ReportBuilder::Visible(const state::FactRecord& fact) const {
+  bool withdrawn = false;
+  std::optional<Seen> seen = Resolve(fact, &withdrawn);
   if (withdrawn) return std::nullopt;
   return seen;
+}
+
+std::vector<Seen> ReportBuilder::Withdrawn(const Case& c, v1::Payload::KindCase kind) const {
+  std::vector<Seen> out;
+  ReadCase(c.stream_id());
+  for (const state::FactRecord& fact : Body(c).facts()) {
+    if (fact.position() > query_.as_of_position) break;
+    bool withdrawn = false;
+    std::optional<Seen> seen = Resolve(fact, &withdrawn);
+    if (seen && withdrawn && seen->payload->kind_case() == kind) out.push_back(*seen);
+  }
+  return out;
 }
 
 std::vector<Seen> ReportBuilder::Facts(const Case& c, v1::Payload::KindCase kind) const {
@@ -358,9 +376,16 @@ std::vector<uint64_t> ReportBuilder::Cite(const std::vector<Seen>& evidence) {
       SpendOnSummary(it->second);
     }
     if (s.correction_position != 0) {
+      bool withdrawal = false;
+      for (int i = 0; s.fact != nullptr && i < s.fact->corrections_size(); ++i) {
+        const state::CorrectionRecord& c = s.fact->corrections(i);
+        if (c.position() == s.correction_position) {
+          withdrawal = !c.has_replacement() && c.occurred_at_nanos() == 0;
+        }
+      }
       if (auto [it, added] = evidence_.try_emplace(
-              s.correction_position,
-              absl::StrCat("Correction of the event at position ", s.position));
+              s.correction_position, absl::StrCat(withdrawal ? "Withdrawal" : "Correction",
+                                                  " of the event at position ", s.position));
           added) {
         SpendOnSummary(it->second);
       }

@@ -173,6 +173,11 @@ class ReportBuilder {
 
   // ---- Reading facts as of the query --------------------------------------
   std::optional<Seen> Visible(const state::FactRecord& fact) const;
+  // The facts of `c` of `kind` that a correction has withdrawn as of the
+  // query, in position order: each as it stood before (its last payload and
+  // time in force), with the withdrawal as its correction_position. Rules
+  // cite them where what is missing was once recorded.
+  std::vector<Seen> Withdrawn(const Case& c, v1::Payload::KindCase kind) const;
   // The visible facts of `c`, in position order, computed as they are read
   // (nothing is copied: most reports touch tens of thousands of cases).
   class FactsView {
@@ -338,6 +343,9 @@ class ReportBuilder {
 
  private:
   std::string Summarize(const Seen& seen) const;
+  // `fact` as of the query (nullopt if recorded after it), and whether a
+  // correction has withdrawn it by then.
+  std::optional<Seen> Resolve(const state::FactRecord& fact, bool* withdrawn) const;
   // Counts what a report adds against its budget (not while deciding for
   // the index, which adds to no report).
   void Spend(uint64_t bytes) {

@@ -43,6 +43,9 @@ void Check(ReportBuilder& b) {
         if (ValidApproval(b, c, d.at, &tried)) return;
         std::vector<Seen> evidence = {*v.request, d};
         evidence.insert(evidence.end(), tried.begin(), tried.end());
+        const std::vector<Seen> withdrawn =
+            WithdrawnBefore(b, c, v1::Payload::kBriefingApproved, d.at + absl::Nanoseconds(1));
+        evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
         std::string why =
             tried.empty()
                 ? "nobody agreed it beforehand"
@@ -54,7 +57,8 @@ void Check(ReportBuilder& b) {
                       "delegate at the time");
         b.AddFinding("approval-required", v.group(), c.stream_id(), d.at,
                      absl::StrCat("The briefing of ", b.GroupName(v.group()), " on ", v.subject(),
-                                  " on ", b.Date(d.at), " went ahead although ", why, "."),
+                                  " on ", b.Date(d.at), " went ahead although ", why, ".",
+                                  SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
                      evidence);
       },
       [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {

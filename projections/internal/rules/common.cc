@@ -1,9 +1,11 @@
 #include "projections/internal/rules/common.h"
 
+#include <algorithm>
 #include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace evenhand::projections::internal {
 
@@ -96,6 +98,33 @@ std::optional<Seen> GivenAt(const ReportBuilder& b, const Case& briefing, const 
     }
   }
   return earliest;
+}
+
+std::vector<Seen> WithdrawnBefore(const ReportBuilder& b, const Case& c, v1::Payload::KindCase kind,
+                                  absl::Time by) {
+  std::vector<Seen> out;
+  for (const Seen& s : b.Withdrawn(c, kind)) {
+    if (s.at < by) out.push_back(s);
+  }
+  return out;
+}
+
+std::string SayWithdrawn(const ReportBuilder& b, const std::vector<Seen>& withdrawn,
+                         const char* one, const char* many) {
+  if (withdrawn.empty()) return "";
+  std::vector<Seen> by_time = withdrawn;
+  std::sort(by_time.begin(), by_time.end(), [](const Seen& x, const Seen& y) {
+    return std::tie(x.at, x.position) < std::tie(y.at, y.position);
+  });
+  std::vector<std::string> dates;
+  for (const Seen& s : by_time) {
+    std::string date = b.Date(s.at);
+    if (dates.empty() || dates.back() != date) dates.push_back(std::move(date));
+  }
+  return withdrawn.size() == 1
+             ? absl::StrCat(" ", one, " recorded on ", dates[0], " was withdrawn by a correction.")
+             : absl::StrCat(" ", many, " recorded on ", absl::StrJoin(dates, ", "),
+                            " were withdrawn by corrections.");
 }
 
 }  // namespace evenhand::projections::internal

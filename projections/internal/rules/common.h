@@ -83,6 +83,18 @@ std::vector<Seen> GivenAtMeetings(const ReportBuilder& b, const Case& briefing,
 // "1 day", "3 days".
 std::string Plural(int n, const char* word);
 
+// The facts of `c` of `kind` recorded as happening before `by` and withdrawn
+// since by a correction (ReportBuilder::Withdrawn). Where a rule finds that
+// something was missing, it cites these with their withdrawals, so the
+// committee sees one was recorded and that it no longer stands.
+std::vector<Seen> WithdrawnBefore(const ReportBuilder& b, const Case& c, v1::Payload::KindCase kind,
+                                  absl::Time by);
+// What a finding says of them: " An offer recorded on 2 Apr 2026 was
+// withdrawn by a correction." ("" for none). `one` and `many` name the fact:
+// "An offer", "Offers".
+std::string SayWithdrawn(const ReportBuilder& b, const std::vector<Seen>& withdrawn,
+                         const char* one, const char* many);
+
 }  // namespace evenhand::projections::internal
 
 #endif  // EVENHAND_PROJECTIONS_INTERNAL_RULES_COMMON_H_

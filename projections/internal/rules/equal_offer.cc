@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "base/time_util.h"
 #include "projections/internal/report_builder.h"
 #include "projections/internal/rules/common.h"
@@ -157,6 +156,23 @@ void Check(ReportBuilder& b) {
       } else if (b.query().as_of_time >= deadline) {
         std::vector<Seen> evidence = {*v.request, *delivered};
         if (recognised) evidence.push_back(*recognised);
+        // Offers to the group on the matter, in the window, that were
+        // recorded and then withdrawn by a correction: no longer offers, but
+        // cited, so the committee sees one was recorded.
+        std::vector<Seen> withdrawn;
+        for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
+          const Case* other = (*matter)[i];
+          if (other->kind != CaseKind::kBriefing) continue;
+          for (const Seen& w :
+               WithdrawnBefore(b, *other, v1::Payload::kBriefingOffered, deadline)) {
+            const auto& offer = w.payload->briefing_offered();
+            if (offer.group_id() == group->id && offer.matter_id() == v.matter() &&
+                w.at >= window_start) {
+              withdrawn.push_back(w);
+            }
+          }
+        }
+        evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
         std::string own;
         if (own_request && own_request->at < deadline) {
           evidence.push_back(*own_request);
@@ -179,14 +195,14 @@ void Check(ReportBuilder& b) {
                                "an offer.");
           }
         }
-        b.AddFinding(
-            "equal-offer", group->id, c->stream_id(), deadline,
-            absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ", b.Date(t),
-                         "; ", b.GroupName(group->id),
-                         " had not been offered the same briefing by the end of ",
-                         b.Date(deadline - absl::Seconds(1)), " (",
-                         Plural(s.offer_deadline_working_days, "working day"), " later).", own),
-            evidence);
+        b.AddFinding("equal-offer", group->id, c->stream_id(), deadline,
+                     absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ",
+                                  b.Date(t), "; ", b.GroupName(group->id),
+                                  " had not been offered the same briefing by the end of ",
+                                  b.Date(deadline - absl::Seconds(1)), " (",
+                                  Plural(s.offer_deadline_working_days, "working day"), " later).",
+                                  own, SayWithdrawn(b, withdrawn, "An offer", "Offers")),
+                     evidence);
       }
     }
   }

@@ -34,6 +34,20 @@ const google::protobuf::Timestamp* PromisedDay(const v1::Payload& p, std::string
   return nullptr;
 }
 
+// The replies to `query` recorded as given before `by` and withdrawn since
+// (answers, acknowledgements, revised timescales), in position order.
+std::vector<Seen> WithdrawnReplies(const ReportBuilder& b, const Case& query, absl::Time by) {
+  std::vector<Seen> out;
+  for (v1::Payload::KindCase kind :
+       {v1::Payload::kWrittenQueryAnswered, v1::Payload::kWrittenQueryAcknowledged,
+        v1::Payload::kWrittenQueryTimescaleRevised}) {
+    for (const Seen& s : WithdrawnBefore(b, query, kind, by)) out.push_back(s);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Seen& x, const Seen& y) { return x.position < y.position; });
+  return out;
+}
+
 }  // namespace
 
 QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
@@ -110,21 +124,26 @@ void Check(ReportBuilder& b) {
         absl::StrCat("The written query ", q.query_id(), " from ", b.MemberName(q.member_id()),
                      " (received ", b.Date(o.received->at), ")");
     if (!o.first_reply) {
+      std::vector<Seen> evidence = {*o.received};
+      const std::vector<Seen> withdrawn = WithdrawnReplies(b, *c, o.deadline);
+      evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
       if (o.pending) {
         b.AddObligation("written-query-reply", o.group_id, q.addressed_to_officer_id(),
                         c->stream_id(), o.deadline,
                         absl::StrCat(who,
                                      " needs a reply, or an acknowledgement with a "
                                      "timescale, by the end of ",
-                                     b.Date(o.deadline - absl::Seconds(1)), "."),
-                        {*o.received});
+                                     b.Date(o.deadline - absl::Seconds(1)), ".",
+                                     SayWithdrawn(b, withdrawn, "A reply", "Replies")),
+                        evidence);
       }
       if (!o.pending) {
         b.AddFinding("written-query-reply", o.group_id, c->stream_id(), o.deadline,
                      absl::StrCat(who, " had no reply or acknowledgement within ",
                                   Plural(days, "working day"), " (by the end of ",
-                                  b.Date(o.deadline - absl::Seconds(1)), ")."),
-                     {*o.received});
+                                  b.Date(o.deadline - absl::Seconds(1)), ").",
+                                  SayWithdrawn(b, withdrawn, "A reply", "Replies")),
+                     evidence);
       }
       continue;
     }
@@ -138,15 +157,21 @@ void Check(ReportBuilder& b) {
       // Late by the clock but not by the count (at the deadline's very
       // instant, or on the weekend or bank holiday after it): say when the
       // limit ran out, not "after 5 working days (the limit is 5)".
+      std::vector<Seen> evidence = {*o.received, *o.first_reply};
+      const std::vector<Seen> withdrawn = WithdrawnReplies(b, *c, o.deadline);
+      evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
       b.AddFinding(
           "written-query-reply", o.group_id, c->stream_id(), o.deadline,
-          took > days
-              ? absl::StrCat(who, " was first ", what, " after ", Plural(took, "working day"),
-                             ", on ", b.Date(o.first_reply->at), " (the limit is ", days, ").")
-              : absl::StrCat(who, " was first ", what, " on ", b.Date(o.first_reply->at),
-                             ", after the limit of ", Plural(days, "working day"),
-                             " ran out at the end of ", b.Date(o.deadline - absl::Seconds(1)), "."),
-          {*o.received, *o.first_reply});
+          absl::StrCat(
+              took > days
+                  ? absl::StrCat(who, " was first ", what, " after ", Plural(took, "working day"),
+                                 ", on ", b.Date(o.first_reply->at), " (the limit is ", days, ").")
+                  : absl::StrCat(who, " was first ", what, " on ", b.Date(o.first_reply->at),
+                                 ", after the limit of ", Plural(days, "working day"),
+                                 " ran out at the end of ", b.Date(o.deadline - absl::Seconds(1)),
+                                 "."),
+              SayWithdrawn(b, withdrawn, "A reply", "Replies")),
+          evidence);
       continue;
     }
     if (o.first_reply->payload->has_written_query_answered()) continue;
@@ -160,11 +185,14 @@ void Check(ReportBuilder& b) {
     evidence.insert(evidence.end(), o.revisions.begin(), o.revisions.end());
     const absl::Time due = o.due;
     if (o.answered_in_time) continue;
+    const std::vector<Seen> withdrawn = WithdrawnReplies(b, *c, due);
+    evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
     if (!answer && b.query().as_of_time < due) {
       b.AddObligation(
           "written-query-reply", o.group_id, promised_by, c->stream_id(), due,
           absl::StrCat(who, " was promised a reply by ", b.Date(promised),
-                       ": it is owed by the end of that day, or a revised timescale before."),
+                       ": it is owed by the end of that day, or a revised timescale before.",
+                       SayWithdrawn(b, withdrawn, "A reply", "Replies")),
           evidence);
       continue;
     }
@@ -177,7 +205,8 @@ void Check(ReportBuilder& b) {
                               b.Date(promised),
                               answer ? absl::StrCat(", but answered only on ", b.Date(answer->at))
                                      : std::string(", but not answered by then"),
-                              ", and no revised timescale was given before it passed."),
+                              ", and no revised timescale was given before it passed.",
+                              SayWithdrawn(b, withdrawn, "A reply", "Replies")),
                  evidence);
   }
 }

@@ -64,5 +64,25 @@ TEST(ApprovalRequiredTest, APoliticalAssistantAtAnotherGroupsMeetingNeedsAgreeme
   EXPECT_THAT(Evidence(f[0]), ElementsAre(elsewhere));
 }
 
+// An agreement recorded and then withdrawn by a correction is no agreement:
+// the briefing went ahead without one, and the finding cites the withdrawn
+// approval with its withdrawal.
+TEST(ApprovalRequiredTest, AnApprovalWithdrawnByACorrectionIsCitedButNotCounted) {
+  CouncilScenario s;
+  const uint64_t request = s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  const uint64_t approval = s.Approve(At(2026, 2, 3), "B-1");
+  const uint64_t delivered = s.Deliver(At(2026, 2, 9), "B-1");
+  EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+  const uint64_t withdrawal = s.Correct(At(2026, 2, 20), approval, std::nullopt);
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request, approval, delivered, withdrawal));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("nobody agreed it beforehand"));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("An approval recorded on 3 Feb 2026 was withdrawn by a correction."));
+  // As the log stood before the withdrawal, the agreement stood.
+  EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1), withdrawal - 1), IsEmpty());
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests

@@ -388,5 +388,20 @@ TEST(BriefingWithdrawnTest, AWithdrawnRequestCountsAsNeitherGrantedNorDeclined) 
   EXPECT_THAT(report.findings(), IsEmpty());
 }
 
+// An offer recorded and then withdrawn by a correction is no offer: the
+// finding cites it and its withdrawal, and says so.
+TEST_F(EqualOfferTest, AnOfferWithdrawnByACorrectionIsCitedButNotCounted) {
+  s_.Offer(At(2026, 4, 2, 9), "O-con", "conservative", "local-plan", "B-1");
+  const uint64_t offer = s_.Offer(At(2026, 4, 2, 9), "O-grn", "green", "local-plan", "B-1");
+  const uint64_t withdrawal = s_.Correct(At(2026, 4, 7), offer, std::nullopt);
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(Evidence(f[0]), ::testing::IsSupersetOf({request_, delivered_, offer, withdrawal}));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("had not been offered the same briefing"));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("An offer recorded on 2 Apr 2026 was withdrawn by a correction."));
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests

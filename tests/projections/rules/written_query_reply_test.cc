@@ -308,5 +308,45 @@ TEST_F(WrittenQueryTest, AReplyPromisedIsOwedToTheEndOfThePromisedDay) {
   EXPECT_THAT(Obligations(s_, At(2026, 4, 21, 0, 0), "written-query-reply"), IsEmpty());
 }
 
+// A reply recorded and then withdrawn by a correction no longer counts, but
+// the finding that the query had no reply cites it and its withdrawal, so
+// the committee sees that one was recorded; the obligation before the
+// deadline does the same.
+TEST_F(WrittenQueryTest, AWithdrawnReplyIsCitedWhereTheQueryHadNone) {
+  const uint64_t ack = s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 20, 17));
+  const uint64_t withdrawal = s_.Correct(At(2026, 4, 3), ack, std::nullopt);
+  std::vector<v1::Obligation> o = Obligations(s_, At(2026, 4, 7, 9), "written-query-reply");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_THAT(o[0].evidence_positions(), ElementsAre(received_, ack, withdrawal));
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_, ack, withdrawal));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("had no reply or acknowledgement within"));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("A reply recorded on 2 Apr 2026 was withdrawn by a correction."));
+  const v1::FairnessReport report = s_.Report(At(2026, 5, 1));
+  bool said = false;
+  for (const auto& e : report.evidence()) {
+    if (e.position() == withdrawal) {
+      EXPECT_THAT(e.summary(), HasSubstr("Withdrawal of the event at position"));
+      said = true;
+    }
+  }
+  EXPECT_TRUE(said);
+}
+
+// Withdrawn before the deadline, a reply that was in time leaves the late
+// one as the first: the late finding cites both.
+TEST_F(WrittenQueryTest, AWithdrawnReplyInTimeIsCitedBesideTheLateOne) {
+  const uint64_t early = s_.Answer(At(2026, 4, 2), "Q-1");
+  const uint64_t withdrawal = s_.Correct(At(2026, 4, 6), early, std::nullopt);
+  const uint64_t late = s_.Answer(At(2026, 4, 14), "Q-1");
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_, early, withdrawal, late));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("was first answered after 7 working days"));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("withdrawn by a correction"));
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests
