@@ -262,6 +262,11 @@ bool FairnessProjection::FindingsCheckpointUsableFor(const state::FindingsIndexH
          header.fingerprint() == internal::FindingsIndex::FingerprintOf(settings, calendar);
 }
 
+std::string FairnessProjection::FindingsFingerprint(const FairnessSettings& settings,
+                                                    const WorkingDayCalendar& calendar) {
+  return internal::FindingsIndex::FingerprintOf(settings, calendar);
+}
+
 const Case* FairnessProjection::Find(const std::string& stream_id) const {
   auto it = cases_.find(stream_id);
   return it == cases_.end() ? nullptr : &it->second;

@@ -272,6 +272,11 @@ class FairnessProjection {
   static bool FindingsCheckpointUsableFor(const state::FindingsIndexHeader& header,
                                           uint64_t position, const FairnessSettings& settings,
                                           const WorkingDayCalendar& calendar);
+  // What identifies an index of `settings` and `calendar` decided by this
+  // build's rules (FindingsIndexHeader.fingerprint): a checkpoint with
+  // another is decided again, never served.
+  static std::string FindingsFingerprint(const FairnessSettings& settings,
+                                         const WorkingDayCalendar& calendar);
   absl::Status RestoreFindingSubject(const state::SubjectRecord& record);
   absl::Status RestoreProvisionalFinding(const state::FindingEntryRecord& record);
   absl::Status FindingsRestored(const state::FindingsIndexHeader& header);

@@ -538,6 +538,14 @@ absl::Status ProjectionRunner::RestoreFindings() {
   if (s.ok() && header.ParseFromString(value)) {
     absl::ReaderMutexLock lock(&mu_);
     usable = projection_.FindingsCheckpointUsable(header);
+    if (!usable &&
+        header.fingerprint() != FairnessProjection::FindingsFingerprint(*options_.index_settings,
+                                                                        *options_.index_calendar)) {
+      restored = absl::FailedPreconditionError(
+          "it was checkpointed with other fairness settings or bank holidays, or by a build "
+          "whose rules decide differently (an upgrade); every case is decided again, and "
+          "reports are derived in full meanwhile");
+    }
   }
   if (usable) {
     restored = [&]() -> absl::Status {

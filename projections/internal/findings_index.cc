@@ -6,11 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
-#include "projections/internal/day_nanos.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "projections/internal/day_nanos.h"
+#include "projections/internal/decisions_digest.h"  // generated (CMakeLists.txt)
 
 namespace evenhand::projections::internal {
 namespace {
@@ -460,11 +461,11 @@ void FindingsIndex::AddReader(const Case* subject, const Subject& s) {
 std::string FindingsIndex::FingerprintOf(const FairnessSettings& s,
                                          const WorkingDayCalendar& calendar) {
   std::string out =
-      absl::StrCat("findings-4|", s.council_name, "|", s.offer_deadline_working_days, "|",
-                   s.equal_offer_lookback_days, "|", s.query_reply_working_days, "|",
-                   s.same_matter_window_days, "|", s.parity_alpha, "|", s.decline_rate_gap, "|",
-                   s.late_reply_gap, "|", s.officer_time_ratio, "|", s.parity_min_cases, "|",
-                   calendar.first_year(), "-", calendar.last_year());
+      absl::StrCat("findings-5|", kDecisionsDigest, "|", s.council_name, "|",
+                   s.offer_deadline_working_days, "|", s.equal_offer_lookback_days, "|",
+                   s.query_reply_working_days, "|", s.same_matter_window_days, "|", s.parity_alpha,
+                   "|", s.decline_rate_gap, "|", s.late_reply_gap, "|", s.officer_time_ratio, "|",
+                   s.parity_min_cases, "|", calendar.first_year(), "-", calendar.last_year());
   for (absl::CivilDay d : calendar.bank_holidays()) {
     absl::StrAppend(&out, "|", absl::FormatCivilTime(d));
   }

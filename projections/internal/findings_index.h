@@ -126,8 +126,10 @@ class FindingsIndex {
   const absl::Status& damage() const { return damage_; }
 
   // ---- Checkpointing (beside the projection's cases) ----------------------
-  // Identifies the settings and calendar: a checkpoint of another
-  // configuration is not restored.
+  // Identifies the settings, the calendar and the sources that decide (a
+  // digest of them, made by the build): a checkpoint of another
+  // configuration, or of a build whose rules differ, is not restored, and
+  // every case is decided again.
   std::string Fingerprint() const { return FingerprintOf(settings_, calendar_); }
   static std::string FingerprintOf(const FairnessSettings& settings,
                                    const WorkingDayCalendar& calendar);

@@ -1,5 +1,7 @@
 // The fairness projection's checkpoint, end to end: the real server restarted,
 // rebuilt and damaged, reports read back over gRPC and compared.
+#include <httplib.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -9,27 +11,27 @@
 #include <string>
 #include <vector>
 
-#include <httplib.h>
-
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "clients/audit_client.h"
 #include "demo/demo_council.h"
-#include "integrity/bundle.h"
-#include "reporting/provenance.h"
-#include "reporting/report_document.h"
+#include "evenhand/state/fairness_state.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "integrity/bundle.h"
+#include "reporting/provenance.h"
+#include "reporting/report_document.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "tests/services/fairness_service_fixture.h"
 #include "tests/testing/council_scenario.h"
 #include "tests/testing/events.h"
 #include "tests/testing/server_fixture.h"
-#include "tests/services/fairness_service_fixture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace evenhand {
@@ -202,6 +204,49 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
 // fairness.case_cache_mib; here none at all), every decision and report
 // reads them back from the checkpoint's RocksDB, and every report is the one
 // a projection holding them all gives: while folding, rebuilt, restarted.
+// An index checkpointed by a build whose rules decide differently (before
+// an upgrade: its fingerprint holds another digest of the sources that
+// decide) is never served: every case is decided again as of the log's end,
+// and the reports are the ones this build's rules give.
+TEST_F(FairnessServiceTest, AFindingsIndexOfABuildWithOtherRulesIsDecidedAgain) {
+  StartServer();
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  v1::ReportRequest request;
+  request.set_as_of_position(n);
+  const std::string report = Report(request).SerializeAsString();
+  StartServer();
+  AwaitGauge("evenhand_projection_loading", 0);
+  EXPECT_EQ(Gauge("evenhand_findings_index_complete_from"), 0);  // restored
+  StopServer();
+  {
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(),
+                                  absl::StrCat(dir_.Sub(data_subdir_), "/fairness-projection"), &db)
+                    .ok());
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), "fairness/findings/header", &value).ok());
+    state::FindingsIndexHeader header;
+    ASSERT_TRUE(header.ParseFromString(value));
+    // "findings-5|<digest>|...": the same settings, another build's rules.
+    std::vector<std::string> parts = absl::StrSplit(header.fingerprint(), '|');
+    ASSERT_GE(parts.size(), 3u);
+    ASSERT_EQ(parts[1].size(), 64u) << header.fingerprint();
+    parts[1] = std::string(64, '0');
+    header.set_fingerprint(absl::StrJoin(parts, "|"));
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), "fairness/findings/header", header.SerializeAsString())
+            .ok());
+    delete db;
+  }
+  StartServer();
+  AwaitGauge("evenhand_projection_loading", 0);
+  AwaitGauge("evenhand_findings_index_ready", 1);
+  EXPECT_EQ(Gauge("evenhand_findings_index_complete_from"), n);  // decided again
+  EXPECT_EQ(Report(request).SerializeAsString(), report);
+}
+
 TEST_F(FairnessServiceTest, CasesLeaveMemoryOnceCheckpointedAndReportsStayTheSame) {
   v1::ServerConfig config;
   config.mutable_metrics()->set_listen("127.0.0.1:0");
