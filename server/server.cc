@@ -425,6 +425,20 @@ absl::Status EvenHandServer::Impl::Start() {
                              " is known only to the publishers that sent it, who can resend it "
                              "with the same event ids once the log is restored")));
     }
+    absl::optional<absl::Cord> missing = store.status().GetPayload("evenhand.storage.missing_from");
+    uint64_t missing_from = 0;
+    if (signed_latest && missing && absl::SimpleAtoi(std::string(*missing), &missing_from)) {
+      const uint64_t signed_size = signed_latest->checkpoint().tree_size();
+      return absl::DataLossError(absl::StrCat(
+          store.status().message(), ". The newest signed checkpoint (",
+          c.audit().checkpoint_journal(), ") covers ", signed_size, " events",
+          signed_size >= missing_from
+              ? absl::StrCat(": the first missing position, ", missing_from,
+                             ", was acknowledged and signed")
+              : absl::StrCat(", all before the first missing position (", missing_from,
+                             "): the publishers that sent the missing events can resend them "
+                             "with the same event ids once the log is restored")));
+    }
   }
   EH_ASSIGN_OR_RETURN(store_, std::move(store));
 

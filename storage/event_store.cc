@@ -9,6 +9,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "base/error_details.h"
 #include "base/logging.h"
@@ -178,6 +179,7 @@ absl::Status EventStore::Impl::Open() {
     last_recorded_at_ = FromProtoTime(record->event().recorded_at());
   }
   it.reset();
+  EH_RETURN_IF_ERROR(CheckRecoveredPositions(last));
   next_position_ = last + 1;
   last_position_.store(last, std::memory_order_release);
   feed_ = std::make_unique<LiveFeed>(options_.live_buffer_events, options_.live_buffer_bytes, last);
@@ -331,6 +333,59 @@ absl::Status EventStore::Impl::OpenDatabase() {
   return absl::OkStatus();
 }
 
+absl::Status EventStore::Impl::CheckRecoveredPositions(uint64_t last) {
+  // What the write-ahead logs gave back at this open is still in the
+  // memtables (avoid_flush_during_recovery), read alone with kMemtableTier.
+  rocksdb::ReadOptions memtables;
+  memtables.read_tier = rocksdb::kMemtableTier;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(memtables, events_cf_));
+  std::vector<std::pair<uint64_t, uint64_t>> holes;
+  uint64_t first = 0;
+  uint64_t expected = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const uint64_t p = ReadBigEndian64(it->key().ToStringView());
+    if (first == 0) {
+      first = p;
+    } else if (p != expected) {
+      holes.emplace_back(expected, p - 1);
+    }
+    expected = p + 1;
+  }
+  EH_RETURN_IF_ERROR(
+      FromRocks(it->status(), "cannot read the events recovered from the write-ahead log"));
+  it.reset();
+  if (first > 1) {
+    // They follow on from the table files' last event.
+    std::unique_ptr<rocksdb::Iterator> tables(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
+    tables->SeekForPrev(BigEndian64(first - 1));
+    EH_RETURN_IF_ERROR(FromRocks(tables->status(), "cannot find where the log's tables end"));
+    const uint64_t before = tables->Valid() ? ReadBigEndian64(tables->key().ToStringView()) : 0;
+    if (before != first - 1) holes.insert(holes.begin(), {before + 1, first - 1});
+  }
+  if (holes.empty()) return absl::OkStatus();
+  uint64_t missing = 0;
+  std::vector<std::string> ranges;
+  for (const auto& [from, to] : holes) {
+    missing += to - from + 1;
+    if (ranges.size() < 5) {
+      ranges.push_back(from == to ? absl::StrCat(from) : absl::StrCat(from, "..", to));
+    }
+  }
+  if (ranges.size() < holes.size()) ranges.push_back("...");
+  absl::Status damaged = absl::DataLossError(absl::StrCat(
+      "storage: the log in ", options_.data_dir, " will not be opened: ", missing,
+      missing == 1 ? " position is" : " positions are", " missing (", absl::StrJoin(ranges, ", "),
+      ") although it goes on to position ", last,
+      ". Every position up to the last was acknowledged as durable, so these were lost since: a "
+      "write-ahead log file (a *.log file in the data folder) deleted or cut short while the "
+      "server was stopped? Opening it would serve a log with a hole that no checkpoint could "
+      "be signed over. Restore the data folder from a backup (evenhand restore), keeping this "
+      "one for investigation"));
+  damaged.SetPayload("evenhand.storage.missing_from", absl::Cord(absl::StrCat(holes[0].first)));
+  refused_recovery_ = true;
+  return damaged;
+}
+
 absl::Status EventStore::Impl::ReadIdentity() {
   std::string format;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kFormatKey, &format);
@@ -398,7 +453,8 @@ absl::Status EventStore::Impl::Close() {
     absl::MutexLock lock(&queue_mu_);
     failed = !failure_.empty();
   }
-  if (!read_only_ && !failed && !bg_error_.load() && disk_->CheckRoom(0).ok()) {
+  if (!read_only_ && !failed && !refused_recovery_ && !bg_error_.load() &&
+      disk_->CheckRoom(0).ok()) {
     status.Update(FromRocks(db_->Flush(rocksdb::FlushOptions(), handles_), "flushing on close"));
   }
   for (auto* h : handles_) {
@@ -505,22 +561,38 @@ absl::Status EventStore::Impl::ReadFailure(const rocksdb::Status& s,
       absl::Status(FromRocks(s, what).code(),
                    absl::StrCat(FromRocks(s, what).message(),
                                 ". Restore the data folder from a backup (evenhand restore)"));
-  std::string rocks = s.ToString();
+  return DamageFoundOnRead(s.ToString(), status);
+}
+
+absl::Status EventStore::Impl::MissingPositions(uint64_t from, uint64_t to) const {
+  const std::string which =
+      from == to ? absl::StrCat("position ", from) : absl::StrCat("positions ", from, "..", to);
+  const absl::Status status = absl::DataLossError(absl::StrCat(
+      "storage: ", which, " ", from == to ? "is" : "are",
+      " missing from the log, although the log goes on to position ", LastPosition(),
+      ": every position up to the last was acknowledged, so they were lost since (a write-ahead "
+      "log file deleted or cut short, or a table file removed, while the server was stopped?). "
+      "Restore the data folder from a backup (evenhand restore)"));
+  return DamageFoundOnRead(absl::StrCat(which, " missing"), status);
+}
+
+absl::Status EventStore::Impl::DamageFoundOnRead(std::string source,
+                                                 const absl::Status& status) const {
   {
     absl::MutexLock lock(&damaged_mu_);
     if (damage_found_.size() >= kMaxDamageFound ||
         std::any_of(damage_found_.begin(), damage_found_.end(),
-                    [&](const auto& d) { return d.first == rocks; })) {
+                    [&](const auto& d) { return d.first == source; })) {
       return status;
     }
-    damage_found_.emplace_back(rocks, std::string(status.message()));
+    damage_found_.emplace_back(source, std::string(status.message()));
   }
   logging::Error(kComponent,
                  absl::StrCat("a read met damage in the log's files: ", status.message()));
   DamageFinding finding;
   finding.kind = DamageFinding::Kind::kRead;
   finding.found_at = absl::Now();
-  finding.source = std::move(rocks);
+  finding.source = std::move(source);
   finding.error = std::string(status.message());
   KeepFinding(finding);
   return status;

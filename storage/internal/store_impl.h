@@ -52,6 +52,19 @@ class EventStore::Impl {
   // A RocksDB status met reading the log or its indexes, as FromRocks gives
   // it; a Corruption is also kept for DamageFound() and logged, once each.
   absl::Status ReadFailure(const rocksdb::Status& s, absl::string_view what) const;
+  // DataLoss for positions `from`..`to`, absent from the log below its last
+  // position (positions are dense: they were acknowledged, and lost since);
+  // kept for DamageFound() and logged, once each, as a damaged block is.
+  absl::Status MissingPositions(uint64_t from, uint64_t to) const;
+  // At open: DataLoss unless the events the write-ahead logs gave back are
+  // dense and follow on from the table files' last one. A WAL deleted or cut
+  // short between two others (which track_and_verify_wals_in_manifest does
+  // not see in a log that never flushed) leaves a hole there.
+  absl::Status CheckRecoveredPositions(uint64_t last);
+  // Keeps `status`, a read's failure on damage found in the log's files, for
+  // DamageFound() and the data folder's record (once per `source`), logs it
+  // at ERROR, and returns it.
+  absl::Status DamageFoundOnRead(std::string source, const absl::Status& status) const;
   std::vector<std::string> DamageFound() const;
   // DataLoss if `position` is marked damaged.
   absl::Status CheckNotDamaged(uint64_t position) const {
@@ -94,6 +107,10 @@ class EventStore::Impl {
   std::shared_ptr<internal::StoreListener> listener_;
   std::unique_ptr<DiskSpace> disk_;
   bool read_only_ = false;
+  // Refused at open for what the write-ahead logs gave back: closed without
+  // a flush, which would put what they held (with its hole) in table files,
+  // and leave nothing for the next open to find.
+  bool refused_recovery_ = false;
   std::string read_only_reason_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
