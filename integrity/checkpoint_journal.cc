@@ -25,6 +25,12 @@ namespace {
 constexpr char kComponent[] = "integrity";
 
 absl::Status Errno(const std::string& what) {
+  if (errno == ENOSPC || errno == EDQUOT) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, ": ", strerror(errno),
+        ". Free space on the disk holding the checkpoint journal: no checkpoint is signed "
+        "until then (appends go on), and the signer tries again at the next one"));
+  }
   return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
 }
 
@@ -174,7 +180,12 @@ absl::Status CheckpointJournal::Append(const v1::SignedCheckpoint& checkpoint) {
         "the checkpoint journal already holds tree size ", latest_->checkpoint().tree_size(),
         "; a checkpoint of ", checkpoint.checkpoint().tree_size(), " would go backwards"));
   }
-  const ssize_t n = ::write(fd_, line.data(), line.size());
+  ssize_t n = ::write(fd_, line.data(), line.size());
+  if (n >= 0 && n < static_cast<ssize_t>(line.size())) {
+    // Short: the rest, once, so that a full disk says so (ENOSPC).
+    const ssize_t more = ::write(fd_, line.data() + n, line.size() - static_cast<size_t>(n));
+    n = more < 0 ? -1 : n + more;
+  }
   if (n != static_cast<ssize_t>(line.size())) {
     const absl::Status error = n < 0 ? Errno(absl::StrCat("cannot write to ", path_))
                                      : absl::InternalError(absl::StrCat("short write to ", path_));
@@ -249,8 +260,9 @@ absl::StatusOr<v1::SignedCheckpoint> CheckpointJournal::Find(uint64_t tree_size)
     return WithErrorInfo(
         absl::NotFoundError(absl::StrCat(
             "tree_size: no checkpoint was signed at tree size ", tree_size,
-            "; ListCheckpoints lists those that were (at every 10,000 events and at least "
-            "every minute)")),
+            "; ListCheckpoints lists those that were (at every audit.checkpointEveryEvents "
+            "events and every audit.checkpointEverySeconds while the log grows: by default "
+            "10,000 and 60)")),
         "NO_SUCH_CHECKPOINT", {{"field", "tree_size"}});
   }
   return ReadAt(it->offset);

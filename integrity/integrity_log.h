@@ -372,6 +372,9 @@ class IntegrityLog final : public storage::CommitHook {
   std::string chain_head_ ABSL_GUARDED_BY(mu_);
   uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time signed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // After a failed signing, the checkpointer tries again no sooner than
+  // this, however many events are waiting (RunCheckpointer).
+  absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // The checkpoint thread is to bring the map to the log now, not at the
   // next checkpoint due (MapFarBehind, or a map behind the log at Open).

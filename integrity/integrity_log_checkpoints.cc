@@ -290,8 +290,14 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
   c.set_root_hash(std::move(root));
   EH_ASSIGN_OR_RETURN(std::string chain, ChainHashAt(tree_size));
   c.set_chain_head(std::move(chain));
-  EH_ASSIGN_OR_RETURN(std::string map_root, UpdateStreamMap(tree_size));
-  c.set_stream_map_root(std::move(map_root));
+  absl::StatusOr<std::string> map_root = UpdateStreamMap(tree_size);
+  if (absl::IsDataLoss(map_root.status())) {
+    // Damage, to the log or to the map: listed, whoever asked (status,
+    // health), as well as answered.
+    AddProblem(absl::StrCat("no checkpoint can be signed: ", map_root.status().message()));
+  }
+  EH_RETURN_IF_ERROR(map_root.status());
+  c.set_stream_map_root(*std::move(map_root));
   const absl::Time now = options_.clock();
   *c.mutable_timestamp() = ToProtoTime(now);
   EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint, SignCheckpoint(key_, c));
@@ -376,8 +382,15 @@ void IntegrityLog::RunCheckpointer() {
       auto next_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return every == 0 ? UINT64_MAX : (signed_size_ / every + 1) * every;
       };
+      // After a failure, the count waits for the retry time: it would
+      // otherwise be reached again at once, and the same failure logged in a
+      // loop (an outside test saw thousands of ERROR lines a second, and a
+      // core kept busy, while the journal's disk was full).
+      auto count_due = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return range_.size() >= next_due() && options_.clock() >= retry_at_;
+      };
       auto count_reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || map_build_requested_ || range_.size() >= next_due();
+        return stop_ || map_build_requested_ || count_due();
       };
       const absl::Duration wait =
           range_.size() > signed_size_
@@ -389,7 +402,7 @@ void IntegrityLog::RunCheckpointer() {
       if (map_build_requested_) {  // a map behind, found by a caller or at Open
         map_build_requested_ = false;
         size = std::min(range_.size(), next_due());  // never past a multiple
-      } else if (range_.size() >= next_due()) {
+      } else if (count_due()) {
         size = next_due();
       } else if (range_.size() > signed_size_ &&
                  options_.clock() - signed_at_ >= options_.checkpoint_every) {
@@ -402,6 +415,12 @@ void IntegrityLog::RunCheckpointer() {
     if (auto s = built.ok() ? SignAndStore(size) : built; !s.ok()) {
       if (absl::IsCancelled(s.status())) return;  // stopping (Stop() says so)
       logging::Error(kComponent, s.status().ToString());
+      // Damage (to the log, or to the stream-head map, which has no other
+      // reader): listed, so status says so and health is NOT_SERVING, not
+      // only a line in the log once a minute.
+      if (absl::IsDataLoss(s.status())) {
+        AddProblem(absl::StrCat("no checkpoint can be signed: ", s.status().message()));
+      }
       {
         // Not refused on its account any more: the next caller that needs
         // the map asks for the build again (MapFarBehind).
@@ -409,8 +428,10 @@ void IntegrityLog::RunCheckpointer() {
         map_build_.reset();
       }
       absl::MutexLock lock(&mu_);
-      // Not again at once: wait for the time to come round.
+      // Not again at once: wait for the time to come round, whatever the
+      // count.
       signed_at_ = options_.clock();
+      retry_at_ = signed_at_ + std::max(options_.checkpoint_every, absl::Seconds(1));
     }
   }
 }

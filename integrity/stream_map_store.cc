@@ -31,9 +31,11 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   // The map is derived from the log: damage to it is repaired by deleting
   // it, and the operator is told so.
-  return absl::InternalError(absl::StrCat(
-      "stream-head map: ", what, ": ", s.ToString(),
-      s.IsCorruption() ? " (the stream-head map's folder, stream-map/ in the data folder, can be "
+  return absl::Status(
+      s.IsCorruption() ? absl::StatusCode::kDataLoss : absl::StatusCode::kInternal,
+      absl::StrCat("stream-head map: ", what, ": ", s.ToString(),
+                   s.IsCorruption()
+                       ? " (the stream-head map's folder, stream-map/ in the data folder, can be "
                          "deleted while evenhandd is stopped: it is rebuilt from the log)"
                        : ""));
 }

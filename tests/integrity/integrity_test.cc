@@ -1,9 +1,10 @@
 // The canonical encoding, Ed25519 checkpoints, the store-backed tree and
 // hash chain, and the stream-head map (bundle_test.cc and tiled_tree_test.cc
 // have the rest).
-#include "tests/integrity/integrity_log_fixture.h"
+#include <fstream>
 
 #include "base/error_details.h"
+#include "tests/integrity/integrity_log_fixture.h"
 
 namespace evenhand::integrity {
 namespace {
@@ -363,6 +364,54 @@ TEST_F(IntegrityLogTest, TheMapInItsOwnRocksDbSurvivesARestartAndIsRebuiltIfDele
                                {head.last_revision(), head.last_position()},
                                {head.siblings().begin(), head.siblings().end()}));
   }
+}
+
+// A block of the stream-head map's own RocksDB damaged: the checkpoint that
+// needs it fails with DATA_LOSS saying the map can be deleted and rebuilt,
+// and the damage is listed (status, health), not only logged.
+TEST_F(IntegrityLogTest, DamageToTheStreamMapIsListedAsAProblem) {
+  OpenWithItsOwnMap();
+  // Enough streams for the map's table file to span many blocks.
+  for (int i = 0; i < 1500; ++i) {
+    ASSERT_OK(
+        store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(), SomeEvents(1)));
+  }
+  ASSERT_OK(log_->CheckpointNow());
+  TearDown();  // the map flushed
+  for (const auto& f : std::filesystem::directory_iterator(dir_.Sub("stream-map"))) {
+    if (f.path().extension() != ".sst") continue;
+    std::fstream file(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = std::filesystem::file_size(f.path());
+    for (uint64_t at = size / 8; at < size * 3 / 4; at += 997) {
+      file.seekg(static_cast<std::streamoff>(at));
+      char c;
+      file.get(c);
+      file.seekp(static_cast<std::streamoff>(at));
+      file.put(static_cast<char>(c ^ 0x40));
+    }
+  }
+  Open(/*with_integrity=*/false);
+  auto reopened = [&] {
+    IntegrityOptions io;
+    io.signing_key_file = dir_.Sub("key.pem");
+    io.journal_file = dir_.Sub("checkpoints.jsonl");
+    io.stream_map_dir = dir_.Sub("stream-map");
+    return IntegrityLog::Open(store_.get(), io);
+  }();
+  if (!reopened.ok()) {
+    // Met at the start instead: refused, saying what to do.
+    EXPECT_THAT(reopened.status().message(), HasSubstr("it is rebuilt from the log"));
+    return;
+  }
+  log_ = std::move(*reopened);
+  for (int i = 0; i < 1500; ++i) {
+    ASSERT_OK(
+        store_->Append(absl::StrCat("s-", i), storage::ExpectedRevision::Any(), SomeEvents(1)));
+  }
+  EXPECT_THAT(log_->CheckpointNow().status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("stream-head map"), HasSubstr("rebuilt from the log"))));
+  EXPECT_THAT(log_->problems(), ::testing::Contains(HasSubstr("no checkpoint can be signed")));
 }
 
 // A stop never waits for the stream-head map of the whole log: with the map

@@ -12,14 +12,16 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "clients/audit_client.h"
 #include "clients/event_log_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/events.h"
-#include "tests/testing/status_matchers.h"
 #include "tests/testing/log_files.h"
+#include "tests/testing/small_disk.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evenhand {
@@ -31,6 +33,7 @@ using ::evenhand::testing::AppendRequestOf;
 using ::evenhand::testing::ChildServer;
 using ::evenhand::testing::LogOnlyConfig;
 using ::evenhand::testing::ReadFile;
+using ::evenhand::testing::SmallDisk;
 using ::evenhand::testing::SomeEvents;
 using ::evenhand::testing::TempDir;
 using ::evenhand::testing::WriteFile;
@@ -203,6 +206,47 @@ TEST(CheckpointJournalTest, AnotherLogsSigningKeyIsNamedAsSuchNotAsADamagedJourn
   EXPECT_THAT(child.Log(), AllOf(HasSubstr("but the data folder's signing key is"),
                                  HasSubstr("is not this log's key"),
                                  ::testing::Not(HasSubstr("is damaged at line"))));
+}
+
+// The journal's disk full: no checkpoint can be signed, and the log says so
+// with what to do once per checkpoint interval, not in a loop however many
+// events wait (an outside test saw thousands of ERROR lines a second, and a
+// core kept busy). Appends go on; with room again, checkpoints are signed.
+TEST(CheckpointJournalTest, AFullJournalDiskIsToldOncePerIntervalNotInALoop) {
+  TempDir dir;
+  SmallDisk disk(dir.Sub("journal-disk"), 1);
+  if (!disk.ok()) GTEST_SKIP() << disk.reason();
+  const std::string config = LogOnlyConfig(
+      dir, absl::StrCat(", \"audit\": {\"checkpointJournal\": \"", dir.Sub("journal-disk/j.jsonl"),
+                        "\", \"checkpointEverySeconds\": 60, \"checkpointEveryEvents\": 5}"));
+  ChildServer child(dir, 0, {config});
+  child.Start();
+  if (HasFatalFailure()) return;
+  for (int i = 0; i < 5; ++i) ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+  // Signed (now, if the checkpointer has not yet come to it).
+  absl::StatusOr<v1::SignedCheckpoint> first = child.audit().GetCheckpoint();
+  ASSERT_OK(first);
+  ASSERT_EQ(first->checkpoint().tree_size(), 5u);
+  disk.FillLeaving(0);
+  // Forty times the count that asks for a checkpoint.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+  }
+  absl::SleepFor(absl::Seconds(3));
+  const std::string log = child.Log();
+  size_t told = 0;
+  for (size_t at = log.find("Free space on the disk holding the checkpoint journal");
+       at != std::string::npos;
+       at = log.find("Free space on the disk holding the checkpoint journal", at + 1)) {
+    ++told;
+  }
+  EXPECT_GE(told, 1u) << log;
+  EXPECT_LE(told, 2u) << "the same failure, again and again:\n" << log.substr(0, 4000);
+  EXPECT_THAT(log, HasSubstr("No space left on device"));
+  disk.RemoveFillers();
+  absl::StatusOr<v1::SignedCheckpoint> signed_now = child.audit().GetCheckpoint();
+  ASSERT_OK(signed_now);
+  EXPECT_EQ(signed_now->checkpoint().tree_size(), 205u);
 }
 
 }  // namespace
