@@ -589,6 +589,11 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
   {
     std::vector<std::string> groups;
     for (const v1::GroupMetrics& g : report->groups()) groups.push_back(g.group_id());
+    // And a group with a finding in the period but no figures in it (one
+    // dissolved before it, named by an event after): known, and asked for.
+    for (const v1::Finding& f : report->findings()) {
+      if (!f.group_id().empty()) groups.push_back(f.group_id());
+    }
     for (const std::string& g : request->group_ids()) {
       if (std::find(groups.begin(), groups.end(), g) == groups.end()) {
         return ToGrpcStatus(InvalidFieldError(

@@ -78,7 +78,21 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
   }
   auto tally = [&](const std::string& group) -> GroupTally* {
     auto it = tallies.find(group);
-    return it == tallies.end() ? nullptr : &it->second;
+    if (it != tallies.end()) return &it->second;
+    // A group dissolved before the period that something in it still names
+    // (an offer to it, its request, recorded after it was dissolved: the
+    // data-quality rule flags them) gets a row of its own, so that every
+    // contribution is counted in the period it happened in, and a year's
+    // figures are the sum of its quarters' (found by an outside test).
+    auto g = b.indexes().group_by_id.find(group);
+    if (g == b.indexes().group_by_id.end()) return nullptr;
+    std::optional<Seen> recognised = b.First(*g->second, v1::Payload::kPoliticalGroupRecognised);
+    if (!recognised || recognised->at >= end) return nullptr;
+    GroupTally& t = tallies[group];
+    t.metrics.set_group_id(group);
+    t.metrics.set_name(b.GroupName(group));
+    t.metrics.set_councillors(static_cast<uint32_t>(b.GroupMembersAt(group, last_instant).size()));
+    return &t;
   };
 
   // What the period's cases contribute: summed by the findings index as the

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 #include <random>
@@ -21,6 +22,7 @@ namespace evenhand::projections {
 namespace {
 
 using ::evenhand::testing::At;
+using ::evenhand::testing::CouncilScenario;
 using ::evenhand::testing::Proto;
 
 // A year of a council, with the planted breaches and some corrections,
@@ -313,6 +315,28 @@ TEST_F(FairnessProjectionTest, ReplayingEventsAlreadyFoldedChangesNothing) {
   const uint64_t n = log_->size();
   EXPECT_EQ(Report(twice, n, absl::InfinitePast(), absl::InfiniteFuture()),
             Report(once, n, absl::InfinitePast(), absl::InfiniteFuture()));
+}
+
+// A group dissolved before the period that events in it still name (an
+// offer to it, recorded after it was dissolved; the data-quality rule flags
+// such events): counted in that period, in a row of its own, so that a
+// year's figures are the sum of its parts (found by an outside test).
+TEST(GroupFiguresTest, AGroupDissolvedBeforeThePeriodKeepsARowForWhatNamesItInIt) {
+  CouncilScenario s;
+  s.Dissolve(At(2026, 6, 1), "green");
+  s.Offer(At(2026, 6, 10), "O-1", "green", "parks");
+  auto offered = [&](absl::Time from, absl::Time to) -> std::optional<uint32_t> {
+    const v1::FairnessReport report = s.Report(At(2026, 12, 1), std::nullopt, from, to);
+    for (const v1::GroupMetrics& g : report.groups()) {
+      if (g.group_id() == "green") return g.briefings_offered();
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(offered(At(2026, 1, 1, 0), At(2027, 1, 1, 0)), 1u);
+  EXPECT_EQ(offered(At(2026, 1, 1, 0), At(2026, 6, 2, 0)), 0u);
+  EXPECT_EQ(offered(At(2026, 6, 2, 0), At(2027, 1, 1, 0)), 1u);
+  // Nothing in the period names it: no row.
+  EXPECT_EQ(offered(At(2026, 7, 1, 0), At(2027, 1, 1, 0)), std::nullopt);
 }
 
 }  // namespace
