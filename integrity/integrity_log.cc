@@ -33,6 +33,7 @@ using log_internal::Hex;
 using log_internal::kComponent;
 using tree_keys::ChainKey;
 using tree_keys::kJournalKey;
+using tree_keys::kJournalSignedKey;
 
 std::string DefaultJournalPath(const std::string& data_dir) {
   std::string dir = data_dir;
@@ -270,6 +271,41 @@ absl::Status IntegrityLog::OpenJournal() {
   std::string started;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, kJournalKey, &started);
   if (!s.ok() && !s.IsNotFound()) return ReadFailure(s, "cannot read the journal's record");
+  std::string ignored_value;
+  rocksdb::Status had_signed =
+      db->Get(rocksdb::ReadOptions(), cf, kJournalSignedKey, &ignored_value);
+  if (!had_signed.ok() && !had_signed.IsNotFound()) {
+    return ReadFailure(had_signed, "cannot read the journal's record");
+  }
+  // A journal starts again (a new one, as asked): it has signed nothing.
+  auto forget_signed = [&]() -> absl::Status {
+    absl::MutexLock sign_lock(&sign_mu_);
+    journal_signed_recorded_ = false;
+    if (read_only) return absl::OkStatus();
+    return FromRocks(db->Delete(rocksdb::WriteOptions(), cf, kJournalSignedKey),
+                     "cannot record the new journal");
+  };
+  {
+    absl::MutexLock sign_lock(&sign_mu_);
+    journal_signed_recorded_ = had_signed.ok();
+  }
+  if (!journal_->created() && had_signed.ok() && !journal_->Latest()) {
+    // The file is there, but what it held is gone: an emptied journal is a
+    // deleted one (an outside test emptied it, and the start said nothing).
+    const std::string problem = absl::StrCat(
+        "the checkpoint journal ", options_.journal_file,
+        " holds no checkpoint, but this log has signed checkpoints into it (",
+        s.ok() ? started : std::string("a journal"),
+        "): it was emptied or replaced by an empty file. Restore the journal from a backup (it "
+        "is only ever appended to) or point audit.checkpointJournal at it");
+    if (!options_.start_new_journal) {
+      journal_.reset();
+      return absl::DataLossError(absl::StrCat(
+          problem, "; or start once with --start_new_checkpoint_journal to begin a new one"));
+    }
+    logging::Error(kComponent, absl::StrCat(problem, ". Starting a new journal, as asked"));
+    EH_RETURN_IF_ERROR(forget_signed());
+  }
   if (journal_->created() && s.ok()) {
     // The log had a journal, and it is gone.
     const std::string problem = absl::StrCat(
@@ -288,6 +324,7 @@ absl::Status IntegrityLog::OpenJournal() {
           problem, "; or start once with --start_new_checkpoint_journal to begin a new one"));
     }
     logging::Error(kComponent, absl::StrCat(problem, ". Starting a new journal, as asked"));
+    EH_RETURN_IF_ERROR(forget_signed());
   }
   if (journal_->created() || !s.ok()) {
     // A log from before the journal kept its checkpoints in RocksDB: they
@@ -327,6 +364,7 @@ absl::Status IntegrityLog::OpenJournal() {
   absl::Status checked = CheckAgainstJournal();
   if (!checked.ok() && absl::IsDataLoss(checked) && options_.start_new_journal) {
     EH_ASSIGN_OR_RETURN(std::string aside, journal_->Supersede());
+    EH_RETURN_IF_ERROR(forget_signed());
     logging::Error(kComponent,
                    absl::StrCat(checked.message(),
                                 ". Continuing as asked: the old journal is kept "

@@ -343,6 +343,9 @@ class IntegrityLog final : public storage::CommitHook {
   // OpenLayout, or once the catch-up is done; Open() only).
   bool layout_done_ = false;
   std::unique_ptr<CheckpointJournal> journal_;
+  // Whether the log records that its journal holds a checkpoint
+  // (kJournalSignedKey), written after the journal's first one.
+  bool journal_signed_recorded_ ABSL_GUARDED_BY(sign_mu_) = false;
 
   // Held while a checkpoint is checked against the last one, signed and
   // journaled, so two never interleave.

@@ -303,6 +303,15 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
   EH_ASSIGN_OR_RETURN(v1::SignedCheckpoint signed_checkpoint, SignCheckpoint(key_, c));
   // Auditors keep checkpoints; the log must too, before anyone sees one.
   EH_RETURN_IF_ERROR(journal_->Append(signed_checkpoint));
+  if (!journal_signed_recorded_ && !store_->write_state().read_only) {
+    // The log remembers that its journal holds a checkpoint: one found
+    // empty at a later start was emptied (OpenJournal). Unsynced: lost in a
+    // crash, it is written again at the next checkpoint.
+    rocksdb::Status s =
+        store_->db()->Put(rocksdb::WriteOptions(), store_->ColumnFamily(kColumnFamily),
+                          tree_keys::kJournalSignedKey, "1");
+    if (s.ok()) journal_signed_recorded_ = true;
+  }
   {
     absl::MutexLock stats(&stats_mu_);
     if (map_build_ && tree_size >= map_build_->to) map_build_.reset();

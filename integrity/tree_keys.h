@@ -11,6 +11,9 @@
 //   "f"                        -> kTiledLayout: the tree holds every event
 //   "p"                        -> BE64(tree size) during a catch-up
 //   "j"                        -> where the checkpoint journal is (text)
+//   "J"                        -> present once the journal holds a
+//                                 checkpoint (a journal found empty at a
+//                                 later start was emptied)
 //   "k" ...                    -> checkpoints stored before the journal
 //   "m" / "M"                  -> the stream-head map (stream_map_store.h)
 // and of the older layout, converted on start:
@@ -31,6 +34,7 @@ inline constexpr char kLayoutKey[] = "f";
 inline constexpr char kTiledLayout[] = "tiles-v1";
 inline constexpr char kCatchUpKey[] = "p";
 inline constexpr char kJournalKey[] = "j";
+inline constexpr char kJournalSignedKey[] = "J";
 // The older layout's.
 inline constexpr char kOldSizeKey[] = "s";
 inline constexpr char kOldNodePrefix[] = "n";

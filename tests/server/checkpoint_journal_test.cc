@@ -40,13 +40,12 @@ using ::evenhand::testing::WriteFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-
-// Starts evenhandd on dir's data folder, appends `n` new events one at a
-// time and stops it cleanly, which signs a checkpoint over the whole log.
-// Returns the root of its tree of `size` events.
-std::string AppendAndStop(const TempDir& dir, int generation, const std::string& config, int n,
-                          uint64_t size) {
-  ChildServer child(dir, generation, {config});
+// Starts evenhandd on dir's data folder (with `args`), appends `n` new
+// events one at a time and stops it cleanly, which signs a checkpoint over
+// the whole log. Returns the root of its tree of `size` events.
+std::string AppendAndStopWith(const TempDir& dir, int generation,
+                              const std::vector<std::string>& args, int n, uint64_t size) {
+  ChildServer child(dir, generation, args);
   child.Start();
   if (::testing::Test::HasFatalFailure()) return "";
   for (int i = 0; i < n; ++i) EXPECT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
@@ -56,6 +55,11 @@ std::string AppendAndStop(const TempDir& dir, int generation, const std::string&
   const int status = child.Wait();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << child.Log();
   return head.ok() ? head->root_hash() : "";
+}
+
+std::string AppendAndStop(const TempDir& dir, int generation, const std::string& config, int n,
+                          uint64_t size) {
+  return AppendAndStopWith(dir, generation, {config}, n, size);
 }
 
 TEST(LogForkTest, ALogThatIsNotTheOneSignedIsRefusedAtStartNamingWhereItDiffers) {
@@ -156,6 +160,37 @@ TEST(CheckpointJournalTest, ADeletedJournalIsRefusedAtEveryStartUntilTheOperator
   auto r = continued.client().Append(AppendRequestOf("s", SomeEvents(1)));
   ASSERT_OK(r);
   EXPECT_EQ(r->positions(0), 6u);
+}
+
+// Emptied rather than deleted (its file left, what it held gone): refused
+// the same way, at every start, until the operator decides.
+TEST(CheckpointJournalTest, AnEmptiedJournalIsRefusedAsADeletedOneIs) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  const std::string journal = dir.Sub("data.checkpoints.jsonl");
+  AppendAndStop(dir, 0, config, 5, 5);
+  if (HasFatalFailure()) return;
+  ASSERT_FALSE(ReadFile(journal).empty());
+  WriteFile(journal, "");
+  for (int generation = 1; generation <= 2; ++generation) {
+    ChildServer child(dir, generation, {config});
+    const int status = child.StartExpectingFailure();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << child.Log();
+    EXPECT_THAT(child.Log(),
+                AllOf(HasSubstr("the checkpoint journal " + journal + " holds no checkpoint"),
+                      HasSubstr("it was emptied"), HasSubstr("Restore the journal from a backup"),
+                      HasSubstr("--start_new_checkpoint_journal")));
+  }
+  // The operator knowingly starts a new journal: the log goes on from 5,
+  // and later starts take the new journal for this log's.
+  AppendAndStopWith(dir, 3, {config, "--start_new_checkpoint_journal"}, 1, 6);
+  if (HasFatalFailure()) return;
+  ChildServer again(dir, 4, {config});
+  again.Start();
+  if (HasFatalFailure()) return;
+  auto r = again.client().Append(AppendRequestOf("s", SomeEvents(1)));
+  ASSERT_OK(r);
+  EXPECT_EQ(r->positions(0), 7u);
 }
 
 TEST(CheckpointJournalTest, ATornLastLineIsDroppedWithAWarningAndTheServerStarts) {
