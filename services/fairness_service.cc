@@ -591,8 +591,13 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
     for (const v1::GroupMetrics& g : report->groups()) groups.push_back(g.group_id());
     // And a group with a finding in the period but no figures in it (one
     // dissolved before it, named by an event after): known, and asked for.
+    // (The findings kept are those the filters accept, the group's included:
+    // a group asked for that has one is known.)
     for (const v1::Finding& f : report->findings()) {
-      if (!f.group_id().empty()) groups.push_back(f.group_id());
+      if (!f.group_id().empty() &&
+          std::find(groups.begin(), groups.end(), f.group_id()) == groups.end()) {
+        groups.push_back(f.group_id());
+      }
     }
     for (const std::string& g : request->group_ids()) {
       if (std::find(groups.begin(), groups.end(), g) == groups.end()) {

@@ -132,6 +132,10 @@ struct GroupTally {
   Distribution minutes_per_briefing;
   Distribution reply_days;
   std::vector<Seen> declines, late_replies;
+  // The row of a group dissolved before the period, made for what events in
+  // the period still name (metrics.cc): shown if it counts anything, never
+  // compared by access-parity.
+  bool dissolved_before = false;
 
   // Adds one contribution counted in the period (sign -1: takes it back).
   void Add(const Contribution& x, bool not_yet_due, int sign = 1);

@@ -89,6 +89,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     std::optional<Seen> recognised = b.First(*g->second, v1::Payload::kPoliticalGroupRecognised);
     if (!recognised || recognised->at >= end) return nullptr;
     GroupTally& t = tallies[group];
+    t.dissolved_before = true;
     t.metrics.set_group_id(group);
     t.metrics.set_name(b.GroupName(group));
     t.metrics.set_councillors(static_cast<uint32_t>(b.GroupMembersAt(group, last_instant).size()));
@@ -155,6 +156,20 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
         });
     return out;
   };
+  // A dissolved group's row that counts nothing (contributions taken back,
+  // summing as of an earlier position) is not shown: the derived report,
+  // which only adds, never makes one.
+  for (auto it = tallies.begin(); it != tallies.end();) {
+    v1::GroupMetrics counts = it->second.metrics;
+    counts.clear_group_id();
+    counts.clear_name();
+    counts.clear_councillors();
+    if (it->second.dissolved_before && counts.ByteSizeLong() == 0) {
+      it = tallies.erase(it);
+    } else {
+      ++it;
+    }
+  }
   const absl::flat_hash_map<std::string, double> mean_sizes = MeanGroupSizes(b);
   for (auto& [id, t] : tallies) {
     v1::GroupMetrics& m = t.metrics;
@@ -186,11 +201,14 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     if (v.size() > kMaxEvidence) v.resize(kMaxEvidence);
     return v;
   };
+  // Groups that existed in the period, each against the others: a group
+  // dissolved before it is neither compared nor counted among the others.
   for (auto& [id, t] : tallies) {
+    if (t.dissolved_before) continue;
     uint64_t declined_others = 0, approved_others = 0, late_others = 0, in_time_others = 0;
     Distribution minutes_others;
     for (auto& [other_id, o] : tallies) {
-      if (other_id == id) continue;
+      if (other_id == id || o.dissolved_before) continue;
       declined_others += o.metrics.briefings_declined() - o.metrics.briefings_declined_required();
       approved_others += o.metrics.briefings_approved();
       late_others += o.metrics.queries_replied_late() + o.metrics.queries_unanswered();

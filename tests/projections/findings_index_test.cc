@@ -496,6 +496,35 @@ TEST(FindingsIndexLinkedTest, ABriefingGivenAtAMeetingLongAfterItsOwnFactsIsInTh
   }
 }
 
+// A group dissolved before the period that an offer recorded later names:
+// the summed figures (which take back what came after the report's
+// position) and the derived report agree as of every position, the row
+// appearing only once the offer is in the log (review).
+TEST(FindingsIndexDissolvedTest, ADissolvedGroupsRowIsTheSameSummedOrDerivedAsOfAnyPosition) {
+  testing::CouncilScenario s;
+  s.Dissolve(testing::At(2026, 6, 1), "green");
+  const uint64_t before_offer = s.events().size();
+  s.Offer(testing::At(2026, 6, 10), "O-1", "green", "parks");
+  s.Request(testing::At(2026, 6, 11), "B-1", "labour", "parks");
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok());
+  const FairnessSettings settings;
+  FairnessProjection projection;
+  projection.IndexFindings(settings, *calendar);
+  for (const v1::RecordedEvent& e : s.events()) projection.Apply(e);
+  for (uint64_t p = before_offer; p <= s.events().size(); ++p) {
+    const ReportQuery q{testing::At(2026, 6, 2), testing::At(2026, 7, 1), p,
+                        testing::At(2026, 7, 1)};
+    const v1::FairnessReport served = projection.Report(q, settings, *calendar);
+    EXPECT_EQ(served.SerializeAsString(),
+              projection.DerivedReport(q, settings, *calendar).SerializeAsString())
+        << "as of position " << p;
+    bool green = false;
+    for (const auto& g : served.groups()) green |= g.group_id() == "green";
+    EXPECT_EQ(green, p > before_offer) << "as of position " << p;
+  }
+}
+
 TEST(FindingsIndexDemoTest, TheDemoReportIsTheSame) {
   auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
   ASSERT_TRUE(calendar.ok());
