@@ -27,9 +27,7 @@ constexpr char kComponent[] = "integrity";
 absl::Status Errno(const std::string& what) {
   if (errno == ENOSPC || errno == EDQUOT) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        what, ": ", strerror(errno),
-        ". Free space on the disk holding the checkpoint journal: no checkpoint is signed "
-        "until then (appends go on), and the signer tries again at the next one"));
+        what, ": ", strerror(errno), ". Free space on the disk holding the checkpoint journal"));
   }
   return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
 }
@@ -187,8 +185,14 @@ absl::Status CheckpointJournal::Append(const v1::SignedCheckpoint& checkpoint) {
     n = more < 0 ? -1 : n + more;
   }
   if (n != static_cast<ssize_t>(line.size())) {
-    const absl::Status error = n < 0 ? Errno(absl::StrCat("cannot write to ", path_))
-                                     : absl::InternalError(absl::StrCat("short write to ", path_));
+    absl::Status error = n < 0 ? Errno(absl::StrCat("cannot write to ", path_))
+                               : absl::InternalError(absl::StrCat("short write to ", path_));
+    if (absl::IsResourceExhausted(error)) {
+      error = absl::ResourceExhaustedError(
+          absl::StrCat(error.message(),
+                       ": no checkpoint is signed until then (appends go on), and the signer "
+                       "tries again at the next one"));
+    }
     // Leave no partial line behind for the next append to follow.
     if (::ftruncate(fd_, static_cast<off_t>(file_size_)) != 0) {
       logging::Error(kComponent,

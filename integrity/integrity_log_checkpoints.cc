@@ -322,6 +322,7 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
       signed_size_ = tree_size;
       signed_at_ = now;
     }
+    retry_at_ = absl::InfinitePast();  // signed: the count is heeded again
   }
   DropReplacedRuns();
   return signed_checkpoint;

@@ -565,14 +565,24 @@ absl::Status EventStore::Impl::ReadFailure(const rocksdb::Status& s,
 }
 
 absl::Status EventStore::Impl::MissingPositions(uint64_t from, uint64_t to) const {
+  // The whole hole, wherever the read that met it began (one finding each).
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
+    if (from > 1) {
+      it->SeekForPrev(BigEndian64(from - 1));
+      from = it->Valid() ? ReadBigEndian64(it->key().ToStringView()) + 1 : 1;
+    }
+    it->Seek(BigEndian64(to + 1));
+    if (it->Valid()) to = ReadBigEndian64(it->key().ToStringView()) - 1;
+  }
   const std::string which =
       from == to ? absl::StrCat("position ", from) : absl::StrCat("positions ", from, "..", to);
   const absl::Status status = absl::DataLossError(absl::StrCat(
       "storage: ", which, " ", from == to ? "is" : "are",
       " missing from the log, although the log goes on to position ", LastPosition(),
       ": every position up to the last was acknowledged, so they were lost since (a write-ahead "
-      "log file deleted or cut short, or a table file removed, while the server was stopped?). "
-      "Restore the data folder from a backup (evenhand restore)"));
+      "log file deleted or cut short while the server was stopped, and written into the table "
+      "files by a later start?). Restore the data folder from a backup (evenhand restore)"));
   return DamageFoundOnRead(absl::StrCat(which, " missing"), status);
 }
 

@@ -200,10 +200,6 @@ TEST_F(FairnessServiceTest, TheFindingsIndexSurvivesARestartWithItsHistory) {
   EXPECT_TRUE(in_slices == at_once) << in_slices.size() << " records against " << at_once.size();
 }
 
-// With no case's facts kept in memory once checkpointed (the budget is
-// fairness.case_cache_mib; here none at all), every decision and report
-// reads them back from the checkpoint's RocksDB, and every report is the one
-// a projection holding them all gives: while folding, rebuilt, restarted.
 // An index checkpointed by a build whose rules decide differently (before
 // an upgrade: its fingerprint holds another digest of the sources that
 // decide) is never served: every case is decided again as of the log's end,
@@ -247,6 +243,10 @@ TEST_F(FairnessServiceTest, AFindingsIndexOfABuildWithOtherRulesIsDecidedAgain) 
   EXPECT_EQ(Report(request).SerializeAsString(), report);
 }
 
+// With no case's facts kept in memory once checkpointed (the budget is
+// fairness.case_cache_mib; here none at all), every decision and report
+// reads them back from the checkpoint's RocksDB, and every report is the one
+// a projection holding them all gives: while folding, rebuilt, restarted.
 TEST_F(FairnessServiceTest, CasesLeaveMemoryOnceCheckpointedAndReportsStayTheSame) {
   v1::ServerConfig config;
   config.mutable_metrics()->set_listen("127.0.0.1:0");

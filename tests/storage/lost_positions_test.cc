@@ -204,6 +204,11 @@ TEST(LostPositionsTest, AReadThatMeetsAHoleFailsNamingItAndTheFindingIsKept) {
   EXPECT_THAT(store->ReadAll(std::nullopt, Direction::kBackwards, 0, ReadFilter(), visit),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("positions 11..13 are missing")));
   EXPECT_EQ(read.size(), 27u);  // 40..14
+  // A read that begins inside it names the whole hole, once.
+  EXPECT_THAT(store->ReadAll(12, Direction::kForwards, 0, ReadFilter(), visit),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("positions 11..13 are missing")));
+  EXPECT_THAT(store->ReadAll(12, Direction::kBackwards, 0, ReadFilter(), visit),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("positions 11..13 are missing")));
   // Past it, the rest of the log reads.
   read.clear();
   EXPECT_OK(store->ReadAll(14, Direction::kForwards, 0, ReadFilter(), visit));
