@@ -492,7 +492,12 @@ absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags) {
       // "As the log stood on 1 March": at the end of that day, or now if
       // the day is not over yet.
       absl::StatusOr<absl::Time> t = ParseWhen("--as-of", flags.as_of, true);
-      if (!t.ok()) return t.status();
+      if (!t.ok()) {
+        // --as-of also takes a position: say so ("-1", "1e3" and "0x10" are
+        // none of the three).
+        return absl::InvalidArgumentError(
+            absl::StrCat(t.status().message(), ", nor a log position (a whole number, 1 or more)"));
+      }
       absl::StatusOr<absl::Time> start = ParseWhen("--as-of", flags.as_of, false);
       const absl::Time now = absl::Now();
       if (*start > now) {

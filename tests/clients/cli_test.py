@@ -295,6 +295,11 @@ class EvenHandCli(unittest.TestCase):
         result = self.cli("report", "--as-of=99999999", check=False)
         self.assertEqual(result.returncode, 3, result.stderr)
         self.assertNotIn("for the day", result.stderr)
+        # Neither a day, a time nor a position: the refusal names all three.
+        for as_of in ("-1", "1e3", "0x10"):
+            result = self.cli("report", "--as-of=" + as_of, check=False)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn("nor a log position (a whole number, 1 or more)", result.stderr)
         # Position 0 is before the first event too: no empty signed report.
         for command in (["report", "--format=json"], ["findings"]):
             result = self.cli(*command, "--as-of=0", check=False)
