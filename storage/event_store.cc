@@ -1,6 +1,7 @@
-// EventStore: opening and closing the log, its identity, damage marks, and
-// the public facade. The write pipeline is in event_store_write.cc, reads in
-// event_store_read.cc.
+// EventStore: opening and closing the log, its identity, and the public
+// facade. The write pipeline is in event_store_write.cc, reads in
+// event_store_read.cc, damage found and positions lost in
+// event_store_damage.cc.
 #include "storage/event_store.h"
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "base/error_details.h"
 #include "base/logging.h"
@@ -333,59 +333,6 @@ absl::Status EventStore::Impl::OpenDatabase() {
   return absl::OkStatus();
 }
 
-absl::Status EventStore::Impl::CheckRecoveredPositions(uint64_t last) {
-  // What the write-ahead logs gave back at this open is still in the
-  // memtables (avoid_flush_during_recovery), read alone with kMemtableTier.
-  rocksdb::ReadOptions memtables;
-  memtables.read_tier = rocksdb::kMemtableTier;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(memtables, events_cf_));
-  std::vector<std::pair<uint64_t, uint64_t>> holes;
-  uint64_t first = 0;
-  uint64_t expected = 0;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const uint64_t p = ReadBigEndian64(it->key().ToStringView());
-    if (first == 0) {
-      first = p;
-    } else if (p != expected) {
-      holes.emplace_back(expected, p - 1);
-    }
-    expected = p + 1;
-  }
-  EH_RETURN_IF_ERROR(
-      FromRocks(it->status(), "cannot read the events recovered from the write-ahead log"));
-  it.reset();
-  if (first > 1) {
-    // They follow on from the table files' last event.
-    std::unique_ptr<rocksdb::Iterator> tables(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
-    tables->SeekForPrev(BigEndian64(first - 1));
-    EH_RETURN_IF_ERROR(FromRocks(tables->status(), "cannot find where the log's tables end"));
-    const uint64_t before = tables->Valid() ? ReadBigEndian64(tables->key().ToStringView()) : 0;
-    if (before != first - 1) holes.insert(holes.begin(), {before + 1, first - 1});
-  }
-  if (holes.empty()) return absl::OkStatus();
-  uint64_t missing = 0;
-  std::vector<std::string> ranges;
-  for (const auto& [from, to] : holes) {
-    missing += to - from + 1;
-    if (ranges.size() < 5) {
-      ranges.push_back(from == to ? absl::StrCat(from) : absl::StrCat(from, "..", to));
-    }
-  }
-  if (ranges.size() < holes.size()) ranges.push_back("...");
-  absl::Status damaged = absl::DataLossError(absl::StrCat(
-      "storage: the log in ", options_.data_dir, " will not be opened: ", missing,
-      missing == 1 ? " position is" : " positions are", " missing (", absl::StrJoin(ranges, ", "),
-      ") although it goes on to position ", last,
-      ". Every position up to the last was acknowledged as durable, so these were lost since: a "
-      "write-ahead log file (a *.log file in the data folder) deleted or cut short while the "
-      "server was stopped? Opening it would serve a log with a hole that no checkpoint could "
-      "be signed over. Restore the data folder from a backup (evenhand restore), keeping this "
-      "one for investigation"));
-  damaged.SetPayload("evenhand.storage.missing_from", absl::Cord(absl::StrCat(holes[0].first)));
-  refused_recovery_ = true;
-  return damaged;
-}
-
 absl::Status EventStore::Impl::ReadIdentity() {
   std::string format;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kFormatKey, &format);
@@ -465,154 +412,6 @@ absl::Status EventStore::Impl::Close() {
   status.Update(FromRocks(db_->Close(), "closing the log"));
   db_.reset();
   return status;
-}
-
-void EventStore::Impl::MarkDamaged(uint64_t position, std::string problem) {
-  DamageFinding finding;
-  finding.kind = DamageFinding::Kind::kEvent;
-  finding.found_at = absl::Now();
-  finding.position = position;
-  finding.problem = problem;
-  {
-    absl::MutexLock lock(&damaged_mu_);
-    const bool known = damaged_.contains(position);
-    damaged_[position] = std::move(problem);
-    any_damaged_.store(true, std::memory_order_release);
-    if (known) return;
-  }
-  KeepFinding(finding);
-}
-
-void EventStore::Impl::KeepFinding(const DamageFinding& finding) const {
-  if (damage_record_ == nullptr || !record_damage_) return;
-  if (absl::Status s = damage_record_->Append(finding); !s.ok()) {
-    logging::Error(kComponent,
-                   absl::StrCat("damage found is known until the server stops, but cannot be "
-                                "recorded for the next start: ",
-                                s.message()));
-  }
-}
-
-absl::Status EventStore::Impl::LoadDamageRecord(uint64_t last) {
-  // The record is of the server's own data folder: a copy read in place (a
-  // backup's, through a file system of RocksDB's) neither has one nor gets
-  // one, and a log opened read-only writes nothing.
-  if (options_.file_system != nullptr) return absl::OkStatus();
-  damage_record_ = std::make_unique<DamageRecord>(options_.data_dir);
-  record_damage_ = !options_.read_only;
-  EH_ASSIGN_OR_RETURN(std::vector<DamageFinding> found, damage_record_->Load());
-  if (found.empty()) return absl::OkStatus();
-  absl::MutexLock lock(&damaged_mu_);
-  for (DamageFinding& f : found) {
-    const std::string when =
-        f.found_at == absl::UnixEpoch()
-            ? std::string()
-            : absl::StrCat(
-                  "found ",
-                  absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", f.found_at, absl::UTCTimeZone()), ", ");
-    std::string since =
-        absl::StrCat(" (", when, "before this start; recorded in ", damage_record_->path(), ")");
-    if (f.kind == DamageFinding::Kind::kEvent) {
-      f.source = absl::StrCat("event ", f.position);
-      f.error = absl::StrCat("the event at position ", f.position, " is damaged: ", f.problem);
-      if (f.position == 0 || f.position > last) {
-        // The log no longer reaches it (continued shorter after a lost
-        // tail): a finding still, but no later event is refused for it.
-        since += absl::StrCat("; the log now ends at position ", last);
-      } else {
-        damaged_[f.position] = f.problem;
-        any_damaged_.store(true, std::memory_order_release);
-      }
-      since += ". Restore the data folder from a backup (evenhand restore)";
-    }
-    f.error += since;
-    if (damage_found_.size() < kMaxDamageFound) {
-      damage_found_.emplace_back(std::move(f.source), std::move(f.error));
-    }
-  }
-  logging::Error(kComponent,
-                 absl::StrCat(found.size(), " damage finding(s) of earlier runs are recorded in ",
-                              damage_record_->path(),
-                              ": health is NOT_SERVING until the data folder is restored from a "
-                              "backup (evenhand restore); evenhand status lists them"));
-  return absl::OkStatus();
-}
-
-std::vector<DamagedEvent> EventStore::Impl::Damaged() const {
-  absl::MutexLock lock(&damaged_mu_);
-  std::vector<DamagedEvent> out;
-  for (const auto& [position, problem] : damaged_) out.push_back({position, problem});
-  return out;
-}
-
-absl::Status EventStore::Impl::DamagedStatus(uint64_t position) const {
-  absl::MutexLock lock(&damaged_mu_);
-  auto it = damaged_.find(position);
-  if (it == damaged_.end()) return absl::OkStatus();
-  return absl::DataLossError(
-      absl::StrCat("the event at position ", position, " is damaged: ", it->second,
-                   ". Restore the data folder from a backup (evenhand restore)"));
-}
-
-absl::Status EventStore::Impl::ReadFailure(const rocksdb::Status& s,
-                                           absl::string_view what) const {
-  if (!s.IsCorruption()) return FromRocks(s, what);
-  const absl::Status status =
-      absl::Status(FromRocks(s, what).code(),
-                   absl::StrCat(FromRocks(s, what).message(),
-                                ". Restore the data folder from a backup (evenhand restore)"));
-  return DamageFoundOnRead(s.ToString(), status);
-}
-
-absl::Status EventStore::Impl::MissingPositions(uint64_t from, uint64_t to) const {
-  // The whole hole, wherever the read that met it began (one finding each).
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
-    if (from > 1) {
-      it->SeekForPrev(BigEndian64(from - 1));
-      from = it->Valid() ? ReadBigEndian64(it->key().ToStringView()) + 1 : 1;
-    }
-    it->Seek(BigEndian64(to + 1));
-    if (it->Valid()) to = ReadBigEndian64(it->key().ToStringView()) - 1;
-  }
-  const std::string which =
-      from == to ? absl::StrCat("position ", from) : absl::StrCat("positions ", from, "..", to);
-  const absl::Status status = absl::DataLossError(absl::StrCat(
-      "storage: ", which, " ", from == to ? "is" : "are",
-      " missing from the log, although the log goes on to position ", LastPosition(),
-      ": every position up to the last was acknowledged, so they were lost since (a write-ahead "
-      "log file deleted or cut short while the server was stopped, and written into the table "
-      "files by a later start?). Restore the data folder from a backup (evenhand restore)"));
-  return DamageFoundOnRead(absl::StrCat(which, " missing"), status);
-}
-
-absl::Status EventStore::Impl::DamageFoundOnRead(std::string source,
-                                                 const absl::Status& status) const {
-  {
-    absl::MutexLock lock(&damaged_mu_);
-    if (damage_found_.size() >= kMaxDamageFound ||
-        std::any_of(damage_found_.begin(), damage_found_.end(),
-                    [&](const auto& d) { return d.first == source; })) {
-      return status;
-    }
-    damage_found_.emplace_back(source, std::string(status.message()));
-  }
-  logging::Error(kComponent,
-                 absl::StrCat("a read met damage in the log's files: ", status.message()));
-  DamageFinding finding;
-  finding.kind = DamageFinding::Kind::kRead;
-  finding.found_at = absl::Now();
-  finding.source = std::move(source);
-  finding.error = std::string(status.message());
-  KeepFinding(finding);
-  return status;
-}
-
-std::vector<std::string> EventStore::Impl::DamageFound() const {
-  absl::MutexLock lock(&damaged_mu_);
-  std::vector<std::string> out;
-  for (const auto& [rocks, error] : damage_found_) out.push_back(error);
-  return out;
 }
 
 // ---------------------------------------------------------------------------
