@@ -179,7 +179,7 @@ absl::Status EventStore::Impl::Open() {
     last_recorded_at_ = FromProtoTime(record->event().recorded_at());
   }
   it.reset();
-  EH_RETURN_IF_ERROR(CheckRecoveredPositions(last));
+  EH_RETURN_IF_ERROR(CheckRecoveredPositions(db_.get(), events_cf_));
   next_position_ = last + 1;
   last_position_.store(last, std::memory_order_release);
   feed_ = std::make_unique<LiveFeed>(options_.live_buffer_events, options_.live_buffer_bytes, last);
@@ -275,6 +275,7 @@ absl::Status EventStore::Impl::OpenDatabase() {
     const bool bloom = name == internal::kEventIdsCf || name == internal::kStreamsCf;
     descriptors.emplace_back(name, bloom ? with_bloom : plain);
   }
+  if (!read_only_) EH_RETURN_IF_ERROR(LookBeforeOpening(db_options, descriptors));
   rocksdb::DB* raw = nullptr;
   rocks_logger_->SetOpening(true);
   rocksdb::Status s =

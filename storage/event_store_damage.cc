@@ -4,6 +4,7 @@
 // hole). Each is kept in memory and in the data folder's record
 // (damage_record.h) for the next start, and listed by DamageFound().
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,12 +32,57 @@ constexpr char kComponent[] = "storage";
 
 }  // namespace
 
-absl::Status EventStore::Impl::CheckRecoveredPositions(uint64_t last) {
+absl::Status EventStore::Impl::LookBeforeOpening(
+    const rocksdb::DBOptions& db_options,
+    const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
+  // After a clean stop the write-ahead logs hold nothing: no second open.
+  // (A copy read through a file system of RocksDB's is opened read-only.)
+  if (options_.file_system != nullptr) return absl::OkStatus();
+  bool any = false;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(options_.data_dir, ec)) {
+    std::error_code size_ec;
+    if (f.path().extension() == ".log" && std::filesystem::file_size(f.path(), size_ec) > 0 &&
+        !size_ec) {
+      any = true;
+    }
+  }
+  if (!any || ec) return absl::OkStatus();
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocks_logger_->SetOpening(true);
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(db_options, options_.data_dir, descriptors, &handles, &raw);
+  rocks_logger_->SetOpening(false);
+  // Not opened (damage, a missing family): the read-write open says why.
+  if (!s.ok()) return absl::OkStatus();
+  std::unique_ptr<rocksdb::DB> look(raw);
+  rocksdb::ColumnFamilyHandle* events = nullptr;
+  for (auto* h : handles) {
+    if (h->GetName() == internal::kEventsCf) events = h;
+  }
+  absl::Status checked =
+      events == nullptr ? absl::OkStatus() : CheckRecoveredPositions(raw, events);
+  for (auto* h : handles) look->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  look->Close().PermitUncheckedError();
+  return checked;
+}
+
+absl::Status EventStore::Impl::CheckRecoveredPositions(rocksdb::DB* db,
+                                                       rocksdb::ColumnFamilyHandle* events) {
+  uint64_t last = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> end(db->NewIterator(rocksdb::ReadOptions(), events));
+    end->SeekToLast();
+    EH_RETURN_IF_ERROR(FromRocks(end->status(), "cannot find the end of the log"));
+    if (end->Valid()) last = ReadBigEndian64(end->key().ToStringView());
+  }
   // What the write-ahead logs gave back at this open is still in the
-  // memtables (avoid_flush_during_recovery), read alone with kMemtableTier.
+  // memtables (avoid_flush_during_recovery; a read-only open never
+  // flushes), read alone with kMemtableTier.
   rocksdb::ReadOptions memtables;
   memtables.read_tier = rocksdb::kMemtableTier;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(memtables, events_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(memtables, events));
   std::vector<std::pair<uint64_t, uint64_t>> holes;
   uint64_t first = 0;
   uint64_t expected = 0;
@@ -54,7 +100,7 @@ absl::Status EventStore::Impl::CheckRecoveredPositions(uint64_t last) {
   it.reset();
   if (first > 1) {
     // They follow on from the table files' last event.
-    std::unique_ptr<rocksdb::Iterator> tables(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
+    std::unique_ptr<rocksdb::Iterator> tables(db->NewIterator(rocksdb::ReadOptions(), events));
     tables->SeekForPrev(BigEndian64(first - 1));
     EH_RETURN_IF_ERROR(FromRocks(tables->status(), "cannot find where the log's tables end"));
     const uint64_t before = tables->Valid() ? ReadBigEndian64(tables->key().ToStringView()) : 0;

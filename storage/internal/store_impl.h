@@ -60,7 +60,15 @@ class EventStore::Impl {
   // dense and follow on from the table files' last one. A WAL deleted or cut
   // short between two others (which track_and_verify_wals_in_manifest does
   // not see in a log that never flushed) leaves a hole there.
-  absl::Status CheckRecoveredPositions(uint64_t last);
+  // `db` is the log opened (read-write, or read-only to look first), and
+  // `events` its events column family.
+  absl::Status CheckRecoveredPositions(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events);
+  // Before a read-write open of a log whose write-ahead logs hold writes: a
+  // read-only open (which never flushes) checked the same way, so that a
+  // hole is refused before a recovery that fills a memtable flushes it into
+  // the table files, where no later open could see it.
+  absl::Status LookBeforeOpening(const rocksdb::DBOptions& db_options,
+                                 const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
   // Keeps `status`, a read's failure on damage found in the log's files, for
   // DamageFound() and the data folder's record (once per `source`), logs it
   // at ERROR, and returns it.

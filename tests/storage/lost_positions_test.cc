@@ -121,6 +121,57 @@ TEST(LostPositionsTest, AWriteAheadLogDeletedBetweenTwoOthersIsRefusedAtOpenNami
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("(31..50)")));
 }
 
+// The same hole, opened with a memtable far smaller than what the WALs give
+// back: a read-write open would flush them into the table files on the way
+// (and delete the WALs), leaving nothing for any check at a later open. The
+// store looks first with a read-only open, which never flushes: refused,
+// and again, the folder unchanged.
+TEST(LostPositionsTest, AHoleIsRefusedEvenWhereTheRecoveryWouldFlushIt) {
+  TempDir dir;
+  const std::string run1 = dir.Sub("run1"), run2 = dir.Sub("run2"), run3 = dir.Sub("run3");
+  std::vector<uint64_t> before_second_run, second_run;
+  {
+    auto store = OpenStore(dir.Sub("live"));
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(30)));
+    CrashImage(dir.Sub("live"), run1);
+  }
+  {
+    auto store = OpenStore(run1);
+    ASSERT_NE(store, nullptr);
+    before_second_run = Wals(run1);
+    ASSERT_OK(store->Append("b", ExpectedRevision::Any(), SomeEvents(20)));
+    CrashImage(run1, run2);
+  }
+  {
+    auto store = OpenStore(run2);
+    ASSERT_NE(store, nullptr);
+    for (uint64_t n : Wals(run2)) {
+      if (!std::binary_search(before_second_run.begin(), before_second_run.end(), n)) {
+        second_run.push_back(n);
+      }
+    }
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_OK(store->Append("c", ExpectedRevision::Any(), SomeEvents(50)));
+    }
+    CrashImage(run2, run3);
+  }
+  ASSERT_EQ(second_run.size(), 1u);
+  ASSERT_TRUE(fs::remove(WalPath(run3, second_run[0])));
+  const auto wals_before = Wals(run3);
+  StoreOptions options;
+  options.data_dir = run3;
+  options.memtable_bytes = 64 << 10;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    EXPECT_THAT(EventStore::Open(options).status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr("20 positions are missing (31..50) although it goes on to "
+                                   "position 1050")))
+        << "attempt " << attempt;
+  }
+  EXPECT_EQ(Wals(run3), wals_before) << "a refused open changed the write-ahead logs";
+}
+
 // The first run's WAL deleted instead (nothing below the second run's
 // events is left): positions 1..30 are missing.
 TEST(LostPositionsTest, TheOldestWriteAheadLogDeletedIsRefusedFromPositionOne) {
