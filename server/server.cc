@@ -410,34 +410,41 @@ absl::Status EvenHandServer::Impl::Start() {
     // lost for certain.
     std::optional<v1::SignedCheckpoint> signed_latest =
         integrity::CheckpointJournal::PeekLatest(c.audit().checkpoint_journal());
-    absl::optional<absl::Cord> intact = store.status().GetPayload("evenhand.storage.intact_position");
-    uint64_t intact_position = 0;
-    if (signed_latest && intact && absl::SimpleAtoi(std::string(*intact), &intact_position)) {
+    // The position a payload of the refusal names, if any.
+    auto position = [&](const char* payload) -> std::optional<uint64_t> {
+      absl::optional<absl::Cord> value = store.status().GetPayload(payload);
+      uint64_t p = 0;
+      if (!value || !absl::SimpleAtoi(std::string(*value), &p)) return std::nullopt;
+      return p;
+    };
+    // The intact part's end (a damaged WAL), or the first position missing
+    // (a hole in what the WALs gave back).
+    const std::optional<uint64_t> intact = position("evenhand.storage.intact_position");
+    const std::optional<uint64_t> missing = position("evenhand.storage.missing_from");
+    if (signed_latest && (intact || missing)) {
       const uint64_t signed_size = signed_latest->checkpoint().tree_size();
-      return absl::DataLossError(absl::StrCat(
-          store.status().message(), ". The newest signed checkpoint (",
-          c.audit().checkpoint_journal(), ") covers ", signed_size, " events",
-          signed_size > intact_position
-              ? absl::StrCat(": positions ", intact_position + 1, "..", signed_size,
-                             " were acknowledged and signed, and are lost for certain")
-              : absl::StrCat(", all within the intact part; whatever was acknowledged after "
-                             "position ", intact_position,
-                             " is known only to the publishers that sent it, who can resend it "
-                             "with the same event ids once the log is restored")));
-    }
-    absl::optional<absl::Cord> missing = store.status().GetPayload("evenhand.storage.missing_from");
-    uint64_t missing_from = 0;
-    if (signed_latest && missing && absl::SimpleAtoi(std::string(*missing), &missing_from)) {
-      const uint64_t signed_size = signed_latest->checkpoint().tree_size();
-      return absl::DataLossError(absl::StrCat(
-          store.status().message(), ". The newest signed checkpoint (",
-          c.audit().checkpoint_journal(), ") covers ", signed_size, " events",
-          signed_size >= missing_from
-              ? absl::StrCat(": the first missing position, ", missing_from,
-                             ", was acknowledged and signed")
-              : absl::StrCat(", all before the first missing position (", missing_from,
-                             "): the publishers that sent the missing events can resend them "
-                             "with the same event ids once the log is restored")));
+      std::string what;
+      if (intact) {
+        what = signed_size > *intact
+                   ? absl::StrCat(": positions ", *intact + 1, "..", signed_size,
+                                  " were acknowledged and signed, and are lost for certain")
+                   : absl::StrCat(
+                         ", all within the intact part; whatever was acknowledged "
+                         "after position ",
+                         *intact,
+                         " is known only to the publishers that sent it, who can "
+                         "resend it with the same event ids once the log is restored");
+      } else {
+        what = signed_size >= *missing
+                   ? absl::StrCat(": the first missing position, ", *missing,
+                                  ", was acknowledged and signed")
+                   : absl::StrCat(", all before the first missing position (", *missing,
+                                  "): the publishers that sent the missing events can resend "
+                                  "them with the same event ids once the log is restored");
+      }
+      return absl::DataLossError(
+          absl::StrCat(store.status().message(), ". The newest signed checkpoint (",
+                       c.audit().checkpoint_journal(), ") covers ", signed_size, " events", what));
     }
   }
   EH_ASSIGN_OR_RETURN(store_, std::move(store));

@@ -63,40 +63,53 @@ std::unique_ptr<EventStore> OpenStore(const std::string& dir) {
   return opened.ok() ? std::move(*opened) : nullptr;
 }
 
+// Three runs on `dir`, each killed (a crash image taken while it runs):
+// 1..30, then 31..50, then `third` appends of `per_append` events, each run's
+// events in a write-ahead log of its own (nothing flushed). Returns the last
+// image's folder and, in `second_wal`, the number of the second run's WAL.
+std::string ThreeKilledRuns(const TempDir& dir, int third, int per_append, uint64_t* second_wal) {
+  const std::string run1 = dir.Sub("run1"), run2 = dir.Sub("run2"), run3 = dir.Sub("run3");
+  std::vector<uint64_t> before_second_run, second_run;
+  {
+    auto store = OpenStore(dir.Sub("live"));
+    if (store == nullptr) return "";
+    EXPECT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(30)));
+    CrashImage(dir.Sub("live"), run1);
+  }
+  {
+    auto store = OpenStore(run1);
+    if (store == nullptr) return "";
+    before_second_run = Wals(run1);
+    EXPECT_OK(store->Append("b", ExpectedRevision::Any(), SomeEvents(20)));
+    CrashImage(run1, run2);
+  }
+  {
+    auto store = OpenStore(run2);
+    if (store == nullptr) return "";
+    for (uint64_t n : Wals(run2)) {
+      if (!std::binary_search(before_second_run.begin(), before_second_run.end(), n)) {
+        second_run.push_back(n);
+      }
+    }
+    for (int i = 0; i < third; ++i) {
+      EXPECT_OK(store->Append("c", ExpectedRevision::Any(), SomeEvents(per_append)));
+    }
+    CrashImage(run2, run3);
+  }
+  EXPECT_EQ(second_run.size(), 1u) << "the second run's events should be in one WAL of its own";
+  *second_wal = second_run.empty() ? 0 : second_run[0];
+  return run3;
+}
+
 // Three runs, each killed: 1..30, then 31..50, then 51..80, each run's
 // events in a write-ahead log of its own (nothing is flushed). The second
 // run's WAL deleted, the log still ends at 80 and begins at 1: a hole that
 // RocksDB's own WAL tracking does not see. Refused, naming it.
 TEST(LostPositionsTest, AWriteAheadLogDeletedBetweenTwoOthersIsRefusedAtOpenNamingTheHole) {
   TempDir dir;
-  const std::string run1 = dir.Sub("run1"), run2 = dir.Sub("run2"), run3 = dir.Sub("run3");
-  std::vector<uint64_t> before_second_run;
-  {
-    auto store = OpenStore(dir.Sub("live"));
-    ASSERT_NE(store, nullptr);
-    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(30)));
-    CrashImage(dir.Sub("live"), run1);
-  }
-  {
-    auto store = OpenStore(run1);
-    ASSERT_NE(store, nullptr);
-    before_second_run = Wals(run1);
-    ASSERT_OK(store->Append("b", ExpectedRevision::Any(), SomeEvents(20)));
-    CrashImage(run1, run2);
-  }
-  std::vector<uint64_t> second_run;
-  {
-    auto store = OpenStore(run2);
-    ASSERT_NE(store, nullptr);
-    for (uint64_t n : Wals(run2)) {
-      if (!std::binary_search(before_second_run.begin(), before_second_run.end(), n)) {
-        second_run.push_back(n);
-      }
-    }
-    ASSERT_OK(store->Append("c", ExpectedRevision::Any(), SomeEvents(30)));
-    CrashImage(run2, run3);
-  }
-  ASSERT_EQ(second_run.size(), 1u) << "the second run's events should be in one WAL of its own";
+  uint64_t second_wal = 0;
+  const std::string run3 = ThreeKilledRuns(dir, 1, 30, &second_wal);
+  if (HasFailure()) return;
   // Unharmed, the image opens with all 80.
   {
     TempDir copy;
@@ -105,7 +118,7 @@ TEST(LostPositionsTest, AWriteAheadLogDeletedBetweenTwoOthersIsRefusedAtOpenNami
     ASSERT_NE(store, nullptr);
     EXPECT_EQ(store->LastPosition(), 80u);
   }
-  ASSERT_TRUE(fs::remove(WalPath(run3, second_run[0])));
+  ASSERT_TRUE(fs::remove(WalPath(run3, second_wal)));
   StoreOptions options;
   options.data_dir = run3;
   auto damaged = EventStore::Open(options);
@@ -128,36 +141,10 @@ TEST(LostPositionsTest, AWriteAheadLogDeletedBetweenTwoOthersIsRefusedAtOpenNami
 // and again, the folder unchanged.
 TEST(LostPositionsTest, AHoleIsRefusedEvenWhereTheRecoveryWouldFlushIt) {
   TempDir dir;
-  const std::string run1 = dir.Sub("run1"), run2 = dir.Sub("run2"), run3 = dir.Sub("run3");
-  std::vector<uint64_t> before_second_run, second_run;
-  {
-    auto store = OpenStore(dir.Sub("live"));
-    ASSERT_NE(store, nullptr);
-    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(30)));
-    CrashImage(dir.Sub("live"), run1);
-  }
-  {
-    auto store = OpenStore(run1);
-    ASSERT_NE(store, nullptr);
-    before_second_run = Wals(run1);
-    ASSERT_OK(store->Append("b", ExpectedRevision::Any(), SomeEvents(20)));
-    CrashImage(run1, run2);
-  }
-  {
-    auto store = OpenStore(run2);
-    ASSERT_NE(store, nullptr);
-    for (uint64_t n : Wals(run2)) {
-      if (!std::binary_search(before_second_run.begin(), before_second_run.end(), n)) {
-        second_run.push_back(n);
-      }
-    }
-    for (int i = 0; i < 20; ++i) {
-      ASSERT_OK(store->Append("c", ExpectedRevision::Any(), SomeEvents(50)));
-    }
-    CrashImage(run2, run3);
-  }
-  ASSERT_EQ(second_run.size(), 1u);
-  ASSERT_TRUE(fs::remove(WalPath(run3, second_run[0])));
+  uint64_t second_wal = 0;
+  const std::string run3 = ThreeKilledRuns(dir, 20, 50, &second_wal);
+  if (HasFailure()) return;
+  ASSERT_TRUE(fs::remove(WalPath(run3, second_wal)));
   const auto wals_before = Wals(run3);
   StoreOptions options;
   options.data_dir = run3;
