@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/error_details.h"
@@ -313,6 +315,71 @@ TEST(RecoveryTest, ADamagedWriteAheadLogIsRefusedWithWhatIsLostNeverServedShorte
   }
   // Nothing was signed over the shorter log.
   EXPECT_EQ(ReadFile(dir.Sub("data.checkpoints.jsonl")), journal_before);
+}
+
+// The write-ahead log files of a data folder holding something, by number.
+std::vector<uint64_t> WalsOf(const std::string& data) {
+  std::vector<uint64_t> out;
+  for (const auto& f : std::filesystem::directory_iterator(data)) {
+    uint64_t n = 0;
+    if (f.path().extension() == ".log" && std::filesystem::file_size(f.path()) > 0 &&
+        absl::SimpleAtoi(f.path().stem().string(), &n)) {
+      out.push_back(n);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Three runs of the server, each SIGKILLed (nothing flushed): 1..5 signed,
+// 6..8, 9..12. The second run's write-ahead log deleted: the start is
+// refused, naming the hole and what the journal signed (found from outside:
+// the server started, healthy, and `read --all` skipped the hole).
+TEST(RecoveryTest, AHoleLeftByADeletedWriteAheadLogIsRefusedNamingWhatWasSigned) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  const std::string data = dir.Sub("data");
+  std::vector<uint64_t> before_second;
+  std::vector<uint64_t> second;
+  for (int run = 0; run < 3; ++run) {
+    ChildServer child(dir, run, {config});
+    child.Start();
+    if (HasFatalFailure()) return;
+    if (run == 1) before_second = WalsOf(data);
+    const int n = run == 0 ? 5 : run == 1 ? 3 : 4;
+    for (int i = 0; i < n; ++i) {
+      ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+    }
+    if (run == 0) {
+      absl::StatusOr<v1::SignedCheckpoint> signed_5 = child.audit().GetCheckpoint();
+      ASSERT_OK(signed_5);
+      ASSERT_EQ(signed_5->checkpoint().tree_size(), 5u);
+    }
+    if (run == 1) {
+      for (uint64_t w : WalsOf(data)) {
+        if (!std::binary_search(before_second.begin(), before_second.end(), w)) {
+          second.push_back(w);
+        }
+      }
+    }
+    child.Signal(SIGKILL);
+    child.Wait();
+  }
+  ASSERT_EQ(second.size(), 1u) << "the second run's events in one WAL of its own";
+  char name[32];
+  std::snprintf(name, sizeof name, "/%06llu.log", static_cast<unsigned long long>(second[0]));
+  ASSERT_TRUE(std::filesystem::remove(data + name));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ChildServer child(dir, 3 + attempt, {config});
+    const int status = child.StartExpectingFailure();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << child.Log();
+    EXPECT_THAT(
+        child.Log(),
+        AllOf(HasSubstr("3 positions are missing (6..8) although it goes on to position 12"),
+              // (5 or more: the checkpointer may have signed since.)
+              HasSubstr("The newest signed checkpoint"),
+              HasSubstr("Restore the data folder from a backup")));
+  }
 }
 
 TEST(RecoveryTest, ADataFolderRolledBackToAnOlderCopyIsRefusedNamingTheMissingPositions) {
