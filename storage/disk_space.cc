@@ -52,9 +52,15 @@ absl::Status DiskSpace::EnsureReserve() const {
   if (options_.reserve_bytes == 0 || HasReserve()) return absl::OkStatus();
   absl::StatusOr<uint64_t> free = FreeBytes();
   if (!free.ok()) return free.status();
-  if (*free < options_.floor_bytes + options_.reserve_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "no room for the reserve file (", FormatBytes(options_.reserve_bytes), ") above the floor"));
+  // Room for it and as much again above the floor: made with less, the
+  // server's own files (WALs, memtables flushed, the projection's
+  // checkpoint) can take the rest, and appends are then refused for a floor
+  // the server itself took the room under (found from outside: a 96 MiB
+  // disk, a 64 MiB reserve, 1 MiB left).
+  if (*free < options_.floor_bytes + 2 * options_.reserve_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("no room for the reserve file (",
+                                                     FormatBytes(options_.reserve_bytes),
+                                                     ") and as much again above the floor"));
   }
   const std::string tmp = ReservePath() + ".tmp";
   int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);

@@ -50,8 +50,8 @@ class DiskSpace {
   // what it means for them).
   absl::Status CheckRoom(uint64_t bytes) const;
 
-  // Creates the reserve file if it is missing and the disk has room for it
-  // above the floor. Errors are returned, never fatal.
+  // Creates the reserve file if it is missing and the disk has room for it,
+  // and as much again, above the floor. Errors are returned, never fatal.
   absl::Status EnsureReserve() const;
   // Deletes the reserve file; true if there was one.
   bool ReleaseReserve() const;

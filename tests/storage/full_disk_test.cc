@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "storage/disk_space.h"
 #include "storage/event_store.h"
 #include "tests/testing/events.h"
 #include "tests/testing/small_disk.h"
@@ -22,7 +23,9 @@ namespace {
 
 using ::evenhand::testing::AnEvent;
 using ::evenhand::testing::SmallDisk;
+using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
+using ::testing::HasSubstr;
 
 // Letters and digits at random: table files are compressed, and this does
 // not shrink.
@@ -101,6 +104,26 @@ TEST(FullDiskTest, AfterRocksDbMeetsTheEndOfTheDiskWritesResumeOnceAMemtablesRoo
                        << last;
   // What was acknowledged is there, and the refused append is not.
   EXPECT_EQ(store->LastPosition(), acknowledged + (resumed ? 1 : 0));
+}
+
+// The reserve file is made only with room for it and as much again above
+// the floor (free space injected; the file is real).
+TEST(DiskSpaceTest, TheReserveIsMadeOnlyWithRoomForItAndAsMuchAgain) {
+  TempDir dir;
+  uint64_t free = 0;
+  DiskSpaceOptions options;
+  options.dir = dir.path();
+  options.floor_bytes = 1 << 20;
+  options.reserve_bytes = 1 << 20;
+  options.free_bytes = [&]() -> absl::StatusOr<uint64_t> { return free; };
+  DiskSpace space(options);
+  free = (5u << 20) / 2;  // floor + reserve + a half: not enough
+  EXPECT_THAT(space.EnsureReserve(), StatusIs(absl::StatusCode::kResourceExhausted,
+                                              HasSubstr("and as much again above the floor")));
+  EXPECT_FALSE(space.HasReserve());
+  free = 3u << 20;  // floor + twice the reserve
+  EXPECT_OK(space.EnsureReserve());
+  EXPECT_TRUE(space.HasReserve());
 }
 
 }  // namespace
