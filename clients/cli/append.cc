@@ -4,14 +4,17 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "base/error_details.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "clients/cli/common.h"
@@ -120,6 +123,39 @@ absl::Status FillDefaults(const AppendFlags& flags, v1::Event* e) {
   return absl::OkStatus();
 }
 
+// Whether a refused append may still have been recorded: an outcome unknown
+// (the connection went mid-call, the deadline passed, the server failed while
+// writing), after which only the same ids make a retry safe. Not when the
+// call never reached a server (no connection was made), nor when the server
+// refused it before writing anything: read-only, stopped after an earlier
+// failure, or shutting down (storage/event_store_write.cc).
+bool MayHaveBeenRecorded(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kCancelled:
+      break;
+    default:
+      return false;  // an answer of the server's that refused the request
+  }
+  if (absl::IsUnavailable(status)) {
+    if (std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(status); info.has_value()) {
+      const std::string& reason = info->reason();
+      if (reason == "READ_ONLY" || reason == "APPENDS_STOPPED" || reason == "SHUTTING_DOWN") {
+        return false;
+      }
+    }
+    const absl::string_view m = status.message();
+    if (absl::StrContains(m, "failed to connect") || absl::StrContains(m, "Connection refused") ||
+        absl::StrContains(m, "DNS resolution failed")) {
+      return false;
+    }
+  }
+  return true;
+}
+
 int RunAppend(const Context& context, const AppendFlags& flags) {
   v1::AppendRequest request;
   request.set_stream_id(flags.stream);
@@ -194,21 +230,18 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
   clients::EventLogClient client(v1::EventLog::NewStub(*channel));
   absl::StatusOr<v1::AppendResponse> response = client.Append(request);
   if (!response.ok()) {
-    // An outcome unknown (the connection went, the deadline passed, the
-    // server failed): the events may have been recorded, and only the same
-    // ids make a retry safe.
-    const absl::StatusCode code = response.status().code();
-    const bool unknown =
-        code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded ||
-        code == absl::StatusCode::kUnknown || code == absl::StatusCode::kInternal ||
-        code == absl::StatusCode::kCancelled;
-    if (unknown && !made_up.empty()) {
-      std::fprintf(stderr,
-                   "evenhand: the events may or may not have been recorded; to retry without "
-                   "recording any twice, send them again with the ids and times this command "
-                   "gave them (%s):\n",
-                   flags.type.empty() ? "these events, as input" : "these flags");
-      for (const std::string& m : made_up) std::fprintf(stderr, "  %s\n", m.c_str());
+    if (MayHaveBeenRecorded(response.status())) {
+      if (!made_up.empty()) {
+        std::fprintf(stderr,
+                     "evenhand: the events may or may not have been recorded; to retry without "
+                     "recording any twice, send them again with the ids and times this command "
+                     "gave them (%s):\n",
+                     flags.type.empty() ? "these events, as input" : "these flags");
+        for (const std::string& m : made_up) std::fprintf(stderr, "  %s\n", m.c_str());
+      }
+    } else if (absl::IsUnavailable(response.status())) {
+      // Said, since UNAVAILABLE is also what a lost answer looks like.
+      std::fprintf(stderr, "evenhand: none of these events was recorded\n");
     }
     return FailServer(response.status(), context);
   }

@@ -19,6 +19,7 @@ import unittest
 
 ARGS = None
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from answer_dropping_proxy import AnswerDroppingProxy  # noqa: E402
 from child_server import ChildServer  # noqa: E402
 
 
@@ -474,6 +475,44 @@ class EvenHandCli(unittest.TestCase):
         self.assertIn("UNAVAILABLE", result.stderr)
         self.assertIn("is evenhandd running at 127.0.0.1:1? set --server or EVENHAND_SERVER",
                       result.stderr)
+
+    BRIEFING = ('{"briefingId": "B-lost", "groupId": "green", "topic": "Parks", '
+                '"matterId": "parks", "requestedByMemberId": "green-1", '
+                '"routedToOfficerId": "o-ceo"}')
+
+    def test_an_append_that_never_reached_a_server_says_nothing_was_recorded(self):
+        result = subprocess.run(
+            [ARGS.evenhand, "--server=127.0.0.1:1", "append", "--stream=briefing-B-lost",
+             "--type=BriefingRequested", f"--payload={self.BRIEFING}"],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("none of these events was recorded", result.stderr)
+        self.assertNotIn("may or may not", result.stderr)
+
+    def test_an_append_whose_answer_was_lost_gives_the_ids_that_make_a_retry_safe(self):
+        # The request reaches the server, which records it; its answer is
+        # cut off on the way back.
+        proxy = AnswerDroppingProxy(self.server.address)
+        try:
+            result = subprocess.run(
+                [ARGS.evenhand, f"--server={proxy.address}", "append",
+                 "--stream=briefing-B-lost", "--type=BriefingRequested",
+                 f"--payload={self.BRIEFING}"],
+                capture_output=True, text=True, timeout=30)
+        finally:
+            proxy.close()
+        self.assertTrue(proxy.dropped.is_set(), result.stderr)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("may or may not have been recorded", result.stderr)
+        self.assertNotIn("none of these events", result.stderr)
+        flags = [l.strip() for l in result.stderr.splitlines() if l.startswith("  --event-id=")]
+        self.assertEqual(len(flags), 1, result.stderr)
+        # It was recorded; sent again with those flags, it is not recorded twice.
+        for _ in range(2):
+            self.cli("append", "--stream=briefing-B-lost", "--type=BriefingRequested",
+                     f"--payload={self.BRIEFING}", *flags[0].split())
+        read = self.cli("read", "--stream=briefing-B-lost").stdout
+        self.assertEqual(len(read.splitlines()), 1, read)
 
     def test_local_files_that_cannot_be_read_or_written_are_exit_4(self):
         # A folder opens, then reads as nothing: not "0 events imported".

@@ -34,6 +34,7 @@
 #include "tests/testing/events.h"
 #include "tests/testing/health.h"
 #include "tests/testing/log_files.h"
+#include "tests/testing/run_program.h"
 #include "tests/testing/small_disk.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -53,6 +54,7 @@ using ::evenhand::testing::TempDir;
 using ::evenhand::testing::WriteFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Event ids and positions the server acknowledged.
 using Acked = std::map<std::string, uint64_t>;
@@ -240,6 +242,15 @@ TEST(DiskFullTest, AppendsAreRefusedNotCrashedReadsGoOnAndAppendsResumeWhenSpace
   auto full_status = full.client().GetStatus();
   ASSERT_OK(full_status);
   EXPECT_TRUE(full_status->read_only());
+  // An append refused there was not recorded, and the command line says so,
+  // not "may or may not" (a read-only refusal is UNAVAILABLE too).
+  testing::ProgramResult append = testing::RunProgram(
+      EVENHAND_CLI_PATH, {"--server=" + full.address(), "append", "--stream=s",
+                          "--type=WrittenQueryAnswered", R"(--payload={"queryId": "q-full"})"});
+  EXPECT_EQ(append.exit_code, 3) << append.output;
+  EXPECT_THAT(append.output,
+              AllOf(HasSubstr("serves reads only"), HasSubstr("none of these events was recorded"),
+                    Not(HasSubstr("may or may not"))));
   EXPECT_OK(full.audit().GetTreeHead(0));
   EXPECT_OK(full.audit().GetInclusionProof(position, 0));
   EXPECT_THAT(full.client().ReadAll({}, [](const v1::RecordedEvent&) { return true; }),
