@@ -283,37 +283,7 @@ absl::Status EventStore::Impl::OpenDatabase() {
                                                 &handles_, &raw)
                  : rocksdb::DB::Open(db_options, options_.data_dir, descriptors, &handles_, &raw);
   rocks_logger_->SetOpening(false);
-  if (s.IsCorruption()) {
-    // Say how much of the log is intact: a read-only open with
-    // point-in-time recovery stops at the damage and changes nothing.
-    std::string intact = "unknown";
-    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-    std::vector<rocksdb::ColumnFamilyHandle*> probe_handles;
-    rocksdb::DB* probe = nullptr;
-    if (rocksdb::DB::OpenForReadOnly(db_options, options_.data_dir, descriptors, &probe_handles,
-                                     &probe)
-            .ok()) {
-      for (auto* h : probe_handles) {
-        if (h->GetName() != internal::kEventsCf) continue;
-        std::unique_ptr<rocksdb::Iterator> it(probe->NewIterator(rocksdb::ReadOptions(), h));
-        it->SeekToLast();
-        intact = it->Valid() ? absl::StrCat(ReadBigEndian64(it->key().ToStringView())) : "0";
-      }
-      for (auto* h : probe_handles) probe->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-      delete probe;
-    }
-    absl::Status damaged = absl::DataLossError(absl::StrCat(
-        "storage: the log in ", options_.data_dir, " is damaged and will not be opened (",
-        s.ToString(),
-        "). Its write-ahead log holds writes that were acknowledged as durable "
-        "and can no longer be read in full, so opening it would silently serve a shorter "
-        "log. The intact part ends at position ",
-        intact,
-        "; every event acknowledged after it may be lost. Restore the data folder from a "
-        "backup (evenhand restore), keeping this one for investigation"));
-    damaged.SetPayload("evenhand.storage.intact_position", absl::Cord(intact));
-    return damaged;
-  }
+  if (s.IsCorruption()) return RefuseDamagedOpen(s, db_options, descriptors);
   if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
     return absl::FailedPreconditionError(absl::StrCat(
         "storage: the log in ", options_.data_dir, " is in use by another process (RocksDB: ",

@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -29,6 +32,25 @@ using internal::ReadBigEndian64;
 namespace {
 
 constexpr char kComponent[] = "storage";
+
+// The first file name in `message` made of `mark` and the digits before it
+// (000123.sst) or after it (MANIFEST-000005); empty if there is none.
+std::string FileNamed(absl::string_view message, absl::string_view mark, bool digits_before) {
+  for (size_t at = message.find(mark); at != absl::string_view::npos;
+       at = message.find(mark, at + 1)) {
+    size_t begin = at;
+    size_t end = at + mark.size();
+    if (digits_before) {
+      while (begin > 0 && absl::ascii_isdigit(message[begin - 1])) --begin;
+      if (begin == at) continue;
+    } else {
+      while (end < message.size() && absl::ascii_isdigit(message[end])) ++end;
+      if (end == at + mark.size()) continue;
+    }
+    return std::string(message.substr(begin, end - begin));
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -66,6 +88,62 @@ absl::Status EventStore::Impl::LookBeforeOpening(
   for (auto* h : handles) look->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   look->Close().PermitUncheckedError();
   return checked;
+}
+
+absl::Status EventStore::Impl::RefuseDamagedOpen(
+    const rocksdb::Status& s, rocksdb::DBOptions db_options,
+    const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  std::vector<rocksdb::ColumnFamilyHandle*> probe_handles;
+  rocksdb::DB* probe = nullptr;
+  std::optional<uint64_t> intact;
+  if (rocksdb::DB::OpenForReadOnly(db_options, options_.data_dir, descriptors, &probe_handles,
+                                   &probe)
+          .ok()) {
+    for (auto* h : probe_handles) {
+      if (h->GetName() != internal::kEventsCf) continue;
+      std::unique_ptr<rocksdb::Iterator> it(probe->NewIterator(rocksdb::ReadOptions(), h));
+      it->SeekToLast();
+      intact = it->Valid() ? ReadBigEndian64(it->key().ToStringView()) : 0;
+    }
+    for (auto* h : probe_handles) probe->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    delete probe;
+  }
+  const std::string head =
+      absl::StrCat("storage: the log in ", options_.data_dir,
+                   " is damaged and will not be opened (", s.ToString(), "). ");
+  const std::string restore =
+      "Restore the data folder from a backup (evenhand restore), keeping this one for "
+      "investigation";
+  if (intact.has_value()) {
+    absl::Status damaged = absl::DataLossError(absl::StrCat(
+        head,
+        "Its write-ahead log holds writes that were acknowledged as durable and can no longer "
+        "be read in full, so opening it would silently serve a shorter log. The intact part "
+        "ends at position ",
+        *intact, "; every event acknowledged after it may be lost. ", restore));
+    damaged.SetPayload("evenhand.storage.intact_position", absl::Cord(absl::StrCat(*intact)));
+    return damaged;
+  }
+  // Not the write-ahead log, whose damage the probe would have stopped at:
+  // a file every open must read. Named from RocksDB's message.
+  const std::string message = s.ToString();
+  std::string which = "one of the files every open must read";
+  const std::string table = FileNamed(message, ".sst", /*digits_before=*/true);
+  const std::string manifest = FileNamed(message, "MANIFEST-", /*digits_before=*/false);
+  if (!table.empty()) {
+    which = absl::StrCat("a table file (", table, ")");
+  } else if (!manifest.empty() || absl::StrContains(message, "MANIFEST")) {
+    which = absl::StrCat("the MANIFEST", manifest.empty() ? "" : absl::StrCat(" (", manifest, ")"),
+                         ", RocksDB's list of the log's files");
+  } else if (absl::StrContains(message, "CURRENT")) {
+    which = "the CURRENT file, which names the MANIFEST";
+  }
+  return absl::DataLossError(absl::StrCat(
+      head, "The damage is in ", which,
+      ", not in the write-ahead log: RocksDB cannot open the log at all, and nothing is "
+      "served from this folder. ",
+      restore));
 }
 
 absl::Status EventStore::Impl::CheckRecoveredPositions(rocksdb::DB* db,

@@ -69,6 +69,14 @@ class EventStore::Impl {
   // the table files, where no later open could see it.
   absl::Status LookBeforeOpening(const rocksdb::DBOptions& db_options,
                                  const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
+  // The refusal of an open RocksDB found damaged (`s`, a Corruption): in a
+  // write-ahead log, how much of the log is intact (a read-only open with
+  // point-in-time recovery stops at the damage, changing nothing; payload
+  // evenhand.storage.intact_position); in a file that open cannot pass (a
+  // table file, the MANIFEST, CURRENT), which one, and that nothing can be
+  // served from the folder.
+  absl::Status RefuseDamagedOpen(const rocksdb::Status& s, rocksdb::DBOptions db_options,
+                                 const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
   // Keeps `status`, a read's failure on damage found in the log's files, for
   // DamageFound() and the data folder's record (once per `source`), logs it
   // at ERROR, and returns it.
