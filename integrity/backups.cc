@@ -139,6 +139,13 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     }
     absl::StatusOr<v1::BackupManifest> manifest = ParseManifest(b.metadata);
     if (manifest.ok()) *info->mutable_manifest() = *std::move(manifest);
+    // A description RocksDB could read whose manifest is not one: damaged
+    // (none at all is a backup not taken by evenhand backup: incomplete).
+    if (absl::IsDataLoss(manifest.status()) && !b.metadata.empty()) {
+      info->set_damage(absl::StrCat("its manifest, in ", dir, "/meta/", b.id,
+                                    ", cannot be read: ", manifest.status().message()));
+      continue;
+    }
     std::error_code ec;
     info->set_complete(manifest.ok() &&
                        fs::exists(BackupExtrasDir(dir, b.id) + "/checkpoints.jsonl", ec));

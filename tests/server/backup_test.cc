@@ -29,14 +29,9 @@
 #include "integrity/tiles.h"
 #include "integrity/tree_keys.h"
 #include "rocksdb/db.h"
+#include "tests/server/backup_fixture.h"
 #include "tests/testing/events.h"
-#include "tests/testing/run_program.h"
-#include "tests/testing/server_fixture.h"
 #include "tests/testing/status_matchers.h"
-
-#ifndef EVENHAND_CLI_PATH
-#error "EVENHAND_CLI_PATH must name the evenhand binary"
-#endif
 
 namespace evenhand {
 namespace {
@@ -45,12 +40,6 @@ namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-using CliResult = testing::ProgramResult;
-
-CliResult RunCli(const std::vector<std::string>& args) {
-  return testing::RunProgram(EVENHAND_CLI_PATH, args);
-}
 
 // The database of a backup folder's backup `id`, restored raw into `dir`
 // and opened for writing with every column family: to tamper with it.
@@ -93,30 +82,6 @@ class RawCopy {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> cf_;
-};
-
-class BackupTest : public testing::ServerTest {
- protected:
-  v1::BackupInfo Backup(const std::string& to) {
-    auto stub = v1::Operations::NewStub(channel_);
-    grpc::ClientContext context;
-    v1::BackupRequest request;
-    request.set_to(to);
-    v1::BackupInfo info;
-    grpc::Status s = stub->Backup(&context, request, &info);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return info;
-  }
-
-  // Appends `n` events with query ids "<prefix><i>", one per call.
-  void AppendSome(const std::string& prefix, int n) {
-    for (int i = 0; i < n; ++i) {
-      v1::AppendRequest request;
-      request.set_stream_id(absl::StrCat("query-", prefix, i));
-      *request.add_events() = testing::AnEvent(absl::StrCat(prefix, i));
-      ASSERT_TRUE(client_->Append(request).ok());
-    }
-  }
 };
 
 TEST_F(BackupTest, BackupUnderLoadRestoresEveryAcknowledgedEventAndVerifies) {
@@ -555,71 +520,6 @@ TEST_F(TamperedBackupTest, ADamagedSharedFileFailsTheNextBackupRatherThanHidingI
   EXPECT_THAT(listed.output, HasSubstr(absl::StrCat("\n", original_, " ")))
       << "the earlier backup stays for the operator";
   for (const fs::path& t : tables) EXPECT_TRUE(fs::exists(t)) << t << " was deleted with it";
-}
-
-// A backup one of whose files is missing was left out of the list, and a
-// restore of "the newest" restored the one before it with exit 0, dropping
-// what came after (outside probe). It is listed as damaged, naming the file,
-// and a restore of the newest is refused, naming the complete ones.
-TEST_F(BackupTest, ABackupMissingAFileIsListedAsDamagedAndNeverPassedOver) {
-  StartServer();
-  const std::string backups = dir_.Sub("backups");
-  AppendSome("a-", 30);
-  const uint32_t first = Backup(backups).backup_id();
-  AppendSome("b-", 30);
-  const uint32_t second = Backup(backups).backup_id();
-  StopServer();
-  auto files_of = [&](uint32_t id) {
-    std::set<std::string> files;
-    std::ifstream meta(fs::path(backups) / "meta" / std::to_string(id));
-    std::string line;
-    while (std::getline(meta, line)) {
-      const std::string path = line.substr(0, line.find(' '));
-      if (path.find('/') != std::string::npos) files.insert(path);
-    }
-    return files;
-  };
-  const std::set<std::string> earlier = files_of(first);
-  std::string only_second;  // one of its own (private/<id>/), which no later backup copies
-  for (const std::string& f : files_of(second)) {
-    if (!earlier.contains(f) && absl::StartsWith(f, "private/")) only_second = f;
-  }
-  ASSERT_FALSE(only_second.empty());
-  ASSERT_TRUE(fs::remove(fs::path(backups) / only_second));
-
-  CliResult listed = RunCli({"restore", "--from=" + backups, "--list"});
-  EXPECT_EQ(listed.exit_code, 0) << listed.output;
-  EXPECT_THAT(listed.output, AllOf(HasSubstr("DAMAGED (not restorable)"),
-                                   HasSubstr(only_second + ", one of its files, is missing")));
-  CliResult newest = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
-  EXPECT_EQ(newest.exit_code, 1) << newest.output;
-  EXPECT_THAT(newest.output,
-              AllOf(HasSubstr(absl::StrCat("the newest backup, ", second)), HasSubstr("is damaged"),
-                    HasSubstr(absl::StrCat("Complete backups: ", first))));
-  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
-  CliResult named = RunCli({"restore", "--from=" + backups, "--backup=" + std::to_string(second),
-                            "--to=" + dir_.Sub("restored")});
-  EXPECT_EQ(named.exit_code, 1) << named.output;
-  EXPECT_THAT(named.output, HasSubstr(absl::StrCat("backup ", second, ", in ")));
-  CliResult older = RunCli({"restore", "--from=" + backups, "--backup=" + std::to_string(first),
-                            "--to=" + dir_.Sub("restored")});
-  EXPECT_EQ(older.exit_code, 0) << older.output;
-
-  // Kept for the operator to look at: RocksDB's first delete in a folder
-  // would take what is left of a damaged backup's files, so retention
-  // deletes nothing while one is there (reviewed against RocksDB 7.8).
-  v1::ServerConfig keep_one;
-  keep_one.mutable_backup()->set_keep(1);
-  StartServer(keep_one);
-  AppendSome("c-", 5);
-  const v1::BackupInfo third = Backup(backups);
-  EXPECT_TRUE(third.complete());
-  EXPECT_EQ(third.purged_backup_ids_size(), 0);
-  StopServer();
-  CliResult after = RunCli({"restore", "--from=" + backups, "--list"});
-  EXPECT_THAT(after.output, AllOf(HasSubstr(only_second + ", one of its files, is missing"),
-                                  HasSubstr(absl::StrCat("\n", first, " "))))
-      << "the damaged backup and the one retention would have deleted are both still there";
 }
 
 TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {
