@@ -236,6 +236,11 @@ class IntegrityLog final : public storage::CommitHook {
   // checksums found on reads of the log's files (EventStore::damage_found);
   // empty when all is well.
   std::vector<std::string> problems() const;
+  // While the checkpointer's signing fails (a full or unwritable journal
+  // disk, damage): since when, how often it is tried again, and the last
+  // failure, for an operator (GetStatus); empty once a signing succeeds.
+  // Nothing served is wrong meanwhile, so it is not one of problems().
+  std::string signing_stalled() const;
 
   const v1::PublicKey& public_key() const { return key_.public_key(); }
   // Signs a report statement (reporting/report_document.h) with the log's
@@ -378,6 +383,9 @@ class IntegrityLog final : public storage::CommitHook {
   // After a failed signing, the checkpointer tries again no sooner than
   // this, however many events are waiting (RunCheckpointer).
   absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The checkpointer's failure since its last success (signing_stalled()).
+  std::string signing_failure_ ABSL_GUARDED_BY(mu_);
+  absl::Time signing_failed_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // The checkpoint thread is to bring the map to the log now, not at the
   // next checkpoint due (MapFarBehind, or a map behind the log at Open).

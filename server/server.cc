@@ -495,6 +495,7 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.subscriber_bytes_per_second =
       static_cast<uint64_t>(c.max_subscriber_mib_per_second()) << 20;
   log_options.problems = [this] { return integrity_->problems(); };
+  log_options.checkpoints_stalled = [this] { return integrity_->signing_stalled(); };
   // (The runner starts below, before anything is served.)
   log_options.projection_position = [this] { return runner_ ? runner_->position() : 0; };
   log_options.gate = gate_.get();

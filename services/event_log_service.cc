@@ -519,6 +519,9 @@ grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,
   if (options_.projection_position) {
     response->set_projection_position(options_.projection_position());
   }
+  if (options_.checkpoints_stalled) {
+    response->set_checkpoints_stalled(options_.checkpoints_stalled());
+  }
   return grpc::Status::OK;
 }
 

@@ -36,6 +36,9 @@ struct EventLogOptions {
   const DomainValidator* validator = nullptr;
   // What the integrity checks found wrong (GetStatus reports it).
   std::function<std::vector<std::string>()> problems;
+  // Why checkpoints are not being signed, if they are not
+  // (IntegrityLog::signing_stalled); empty otherwise.
+  std::function<std::string()> checkpoints_stalled;
   // How far the fairness projection has folded the log (GetStatus reports
   // it); unset without a projection.
   std::function<uint64_t()> projection_position;

@@ -43,6 +43,10 @@ int RunStatus(const Context& context) {
   std::printf("disk free       %.1f MiB (floor %.1f MiB)\n",
               static_cast<double>(status->free_disk_bytes()) / (1 << 20),
               static_cast<double>(status->min_free_disk_bytes()) / (1 << 20));
+  if (!status->checkpoints_stalled().empty()) {
+    std::printf("checkpoints     NOT BEING SIGNED: %s\n",
+                Printable(status->checkpoints_stalled()).c_str());
+  }
   if (status->problems().empty()) {
     std::printf("integrity       no problems known\n");
   } else {

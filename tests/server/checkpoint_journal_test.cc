@@ -20,6 +20,7 @@
 #include "tests/testing/child_server.h"
 #include "tests/testing/events.h"
 #include "tests/testing/log_files.h"
+#include "tests/testing/run_program.h"
 #include "tests/testing/small_disk.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -278,10 +279,29 @@ TEST(CheckpointJournalTest, AFullJournalDiskIsToldOncePerIntervalNotInALoop) {
   EXPECT_GE(told, 1u) << log;
   EXPECT_LE(told, 2u) << "the same failure, again and again:\n" << log.substr(0, 4000);
   EXPECT_THAT(log, HasSubstr("No space left on device"));
+  // Status says so (nothing served is wrong: not a problem, health unmoved).
+  absl::StatusOr<v1::GetStatusResponse> status = child.client().GetStatus();
+  ASSERT_OK(status);
+  EXPECT_THAT(status->checkpoints_stalled(),
+              AllOf(HasSubstr("no checkpoint has been signed since"),
+                    HasSubstr("Free space on the disk holding the checkpoint journal"),
+                    HasSubstr("Appends go on")));
+  EXPECT_EQ(status->problems_size(), 0);
+  EXPECT_TRUE(status->accepting_appends());
+  testing::ProgramResult cli =
+      testing::RunProgram(EVENHAND_CLI_PATH, {"--server=" + child.address(), "status"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_THAT(cli.output, AllOf(HasSubstr("checkpoints     NOT BEING SIGNED: no checkpoint has "
+                                          "been signed since"),
+                                HasSubstr("no problems known")));
   disk.RemoveFillers();
   absl::StatusOr<v1::SignedCheckpoint> signed_now = child.audit().GetCheckpoint();
   ASSERT_OK(signed_now);
   EXPECT_EQ(signed_now->checkpoint().tree_size(), 205u);
+  // Signed again: no longer said.
+  status = child.client().GetStatus();
+  ASSERT_OK(status);
+  EXPECT_EQ(status->checkpoints_stalled(), "");
 }
 
 }  // namespace
