@@ -216,11 +216,15 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
   if (query.from >= query.to) {
     return InvalidFieldError("from", "must be before to");
   }
-  // Findings of a period that had not begun at the report's moment
-  // (allowing for an event recorded ahead of when it occurs): nothing in it
-  // had happened, and an empty list would read as "no rule was broken".
-  // (A report's obligations due in a coming period are a fair question.)
-  if (use.keep == projections::ReportQuery::Keep::kFindings &&
+  // Findings, or the groups' and access tables, of a period that had not
+  // begun at the report's moment (allowing for an event recorded ahead of
+  // when it occurs): nothing in it had happened, and an empty list would
+  // read as "no rule was broken", a table of noughts as "no group asked for
+  // anything". (A report's obligations due in a coming period are a fair
+  // question: the page and the JSON answer, and say the period had not
+  // begun.)
+  if ((use.keep == projections::ReportQuery::Keep::kFindings ||
+       use.keep == projections::ReportQuery::Keep::kTables) &&
       query.from > query.as_of_time + options_.max_future_skew) {
     return InvalidFieldError(
         "from",

@@ -192,6 +192,25 @@ TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
     EXPECT_THAT(s.error_message(), AllOf(HasSubstr("from: is after the moment the report is as of"),
                                          HasSubstr("nothing in the period had happened then")));
   }
+  // Nor its tables of noughts, which would read as "nobody asked for
+  // anything"; its page answers (with the obligations falling due in it).
+  for (const v1::ReportFormat format :
+       {v1::REPORT_CSV_FINDINGS, v1::REPORT_CSV_GROUPS, v1::REPORT_CSV_ACCESS, v1::REPORT_HTML}) {
+    SCOPED_TRACE(v1::ReportFormat_Name(format));
+    v1::ReportDocumentRequest request;
+    request.set_format(format);
+    request.mutable_report()->mutable_from()->set_seconds(now + 2 * 86400);
+    grpc::ClientContext context;
+    v1::ReportDocument document;
+    grpc::Status s = fairness_stub_->GetReportDocument(&context, request, &document);
+    if (format == v1::REPORT_HTML) {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      EXPECT_THAT(document.document(), HasSubstr("not begun at the report&#39;s moment"));
+      continue;
+    }
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("from: is after the moment the report is as of"));
+  }
   // A period that begins within the day ahead may hold an event recorded
   // ahead of when it occurs; and what falls due next month is a fair
   // question of a report or of the obligations: answered.
