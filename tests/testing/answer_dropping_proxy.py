@@ -58,11 +58,14 @@ class AnswerDroppingProxy:
                     kind = buffered[3]
                     stream = struct.unpack(">I", buffered[5:9])[0] & 0x7FFFFFFF
                     if kind == HEADERS and stream != 0:
-                        # Reset, not a clean close: nothing more arrives.
-                        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                          struct.pack("ii", 1, 0))
-                        client.close()
-                        server.close()
+                        # Shut down before closing: a close alone would wait
+                        # for the other thread's recv on the same socket.
+                        for sock in (client, server):
+                            try:
+                                sock.shutdown(socket.SHUT_RDWR)
+                            except OSError:
+                                pass
+                            sock.close()
                         self.dropped.set()
                         return
                     if len(buffered) < 9 + length:
