@@ -324,14 +324,44 @@ tr:target { background: #fff6d6; }
 std::string PeriodText(const v1::FairnessReport& r) {
   const std::string from = IsSet(r.from()) ? Day(r.from()) : std::string("the start of the log");
   if (IsSet(r.from()) && FromProtoTime(r.to()) <= FromProtoTime(r.from())) {
-    return absl::StrCat("from ", from, ", not begun at the report's moment (",
-                        DayTime(r.as_of_time()), "): only obligations falling due in it");
+    return absl::StrCat(
+        "from ", from,
+        r.has_obligations_due_before()
+            ? absl::StrCat(" to ", LastDay(r.obligations_due_before()), " (included)")
+            : std::string(),
+        ", not begun at the report's moment (", DayTime(r.as_of_time()),
+        "): only obligations falling due in it");
   }
   if (FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())) {
-    return absl::StrCat(from, " to the report's moment (", DayTime(r.as_of_time()), ")");
+    // Asked for to a later end: what was read ends at the moment, and the
+    // obligations are those falling due by that end (ObligationsWhen).
+    return absl::StrCat(
+        from, " to the report's moment (", DayTime(r.as_of_time()), ")",
+        r.has_obligations_due_before()
+            ? absl::StrCat(", asked for to ", LastDay(r.obligations_due_before()), " (included)")
+            : std::string());
   }
   return absl::StrCat(from, " to ", LastDay(r.to()), " (included)");
 }
+
+namespace {
+
+// When the obligations listed fall due, as the page says it: by the end of
+// the period asked for, which may end after the report's moment, where what
+// was read ends (as-of probe: the page named a period ending at the moment
+// and listed obligations due weeks after it).
+std::string ObligationsWhen(const v1::FairnessReport& r) {
+  if (r.has_obligations_due_before()) {
+    return absl::StrCat("by the end of ", LastDay(r.obligations_due_before()),
+                        " (the end of the period asked for)");
+  }
+  if (FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())) {
+    return "after it, whenever due (the period asked for has no end)";
+  }
+  return "in this period";
+}
+
+}  // namespace
 
 uint32_t LayoutOf(const std::string& content, v1::ReportFormat format) {
   constexpr absl::string_view kMarker = ", layout ";
@@ -476,16 +506,17 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
   }
 
   // Obligations: what is owed and not yet due, which the evidence cites too.
+  const std::string when = ObligationsWhen(r);
   absl::StrAppend(&h,
                   "<h2>Open obligations</h2>\n<p class=\"meta\">What a group was owed at "
-                  "the report's moment and had not yet been given, falling due in the "
-                  "period, soonest first. Each becomes a finding if it is still owed when "
+                  "the report's moment and had not yet been given, falling due ",
+                  Html(when),
+                  ", soonest first. Each becomes a finding if it is still owed when "
                   "it falls due (at the end of its due day, UK time), and is listed in the "
                   "period that finding would be dated in.</p>\n");
   if (r.obligations_size() == 0) {
-    absl::StrAppend(&h,
-                    "<p class=\"none\" id=\"no-obligations\">No obligation falling due in "
-                    "this period was open at the report's moment.</p>\n");
+    absl::StrAppend(&h, "<p class=\"none\" id=\"no-obligations\">No obligation falling due ",
+                    Html(when), " was open at the report's moment.</p>\n");
   } else {
     absl::StrAppend(&h,
                     "<table id=\"obligations\"><thead><tr><th class=\"text\">Due by the "

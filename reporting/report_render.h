@@ -24,8 +24,11 @@ namespace evenhand::reporting {
 // they change). A report states its layout (ReportProvenance.layout), so a
 // verifier that cannot recompute a signed report of another layout byte
 // for byte says why instead of calling it altered. 1: the layouts before
-// they were numbered (to 2026-12-05), which do not state it.
-inline constexpr uint32_t kLayoutVersion = 2;
+// they were numbered (to 2026-12-05), which do not state it. 3: the page
+// says by when the obligations it lists fall due (the period asked for may
+// end after the report's moment), and the JSON carries
+// obligations_due_before.
+inline constexpr uint32_t kLayoutVersion = 3;
 
 // The layout `content` (a form of a report, as rendered, in `format`)
 // states: JSON's provenance.layout; the page's, in its provenance

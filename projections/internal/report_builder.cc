@@ -467,6 +467,9 @@ v1::FairnessReport ReportBuilder::Build() {
   report_.set_council_name(settings_.council_name);
   if (query_.from != absl::InfinitePast()) *report_.mutable_from() = ToProtoTime(query_.from);
   *report_.mutable_to() = ToProtoTime(period_end_);
+  if (query_.to >= query_.as_of_time && query_.to != absl::InfiniteFuture()) {
+    *report_.mutable_obligations_due_before() = ToProtoTime(query_.to);
+  }
   report_.set_as_of_position(query_.as_of_position);
   *report_.mutable_as_of_time() = ToProtoTime(query_.as_of_time);
   report_.set_events_considered(query_.as_of_position);

@@ -135,10 +135,29 @@ TEST(ReportRenderTest, ThePageNamesThePeriodItRead) {
   v1::FairnessReport r = Report();  // 1 Dec to 12 Dec 00:00, as of 5 Dec 09:00
   EXPECT_THAT(RenderReportHtml(r), HasSubstr("period <strong>1 Dec 2026 to 11 Dec 2026 "
                                              "(included)</strong>"));
+  EXPECT_THAT(RenderReportHtml(r), HasSubstr("falling due in this period, soonest first"));
+  // Asked for with no end: read to the moment, every open obligation.
   *r.mutable_to() = r.as_of_time();
   EXPECT_THAT(RenderReportHtml(r), HasSubstr("period <strong>1 Dec 2026 to the report&#39;s "
                                              "moment (5 Dec 2026 09:00)</strong>"));
+  EXPECT_THAT(RenderReportHtml(r),
+              HasSubstr("falling due after it, whenever due (the period asked for has no end)"));
+  // Asked for to 11 Dec: read to the moment, obligations due by the end of
+  // 11 Dec (as-of probe: the page named the period read and listed
+  // obligations due after it without saying to when).
+  *r.mutable_obligations_due_before() = ToProtoTime(At(2026, 12, 12));
+  EXPECT_THAT(RenderReportHtml(r),
+              HasSubstr("period <strong>1 Dec 2026 to the report&#39;s moment (5 Dec 2026 "
+                        "09:00), asked for to 11 Dec 2026 (included)</strong>"));
+  EXPECT_THAT(RenderReportHtml(r),
+              HasSubstr("falling due by the end of 11 Dec 2026 (the end of the period asked "
+                        "for), soonest first"));
   *r.mutable_from() = ToProtoTime(At(2026, 12, 7));
+  EXPECT_THAT(RenderReportHtml(r),
+              HasSubstr("period <strong>from 7 Dec 2026 to 11 Dec 2026 (included), not begun at "
+                        "the report&#39;s moment (5 Dec 2026 09:00): only obligations falling "
+                        "due in it</strong>"));
+  r.clear_obligations_due_before();
   EXPECT_THAT(RenderReportHtml(r),
               HasSubstr("period <strong>from 7 Dec 2026, not begun at the report&#39;s moment "
                         "(5 Dec 2026 09:00): only obligations falling due in it</strong>"));
@@ -287,8 +306,9 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
           key_id: "a1b2c3d4e5f60718"
           rule_set_version: "sha256:0011223344556677"
           calendar_years: "2018-2028"
-          layout: 2
+          layout: 3
         }
+        obligations_due_before { seconds: 1765497600 }
       )pb",
       &r));
   ASSERT_EQ(r.provenance().layout(), kLayoutVersion)
@@ -311,6 +331,12 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
         {"csv-groups", "febccbfea08761845406a2940cc5da360370ddd74849eda3b9ab089e525068dd"},
         {"csv-findings", "c27a8a29ece6530ec38c1304483c36be2b7bcfa33cc65fb9da47cec000e54713"},
         {"csv-access", "f03df683eec1ee1d96fb9c07a1c30cc43d61c4aaa5cec038292154977d43107e"}}},
+      {3,
+       {{"html", "7702689b68f630e36de2ae5152e31dc5393e1671c14356e291926e709257d16f"},
+        {"json", "c59e3314b1cf812dd3a838fb0afd0561b09bfff17c37479589e0ec35771bc11b"},
+        {"csv-groups", "4ab06e466e199b1e378f95644124549b2f3866c3a7df8c0b4e0bb25d020fd09a"},
+        {"csv-findings", "9cd708ac6831bd1c47e348b231d2ea3067f3e8dab9e645c108d393a49c63c5d2"},
+        {"csv-access", "1f5d9f1ef8cf51ce5486d888479a7f0ddbb7fabef31ab4611bbe4a190e4a4f62"}}},
   };
   ASSERT_TRUE(kPinned.contains(kLayoutVersion))
       << "layout " << kLayoutVersion << " has no pinned digests: add them";

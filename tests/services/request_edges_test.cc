@@ -52,10 +52,10 @@ class RequestEdgesTest : public testing::ServerTest {
     return stub_->Append(&context, r, &response);
   }
 
-  grpc::Status Report(const v1::ReportRequest& request) {
+  grpc::Status Report(const v1::ReportRequest& request, v1::FairnessReport* report = nullptr) {
     grpc::ClientContext context;
-    v1::FairnessReport report;
-    return fairness_stub_->GetReport(&context, request, &report);
+    v1::FairnessReport ignored;
+    return fairness_stub_->GetReport(&context, request, report != nullptr ? report : &ignored);
   }
 
   // A Replay's status, and the events `stub` was sent.
@@ -227,7 +227,16 @@ TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
   v1::ReportRequest next_month;
   next_month.mutable_from()->set_seconds(now + 30 * 86400);
   next_month.mutable_to()->set_seconds(now + 60 * 86400);
-  EXPECT_TRUE(Report(next_month).ok());
+  v1::FairnessReport coming;
+  EXPECT_TRUE(Report(next_month, &coming).ok());
+  // What was read ends at the report's moment; the obligations are those
+  // due by the end of the period asked for, which the report says.
+  EXPECT_EQ(coming.to().seconds(), coming.as_of_time().seconds());
+  EXPECT_EQ(coming.obligations_due_before().seconds(), now + 60 * 86400);
+  // Asked for with no end: no end stated.
+  v1::FairnessReport open_ended;
+  EXPECT_TRUE(Report(v1::ReportRequest(), &open_ended).ok());
+  EXPECT_FALSE(open_ended.has_obligations_due_before());
   v1::ListObligationsRequest due;
   *due.mutable_report() = next_month;
   grpc::ClientContext due_context;
