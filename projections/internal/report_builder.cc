@@ -260,6 +260,51 @@ std::vector<absl::Time> ReportBuilder::CouncilChangesIn(absl::Time from, absl::T
   return out;
 }
 
+std::vector<Seen> ReportBuilder::MembershipChangesBy(const std::string& group_id,
+                                                     absl::Time t) const {
+  ReadCouncilAt(t);
+  // The changes naming the group (into it, or out of it), at the latest
+  // instant at or before t.
+  absl::Time latest = absl::InfinitePast();
+  std::vector<std::pair<std::string, uint64_t>> found;  // member, position
+  for (const auto& [member, changes] : registry_->memberships) {
+    for (size_t i = 0; i < changes.size() && changes[i].at <= t; ++i) {
+      const bool into = changes[i].value == group_id;
+      const bool out = i > 0 && changes[i - 1].value == group_id && !into;
+      if (!into && !out) continue;
+      if (changes[i].at > latest) {
+        latest = changes[i].at;
+        found.clear();
+      }
+      if (changes[i].at == latest) found.emplace_back(member, changes[i].position);
+    }
+  }
+  std::vector<Seen> out;
+  auto cite = [&](const Case* c, uint64_t position) {
+    if (c == nullptr) return false;
+    for (const Seen& s : View(*c)) {
+      if (s.position != position) continue;
+      out.push_back(s);
+      return true;
+    }
+    return false;
+  };
+  for (const auto& [member, position] : found) {
+    auto m = indexes_.member_by_id.find(member);
+    auto g = indexes_.group_by_id.find(group_id);
+    // The councillor's own fact, or the group's recognition naming them.
+    if (!cite(m == indexes_.member_by_id.end() ? nullptr : m->second, position)) {
+      cite(g == indexes_.group_by_id.end() ? nullptr : g->second, position);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Seen& a, const Seen& b) { return a.position < b.position; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const Seen& a, const Seen& b) { return a.position == b.position; }),
+            out.end());
+  return out;
+}
+
 absl::Time ReportBuilder::Deadline(const Case& c, absl::Time t, int n) const {
   const absl::Time deadline = calendar_.EndOfWorkingDay(t, n);
   if (!calendar_.Covers(calendar_.LocalDay(t)) ||

@@ -272,6 +272,10 @@ class ReportBuilder {
   // The instants in [from, to) at which a councillor's group, or a group's
   // existence, changed, in order; with `from` first.
   std::vector<absl::Time> CouncilChangesIn(absl::Time from, absl::Time to) const;
+  // The facts that moved a councillor into or out of the group at its last
+  // change of membership at or before `t` (a join, a leave, the recognition
+  // naming its founders), by position: what a finding about its size cites.
+  std::vector<Seen> MembershipChangesBy(const std::string& group_id, absl::Time t) const;
   // The end of the `n`-th working day after `t` (the calendar's
   // EndOfWorkingDay) for a deadline of case `c`, noting it if the bank
   // holiday calendar does not cover it: data-quality reports those.

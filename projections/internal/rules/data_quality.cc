@@ -51,6 +51,20 @@ void CheckGroupSizes(ReportBuilder& b) {
     std::optional<Seen> recognised =
         g == nullptr ? std::nullopt : b.First(*g, v1::Payload::kPoliticalGroupRecognised);
     if (!recognised) return;
+    // What shows it: the group, the change that took it below two (found
+    // from outside: only the recognition was cited), and the one that
+    // brought it back to two.
+    std::vector<Seen> evidence = {*recognised};
+    auto add = [&evidence](const std::vector<Seen>& changes) {
+      for (const Seen& s : changes) {
+        if (std::none_of(evidence.begin(), evidence.end(),
+                         [&s](const Seen& e) { return e.position == s.position; })) {
+          evidence.push_back(s);
+        }
+      }
+    };
+    add(b.MembershipChangesBy(group_id, spell.from));
+    if (until != end && std::string(how) == "until") add(b.MembershipChangesBy(group_id, until));
     b.AddFinding(
         "data-quality", group_id, g->stream_id(), spell.from,
         absl::StrCat(
@@ -60,7 +74,7 @@ void CheckGroupSizes(ReportBuilder& b) {
             " from ", b.Date(spell.from), " ", how,
             until == end ? std::string(" the end of the period") : absl::StrCat(" ", b.Date(until)),
             "; a political group is two or more (Harlow 2.3)."),
-        {*recognised});
+        evidence);
   };
   for (absl::Time t : changes) {
     std::set<std::string> existing;

@@ -4,11 +4,15 @@
 namespace evenhand::projections::rule_tests {
 namespace {
 
+using ::testing::Contains;
+using ::testing::IsSupersetOf;
+
 TEST(DataQualityTest, AGroupLeftWithOneCouncillorIsReported) {
   CouncilScenario s;
-  s.Leave(At(2026, 2, 1), "grn-2", "green");
+  const uint64_t left = s.Leave(At(2026, 2, 1), "grn-2", "green");
   std::vector<v1::Finding> f = s.Findings("data-quality", At(2026, 3, 1));
   ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), Contains(left));
   EXPECT_EQ(f[0].severity(), v1::INFO);
   EXPECT_THAT(f[0].explanation(),
               HasSubstr("Green Group had 1 councillor from 1 Feb 2026 to the end of the period"));
@@ -19,8 +23,8 @@ TEST(DataQualityTest, AGroupLeftWithOneCouncillorIsReported) {
 // quarter's).
 TEST(DataQualityTest, AGroupBelowTwoCouncillorsForAWhileInTheYearIsReported) {
   CouncilScenario s;
-  s.Leave(At(2026, 2, 1), "grn-2", "green");
-  s.Join(At(2026, 5, 1), "grn-2", "green");
+  const uint64_t left = s.Leave(At(2026, 2, 1), "grn-2", "green");
+  const uint64_t rejoined = s.Join(At(2026, 5, 1), "grn-2", "green");
   const v1::FairnessReport year =
       s.Report(At(2026, 12, 31), std::nullopt, At(2026, 1, 1, 0, 0), At(2027, 1, 1, 0, 0));
   std::vector<v1::Finding> f;
@@ -31,6 +35,9 @@ TEST(DataQualityTest, AGroupBelowTwoCouncillorsForAWhileInTheYearIsReported) {
   EXPECT_EQ(f[0].group_id(), "green");
   EXPECT_THAT(f[0].explanation(),
               HasSubstr("Green Group had 1 councillor from 1 Feb 2026 until 1 May 2026"));
+  // It cites what shows it: the leave and the rejoining, not only the
+  // group's recognition (found from outside).
+  EXPECT_THAT(Evidence(f[0]), IsSupersetOf({left, rejoined}));
 }
 
 TEST(DataQualityTest, AGroupThatNeverFellBelowTwoIsNotReported) {
