@@ -71,6 +71,10 @@ struct QueryOutcome {
   absl::Time promised = absl::InfinitePast();
   std::vector<Seen> revisions;
   absl::Time due;
+  // The day promised had already ended when it was promised (by the holding
+  // reply, or the last revision): `due` is then that promise's time, not
+  // the day's end, which can come before the query itself.
+  bool promised_already_past = false;
   // Answered with no breach of the rule: a first reply in time and, after
   // an acknowledgement, the answer by `due`.
   bool answered_in_time = false;

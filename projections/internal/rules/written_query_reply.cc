@@ -95,6 +95,15 @@ QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
       }
     }
     out.due = b.calendar().EndOfLocalDay(out.promised);
+    // A day already over when it was promised: broken as it was made, so
+    // due then, never before the promise (found from outside: a finding
+    // dated in the week before the query came in).
+    const absl::Time promised_at =
+        out.revisions.empty() ? out.first_reply->at : out.revisions.back().at;
+    if (out.due <= promised_at) {
+      out.due = promised_at;
+      out.promised_already_past = true;
+    }
   }
   out.answered_in_time = out.in_time && out.answer && out.answer->at < out.due;
   return out;
@@ -197,17 +206,25 @@ void Check(ReportBuilder& b) {
       continue;
     }
     if (answer) evidence.push_back(*answer);
-    b.AddFinding("written-query-reply", o.group_id, c->stream_id(), due,
-                 absl::StrCat(who,
-                              o.first_reply->payload->has_written_query_acknowledged()
-                                  ? " was acknowledged with a reply promised by "
-                                  : " was given a timescale promising a reply by ",
-                              b.Date(promised),
-                              answer ? absl::StrCat(", but answered only on ", b.Date(answer->at))
-                                     : std::string(", but not answered by then"),
-                              ", and no revised timescale was given before it passed.",
-                              SayWithdrawn(b, withdrawn, "A reply", "Replies")),
-                 evidence);
+    b.AddFinding(
+        "written-query-reply", o.group_id, c->stream_id(), due,
+        absl::StrCat(
+            who,
+            o.first_reply->payload->has_written_query_acknowledged()
+                ? " was acknowledged with a reply promised by "
+                : " was given a timescale promising a reply by ",
+            b.Date(promised),
+            o.promised_already_past
+                ? absl::StrCat(
+                      ", a day already past when it was promised on ",
+                      b.Date(o.revisions.empty() ? o.first_reply->at : o.revisions.back().at))
+                : std::string(),
+            answer ? absl::StrCat(", but answered only on ", b.Date(answer->at))
+                   : std::string(", but not answered by then"),
+            o.promised_already_past ? "."
+                                    : ", and no revised timescale was given before it passed.",
+            SayWithdrawn(b, withdrawn, "A reply", "Replies")),
+        evidence);
   }
 }
 

@@ -4,6 +4,9 @@
 namespace evenhand::projections::rule_tests {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::Not;
+
 class WrittenQueryTest : public ::testing::Test {
  protected:
   // Received Wednesday 1 April 2026: working day 5 is Friday 10 April.
@@ -81,6 +84,39 @@ TEST_F(WrittenQueryTest, ATimescaleGivenAsARevisionAloneIsAHoldingReply) {
   EXPECT_THAT(f[0].explanation(),
               HasSubstr("was given a timescale promising a reply by 28 Apr 2026, but answered "
                         "only on 30 Apr 2026"));
+}
+
+// An acknowledgement promising a day already over (before the query came
+// in): broken as it was made, so dated at the acknowledgement, never in a
+// period before the query existed (found from outside: dated 5 days before
+// it, in a week's report where the query was not yet received).
+TEST_F(WrittenQueryTest, ATimescaleAlreadyPastWhenGivenIsBrokenWhenGivenNotBefore) {
+  const uint64_t ack = s_.Acknowledge(At(2026, 4, 7, 9), "Q-1", At(2026, 3, 27));
+  const uint64_t answer = s_.Answer(At(2026, 4, 9), "Q-1");
+  auto findings_in = [&](absl::Time from, absl::Time to) {
+    std::vector<v1::Finding> out;
+    const v1::FairnessReport report = s_.Report(At(2026, 5, 1), std::nullopt, from, to);
+    for (const v1::Finding& f : report.findings()) {
+      if (f.rule_id() == "written-query-reply") out.push_back(f);
+    }
+    return out;
+  };
+  EXPECT_THAT(findings_in(At(2026, 3, 1, 0, 0), At(2026, 4, 7, 0, 0)), IsEmpty());
+  std::vector<v1::Finding> f = findings_in(At(2026, 4, 7, 0, 0), At(2026, 4, 8, 0, 0));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(FromProtoTime(f[0].occurred_at()), At(2026, 4, 7, 9));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_, ack, answer));
+  EXPECT_THAT(
+      f[0].explanation(),
+      AllOf(HasSubstr("a day already past when it was promised on 7 Apr 2026"),
+            HasSubstr("answered only on 9 Apr 2026"), Not(HasSubstr("no revised timescale"))));
+  // Unanswered, it is no obligation once given: a finding from then.
+  CouncilScenario t;
+  t.Query(At(2026, 4, 1), "Q-2", "con-1");
+  t.Acknowledge(At(2026, 4, 2, 9), "Q-2", At(2026, 4, 1));
+  EXPECT_THAT(t.Findings("written-query-reply", At(2026, 4, 2, 8)), IsEmpty());
+  EXPECT_THAT(t.Findings("written-query-reply", At(2026, 4, 2, 10)), SizeIs(1));
+  EXPECT_THAT(t.Report(At(2026, 4, 2, 10)).obligations(), IsEmpty());
 }
 
 TEST_F(WrittenQueryTest, AReplyOnThePromisedDayIsOnTimeWhateverTheHour) {
