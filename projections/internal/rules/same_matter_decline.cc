@@ -40,6 +40,20 @@ void Check(ReportBuilder& b) {
       std::string reason_failed;
       if (DeclineReasonHeld(b, v, x, &reason_failed)) continue;
       const std::string& officer = decline.declined_by_officer_id();
+      // Reversed: the same officer gave this briefing after declining it
+      // (the Head of Paid Service approved it, say). The group was advised
+      // by them after all, and the request's latest decision is not the
+      // decline (the group table counts it so): no finding (found from
+      // outside: a finding beside a table saying "not declined").
+      bool given_after = false;
+      for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
+        const auto& ids = d.payload->briefing_delivered().officer_ids();
+        if (std::tie(d.at, d.position) > std::tie(x.at, x.position) &&
+            std::find(ids.begin(), ids.end(), officer) != ids.end()) {
+          given_after = true;
+        }
+      }
+      if (given_after) continue;
       // The earliest time this officer advised another group on the matter.
       std::optional<Seen> accepted;
       std::string accepted_group;

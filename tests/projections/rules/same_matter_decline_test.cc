@@ -25,6 +25,27 @@ TEST_F(SameMatterTest, DecliningAnotherGroupOnTheSameMatterIsAFinding) {
   EXPECT_THAT(Evidence(f[0]), ElementsAre(advised_, request_, declined));
 }
 
+// A decline reversed: approved over it, and given by the officer who
+// declined. The group was advised by them after all: no finding once it is
+// given (the group table counts the request as approved, not declined), and
+// the finding as of a moment before (found from outside).
+TEST_F(SameMatterTest, ADeclineTheSameOfficerReversedByGivingTheBriefingIsNoFinding) {
+  s_.Decline(At(2026, 1, 21), "B-2", "dir", v1::OFFICER_UNAVAILABLE);
+  s_.Approve(At(2026, 1, 23), "B-2", "ceo", {"dir"});
+  const uint64_t before_given = s_.events().size();
+  s_.Deliver(At(2026, 1, 27), "B-2", {"dir"});
+  EXPECT_THAT(s_.Findings("same-matter-decline", At(2026, 3, 1)), IsEmpty());
+  EXPECT_THAT(s_.Findings("same-matter-decline", At(2026, 1, 26), before_given), SizeIs(1));
+}
+
+// Given by another officer, the decline stands.
+TEST_F(SameMatterTest, ADeclineStandsWhenAnotherOfficerGaveTheBriefing) {
+  s_.Decline(At(2026, 1, 21), "B-2", "dir", v1::OFFICER_UNAVAILABLE);
+  s_.Approve(At(2026, 1, 23), "B-2", "ceo", {"ceo"});
+  s_.Deliver(At(2026, 1, 27), "B-2", {"ceo"});
+  EXPECT_THAT(s_.Findings("same-matter-decline", At(2026, 3, 1)), SizeIs(1));
+}
+
 TEST_F(SameMatterTest, DecliningBecauseNonMembersArePresentIsAllowed) {
   s_.Decline(At(2026, 1, 21), "B-2", "dir", v1::NON_MEMBERS_PRESENT);
   EXPECT_THAT(s_.Findings("same-matter-decline", At(2026, 3, 1)), IsEmpty());
