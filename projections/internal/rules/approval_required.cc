@@ -66,20 +66,47 @@ void Check(ReportBuilder& b) {
             b.CanApproveAt(a.approved_by_officer_id(), m.at)) {
           return;
         }
+        // Agreed with the briefing it gives: by an approval that names no
+        // officer, or names this one (mayoral §9: the Head of Paid Service
+        // "will determine the appropriate Officer to attend"). One naming
+        // only others is no agreement for this officer (found from outside).
+        std::optional<Seen> for_others;
         if (!a.briefing_id().empty()) {
           if (const Case* briefing = b.Briefing(a.briefing_id())) {
-            if (ValidApproval(b, *briefing, m.at, nullptr)) return;
+            for (const Seen& ap : b.Facts(*briefing, v1::Payload::kBriefingApproved)) {
+              const auto& approved = ap.payload->briefing_approved();
+              if (ap.at > m.at || !b.CanApproveAt(approved.approved_by_officer_id(), ap.at)) {
+                continue;
+              }
+              const auto& named = approved.assigned_officer_ids();
+              if (named.empty() ||
+                  std::find(named.begin(), named.end(), a.officer_id()) != named.end()) {
+                return;
+              }
+              if (!for_others) for_others = ap;
+            }
           }
         }
-        b.AddFinding("approval-required", a.group_id(), c.stream_id(), m.at,
-                     absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
-                                  b.GroupName(a.group_id()), " on ", b.Date(m.at),
-                                  a.approved_by_officer_id().empty()
-                                      ? " without anyone's agreement."
-                                      : absl::StrCat(" with the agreement only of ",
-                                                     b.OfficerName(a.approved_by_officer_id()),
-                                                     ", who could not give it.")),
-                     {m});
+        std::vector<Seen> evidence = {m};
+        if (for_others) evidence.push_back(*for_others);
+        b.AddFinding(
+            "approval-required", a.group_id(), c.stream_id(), m.at,
+            absl::StrCat(
+                b.OfficerName(a.officer_id()), " attended a meeting of ", b.GroupName(a.group_id()),
+                " on ", b.Date(m.at),
+                for_others ? absl::StrCat(" to give a briefing whose approval by ",
+                                          b.OfficerName(for_others->payload->briefing_approved()
+                                                            .approved_by_officer_id()),
+                                          " named other officers to give it",
+                                          a.approved_by_officer_id().empty() ? "." : "")
+                : a.approved_by_officer_id().empty() ? std::string(" without anyone's agreement.")
+                                                     : std::string(),
+                a.approved_by_officer_id().empty()
+                    ? std::string()
+                    : absl::StrCat(for_others ? ", and " : " with ", "the agreement only of ",
+                                   b.OfficerName(a.approved_by_officer_id()),
+                                   ", who could not give it.")),
+            evidence);
       });
 }
 

@@ -54,6 +54,55 @@ TEST(ApprovalRequiredTest, AttendanceAtAGroupMeetingNeedsAgreementButNotForThePo
   EXPECT_THAT(Evidence(f[0]), ElementsAre(unagreed));
 }
 
+// An attendance giving an approved briefing is agreed for the officers the
+// approval named, or any if it named none (mayoral §9: the Head of Paid
+// Service "will determine the appropriate Officer to attend"); another
+// officer needs agreement of their own (found from outside).
+TEST(ApprovalRequiredTest, AnOfficerTheBriefingsApprovalDidNotNameNeedsAgreementOfTheirOwn) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+  const uint64_t approved = s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
+  auto attend = [&](absl::Time at, const std::string& meeting, const std::string& officer,
+                    const std::string& agreed_by) {
+    v1::Payload p;
+    auto* a = p.mutable_officer_attended_group_meeting();
+    a->set_meeting_id(meeting);
+    a->set_group_id("labour");
+    a->set_officer_id(officer);
+    a->set_approved_by_officer_id(agreed_by);
+    a->set_business(v1::COUNCIL_BUSINESS);
+    a->set_duration_minutes(30);
+    a->set_matter_id("waste");
+    a->set_briefing_id("B-1");
+    return s.Add(at, p);
+  };
+  attend(At(2026, 2, 10), "M-1", "dir", "");                          // named: agreed
+  const uint64_t other = attend(At(2026, 2, 11), "M-2", "dir2", "");  // not named
+  attend(At(2026, 2, 12), "M-3", "hos", "mo");                        // agreed on its own
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(approved, other));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("Director of People attended a meeting of Labour Group on 11 Feb 2026 to "
+                        "give a briefing whose approval by Chief Executive named other officers "
+                        "to give it."));
+  // An approval naming nobody agrees any officer's attendance.
+  CouncilScenario t;
+  t.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+  t.Approve(At(2026, 2, 3), "B-1", "ceo", {});
+  v1::Payload p;
+  auto* a = p.mutable_officer_attended_group_meeting();
+  a->set_meeting_id("M-1");
+  a->set_group_id("labour");
+  a->set_officer_id("dir2");
+  a->set_business(v1::COUNCIL_BUSINESS);
+  a->set_duration_minutes(30);
+  a->set_matter_id("waste");
+  a->set_briefing_id("B-1");
+  t.Add(At(2026, 2, 10), p);
+  EXPECT_THAT(t.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+}
+
 TEST(ApprovalRequiredTest, APoliticalAssistantAtAnotherGroupsMeetingNeedsAgreementLikeAnyOfficer) {
   CouncilScenario s;  // "pa" works for the Labour Group
   s.Attend(At(2026, 2, 10), "M-1", "labour", "pa", "");
