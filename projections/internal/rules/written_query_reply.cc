@@ -116,6 +116,8 @@ std::string Describe(const FairnessSettings& s) {
       "A councillor's written query gets a substantive reply, or an acknowledgement with a "
       "clear timescale, within ",
       Plural(s.query_reply_working_days, "working day"),
+      s.query_reply_working_days == 5 ? std::string()
+                                      : " (this council's setting; the protocols cited say five)",
       " (England and Wales bank holidays excluded). A timescale given must be met, or a "
       "revised one sent before it passes.");
 }
