@@ -23,90 +23,126 @@ std::string Describe(const FairnessSettings&) {
          "assistants are exempt at its meetings (group office staff).";
 }
 
-// The first approval of the briefing before `t` by someone entitled to give
-// it, if any; all approvals before `t` go into `tried`.
-std::optional<Seen> ValidApproval(const ReportBuilder& b, const Case& briefing, absl::Time t,
-                                  std::vector<Seen>* tried) {
-  for (const Seen& a : b.Facts(briefing, v1::Payload::kBriefingApproved)) {
-    if (a.at > t) continue;
-    if (b.CanApproveAt(a.payload->briefing_approved().approved_by_officer_id(), a.at)) return a;
-    if (tried != nullptr) tried->push_back(a);
+// What the approvals of `briefing` made before `t` agree for `officer`:
+// true when one by someone entitled to give it names them, or names nobody
+// (mayoral §9: the Head of Paid Service "will determine the appropriate
+// Officer to attend"). Otherwise `for_others` is the first entitled one
+// naming only other officers, and `tried` those by officers who could not
+// give one.
+struct Agreement {
+  bool agreed = false;
+  std::optional<Seen> for_others;
+  std::vector<Seen> tried;
+};
+Agreement AgreementFor(const ReportBuilder& b, const Case& briefing, const std::string& officer,
+                       absl::Time t) {
+  Agreement out;
+  for (const Seen& ap : b.Facts(briefing, v1::Payload::kBriefingApproved)) {
+    if (ap.at > t) continue;
+    const auto& approved = ap.payload->briefing_approved();
+    if (!b.CanApproveAt(approved.approved_by_officer_id(), ap.at)) {
+      out.tried.push_back(ap);
+      continue;
+    }
+    const auto& named = approved.assigned_officer_ids();
+    if (named.empty() || officer.empty() ||
+        std::find(named.begin(), named.end(), officer) != named.end()) {
+      out.agreed = true;
+      return out;
+    }
+    if (!out.for_others) out.for_others = ap;
   }
-  return std::nullopt;
+  return out;
+}
+
+// Why `who` had no agreement, as a finding says it (", …" after the act).
+std::string WhyNot(const ReportBuilder& b, const Agreement& agreement,
+                   const std::string& own_approver) {
+  if (agreement.for_others) {
+    return absl::StrCat(
+        ", although the briefing's approval by ",
+        b.OfficerName(agreement.for_others->payload->briefing_approved().approved_by_officer_id()),
+        " named other officers to give it",
+        own_approver.empty()
+            ? std::string()
+            : absl::StrCat(", and with the agreement only of ", b.OfficerName(own_approver),
+                           ", who could not give it"));
+  }
+  const std::string approver =
+      !own_approver.empty() ? own_approver
+      : agreement.tried.empty()
+          ? std::string()
+          : agreement.tried.front().payload->briefing_approved().approved_by_officer_id();
+  if (approver.empty()) return " although nobody agreed it beforehand";
+  return absl::StrCat(" with the agreement only of ", b.OfficerName(approver),
+                      ", who was neither the Head of Paid Service nor the Monitoring Officer nor "
+                      "their delegate at the time");
 }
 
 void Check(ReportBuilder& b) {
   ForEachOfficerContact(
       b,
       [&](const Case& c, const BriefingView& v, const Seen& d) {
-        std::vector<Seen> tried;
-        if (ValidApproval(b, c, d.at, &tried)) return;
-        std::vector<Seen> evidence = {*v.request, d};
-        evidence.insert(evidence.end(), tried.begin(), tried.end());
-        const std::vector<Seen> withdrawn =
-            WithdrawnBefore(b, c, v1::Payload::kBriefingApproved, d.at + absl::Nanoseconds(1));
-        evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
-        std::string why =
-            tried.empty()
-                ? "nobody agreed it beforehand"
-                : absl::StrCat(
-                      b.OfficerName(
-                          tried.front().payload->briefing_approved().approved_by_officer_id()),
-                      ", who agreed it, was neither the Head of Paid "
-                      "Service nor the Monitoring Officer nor their "
-                      "delegate at the time");
-        b.AddFinding("approval-required", v.group(), c.stream_id(), d.at,
-                     absl::StrCat("The briefing of ", b.GroupName(v.group()), " on ", v.subject(),
-                                  " on ", b.Date(d.at), " went ahead although ", why, ".",
-                                  SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
-                     evidence);
+        // Agreed for every officer who gave it (or for the briefing, when
+        // it names nobody).
+        const auto& ids = d.payload->briefing_delivered().officer_ids();
+        std::vector<std::string> officers(ids.begin(), ids.end());
+        if (officers.empty()) officers.push_back("");
+        for (const std::string& officer : officers) {
+          if (!officer.empty() && OwnGroupAssistant(b, officer, v.group(), d.at)) continue;
+          const Agreement agreement = AgreementFor(b, c, officer, d.at);
+          if (agreement.agreed) continue;
+          std::vector<Seen> evidence = {*v.request, d};
+          if (agreement.for_others) evidence.push_back(*agreement.for_others);
+          evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
+          const std::vector<Seen> withdrawn =
+              WithdrawnBefore(b, c, v1::Payload::kBriefingApproved, d.at + absl::Nanoseconds(1));
+          evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
+          b.AddFinding("approval-required", v.group(), c.stream_id(), d.at,
+                       absl::StrCat("The briefing of ", b.GroupName(v.group()), " on ", v.subject(),
+                                    " on ", b.Date(d.at),
+                                    agreement.for_others
+                                        ? absl::StrCat(" was given by ", b.OfficerName(officer))
+                                        : std::string(" went ahead"),
+                                    WhyNot(b, agreement, ""), ".",
+                                    SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
+                       evidence);
+          // One finding per delivery: the first officer it was not agreed
+          // for (or the briefing, agreed for nobody).
+          break;
+        }
       },
       [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {
         if (!a.approved_by_officer_id().empty() &&
             b.CanApproveAt(a.approved_by_officer_id(), m.at)) {
           return;
         }
-        // Agreed with the briefing it gives: by an approval that names no
-        // officer, or names this one (mayoral §9: the Head of Paid Service
-        // "will determine the appropriate Officer to attend"). One naming
-        // only others is no agreement for this officer (found from outside).
-        std::optional<Seen> for_others;
-        if (!a.briefing_id().empty()) {
-          if (const Case* briefing = b.Briefing(a.briefing_id())) {
-            for (const Seen& ap : b.Facts(*briefing, v1::Payload::kBriefingApproved)) {
-              const auto& approved = ap.payload->briefing_approved();
-              if (ap.at > m.at || !b.CanApproveAt(approved.approved_by_officer_id(), ap.at)) {
-                continue;
-              }
-              const auto& named = approved.assigned_officer_ids();
-              if (named.empty() ||
-                  std::find(named.begin(), named.end(), a.officer_id()) != named.end()) {
-                return;
-              }
-              if (!for_others) for_others = ap;
-            }
+        // Agreed with the briefing it gives (at that briefing's group's
+        // meeting, on its matter), by its approval. An attendance that does
+        // not give it (another group's meeting) needs agreement of its own
+        // (found from outside).
+        Agreement agreement;
+        std::vector<Seen> withdrawn;
+        if (const Case* briefing =
+                a.briefing_id().empty() ? nullptr : b.Briefing(a.briefing_id())) {
+          const BriefingView& v = b.BriefingOf(*briefing);
+          if (v.request && a.group_id() == v.group() && a.matter_id() == v.matter()) {
+            agreement = AgreementFor(b, *briefing, a.officer_id(), m.at);
+            if (agreement.agreed) return;
+            withdrawn = WithdrawnBefore(b, *briefing, v1::Payload::kBriefingApproved,
+                                        m.at + absl::Nanoseconds(1));
           }
         }
         std::vector<Seen> evidence = {m};
-        if (for_others) evidence.push_back(*for_others);
-        b.AddFinding(
-            "approval-required", a.group_id(), c.stream_id(), m.at,
-            absl::StrCat(
-                b.OfficerName(a.officer_id()), " attended a meeting of ", b.GroupName(a.group_id()),
-                " on ", b.Date(m.at),
-                for_others ? absl::StrCat(" to give a briefing whose approval by ",
-                                          b.OfficerName(for_others->payload->briefing_approved()
-                                                            .approved_by_officer_id()),
-                                          " named other officers to give it",
-                                          a.approved_by_officer_id().empty() ? "." : "")
-                : a.approved_by_officer_id().empty() ? std::string(" without anyone's agreement.")
-                                                     : std::string(),
-                a.approved_by_officer_id().empty()
-                    ? std::string()
-                    : absl::StrCat(for_others ? ", and " : " with ", "the agreement only of ",
-                                   b.OfficerName(a.approved_by_officer_id()),
-                                   ", who could not give it.")),
-            evidence);
+        if (agreement.for_others) evidence.push_back(*agreement.for_others);
+        evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
+        evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
+        b.AddFinding("approval-required", a.group_id(), c.stream_id(), m.at,
+                     absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
+                                  b.GroupName(a.group_id()), " on ", b.Date(m.at),
+                                  WhyNot(b, agreement, a.approved_by_officer_id()), ".",
+                                  SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
+                     evidence);
       });
 }
 

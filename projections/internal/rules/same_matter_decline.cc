@@ -41,15 +41,22 @@ void Check(ReportBuilder& b) {
       if (DeclineReasonHeld(b, v, x, &reason_failed)) continue;
       const std::string& officer = decline.declined_by_officer_id();
       // Reversed: the same officer gave this briefing after declining it
-      // (the Head of Paid Service approved it, say). The group was advised
-      // by them after all, and the request's latest decision is not the
-      // decline (the group table counts it so): no finding (found from
-      // outside: a finding beside a table saying "not declined").
+      // (delivered it, or gave it at the group's meeting; approved over the
+      // decline, say). Harlow 15.12 is about an officer refusing to advise
+      // one group while advising another: this group was advised by them
+      // after all, so no finding from then (found from outside).
+      auto after = [&x](const Seen& s) {
+        return std::tie(s.at, s.position) > std::tie(x.at, x.position);
+      };
       bool given_after = false;
       for (const Seen& d : b.Facts(*c, v1::Payload::kBriefingDelivered)) {
         const auto& ids = d.payload->briefing_delivered().officer_ids();
-        if (std::tie(d.at, d.position) > std::tie(x.at, x.position) &&
-            std::find(ids.begin(), ids.end(), officer) != ids.end()) {
+        if (after(d) && std::find(ids.begin(), ids.end(), officer) != ids.end()) {
+          given_after = true;
+        }
+      }
+      for (const Seen& m : GivenAtMeetings(b, *c, v)) {
+        if (after(m) && m.payload->officer_attended_group_meeting().officer_id() == officer) {
           given_after = true;
         }
       }

@@ -4,6 +4,8 @@
 namespace evenhand::projections::rule_tests {
 namespace {
 
+using ::testing::Contains;
+
 TEST(ApprovalRequiredTest, BriefingWithoutAnyAgreementIsAFinding) {
   CouncilScenario s;
   const uint64_t request = s.Request(At(2026, 2, 2), "B-1", "green", "parks");
@@ -83,9 +85,9 @@ TEST(ApprovalRequiredTest, AnOfficerTheBriefingsApprovalDidNotNameNeedsAgreement
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_THAT(Evidence(f[0]), ElementsAre(approved, other));
   EXPECT_THAT(f[0].explanation(),
-              HasSubstr("Director of People attended a meeting of Labour Group on 11 Feb 2026 to "
-                        "give a briefing whose approval by Chief Executive named other officers "
-                        "to give it."));
+              HasSubstr("Director of People attended a meeting of Labour Group on 11 Feb 2026, "
+                        "although the briefing's approval by Chief Executive named other "
+                        "officers to give it."));
   // An approval naming nobody agrees any officer's attendance.
   CouncilScenario t;
   t.Request(At(2026, 2, 2), "B-1", "labour", "waste");
@@ -131,6 +133,72 @@ TEST(ApprovalRequiredTest, AnApprovalWithdrawnByACorrectionIsCitedButNotCounted)
               HasSubstr("An approval recorded on 3 Feb 2026 was withdrawn by a correction."));
   // As the log stood before the withdrawal, the agreement stood.
   EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1), withdrawal - 1), IsEmpty());
+}
+
+// The attendance of an officer linking an approved briefing, but at another
+// group's meeting, does not give it: it needs agreement of its own (found
+// from outside).
+TEST(ApprovalRequiredTest, AnAttendanceAtAnotherGroupsMeetingIsNotAgreedByTheBriefingsApproval) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+  s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
+  v1::Payload p;
+  auto* a = p.mutable_officer_attended_group_meeting();
+  a->set_meeting_id("M-1");
+  a->set_group_id("green");
+  a->set_officer_id("dir");
+  a->set_business(v1::COUNCIL_BUSINESS);
+  a->set_duration_minutes(30);
+  a->set_matter_id("waste");
+  a->set_briefing_id("B-1");
+  const uint64_t attended = s.Add(At(2026, 2, 10), p);
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].group_id(), "green");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(attended));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("although nobody agreed it beforehand"));
+}
+
+// An attendance giving a briefing whose approval was withdrawn cites the
+// withdrawal, as a delivery does (found from outside).
+TEST(ApprovalRequiredTest, AnAttendanceWhoseBriefingsApprovalWasWithdrawnCitesTheWithdrawal) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+  const uint64_t approval = s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
+  const uint64_t withdrawal = s.Correct(At(2026, 2, 4), approval, std::nullopt);
+  v1::Payload p;
+  auto* a = p.mutable_officer_attended_group_meeting();
+  a->set_meeting_id("M-1");
+  a->set_group_id("labour");
+  a->set_officer_id("dir");
+  a->set_business(v1::COUNCIL_BUSINESS);
+  a->set_duration_minutes(30);
+  a->set_matter_id("waste");
+  a->set_briefing_id("B-1");
+  const uint64_t attended = s.Add(At(2026, 2, 10), p);
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(approval, withdrawal, attended));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("An approval recorded on 3 Feb 2026 was withdrawn by a correction."));
+}
+
+// A briefing given by an officer its approval did not name, beside one it
+// did: a finding for the one it did not (as for an attendance).
+TEST(ApprovalRequiredTest, ABriefingGivenByAnOfficerItsApprovalDidNotNameIsAFinding) {
+  CouncilScenario s;
+  s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+  const uint64_t approval = s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
+  s.Deliver(At(2026, 2, 9), "B-1", {"dir"});
+  EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+  const uint64_t second = s.Deliver(At(2026, 2, 16), "B-1", {"dir", "dir2"});
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), Contains(second));
+  EXPECT_THAT(Evidence(f[0]), Contains(approval));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("was given by Director of People, although the briefing's approval by "
+                        "Chief Executive named other officers to give it."));
 }
 
 }  // namespace
