@@ -24,6 +24,18 @@ std::string Describe(const FairnessSettings&) {
          "breach in itself.";
 }
 
+// The instant group `g`, below two councillors at `t`, last fell below two
+// (the start of the spell `t` is in, which may be before a period).
+absl::Time FellBelowTwo(const ReportBuilder& b, const Case& g, absl::Time t) {
+  const std::vector<absl::Time> all =
+      b.CouncilChangesIn(absl::InfinitePast(), t + absl::Nanoseconds(1));
+  size_t i = all.size() - 1;  // the last change at or before t
+  while (i > 1 && b.GroupExistsAt(g, all[i - 1]) && b.GroupMembersAt(g.id, all[i - 1]).size() < 2) {
+    --i;
+  }
+  return all[i];
+}
+
 // A group below two councillors at any time in the period, not only at its
 // end: a spell from when it fell below to when it recovered, was dissolved,
 // or the period ended.
@@ -42,18 +54,21 @@ void CheckGroupSizes(ReportBuilder& b) {
   struct Spell {
     absl::Time from;
     size_t fewest;
+    size_t most;
   };
+  enum class Ended { kRecovered, kDissolved, kPeriodEnd };
   std::map<std::string, Spell> low;
   auto report = [&](const std::string& group_id, const Spell& spell, absl::Time until,
-                    const char* how) {
+                    Ended ended) {
     auto found = b.indexes().group_by_id.find(group_id);
     const Case* g = found == b.indexes().group_by_id.end() ? nullptr : found->second;
     std::optional<Seen> recognised =
         g == nullptr ? std::nullopt : b.First(*g, v1::Payload::kPoliticalGroupRecognised);
     if (!recognised) return;
-    // What shows it: the group, the change that took it below two (found
-    // from outside: only the recognition was cited), and the one that
-    // brought it back to two.
+    // What shows it (found from outside: only the recognition was cited):
+    // the group; the change that took it below two, before the period if
+    // it began there; and what ended the spell, the change that brought it
+    // back to two or its dissolution.
     std::vector<Seen> evidence = {*recognised};
     auto add = [&evidence](const std::vector<Seen>& changes) {
       for (const Seen& s : changes) {
@@ -63,17 +78,32 @@ void CheckGroupSizes(ReportBuilder& b) {
         }
       }
     };
-    add(b.MembershipChangesBy(group_id, spell.from));
-    if (until != end && std::string(how) == "until") add(b.MembershipChangesBy(group_id, until));
+    add(b.MembershipChangesBy(group_id, FellBelowTwo(b, *g, spell.from)));
+    if (ended == Ended::kRecovered) add(b.MembershipChangesBy(group_id, until));
+    if (ended == Ended::kDissolved) {
+      if (std::optional<Seen> d = b.First(*g, v1::Payload::kPoliticalGroupDissolved)) add({*d});
+    }
+    const std::string how_many =
+        spell.fewest != spell.most ? std::string("fewer than two councillors (at times none)")
+        : spell.fewest == 0        ? std::string("no councillors")
+                                   : Plural(static_cast<int>(spell.fewest), "councillor");
+    std::string to;
+    switch (ended) {
+      case Ended::kRecovered:
+        to = absl::StrCat("until ", b.Date(until));
+        break;
+      case Ended::kDissolved:
+        to = absl::StrCat("until it was dissolved on ", b.Date(until));
+        break;
+      case Ended::kPeriodEnd:
+        to = b.query().as_of_time < b.query().to ? "to the report's moment"
+                                                 : "to the end of the period";
+        break;
+    }
     b.AddFinding(
         "data-quality", group_id, g->stream_id(), spell.from,
-        absl::StrCat(
-            b.GroupName(group_id), " had ",
-            spell.fewest == 0 ? std::string("no councillors")
-                              : Plural(static_cast<int>(spell.fewest), "councillor"),
-            " from ", b.Date(spell.from), " ", how,
-            until == end ? std::string(" the end of the period") : absl::StrCat(" ", b.Date(until)),
-            "; a political group is two or more (Harlow 2.3)."),
+        absl::StrCat(b.GroupName(group_id), " had ", how_many, " from ", b.Date(spell.from), " ",
+                     to, "; a political group is two or more (Harlow 2.3)."),
         evidence);
   };
   for (absl::Time t : changes) {
@@ -84,12 +114,13 @@ void CheckGroupSizes(ReportBuilder& b) {
       auto it = low.find(g->id);
       if (members < 2) {
         if (it == low.end()) {
-          low.emplace(g->id, Spell{t, members});
+          low.emplace(g->id, Spell{t, members, members});
         } else {
           it->second.fewest = std::min(it->second.fewest, members);
+          it->second.most = std::max(it->second.most, members);
         }
       } else if (it != low.end()) {
-        report(g->id, it->second, t, "until");
+        report(g->id, it->second, t, Ended::kRecovered);
         low.erase(it);
       }
     }
@@ -98,11 +129,11 @@ void CheckGroupSizes(ReportBuilder& b) {
         ++it;
         continue;
       }
-      report(it->first, it->second, t, "until it was dissolved on");
+      report(it->first, it->second, t, Ended::kDissolved);
       it = low.erase(it);
     }
   }
-  for (const auto& [group_id, spell] : low) report(group_id, spell, end, "to");
+  for (const auto& [group_id, spell] : low) report(group_id, spell, end, Ended::kPeriodEnd);
 }
 
 // A deadline the bank holiday calendar does not cover was counted with

@@ -15,7 +15,7 @@ TEST(DataQualityTest, AGroupLeftWithOneCouncillorIsReported) {
   EXPECT_THAT(Evidence(f[0]), Contains(left));
   EXPECT_EQ(f[0].severity(), v1::INFO);
   EXPECT_THAT(f[0].explanation(),
-              HasSubstr("Green Group had 1 councillor from 1 Feb 2026 to the end of the period"));
+              HasSubstr("Green Group had 1 councillor from 1 Feb 2026 to the report's moment"));
 }
 
 // A spell below two councillors inside the period is reported, even if the
@@ -38,6 +38,39 @@ TEST(DataQualityTest, AGroupBelowTwoCouncillorsForAWhileInTheYearIsReported) {
   // It cites what shows it: the leave and the rejoining, not only the
   // group's recognition (found from outside).
   EXPECT_THAT(Evidence(f[0]), IsSupersetOf({left, rejoined}));
+}
+
+// A month's report of a spell that began before it cites the leave that
+// took the group below two, not a later one; a spell ended by dissolution
+// cites it; and a count that changed in the spell is not given as one
+// (found from outside).
+TEST(DataQualityTest, ASpellCitesWhereItBeganAndHowItEnded) {
+  CouncilScenario s;
+  const uint64_t first = s.Leave(At(2026, 2, 2), "grn-1", "green");
+  s.Leave(At(2026, 2, 9), "grn-2", "green");
+  s.Join(At(2026, 3, 9), "grn-1", "green");
+  s.Join(At(2026, 3, 16), "grn-2", "green");
+  const v1::FairnessReport march =
+      s.Report(At(2026, 12, 31), std::nullopt, At(2026, 3, 1, 0, 0), At(2026, 4, 1, 0, 0));
+  std::vector<v1::Finding> f;
+  for (const auto& x : march.findings()) {
+    if (x.rule_id() == "data-quality") f.push_back(x);
+  }
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), IsSupersetOf({first}));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("Green Group had fewer than two councillors (at times none) from 1 Mar "
+                        "2026 until 16 Mar 2026"));
+
+  CouncilScenario t;
+  t.Leave(At(2026, 2, 2), "grn-2", "green");
+  v1::Payload p;
+  p.mutable_political_group_dissolved()->set_group_id("green");
+  const uint64_t dissolved = t.Add(At(2026, 2, 20), p);
+  std::vector<v1::Finding> g = t.Findings("data-quality", At(2026, 3, 1));
+  ASSERT_THAT(g, SizeIs(1));
+  EXPECT_THAT(g[0].explanation(), HasSubstr("until it was dissolved on 20 Feb 2026"));
+  EXPECT_THAT(Evidence(g[0]), Contains(dissolved));
 }
 
 TEST(DataQualityTest, AGroupThatNeverFellBelowTwoIsNotReported) {
