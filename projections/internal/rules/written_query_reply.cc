@@ -215,14 +215,19 @@ void Check(ReportBuilder& b) {
             o.first_reply->payload->has_written_query_acknowledged()
                 ? " was acknowledged with a reply promised by "
                 : " was given a timescale promising a reply by ",
-            b.Date(promised),
+            // The day first promised, then the revisions that moved it.
+            b.Date(FromProtoTime(*PromisedDay(*o.first_reply->payload, nullptr))),
+            o.revisions.empty() ? std::string()
+                                : absl::StrCat(", revised on ", b.Date(o.revisions.back().at),
+                                               " to ", b.Date(promised)),
             o.promised_already_past
                 ? absl::StrCat(
                       ", a day already past when it was promised on ",
                       b.Date(o.revisions.empty() ? o.first_reply->at : o.revisions.back().at))
                 : std::string(),
-            answer ? absl::StrCat(", but answered only on ", b.Date(answer->at))
-                   : std::string(", but not answered by then"),
+            answer                    ? absl::StrCat(", but answered only on ", b.Date(answer->at))
+            : o.promised_already_past ? std::string(", and it has not been answered")
+                                      : std::string(", but not answered by then"),
             o.promised_already_past ? "."
                                     : ", and no revised timescale was given before it passed.",
             SayWithdrawn(b, withdrawn, "A reply", "Replies")),

@@ -117,6 +117,18 @@ TEST_F(WrittenQueryTest, ATimescaleAlreadyPastWhenGivenIsBrokenWhenGivenNotBefor
   EXPECT_THAT(t.Findings("written-query-reply", At(2026, 4, 2, 8)), IsEmpty());
   EXPECT_THAT(t.Findings("written-query-reply", At(2026, 4, 2, 10)), SizeIs(1));
   EXPECT_THAT(t.Report(At(2026, 4, 2, 10)).obligations(), IsEmpty());
+  // Moved by a revision to a day already past: said so, dated at it.
+  CouncilScenario r;
+  r.Query(At(2026, 4, 1), "Q-3", "con-1");
+  r.Acknowledge(At(2026, 4, 2), "Q-3", At(2026, 4, 20, 17));
+  r.Revise(At(2026, 4, 17, 9), "Q-3", At(2026, 4, 15, 17));
+  std::vector<v1::Finding> g = r.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(g, SizeIs(1));
+  EXPECT_EQ(FromProtoTime(g[0].occurred_at()), At(2026, 4, 17, 9));
+  EXPECT_THAT(g[0].explanation(),
+              HasSubstr("was acknowledged with a reply promised by 20 Apr 2026, revised on 17 Apr "
+                        "2026 to 15 Apr 2026, a day already past when it was promised on 17 Apr "
+                        "2026, and it has not been answered."));
 }
 
 TEST_F(WrittenQueryTest, AReplyOnThePromisedDayIsOnTimeWhateverTheHour) {
