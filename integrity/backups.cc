@@ -142,8 +142,8 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     // A description RocksDB could read whose manifest is not one: damaged
     // (none at all is a backup not taken by evenhand backup: incomplete).
     if (absl::IsDataLoss(manifest.status()) && !b.metadata.empty()) {
-      info->set_damage(absl::StrCat("its manifest, in ", dir, "/meta/", b.id,
-                                    ", cannot be read: ", manifest.status().message()));
+      info->set_damage(absl::StrCat("its Even Hand manifest, kept in ", dir, "/meta/", b.id,
+                                    ", is damaged: it no longer reads as one"));
       continue;
     }
     std::error_code ec;

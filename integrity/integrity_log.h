@@ -384,6 +384,7 @@ class IntegrityLog final : public storage::CommitHook {
   // this, however many events are waiting (RunCheckpointer).
   absl::Time retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // The checkpointer's failure since its last success (signing_stalled()).
+  bool signing_failed_ ABSL_GUARDED_BY(mu_) = false;
   std::string signing_failure_ ABSL_GUARDED_BY(mu_);
   absl::Time signing_failed_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

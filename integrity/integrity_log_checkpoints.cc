@@ -323,7 +323,7 @@ absl::StatusOr<v1::SignedCheckpoint> IntegrityLog::SignAndStoreLocked(uint64_t t
       signed_at_ = now;
     }
     retry_at_ = absl::InfinitePast();  // signed: the count is heeded again
-    signing_failure_.clear();
+    signing_failed_ = false;
   }
   DropReplacedRuns();
   return signed_checkpoint;
@@ -441,24 +441,30 @@ void IntegrityLog::RunCheckpointer() {
       absl::MutexLock lock(&mu_);
       // Not again at once: wait for the time to come round, whatever the
       // count.
-      if (signing_failure_.empty()) signing_failed_since_ = options_.clock();
-      signing_failure_ = std::string(s.status().message());
+      if (!signing_failed_) signing_failed_since_ = options_.clock();
+      signing_failed_ = true;
+      signing_failure_ = s.status().ToString();
       signed_at_ = options_.clock();
       retry_at_ = signed_at_ + std::max(options_.checkpoint_every, absl::Seconds(1));
+    } else {
+      // Signed, or nothing left to sign (what was waiting was signed by a
+      // caller meanwhile): not failing.
+      absl::MutexLock lock(&mu_);
+      signing_failed_ = false;
     }
   }
 }
 
 std::string IntegrityLog::signing_stalled() const {
   absl::MutexLock lock(&mu_);
-  if (signing_failure_.empty()) return "";
+  if (!signing_failed_) return "";
   return absl::StrCat(
-      "no checkpoint has been signed since ",
+      "signing checkpoints has failed since ",
       absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", signing_failed_since_, absl::UTCTimeZone()),
       " (tried again every ",
       absl::FormatDuration(std::max(options_.checkpoint_every, absl::Seconds(1))),
-      "): ", signing_failure_,
-      ". Appends go on; what they add is signed at the first signing that succeeds");
+      "), the last time with ", signing_failure_,
+      ". What is appended meanwhile is signed by the first signing that succeeds");
 }
 
 IntegrityLog::MapStats IntegrityLog::map_stats() const {

@@ -314,6 +314,25 @@ tr:target { background: #fff6d6; }
                ol.findings li, figure.chart, tr { break-inside: avoid; } }
 )css";
 
+// When the obligations listed fall due, as the page says it: by the end of
+// the period asked for, which may end after the report's moment, where what
+// was read ends (as-of probe: the page named a period ending at the moment
+// and listed obligations due weeks after it).
+std::string ObligationsWhen(const v1::FairnessReport& r) {
+  if (r.has_obligations_due_before()) {
+    return absl::StrCat("by the end of ", LastDay(r.obligations_due_before()),
+                        " (the end of the period asked for)");
+  }
+  if (IsSet(r.from()) && FromProtoTime(r.to()) <= FromProtoTime(r.from())) {
+    // A period not begun at the moment, asked for with no end.
+    return absl::StrCat("from ", Day(r.from()), " on (the period asked for has no end)");
+  }
+  if (FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())) {
+    return "after it, whenever due (the period asked for has no end)";
+  }
+  return "in this period";
+}
+
 }  // namespace
 
 // The period as the page names it. A report's `to` is where what it read
@@ -343,25 +362,6 @@ std::string PeriodText(const v1::FairnessReport& r) {
   }
   return absl::StrCat(from, " to ", LastDay(r.to()), " (included)");
 }
-
-namespace {
-
-// When the obligations listed fall due, as the page says it: by the end of
-// the period asked for, which may end after the report's moment, where what
-// was read ends (as-of probe: the page named a period ending at the moment
-// and listed obligations due weeks after it).
-std::string ObligationsWhen(const v1::FairnessReport& r) {
-  if (r.has_obligations_due_before()) {
-    return absl::StrCat("by the end of ", LastDay(r.obligations_due_before()),
-                        " (the end of the period asked for)");
-  }
-  if (FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())) {
-    return "after it, whenever due (the period asked for has no end)";
-  }
-  return "in this period";
-}
-
-}  // namespace
 
 uint32_t LayoutOf(const std::string& content, v1::ReportFormat format) {
   constexpr absl::string_view kMarker = ", layout ";

@@ -1,7 +1,8 @@
-// EventStore's damage: events marked damaged, blocks RocksDB's checksums
-// refused on a read, and acknowledged positions found missing (at open, in
-// what the write-ahead logs gave back; on a read, wherever one meets a
-// hole). Each is kept in memory and in the data folder's record
+// EventStore's damage: a log RocksDB found damaged at open (refused, saying
+// which file and what is intact), events marked damaged, blocks RocksDB's
+// checksums refused on a read, and acknowledged positions found missing (at
+// open, in what the write-ahead logs gave back; on a read, wherever one meets
+// a hole). Each is kept in memory and in the data folder's record
 // (damage_record.h) for the next start, and listed by DamageFound().
 #include <algorithm>
 #include <filesystem>
@@ -128,7 +129,7 @@ absl::Status EventStore::Impl::RefuseDamagedOpen(
   // Not the write-ahead log, whose damage the probe would have stopped at:
   // a file every open must read. Named from RocksDB's message.
   const std::string message = s.ToString();
-  std::string which = "one of the files every open must read";
+  std::string which;
   const std::string table = FileNamed(message, ".sst", /*digits_before=*/true);
   const std::string manifest = FileNamed(message, "MANIFEST-", /*digits_before=*/false);
   if (!table.empty()) {
@@ -138,6 +139,15 @@ absl::Status EventStore::Impl::RefuseDamagedOpen(
                          ", RocksDB's list of the log's files");
   } else if (absl::StrContains(message, "CURRENT")) {
     which = "the CURRENT file, which names the MANIFEST";
+  }
+  if (which.empty()) {
+    // Not named: it may be the write-ahead log still (damage even the
+    // point-in-time probe cannot get past), so nothing is claimed about it.
+    return absl::DataLossError(absl::StrCat(
+        head,
+        "RocksDB cannot open the log at all, even stopping at the first damage it meets, so how "
+        "much of it is intact is unknown, and nothing is served from this folder. ",
+        restore));
   }
   return absl::DataLossError(absl::StrCat(
       head, "The damage is in ", which,

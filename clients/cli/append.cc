@@ -241,7 +241,14 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
       }
     } else if (absl::IsUnavailable(response.status())) {
       // Said, since UNAVAILABLE is also what a lost answer looks like.
-      std::fprintf(stderr, "evenhand: none of these events was recorded\n");
+      std::fprintf(stderr,
+                   "evenhand: this request recorded none of these events (%s); any sent before "
+                   "with the same ids may be recorded already\n",
+                   absl::StrContains(response.status().message(), "failed to connect") ||
+                           absl::StrContains(response.status().message(), "Connection refused") ||
+                           absl::StrContains(response.status().message(), "DNS resolution")
+                       ? "it never reached a server"
+                       : "the server refused it before writing");
     }
     return FailServer(response.status(), context);
   }

@@ -161,6 +161,9 @@ TEST(ReportRenderTest, ThePageNamesThePeriodItRead) {
   EXPECT_THAT(RenderReportHtml(r),
               HasSubstr("period <strong>from 7 Dec 2026, not begun at the report&#39;s moment "
                         "(5 Dec 2026 09:00): only obligations falling due in it</strong>"));
+  EXPECT_THAT(RenderReportHtml(r),
+              HasSubstr("falling due from 7 Dec 2026 on (the period asked for has no end), "
+                        "soonest first"));
 }
 
 // The layout a report states is read where its provenance says it, never

@@ -116,8 +116,8 @@ TEST_F(BackupTest, ABackupWhoseManifestIsDamagedIsListedAsDamaged) {
   CliResult listed = RunCli({"restore", "--from=" + backups, "--list"});
   EXPECT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_THAT(listed.output,
-              AllOf(HasSubstr("DAMAGED (not restorable): its manifest, in " + backups + "/meta/" +
-                              std::to_string(second) + ", cannot be read"),
+              AllOf(HasSubstr("DAMAGED (not restorable): its Even Hand manifest, kept in " +
+                              backups + "/meta/" + std::to_string(second) + ", is damaged"),
                     Not(HasSubstr("INCOMPLETE"))));
   CliResult newest = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
   EXPECT_EQ(newest.exit_code, 1) << newest.output;

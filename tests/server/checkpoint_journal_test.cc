@@ -283,16 +283,16 @@ TEST(CheckpointJournalTest, AFullJournalDiskIsToldOncePerIntervalNotInALoop) {
   absl::StatusOr<v1::GetStatusResponse> status = child.client().GetStatus();
   ASSERT_OK(status);
   EXPECT_THAT(status->checkpoints_stalled(),
-              AllOf(HasSubstr("no checkpoint has been signed since"),
+              AllOf(HasSubstr("signing checkpoints has failed since"),
                     HasSubstr("Free space on the disk holding the checkpoint journal"),
-                    HasSubstr("Appends go on")));
+                    HasSubstr("signed by the first signing that succeeds")));
   EXPECT_EQ(status->problems_size(), 0);
   EXPECT_TRUE(status->accepting_appends());
   testing::ProgramResult cli =
       testing::RunProgram(EVENHAND_CLI_PATH, {"--server=" + child.address(), "status"});
   EXPECT_EQ(cli.exit_code, 0) << cli.output;
-  EXPECT_THAT(cli.output, AllOf(HasSubstr("checkpoints     NOT BEING SIGNED: no checkpoint has "
-                                          "been signed since"),
+  EXPECT_THAT(cli.output, AllOf(HasSubstr("checkpoints     NOT BEING SIGNED: signing checkpoints "
+                                          "has failed since"),
                                 HasSubstr("no problems known")));
   disk.RemoveFillers();
   absl::StatusOr<v1::SignedCheckpoint> signed_now = child.audit().GetCheckpoint();
