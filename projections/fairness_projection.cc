@@ -12,6 +12,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "projections/internal/case_bodies.h"
 #include "projections/internal/council_registry.h"
+#include "projections/internal/decisions_digest.h"  // generated (CMakeLists.txt)
 #include "projections/internal/findings_index.h"
 #include "projections/internal/report_builder.h"
 
@@ -764,5 +765,7 @@ void FairnessProjection::CouldNotRead(const absl::Status& why, absl::Status* rea
 std::vector<v1::RuleInfo> FairnessProjection::Rules(const FairnessSettings& settings) {
   return internal::RuleCatalogue(settings);
 }
+
+const char* FairnessProjection::DecisionsDigest() { return kDecisionsDigest; }
 
 }  // namespace evenhand::projections

@@ -330,6 +330,10 @@ class FairnessProjection {
 
   // The rules, their citations and settings.
   static std::vector<v1::RuleInfo> Rules(const FairnessSettings& settings);
+  // A digest of the sources that decide findings and figures (this build's
+  // rules, as code: cmake/source_digest.cmake), which any change to them
+  // moves. The findings index and the rule set version of reports name it.
+  static const char* DecisionsDigest();
 
   // The most reads (AccessRecorded facts) one case of a principal's day
   // holds (see AccessCaseFor).

@@ -11,7 +11,10 @@ namespace evenhand::reporting {
 
 std::string RuleSetVersion(const projections::FairnessSettings& s,
                            const projections::WorkingDayCalendar& calendar) {
-  std::string text = "evenhand rule set v1\n";
+  // v2: the rules as code too (a rule's decisions can change while its
+  // description does not).
+  std::string text = absl::StrCat("evenhand rule set v2\nrules-code ",
+                                  projections::FairnessProjection::DecisionsDigest(), "\n");
   for (const v1::RuleInfo& rule : projections::FairnessProjection::Rules(s)) {
     // A RuleInfo always encodes (it has no map or unknown fields).
     absl::StatusOr<std::string> bytes = integrity::CanonicalMessage(rule);

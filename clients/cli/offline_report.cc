@@ -81,8 +81,9 @@ absl::StatusOr<std::string> RecomputeContent(const OfflineLog& log,
     return absl::FailedPreconditionError(absl::StrCat(
         "the report was computed with rule set ", statement.rule_set_version,
         "; recomputed here it would be ", rules,
-        ": pass the server's configuration with --config (its fairness settings and bank "
-        "holiday file decide the rule set)"));
+        ": the rule set is the server's fairness settings and bank holiday file (pass its "
+        "configuration with --config) and the rules of the evenhand build that made the report "
+        "(recompute with that version if it differs from this one)"));
   }
   if (statement.log_id != log.bundle.log_id) {
     return absl::FailedPreconditionError(absl::StrCat("the report is about log ",

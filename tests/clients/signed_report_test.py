@@ -146,7 +146,7 @@ class SignedReports(unittest.TestCase):
         result = self.cli("report", f"--offline={self.bundle}", f"--like={self.path('now.html')}",
                           check=False)
         self.assertEqual(result.returncode, 2)
-        self.assertIn("pass the server's configuration with --config", result.stderr)
+        self.assertIn("(pass its configuration with --config)", result.stderr)
 
     def test_offline_refuses_a_bundle_of_one_case(self):
         part = self.path("one-case.ehb")
