@@ -496,6 +496,66 @@ TEST(FindingsIndexLinkedTest, ABriefingGivenAtAMeetingLongAfterItsOwnFactsIsInTh
   }
 }
 
+// The rules changed this session that read other facts than the one
+// judged: an attendance agreed by the approval of the briefing it gives (in
+// another case: the approval recorded after it, then corrected to name its
+// officer), and a decline reversed by the same officer giving the briefing.
+// Served from the index or derived, the same report as of every position.
+TEST(FindingsIndexLinkedTest, AttendancesAgreedByTheirBriefingAndReversedDeclinesAsOfAnyPosition) {
+  testing::CouncilScenario s;
+  s.Request(testing::At(2026, 2, 2), "B-1", "labour", "waste");
+  v1::Payload p;
+  auto* a = p.mutable_officer_attended_group_meeting();
+  a->set_meeting_id("M-1");
+  a->set_group_id("labour");
+  a->set_officer_id("dir2");
+  a->set_business(v1::COUNCIL_BUSINESS);
+  a->set_duration_minutes(30);
+  a->set_matter_id("waste");
+  a->set_briefing_id("B-1");
+  s.Add(testing::At(2026, 2, 10), p);
+  // Recorded after the attendance, naming another officer; then corrected.
+  const uint64_t approval = s.Approve(testing::At(2026, 2, 3), "B-1", "ceo", {"dir"});
+  v1::Payload named;
+  named.mutable_briefing_approved()->set_briefing_id("B-1");
+  named.mutable_briefing_approved()->set_approved_by_officer_id("ceo");
+  named.mutable_briefing_approved()->add_assigned_officer_ids("dir2");
+  named.mutable_briefing_approved()->add_assigned_officer_ids("dir");
+  s.Correct(testing::At(2026, 2, 20), approval, named);
+  s.Deliver(testing::At(2026, 2, 12), "B-1", {"dir"});
+  // Declined by the officer who advised Labour, then given by them.
+  s.Request(testing::At(2026, 3, 2), "B-2", "green", "waste");
+  s.Decline(testing::At(2026, 3, 3), "B-2", "dir", v1::OFFICER_UNAVAILABLE);
+  s.Approve(testing::At(2026, 3, 4), "B-2", "ceo", {"dir"});
+  s.Deliver(testing::At(2026, 3, 9), "B-2", {"dir"});
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok());
+  const FairnessSettings settings;
+  FairnessProjection projection;
+  projection.IndexFindings(settings, *calendar);
+  for (const v1::RecordedEvent& e : s.events()) projection.Apply(e);
+  std::set<std::string> seen;
+  for (uint64_t position = 1; position <= s.events().size(); ++position) {
+    const ReportQuery q{testing::At(2026, 1, 1), testing::At(2026, 7, 1), position,
+                        testing::At(2026, 7, 1)};
+    const v1::FairnessReport served = projection.Report(q, settings, *calendar);
+    EXPECT_EQ(served.SerializeAsString(),
+              projection.DerivedReport(q, settings, *calendar).SerializeAsString())
+        << "as of position " << position;
+    for (const auto& f : served.findings()) seen.insert(f.rule_id());
+  }
+  // Each rule's finding came and went along the way.
+  EXPECT_TRUE(seen.contains("approval-required"));
+  EXPECT_TRUE(seen.contains("same-matter-decline"));
+  const ReportQuery end{testing::At(2026, 1, 1), testing::At(2026, 7, 1), s.events().size(),
+                        testing::At(2026, 7, 1)};
+  const v1::FairnessReport last = projection.Report(end, settings, *calendar);
+  for (const auto& f : last.findings()) {
+    EXPECT_NE(f.rule_id(), "approval-required") << f.explanation();
+    EXPECT_NE(f.rule_id(), "same-matter-decline") << f.explanation();
+  }
+}
+
 // A group dissolved before the period that an offer recorded later names:
 // the summed figures (which take back what came after the report's
 // position) and the derived report agree as of every position, the row
