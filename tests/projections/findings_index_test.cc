@@ -504,16 +504,8 @@ TEST(FindingsIndexLinkedTest, ABriefingGivenAtAMeetingLongAfterItsOwnFactsIsInTh
 TEST(FindingsIndexLinkedTest, AttendancesAgreedByTheirBriefingAndReversedDeclinesAsOfAnyPosition) {
   testing::CouncilScenario s;
   s.Request(testing::At(2026, 2, 2), "B-1", "labour", "waste");
-  v1::Payload p;
-  auto* a = p.mutable_officer_attended_group_meeting();
-  a->set_meeting_id("M-1");
-  a->set_group_id("labour");
-  a->set_officer_id("dir2");
-  a->set_business(v1::COUNCIL_BUSINESS);
-  a->set_duration_minutes(30);
-  a->set_matter_id("waste");
-  a->set_briefing_id("B-1");
-  s.Add(testing::At(2026, 2, 10), p);
+  s.Attend(testing::At(2026, 2, 10), "M-1", "labour", "dir2", "", v1::COUNCIL_BUSINESS, 0, "waste",
+           "B-1");
   // Recorded after the attendance, naming another officer; then corrected.
   const uint64_t approval = s.Approve(testing::At(2026, 2, 3), "B-1", "ceo", {"dir"});
   v1::Payload named;

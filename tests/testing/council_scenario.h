@@ -262,7 +262,7 @@ class CouncilScenario {
   uint64_t Attend(absl::Time at, const std::string& meeting, const std::string& group,
                   const std::string& officer, const std::string& approved_by,
                   v1::Business business = v1::COUNCIL_BUSINESS, int non_members = 0,
-                  const std::string& matter = "") {
+                  const std::string& matter = "", const std::string& briefing = "") {
     v1::Payload p;
     auto* a = p.mutable_officer_attended_group_meeting();
     a->set_meeting_id(meeting);
@@ -273,6 +273,7 @@ class CouncilScenario {
     a->set_duration_minutes(45);
     a->set_non_members_present(non_members);
     a->set_matter_id(matter);
+    a->set_briefing_id(briefing);
     return Add(at, p);
   }
 

@@ -66,17 +66,8 @@ TEST(ApprovalRequiredTest, AnOfficerTheBriefingsApprovalDidNotNameNeedsAgreement
   const uint64_t approved = s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
   auto attend = [&](absl::Time at, const std::string& meeting, const std::string& officer,
                     const std::string& agreed_by) {
-    v1::Payload p;
-    auto* a = p.mutable_officer_attended_group_meeting();
-    a->set_meeting_id(meeting);
-    a->set_group_id("labour");
-    a->set_officer_id(officer);
-    a->set_approved_by_officer_id(agreed_by);
-    a->set_business(v1::COUNCIL_BUSINESS);
-    a->set_duration_minutes(30);
-    a->set_matter_id("waste");
-    a->set_briefing_id("B-1");
-    return s.Add(at, p);
+    return s.Attend(at, meeting, "labour", officer, agreed_by, v1::COUNCIL_BUSINESS, 0, "waste",
+                    "B-1");
   };
   attend(At(2026, 2, 10), "M-1", "dir", "");                          // named: agreed
   const uint64_t other = attend(At(2026, 2, 11), "M-2", "dir2", "");  // not named
@@ -92,16 +83,7 @@ TEST(ApprovalRequiredTest, AnOfficerTheBriefingsApprovalDidNotNameNeedsAgreement
   CouncilScenario t;
   t.Request(At(2026, 2, 2), "B-1", "labour", "waste");
   t.Approve(At(2026, 2, 3), "B-1", "ceo", {});
-  v1::Payload p;
-  auto* a = p.mutable_officer_attended_group_meeting();
-  a->set_meeting_id("M-1");
-  a->set_group_id("labour");
-  a->set_officer_id("dir2");
-  a->set_business(v1::COUNCIL_BUSINESS);
-  a->set_duration_minutes(30);
-  a->set_matter_id("waste");
-  a->set_briefing_id("B-1");
-  t.Add(At(2026, 2, 10), p);
+  t.Attend(At(2026, 2, 10), "M-1", "labour", "dir2", "", v1::COUNCIL_BUSINESS, 0, "waste", "B-1");
   EXPECT_THAT(t.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
 }
 
@@ -142,16 +124,8 @@ TEST(ApprovalRequiredTest, AnAttendanceAtAnotherGroupsMeetingIsNotAgreedByTheBri
   CouncilScenario s;
   s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
   s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
-  v1::Payload p;
-  auto* a = p.mutable_officer_attended_group_meeting();
-  a->set_meeting_id("M-1");
-  a->set_group_id("green");
-  a->set_officer_id("dir");
-  a->set_business(v1::COUNCIL_BUSINESS);
-  a->set_duration_minutes(30);
-  a->set_matter_id("waste");
-  a->set_briefing_id("B-1");
-  const uint64_t attended = s.Add(At(2026, 2, 10), p);
+  const uint64_t attended =
+      s.Attend(At(2026, 2, 10), "M-1", "green", "dir", "", v1::COUNCIL_BUSINESS, 0, "waste", "B-1");
   std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_EQ(f[0].group_id(), "green");
@@ -166,16 +140,8 @@ TEST(ApprovalRequiredTest, AnAttendanceWhoseBriefingsApprovalWasWithdrawnCitesTh
   s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
   const uint64_t approval = s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
   const uint64_t withdrawal = s.Correct(At(2026, 2, 4), approval, std::nullopt);
-  v1::Payload p;
-  auto* a = p.mutable_officer_attended_group_meeting();
-  a->set_meeting_id("M-1");
-  a->set_group_id("labour");
-  a->set_officer_id("dir");
-  a->set_business(v1::COUNCIL_BUSINESS);
-  a->set_duration_minutes(30);
-  a->set_matter_id("waste");
-  a->set_briefing_id("B-1");
-  const uint64_t attended = s.Add(At(2026, 2, 10), p);
+  const uint64_t attended = s.Attend(At(2026, 2, 10), "M-1", "labour", "dir", "",
+                                     v1::COUNCIL_BUSINESS, 0, "waste", "B-1");
   std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_THAT(Evidence(f[0]), ElementsAre(approval, withdrawal, attended));

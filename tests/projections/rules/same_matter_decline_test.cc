@@ -43,17 +43,7 @@ TEST_F(SameMatterTest, ADeclineTheSameOfficerReversedByGivingTheBriefingIsNoFind
 // latest decision, the decline.
 TEST_F(SameMatterTest, ADeclineReversedByGivingTheBriefingAtTheGroupsMeetingIsNoFinding) {
   s_.Decline(At(2026, 1, 21), "B-2", "dir", v1::OFFICER_UNAVAILABLE);
-  v1::Payload p;
-  auto* a = p.mutable_officer_attended_group_meeting();
-  a->set_meeting_id("M-9");
-  a->set_group_id("green");
-  a->set_officer_id("dir");
-  a->set_approved_by_officer_id("ceo");
-  a->set_business(v1::COUNCIL_BUSINESS);
-  a->set_duration_minutes(30);
-  a->set_matter_id("waste");
-  a->set_briefing_id("B-2");
-  s_.Add(At(2026, 1, 28), p);
+  s_.Attend(At(2026, 1, 28), "M-9", "green", "dir", "ceo", v1::COUNCIL_BUSINESS, 0, "waste", "B-2");
   const v1::FairnessReport report = s_.Report(At(2026, 3, 1));
   for (const v1::Finding& f : report.findings()) EXPECT_NE(f.rule_id(), "same-matter-decline");
   for (const v1::GroupMetrics& g : report.groups()) {
