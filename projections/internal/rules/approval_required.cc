@@ -23,50 +23,80 @@ std::string Describe(const FairnessSettings&) {
          "assistants are exempt at its meetings (group office staff).";
 }
 
-// What the approvals of `briefing` made before `t` agree for `officer`:
-// true when one by someone entitled to give it names them, or names nobody
-// (mayoral §9: the Head of Paid Service "will determine the appropriate
-// Officer to attend"). Otherwise `for_others` is the first entitled one
-// naming only other officers, and `tried` those by officers who could not
-// give one.
+// What the decisions on `briefing` made before `t` agree for `officer`. An
+// officer entitled to agree (the Head of Paid Service, the Monitoring
+// Officer, a delegate) agrees their own part. Otherwise the latest decision
+// by someone entitled to make it governs (a later one re-assigns or
+// withdraws the agreement: found from outside): an approval agrees the
+// officers it names, or any if it names none (mayoral §9: the Head of Paid
+// Service "will determine the appropriate Officer to attend"); a decline
+// agrees nobody. `for_others` is that approval when it names only others,
+// `declined` that decline, and `tried` the approvals by officers who could
+// not give one.
 struct Agreement {
   bool agreed = false;
   std::optional<Seen> for_others;
+  std::optional<Seen> declined;
   std::vector<Seen> tried;
 };
 Agreement AgreementFor(const ReportBuilder& b, const Case& briefing, const std::string& officer,
                        absl::Time t) {
   Agreement out;
+  if (!officer.empty() && b.CanApproveAt(officer, t)) {
+    out.agreed = true;
+    return out;
+  }
+  std::optional<Seen> latest;
+  auto consider = [&latest](const Seen& s) {
+    if (!latest || std::tie(s.at, s.position) > std::tie(latest->at, latest->position)) latest = s;
+  };
   for (const Seen& ap : b.Facts(briefing, v1::Payload::kBriefingApproved)) {
     if (ap.at > t) continue;
-    const auto& approved = ap.payload->briefing_approved();
-    if (!b.CanApproveAt(approved.approved_by_officer_id(), ap.at)) {
+    if (b.CanApproveAt(ap.payload->briefing_approved().approved_by_officer_id(), ap.at)) {
+      consider(ap);
+    } else {
       out.tried.push_back(ap);
-      continue;
     }
-    const auto& named = approved.assigned_officer_ids();
-    if (named.empty() || officer.empty() ||
-        std::find(named.begin(), named.end(), officer) != named.end()) {
-      out.agreed = true;
-      return out;
+  }
+  for (const Seen& d : b.Facts(briefing, v1::Payload::kBriefingDeclined)) {
+    if (d.at <= t &&
+        b.CanApproveAt(d.payload->briefing_declined().declined_by_officer_id(), d.at)) {
+      consider(d);
     }
-    if (!out.for_others) out.for_others = ap;
+  }
+  if (!latest) return out;
+  if (latest->payload->has_briefing_declined()) {
+    out.declined = latest;
+    return out;
+  }
+  const auto& named = latest->payload->briefing_approved().assigned_officer_ids();
+  if (named.empty() || officer.empty() ||
+      std::find(named.begin(), named.end(), officer) != named.end()) {
+    out.agreed = true;
+  } else {
+    out.for_others = latest;
   }
   return out;
 }
 
-// Why `who` had no agreement, as a finding says it (", …" after the act).
+// Why it had no agreement, as a finding says it (after the act).
 std::string WhyNot(const ReportBuilder& b, const Agreement& agreement,
                    const std::string& own_approver) {
+  const std::string own =
+      own_approver.empty() ? std::string()
+                           : absl::StrCat(", and with the agreement only of ",
+                                          b.OfficerName(own_approver), ", who could not give it");
   if (agreement.for_others) {
     return absl::StrCat(
         ", although the briefing's approval by ",
         b.OfficerName(agreement.for_others->payload->briefing_approved().approved_by_officer_id()),
-        " named other officers to give it",
-        own_approver.empty()
-            ? std::string()
-            : absl::StrCat(", and with the agreement only of ", b.OfficerName(own_approver),
-                           ", who could not give it"));
+        " named other officers to give it", own);
+  }
+  if (agreement.declined) {
+    return absl::StrCat(
+        ", although ",
+        b.OfficerName(agreement.declined->payload->briefing_declined().declined_by_officer_id()),
+        " had declined the briefing on ", b.Date(agreement.declined->at), own);
   }
   const std::string approver =
       !own_approver.empty() ? own_approver
@@ -84,39 +114,44 @@ void Check(ReportBuilder& b) {
       b,
       [&](const Case& c, const BriefingView& v, const Seen& d) {
         // Agreed for every officer who gave it (or for the briefing, when
-        // it names nobody).
+        // it names nobody): one finding naming those it was not agreed for.
         const auto& ids = d.payload->briefing_delivered().officer_ids();
-        std::vector<std::string> officers(ids.begin(), ids.end());
-        if (officers.empty()) officers.push_back("");
-        for (const std::string& officer : officers) {
-          if (!officer.empty() && OwnGroupAssistant(b, officer, v.group(), d.at)) continue;
-          const Agreement agreement = AgreementFor(b, c, officer, d.at);
-          if (agreement.agreed) continue;
-          std::vector<Seen> evidence = {*v.request, d};
-          if (agreement.for_others) evidence.push_back(*agreement.for_others);
-          evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
-          const std::vector<Seen> withdrawn =
-              WithdrawnBefore(b, c, v1::Payload::kBriefingApproved, d.at + absl::Nanoseconds(1));
-          evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
-          b.AddFinding("approval-required", v.group(), c.stream_id(), d.at,
-                       absl::StrCat("The briefing of ", b.GroupName(v.group()), " on ", v.subject(),
-                                    " on ", b.Date(d.at),
-                                    agreement.for_others
-                                        ? absl::StrCat(" was given by ", b.OfficerName(officer))
-                                        : std::string(" went ahead"),
-                                    WhyNot(b, agreement, ""), ".",
-                                    SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
-                       evidence);
-          // One finding per delivery: the first officer it was not agreed
-          // for (or the briefing, agreed for nobody).
-          break;
+        std::vector<std::string> unagreed;
+        if (ids.empty()) {
+          if (!AgreementFor(b, c, "", d.at).agreed) unagreed.push_back("");
         }
+        for (const std::string& officer : ids) {
+          if (OwnGroupAssistant(b, officer, v.group(), d.at)) continue;
+          if (!AgreementFor(b, c, officer, d.at).agreed) unagreed.push_back(officer);
+        }
+        if (unagreed.empty()) return;
+        const Agreement agreement = AgreementFor(b, c, unagreed.front(), d.at);
+        std::vector<Seen> evidence = {*v.request, d};
+        if (agreement.for_others) evidence.push_back(*agreement.for_others);
+        if (agreement.declined) evidence.push_back(*agreement.declined);
+        evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
+        const std::vector<Seen> withdrawn =
+            WithdrawnBefore(b, c, v1::Payload::kBriefingApproved, d.at + absl::Nanoseconds(1));
+        evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
+        std::vector<std::string> names;
+        for (const std::string& officer : unagreed) names.push_back(b.OfficerName(officer));
+        b.AddFinding("approval-required", v.group(), c.stream_id(), d.at,
+                     absl::StrCat("The briefing of ", b.GroupName(v.group()), " on ", v.subject(),
+                                  " on ", b.Date(d.at),
+                                  agreement.for_others ? absl::StrCat(" was given by ",
+                                                                      absl::StrJoin(names, " and "))
+                                                       : std::string(" went ahead"),
+                                  WhyNot(b, agreement, ""), ".",
+                                  SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
+                     evidence);
       },
       [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {
         if (!a.approved_by_officer_id().empty() &&
             b.CanApproveAt(a.approved_by_officer_id(), m.at)) {
           return;
         }
+        // An officer entitled to agree attends with their own agreement.
+        if (b.CanApproveAt(a.officer_id(), m.at)) return;
         // Agreed with the briefing it gives (at that briefing's group's
         // meeting, on its matter), by its approval. An attendance that does
         // not give it (another group's meeting) needs agreement of its own
@@ -135,6 +170,7 @@ void Check(ReportBuilder& b) {
         }
         std::vector<Seen> evidence = {m};
         if (agreement.for_others) evidence.push_back(*agreement.for_others);
+        if (agreement.declined) evidence.push_back(*agreement.declined);
         evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
         evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
         b.AddFinding("approval-required", a.group_id(), c.stream_id(), m.at,

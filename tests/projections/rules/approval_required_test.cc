@@ -167,5 +167,60 @@ TEST(ApprovalRequiredTest, ABriefingGivenByAnOfficerItsApprovalDidNotNameIsAFind
                         "Chief Executive named other officers to give it."));
 }
 
+// Who may agree agrees their own part; the latest decision governs (a
+// later approval naming fewer officers re-assigns it, a later decline by
+// the Head of Paid Service withdraws it); and a delivery names every
+// officer it was not agreed for (found from outside).
+TEST(ApprovalRequiredTest, TheLatestDecisionGovernsAndWhoMayAgreeAgreesTheirOwnPart) {
+  {
+    CouncilScenario s;  // the Chief Executive approves naming a Director, then joins in
+    s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+    s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
+    s.Deliver(At(2026, 2, 9), "B-1", {"dir", "ceo", "mo"});
+    s.Attend(At(2026, 2, 10), "M-1", "labour", "ceo", "", v1::COUNCIL_BUSINESS, 0, "waste", "B-1");
+    EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+  }
+  {
+    CouncilScenario s;  // two officers the approval did not name: both named
+    s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+    s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
+    s.Deliver(At(2026, 2, 9), "B-1", {"dir2", "hos", "dir"});
+    std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+    ASSERT_THAT(f, SizeIs(1));
+    EXPECT_THAT(f[0].explanation(),
+                HasSubstr("was given by Director of People and Head of Planning, although"));
+  }
+  {
+    CouncilScenario s;  // re-assigned by a later approval
+    s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+    s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir", "dir2"});
+    const uint64_t later = s.Approve(At(2026, 2, 5), "B-1", "ceo", {"dir"});
+    s.Deliver(At(2026, 2, 9), "B-1", {"dir2"});
+    std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+    ASSERT_THAT(f, SizeIs(1));
+    EXPECT_THAT(Evidence(f[0]), Contains(later));
+  }
+  {
+    CouncilScenario s;  // agreed, then declined by the Chief Executive
+    s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+    s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir"});
+    const uint64_t declined = s.Decline(At(2026, 2, 5), "B-1", "ceo", v1::OFFICER_UNAVAILABLE);
+    s.Deliver(At(2026, 2, 9), "B-1", {"dir"});
+    std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+    ASSERT_THAT(f, SizeIs(1));
+    EXPECT_THAT(Evidence(f[0]), Contains(declined));
+    EXPECT_THAT(f[0].explanation(),
+                HasSubstr("although Chief Executive had declined the briefing on 5 Feb 2026"));
+  }
+  {
+    CouncilScenario s;  // declined by the Director invited: the agreement stands
+    s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+    s.Approve(At(2026, 2, 3), "B-1", "ceo", {"dir2"});
+    s.Decline(At(2026, 2, 4), "B-1", "dir", v1::OFFICER_UNAVAILABLE);
+    s.Deliver(At(2026, 2, 9), "B-1", {"dir2"});
+    EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+  }
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests
