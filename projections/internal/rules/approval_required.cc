@@ -19,8 +19,10 @@ namespace {
 std::string Describe(const FairnessSettings&) {
   return "A briefing of a political group, and an officer's attendance at a group meeting, "
          "must first be agreed by the Head of Paid Service, the Monitoring Officer, or an "
-         "officer the Head of Paid Service has delegated this to. A group's own political "
-         "assistants are exempt at its meetings (group office staff).";
+         "officer the Head of Paid Service has delegated this to; the latest such decision "
+         "governs. An approval agrees the officers it names to give the briefing (any, if it "
+         "names none); an attendance at another group's meeting needs agreement of its own. A "
+         "group's own political assistants are exempt at its meetings (group office staff).";
 }
 
 // What the decisions on `briefing` made before `t` agree for `officer`. An

@@ -23,8 +23,9 @@ std::string Describe(const FairnessSettings& s) {
       Plural(s.offer_deadline_working_days, "working day"),
       " of the briefing; an offer or a briefing given up to ", s.equal_offer_lookback_days,
       " days before it also counts. A group's own request for a briefing is not an offer, "
-      "whether it is declined, withdrawn or still waiting; approved, it is the same briefing "
-      "granted. A briefing given at the group's own meeting (an officer's attendance linking "
+      "whether it is declined, withdrawn or still waiting (approved but not yet given "
+      "included); given, it is the same briefing given. A briefing given at the group's own "
+      "meeting (an officer's attendance linking "
       "it) is given then. The protocols set no deadline: ",
       s.offer_deadline_working_days, " working days is this council's setting.");
 }

@@ -22,7 +22,8 @@ std::string Describe(const FairnessSettings& s) {
       s.same_matter_window_days,
       " days). Declines because of a pre-election period, party-political business or "
       "non-members being present are allowed, when the reason held: a pre-election period in "
-      "force, or a request that said its business was party-political.");
+      "force, or a request that said its business was party-political. A decline the same "
+      "officer reversed by giving that briefing afterwards is no breach from then.");
 }
 
 void Check(ReportBuilder& b) {

@@ -111,6 +111,19 @@ QueryOutcome EvaluateQuery(const ReportBuilder& b, const Case& query) {
 
 namespace {
 
+// ", revised on 17 Apr 2026 to 24 Apr 2026, then on …": every revision of
+// the timescale that counted, in order.
+std::string RevisionsText(const ReportBuilder& b, const std::vector<Seen>& revisions) {
+  std::string out;
+  for (size_t i = 0; i < revisions.size(); ++i) {
+    const Seen& r = revisions[i];
+    absl::StrAppend(
+        &out, i == 0 ? ", revised on " : ", then on ", b.Date(r.at), " to ",
+        b.Date(FromProtoTime(r.payload->written_query_timescale_revised().reply_due_at())));
+  }
+  return out;
+}
+
 std::string Describe(const FairnessSettings& s) {
   return absl::StrCat(
       "A councillor's written query gets a substantive reply, or an acknowledgement with a "
@@ -119,7 +132,8 @@ std::string Describe(const FairnessSettings& s) {
       s.query_reply_working_days == 5 ? std::string()
                                       : " (this council's setting; the protocols cited say five)",
       " (England and Wales bank holidays excluded). A timescale given must be met, or a "
-      "revised one sent before it passes.");
+      "revised one sent before it passes; one naming a day already over is broken as it is "
+      "given.");
 }
 
 void Check(ReportBuilder& b) {
@@ -196,7 +210,11 @@ void Check(ReportBuilder& b) {
     evidence.insert(evidence.end(), o.revisions.begin(), o.revisions.end());
     const absl::Time due = o.due;
     if (o.answered_in_time) continue;
-    const std::vector<Seen> withdrawn = WithdrawnReplies(b, *c, due);
+    // A promise broken as it was made: every reply withdrawn since counts
+    // (an answer withdrawn is why it "has not been answered": found from
+    // outside); otherwise those that would have been in time.
+    const std::vector<Seen> withdrawn =
+        WithdrawnReplies(b, *c, o.promised_already_past ? absl::InfiniteFuture() : due);
     evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
     if (!answer && b.query().as_of_time < due) {
       b.AddObligation(
@@ -217,9 +235,7 @@ void Check(ReportBuilder& b) {
                 : " was given a timescale promising a reply by ",
             // The day first promised, then the revisions that moved it.
             b.Date(FromProtoTime(*PromisedDay(*o.first_reply->payload, nullptr))),
-            o.revisions.empty() ? std::string()
-                                : absl::StrCat(", revised on ", b.Date(o.revisions.back().at),
-                                               " to ", b.Date(promised)),
+            RevisionsText(b, o.revisions),
             o.promised_already_past
                 ? absl::StrCat(
                       ", a day already past when it was promised on ",

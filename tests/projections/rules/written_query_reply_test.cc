@@ -5,6 +5,7 @@ namespace evenhand::projections::rule_tests {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::IsSupersetOf;
 using ::testing::Not;
 
 class WrittenQueryTest : public ::testing::Test {
@@ -117,6 +118,17 @@ TEST_F(WrittenQueryTest, ATimescaleAlreadyPastWhenGivenIsBrokenWhenGivenNotBefor
   EXPECT_THAT(t.Findings("written-query-reply", At(2026, 4, 2, 8)), IsEmpty());
   EXPECT_THAT(t.Findings("written-query-reply", At(2026, 4, 2, 10)), SizeIs(1));
   EXPECT_THAT(t.Report(At(2026, 4, 2, 10)).obligations(), IsEmpty());
+  // Its answer withdrawn: cited with the withdrawal (found from outside).
+  CouncilScenario u;
+  u.Query(At(2026, 4, 1), "Q-4", "con-1");
+  u.Acknowledge(At(2026, 4, 2, 9), "Q-4", At(2026, 3, 31));
+  const uint64_t answered = u.Answer(At(2026, 4, 3), "Q-4");
+  const uint64_t withdrawal = u.Correct(At(2026, 4, 6), answered, std::nullopt);
+  std::vector<v1::Finding> w = u.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(w, SizeIs(1));
+  EXPECT_THAT(Evidence(w[0]), IsSupersetOf({answered, withdrawal}));
+  EXPECT_THAT(w[0].explanation(), AllOf(HasSubstr("it has not been answered"),
+                                        HasSubstr("was withdrawn by a correction")));
   // Moved by a revision to a day already past: said so, dated at it.
   CouncilScenario r;
   r.Query(At(2026, 4, 1), "Q-3", "con-1");
