@@ -147,11 +147,7 @@ bool MayHaveBeenRecorded(const absl::Status& status) {
         return false;
       }
     }
-    const absl::string_view m = status.message();
-    if (absl::StrContains(m, "failed to connect") || absl::StrContains(m, "Connection refused") ||
-        absl::StrContains(m, "DNS resolution failed")) {
-      return false;
-    }
+    if (NeverConnected(status)) return false;
   }
   return true;
 }
@@ -244,11 +240,8 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
       std::fprintf(stderr,
                    "evenhand: this request recorded none of these events (%s); any sent before "
                    "with the same ids may be recorded already\n",
-                   absl::StrContains(response.status().message(), "failed to connect") ||
-                           absl::StrContains(response.status().message(), "Connection refused") ||
-                           absl::StrContains(response.status().message(), "DNS resolution")
-                       ? "it never reached a server"
-                       : "the server refused it before writing");
+                   NeverConnected(response.status()) ? "it never reached a server"
+                                                     : "the server refused it before writing");
     }
     return FailServer(response.status(), context);
   }

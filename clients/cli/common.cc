@@ -67,6 +67,13 @@ void KeepGrpcLogs() {
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(&KeepGrpcLine);
 }
 
+bool NeverConnected(const absl::Status& status) {
+  const absl::string_view m = status.message();
+  return absl::IsUnavailable(status) &&
+         (absl::StrContains(m, "failed to connect") || absl::StrContains(m, "Connection refused") ||
+          absl::StrContains(m, "DNS resolution failed"));
+}
+
 int FailServer(const absl::Status& status, const Context& context) {
   const clients::Connection& c = context.connection;
   const absl::string_view m = status.message();
@@ -91,9 +98,7 @@ int FailServer(const absl::Status& status, const Context& context) {
     hint = absl::StrCat("\n  the server's certificate did not verify against --ca (", c.ca_file,
                         "): is that the CA that issued it, and is the certificate within "
                         "its dates (not expired)?");
-  } else if (unavailable && (absl::StrContains(m, "failed to connect") ||
-                             absl::StrContains(m, "Connection refused") ||
-                             absl::StrContains(m, "DNS resolution failed") || hung_up)) {
+  } else if (NeverConnected(status) || (unavailable && hung_up)) {
     specific = false;
     hint = absl::StrCat(
         "\n  is evenhandd running at ", c.address, "? set --server or EVENHAND_SERVER",

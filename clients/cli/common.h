@@ -89,6 +89,11 @@ void AddRestore(Registry& r);
 // A status from the server: says what went wrong and, when it could not be
 // reached, what to do. Exit code 3.
 int FailServer(const absl::Status& status, const Context& context);
+// True if `status` is gRPC's word that the call never reached a server (no
+// connection could be made: refused, no such name, nothing listening), so
+// the server cannot have acted on it. A connection lost after the request
+// was sent is not this: its answer may have been lost, not its request.
+bool NeverConnected(const absl::Status& status);
 
 // gRPC's own log lines are not written (they would come before the
 // command's error, which says the same with what to do) unless
