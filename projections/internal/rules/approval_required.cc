@@ -3,6 +3,8 @@
 // mayoral §9: "the Chief Executive's agreement must be obtained"; Harlow
 // 15.3 and 15.10: requests go to the Chief Executive, who may delegate).
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -118,16 +120,21 @@ void Check(ReportBuilder& b) {
         // Agreed for every officer who gave it (or for the briefing, when
         // it names nobody): one finding naming those it was not agreed for.
         const auto& ids = d.payload->briefing_delivered().officer_ids();
+        // The first officer's Agreement says why not, for the finding.
         std::vector<std::string> unagreed;
-        if (ids.empty()) {
-          if (!AgreementFor(b, c, "", d.at).agreed) unagreed.push_back("");
-        }
+        std::optional<Agreement> first;
+        const auto judge = [&](const std::string& officer) {
+          Agreement a = AgreementFor(b, c, officer, d.at);
+          if (a.agreed) return;
+          unagreed.push_back(officer);
+          if (!first.has_value()) first = std::move(a);
+        };
+        if (ids.empty()) judge("");
         for (const std::string& officer : ids) {
-          if (OwnGroupAssistant(b, officer, v.group(), d.at)) continue;
-          if (!AgreementFor(b, c, officer, d.at).agreed) unagreed.push_back(officer);
+          if (!OwnGroupAssistant(b, officer, v.group(), d.at)) judge(officer);
         }
-        if (unagreed.empty()) return;
-        const Agreement agreement = AgreementFor(b, c, unagreed.front(), d.at);
+        if (!first.has_value()) return;
+        const Agreement& agreement = *first;
         std::vector<Seen> evidence = {*v.request, d};
         if (agreement.for_others) evidence.push_back(*agreement.for_others);
         if (agreement.declined) evidence.push_back(*agreement.declined);
