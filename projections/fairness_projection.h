@@ -176,8 +176,9 @@ class ReportBuilder;
 class StoredCases {
  public:
   virtual ~StoredCases() = default;
-  // The body of the case of `stream_id` as last checkpointed.
-  virtual absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const = 0;
+  // The body of the case of `stream_id` as last checkpointed: a serialised
+  // state::CaseRecord (the caller parses it, where it chooses).
+  virtual absl::Status ReadCase(const std::string& stream_id, std::string* bytes) const = 0;
 };
 
 // Where the findings index keeps what it has checkpointed (the runner's

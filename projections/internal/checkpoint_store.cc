@@ -161,7 +161,7 @@ class RocksStoredCases : public StoredCases {
   RocksStoredCases(rocksdb::DB* db, std::function<absl::Status(const std::string&)> fault)
       : db_(db), fault_(std::move(fault)) {}
 
-  absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const override {
+  absl::Status ReadCase(const std::string& stream_id, std::string* bytes) const override {
     if (fault_) EH_RETURN_IF_ERROR(fault_(stream_id));
     rocksdb::PinnableSlice value;
     const std::string key = absl::StrCat(kCasePrefix, stream_id);
@@ -170,9 +170,7 @@ class RocksStoredCases : public StoredCases {
       return absl::DataLossError("it is missing from the checkpoint");
     }
     EH_RETURN_IF_ERROR(FromRocks(s, "cannot read a case"));
-    if (!record->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      return absl::DataLossError("it cannot be parsed");
-    }
+    bytes->assign(value.data(), value.size());
     return absl::OkStatus();
   }
 

@@ -69,9 +69,11 @@ uint64_t BlockBytesReadingCasesBack(const std::string& dir,
   rocksdb::get_perf_context()->Reset();
   for (int i = 0; i < kReads; ++i) {
     const std::string stream = absl::StrCat("query-Q-", i * (kCases / kReads));
-    state::CaseRecord record;
-    absl::Status read = stored->GetCase(stream, &record);
+    std::string bytes;
+    absl::Status read = stored->ReadCase(stream, &bytes);
     EXPECT_TRUE(read.ok()) << read;
+    state::CaseRecord record;
+    EXPECT_TRUE(record.ParseFromString(bytes));
     EXPECT_EQ(record.stream_id(), stream);
   }
   const uint64_t bytes = rocksdb::get_perf_context()->block_read_byte;

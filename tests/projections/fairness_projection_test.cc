@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
-#include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/time_util.h"
@@ -24,6 +26,8 @@ namespace {
 using ::evenhand::testing::At;
 using ::evenhand::testing::CouncilScenario;
 using ::evenhand::testing::Proto;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 // A year of a council, with the planted breaches and some corrections,
 // as the log would record it.
@@ -169,14 +173,16 @@ TEST_F(FairnessProjectionTest, RestoredFromCheckpointRecordsReportsExactlyAsTheF
 // The cases' bodies in a map, counting those read back.
 class MapCases : public StoredCases {
  public:
-  absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const override {
+  absl::Status ReadCase(const std::string& stream_id, std::string* bytes) const override {
     auto it = cases.find(stream_id);
     if (it == cases.end()) return absl::DataLossError("missing");
     ++reads;
-    *record = it->second;
+    *bytes = unparsable.contains(stream_id) ? "\xff\xff\xff" : it->second.SerializeAsString();
     return absl::OkStatus();
   }
   std::map<std::string, state::CaseRecord> cases;
+  // Read back as bytes that are no CaseRecord (a damaged value).
+  std::set<std::string> unparsable;
   mutable size_t reads = 0;
 };
 
@@ -235,6 +241,32 @@ TEST_F(FairnessProjectionTest, RestoredFromSkeletonsIndexesEveryCaseAsTheFoldRea
   ExpectSameReports(restored, folded);
   EXPECT_GT(stored.reads, 0u) << "the reports read the cases back";
   EXPECT_TRUE(restored.health().ok()) << restored.health();
+}
+
+// A body read back that does not parse is damage named by its case: the
+// projection is not reported from, and the checkpoint must be replaced.
+TEST_F(FairnessProjectionTest, ACaseReadBackThatDoesNotParseIsDamageNamingIt) {
+  FairnessProjection folded;
+  for (const auto& e : *log_) folded.Apply(e);
+  MapCases stored;
+  std::vector<state::CaseSkeletonRecord> skeletons;
+  std::string query;
+  folded.ForEachDirtyCase([&](const state::CaseRecord& r) {
+    stored.cases[r.stream_id()] = r;
+    skeletons.push_back(folded.SkeletonOf(r));
+    if (query.empty() && absl::StartsWith(r.stream_id(), "query-")) query = r.stream_id();
+  });
+  ASSERT_FALSE(query.empty());
+  stored.unparsable.insert(query);
+  FairnessProjection restored;
+  restored.KeepCasesIn(&stored, 0);
+  for (const state::CaseSkeletonRecord& s : skeletons) restored.RestoreSkeleton(s);
+  restored.RestorePosition(folded.position());
+  Report(restored, log_->size(), absl::InfinitePast(), absl::InfiniteFuture());
+  EXPECT_TRUE(absl::IsDataLoss(restored.checkpoint_damage())) << restored.checkpoint_damage();
+  EXPECT_THAT(std::string(restored.checkpoint_damage().message()),
+              AllOf(HasSubstr(query), HasSubstr("cannot be parsed")));
+  EXPECT_FALSE(restored.health().ok());
 }
 
 TEST_F(FairnessProjectionTest, AsOfPositionEqualsAFreshFoldOfTheEventsUpToIt) {

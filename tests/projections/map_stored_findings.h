@@ -27,11 +27,11 @@ namespace evenhand::projections {
 // then date or due time, then id), and the cases' bodies, in maps.
 class MapStoredFindings : public StoredFindings, public StoredCases {
  public:
-  absl::Status GetCase(const std::string& stream_id, state::CaseRecord* record) const override {
+  absl::Status ReadCase(const std::string& stream_id, std::string* bytes) const override {
     auto it = cases_.find(stream_id);
     if (it == cases_.end()) return absl::DataLossError("it is missing from the checkpoint");
     ++cases_read_;
-    *record = it->second;
+    *bytes = it->second.SerializeAsString();
     return absl::OkStatus();
   }
   // How many bodies were read back.
