@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -123,8 +123,39 @@ absl::StatusOr<v1::BackupManifest> ParseManifest(const std::string& json) {
   return manifest;
 }
 
+std::vector<uint32_t> BackupsWithoutDescription(const std::string& dir) {
+  std::vector<uint32_t> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(fs::path(dir) / "evenhand", ec)) {
+    uint32_t id = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &id) || id == 0) continue;
+    if (!fs::exists(fs::path(dir) / "meta" / std::to_string(id), ec)) out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir) {
-  EH_ASSIGN_OR_RETURN(std::vector<storage::BackupSummary> backups, storage::ListBackups(dir));
+  absl::StatusOr<std::vector<storage::BackupSummary>> listed = storage::ListBackups(dir);
+  // A backup whose description RocksDB lost is still one: listed, damaged,
+  // so that "the newest" is never an older one in its place.
+  const std::vector<uint32_t> undescribed = BackupsWithoutDescription(dir);
+  if (!listed.ok() && !(absl::IsNotFound(listed.status()) && !undescribed.empty())) {
+    return listed.status();
+  }
+  std::vector<storage::BackupSummary> backups =
+      listed.ok() ? *std::move(listed) : std::vector<storage::BackupSummary>();
+  for (uint32_t id : undescribed) {
+    storage::BackupSummary b;
+    b.id = id;
+    b.damage = absl::StrCat("its description (meta/", id,
+                            ") is missing, though its Even Hand part (evenhand/", id,
+                            ") is there: RocksDB no longer knows its files");
+    backups.push_back(std::move(b));
+  }
+  std::sort(
+      backups.begin(), backups.end(),
+      [](const storage::BackupSummary& a, const storage::BackupSummary& b) { return a.id < b.id; });
   v1::ListBackupsResponse out;
   out.set_dir(dir);
   for (const storage::BackupSummary& b : backups) {
@@ -146,9 +177,30 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
                                     ", is damaged: it no longer reads as one"));
       continue;
     }
+    // The manifest's checkpoint is signed: one edited no longer verifies
+    // (with the key it names; a restore checks the key too).
+    if (manifest.ok()) {
+      if (absl::Status v =
+              VerifyCheckpoint(info->manifest().checkpoint(), info->manifest().public_key());
+          !v.ok()) {
+        info->clear_manifest();
+        info->set_damage(absl::StrCat("its Even Hand manifest, kept in ", dir, "/meta/", b.id,
+                                      ", is damaged: its checkpoint does not verify (", v.message(),
+                                      ")"));
+        continue;
+      }
+    }
     std::error_code ec;
-    info->set_complete(manifest.ok() &&
-                       fs::exists(BackupExtrasDir(dir, b.id) + "/checkpoints.jsonl", ec));
+    const std::string extras = BackupExtrasDir(dir, b.id);
+    const bool journal = fs::exists(extras + "/checkpoints.jsonl", ec);
+    if (manifest.ok() && journal && info->manifest().signing_key_included() &&
+        !fs::exists(extras + "/signing-key.pem", ec)) {
+      info->set_damage(absl::StrCat(extras,
+                                    "/signing-key.pem, its copy of the signing key, is "
+                                    "missing (its manifest says it was included)"));
+      continue;
+    }
+    info->set_complete(manifest.ok() && journal);
   }
   return out;
 }
@@ -284,6 +336,16 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
                        "/checkpoints.jsonl) is damaged: ", all.status().message()));
     }
     checkpoints = *std::move(all);
+  }
+  if (checkpoints.size() != manifest.journal_checkpoints()) {
+    // Each a signed statement of the log's state: one gone is evidence
+    // lost, and a restore must not say it kept what it did not.
+    discard();
+    return absl::DataLossError(absl::StrCat(
+        "backup ", id, ": its checkpoint journal (", extras, "/checkpoints.jsonl) holds ",
+        checkpoints.size(), " signed checkpoints, not the ", manifest.journal_checkpoints(),
+        " it was taken with: lines were removed or added since. Nothing was restored; restore "
+        "another backup with --backup=ID"));
   }
   if (checkpoints.empty() ||
       checkpoints.back().signed_body() != manifest.checkpoint().signed_body()) {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "evenhand/v1/operations.pb.h"
@@ -39,8 +40,18 @@ std::string ManifestJson(const v1::BackupManifest& manifest);
 absl::StatusOr<v1::BackupManifest> ParseManifest(const std::string& json);
 
 // Every backup in `dir`, oldest first, with its manifest; `complete` is
-// false for one whose Even Hand part is missing. NotFound if none.
+// false for one whose Even Hand part is missing. Damaged (`damage`; the
+// manifest kept only where it is itself sound) is one RocksDB cannot read whole or whose files are
+// not those recorded (storage::ListBackups), one whose manifest does not parse or whose signed
+// checkpoint does not verify, one missing the signing key its manifest says it holds, and one whose
+// Even Hand part is there but whose RocksDB description is gone (BackupsWithoutDescription).
+// NotFound if none.
 absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir);
+
+// The ids of `dir`/evenhand/<id> with no RocksDB description (meta/<id>),
+// ascending: backups that lost theirs. RocksDB would give the next backup
+// such an id if it is above every description's.
+std::vector<uint32_t> BackupsWithoutDescription(const std::string& dir);
 
 struct RestoreOptions {
   std::string from;          // the backup folder

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
@@ -185,6 +186,43 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
       }
     }
   }
+  // RocksDB numbers a new backup one past its highest description: a
+  // backup that lost its description above that would have its id taken,
+  // and what is left of it written over.
+  if (const std::vector<uint32_t> lost = integrity::BackupsWithoutDescription(dir); !lost.empty()) {
+    std::error_code ec;
+    uint32_t highest = 0;
+    for (const auto& entry : fs::directory_iterator(fs::path(dir) / "meta", ec)) {
+      uint32_t id = 0;
+      if (absl::SimpleAtoi(entry.path().filename().string(), &id)) highest = std::max(highest, id);
+    }
+    if (lost.back() > highest) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no backup taken: backup ", lost.back(), " in ", dir, " has lost its description (meta/",
+          lost.back(), ") though its Even Hand part (evenhand/", lost.back(),
+          ") is there, and the next backup would take its id and write over what is left of it. "
+          "Move ",
+          dir, "/evenhand/", lost.back(), " and ", dir, "/private/", lost.back(),
+          " aside (or back up into another folder), then back up again"));
+    }
+  }
+  // A backup copies the log's files as they are: one damaged on disk would
+  // be copied into a backup that no restore accepts, reported taken (and
+  // counted by retention against the good ones). Damage already found
+  // refuses at once; the rest is looked for by reading every table file.
+  if (const std::vector<std::string> found = store_->damage_found(); !found.empty()) {
+    return absl::DataLossError(absl::StrCat(
+        "no backup taken: the log is damaged (", found.front(),
+        found.size() > 1 ? absl::StrCat("; and ", found.size() - 1, " more") : std::string(),
+        "), so a backup of it could not be restored. Keep the backups you have (none was "
+        "deleted), and restore the log from the newest complete one (evenhand restore --list)"));
+  }
+  if (absl::Status files = store_->VerifyFiles(); !files.ok()) {
+    return absl::Status(
+        files.code(),
+        absl::StrCat("no backup taken: ", files.message(),
+                     absl::IsDataLoss(files) ? "; the backups you have are kept" : ""));
+  }
   const absl::Time started = options_.clock();
   const absl::Time wall_started = absl::Now();
   v1::BackupManifest manifest;
@@ -251,7 +289,8 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   }
   // The move is durable before the backup is called complete.
   EH_RETURN_IF_ERROR(SyncPath(dir + "/evenhand"));
-  const std::vector<uint32_t> purged = Prune(dir, created.backup.id);
+  std::string not_pruned;
+  const std::vector<uint32_t> purged = Prune(dir, created.backup.id, &not_pruned);
 
   info->set_dir(dir);
   info->set_backup_id(created.backup.id);
@@ -260,6 +299,7 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   info->set_copied_bytes(created.copied_bytes);
   info->set_files(created.backup.files);
   for (uint32_t id : purged) info->add_purged_backup_ids(id);
+  info->set_not_pruned(not_pruned);
   info->set_duration_ms(absl::ToInt64Milliseconds(absl::Now() - wall_started));
   info->set_complete(true);
   logging::Info(
@@ -275,13 +315,25 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   return absl::OkStatus();
 }
 
-std::vector<uint32_t> OperationsService::Prune(const std::string& dir, uint32_t just_taken) {
+std::vector<uint32_t> OperationsService::Prune(const std::string& dir, uint32_t just_taken,
+                                               std::string* not_pruned) {
   std::vector<uint32_t> purged;
   if (options_.keep_backups == 0) return purged;
   absl::StatusOr<v1::ListBackupsResponse> listed = integrity::ReadBackupFolder(dir);
   if (!listed.ok()) {
     logging::Error(kComponent,
                    absl::StrCat("backups in ", dir, " not pruned: ", listed.status().ToString()));
+    return purged;
+  }
+  // Nothing is deleted while the folder holds a damaged backup: the older
+  // ones may be what is left to restore (and RocksDB's delete would take
+  // what is left of a damaged one's files with it).
+  for (const v1::BackupInfo& b : listed->backups()) {
+    if (b.damage().empty()) continue;
+    *not_pruned = absl::StrCat("backup ", b.backup_id(), " in the folder is damaged (", b.damage(),
+                               "): look at it (evenhand restore --list), then move it aside");
+    logging::Error(kComponent, absl::StrCat("backups in ", dir, " not pruned (backup.keep=",
+                                            options_.keep_backups, "): ", *not_pruned));
     return purged;
   }
   // The newest `keep` complete backups stay. Older ones go, and so does
@@ -315,14 +367,17 @@ std::vector<uint32_t> OperationsService::Prune(const std::string& dir, uint32_t 
   }
   std::sort(doomed.begin(), doomed.end());
   for (uint32_t id : doomed) {
+    // The Even Hand part first: stopped between the two, what is left is an
+    // incomplete backup (deleted next time), never an Even Hand part whose
+    // RocksDB backup is gone (listed damaged).
+    std::error_code ec;
+    fs::remove_all(integrity::BackupExtrasDir(dir, id), ec);
     if (absl::Status s = storage::DeleteBackup(dir, id); !s.ok()) {
       // The new backup is taken and complete; the next one prunes again.
       logging::Error(kComponent,
                      absl::StrCat("backup ", id, " in ", dir, " not deleted: ", s.ToString()));
       continue;
     }
-    std::error_code ec;
-    fs::remove_all(integrity::BackupExtrasDir(dir, id), ec);
     purged.push_back(id);
   }
   return purged;

@@ -67,8 +67,9 @@ class OperationsService final : public v1::Operations::Service {
                              const google::protobuf::Message& request, absl::Status why) const;
   // After backup `just_taken` is complete: deletes what backup.keep no
   // longer keeps (see the .cc); the ids deleted. Failures are logged, not
-  // returned.
-  std::vector<uint32_t> Prune(const std::string& dir, uint32_t just_taken);
+  // returned; `not_pruned` says why nothing was deleted when a damaged
+  // backup holds retention back.
+  std::vector<uint32_t> Prune(const std::string& dir, uint32_t just_taken, std::string* not_pruned);
   absl::Status TakeBackup(const std::string& dir, bool exclude_key, v1::BackupInfo* info)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(backup_mu_);
 

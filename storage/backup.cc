@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "rocksdb/utilities/backup_engine.h"
+#include "storage/internal/backup_check.h"
 #include "storage/rocksdb_support.h"
 
 namespace evenhand::storage {
@@ -19,8 +20,14 @@ namespace {
 
 // Backup files are created owner-only, as the data folder's are: a backup
 // holds everything the log does.
+// The folder's descriptions are checked first (internal/backup_check.h):
+// those RocksDB must not read are hidden from it.
 struct Engine {
-  std::unique_ptr<rocksdb::Env> env = EnvOver(OwnerOnlyFileSystem());
+  explicit Engine(const std::string& dir)
+      : check(internal::CheckBackupFolder(dir)),
+        env(EnvOver(internal::HidingDescriptions(OwnerOnlyFileSystem(), dir, check))) {}
+  internal::BackupCheck check;
+  std::unique_ptr<rocksdb::Env> env;
   std::unique_ptr<rocksdb::BackupEngine> engine;
   std::unique_ptr<rocksdb::BackupEngineReadOnly> read_only;
 };
@@ -86,7 +93,7 @@ absl::Status OpenWritable(const std::string& dir, Engine* e) {
 
 absl::StatusOr<std::unique_ptr<Engine>> OpenReadOnly(const std::string& dir) {
   EH_RETURN_IF_ERROR(CheckFolder(dir, /*to_read=*/true));
-  auto e = std::make_unique<Engine>();
+  auto e = std::make_unique<Engine>(dir);
   rocksdb::BackupEngineReadOnly* raw = nullptr;
   rocksdb::BackupEngineOptions o = Options(dir, e->env.get());
   EH_RETURN_IF_ERROR(Rocks(rocksdb::BackupEngineReadOnly::Open(o, e->env.get(), &raw),
@@ -143,7 +150,7 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
   std::error_code ec;
   EH_RETURN_IF_ERROR(CheckFolder(dir, /*to_read=*/false));
   if (!std::filesystem::exists(dir, ec)) EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
-  Engine e;
+  Engine e(dir);
   EH_RETURN_IF_ERROR(OpenWritable(dir, &e));
   std::vector<rocksdb::BackupInfo> before;
   e.engine->GetBackupInfo(&before);
@@ -194,7 +201,7 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
 }
 
 absl::Status DeleteBackup(const std::string& dir, uint32_t id) {
-  Engine e;
+  Engine e(dir);
   EH_RETURN_IF_ERROR(OpenWritable(dir, &e));
   return DeleteBackupOf(e, dir, id);
 }
@@ -212,11 +219,19 @@ absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir) {
     return absl::NotFoundError(absl::StrCat(dir, " holds no backup"));
   }
   std::vector<BackupSummary> out;
-  for (const auto& info : infos) out.push_back(Summary(info));
+  for (const auto& info : infos) {
+    out.push_back(Summary(info));
+    // RocksDB read its description, but a file it lists is not the one
+    // recorded: damaged, though only a restore would have said so.
+    if (auto it = e->check.damage.find(info.backup_id); it != e->check.damage.end()) {
+      out.back().damage = it->second;
+    }
+  }
   for (rocksdb::BackupID id : corrupted) {
     BackupSummary b;
     b.id = id;
-    b.damage = DamageOf(dir, id);
+    auto it = e->check.damage.find(id);
+    b.damage = it != e->check.damage.end() ? it->second : DamageOf(dir, id);
     out.push_back(std::move(b));
   }
   std::sort(out.begin(), out.end(),

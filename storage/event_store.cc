@@ -508,6 +508,13 @@ absl::Status EventStore::ReadFailure(const rocksdb::Status& s, absl::string_view
   return impl_->ReadFailure(s, what);
 }
 
+absl::Status EventStore::VerifyFiles() const {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  return impl_->ReadFailure(impl_->db_->VerifyChecksum(options),
+                            "the log's table files do not read back whole");
+}
+
 absl::Status EventStore::CheckNotDamaged(uint64_t position) const {
   return impl_->CheckNotDamaged(position);
 }

@@ -342,6 +342,11 @@ class EventStore {
   // found: the message says to restore, and it is kept in damage_found()
   // (in memory and on disk) and logged, once per damaged block.
   absl::Status ReadFailure(const rocksdb::Status& s, absl::string_view what) const;
+  // Reads every table file of the log's database through its block
+  // checksums (RocksDB's VerifyChecksum), without filling the block cache:
+  // what a backup must know before it copies them as they are. Damage is
+  // damage found, as ReadFailure's is. A whole read of the log's files.
+  absl::Status VerifyFiles() const;
 
   // The last committed position; 0 for an empty log.
   uint64_t LastPosition() const;

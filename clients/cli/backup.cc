@@ -35,7 +35,10 @@ void PrintBackup(const v1::BackupInfo& b) {
               !b.damage().empty() ? absl::StrCat("DAMAGED: ", b.damage()).c_str()
               : b.complete()      ? "complete"
                                   : "INCOMPLETE",
-              m.signing_key_included() ? "key included" : "key not included");
+              // A damaged backup's manifest may be unknown: nothing said.
+              !b.has_manifest()          ? ""
+              : m.signing_key_included() ? "key included"
+                                         : "key not included");
 }
 
 int RunBackup(const Context& context, const BackupFlags& flags) {
@@ -97,6 +100,13 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
                          " older backups (backup.keep)\n")
                 .c_str(),
       Printable(info.dir()).c_str(), info.backup_id());
+  if (!info.not_pruned().empty()) {
+    // On stderr, where a cron job's mail finds it: taken, but the folder
+    // now only grows.
+    std::fprintf(stderr,
+                 "evenhand: warning: no older backup was deleted, whatever backup.keep says: %s\n",
+                 Printable(info.not_pruned()).c_str());
+  }
   return kOk;
 }
 

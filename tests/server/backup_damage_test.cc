@@ -80,6 +80,10 @@ TEST_F(BackupTest, ABackupMissingAFileIsListedAsDamagedAndNeverPassedOver) {
   const v1::BackupInfo third = Backup(backups);
   EXPECT_TRUE(third.complete());
   EXPECT_EQ(third.purged_backup_ids_size(), 0);
+  EXPECT_THAT(third.not_pruned(),
+              AllOf(HasSubstr(absl::StrCat("backup ", second, " in the folder is damaged")),
+                    HasSubstr(only_second)))
+      << "the one taking it is told that the folder now only grows";
   StopServer();
   CliResult after = RunCli({"restore", "--from=" + backups, "--list"});
   EXPECT_THAT(after.output, AllOf(HasSubstr(only_second + ", one of its files, is missing"),

@@ -1,0 +1,189 @@
+// BackupCheck: see backup_check.h.
+#include "storage/internal/backup_check.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "rocksdb/file_checksum.h"
+
+namespace evenhand::storage::internal {
+namespace fs = std::filesystem;
+namespace {
+
+// One file a description lists.
+struct Listed {
+  uint32_t backup = 0;
+  std::string path;  // relative to the folder
+  bool has_crc = false;
+  uint32_t crc = 0;
+  bool has_size = false;
+  uint64_t size = 0;
+};
+
+// The files meta/<id> lists ("<path> crc32 <n>" and, in later schemas,
+// "size <n>"); lines that are not files (its time, sequence number,
+// metadata, count) are passed over. Parsing it properly is RocksDB's: a
+// description it cannot parse it lists as corrupted itself.
+std::vector<Listed> ReadDescription(const fs::path& meta, uint32_t id) {
+  std::vector<Listed> out;
+  std::ifstream in(meta);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.empty() || words[0].find('/') == std::string::npos) continue;
+    Listed f;
+    f.backup = id;
+    f.path = words[0];
+    for (size_t i = 1; i + 1 < words.size(); i += 2) {
+      if (words[i] == "crc32") f.has_crc = absl::SimpleAtoi(words[i + 1], &f.crc);
+      if (words[i] == "size") f.has_size = absl::SimpleAtoi(words[i + 1], &f.size);
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// A shared table file's size, from its name ("<number>_<session>_<size>.sst"
+// or "<number>_<crc>_<size>.sst"); false if the name holds none.
+bool SizeInName(const std::string& path, uint64_t* size) {
+  if (path.rfind("shared_checksum/", 0) != 0) return false;
+  const std::string name = fs::path(path).stem().string();
+  const size_t underscore = name.rfind('_');
+  if (underscore == std::string::npos || name.find('_') == underscore) return false;
+  return absl::SimpleAtoi(name.substr(underscore + 1), size);
+}
+
+class HidingFs final : public rocksdb::FileSystemWrapper {
+ public:
+  HidingFs(std::shared_ptr<rocksdb::FileSystem> base, absl::flat_hash_set<std::string> hidden)
+      : rocksdb::FileSystemWrapper(std::move(base)), hidden_(std::move(hidden)) {}
+  const char* Name() const override { return "EvenhandHidingDescriptions"; }
+
+  rocksdb::IOStatus NewSequentialFile(const std::string& f, const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSSequentialFile>* r,
+                                      rocksdb::IODebugContext* d) override {
+    if (hidden_.contains(fs::path(f).lexically_normal().string())) {
+      return rocksdb::IOStatus::Corruption(
+          "its description records a checksum for a shared file that other backups' "
+          "descriptions and the file itself disagree with");
+    }
+    return target()->NewSequentialFile(f, o, r, d);
+  }
+
+ private:
+  const absl::flat_hash_set<std::string> hidden_;
+};
+
+}  // namespace
+
+bool FileCrc32c(const std::string& path, uint32_t* crc) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  rocksdb::FileChecksumGenContext context;
+  context.file_name = path;
+  std::unique_ptr<rocksdb::FileChecksumGenerator> gen =
+      rocksdb::GetFileChecksumGenCrc32cFactory()->CreateFileChecksumGenerator(context);
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() > 0) gen->Update(buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return false;
+  gen->Finalize();
+  const std::string sum = gen->GetChecksum();  // big-endian
+  if (sum.size() != 4) return false;
+  *crc = 0;
+  for (char c : sum) *crc = (*crc << 8) | static_cast<uint8_t>(c);
+  return true;
+}
+
+BackupCheck CheckBackupFolder(const std::string& dir) {
+  BackupCheck check;
+  std::error_code ec;
+  const fs::path root(dir);
+  std::map<uint32_t, std::vector<Listed>> backups;
+  for (const auto& entry : fs::directory_iterator(root / "meta", ec)) {
+    uint32_t id = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &id) || id == 0) continue;
+    backups[id] = ReadDescription(entry.path(), id);
+  }
+  auto damage = [&](uint32_t id, std::string why) { check.damage.try_emplace(id, std::move(why)); };
+  // Shared files, by path: each description's record of it.
+  std::map<std::string, std::vector<const Listed*>> shared;
+  for (const auto& [id, files] : backups) {
+    for (const Listed& f : files) {
+      const fs::path path = root / f.path;
+      uintmax_t actual = fs::file_size(path, ec);
+      if (ec) continue;  // missing: RocksDB lists the backup as corrupted itself
+      uint64_t expected = f.size;
+      if (f.has_size || SizeInName(f.path, &expected)) {
+        if (actual != expected) {
+          damage(id, absl::StrCat(f.path, ", one of its files, is ", actual, " bytes, not the ",
+                                  expected, " recorded when it was taken (cut short or "
+                                            "overwritten)"));
+          continue;
+        }
+      }
+      if (!f.has_crc) continue;
+      if (f.path.rfind("private/", 0) == 0) {
+        uint32_t crc = 0;
+        if (!FileCrc32c(path.string(), &crc)) {
+          damage(id, absl::StrCat(f.path, ", one of its files, cannot be read"));
+        } else if (crc != f.crc) {
+          damage(id, absl::StrCat(f.path, ", one of its files, is damaged: its checksum is ", crc,
+                                  ", not the ", f.crc, " recorded when it was taken"));
+        }
+      } else {
+        shared[f.path].push_back(&f);
+      }
+    }
+  }
+  for (const auto& entry : shared) {
+    const std::string& path = entry.first;
+    const std::vector<const Listed*>& records = entry.second;
+    const bool agree = std::all_of(records.begin(), records.end(), [&](const Listed* r) {
+      return r->crc == records.front()->crc;
+    });
+    if (agree) continue;
+    uint32_t crc = 0;
+    const bool read = FileCrc32c((root / path).string(), &crc);
+    for (const Listed* r : records) {
+      if (read && r->crc == crc) continue;
+      check.hidden.insert(r->backup);
+      // The damage of the first such file named (try_emplace keeps it).
+      damage(r->backup,
+             !read ? absl::StrCat(path, ", one of its files, cannot be read")
+             : std::any_of(records.begin(), records.end(),
+                           [&](const Listed* other) { return other->crc == crc; })
+                 ? absl::StrCat("its description (meta/", r->backup, ") is damaged: it records ",
+                                r->crc, " as the checksum of ", path, ", which is ", crc,
+                                " (as other backups' descriptions record it)")
+                 : absl::StrCat(path, ", one of its files, is damaged: its checksum is ", crc,
+                                ", not the ", r->crc, " recorded when it was taken"));
+    }
+  }
+  return check;
+}
+
+std::shared_ptr<rocksdb::FileSystem> HidingDescriptions(std::shared_ptr<rocksdb::FileSystem> base,
+                                                        const std::string& dir,
+                                                        const BackupCheck& check) {
+  if (check.hidden.empty()) return base;
+  absl::flat_hash_set<std::string> hidden;
+  for (uint32_t id : check.hidden) {
+    hidden.insert((fs::path(dir) / "meta" / std::to_string(id)).lexically_normal().string());
+  }
+  return std::make_shared<HidingFs>(std::move(base), std::move(hidden));
+}
+
+}  // namespace evenhand::storage::internal
