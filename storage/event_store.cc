@@ -160,7 +160,9 @@ absl::Status EventStore::Impl::Open() {
       read_only_reason_ = absl::StrCat(
           "the disk holding ", options_.data_dir, " had only ", FormatBytes(*free),
           " free when the server started, too little to open the log for writing: it serves "
-          "reads only. Free space, then restart evenhandd to accept appends");
+          "reads only, and only those not on the record (a recorded read needs its access "
+          "record written: the server's default refuses them). Free space, then restart "
+          "evenhandd to accept appends and recorded reads");
       logging::Error(kComponent, read_only_reason_);
     }
   }

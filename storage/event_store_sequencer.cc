@@ -432,8 +432,10 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
                               FormatBytes(*free_bytes), " free, below the floor of ",
                               FormatBytes(disk_->floor_bytes()),
                               " (minFreeDiskMib): appends are refused until space is freed, then "
-                              "resume by themselves; reads continue. Nothing from this append "
-                              "was written; it is safe to retry.")),
+                              "resume by themselves; reads not on the record continue, and "
+                              "recorded ones while their access records fit above half the "
+                              "floor. Nothing from this append was written; it is safe to "
+                              "retry.")),
                 "DISK_FULL",
                 {{"free_bytes", absl::StrCat(*free_bytes)},
                  {"floor_bytes", absl::StrCat(disk_->floor_bytes())}}),

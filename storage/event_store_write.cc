@@ -106,10 +106,17 @@ WriteState EventStore::Impl::write_state() const {
   }
   if (absl::Status room = disk_->CheckRoom(0); !room.ok()) {
     state.accepting = false;
+    absl::StatusOr<uint64_t> free = disk_->FreeBytes();
+    const bool records_fit = free.ok() && *free >= disk_->floor_bytes() / 2;
     state.refusal = absl::Status(
-        room.code(), absl::StrCat(room.message(),
-                                  ": appends are refused until space is freed, then resume by "
-                                  "themselves; reads continue"));
+        room.code(),
+        absl::StrCat(room.message(),
+                     ": appends are refused until space is freed, then resume by themselves; "
+                     "reads not on the record continue, and recorded ones (the server's "
+                     "default) ",
+                     records_fit ? "while their access records fit above half the floor"
+                                 : "are refused too: their access records no longer fit above "
+                                   "half the floor"));
   }
   return state;
 }

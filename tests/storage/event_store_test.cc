@@ -635,6 +635,11 @@ TEST_F(EventStoreTest, AppendsBelowTheFreeSpaceFloorAreRefusedAndResumeWhenSpace
   EXPECT_EQ(store_->LastPosition(), 2u);
   EXPECT_FALSE(store_->write_state().accepting);
   EXPECT_EQ(store_->write_state().refusal.code(), absl::StatusCode::kResourceExhausted);
+  // Below half the floor, reads on the record are refused too: said.
+  EXPECT_THAT(store_->write_state().refusal.message(), HasSubstr("recorded ones (the server's "
+                                                                 "default) are refused too"));
+  free_bytes = 70ull << 20;
+  EXPECT_THAT(store_->write_state().refusal.message(), HasSubstr("fit above half the floor"));
   // Reads go on.
   EXPECT_EQ(ReadStream("s").size(), 2u);
   // Space is freed: appends resume, with no gap in the positions.
