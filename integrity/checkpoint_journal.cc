@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -170,9 +172,52 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
   return journal;
 }
 
+absl::Status CheckpointJournal::CheckStillThere() {
+  struct stat open_file {};
+  struct stat at_path {};
+  if (::fstat(fd_, &open_file) != 0) return Errno(absl::StrCat("cannot look at ", path_));
+  const bool there = ::stat(path_.c_str(), &at_path) == 0;
+  if (there && at_path.st_dev == open_file.st_dev && at_path.st_ino == open_file.st_ino) {
+    return absl::OkStatus();
+  }
+  if (there) {
+    // Put back (a copy of what this process holds open): taken up again.
+    std::ifstream in(path_, std::ios::binary);
+    std::string put_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string held(file_size_, '\0');
+    const ssize_t n = ::pread(fd_, held.data(), held.size(), 0);
+    if (in && n == static_cast<ssize_t>(held.size()) && put_back == held) {
+      const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+      if (fd >= 0) {
+        ::close(fd_);
+        fd_ = fd;
+        logging::Info(kComponent, absl::StrCat("the checkpoint journal ", path_,
+                                               " was put back: checkpoints are signed into it "
+                                               "again"));
+        return absl::OkStatus();
+      }
+    }
+  }
+  // Not DataLoss (a problem for good): the signer's stall, shown by status
+  // until it is put right.
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the checkpoint journal ", path_,
+      there ? " was replaced by another file while the server ran"
+            : " is gone (deleted or moved while the server ran)",
+      ": no checkpoint is signed into a file nobody would read, and the next start would refuse "
+      "without it. This process still holds the journal open: copy it back with `cp /proc/",
+      ::getpid(), "/fd/", fd_, " ", path_,
+      "` (as the server's user, while it runs), and signing "
+      "resumes by itself"));
+}
+
 absl::Status CheckpointJournal::Append(const v1::SignedCheckpoint& checkpoint) {
   const std::string line = Line(checkpoint);
   absl::MutexLock lock(&mu_);
+  // A journal deleted or moved aside while the server runs would take every
+  // checkpoint signed since with it, unnoticed until the next start refused
+  // for want of it (an outside probe).
+  EH_RETURN_IF_ERROR(CheckStillThere());
   if (latest_ && checkpoint.checkpoint().tree_size() < latest_->checkpoint().tree_size()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the checkpoint journal already holds tree size ", latest_->checkpoint().tree_size(),

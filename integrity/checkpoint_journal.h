@@ -86,6 +86,11 @@ class CheckpointJournal {
     uint64_t offset;  // of its line in the file
   };
 
+  // OK if path_ still names the file fd_ writes. If it names none, or
+  // another, FailedPrecondition saying how to put it back; a file put back with the
+  // same bytes is taken up again (fd_ then writes it).
+  absl::Status CheckStillThere() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const std::string path_;
   const bool created_;
   mutable absl::Mutex mu_;

@@ -304,5 +304,50 @@ TEST(CheckpointJournalTest, AFullJournalDiskIsToldOncePerIntervalNotInALoop) {
   EXPECT_EQ(status->checkpoints_stalled(), "");
 }
 
+// The journal deleted under a running server: status said "no problems
+// known" and checkpoints went on being signed into the deleted file, until
+// the next start refused for want of it (outside probe). Signing stops and
+// status says how to put it back; put back, signing resumes.
+TEST(CheckpointJournalTest, AJournalDeletedWhileTheServerRunsIsToldAndCanBePutBack) {
+  TempDir dir;
+  const std::string journal = dir.Sub("j.jsonl");
+  const std::string config = LogOnlyConfig(
+      dir, absl::StrCat(", \"audit\": {\"checkpointJournal\": \"", journal,
+                        "\", \"checkpointEverySeconds\": 60, \"checkpointEveryEvents\": 5}"));
+  ChildServer child(dir, 0, {config});
+  child.Start();
+  if (HasFatalFailure()) return;
+  for (int i = 0; i < 5; ++i) ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+  ASSERT_OK(child.audit().GetCheckpoint());
+  ASSERT_TRUE(std::filesystem::remove(journal));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(child.client().Append(AppendRequestOf("s", SomeEvents(1))));
+  }
+  absl::SleepFor(absl::Milliseconds(1100));  // GetCheckpoint signs at most once a second
+  absl::StatusOr<v1::SignedCheckpoint> refused = child.audit().GetCheckpoint();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  absl::StatusOr<v1::GetStatusResponse> status = child.client().GetStatus();
+  ASSERT_OK(status);
+  EXPECT_THAT(status->checkpoints_stalled(),
+              AllOf(HasSubstr(journal + " is gone (deleted or moved while the server ran)"),
+                    HasSubstr("copy it back with `cp /proc/")));
+  EXPECT_FALSE(std::filesystem::exists(journal)) << "not made again, empty, in its place";
+  // Put back as it says.
+  const std::string& said = status->checkpoints_stalled();
+  const size_t from = said.find("`cp ") + 1;
+  const std::string command = said.substr(from, said.find('`', from) - from);
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  absl::StatusOr<v1::SignedCheckpoint> signed_now = child.audit().GetCheckpoint();
+  ASSERT_OK(signed_now);
+  EXPECT_EQ(signed_now->checkpoint().tree_size(), 15u);
+  std::ifstream in(journal);
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  EXPECT_THAT(last, HasSubstr("\"treeSize\":\"15\"")) << "signed into the journal put back";
+  status = child.client().GetStatus();
+  ASSERT_OK(status);
+  EXPECT_EQ(status->checkpoints_stalled(), "");
+}
+
 }  // namespace
 }  // namespace evenhand
