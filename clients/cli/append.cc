@@ -234,6 +234,12 @@ int RunAppend(const Context& context, const AppendFlags& flags) {
                      "gave them (%s):\n",
                      flags.type.empty() ? "these events, as input" : "these flags");
         for (const std::string& m : made_up) std::fprintf(stderr, "  %s\n", m.c_str());
+      } else {
+        // Every id was given: said all the same (an outside probe saw only
+        // "CANCELLED: CANCELLED" from a server stopping).
+        std::fprintf(stderr,
+                     "evenhand: the events may or may not have been recorded; to retry without "
+                     "recording any twice, send them again with the same ids\n");
       }
     } else if (absl::IsUnavailable(response.status())) {
       // Said, since UNAVAILABLE is also what a lost answer looks like.

@@ -514,6 +514,18 @@ class EvenHandCli(unittest.TestCase):
                      f"--payload={self.BRIEFING}", *flags[0].split())
         read = self.cli("read", "--stream=briefing-B-lost").stdout
         self.assertEqual(len(read.splitlines()), 1, read)
+        # With every id given, the outcome is said too (only "CANCELLED" before).
+        proxy = AnswerDroppingProxy(self.server.address)
+        try:
+            result = subprocess.run(
+                [ARGS.evenhand, f"--server={proxy.address}", "append",
+                 "--stream=briefing-B-lost", "--type=BriefingRequested",
+                 f"--payload={self.BRIEFING}", *flags[0].split()],
+                capture_output=True, text=True, timeout=30)
+        finally:
+            proxy.close()
+        self.assertIn("may or may not have been recorded; to retry without recording any twice, "
+                      "send them again with the same ids", result.stderr)
 
     def test_local_files_that_cannot_be_read_or_written_are_exit_4(self):
         # A folder opens, then reads as nothing: not "0 events imported".
