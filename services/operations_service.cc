@@ -243,6 +243,8 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   const std::string pending = integrity::BackupExtrasDir(dir, 0);
   std::error_code ec;
   fs::remove_all(pending, ec);
+  // evenhand/ too (create_directories made it with the umask's mode).
+  EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(fs::path(pending).parent_path().string()));
   EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(pending));
   EH_ASSIGN_OR_RETURN(std::vector<v1::SignedCheckpoint> signed_so_far, integrity_->Checkpoints());
   std::string journal;

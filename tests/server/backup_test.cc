@@ -128,6 +128,13 @@ TEST_F(BackupTest, BackupUnderLoadRestoresEveryAcknowledgedEventAndVerifies) {
   const uint64_t last_before = server_->LastPosition();
   ASSERT_GT(last_before, signed_size) << "appends should have gone on during and after the backup";
   StopServer();
+  // The folder and every folder in it are owner-only (evenhand/ was 0755).
+  for (const std::string& sub : {"", "/evenhand", "/evenhand/1", "/meta", "/private"}) {
+    EXPECT_EQ(
+        fs::status(backups + sub).permissions() & (fs::perms::group_all | fs::perms::others_all),
+        fs::perms::none)
+        << backups + sub;
+  }
 
   // Restore into a new folder: verified before it says so.
   const std::string restored = dir_.Sub("restored");
