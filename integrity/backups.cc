@@ -127,9 +127,10 @@ std::vector<uint32_t> BackupsWithoutDescription(const std::string& dir) {
   std::vector<uint32_t> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(fs::path(dir) / "evenhand", ec)) {
+    const std::string name = entry.path().filename().string();
     uint32_t id = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &id) || id == 0) continue;
-    if (!fs::exists(fs::path(dir) / "meta" / std::to_string(id), ec)) out.push_back(id);
+    if (!absl::SimpleAtoi(name, &id) || id == 0 || name != std::to_string(id)) continue;
+    if (!fs::exists(fs::path(dir) / "meta" / name, ec)) out.push_back(id);
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -113,8 +113,10 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
   const fs::path root(dir);
   std::map<uint32_t, std::vector<Listed>> backups;
   for (const auto& entry : fs::directory_iterator(root / "meta", ec)) {
+    // Named as RocksDB names them (it passes over "02" or "2x").
+    const std::string name = entry.path().filename().string();
     uint32_t id = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &id) || id == 0) continue;
+    if (!absl::SimpleAtoi(name, &id) || id == 0 || name != std::to_string(id)) continue;
     backups[id] = ReadDescription(entry.path(), id);
   }
   auto damage = [&](uint32_t id, std::string why) { check.damage.try_emplace(id, std::move(why)); };
