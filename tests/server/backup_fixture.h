@@ -28,13 +28,19 @@ inline CliResult RunCli(const std::vector<std::string>& args) {
 
 class BackupTest : public testing::ServerTest {
  protected:
-  v1::BackupInfo Backup(const std::string& to) {
+  // A backup into `to`, which may be refused.
+  grpc::Status TryBackup(const std::string& to, v1::BackupInfo* info) {
     auto stub = v1::Operations::NewStub(channel_);
     grpc::ClientContext context;
     v1::BackupRequest request;
     request.set_to(to);
+    return stub->Backup(&context, request, info);
+  }
+
+  // A backup into `to`, expected to be taken.
+  v1::BackupInfo Backup(const std::string& to) {
     v1::BackupInfo info;
-    grpc::Status s = stub->Backup(&context, request, &info);
+    grpc::Status s = TryBackup(to, &info);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return info;
   }

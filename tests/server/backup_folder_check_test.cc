@@ -60,14 +60,6 @@ std::vector<std::vector<std::string>> FileLines(const fs::path& meta) {
 
 class BackupFolderCheckTest : public BackupTest {
  protected:
-  grpc::Status TryBackup(const std::string& to, v1::BackupInfo* info) {
-    auto stub = v1::Operations::NewStub(channel_);
-    grpc::ClientContext context;
-    v1::BackupRequest request;
-    request.set_to(to);
-    return stub->Backup(&context, request, info);
-  }
-
   // Two backups of a growing log into `dir`; the server is left running.
   void TwoBackups(const std::string& dir) {
     AppendSome(absl::StrCat(fs::path(dir).filename().string(), "-a-"), 10);

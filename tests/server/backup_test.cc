@@ -253,13 +253,9 @@ TEST_F(BackupTest, RetentionKeepsTheNewestCompleteBackupsWhateverFailedSince) {
 
 TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
   StartServer();
-  auto stub = v1::Operations::NewStub(channel_);
   auto backup_to = [&](const std::string& to) {
-    grpc::ClientContext context;
-    v1::BackupRequest request;
-    request.set_to(to);
     v1::BackupInfo info;
-    return stub->Backup(&context, request, &info);
+    return TryBackup(to, &info);
   };
   for (const std::string& to : {std::string("relative/backups"), dir_.Sub("data/inside")}) {
     grpc::Status s = backup_to(to);
@@ -275,6 +271,7 @@ TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
   EXPECT_EQ(onto_a_file.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << onto_a_file.error_message();
   EXPECT_THAT(onto_a_file.error_message(), HasSubstr("is a file, not a folder"));
+  auto stub = v1::Operations::NewStub(channel_);
   for (const std::string& dir : {dir_.Sub("never-made"), file}) {
     grpc::ClientContext context;
     v1::ListBackupsRequest request;
@@ -510,12 +507,8 @@ TEST_F(TamperedBackupTest, ADamagedSharedFileFailsTheNextBackupRatherThanHidingI
   }
   StartServer();
   AppendSome("s-", 5);
-  auto stub = v1::Operations::NewStub(channel_);
-  grpc::ClientContext context;
-  v1::BackupRequest request;
-  request.set_to(backups_);
   v1::BackupInfo info;
-  const grpc::Status s = stub->Backup(&context, request, &info);
+  const grpc::Status s = TryBackup(backups_, &info);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DATA_LOSS) << s.error_message();
   EXPECT_THAT(s.error_message(), AllOf(HasSubstr("does not read back whole"),
                                        HasSubstr("shares with earlier backups is damaged")));
@@ -665,12 +658,8 @@ TEST_F(BackupTest, AFolderHoldsOneLogsBackups) {
   StopServer();
   data_subdir_ = "another-log";
   StartServer();
-  auto stub = v1::Operations::NewStub(channel_);
-  grpc::ClientContext context;
-  v1::BackupRequest request;
-  request.set_to(backups);
   v1::BackupInfo info;
-  grpc::Status s = stub->Backup(&context, request, &info);
+  grpc::Status s = TryBackup(backups, &info);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("holds backups of another log"));
 }
