@@ -193,8 +193,10 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
     std::error_code ec;
     uint32_t highest = 0;
     for (const auto& entry : fs::directory_iterator(fs::path(dir) / "meta", ec)) {
+      const std::string name = entry.path().filename().string();
       uint32_t id = 0;
-      if (absl::SimpleAtoi(entry.path().filename().string(), &id)) highest = std::max(highest, id);
+      if (absl::SimpleAtoi(name, &id) && name == std::to_string(id))
+        highest = std::max(highest, id);
     }
     if (lost.back() > highest) {
       return absl::FailedPreconditionError(absl::StrCat(

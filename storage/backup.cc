@@ -19,9 +19,9 @@ namespace evenhand::storage {
 namespace {
 
 // Backup files are created owner-only, as the data folder's are: a backup
-// holds everything the log does.
-// The folder's descriptions are checked first (internal/backup_check.h):
-// those RocksDB must not read are hidden from it.
+// holds everything the log does. The folder's descriptions are checked
+// before RocksDB reads them (internal/backup_check.h), and those it must not
+// read are hidden from it.
 struct Engine {
   explicit Engine(const std::string& dir)
       : check(internal::CheckBackupFolder(dir)),

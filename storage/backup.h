@@ -32,8 +32,10 @@ struct BackupSummary {
   uint64_t size_bytes = 0;  // all of this backup's files
   uint32_t files = 0;
   std::string metadata;
-  // Non-empty for a backup RocksDB cannot read whole (it lists it as
-  // corrupted): what is wrong. Only `id` is known then.
+  // Non-empty for a damaged backup: what is wrong. Either RocksDB cannot
+  // read it whole (it lists it as corrupted; only `id` is known then), or a
+  // file it lists is not what its description records
+  // (internal/backup_check.h).
   std::string damage;
 };
 
