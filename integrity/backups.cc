@@ -17,6 +17,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
@@ -54,6 +55,13 @@ absl::Status CheckNew(const std::string& path, bool may_be_empty_dir, const char
 void RemoveQuietly(const std::string& path) {
   std::error_code ec;
   fs::remove_all(path, ec);
+}
+
+// `why` a copy is not what was signed, without the store's advice to
+// restore from a backup: that is what the reader is doing.
+std::string WhyNotSigned(const absl::Status& why) {
+  return absl::StrReplaceAll(why.message(),
+                             {{". Restore the data folder from a backup (evenhand restore)", ""}});
 }
 
 // Opens the copy of a log in `dir` read-only and verifies it.
@@ -374,7 +382,7 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
         files.ok() ? std::string(s.message()) : std::string(files.message()),
         where.ok() ? ". Its events, tree and chain still verify (the damage is elsewhere in its "
                      "files), but it cannot be restored as it is"
-                   : absl::StrCat(". Read in place: ", where.status().message()),
+                   : absl::StrCat(". Read in place: ", WhyNotSigned(where.status())),
         ". Nothing was restored; the backup is unchanged"));
   }
   {
@@ -383,7 +391,7 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
       discard();
       return absl::Status(verified.status().code(),
                           absl::StrCat("backup ", id, " of ", o.from,
-                                       " is not what was signed: ", verified.status().message(),
+                                       " is not what was signed: ", WhyNotSigned(verified.status()),
                                        ". Nothing was restored; the backup is unchanged"));
     }
     result.verification = *std::move(verified);
