@@ -202,6 +202,15 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     std::error_code ec;
     const std::string extras = BackupExtrasDir(dir, b.id);
     const bool journal = fs::exists(extras + "/checkpoints.jsonl", ec);
+    // The Even Hand part is moved into place whole, as the backup's last
+    // step: there without its journal, a file was lost since, not a backup
+    // interrupted.
+    if (manifest.ok() && !journal && fs::is_directory(extras, ec)) {
+      info->set_damage(absl::StrCat(extras,
+                                    "/checkpoints.jsonl, its checkpoint journal, is "
+                                    "missing (the rest of its Even Hand part is there)"));
+      continue;
+    }
     if (manifest.ok() && journal && info->manifest().signing_key_included() &&
         !fs::exists(extras + "/signing-key.pem", ec)) {
       info->set_damage(absl::StrCat(extras,

@@ -156,6 +156,11 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
   EXPECT_THAT(List(keyless), HasSubstr("evenhand/2/signing-key.pem, its copy of the signing key, "
                                        "is missing"));
 
+  const std::string journalless = copy("journalless");
+  ASSERT_TRUE(fs::remove(fs::path(journalless) / "evenhand/2/checkpoints.jsonl"));
+  EXPECT_THAT(List(journalless), HasSubstr("evenhand/2/checkpoints.jsonl, its checkpoint journal, "
+                                           "is missing"));
+
   // The checkpoint's tree size in the manifest (hex JSON in meta/2) edited.
   const std::string edited = copy("edited");
   {
@@ -176,7 +181,7 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
   }
   EXPECT_THAT(List(edited), HasSubstr("meta/2, is damaged: its checkpoint does not verify"));
 
-  for (const std::string& dir : {cut, flipped, keyless, edited}) {
+  for (const std::string& dir : {cut, flipped, keyless, journalless, edited}) {
     CliResult newest = RunCli({"restore", "--from=" + dir, "--to=" + dir + "-restored"});
     EXPECT_EQ(newest.exit_code, 1) << dir << ": " << newest.output;
     EXPECT_THAT(newest.output, HasSubstr("the newest backup, 2, in " + dir + " is damaged"));
