@@ -202,6 +202,16 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     std::error_code ec;
     const std::string extras = BackupExtrasDir(dir, b.id);
     const bool journal = fs::exists(extras + "/checkpoints.jsonl", ec);
+    // Read whole by a restore: a folder or a link to a device (which reads
+    // for ever) is damage, never read.
+    for (const char* name : {"/checkpoints.jsonl", "/signing-key.pem", "/manifest.json"}) {
+      const fs::file_status st = fs::symlink_status(extras + name, ec);
+      if (fs::exists(st) && !fs::is_regular_file(st)) {
+        info->set_damage(absl::StrCat(extras, name, " is not a regular file"));
+        break;
+      }
+    }
+    if (!info->damage().empty()) continue;
     // The Even Hand part is moved into place whole, as the backup's last
     // step: there without its journal, a file was lost since, not a backup
     // interrupted.

@@ -151,6 +151,13 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
   EH_RETURN_IF_ERROR(CheckFolder(dir, /*to_read=*/false));
   if (!std::filesystem::exists(dir, ec)) EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
   Engine e(dir);
+  if (!e.check.irregular.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no backup taken: ", e.check.irregular,
+        " in the backup folder is not a regular file (a folder, or a link to a device or "
+        "elsewhere), and a backup would write through it or read it back for ever. Move it "
+        "aside, or back up into another folder (backup.dir)"));
+  }
   EH_RETURN_IF_ERROR(OpenWritable(dir, &e));
   std::vector<rocksdb::BackupInfo> before;
   e.engine->GetBackupInfo(&before);

@@ -20,6 +20,9 @@ namespace evenhand::storage::internal {
 namespace fs = std::filesystem;
 namespace {
 
+// RocksDB's descriptions are a line per file: far below this.
+constexpr uintmax_t kMaxDescriptionBytes = 64 << 20;
+
 // One file a description lists.
 struct Listed {
   uint32_t backup = 0;
@@ -117,6 +120,23 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
     const std::string name = entry.path().filename().string();
     uint32_t id = 0;
     if (!absl::SimpleAtoi(name, &id) || id == 0 || name != std::to_string(id)) continue;
+    // Not read (by this or by RocksDB) unless a file of a description's
+    // size: a folder, a device (a link to /dev/zero reads for ever) or a
+    // huge file is damage.
+    const fs::file_status st = fs::status(entry.path(), ec);
+    const uintmax_t size = fs::is_regular_file(st) ? fs::file_size(entry.path(), ec) : 0;
+    if (!fs::is_regular_file(st) || ec || size > kMaxDescriptionBytes) {
+      if (!fs::is_regular_file(st) && check.irregular.empty()) {
+        check.irregular = entry.path().string();
+      }
+      check.hidden.insert(id);
+      check.damage.try_emplace(
+          id, absl::StrCat("its description (meta/", id, ") is ",
+                           !fs::is_regular_file(st)
+                               ? "not a regular file"
+                               : absl::StrCat(size, " bytes, too large to be one")));
+      continue;
+    }
     backups[id] = ReadDescription(entry.path(), id);
   }
   auto damage = [&](uint32_t id, std::string why) { check.damage.try_emplace(id, std::move(why)); };
@@ -125,8 +145,17 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
   for (const auto& [id, files] : backups) {
     for (const Listed& f : files) {
       const fs::path path = root / f.path;
-      uintmax_t actual = fs::file_size(path, ec);
-      if (ec) continue;  // missing: RocksDB lists the backup as corrupted itself
+      const fs::file_status st = fs::status(path, ec);
+      if (ec || !fs::exists(st)) continue;  // missing: RocksDB lists it as corrupted itself
+      if (!fs::is_regular_file(st)) {
+        // Never read: a link to a device reads for ever (a restore hung).
+        if (check.irregular.empty()) check.irregular = path.string();
+        check.hidden.insert(id);
+        damage(id, absl::StrCat(f.path, ", one of its files, is not a regular file"));
+        continue;
+      }
+      const uintmax_t actual = fs::file_size(path, ec);
+      if (ec) continue;
       uint64_t expected = f.size;
       if (f.has_size || SizeInName(f.path, &expected)) {
         if (actual != expected) {

@@ -40,6 +40,11 @@ struct BackupCheck {
   absl::flat_hash_map<uint32_t, std::string> damage;
   // Backups whose description RocksDB must not read (see above).
   absl::flat_hash_set<uint32_t> hidden;
+  // What a description, or a file one lists, is that is not a regular file
+  // (a folder, or a link to a device: a read of /dev/zero never ends), if
+  // any: no backup is taken into such a folder (RocksDB would write
+  // through it and read it back).
+  std::string irregular;
 };
 
 // Reads the descriptions in `dir`/meta and the files they name as above.

@@ -161,6 +161,16 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
   EXPECT_THAT(List(journalless), HasSubstr("evenhand/2/checkpoints.jsonl, its checkpoint journal, "
                                            "is missing"));
 
+  // A link to /dev/zero, which reads for ever: a restore hung on it.
+  const std::string endless = copy("endless");
+  fs::remove(fs::path(endless) / table);
+  fs::create_symlink("/dev/zero", fs::path(endless) / table);
+  EXPECT_THAT(List(endless), HasSubstr(table + ", one of its files, is not a regular file"));
+  const std::string endless_journal = copy("endless-journal");
+  fs::remove(fs::path(endless_journal) / "evenhand/2/checkpoints.jsonl");
+  fs::create_symlink("/dev/zero", fs::path(endless_journal) / "evenhand/2/checkpoints.jsonl");
+  EXPECT_THAT(List(endless_journal), HasSubstr("checkpoints.jsonl is not a regular file"));
+
   // The checkpoint's tree size in the manifest (hex JSON in meta/2) edited.
   const std::string edited = copy("edited");
   {
@@ -181,12 +191,19 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
   }
   EXPECT_THAT(List(edited), HasSubstr("meta/2, is damaged: its checkpoint does not verify"));
 
-  for (const std::string& dir : {cut, flipped, keyless, journalless, edited}) {
+  for (const std::string& dir :
+       {cut, flipped, keyless, journalless, endless, endless_journal, edited}) {
     CliResult newest = RunCli({"restore", "--from=" + dir, "--to=" + dir + "-restored"});
     EXPECT_EQ(newest.exit_code, 1) << dir << ": " << newest.output;
     EXPECT_THAT(newest.output, HasSubstr("the newest backup, 2, in " + dir + " is damaged"));
   }
   EXPECT_THAT(List(original), Not(HasSubstr("DAMAGED")));
+  // No backup is taken through such a file.
+  StartServer();
+  v1::BackupInfo info;
+  grpc::Status refused = TryBackup(endless, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("is not a regular file"));
 }
 
 // meta/2 gone: backup 2 was left out of the list, "the newest" restored
