@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "base/quoted.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
@@ -229,6 +230,12 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
       continue;
     }
     info->set_complete(manifest.ok() && journal);
+  }
+  // What is wrong may quote the folder's own file names and lines, which
+  // can hold anything: valid UTF-8 (a protobuf string must be, or the reply
+  // is not sent at all) and nothing a terminal would act on.
+  for (v1::BackupInfo& b : *out.mutable_backups()) {
+    if (!b.damage().empty()) b.set_damage(Printable(b.damage()));
   }
   return out;
 }

@@ -206,6 +206,33 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
   EXPECT_THAT(refused.error_message(), HasSubstr("is not a regular file"));
 }
 
+// A file name in meta/2 with an escape sequence and a byte that is not
+// UTF-8: the server's reply carried it raw, so it was not sent at all
+// ("No message returned"), and the CLI put it on the terminal.
+TEST_F(BackupFolderCheckTest, WhatADescriptionSaysIsQuotedNotEchoed) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  const fs::path meta2 = fs::path(backups) / "meta" / "2";
+  std::string text = ReadAll(meta2);
+  const size_t files = text.find("\nprivate/2/");
+  ASSERT_NE(files, std::string::npos) << text;
+  text.insert(files + 1, "private/2/\x1b]0;PWNED\x07\xff crc32 1\n");
+  WriteAll(meta2, text);
+  auto stub = v1::Operations::NewStub(channel_);
+  grpc::ClientContext context;
+  v1::ListBackupsRequest request;
+  request.set_dir(backups);
+  v1::ListBackupsResponse response;
+  grpc::Status listed = stub->ListBackups(&context, request, &response);
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+  ASSERT_EQ(response.backups_size(), 2);
+  EXPECT_THAT(response.backups(1).damage(),
+              AllOf(HasSubstr("\\x1b]0;PWNED"), Not(HasSubstr("\x1b"))));
+  const std::string cli = List(backups);
+  EXPECT_THAT(cli, AllOf(HasSubstr("DAMAGED"), Not(HasSubstr("\x1b"))));
+}
+
 // meta/2 gone: backup 2 was left out of the list, "the newest" restored
 // backup 1 with exit 0, and the next backup took id 2 and wrote over what
 // was left of it.
