@@ -15,15 +15,18 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "base/quoted.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
 #include "integrity/checkpoint_journal.h"
 #include "integrity/integrity_log.h"
+#include "integrity/merkle.h"
 #include "integrity/signing.h"
 #include "storage/backup.h"
 #include "storage/event_store.h"
@@ -145,6 +148,64 @@ std::vector<uint32_t> BackupsWithoutDescription(const std::string& dir) {
   return out;
 }
 
+std::string JournalDigest(absl::string_view journal) {
+  return absl::BytesToHexString(Sha256(journal));
+}
+
+namespace {
+
+// What a listing can tell is wrong with the journal and key copied with a
+// backup whose manifest is `m` ("" if nothing): the journal's bytes against
+// the digest taken with it (or, in a backup from before digests, its lines
+// against the count), and the key against the one that signed. The journal
+// is read whole (a restore reads it whole too); no signature is verified.
+std::string ExtrasDamage(const std::string& extras, const v1::BackupManifest& m) {
+  const std::string journal_file = extras + "/checkpoints.jsonl";
+  absl::StatusOr<std::string> journal = ReadFile(journal_file);
+  if (!journal.ok()) return absl::StrCat(journal_file, ", its checkpoint journal, cannot be read");
+  if (!m.journal_sha256().empty()) {
+    if (JournalDigest(*journal) != m.journal_sha256()) {
+      return absl::StrCat(journal_file,
+                          ", its checkpoint journal, is not the one it was taken with (its "
+                          "SHA-256 is not the manifest's): lines were changed, removed, added or "
+                          "reordered since");
+    }
+  } else {
+    uint64_t lines = 0;
+    for (absl::string_view line : absl::StrSplit(*journal, '\n')) {
+      if (!line.empty()) ++lines;
+    }
+    if (lines != m.journal_checkpoints()) {
+      return absl::StrCat(journal_file, ", its checkpoint journal, holds ", lines,
+                          lines == 1 ? " line" : " lines", ", not the ", m.journal_checkpoints(),
+                          " signed checkpoints it was taken with");
+    }
+  }
+  if (!m.signing_key_included()) return "";
+  const std::string key_file = extras + "/signing-key.pem";
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(key_file, ec);
+  if (ec || size > (64 << 10)) {
+    return absl::StrCat(key_file, ", its copy of the signing key, ",
+                        ec ? "cannot be read" : "is too large to be a key");
+  }
+  absl::StatusOr<std::string> pem = ReadFile(key_file);
+  absl::StatusOr<SigningKey> key =
+      pem.ok() ? SigningKey::FromPem(*pem, key_file) : absl::StatusOr<SigningKey>(pem.status());
+  if (!key.ok()) {
+    return absl::StrCat(key_file, ", its copy of the signing key, cannot be read as one (",
+                        key.status().message(), ")");
+  }
+  if (key->public_key().raw() != m.public_key().raw()) {
+    return absl::StrCat(key_file, ", its copy of the signing key, is key ",
+                        KeyId(key->public_key().raw()), ", not key ", KeyId(m.public_key().raw()),
+                        " that signed its checkpoints");
+  }
+  return "";
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir) {
   absl::StatusOr<std::vector<storage::BackupSummary>> listed = storage::ListBackups(dir);
   // A backup whose description RocksDB lost is still one: listed, damaged,
@@ -228,6 +289,12 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
                                     "/signing-key.pem, its copy of the signing key, is "
                                     "missing (its manifest says it was included)"));
       continue;
+    }
+    if (manifest.ok() && journal) {
+      if (std::string why = ExtrasDamage(extras, info->manifest()); !why.empty()) {
+        info->set_damage(std::move(why));
+        continue;
+      }
     }
     info->set_complete(manifest.ok() && journal);
   }
@@ -390,6 +457,17 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
                      ": its journal does not end with the checkpoint its manifest names (tree "
                      "size ",
                      manifest.checkpoint().checkpoint().tree_size(), ")"));
+  }
+  if (!manifest.journal_sha256().empty() &&
+      JournalDigest(journal_text) != manifest.journal_sha256()) {
+    // The bytes restored are read again after the listing that found the
+    // backup sound: changed since, they are not restored either.
+    discard();
+    return absl::DataLossError(absl::StrCat(
+        "backup ", id, ": its checkpoint journal (", extras,
+        "/checkpoints.jsonl) is not the one it was taken with (its SHA-256 is not the manifest's), "
+        "though each of its checkpoints verifies. Nothing was restored; restore another backup "
+        "with --backup=ID"));
   }
 
   say(absl::StrCat("restoring backup ", id, " of ", o.from, " into ", to));

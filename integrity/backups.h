@@ -38,14 +38,18 @@ std::string BackupExtrasDir(const std::string& dir, uint32_t id);
 
 std::string ManifestJson(const v1::BackupManifest& manifest);
 absl::StatusOr<v1::BackupManifest> ParseManifest(const std::string& json);
+// A checkpoint journal's bytes as a manifest records them (journal_sha256).
+std::string JournalDigest(absl::string_view journal);
 
 // Every backup in `dir`, oldest first, with its manifest; `complete` is
 // false for one whose Even Hand part is missing. Damaged (`damage`; the
 // manifest kept only where it is itself sound) is one RocksDB cannot read whole or whose files are
 // not those recorded (storage::ListBackups), one whose manifest does not parse or whose signed
-// checkpoint does not verify, one missing the signing key its manifest says it holds, and one whose
-// Even Hand part is there but whose RocksDB description is gone (BackupsWithoutDescription).
-// NotFound if none.
+// checkpoint does not verify, one missing the signing key its manifest says it holds or holding
+// another key, one whose journal is not the one it was taken with (its digest; in older backups,
+// its number of lines), and one whose Even Hand part is there but whose RocksDB description is
+// gone (BackupsWithoutDescription). A listing verifies no journal line's signature and reads no
+// table file whole: a restore does both. NotFound if none.
 absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir);
 
 // The ids of `dir`/evenhand/<id> with no RocksDB description (meta/<id>),

@@ -159,18 +159,21 @@ absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, boo
   if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot read the signing key ", path));
   std::stringstream text;
   text << in.rdbuf();
-  const std::string pem = text.str();
+  return FromPem(text.str(), path);
+}
+
+absl::StatusOr<SigningKey> SigningKey::FromPem(absl::string_view pem, absl::string_view name) {
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
   if (raw == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("signing key ", path, " is not a PEM private key: ", OpenSslError()));
+        absl::StrCat("signing key ", name, " is not a PEM private key: ", OpenSslError()));
   }
   SigningKey k;
   k.key_ = std::make_unique<Key>();
   k.key_->pkey.reset(raw);
   if (EVP_PKEY_id(raw) != EVP_PKEY_ED25519) {
-    return absl::InvalidArgumentError(absl::StrCat("signing key ", path, " is not Ed25519"));
+    return absl::InvalidArgumentError(absl::StrCat("signing key ", name, " is not Ed25519"));
   }
   EH_ASSIGN_OR_RETURN(k.public_key_, DescribePublic(raw));
   return k;

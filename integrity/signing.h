@@ -35,6 +35,9 @@ class SigningKey {
   // creates one (mode 0600) and writes its public key beside it (".pub").
   // `created` reports which happened.
   static absl::StatusOr<SigningKey> LoadOrCreate(const std::string& path, bool* created);
+  // The key a PEM (PKCS #8) Ed25519 private key holds; `name` says where it
+  // came from in an error.
+  static absl::StatusOr<SigningKey> FromPem(absl::string_view pem, absl::string_view name);
   // A fresh key in memory (tests).
   static absl::StatusOr<SigningKey> Generate();
   // The key with this 32-byte raw private key (RFC 8032), e.g. a published

@@ -257,6 +257,7 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
     ++journal_checkpoints;
   }
   manifest.set_journal_checkpoints(journal_checkpoints);
+  manifest.set_journal_sha256(integrity::JournalDigest(journal));
   EH_RETURN_IF_ERROR(WriteOwnerOnly(pending + "/checkpoints.jsonl", journal));
   if (!exclude_key) {
     fs::copy_file(options_.signing_key_file, pending + "/signing-key.pem",

@@ -3,55 +3,48 @@
 // a restore would fail on it; a description that disagrees with another on
 // a shared file no longer aborts the server (Debian's RocksDB asserts on
 // it); a backup that lost its description keeps its id; a journal that lost
-// a line is not restored as if whole; and a log whose own table files are
-// damaged is not backed up.
+// a line is not restored as if whole, and one changed in any way, or a
+// signing key not the one that signed, is listed as damage; and a log whose
+// own table files are damaged is not backed up.
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "integrity/backups.h"
+#include "integrity/signing.h"
 #include "tests/server/backup_fixture.h"
+#include "tests/testing/log_files.h"
 
 namespace evenhand {
 namespace {
 
 namespace fs = std::filesystem;
+using ::evenhand::testing::ReadFile;
+using ::evenhand::testing::WriteFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream all;
-  all << in.rdbuf();
-  return all.str();
-}
-
-void WriteAll(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
 // Flips one bit of the byte at `offset` of `path`.
 void FlipBit(const fs::path& path, size_t offset) {
-  std::string bytes = ReadAll(path);
+  std::string bytes = ReadFile(path);
   ASSERT_LT(offset, bytes.size());
   bytes[offset] = static_cast<char>(bytes[offset] ^ 1);
-  WriteAll(path, bytes);
+  WriteFile(path, bytes);
 }
 
 // The lines of meta/<id> that name files: "<path> crc32 <n>".
 std::vector<std::vector<std::string>> FileLines(const fs::path& meta) {
   std::vector<std::vector<std::string>> out;
-  for (absl::string_view line : absl::StrSplit(ReadAll(meta), '\n')) {
+  for (absl::string_view line : absl::StrSplit(ReadFile(meta), '\n')) {
     std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (!words.empty() && absl::StrContains(words[0], "/")) out.push_back(words);
   }
@@ -88,12 +81,12 @@ TEST_F(BackupFolderCheckTest, DescriptionsThatDisagreeOnASharedFileAbortNothing)
     if (absl::StartsWith(words[0], "shared_checksum/")) shared = words[0];
   }
   ASSERT_FALSE(shared.empty());
-  std::string text = ReadAll(meta2);
+  std::string text = ReadFile(meta2);
   const size_t at = text.find(shared + " crc32 ");
   ASSERT_NE(at, std::string::npos) << "backup 2 shares " << shared;
   const size_t digit = text.find('\n', at) - 1;
   text[digit] = text[digit] == '0' ? '1' : '0';
-  WriteAll(meta2, text);
+  WriteFile(meta2, text);
 
   EXPECT_THAT(List(backups),
               AllOf(HasSubstr("DAMAGED (not restorable): its description (meta/2) is damaged: it "
@@ -175,7 +168,7 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
   const std::string edited = copy("edited");
   {
     const fs::path meta = fs::path(edited) / "meta" / "2";
-    std::vector<std::string> lines = absl::StrSplit(ReadAll(meta), '\n');
+    std::vector<std::string> lines = absl::StrSplit(ReadFile(meta), '\n');
     bool changed = false;
     for (std::string& line : lines) {
       if (!absl::StartsWith(line, "metadata ")) continue;
@@ -187,7 +180,7 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
       changed = true;
     }
     ASSERT_TRUE(changed);
-    WriteAll(meta, absl::StrJoin(lines, "\n"));
+    WriteFile(meta, absl::StrJoin(lines, "\n"));
   }
   EXPECT_THAT(List(edited), HasSubstr("meta/2, is damaged: its checkpoint does not verify"));
 
@@ -214,11 +207,11 @@ TEST_F(BackupFolderCheckTest, WhatADescriptionSaysIsQuotedNotEchoed) {
   const std::string backups = dir_.Sub("backups");
   TwoBackups(backups);
   const fs::path meta2 = fs::path(backups) / "meta" / "2";
-  std::string text = ReadAll(meta2);
+  std::string text = ReadFile(meta2);
   const size_t files = text.find("\nprivate/2/");
   ASSERT_NE(files, std::string::npos) << text;
   text.insert(files + 1, "private/2/\x1b]0;PWNED\x07\xff crc32 1\n");
-  WriteAll(meta2, text);
+  WriteFile(meta2, text);
   auto stub = v1::Operations::NewStub(channel_);
   grpc::ClientContext context;
   v1::ListBackupsRequest request;
@@ -240,6 +233,7 @@ TEST_F(BackupFolderCheckTest, ABackupThatLostItsDescriptionIsListedAndItsIdIsNot
   StartServer();
   const std::string backups = dir_.Sub("backups");
   TwoBackups(backups);
+  const std::string description = ReadFile(fs::path(backups) / "meta" / "2");
   ASSERT_TRUE(fs::remove(fs::path(backups) / "meta" / "2"));
   EXPECT_THAT(List(backups),
               HasSubstr("its description (meta/2) is missing, though its Even Hand part "
@@ -247,14 +241,26 @@ TEST_F(BackupFolderCheckTest, ABackupThatLostItsDescriptionIsListedAndItsIdIsNot
   CliResult newest = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
   EXPECT_EQ(newest.exit_code, 1) << newest.output;
   EXPECT_THAT(newest.output, HasSubstr("Complete backups: 1"));
-  const std::string manifest = ReadAll(fs::path(backups) / "evenhand/2/manifest.json");
+  const std::string manifest = ReadFile(fs::path(backups) / "evenhand/2/manifest.json");
   v1::BackupInfo info;
   grpc::Status refused = TryBackup(backups, &info);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(refused.error_message(),
               AllOf(HasSubstr("backup 2 in " + backups + " has lost its description"),
                     HasSubstr("Move " + backups + "/evenhand/2")));
-  EXPECT_EQ(ReadAll(fs::path(backups) / "evenhand/2/manifest.json"), manifest);
+  EXPECT_EQ(ReadFile(fs::path(backups) / "evenhand/2/manifest.json"), manifest);
+  // Renamed where RocksDB does not read it as backup 2's, it is as gone
+  // (the re-probe's build read "03" as 3, and wrote over evenhand/3).
+  for (const char* name : {"02", "+2", " 2"}) {
+    const fs::path renamed = fs::path(backups) / "meta" / name;
+    WriteFile(renamed, description);
+    v1::BackupInfo again;
+    grpc::Status refused_again = TryBackup(backups, &again);
+    EXPECT_EQ(refused_again.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << name;
+    EXPECT_THAT(refused_again.error_message(), HasSubstr("has lost its description")) << name;
+    ASSERT_TRUE(fs::remove(renamed));
+  }
+  EXPECT_EQ(ReadFile(fs::path(backups) / "evenhand/2/manifest.json"), manifest);
 }
 
 // A journal one line short restored "RESTORED and VERIFIED ... (3
@@ -267,17 +273,19 @@ TEST_F(BackupFolderCheckTest, AJournalThatLostALineIsNotRestored) {
   const v1::BackupInfo third = Backup(backups);
   StopServer();
   const fs::path journal = fs::path(backups) / "evenhand/3/checkpoints.jsonl";
-  std::vector<std::string> lines = absl::StrSplit(ReadAll(journal), '\n', absl::SkipEmpty());
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(journal), '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), third.manifest().journal_checkpoints());
   ASSERT_GE(lines.size(), 3u);
   lines.erase(lines.begin() + 1);
-  WriteAll(journal, absl::StrCat(absl::StrJoin(lines, "\n"), "\n"));
+  WriteFile(journal, absl::StrCat(absl::StrJoin(lines, "\n"), "\n"));
   CliResult restored = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
   EXPECT_EQ(restored.exit_code, 1) << restored.output;
+  // Found by the listing (the journal is not the one taken), before the
+  // restore's own count of its checkpoints would.
   EXPECT_THAT(restored.output,
-              AllOf(HasSubstr(absl::StrCat("holds ", lines.size(), " signed checkpoints, not the ",
-                                           lines.size() + 1, " it was taken with")),
-                    HasSubstr("Nothing was restored")));
+              AllOf(HasSubstr("the newest backup, 3, in " + backups + " is damaged"),
+                    HasSubstr("evenhand/3/checkpoints.jsonl, its checkpoint journal, is not the "
+                              "one it was taken with")));
   EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
   EXPECT_FALSE(fs::exists(dir_.Sub("restored") + ".checkpoints.jsonl"));
 }
@@ -320,6 +328,94 @@ TEST_F(BackupFolderCheckTest, ALogWhoseTableFilesAreDamagedIsNotBackedUp) {
   StopServer();
   const std::string listed = List(backups);
   EXPECT_THAT(listed, AllOf(HasSubstr("complete"), Not(HasSubstr("\n2 "))));
+}
+
+// Listed complete though restore refused them (re-probe): a journal's lines
+// reordered or rewritten, and a signing key replaced by another valid key.
+// The manifest records the journal's SHA-256, and the key's public half.
+TEST_F(BackupFolderCheckTest, AJournalOrAKeyNotTheOneTakenIsListedAsDamage) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  AppendSome("c-", 5);
+  const v1::BackupInfo third = Backup(backups);
+  StopServer();
+  ASSERT_EQ(third.manifest().journal_sha256().size(), 64u);
+  EXPECT_THAT(List(backups), Not(HasSubstr("DAMAGED")));
+
+  // Backup 3: two lines swapped.
+  const fs::path journal3 = fs::path(backups) / "evenhand/3/checkpoints.jsonl";
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(journal3), '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u);
+  std::swap(lines[0], lines[1]);
+  WriteFile(journal3, absl::StrCat(absl::StrJoin(lines, "\n"), "\n"));
+  // Backup 2: another Ed25519 key, valid, in place of the log's.
+  bool created = false;
+  ASSERT_TRUE(integrity::SigningKey::LoadOrCreate(dir_.Sub("other.pem"), &created).ok());
+  ASSERT_TRUE(created);
+  fs::copy_file(dir_.Sub("other.pem"), fs::path(backups) / "evenhand/2/signing-key.pem",
+                fs::copy_options::overwrite_existing);
+  // Backup 1: its line's JSON spaced out: its checkpoint still verifies.
+  const fs::path journal1 = fs::path(backups) / "evenhand/1/checkpoints.jsonl";
+  const std::string text = ReadFile(journal1);
+  ASSERT_EQ(text.substr(0, 2), "{\"");
+  WriteFile(journal1, "{ " + text.substr(1));
+
+  const std::string listed = List(backups);
+  EXPECT_THAT(listed, AllOf(HasSubstr("evenhand/1/checkpoints.jsonl, its checkpoint journal, is "
+                                      "not the one it was taken with"),
+                            HasSubstr("evenhand/3/checkpoints.jsonl, its checkpoint journal, is "
+                                      "not the one it was taken with"),
+                            HasSubstr("evenhand/2/signing-key.pem, its copy of the signing key, "
+                                      "is key "),
+                            HasSubstr("that signed its checkpoints")))
+      << listed;
+  // A restore agrees with the listing, even where each line verifies.
+  CliResult restored =
+      RunCli({"restore", "--from=" + backups, "--backup=1", "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(restored.exit_code, 1) << restored.output;
+  EXPECT_THAT(restored.output, AllOf(HasSubstr("backup 1, in " + backups + " is damaged"),
+                                     HasSubstr("it cannot be restored")));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+}
+
+// A backup taken before manifests recorded the journal's digest: a listing
+// counts its journal's lines against the manifest's count instead.
+TEST_F(BackupFolderCheckTest, AnOlderBackupsJournalIsCountedWithoutADigest) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  StopServer();
+  // meta/2's manifest without its digest, as an older server wrote it.
+  const fs::path meta = fs::path(backups) / "meta/2";
+  std::vector<std::string> meta_lines = absl::StrSplit(ReadFile(meta), '\n');
+  bool found = false;
+  for (std::string& line : meta_lines) {
+    if (!absl::StartsWith(line, "metadata ")) continue;
+    absl::StatusOr<v1::BackupManifest> manifest =
+        integrity::ParseManifest(absl::HexStringToBytes(line.substr(9)));
+    ASSERT_TRUE(manifest.ok()) << manifest.status();
+    ASSERT_FALSE(manifest->journal_sha256().empty());
+    manifest->clear_journal_sha256();
+    line = "metadata " + absl::BytesToHexString(integrity::ManifestJson(*manifest));
+    found = true;
+  }
+  ASSERT_TRUE(found);
+  WriteFile(meta, absl::StrJoin(meta_lines, "\n"));
+  EXPECT_THAT(List(backups), Not(HasSubstr("DAMAGED")));
+
+  const fs::path journal = fs::path(backups) / "evenhand/2/checkpoints.jsonl";
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(journal), '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u);
+  lines.pop_back();
+  WriteFile(journal, absl::StrCat(absl::StrJoin(lines, "\n"), "\n"));
+  const std::string listed = List(backups);
+  EXPECT_THAT(listed, HasSubstr(absl::StrCat("evenhand/2/checkpoints.jsonl, its checkpoint "
+                                             "journal, holds ",
+                                             lines.size(), " line", lines.size() == 1 ? "" : "s",
+                                             ", not the ", lines.size() + 1,
+                                             " signed checkpoints it was taken with")))
+      << listed;
 }
 
 }  // namespace

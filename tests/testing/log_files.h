@@ -17,11 +17,11 @@
 namespace evenhand::testing {
 
 inline void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
 inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
