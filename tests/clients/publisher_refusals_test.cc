@@ -7,7 +7,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +24,7 @@
 #include "tests/clients/publisher_fixture.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/jwt.h"
+#include "tests/testing/log_files.h"
 #include "tests/testing/make_certs.h"
 #include "tests/testing/temp_dir.h"
 
@@ -34,6 +34,7 @@ namespace {
 using testing::ChildServer;
 using testing::Officer;
 using testing::PublisherTest;
+using testing::ReadFile;
 using testing::Reported;
 using testing::SignJwt;
 using testing::TestOptions;
@@ -123,13 +124,6 @@ TEST_F(PublisherTest, ACallRefusedWithAnOutboxKeepsTheEventsEvenThroughACloseUnt
     EXPECT_TRUE(reported.last[id].status.ok()) << reported.last[id].status;
     EXPECT_EQ(in_log[id], 1) << id;
   }
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // A publisher authenticated by a bearer token (over TLS), against a server

@@ -10,7 +10,6 @@
 // in the server was acknowledged again.
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +24,7 @@
 #include "evenhand/v1/log.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
+#include "tests/testing/log_files.h"
 #include "tests/testing/make_certs.h"
 #include "tests/testing/temp_dir.h"
 
@@ -32,14 +32,8 @@ namespace evenhand {
 namespace {
 
 using ::evenhand::testing::ChildServer;
+using ::evenhand::testing::ReadFile;
 using ::evenhand::testing::TempDir;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 clients::Connection As(const std::string& certs, const ChildServer& server,
                        const std::string& who) {

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -13,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/backup_fixture.h"
+#include "tests/testing/log_files.h"
 
 namespace evenhand {
 namespace {
@@ -105,17 +105,11 @@ TEST_F(BackupTest, ABackupWhoseManifestIsDamagedIsListedAsDamaged) {
   // The manifest's first character, "{" (7B), made an "x" (78): hex still,
   // so RocksDB reads the description, and the manifest is no longer JSON.
   const fs::path meta = fs::path(backups) / "meta" / std::to_string(second);
-  std::string text;
-  {
-    std::ifstream in(meta);
-    std::stringstream all;
-    all << in.rdbuf();
-    text = all.str();
-  }
+  std::string text = ::evenhand::testing::ReadFile(meta);
   const size_t at = text.find("metadata 7B");
   ASSERT_NE(at, std::string::npos) << text;
   text[at + 10] = '8';
-  std::ofstream(meta, std::ios::trunc) << text;
+  ::evenhand::testing::WriteFile(meta, text);
 
   CliResult listed = RunCli({"restore", "--from=" + backups, "--list"});
   EXPECT_EQ(listed.exit_code, 0) << listed.output;
