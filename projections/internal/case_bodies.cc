@@ -9,7 +9,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/arena.h"
 
 namespace evenhand::projections::internal {
 
@@ -111,33 +110,14 @@ void CaseBodies::Restore(const Case& c, state::CaseRecord record) {
   TrimLocked(&dropped);
 }
 
-std::shared_ptr<state::CaseRecord> CaseBodies::ParseOnArena(const std::string& bytes,
-                                                            double memory_per_byte) {
-  // One block the size the parsed record is expected to take, so little of
-  // the arena lies unused; more blocks follow if it takes more.
-  const double expected = static_cast<double>(bytes.size()) * memory_per_byte;
-  google::protobuf::ArenaOptions options;
-  // Block sizes are multiples of 64: protobuf 3.21 puts an arena's cleanup
-  // list at a block's end, so a size not a multiple of 8 misaligns it
-  // (UBSan: arena.h, misaligned CleanupNode).
-  const size_t start =
-      std::clamp<size_t>(static_cast<size_t>(expected) + 256, 512, size_t{4} << 20);
-  options.start_block_size = (start + 63) & ~size_t{63};
-  // A record that grows after it is read back (a late event) takes blocks
-  // of at most 64 KiB more, not another of its whole size.
-  options.max_block_size = 64 << 10;
-  auto arena = std::make_unique<google::protobuf::Arena>(options);
-  auto* record = google::protobuf::Arena::CreateMessage<state::CaseRecord>(arena.get());
+std::shared_ptr<state::CaseRecord> CaseBodies::Parse(const std::string& bytes) {
+  auto record = std::make_shared<state::CaseRecord>();
   if (!record->ParseFromString(bytes)) return nullptr;
-  // The record is the arena's: deleting the arena destroys it.
-  return std::shared_ptr<state::CaseRecord>(
-      record, [arena = std::shared_ptr<google::protobuf::Arena>(std::move(arena))](
-                  state::CaseRecord*) mutable { arena.reset(); });
+  return record;
 }
 
 absl::StatusOr<std::shared_ptr<const state::CaseRecord>> CaseBodies::Get(const Case& c) const {
   const StoredCases* store;
-  double memory_per_byte;
   {
     absl::MutexLock lock(&mu_);
     if (auto it = bodies_.find(&c); it != bodies_.end()) {
@@ -148,19 +128,14 @@ absl::StatusOr<std::shared_ptr<const state::CaseRecord>> CaseBodies::Get(const C
       return b.record;
     }
     store = store_;
-    memory_per_byte = memory_per_byte_;
   }
   // Read and parsed outside the lock, so readers that miss wait for no one.
-  // Parsed on an arena of its own, which the body's last holder frees in
-  // one go: a report that read back a period's cases spent a third of its
-  // time allocating and freeing their facts one by one (fairness_bench, a
-  // year as of a past position at 1M events).
   std::string bytes;
   absl::Status read = store == nullptr ? absl::InternalError("no store to read it back from")
                                        : store->ReadCase(c.stream_id(), &bytes);
   std::shared_ptr<state::CaseRecord> record;
   if (read.ok()) {
-    record = ParseOnArena(bytes, memory_per_byte);
+    record = Parse(bytes);
     if (record == nullptr) read = absl::DataLossError("it cannot be parsed");
   }
   if (read.ok() && record->stream_id() != c.stream_id()) {

@@ -107,10 +107,8 @@ class CaseBodies {
     std::list<const Case*>::iterator lru;  // kCached only
   };
   static bool Resident(const Case& c);
-  // `bytes` parsed into a record on an arena of its own, freed with it
-  // (`memory_per_byte` sizes its first block); nullptr if it does not parse.
-  static std::shared_ptr<state::CaseRecord> ParseOnArena(const std::string& bytes,
-                                                         double memory_per_byte);
+  // `bytes` parsed; nullptr if they are not a CaseRecord.
+  static std::shared_ptr<state::CaseRecord> Parse(const std::string& bytes);
   // Bodies dropped under the lock, destroyed after it is released (a
   // record's destructor frees each of its facts).
   using Dropped = std::vector<std::shared_ptr<state::CaseRecord>>;
