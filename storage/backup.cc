@@ -141,6 +141,26 @@ absl::Status DeleteBackupOf(Engine& e, const std::string& dir, uint32_t id) {
   return Rocks(e.engine->DeleteBackup(id), absl::StrCat("cannot delete backup ", id, " in ", dir));
 }
 
+// The file, relative to `dir`, that RocksDB's VerifyBackup names in
+// `message` ("... mismatch for <dir>/<file>: ..."); "" if none.
+std::string DamagedFileIn(const std::string& message, const std::string& dir) {
+  static constexpr char kFor[] = " mismatch for ";
+  const size_t at = message.find(kFor);
+  if (at == std::string::npos) return "";
+  const size_t from = at + sizeof(kFor) - 1;
+  const size_t end = message.find(": ", from);
+  const std::string path =
+      message.substr(from, end == std::string::npos ? std::string::npos : end - from);
+  std::string prefix = std::filesystem::path(dir).lexically_normal().string();
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+  const std::string normal = std::filesystem::path(path).lexically_normal().string();
+  if (normal.size() <= prefix.size() + 1 || normal.compare(0, prefix.size(), prefix) != 0 ||
+      normal[prefix.size()] != '/') {
+    return "";
+  }
+  return normal.substr(prefix.size() + 1);
+}
+
 }  // namespace
 
 absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
@@ -175,13 +195,21 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
     if (!v.IsCorruption() && !v.IsNotFound()) {
       return Rocks(v, absl::StrCat("backup ", id, " was taken but cannot be read back from ", dir));
     }
+    // The file RocksDB names is remembered, so that listings call the
+    // earlier backups that share it damaged too (they read no shared file
+    // whole).
+    const std::string named = DamagedFileIn(v.ToString(), dir);
+    if (!named.empty()) internal::RememberDamagedSharedFile(dir, named);
     // Unrestorable: not to be counted as kept. Deleted unless that would
     // take what is left of damaged backups' files with it (DeleteBackupOf);
     // kept, it stays incomplete (its Even Hand part is never moved in).
     const absl::Status deleted = DeleteBackupOf(e, dir, id);
     return absl::DataLossError(absl::StrCat(
         "backup ", id, " was taken but does not read back whole (", v.ToString(), "): a file in ",
-        dir, " that it shares with earlier backups is damaged, so they cannot be restored either. ",
+        dir, " that it shares with earlier backups is damaged, so they cannot be restored either",
+        named.empty()
+            ? ". "
+            : absl::StrCat(" (they are listed as damaged until ", named, " is put right). "),
         deleted.ok() ? std::string("It was deleted again. ")
                      : absl::StrCat("It is kept, incomplete (", deleted.message(), "). "),
         "Back up into a new folder (backup.dir), and keep this one aside until you have looked "

@@ -87,7 +87,37 @@ class HidingFs final : public rocksdb::FileSystemWrapper {
   const absl::flat_hash_set<std::string> hidden_;
 };
 
+// The paths remembered in `dir`/kDamagedSharedFiles (none if it cannot be
+// read, or is not a regular file of a sane size).
+absl::flat_hash_set<std::string> RememberedDamage(const fs::path& dir) {
+  absl::flat_hash_set<std::string> out;
+  const fs::path file = dir / kDamagedSharedFiles;
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(file, ec);
+  if (!fs::is_regular_file(st) || fs::file_size(file, ec) > kMaxDescriptionBytes || ec) return out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.insert(line);
+  }
+  return out;
+}
+
+bool IsSharedPath(const std::string& path) {
+  return (path.rfind("shared_checksum/", 0) == 0 || path.rfind("shared/", 0) == 0) &&
+         path.find("..") == std::string::npos && path.find('\n') == std::string::npos;
+}
+
 }  // namespace
+
+bool RememberDamagedSharedFile(const std::string& dir, const std::string& relative_path) {
+  if (!IsSharedPath(relative_path)) return false;
+  if (RememberedDamage(dir).contains(relative_path)) return true;
+  std::ofstream out(fs::path(dir) / kDamagedSharedFiles, std::ios::app);
+  out << relative_path << "\n";
+  out.flush();
+  return static_cast<bool>(out);
+}
 
 bool FileCrc32c(const std::string& path, uint32_t* crc) {
   std::ifstream in(path, std::ios::binary);
@@ -179,12 +209,29 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
       }
     }
   }
+  const absl::flat_hash_set<std::string> remembered = RememberedDamage(root);
   for (const auto& entry : shared) {
     const std::string& path = entry.first;
     const std::vector<const Listed*>& records = entry.second;
     const bool agree = std::all_of(records.begin(), records.end(), [&](const Listed* r) {
       return r->crc == records.front()->crc;
     });
+    if (agree && remembered.contains(path)) {
+      // Found damaged by a backup's read-back: read again, since it may
+      // have been put right since (then it damages nothing).
+      uint32_t crc = 0;
+      const bool read = FileCrc32c((root / path).string(), &crc);
+      if (read && crc == records.front()->crc) continue;
+      for (const Listed* r : records) {
+        damage(r->backup,
+               !read ? absl::StrCat(path, ", one of its files, cannot be read")
+                     : absl::StrCat(path, ", one of its files, is damaged: its checksum is ", crc,
+                                    ", not the ", r->crc,
+                                    " recorded when it was taken (as a later backup found "
+                                    "reading it back)"));
+      }
+      continue;
+    }
     if (agree) continue;
     uint32_t crc = 0;
     const bool read = FileCrc32c((root / path).string(), &crc);

@@ -20,6 +20,11 @@
 //     backup whose description does not match it is damaged and hidden
 //     from RocksDB (which then lists it as corrupted), so RocksDB never
 //     sees the disagreement.
+//   - a shared file a new backup's read-back found damaged is remembered
+//     (RememberDamagedSharedFile), and read again at each check: while it
+//     is not the checksum the descriptions record, every backup that lists
+//     it is damaged (a listing would otherwise call them complete, though
+//     the failed backup had named the file).
 // Shared table files are otherwise not read: that is a restore's work, and
 // a new backup's (CreateBackup reads back all of its files).
 #ifndef EVENHAND_STORAGE_INTERNAL_BACKUP_CHECK_H_
@@ -46,6 +51,15 @@ struct BackupCheck {
   // through it and read it back).
   std::string irregular;
 };
+
+// Where the shared files found damaged are remembered: `dir`/<this>, one
+// path (relative to `dir`) a line.
+inline constexpr char kDamagedSharedFiles[] = "damaged-shared-files";
+
+// Remembers that the shared file `dir`/`relative_path` was found damaged
+// (once; a path outside shared_checksum/ and shared/ is not remembered).
+// False if it could not be written.
+bool RememberDamagedSharedFile(const std::string& dir, const std::string& relative_path);
 
 // Reads the descriptions in `dir`/meta and the files they name as above.
 // A folder without meta/ has nothing to check.

@@ -500,14 +500,19 @@ TEST_F(TamperedBackupTest, ADamagedSharedFileFailsTheNextBackupRatherThanHidingI
     if (f.path().extension() == ".sst") tables.push_back(f.path());
   }
   ASSERT_FALSE(tables.empty());
-  for (const fs::path& t : tables) {  // every one, so that the next backup shares a damaged one
-    std::fstream file(t, std::ios::in | std::ios::out | std::ios::binary);
-    char c;
-    file.seekg(100);
-    file.get(c);
-    file.seekp(100);
-    file.put(static_cast<char>(c ^ 0x20));
-  }
+  // Every one, so that the next backup shares a damaged one; flipped twice,
+  // put right.
+  auto flip_every_table = [&] {
+    for (const fs::path& t : tables) {
+      std::fstream file(t, std::ios::in | std::ios::out | std::ios::binary);
+      char c;
+      file.seekg(100);
+      file.get(c);
+      file.seekp(100);
+      file.put(static_cast<char>(c ^ 0x20));
+    }
+  };
+  flip_every_table();
   StartServer();
   AppendSome("s-", 5);
   v1::BackupInfo info;
@@ -523,6 +528,20 @@ TEST_F(TamperedBackupTest, ADamagedSharedFileFailsTheNextBackupRatherThanHidingI
   EXPECT_THAT(listed.output, HasSubstr(absl::StrCat("\n", original_, " ")))
       << "the earlier backup stays for the operator";
   for (const fs::path& t : tables) EXPECT_TRUE(fs::exists(t)) << t << " was deleted with it";
+  // And it is listed as damaged from then on, not complete: a listing reads
+  // no shared file whole, so the file the failed backup found is
+  // remembered, and read again at each listing.
+  EXPECT_THAT(listed.output,
+              AllOf(HasSubstr("DAMAGED"), HasSubstr("as a later backup found reading it back")))
+      << listed.output;
+  CliResult restore = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(restore.exit_code, 1) << restore.output;
+  EXPECT_THAT(restore.output, HasSubstr("is damaged"));
+  // Put right, it is complete again.
+  flip_every_table();
+  CliResult mended = RunCli({"restore", "--from=" + backups_, "--list"});
+  EXPECT_EQ(mended.exit_code, 0) << mended.output;
+  EXPECT_THAT(mended.output, Not(HasSubstr("DAMAGED"))) << mended.output;
 }
 
 TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {
