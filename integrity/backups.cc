@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <system_error>
 #include <utility>
@@ -27,6 +28,7 @@
 #include "integrity/checkpoint_journal.h"
 #include "integrity/integrity_log.h"
 #include "integrity/merkle.h"
+#include "integrity/restore_staging.h"
 #include "integrity/signing.h"
 #include "storage/backup.h"
 #include "storage/event_store.h"
@@ -376,27 +378,29 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
   // An empty folder (a new disk's mount point, say) is restored into as it
   // is; otherwise a folder of our own beside it is renamed into place once
   // verified. Either way a refused restore leaves nothing behind.
+  // What a restore stopped part way left beside them goes first.
+  for (const std::string& left : RemoveStaleStaging(to)) {
+    say(absl::StrCat("removed ", left, ", left by a restore that was stopped part way"));
+  }
+  for (const std::string& left : RemoveStaleStaging(journal_file)) {
+    say(absl::StrCat("removed ", left, ", left by a restore that was stopped part way"));
+  }
   std::error_code ec;
   const bool into_existing = fs::exists(to, ec);
+  std::optional<StagedPath> staged_folder;
   std::string staging = to;
   if (!into_existing) {
-    std::string pattern = to + ".restoring-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat("cannot create a folder beside ", to, ": ",
-                                              std::strerror(errno)));
-    }
-    staging = pattern;
+    absl::StatusOr<StagedPath> made = StagedPath::Create(to, /*folder=*/true);
+    if (!made.ok()) return made.status();
+    staged_folder.emplace(*std::move(made));
+    staging = staged_folder->path();
   }
-  std::string staging_journal = journal_file + ".restoring-XXXXXX";
-  {
-    const int fd = ::mkstemp(staging_journal.data());
-    if (fd < 0) {
-      if (!into_existing) RemoveQuietly(staging);
-      return absl::InternalError(absl::StrCat("cannot create a file beside ", journal_file, ": ",
-                                              std::strerror(errno)));
-    }
-    ::close(fd);
+  absl::StatusOr<StagedPath> staged_journal = StagedPath::Create(journal_file, /*folder=*/false);
+  if (!staged_journal.ok()) {
+    if (!into_existing) RemoveQuietly(staging);
+    return staged_journal.status();
   }
+  std::string staging_journal = staged_journal->path();
   auto discard = [&] {
     if (into_existing) {
       std::error_code ignored;
