@@ -20,7 +20,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "base/quoted.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
@@ -163,20 +162,37 @@ namespace {
 // is read whole (a restore reads it whole too); no signature is verified.
 std::string ExtrasDamage(const std::string& extras, const v1::BackupManifest& m) {
   const std::string journal_file = extras + "/checkpoints.jsonl";
-  absl::StatusOr<std::string> journal = ReadFile(journal_file);
-  if (!journal.ok()) return absl::StrCat(journal_file, ", its checkpoint journal, cannot be read");
+  // Read a block at a time: a year's journal can be hundreds of MB, and a
+  // listing reads every backup's.
+  std::ifstream in(journal_file, std::ios::binary);
+  if (!in) return absl::StrCat(journal_file, ", its checkpoint journal, cannot be read");
+  Sha256Stream digest;
+  uint64_t lines = 0;  // not empty
+  bool in_line = false;
+  std::vector<char> block(1 << 20);
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const absl::string_view piece(block.data(), static_cast<size_t>(in.gcount()));
+    digest.Update(piece);
+    for (char c : piece) {
+      if (c == '\n') {
+        lines += in_line ? 1 : 0;
+        in_line = false;
+      } else {
+        in_line = true;
+      }
+    }
+  }
+  if (in.bad()) return absl::StrCat(journal_file, ", its checkpoint journal, cannot be read");
+  lines += in_line ? 1 : 0;
   if (!m.journal_sha256().empty()) {
-    if (JournalDigest(*journal) != m.journal_sha256()) {
+    if (absl::BytesToHexString(digest.Finish()) != m.journal_sha256()) {
       return absl::StrCat(journal_file,
                           ", its checkpoint journal, is not the one it was taken with (its "
                           "SHA-256 is not the manifest's): lines were changed, removed, added or "
                           "reordered since");
     }
   } else {
-    uint64_t lines = 0;
-    for (absl::string_view line : absl::StrSplit(*journal, '\n')) {
-      if (!line.empty()) ++lines;
-    }
     if (lines != m.journal_checkpoints()) {
       return absl::StrCat(journal_file, ", its checkpoint journal, holds ", lines,
                           lines == 1 ? " line" : " lines", ", not the ", m.journal_checkpoints(),
@@ -375,9 +391,6 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
   const std::string journal_file = o.journal_file.empty() ? DefaultJournalPath(to) : o.journal_file;
   EH_RETURN_IF_ERROR(CheckNew(to, /*may_be_empty_dir=*/true, "data folder"));
   EH_RETURN_IF_ERROR(CheckNew(journal_file, /*may_be_empty_dir=*/false, "journal"));
-  // An empty folder (a new disk's mount point, say) is restored into as it
-  // is; otherwise a folder of our own beside it is renamed into place once
-  // verified. Either way a refused restore leaves nothing behind.
   // What a restore stopped part way left beside them goes first.
   for (const std::string& left : RemoveStaleStaging(to)) {
     say(absl::StrCat("removed ", left, ", left by a restore that was stopped part way"));
@@ -385,6 +398,9 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
   for (const std::string& left : RemoveStaleStaging(journal_file)) {
     say(absl::StrCat("removed ", left, ", left by a restore that was stopped part way"));
   }
+  // An empty folder (a new disk's mount point, say) is restored into as it
+  // is; otherwise a folder of our own beside it is renamed into place once
+  // verified. Either way a refused restore leaves nothing behind.
   std::error_code ec;
   const bool into_existing = fs::exists(to, ec);
   std::optional<StagedPath> staged_folder;

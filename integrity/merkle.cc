@@ -63,6 +63,28 @@ constexpr char kNodePrefix[1] = {0x01};
 
 std::string Sha256(absl::string_view data) { return Digest({data}); }
 
+struct Sha256Stream::Context {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Context() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256Stream::Sha256Stream() : context_(new Context) {
+  EVP_DigestInit_ex(context_->ctx, Sha256Md(), nullptr);
+}
+
+Sha256Stream::~Sha256Stream() { delete context_; }
+
+void Sha256Stream::Update(absl::string_view piece) {
+  EVP_DigestUpdate(context_->ctx, piece.data(), piece.size());
+}
+
+std::string Sha256Stream::Finish() {
+  std::string out(kHashSize, '\0');
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(context_->ctx, reinterpret_cast<unsigned char*>(out.data()), &len);
+  return out;
+}
+
 std::string LeafHash(absl::string_view leaf) {
   return Digest({absl::string_view(kLeafPrefix, 1), leaf});
 }

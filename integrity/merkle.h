@@ -24,6 +24,23 @@ namespace evenhand::integrity {
 constexpr size_t kHashSize = 32;
 
 std::string Sha256(absl::string_view data);
+
+// SHA-256 of bytes given in pieces (a file read a block at a time, so that
+// a large one is never held whole).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(absl::string_view piece);
+  // The digest (raw, kHashSize bytes) of every piece so far; call once.
+  std::string Finish();
+
+ private:
+  struct Context;
+  Context* context_;
+};
 std::string LeafHash(absl::string_view leaf);
 std::string NodeHash(absl::string_view left, absl::string_view right);
 std::string EmptyTreeRoot();

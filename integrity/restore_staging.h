@@ -10,6 +10,7 @@
 #define EVENHAND_INTEGRITY_RESTORE_STAGING_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"

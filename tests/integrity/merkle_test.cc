@@ -131,6 +131,19 @@ TEST(MerkleReferenceTest, SingleHashesMatchThePublishedOnes) {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+// Given in pieces (a journal read a block at a time), the digest of the
+// whole: FIPS 180-2's "abc" and the empty string.
+TEST(MerkleReferenceTest, Sha256InPiecesIsTheDigestOfTheWhole) {
+  Sha256Stream abc;
+  abc.Update("a");
+  abc.Update("");
+  abc.Update("bc");
+  EXPECT_EQ(absl::BytesToHexString(abc.Finish()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(absl::BytesToHexString(Sha256Stream().Finish()),
+            absl::BytesToHexString(Sha256("")));
+}
+
 TEST(MerkleReferenceTest, RootOfTheReferenceTreeAtEverySize) {
   Struct ref = ReadJson(fs::path(EVENHAND_RFC6962_TESTDATA) / "reference-tree.json");
   const auto& leaves = ref.fields().at("leaf_inputs_hex").list_value().values();
