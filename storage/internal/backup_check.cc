@@ -168,6 +168,16 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
       continue;
     }
     backups[id] = ReadDescription(entry.path(), id);
+    // RocksDB takes a file listed twice as two (its size counted twice):
+    // not a description RocksDB wrote.
+    absl::flat_hash_set<std::string> seen;
+    for (const Listed& f : backups[id]) {
+      if (!seen.insert(f.path).second) {
+        check.damage.try_emplace(
+            id, absl::StrCat("its description (meta/", id, ") lists ", f.path, " more than once"));
+        break;
+      }
+    }
   }
   auto damage = [&](uint32_t id, std::string why) { check.damage.try_emplace(id, std::move(why)); };
   // Shared files, by path: each description's record of it.
@@ -243,9 +253,13 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
              !read ? absl::StrCat(path, ", one of its files, cannot be read")
              : std::any_of(records.begin(), records.end(),
                            [&](const Listed* other) { return other->crc == crc; })
-                 ? absl::StrCat("its description (meta/", r->backup, ") is damaged: it records ",
-                                r->crc, " as the checksum of ", path, ", which is ", crc,
-                                " (as other backups' descriptions record it)")
+                 ? absl::StrCat(
+                       "its description (meta/", r->backup, ") is damaged: it records ", r->crc,
+                       " as the checksum of ", path, ", which is ", crc,
+                       std::count_if(records.begin(), records.end(),
+                                     [&](const Listed* other) { return other->crc == crc; }) == 1
+                           ? " (as another backup's description records it)"
+                           : " (as other backups' descriptions record it)")
                  : absl::StrCat(path, ", one of its files, is damaged: its checksum is ", crc,
                                 ", not the ", r->crc, " recorded when it was taken"));
     }

@@ -6,6 +6,7 @@
 // a line is not restored as if whole, and one changed in any way, or a
 // signing key not the one that signed, is listed as damage; and a log whose
 // own table files are damaged is not backed up.
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -184,8 +185,28 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
   }
   EXPECT_THAT(List(edited), HasSubstr("meta/2, is damaged: its checkpoint does not verify"));
 
+  // A file's line repeated, and the count of files raised to match: RocksDB
+  // counted the file twice (its size too).
+  const std::string doubled = copy("doubled");
+  {
+    const fs::path meta = fs::path(doubled) / "meta" / "2";
+    std::vector<std::string> lines = absl::StrSplit(ReadFile(meta), '\n');
+    const std::string count = std::to_string(meta2.size());
+    auto count_line = std::find(lines.begin(), lines.end(), count);
+    ASSERT_NE(count_line, lines.end()) << ReadFile(meta);
+    *count_line = std::to_string(meta2.size() + 1);
+    auto file_line = std::find_if(lines.begin(), lines.end(), [&](const std::string& line) {
+      return absl::StartsWith(line, table + " ");
+    });
+    ASSERT_NE(file_line, lines.end());
+    lines.insert(file_line, *file_line);
+    WriteFile(meta, absl::StrJoin(lines, "\n"));
+  }
+  EXPECT_THAT(List(doubled),
+              HasSubstr("its description (meta/2) lists " + table + " more than once"));
+
   for (const std::string& dir :
-       {cut, flipped, keyless, journalless, endless, endless_journal, edited}) {
+       {cut, flipped, keyless, journalless, endless, endless_journal, edited, doubled}) {
     CliResult newest = RunCli({"restore", "--from=" + dir, "--to=" + dir + "-restored"});
     EXPECT_EQ(newest.exit_code, 1) << dir << ": " << newest.output;
     EXPECT_THAT(newest.output, HasSubstr("the newest backup, 2, in " + dir + " is damaged"));
