@@ -4,16 +4,19 @@
 #include "server/demo_loader.h"
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "demo/demo_council.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/domain_validation.h"
 #include "services/event_validation.h"
 #include "storage/event_store.h"
+#include "tests/testing/run_program.h"
 #include "tests/testing/temp_dir.h"
 
 namespace evenhand::server {
@@ -103,6 +106,28 @@ TEST(DemoLoaderTest, ARefusedAppendIsAnErrorNamingItsStream) {
   const uint64_t written = store->LastPosition();
   EXPECT_GT(written, 0u);
   EXPECT_EQ(Events(*store).size(), written);
+}
+
+// Refused at start (the disk below the floor, here a floor above the
+// disk): said as the demo's, not as an integrator's append that could be
+// sent again, and the log is left empty, so --demo loads it in full later.
+TEST(DemoStartTest, ADemoThatCannotBeLoadedSaysSoAndWhatToDo) {
+  testing::TempDir dir;
+  const std::string config = dir.Sub("config.json");
+  std::ofstream(config) << R"({"minFreeDiskMib": 1000000000})";
+  const testing::ProgramResult r =
+      testing::RunProgram(EVENHANDD_PATH, {"--listen=127.0.0.1:0", "--metrics_listen=off", "--demo",
+                                           "--data_dir=" + dir.Sub("data"), "--config=" + config});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, ::testing::AllOf(
+                            ::testing::HasSubstr("--demo: the demo council could not be loaded "
+                                                 "into the empty log: the disk holding"),
+                            ::testing::HasSubstr("The log is still empty; start again with --demo "
+                                                 "once that is put right")))
+      << r.output;
+  std::unique_ptr<storage::EventStore> store = OpenStore(dir.Sub("data"));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->LastPosition(), 0u);
 }
 
 }  // namespace
