@@ -164,8 +164,18 @@ absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, boo
 
 absl::StatusOr<SigningKey> SigningKey::FromPem(absl::string_view pem, absl::string_view name) {
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  // No passphrase: OpenSSL's default would ask for one on the terminal, so
+  // an encrypted key (one put in a backup folder, say) would hang a
+  // listing run by hand.
+  pem_password_cb* no_passphrase = [](char*, int, int, void*) { return 0; };
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr);
   if (raw == nullptr) {
+    if (absl::StrContains(pem, "ENCRYPTED")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "signing key ", name,
+          " is encrypted with a passphrase; evenhandd reads it unencrypted (PKCS #8 PEM, "
+          "owner-only): decrypt it (openssl pkey -in KEY -out KEY.plain) and keep it so"));
+    }
     return absl::InvalidArgumentError(
         absl::StrCat("signing key ", name, " is not a PEM private key: ", OpenSslError()));
   }

@@ -108,6 +108,23 @@ TEST(SigningTest, AKeyFileThatIsNotAKeyIsAnError) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a PEM private key")));
 }
 
+// An encrypted key is refused, saying so, and no passphrase is asked for
+// (OpenSSL's default asks on the terminal: a listing of a backup folder
+// holding one, run by hand, waited there).
+TEST(SigningTest, AnEncryptedKeyIsRefusedWithoutAskingForItsPassphrase) {
+  // openssl genpkey -algorithm ed25519 -aes256 -pass pass:secret
+  const std::string encrypted =
+      "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+      "MIGbMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAgH/xfs+C4+6AICCAAw\n"
+      "DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEMPTisTnTW1DlRIN+27bg5kEQB2Y\n"
+      "lF1ngjcZXfrRLj357sK8fmAOXJZUXJXnmY8ODgq/JNRnCv/N3U75P0n/uMXMunga\n"
+      "28onpwB0zMG+163v+rw=\n"
+      "-----END ENCRYPTED PRIVATE KEY-----\n";
+  EXPECT_THAT(SigningKey::FromPem(encrypted, "key.pem"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("key.pem is encrypted with a passphrase")));
+}
+
 TEST(SigningTest, AKeyOthersCanReadIsRefused) {
   TempDir dir;
   bool created;
