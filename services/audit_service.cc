@@ -262,18 +262,20 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
     if (!*relevant) return true;
     return visit(e);
   };
+  EH_ASSIGN_OR_RETURN(storage::ReadFilter read_filter,
+                      internal::ToReadFilter(f.stream_prefixes(), f.event_types(), "filter."));
   if (!f.stream_id().empty()) {
-    // One case: its stream, not the whole log.
+    // One case: its stream, not the whole log; its types and prefixes
+    // must hold too (every condition set must, whichever reads).
     EH_RETURN_IF_ERROR(store_->ReadStream(f.stream_id(), std::nullopt,
                                           storage::Direction::kForwards, 0,
                                           [&](const storage::EventPtr& e) {
                                             if (e->position() < f.from_position()) return true;
+                                            if (!read_filter.Matches(e->event())) return true;
                                             return each(e);
                                           }));
     return inner;
   }
-  EH_ASSIGN_OR_RETURN(storage::ReadFilter read_filter,
-                      internal::ToReadFilter(f.stream_prefixes(), f.event_types(), "filter."));
   EH_RETURN_IF_ERROR(store_->ReadAll(std::max<uint64_t>(1, f.from_position()),
                                      storage::Direction::kForwards, 0, read_filter, each));
   return inner;

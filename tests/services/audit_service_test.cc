@@ -68,6 +68,31 @@ TEST_F(AuditServiceTest, ReplayOfACaseGivesItsEventsWithTheirHashes) {
   }
 }
 
+// A case's events of one type: every condition set holds, the case's too
+// (its types and prefixes were dropped when a case was named: an outside
+// probe's export claimed a selection it did not hold).
+TEST_F(AuditServiceTest, ACasesEventsAreFilteredByTypeAndPrefixToo) {
+  v1::ReplayFilter f;
+  f.set_stream_id("briefing-B-LP-1");
+  const std::vector<v1::AuditedEvent> all = Replay(f);
+  ASSERT_GE(all.size(), 3u);
+  const std::string first_type = all[0].event().event().type();
+  f.add_event_types(first_type);
+  const std::vector<v1::AuditedEvent> of_type = Replay(f);
+  ASSERT_FALSE(of_type.empty());
+  EXPECT_LT(of_type.size(), all.size());
+  for (const auto& e : of_type) EXPECT_EQ(e.event().event().type(), first_type);
+  f.clear_event_types();
+  f.add_event_types("WrittenQueryReceived");
+  EXPECT_TRUE(Replay(f).empty());
+  f.clear_event_types();
+  f.add_stream_prefixes("query-");
+  EXPECT_TRUE(Replay(f).empty());
+  f.clear_stream_prefixes();
+  f.add_stream_prefixes("briefing-");
+  EXPECT_EQ(Replay(f).size(), all.size());
+}
+
 TEST_F(AuditServiceTest, ReplayFiltersByGroupOfficerTypeAndTime) {
   v1::ReplayFilter f;
   f.set_officer_id("o-hos-housing");
