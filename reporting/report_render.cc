@@ -46,9 +46,45 @@ std::string DayTime(const google::protobuf::Timestamp& ts) {
   return s;
 }
 
+// Whether `ts` is a midnight in the UK: a period's bound asked for as a
+// day (a period asked for in times is named by its times).
+bool IsUkMidnight(const google::protobuf::Timestamp& ts) {
+  const absl::TimeZone::CivilInfo c = UkTimeZone().At(FromProtoTime(ts));
+  return ts.nanos() == 0 && c.cs.hour() == 0 && c.cs.minute() == 0 && c.cs.second() == 0;
+}
+
+// A moment as the page names a bound asked for as a time: UK time to the
+// second (or finer, as asked), with its zone.
+std::string Moment(const google::protobuf::Timestamp& ts) {
+  std::string s = absl::FormatTime("%d %b %Y %H:%M:%E*S %Z", FromProtoTime(ts), UkTimeZone());
+  if (!s.empty() && s[0] == '0') s.erase(0, 1);
+  return s;
+}
+
+// A period's first moment, as the page names it.
+std::string FromText(const google::protobuf::Timestamp& from) {
+  return IsUkMidnight(from) ? Day(from) : Moment(from);
+}
+
+// A period's end (exclusive), as the page names it: its last day,
+// included, if it ends at a midnight; else the moment, excluded.
+std::string EndText(const google::protobuf::Timestamp& end) {
+  return IsUkMidnight(end) ? absl::StrCat(LastDay(end), " (included)")
+                           : absl::StrCat(Moment(end), " (excluded)");
+}
+
 std::string Iso(const google::protobuf::Timestamp& ts) {
   return IsSet(ts) ? absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(ts), absl::UTCTimeZone())
                    : "";
+}
+
+// The same, to the nanosecond where the moment has a fraction (a moment
+// stated to the second that is not the report's would answer another
+// question when asked again: outside probe).
+std::string IsoFine(const google::protobuf::Timestamp& ts) {
+  return IsSet(ts)
+             ? absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", FromProtoTime(ts), absl::UTCTimeZone())
+             : "";
 }
 
 // Text for the page, escaped for HTML. Text from council systems may hold
@@ -170,17 +206,24 @@ std::string ProvenanceText(const v1::FairnessReport& r) {
 // skip '#' lines (pandas' comment='#', R's comment.char) sees only rows.
 std::string CsvProvenance(const v1::FairnessReport& r) {
   if (!r.has_provenance()) return "";
-  return absl::StrCat("# evenhand report: ",
-                      absl::StrReplaceAll(r.council_name(), {{"\n", " "}, {"\r", " "}}),
-                      "; period ",
-                      IsSet(r.from()) ? Iso(r.from()) : std::string("start of log"), " to ",
-                      // A period left open ends at the report's moment,
-                      // which it includes (as its signed statement says).
-                      FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())
-                          ? std::string("the as-of time (included)")
-                          : absl::StrCat(Iso(r.to()), " (excluded)"),
-                      "; as of position ", r.as_of_position(), " at ",
-                      Iso(r.as_of_time()), "; computed from ", ProvenanceText(r), "\n");
+  const bool not_begun = IsSet(r.from()) && FromProtoTime(r.to()) <= FromProtoTime(r.from());
+  const std::string asked_end =
+      r.has_obligations_due_before()
+          ? absl::StrCat("asked for to ", IsoFine(r.obligations_due_before()), " (excluded)")
+          : std::string("asked for with no end");
+  return absl::StrCat(
+      "# evenhand report: ", absl::StrReplaceAll(r.council_name(), {{"\n", " "}, {"\r", " "}}),
+      "; period ", IsSet(r.from()) ? IsoFine(r.from()) : std::string("start of log"),
+      not_begun
+          // Nothing read: only the obligations falling due in it.
+          ? absl::StrCat(", not begun at the as-of time (", asked_end, ")")
+          // A period left open ends at the report's moment, which it includes
+          // (as its signed statement says); the end asked for is said too.
+          : FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())
+                ? absl::StrCat(" to the as-of time (included; ", asked_end, ")")
+                : absl::StrCat(" to ", IsoFine(r.to()), " (excluded)"),
+      "; as of position ", r.as_of_position(), " at ", IsoFine(r.as_of_time()), "; computed from ",
+      ProvenanceText(r), "\n");
 }
 
 std::string Percent(double fraction) { return absl::StrFormat("%.0f%%", fraction * 100); }
@@ -320,12 +363,15 @@ tr:target { background: #fff6d6; }
 // and listed obligations due weeks after it).
 std::string ObligationsWhen(const v1::FairnessReport& r) {
   if (r.has_obligations_due_before()) {
-    return absl::StrCat("by the end of ", LastDay(r.obligations_due_before()),
-                        " (the end of the period asked for)");
+    return IsUkMidnight(r.obligations_due_before())
+               ? absl::StrCat("by the end of ", LastDay(r.obligations_due_before()),
+                              " (the end of the period asked for)")
+               : absl::StrCat("before ", Moment(r.obligations_due_before()),
+                              " (the end of the period asked for)");
   }
   if (IsSet(r.from()) && FromProtoTime(r.to()) <= FromProtoTime(r.from())) {
     // A period not begun at the moment, asked for with no end.
-    return absl::StrCat("from ", Day(r.from()), " on (the period asked for has no end)");
+    return absl::StrCat("from ", FromText(r.from()), " on (the period asked for has no end)");
   }
   if (FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())) {
     return "after it, whenever due (the period asked for has no end)";
@@ -341,26 +387,28 @@ std::string ObligationsWhen(const v1::FairnessReport& r) {
 // moment, not as a day read whole. A period that begins after the report's
 // moment (asked for its obligations) has nothing read yet.
 std::string PeriodText(const v1::FairnessReport& r) {
-  const std::string from = IsSet(r.from()) ? Day(r.from()) : std::string("the start of the log");
+  // Bounds asked for as days are named as days; as times, as times (two
+  // reports of one morning, to 09:30 and to midnight, were both named "6
+  // Jan 2026 to 6 Jan 2026 (included)": outside probe).
+  const std::string from =
+      IsSet(r.from()) ? FromText(r.from()) : std::string("the start of the log");
   if (IsSet(r.from()) && FromProtoTime(r.to()) <= FromProtoTime(r.from())) {
-    return absl::StrCat(
-        "from ", from,
-        r.has_obligations_due_before()
-            ? absl::StrCat(" to ", LastDay(r.obligations_due_before()), " (included)")
-            : std::string(),
-        ", not begun at the report's moment (", DayTime(r.as_of_time()),
-        "): only obligations falling due in it");
+    return absl::StrCat("from ", from,
+                        r.has_obligations_due_before()
+                            ? absl::StrCat(" to ", EndText(r.obligations_due_before()))
+                            : std::string(),
+                        ", not begun at the report's moment (", DayTime(r.as_of_time()),
+                        "): only obligations falling due in it");
   }
   if (FromProtoTime(r.to()) == FromProtoTime(r.as_of_time())) {
     // Asked for to a later end: what was read ends at the moment, and the
     // obligations are those falling due by that end (ObligationsWhen).
-    return absl::StrCat(
-        from, " to the report's moment (", DayTime(r.as_of_time()), ")",
-        r.has_obligations_due_before()
-            ? absl::StrCat(", asked for to ", LastDay(r.obligations_due_before()), " (included)")
-            : std::string());
+    return absl::StrCat(from, " to the report's moment (", DayTime(r.as_of_time()), ")",
+                        r.has_obligations_due_before()
+                            ? absl::StrCat(", asked for to ", EndText(r.obligations_due_before()))
+                            : std::string());
   }
-  return absl::StrCat(from, " to ", LastDay(r.to()), " (included)");
+  return absl::StrCat(from, " to ", EndText(r.to()));
 }
 
 uint32_t LayoutOf(const std::string& content, v1::ReportFormat format) {

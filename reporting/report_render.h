@@ -27,8 +27,11 @@ namespace evenhand::reporting {
 // they were numbered (to 2026-12-05), which do not state it. 3: the page
 // says by when the obligations it lists fall due (the period asked for may
 // end after the report's moment), and the JSON carries
-// obligations_due_before.
-inline constexpr uint32_t kLayoutVersion = 3;
+// obligations_due_before. 4: the page names a period's bounds asked for as
+// times by their times (UK time, to the second, with the zone), not as the
+// days holding them; the CSV comment line says a period not begun, the end
+// asked for, and its moments to the nanosecond.
+inline constexpr uint32_t kLayoutVersion = 4;
 
 // The layout `content` (a form of a report, as rendered, in `format`)
 // states: JSON's provenance.layout; the page's, in its provenance

@@ -166,6 +166,45 @@ TEST(ReportRenderTest, ThePageNamesThePeriodItRead) {
                         "soonest first"));
 }
 
+// A period asked for in times is named by its times, not by the days that
+// hold them: two reports of one morning, to 09:30 and to midnight, were both
+// "6 Jan 2026 to 6 Jan 2026 (included)" on the page (outside probe). The
+// CSV comment line says the end asked for, and a period not begun.
+TEST(ReportRenderTest, APeriodAskedForInTimesIsNamedByItsTimes) {
+  v1::FairnessReport r = Report();
+  *r.mutable_from() =
+      ToProtoTime(absl::FromCivil(absl::CivilSecond(2026, 1, 6, 9, 0, 0), absl::UTCTimeZone()));
+  *r.mutable_to() =
+      ToProtoTime(absl::FromCivil(absl::CivilSecond(2026, 1, 6, 9, 30, 0), absl::UTCTimeZone()));
+  *r.mutable_as_of_time() = ToProtoTime(At(2026, 2, 1));
+  EXPECT_THAT(RenderReportHtml(r), HasSubstr("period <strong>6 Jan 2026 09:00:00 GMT to 6 Jan "
+                                             "2026 09:30:00 GMT (excluded)</strong>"));
+  // In summer, UK time: 12:00:00.5 UTC is 13:00:00.5 BST.
+  *r.mutable_from() =
+      ToProtoTime(absl::FromCivil(absl::CivilSecond(2026, 6, 1, 12, 0, 0), absl::UTCTimeZone()) +
+                  absl::Milliseconds(500));
+  *r.mutable_to() =
+      ToProtoTime(absl::FromCivil(absl::CivilSecond(2026, 6, 3, 0, 0, 0), UkTimeZone()));
+  r.mutable_provenance()->set_log_id("log");  // the CSV comment line comes with it
+  EXPECT_THAT(RenderReportHtml(r), HasSubstr("period <strong>1 Jun 2026 13:00:00.5 BST to 2 Jun "
+                                             "2026 (included)</strong>"));
+  EXPECT_THAT(RenderGroupsCsv(r), HasSubstr("; period 2026-06-01T12:00:00.5Z to "
+                                            "2026-06-02T23:00:00Z (excluded)"));
+  // Not begun: said so, with the end asked for.
+  r = Report();
+  r.mutable_provenance()->set_log_id("log");
+  *r.mutable_from() = ToProtoTime(At(2026, 12, 7));
+  *r.mutable_to() = r.as_of_time();
+  *r.mutable_obligations_due_before() = ToProtoTime(At(2026, 12, 12));
+  EXPECT_THAT(RenderGroupsCsv(r),
+              HasSubstr("; period 2026-12-07T00:00:00Z, not begun at the as-of time (asked for "
+                        "to 2026-12-12T00:00:00Z (excluded))"));
+  r.clear_obligations_due_before();
+  *r.mutable_from() = ToProtoTime(At(2026, 12, 1));
+  EXPECT_THAT(RenderGroupsCsv(r), HasSubstr("; period 2026-12-01T00:00:00Z to the as-of time "
+                                            "(included; asked for with no end)"));
+}
+
 // The layout a report states is read where its provenance says it, never
 // from a council's data: a group named ", layout 7" does not make an old
 // report (which states none) one of layout 7, nor a new one of another.
@@ -309,7 +348,7 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
           key_id: "a1b2c3d4e5f60718"
           rule_set_version: "sha256:0011223344556677"
           calendar_years: "2018-2028"
-          layout: 3
+          layout: 4
         }
         obligations_due_before { seconds: 1765497600 }
       )pb",
@@ -340,6 +379,12 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
         {"csv-groups", "4ab06e466e199b1e378f95644124549b2f3866c3a7df8c0b4e0bb25d020fd09a"},
         {"csv-findings", "9cd708ac6831bd1c47e348b231d2ea3067f3e8dab9e645c108d393a49c63c5d2"},
         {"csv-access", "1f5d9f1ef8cf51ce5486d888479a7f0ddbb7fabef31ab4611bbe4a190e4a4f62"}}},
+      {4,
+       {{"html", "b27210558fffbb6323e5ea1da805488a08d4cd69c2ebcbbf078b06ade6434627"},
+        {"json", "588c0a674f622669db9a1574e16f2efd1b81e1b41072528d81cc1b2ed2d787f3"},
+        {"csv-groups", "189585f5acd23a27af07227f550dd2d661b2df800bd705043f88b3e6f226d5d6"},
+        {"csv-findings", "2be8accc0d0189065c0de4be2008a02d6c441359c114b7181c60cfbc8e0924e1"},
+        {"csv-access", "576d6a5f9833ed79a36fe89a9ba4c503f22d6ddbb9c102249c9709dadced050a"}}},
   };
   ASSERT_TRUE(kPinned.contains(kLayoutVersion))
       << "layout " << kLayoutVersion << " has no pinned digests: add them";
