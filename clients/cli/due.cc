@@ -124,11 +124,11 @@ int RunDue(const Context& context, const DueFlags& flags) {
   if (!response.ok()) return FailServer(WithAsOfHint(response.status(), flags.as_of), context);
   if (flags.format == "json") {
     for (const auto& o : response->obligations()) std::printf("%s\n", ToJsonLine(o).c_str());
-    return kOk;
+  } else {
+    std::printf("%-10s  %-9s %-20s %-14s %-20s %-28s %s\n", "due (UK)", "days left", "rule",
+                "group", "owed by", "case", "what is owed");
+    for (const auto& o : response->obligations()) PrintRow(DueDay(o).c_str(), o);
   }
-  std::printf("%-10s  %-9s %-20s %-14s %-20s %-28s %s\n", "due (UK)", "days left", "rule", "group",
-              "owed by", "case", "what is owed");
-  for (const auto& o : response->obligations()) PrintRow(DueDay(o).c_str(), o);
   std::fprintf(stderr, "evenhand: %d open obligation(s) as of position %llu\n",
                response->obligations_size(),
                static_cast<unsigned long long>(response->as_of_position()));

@@ -64,6 +64,11 @@ int RunFindings(const Context& context, const FindingsFlags& flags) {
                   Printable(f.explanation()).c_str());
     }
   }
+  // Which moment this answers, as due and report say theirs (on stderr, so
+  // that JSON lines stay JSON lines): asked again as of this position, it
+  // is the same answer.
+  std::fprintf(stderr, "evenhand: %d finding(s) as of position %llu\n", response->findings_size(),
+               static_cast<unsigned long long>(response->as_of_position()));
   return kOk;
 }
 

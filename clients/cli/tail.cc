@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
 #include "clients/cli/common.h"
 #include "clients/event_log_client.h"
 
@@ -57,6 +59,14 @@ int RunTail(const Context& context, const TailFlags& flags) {
     }
     return true;
   });
+  if (absl::IsOutOfRange(status) && flags.from >= 0 &&
+      absl::StrContains(status.message(), "use from_end")) {
+    // The server's advice names its API's field; here it is a flag left out.
+    status = absl::OutOfRangeError(absl::StrReplaceAll(
+        status.message(),
+        {{"from_position: ", "--from="},
+         {"use from_end to follow new events", "leave --from out to follow only new events"}}));
+  }
   return status.ok() ? kOk : FailServer(status, context);
 }
 

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""The `evenhand` command line says which moment it answers for, and answers
+what was asked (outside probe: `findings` never said its moment, `--case`
+with `--type` returned every event of the case, `tail --from` beyond the end
+gave an API field as advice).
+
+  /usr/bin/python3 tests/clients/cli_answers_test.py --evenhandd PATH --evenhand PATH
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ARGS = None
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from child_server import ChildServer  # noqa: E402
+
+
+class CliAnswers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="evenhand-cli-answers-")
+        cls.server = ChildServer(ARGS.evenhandd, os.path.join(cls.tmp, "data"), ["--demo"],
+                                 timeout=20)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def cli(self, *args, check=True):
+        result = subprocess.run([ARGS.evenhand, f"--server={self.server.address}", *args],
+                                capture_output=True, text=True, timeout=30)
+        if check:
+            self.assertEqual(result.returncode, 0, result.stderr)
+        return result
+
+    def test_findings_and_due_say_which_moment_they_answer_for(self):
+        for fmt in ("table", "json"):
+            asked = self.cli("findings", f"--format={fmt}", "--as-of=100")
+            self.assertRegex(asked.stderr, r"evenhand: \d+ finding\(s\) as of position 100\n")
+            now = self.cli("findings", f"--format={fmt}")
+            position = int(re.search(r"as of position (\d+)", now.stderr).group(1))
+            self.assertGreater(position, 100)
+            if fmt == "json":
+                for line in now.stdout.splitlines():
+                    json.loads(line)  # stdout stays JSON lines
+            due = self.cli("due", f"--format={fmt}", "--as-of=100")
+            self.assertRegex(due.stderr, r"open obligation\(s\) as of position 100\n")
+
+    def test_a_cases_events_of_one_type_are_those_only(self):
+        events = [json.loads(l) for l in
+                  self.cli("replay", "--case=briefing-B-LP-1", "--format=json").stdout.splitlines()]
+        self.assertGreaterEqual(len(events), 2)
+        types = {e["event"]["event"]["type"] for e in events}
+        one = sorted(types)[0]
+        of_type = [json.loads(l) for l in self.cli(
+            "replay", "--case=briefing-B-LP-1", f"--type={one}", "--format=json"
+        ).stdout.splitlines()]
+        self.assertTrue(of_type)
+        self.assertEqual({e["event"]["event"]["type"] for e in of_type}, {one})
+        none = self.cli("replay", "--case=briefing-B-LP-1", "--type=WrittenQueryReceived",
+                        "--format=json")
+        self.assertEqual(none.stdout, "")
+        # An export of that selection holds what it says it holds, or is
+        # refused as empty (never the case's other events).
+        bundle = os.path.join(self.tmp, "none.bundle")
+        refused = self.cli("export", "--case=briefing-B-LP-1", "--type=WrittenQueryReceived",
+                           f"--out={bundle}", check=False)
+        self.assertNotEqual(refused.returncode, 0, refused.stdout)
+
+    def test_tail_from_beyond_the_end_gives_advice_the_cli_can_follow(self):
+        r = self.cli("tail", "--from=99999999", check=False)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("beyond the end of the log", r.stderr)
+        self.assertIn("leave --from out to follow only new events", r.stderr)
+        self.assertNotIn("from_end", r.stderr)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--evenhandd", required=True)
+    parser.add_argument("--evenhand", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
