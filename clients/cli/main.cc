@@ -15,10 +15,58 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/nearest.h"
 #include "clients/cli/common.h"
 
 namespace evenhand::cli {
+namespace {
+
+// The first comma-separated list flag of the command in `argv` with an
+// empty item ("--group=green," or "--rule=,a"), as given; "" if none. CLI11
+// drops empty items, so "--group=green," ran as "--group=green" without a
+// word (outside probe): refused instead.
+std::string EmptyListItem(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* command = nullptr;
+  int i = 1;
+  for (; i < argc && command == nullptr; ++i) {
+    if (argv[i][0] == '-') continue;
+    try {
+      command = app.get_subcommand(argv[i]);
+    } catch (const CLI::OptionNotFound&) {
+      return "";  // not a command: CLI11 says so
+    }
+  }
+  if (command == nullptr) return "";
+  std::vector<std::string> lists;
+  for (const CLI::Option* o : command->get_options()) {
+    if (o->get_delimiter() != ',') continue;
+    for (const std::string& name : o->get_lnames()) lists.push_back("--" + name);
+  }
+  auto has_empty_item = [](absl::string_view value) {
+    for (absl::string_view item : absl::StrSplit(value, ',')) {
+      if (item.empty()) return true;
+    }
+    return false;
+  };
+  for (; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    for (const std::string& flag : lists) {
+      if (absl::StartsWith(arg, flag + "=") && has_empty_item(arg.substr(flag.size() + 1))) {
+        return arg;
+      }
+      if (arg == flag && i + 1 < argc && absl::StrContains(argv[i + 1], ",") &&
+          has_empty_item(argv[i + 1])) {
+        return absl::StrCat(arg, " ", argv[i + 1]);
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
 
 int Main(int argc, char** argv) {
   KeepGrpcLogs();
@@ -105,6 +153,13 @@ int Main(int argc, char** argv) {
                    arg.c_str(), arg.c_str());
       return kUsage;
     }
+  }
+  if (const std::string empty = EmptyListItem(app, argc, argv); !empty.empty()) {
+    std::fprintf(stderr,
+                 "evenhand: %s has an empty item in its list (a stray comma?): name each one, "
+                 "separated by single commas\n",
+                 empty.c_str());
+    return kUsage;
   }
   try {
     app.parse(argc, argv);

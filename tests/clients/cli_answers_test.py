@@ -2,7 +2,7 @@
 """The `evenhand` command line says which moment it answers for, and answers
 what was asked (outside probe: `findings` never said its moment, `--case`
 with `--type` returned every event of the case, `tail --from` beyond the end
-gave an API field as advice).
+gave an API field as advice, a stray comma in a list was dropped).
 
   /usr/bin/python3 tests/clients/cli_answers_test.py --evenhandd PATH --evenhand PATH
 """
@@ -74,6 +74,16 @@ class CliAnswers(unittest.TestCase):
         refused = self.cli("export", "--case=briefing-B-LP-1", "--type=WrittenQueryReceived",
                            f"--out={bundle}", check=False)
         self.assertNotEqual(refused.returncode, 0, refused.stdout)
+
+    def test_an_empty_item_in_a_list_is_refused_not_dropped(self):
+        for args in (["findings", "--group=green,"], ["findings", "--rule", ",equal-offer"],
+                     ["read", "--all", "--type=BriefingRequested,,BriefingOffered"],
+                     ["findings", "--group=,,,"]):
+            r = self.cli(*args, check=False)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("has an empty item in its list", r.stderr, args)
+        # The same lists without the stray commas are answered.
+        self.cli("findings", "--group=green", "--rule=equal-offer")
 
     def test_tail_from_beyond_the_end_gives_advice_the_cli_can_follow(self):
         r = self.cli("tail", "--from=99999999", check=False)
