@@ -107,7 +107,8 @@ class SignedReports(unittest.TestCase):
         self.assertTrue(self.reports["groups.csv"].splitlines()[-2].startswith("# evenhand report:"))
         # A period left open ends at the as-of time, included, as the signed
         # statement and verify-report say.
-        self.assertIn("to the as-of time (included)", self.reports["groups.csv"].splitlines()[-2])
+        self.assertIn("to the as-of time (included; asked for with no end)",
+                      self.reports["groups.csv"].splitlines()[-2])
 
     def test_verify_report_checks_signature_and_checkpoint_of_each_form(self):
         for name in self.reports:
