@@ -173,6 +173,8 @@ grpc::Status OperationsService::Backup(grpc::ServerContext* context,
 
 absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_key,
                                            v1::BackupInfo* info) {
+  // Held until the backup is taken, moved into place and pruned.
+  EH_ASSIGN_OR_RETURN(storage::BackupFolderLock folder_lock, storage::BackupFolderLock::Take(dir));
   // A folder holds one log's backups: retention must never delete another
   // log's, and restore's "the newest" must be of this log.
   if (absl::StatusOr<v1::ListBackupsResponse> existing = integrity::ReadBackupFolder(dir);

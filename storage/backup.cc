@@ -1,6 +1,12 @@
 #include "storage/backup.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -163,6 +169,37 @@ std::string DamagedFileIn(const std::string& message, const std::string& dir) {
 
 }  // namespace
 
+absl::StatusOr<BackupFolderLock> BackupFolderLock::Take(const std::string& dir) {
+  std::error_code ec;
+  EH_RETURN_IF_ERROR(CheckFolder(dir, /*to_read=*/false));
+  if (!std::filesystem::exists(dir, ec)) EH_RETURN_IF_ERROR(MakeOwnerOnlyDir(dir));
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open the backup folder ", dir, ": ", std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::AbortedError(absl::StrCat(
+          "no backup taken: another backup into ", dir,
+          " is being taken (by another server, or another process, using the same folder). "
+          "Back up again when it has finished; give each log a backup folder of its own"));
+    }
+    return absl::InternalError(
+        absl::StrCat("cannot lock the backup folder ", dir, ": ", std::strerror(error)));
+  }
+  return BackupFolderLock(fd);
+}
+
+BackupFolderLock::BackupFolderLock(BackupFolderLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)) {}
+
+BackupFolderLock::~BackupFolderLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& dir,
                                            const std::string& metadata, bool flush) {
   // A new folder is made owner-only; an existing one is left as its owner
@@ -174,9 +211,9 @@ absl::StatusOr<CreatedBackup> CreateBackup(rocksdb::DB* db, const std::string& d
   if (!e.check.irregular.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "no backup taken: ", e.check.irregular,
-        " in the backup folder is not a regular file (a folder, or a link to a device or "
-        "elsewhere), and a backup would write through it or read it back for ever. Move it "
-        "aside, or back up into another folder (backup.dir)"));
+        " in the backup folder is not what a backup makes there (a link, a device or a FIFO, "
+        "or a folder where a file belongs), and a backup would write, delete or wait through "
+        "it. Move it aside, or back up into another folder (backup.dir)"));
   }
   EH_RETURN_IF_ERROR(OpenWritable(dir, &e));
   std::vector<rocksdb::BackupInfo> before;

@@ -11,7 +11,8 @@
 // it needs with each backup as an opaque `metadata` string.
 //
 // Thread-safe as RocksDB's BackupEngine is for one process: callers take one
-// backup of a folder at a time (the Operations service serialises them).
+// backup of a folder at a time (the Operations service serialises them, and
+// holds BackupFolderLock against other processes).
 #ifndef EVENHAND_STORAGE_BACKUP_H_
 #define EVENHAND_STORAGE_BACKUP_H_
 
@@ -42,6 +43,24 @@ struct BackupSummary {
 struct CreatedBackup {
   BackupSummary backup;
   uint64_t copied_bytes = 0;  // files not already in the folder
+};
+
+// Holds `dir` (created, owner-only, if missing) for one backup, whichever
+// process takes it: two servers backing up into one folder at once were
+// given one id between them, and one said "backup 1 taken" of a folder
+// holding nothing of its log it could restore (outside probe). An flock on
+// the folder, released when this is destroyed (or the process dies).
+class BackupFolderLock {
+ public:
+  // Aborted, saying so, if another backup holds it.
+  static absl::StatusOr<BackupFolderLock> Take(const std::string& dir);
+  BackupFolderLock(BackupFolderLock&& other) noexcept;
+  BackupFolderLock& operator=(BackupFolderLock&&) = delete;
+  ~BackupFolderLock();
+
+ private:
+  explicit BackupFolderLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
 };
 
 // Copies `db` into the backup folder `dir` (created, owner-only, if

@@ -1,6 +1,10 @@
 // BackupCheck: see backup_check.h.
 #include "storage/internal/backup_check.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -87,18 +92,34 @@ class HidingFs final : public rocksdb::FileSystemWrapper {
   const absl::flat_hash_set<std::string> hidden_;
 };
 
-// The paths remembered in `dir`/kDamagedSharedFiles (none if it cannot be
-// read, or is not a regular file of a sane size).
+// A remembered path as a description names it ("./x" and "x\r" are "x").
+std::string NormalPath(absl::string_view line) {
+  line = absl::StripAsciiWhitespace(line);
+  if (line.empty()) return "";
+  return fs::path(std::string(line)).lexically_normal().string();
+}
+
+// The paths remembered in `dir`/kDamagedSharedFiles. Opened without
+// following a link and without waiting (a FIFO there hung every backup):
+// none if it is not a regular file, or cannot be read.
 absl::flat_hash_set<std::string> RememberedDamage(const fs::path& dir) {
   absl::flat_hash_set<std::string> out;
-  const fs::path file = dir / kDamagedSharedFiles;
-  std::error_code ec;
-  const fs::file_status st = fs::symlink_status(file, ec);
-  if (!fs::is_regular_file(st) || fs::file_size(file, ec) > kMaxDescriptionBytes || ec) return out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.insert(line);
+  const std::string file = (dir / kDamagedSharedFiles).string();
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return out;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<uintmax_t>(st.st_size) > kMaxDescriptionBytes) {
+    ::close(fd);
+    return out;
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  const ssize_t n = ::pread(fd, text.data(), text.size(), 0);
+  ::close(fd);
+  if (n < 0) return out;
+  text.resize(static_cast<size_t>(n));
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (std::string path = NormalPath(line); !path.empty()) out.insert(std::move(path));
   }
   return out;
 }
@@ -113,10 +134,19 @@ bool IsSharedPath(const std::string& path) {
 bool RememberDamagedSharedFile(const std::string& dir, const std::string& relative_path) {
   if (!IsSharedPath(relative_path)) return false;
   if (RememberedDamage(dir).contains(relative_path)) return true;
-  std::ofstream out(fs::path(dir) / kDamagedSharedFiles, std::ios::app);
-  out << relative_path << "\n";
-  out.flush();
-  return static_cast<bool>(out);
+  // Never through a link (the server wrote into its own journal through
+  // one: outside probe), never waiting on a FIFO, owner-only.
+  const std::string file = (fs::path(dir) / kDamagedSharedFiles).string();
+  const int fd = ::open(file.c_str(),
+                        O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  struct stat st;
+  const std::string line = relative_path + "\n";
+  const bool written = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                       ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  return written;
 }
 
 bool FileCrc32c(const std::string& path, uint32_t* crc) {
@@ -144,6 +174,17 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
   BackupCheck check;
   std::error_code ec;
   const fs::path root(dir);
+  // RocksDB's folders, and the marker of damaged shared files, must be
+  // what they seem: a link at shared_checksum/ made a backup write, and
+  // retention delete, in another folder (outside probe).
+  for (const char* name : {"meta", "private", "shared_checksum", "shared", kDamagedSharedFiles}) {
+    const fs::file_status st = fs::symlink_status(root / name, ec);
+    const bool regular =
+        name == std::string(kDamagedSharedFiles) ? fs::is_regular_file(st) : fs::is_directory(st);
+    if (fs::exists(st) && !regular && check.irregular.empty()) {
+      check.irregular = (root / name).string();
+    }
+  }
   std::map<uint32_t, std::vector<Listed>> backups;
   for (const auto& entry : fs::directory_iterator(root / "meta", ec)) {
     // Named as RocksDB names them (it passes over "02" or "2x").

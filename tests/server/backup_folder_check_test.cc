@@ -217,7 +217,7 @@ TEST_F(BackupFolderCheckTest, FilesThatAreNotWhatWasRecordedAreListedAsDamage) {
   v1::BackupInfo info;
   grpc::Status refused = TryBackup(endless, &info);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(refused.error_message(), HasSubstr("is not a regular file"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("is not what a backup makes there"));
 }
 
 // A file name in meta/2 with an escape sequence and a byte that is not

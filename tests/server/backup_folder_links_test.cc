@@ -1,0 +1,111 @@
+// A backup folder others can write to is not a way to make the server
+// write, delete or wait elsewhere (outside probe): a link or a FIFO at the
+// marker of damaged shared files, or a link in place of RocksDB's folders,
+// refuses the backup and touches nothing through it; and two servers
+// backing up into one folder at once take turns (one is refused while the
+// other holds the folder) instead of sharing one backup id.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/backup_fixture.h"
+#include "tests/testing/log_files.h"
+
+namespace evenhand {
+namespace {
+
+namespace fs = std::filesystem;
+using ::evenhand::testing::ReadFile;
+using ::evenhand::testing::WriteFile;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+using BackupFolderLinksTest = BackupTest;
+
+TEST_F(BackupFolderLinksTest, AMarkerThatIsALinkOrAFifoIsNeverWrittenThrough) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  const std::string marker = backups + "/damaged-shared-files";
+  // A link to a file of the server's own (its journal, in the probe).
+  WriteFile(dir_.Sub("precious"), "not the server's to write\n");
+  fs::create_symlink(dir_.Sub("precious"), marker);
+  AppendSome("b-", 5);
+  v1::BackupInfo info;
+  grpc::Status refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  EXPECT_THAT(refused.error_message(),
+              AllOf(HasSubstr(marker), HasSubstr("is not what a backup makes there")));
+  EXPECT_EQ(ReadFile(dir_.Sub("precious")), "not the server's to write\n");
+  // A FIFO: refused at once, not waited on (it hung every backup, and the
+  // server's stop).
+  fs::remove(marker);
+  ASSERT_EQ(::mkfifo(marker.c_str(), 0600), 0);
+  refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  // Put right (removed), backups go on.
+  fs::remove(marker);
+  EXPECT_TRUE(Backup(backups).complete());
+}
+
+TEST_F(BackupFolderLinksTest, RocksDbsFoldersAsLinksAreRefusedAndNothingIsDeletedThroughThem) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  // shared_checksum/ moved elsewhere and linked back, beside a file of
+  // someone else's that retention would have deleted.
+  const std::string elsewhere = dir_.Sub("elsewhere");
+  fs::rename(backups + "/shared_checksum", elsewhere);
+  WriteFile(elsewhere + "/precious.txt", "keep me");
+  fs::create_directory_symlink(elsewhere, backups + "/shared_checksum");
+  AppendSome("b-", 5);
+  v1::BackupInfo info;
+  grpc::Status refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr(backups + "/shared_checksum"));
+  EXPECT_EQ(ReadFile(elsewhere + "/precious.txt"), "keep me");
+  for (const char* name : {"meta", "private"}) {
+    const std::string moved = dir_.Sub(std::string("moved-") + name);
+    fs::remove(backups + "/shared_checksum");
+    fs::rename(elsewhere, backups + "/shared_checksum");
+    fs::rename(backups + "/" + name, moved);
+    fs::create_directory_symlink(moved, backups + "/" + name);
+    refused = TryBackup(backups, &info);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << name;
+    fs::remove(backups + "/" + name);
+    fs::rename(moved, backups + "/" + name);
+    fs::rename(backups + "/shared_checksum", elsewhere);
+    fs::create_directory_symlink(elsewhere, backups + "/shared_checksum");
+  }
+}
+
+TEST_F(BackupFolderLinksTest, ABackupIntoAFolderAnotherProcessHoldsIsRefusedNotShared) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  // Held as another server's backup holds it.
+  const int fd = ::open(backups.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  v1::BackupInfo info;
+  const grpc::Status refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::ABORTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("another backup into " + backups + " is being taken"));
+  ::close(fd);
+  const v1::BackupInfo second = Backup(backups);
+  EXPECT_TRUE(second.complete());
+  EXPECT_EQ(second.backup_id(), 2u);
+}
+
+}  // namespace
+}  // namespace evenhand
