@@ -254,7 +254,15 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     info->set_size_bytes(b.size_bytes);
     info->set_files(b.files);
     if (!b.damage.empty()) {
-      info->set_damage(b.damage);  // not complete, and nothing more is known
+      info->set_damage(b.damage);  // not complete
+      // What it was (its date, checkpoint and log) is still said where its
+      // description's manifest is sound: a damaged backup is told apart
+      // from the rest, and is another log's if it is.
+      if (absl::StatusOr<v1::BackupManifest> m = ParseManifest(b.metadata);
+          m.ok() && !b.metadata.empty() &&
+          VerifyCheckpoint(m->checkpoint(), m->public_key()).ok()) {
+        *info->mutable_manifest() = *std::move(m);
+      }
       continue;
     }
     absl::StatusOr<v1::BackupManifest> manifest = ParseManifest(b.metadata);
@@ -453,9 +461,19 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
         journal.ok() ? (*journal)->All() : journal.status();
     if (!all.ok()) {
       discard();
-      return absl::DataLossError(
-          absl::StrCat("backup ", id, ": its checkpoint journal (", extras,
-                       "/checkpoints.jsonl) is damaged: ", all.status().message()));
+      // Said of the backup's journal, not of the copy being restored (gone
+      // by the time it is read), and without the advice meant for a live
+      // server's journal.
+      std::string why = absl::StrReplaceAll(all.status().message(),
+                                            {{staging_journal, extras + "/checkpoints.jsonl"}});
+      if (const size_t advice = why.find(". It is the record of every checkpoint");
+          advice != std::string::npos) {
+        why.resize(advice);
+      }
+      return absl::DataLossError(absl::StrCat("backup ", id, ": its checkpoint journal (", extras,
+                                              "/checkpoints.jsonl) is damaged: ", why,
+                                              ". Nothing was restored; restore another backup "
+                                              "with --backup=ID"));
     }
     checkpoints = *std::move(all);
   }
@@ -513,7 +531,13 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
     absl::StatusOr<LogVerification> verified = VerifyCopy(staging, nullptr, checkpoints, key, say);
     if (!verified.ok()) {
       discard();
-      return absl::Status(verified.status().code(),
+      // A verdict on the backup, never a usage error: a journal that is
+      // not in order is refused as InvalidArgument by the verifier (exit 2,
+      // "a flag is wrong"), and is damage here.
+      const absl::StatusCode code = absl::IsInvalidArgument(verified.status())
+                                        ? absl::StatusCode::kDataLoss
+                                        : verified.status().code();
+      return absl::Status(code,
                           absl::StrCat("backup ", id, " of ", o.from,
                                        " is not what was signed: ", WhyNotSigned(verified.status()),
                                        ". Nothing was restored; the backup is unchanged"));

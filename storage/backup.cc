@@ -302,6 +302,12 @@ absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir) {
   for (rocksdb::BackupID id : corrupted) {
     BackupSummary b;
     b.id = id;
+    // When it was taken, and what the caller stored with it, as its
+    // description says: a damaged backup is still told apart from the rest.
+    int64_t created = 0;
+    if (internal::ReadDescriptionHeader(dir, id, &created, &b.metadata) && created > 0) {
+      b.created = absl::FromUnixSeconds(created);
+    }
     auto it = e->check.damage.find(id);
     b.damage = it != e->check.damage.end() ? it->second : DamageOf(dir, id);
     out.push_back(std::move(b));

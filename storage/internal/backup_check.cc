@@ -16,9 +16,11 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "rocksdb/file_checksum.h"
 
 namespace evenhand::storage::internal {
@@ -130,6 +132,38 @@ bool IsSharedPath(const std::string& path) {
 }
 
 }  // namespace
+
+bool ReadDescriptionHeader(const std::string& dir, uint32_t id, int64_t* created_unix_seconds,
+                           std::string* metadata) {
+  const std::string file = (fs::path(dir) / "meta" / std::to_string(id)).string();
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<uintmax_t>(st.st_size) > kMaxDescriptionBytes) {
+    ::close(fd);
+    return false;
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  const ssize_t n = ::pread(fd, text.data(), text.size(), 0);
+  ::close(fd);
+  if (n < 0) return false;
+  text.resize(static_cast<size_t>(n));
+  bool first = true;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (first) {
+      first = false;
+      if (!absl::SimpleAtoi(line, created_unix_seconds)) *created_unix_seconds = 0;
+      continue;
+    }
+    if (absl::ConsumePrefix(&line, "metadata ")) {
+      *metadata = absl::HexStringToBytes(line);
+      break;
+    }
+    if (line.find('/') != absl::string_view::npos) break;  // the files: no metadata
+  }
+  return true;
+}
 
 bool RememberDamagedSharedFile(const std::string& dir, const std::string& relative_path) {
   if (!IsSharedPath(relative_path)) return false;

@@ -56,6 +56,13 @@ struct BackupCheck {
 // path (relative to `dir`) a line.
 inline constexpr char kDamagedSharedFiles[] = "damaged-shared-files";
 
+// What `dir`/meta/<id> says of its backup before its files: when it was
+// taken and the caller's metadata (hex-decoded), as far as they can be read
+// (RocksDB lists nothing of a backup it counts corrupted). False if the
+// description cannot be read.
+bool ReadDescriptionHeader(const std::string& dir, uint32_t id, int64_t* created_unix_seconds,
+                           std::string* metadata);
+
 // Remembers that the shared file `dir`/`relative_path` was found damaged
 // (once; a path outside shared_checksum/ and shared/ is not remembered).
 // False if it could not be written.

@@ -400,6 +400,35 @@ TEST_F(BackupFolderCheckTest, AJournalOrAKeyNotTheOneTakenIsListedAsDamage) {
   EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
 }
 
+// A damaged backup still says what it was, from its description: its row
+// was "2  ?  0  0  DAMAGED" (outside probe), and without its manifest a
+// damaged backup of another log let a second log into the folder.
+TEST_F(BackupFolderCheckTest, ADamagedBackupStillSaysWhatItWas) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  StopServer();
+  // A file of backup 2's own gone: RocksDB counts it corrupted and lists
+  // nothing of it.
+  std::string removed;
+  for (const auto& entry : fs::directory_iterator(fs::path(backups) / "private" / "2")) {
+    if (entry.path().filename().string().rfind("MANIFEST", 0) == 0) removed = entry.path();
+  }
+  ASSERT_FALSE(removed.empty());
+  ASSERT_TRUE(fs::remove(removed));
+  absl::StatusOr<v1::ListBackupsResponse> listed = integrity::ReadBackupFolder(backups);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->backups_size(), 2);
+  const v1::BackupInfo& damaged = listed->backups(1);
+  EXPECT_FALSE(damaged.damage().empty());
+  EXPECT_FALSE(damaged.complete());
+  ASSERT_TRUE(damaged.has_manifest()) << damaged.damage();
+  EXPECT_EQ(damaged.manifest().log_id(), listed->backups(0).manifest().log_id());
+  EXPECT_GT(damaged.manifest().checkpoint().checkpoint().tree_size(),
+            listed->backups(0).manifest().checkpoint().checkpoint().tree_size());
+  EXPECT_TRUE(damaged.manifest().has_started_at());
+}
+
 // A backup taken before manifests recorded the journal's digest: a listing
 // counts its journal's lines against the manifest's count instead.
 TEST_F(BackupFolderCheckTest, AnOlderBackupsJournalIsCountedWithoutADigest) {
@@ -426,7 +455,8 @@ TEST_F(BackupFolderCheckTest, AnOlderBackupsJournalIsCountedWithoutADigest) {
   EXPECT_THAT(List(backups), Not(HasSubstr("DAMAGED")));
 
   const fs::path journal = fs::path(backups) / "evenhand/2/checkpoints.jsonl";
-  std::vector<std::string> lines = absl::StrSplit(ReadFile(journal), '\n', absl::SkipEmpty());
+  const std::string whole = ReadFile(journal);
+  std::vector<std::string> lines = absl::StrSplit(whole, '\n', absl::SkipEmpty());
   ASSERT_GE(lines.size(), 2u);
   lines.pop_back();
   WriteFile(journal, absl::StrCat(absl::StrJoin(lines, "\n"), "\n"));
@@ -437,6 +467,22 @@ TEST_F(BackupFolderCheckTest, AnOlderBackupsJournalIsCountedWithoutADigest) {
                                              ", not the ", lines.size() + 1,
                                              " signed checkpoints it was taken with")))
       << listed;
+  // Its lines reordered, as many as taken: only a restore can tell, and it
+  // says so of the backup's journal (not of its own copy, gone by then),
+  // as damage (exit 1), with what to do.
+  std::vector<std::string> reordered = absl::StrSplit(whole, '\n', absl::SkipEmpty());
+  std::swap(reordered.front(), reordered.back());
+  WriteFile(journal, absl::StrCat(absl::StrJoin(reordered, "\n"), "\n"));
+  EXPECT_THAT(List(backups), Not(HasSubstr("DAMAGED")));
+  CliResult restored =
+      RunCli({"restore", "--from=" + backups, "--backup=2", "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(restored.exit_code, 1) << restored.output;
+  EXPECT_THAT(restored.output,
+              AllOf(HasSubstr("evenhand/2/checkpoints.jsonl) is damaged: the checkpoint journal " +
+                              backups + "/evenhand/2/checkpoints.jsonl is damaged at line 2"),
+                    HasSubstr("restore another backup with --backup=ID"),
+                    Not(HasSubstr(".restoring-")), Not(HasSubstr("It is the record"))))
+      << restored.output;
 }
 
 }  // namespace
