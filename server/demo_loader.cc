@@ -83,4 +83,16 @@ absl::StatusOr<size_t> LoadDemo(storage::EventStore* store, const services::Appe
   return events;
 }
 
+absl::Status DemoNotLoaded(const absl::Status& why, uint64_t written) {
+  return absl::Status(
+      why.code(),
+      absl::StrCat(
+          "--demo: the demo council could not be loaded into the empty log: ", why.message(),
+          written == 0 ? " The log is still empty; start again with --demo once that is put right."
+                       : absl::StrCat(" ", written,
+                                      " of its events were written before that, and a start "
+                                      "with --demo loads nothing into a log that is not empty: "
+                                      "start on a new data folder for the whole demo.")));
+}
+
 }  // namespace evenhand::server

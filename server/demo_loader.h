@@ -20,7 +20,9 @@
 #define EVENHAND_SERVER_DEMO_LOADER_H_
 
 #include <cstddef>
+#include <cstdint>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/domain_validation.h"
@@ -35,6 +37,12 @@ namespace evenhand::server {
 // `validator` may be null (the server's domain checks are off).
 absl::StatusOr<size_t> LoadDemo(storage::EventStore* store, const services::AppendLimits& limits,
                                 const services::DomainValidator* validator, absl::Time now);
+
+// LoadDemo's error as `evenhandd --demo` says it: the demo's, not an
+// integrator's append ("it is safe to retry" of an append nobody sent),
+// with whether the log is still empty (`written`, its last position now)
+// and what to do.
+absl::Status DemoNotLoaded(const absl::Status& why, uint64_t written);
 
 }  // namespace evenhand::server
 

@@ -505,22 +505,7 @@ absl::Status EvenHandServer::Impl::Start() {
   if (options_.seed_demo && store_->LastPosition() == 0) {
     absl::StatusOr<size_t> events =
         LoadDemo(store_.get(), log_options.limits, validator_.get(), log_options.clock());
-    if (!events.ok()) {
-      // Said as the demo's, not as an integrator's append: nobody sent it.
-      const uint64_t written = store_->LastPosition();
-      return absl::Status(
-          events.status().code(),
-          absl::StrCat("--demo: the demo council could not be loaded into the empty log: ",
-                       events.status().message(),
-                       written == 0
-                           ? " The log is still empty; start again with --demo once that is put "
-                             "right."
-                           : absl::StrCat(" ", written,
-                                          " of its events were written before that, and a start "
-                                          "with --demo loads nothing into a log that is not "
-                                          "empty: start on a new data folder for the whole "
-                                          "demo.")));
-    }
+    if (!events.ok()) return DemoNotLoaded(events.status(), store_->LastPosition());
     logging::Info(kComponent, absl::StrCat("loaded the demo council: ", *events, " events"));
   }
 
