@@ -173,7 +173,9 @@ bool RememberDamagedSharedFile(const std::string& dir, const std::string& relati
   if (fd < 0) return false;
   struct stat st;
   const std::string line = relative_path + "\n";
-  const bool written = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+  // One name only: a hard link from elsewhere (a file of the server's own)
+  // is written through as a symbolic one is (re-probe).
+  const bool written = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
                        ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
                        ::fsync(fd) == 0;
   ::close(fd);
@@ -210,8 +212,11 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
   // retention delete, in another folder (outside probe).
   for (const char* name : {"meta", "private", "shared_checksum", "shared", kDamagedSharedFiles}) {
     const fs::file_status st = fs::symlink_status(root / name, ec);
-    const bool regular =
-        name == std::string(kDamagedSharedFiles) ? fs::is_regular_file(st) : fs::is_directory(st);
+    // The marker: a regular file of one name (a hard link to a file
+    // elsewhere would be written through).
+    const bool regular = name == std::string(kDamagedSharedFiles)
+                             ? fs::is_regular_file(st) && fs::hard_link_count(root / name, ec) == 1
+                             : fs::is_directory(st);
     if (fs::exists(st) && !regular && check.irregular.empty()) {
       check.irregular = (root / name).string();
     }

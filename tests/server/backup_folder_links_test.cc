@@ -44,6 +44,12 @@ TEST_F(BackupFolderLinksTest, AMarkerThatIsALinkOrAFifoIsNeverWrittenThrough) {
   EXPECT_THAT(refused.error_message(),
               AllOf(HasSubstr(marker), HasSubstr("is not what a backup makes there")));
   EXPECT_EQ(ReadFile(dir_.Sub("precious")), "not the server's to write\n");
+  // A hard link to it: the same (re-probe: written through).
+  fs::remove(marker);
+  fs::create_hard_link(dir_.Sub("precious"), marker);
+  refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  EXPECT_EQ(ReadFile(dir_.Sub("precious")), "not the server's to write\n");
   // A FIFO: refused at once, not waited on (it hung every backup, and the
   // server's stop).
   fs::remove(marker);
