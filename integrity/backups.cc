@@ -1,5 +1,6 @@
 #include "integrity/backups.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -147,6 +148,22 @@ std::vector<uint32_t> BackupsWithoutDescription(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::string LogIdOfExtras(const std::string& dir, uint32_t id) {
+  const std::string path = BackupExtrasDir(dir, id) + "/manifest.json";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st;
+  std::string json;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= (1 << 20)) {
+    json.resize(static_cast<size_t>(st.st_size));
+    const ssize_t n = ::pread(fd, json.data(), json.size(), 0);
+    json.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  ::close(fd);
+  absl::StatusOr<v1::BackupManifest> manifest = ParseManifest(json);
+  return manifest.ok() ? manifest->log_id() : "";
 }
 
 std::string JournalDigest(absl::string_view journal) {

@@ -52,6 +52,12 @@ std::string JournalDigest(absl::string_view journal);
 // table file whole: a restore does both. NotFound if none.
 absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir);
 
+// The log whose backup `id` of `dir` is, as its Even Hand part's copy of
+// the manifest (evenhand/<id>/manifest.json) says: for a backup whose
+// description's manifest is gone or does not parse. "" if that cannot be
+// read (it is never read through a link, nor waited on).
+std::string LogIdOfExtras(const std::string& dir, uint32_t id);
+
 // The ids of `dir`/evenhand/<id> with no RocksDB description (meta/<id>),
 // ascending: backups that lost theirs. RocksDB would give the next backup
 // such an id if it is above every description's.

@@ -180,11 +180,15 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   if (absl::StatusOr<v1::ListBackupsResponse> existing = integrity::ReadBackupFolder(dir);
       existing.ok()) {
     for (const v1::BackupInfo& b : existing->backups()) {
-      if (b.has_manifest() && b.manifest().log_id() != store_->log_id()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "backup folder ", dir, " holds backups of another log (", b.manifest().log_id(),
-            ", backup ", b.backup_id(), "); this log is ", store_->log_id(),
-            ": give each log a backup folder of its own"));
+      // A backup whose description's manifest is damaged or gone is still
+      // its log's: its Even Hand part names it (re-probe).
+      const std::string log_id =
+          b.has_manifest() ? b.manifest().log_id() : integrity::LogIdOfExtras(dir, b.backup_id());
+      if (!log_id.empty() && log_id != store_->log_id()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("backup folder ", dir, " holds backups of another log (", log_id,
+                         ", backup ", b.backup_id(), "); this log is ", store_->log_id(),
+                         ": give each log a backup folder of its own"));
       }
     }
   }

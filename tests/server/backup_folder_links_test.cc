@@ -3,7 +3,8 @@
 // marker of damaged shared files, or a link in place of RocksDB's folders,
 // refuses the backup and touches nothing through it; and two servers
 // backing up into one folder at once take turns (one is refused while the
-// other holds the folder) instead of sharing one backup id.
+// other holds the folder) instead of sharing one backup id; and another
+// log's backup keeps this log out even with its manifest damaged.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -111,6 +112,31 @@ TEST_F(BackupFolderLinksTest, ABackupIntoAFolderAnotherProcessHoldsIsRefusedNotS
   const v1::BackupInfo second = Backup(backups);
   EXPECT_TRUE(second.complete());
   EXPECT_EQ(second.backup_id(), 2u);
+}
+
+// A backup of another log whose manifest in meta/<id> no longer parses is
+// still that log's (its Even Hand part names it): a second log was let into
+// the folder (re-probe).
+TEST_F(BackupFolderLinksTest, AnotherLogsBackupWithADamagedManifestStillKeepsThisLogOut) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  StopServer();
+  const std::string meta = backups + "/meta/1";
+  std::string text = ReadFile(meta);
+  const size_t at = text.find("\nmetadata ");
+  ASSERT_NE(at, std::string::npos);
+  const size_t end = text.find('\n', at + 1);
+  text.replace(at + 10, end - (at + 10), "7B226E6F74206A736F6E");  // {"not json
+  WriteFile(meta, text);
+  data_subdir_ = "another-log";
+  StartServer();
+  AppendSome("b-", 5);
+  v1::BackupInfo info;
+  const grpc::Status refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("holds backups of another log"));
 }
 
 }  // namespace
