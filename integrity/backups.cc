@@ -170,6 +170,35 @@ std::string JournalDigest(absl::string_view journal) {
   return absl::BytesToHexString(Sha256(journal));
 }
 
+std::string BackupStatement(const v1::BackupManifest& m) {
+  const int64_t started = m.started_at().seconds() * int64_t{1000000000} + m.started_at().nanos();
+  return absl::StrCat("evenhand backup v1\n",    //
+                      "log ", m.log_id(), "\n",  //
+                      "checkpoint ", absl::BytesToHexString(Sha256(m.checkpoint().signed_body())),
+                      "\n",                                                                //
+                      "last ", m.last_position(), "\n",                                    //
+                      "started ", started, "\n",                                           //
+                      "journal ", m.journal_checkpoints(), " ", m.journal_sha256(), "\n",  //
+                      "key ", m.signing_key_included() ? "included" : "excluded", "\n");
+}
+
+absl::Status VerifyManifestSignature(const v1::BackupManifest& m) {
+  if (m.signature().empty()) {
+    return absl::NotFoundError(
+        "its manifest is not signed (backups taken before 2026-12-06 are not): what it says of "
+        "its journal and key is not proven");
+  }
+  if (absl::Status v = VerifySignature(m.public_key().raw(), BackupStatement(m), m.signature());
+      !v.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "its manifest's signature does not verify with key ", KeyId(m.public_key().raw()), " (",
+        v.message(),
+        "): a field of it (its journal's digest or count, its checkpoint, its dates, whether "
+        "the key is included) was changed since it was taken"));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // What a listing can tell is wrong with the journal and key copied with a
@@ -303,6 +332,16 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
                                       ")"));
         continue;
       }
+      // The rest of it (the journal's digest and count, whether the key is
+      // included) is signed too, since 2026-12-06: one edited to match a
+      // journal cut short no longer verifies.
+      if (absl::Status v = VerifyManifestSignature(info->manifest()); absl::IsDataLoss(v)) {
+        info->set_damage(absl::StrCat("its Even Hand manifest, kept in ", dir, "/meta/", b.id,
+                                      ", is damaged: ", v.message()));
+        continue;
+      } else if (!v.ok()) {
+        info->set_manifest_unsigned(true);
+      }
     }
     std::error_code ec;
     const std::string extras = BackupExtrasDir(dir, b.id);
@@ -408,6 +447,15 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
                                             ": its checkpoint does not verify with "
                                             "key ",
                                             key.key_id(), ": ", s.message()));
+  }
+  if (chosen->manifest_unsigned() && !o.allow_unsigned_manifest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backup ", id, " in ", o.from,
+        ": its manifest is not signed (backups taken before 2026-12-06 are not), so what it "
+        "says of its journal and key is not proven: anyone who could write the folder could "
+        "have cut its journal and rewritten its count. Its events are still verified against "
+        "its signed checkpoint. Restore it with --allow-unsigned-manifest if only you could "
+        "write the folder, or restore a newer backup"));
   }
 
   fs::path to_path = fs::path(o.to).lexically_normal();

@@ -41,6 +41,25 @@ absl::StatusOr<v1::BackupManifest> ParseManifest(const std::string& json);
 // A checkpoint journal's bytes as a manifest records them (journal_sha256).
 std::string JournalDigest(absl::string_view journal);
 
+// The text a manifest's `signature` is over, with the log's key: seven
+// lines, each ending in LF (docs/OPERATIONS.md):
+//   evenhand backup v1
+//   log <log id>
+//   checkpoint <SHA-256 of the checkpoint's signed body, lowercase hex>
+//   last <last position, decimal>
+//   started <started_at in unix nanoseconds, decimal>
+//   journal <journal checkpoints, decimal> <journal SHA-256, lowercase hex>
+//   key <included|excluded>
+// Its first line tells it from a checkpoint, a bundle manifest or a report
+// statement, which the same key signs. The public key and the server's
+// version are not in it: the key is the one that verifies it (and the
+// checkpoint), and the version is a label.
+std::string BackupStatement(const v1::BackupManifest& manifest);
+// OK if the manifest's signature verifies over its statement with its
+// public key; NotFound if it has none (taken before manifests were
+// signed); DataLoss, saying so, if it does not verify.
+absl::Status VerifyManifestSignature(const v1::BackupManifest& manifest);
+
 // Every backup in `dir`, oldest first, with its manifest; `complete` is
 // false for one whose Even Hand part is missing. Damaged (`damage`; the
 // manifest kept only where it is itself sound) is one RocksDB cannot read whole or whose files are
@@ -72,6 +91,10 @@ struct RestoreOptions {
   // copy): the backup must have been signed by it. Unset: the backup's own
   // key is used and its id reported, for the operator to compare.
   std::optional<v1::PublicKey> expected_key;
+  // Restore a backup whose manifest carries no signature (taken before
+  // 2026-12-06). Its events are still verified against its signed
+  // checkpoint; what its manifest says of its journal and key is not.
+  bool allow_unsigned_manifest = false;
   std::function<void(const std::string&)> progress;
 };
 

@@ -684,4 +684,12 @@ absl::StatusOr<std::string> IntegrityLog::SignReportStatement(
   return key_.Sign(statement);
 }
 
+absl::StatusOr<std::string> IntegrityLog::SignBackupStatement(absl::string_view statement) const {
+  if (!absl::StartsWith(statement, "evenhand backup v1\n")) {
+    return absl::InvalidArgumentError(
+        "only backup statements (\"evenhand backup v1\") are signed this way");
+  }
+  return key_.Sign(statement);
+}
+
 }  // namespace evenhand::integrity

@@ -264,6 +264,9 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   }
   manifest.set_journal_checkpoints(journal_checkpoints);
   manifest.set_journal_sha256(integrity::JournalDigest(journal));
+  EH_ASSIGN_OR_RETURN(std::string signature,
+                      integrity_->SignBackupStatement(integrity::BackupStatement(manifest)));
+  manifest.set_signature(std::move(signature));
   EH_RETURN_IF_ERROR(WriteOwnerOnly(pending + "/checkpoints.jsonl", journal));
   if (!exclude_key) {
     fs::copy_file(options_.signing_key_file, pending + "/signing-key.pem",

@@ -33,8 +33,9 @@ void PrintBackup(const v1::BackupInfo& b) {
               absl::StrCat(m.checkpoint().checkpoint().tree_size()).c_str(),
               Mib(b.size_bytes()).c_str(),
               !b.damage().empty() ? absl::StrCat("DAMAGED: ", b.damage()).c_str()
-              : b.complete()      ? "complete"
-                                  : "INCOMPLETE",
+              : b.manifest_unsigned() && b.complete() ? "complete, manifest unsigned"
+              : b.complete()                          ? "complete"
+                                                      : "INCOMPLETE",
               // A damaged backup's manifest may be unknown: nothing said.
               !b.has_manifest()          ? ""
               : m.signing_key_included() ? "key included"

@@ -22,6 +22,7 @@ struct RestoreFlags {
   std::string journal;
   std::string pubkey;
   bool list = false;
+  bool allow_unsigned_manifest = false;
   std::string format = "table";
 };
 
@@ -40,8 +41,11 @@ int List(const RestoreFlags& flags) {
                 static_cast<unsigned long long>(m.checkpoint().checkpoint().tree_size()),
                 static_cast<unsigned long long>(m.last_position()),
                 !b.damage().empty() ? absl::StrCat("DAMAGED (not restorable): ", b.damage()).c_str()
-                : b.complete()      ? "complete"
-                                    : "INCOMPLETE (not restorable)");
+                : b.manifest_unsigned() && b.complete()
+                    ? "complete, manifest unsigned (taken before 2026-12-06: restore it with "
+                      "--allow-unsigned-manifest)"
+                : b.complete() ? "complete"
+                               : "INCOMPLETE (not restorable)");
   }
   return kOk;
 }
@@ -59,6 +63,7 @@ int RunRestore(const RestoreFlags& flags) {
   options.to = flags.to;
   options.backup_id = flags.backup_id;
   options.journal_file = flags.journal;
+  options.allow_unsigned_manifest = flags.allow_unsigned_manifest;
   if (!flags.pubkey.empty()) {
     absl::StatusOr<v1::PublicKey> key = ReadPublicKey(flags.pubkey);
     if (!key.ok()) return FailLocal(key.status());
@@ -139,6 +144,9 @@ void AddRestore(Registry& r) {
                   "where evenhandd looks for it)");
   cmd->add_option("--pubkey", flags->pubkey,
                   "the log's public key (PEM) you hold: the backup must be signed by it");
+  cmd->add_flag("--allow-unsigned-manifest", flags->allow_unsigned_manifest,
+                "restore a backup whose manifest is not signed (taken before 2026-12-06): its "
+                "events are verified, what its manifest says of its journal and key is not");
   cmd->add_flag("--list", flags->list, "list the folder's backups instead");
   AddFormatOption(cmd, &flags->format, {"table", "json"});
 }

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "base/error_details.h"
+#include "integrity/backups.h"
 #include "tests/integrity/integrity_log_fixture.h"
 
 namespace evenhand::integrity {
@@ -168,6 +169,68 @@ TEST(SigningTest, ACheckpointVerifiesAndNoAlteredByteOrOtherKeyDoes) {
   EXPECT_THAT(VerifyCheckpoint(bigger, key.public_key()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fields do not say")));
   EXPECT_FALSE(VerifyCheckpoint(s, other.public_key()).ok());
+}
+
+// A backup's manifest is signed over a text statement of its fields
+// (docs/OPERATIONS.md): the text is pinned, and changing any field it
+// covers, or the signature, no longer verifies.
+TEST(SigningTest, ABackupsStatementIsFixedAndEveryFieldItNamesIsSigned) {
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::Generate());
+  v1::BackupManifest m;
+  m.set_format_version(1);
+  m.set_log_id("0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d");
+  m.mutable_checkpoint()->set_signed_body("evenhand checkpoint v2\n");
+  *m.mutable_public_key() = key.public_key();
+  m.mutable_started_at()->set_seconds(1773069005);
+  m.mutable_started_at()->set_nanos(123);
+  m.set_last_position(5);
+  m.set_server_version("0.1.0");
+  m.set_signing_key_included(true);
+  m.set_journal_checkpoints(2);
+  m.set_journal_sha256(std::string(64, 'a'));
+  EXPECT_EQ(BackupStatement(m),
+            "evenhand backup v1\n"
+            "log 0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d\n"
+            "checkpoint " +
+                absl::BytesToHexString(Sha256("evenhand checkpoint v2\n")) +
+                "\n"
+                "last 5\n"
+                "started 1773069005000000123\n"
+                "journal 2 " +
+                std::string(64, 'a') +
+                "\n"
+                "key included\n");
+  EXPECT_THAT(VerifyManifestSignature(m),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("not signed")));
+  ASSERT_OK_AND_ASSIGN(std::string signature, key.Sign(BackupStatement(m)));
+  m.set_signature(signature);
+  EXPECT_OK(VerifyManifestSignature(m));
+  // The server's version is a label, not signed.
+  v1::BackupManifest relabelled = m;
+  relabelled.set_server_version("9.9.9");
+  EXPECT_OK(VerifyManifestSignature(relabelled));
+  const std::vector<std::function<void(v1::BackupManifest*)>> edits = {
+      [](v1::BackupManifest* b) { b->set_log_id("another"); },
+      [](v1::BackupManifest* b) { b->mutable_checkpoint()->set_signed_body("other"); },
+      [](v1::BackupManifest* b) { b->set_last_position(6); },
+      [](v1::BackupManifest* b) { b->mutable_started_at()->set_nanos(124); },
+      [](v1::BackupManifest* b) { b->set_journal_checkpoints(1); },
+      [](v1::BackupManifest* b) { b->set_journal_sha256(std::string(64, 'b')); },
+      [](v1::BackupManifest* b) { b->set_signing_key_included(false); },
+      [](v1::BackupManifest* b) { (*b->mutable_signature())[0] ^= 1; },
+  };
+  for (size_t i = 0; i < edits.size(); ++i) {
+    v1::BackupManifest edited = m;
+    edits[i](&edited);
+    EXPECT_THAT(VerifyManifestSignature(edited),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("was changed since it was taken")))
+        << "edit " << i;
+  }
+  ASSERT_OK_AND_ASSIGN(SigningKey other, SigningKey::Generate());
+  v1::BackupManifest other_key = m;
+  *other_key.mutable_public_key() = other.public_key();
+  EXPECT_THAT(VerifyManifestSignature(other_key),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("does not verify with key")));
 }
 
 // ---- the store-backed tree ------------------------------------------------------

@@ -8,6 +8,7 @@
 // own table files are damaged is not backed up.
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,24 @@ std::vector<std::vector<std::string>> FileLines(const fs::path& meta) {
     if (!words.empty() && absl::StrContains(words[0], "/")) out.push_back(words);
   }
   return out;
+}
+
+// Rewrites the Even Hand manifest kept in `meta` (a backup's description,
+// meta/<id>) as `edit` says, as someone who can write the folder could.
+void EditManifest(const fs::path& meta, const std::function<void(v1::BackupManifest*)>& edit) {
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(meta), '\n');
+  bool found = false;
+  for (std::string& line : lines) {
+    if (!absl::StartsWith(line, "metadata ")) continue;
+    absl::StatusOr<v1::BackupManifest> manifest =
+        integrity::ParseManifest(absl::HexStringToBytes(line.substr(9)));
+    ASSERT_TRUE(manifest.ok()) << manifest.status();
+    edit(&*manifest);
+    line = "metadata " + absl::BytesToHexString(integrity::ManifestJson(*manifest));
+    found = true;
+  }
+  ASSERT_TRUE(found) << meta;
+  WriteFile(meta, absl::StrJoin(lines, "\n"));
 }
 
 class BackupFolderCheckTest : public BackupTest {
@@ -436,22 +455,14 @@ TEST_F(BackupFolderCheckTest, AnOlderBackupsJournalIsCountedWithoutADigest) {
   const std::string backups = dir_.Sub("backups");
   TwoBackups(backups);
   StopServer();
-  // meta/2's manifest without its digest, as an older server wrote it.
-  const fs::path meta = fs::path(backups) / "meta/2";
-  std::vector<std::string> meta_lines = absl::StrSplit(ReadFile(meta), '\n');
-  bool found = false;
-  for (std::string& line : meta_lines) {
-    if (!absl::StartsWith(line, "metadata ")) continue;
-    absl::StatusOr<v1::BackupManifest> manifest =
-        integrity::ParseManifest(absl::HexStringToBytes(line.substr(9)));
-    ASSERT_TRUE(manifest.ok()) << manifest.status();
+  // meta/2's manifest without its digest or signature, as an older server
+  // wrote it.
+  EditManifest(fs::path(backups) / "meta/2", [](v1::BackupManifest* manifest) {
     ASSERT_FALSE(manifest->journal_sha256().empty());
+    ASSERT_FALSE(manifest->signature().empty());
     manifest->clear_journal_sha256();
-    line = "metadata " + absl::BytesToHexString(integrity::ManifestJson(*manifest));
-    found = true;
-  }
-  ASSERT_TRUE(found);
-  WriteFile(meta, absl::StrJoin(meta_lines, "\n"));
+    manifest->clear_signature();
+  });
   EXPECT_THAT(List(backups), Not(HasSubstr("DAMAGED")));
 
   const fs::path journal = fs::path(backups) / "evenhand/2/checkpoints.jsonl";
@@ -474,8 +485,8 @@ TEST_F(BackupFolderCheckTest, AnOlderBackupsJournalIsCountedWithoutADigest) {
   std::swap(reordered.front(), reordered.back());
   WriteFile(journal, absl::StrCat(absl::StrJoin(reordered, "\n"), "\n"));
   EXPECT_THAT(List(backups), Not(HasSubstr("DAMAGED")));
-  CliResult restored =
-      RunCli({"restore", "--from=" + backups, "--backup=2", "--to=" + dir_.Sub("restored")});
+  CliResult restored = RunCli({"restore", "--from=" + backups, "--backup=2",
+                               "--to=" + dir_.Sub("restored"), "--allow-unsigned-manifest"});
   EXPECT_EQ(restored.exit_code, 1) << restored.output;
   EXPECT_THAT(restored.output,
               AllOf(HasSubstr("evenhand/2/checkpoints.jsonl) is damaged: the checkpoint journal " +
@@ -483,6 +494,90 @@ TEST_F(BackupFolderCheckTest, AnOlderBackupsJournalIsCountedWithoutADigest) {
                     HasSubstr("restore another backup with --backup=ID"),
                     Not(HasSubstr(".restoring-")), Not(HasSubstr("It is the record"))))
       << restored.output;
+}
+
+}  // namespace
+}  // namespace evenhand
+
+namespace evenhand {
+namespace {
+
+// Probe M7: the manifest's fields were not authenticated, so a journal cut
+// to an earlier checkpoint, with the manifest's count and digest rewritten
+// to match, was listed complete and restored "VERIFIED" with fewer
+// checkpoints. The manifest is signed now: such an edit is damage.
+TEST_F(BackupFolderCheckTest, AManifestRewrittenToMatchACutJournalIsDamage) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  StopServer();
+  EXPECT_THAT(List(backups), Not(HasSubstr("unsigned")));
+  const fs::path journal = fs::path(backups) / "evenhand/2/checkpoints.jsonl";
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(journal), '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u);
+  lines.erase(lines.begin());  // the oldest checkpoint: the newest still matches the manifest's
+  const std::string cut = absl::StrCat(absl::StrJoin(lines, "\n"), "\n");
+  WriteFile(journal, cut);
+  EditManifest(fs::path(backups) / "meta/2", [&](v1::BackupManifest* manifest) {
+    manifest->set_journal_checkpoints(lines.size());
+    manifest->set_journal_sha256(integrity::JournalDigest(cut));
+  });
+  const std::string listed = List(backups);
+  EXPECT_THAT(listed, AllOf(HasSubstr("DAMAGED"),
+                            HasSubstr("its manifest's signature does not verify with key"),
+                            HasSubstr("was changed since it was taken")))
+      << listed;
+  CliResult restored =
+      RunCli({"restore", "--from=" + backups, "--backup=2", "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(restored.exit_code, 1) << restored.output;
+  EXPECT_THAT(restored.output,
+              AllOf(HasSubstr("is damaged: its Even Hand manifest"), Not(HasSubstr("RESTORED"))))
+      << restored.output;
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored") + "/CURRENT"));
+  // Whether the key is included, too.
+  EditManifest(fs::path(backups) / "meta/1", [](v1::BackupManifest* manifest) {
+    manifest->set_signing_key_included(!manifest->signing_key_included());
+  });
+  const std::vector<std::string> damaged = absl::StrSplit(List(backups), absl::ByString("DAMAGED"));
+  EXPECT_EQ(damaged.size(), 3u);  // both backups
+  CliResult first =
+      RunCli({"restore", "--from=" + backups, "--backup=1", "--to=" + dir_.Sub("restored-1")});
+  EXPECT_EQ(first.exit_code, 1) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("its manifest's signature does not verify")) << first.output;
+}
+
+// A backup taken before manifests were signed has none: it is listed
+// complete, saying so, and restored only when asked for, its events still
+// verified against its signed checkpoint. Its signature stripped from a
+// newer backup looks the same: hence the refusal without the flag.
+TEST_F(BackupFolderCheckTest, AnUnsignedManifestIsRestoredOnlyWhenAskedFor) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  StopServer();
+  EditManifest(fs::path(backups) / "meta/2",
+               [](v1::BackupManifest* manifest) { manifest->clear_signature(); });
+  const std::string listed = List(backups);
+  EXPECT_THAT(listed, AllOf(HasSubstr("complete, manifest unsigned (taken before 2026-12-06: "
+                                      "restore it with --allow-unsigned-manifest)"),
+                            Not(HasSubstr("DAMAGED"))))
+      << listed;
+  CliResult json = RunCli({"restore", "--from=" + backups, "--list", "--format=json"});
+  EXPECT_THAT(json.output, HasSubstr("\"manifestUnsigned\":true")) << json.output;
+
+  CliResult refused = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_THAT(
+      refused.output,
+      AllOf(HasSubstr("backup 2 in " + backups + ": its manifest is not signed"),
+            HasSubstr("Restore it with --allow-unsigned-manifest"), Not(HasSubstr("RESTORED"))))
+      << refused.output;
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored") + "/CURRENT"));
+
+  CliResult restored = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored"),
+                               "--allow-unsigned-manifest"});
+  EXPECT_EQ(restored.exit_code, 0) << restored.output;
+  EXPECT_THAT(restored.output, HasSubstr("RESTORED and VERIFIED backup 2")) << restored.output;
 }
 
 }  // namespace
