@@ -1,6 +1,5 @@
 #include "integrity/backups.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "base/quoted.h"
+#include "base/small_file.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 #include "google/protobuf/util/json_util.h"
@@ -151,17 +151,10 @@ std::vector<uint32_t> BackupsWithoutDescription(const std::string& dir) {
 }
 
 std::string LogIdOfExtras(const std::string& dir, uint32_t id) {
-  const std::string path = BackupExtrasDir(dir, id) + "/manifest.json";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return "";
-  struct stat st;
   std::string json;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= (1 << 20)) {
-    json.resize(static_cast<size_t>(st.st_size));
-    const ssize_t n = ::pread(fd, json.data(), json.size(), 0);
-    json.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  if (!ReadSmallRegularFile(BackupExtrasDir(dir, id) + "/manifest.json", 1 << 20, &json)) {
+    return "";
   }
-  ::close(fd);
   absl::StatusOr<v1::BackupManifest> manifest = ParseManifest(json);
   return manifest.ok() ? manifest->log_id() : "";
 }

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/small_file.h"
 #include "rocksdb/file_checksum.h"
 
 namespace evenhand::storage::internal {
@@ -101,32 +102,13 @@ std::string NormalPath(absl::string_view line) {
   return fs::path(std::string(line)).lexically_normal().string();
 }
 
-// The bytes of the regular file `path` of at most kMaxDescriptionBytes,
-// opened without following a link and without waiting (a FIFO there hung
-// every backup); false if it is anything else, or cannot be read.
-bool ReadSmallRegularFile(const std::string& path, std::string* text) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-      static_cast<uintmax_t>(st.st_size) > kMaxDescriptionBytes) {
-    ::close(fd);
-    return false;
-  }
-  text->assign(static_cast<size_t>(st.st_size), '\0');
-  const ssize_t n = ::pread(fd, text->data(), text->size(), 0);
-  ::close(fd);
-  if (n < 0) return false;
-  text->resize(static_cast<size_t>(n));
-  return true;
-}
-
 // The paths remembered in `dir`/kDamagedSharedFiles (none if it is not a
 // regular file, or cannot be read).
 absl::flat_hash_set<std::string> RememberedDamage(const fs::path& dir) {
   absl::flat_hash_set<std::string> out;
   std::string text;
-  if (!ReadSmallRegularFile((dir / kDamagedSharedFiles).string(), &text)) return out;
+  if (!ReadSmallRegularFile((dir / kDamagedSharedFiles).string(), kMaxDescriptionBytes, &text))
+    return out;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (std::string path = NormalPath(line); !path.empty()) out.insert(std::move(path));
   }
@@ -143,7 +125,8 @@ bool IsSharedPath(const std::string& path) {
 bool ReadDescriptionHeader(const std::string& dir, uint32_t id, int64_t* created_unix_seconds,
                            std::string* metadata) {
   std::string text;
-  if (!ReadSmallRegularFile((fs::path(dir) / "meta" / std::to_string(id)).string(), &text)) {
+  if (!ReadSmallRegularFile((fs::path(dir) / "meta" / std::to_string(id)).string(),
+                            kMaxDescriptionBytes, &text)) {
     return false;
   }
   bool first = true;
