@@ -178,7 +178,7 @@ std::string BackupStatement(const v1::BackupManifest& m) {
 absl::Status VerifyManifestSignature(const v1::BackupManifest& m) {
   if (m.signature().empty()) {
     return absl::NotFoundError(
-        "its manifest is not signed (backups taken before 2026-12-06 are not): what it says of "
+        "its manifest is not signed (backups taken by an older evenhand are not): what it says of "
         "its journal and key is not proven");
   }
   if (absl::Status v = VerifySignature(m.public_key().raw(), BackupStatement(m), m.signature());
@@ -264,7 +264,9 @@ std::string ExtrasDamage(const std::string& extras, const v1::BackupManifest& m)
 }  // namespace
 
 absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir) {
-  absl::StatusOr<std::vector<storage::BackupSummary>> listed = storage::ListBackups(dir);
+  std::string irregular;
+  absl::StatusOr<std::vector<storage::BackupSummary>> listed =
+      storage::ListBackups(dir, &irregular);
   // A backup whose description RocksDB lost is still one: listed, damaged,
   // so that "the newest" is never an older one in its place.
   const std::vector<uint32_t> undescribed = BackupsWithoutDescription(dir);
@@ -286,6 +288,13 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
       [](const storage::BackupSummary& a, const storage::BackupSummary& b) { return a.id < b.id; });
   v1::ListBackupsResponse out;
   out.set_dir(dir);
+  if (!irregular.empty()) {
+    out.set_folder_problem(Printable(absl::StrCat(
+        irregular,
+        " is not what a backup makes there (a link, a device or a FIFO, a file of more than one "
+        "name, or a folder where a file belongs): no backup is taken into this folder until it "
+        "is moved aside, and this listing rests on what could be read through it")));
+  }
   for (const storage::BackupSummary& b : backups) {
     v1::BackupInfo* info = out.add_backups();
     info->set_dir(dir);
@@ -326,7 +335,7 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
         continue;
       }
       // The rest of it (the journal's digest and count, whether the key is
-      // included) is signed too, since 2026-12-06: one edited to match a
+      // included) is signed too, since 2026-12-05: one edited to match a
       // journal cut short no longer verifies.
       if (absl::Status v = VerifyManifestSignature(info->manifest()); absl::IsDataLoss(v)) {
         info->set_damage(absl::StrCat("its Even Hand manifest, kept in ", dir, "/meta/", b.id,
@@ -444,7 +453,7 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
   if (chosen->manifest_unsigned() && !o.allow_unsigned_manifest) {
     return absl::FailedPreconditionError(absl::StrCat(
         "backup ", id, " in ", o.from,
-        ": its manifest is not signed (backups taken before 2026-12-06 are not), so what it "
+        ": its manifest is not signed (backups taken by an older evenhand are not), so what it "
         "says of its journal and key is not proven: anyone who could write the folder could "
         "have cut its journal and rewritten its count. Its events are still verified against "
         "its signed checkpoint. Restore it with --allow-unsigned-manifest if only you could "

@@ -91,8 +91,8 @@ struct RestoreOptions {
   // copy): the backup must have been signed by it. Unset: the backup's own
   // key is used and its id reported, for the operator to compare.
   std::optional<v1::PublicKey> expected_key;
-  // Restore a backup whose manifest carries no signature (taken before
-  // 2026-12-06). Its events are still verified against its signed
+  // Restore a backup whose manifest carries no signature (taken by an
+  // older evenhand). Its events are still verified against its signed
   // checkpoint; what its manifest says of its journal and key is not.
   bool allow_unsigned_manifest = false;
   std::function<void(const std::string&)> progress;

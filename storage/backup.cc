@@ -278,8 +278,10 @@ absl::Status DeleteBackup(const std::string& dir, uint32_t id) {
   return DeleteBackupOf(e, dir, id);
 }
 
-absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir) {
+absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir,
+                                                       std::string* irregular) {
   EH_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, OpenReadOnly(dir));
+  if (irregular != nullptr) *irregular = e->check.irregular;
   std::vector<rocksdb::BackupInfo> infos;
   e->read_only->GetBackupInfo(&infos);
   // RocksDB leaves out of GetBackupInfo a backup it cannot read whole: listed

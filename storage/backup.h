@@ -80,7 +80,11 @@ absl::Status DeleteBackup(const std::string& dir, uint32_t id);
 
 // The backups in `dir`, oldest first, damaged ones too (BackupSummary::
 // damage). NotFound if `dir` holds none (or is not a backup folder).
-absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir);
+// `irregular`, if given: the first thing in the folder that is not what a
+// backup makes there (a link, a device, a FIFO, a file of more than one
+// name), which refuses backups into it; "" if none.
+absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir,
+                                                       std::string* irregular = nullptr);
 
 // Checks every file of backup `id` against the size and checksum recorded
 // when it was taken. DataLoss naming the first file that differs.

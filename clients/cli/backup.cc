@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/grpc_status.h"
+#include "clients/cli/backup_folder_check.h"
 #include "clients/cli/common.h"
 #include "evenhand/v1/operations.grpc.pb.h"
 
@@ -18,6 +19,7 @@ namespace {
 struct BackupFlags {
   std::string to;
   bool list = false;
+  bool check = false;
   bool exclude_signing_key = false;
   std::string format = "table";
 };
@@ -52,6 +54,9 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
   if (!dir.empty() && !std::filesystem::path(dir).is_absolute()) {
     dir = std::filesystem::absolute(dir).lexically_normal().string();
   }
+  if (flags.check && !flags.list) {
+    return FailUsage(absl::InvalidArgumentError("backup: --check goes with --list"));
+  }
   grpc::ClientContext rpc;
   if (flags.list) {
     v1::ListBackupsRequest request;
@@ -61,13 +66,15 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
     if (!s.ok()) return FailServer(FromGrpcStatus(s), context);
     if (flags.format == "json") {
       for (const v1::BackupInfo& b : response.backups()) std::printf("%s\n", ToJsonLine(b).c_str());
-      return kOk;
+    } else {
+      std::printf("backups in %s\n%-6s %-22s %12s %12s  %-10s %s\n",
+                  Printable(response.dir()).c_str(), "ID", "TAKEN", "CHECKPOINT", "SIZE", "STATE",
+                  "SIGNING KEY");
+      for (const v1::BackupInfo& b : response.backups()) PrintBackup(b);
     }
-    std::printf("backups in %s\n%-6s %-22s %12s %12s  %-10s %s\n",
-                Printable(response.dir()).c_str(), "ID", "TAKEN", "CHECKPOINT", "SIZE", "STATE",
-                "SIGNING KEY");
-    for (const v1::BackupInfo& b : response.backups()) PrintBackup(b);
-    return kOk;
+    std::fflush(stdout);
+    WarnOfFolderProblem(response);
+    return flags.check ? CheckBackupFolder(response) : kOk;
   }
   v1::BackupRequest request;
   request.set_to(dir);
@@ -123,6 +130,9 @@ void AddBackup(Registry& r) {
   cmd->add_option("--to", flags->to,
                   "the backup folder on the server's machine (default: the server's backup.dir)");
   cmd->add_flag("--list", flags->list, "list the backups in the folder instead");
+  cmd->add_flag("--check", flags->check,
+                "with --list: exit 1 unless the newest backup is complete and signed and none "
+                "is damaged (for a nightly check)");
   cmd->add_flag("--exclude-signing-key", flags->exclude_signing_key,
                 "leave the signing key out (you keep it elsewhere)");
   AddFormatOption(cmd, &flags->format, {"table", "json"});

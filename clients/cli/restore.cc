@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "clients/cli/backup_folder_check.h"
 #include "clients/cli/common.h"
 #include "integrity/backups.h"
 #include "integrity/signing.h"
@@ -22,6 +23,7 @@ struct RestoreFlags {
   std::string journal;
   std::string pubkey;
   bool list = false;
+  bool check = false;
   bool allow_unsigned_manifest = false;
   std::string format = "table";
 };
@@ -31,7 +33,9 @@ int List(const RestoreFlags& flags) {
   if (!listed.ok()) return FailIo(listed.status());
   if (flags.format == "json") {
     for (const v1::BackupInfo& b : listed->backups()) std::printf("%s\n", ToJsonLine(b).c_str());
-    return kOk;
+    std::fflush(stdout);
+    WarnOfFolderProblem(*listed);
+    return flags.check ? CheckBackupFolder(*listed) : kOk;
   }
   std::printf("%-6s %-22s %12s %12s  %s\n", "ID", "TAKEN", "CHECKPOINT", "EVENTS", "STATE");
   for (const v1::BackupInfo& b : listed->backups()) {
@@ -42,17 +46,22 @@ int List(const RestoreFlags& flags) {
                 static_cast<unsigned long long>(m.last_position()),
                 !b.damage().empty() ? absl::StrCat("DAMAGED (not restorable): ", b.damage()).c_str()
                 : b.manifest_unsigned() && b.complete()
-                    ? "complete, manifest unsigned (taken before 2026-12-06: restore it with "
+                    ? "complete, manifest unsigned (taken by an older evenhand: restore it with "
                       "--allow-unsigned-manifest)"
                 : b.complete() ? "complete"
                                : "INCOMPLETE (not restorable)");
   }
-  return kOk;
+  std::fflush(stdout);
+  WarnOfFolderProblem(*listed);
+  return flags.check ? CheckBackupFolder(*listed) : kOk;
 }
 
 int RunRestore(const RestoreFlags& flags) {
   if (flags.from.empty())
     return FailUsage(absl::InvalidArgumentError("restore: --from is required"));
+  if (flags.check && !flags.list) {
+    return FailUsage(absl::InvalidArgumentError("restore: --check goes with --list"));
+  }
   if (flags.list) return List(flags);
   if (flags.to.empty()) {
     return FailUsage(absl::InvalidArgumentError(
@@ -138,16 +147,27 @@ void AddRestore(Registry& r) {
   cmd->add_option("--from", flags->from, "the backup folder")->required();
   cmd->add_option("--to", flags->to, "the new data folder (must not exist, or be empty)");
   cmd->add_option("--backup", flags->backup_id, "which backup (default: the newest)")
-      ->transform(Decimal());
+      ->transform(Decimal())
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            // (0 is how "the newest" is kept: asked for, it is no backup.)
+            return text == "0" ? "is not a backup: their ids start at 1 (leave --backup out for "
+                                 "the newest)"
+                               : "";
+          },
+          "ID"));
   cmd->add_option("--journal", flags->journal,
                   "where the restored checkpoint journal goes (default: <to>.checkpoints.jsonl, "
                   "where evenhandd looks for it)");
   cmd->add_option("--pubkey", flags->pubkey,
                   "the log's public key (PEM) you hold: the backup must be signed by it");
   cmd->add_flag("--allow-unsigned-manifest", flags->allow_unsigned_manifest,
-                "restore a backup whose manifest is not signed (taken before 2026-12-06): its "
+                "restore a backup whose manifest is not signed (taken by an older evenhand): its "
                 "events are verified, what its manifest says of its journal and key is not");
   cmd->add_flag("--list", flags->list, "list the folder's backups instead");
+  cmd->add_flag("--check", flags->check,
+                "with --list: exit 1 unless the newest backup is complete and signed and none "
+                "is damaged (for a nightly check)");
   AddFormatOption(cmd, &flags->format, {"table", "json"});
 }
 

@@ -558,7 +558,7 @@ TEST_F(BackupFolderCheckTest, AnUnsignedManifestIsRestoredOnlyWhenAskedFor) {
   EditManifest(fs::path(backups) / "meta/2",
                [](v1::BackupManifest* manifest) { manifest->clear_signature(); });
   const std::string listed = List(backups);
-  EXPECT_THAT(listed, AllOf(HasSubstr("complete, manifest unsigned (taken before 2026-12-06: "
+  EXPECT_THAT(listed, AllOf(HasSubstr("complete, manifest unsigned (taken by an older evenhand: "
                                       "restore it with --allow-unsigned-manifest)"),
                             Not(HasSubstr("DAMAGED"))))
       << listed;
@@ -578,6 +578,56 @@ TEST_F(BackupFolderCheckTest, AnUnsignedManifestIsRestoredOnlyWhenAskedFor) {
                                "--allow-unsigned-manifest"});
   EXPECT_EQ(restored.exit_code, 0) << restored.output;
   EXPECT_THAT(restored.output, HasSubstr("RESTORED and VERIFIED backup 2")) << restored.output;
+}
+
+// A nightly job checks its backups by exit code (`--list --check`), from
+// the server (backup) and offline (restore): 0 while the newest is complete
+// and nothing is damaged, 1 saying why otherwise. Listings without --check
+// answer 0 as before: they answered.
+TEST_F(BackupFolderCheckTest, AListingWithCheckFailsOnADamagedOrUnsignedFolder) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  const std::string server = "--server=" + server_->address();
+  for (const std::string& format : {"--format=table", "--format=json"}) {
+    CliResult online = RunCli({server, "backup", "--to=" + backups, "--list", "--check", format});
+    EXPECT_EQ(online.exit_code, 0) << online.output;
+    CliResult offline = RunCli({"restore", "--from=" + backups, "--list", "--check", format});
+    EXPECT_EQ(offline.exit_code, 0) << offline.output;
+  }
+  CliResult alone = RunCli({"restore", "--from=" + backups, "--check"});
+  EXPECT_EQ(alone.exit_code, 2) << alone.output;
+  EXPECT_THAT(alone.output, HasSubstr("--check goes with --list"));
+  CliResult zero =
+      RunCli({"restore", "--from=" + backups, "--backup=0", "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(zero.exit_code, 2) << zero.output;
+  EXPECT_THAT(zero.output, HasSubstr("their ids start at 1"));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+
+  // The older backup damaged: the newest is still complete, but retention
+  // stops, and the check says which.
+  EditManifest(fs::path(backups) / "meta/1",
+               [](v1::BackupManifest* manifest) { manifest->set_last_position(1); });
+  CliResult older = RunCli({server, "backup", "--to=" + backups, "--list", "--check"});
+  EXPECT_EQ(older.exit_code, 1) << older.output;
+  EXPECT_THAT(older.output, AllOf(HasSubstr("VERIFICATION FAILED: backups in " + backups +
+                                            ": backup 1 is "
+                                            "damaged"),
+                                  HasSubstr("no older backup is deleted while it is there")))
+      << older.output;
+  EXPECT_EQ(RunCli({"restore", "--from=" + backups, "--list"}).exit_code, 0);
+
+  // The newest unsigned: a restore would refuse it without a flag.
+  EditManifest(fs::path(backups) / "meta/2",
+               [](v1::BackupManifest* manifest) { manifest->clear_signature(); });
+  CliResult newest = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+  EXPECT_EQ(newest.exit_code, 1) << newest.output;
+  EXPECT_THAT(newest.output, HasSubstr("the newest backup, 2, has an unsigned manifest"))
+      << newest.output;
+  StopServer();
+
+  CliResult empty = RunCli({"restore", "--from=" + dir_.Sub("no-backups"), "--list", "--check"});
+  EXPECT_NE(empty.exit_code, 0) << empty.output;
 }
 
 }  // namespace

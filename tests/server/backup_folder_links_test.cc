@@ -26,6 +26,7 @@ using ::evenhand::testing::ReadFile;
 using ::evenhand::testing::WriteFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using BackupFolderLinksTest = BackupTest;
 
@@ -35,6 +36,23 @@ TEST_F(BackupFolderLinksTest, AMarkerThatIsALinkOrAFifoIsNeverWrittenThrough) {
   AppendSome("a-", 5);
   ASSERT_TRUE(Backup(backups).complete());
   const std::string marker = backups + "/damaged-shared-files";
+  // What it remembers cannot be read: a listing says so, and fails a check
+  // (re-probe: it said "complete" and nothing else).
+  auto expect_listing_warns = [&](bool warns) {
+    const CliResult listed = RunCli({"restore", "--from=" + backups, "--list"});
+    EXPECT_EQ(listed.exit_code, 0) << listed.output;
+    const CliResult checked = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+    if (warns) {
+      EXPECT_THAT(listed.output,
+                  HasSubstr("evenhand: warning: " + marker + " is not what a backup makes there"));
+      EXPECT_EQ(checked.exit_code, 1) << checked.output;
+      EXPECT_THAT(checked.output, HasSubstr("VERIFICATION FAILED: backups in " + backups + ": " +
+                                            marker + " is not what a backup makes there"));
+    } else {
+      EXPECT_THAT(listed.output, Not(HasSubstr("warning")));
+      EXPECT_EQ(checked.exit_code, 0) << checked.output;
+    }
+  };
   // A link to a file of the server's own (its journal, in the probe).
   WriteFile(dir_.Sub("precious"), "not the server's to write\n");
   fs::create_symlink(dir_.Sub("precious"), marker);
@@ -45,20 +63,24 @@ TEST_F(BackupFolderLinksTest, AMarkerThatIsALinkOrAFifoIsNeverWrittenThrough) {
   EXPECT_THAT(refused.error_message(),
               AllOf(HasSubstr(marker), HasSubstr("is not what a backup makes there")));
   EXPECT_EQ(ReadFile(dir_.Sub("precious")), "not the server's to write\n");
+  expect_listing_warns(true);
   // A hard link to it: the same (re-probe: written through).
   fs::remove(marker);
   fs::create_hard_link(dir_.Sub("precious"), marker);
   refused = TryBackup(backups, &info);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
   EXPECT_EQ(ReadFile(dir_.Sub("precious")), "not the server's to write\n");
+  expect_listing_warns(true);
   // A FIFO: refused at once, not waited on (it hung every backup, and the
   // server's stop).
   fs::remove(marker);
   ASSERT_EQ(::mkfifo(marker.c_str(), 0600), 0);
   refused = TryBackup(backups, &info);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  expect_listing_warns(true);
   // Put right (removed), backups go on.
   fs::remove(marker);
+  expect_listing_warns(false);
   EXPECT_TRUE(Backup(backups).complete());
 }
 
