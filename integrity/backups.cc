@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "base/quoted.h"
 #include "base/small_file.h"
 #include "base/status_macros.h"
@@ -192,6 +194,52 @@ absl::Status VerifyManifestSignature(const v1::BackupManifest& m) {
   return absl::OkStatus();
 }
 
+std::string BackupSealStatement(absl::string_view log_id, uint32_t id,
+                                absl::string_view description) {
+  return absl::StrCat("evenhand backup seal v1\nlog ", log_id, "\nbackup ", id, "\ndescription ",
+                      absl::BytesToHexString(Sha256(description)), "\n");
+}
+
+std::string BackupSealFile(absl::string_view statement, absl::string_view signature) {
+  return absl::StrCat(statement, "signature ", absl::Base64Escape(signature), "\n");
+}
+
+absl::Status VerifyBackupSeal(const std::string& dir, uint32_t id,
+                              const v1::BackupManifest& manifest) {
+  const std::string seal_file = BackupExtrasDir(dir, id) + "/seal";
+  std::string seal;
+  if (!ReadSmallRegularFile(seal_file, 64 << 10, &seal)) {
+    return absl::DataLossError(absl::StrCat(
+        seal_file,
+        ", its seal, is missing or not a file (every backup with a signed manifest has one)"));
+  }
+  std::string description;
+  if (!ReadSmallRegularFile(absl::StrCat(dir, "/meta/", id), 64 << 20, &description)) {
+    return absl::DataLossError(
+        absl::StrCat("its description (meta/", id, ") cannot be read to check its seal"));
+  }
+  const std::string statement = BackupSealStatement(manifest.log_id(), id, description);
+  std::string signature;
+  if (!absl::StartsWith(seal, statement)) {
+    return absl::DataLossError(absl::StrCat(
+        seal_file,
+        ", its seal, is not this backup's: it names another backup, another log, or a "
+        "description (meta/",
+        id,
+        ") other than the one there now. Its manifest, journal or files were replaced since it "
+        "was taken (another backup's put in its place, say)"));
+  }
+  absl::string_view rest(seal);
+  rest.remove_prefix(statement.size());
+  if (!absl::ConsumePrefix(&rest, "signature ") || !absl::ConsumeSuffix(&rest, "\n") ||
+      !absl::Base64Unescape(rest, &signature) ||
+      !VerifySignature(manifest.public_key().raw(), statement, signature).ok()) {
+    return absl::DataLossError(absl::StrCat(seal_file, ", its seal, does not verify with key ",
+                                            KeyId(manifest.public_key().raw())));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // What a listing can tell is wrong with the journal and key copied with a
@@ -334,6 +382,19 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
                                       ")"));
         continue;
       }
+      // Its key said three ways must be one key: the tool checks with the
+      // raw key, a person with the PEM (outside probe: a PEM swapped for
+      // an attacker's verified the attacker's signature by hand).
+      const v1::PublicKey& key = info->manifest().public_key();
+      if ((!key.pem().empty() && key.pem() != PublicKeyPem(key.raw())) ||
+          (!key.key_id().empty() && key.key_id() != KeyId(key.raw())) ||
+          (!key.algorithm().empty() && key.algorithm() != "Ed25519")) {
+        info->set_damage(absl::StrCat(
+            "its Even Hand manifest, kept in ", dir, "/meta/", b.id,
+            ", is damaged: its public key's PEM, id or algorithm is not the key that signed (key ",
+            KeyId(key.raw()), ")"));
+        continue;
+      }
       // The rest of it (the journal's digest and count, whether the key is
       // included) is signed too, since 2026-12-05: one edited to match a
       // journal cut short no longer verifies.
@@ -350,7 +411,7 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     const bool journal = fs::exists(extras + "/checkpoints.jsonl", ec);
     // Read whole by a restore: a folder or a link to a device (which reads
     // for ever) is damage, never read.
-    for (const char* name : {"/checkpoints.jsonl", "/signing-key.pem", "/manifest.json"}) {
+    for (const char* name : {"/checkpoints.jsonl", "/signing-key.pem", "/manifest.json", "/seal"}) {
       const fs::file_status st = fs::symlink_status(extras + name, ec);
       if (fs::exists(st) && !fs::is_regular_file(st)) {
         info->set_damage(absl::StrCat(extras, name, " is not a regular file"));
@@ -378,6 +439,14 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
       if (std::string why = ExtrasDamage(extras, info->manifest()); !why.empty()) {
         info->set_damage(std::move(why));
         continue;
+      }
+      // A signed manifest is this backup's own (not another's, each part
+      // genuine, put in its place: outside probe).
+      if (!info->manifest_unsigned()) {
+        if (absl::Status seal = VerifyBackupSeal(dir, b.id, info->manifest()); !seal.ok()) {
+          info->set_damage(std::string(seal.message()));
+          continue;
+        }
       }
     }
     info->set_complete(manifest.ok() && journal);

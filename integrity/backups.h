@@ -9,6 +9,8 @@
 //                                          manifest's checkpoint
 //   <dir>/evenhand/<id>/signing-key.pem    the signing key (0600), unless
 //                                          the backup was taken without it
+//   <dir>/evenhand/<id>/seal               ties the signed manifest to this
+//                                          backup's id and description
 // The stream-head map and the fairness projection are not backed up: a
 // server rebuilds both from the log on its first start.
 //
@@ -59,6 +61,29 @@ std::string BackupStatement(const v1::BackupManifest& manifest);
 // public key; NotFound if it has none (taken before manifests were
 // signed); DataLoss, saying so, if it does not verify.
 absl::Status VerifyManifestSignature(const v1::BackupManifest& manifest);
+
+// A backup's seal, `dir`/evenhand/<id>/seal, written once RocksDB has
+// given the backup its id and description: it ties the signed manifest to
+// this backup, so that another backup's manifest and journal (each signed,
+// each genuine) cannot be put in its place. Four lines, each ending in LF,
+// then the signature (Ed25519, with the log's key, base64) on a fifth:
+//   evenhand backup seal v1
+//   log <log id>
+//   backup <id, decimal>
+//   description <SHA-256 of `dir`/meta/<id> as written, lowercase hex>
+//   signature <base64>
+// The description holds the manifest (with its signature) and every file
+// of the backup with its checksum.
+std::string BackupSealStatement(absl::string_view log_id, uint32_t id,
+                                absl::string_view description);
+// The seal file: the statement, then "signature <base64>\n".
+std::string BackupSealFile(absl::string_view statement, absl::string_view signature);
+// OK if `dir`/evenhand/<id>/seal is this backup's: its statement names the
+// manifest's log, `id` and the description as it is now, and its signature
+// verifies with the manifest's key. DataLoss saying what differs otherwise
+// (or that it is missing or not a seal).
+absl::Status VerifyBackupSeal(const std::string& dir, uint32_t id,
+                              const v1::BackupManifest& manifest);
 
 // Every backup in `dir`, oldest first, with its manifest; `complete` is
 // false for one whose Even Hand part is missing. Damaged (`damage`; the

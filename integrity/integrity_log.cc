@@ -685,9 +685,11 @@ absl::StatusOr<std::string> IntegrityLog::SignReportStatement(
 }
 
 absl::StatusOr<std::string> IntegrityLog::SignBackupStatement(absl::string_view statement) const {
-  if (!absl::StartsWith(statement, "evenhand backup v1\n")) {
+  if (!absl::StartsWith(statement, "evenhand backup v1\n") &&
+      !absl::StartsWith(statement, "evenhand backup seal v1\n")) {
     return absl::InvalidArgumentError(
-        "only backup statements (\"evenhand backup v1\") are signed this way");
+        "only backup statements and seals (\"evenhand backup v1\", \"evenhand backup seal "
+        "v1\") are signed this way");
   }
   return key_.Sign(statement);
 }

@@ -248,8 +248,9 @@ class IntegrityLog final : public storage::CommitHook {
   // key also signs checkpoints and bundle manifests, and each kind of
   // message starts its own way so that none can pass for another.
   absl::StatusOr<std::string> SignReportStatement(absl::string_view statement) const;
-  // Signs a backup's statement (BackupStatement in backups.h): only text
-  // whose first line is "evenhand backup v1".
+  // Signs a backup's statement or seal (BackupStatement and
+  // BackupSealStatement in backups.h): only text whose first line is
+  // "evenhand backup v1" or "evenhand backup seal v1".
   absl::StatusOr<std::string> SignBackupStatement(absl::string_view statement) const;
   bool key_created() const { return key_created_; }
   const std::string& journal_path() const { return journal_->path(); }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
+#include "base/small_file.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
 #include "integrity/backups.h"
@@ -291,6 +292,23 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
     return taken.status();
   }
   const storage::CreatedBackup& created = *taken;
+  // The seal ties the signed manifest to this backup's id and description,
+  // which RocksDB has only now given it (integrity/backups.h).
+  std::string description;
+  if (!ReadSmallRegularFile(absl::StrCat(dir, "/meta/", created.backup.id), 64 << 20,
+                            &description)) {
+    return absl::InternalError(
+        absl::StrCat("backup ", created.backup.id, " was copied but its description (", dir,
+                     "/meta/", created.backup.id,
+                     ") cannot be read back to seal it; it is incomplete and will not be "
+                     "restored"));
+  }
+  const std::string seal =
+      integrity::BackupSealStatement(store_->log_id(), created.backup.id, description);
+  EH_ASSIGN_OR_RETURN(std::string seal_signature, integrity_->SignBackupStatement(seal));
+  EH_RETURN_IF_ERROR(
+      WriteOwnerOnly(pending + "/seal", integrity::BackupSealFile(seal, seal_signature)));
+  EH_RETURN_IF_ERROR(SyncPath(pending));
   const std::string extras = integrity::BackupExtrasDir(dir, created.backup.id);
   fs::remove_all(extras, ec);
   fs::rename(pending, extras, ec);

@@ -63,6 +63,9 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
     request.set_dir(dir);
     v1::ListBackupsResponse response;
     grpc::Status s = stub->ListBackups(&rpc, request, &response);
+    if (flags.check && s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      return VerificationFailed(s.error_message());  // nothing to rely on
+    }
     if (!s.ok()) return FailServer(FromGrpcStatus(s), context);
     if (flags.format == "json") {
       for (const v1::BackupInfo& b : response.backups()) std::printf("%s\n", ToJsonLine(b).c_str());

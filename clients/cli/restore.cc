@@ -30,7 +30,13 @@ struct RestoreFlags {
 
 int List(const RestoreFlags& flags) {
   absl::StatusOr<v1::ListBackupsResponse> listed = integrity::ReadBackupFolder(flags.from);
-  if (!listed.ok()) return FailIo(listed.status());
+  if (!listed.ok()) {
+    // Nothing to rely on is a failed check, not a reading error.
+    if (flags.check && absl::IsNotFound(listed.status())) {
+      return VerificationFailed(std::string(listed.status().message()));
+    }
+    return FailIo(listed.status());
+  }
   if (flags.format == "json") {
     for (const v1::BackupInfo& b : listed->backups()) std::printf("%s\n", ToJsonLine(b).c_str());
     std::fflush(stdout);
@@ -113,7 +119,7 @@ int RunRestore(const RestoreFlags& flags) {
       "  root         %s (the whole restored log)\n"
       "  journal      %s (%llu checkpoints)\n"
       "  signing key  %s\n"
-      "%s"
+      "%s%s"
       "start it with: evenhandd --data_dir=%s%s\n",
       r->backup_id, flags.from.c_str(), flags.to.c_str(),
       static_cast<unsigned long long>(r->verification.events),
@@ -127,6 +133,10 @@ int RunRestore(const RestoreFlags& flags) {
                          Printable(integrity::KeyId(m.public_key().raw())),
                          "): compare it with the key id you hold, or pass --pubkey\n")
                 .c_str()
+          : "",
+      m.signature().empty()
+          ? "  manifest     NOT SIGNED (--allow-unsigned-manifest): the journal's count and "
+            "whether the key was included are as it says, unproven; the events are verified\n"
           : "",
       flags.to.c_str(),
       flags.journal.empty()

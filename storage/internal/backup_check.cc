@@ -186,6 +186,32 @@ bool FileCrc32c(const std::string& path, uint32_t* crc) {
   return true;
 }
 
+namespace {
+
+// The first entry of RocksDB's folders in `root` that is not what RocksDB
+// keeps there: in meta/, shared_checksum/ and shared/ regular files; in
+// private/ folders (one a backup) of regular files. "" if none.
+std::string IrregularEntry(const fs::path& root) {
+  std::error_code ec;
+  for (const char* name : {"meta", "shared_checksum", "shared", "private"}) {
+    const bool folders = name == std::string("private");
+    if (!fs::is_directory(fs::symlink_status(root / name, ec))) continue;
+    for (const auto& entry : fs::directory_iterator(root / name, ec)) {
+      const fs::file_status st = fs::symlink_status(entry.path(), ec);
+      if (!(folders ? fs::is_directory(st) : fs::is_regular_file(st))) {
+        return entry.path().string();
+      }
+      if (!folders) continue;
+      for (const auto& file : fs::directory_iterator(entry.path(), ec)) {
+        if (!fs::is_regular_file(fs::symlink_status(file.path(), ec))) return file.path().string();
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 BackupCheck CheckBackupFolder(const std::string& dir) {
   BackupCheck check;
   std::error_code ec;
@@ -204,6 +230,11 @@ BackupCheck CheckBackupFolder(const std::string& dir) {
       check.irregular = (root / name).string();
     }
   }
+  // What is in them too, whatever its name: RocksDB writes a new backup's
+  // description as meta/.<id>.tmp, its own files under private/<id>.tmp/
+  // and shared files as <name>.tmp, and a FIFO at any of those hung every
+  // backup of the server, and its stop (outside probe).
+  if (check.irregular.empty()) check.irregular = IrregularEntry(root);
   std::map<uint32_t, std::vector<Listed>> backups;
   for (const auto& entry : fs::directory_iterator(root / "meta", ec)) {
     // Named as RocksDB names them (it passes over "02" or "2x").

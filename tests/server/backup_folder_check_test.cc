@@ -577,7 +577,33 @@ TEST_F(BackupFolderCheckTest, AnUnsignedManifestIsRestoredOnlyWhenAskedFor) {
   CliResult restored = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored"),
                                "--allow-unsigned-manifest"});
   EXPECT_EQ(restored.exit_code, 0) << restored.output;
-  EXPECT_THAT(restored.output, HasSubstr("RESTORED and VERIFIED backup 2")) << restored.output;
+  EXPECT_THAT(restored.output,
+              AllOf(HasSubstr("RESTORED and VERIFIED backup 2"),
+                    HasSubstr("manifest     NOT SIGNED (--allow-unsigned-manifest)")))
+      << restored.output;
+}
+
+// The manifest's key is said three ways; the tool checks with the raw key,
+// a person by hand with the PEM. One PEM swapped for another key's is
+// damage (outside probe: it verified an attacker's signature by hand).
+TEST_F(BackupFolderCheckTest, AManifestWhoseKeyIsSaidTwoWaysIsDamage) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  StopServer();
+  absl::StatusOr<integrity::SigningKey> other = integrity::SigningKey::Generate();
+  ASSERT_TRUE(other.ok());
+  EditManifest(fs::path(backups) / "meta/2", [&](v1::BackupManifest* manifest) {
+    manifest->mutable_public_key()->set_pem(other->public_key().pem());
+  });
+  EditManifest(fs::path(backups) / "meta/1", [&](v1::BackupManifest* manifest) {
+    manifest->mutable_public_key()->set_key_id(other->public_key().key_id());
+  });
+  const std::string listed = List(backups);
+  const std::vector<std::string> damaged =
+      absl::StrSplit(listed, absl::ByString("its public key's PEM, id or algorithm is not the key "
+                                            "that signed"));
+  EXPECT_EQ(damaged.size(), 3u) << listed;  // both backups
 }
 
 // A nightly job checks its backups by exit code (`--list --check`), from
@@ -624,10 +650,56 @@ TEST_F(BackupFolderCheckTest, AListingWithCheckFailsOnADamagedOrUnsignedFolder) 
   EXPECT_EQ(newest.exit_code, 1) << newest.output;
   EXPECT_THAT(newest.output, HasSubstr("the newest backup, 2, has an unsigned manifest"))
       << newest.output;
-  StopServer();
 
-  CliResult empty = RunCli({"restore", "--from=" + dir_.Sub("no-backups"), "--list", "--check"});
-  EXPECT_NE(empty.exit_code, 0) << empty.output;
+  // A folder with no backup fails the check too, as such (probe: exit 3
+  // and 4, as if the listing had failed).
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"restore", "--from=" + dir_.Sub("no-backups"), "--list",
+                                 "--check"},
+        std::vector<std::string>{server, "backup", "--to=" + dir_.Sub("no-backups"), "--list",
+                                 "--check"}}) {
+    CliResult empty = RunCli(args);
+    EXPECT_EQ(empty.exit_code, 1) << empty.output;
+    EXPECT_THAT(empty.output, HasSubstr("VERIFICATION FAILED")) << empty.output;
+  }
+  StopServer();
+}
+
+// Each part genuine, signed, and another backup's: backup 1's manifest and
+// journal put in place of backup 2's restored "VERIFIED" with fewer
+// checkpoints, and called the rest unsigned (outside probe). A seal ties
+// the signed manifest to its backup's id and description.
+TEST_F(BackupFolderCheckTest, AnotherBackupsManifestAndJournalPutInPlaceAreDamage) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  TwoBackups(backups);
+  StopServer();
+  const fs::path root(backups);
+  absl::StatusOr<v1::ListBackupsResponse> before = integrity::ReadBackupFolder(backups);
+  ASSERT_TRUE(before.ok()) << before.status();
+  const v1::BackupManifest first = before->backups(0).manifest();
+  EditManifest(root / "meta/2", [&](v1::BackupManifest* manifest) { *manifest = first; });
+  fs::copy_file(root / "evenhand/1/checkpoints.jsonl", root / "evenhand/2/checkpoints.jsonl",
+                fs::copy_options::overwrite_existing);
+  std::string listed = List(backups);
+  EXPECT_THAT(listed, HasSubstr("evenhand/2/seal, its seal, is not this backup's")) << listed;
+  CliResult restored =
+      RunCli({"restore", "--from=" + backups, "--backup=2", "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(restored.exit_code, 1) << restored.output;
+  EXPECT_THAT(restored.output, Not(HasSubstr("RESTORED"))) << restored.output;
+  // Its seal too: it names backup 1.
+  fs::copy_file(root / "evenhand/1/seal", root / "evenhand/2/seal",
+                fs::copy_options::overwrite_existing);
+  listed = List(backups);
+  EXPECT_THAT(listed, HasSubstr("evenhand/2/seal, its seal, is not this backup's")) << listed;
+  // No seal at all.
+  fs::remove(root / "evenhand/2/seal");
+  listed = List(backups);
+  EXPECT_THAT(listed, HasSubstr("evenhand/2/seal, its seal, is missing")) << listed;
+  // Backup 1 is untouched, sealed and complete.
+  const CliResult one =
+      RunCli({"restore", "--from=" + backups, "--backup=1", "--to=" + dir_.Sub("one")});
+  EXPECT_EQ(one.exit_code, 0) << one.output;
 }
 
 }  // namespace

@@ -84,6 +84,36 @@ TEST_F(BackupFolderLinksTest, AMarkerThatIsALinkOrAFifoIsNeverWrittenThrough) {
   EXPECT_TRUE(Backup(backups).complete());
 }
 
+// RocksDB writes a new backup's description as meta/.<id>.tmp (and its
+// files as <name>.tmp): a FIFO there hung the backup, every backup after
+// it, into any folder, and the server's stop (outside probe). Anything in
+// RocksDB's folders that is not what RocksDB keeps there refuses backups,
+// and listings say so.
+TEST_F(BackupFolderLinksTest, AFifoWhereRocksDbWritesRefusesTheBackupAndHangsNothing) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  for (const std::string& fifo :
+       {backups + "/meta/.2.tmp", backups + "/shared_checksum/000001_1_1.sst.tmp",
+        backups + "/private/2.tmp", backups + "/private/1/CURRENT.tmp"}) {
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << fifo;
+    v1::BackupInfo info;
+    const grpc::Status refused = TryBackup(backups, &info);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << fifo << ": " << refused.error_message();
+    EXPECT_THAT(refused.error_message(),
+                AllOf(HasSubstr(fifo), HasSubstr("is not what a backup makes there")));
+    const CliResult checked = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+    EXPECT_EQ(checked.exit_code, 1) << checked.output;
+    EXPECT_THAT(checked.output, HasSubstr("warning: " + fifo)) << checked.output;
+    fs::remove(fifo);
+  }
+  // Another folder is backed up meanwhile, and once put right, this one.
+  EXPECT_TRUE(Backup(dir_.Sub("other")).complete());
+  EXPECT_TRUE(Backup(backups).complete());
+}
+
 TEST_F(BackupFolderLinksTest, RocksDbsFoldersAsLinksAreRefusedAndNothingIsDeletedThroughThem) {
   StartServer();
   const std::string backups = dir_.Sub("backups");

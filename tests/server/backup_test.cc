@@ -44,6 +44,24 @@ using ::testing::Not;
 
 // The database of a backup folder's backup `id`, restored raw into `dir`
 // and opened for writing with every column family: to tamper with it.
+// Seals backup `id` of `backups` (whose manifest is `metadata`) again, as
+// one who holds the log's key can (it is in the backup): what is left to
+// catch changed data is the restore's check of every event against the
+// signed checkpoints.
+void Reseal(const std::string& backups, uint32_t id, const std::string& metadata) {
+  const std::string extras = integrity::BackupExtrasDir(backups, id);
+  auto key = integrity::SigningKey::FromPem(testing::ReadFile(extras + "/signing-key.pem"),
+                                            "the backup's key");
+  ASSERT_TRUE(key.ok()) << key.status();
+  auto manifest = integrity::ParseManifest(metadata);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  const std::string seal = integrity::BackupSealStatement(
+      manifest->log_id(), id, testing::ReadFile(absl::StrCat(backups, "/meta/", id)));
+  auto signature = key->Sign(seal);
+  ASSERT_TRUE(signature.ok()) << signature.status();
+  testing::WriteFile(extras + "/seal", integrity::BackupSealFile(seal, *signature));
+}
+
 class RawCopy {
  public:
   RawCopy(const std::string& backups, uint32_t id, const std::string& dir) {
@@ -76,6 +94,7 @@ class RawCopy {
     EXPECT_TRUE(created.ok()) << created.status();
     fs::copy(integrity::BackupExtrasDir(backups, from),
              integrity::BackupExtrasDir(backups, created->backup.id), fs::copy_options::recursive);
+    Reseal(backups, created->backup.id, metadata);
     return created->backup.id;
   }
 
@@ -639,12 +658,13 @@ TEST_F(BackupTest, ConsistentlyRewrittenLogIsRefusedAgainstTheSignedRoots) {
     (*log)->Stop();
     auto listed = integrity::ReadBackupFolder(backups);
     ASSERT_TRUE(listed.ok());
-    auto created = storage::CreateBackup(
-        (*store)->db(), backups, integrity::ManifestJson(listed->backups(0).manifest()), true);
+    const std::string metadata = integrity::ManifestJson(listed->backups(0).manifest());
+    auto created = storage::CreateBackup((*store)->db(), backups, metadata, true);
     ASSERT_TRUE(created.ok()) << created.status();
     rewritten = created->backup.id;
     fs::copy(integrity::BackupExtrasDir(backups, original),
              integrity::BackupExtrasDir(backups, rewritten), fs::copy_options::recursive);
+    Reseal(backups, rewritten, metadata);
     log->reset();
     (void)(*store)->Close();
   }
