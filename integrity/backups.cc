@@ -1,5 +1,6 @@
 #include "integrity/backups.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "base/small_file.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
+#include "base/uuid.h"
 #include "google/protobuf/util/json_util.h"
 #include "integrity/checkpoint_journal.h"
 #include "integrity/integrity_log.h"
@@ -194,10 +196,47 @@ absl::Status VerifyManifestSignature(const v1::BackupManifest& m) {
   return absl::OkStatus();
 }
 
-std::string BackupSealStatement(absl::string_view log_id, uint32_t id,
+std::string BackupSealStatement(absl::string_view log_id, absl::string_view folder_id, uint32_t id,
                                 absl::string_view description) {
-  return absl::StrCat("evenhand backup seal v1\nlog ", log_id, "\nbackup ", id, "\ndescription ",
-                      absl::BytesToHexString(Sha256(description)), "\n");
+  return absl::StrCat("evenhand backup seal v1\nlog ", log_id, "\nfolder ", folder_id, "\nbackup ",
+                      id, "\ndescription ", absl::BytesToHexString(Sha256(description)), "\n");
+}
+
+std::string BackupFolderId(const std::string& dir) {
+  std::string text;
+  if (!ReadSmallRegularFile(dir + "/evenhand/folder", 256, &text)) return "";
+  absl::string_view id(text);
+  if (!absl::ConsumeSuffix(&id, "\n") || !ParseUuid(std::string_view(id.data(), id.size())).ok()) {
+    return "";
+  }
+  return std::string(id);
+}
+
+absl::StatusOr<std::string> MakeBackupFolderId(const std::string& dir) {
+  if (std::string id = BackupFolderId(dir); !id.empty()) return id;
+  const std::string path = dir + "/evenhand/folder";
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(path, ec))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no backup taken: ", path,
+        " (the backup folder's id) is not what a backup makes there: move it aside, or back up "
+        "into another folder"));
+  }
+  const std::string id = NewUuid();
+  const std::string text = id + "\n";
+  // Never through a link, never over a file: O_EXCL.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("no backup taken: cannot make ", path, ": ", std::strerror(errno)));
+  }
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) {
+    return absl::InternalError(absl::StrCat("no backup taken: cannot write ", path));
+  }
+  return id;
 }
 
 std::string BackupSealFile(absl::string_view statement, absl::string_view signature) {
@@ -211,23 +250,26 @@ absl::Status VerifyBackupSeal(const std::string& dir, uint32_t id,
   if (!ReadSmallRegularFile(seal_file, 64 << 10, &seal)) {
     return absl::DataLossError(absl::StrCat(
         seal_file,
-        ", its seal, is missing or not a file (every backup with a signed manifest has one)"));
+        ", its seal, is missing, not a file, or too large to be one (every backup with a signed "
+        "manifest has one)"));
   }
   std::string description;
   if (!ReadSmallRegularFile(absl::StrCat(dir, "/meta/", id), 64 << 20, &description)) {
     return absl::DataLossError(
         absl::StrCat("its description (meta/", id, ") cannot be read to check its seal"));
   }
-  const std::string statement = BackupSealStatement(manifest.log_id(), id, description);
+  const std::string statement =
+      BackupSealStatement(manifest.log_id(), BackupFolderId(dir), id, description);
   std::string signature;
   if (!absl::StartsWith(seal, statement)) {
     return absl::DataLossError(absl::StrCat(
         seal_file,
-        ", its seal, is not this backup's: it names another backup, another log, or a "
-        "description (meta/",
+        ", its seal, is not this backup's: it names another backup, another log, another "
+        "folder than this one (evenhand/folder), or a description (meta/",
         id,
         ") other than the one there now. Its manifest, journal or files were replaced since it "
-        "was taken (another backup's put in its place, say)"));
+        "was taken (another backup's put in its place, say, or another folder's backup ",
+        id, ")"));
   }
   absl::string_view rest(seal);
   rest.remove_prefix(statement.size());
@@ -403,6 +445,16 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
                                       ", is damaged: ", v.message()));
         continue;
       } else if (!v.ok()) {
+        // Only a backup with a signed manifest has a seal: one there means
+        // the signature was removed (re-probe: it read as an old backup).
+        std::error_code ec;
+        if (fs::exists(fs::symlink_status(BackupExtrasDir(dir, b.id) + "/seal", ec))) {
+          info->set_damage(absl::StrCat(
+              "its Even Hand manifest, kept in ", dir, "/meta/", b.id,
+              ", is damaged: it is not signed, yet the backup has a seal (only a backup whose "
+              "manifest is signed has one): its signature was removed"));
+          continue;
+        }
         info->set_manifest_unsigned(true);
       }
     }

@@ -255,6 +255,9 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   // evenhand/ too (create_directories made it with the umask's mode).
   EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(fs::path(pending).parent_path().string()));
   EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(pending));
+  // Seals name the folder: another folder's backup of the same id is not
+  // this one's.
+  EH_ASSIGN_OR_RETURN(const std::string folder_id, integrity::MakeBackupFolderId(dir));
   EH_ASSIGN_OR_RETURN(std::vector<v1::SignedCheckpoint> signed_so_far, integrity_->Checkpoints());
   std::string journal;
   uint64_t journal_checkpoints = 0;
@@ -304,7 +307,7 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
                      "restored"));
   }
   const std::string seal =
-      integrity::BackupSealStatement(store_->log_id(), created.backup.id, description);
+      integrity::BackupSealStatement(store_->log_id(), folder_id, created.backup.id, description);
   EH_ASSIGN_OR_RETURN(std::string seal_signature, integrity_->SignBackupStatement(seal));
   EH_RETURN_IF_ERROR(
       WriteOwnerOnly(pending + "/seal", integrity::BackupSealFile(seal, seal_signature)));

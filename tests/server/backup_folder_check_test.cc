@@ -463,6 +463,7 @@ TEST_F(BackupFolderCheckTest, AnOlderBackupsJournalIsCountedWithoutADigest) {
     manifest->clear_journal_sha256();
     manifest->clear_signature();
   });
+  fs::remove(fs::path(backups) / "evenhand/2/seal");  // nor a seal
   EXPECT_THAT(List(backups), Not(HasSubstr("DAMAGED")));
 
   const fs::path journal = fs::path(backups) / "evenhand/2/checkpoints.jsonl";
@@ -557,6 +558,15 @@ TEST_F(BackupFolderCheckTest, AnUnsignedManifestIsRestoredOnlyWhenAskedFor) {
   StopServer();
   EditManifest(fs::path(backups) / "meta/2",
                [](v1::BackupManifest* manifest) { manifest->clear_signature(); });
+  // Its seal still there, the signature was removed (re-probe: it read as
+  // an older evenhand's backup).
+  const std::string stripped = List(backups);
+  EXPECT_THAT(stripped,
+              HasSubstr("it is not signed, yet the backup has a seal (only a backup whose manifest "
+                        "is signed has one): its signature was removed"))
+      << stripped;
+  // As an older evenhand left it: no seal either.
+  fs::remove(fs::path(backups) / "evenhand/2/seal");
   const std::string listed = List(backups);
   EXPECT_THAT(listed, AllOf(HasSubstr("complete, manifest unsigned (taken by an older evenhand: "
                                       "restore it with --allow-unsigned-manifest)"),
@@ -643,9 +653,11 @@ TEST_F(BackupFolderCheckTest, AListingWithCheckFailsOnADamagedOrUnsignedFolder) 
       << older.output;
   EXPECT_EQ(RunCli({"restore", "--from=" + backups, "--list"}).exit_code, 0);
 
-  // The newest unsigned: a restore would refuse it without a flag.
+  // The newest unsigned (and unsealed, as an older evenhand's): a restore
+  // would refuse it without a flag.
   EditManifest(fs::path(backups) / "meta/2",
                [](v1::BackupManifest* manifest) { manifest->clear_signature(); });
+  fs::remove(fs::path(backups) / "evenhand/2/seal");
   CliResult newest = RunCli({"restore", "--from=" + backups, "--list", "--check"});
   EXPECT_EQ(newest.exit_code, 1) << newest.output;
   EXPECT_THAT(newest.output, HasSubstr("the newest backup, 2, has an unsigned manifest"))
@@ -697,9 +709,38 @@ TEST_F(BackupFolderCheckTest, AnotherBackupsManifestAndJournalPutInPlaceAreDamag
   listed = List(backups);
   EXPECT_THAT(listed, HasSubstr("evenhand/2/seal, its seal, is missing")) << listed;
   // Backup 1 is untouched, sealed and complete.
+  EXPECT_EQ(integrity::BackupFolderId(backups).size(), 36u);
   const CliResult one =
       RunCli({"restore", "--from=" + backups, "--backup=1", "--to=" + dir_.Sub("one")});
   EXPECT_EQ(one.exit_code, 0) << one.output;
+}
+
+// Another folder's backup of the same log and id, its every file copied
+// in, restored "VERIFIED" with fewer checkpoints (re-probe): a seal names
+// its folder (evenhand/folder, made by the folder's first backup).
+TEST_F(BackupFolderCheckTest, AnotherFoldersBackupOfTheSameIdIsDamage) {
+  StartServer();
+  const std::string older = dir_.Sub("older");
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(older).complete());
+  AppendSome("b-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  StopServer();
+  EXPECT_NE(integrity::BackupFolderId(older), integrity::BackupFolderId(backups));
+  const fs::path from(older), to(backups);
+  fs::remove_all(to / "private/1");
+  fs::remove_all(to / "evenhand/1");
+  fs::copy(from / "meta/1", to / "meta/1", fs::copy_options::overwrite_existing);
+  fs::copy(from / "private/1", to / "private/1", fs::copy_options::recursive);
+  fs::copy(from / "evenhand/1", to / "evenhand/1", fs::copy_options::recursive);
+  fs::copy(from / "shared_checksum", to / "shared_checksum",
+           fs::copy_options::recursive | fs::copy_options::skip_existing);
+  const std::string listed = List(backups);
+  EXPECT_THAT(listed, HasSubstr("its seal, is not this backup's")) << listed;
+  CliResult restored = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(restored.exit_code, 1) << restored.output;
+  EXPECT_THAT(restored.output, Not(HasSubstr("RESTORED"))) << restored.output;
 }
 
 }  // namespace

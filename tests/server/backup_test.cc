@@ -55,8 +55,9 @@ void Reseal(const std::string& backups, uint32_t id, const std::string& metadata
   ASSERT_TRUE(key.ok()) << key.status();
   auto manifest = integrity::ParseManifest(metadata);
   ASSERT_TRUE(manifest.ok()) << manifest.status();
-  const std::string seal = integrity::BackupSealStatement(
-      manifest->log_id(), id, testing::ReadFile(absl::StrCat(backups, "/meta/", id)));
+  const std::string seal =
+      integrity::BackupSealStatement(manifest->log_id(), integrity::BackupFolderId(backups), id,
+                                     testing::ReadFile(absl::StrCat(backups, "/meta/", id)));
   auto signature = key->Sign(seal);
   ASSERT_TRUE(signature.ok()) << signature.status();
   testing::WriteFile(extras + "/seal", integrity::BackupSealFile(seal, *signature));
