@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "base/quoted.h"
@@ -29,6 +30,7 @@
 #include "base/time_util.h"
 #include "base/uuid.h"
 #include "google/protobuf/util/json_util.h"
+#include "integrity/backup_seal.h"
 #include "integrity/checkpoint_journal.h"
 #include "integrity/integrity_log.h"
 #include "integrity/merkle.h"
@@ -196,92 +198,6 @@ absl::Status VerifyManifestSignature(const v1::BackupManifest& m) {
   return absl::OkStatus();
 }
 
-std::string BackupSealStatement(absl::string_view log_id, absl::string_view folder_id, uint32_t id,
-                                absl::string_view description) {
-  return absl::StrCat("evenhand backup seal v1\nlog ", log_id, "\nfolder ", folder_id, "\nbackup ",
-                      id, "\ndescription ", absl::BytesToHexString(Sha256(description)), "\n");
-}
-
-std::string BackupFolderId(const std::string& dir) {
-  std::string text;
-  if (!ReadSmallRegularFile(dir + "/evenhand/folder", 256, &text)) return "";
-  absl::string_view id(text);
-  if (!absl::ConsumeSuffix(&id, "\n") || !ParseUuid(std::string_view(id.data(), id.size())).ok()) {
-    return "";
-  }
-  return std::string(id);
-}
-
-absl::StatusOr<std::string> MakeBackupFolderId(const std::string& dir) {
-  if (std::string id = BackupFolderId(dir); !id.empty()) return id;
-  const std::string path = dir + "/evenhand/folder";
-  std::error_code ec;
-  if (fs::exists(fs::symlink_status(path, ec))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no backup taken: ", path,
-        " (the backup folder's id) is not what a backup makes there: move it aside, or back up "
-        "into another folder"));
-  }
-  const std::string id = NewUuid();
-  const std::string text = id + "\n";
-  // Never through a link, never over a file: O_EXCL.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::InternalError(
-        absl::StrCat("no backup taken: cannot make ", path, ": ", std::strerror(errno)));
-  }
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                       ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written) {
-    return absl::InternalError(absl::StrCat("no backup taken: cannot write ", path));
-  }
-  return id;
-}
-
-std::string BackupSealFile(absl::string_view statement, absl::string_view signature) {
-  return absl::StrCat(statement, "signature ", absl::Base64Escape(signature), "\n");
-}
-
-absl::Status VerifyBackupSeal(const std::string& dir, uint32_t id,
-                              const v1::BackupManifest& manifest) {
-  const std::string seal_file = BackupExtrasDir(dir, id) + "/seal";
-  std::string seal;
-  if (!ReadSmallRegularFile(seal_file, 64 << 10, &seal)) {
-    return absl::DataLossError(absl::StrCat(
-        seal_file,
-        ", its seal, is missing, not a file, or too large to be one (every backup with a signed "
-        "manifest has one)"));
-  }
-  std::string description;
-  if (!ReadSmallRegularFile(absl::StrCat(dir, "/meta/", id), 64 << 20, &description)) {
-    return absl::DataLossError(
-        absl::StrCat("its description (meta/", id, ") cannot be read to check its seal"));
-  }
-  const std::string statement =
-      BackupSealStatement(manifest.log_id(), BackupFolderId(dir), id, description);
-  std::string signature;
-  if (!absl::StartsWith(seal, statement)) {
-    return absl::DataLossError(absl::StrCat(
-        seal_file,
-        ", its seal, is not this backup's: it names another backup, another log, another "
-        "folder than this one (evenhand/folder), or a description (meta/",
-        id,
-        ") other than the one there now. Its manifest, journal or files were replaced since it "
-        "was taken (another backup's put in its place, say, or another folder's backup ",
-        id, ")"));
-  }
-  absl::string_view rest(seal);
-  rest.remove_prefix(statement.size());
-  if (!absl::ConsumePrefix(&rest, "signature ") || !absl::ConsumeSuffix(&rest, "\n") ||
-      !absl::Base64Unescape(rest, &signature) ||
-      !VerifySignature(manifest.public_key().raw(), statement, signature).ok()) {
-    return absl::DataLossError(absl::StrCat(seal_file, ", its seal, does not verify with key ",
-                                            KeyId(manifest.public_key().raw())));
-  }
-  return absl::OkStatus();
-}
-
 namespace {
 
 // What a listing can tell is wrong with the journal and key copied with a
@@ -378,13 +294,18 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
       [](const storage::BackupSummary& a, const storage::BackupSummary& b) { return a.id < b.id; });
   v1::ListBackupsResponse out;
   out.set_dir(dir);
+  std::vector<std::string> problems;
   if (!irregular.empty()) {
-    out.set_folder_problem(Printable(absl::StrCat(
+    problems.push_back(absl::StrCat(
         irregular,
         " is not what a backup makes there (a link, a device or a FIFO, a file of more than one "
         "name, or a folder where a file belongs): no backup is taken into this folder until it "
-        "is moved aside, and this listing rests on what could be read through it")));
+        "is moved aside, and this listing rests on what could be read through it"));
   }
+  // Read once: every seal names it.
+  const std::string folder_id = BackupFolderId(dir);
+  if (std::string why = BackupFolderIdProblem(dir); !why.empty()) problems.push_back(why);
+  if (!problems.empty()) out.set_folder_problem(Printable(absl::StrJoin(problems, "; and ")));
   for (const storage::BackupSummary& b : backups) {
     v1::BackupInfo* info = out.add_backups();
     info->set_dir(dir);
@@ -495,7 +416,8 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
       // A signed manifest is this backup's own (not another's, each part
       // genuine, put in its place: outside probe).
       if (!info->manifest_unsigned()) {
-        if (absl::Status seal = VerifyBackupSeal(dir, b.id, info->manifest()); !seal.ok()) {
+        if (absl::Status seal = VerifyBackupSeal(dir, folder_id, b.id, info->manifest());
+            !seal.ok()) {
           info->set_damage(std::string(seal.message()));
           continue;
         }

@@ -12,7 +12,8 @@
 //   <dir>/evenhand/<id>/seal               ties the signed manifest to this
 //                                          backup's folder, id and
 //                                          description
-//   <dir>/evenhand/folder                  the folder's id (a UUID)
+//   <dir>/evenhand/folder                  the folder's id (a UUID; the seal and
+//                                          the id: integrity/backup_seal.h)
 // The stream-head map and the fairness projection are not backed up: a
 // server rebuilds both from the log on its first start.
 //
@@ -63,39 +64,6 @@ std::string BackupStatement(const v1::BackupManifest& manifest);
 // public key; NotFound if it has none (taken before manifests were
 // signed); DataLoss, saying so, if it does not verify.
 absl::Status VerifyManifestSignature(const v1::BackupManifest& manifest);
-
-// A backup's seal, `dir`/evenhand/<id>/seal, written once RocksDB has
-// given the backup its id and description: it ties the signed manifest to
-// this backup of this folder, so that another backup's manifest and
-// journal (each signed, each genuine), or another folder's backup of the
-// same id, cannot be put in its place. Five lines, each ending in LF, then
-// the signature (Ed25519, with the log's key, base64) on a sixth:
-//   evenhand backup seal v1
-//   log <log id>
-//   folder <the folder's id: BackupFolderId>
-//   backup <id, decimal>
-//   description <SHA-256 of `dir`/meta/<id> as written, lowercase hex>
-//   signature <base64>
-// The description holds the manifest (with its signature) and every file
-// of the backup with its checksum.
-std::string BackupSealStatement(absl::string_view log_id, absl::string_view folder_id, uint32_t id,
-                                absl::string_view description);
-
-// The id of the backup folder `dir` (`dir`/evenhand/folder: a UUID made by
-// its first backup), "" if it has none or it cannot be read (it is never
-// read through a link, nor waited on).
-std::string BackupFolderId(const std::string& dir);
-// The folder's id, made (owner-only, never through a link) if it has none
-// yet. For the one taking a backup, holding the folder.
-absl::StatusOr<std::string> MakeBackupFolderId(const std::string& dir);
-// The seal file: the statement, then "signature <base64>\n".
-std::string BackupSealFile(absl::string_view statement, absl::string_view signature);
-// OK if `dir`/evenhand/<id>/seal is this backup's: its statement names the
-// manifest's log, the folder's id, `id` and the description as it is now, and its signature
-// verifies with the manifest's key. DataLoss saying what differs otherwise
-// (or that it is missing or not a seal).
-absl::Status VerifyBackupSeal(const std::string& dir, uint32_t id,
-                              const v1::BackupManifest& manifest);
 
 // Every backup in `dir`, oldest first, with its manifest; `complete` is
 // false for one whose Even Hand part is missing. Damaged (`damage`; the

@@ -20,6 +20,7 @@
 #include "base/small_file.h"
 #include "base/status_macros.h"
 #include "base/time_util.h"
+#include "integrity/backup_seal.h"
 #include "integrity/backups.h"
 #include "integrity/checkpoint_journal.h"
 #include "storage/backup.h"
@@ -215,6 +216,12 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
           " aside (or back up into another folder), then back up again"));
     }
   }
+  // The folder's id is made once, by its first backup, and never again
+  // while seals name one: a new id would leave every earlier backup
+  // DAMAGED, and another folder's id would let its backups pass for these.
+  if (std::string why = integrity::BackupFolderIdProblem(dir); !why.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("no backup taken: ", why));
+  }
   // A backup copies the log's files as they are: one damaged on disk would
   // be copied into a backup that no restore accepts, reported taken (and
   // counted by retention against the good ones). Damage already found
@@ -256,7 +263,7 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(fs::path(pending).parent_path().string()));
   EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(pending));
   // Seals name the folder: another folder's backup of the same id is not
-  // this one's.
+  // this one's (made by the first backup; checked above).
   EH_ASSIGN_OR_RETURN(const std::string folder_id, integrity::MakeBackupFolderId(dir));
   EH_ASSIGN_OR_RETURN(std::vector<v1::SignedCheckpoint> signed_so_far, integrity_->Checkpoints());
   std::string journal;

@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "integrity/backup_seal.h"
 #include "integrity/backups.h"
 #include "integrity/signing.h"
 #include "tests/server/backup_fixture.h"

@@ -23,6 +23,7 @@
 #include "evenhand/v1/operations.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "integrity/backup_seal.h"
 #include "integrity/backups.h"
 #include "integrity/integrity_log.h"
 #include "integrity/signing.h"

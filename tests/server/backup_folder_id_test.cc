@@ -1,0 +1,150 @@
+// A backup folder's id (evenhand/folder) is made once, by its first backup,
+// and every seal names it (integrity/backup_seal.h). Removed, it was made
+// anew by the next backup, and every earlier backup read DAMAGED for good;
+// replaced with another folder's, the next backup was sealed under that
+// folder's id (re-probe). Now neither is taken, the listing names the file
+// (not only each backup), and putting it back as the refusal says mends the
+// folder.
+#include <filesystem>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "integrity/backup_seal.h"
+#include "tests/server/backup_fixture.h"
+#include "tests/testing/log_files.h"
+
+namespace evenhand {
+namespace {
+
+namespace fs = std::filesystem;
+using ::evenhand::testing::ReadFile;
+using ::evenhand::testing::WriteFile;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+using BackupFolderIdTest = BackupTest;
+
+TEST_F(BackupFolderIdTest, AFolderIdRemovedOrReplacedRefusesTheNextBackupAndIsNamed) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  const std::string other = dir_.Sub("other");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  ASSERT_TRUE(Backup(other).complete());
+  AppendSome("b-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  const std::string id_file = backups + "/evenhand/folder";
+  const std::string id = integrity::BackupFolderId(backups);
+  const std::string other_id = integrity::BackupFolderId(other);
+  ASSERT_EQ(id.size(), 36u);
+  ASSERT_NE(id, other_id);
+  EXPECT_EQ(integrity::BackupFolderIdProblem(backups), "");
+
+  // Removed: refused, saying what it was and how to put it back; no id
+  // made, no backup 3.
+  fs::remove(id_file);
+  v1::BackupInfo info;
+  grpc::Status refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(),
+              AllOf(HasSubstr("no backup taken"), HasSubstr(id_file), HasSubstr("is missing"),
+                    HasSubstr("backups 1, 2"), HasSubstr("printf '" + id + "\\n'")))
+      << refused.error_message();
+  EXPECT_FALSE(fs::exists(id_file));
+  EXPECT_FALSE(fs::exists(backups + "/meta/3"));
+  CliResult listed = RunCli({"restore", "--from=" + backups, "--list"});
+  EXPECT_THAT(listed.output, AllOf(HasSubstr("warning: " + id_file), HasSubstr("is missing")))
+      << listed.output;
+  EXPECT_EQ(RunCli({"restore", "--from=" + backups, "--list", "--check"}).exit_code, 1);
+
+  // Put back as the refusal says: every backup complete again, and the
+  // next one taken.
+  WriteFile(id_file, id + "\n");
+  listed = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, Not(HasSubstr("warning"))) << listed.output;
+  ASSERT_TRUE(Backup(backups).complete());
+
+  // Replaced with another folder's id (a copy, or a second name of its
+  // file): refused, naming both ids; no backup 4.
+  fs::remove(id_file);
+  fs::create_hard_link(other + "/evenhand/folder", id_file);
+  refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(),
+              AllOf(HasSubstr("names folder " + other_id), HasSubstr("backups 1, 2, 3"),
+                    HasSubstr("sealed naming folder " + id)))
+      << refused.error_message();
+  EXPECT_FALSE(fs::exists(backups + "/meta/4"));
+  listed = RunCli({"restore", "--from=" + backups, "--list"});
+  EXPECT_THAT(listed.output, HasSubstr("names folder " + other_id)) << listed.output;
+  // The other folder is untouched by all this, and still takes backups.
+  EXPECT_EQ(ReadFile(other + "/evenhand/folder"), other_id + "\n");
+  ASSERT_TRUE(Backup(other).complete());
+
+  // Not an id at all: refused, and named.
+  fs::remove(id_file);
+  WriteFile(id_file, "not a folder id\n");
+  refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(),
+              AllOf(HasSubstr("is not what a backup makes there"),
+                    HasSubstr("are sealed naming folder " + id + ": move it aside")))
+      << refused.error_message();
+  EXPECT_EQ(ReadFile(id_file), "not a folder id\n");
+  EXPECT_FALSE(fs::exists(backups + "/meta/4"));
+}
+
+// Another folder's backup put in with this folder's id left as it was: the
+// next backup is refused, naming the backup that is not this folder's.
+TEST_F(BackupFolderIdTest, AnotherFoldersSealPutInRefusesTheNextBackup) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  const std::string other = dir_.Sub("other");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  ASSERT_TRUE(Backup(other).complete());
+  ASSERT_TRUE(Backup(backups).complete());
+  fs::copy_file(other + "/evenhand/1/seal", backups + "/evenhand/2/seal",
+                fs::copy_options::overwrite_existing);
+  v1::BackupInfo info;
+  const grpc::Status refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), AllOf(HasSubstr("backup 2 in it is sealed naming folder " +
+                                                       integrity::BackupFolderId(other)),
+                                             HasSubstr("moved aside")))
+      << refused.error_message();
+  EXPECT_FALSE(fs::exists(backups + "/meta/3"));
+  // Moved aside, the folder takes backups again.
+  fs::remove_all(backups + "/evenhand/2");
+  fs::remove_all(backups + "/private/2");
+  fs::remove(backups + "/meta/2");
+  EXPECT_TRUE(Backup(backups).complete());
+}
+
+// The Even Hand parts read through a link (re-probe: listed complete while
+// every backup was refused, with nothing said of why).
+TEST_F(BackupFolderIdTest, EvenHandPartsThroughALinkAreNamedAndRefused) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  const std::string elsewhere = dir_.Sub("elsewhere");
+  fs::rename(backups + "/evenhand", elsewhere);
+  fs::create_directory_symlink(elsewhere, backups + "/evenhand");
+  v1::BackupInfo info;
+  const grpc::Status refused = TryBackup(backups, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("symbolic link \"evenhand\""))
+      << refused.error_message();
+  EXPECT_FALSE(fs::exists(backups + "/meta/2"));
+  const CliResult listed = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+  EXPECT_EQ(listed.exit_code, 1) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr("warning: " + backups + "/evenhand (every backup"))
+      << listed.output;
+}
+
+}  // namespace
+}  // namespace evenhand
