@@ -112,6 +112,31 @@ absl::Status VerifyBackupSeal(const std::string& dir, absl::string_view folder_i
   return absl::OkStatus();
 }
 
+absl::Status CheckSealedDescription(const std::string& dir, uint32_t id) {
+  const std::string seal_file = BackupExtrasDir(dir, id) + "/seal";
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(seal_file, ec))) return absl::OkStatus();
+  std::string seal;
+  std::string description;
+  if (!ReadSmallRegularFile(seal_file, 64 << 10, &seal) ||
+      !absl::StartsWith(seal, "evenhand backup seal v1\n")) {
+    return absl::DataLossError(
+        absl::StrCat(seal_file, ", its seal, is not a file, too large, or not a seal"));
+  }
+  if (!ReadSmallRegularFile(absl::StrCat(dir, "/meta/", id), 64 << 20, &description)) {
+    return absl::DataLossError(
+        absl::StrCat("its description (meta/", id, ") cannot be read to check its seal"));
+  }
+  const std::string line =
+      absl::StrCat("\ndescription ", absl::BytesToHexString(Sha256(description)), "\n");
+  if (!absl::StrContains(seal, line)) {
+    return absl::DataLossError(absl::StrCat(
+        "its description (", dir, "/meta/", id, ") is not the one it was sealed with (", seal_file,
+        "): its Even Hand manifest was removed or replaced since it was taken"));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // The folder id a seal names (its third line), "" if it cannot be read.

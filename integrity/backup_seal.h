@@ -51,6 +51,15 @@ std::string BackupSealFile(absl::string_view statement, absl::string_view signat
 absl::Status VerifyBackupSeal(const std::string& dir, absl::string_view folder_id, uint32_t id,
                               const v1::BackupManifest& manifest);
 
+// For a backup whose manifest cannot be read (none in its description, or
+// one of a later format): DataLoss if it has a seal whose description line
+// is not the description there now (a sealed backup's description was
+// changed: its manifest removed or replaced), or a seal that is not one.
+// OK if it has none (a backup not taken by evenhand backup, or by an older
+// one) or the seal's description is the one there: the signature is not
+// checked (the key is in the manifest).
+absl::Status CheckSealedDescription(const std::string& dir, uint32_t id);
+
 // What is wrong with the folder's id, "" if nothing: evenhand/folder is
 // there but not an id (not a regular file, a link, more than a UUID and
 // LF), or it is missing though backups are sealed naming one, or the seals

@@ -326,6 +326,16 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     }
     absl::StatusOr<v1::BackupManifest> manifest = ParseManifest(b.metadata);
     if (manifest.ok()) *info->mutable_manifest() = *std::move(manifest);
+    // No manifest, or one of a later format, reads as a backup not taken by
+    // this evenhand (incomplete), unless it was sealed over another
+    // description: then its manifest was removed or replaced (re-probe).
+    if (b.metadata.empty() || (!manifest.ok() && !absl::IsDataLoss(manifest.status()))) {
+      if (absl::Status sealed = CheckSealedDescription(dir, b.id); !sealed.ok()) {
+        info->clear_manifest();
+        info->set_damage(std::string(sealed.message()));
+        continue;
+      }
+    }
     // A description RocksDB could read whose manifest is not one: damaged
     // (none at all is a backup not taken by evenhand backup: incomplete).
     if (absl::IsDataLoss(manifest.status()) && !b.metadata.empty()) {

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/grpc_status.h"
 #include "base/logging.h"
 #include "base/small_file.h"
@@ -352,8 +353,10 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
                    " ms (signing the checkpoint: ", absl::ToInt64Milliseconds(signing), " ms)",
                    purged.empty()
                        ? std::string()
-                       : absl::StrCat("; deleted ", purged.size(),
-                                      " older backups (backup.keep=", options_.keep_backups, ")")));
+                       : absl::StrCat("; deleted ", purged.size() == 1 ? "backup " : "backups ",
+                                      absl::StrJoin(purged, ", "),
+                                      " (beyond the newest complete ones backup.keep=",
+                                      options_.keep_backups, " keeps, or incomplete)")));
   return absl::OkStatus();
 }
 

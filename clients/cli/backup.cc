@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "base/grpc_status.h"
 #include "clients/cli/backup_folder_check.h"
 #include "clients/cli/common.h"
@@ -107,8 +108,10 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
                                : "not included: restore it from where you keep it",
       info.purged_backup_ids().empty()
           ? ""
-          : absl::StrCat("  deleted      ", info.purged_backup_ids_size(),
-                         " older backups (backup.keep)\n")
+          : absl::StrCat("  deleted      ",
+                         info.purged_backup_ids_size() == 1 ? "backup " : "backups ",
+                         absl::StrJoin(info.purged_backup_ids(), ", "),
+                         ": beyond the newest complete ones backup.keep keeps, or incomplete\n")
                 .c_str(),
       Printable(info.dir()).c_str(), info.backup_id());
   if (!info.not_pruned().empty()) {

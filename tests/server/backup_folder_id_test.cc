@@ -7,10 +7,16 @@
 // folder.
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integrity/backup_seal.h"
+#include "integrity/backups.h"
 #include "tests/server/backup_fixture.h"
 #include "tests/testing/log_files.h"
 
@@ -144,6 +150,56 @@ TEST_F(BackupFolderIdTest, EvenHandPartsThroughALinkAreNamedAndRefused) {
   EXPECT_EQ(listed.exit_code, 1) << listed.output;
   EXPECT_THAT(listed.output, HasSubstr("warning: " + backups + "/evenhand (every backup"))
       << listed.output;
+}
+
+// A sealed backup's manifest removed from its description, or given a later
+// format's version, read INCOMPLETE (as a backup not taken by this
+// evenhand), so "the newest" became the one before it with nothing said
+// (re-probe). Its seal names the description it was taken with.
+TEST_F(BackupFolderIdTest, ASealedBackupsManifestRemovedOrOfALaterFormatIsDamage) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  AppendSome("b-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  ASSERT_TRUE(Backup(backups).complete());
+  // Backup 2: its manifest's line removed; backup 3: its version raised.
+  auto edit = [](const std::string& meta, bool remove) {
+    std::vector<std::string> lines = absl::StrSplit(ReadFile(meta), '\n');
+    std::vector<std::string> kept;
+    for (std::string& line : lines) {
+      if (absl::StartsWith(line, "metadata ")) {
+        if (remove) continue;
+        absl::StatusOr<v1::BackupManifest> manifest =
+            integrity::ParseManifest(absl::HexStringToBytes(line.substr(9)));
+        EXPECT_TRUE(manifest.ok()) << manifest.status();
+        manifest->set_format_version(integrity::kBackupFormatVersion + 1);
+        line = "metadata " + absl::BytesToHexString(integrity::ManifestJson(*manifest));
+      }
+      kept.push_back(line);
+    }
+    WriteFile(meta, absl::StrJoin(kept, "\n"));
+  };
+  edit(backups + "/meta/2", /*remove=*/true);
+  edit(backups + "/meta/3", /*remove=*/false);
+  const CliResult listed = RunCli({"restore", "--from=" + backups, "--list"});
+  EXPECT_THAT(listed.output,
+              HasSubstr("(" + backups + "/meta/2) is not the one it was sealed with"))
+      << listed.output;
+  EXPECT_THAT(listed.output,
+              HasSubstr("(" + backups + "/meta/3) is not the one it was sealed with"))
+      << listed.output;
+  EXPECT_EQ(RunCli({"restore", "--from=" + backups, "--list", "--check"}).exit_code, 1);
+  // "The newest" is not quietly backup 1: a restore is refused.
+  const CliResult restored =
+      RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
+  EXPECT_NE(restored.exit_code, 0) << restored.output;
+  EXPECT_THAT(restored.output, Not(HasSubstr("RESTORED"))) << restored.output;
+  // Backup 1, untouched, is restored when asked for.
+  EXPECT_EQ(
+      RunCli({"restore", "--from=" + backups, "--backup=1", "--to=" + dir_.Sub("one")}).exit_code,
+      0);
 }
 
 }  // namespace
