@@ -449,6 +449,14 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
     if (o.progress) o.progress(line);
   };
   EH_ASSIGN_OR_RETURN(v1::ListBackupsResponse folder, ReadBackupFolder(o.from));
+  // A restore reads only a folder whose files are its own: through a link
+  // it would read (and vouch for) what lives elsewhere.
+  if (!folder.folder_problem().empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("nothing restored: ", folder.folder_problem(),
+                     ". Mend the folder as that says (or copy it without links, cp -rL, if you "
+                     "trust what they point to), then restore again"));
+  }
   const v1::BackupInfo* chosen = nullptr;
   for (const v1::BackupInfo& b : folder.backups()) {
     if (o.backup_id == 0 || b.backup_id() == o.backup_id) chosen = &b;

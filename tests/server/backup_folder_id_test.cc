@@ -64,6 +64,13 @@ TEST_F(BackupFolderIdTest, AFolderIdRemovedOrReplacedRefusesTheNextBackupAndIsNa
   EXPECT_THAT(listed.output, AllOf(HasSubstr("warning: " + id_file), HasSubstr("is missing")))
       << listed.output;
   EXPECT_EQ(RunCli({"restore", "--from=" + backups, "--list", "--check"}).exit_code, 1);
+  const CliResult restored =
+      RunCli({"restore", "--from=" + backups, "--backup=1", "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(restored.exit_code, 4) << restored.output;
+  EXPECT_THAT(restored.output, AllOf(HasSubstr("nothing restored: " + id_file),
+                                     HasSubstr("is missing"), Not(HasSubstr("RESTORED"))))
+      << restored.output;
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
 
   // Put back as the refusal says: every backup complete again, and the
   // next one taken.
@@ -150,6 +157,11 @@ TEST_F(BackupFolderIdTest, EvenHandPartsThroughALinkAreNamedAndRefused) {
   EXPECT_EQ(listed.exit_code, 1) << listed.output;
   EXPECT_THAT(listed.output, HasSubstr("warning: " + backups + "/evenhand (every backup"))
       << listed.output;
+  const CliResult restored =
+      RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
+  EXPECT_EQ(restored.exit_code, 4) << restored.output;
+  EXPECT_THAT(restored.output, HasSubstr("nothing restored: " + backups + "/evenhand (every"))
+      << restored.output;
 }
 
 // A sealed backup's manifest removed from its description, or given a later
