@@ -392,6 +392,13 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     std::error_code ec;
     const std::string extras = BackupExtrasDir(dir, b.id);
     const bool journal = fs::exists(extras + "/checkpoints.jsonl", ec);
+    // Its own folder, not a link to another's Even Hand part (whose files
+    // would all read as regular files).
+    if (const fs::file_status st = fs::symlink_status(extras, ec);
+        fs::exists(st) && !fs::is_directory(st)) {
+      info->set_damage(absl::StrCat(extras, " is not a folder of its own (a link, or a file)"));
+      continue;
+    }
     // Read whole by a restore: a folder or a link to a device (which reads
     // for ever) is damage, never read.
     for (const char* name : {"/checkpoints.jsonl", "/signing-key.pem", "/manifest.json", "/seal"}) {

@@ -162,6 +162,16 @@ TEST_F(BackupFolderIdTest, EvenHandPartsThroughALinkAreNamedAndRefused) {
   EXPECT_EQ(restored.exit_code, 4) << restored.output;
   EXPECT_THAT(restored.output, HasSubstr("nothing restored: " + backups + "/evenhand (every"))
       << restored.output;
+
+  // One backup's part a link to a copy elsewhere: that backup is damaged.
+  fs::remove(backups + "/evenhand");
+  fs::create_directory(backups + "/evenhand");
+  fs::copy(elsewhere + "/folder", backups + "/evenhand/folder");
+  fs::create_directory_symlink(elsewhere + "/1", backups + "/evenhand/1");
+  const CliResult one = RunCli({"restore", "--from=" + backups, "--list"});
+  EXPECT_THAT(one.output, HasSubstr("DAMAGED (not restorable): " + backups +
+                                    "/evenhand/1 is not a folder of its own"))
+      << one.output;
 }
 
 // A sealed backup's manifest removed from its description, or given a later
