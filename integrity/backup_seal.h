@@ -33,13 +33,16 @@ namespace evenhand::integrity {
 std::string BackupSealStatement(absl::string_view log_id, absl::string_view folder_id, uint32_t id,
                                 absl::string_view description);
 
-// The id of the backup folder `dir` (`dir`/evenhand/folder: a UUID made by
-// its first backup), "" if it has none or it cannot be read (it is never
-// read through a link, nor waited on).
+// The id of the backup folder `dir` (`dir`/evenhand/folder: a UUID in
+// lowercase, as its first backup made it), "" if it has none or it cannot
+// be read (it is never read through a link, nor waited on).
 std::string BackupFolderId(const std::string& dir);
-// The folder's id, made (owner-only, never through a link) if it has none
-// yet. For the one taking a backup, holding the folder.
-absl::StatusOr<std::string> MakeBackupFolderId(const std::string& dir);
+// For the one taking a backup, holding the folder: the id its seal is to
+// name, read once (a file changed while the backup runs changes nothing of
+// it), and made (owner-only, never through a link) if the folder has none
+// and no backup in it is sealed. FailedPrecondition, saying why and what
+// to do, while BackupFolderIdProblem says something.
+absl::StatusOr<std::string> FolderIdForBackup(const std::string& dir);
 // The seal file: the statement, then "signature <base64>\n".
 std::string BackupSealFile(absl::string_view statement, absl::string_view signature);
 // OK if `dir`/evenhand/<id>/seal is this backup's: its statement names the

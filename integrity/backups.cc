@@ -269,6 +269,42 @@ std::string ExtrasDamage(const std::string& extras, const v1::BackupManifest& m)
 
 }  // namespace
 
+namespace {
+
+// For backup `id`, whose description holds no manifest (`none`) or one of
+// a later format: why that is a manifest removed or replaced, "" if it is
+// not known to be. A backup's Even Hand part is moved in only after RocksDB
+// has written the description with the manifest in it, so a part there
+// over a description without one lost it; its seal names the description
+// it was taken with; and its part's copy of the manifest is of this format.
+std::string ManifestRemovedOrReplaced(const std::string& dir, uint32_t id, bool none) {
+  if (absl::Status sealed = CheckSealedDescription(dir, id); !sealed.ok()) {
+    return std::string(sealed.message());
+  }
+  const std::string extras = BackupExtrasDir(dir, id);
+  std::error_code ec;
+  bool part = false;
+  for (const char* name : {"/checkpoints.jsonl", "/manifest.json", "/seal"}) {
+    part = part || fs::exists(fs::symlink_status(extras + name, ec));
+  }
+  if (!part) return "";
+  if (none) {
+    return absl::StrCat("its description (", dir, "/meta/", id,
+                        ") holds no Even Hand manifest, though its Even Hand part (", extras,
+                        ") is there, which a backup moves in only after the manifest is written: "
+                        "its manifest was removed");
+  }
+  std::string copy;
+  if (ReadSmallRegularFile(extras + "/manifest.json", 1 << 20, &copy) && ParseManifest(copy).ok()) {
+    return absl::StrCat("its description's manifest (", dir, "/meta/", id,
+                        ") is of a later format than its Even Hand part's copy (", extras,
+                        "/manifest.json), which this evenhand reads: it was replaced");
+  }
+  return "";
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir) {
   std::string irregular;
   absl::StatusOr<std::vector<storage::BackupSummary>> listed =
@@ -327,14 +363,19 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
     absl::StatusOr<v1::BackupManifest> manifest = ParseManifest(b.metadata);
     if (manifest.ok()) *info->mutable_manifest() = *std::move(manifest);
     // No manifest, or one of a later format, reads as a backup not taken by
-    // this evenhand (incomplete), unless it was sealed over another
-    // description: then its manifest was removed or replaced (re-probe).
+    // this evenhand (incomplete), unless what its Even Hand part holds says
+    // its manifest was removed or replaced (re-probe).
     if (b.metadata.empty() || (!manifest.ok() && !absl::IsDataLoss(manifest.status()))) {
-      if (absl::Status sealed = CheckSealedDescription(dir, b.id); !sealed.ok()) {
+      if (std::string why = ManifestRemovedOrReplaced(dir, b.id, b.metadata.empty());
+          !why.empty()) {
         info->clear_manifest();
-        info->set_damage(std::string(sealed.message()));
+        info->set_damage(std::move(why));
         continue;
       }
+      info->set_incomplete(
+          b.metadata.empty()
+              ? "its description holds no Even Hand manifest: it was not taken by evenhand backup"
+              : std::string(manifest.status().message()));
     }
     // A description RocksDB could read whose manifest is not one: damaged
     // (none at all is a backup not taken by evenhand backup: incomplete).
@@ -441,12 +482,17 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
       }
     }
     info->set_complete(manifest.ok() && journal);
+    if (manifest.ok() && !journal) {
+      info->set_incomplete(absl::StrCat("its Even Hand part (", extras,
+                                        ") is missing: a backup interrupted part way"));
+    }
   }
   // What is wrong may quote the folder's own file names and lines, which
   // can hold anything: valid UTF-8 (a protobuf string must be, or the reply
   // is not sent at all) and nothing a terminal would act on.
   for (v1::BackupInfo& b : *out.mutable_backups()) {
     if (!b.damage().empty()) b.set_damage(Printable(b.damage()));
+    if (!b.incomplete().empty()) b.set_incomplete(Printable(b.incomplete()));
   }
   return out;
 }
@@ -493,11 +539,8 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
   if (!chosen->complete()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "backup ", id, " in ", o.from, " is incomplete: ",
-        chosen->has_manifest() ? absl::StrCat(BackupExtrasDir(o.from, id), " is missing")
-                               : "it has no Even Hand manifest",
-        " (a backup interrupted part way, or a folder not written by evenhand backup). Restore "
-        "another with --backup=ID (evenhand restore --from=",
-        o.from, " --list)"));
+        chosen->incomplete().empty() ? "it has no Even Hand manifest" : chosen->incomplete(),
+        ". Restore another with --backup=ID (evenhand restore --from=", o.from, " --list)"));
   }
   RestoreResult result;
   result.backup_id = id;

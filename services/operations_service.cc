@@ -220,9 +220,9 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   // The folder's id is made once, by its first backup, and never again
   // while seals name one: a new id would leave every earlier backup
   // DAMAGED, and another folder's id would let its backups pass for these.
-  if (std::string why = integrity::BackupFolderIdProblem(dir); !why.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("no backup taken: ", why));
-  }
+  // Read once: the seal names the id as it was here, whatever happens to
+  // the file while the backup runs.
+  EH_ASSIGN_OR_RETURN(const std::string folder_id, integrity::FolderIdForBackup(dir));
   // A backup copies the log's files as they are: one damaged on disk would
   // be copied into a backup that no restore accepts, reported taken (and
   // counted by retention against the good ones). Damage already found
@@ -263,9 +263,6 @@ absl::Status OperationsService::TakeBackup(const std::string& dir, bool exclude_
   // evenhand/ too (create_directories made it with the umask's mode).
   EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(fs::path(pending).parent_path().string()));
   EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(pending));
-  // Seals name the folder: another folder's backup of the same id is not
-  // this one's (made by the first backup; checked above).
-  EH_ASSIGN_OR_RETURN(const std::string folder_id, integrity::MakeBackupFolderId(dir));
   EH_ASSIGN_OR_RETURN(std::vector<v1::SignedCheckpoint> signed_so_far, integrity_->Checkpoints());
   std::string journal;
   uint64_t journal_checkpoints = 0;

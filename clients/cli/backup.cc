@@ -38,7 +38,7 @@ void PrintBackup(const v1::BackupInfo& b) {
               !b.damage().empty() ? absl::StrCat("DAMAGED: ", b.damage()).c_str()
               : b.manifest_unsigned() && b.complete() ? "complete, manifest unsigned"
               : b.complete()                          ? "complete"
-                                                      : "INCOMPLETE",
+                             : absl::StrCat("INCOMPLETE: ", b.incomplete()).c_str(),
               // A damaged backup's manifest may be unknown: nothing said.
               !b.has_manifest()          ? ""
               : m.signing_key_included() ? "key included"

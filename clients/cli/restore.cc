@@ -54,8 +54,9 @@ int List(const RestoreFlags& flags) {
                 : b.manifest_unsigned() && b.complete()
                     ? "complete, manifest unsigned (taken by an older evenhand: restore it with "
                       "--allow-unsigned-manifest)"
-                : b.complete() ? "complete"
-                               : "INCOMPLETE (not restorable)");
+                : b.complete()
+                    ? "complete"
+                    : absl::StrCat("INCOMPLETE (not restorable): ", b.incomplete()).c_str());
   }
   std::fflush(stdout);
   WarnOfFolderProblem(*listed);
