@@ -29,20 +29,22 @@ std::string Mib(uint64_t bytes) {
   return absl::StrCat(absl::StrFormat("%.1f", static_cast<double>(bytes) / (1 << 20)), " MiB");
 }
 
+// One line per backup; its state last, since a damaged or incomplete
+// one's says why at whatever length.
 void PrintBackup(const v1::BackupInfo& b) {
   const v1::BackupManifest& m = b.manifest();
-  std::printf("%-6u %-22s %12s %12s  %-10s %s\n", b.backup_id(),
+  std::printf("%-6u %-22s %12s %12s  %-16s %s\n", b.backup_id(),
               m.has_started_at() ? FormatTimestamp(m.started_at()).c_str() : "?",
               absl::StrCat(m.checkpoint().checkpoint().tree_size()).c_str(),
               Mib(b.size_bytes()).c_str(),
+              // A damaged backup's manifest may be unknown: nothing said.
+              !b.has_manifest()          ? "-"
+              : m.signing_key_included() ? "included"
+                                         : "not included",
               !b.damage().empty() ? absl::StrCat("DAMAGED: ", b.damage()).c_str()
               : b.manifest_unsigned() && b.complete() ? "complete, manifest unsigned"
               : b.complete()                          ? "complete"
-                             : absl::StrCat("INCOMPLETE: ", b.incomplete()).c_str(),
-              // A damaged backup's manifest may be unknown: nothing said.
-              !b.has_manifest()          ? ""
-              : m.signing_key_included() ? "key included"
-                                         : "key not included");
+                             : absl::StrCat("INCOMPLETE: ", b.incomplete()).c_str());
 }
 
 int RunBackup(const Context& context, const BackupFlags& flags) {
@@ -71,9 +73,9 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
     if (flags.format == "json") {
       for (const v1::BackupInfo& b : response.backups()) std::printf("%s\n", ToJsonLine(b).c_str());
     } else {
-      std::printf("backups in %s\n%-6s %-22s %12s %12s  %-10s %s\n",
-                  Printable(response.dir()).c_str(), "ID", "TAKEN", "CHECKPOINT", "SIZE", "STATE",
-                  "SIGNING KEY");
+      std::printf("backups in %s\n%-6s %-22s %12s %12s  %-16s %s\n",
+                  Printable(response.dir()).c_str(), "ID", "TAKEN", "CHECKPOINT", "SIZE",
+                  "SIGNING KEY", "STATE");
       for (const v1::BackupInfo& b : response.backups()) PrintBackup(b);
     }
     std::fflush(stdout);

@@ -239,6 +239,14 @@ TEST_F(BackupFolderIdTest, ASealedBackupsManifestRemovedOrOfALaterFormatIsDamage
   EXPECT_THAT(unsealed.output, HasSubstr("INCOMPLETE (not restorable): its description holds no "
                                          "Even Hand manifest: it was not taken by evenhand backup"))
       << unsealed.output;
+  // The server's listing says so too, the reason last on its line.
+  const CliResult online =
+      RunCli({"--server=" + server_->address(), "backup", "--to=" + backups, "--list"});
+  EXPECT_THAT(online.output,
+              AllOf(HasSubstr("SIGNING KEY      STATE\n"),
+                    HasSubstr("  -                INCOMPLETE: its description holds no Even Hand "
+                              "manifest: it was not taken by evenhand backup\n")))
+      << online.output;
   const CliResult two =
       RunCli({"restore", "--from=" + backups, "--backup=2", "--to=" + dir_.Sub("two")});
   EXPECT_EQ(two.exit_code, 4) << two.output;
