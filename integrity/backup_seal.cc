@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -141,8 +142,7 @@ std::string PutBack(const std::string& path, const std::string& id) {
 // The folder's id as read once, and what is wrong with it ("" if nothing).
 struct FolderIdState {
   std::string id;
-  bool there = false;   // something is at evenhand/folder
-  bool sealed = false;  // some backup is sealed
+  bool there = false;  // something is at evenhand/folder
   std::string problem;
 };
 
@@ -173,7 +173,6 @@ FolderIdState InspectFolderId(const std::string& dir) {
     }
     const std::string seal_file = entry.path().string() + "/seal";
     if (!fs::exists(fs::symlink_status(seal_file, ec))) continue;  // an older backup
-    out.sealed = true;
     sealed[SealedFolderId(seal_file)].push_back(backup);
   }
   sealed.erase("");  // a seal that cannot be read: that backup's damage, said in the listing
@@ -230,7 +229,11 @@ FolderIdState InspectFolderId(const std::string& dir) {
 
 }  // namespace
 
-std::string BackupFolderIdProblem(const std::string& dir) { return InspectFolderId(dir).problem; }
+std::string BackupFolderIdProblem(const std::string& dir, std::string* id) {
+  FolderIdState state = InspectFolderId(dir);
+  if (id != nullptr) *id = std::move(state.id);
+  return state.problem;
+}
 
 absl::StatusOr<std::string> FolderIdForBackup(const std::string& dir) {
   const FolderIdState state = InspectFolderId(dir);

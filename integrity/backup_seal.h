@@ -72,7 +72,9 @@ absl::Status CheckSealedDescription(const std::string& dir, uint32_t id);
 // never taken while this says something: a new id would leave every
 // earlier backup DAMAGED for good, and a new seal under another folder's
 // id would make that folder's backups pass for this one's.
-std::string BackupFolderIdProblem(const std::string& dir);
+// `id`, if given, is set to the folder's id as read for this (as
+// BackupFolderId says).
+std::string BackupFolderIdProblem(const std::string& dir, std::string* id = nullptr);
 
 }  // namespace evenhand::integrity
 

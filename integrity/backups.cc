@@ -267,10 +267,6 @@ std::string ExtrasDamage(const std::string& extras, const v1::BackupManifest& m)
   return "";
 }
 
-}  // namespace
-
-namespace {
-
 // For backup `id`, whose description holds no manifest (`none`) or one of
 // a later format: why that is a manifest removed or replaced, "" if it is
 // not known to be. A backup's Even Hand part is moved in only after RocksDB
@@ -339,8 +335,10 @@ absl::StatusOr<v1::ListBackupsResponse> ReadBackupFolder(const std::string& dir)
         "is moved aside, and this listing rests on what could be read through it"));
   }
   // Read once: every seal names it.
-  const std::string folder_id = BackupFolderId(dir);
-  if (std::string why = BackupFolderIdProblem(dir); !why.empty()) problems.push_back(why);
+  std::string folder_id;
+  if (std::string why = BackupFolderIdProblem(dir, &folder_id); !why.empty()) {
+    problems.push_back(why);
+  }
   if (!problems.empty()) out.set_folder_problem(Printable(absl::StrJoin(problems, "; and ")));
   for (const storage::BackupSummary& b : backups) {
     v1::BackupInfo* info = out.add_backups();
