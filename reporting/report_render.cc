@@ -532,7 +532,15 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
   std::map<std::string, std::string> titles;  // rule id -> title
   for (const auto& rule : r.rules()) titles[rule.rule_id()] = rule.title();
   absl::StrAppend(&h, "<h2>Findings</h2>\n");
-  if (r.findings_size() == 0) {
+  if (r.findings_size() == 0 && IsSet(r.from()) &&
+      FromProtoTime(r.to()) <= FromProtoTime(r.from())) {
+    // Not "none found": nothing of the period had happened (outside probe).
+    absl::StrAppend(
+        &h,
+        "<p class=\"none\" id=\"no-findings\">The period had not begun at the "
+        "report's moment: nothing in it had happened, so nothing in it can yet be "
+        "found to break a rule. Only the obligations falling due in it are shown.</p>\n");
+  } else if (r.findings_size() == 0) {
     absl::StrAppend(&h, "<p class=\"none\" id=\"no-findings\">No rule of the protocol was found "
                         "broken in this period.</p>\n");
   } else {

@@ -30,8 +30,12 @@ namespace evenhand::reporting {
 // obligations_due_before. 4: the page names a period's bounds asked for as
 // times by their times (UK time, to the second, with the zone), not as the
 // days holding them; the CSV comment line says a period not begun, the end
-// asked for, and its moments to the nanosecond.
-inline constexpr uint32_t kLayoutVersion = 4;
+// asked for, and its moments to the nanosecond. 5: the evidence carries no
+// event id (random, it was the one part of a cited event a reader of
+// reports could not guess, and with it the log's hashes let it check
+// guesses at a value withheld from it: outside probe), and the page says a
+// period not begun is not begun instead of "no rule ... found broken".
+inline constexpr uint32_t kLayoutVersion = 5;
 
 // The layout `content` (a form of a report, as rendered, in `format`)
 // states: JSON's provenance.layout; the page's, in its provenance

@@ -296,7 +296,6 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
           position: 12
           stream_id: "briefing-B-1"
           type: "BriefingDelivered"
-          event_id: "e-12"
           occurred_at { seconds: 1764633600 }
           recorded_at { seconds: 1764633601 }
           source_system: "diary"
@@ -348,7 +347,7 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
           key_id: "a1b2c3d4e5f60718"
           rule_set_version: "sha256:0011223344556677"
           calendar_years: "2018-2028"
-          layout: 4
+          layout: 5
         }
         obligations_due_before { seconds: 1765497600 }
       )pb",
@@ -385,6 +384,12 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
         {"csv-groups", "189585f5acd23a27af07227f550dd2d661b2df800bd705043f88b3e6f226d5d6"},
         {"csv-findings", "2be8accc0d0189065c0de4be2008a02d6c441359c114b7181c60cfbc8e0924e1"},
         {"csv-access", "576d6a5f9833ed79a36fe89a9ba4c503f22d6ddbb9c102249c9709dadced050a"}}},
+      {5,
+       {{"html", "0a30b15902951a4a8d31c2f9917f8d9ea9e78b92eb6968e17727ef57f1c2ed0f"},
+        {"json", "8dfd1c7fbf85cf0f649f18963027baeb7b2efedb71f6cd7eb4533abc51f414b3"},
+        {"csv-groups", "3b0fe1d26aa010dd139a721f0f5ffab128de79c61e3b9cb69a9190ed84209eb0"},
+        {"csv-findings", "ce2d904224f92b23d5b555f0fb83fb369346c81bb88a39780eab04133b843d06"},
+        {"csv-access", "c511236403a4bf47bad6508b13535ecb75d9a17d3b2c2b47fd1cb220fb2d029a"}}},
   };
   ASSERT_TRUE(kPinned.contains(kLayoutVersion))
       << "layout " << kLayoutVersion << " has no pinned digests: add them";

@@ -427,6 +427,15 @@ TEST_F(SecurityTest, TheCommitteesReportCarriesNoConfidentialValue) {
   for (const char* planted : {kTopic, kNotes, kDisclosed}) {
     EXPECT_FALSE(absl::StrContains(text, planted)) << "the report carries \"" << planted << "\"";
   }
+  // Nor any cited event's id: with the rest of a cited event in its
+  // evidence, the log's hashes (a proof's, a signed report's checkpoint)
+  // let a reader check guesses at a value withheld from it; its random id
+  // is what it cannot guess (outside probe: "sibling" in 5,524 guesses).
+  ASSERT_GT(report->evidence_size(), 0);
+  for (const v1::EvidenceEvent& e : report->evidence()) {
+    EXPECT_EQ(e.event_id(), "") << "position " << e.position();
+    EXPECT_GT(e.position(), 0u);
+  }
   for (const std::string& secret : secrets) {
     // Short phrases ("no reply", "Other") occur in any report's own words.
     if (secret.size() < 12) continue;
