@@ -84,12 +84,17 @@ std::string FirstNamed(const google::protobuf::Message& m, const std::string& na
 
 int Withhold(const Grant& grant, const std::string& case_owner, v1::Event* event) {
   if (grant.values == Grant::Values::kFull) return 0;
+  // What a group said is confidential to that group, in whichever case it
+  // was recorded: a disclosure of labour's words recorded in green's
+  // briefing (where it happened) showed them to green (outside probe).
+  std::string owner = FirstNamed(event->payload(), "from_group_id");
+  if (owner.empty()) owner = case_owner;
   for (const std::string& g : grant.groups) {
-    if (!case_owner.empty() && g == case_owner) return 0;  // its own group's case
+    if (!owner.empty() && g == owner) return 0;  // its own group's
   }
   const std::string reason = absl::StrCat(
-      case_owner.empty() ? std::string("confidential (personal data or another case)")
-                         : absl::StrCat("confidential to group ", case_owner),
+      owner.empty() ? std::string("confidential (personal data or another case)")
+                    : absl::StrCat("confidential to group ", owner),
       "; read as ", grant.identity.principal,
       grant.groups.empty() ? "" : absl::StrCat(" (group ", absl::StrJoin(grant.groups, ", "), ")"));
   return Clear(event->mutable_payload(), "payload", [&](const std::string& path) {

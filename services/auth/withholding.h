@@ -3,7 +3,8 @@
 // Which payload fields are confidential is in the contract itself: the
 // `(evenhand.v1.confidential)` field option in events.proto. A value is
 // withheld from a reader unless the reader sees everything (an auditor), or
-// the event belongs to a case of the reader's own political group. A
+// the value is the reader's own political group's (its case's, or for what
+// a group said, the group that said it). A
 // withheld value is cleared from the payload and listed in Event.withheld
 // with its path and why, so the reader knows something was there.
 //
@@ -19,7 +20,10 @@
 namespace evenhand::services::auth {
 
 // Applies `grant` to `event`, whose case belongs to `case_owner` (a group id,
-// or "" for a case of no group). Returns how many values were withheld.
+// or "" for a case of no group). Its values are the case owner's, except a
+// disclosure's (GroupInformationDisclosed, also as an EventCorrected's
+// replacement): those are its originating group's (from_group_id),
+// whichever case it was recorded in. Returns how many values were withheld.
 int Withhold(const Grant& grant, const std::string& case_owner, v1::Event* event);
 
 // Whether a payload holds any confidential value (for tests and reports).

@@ -273,6 +273,60 @@ TEST_F(SecurityTest, AGroupReadsItsOwnConfidentialContentAndNoOtherGroups) {
   EXPECT_TRUE(recorded);
 }
 
+// What labour said, recorded in green's briefing (where it was disclosed to
+// green): green read labour's words in full there, and labour had them
+// withheld as "confidential to group green" (outside probe). A disclosure's
+// summary is its originating group's, whichever case holds it.
+TEST_F(SecurityTest, WhatAGroupSaidIsItsOwnInWhicheverCaseItIsRecorded) {
+  const std::string id = absl::StrCat("B-SEC-G-", NewUuid().substr(0, 8));
+  constexpr char kSaid[] = "Labour's words LABOUR-IN-GREEN-7741";
+  v1::Payload requested;
+  auto* r = requested.mutable_briefing_requested();
+  r->set_briefing_id(id);
+  r->set_group_id("green");
+  r->set_requested_by_member_id("green-1");
+  r->set_topic("Green's own topic GREEN-7742");
+  r->set_matter_id("depot-review");
+  r->set_routed_to_officer_id("o-ceo");
+  v1::Payload disclosed;
+  auto* g = disclosed.mutable_group_information_disclosed();
+  g->set_briefing_id(id);
+  g->set_from_group_id("labour");
+  g->set_to_group_id("green");
+  g->set_disclosed_by_officer_id("o-dir-place");
+  g->set_summary(kSaid);
+  const std::string stream = absl::StrCat("briefing-", id);
+  auto appended = Publish("committee-mgmt", "committee-mgmt", stream, {requested, disclosed});
+  ASSERT_TRUE(appended.ok()) << appended.status();
+
+  // Green reads its own case: its own topic whole, labour's words withheld.
+  v1::ReadStreamRequest read;
+  read.set_stream_id(stream);
+  std::string seen;
+  int withheld = 0;
+  absl::Status s = Log(As("green")).ReadStream(read, [&](const v1::RecordedEvent& e) {
+    seen += e.event().DebugString();
+    for (const v1::WithheldValue& w : e.event().withheld()) {
+      ++withheld;
+      EXPECT_EQ(w.path(), "payload.group_information_disclosed.summary");
+      EXPECT_TRUE(absl::StrContains(w.reason(), "confidential to group labour")) << w.reason();
+    }
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(absl::StrContains(seen, "GREEN-7742")) << seen;
+  EXPECT_FALSE(absl::StrContains(seen, "LABOUR-IN-GREEN-7741")) << seen;
+  EXPECT_EQ(withheld, 1);
+  // The auditor reads it all.
+  seen.clear();
+  s = Log(As("auditor")).ReadStream(read, [&](const v1::RecordedEvent& e) {
+    seen += e.event().DebugString();
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(absl::StrContains(seen, "LABOUR-IN-GREEN-7741")) << seen;
+}
+
 // A hash is of the whole event, withheld values included: green, which
 // reads labour's disclosure to it with the summary withheld, could hash the
 // event with each guess at the summary and compare with the event's leaf
