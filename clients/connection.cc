@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace evenhand::clients {
@@ -25,6 +27,42 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string&
   return text.str();
 }
 
+// A host:port address gRPC would take as it is but dial elsewhere: a port
+// over 65535 wraps (127.0.0.1:104651 reached port 39115, shown as typed),
+// and none dials port 0 (outside probe). gRPC's own target forms
+// (dns:///..., unix:..., ipv4:..., ipv6:...) are left to it.
+absl::Status CheckAddress(const std::string& a) {
+  const std::string what = absl::StrCat("--server (address, EVENHAND_SERVER) \"", a, "\"");
+  if (a.empty()) return absl::InvalidArgumentError(what + " is empty: give host:port");
+  if (absl::StrContains(a, "://")) return absl::OkStatus();
+  for (const char* scheme : {"unix:", "unix-abstract:", "ipv4:", "ipv6:", "dns:", "vsock:"}) {
+    if (absl::StartsWith(a, scheme)) return absl::OkStatus();
+  }
+  const size_t colon = a.rfind(':');
+  const size_t bracket = a.rfind(']');
+  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
+    return absl::InvalidArgumentError(
+        what + " has no port: give host:port (e.g. 127.0.0.1:50051, [::1]:50051)");
+  }
+  const std::string host = a.substr(0, colon);
+  const std::string port = a.substr(colon + 1);
+  if (host.empty()) {
+    return absl::InvalidArgumentError(what + " has no host: give host:port");
+  }
+  if (absl::StrContains(host, ':') && !(absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))) {
+    return absl::InvalidArgumentError(what +
+                                      ": an IPv6 address goes in brackets, e.g. [::1]:50051");
+  }
+  uint32_t number = 0;
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char ch) { return absl::ascii_isdigit(ch); }) ||
+      !absl::SimpleAtoi(port, &number) || number == 0 || number > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": \"", port, "\" is not a port number (1 to 65535)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Connection Connection::FromEnvironment() {
@@ -38,6 +76,7 @@ Connection Connection::FromEnvironment() {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Dial(const Connection& c) {
+  if (absl::Status address = CheckAddress(c.address); !address.ok()) return address;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
   if (c.keepalive > absl::ZeroDuration()) {

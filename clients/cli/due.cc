@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/grpc_status.h"
 #include "base/time_util.h"
@@ -18,6 +19,9 @@
 
 namespace evenhand::cli {
 namespace {
+
+// The widest --within: about ten years of working days.
+constexpr uint64_t kMaxWithin = 2600;
 
 struct DueFlags {
   std::string as_of;
@@ -150,8 +154,24 @@ void AddDue(Registry& r) {
       ->delimiter(',');
   cmd->add_option("--within", flags->within,
                   "only those due within N working days (listing: default all, at least 1; "
-                  "watching: default 5, 0 for on the due day)")
-      ->transform(Decimal());
+                  "watching: default 5, 0 for on the due day; at most 2600, ten years)")
+      ->transform(Decimal())
+      // Said before the number is read (CLI11 runs the transform added last
+      // first): 4294967296 was "Could not convert", and twenty digits "at
+      // most 18446744073709551615" (outside probe).
+      ->transform(CLI::Validator(
+          [](std::string& value) -> std::string {
+            const bool digits =
+                !value.empty() && std::all_of(value.begin(), value.end(),
+                                              [](char c) { return c >= '0' && c <= '9'; });
+            uint64_t days = 0;
+            if (digits && (!absl::SimpleAtoi(value, &days) || days > kMaxWithin)) {
+              return absl::StrCat("at most ", kMaxWithin, " working days (about ten years), not ",
+                                  value);
+            }
+            return "";
+          },
+          "WORKING DAYS"));
   cmd->add_flag("--watch", flags->watch,
                 "follow them: tell when one comes within --within working days of its "
                 "deadline, and when it is met or missed (until Ctrl-C)");

@@ -139,9 +139,14 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
         ReadLocalFile("--checkpoint", flags.checkpoint, kMaxSmallFileBytes, "saved checkpoint");
     if (!text.ok()) return FailLocal(text.status());
     v1::SignedCheckpoint c;
-    if (!google::protobuf::util::JsonStringToMessage(*text, &c).ok()) {
-      return FailUsage(absl::InvalidArgumentError(
-          absl::StrCat("--checkpoint: ", flags.checkpoint, " is not a saved checkpoint")));
+    // One with none of what a checkpoint is ("{}", say) is not one: it is
+    // no evidence against the log (outside probe: it was "another log").
+    if (!google::protobuf::util::JsonStringToMessage(*text, &c).ok() || !c.has_checkpoint() ||
+        c.signed_body().empty() || c.signature().empty() || c.checkpoint().log_id().empty()) {
+      return FailUsage(absl::InvalidArgumentError(absl::StrCat(
+          "--checkpoint: ", flags.checkpoint,
+          " is not a saved checkpoint (the JSON `evenhand checkpoint` prints: checkpoint, "
+          "signedBody, signature)")));
     }
     if (absl::Status s = integrity::VerifyCheckpoint(c, key); !s.ok()) {
       // Most often a checkpoint of another log, signed with its key: say so.

@@ -155,11 +155,13 @@ int RunVerifyReport(const VerifyReportFlags& flags) {
   if (!key.ok()) return FailLocal(key.status());
   LazyLog log(flags);
   const bool named = flags.files.size() > 1;
-  // Every file is checked; the exit code is the worst outcome: a file (or
-  // bundle) that could not be read (4), then one that could not be checked
-  // as asked (2), then one that was not verified (1).
+  // Every file is checked; the exit code is the worst outcome: a report
+  // that was not verified (1) above all, so that no unreadable file beside
+  // it hides it from a script that looks for 1 (outside probe); then a file
+  // (or bundle) that could not be read (4); then one that could not be
+  // checked as asked (2).
   auto rank = [](int c) {
-    return c == kOk ? 0 : c == kVerificationFailed ? 1 : c == kUsage ? 2 : 3;
+    return c == kOk ? 0 : c == kUsage ? 1 : c == kVerificationFailed ? 3 : 2;
   };
   int worst = kOk;
   size_t verified = 0;

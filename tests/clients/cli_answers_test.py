@@ -2,7 +2,9 @@
 """The `evenhand` command line says which moment it answers for, and answers
 what was asked (outside probe: `findings` never said its moment, `--case`
 with `--type` returned every event of the case, `tail --from` beyond the end
-gave an API field as advice, a stray comma in a list was dropped).
+gave an API field as advice, a stray comma in a list was dropped; later, a
+port over 65535 dialled another, and "{}" as a saved checkpoint was
+"another log").
 
   /usr/bin/python3 tests/clients/cli_answers_test.py --evenhandd PATH --evenhand PATH
 """
@@ -91,6 +93,36 @@ class CliAnswers(unittest.TestCase):
         self.assertIn("beyond the end of the log", r.stderr)
         self.assertIn("leave --from out to follow only new events", r.stderr)
         self.assertNotIn("from_end", r.stderr)
+
+    def test_an_address_that_would_dial_elsewhere_is_refused(self):
+        # A port over 65535 wrapped round (104651 reached 39115, shown as
+        # typed); none at all dialled port 0 (outside probe).
+        port = int(self.server.address.rsplit(":", 1)[1])
+        for address, says in ((f"127.0.0.1:{port + 65536}", "is not a port number (1 to 65535)"),
+                              ("127.0.0.1", "has no port"), ("127.0.0.1:0", "is not a port"),
+                              ("::1:50051", "goes in brackets"), (":50051", "has no host")):
+            r = subprocess.run([ARGS.evenhand, f"--server={address}", "status"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (address, r.stderr))
+            self.assertIn(says, r.stderr, address)
+            self.assertEqual(r.stdout, "", address)
+
+    def test_a_checkpoint_file_that_is_none_is_not_evidence_against_the_log(self):
+        # "{}" parsed as an empty checkpoint, "of log " (none): VERIFICATION
+        # FAILED, "another log" (outside probe).
+        for text in ("{}", '{"checkpoint": {}}'):
+            saved = os.path.join(self.tmp, "none.json")
+            with open(saved, "w") as f:
+                f.write(text)
+            r = self.cli("verify", "--server", f"--checkpoint={saved}", check=False)
+            self.assertEqual(r.returncode, 2, (text, r.stderr))
+            self.assertIn("is not a saved checkpoint", r.stderr)
+            self.assertNotIn("VERIFICATION FAILED", r.stderr)
+        # A real one verifies.
+        real = os.path.join(self.tmp, "real.json")
+        with open(real, "w") as f:
+            f.write(self.cli("checkpoint").stdout)
+        self.cli("verify", "--server", f"--checkpoint={real}")
 
 
 if __name__ == "__main__":

@@ -573,6 +573,7 @@ class EvenHandCli(unittest.TestCase):
                            (["replay", "--from-position=-3"], "decimal digits"),
                            (["read", "--all", "--from=-5"], "decimal digits"),
                            (["due", "--within=0"], "--within=0"),
+                           (["due", "--within=4294967296"], "at most 2600 working days"),
                            (["read", "--all", "--stream=s"], "give one"),
                            (["append", "--stream=s", "--type=BriefingRequested",
                              "--file=/nonexistent"], "give one"),

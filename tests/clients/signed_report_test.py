@@ -267,22 +267,29 @@ class SignedReports(unittest.TestCase):
         self.assertIn(f"report {good[1]}: VERIFIED", result.stdout)
         self.assertIn(f"VERIFICATION FAILED: {bad}: ", result.stderr)
         self.assertIn("2 of 3 reports verified", result.stdout)
-        # One missing: a file that cannot be read outranks a failed one (4).
+        # One missing: a failed one still decides (1), so that a script
+        # looking for 1 is not told 4 instead (outside probe); the missing
+        # one is named.
         missing = self.path("no-such-report.html")
         result = self.cli("verify-report", bad, missing, good[0], f"--pubkey={self.key}",
                           check=False)
-        self.assertEqual(result.returncode, 4)
+        self.assertEqual(result.returncode, 1)
         self.assertIn(f"cannot read {missing}: no such file", result.stderr)
         self.assertIn(f"report {good[0]}: VERIFIED", result.stdout)
         self.assertIn("1 of 3 reports verified", result.stdout)
         # The bundle is read once a report is verified: a changed report is
-        # refused (1) whatever the bundle; a missing one is then named (4).
+        # refused (1) whatever the bundle; a missing one is then named (4
+        # alone, 1 beside a failed one).
         result = self.cli("verify-report", bad, f"--pubkey={self.key}",
                           f"--bundle={self.path('no-such.ehb')}", check=False)
         self.assertEqual(result.returncode, 1, result.stderr)
-        result = self.cli("verify-report", bad, good[0], f"--pubkey={self.key}",
+        result = self.cli("verify-report", good[0], f"--pubkey={self.key}",
                           f"--bundle={self.path('no-such.ehb')}", check=False)
         self.assertEqual(result.returncode, 4, result.stderr)
+        self.assertIn("no-such.ehb", result.stderr)
+        result = self.cli("verify-report", bad, good[0], f"--pubkey={self.key}",
+                          f"--bundle={self.path('no-such.ehb')}", check=False)
+        self.assertEqual(result.returncode, 1, result.stderr)
         self.assertIn("no-such.ehb", result.stderr)
 
     def test_an_unsigned_file_is_not_a_signed_report(self):
