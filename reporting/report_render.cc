@@ -46,6 +46,15 @@ std::string DayTime(const google::protobuf::Timestamp& ts) {
   return s;
 }
 
+// DayTime with the zone ("25 Oct 2026 01:30 BST"): in the hour the clocks
+// go back, two events an hour apart read the same time without it (outside
+// probe).
+std::string DayTimeZoned(const google::protobuf::Timestamp& ts) {
+  std::string s = absl::FormatTime("%d %b %Y %H:%M %Z", FromProtoTime(ts), UkTimeZone());
+  if (!s.empty() && s[0] == '0') s.erase(0, 1);
+  return s;
+}
+
 // Whether `ts` is a midnight in the UK: a period's bound asked for as a
 // day (a period asked for in times is named by its times).
 bool IsUkMidnight(const google::protobuf::Timestamp& ts) {
@@ -611,9 +620,9 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
         "<tr id=\"event-%d\"><td>%d</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
         "<td class=\"text\">%s</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
         "<td class=\"text\">%s</td></tr>",
-        e.position(), e.position(), HtmlCell(e.summary()), Html(DayTime(e.occurred_at())),
+        e.position(), e.position(), HtmlCell(e.summary()), Html(DayTimeZoned(e.occurred_at())),
         HtmlCell(e.type()), HtmlCell(e.stream_id()), HtmlCell(e.source_system()),
-        Html(DayTime(e.recorded_at())));
+        Html(DayTimeZoned(e.recorded_at())));
   }
   absl::StrAppend(&h, "</tbody></table>\n");
 

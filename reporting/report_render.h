@@ -34,7 +34,8 @@ namespace evenhand::reporting {
 // event id (random, it was the one part of a cited event a reader of
 // reports could not guess, and with it the log's hashes let it check
 // guesses at a value withheld from it: outside probe), and the page says a
-// period not begun is not begun instead of "no rule ... found broken".
+// period not begun is not begun instead of "no rule ... found broken", and
+// its evidence's times with their zone (GMT or BST).
 inline constexpr uint32_t kLayoutVersion = 5;
 
 // The layout `content` (a form of a report, as rendered, in `format`)

@@ -174,18 +174,18 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& ts) {
 }
 
 CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
-                             const std::vector<std::string>& formats) {
+                             const std::vector<std::string>& formats, bool json_lines) {
   std::vector<std::string> allowed = formats;
   std::string help = absl::StrJoin(formats, ", ");
-  if (std::find(formats.begin(), formats.end(), "json") != formats.end()) {
+  if (json_lines && std::find(formats.begin(), formats.end(), "json") != formats.end()) {
     allowed.push_back("jsonl");
     help = absl::StrCat(help, " (jsonl is another name for json)");
   }
   return cmd->add_option("--format", *format, help)
       ->transform(AnyCase())
       ->transform(CLI::Validator(
-          [](std::string& value) {
-            if (value == "jsonl") value = "json";
+          [json_lines](std::string& value) {
+            if (json_lines && value == "jsonl") value = "json";
             return std::string();
           },
           "", "jsonl"))

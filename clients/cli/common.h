@@ -139,10 +139,11 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& ts);
 // people (a header row, times labelled occurred or recorded, hashes in full
 // lowercase hex) or "json" for programs, one object per line (JSON Lines) in
 // the API's proto3 JSON mapping (bytes base64, 64-bit integers as strings,
-// enums by name); "jsonl" is accepted as another name for "json". `report`
-// alone prints one JSON object.
+// enums by name); "jsonl" is accepted as another name for "json" where
+// `json_lines`. `report` alone prints one JSON object (the signed document,
+// over many lines), so it takes no "jsonl" (outside probe).
 CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
-                             const std::vector<std::string>& formats);
+                             const std::vector<std::string>& formats, bool json_lines = true);
 
 // Recorded events as a table (PrintEventHeader first, then a row each; with
 // `chain`, the event's chain hash ends the row) or as JSON Lines.

@@ -208,7 +208,8 @@ void AddReport(Registry& r) {
       "log's key; with --offline, recomputed from an exported bundle of the whole log",
       [flags](const Context& c) { return RunReport(c, *flags); });
   AddPeriodFlags(cmd, &flags->period);
-  flags->format_given = AddFormatOption(cmd, &flags->format, {"html", "json", "csv"});
+  flags->format_given =
+      AddFormatOption(cmd, &flags->format, {"html", "json", "csv"}, /*json_lines=*/false);
   cmd->add_option("--table", flags->table,
                   "with csv: groups (the default), findings or access")
       ->transform(AnyCase())

@@ -107,6 +107,12 @@ class CliAnswers(unittest.TestCase):
             self.assertIn(says, r.stderr, address)
             self.assertEqual(r.stdout, "", address)
 
+    def test_a_report_is_one_json_document_not_json_lines(self):
+        r = self.cli("report", "--format=jsonl", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--format", r.stderr)
+        self.assertIn("jsonl", self.cli("findings", "--help").stdout)
+
     def test_a_checkpoint_file_that_is_none_is_not_evidence_against_the_log(self):
         # "{}" parsed as an empty checkpoint, "of log " (none): VERIFICATION
         # FAILED, "another log" (outside probe).

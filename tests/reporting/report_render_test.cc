@@ -385,7 +385,7 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
         {"csv-findings", "2be8accc0d0189065c0de4be2008a02d6c441359c114b7181c60cfbc8e0924e1"},
         {"csv-access", "576d6a5f9833ed79a36fe89a9ba4c503f22d6ddbb9c102249c9709dadced050a"}}},
       {5,
-       {{"html", "0a30b15902951a4a8d31c2f9917f8d9ea9e78b92eb6968e17727ef57f1c2ed0f"},
+       {{"html", "4da00b1c7f236ef4f25118b2d4b1c6e6e5f69f7c121629c4815a58c3187a8d31"},
         {"json", "8dfd1c7fbf85cf0f649f18963027baeb7b2efedb71f6cd7eb4533abc51f414b3"},
         {"csv-groups", "3b0fe1d26aa010dd139a721f0f5ffab128de79c61e3b9cb69a9190ed84209eb0"},
         {"csv-findings", "ce2d904224f92b23d5b555f0fb83fb369346c81bb88a39780eab04133b843d06"},
