@@ -59,7 +59,7 @@ void AddCheckpoint(Registry& r) {
       r.Add("checkpoint",
             "fetch the latest signed checkpoint: JSON to keep for later verification, or a table",
             [flags](const Context& c) { return RunCheckpoint(c, *flags); });
-  cmd->add_option("--output,-o", flags->output, "write to this file");
+  cmd->add_option("--output,-o", flags->output, "write to this file")->check(OutputFileName());
   AddFormatOption(cmd, &flags->format, {"json", "table"});
 }
 

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -193,6 +195,20 @@ CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
       ->capture_default_str();
 }
 
+CLI::Validator OutputFileName() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        if (value.empty() || value == "=")
+          return "needs a file name (or - for the standard output)";
+        if (value[0] == '=') {
+          return absl::StrCat("\"", value, "\" begins with \"=\": write -o ", value.substr(1),
+                              " or --output=", value.substr(1));
+        }
+        return "";
+      },
+      "FILE");
+}
+
 CLI::Validator AnyCase() {
   return CLI::Validator(
       [](std::string& value) {
@@ -236,10 +252,15 @@ absl::Status WriteOutput(const std::string& path, const std::string& text, absl:
     return absl::OkStatus();
   }
   EH_RETURN_IF_ERROR(CheckWritablePath(flag, path));
+  errno = 0;
   std::ofstream out(path, std::ios::binary);
   out << text;
   out.close();
-  if (!out) return absl::PermissionDeniedError(absl::StrCat(flag, ": cannot write ", path));
+  if (!out) {
+    return absl::PermissionDeniedError(absl::StrCat(flag, ": cannot write ", path,
+                                                    errno != 0 ? ": " : "",
+                                                    errno != 0 ? std::strerror(errno) : ""));
+  }
   std::fprintf(stderr, "evenhand: wrote %s\n", path.c_str());
   return absl::OkStatus();
 }

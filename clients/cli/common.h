@@ -166,6 +166,11 @@ CLI::Option* AddProgressOption(CLI::App* cmd, std::string* mode);
 // (formats, tables, modes, expected states) are taken in any case.
 CLI::Validator AnyCase();
 
+// An --output/-o file name as given: not empty ("-o ''" wrote to stdout
+// while "--output=" was refused), and not one "-o=name" made ("=name":
+// a short option takes its value after a space). Outside probe.
+CLI::Validator OutputFileName();
+
 // A one-line progress bar on stderr, for long replays and verifications.
 class ProgressBar {
  public:

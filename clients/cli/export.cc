@@ -72,7 +72,9 @@ void AddExport(Registry& r) {
       [flags](const Context& c) { return RunExport(c, *flags); });
   AddFilterFlags(cmd, &flags->filter);
   cmd->add_option("--description", flags->description, "what the bundle is for");
-  cmd->add_option("--output,-o", flags->output, "the bundle file")->required();
+  cmd->add_option("--output,-o", flags->output, "the bundle file")
+      ->required()
+      ->check(OutputFileName());
   cmd->add_flag("--allow-empty", flags->allow_empty,
                 "write the bundle even if the filter selects no event");
   AddProgressOption(cmd, &flags->progress);

@@ -27,7 +27,7 @@ void AddPubkey(Registry& r) {
   auto output = std::make_shared<std::string>();
   CLI::App* cmd = r.Add("pubkey", "print the log's public key (PEM) that signs checkpoints",
                         [output](const Context& c) { return RunPubkey(c, *output); });
-  cmd->add_option("--output,-o", *output, "write to this file");
+  cmd->add_option("--output,-o", *output, "write to this file")->check(OutputFileName());
 }
 
 }  // namespace evenhand::cli

@@ -214,7 +214,8 @@ void AddReport(Registry& r) {
                   "with csv: groups (the default), findings or access")
       ->transform(AnyCase())
       ->check(CLI::IsMember({"groups", "findings", "access"}));
-  cmd->add_option("--output,-o", flags->output, "write to this file (default stdout)");
+  cmd->add_option("--output,-o", flags->output, "write to this file (default stdout)")
+      ->check(OutputFileName());
   cmd->add_option("--offline", flags->offline,
                   "recompute the report from this bundle of the whole log (evenhand export), "
                   "without a server");

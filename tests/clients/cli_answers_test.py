@@ -113,6 +113,17 @@ class CliAnswers(unittest.TestCase):
         self.assertIn("--format", r.stderr)
         self.assertIn("jsonl", self.cli("findings", "--help").stdout)
 
+    def test_an_output_file_name_is_a_file_name(self):
+        # "-o=q.html" wrote a file named "=q.html"; -o "" wrote to stdout.
+        for args, says in ((["report", "-o=q.html"], "write -o q.html or --output=q.html"),
+                           (["report", "-o", ""], "needs a file name"),
+                           (["pubkey", "-o", ""], "needs a file name"),
+                           (["checkpoint", "-o=c.json"], "write -o c.json")):
+            r = self.cli(*args, check=False)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(says, r.stderr, args)
+            self.assertFalse(os.path.exists("=q.html"))
+
     def test_a_checkpoint_file_that_is_none_is_not_evidence_against_the_log(self):
         # "{}" parsed as an empty checkpoint, "of log " (none): VERIFICATION
         # FAILED, "another log" (outside probe).
