@@ -80,6 +80,15 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
                  "security.principals, a person's token subject, or certificate:<name> for a "
                  "certificate no principal lists (principals with no reads have no records)\n",
                  flags.principal.c_str());
+  } else if (shown == 0 && (!flags.method.empty() || flags.denied_only)) {
+    const std::string what = absl::StrCat(
+        flags.denied_only ? " refused" : "",
+        flags.method.empty() ? ""
+                             : absl::StrCat(" for a method containing \"", flags.method, "\""));
+    std::fprintf(stderr,
+                 "evenhand: none%s in the period: methods are named as the server records them, "
+                 "e.g. evenhand.v1.Audit/Export (--method matches any part, in any case)\n",
+                 Printable(what).c_str());
   }
   return kOk;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/quoted.h"
 #include "base/status_macros.h"
 #include "clients/cli/common.h"
@@ -102,6 +103,15 @@ int RunRead(const Context& context, const ReadFlags& flags) {
     for (const auto& t : flags.types) request.mutable_filter()->add_event_types(t);
     for (const auto& p : flags.prefixes) request.mutable_filter()->add_stream_prefixes(p);
     status = client.ReadAll(request, print_first);
+    // Nothing printed is otherwise an empty log (outside probe: a prefix
+    // that matched nothing said nothing).
+    if (status.ok() && printed == 0 && !From(flags) &&
+        (!flags.types.empty() || !flags.prefixes.empty())) {
+      std::fprintf(
+          stderr, "evenhand: no event in the log matched%s%s%s%s\n",
+          flags.types.empty() ? "" : " --type=", absl::StrJoin(flags.types, ",").c_str(),
+          flags.prefixes.empty() ? "" : " --prefix=", absl::StrJoin(flags.prefixes, ",").c_str());
+    }
   } else {
     v1::ReadStreamRequest request;
     request.set_stream_id(flags.stream);

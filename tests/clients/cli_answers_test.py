@@ -113,6 +113,13 @@ class CliAnswers(unittest.TestCase):
         self.assertIn("--format", r.stderr)
         self.assertIn("jsonl", self.cli("findings", "--help").stdout)
 
+    def test_a_filter_that_matches_nothing_says_so(self):
+        r = self.cli("read", "--all", "--prefix=zzz-none")
+        self.assertEqual(r.stdout, "")
+        self.assertIn("no event in the log matched --prefix=zzz-none", r.stderr)
+        r = self.cli("access", "--method=NoSuchMethod")
+        self.assertIn('none for a method containing "NoSuchMethod" in the period', r.stderr)
+
     def test_an_output_file_name_is_a_file_name(self):
         # "-o=q.html" wrote a file named "=q.html"; -o "" wrote to stdout.
         for args, says in ((["report", "-o=q.html"], "write -o q.html or --output=q.html"),
