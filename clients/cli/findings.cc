@@ -67,8 +67,15 @@ int RunFindings(const Context& context, const FindingsFlags& flags) {
   // Which moment this answers, as due and report say theirs (on stderr, so
   // that JSON lines stay JSON lines): asked again as of this position, it
   // is the same answer.
-  std::fprintf(stderr, "evenhand: %d finding(s) as of position %llu\n", response->findings_size(),
-               static_cast<unsigned long long>(response->as_of_position()));
+  // A period that begins later (the server answers one within the day
+  // ahead) has no finding yet: said, not left to read as "none broken"
+  // (outside probe).
+  const bool not_begun = flags.period.as_of.empty() && report->has_from() &&
+                         FromProtoTime(report->from()) > absl::Now();
+  std::fprintf(
+      stderr, "evenhand: %d finding(s) as of position %llu%s\n", response->findings_size(),
+      static_cast<unsigned long long>(response->as_of_position()),
+      not_begun ? " (the period asked for has not begun: nothing in it has happened yet)" : "");
   return kOk;
 }
 

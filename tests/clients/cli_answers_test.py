@@ -113,6 +113,15 @@ class CliAnswers(unittest.TestCase):
         self.assertIn("--format", r.stderr)
         self.assertIn("jsonl", self.cli("findings", "--help").stdout)
 
+    def test_findings_of_a_period_not_begun_say_so(self):
+        import datetime
+        tomorrow = (datetime.datetime.now(datetime.timezone.utc)
+                    + datetime.timedelta(hours=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        r = self.cli("findings", f"--from={tomorrow}")
+        self.assertIn("0 finding(s)", r.stderr)
+        self.assertIn("the period asked for has not begun", r.stderr)
+        self.assertNotIn("has not begun", self.cli("findings").stderr)
+
     def test_a_filter_that_matches_nothing_says_so(self):
         r = self.cli("read", "--all", "--prefix=zzz-none")
         self.assertEqual(r.stdout, "")
