@@ -97,11 +97,47 @@ int Withhold(const Grant& grant, const std::string& case_owner, v1::Event* event
                     : absl::StrCat("confidential to group ", owner),
       "; read as ", grant.identity.principal,
       grant.groups.empty() ? "" : absl::StrCat(" (group ", absl::StrJoin(grant.groups, ", "), ")"));
-  return Clear(event->mutable_payload(), "payload", [&](const std::string& path) {
+  const int n = Clear(event->mutable_payload(), "payload", [&](const std::string& path) {
     v1::WithheldValue* w = event->add_withheld();
     w->set_path(path);
     w->set_reason(reason);
   });
+  // Ids a reader without the value could use, with any hash of the log
+  // covering the event (a proof another principal fetched, say), to check
+  // guesses at the value: the event's own and its correlation id (often
+  // the first event's id), and in any event read outside the reader's own
+  // group, the ids it names of others (outside probe: a group's replay and
+  // the monitoring principal's proof recovered a summary together). The
+  // position still finds each event; an auditor reads them whole.
+  auto withhold_id = [&](const std::string& path, const char* why) {
+    v1::WithheldValue* w = event->add_withheld();
+    w->set_path(path);
+    w->set_reason(absl::StrCat(why, "; read as ", grant.identity.principal));
+  };
+  constexpr char kOwn[] =
+      "an event read with a value withheld comes without its ids, which with the log's hashes "
+      "would confirm guesses at the value";
+  if (n > 0 && !event->event_id().empty()) {
+    event->clear_event_id();
+    withhold_id("event_id", kOwn);
+  }
+  if (n > 0 && !event->correlation_id().empty()) {
+    event->clear_correlation_id();
+    withhold_id("correlation_id", kOwn);
+  }
+  constexpr char kOthers[] =
+      "another event's id, withheld outside the reader's own group's cases (that event may hold "
+      "a value withheld from it)";
+  if (!event->causation_id().empty()) {
+    event->clear_causation_id();
+    withhold_id("causation_id", kOthers);
+  }
+  if (event->payload().has_event_corrected() &&
+      !event->payload().event_corrected().corrected_event_id().empty()) {
+    event->mutable_payload()->mutable_event_corrected()->clear_corrected_event_id();
+    withhold_id("payload.event_corrected.corrected_event_id", kOthers);
+  }
+  return n;
 }
 
 bool HasConfidentialValue(const v1::Payload& payload) { return Any(payload); }

@@ -249,13 +249,18 @@ TEST_F(SecurityTest, AGroupReadsItsOwnConfidentialContentAndNoOtherGroups) {
                   EXPECT_TRUE(e.event().event().payload().has_group_information_disclosed())
                       << text;
                   disclosure = true;
-                  EXPECT_EQ(e.event().event().withheld_size(), 1) << text;
-                  if (e.event().event().withheld_size() == 1) {
-                    EXPECT_EQ(e.event().event().withheld(0).path(),
-                              "payload.group_information_disclosed.summary");
-                    EXPECT_TRUE(
-                        absl::StrContains(e.event().event().withheld(0).reason(), "group labour"));
-                  }
+                  // The summary, and the event's id: with the id, a proof
+                  // another principal fetched would check guesses at the
+                  // summary (outside probe: green's replay and monitoring's
+                  // proof together recovered one).
+                  EXPECT_EQ(e.event().event().withheld_size(), 2) << text;
+                  if (e.event().event().withheld_size() < 2) return true;
+                  EXPECT_EQ(e.event().event().withheld(0).path(),
+                            "payload.group_information_disclosed.summary");
+                  EXPECT_TRUE(
+                      absl::StrContains(e.event().event().withheld(0).reason(), "group labour"));
+                  EXPECT_EQ(e.event().event().withheld(1).path(), "event_id");
+                  EXPECT_EQ(e.event().event().event_id(), "") << text;
                 }
                 return true;
               },
@@ -307,6 +312,10 @@ TEST_F(SecurityTest, WhatAGroupSaidIsItsOwnInWhicheverCaseItIsRecorded) {
   absl::Status s = Log(As("green")).ReadStream(read, [&](const v1::RecordedEvent& e) {
     seen += e.event().DebugString();
     for (const v1::WithheldValue& w : e.event().withheld()) {
+      if (w.path() == "event_id") {
+        EXPECT_EQ(e.event().event_id(), "");
+        continue;
+      }
       ++withheld;
       EXPECT_EQ(w.path(), "payload.group_information_disclosed.summary");
       EXPECT_TRUE(absl::StrContains(w.reason(), "confidential to group labour")) << w.reason();
@@ -325,6 +334,82 @@ TEST_F(SecurityTest, WhatAGroupSaidIsItsOwnInWhicheverCaseItIsRecorded) {
   });
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_TRUE(absl::StrContains(seen, "LABOUR-IN-GREEN-7741")) << seen;
+}
+
+// An event read with a value withheld comes without its ids, and one read
+// outside the reader's own group's cases without the ids it names of
+// others: with an id, a proof fetched by any other principal (monitoring,
+// the committee) would check guesses at the value (outside probe: green's
+// replay and monitoring's proof together recovered labour's summary).
+TEST_F(SecurityTest, AGroupReadsNoIdOfAnEventWhoseValueIsWithheldFromIt) {
+  const std::string id = absl::StrCat("B-SEC-C-", NewUuid().substr(0, 8));
+  v1::Payload requested;
+  auto* r = requested.mutable_briefing_requested();
+  r->set_briefing_id(id);
+  r->set_group_id("labour");
+  r->set_requested_by_member_id("labour-1");
+  r->set_topic("Labour's topic LABOUR-7751");
+  r->set_matter_id("depot-review");
+  r->set_routed_to_officer_id("o-ceo");
+  v1::Payload disclosed;
+  auto* g = disclosed.mutable_group_information_disclosed();
+  g->set_briefing_id(id);
+  g->set_from_group_id("labour");
+  g->set_to_group_id("green");
+  g->set_disclosed_by_officer_id("o-dir-place");
+  g->set_summary("What labour said LABOUR-7752");
+  const std::string stream = absl::StrCat("briefing-", id);
+  ASSERT_TRUE(Publish("committee-mgmt", "committee-mgmt", stream, {requested, disclosed}).ok());
+  // The disclosure's id, as the auditor reads it; then a correction of it.
+  v1::ReadStreamRequest read;
+  read.set_stream_id(stream);
+  std::string disclosure_id;
+  ASSERT_TRUE(Log(As("auditor"))
+                  .ReadStream(read,
+                              [&](const v1::RecordedEvent& e) {
+                                if (e.event().payload().has_group_information_disclosed()) {
+                                  disclosure_id = e.event().event_id();
+                                }
+                                return true;
+                              })
+                  .ok());
+  ASSERT_FALSE(disclosure_id.empty());
+  v1::Payload corrected;
+  corrected.mutable_event_corrected()->set_corrected_event_id(disclosure_id);
+  corrected.mutable_event_corrected()->set_reason("the summary was mistyped");
+  *corrected.mutable_event_corrected()->mutable_replacement() = disclosed;
+  corrected.mutable_event_corrected()
+      ->mutable_replacement()
+      ->mutable_group_information_disclosed()
+      ->set_summary("What labour said LABOUR-7753");
+  ASSERT_TRUE(Publish("committee-mgmt", "committee-mgmt", stream, {corrected}).ok());
+
+  v1::ReplayRequest replay;
+  int seen = 0;
+  absl::Status s =
+      Audit(As("green"))
+          .Replay(
+              replay,
+              [&](const v1::AuditedEvent& e) {
+                const v1::Event& event = e.event().event();
+                if (event.stream_id() != stream) return true;
+                ++seen;
+                const std::string text = event.DebugString();
+                EXPECT_FALSE(absl::StrContains(text, disclosure_id)) << text;
+                EXPECT_FALSE(absl::StrContains(text, "LABOUR-775")) << text;
+                EXPECT_EQ(event.event_id(), "") << text;
+                std::set<std::string> paths;
+                for (const v1::WithheldValue& w : event.withheld()) paths.insert(w.path());
+                EXPECT_TRUE(paths.contains("event_id")) << text;
+                if (event.payload().has_event_corrected()) {
+                  EXPECT_TRUE(paths.contains("payload.event_corrected.corrected_event_id")) << text;
+                  EXPECT_GT(event.payload().event_corrected().corrected_position(), 0u) << text;
+                }
+                return true;
+              },
+              [](uint64_t, uint64_t) {});
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(seen, 2) << "green's replay holds the disclosure to it and its correction";
 }
 
 // A hash is of the whole event, withheld values included: green, which
