@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/uuid.h"
 #include "demo/demo_council.h"
 
 namespace evenhand::server {
@@ -53,6 +54,11 @@ absl::StatusOr<size_t> LoadDemo(storage::EventStore* store, const services::Appe
   InFlight in_flight;
   size_t events = 0;
   for (demo::StreamAppend& append : demo::DemoCouncil(now)) {
+    // Random ids, as a council's systems give theirs (docs/INTEGRATING.md):
+    // the generator's are derived from its public seed, and a reader of
+    // reports who knows a cited event's id can check guesses at a value
+    // withheld from it against the log's hashes (outside probe).
+    for (v1::Event& e : append.events) e.set_event_id(NewUuid());
     storage::ExpectedRevision expected = storage::ExpectedRevision::Any();
     std::vector<v1::Event> prepared = append.events;
     absl::Status s = services::PrepareAppend(limits, validator, now, append.stream_id, &prepared,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,13 +31,15 @@ std::unique_ptr<storage::EventStore> OpenStore(const std::string& dir) {
   return store.ok() ? *std::move(store) : nullptr;
 }
 
-// Every event of the log, as stored, apart from when it was recorded.
+// Every event of the log, as stored, apart from when it was recorded and
+// its id (random at each load).
 std::vector<std::string> Events(const storage::EventStore& store) {
   std::vector<std::string> events;
   absl::Status s = store.ReadAll(std::nullopt, storage::Direction::kForwards, UINT64_MAX,
                                  storage::ReadFilter(), [&](const storage::EventPtr& e) {
                                    v1::Event event = e->event();
                                    event.clear_recorded_at();
+                                   event.clear_event_id();
                                    EXPECT_EQ(e->position(), events.size() + 1);
                                    events.push_back(event.SerializeAsString());
                                    return true;
@@ -74,6 +77,22 @@ TEST(DemoLoaderTest, TheLogIsTheOneAOneAtATimeLoadLeaves) {
 
   EXPECT_EQ(*loaded, events);
   EXPECT_GT(events, 2000u);
+  // Its ids are random, not the generator's (derived from a public seed).
+  std::set<std::string> ids;
+  std::set<std::string> generated;
+  for (const demo::StreamAppend& append : demo::DemoCouncil(now)) {
+    for (const v1::Event& e : append.events) generated.insert(e.event_id());
+  }
+  ASSERT_TRUE(pipelined
+                  ->ReadAll(std::nullopt, storage::Direction::kForwards, UINT64_MAX,
+                            storage::ReadFilter(),
+                            [&](const storage::EventPtr& e) {
+                              EXPECT_FALSE(generated.contains(e->event().event_id()));
+                              ids.insert(e->event().event_id());
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(ids.size(), events);
   const std::vector<std::string> got = Events(*pipelined);
   const std::vector<std::string> want = Events(*one_at_a_time);
   ASSERT_EQ(got.size(), want.size());
