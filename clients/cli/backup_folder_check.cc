@@ -16,8 +16,9 @@ std::string BackupFolderProblem(const v1::ListBackupsResponse& listed) {
                         newest.damage());
   }
   if (!newest.complete()) {
-    return absl::StrCat("the newest backup, ", newest.backup_id(),
-                        ", is incomplete (interrupted part way): it cannot be restored");
+    return absl::StrCat("the newest backup, ", newest.backup_id(), ", is incomplete (",
+                        newest.incomplete().empty() ? "interrupted part way" : newest.incomplete(),
+                        "): it cannot be restored");
   }
   if (newest.manifest_unsigned()) {
     return absl::StrCat("the newest backup, ", newest.backup_id(),
@@ -27,6 +28,17 @@ std::string BackupFolderProblem(const v1::ListBackupsResponse& listed) {
     if (!b.damage().empty()) {
       return absl::StrCat("backup ", b.backup_id(), " is damaged (", b.damage(),
                           "): no older backup is deleted while it is there");
+    }
+    // evenhand backup always writes a manifest: a backup without one in
+    // its folder was made some other way, or had it stripped (with its
+    // Even Hand part removed, nothing else tells: re-probe), and retention
+    // never deletes it.
+    if (!b.complete() && !b.has_manifest()) {
+      return absl::StrCat("backup ", b.backup_id(), " is incomplete (",
+                          b.incomplete().empty() ? "it has no Even Hand manifest" : b.incomplete(),
+                          "): every backup evenhand takes has one; look at it, then move its "
+                          "meta/",
+                          b.backup_id(), " and private/", b.backup_id(), " aside");
     }
   }
   return "";

@@ -258,6 +258,18 @@ TEST_F(BackupFolderIdTest, ASealedBackupsManifestRemovedOrOfALaterFormatIsDamage
   EXPECT_EQ(
       RunCli({"restore", "--from=" + backups, "--backup=1", "--to=" + dir_.Sub("one")}).exit_code,
       0);
+  // Backup 2 fails a check even with a newer backup complete: evenhand
+  // writes a manifest into every backup, and retention never deletes one
+  // without (re-probe: with its Even Hand part gone, nothing else told).
+  fs::remove_all(backups + "/evenhand/3");
+  fs::remove_all(backups + "/private/3");
+  fs::remove(backups + "/meta/3");
+  ASSERT_TRUE(Backup(backups).complete());
+  const CliResult check = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+  EXPECT_EQ(check.exit_code, 1) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("backup 2 is incomplete (its description holds no Even "
+                                      "Hand manifest"))
+      << check.output;
 }
 
 // The id as a backup writes it: in lowercase (an uppercase one read as
