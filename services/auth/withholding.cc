@@ -82,8 +82,53 @@ std::string FirstNamed(const google::protobuf::Message& m, const std::string& na
 
 }  // namespace
 
+namespace {
+
+// Clears every event id `event` carries or names (its own, its correlation
+// and causation ids, a correction's corrected_event_id), each listed in
+// Event.withheld. A reader who is not shown every value gets none: ids are
+// references, and one that names an event holding a value withheld from
+// the reader, seen anywhere (a later event's causation id in the reader's
+// own case, an offer caused by another group's request), gives it what it
+// cannot guess of that event. With the rest of the event (its own read, a
+// report's evidence) and any hash covering it (a proof another principal
+// fetched), it could check guesses at the value (outside probe and two
+// re-probes). Positions still find every event (a correction keeps
+// corrected_position); an auditor reads ids whole.
+void WithholdIds(const Grant& grant, v1::Event* event) {
+  const std::string reason = absl::StrCat(
+      "event ids are shown only to a reader shown every value (find events by position); read "
+      "as ",
+      grant.identity.principal);
+  auto withheld = [&](const char* path) {
+    v1::WithheldValue* w = event->add_withheld();
+    w->set_path(path);
+    w->set_reason(reason);
+  };
+  if (!event->event_id().empty()) {
+    event->clear_event_id();
+    withheld("event_id");
+  }
+  if (!event->correlation_id().empty()) {
+    event->clear_correlation_id();
+    withheld("correlation_id");
+  }
+  if (!event->causation_id().empty()) {
+    event->clear_causation_id();
+    withheld("causation_id");
+  }
+  if (event->payload().has_event_corrected() &&
+      !event->payload().event_corrected().corrected_event_id().empty()) {
+    event->mutable_payload()->mutable_event_corrected()->clear_corrected_event_id();
+    withheld("payload.event_corrected.corrected_event_id");
+  }
+}
+
+}  // namespace
+
 int Withhold(const Grant& grant, const std::string& case_owner, v1::Event* event) {
   if (grant.values == Grant::Values::kFull) return 0;
+  WithholdIds(grant, event);
   // What a group said is confidential to that group, in whichever case it
   // was recorded: a disclosure of labour's words recorded in green's
   // briefing (where it happened) showed them to green (outside probe).
@@ -97,47 +142,11 @@ int Withhold(const Grant& grant, const std::string& case_owner, v1::Event* event
                     : absl::StrCat("confidential to group ", owner),
       "; read as ", grant.identity.principal,
       grant.groups.empty() ? "" : absl::StrCat(" (group ", absl::StrJoin(grant.groups, ", "), ")"));
-  const int n = Clear(event->mutable_payload(), "payload", [&](const std::string& path) {
+  return Clear(event->mutable_payload(), "payload", [&](const std::string& path) {
     v1::WithheldValue* w = event->add_withheld();
     w->set_path(path);
     w->set_reason(reason);
   });
-  // Ids a reader without the value could use, with any hash of the log
-  // covering the event (a proof another principal fetched, say), to check
-  // guesses at the value: the event's own and its correlation id (often
-  // the first event's id), and in any event read outside the reader's own
-  // group, the ids it names of others (outside probe: a group's replay and
-  // the monitoring principal's proof recovered a summary together). The
-  // position still finds each event; an auditor reads them whole.
-  auto withhold_id = [&](const std::string& path, const char* why) {
-    v1::WithheldValue* w = event->add_withheld();
-    w->set_path(path);
-    w->set_reason(absl::StrCat(why, "; read as ", grant.identity.principal));
-  };
-  constexpr char kOwn[] =
-      "an event read with a value withheld comes without its ids, which with the log's hashes "
-      "would confirm guesses at the value";
-  if (n > 0 && !event->event_id().empty()) {
-    event->clear_event_id();
-    withhold_id("event_id", kOwn);
-  }
-  if (n > 0 && !event->correlation_id().empty()) {
-    event->clear_correlation_id();
-    withhold_id("correlation_id", kOwn);
-  }
-  constexpr char kOthers[] =
-      "another event's id, withheld outside the reader's own group's cases (that event may hold "
-      "a value withheld from it)";
-  if (!event->causation_id().empty()) {
-    event->clear_causation_id();
-    withhold_id("causation_id", kOthers);
-  }
-  if (event->payload().has_event_corrected() &&
-      !event->payload().event_corrected().corrected_event_id().empty()) {
-    event->mutable_payload()->mutable_event_corrected()->clear_corrected_event_id();
-    withhold_id("payload.event_corrected.corrected_event_id", kOthers);
-  }
-  return n;
 }
 
 bool HasConfidentialValue(const v1::Payload& payload) { return Any(payload); }

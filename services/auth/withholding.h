@@ -23,7 +23,10 @@ namespace evenhand::services::auth {
 // or "" for a case of no group). Its values are the case owner's, except a
 // disclosure's (GroupInformationDisclosed, also as an EventCorrected's
 // replacement): those are its originating group's (from_group_id),
-// whichever case it was recorded in. Returns how many values were withheld.
+// whichever case it was recorded in. A reader not shown every value gets
+// no event id at all (its own, correlation, causation, a correction's
+// corrected_event_id), in its own group's cases too: see withholding.cc.
+// Returns how many values were withheld (ids not counted).
 int Withhold(const Grant& grant, const std::string& case_owner, v1::Event* event);
 
 // Whether a payload holds any confidential value (for tests and reports).
