@@ -164,6 +164,22 @@ absl::StatusOr<AppendResult> EventStore::Impl::Replay(const Pending& p,
   result.idempotent_replay = true;
   for (size_t i = 0; i < positions.size(); ++i) {
     EH_ASSIGN_OR_RETURN(EventPtr original, RecordAt(positions[i]));
+    // Another system's event: nothing of it is said (its stream, position
+    // or which fields differ). A publisher that holds the id of an event
+    // it did not write, resending it with guesses at a value, was told by
+    // "the fields that differ" whether "payload" was among them (outside
+    // probe). A retry comes from the system that wrote the event.
+    if (original->event().source_system() != p.events[i].source_system()) {
+      return WithErrorInfo(
+          absl::AlreadyExistsError(absl::StrCat(
+              "events[", i, "].event_id: ", p.events[i].event_id(),
+              " is already recorded, by another system than \"", p.events[i].source_system(),
+              "\": a new event needs a new id (a retry resends exactly the original, from the "
+              "system that sent it). Nothing was written.")),
+          "EVENT_ID_REUSED",
+          {{"field", absl::StrCat("events[", i, "].event_id")},
+           {"event_id", p.events[i].event_id()}});
+    }
     if (original->event().stream_id() != p.stream_id) {
       return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
                                "events[", i, "].event_id: ", p.events[i].event_id(),

@@ -125,12 +125,20 @@ TEST_F(RequestEdgesTest, AnEventIdResentInCapitalsIsTheSameEvent) {
   EXPECT_EQ(response.positions(0), 1u);
   EXPECT_EQ(server_->LastPosition(), 1u);
   // Other content under the same id is named, field by field.
-  resent.set_source_system("another");
+  resent.set_actor("someone-else");
   *r.mutable_events(0) = resent;
   grpc::ClientContext again;
   s = stub_->Append(&again, r, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr("(the fields that differ: source_system)"));
+  EXPECT_THAT(s.error_message(), HasSubstr("(the fields that differ: actor)"));
+  // From another system, nothing of the event is said.
+  resent.set_source_system("another");
+  *r.mutable_events(0) = resent;
+  grpc::ClientContext other;
+  s = stub_->Append(&other, r, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_THAT(s.error_message(),
+              AllOf(HasSubstr("is already recorded, by another system"), Not(HasSubstr("differ"))));
 }
 
 TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
