@@ -51,8 +51,8 @@ absl::Status FillEvidence(v1::FairnessReport& report, const ReadEvents& read) {
       v1::EvidenceEvent& e = *by_position[next];
       e.set_stream_id(event.event().stream_id());
       e.set_type(event.event().type());
-      // Not its event id (layout 5): SECURITY.md, "No hashes for a
-      // redacted reader".
+      // Not its event id (layout 5): SECURITY.md, "No event ids in
+      // reports".
       *e.mutable_occurred_at() = event.event().occurred_at();
       *e.mutable_recorded_at() = event.event().recorded_at();
       e.set_source_system(event.event().source_system());

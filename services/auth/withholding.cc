@@ -80,10 +80,6 @@ std::string FirstNamed(const google::protobuf::Message& m, const std::string& na
   return "";
 }
 
-}  // namespace
-
-namespace {
-
 // Clears every event id `event` carries or names (its own, its correlation
 // and causation ids, a correction's corrected_event_id), each listed in
 // Event.withheld. A reader who is not shown every value gets none: ids are
