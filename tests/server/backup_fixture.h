@@ -4,6 +4,7 @@
 #ifndef EVENHAND_TESTS_SERVER_BACKUP_FIXTURE_H_
 #define EVENHAND_TESTS_SERVER_BACKUP_FIXTURE_H_
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,13 @@ class BackupTest : public testing::ServerTest {
     grpc::Status s = TryBackup(to, &info);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return info;
+  }
+
+  // Moves the folder `path` to `elsewhere` and puts a symbolic link to it
+  // in its place.
+  static void MoveAndLinkBack(const std::string& path, const std::string& elsewhere) {
+    std::filesystem::rename(path, elsewhere);
+    std::filesystem::create_directory_symlink(elsewhere, path);
   }
 
   // Appends `n` events with query ids "<prefix><i>", one per call.

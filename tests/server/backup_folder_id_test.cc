@@ -31,17 +31,30 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-using BackupFolderIdTest = BackupTest;
+class BackupFolderIdTest : public BackupTest {
+ protected:
+  // A server with five events and two backup folders: `backups_` with
+  // backups 1 and 2, and `other_` with its backup 1, taken between them
+  // (after five events more, if `append_between`).
+  void TwoFolders(bool append_between) {
+    StartServer();
+    backups_ = dir_.Sub("backups");
+    other_ = dir_.Sub("other");
+    AppendSome("a-", 5);
+    ASSERT_TRUE(Backup(backups_).complete());
+    ASSERT_TRUE(Backup(other_).complete());
+    if (append_between) AppendSome("b-", 5);
+    ASSERT_TRUE(Backup(backups_).complete());
+  }
+
+  std::string backups_;
+  std::string other_;
+};
 
 TEST_F(BackupFolderIdTest, AFolderIdRemovedOrReplacedRefusesTheNextBackupAndIsNamed) {
-  StartServer();
-  const std::string backups = dir_.Sub("backups");
-  const std::string other = dir_.Sub("other");
-  AppendSome("a-", 5);
-  ASSERT_TRUE(Backup(backups).complete());
-  ASSERT_TRUE(Backup(other).complete());
-  AppendSome("b-", 5);
-  ASSERT_TRUE(Backup(backups).complete());
+  ASSERT_NO_FATAL_FAILURE(TwoFolders(/*append_between=*/true));
+  const std::string& backups = backups_;
+  const std::string& other = other_;
   const std::string id_file = backups + "/evenhand/folder";
   const std::string id = integrity::BackupFolderId(backups);
   const std::string other_id = integrity::BackupFolderId(other);
@@ -115,13 +128,9 @@ TEST_F(BackupFolderIdTest, AFolderIdRemovedOrReplacedRefusesTheNextBackupAndIsNa
 // Another folder's backup put in with this folder's id left as it was: the
 // next backup is refused, naming the backup that is not this folder's.
 TEST_F(BackupFolderIdTest, AnotherFoldersSealPutInRefusesTheNextBackup) {
-  StartServer();
-  const std::string backups = dir_.Sub("backups");
-  const std::string other = dir_.Sub("other");
-  AppendSome("a-", 5);
-  ASSERT_TRUE(Backup(backups).complete());
-  ASSERT_TRUE(Backup(other).complete());
-  ASSERT_TRUE(Backup(backups).complete());
+  ASSERT_NO_FATAL_FAILURE(TwoFolders(/*append_between=*/false));
+  const std::string& backups = backups_;
+  const std::string& other = other_;
   fs::copy_file(other + "/evenhand/1/seal", backups + "/evenhand/2/seal",
                 fs::copy_options::overwrite_existing);
   v1::BackupInfo info;
@@ -147,8 +156,7 @@ TEST_F(BackupFolderIdTest, EvenHandPartsThroughALinkAreNamedAndRefused) {
   AppendSome("a-", 5);
   ASSERT_TRUE(Backup(backups).complete());
   const std::string elsewhere = dir_.Sub("elsewhere");
-  fs::rename(backups + "/evenhand", elsewhere);
-  fs::create_directory_symlink(elsewhere, backups + "/evenhand");
+  MoveAndLinkBack(backups + "/evenhand", elsewhere);
   v1::BackupInfo info;
   const grpc::Status refused = TryBackup(backups, &info);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -277,13 +285,9 @@ TEST_F(BackupFolderIdTest, ASealedBackupsManifestRemovedOrOfALaterFormatIsDamage
 // And missing while seals name two folders, no one id is offered to put
 // back (the most sealed, or the first, may be the intruder's).
 TEST_F(BackupFolderIdTest, AnIdNotAsWrittenOrSealsNamingTwoFoldersAreSaidAsSuch) {
-  StartServer();
-  const std::string backups = dir_.Sub("backups");
-  const std::string other = dir_.Sub("other");
-  AppendSome("a-", 5);
-  ASSERT_TRUE(Backup(backups).complete());
-  ASSERT_TRUE(Backup(other).complete());
-  ASSERT_TRUE(Backup(backups).complete());
+  ASSERT_NO_FATAL_FAILURE(TwoFolders(/*append_between=*/false));
+  const std::string& backups = backups_;
+  const std::string& other = other_;
   const std::string id_file = backups + "/evenhand/folder";
   const std::string id = integrity::BackupFolderId(backups);
   fs::remove(id_file);

@@ -122,9 +122,8 @@ TEST_F(BackupFolderLinksTest, RocksDbsFoldersAsLinksAreRefusedAndNothingIsDelete
   // shared_checksum/ moved elsewhere and linked back, beside a file of
   // someone else's that retention would have deleted.
   const std::string elsewhere = dir_.Sub("elsewhere");
-  fs::rename(backups + "/shared_checksum", elsewhere);
+  MoveAndLinkBack(backups + "/shared_checksum", elsewhere);
   WriteFile(elsewhere + "/precious.txt", "keep me");
-  fs::create_directory_symlink(elsewhere, backups + "/shared_checksum");
   AppendSome("b-", 5);
   v1::BackupInfo info;
   grpc::Status refused = TryBackup(backups, &info);
@@ -135,14 +134,12 @@ TEST_F(BackupFolderLinksTest, RocksDbsFoldersAsLinksAreRefusedAndNothingIsDelete
     const std::string moved = dir_.Sub(std::string("moved-") + name);
     fs::remove(backups + "/shared_checksum");
     fs::rename(elsewhere, backups + "/shared_checksum");
-    fs::rename(backups + "/" + name, moved);
-    fs::create_directory_symlink(moved, backups + "/" + name);
+    MoveAndLinkBack(backups + "/" + name, moved);
     refused = TryBackup(backups, &info);
     EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << name;
     fs::remove(backups + "/" + name);
     fs::rename(moved, backups + "/" + name);
-    fs::rename(backups + "/shared_checksum", elsewhere);
-    fs::create_directory_symlink(elsewhere, backups + "/shared_checksum");
+    MoveAndLinkBack(backups + "/shared_checksum", elsewhere);
   }
 }
 

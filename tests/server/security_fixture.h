@@ -181,18 +181,40 @@ class SecurityTest : public ::testing::Test {
     return Log(As(who)).Append(request);
   }
 
+  // Briefing `id` requested by `group` (its member "<group>-1") on `topic`,
+  // about the depot review, routed to the chief executive.
+  static v1::Payload BriefingRequested(const std::string& id, const std::string& group,
+                                       const std::string& topic) {
+    v1::Payload requested;
+    auto* r = requested.mutable_briefing_requested();
+    r->set_briefing_id(id);
+    r->set_group_id(group);
+    r->set_requested_by_member_id(absl::StrCat(group, "-1"));
+    r->set_topic(topic);
+    r->set_matter_id("depot-review");
+    r->set_routed_to_officer_id("o-ceo");
+    return requested;
+  }
+
+  // What group `from` said, disclosed to group `to` by the director of
+  // place in briefing `id`.
+  static v1::Payload Disclosed(const std::string& id, const std::string& from,
+                               const std::string& to, const std::string& summary) {
+    v1::Payload disclosed;
+    auto* g = disclosed.mutable_group_information_disclosed();
+    g->set_briefing_id(id);
+    g->set_from_group_id(from);
+    g->set_to_group_id(to);
+    g->set_disclosed_by_officer_id("o-dir-place");
+    g->set_summary(summary);
+    return disclosed;
+  }
+
   // Labour's confidential briefing, once per suite: its stream id.
   static const std::string& LabourBriefing() {
     static const std::string* stream = [] {
       const std::string id = absl::StrCat("B-SEC-", NewUuid().substr(0, 8));
-      v1::Payload requested;
-      auto* r = requested.mutable_briefing_requested();
-      r->set_briefing_id(id);
-      r->set_group_id("labour");
-      r->set_requested_by_member_id("labour-1");
-      r->set_topic(kTopic);
-      r->set_matter_id("depot-review");
-      r->set_routed_to_officer_id("o-ceo");
+      v1::Payload requested = BriefingRequested(id, "labour", kTopic);
       v1::Payload approved;
       approved.mutable_briefing_approved()->set_briefing_id(id);
       approved.mutable_briefing_approved()->set_approved_by_officer_id("o-ceo");
@@ -204,13 +226,7 @@ class SecurityTest : public ::testing::Test {
       d->set_duration_minutes(45);
       d->set_business(v1::COUNCIL_BUSINESS);
       d->set_notes(kNotes);
-      v1::Payload disclosed;
-      auto* g = disclosed.mutable_group_information_disclosed();
-      g->set_briefing_id(id);
-      g->set_from_group_id("labour");
-      g->set_to_group_id("green");
-      g->set_disclosed_by_officer_id("o-dir-place");
-      g->set_summary(kDisclosed);
+      v1::Payload disclosed = Disclosed(id, "labour", "green", kDisclosed);
       const std::string s = absl::StrCat("briefing-", id);
       auto appended = Publish("committee-mgmt", "committee-mgmt", s,
                               {requested, approved, delivered, disclosed});

@@ -295,21 +295,8 @@ TEST_F(SecurityTest, AGroupReadsItsOwnConfidentialContentAndNoOtherGroups) {
 TEST_F(SecurityTest, WhatAGroupSaidIsItsOwnInWhicheverCaseItIsRecorded) {
   const std::string id = absl::StrCat("B-SEC-G-", NewUuid().substr(0, 8));
   constexpr char kSaid[] = "Labour's words LABOUR-IN-GREEN-7741";
-  v1::Payload requested;
-  auto* r = requested.mutable_briefing_requested();
-  r->set_briefing_id(id);
-  r->set_group_id("green");
-  r->set_requested_by_member_id("green-1");
-  r->set_topic("Green's own topic GREEN-7742");
-  r->set_matter_id("depot-review");
-  r->set_routed_to_officer_id("o-ceo");
-  v1::Payload disclosed;
-  auto* g = disclosed.mutable_group_information_disclosed();
-  g->set_briefing_id(id);
-  g->set_from_group_id("labour");
-  g->set_to_group_id("green");
-  g->set_disclosed_by_officer_id("o-dir-place");
-  g->set_summary(kSaid);
+  v1::Payload requested = BriefingRequested(id, "green", "Green's own topic GREEN-7742");
+  v1::Payload disclosed = Disclosed(id, "labour", "green", kSaid);
   const std::string stream = absl::StrCat("briefing-", id);
   auto appended = Publish("committee-mgmt", "committee-mgmt", stream, {requested, disclosed});
   ASSERT_TRUE(appended.ok()) << appended.status();
@@ -353,21 +340,8 @@ TEST_F(SecurityTest, WhatAGroupSaidIsItsOwnInWhicheverCaseItIsRecorded) {
 // replay and monitoring's proof together recovered labour's summary).
 TEST_F(SecurityTest, AGroupReadsNoIdOfAnEventWhoseValueIsWithheldFromIt) {
   const std::string id = absl::StrCat("B-SEC-C-", NewUuid().substr(0, 8));
-  v1::Payload requested;
-  auto* r = requested.mutable_briefing_requested();
-  r->set_briefing_id(id);
-  r->set_group_id("labour");
-  r->set_requested_by_member_id("labour-1");
-  r->set_topic("Labour's topic LABOUR-7751");
-  r->set_matter_id("depot-review");
-  r->set_routed_to_officer_id("o-ceo");
-  v1::Payload disclosed;
-  auto* g = disclosed.mutable_group_information_disclosed();
-  g->set_briefing_id(id);
-  g->set_from_group_id("labour");
-  g->set_to_group_id("green");
-  g->set_disclosed_by_officer_id("o-dir-place");
-  g->set_summary("What labour said LABOUR-7752");
+  v1::Payload requested = BriefingRequested(id, "labour", "Labour's topic LABOUR-7751");
+  v1::Payload disclosed = Disclosed(id, "labour", "green", "What labour said LABOUR-7752");
   const std::string stream = absl::StrCat("briefing-", id);
   ASSERT_TRUE(Publish("committee-mgmt", "committee-mgmt", stream, {requested, disclosed}).ok());
   // The disclosure's id, as the auditor reads it; then a correction of it.
