@@ -10,8 +10,9 @@
 
 namespace evenhand {
 
-// The number of single-character insertions, deletions and substitutions
-// (case-insensitive) that turn `a` into `b`.
+// The number of single-character insertions, deletions, substitutions and
+// swaps of two neighbours (case-insensitive) that turn `a` into `b`: "form"
+// is one edit from "from", two from "format".
 size_t EditDistance(absl::string_view a, absl::string_view b);
 
 // The known value nearest to `value` if it is near enough to be a typo

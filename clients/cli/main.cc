@@ -66,6 +66,54 @@ std::string EmptyListItem(const CLI::App& app, int argc, char** argv) {
   return "";
 }
 
+// For arguments CLI11 did not expect: the first "--flag" in `argv` that
+// neither the command nor the connection takes (before the command, only
+// the connection's), refused with the nearest it does take ("--form" for
+// --from); "" if none is (an extra word, which CLI11's own message names).
+std::string UnknownFlag(const CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> known;
+  std::vector<std::string> with_value;  // "--server 1:2": "1:2" is no command
+  auto add_flags = [&](const CLI::App& a) {
+    for (const CLI::Option* o : a.get_options()) {
+      for (const std::string& name : o->get_lnames()) {
+        known.push_back("--" + name);
+        if (o->get_items_expected_max() > 0) with_value.push_back("--" + name);
+      }
+    }
+    std::sort(known.begin(), known.end());
+    known.erase(std::unique(known.begin(), known.end()), known.end());
+  };
+  add_flags(app);
+  const CLI::App* command = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::StartsWith(arg, "-")) {
+      if (command != nullptr) continue;
+      try {
+        command = app.get_subcommand(arg);
+      } catch (const CLI::OptionNotFound&) {
+        return "";  // not a command: named as such before parsing
+      }
+      add_flags(*command);
+      continue;
+    }
+    if (!absl::StartsWith(arg, "--")) continue;
+    const std::string flag = arg.substr(0, arg.find('='));
+    if (std::find(known.begin(), known.end(), flag) != known.end()) {
+      const bool value_follows =
+          flag == arg && std::find(with_value.begin(), with_value.end(), flag) != with_value.end();
+      if (value_follows) ++i;
+      continue;
+    }
+    const std::string where = command == nullptr ? "" : command->get_name() + " ";
+    return absl::StrCat("evenhand", command == nullptr ? "" : " " + command->get_name(), ": ",
+                        UnknownValueMessage("flag", flag, known), "; see evenhand ", where,
+                        "--help");
+  }
+  return "";
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -163,6 +211,12 @@ int Main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& e) {
+    if (const std::string unknown = UnknownFlag(app, argc, argv); !unknown.empty()) {
+      std::fprintf(stderr, "%s\n", unknown.c_str());
+      return kUsage;
+    }
+    return app.exit(e) == 0 ? kOk : kUsage;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kOk : kUsage;

@@ -87,6 +87,24 @@ class CliAnswers(unittest.TestCase):
         # The same lists without the stray commas are answered.
         self.cli("findings", "--group=green", "--rule=equal-offer")
 
+    def test_a_misspelt_flag_is_named_with_the_nearest_one(self):
+        for args, says in ((["report", "--form=2026-04-01"], 'unknown flag "--form"; did you '
+                            'mean "--from"?'),
+                           (["findings", "--grup", "green"], 'did you mean "--group"?'),
+                           (["--servr=127.0.0.1:1", "status"], 'evenhand: unknown flag '
+                            '"--servr"; did you mean "--server"?'),
+                           (["due", "--bogus"], 'evenhand due: unknown flag "--bogus" (known: '
+                            '--as-of, ')):
+            r = self.cli(*args, check=False)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(says, r.stderr, args)
+            self.assertEqual(r.stdout, "", args)
+        # Flags a command does take, with their values, are not mistaken for
+        # unknown ones around the one that is.
+        r = self.cli("report", "--to", "2026-06-30", "--format=json", "--too=x", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn('unknown flag "--too"; did you mean "--to"?', r.stderr)
+
     def test_tail_from_beyond_the_end_gives_advice_the_cli_can_follow(self):
         r = self.cli("tail", "--from=99999999", check=False)
         self.assertEqual(r.returncode, 3, r.stderr)
