@@ -228,10 +228,13 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       query.from > query.as_of_time + options_.max_future_skew) {
     return InvalidFieldError(
         "from",
-        absl::StrCat("is after the moment the report is as of (",
-                     absl::FormatTime(query.as_of_time, absl::UTCTimeZone()),
-                     "): nothing in the period had happened then; give an earlier from, or a "
-                     "later as_of"),
+        absl::StrCat(absl::FormatTime(query.from, absl::UTCTimeZone()),
+                     " is after the moment the report is as of (",
+                     absl::FormatTime(query.as_of_time, absl::UTCTimeZone()), ") by more than the ",
+                     absl::FormatDuration(options_.max_future_skew),
+                     " an event may be recorded ahead of when it occurs "
+                     "(maxFutureSkewSeconds): nothing in the period had happened then; give "
+                     "an earlier from, or a later as_of"),
         "PERIOD_NOT_BEGUN");
   }
   auto untrusted = [](const absl::Status& why) {

@@ -366,12 +366,14 @@ absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string&
   }
   if (day.year() < kFirstYear) {
     return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": \"", text, "\" is before the year ", kFirstYear, ": mistyped?"));
+        absl::StrCat(flag, ": \"", text, "\" is before ", kFirstYear,
+                     ", the first year the server takes (a mistyped year?)"));
   }
   if (day.year() > kLastYear) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": \"", text,
-                                                   "\" is in the future, past the year ", kLastYear,
-                                                   ": mistyped?"));
+                                                   "\" is in the future, after ", kLastYear,
+                                                   ", the last year the server takes (a "
+                                                   "mistyped year?)"));
   }
   return t;
 }
@@ -520,7 +522,8 @@ absl::StatusOr<v1::ReportRequest> MakeReportRequest(const PeriodFlags& flags) {
       absl::StatusOr<absl::Time> t = ParseWhen("--as-of", flags.as_of, true);
       if (!t.ok()) {
         // --as-of also takes a position: say so ("-1", "1e3" and "0x10" are
-        // none of the three).
+        // none of the three). A value shaped as a date is refused as one.
+        if (IsDateShape(flags.as_of.substr(0, 10))) return t.status();
         return absl::InvalidArgumentError(
             absl::StrCat(t.status().message(), ", nor a log position (a whole number, 1 or more)"));
       }

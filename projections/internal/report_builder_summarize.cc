@@ -70,6 +70,12 @@ std::string ReportBuilder::Summarize(const Seen& s) const {
   if (s.correction_position != 0 && s.at != absl::FromUnixNanos(s.fact->occurred_at_nanos())) {
     prefix = absl::StrCat("(as corrected: it happened on ", Date(s.at), ") ");
   }
+  // Cited as it stood before a correction withdrew it (Withdrawn()): not
+  // "as corrected", which reads as if it still stood.
+  if (bool withdrawn = false;
+      s.correction_position != 0 && Resolve(*s.fact, &withdrawn) && withdrawn) {
+    prefix = "(withdrawn by a correction) ";
+  }
   auto names = [&](const auto& officer_ids) {
     std::vector<std::string> out;
     for (const std::string& id : officer_ids) out.push_back(OfficerName(id));

@@ -558,10 +558,15 @@ class EvenHandCli(unittest.TestCase):
         # 20266, an octal or wrapped-around number, "every obligation" for
         # "due today", one of two conflicting flags silently, TLS turned off.
         for args, says in ((["report", "--from=26-03-01"], "neither a date"),
-                           (["access", "--to=0226-03-31"], "before the year 1900"),
-                           (["replay", "--from=3026-03-01"], "past the year 2199"),
+                           (["access", "--to=0226-03-31"],
+                            "is before 1900, the first year the server takes"),
+                           (["replay", "--from=3026-03-01"],
+                            "after 2199, the last year the server takes"),
+                           # Refused as a day, not "nor a position" (probe).
+                           (["report", "--as-of=1899-12-31"], '"1899-12-31" is before 1900, '
+                            'the first year the server takes (a mistyped year?)\n'),
                            # The server's last year is 2199: refused here, not there.
-                           (["findings", "--from=2200-12-31"], "past the year 2199"),
+                           (["findings", "--from=2200-12-31"], "after 2199"),
                            # An empty value would take the next argument as its own.
                            (["report", "--from=", "--to=2026-06-30"], "--from= has no value"),
                            (["report", "--as-of=", "2026-11-01"], "--as-of= has no value"),

@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "base/error_details.h"
 #include "base/time_util.h"
 #include "evenhand/v1/audit.grpc.pb.h"
@@ -197,8 +198,14 @@ TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
     v1::ListFindingsResponse response;
     grpc::Status s = fairness_stub_->ListFindings(&context, request, &response);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
-    EXPECT_THAT(s.error_message(), AllOf(HasSubstr("from: is after the moment the report is as of"),
-                                         HasSubstr("nothing in the period had happened then")));
+    EXPECT_THAT(
+        s.error_message(),
+        AllOf(HasSubstr(absl::StrCat(
+                  "from: ", absl::FormatTime(absl::FromUnixSeconds(from), absl::UTCTimeZone()),
+                  " is after the moment the report is as of")),
+              HasSubstr("by more than the 24h an event may be recorded ahead of when it "
+                        "occurs (maxFutureSkewSeconds)"),
+              HasSubstr("nothing in the period had happened then")));
   }
   // Nor its tables of noughts, which would read as "nobody asked for
   // anything"; its page answers (with the obligations falling due in it).
@@ -221,7 +228,7 @@ TEST_F(RequestEdgesTest, ReportTimesThatAreNotTimesOrHadNotBegunAreRefused) {
       continue;
     }
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
-    EXPECT_THAT(s.error_message(), HasSubstr("from: is after the moment the report is as of"));
+    EXPECT_THAT(s.error_message(), HasSubstr(" is after the moment the report is as of"));
   }
   // A period that begins within the day ahead may hold an event recorded
   // ahead of when it occurs; and what falls due next month is a fair

@@ -5,6 +5,7 @@ namespace evenhand::projections::rule_tests {
 namespace {
 
 using ::testing::Contains;
+using ::testing::StartsWith;
 
 TEST(ApprovalRequiredTest, BriefingWithoutAnyAgreementIsAFinding) {
   CouncilScenario s;
@@ -113,6 +114,14 @@ TEST(ApprovalRequiredTest, AnApprovalWithdrawnByACorrectionIsCitedButNotCounted)
   EXPECT_THAT(f[0].explanation(), HasSubstr("nobody agreed it beforehand"));
   EXPECT_THAT(f[0].explanation(),
               HasSubstr("An approval recorded on 3 Feb 2026 was withdrawn by a correction."));
+  // The report cites the approval as withdrawn, not "as corrected", which
+  // read as if it still stood (outside probe).
+  std::string cited;
+  const v1::FairnessReport report = s.Report(At(2026, 3, 1));
+  for (const v1::EvidenceEvent& e : report.evidence()) {
+    if (e.position() == approval) cited = e.summary();
+  }
+  EXPECT_THAT(cited, StartsWith("(withdrawn by a correction) "));
   // As the log stood before the withdrawal, the agreement stood.
   EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1), withdrawal - 1), IsEmpty());
 }
