@@ -40,19 +40,38 @@ absl::flat_hash_map<std::string, double> MeanGroupSizes(const ReportBuilder& b) 
                              : b.query().to;
   std::vector<absl::Time> changes = b.CouncilChangesIn(b.query().from, end);
   if (b.query().from == absl::InfinitePast()) changes.erase(changes.begin());
-  absl::flat_hash_map<std::string, std::pair<double, double>> sums;  // size × time, time
+  // Summed in whole nanoseconds, exactly: in doubles, a size that never
+  // changed came out as 2.9999999999999996 or 3 depending on where the
+  // period's council changes fell, and the same figure differed in its
+  // last digit between two moments of one log (outside probe).
+  absl::flat_hash_map<std::string, std::pair<__int128, __int128>> sums;  // size × time, time
   for (size_t i = 0; i < changes.size(); ++i) {
     const absl::Time until = i + 1 < changes.size() ? changes[i + 1] : end;
-    const double seconds = absl::ToDoubleSeconds(until - changes[i]);
-    if (!(seconds > 0) || std::isinf(seconds)) continue;
+    const absl::Duration span = until - changes[i];
+    if (span <= absl::ZeroDuration() || span == absl::InfiniteDuration()) continue;
+    absl::Duration part;
+    const int64_t seconds = absl::IDivDuration(span, absl::Seconds(1), &part);
+    const __int128 nanos =
+        static_cast<__int128>(seconds) * 1'000'000'000 + absl::ToInt64Nanoseconds(part);
     for (const Case* g : b.GroupsAt(changes[i])) {
       auto& [weighted, time] = sums[g->id];
-      weighted += seconds * static_cast<double>(b.GroupMembersAt(g->id, changes[i]).size());
-      time += seconds;
+      weighted += nanos * static_cast<__int128>(b.GroupMembersAt(g->id, changes[i]).size());
+      time += nanos;
     }
   }
   absl::flat_hash_map<std::string, double> out;
-  for (const auto& [id, sum] : sums) out[id] = sum.second > 0 ? sum.first / sum.second : 0;
+  for (const auto& [id, sum] : sums) {
+    const auto& [weighted, time] = sum;
+    if (time <= 0) {
+      out[id] = 0;
+      continue;
+    }
+    // Whole councillors and a fraction: exact for a size that never changed.
+    const __int128 whole = weighted / time;
+    out[id] =
+        static_cast<double>(whole) + static_cast<double>(static_cast<long double>(weighted % time) /
+                                                         static_cast<long double>(time));
+  }
   return out;
 }
 

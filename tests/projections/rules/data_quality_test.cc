@@ -123,5 +123,29 @@ TEST(GroupSizeFiguresTest, MinutesPerCouncillorDivideByTheGroupsSizeOverThePerio
   }
 }
 
+// A group whose size never changed has its minutes divided by that size
+// exactly, however the period's other council changes split it: summed in
+// doubles, 70 minutes over Labour's three read 23.333333333333332 as of one
+// moment and 23.333333333333336 as of another (outside probe).
+TEST(GroupSizeFiguresTest, ASizeThatNeverChangedDividesExactlyAsOfAnyMoment) {
+  CouncilScenario s;
+  s.Briefing(At(2026, 3, 2), At(2026, 3, 3), "B-1", "labour", "budget", {"hos"}, 70);
+  // Others come and go at odd moments through the period.
+  for (int day = 4; day < 28; day += 3) {
+    const absl::Time at = At(2026, 3, day, 9) + absl::Seconds(day * 7919) + absl::Nanoseconds(day);
+    s.Join(at, "ind-1", "green");
+    s.Leave(at + absl::Seconds(day * 104729), "ind-1", "green");
+  }
+  for (int day = 5; day <= 31; day += 2) {
+    const absl::Time now = At(2026, 3, day, 17) + absl::Nanoseconds(day * 12345);
+    for (const v1::FairnessReport& r :
+         {s.Report(now), s.Report(now, std::nullopt, At(2026, 3, 1), At(2026, 4, 1))}) {
+      for (const auto& g : r.groups()) {
+        if (g.group_id() == "labour") EXPECT_EQ(g.officer_minutes_per_councillor(), 70.0 / 3);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests
