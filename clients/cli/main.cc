@@ -106,10 +106,10 @@ std::string UnknownFlag(const CLI::App& app, int argc, char** argv) {
       if (value_follows) ++i;
       continue;
     }
-    const std::string where = command == nullptr ? "" : command->get_name() + " ";
-    return absl::StrCat("evenhand", command == nullptr ? "" : " " + command->get_name(), ": ",
-                        UnknownValueMessage("flag", flag, known), "; see evenhand ", where,
-                        "--help");
+    const std::string evenhand =
+        command == nullptr ? "evenhand" : absl::StrCat("evenhand ", command->get_name());
+    return absl::StrCat(evenhand, ": ", UnknownValueMessage("flag", flag, known), "; see ",
+                        evenhand, " --help");
   }
   return "";
 }

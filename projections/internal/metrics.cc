@@ -8,7 +8,6 @@
 // worked out from the period's cases otherwise. Which groups existed in the
 // period, their sizes, and the statistics are worked out here, per report.
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <optional>
 #include <tuple>
