@@ -25,34 +25,32 @@ namespace {
 
 bool IsSet(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
 
-std::string Day(const google::protobuf::Timestamp& ts) {
-  std::string s = absl::FormatTime("%d %b %Y", FromProtoTime(ts), UkTimeZone());
+// `t` in the UK's time, as `format` says, without a leading zero ("3 Feb").
+std::string UkFormat(const char* format, absl::Time t) {
+  std::string s = absl::FormatTime(format, t, UkTimeZone());
   if (!s.empty() && s[0] == '0') s.erase(0, 1);
   return s;
+}
+
+std::string Day(const google::protobuf::Timestamp& ts) {
+  return UkFormat("%d %b %Y", FromProtoTime(ts));
 }
 
 // The last day a period ending (exclusively) at `end` includes: a period
 // "to 30 Jun" ends at the midnight that starts 1 Jul.
 std::string LastDay(const google::protobuf::Timestamp& end) {
-  std::string s = absl::FormatTime("%d %b %Y", FromProtoTime(end) - absl::Nanoseconds(1),
-                                   UkTimeZone());
-  if (!s.empty() && s[0] == '0') s.erase(0, 1);
-  return s;
+  return UkFormat("%d %b %Y", FromProtoTime(end) - absl::Nanoseconds(1));
 }
 
 std::string DayTime(const google::protobuf::Timestamp& ts) {
-  std::string s = absl::FormatTime("%d %b %Y %H:%M", FromProtoTime(ts), UkTimeZone());
-  if (!s.empty() && s[0] == '0') s.erase(0, 1);
-  return s;
+  return UkFormat("%d %b %Y %H:%M", FromProtoTime(ts));
 }
 
 // DayTime with the zone ("25 Oct 2026 01:30 BST"): in the hour the clocks
 // go back, two events an hour apart read the same time without it (outside
 // probe).
 std::string DayTimeZoned(const google::protobuf::Timestamp& ts) {
-  std::string s = absl::FormatTime("%d %b %Y %H:%M %Z", FromProtoTime(ts), UkTimeZone());
-  if (!s.empty() && s[0] == '0') s.erase(0, 1);
-  return s;
+  return UkFormat("%d %b %Y %H:%M %Z", FromProtoTime(ts));
 }
 
 // Whether `ts` is a midnight in the UK: a period's bound asked for as a
@@ -65,9 +63,7 @@ bool IsUkMidnight(const google::protobuf::Timestamp& ts) {
 // A moment as the page names a bound asked for as a time: UK time to the
 // second (or finer, as asked), with its zone.
 std::string Moment(const google::protobuf::Timestamp& ts) {
-  std::string s = absl::FormatTime("%d %b %Y %H:%M:%E*S %Z", FromProtoTime(ts), UkTimeZone());
-  if (!s.empty() && s[0] == '0') s.erase(0, 1);
-  return s;
+  return UkFormat("%d %b %Y %H:%M:%E*S %Z", FromProtoTime(ts));
 }
 
 // A period's first moment, as the page names it.

@@ -96,27 +96,19 @@ void WithholdIds(const Grant& grant, v1::Event* event) {
       "event ids are shown only to a reader shown every value (find events by position); read "
       "as ",
       grant.identity.principal);
-  auto withheld = [&](const char* path) {
+  auto withhold = [&](std::string* id, const char* path) {
+    if (id->empty()) return;
+    id->clear();
     v1::WithheldValue* w = event->add_withheld();
     w->set_path(path);
     w->set_reason(reason);
   };
-  if (!event->event_id().empty()) {
-    event->clear_event_id();
-    withheld("event_id");
-  }
-  if (!event->correlation_id().empty()) {
-    event->clear_correlation_id();
-    withheld("correlation_id");
-  }
-  if (!event->causation_id().empty()) {
-    event->clear_causation_id();
-    withheld("causation_id");
-  }
-  if (event->payload().has_event_corrected() &&
-      !event->payload().event_corrected().corrected_event_id().empty()) {
-    event->mutable_payload()->mutable_event_corrected()->clear_corrected_event_id();
-    withheld("payload.event_corrected.corrected_event_id");
+  withhold(event->mutable_event_id(), "event_id");
+  withhold(event->mutable_correlation_id(), "correlation_id");
+  withhold(event->mutable_causation_id(), "causation_id");
+  if (event->payload().has_event_corrected()) {
+    withhold(event->mutable_payload()->mutable_event_corrected()->mutable_corrected_event_id(),
+             "payload.event_corrected.corrected_event_id");
   }
 }
 
