@@ -192,6 +192,7 @@ absl::Status ProjectionRunner::CatchUp() {
       [&](const std::function<bool(Chunk&&)>& hand_over) {
         Chunk chunk;
         chunk.reserve(kChunk);
+        size_t chunk_bytes = 0;
         bool stopped = false;
         absl::Status parsed;
         absl::Status s = store_->ReadAllRaw(
@@ -203,10 +204,12 @@ absl::Status ProjectionRunner::CatchUp() {
                     "projections: the event at position ", position, " cannot be parsed"));
                 return false;
               }
-              if (chunk.size() == kChunk) {
+              chunk_bytes += bytes.size();
+              if (chunk.size() == kChunk || chunk_bytes >= options_.fold_batch_bytes) {
                 stopped = !hand_over(std::move(chunk));
                 chunk = {};
                 chunk.reserve(kChunk);
+                chunk_bytes = 0;
                 return !stopped;
               }
               return true;
@@ -303,7 +306,8 @@ void ProjectionRunner::Follow() {
     }
     batch.clear();
     absl::Status s =
-        sub->Next(4096, seeded ? absl::Now() + absl::Milliseconds(200) : absl::Now(), &batch);
+        sub->Next(4096, options_.fold_batch_bytes,
+                  seeded ? absl::Now() + absl::Milliseconds(200) : absl::Now(), &batch);
     if (!batch.empty() && options_.TEST_before_fold) options_.TEST_before_fold();
     bool return_memory = false;
     {

@@ -79,6 +79,12 @@ struct RunnerOptions {
   // Without a checkpoint to read back from (read-only, or one that cannot
   // be written), every body is held.
   size_t case_cache_bytes = 64 << 20;
+  // The events handed to the fold at a time: at most 4,096, and about this
+  // many bytes as stored (the catch-up reads up to kQueuedChunks such
+  // chunks ahead). A run of large events (a publisher's batch of 60 KB
+  // texts, say) is then folded a few megabytes at a time, with the
+  // checkpoint's turn between, instead of hundreds of megabytes at once.
+  size_t fold_batch_bytes = 8 << 20;
   // How many cases the findings index decides at a time when it is seeded
   // (after a rebuild, or restored without its own checkpoint): reports wait
   // out one slice, and its subjects are then written ahead of the index's

@@ -5,10 +5,11 @@
 #include "base/error_details.h"
 #include "base/status_macros.h"
 #include "storage/event_store.h"
+#include "storage/internal/store_impl.h"
 
 namespace evenhand::storage {
 
-absl::Status Subscription::Next(size_t max_events, absl::Time deadline,
+absl::Status Subscription::Next(size_t max_events, size_t max_bytes, absl::Time deadline,
                                 std::vector<EventPtr>* out) {
   max_events = std::max<size_t>(max_events, 1);
   const LiveFeed& feed = store_->feed();
@@ -27,7 +28,7 @@ absl::Status Subscription::Next(size_t max_events, absl::Time deadline,
   feed.AwaitCommitted(next_position_, deadline);
   const size_t before = out->size();
   std::vector<FeedEvent> from_feed;
-  switch (feed.Read(next_position_, max_events, SIZE_MAX, &from_feed)) {
+  switch (feed.Read(next_position_, max_events, max_bytes, &from_feed)) {
     case LiveFeed::ReadResult::kShutdown:
       return shutting_down();
     case LiveFeed::ReadResult::kNotYet:
@@ -35,18 +36,31 @@ absl::Status Subscription::Next(size_t max_events, absl::Time deadline,
     case LiveFeed::ReadResult::kOk:
       for (FeedEvent& e : from_feed) out->push_back(std::move(e.event));
       break;
-    case LiveFeed::ReadResult::kBehind:
+    case LiveFeed::ReadResult::kBehind: {
       // Behind the feed: read from the log.
-      EH_RETURN_IF_ERROR(store_->ReadAll(next_position_, Direction::kForwards, max_events,
-                                         ReadFilter(), [&](const EventPtr& e) {
-                                           out->push_back(e);
-                                           return true;
-                                         }));
+      absl::Status parsed;
+      size_t bytes = 0;
+      EH_RETURN_IF_ERROR(
+          store_->ReadAllRaw(next_position_, Direction::kForwards, max_events, ReadFilter(),
+                             [&](uint64_t position, std::string_view stored) {
+                               if (out->size() > before && bytes + stored.size() > max_bytes)
+                                 return false;
+                               absl::StatusOr<EventPtr> e = internal::ParseRecord(stored, position);
+                               if (!e.ok()) {
+                                 parsed = e.status();
+                                 return false;
+                               }
+                               bytes += stored.size();
+                               out->push_back(*std::move(e));
+                               return true;
+                             }));
+      EH_RETURN_IF_ERROR(parsed);
       if (mode_ == Mode::kLive && out->size() > before) {
         fell_behind_ = true;
         mode_ = Mode::kCatchingUp;
       }
       break;
+    }
   }
   next_position_ += out->size() - before;
   if (next_position_ > feed.committed()) mode_ = Mode::kLive;

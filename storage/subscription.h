@@ -33,11 +33,15 @@ class Subscription {
   Subscription(const EventStore* store, uint64_t from_position)
       : store_(store), next_position_(from_position) {}
 
-  // Appends to `*out` up to `max_events` events starting at next_position().
+  // Appends to `*out` up to `max_events` events starting at next_position(),
+  // and (after the first) about `max_bytes` of them as stored: a catch-up
+  // through a run of large events hands them over a few at a time rather
+  // than thousands at once (4,096 events of 60 KB each are 240 MB parsed).
   // Blocks until at least one event is available or `deadline` passes (then
   // returns OK with nothing added). Returns Unavailable once the store is
   // shutting down.
-  absl::Status Next(size_t max_events, absl::Time deadline, std::vector<EventPtr>* out);
+  absl::Status Next(size_t max_events, size_t max_bytes, absl::Time deadline,
+                    std::vector<EventPtr>* out);
 
   // The position the next event will have.
   uint64_t next_position() const { return next_position_; }
