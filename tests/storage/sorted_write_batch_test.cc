@@ -127,7 +127,8 @@ TEST_F(SortedWriteBatchTest, OperationsOnOneKeyKeepTheirOrder) {
 
 // Random puts and deletes over a few keys (so most keys see several), with
 // keys that are prefixes of others and bytes above 0x7f: the database ends
-// as a model applying them in the order made says.
+// as a model applying them in the order made says. A few values are larger
+// than the blocks (1 MB) the batch gathers them in.
 TEST_F(SortedWriteBatchTest, LeavesTheDatabaseAsTheOperationsInTheirOrderWould) {
   std::mt19937 rng(20261202);
   std::map<std::string, std::string> model;
@@ -142,7 +143,11 @@ TEST_F(SortedWriteBatchTest, LeavesTheDatabaseAsTheOperationsInTheirOrderWould) 
         gathered.Delete(key);
         model.erase(key);
       } else {
-        const std::string value = absl::StrCat("v", round, "-", i);
+        std::string value = absl::StrCat("v", round, "-", i);
+        // Now and then one larger than a block (1 MB), or filling one.
+        if (std::uniform_int_distribution<int>(0, 99)(rng) == 0) {
+          value.append(std::uniform_int_distribution<size_t>(1, 3 << 19)(rng), 'x');
+        }
         gathered.Put(key, value);
         model[key] = value;
       }
