@@ -11,6 +11,7 @@
 #include "base/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "projections/internal/case_bodies.h"
+#include "projections/internal/confidential_values.h"
 #include "projections/internal/council_registry.h"
 #include "projections/internal/decisions_digest.h"  // generated (CMakeLists.txt)
 #include "projections/internal/findings_index.h"
@@ -448,6 +449,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
       } else {
         *record->mutable_replacement() = correction.replacement();
       }
+      internal::DropConfidential(record->mutable_replacement());
       Index(c, record->replacement(),
             record->occurred_at_nanos() != 0 ? record->occurred_at_nanos()
                                              : it->occurred_at_nanos());
@@ -467,6 +469,8 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   } else {
     *fact->mutable_payload() = e.payload();
   }
+  // Nothing decided reads them; the log keeps them (confidential_values.h).
+  internal::DropConfidential(fact->mutable_payload());
   Index(c, fact->payload(), fact->occurred_at_nanos());
   if (access) AccessFactAt(e.stream_id(), c, event.position());
   bodies_->Grew(*c, *fact);
