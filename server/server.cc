@@ -127,6 +127,7 @@ v1::ServerConfig WithDefaults(v1::ServerConfig c) {
   if (c.max_export_events() == 0) c.set_max_export_events(200000);
   if (c.max_subscriber_mib_per_second() == 0) c.set_max_subscriber_mib_per_second(8);
   if (c.append_stream_window() == 0) c.set_append_stream_window(1024);
+  if (c.max_append_mib_in_flight() == 0) c.set_max_append_mib_in_flight(256);
   v1::FairnessConfig* f = c.mutable_fairness();
   // The rules' own defaults (projections::FairnessSettings), so that what
   // --print_config shows is what the rules use.
@@ -500,6 +501,7 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.projection_position = [this] { return runner_ ? runner_->position() : 0; };
   log_options.gate = gate_.get();
   log_options.append_stream_window = c.append_stream_window();
+  log_options.max_append_bytes_in_flight = uint64_t{c.max_append_mib_in_flight()} << 20;
   if (options_.clock) log_options.clock = options_.clock;
 
   if (options_.seed_demo && store_->LastPosition() == 0) {

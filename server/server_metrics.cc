@@ -208,6 +208,11 @@ std::string RenderServerMetrics(const MetricSources& s) {
                            "projection's checkpoint: it has stopped and reports are refused "
                            "until a restart.",
                            healthy ? 1 : 0));
+  families.push_back(Gauge("evenhand_append_bytes_in_flight",
+                           "Bytes of append requests taken and not yet answered, across calls; "
+                           "a request that would take it past maxAppendMibInFlight is refused "
+                           "(APPENDS_IN_FLIGHT_FULL).",
+                           s.event_log->append_bytes_in_flight()));
   families.push_back(Gauge("evenhand_subscribers", "Open EventLog.Subscribe calls.",
                            s.event_log->subscriptions()));
   absl::StatusOr<v1::SignedCheckpoint> latest = s.integrity->Checkpoint(0);

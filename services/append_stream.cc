@@ -36,13 +36,14 @@ v1::AppendError ToAppendError(const absl::Status& status) {
 AppendStreamReactor::AppendStreamReactor(grpc::CallbackServerContext* context,
                                          storage::EventStore* store, const EventLogOptions& options,
                                          size_t max_unanswered, internal::DeliveryPool* resume,
-                                         AppendStreams* open)
+                                         AppendStreams* open, internal::AppendBudget* budget)
     : context_(context),
       store_(store),
       options_(options),
       max_unanswered_(max_unanswered),
       resume_(resume),
-      open_(open) {
+      open_(open),
+      budget_(budget) {
   // Who is calling, before anything is read.
   if (absl::Status admitted =
           options_.gate->Admit(*context_, kAppendStream, v1::AppendRequest()).status();
@@ -157,6 +158,9 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
       return fail(s);
     }
   }
+  // Held until the store answers (or this returns: refused, or parked).
+  absl::StatusOr<internal::AppendBudget::Hold> hold = budget_->Take(request.ByteSizeLong());
+  if (!hold.ok()) return fail(hold.status());
   absl::StatusOr<storage::ExpectedRevision> expected = internal::ToExpected(request);
   if (!expected.ok()) return fail(expected.status());
   bool earlier_in_store;
@@ -181,6 +185,7 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
       // Decided meanwhile: validate against the log as it now is.
     }
     if (original) {
+      *hold = internal::AppendBudget::Hold();  // (taken again, not twice)
       return Handle(index, *std::move(original), started, /*may_park=*/false, /*admitted=*/true);
     }
     return fail(s);
@@ -190,8 +195,8 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
     ++in_store_;
   }
   store_->AppendAsync(stream_id, *expected, std::move(events),
-                      [this, index, stream_id, first_event_id,
-                       started](absl::StatusOr<storage::AppendResult> result) {
+                      [this, index, stream_id, first_event_id, started,
+                       hold = *std::move(hold)](absl::StatusOr<storage::AppendResult> result) {
                         Answer(index, stream_id, first_event_id, result, started,
                                /*from_store=*/true);
                       });

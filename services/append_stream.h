@@ -59,11 +59,13 @@ class AppendStreamReactor final
  public:
   static constexpr size_t kMaxUnansweredBytes = 64 << 20;
 
-  // `store`, `options`, `resume` and `open` (the service's) outlive the
-  // call.
+  // `store`, `options`, `resume`, `open` and `budget` (the service's)
+  // outlive the call. Each request holds its bytes in `budget` from when it
+  // passes the gate until the store answers it.
   AppendStreamReactor(grpc::CallbackServerContext* context, storage::EventStore* store,
                       const EventLogOptions& options, size_t max_unanswered,
-                      internal::DeliveryPool* resume, AppendStreams* open);
+                      internal::DeliveryPool* resume, AppendStreams* open,
+                      internal::AppendBudget* budget);
 
   // The server is stopping: read no more, and end the call once every
   // request read is answered.
@@ -111,6 +113,7 @@ class AppendStreamReactor final
   const size_t max_unanswered_;
   internal::DeliveryPool* const resume_;
   AppendStreams* const open_;
+  internal::AppendBudget* const budget_;
 
   absl::Mutex mu_;
   grpc::ByteBuffer request_;  // the read in flight writes here

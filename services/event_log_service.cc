@@ -99,6 +99,7 @@ EventLogService::EventLogService(storage::EventStore* store, EventLogOptions opt
     : store_(store),
       options_(std::move(options)),
       limits_(options_.max_subscriptions, options_.max_subscriptions_per_client),
+      append_budget_(options_.max_append_bytes_in_flight),
       pool_(std::make_unique<internal::DeliveryPool>(2, options_.subscriber_bytes_per_second)),
       resume_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-stream-resume", 0)),
       record_pool_(std::make_unique<internal::DeliveryPool>(1, 0, "eh-access-record", 0)) {
@@ -125,6 +126,9 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
       !admitted.ok()) {
     return fail(admitted);
   }
+  // Held until the store answers (or this returns refused).
+  absl::StatusOr<internal::AppendBudget::Hold> hold = append_budget_.Take(request->ByteSizeLong());
+  if (!hold.ok()) return fail(hold.status());
   absl::StatusOr<storage::ExpectedRevision> expected = internal::ToExpected(*request);
   if (!expected.ok()) return fail(expected.status());
   std::vector<v1::Event> events(request->events().begin(), request->events().end());
@@ -138,7 +142,8 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   // Completed on the sequencer thread once the batch is durable. The reactor
   // and `response` stay valid until Finish is called.
   store_->AppendAsync(request->stream_id(), *expected, std::move(events),
-                      [reactor, response, started](absl::StatusOr<storage::AppendResult> result) {
+                      [reactor, response, started,
+                       hold = *std::move(hold)](absl::StatusOr<storage::AppendResult> result) {
                         internal::CountAppend(result.status().code(), started);
                         if (!result.ok()) {
                           reactor->Finish(ToGrpcStatus(result.status()));
@@ -159,7 +164,7 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* EventLogService::AppendStream(
     grpc::CallbackServerContext* context) {
   return new AppendStreamReactor(context, store_, options_, options_.append_stream_window,
-                                 resume_pool_.get(), &append_streams_);
+                                 resume_pool_.get(), &append_streams_, &append_budget_);
 }
 
 grpc::Status EventLogService::ReadStream(grpc::ServerContext* context,

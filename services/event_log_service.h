@@ -21,6 +21,7 @@
 #include "services/auth/call_gate.h"
 #include "services/domain_validation.h"
 #include "services/event_validation.h"
+#include "services/internal/append_budget.h"
 #include "services/subscribe_reactor.h"
 #include "storage/event_store.h"
 
@@ -52,6 +53,9 @@ struct EventLogOptions {
   // AppendStream reads a call's next request only while fewer than this
   // many of its requests are unanswered.
   size_t append_stream_window = 1024;
+  // The bytes of append requests held at once, across calls
+  // (services/internal/append_budget.h); 0: no bound.
+  uint64_t max_append_bytes_in_flight = 256ull << 20;
 };
 
 class EventLogService final
@@ -90,6 +94,8 @@ class EventLogService final
 
   // Subscriptions being served now.
   size_t subscriptions() const { return limits_.active(); }
+  // Bytes of append requests taken and not yet answered (all calls).
+  uint64_t append_bytes_in_flight() const { return append_budget_.held(); }
 
   // Once gRPC has ended every call (at shutdown, before the log is closed):
   // waits until the access records of reads that ended ("completed",
@@ -104,6 +110,8 @@ class EventLogService final
   storage::EventStore* const store_;
   const EventLogOptions options_;
   SubscriberLimits limits_;
+  // (Before the streams: their answers release what they hold.)
+  internal::AppendBudget append_budget_;
   AppendStreams append_streams_;
   std::unique_ptr<internal::DeliveryPool> pool_;
   // Where AppendStream's parked requests are taken up again.
