@@ -195,8 +195,11 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
     ++in_store_;
   }
   store_->AppendAsync(stream_id, *expected, std::move(events),
-                      [this, index, stream_id, first_event_id, started,
-                       hold = *std::move(hold)](absl::StatusOr<storage::AppendResult> result) {
+                      [this, index, stream_id, first_event_id, started, hold = *std::move(hold)](
+                          absl::StatusOr<storage::AppendResult> result) mutable {
+                        // Let go before the answer: once answered, the call
+                        // (and at a stop, the service) may be gone.
+                        { internal::AppendBudget::Hold released = std::move(hold); }
                         Answer(index, stream_id, first_event_id, result, started,
                                /*from_store=*/true);
                       });

@@ -142,8 +142,11 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   // Completed on the sequencer thread once the batch is durable. The reactor
   // and `response` stay valid until Finish is called.
   store_->AppendAsync(request->stream_id(), *expected, std::move(events),
-                      [reactor, response, started,
-                       hold = *std::move(hold)](absl::StatusOr<storage::AppendResult> result) {
+                      [reactor, response, started, hold = *std::move(hold)](
+                          absl::StatusOr<storage::AppendResult> result) mutable {
+                        // Let go before the answer: once answered, the call
+                        // (and at a stop, the service) may be gone.
+                        { internal::AppendBudget::Hold released = std::move(hold); }
                         internal::CountAppend(result.status().code(), started);
                         if (!result.ok()) {
                           reactor->Finish(ToGrpcStatus(result.status()));
