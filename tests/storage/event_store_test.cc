@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "tests/storage/store_fixture.h"
 #include "tests/testing/events.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -34,18 +35,8 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class EventStoreTest : public ::testing::Test {
+class EventStoreTest : public StoreTest {
  protected:
-  void SetUp() override { Reopen(); }
-
-  void Reopen(StoreOptions options = {}) {
-    store_.reset();
-    options.data_dir = dir_.path();
-    auto opened = EventStore::Open(std::move(options));
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    store_ = std::move(*opened);
-  }
-
   std::vector<EventPtr> ReadStream(const std::string& stream) {
     std::vector<EventPtr> out;
     EXPECT_OK(store_->ReadStream(stream, std::nullopt, Direction::kForwards, 0,
@@ -66,9 +57,6 @@ class EventStoreTest : public ::testing::Test {
     }));
     return out;
   }
-
-  TempDir dir_;
-  std::unique_ptr<EventStore> store_;
 };
 
 TEST_F(EventStoreTest, AppendThenReadStreamRoundTrips) {

@@ -10,29 +10,18 @@
 
 #include "gtest/gtest.h"
 #include "storage/event_store.h"
+#include "tests/storage/store_fixture.h"
 #include "tests/testing/events.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
 
 namespace evenhand::storage {
 namespace {
 
 using ::evenhand::testing::AnEvent;
 using ::evenhand::testing::SomeEvents;
-using ::evenhand::testing::TempDir;
 
-class SubscriptionTest : public ::testing::Test {
+class SubscriptionTest : public StoreTest {
  protected:
-  void SetUp() override { Reopen(); }
-
-  void Reopen(StoreOptions options = {}) {
-    store_.reset();
-    options.data_dir = dir_.path();
-    auto opened = EventStore::Open(std::move(options));
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    store_ = std::move(*opened);
-  }
-
   // Appends `n` events of about `bytes` each, one per append.
   void AppendLarge(int n, size_t bytes) {
     for (int i = 0; i < n; ++i) {
@@ -56,9 +45,6 @@ class SubscriptionTest : public ::testing::Test {
     }
     return calls;
   }
-
-  TempDir dir_;
-  std::unique_ptr<EventStore> store_;
 };
 
 TEST_F(SubscriptionTest, SubscriptionCatchesUpThenFollowsLiveEvents) {
