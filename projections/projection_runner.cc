@@ -114,6 +114,23 @@ absl::Status ProjectionRunner::OpenDatabase(bool damaged, const absl::Status& wh
     return absl::OkStatus();
   }
   absl::Status opened = why;
+  if (!damaged && options_.rebuild && std::filesystem::exists(dir)) {
+    // Its files go, not only its keys: a range deleted is still on disk
+    // until a compaction reaches it, and an older build's checkpoint holds
+    // the confidential values the facts no longer keep (docs/SECURITY.md).
+    if (rocksdb::Status destroyed = rocksdb::DestroyDB(dir, *db_options_); destroyed.ok()) {
+      logging::Info("projections",
+                    absl::StrCat("discarding the fairness checkpoint (rebuild asked for): its "
+                                 "files in ",
+                                 dir, " are deleted; folding the log from position 1"));
+    } else {
+      logging::Warning("projections",
+                       absl::StrCat("rebuild asked for, but the old checkpoint's files in ", dir,
+                                    " cannot be deleted (", destroyed.ToString(),
+                                    "): its keys are deleted instead, and its files go as "
+                                    "RocksDB compacts them"));
+    }
+  }
   if (!damaged) {
     EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(dir));
     opened =
