@@ -1,5 +1,6 @@
 #include "base/grpc_status.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/cord.h"
@@ -12,6 +13,7 @@ namespace evenhand {
 void AddWireDetails(const absl::Status& status,
                     google::protobuf::RepeatedPtrField<google::protobuf::Any>* out) {
   if (status.ok()) return;
+  const int first = out->size();
   // Only google.rpc details leave the server; other payloads are internal.
   WithDefaultDetails(status).ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
     if (!absl::StartsWith(url, "type.googleapis.com/google.rpc.")) return;
@@ -19,6 +21,12 @@ void AddWireDetails(const absl::Status& status,
     any->set_type_url(std::string(url));
     any->set_value(std::string(value));
   });
+  // A status keeps its payloads in no fixed order: sent in type order, so
+  // the same refusal carries its details the same way each time.
+  std::sort(out->begin() + first, out->end(),
+            [](const google::protobuf::Any& a, const google::protobuf::Any& b) {
+              return a.type_url() < b.type_url();
+            });
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
