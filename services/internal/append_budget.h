@@ -3,16 +3,19 @@
 // until its group commit answers it. Internal to services/.
 //
 // Why: each request is held several times over while it is in the server
-// (gRPC's buffer, the parsed request, the events handed to the store, their
-// serialised records and the write batch), so ten publishers sending 64 MB
-// batches at once would hold gigabytes. maxRequestBytes bounds one request
-// and an AppendStream call holds at most 64 MB unanswered, but nothing
-// bounded the calls together. A request that would take the server past
-// the budget is refused, RESOURCE_EXHAUSTED (APPENDS_IN_FLIGHT_FULL) with a
-// retry delay and nothing written; the publisher library and `evenhand
-// import` retry it. One request on its own is always taken, however large
-// (maxRequestBytes bounds it), so a budget below a request's size slows
-// such requests to one at a time but never refuses them for good.
+// (the events handed to the store, their serialised records and the write
+// batch), until its group commit answers it, and nothing bounded the calls
+// together: with a disk slower than the publishers, what waits grew with
+// them. What it cannot bound: gRPC receives and parses each request whole
+// before the service sees it, so a refused request has cost that already
+// (an outside probe: sixteen 48 MB requests at once peaked near 1.8 GB
+// whatever the budget; docs/PERFORMANCE.md). A request that would take
+// the server past the budget is refused, RESOURCE_EXHAUSTED
+// (APPENDS_IN_FLIGHT_FULL) with a retry delay and nothing written; the
+// publisher library and `evenhand import` retry it. One request on its
+// own is always taken, however large (maxRequestBytes bounds it), so a
+// budget below a request's size slows such requests to one at a time but
+// never refuses them for good.
 //
 // What it does not know: what the requests are, or who sent them (a
 // principal's share is its rate limit's business). Thread-safe.
