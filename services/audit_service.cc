@@ -3,6 +3,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,10 @@
 
 namespace evenhand::services {
 namespace {
+
+// The kinds of stream a filter's case may be ("<kind>-<id>").
+constexpr const char* kCaseKinds[] = {"briefing-", "query-",   "complaint-", "meeting-",
+                                      "member-",   "officer-", "group-",     "election-"};
 
 // A replay's message holds at most this many events and about kChunkBytes
 // of them, or one larger event alone (maxEventBytes is at most 3 MiB), so a
@@ -186,17 +191,36 @@ absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
     EH_ASSIGN_OR_RETURN(bool exists, store_->StreamExists(f.stream_id()));
     if (!exists) {
       std::vector<std::string> near;
-      for (const char* kind : {"briefing-", "query-", "complaint-", "meeting-", "member-",
-                               "officer-", "group-", "election-"}) {
+      for (const char* kind : kCaseKinds) {
         const std::string candidate = absl::StrCat(kind, f.stream_id());
         EH_ASSIGN_OR_RETURN(bool found, store_->StreamExists(candidate));
         if (found) near.push_back(candidate);
+      }
+      // Else the streams sorting beside it, the nearest of them if it is
+      // near enough to be a typo ("query-Q-10444" for "query-Q-1044"); an
+      // example only from the log itself (a made-up one was taken for a
+      // real case: outside probe).
+      std::string example;
+      if (near.empty()) {
+        EH_ASSIGN_OR_RETURN(std::vector<std::string> around,
+                            store_->StreamsAround(f.stream_id(), 8));
+        if (std::string nearest = Nearest(f.stream_id(), around); !nearest.empty()) {
+          near.push_back(std::move(nearest));
+        } else {
+          for (const std::string& s : around) {
+            if (absl::c_any_of(kCaseKinds,
+                               [&s](const char* kind) { return absl::StartsWith(s, kind); })) {
+              example = absl::StrCat(", e.g. ", s);
+              break;
+            }
+          }
+        }
       }
       return WithErrorInfo(
           absl::NotFoundError(absl::StrCat(
               "filter.stream_id: no case ", Quoted(f.stream_id()), " in the log",
               near.empty()
-                  ? "; case streams are named <kind>-<id>, e.g. complaint-C-17"
+                  ? absl::StrCat("; case streams are named <kind>-<id>", example)
                   : absl::StrCat("; did you mean \"", absl::StrJoin(near, "\" or \""), "\"?"))),
           "UNKNOWN_CASE", {{"field", "filter.stream_id"}});
     }

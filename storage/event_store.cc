@@ -529,6 +529,11 @@ absl::StatusOr<bool> EventStore::StreamExists(const std::string& stream_id) cons
   return impl_->StreamExists(stream_id);
 }
 
+absl::StatusOr<std::vector<std::string>> EventStore::StreamsAround(const std::string& stream_id,
+                                                                   size_t each_side) const {
+  return impl_->StreamsAround(stream_id, each_side);
+}
+
 absl::StatusOr<uint64_t> EventStore::PositionAtTime(absl::Time t) const {
   return impl_->PositionAtTime(t);
 }

@@ -302,6 +302,11 @@ class EventStore {
   // Whether the stream has any event. An append still being written may
   // already count.
   absl::StatusOr<bool> StreamExists(const std::string& stream_id) const;
+  // Up to `each_side` stream ids sorting just before `stream_id`, and up to
+  // as many just after (itself excluded), in order: the candidates for "did
+  // you mean" when it names no stream. A few seeks.
+  absl::StatusOr<std::vector<std::string>> StreamsAround(const std::string& stream_id,
+                                                         size_t each_side) const;
 
   // The last position whose recorded_at is at or before `t`; 0 if none.
   // (recorded_at never decreases along the log, so this is a binary search.)

@@ -98,6 +98,38 @@ absl::StatusOr<bool> EventStore::Impl::StreamExists(const std::string& stream_id
   return true;
 }
 
+absl::StatusOr<std::vector<std::string>> EventStore::Impl::StreamsAround(
+    const std::string& stream_id, size_t each_side) const {
+  // Each stream's keys are "<id>" 0x00 BE64(revision), one per event: a
+  // stream's id is its first key up to the 0x00, and the next stream
+  // begins at or after "<id>" 0x01.
+  auto id_of = [](const rocksdb::Slice& key) {
+    const std::string_view k(key.data(), key.size());
+    return std::string(k.substr(0, k.find('\0')));
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf_));
+  std::vector<std::string> before;
+  it->SeekForPrev(stream_id);
+  while (it->Valid() && before.size() < each_side) {
+    std::string id = id_of(it->key());
+    it->SeekForPrev(id);  // the last key of the stream before it
+    if (id != stream_id) before.push_back(std::move(id));
+  }
+  EH_RETURN_IF_ERROR(ReadFailure(it->status(), "cannot list streams"));
+  std::vector<std::string> out(before.rbegin(), before.rend());
+  size_t after = 0;
+  it->Seek(stream_id);
+  while (it->Valid() && after < each_side) {
+    std::string id = id_of(it->key());
+    it->Seek(id + '\x01');
+    if (id == stream_id) continue;
+    out.push_back(std::move(id));
+    ++after;
+  }
+  EH_RETURN_IF_ERROR(ReadFailure(it->status(), "cannot list streams"));
+  return out;
+}
+
 absl::StatusOr<uint64_t> EventStore::Impl::PositionAtTime(absl::Time t) const {
   uint64_t lo = 0, hi = LastPosition();  // answer in [lo, hi]
   while (lo < hi) {

@@ -112,6 +112,8 @@ class EventStore::Impl {
                                const EventVisitor& visit) const;
   absl::StatusOr<EventPtr> ReadByEventId(const std::string& event_id) const;
   absl::StatusOr<bool> StreamExists(const std::string& stream_id) const;
+  absl::StatusOr<std::vector<std::string>> StreamsAround(const std::string& stream_id,
+                                                         size_t each_side) const;
   absl::StatusOr<uint64_t> PositionAtTime(absl::Time t) const;
 
   uint64_t LastPosition() const { return last_position_.load(std::memory_order_acquire); }

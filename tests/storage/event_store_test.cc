@@ -103,6 +103,27 @@ TEST_F(EventStoreTest, StreamExistsFailsForANewStream) {
   EXPECT_OK(store_->Append("s", ExpectedRevision::StreamExists(), SomeEvents(1)));
 }
 
+// "Did you mean": the streams sorting beside a name, each once however
+// many events it holds, a stream whose name begins another's included.
+TEST_F(EventStoreTest, StreamsAroundANameAreItsNeighboursEachOnce) {
+  for (const char* stream : {"a", "a-b", "query-Q-1", "query-Q-10", "query-Q-1044", "query-Q-10440",
+                             "query-Q-105", "z"}) {
+    ASSERT_OK(store_->Append(stream, ExpectedRevision::Any(), SomeEvents(3)));
+  }
+  using V = std::vector<std::string>;
+  auto around = [&](const std::string& name, size_t each_side) {
+    absl::StatusOr<V> got = store_->StreamsAround(name, each_side);
+    EXPECT_OK(got.status());
+    return got.value_or(V{"(failed)"});
+  };
+  EXPECT_EQ(around("query-Q-10444", 2), (V{"query-Q-1044", "query-Q-10440", "query-Q-105", "z"}));
+  EXPECT_EQ(around("query-Q-1044", 1), (V{"query-Q-10", "query-Q-10440"}));  // itself left out
+  EXPECT_EQ(around("a-", 8), (V{"a", "a-b", "query-Q-1", "query-Q-10", "query-Q-1044",
+                                "query-Q-10440", "query-Q-105", "z"}));
+  EXPECT_EQ(around("0", 2), (V{"a", "a-b"}));
+  EXPECT_EQ(around("zz", 2), (V{"query-Q-105", "z"}));
+}
+
 TEST_F(EventStoreTest, ExactRevisionMismatchReportsTheActualRevision) {
   ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(3)));
   EXPECT_THAT(store_->Append("s", ExpectedRevision::Exact(1), SomeEvents(1)),
