@@ -37,6 +37,7 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
   if (!channel.ok()) return FailLocal(channel.status());
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   uint64_t shown = 0;
+  uint64_t received = 0;  // before --method and --denied
   // Method names are matched in any case, as every other word flag is.
   const std::string method = absl::AsciiStrToLower(flags.method);
   if (flags.format == "table") {
@@ -47,6 +48,7 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
       request,
       [&](const v1::AuditedEvent& e) {
         const v1::AccessRecorded& a = e.event().event().payload().access_recorded();
+        ++received;
         if (!method.empty() && !absl::StrContains(absl::AsciiStrToLower(a.method()), method)) {
           return true;
         }
@@ -72,7 +74,7 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
   std::fflush(stdout);
   if (!status.ok()) return FailServer(status, context);
   std::fprintf(stderr, "evenhand: %llu access records\n", static_cast<unsigned long long>(shown));
-  if (shown == 0 && !flags.principal.empty()) {
+  if (shown == 0 && received == 0 && !flags.principal.empty()) {
     // A misspelt principal matches nothing; say so rather than let "none"
     // read as "nobody read anything".
     std::fprintf(stderr,
@@ -85,10 +87,17 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
         flags.denied_only ? " refused" : "",
         flags.method.empty() ? ""
                              : absl::StrCat(" for a method containing \"", flags.method, "\""));
-    std::fprintf(stderr,
-                 "evenhand: none%s in the period: methods are named as the server records them, "
-                 "e.g. evenhand.v1.Audit/Export (--method matches any part, in any case)\n",
-                 Printable(what).c_str());
+    // The principal's records were there (if any was received): these
+    // filters left none.
+    const std::string among =
+        received > 0 ? absl::StrCat(" among ", received, " access records") : std::string();
+    const bool period = !flags.from.empty() || !flags.to.empty();
+    std::fprintf(stderr, "evenhand: none%s%s%s%s\n", Printable(what).c_str(), among.c_str(),
+                 period ? " in the period" : " in the log",
+                 flags.method.empty()
+                     ? ""
+                     : ": methods are named as the server records them, e.g. "
+                       "evenhand.v1.Audit/Export (--method matches any part, in any case)");
   }
   return kOk;
 }

@@ -60,6 +60,11 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
   if (flags.check && !flags.list) {
     return FailUsage(absl::InvalidArgumentError("backup: --check goes with --list"));
   }
+  // Refused, not ignored (outside probe): a listing copies nothing.
+  if (flags.list && flags.exclude_signing_key) {
+    return FailUsage(absl::InvalidArgumentError(
+        "backup: --exclude-signing-key is for making a backup, not with --list"));
+  }
   grpc::ClientContext rpc;
   if (flags.list) {
     v1::ListBackupsRequest request;

@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "base/quoted.h"
@@ -183,14 +184,18 @@ CLI::Option* AddFormatOption(CLI::App* cmd, std::string* format,
     allowed.push_back("jsonl");
     help = absl::StrCat(help, " (jsonl is another name for json)");
   }
+  // One transform, lower-casing first: CLI11 runs transforms in the reverse
+  // of the order they are added, so "JSONL" passed a separate "jsonl" step
+  // before it was lower-cased, and was taken as "jsonl", which no command
+  // prints: a table came out (outside probe).
   return cmd->add_option("--format", *format, help)
-      ->transform(AnyCase())
       ->transform(CLI::Validator(
           [json_lines](std::string& value) {
+            absl::AsciiStrToLower(&value);
             if (json_lines && value == "jsonl") value = "json";
             return std::string();
           },
-          "", "jsonl"))
+          "", "any case"))
       ->check(CLI::IsMember(allowed))
       ->capture_default_str();
 }
@@ -469,6 +474,25 @@ absl::StatusOr<Period> ParsePeriod(const std::string& from, const std::string& t
                      "as --to"));
   }
   return p;
+}
+
+std::string DescribeFilterFlags(const FilterFlags& f) {
+  std::vector<std::string> parts;
+  auto add = [&parts](const char* flag, const std::string& value) {
+    if (!value.empty()) parts.push_back(absl::StrCat(flag, "=", value));
+  };
+  add("--case", f.case_id);
+  add("--prefix", absl::StrJoin(f.prefixes, ","));
+  add("--type", absl::StrJoin(f.types, ","));
+  add("--actor", f.actor);
+  add("--group", f.group);
+  add("--officer", f.officer);
+  add("--member", f.member);
+  add("--from", f.from);
+  add("--to", f.to);
+  if (f.from_position != 0) add("--from-position", absl::StrCat(f.from_position));
+  if (f.to_position != 0) add("--to-position", absl::StrCat(f.to_position));
+  return absl::StrJoin(parts, " ");
 }
 
 absl::StatusOr<v1::ReplayFilter> MakeFilter(const FilterFlags& f) {

@@ -222,6 +222,9 @@ struct FilterFlags {
 };
 void AddFilterFlags(CLI::App* cmd, FilterFlags* f);
 absl::StatusOr<v1::ReplayFilter> MakeFilter(const FilterFlags& f);
+// The filter flags given, as typed ("--case=query-Q-1 --group=green"); ""
+// for none.
+std::string DescribeFilterFlags(const FilterFlags& f);
 
 // The period flags of report, findings and access.
 struct PeriodFlags {

@@ -31,10 +31,17 @@
 namespace evenhand::cli {
 namespace {
 
+// Each stream appended at once is a thread and a call of its own; more
+// than this was a crash (threads the system would not start), not speed.
+constexpr uint64_t kMaxParallel = 256;
+// The server's maxBatchEvents (1,000 by default) is the real bound; this
+// one keeps the number in range.
+constexpr uint64_t kMaxBatch = 1000000;
+
 struct ImportFlags {
   std::string file;
-  int batch = 200;
-  int parallel = 4;
+  uint64_t batch = 200;
+  uint64_t parallel = 4;
   std::string progress = "auto";
 };
 
@@ -91,6 +98,17 @@ int RunImport(const Context& context, const ImportFlags& flags) {
   if (flags.batch < 1 || flags.parallel < 1) {
     return FailUsage(absl::InvalidArgumentError("--batch and --parallel must be at least 1"));
   }
+  if (flags.parallel > kMaxParallel) {
+    return FailUsage(absl::InvalidArgumentError(absl::StrCat(
+        "--parallel: at most ", kMaxParallel,
+        " streams at once (each is a thread and a call of its own); 4 to 16 is plenty")));
+  }
+  if (flags.batch > kMaxBatch) {
+    return FailUsage(absl::InvalidArgumentError(
+        absl::StrCat("--batch: at most ", kMaxBatch,
+                     " events per append (the server's maxBatchEvents, 1000 by default, is "
+                     "the limit that counts)")));
+  }
   size_t total = 0;
   absl::StatusOr<std::vector<ImportStream>> read = ReadImportFile(flags.file, &total);
   if (!read.ok()) {
@@ -108,7 +126,9 @@ int RunImport(const Context& context, const ImportFlags& flags) {
   absl::Status failure;  // the server's own status, with its details
   std::string failed_at;
   std::vector<std::thread> workers;
-  for (int w = 0; w < flags.parallel; ++w) {
+  // No more threads than streams: one stream's batches go one at a time.
+  const size_t parallel = std::min<size_t>(flags.parallel, std::max<size_t>(streams.size(), 1));
+  for (size_t w = 0; w < parallel; ++w) {
     workers.emplace_back([&] {
       clients::EventLogClient client(v1::EventLog::NewStub(*channel));
       while (std::optional<ImportSchedule::Turn> turn = schedule.Next()) {

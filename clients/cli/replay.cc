@@ -27,11 +27,11 @@ int RunReplay(const Context& context, const ReplayFlags& flags) {
   clients::AuditClient client(v1::Audit::NewStub(*channel));
   ProgressBar bar("replaying", flags.progress);
   uint64_t matched = 0;
-  if (flags.format == "table") PrintEventHeader(/*chain=*/true);
+  // The table's header with its first row (a refusal prints none).
   absl::Status status = client.Replay(
       request,
       [&](const v1::AuditedEvent& e) {
-        ++matched;
+        if (++matched == 1 && flags.format == "table") PrintEventHeader(/*chain=*/true);
         if (flags.format == "table") {
           PrintEvent(e.event(), flags.format, &e.chain_hash());
         } else {
@@ -42,7 +42,16 @@ int RunReplay(const Context& context, const ReplayFlags& flags) {
       [&](uint64_t scanned, uint64_t last) { bar.Update(scanned, last, matched); });
   bar.Done();
   std::fflush(stdout);
-  return status.ok() ? kOk : FailServer(status, context);
+  if (!status.ok()) return FailServer(status, context);
+  // Nothing printed would read as "nothing happened" (outside probe: a
+  // mistyped --prefix said nothing), as `read` says too.
+  if (matched == 0) {
+    if (flags.format == "table") PrintEventHeader(/*chain=*/true);
+    const std::string given = DescribeFilterFlags(flags.filter);
+    std::fprintf(stderr, "evenhand: no event in the log matched %s\n",
+                 given.empty() ? "(the log is empty)" : given.c_str());
+  }
+  return kOk;
 }
 
 }  // namespace

@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "clients/cli/backup_folder_check.h"
 #include "clients/cli/common.h"
 #include "integrity/backups.h"
@@ -69,7 +71,23 @@ int RunRestore(const RestoreFlags& flags) {
   if (flags.check && !flags.list) {
     return FailUsage(absl::InvalidArgumentError("restore: --check goes with --list"));
   }
-  if (flags.list) return List(flags);
+  if (flags.list) {
+    // Refused, not ignored (outside probe): a listing restores nothing and
+    // checks no signature.
+    std::vector<std::string> extra;
+    if (!flags.to.empty()) extra.push_back("--to");
+    if (flags.backup_id != 0) extra.push_back("--backup");
+    if (!flags.journal.empty()) extra.push_back("--journal");
+    if (!flags.pubkey.empty()) extra.push_back("--pubkey");
+    if (flags.allow_unsigned_manifest) extra.push_back("--allow-unsigned-manifest");
+    if (!extra.empty()) {
+      return FailUsage(absl::InvalidArgumentError(
+          absl::StrCat("restore: ", absl::StrJoin(extra, ", "),
+                       " are for restoring, not with --list (which lists and, with --check, "
+                       "checks the folder)")));
+    }
+    return List(flags);
+  }
   if (flags.to.empty()) {
     return FailUsage(absl::InvalidArgumentError(
         "restore: --to=NEW_DATA_DIR is required (a new folder: restore never writes over one)"));

@@ -4,7 +4,10 @@ what was asked (outside probe: `findings` never said its moment, `--case`
 with `--type` returned every event of the case, `tail --from` beyond the end
 gave an API field as advice, a stray comma in a list was dropped; later, a
 port over 65535 dialled another, and "{}" as a saved checkpoint was
-"another log").
+"another log"; later still, "--format=JSONL" gave a table, `import
+--parallel=100000` aborted, `replay` said nothing when nothing matched and
+named a made-up case as an example, and flags that do not apply to
+`--list` were ignored).
 
   /usr/bin/python3 tests/clients/cli_answers_test.py --evenhandd PATH --evenhand PATH
 """
@@ -145,7 +148,70 @@ class CliAnswers(unittest.TestCase):
         self.assertEqual(r.stdout, "")
         self.assertIn("no event in the log matched --prefix=zzz-none", r.stderr)
         r = self.cli("access", "--method=NoSuchMethod")
-        self.assertIn('none for a method containing "NoSuchMethod" in the period', r.stderr)
+        self.assertRegex(r.stderr, r'none for a method containing "NoSuchMethod" among \d+ '
+                                   r'access records in the log')
+        # replay too (it said nothing), its table's header only with its rows.
+        r = self.cli("replay", "--prefix=zzz-none", "--format=table")
+        self.assertEqual(r.stdout.count("\n"), 1, r.stdout)
+        self.assertIn("no event in the log matched --prefix=zzz-none", r.stderr)
+        # A principal with records that a filter empties is not misspelt.
+        r = self.cli("access", "--principal=local", "--method=NoSuchMethod")
+        self.assertNotIn("check the name", r.stderr)
+        self.assertIn("among", r.stderr)
+
+    def test_a_mistyped_case_is_named_with_the_nearest_real_one(self):
+        first = json.loads(self.cli("read", "--all", "--prefix=query-", "--max=1").stdout)
+        case = first["event"]["streamId"]
+        r = self.cli("replay", f"--case={case}-", "--format=table", check=False)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stdout, "")  # no table header before a refusal
+        # It sorts beside the real case, and one edit from it (as is the
+        # case after it, if any).
+        near = re.search(r'did you mean "([^"]+)"\?', r.stderr)
+        self.assertIsNotNone(near, r.stderr)
+        self.assertTrue(near.group(1).startswith(case), r.stderr)
+        self.assertTrue(self.cli("read", f"--stream={near.group(1)}").stdout)
+        # Nothing near: an example from the log, not a made-up one.
+        r = self.cli("replay", "--case=zzzz", check=False)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        example = re.search(r"case streams are named <kind>-<id>, e\.g\. (\S+)", r.stderr)
+        self.assertIsNotNone(example, r.stderr)
+        self.assertTrue(self.cli("read", f"--stream={example.group(1)}").stdout)
+
+    def test_format_is_taken_in_any_case_jsonl_too(self):
+        # "--format=JSONL" printed the table (outside probe).
+        for fmt in ("JSONL", "Jsonl", "JSON"):
+            for command in ("findings", "due"):
+                lines = self.cli(command, f"--format={fmt}").stdout.splitlines()
+                self.assertTrue(lines, (command, fmt))
+                for line in lines:
+                    json.loads(line)
+
+    def test_flags_that_do_not_apply_are_refused_not_ignored(self):
+        backups = os.path.join(self.tmp, "backups")
+        for args in (["backup", f"--to={backups}", "--list", "--exclude-signing-key"],
+                     ["restore", f"--from={backups}", "--list", f"--to={self.tmp}/x"],
+                     ["restore", f"--from={backups}", "--list", "--pubkey=k.pem"]):
+            r = self.cli(*args, check=False)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("not with --list", r.stderr)
+
+    def test_import_parallel_is_bounded_and_never_more_than_the_streams(self):
+        events = os.path.join(self.tmp, "one-stream.jsonl")
+        recorded = json.loads(self.cli("read", "--stream=group-labour").stdout.splitlines()[0])
+        del recorded["event"]["recordedAt"]  # the server's, not the publisher's
+        with open(events, "w") as f:
+            f.write(json.dumps(recorded["event"]) + "\n")
+        r = self.cli("import", events, "--parallel=100000", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--parallel: at most 256", r.stderr)
+        r = self.cli("import", events, "--batch=99999999999", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--batch: at most", r.stderr)
+        # 256 threads asked for one stream: one is started, the event is
+        # already recorded.
+        r = self.cli("import", events, "--parallel=256")
+        self.assertIn("imported 1 events in 1 streams: 0 new, 1 already recorded", r.stdout)
 
     def test_an_output_file_name_is_a_file_name(self):
         # "-o=q.html" wrote a file named "=q.html"; -o "" wrote to stdout.
