@@ -41,8 +41,9 @@ constexpr uint64_t kMaxScanPerChunk = 65536;
 // A direction the server does not know is refused, not read forwards.
 absl::Status CheckDirection(int direction) {
   if (v1::Direction_IsValid(direction)) return absl::OkStatus();
-  return InvalidFieldError("direction", absl::StrCat("unknown value ", direction,
-                                                     "; use FORWARDS (0) or BACKWARDS (1)"));
+  return InvalidFieldError(
+      "direction", absl::StrCat("unknown value ", direction, "; use FORWARDS (0) or BACKWARDS (1)"),
+      "UNKNOWN_ENUM_VALUE");
 }
 
 storage::Direction ToDirection(v1::Direction d) {

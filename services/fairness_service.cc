@@ -421,9 +421,14 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
     const v1::ReportDocumentRequest& request, const grpc::ServerContextBase* call) const {
   if (request.format() == v1::REPORT_FORMAT_UNSPECIFIED ||
       !v1::ReportFormat_IsValid(request.format())) {
+    // A number the server does not know is said so, as in an event.
+    const bool unknown = !v1::ReportFormat_IsValid(request.format());
     return InvalidFieldError(
-        "format", "must be REPORT_HTML, REPORT_JSON, REPORT_CSV_GROUPS, REPORT_CSV_FINDINGS or "
-                  "REPORT_CSV_ACCESS");
+        "format",
+        absl::StrCat(unknown ? absl::StrCat("unknown value ", request.format(), "; ") : "",
+                     "must be REPORT_HTML, REPORT_JSON, REPORT_CSV_GROUPS, REPORT_CSV_FINDINGS or "
+                     "REPORT_CSV_ACCESS"),
+        unknown ? "UNKNOWN_ENUM_VALUE" : "INVALID_FIELD");
   }
   if (integrity_ == nullptr) {
     return absl::FailedPreconditionError("this server has no integrity log to sign reports with");
@@ -572,9 +577,11 @@ grpc::Status FairnessService::ListFindings(grpc::ServerContext* context,
     return ToGrpcStatus(s);
   }
   if (!v1::Severity_IsValid(request->min_severity())) {
-    return ToGrpcStatus(InvalidFieldError(
-        "min_severity", absl::StrCat("unknown value ", request->min_severity(),
-                                     "; use INFO, LOW, MEDIUM or HIGH (or leave it unset)")));
+    return ToGrpcStatus(
+        InvalidFieldError("min_severity",
+                          absl::StrCat("unknown value ", request->min_severity(),
+                                       "; use INFO, LOW, MEDIUM or HIGH (or leave it unset)"),
+                          "UNKNOWN_ENUM_VALUE"));
   }
   for (const std::string& r : request->rule_ids()) {
     if (std::find(rules.begin(), rules.end(), r) == rules.end()) {

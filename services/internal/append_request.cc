@@ -81,7 +81,8 @@ absl::StatusOr<storage::ExpectedRevision> ToExpected(const v1::AppendRequest& re
           return InvalidFieldError("expected_state",
                                    absl::StrCat("unknown value ", request.expected_state(),
                                                 "; use ANY, NO_STREAM, STREAM_EXISTS or set "
-                                                "exact_revision"));
+                                                "exact_revision"),
+                                   "UNKNOWN_ENUM_VALUE");
       }
     case v1::AppendRequest::EXPECTED_REVISION_NOT_SET:
       return storage::ExpectedRevision::Any();

@@ -205,6 +205,17 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          return Append(Request("officer-o-1", {e}));
        }},
       {grpc::StatusCode::INVALID_ARGUMENT,
+       "an enum number the server does not know, in the request itself",
+       "UNKNOWN_ENUM_VALUE",
+       {"expected_state: unknown value 9", "NO_STREAM"},
+       nullptr,
+       nullptr,
+       [&] {
+         v1::AppendRequest r = Request("s", SomeEvents(1));
+         r.set_expected_state(static_cast<v1::ExpectedState>(9));
+         return Append(r);
+       }},
+      {grpc::StatusCode::INVALID_ARGUMENT,
        "a field the server's contract does not have",
        "UNKNOWN_FIELD",
        {"events[0].payload.officer_registered: field number 42 is not in this server's "
@@ -621,7 +632,7 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
-  EXPECT_EQ(n, 31);
+  EXPECT_EQ(n, 32);
 }
 
 // A program that never reads the message: the code, the reason, the

@@ -169,8 +169,10 @@ TEST_F(EventLogReadsTest, AnUnknownDirectionIsRefused) {
   v1::ReadStreamRequest stream;
   stream.set_stream_id("s");
   stream.set_direction(static_cast<v1::Direction>(7));
-  EXPECT_THAT(client_->ReadStream(stream, [](const v1::RecordedEvent&) { return true; }),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown value 7")));
+  const absl::Status unknown =
+      client_->ReadStream(stream, [](const v1::RecordedEvent&) { return true; });
+  EXPECT_THAT(unknown, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown value 7")));
+  EXPECT_EQ(ReasonOf(unknown), "UNKNOWN_ENUM_VALUE");
 }
 
 // from_end false is neither "from the end" nor silently "from the start".

@@ -195,8 +195,15 @@ TEST_F(FairnessServiceTest, SignedDocumentsVerifyAndTheLogAloneRecomputesThemByt
   absl::StatusOr<v1::PublicKey> key = audit.GetPublicKey();
   ASSERT_OK(key.status());
   v1::ReportDocumentRequest unformatted;
-  EXPECT_THAT(fairness_->GetReportDocument(unformatted),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format")));
+  const absl::Status unset = fairness_->GetReportDocument(unformatted).status();
+  EXPECT_THAT(unset, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format")));
+  EXPECT_EQ(ReasonOf(unset), "INVALID_FIELD");
+  // A number the server does not know is said so, as in an event.
+  unformatted.set_format(static_cast<v1::ReportFormat>(99));
+  const absl::Status unknown = fairness_->GetReportDocument(unformatted).status();
+  EXPECT_THAT(unknown, StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("format: unknown value 99; must be REPORT_HTML")));
+  EXPECT_EQ(ReasonOf(unknown), "UNKNOWN_ENUM_VALUE");
 
   std::vector<std::pair<v1::ReportDocumentRequest, std::string>> documents;
   for (v1::ReportFormat format : {v1::REPORT_HTML, v1::REPORT_JSON, v1::REPORT_CSV_GROUPS,

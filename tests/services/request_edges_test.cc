@@ -17,6 +17,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "base/error_details.h"
+#include "base/grpc_status.h"
 #include "base/time_util.h"
 #include "evenhand/v1/audit.grpc.pb.h"
 #include "evenhand/v1/fairness.grpc.pb.h"
@@ -273,6 +274,8 @@ TEST_F(RequestEdgesTest, FindingsAtASeverityTheServerDoesNotKnowAreRefused) {
   grpc::Status s = fairness_stub_->ListFindings(&context, request, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("min_severity: unknown value 99"));
+  // As for an enum number in an event (outside probe: this said INVALID_FIELD).
+  EXPECT_EQ(ReasonOf(FromGrpcStatus(s)), "UNKNOWN_ENUM_VALUE");
   request.set_min_severity(v1::HIGH);
   grpc::ClientContext again;
   EXPECT_TRUE(fairness_stub_->ListFindings(&again, request, &response).ok());
