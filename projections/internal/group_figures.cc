@@ -428,10 +428,18 @@ absl::Status GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_po
   // checkpoint being written stores what is still held: counted once, held.
   if (stored != nullptr && as_of_position < stored_through_) {
     absl::Status bad;
+    // A subject's changes often come together (one event changes several
+    // of its contributions): it is looked up once for them.
+    std::string last_subject;
+    const Case* last_case = nullptr;
     EH_RETURN_IF_ERROR(stored->ScanFigureChanges(
         first_day, last_day, as_of_position, [&](const state::FigureChangeRecord& r) {
           if (!bad.ok() || r.position() > stored_through_) return;
-          const Case* c = find(r.subject());
+          if (last_case == nullptr || r.subject() != last_subject) {
+            last_case = find(r.subject());
+            last_subject = r.subject();
+          }
+          const Case* c = last_case;
           if (c == nullptr || r.figure().kind() >= Contribution::kKinds) {
             bad = absl::DataLossError(absl::StrCat(
                 "a stored change to the group figures names ",
