@@ -40,6 +40,19 @@ absl::StatusOr<std::vector<DamageFinding>> DamageRecord::Load() const {
   std::vector<DamageFinding> out;
   std::error_code missing;
   if (!std::filesystem::exists(path_, missing) && !missing) return out;
+  std::error_code folder_error;
+  if (std::filesystem::is_directory(path_, folder_error)) {
+    // Read as an empty record, it said nothing (outside probe): a record
+    // that cannot be read is no evidence of no damage.
+    DamageFinding unreadable;
+    unreadable.source = path_;
+    unreadable.error = absl::StrCat(
+        path_,
+        " is a folder, not the record of damage found: what earlier runs found cannot be "
+        "read. Look at what is in it, then remove it (or restore the data folder)");
+    out.push_back(std::move(unreadable));
+    return out;
+  }
   std::ifstream in(path_, std::ios::binary);
   if (!in) return absl::InternalError(absl::StrCat("cannot read ", path_));
   std::string line;

@@ -31,10 +31,11 @@ using internal::BigEndian64;
 using internal::FromRocks;
 using internal::ReadBigEndian64;
 
+using internal::kLogIdKey;
+
 namespace {
 
 constexpr char kComponent[] = "storage";
-constexpr char kLogIdKey[] = "log_id";
 constexpr char kFormatKey[] = "format_version";
 constexpr char kFormatVersion[] = "1";
 
@@ -167,6 +168,7 @@ absl::Status EventStore::Impl::Open() {
     }
   }
 
+  EH_RETURN_IF_ERROR(ReadAcknowledged());
   EH_RETURN_IF_ERROR(OpenDatabase());
   EH_RETURN_IF_ERROR(ReadIdentity());
 
@@ -182,6 +184,7 @@ absl::Status EventStore::Impl::Open() {
   }
   it.reset();
   EH_RETURN_IF_ERROR(CheckRecoveredPositions(db_.get(), events_cf_));
+  EH_RETURN_IF_ERROR(CheckAcknowledged(last));
   next_position_ = last + 1;
   last_position_.store(last, std::memory_order_release);
   feed_ = std::make_unique<LiveFeed>(options_.live_buffer_events, options_.live_buffer_bytes, last);
@@ -291,6 +294,18 @@ absl::Status EventStore::Impl::OpenDatabase() {
         "storage: the log in ", options_.data_dir, " is in use by another process (RocksDB: ",
         s.ToString(), "); stop it first or use another data folder"));
   }
+  if (s.IsIOError() && absl::StrContains(s.ToString(), "MANIFEST") &&
+      absl::StrContains(s.ToString(), "No such file")) {
+    // CURRENT names a MANIFEST that is not there: RocksDB's list of the
+    // log's files is gone (outside probe: INTERNAL, and no advice).
+    return absl::DataLossError(absl::StrCat(
+        "storage: the log in ", options_.data_dir, " is damaged and will not be opened (",
+        s.ToString(),
+        "). The damage is in the MANIFEST, RocksDB's list of the log's files, which the CURRENT "
+        "file names and which is missing: RocksDB cannot open the log at all, and nothing is "
+        "served from this folder. Restore the data folder from a backup (evenhand restore), "
+        "keeping this one for investigation"));
+  }
   EH_RETURN_IF_ERROR(FromRocks(s, absl::StrCat("cannot open the log in ", options_.data_dir)));
   db_.reset(raw);
   for (auto* h : handles_) cf_by_name_[h->GetName()] = h;
@@ -310,6 +325,12 @@ absl::Status EventStore::Impl::ReadIdentity() {
   std::string format;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kFormatKey, &format);
   if (s.IsNotFound()) {
+    // No log, yet one acknowledged appends here: its files were removed
+    // (a small log's only write-ahead log, say). Refused before a new log
+    // takes its place (its id would then contradict the journal's).
+    if (acknowledged_at_open_.has_value() && acknowledged_at_open_->position > 0) {
+      return LostAcknowledged(0);
+    }
     if (read_only_) {
       return absl::FailedPreconditionError(absl::StrCat(
           "storage: ", options_.data_dir, " holds no log yet and cannot be created read-only"));

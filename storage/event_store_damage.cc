@@ -5,6 +5,8 @@
 // a hole). Each is kept in memory and in the data folder's record
 // (damage_record.h) for the next start, and listed by DamageFound().
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -81,11 +83,27 @@ absl::Status EventStore::Impl::LookBeforeOpening(
   if (!s.ok()) return absl::OkStatus();
   std::unique_ptr<rocksdb::DB> look(raw);
   rocksdb::ColumnFamilyHandle* events = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
   for (auto* h : handles) {
     if (h->GetName() == internal::kEventsCf) events = h;
+    if (h->GetName() == internal::kMetaCf) meta = h;
   }
   absl::Status checked =
       events == nullptr ? absl::OkStatus() : CheckRecoveredPositions(raw, events);
+  // The end RocksDB gives back against the last acknowledged position,
+  // before a read-write open could flush what the logs gave back and delete
+  // the cut log (CheckAcknowledged looks again after the open).
+  if (checked.ok() && events != nullptr && meta != nullptr && acknowledged_at_open_.has_value()) {
+    std::string log_id;
+    std::unique_ptr<rocksdb::Iterator> end(raw->NewIterator(rocksdb::ReadOptions(), events));
+    end->SeekToLast();
+    if (end->status().ok() &&
+        raw->Get(rocksdb::ReadOptions(), meta, internal::kLogIdKey, &log_id).ok() &&
+        log_id == acknowledged_at_open_->log_id) {
+      const uint64_t last = end->Valid() ? ReadBigEndian64(end->key().ToStringView()) : 0;
+      if (last < acknowledged_at_open_->position) checked = LostAcknowledged(last);
+    }
+  }
   for (auto* h : handles) look->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   look->Close().PermitUncheckedError();
   return checked;
@@ -130,10 +148,35 @@ absl::Status EventStore::Impl::RefuseDamagedOpen(
   // a file every open must read. Named from RocksDB's message.
   const std::string message = s.ToString();
   std::string which;
-  const std::string table = FileNamed(message, ".sst", /*digits_before=*/true);
+  bool in_wal = false;
+  std::string table = FileNamed(message, ".sst", /*digits_before=*/true);
+  if (table.empty()) {
+    // RocksDB looks for a missing table file under its old suffix too, and
+    // names that one last (outside probe: "the MANIFEST" was blamed).
+    table = FileNamed(message, ".ldb", /*digits_before=*/true);
+    if (!table.empty()) table = absl::StrCat(table.substr(0, table.size() - 4), ".sst");
+  }
   const std::string manifest = FileNamed(message, "MANIFEST-", /*digits_before=*/false);
-  if (!table.empty()) {
-    which = absl::StrCat("a table file (", table, ")");
+  // A closed write-ahead log the MANIFEST recorded (its synced size) that is
+  // missing or not that size: "WAL (log number: 43) in MANIFEST is ...",
+  // "Missing WAL with log number: 43".
+  std::string wal_number = FileNamed(message, "log number: ", /*digits_before=*/false);
+  if (!wal_number.empty()) wal_number = wal_number.substr(std::string("log number: ").size());
+  if (!wal_number.empty()) {
+    in_wal = true;
+    char name[32];
+    std::snprintf(name, sizeof name, "%06llu.log",
+                  static_cast<unsigned long long>(std::strtoull(wal_number.c_str(), nullptr, 10)));
+    which = absl::StrCat(
+        "the write-ahead log ", name, ", closed earlier, which ",
+        absl::StrContains(message, "Missing WAL")
+            ? std::string("is missing")
+            : std::string("is not the size the MANIFEST recorded when it was synced and closed "
+                          "(cut short or replaced)"),
+        ": the events it held were acknowledged as durable");
+  } else if (!table.empty()) {
+    which = absl::StrCat("a table file (", table, ")",
+                         absl::StrContains(message, "No such file") ? ", which is missing" : "");
   } else if (!manifest.empty() || absl::StrContains(message, "MANIFEST")) {
     which = absl::StrCat("the MANIFEST", manifest.empty() ? "" : absl::StrCat(" (", manifest, ")"),
                          ", RocksDB's list of the log's files");
@@ -151,8 +194,9 @@ absl::Status EventStore::Impl::RefuseDamagedOpen(
   }
   return absl::DataLossError(absl::StrCat(
       head, "The damage is in ", which,
-      ", not in the write-ahead log: RocksDB cannot open the log at all, and nothing is "
-      "served from this folder. ",
+      in_wal ? ". RocksDB cannot open the log at all, and nothing is served from this folder. "
+             : ", not in the write-ahead log: RocksDB cannot open the log at all, and nothing "
+               "is served from this folder. ",
       restore));
 }
 
@@ -216,6 +260,84 @@ absl::Status EventStore::Impl::CheckRecoveredPositions(rocksdb::DB* db,
   damaged.SetPayload("evenhand.storage.missing_from", absl::Cord(absl::StrCat(holes[0].first)));
   refused_recovery_ = true;
   return damaged;
+}
+
+absl::Status EventStore::Impl::ReadAcknowledged() {
+  // The mark is of the server's own data folder (as the damage record is).
+  if (options_.file_system != nullptr) return absl::OkStatus();
+  acknowledged_ = std::make_unique<AcknowledgedMark>(options_.data_dir);
+  std::string problem;
+  EH_ASSIGN_OR_RETURN(acknowledged_at_open_, acknowledged_->Read(&problem));
+  if (!problem.empty()) logging::Warning(kComponent, problem);
+  if (!acknowledged_at_open_.has_value() || acknowledged_at_open_->position == 0) {
+    return absl::OkStatus();
+  }
+  // Nothing of the log left for RocksDB to open (the only write-ahead log of
+  // a log never flushed, removed): refused before RocksDB makes a new one
+  // here, which would leave the old files unusable if they were put back.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.data_dir, ec)) {
+    const std::string ext = entry.path().extension().string();
+    if (ext == ".log" || ext == ".sst") return absl::OkStatus();
+  }
+  if (ec) return absl::OkStatus();  // (RocksDB's open says what is wrong)
+  return LostAcknowledged(0);
+}
+
+absl::Status EventStore::Impl::LostAcknowledged(uint64_t last) const {
+  const AcknowledgedMark::Mark& mark = *acknowledged_at_open_;
+  absl::Status lost = absl::DataLossError(absl::StrCat(
+      "storage: the log in ", options_.data_dir, " will not be opened: ",
+      last == 0 ? std::string("its files hold no event")
+                : absl::StrCat("it ends at position ", last),
+      ", but position ", mark.position, " was acknowledged as durable (", acknowledged_->path(),
+      " records each acknowledged append), so ", mark.position - last,
+      mark.position - last == 1 ? " event was" : " events were",
+      " lost from its end since: the newest write-ahead log (a *.log file in the data folder) "
+      "cut short or removed while the server was stopped? Opening it would give those "
+      "positions to new events. Restore the data folder from a backup (evenhand restore), "
+      "keeping this one for investigation; to open it as it is and accept the loss, delete ",
+      acknowledged_->path()));
+  lost.SetPayload("evenhand.storage.missing_from", absl::Cord(absl::StrCat(last + 1)));
+  return lost;
+}
+
+absl::Status EventStore::Impl::CheckAcknowledged(uint64_t last) {
+  if (acknowledged_ == nullptr) return absl::OkStatus();
+  if (acknowledged_at_open_.has_value()) {
+    if (acknowledged_at_open_->log_id != log_id_) {
+      // Another log's (a folder whose log was replaced: the checkpoint
+      // journal says whether that was right).
+      logging::Warning(kComponent,
+                       absl::StrCat(acknowledged_->path(), " is of log ",
+                                    acknowledged_at_open_->log_id, ", not of this folder's log (",
+                                    log_id_, "): not checked against it, and replaced"));
+    } else if (acknowledged_at_open_->position > last) {
+      refused_recovery_ = true;
+      return LostAcknowledged(last);
+    }
+  }
+  if (read_only_) return absl::OkStatus();
+  absl::Status opened = acknowledged_->OpenForWriting(log_id_);
+  if (opened.ok()) opened = acknowledged_->Record(last);
+  if (!opened.ok()) {
+    // The log goes on; the next start cannot check its end.
+    logging::Error(kComponent,
+                   absl::StrCat(opened.message(),
+                                ": the end of the log will not be checked at the next start"));
+    acknowledged_ = nullptr;
+  }
+  return absl::OkStatus();
+}
+
+void EventStore::Impl::RecordAcknowledged(uint64_t position) {
+  if (acknowledged_ == nullptr) return;
+  absl::Status s = acknowledged_->Record(position);
+  if (s.ok() || acknowledged_failing_) return;
+  acknowledged_failing_ = true;
+  logging::Error(kComponent, absl::StrCat(s.message(),
+                                          ": the end of the log will not be checked at the "
+                                          "next start; appends go on"));
 }
 
 void EventStore::Impl::MarkDamaged(uint64_t position, std::string problem) {

@@ -84,6 +84,8 @@ void EventStore::Impl::Write(Decided& d) {
   if (write_status.ok()) {
     if (hook_ != nullptr) hook_->Committed();
     last_position_.store(d.records.back()->position(), std::memory_order_release);
+    // Synced: the next start checks the log reaches it (before any answer).
+    RecordAcknowledged(d.records.back()->position());
     std::vector<FeedEvent> published;
     published.reserve(d.records.size());
     for (size_t i = 0; i < d.records.size(); ++i) published.push_back({d.records[i], d.bytes[i]});

@@ -25,6 +25,9 @@ using ::evenhand::BigEndian64;
 using ::evenhand::PutBigEndian64;
 using ::evenhand::ReadBigEndian64;
 
+// The meta column family's key of the log's id.
+inline constexpr char kLogIdKey[] = "log_id";
+
 inline std::string StreamPrefix(std::string_view stream_id) {
   std::string key(stream_id);
   key.push_back('\0');

@@ -26,6 +26,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/listener.h"
 #include "rocksdb/write_batch.h"
+#include "storage/acknowledged_mark.h"
 #include "storage/damage_record.h"
 #include "storage/disk_space.h"
 #include "storage/event_store.h"
@@ -246,6 +247,25 @@ class EventStore::Impl {
   // Appends to damage_record_; a failure is logged (the finding is known in
   // memory all the same).
   void KeepFinding(const DamageFinding& finding) const;
+
+  // The last acknowledged position, on disk beside the log (null for a
+  // copy read in place), and what it said when the log was opened. Checked
+  // against the end of the log RocksDB gives back (CheckAcknowledged), then
+  // rewritten by the writer after each synced group (null read-only).
+  std::unique_ptr<AcknowledgedMark> acknowledged_;
+  std::optional<AcknowledgedMark::Mark> acknowledged_at_open_;
+  bool acknowledged_failing_ = false;  // (writer thread) logged once
+  // Reads the mark before RocksDB opens the folder; refuses a folder whose
+  // log files are all gone while the mark says something was acknowledged.
+  absl::Status ReadAcknowledged();
+  // After the open: refuses a log that ends before the mark (acknowledged
+  // events lost from its end), then opens the mark for the writer.
+  absl::Status CheckAcknowledged(uint64_t last);
+  // The writer, after a synced group ending at `position`.
+  void RecordAcknowledged(uint64_t position);
+  // DataLoss: the log ends at `last` (0: no log), before the mark read at
+  // the open.
+  absl::Status LostAcknowledged(uint64_t last) const;
 
   // RocksDB stopped writes after a background error (a flush or compaction
   // that failed, e.g. out of space). Set by the listener; cleared when

@@ -6,14 +6,17 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "storage/acknowledged_mark.h"
 #include "storage/event_store.h"
 #include "tests/testing/events.h"
 #include "tests/testing/status_matchers.h"
@@ -27,6 +30,7 @@ using ::evenhand::testing::StatusIs;
 using ::evenhand::testing::TempDir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace fs = std::filesystem;
 
@@ -259,6 +263,221 @@ TEST(LostPositionsTest, AReadThatMeetsAHoleFailsNamingItAndTheFindingIsKept) {
   ASSERT_EQ(store->damage_found().size(), 1u);
   EXPECT_THAT(store->damage_found()[0],
               AllOf(HasSubstr("positions 11..13 are missing"), HasSubstr("before this start")));
+}
+
+// The newest write-ahead log cut short, its cut through acknowledged
+// events: RocksDB's recovery cannot tell that from a write torn by a crash
+// and gives back the log without them (outside probe: the server started
+// healthy and gave their positions to new events). The last acknowledged
+// position, recorded beside the log after each synced write, says they
+// were acknowledged: refused, naming it and what to do, and again.
+TEST(LostPositionsTest, AWriteAheadLogCutShortAtItsEndIsRefusedNamingWhatWasAcknowledged) {
+  TempDir dir;
+  const std::string image = dir.Sub("image");
+  {
+    auto store = OpenStore(dir.Sub("live"));
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(1)));
+    }
+    CrashImage(dir.Sub("live"), image);
+  }
+  {
+    TempDir copy;  // unharmed, the image opens with all 30
+    CrashImage(image, copy.Sub("d"));
+    auto store = OpenStore(copy.Sub("d"));
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->LastPosition(), 30u);
+  }
+  const std::vector<uint64_t> wals = Wals(image);
+  ASSERT_FALSE(wals.empty());
+  const std::string newest = WalPath(image, wals.back());
+  fs::resize_file(newest, fs::file_size(newest) - 1000);
+  StoreOptions options;
+  options.data_dir = image;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    EXPECT_THAT(EventStore::Open(options).status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         AllOf(HasSubstr("will not be opened: it ends at position "),
+                               HasSubstr("but position 30 was acknowledged as durable"),
+                               HasSubstr("acknowledged.txt"), HasSubstr("write-ahead log"),
+                               HasSubstr("Restore the data folder from a backup"))))
+        << "attempt " << attempt;
+  }
+  // The operator who accepts the loss deletes the record, as it says.
+  ASSERT_TRUE(fs::remove(image + "/acknowledged.txt"));
+  auto store = OpenStore(image);
+  ASSERT_NE(store, nullptr);
+  EXPECT_LT(store->LastPosition(), 30u);
+  EXPECT_GT(store->LastPosition(), 0u);
+}
+
+// What a crash leaves: the final write cut short before it was synced, so
+// never acknowledged. The same cut log is no loss then: it opens, ending
+// at the last acknowledged event; the recorded position is what tells the
+// two apart.
+TEST(LostPositionsTest, AWriteTornByACrashBeforeItWasAcknowledgedIsNoLoss) {
+  TempDir dir;
+  const std::string before = dir.Sub("before"), after = dir.Sub("after");
+  {
+    auto store = OpenStore(dir.Sub("live"));
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(10)));
+    CrashImage(dir.Sub("live"), before);
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(5)));
+    CrashImage(dir.Sub("live"), after);
+  }
+  const std::vector<uint64_t> wals = Wals(after);
+  ASSERT_EQ(Wals(before), wals);
+  const std::string wal = WalPath(after, wals.back());
+  const uintmax_t synced = fs::file_size(WalPath(before, wals.back()));
+  // The second write torn half way, and the record from before it.
+  fs::resize_file(wal, synced + (fs::file_size(wal) - synced) / 2);
+  fs::copy_file(before + "/acknowledged.txt", after + "/acknowledged.txt",
+                fs::copy_options::overwrite_existing);
+  {
+    TempDir copy;  // the record of the second write's acknowledgement: refused
+    CrashImage(after, copy.Sub("d"));
+    fs::copy_file(dir.Sub("live") + "/acknowledged.txt", copy.Sub("d") + "/acknowledged.txt",
+                  fs::copy_options::overwrite_existing);
+    EXPECT_THAT(EventStore::Open(StoreOptions{.data_dir = copy.Sub("d")}).status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr("it ends at position 10, but position 15 was acknowledged")));
+  }
+  auto store = OpenStore(after);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->LastPosition(), 10u);
+}
+
+// A small log's only write-ahead log removed (nothing was flushed to a
+// table file): RocksDB would open an empty log and the store would make a
+// new one there, under a new id (the probe then saw "the journal belongs
+// to another log", and the files put back no longer opened). Refused
+// before RocksDB touches the folder.
+TEST(LostPositionsTest, TheOnlyWriteAheadLogRemovedIsRefusedBeforeANewLogIsMade) {
+  TempDir dir;
+  const std::string image = dir.Sub("image");
+  {
+    auto store = OpenStore(dir.Sub("live"));
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(5)));
+    CrashImage(dir.Sub("live"), image);
+  }
+  for (uint64_t n : Wals(image)) ASSERT_TRUE(fs::remove(WalPath(image, n)));
+  auto listing = [&] {
+    std::vector<std::string> names;
+    for (const auto& f : fs::directory_iterator(image)) names.push_back(f.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const std::vector<std::string> files = listing();
+  StoreOptions options;
+  options.data_dir = image;
+  EXPECT_THAT(EventStore::Open(options).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("its files hold no event, but position 5 was "
+                                       "acknowledged"),
+                             HasSubstr("Restore the data folder from a backup"))));
+  EXPECT_EQ(listing(), files) << "the refused open changed the folder";
+}
+
+// The record itself cut short (a power cut while it was rewritten; it is
+// not synced): not a loss, said in a warning, and written afresh.
+TEST(LostPositionsTest, ARecordOfTheLastAcknowledgedPositionCutShortIsPassedOver) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(3)));
+  }
+  const std::string record = dir.path() + "/acknowledged.txt";
+  fs::resize_file(record, 30);
+  auto store = OpenStore(dir.path());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->LastPosition(), 3u);
+  ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(1)));
+  std::string problem;
+  absl::StatusOr<std::optional<AcknowledgedMark::Mark>> mark =
+      AcknowledgedMark(dir.path()).Read(&problem);
+  ASSERT_OK(mark.status());
+  ASSERT_TRUE(mark->has_value()) << problem;
+  EXPECT_EQ((*mark)->position, 4u);
+  EXPECT_EQ((*mark)->log_id, store->log_id());
+}
+
+// Files RocksDB's list names, gone or cut short while the server was
+// stopped: refused naming the file RocksDB could not use, not "the
+// MANIFEST" that lists it (outside probe), with what to do.
+TEST(LostPositionsTest, AFileTheLogsListNamesThatIsGoneOrCutShortIsNamed) {
+  TempDir dir;
+  uint64_t second_wal = 0;
+  const std::string run3 = ThreeKilledRuns(dir, 1, 30, &second_wal);
+  if (HasFailure()) return;
+  auto refused = [](const std::string& folder) {
+    StoreOptions options;
+    options.data_dir = folder;
+    return EventStore::Open(options).status();
+  };
+  {  // a closed write-ahead log cut short
+    TempDir copy;
+    CrashImage(run3, copy.Sub("d"));
+    const std::string wal = WalPath(copy.Sub("d"), second_wal);
+    fs::resize_file(wal, fs::file_size(wal) - 100);
+    // (Here the look before the open finds the hole first; where the open
+    // itself meets RocksDB's "Size mismatch: WAL (log number: N)", it names
+    // that log, NNNNNN.log.)
+    const absl::Status s = refused(copy.Sub("d"));
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kDataLoss,
+                            AllOf(HasSubstr("write-ahead log"),
+                                  HasSubstr("Restore the data folder from a backup"))));
+    EXPECT_THAT(s.message(), Not(HasSubstr("The damage is in the MANIFEST")));
+  }
+  {  // a table file removed (the log flushed by a clean stop first)
+    TempDir copy;
+    CrashImage(run3, copy.Sub("d"));
+    {
+      auto store = OpenStore(copy.Sub("d"));
+      ASSERT_NE(store, nullptr);
+      ASSERT_OK(store->Close());
+    }
+    std::string table;
+    for (const auto& f : fs::directory_iterator(copy.Sub("d"))) {
+      if (f.path().extension() == ".sst") table = f.path().filename();
+    }
+    ASSERT_FALSE(table.empty());
+    ASSERT_TRUE(fs::remove(copy.Sub("d") + "/" + table));
+    EXPECT_THAT(refused(copy.Sub("d")),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         AllOf(HasSubstr(absl::StrCat("The damage is in a table file (", table,
+                                                      "), which is missing")),
+                               HasSubstr("Restore the data folder from a backup"))));
+    // CURRENT naming a MANIFEST that is not there (it said INTERNAL).
+    {
+      std::ofstream current(copy.Sub("d") + "/CURRENT", std::ios::trunc);
+      current << "MANIFEST-999999\n";
+    }
+    EXPECT_THAT(refused(copy.Sub("d")),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         AllOf(HasSubstr("which the CURRENT file names and which is missing"),
+                               HasSubstr("Restore the data folder from a backup"))));
+  }
+}
+
+// The record of damage found made a folder (by hand, or a tool): read as
+// empty it said nothing (outside probe). It is a finding itself: listed,
+// so health says the folder needs looking at.
+TEST(LostPositionsTest, ARecordOfDamageThatIsAFolderIsAFindingNotNothing) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(2)));
+  }
+  ASSERT_TRUE(fs::create_directory(dir.path() + "/damage-found.txt"));
+  auto store = OpenStore(dir.path());
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(store->damage_found().size(), 1u);
+  EXPECT_THAT(store->damage_found()[0], HasSubstr("damage-found.txt is a folder"));
 }
 
 }  // namespace
