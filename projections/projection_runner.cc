@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
 #include "base/free_memory.h"
@@ -80,7 +81,7 @@ absl::StatusOr<std::unique_ptr<ProjectionRunner>> ProjectionRunner::Start(
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(
       internal::CheckpointTableOptions(runner->options_.block_cache_bytes)));
   db_options.info_log = std::make_shared<storage::RocksLogger>("projections");
-  runner->env_ = storage::EnvOver(storage::OwnerOnlyFileSystem());
+  runner->env_ = storage::EnvOver(storage::OwnerOnlyFileSystem(runner->options_.TEST_file_system));
   db_options.env = runner->env_.get();
   EH_RETURN_IF_ERROR(runner->OpenDatabase(/*damaged=*/false));
   runner->disk_ = std::make_unique<storage::DiskSpace>(std::move(space));
@@ -135,8 +136,23 @@ absl::Status ProjectionRunner::OpenDatabase(bool damaged, const absl::Status& wh
     EH_RETURN_IF_ERROR(storage::MakeOwnerOnlyDir(dir));
     opened =
         FromRocks(rocksdb::DB::Open(*db_options_, dir, &db), absl::StrCat("cannot open ", dir));
-    // Anything but damage (a lock held, a full disk, no permission) is the
-    // operator's to mend: refused, with RocksDB's words.
+    // A full disk (a start after a crash that filled it: the open replays
+    // the checkpoint's WAL and writes a new MANIFEST) does not stop the
+    // server either: the log is folded in memory, and no checkpoint written
+    // until a start with room (outside probe: the server did not start).
+    if (absl::IsResourceExhausted(opened) ||
+        absl::StrContains(opened.message(), "No space left on device")) {
+      logging::Error("projections",
+                     absl::StrCat("the fairness projection's checkpoint cannot be opened on a "
+                                  "full disk (",
+                                  opened.message(),
+                                  "): the log is folded again from position 1 in memory, and no "
+                                  "checkpoint is written until evenhandd is restarted with room "
+                                  "on the disk"));
+      return absl::OkStatus();
+    }
+    // Anything but damage (a lock held, no permission) is the operator's to
+    // mend: refused, with RocksDB's words.
     if (!absl::IsDataLoss(opened)) {
       if (opened.ok()) db_.reset(db);
       return opened;
@@ -260,7 +276,10 @@ absl::Status ProjectionRunner::CatchUp() {
 void ProjectionRunner::Follow() {
   // First the backlog, read in bulk; then the subscription follows new
   // events as they commit.
-  if (absl::Status s = CatchUp(); !s.ok()) logging::Error("projections", s.ToString());
+  if (absl::Status s = CatchUp(); !s.ok()) {
+    logging::Error("projections", s.ToString());
+    // The subscription below meets the same damage and stops there.
+  }
   {
     absl::MutexLock fold(&fold_mu_);
     if (!Healthy()) return;
@@ -341,8 +360,32 @@ void ProjectionRunner::Follow() {
       }
     }
     if (return_memory) ReturnFreedMemory();
-    if (!s.ok()) break;  // the store is shutting down
+    if (!s.ok()) {
+      // The store shutting down, or a read that failed: the second is said,
+      // and reports wanting what lies past it are refused saying so.
+      if (absl::IsDataLoss(s)) FoldStopped(s);
+      break;
+    }
   }
+}
+
+void ProjectionRunner::FoldStopped(const absl::Status& why) {
+  uint64_t at;
+  {
+    absl::MutexLock lock(&mu_);
+    at = projection_.position();
+    fold_stopped_ = absl::DataLossError(absl::StrCat(
+        "the fairness projection cannot fold the log past position ", at, ": ", why.message()));
+  }
+  logging::Error("projections",
+                 absl::StrCat("the fold stopped at position ", at, " (", why.message(),
+                              "); reports as of a later position are refused until the data "
+                              "folder is restored"));
+}
+
+absl::Status ProjectionRunner::fold_stopped() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return fold_stopped_;
 }
 
 void ProjectionRunner::Stop() {
@@ -391,6 +434,7 @@ bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) c
     {
       ReportReaderLock lock(&mu_, &readers_waiting_);
       if (cases_loaded_ && projection_.position() >= position) return true;
+      if (!fold_stopped_.ok()) return false;  // it will not get there
     }
     const absl::Time now = absl::Now();
     if (now >= deadline) return false;

@@ -46,6 +46,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "projections/fairness_projection.h"
+#include "rocksdb/file_system.h"
 #include "storage/disk_space.h"
 #include "storage/event_store.h"
 
@@ -121,6 +122,9 @@ struct RunnerOptions {
   // Test-only: called with how many subjects and entries each seeding
   // slice wrote ahead of the findings index's first checkpoint.
   std::function<void(size_t subjects, size_t entries)> TEST_seeded_written;
+  // Test-only: the file system the checkpoint's RocksDB goes through
+  // (default: the platform's), to make its disk fail.
+  std::shared_ptr<rocksdb::FileSystem> TEST_file_system;
 };
 
 class ProjectionRunner {
@@ -138,7 +142,8 @@ class ProjectionRunner {
   // destructor does it if this was not called. Idempotent.
   void Close();
 
-  // Waits until the projection has folded `position`; false on timeout.
+  // Waits until the projection has folded `position`; false on timeout, or
+  // at once once the fold has stopped short of it (fold_stopped()).
   bool WaitForPosition(uint64_t position, absl::Time deadline) const;
   // The last position folded (0 while the checkpoint's cases are still
   // being read).
@@ -201,6 +206,11 @@ class ProjectionRunner {
   // not be read back from the checkpoint): it has stopped folding, and no
   // report may be built from it until a restart.
   absl::Status health() const;
+  // OK, or why the fold stopped short of the log's end: the log could not
+  // be read past the position it reached (damage RocksDB found in the
+  // log's files). Reports as of a later position cannot be built until the
+  // data folder is restored.
+  absl::Status fold_stopped() const;
 
   // Runs `read` on the projection, which does not change meanwhile.
   void Read(const std::function<void(const FairnessProjection&)>& read) const;
@@ -324,6 +334,9 @@ class ProjectionRunner {
   absl::Time memory_returned_at_ ABSL_GUARDED_BY(fold_mu_) = absl::InfinitePast();
   // Said that the projection can no longer be trusted.
   bool unhealthy_said_ ABSL_GUARDED_BY(fold_mu_) = false;
+  // Set by the fold thread when a read of the log failed (not a stop).
+  absl::Status fold_stopped_ ABSL_GUARDED_BY(mu_);
+  void FoldStopped(const absl::Status& why);
   // Marked the checkpoint damaged (MarkDamage), or failed to (said once).
   bool damage_marked_ ABSL_GUARDED_BY(fold_mu_) = false;
   bool damage_mark_failing_ ABSL_GUARDED_BY(fold_mu_) = false;

@@ -24,9 +24,10 @@ using internal::FromRocks;
 using internal::kCasePrefix;
 using internal::kFindingsHeaderKey;
 using internal::kFindingSubjectPrefix;
+using internal::kLogIdKey;
 using internal::kPositionKey;
-using internal::kSkeletonPrefix;
 using internal::kProvisionalFindingPrefix;
+using internal::kSkeletonPrefix;
 using internal::WithdrawnKey;
 
 namespace {
@@ -116,6 +117,7 @@ absl::Status ProjectionRunner::Checkpoint() {
     }
   }
   gathered.Put(kPositionKey, BigEndian64(position));
+  gathered.Put(kLogIdKey, store_->log_id());
   rocksdb::WriteBatch batch = std::move(gathered).Build(cf);
   // A cache, not evidence: skipped while the disk is short (the batch goes
   // to the WAL and later to an SST file), and refolded from the log later.

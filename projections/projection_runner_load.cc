@@ -27,15 +27,16 @@ namespace evenhand::projections {
 using internal::FromRocks;
 using internal::kCasePrefix;
 using internal::kCasesOnlyStateVersion;
-using internal::kSkeletonPrefix;
 using internal::kFindingsHeaderKey;
 using internal::kFindingsPrefix;
 using internal::kFindingsPrefixEnd;
 using internal::kFindingSubjectPrefix;
+using internal::kLogIdKey;
 using internal::kPositionKey;
 using internal::kPrefix;
 using internal::kPrefixEnd;
 using internal::kProvisionalFindingPrefix;
+using internal::kSkeletonPrefix;
 using internal::kStateVersion;
 using internal::kVersionKey;
 using internal::NewRocksStoredFindings;
@@ -152,6 +153,24 @@ absl::Status ProjectionRunner::OpenCheckpoint() {
     ReplaceDamagedCheckpoint(read);
     return absl::OkStatus();
   }
+  // Folded from another log (a folder put together from two, a checkpoint
+  // copied over): its cases are not this log's, and reports built on them
+  // would be signed as if they were (outside probe). Moved aside, as a
+  // damaged one is, and the log folded again.
+  std::string log_id;
+  s = db->Get(rocksdb::ReadOptions(), cf, kLogIdKey, &log_id);
+  if (s.ok() && log_id != store_->log_id()) {
+    ReplaceDamagedCheckpoint(absl::DataLossError(absl::StrCat("it was folded from log ", log_id,
+                                                              ", not from this data folder's log (",
+                                                              store_->log_id(), ")")));
+    return absl::OkStatus();
+  }
+  if (!s.ok() && !s.IsNotFound()) {
+    absl::Status read = FromRocks(s, "cannot read its log's id");
+    if (!absl::IsDataLoss(read)) return read;
+    ReplaceDamagedCheckpoint(read);
+    return absl::OkStatus();
+  }
   std::string position;
   if (absl::Status read = FromRocks(db->Get(rocksdb::ReadOptions(), cf, kPositionKey, &position),
                                     "cannot read the position");
@@ -193,6 +212,7 @@ absl::Status ProjectionRunner::ResetCheckpoint() {
   batch.DeleteRange(cf, kPrefix, kPrefixEnd);
   batch.Put(cf, kVersionKey, kStateVersion);
   batch.Put(cf, kPositionKey, BigEndian64(0));
+  batch.Put(cf, kLogIdKey, store_->log_id());
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "cannot reset");
 }
 

@@ -309,6 +309,15 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       if (absl::Status now_health = runner_->health(); !now_health.ok()) {
         return untrusted(now_health);
       }
+      if (absl::Status stopped = runner_->fold_stopped(); !stopped.ok()) {
+        // Not "try again shortly": it will not get there (outside probe).
+        return WithErrorInfo(
+            absl::DataLossError(absl::StrCat("no report as of position ", query.as_of_position,
+                                             " can be built (reports as of earlier "
+                                             "positions are): ",
+                                             stopped.message())),
+            "DATA_LOSS");
+      }
       if (call != nullptr) {
         absl::Status gone = until_call_deadline ? DeadlinePassed() : CallWatch(call)();
         if (!gone.ok()) {

@@ -5,6 +5,10 @@
 //
 //   "fairness/version"            -> kStateVersion
 //   "fairness/position"           -> BE64(the position the checkpoint reflects)
+//   "fairness/log_id"             -> the id of the log it was folded from
+//                                    (absent from a checkpoint of a build
+//                                    before 2026-12-06: taken, and written
+//                                    at its next checkpoint)
 //   "fairness/damaged"            -> why: a body could not be read back (the
 //                                    next start replaces the checkpoint)
 //   "fairness/case/" stream       -> CaseRecord
@@ -44,6 +48,7 @@ inline constexpr char kCasesOnlyStateVersion[] = "fairness-1";
 
 inline constexpr char kVersionKey[] = "fairness/version";
 inline constexpr char kPositionKey[] = "fairness/position";
+inline constexpr char kLogIdKey[] = "fairness/log_id";
 inline constexpr char kDamagedKey[] = "fairness/damaged";
 inline constexpr char kCasePrefix[] = "fairness/case/";
 inline constexpr char kSkeletonPrefix[] = "fairness/skeleton/";

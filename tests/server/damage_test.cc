@@ -15,6 +15,7 @@
 #include "base/grpc_deadline.h"
 #include "clients/audit_client.h"
 #include "clients/event_log_client.h"
+#include "evenhand/v1/fairness.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -263,6 +264,32 @@ TEST(RecoveryTest, DamageATableFileShowsOnAReadIsReportedInStatusAndHealth) {
               AllOf(HasSubstr("position 1"), HasSubstr(".sst"), HasSubstr("before this start"),
                     HasSubstr("damage-found.txt")));
   EXPECT_THAT(again.Log(), HasSubstr("1 damage finding(s) of earlier runs are recorded"));
+
+  // A rebuild of the fairness projection cannot fold past the damage: a
+  // report as of the end says so, not "try again shortly" for ever
+  // (outside probe), once the fold has stopped there.
+  again.Signal(SIGTERM);
+  again.Wait();
+  ChildServer rebuilt(dir, 3, {config, "--rebuild_projections"});
+  rebuilt.Start();
+  if (HasFatalFailure()) return;
+  auto fairness = v1::Fairness::NewStub(
+      grpc::CreateChannel(rebuilt.address(), grpc::InsecureChannelCredentials()));
+  grpc::Status report;
+  for (int i = 0; i < 100; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineAfter(absl::Seconds(10)));
+    v1::ReportRequest request;
+    v1::FairnessReport response;
+    report = fairness->GetReport(&context, request, &response);
+    if (report.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(report.error_code(), grpc::StatusCode::DATA_LOSS) << report.error_message() << "\n"
+                                                              << rebuilt.Log();
+  EXPECT_THAT(report.error_message(),
+              AllOf(HasSubstr("cannot fold the log past position 0"), HasSubstr(".sst"),
+                    HasSubstr("Restore the data folder from a backup")));
 }
 
 // Flips a bit inside the stored tile (level 0, index `index`) in whichever
