@@ -583,6 +583,10 @@ absl::Status DomainValidator::Validate(const std::string& stream_id, std::vector
 absl::Status PrepareAppend(const AppendLimits& limits, const DomainValidator* validator,
                            absl::Time now, const std::string& stream_id,
                            std::vector<v1::Event>* events, storage::ExpectedRevision* expected) {
+  // The stream id first, as the store would check it: a refusal that names
+  // it (WRONG_STREAM) must not echo 3,000 characters, twice, past what a
+  // client takes in a status (outside probe: RESOURCE_EXHAUSTED instead).
+  EH_RETURN_IF_ERROR(storage::CheckStreamId(stream_id));
   EH_RETURN_IF_ERROR(PrepareEvents(limits, now, events));
   if (validator != nullptr) EH_RETURN_IF_ERROR(validator->Validate(stream_id, events, expected));
   return absl::OkStatus();

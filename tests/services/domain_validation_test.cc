@@ -164,6 +164,18 @@ TEST_F(DomainValidationTest, AnEventInAnotherCasesStreamIsRefused) {
                        HasSubstr("belongs in stream \"briefing-B-1\", not \"briefing-B-2\"")));
 }
 
+// A stream id over the limit is refused for its length before anything
+// names it: the wrong-stream refusal echoed 3,000 characters twice, more
+// than a client takes in a status (outside probe: RESOURCE_EXHAUSTED,
+// "received initial metadata size exceeds limit").
+TEST_F(DomainValidationTest, AStreamIdTooLongIsRefusedForItsLengthNotEchoed) {
+  const absl::Status s =
+      Append(absl::StrCat("briefing-", std::string(3000, 'c')), {Request("B-1")}).status();
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("stream_id: at most 200 characters, got 3009")));
+  EXPECT_LT(s.message().size(), 200u);
+}
+
 TEST_F(DomainValidationTest, ACaseIsOpenedOnlyOnce) {
   ASSERT_OK(Append("briefing-B-1", {Request("B-1")}));
   EXPECT_THAT(Append("briefing-B-1", {Request("B-1")}),
