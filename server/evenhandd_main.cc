@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
   // would otherwise end the process (OpenSSL writes with write(2), not
   // send(2) with MSG_NOSIGNAL): the write fails with EPIPE instead.
   ::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (ulimit -f) reached would end the process with no
+  // word (outside probe: exit 153 mid-append, nothing logged): the write
+  // fails with EFBIG instead, and the log refuses appends saying why, as
+  // for any failed write.
+  ::signal(SIGXFSZ, SIG_IGN);
   // Block the stop signals in every thread (gRPC's and RocksDB's inherit
   // this mask); one thread waits for them below.
   sigset_t stop_signals;

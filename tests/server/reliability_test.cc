@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -288,6 +289,53 @@ void DamageWal(const std::string& data_dir, double fraction) {
   file.get(c);
   file.seekp(at);
   file.put(static_cast<char>(c ^ 0x04));
+}
+
+// A file-size limit (ulimit -f) reached while appending: the write fails
+// (EFBIG) and is refused saying so, the server stays up saying why and
+// stops cleanly, and nothing acknowledged is lost. SIGXFSZ ended it with no
+// word before (outside probe).
+TEST(DiskFullTest, AFileSizeLimitReachedRefusesTheWriteInsteadOfEndingTheServer) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  rlimit before{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &before), 0);
+  rlimit limited = before;
+  limited.rlim_cur = 4 << 20;  // the child inherits it; this test writes less
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limited), 0);
+  ChildServer child(dir, 0, {config});
+  child.Start();
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &before), 0);
+  if (HasFatalFailure()) return;
+  uint64_t acknowledged = 0;
+  absl::Status refused;
+  for (int i = 0; i < 400 && refused.ok(); ++i) {
+    absl::StatusOr<v1::AppendResponse> r = child.client().Append(
+        AppendRequestOf(absl::StrCat("s", i), SomeEvents(1, std::string(60000, 'x'))));
+    if (r.ok()) {
+      acknowledged = r->positions(0);
+    } else {
+      refused = r.status();
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "4 MiB of WAL should have been reached";
+  EXPECT_THAT(refused.message(), HasSubstr("File too large"));
+  // Alive, and saying why: a recorded read needs its access record
+  // written, which the stopped log refuses (as after any failed write).
+  v1::ReadStreamRequest read;
+  read.set_stream_id("s0");
+  EXPECT_THAT(child.client().ReadStream(read, [](const v1::RecordedEvent&) { return true; }),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("File too large")));
+  child.Signal(SIGTERM);
+  const int status = child.Wait();
+  EXPECT_TRUE(WIFEXITED(status)) << "ended by signal " << WTERMSIG(status)
+                                 << "; log: " << child.Log();
+  ChildServer again(dir, 1, {config});
+  again.Start();
+  if (HasFatalFailure()) return;
+  auto last = again.client().GetStatus();
+  ASSERT_OK(last.status());
+  EXPECT_GE(last->last_position(), acknowledged);
 }
 
 TEST(RecoveryTest, ADamagedWriteAheadLogIsRefusedWithWhatIsLostNeverServedShorter) {
