@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/error_details.h"
+#include "storage/disk_space.h"
 
 namespace evenhand::services::internal {
 namespace {
@@ -32,8 +33,8 @@ absl::StatusOr<AppendBudget::Hold> AppendBudget::Take(uint64_t bytes) {
     return WithRetryDelay(
         WithErrorInfo(
             absl::ResourceExhaustedError(absl::StrCat(
-                "the server is holding ", Mib(held_),
-                " of appends not yet answered, and this request's ", Mib(bytes),
+                "the server is holding ", storage::FormatBytes(held_),
+                " of appends not yet answered, and this request's ", storage::FormatBytes(bytes),
                 " would take it past maxAppendMibInFlight (", Mib(max_bytes_),
                 "); nothing of it was written: send it again shortly with the same event ids")),
             "APPENDS_IN_FLIGHT_FULL", {{"setting", "maxAppendMibInFlight"}}),

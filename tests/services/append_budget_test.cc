@@ -92,6 +92,9 @@ TEST_F(AppendBudgetTest, ARequestPastTheBudgetIsRefusedWithNothingWrittenThenTak
     const absl::Status refused = FromGrpcStatus(stub_->Append(&context, second, &response));
     EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
     EXPECT_THAT(refused.message(), HasSubstr("maxAppendMibInFlight (1 MiB)"));
+    // Its own size as it is, not rounded up to a MiB (outside probe).
+    EXPECT_THAT(refused.message(),
+                ::testing::ContainsRegex("this request's 4[0-9][0-9]\\.[0-9] KiB"));
     EXPECT_THAT(refused.message(), HasSubstr("nothing of it was written"));
     EXPECT_THAT(refused.message(), HasSubstr("same event ids"));
     std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(refused);
