@@ -50,13 +50,15 @@ std::string AcknowledgedMark::Line(const Mark& mark) {
 
 absl::StatusOr<std::optional<AcknowledgedMark::Mark>> AcknowledgedMark::Read(
     std::string* problem) const {
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  // Never through a link: the record is of this folder (outside probe).
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", path_, " (", std::strerror(errno),
-                     "), the record of the last acknowledged append: make it readable by "
-                     "evenhandd's user"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot read ", path_, " (",
+        errno == ELOOP ? "a symbolic link, which is not followed" : std::strerror(errno),
+        "), the record of the last acknowledged append: make it a file of the data folder "
+        "readable by evenhandd's user"));
   }
   char buffer[256];
   const ssize_t n = ::read(fd, buffer, sizeof(buffer));
@@ -90,7 +92,7 @@ absl::StatusOr<std::optional<AcknowledgedMark::Mark>> AcknowledgedMark::Read(
 absl::Status AcknowledgedMark::OpenForWriting(const std::string& log_id) {
   log_id_ = log_id;
   // Emptied: the caller records the log's end at once.
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd_ < 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open ", path_, " for writing: ", std::strerror(errno)));

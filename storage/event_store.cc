@@ -80,8 +80,8 @@ absl::Status ValidateStreamId(std::string_view stream_id) {
   };
   if (stream_id.empty()) return InvalidFieldError("stream_id", "required");
   if (stream_id.size() > kMaxStreamIdBytes) {
-    return InvalidFieldError("stream_id", absl::StrCat("at most ", kMaxStreamIdBytes,
-                                                       " characters, got ", stream_id.size()));
+    return InvalidFieldError(
+        "stream_id", absl::StrCat("at most ", kMaxStreamIdBytes, " bytes, got ", stream_id.size()));
   }
   for (size_t i = 0; i < stream_id.size(); ++i) {
     if (!ok(stream_id[i])) {
@@ -207,6 +207,11 @@ absl::Status EventStore::Impl::OpenDatabase() {
   db_options.env = env_.get();
   db_options.info_log = rocks_logger_;
   db_options.listeners.push_back(listener_);
+  // A new log only in a folder holding none of a log's files: without
+  // CURRENT, RocksDB would otherwise make a new, empty log beside them and,
+  // at the next start, delete them as obsolete (outside probe: a missing
+  // CURRENT and two starts under systemd's Restart= wiped every table file).
+  EH_RETURN_IF_ERROR(RefuseAFolderWithoutCurrent());
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);

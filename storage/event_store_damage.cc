@@ -284,6 +284,45 @@ absl::Status EventStore::Impl::ReadAcknowledged() {
   return LostAcknowledged(0);
 }
 
+absl::Status EventStore::Impl::RefuseAFolderWithoutCurrent() const {
+  if (options_.file_system != nullptr) return absl::OkStatus();  // a copy read in place
+  std::error_code ec;
+  if (std::filesystem::exists(options_.data_dir + "/CURRENT", ec) || ec) {
+    return absl::OkStatus();
+  }
+  size_t tables = 0, wals = 0;
+  std::vector<std::string> manifests;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.data_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string ext = entry.path().extension().string();
+    std::error_code size_ec;
+    if (ext == ".sst" || ext == ".ldb") {
+      ++tables;
+    } else if (ext == ".log" && std::filesystem::file_size(entry.path(), size_ec) > 0 && !size_ec) {
+      ++wals;
+    } else if (absl::StartsWith(name, "MANIFEST-")) {
+      manifests.push_back(name);
+    }
+  }
+  // (A MANIFEST alone is a first start cut short before it wrote CURRENT:
+  // nothing to lose.)
+  if (ec || (tables == 0 && wals == 0)) return absl::OkStatus();
+  std::sort(manifests.begin(), manifests.end());
+  return absl::DataLossError(absl::StrCat(
+      "storage: the log in ", options_.data_dir,
+      " will not be opened: its CURRENT file (which names RocksDB's list of the log's files) "
+      "is missing, but the folder holds the log's files (",
+      tables, " table file(s), ", wals, " write-ahead log(s) holding something",
+      manifests.empty() ? std::string() : absl::StrCat(", ", absl::StrJoin(manifests, ", ")),
+      "). Opening it would start a new, empty log here and delete them. Restore the data "
+      "folder from a backup (evenhand restore), keeping this one for investigation",
+      manifests.empty()
+          ? std::string()
+          : absl::StrCat("; or, if you know the newest MANIFEST is intact, write its name into "
+                         "CURRENT (echo ",
+                         manifests.back(), " > ", options_.data_dir, "/CURRENT)")));
+}
+
 absl::Status EventStore::Impl::LostAcknowledged(uint64_t last) const {
   const AcknowledgedMark::Mark& mark = *acknowledged_at_open_;
   absl::Status lost = absl::DataLossError(absl::StrCat(
@@ -304,6 +343,15 @@ absl::Status EventStore::Impl::LostAcknowledged(uint64_t last) const {
 
 absl::Status EventStore::Impl::CheckAcknowledged(uint64_t last) {
   if (acknowledged_ == nullptr) return absl::OkStatus();
+  if (!acknowledged_at_open_.has_value() && last > 0) {
+    // Deleted (an operator accepting a loss it reported), or a folder of a
+    // build before it: said, not silent (outside probe).
+    logging::Warning(kComponent,
+                     absl::StrCat(acknowledged_->path(),
+                                  " is missing (deleted, or the folder was written by a build "
+                                  "before 2026-12-06): the end of the log (position ",
+                                  last, ") is not checked against it this time"));
+  }
   if (acknowledged_at_open_.has_value()) {
     if (acknowledged_at_open_->log_id != log_id_) {
       // Another log's (a folder whose log was replaced: the checkpoint

@@ -258,6 +258,10 @@ class EventStore::Impl {
   // Reads the mark before RocksDB opens the folder; refuses a folder whose
   // log files are all gone while the mark says something was acknowledged.
   absl::Status ReadAcknowledged();
+  // Refuses a folder with a log's files (table files, write-ahead logs
+  // holding something, a MANIFEST) but no CURRENT, before RocksDB would
+  // take it for a new log and delete them.
+  absl::Status RefuseAFolderWithoutCurrent() const;
   // After the open: refuses a log that ends before the mark (acknowledged
   // events lost from its end), then opens the mark for the writer.
   absl::Status CheckAcknowledged(uint64_t last);

@@ -480,5 +480,72 @@ TEST(LostPositionsTest, ARecordOfDamageThatIsAFolderIsAFindingNotNothing) {
   EXPECT_THAT(store->damage_found()[0], HasSubstr("damage-found.txt is a folder"));
 }
 
+// CURRENT removed (by hand, a tool, a disk): RocksDB took the folder for a
+// new log, and its next start deleted every table file as obsolete (outside
+// probe: systemd's Restart= made the second start). Refused before RocksDB
+// touches anything, again and again, naming the newest MANIFEST to put back;
+// with CURRENT written back as it says, the log opens whole.
+TEST(LostPositionsTest, AFolderWithoutCurrentIsRefusedNotTakenForANewLog) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(20)));
+    ASSERT_OK(store->Close());  // flushed: the events are in table files
+  }
+  ASSERT_TRUE(fs::remove(dir.path() + "/CURRENT"));
+  auto listing = [&] {
+    std::vector<std::string> names;
+    for (const auto& f : fs::directory_iterator(dir.path())) names.push_back(f.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const std::vector<std::string> files = listing();
+  std::string manifest;
+  for (const std::string& name : files) {
+    if (name.rfind("MANIFEST-", 0) == 0) manifest = std::max(manifest, name);
+  }
+  ASSERT_FALSE(manifest.empty());
+  StoreOptions options;
+  options.data_dir = dir.path();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    EXPECT_THAT(EventStore::Open(options).status(),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         AllOf(HasSubstr("its CURRENT file"), HasSubstr("table file(s)"),
+                               HasSubstr("would start a new, empty log here and delete them"),
+                               HasSubstr(absl::StrCat("echo ", manifest)))))
+        << "attempt " << attempt;
+    EXPECT_EQ(listing(), files) << "a refused open changed the folder";
+  }
+  {
+    std::ofstream current(dir.path() + "/CURRENT");
+    current << manifest << "\n";
+  }
+  auto store = OpenStore(dir.path());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->LastPosition(), 20u);
+}
+
+// The record of the last acknowledged position is a file of the folder: a
+// symbolic link there is not followed (outside probe: one to a path that
+// did not exist made a file outside the folder). Refused, saying so.
+TEST(LostPositionsTest, ARecordOfTheLastAcknowledgedPositionThatIsALinkIsNotFollowed) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.Sub("d"));
+    ASSERT_NE(store, nullptr);
+  }
+  const std::string record = dir.Sub("d") + "/acknowledged.txt";
+  const std::string elsewhere = dir.Sub("elsewhere.txt");
+  ASSERT_TRUE(fs::remove(record));
+  fs::create_symlink(elsewhere, record);
+  StoreOptions options;
+  options.data_dir = dir.Sub("d");
+  EXPECT_THAT(EventStore::Open(options).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("a symbolic link, which is not followed")));
+  EXPECT_FALSE(fs::exists(elsewhere));
+}
+
 }  // namespace
 }  // namespace evenhand::storage
