@@ -90,7 +90,7 @@ absl::Status CheckInstant(int index, absl::string_view field,
 absl::Status CheckShort(int index, absl::string_view field, const std::string& value) {
   if (value.size() > kMaxShortField) {
     return Invalid(index, field,
-                   absl::StrCat("at most ", kMaxShortField, " characters, got ", value.size()));
+                   absl::StrCat("at most ", kMaxShortField, " bytes, got ", value.size()));
   }
   return absl::OkStatus();
 }

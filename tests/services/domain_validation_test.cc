@@ -172,7 +172,7 @@ TEST_F(DomainValidationTest, AStreamIdTooLongIsRefusedForItsLengthNotEchoed) {
   const absl::Status s =
       Append(absl::StrCat("briefing-", std::string(3000, 'c')), {Request("B-1")}).status();
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
-                          HasSubstr("stream_id: at most 200 characters, got 3009")));
+                          HasSubstr("stream_id: at most 200 bytes, got 3009")));
   EXPECT_LT(s.message().size(), 200u);
 }
 

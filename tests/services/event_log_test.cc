@@ -250,7 +250,7 @@ TEST_F(EventLogTest, MalformedEventsAreInvalidArgumentNamingTheField) {
        "events[0].source_system: required"},
       {"long actor",
        [](v1::AppendRequest* r) { r->mutable_events(0)->set_actor(std::string(300, 'a')); },
-       "events[0].actor: at most 256 characters"},
+       "events[0].actor: at most 256 bytes"},
       {"duplicate id",
        [](v1::AppendRequest* r) { r->mutable_events(1)->set_event_id(r->events(0).event_id()); },
        "events[1].event_id: "},
