@@ -168,6 +168,7 @@ absl::Status EventStore::Impl::Open() {
     }
   }
 
+  if (options_.file_system == nullptr) folder_at_open_ = internal::ListFolder(options_.data_dir);
   EH_RETURN_IF_ERROR(ReadAcknowledged());
   EH_RETURN_IF_ERROR(OpenDatabase());
   EH_RETURN_IF_ERROR(ReadIdentity());

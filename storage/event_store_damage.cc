@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,16 +62,7 @@ absl::Status EventStore::Impl::LookBeforeOpening(
   // After a clean stop the write-ahead logs hold nothing: no second open.
   // (A copy read through a file system of RocksDB's is opened read-only.)
   if (options_.file_system != nullptr) return absl::OkStatus();
-  bool any = false;
-  std::error_code ec;
-  for (const auto& f : std::filesystem::directory_iterator(options_.data_dir, ec)) {
-    std::error_code size_ec;
-    if (f.path().extension() == ".log" && std::filesystem::file_size(f.path(), size_ec) > 0 &&
-        !size_ec) {
-      any = true;
-    }
-  }
-  if (!any || ec) return absl::OkStatus();
+  if (!folder_at_open_.listed || folder_at_open_.wals_holding == 0) return absl::OkStatus();
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocks_logger_->SetOpening(true);
@@ -275,44 +265,28 @@ absl::Status EventStore::Impl::ReadAcknowledged() {
   // Nothing of the log left for RocksDB to open (the only write-ahead log of
   // a log never flushed, removed): refused before RocksDB makes a new one
   // here, which would leave the old files unusable if they were put back.
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(options_.data_dir, ec)) {
-    const std::string ext = entry.path().extension().string();
-    if (ext == ".log" || ext == ".sst") return absl::OkStatus();
+  // (A folder that cannot be listed: RocksDB's open says what is wrong.)
+  if (!folder_at_open_.listed || folder_at_open_.wals + folder_at_open_.tables > 0) {
+    return absl::OkStatus();
   }
-  if (ec) return absl::OkStatus();  // (RocksDB's open says what is wrong)
   return LostAcknowledged(0);
 }
 
 absl::Status EventStore::Impl::RefuseAFolderWithoutCurrent() const {
   if (options_.file_system != nullptr) return absl::OkStatus();  // a copy read in place
-  std::error_code ec;
-  if (std::filesystem::exists(options_.data_dir + "/CURRENT", ec) || ec) {
-    return absl::OkStatus();
-  }
-  size_t tables = 0, wals = 0;
-  std::vector<std::string> manifests;
-  for (const auto& entry : std::filesystem::directory_iterator(options_.data_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    const std::string ext = entry.path().extension().string();
-    std::error_code size_ec;
-    if (ext == ".sst" || ext == ".ldb") {
-      ++tables;
-    } else if (ext == ".log" && std::filesystem::file_size(entry.path(), size_ec) > 0 && !size_ec) {
-      ++wals;
-    } else if (absl::StartsWith(name, "MANIFEST-")) {
-      manifests.push_back(name);
-    }
-  }
+  const internal::FolderContents& folder = folder_at_open_;
   // (A MANIFEST alone is a first start cut short before it wrote CURRENT:
   // nothing to lose.)
-  if (ec || (tables == 0 && wals == 0)) return absl::OkStatus();
-  std::sort(manifests.begin(), manifests.end());
+  if (!folder.listed || folder.has_current || (folder.tables == 0 && folder.wals_holding == 0)) {
+    return absl::OkStatus();
+  }
+  const std::vector<std::string>& manifests = folder.manifests;
   return absl::DataLossError(absl::StrCat(
       "storage: the log in ", options_.data_dir,
       " will not be opened: its CURRENT file (which names RocksDB's list of the log's files) "
       "is missing, but the folder holds the log's files (",
-      tables, " table file(s), ", wals, " write-ahead log(s) holding something",
+      folder.tables, " table file(s), ", folder.wals_holding,
+      " write-ahead log(s) holding something",
       manifests.empty() ? std::string() : absl::StrCat(", ", absl::StrJoin(manifests, ", ")),
       "). Opening it would start a new, empty log here and delete them. Restore the data "
       "folder from a backup (evenhand restore), keeping this one for investigation",

@@ -30,6 +30,7 @@
 #include "storage/damage_record.h"
 #include "storage/disk_space.h"
 #include "storage/event_store.h"
+#include "storage/internal/folder_contents.h"
 #include "storage/live_feed.h"
 #include "storage/rocksdb_support.h"
 
@@ -258,6 +259,9 @@ class EventStore::Impl {
   // Reads the mark before RocksDB opens the folder; refuses a folder whose
   // log files are all gone while the mark says something was acknowledged.
   absl::Status ReadAcknowledged();
+  // The data folder as it was before RocksDB opened it (listed once, by
+  // Open; empty for a copy read in place), for the checks around this.
+  internal::FolderContents folder_at_open_;
   // Refuses a folder with a log's files (table files, write-ahead logs
   // holding something, a MANIFEST) but no CURRENT, before RocksDB would
   // take it for a new log and delete them.
