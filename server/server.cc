@@ -499,6 +499,9 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.checkpoints_stalled = [this] { return integrity_->signing_stalled(); };
   // (The runner starts below, before anything is served.)
   log_options.projection_position = [this] { return runner_ ? runner_->position() : 0; };
+  log_options.projection_stopped = [this] {
+    return runner_ ? std::string(runner_->fold_stopped().message()) : std::string();
+  };
   log_options.gate = gate_.get();
   log_options.append_stream_window = c.append_stream_window();
   log_options.max_append_bytes_in_flight = uint64_t{c.max_append_mib_in_flight()} << 20;

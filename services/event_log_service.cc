@@ -531,6 +531,10 @@ grpc::Status EventLogService::GetStatus(grpc::ServerContext* context,
   if (options_.checkpoints_stalled) {
     response->set_checkpoints_stalled(options_.checkpoints_stalled());
   }
+  if (options_.projection_stopped) {
+    response->set_projection_stopped(options_.projection_stopped());
+  }
+  for (std::string& w : store_->warnings()) response->add_warnings(std::move(w));
   return grpc::Status::OK;
 }
 

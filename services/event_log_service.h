@@ -43,6 +43,9 @@ struct EventLogOptions {
   // How far the fairness projection has folded the log (GetStatus reports
   // it); unset without a projection.
   std::function<uint64_t()> projection_position;
+  // Why the projection stopped folding, if it did (ProjectionRunner::
+  // fold_stopped); empty while it folds.
+  std::function<std::string()> projection_stopped;
   // Concurrent subscriptions: in all, and from one client.
   size_t max_subscriptions = 4096;
   size_t max_subscriptions_per_client = 1024;

@@ -533,6 +533,8 @@ std::vector<DamagedEvent> EventStore::damaged() const { return impl_->Damaged();
 
 std::vector<std::string> EventStore::damage_found() const { return impl_->DamageFound(); }
 
+std::vector<std::string> EventStore::warnings() const { return impl_->Warnings(); }
+
 absl::Status EventStore::ReadFailure(const rocksdb::Status& s, absl::string_view what) const {
   return impl_->ReadFailure(s, what);
 }

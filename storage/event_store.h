@@ -352,6 +352,12 @@ class EventStore {
   // what a backup must know before it copies them as they are. Damage is
   // damage found, as ReadFailure's is. A whole read of the log's files.
   absl::Status VerifyFiles() const;
+  // What goes on, but not as it should: the record of the last
+  // acknowledged position (acknowledged_mark.h) that cannot be written, so
+  // that the next start cannot check the log's end. Empty while all is
+  // well; a record written again clears its entry. Not damage: appends and
+  // reads go on.
+  std::vector<std::string> warnings() const;
 
   // The last committed position; 0 for an empty log.
   uint64_t LastPosition() const;

@@ -318,13 +318,16 @@ absl::Status EventStore::Impl::LostAcknowledged(uint64_t last) const {
 absl::Status EventStore::Impl::CheckAcknowledged(uint64_t last) {
   if (acknowledged_ == nullptr) return absl::OkStatus();
   if (!acknowledged_at_open_.has_value() && last > 0) {
-    // Deleted (an operator accepting a loss it reported), or a folder of a
-    // build before it: said, not silent (outside probe).
-    logging::Warning(kComponent,
-                     absl::StrCat(acknowledged_->path(),
-                                  " is missing (deleted, or the folder was written by a build "
-                                  "before 2026-12-06): the end of the log (position ",
-                                  last, ") is not checked against it this time"));
+    // Deleted (an operator accepting a loss it reported), a folder just
+    // restored (backups copy RocksDB's files only), or a folder of a build
+    // before it: said, not silent (outside probe).
+    logging::Warning(
+        kComponent,
+        absl::StrCat(acknowledged_->path(),
+                     " is missing (the first start on a folder restored from a backup, which does "
+                     "not hold it; deleted; or a folder written by a build before 2026-12-06): "
+                     "the end of the log (position ",
+                     last, ") is not checked against it this time; it is written from now on"));
   }
   if (acknowledged_at_open_.has_value()) {
     if (acknowledged_at_open_->log_id != log_id_) {
@@ -344,9 +347,12 @@ absl::Status EventStore::Impl::CheckAcknowledged(uint64_t last) {
   if (opened.ok()) opened = acknowledged_->Record(last);
   if (!opened.ok()) {
     // The log goes on; the next start cannot check its end.
-    logging::Error(kComponent,
-                   absl::StrCat(opened.message(),
-                                ": the end of the log will not be checked at the next start"));
+    std::string warning = absl::StrCat(
+        opened.message(),
+        ": the end of the log will not be checked at the next start (acknowledged events lost "
+        "from its end would go unseen); appends go on. Make the file writable and restart");
+    logging::Error(kComponent, warning);
+    WarnAcknowledged(std::move(warning));
     acknowledged_ = nullptr;
   }
   return absl::OkStatus();
@@ -355,11 +361,33 @@ absl::Status EventStore::Impl::CheckAcknowledged(uint64_t last) {
 void EventStore::Impl::RecordAcknowledged(uint64_t position) {
   if (acknowledged_ == nullptr) return;
   absl::Status s = acknowledged_->Record(position);
-  if (s.ok() || acknowledged_failing_) return;
+  if (s.ok()) {
+    if (acknowledged_failing_) {
+      acknowledged_failing_ = false;
+      logging::Info(kComponent, absl::StrCat(acknowledged_->path(), " is written again"));
+      WarnAcknowledged("");
+    }
+    return;
+  }
+  if (acknowledged_failing_) return;
   acknowledged_failing_ = true;
-  logging::Error(kComponent, absl::StrCat(s.message(),
-                                          ": the end of the log will not be checked at the "
-                                          "next start; appends go on"));
+  std::string warning = absl::StrCat(
+      s.message(),
+      ": the end of the log will not be checked at the next start (acknowledged events lost "
+      "from its end would go unseen) until it is written again; appends go on");
+  logging::Error(kComponent, warning);
+  WarnAcknowledged(std::move(warning));
+}
+
+std::vector<std::string> EventStore::Impl::Warnings() const {
+  absl::MutexLock lock(&warnings_mu_);
+  if (acknowledged_warning_.empty()) return {};
+  return {acknowledged_warning_};
+}
+
+void EventStore::Impl::WarnAcknowledged(std::string warning) {
+  absl::MutexLock lock(&warnings_mu_);
+  acknowledged_warning_ = std::move(warning);
 }
 
 void EventStore::Impl::MarkDamaged(uint64_t position, std::string problem) {

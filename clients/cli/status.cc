@@ -32,13 +32,22 @@ int RunStatus(const Context& context) {
     const uint64_t behind = status->last_position() > status->projection_position()
                                 ? status->last_position() - status->projection_position()
                                 : 0;
+    std::string state;
+    if (!status->projection_stopped().empty()) {
+      state = absl::StrCat(" (STOPPED there, ", behind,
+                           " events before the log's end: reports as of a later position are "
+                           "refused until the data folder is restored; ",
+                           status->projection_stopped(), ")");
+    } else if (behind == 0) {
+      state = " (up to date)";
+    } else {
+      state = absl::StrCat(" (the projection is ", behind,
+                           " events behind the log; reports wait or are refused until it "
+                           "catches up)");
+    }
     std::printf("reports         as of position %llu%s\n",
                 static_cast<unsigned long long>(status->projection_position()),
-                behind == 0 ? " (up to date)"
-                            : absl::StrCat(" (the projection is ", behind,
-                                           " events behind the log; reports wait or are "
-                                           "refused until it catches up)")
-                                  .c_str());
+                Printable(state).c_str());
   }
   std::printf("disk free       %.1f MiB (floor %.1f MiB)\n",
               static_cast<double>(status->free_disk_bytes()) / (1 << 20),
@@ -46,6 +55,9 @@ int RunStatus(const Context& context) {
   if (!status->checkpoints_stalled().empty()) {
     std::printf("checkpoints     NOT BEING SIGNED: %s\n",
                 Printable(status->checkpoints_stalled()).c_str());
+  }
+  for (const std::string& w : status->warnings()) {
+    std::printf("WARNING         %s\n", Printable(w).c_str());
   }
   if (status->problems().empty()) {
     std::printf("integrity       no problems known\n");

@@ -84,6 +84,7 @@ class EventStore::Impl {
   // at ERROR, and returns it.
   absl::Status DamageFoundOnRead(std::string source, const absl::Status& status) const;
   std::vector<std::string> DamageFound() const;
+  std::vector<std::string> Warnings() const;
   // DataLoss if `position` is marked damaged.
   absl::Status CheckNotDamaged(uint64_t position) const {
     if (!any_damaged_.load(std::memory_order_acquire)) return absl::OkStatus();
@@ -256,6 +257,10 @@ class EventStore::Impl {
   std::unique_ptr<AcknowledgedMark> acknowledged_;
   std::optional<AcknowledgedMark::Mark> acknowledged_at_open_;
   bool acknowledged_failing_ = false;  // (writer thread) logged once
+  // Why the mark is not being written (empty while it is), for warnings().
+  mutable absl::Mutex warnings_mu_;
+  std::string acknowledged_warning_ ABSL_GUARDED_BY(warnings_mu_);
+  void WarnAcknowledged(std::string warning);
   // Reads the mark before RocksDB opens the folder; refuses a folder whose
   // log files are all gone while the mark says something was acknowledged.
   absl::Status ReadAcknowledged();

@@ -290,6 +290,12 @@ TEST(RecoveryTest, DamageATableFileShowsOnAReadIsReportedInStatusAndHealth) {
   EXPECT_THAT(report.error_message(),
               AllOf(HasSubstr("cannot fold the log past position 0"), HasSubstr(".sst"),
                     HasSubstr("Restore the data folder from a backup")));
+  // Status says it stopped, not that it catches up.
+  status = rebuilt.client().GetStatus();
+  ASSERT_OK(status);
+  EXPECT_EQ(status->projection_position(), 0u);
+  EXPECT_THAT(status->projection_stopped(),
+              AllOf(HasSubstr("cannot fold the log past position 0"), HasSubstr(".sst")));
 }
 
 // Flips a bit inside the stored tile (level 0, index `index`) in whichever

@@ -3,6 +3,11 @@
 // gone): refused at open when the loss is in what the write-ahead logs give
 // back, and never read past without a word when a read meets it. Real
 // RocksDB folders, copied while a store runs (a crash image).
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -545,6 +550,57 @@ TEST(LostPositionsTest, ARecordOfTheLastAcknowledgedPositionThatIsALinkIsNotFoll
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("a symbolic link, which is not followed")));
   EXPECT_FALSE(fs::exists(elsewhere));
+}
+
+// chattr's immutable flag on `path`: a write refused even to root (the
+// tests' user), through a descriptor opened before as well. False where the
+// file system has no such flag.
+bool SetImmutable(const std::string& path, bool on) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool done = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (done) {
+    flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+    done = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  }
+  ::close(fd);
+  return done;
+}
+
+TEST(LostPositionsTest, ARecordOfTheLastAcknowledgedPositionThatCannotBeWrittenIsAWarning) {
+  TempDir dir;
+  const std::string record = dir.Sub("d") + "/acknowledged.txt";
+  struct Writable {  // whatever happens, the folder can be removed
+    std::string path;
+    ~Writable() { SetImmutable(path, false); }
+  } writable{record};
+  {
+    auto store = OpenStore(dir.Sub("d"));
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(2)));
+    EXPECT_THAT(store->warnings(), ::testing::IsEmpty());
+    if (!SetImmutable(record, true)) GTEST_SKIP() << "no immutable flag on this file system";
+    // The write fails: said, while appends go on.
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(2)));
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(2)));
+    ASSERT_THAT(store->warnings(), ::testing::SizeIs(1));
+    EXPECT_THAT(store->warnings()[0], AllOf(HasSubstr(record), HasSubstr("Operation not permitted"),
+                                            HasSubstr("will not be checked at the next start")));
+    // Written again: no longer said.
+    ASSERT_TRUE(SetImmutable(record, false));
+    ASSERT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(2)));
+    EXPECT_THAT(store->warnings(), ::testing::IsEmpty());
+  }
+  // A start that cannot open it for writing: said, and the log serves.
+  ASSERT_TRUE(SetImmutable(record, true));
+  auto store = OpenStore(dir.Sub("d"));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->LastPosition(), 8u);
+  ASSERT_THAT(store->warnings(), ::testing::SizeIs(1));
+  EXPECT_THAT(store->warnings()[0],
+              AllOf(HasSubstr("cannot open " + record), HasSubstr("Make the file writable")));
+  EXPECT_OK(store->Append("a", ExpectedRevision::Any(), SomeEvents(1)));
 }
 
 }  // namespace
