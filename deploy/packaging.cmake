@@ -33,11 +33,17 @@ install(FILES ${CMAKE_SOURCE_DIR}/calendars/bank-holidays.json
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/proto/evenhand DESTINATION ${CMAKE_INSTALL_DATADIR}/evenhand/proto)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/grafana-dashboard.json
         DESTINATION ${CMAKE_INSTALL_DATADIR}/evenhand)
-install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/OPERATIONS.md
-              ${CMAKE_SOURCE_DIR}/docs/SECURITY.md ${CMAKE_SOURCE_DIR}/docs/INTEGRITY.md
-        DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(FILES ${CMAKE_SOURCE_DIR}/deploy/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}
-        RENAME DEPLOYING.md)
+# The documents as the checkout lays them out, so that their links to each
+# other (README.md -> docs/..., deploy/README.md -> ../docs/...), to the
+# test vectors a verifier is written against (docs/vectors/), to the
+# integrators' examples and to the .proto files hold (tests/package checks
+# every link).
+install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/clients/examples DESTINATION ${CMAKE_INSTALL_DOCDIR}/clients
+        PATTERN node_modules EXCLUDE)
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/proto/evenhand DESTINATION ${CMAKE_INSTALL_DOCDIR}/proto)
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/deploy)
 # Absolute: /etc and /lib/systemd whatever the prefix.
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/debian/evenhandd.json DESTINATION /etc/evenhand
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)

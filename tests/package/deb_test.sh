@@ -23,9 +23,21 @@ R="$ROOT/root"
 for f in usr/bin/evenhandd usr/bin/evenhand etc/evenhand/evenhandd.json \
          lib/systemd/system/evenhandd.service usr/share/evenhand/bank-holidays.json \
          usr/share/evenhand/grafana-dashboard.json usr/share/man/man8/evenhandd.8.gz \
-         usr/share/man/man1/evenhand.1.gz usr/share/doc/evenhand/OPERATIONS.md; do
+         usr/share/man/man1/evenhand.1.gz usr/share/doc/evenhand/README.md \
+         usr/share/doc/evenhand/docs/OPERATIONS.md usr/share/doc/evenhand/docs/INTEGRITY.md \
+         usr/share/doc/evenhand/docs/vectors/vectors.json usr/share/doc/evenhand/deploy/README.md; do
   [ -e "$R/$f" ] || fail "the package has no /$f"
 done
+# Every relative link of the installed documents (README.md's docs/..., a
+# document's vectors/..., deploy/README.md's ../docs/...) reaches a file of
+# the package.
+D="$R/usr/share/doc/evenhand"
+while IFS= read -r doc; do
+  for link in $(grep -o '](\([^)]*\))' "$doc" | sed 's/^](//; s/)$//' | grep -v '://' |
+                 sed 's/#.*//' | grep . | sort -u); do
+    [ -e "$(dirname "$doc")/$link" ] || fail "${doc#"$R"} links to $link, which the package does not install"
+  done
+done < <(find "$D" -name '*.md')
 grep -qx /etc/evenhand/evenhandd.json "$ROOT/control/conffiles" || fail "the config is not a conffile"
 for s in postinst prerm postrm; do
   [ -x "$ROOT/control/$s" ] || fail "no $s"
