@@ -36,6 +36,7 @@
 #include "integrity/merkle.h"
 #include "integrity/restore_staging.h"
 #include "integrity/signing.h"
+#include "storage/acknowledged_mark.h"
 #include "storage/backup.h"
 #include "storage/event_store.h"
 
@@ -719,6 +720,20 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
                                        ". Nothing was restored; the backup is unchanged"));
     }
     result.verification = *std::move(verified);
+  }
+  // Backups hold RocksDB's files only: the restored folder's record of its
+  // last acknowledged position is written here, from what was just
+  // verified, so that its first start checks the log's end as every later
+  // one does (docs/RELIABILITY.md).
+  {
+    storage::AcknowledgedMark mark(staging);
+    absl::Status recorded = mark.OpenForWriting(manifest.log_id());
+    if (recorded.ok()) recorded = mark.Record(result.verification.events);
+    if (!recorded.ok()) {
+      discard();
+      return absl::InternalError(absl::StrCat("backup ", id, " verified, but ", recorded.message(),
+                                              "; nothing was restored"));
+    }
   }
 
   if (manifest.signing_key_included()) {

@@ -317,15 +317,16 @@ absl::Status EventStore::Impl::LostAcknowledged(uint64_t last) const {
 
 absl::Status EventStore::Impl::CheckAcknowledged(uint64_t last) {
   if (acknowledged_ == nullptr) return absl::OkStatus();
-  if (!acknowledged_at_open_.has_value() && last > 0) {
-    // Deleted (an operator accepting a loss it reported), a folder just
-    // restored (backups copy RocksDB's files only), or a folder of a build
-    // before it: said, not silent (outside probe).
+  if (!acknowledged_at_open_.has_value() && last > 0 && !read_only_) {
+    // Deleted (an operator accepting a loss it reported), or a folder of a
+    // build before it (a restore writes it: backups copy RocksDB's files
+    // only): said, not silent (outside probe). A read-only open never
+    // writes it, and says nothing.
     logging::Warning(
         kComponent,
         absl::StrCat(acknowledged_->path(),
-                     " is missing (the first start on a folder restored from a backup, which does "
-                     "not hold it; deleted; or a folder written by a build before 2026-12-06): "
+                     " is missing (deleted; a folder restored by a build before 2026-12-07, "
+                     "whose restore did not write it; or written by a build before 2026-12-06): "
                      "the end of the log (position ",
                      last, ") is not checked against it this time; it is written from now on"));
   }

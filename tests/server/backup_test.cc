@@ -30,6 +30,7 @@
 #include "integrity/tiles.h"
 #include "integrity/tree_keys.h"
 #include "rocksdb/db.h"
+#include "storage/acknowledged_mark.h"
 #include "tests/server/backup_fixture.h"
 #include "tests/testing/events.h"
 #include "tests/testing/log_files.h"
@@ -174,6 +175,13 @@ TEST_F(BackupTest, BackupUnderLoadRestoresEveryAcknowledgedEventAndVerifies) {
       << r.output;
   EXPECT_EQ(fs::status(restored + "/signing-key.pem").permissions() & fs::perms::group_read,
             fs::perms::none);
+  // Backups hold RocksDB's files only: the restore writes the record of the
+  // last acknowledged position, so the first start checks the log's end.
+  std::string problem;
+  absl::StatusOr<std::optional<storage::AcknowledgedMark::Mark>> mark =
+      storage::AcknowledgedMark(restored).Read(&problem);
+  ASSERT_TRUE(mark.ok() && mark->has_value()) << mark.status() << problem;
+  EXPECT_EQ((*mark)->log_id, info.manifest().log_id());
 
   // Start on it, checking everything against the journal it came with.
   data_subdir_ = "restored";
@@ -195,6 +203,7 @@ TEST_F(BackupTest, BackupUnderLoadRestoresEveryAcknowledgedEventAndVerifies) {
   }
   EXPECT_GE(server_->LastPosition(), signed_size);
   EXPECT_LE(server_->LastPosition(), last_before);
+  EXPECT_EQ(server_->LastPosition(), (*mark)->position);
   // The backup's checkpoint is the restored log's: same signed root.
   auto audit = v1::Audit::NewStub(channel_);
   grpc::ClientContext context;
