@@ -78,6 +78,20 @@ std::string OneLine(absl::string_view text, size_t max_bytes) {
   return out + "...";
 }
 
+bool IsValidUtf8(absl::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    char32_t c;
+    const size_t n = DecodeUtf8(text, i, &c);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 std::string Printable(absl::string_view text, bool keep_newlines) {
   std::string out;
   out.reserve(text.size());

@@ -33,6 +33,10 @@ std::string OneLine(absl::string_view text, size_t max_bytes);
 // `keep_newlines` (a message meant to span lines).
 std::string Printable(absl::string_view text, bool keep_newlines = false);
 
+// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing past U+10FFFF).
+bool IsValidUtf8(absl::string_view text);
+
 }  // namespace evenhand
 
 #endif  // EVENHAND_BASE_QUOTED_H_

@@ -66,6 +66,11 @@ std::string FormatUuid(const UuidBytes& b) {
   return s;
 }
 
+bool IsLowerCaseUuid(std::string_view text) {
+  absl::StatusOr<UuidBytes> parsed = ParseUuid(text);
+  return parsed.ok() && FormatUuid(*parsed) == text;
+}
+
 std::string NewUuid() {
   UuidBytes b;
   // OpenSSL's CSPRNG is thread-safe and seeded from the OS.

@@ -20,6 +20,10 @@ absl::StatusOr<UuidBytes> ParseUuid(std::string_view text);
 // Lower-case 36-character text form.
 std::string FormatUuid(const UuidBytes& bytes);
 
+// Whether `text` is a UUID in that form, and no other spelling of one: a
+// log's id as checkpoints and reports name it (docs/INTEGRITY.md).
+bool IsLowerCaseUuid(std::string_view text);
+
 // A random (version 4) UUID. Thread-safe.
 std::string NewUuid();
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/quoted.h"
 #include "base/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
@@ -251,6 +252,11 @@ absl::Status DecodeValue(Reader& in, const FieldDescriptor* f, uint8_t tag, bool
     case kBytes: {
       absl::string_view v;
       if (!in.Bytes(&v)) return Corrupt("truncated string");
+      // A string holds UTF-8 (docs/INTEGRITY.md): bytes that are not could
+      // not come from an event the server accepted.
+      if (tag == kString && !IsValidUtf8(v)) {
+        return Corrupt(absl::StrCat("field ", f->full_name(), " is a string but not valid UTF-8"));
+      }
       rep ? r->AddString(m, f, std::string(v)) : r->SetString(m, f, std::string(v));
       return absl::OkStatus();
     }

@@ -22,7 +22,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/quoted.h"
 #include "base/status_macros.h"
+#include "base/uuid.h"
 #include "integrity/merkle.h"
 
 namespace evenhand::integrity {
@@ -289,6 +291,10 @@ absl::StatusOr<v1::Checkpoint> ParseCheckpointBody(absl::string_view body) {
     values[names[i]] = line.substr(names[i].size() + 1);
   }
   v1::Checkpoint c;
+  const absl::string_view log = values["log"];
+  if (!IsLowerCaseUuid(std::string_view(log.data(), log.size()))) {
+    return bad("log is not a lower-case UUID");
+  }
   c.set_log_id(std::string(values["log"]));
   uint64_t size = 0;
   int64_t nanos = 0;
@@ -324,6 +330,11 @@ absl::StatusOr<v1::SignedCheckpoint> SignCheckpoint(const SigningKey& key,
 absl::Status VerifyCheckpoint(const v1::SignedCheckpoint& s, const v1::PublicKey& key) {
   if (absl::Status v = VerifySignature(key.raw(), s.signed_body(), s.signature()); !v.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint: ", v.message()));
+  }
+  if (!IsLowerCaseUuid(s.checkpoint().log_id())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint: its log id ", Quoted(s.checkpoint().log_id()),
+        " is not a lower-case UUID, the only form a log's id takes (docs/INTEGRITY.md)"));
   }
   if (s.signed_body() != CheckpointBody(s.checkpoint())) {
     return absl::InvalidArgumentError(

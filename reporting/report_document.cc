@@ -194,6 +194,11 @@ absl::StatusOr<ReportStatement> ParseStatement(absl::string_view text) {
     EH_ASSIGN_OR_RETURN(s.to, ParseNanos(v[5]));
   }
   EH_ASSIGN_OR_RETURN(s.as_of_time, ParseNanos(v[6]));
+  // "sha256:" and 16 lower-case hex digits (reporting/rule_set.h).
+  if (v[7].size() != 23 || !absl::StartsWith(v[7], "sha256:") ||
+      v[7].find_first_not_of("0123456789abcdef", 7) != absl::string_view::npos) {
+    return Bad("the statement's rules is not \"sha256:\" and 16 lower-case hex digits");
+  }
   s.rule_set_version = std::string(v[7]);
   EH_ASSIGN_OR_RETURN(s.content_sha256, Unbase64("content digest", v[8]));
   if (StatementText(s) != absl::StrCat(text, "\n")) {

@@ -63,6 +63,27 @@ TEST(CanonicalTest, OnlyTheCanonicalFormDecodes) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("EHR1")));
 }
 
+TEST(CanonicalTest, AStringThatIsNotUtf8DoesNotDecode) {
+  ASSERT_OK_AND_ASSIGN(std::string bytes, CanonicalRecord(FixedRecord()));
+  const size_t at = bytes.find("committee-mgmt");
+  ASSERT_NE(at, std::string::npos);
+  // The same length, so only the string's bytes differ (outside probe: a
+  // bundle whose actor held 0xff verified).
+  for (const std::string bad : {std::string("\xff\xfe"), std::string("\xc0\xaf"),
+                                std::string("\xed\xa0"), std::string("o\xc3")}) {
+    std::string changed = bytes;
+    changed.replace(at, 2, bad);
+    EXPECT_THAT(DecodeCanonicalRecord(changed),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         HasSubstr("source_system is a string but not valid UTF-8")))
+        << absl::BytesToHexString(bad);
+  }
+  std::string accented = bytes;
+  accented.replace(at, 2, "\xc3\xa9");  // é
+  ASSERT_OK_AND_ASSIGN(v1::RecordedEvent back, DecodeCanonicalRecord(accented));
+  EXPECT_EQ(back.event().source_system(), "\xc3\xa9mmittee-mgmt");
+}
+
 TEST(CanonicalTest, DifferentEventsHaveDifferentBytes) {
   v1::RecordedEvent a = FixedRecord(), b = FixedRecord();
   b.mutable_event()->mutable_payload()->mutable_briefing_delivered()->set_duration_minutes(61);
@@ -147,7 +168,7 @@ TEST(SigningTest, ACheckpointVerifiesAndNoAlteredByteOrOtherKeyDoes) {
   ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::Generate());
   ASSERT_OK_AND_ASSIGN(SigningKey other, SigningKey::Generate());
   v1::Checkpoint c;
-  c.set_log_id("log-1");
+  c.set_log_id("0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d");
   c.set_tree_size(1000);
   c.set_root_hash(Sha256("root"));
   c.mutable_timestamp()->set_seconds(1767225600);
@@ -169,6 +190,15 @@ TEST(SigningTest, ACheckpointVerifiesAndNoAlteredByteOrOtherKeyDoes) {
   EXPECT_THAT(VerifyCheckpoint(bigger, key.public_key()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fields do not say")));
   EXPECT_FALSE(VerifyCheckpoint(s, other.public_key()).ok());
+  // Signed by the key, but naming its log in a form no log's id takes
+  // (outside probe: an upper-case id and "not-a-uuid" verified).
+  for (const std::string log : {"0B7E2F4C-1D3A-4E5B-8C6D-7E8F9A0B1C2D", "not-a-uuid"}) {
+    c.set_log_id(log);
+    ASSERT_OK_AND_ASSIGN(v1::SignedCheckpoint odd, SignCheckpoint(key, c));
+    EXPECT_THAT(VerifyCheckpoint(odd, key.public_key()),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a lower-case UUID")))
+        << log;
+  }
 }
 
 // A backup's manifest is signed over a text statement of its fields

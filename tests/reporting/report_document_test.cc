@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
@@ -18,10 +18,12 @@
 #include "integrity/signing.h"
 #include "projections/working_day_calendar.h"
 #include "reporting/rule_set.h"
+#include "tests/testing/status_matchers.h"
 
 namespace evenhand::reporting {
 namespace {
 
+using ::evenhand::testing::StatusIs;
 using ::testing::HasSubstr;
 
 // A log of `n` leaves, its nodes kept for proofs.
@@ -68,7 +70,7 @@ class ReportDocumentTest : public ::testing::Test {
   // A document of `format` reading `size` events of tree_, tied to the
   // checkpoint of `checkpoint_size`.
   std::string Document(v1::ReportFormat format, uint64_t size = 3, uint64_t checkpoint_size = 5,
-                       const std::string& log = "log-a") {
+                       const std::string& log = "0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d") {
     const std::string content = Content(format);
     ReportStatement s;
     s.format = format;
@@ -204,31 +206,33 @@ TEST_F(ReportDocumentTest, AReportTiedToAnotherLogsCheckpointIsRefused) {
   const std::string content = Content(v1::REPORT_HTML);
   ReportStatement s;
   s.format = v1::REPORT_HTML;
-  s.log_id = "log-a";
+  s.log_id = "0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d";
   s.tree_size = 5;
   s.root_hash = tree_.Root(5);
   s.as_of_time = absl::FromUnixSeconds(1780000000);
   s.rule_set_version = "sha256:0123456789abcdef";
   s.content_sha256 = integrity::Sha256(content);
   auto sign = [this](absl::string_view m) { return key_.Sign(m); };
-  const std::string doc = *MakeDocument(content, s, Checkpoint(key_, "log-b", 5, tree_.Root(5)),
-                                        {}, key_.public_key().key_id(), sign);
+  const std::string doc = *MakeDocument(
+      content, s, Checkpoint(key_, "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f", 5, tree_.Root(5)), {},
+      key_.public_key().key_id(), sign);
   EXPECT_THAT(VerifyDocument(doc, key_.public_key()).status().message(),
-              HasSubstr("its checkpoint is log log-b's"));
+              HasSubstr("its checkpoint is log 9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f's"));
   // Same log id, but a checkpoint over other events: not a prefix.
   const Tree other(8, "other event ");
   s.tree_size = 3;
   s.root_hash = tree_.Root(3);
-  const std::string forked =
-      *MakeDocument(content, s, Checkpoint(key_, "log-a", 8, other.Root(8)),
-                    other.Consistency(3, 8), key_.public_key().key_id(), sign);
+  const std::string forked = *MakeDocument(
+      content, s, Checkpoint(key_, "0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d", 8, other.Root(8)),
+      other.Consistency(3, 8), key_.public_key().key_id(), sign);
   EXPECT_THAT(VerifyDocument(forked, key_.public_key()).status().message(),
               HasSubstr("not a prefix of the signed log"));
   // A checkpoint smaller than the report's tree.
   s.tree_size = 6;
   s.root_hash = tree_.Root(6);
-  const std::string ahead = *MakeDocument(content, s, Checkpoint(key_, "log-a", 5, tree_.Root(5)),
-                                          {}, key_.public_key().key_id(), sign);
+  const std::string ahead = *MakeDocument(
+      content, s, Checkpoint(key_, "0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d", 5, tree_.Root(5)), {},
+      key_.public_key().key_id(), sign);
   EXPECT_THAT(VerifyDocument(ahead, key_.public_key()).status().message(),
               HasSubstr("more than its checkpoint covers"));
 }
@@ -236,7 +240,7 @@ TEST_F(ReportDocumentTest, AReportTiedToAnotherLogsCheckpointIsRefused) {
 TEST_F(ReportDocumentTest, StatementsHaveOneSpelling) {
   ReportStatement s;
   s.format = v1::REPORT_CSV_ACCESS;
-  s.log_id = "log-a";
+  s.log_id = "0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d";
   s.tree_size = 42;
   s.root_hash = std::string(32, 'r');
   s.to = absl::FromUnixSeconds(1790000000);
@@ -244,8 +248,10 @@ TEST_F(ReportDocumentTest, StatementsHaveOneSpelling) {
   s.rule_set_version = "sha256:0123456789abcdef";
   s.content_sha256 = std::string(32, 'h');
   const std::string text = StatementText(s);
-  EXPECT_THAT(text, ::testing::StartsWith("evenhand report v1\nformat csv-access\nlog log-a\n"
-                                          "size 42\n"));
+  EXPECT_THAT(
+      text, ::testing::StartsWith(
+                "evenhand report v1\nformat csv-access\nlog 0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d\n"
+                "size 42\n"));
   EXPECT_THAT(text, HasSubstr("\nfrom -\nto 1790000000000000000\nas-of 1780000000000000000\n"));
   absl::StatusOr<ReportStatement> back = ParseStatement(text);
   ASSERT_TRUE(back.ok()) << back.status();
@@ -255,6 +261,11 @@ TEST_F(ReportDocumentTest, StatementsHaveOneSpelling) {
            {"size 42\n", "size +42\n"},
            {"format csv-access", "format CSV"},
            {"as-of 1780000000000000000", "as-of 1780000000000000000.0"},
+           // The rule set's version has one form too (outside probe).
+           {"rules sha256:0123456789abcdef", "rules sha256:0123456789ABCDEF"},
+           {"rules sha256:0123456789abcdef", "rules sha256:0123"},
+           {"rules sha256:0123456789abcdef", "rules sha256:0123456789abcdef0"},
+           {"rules sha256:0123456789abcdef", "rules md5:0123456789abcdef"},
            {"\n", "\r\n"}}) {
     EXPECT_FALSE(ParseStatement(absl::StrReplaceAll(text, {{from, to}})).ok()) << to;
   }
@@ -263,7 +274,7 @@ TEST_F(ReportDocumentTest, StatementsHaveOneSpelling) {
 
 TEST(CheckpointText, ParsesBackToTheCheckpointAndRefusesAnyOtherSpelling) {
   v1::Checkpoint c;
-  c.set_log_id("log-a");
+  c.set_log_id("0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d");
   c.set_tree_size(7);
   c.set_root_hash(std::string(32, 'r'));
   c.set_chain_head(std::string(32, 'c'));
@@ -277,13 +288,20 @@ TEST(CheckpointText, ParsesBackToTheCheckpointAndRefusesAnyOtherSpelling) {
   EXPECT_FALSE(integrity::ParseCheckpointBody(absl::StrReplaceAll(body, {{"size 7", "size 07"}})).ok());
   EXPECT_FALSE(integrity::ParseCheckpointBody(body.substr(0, body.size() - 1)).ok());
   EXPECT_FALSE(integrity::ParseCheckpointBody(absl::StrReplaceAll(body, {{"\n", "\r\n"}})).ok());
+  // A log's id is a lower-case UUID, and only that (outside probe).
+  for (const std::string log : {"0B7E2F4C-1D3A-4E5B-8C6D-7E8F9A0B1C2D", "not-a-uuid", ""}) {
+    EXPECT_THAT(integrity::ParseCheckpointBody(
+                    absl::StrReplaceAll(body, {{"0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d", log}})),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lower-case UUID")))
+        << log;
+  }
 }
 
 TEST(CheckpointText, ATimeBeyondNanosecondRangeMatchesNoSignatureAndDoesNotOverflow) {
   // A damaged or forged checkpoint's timestamp (year 2758; or before 1970).
   auto key = *integrity::SigningKey::Generate();
   v1::Checkpoint c;
-  c.set_log_id("log-a");
+  c.set_log_id("0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d");
   c.set_tree_size(7);
   c.set_root_hash(std::string(32, 'r'));
   c.set_chain_head(std::string(32, 'c'));
