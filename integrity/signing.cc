@@ -10,10 +10,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -24,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "base/quoted.h"
 #include "base/status_macros.h"
+#include "base/trusted_file.h"
 #include "base/uuid.h"
 #include "integrity/merkle.h"
 
@@ -129,8 +129,16 @@ absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, boo
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0 || ::write(fd, pem.data(), pem.size()) != static_cast<ssize_t>(pem.size()) ||
         ::fsync(fd) != 0) {
+      const int e = errno;
       if (fd >= 0) ::close(fd);
-      return absl::PermissionDeniedError(absl::StrCat("cannot write the signing key to ", path));
+      std::error_code ec;
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot write the signing key to ", path, " (",
+          std::filesystem::is_symlink(path, ec)
+              ? "a symbolic link to a file that does not exist: a key is never made through a "
+                "link; put the key itself there, or remove the link to have one made"
+              : std::strerror(e),
+          ")"));
     }
     ::close(fd);
     // The public key beside it, for operators to hand to auditors.
@@ -150,18 +158,25 @@ absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, boo
   // Whoever can read the key can sign checkpoints in this log's name: a key
   // others can read is refused, not warned about.
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) != 0) {
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0077) != 0) {
+    if ((st.st_mode & 0044) == 0) {
+      return absl::PermissionDeniedError(absl::StrFormat(
+          "signing key %s can be changed by its group or others (mode %04o): anyone who could "
+          "write it can put their own key in its place. Make it owner-only (chmod 600 %s)",
+          path, st.st_mode & 07777, path));
+    }
     return absl::PermissionDeniedError(absl::StrFormat(
         "signing key %s can be read by its group or others (mode %04o): anyone who could read "
         "it can sign checkpoints in this log's name. Make it owner-only (chmod 600 %s), and if "
         "others may have read it, replace the key and tell the log's auditors",
         path, st.st_mode & 07777, path));
   }
-  std::ifstream in(path);
-  if (!in) return absl::PermissionDeniedError(absl::StrCat("cannot read the signing key ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return FromPem(text.str(), path);
+  // A regular file (a FIFO would hang the start), owned by root or the
+  // server's user, in a folder nobody else can replace it in.
+  absl::StatusOr<std::string> text =
+      ReadTrustedFile(path, "audit.signingKeyFile", FileSecrecy::kSecret, 1 << 20);
+  if (!text.ok()) return absl::PermissionDeniedError(text.status().message());
+  return FromPem(*text, path);
 }
 
 absl::StatusOr<SigningKey> SigningKey::FromPem(absl::string_view pem, absl::string_view name) {

@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -23,6 +21,7 @@
 #include "base/data_files.h"
 #include "base/logging.h"
 #include "base/status_macros.h"
+#include "base/trusted_file.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -283,16 +282,14 @@ absl::StatusOr<v1::ServerConfig> LoadConfigFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat("config: ", path, " is a folder: --config names the JSON file"));
   }
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("config: cannot open ", path, ": ", strerror(errno)));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
+  // It names whom the server trusts: read only if nobody else can change it
+  // (base/trusted_file.h).
+  absl::StatusOr<std::string> text = ReadTrustedFile(path, "config", FileSecrecy::kPublic);
+  if (!text.ok()) return text.status();
   v1::ServerConfig config;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(text.str(), &config, options);
+  auto status = google::protobuf::util::JsonStringToMessage(*text, &config, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("config: ", path, " is not a valid ServerConfig: ", status.ToString()));

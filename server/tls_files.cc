@@ -14,13 +14,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/logging.h"
+#include "base/trusted_file.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
@@ -52,13 +52,12 @@ namespace {
 constexpr char kComponent[] = "tls";
 constexpr char kCurrent[] = "current";
 
-absl::StatusOr<std::string> ReadPem(const std::string& path, const std::string& setting) {
-  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(setting, ": required"));
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(setting, ": cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+// A file that decides whom the server trusts, or its own key: read only
+// if nobody else can change it (nor, for the key, read it): see
+// base/trusted_file.h.
+absl::StatusOr<std::string> ReadPem(const std::string& path, const std::string& setting,
+                                    FileSecrecy secrecy = FileSecrecy::kPublic) {
+  return ReadTrustedFile(path, setting, secrecy);
 }
 
 std::unique_ptr<BIO, decltype(&BIO_free)> Bio(const std::string& text) {
@@ -128,7 +127,7 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
   auto m = std::make_shared<TlsFiles::Material>();
   auto cert = ReadPem(tls.cert_file(), "security.tls.certFile");
   if (!cert.ok()) return cert.status();
-  auto key = ReadPem(tls.key_file(), "security.tls.keyFile");
+  auto key = ReadPem(tls.key_file(), "security.tls.keyFile", FileSecrecy::kSecret);
   if (!key.ok()) return key.status();
   auto ca = ReadPem(tls.client_ca_file(), "security.tls.clientCaFile");
   if (!ca.ok()) return ca.status();

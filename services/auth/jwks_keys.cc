@@ -1,11 +1,10 @@
 #include "services/auth/jwks_keys.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "base/trusted_file.h"
 
 namespace evenhand::services::auth {
 namespace {
@@ -16,14 +15,10 @@ constexpr std::chrono::seconds kDefaultCheck{60};
 // caller sending tokens of made-up keys costs at most a read a second.
 constexpr std::chrono::seconds kUnknownKeyCheck{1};
 
+// Keys that decide who is who: read only if nobody else can change them
+// (base/trusted_file.h).
 absl::StatusOr<std::string> ReadJwks(const std::string& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || in.bad()) {
-    return absl::NotFoundError(absl::StrCat("security.oidc.jwksFile: cannot read ", file));
-  }
-  return text.str();
+  return ReadTrustedFile(file, "security.oidc.jwksFile", FileSecrecy::kPublic);
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ TEST_F(ConfigTest, UnknownFieldIsAnErrorNotASilentDefault) {
 TEST_F(ConfigTest, AFileThatCannotBeReadSaysWhy) {
   EXPECT_THAT(LoadConfigFile(dir_.Sub("nope.json")),
               StatusIs(absl::StatusCode::kNotFound,
-                       HasSubstr("cannot open " + dir_.Sub("nope.json") + ": No such file")));
+                       HasSubstr("cannot read " + dir_.Sub("nope.json") + " (No such file")));
   // A folder reads as an empty file ("Unexpected end of string").
   EXPECT_THAT(LoadConfigFile(dir_.path()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is a folder")));

@@ -520,9 +520,12 @@ TEST(StartupTest, ASecondServerOnTheSamePortOrTheSameDataFolderIsRefused) {
 
 TEST(StartupTest, FilesAreOwnerOnlyAndASigningKeyOthersCanReadIsRefused) {
   TempDir dir;
+  // (The config is the operator's, written first: one others can change is
+  // refused.)
+  const std::string config = LogOnlyConfig(dir);
   const mode_t old = ::umask(0);  // the child inherits the most permissive umask
   {
-    ChildServer child(dir, 0, {LogOnlyConfig(dir)});
+    ChildServer child(dir, 0, {config});
     child.Start();
     ::umask(old);
     if (HasFatalFailure()) return;

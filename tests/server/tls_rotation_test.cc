@@ -77,6 +77,8 @@ class TlsRotationTest : public ::testing::Test {
   }
   void Write(const std::string& file, const std::string& text) {
     testing::WriteFile(live_ + "/" + file + ".new", text);
+    // A key as an operator keeps one (one others can read is refused).
+    ::chmod((live_ + "/" + file + ".new").c_str(), 0600);
     std::filesystem::rename(live_ + "/" + file + ".new", live_ + "/" + file);
   }
 

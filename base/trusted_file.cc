@@ -1,0 +1,155 @@
+#include "base/trusted_file.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace evenhand {
+namespace {
+
+std::string Mode(mode_t mode) { return absl::StrFormat("%04o", mode & 07777); }
+
+// Whether `gid` is `uid`'s own group, of which it is the only member (a
+// user private group: Ubuntu's umask 002 makes files group-writable by it,
+// which gives nobody else anything).
+bool OwnersPrivateGroup(uid_t uid, gid_t gid) {
+  struct passwd pw, *pw_found = nullptr;
+  struct group gr, *gr_found = nullptr;
+  char pw_buffer[4096], gr_buffer[16384];
+  if (::getpwuid_r(uid, &pw, pw_buffer, sizeof pw_buffer, &pw_found) != 0 || pw_found == nullptr ||
+      pw.pw_gid != gid) {
+    return false;
+  }
+  if (::getgrgid_r(gid, &gr, gr_buffer, sizeof gr_buffer, &gr_found) != 0 || gr_found == nullptr) {
+    return false;
+  }
+  for (char** member = gr.gr_mem; *member != nullptr; ++member) {
+    if (std::strcmp(*member, pw.pw_name) != 0) return false;
+  }
+  return true;
+}
+
+// What is wrong with the file `st` describes (opened as `path`), or "".
+std::string WhatIsWrong(const std::string& path, const struct stat& st, FileSecrecy secrecy) {
+  if (!S_ISREG(st.st_mode)) {
+    return "is not a regular file (a FIFO, a device or a folder): put the file itself there";
+  }
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return absl::StrFormat(
+        "is owned by user id %u, neither root nor the server's own user (%u), so that user can "
+        "change it: chown root %s (or the server's user)",
+        st.st_uid, ::geteuid(), path);
+  }
+  if ((st.st_mode & S_IWOTH) != 0 ||
+      ((st.st_mode & S_IWGRP) != 0 && !OwnersPrivateGroup(st.st_uid, st.st_gid))) {
+    return absl::StrFormat(
+        "can be changed by its group or others (mode %s), who could then make themselves "
+        "anyone the server trusts: chmod go-w %s",
+        Mode(st.st_mode), path);
+  }
+  if (secrecy == FileSecrecy::kSecret && (st.st_mode & S_IRWXO) != 0) {
+    return absl::StrFormat(
+        "is a private key others can read (mode %s): whoever read it can pose as its owner. "
+        "chmod 600 %s (or 640 for a group such as ssl-cert), and if others may have read it, "
+        "replace the key",
+        Mode(st.st_mode), path);
+  }
+  // Its folder: others who can write it can put another file in its place
+  // (a sticky folder lets them replace only their own).
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) != nullptr) {
+    std::string folder(resolved);
+    folder = folder.substr(0, folder.find_last_of('/'));
+    if (folder.empty()) folder = "/";
+    struct stat dir;
+    if (::stat(folder.c_str(), &dir) == 0) {
+      if ((dir.st_mode & S_ISVTX) == 0 &&
+          ((dir.st_mode & S_IWOTH) != 0 ||
+           ((dir.st_mode & S_IWGRP) != 0 && !OwnersPrivateGroup(dir.st_uid, dir.st_gid)))) {
+        return absl::StrFormat(
+            "is in %s, which its group or others can write (mode %s), so they could replace it: "
+            "chmod go-w %s",
+            folder, Mode(dir.st_mode), folder);
+      }
+      if (dir.st_uid != 0 && dir.st_uid != ::geteuid()) {
+        return absl::StrFormat(
+            "is in %s, owned by user id %u (neither root nor the server's user), who could "
+            "replace it: chown root %s",
+            folder, dir.st_uid, folder);
+      }
+    }
+  }
+  return "";
+}
+
+absl::StatusOr<int> OpenChecked(const std::string& path, absl::string_view setting,
+                                FileSecrecy secrecy) {
+  if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(setting, ": required"));
+  // Never waits: a FIFO put there would hang the start (outside probe).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    return absl::NotFoundError(
+        absl::StrCat(setting, ": cannot read ", path, " (", std::strerror(e), ")"));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return absl::NotFoundError(absl::StrCat(setting, ": cannot read ", path));
+  }
+  if (std::string wrong = WhatIsWrong(path, st, secrecy); !wrong.empty()) {
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(setting, ": ", path, " ", wrong));
+  }
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTrustedFile(const std::string& path, absl::string_view setting,
+                                            FileSecrecy secrecy, size_t max_bytes) {
+  absl::StatusOr<int> fd = OpenChecked(path, setting, secrecy);
+  if (!fd.ok()) return fd.status();
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(*fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(*fd);
+      return absl::NotFoundError(
+          absl::StrCat(setting, ": cannot read ", path, " (", std::strerror(e), ")"));
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > max_bytes) {
+      ::close(*fd);
+      return absl::FailedPreconditionError(
+          absl::StrCat(setting, ": ", path, " is larger than ", max_bytes, " bytes"));
+    }
+  }
+  ::close(*fd);
+  return text;
+}
+
+absl::Status CheckTrustedFile(const std::string& path, absl::string_view setting,
+                              FileSecrecy secrecy) {
+  absl::StatusOr<int> fd = OpenChecked(path, setting, secrecy);
+  if (!fd.ok()) return fd.status();
+  ::close(*fd);
+  return absl::OkStatus();
+}
+
+}  // namespace evenhand

@@ -1,0 +1,42 @@
+// Reading a file that decides whom the server trusts: its config, its TLS
+// certificate, key and client CA, the identity provider's keys, its
+// signing key. Whoever can change such a file can make themselves anyone
+// the server knows (an outside probe did, as `nobody`, through a
+// world-writable JWKS file and CA file re-read while the server ran), and
+// whoever can read a key can pose as its owner. So such a file is read
+// only if it is a regular file (a link is followed, as certbot's live/
+// links are, and what it names is checked), owned by root or by the
+// server's own user, not writable by its group or others, in a folder
+// others cannot replace it in (not writable by them, unless sticky, as
+// /tmp is), and, for a key, not readable by others. Reading never waits
+// on a FIFO. Thread-safe; no state.
+#ifndef EVENHAND_BASE_TRUSTED_FILE_H_
+#define EVENHAND_BASE_TRUSTED_FILE_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace evenhand {
+
+enum class FileSecrecy {
+  kPublic,  // a certificate, a CA, public keys, the config
+  kSecret,  // a private key: not readable by others either (its group may
+            // read it: Debian's ssl-cert group)
+};
+
+// The text of `path` (at most `max_bytes`), or FailedPrecondition naming
+// `setting`, the file and what to change (a chmod or chown to run);
+// NotFound if it cannot be opened.
+absl::StatusOr<std::string> ReadTrustedFile(const std::string& path, absl::string_view setting,
+                                            FileSecrecy secrecy, size_t max_bytes = 16 << 20);
+
+// The same checks without reading (for a file another library reads).
+absl::Status CheckTrustedFile(const std::string& path, absl::string_view setting,
+                              FileSecrecy secrecy);
+
+}  // namespace evenhand
+
+#endif  // EVENHAND_BASE_TRUSTED_FILE_H_
