@@ -11,9 +11,11 @@
 #include "absl/strings/strip.h"
 #include "base/error_details.h"
 #include "base/logging.h"
+#include "base/nearest.h"
 #include "base/quoted.h"
 #include "base/status_macros.h"
 #include "evenhand/v1/audit.pb.h"
+#include "evenhand/v1/events.pb.h"
 #include "evenhand/v1/log.pb.h"
 #include "grpc/grpc_security_constants.h"
 #include "services/auth/certificate_dates.h"
@@ -23,6 +25,13 @@ namespace evenhand::services::auth {
 namespace {
 
 constexpr char kAnyPublisher[] = "publisher:*";
+// The source of the server's own records (services/auth/call_gate.cc).
+constexpr char kServerSource[] = "evenhandd";
+// What gRPC names every subject alternative name that is not a DNS name,
+// IP address, e-mail address or URI (an otherName, a directoryName, a
+// registeredID): one placeholder for all of them, so never a name.
+constexpr char kOtherSanTypes[] = "other types of SAN";
+constexpr uint32_t kMaxLeewaySeconds = 600;
 
 // Which roles may call a method, and what a grant of it is for. A role ending
 // in ":" matches every role with that prefix ("publisher:" any publisher).
@@ -133,17 +142,24 @@ Caller Caller::FromContext(const grpc::ServerContextBase& context) {
       c.tls |= type == GRPC_TLS_TRANSPORT_SECURITY_TYPE || type == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
     }
     if (auth->IsPeerAuthenticated()) {
+      bool any_san = false;
       for (const auto& v : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
-        c.certificate_names.emplace_back(v.data(), v.size());
+        any_san = true;
+        const absl::string_view name(v.data(), v.size());
+        // gRPC's one placeholder for every other kind of SAN is no name
+        // (outside probe: all such certificates were one principal).
+        if (name.empty() || name == kOtherSanTypes) continue;
+        c.certificate_names.emplace_back(name);
       }
       // The subject's common name only when the certificate has no
       // subject alternative name (RFC 6125 6.4.4): a certificate whose
       // SANs name one system is not another by its CN.
-      if (c.certificate_names.empty()) {
+      if (!any_san) {
         for (const auto& v : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
-          c.certificate_names.emplace_back(v.data(), v.size());
+          if (v.size() > 0) c.certificate_names.emplace_back(v.data(), v.size());
         }
       }
+      c.certificate_without_name = c.certificate_names.empty();
       if (!c.certificate_names.empty()) {
         // No PEM: refused as expired rather than taken undated.
         c.certificate_not_after = absl::InfinitePast();
@@ -246,6 +262,24 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
   p->max_export_events = l.max_export_events();
   p->max_concurrent_reads = l.max_concurrent_reads();
   p->max_obligation_watches = l.max_obligation_watches();
+  // Off the record only for tests of the log's own mechanics: never silent
+  // (outside probe), at each start and each reload.
+  if (local_mode && config.local().do_not_record_reads()) {
+    logging::Warning("auth",
+                     "security.local.doNotRecordReads is set: reads in local mode are NOT on "
+                     "the record (no AccessRecorded events), which docs/SECURITY.md promises "
+                     "they are; it is meant for tests of the log's own mechanics only");
+  }
+  // Leeway forgives clocks a little apart, not expired tokens (outside
+  // probe: 400,000,000 seconds was taken, and a token three years expired
+  // with it).
+  if (config.oidc().leeway_seconds() > kMaxLeewaySeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "security.oidc.leewaySeconds: ", config.oidc().leeway_seconds(), " is more than ",
+        kMaxLeewaySeconds,
+        " (10 minutes): it is the clock difference forgiven between the identity provider and "
+        "this server, in seconds, and every token would live that much longer"));
+  }
   if (!local_mode && !config.oidc().jwks_file().empty()) {
     if (previous != nullptr && previous->tokens != nullptr &&
         previous->config.oidc().SerializeAsString() == config.oidc().SerializeAsString()) {
@@ -259,6 +293,21 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
   auto check_roles = [](const google::protobuf::RepeatedPtrField<std::string>& roles,
                         const std::string& where) -> absl::Status {
     for (const std::string& r : roles) {
+      // A principal publishes as the systems it names: "*" is local mode's
+      // (every role on loopback), and the server's own source is its own
+      // (outside probe: both were taken, so one certificate could append as
+      // any system with a lane, or as evenhandd itself).
+      if (r == kAnyPublisher && where != "security.local.roles") {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where,
+                         ": \"publisher:*\" would let one principal append as every system; list "
+                         "publisher:<system> for each system it publishes as"));
+      }
+      if (r == absl::StrCat("publisher:", kServerSource)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": \"publisher:", kServerSource, "\": ", kServerSource,
+            " is the server's own source (its records of reads); no caller appends as it"));
+      }
       if (r == "committee" || r == "auditor" || r == "monitoring" || r == "admin" ||
           (absl::StartsWith(r, "publisher:") && r.size() > 10) ||
           (absl::StartsWith(r, "group:") && r.size() > 6)) {
@@ -273,7 +322,7 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
   };
   // A principal's name is its access-record stream and its allowances;
   // a certificate name is one system.
-  absl::flat_hash_map<std::string, std::string> names, certificates;
+  absl::flat_hash_map<std::string, std::string> names, certificates, subjects;
   for (int i = 0; i < config.principals_size(); ++i) {
     const v1::PrincipalConfig& p = config.principals(i);
     const std::string where = absl::StrCat("security.principals[", i, "]");
@@ -285,11 +334,30 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
                        "allowance"));
     }
     for (const std::string& c : p.certificate_names()) {
+      if (c.empty() || c == kOtherSanTypes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ".certificateNames: ", Quoted(c),
+            " is not a name a certificate can be told apart by (",
+            c.empty() ? "it would match certificates that name nothing"
+                      : "gRPC's stand-in for every subject alternative name that is not a DNS "
+                        "name, IP address, e-mail address or URI",
+            "); list a DNS name, IP address, e-mail address or URI of the certificate"));
+      }
       auto [it, fresh] = certificates.emplace(c, p.name());
       if (!fresh && it->second != p.name()) {
         return absl::InvalidArgumentError(
             absl::StrCat(where, ".certificateNames: ", Quoted(c), " is listed by principal ",
                          Quoted(it->second), " already; a certificate must be one principal's"));
+      }
+    }
+    for (const std::string& subject : p.token_subjects()) {
+      auto [it, fresh] = subjects.emplace(subject, p.name());
+      if (!fresh && it->second != p.name()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ".tokenSubjects: ", Quoted(subject), " is listed by principal ",
+            Quoted(it->second),
+            " already; a person must be one principal's (their reads are recorded under it): "
+            "give one principal both's roles, or map the roles through tokenGroups"));
       }
     }
     if (absl::StartsWith(p.name(), "token:") || absl::StartsWith(p.name(), "certificate:")) {
@@ -314,6 +382,13 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
     if (lane.system().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".system: required"));
     }
+    if (lane.system() == kServerSource || lane.system() == "*") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".system: ", Quoted(lane.system()),
+          lane.system() == "*" ? " is not a system: a lane is one system's"
+                               : " is the server's own source (its records of reads); no caller "
+                                 "appends as it"));
+    }
     if (!systems.insert(lane.system()).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": publisher ", lane.system(), " has a lane already"));
@@ -322,6 +397,27 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
       return absl::InvalidArgumentError(absl::StrCat(
           where, " (", lane.system(), "): list the eventTypes and the streamKinds it may append ",
           "(\"*\" for any)"));
+    }
+    // A type no event has is a typo that would leave the lane short of
+    // what it was meant to allow (outside probe: "NoSuchEvent" was taken).
+    static const std::vector<std::string>* const kEventTypes = [] {
+      auto* types = new std::vector<std::string>;
+      const google::protobuf::Descriptor* payload = v1::Payload::descriptor();
+      for (int f = 0; f < payload->field_count(); ++f) {
+        if (payload->field(f)->message_type() != nullptr) {
+          types->push_back(payload->field(f)->message_type()->name());
+        }
+      }
+      return types;
+    }();
+    for (const std::string& type : lane.event_types()) {
+      if (type == "*" ||
+          std::find(kEventTypes->begin(), kEventTypes->end(), type) != kEventTypes->end()) {
+        continue;
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".eventTypes (", lane.system(),
+                       "): ", UnknownValueMessage("event type", type, *kEventTypes)));
     }
   }
   return std::shared_ptr<const Policy>(std::move(p));
@@ -500,6 +596,11 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
     id.authenticated_as = absl::StrCat("certificate ", name);
     id.principal = name;
     if (!matched.empty()) by_name = matched.front();
+  } else if (caller.certificate_without_name) {
+    return absl::UnauthenticatedError(
+        "the client certificate names no DNS name, IP address, e-mail address or URI (nor, "
+        "without subject alternative names, a common name), so it cannot be told apart from "
+        "another: a system presents a certificate of the council's CA that names it");
   } else {
     return absl::UnauthenticatedError(
         "no client certificate and no bearer token: a system presents a certificate issued by "

@@ -123,6 +123,9 @@ struct Caller {
   // The verified client certificate's names (its SANs, or its common name
   // if it has none: RFC 6125 6.4.4).
   std::vector<std::string> certificate_names;
+  // A certificate was presented, but it names nothing a principal can be
+  // told apart by (only otherName or directoryName SANs, an empty subject).
+  bool certificate_without_name = false;
   // The verified client certificate's notAfter (InfiniteFuture without
   // one): a connection, or a TLS session resumed, outlives the handshake
   // that checked it.

@@ -287,7 +287,11 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
   const absl::Duration leeway =
       absl::Seconds(config_.leeway_seconds() == 0 ? 60 : config_.leeway_seconds());
   double exp = 0, nbf = 0;
-  if (!NumberField(*claims, "exp", &exp)) return Refused("it has no expiry (exp)");
+  if (!NumberField(*claims, "exp", &exp)) {
+    return Refused(claims->fields().contains("exp")
+                       ? "its expiry (exp) is not a number of seconds (RFC 7519 NumericDate)"
+                       : "it has no expiry (exp)");
+  }
   // Seconds since 1970 before the year 10000: anything else is no time (and
   // would overflow the conversion).
   constexpr double kYear10000 = 253402300800.0;

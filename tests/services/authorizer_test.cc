@@ -20,9 +20,13 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/security_config.h"
+#include "tests/testing/status_matchers.h"
 
 namespace evenhand::services::auth {
 namespace {
+
+using ::evenhand::testing::StatusIs;
+using ::testing::HasSubstr;
 
 constexpr char kAppend[] = "evenhand.v1.EventLog/Append";
 
@@ -257,6 +261,62 @@ TEST(AuthorizerTest, ALaneMustListItsTypesAndKinds) {
     ASSERT_TRUE(absl::IsInvalidArgument(a.status())) << lanes;
     EXPECT_TRUE(absl::StrContains(a.status().message(), "security.publishers[")) << a.status();
   }
+}
+
+// Settings that would blur who is who, or let one caller be another, are
+// refused when the config is read, naming the setting (outside probe: each
+// was taken).
+TEST(AuthorizerTest, SettingsThatWouldBlurWhoIsWhoAreRefused) {
+  for (auto [json, expected] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"principals": [{"name": "p", "certificateNames": [""], "roles": ["committee"]}]})",
+            "would match certificates that name nothing"},
+           {R"({"principals": [{"name": "p", "certificateNames": ["other types of SAN"],
+                "roles": ["monitoring"]}]})",
+            "gRPC's stand-in for every subject alternative name"},
+           {R"({"principals": [{"name": "bob1", "tokenSubjects": ["bob"], "roles": ["auditor"]},
+               {"name": "bob2", "tokenSubjects": ["bob"], "roles": ["group:labour"]}]})",
+            "\"bob\" is listed by principal \"bob1\" already"},
+           {R"({"principals": [{"name": "p", "certificateNames": ["p.demo"],
+                "roles": ["publisher:*"]}]})",
+            "would let one principal append as every system"},
+           {R"({"principals": [{"name": "p", "certificateNames": ["p.demo"],
+                "roles": ["publisher:evenhandd"]}]})",
+            "evenhandd is the server's own source"},
+           {R"({"publishers": [{"system": "evenhandd", "eventTypes": ["*"],
+                "streamKinds": ["*"]}]})",
+            "is the server's own source"},
+           {R"({"oidc": {"leewaySeconds": 400000000}})", "is more than 600 (10 minutes)"},
+           {R"({"publishers": [{"system": "case-system",
+                "eventTypes": ["WrittenQueryReceived", "BriefingRequestd"],
+                "streamKinds": ["*"]}]})",
+            "unknown event type \"BriefingRequestd\"; did you mean \"BriefingRequested\"?"},
+       }) {
+    auto a = Authorizer::Create(Config(json), /*local_mode=*/false);
+    EXPECT_THAT(a.status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(expected)))
+        << json;
+  }
+  // Local mode's own roles may hold every publisher.
+  EXPECT_OK(Authorizer::Create(Config(R"({"local": {"roles": ["publisher:*"]}})"),
+                               /*local_mode=*/true)
+                .status());
+  EXPECT_OK(Authorizer::Create(Config(R"({"oidc": {"leewaySeconds": 600}})"), /*local_mode=*/false)
+                .status());
+}
+
+// A certificate that names nothing a principal can be told apart by (only
+// otherName or directoryName SANs, which gRPC gives as one placeholder, or
+// an empty subject) is refused, not taken as one shared caller.
+TEST(AuthorizerTest, ACertificateThatNamesNothingIsRefused) {
+  auto a = Authorizer::Create(Config(R"({"principals": [
+      {"name": "auditor", "certificateNames": ["a.demo"], "roles": ["auditor"]}]})"),
+                              /*local_mode=*/false);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Caller caller;
+  caller.tls = true;
+  caller.certificate_without_name = true;
+  EXPECT_THAT((*a)->Authenticate(caller),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("names no DNS name, IP address, e-mail address or URI")));
 }
 
 TEST(AuthorizerTest, ACallerNoPrincipalNamesNeverGoesByAPrincipalsName) {
