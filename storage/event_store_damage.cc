@@ -348,12 +348,7 @@ absl::Status EventStore::Impl::CheckAcknowledged(uint64_t last) {
   if (opened.ok()) opened = acknowledged_->Record(last);
   if (!opened.ok()) {
     // The log goes on; the next start cannot check its end.
-    std::string warning = absl::StrCat(
-        opened.message(),
-        ": the end of the log will not be checked at the next start (acknowledged events lost "
-        "from its end would go unseen); appends go on. Make the file writable and restart");
-    logging::Error(kComponent, warning);
-    WarnAcknowledged(std::move(warning));
+    WarnAcknowledged(opened, "; appends go on. Make the file writable and restart");
     acknowledged_ = nullptr;
   }
   return absl::OkStatus();
@@ -366,18 +361,14 @@ void EventStore::Impl::RecordAcknowledged(uint64_t position) {
     if (acknowledged_failing_) {
       acknowledged_failing_ = false;
       logging::Info(kComponent, absl::StrCat(acknowledged_->path(), " is written again"));
-      WarnAcknowledged("");
+      absl::MutexLock lock(&warnings_mu_);
+      acknowledged_warning_.clear();
     }
     return;
   }
   if (acknowledged_failing_) return;
   acknowledged_failing_ = true;
-  std::string warning = absl::StrCat(
-      s.message(),
-      ": the end of the log will not be checked at the next start (acknowledged events lost "
-      "from its end would go unseen) until it is written again; appends go on");
-  logging::Error(kComponent, warning);
-  WarnAcknowledged(std::move(warning));
+  WarnAcknowledged(s, " until it is written again; appends go on");
 }
 
 std::vector<std::string> EventStore::Impl::Warnings() const {
@@ -386,7 +377,13 @@ std::vector<std::string> EventStore::Impl::Warnings() const {
   return {acknowledged_warning_};
 }
 
-void EventStore::Impl::WarnAcknowledged(std::string warning) {
+void EventStore::Impl::WarnAcknowledged(const absl::Status& why, absl::string_view remedy) {
+  std::string warning = absl::StrCat(
+      why.message(),
+      ": the end of the log will not be checked at the next start (acknowledged events lost "
+      "from its end would go unseen)",
+      remedy);
+  logging::Error(kComponent, warning);
   absl::MutexLock lock(&warnings_mu_);
   acknowledged_warning_ = std::move(warning);
 }

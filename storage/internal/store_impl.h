@@ -260,7 +260,9 @@ class EventStore::Impl {
   // Why the mark is not being written (empty while it is), for warnings().
   mutable absl::Mutex warnings_mu_;
   std::string acknowledged_warning_ ABSL_GUARDED_BY(warnings_mu_);
-  void WarnAcknowledged(std::string warning);
+  // Logs at ERROR and keeps for warnings(): why the mark is not written,
+  // what that means, then `remedy`.
+  void WarnAcknowledged(const absl::Status& why, absl::string_view remedy);
   // Reads the mark before RocksDB opens the folder; refuses a folder whose
   // log files are all gone while the mark says something was acknowledged.
   absl::Status ReadAcknowledged();
