@@ -55,6 +55,15 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 // `to` must be new: a restore never writes over a data folder or journal.
 absl::Status CheckNew(const std::string& path, bool may_be_empty_dir, const char* what) {
   std::error_code ec;
+  // A link to nothing: refused before the backup is read, not at the end
+  // (a data folder) or written through (a journal) (outside probe).
+  if (fs::is_symlink(fs::symlink_status(path, ec)) && !fs::exists(path, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " ", path, " is a symbolic link to ", fs::read_symlink(path, ec).string(),
+        ", which does not exist: restore writes a new ", what,
+        " and never through a link; remove the link, or give the path it names with ",
+        may_be_empty_dir ? "--to" : "--journal"));
+  }
   if (!fs::exists(path, ec)) return absl::OkStatus();
   if (may_be_empty_dir && fs::is_directory(path, ec) && fs::is_empty(path, ec)) {
     return absl::OkStatus();

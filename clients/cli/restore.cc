@@ -45,7 +45,11 @@ int List(const RestoreFlags& flags) {
     WarnOfFolderProblem(*listed);
     return flags.check ? CheckBackupFolder(*listed) : kOk;
   }
-  std::printf("%-6s %-22s %12s %12s  %s\n", "ID", "TAKEN", "CHECKPOINT", "EVENTS", "STATE");
+  // CHECKPOINT: the events the backup's signed checkpoint covers; AT START:
+  // the log's end when the copy began. A restore brings back at least that,
+  // and the events appended while the copy ran (outside probe: "EVENTS" read
+  // as what a restore gives, which is often more).
+  std::printf("%-6s %-22s %12s %12s  %s\n", "ID", "TAKEN", "CHECKPOINT", "AT START", "STATE");
   for (const v1::BackupInfo& b : listed->backups()) {
     const v1::BackupManifest& m = b.manifest();
     std::printf("%-6u %-22s %12llu %12llu  %s\n", b.backup_id(),

@@ -701,6 +701,19 @@ TEST_F(BackupTest, RestoresIntoANewFolderAnEmptyOneOrAPathWithATrailingSlash) {
   CliResult empty = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("mounted")});
   EXPECT_EQ(empty.exit_code, 0) << empty.output;
   EXPECT_TRUE(fs::exists(dir_.Sub("mounted") + "/CURRENT"));
+  // A link to nothing, as the folder or the journal, is refused before the
+  // backup is read, and nothing is written through it.
+  fs::create_symlink(dir_.Sub("nowhere"), dir_.Sub("dangling"));
+  CliResult link = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("dangling")});
+  EXPECT_NE(link.exit_code, 0) << link.output;
+  EXPECT_THAT(link.output, HasSubstr("is a symbolic link to " + dir_.Sub("nowhere")));
+  link = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("two"),
+                 "--journal=" + dir_.Sub("dangling")});
+  EXPECT_NE(link.exit_code, 0) << link.output;
+  EXPECT_THAT(link.output, HasSubstr("journal " + dir_.Sub("dangling") + " is a symbolic link"));
+  EXPECT_FALSE(fs::exists(dir_.Sub("nowhere")));
+  EXPECT_FALSE(fs::exists(dir_.Sub("two")));
+  fs::remove(dir_.Sub("dangling"));
   // Nothing of ours is left beside them.
   for (const auto& entry : fs::directory_iterator(dir_.path())) {
     EXPECT_THAT(entry.path().filename().string(), ::testing::Not(HasSubstr(".restoring")));
