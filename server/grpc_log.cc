@@ -34,8 +34,17 @@ void Write(gpr_log_func_args* args) {
     where = where.substr(src + 1);
   }
   absl::StrAppend(&where, ":", args->line);
-  logging::Repeated(severity, "grpc", where,
-                    absl::StrCat(args->message != nullptr ? args->message : "", " (", where, ")"));
+  std::string message = args->message != nullptr ? args->message : "";
+  // gRPC names neither the client nor the reason; what an operator can act
+  // on (outside probe: "certificate verify failed" alone).
+  if (ClientsHandshake(args->message) && absl::StrContains(message, "certificate verify failed")) {
+    absl::StrAppend(&message,
+                    " [a client's certificate was refused: not issued by security.tls."
+                    "clientCaFile's CA, expired or not yet valid, or not for client "
+                    "authentication (extendedKeyUsage clientAuth); openssl verify -CAfile <ca> "
+                    "-purpose sslclient <cert> says which]");
+  }
+  logging::Repeated(severity, "grpc", where, absl::StrCat(message, " (", where, ")"));
 }
 
 }  // namespace

@@ -634,6 +634,16 @@ TEST_F(SecurityTest, UnknownCertificatesBadTokensAndPlainTextAreRefused) {
   // A certificate from another CA: the handshake fails.
   absl::Status s = status_of(As("intruder"));
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  // The server's log says what to look at (gRPC names neither the client
+  // nor the reason).
+  for (int i = 0;
+       i < 50 && !absl::StrContains(server_->Log(), "a client's certificate was refused"); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(absl::StrContains(server_->Log(),
+                                "a client's certificate was refused: not issued by "
+                                "security.tls.clientCaFile's CA"))
+      << server_->Log();
   // No certificate and no token.
   s = status_of(As(""));
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << s;
