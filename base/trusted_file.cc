@@ -11,9 +11,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace evenhand {
 namespace {
@@ -38,6 +40,78 @@ bool OwnersPrivateGroup(uid_t uid, gid_t gid) {
     if (std::strcmp(*member, pw.pw_name) != 0) return false;
   }
   return true;
+}
+
+// What is wrong with the folder `dir` (lstat'ed as `st`) on the way to a
+// trusted file, or "": someone else who can write it can put another file,
+// folder or link in place of what the path goes through.
+std::string FolderWrong(const std::string& dir, const struct stat& st) {
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return absl::StrFormat(
+        "is reached through %s, owned by user id %u (neither root nor the server's user), who "
+        "could replace what is in it: chown root %s",
+        dir, st.st_uid, dir);
+  }
+  if ((st.st_mode & S_ISVTX) == 0 &&
+      ((st.st_mode & S_IWOTH) != 0 ||
+       ((st.st_mode & S_IWGRP) != 0 && !OwnersPrivateGroup(st.st_uid, st.st_gid)))) {
+    return absl::StrFormat(
+        "is reached through %s, which its group or others can write (mode %s), so they could "
+        "replace what is in it: chmod go-w %s",
+        dir, Mode(st.st_mode), dir);
+  }
+  return "";
+}
+
+// Walks `path` from the root as the kernel resolves it, following each
+// link: every folder passed through, and every link, must be changeable by
+// root or the server's user alone (a link in a sticky folder is its
+// owner's to replace). What is wrong, or "" (also when the path does not
+// resolve: opening it says why). Outside probe: a link in a 0777 folder
+// was re-pointed by `nobody` at the system's CA bundle, and served.
+std::string PathWrong(std::string path, int links_left = 40) {
+  if (path.empty() || path[0] != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd) == nullptr) return "";
+    path = absl::StrCat(cwd, "/", path);
+  }
+  const std::vector<std::string> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  std::string at = "/";
+  struct stat st;
+  if (::lstat("/", &st) == 0) {
+    if (std::string wrong = FolderWrong("/", st); !wrong.empty()) return wrong;
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i] == ".") continue;
+    if (parts[i] == "..") {  // `at` holds no link, so its parent is lexical
+      at = at.substr(0, at.find_last_of('/'));
+      if (at.empty()) at = "/";
+      continue;
+    }
+    const std::string next = at == "/" ? "/" + parts[i] : absl::StrCat(at, "/", parts[i]);
+    if (::lstat(next.c_str(), &st) != 0) return "";
+    if (S_ISLNK(st.st_mode)) {
+      if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+        return absl::StrFormat(
+            "is reached through the link %s, owned by user id %u (neither root nor the "
+            "server's user), who could point it elsewhere: replace it with one of root's",
+            next, st.st_uid);
+      }
+      if (--links_left < 0) return "is reached through too many links";
+      char target[PATH_MAX];
+      const ssize_t n = ::readlink(next.c_str(), target, sizeof target - 1);
+      if (n <= 0) return "";
+      std::string resolved(target, static_cast<size_t>(n));
+      if (resolved[0] != '/') resolved = absl::StrCat(at, "/", resolved);
+      for (size_t j = i + 1; j < parts.size(); ++j) absl::StrAppend(&resolved, "/", parts[j]);
+      return PathWrong(resolved, links_left);
+    }
+    if (i + 1 == parts.size()) break;  // the file itself: checked as opened
+    if (!S_ISDIR(st.st_mode)) return "";
+    if (std::string wrong = FolderWrong(next, st); !wrong.empty()) return wrong;
+    at = next;
+  }
+  return "";
 }
 
 // What is wrong with the file `st` describes (opened as `path`), or "".
@@ -65,32 +139,7 @@ std::string WhatIsWrong(const std::string& path, const struct stat& st, FileSecr
         "replace the key",
         Mode(st.st_mode), path);
   }
-  // Its folder: others who can write it can put another file in its place
-  // (a sticky folder lets them replace only their own).
-  char resolved[PATH_MAX];
-  if (::realpath(path.c_str(), resolved) != nullptr) {
-    std::string folder(resolved);
-    folder = folder.substr(0, folder.find_last_of('/'));
-    if (folder.empty()) folder = "/";
-    struct stat dir;
-    if (::stat(folder.c_str(), &dir) == 0) {
-      if ((dir.st_mode & S_ISVTX) == 0 &&
-          ((dir.st_mode & S_IWOTH) != 0 ||
-           ((dir.st_mode & S_IWGRP) != 0 && !OwnersPrivateGroup(dir.st_uid, dir.st_gid)))) {
-        return absl::StrFormat(
-            "is in %s, which its group or others can write (mode %s), so they could replace it: "
-            "chmod go-w %s",
-            folder, Mode(dir.st_mode), folder);
-      }
-      if (dir.st_uid != 0 && dir.st_uid != ::geteuid()) {
-        return absl::StrFormat(
-            "is in %s, owned by user id %u (neither root nor the server's user), who could "
-            "replace it: chown root %s",
-            folder, dir.st_uid, folder);
-      }
-    }
-  }
-  return "";
+  return PathWrong(path);
 }
 
 absl::StatusOr<int> OpenChecked(const std::string& path, absl::string_view setting,

@@ -6,10 +6,12 @@
 // whoever can read a key can pose as its owner. So such a file is read
 // only if it is a regular file (a link is followed, as certbot's live/
 // links are, and what it names is checked), owned by root or by the
-// server's own user, not writable by its group or others, in a folder
-// others cannot replace it in (not writable by them, unless sticky, as
-// /tmp is), and, for a key, not readable by others. Reading never waits
-// on a FIFO. Thread-safe; no state.
+// server's own user, not writable by its group or others, reached only
+// through folders and links nobody else can change (every folder from `/`
+// on, each link followed as the kernel does: owned by root or the server's
+// user, not writable by others unless sticky, as /tmp is; every link owned
+// by root or the server's user), and, for a key, not readable by others.
+// Reading never waits on a FIFO. Thread-safe; no state.
 #ifndef EVENHAND_BASE_TRUSTED_FILE_H_
 #define EVENHAND_BASE_TRUSTED_FILE_H_
 

@@ -334,13 +334,14 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
                        "allowance"));
     }
     for (const std::string& c : p.certificate_names()) {
-      if (c.empty() || c == kOtherSanTypes) {
+      if (absl::StripAsciiWhitespace(c).empty() || c == kOtherSanTypes) {
         return absl::InvalidArgumentError(absl::StrCat(
             where, ".certificateNames: ", Quoted(c),
             " is not a name a certificate can be told apart by (",
-            c.empty() ? "it would match certificates that name nothing"
-                      : "gRPC's stand-in for every subject alternative name that is not a DNS "
-                        "name, IP address, e-mail address or URI",
+            c != kOtherSanTypes
+                ? "it would match certificates that name nothing"
+                : "gRPC's stand-in for every subject alternative name that is not a DNS "
+                  "name, IP address, e-mail address or URI",
             "); list a DNS name, IP address, e-mail address or URI of the certificate"));
       }
       auto [it, fresh] = certificates.emplace(c, p.name());
@@ -411,6 +412,11 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
       return types;
     }();
     for (const std::string& type : lane.event_types()) {
+      if (type == "AccessRecorded") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ".eventTypes (", lane.system(),
+            "): AccessRecorded is the server's own record of reads; no publisher appends it"));
+      }
       if (type == "*" ||
           std::find(kEventTypes->begin(), kEventTypes->end(), type) != kEventTypes->end()) {
         continue;

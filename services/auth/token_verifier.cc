@@ -303,6 +303,15 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
     return Refused(absl::StrCat(
         "it expired at ", absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", expires, absl::UTCTimeZone())));
   }
+  // A time claim that is there but not a number is refused, not passed
+  // over (outside probe: a string nbf let a token be used before its time).
+  for (const char* claim : {"nbf", "iat"}) {
+    double ignored;
+    if (claims->fields().contains(claim) && !NumberField(*claims, claim, &ignored)) {
+      return Refused(
+          absl::StrCat("its ", claim, " is not a number of seconds (RFC 7519 NumericDate)"));
+    }
+  }
   if (NumberField(*claims, "nbf", &nbf) && !(nbf >= 0 && nbf < kYear10000)) {
     return Refused(absl::StrCat("its start (nbf) ", nbf, " is not a time in seconds since 1970"));
   }

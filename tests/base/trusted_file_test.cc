@@ -102,10 +102,48 @@ TEST(TrustedFile, AFolderOthersCanWriteIsRefusedUnlessSticky) {
   EXPECT_THAT(CheckTrustedFile(path, "security.tls.clientCaFile", FileSecrecy::kPublic),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr("which its group or others can write (mode 0777)"),
-                             HasSubstr("could replace it"))));
+                             HasSubstr("could replace what is in it"))));
   // Sticky, as /tmp is: others can replace only their own files.
   ::chmod(dir.Sub("open").c_str(), 01777);
   EXPECT_OK(CheckTrustedFile(path, "security.tls.clientCaFile", FileSecrecy::kPublic));
+  // Any folder on the way counts, not only the file's own.
+  ::chmod(dir.Sub("open").c_str(), 0777);
+  std::filesystem::create_directory(dir.Sub("open") + "/sub");
+  const std::string deeper = Write(dir.Sub("open") + "/sub/ca.pem", 0644);
+  EXPECT_THAT(CheckTrustedFile(deeper, "s", FileSecrecy::kPublic),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is reached through " + dir.Sub("open") + ", which")));
+}
+
+// A link is as trustworthy as the folders it sits in and its owner: one in
+// a folder others can write can be pointed elsewhere (outside probe: by
+// `nobody`, at the system's CA bundle, while the server ran).
+TEST(TrustedFile, ALinkOthersCanPointElsewhereIsRefused) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.Sub("good"));
+  std::filesystem::create_directory(dir.Sub("open"));
+  ::chmod(dir.Sub("open").c_str(), 0777);
+  const std::string ca = Write(dir.Sub("good") + "/ca.pem", 0644);
+  std::filesystem::create_symlink(ca, dir.Sub("open") + "/ca-link.pem");
+  EXPECT_THAT(CheckTrustedFile(dir.Sub("open") + "/ca-link.pem", "s", FileSecrecy::kPublic),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is reached through " + dir.Sub("open") + ", which")));
+  // A chain through such a folder, back to a good one.
+  std::filesystem::create_symlink(ca, dir.Sub("open") + "/l2");
+  std::filesystem::create_symlink(dir.Sub("open") + "/l2", dir.Sub("good") + "/l1");
+  EXPECT_FALSE(CheckTrustedFile(dir.Sub("good") + "/l1", "s", FileSecrecy::kPublic).ok());
+  // A link someone else owns, in a sticky folder (theirs to replace).
+  ::chmod(dir.Sub("open").c_str(), 01777);
+  EXPECT_OK(CheckTrustedFile(dir.Sub("open") + "/ca-link.pem", "s", FileSecrecy::kPublic));
+  if (::geteuid() != 0 ||
+      ::lchown((dir.Sub("open") + "/ca-link.pem").c_str(), kNobody, kNogroup) != 0) {
+    GTEST_SKIP() << "not root";
+  }
+  EXPECT_THAT(
+      CheckTrustedFile(dir.Sub("open") + "/ca-link.pem", "s", FileSecrecy::kPublic),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("the link " + dir.Sub("open") +
+                                                                "/ca-link.pem, owned by user id "
+                                                                "65534")));
 }
 
 TEST(TrustedFile, AFifoIsRefusedWithoutWaiting) {

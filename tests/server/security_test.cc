@@ -675,6 +675,14 @@ TEST_F(SecurityTest, UnknownCertificatesBadTokensAndPlainTextAreRefused) {
        "expired"},
       {"not yet valid", Token("mo.okafor", "internal-audit", absl::StrCat("\"nbf\":", now + 3600)),
        "not valid yet"},
+      // Time claims as strings are no times (outside probe: a string nbf
+      // was passed over, and the token used before its time).
+      {"a start as a string",
+       Token("mo.okafor", "internal-audit", absl::StrCat("\"nbf\":\"", now + 3600, "\"")),
+       "its nbf is not a number of seconds"},
+      {"an expiry as a string",
+       Token("mo.okafor", "internal-audit", absl::StrCat("\"exp\":\"", now + 3600, "\"")),
+       "its expiry (exp) is not a number of seconds"},
       {"an expiry past any time",
        Token("mo.okafor", "internal-audit", "\"exp\":9223372036854775808"),
        "is not a time in seconds since 1970"},
