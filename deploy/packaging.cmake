@@ -30,7 +30,9 @@ endif()
 install(TARGETS evenhandd evenhand RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/calendars/bank-holidays.json
         DESTINATION ${CMAKE_INSTALL_DATADIR}/evenhand)
-install(DIRECTORY ${CMAKE_SOURCE_DIR}/proto/evenhand DESTINATION ${CMAKE_INSTALL_DATADIR}/evenhand/proto)
+# Every .proto a client is generated from, google/rpc's error details too.
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/proto/ DESTINATION ${CMAKE_INSTALL_DATADIR}/evenhand/proto
+        FILES_MATCHING PATTERN "*.proto")
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/grafana-dashboard.json
         DESTINATION ${CMAKE_INSTALL_DATADIR}/evenhand)
 # The documents as the checkout lays them out, so that their links to each
@@ -42,7 +44,10 @@ install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/clients/examples DESTINATION ${CMAKE_INSTALL_DOCDIR}/clients
         PATTERN node_modules EXCLUDE)
-install(DIRECTORY ${CMAKE_SOURCE_DIR}/proto/evenhand DESTINATION ${CMAKE_INSTALL_DOCDIR}/proto)
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/proto/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/proto
+        FILES_MATCHING PATTERN "*.proto")
+# SECURITY.md's "to try it on one machine" makes its certificates with it.
+install(PROGRAMS ${CMAKE_SOURCE_DIR}/scripts/make-certs DESTINATION ${CMAKE_INSTALL_DOCDIR}/scripts)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/deploy)
 # Absolute: /etc and /lib/systemd whatever the prefix.
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/debian/evenhandd.json DESTINATION /etc/evenhand

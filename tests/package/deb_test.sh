@@ -25,7 +25,9 @@ for f in usr/bin/evenhandd usr/bin/evenhand etc/evenhand/evenhandd.json \
          usr/share/evenhand/grafana-dashboard.json usr/share/man/man8/evenhandd.8.gz \
          usr/share/man/man1/evenhand.1.gz usr/share/doc/evenhand/README.md \
          usr/share/doc/evenhand/docs/OPERATIONS.md usr/share/doc/evenhand/docs/INTEGRITY.md \
-         usr/share/doc/evenhand/docs/vectors/vectors.json usr/share/doc/evenhand/deploy/README.md; do
+         usr/share/doc/evenhand/docs/vectors/vectors.json usr/share/doc/evenhand/deploy/README.md \
+         usr/share/evenhand/proto/google/rpc/status.proto usr/share/doc/evenhand/scripts/make-certs \
+         usr/share/doc/evenhand/proto/google/rpc/error_details.proto; do
   [ -e "$R/$f" ] || fail "the package has no /$f"
 done
 # Every relative link of the installed documents (README.md's docs/..., a
