@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "base/logging.h"
 #include "rocksdb/rate_limiter.h"
@@ -153,8 +154,23 @@ void ShareTheDiskWithTheLog(rocksdb::Options* options) {
 
 absl::Status MakeOwnerOnlyDir(const std::string& dir) {
   std::error_code ec;
+  struct stat before;
+  const bool existed = ::stat(dir.c_str(), &before) == 0;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  // A folder others could write until now: what is in it (the log, the
+  // signing key) may have been replaced before this start, which nothing
+  // here can tell; said, not only mended (outside probe).
+  if (existed && (before.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    logging::Warning("storage",
+                     absl::StrFormat("%s was writable by its group or others (mode %04o) until "
+                                     "now; it is made owner-only, but whoever could write it "
+                                     "could have replaced what it holds (a data folder: the log "
+                                     "and its signing key). If that may have happened, check "
+                                     "the log with evenhand verify and the key's id with "
+                                     "evenhand pubkey",
+                                     dir, before.st_mode & 07777));
+  }
   if (::chmod(dir.c_str(), 0700) != 0) {
     const int error = errno;
     struct stat st;

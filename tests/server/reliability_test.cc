@@ -544,12 +544,15 @@ TEST(StartupTest, FilesAreOwnerOnlyAndASigningKeyOthersCanReadIsRefused) {
   }
   ::umask(old);
   ::chmod(dir.Sub("data/signing-key.pem").c_str(), 0644);
+  // A data folder others could write until now is said, not only mended.
+  ::chmod(dir.Sub("data").c_str(), 0777);
   ChildServer child(dir, 1, {LogOnlyConfig(dir)});
   int status = child.StartExpectingFailure();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
   EXPECT_THAT(child.Log(), AllOf(HasSubstr("PERMISSION_DENIED"),
                                  HasSubstr("can be read by its group or others (mode 0644)"),
                                  HasSubstr("chmod 600")));
+  EXPECT_THAT(child.Log(), HasSubstr("was writable by its group or others (mode 0777) until now"));
 }
 
 // ---- subscribers that never read --------------------------------------------
