@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +27,9 @@ std::string Mode(mode_t mode) { return absl::StrFormat("%04o", mode & 07777); }
 // user private group: Ubuntu's umask 002 makes files group-writable by it,
 // which gives nobody else anything).
 bool OwnersPrivateGroup(uid_t uid, gid_t gid) {
+  // Not root's: root uses no umask 002, and users whose primary group is
+  // root's are not listed as its members.
+  if (uid == 0) return false;
   struct passwd pw, *pw_found = nullptr;
   struct group gr, *gr_found = nullptr;
   char pw_buffer[4096], gr_buffer[16384];
@@ -36,10 +40,26 @@ bool OwnersPrivateGroup(uid_t uid, gid_t gid) {
   if (::getgrgid_r(gid, &gr, gr_buffer, sizeof gr_buffer, &gr_found) != 0 || gr_found == nullptr) {
     return false;
   }
+  // Named after its user, as user private groups are, and no one else's.
+  if (std::strcmp(gr.gr_name, pw.pw_name) != 0) return false;
   for (char** member = gr.gr_mem; *member != nullptr; ++member) {
     if (std::strcmp(*member, pw.pw_name) != 0) return false;
   }
   return true;
+}
+
+// Whether someone other than the owner may write what `st` describes (at
+// `path`, or open as `fd` if not negative). With a POSIX ACL the mode's
+// group bits are the ACL's mask, the most any named user or group gets,
+// so group write then means someone may write (`setfacl -m u:nobody:rwx`
+// shows only as that bit).
+bool OthersMayWrite(const std::string& path, int fd, const struct stat& st) {
+  if ((st.st_mode & S_IWOTH) != 0) return true;
+  if ((st.st_mode & S_IWGRP) == 0) return false;
+  const ssize_t acl = fd >= 0 ? ::fgetxattr(fd, "system.posix_acl_access", nullptr, 0)
+                              : ::lgetxattr(path.c_str(), "system.posix_acl_access", nullptr, 0);
+  if (acl > 0) return true;
+  return !OwnersPrivateGroup(st.st_uid, st.st_gid);
 }
 
 // What is wrong with the folder `dir` (lstat'ed as `st`) on the way to a
@@ -52,9 +72,7 @@ std::string FolderWrong(const std::string& dir, const struct stat& st) {
         "could replace what is in it: chown root %s",
         dir, st.st_uid, dir);
   }
-  if ((st.st_mode & S_ISVTX) == 0 &&
-      ((st.st_mode & S_IWOTH) != 0 ||
-       ((st.st_mode & S_IWGRP) != 0 && !OwnersPrivateGroup(st.st_uid, st.st_gid)))) {
+  if ((st.st_mode & S_ISVTX) == 0 && OthersMayWrite(dir, -1, st)) {
     return absl::StrFormat(
         "is reached through %s, which its group or others can write (mode %s), so they could "
         "replace what is in it: chmod go-w %s",
@@ -115,7 +133,8 @@ std::string PathWrong(std::string path, int links_left = 40) {
 }
 
 // What is wrong with the file `st` describes (opened as `path`), or "".
-std::string WhatIsWrong(const std::string& path, const struct stat& st, FileSecrecy secrecy) {
+std::string WhatIsWrong(const std::string& path, int fd, const struct stat& st,
+                        FileSecrecy secrecy) {
   if (!S_ISREG(st.st_mode)) {
     return "is not a regular file (a FIFO, a device or a folder): put the file itself there";
   }
@@ -125,8 +144,7 @@ std::string WhatIsWrong(const std::string& path, const struct stat& st, FileSecr
         "change it: chown root %s (or the server's user)",
         st.st_uid, ::geteuid(), path);
   }
-  if ((st.st_mode & S_IWOTH) != 0 ||
-      ((st.st_mode & S_IWGRP) != 0 && !OwnersPrivateGroup(st.st_uid, st.st_gid))) {
+  if (OthersMayWrite(path, fd, st)) {
     return absl::StrFormat(
         "can be changed by its group or others (mode %s), who could then make themselves "
         "anyone the server trusts: chmod go-w %s",
@@ -157,7 +175,7 @@ absl::StatusOr<int> OpenChecked(const std::string& path, absl::string_view setti
     ::close(fd);
     return absl::NotFoundError(absl::StrCat(setting, ": cannot read ", path));
   }
-  if (std::string wrong = WhatIsWrong(path, st, secrecy); !wrong.empty()) {
+  if (std::string wrong = WhatIsWrong(path, fd, st, secrecy); !wrong.empty()) {
     ::close(fd);
     return absl::FailedPreconditionError(absl::StrCat(setting, ": ", path, " ", wrong));
   }
@@ -198,6 +216,14 @@ absl::Status CheckTrustedFile(const std::string& path, absl::string_view setting
   absl::StatusOr<int> fd = OpenChecked(path, setting, secrecy);
   if (!fd.ok()) return fd.status();
   ::close(*fd);
+  return absl::OkStatus();
+}
+
+absl::Status CheckTrustedFolder(const std::string& dir, absl::string_view setting) {
+  // "/." makes the folder itself one the walk passes through.
+  if (std::string wrong = PathWrong(absl::StrCat(dir.empty() ? "." : dir, "/.")); !wrong.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(setting, ": ", dir, "/ ", wrong));
+  }
   return absl::OkStatus();
 }
 

@@ -39,6 +39,11 @@ absl::StatusOr<std::string> ReadTrustedFile(const std::string& path, absl::strin
 absl::Status CheckTrustedFile(const std::string& path, absl::string_view setting,
                               FileSecrecy secrecy);
 
+// The folder checks alone, for a folder a trusted file is about to be made
+// in (a new signing key): FailedPrecondition naming `setting` if someone
+// else could change what is in it; OK if it does not exist yet.
+absl::Status CheckTrustedFolder(const std::string& dir, absl::string_view setting);
+
 }  // namespace evenhand
 
 #endif  // EVENHAND_BASE_TRUSTED_FILE_H_

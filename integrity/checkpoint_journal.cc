@@ -31,6 +31,13 @@ absl::Status Errno(const std::string& what) {
     return absl::ResourceExhaustedError(absl::StrCat(
         what, ": ", strerror(errno), ". Free space on the disk holding the checkpoint journal"));
   }
+  if (errno == ELOOP) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what,
+        ": it is a symbolic link, which is never followed (whoever could write the folder "
+        "could point it at any file, and the server would append to it): put the journal "
+        "itself there"));
+  }
   return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
 }
 
@@ -88,7 +95,9 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
     const std::string& path, const v1::PublicKey& key, const std::string& log_id) {
   struct stat st;
   const bool created = ::stat(path.c_str(), &st) != 0;
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  // Never through a link (outside probe: one planted beside the data folder
+  // made the server append to a file of root's).
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return Errno(absl::StrCat("cannot open the checkpoint journal ", path));
   std::unique_ptr<CheckpointJournal> journal(new CheckpointJournal(path, fd, created));
   if (created) {
@@ -187,7 +196,7 @@ absl::Status CheckpointJournal::CheckStillThere() {
     std::string held(file_size_, '\0');
     const ssize_t n = ::pread(fd_, held.data(), held.size(), 0);
     if (in && n == static_cast<ssize_t>(held.size()) && put_back == held) {
-      const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+      const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
       if (fd >= 0) {
         ::close(fd_);
         fd_ = fd;
@@ -347,7 +356,7 @@ absl::StatusOr<std::string> CheckpointJournal::Supersede() {
   if (::rename(path_.c_str(), aside.c_str()) != 0) {
     return Errno(absl::StrCat("cannot move ", path_, " aside"));
   }
-  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return Errno(absl::StrCat("cannot create ", path_));
   ::close(fd_);
   fd_ = fd;

@@ -118,6 +118,12 @@ absl::StatusOr<SigningKey> SigningKey::FromRawPrivateKey(absl::string_view raw_k
 absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, bool* created) {
   *created = false;
   if (!std::filesystem::exists(path)) {
+    // Made only where nobody else could replace it, or plant a link beside
+    // it (outside probe: a key was made in a folder of `nobody`'s).
+    const std::string folder = std::filesystem::path(path).parent_path().string();
+    if (absl::Status s = CheckTrustedFolder(folder, "audit.signingKeyFile"); !s.ok()) {
+      return absl::PermissionDeniedError(s.message());
+    }
     EH_ASSIGN_OR_RETURN(SigningKey k, Generate());
     Bio bio(BIO_new(BIO_s_mem()));
     if (PEM_write_bio_PrivateKey(bio.get(), k.key_->pkey.get(), nullptr, nullptr, 0, nullptr,
@@ -143,7 +149,9 @@ absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, boo
     ::close(fd);
     // The public key beside it, for operators to hand to auditors.
     const std::string pub = path + ".pub";
-    const int pub_fd = ::open(pub.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    // Never through a link (outside probe: one planted there made the
+    // server overwrite a file of root's).
+    const int pub_fd = ::open(pub.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
     if (pub_fd >= 0) {
       const std::string& text = k.public_key_.pem();
       if (::write(pub_fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {

@@ -4,8 +4,11 @@
 #include "base/trusted_file.h"
 
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -68,10 +71,44 @@ TEST(TrustedFile, AFileOthersCanChangeIsRefusedSayingWhatToRun) {
 TEST(TrustedFile, AGroupThatIsNotItsOwnersOwnMayNotChangeIt) {
   TempDir dir;
   const std::string path = Write(dir.Sub("jwks.json"), 0664);
+  // root's group is no private group (users whose primary group it is are
+  // not listed as its members): outside probe, a root:root 0664 file and
+  // 0775 folder were taken.
+  EXPECT_THAT(CheckTrustedFile(path, "security.oidc.jwksFile", FileSecrecy::kPublic),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("can be changed by its group or others (mode 0664)")));
   if (::chown(path.c_str(), ::geteuid(), kNogroup) != 0) GTEST_SKIP() << "not root";
   EXPECT_THAT(CheckTrustedFile(path, "security.oidc.jwksFile", FileSecrecy::kPublic),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("can be changed by its group or others (mode 0664)")));
+}
+
+// A POSIX ACL can let another user write what the mode bits give only its
+// group: its mask shows as the group bits, so group write with an ACL is
+// someone else's write (outside probe: `nobody` given rw by an ACL
+// appended its own CA). Written as setfacl would, through the xattr.
+TEST(TrustedFile, AnAclThatLetsAnotherUserWriteIsRefused) {
+  TempDir dir;
+  const std::string path = Write(dir.Sub("ca.pem"), 0600);
+  // posix_acl_xattr: version 2, then {tag, perm, id}: user::rw-,
+  // user:nobody:rw-, group::---, mask::rw-, other::---.
+  auto entry = [](uint16_t tag, uint16_t perm, uint32_t id) {
+    std::string e(8, '\0');
+    std::memcpy(&e[0], &tag, 2);
+    std::memcpy(&e[2], &perm, 2);
+    std::memcpy(&e[4], &id, 4);
+    return e;
+  };
+  const uint32_t version = 2;
+  std::string acl(reinterpret_cast<const char*>(&version), 4);
+  acl += entry(0x01, 6, 0xffffffff) + entry(0x02, 6, kNobody) + entry(0x04, 0, 0xffffffff) +
+         entry(0x10, 6, 0xffffffff) + entry(0x20, 0, 0xffffffff);
+  if (::setxattr(path.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) != 0) {
+    GTEST_SKIP() << "no POSIX ACLs here";
+  }
+  EXPECT_THAT(CheckTrustedFile(path, "security.tls.clientCaFile", FileSecrecy::kPublic),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("can be changed by its group or others (mode 0660)")));
 }
 
 TEST(TrustedFile, APrivateKeyOthersCanReadIsRefused) {

@@ -121,6 +121,44 @@ TEST(SigningTest, AKeyIsCreatedOwnerOnlyThenLoadedAgain) {
   EXPECT_EQ(from_file.raw(), first.public_key().raw());
 }
 
+// A key is made only where nobody else could replace it, and neither it
+// nor the public key beside it is written through a link someone planted
+// (outside probe: a key made in `nobody`'s folder, and its ".pub" written
+// over a file of root's through a link).
+TEST(SigningTest, AKeyIsNeverMadeWhereOthersCouldReplaceItNorWrittenThroughALink) {
+  TempDir dir;
+  bool created = false;
+  std::filesystem::create_directory(dir.Sub("open"));
+  ::chmod(dir.Sub("open").c_str(), 0777);
+  EXPECT_THAT(SigningKey::LoadOrCreate(dir.Sub("open") + "/key.pem", &created),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("which its group or others can write (mode 0777)")));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("open") + "/key.pem"));
+  std::ofstream(dir.Sub("victim")) << "root's";
+  std::filesystem::create_symlink(dir.Sub("victim"), dir.Sub("key.pem.pub"));
+  ASSERT_OK(SigningKey::LoadOrCreate(dir.Sub("key.pem"), &created));
+  EXPECT_TRUE(created);
+  std::ifstream victim(dir.Sub("victim"));
+  std::string text((std::istreambuf_iterator<char>(victim)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "root's");
+}
+
+// The checkpoint journal sits beside the data folder, often in a folder
+// others share: it is never opened through a link (outside probe: the
+// server appended its checkpoints to a file of root's through one).
+TEST(SigningTest, TheCheckpointJournalIsNeverOpenedThroughALink) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::Generate());
+  std::ofstream(dir.Sub("victim")) << "";
+  std::filesystem::create_symlink(dir.Sub("victim"), dir.Sub("data.checkpoints.jsonl"));
+  EXPECT_THAT(CheckpointJournal::Open(dir.Sub("data.checkpoints.jsonl"), key.public_key(),
+                                      "0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d")
+                  .status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("is a symbolic link, which is never followed")));
+  EXPECT_EQ(std::filesystem::file_size(dir.Sub("victim")), 0u);
+}
+
 TEST(SigningTest, AKeyFileThatIsNotAKeyIsAnError) {
   TempDir dir;
   std::ofstream(dir.Sub("key.pem")) << "not a key";
