@@ -171,6 +171,16 @@ absl::Status MakeOwnerOnlyDir(const std::string& dir) {
                                      "evenhand pubkey",
                                      dir, before.st_mode & 07777));
   }
+  // Another user's folder stays theirs to change whatever its mode (outside
+  // probe: a data folder of `nobody`'s was made 0700 and used, with the
+  // signing key in it). Root's is the usual one to refuse below (EPERM).
+  struct stat now;
+  if (::stat(dir.c_str(), &now) == 0 && now.st_uid != 0 && now.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, " belongs to user ", now.st_uid, ", not to the user evenhandd runs as (", ::geteuid(),
+        "), who could change what it holds whatever its mode: chown -R it to the user the "
+        "server runs as"));
+  }
   if (::chmod(dir.c_str(), 0700) != 0) {
     const int error = errno;
     struct stat st;

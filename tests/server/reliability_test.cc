@@ -553,6 +553,14 @@ TEST(StartupTest, FilesAreOwnerOnlyAndASigningKeyOthersCanReadIsRefused) {
                                  HasSubstr("can be read by its group or others (mode 0644)"),
                                  HasSubstr("chmod 600")));
   EXPECT_THAT(child.Log(), HasSubstr("was writable by its group or others (mode 0777) until now"));
+  // Another user's data folder is refused whatever its mode.
+  if (::chown(dir.Sub("data").c_str(), 65534, 65534) == 0) {
+    ::chmod(dir.Sub("data/signing-key.pem").c_str(), 0600);
+    ChildServer other(dir, 2, {LogOnlyConfig(dir)});
+    status = other.StartExpectingFailure();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    EXPECT_THAT(other.Log(), HasSubstr("belongs to user 65534, not to the user evenhandd runs as"));
+  }
 }
 
 // ---- subscribers that never read --------------------------------------------
