@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -45,7 +46,25 @@ bool OwnersPrivateGroup(uid_t uid, gid_t gid) {
   for (char** member = gr.gr_mem; *member != nullptr; ++member) {
     if (std::strcmp(*member, pw.pw_name) != 0) return false;
   }
-  return true;
+  // Nor another user's primary group: such users are in it without being
+  // listed as its members (outside probe: `useradd -g svc svc2` wrote to
+  // svc's files). The users of /etc/passwd, read with a stream of its own.
+  FILE* users = std::fopen("/etc/passwd", "re");
+  if (users == nullptr) return false;
+  bool alone = true;
+  struct passwd other, *found = nullptr;
+  char buffer[4096];
+  while (::fgetpwent_r(users, &other, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+    if (other.pw_gid == gid && other.pw_uid != uid) alone = false;
+  }
+  std::fclose(users);
+  return alone;
+}
+
+// Whether a POSIX ACL is on what `path` names (or `fd`, if not negative).
+bool HasAcl(const std::string& path, int fd) {
+  return (fd >= 0 ? ::fgetxattr(fd, "system.posix_acl_access", nullptr, 0)
+                  : ::lgetxattr(path.c_str(), "system.posix_acl_access", nullptr, 0)) > 0;
 }
 
 // Whether someone other than the owner may write what `st` describes (at
@@ -56,9 +75,7 @@ bool OwnersPrivateGroup(uid_t uid, gid_t gid) {
 bool OthersMayWrite(const std::string& path, int fd, const struct stat& st) {
   if ((st.st_mode & S_IWOTH) != 0) return true;
   if ((st.st_mode & S_IWGRP) == 0) return false;
-  const ssize_t acl = fd >= 0 ? ::fgetxattr(fd, "system.posix_acl_access", nullptr, 0)
-                              : ::lgetxattr(path.c_str(), "system.posix_acl_access", nullptr, 0);
-  if (acl > 0) return true;
+  if (HasAcl(path, fd)) return true;
   return !OwnersPrivateGroup(st.st_uid, st.st_gid);
 }
 
@@ -150,7 +167,9 @@ std::string WhatIsWrong(const std::string& path, int fd, const struct stat& st,
         "anyone the server trusts: chmod go-w %s",
         Mode(st.st_mode), path);
   }
-  if (secrecy == FileSecrecy::kSecret && (st.st_mode & S_IRWXO) != 0) {
+  // (With an ACL, group read is the mask: someone it names may read.)
+  if (secrecy == FileSecrecy::kSecret &&
+      ((st.st_mode & S_IRWXO) != 0 || ((st.st_mode & S_IRGRP) != 0 && HasAcl(path, fd)))) {
     return absl::StrFormat(
         "is a private key others can read (mode %s): whoever read it can pose as its owner. "
         "chmod 600 %s (or 640 for a group such as ssl-cert), and if others may have read it, "

@@ -41,6 +41,27 @@ absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
 }
 
+// The journal is the anchor a rollback is caught against: only a regular
+// file of root's or the server's user will do (outside probe: one made in
+// advance by `nobody` in a sticky folder was taken, and stayed theirs to
+// rewrite; a FIFO in its place hung the start).
+absl::Status CheckOwnFile(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Errno(absl::StrCat("cannot read ", path));
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the checkpoint journal ", path,
+        " is not a regular file (a FIFO, a device or a folder): put the journal itself there"));
+  }
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the checkpoint journal ", path, " belongs to user ", st.st_uid,
+        ", not to the user evenhandd runs as (", ::geteuid(),
+        "), who could rewrite it: if it is this log's, chown it to the server's user"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FsyncDir(const std::string& file) {
   const std::string parent = std::filesystem::path(file).parent_path().string();
   const std::string dir = parent.empty() ? std::string(".") : parent;
@@ -97,8 +118,13 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
   const bool created = ::stat(path.c_str(), &st) != 0;
   // Never through a link (outside probe: one planted beside the data folder
   // made the server append to a file of root's).
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int fd =
+      ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
   if (fd < 0) return Errno(absl::StrCat("cannot open the checkpoint journal ", path));
+  if (absl::Status own = CheckOwnFile(fd, path); !own.ok()) {
+    ::close(fd);
+    return own;
+  }
   std::unique_ptr<CheckpointJournal> journal(new CheckpointJournal(path, fd, created));
   if (created) {
     EH_RETURN_IF_ERROR(FsyncDir(path));
@@ -196,8 +222,10 @@ absl::Status CheckpointJournal::CheckStillThere() {
     std::string held(file_size_, '\0');
     const ssize_t n = ::pread(fd_, held.data(), held.size(), 0);
     if (in && n == static_cast<ssize_t>(held.size()) && put_back == held) {
-      const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-      if (fd >= 0) {
+      const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+      if (fd >= 0 && !CheckOwnFile(fd, path_).ok()) {
+        ::close(fd);
+      } else if (fd >= 0) {
         ::close(fd_);
         fd_ = fd;
         logging::Info(kComponent, absl::StrCat("the checkpoint journal ", path_,

@@ -149,9 +149,13 @@ absl::StatusOr<SigningKey> SigningKey::LoadOrCreate(const std::string& path, boo
     ::close(fd);
     // The public key beside it, for operators to hand to auditors.
     const std::string pub = path + ".pub";
-    // Never through a link (outside probe: one planted there made the
-    // server overwrite a file of root's).
-    const int pub_fd = ::open(pub.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+    // A new file of the server's: whatever was there goes first, and it is
+    // never written through a link, into a file another user made, or to a
+    // FIFO (outside probes: each was planted there, overwriting a file of
+    // root's, keeping the public key in nobody's file, or hanging the start).
+    ::unlink(pub.c_str());
+    const int pub_fd =
+        ::open(pub.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (pub_fd >= 0) {
       const std::string& text = k.public_key_.pem();
       if (::write(pub_fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {

@@ -17,6 +17,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "base/trusted_file.h"
 #include "rocksdb/utilities/backup_engine.h"
 #include "storage/internal/backup_check.h"
 #include "storage/rocksdb_support.h"
@@ -75,7 +76,11 @@ absl::Status CheckFolder(const std::string& dir, bool to_read) {
                                                       " is a file, not a folder: name a folder "
                                                       "(backup.dir in the config, or --to)"));
   }
-  if (!to_read) return absl::OkStatus();
+  // A folder a backup is written into holds the log, and may hold its
+  // signing key: nobody else may be able to change it or a folder on the
+  // way to it (outside probe: a folder of `nobody`'s was written into, and
+  // its contents swapped after).
+  if (!to_read) return CheckTrustedFolder(dir, "the backup folder");
   if (!std::filesystem::exists(st)) {
     return absl::NotFoundError(absl::StrCat("the backup folder ", dir,
                                             " does not exist: no backup was made there (check "

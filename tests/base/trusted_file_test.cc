@@ -109,6 +109,17 @@ TEST(TrustedFile, AnAclThatLetsAnotherUserWriteIsRefused) {
   EXPECT_THAT(CheckTrustedFile(path, "security.tls.clientCaFile", FileSecrecy::kPublic),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("can be changed by its group or others (mode 0660)")));
+  // A key someone an ACL names may read: group read is then theirs.
+  const std::string key = Write(dir.Sub("server.key"), 0600);
+  std::string read_only(reinterpret_cast<const char*>(&version), 4);
+  read_only += entry(0x01, 6, 0xffffffff) + entry(0x02, 4, kNobody) + entry(0x04, 0, 0xffffffff) +
+               entry(0x10, 4, 0xffffffff) + entry(0x20, 0, 0xffffffff);
+  ASSERT_EQ(
+      ::setxattr(key.c_str(), "system.posix_acl_access", read_only.data(), read_only.size(), 0), 0);
+  EXPECT_THAT(CheckTrustedFile(key, "security.tls.keyFile", FileSecrecy::kSecret),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("a private key others can read (mode 0640)")));
+  EXPECT_OK(CheckTrustedFile(key, "security.tls.certFile", FileSecrecy::kPublic));
 }
 
 TEST(TrustedFile, APrivateKeyOthersCanReadIsRefused) {

@@ -141,6 +141,10 @@ TEST(SigningTest, AKeyIsNeverMadeWhereOthersCouldReplaceItNorWrittenThroughALink
   std::ifstream victim(dir.Sub("victim"));
   std::string text((std::istreambuf_iterator<char>(victim)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "root's");
+  // A FIFO where the ".pub" goes does not hang the making of a key.
+  ASSERT_EQ(::mkfifo(dir.Sub("other.pem.pub").c_str(), 0600), 0);
+  ASSERT_OK(SigningKey::LoadOrCreate(dir.Sub("other.pem"), &created));
+  EXPECT_TRUE(std::filesystem::is_regular_file(dir.Sub("other.pem.pub")));
 }
 
 // The checkpoint journal sits beside the data folder, often in a folder
@@ -157,6 +161,21 @@ TEST(SigningTest, TheCheckpointJournalIsNeverOpenedThroughALink) {
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("is a symbolic link, which is never followed")));
   EXPECT_EQ(std::filesystem::file_size(dir.Sub("victim")), 0u);
+  // Nor a FIFO (which hung the start), nor another user's file (which they
+  // could rewrite): outside probe.
+  ASSERT_EQ(::mkfifo(dir.Sub("fifo.checkpoints.jsonl").c_str(), 0600), 0);
+  EXPECT_THAT(CheckpointJournal::Open(dir.Sub("fifo.checkpoints.jsonl"), key.public_key(),
+                                      "0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d")
+                  .status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a regular file")));
+  std::ofstream(dir.Sub("theirs.checkpoints.jsonl")) << "";
+  if (::chown(dir.Sub("theirs.checkpoints.jsonl").c_str(), 65534, 65534) == 0) {
+    EXPECT_THAT(
+        CheckpointJournal::Open(dir.Sub("theirs.checkpoints.jsonl"), key.public_key(),
+                                "0b7e2f4c-1d3a-4e5b-8c6d-7e8f9a0b1c2d")
+            .status(),
+        StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("belongs to user 65534")));
+  }
 }
 
 TEST(SigningTest, AKeyFileThatIsNotAKeyIsAnError) {

@@ -302,6 +302,18 @@ TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
   EXPECT_EQ(onto_a_file.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << onto_a_file.error_message();
   EXPECT_THAT(onto_a_file.error_message(), HasSubstr("is a file, not a folder"));
+  // A folder another user owns, or reached through one, could have its
+  // backups (signing key and all) changed after: refused (outside probe).
+  fs::create_directories(dir_.Sub("theirs/inner"));
+  if (::chown(dir_.Sub("theirs").c_str(), 65534, 65534) == 0) {
+    for (const std::string& to : {dir_.Sub("theirs"), dir_.Sub("theirs/inner")}) {
+      grpc::Status s = backup_to(to);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << to;
+      EXPECT_THAT(s.error_message(), HasSubstr("is reached through " + dir_.Sub("theirs") +
+                                               ", owned by user id 65534"))
+          << to;
+    }
+  }
   auto stub = v1::Operations::NewStub(channel_);
   for (const std::string& dir : {dir_.Sub("never-made"), file}) {
     grpc::ClientContext context;
