@@ -26,6 +26,7 @@
 #include "base/free_disk.h"
 #include "base/time_util.h"
 #include "base/uuid.h"
+#include "clients/outbox_mark.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -37,6 +38,9 @@ std::string OutboxKey(uint64_t seq) {
   PutBigEndian64(&k, seq);
   return k;
 }
+
+// An event's key, not kHighestSeqKey.
+bool IsEventKey(const rocksdb::Slice& key) { return key.size() == 8; }
 
 }  // namespace
 
@@ -129,8 +133,9 @@ bool WriteSynced(const std::string& folder, const std::string& path, const std::
 void Publisher::SaveClosedCount() {
   uint64_t count = 0;
   std::unique_ptr<rocksdb::Iterator> it(outbox_->NewIterator(rocksdb::ReadOptions()));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) count += IsEventKey(it->key()) ? 1 : 0;
   if (!it->status().ok()) return;
+  mark_->Sync();
   const std::string path = options_.outbox_dir + "/" + kStateFile;
   if (!WriteSynced(options_.outbox_dir, path, absl::StrCat("closed ", count, "\n"))) {
     std::fprintf(stderr, "evenhand publisher: cannot write %s\n", path.c_str());
@@ -196,8 +201,12 @@ absl::Status Publisher::OpenOutbox() {
   // (fixed in 7.10, facebook/rocksdb#10892), which here, with every Put
   // synced and many threads publishing, would refuse a sound outbox; a
   // clean Close() leaves no WAL to lose.)
+  // A record cut short at the end is taken for that torn last write, and
+  // so is one damaged to look so: the seq of the last event taken,
+  // recorded beside (clients/outbox_mark.h), tells the two apart.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.paranoid_checks = true;
+  o.merge_operator = MaxSeqMerge();
   // Room on a nearly full disk: no flush while recovering, a small MANIFEST
   // preallocation and memtable.
   o.avoid_flush_during_recovery = true;
@@ -217,7 +226,22 @@ absl::Status Publisher::OpenOutbox() {
         "stream), and start on a new outbox"));
   };
   const std::string state_path = options_.outbox_dir + "/" + kStateFile;
-  if (fs::exists(options_.outbox_dir + "/CURRENT", ec)) {
+  const bool exists = fs::exists(options_.outbox_dir + "/CURRENT", ec);
+  absl::StatusOr<std::unique_ptr<OutboxMark>> mark =
+      OutboxMark::Open(options_.outbox_dir, /*create=*/!exists);
+  if (mark.status().code() == absl::StatusCode::kDataLoss) {
+    return damaged(std::string(mark.status().message()));
+  }
+  if (!mark.ok()) return mark.status();
+  mark_ = *std::move(mark);
+  if (!exists && mark_->taken() > 0) {
+    return damaged(
+        absl::StrCat("its RocksDB files are gone (there is no CURRENT), and it had "
+                     "taken events up to number ",
+                     mark_->taken()));
+  }
+  uint64_t highest = 0;  // the highest seq its files hold
+  if (exists) {
     std::ifstream in(state_path, std::ios::binary);
     std::stringstream text;
     if (in) text << in.rdbuf();
@@ -235,8 +259,12 @@ absl::Status Publisher::OpenOutbox() {
     if (r.ok()) {
       std::unique_ptr<rocksdb::DB> owned(reader);
       std::unique_ptr<rocksdb::Iterator> it(reader->NewIterator(rocksdb::ReadOptions()));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) ++held;
+      for (it->SeekToFirst(); it->Valid(); it->Next()) held += IsEventKey(it->key()) ? 1 : 0;
       r = it->status();
+      std::string value;
+      if (r.ok()) r = reader->Get(rocksdb::ReadOptions(), kHighestSeqKey, &value);
+      if (r.IsNotFound()) r = rocksdb::Status::OK();  // none taken, or before 2026-12-06
+      if (r.ok() && !value.empty()) highest = ReadBigEndian64(value);
     }
     if (!r.ok() && (r.IsCorruption() || r.IsIOError())) {
       return damaged(absl::StrCat("its files cannot be read (", r.ToString(), ")"));
@@ -249,6 +277,12 @@ absl::Status Publisher::OpenOutbox() {
       return damaged(absl::StrCat("it held ", **closed,
                                   " events when it was last closed, and its files hold ", held,
                                   " now"));
+    }
+    if (highest < mark_->taken()) {
+      return damaged(absl::StrCat(
+          "it took events up to number ", mark_->taken(), ", and its files end at number ", highest,
+          " (a write-ahead log cut short, deleted, or damaged where RocksDB takes it for the "
+          "torn last write of a crash)"));
     }
   }
   rocksdb::DB* db = nullptr;
@@ -283,7 +317,10 @@ absl::Status Publisher::OpenOutbox() {
   // What an earlier publisher handed over and never saw the outcome of.
   absl::MutexLock lock(&mu_);
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  // Seqs go on from the highest ever taken, delivered or not.
+  next_seq_ = std::max({next_seq_, highest + 1, mark_->taken() + 1});
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!IsEventKey(it->key())) continue;
     const uint64_t seq = ReadBigEndian64(it->key().ToStringView());
     v1::AppendRequest stored;
     if (!stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
@@ -366,9 +403,16 @@ absl::StatusOr<std::string> Publisher::Publish(const std::string& stream_id, v1:
     v1::AppendRequest stored;
     stored.set_stream_id(stream_id);
     *stored.add_events() = event;
+    rocksdb::WriteBatch write;
+    write.Put(OutboxKey(seq), stored.SerializeAsString());
+    write.Merge(kHighestSeqKey, BigEndian64(seq));
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    rocksdb::Status s = outbox_->Put(wo, OutboxKey(seq), stored.SerializeAsString());
+    rocksdb::Status s = outbox_->Write(wo, &write);
+    if (s.ok() && !mark_->Take(seq)) {
+      std::fprintf(stderr, "evenhand publisher: cannot write %s/%s: %s\n",
+                   options_.outbox_dir.c_str(), kTakenFile, std::strerror(errno));
+    }
     absl::MutexLock lock(&mu_);
     --writing_outbox_;
     if (!s.ok()) {

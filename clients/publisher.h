@@ -90,6 +90,8 @@ class DB;
 
 namespace evenhand::clients {
 
+class OutboxMark;
+
 struct PublisherOptions {
   // Its keepalive defaults to 20 s (Connection::keepalive).
   Connection connection;
@@ -160,14 +162,14 @@ class Publisher {
   // log's too), a table cut short or missing, its state file (EVENHAND-STATE:
   // "open", or "closed N" after a clean Close()) missing or garbled, or,
   // after a clean Close(), files that hold another count than N (a MANIFEST
-  // cut short). An existing outbox is read whole, read-only, before it is
-  // opened to write, so a refused one is left exactly as it was: RocksDB
-  // would otherwise drop, without a word, every event after the damage.
-  // Move it aside (keep it), see what the log holds of its events, and
-  // start on a new one.
-  // Known limit: the write-ahead log a killed publisher left, cut short or
-  // deleted, reads as a crash's torn last write: the events after the cut
-  // are lost without a word (docs/INTEGRATING.md).
+  // cut short), or files that end before the last event it took, as its
+  // file EVENHAND-TAKEN records it (a write-ahead log cut short, deleted,
+  // or damaged where RocksDB takes it for a crash's torn last write:
+  // clients/outbox_mark.h). An existing outbox is read whole, read-only,
+  // before it is opened to write, so a refused one is left exactly as it
+  // was: RocksDB would otherwise drop, without a word, every event after
+  // the damage. Move it aside (keep it), see what the log holds of its
+  // events, and start on a new one.
   // FAILED_PRECONDITION if another publisher has it open;
   // RESOURCE_EXHAUSTED if its disk is nearly full.
   static absl::StatusOr<std::unique_ptr<Publisher>> Start(PublisherOptions options,
@@ -298,6 +300,8 @@ class Publisher {
   // touched (which would rotate the first one's LOG on its way to its own
   // lock error). -1: none.
   int outbox_lock_ = -1;
+  // The seq of the last event the outbox took, beside it (with an outbox).
+  std::unique_ptr<OutboxMark> mark_;
   // RESOURCE_EXHAUSTED while the outbox's disk has less than
   // outbox_min_free_bytes free.
   absl::Status CheckOutboxRoom() const;

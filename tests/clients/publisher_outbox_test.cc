@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -121,6 +122,118 @@ TEST_F(PublisherTest, ADamagedOutboxIsRefusedNotOpenedWithoutItsEvents) {
 
   FlipByte(wal, middle);  // put right
   DeliversTheFiftyOnce();
+}
+
+// The physical records of a RocksDB write-ahead log (32 KiB blocks of
+// records: a 4-byte checksum, a 2-byte little-endian length, a type): the
+// offset of each record's header.
+std::vector<size_t> WalRecords(const std::string& bytes) {
+  constexpr size_t kBlock = 32768, kHeader = 7;
+  std::vector<size_t> records;
+  size_t off = 0;
+  while (off + kHeader <= bytes.size()) {
+    if (const size_t left = kBlock - off % kBlock; left < kHeader) {
+      off += left;  // the block's trailer
+      continue;
+    }
+    const size_t length = static_cast<uint8_t>(bytes[off + 4]) |
+                          static_cast<size_t>(static_cast<uint8_t>(bytes[off + 5])) << 8;
+    if (length == 0 && bytes[off + 6] == 0) break;  // zeros past the end
+    records.push_back(off);
+    off += kHeader + length;
+  }
+  return records;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteAll(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// What RocksDB's recovery takes for a crash's torn last write, and drops
+// without a word with every record after it: a record whose length runs
+// past the end of the log, whether the log was cut short, a length damaged
+// in its last block, or the log deleted. Each is refused, from the number
+// of the last event taken kept beside (EVENHAND-TAKEN), the folder left as
+// it was. A real torn last write (an event whose Publish never returned)
+// is not refused, and the fifty are delivered once.
+TEST_F(PublisherTest, AWriteAheadLogThatEndsBeforeTheLastEventTakenIsRefused) {
+  const std::string outbox = dir_.Sub("outbox");
+  ASSERT_NO_FATAL_FAILURE(HandOverFiftyAndDie(outbox));
+  const std::string wal = LargestFile(outbox, ".log");
+  ASSERT_FALSE(wal.empty());
+  const std::string name = std::filesystem::path(wal).filename();
+  const std::string bytes = ReadAll(wal);
+  const std::vector<size_t> records = WalRecords(bytes);
+  ASSERT_GE(records.size(), 50u);
+  EXPECT_EQ(ReadAll(outbox + "/EVENHAND-TAKEN"), "00000000000000000050\n");
+
+  std::string length_damaged = bytes;  // the 25th event's length: 65535
+  length_damaged[records[24] + 4] = '\xff';
+  length_damaged[records[24] + 5] = '\xff';
+  const struct {
+    std::string what;
+    std::function<void(const std::string& copy)> damage;
+    std::string says;
+  } kCases[] = {
+      {"cut short",
+       [&](const std::string& copy) {
+         std::filesystem::resize_file(copy + "/" + name, records[30] + 20);
+       },
+       "its files end at number 30"},
+      {"a length damaged",
+       [&](const std::string& copy) { WriteAll(copy + "/" + name, length_damaged); },
+       "its files end at number 24"},
+      {"deleted", [&](const std::string& copy) { std::filesystem::remove(copy + "/" + name); },
+       "its files end at number 0"},
+      {"its record of the last event taken deleted",
+       [&](const std::string& copy) { std::filesystem::remove(copy + "/EVENHAND-TAKEN"); },
+       "EVENHAND-TAKEN, is missing"},
+      {"its record of the last event taken garbled",
+       [&](const std::string& copy) { WriteAll(copy + "/EVENHAND-TAKEN", "5O\n"); },
+       "does not hold a number"},
+      {"its RocksDB gone",
+       [&](const std::string& copy) { std::filesystem::remove(copy + "/CURRENT"); },
+       "there is no CURRENT"},
+  };
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.what);
+    const std::string copy = dir_.Sub("copy");
+    std::filesystem::remove_all(copy);
+    std::filesystem::copy(outbox, copy, std::filesystem::copy_options::recursive);
+    c.damage(copy);
+    const std::map<std::string, std::string> before = Files(copy);
+    clients::PublisherOptions o = TestOptions(address_);
+    o.outbox_dir = copy;
+    auto refused = clients::Publisher::Start(o, nullptr);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+    EXPECT_THAT(refused.status().message(), ::testing::HasSubstr(c.says));
+    EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("Move the folder aside"));
+    EXPECT_TRUE(Files(copy) == before) << "a refused outbox was changed";
+  }
+
+  // A torn last write: the header of a record whose bytes never all came.
+  std::string torn = bytes.substr(0, records.back());
+  const size_t last_length = static_cast<uint8_t>(bytes[records.back() + 4]) |
+                             static_cast<size_t>(static_cast<uint8_t>(bytes[records.back() + 5]))
+                                 << 8;
+  torn += bytes.substr(records.back(), 7 + last_length);
+  torn += std::string("\x12\x34\x56\x78\xc8\x00\x01", 7) + std::string(50, 'x');
+  WriteAll(wal, torn);
+  DeliversTheFiftyOnce();
+  // Numbers go on from the highest taken, every event delivered: a new one
+  // is the 51st, recorded so.
+  {
+    Reported reported;
+    auto publisher = NewPublisher(&reported);
+    ASSERT_TRUE(publisher->Publish("officer-o-next", Officer("o-next")).ok());
+  }
+  EXPECT_EQ(ReadAll(outbox + "/EVENHAND-TAKEN"), "00000000000000000051\n");
 }
 
 // A publisher closed with events waiting writes them into a table file,
