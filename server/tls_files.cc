@@ -206,6 +206,12 @@ absl::StatusOr<std::shared_ptr<const TlsFiles::Material>> Read(const v1::TlsConf
   m->store = X509_STORE_new();
   m->ca_names = sk_X509_NAME_new_null();
   bool added = m->store != nullptr && m->ca_names != nullptr;
+  // Each certificate of the file is trusted as it is, a root or not, as
+  // gRPC's own verification takes it on the gRPC port: a council that
+  // names its issuing (intermediate) CA there trusts what it issues, not
+  // everything its root signs (outside probe: the metrics port refused
+  // every such client the gRPC port took).
+  added = added && X509_STORE_set_flags(m->store, X509_V_FLAG_PARTIAL_CHAIN) == 1;
   for (X509* x : cas) {
     // The same CA twice is no error (OpenSSL 3 takes it quietly).
     added = added && X509_STORE_add_cert(m->store, x) == 1;

@@ -14,15 +14,19 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "evenhand/v1/log.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/child_server.h"
+#include "tests/testing/demo_callers.h"
 #include "tests/testing/make_certs.h"
 #include "tests/testing/temp_dir.h"
 
@@ -105,6 +109,62 @@ TEST(ListenersTest, WithTlsMetricsAreHttpsForAClientCertificateOfTheCouncilsCa) 
   ASSERT_TRUE(again) << httplib::to_string(again.error()) << server.Log();
   EXPECT_EQ(again->status, 200);
   EXPECT_EQ(::kill(server.pid(), 0), 0) << "evenhandd died: " << server.Log();
+}
+
+// A council that names its issuing (intermediate) CA as the client CA
+// trusts what that CA issues, on both ports alike, and not what its root
+// signs directly (outside probe: the metrics port refused every client
+// certificate of an intermediate that the gRPC port took).
+TEST(ListenersTest, AnIssuingCaNamedAsTheClientCaIsTrustedOnBothPortsAlike) {
+  ::signal(SIGPIPE, SIG_IGN);
+  TempDir dir;
+  const std::string certs = dir.Sub("certs");
+  ASSERT_TRUE(testing::MakeCerts(certs));
+  // An issuing CA under make-certs' root, and a monitoring certificate of
+  // it, sent with the issuing CA's after it.
+  const std::string script = absl::StrCat(
+      "set -e; cd ", certs, "; umask 077; o() { openssl \"$@\" 2>/dev/null; }; ",
+      "o req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj '/CN=Issuing CA' "
+      "-keyout issuing.key -out issuing.csr; ",
+      "printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign\\n' > i.ext; ",
+      "o x509 -req -in issuing.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 "
+      "-extfile i.ext -out issuing.pem; ",
+      "o req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-subj '/CN=monitoring.demo.council' -keyout issued.key -out issued.csr; ",
+      "printf 'subjectAltName=DNS:monitoring.demo.council\\nextendedKeyUsage=clientAuth\\n' "
+      "> m.ext; ",
+      "o x509 -req -in issued.csr -CA issuing.pem -CAkey issuing.key -CAcreateserial -days 30 "
+      "-extfile m.ext -out issued-leaf.pem; ",
+      "cat issued-leaf.pem issuing.pem > issued.pem; ",
+      "sed 's#/ca.pem\"#/issuing.pem\"#' evenhandd.tls.json > issuing.json");
+  ASSERT_EQ(std::system(script.c_str()), 0) << script;
+  ChildServer server(
+      dir, 0, {absl::StrCat("--config=", certs, "/issuing.json"), "--metrics_listen=127.0.0.1:0"});
+  server.Start();
+  const std::string metrics = MetricsAddress(server.Log(), "https");
+  ASSERT_FALSE(metrics.empty()) << server.Log();
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(metrics.substr(metrics.rfind(':') + 1), &port)) << metrics;
+
+  for (const auto& [who, taken] : {std::pair<std::string, bool>{"issued", true},
+                                   std::pair<std::string, bool>{"monitoring", false}}) {
+    SCOPED_TRACE(who);
+    httplib::SSLClient https("127.0.0.1", port, absl::StrCat(certs, "/", who, ".pem"),
+                             absl::StrCat(certs, "/", who, ".key"));
+    https.set_ca_cert_path((certs + "/ca.pem").c_str());
+    https.enable_server_certificate_verification(true);
+    auto got = https.Get("/healthz");
+    EXPECT_EQ(got && got->status == 200, taken)
+        << (got ? std::to_string(got->status) : httplib::to_string(got.error()));
+
+    auto channel = testing::SmallWindowChannel(server.address(), certs, who);
+    auto stub = v1::EventLog::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::GetStatusResponse status;
+    const grpc::Status s = stub->GetStatus(&context, v1::GetStatusRequest(), &status);
+    EXPECT_EQ(s.ok(), taken) << s.error_message();
+  }
 }
 
 TEST(ListenersTest, PlainTextOnAnAddressOtherThanLoopbackRefusesToStart) {
