@@ -23,7 +23,8 @@ std::string Describe(const FairnessSettings&) {
          "must first be agreed by the Head of Paid Service, the Monitoring Officer, or an "
          "officer the Head of Paid Service has delegated this to; the latest such decision "
          "governs. An approval agrees the officers it names to give the briefing (any, if it "
-         "names none); an attendance at another group's meeting needs agreement of its own. A "
+         "names none); one of them giving it agrees it for those who give it with them. An "
+         "attendance at another group's meeting needs agreement of its own. A "
          "group's own political assistants are exempt at its meetings (group office staff).";
 }
 
@@ -130,6 +131,18 @@ void Check(ReportBuilder& b) {
           if (!first.has_value()) first = std::move(a);
         };
         if (ids.empty()) judge("");
+        // An officer entitled to agree who gives it agrees it for those who
+        // give it with them (Harrow 5.1: the Head of Paid Service "may
+        // arrange meetings with, or presentations to, party groups";
+        // mayoral §9: the Head of Paid Service "will determine the
+        // appropriate Officer to attend"). Found from outside: the Head of
+        // Paid Service and another officer were a finding that "nobody
+        // agreed it".
+        if (std::any_of(ids.begin(), ids.end(), [&](const std::string& officer) {
+              return b.CanApproveAt(officer, d.at);
+            })) {
+          return;
+        }
         for (const std::string& officer : ids) {
           if (!OwnGroupAssistant(b, officer, v.group(), d.at)) judge(officer);
         }

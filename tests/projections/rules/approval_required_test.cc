@@ -231,5 +231,34 @@ TEST(ApprovalRequiredTest, TheLatestDecisionGovernsAndWhoMayAgreeAgreesTheirOwnP
   }
 }
 
+// An officer entitled to agree who gives the briefing agrees it for those
+// who give it with them (Harrow 5.1: the Head of Paid Service "may arrange
+// meetings with, or presentations to, party groups"). Found from outside:
+// the Chief Executive and a Director, with no approval, were a finding
+// saying "nobody agreed it beforehand".
+TEST(ApprovalRequiredTest, AnOfficerEntitledToAgreeWhoGivesTheBriefingAgreesItForThoseWithThem) {
+  {
+    CouncilScenario s;
+    s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+    s.Deliver(At(2026, 2, 9), "B-1", {"ceo", "dir"});
+    EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+  }
+  {
+    CouncilScenario s;  // a delegate of the Chief Executive, the same
+    s.Delegate(At(2026, 1, 5), "dir", "ceo");
+    s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+    s.Deliver(At(2026, 2, 9), "B-1", {"dir2", "dir"});
+    EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), IsEmpty());
+  }
+  {
+    CouncilScenario s;  // a Head of Service is not entitled: both named
+    s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+    s.Deliver(At(2026, 2, 9), "B-1", {"hos", "dir"});
+    std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+    ASSERT_THAT(f, SizeIs(1));
+    EXPECT_THAT(f[0].explanation(), HasSubstr("nobody agreed it beforehand"));
+  }
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests
