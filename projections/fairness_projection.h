@@ -83,6 +83,13 @@ struct FairnessSettings {
   static absl::Status Check(const v1::FairnessConfig& config);
 };
 
+// A councillor's time in a political group: [from, to).
+struct MembershipSpell {
+  std::string member_id;
+  absl::Time from;
+  absl::Time to;
+};
+
 // What a report covers.
 struct ReportQuery {
   // The period, [from, to), by when things happened (occurred_at).
@@ -310,6 +317,14 @@ class FairnessProjection {
                                                      const FairnessSettings& settings,
                                                      const WorkingDayCalendar& calendar,
                                                      absl::Status* read_error = nullptr) const;
+  // Each councillor's times in group `group_id` (while it existed), as the
+  // council's registry stands at position(): what the audit's filter "events
+  // concerning this group" reads for a group's written queries and
+  // complaints, which name their councillor, not the group
+  // (fairness_projection_council.cc).
+  std::vector<MembershipSpell> GroupMemberships(const std::string& group_id,
+                                                const FairnessSettings& settings,
+                                                const WorkingDayCalendar& calendar) const;
   // How many findings and obligations the index holds (0 without one).
   size_t indexed_entries() const;
   // How many changes to the group totals the index holds in memory for

@@ -1,6 +1,8 @@
 #include "services/audit_service.h"
 
+#include <algorithm>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/algorithm/container.h"
@@ -34,12 +36,12 @@ constexpr size_t kChunkBytes = 1 << 20;
 constexpr char kReplay[] = "evenhand.v1.Audit/Replay";
 constexpr char kExport[] = "evenhand.v1.Audit/Export";
 
-// Whether the payload names `id` in a field whose name ends with `suffix`
-// ("group_id", "officer_id", "member_id"; lists too), at any depth. Field
-// names carry the meaning in events.proto, so new event types are covered
-// without a list to keep up to date.
-bool Mentions(const google::protobuf::Message& m, const std::string& suffix,
-              const std::string& id) {
+// Whether the payload names, in a field whose name ends with `suffix`
+// ("group_id", "officer_id", "member_id"; lists too), at any depth, an id
+// `found` returns true for. Field names carry the meaning in events.proto,
+// so new event types are covered without a list to keep up to date.
+bool AnyNamed(const google::protobuf::Message& m, const std::string& suffix,
+              const std::function<bool(const std::string&)>& found) {
   const google::protobuf::Reflection* r = m.GetReflection();
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   r->ListFields(m, &fields);
@@ -47,9 +49,9 @@ bool Mentions(const google::protobuf::Message& m, const std::string& suffix,
     if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
       if (f->is_repeated()) {
         for (int i = 0; i < r->FieldSize(m, f); ++i) {
-          if (Mentions(r->GetRepeatedMessage(m, f, i), suffix, id)) return true;
+          if (AnyNamed(r->GetRepeatedMessage(m, f, i), suffix, found)) return true;
         }
-      } else if (Mentions(r->GetMessage(m, f), suffix, id)) {
+      } else if (AnyNamed(r->GetMessage(m, f), suffix, found)) {
         return true;
       }
       continue;
@@ -60,13 +62,18 @@ bool Mentions(const google::protobuf::Message& m, const std::string& suffix,
     if (!single && !list) continue;
     if (f->is_repeated()) {
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
-        if (r->GetRepeatedString(m, f, i) == id) return true;
+        if (found(r->GetRepeatedString(m, f, i))) return true;
       }
-    } else if (r->GetString(m, f) == id) {
+    } else if (found(r->GetString(m, f))) {
       return true;
     }
   }
   return false;
+}
+
+bool Mentions(const google::protobuf::Message& m, const std::string& suffix,
+              const std::string& id) {
+  return AnyNamed(m, suffix, [&id](const std::string& v) { return v == id; });
 }
 
 // The envelope conditions of a filter (not the ones about who is named).
@@ -84,38 +91,57 @@ bool MatchesEnvelope(const v1::ReplayFilter& f, const v1::Event& e) {
 
 // Whether an event concerns a group, councillor or officer: it names them,
 // or the case it belongs to was opened naming them (a decline does not name
-// the group, but the request it declines does). Case openings are looked up
-// once per stream.
+// the group, but the request it declines does). A group is also concerned
+// by what names a councillor who was in it then, or is in a case opened so
+// (its councillors' written queries and complaints name them, not the
+// group). Case openings are looked up once per stream.
 class Concerns {
  public:
-  Concerns(const storage::EventStore* store, const v1::ReplayFilter& f) : store_(store), f_(f) {}
+  Concerns(const storage::EventStore* store, const v1::ReplayFilter& f, const AuditOptions& options)
+      : store_(store), f_(f) {
+    if (!f.group_id().empty() && options.group_memberships) {
+      for (projections::MembershipSpell& s : options.group_memberships(f.group_id())) {
+        spells_[s.member_id].push_back({s.from, s.to});
+      }
+    }
+  }
 
   absl::StatusOr<bool> operator()(const v1::Event& e) {
     if (f_.group_id().empty() && f_.officer_id().empty() && f_.member_id().empty()) return true;
-    if (Names(e.payload())) return true;
+    if (Names(e.payload(), FromProtoTime(e.occurred_at()))) return true;
     auto inserted = opening_.try_emplace(e.stream_id(), false);
     auto it = inserted.first;
     if (inserted.second) {
-      absl::Status s = store_->ReadStream(e.stream_id(), 0, storage::Direction::kForwards, 1,
-                                          [&](const storage::EventPtr& first) {
-                                            it->second = Names(first->event().payload());
-                                            return false;
-                                          });
+      absl::Status s = store_->ReadStream(
+          e.stream_id(), 0, storage::Direction::kForwards, 1, [&](const storage::EventPtr& first) {
+            it->second =
+                Names(first->event().payload(), FromProtoTime(first->event().occurred_at()));
+            return false;
+          });
       if (!s.ok()) return s;
     }
     return it->second;
   }
 
  private:
-  bool Names(const v1::Payload& p) const {
-    return (f_.group_id().empty() || Mentions(p, "group_id", f_.group_id())) &&
+  bool Names(const v1::Payload& p, absl::Time at) const {
+    return (f_.group_id().empty() || Mentions(p, "group_id", f_.group_id()) ||
+            AnyNamed(p, "member_id", [&](const std::string& m) { return InGroup(m, at); })) &&
            (f_.officer_id().empty() || Mentions(p, "officer_id", f_.officer_id())) &&
            (f_.member_id().empty() || Mentions(p, "member_id", f_.member_id()));
+  }
+  bool InGroup(const std::string& member, absl::Time at) const {
+    auto it = spells_.find(member);
+    if (it == spells_.end()) return false;
+    return std::any_of(it->second.begin(), it->second.end(),
+                       [at](const auto& s) { return s.first <= at && at < s.second; });
   }
 
   const storage::EventStore* store_;
   const v1::ReplayFilter& f_;
   absl::flat_hash_map<std::string, bool> opening_;
+  // The group's councillors: when each was in it, [from, to).
+  absl::flat_hash_map<std::string, std::vector<std::pair<absl::Time, absl::Time>>> spells_;
 };
 
 // A filter's positions the wrong way round select nothing, and say so.
@@ -269,7 +295,7 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
   EH_RETURN_IF_ERROR(CheckPositions(f, last));
   const uint64_t to = f.to_position() == 0 ? last : std::min(f.to_position(), last);
   uint64_t scanned = 0;
-  Concerns concerns(store_, f);
+  Concerns concerns(store_, f, options_);
   absl::Status inner;
   auto each = [&](const storage::EventPtr& e) {
     if (e->position() > to) return false;

@@ -8,10 +8,12 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "evenhand/v1/audit.grpc.pb.h"
 #include "integrity/integrity_log.h"
+#include "projections/fairness_projection.h"
 #include "services/auth/call_gate.h"
 #include "storage/event_store.h"
 
@@ -26,6 +28,11 @@ struct AuditOptions {
   // own (group-<id>, ...), as domain validation makes sure: a filter naming
   // one that is not is refused. False for a log written without it.
   bool names_are_registered = true;
+  // The councillors of a group over time (FairnessService::GroupMemberships):
+  // a group's written queries and complaints name their councillor, not the
+  // group. Unset: "concerning a group" is naming it, or in a case opened so.
+  std::function<std::vector<projections::MembershipSpell>(const std::string& group_id)>
+      group_memberships;
 };
 
 class AuditService final : public v1::Audit::Service {

@@ -146,6 +146,9 @@ class FairnessService final
   absl::StatusOr<std::vector<bool>> ClosedAsFindings(const std::vector<v1::Obligation>& closed,
                                                      uint64_t before, uint64_t after,
                                                      absl::Time at) const;
+  // Each councillor's times in the group, as the projection's registry
+  // stands (FairnessProjection::GroupMemberships): for the audit's filter.
+  std::vector<projections::MembershipSpell> GroupMemberships(const std::string& group_id) const;
   // `request` for the obligations open at its as-of moment: with no `from`,
   // the period from that moment on (the same obligations as the whole log's)
   // unless the moment is a position, whose time is not known before.

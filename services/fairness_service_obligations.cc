@@ -61,6 +61,15 @@ ObligationWatchOptions FairnessService::WatchOptions() {
   return watch;
 }
 
+std::vector<projections::MembershipSpell> FairnessService::GroupMemberships(
+    const std::string& group_id) const {
+  std::vector<projections::MembershipSpell> out;
+  runner_->Read([&](const projections::FairnessProjection& projection) {
+    out = projection.GroupMemberships(group_id, options_.settings, calendar_);
+  });
+  return out;
+}
+
 absl::StatusOr<std::vector<bool>> FairnessService::ClosedAsFindings(
     const std::vector<v1::Obligation>& closed, uint64_t before, uint64_t after,
     absl::Time at) const {

@@ -392,7 +392,8 @@ void AddFilterFlags(CLI::App* cmd, FilterFlags* f) {
       ->delimiter(',');
   cmd->add_option("--actor", f->actor, "events caused by this actor");
   cmd->add_option("--group", f->group,
-                  "events concerning this political group (naming it, or in its cases)");
+                  "events concerning this political group (naming it or one of its councillors "
+                  "then, or in a case opened so: its councillors' queries and complaints too)");
   cmd->add_option("--officer", f->officer, "events concerning this officer");
   cmd->add_option("--member", f->member, "events concerning this councillor");
   cmd->add_option("--from", f->from, "happened on or after this day (YYYY-MM-DD, UK) or time");
