@@ -400,7 +400,10 @@ absl::Status EvenHandServer::Impl::Start() {
   store_options.extra_column_families = {integrity::IntegrityLog::kColumnFamily};
   store_options.TEST_before_write = options_.TEST_before_write;
   store_options.TEST_after_write = options_.TEST_after_write;
-  if (options_.clock) store_options.clock = options_.clock;
+  if (options_.clock) {
+    store_options.clock = options_.clock;
+    store_options.clock_is_the_systems = false;
+  }
   absl::StatusOr<std::unique_ptr<storage::EventStore>> store =
       storage::EventStore::Open(store_options);
   if (absl::IsDataLoss(store.status())) {

@@ -82,7 +82,10 @@ absl::Status CheckInstant(int index, absl::string_view field,
         index, field,
         absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()), " is more than ",
                      absl::FormatDuration(limits.max_clock_skew),
-                     " ahead of the server's clock (maxFutureSkewSeconds in the server config)"));
+                     " ahead of the server's clock, which says ",
+                     absl::FormatTime(now, absl::UTCTimeZone()),
+                     " (maxFutureSkewSeconds in the server config). If that clock is wrong, the "
+                     "event is not: have the server's clock put right, then send it again"));
   }
   return absl::OkStatus();
 }

@@ -10,8 +10,9 @@
 //
 // Why it never accuses a sound log: the mark is written only after the
 // write it names is synced, so it is never ahead of what the disk holds. It
-// is not synced itself: after a power cut it may be behind (or torn, then
-// ignored with a warning), which only makes the check see less. A torn
+// is not synced itself: after a power cut it may be behind (or torn: empty,
+// or without its line end; then passed over with a warning), which only
+// makes the check see less. A whole line that is wrong is damage: refused. A torn
 // final write of the log after a crash was never acknowledged, so never
 // marked.
 //
@@ -47,9 +48,11 @@ class AcknowledgedMark {
 
   const std::string& path() const { return path_; }
 
-  // What the file says; nullopt if there is none, or if it does not parse
-  // (a write torn by a power cut: `*problem` says so, to be logged). An
-  // error if it exists and cannot be read.
+  // What the file says; nullopt if there is none, or if a write torn by a
+  // power cut left it empty, zeros or without its line end (`*problem` says
+  // so, to be logged). DATA_LOSS if it holds a whole line that does not
+  // parse or fails its checksum: damage, which must not pass for a tear.
+  // An error if it exists and cannot be read.
   absl::StatusOr<std::optional<Mark>> Read(std::string* problem) const;
 
   // Opens (creating, 0600) the file for Record().

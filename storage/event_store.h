@@ -199,6 +199,9 @@ struct StoreOptions {
   std::shared_ptr<rocksdb::FileSystem> file_system;
   // Source of `recorded_at`; tests inject a fake. Must be thread-safe.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Whether `clock` is the system's, so that a step of it can be told by
+  // the steady clock (internal/clock_watch.h); false for a test's clock.
+  bool clock_is_the_systems = true;
   // Test-only: called on the sequencer thread once a group is decided,
   // before the commit hook's Prepare; an error simulates a failure before
   // RocksDB saw the batch.

@@ -258,7 +258,8 @@ absl::Status EventStore::Impl::ReadAcknowledged() {
   acknowledged_ = std::make_unique<AcknowledgedMark>(options_.data_dir);
   std::string problem;
   EH_ASSIGN_OR_RETURN(acknowledged_at_open_, acknowledged_->Read(&problem));
-  if (!problem.empty()) logging::Warning(kComponent, problem);
+  acknowledged_torn_ = !problem.empty();
+  if (acknowledged_torn_) WarnAtStart(problem);
   if (!acknowledged_at_open_.has_value() || acknowledged_at_open_->position == 0) {
     return absl::OkStatus();
   }
@@ -317,13 +318,12 @@ absl::Status EventStore::Impl::LostAcknowledged(uint64_t last) const {
 
 absl::Status EventStore::Impl::CheckAcknowledged(uint64_t last) {
   if (acknowledged_ == nullptr) return absl::OkStatus();
-  if (!acknowledged_at_open_.has_value() && last > 0 && !read_only_) {
+  if (!acknowledged_at_open_.has_value() && !acknowledged_torn_ && last > 0 && !read_only_) {
     // Deleted (an operator accepting a loss it reported), or a folder of a
     // build before it (a restore writes it: backups copy RocksDB's files
     // only): said, not silent (outside probe). A read-only open never
     // writes it, and says nothing.
-    logging::Warning(
-        kComponent,
+    WarnAtStart(
         absl::StrCat(acknowledged_->path(),
                      " is missing (deleted; a folder restored by a build before 2026-12-07, "
                      "whose restore did not write it; or written by a build before 2026-12-06): "
@@ -373,8 +373,16 @@ void EventStore::Impl::RecordAcknowledged(uint64_t position) {
 
 std::vector<std::string> EventStore::Impl::Warnings() const {
   absl::MutexLock lock(&warnings_mu_);
-  if (acknowledged_warning_.empty()) return {};
-  return {acknowledged_warning_};
+  std::vector<std::string> out = start_warnings_;
+  if (!acknowledged_warning_.empty()) out.push_back(acknowledged_warning_);
+  if (std::optional<std::string> clock = clock_watch_.warning()) out.push_back(*clock);
+  return out;
+}
+
+void EventStore::Impl::WarnAtStart(std::string warning) {
+  logging::Warning(kComponent, warning);
+  absl::MutexLock lock(&warnings_mu_);
+  start_warnings_.push_back(std::move(warning));
 }
 
 void EventStore::Impl::WarnAcknowledged(const absl::Status& why, absl::string_view remedy) {

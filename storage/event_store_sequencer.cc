@@ -290,7 +290,8 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
   db_->MultiGet(rocksdb::ReadOptions(), event_ids_cf_, keys.size(), keys.data(), values.data(),
                 statuses.data());
 
-  const absl::Time now = std::max(options_.clock(), last_recorded_at_);
+  absl::StatusOr<absl::Time> stamped = clock_watch_.Stamp(options_.clock(), last_recorded_at_);
+  const absl::Time now = stamped.ok() ? *stamped : last_recorded_at_;
   const google::protobuf::Timestamp recorded_at = ToProtoTime(now);
   absl::flat_hash_map<std::string, std::optional<uint64_t>> overlay;  // this group's streams
   const uint64_t written = LastPosition();
@@ -490,7 +491,7 @@ EventStore::Impl::Decided EventStore::Impl::Decide(std::vector<Pending>& group) 
   }
 
   if (d.records.empty()) return d;
-  d.prepare_status = ReadyToWrite();
+  d.prepare_status = stamped.ok() ? ReadyToWrite() : stamped.status();
   if (d.prepare_status.ok() && options_.TEST_before_write) {
     d.prepare_status = options_.TEST_before_write();
   }

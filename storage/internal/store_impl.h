@@ -30,6 +30,7 @@
 #include "storage/damage_record.h"
 #include "storage/disk_space.h"
 #include "storage/event_store.h"
+#include "storage/internal/clock_watch.h"
 #include "storage/internal/folder_contents.h"
 #include "storage/live_feed.h"
 #include "storage/rocksdb_support.h"
@@ -256,13 +257,20 @@ class EventStore::Impl {
   // rewritten by the writer after each synced group (null read-only).
   std::unique_ptr<AcknowledgedMark> acknowledged_;
   std::optional<AcknowledgedMark::Mark> acknowledged_at_open_;
+  // acknowledged.txt as a power cut left it (empty, or cut short): passed over.
+  bool acknowledged_torn_ = false;
   bool acknowledged_failing_ = false;  // (writer thread) logged once
   // Why the mark is not being written (empty while it is), for warnings().
   mutable absl::Mutex warnings_mu_;
   std::string acknowledged_warning_ ABSL_GUARDED_BY(warnings_mu_);
+  // Said at the start and kept until the next (the end of the log was not
+  // checked: acknowledged.txt missing or torn), and the clock's (ClockWatch).
+  std::vector<std::string> start_warnings_ ABSL_GUARDED_BY(warnings_mu_);
   // Logs at ERROR and keeps for warnings(): why the mark is not written,
   // what that means, then `remedy`.
   void WarnAcknowledged(const absl::Status& why, absl::string_view remedy);
+  // Logged, and in warnings() until the next start.
+  void WarnAtStart(std::string warning);
   // Reads the mark before RocksDB opens the folder; refuses a folder whose
   // log files are all gone while the mark says something was acknowledged.
   absl::Status ReadAcknowledged();
@@ -328,6 +336,8 @@ class EventStore::Impl {
   // Owned by the sequencer thread (and by Open() before it starts).
   uint64_t next_position_ = 1;
   absl::Time last_recorded_at_ = absl::InfinitePast();
+  // The time each group is recorded at, and what is wrong with the clock.
+  internal::ClockWatch clock_watch_{options_.clock_is_the_systems};
   absl::Time last_resume_attempt_ = absl::InfinitePast();
   absl::Time last_reserve_attempt_ = absl::InfinitePast();
   absl::flat_hash_map<std::string, std::optional<uint64_t>> stream_cache_;

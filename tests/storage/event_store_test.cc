@@ -34,6 +34,7 @@ using ::evenhand::testing::TempDir;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 class EventStoreTest : public StoreTest {
  protected:
@@ -311,6 +312,7 @@ TEST_F(EventStoreTest, RecordedAtNeverDecreasesWhenTheClockGoesBack) {
   std::atomic<int64_t> seconds{2000000000};
   StoreOptions options;
   options.clock = [&] { return absl::FromUnixSeconds(seconds.load()); };
+  options.clock_is_the_systems = false;
   Reopen(options);
   ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
   seconds = 1000000000;  // an NTP step backwards
@@ -318,6 +320,38 @@ TEST_F(EventStoreTest, RecordedAtNeverDecreasesWhenTheClockGoesBack) {
   std::vector<EventPtr> read = ReadStream("s");
   ASSERT_EQ(read.size(), 2u);
   EXPECT_EQ(read[1]->event().recorded_at().seconds(), 2000000000);
+  // Said until the clock passes that time (outside probe: a clock put back
+  // after a jump pinned every later event days ahead, and nothing said so).
+  EXPECT_THAT(store_->warnings(),
+              ElementsAre(AllOf(HasSubstr("is behind the time the last append was recorded at"),
+                                HasSubstr("until the clock passes it"))));
+  seconds = 2000000001;
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  EXPECT_THAT(store_->warnings(), IsEmpty());
+}
+
+// A clock past 2200 (the last time the server takes) refuses appends, as a
+// time recorded then would stand for every later event; a step forward of
+// the system's clock that the steady clock did not make is said until the
+// next start.
+TEST_F(EventStoreTest, AClockPast2200RefusesAppendsAndAStepForwardIsSaid) {
+  std::atomic<int64_t> seconds{2000000000};
+  StoreOptions options;
+  options.clock = [&] { return absl::FromUnixSeconds(seconds.load()); };
+  options.clock_is_the_systems = true;  // as if it were: its steps are seen
+  Reopen(options);
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  EXPECT_THAT(store_->warnings(), IsEmpty());
+  seconds = 7258118400;  // 2200-01-01
+  EXPECT_THAT(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)).status(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("after 2200"), HasSubstr("nothing was written"))));
+  EXPECT_EQ(store_->LastPosition(), 1u);
+  seconds = 2000000000 + 3 * 86400;  // three days on, in no time
+  ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
+  EXPECT_THAT(store_->warnings(), ElementsAre(AllOf(HasSubstr("jumped forward by 72h"),
+                                                    HasSubstr("said until the next start"))));
+  EXPECT_EQ(ReadStream("s").back()->event().recorded_at().seconds(), 2000000000 + 3 * 86400);
 }
 
 TEST_F(EventStoreTest, ReadsGoBackwardsAndFilter) {
