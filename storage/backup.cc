@@ -65,6 +65,24 @@ BackupSummary Summary(const rocksdb::BackupInfo& info) {
   return b;
 }
 
+// " (a backup was begun there and cut short: ...)" if `dir` holds the
+// temporary files of a copy that never finished (outside probe: a listing
+// after a killed backup said only that the folder held none), else "".
+std::string CutShortRemains(const std::string& dir) {
+  size_t temporary = 0;
+  for (const char* sub : {"private", "shared_checksum", "shared"}) {
+    std::error_code ec;
+    for (std::filesystem::recursive_directory_iterator it(std::filesystem::path(dir) / sub, ec),
+         end;
+         !ec && it != end; it.increment(ec)) {
+      if (it->path().extension() == ".tmp") ++temporary;
+    }
+  }
+  if (temporary == 0) return "";
+  return absl::StrCat(" (a backup was begun there and cut short: ", temporary,
+                      " temporary file(s) of its copy are left; the next backup removes them)");
+}
+
 // What an operator can put right, said before RocksDB says it as an
 // internal error: a file where the folder should be, or (to read backups)
 // no folder, or one no backup was ever made in.
@@ -87,7 +105,8 @@ absl::Status CheckFolder(const std::string& dir, bool to_read) {
                                             "backup.dir in the config, or --to)"));
   }
   if (!std::filesystem::is_directory(std::filesystem::path(dir) / "meta", ec)) {
-    return absl::NotFoundError(absl::StrCat(dir, " holds no backup (no backup was made there)"));
+    return absl::NotFoundError(
+        absl::StrCat(dir, " holds no backup (no backup was made there)", CutShortRemains(dir)));
   }
   return absl::OkStatus();
 }
@@ -295,7 +314,7 @@ absl::StatusOr<std::vector<BackupSummary>> ListBackups(const std::string& dir,
   std::vector<rocksdb::BackupID> corrupted;
   e->read_only->GetCorruptedBackups(&corrupted);
   if (infos.empty() && corrupted.empty()) {
-    return absl::NotFoundError(absl::StrCat(dir, " holds no backup"));
+    return absl::NotFoundError(absl::StrCat(dir, " holds no backup", CutShortRemains(dir)));
   }
   std::vector<BackupSummary> out;
   for (const auto& info : infos) {

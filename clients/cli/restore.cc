@@ -143,7 +143,11 @@ int RunRestore(const RestoreFlags& flags) {
       "  journal      %s (%llu checkpoints)\n"
       "  signing key  %s\n"
       "%s%s"
-      "start it with: evenhandd --data_dir=%s%s\n",
+      "start it with: evenhandd --data_dir=%s%s\n"
+      "  in place of the log it was taken from, never beside it: both would sign under the "
+      "same log id and key, and two histories that part after the backup would both look "
+      "genuine (a drill: start it on a loopback address, without the council's clients, and "
+      "delete it after)\n",
       r->backup_id, flags.from.c_str(), flags.to.c_str(),
       static_cast<unsigned long long>(r->verification.events),
       static_cast<unsigned long long>(r->verification.nodes_checked), coverage.c_str(),

@@ -325,6 +325,18 @@ TEST_F(BackupTest, RefusesFoldersItMustNotWriteTo) {
     EXPECT_THAT(s.error_message(), ::testing::AnyOf(HasSubstr("does not exist"),
                                                     HasSubstr("is a file, not a folder")));
   }
+  // What a backup killed during its first copy leaves: no backup, and said
+  // to have been cut short (outside probe: "holds no backup", no more).
+  const std::string cut = dir_.Sub("cut-short");
+  fs::create_directories(cut + "/meta");
+  fs::create_directories(cut + "/private/1.tmp");
+  fs::create_directories(cut + "/shared_checksum");
+  { std::ofstream(cut + "/shared_checksum/.000012_1_2.sst.tmp") << "part of a table"; }
+  EXPECT_THAT(
+      storage::ListBackups(cut, nullptr).status(),
+      testing::StatusIs(absl::StatusCode::kNotFound,
+                        AllOf(HasSubstr("holds no backup"), HasSubstr("begun there and cut short"),
+                              HasSubstr("2 temporary file(s)"))));
 }
 
 // A log whose checkpoints were signed, started without its key (a restore
