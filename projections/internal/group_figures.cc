@@ -64,8 +64,15 @@ void AddBriefing(const ReportBuilder& b, const Case& c, std::vector<Contribution
   if (std::optional<Seen> d = b.First(c, v1::Payload::kBriefingDelivered)) {
     const auto& delivery = d->payload->briefing_delivered();
     Contribution x = Make(Contribution::kDelivered, group, *d, c);
-    x.value = static_cast<int64_t>(std::max(0, delivery.duration_minutes())) *
-              static_cast<int64_t>(std::max(1, delivery.officer_ids_size()));
+    // The group's own political assistants work for it, not the council:
+    // their time is not officers' time the group had (Harrow 5.1 "apart
+    // from group office staff"; found from outside: a group's assistant at
+    // its own meetings counted as 90 of its 255 officer minutes).
+    int64_t officers = delivery.officer_ids_size() == 0 ? 1 : 0;
+    for (const std::string& id : delivery.officer_ids()) {
+      if (!OwnGroupAssistant(b, id, group, d->at)) ++officers;
+    }
+    x.value = static_cast<int64_t>(std::max(0, delivery.duration_minutes())) * officers;
     out->push_back(std::move(x));
   } else if (!is_offer) {
     // Given at the group's own meeting (the attendances linking it): the
@@ -84,6 +91,7 @@ void AddBriefing(const ReportBuilder& b, const Case& c, std::vector<Contribution
       x.value = 0;
       for (const Seen& m : given) {
         const auto& a = m.payload->officer_attended_group_meeting();
+        if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;  // as above
         if (a.meeting_id() == first_meeting) {
           x.value += std::max(0, a.duration_minutes());
           continue;
@@ -146,6 +154,8 @@ void AddContributions(const ReportBuilder& b, const Case& c, std::vector<Contrib
       for (const Seen& m : b.Facts(c, v1::Payload::kOfficerAttendedGroupMeeting)) {
         const auto& a = m.payload->officer_attended_group_meeting();
         if (!a.briefing_id().empty() && CountedWithItsBriefing(b, a)) continue;
+        // The group's own political assistant at its meeting works for it.
+        if (OwnGroupAssistant(b, a.officer_id(), a.group_id(), m.at)) continue;
         Contribution x = Make(Contribution::kMeetingMinutes, a.group_id(), m, c);
         x.value = std::max(0, a.duration_minutes());
         out->push_back(std::move(x));

@@ -1,4 +1,6 @@
 // approval-required: officers at group meetings only with the Head of Paid Service's agreement.
+#include <map>
+
 #include "tests/projections/rules/rule_test_util.h"
 
 namespace evenhand::projections::rule_tests {
@@ -96,6 +98,25 @@ TEST(ApprovalRequiredTest, APoliticalAssistantAtAnotherGroupsMeetingNeedsAgreeme
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_EQ(f[0].group_id(), "conservative");
   EXPECT_THAT(Evidence(f[0]), ElementsAre(elsewhere));
+}
+
+// A group's own political assistant works for it, not the council: at its
+// meetings, or giving it a briefing with an officer, their time is not
+// officers' time the group had (found from outside: a group's assistant
+// at its own meetings counted as 90 of its 255 officer minutes). At
+// another group's meeting they are an officer like any other.
+TEST(ApprovalRequiredTest, AGroupsOwnPoliticalAssistantIsNotOfficerTimeItHad) {
+  CouncilScenario s;  // "pa" works for the Labour Group
+  s.Attend(At(2026, 2, 10), "M-1", "labour", "pa", "");
+  s.Attend(At(2026, 2, 11), "M-2", "conservative", "pa", "ceo");
+  s.Request(At(2026, 2, 2), "B-1", "labour", "waste");
+  s.Approve(At(2026, 2, 3), "B-1", "ceo");
+  s.Deliver(At(2026, 2, 9), "B-1", {"dir", "pa"});
+  const v1::FairnessReport report = s.Report(At(2026, 3, 1));
+  std::map<std::string, uint64_t> minutes;
+  for (const auto& g : report.groups()) minutes[g.group_id()] = g.officer_minutes();
+  EXPECT_EQ(minutes["labour"], 60u) << "the Director's hour, not the assistant's";
+  EXPECT_EQ(minutes["conservative"], 45u) << "pa at another group's meeting";
 }
 
 // An agreement recorded and then withdrawn by a correction is no agreement:
