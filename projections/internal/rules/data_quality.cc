@@ -1,4 +1,7 @@
-// data-quality (Harlow 2.3: a political group is "two or more Councillors").
+// data-quality (Harlow 2.3: a political group is "two or more Councillors";
+// and the facts the deadlines of written-query-reply, Harlow 6.6 and 15.18,
+// and of equal-offer, Harrow 5.2, mayoral §9 and Barnet 9.2, are counted
+// from). Each finding cites the paragraphs its facts bear on.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -14,6 +17,10 @@
 namespace evenhand::projections::internal {
 
 namespace {
+
+constexpr char kGroups[] = "Harlow 2.3";
+constexpr char kQueryDeadlines[] = "Harlow 6.6, 15.18";
+constexpr char kOfferDeadlines[] = "Harrow 5.2; mayoral §9; Barnet 9.2";
 
 std::string Describe(const FairnessSettings&) {
   return "Facts that do not fit together: a group with fewer than two councillors at any "
@@ -104,7 +111,7 @@ void CheckGroupSizes(ReportBuilder& b) {
         "data-quality", group_id, g->stream_id(), spell.from,
         absl::StrCat(b.GroupName(group_id), " had ", how_many, " from ", b.Date(spell.from), " ",
                      to, "; a political group is two or more (Harlow 2.3)."),
-        evidence);
+        evidence, kGroups);
   };
   for (absl::Time t : changes) {
     std::set<std::string> existing;
@@ -154,7 +161,7 @@ void CheckCalendarCoverage(ReportBuilder& b) {
                      b.calendar().first_year(), " to ", b.calendar().last_year(),
                      "): those days were counted with weekends only, so it may be wrong. Update "
                      "fairness.bankHolidaysFile with GOV.UK's current bank-holidays.json."),
-        evidence);
+        evidence, c->kind == CaseKind::kQuery ? kQueryDeadlines : kOfferDeadlines);
   }
 }
 
@@ -176,7 +183,7 @@ void Check(ReportBuilder& b) {
                               group.empty() ? std::string("in no group")
                                             : absl::StrCat("in ", b.GroupName(group)),
                               " at the time."),
-                 {*v.request});
+                 {*v.request}, kGroups);
   }
 }
 
@@ -214,7 +221,7 @@ void CheckLinkedAttendances(ReportBuilder& b) {
                                 ", which has no delivery on record, but ", names,
                                 ": it is not taken as the briefing given, so no other group is "
                                 "owed its offer from it."),
-                   {m, *v.request});
+                   {m, *v.request}, kOfferDeadlines);
     }
   }
 }
@@ -222,8 +229,13 @@ void CheckLinkedAttendances(ReportBuilder& b) {
 }  // namespace
 
 RuleDef DataQualityRule() {
-  return {"data-quality", "Facts that do not fit together", "Harlow 2.3", v1::INFO, &Describe,
-          &Check, &CheckGroupSizes};
+  return {"data-quality",
+          "Facts that do not fit together",
+          "Harlow 2.3; Harlow 6.6, 15.18; Harrow 5.2; mayoral §9; Barnet 9.2",
+          v1::INFO,
+          &Describe,
+          &Check,
+          &CheckGroupSizes};
 }
 
 }  // namespace evenhand::projections::internal

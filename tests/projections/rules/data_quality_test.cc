@@ -16,6 +16,7 @@ TEST(DataQualityTest, AGroupLeftWithOneCouncillorIsReported) {
   EXPECT_EQ(f[0].severity(), v1::INFO);
   EXPECT_THAT(f[0].explanation(),
               HasSubstr("Green Group had 1 councillor from 1 Feb 2026 to the report's moment"));
+  EXPECT_EQ(f[0].citation(), "Harlow 2.3");
 }
 
 // A spell below two councillors inside the period is reported, even if the

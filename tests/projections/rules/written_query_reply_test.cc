@@ -326,6 +326,9 @@ TEST(CalendarCoverageTest, ADeadlineBeyondTheCalendarIsFlagged) {
               HasSubstr("was counted over days the bank holiday calendar does not cover (it "
                         "covers 2018 to 2027): those days were counted with weekends only, so it "
                         "may be wrong"));
+  // It cites the query's deadline, not the definition of a group (found
+  // from outside).
+  EXPECT_EQ(f[0].citation(), "Harlow 6.6, 15.18");
   // Received before the calendar begins, its deadline inside it: the days
   // counted in 2017 are not covered, and the words do not say the deadline
   // itself lies outside.
