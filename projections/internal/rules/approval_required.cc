@@ -155,6 +155,25 @@ void Check(ReportBuilder& b) {
         const std::vector<Seen> withdrawn =
             WithdrawnBefore(b, c, v1::Payload::kBriefingApproved, d.at + absl::Nanoseconds(1));
         evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
+        // An approval recorded after it went ahead agrees nothing, but is
+        // cited (found from outside: left out, the finding read as if
+        // nobody had ever agreed it).
+        std::optional<Seen> afterwards;
+        for (const Seen& ap : b.Facts(c, v1::Payload::kBriefingApproved)) {
+          if (ap.at > d.at &&
+              b.CanApproveAt(ap.payload->briefing_approved().approved_by_officer_id(), ap.at) &&
+              (!afterwards || ap.at < afterwards->at)) {
+            afterwards = ap;
+          }
+        }
+        if (afterwards) evidence.push_back(*afterwards);
+        const std::string after_text =
+            afterwards ? absl::StrCat(
+                             " It was approved only afterwards, by ",
+                             b.OfficerName(
+                                 afterwards->payload->briefing_approved().approved_by_officer_id()),
+                             " on ", b.Date(afterwards->at), ".")
+                       : std::string();
         std::vector<std::string> names;
         for (const std::string& officer : unagreed) names.push_back(b.OfficerName(officer));
         b.AddFinding("approval-required", v.group(), c.stream_id(), d.at,
@@ -163,7 +182,7 @@ void Check(ReportBuilder& b) {
                                   agreement.for_others ? absl::StrCat(" was given by ",
                                                                       absl::StrJoin(names, " and "))
                                                        : std::string(" went ahead"),
-                                  WhyNot(b, agreement, ""), ".",
+                                  WhyNot(b, agreement, ""), ".", after_text,
                                   SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
                      evidence);
       },

@@ -18,6 +18,14 @@ TEST(ApprovalRequiredTest, BriefingWithoutAnyAgreementIsAFinding) {
   EXPECT_EQ(f[0].group_id(), "green");
   EXPECT_THAT(Evidence(f[0]), ElementsAre(request, delivered));
   EXPECT_THAT(f[0].explanation(), HasSubstr("nobody agreed it beforehand"));
+  // Approved only afterwards: still a finding, citing the approval (found
+  // from outside: it was left out).
+  const uint64_t late = s.Approve(At(2026, 2, 10), "B-1", "ceo");
+  f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request, delivered, late));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("It was approved only afterwards, by Chief Executive on 10 Feb 2026."));
 }
 
 TEST(ApprovalRequiredTest, ApprovalByAHeadOfServiceWithoutDelegationIsAFinding) {
