@@ -167,9 +167,26 @@ void CheckCalendarCoverage(ReportBuilder& b) {
 
 void CheckLinkedAttendances(ReportBuilder& b);
 
+// A reply dated before the query it answers came in: the dates do not fit,
+// and the reply is counted as given in time (found from outside: taken
+// without a word).
+void CheckRepliesBeforeQueries(ReportBuilder& b) {
+  for (const Case* c : b.Cases(CaseKind::kQuery)) {
+    const QueryOutcome& o = b.QueryOf(*c);
+    if (!o.received || !o.first_reply || o.first_reply->at >= o.received->at) continue;
+    b.AddFinding("data-quality", o.group_id, c->stream_id(), o.received->at,
+                 absl::StrCat("Written query ", c->id, ", received on ", b.Date(o.received->at),
+                              ", has a reply dated ", b.Date(o.first_reply->at),
+                              ", before it came in: one of the dates is wrong (a correction puts "
+                              "it right); the reply is counted as given in time."),
+                 {*o.received, *o.first_reply}, kQueryDeadlines);
+  }
+}
+
 void Check(ReportBuilder& b) {
   CheckCalendarCoverage(b);
   CheckLinkedAttendances(b);
+  CheckRepliesBeforeQueries(b);
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
     const BriefingView& v = b.BriefingOf(*c);
     if (!v.request || v.is_offer || !b.InPeriod(v.request->at)) continue;

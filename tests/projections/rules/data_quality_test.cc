@@ -90,6 +90,22 @@ TEST(DataQualityTest, ABriefingAskedForByACouncillorOutsideTheGroupIsReported) {
   EXPECT_EQ(f[0].case_id(), "briefing-B-1");
 }
 
+// A reply dated before the query came in: reported, citing both (found
+// from outside: counted as in time without a word).
+TEST(DataQualityTest, AReplyDatedBeforeItsQueryCameInIsReported) {
+  CouncilScenario s;
+  const uint64_t received = s.Query(At(2026, 10, 5), "Q-1", "con-1");
+  const uint64_t answer = s.Answer(At(2026, 10, 1), "Q-1");
+  s.Query(At(2026, 10, 5), "Q-2", "con-1");
+  s.Answer(At(2026, 10, 6), "Q-2");
+  std::vector<v1::Finding> f = s.Findings("data-quality", At(2026, 11, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_EQ(f[0].case_id(), "query-Q-1");
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received, answer));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("has a reply dated 1 Oct 2026, before it came in"));
+  EXPECT_EQ(f[0].citation(), "Harlow 6.6, 15.18");
+}
+
 // Officer minutes per councillor divide by the group's size over the
 // period, weighted by time, not by its size at the end: the Conservatives
 // (two councillors) briefed for an hour in March, who both leave on 1 April,
