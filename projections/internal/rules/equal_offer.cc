@@ -19,7 +19,8 @@ namespace {
 std::string Describe(const FairnessSettings& s) {
   return absl::StrCat(
       "When a political group is briefed on a matter, every other group recognised at the "
-      "time must be offered the same briefing (or be given one) within ",
+      "time, of two or more councillors (Harlow 2.3), must be offered the same briefing (or be "
+      "given one) within ",
       Plural(s.offer_deadline_working_days, "working day"),
       " of the briefing; an offer or a briefing given up to ", s.equal_offer_lookback_days,
       " days before it also counts. A group's own request for a briefing is not an offer, "
@@ -66,6 +67,11 @@ void Check(ReportBuilder& b) {
       // before the deadline can take up nothing, so the obligation lapses
       // (one dissolved after it was still owed the offer, and missed it).
       if (!b.GroupExistsAt(*group, deadline - absl::Nanoseconds(1))) continue;
+      // A political group is two or more councillors (Harlow 2.3): one
+      // left with a single councillor when the briefing was given is owed
+      // nothing as a group (data-quality says it fell below two; found
+      // from outside: the report said both).
+      if (b.GroupMembersAt(group->id, t).size() < 2) continue;
       // The earliest offer to this group on the matter, or briefing on it
       // actually given to this group. The group's own request does not
       // count, nor does its decline: only an offer, or the briefing itself,

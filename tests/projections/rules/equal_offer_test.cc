@@ -58,6 +58,19 @@ TEST_F(EqualOfferTest, OtherGroupsNeverOfferedTheBriefingAreFindings) {
   }
 }
 
+// A group left with one councillor is no political group (Harlow 2.3: "two
+// or more Councillors"): owed nothing as one, while data-quality says it
+// fell below two (found from outside: the report said both).
+TEST(EqualOfferGroupSizeTest, AGroupOfOneCouncillorIsOwedNoOffer) {
+  CouncilScenario s;
+  s.Leave(At(2026, 3, 2), "grn-2", "green");
+  s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+  s.Approve(At(2026, 3, 24), "B-1");
+  s.Deliver(At(2026, 4, 1, 12), "B-1");
+  EXPECT_THAT(Groups(s.Findings("equal-offer", At(2026, 4, 20))), ElementsAre("conservative"));
+  EXPECT_THAT(s.Findings("data-quality", At(2026, 4, 20)), SizeIs(1));
+}
+
 TEST_F(EqualOfferTest, AnOfferOnTheFifthWorkingDayAcrossEasterIsInTime) {
   s_.OfferOthers(At(2026, 4, 10, 16), "labour", "local-plan", "B-1");
   EXPECT_THAT(s_.Findings("equal-offer", At(2026, 5, 1)), IsEmpty());
