@@ -111,7 +111,7 @@ std::string WhyNot(const ReportBuilder& b, const Agreement& agreement,
   if (approver.empty()) return " although nobody agreed it beforehand";
   return absl::StrCat(" with the agreement only of ", b.OfficerName(approver),
                       ", who was neither the Head of Paid Service nor the Monitoring Officer nor "
-                      "their delegate at the time");
+                      "a delegate of the Head of Paid Service at the time");
 }
 
 void Check(ReportBuilder& b) {
