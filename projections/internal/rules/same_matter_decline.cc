@@ -23,7 +23,11 @@ std::string Describe(const FairnessSettings& s) {
       " days). Declines because of a pre-election period, party-political business or "
       "non-members being present are allowed, when the reason held: a pre-election period in "
       "force, or a request that said its business was party-political. A decline the same "
-      "officer reversed by giving that briefing afterwards is no breach from then.");
+      "officer reversed by giving that briefing afterwards is no breach from then. Harlow "
+      "15.12 sets no time limit: ",
+      s.same_matter_window_days,
+      " days is this council's setting (fairness.sameMatterWindowDays), beyond which a matter "
+      "is taken to have moved on.");
 }
 
 void Check(ReportBuilder& b) {
