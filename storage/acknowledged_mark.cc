@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -75,8 +74,12 @@ absl::StatusOr<std::optional<AcknowledgedMark::Mark>> AcknowledgedMark::Read(
   // its line end. A whole line that is wrong is damage (outside probe: a
   // byte changed in it was taken for a power cut, and the check skipped let
   // 3,264 acknowledged events go unseen).
-  const bool torn = text.empty() || text.find_first_not_of('\0') == absl::string_view::npos ||
-                    !absl::EndsWith(text, "\n");
+  // (Zeros after a prefix are a file extended before its data landed.)
+  absl::string_view written = text.substr(0, text.find_last_not_of('\0') + 1);
+  if (text.find_first_not_of('\0') == absl::string_view::npos) written = {};
+  const size_t whole = Line({std::string(36, '0'), 0}).size();  // a log id is a UUID
+  const bool torn =
+      written.empty() || (written.size() < whole && written.find('\n') == absl::string_view::npos);
   auto wrong = [&](absl::string_view why) -> absl::StatusOr<std::optional<Mark>> {
     if (torn) {
       *problem = absl::StrCat(path_, " ", why,

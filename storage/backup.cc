@@ -65,22 +65,27 @@ BackupSummary Summary(const rocksdb::BackupInfo& info) {
   return b;
 }
 
-// " (a backup was begun there and cut short: ...)" if `dir` holds the
-// temporary files of a copy that never finished (outside probe: a listing
-// after a killed backup said only that the folder held none), else "".
+// " (but it holds ...)" if `dir`, which lists no backup, holds files: what
+// a backup begun there and cut short leaves (outside probes: a listing
+// after a killed backup said only that the folder held none, with 86 MiB
+// of copied tables and a copy of the signing key in it), else "".
 std::string CutShortRemains(const std::string& dir) {
-  size_t temporary = 0;
-  for (const char* sub : {"private", "shared_checksum", "shared"}) {
-    std::error_code ec;
-    for (std::filesystem::recursive_directory_iterator it(std::filesystem::path(dir) / sub, ec),
-         end;
-         !ec && it != end; it.increment(ec)) {
-      if (it->path().extension() == ".tmp") ++temporary;
-    }
+  size_t files = 0;
+  uintmax_t bytes = 0;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code size_ec;
+    if (!it->is_regular_file(size_ec)) continue;
+    ++files;
+    const uintmax_t size = it->file_size(size_ec);
+    if (!size_ec) bytes += size;
   }
-  if (temporary == 0) return "";
-  return absl::StrCat(" (a backup was begun there and cut short: ", temporary,
-                      " temporary file(s) of its copy are left; the next backup removes them)");
+  if (files == 0) return "";
+  return absl::StrCat(" (but it holds ", files, " file(s), ", bytes,
+                      " bytes: what a backup begun there and cut short leaves, tables and "
+                      "perhaps a copy of the signing key; the next backup into it removes them, "
+                      "or remove them)");
 }
 
 // What an operator can put right, said before RocksDB says it as an

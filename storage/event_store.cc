@@ -182,6 +182,7 @@ absl::Status EventStore::Impl::Open() {
     last = ReadBigEndian64(it->key().ToStringView());
     EH_ASSIGN_OR_RETURN(EventPtr record, internal::ParseRecord(it->value().ToStringView(), last));
     last_recorded_at_ = FromProtoTime(record->event().recorded_at());
+    clock_watch_.Opened(last_recorded_at_);
   }
   it.reset();
   EH_RETURN_IF_ERROR(CheckRecoveredPositions(db_.get(), events_cf_));

@@ -375,7 +375,8 @@ std::vector<std::string> EventStore::Impl::Warnings() const {
   absl::MutexLock lock(&warnings_mu_);
   std::vector<std::string> out = start_warnings_;
   if (!acknowledged_warning_.empty()) out.push_back(acknowledged_warning_);
-  if (std::optional<std::string> clock = clock_watch_.warning()) out.push_back(*clock);
+  for (std::string& clock : clock_watch_.Warnings(options_.clock()))
+    out.push_back(std::move(clock));
   return out;
 }
 

@@ -6,7 +6,8 @@
 // the last time given until the clock passes it: a forward jump of seconds
 // put right can pin every later event days ahead, and reports "as of now"
 // leave them out (outside probe: nothing said it). That is said: an ERROR
-// when it begins, and a warning (GetStatus) until the clock has passed it. A
+// when it begins, and a warning (GetStatus, read against the clock then, so
+// also after a restart) until the clock has passed it. A
 // step forward (the wall clock moving on more than a minute further than
 // the steady clock between two groups) is said the same way, and stays a
 // warning until the next start: what was recorded after it carries that
@@ -19,8 +20,9 @@
 #ifndef EVENHAND_STORAGE_INTERNAL_CLOCK_WATCH_H_
 #define EVENHAND_STORAGE_INTERNAL_CLOCK_WATCH_H_
 
-#include <optional>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -35,22 +37,30 @@ class ClockWatch {
   // test's clock, which moves as the test says).
   explicit ClockWatch(bool watch_steps = true) : watch_steps_(watch_steps) {}
 
+  // The time the log's last event was recorded at, when it is opened.
+  void Opened(absl::Time last);
+
   // The time to record a group at, `now` from the clock: max(now, last),
   // `last` the time the previous group was recorded at. UNAVAILABLE if
-  // `now` is past 2200.
+  // `now` is past 2200. Logs what is wrong when it begins.
   absl::StatusOr<absl::Time> Stamp(absl::Time now, absl::Time last);
 
-  // What is wrong with the clock now, if anything.
-  std::optional<std::string> warning() const;
+  // What is wrong with the clock, reading `now` from it: past 2200, behind
+  // the last recorded time (so also after a restart, before any append),
+  // and any step forward seen since the start.
+  std::vector<std::string> Warnings(absl::Time now) const;
 
  private:
   const bool watch_steps_;
   // The previous Stamp's clock and steady clock readings.
   absl::Time previous_clock_ = absl::InfinitePast();
   int64_t previous_steady_ns_ = 0;
+  // Said once when each begins (Stamp's thread only).
+  bool past_end_said_ = false;
+  bool behind_said_ = false;
   mutable absl::Mutex mu_;
-  std::string behind_ ABSL_GUARDED_BY(mu_);   // while recorded at `last`
-  std::string stepped_ ABSL_GUARDED_BY(mu_);  // since a step forward
+  absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // recorded
+  std::string stepped_ ABSL_GUARDED_BY(mu_);                     // since a step forward
 };
 
 }  // namespace evenhand::storage::internal

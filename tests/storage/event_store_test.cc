@@ -325,6 +325,8 @@ TEST_F(EventStoreTest, RecordedAtNeverDecreasesWhenTheClockGoesBack) {
   EXPECT_THAT(store_->warnings(),
               ElementsAre(AllOf(HasSubstr("is behind the time the last append was recorded at"),
                                 HasSubstr("until the clock passes it"))));
+  Reopen(options);  // and after a restart, before any append (outside re-probe)
+  EXPECT_THAT(store_->warnings(), ElementsAre(HasSubstr("is behind the time the last append")));
   seconds = 2000000001;
   ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
   EXPECT_THAT(store_->warnings(), IsEmpty());
@@ -347,6 +349,7 @@ TEST_F(EventStoreTest, AClockPast2200RefusesAppendsAndAStepForwardIsSaid) {
               StatusIs(absl::StatusCode::kUnavailable,
                        AllOf(HasSubstr("after 2200"), HasSubstr("nothing was written"))));
   EXPECT_EQ(store_->LastPosition(), 1u);
+  EXPECT_THAT(store_->warnings(), ElementsAre(HasSubstr("after 2200")));
   seconds = 2000000000 + 3 * 86400;  // three days on, in no time
   ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
   EXPECT_THAT(store_->warnings(), ElementsAre(AllOf(HasSubstr("jumped forward by 72h"),
