@@ -117,6 +117,11 @@ WriteState EventStore::Impl::write_state() const {
                      records_fit ? "while their access records fit above half the floor"
                                  : "are refused too: their access records no longer fit above "
                                    "half the floor"));
+    return state;
+  }
+  if (absl::Status clock = internal::ClockWatch::Refusal(options_.clock()); !clock.ok()) {
+    state.accepting = false;  // (outside re-probe: status said "appends accepted")
+    state.refusal = std::move(clock);
   }
   return state;
 }

@@ -52,12 +52,16 @@ void ClockWatch::Opened(absl::Time last) {
   last_ = last;
 }
 
+absl::Status ClockWatch::Refusal(absl::Time now) {
+  if (now < absl::FromUnixSeconds(kEndCouncilSecond)) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("storage: ", PastEnd(now)));
+}
+
 absl::StatusOr<absl::Time> ClockWatch::Stamp(absl::Time now, absl::Time last) {
-  if (now >= absl::FromUnixSeconds(kEndCouncilSecond)) {
-    const std::string message = absl::StrCat("storage: ", PastEnd(now));
-    if (!past_end_said_) logging::Error(kComponent, message);  // once, not per append
+  if (absl::Status refused = Refusal(now); !refused.ok()) {
+    if (!past_end_said_) logging::Error(kComponent, refused.message());  // once, not per append
     past_end_said_ = true;
-    return absl::UnavailableError(message);
+    return refused;
   }
   past_end_said_ = false;
   if (watch_steps_) {

@@ -45,6 +45,10 @@ class ClockWatch {
   // `now` is past 2200. Logs what is wrong when it begins.
   absl::StatusOr<absl::Time> Stamp(absl::Time now, absl::Time last);
 
+  // UNAVAILABLE if a group could not be recorded at `now` (past 2200): for
+  // the store's write state, which says appends are refused.
+  static absl::Status Refusal(absl::Time now);
+
   // What is wrong with the clock, reading `now` from it: past 2200, behind
   // the last recorded time (so also after a restart, before any append),
   // and any step forward seen since the start.

@@ -350,6 +350,9 @@ TEST_F(EventStoreTest, AClockPast2200RefusesAppendsAndAStepForwardIsSaid) {
                        AllOf(HasSubstr("after 2200"), HasSubstr("nothing was written"))));
   EXPECT_EQ(store_->LastPosition(), 1u);
   EXPECT_THAT(store_->warnings(), ElementsAre(HasSubstr("after 2200")));
+  EXPECT_FALSE(store_->write_state().accepting);
+  EXPECT_THAT(store_->write_state().refusal,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("after 2200")));
   seconds = 2000000000 + 3 * 86400;  // three days on, in no time
   ASSERT_OK(store_->Append("s", ExpectedRevision::Any(), SomeEvents(1)));
   EXPECT_THAT(store_->warnings(), ElementsAre(AllOf(HasSubstr("jumped forward by 72h"),
