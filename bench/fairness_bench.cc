@@ -108,6 +108,9 @@ int Main(int argc, char** argv) {
     const int64_t nanos = history_clock.load();
     return nanos == 0 ? absl::Now() : absl::FromUnixNanos(nanos);
   };
+  // The history's clock steps by hours between events: not the system's,
+  // whose steps the store would report as the clock being wrong.
+  store_options.clock_is_the_systems = false;
   auto store = storage::EventStore::Open(store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
