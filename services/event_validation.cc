@@ -78,14 +78,23 @@ absl::Status CheckInstant(int index, absl::string_view field,
   }
   const absl::Time occurred = FromProtoTime(at);
   if (occurred > now + limits.max_clock_skew) {
-    return Invalid(
-        index, field,
-        absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()), " is more than ",
-                     absl::FormatDuration(limits.max_clock_skew),
-                     " ahead of the server's clock, which says ",
-                     absl::FormatTime(now, absl::UTCTimeZone()),
-                     " (maxFutureSkewSeconds in the server config). If that clock is wrong, the "
-                     "event is not: have the server's clock put right, then send it again"));
+    // Its own reason: a program can tell a slow server clock (hold the
+    // event, send it again once the clock is put right) from a bad event.
+    const std::string path = absl::StrCat("events[", index, "].", field);
+    return WithErrorInfo(
+        InvalidFieldError(
+            path,
+            absl::StrCat(absl::FormatTime(occurred, absl::UTCTimeZone()), " is more than ",
+                         absl::FormatDuration(limits.max_clock_skew),
+                         " ahead of the server's clock, which says ",
+                         absl::FormatTime(now, absl::UTCTimeZone()),
+                         " (maxFutureSkewSeconds in the server config). If that clock is wrong, "
+                         "the event is not: have the server's clock put right, then send it "
+                         "again")),
+        "AHEAD_OF_SERVER_CLOCK",
+        {{"field", path},
+         {"server_time", absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone())},
+         {"max_future_skew_seconds", absl::StrCat(absl::ToInt64Seconds(limits.max_clock_skew))}});
   }
   return absl::OkStatus();
 }

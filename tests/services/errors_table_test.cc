@@ -12,6 +12,7 @@
 #include "base/error_details.h"
 #include "base/grpc_deadline.h"
 #include "base/grpc_status.h"
+#include "base/time_util.h"
 #include "clients/audit_client.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -142,6 +143,18 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
        nullptr,
        nullptr,
        [&] { return Append(Request("s", {WithoutOccurredAt()})); }},
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "occurred_at ahead of the server's clock",
+       "AHEAD_OF_SERVER_CLOCK",
+       {"events[0].occurred_at: ", "ahead of the server's clock, which says ",
+        "If that clock is wrong, the event is not"},
+       nullptr,
+       nullptr,
+       [&] {
+         v1::Event e = SomeEvents(1)[0];
+         *e.mutable_occurred_at() = ToProtoTime(absl::Now() + absl::Hours(24 * 3));
+         return Append(Request("s", {e}));
+       }},
       {grpc::StatusCode::INVALID_ARGUMENT,
        "empty batch",
        "INVALID_FIELD",
@@ -632,7 +645,7 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
-  EXPECT_EQ(n, 32);
+  EXPECT_EQ(n, 33);
 }
 
 // A program that never reads the message: the code, the reason, the
@@ -701,6 +714,26 @@ TEST_F(ErrorsTableTest, ProgramsReadWhatWentWrongWithoutTheMessage) {
   EXPECT_EQ(Detail<google::rpc::ErrorInfo>(unknown_details)->reason(), "UNKNOWN_ENUM_VALUE");
   EXPECT_EQ(Detail<google::rpc::BadRequest>(unknown_details)->field_violations(0).field(),
             "events[0].payload.officer_registered.role");
+
+  // An event ahead of a slow server clock: the server's time and the skew
+  // it allows, so a program can hold the event until the clock is right.
+  v1::Event ahead = SomeEvents(1)[0];
+  const absl::Time sent_at = absl::Now();
+  *ahead.mutable_occurred_at() = ToProtoTime(sent_at + absl::Hours(25));
+  grpc::Status early = Append(Request("t", {ahead}));
+  ASSERT_EQ(early.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::optional<google::rpc::ErrorInfo> ahead_info =
+      Detail<google::rpc::ErrorInfo>(details_of(early));
+  ASSERT_TRUE(ahead_info.has_value());
+  EXPECT_EQ(ahead_info->reason(), "AHEAD_OF_SERVER_CLOCK");
+  EXPECT_EQ(ahead_info->metadata().at("field"), "events[0].occurred_at");
+  EXPECT_EQ(ahead_info->metadata().at("max_future_skew_seconds"), "86400");
+  absl::Time server_time;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, ahead_info->metadata().at("server_time"),
+                              &server_time, &error))
+      << error;
+  EXPECT_LE(absl::AbsDuration(server_time - sent_at), absl::Minutes(1));
 
   // The C++ client keeps the details as the status's payloads.
   v1::AppendRequest stale = Request("r", SomeEvents(1));
