@@ -264,6 +264,10 @@ absl::StatusOr<std::shared_ptr<const Authorizer::Policy>> Authorizer::MakePolicy
     if (previous != nullptr && previous->tokens != nullptr &&
         previous->config.oidc().SerializeAsString() == config.oidc().SerializeAsString()) {
       p->tokens = previous->tokens;
+      // Read now, so that a reload says what the file holds (SIGHUP was
+      // silent about a file it could not use: outside probe). Keys that
+      // cannot be used leave those held in place, as between reloads.
+      p->tokens->ReadAgain().IgnoreError();  // said on the server's log
     } else {
       EH_ASSIGN_OR_RETURN(p->tokens, JwksKeys::Load(config.oidc()));
     }

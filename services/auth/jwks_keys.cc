@@ -82,6 +82,23 @@ std::shared_ptr<const TokenVerifier> JwksKeys::CheckFile(bool unknown_key) const
     }
     checked_ = now;
   }
+  ReadFile(/*say_again=*/false).IgnoreError();  // said on the server's log
+  read_mu_.Unlock();
+  return Current();
+}
+
+absl::Status JwksKeys::ReadAgain() const {
+  read_mu_.Lock();
+  {
+    absl::MutexLock lock(&mu_);
+    checked_ = Clock::now();
+  }
+  absl::Status read = ReadFile(/*say_again=*/true);
+  read_mu_.Unlock();
+  return read;
+}
+
+absl::Status JwksKeys::ReadFile(bool say_again) const {
   std::string said;
   absl::StatusOr<std::string> text = ReadJwks(config_.jwks_file());
   if (!text.ok()) {
@@ -104,14 +121,15 @@ std::shared_ptr<const TokenVerifier> JwksKeys::CheckFile(bool unknown_key) const
                                              " key(s), ", before, " before"));
     }
   }
-  if (!said.empty() && said != said_) {
-    logging::Warning(kComponent,
-                     absl::StrCat(said, "; the ", Current()->key_count(),
-                                  " key(s) read before are kept until it holds a usable key"));
+  absl::Status read;
+  if (!said.empty()) {
+    said = absl::StrCat(said, "; the ", Current()->key_count(),
+                        " key(s) read before are kept until it holds a usable key");
+    if (say_again || said != said_) logging::Warning(kComponent, said);
+    read = absl::FailedPreconditionError(said);
   }
   said_ = said;
-  read_mu_.Unlock();
-  return Current();
+  return read;
 }
 
 }  // namespace evenhand::services::auth

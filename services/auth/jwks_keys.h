@@ -42,6 +42,12 @@ class JwksKeys {
   // As TokenVerifier::Verify, with the keys the file holds.
   absl::StatusOr<TokenClaims> Verify(std::string_view token, absl::Time now) const;
 
+  // Reads the file now (a reload of the configuration: SIGHUP), waiting for
+  // a read under way. A file that cannot be used is said on the server's
+  // log even if it was said before, and returned (FAILED_PRECONDITION); the
+  // keys held are kept, as at any read.
+  absl::Status ReadAgain() const;
+
  private:
   using Clock = std::chrono::steady_clock;
   JwksKeys(v1::OidcConfig config, std::string text, std::unique_ptr<TokenVerifier> keys);
@@ -49,6 +55,9 @@ class JwksKeys {
   // Reads the file again if it is time (or `unknown_key` and a second has
   // passed) and no other caller is; returns the keys then held.
   std::shared_ptr<const TokenVerifier> CheckFile(bool unknown_key) const;
+  // Reads the file, taking its keys if they changed and are usable; its
+  // error otherwise, said on the log if new (or `say_again`).
+  absl::Status ReadFile(bool say_again) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
 
   const v1::OidcConfig config_;
   const Clock::duration check_every_;

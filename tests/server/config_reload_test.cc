@@ -325,6 +325,23 @@ TEST_F(ConfigReloadTest, PrincipalsComeAndGoOnSighupAndABadFileChangesNothing) {
   EXPECT_EQ(gone.code(), absl::StatusCode::kPermissionDenied) << gone;
   EXPECT_TRUE(Logged(server, "also changes maxBatchEvents, which only a restart takes"))
       << server.Log();
+  // The reload says the key file cannot be used (it was silent: outside
+  // probe), and says it again at the next one, though nothing changed.
+  const std::string unusable = "JWKS document is not a JSON object";
+  ASSERT_TRUE(Logged(server, unusable)) << server.Log();
+  EXPECT_TRUE(Logged(server, "key(s) read before are kept until it holds a usable key"))
+      << server.Log();
+  Reload(
+      absl::StrReplaceAll(without, {{"\"security\": {", "\"maxBatchEvents\": 7, \"security\": {"}}),
+      server);
+  bool said_again = false;
+  for (int i = 0; i < 40 && !said_again; ++i) {
+    const std::string log = server.Log();
+    const size_t first = log.find(unusable);
+    said_again = first != std::string::npos && log.find(unusable, first + 1) != std::string::npos;
+    if (!said_again) absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_TRUE(said_again) << server.Log();
 
   // Still serving, and stops as ever.
   server.Signal(SIGTERM);
