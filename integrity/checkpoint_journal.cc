@@ -104,6 +104,19 @@ std::optional<v1::SignedCheckpoint> CheckpointJournal::PeekLatest(const std::str
   return *std::move(c);
 }
 
+namespace {
+
+// Whether `line` is a signed checkpoint of `log_id`, verified with `key`,
+// of at least `last_size` leaves: one that a newline would make a line.
+bool WholeCheckpoint(std::string_view line, const v1::PublicKey& key, const std::string& log_id,
+                     uint64_t last_size) {
+  absl::StatusOr<v1::SignedCheckpoint> c = ParseLine(line);
+  return c.ok() && c->checkpoint().log_id() == log_id && VerifyCheckpoint(*c, key).ok() &&
+         c->checkpoint().tree_size() >= last_size;
+}
+
+}  // namespace
+
 CheckpointJournal::CheckpointJournal(std::string path, int fd, bool created)
     : path_(std::move(path)), created_(created), fd_(fd) {}
 
@@ -147,8 +160,24 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
   size_t at = 0;
   size_t line_number = 0;
   while (at < contents.size()) {
-    const size_t end = contents.find('\n', at);
+    size_t end = contents.find('\n', at);
     ++line_number;
+    if (end == std::string::npos &&
+        WholeCheckpoint(std::string_view(contents).substr(at), key, log_id,
+                        journal->latest_ ? journal->latest_->checkpoint().tree_size() : 0)) {
+      // A whole signed checkpoint that lacks only its newline (the byte
+      // lost, or changed): evidence, kept. The newline is put back.
+      logging::Warning(kComponent,
+                       absl::StrCat("the checkpoint journal ", path,
+                                    " ends in a whole signed "
+                                    "checkpoint without its newline (line ",
+                                    line_number, "); it is kept and the newline put back"));
+      if (::write(fd, "\n", 1) != 1 || ::fsync(fd) != 0) {
+        return Errno(absl::StrCat("cannot put back the newline at the end of ", path));
+      }
+      contents.push_back('\n');
+      end = contents.size() - 1;
+    }
     if (end == std::string::npos) {
       // A write torn by a crash: never acknowledged, so it is dropped.
       logging::Warning(kComponent,
@@ -172,6 +201,13 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
     absl::StatusOr<v1::SignedCheckpoint> c = ParseLine(line);
     if (!c.ok())
       return damaged(absl::StrCat("not a signed checkpoint (", c.status().message(), ")"));
+    if (c->checkpoint().log_id() != log_id && journal->latest_) {
+      // The lines before are this log's: not a swapped journal, but lines
+      // of another put into this one.
+      return damaged(absl::StrCat("it names log ", c->checkpoint().log_id(),
+                                  ", while the lines before it name this log (", log_id,
+                                  "): lines of another log's journal were put into it"));
+    }
     if (c->checkpoint().log_id() != log_id) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the checkpoint journal ", path, " belongs to log ", c->checkpoint().log_id(),

@@ -10,9 +10,13 @@
 //    "signedBody":"…","signature":"…","keyId":"…"}
 // Tree sizes never decrease along the file. A final line without its newline
 // is a write torn by a crash before it was acknowledged: it is ignored with
-// a warning. Any other line that does not parse, does not verify with the
-// log's key, names another log, or goes backwards refuses to open: the
-// journal is evidence, and damaged evidence is reported, not skipped.
+// a warning, unless it is a whole signed checkpoint of this log (its newline
+// lost or changed), which is kept and its newline put back. Any other line
+// that does not parse, does not verify with the log's key, names another
+// log, or goes backwards refuses to open: the journal is evidence, and
+// damaged evidence is reported, not skipped. (A journal whose first line
+// names another log is another log's journal; a later line naming another
+// log is damage.)
 //
 // The default path is "<data_dir>.checkpoints.jsonl", beside the data folder
 // rather than in it, so a restored or rolled-back copy of the folder cannot

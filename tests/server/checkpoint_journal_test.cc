@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -222,6 +223,63 @@ TEST(CheckpointJournalTest, ATornLastLineIsDroppedWithAWarningAndTheServerStarts
   auto r = child.client().Append(AppendRequestOf("s", SomeEvents(1)));
   ASSERT_OK(r);
   EXPECT_EQ(r->positions(0), 6u);
+}
+
+// The newline after the last line lost (or changed) while the line is
+// whole: a signed checkpoint, served once, so it is evidence and is kept,
+// the newline put back (it was dropped as if torn: outside probe).
+TEST(CheckpointJournalTest, AWholeLastLineWithoutItsNewlineIsKept) {
+  TempDir dir;
+  const std::string config = LogOnlyConfig(dir);
+  const std::string journal = dir.Sub("data.checkpoints.jsonl");
+  AppendAndStop(dir, 0, config, 5, 5);
+  if (HasFatalFailure()) return;
+  const std::string before = ReadFile(journal);
+  ASSERT_EQ(before.back(), '\n');
+  const size_t lines = std::count(before.begin(), before.end(), '\n');
+  int generation = 0;
+  for (const std::string& end : {std::string(""), std::string(" ")}) {
+    SCOPED_TRACE(end.empty() ? "newline lost" : "newline changed to a space");
+    WriteFile(journal, before.substr(0, before.size() - 1) + end);
+    ChildServer child(dir, ++generation, {config});
+    child.Start();
+    if (HasFatalFailure()) return;
+    EXPECT_THAT(child.Log(), AllOf(HasSubstr("ends in a whole signed checkpoint without its "
+                                             "newline"),
+                                   ::testing::Not(HasSubstr("dropping it"))));
+    // What it held, each line, then what this start signed.
+    const std::string after = ReadFile(journal);
+    const std::string kept = before.substr(0, before.size() - 1) + end + "\n";
+    EXPECT_EQ(after.substr(0, kept.size()), kept);
+    EXPECT_OK(child.audit().GetCheckpoint(5));
+    child.Signal(SIGTERM);
+    child.Wait();
+    WriteFile(journal, before);
+  }
+  EXPECT_EQ(static_cast<size_t>(std::count(before.begin(), before.end(), '\n')), lines);
+}
+
+// A line of another log's journal put among this log's lines: damage, at
+// that line (it was called a swapped journal: outside probe).
+TEST(CheckpointJournalTest, AnotherLogsLineAmongThisLogsIsDamageNotASwap) {
+  TempDir ours, theirs;
+  const std::string config = LogOnlyConfig(ours);
+  AppendAndStop(ours, 0, config, 3, 3);
+  AppendAndStop(theirs, 0, LogOnlyConfig(theirs), 3, 3);
+  if (HasFatalFailure()) return;
+  const std::string journal = ours.Sub("data.checkpoints.jsonl");
+  const std::string mine = ReadFile(journal);
+  const std::string other = ReadFile(theirs.Sub("data.checkpoints.jsonl"));
+  const size_t lines = std::count(mine.begin(), mine.end(), '\n');
+  ASSERT_GE(lines, 1u);
+  WriteFile(journal, mine + other.substr(0, other.find('\n') + 1));
+  ChildServer child(ours, 1, {config});
+  const int status = child.StartExpectingFailure();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << child.Log();
+  EXPECT_THAT(child.Log(), AllOf(HasSubstr(absl::StrCat("is damaged at line ", lines + 1)),
+                                 HasSubstr("while the lines before it name this log"),
+                                 HasSubstr("lines of another log's journal were put into it"),
+                                 ::testing::Not(HasSubstr("was swapped"))));
 }
 
 // Another log's signing key copied over this one's: the journal is sound,
