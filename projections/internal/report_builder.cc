@@ -377,6 +377,30 @@ bool ReportBuilder::CanApproveAt(const std::string& officer_id, absl::Time t) co
   return delegated;
 }
 
+std::optional<Seen> ReportBuilder::DelegationNotHonouredAt(const std::string& officer_id,
+                                                           absl::Time t) const {
+  if (CanApproveAt(officer_id, t)) return std::nullopt;
+  auto it = registry_->officers.find(officer_id);
+  if (it == registry_->officers.end()) return std::nullopt;
+  std::optional<CouncilRegistry::Change> in_force;
+  for (const auto& [when, granted] : it->second.delegations) {
+    if (when.at > t) break;
+    if (granted) {
+      in_force = when;
+    } else {
+      in_force.reset();
+    }
+  }
+  // (Not agreed at `t`, so whoever gave the one in force could not give it.)
+  if (!in_force) return std::nullopt;
+  auto officer = indexes_.officer_by_id.find(officer_id);
+  if (officer == indexes_.officer_by_id.end()) return std::nullopt;
+  for (const Seen& s : Facts(*officer->second, v1::Payload::kApprovalDelegated)) {
+    if (s.position == in_force->position) return s;
+  }
+  return std::nullopt;
+}
+
 std::optional<Seen> ReportBuilder::PreElectionPeriodAt(absl::Time t) const {
   ReadCouncilAt(t);
   for (const auto& [period, declared] : registry_->elections) {

@@ -300,6 +300,10 @@ class ReportBuilder {
   // Head of Paid Service, Monitoring Officer, or a delegate of the Head of
   // Paid Service at `t` (Harrow 5.1; Harlow 15.3).
   bool CanApproveAt(const std::string& officer_id, absl::Time t) const;
+  // When `officer_id` cannot approve at `t` although a delegation to them
+  // was in force then: that delegation, given by someone who was not the
+  // Head of Paid Service (Harlow 15.3: only they delegate).
+  std::optional<Seen> DelegationNotHonouredAt(const std::string& officer_id, absl::Time t) const;
   // The pre-election period declaration covering `t`, if any.
   std::optional<Seen> PreElectionPeriodAt(absl::Time t) const;
   // The briefing case of a briefing or offer id.

@@ -3,7 +3,7 @@
 // demo::GenerateCouncil's events (planted breaches, events missing, events
 // recorded up to 300 places late), recorded with corrections that move,
 // replace or withdraw facts, councillors changing group, officers changing
-// role, delegations revoked, pre-election periods declared late, and the
+// role, delegations given (by anyone) and revoked, pre-election periods declared late, and the
 // server's records of reads along the way.
 #ifndef EVENHAND_TESTS_PROJECTIONS_GENERATED_HISTORY_H_
 #define EVENHAND_TESTS_PROJECTIONS_GENERATED_HISTORY_H_
@@ -207,7 +207,7 @@ class History {
     const std::string member = members_[Pick(0, static_cast<int>(members_.size()) - 1)];
     const std::string officer = officers_[Pick(0, static_cast<int>(officers_.size()) - 1)];
     const std::string group = groups_[Pick(0, static_cast<int>(groups_.size()) - 1)];
-    switch (Pick(0, 5)) {
+    switch (Pick(0, 6)) {
       case 0: {
         v1::Event e = Next(absl::StrCat("member-", member), when);
         e.mutable_payload()->mutable_member_left_group()->set_member_id(member);
@@ -257,6 +257,16 @@ class History {
         r->set_name(absl::StrCat("Renamed ", officer));
         r->set_role(v1::DIRECTOR);
         r->set_director_officer_id(officers_.back());
+        Record(std::move(e));
+        break;
+      }
+      case 6: {
+        // A delegation, by any officer: only the Head of Paid Service's
+        // counts, and one that does not is cited by the findings it bears on.
+        v1::Event e = Next(absl::StrCat("officer-", officer), when);
+        auto* d = e.mutable_payload()->mutable_approval_delegated();
+        d->set_delegate_officer_id(officer);
+        d->set_delegated_by_officer_id(officers_[Pick(0, static_cast<int>(officers_.size()) - 1)]);
         Record(std::move(e));
         break;
       }

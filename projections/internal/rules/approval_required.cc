@@ -85,33 +85,51 @@ Agreement AgreementFor(const ReportBuilder& b, const Case& briefing, const std::
 }
 
 // Why it had no agreement, as a finding says it (after the act).
+// `own_approver` is the approval an attendance names (at `own_at`). A
+// delegation in force that did not count (not the Head of Paid Service's
+// to give) is said, and added to `evidence`: otherwise the finding reads as
+// if the record of it were overlooked.
 std::string WhyNot(const ReportBuilder& b, const Agreement& agreement,
-                   const std::string& own_approver) {
-  const std::string own =
-      own_approver.empty() ? std::string()
-                           : absl::StrCat(", and with the agreement only of ",
-                                          b.OfficerName(own_approver), ", who could not give it");
+                   const std::string& own_approver, absl::Time own_at,
+                   std::vector<Seen>* evidence) {
+  const auto not_honoured = [&](const std::string& officer, absl::Time at) -> std::string {
+    std::optional<Seen> d = b.DelegationNotHonouredAt(officer, at);
+    if (!d) return "";
+    evidence->push_back(*d);
+    return absl::StrCat(" (the delegation to them recorded on ", b.Date(d->at), " was given by ",
+                        b.OfficerName(d->payload->approval_delegated().delegated_by_officer_id()),
+                        ", who was not the Head of Paid Service, who alone may delegate it)");
+  };
+  const auto own = [&]() -> std::string {
+    if (own_approver.empty()) return "";
+    return absl::StrCat(", and with the agreement only of ", b.OfficerName(own_approver),
+                        ", who could not give it", not_honoured(own_approver, own_at));
+  };
   if (agreement.for_others) {
     return absl::StrCat(
         ", although the briefing's approval by ",
         b.OfficerName(agreement.for_others->payload->briefing_approved().approved_by_officer_id()),
-        " named other officers to give it", own);
+        " named other officers to give it", own());
   }
   if (agreement.declined) {
     return absl::StrCat(
         ", although ",
         b.OfficerName(agreement.declined->payload->briefing_declined().declined_by_officer_id()),
-        " had declined the briefing on ", b.Date(agreement.declined->at), own);
+        " had declined the briefing on ", b.Date(agreement.declined->at), own());
   }
-  const std::string approver =
-      !own_approver.empty() ? own_approver
-      : agreement.tried.empty()
-          ? std::string()
-          : agreement.tried.front().payload->briefing_approved().approved_by_officer_id();
-  if (approver.empty()) return " although nobody agreed it beforehand";
+  if (!own_approver.empty()) {
+    return absl::StrCat(" with the agreement only of ", b.OfficerName(own_approver),
+                        ", who was neither the Head of Paid Service nor the Monitoring Officer "
+                        "nor a delegate of the Head of Paid Service at the time",
+                        not_honoured(own_approver, own_at));
+  }
+  if (agreement.tried.empty()) return " although nobody agreed it beforehand";
+  const Seen& tried = agreement.tried.front();
+  const std::string& approver = tried.payload->briefing_approved().approved_by_officer_id();
   return absl::StrCat(" with the agreement only of ", b.OfficerName(approver),
                       ", who was neither the Head of Paid Service nor the Monitoring Officer nor "
-                      "a delegate of the Head of Paid Service at the time");
+                      "a delegate of the Head of Paid Service at the time",
+                      not_honoured(approver, tried.at));
 }
 
 void Check(ReportBuilder& b) {
@@ -174,17 +192,18 @@ void Check(ReportBuilder& b) {
                                  afterwards->payload->briefing_approved().approved_by_officer_id()),
                              " on ", b.Date(afterwards->at), ".")
                        : std::string();
+        const std::string why_not = WhyNot(b, agreement, "", d.at, &evidence);
         std::vector<std::string> names;
         for (const std::string& officer : unagreed) names.push_back(b.OfficerName(officer));
-        b.AddFinding("approval-required", v.group(), c.stream_id(), d.at,
-                     absl::StrCat("The briefing of ", b.GroupName(v.group()), " on ", v.subject(),
-                                  " on ", b.Date(d.at),
-                                  agreement.for_others ? absl::StrCat(" was given by ",
-                                                                      absl::StrJoin(names, " and "))
-                                                       : std::string(" went ahead"),
-                                  WhyNot(b, agreement, ""), ".", after_text,
-                                  SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
-                     evidence);
+        b.AddFinding(
+            "approval-required", v.group(), c.stream_id(), d.at,
+            absl::StrCat(
+                "The briefing of ", b.GroupName(v.group()), " on ", v.subject(), " on ",
+                b.Date(d.at),
+                agreement.for_others ? absl::StrCat(" was given by ", absl::StrJoin(names, " and "))
+                                     : std::string(" went ahead"),
+                why_not, ".", after_text, SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
+            evidence);
       },
       [&](const Case& c, const Seen& m, const v1::OfficerAttendedGroupMeeting& a) {
         if (!a.approved_by_officer_id().empty() &&
@@ -214,10 +233,11 @@ void Check(ReportBuilder& b) {
         if (agreement.declined) evidence.push_back(*agreement.declined);
         evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
         evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
+        const std::string why_not =
+            WhyNot(b, agreement, a.approved_by_officer_id(), m.at, &evidence);
         b.AddFinding("approval-required", a.group_id(), c.stream_id(), m.at,
                      absl::StrCat(b.OfficerName(a.officer_id()), " attended a meeting of ",
-                                  b.GroupName(a.group_id()), " on ", b.Date(m.at),
-                                  WhyNot(b, agreement, a.approved_by_officer_id()), ".",
+                                  b.GroupName(a.group_id()), " on ", b.Date(m.at), why_not, ".",
                                   SayWithdrawn(b, withdrawn, "An approval", "Approvals")),
                      evidence);
       });

@@ -6,7 +6,9 @@
 namespace evenhand::projections::rule_tests {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 TEST(ApprovalRequiredTest, BriefingWithoutAnyAgreementIsAFinding) {
@@ -55,6 +57,43 @@ TEST(ApprovalRequiredTest, ApprovalAfterTheDelegationWasRevokedIsAFinding) {
   s.Approve(At(2026, 2, 3), "B-1", "dir");
   s.Deliver(At(2026, 2, 9), "B-1");
   EXPECT_THAT(s.Findings("approval-required", At(2026, 3, 1)), SizeIs(1));
+}
+
+// Only the Head of Paid Service delegates (Harlow 15.3): a delegation
+// recorded by the Monitoring Officer does not count, and the finding says
+// so and cites it (it was left out: the finding read as if the record of a
+// delegation had been overlooked).
+TEST(ApprovalRequiredTest, ADelegationNotGivenByTheHeadOfPaidServiceIsNamedAsNotCounting) {
+  CouncilScenario s;
+  const uint64_t delegation = s.Delegate(At(2026, 1, 5), "dir", "mo");
+  const uint64_t request = s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  const uint64_t approval = s.Approve(At(2026, 2, 3), "B-1", "dir");
+  const uint64_t delivered = s.Deliver(At(2026, 2, 9), "B-1");
+  const uint64_t attended = s.Attend(At(2026, 2, 10), "M-1", "labour", "hos", "dir");
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(2));
+  const std::string said =
+      "(the delegation to them recorded on 5 Jan 2026 was given by Monitoring Officer, who was "
+      "not the Head of Paid Service, who alone may delegate it)";
+  std::map<std::string, const v1::Finding*> by_group;
+  for (const v1::Finding& finding : f) by_group[finding.group_id()] = &finding;
+  ASSERT_EQ(by_group.count("green"), 1u);
+  ASSERT_EQ(by_group.count("labour"), 1u);
+  EXPECT_THAT(Evidence(*by_group["green"]), ElementsAre(delegation, request, approval, delivered));
+  EXPECT_THAT(by_group["green"]->explanation(),
+              AllOf(HasSubstr("with the agreement only of Director of Place, who was neither"),
+                    HasSubstr(said)));
+  EXPECT_THAT(Evidence(*by_group["labour"]), ElementsAre(delegation, attended));
+  EXPECT_THAT(by_group["labour"]->explanation(), HasSubstr(said));
+
+  // Revoked before: nothing in force, nothing said of it.
+  s.Revoke(At(2026, 1, 20), "dir", "mo");
+  f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(2));
+  for (const v1::Finding& finding : f) {
+    EXPECT_THAT(finding.explanation(), Not(HasSubstr("the delegation to them")));
+    EXPECT_THAT(Evidence(finding), Not(Contains(delegation)));
+  }
 }
 
 TEST(ApprovalRequiredTest, AttendanceAtAGroupMeetingNeedsAgreementButNotForThePoliticalAssistant) {
