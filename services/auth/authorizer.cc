@@ -414,6 +414,7 @@ absl::StatusOr<Identity> Authorizer::AuthenticateWith(const Policy& policy_ref,
                 p.token_subjects().end();
       if (is && by_name == nullptr) by_name = &p;
       for (const std::string& g : claims.groups) {
+        if (g.empty()) continue;  // (refused in the configuration too)
         is |= std::find(p.token_groups().begin(), p.token_groups().end(), g) !=
               p.token_groups().end();
       }

@@ -90,6 +90,27 @@ absl::Status CheckSecurityConfig(const v1::SecurityConfig& config) {
                          Quoted(it->second), " already; a certificate must be one principal's"));
       }
     }
+    // An empty value would match a token whose claim is empty (found from
+    // outside: `"groups": ""` signed in as an auditor).
+    for (const auto* values : {&p.token_subjects(), &p.token_groups()}) {
+      for (const std::string& v : *values) {
+        if (absl::StripAsciiWhitespace(v).empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              where,
+              values == &p.token_subjects() ? ".tokenSubjects: " : ".tokenGroups: ", Quoted(v),
+              " is not a value a token can be told apart by (it would match tokens "
+              "whose claim is empty); list the identity provider's value"));
+        }
+      }
+    }
+    // The local principal's access record is its own (local mode's reads).
+    if (const std::string local = config.local().name().empty() ? "local" : config.local().name();
+        p.name() == local) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ".name: ", Quoted(p.name()),
+          " is the local principal's name (security.local.name): its reads would be recorded in "
+          "one access stream with those made in local mode; choose another name"));
+    }
     for (const std::string& subject : p.token_subjects()) {
       auto [it, fresh] = subjects.emplace(subject, p.name());
       if (!fresh && it->second != p.name()) {

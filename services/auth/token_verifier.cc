@@ -249,10 +249,21 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(std::string_view token, absl::
         "(RFC 7515 4.1.11)");
   }
   const std::string kid = StringField(*header, "kid");
+  // Without a kid, the one key of its algorithm, if there is only one
+  // (found from outside: refused although the JWKS held one RS256 key,
+  // beside an ES256 one).
   const Key* key = nullptr;
+  size_t of_alg = 0;
   for (const Key& k : keys_) {
     if (k.alg != alg) continue;
-    if (!kid.empty() ? k.kid == kid : keys_.size() == 1) key = &k;
+    ++of_alg;
+    if (kid.empty() || k.kid == kid) key = &k;
+  }
+  if (kid.empty() && of_alg > 1) {
+    return Refused(
+        absl::StrCat("its header names no key (kid), and the identity provider's JWKS "
+                     "holds ",
+                     of_alg, " ", alg, " keys: the token must say which signed it"));
   }
   if (key == nullptr) {
     if (unknown_key != nullptr) *unknown_key = true;

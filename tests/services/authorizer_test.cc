@@ -295,6 +295,20 @@ TEST(AuthorizerTest, SettingsThatWouldBlurWhoIsWhoAreRefused) {
                 "eventTypes": ["WrittenQueryReceived", "BriefingRequestd"],
                 "streamKinds": ["*"]}]})",
             "unknown event type \"BriefingRequestd\"; did you mean \"BriefingRequested\"?"},
+           // An empty token group or subject would match a token whose
+           // claim is empty (found from outside: "groups": "" was an
+           // auditor).
+           {R"({"principals": [{"name": "p", "tokenGroups": [""], "roles": ["auditor"]}]})",
+            ".tokenGroups: \"\" is not a value a token can be told apart by"},
+           {R"({"principals": [{"name": "p", "tokenSubjects": [" "], "roles": ["auditor"]}]})",
+            ".tokenSubjects: \" \" is not a value a token can be told apart by"},
+           // The local principal's access stream is its own.
+           {R"({"principals": [{"name": "local", "certificateNames": ["l.demo"],
+                "roles": ["auditor"]}]})",
+            "\"local\" is the local principal's name (security.local.name)"},
+           {R"({"local": {"name": "desk"}, "principals": [{"name": "desk",
+                "certificateNames": ["d.demo"], "roles": ["auditor"]}]})",
+            "\"desk\" is the local principal's name"},
        }) {
     auto a = Authorizer::Create(Config(json), /*local_mode=*/false);
     EXPECT_THAT(a.status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(expected)))
