@@ -9,7 +9,7 @@
 namespace evenhand::projections::internal {
 void AccessTotals::Add(const v1::AccessRecorded& a, int64_t at_nanos, uint64_t position) {
   if (absl::StartsWith(a.outcome(), "denied")) {
-    ++denied;
+    denied += static_cast<uint32_t>(1 + a.refusals_not_recorded());
   } else if (a.outcome() != "completed" && a.outcome() != "cancelled") {
     // "allowed" (a unary read) or "opened" (a stream read starting);
     // "completed" (or "cancelled", the client ended it first) adds the

@@ -1,6 +1,7 @@
 #include "services/auth/call_gate.h"
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -24,13 +25,21 @@
 namespace evenhand::services::auth {
 namespace {
 
+// An append's request on its record (its payloads dropped): cut here. A
+// refusal's reason: one line, cut here.
 constexpr size_t kMaxRequestText = 2000;
+// Any other request (a read) is on its record whole, up to this; one whose
+// text is longer is refused, so that nothing asked for is left off the
+// record (found from outside: a filter padded past 2,000 bytes with
+// prefixes that matched nothing hid what was read).
+constexpr size_t kMaxReadText = 16384;
 
-// A caller without a role: how often one of its refusals is recorded, and
-// how many such callers are remembered (then those not seen for a minute are
-// forgotten, or all if that is not enough).
-constexpr absl::Duration kRolelessRecordEvery = absl::Minutes(1);
-constexpr size_t kMaxRolelessKept = 100000;
+// Refusals on the record (RefusalThrottle): one alike a minute, and at most
+// kRefusalsPerMinute a minute of one principal (one, of a caller without a
+// role); how many principals are remembered.
+constexpr absl::Duration kRefusalRecordEvery = absl::Minutes(1);
+constexpr size_t kRefusalsPerMinute = 60;
+constexpr size_t kMaxRefusalsKept = 100000;
 
 // Drops every event payload in `m` (a refused append's events), keeping
 // each event's envelope and, if it names none, its payload's type. What a
@@ -93,26 +102,68 @@ bool HoldsPayloads(const google::protobuf::Descriptor* d) {
   return holds;
 }
 
-// The request as its access record shows it: text on one line, cut short,
-// and without event payloads (DropPayloads).
-std::string Describe(const google::protobuf::Message& request) {
+// The request as its access record shows it: text on one line, without
+// event payloads (DropPayloads) and cut at kMaxRequestText for an append;
+// any other request whole up to kMaxReadText (`whole`, if given, says
+// whether it was).
+std::string Describe(const google::protobuf::Message& request, bool* whole = nullptr) {
   std::unique_ptr<google::protobuf::Message> copy;
   const google::protobuf::Message* shown = &request;
-  if (HoldsPayloads(request.GetDescriptor())) {
+  const bool append = HoldsPayloads(request.GetDescriptor());
+  if (append) {
     copy.reset(request.New());
     copy->CopyFrom(request);
     DropPayloads(copy.get());
     shown = copy.get();
   }
+  const size_t limit = append ? kMaxRequestText : kMaxReadText;
   std::string text;
   google::protobuf::TextFormat::Printer printer;
   printer.SetSingleLineMode(true);
-  // A string field of many megabytes is printed cut, not printed then cut.
-  printer.SetTruncateStringFieldLongerThan(256);
+  // A string field of many megabytes is printed cut, not printed then cut
+  // (a read's cut field makes its text longer than the limit).
+  printer.SetTruncateStringFieldLongerThan(append ? 256 : kMaxReadText);
   printer.PrintToString(*shown, &text);
-  if (text.size() > kMaxRequestText) text = text.substr(0, kMaxRequestText) + "...";
+  if (whole != nullptr) *whole = text.size() <= limit;
+  if (text.size() > limit) text = text.substr(0, limit) + "...";
   while (!text.empty() && text.back() == ' ') text.pop_back();
   return text.empty() ? std::string("(everything)") : text;
+}
+
+// Why a read's request cannot be put on its record whole, if it cannot.
+// Printed only when its bytes could make that much text (each byte prints
+// as at most about eight characters, with its field's name).
+std::optional<absl::Status> TooLongToRecord(const google::protobuf::Message& request) {
+  if (request.ByteSizeLong() * 10 <= kMaxReadText || HoldsPayloads(request.GetDescriptor())) {
+    return std::nullopt;
+  }
+  bool whole = true;
+  const size_t size = Describe(request, &whole).size();
+  if (whole) return std::nullopt;
+  // The field that makes it long, to name.
+  std::unique_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  const google::protobuf::Reflection* r = copy->GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(*copy, &fields);
+  std::string longest = "request";
+  size_t most = 0;
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    std::unique_ptr<google::protobuf::Message> alone(request.New());
+    r->SwapFields(copy.get(), alone.get(), {f});
+    const size_t bytes = alone->ByteSizeLong();
+    if (bytes > most) {
+      most = bytes;
+      longest = f->name();
+    }
+  }
+  return InvalidFieldError(
+      longest,
+      absl::StrCat("the request is too long to put on the record whole (at least ", size,
+                   " bytes of text, over the ", kMaxReadText,
+                   " an access record holds): every read is on the record with everything it "
+                   "asked for; ask with fewer or shorter values"),
+      "REQUEST_TOO_LONG_TO_RECORD");
 }
 
 // The caller's "x-request-id" (if it is a sensible token), else a new one.
@@ -151,7 +202,12 @@ void Denied(const absl::Status& status) {
 
 CallGate::CallGate(Authorizer* authorizer, storage::EventStore* store,
                    std::function<absl::Time()> clock)
-    : authorizer_(authorizer), store_(store), clock_(std::move(clock)), standing_(clock_) {
+    : authorizer_(authorizer),
+      store_(store),
+      clock_(std::move(clock)),
+      refusals_(kRefusalRecordEvery, kRefusalsPerMinute, kMaxRefusalsKept),
+      roleless_refusals_(kRefusalRecordEvery, 1, kMaxRefusalsKept),
+      standing_(clock_) {
   // Shown as 0 before the first refusal, so that a rate can be taken.
   for (absl::StatusCode code : {absl::StatusCode::kUnauthenticated,
                                 absl::StatusCode::kPermissionDenied}) {
@@ -188,43 +244,12 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
     return identity.status();
   }
   absl::StatusOr<Grant>& grant = decision.grant;
-  if (!grant.ok() && !identity->listed && !identity->local) {
-    // A caller without a role: its first refusal a minute on the record.
-    const absl::Time now = clock_();
-    bool record = true;
-    {
-      absl::MutexLock lock(&mu_);
-      if (roleless_recorded_.size() >= kMaxRolelessKept) {
-        absl::erase_if(roleless_recorded_,
-                       [&](const auto& e) { return now - e.second >= kRolelessRecordEvery; });
-        if (roleless_recorded_.size() >= kMaxRolelessKept) roleless_recorded_.clear();
-      }
-      auto [it, inserted] = roleless_recorded_.try_emplace(identity->principal, now);
-      if (!inserted && now - it->second < kRolelessRecordEvery) {
-        record = false;
-      } else {
-        it->second = now;
-      }
-    }
-    if (!record) {
-      Denied(grant.status());
-      logging::Repeated(logging::Severity::kWarning, "auth",
-                        absl::StrCat("roleless ", identity->principal),
-                        absl::StrCat("refused ", method, " to ", identity->principal,
-                                     ", which has no role (not recorded: its first refusal "
-                                     "a minute is): ",
-                                     grant.status().message()));
-      return grant;
-    }
+  if (grant.ok() && grant->recorded) {
+    if (std::optional<absl::Status> too_long = TooLongToRecord(request)) grant = *too_long;
   }
   if (!grant.ok()) {
-    Denied(grant.status());
-    // Every refusal is on the record too (best effort: it is refused anyway).
-    absl::Status recorded =
-        Append(*identity, method, request, 0, absl::StrCat("denied: ", grant.status().message()));
-    if (!recorded.ok()) {
-      logging::Error("auth", absl::StrCat("a refusal could not be recorded: ", recorded.message()));
-    }
+    const bool roleless = !identity->listed && !identity->local;
+    Refused(*identity, roleless, method, request, grant.status());
   }
   return grant;
 }
@@ -241,11 +266,37 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> CallGate::Hold(
 
 void CallGate::Refused(const Grant& grant, absl::string_view method,
                        const google::protobuf::Message& request, const absl::Status& why) {
-  // As any other refusal of a caller who authenticated: counted, and on
-  // the record (best effort: it is refused anyway).
+  // As any other refusal of a caller who authenticated.
+  Refused(grant.identity, /*roleless=*/false, method, request, why);
+}
+
+void CallGate::Refused(const Identity& identity, bool roleless, absl::string_view method,
+                       const google::protobuf::Message& request, const absl::Status& why) {
   Denied(why);
+  // Refusals alike at most once a minute on the record, with how many were
+  // passed over; for a caller without a role, any refusal.
+  // (A message is cut to a length no two refusals alike differ beyond.)
+  const std::string kind = roleless
+                               ? std::string()
+                               : absl::StrCat(method, "\n", absl::StatusCodeToString(why.code()),
+                                              "\n", why.message().substr(0, 512));
+  std::optional<RefusalThrottle::PassedOver> passed =
+      (roleless ? roleless_refusals_ : refusals_).Take(identity.principal, kind, clock_());
+  if (!passed.has_value()) {
+    logging::Repeated(
+        logging::Severity::kWarning, "auth", absl::StrCat("refusals ", identity.principal),
+        absl::StrCat("refused ", method, " to ", identity.principal,
+                     roleless ? ", which has no role (not recorded: its first refusal a minute "
+                                "is, with a count of the others): "
+                              : " (not recorded: one refused alike was in the last minute, or "
+                                "its refusals this minute were many; the next recorded says "
+                                "how many were not): ",
+                     why.message()));
+    return;
+  }
+  // Best effort: it is refused anyway.
   absl::Status recorded =
-      Append(grant.identity, method, request, 0, absl::StrCat("denied: ", why.message()));
+      Append(identity, method, request, 0, absl::StrCat("denied: ", why.message()), passed->count);
   if (!recorded.ok()) {
     logging::Error("auth", absl::StrCat("a refusal could not be recorded: ", recorded.message()));
   }
@@ -292,7 +343,7 @@ void CallGate::RecordEnd(const Grant& grant, absl::string_view method,
 
 absl::Status CallGate::Append(const Identity& identity, absl::string_view method,
                               const google::protobuf::Message& request, uint64_t events_returned,
-                              absl::string_view outcome) {
+                              absl::string_view outcome, uint64_t refusals_not_recorded) {
   v1::Event e;
   e.set_event_id(NewUuid());
   e.set_type("AccessRecorded");
@@ -308,6 +359,7 @@ absl::Status CallGate::Append(const Identity& identity, absl::string_view method
   // A refusal's reason may quote what the caller sent: one bounded line.
   a->set_outcome(OneLine(outcome, kMaxRequestText));
   for (const std::string& r : identity.roles) a->add_roles(r);
+  a->set_refusals_not_recorded(refusals_not_recorded);
   std::vector<v1::Event> events;
   events.push_back(std::move(e));
   return store_->AppendRecord(AccessStreamOf(identity.principal), std::move(events)).status();

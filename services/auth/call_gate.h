@@ -13,12 +13,18 @@
 // Hold keeps a stream's grant standing while it reads; Reconsider
 // withdraws the grants a reloaded configuration no longer gives.
 //
-// A refusal of a caller who authenticated is on the record too, but for a
-// caller no principal names (a certificate of the council's CA that no
-// principal lists, a person whose token maps to no role): anyone the council's
-// CA or identity provider knows could call in a loop, and the log keeps
-// every record forever, so such a caller's refusals are recorded at most once
-// a minute each, the rest logged (a few lines a minute) and counted.
+// A refusal of a caller who authenticated is on the record too, but a
+// caller can be refused in a loop and the log keeps every record forever:
+// a refusal alike one recorded in the last minute (the same principal,
+// method, status and message) is not recorded, nor any once a principal has
+// had 60 recorded in the minute (for a caller no principal names, a
+// certificate of the council's CA that no principal lists or a person whose
+// token maps to no role: one a minute). Those are logged (a few lines a
+// minute) and counted, and the principal's next recorded refusal says how
+// many were not recorded (RefusalThrottle).
+//
+// A read's request is on its record whole: one too long to be (over 16 KiB
+// of text) is refused INVALID_ARGUMENT, REQUEST_TOO_LONG_TO_RECORD.
 //
 // Record puts an allowed read on the record: an AccessRecorded event in
 // stream "access-<principal>", appended and made durable before the read
@@ -40,6 +46,7 @@
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 #include "services/auth/authorizer.h"
+#include "services/auth/refusal_throttle.h"
 #include "services/auth/standing_grants.h"
 #include "storage/event_store.h"
 
@@ -107,15 +114,21 @@ class CallGate {
  private:
   absl::Status Append(const Identity& identity, absl::string_view method,
                       const google::protobuf::Message& request, uint64_t events_returned,
-                      absl::string_view outcome);
+                      absl::string_view outcome, uint64_t refusals_not_recorded = 0);
+  // A refusal of `identity` (`roleless`: no principal names it): counted,
+  // and on the record unless one alike was recorded in the last minute.
+  void Refused(const Identity& identity, bool roleless, absl::string_view method,
+               const google::protobuf::Message& request, const absl::Status& why);
 
   Authorizer* const authorizer_;
   storage::EventStore* const store_;
   const std::function<absl::Time()> clock_;
   absl::Mutex mu_;
   absl::flat_hash_set<const grpc::ServerContextBase*> admitted_ ABSL_GUARDED_BY(mu_);
-  // Callers without a role: when a refusal of each was last recorded.
-  absl::flat_hash_map<std::string, absl::Time> roleless_recorded_ ABSL_GUARDED_BY(mu_);
+  // Which refusals go on the record: of principals, and of callers
+  // without a role.
+  RefusalThrottle refusals_;
+  RefusalThrottle roleless_refusals_;
   StandingGrants standing_;
 };
 

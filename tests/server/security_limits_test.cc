@@ -3,10 +3,61 @@
 // covered by a checkpoint, per-principal limits on subscriptions and
 // exports, a read refused when its record cannot be written, and backups
 // kept to admins and to the backup folder.
+#include "base/error_details.h"
 #include "tests/server/security_fixture.h"
 
 namespace evenhand::security_testing {
 namespace {
+
+// A read's request is on its record whole: prefixes that match nothing
+// no longer push what it asked for out of the record (found from outside:
+// the record was cut at 2,000 bytes, and a replay padded past them was
+// recorded without its filter). One too long to record is refused.
+TEST_F(SecurityTest, AReadsRequestIsOnItsRecordWholeOrTheReadIsRefused) {
+  v1::ReplayRequest padded;
+  for (int i = 0; i < 63; ++i) {
+    padded.mutable_filter()->add_stream_prefixes(absl::StrCat("zz", i, "-", std::string(25, 'q')));
+  }
+  padded.mutable_filter()->add_stream_prefixes(LabourBriefing());
+  const std::string who = "auditor";
+  const size_t before = AccessRecords(who).size();
+  absl::Status s = Audit(As(who)).Replay(
+      padded, [](const v1::AuditedEvent&) { return true; }, [](uint64_t, uint64_t) {});
+  EXPECT_TRUE(s.ok()) << s;
+  std::vector<v1::RecordedEvent> records = AccessRecords(who);
+  bool whole = false;
+  for (size_t i = before; i < records.size(); ++i) {
+    const auto& a = records[i].event().payload().access_recorded();
+    // (AccessRecords' own replays ask for one stream.)
+    if (a.method() != "evenhand.v1.Audit/Replay" || a.request().size() < 2000) continue;
+    whole |= absl::StrContains(a.request(), absl::StrCat("stream_prefixes: \"", LabourBriefing()));
+  }
+  EXPECT_TRUE(whole) << "the replay's record lacks what it asked for";
+
+  // Past what a record holds whole: refused, naming the field, and the
+  // refusal is on the record.
+  v1::ReplayRequest too_long;
+  for (int i = 0; i < 40; ++i) {
+    too_long.mutable_filter()->add_stream_prefixes(absl::StrCat(i, std::string(500, 'p')));
+  }
+  const size_t before_refusal = AccessRecords(who).size();
+  s = Audit(As(who)).Replay(
+      too_long, [](const v1::AuditedEvent&) { return true; }, [](uint64_t, uint64_t) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::AllOf(::testing::StartsWith("filter: the request is too long to put on "
+                                                     "the record whole"),
+                               ::testing::HasSubstr("over the 16384 an access record holds")));
+  EXPECT_EQ(ReasonOf(s), "REQUEST_TOO_LONG_TO_RECORD");
+  records = AccessRecords(who);
+  bool refused = false;
+  for (size_t i = before_refusal; i < records.size(); ++i) {
+    const auto& a = records[i].event().payload().access_recorded();
+    refused |= a.method() == "evenhand.v1.Audit/Replay" &&
+               absl::StartsWith(a.outcome(), "denied: filter: the request is too long");
+  }
+  EXPECT_TRUE(refused);
+}
 
 TEST_F(SecurityTest, EachAuditedReadIsInTheLogCoveredByACheckpoint) {
   v1::ReplayRequest request;

@@ -530,6 +530,23 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
          EXPECT_EQ(a_status.error_code(), grpc::StatusCode::INTERNAL) << a_status.error_message();
          return b_status;
        }},
+      {grpc::StatusCode::INVALID_ARGUMENT,
+       "a read too long to put on the record whole",
+       "REQUEST_TOO_LONG_TO_RECORD",
+       {"filter: the request is too long to put on the record whole",
+        "over the 16384 an access record holds", "ask with fewer or shorter values"},
+       nullptr,
+       // (Reads on the record, as a server has them.)
+       [](server::ServerOptions& o) {
+         o.config.mutable_security()->mutable_local()->set_do_not_record_reads(false);
+       },
+       [&] {
+         v1::SubscribeRequest request;
+         for (int i = 0; i < 40; ++i) {
+           request.mutable_filter()->add_stream_prefixes(absl::StrCat(i, std::string(500, 'p')));
+         }
+         return Subscribe(request);
+       }},
       {grpc::StatusCode::OUT_OF_RANGE,
        "Subscribe from beyond the end of the log",
        "BEYOND_END_OF_LOG",
@@ -645,7 +662,7 @@ TEST_F(ErrorsTableTest, EveryRowOfTheReadmesErrorTable) {
     if (!fold_release->HasBeenNotified()) fold_release->Notify();
     StopServer();
   }
-  EXPECT_EQ(n, 33);
+  EXPECT_EQ(n, 34);
 }
 
 // A program that never reads the message: the code, the reason, the

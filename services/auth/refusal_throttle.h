@@ -1,0 +1,67 @@
+// RefusalThrottle: which refusals go on the record. The log keeps every
+// record forever, and a caller can be refused in a loop; a refusal reads
+// nothing, so recording each one would let any authenticated caller grow the
+// log at its own pace (an outside probe: a monitoring certificate refused
+// 2,365 times a second, 1.4 MB a second of records). So, per principal:
+//   - a refusal alike one recorded in the last `every` (the same `kind`:
+//     for a caller with a role, its method, status and message) is not
+//     recorded;
+//   - nor is any once `per_every` were recorded in the current `every`;
+//   - the next one recorded says how many of the principal's refusals were
+//     passed over since its last recorded one.
+// It knows principals, kinds and times, not what a refusal is.
+//
+// At most `max_kept` principals (and kinds) are remembered: past that,
+// those not seen for `every` are forgotten, or all if that is not enough
+// (a forgotten principal's next refusal is recorded, with no count).
+//
+// Thread-safe.
+#ifndef EVENHAND_SERVICES_AUTH_REFUSAL_THROTTLE_H_
+#define EVENHAND_SERVICES_AUTH_REFUSAL_THROTTLE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace evenhand::services::auth {
+
+class RefusalThrottle {
+ public:
+  RefusalThrottle(absl::Duration every, size_t per_every, size_t max_kept)
+      : every_(every), per_every_(per_every), max_kept_(max_kept) {}
+
+  // A refusal of `principal`, of `kind`, at `now`: nullopt if it is not to
+  // be recorded (counted instead), else how many of the principal's were
+  // passed over since its last recorded one, and when that was (`now` for
+  // its first).
+  struct PassedOver {
+    uint64_t count = 0;
+    absl::Time since;
+  };
+  std::optional<PassedOver> Take(const std::string& principal, const std::string& kind,
+                                 absl::Time now);
+
+ private:
+  struct Principal {
+    absl::Time last_recorded;
+    absl::Time window_start;
+    size_t recorded_in_window = 0;
+    uint64_t passed_over = 0;
+    absl::flat_hash_map<std::string, absl::Time> kinds;  // when each was last recorded
+  };
+  const absl::Duration every_;
+  const size_t per_every_;
+  const size_t max_kept_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Principal> principals_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace evenhand::services::auth
+
+#endif  // EVENHAND_SERVICES_AUTH_REFUSAL_THROTTLE_H_

@@ -1,0 +1,73 @@
+// RefusalThrottle (services/auth/refusal_throttle.h): which refusals go on
+// the record, with a clock the test moves.
+#include "services/auth/refusal_throttle.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace evenhand::services::auth {
+namespace {
+
+const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
+
+TEST(RefusalThrottleTest, ARefusalAlikeIsRecordedOnceAMinuteAndTheNextSaysHowManyWereNot) {
+  RefusalThrottle throttle(absl::Minutes(1), 60, 1000);
+  auto first = throttle.Take("p", "GetStatus denied", kStart);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->count, 0u);
+  for (int i = 1; i <= 100; ++i) {
+    EXPECT_FALSE(throttle.Take("p", "GetStatus denied", kStart + absl::Milliseconds(i)));
+  }
+  // Another kind of refusal is recorded at once, carrying the count.
+  auto other = throttle.Take("p", "Replay denied", kStart + absl::Seconds(1));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->count, 100u);
+  EXPECT_EQ(other->since, kStart);
+  // Another principal is its own.
+  auto q = throttle.Take("q", "GetStatus denied", kStart + absl::Seconds(2));
+  ASSERT_TRUE(q.has_value());
+  EXPECT_EQ(q->count, 0u);
+  // A minute on, the first kind again.
+  EXPECT_FALSE(throttle.Take("p", "GetStatus denied", kStart + absl::Seconds(59)));
+  auto again = throttle.Take("p", "GetStatus denied", kStart + absl::Seconds(61));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->count, 1u);
+  EXPECT_EQ(again->since, kStart + absl::Seconds(1));
+}
+
+TEST(RefusalThrottleTest, ManyDifferentRefusalsOfOnePrincipalAreBoundedPerMinute) {
+  RefusalThrottle throttle(absl::Minutes(1), 60, 1000);
+  int recorded = 0;
+  for (int i = 0; i < 500; ++i) {
+    recorded +=
+        throttle.Take("p", absl::StrCat("stream-", i), kStart + absl::Milliseconds(i)).has_value();
+  }
+  EXPECT_EQ(recorded, 60);
+  // The next minute: recorded again, with the 440 passed over.
+  auto next = throttle.Take("p", "stream-new", kStart + absl::Seconds(61));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->count, 440u);
+}
+
+TEST(RefusalThrottleTest, ACallerWithoutARoleIsRecordedOnceAMinuteWhateverItAsks) {
+  RefusalThrottle throttle(absl::Minutes(1), 1, 1000);
+  EXPECT_TRUE(throttle.Take("nobody", "", kStart).has_value());
+  EXPECT_FALSE(throttle.Take("nobody", "", kStart + absl::Seconds(30)));
+  auto next = throttle.Take("nobody", "", kStart + absl::Seconds(60));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->count, 1u);
+}
+
+TEST(RefusalThrottleTest, WhatItRemembersIsBounded) {
+  RefusalThrottle throttle(absl::Minutes(1), 60, 10);
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_TRUE(throttle.Take(absl::StrCat("p", i), "k", kStart).has_value());
+  }
+  // Forgotten (all were seen within the minute, so all went): recorded again.
+  EXPECT_TRUE(throttle.Take("p0", "k", kStart + absl::Seconds(1)).has_value());
+}
+
+}  // namespace
+}  // namespace evenhand::services::auth
