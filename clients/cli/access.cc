@@ -67,6 +67,12 @@ int RunAccess(const Context& context, const AccessFlags& flags) {
           if (absl::StartsWith(a.outcome(), "denied:")) {
             std::printf("%10s  %s\n", "", Printable(a.outcome()).c_str());
           }
+          if (a.refusals_not_recorded() > 0) {
+            std::printf(
+                "%10s  and %llu refusal(s) of this principal before it not recorded "
+                "one by one (refusals alike are recorded once a minute)\n",
+                "", static_cast<unsigned long long>(a.refusals_not_recorded()));
+          }
         }
         return true;
       },
