@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -122,6 +123,44 @@ class Connection {
 
   bool tls() const { return ssl_ != nullptr; }
 
+  // The verified client certificate's names as gRPC gives them (its DNS,
+  // e-mail, URI and IP address subject alternative names, or its common
+  // name if it has none), after the handshake.
+  std::vector<std::string> PeerNames() const {
+    std::vector<std::string> names;
+    if (ssl_ == nullptr) return names;
+    X509* peer = SSL_get1_peer_certificate(ssl_);
+    if (peer == nullptr) return names;
+    auto* sans =
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(peer, NID_subject_alt_name, nullptr, nullptr));
+    if (sans != nullptr) {
+      for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+        const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+        if (n->type == GEN_DNS || n->type == GEN_EMAIL || n->type == GEN_URI) {
+          const ASN1_IA5STRING* v = n->d.ia5;
+          names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+                             static_cast<size_t>(ASN1_STRING_length(v)));
+        } else if (n->type == GEN_IPADD) {
+          const ASN1_OCTET_STRING* ip = n->d.iPAddress;
+          char text[INET6_ADDRSTRLEN] = {};
+          const int family = ASN1_STRING_length(ip) == 4    ? AF_INET
+                             : ASN1_STRING_length(ip) == 16 ? AF_INET6
+                                                            : 0;
+          if (family != 0 && inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof(text))) {
+            names.emplace_back(text);
+          }
+        }
+      }
+    } else if (X509_NAME* subject = X509_get_subject_name(peer); subject != nullptr) {
+      char cn[256] = {};
+      const int n = X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof(cn));
+      if (n > 0) names.emplace_back(cn, static_cast<size_t>(n));
+    }
+    GENERAL_NAMES_free(sans);
+    X509_free(peer);
+    return names;
+  }
+
   // The TLS handshake (a client certificate of the CA required); true for
   // plain HTTP.
   bool Handshake(absl::Time deadline) {
@@ -228,7 +267,7 @@ std::string Handle(MetricsPoolState& s, bool head, const std::function<std::stri
 }
 
 // The answer to a request head (without its blank line).
-std::string Respond(MetricsPoolState& s, absl::string_view head_text) {
+std::string Respond(MetricsPoolState& s, absl::string_view head_text, const Connection& c) {
   absl::string_view line = head_text.substr(0, head_text.find('\n'));
   line = absl::StripSuffix(line, "\r");
   std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
@@ -255,6 +294,13 @@ std::string Respond(MetricsPoolState& s, absl::string_view head_text) {
   path = path.substr(0, path.find('?'));
   // A Range header is not honoured: the whole answer, 200, always.
   if (path == "/metrics") {
+    if (c.tls() && s.handlers.metrics_refusal) {
+      // Counts of the log's work, whose timing a group should not read
+      // (outside probe: any council certificate read them).
+      if (std::string why = s.handlers.metrics_refusal(c.PeerNames()); !why.empty()) {
+        return Answer(403, "Forbidden", kPlain, absl::StrCat(why, "\n"), head);
+      }
+    }
     return Handle(s, head, [&] {
       return Answer(200, "OK", metrics::kTextContentType, s.handlers.metrics(), head);
     });
@@ -307,7 +353,7 @@ void Serve(MetricsPoolState& s, int fd) {
     if (n <= 0) return;  // gone, failed, or too slow: no answer
     head.append(buf, static_cast<size_t>(n));
   }
-  c.WriteAll(Respond(s, absl::string_view(head).substr(0, end)), absl::Now() + kAnswerDeadline);
+  c.WriteAll(Respond(s, absl::string_view(head).substr(0, end), c), absl::Now() + kAnswerDeadline);
 }
 
 void Work(std::shared_ptr<MetricsPoolState> state) {

@@ -3,7 +3,8 @@
 //   GET /metrics  Prometheus' text exposition format (base/prometheus_text.h)
 //   GET /healthz  200 "SERVING" or 503 "NOT_SERVING: <why>", the same
 //                 answer as gRPC health (grpc.health.v1) gives
-// Anything else is 404; a method other than GET (or HEAD) is 405. The
+// Anything else is 404; a method other than GET (or HEAD) is 405; /metrics
+// for a certificate Handlers::metrics_refusal refuses, 403. The
 // listener carries no event content. It speaks what the gRPC listener
 // speaks: HTTPS with the server's certificate, and a client certificate
 // from the council's CA required, when the server has TLS; plain HTTP
@@ -47,6 +48,11 @@ class MetricsHttp {
     std::function<std::string()> metrics;
     // Whether the server is healthy, and if not why.
     std::function<std::pair<bool, std::string>()> health;
+    // Over TLS, whether a client certificate of these names (its subject
+    // alternative names, or its common name if it has none, as gRPC names
+    // it) may read /metrics: "" if so, else why not (403 Forbidden). Unset:
+    // any certificate of the CA. /healthz is anyone's with one.
+    std::function<std::string(const std::vector<std::string>& certificate_names)> metrics_refusal;
   };
 
   // Listens on "host:port" (port 0 picks one); HTTPS when `tls` is given:

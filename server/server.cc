@@ -41,6 +41,7 @@
 #include "services/audit_service.h"
 #include "services/auth/authorizer.h"
 #include "services/auth/call_gate.h"
+#include "services/auth/header_gate.h"
 #include "services/auth/withholding.h"
 #include "services/call_guard.h"
 #include "services/domain_validation.h"
@@ -384,6 +385,11 @@ absl::Status EvenHandServer::Impl::Start() {
     EH_ASSIGN_OR_RETURN(tls_files_, TlsFiles::Start(c.security().tls(),
                                                     c.data_dir() + "/tls-served"));
     credentials = tls_files_->GrpcCredentials();
+    // Callers who cannot authenticate are refused on their headers, before
+    // their requests are read (services/auth/header_gate.h). The authoriser
+    // outlives server_ (declared before it).
+    credentials->SetAuthMetadataProcessor(
+        std::make_shared<services::auth::HeaderGate>(authorizer_.get()));
   }
 
   storage::StoreOptions store_options;
@@ -629,6 +635,23 @@ absl::Status EvenHandServer::Impl::Start() {
       if (shutdown_started_) return {false, "shutting down"};
       if (problems.empty()) return {true, ""};
       return {false, absl::StrJoin(problems, "; ")};
+    };
+    // /metrics as GetStatus: for the monitoring, admin and auditor roles.
+    handlers.metrics_refusal = [this](const std::vector<std::string>& names) -> std::string {
+      services::auth::Caller caller;
+      caller.tls = true;
+      caller.certificate_names = names;
+      caller.certificate_without_name = names.empty();
+      absl::StatusOr<services::auth::Identity> identity = authorizer_->Authenticate(caller);
+      absl::Status refused = identity.status();
+      if (identity.ok()) {
+        refused =
+            authorizer_
+                ->Authorize(*identity, "evenhand.v1.EventLog/GetStatus", v1::GetStatusRequest())
+                .status();
+      }
+      if (refused.ok()) return "";
+      return absl::StrCat("/metrics is read as GetStatus is: ", refused.message());
     };
     absl::StatusOr<std::unique_ptr<MetricsHttp>> metrics =
         MetricsHttp::Start(c.metrics().listen(), std::move(handlers), tls_files_.get());

@@ -119,9 +119,15 @@ bool Identity::PublishesAs(absl::string_view system) const {
 }
 
 Caller Caller::FromContext(const grpc::ServerContextBase& context) {
-  Caller c;
-  c.peer = context.peer();
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  Caller c = FromConnection(auth.get(), context.client_metadata());
+  c.peer = context.peer();
+  return c;
+}
+
+Caller Caller::FromConnection(const grpc::AuthContext* auth,
+                              const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+  Caller c;
   if (auth != nullptr) {
     for (const auto& v : auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME)) {
       // "tls" from the server's TLS credentials (server/tls_files.h); "ssl"
@@ -157,7 +163,6 @@ Caller Caller::FromContext(const grpc::ServerContextBase& context) {
       }
     }
   }
-  const auto& metadata = context.client_metadata();
   auto [first, end] = metadata.equal_range("authorization");
   for (auto it = first; it != end; ++it) {
     if (c.authorization_headers++ == 0)

@@ -39,6 +39,7 @@
 #define EVENHAND_SERVICES_AUTH_AUTHORIZER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -138,6 +139,10 @@ struct Caller {
   std::string peer;
 
   static Caller FromContext(const grpc::ServerContextBase& context);
+  // The same from a connection's AuthContext and a call's metadata (before
+  // the call is handed to a method: services/auth/header_gate.h); no peer.
+  static Caller FromConnection(const grpc::AuthContext* auth,
+                               const std::multimap<grpc::string_ref, grpc::string_ref>& metadata);
 };
 
 // `limits` with every unset (0) field at its default: 5,000 requests a

@@ -80,6 +80,23 @@ TEST(ListenersTest, WithTlsMetricsAreHttpsForAClientCertificateOfTheCouncilsCa) 
     ASSERT_TRUE(health) << httplib::to_string(health.error());
     EXPECT_EQ(health->status, 200);
   }
+  // A group's certificate: its health, but not the log's counts, which
+  // GetStatus refuses it too (outside probe: any council certificate read
+  // them).
+  {
+    httplib::SSLClient https(host, port, certs + "/labour.pem", certs + "/labour.key");
+    https.set_ca_cert_path((certs + "/ca.pem").c_str());
+    https.enable_server_certificate_verification(true);
+    auto got = https.Get("/metrics");
+    ASSERT_TRUE(got) << httplib::to_string(got.error());
+    EXPECT_EQ(got->status, 403);
+    EXPECT_TRUE(absl::StrContains(got->body, "/metrics is read as GetStatus is: ")) << got->body;
+    EXPECT_TRUE(absl::StrContains(got->body, "needs the role monitoring")) << got->body;
+    EXPECT_FALSE(absl::StrContains(got->body, "evenhand_")) << got->body;
+    auto health = https.Get("/healthz");
+    ASSERT_TRUE(health) << httplib::to_string(health.error());
+    EXPECT_EQ(health->status, 200);
+  }
   // No client certificate: the handshake is refused.
   {
     httplib::SSLClient https(host, port);
