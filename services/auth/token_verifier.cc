@@ -84,6 +84,21 @@ absl::StatusOr<Pkey> RsaKey(const std::string& n, const std::string& e) {
                            static_cast<int>(n.size()), nullptr);
   BIGNUM* bn_e = BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()),
                            static_cast<int>(e.size()), nullptr);
+  // RS256 keys are 2048 bits or more (RFC 7518 3.3), with an odd public
+  // exponent: an entry without n or e, or with a toy one, is no key (found
+  // from outside: {"kty":"RSA","kid":"z"} replaced the provider's keys, and
+  // every token was refused).
+  if (bn_n != nullptr && bn_e != nullptr &&
+      (BN_num_bits(bn_n) < 2048 || BN_num_bits(bn_e) < 2 || BN_num_bits(bn_e) > 64 ||
+       !BN_is_odd(bn_e))) {
+    const int bits = BN_num_bits(bn_n);
+    BN_free(bn_n);
+    BN_free(bn_e);
+    return absl::InvalidArgumentError(
+        absl::StrCat("an RSA key's n is ", bits,
+                     " bits, or its e is not an odd exponent of at most 64 bits "
+                     "(a key must be 2048 bits or more: RFC 7518 3.3)"));
+  }
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
   OSSL_PARAM* params = nullptr;
   EVP_PKEY* key = nullptr;

@@ -143,9 +143,13 @@ TEST_F(JwksRotationTest, ARetiredKeyStopsVerifyingAndABrokenFileKeepsTheKeysHeld
   EXPECT_EQ(retired.code(), absl::StatusCode::kUnauthenticated) << retired;
   EXPECT_TRUE(CallWith(*server, true).ok());
 
-  // Caught half-written, then emptied, then gone: the P-256 key is kept
+  // Caught half-written, then emptied, then holding no usable RSA key (an
+  // entry without n and e, a toy one), then gone: the P-256 key is kept
   // through each, read every second, and each is said once.
-  const std::string damaged[] = {"{\"keys\": [{\"kty\": \"EC\"", "{\"keys\": []}", ""};
+  const std::string damaged[] = {
+      "{\"keys\": [{\"kty\": \"EC\"", "{\"keys\": []}",
+      "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"z\"}]}",
+      "{\"keys\": [{\"kty\": \"RSA\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}", ""};
   for (const std::string& text : damaged) {
     if (text.empty()) {
       std::filesystem::remove(jwks_);
@@ -161,7 +165,8 @@ TEST_F(JwksRotationTest, ARetiredKeyStopsVerifyingAndABrokenFileKeepsTheKeysHeld
   }
   const std::string log = server->Log();
   for (const char* said :
-       {"JWKS document is not a JSON object", "holds no RSA or P-256 signing key", "cannot read"}) {
+       {"JWKS document is not a JSON object", "holds no RSA or P-256 signing key",
+        "an RSA key's n is 0 bits", "an RSA key's n is 17 bits", "cannot read"}) {
     const size_t first = log.find(said);
     ASSERT_NE(first, std::string::npos) << said << "\nlog: " << log;
     EXPECT_EQ(log.find(said, first + 1), std::string::npos) << said << " more than once: " << log;
