@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -162,21 +163,45 @@ absl::StatusOr<std::unique_ptr<CheckpointJournal>> CheckpointJournal::Open(
   while (at < contents.size()) {
     size_t end = contents.find('\n', at);
     ++line_number;
-    if (end == std::string::npos &&
-        WholeCheckpoint(std::string_view(contents).substr(at), key, log_id,
-                        journal->latest_ ? journal->latest_->checkpoint().tree_size() : 0)) {
-      // A whole signed checkpoint that lacks only its newline (the byte
-      // lost, or changed): evidence, kept. The newline is put back.
-      logging::Warning(kComponent,
-                       absl::StrCat("the checkpoint journal ", path,
-                                    " ends in a whole signed "
-                                    "checkpoint without its newline (line ",
-                                    line_number, "); it is kept and the newline put back"));
-      if (::write(fd, "\n", 1) != 1 || ::fsync(fd) != 0) {
-        return Errno(absl::StrCat("cannot put back the newline at the end of ", path));
+    if (end == std::string::npos) {
+      // The last line has no newline. A whole signed checkpoint of this log
+      // (its newline lost, changed, or followed by a crash's zero fill) is
+      // evidence: kept, the newline put back and what followed it dropped.
+      // One that parses but is not this log's, or goes back, is damage.
+      const std::string_view rest = std::string_view(contents).substr(at);
+      const uint64_t last = journal->latest_ ? journal->latest_->checkpoint().tree_size() : 0;
+      std::optional<size_t> whole;
+      bool parses = false;
+      for (std::string_view candidate :
+           {rest, rest.substr(0, rest.empty() ? 0 : rest.size() - 1)}) {
+        while (!candidate.empty() && (candidate.back() == '\0' || candidate.back() == ' ' ||
+                                      candidate.back() == '\t' || candidate.back() == '\r')) {
+          candidate.remove_suffix(1);
+        }
+        if (candidate.empty() || whole) continue;
+        parses |= ParseLine(candidate).ok();
+        if (WholeCheckpoint(candidate, key, log_id, last)) whole = candidate.size();
       }
-      contents.push_back('\n');
-      end = contents.size() - 1;
+      if (whole) {
+        logging::Warning(
+            kComponent,
+            absl::StrCat("the checkpoint journal ", path,
+                         " ends in a whole signed checkpoint without its newline (line ",
+                         line_number,
+                         rest.size() > *whole ? absl::StrCat(", followed by ", rest.size() - *whole,
+                                                             " byte(s) that are dropped")
+                                              : std::string(),
+                         "); it is kept and the newline put back"));
+        if (::ftruncate(fd, static_cast<off_t>(at + *whole)) != 0 || ::write(fd, "\n", 1) != 1 ||
+            ::fsync(fd) != 0) {
+          return Errno(absl::StrCat("cannot put back the newline at the end of ", path));
+        }
+        contents.resize(at + *whole);
+        contents.push_back('\n');
+        end = contents.size() - 1;
+      } else if (parses) {
+        end = contents.size();  // judged as any line, below: refused, the file left as it is
+      }
     }
     if (end == std::string::npos) {
       // A write torn by a crash: never acknowledged, so it is dropped.

@@ -238,8 +238,10 @@ TEST(CheckpointJournalTest, AWholeLastLineWithoutItsNewlineIsKept) {
   ASSERT_EQ(before.back(), '\n');
   const size_t lines = std::count(before.begin(), before.end(), '\n');
   int generation = 0;
-  for (const std::string& end : {std::string(""), std::string(" ")}) {
-    SCOPED_TRACE(end.empty() ? "newline lost" : "newline changed to a space");
+  for (const std::string& end : {std::string(""), std::string(" "), std::string(1, '\0'),
+                                 std::string(100, '\0'), std::string("x")}) {
+    SCOPED_TRACE(absl::StrCat("the newline replaced by ", end.size(), " byte(s) ",
+                              absl::CHexEscape(end.substr(0, 1))));
     WriteFile(journal, before.substr(0, before.size() - 1) + end);
     ChildServer child(dir, ++generation, {config});
     child.Start();
@@ -247,10 +249,10 @@ TEST(CheckpointJournalTest, AWholeLastLineWithoutItsNewlineIsKept) {
     EXPECT_THAT(child.Log(), AllOf(HasSubstr("ends in a whole signed checkpoint without its "
                                              "newline"),
                                    ::testing::Not(HasSubstr("dropping it"))));
-    // What it held, each line, then what this start signed.
+    // What it held, each line as written (what followed the last dropped),
+    // then what this start signed.
     const std::string after = ReadFile(journal);
-    const std::string kept = before.substr(0, before.size() - 1) + end + "\n";
-    EXPECT_EQ(after.substr(0, kept.size()), kept);
+    EXPECT_EQ(after.substr(0, before.size()), before);
     EXPECT_OK(child.audit().GetCheckpoint(5));
     child.Signal(SIGTERM);
     child.Wait();
@@ -280,6 +282,14 @@ TEST(CheckpointJournalTest, AnotherLogsLineAmongThisLogsIsDamageNotASwap) {
                                  HasSubstr("while the lines before it name this log"),
                                  HasSubstr("lines of another log's journal were put into it"),
                                  ::testing::Not(HasSubstr("was swapped"))));
+  // The same without its newline: not a torn write (it parses), damage.
+  WriteFile(journal, mine + other.substr(0, other.find('\n')));
+  ChildServer again(ours, 2, {config});
+  const int second = again.StartExpectingFailure();
+  EXPECT_TRUE(WIFEXITED(second) && WEXITSTATUS(second) != 0) << again.Log();
+  EXPECT_THAT(again.Log(), AllOf(HasSubstr(absl::StrCat("is damaged at line ", lines + 1)),
+                                 ::testing::Not(HasSubstr("torn line"))));
+  EXPECT_EQ(ReadFile(journal), mine + other.substr(0, other.find('\n')));
 }
 
 // Another log's signing key copied over this one's: the journal is sound,
