@@ -157,6 +157,8 @@ std::optional<absl::Status> TooLongToRecord(const google::protobuf::Message& req
       longest = f->name();
     }
   }
+  // What is left are the fields this server does not know (at the top).
+  if (copy->ByteSizeLong() > most) longest = "(fields this server does not know)";
   return InvalidFieldError(
       longest,
       absl::StrCat("the request is too long to put on the record whole (at least ", size,
@@ -281,7 +283,8 @@ void CallGate::Refused(const Identity& identity, bool roleless, absl::string_vie
                                : absl::StrCat(method, "\n", absl::StatusCodeToString(why.code()),
                                               "\n", why.message().substr(0, 512));
   std::optional<RefusalThrottle::PassedOver> passed =
-      (roleless ? roleless_refusals_ : refusals_).Take(identity.principal, kind, clock_());
+      (roleless ? roleless_refusals_ : refusals_)
+          .Take(identity.principal, std::string(method), kind, clock_());
   if (!passed.has_value()) {
     logging::Repeated(
         logging::Severity::kWarning, "auth", absl::StrCat("refusals ", identity.principal),

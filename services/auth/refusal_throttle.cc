@@ -5,6 +5,7 @@
 namespace evenhand::services::auth {
 
 std::optional<RefusalThrottle::PassedOver> RefusalThrottle::Take(const std::string& principal,
+                                                                 const std::string& method,
                                                                  const std::string& kind,
                                                                  absl::Time now) {
   absl::MutexLock lock(&mu_);
@@ -13,15 +14,8 @@ std::optional<RefusalThrottle::PassedOver> RefusalThrottle::Take(const std::stri
     absl::erase_if(principals_, [&](const auto& p) { return stale(p.second.last_recorded); });
     if (principals_.size() >= max_kept_) principals_.clear();
   }
-  auto [it, first] = principals_.try_emplace(principal);
-  Principal& p = it->second;
-  if (first) {
-    p.last_recorded = now;
-    p.window_start = now;
-    p.recorded_in_window = 1;
-    p.kinds.emplace(kind, now);
-    return PassedOver{0, now};
-  }
+  Principal& p = principals_[principal];
+  if (p.kinds.empty() && p.methods.empty()) p.window_start = now;  // its first
   if (stale(p.window_start)) {
     p.window_start = now;
     p.recorded_in_window = 0;
@@ -30,13 +24,14 @@ std::optional<RefusalThrottle::PassedOver> RefusalThrottle::Take(const std::stri
     absl::erase_if(p.kinds, [&](const auto& k) { return stale(k.second); });
     if (p.kinds.size() >= max_kept_) p.kinds.clear();
   }
+  auto [m, first_of_method] = p.methods.try_emplace(method, Method{now, 0});
   auto known = p.kinds.find(kind);
   if ((known != p.kinds.end() && !stale(known->second)) || p.recorded_in_window >= per_every_) {
-    ++p.passed_over;
+    ++m->second.passed_over;
     return std::nullopt;
   }
-  PassedOver out{p.passed_over, p.last_recorded};
-  p.passed_over = 0;
+  PassedOver out{m->second.passed_over, first_of_method ? now : m->second.last_recorded};
+  m->second = Method{now, 0};
   p.last_recorded = now;
   ++p.recorded_in_window;
   p.kinds[kind] = now;

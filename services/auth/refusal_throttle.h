@@ -7,9 +7,10 @@
 //     for a caller with a role, its method, status and message) is not
 //     recorded;
 //   - nor is any once `per_every` were recorded in the current `every`;
-//   - the next one recorded says how many of the principal's refusals were
-//     passed over since its last recorded one.
-// It knows principals, kinds and times, not what a refusal is.
+//   - the next one recorded of the same method says how many of the
+//     principal's refusals of that method were passed over since its last
+//     recorded one (so a table by principal and method adds up).
+// It knows principals, methods, kinds and times, not what a refusal is.
 //
 // At most `max_kept` principals (and kinds) are remembered: past that,
 // those not seen for `every` are forgotten, or all if that is not enough
@@ -36,23 +37,28 @@ class RefusalThrottle {
   RefusalThrottle(absl::Duration every, size_t per_every, size_t max_kept)
       : every_(every), per_every_(per_every), max_kept_(max_kept) {}
 
-  // A refusal of `principal`, of `kind`, at `now`: nullopt if it is not to
-  // be recorded (counted instead), else how many of the principal's were
-  // passed over since its last recorded one, and when that was (`now` for
-  // its first).
+  // A refusal of `principal` calling `method`, of `kind` (which includes
+  // the method), at `now`: nullopt if it is not to be recorded (counted
+  // instead), else how many of the principal's refusals of `method` were
+  // passed over since its last recorded one of `method`, and when that was
+  // (`now` for its first).
   struct PassedOver {
     uint64_t count = 0;
     absl::Time since;
   };
-  std::optional<PassedOver> Take(const std::string& principal, const std::string& kind,
-                                 absl::Time now);
+  std::optional<PassedOver> Take(const std::string& principal, const std::string& method,
+                                 const std::string& kind, absl::Time now);
 
  private:
+  struct Method {
+    absl::Time last_recorded;
+    uint64_t passed_over = 0;
+  };
   struct Principal {
     absl::Time last_recorded;
     absl::Time window_start;
     size_t recorded_in_window = 0;
-    uint64_t passed_over = 0;
+    absl::flat_hash_map<std::string, Method> methods;
     absl::flat_hash_map<std::string, absl::Time> kinds;  // when each was last recorded
   };
   const absl::Duration every_;

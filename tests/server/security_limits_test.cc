@@ -8,6 +8,7 @@
 
 #include "base/error_details.h"
 #include "base/grpc_deadline.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "tests/server/security_fixture.h"
 #include "tests/testing/health.h"
 
@@ -62,6 +63,20 @@ TEST_F(SecurityTest, AReadsRequestIsOnItsRecordWholeOrTheReadIsRefused) {
                absl::StartsWith(a.outcome(), "denied: filter: the request is too long");
   }
   EXPECT_TRUE(refused);
+
+  // Made long by a field this server does not know: named so, not as the
+  // largest field it knows (found from outside).
+  v1::ReplayRequest unknown;
+  unknown.mutable_filter()->set_stream_id(LabourBriefing());
+  unknown.GetReflection()->MutableUnknownFields(&unknown)->AddLengthDelimited(
+      99, std::string(17000, 'u'));
+  s = Audit(As(who)).Replay(
+      unknown, [](const v1::AuditedEvent&) { return true; }, [](uint64_t, uint64_t) {});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StartsWith(s.message(),
+                               "(fields this server does not know): the request "
+                               "is too long"))
+      << s;
 }
 
 // A caller without credentials is refused on its request's headers, before

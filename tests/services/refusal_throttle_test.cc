@@ -14,24 +14,30 @@ const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
 
 TEST(RefusalThrottleTest, ARefusalAlikeIsRecordedOnceAMinuteAndTheNextSaysHowManyWereNot) {
   RefusalThrottle throttle(absl::Minutes(1), 60, 1000);
-  auto first = throttle.Take("p", "GetStatus denied", kStart);
+  auto first = throttle.Take("p", "GetStatus", "GetStatus denied", kStart);
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->count, 0u);
   for (int i = 1; i <= 100; ++i) {
-    EXPECT_FALSE(throttle.Take("p", "GetStatus denied", kStart + absl::Milliseconds(i)));
+    EXPECT_FALSE(
+        throttle.Take("p", "GetStatus", "GetStatus denied", kStart + absl::Milliseconds(i)));
   }
-  // Another kind of refusal is recorded at once, carrying the count.
-  auto other = throttle.Take("p", "Replay denied", kStart + absl::Seconds(1));
+  // Another kind of the same method is recorded at once, carrying the
+  // method's count.
+  auto other = throttle.Take("p", "GetStatus", "GetStatus limited", kStart + absl::Seconds(1));
   ASSERT_TRUE(other.has_value());
   EXPECT_EQ(other->count, 100u);
   EXPECT_EQ(other->since, kStart);
+  // Another method: recorded, with its own count (none).
+  auto replay = throttle.Take("p", "Replay", "Replay denied", kStart + absl::Seconds(2));
+  ASSERT_TRUE(replay.has_value());
+  EXPECT_EQ(replay->count, 0u);
   // Another principal is its own.
-  auto q = throttle.Take("q", "GetStatus denied", kStart + absl::Seconds(2));
+  auto q = throttle.Take("q", "GetStatus", "GetStatus denied", kStart + absl::Seconds(2));
   ASSERT_TRUE(q.has_value());
   EXPECT_EQ(q->count, 0u);
   // A minute on, the first kind again.
-  EXPECT_FALSE(throttle.Take("p", "GetStatus denied", kStart + absl::Seconds(59)));
-  auto again = throttle.Take("p", "GetStatus denied", kStart + absl::Seconds(61));
+  EXPECT_FALSE(throttle.Take("p", "GetStatus", "GetStatus denied", kStart + absl::Seconds(59)));
+  auto again = throttle.Take("p", "GetStatus", "GetStatus denied", kStart + absl::Seconds(61));
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->count, 1u);
   EXPECT_EQ(again->since, kStart + absl::Seconds(1));
@@ -42,31 +48,37 @@ TEST(RefusalThrottleTest, ManyDifferentRefusalsOfOnePrincipalAreBoundedPerMinute
   int recorded = 0;
   for (int i = 0; i < 500; ++i) {
     recorded +=
-        throttle.Take("p", absl::StrCat("stream-", i), kStart + absl::Milliseconds(i)).has_value();
+        throttle.Take("p", "ReadStream", absl::StrCat("stream-", i), kStart + absl::Milliseconds(i))
+            .has_value();
   }
   EXPECT_EQ(recorded, 60);
   // The next minute: recorded again, with the 440 passed over.
-  auto next = throttle.Take("p", "stream-new", kStart + absl::Seconds(61));
+  auto next = throttle.Take("p", "ReadStream", "stream-new", kStart + absl::Seconds(61));
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->count, 440u);
 }
 
 TEST(RefusalThrottleTest, ACallerWithoutARoleIsRecordedOnceAMinuteWhateverItAsks) {
   RefusalThrottle throttle(absl::Minutes(1), 1, 1000);
-  EXPECT_TRUE(throttle.Take("nobody", "", kStart).has_value());
-  EXPECT_FALSE(throttle.Take("nobody", "", kStart + absl::Seconds(30)));
-  auto next = throttle.Take("nobody", "", kStart + absl::Seconds(60));
+  EXPECT_TRUE(throttle.Take("nobody", "GetStatus", "", kStart).has_value());
+  EXPECT_FALSE(throttle.Take("nobody", "GetStatus", "", kStart + absl::Seconds(20)));
+  EXPECT_FALSE(throttle.Take("nobody", "Replay", "", kStart + absl::Seconds(30)));
+  auto next = throttle.Take("nobody", "GetStatus", "", kStart + absl::Seconds(60));
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->count, 1u);
+  // The Replay passed over waits for the next Replay recorded.
+  auto replay = throttle.Take("nobody", "Replay", "", kStart + absl::Seconds(120));
+  ASSERT_TRUE(replay.has_value());
+  EXPECT_EQ(replay->count, 1u);
 }
 
 TEST(RefusalThrottleTest, WhatItRemembersIsBounded) {
   RefusalThrottle throttle(absl::Minutes(1), 60, 10);
   for (int i = 0; i < 25; ++i) {
-    EXPECT_TRUE(throttle.Take(absl::StrCat("p", i), "k", kStart).has_value());
+    EXPECT_TRUE(throttle.Take(absl::StrCat("p", i), "m", "k", kStart).has_value());
   }
   // Forgotten (all were seen within the minute, so all went): recorded again.
-  EXPECT_TRUE(throttle.Take("p0", "k", kStart + absl::Seconds(1)).has_value());
+  EXPECT_TRUE(throttle.Take("p0", "m", "k", kStart + absl::Seconds(1)).has_value());
 }
 
 }  // namespace
