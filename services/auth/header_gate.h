@@ -9,11 +9,10 @@
 // A caller with a verified client certificate is let through at once (the
 // handshake proved it; the CallGate decides who it is and what it may do).
 // Without one, the call is refused UNAUTHENTICATED, with the authoriser's
-// message, unless its bearer token authenticates (Authorizer::Authenticate),
-// or it calls the health or reflection service (open to anyone who
-// completes the handshake: docs/SECURITY.md). What is let through is
-// authenticated again, and authorised, by the CallGate: one decision by one
-// policy.
+// message, unless its bearer token authenticates (Authorizer::Authenticate):
+// calls to gRPC's health and reflection services too, whose requests gRPC
+// reads as it reads ours. What is let through is authenticated again, and
+// authorised, by the CallGate: one decision by one policy.
 //
 // What it cannot do: such a refusal carries no ErrorInfo (gRPC passes on only
 // a processor's code and message), and the server's log line names no
