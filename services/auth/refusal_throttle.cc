@@ -20,7 +20,9 @@ std::optional<RefusalThrottle::PassedOver> RefusalThrottle::Take(const std::stri
     p.window_start = now;
     p.recorded_in_window = 0;
   }
-  if (p.kinds.size() >= max_kept_ && !p.kinds.contains(kind)) {
+  // Kinds recorded over a minute ago decide nothing: let go once they
+  // could outnumber those of the last minute (at most 2 * per_every_).
+  if (p.kinds.size() >= 2 * per_every_ + 16 && !p.kinds.contains(kind)) {
     absl::erase_if(p.kinds, [&](const auto& k) { return stale(k.second); });
     if (p.kinds.size() >= max_kept_) p.kinds.clear();
   }

@@ -12,9 +12,10 @@
 //     recorded one (so a table by principal and method adds up).
 // It knows principals, methods, kinds and times, not what a refusal is.
 //
-// At most `max_kept` principals (and kinds) are remembered: past that,
-// those not seen for `every` are forgotten, or all if that is not enough
-// (a forgotten principal's next refusal is recorded, with no count).
+// At most `max_kept` principals are remembered: past that, those not
+// recorded for `every` are forgotten, or all if that is not enough (a
+// forgotten principal's next refusal is recorded, with no count). A
+// principal's kinds older than `every` are let go as it records more.
 //
 // Thread-safe.
 #ifndef EVENHAND_SERVICES_AUTH_REFUSAL_THROTTLE_H_
