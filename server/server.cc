@@ -171,11 +171,16 @@ absl::Status EvenHandServer::Impl::Start() {
     EH_ASSIGN_OR_RETURN(tls_files_, TlsFiles::Start(c.security().tls(),
                                                     c.data_dir() + "/tls-served"));
     credentials = tls_files_->GrpcCredentials();
-    // Callers who cannot authenticate are refused on their headers, before
-    // their requests are read (services/auth/header_gate.h). The authoriser
-    // outlives server_ (declared before it).
-    credentials->SetAuthMetadataProcessor(
-        std::make_shared<services::auth::HeaderGate>(authorizer_.get()));
+    // Callers who cannot authenticate, or whose roles cannot call the
+    // method, are refused on their headers, before their requests are read
+    // (services/auth/header_gate.h). The authoriser and the call gate
+    // outlive server_ (declared before it); the gate is made before the
+    // server takes calls.
+    credentials->SetAuthMetadataProcessor(std::make_shared<services::auth::HeaderGate>(
+        authorizer_.get(), [this](const services::auth::Identity& identity,
+                                  absl::string_view method, const absl::Status& why) {
+          if (gate_ != nullptr) gate_->RefusedUnread(identity, method, why);
+        }));
   }
 
   storage::StoreOptions store_options;

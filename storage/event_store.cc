@@ -453,15 +453,18 @@ absl::StatusOr<AppendResult> EventStore::AppendRecord(std::string stream_id,
                                                       std::vector<v1::Event> events) {
   absl::Notification done;
   absl::StatusOr<AppendResult> result;
-  impl_->AppendAsync(
-      std::move(stream_id), ExpectedRevision::Any(), std::move(events),
-      [&](absl::StatusOr<AppendResult> r) {
-        result = std::move(r);
-        done.Notify();
-      },
-      /*record=*/true);
+  AppendRecordAsync(std::move(stream_id), std::move(events), [&](absl::StatusOr<AppendResult> r) {
+    result = std::move(r);
+    done.Notify();
+  });
   done.WaitForNotification();
   return result;
+}
+
+void EventStore::AppendRecordAsync(std::string stream_id, std::vector<v1::Event> events,
+                                   AppendCallback done) {
+  impl_->AppendAsync(std::move(stream_id), ExpectedRevision::Any(), std::move(events),
+                     std::move(done), /*record=*/true);
 }
 
 absl::Status EventStore::ReadStream(const std::string& stream_id,

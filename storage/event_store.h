@@ -262,6 +262,8 @@ class EventStore {
   // allowed down to half of the free-space floor, so that reads can still be
   // put on the record while publishers' appends are refused.
   absl::StatusOr<AppendResult> AppendRecord(std::string stream_id, std::vector<v1::Event> events);
+  // Its asynchronous form: `done` runs as AppendAsync's does.
+  void AppendRecordAsync(std::string stream_id, std::vector<v1::Event> events, AppendCallback done);
 
   // Reads `stream_id` from `from_revision` (unset: its start, or its end when
   // reading backwards), at most `max_count` events (0: no limit). A stream

@@ -33,6 +33,8 @@ constexpr size_t kMaxRequestText = 2000;
 // record (found from outside: a filter padded past 2,000 bytes with
 // prefixes that matched nothing hid what was read).
 constexpr size_t kMaxReadText = 16384;
+// The request of a call refused on its headers, as its record shows it.
+constexpr absl::string_view kNotRead = "(not read: refused on its headers)";
 
 // Refusals on the record (RefusalThrottle): one alike a minute, and at most
 // kRefusalsPerMinute a minute of one principal (one, of a caller without a
@@ -251,7 +253,7 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
   }
   if (!grant.ok()) {
     const bool roleless = !identity->listed && !identity->local;
-    Refused(*identity, roleless, method, request, grant.status());
+    Refused(*identity, roleless, method, &request, grant.status());
   }
   return grant;
 }
@@ -269,11 +271,16 @@ absl::StatusOr<std::unique_ptr<StandingGrants::Hold>> CallGate::Hold(
 void CallGate::Refused(const Grant& grant, absl::string_view method,
                        const google::protobuf::Message& request, const absl::Status& why) {
   // As any other refusal of a caller who authenticated.
-  Refused(grant.identity, /*roleless=*/false, method, request, why);
+  Refused(grant.identity, /*roleless=*/false, method, &request, why);
+}
+
+void CallGate::RefusedUnread(const Identity& identity, absl::string_view method,
+                             const absl::Status& why) {
+  Refused(identity, /*roleless=*/!identity.listed && !identity.local, method, nullptr, why);
 }
 
 void CallGate::Refused(const Identity& identity, bool roleless, absl::string_view method,
-                       const google::protobuf::Message& request, const absl::Status& why) {
+                       const google::protobuf::Message* request, const absl::Status& why) {
   Denied(why);
   // Refusals alike at most once a minute on the record, with how many were
   // passed over; for a caller without a role, any refusal.
@@ -298,8 +305,20 @@ void CallGate::Refused(const Identity& identity, bool roleless, absl::string_vie
     return;
   }
   // Best effort: it is refused anyway.
-  absl::Status recorded =
-      Append(identity, method, request, 0, absl::StrCat("denied: ", why.message()), passed->count);
+  const std::string outcome = absl::StrCat("denied: ", why.message());
+  if (request == nullptr) {
+    std::vector<v1::Event> events;
+    events.push_back(RecordOf(identity, method, std::string(kNotRead), 0, outcome, passed->count));
+    store_->AppendRecordAsync(
+        AccessStreamOf(identity.principal), std::move(events),
+        [](absl::StatusOr<storage::AppendResult> r) {
+          if (r.ok()) return;
+          logging::Error("auth",
+                         absl::StrCat("a refusal could not be recorded: ", r.status().message()));
+        });
+    return;
+  }
+  absl::Status recorded = Append(identity, method, *request, 0, outcome, passed->count);
   if (!recorded.ok()) {
     logging::Error("auth", absl::StrCat("a refusal could not be recorded: ", recorded.message()));
   }
@@ -347,6 +366,15 @@ void CallGate::RecordEnd(const Grant& grant, absl::string_view method,
 absl::Status CallGate::Append(const Identity& identity, absl::string_view method,
                               const google::protobuf::Message& request, uint64_t events_returned,
                               absl::string_view outcome, uint64_t refusals_not_recorded) {
+  std::vector<v1::Event> events;
+  events.push_back(RecordOf(identity, method, Describe(request), events_returned, outcome,
+                            refusals_not_recorded));
+  return store_->AppendRecord(AccessStreamOf(identity.principal), std::move(events)).status();
+}
+
+v1::Event CallGate::RecordOf(const Identity& identity, absl::string_view method,
+                             std::string request, uint64_t events_returned,
+                             absl::string_view outcome, uint64_t refusals_not_recorded) const {
   v1::Event e;
   e.set_event_id(NewUuid());
   e.set_type("AccessRecorded");
@@ -357,15 +385,13 @@ absl::Status CallGate::Append(const Identity& identity, absl::string_view method
   a->set_principal(identity.principal);
   a->set_authenticated_as(identity.authenticated_as);
   a->set_method(std::string(method));
-  a->set_request(Describe(request));
+  a->set_request(std::move(request));
   a->set_events_returned(events_returned);
   // A refusal's reason may quote what the caller sent: one bounded line.
   a->set_outcome(OneLine(outcome, kMaxRequestText));
   for (const std::string& r : identity.roles) a->add_roles(r);
   a->set_refusals_not_recorded(refusals_not_recorded);
-  std::vector<v1::Event> events;
-  events.push_back(std::move(e));
-  return store_->AppendRecord(AccessStreamOf(identity.principal), std::move(events)).status();
+  return e;
 }
 
 bool CallGate::TakeAdmitted(const grpc::ServerContextBase* context) {

@@ -43,6 +43,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "evenhand/v1/events.pb.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 #include "services/auth/authorizer.h"
@@ -97,6 +98,14 @@ class CallGate {
   void Refused(const Grant& grant, absl::string_view method,
                const google::protobuf::Message& request, const absl::Status& why);
 
+  // A call refused on its headers, its request never read (HeaderGate:
+  // the caller authenticated, but none of its roles may call `method`):
+  // counted, logged, and on the record as any other refusal (throttled
+  // alike), its request shown as not read. The record is appended without
+  // waiting for it to be durable: this runs on gRPC's thread, which must
+  // not block. Never refuses; for a caller no principal names too.
+  void RefusedUnread(const Identity& identity, absl::string_view method, const absl::Status& why);
+
   // Which of its principal's limits `method` counts against: every method
   // that streams counts against one, but for Subscribe, which has limits
   // of its own (maxSubscriptions).
@@ -115,10 +124,15 @@ class CallGate {
   absl::Status Append(const Identity& identity, absl::string_view method,
                       const google::protobuf::Message& request, uint64_t events_returned,
                       absl::string_view outcome, uint64_t refusals_not_recorded = 0);
+  // The AccessRecorded event Append() appends, `request` described so.
+  v1::Event RecordOf(const Identity& identity, absl::string_view method, std::string request,
+                     uint64_t events_returned, absl::string_view outcome,
+                     uint64_t refusals_not_recorded) const;
   // A refusal of `identity` (`roleless`: no principal names it): counted,
   // and on the record unless one alike was recorded in the last minute.
+  // `request` null: refused on its headers, not read (RefusedUnread).
   void Refused(const Identity& identity, bool roleless, absl::string_view method,
-               const google::protobuf::Message& request, const absl::Status& why);
+               const google::protobuf::Message* request, const absl::Status& why);
 
   Authorizer* const authorizer_;
   storage::EventStore* const store_;

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -253,6 +254,23 @@ class SecurityTest : public ::testing::Test {
                              [](uint64_t, uint64_t) {});
     EXPECT_TRUE(s.ok()) << s;
     return out;
+  }
+
+  // AccessRecords(principal) once it holds at least `count` records that
+  // `wanted` picks, or after 10 s: a refusal on a call's headers is
+  // recorded just after it is answered (services/auth/header_gate.h).
+  static std::vector<v1::RecordedEvent> AccessRecordsOnce(
+      const std::string& principal, size_t count,
+      const std::function<bool(const v1::AccessRecorded&)>& wanted) {
+    std::vector<v1::RecordedEvent> records;
+    for (int i = 0; i < 100; ++i) {
+      records = AccessRecords(principal);
+      size_t n = 0;
+      for (const v1::RecordedEvent& r : records) n += wanted(r.event().payload().access_recorded());
+      if (n >= count) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return records;
   }
 
   static inline TempDir* dir_ = nullptr;

@@ -34,9 +34,12 @@ TEST_F(SecurityTest, APublisherCannotRead) {
                     absl::StrCat("query-", q.written_query_received().query_id()), {q});
   EXPECT_TRUE(ok.ok()) << ok.status();
 
-  // The refusals are on the record.
+  // The refusals are on the record (just after they are answered: they
+  // were refused on their headers).
   bool found = false;
-  for (const auto& r : AccessRecords("case-system")) {
+  for (const auto& r : AccessRecordsOnce("case-system", 1, [](const v1::AccessRecorded& a) {
+         return a.method() == "evenhand.v1.EventLog/ReadAll";
+       })) {
     const auto& a = r.event().payload().access_recorded();
     found |= a.method() == "evenhand.v1.EventLog/ReadAll" &&
              absl::StartsWith(a.outcome(), "denied: ") &&
@@ -507,8 +510,14 @@ TEST_F(SecurityTest, ACallerWithoutARoleIsRecordedOnceAMinuteNotOncePerCall) {
     ASSERT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
     EXPECT_TRUE(absl::StrContains(s.error_message(), "it has no role")) << s.error_message();
   }
+  // Refused on their headers, and the first recorded just after it was
+  // answered: once it is there, no more come.
+  AccessRecordsOnce("nobody.roleless", 1, [](const v1::AccessRecorded&) { return true; });
+  absl::SleepFor(absl::Milliseconds(200));
   const std::vector<v1::RecordedEvent> records = AccessRecords("nobody.roleless");
   ASSERT_EQ(records.size(), 1u) << "one refusal on the record, not forty";
+  EXPECT_EQ(records[0].event().payload().access_recorded().request(),
+            "(not read: refused on its headers)");
   EXPECT_TRUE(
       absl::StartsWith(records[0].event().payload().access_recorded().outcome(), "denied: "));
   // A principal with a role has each kind of refusal recorded, once a
