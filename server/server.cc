@@ -356,8 +356,10 @@ absl::Status EvenHandServer::Impl::Start() {
   audit_options.max_export_events = c.max_export_events();
   audit_options.gate = gate_.get();
   audit_options.names_are_registered = !c.skip_domain_validation();
-  audit_options.group_memberships = [fairness = fairness_.get()](const std::string& group) {
-    return fairness->GroupMemberships(group);
+  audit_options.group_memberships = [fairness = fairness_.get()](const std::string& group,
+                                                                 uint64_t through,
+                                                                 absl::Time deadline) {
+    return fairness->GroupMemberships(group, through, deadline);
   };
   audit_ = std::make_unique<services::AuditService>(store_.get(), integrity_.get(), audit_options);
   services::OperationsOptions operations_options;

@@ -97,12 +97,12 @@ bool MatchesEnvelope(const v1::ReplayFilter& f, const v1::Event& e) {
 // group). Case openings are looked up once per stream.
 class Concerns {
  public:
-  Concerns(const storage::EventStore* store, const v1::ReplayFilter& f, const AuditOptions& options)
+  // `memberships`: the group's councillors over time (AuditOptions).
+  Concerns(const storage::EventStore* store, const v1::ReplayFilter& f,
+           std::vector<projections::MembershipSpell> memberships)
       : store_(store), f_(f) {
-    if (!f.group_id().empty() && options.group_memberships) {
-      for (projections::MembershipSpell& s : options.group_memberships(f.group_id())) {
-        spells_[s.member_id].push_back({s.from, s.to});
-      }
+    for (projections::MembershipSpell& s : memberships) {
+      spells_[s.member_id].push_back({s.from, s.to});
     }
   }
 
@@ -295,7 +295,12 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
   EH_RETURN_IF_ERROR(CheckPositions(f, last));
   const uint64_t to = f.to_position() == 0 ? last : std::min(f.to_position(), last);
   uint64_t scanned = 0;
-  Concerns concerns(store_, f, options_);
+  std::vector<projections::MembershipSpell> memberships;
+  if (!f.group_id().empty() && options_.group_memberships) {
+    EH_ASSIGN_OR_RETURN(memberships,
+                        options_.group_memberships(f.group_id(), to, absl::InfiniteFuture()));
+  }
+  Concerns concerns(store_, f, std::move(memberships));
   absl::Status inner;
   auto each = [&](const storage::EventPtr& e) {
     if (e->position() > to) return false;

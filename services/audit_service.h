@@ -28,10 +28,13 @@ struct AuditOptions {
   // own (group-<id>, ...), as domain validation makes sure: a filter naming
   // one that is not is refused. False for a log written without it.
   bool names_are_registered = true;
-  // The councillors of a group over time (FairnessService::GroupMemberships):
-  // a group's written queries and complaints name their councillor, not the
-  // group. Unset: "concerning a group" is naming it, or in a case opened so.
-  std::function<std::vector<projections::MembershipSpell>(const std::string& group_id)>
+  // The councillors of a group over time, known once the log is folded
+  // `through` a position (FairnessService::GroupMemberships; an error if it
+  // is not by `deadline`): a group's written queries and complaints name
+  // their councillor, not the group. Unset: "concerning a group" is naming
+  // it, or in a case opened so.
+  std::function<absl::StatusOr<std::vector<projections::MembershipSpell>>(
+      const std::string& group_id, uint64_t through, absl::Time deadline)>
       group_memberships;
 };
 

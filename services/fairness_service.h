@@ -147,8 +147,14 @@ class FairnessService final
                                                      uint64_t before, uint64_t after,
                                                      absl::Time at) const;
   // Each councillor's times in the group, as the projection's registry
-  // stands (FairnessProjection::GroupMemberships): for the audit's filter.
-  std::vector<projections::MembershipSpell> GroupMemberships(const std::string& group_id) const;
+  // stands once it has folded `through` (FairnessProjection::
+  // GroupMemberships): for the audit's filter, which reads the log up to
+  // there. Waits for the fold up to catch_up_wait or `deadline`; refused
+  // UNAVAILABLE, PROJECTION_CATCHING_UP, if it is not there by then (a
+  // registry behind the log would leave out the councillors who joined
+  // since, and their queries and complaints with them).
+  absl::StatusOr<std::vector<projections::MembershipSpell>> GroupMemberships(
+      const std::string& group_id, uint64_t through, absl::Time deadline) const;
   // `request` for the obligations open at its as-of moment: with no `from`,
   // the period from that moment on (the same obligations as the whole log's)
   // unless the moment is a position, whose time is not known before.

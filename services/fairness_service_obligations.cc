@@ -61,8 +61,35 @@ ObligationWatchOptions FairnessService::WatchOptions() {
   return watch;
 }
 
-std::vector<projections::MembershipSpell> FairnessService::GroupMemberships(
-    const std::string& group_id) const {
+absl::StatusOr<std::vector<projections::MembershipSpell>> FairnessService::GroupMemberships(
+    const std::string& group_id, uint64_t through, absl::Time deadline) const {
+  // (Found by reading: right after a restart, while the projection read its
+  // checkpoint, a replay by group left out every councillor's queries.)
+  if (!runner_->WaitForPosition(through,
+                                std::min(deadline, absl::Now() + options_.catch_up_wait))) {
+    if (absl::Status stopped = runner_->fold_stopped(); !stopped.ok()) {
+      // As a report as of that position is refused (the log is damaged
+      // before it).
+      return WithErrorInfo(
+          absl::DataLossError(absl::StrCat(
+              "filter.group_id: who was in group ", Quoted(group_id),
+              " when is known from the fairness projection, which cannot fold the log to position ",
+              through, " (", stopped.message(),
+              "); filter by a councillor (member_id), or by the group up to an earlier "
+              "to_position")),
+          "DATA_LOSS");
+    }
+    return WithErrorInfo(
+        absl::UnavailableError(absl::StrCat(
+            "filter.group_id: who was in group ", Quoted(group_id),
+            " when is known from the fairness projection, which is still ",
+            runner_->loading().has_value() ? "reading its checkpoint after a restart"
+                                           : "catching up with the log",
+            " (at position ", runner_->position(), " of ", through, "); try again shortly")),
+        "PROJECTION_CATCHING_UP",
+        {{"projection_position", absl::StrCat(runner_->position())},
+         {"wanted_position", absl::StrCat(through)}});
+  }
   std::vector<projections::MembershipSpell> out;
   runner_->Read([&](const projections::FairnessProjection& projection) {
     out = projection.GroupMemberships(group_id, options_.settings, calendar_);
