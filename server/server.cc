@@ -512,6 +512,8 @@ void EvenHandServer::Impl::WatchHealth() {
       trimmed = absl::Now();
     }
     subscriptions = now_subscribed;
+    // Refusals passed over in a flood that has stopped go on the record.
+    gate_->RecordPassedOver();
     const bool now = Healthy();
     if (now == healthy) continue;
     healthy = now;
@@ -559,6 +561,9 @@ void EvenHandServer::Impl::Shutdown(absl::Duration grace) {
                                             " access records of reads that ended at the "
                                             "shutdown could not be appended in time"));
   }
+  // Refusals passed over and not yet counted on the record, whether or not
+  // their flood has stopped: the next start does not know them.
+  gate_->RecordPassedOver(/*all=*/true);
   socket_poller_->Stop();
   if (metrics_) metrics_->Stop();
   if (tls_files_) tls_files_->Stop();

@@ -289,9 +289,25 @@ void CallGate::Refused(const Identity& identity, bool roleless, absl::string_vie
                                ? std::string()
                                : absl::StrCat(method, "\n", absl::StatusCodeToString(why.code()),
                                               "\n", why.message().substr(0, 512));
+  const absl::Time now = clock_();
   std::optional<RefusalThrottle::PassedOver> passed =
       (roleless ? roleless_refusals_ : refusals_)
-          .Take(identity.principal, std::string(method), kind, clock_());
+          .Take(identity.principal, std::string(method), kind, now);
+  {
+    absl::MutexLock lock(&passed_over_mu_);
+    auto key = std::make_pair(identity.principal, std::string(method));
+    if (passed.has_value()) {
+      passed_over_.erase(key);
+    } else {
+      // Bounded as the throttle is (whose principals forgotten are never
+      // overdue).
+      if (passed_over_.size() >= kMaxRefusalsKept && !passed_over_.contains(key)) {
+        passed_over_.clear();
+      }
+      passed_over_.insert_or_assign(
+          std::move(key), PassedOver{identity, std::string(why.message().substr(0, 4096)), now});
+    }
+  }
   if (!passed.has_value()) {
     logging::Repeated(
         logging::Severity::kWarning, "auth", absl::StrCat("refusals ", identity.principal),
@@ -322,6 +338,40 @@ void CallGate::Refused(const Identity& identity, bool roleless, absl::string_vie
   if (!recorded.ok()) {
     logging::Error("auth", absl::StrCat("a refusal could not be recorded: ", recorded.message()));
   }
+}
+
+size_t CallGate::RecordPassedOver(bool all) {
+  const absl::Time now = clock_();
+  std::vector<RefusalThrottle::Overdue> overdue = refusals_.TakeOverdue(now, all);
+  for (RefusalThrottle::Overdue& o : roleless_refusals_.TakeOverdue(now, all)) {
+    overdue.push_back(std::move(o));
+  }
+  size_t written = 0;
+  for (const RefusalThrottle::Overdue& o : overdue) {
+    PassedOver last;
+    {
+      absl::MutexLock lock(&passed_over_mu_);
+      auto it = passed_over_.find(std::make_pair(o.principal, o.method));
+      if (it == passed_over_.end()) continue;  // forgotten (bounded)
+      last = std::move(it->second);
+      passed_over_.erase(it);
+    }
+    std::vector<v1::Event> events;
+    events.push_back(RecordOf(last.identity, o.method,
+                              absl::StrCat("(recorded late: the last of ", o.count,
+                                           " refusals not recorded when refused)"),
+                              0, absl::StrCat("denied: ", last.why), o.count - 1));
+    *events.back().mutable_occurred_at() = ToProtoTime(last.at);
+    absl::Status s = store_->AppendRecord(AccessStreamOf(o.principal), std::move(events)).status();
+    if (!s.ok()) {
+      logging::Error("auth",
+                     absl::StrCat(o.count, " refusals of ", o.method, " to ", Quoted(o.principal),
+                                  " not recorded one by one could not be recorded: ", s.message()));
+      continue;
+    }
+    ++written;
+  }
+  return written;
 }
 
 StandingGrants::Counted CallGate::CountedAs(absl::string_view method) {

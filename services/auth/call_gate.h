@@ -20,8 +20,10 @@
 // had 60 recorded in the minute (for a caller no principal names, a
 // certificate of the council's CA that no principal lists or a person whose
 // token maps to no role: one a minute). Those are logged (a few lines a
-// minute) and counted, and the principal's next recorded refusal says how
-// many were not recorded (RefusalThrottle).
+// minute) and counted, and the principal's next recorded refusal of the
+// method says how many were not recorded (RefusalThrottle); if none comes
+// within a minute, the last of them is recorded late with that count
+// (RecordPassedOver).
 //
 // A read's request is on its record whole: one too long to be (over 16 KiB
 // of text) is refused INVALID_ARGUMENT, REQUEST_TOO_LONG_TO_RECORD.
@@ -37,6 +39,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -106,6 +109,14 @@ class CallGate {
   // not block. Never refuses; for a caller no principal names too.
   void RefusedUnread(const Identity& identity, absl::string_view method, const absl::Status& why);
 
+  // Puts on the record the refusals passed over that no recorded refusal
+  // has counted and none of which came in the last minute (a flood that
+  // stopped): per principal and method, the last of them, recorded late
+  // (dated when it was refused), saying how many came before it. Called
+  // every second or so by the server, and with `all` as it stops (every
+  // refusal passed over, quiet or not). Returns how many records it wrote.
+  size_t RecordPassedOver(bool all = false);
+
   // Which of its principal's limits `method` counts against: every method
   // that streams counts against one, but for Subscribe, which has limits
   // of its own (maxSubscriptions).
@@ -143,6 +154,16 @@ class CallGate {
   // without a role.
   RefusalThrottle refusals_;
   RefusalThrottle roleless_refusals_;
+  // The last refusal passed over of each principal's method, for
+  // RecordPassedOver (let go once one of the method is recorded).
+  struct PassedOver {
+    Identity identity;
+    std::string why;
+    absl::Time at;
+  };
+  absl::Mutex passed_over_mu_;
+  absl::flat_hash_map<std::pair<std::string, std::string>, PassedOver> passed_over_
+      ABSL_GUARDED_BY(passed_over_mu_);
   StandingGrants standing_;
 };
 

@@ -30,6 +30,7 @@ std::optional<RefusalThrottle::PassedOver> RefusalThrottle::Take(const std::stri
   auto known = p.kinds.find(kind);
   if ((known != p.kinds.end() && !stale(known->second)) || p.recorded_in_window >= per_every_) {
     ++m->second.passed_over;
+    m->second.last_passed_over = now;
     return std::nullopt;
   }
   PassedOver out{m->second.passed_over, first_of_method ? now : m->second.last_recorded};
@@ -37,6 +38,20 @@ std::optional<RefusalThrottle::PassedOver> RefusalThrottle::Take(const std::stri
   p.last_recorded = now;
   ++p.recorded_in_window;
   p.kinds[kind] = now;
+  return out;
+}
+
+std::vector<RefusalThrottle::Overdue> RefusalThrottle::TakeOverdue(absl::Time now, bool all) {
+  std::vector<Overdue> out;
+  absl::MutexLock lock(&mu_);
+  for (auto& [principal, p] : principals_) {
+    for (auto& [method, m] : p.methods) {
+      if (m.passed_over == 0 || (!all && now - m.last_passed_over < every_)) continue;
+      out.push_back(Overdue{principal, method, m.passed_over});
+      m = Method{now, 0, absl::InfinitePast()};
+      p.last_recorded = now;
+    }
+  }
   return out;
 }
 

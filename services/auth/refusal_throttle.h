@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -50,10 +51,24 @@ class RefusalThrottle {
   std::optional<PassedOver> Take(const std::string& principal, const std::string& method,
                                  const std::string& kind, absl::Time now);
 
+  // The principals' methods with refusals passed over, none of which came
+  // in the last `every`: each with how many, then reset as if one had been
+  // recorded at `now`. So that a flood which stops is counted on the record
+  // (recorded late) rather than only when the next refusal of the method
+  // comes, which may be never. With `all`, every method with refusals
+  // passed over, quiet or not (the server stops).
+  struct Overdue {
+    std::string principal;
+    std::string method;
+    uint64_t count = 0;
+  };
+  std::vector<Overdue> TakeOverdue(absl::Time now, bool all = false);
+
  private:
   struct Method {
     absl::Time last_recorded;
     uint64_t passed_over = 0;
+    absl::Time last_passed_over;
   };
   struct Principal {
     absl::Time last_recorded;

@@ -539,7 +539,11 @@ TEST_F(SecurityTest, ACallerWithoutARoleIsRecordedOnceAMinuteNotOncePerCall) {
   const std::vector<v1::RecordedEvent> records_now = AccessRecords("labour-group");
   for (size_t i = before; i < records_now.size(); ++i) {
     const auto& a = records_now[i].event().payload().access_recorded();
-    if (absl::StartsWith(a.outcome(), "denied")) labour.push_back(a);
+    // (Not those of refusals passed over in other tests, recorded late.)
+    if (absl::StartsWith(a.outcome(), "denied") &&
+        !absl::StartsWith(a.request(), "(recorded late")) {
+      labour.push_back(a);
+    }
   }
   ASSERT_EQ(labour.size(), 2u);
   EXPECT_TRUE(absl::StrContains(labour[0].outcome(), "not-labours-1")) << labour[0].outcome();

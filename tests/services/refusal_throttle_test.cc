@@ -3,6 +3,7 @@
 #include "services/auth/refusal_throttle.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -41,6 +42,36 @@ TEST(RefusalThrottleTest, ARefusalAlikeIsRecordedOnceAMinuteAndTheNextSaysHowMan
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->count, 1u);
   EXPECT_EQ(again->since, kStart + absl::Seconds(1));
+}
+
+// Refusals passed over in a flood that stops are reported once none has
+// come for a minute (found from outside: their count waited for the next
+// refusal of the method, and a flood that stopped was left off the record).
+TEST(RefusalThrottleTest, AFloodThatStopsIsOverdueAMinuteAfterItsLastRefusal) {
+  RefusalThrottle throttle(absl::Minutes(1), 60, 1000);
+  ASSERT_TRUE(throttle.Take("p", "GetStatus", "GetStatus denied", kStart).has_value());
+  ASSERT_TRUE(throttle.Take("p", "Replay", "Replay denied", kStart).has_value());
+  for (int i = 1; i <= 30; ++i) {
+    EXPECT_FALSE(throttle.Take("p", "GetStatus", "GetStatus denied", kStart + absl::Seconds(i)));
+  }
+  EXPECT_TRUE(throttle.TakeOverdue(kStart + absl::Seconds(89)).empty()) << "not a minute quiet";
+  std::vector<RefusalThrottle::Overdue> overdue = throttle.TakeOverdue(kStart + absl::Seconds(90));
+  ASSERT_EQ(overdue.size(), 1u) << "Replay had none passed over";
+  EXPECT_EQ(overdue[0].principal, "p");
+  EXPECT_EQ(overdue[0].method, "GetStatus");
+  EXPECT_EQ(overdue[0].count, 30u);
+  // Counted once: not again, nor by the next refusal recorded.
+  EXPECT_TRUE(throttle.TakeOverdue(kStart + absl::Minutes(5)).empty());
+  auto next = throttle.Take("p", "GetStatus", "GetStatus denied", kStart + absl::Minutes(5));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->count, 0u);
+  // A flood that goes on is counted by its refusals recorded once a minute,
+  // never overdue.
+  for (int i = 1; i <= 180; ++i) {
+    const absl::Time at = kStart + absl::Minutes(5) + absl::Seconds(i);
+    throttle.Take("p", "GetStatus", "GetStatus denied", at);
+    EXPECT_TRUE(throttle.TakeOverdue(at).empty()) << i;
+  }
 }
 
 TEST(RefusalThrottleTest, ManyDifferentRefusalsOfOnePrincipalAreBoundedPerMinute) {
