@@ -81,19 +81,47 @@ TEST_F(SecurityTest, AReadsRequestIsOnItsRecordWholeOrTheReadIsRefused) {
       << s;
 }
 
+// The server's peak memory so far (VmHWM).
+uint64_t PeakBytes(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return uint64_t{std::stoull(line.substr(6))} << 10;
+  }
+  return uint64_t{0};
+}
+
+// Calls `method` with a request whose field 1 (a stream id, a health
+// check's service name) holds `size` bytes, and returns how it ended.
+grpc::Status SendLarge(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                       size_t size) {
+  std::string bytes = "\x0a";
+  for (size_t n = size; n != 0; n >>= 7) {
+    bytes.push_back(static_cast<char>((n & 0x7f) | (n >> 7 ? 0x80 : 0)));
+  }
+  bytes.append(size, 'a');
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(absl::Seconds(60)));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), reply;
+  grpc::Status s;
+  absl::Notification done;
+  generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &reply,
+                    [&](grpc::Status status) {
+                      s = std::move(status);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  return s;
+}
+
 // A caller without credentials is refused on its request's headers, before
 // the request is read (found from outside: eight such callers sending 60 MiB
 // each took the server from 284 MB to 1.9 GB), health checks included (gRPC
 // reads theirs whole too); a caller with a certificate gets its health.
 TEST_F(SecurityTest, ACallerWithoutCredentialsIsRefusedBeforeItsRequestIsRead) {
-  auto peak_bytes = [&] {
-    std::ifstream in(absl::StrCat("/proc/", server_->pid(), "/status"));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) return uint64_t{std::stoull(line.substr(6))} << 10;
-    }
-    return uint64_t{0};
-  };
+  auto peak_bytes = [&] { return PeakBytes(server_->pid()); };
   const uint64_t before = peak_bytes();
   ASSERT_GT(before, 0u);
   std::shared_ptr<grpc::Channel> channel = Dial(As(""));  // the CA only
@@ -104,24 +132,7 @@ TEST_F(SecurityTest, ACallerWithoutCredentialsIsRefusedBeforeItsRequestIsRead) {
        {"/evenhand.v1.EventLog/Append", "/grpc.health.v1.Health/Check"}) {
     for (int i = 0; i < 2; ++i) {
       senders.emplace_back([&, method] {
-        // Field 1 (a stream id, a health check's service name) of 40 MiB.
-        std::string bytes = "\x0a";
-        for (size_t n = kEach; n != 0; n >>= 7)
-          bytes.push_back(static_cast<char>((n & 0x7f) | (n >> 7 ? 0x80 : 0)));
-        bytes.append(kEach, 'a');
-        grpc::GenericStub generic(channel);
-        grpc::ClientContext context;
-        context.set_deadline(DeadlineAfter(absl::Seconds(60)));
-        grpc::Slice slice(bytes);
-        grpc::ByteBuffer request(&slice, 1), reply;
-        grpc::Status s;
-        absl::Notification done;
-        generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &reply,
-                          [&](grpc::Status status) {
-                            s = std::move(status);
-                            done.Notify();
-                          });
-        done.WaitForNotification();
+        const grpc::Status s = SendLarge(channel, method, kEach);
         refused +=
             s.error_code() == grpc::StatusCode::UNAUTHENTICATED &&
             absl::StrContains(s.error_message(), "no client certificate and no bearer token");
@@ -144,14 +155,7 @@ TEST_F(SecurityTest, ACallerWithoutCredentialsIsRefusedBeforeItsRequestIsRead) {
 // with no role, sending eight 60 MiB appends, took the server to 0.7 GB),
 // with the message the call gate gives, and the refusal is on the record.
 TEST_F(SecurityTest, ACallerWhoseRolesCannotCallTheMethodIsRefusedBeforeItsRequestIsRead) {
-  auto peak_bytes = [&] {
-    std::ifstream in(absl::StrCat("/proc/", server_->pid(), "/status"));
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("VmHWM:", 0) == 0) return uint64_t{std::stoull(line.substr(6))} << 10;
-    }
-    return uint64_t{0};
-  };
+  auto peak_bytes = [&] { return PeakBytes(server_->pid()); };
   const uint64_t before = peak_bytes();
   ASSERT_GT(before, 0u);
   // A token that maps to no role, appending; a group's certificate, which
@@ -168,23 +172,7 @@ TEST_F(SecurityTest, ACallerWhoseRolesCannotCallTheMethodIsRefusedBeforeItsReque
            {labour, "/evenhand.v1.Audit/Export", "it needs the role auditor"}}) {
     for (int i = 0; i < 2; ++i) {
       senders.emplace_back([&, channel = channel, method = method, says = says] {
-        std::string bytes = "\x0a";
-        for (size_t n = kEach; n != 0; n >>= 7)
-          bytes.push_back(static_cast<char>((n & 0x7f) | (n >> 7 ? 0x80 : 0)));
-        bytes.append(kEach, 'a');
-        grpc::GenericStub generic(channel);
-        grpc::ClientContext context;
-        context.set_deadline(DeadlineAfter(absl::Seconds(60)));
-        grpc::Slice slice(bytes);
-        grpc::ByteBuffer request(&slice, 1), reply;
-        grpc::Status s;
-        absl::Notification done;
-        generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &reply,
-                          [&](grpc::Status status) {
-                            s = std::move(status);
-                            done.Notify();
-                          });
-        done.WaitForNotification();
+        const grpc::Status s = SendLarge(channel, method, kEach);
         const bool as_said = s.error_code() == grpc::StatusCode::PERMISSION_DENIED &&
                              absl::StrContains(s.error_message(), says);
         EXPECT_TRUE(as_said) << method << ": " << s.error_code() << " " << s.error_message();

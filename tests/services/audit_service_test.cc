@@ -54,6 +54,18 @@ class AuditServiceTest : public testing::ServerTest {
     return out;
   }
 
+  // Until the projection has folded the whole log (who was in which group
+  // when is the projection's).
+  void WaitUntilFolded() {
+    for (int i = 0; i < 1200; ++i) {
+      auto status = client_->GetStatus();
+      ASSERT_OK(status);
+      if (status->projection_position() >= status->last_position()) return;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    FAIL() << "the projection did not catch up";
+  }
+
   std::unique_ptr<clients::AuditClient> audit_;
 };
 
@@ -117,17 +129,9 @@ TEST_F(AuditServiceTest, ReplayFiltersByGroupOfficerTypeAndTime) {
 // is in it (found from outside: `replay --group=green` and `export` left
 // out the queries behind Green's own findings).
 TEST_F(AuditServiceTest, AGroupsCouncillorsQueriesConcernTheGroupWhileTheyAreInIt) {
-  // Who was in which group is the projection's: until it has folded.
-  auto folded = [this] {
-    for (int i = 0; i < 1200; ++i) {
-      auto status = client_->GetStatus();
-      ASSERT_OK(status);
-      if (status->projection_position() >= status->last_position()) return;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    FAIL() << "the projection did not catch up";
-  };
-  ASSERT_NO_FATAL_FAILURE(folded());
+  // Who was in which group is the projection's: the replay waits for it
+  // (AReplayByGroupWaitsForThoseWhoWereInTheGroup); here, the tests' own.
+  ASSERT_NO_FATAL_FAILURE(WaitUntilFolded());
   v1::ReplayFilter f;
   f.set_group_id("green");
   f.add_event_types("WrittenQueryReceived");
@@ -179,7 +183,7 @@ TEST_F(AuditServiceTest, AGroupsCouncillorsQueriesConcernTheGroupWhileTheyAreInI
   q->set_channel("email");
   *asked.add_events() = query;
   ASSERT_OK(client_->Append(asked));
-  ASSERT_NO_FATAL_FAILURE(folded());
+  ASSERT_NO_FATAL_FAILURE(WaitUntilFolded());
   f.clear_event_types();
   f.set_stream_id("query-Q-CROSSED-1");
   EXPECT_TRUE(Replay(f).empty()) << "a Labour councillor's query replayed as Green's";
@@ -203,16 +207,7 @@ TEST_F(AuditServiceTest, AGroupsCouncillorsQueriesConcernTheGroupWhileTheyAreInI
 // councillor's written query); if it does not by the report wait, the
 // replay is refused, not answered short.
 TEST_F(AuditServiceTest, AReplayByGroupWaitsForThoseWhoWereInTheGroup) {
-  auto folded = [this] {
-    for (int i = 0; i < 1200; ++i) {
-      auto status = client_->GetStatus();
-      ASSERT_OK(status);
-      if (status->projection_position() >= status->last_position()) return;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    FAIL() << "the projection did not catch up";
-  };
-  ASSERT_NO_FATAL_FAILURE(folded());
+  ASSERT_NO_FATAL_FAILURE(WaitUntilFolded());
   v1::ReplayFilter f;
   f.set_group_id("green");
   f.add_event_types("WrittenQueryReceived");
