@@ -159,8 +159,27 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
     }
   }
   // Held until the store answers (or this returns: refused, or parked).
-  absl::StatusOr<internal::AppendBudget::Hold> hold = budget_->Take(request.ByteSizeLong());
-  if (!hold.ok()) return fail(hold.status());
+  // Past the server's budget the request waits, parked (nothing more of the
+  // call is read: its later requests must not overtake it), until bytes are
+  // let go; parked first, so that the wake-up cannot come before it is.
+  const uint64_t size = request.ByteSizeLong();
+  {
+    absl::MutexLock lock(&mu_);
+    parked_ = Parked{index, std::move(request), started, /*for_budget=*/true};
+  }
+  std::optional<internal::AppendBudget::Hold> hold = budget_->TakeOrWait(size, [this, index] {
+    // Not on the thread letting bytes go (the store's completer, say).
+    resume_->Submit([this, index]() -> size_t {
+      ResumeFromBudget(index);
+      return 0;
+    });
+  });
+  if (!hold.has_value()) return true;
+  {
+    absl::MutexLock lock(&mu_);
+    request = std::move(parked_->request);
+    parked_.reset();
+  }
   absl::StatusOr<storage::ExpectedRevision> expected = internal::ToExpected(request);
   if (!expected.ok()) return fail(expected.status());
   bool earlier_in_store;
@@ -179,13 +198,13 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
     if (original) {
       absl::MutexLock lock(&mu_);
       if (in_store_ > 0) {
-        parked_ = Parked{index, *std::move(original), started};
+        parked_ = Parked{index, *std::move(original), started, /*for_budget=*/false};
         return true;
       }
       // Decided meanwhile: validate against the log as it now is.
     }
     if (original) {
-      *hold = internal::AppendBudget::Hold();  // (taken again, not twice)
+      hold.reset();  // (taken again, not twice)
       return Handle(index, *std::move(original), started, /*may_park=*/false, /*admitted=*/true);
     }
     return fail(s);
@@ -245,8 +264,9 @@ void AppendStreamReactor::Answer(uint64_t index, const std::string& stream_id,
     responses_.push_back(std::move(serialised));
     if (from_store) {
       --in_store_;
-      // Everything before the parked request is decided: it goes on.
-      if (in_store_ == 0 && parked_) {
+      // Everything before the parked request is decided: it goes on (one
+      // waiting for the budget goes on when bytes are let go).
+      if (in_store_ == 0 && parked_ && !parked_->for_budget) {
         resume = std::move(parked_);
         parked_.reset();
       }
@@ -257,12 +277,36 @@ void AppendStreamReactor::Answer(uint64_t index, const std::string& stream_id,
   if (resume) {
     // Not on this thread (the store's completer, when from_store).
     resume_->Submit([this, r = *std::move(resume)]() mutable -> size_t {
-      Handle(r.index, std::move(r.request), r.started, /*may_park=*/false, /*admitted=*/true);
+      const bool parked =
+          Handle(r.index, std::move(r.request), r.started, /*may_park=*/false, /*admitted=*/true);
       logging::SetThreadRequestId("");
-      DoneReading();
+      if (!parked) DoneReading();  // (parked again, for the budget)
       return 0;
     });
   }
+}
+
+void AppendStreamReactor::ResumeFromBudget(uint64_t index) {
+  std::optional<Parked> r;
+  bool cancelled = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!parked_ || !parked_->for_budget || parked_->index != index) return;
+    r = std::move(parked_);
+    parked_.reset();
+    cancelled = cancelled_;
+  }
+  if (cancelled) {
+    // Nobody will read the answer: not appended (a retry is safe).
+    Answer(r->index, r->request.stream_id(), "",
+           absl::CancelledError("the call was cancelled while the request waited"), r->started,
+           /*from_store=*/false);
+    return DoneReading();
+  }
+  const bool parked =
+      Handle(r->index, std::move(r->request), r->started, /*may_park=*/true, /*admitted=*/true);
+  logging::SetThreadRequestId("");
+  if (!parked) DoneReading();
 }
 
 void AppendStreamReactor::OnWriteDone(bool ok) {

@@ -14,10 +14,14 @@
 // `max_unanswered` (EventLogOptions.append_stream_window), and fewer than
 // kMaxUnansweredBytes, of the call's requests are unanswered (in
 // the store, or answered but not yet written to the client), so a publisher faster than the disk
-// waits in gRPC's flow control, and the call's memory is bounded. The call finishes once the client
-// has half-closed and every request is answered; if the client cancels, it finishes after the
-// requests already in the store have been decided (their outcome is then the store's, and a retry
-// with the same event ids is safe).
+// waits in gRPC's flow control, and the call's memory is bounded. A request
+// that would take the server's appends past maxAppendMibInFlight (every
+// call's together) waits for room, and nothing more of its call is read
+// meanwhile: it is never refused for it, so that one stream's requests stay
+// in the order sent (a refused request re-sent after later ones would not). The call finishes once
+// the client has half-closed and every request is answered; if the client cancels, it finishes
+// after the requests already in the store have been decided (their outcome is then the store's, and
+// a retry with the same event ids is safe).
 //
 // At a stop (AppendStreams::EndAll), a call starts no more reads, and
 // once every request it has taken is answered it is cancelled (a request
@@ -77,7 +81,10 @@ class AppendStreamReactor final
   void OnDone() override;
 
  private:
-  // Takes request `index` through the gate, validation and the store.
+  // Takes request `index` through the gate, validation and the store. A
+  // request that would take the server past maxAppendMibInFlight is parked
+  // until bytes are let go (returns true), never refused for it: one
+  // stream's requests keep their order.
   // Validation reads the log, so a request refused by it while earlier
   // requests of the call are still in the store may only be refused
   // because they are not decided yet (a case opened, a member registered
@@ -94,6 +101,9 @@ class AppendStreamReactor final
               bool from_store);
   // After the read of a request has been dealt with: reads may go on.
   void DoneReading();
+  // The budget has let bytes go: request `index`, if it is the one parked
+  // for the budget, is taken up again (on `resume`).
+  void ResumeFromBudget(uint64_t index);
   // What can start now (the next read, the next write, the finish),
   // decided under the lock and started after it (gRPC's Start* and Finish
   // are not called with `mu_` held). After a finish, `this` may be gone.
@@ -136,6 +146,9 @@ class AppendStreamReactor final
     uint64_t index;
     v1::AppendRequest request;
     absl::Time started;
+    // Waiting for room in the server's budget (AppendBudget::TakeOrWait),
+    // not for earlier requests to be decided.
+    bool for_budget = false;
   };
   std::optional<Parked> parked_ ABSL_GUARDED_BY(mu_);
   // Answers not yet written, serialised, with the request each answers.

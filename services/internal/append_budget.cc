@@ -29,7 +29,7 @@ AppendBudget::Hold::~Hold() {
 
 absl::StatusOr<AppendBudget::Hold> AppendBudget::Take(uint64_t bytes) {
   absl::MutexLock lock(&mu_);
-  if (max_bytes_ != 0 && held_ > 0 && held_ + bytes > max_bytes_) {
+  if (!Fits(bytes)) {
     return WithRetryDelay(
         WithErrorInfo(
             absl::ResourceExhaustedError(absl::StrCat(
@@ -44,14 +44,30 @@ absl::StatusOr<AppendBudget::Hold> AppendBudget::Take(uint64_t bytes) {
   return Hold(this, bytes);
 }
 
+std::optional<AppendBudget::Hold> AppendBudget::TakeOrWait(uint64_t bytes,
+                                                           std::function<void()> when_room) {
+  absl::MutexLock lock(&mu_);
+  if (!Fits(bytes)) {
+    waiting_.push_back(std::move(when_room));
+    return std::nullopt;
+  }
+  held_ += bytes;
+  return Hold(this, bytes);
+}
+
 uint64_t AppendBudget::held() const {
   absl::MutexLock lock(&mu_);
   return held_;
 }
 
 void AppendBudget::Release(uint64_t bytes) {
-  absl::MutexLock lock(&mu_);
-  held_ -= bytes;
+  std::vector<std::function<void()>> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    held_ -= bytes;
+    wake.swap(waiting_);
+  }
+  for (std::function<void()>& f : wake) f();
 }
 
 }  // namespace evenhand::services::internal

@@ -12,7 +12,11 @@
 // whatever the budget; docs/PERFORMANCE.md). A request that would take
 // the server past the budget is refused, RESOURCE_EXHAUSTED
 // (APPENDS_IN_FLIGHT_FULL) with a retry delay and nothing written; the
-// publisher library and `evenhand import` retry it. One request on its
+// publisher library and `evenhand import` retry it. An AppendStream
+// request waits instead (TakeOrWait): reading no more of its call, it is
+// taken once bytes are let go, so that one stream's requests keep their
+// order (an outside probe: refused ones re-sent after later ones went in
+// read back 0, 2, 8, 12, ...). One request on its
 // own is always taken, however large (maxRequestBytes bounds it), so a
 // budget below a request's size slows such requests to one at a time but
 // never refuses them for good.
@@ -23,6 +27,9 @@
 #define EVENHAND_SERVICES_INTERNAL_APPEND_BUDGET_H_
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -61,15 +68,27 @@ class AppendBudget {
   // these would be more than the budget (never when nothing is held).
   absl::StatusOr<Hold> Take(uint64_t bytes);
 
+  // As Take, but a request that cannot be taken now is not refused:
+  // `when_room` is kept and called once, when bytes are next let go (on
+  // the thread letting them go: it must not block), to try again; nullopt
+  // then. Bytes are held when it is kept, so it is called.
+  std::optional<Hold> TakeOrWait(uint64_t bytes, std::function<void()> when_room);
+
   uint64_t held() const;
   uint64_t max_bytes() const { return max_bytes_; }
 
  private:
   void Release(uint64_t bytes);
 
+  // Whether `bytes` fit beside those held.
+  bool Fits(uint64_t bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return max_bytes_ == 0 || held_ == 0 || held_ + bytes <= max_bytes_;
+  }
+
   const uint64_t max_bytes_;
   mutable absl::Mutex mu_;
   uint64_t held_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::function<void()>> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evenhand::services::internal

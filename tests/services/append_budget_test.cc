@@ -1,8 +1,9 @@
 // maxAppendMibInFlight: the bytes of append requests the server holds at
 // once, across calls. A request that would take it past the budget is
-// refused (RESOURCE_EXHAUSTED, APPENDS_IN_FLIGHT_FULL, a retry delay) with
-// nothing written, on Append and on AppendStream alike; once the requests
-// held are answered it is taken; one request alone is taken however large.
+// refused on Append (RESOURCE_EXHAUSTED, APPENDS_IN_FLIGHT_FULL, a retry
+// delay) with nothing written, and waits on AppendStream, the call's later
+// requests behind it; once the requests held are answered it is taken; one
+// request alone is taken however large.
 // Real server, real gRPC, real RocksDB; a request is held in flight by
 // holding its group commit's write.
 #include <atomic>
@@ -102,26 +103,47 @@ TEST_F(AppendBudgetTest, ARequestPastTheBudgetIsRefusedWithNothingWrittenThenTak
     EXPECT_EQ(info->reason(), "APPENDS_IN_FLIGHT_FULL");
     EXPECT_TRUE(GetRetryInfo(refused).has_value());
   }
-  // On a stream too: that request's answer, and the call goes on.
-  {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-    auto call = stub_->AppendStream(&context);
-    ASSERT_TRUE(call->Write(second));
-    v1::AppendStreamResponse answer;
-    ASSERT_TRUE(call->Read(&answer));
-    EXPECT_EQ(answer.error().code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-    EXPECT_THAT(answer.error().message(), HasSubstr("maxAppendMibInFlight"));
-    call->WritesDone();
-    EXPECT_FALSE(call->Read(&answer));
-    EXPECT_TRUE(call->Finish().ok());
-  }
+  // On a stream it waits instead, and the call's next request, which
+  // would fit, waits behind it: refused, then re-sent after the next went
+  // in, the stream's events would be out of order (found from outside).
+  grpc::ClientContext stream_context;
+  stream_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto call = stub_->AppendStream(&stream_context);
+  const v1::AppendRequest streamed = Large("query-streamed", 8);
+  const v1::AppendRequest after = Large("query-streamed", 1);
+  ASSERT_TRUE(call->Write(streamed));
+  ASSERT_TRUE(call->Write(after));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(EventsIn("query-streamed"), 0u) << "the next request overtook the waiting one";
 
   hold_ = false;
   release_.Notify();
   held.join();
   ASSERT_TRUE(first.ok()) << first.error_message();
   EXPECT_EQ(EventsIn("query-second"), 0u);
+  call->WritesDone();
+  v1::AppendStreamResponse answer;
+  for (uint64_t index : {0u, 1u}) {
+    ASSERT_TRUE(call->Read(&answer));
+    EXPECT_EQ(answer.request_index(), index);
+    EXPECT_TRUE(answer.has_appended()) << answer.error().message();
+  }
+  EXPECT_FALSE(call->Read(&answer));
+  EXPECT_TRUE(call->Finish().ok());
+  {
+    grpc::ClientContext context;
+    v1::ReadStreamRequest request;
+    request.set_stream_id("query-streamed");
+    auto reader = stub_->ReadStream(&context, request);
+    std::vector<std::string> ids;
+    v1::ReadResponse r;
+    while (reader->Read(&r)) {
+      for (const auto& e : r.events()) ids.push_back(e.event().event_id());
+    }
+    ASSERT_EQ(ids.size(), 9u);
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(ids[i], streamed.events(i).event_id());
+    EXPECT_EQ(ids[8], after.events(0).event_id());
+  }
   // With nothing held it is taken, on the same event ids.
   grpc::ClientContext context;
   v1::AppendResponse response;
