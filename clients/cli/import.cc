@@ -110,7 +110,8 @@ int RunImport(const Context& context, const ImportFlags& flags) {
                      "the limit that counts)")));
   }
   size_t total = 0;
-  absl::StatusOr<std::vector<ImportStream>> read = ReadImportFile(flags.file, &total);
+  size_t repeated = 0;
+  absl::StatusOr<std::vector<ImportStream>> read = ReadImportFile(flags.file, &total, &repeated);
   if (!read.ok()) {
     return read.status().code() == absl::StatusCode::kNotFound ? FailIo(read.status())
                                                                : FailUsage(read.status());
@@ -163,8 +164,10 @@ int RunImport(const Context& context, const ImportFlags& flags) {
           absl::MutexLock lock(&mu);
           if (failure.ok()) {
             failure = st;
-            failed_at =
-                absl::StrCat("stream ", s.id, ", its event ", turn->first + 1 + appended.failed);
+            // The line to look at, for what the server refused.
+            const size_t event = turn->first + appended.failed;
+            failed_at = absl::StrCat(flags.file, ":", event < s.lines.size() ? s.lines[event] : 0,
+                                     " (stream ", s.id, ", its event ", event + 1, ")");
           }
           schedule.Stop();
           return;
@@ -182,13 +185,17 @@ int RunImport(const Context& context, const ImportFlags& flags) {
                              failure.code() == absl::StatusCode::kCancelled;
     const uint64_t recorded = schedule.recorded();
     std::fprintf(stderr,
-                 "evenhand: import stopped at %s; before it, %llu of the file's %zu events were "
+                 "evenhand: import stopped at %s; before it, %s%llu of the file's %zu events were "
                  "recorded, %llu of them by this run and %llu already (a batch is recorded "
-                 "whole or not at all); %s run the same import again (recorded events are not "
+                 "whole or not at all%s); %s run the same import again (recorded events are not "
                  "added twice)\n",
-                 Printable(failed_at).c_str(), static_cast<unsigned long long>(recorded), total,
+                 Printable(failed_at).c_str(), server_away ? "at least " : "",
+                 static_cast<unsigned long long>(recorded), total,
                  static_cast<unsigned long long>(added.load()),
                  static_cast<unsigned long long>(recorded - std::min<uint64_t>(recorded, added)),
+                 server_away ? ", and batches whose answers were lost with the server may have "
+                               "been recorded too"
+                             : "",
                  server_away ? "once the server is back," : "fix it and");
     return FailServer(failure, context);
   }
@@ -205,8 +212,13 @@ int RunImport(const Context& context, const ImportFlags& flags) {
   const size_t new_events = added.load();
   std::printf(
       "imported %zu events in %zu streams: %zu new, %zu already recorded (by an earlier "
-      "run or another system)\n",
-      total, streams.size(), new_events, total - new_events);
+      "run or another system)%s\n",
+      total, streams.size(), new_events, total - new_events,
+      repeated == 0 ? ""
+                    : absl::StrCat("; ", repeated,
+                                   " line(s) repeated an earlier line's event (the same "
+                                   "eventId and content) and were sent once")
+                          .c_str());
   return kOk;
 }
 

@@ -16,7 +16,8 @@
 
 namespace evenhand::cli {
 
-absl::StatusOr<std::vector<ImportStream>> ReadImportFile(const std::string& path, size_t* total) {
+absl::StatusOr<std::vector<ImportStream>> ReadImportFile(const std::string& path, size_t* total,
+                                                         size_t* repeated) {
   EH_RETURN_IF_ERROR(CheckReadableFile("import", path));
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
@@ -59,18 +60,22 @@ absl::StatusOr<std::vector<ImportStream>> ReadImportFile(const std::string& path
     // an id reused for other content is the file's mistake, said here
     // rather than as whatever the server makes of the second.
     auto [it, inserted] = index.try_emplace(e.stream_id(), streams.size());
-    if (inserted) streams.push_back({e.stream_id(), {}, {}});
+    if (inserted) streams.push_back({e.stream_id(), {}, {}, {}});
     ImportStream& stream = streams[it->second];
     auto [seen, first] =
         ids.try_emplace(e.event_id(), Seen{number, it->second, stream.events.size()});
     if (!first) {
       const v1::Event& before = streams[seen->second.stream].events[seen->second.index];
-      if (before.SerializeAsString() == e.SerializeAsString()) continue;
+      if (before.SerializeAsString() == e.SerializeAsString()) {
+        if (repeated != nullptr) ++*repeated;
+        continue;
+      }
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", number, ": eventId ", e.event_id(), " is line ",
                        seen->second.line, "'s with other content: an event id names one event"));
     }
     stream.events.push_back(std::move(e));
+    stream.lines.push_back(number);
     ++*total;
   }
   // What each event names, once every stream of the file is known.

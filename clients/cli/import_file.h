@@ -23,17 +23,20 @@ namespace evenhand::cli {
 struct ImportStream {
   std::string id;
   std::vector<v1::Event> events;  // file order
+  std::vector<int> lines;         // each event's line in the file
   // For each event, the other streams of the file it names (their indexes
   // in the file's streams).
   std::vector<std::vector<size_t>> names;
 };
 
 // The file's streams, in the order of their first lines; `total` is the
-// count of their events. The same line twice goes once; an event id reused
+// count of their events. The same event twice goes once (`repeated`, if
+// given, counts the lines left out so); an event id reused
 // for other content, a line without a stream or an id, or one that is not
 // an event are InvalidArgument, naming the line; a file that cannot be read
 // is NotFound.
-absl::StatusOr<std::vector<ImportStream>> ReadImportFile(const std::string& path, size_t* total);
+absl::StatusOr<std::vector<ImportStream>> ReadImportFile(const std::string& path, size_t* total,
+                                                         size_t* repeated = nullptr);
 
 }  // namespace evenhand::cli
 

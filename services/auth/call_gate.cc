@@ -251,6 +251,13 @@ absl::StatusOr<Grant> CallGate::Admit(const grpc::ServerContextBase& context,
   if (grant.ok() && grant->recorded) {
     if (std::optional<absl::Status> too_long = TooLongToRecord(request)) grant = *too_long;
   }
+  if (!grant.ok() && absl::IsPermissionDenied(grant.status()) &&
+      !GetErrorInfo(grant.status()).has_value()) {
+    // Who was refused, for programs (README's table; found from outside:
+    // a lane's refusal had no metadata).
+    grant =
+        WithErrorInfo(grant.status(), "PERMISSION_DENIED", {{"principal", identity->principal}});
+  }
   if (!grant.ok()) {
     const bool roleless = !identity->listed && !identity->local;
     Refused(*identity, roleless, method, &request, grant.status());

@@ -353,6 +353,8 @@ class EvenHandImport(unittest.TestCase):
             f.write(json.dumps(event) + "\n" + json.dumps(event) + "\n")
         result = self.cli("import", bad)
         self.assertIn("imported 1 events in 1 streams", result.stdout)
+        # ...and the summary says so (found from outside: it was silent).
+        self.assertIn("1 line(s) repeated an earlier line's event", result.stdout)
         # A byte order mark before the first line (a file saved by some
         # Windows editors) is no part of the event.
         with open(bad, "rb") as f:
@@ -361,8 +363,10 @@ class EvenHandImport(unittest.TestCase):
             f.write(b"\xef\xbb\xbf" + content)
         result = self.cli("import", bad)
         self.assertIn("imported 1 events in 1 streams", result.stdout)
-        # A batch refused for its third event names that event, and the
-        # summary tells this run's events from those recorded before.
+        # A batch refused for its third event names that event and its line
+        # (found from outside: the line was named only for what the client
+        # found), and the summary tells this run's events from those
+        # recorded before.
         ids = iter(f"7c7c2f52-0a52-4f43-9b61-1d4b6c1a{n:04d}" for n in range(1, 100))
         lines = [dict(event, eventId=next(ids), streamId="member-idx-a",
                       payload={"memberRegistered": {"memberId": "idx-a", "name": "Cllr I"}}),
@@ -371,13 +375,14 @@ class EvenHandImport(unittest.TestCase):
                  dict(event, eventId=next(ids), streamId="member-idx-a",
                       payload={"memberLeftGroup": {"memberId": "idx-a"}})]
         with open(bad, "w") as f:
+            f.write("\n")  # a blank line: the events are on lines 2 to 4
             for line in lines:
                 f.write(json.dumps(line) + "\n")
         result = self.cli("import", bad, check=False)
         self.assertEqual(result.returncode, 3, result.stderr)
-        self.assertIn("import stopped at stream member-idx-a, its event 3; before it, 0 of the "
-                      "file's 3 events were recorded, 0 of them by this run and 0 already",
-                      result.stderr)
+        self.assertIn("import stopped at " + bad + ":4 (stream member-idx-a, its event 3); "
+                      "before it, 0 of the file's 3 events were recorded, 0 of them by this "
+                      "run and 0 already", result.stderr)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 // credentials that are refused. Each test is one of issue 10's "it must
 // show" items; the limits and the access record are in
 // security_limits_test.cc.
+#include "base/error_details.h"
 #include "tests/server/security_fixture.h"
 
 namespace evenhand::security_testing {
@@ -60,6 +61,11 @@ TEST_F(SecurityTest, APublisherCannotAppendOutsideItsLane) {
   EXPECT_TRUE(absl::StrContains(s.status().message(), "of type WrittenQueryReceived"))
       << s.status();
   EXPECT_TRUE(absl::StrContains(s.status().message(), "security.publishers")) << s.status();
+  // Who was refused, for programs (found from outside: no metadata).
+  std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(s.status());
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->reason(), "PERMISSION_DENIED");
+  EXPECT_EQ(info->metadata().at("principal"), "committee-mgmt");
   // ...nor pose as the case system...
   s = Publish("committee-mgmt", "case-system", absl::StrCat("query-", query_id), {q});
   EXPECT_EQ(s.status().code(), absl::StatusCode::kPermissionDenied) << s.status();
