@@ -210,8 +210,8 @@ std::string RenderServerMetrics(const MetricSources& s) {
                            healthy ? 1 : 0));
   families.push_back(Gauge("evenhand_append_bytes_in_flight",
                            "Bytes of append requests taken and not yet answered, across calls; "
-                           "a request that would take it past maxAppendMibInFlight is refused "
-                           "(APPENDS_IN_FLIGHT_FULL).",
+                           "a request that would take it past maxAppendMibInFlight waits in "
+                           "line for room.",
                            s.event_log->append_bytes_in_flight()));
   families.push_back(Gauge("evenhand_subscribers", "Open EventLog.Subscribe calls.",
                            s.event_log->subscriptions()));

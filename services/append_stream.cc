@@ -141,7 +141,8 @@ void AppendStreamReactor::DoneReading() {
 }
 
 bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl::Time started,
-                                 bool may_park, bool admitted) {
+                                 bool may_park, bool admitted,
+                                 std::optional<internal::AppendBudget::Hold> granted) {
   const std::string stream_id = request.stream_id();
   const std::string first_event_id =
       request.events_size() > 0 ? request.events(0).event_id() : std::string();
@@ -161,21 +162,23 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
   // Held until the store answers (or this returns: refused, or parked).
   // Past the server's budget the request waits, parked (nothing more of the
   // call is read: its later requests must not overtake it), until bytes are
-  // let go; parked first, so that the wake-up cannot come before it is.
-  const uint64_t size = request.ByteSizeLong();
-  {
-    absl::MutexLock lock(&mu_);
-    parked_ = Parked{index, std::move(request), started, /*for_budget=*/true};
-  }
-  std::optional<internal::AppendBudget::Hold> hold = budget_->TakeOrWait(size, [this, index] {
-    // Not on the thread letting bytes go (the store's completer, say).
-    resume_->Submit([this, index]() -> size_t {
-      ResumeFromBudget(index);
-      return 0;
+  // let go, in line with every call's; parked first, so that its turn
+  // cannot come before it is.
+  std::optional<internal::AppendBudget::Hold> hold = std::move(granted);
+  if (!hold.has_value()) {
+    const uint64_t size = request.ByteSizeLong();
+    {
+      absl::MutexLock lock(&mu_);
+      parked_ = Parked{index, std::move(request), started, /*for_budget=*/true};
+    }
+    hold = budget_->TakeOrWait(size, [this, index](internal::AppendBudget::Hold turn) {
+      // Not on the thread letting bytes go (the store's completer, say).
+      resume_->Submit([this, index, turn = std::move(turn)]() mutable -> size_t {
+        ResumeFromBudget(index, std::move(turn));
+        return 0;
+      });
     });
-  });
-  if (!hold.has_value()) return true;
-  {
+    if (!hold.has_value()) return true;
     absl::MutexLock lock(&mu_);
     request = std::move(parked_->request);
     parked_.reset();
@@ -204,8 +207,8 @@ bool AppendStreamReactor::Handle(uint64_t index, v1::AppendRequest request, absl
       // Decided meanwhile: validate against the log as it now is.
     }
     if (original) {
-      hold.reset();  // (taken again, not twice)
-      return Handle(index, *std::move(original), started, /*may_park=*/false, /*admitted=*/true);
+      return Handle(index, *std::move(original), started, /*may_park=*/false, /*admitted=*/true,
+                    std::move(hold));
     }
     return fail(s);
   }
@@ -286,7 +289,7 @@ void AppendStreamReactor::Answer(uint64_t index, const std::string& stream_id,
   }
 }
 
-void AppendStreamReactor::ResumeFromBudget(uint64_t index) {
+void AppendStreamReactor::ResumeFromBudget(uint64_t index, internal::AppendBudget::Hold turn) {
   std::optional<Parked> r;
   bool cancelled = false;
   {
@@ -303,8 +306,8 @@ void AppendStreamReactor::ResumeFromBudget(uint64_t index) {
            /*from_store=*/false);
     return DoneReading();
   }
-  const bool parked =
-      Handle(r->index, std::move(r->request), r->started, /*may_park=*/true, /*admitted=*/true);
+  const bool parked = Handle(r->index, std::move(r->request), r->started, /*may_park=*/true,
+                             /*admitted=*/true, std::move(turn));
   logging::SetThreadRequestId("");
   if (!parked) DoneReading();
 }

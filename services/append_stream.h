@@ -53,6 +53,7 @@
 #include "grpcpp/grpcpp.h"
 #include "services/append_streams.h"
 #include "services/event_log_service.h"
+#include "services/internal/append_budget.h"
 #include "services/internal/delivery_pool.h"
 #include "storage/event_store.h"
 
@@ -92,8 +93,10 @@ class AppendStreamReactor final
   // no more is read) until they are decided, then validated again; Handle
   // then returns true.
   // `admitted`: the gate has already let it through (it is validated again).
+  // `granted`: its bytes already held in the budget (its turn came).
   bool Handle(uint64_t index, v1::AppendRequest request, absl::Time started, bool may_park,
-              bool admitted = false);
+              bool admitted = false,
+              std::optional<internal::AppendBudget::Hold> granted = std::nullopt);
   // Queues the answer to request `index` and writes it when it can; `from_store` for
   // the store's answers (the request was in the store).
   void Answer(uint64_t index, const std::string& stream_id, const std::string& first_event_id,
@@ -101,9 +104,10 @@ class AppendStreamReactor final
               bool from_store);
   // After the read of a request has been dealt with: reads may go on.
   void DoneReading();
-  // The budget has let bytes go: request `index`, if it is the one parked
-  // for the budget, is taken up again (on `resume`).
-  void ResumeFromBudget(uint64_t index);
+  // Request `index`'s turn in the budget came (`turn` holds its bytes): if
+  // it is the one parked for the budget, it is taken up again (on
+  // `resume`).
+  void ResumeFromBudget(uint64_t index, internal::AppendBudget::Hold turn);
   // What can start now (the next read, the next write, the finish),
   // decided under the lock and started after it (gRPC's Start* and Finish
   // are not called with `mu_` held). After a finish, `this` may be gone.

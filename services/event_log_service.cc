@@ -127,9 +127,43 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
       !admitted.ok()) {
     return fail(admitted);
   }
-  // Held until the store answers (or this returns refused).
-  absl::StatusOr<internal::AppendBudget::Hold> hold = append_budget_.Take(request->ByteSizeLong());
-  if (!hold.ok()) return fail(hold.status());
+  // Held until the store answers (or this returns refused). Past the
+  // server's budget, it waits its turn in line with every call's (a refusal
+  // retried 200 ms later lost every time to the streams waiting in line:
+  // outside probe), then goes on, on the service's pool.
+  std::optional<internal::AppendBudget::Hold> hold = append_budget_.TakeOrWait(
+      request->ByteSizeLong(),
+      [this, reactor, context, request, response, started](internal::AppendBudget::Hold turn) {
+        resume_pool_->Submit([this, reactor, context, request, response, started,
+                              turn = std::move(turn)]() mutable -> size_t {
+          ContinueAppend(reactor, context, request, response, started, std::move(turn));
+          logging::SetThreadRequestId("");
+          return 0;
+        });
+      });
+  if (hold.has_value()) {
+    ContinueAppend(reactor, context, request, response, started, *std::move(hold));
+    // The rest of this call is on the store's threads: this callback thread
+    // goes on to other calls.
+    logging::SetThreadRequestId("");
+  }
+  return reactor;
+}
+
+void EventLogService::ContinueAppend(grpc::ServerUnaryReactor* reactor,
+                                     grpc::CallbackServerContext* context,
+                                     const v1::AppendRequest* request, v1::AppendResponse* response,
+                                     absl::Time started, internal::AppendBudget::Hold hold) {
+  auto fail = [&](const absl::Status& status) {
+    internal::CountAppend(status.code(), started);
+    reactor->Finish(ToGrpcStatus(status));
+  };
+  // A caller who gave up while it waited: nothing written.
+  if (context->IsCancelled()) {
+    return fail(absl::CancelledError(
+        "the call was cancelled (or its deadline passed) while the append waited for room in "
+        "maxAppendMibInFlight; nothing of it was written"));
+  }
   absl::StatusOr<storage::ExpectedRevision> expected = internal::ToExpected(*request);
   if (!expected.ok()) return fail(expected.status());
   std::vector<v1::Event> events(request->events().begin(), request->events().end());
@@ -143,7 +177,7 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
   // Completed on the sequencer thread once the batch is durable. The reactor
   // and `response` stay valid until Finish is called.
   store_->AppendAsync(request->stream_id(), *expected, std::move(events),
-                      [reactor, response, started, hold = *std::move(hold)](
+                      [reactor, response, started, hold = std::move(hold)](
                           absl::StatusOr<storage::AppendResult> result) mutable {
                         // Let go before the answer: once answered, the call
                         // (and at a stop, the service) may be gone.
@@ -159,10 +193,6 @@ grpc::ServerUnaryReactor* EventLogService::Append(grpc::CallbackServerContext* c
                         response->set_idempotent_replay(result->idempotent_replay);
                         reactor->Finish(grpc::Status::OK);
                       });
-  // The rest of this call is on the store's threads: this callback thread
-  // goes on to other calls.
-  logging::SetThreadRequestId("");
-  return reactor;
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* EventLogService::AppendStream(

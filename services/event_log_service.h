@@ -110,6 +110,12 @@ class EventLogService final
                          v1::GetStatusResponse* response) override;
 
  private:
+  // An Append once its bytes are held in the budget (at once, or on the
+  // resume pool when its turn came): validated and handed to the store.
+  void ContinueAppend(grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext* context,
+                      const v1::AppendRequest* request, v1::AppendResponse* response,
+                      absl::Time started, internal::AppendBudget::Hold hold);
+
   storage::EventStore* const store_;
   const EventLogOptions options_;
   SubscriberLimits limits_;

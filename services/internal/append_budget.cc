@@ -1,17 +1,9 @@
 #include "services/internal/append_budget.h"
 
-#include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
-#include "base/error_details.h"
-#include "storage/disk_space.h"
+#include <utility>
+#include <vector>
 
 namespace evenhand::services::internal {
-namespace {
-
-std::string Mib(uint64_t bytes) { return absl::StrCat((bytes + (1 << 20) - 1) >> 20, " MiB"); }
-
-}  // namespace
 
 AppendBudget::Hold& AppendBudget::Hold::operator=(Hold&& other) noexcept {
   if (this != &other) {
@@ -27,28 +19,10 @@ AppendBudget::Hold::~Hold() {
   if (budget_ != nullptr) budget_->Release(bytes_);
 }
 
-absl::StatusOr<AppendBudget::Hold> AppendBudget::Take(uint64_t bytes) {
+std::optional<AppendBudget::Hold> AppendBudget::TakeOrWait(uint64_t bytes, Granted granted) {
   absl::MutexLock lock(&mu_);
-  if (!Fits(bytes)) {
-    return WithRetryDelay(
-        WithErrorInfo(
-            absl::ResourceExhaustedError(absl::StrCat(
-                "the server is holding ", storage::FormatBytes(held_),
-                " of appends not yet answered, and this request's ", storage::FormatBytes(bytes),
-                " would take it past maxAppendMibInFlight (", Mib(max_bytes_),
-                "); nothing of it was written: send it again shortly with the same event ids")),
-            "APPENDS_IN_FLIGHT_FULL", {{"setting", "maxAppendMibInFlight"}}),
-        absl::Milliseconds(200));
-  }
-  held_ += bytes;
-  return Hold(this, bytes);
-}
-
-std::optional<AppendBudget::Hold> AppendBudget::TakeOrWait(uint64_t bytes,
-                                                           std::function<void()> when_room) {
-  absl::MutexLock lock(&mu_);
-  if (!Fits(bytes)) {
-    waiting_.push_back(std::move(when_room));
+  if (!waiting_.empty() || !Fits(bytes)) {
+    waiting_.push_back(Waiting{bytes, std::move(granted)});
     return std::nullopt;
   }
   held_ += bytes;
@@ -61,13 +35,18 @@ uint64_t AppendBudget::held() const {
 }
 
 void AppendBudget::Release(uint64_t bytes) {
-  std::vector<std::function<void()>> wake;
+  std::vector<std::pair<Granted, Hold>> granted;
   {
     absl::MutexLock lock(&mu_);
     held_ -= bytes;
-    wake.swap(waiting_);
+    // In line, as far as they fit.
+    while (!waiting_.empty() && Fits(waiting_.front().bytes)) {
+      held_ += waiting_.front().bytes;
+      granted.emplace_back(std::move(waiting_.front().granted), Hold(this, waiting_.front().bytes));
+      waiting_.pop_front();
+    }
   }
-  for (std::function<void()>& f : wake) f();
+  for (auto& [f, hold] : granted) std::move(f)(std::move(hold));
 }
 
 }  // namespace evenhand::services::internal

@@ -10,16 +10,16 @@
 // before the service sees it, so a refused request has cost that already
 // (an outside probe: sixteen 48 MB requests at once peaked near 1.8 GB
 // whatever the budget; docs/PERFORMANCE.md). A request that would take
-// the server past the budget is refused, RESOURCE_EXHAUSTED
-// (APPENDS_IN_FLIGHT_FULL) with a retry delay and nothing written; the
-// publisher library and `evenhand import` retry it. An AppendStream
-// request waits instead (TakeOrWait): reading no more of its call, it is
-// taken once bytes are let go, so that one stream's requests keep their
-// order (an outside probe: refused ones re-sent after later ones went in
-// read back 0, 2, 8, 12, ...). One request on its
-// own is always taken, however large (maxRequestBytes bounds it), so a
-// budget below a request's size slows such requests to one at a time but
-// never refuses them for good.
+// the server past the budget waits in line, first come first served, until
+// the requests ahead of it were taken and its bytes fit (TakeOrWait): an
+// AppendStream call reads no more meanwhile, so that one stream's requests
+// keep their order, and an Append waits on its own. (Until 2026-12-06 such
+// requests were refused APPENDS_IN_FLIGHT_FULL with a retry delay; an
+// outside probe found a stream's refused requests re-sent after later ones,
+// out of order, and then unary retries losing every time to streams
+// waiting in line.) One request on its own is always taken, however large
+// (maxRequestBytes bounds it), and nothing is taken past a request waiting,
+// so a large one is never passed over for good.
 //
 // What it does not know: what the requests are, or who sent them (a
 // principal's share is its rate limit's business). Thread-safe.
@@ -27,11 +27,11 @@
 #define EVENHAND_SERVICES_INTERNAL_APPEND_BUDGET_H_
 
 #include <cstdint>
-#include <functional>
+#include <deque>
 #include <optional>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
@@ -64,15 +64,17 @@ class AppendBudget {
     uint64_t bytes_ = 0;
   };
 
-  // A hold of `bytes`, or ResourceExhausted if the bytes already held and
-  // these would be more than the budget (never when nothing is held).
-  absl::StatusOr<Hold> Take(uint64_t bytes);
-
-  // As Take, but a request that cannot be taken now is not refused:
-  // `when_room` is kept and called once, when bytes are next let go (on
-  // the thread letting them go: it must not block), to try again; nullopt
-  // then. Bytes are held when it is kept, so it is called.
-  std::optional<Hold> TakeOrWait(uint64_t bytes, std::function<void()> when_room);
+  // A hold of `bytes` now, if they fit beside those held (always when
+  // nothing is held) and no request waits ahead. Otherwise it waits in
+  // line: its
+  // hold is handed to `granted` once every request ahead of it was given
+  // its own and its bytes fit (on the thread letting bytes go: it must not
+  // block); nullopt then. First come, first served, so a large request is
+  // not passed over for ever by smaller ones (it fits once nothing is
+  // held, and nothing is taken past it meanwhile). Bytes are held whenever
+  // one waits, so `granted` is called.
+  using Granted = absl::AnyInvocable<void(Hold) &&>;
+  std::optional<Hold> TakeOrWait(uint64_t bytes, Granted granted);
 
   uint64_t held() const;
   uint64_t max_bytes() const { return max_bytes_; }
@@ -88,7 +90,11 @@ class AppendBudget {
   const uint64_t max_bytes_;
   mutable absl::Mutex mu_;
   uint64_t held_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::function<void()>> waiting_ ABSL_GUARDED_BY(mu_);
+  struct Waiting {
+    uint64_t bytes;
+    Granted granted;
+  };
+  std::deque<Waiting> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evenhand::services::internal

@@ -1,9 +1,8 @@
 // maxAppendMibInFlight: the bytes of append requests the server holds at
-// once, across calls. A request that would take it past the budget is
-// refused on Append (RESOURCE_EXHAUSTED, APPENDS_IN_FLIGHT_FULL, a retry
-// delay) with nothing written, and waits on AppendStream, the call's later
-// requests behind it; once the requests held are answered it is taken; one
-// request alone is taken however large.
+// once, across calls. A request that would take it past the budget waits
+// its turn, first come first served, on Append and AppendStream alike (a
+// stream's later requests behind it), and is taken once the requests ahead
+// of it are; one request alone is taken however large.
 // Real server, real gRPC, real RocksDB; a request is held in flight by
 // holding its group commit's write.
 #include <atomic>
@@ -72,7 +71,13 @@ class AppendBudgetTest : public testing::ServerTest {
   absl::Notification release_;
 };
 
-TEST_F(AppendBudgetTest, ARequestPastTheBudgetIsRefusedWithNothingWrittenThenTaken) {
+// Requests past the budget wait their turn, first come first served, on
+// Append and AppendStream alike; a stream reads no more meanwhile, so its
+// next request, which would fit, does not overtake the waiting one (found
+// from outside: refused, then re-sent after later ones went in, a stream's
+// events were out of order; and unary retries lost every time to streams
+// waiting in line).
+TEST_F(AppendBudgetTest, RequestsPastTheBudgetWaitTheirTurnInTheOrderTheyCame) {
   StartHeld();
   // 12 x 60 KB (720 KB) held at its write.
   grpc::Status first;
@@ -83,29 +88,17 @@ TEST_F(AppendBudgetTest, ARequestPastTheBudgetIsRefusedWithNothingWrittenThenTak
   });
   ASSERT_TRUE(writing_.WaitForNotificationWithTimeout(absl::Seconds(30)));
 
-  // 8 x 60 KB more would be past 1 MiB: refused, saying why and when to
-  // come back.
-  const v1::AppendRequest second = Large("query-second", 8);
-  {
-    grpc::ClientContext context;  // (a budget not kept would hang here)
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  // In line: a unary append of 8 x 60 KB (past 1 MiB beside the held one),
+  // then a stream's request of 8, then its next of 1 (which alone would
+  // fit), then a unary one of 1.
+  grpc::Status second;
+  std::thread unary([&] {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
     v1::AppendResponse response;
-    const absl::Status refused = FromGrpcStatus(stub_->Append(&context, second, &response));
-    EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
-    EXPECT_THAT(refused.message(), HasSubstr("maxAppendMibInFlight (1 MiB)"));
-    // Its own size as it is, not rounded up to a MiB (outside probe).
-    EXPECT_THAT(refused.message(),
-                ::testing::ContainsRegex("this request's 4[0-9][0-9]\\.[0-9] KiB"));
-    EXPECT_THAT(refused.message(), HasSubstr("nothing of it was written"));
-    EXPECT_THAT(refused.message(), HasSubstr("same event ids"));
-    std::optional<google::rpc::ErrorInfo> info = GetErrorInfo(refused);
-    ASSERT_TRUE(info.has_value());
-    EXPECT_EQ(info->reason(), "APPENDS_IN_FLIGHT_FULL");
-    EXPECT_TRUE(GetRetryInfo(refused).has_value());
-  }
-  // On a stream it waits instead, and the call's next request, which
-  // would fit, waits behind it: refused, then re-sent after the next went
-  // in, the stream's events would be out of order (found from outside).
+    second = stub_->Append(&context, Large("query-second", 8), &response);
+  });
+  absl::SleepFor(absl::Milliseconds(200));
   grpc::ClientContext stream_context;
   stream_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
   auto call = stub_->AppendStream(&stream_context);
@@ -113,14 +106,27 @@ TEST_F(AppendBudgetTest, ARequestPastTheBudgetIsRefusedWithNothingWrittenThenTak
   const v1::AppendRequest after = Large("query-streamed", 1);
   ASSERT_TRUE(call->Write(streamed));
   ASSERT_TRUE(call->Write(after));
+  absl::SleepFor(absl::Milliseconds(200));
+  grpc::Status last;
+  std::thread small([&] {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    v1::AppendResponse response;
+    last = stub_->Append(&context, Large("query-last", 1), &response);
+  });
   absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(EventsIn("query-second"), 0u);
   EXPECT_EQ(EventsIn("query-streamed"), 0u) << "the next request overtook the waiting one";
+  EXPECT_EQ(EventsIn("query-last"), 0u) << "a later request was taken past those in line";
 
   hold_ = false;
   release_.Notify();
   held.join();
+  unary.join();
+  small.join();
   ASSERT_TRUE(first.ok()) << first.error_message();
-  EXPECT_EQ(EventsIn("query-second"), 0u);
+  ASSERT_TRUE(second.ok()) << second.error_message();
+  ASSERT_TRUE(last.ok()) << last.error_message();
   call->WritesDone();
   v1::AppendStreamResponse answer;
   for (uint64_t index : {0u, 1u}) {
@@ -130,27 +136,60 @@ TEST_F(AppendBudgetTest, ARequestPastTheBudgetIsRefusedWithNothingWrittenThenTak
   }
   EXPECT_FALSE(call->Read(&answer));
   EXPECT_TRUE(call->Finish().ok());
-  {
+  // Each in the order it came: positions rise along the line.
+  auto positions = [&](const std::string& stream) {
     grpc::ClientContext context;
     v1::ReadStreamRequest request;
-    request.set_stream_id("query-streamed");
+    request.set_stream_id(stream);
     auto reader = stub_->ReadStream(&context, request);
-    std::vector<std::string> ids;
+    std::vector<std::pair<uint64_t, std::string>> out;
     v1::ReadResponse r;
     while (reader->Read(&r)) {
-      for (const auto& e : r.events()) ids.push_back(e.event().event_id());
+      for (const auto& e : r.events()) out.emplace_back(e.position(), e.event().event_id());
     }
-    ASSERT_EQ(ids.size(), 9u);
-    for (int i = 0; i < 8; ++i) EXPECT_EQ(ids[i], streamed.events(i).event_id());
-    EXPECT_EQ(ids[8], after.events(0).event_id());
+    EXPECT_TRUE(reader->Finish().ok());
+    return out;
+  };
+  const auto second_at = positions("query-second");
+  const auto streamed_at = positions("query-streamed");
+  const auto last_at = positions("query-last");
+  ASSERT_EQ(second_at.size(), 8u);
+  ASSERT_EQ(streamed_at.size(), 9u);
+  ASSERT_EQ(last_at.size(), 1u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(streamed_at[i].second, streamed.events(i).event_id());
+  EXPECT_EQ(streamed_at[8].second, after.events(0).event_id());
+  EXPECT_LT(second_at.back().first, streamed_at.front().first);
+  // (The stream's next request was read only once its first was taken,
+  // after the last unary one had come: it is behind it in line.)
+  EXPECT_LT(streamed_at[7].first, last_at.front().first);
+}
+
+// A caller that gives up while its append waits: nothing of it is written.
+TEST_F(AppendBudgetTest, AnAppendWhoseCallerGaveUpWhileItWaitedIsNotWritten) {
+  StartHeld();
+  grpc::Status first;
+  std::thread held([&] {
+    grpc::ClientContext context;
+    v1::AppendResponse response;
+    first = stub_->Append(&context, Large("query-held", 12), &response);
+  });
+  ASSERT_TRUE(writing_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
+    v1::AppendResponse response;
+    const grpc::Status s = stub_->Append(&context, Large("query-gave-up", 8), &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
   }
-  // With nothing held it is taken, on the same event ids.
+  hold_ = false;
+  release_.Notify();
+  held.join();
+  ASSERT_TRUE(first.ok()) << first.error_message();
+  // Its turn came after its caller had gone: refused, not written.
   grpc::ClientContext context;
   v1::AppendResponse response;
-  grpc::Status again = stub_->Append(&context, second, &response);
-  ASSERT_TRUE(again.ok()) << again.error_message();
-  EXPECT_FALSE(response.idempotent_replay());
-  EXPECT_EQ(EventsIn("query-second"), 8u);
+  ASSERT_TRUE(stub_->Append(&context, Large("query-after", 1), &response).ok());
+  EXPECT_EQ(EventsIn("query-gave-up"), 0u);
 }
 
 TEST_F(AppendBudgetTest, ARequestLargerThanTheBudgetAloneIsTaken) {
