@@ -384,6 +384,8 @@ class ProjectionRunner {
   uint64_t checkpoint_bytes_per_event_ ABSL_GUARDED_BY(mu_) = 0;
   Written written_ ABSL_GUARDED_BY(mu_);
   absl::Time checkpointed_at_ ABSL_GUARDED_BY(mu_);
+  // How long the last checkpoint written took to build and write.
+  absl::Duration last_checkpoint_took_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -137,6 +137,7 @@ absl::Status ProjectionRunner::Checkpoint() {
     written_.checkpoints += 1;
     written_.bytes += batch.GetDataSize();
     written_.took += absl::Now() - started;
+    last_checkpoint_took_ = absl::Now() - started;
     checkpointed_position_ = position;
     checkpointed_at_ = absl::Now();
   }
@@ -203,10 +204,17 @@ bool ProjectionRunner::CheckpointDue(bool catching_up, absl::Duration idle) cons
   }
   // The cases changed since the last checkpoint are held in memory until
   // it is taken: taken early once they outgrow the cache (unless it cannot
-  // be written, or failed: then by time, as below).
+  // be written, or failed: then by time, as below). Not more often than
+  // four times as long as the last one took, so that they take at most
+  // about a fifth of the fold's time: a case grown to a hundred megabytes is
+  // written whole by each, read back after it, and checkpoints back to back
+  // left the fold two events a second (outside probe, 0.9 MiB events into
+  // three cases: now caught up 6 s after the appends, not in minutes; the
+  // cases held meanwhile took the server to 3.4 GB, against 2.3 GB).
   if (stored_cases_ != nullptr && !checkpoint_broken_ && !checkpoint_failing_ &&
       projection_.case_bytes_unsaved() > options_.case_cache_bytes &&
-      absl::Now() - checkpointed_at_ >= options_.checkpoint_when_idle) {
+      absl::Now() - checkpointed_at_ >=
+          std::max(options_.checkpoint_when_idle, 4 * last_checkpoint_took_)) {
     return true;
   }
   // (Not again at once after one failed: CheckpointLogged moved
