@@ -185,10 +185,10 @@ int RunImport(const Context& context, const ImportFlags& flags) {
                              failure.code() == absl::StatusCode::kCancelled;
     const uint64_t recorded = schedule.recorded();
     std::fprintf(stderr,
-                 "evenhand: import stopped at %s; before it, %s%llu of the file's %zu events were "
-                 "recorded, %llu of them by this run and %llu already (a batch is recorded "
-                 "whole or not at all%s); %s run the same import again (recorded events are not "
-                 "added twice)\n",
+                 "evenhand: import stopped at %s; by then %s%llu of the file's %zu events were "
+                 "recorded (streams go in parallel: some from later lines, not that one), %llu "
+                 "of them by this run and %llu already (a batch is recorded whole or not at "
+                 "all%s); %s run the same import again (recorded events are not added twice)\n",
                  Printable(failed_at).c_str(), server_away ? "at least " : "",
                  static_cast<unsigned long long>(recorded), total,
                  static_cast<unsigned long long>(added.load()),

@@ -381,8 +381,9 @@ class EvenHandImport(unittest.TestCase):
         result = self.cli("import", bad, check=False)
         self.assertEqual(result.returncode, 3, result.stderr)
         self.assertIn("import stopped at " + bad + ":4 (stream member-idx-a, its event 3); "
-                      "before it, 0 of the file's 3 events were recorded, 0 of them by this "
-                      "run and 0 already", result.stderr)
+                      "by then 0 of the file's 3 events were recorded (streams go in parallel: "
+                      "some from later lines, not that one), 0 of them by this run and 0 "
+                      "already", result.stderr)
 
 
 if __name__ == "__main__":
