@@ -123,7 +123,8 @@ class EventLogService final
   internal::AppendBudget append_budget_;
   AppendStreams append_streams_;
   std::unique_ptr<internal::DeliveryPool> pool_;
-  // Where AppendStream's parked requests are taken up again.
+  // Where AppendStream's parked requests are taken up again, and appends
+  // whose turn in the budget's line came.
   std::unique_ptr<internal::DeliveryPool> resume_pool_;
   // Where subscriptions' "completed" access records are appended.
   std::unique_ptr<internal::DeliveryPool> record_pool_;

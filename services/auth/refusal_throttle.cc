@@ -26,7 +26,7 @@ std::optional<RefusalThrottle::PassedOver> RefusalThrottle::Take(const std::stri
     absl::erase_if(p.kinds, [&](const auto& k) { return stale(k.second); });
     if (p.kinds.size() >= max_kept_) p.kinds.clear();
   }
-  auto [m, first_of_method] = p.methods.try_emplace(method, Method{now, 0});
+  auto [m, first_of_method] = p.methods.try_emplace(method, Method{now, 0, absl::InfinitePast()});
   auto known = p.kinds.find(kind);
   if ((known != p.kinds.end() && !stale(known->second)) || p.recorded_in_window >= per_every_) {
     ++m->second.passed_over;
@@ -34,7 +34,7 @@ std::optional<RefusalThrottle::PassedOver> RefusalThrottle::Take(const std::stri
     return std::nullopt;
   }
   PassedOver out{m->second.passed_over, first_of_method ? now : m->second.last_recorded};
-  m->second = Method{now, 0};
+  m->second = Method{now, 0, absl::InfinitePast()};
   p.last_recorded = now;
   ++p.recorded_in_window;
   p.kinds[kind] = now;

@@ -69,8 +69,8 @@ TEST(CanonicalTest, AStringThatIsNotUtf8DoesNotDecode) {
   ASSERT_NE(at, std::string::npos);
   // The same length, so only the string's bytes differ (outside probe: a
   // bundle whose actor held 0xff verified).
-  for (const std::string bad : {std::string("\xff\xfe"), std::string("\xc0\xaf"),
-                                std::string("\xed\xa0"), std::string("o\xc3")}) {
+  for (const std::string& bad : {std::string("\xff\xfe"), std::string("\xc0\xaf"),
+                                 std::string("\xed\xa0"), std::string("o\xc3")}) {
     std::string changed = bytes;
     changed.replace(at, 2, bad);
     EXPECT_THAT(DecodeCanonicalRecord(changed),

@@ -66,6 +66,18 @@ class AppendBudgetTest : public testing::ServerTest {
     return n;
   }
 
+  // An append of 12 x 60 KB (720 KB), held at its write once this returns
+  // (its thread sets `*status` when it is answered).
+  std::thread HoldAnAppend(grpc::Status* status) {
+    std::thread held([this, status] {
+      grpc::ClientContext context;
+      v1::AppendResponse response;
+      *status = stub_->Append(&context, Large("query-held", 12), &response);
+    });
+    EXPECT_TRUE(writing_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    return held;
+  }
+
   std::atomic<bool> hold_{true};
   absl::Notification writing_;
   absl::Notification release_;
@@ -81,12 +93,8 @@ TEST_F(AppendBudgetTest, RequestsPastTheBudgetWaitTheirTurnInTheOrderTheyCame) {
   StartHeld();
   // 12 x 60 KB (720 KB) held at its write.
   grpc::Status first;
-  std::thread held([&] {
-    grpc::ClientContext context;
-    v1::AppendResponse response;
-    first = stub_->Append(&context, Large("query-held", 12), &response);
-  });
-  ASSERT_TRUE(writing_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  std::thread held = HoldAnAppend(&first);
+  ASSERT_FALSE(HasFailure());
 
   // In line: a unary append of 8 x 60 KB (past 1 MiB beside the held one),
   // then a stream's request of 8, then its next of 1 (which alone would
@@ -168,12 +176,8 @@ TEST_F(AppendBudgetTest, RequestsPastTheBudgetWaitTheirTurnInTheOrderTheyCame) {
 TEST_F(AppendBudgetTest, AnAppendWhoseCallerGaveUpWhileItWaitedIsNotWritten) {
   StartHeld();
   grpc::Status first;
-  std::thread held([&] {
-    grpc::ClientContext context;
-    v1::AppendResponse response;
-    first = stub_->Append(&context, Large("query-held", 12), &response);
-  });
-  ASSERT_TRUE(writing_.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  std::thread held = HoldAnAppend(&first);
+  ASSERT_FALSE(HasFailure());
   {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
