@@ -297,24 +297,11 @@ void CallGate::Refused(const Identity& identity, bool roleless, absl::string_vie
                                : absl::StrCat(method, "\n", absl::StatusCodeToString(why.code()),
                                               "\n", why.message().substr(0, 512));
   const absl::Time now = clock_();
-  std::optional<RefusalThrottle::PassedOver> passed =
+  std::optional<RefusalThrottle<LastRefusal>::PassedOver> passed =
       (roleless ? roleless_refusals_ : refusals_)
-          .Take(identity.principal, std::string(method), kind, now);
-  {
-    absl::MutexLock lock(&passed_over_mu_);
-    auto key = std::make_pair(identity.principal, std::string(method));
-    if (passed.has_value()) {
-      passed_over_.erase(key);
-    } else {
-      // Bounded as the throttle is (whose principals forgotten are never
-      // overdue).
-      if (passed_over_.size() >= kMaxRefusalsKept && !passed_over_.contains(key)) {
-        passed_over_.clear();
-      }
-      passed_over_.insert_or_assign(
-          std::move(key), PassedOver{identity, std::string(why.message().substr(0, 4096)), now});
-    }
-  }
+          .Take(identity.principal, std::string(method), kind, now, [&] {
+            return LastRefusal{identity, std::string(why.message().substr(0, 4096))};
+          });
   if (!passed.has_value()) {
     logging::Repeated(
         logging::Severity::kWarning, "auth", absl::StrCat("refusals ", identity.principal),
@@ -349,26 +336,19 @@ void CallGate::Refused(const Identity& identity, bool roleless, absl::string_vie
 
 size_t CallGate::RecordPassedOver(bool all) {
   const absl::Time now = clock_();
-  std::vector<RefusalThrottle::Overdue> overdue = refusals_.TakeOverdue(now, all);
-  for (RefusalThrottle::Overdue& o : roleless_refusals_.TakeOverdue(now, all)) {
+  std::vector<RefusalThrottle<LastRefusal>::Overdue> overdue = refusals_.TakeOverdue(now, all);
+  for (RefusalThrottle<LastRefusal>::Overdue& o : roleless_refusals_.TakeOverdue(now, all)) {
     overdue.push_back(std::move(o));
   }
   size_t written = 0;
-  for (const RefusalThrottle::Overdue& o : overdue) {
-    PassedOver last;
-    {
-      absl::MutexLock lock(&passed_over_mu_);
-      auto it = passed_over_.find(std::make_pair(o.principal, o.method));
-      if (it == passed_over_.end()) continue;  // forgotten (bounded)
-      last = std::move(it->second);
-      passed_over_.erase(it);
-    }
+  for (const RefusalThrottle<LastRefusal>::Overdue& o : overdue) {
+    const LastRefusal& last = o.last;
     std::vector<v1::Event> events;
     events.push_back(RecordOf(last.identity, o.method,
                               absl::StrCat("(recorded late: the last of ", o.count,
                                            " refusals not recorded when refused)"),
                               0, absl::StrCat("denied: ", last.why), o.count - 1));
-    *events.back().mutable_occurred_at() = ToProtoTime(last.at);
+    *events.back().mutable_occurred_at() = ToProtoTime(o.last_at);
     absl::Status s = store_->AppendRecord(AccessStreamOf(o.principal), std::move(events)).status();
     if (!s.ok()) {
       logging::Error("auth",

@@ -41,7 +41,6 @@
 #include <string_view>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -151,19 +150,14 @@ class CallGate {
   absl::Mutex mu_;
   absl::flat_hash_set<const grpc::ServerContextBase*> admitted_ ABSL_GUARDED_BY(mu_);
   // Which refusals go on the record: of principals, and of callers
-  // without a role.
-  RefusalThrottle refusals_;
-  RefusalThrottle roleless_refusals_;
-  // The last refusal passed over of each principal's method, for
-  // RecordPassedOver (let go once one of the method is recorded).
-  struct PassedOver {
+  // without a role; each keeps the last refusal it passed over of each
+  // principal's method, for RecordPassedOver.
+  struct LastRefusal {
     Identity identity;
     std::string why;
-    absl::Time at;
   };
-  absl::Mutex passed_over_mu_;
-  absl::flat_hash_map<std::pair<std::string, std::string>, PassedOver> passed_over_
-      ABSL_GUARDED_BY(passed_over_mu_);
+  RefusalThrottle<LastRefusal> refusals_;
+  RefusalThrottle<LastRefusal> roleless_refusals_;
   StandingGrants standing_;
 };
 

@@ -13,8 +13,18 @@ namespace {
 
 const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
 
+// What the throttle keeps of the last refusal it passed over: here, when.
+class Throttle : public RefusalThrottle<absl::Time> {
+ public:
+  using RefusalThrottle::RefusalThrottle;
+  std::optional<PassedOver> Take(const std::string& principal, const std::string& method,
+                                 const std::string& kind, absl::Time now) {
+    return RefusalThrottle::Take(principal, method, kind, now, [now] { return now; });
+  }
+};
+
 TEST(RefusalThrottleTest, ARefusalAlikeIsRecordedOnceAMinuteAndTheNextSaysHowManyWereNot) {
-  RefusalThrottle throttle(absl::Minutes(1), 60, 1000);
+  Throttle throttle(absl::Minutes(1), 60, 1000);
   auto first = throttle.Take("p", "GetStatus", "GetStatus denied", kStart);
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->count, 0u);
@@ -48,18 +58,20 @@ TEST(RefusalThrottleTest, ARefusalAlikeIsRecordedOnceAMinuteAndTheNextSaysHowMan
 // come for a minute (found from outside: their count waited for the next
 // refusal of the method, and a flood that stopped was left off the record).
 TEST(RefusalThrottleTest, AFloodThatStopsIsOverdueAMinuteAfterItsLastRefusal) {
-  RefusalThrottle throttle(absl::Minutes(1), 60, 1000);
+  Throttle throttle(absl::Minutes(1), 60, 1000);
   ASSERT_TRUE(throttle.Take("p", "GetStatus", "GetStatus denied", kStart).has_value());
   ASSERT_TRUE(throttle.Take("p", "Replay", "Replay denied", kStart).has_value());
   for (int i = 1; i <= 30; ++i) {
     EXPECT_FALSE(throttle.Take("p", "GetStatus", "GetStatus denied", kStart + absl::Seconds(i)));
   }
   EXPECT_TRUE(throttle.TakeOverdue(kStart + absl::Seconds(89)).empty()) << "not a minute quiet";
-  std::vector<RefusalThrottle::Overdue> overdue = throttle.TakeOverdue(kStart + absl::Seconds(90));
+  std::vector<Throttle::Overdue> overdue = throttle.TakeOverdue(kStart + absl::Seconds(90));
   ASSERT_EQ(overdue.size(), 1u) << "Replay had none passed over";
   EXPECT_EQ(overdue[0].principal, "p");
   EXPECT_EQ(overdue[0].method, "GetStatus");
   EXPECT_EQ(overdue[0].count, 30u);
+  EXPECT_EQ(overdue[0].last, kStart + absl::Seconds(30)) << "the last passed over kept";
+  EXPECT_EQ(overdue[0].last_at, kStart + absl::Seconds(30));
   // Counted once: not again, nor by the next refusal recorded.
   EXPECT_TRUE(throttle.TakeOverdue(kStart + absl::Minutes(5)).empty());
   auto next = throttle.Take("p", "GetStatus", "GetStatus denied", kStart + absl::Minutes(5));
@@ -75,7 +87,7 @@ TEST(RefusalThrottleTest, AFloodThatStopsIsOverdueAMinuteAfterItsLastRefusal) {
 }
 
 TEST(RefusalThrottleTest, ManyDifferentRefusalsOfOnePrincipalAreBoundedPerMinute) {
-  RefusalThrottle throttle(absl::Minutes(1), 60, 1000);
+  Throttle throttle(absl::Minutes(1), 60, 1000);
   int recorded = 0;
   for (int i = 0; i < 500; ++i) {
     recorded +=
@@ -90,7 +102,7 @@ TEST(RefusalThrottleTest, ManyDifferentRefusalsOfOnePrincipalAreBoundedPerMinute
 }
 
 TEST(RefusalThrottleTest, ACallerWithoutARoleIsRecordedOnceAMinuteWhateverItAsks) {
-  RefusalThrottle throttle(absl::Minutes(1), 1, 1000);
+  Throttle throttle(absl::Minutes(1), 1, 1000);
   EXPECT_TRUE(throttle.Take("nobody", "GetStatus", "", kStart).has_value());
   EXPECT_FALSE(throttle.Take("nobody", "GetStatus", "", kStart + absl::Seconds(20)));
   EXPECT_FALSE(throttle.Take("nobody", "Replay", "", kStart + absl::Seconds(30)));
@@ -104,7 +116,7 @@ TEST(RefusalThrottleTest, ACallerWithoutARoleIsRecordedOnceAMinuteWhateverItAsks
 }
 
 TEST(RefusalThrottleTest, WhatItRemembersIsBounded) {
-  RefusalThrottle throttle(absl::Minutes(1), 60, 10);
+  Throttle throttle(absl::Minutes(1), 60, 10);
   for (int i = 0; i < 25; ++i) {
     EXPECT_TRUE(throttle.Take(absl::StrCat("p", i), "m", "k", kStart).has_value());
   }
