@@ -288,7 +288,7 @@ absl::Status AuditService::CheckNames(const v1::ReplayFilter& f) const {
   return absl::OkStatus();
 }
 
-absl::Status AuditService::Select(const v1::ReplayFilter& f,
+absl::Status AuditService::Select(const v1::ReplayFilter& f, absl::Time deadline,
                                   const std::function<bool(const storage::EventPtr&)>& visit,
                                   const std::function<bool(uint64_t)>& progress) const {
   const uint64_t last = store_->LastPosition();
@@ -297,8 +297,7 @@ absl::Status AuditService::Select(const v1::ReplayFilter& f,
   uint64_t scanned = 0;
   std::vector<projections::MembershipSpell> memberships;
   if (!f.group_id().empty() && options_.group_memberships) {
-    EH_ASSIGN_OR_RETURN(memberships,
-                        options_.group_memberships(f.group_id(), to, absl::InfiniteFuture()));
+    EH_ASSIGN_OR_RETURN(memberships, options_.group_memberships(f.group_id(), to, deadline));
   }
   Concerns concerns(store_, f, std::move(memberships));
   absl::Status inner;
@@ -400,7 +399,7 @@ grpc::Status AuditService::Replay(grpc::ServerContext* context, const v1::Replay
       filter.from_position() > last
           ? absl::OkStatus()
           : Select(
-                filter,
+                filter, absl::FromChrono(context->deadline()),
                 [&](const storage::EventPtr& e) {
                   if (context->IsCancelled()) {
                     client_gone = true;
@@ -593,7 +592,7 @@ grpc::Status AuditService::Export(grpc::ServerContext* context, const v1::Export
           ? store_->LastPosition()
           : std::min(request->filter().to_position(), store_->LastPosition()));
   absl::Status status = Select(
-      request->filter(),
+      request->filter(), absl::FromChrono(context->deadline()),
       [&](const storage::EventPtr& e) {
         if (events.size() >= max_events) {
           too_many = true;

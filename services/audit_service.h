@@ -68,7 +68,9 @@ class AuditService final : public v1::Audit::Service {
   // progress (the position scanned up to) now and then. Stops when `visit`
   // or `progress` returns false. The filter's names are checked first
   // (CheckNames).
-  absl::Status Select(const v1::ReplayFilter& filter,
+  // `deadline`: the call's (how long a filter by group may wait for the
+  // projection to know its councillors).
+  absl::Status Select(const v1::ReplayFilter& filter, absl::Time deadline,
                       const std::function<bool(const storage::EventPtr&)>& visit,
                       const std::function<bool(uint64_t scanned)>& progress) const;
 
