@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -123,42 +122,13 @@ class Connection {
 
   bool tls() const { return ssl_ != nullptr; }
 
-  // The verified client certificate's names as gRPC gives them (its DNS,
-  // e-mail, URI and IP address subject alternative names, or its common
-  // name if it has none), after the handshake.
-  std::vector<std::string> PeerNames() const {
-    std::vector<std::string> names;
-    if (ssl_ == nullptr) return names;
+  // The verified client certificate, after the handshake.
+  services::auth::ClientCertificate PeerCertificate() const {
+    if (ssl_ == nullptr) return {};
     X509* peer = SSL_get1_peer_certificate(ssl_);
-    if (peer == nullptr) return names;
-    auto* sans =
-        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(peer, NID_subject_alt_name, nullptr, nullptr));
-    if (sans != nullptr) {
-      for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
-        const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
-        if (n->type == GEN_DNS || n->type == GEN_EMAIL || n->type == GEN_URI) {
-          const ASN1_IA5STRING* v = n->d.ia5;
-          names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
-                             static_cast<size_t>(ASN1_STRING_length(v)));
-        } else if (n->type == GEN_IPADD) {
-          const ASN1_OCTET_STRING* ip = n->d.iPAddress;
-          char text[INET6_ADDRSTRLEN] = {};
-          const int family = ASN1_STRING_length(ip) == 4    ? AF_INET
-                             : ASN1_STRING_length(ip) == 16 ? AF_INET6
-                                                            : 0;
-          if (family != 0 && inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof(text))) {
-            names.emplace_back(text);
-          }
-        }
-      }
-    } else if (X509_NAME* subject = X509_get_subject_name(peer); subject != nullptr) {
-      char cn[256] = {};
-      const int n = X509_NAME_get_text_by_NID(subject, NID_commonName, cn, sizeof(cn));
-      if (n > 0) names.emplace_back(cn, static_cast<size_t>(n));
-    }
-    GENERAL_NAMES_free(sans);
+    services::auth::ClientCertificate out = services::auth::ClientCertificateOf(peer);
     X509_free(peer);
-    return names;
+    return out;
   }
 
   // The TLS handshake (a client certificate of the CA required); true for
@@ -297,7 +267,7 @@ std::string Respond(MetricsPoolState& s, absl::string_view head_text, const Conn
     if (c.tls() && s.handlers.metrics_refusal) {
       // Counts of the log's work, whose timing a group should not read
       // (outside probe: any council certificate read them).
-      if (std::string why = s.handlers.metrics_refusal(c.PeerNames()); !why.empty()) {
+      if (std::string why = s.handlers.metrics_refusal(c.PeerCertificate()); !why.empty()) {
         return Answer(403, "Forbidden", kPlain, absl::StrCat(why, "\n"), head);
       }
     }

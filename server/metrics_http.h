@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/auth/client_certificate.h"
 
 namespace evenhand::server {
 
@@ -48,11 +49,12 @@ class MetricsHttp {
     std::function<std::string()> metrics;
     // Whether the server is healthy, and if not why.
     std::function<std::pair<bool, std::string>()> health;
-    // Over TLS, whether a client certificate of these names (its subject
-    // alternative names, or its common name if it has none, as gRPC names
-    // it) may read /metrics: "" if so, else why not (403 Forbidden). Unset:
-    // any certificate of the CA. /healthz is anyone's with one.
-    std::function<std::string(const std::vector<std::string>& certificate_names)> metrics_refusal;
+    // Over TLS, whether the holder of this client certificate (read as a
+    // gRPC call's is: services/auth/client_certificate.h) may read
+    // /metrics: "" if so, else why not (403 Forbidden). Unset: any
+    // certificate of the CA. /healthz is anyone's with one.
+    std::function<std::string(const services::auth::ClientCertificate& certificate)>
+        metrics_refusal;
   };
 
   // Listens on "host:port" (port 0 picks one); HTTPS when `tls` is given:

@@ -430,11 +430,13 @@ absl::Status EvenHandServer::Impl::Start() {
       return {false, absl::StrJoin(problems, "; ")};
     };
     // /metrics as GetStatus: for the monitoring, admin and auditor roles.
-    handlers.metrics_refusal = [this](const std::vector<std::string>& names) -> std::string {
+    handlers.metrics_refusal =
+        [this](const services::auth::ClientCertificate& certificate) -> std::string {
       services::auth::Caller caller;
       caller.tls = true;
-      caller.certificate_names = names;
-      caller.certificate_without_name = names.empty();
+      caller.certificate_names = certificate.names;
+      caller.certificate_without_name = certificate.names.empty();
+      caller.certificate_not_after = certificate.not_after;
       absl::StatusOr<services::auth::Identity> identity = authorizer_->Authenticate(caller);
       absl::Status refused = identity.status();
       if (identity.ok()) {

@@ -14,7 +14,7 @@
 #include "evenhand/v1/audit.pb.h"
 #include "evenhand/v1/log.pb.h"
 #include "grpc/grpc_security_constants.h"
-#include "services/auth/certificate_dates.h"
+#include "services/auth/client_certificate.h"
 #include "services/auth/security_config_check.h"
 #include "services/event_validation.h"
 
@@ -136,31 +136,15 @@ Caller Caller::FromConnection(const grpc::AuthContext* auth,
       c.tls |= type == GRPC_TLS_TRANSPORT_SECURITY_TYPE || type == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
     }
     if (auth->IsPeerAuthenticated()) {
-      bool any_san = false;
-      for (const auto& v : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
-        any_san = true;
-        const absl::string_view name(v.data(), v.size());
-        // gRPC's one placeholder for every other kind of SAN is no name
-        // (outside probe: all such certificates were one principal).
-        if (name.empty() || name == kOtherSanTypes) continue;
-        c.certificate_names.emplace_back(name);
+      // Read from the certificate itself, as /metrics reads it (no PEM:
+      // refused as expired, with no name, rather than taken undated).
+      ClientCertificate certificate;
+      for (const auto& v : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
+        certificate = ClientCertificateFromPem(absl::string_view(v.data(), v.size()));
       }
-      // The subject's common name only when the certificate has no
-      // subject alternative name (RFC 6125 6.4.4): a certificate whose
-      // SANs name one system is not another by its CN.
-      if (!any_san) {
-        for (const auto& v : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
-          if (v.size() > 0) c.certificate_names.emplace_back(v.data(), v.size());
-        }
-      }
+      c.certificate_names = std::move(certificate.names);
       c.certificate_without_name = c.certificate_names.empty();
-      if (!c.certificate_names.empty()) {
-        // No PEM: refused as expired rather than taken undated.
-        c.certificate_not_after = absl::InfinitePast();
-        for (const auto& v : auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)) {
-          c.certificate_not_after = CertificateNotAfter(absl::string_view(v.data(), v.size()));
-        }
-      }
+      c.certificate_not_after = certificate.not_after;
     }
   }
   auto [first, end] = metadata.equal_range("authorization");

@@ -122,7 +122,8 @@ struct Caller {
   // "tls" or "ssl", not "insecure").
   bool tls = false;
   // The verified client certificate's names (its SANs, or its common name
-  // if it has none: RFC 6125 6.4.4).
+  // if it has no SAN extension: RFC 6125 6.4.4; services/auth/
+  // client_certificate.h).
   std::vector<std::string> certificate_names;
   // A certificate was presented, but it names nothing a principal can be
   // told apart by (only otherName or directoryName SANs, an empty subject).

@@ -19,7 +19,7 @@
 #include "clients/connection.h"
 #include "evenhand/v1/log.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "services/auth/certificate_dates.h"
+#include "services/auth/client_certificate.h"
 #include "tests/testing/child_server.h"
 #include "tests/testing/demo_callers.h"
 #include "tests/testing/log_files.h"
@@ -66,10 +66,12 @@ TEST(CredentialExpiryTest, ACertificateThatExpiresOnAnOpenConnectionReadsNoFurth
   }
   // The server reads the same notAfter from the certificate's PEM.
   const absl::Time not_after =
-      services::auth::CertificateNotAfter(testing::ReadFile(certs + "/auditor-short.pem"));
+      services::auth::ClientCertificateFromPem(testing::ReadFile(certs + "/auditor-short.pem"))
+          .not_after;
   EXPECT_GE(not_after, issued + valid - absl::Seconds(1));
   EXPECT_LE(not_after, issued + valid + absl::Seconds(1));
-  EXPECT_EQ(services::auth::CertificateNotAfter("not a certificate"), absl::InfinitePast());
+  EXPECT_EQ(services::auth::ClientCertificateFromPem("not a certificate").not_after,
+            absl::InfinitePast());
 
   // At its notAfter the subscription, idle at the end of the log, ends.
   while (subscription->Read(&response)) {
