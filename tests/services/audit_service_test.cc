@@ -10,7 +10,9 @@
 #include "base/error_details.h"
 #include "clients/audit_client.h"
 #include "clients/event_log_client.h"
+#include "evenhand/v1/audit.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "integrity/bundle.h"
 #include "integrity/merkle.h"
@@ -240,6 +242,56 @@ TEST_F(AuditServiceTest, AReplayByGroupWaitsForThoseWhoWereInTheGroup) {
   });
   EXPECT_EQ(Replay(f).size(), queries);
   releaser.join();
+}
+
+// ... and waits no longer than its caller: a replay by group whose caller's
+// deadline passes while the projection reads its checkpoint ends then, on
+// the record as cancelled, instead of waiting the whole report wait for a
+// caller already gone (found by reading: it was given no deadline).
+TEST_F(AuditServiceTest, AReplayByGroupWaitsForTheProjectionNoLongerThanItsCaller) {
+  ASSERT_NO_FATAL_FAILURE(WaitUntilFolded());
+  auto release = std::make_shared<absl::Notification>();
+  customize_ = [release](server::ServerOptions& options) {
+    options.TEST_before_load = [release] {
+      release->WaitForNotificationWithTimeout(absl::Seconds(60));
+    };
+  };
+  v1::ServerConfig config;
+  config.mutable_fairness()->set_report_wait_seconds(120);
+  record_reads_ = true;
+  StartServer(config);
+  auto stub = v1::Audit::NewStub(
+      grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  auto replays_ended = [&] {
+    size_t ended = 0;
+    v1::ReadStreamRequest read;
+    read.set_stream_id("access-local");
+    EXPECT_OK(client_->ReadStream(read, [&](const v1::RecordedEvent& e) {
+      const v1::AccessRecorded& a = e.event().payload().access_recorded();
+      ended += a.method() == "evenhand.v1.Audit/Replay" && a.outcome() == "cancelled";
+      return true;
+    }));
+    return ended;
+  };
+  const size_t ended_before = replays_ended();
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
+  v1::ReplayRequest request;
+  request.mutable_filter()->set_group_id("green");
+  std::unique_ptr<grpc::ClientReader<v1::ReplayResponse>> reader = stub->Replay(&context, request);
+  v1::ReplayResponse response;
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Its end on the record while the projection is still held (it waited
+  // until the release before: a minute here).
+  bool ended = false;
+  for (int i = 0; i < 200 && !ended; ++i) {
+    ended = replays_ended() > ended_before;
+    if (!ended) absl::SleepFor(absl::Milliseconds(100));
+  }
+  release->Notify();
+  EXPECT_TRUE(ended) << "the replay went on waiting after its caller's deadline";
 }
 
 TEST_F(AuditServiceTest, ALongReplayReportsItsProgress) {
