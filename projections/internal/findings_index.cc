@@ -44,12 +44,18 @@ bool IsSubject(CaseKind kind) {
          kind == CaseKind::kComplaint || kind == CaseKind::kMember;
 }
 
-// What ReportBuilder::LoadRegistry reads: the council at a moment.
-bool ChangesRegistry(const v1::Payload& p) {
+// What changes the council at a moment, as decisions ask about it
+// (ReportBuilder::ReadCouncilAt: groups, memberships, officers' roles and
+// delegations, pre-election periods). A councillor's registration is not
+// among them: it gives a name, read by name (MemberName, so Names() below),
+// and no decision asks the council who is registered (found from outside:
+// 5,000 registrations folded at 270 a second, each deciding again every
+// subject that had asked about the council since, the councillors among
+// them).
+bool ChangesCouncil(const v1::Payload& p) {
   switch (p.kind_case()) {
     case v1::Payload::kPoliticalGroupRecognised:
     case v1::Payload::kPoliticalGroupDissolved:
-    case v1::Payload::kMemberRegistered:
     case v1::Payload::kMemberJoinedGroup:
     case v1::Payload::kMemberLeftGroup:
     case v1::Payload::kOfficerRegistered:
@@ -62,6 +68,11 @@ bool ChangesRegistry(const v1::Payload& p) {
     default:
       return false;
   }
+}
+
+// What ReportBuilder::LoadRegistry reads: the council, and the names.
+bool ChangesRegistry(const v1::Payload& p) {
+  return ChangesCouncil(p) || p.has_member_registered();
 }
 
 // What gives a councillor, officer or group a name or a Director.
@@ -149,10 +160,12 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     if (new_case) subjects_.try_emplace(&c, std::make_unique<Subject>());
   }
   bool registry = false;
+  bool council = false;
   bool names = false;
   std::vector<std::string> matters;
   ForEachVersion(fact, [&](const v1::Payload& p) {
     registry = registry || ChangesRegistry(p);
+    council = council || ChangesCouncil(p);
     names = names || Names(p);
     if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) matters.push_back(*m);
   });
@@ -167,8 +180,8 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
                              c.kind == CaseKind::kOfficer || c.kind == CaseKind::kElection;
   if (!registry_case || names) add_readers(case_readers_, c.stream_id());
   for (const std::string& m : matters) add_readers(matter_readers_, m);
-  if (registry) {
-    builder_.UpdateRegistry(c, position);
+  if (registry) builder_.UpdateRegistry(c, position);
+  if (council) {
     // The earliest moment the change touches: when the fact happened in any
     // version, or any instant it names (a pre-election period's start).
     int64_t earliest = fact.occurred_at_nanos();
