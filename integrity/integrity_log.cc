@@ -59,28 +59,46 @@ absl::StatusOr<std::unique_ptr<IntegrityLog>> IntegrityLog::Open(storage::EventS
   }
   // This log's signed checkpoints and no key: a new key would sign nothing
   // the journal's checkpoints verify against (a restore of a backup taken
-  // without the key, say). Said so, and no key is made. (A journal of
-  // another log, or --start_new_checkpoint_journal, is the journal check's
-  // to answer, after.)
+  // without the key, say). Said so, and no key is made. The journal's own
+  // checkpoints say so, or, if the journal is not where the configuration
+  // says (restored elsewhere, or lost), the log's record that its journal
+  // signed (found from outside: a start refused for the missing journal
+  // had made a new key first, which the start the refusal suggested then
+  // signed with). (A journal of another log, or
+  // --start_new_checkpoint_journal, is the journal check's to answer,
+  // after.)
   std::error_code ec;
   const std::optional<v1::SignedCheckpoint> signed_before =
       CheckpointJournal::PeekLatest(options.journal_file);
-  if (!options.start_new_journal && signed_before.has_value() &&
-      signed_before->checkpoint().log_id() == store->log_id() &&
-      !std::filesystem::exists(options.signing_key_file, ec) && !ec) {
+  const bool journal_signed =
+      signed_before.has_value() && signed_before->checkpoint().log_id() == store->log_id();
+  std::string ignored_value;
+  const bool log_signed = store->db()
+                              ->Get(rocksdb::ReadOptions(), store->ColumnFamily(kColumnFamily),
+                                    kJournalSignedKey, &ignored_value)
+                              .ok();
+  const bool key_missing = !std::filesystem::exists(options.signing_key_file, ec) && !ec;
+  if (!options.start_new_journal && key_missing && (journal_signed || log_signed)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "the signing key ", options.signing_key_file, " is missing, but the checkpoint journal ",
-        options.journal_file,
-        " holds checkpoints it signed: put the log's key back there (owner-only) and start "
-        "again; a backup taken with --exclude-signing-key (backup.excludeSigningKey) is restored "
-        "without it, from wherever the council keeps it. If the key is lost, start once with "
-        "--start_new_checkpoint_journal: a new key then signs a new journal, and the old one "
-        "is kept aside"));
+        "the signing key ", options.signing_key_file, " is missing, but ",
+        journal_signed ? absl::StrCat("the checkpoint journal ", options.journal_file,
+                                      " holds checkpoints it signed")
+                       : absl::StrCat("this log's checkpoints were signed by it (its journal, "
+                                      "configured as ",
+                                      options.journal_file, ", is not there either)"),
+        ": put the log's key back there (owner-only)",
+        journal_signed ? "" : " and its journal where audit.checkpointJournal says",
+        " and start again; a backup taken with --exclude-signing-key "
+        "(backup.excludeSigningKey) is restored without it, from wherever the council keeps it. "
+        "If the key is lost, start once with --start_new_checkpoint_journal: a new key then "
+        "signs a new journal, and the old one is kept aside"));
   }
+  const bool replaces_a_key = key_missing && (journal_signed || log_signed);
   bool created = false;
   EH_ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadOrCreate(options.signing_key_file, &created));
   std::unique_ptr<IntegrityLog> log(new IntegrityLog(store, std::move(options), std::move(key)));
   log->key_created_ = created;
+  log->key_replaced_ = created && replaces_a_key;
   if (!log->options_.stream_map_dir.empty() && !store->write_state().read_only) {
     rocksdb::Options o;
     o.create_if_missing = true;

@@ -253,6 +253,10 @@ class IntegrityLog final : public storage::CommitHook {
   // "evenhand backup v1" or "evenhand backup seal v1".
   absl::StatusOr<std::string> SignBackupStatement(absl::string_view statement) const;
   bool key_created() const { return key_created_; }
+  // Whether the key made replaces one that signed this log's checkpoints
+  // before (--start_new_checkpoint_journal after the key was lost): what
+  // the log signed before verifies only against the old public key.
+  bool key_replaced() const { return key_replaced_; }
   const std::string& journal_path() const { return journal_->path(); }
 
  private:
@@ -348,6 +352,7 @@ class IntegrityLog final : public storage::CommitHook {
   const IntegrityOptions options_;
   const SigningKey key_;
   bool key_created_ = false;
+  bool key_replaced_ = false;
   // The tree is in the tiled layout and holds the whole log (set by
   // OpenLayout, or once the catch-up is done; Open() only).
   bool layout_done_ = false;

@@ -268,6 +268,15 @@ absl::Status EvenHandServer::Impl::Start() {
   // would vouch for the log it was refused over (a projection that had
   // folded more than the log holds, say).
   absl::Cleanup abandon_if_refused = [this] { integrity_->Abandon(); };
+  if (integrity_->key_replaced()) {
+    logging::Warning(
+        kComponent,
+        absl::StrCat("made a NEW signing key ", c.audit().signing_key_file(), " (key id ",
+                     integrity_->public_key().key_id(),
+                     ") for a log whose checkpoints an earlier key signed: what the log signed "
+                     "before verifies only against that key's public key; publish this one "
+                     "beside it (docs/OPERATIONS.md)"));
+  }
   logging::Info(kComponent,
                 absl::StrCat(integrity_->key_created() ? "created" : "loaded", " signing key ",
                              c.audit().signing_key_file(), " (Ed25519, key id ",

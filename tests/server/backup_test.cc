@@ -367,6 +367,28 @@ TEST_F(BackupTest, AStartWithoutTheKeyOfASignedLogIsRefusedAndMakesNoKey) {
                   ::testing::AllOf(HasSubstr(absl::StrCat("the signing key ", key, " is missing")),
                                    HasSubstr("put the log's key back"))));
   EXPECT_FALSE(std::filesystem::exists(key));
+  // Its journal not where the configuration says either (restored
+  // elsewhere): the key is still what is said missing, and none is made
+  // (found from outside: the start, refused for the journal, had made a
+  // new key, which the start the refusal suggested then signed with).
+  const std::string journal = dir_.Sub("data.checkpoints.jsonl");
+  ASSERT_TRUE(std::filesystem::exists(journal));
+  std::filesystem::rename(journal, dir_.Sub("journal-elsewhere.jsonl"));
+  EXPECT_THAT(
+      server::EvenHandServer::Start(options),
+      testing::StatusIs(absl::StatusCode::kFailedPrecondition,
+                        ::testing::AllOf(HasSubstr(absl::StrCat("the signing key ", key,
+                                                                " is missing, but this log's "
+                                                                "checkpoints were signed by it")),
+                                         HasSubstr("is not there either"))));
+  EXPECT_FALSE(std::filesystem::exists(key));
+  // The key lost for good: a new journal, asked for, makes a new key.
+  options.start_new_checkpoint_journal = true;
+  absl::StatusOr<std::unique_ptr<server::EvenHandServer>> started =
+      server::EvenHandServer::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_TRUE(std::filesystem::exists(key));
+  (*started)->Shutdown(absl::Seconds(5));
 }
 
 class TamperedBackupTest : public BackupTest {
@@ -665,9 +687,9 @@ TEST_F(BackupTest, ConsistentlyRewrittenLogIsRefusedAgainstTheSignedRoots) {
   const uint32_t original = Backup(backups).backup_id();
   StopServer();
 
-  // Change the event, throw the tree and chain away, and let the
-  // integrity log hash the changed events afresh: every stored hash then
-  // agrees with the events. Only the signed roots can tell.
+  // Change the event, throw the tree, the chain and the record that the
+  // journal signed away, and let the integrity log hash the changed events
+  // afresh: every stored hash then agrees with the events. Only the signed roots can tell.
   const std::string raw = dir_.Sub("raw");
   std::string metadata;
   {
@@ -678,7 +700,7 @@ TEST_F(BackupTest, ConsistentlyRewrittenLogIsRefusedAgainstTheSignedRoots) {
     ASSERT_TRUE(copy.db()->Get(rocksdb::ReadOptions(), copy.cf("events"), key, &value).ok());
     value[value.find("QQQQ")] = 'R';
     ASSERT_TRUE(copy.db()->Put(rocksdb::WriteOptions(), copy.cf("events"), key, value).ok());
-    for (const char* prefix : {"t", "e", "c", "f", "p", "j"}) {
+    for (const char* prefix : {"t", "e", "c", "f", "p", "j", "J"}) {
       std::string end = prefix;
       end.back()++;
       ASSERT_TRUE(copy.db()->DeleteRange(rocksdb::WriteOptions(), copy.cf("integrity"), prefix, end).ok());
