@@ -101,7 +101,7 @@ absl::Status FillDefaults(const AppendFlags& flags, v1::Event* e) {
     absl::Time at = absl::Now();
     if (!flags.occurred_at.empty()) {
       std::string error;
-      if (!absl::ParseTime(absl::RFC3339_full, flags.occurred_at, &at, &error)) {
+      if (!ParseRfc3339(flags.occurred_at, &at, &error)) {
         return absl::InvalidArgumentError(
             absl::StrCat("--occurred-at: not an RFC 3339 time (", error, ")"));
       }

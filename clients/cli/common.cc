@@ -348,6 +348,16 @@ constexpr int64_t kLastYear = 2199;
 
 }  // namespace
 
+bool ParseRfc3339(const std::string& text, absl::Time* t, std::string* error) {
+  if (!absl::ParseTime(absl::RFC3339_full, text, t, error)) return false;
+  // YYYY-MM-DDTHH:MM:SS...: the seconds at 17 and 18.
+  if (text.size() >= 19 && text.compare(17, 2, "60") == 0) {
+    *error = "second 60 (a leap second) is not taken: no leap second is that minute's";
+    return false;
+  }
+  return true;
+}
+
 absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string& text,
                                      bool end_of_day) {
   const absl::Status neither = absl::InvalidArgumentError(absl::StrCat(
@@ -366,7 +376,12 @@ absl::StatusOr<absl::Time> ParseWhen(const std::string& flag, const std::string&
     t = absl::FromCivil(end_of_day ? day + 1 : day, UkTimeZone());
   } else {
     std::string error;
-    if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return neither;
+    if (!ParseRfc3339(text, &t, &error)) {
+      if (error.rfind("second 60", 0) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": \"", text, "\": ", error));
+      }
+      return neither;
+    }
     day = absl::ToCivilDay(t, UkTimeZone());
   }
   if (day.year() < kFirstYear) {

@@ -196,6 +196,12 @@ class ProgressBar {
 // dropped ("0100" is 100), anything else is refused.
 const CLI::Validator& Decimal();
 
+// An RFC 3339 time (absl::RFC3339_full), but for a 60th second: absl
+// takes "23:59:60" as the next minute's first, and the UK has had no leap
+// second since 2016 (found from outside: "00:03:60Z" answered as of
+// 00:04:00). false with `*error` set if it is not one.
+bool ParseRfc3339(const std::string& text, absl::Time* t, std::string* error);
+
 // A date (YYYY-MM-DD, UK time) or an RFC 3339 instant, with a four-digit
 // year from 1900 to 2199 (so "26-03-01" or "20266-03-01" is refused, not
 // read as the year 26 or 20266). For a date, `end_of_day` picks the

@@ -187,6 +187,20 @@ class CliAnswers(unittest.TestCase):
                 for line in lines:
                     json.loads(line)
 
+    def test_a_leap_second_is_refused_not_moved_to_the_next_minute(self):
+        # "00:03:60Z" was answered as of 00:04:00 (outside probe).
+        for args in (["report", "--as-of=2026-12-07T00:03:60Z"],
+                     ["due", "--as-of=2026-12-07T00:03:60Z"],
+                     ["report", "--from=2026-04-01", "--to=2026-12-07T00:03:60Z"],
+                     ["append", "--stream=member-x", "--type=MemberRegistered",
+                      "--occurred-at=2026-12-07T00:03:60Z",
+                      '--payload={"memberId":"x","name":"X"}']):
+            r = self.cli(*args, check=False)
+            self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
+            self.assertIn("second 60 (a leap second) is not taken", r.stderr, args)
+        # The 59th second is a time like any other.
+        self.cli("report", "--format=json", "--as-of=2026-12-07T00:03:59Z")
+
     def test_flags_that_do_not_apply_are_refused_not_ignored(self):
         backups = os.path.join(self.tmp, "backups")
         for args in (["backup", f"--to={backups}", "--list", "--exclude-signing-key"],
