@@ -182,6 +182,11 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
   const std::string journal_file = o.journal_file.empty() ? DefaultJournalPath(to) : o.journal_file;
   EH_RETURN_IF_ERROR(CheckNew(to, /*may_be_empty_dir=*/true, "data folder"));
   EH_RETURN_IF_ERROR(CheckNew(journal_file, /*may_be_empty_dir=*/false, "journal"));
+  // Not inside a backup folder (this one, say: found from outside, a
+  // journal restored into its meta/ was then listed as a damaged backup,
+  // which stopped retention) nor inside another data folder.
+  EH_RETURN_IF_ERROR(storage::CheckNotInsideAStoresFolder(to, "data folder"));
+  EH_RETURN_IF_ERROR(storage::CheckNotInsideAStoresFolder(journal_file, "journal"));
   // What a restore stopped part way left beside them goes first.
   for (const std::string& left : RemoveStaleStaging(to)) {
     say(absl::StrCat("removed ", left, ", left by a restore that was stopped part way"));

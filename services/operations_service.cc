@@ -134,6 +134,11 @@ absl::StatusOr<std::string> OperationsService::Folder(const std::string& asked) 
                      " (or holds it): a backup must live apart from what it backs up, ideally on "
                      "another disk"));
   }
+  // Nor inside another backup folder's parts (found from outside: a backup
+  // into evenhand/1/y of backup.dir was deleted with backup 1 by
+  // retention, one into shared_checksum/ refused every later backup there)
+  // or another data folder.
+  EH_RETURN_IF_ERROR(storage::CheckNotInsideAStoresFolder(dir, "backup folder"));
   if (fs::exists(normal, ec) && !fs::is_directory(normal, ec)) {
     return absl::FailedPreconditionError(absl::StrCat("the backup folder ", dir,
                                                       " is a file, not a folder: name a folder "

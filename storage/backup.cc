@@ -391,4 +391,34 @@ absl::StatusOr<BackupView> ViewBackup(const std::string& dir, uint32_t id) {
   return view;
 }
 
+absl::Status CheckNotInsideAStoresFolder(const std::string& path, absl::string_view what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto is_dir = [&ec](const fs::path& p) { return fs::is_directory(p, ec); };
+  auto is_file = [&ec](const fs::path& p) { return fs::is_regular_file(p, ec); };
+  std::vector<fs::path> ways = {fs::absolute(path, ec).lexically_normal()};
+  if (fs::path resolved = fs::weakly_canonical(path, ec); !ec && resolved != ways.front()) {
+    ways.push_back(resolved);
+  }
+  for (const fs::path& way : ways) {
+    for (fs::path at = way.parent_path(); !at.empty(); at = at.parent_path()) {
+      const bool backup =
+          is_dir(at / "meta") && (is_dir(at / "shared_checksum") || is_dir(at / "private"));
+      const bool database = is_file(at / "CURRENT") && is_file(at / "IDENTITY");
+      if (backup || database) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            what, " ", path, " lies inside ",
+            backup ? "the backup folder " : "the database folder ", at.string(),
+            backup ? ", whose parts are the backups' own (a backup's retention deletes them "
+                     "whole, and a backup refuses a folder holding what it did not make): "
+                     "name that folder itself, or one beside it"
+                   : " (a data folder, or a part of one): choose a folder of its own, apart "
+                     "from every data folder"));
+      }
+      if (at == at.root_path()) break;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace evenhand::storage

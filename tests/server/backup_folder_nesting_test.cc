@@ -1,0 +1,83 @@
+// A backup folder's parts are its own, and a data folder's too (outside
+// probe): a backup into evenhand/<id>/ of a backup folder was deleted with
+// that backup by retention, one into its shared_checksum/ refused every
+// later backup there, and a journal restored into its meta/ was listed as a
+// damaged backup, which stopped retention; a restore into a running
+// server's data folder was taken. Each is refused, naming the folder, and
+// nothing is written.
+#include <filesystem>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/backup_fixture.h"
+
+namespace evenhand {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+using BackupFolderNestingTest = BackupTest;
+
+TEST_F(BackupFolderNestingTest, ABackupIsNotTakenInsideAnotherBackupFolder) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  const uint32_t first = Backup(backups).backup_id();
+  for (const std::string& to :
+       {absl::StrCat(backups, "/evenhand/", first, "/y"), backups + "/shared_checksum/x",
+        backups + "/meta/new", backups + "/private/z"}) {
+    v1::BackupInfo info;
+    const grpc::Status s = TryBackup(to, &info);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << to;
+    EXPECT_THAT(s.error_message(), HasSubstr(absl::StrCat("backup folder ", to, " lies inside ")))
+        << to;
+    EXPECT_FALSE(fs::exists(to)) << to;
+  }
+  // The folder itself, and one beside it, are where backups go.
+  EXPECT_TRUE(Backup(backups).complete());
+  EXPECT_TRUE(Backup(dir_.Sub("backups-2")).complete());
+  const CliResult checked = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+}
+
+TEST_F(BackupFolderNestingTest, ARestoreIsNotWrittenInsideABackupFolderOrADataFolder) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 5);
+  ASSERT_TRUE(Backup(backups).complete());
+  struct Case {
+    std::string to, journal, says;
+  };
+  const std::vector<Case> cases = {
+      {backups + "/shared_checksum/x", "",
+       "data folder " + backups +
+           "/shared_checksum/x lies "
+           "inside the backup folder " +
+           backups},
+      {dir_.Sub("r1"), backups + "/meta/9",
+       "journal " + backups +
+           "/meta/9 lies inside the "
+           "backup folder " +
+           backups},
+      // The running server's.
+      {dir_.Sub("data/restored"), "", "lies inside the database folder " + dir_.Sub("data")},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"restore", "--from=" + backups, "--to=" + c.to};
+    if (!c.journal.empty()) args.push_back("--journal=" + c.journal);
+    const CliResult r = RunCli(args);
+    EXPECT_NE(r.exit_code, 0) << c.to;
+    EXPECT_THAT(r.output, HasSubstr(c.says)) << c.to;
+    EXPECT_FALSE(fs::exists(c.to)) << c.to;
+    if (!c.journal.empty()) EXPECT_FALSE(fs::exists(c.journal)) << c.journal;
+  }
+  // The folder's listing is as it was.
+  const CliResult checked = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+}
+
+}  // namespace
+}  // namespace evenhand
