@@ -157,6 +157,19 @@ int RunServer(const Context& context, const VerifyFlags& flags) {
                          ", and the server serves log ", Printable(theirs->checkpoint().log_id()),
                          ": another log (check --server), not a later state of yours"));
       }
+      // Signed by another key than the one held: say which, rather than
+      // blame the checkpoint (found from outside: a server whose key was
+      // replaced made a genuine saved checkpoint look forged).
+      if (!c.key_id().empty() && !key.key_id().empty() && c.key_id() != key.key_id()) {
+        return VerificationFailed(absl::StrCat(
+            "your saved checkpoint names signing key ", Printable(c.key_id()), ", and ",
+            pinned ? "the public key you gave (--pubkey) is " : "the server now signs with ",
+            Printable(key.key_id()),
+            ": either the log's key was replaced since (a server started with "
+            "--start_new_checkpoint_journal after its key was lost; what was signed before "
+            "verifies only against the old public key), or this is not the log you saved it "
+            "from. Compare with the public key the council published"));
+      }
       return VerificationFailed(absl::StrCat("your saved checkpoint: ", s.message()));
     }
     old = c;
