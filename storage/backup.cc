@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/trusted_file.h"
@@ -196,6 +197,24 @@ std::string DamagedFileIn(const std::string& message, const std::string& dir) {
   return normal.substr(prefix.size() + 1);
 }
 
+// A shared file RocksDB's `message` names damaged, remembered as a backup
+// that finds it damaged remembers it, so that listings (and their --check)
+// call every backup sharing it damaged (found from outside: after a restore
+// refused so, the listing still said complete). What to add to the
+// message: that it is remembered, or that it could not be (a folder the
+// reader may not write); "" for a file that is not shared.
+std::string RememberDamage(const std::string& message, const std::string& dir) {
+  const std::string named = DamagedFileIn(message, dir);
+  if (!absl::StartsWith(named, "shared")) return "";
+  if (internal::RememberDamagedSharedFile(dir, named)) {
+    return absl::StrCat(" (", named,
+                        " is remembered as damaged: listings call every backup sharing it "
+                        "damaged until it is put right)");
+  }
+  return absl::StrCat(" (", named, " could not be remembered as damaged in ", dir,
+                      ": listings will not say so)");
+}
+
 }  // namespace
 
 absl::StatusOr<BackupFolderLock> BackupFolderLock::Take(const std::string& dir) {
@@ -358,7 +377,7 @@ absl::Status VerifyBackupFiles(const std::string& dir, uint32_t id) {
   return absl::DataLossError(absl::StrCat("backup ", id, " in ", dir,
                                           " is damaged: its files are not those recorded when it "
                                           "was taken: ",
-                                          s.ToString()));
+                                          s.ToString(), RememberDamage(s.ToString(), dir)));
 }
 
 absl::Status RestoreBackup(const std::string& dir, uint32_t id, const std::string& data_dir) {
@@ -371,7 +390,7 @@ absl::Status RestoreBackup(const std::string& dir, uint32_t id, const std::strin
     return absl::DataLossError(absl::StrCat("backup ", id, " in ", dir,
                                             " is damaged (a file's checksum differs from the one "
                                             "recorded when it was taken): ",
-                                            s.ToString()));
+                                            s.ToString(), RememberDamage(s.ToString(), dir)));
   }
   return Rocks(s, absl::StrCat("cannot restore backup ", id, " of ", dir, " into ", data_dir));
 }

@@ -125,5 +125,42 @@ TEST_F(BackupTest, ABackupWhoseManifestIsDamagedIsListedAsDamaged) {
   EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
 }
 
+// A bit changed inside a shared table file, its size kept: a listing does
+// not read it, a restore does and refuses. That restore remembers it, as a
+// backup that finds it does, so the listing and its --check call the
+// backups sharing it damaged (an outside probe: they stayed "complete" and
+// the nightly check green until the next backup).
+TEST_F(BackupTest, ASharedFileARestoreFindsDamagedIsRememberedForListings) {
+  StartServer();
+  const std::string backups = dir_.Sub("backups");
+  AppendSome("a-", 30);
+  Backup(backups);
+  StopServer();
+  std::string table;
+  for (const auto& entry : fs::directory_iterator(fs::path(backups) / "shared_checksum")) {
+    if (entry.path().extension() == ".sst") table = entry.path().string();
+  }
+  ASSERT_FALSE(table.empty());
+  {
+    std::fstream f(table, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    char c = 0;
+    f.seekg(100);
+    f.get(c);
+    f.seekp(100);
+    f.put(static_cast<char>(c ^ 0x10));
+  }
+  ASSERT_EQ(RunCli({"restore", "--from=" + backups, "--list", "--check"}).exit_code, 0)
+      << "a listing reads no shared file whole";
+  CliResult restored = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("restored")});
+  EXPECT_NE(restored.exit_code, 0) << restored.output;
+  EXPECT_THAT(restored.output, HasSubstr("is remembered as damaged"));
+  EXPECT_FALSE(fs::exists(dir_.Sub("restored")));
+  CliResult checked = RunCli({"restore", "--from=" + backups, "--list", "--check"});
+  EXPECT_NE(checked.exit_code, 0) << checked.output;
+  EXPECT_THAT(checked.output, HasSubstr("DAMAGED"));
+  EXPECT_TRUE(fs::exists(fs::path(backups) / "damaged-shared-files"));
+}
+
 }  // namespace
 }  // namespace evenhand
