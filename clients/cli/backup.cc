@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -92,6 +93,23 @@ int RunBackup(const Context& context, const BackupFlags& flags) {
   request.set_exclude_signing_key(flags.exclude_signing_key);
   v1::BackupInfo info;
   grpc::Status s = stub->Backup(&rpc, request, &info);
+  const bool never_connected =
+      absl::StrContains(s.error_message(), "failed to connect to all addresses");
+  if (!never_connected && (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                           s.error_code() == grpc::StatusCode::CANCELLED)) {
+    // The call was sent: whether the server took the backup before it went
+    // (or the wait ended) is not known here (found from outside: "Socket
+    // closed" for a backup that was complete).
+    return FailServer(
+        absl::Status(FromGrpcStatus(s).code(),
+                     absl::StrCat(s.error_message(),
+                                  ". The backup was asked for, and whether it was taken is not "
+                                  "known: list the folder to see (evenhand backup --list --to=",
+                                  dir, ", or evenhand restore --from=", dir,
+                                  " --list --check on the server's machine)")),
+        context);
+  }
   if (!s.ok()) return FailServer(FromGrpcStatus(s), context);
   if (flags.format == "json") {
     std::printf("%s\n", ToJsonLine(info).c_str());
