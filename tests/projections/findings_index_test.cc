@@ -452,6 +452,35 @@ TEST_P(FindingsIndexTest, WhatIsWrittenWhileSeedingRestoresAsOneCheckpointWould)
   }
 }
 
+// A projection indexing findings, folded over `events` with the default
+// settings and the checkout's bank holidays (null, a failure added, if they
+// cannot be read).
+struct IndexedProjection {
+  WorkingDayCalendar calendar;
+  FairnessSettings settings;
+  FairnessProjection projection;
+
+  // The report served from the index, expected the same as the derived one.
+  v1::FairnessReport Served(const ReportQuery& q) const {
+    v1::FairnessReport served = projection.Report(q, settings, calendar);
+    EXPECT_EQ(served.SerializeAsString(),
+              projection.DerivedReport(q, settings, calendar).SerializeAsString())
+        << "as of position " << q.as_of_position;
+    return served;
+  }
+};
+std::unique_ptr<IndexedProjection> FoldIndexed(const std::vector<v1::RecordedEvent>& events) {
+  absl::StatusOr<WorkingDayCalendar> calendar =
+      WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  EXPECT_TRUE(calendar.ok()) << calendar.status();
+  if (!calendar.ok()) return nullptr;
+  auto out = std::unique_ptr<IndexedProjection>(
+      new IndexedProjection{*std::move(calendar), FairnessSettings(), {}});
+  out->projection.IndexFindings(out->settings, out->calendar);
+  for (const v1::RecordedEvent& e : events) out->projection.Apply(e);
+  return out;
+}
+
 // The demo council (scripts/run): its report from the index is the derived
 // one, findings, obligations, group figures and all, as of every tenth
 // position and at the end.
@@ -475,12 +504,11 @@ TEST(FindingsIndexLinkedTest, ABriefingGivenAtAMeetingLongAfterItsOwnFactsIsInTh
   a->set_matter_id("local-plan");
   a->set_briefing_id("B-1");
   s.Add(testing::At(2026, 4, 10, 18), p);
-  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
-  ASSERT_TRUE(calendar.ok());
-  const FairnessSettings settings;
-  FairnessProjection projection;
-  projection.IndexFindings(settings, *calendar);
-  for (const v1::RecordedEvent& e : s.events()) projection.Apply(e);
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  const FairnessSettings& settings = folded->settings;
+  const WorkingDayCalendar* calendar = &folded->calendar;
+  FairnessProjection& projection = folded->projection;
   const ReportQuery q{testing::At(2026, 4, 1), testing::At(2026, 7, 1), s.events().size(),
                       testing::At(2026, 6, 1)};
   const v1::FairnessReport served = projection.Report(q, settings, *calendar);
@@ -520,20 +548,16 @@ TEST(FindingsIndexLinkedTest, AttendancesAgreedByTheirBriefingAndReversedDecline
   s.Decline(testing::At(2026, 3, 3), "B-2", "dir", v1::OFFICER_UNAVAILABLE);
   s.Approve(testing::At(2026, 3, 4), "B-2", "ceo", {"dir"});
   s.Deliver(testing::At(2026, 3, 9), "B-2", {"dir"});
-  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
-  ASSERT_TRUE(calendar.ok());
-  const FairnessSettings settings;
-  FairnessProjection projection;
-  projection.IndexFindings(settings, *calendar);
-  for (const v1::RecordedEvent& e : s.events()) projection.Apply(e);
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  const FairnessSettings& settings = folded->settings;
+  const WorkingDayCalendar* calendar = &folded->calendar;
+  FairnessProjection& projection = folded->projection;
   std::set<std::string> seen;
   for (uint64_t position = 1; position <= s.events().size(); ++position) {
     const ReportQuery q{testing::At(2026, 1, 1), testing::At(2026, 7, 1), position,
                         testing::At(2026, 7, 1)};
-    const v1::FairnessReport served = projection.Report(q, settings, *calendar);
-    EXPECT_EQ(served.SerializeAsString(),
-              projection.DerivedReport(q, settings, *calendar).SerializeAsString())
-        << "as of position " << position;
+    const v1::FairnessReport served = folded->Served(q);
     for (const auto& f : served.findings()) seen.insert(f.rule_id());
   }
   // Each rule's finding came and went along the way.
@@ -565,12 +589,8 @@ TEST(FindingsIndexLinkedTest, ACouncillorRegisteredAfterTheirQueryIsNamedAsOfEve
   registered.mutable_member_registered()->set_name("Cllr Corrected Name");
   s.Correct(testing::At(2026, 3, 25), registration, registered);
   s.Join(testing::At(2026, 3, 1), "late-1", "green");
-  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
-  ASSERT_TRUE(calendar.ok());
-  const FairnessSettings settings;
-  FairnessProjection projection;
-  projection.IndexFindings(settings, *calendar);
-  for (const v1::RecordedEvent& e : s.events()) projection.Apply(e);
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
   auto names = [](const v1::FairnessReport& r) {
     std::string all;
     for (const auto& f : r.findings()) {
@@ -583,10 +603,7 @@ TEST(FindingsIndexLinkedTest, ACouncillorRegisteredAfterTheirQueryIsNamedAsOfEve
   for (uint64_t position = registration - 1; position <= s.events().size(); ++position) {
     const ReportQuery q{testing::At(2026, 1, 1), testing::At(2026, 7, 1), position,
                         testing::At(2026, 7, 1)};
-    const v1::FairnessReport served = projection.Report(q, settings, *calendar);
-    EXPECT_EQ(served.SerializeAsString(),
-              projection.DerivedReport(q, settings, *calendar).SerializeAsString())
-        << "as of position " << position;
+    const v1::FairnessReport served = folded->Served(q);
     seen.push_back(names(served));
   }
   ASSERT_EQ(seen.size(), 4u);
@@ -608,12 +625,11 @@ TEST(FindingsIndexDissolvedTest, ADissolvedGroupsRowIsTheSameSummedOrDerivedAsOf
   const uint64_t before_offer = s.events().size();
   s.Offer(testing::At(2026, 6, 10), "O-1", "green", "parks");
   s.Request(testing::At(2026, 6, 11), "B-1", "labour", "parks");
-  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
-  ASSERT_TRUE(calendar.ok());
-  const FairnessSettings settings;
-  FairnessProjection projection;
-  projection.IndexFindings(settings, *calendar);
-  for (const v1::RecordedEvent& e : s.events()) projection.Apply(e);
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  const FairnessSettings& settings = folded->settings;
+  const WorkingDayCalendar* calendar = &folded->calendar;
+  FairnessProjection& projection = folded->projection;
   for (uint64_t p = before_offer; p <= s.events().size(); ++p) {
     const ReportQuery q{testing::At(2026, 6, 2), testing::At(2026, 7, 1), p,
                         testing::At(2026, 7, 1)};
