@@ -180,7 +180,19 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
   if (!to_path.has_filename()) to_path = to_path.parent_path();  // "dir/"
   const std::string to = to_path.string();
   const std::string journal_file = o.journal_file.empty() ? DefaultJournalPath(to) : o.journal_file;
-  EH_RETURN_IF_ERROR(CheckNew(to, /*may_be_empty_dir=*/true, "data folder"));
+  if (absl::Status fresh = CheckNew(to, /*may_be_empty_dir=*/true, "data folder"); !fresh.ok()) {
+    std::error_code ec;
+    // A folder without the journal beside it may be what a restore stopped
+    // after its copy was in place left (found from outside: the next
+    // restore said only "already exists").
+    if (absl::IsAlreadyExists(fresh) && fs::is_directory(to, ec) && !fs::exists(journal_file, ec)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          fresh.message(), ". It has no journal beside it (", journal_file,
+          "): if a restore into it was stopped part way, it is that restore's unfinished copy; "
+          "delete it and restore again"));
+    }
+    return fresh;
+  }
   EH_RETURN_IF_ERROR(CheckNew(journal_file, /*may_be_empty_dir=*/false, "journal"));
   // Not inside a backup folder (this one, say: found from outside, a
   // journal restored into its meta/ was then listed as a damaged backup,

@@ -606,7 +606,16 @@ TEST_F(TamperedBackupTest, ForeignKeyAndExistingFolderAreRefused) {
   // Never over an existing data folder.
   CliResult over = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("data")});
   EXPECT_EQ(over.exit_code, 2) << over.output;
-  EXPECT_THAT(over.output, HasSubstr("already exists"));
+  EXPECT_THAT(over.output, AllOf(HasSubstr("already exists"), Not(HasSubstr("no journal"))));
+  // One without its journal beside it may be a stopped restore's copy: said
+  // so (outside probe: "already exists" only).
+  fs::create_directories(dir_.Sub("half"));
+  std::ofstream(dir_.Sub("half/CURRENT")) << "MANIFEST-000001\n";
+  CliResult half = RunCli({"restore", "--from=" + backups_, "--to=" + dir_.Sub("half")});
+  EXPECT_EQ(half.exit_code, 2) << half.output;
+  EXPECT_THAT(half.output,
+              AllOf(HasSubstr("already exists"), HasSubstr("It has no journal beside it"),
+                    HasSubstr("delete it and restore again")));
   // A signing key swapped in the backup is refused before it is restored,
   // not found out when the restored server refuses its own journal.
   bool created = false;
