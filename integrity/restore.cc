@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -194,6 +195,21 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
     return fresh;
   }
   EH_RETURN_IF_ERROR(CheckNew(journal_file, /*may_be_empty_dir=*/false, "journal"));
+  {
+    // The journal beside the data folder, never in it (found from outside:
+    // refused only after the whole verification, when it could not be
+    // moved into place).
+    std::error_code ec;
+    const fs::path folder = fs::absolute(to, ec).lexically_normal();
+    const fs::path journal = fs::absolute(journal_file, ec).lexically_normal();
+    if (std::mismatch(folder.begin(), folder.end(), journal.begin(), journal.end()).first ==
+        folder.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "journal ", journal_file, " lies inside the data folder ", to,
+          " being restored: a journal lives outside the data folder it signs (the default, ",
+          DefaultJournalPath(to), ", is beside it)"));
+    }
+  }
   // Not inside a backup folder (this one, say: found from outside, a
   // journal restored into its meta/ was then listed as a damaged backup,
   // which stopped retention) nor inside another data folder.

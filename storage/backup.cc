@@ -415,26 +415,34 @@ absl::Status CheckNotInsideAStoresFolder(const std::string& path, absl::string_v
   std::error_code ec;
   auto is_dir = [&ec](const fs::path& p) { return fs::is_directory(p, ec); };
   auto is_file = [&ec](const fs::path& p) { return fs::is_regular_file(p, ec); };
+  // What a backup folder holds of its own; anything else in it (another
+  // backup folder beside them, say "weekly/") is the operator's.
+  static constexpr const char* kParts[] = {"meta",   "private",  "shared_checksum",
+                                           "shared", "evenhand", "damaged-shared-files"};
   std::vector<fs::path> ways = {fs::absolute(path, ec).lexically_normal()};
   if (fs::path resolved = fs::weakly_canonical(path, ec); !ec && resolved != ways.front()) {
     ways.push_back(resolved);
   }
-  for (const fs::path& way : ways) {
-    for (fs::path at = way.parent_path(); !at.empty(); at = at.parent_path()) {
+  for (fs::path way : ways) {
+    if (!way.has_filename()) way = way.parent_path();  // "dir/"
+    for (fs::path below = way, at = way.parent_path(); !at.empty() && below != at;
+         below = at, at = at.parent_path()) {
       const bool backup =
           is_dir(at / "meta") && (is_dir(at / "shared_checksum") || is_dir(at / "private"));
-      const bool database = is_file(at / "CURRENT") && is_file(at / "IDENTITY");
-      if (backup || database) {
+      const std::string part = below.filename().string();
+      if (backup && std::find(std::begin(kParts), std::end(kParts), part) != std::end(kParts)) {
         return absl::InvalidArgumentError(absl::StrCat(
-            what, " ", path, " lies inside ",
-            backup ? "the backup folder " : "the database folder ", at.string(),
-            backup ? ", whose parts are the backups' own (a backup's retention deletes them "
-                     "whole, and a backup refuses a folder holding what it did not make): "
-                     "name that folder itself, or one beside it"
-                   : " (a data folder, or a part of one): choose a folder of its own, apart "
-                     "from every data folder"));
+            what, " ", path, " lies inside the backup folder ", at.string(), "'s ", part,
+            "/, which is the backups' own (a backup's retention deletes it whole, and a backup "
+            "refuses a folder holding what it did not make there): name that folder itself, or "
+            "one beside its parts"));
       }
-      if (at == at.root_path()) break;
+      if (is_file(at / "CURRENT") && is_file(at / "IDENTITY")) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " ", path, " lies inside the database folder ", at.string(),
+                         " (a data folder, or a part of one): choose a folder of its own, apart "
+                         "from every data folder"));
+      }
     }
   }
   return absl::OkStatus();

@@ -96,13 +96,14 @@ absl::Status VerifyBackupFiles(const std::string& dir, uint32_t id);
 absl::Status RestoreBackup(const std::string& dir, uint32_t id, const std::string& data_dir);
 
 // Whether `path` (a folder a backup, a restored data folder or a journal is
-// to be written in or as) lies inside a folder a store keeps for itself: a
-// backup folder (meta/ beside shared_checksum/ or private/: its parts are
-// the backup engine's, and retention deletes them whole) or a RocksDB
-// database (CURRENT beside IDENTITY: a data folder, the projection's, a
-// map's). InvalidArgument naming that folder, `what` and `path` if so;
-// `path` itself is not looked at (a backup folder is where backups go).
-// Checked for `path` as given and as its links resolve.
+// to be written in or as) lies inside a part of a folder a store keeps for
+// itself: a backup folder's own parts (meta/, private/, shared_checksum/,
+// shared/, evenhand/: the backup engine's and ours, deleted whole by
+// retention; a folder beside them, another backup folder say, is the
+// operator's) or anywhere in a RocksDB database (CURRENT beside IDENTITY:
+// a data folder, the projection's, a map's). InvalidArgument naming that
+// folder, `what` and `path` if so. Checked for `path` as given and as its
+// links resolve.
 absl::Status CheckNotInsideAStoresFolder(const std::string& path, absl::string_view what);
 
 // A backup opened where it lies, for reading only (to find where a damaged

@@ -36,11 +36,19 @@ TEST_F(BackupFolderNestingTest, ABackupIsNotTakenInsideAnotherBackupFolder) {
         << to;
     EXPECT_FALSE(fs::exists(to)) << to;
   }
-  // The folder itself, and one beside it, are where backups go.
+  // The folder itself, one beside it, and one inside it beside its parts
+  // (OPERATIONS.md's backups/weekly: refused by the first version of this
+  // check, and only once the outer folder held a backup) are where backups
+  // go, in either order.
   EXPECT_TRUE(Backup(backups).complete());
   EXPECT_TRUE(Backup(dir_.Sub("backups-2")).complete());
-  const CliResult checked = RunCli({"restore", "--from=" + backups, "--list", "--check"});
-  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  EXPECT_TRUE(Backup(backups + "/weekly").complete());
+  EXPECT_TRUE(Backup(backups).complete());
+  EXPECT_TRUE(Backup(backups + "/weekly").complete());
+  for (const std::string& folder : {backups, backups + "/weekly"}) {
+    const CliResult checked = RunCli({"restore", "--from=" + folder, "--list", "--check"});
+    EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  }
 }
 
 TEST_F(BackupFolderNestingTest, ARestoreIsNotWrittenInsideABackupFolderOrADataFolder) {
@@ -53,17 +61,16 @@ TEST_F(BackupFolderNestingTest, ARestoreIsNotWrittenInsideABackupFolderOrADataFo
   };
   const std::vector<Case> cases = {
       {backups + "/shared_checksum/x", "",
-       "data folder " + backups +
-           "/shared_checksum/x lies "
-           "inside the backup folder " +
-           backups},
+       "data folder " + backups + "/shared_checksum/x lies inside the backup folder " + backups +
+           "'s shared_checksum/"},
       {dir_.Sub("r1"), backups + "/meta/9",
-       "journal " + backups +
-           "/meta/9 lies inside the "
-           "backup folder " +
-           backups},
+       "journal " + backups + "/meta/9 lies inside the backup folder " + backups + "'s meta/"},
       // The running server's.
       {dir_.Sub("data/restored"), "", "lies inside the database folder " + dir_.Sub("data")},
+      // Its journal inside the data folder being restored (found from
+      // outside: refused only after the whole verification).
+      {dir_.Sub("r2"), dir_.Sub("r2/j.jsonl"),
+       "journal " + dir_.Sub("r2/j.jsonl") + " lies inside the data folder " + dir_.Sub("r2")},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = {"restore", "--from=" + backups, "--to=" + c.to};
