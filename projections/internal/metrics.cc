@@ -54,7 +54,7 @@ absl::flat_hash_map<std::string, double> MeanGroupSizes(const ReportBuilder& b) 
         static_cast<__int128>(seconds) * 1'000'000'000 + absl::ToInt64Nanoseconds(part);
     for (const Case* g : b.GroupsAt(changes[i])) {
       auto& [weighted, time] = sums[g->id];
-      weighted += nanos * static_cast<__int128>(b.GroupMembersAt(g->id, changes[i]).size());
+      weighted += nanos * static_cast<__int128>(b.GroupSizeAt(g->id, changes[i]));
       time += nanos;
     }
   }
@@ -92,7 +92,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     GroupTally& t = tallies[g->id];
     t.metrics.set_group_id(g->id);
     t.metrics.set_name(b.GroupName(g->id));
-    t.metrics.set_councillors(static_cast<uint32_t>(b.GroupMembersAt(g->id, last_instant).size()));
+    t.metrics.set_councillors(static_cast<uint32_t>(b.GroupSizeAt(g->id, last_instant)));
   }
   auto tally = [&](const std::string& group) -> GroupTally* {
     auto it = tallies.find(group);
@@ -110,7 +110,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     t.dissolved_before = true;
     t.metrics.set_group_id(group);
     t.metrics.set_name(b.GroupName(group));
-    t.metrics.set_councillors(static_cast<uint32_t>(b.GroupMembersAt(group, last_instant).size()));
+    t.metrics.set_councillors(static_cast<uint32_t>(b.GroupSizeAt(group, last_instant)));
     return &t;
   };
 

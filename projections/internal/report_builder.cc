@@ -242,6 +242,22 @@ std::vector<std::string> ReportBuilder::GroupMembersAt(const std::string& group_
   return out;
 }
 
+size_t ReportBuilder::GroupSizeAt(const std::string& group_id, absl::Time t) const {
+  ReadCouncilAt(t);
+  auto at = group_sizes_.find(t);
+  if (at == group_sizes_.end()) {
+    if (group_sizes_.size() >= kMaxGroupSizeInstants) group_sizes_.clear();
+    absl::flat_hash_map<std::string, size_t> sizes;
+    for (const auto& [member, changes] : registry_->memberships) {
+      std::string group = MemberGroupAt(member, t);
+      if (!group.empty()) ++sizes[std::move(group)];
+    }
+    at = group_sizes_.emplace(t, std::move(sizes)).first;
+  }
+  auto size = at->second.find(group_id);
+  return size == at->second.end() ? 0 : size->second;
+}
+
 std::vector<absl::Time> ReportBuilder::CouncilChangesIn(absl::Time from, absl::Time to) const {
   ReadCouncilAt(to);
   std::vector<absl::Time> out = {from};

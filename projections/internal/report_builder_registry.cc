@@ -20,6 +20,7 @@ void ReportBuilder::ReloadRegistry(uint64_t position) {
   ReleaseBodies();
   query_.as_of_position = position;
   registry_.reset();
+  group_sizes_.clear();
   Reads* reads = std::exchange(reads_, nullptr);
   LoadRegistry();
   reads_ = reads;
@@ -44,6 +45,7 @@ void ReportBuilder::UpdateRegistry(const Case& changed, uint64_t position) {
   if (registry_.use_count() != 1) registry_ = std::make_shared<CouncilRegistry>(*registry_);
   // Made non-const (by LoadRegistry, or the copy above) and held here only.
   auto& r = const_cast<CouncilRegistry&>(*registry_);
+  group_sizes_.clear();
   std::vector<std::string> touched;
   switch (changed.kind) {
     case CaseKind::kGroup:
@@ -85,6 +87,7 @@ void ReportBuilder::LoadRegistry() {
   for (const auto& [id, c] : indexes_.officer_by_id) ReadOfficerInto(*c, &r);
   ReadElectionsInto(&r);
   registry_ = std::move(registry);
+  group_sizes_.clear();
   registry_whole_ = true;
 }
 

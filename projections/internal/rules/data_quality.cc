@@ -37,7 +37,7 @@ absl::Time FellBelowTwo(const ReportBuilder& b, const Case& g, absl::Time t) {
   const std::vector<absl::Time> all =
       b.CouncilChangesIn(absl::InfinitePast(), t + absl::Nanoseconds(1));
   size_t i = all.size() - 1;  // the last change at or before t
-  while (i > 1 && b.GroupExistsAt(g, all[i - 1]) && b.GroupMembersAt(g.id, all[i - 1]).size() < 2) {
+  while (i > 1 && b.GroupExistsAt(g, all[i - 1]) && b.GroupSizeAt(g.id, all[i - 1]) < 2) {
     --i;
   }
   return all[i];
@@ -117,7 +117,7 @@ void CheckGroupSizes(ReportBuilder& b) {
     std::set<std::string> existing;
     for (const Case* g : b.GroupsAt(t)) {
       existing.insert(g->id);
-      const size_t members = b.GroupMembersAt(g->id, t).size();
+      const size_t members = b.GroupSizeAt(g->id, t);
       auto it = low.find(g->id);
       if (members < 2) {
         if (it == low.end()) {

@@ -71,7 +71,7 @@ void Check(ReportBuilder& b) {
       // left with a single councillor when the briefing was given is owed
       // nothing as a group (data-quality says it fell below two; found
       // from outside: the report said both).
-      if (b.GroupMembersAt(group->id, t).size() < 2) continue;
+      if (b.GroupSizeAt(group->id, t) < 2) continue;
       // The earliest offer to this group on the matter, or briefing on it
       // actually given to this group. The group's own request does not
       // count, nor does its decline: only an offer, or the briefing itself,
