@@ -352,7 +352,7 @@ bool ParseRfc3339(const std::string& text, absl::Time* t, std::string* error) {
   if (!absl::ParseTime(absl::RFC3339_full, text, t, error)) return false;
   // YYYY-MM-DDTHH:MM:SS...: the seconds at 17 and 18.
   if (text.size() >= 19 && text.compare(17, 2, "60") == 0) {
-    *error = "second 60 (a leap second) is not taken: no leap second is that minute's";
+    *error = "second 60 (a leap second) is not taken: write :59, or the next minute's :00";
     return false;
   }
   return true;
