@@ -376,6 +376,8 @@ void ProjectionRunner::FoldStopped(const absl::Status& why) {
     at = projection_.position();
     fold_stopped_ = absl::DataLossError(absl::StrCat(
         "the fairness projection cannot fold the log past position ", at, ": ", why.message()));
+    absl::MutexLock published(&published_mu_);
+    published_stopped_ = fold_stopped_;
   }
   logging::Error("projections",
                  absl::StrCat("the fold stopped at position ", at, " (", why.message(),
@@ -418,8 +420,18 @@ bool ProjectionRunner::FoldSliced(size_t count, const std::function<void(size_t)
       if (options_.TEST_fold_event) options_.TEST_fold_event();
       apply(i++);
     } while (i < count && absl::Now() < until);
+    Publish();
   }
   return true;
+}
+
+void ProjectionRunner::Publish() {
+  published_position_.store(cases_loaded_ ? projection_.position() : 0, std::memory_order_release);
+}
+
+absl::Status ProjectionRunner::published_fold_stopped() const {
+  absl::MutexLock lock(&published_mu_);
+  return published_stopped_;
 }
 
 bool ProjectionRunner::WaitForPosition(uint64_t position, absl::Time deadline) const {

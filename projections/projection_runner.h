@@ -212,6 +212,16 @@ class ProjectionRunner {
   // data folder is restored.
   absl::Status fold_stopped() const;
 
+  // What GetStatus shows, which must not wait for a report: a reader of the
+  // projection waits behind the fold whenever the fold waits for a report
+  // (found from outside: `evenhand status` timed out behind a minute-long
+  // report). position() as the fold last published it (after each slice it
+  // folds, and as the checkpoint is read), and fold_stopped(). Lock-free.
+  uint64_t published_position() const {
+    return published_position_.load(std::memory_order_acquire);
+  }
+  absl::Status published_fold_stopped() const;
+
   // Runs `read` on the projection, which does not change meanwhile.
   void Read(const std::function<void(const FairnessProjection&)>& read) const;
 
@@ -346,6 +356,12 @@ class ProjectionRunner {
   // findings index's restore, which takes it a chunk at a time back to
   // back, lets them in first.
   mutable std::atomic<int> readers_waiting_{0};
+  // published_position() and published_fold_stopped(): Publish() under mu_
+  // wherever the position or cases_loaded_ changes.
+  void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::atomic<uint64_t> published_position_{0};
+  mutable absl::Mutex published_mu_;
+  absl::Status published_stopped_ ABSL_GUARDED_BY(published_mu_);
   FairnessProjection projection_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // stop_, and loaded_, for waiters that take no lock: set under mu_ with

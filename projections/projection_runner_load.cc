@@ -428,6 +428,7 @@ bool ProjectionRunner::Load() {
     const uint64_t will_serve_from = FindingsWillServeFrom();
     absl::MutexLock lock(&mu_);
     cases_loaded_ = true;
+    Publish();
     if (will_serve_from != UINT64_MAX && !stop_) {
       skeletons_took_nanos_ = absl::ToInt64Nanoseconds(absl::Now() - started);
       cases_filed_ = cases_read_;
@@ -448,6 +449,7 @@ bool ProjectionRunner::Load() {
         // Reports wait again: the projection goes back to position 0 (and
         // BuildReport checks the position again under the lock).
         cases_loaded_ = false;
+        Publish();
         reading_findings_back_ = false;
         findings_will_serve_from_ = UINT64_MAX;
       }
@@ -474,6 +476,7 @@ bool ProjectionRunner::Load() {
     load_done_.store(true, std::memory_order_release);
     EndLoadWait();
     cases_loaded_ = true;
+    Publish();
     reading_findings_back_ = false;
     loaded_how_.took = absl::Now() - started;
     if (stop_) return false;

@@ -304,9 +304,10 @@ absl::Status EvenHandServer::Impl::Start() {
   log_options.problems = [this] { return integrity_->problems(); };
   log_options.checkpoints_stalled = [this] { return integrity_->signing_stalled(); };
   // (The runner starts below, before anything is served.)
-  log_options.projection_position = [this] { return runner_ ? runner_->position() : 0; };
+  // Published by the fold: GetStatus never waits behind a report.
+  log_options.projection_position = [this] { return runner_ ? runner_->published_position() : 0; };
   log_options.projection_stopped = [this] {
-    return runner_ ? std::string(runner_->fold_stopped().message()) : std::string();
+    return runner_ ? std::string(runner_->published_fold_stopped().message()) : std::string();
   };
   log_options.gate = gate_.get();
   log_options.append_stream_window = c.append_stream_window();

@@ -293,6 +293,44 @@ TEST_F(RareErrorsTest, AReportWaitsForASlowFoldNoLongerThanReportWaitSeconds) {
   EXPECT_EQ(ErrorInfoOf(status).reason(), "PROJECTION_CATCHING_UP");
 }
 
+// GetStatus never waits for the projection (found from outside: `evenhand
+// status` timed out while the fold waited behind a minute-long report, which
+// new readers wait behind too). Here the fold holds the projection in an
+// event that takes long: status answers at once, with the position the fold
+// last published.
+TEST_F(RareErrorsTest, StatusDoesNotWaitForTheProjection) {
+  auto hold = std::make_shared<std::atomic<bool>>(false);
+  auto entered = std::make_shared<absl::Notification>();
+  auto release = std::make_shared<absl::Notification>();
+  customize_ = [hold, entered, release](server::ServerOptions& o) {
+    o.TEST_fold_event = [hold, entered, release] {
+      if (!hold->load()) return;
+      if (!entered->HasBeenNotified()) entered->Notify();
+      release->WaitForNotificationWithTimeout(absl::Seconds(30));
+    };
+  };
+  Start();
+  absl::Cleanup released = [release] {
+    if (!release->HasBeenNotified()) release->Notify();
+  };
+  ASSERT_TRUE(Append(Events(1)).ok());
+  for (int i = 0; i < 500 && server_->ProjectionPosition() < 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(server_->ProjectionPosition(), 1u);
+  hold->store(true);
+  ASSERT_TRUE(Append(Events(1)).ok());
+  ASSERT_TRUE(entered->WaitForNotificationWithTimeout(absl::Seconds(30)));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(absl::Seconds(5)));
+  v1::GetStatusResponse response;
+  const grpc::Status status = stub_->GetStatus(&context, v1::GetStatusRequest(), &response);
+  release->Notify();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.projection_position(), 1u);
+  EXPECT_EQ(response.last_position(), 2u);
+}
+
 // A stop does not wait for the rest of a batch the fold has begun (4,096
 // events, minutes when each takes tens of milliseconds; a probe saw SIGTERM
 // take 80 s): the fold stops between two slices, its checkpoint at its last
