@@ -199,11 +199,20 @@ absl::StatusOr<RestoreResult> RestoreBackup(const RestoreOptions& o) {
     // The journal beside the data folder, never in it (found from outside:
     // refused only after the whole verification, when it could not be
     // moved into place).
+    // As given and as links resolve (found from outside: a journal through
+    // a link to the folder was refused only when it could not be moved).
     std::error_code ec;
+    auto within = [](const fs::path& folder, const fs::path& path) {
+      return std::mismatch(folder.begin(), folder.end(), path.begin(), path.end()).first ==
+             folder.end();
+    };
     const fs::path folder = fs::absolute(to, ec).lexically_normal();
     const fs::path journal = fs::absolute(journal_file, ec).lexically_normal();
-    if (std::mismatch(folder.begin(), folder.end(), journal.begin(), journal.end()).first ==
-        folder.end()) {
+    std::error_code resolved_ec;
+    const fs::path real_folder = fs::weakly_canonical(folder, resolved_ec);
+    const fs::path real_journal = fs::weakly_canonical(journal, resolved_ec);
+    if (within(folder, journal) ||
+        (!resolved_ec && !real_folder.empty() && within(real_folder, real_journal))) {
       return absl::InvalidArgumentError(absl::StrCat(
           "journal ", journal_file, " lies inside the data folder ", to,
           " being restored: a journal lives outside the data folder it signs (the default, ",

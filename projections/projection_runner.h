@@ -216,7 +216,8 @@ class ProjectionRunner {
   // projection waits behind the fold whenever the fold waits for a report
   // (found from outside: `evenhand status` timed out behind a minute-long
   // report). position() as the fold last published it (after each slice it
-  // folds, and as the checkpoint is read), and fold_stopped(). Lock-free.
+  // folds, and as the checkpoint is read): an atomic; and fold_stopped(),
+  // under a small mutex of its own. Neither takes the projection's lock.
   uint64_t published_position() const {
     return published_position_.load(std::memory_order_acquire);
   }

@@ -410,6 +410,20 @@ absl::StatusOr<BackupView> ViewBackup(const std::string& dir, uint32_t id) {
   return view;
 }
 
+namespace {
+
+// Whether `dir` holds a RocksDB MANIFEST-* (a database RocksDB has not yet
+// opened, such as a data folder just restored, has no IDENTITY).
+bool HasManifest(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().rfind("MANIFEST-", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::Status CheckNotInsideAStoresFolder(const std::string& path, absl::string_view what) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -437,7 +451,7 @@ absl::Status CheckNotInsideAStoresFolder(const std::string& path, absl::string_v
             "refuses a folder holding what it did not make there): name that folder itself, or "
             "one beside its parts"));
       }
-      if (is_file(at / "CURRENT") && is_file(at / "IDENTITY")) {
+      if (is_file(at / "CURRENT") && (is_file(at / "IDENTITY") || HasManifest(at))) {
         return absl::InvalidArgumentError(
             absl::StrCat(what, " ", path, " lies inside the database folder ", at.string(),
                          " (a data folder, or a part of one): choose a folder of its own, apart "

@@ -100,8 +100,9 @@ absl::Status RestoreBackup(const std::string& dir, uint32_t id, const std::strin
 // itself: a backup folder's own parts (meta/, private/, shared_checksum/,
 // shared/, evenhand/: the backup engine's and ours, deleted whole by
 // retention; a folder beside them, another backup folder say, is the
-// operator's) or anywhere in a RocksDB database (CURRENT beside IDENTITY:
-// a data folder, the projection's, a map's). InvalidArgument naming that
+// operator's) or anywhere in a RocksDB database (CURRENT beside IDENTITY or
+// a MANIFEST-*: a data folder, a restored one not yet started, the
+// projection's, a map's). InvalidArgument naming that
 // folder, `what` and `path` if so. Checked for `path` as given and as its
 // links resolve.
 absl::Status CheckNotInsideAStoresFolder(const std::string& path, absl::string_view what);

@@ -81,6 +81,24 @@ TEST_F(BackupFolderNestingTest, ARestoreIsNotWrittenInsideABackupFolderOrADataFo
     EXPECT_FALSE(fs::exists(c.to)) << c.to;
     if (!c.journal.empty()) EXPECT_FALSE(fs::exists(c.journal)) << c.journal;
   }
+  // Inside a data folder just restored, not yet started (no IDENTITY
+  // until RocksDB opens it: found from outside, it was taken), and a
+  // journal reached through a link to the folder being restored (refused
+  // only after the verification, before).
+  ASSERT_EQ(RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("fresh")}).exit_code, 0);
+  ASSERT_FALSE(fs::exists(dir_.Sub("fresh/IDENTITY")));
+  const CliResult into_fresh =
+      RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("fresh/sub")});
+  EXPECT_NE(into_fresh.exit_code, 0) << into_fresh.output;
+  EXPECT_THAT(into_fresh.output, HasSubstr("lies inside the database folder " + dir_.Sub("fresh")));
+  EXPECT_FALSE(fs::exists(dir_.Sub("fresh/sub")));
+  fs::create_directories(dir_.Sub("r7"));
+  fs::create_directory_symlink(dir_.Sub("r7"), dir_.Sub("r7link"));
+  const CliResult linked = RunCli({"restore", "--from=" + backups, "--to=" + dir_.Sub("r7"),
+                                   "--journal=" + dir_.Sub("r7link/j.jsonl")});
+  EXPECT_EQ(linked.exit_code, 2) << linked.output;
+  EXPECT_THAT(linked.output, HasSubstr("lies inside the data folder " + dir_.Sub("r7")));
+  EXPECT_TRUE(fs::is_empty(dir_.Sub("r7")));
   // The folder's listing is as it was.
   const CliResult checked = RunCli({"restore", "--from=" + backups, "--list", "--check"});
   EXPECT_EQ(checked.exit_code, 0) << checked.output;
