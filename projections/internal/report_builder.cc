@@ -598,20 +598,22 @@ v1::FairnessReport ReportBuilder::Build() {
         a.evidence_positions().begin(), a.evidence_positions().end(),
         b.evidence_positions().begin(), b.evidence_positions().end());
   });
-  for (v1::GroupMetrics& g : *report_.mutable_groups()) {
-    if (tallying()) {
-      if (auto t = tallies_.find(g.group_id()); t != tallies_.end()) {
-        g.set_findings_high(g.findings_high() + t->second[0]);
-        g.set_findings_medium(g.findings_medium() + t->second[1]);
-        g.set_findings_low(g.findings_low() + t->second[2]);
-      }
-      continue;
-    }
+  // Each group's findings by severity: counted as they were added when
+  // tallying, else in one pass (not one per group: 1,000 groups by 100,000
+  // findings took seconds, and a stopping server waited for it).
+  if (!tallying()) {
+    tallies_.clear();
     for (const v1::Finding& f : findings_) {
-      if (f.group_id() != g.group_id()) continue;
-      if (f.severity() == v1::HIGH) g.set_findings_high(g.findings_high() + 1);
-      if (f.severity() == v1::MEDIUM) g.set_findings_medium(g.findings_medium() + 1);
-      if (f.severity() == v1::LOW) g.set_findings_low(g.findings_low() + 1);
+      Tally(f.group_id(), f.severity());
+      if (!KeepGoing()) break;
+    }
+    if (stop_here()) return std::move(report_);
+  }
+  for (v1::GroupMetrics& g : *report_.mutable_groups()) {
+    if (auto t = tallies_.find(g.group_id()); t != tallies_.end()) {
+      g.set_findings_high(g.findings_high() + t->second[0]);
+      g.set_findings_medium(g.findings_medium() + t->second[1]);
+      g.set_findings_low(g.findings_low() + t->second[2]);
     }
   }
   for (v1::Finding& f : findings_) *report_.add_findings() = std::move(f);

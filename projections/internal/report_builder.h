@@ -452,7 +452,8 @@ class ReportBuilder {
   std::vector<v1::Finding> findings_;
   std::vector<v1::Obligation> obligations_;
   std::map<uint64_t, std::string> evidence_;  // position -> summary
-  // tallying(): group id -> its findings by severity (high, medium, low).
+  // Group id -> its findings by severity (high, medium, low): as they are
+  // added when tallying(), else counted by Build() once they all are.
   absl::flat_hash_map<std::string, std::array<uint32_t, 3>> tallies_;
   v1::Finding tallied_;  // each stored finding parsed in turn
   v1::FairnessReport report_;
