@@ -141,12 +141,13 @@ std::string MediaType(v1::ReportFormat format) {
   return "text/csv; charset=utf-8";
 }
 
-std::string RenderContent(const v1::FairnessReport& report, v1::ReportFormat format) {
+std::string RenderContent(const v1::FairnessReport& report, v1::ReportFormat format,
+                          const std::function<bool()>& keep_going) {
   switch (format) {
     case v1::REPORT_HTML:
       return RenderReportHtml(report);
     case v1::REPORT_JSON:
-      return RenderReportJson(report);
+      return keep_going ? RenderReportJson(report, keep_going) : RenderReportJson(report);
     case v1::REPORT_CSV_FINDINGS:
       return RenderFindingsCsv(report);
     case v1::REPORT_CSV_ACCESS:

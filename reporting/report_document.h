@@ -41,7 +41,10 @@ std::string MediaType(v1::ReportFormat format);
 
 // The report rendered in `format`, without a signature line: the bytes the
 // statement's content digest covers. `report` must not carry a signature.
-std::string RenderContent(const v1::FairnessReport& report, v1::ReportFormat format);
+// `keep_going`, if given, is asked as the JSON's lists are printed (its
+// caller still waits?): once it says false, "" is returned.
+std::string RenderContent(const v1::FairnessReport& report, v1::ReportFormat format,
+                          const std::function<bool()>& keep_going = nullptr);
 
 // What a report's signature vouches for. Its text form, every line ending
 // in one LF, hashes in standard padded base64, times in Unix nanoseconds:

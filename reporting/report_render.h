@@ -12,6 +12,7 @@
 #define EVENHAND_REPORTING_REPORT_RENDER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "evenhand/v1/fairness.pb.h"
@@ -62,6 +63,11 @@ std::string RenderAccessCsv(const v1::FairnessReport& report);
 
 // The whole report in protobuf's JSON mapping, indented.
 std::string RenderReportJson(const v1::FairnessReport& report);
+// The same, asking `keep_going` before each element of the report's lists
+// (findings, evidence, obligations, ...): once it says false, the JSON is
+// given up and "" returned (its caller no longer waits).
+std::string RenderReportJson(const v1::FairnessReport& report,
+                             const std::function<bool()>& keep_going);
 
 }  // namespace evenhand::reporting
 

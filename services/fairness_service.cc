@@ -478,7 +478,9 @@ absl::StatusOr<v1::ReportDocument> FairnessService::BuildDocument(
   // has got to since is not part of it (an offline recomputation could not
   // know it).
   report.clear_log_last_position();
-  const std::string content = reporting::RenderContent(report, request.format());
+  std::function<bool()> still_waited;
+  if (call != nullptr) still_waited = [watch = CallWatch(call)]() mutable { return watch().ok(); };
+  const std::string content = reporting::RenderContent(report, request.format(), still_waited);
   EH_RETURN_IF_ERROR(StillWaitedFor(call));
   EH_RETURN_IF_ERROR(internal::CheckReplySize(content.size(), options_.max_reply_bytes,
                                               "document", kNarrowDocument));

@@ -13,6 +13,7 @@
 #include "base/time_util.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "integrity/merkle.h"
 
@@ -402,6 +403,53 @@ TEST(ReportRenderTest, EachLayoutRendersTheSameBytesForever) {
            "and pin its digests here, keeping the old ones (a new protobuf or abseil that "
            "prints JSON or numbers otherwise changes the layout too)";
   }
+}
+
+// The JSON is printed a list element at a time (protobuf's printer builds a
+// tree of the whole report first: seconds for 100,000 findings, and nothing
+// could stop it): byte for byte what protobuf prints of the whole, for
+// lists empty, of one, of many, nested ones and text that needs escapes;
+// and given up, between elements, once its caller no longer waits.
+TEST(ReportRenderTest, TheJsonIsProtobufsOwnPrintedAnElementAtATimeAndCanBeGivenUp) {
+  auto protobufs = [](const v1::FairnessReport& r) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.always_print_primitive_fields = true;
+    std::string out;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(r, &out, options).ok());
+    return out;
+  };
+  v1::FairnessReport empty;
+  EXPECT_EQ(RenderReportJson(empty), protobufs(empty));
+  v1::FairnessReport r = Report();  // two groups, one rule
+  EXPECT_EQ(RenderReportJson(r), protobufs(r));
+  for (int i = 0; i < 300; ++i) {
+    v1::Finding* f = r.add_findings();
+    f->set_rule_id("equal-offer");
+    f->set_group_id(absl::StrCat("g", i));
+    f->set_explanation(absl::StrCat("line one\nline \"two\" \\ ", i, " \xE2\x80\xAE <b>"));
+    f->add_evidence_positions(i + 1);
+    f->add_evidence_positions(i + 2);
+    *f->mutable_occurred_at() = ToProtoTime(At(2026, 12, 3) + absl::Seconds(i));
+    v1::EvidenceEvent* e = r.add_evidence();
+    e->set_position(i + 1);
+    e->set_summary(absl::StrCat("summary {\"x\": [", i, "]}"));
+  }
+  v1::Obligation* o = r.add_obligations();
+  o->set_rule_id("written-query-reply");
+  o->add_evidence_positions(7);
+  r.add_access()->set_principal("clerk");
+  r.mutable_provenance()->set_log_id("log");
+  r.set_log_last_position(41);
+  EXPECT_EQ(RenderReportJson(r), protobufs(r));
+
+  int asked = 0;
+  EXPECT_EQ(RenderReportJson(r, [&] { return ++asked < 10; }), "");
+  EXPECT_EQ(asked, 10);
+  asked = 0;
+  EXPECT_EQ(RenderReportJson(r, [&] { return ++asked > 0; }), protobufs(r));
+  EXPECT_EQ(asked, r.groups_size() + r.findings_size() + r.evidence_size() + r.rules_size() +
+                       r.access_size() + r.obligations_size());
 }
 
 }  // namespace
