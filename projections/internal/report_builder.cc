@@ -210,18 +210,23 @@ std::string ReportBuilder::GroupName(const std::string& group_id) const {
 
 std::string ReportBuilder::MemberGroupAt(const std::string& member_id, absl::Time t) const {
   ReadCouncilAt(t);
+  const std::string* group = MemberGroupIn(member_id, t);
+  return group == nullptr ? "" : *group;
+}
+
+const std::string* ReportBuilder::MemberGroupIn(const std::string& member_id, absl::Time t) const {
   auto it = registry_->memberships.find(member_id);
-  if (it == registry_->memberships.end()) return "";
+  if (it == registry_->memberships.end()) return nullptr;
   const std::vector<Change>& changes = it->second;
   // The last change at or before t.
   auto after = std::upper_bound(changes.begin(), changes.end(), t,
                                 [](absl::Time v, const Change& c) { return v < c.at; });
-  if (after == changes.begin()) return "";
+  if (after == changes.begin()) return nullptr;
   const std::string& group = std::prev(after)->value;
-  if (group.empty()) return "";
+  if (group.empty()) return nullptr;
   auto g = indexes_.group_by_id.find(group);
-  if (g == indexes_.group_by_id.end() || !GroupExistsAt(*g->second, t)) return "";
-  return group;
+  if (g == indexes_.group_by_id.end() || !GroupExistsAt(*g->second, t)) return nullptr;
+  return &group;
 }
 
 std::string ReportBuilder::MemberName(const std::string& member_id) const {
@@ -236,7 +241,9 @@ std::vector<std::string> ReportBuilder::GroupMembersAt(const std::string& group_
   ReadCouncilAt(t);
   std::vector<std::string> out;
   for (const auto& [member, changes] : registry_->memberships) {
-    if (MemberGroupAt(member, t) == group_id) out.push_back(member);
+    if (const std::string* group = MemberGroupIn(member, t); group && *group == group_id) {
+      out.push_back(member);
+    }
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -247,10 +254,9 @@ size_t ReportBuilder::GroupSizeAt(const std::string& group_id, absl::Time t) con
   auto at = group_sizes_.find(t);
   if (at == group_sizes_.end()) {
     if (group_sizes_.size() >= kMaxGroupSizeInstants) group_sizes_.clear();
-    absl::flat_hash_map<std::string, size_t> sizes;
+    absl::flat_hash_map<absl::string_view, size_t> sizes;
     for (const auto& [member, changes] : registry_->memberships) {
-      std::string group = MemberGroupAt(member, t);
-      if (!group.empty()) ++sizes[std::move(group)];
+      if (const std::string* group = MemberGroupIn(member, t)) ++sizes[*group];
     }
     at = group_sizes_.emplace(t, std::move(sizes)).first;
   }

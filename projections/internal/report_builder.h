@@ -436,10 +436,14 @@ class ReportBuilder {
                      static_cast<size_t>(CaseKind::kOther) + 1>
       cases_;
   std::vector<const Case*> subject_members_;
-  // GroupSizeAt's: instant -> group id -> councillors. Cleared when the
-  // registry changes, and when it holds kMaxGroupSizeInstants.
+  // GroupSizeAt's: instant -> group id (the registry's string) ->
+  // councillors. Cleared when the registry changes, and when it holds
+  // kMaxGroupSizeInstants.
   static constexpr size_t kMaxGroupSizeInstants = 64;
-  mutable std::map<absl::Time, absl::flat_hash_map<std::string, size_t>> group_sizes_;
+  mutable std::map<absl::Time, absl::flat_hash_map<absl::string_view, size_t>> group_sizes_;
+  // MemberGroupAt's answer as the registry holds it (nullptr: none), not
+  // copied, and not recorded as a read of the council.
+  const std::string* MemberGroupIn(const std::string& member_id, absl::Time t) const;
   using Change = CouncilRegistry::Change;
   std::shared_ptr<const CouncilRegistry> registry_;
   // Whether registry_ is the whole registry as of some position (the index's
