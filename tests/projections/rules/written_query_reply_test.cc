@@ -5,6 +5,7 @@ namespace evenhand::projections::rule_tests {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ElementsAreArray;
 using ::testing::IsSupersetOf;
 using ::testing::Not;
 
@@ -65,6 +66,43 @@ TEST_F(WrittenQueryTest, ARevisionSentAfterTheTimescalePassedComesTooLate) {
   s_.Revise(At(2026, 4, 21), "Q-1", At(2026, 4, 24, 17));
   s_.Answer(At(2026, 4, 22), "Q-1");
   EXPECT_THAT(s_.Findings("written-query-reply", At(2026, 5, 1)), SizeIs(1));
+}
+
+// A timescale revised over and over, each before the last passed, then
+// missed: the finding names and cites the first and last three revisions
+// and says how many came between (found from outside: 2,000 revisions gave
+// a finding of 72,000 characters citing 2,001 events, each version of it
+// kept for as-of reports, and the server gigabytes). Six or fewer: all.
+TEST_F(WrittenQueryTest, ATimescaleRevisedManyTimesIsCitedByItsFirstAndLastRevisions) {
+  const uint64_t ack = s_.Acknowledge(At(2026, 4, 2), "Q-1", At(2026, 4, 6, 17));
+  std::vector<uint64_t> revisions;
+  for (int day = 6; day < 16; ++day) {  // each on the day promised, to the next day
+    revisions.push_back(s_.Revise(At(2026, 4, day, 9), "Q-1", At(2026, 4, day + 1, 17)));
+  }
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(received_, ack, revisions[0], revisions[1], revisions[2],
+                                          revisions[7], revisions[8], revisions[9]));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("promised by 6 Apr 2026, revised on 6 Apr 2026 to 7 Apr 2026, then on 7 "
+                        "Apr 2026 to 8 Apr 2026, then on 8 Apr 2026 to 9 Apr 2026, then 4 more "
+                        "revisions (in the query's stream), then on 13 Apr 2026 to 14 Apr 2026, "
+                        "then on 14 Apr 2026 to 15 Apr 2026, then on 15 Apr 2026 to 16 Apr 2026, "
+                        "but not answered by then"));
+  // Due at the end of 16 April (UK time).
+  EXPECT_EQ(FromProtoTime(f[0].occurred_at()), At(2026, 4, 17, 0));
+
+  CouncilScenario six;
+  const uint64_t q = six.Query(At(2026, 4, 1), "Q-6", "con-1");
+  const uint64_t ack6 = six.Acknowledge(At(2026, 4, 2), "Q-6", At(2026, 4, 6, 17));
+  std::vector<uint64_t> cited = {q, ack6};
+  for (int day = 6; day < 12; ++day) {
+    cited.push_back(six.Revise(At(2026, 4, day, 9), "Q-6", At(2026, 4, day + 1, 17)));
+  }
+  f = six.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAreArray(cited));
+  EXPECT_THAT(f[0].explanation(), Not(HasSubstr("more revision")));
 }
 
 // A promised date is a day (events.proto): a reply at any time on it is on
