@@ -113,6 +113,12 @@ int FailServer(const absl::Status& status, const Context& context) {
             : "");
   } else if (absl::IsDeadlineExceeded(status)) {
     hint = absl::StrCat("\n  no answer from ", c.address, " in time; is it the right address?");
+  } else if (absl::IsCancelled(status)) {
+    // gRPC's own when a server stopping (or a connection lost) cuts a call
+    // off: "CANCELLED: CANCELLED" said nothing (outside probe).
+    hint = absl::StrCat("\n  the call to ", c.address,
+                        " ended before its answer: the server stopped or restarted, or the "
+                        "connection was lost. Ask again once `evenhand status` answers");
   } else if (absl::IsUnauthenticated(status)) {
     hint =
         absl::StrContains(status.message(), "takes no bearer token") ||

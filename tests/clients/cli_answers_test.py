@@ -204,6 +204,34 @@ class CliAnswers(unittest.TestCase):
         self.assertNotIn("second", r.stderr)
         self.assertNotEqual(r.returncode, 2, r.stderr)
 
+    def test_a_call_cut_off_says_so_and_what_to_do(self):
+        # A server stopping cut a report off with gRPC's "CANCELLED:
+        # CANCELLED" and nothing else (outside probe: 1 of 24 reports in
+        # flight at a SIGTERM). What gRPC says then is stood in for by a
+        # server that answers every call so.
+        import grpc
+        from concurrent import futures
+
+        class CutOff(grpc.GenericRpcHandler):
+            def service(self, details):
+                def cut(request, context):
+                    context.abort(grpc.StatusCode.CANCELLED, "CANCELLED")
+                return grpc.unary_unary_rpc_method_handler(cut)
+
+        stand_in = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        stand_in.add_generic_rpc_handlers((CutOff(),))
+        port = stand_in.add_insecure_port("127.0.0.1:0")
+        stand_in.start()
+        try:
+            r = subprocess.run([ARGS.evenhand, f"--server=127.0.0.1:{port}", "report",
+                                "--format=json"], capture_output=True, text=True, timeout=30)
+        finally:
+            stand_in.stop(None)
+        self.assertEqual(r.returncode, 3, r.stderr)  # the server's answer was an error
+        self.assertIn("evenhand: CANCELLED: CANCELLED", r.stderr)
+        self.assertIn("ended before its answer: the server stopped or restarted, or the "
+                      "connection was lost. Ask again once `evenhand status` answers", r.stderr)
+
     def test_flags_that_do_not_apply_are_refused_not_ignored(self):
         backups = os.path.join(self.tmp, "backups")
         for args in (["backup", f"--to={backups}", "--list", "--exclude-signing-key"],
