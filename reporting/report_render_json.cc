@@ -55,13 +55,21 @@ std::string RenderReportJson(const v1::FairnessReport& r, const std::function<bo
     size_t size;
     const pb::FieldDescriptor* field;
   };
+  // Printed whole, as before, should a list not be where it is looked for
+  // or an element not print (neither seen: never a report missing a part).
+  auto whole = [&] {
+    std::string out;
+    (void)pb::util::MessageToJsonString(r, &out, options);
+    return out;
+  };
   const pb::Reflection& reflection = *r.GetReflection();
   std::vector<Splice> splices;
   for (const pb::FieldDescriptor* f : lists) {
     if (reflection.FieldSize(r, f) == 0) continue;
     const std::string empty = absl::StrCat("\n \"", f->json_name(), "\": []");
     const size_t at = skeleton.find(empty);
-    if (at != std::string::npos) splices.push_back({at, empty.size(), f});  // (always printed)
+    if (at == std::string::npos) return whole();
+    splices.push_back({at, empty.size(), f});
   }
   std::sort(splices.begin(), splices.end(),
             [](const Splice& a, const Splice& b) { return a.at < b.at; });
@@ -76,8 +84,11 @@ std::string RenderReportJson(const v1::FairnessReport& r, const std::function<bo
     for (int i = 0; i < n; ++i) {
       if (!keep_going()) return {};
       element.clear();
-      (void)pb::util::MessageToJsonString(reflection.GetRepeatedMessage(r, s.field, i), &element,
-                                          options);
+      if (!pb::util::MessageToJsonString(reflection.GetRepeatedMessage(r, s.field, i), &element,
+                                         options)
+               .ok()) {
+        return whole();
+      }
       for (absl::string_view line : absl::StrSplit(absl::StripSuffix(element, "\n"), '\n')) {
         absl::StrAppend(&out, "  ", line, "\n");
       }
