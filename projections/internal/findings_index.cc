@@ -180,6 +180,28 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
                              c.kind == CaseKind::kOfficer || c.kind == CaseKind::kElection;
   if (!registry_case || names) add_readers(case_readers_, c.stream_id());
   for (const std::string& m : matters) add_readers(matter_readers_, m);
+  // Readers of facts up to an instant (ReportBuilder::BeginBoundedReads):
+  // the fact's earliest instant in any version. A correction, or a second
+  // opening fact (which may change whose briefing it is, or its matter),
+  // can change what the case held before any of its instants: every
+  // reader then.
+  int64_t instant = fact.occurred_at_nanos();
+  ForEachVersion(fact, [&](const v1::Payload& p) {
+    instant = std::min(instant, EarliestTimestamp(p));
+    if (!new_case && (p.has_briefing_requested() || p.has_briefing_offered())) {
+      instant = INT64_MIN;
+    }
+  });
+  if (fact.corrections_size() > 0) instant = INT64_MIN;
+  auto add_bounded_readers = [&](const auto& readers, const std::string& key) {
+    auto it = readers.find(key);
+    if (it == readers.end()) return;
+    for (const auto& [reader, until] : it->second) {
+      if (until >= instant) decide.push_back(reader);
+    }
+  };
+  if (!registry_case) add_bounded_readers(bounded_case_readers_, c.stream_id());
+  for (const std::string& m : matters) add_bounded_readers(bounded_matter_readers_, m);
   if (registry) builder_.UpdateRegistry(c, position);
   if (council) {
     // The earliest moment the change touches: when the fact happened in any
@@ -266,6 +288,8 @@ void FindingsIndex::Forget(const Case* subject, const Subject& s) {
   };
   s.cases.ForEach([&](absl::string_view key) { forget(case_readers_, key); });
   s.matters.ForEach([&](absl::string_view key) { forget(matter_readers_, key); });
+  s.bounded_cases.ForEach([&](absl::string_view key) { forget(bounded_case_readers_, key); });
+  s.bounded_matters.ForEach([&](absl::string_view key) { forget(bounded_matter_readers_, key); });
   if (s.council_until != INT64_MIN) {
     auto [begin, end] = council_readers_.equal_range(s.council_until);
     for (auto it = begin; it != end; ++it) {
@@ -454,20 +478,45 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
     std::sort(out.begin(), out.end());
     return PackedNames::Of(out);
   };
+  // Read bounded and also not: not bounded. Bounded by nothing: not bounded.
+  for (auto [bounded, all] : {std::pair(&reads_.bounded_cases, &reads_.cases),
+                              std::pair(&reads_.bounded_matters, &reads_.matters)}) {
+    if (reads_.bounded_until == INT64_MAX) {
+      all->insert(bounded->begin(), bounded->end());
+      bounded->clear();
+    }
+    for (const std::string& name : *all) bounded->erase(name);
+    bounded->erase(subject.stream_id());
+  }
   PackedNames cases = sorted(reads_.cases);
   PackedNames matters = sorted(reads_.matters);
-  if (cases == s.cases && matters == s.matters && reads_.council_until == s.council_until) return;
+  PackedNames bounded_cases = sorted(reads_.bounded_cases);
+  PackedNames bounded_matters = sorted(reads_.bounded_matters);
+  const int64_t bounded_until =
+      bounded_cases.empty() && bounded_matters.empty() ? INT64_MIN : reads_.bounded_until;
+  if (cases == s.cases && matters == s.matters && reads_.council_until == s.council_until &&
+      bounded_cases == s.bounded_cases && bounded_matters == s.bounded_matters &&
+      bounded_until == s.bounded_until) {
+    return;
+  }
   dirty_subjects_.insert(&subject);
   Forget(&subject, s);
   s.cases = std::move(cases);
   s.matters = std::move(matters);
   s.council_until = reads_.council_until;
+  s.bounded_cases = std::move(bounded_cases);
+  s.bounded_matters = std::move(bounded_matters);
+  s.bounded_until = bounded_until;
   AddReader(&subject, s);
 }
 
 void FindingsIndex::AddReader(const Case* subject, const Subject& s) {
   s.cases.ForEach([&](absl::string_view key) { case_readers_[key].insert(subject); });
   s.matters.ForEach([&](absl::string_view key) { matter_readers_[key].insert(subject); });
+  s.bounded_cases.ForEach(
+      [&](absl::string_view key) { bounded_case_readers_[key][subject] = s.bounded_until; });
+  s.bounded_matters.ForEach(
+      [&](absl::string_view key) { bounded_matter_readers_[key][subject] = s.bounded_until; });
   if (s.council_until != INT64_MIN) council_readers_.emplace(s.council_until, subject);
 }
 
@@ -572,6 +621,10 @@ void FindingsIndex::SubjectRecordOf(const Case* c, state::SubjectRecord* r,
   s.cases.ForEach([&](absl::string_view key) { r->add_cases(std::string(key)); });
   s.matters.ForEach([&](absl::string_view key) { r->add_matters(std::string(key)); });
   r->set_council_until(s.council_until);
+  s.bounded_cases.ForEach([&](absl::string_view key) { r->add_bounded_cases(std::string(key)); });
+  s.bounded_matters.ForEach(
+      [&](absl::string_view key) { r->add_bounded_matters(std::string(key)); });
+  r->set_bounded_until(s.bounded_until);
   scratch->clear();
   figures_.OfCase(c, s.figures, scratch);
   for (const Contribution& x : *scratch) *r->add_figures() = x.ToRecord();
@@ -659,6 +712,10 @@ absl::Status FindingsIndex::SubjectFromRecord(const state::SubjectRecord& record
   s->cases = PackedNames::Of(record.cases());
   s->matters = PackedNames::Of(record.matters());
   s->council_until = record.council_until();
+  // (A record made before bounded reads has none: all its reads are whole.)
+  s->bounded_cases = PackedNames::Of(record.bounded_cases());
+  s->bounded_matters = PackedNames::Of(record.bounded_matters());
+  s->bounded_until = record.bounded_until();
   for (const state::FigureRecord& f : record.figures()) {
     if (f.kind() >= Contribution::kKinds) {
       return absl::DataLossError(absl::StrCat("findings index checkpoint: subject ",

@@ -200,6 +200,11 @@ class FindingsIndex {
     PackedNames cases;
     PackedNames matters;
     int64_t council_until = INT64_MIN;
+    // Read for their facts up to bounded_until only (Reads::bounded_*),
+    // and not among the above.
+    PackedNames bounded_cases;
+    PackedNames bounded_matters;
+    int64_t bounded_until = INT64_MIN;
     // Where what it adds to its group's figures is kept (GroupFigures::
     // OfCase), sorted: the figures keep the only copy.
     std::vector<GroupFigures::Key> figures;
@@ -280,6 +285,11 @@ class FindingsIndex {
   absl::Status damage_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> case_readers_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
+  // Readers of a case's or a matter's facts up to an instant: name ->
+  // reader -> that instant (Subject::bounded_until).
+  absl::flat_hash_map<std::string, absl::flat_hash_map<const Case*, int64_t>> bounded_case_readers_;
+  absl::flat_hash_map<std::string, absl::flat_hash_map<const Case*, int64_t>>
+      bounded_matter_readers_;
   absl::btree_multimap<int64_t, const Case*> council_readers_;
   Reads reads_;
   std::vector<Contribution> contributions_;

@@ -178,7 +178,8 @@ const std::vector<const Case*>& ReportBuilder::Members() const {
 }
 
 const std::vector<const Case*>* ReportBuilder::OnMatter(const std::string& matter) const {
-  if (reads_ != nullptr) reads_->matters.insert(matter);
+  if (reads_ != nullptr)
+    (bounded_reads_ ? reads_->bounded_matters : reads_->matters).insert(matter);
   auto it = indexes_.by_matter.find(matter);
   return it == indexes_.by_matter.end() ? nullptr : &it->second;
 }

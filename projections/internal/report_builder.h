@@ -104,10 +104,19 @@ struct Reads {
   absl::flat_hash_set<std::string> cases;
   absl::flat_hash_set<std::string> matters;
   int64_t council_until = INT64_MIN;
+  // Read between BeginBoundedReads() and EndBoundedReads(): what the
+  // decision took from them depends on none of their facts after
+  // `bounded_until` (the latest such bound; INT64_MIN: none read so).
+  absl::flat_hash_set<std::string> bounded_cases;
+  absl::flat_hash_set<std::string> bounded_matters;
+  int64_t bounded_until = INT64_MIN;
   void Clear() {
     cases.clear();
     matters.clear();
     council_until = INT64_MIN;
+    bounded_cases.clear();
+    bounded_matters.clear();
+    bounded_until = INT64_MIN;
   }
 };
 
@@ -262,6 +271,15 @@ class ReportBuilder {
   // The cases that name `matter` (briefings, offers, meeting attendances), or
   // nullptr.
   const std::vector<const Case*>* OnMatter(const std::string& matter) const;
+  // A rule that reads other cases (and matters) for facts up to an instant
+  // only says so: the cases and matters read from BeginBoundedReads() to
+  // EndBoundedReads(until) are read for what they held at or before
+  // `until` (a later fact there cannot change this decision), and the
+  // findings index decides it again for their later events only if they
+  // are no later than that. Only cases' and matters' facts: no name (a
+  // group's, a councillor's) may be read in between. Not nested.
+  void BeginBoundedReads() const { bounded_reads_ = true; }
+  void EndBoundedReads(absl::Time until) const;
 
   // ---- The council at a moment ---------------------------------------------
   // Groups recognised at or before `t` and not dissolved by then.
@@ -422,8 +440,11 @@ class ReportBuilder {
   const FigureChanges* figure_changes_ = nullptr;
   const AccessFigures* access_figures_ = nullptr;
   void ReadCase(const std::string& stream_id) const {
-    if (reads_ != nullptr) reads_->cases.insert(stream_id);
+    if (reads_ == nullptr) return;
+    (bounded_reads_ ? reads_->bounded_cases : reads_->cases).insert(stream_id);
   }
+  // Between BeginBoundedReads() and EndBoundedReads().
+  mutable bool bounded_reads_ = false;
   void ReadCouncilAt(absl::Time t) const;
 
   // Per-report caches.

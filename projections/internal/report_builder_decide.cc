@@ -139,6 +139,12 @@ void ReportBuilder::Tally(const std::string& group_id, v1::Severity severity) {
   if (severity == v1::LOW) ++t[2];
 }
 
+void ReportBuilder::EndBoundedReads(absl::Time until) const {
+  bounded_reads_ = false;
+  if (reads_ != nullptr)
+    reads_->bounded_until = std::max(reads_->bounded_until, ClampToNanos(until));
+}
+
 void ReportBuilder::ReadCouncilAt(absl::Time t) const {
   if (reads_ == nullptr) return;
   reads_->council_until = std::max(reads_->council_until, ClampToNanos(t));

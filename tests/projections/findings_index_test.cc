@@ -615,6 +615,79 @@ TEST(FindingsIndexLinkedTest, ACouncillorRegisteredAfterTheirQueryIsNamedAsOfEve
                                         ::testing::HasSubstr("|green")));
 }
 
+// Briefings read each other's facts on their matter only up to their own
+// deadline and the earliest answer to each group (ReportBuilder::
+// BeginBoundedReads; found from outside: a matter of hundreds of briefings
+// decided each of them again at each event of any). Many briefings on one
+// matter, their facts out of order in time (delivered before requested,
+// given at a meeting and delivered later, offers, declines, backdated),
+// corrected in time and in group: served from the index or derived, the
+// same report as of every position.
+TEST(FindingsIndexLinkedTest, BriefingsOnABusyMatterAreTheSameServedOrDerivedAsOfEveryPosition) {
+  const char* const kGroups[] = {"labour", "conservative", "green"};
+  for (uint32_t seed = 1; seed <= 12; ++seed) {
+    std::mt19937 random(seed);
+    auto pick = [&](int n) { return static_cast<int>(random() % n); };
+    testing::CouncilScenario s;
+    const absl::Time start = testing::At(2026, 3, 2);
+    std::vector<uint64_t> delivered, requested;
+    for (int i = 0; i < 24; ++i) {
+      const std::string id = absl::StrCat("B-", seed, "-", i);
+      const std::string group = kGroups[pick(3)];
+      const absl::Time t = start + absl::Hours(pick(24 * 40));
+      if (pick(6) == 0) {
+        s.Offer(t, id, group, "busy");
+        continue;
+      }
+      requested.push_back(s.Request(t, id, group, "busy"));
+      switch (pick(5)) {
+        case 0:  // declined
+          s.Decline(t + absl::Hours(3), id, "hos", v1::OFFICER_UNAVAILABLE);
+          break;
+        case 1:  // given at the group's meeting, and a delivery recorded later
+          s.Approve(t + absl::Hours(1), id);
+          s.Attend(t + absl::Hours(24 * pick(8)), absl::StrCat("M-", id), group, "hos", "ceo",
+                   v1::COUNCIL_BUSINESS, 0, "busy", id);
+          if (pick(2) == 0) delivered.push_back(s.Deliver(t + absl::Hours(24 * 12), id));
+          break;
+        case 2:  // delivered before it was requested (as recorded)
+          delivered.push_back(s.Deliver(t - absl::Hours(30), id));
+          break;
+        default:
+          s.Approve(t + absl::Hours(2), id);
+          delivered.push_back(s.Deliver(t + absl::Hours(24 * pick(10)), id));
+      }
+    }
+    // Corrections: deliveries moved in time, requests moved to another group.
+    for (int k = 0; k < 4 && !delivered.empty(); ++k) {
+      s.CorrectWhen(start + absl::Hours(24 * 45), delivered[pick(delivered.size())],
+                    start + absl::Hours(pick(24 * 40)));
+    }
+    for (int k = 0; k < 3 && !requested.empty(); ++k) {
+      const uint64_t position = requested[pick(requested.size())];
+      v1::Payload moved = s.events()[position - 1].event().payload();
+      moved.mutable_briefing_requested()->set_group_id(kGroups[pick(3)]);
+      s.Correct(start + absl::Hours(24 * 46), position, moved);
+    }
+    std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+    ASSERT_NE(folded, nullptr);
+    int findings = 0;
+    for (uint64_t position = 1; position <= s.events().size(); ++position) {
+      // As the server asks: judged at the moment the position was recorded
+      // (a finding withdrawn before its date is then never shown, and the
+      // index forgets it), and at the end as of a later moment too.
+      const absl::Time recorded = FromProtoTime(s.events()[position - 1].event().recorded_at());
+      const ReportQuery q{testing::At(2026, 1, 1), testing::At(2026, 7, 1), position, recorded};
+      folded->Served(q);
+      if (HasFailure()) return;
+    }
+    const ReportQuery end{testing::At(2026, 1, 1), testing::At(2026, 7, 1), s.events().size(),
+                          testing::At(2026, 7, 1)};
+    findings = folded->Served(end).findings_size();
+    EXPECT_GT(findings, 0) << "seed " << seed;
+  }
+}
+
 // A group dissolved before the period that an offer recorded later names:
 // the summed figures (which take back what came after the report's
 // position) and the derived report agree as of every position, the row

@@ -82,6 +82,14 @@ void Check(ReportBuilder& b) {
       std::optional<Seen> own_request;  // not given (declined or waiting)
       std::optional<Seen> own_decline;
       std::optional<Seen> own_approved;
+      // Once an answer is found, nothing the briefings on the matter hold
+      // after it can change this group's verdict or its text (an earlier
+      // answer can: one in time, or a late one named; its own requests and
+      // the offers withdrawn are named only when none was found): read so
+      // (a matter of hundreds of briefings decided each of them again at
+      // each event of any; outside probe).
+      b.BeginBoundedReads();
+      bool unbounded = false;
       if (matter != nullptr) {
         for (const Case* other : *matter) {
           if (other->kind != CaseKind::kBriefing) continue;
@@ -92,6 +100,12 @@ void Check(ReportBuilder& b) {
           // a request is not an offer.
           std::optional<Seen> answer = o.is_offer ? o.request : GivenAt(b, *other, o);
           const Answer kind = o.is_offer ? Answer::kOffer : Answer::kGiven;
+          // Given at a meeting: a delivery recorded later, whenever, takes
+          // its place (GivenAt), so no later fact is beside the point.
+          if (answer && !o.is_offer &&
+              answer->payload->kind_case() != v1::Payload::kBriefingDelivered) {
+            unbounded = true;
+          }
           if (!answer) {
             // A request the group withdrew before the deadline asks for
             // nothing more (BriefingRequestWithdrawn): it is not unmet, and
@@ -124,6 +138,7 @@ void Check(ReportBuilder& b) {
           }
         }
       }
+      b.EndBoundedReads(unbounded || !earliest ? absl::InfiniteFuture() : earliest->at);
       if (earliest && earliest->at < deadline) continue;
       if (open) {
         b.AddObligation(

@@ -35,9 +35,13 @@ void Check(ReportBuilder& b) {
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
     const BriefingView& v = b.BriefingOf(*c);
     if (!v.request || v.matter().empty()) continue;
+    // The matter is read for a briefing declined only (a decision reads
+    // what it needs: a briefing never declined reads no other).
+    const std::vector<Seen> declines = b.Facts(*c, v1::Payload::kBriefingDeclined);
+    if (declines.empty()) continue;
     const std::vector<const Case*>* matter = b.OnMatter(v.matter());
     if (matter == nullptr) continue;
-    for (const Seen& x : b.Facts(*c, v1::Payload::kBriefingDeclined)) {
+    for (const Seen& x : declines) {
       if (!b.InPeriod(x.at)) continue;
       const auto& decline = x.payload->briefing_declined();
       // Harlow 15.7 and the pre-election and party-political rules allow
