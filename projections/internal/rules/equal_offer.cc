@@ -60,7 +60,10 @@ void Check(ReportBuilder& b) {
     const bool open = deadline > b.query().as_of_time;
     if (!open && !b.InPeriod(deadline)) continue;  // a finding here is dated at the deadline
     const absl::Time window_start = t - absl::Hours(24 * s.equal_offer_lookback_days);
+    // Read for what the groups below read of it, each saying until when.
+    b.BeginBoundedReads();
     const std::vector<const Case*>* matter = b.OnMatter(v.matter());
+    b.EndBoundedReads(absl::InfinitePast());
     for (const Case* group : b.GroupsAt(t)) {
       if (group->id == v.group()) continue;
       // Owed to a group that exists when the offer falls due: one dissolved
