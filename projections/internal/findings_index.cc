@@ -1,6 +1,7 @@
 #include "projections/internal/findings_index.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -185,19 +186,24 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // opening fact (which may change whose briefing it is, or its matter),
   // can change what the case held before any of its instants: every
   // reader then.
-  int64_t instant = fact.occurred_at_nanos();
-  ForEachVersion(fact, [&](const v1::Payload& p) {
-    instant = std::min(instant, EarliestTimestamp(p));
-    if (!new_case && (p.has_briefing_requested() || p.has_briefing_offered())) {
-      instant = INT64_MIN;
-    }
-  });
-  if (fact.corrections_size() > 0) instant = INT64_MIN;
+  // (Worked out only for a fact that has such readers: most have none.)
+  std::optional<int64_t> instant;
+  auto instant_of_fact = [&] {
+    int64_t earliest = fact.occurred_at_nanos();
+    ForEachVersion(fact, [&](const v1::Payload& p) {
+      earliest = std::min(earliest, EarliestTimestamp(p));
+      if (!new_case && (p.has_briefing_requested() || p.has_briefing_offered())) {
+        earliest = INT64_MIN;
+      }
+    });
+    return fact.corrections_size() > 0 ? INT64_MIN : earliest;
+  };
   auto add_bounded_readers = [&](const auto& readers, const std::string& key) {
     auto it = readers.find(key);
     if (it == readers.end()) return;
+    if (!instant) instant = instant_of_fact();
     for (const auto& [reader, until] : it->second) {
-      if (until >= instant) decide.push_back(reader);
+      if (until >= *instant) decide.push_back(reader);
     }
   };
   if (!registry_case) add_bounded_readers(bounded_case_readers_, c.stream_id());
