@@ -172,7 +172,7 @@ void Check(ReportBuilder& b) {
         evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
         const std::vector<Seen> withdrawn =
             WithdrawnBefore(b, c, v1::Payload::kBriefingApproved, d.at + absl::Nanoseconds(1));
-        evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
+        CiteWithdrawn(withdrawn, &evidence);
         // An approval recorded after it went ahead agrees nothing, but is
         // cited (found from outside: left out, the finding read as if
         // nobody had ever agreed it).
@@ -232,7 +232,7 @@ void Check(ReportBuilder& b) {
         if (agreement.for_others) evidence.push_back(*agreement.for_others);
         if (agreement.declined) evidence.push_back(*agreement.declined);
         evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
-        evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
+        CiteWithdrawn(withdrawn, &evidence);
         const std::string why_not =
             WhyNot(b, agreement, a.approved_by_officer_id(), m.at, &evidence);
         b.AddFinding("approval-required", a.group_id(), c.stream_id(), m.at,

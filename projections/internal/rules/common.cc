@@ -4,6 +4,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -109,10 +110,25 @@ std::vector<Seen> WithdrawnBefore(const ReportBuilder& b, const Case& c, v1::Pay
   return out;
 }
 
+std::vector<Seen> ShownWithdrawn(const std::vector<Seen>& withdrawn) {
+  if (withdrawn.size() <= 2 * kShownWithdrawn) return withdrawn;
+  std::vector<Seen> by_position = withdrawn;
+  std::sort(by_position.begin(), by_position.end(),
+            [](const Seen& x, const Seen& y) { return x.position < y.position; });
+  std::vector<Seen> out(by_position.begin(), by_position.begin() + kShownWithdrawn);
+  out.insert(out.end(), by_position.end() - kShownWithdrawn, by_position.end());
+  return out;
+}
+
+void CiteWithdrawn(const std::vector<Seen>& withdrawn, std::vector<Seen>* evidence) {
+  const std::vector<Seen> shown = ShownWithdrawn(withdrawn);
+  evidence->insert(evidence->end(), shown.begin(), shown.end());
+}
+
 std::string SayWithdrawn(const ReportBuilder& b, const std::vector<Seen>& withdrawn,
                          const char* one, const char* many) {
   if (withdrawn.empty()) return "";
-  std::vector<Seen> by_time = withdrawn;
+  std::vector<Seen> by_time = ShownWithdrawn(withdrawn);
   std::sort(by_time.begin(), by_time.end(), [](const Seen& x, const Seen& y) {
     return std::tie(x.at, x.position) < std::tie(y.at, y.position);
   });
@@ -121,10 +137,17 @@ std::string SayWithdrawn(const ReportBuilder& b, const std::vector<Seen>& withdr
     std::string date = b.Date(s.at);
     if (dates.empty() || dates.back() != date) dates.push_back(std::move(date));
   }
-  return withdrawn.size() == 1
-             ? absl::StrCat(" ", one, " recorded on ", dates[0], " was withdrawn by a correction.")
-             : absl::StrCat(" ", many, " recorded on ", absl::StrJoin(dates, ", "),
-                            " were withdrawn by corrections.");
+  if (withdrawn.size() == 1) {
+    return absl::StrCat(" ", one, " recorded on ", dates[0], " was withdrawn by a correction.");
+  }
+  if (withdrawn.size() > by_time.size()) {
+    return absl::StrCat(" ", withdrawn.size(), " ", absl::AsciiStrToLower(many),
+                        " were withdrawn by corrections; the first and the last ", kShownWithdrawn,
+                        " recorded (on ", absl::StrJoin(dates, ", "),
+                        ") are cited, the others are in the log, each with its correction.");
+  }
+  return absl::StrCat(" ", many, " recorded on ", absl::StrJoin(dates, ", "),
+                      " were withdrawn by corrections.");
 }
 
 }  // namespace evenhand::projections::internal

@@ -197,7 +197,7 @@ void Check(ReportBuilder& b) {
             }
           }
         }
-        evidence.insert(evidence.end(), withdrawn.begin(), withdrawn.end());
+        CiteWithdrawn(withdrawn, &evidence);
         std::string own;
         if (own_request && own_request->at < deadline) {
           evidence.push_back(*own_request);

@@ -449,5 +449,42 @@ TEST_F(WrittenQueryTest, AWithdrawnReplyInTimeIsCitedBesideTheLateOne) {
   EXPECT_THAT(f[0].explanation(), HasSubstr("withdrawn by a correction"));
 }
 
+// Replies recorded and withdrawn over and over: the finding cites the first
+// and the last three with their withdrawals and says how many there were
+// (found from outside: 1,500 gave a finding citing 3,001 events, each of
+// its versions kept for as-of reports: half a gigabyte). Six: all cited.
+TEST_F(WrittenQueryTest, RepliesWithdrawnManyTimesAreCitedByTheFirstAndLastThree) {
+  std::vector<uint64_t> pairs;  // each reply, then its withdrawal
+  for (int i = 0; i < 10; ++i) {
+    const uint64_t answer = s_.Answer(At(2026, 4, 2, 9, i), "Q-1");
+    pairs.push_back(answer);
+    pairs.push_back(s_.Correct(At(2026, 4, 2, 12), answer, std::nullopt));
+  }
+  std::vector<v1::Finding> f = s_.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  std::vector<uint64_t> cited = {received_};
+  cited.insert(cited.end(), pairs.begin(), pairs.begin() + 6);
+  cited.insert(cited.end(), pairs.end() - 6, pairs.end());
+  EXPECT_THAT(Evidence(f[0]), ElementsAreArray(cited));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("10 replies were withdrawn by corrections; the first and the last 3 "
+                        "recorded (on 2 Apr 2026) are cited, the others are in the log, each "
+                        "with its correction."));
+
+  CouncilScenario six;
+  std::vector<uint64_t> all = {six.Query(At(2026, 4, 1), "Q-6", "con-1")};
+  for (int i = 0; i < 6; ++i) {
+    const uint64_t answer = six.Answer(At(2026, 4, 2 + i / 3, 9, i), "Q-6");
+    all.push_back(answer);
+    all.push_back(six.Correct(At(2026, 4, 6, 12), answer, std::nullopt));
+  }
+  f = six.Findings("written-query-reply", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAreArray(all));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("Replies recorded on 2 Apr 2026, 3 Apr 2026 were withdrawn by "
+                        "corrections."));
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests
