@@ -169,10 +169,10 @@ void Check(ReportBuilder& b) {
         std::vector<Seen> evidence = {*v.request, d};
         if (agreement.for_others) evidence.push_back(*agreement.for_others);
         if (agreement.declined) evidence.push_back(*agreement.declined);
-        evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
+        CiteFirstAndLast(agreement.tried, &evidence);
         const std::vector<Seen> withdrawn =
             WithdrawnBefore(b, c, v1::Payload::kBriefingApproved, d.at + absl::Nanoseconds(1));
-        CiteWithdrawn(withdrawn, &evidence);
+        CiteFirstAndLast(withdrawn, &evidence);
         // An approval recorded after it went ahead agrees nothing, but is
         // cited (found from outside: left out, the finding read as if
         // nobody had ever agreed it).
@@ -231,8 +231,8 @@ void Check(ReportBuilder& b) {
         std::vector<Seen> evidence = {m};
         if (agreement.for_others) evidence.push_back(*agreement.for_others);
         if (agreement.declined) evidence.push_back(*agreement.declined);
-        evidence.insert(evidence.end(), agreement.tried.begin(), agreement.tried.end());
-        CiteWithdrawn(withdrawn, &evidence);
+        CiteFirstAndLast(agreement.tried, &evidence);
+        CiteFirstAndLast(withdrawn, &evidence);
         const std::string why_not =
             WhyNot(b, agreement, a.approved_by_officer_id(), m.at, &evidence);
         b.AddFinding("approval-required", a.group_id(), c.stream_id(), m.at,

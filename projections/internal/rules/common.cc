@@ -110,25 +110,25 @@ std::vector<Seen> WithdrawnBefore(const ReportBuilder& b, const Case& c, v1::Pay
   return out;
 }
 
-std::vector<Seen> ShownWithdrawn(const std::vector<Seen>& withdrawn) {
-  if (withdrawn.size() <= 2 * kShownWithdrawn) return withdrawn;
-  std::vector<Seen> by_position = withdrawn;
+std::vector<Seen> FirstAndLast(const std::vector<Seen>& facts) {
+  if (facts.size() <= 2 * kFirstAndLast) return facts;
+  std::vector<Seen> by_position = facts;
   std::sort(by_position.begin(), by_position.end(),
             [](const Seen& x, const Seen& y) { return x.position < y.position; });
-  std::vector<Seen> out(by_position.begin(), by_position.begin() + kShownWithdrawn);
-  out.insert(out.end(), by_position.end() - kShownWithdrawn, by_position.end());
+  std::vector<Seen> out(by_position.begin(), by_position.begin() + kFirstAndLast);
+  out.insert(out.end(), by_position.end() - kFirstAndLast, by_position.end());
   return out;
 }
 
-void CiteWithdrawn(const std::vector<Seen>& withdrawn, std::vector<Seen>* evidence) {
-  const std::vector<Seen> shown = ShownWithdrawn(withdrawn);
+void CiteFirstAndLast(const std::vector<Seen>& facts, std::vector<Seen>* evidence) {
+  const std::vector<Seen> shown = FirstAndLast(facts);
   evidence->insert(evidence->end(), shown.begin(), shown.end());
 }
 
 std::string SayWithdrawn(const ReportBuilder& b, const std::vector<Seen>& withdrawn,
                          const char* one, const char* many) {
   if (withdrawn.empty()) return "";
-  std::vector<Seen> by_time = ShownWithdrawn(withdrawn);
+  std::vector<Seen> by_time = FirstAndLast(withdrawn);
   std::sort(by_time.begin(), by_time.end(), [](const Seen& x, const Seen& y) {
     return std::tie(x.at, x.position) < std::tie(y.at, y.position);
   });
@@ -142,7 +142,7 @@ std::string SayWithdrawn(const ReportBuilder& b, const std::vector<Seen>& withdr
   }
   if (withdrawn.size() > by_time.size()) {
     return absl::StrCat(" ", withdrawn.size(), " ", absl::AsciiStrToLower(many),
-                        " were withdrawn by corrections; the first and the last ", kShownWithdrawn,
+                        " were withdrawn by corrections; the first and the last ", kFirstAndLast,
                         " recorded (on ", absl::StrJoin(dates, ", "),
                         ") are cited, the others are in the log, each with its correction.");
   }

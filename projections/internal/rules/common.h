@@ -90,18 +90,19 @@ std::string Plural(int n, const char* word);
 // committee sees one was recorded and that it no longer stands.
 std::vector<Seen> WithdrawnBefore(const ReportBuilder& b, const Case& c, v1::Payload::KindCase kind,
                                   absl::Time by);
-// Those a finding cites (with their corrections): all of them, or, past
-// 2 * kShownWithdrawn, the first and the last kShownWithdrawn recorded. (A
+// Of facts a finding would cite many of (those withdrawn, with their
+// corrections; approvals by officers who could not give one): all, or, past
+// 2 * kFirstAndLast, the first and the last kFirstAndLast recorded. (A
 // query's reply recorded and withdrawn 1,500 times gave a finding citing
 // 3,001 events, each of its 1,500 versions kept in the findings index for
 // reports as of earlier positions: half a gigabyte, and five seconds of the
-// fold. The others are in the log, each with its correction.)
-inline constexpr size_t kShownWithdrawn = 3;
-std::vector<Seen> ShownWithdrawn(const std::vector<Seen>& withdrawn);
-// Adds ShownWithdrawn(withdrawn) to `evidence`.
-void CiteWithdrawn(const std::vector<Seen>& withdrawn, std::vector<Seen>* evidence);
+// fold. The others are in the log.)
+inline constexpr size_t kFirstAndLast = 3;
+std::vector<Seen> FirstAndLast(const std::vector<Seen>& facts);
+// Adds FirstAndLast(facts) to `evidence`.
+void CiteFirstAndLast(const std::vector<Seen>& facts, std::vector<Seen>* evidence);
 // What a finding says of them: " An offer recorded on 2 Apr 2026 was
-// withdrawn by a correction." ("" for none); of more than ShownWithdrawn()
+// withdrawn by a correction." ("" for none); of more than FirstAndLast()
 // cites, how many, and the days of those cited. `one` and `many` name the
 // fact: "An offer", "Offers".
 std::string SayWithdrawn(const ReportBuilder& b, const std::vector<Seen>& withdrawn,

@@ -197,7 +197,7 @@ void Check(ReportBuilder& b) {
             }
           }
         }
-        CiteWithdrawn(withdrawn, &evidence);
+        CiteFirstAndLast(withdrawn, &evidence);
         std::string own;
         if (own_request && own_request->at < deadline) {
           evidence.push_back(*own_request);

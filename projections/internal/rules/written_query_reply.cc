@@ -174,7 +174,7 @@ void Check(ReportBuilder& b) {
     if (!o.first_reply) {
       std::vector<Seen> evidence = {*o.received};
       const std::vector<Seen> withdrawn = WithdrawnReplies(b, *c, o.deadline);
-      CiteWithdrawn(withdrawn, &evidence);
+      CiteFirstAndLast(withdrawn, &evidence);
       if (o.pending) {
         b.AddObligation("written-query-reply", o.group_id, q.addressed_to_officer_id(),
                         c->stream_id(), o.deadline,
@@ -207,7 +207,7 @@ void Check(ReportBuilder& b) {
       // limit ran out, not "after 5 working days (the limit is 5)".
       std::vector<Seen> evidence = {*o.received, *o.first_reply};
       const std::vector<Seen> withdrawn = WithdrawnReplies(b, *c, o.deadline);
-      CiteWithdrawn(withdrawn, &evidence);
+      CiteFirstAndLast(withdrawn, &evidence);
       b.AddFinding(
           "written-query-reply", o.group_id, c->stream_id(), o.deadline,
           absl::StrCat(
@@ -239,7 +239,7 @@ void Check(ReportBuilder& b) {
     // outside); otherwise those that would have been in time.
     const std::vector<Seen> withdrawn =
         WithdrawnReplies(b, *c, o.promised_already_past ? absl::InfiniteFuture() : due);
-    CiteWithdrawn(withdrawn, &evidence);
+    CiteFirstAndLast(withdrawn, &evidence);
     if (!answer && b.query().as_of_time < due) {
       b.AddObligation(
           "written-query-reply", o.group_id, promised_by, c->stream_id(), due,

@@ -328,5 +328,21 @@ TEST(ApprovalRequiredTest, AnOfficerEntitledToAgreeWhoGivesTheBriefingAgreesItFo
   }
 }
 
+// Approved over and over by an officer who could not approve it: the
+// finding names the first and cites the first and the last three (each
+// version of a finding citing them all is kept for as-of reports).
+TEST(ApprovalRequiredTest, ManyApprovalsByAnOfficerWhoCouldNotAreCitedByTheFirstAndLastThree) {
+  CouncilScenario s;
+  const uint64_t request = s.Request(At(2026, 2, 2), "B-1", "green", "parks");
+  std::vector<uint64_t> tried;
+  for (int i = 0; i < 9; ++i) tried.push_back(s.Approve(At(2026, 2, 3, 9, i), "B-1", "dir"));
+  const uint64_t delivered = s.Deliver(At(2026, 2, 9), "B-1");
+  std::vector<v1::Finding> f = s.Findings("approval-required", At(2026, 3, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(Evidence(f[0]), ElementsAre(request, tried[0], tried[1], tried[2], tried[6], tried[7],
+                                          tried[8], delivered));
+  EXPECT_THAT(f[0].explanation(), HasSubstr("with the agreement only of Director of Place"));
+}
+
 }  // namespace
 }  // namespace evenhand::projections::rule_tests
