@@ -445,6 +445,30 @@ const BriefingView& ReportBuilder::BriefingOf(const Case& c) const {
   return it->second;
 }
 
+const ReportBuilder::Attendances& ReportBuilder::AttendancesOn(const std::string& matter) const {
+  const std::vector<const Case*>* on_matter = OnMatter(matter);
+  MatterAttendances& a = attendances_[matter];
+  bool& read = bounded_reads_ ? a.read_bounded : a.read;
+  if (reads_ != nullptr && !read && on_matter != nullptr) {
+    for (const Case* c : *on_matter) {
+      if (c->kind == CaseKind::kMeeting) ReadCase(c->stream_id());
+    }
+  }
+  read = true;
+  if (!a.worked_out) {
+    a.worked_out = true;
+    for (size_t i = 0; on_matter != nullptr && i < on_matter->size(); ++i) {
+      const Case& c = *(*on_matter)[i];
+      if (c.kind != CaseKind::kMeeting) continue;
+      for (const Seen& m : Facts(c, v1::Payload::kOfficerAttendedGroupMeeting)) {
+        const auto& attended = m.payload->officer_attended_group_meeting();
+        if (attended.matter_id() == matter) a.by_briefing[attended.briefing_id()].push_back(m);
+      }
+    }
+  }
+  return a.by_briefing;
+}
+
 const QueryOutcome& ReportBuilder::QueryOf(const Case& c) const {
   ReadCase(c.stream_id());
   auto it = query_outcomes_.find(&c);

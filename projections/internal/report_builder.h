@@ -336,6 +336,15 @@ class ReportBuilder {
   // the builder's life.
   const BriefingView& BriefingOf(const Case& c) const;
   const QueryOutcome& QueryOf(const Case& c) const;
+  // The officers' attendances at group meetings that name `matter`, by the
+  // briefing id they name (in OnMatter's order of cases, then of facts),
+  // worked out once per report however many briefings ask (a matter of
+  // 200 briefings and their meetings read each meeting's facts once per
+  // group per briefing per decision: a burst on it took a minute to fold;
+  // outside probe). Each call reads the matter and its meetings as working
+  // them out would.
+  using Attendances = absl::flat_hash_map<std::string, std::vector<Seen>>;
+  const Attendances& AttendancesOn(const std::string& matter) const;
 
   // ---- Output --------------------------------------------------------------
   // Adds an obligation of `rule_id` owed to `group_id` by `officer_id`,
@@ -453,6 +462,14 @@ class ReportBuilder {
   // its values when it grows).
   mutable absl::node_hash_map<const Case*, BriefingView> briefing_views_;
   mutable absl::node_hash_map<const Case*, QueryOutcome> query_outcomes_;
+  struct MatterAttendances {
+    bool worked_out = false;
+    // Whether this decision's reads (whole, and bounded) hold them yet.
+    bool read = false;
+    bool read_bounded = false;
+    Attendances by_briefing;
+  };
+  mutable absl::node_hash_map<std::string, MatterAttendances> attendances_;
   mutable std::array<std::optional<std::vector<const Case*>>,
                      static_cast<size_t>(CaseKind::kOther) + 1>
       cases_;

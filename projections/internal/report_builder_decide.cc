@@ -49,6 +49,7 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
     query_.as_of_time =
         pass == Pass::kIndexFindings ? absl::InfiniteFuture() : absl::InfinitePast();
     briefing_views_.clear();
+    attendances_.clear();
     query_outcomes_.clear();
     uncovered_deadlines_.clear();
     evidence_.clear();
@@ -80,6 +81,7 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
   // Nothing read is held between decisions (`out` holds copies), so the
   // cases' facts may leave memory.
   briefing_views_.clear();
+  attendances_.clear();
   query_outcomes_.clear();
   uncovered_deadlines_.clear();
   evidence_.clear();

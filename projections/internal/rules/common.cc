@@ -73,17 +73,12 @@ BriefingView ViewBriefing(const ReportBuilder& b, const Case& c) {
 std::vector<Seen> GivenAtMeetings(const ReportBuilder& b, const Case& briefing,
                                   const BriefingView& v) {
   std::vector<Seen> out;
-  const std::vector<const Case*>* on_matter = v.matter().empty() ? nullptr : b.OnMatter(v.matter());
-  if (on_matter == nullptr) return out;
-  for (const Case* c : *on_matter) {
-    if (c->kind != CaseKind::kMeeting) continue;
-    for (const Seen& m : b.Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
-      const auto& a = m.payload->officer_attended_group_meeting();
-      if (a.briefing_id() == briefing.id && a.group_id() == v.group() &&
-          a.matter_id() == v.matter()) {
-        out.push_back(m);
-      }
-    }
+  if (v.matter().empty()) return out;
+  const ReportBuilder::Attendances& on_matter = b.AttendancesOn(v.matter());
+  auto it = on_matter.find(briefing.id);
+  if (it == on_matter.end()) return out;
+  for (const Seen& m : it->second) {
+    if (m.payload->officer_attended_group_meeting().group_id() == v.group()) out.push_back(m);
   }
   return out;
 }
