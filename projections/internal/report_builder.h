@@ -280,6 +280,11 @@ class ReportBuilder {
   // group's, a councillor's) may be read in between. Not nested.
   void BeginBoundedReads() const { bounded_reads_ = true; }
   void EndBoundedReads(absl::Time until) const;
+  // Between them: `c` is read whole all the same (any later fact of it may
+  // change the decision), the rest of what is read stays bounded.
+  void ReadWhole(const Case& c) const {
+    if (reads_ != nullptr) reads_->cases.insert(c.stream_id());
+  }
 
   // ---- The council at a moment ---------------------------------------------
   // Groups recognised at or before `t` and not dissolved by then.

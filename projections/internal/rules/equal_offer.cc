@@ -92,7 +92,6 @@ void Check(ReportBuilder& b) {
       // (a matter of hundreds of briefings decided each of them again at
       // each event of any; outside probe).
       b.BeginBoundedReads();
-      bool unbounded = false;
       if (matter != nullptr) {
         for (const Case* other : *matter) {
           if (other->kind != CaseKind::kBriefing) continue;
@@ -104,10 +103,14 @@ void Check(ReportBuilder& b) {
           std::optional<Seen> answer = o.is_offer ? o.request : GivenAt(b, *other, o);
           const Answer kind = o.is_offer ? Answer::kOffer : Answer::kGiven;
           // Given at a meeting: a delivery recorded later, whenever, takes
-          // its place (GivenAt), so no later fact is beside the point.
+          // its place (GivenAt), so no later fact of that briefing is beside
+          // the point (its delivery names no matter: read whole, it decides
+          // this again; the matter's other facts stay bounded: a matter of
+          // hundreds of briefings given at meetings decided each again at
+          // each event of any; outside probe).
           if (answer && !o.is_offer &&
               answer->payload->kind_case() != v1::Payload::kBriefingDelivered) {
-            unbounded = true;
+            b.ReadWhole(*other);
           }
           if (!answer) {
             // A request the group withdrew before the deadline asks for
@@ -141,7 +144,7 @@ void Check(ReportBuilder& b) {
           }
         }
       }
-      b.EndBoundedReads(unbounded || !earliest ? absl::InfiniteFuture() : earliest->at);
+      b.EndBoundedReads(!earliest ? absl::InfiniteFuture() : earliest->at);
       if (earliest && earliest->at < deadline) continue;
       if (open) {
         b.AddObligation(
