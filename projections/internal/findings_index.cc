@@ -494,17 +494,30 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
     for (const std::string& name : *all) bounded->erase(name);
     bounded->erase(subject.stream_id());
   }
+  const int64_t bounded_until = reads_.bounded_cases.empty() && reads_.bounded_matters.empty()
+                                    ? INT64_MIN
+                                    : reads_.bounded_until;
+  // Read as before (most decisions): nothing to sort, pack or file again
+  // (a decision on a matter of hundreds of briefings sorted their names).
+  auto same = [](const PackedNames& before, const absl::flat_hash_set<std::string>& now) {
+    size_t n = 0;
+    bool all = true;
+    before.ForEach([&](absl::string_view name) {
+      ++n;
+      all = all && now.contains(name);
+    });
+    return all && n == now.size();  // (names are kept once each)
+  };
+  if (reads_.council_until == s.council_until && bounded_until == s.bounded_until &&
+      same(s.cases, reads_.cases) && same(s.matters, reads_.matters) &&
+      same(s.bounded_cases, reads_.bounded_cases) &&
+      same(s.bounded_matters, reads_.bounded_matters)) {
+    return;
+  }
   PackedNames cases = sorted(reads_.cases);
   PackedNames matters = sorted(reads_.matters);
   PackedNames bounded_cases = sorted(reads_.bounded_cases);
   PackedNames bounded_matters = sorted(reads_.bounded_matters);
-  const int64_t bounded_until =
-      bounded_cases.empty() && bounded_matters.empty() ? INT64_MIN : reads_.bounded_until;
-  if (cases == s.cases && matters == s.matters && reads_.council_until == s.council_until &&
-      bounded_cases == s.bounded_cases && bounded_matters == s.bounded_matters &&
-      bounded_until == s.bounded_until) {
-    return;
-  }
   dirty_subjects_.insert(&subject);
   Forget(&subject, s);
   s.cases = std::move(cases);
