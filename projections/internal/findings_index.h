@@ -233,6 +233,8 @@ class FindingsIndex {
   // back what was stored.
   void Fail(const absl::Status& status);
   state::FindingEntryRecord ToRecord(uint32_t id, const Entry& e) const;
+  // What a stored entry says.
+  static Decided FromRecord(const state::FindingEntryRecord& r);
   // `scratch` is reused from one subject to the next.
   void SubjectRecordOf(const Case* c, state::SubjectRecord* r,
                        std::vector<Contribution>* scratch) const;
