@@ -44,6 +44,18 @@ std::string NotOfferedButGiven(const ReportBuilder& b, const Case& own) {
   return " was not offered it, and was given a briefing on the same matter only on ";
 }
 
+// The latest fact of `kind` in briefing `c` before `by`, if any.
+std::optional<Seen> LatestBefore(const ReportBuilder& b, const Case& c, v1::Payload::KindCase kind,
+                                 absl::Time by) {
+  std::optional<Seen> out;
+  for (const Seen& x : b.Facts(c, kind)) {
+    if (x.at < by && (!out || std::tie(x.at, x.position) > std::tie(out->at, out->position))) {
+      out = x;
+    }
+  }
+  return out;
+}
+
 void Check(ReportBuilder& b) {
   const FairnessSettings& s = b.settings();
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
@@ -129,8 +141,11 @@ void Check(ReportBuilder& b) {
                 (!own_request || std::tie(o.request->at, o.request->position) <
                                      std::tie(own_request->at, own_request->position))) {
               own_request = o.request;
-              own_decline = decline;
-              own_approved = b.First(*other, v1::Payload::kBriefingApproved);
+              // The latest decision on it before the deadline governs (a
+              // decline, then an approval: approved and waiting; found from
+              // outside: it said declined).
+              own_decline = LatestBefore(b, *other, v1::Payload::kBriefingDeclined, deadline);
+              own_approved = LatestBefore(b, *other, v1::Payload::kBriefingApproved, deadline);
             }
             continue;
           }
@@ -202,21 +217,28 @@ void Check(ReportBuilder& b) {
         }
         CiteFirstAndLast(withdrawn, &evidence);
         std::string own;
+        auto later = [](const std::optional<Seen>& x, const std::optional<Seen>& y) {
+          return x && (!y || std::tie(x->at, x->position) > std::tie(y->at, y->position));
+        };
         if (own_request && own_request->at < deadline) {
           evidence.push_back(*own_request);
-          if (own_decline && own_decline->at < deadline) {
+          if (later(own_decline, own_approved)) {
             evidence.push_back(*own_decline);
             own = absl::StrCat(" Its own request of ", b.Date(own_request->at),
                                " for a briefing on the matter was declined on ",
                                b.Date(own_decline->at),
                                "; a request, and its decline, are not an "
                                "offer.");
-          } else if (own_approved && own_approved->at < deadline) {
+          } else if (own_approved) {
+            if (own_decline) evidence.push_back(*own_decline);
             evidence.push_back(*own_approved);
-            own = absl::StrCat(" Its own request of ", b.Date(own_request->at),
-                               " for a briefing on the matter was approved on ",
-                               b.Date(own_approved->at),
-                               " but not given by then; a request is not an offer.");
+            own = absl::StrCat(
+                " Its own request of ", b.Date(own_request->at),
+                " for a briefing on the matter was ",
+                own_decline
+                    ? absl::StrCat("declined on ", b.Date(own_decline->at), ", then approved on ")
+                    : std::string("approved on "),
+                b.Date(own_approved->at), " but not given by then; a request is not an offer.");
           } else {
             own = absl::StrCat(" Its own request of ", b.Date(own_request->at),
                                " for a briefing on the matter had not been met; a request is not "
