@@ -119,8 +119,9 @@ TEST_F(EqualOfferTest, AGroupWhoseOwnRequestWasDeclinedWasStillNotOffered) {
 
 // The latest decision on the group's own request before the deadline
 // governs: declined, then approved, it is approved and waiting, and the
-// finding says both (found from outside: it said only "declined"); approved,
-// then declined, it is declined; a decision after the deadline says nothing.
+// finding says both (found from outside: it said only "declined"); a
+// decision after the deadline says nothing. Approved, then declined, it is
+// declined (below).
 TEST_F(EqualOfferTest, TheLatestDecisionOnTheGroupsOwnRequestIsTheOneSaid) {
   const uint64_t own = s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
   const uint64_t declined = s_.Decline(At(2026, 4, 2, 15), "B-2", "ceo");
@@ -134,16 +135,14 @@ TEST_F(EqualOfferTest, TheLatestDecisionOnTheGroupsOwnRequestIsTheOneSaid) {
                         "on 2 Apr 2026, then approved on 7 Apr 2026 but not given by then; a "
                         "request is not an offer."));
   EXPECT_THAT(Evidence(f[0]), ::testing::IsSupersetOf({own, declined, approved}));
+}
 
-  CouncilScenario other;
-  other.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
-  other.Approve(At(2026, 3, 24), "B-1");
-  other.Deliver(At(2026, 4, 1, 12), "B-1");
-  other.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
-  other.Approve(At(2026, 4, 3), "B-2");
-  other.Decline(At(2026, 4, 8), "B-2", "ceo");
-  other.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
-  f = other.Findings("equal-offer", At(2026, 5, 1));
+TEST_F(EqualOfferTest, ARequestApprovedThenDeclinedIsSaidDeclined) {
+  s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s_.Approve(At(2026, 4, 3), "B-2");
+  s_.Decline(At(2026, 4, 8), "B-2", "ceo");
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
   ASSERT_THAT(f, SizeIs(1));
   EXPECT_THAT(
       f[0].explanation(),
