@@ -82,6 +82,23 @@ bool Names(const v1::Payload& p) {
          p.has_political_group_recognised();
 }
 
+// The group a payload naming a matter names (MatterOf(): a briefing asked
+// for or offered, an attendance at a group's meeting).
+const std::string& GroupOf(const v1::Payload& p) {
+  switch (p.kind_case()) {
+    case v1::Payload::kBriefingRequested:
+      return p.briefing_requested().group_id();
+    case v1::Payload::kBriefingOffered:
+      return p.briefing_offered().group_id();
+    case v1::Payload::kOfficerAttendedGroupMeeting:
+      return p.officer_attended_group_meeting().group_id();
+    default: {
+      static const std::string* const kNone = new std::string();
+      return *kNone;
+    }
+  }
+}
+
 // The earliest instant any Timestamp in `m` names (INT64_MAX if none).
 int64_t EarliestTimestamp(const google::protobuf::Message& m) {
   using google::protobuf::FieldDescriptor;
@@ -152,11 +169,15 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   bool council = false;
   bool names = false;
   std::vector<std::string> matters;
+  std::vector<std::string> group_on_matters;  // (GroupOnMatterKey)
   ForEachVersion(fact, [&](const v1::Payload& p) {
     registry = registry || ChangesRegistry(p);
     council = council || ChangesCouncil(p);
     names = names || Names(p);
-    if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) matters.push_back(*m);
+    if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) {
+      matters.push_back(*m);
+      group_on_matters.push_back(GroupOnMatterKey(*m, GroupOf(p)));
+    }
   });
   auto add_readers = [&](const auto& readers, const std::string& key) {
     auto it = readers.find(key);
@@ -169,6 +190,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
                              c.kind == CaseKind::kOfficer || c.kind == CaseKind::kElection;
   if (!registry_case || names) add_readers(case_readers_, c.stream_id());
   for (const std::string& m : matters) add_readers(matter_readers_, m);
+  for (const std::string& g : group_on_matters) add_readers(matter_readers_, g);
   // Readers of facts up to an instant (ReportBuilder::BeginBoundedReads):
   // the fact's earliest instant in any version. A correction, or a second
   // opening fact (which may change whose briefing it is, or its matter),

@@ -20,6 +20,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "evenhand/v1/fairness.pb.h"
 #include "projections/fairness_projection.h"
@@ -93,6 +94,14 @@ struct Decided {
   std::vector<std::pair<uint64_t, std::string>> evidence;
 };
 
+// The name under which Reads::matters holds a matter read only for its
+// facts naming `group` (a briefing asked for or offered to it, an
+// attendance at its meeting): "<matter>\x1f<group>". (A matter id holding
+// that character can only make more decisions, never fewer.)
+inline std::string GroupOnMatterKey(absl::string_view matter, absl::string_view group) {
+  return absl::StrCat(matter, "\x1f", group);
+}
+
 // What deciding a subject's findings read besides its own facts: the cases
 // it looked at (a stream id, or the registry entry of a councillor, officer
 // or group by theirs), the matters whose cases it listed, and the latest
@@ -102,6 +111,8 @@ struct Decided {
 // instant can change the subject's findings; nothing else can.
 struct Reads {
   absl::flat_hash_set<std::string> cases;
+  // Matters; and a matter's facts naming one group only, under
+  // GroupOnMatterKey().
   absl::flat_hash_set<std::string> matters;
   int64_t council_until = INT64_MIN;
   // Read between BeginBoundedReads() and EndBoundedReads(): what the
@@ -284,6 +295,11 @@ class ReportBuilder {
   // change the decision), the rest of what is read stays bounded.
   void ReadWhole(const Case& c) const {
     if (reads_ != nullptr) reads_->cases.insert(c.stream_id());
+  }
+  // Between them too: every fact on `matter` naming `group`, whenever, may
+  // change the decision (GroupOnMatterKey()).
+  void ReadGroupOnMatter(const std::string& matter, const std::string& group) const {
+    if (reads_ != nullptr) reads_->matters.insert(GroupOnMatterKey(matter, group));
   }
 
   // ---- The council at a moment ---------------------------------------------

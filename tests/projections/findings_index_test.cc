@@ -688,6 +688,43 @@ TEST(FindingsIndexLinkedTest, BriefingsOnABusyMatterAreTheSameServedOrDerivedAsO
   }
 }
 
+// A group never answered on a matter: its verdict waits on its own
+// briefings there, whenever their facts come, and on any new fact on the
+// matter naming it; another group's facts there change nothing. A request
+// approved and left waiting, then delivered long after the deadline and
+// recorded last; an offer to the third group recorded later still; other
+// groups' briefings between: the same served or derived as of every
+// position (the first two, read otherwise, were missed).
+TEST(FindingsIndexLinkedTest, AGroupNeverAnsweredIsDecidedAgainByItsOwnLaterFacts) {
+  testing::CouncilScenario s;
+  s.Request(testing::At(2026, 3, 23), "B-1", "labour", "plan");
+  s.Approve(testing::At(2026, 3, 24), "B-1");
+  s.Deliver(testing::At(2026, 4, 1, 12), "B-1");
+  s.Request(testing::At(2026, 4, 2), "B-2", "conservative", "plan");
+  s.Approve(testing::At(2026, 4, 3), "B-2");
+  s.Request(testing::At(2026, 4, 6), "B-3", "labour", "plan");
+  s.Decline(testing::At(2026, 4, 7), "B-3", "hos", v1::OFFICER_UNAVAILABLE);
+  s.Deliver(testing::At(2026, 4, 20), "B-2");
+  s.Offer(testing::At(2026, 4, 22), "O-1", "green", "plan");
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  for (uint64_t position = 1; position <= s.events().size(); ++position) {
+    const absl::Time recorded = FromProtoTime(s.events()[position - 1].event().recorded_at());
+    folded->Served(
+        ReportQuery{testing::At(2026, 1, 1), testing::At(2026, 7, 1), position, recorded});
+    if (HasFailure()) return;
+  }
+  const v1::FairnessReport end =
+      folded->Served(ReportQuery{testing::At(2026, 1, 1), testing::At(2026, 7, 1),
+                                 s.events().size(), testing::At(2026, 7, 1)});
+  std::string said;
+  for (const v1::Finding& f : end.findings()) {
+    if (f.rule_id() == "equal-offer") absl::StrAppend(&said, f.explanation(), "\n");
+  }
+  EXPECT_THAT(said, ::testing::HasSubstr("given only on 20 Apr 2026"));
+  EXPECT_THAT(said, ::testing::HasSubstr("offered the same only on 22 Apr 2026"));
+}
+
 // A group dissolved before the period that an offer recorded later names:
 // the summed figures (which take back what came after the report's
 // position) and the derived report agree as of every position, the row

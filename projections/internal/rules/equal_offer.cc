@@ -159,7 +159,23 @@ void Check(ReportBuilder& b) {
           }
         }
       }
-      b.EndBoundedReads(!earliest ? absl::InfiniteFuture() : earliest->at);
+      if (!earliest) {
+        // No answer: any answer to this group, however late, changes its
+        // words, and so can any fact of its own briefings on the matter
+        // (its requests, their decisions): those are read whole, and any
+        // new fact on the matter naming it; nothing else there can change
+        // this group's verdict (a matter of hundreds of briefings, some
+        // group never answered, decided each of them again at each event
+        // of any; outside probe).
+        for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
+          const Case& other = *(*matter)[i];
+          if (other.kind != CaseKind::kBriefing) continue;
+          const BriefingView& o = b.BriefingOf(other);
+          if (o.request && o.group() == group->id && o.matter() == v.matter()) b.ReadWhole(other);
+        }
+        b.ReadGroupOnMatter(v.matter(), group->id);
+      }
+      b.EndBoundedReads(earliest ? earliest->at : absl::InfinitePast());
       if (earliest && earliest->at < deadline) continue;
       if (open) {
         b.AddObligation(
