@@ -56,6 +56,11 @@ class WorkingDayCalendar {
   // field that names a day, any time on that day is by it.
   absl::Time EndOfLocalDay(absl::Time t) const;
 
+  // The last local day that is over by `due`: the day a deadline at a
+  // local midnight ends; for one during a day (a promise broken as it is
+  // given is due at that moment), the day before: that day is not whole.
+  absl::CivilDay LastDayEndingBy(absl::Time due) const { return LocalDay(due) - 1; }
+
   // The instant the `n`-th working day after `t`'s local day ends: a reply
   // is in time if it comes strictly before this.
   absl::Time EndOfWorkingDay(absl::Time t, int n) const;

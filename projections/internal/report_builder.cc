@@ -543,10 +543,17 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
   *o.mutable_due_at() = ToProtoTime(due);
   if (pass_ == Pass::kReport) {
     o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
-        calendar_.LocalDay(query_.as_of_time), calendar_.LocalDay(due - absl::Nanoseconds(1)))));
+        calendar_.LocalDay(query_.as_of_time), calendar_.LastDayEndingBy(due))));
   }
   if (uncovered_deadlines_.contains(case_id)) {
     absl::StrAppend(&description, " (Counted without bank holidays: the calendar covers only ",
+                    calendar_.first_year(), " to ", calendar_.last_year(), ".)");
+  } else if (!calendar_.Covers(calendar_.LastDayEndingBy(due))) {
+    // A day promised beyond the calendar: not counted, but the working
+    // days left to it are (found from outside: silently).
+    absl::StrAppend(&description,
+                    " (Working days left to it are counted without bank holidays: the calendar "
+                    "covers only ",
                     calendar_.first_year(), " to ", calendar_.last_year(), ".)");
   }
   o.set_description(std::move(description));

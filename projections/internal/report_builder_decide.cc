@@ -129,9 +129,9 @@ void ReportBuilder::AddDecidedProto(bool obligation, int64_t when_nanos,
   }
   v1::Obligation& o = obligations_.emplace_back();
   o.ParseFromString(proto);
-  o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
-      calendar_.LocalDay(query_.as_of_time),
-      calendar_.LocalDay(absl::FromUnixNanos(when_nanos) - absl::Nanoseconds(1)))));
+  o.set_working_days_left(static_cast<uint32_t>(
+      calendar_.WorkingDaysBetween(calendar_.LocalDay(query_.as_of_time),
+                                   calendar_.LastDayEndingBy(absl::FromUnixNanos(when_nanos)))));
 }
 
 void ReportBuilder::Tally(const std::string& group_id, v1::Severity severity) {

@@ -241,12 +241,20 @@ void Check(ReportBuilder& b) {
         WithdrawnReplies(b, *c, o.promised_already_past ? absl::InfiniteFuture() : due);
     CiteFirstAndLast(withdrawn, &evidence);
     if (!answer && b.query().as_of_time < due) {
-      b.AddObligation(
-          "written-query-reply", o.group_id, promised_by, c->stream_id(), due,
-          absl::StrCat(who, " was promised a reply by ", b.Date(promised),
-                       ": it is owed by the end of that day, or a revised timescale before.",
-                       SayWithdrawn(b, withdrawn, "A reply", "Replies")),
-          evidence);
+      // A promise of a day already over when it takes effect (a reply
+      // dated ahead of the clock): owed before that moment, not by the end
+      // of a day (found from outside: it said both).
+      const std::string when =
+          o.promised_already_past
+              ? absl::StrCat(", a day already over when that promise is dated (",
+                             absl::FormatTime("%H:%M %Z", due, UkTimeZone()), " on ", b.Date(due),
+                             "): it is owed before then, or the promise is broken "
+                             "as it is given.")
+              : std::string(": it is owed by the end of that day, or a revised timescale before.");
+      b.AddObligation("written-query-reply", o.group_id, promised_by, c->stream_id(), due,
+                      absl::StrCat(who, " was promised a reply by ", b.Date(promised), when,
+                                   SayWithdrawn(b, withdrawn, "A reply", "Replies")),
+                      evidence);
       continue;
     }
     if (answer) evidence.push_back(*answer);

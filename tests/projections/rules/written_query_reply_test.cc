@@ -379,6 +379,43 @@ TEST(CalendarCoverageTest, ADeadlineBeyondTheCalendarIsFlagged) {
                                             "does not cover"));
 }
 
+// A promise of a day already over when it is dated, asked about before
+// that moment (a reply dated ahead of the clock): owed before the moment it
+// is dated, which the obligation says, and no working day is left (found
+// from outside: it said "by the end of that day", and a day was left).
+TEST_F(WrittenQueryTest, APromiseAlreadyOverWhenDatedIsOwedBeforeThatMomentNotADaysEnd) {
+  s_.Acknowledge(At(2026, 4, 2, 9), "Q-1", At(2026, 4, 1));
+  std::vector<v1::Obligation> o = Obligations(s_, At(2026, 4, 1, 12), "written-query-reply");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_EQ(FromProtoTime(o[0].due_at()), At(2026, 4, 2, 9));
+  EXPECT_EQ(o[0].working_days_left(), 0u);
+  EXPECT_THAT(o[0].description(),
+              AllOf(HasSubstr("was promised a reply by 1 Apr 2026, a day already over when that "
+                              "promise is dated (09:00 BST on 2 Apr 2026): it is owed before "
+                              "then, or the promise is broken as it is given."),
+                    Not(HasSubstr("by the end of that day"))));
+}
+
+// A day promised beyond the calendar: the working days left to it are
+// counted without bank holidays, and the obligation says so.
+TEST(CalendarCoverageTest, WorkingDaysLeftToADayBeyondTheCalendarAreSaidToBeCountedWithoutIt) {
+  CouncilScenario s;
+  s.Query(At(2027, 12, 1), "Q-9", "con-1");
+  s.Acknowledge(At(2027, 12, 2), "Q-9", At(2028, 6, 1));
+  std::vector<v1::Obligation> o = Obligations(s, At(2027, 12, 3), "written-query-reply");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_THAT(o[0].description(),
+              HasSubstr("(Working days left to it are counted without bank holidays: the "
+                        "calendar covers only"));
+  // A day inside it: nothing said.
+  CouncilScenario inside;
+  inside.Query(At(2027, 11, 1), "Q-8", "con-1");
+  inside.Acknowledge(At(2027, 11, 2), "Q-8", At(2027, 12, 1));
+  o = Obligations(inside, At(2027, 11, 3), "written-query-reply");
+  ASSERT_THAT(o, SizeIs(1));
+  EXPECT_THAT(o[0].description(), Not(HasSubstr("without bank holidays")));
+}
+
 TEST(CalendarCoverageTest, ADeadlineInsideTheCalendarIsNotFlagged) {
   CouncilScenario s;
   s.Query(At(2027, 12, 1), "Q-9", "con-1");
