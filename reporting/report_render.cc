@@ -81,6 +81,15 @@ std::string EndText(const google::protobuf::Timestamp& end) {
                            : absl::StrCat(Moment(end), " (excluded)");
 }
 
+// An obligation's due moment under "Due by the end of": the day it ends,
+// or, due during a day (a promise broken as it is given is due at the
+// moment it is dated), that moment: the day's end would be later than it
+// is due (found from outside).
+std::string DueByText(const google::protobuf::Timestamp& due) {
+  return IsUkMidnight(due) ? LastDay(due)
+                           : absl::StrCat(DayTimeZoned(due), " (that moment, not the day's end)");
+}
+
 std::string Iso(const google::protobuf::Timestamp& ts) {
   return IsSet(ts) ? absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(ts), absl::UTCTimeZone())
                    : "";
@@ -595,7 +604,7 @@ std::string RenderReportHtml(const v1::FairnessReport& r) {
           "</td><td>%d</td><td class=\"text\">%s<br><span class=\"citation\">%s</span></td>"
           "<td class=\"text\">%s</td><td class=\"text\">%s</td><td class=\"text\">%s</td>"
           "<td class=\"text\">%s</td><td class=\"text evidence\">%s</td></tr>",
-          Html(o.rule_id()), Html(o.group_id()), Html(LastDay(o.due_at())), o.working_days_left(),
+          Html(o.rule_id()), Html(o.group_id()), Html(DueByText(o.due_at())), o.working_days_left(),
           Html(titles[o.rule_id()]), Html(o.citation()), HtmlCell(GroupName(r, o.group_id())),
           HtmlCell(o.officer_id()), HtmlCell(o.case_id()), HtmlCell(o.description()),
           EvidenceLinks(o.evidence_positions()));

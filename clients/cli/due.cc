@@ -33,14 +33,21 @@ struct DueFlags {
 };
 
 // The day it is due by: a deadline at the midnight that ends a day is that
-// day's, in UK time.
+// day's, in UK time. One during a day (a promise broken as it is given is
+// due at the moment it is dated) is that moment: the end of its day would
+// be later than it is due (found from outside).
 std::string DueDay(const v1::Obligation& o) {
-  return absl::FormatTime("%Y-%m-%d", FromProtoTime(o.due_at()) - absl::Nanoseconds(1),
-                          UkTimeZone());
+  const absl::Time due = FromProtoTime(o.due_at());
+  const absl::TimeZone::CivilInfo uk = UkTimeZone().At(due);
+  if (uk.subsecond == absl::ZeroDuration() && uk.cs.hour() == 0 && uk.cs.minute() == 0 &&
+      uk.cs.second() == 0) {
+    return absl::FormatTime("%Y-%m-%d", due - absl::Nanoseconds(1), UkTimeZone());
+  }
+  return absl::FormatTime("%Y-%m-%d %H:%M", due, UkTimeZone());
 }
 
 void PrintRow(const char* first, const v1::Obligation& o) {
-  std::printf("%-10s  %-9u %-20s %-14s %-20s %-28s %s\n", first, o.working_days_left(),
+  std::printf("%-16s  %-9u %-20s %-14s %-20s %-28s %s\n", first, o.working_days_left(),
               Printable(o.rule_id()).c_str(),
               o.group_id().empty() ? "-" : Printable(o.group_id()).c_str(),
               o.officer_id().empty() ? "-" : Printable(o.officer_id()).c_str(),
@@ -79,7 +86,7 @@ int Watch(const Context& context, const DueFlags& flags) {
   while (reader->Read(&u)) {
     if (!header) {
       header = true;
-      std::printf("%-10s  %-10s  %-9s %-20s %-14s %-20s %-28s %s\n", "event", "due (UK)",
+      std::printf("%-10s  %-16s  %-9s %-20s %-14s %-20s %-28s %s\n", "event", "due (UK)",
                   "days left", "rule", "group", "owed by", "case", "what is owed");
     }
     if (flags.format == "json") {
@@ -129,7 +136,7 @@ int RunDue(const Context& context, const DueFlags& flags) {
   if (flags.format == "json") {
     for (const auto& o : response->obligations()) std::printf("%s\n", ToJsonLine(o).c_str());
   } else {
-    std::printf("%-10s  %-9s %-20s %-14s %-20s %-28s %s\n", "due (UK)", "days left", "rule",
+    std::printf("%-16s  %-9s %-20s %-14s %-20s %-28s %s\n", "due (UK)", "days left", "rule",
                 "group", "owed by", "case", "what is owed");
     for (const auto& o : response->obligations()) PrintRow(DueDay(o).c_str(), o);
   }

@@ -204,6 +204,42 @@ class CliAnswers(unittest.TestCase):
         self.assertNotIn("second", r.stderr)
         self.assertNotEqual(r.returncode, 2, r.stderr)
 
+    def test_due_names_the_moment_a_promise_broken_as_it_is_given_falls_due(self):
+        # A holding reply dated an hour ahead of the clock promising a day
+        # already over: due at that moment, not at the end of its day, and
+        # no working day is left (outside probe: the table said the day's
+        # end, a working day left, and the text "by the end of that day").
+        import datetime
+        import uuid
+        from zoneinfo import ZoneInfo
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        at = now + datetime.timedelta(hours=1)
+        iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines = "\n".join(json.dumps(e) for e in [
+            {"eventId": str(uuid.uuid4()), "occurredAt": iso(now - datetime.timedelta(minutes=1)),
+             "payload": {"writtenQueryReceived": {"queryId": "Q-due-at", "memberId": "labour-1",
+                                                  "addressedToOfficerId": "o-ceo"}}},
+            {"eventId": str(uuid.uuid4()), "occurredAt": iso(at),
+             "payload": {"writtenQueryAcknowledged": {
+                 "queryId": "Q-due-at", "officerId": "o-ceo",
+                 "replyDueAt": iso(now - datetime.timedelta(days=3))}}},
+        ])
+        appended = subprocess.run([ARGS.evenhand, f"--server={self.server.address}", "append",
+                                   "--stream=query-Q-due-at"], input=lines, capture_output=True,
+                                  text=True, timeout=30)
+        self.assertEqual(appended.returncode, 0, appended.stderr)
+        owed = [json.loads(line) for line in self.cli("due", "--format=json").stdout.splitlines()]
+        owed = [o for o in owed if o["caseId"] == "query-Q-due-at"]
+        self.assertEqual(len(owed), 1, owed)
+        self.assertEqual(owed[0]["dueAt"], iso(at))
+        self.assertEqual(owed[0].get("workingDaysLeft", 0), 0)
+        self.assertIn("a day already over when that promise is dated", owed[0]["description"])
+        self.assertNotIn("by the end of that day", owed[0]["description"])
+        row = [line for line in self.cli("due").stdout.splitlines() if "query-Q-due-at" in line]
+        self.assertEqual(len(row), 1)
+        uk = at.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%d %H:%M")
+        self.assertTrue(row[0].startswith(uk + "  0 "), row[0])
+
     def test_a_call_cut_off_says_so_and_what_to_do(self):
         # A server stopping cut a report off with gRPC's "CANCELLED:
         # CANCELLED" and nothing else (outside probe: 1 of 24 reports in

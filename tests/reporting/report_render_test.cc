@@ -126,6 +126,13 @@ TEST(ReportRenderTest, OpenObligationsAreListedWithTheirEvidence) {
                               "<td class=\"text\">o-7</td><td class=\"text\">Q-1070</td>"));
   EXPECT_THAT(html, HasSubstr("<a href=\"#event-31\">#31</a>"));
   EXPECT_THAT(html, HasSubstr("<tr id=\"event-31\">"));
+  // Due during a day (a promise broken as it is given): that moment, not
+  // the day's end, which would be later (found from outside).
+  *o->mutable_due_at() = ToProtoTime(At(2026, 12, 8, 2));
+  o->set_working_days_left(0);
+  EXPECT_THAT(RenderReportHtml(r),
+              HasSubstr("data-group=\"south\"><td class=\"text\">8 Dec 2026 02:00 GMT (that "
+                        "moment, not the day&#39;s end)</td><td>0</td>"));
 }
 
 // The page names the period it read: to a day (included); to the report's
