@@ -115,28 +115,18 @@ namespace {
 // 2,000 times gave a finding of 72,000 characters citing 2,001 events, and
 // each of its 2,000 versions kept in the findings index for reports as of
 // earlier positions: gigabytes) names and cites the first and the last
-// kShownRevisions revisions that counted, and how many came between (they
-// are in the query's stream, each moved the day before it passed).
-constexpr size_t kShownRevisions = 3;
-
-// The revisions named and cited: all of them, or the first and last few.
-std::vector<Seen> ShownRevisions(const std::vector<Seen>& revisions) {
-  if (revisions.size() <= 2 * kShownRevisions) return revisions;
-  std::vector<Seen> out(revisions.begin(), revisions.begin() + kShownRevisions);
-  out.insert(out.end(), revisions.end() - kShownRevisions, revisions.end());
-  return out;
-}
-
-// ", revised on 17 Apr 2026 to 24 Apr 2026, then on …": every revision of
+// revisions that counted (FirstAndLast), and how many came between (they
+// are in the query's stream, each moved the day before it passed):
+// ", revised on 17 Apr 2026 to 24 Apr 2026, then on …", every revision of
 // the timescale that counted, in order, or the first and last few with how
 // many came between.
 std::string RevisionsText(const ReportBuilder& b, const std::vector<Seen>& revisions) {
   std::string out;
-  const std::vector<Seen> shown = ShownRevisions(revisions);
+  const std::vector<Seen> shown = FirstAndLast(revisions);
   const size_t between = revisions.size() - shown.size();
   for (size_t i = 0; i < shown.size(); ++i) {
     const Seen& r = shown[i];
-    if (between > 0 && i == kShownRevisions) {
+    if (between > 0 && i == kFirstAndLast) {
       absl::StrAppend(&out, ", then ", Plural(static_cast<int>(between), "more revision"),
                       " (in the query's stream)");
     }
@@ -230,8 +220,7 @@ void Check(ReportBuilder& b) {
     PromisedDay(*o.first_reply->payload, &promised_by);
     const std::optional<Seen>& answer = o.answer;
     std::vector<Seen> evidence = {*o.received, *o.first_reply};
-    const std::vector<Seen> revisions = ShownRevisions(o.revisions);
-    evidence.insert(evidence.end(), revisions.begin(), revisions.end());
+    CiteFirstAndLast(o.revisions, &evidence);
     const absl::Time due = o.due;
     if (o.answered_in_time) continue;
     // A promise broken as it was made: every reply withdrawn since counts
