@@ -182,7 +182,9 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       // The log stood at P until the next event was recorded; judge
       // deadlines at the moment P was recorded.
       query.as_of_time = now;
-      if (query.as_of_position > 0) {
+      if (use.judged_at.has_value()) {
+        query.as_of_time = *use.judged_at;
+      } else if (query.as_of_position > 0) {
         EH_ASSIGN_OR_RETURN(storage::EventPtr e, store_->ReadAt(query.as_of_position));
         query.as_of_time = FromProtoTime(e->event().recorded_at());
       }

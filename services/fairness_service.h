@@ -120,6 +120,11 @@ class FairnessService final
     // With `call`, the build stops once the call is cancelled or its
     // deadline has passed (Cancelled, DeadlineExceeded): nobody waits.
     const grpc::ServerContextBase* call = nullptr;
+    // With an as_of_position: deadlines judged at this moment, not when the
+    // position was recorded (a resumed watch's point: the watch read the
+    // log at its last position at the moment it read). The caller checks
+    // that the log stood at that position then.
+    std::optional<absl::Time> judged_at;
   };
 
   // The report for `request`: errors are InvalidArgument (a bad period),
@@ -141,11 +146,17 @@ class FairnessService final
   // What the obligations' watch reads (fairness_service_obligations.cc).
   ObligationWatchOptions WatchOptions();
   // ObligationWatchOptions::closed_as_findings: whether each obligation,
-  // open at position `before` and closed at `after` before its due moment,
-  // closed as a finding dated by `at`.
+  // open at position `before` and closed at `after`, closed as a finding
+  // dated by `at` and its due moment that was not there at `before` dated
+  // by `known_through`.
   absl::StatusOr<std::vector<bool>> ClosedAsFindings(const std::vector<v1::Obligation>& closed,
-                                                     uint64_t before, uint64_t after,
-                                                     absl::Time at) const;
+                                                     uint64_t before, absl::Time known_through,
+                                                     uint64_t after, absl::Time at) const;
+  // The obligations open where a watch resumes (its resume_after_position
+  // and resume_after_time), all of them, as the watch's `source` would have
+  // read them then; refusals as WatchObligationsRequest says.
+  absl::StatusOr<v1::ListObligationsResponse> OpenWhereResumed(
+      const v1::WatchObligationsRequest& request) const;
   // Each councillor's times in the group, as the projection's registry
   // stands once it has folded `through` (FairnessProjection::
   // GroupMemberships): for the audit's filter, which reads the log up to

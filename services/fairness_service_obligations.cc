@@ -3,6 +3,7 @@
 // projection. Reports, findings, documents and rules are in
 // fairness_service.cc.
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -51,8 +52,8 @@ ObligationWatchOptions FairnessService::WatchOptions() {
     return all;
   };
   watch.closed_as_findings = [this](const std::vector<v1::Obligation>& closed, uint64_t before,
-                                    uint64_t after, absl::Time at) {
-    return ClosedAsFindings(closed, before, after, at);
+                                    absl::Time known_through, uint64_t after, absl::Time at) {
+    return ClosedAsFindings(closed, before, known_through, after, at);
   };
   watch.position = [this] { return runner_->position(); };
   watch.clock = options_.clock;
@@ -98,18 +99,25 @@ absl::StatusOr<std::vector<projections::MembershipSpell>> FairnessService::Group
 }
 
 absl::StatusOr<std::vector<bool>> FairnessService::ClosedAsFindings(
-    const std::vector<v1::Obligation>& closed, uint64_t before, uint64_t after,
-    absl::Time at) const {
-  // A finding of the obligation's rule, case and group, dated by `at`, that
-  // was not there with that date before (then, an open obligation is a
-  // finding at its due moment, not yet come, if no reply came): a
-  // correction moved the deadline into the past, or what closed it opened
-  // a successor already missed (an acknowledgement recorded late, promising
-  // a day already gone). Either way the case has a breach of the rule the
-  // watcher was told was due, and the report now lists it.
+    const std::vector<v1::Obligation>& closed, uint64_t before, absl::Time known_through,
+    uint64_t after, absl::Time at) const {
+  // A finding of the obligation's rule, case and group, dated by `at` and
+  // by its due moment, that was not there with that date before (then, an
+  // open obligation is a finding at its due moment, not yet come, if no
+  // reply came: not known before, it was not there): a correction moved
+  // the deadline into the past, what closed it opened a successor already
+  // missed (an acknowledgement recorded late, promising a day already
+  // gone), or, for a resumed watch, the deadline passed unmet. Either way
+  // the case has a breach of the rule the watcher was told was due, and the
+  // report now lists it. A successor's breach, dated after the obligation's
+  // due moment, is not the obligation's.
   auto candidate = [&](const v1::Obligation& o, const v1::Finding& f) {
     return f.rule_id() == o.rule_id() && f.group_id() == o.group_id() &&
-           f.case_id() == o.case_id() && FromProtoTime(f.occurred_at()) <= at;
+           f.case_id() == o.case_id() &&
+           FromProtoTime(f.occurred_at()) <= std::min(at, FromProtoTime(o.due_at()));
+  };
+  auto known = [&](const v1::Obligation& o, const v1::Finding& f) {
+    return candidate(o, f) && FromProtoTime(f.occurred_at()) <= known_through;
   };
   std::vector<std::string> cases;
   for (const v1::Obligation& o : closed) cases.push_back(o.case_id());
@@ -148,7 +156,7 @@ absl::StatusOr<std::vector<bool>> FairnessService::ClosedAsFindings(
     std::multiset<std::pair<int64_t, int32_t>> had;
     if (!then.empty()) {
       for (const v1::Finding& f : then[i]) {
-        if (candidate(o, f)) had.emplace(f.occurred_at().seconds(), f.occurred_at().nanos());
+        if (known(o, f)) had.emplace(f.occurred_at().seconds(), f.occurred_at().nanos());
       }
     }
     bool appeared = false;
@@ -164,6 +172,71 @@ absl::StatusOr<std::vector<bool>> FairnessService::ClosedAsFindings(
     out.push_back(appeared);
   }
   return out;
+}
+
+absl::StatusOr<v1::ListObligationsResponse> FairnessService::OpenWhereResumed(
+    const v1::WatchObligationsRequest& request) const {
+  const uint64_t position = request.resume_after_position();
+  if (position == 0) {
+    return InvalidFieldError("resume_after_time",
+                             "is given without resume_after_position: give both, from the same "
+                             "update (its as_of_position and as_of_time), or neither to watch "
+                             "from now",
+                             "RESUME_POINT_INCOMPLETE");
+  }
+  const uint64_t last = store_->LastPosition();
+  if (position > last) {
+    return WithErrorInfo(
+        absl::OutOfRangeError(absl::StrCat(
+            "resume_after_position: ", position, " is beyond the end of the log (last position ",
+            last, "); give the as_of_position of an update this server sent")),
+        "BEYOND_END_OF_LOG",
+        {{"field", "resume_after_position"}, {"last_position", absl::StrCat(last)}});
+  }
+  EH_ASSIGN_OR_RETURN(storage::EventPtr at_position, store_->ReadAt(position));
+  const absl::Time recorded = FromProtoTime(at_position->event().recorded_at());
+  absl::Time when = recorded;
+  if (request.has_resume_after_time()) {
+    EH_RETURN_IF_ERROR(
+        internal::CheckRequestTime("resume_after_time", request.resume_after_time()));
+    when = FromProtoTime(request.resume_after_time());
+    auto utc = [](absl::Time t) { return absl::FormatTime(t, absl::UTCTimeZone()); };
+    auto mismatch = [&](absl::string_view problem) {
+      return InvalidFieldError(
+          "resume_after_time",
+          absl::StrCat(utc(when), " ", problem, ": the log did not stand at resume_after_position ",
+                       position,
+                       " then; give the as_of_position and as_of_time of the same update"),
+          "RESUME_POINT_MISMATCH");
+    };
+    // A reading takes its time, then the log's last position: an event
+    // recorded in between may be the reading's own and later than its
+    // time, by a moment (a second allowed each way).
+    if (when > options_.clock()) return mismatch("is in the future");
+    if (when < recorded - absl::Seconds(1)) {
+      return mismatch(absl::StrCat("is before that position was recorded (", utc(recorded), ")"));
+    }
+    if (position < last) {
+      EH_ASSIGN_OR_RETURN(storage::EventPtr next, store_->ReadAt(position + 1));
+      const absl::Time next_recorded = FromProtoTime(next->event().recorded_at());
+      if (when >= next_recorded + absl::Seconds(1)) {
+        return mismatch(absl::StrCat("is after position ", position + 1, " was recorded (",
+                                     utc(next_recorded), ")"));
+      }
+    }
+    when = std::max(when, recorded);
+  }
+  v1::ReportRequest open_then;
+  open_then.set_as_of_position(position);
+  *open_then.mutable_from() = ToProtoTime(when);
+  EH_ASSIGN_OR_RETURN(
+      v1::FairnessReport report,
+      BuildReport(open_then, {.evidence = false, .keep = kKeepObligations, .judged_at = when}));
+  v1::ListObligationsResponse all;
+  all.set_as_of_position(report.as_of_position());
+  *all.mutable_as_of_time() = report.as_of_time();
+  *all.mutable_obligations() = std::move(*report.mutable_obligations());
+  return all;
 }
 
 v1::ReportRequest FairnessService::OpenObligationsRequest() const {
@@ -253,6 +326,14 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
       !s.ok()) {
     return ObligationWatch::Refuse(ToGrpcStatus(s));
   }
+  // What was open where it resumes, read before it takes a place (an as-of
+  // report may take a while).
+  std::optional<v1::ListObligationsResponse> open_then;
+  if (request->resume_after_position() > 0 || request->has_resume_after_time()) {
+    absl::StatusOr<v1::ListObligationsResponse> read = OpenWhereResumed(*request);
+    if (!read.ok()) return ObligationWatch::Refuse(ToGrpcStatus(read.status()));
+    open_then = *std::move(read);
+  }
   // Within the principal's open watches; ends, with a clear status, if a
   // reloaded configuration withdraws it.
   absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
@@ -266,6 +347,9 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
   if (absl::Status s = options_.gate->Record(*grant, kWatchObligations, *request, 0, "allowed");
       !s.ok()) {
     return ObligationWatch::Refuse(ToGrpcStatus(s));
+  }
+  if (open_then.has_value()) {
+    return watch_->Resume(*request, *std::move(open_then), *std::move(place), *std::move(held));
   }
   return watch_->Watch(*request, *std::move(place), *std::move(held));
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -46,26 +47,77 @@ class ObligationWatch::Sink {
   Sink(v1::WatchObligationsRequest request, size_t max_queued)
       : request_(std::move(request)), max_queued_(max_queued) {}
 
+  // A watcher resuming where `open_then` was read: what matches its filters
+  // is taken as told (DUE_SOON if it was within the window then).
+  Sink(v1::WatchObligationsRequest request, size_t max_queued,
+       const v1::ListObligationsResponse& open_then)
+      : Sink(std::move(request), max_queued) {
+    resume_ = ResumePoint{.position = open_then.as_of_position(),
+                          .time = FromProtoTime(open_then.as_of_time()),
+                          .first_reading = 0,
+                          .decided = false,
+                          .missed = {}};
+    for (const v1::Obligation& o : open_then.obligations()) {
+      if (!Matches(o)) continue;
+      seen_[Key(o)] = {o, o.working_days_left() <= request_.within_working_days()};
+    }
+  }
+
+  // Resumed and not yet caught up: what it takes as told that `reading`
+  // has not open (to be classed: Decided).
+  bool Resuming() const { return resume_.has_value() && !caught_up_ && !resume_->decided; }
+  std::vector<v1::Obligation> ClosedSinceResume(const v1::ListObligationsResponse& reading) const {
+    absl::flat_hash_set<std::string> open;
+    for (const v1::Obligation& o : reading.obligations()) open.insert(Key(o));
+    std::vector<v1::Obligation> closed;
+    for (const auto& [key, seen] : seen_) {
+      if (seen.announced && !open.contains(key)) closed.push_back(seen.obligation);
+    }
+    return closed;
+  }
+  // Resumed and waiting for a reading taken after it came (the last one
+  // may be from before it left, and whether what closed since was met is
+  // decided against the log as it stands), at or after its point.
+  bool Waits(const v1::ListObligationsResponse& reading, uint64_t readings) const {
+    return resume_.has_value() && !caught_up_ &&
+           (readings < resume_->first_reading || resume_->position > reading.as_of_position() ||
+            resume_->time > FromProtoTime(reading.as_of_time()));
+  }
+  void set_first_reading(uint64_t n) {
+    if (resume_.has_value()) resume_->first_reading = n;
+  }
+  uint64_t resume_position() const { return resume_->position; }
+  absl::Time resume_time() const { return resume_->time; }
+  // Of `closed` (ClosedSinceResume), those `as_findings` says closed as
+  // findings are told MISSED, the others MET.
+  void Decided(const std::vector<v1::Obligation>& closed, const std::vector<bool>& as_findings) {
+    resume_->decided = true;
+    for (size_t i = 0; i < closed.size(); ++i) {
+      if (as_findings[i]) resume_->missed.insert(Key(closed[i]));
+    }
+  }
+
   // Tells the watcher what changed since the last reading it saw; of what
   // closed before its due moment, `missed` (by Key()) closed as findings.
+  // The last update told is a resume point.
   void Apply(const v1::ListObligationsResponse& reading,
              const absl::flat_hash_set<std::string>& missed) {
+    std::vector<v1::ObligationUpdate> told;
     auto update = [&](v1::ObligationUpdate::Kind kind, const v1::Obligation& o) {
-      v1::ObligationUpdate u;
+      v1::ObligationUpdate& u = told.emplace_back();
       u.set_kind(kind);
       *u.mutable_obligation() = o;
       u.set_as_of_position(reading.as_of_position());
       *u.mutable_as_of_time() = reading.as_of_time();
-      Push(std::move(u));
     };
     absl::flat_hash_map<std::string, const v1::Obligation*> open;
     for (const v1::Obligation& o : reading.obligations()) {
-      if (!Listed(request_.group_ids(), o.group_id()) ||
-          !Listed(request_.officer_ids(), o.officer_id())) {
-        continue;
-      }
-      open[Key(o)] = &o;
+      if (Matches(o)) open[Key(o)] = &o;
     }
+    // A resumed watcher's first reading: what it takes as told closed at
+    // some time since it left, each classed by its case (Decided), or, if
+    // that could not be decided, by whether its due moment has passed.
+    const bool resuming = resume_.has_value() && !caught_up_;
     // What closed first, then what came into the window: an obligation
     // that changed (acknowledged with a promised day, a corrected time)
     // closes as one and opens as another at the same position, and a
@@ -79,10 +131,10 @@ class ObligationWatch::Sink {
       }
       const v1::Obligation& o = it->second.obligation;
       if (it->second.announced) {
-        update(at >= FromProtoTime(o.due_at()) || missed.contains(it->first)
-                   ? v1::ObligationUpdate::MISSED
-                   : v1::ObligationUpdate::MET,
-               o);
+        const bool was_missed = resuming && resume_->decided
+                                    ? resume_->missed.contains(it->first)
+                                    : at >= FromProtoTime(o.due_at()) || missed.contains(it->first);
+        update(was_missed ? v1::ObligationUpdate::MISSED : v1::ObligationUpdate::MET, o);
       }
       seen_.erase(it++);
     }
@@ -98,12 +150,14 @@ class ObligationWatch::Sink {
     }
     if (!caught_up_) {
       caught_up_ = true;
-      v1::ObligationUpdate u;
+      resume_.reset();
+      v1::ObligationUpdate& u = told.emplace_back();
       u.set_kind(v1::ObligationUpdate::CAUGHT_UP);
       u.set_as_of_position(reading.as_of_position());
       *u.mutable_as_of_time() = reading.as_of_time();
-      Push(std::move(u));
     }
+    if (!told.empty()) told.back().set_resume_point(true);
+    for (v1::ObligationUpdate& u : told) Push(std::move(u));
   }
 
   bool caught_up() const { return caught_up_; }
@@ -172,6 +226,19 @@ class ObligationWatch::Sink {
     v1::Obligation obligation;
     bool announced = false;
   };
+  // Where a resumed watcher left off, until it has caught up.
+  struct ResumePoint {  // (no member initialisers: built before the class is complete)
+    uint64_t position;
+    absl::Time time;
+    uint64_t first_reading;  // ObligationWatch::readings_
+    bool decided;            // `missed` holds what closed as findings
+    absl::flat_hash_set<std::string> missed;
+  };
+
+  bool Matches(const v1::Obligation& o) const {
+    return Listed(request_.group_ids(), o.group_id()) &&
+           Listed(request_.officer_ids(), o.officer_id());
+  }
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || queue_.empty() || reactor_ == nullptr || finished_) return;
@@ -197,8 +264,10 @@ class ObligationWatch::Sink {
 
   const v1::WatchObligationsRequest request_;
   const size_t max_queued_;
-  absl::flat_hash_map<std::string, Seen> seen_;  // the watch's thread only
-  bool caught_up_ = false;                      // the watch's thread only
+  // The watch's thread only (or its constructor).
+  absl::flat_hash_map<std::string, Seen> seen_;
+  bool caught_up_ = false;
+  std::optional<ResumePoint> resume_;
 
   mutable absl::Mutex mu_;
   grpc::ServerWriteReactor<v1::ObligationUpdate>* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -281,13 +350,26 @@ absl::StatusOr<ObligationWatch::Place> ObligationWatch::Reserve() {
 grpc::ServerWriteReactor<v1::ObligationUpdate>* ObligationWatch::Watch(
     const v1::WatchObligationsRequest& request, Place place,
     std::shared_ptr<auth::StandingGrants::Hold> standing) {
+  return Start(std::make_shared<Sink>(request, options_.max_queued), std::move(place),
+               std::move(standing));
+}
+
+grpc::ServerWriteReactor<v1::ObligationUpdate>* ObligationWatch::Resume(
+    const v1::WatchObligationsRequest& request, v1::ListObligationsResponse open_then, Place place,
+    std::shared_ptr<auth::StandingGrants::Hold> standing) {
+  return Start(std::make_shared<Sink>(request, options_.max_queued, open_then), std::move(place),
+               std::move(standing));
+}
+
+grpc::ServerWriteReactor<v1::ObligationUpdate>* ObligationWatch::Start(
+    std::shared_ptr<Sink> sink, Place place, std::shared_ptr<auth::StandingGrants::Hold> standing) {
   absl::MutexLock lock(&mu_);
   if (place.owner_ == this) {
     place.owner_ = nullptr;
     --placed_;
   }
   if (stop_) return new RefusedWatch(ShuttingDown());
-  auto sink = std::make_shared<Sink>(request, options_.max_queued);
+  sink->set_first_reading(readings_ + 1);
   auto* reactor = new WatchReactor(sink, std::move(standing));
   sinks_.push_back(std::move(sink));
   wake_ = true;
@@ -330,7 +412,10 @@ void ObligationWatch::Run() {
     if (sinks_.empty()) continue;
     const absl::Time now = options_.clock();
     const uint64_t position = options_.position();
-    const bool stale = !have_last_ || position != last_position_ || now >= next_boundary_;
+    const bool stale = !have_last_ || position != last_position_ || now >= next_boundary_ ||
+                       std::any_of(sinks_.begin(), sinks_.end(), [this](const auto& sink) {
+                         return sink->Waits(last_, readings_);
+                       });
     // Boundaries are the service's time (deadlines); the rate limit is the
     // machine's.
     const absl::Time real = absl::Now();
@@ -346,10 +431,15 @@ void ObligationWatch::Run() {
       const absl::flat_hash_set<std::string> missed = ClosedAsFindings(*reading);
       if (stop_) return;
       last_ = *std::move(reading);
+      ++readings_;
       have_last_ = true;
       last_position_ = position;
+      DecideResumed();
+      if (stop_) return;
       Refresh(false, missed);
     } else if (newcomers && have_last_) {
+      DecideResumed();
+      if (stop_) return;
       Refresh(true);
     }  // else newcomers are served by the next reading, within a poll
   }
@@ -369,6 +459,7 @@ void ObligationWatch::Refresh(bool new_watchers_only,
   next_boundary_ = boundary;
   for (const auto& sink : sinks_) {
     if (new_watchers_only && sink->caught_up()) continue;
+    if (sink->Waits(last_, readings_)) continue;  // the next reading
     sink->Apply(last_, missed);
   }
 }
@@ -387,8 +478,9 @@ absl::flat_hash_set<std::string> ObligationWatch::ClosedAsFindings(
     if (open.contains(key)) continue;
     // Only what some watcher was told of (most obligations close met, and
     // deciding them again costs).
-    if (std::any_of(sinks_.begin(), sinks_.end(),
-                    [&key](const auto& sink) { return sink->Announced(key); })) {
+    if (std::any_of(sinks_.begin(), sinks_.end(), [&key](const auto& sink) {
+          return sink->caught_up() && sink->Announced(key);
+        })) {
       closed.push_back(o);
     }
   }
@@ -397,8 +489,8 @@ absl::flat_hash_set<std::string> ObligationWatch::ClosedAsFindings(
   // changes last_.
   const uint64_t before = last_.as_of_position();
   mu_.Unlock();
-  absl::StatusOr<std::vector<bool>> as_findings =
-      options_.closed_as_findings(closed, before, reading.as_of_position(), at);
+  absl::StatusOr<std::vector<bool>> as_findings = options_.closed_as_findings(
+      closed, before, absl::InfiniteFuture(), reading.as_of_position(), at);
   mu_.Lock();
   if (as_findings.ok() && as_findings->size() == closed.size()) {
     for (size_t i = 0; i < closed.size(); ++i) {
@@ -412,6 +504,38 @@ absl::flat_hash_set<std::string> ObligationWatch::ClosedAsFindings(
                                   as_findings.status().ToString()));
   }
   return missed;
+}
+
+void ObligationWatch::DecideResumed() {
+  const std::vector<std::shared_ptr<Sink>> sinks = sinks_;  // sinks_ may change unlocked
+  const uint64_t after = last_.as_of_position();
+  const absl::Time at = FromProtoTime(last_.as_of_time());
+  for (const auto& sink : sinks) {
+    if (!sink->Resuming() || sink->Waits(last_, readings_)) continue;
+    const std::vector<v1::Obligation> closed = sink->ClosedSinceResume(last_);
+    if (closed.empty()) {
+      sink->Decided(closed, {});
+      continue;
+    }
+    if (!options_.closed_as_findings) continue;  // told by their due moments
+    // Without the lock, as ClosedAsFindings: only this thread changes last_
+    // and a sink's record of what it was told.
+    mu_.Unlock();
+    absl::StatusOr<std::vector<bool>> as_findings = options_.closed_as_findings(
+        closed, sink->resume_position(), sink->resume_time(), after, at);
+    mu_.Lock();
+    if (stop_) return;
+    if (as_findings.ok() && as_findings->size() == closed.size()) {
+      sink->Decided(closed, *as_findings);
+    } else {
+      logging::Warning(
+          "fairness",
+          absl::StrCat("a resumed obligations' watch could not tell whether ", closed.size(),
+                       " obligations closed while it was away were met or missed; told as "
+                       "missed if their due moment has passed, met otherwise: ",
+                       as_findings.status().ToString()));
+    }
+  }
 }
 
 }  // namespace evenhand::services

@@ -22,6 +22,11 @@
 // open is no longer open before its due moment, MISSED when it is no longer
 // open at or after it (it is a finding now), or before it but as a finding
 // (a correction moved its deadline into the past: `closed_as_findings`).
+// The last update of each reading is a resume point (`resume_point`): a
+// watch given one (Resume) takes what was open then as told, and its first
+// updates are what changed since, each closed one classed by
+// `closed_as_findings` (a deadline passed while it was away may have been
+// met before it).
 //
 // Thread-safe.
 #ifndef EVENHAND_SERVICES_OBLIGATION_WATCH_H_
@@ -30,6 +35,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -50,13 +56,20 @@ struct ObligationWatchOptions {
   // position and time they were read at.
   std::function<absl::StatusOr<v1::ListObligationsResponse>()> source;
   // Of obligations open at position `before` and no longer open at `after`
-  // (reading positions) before their due moment, each told to a watcher,
-  // which closed as a finding dated by `at` (a correction moved the
-  // deadline into the past), one answer each. An error (the projection
-  // behind the reading, or a case it could not read back) tells them MET,
-  // and is logged. Unset: all MET.
+  // (reading positions), each told to a watcher, which closed as a finding:
+  // its case has a breach of its rule for its group dated by `at` and by
+  // its due moment that it did not have at `before` dated by
+  // `known_through` (a correction moved the deadline into the past; or,
+  // for a resumed watch, the deadline passed unmet while it was away), one
+  // answer each. A live watch asks of those closed before their due moment
+  // (known_through: InfiniteFuture); an error (the projection behind the
+  // reading, or a case it could not read back) tells them MET, and is
+  // logged; unset: all MET. A resumed watch asks of all it takes as told
+  // that closed, known_through its resume time; an error tells those past
+  // their due moment MISSED, the others MET, and is logged.
   std::function<absl::StatusOr<std::vector<bool>>(const std::vector<v1::Obligation>& closed,
-                                                  uint64_t before, uint64_t after, absl::Time at)>
+                                                  uint64_t before, absl::Time known_through,
+                                                  uint64_t after, absl::Time at)>
       closed_as_findings;
   // The projection's position: when it moves, obligations are read again.
   std::function<uint64_t()> position;
@@ -101,6 +114,14 @@ class ObligationWatch {
   grpc::ServerWriteReactor<v1::ObligationUpdate>* Watch(
       const v1::WatchObligationsRequest& request, Place place,
       std::shared_ptr<auth::StandingGrants::Hold> standing = nullptr);
+  // The same, resuming a watch that left off where `open_then` was read
+  // (every obligation open then, at its as_of_position and as_of_time, as
+  // `source` reads them now): those matching the request are taken as told
+  // (DUE_SOON if within its window then), and the first updates are what
+  // changed since.
+  grpc::ServerWriteReactor<v1::ObligationUpdate>* Resume(
+      const v1::WatchObligationsRequest& request, v1::ListObligationsResponse open_then,
+      Place place, std::shared_ptr<auth::StandingGrants::Hold> standing = nullptr);
 
   // A call refused before it starts.
   static grpc::ServerWriteReactor<v1::ObligationUpdate>* Refuse(const grpc::Status& status);
@@ -123,6 +144,12 @@ class ObligationWatch {
   // (closed_as_findings).
   absl::flat_hash_set<std::string> ClosedAsFindings(const v1::ListObligationsResponse& reading)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // For each resumed watcher not yet caught up: which of what it takes as
+  // told and `last_` has not open closed as findings (closed_as_findings).
+  void DecideResumed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  grpc::ServerWriteReactor<v1::ObligationUpdate>* Start(
+      std::shared_ptr<Sink> sink, Place place, std::shared_ptr<auth::StandingGrants::Hold> standing)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const ObligationWatchOptions options_;
   mutable absl::Mutex mu_;
@@ -133,6 +160,7 @@ class ObligationWatch {
   // The last reading, and when to read again regardless of the position.
   v1::ListObligationsResponse last_ ABSL_GUARDED_BY(mu_);
   bool have_last_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t readings_ ABSL_GUARDED_BY(mu_) = 0;  // readings taken so far
   uint64_t last_position_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_boundary_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_read_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // real time

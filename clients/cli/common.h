@@ -39,6 +39,9 @@ enum ExitCode {
   kUsage = 2,
   kServer = 3,
   kLocalIo = 4,
+  // Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it):
+  // `due --watch`, which says where to resume.
+  kInterrupted = 130,
 };
 
 // What every command runs with.

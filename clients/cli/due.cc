@@ -3,11 +3,17 @@
 // owed to councillors' written queries, replies promised by a date. What a
 // monitoring officer chases before it becomes a finding. With --watch, it
 // follows them: each that comes within --within working days of its
-// deadline, and each met or missed, as it happens.
+// deadline, and each met or missed, as it happens; --resume-after picks up
+// where an earlier watch left off (the point it prints when it ends).
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -30,7 +36,86 @@ struct DueFlags {
   int within = -1;  // unset: all (listing), 5 (watching)
   std::string format = "table";
   bool watch = false;
+  std::string resume_after;  // POSITION or POSITION@TIME (RFC 3339)
 };
+
+// --resume-after's POSITION[@TIME] into `request`.
+absl::Status ParseResumePoint(const std::string& text, v1::WatchObligationsRequest* request) {
+  const size_t at = text.find('@');
+  const std::string position = text.substr(0, at);
+  uint64_t p = 0;
+  if (position.empty() ||
+      !std::all_of(position.begin(), position.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      !absl::SimpleAtoi(position, &p) || p == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--resume-after: POSITION[@TIME], as an earlier watch printed it when it ended (a "
+        "position of 1 or more, and the RFC 3339 time of the same update), not ",
+        Printable(text)));
+  }
+  request->set_resume_after_position(p);
+  if (at == std::string::npos) return absl::OkStatus();
+  absl::Time t;
+  std::string error;
+  if (!ParseRfc3339(text.substr(at + 1), &t, &error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--resume-after: the time after '@' is not an RFC 3339 time (",
+                     Printable(error), "), as in 1234@2026-12-07T09:30:00.123456Z"));
+  }
+  *request->mutable_resume_after_time() = ToProtoTime(t);
+  return absl::OkStatus();
+}
+
+// Ctrl-C (or SIGTERM) while watching cancels the call, so that the watch
+// ends as any other and says where to resume: the handler writes a byte to
+// a pipe (all a handler may safely do), a thread reading it cancels.
+class CancelOnInterrupt {
+ public:
+  explicit CancelOnInterrupt(grpc::ClientContext* call) {
+    if (pipe(fds_) != 0) return;
+    write_fd_.store(fds_[1]);
+    struct sigaction action = {};
+    action.sa_handler = [](int) {
+      const int fd = write_fd_.load();
+      const char byte = 1;
+      if (fd >= 0) (void)!write(fd, &byte, 1);
+    };
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+    thread_ = std::thread([this, call] {
+      char byte = 0;
+      if (read(fds_[0], &byte, 1) == 1 && byte == 1) {
+        interrupted_.store(true);
+        call->TryCancel();
+      }
+    });
+  }
+  ~CancelOnInterrupt() {
+    if (!thread_.joinable()) return;
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+    write_fd_.store(-1);
+    const char byte = 0;  // ends the thread
+    (void)!write(fds_[1], &byte, 1);
+    thread_.join();
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+  bool interrupted() const { return interrupted_.load(); }
+
+ private:
+  static inline std::atomic<int> write_fd_{-1};
+  int fds_[2] = {-1, -1};
+  struct sigaction old_int_ = {}, old_term_ = {};
+  std::atomic<bool> interrupted_{false};
+  std::thread thread_;
+};
+
+std::string ResumePointText(const v1::ObligationUpdate& u) {
+  return absl::StrCat(
+      u.as_of_position(), "@",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", FromProtoTime(u.as_of_time()), absl::UTCTimeZone()));
+}
 
 // The day it is due by: a deadline at the midnight that ends a day is that
 // day's, in UK time. One during a day (a promise broken as it is given is
@@ -70,9 +155,15 @@ const char* KindName(v1::ObligationUpdate::Kind kind) {
 int Watch(const Context& context, const DueFlags& flags) {
   if (!flags.as_of.empty()) {
     return FailUsage(absl::InvalidArgumentError(
-        "--watch follows the log as it grows: it cannot start --as-of a past moment"));
+        "--watch follows the log as it grows: it cannot start --as-of a past moment (to pick "
+        "up where an earlier watch left off, give --resume-after)"));
   }
   v1::WatchObligationsRequest request;
+  if (!flags.resume_after.empty()) {
+    if (absl::Status s = ParseResumePoint(flags.resume_after, &request); !s.ok()) {
+      return FailUsage(s);
+    }
+  }
   for (const auto& g : flags.groups) request.add_group_ids(g);
   for (const auto& o : flags.officers) request.add_officer_ids(o);
   request.set_within_working_days(static_cast<uint32_t>(flags.within < 0 ? 5 : flags.within));
@@ -80,10 +171,13 @@ int Watch(const Context& context, const DueFlags& flags) {
   if (!channel.ok()) return FailLocal(channel.status());
   auto stub = v1::Fairness::NewStub(*channel);
   grpc::ClientContext call;
+  CancelOnInterrupt interrupt(&call);
   auto reader = stub->WatchObligations(&call, request);
   bool header = flags.format != "table";  // printed with the first update
   v1::ObligationUpdate u;
+  std::string resume_point;  // of the last update read that was one
   while (reader->Read(&u)) {
+    if (u.resume_point()) resume_point = ResumePointText(u);
     if (!header) {
       header = true;
       std::printf("%-10s  %-16s  %-9s %-20s %-14s %-20s %-28s %s\n", "event", "due (UK)",
@@ -91,6 +185,11 @@ int Watch(const Context& context, const DueFlags& flags) {
     }
     if (flags.format == "json") {
       std::printf("%s\n", ToJsonLine(u).c_str());
+    } else if (u.kind() == v1::ObligationUpdate::CAUGHT_UP && request.resume_after_position() > 0) {
+      std::fprintf(stderr,
+                   "evenhand: those above changed since position %llu (what was told then and "
+                   "is still open is not told again); watching for news (Ctrl-C to stop)\n",
+                   static_cast<unsigned long long>(request.resume_after_position()));
     } else if (u.kind() == v1::ObligationUpdate::CAUGHT_UP) {
       std::fprintf(stderr,
                    "evenhand: those above were already within %u working day(s) of their "
@@ -103,6 +202,13 @@ int Watch(const Context& context, const DueFlags& flags) {
     std::fflush(stdout);
   }
   grpc::Status status = reader->Finish();
+  if (!resume_point.empty()) {
+    std::fprintf(stderr,
+                 "evenhand: the watch ended; to pick up where it left off, watch again with "
+                 "--resume-after=%s\n",
+                 resume_point.c_str());
+  }
+  if (interrupt.interrupted()) return kInterrupted;
   if (!status.ok()) return FailServer(FromGrpcStatus(status), context);
   return kOk;
 }
@@ -110,6 +216,10 @@ int Watch(const Context& context, const DueFlags& flags) {
 int RunDue(const Context& context, const DueFlags& flags) {
   if (flags.within < -1) {
     return FailUsage(absl::InvalidArgumentError("--within: a number of working days, 0 or more"));
+  }
+  if (!flags.resume_after.empty() && !flags.watch) {
+    return FailUsage(absl::InvalidArgumentError(
+        "--resume-after picks up where an earlier watch left off: give it with --watch"));
   }
   if (flags.watch) return Watch(context, flags);
   if (flags.within == 0) {
@@ -182,6 +292,10 @@ void AddDue(Registry& r) {
   cmd->add_flag("--watch", flags->watch,
                 "follow them: tell when one comes within --within working days of its "
                 "deadline, and when it is met or missed (until Ctrl-C)");
+  cmd->add_option("--resume-after", flags->resume_after,
+                  "with --watch: pick up where an earlier watch left off (POSITION@TIME, as it "
+                  "printed when it ended, or a JSON update's asOfPosition@asOfTime with "
+                  "resumePoint): first what closed and came due since, then news");
   AddFormatOption(cmd, &flags->format, {"table", "json"});
 }
 

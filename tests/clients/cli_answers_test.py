@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -321,6 +322,59 @@ class CliAnswers(unittest.TestCase):
         with open(real, "w") as f:
             f.write(self.cli("checkpoint").stdout)
         self.cli("verify", "--server", f"--checkpoint={real}")
+
+    def test_due_watch_ends_on_ctrl_c_saying_where_to_resume_and_resumes_there(self):
+        def watch(*extra):
+            return subprocess.Popen([ARGS.evenhand, f"--server={self.server.address}", "due",
+                                     "--watch", "--within=10", "--format=json", *extra],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def until_caught_up(w):
+            told = []
+            while True:
+                line = w.stdout.readline()
+                self.assertTrue(line, w.stderr.read() if w.poll() is not None else "")
+                told.append(json.loads(line))
+                if told[-1]["kind"] == "CAUGHT_UP":
+                    return told
+
+        def interrupt(w):
+            w.send_signal(signal.SIGINT)
+            out, err = w.communicate(timeout=20)
+            self.assertEqual(w.returncode, 130, err)
+            return err
+
+        first = watch()
+        told = until_caught_up(first)
+        self.assertTrue(told[-1]["resumePoint"])
+        self.assertFalse(any(u.get("resumePoint") for u in told[:-1]))
+        err = interrupt(first)
+        point = re.search(r"--resume-after=(\d+)@(\S+)", err)
+        self.assertIsNotNone(point, err)
+        self.assertEqual(point.group(1), told[-1]["asOfPosition"])
+        # One query told due soon is answered while nobody watches.
+        query = next(u["obligation"] for u in told
+                     if u["kind"] == "DUE_SOON" and u["obligation"]["caseId"].startswith("query-"))
+        query_id = query["caseId"][len("query-"):]
+        self.cli("append", f"--stream={query['caseId']}", "--type=WrittenQueryAnswered",
+                 f'--payload={{"queryId": "{query_id}", "officerId": "{query["officerId"]}"}}')
+        resumed = watch(f"--resume-after={point.group(1)}@{point.group(2)}")
+        since = until_caught_up(resumed)
+        self.assertEqual([(u["kind"], u.get("obligation", {}).get("caseId")) for u in since],
+                         [("MET", query["caseId"]), ("CAUGHT_UP", None)])
+        self.assertGreater(int(since[-1]["asOfPosition"]), int(point.group(1)))
+        self.assertIn("--resume-after=", interrupt(resumed))
+        # A point that is not one is refused, saying why.
+        for flags, code, says in (
+                (["--resume-after=5"], 2, "give it with --watch"),
+                (["--watch", "--resume-after=5@yesterday"], 2, "not an RFC 3339 time"),
+                (["--watch", "--resume-after=0"], 2, "a position of 1 or more"),
+                (["--watch", "--resume-after=99999999"], 3, "beyond the end of the log"),
+                (["--watch", f"--resume-after={point.group(1)}@2000-01-01T00:00:00Z"], 3,
+                 "before that position was recorded")):
+            r = self.cli("due", *flags, check=False)
+            self.assertEqual(r.returncode, code, (flags, r.stderr))
+            self.assertIn(says, r.stderr)
 
 
 if __name__ == "__main__":

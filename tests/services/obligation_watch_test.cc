@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,13 +62,31 @@ class ObligationWatchTest : public testing::ServerTest {
   };
 
   std::unique_ptr<Watch> Open(uint32_t within, std::vector<std::string> groups = {}) {
-    auto w = std::make_unique<Watch>();
-    w->context.set_deadline(DeadlineAfter(absl::Seconds(60)));
     v1::WatchObligationsRequest request;
     request.set_within_working_days(within);
     for (auto& g : groups) request.add_group_ids(g);
+    return Open(request);
+  }
+  std::unique_ptr<Watch> Open(const v1::WatchObligationsRequest& request) {
+    auto w = std::make_unique<Watch>();
+    w->context.set_deadline(DeadlineAfter(absl::Seconds(60)));
     w->reader = stub_->WatchObligations(&w->context, request);
     return w;
+  }
+  // A watch resuming from `point` (an update that was a resume point).
+  std::unique_ptr<Watch> Resume(uint32_t within, const v1::ObligationUpdate& point) {
+    v1::WatchObligationsRequest request;
+    request.set_within_working_days(within);
+    request.set_resume_after_position(point.as_of_position());
+    *request.mutable_resume_after_time() = point.as_of_time();
+    return Open(request);
+  }
+  // The status a watch over `request` is refused with.
+  grpc::Status Refusal(const v1::WatchObligationsRequest& request) {
+    auto w = Open(request);
+    v1::ObligationUpdate u;
+    EXPECT_FALSE(w->reader->Read(&u)) << "not refused: " << u.DebugString();
+    return w->reader->Finish();
   }
 
   absl::Mutex mu_;
@@ -274,6 +293,157 @@ TEST_F(ObligationWatchTest, AWatcherCostsNoThread) {
   // may grow a little, never by a thread a watcher.
   EXPECT_LT(Threads(), before + 30) << "before: " << before;
   for (auto& w : watches) w->context.TryCancel();
+}
+
+// A watcher that was away resumes from the last resume point it applied:
+// it is told what closed meanwhile, each as its case says (met before its
+// deadline though the deadline has passed since; missed; corrected into the
+// past; acknowledged in time, met, unless the reply promised instead was
+// missed before the deadline it replaced), what came within its window
+// (the reply an acknowledgement promised), and nothing of what it knows is
+// still open. Every update of a reading but the last is no resume point.
+TEST_F(ObligationWatchTest, AResumedWatchIsToldWhatChangedWhileItWasAway) {
+  testing::CouncilScenario council;
+  // Each due by the end of Monday 9 June; Q-S by the end of Thursday 12.
+  for (const char* q : {"Q-1", "Q-2", "Q-4", "Q-5", "Q-7"}) {
+    council.Query(At(2025, 6, 2, 9), q, "lab-1");
+  }
+  const uint64_t q3 = council.Query(At(2025, 6, 2, 9), "Q-3", "grn-1");
+  council.Query(At(2025, 6, 5, 9), "Q-S", "grn-1");
+  SetNow(At(2025, 6, 5, 10));
+  Publish(council);
+  v1::ObligationUpdate point;
+  {
+    auto first = Open(10);
+    for (int i = 0; i < 7; ++i) {
+      v1::ObligationUpdate u = first->Next();
+      EXPECT_EQ(u.kind(), v1::ObligationUpdate::DUE_SOON);
+      EXPECT_FALSE(u.resume_point()) << u.obligation().case_id();
+    }
+    point = first->Next();
+    EXPECT_EQ(point.kind(), v1::ObligationUpdate::CAUGHT_UP);
+    EXPECT_TRUE(point.resume_point());
+    first->context.TryCancel();
+  }
+
+  // Away: Q-1 answered in time; Q-3 corrected into the past (due 19 May);
+  // acknowledged in time, promising a reply by 10 June
+  // (not come), 20 June, and 6 June (not come); Q-6 arrives; Q-2 goes
+  // unanswered past its deadline.
+  SetNow(At(2025, 6, 6, 10));
+  uint64_t before = council.last_position();
+  council.Answer(At(2025, 6, 6, 10), "Q-1");
+  council.CorrectWhen(At(2025, 6, 6, 10), q3, At(2025, 5, 12, 9));
+  council.Acknowledge(At(2025, 6, 6, 10), "Q-4", At(2025, 6, 10, 12));
+  council.Acknowledge(At(2025, 6, 6, 10), "Q-5", At(2025, 6, 20, 17));
+  council.Acknowledge(At(2025, 6, 6, 10), "Q-7", At(2025, 6, 6, 17));
+  council.Query(At(2025, 6, 6, 10), "Q-6", "lab-1");  // by the end of Friday 13 June
+  Publish(council, before + 1);
+  SetNow(At(2025, 6, 11, 9));
+
+  auto resumed = Resume(10, point);
+  std::vector<std::pair<std::string, v1::ObligationUpdate::Kind>> told;
+  for (int i = 0; i < 8; ++i) {
+    v1::ObligationUpdate u = resumed->Next();
+    EXPECT_FALSE(u.resume_point()) << u.obligation().case_id();
+    told.emplace_back(u.obligation().case_id(), u.kind());
+  }
+  using Kind = v1::ObligationUpdate;
+  EXPECT_THAT(told, ::testing::UnorderedElementsAre(
+                        std::pair("query-Q-1", Kind::MET),     // though 9 June has passed
+                        std::pair("query-Q-2", Kind::MISSED),  // its deadline passed
+                        std::pair("query-Q-3", Kind::MISSED),  // corrected into the past
+                        std::pair("query-Q-4", Kind::MET),     // its successor missed after it
+                        std::pair("query-Q-5", Kind::MET),
+                        std::pair("query-Q-7", Kind::MISSED),    // its successor missed before
+                        std::pair("query-Q-5", Kind::DUE_SOON),  // the promised reply
+                        std::pair("query-Q-6", Kind::DUE_SOON)));
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_NE(told[i].second, Kind::DUE_SOON) << "what closed is told before what opened";
+  }
+  v1::ObligationUpdate caught_up = resumed->Next();
+  EXPECT_EQ(caught_up.kind(), v1::ObligationUpdate::CAUGHT_UP);
+  EXPECT_TRUE(caught_up.resume_point());
+  EXPECT_GT(caught_up.as_of_position(), point.as_of_position());
+
+  // A watch from now is told only what is open.
+  auto fresh = Open(10);
+  std::set<std::string> open;
+  for (int i = 0; i < 3; ++i) {
+    v1::ObligationUpdate u = fresh->Next();
+    EXPECT_EQ(u.kind(), v1::ObligationUpdate::DUE_SOON);
+    open.insert(u.obligation().case_id());
+  }
+  EXPECT_EQ(open, (std::set<std::string>{"query-Q-S", "query-Q-5", "query-Q-6"}));
+  EXPECT_EQ(fresh->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+
+  // And the resumed watch goes on as any other: Q-S answered, met.
+  SetNow(At(2025, 6, 11, 11));
+  before = council.last_position();
+  council.Answer(At(2025, 6, 11, 11), "Q-S");
+  Publish(council, before + 1);
+  v1::ObligationUpdate met = resumed->Next();
+  EXPECT_EQ(met.kind(), v1::ObligationUpdate::MET);
+  EXPECT_EQ(met.obligation().case_id(), "query-Q-S");
+  EXPECT_TRUE(met.resume_point());
+
+  // Resumed again from the first point, with a window of 1: of the seven
+  // then open, none was within it (two working days left or more), so
+  // none was told and none closes; none open now is within it either (Q-6
+  // has two).
+  auto narrow = Resume(1, point);
+  EXPECT_EQ(narrow->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+}
+
+// A resume point that is not one this server could have sent is refused,
+// saying what to give instead.
+TEST_F(ObligationWatchTest, AResumePointThatDoesNotFitTheLogIsRefused) {
+  testing::CouncilScenario council;
+  council.Query(At(2025, 6, 2, 9), "Q-1", "lab-1");
+  SetNow(At(2025, 6, 2, 10));
+  Publish(council);
+  const uint64_t first_query = council.last_position();
+  SetNow(At(2025, 6, 3, 10));
+  council.Query(At(2025, 6, 3, 10), "Q-2", "lab-1");
+  Publish(council, first_query + 1);
+  SetNow(At(2025, 6, 4, 10));
+
+  v1::WatchObligationsRequest request;
+  request.set_within_working_days(5);
+  request.set_resume_after_position(council.last_position() + 1);
+  grpc::Status s = Refusal(request);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("beyond the end of the log"));
+
+  request.set_resume_after_position(0);
+  *request.mutable_resume_after_time() = testing::Proto(At(2025, 6, 3, 11));
+  s = Refusal(request);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("without resume_after_position"));
+
+  request.set_resume_after_position(first_query);
+  for (const auto& [when, says] : std::vector<std::pair<absl::Time, std::string>>{
+           {At(2025, 6, 5, 10), "is in the future"},
+           {At(2025, 6, 2, 9), "is before that position was recorded"},
+           {At(2025, 6, 3, 11), "is after position"}}) {
+    *request.mutable_resume_after_time() = testing::Proto(when);
+    s = Refusal(request);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << says;
+    EXPECT_THAT(s.error_message(), HasSubstr(says));
+    EXPECT_THAT(s.error_message(), HasSubstr("the same update"));
+  }
+  // Within its time, or with none (when it was recorded): served.
+  for (bool with_time : {true, false}) {
+    if (with_time) {
+      *request.mutable_resume_after_time() = testing::Proto(At(2025, 6, 2, 18));
+    } else {
+      request.clear_resume_after_time();
+    }
+    auto w = Open(request);
+    EXPECT_EQ(w->Next().kind(), v1::ObligationUpdate::DUE_SOON);  // not known then
+    EXPECT_EQ(w->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+    w->context.TryCancel();
+  }
 }
 
 }  // namespace
