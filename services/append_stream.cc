@@ -376,11 +376,19 @@ AppendStreamReactor::Actions AppendStreamReactor::Decide() {
     finished_ = true;
     a.finish = true;
     a.status = grpc::Status::OK;
-  } else if (shutting_down_ && unanswered_ == 0 && !writing_ && !cancel_sent_) {
-    // Every request read is answered: the call ends (the read in flight,
-    // if any, ends with it, and the cancelled path finishes).
-    cancel_sent_ = true;
-    a.cancel = true;
+  } else if (shutting_down_ && unanswered_ == 0 && !writing_) {
+    // Every request read is answered: the call ends, saying why, so that a
+    // publisher calls again once the server is back (the read in flight, if
+    // any, ends with it, and finds the call finished). Cancelled, it was
+    // CANCELLED, which a client takes for its own cancel and gives up
+    // (found by reading the integration guide's example).
+    finished_ = true;
+    a.finish = true;
+    a.status = ToGrpcStatus(WithErrorInfo(
+        absl::UnavailableError("the server is shutting down; every request of this call that it "
+                               "read was answered (send again any that was not); call again when "
+                               "it is back"),
+        "SHUTTING_DOWN"));
   }
   return a;
 }
@@ -388,7 +396,6 @@ AppendStreamReactor::Actions AppendStreamReactor::Decide() {
 void AppendStreamReactor::Run(const Actions& a) {
   if (a.write != nullptr) StartWrite(a.write);
   if (a.read) StartRead(&request_);
-  if (a.cancel) context_->TryCancel();
   if (a.finish) Finish(a.status);  // last: `this` may be deleted after it
 }
 

@@ -73,7 +73,7 @@ class AppendStreamReactor final
                       internal::AppendBudget* budget);
 
   // The server is stopping: read no more, and end the call once every
-  // request read is answered.
+  // request read is answered, UNAVAILABLE (SHUTTING_DOWN).
   void EndForShutdown();
 
   void OnReadDone(bool ok) override;
@@ -114,7 +114,6 @@ class AppendStreamReactor final
   struct Actions {
     const grpc::ByteBuffer* write = nullptr;
     bool read = false;
-    bool cancel = false;
     bool finish = false;
     grpc::Status status;
   };
@@ -137,7 +136,6 @@ class AppendStreamReactor final
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  bool cancel_sent_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_index_ ABSL_GUARDED_BY(mu_) = 0;
   // Requests read and not yet answered to the client (in the store, or
   // waiting in `responses_`), and their bytes: reads stop at either limit.
