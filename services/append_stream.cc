@@ -95,9 +95,12 @@ void AppendStreamReactor::OnReadDone(bool ok) {
   bool take = false;
   {
     absl::MutexLock lock(&mu_);
-    if (!ok || cancelled_) {
+    if (!ok || cancelled_ || finished_) {
       // The client half-closed (or the call broke): answer what is in
-      // flight, then finish.
+      // flight, then finish. Finished at a stop with this read in flight,
+      // a request it brings is dropped, never appended: the reactor may be
+      // gone before anything it starts now would come back to it (a wait
+      // for the append budget; found in review).
       reading_ = false;
       reads_done_ = true;
       actions = Decide();

@@ -24,11 +24,13 @@
 // a retry with the same event ids is safe).
 //
 // At a stop (AppendStreams::EndAll), a call starts no more reads, and
-// once every request it has taken is answered it is cancelled (a request
-// arriving in the read already in flight may be decided but its answer
-// lost): the publisher sees CANCELLED and sends what was not answered
-// again, with the same event ids, when the server is back; a call opened
-// after is refused UNAVAILABLE (SHUTTING_DOWN). gRPC's own shutdown would otherwise wait
+// once every request it has taken is answered it finishes UNAVAILABLE
+// (SHUTTING_DOWN; a request arriving in the read already in flight after
+// that is dropped, never appended): the publisher sends what was not
+// answered again, with the same event ids, when the server is back (until
+// 2026-12-07 the call was cancelled, and a client could take CANCELLED for
+// its own cancel); a call opened after is refused UNAVAILABLE
+// (SHUTTING_DOWN). gRPC's own shutdown would otherwise wait
 // its whole grace for a publisher that keeps its call open and sends
 // nothing (every publisher, between bursts).
 //
