@@ -156,7 +156,7 @@ class FairnessService final
   // and resume_after_time), all of them, as the watch's `source` would have
   // read them then; refusals as WatchObligationsRequest says.
   absl::StatusOr<v1::ListObligationsResponse> OpenWhereResumed(
-      const v1::WatchObligationsRequest& request) const;
+      const v1::WatchObligationsRequest& request, const grpc::ServerContextBase* call) const;
   // Each councillor's times in the group, as the projection's registry
   // stands once it has folded `through` (FairnessProjection::
   // GroupMemberships): for the audit's filter, which reads the log up to

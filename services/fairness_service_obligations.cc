@@ -175,14 +175,19 @@ absl::StatusOr<std::vector<bool>> FairnessService::ClosedAsFindings(
 }
 
 absl::StatusOr<v1::ListObligationsResponse> FairnessService::OpenWhereResumed(
-    const v1::WatchObligationsRequest& request) const {
+    const v1::WatchObligationsRequest& request, const grpc::ServerContextBase* call) const {
   const uint64_t position = request.resume_after_position();
-  if (position == 0) {
-    return InvalidFieldError("resume_after_time",
-                             "is given without resume_after_position: give both, from the same "
-                             "update (its as_of_position and as_of_time), or neither to watch "
-                             "from now",
-                             "RESUME_POINT_INCOMPLETE");
+  // Both, from the same update: a position alone was once judged at the
+  // moment it was recorded, and a reading at that position later in the
+  // day, which had told a deadline missed, was then told again, and a reply
+  // recorded after it contradicted it (outside probe).
+  if (position == 0 || !request.has_resume_after_time()) {
+    return InvalidFieldError(
+        position == 0 ? "resume_after_position" : "resume_after_time",
+        absl::StrCat("is missing: give both resume_after_position and resume_after_time, the "
+                     "as_of_position and as_of_time of the last update you applied that was a "
+                     "resume point (or neither, to watch from now)"),
+        "RESUME_POINT_INCOMPLETE");
   }
   const uint64_t last = store_->LastPosition();
   if (position > last) {
@@ -193,45 +198,64 @@ absl::StatusOr<v1::ListObligationsResponse> FairnessService::OpenWhereResumed(
         "BEYOND_END_OF_LOG",
         {{"field", "resume_after_position"}, {"last_position", absl::StrCat(last)}});
   }
+  EH_RETURN_IF_ERROR(internal::CheckRequestTime("resume_after_time", request.resume_after_time()));
+  const absl::Time when = FromProtoTime(request.resume_after_time());
+  auto utc = [](absl::Time t) { return absl::FormatTime(t, absl::UTCTimeZone()); };
+  auto mismatch = [&](absl::string_view field, absl::string_view problem) {
+    return InvalidFieldError(
+        field,
+        absl::StrCat(problem, ": no watch read the log at resume_after_position ", position, " at ",
+                     utc(when),
+                     "; give the as_of_position and as_of_time of the same update, one that "
+                     "was a resume point"),
+        "RESUME_POINT_MISMATCH");
+  };
+  // After the server's clock steps back, the log's stamps run ahead of it
+  // (it stamps in order): a reading's time is never after both, and may be
+  // before its position was recorded, by as much (found in review).
+  EH_ASSIGN_OR_RETURN(storage::EventPtr at_last, store_->ReadAt(last));
+  const absl::Time now = options_.clock();
+  const absl::Time stamped = FromProtoTime(at_last->event().recorded_at());
+  if (when > std::max(now, stamped) + absl::Seconds(1)) {
+    return mismatch("resume_after_time", absl::StrCat(utc(when), " is in the future"));
+  }
   EH_ASSIGN_OR_RETURN(storage::EventPtr at_position, store_->ReadAt(position));
   const absl::Time recorded = FromProtoTime(at_position->event().recorded_at());
-  absl::Time when = recorded;
-  if (request.has_resume_after_time()) {
-    EH_RETURN_IF_ERROR(
-        internal::CheckRequestTime("resume_after_time", request.resume_after_time()));
-    when = FromProtoTime(request.resume_after_time());
-    auto utc = [](absl::Time t) { return absl::FormatTime(t, absl::UTCTimeZone()); };
-    auto mismatch = [&](absl::string_view problem) {
-      return InvalidFieldError(
-          "resume_after_time",
-          absl::StrCat(utc(when), " ", problem, ": the log did not stand at resume_after_position ",
-                       position,
-                       " then; give the as_of_position and as_of_time of the same update"),
-          "RESUME_POINT_MISMATCH");
-    };
-    // A reading takes its time, then the log's last position: an event
-    // recorded in between may be the reading's own and later than its
-    // time, by a moment (a second allowed each way).
-    if (when > options_.clock()) return mismatch("is in the future");
-    if (when < recorded - absl::Seconds(1)) {
-      return mismatch(absl::StrCat("is before that position was recorded (", utc(recorded), ")"));
+  if (position < last) {
+    // Events appended in one write are recorded at one moment and come into
+    // the log together: no reading stands between them (outside probe: a
+    // position inside a write was taken, and its watcher told of an
+    // obligation it never had). (A later write recorded at the same moment,
+    // while the server's clock is behind the time its appends were last
+    // recorded at, is refused too: rare, and said.)
+    EH_ASSIGN_OR_RETURN(storage::EventPtr next, store_->ReadAt(position + 1));
+    const absl::Time next_recorded = FromProtoTime(next->event().recorded_at());
+    if (next_recorded == recorded) {
+      return mismatch(
+          "resume_after_position",
+          absl::StrCat(position, " was recorded at the same moment as ", position + 1, " (",
+                       utc(recorded), "), as one write (or while the server's clock was behind)"));
     }
-    if (position < last) {
-      EH_ASSIGN_OR_RETURN(storage::EventPtr next, store_->ReadAt(position + 1));
-      const absl::Time next_recorded = FromProtoTime(next->event().recorded_at());
-      if (when >= next_recorded + absl::Seconds(1)) {
-        return mismatch(absl::StrCat("is after position ", position + 1, " was recorded (",
-                                     utc(next_recorded), ")"));
-      }
+    // A reading takes its time, then the log's last position: the next
+    // write may have been recorded (not yet in the log) a moment before.
+    if (when >= next_recorded + absl::Seconds(1)) {
+      return mismatch("resume_after_time",
+                      absl::StrCat(utc(when), " is a second or more after position ", position + 1,
+                                   " was recorded (", utc(next_recorded), ")"));
     }
-    when = std::max(when, recorded);
+  }
+  if (when < recorded - std::max(absl::Seconds(1), stamped - now + absl::Seconds(1))) {
+    return mismatch(
+        "resume_after_time",
+        absl::StrCat(utc(when), " is before that position was recorded (", utc(recorded), ")"));
   }
   v1::ReportRequest open_then;
   open_then.set_as_of_position(position);
   *open_then.mutable_from() = ToProtoTime(when);
   EH_ASSIGN_OR_RETURN(
       v1::FairnessReport report,
-      BuildReport(open_then, {.evidence = false, .keep = kKeepObligations, .judged_at = when}));
+      BuildReport(open_then,
+                  {.evidence = false, .keep = kKeepObligations, .call = call, .judged_at = when}));
   v1::ListObligationsResponse all;
   all.set_as_of_position(report.as_of_position());
   *all.mutable_as_of_time() = report.as_of_time();
@@ -326,14 +350,6 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
       !s.ok()) {
     return ObligationWatch::Refuse(ToGrpcStatus(s));
   }
-  // What was open where it resumes, read before it takes a place (an as-of
-  // report may take a while).
-  std::optional<v1::ListObligationsResponse> open_then;
-  if (request->resume_after_position() > 0 || request->has_resume_after_time()) {
-    absl::StatusOr<v1::ListObligationsResponse> read = OpenWhereResumed(*request);
-    if (!read.ok()) return ObligationWatch::Refuse(ToGrpcStatus(read.status()));
-    open_then = *std::move(read);
-  }
   // Within the principal's open watches; ends, with a clear status, if a
   // reloaded configuration withdraws it.
   absl::StatusOr<std::unique_ptr<auth::StandingGrants::Hold>> held =
@@ -344,6 +360,15 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* FairnessService::WatchObligation
   // before the record).
   absl::StatusOr<ObligationWatch::Place> place = watch_->Reserve();
   if (!place.ok()) return ObligationWatch::Refuse(ToGrpcStatus(place.status()));
+  // What was open where it resumes: an as-of report, read in its place
+  // among the watches (so within their limits), and stopped if the call is
+  // cancelled.
+  std::optional<v1::ListObligationsResponse> open_then;
+  if (request->resume_after_position() > 0 || request->has_resume_after_time()) {
+    absl::StatusOr<v1::ListObligationsResponse> read = OpenWhereResumed(*request, context);
+    if (!read.ok()) return ObligationWatch::Refuse(ToGrpcStatus(read.status()));
+    open_then = *std::move(read);
+  }
   if (absl::Status s = options_.gate->Record(*grant, kWatchObligations, *request, 0, "allowed");
       !s.ok()) {
     return ObligationWatch::Refuse(ToGrpcStatus(s));

@@ -75,13 +75,14 @@ class ObligationWatch::Sink {
     }
     return closed;
   }
-  // Resumed and waiting for a reading taken after it came (the last one
+  // Resumed and waiting for a reading begun after it came (the last one
   // may be from before it left, and whether what closed since was met is
-  // decided against the log as it stands), at or after its point.
-  bool Waits(const v1::ListObligationsResponse& reading, uint64_t readings) const {
+  // decided against the log as it stands), at or after its position. (Not
+  // its time: the server's clock may have stepped back since.)
+  bool Waits(const v1::ListObligationsResponse& reading, uint64_t reading_number) const {
     return resume_.has_value() && !caught_up_ &&
-           (readings < resume_->first_reading || resume_->position > reading.as_of_position() ||
-            resume_->time > FromProtoTime(reading.as_of_time()));
+           (reading_number < resume_->first_reading ||
+            resume_->position > reading.as_of_position());
   }
   void set_first_reading(uint64_t n) {
     if (resume_.has_value()) resume_->first_reading = n;
@@ -230,7 +231,7 @@ class ObligationWatch::Sink {
   struct ResumePoint {  // (no member initialisers: built before the class is complete)
     uint64_t position;
     absl::Time time;
-    uint64_t first_reading;  // ObligationWatch::readings_
+    uint64_t first_reading;  // ObligationWatch::last_reading_
     bool decided;            // `missed` holds what closed as findings
     absl::flat_hash_set<std::string> missed;
   };
@@ -369,7 +370,7 @@ grpc::ServerWriteReactor<v1::ObligationUpdate>* ObligationWatch::Start(
     --placed_;
   }
   if (stop_) return new RefusedWatch(ShuttingDown());
-  sink->set_first_reading(readings_ + 1);
+  sink->set_first_reading(readings_begun_ + 1);
   auto* reactor = new WatchReactor(sink, std::move(standing));
   sinks_.push_back(std::move(sink));
   wake_ = true;
@@ -414,7 +415,7 @@ void ObligationWatch::Run() {
     const uint64_t position = options_.position();
     const bool stale = !have_last_ || position != last_position_ || now >= next_boundary_ ||
                        std::any_of(sinks_.begin(), sinks_.end(), [this](const auto& sink) {
-                         return sink->Waits(last_, readings_);
+                         return sink->Waits(last_, last_reading_);
                        });
     // Boundaries are the service's time (deadlines); the rate limit is the
     // machine's.
@@ -423,6 +424,7 @@ void ObligationWatch::Run() {
       // Read without the lock (a report can take a while); watchers that
       // arrive meanwhile wait for the next turn.
       last_read_ = real;
+      const uint64_t number = ++readings_begun_;
       mu_.Unlock();
       absl::StatusOr<v1::ListObligationsResponse> reading = options_.source();
       mu_.Lock();
@@ -431,7 +433,7 @@ void ObligationWatch::Run() {
       const absl::flat_hash_set<std::string> missed = ClosedAsFindings(*reading);
       if (stop_) return;
       last_ = *std::move(reading);
-      ++readings_;
+      last_reading_ = number;
       have_last_ = true;
       last_position_ = position;
       DecideResumed();
@@ -459,7 +461,7 @@ void ObligationWatch::Refresh(bool new_watchers_only,
   next_boundary_ = boundary;
   for (const auto& sink : sinks_) {
     if (new_watchers_only && sink->caught_up()) continue;
-    if (sink->Waits(last_, readings_)) continue;  // the next reading
+    if (sink->Waits(last_, last_reading_)) continue;  // the next reading
     sink->Apply(last_, missed);
   }
 }
@@ -511,7 +513,7 @@ void ObligationWatch::DecideResumed() {
   const uint64_t after = last_.as_of_position();
   const absl::Time at = FromProtoTime(last_.as_of_time());
   for (const auto& sink : sinks) {
-    if (!sink->Resuming() || sink->Waits(last_, readings_)) continue;
+    if (!sink->Resuming() || sink->Waits(last_, last_reading_)) continue;
     const std::vector<v1::Obligation> closed = sink->ClosedSinceResume(last_);
     if (closed.empty()) {
       sink->Decided(closed, {});
@@ -527,14 +529,26 @@ void ObligationWatch::DecideResumed() {
     if (stop_) return;
     if (as_findings.ok() && as_findings->size() == closed.size()) {
       sink->Decided(closed, *as_findings);
-    } else {
-      logging::Warning(
-          "fairness",
-          absl::StrCat("a resumed obligations' watch could not tell whether ", closed.size(),
-                       " obligations closed while it was away were met or missed; told as "
-                       "missed if their due moment has passed, met otherwise: ",
-                       as_findings.status().ToString()));
+      continue;
     }
+    // A guess by the due moment would tell a reply that came in time, its
+    // deadline passed since, as a miss (found in review): the watcher is
+    // told to resume again from the same point, which loses nothing.
+    const absl::Status why = as_findings.ok()
+                                 ? absl::InternalError("an answer for each was not given")
+                                 : as_findings.status();
+    logging::Warning(
+        "fairness",
+        absl::StrCat("a resumed obligations' watch could not tell whether ", closed.size(),
+                     " obligations closed while it was away were met or missed; "
+                     "it is ended, to resume again: ",
+                     why.ToString()));
+    sink->End(ToGrpcStatus(
+        WithErrorInfo(absl::UnavailableError(absl::StrCat(
+                          "the watch could not yet tell whether the ", closed.size(),
+                          " obligations closed since your resume point were met or missed (",
+                          why.message(), "); watch again from the same resume point")),
+                      "RESUME_UNDECIDED")));
   }
 }
 

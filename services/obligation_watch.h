@@ -65,8 +65,9 @@ struct ObligationWatchOptions {
   // (known_through: InfiniteFuture); an error (the projection behind the
   // reading, or a case it could not read back) tells them MET, and is
   // logged; unset: all MET. A resumed watch asks of all it takes as told
-  // that closed, known_through its resume time; an error tells those past
-  // their due moment MISSED, the others MET, and is logged.
+  // that closed, known_through its resume time; an error ends it
+  // UNAVAILABLE (RESUME_UNDECIDED: resume again from the same point), and
+  // is logged; unset: MISSED if their due moment has passed, else MET.
   std::function<absl::StatusOr<std::vector<bool>>(const std::vector<v1::Obligation>& closed,
                                                   uint64_t before, absl::Time known_through,
                                                   uint64_t after, absl::Time at)>
@@ -160,7 +161,9 @@ class ObligationWatch {
   // The last reading, and when to read again regardless of the position.
   v1::ListObligationsResponse last_ ABSL_GUARDED_BY(mu_);
   bool have_last_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t readings_ ABSL_GUARDED_BY(mu_) = 0;  // readings taken so far
+  // Readings begun, and the number of the one in last_.
+  uint64_t readings_begun_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t last_reading_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t last_position_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_boundary_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_read_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // real time

@@ -5,11 +5,13 @@
 // follows them: each that comes within --within working days of its
 // deadline, and each met or missed, as it happens; --resume-after picks up
 // where an earlier watch left off (the point it prints when it ends).
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -39,21 +41,20 @@ struct DueFlags {
   std::string resume_after;  // POSITION or POSITION@TIME (RFC 3339)
 };
 
-// --resume-after's POSITION[@TIME] into `request`.
+// --resume-after's POSITION@TIME into `request`.
 absl::Status ParseResumePoint(const std::string& text, v1::WatchObligationsRequest* request) {
   const size_t at = text.find('@');
   const std::string position = text.substr(0, at);
   uint64_t p = 0;
-  if (position.empty() ||
+  if (position.empty() || at == std::string::npos ||
       !std::all_of(position.begin(), position.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       !absl::SimpleAtoi(position, &p) || p == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--resume-after: POSITION[@TIME], as an earlier watch printed it when it ended (a "
-        "position of 1 or more, and the RFC 3339 time of the same update), not ",
+        "--resume-after: POSITION@TIME, as an earlier watch printed it when it ended (a "
+        "position of 1 or more, '@', and the RFC 3339 time of the same update), not ",
         Printable(text)));
   }
   request->set_resume_after_position(p);
-  if (at == std::string::npos) return absl::OkStatus();
   absl::Time t;
   std::string error;
   if (!ParseRfc3339(text.substr(at + 1), &t, &error)) {
@@ -67,19 +68,26 @@ absl::Status ParseResumePoint(const std::string& text, v1::WatchObligationsReque
 
 // Ctrl-C (or SIGTERM) while watching cancels the call, so that the watch
 // ends as any other and says where to resume: the handler writes a byte to
-// a pipe (all a handler may safely do), a thread reading it cancels.
+// a pipe (all a handler may safely do; errno kept), a thread reading it
+// cancels. The handler is set once (SA_RESETHAND): a second Ctrl-C stops
+// the command at once, whatever it is blocked on. The pipe is not closed: a
+// handler running on another thread as the watch ends may still write to
+// it (the process ends soon after).
 class CancelOnInterrupt {
  public:
   explicit CancelOnInterrupt(grpc::ClientContext* call) {
-    if (pipe(fds_) != 0) return;
+    if (pipe2(fds_, O_CLOEXEC) != 0) return;
     write_fd_.store(fds_[1]);
     struct sigaction action = {};
     action.sa_handler = [](int) {
+      const int saved = errno;
       const int fd = write_fd_.load();
       const char byte = 1;
       if (fd >= 0) (void)!write(fd, &byte, 1);
+      errno = saved;
     };
     sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND | SA_RESTART;
     sigaction(SIGINT, &action, &old_int_);
     sigaction(SIGTERM, &action, &old_term_);
     thread_ = std::thread([this, call] {
@@ -98,8 +106,6 @@ class CancelOnInterrupt {
     const char byte = 0;  // ends the thread
     (void)!write(fds_[1], &byte, 1);
     thread_.join();
-    close(fds_[0]);
-    close(fds_[1]);
   }
   bool interrupted() const { return interrupted_.load(); }
 
@@ -207,8 +213,20 @@ int Watch(const Context& context, const DueFlags& flags) {
                  "evenhand: the watch ended; to pick up where it left off, watch again with "
                  "--resume-after=%s\n",
                  resume_point.c_str());
+  } else if (!flags.resume_after.empty()) {
+    std::fprintf(stderr,
+                 "evenhand: the watch ended before it caught up; resume again with "
+                 "--resume-after=%s\n",
+                 Printable(flags.resume_after).c_str());
+  } else {
+    std::fprintf(stderr,
+                 "evenhand: the watch ended before it caught up: there is no point to resume "
+                 "from; watch again\n");
   }
-  if (interrupt.interrupted()) return kInterrupted;
+  // (Ended by the server before the signal: the server's status.)
+  if (interrupt.interrupted() && status.error_code() == grpc::StatusCode::CANCELLED) {
+    return kInterrupted;
+  }
   if (!status.ok()) return FailServer(FromGrpcStatus(status), context);
   return kOk;
 }
@@ -295,7 +313,8 @@ void AddDue(Registry& r) {
   cmd->add_option("--resume-after", flags->resume_after,
                   "with --watch: pick up where an earlier watch left off (POSITION@TIME, as it "
                   "printed when it ended, or a JSON update's asOfPosition@asOfTime with "
-                  "resumePoint): first what closed and came due since, then news");
+                  "resumePoint; give it the same --group, --officer and --within): first what "
+                  "closed and came due since, then news");
   AddFormatOption(cmd, &flags->format, {"table", "json"});
 }
 

@@ -368,8 +368,11 @@ class CliAnswers(unittest.TestCase):
         for flags, code, says in (
                 (["--resume-after=5"], 2, "give it with --watch"),
                 (["--watch", "--resume-after=5@yesterday"], 2, "not an RFC 3339 time"),
-                (["--watch", "--resume-after=0"], 2, "a position of 1 or more"),
-                (["--watch", "--resume-after=99999999"], 3, "beyond the end of the log"),
+                (["--watch", "--resume-after=0@2026-12-01T00:00:00Z"], 2,
+                 "a position of 1 or more"),
+                (["--watch", f"--resume-after={point.group(1)}"], 2, "POSITION@TIME"),
+                (["--watch", f"--resume-after=99999999@{point.group(2)}"], 3,
+                 "beyond the end of the log"),
                 (["--watch", f"--resume-after={point.group(1)}@2000-01-01T00:00:00Z"], 3,
                  "before that position was recorded")):
             r = self.cli("due", *flags, check=False)

@@ -396,54 +396,64 @@ TEST_F(ObligationWatchTest, AResumedWatchIsToldWhatChangedWhileItWasAway) {
 }
 
 // A resume point that is not one this server could have sent is refused,
-// saying what to give instead.
+// saying what to give instead: one beyond the log, half a point (a position
+// alone was judged at the moment it was recorded, and told again what a
+// later reading had told: outside probe), a time that does not go with its
+// position, and a position inside one write (no reading stands between its
+// events: its watcher was told of an obligation it never had).
 TEST_F(ObligationWatchTest, AResumePointThatDoesNotFitTheLogIsRefused) {
   testing::CouncilScenario council;
   council.Query(At(2025, 6, 2, 9), "Q-1", "lab-1");
   SetNow(At(2025, 6, 2, 10));
   Publish(council);
   const uint64_t first_query = council.last_position();
+  // Q-2 received and answered in one write; then Q-3.
   SetNow(At(2025, 6, 3, 10));
-  council.Query(At(2025, 6, 3, 10), "Q-2", "lab-1");
-  Publish(council, first_query + 1);
+  council.Query(At(2025, 6, 3, 9), "Q-2", "lab-1");
+  council.Answer(At(2025, 6, 3, 9, 30), "Q-2");
+  v1::AppendRequest one_write = council.AppendRequestAt(first_query + 1);
+  *one_write.add_events() = council.AppendRequestAt(first_query + 2).events(0);
+  ASSERT_OK(client_->Append(one_write).status());
+  council.Query(At(2025, 6, 3, 10), "Q-3", "lab-1");
+  Publish(council, first_query + 3);
   SetNow(At(2025, 6, 4, 10));
 
   v1::WatchObligationsRequest request;
   request.set_within_working_days(5);
+  auto refused = [&](grpc::StatusCode code, const std::string& says) {
+    grpc::Status s = Refusal(request);
+    EXPECT_EQ(s.error_code(), code) << says << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(says));
+  };
   request.set_resume_after_position(council.last_position() + 1);
-  grpc::Status s = Refusal(request);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr("beyond the end of the log"));
-
-  request.set_resume_after_position(0);
   *request.mutable_resume_after_time() = testing::Proto(At(2025, 6, 3, 11));
-  s = Refusal(request);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr("without resume_after_position"));
-
+  refused(grpc::StatusCode::OUT_OF_RANGE, "beyond the end of the log");
+  request.set_resume_after_position(0);
+  refused(grpc::StatusCode::INVALID_ARGUMENT, "resume_after_position: is missing");
   request.set_resume_after_position(first_query);
+  request.clear_resume_after_time();
+  refused(grpc::StatusCode::INVALID_ARGUMENT, "resume_after_time: is missing");
   for (const auto& [when, says] : std::vector<std::pair<absl::Time, std::string>>{
            {At(2025, 6, 5, 10), "is in the future"},
            {At(2025, 6, 2, 9), "is before that position was recorded"},
-           {At(2025, 6, 3, 11), "is after position"}}) {
+           {At(2025, 6, 3, 11), "is a second or more after position"}}) {
     *request.mutable_resume_after_time() = testing::Proto(when);
-    s = Refusal(request);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << says;
-    EXPECT_THAT(s.error_message(), HasSubstr(says));
-    EXPECT_THAT(s.error_message(), HasSubstr("the same update"));
+    refused(grpc::StatusCode::INVALID_ARGUMENT, says);
   }
-  // Within its time, or with none (when it was recorded): served.
-  for (bool with_time : {true, false}) {
-    if (with_time) {
-      *request.mutable_resume_after_time() = testing::Proto(At(2025, 6, 2, 18));
-    } else {
-      request.clear_resume_after_time();
-    }
-    auto w = Open(request);
-    EXPECT_EQ(w->Next().kind(), v1::ObligationUpdate::DUE_SOON);  // not known then
-    EXPECT_EQ(w->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
-    w->context.TryCancel();
-  }
+  request.set_resume_after_position(first_query + 1);
+  *request.mutable_resume_after_time() = testing::Proto(At(2025, 6, 3, 10));
+  refused(grpc::StatusCode::INVALID_ARGUMENT, "as one write");
+
+  // A point that fits: Q-1 was within the window then (told), Q-3 came
+  // since; Q-2 was never open at a reading.
+  request.set_resume_after_position(first_query);
+  *request.mutable_resume_after_time() = testing::Proto(At(2025, 6, 2, 18));
+  auto w = Open(request);
+  v1::ObligationUpdate u = w->Next();
+  EXPECT_EQ(u.kind(), v1::ObligationUpdate::DUE_SOON);
+  EXPECT_EQ(u.obligation().case_id(), "query-Q-3");
+  EXPECT_EQ(w->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+  w->context.TryCancel();
 }
 
 }  // namespace
