@@ -213,16 +213,16 @@ int Watch(const Context& context, const DueFlags& flags) {
                  "evenhand: the watch ended; to pick up where it left off, watch again with "
                  "--resume-after=%s\n",
                  resume_point.c_str());
-  } else if (!flags.resume_after.empty()) {
+  } else if (interrupt.interrupted() && !flags.resume_after.empty()) {
     std::fprintf(stderr,
                  "evenhand: the watch ended before it caught up; resume again with "
                  "--resume-after=%s\n",
                  Printable(flags.resume_after).c_str());
-  } else {
+  } else if (interrupt.interrupted()) {
     std::fprintf(stderr,
                  "evenhand: the watch ended before it caught up: there is no point to resume "
                  "from; watch again\n");
-  }
+  }  // (else refused: the server's reason follows)
   // (Ended by the server before the signal: the server's status.)
   if (interrupt.interrupted() && status.error_code() == grpc::StatusCode::CANCELLED) {
     return kInterrupted;
