@@ -179,12 +179,12 @@ int Watch(const Context& context, const DueFlags& flags) {
   grpc::ClientContext call;
   CancelOnInterrupt interrupt(&call);
   auto reader = stub->WatchObligations(&call, request);
-  bool header = flags.format != "table";  // printed with the first update
+  bool header = flags.format != "table";  // printed with the first row
   v1::ObligationUpdate u;
   std::string resume_point;  // of the last update read that was one
   while (reader->Read(&u)) {
     if (u.resume_point()) resume_point = ResumePointText(u);
-    if (!header) {
+    if (!header && u.kind() != v1::ObligationUpdate::CAUGHT_UP) {
       header = true;
       std::printf("%-10s  %-16s  %-9s %-20s %-14s %-20s %-28s %s\n", "event", "due (UK)",
                   "days left", "rule", "group", "owed by", "case", "what is owed");
