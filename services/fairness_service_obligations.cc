@@ -184,7 +184,8 @@ absl::StatusOr<v1::ListObligationsResponse> FairnessService::OpenWhereResumed(
   if (position == 0 || !request.has_resume_after_time()) {
     return InvalidFieldError(
         position == 0 ? "resume_after_position" : "resume_after_time",
-        absl::StrCat("is missing: give both resume_after_position and resume_after_time, the "
+        absl::StrCat("is missing", position == 0 ? " (0 is none: positions start at 1)" : "",
+                     ": give both resume_after_position and resume_after_time, the "
                      "as_of_position and as_of_time of the last update you applied that was a "
                      "resume point (or neither, to watch from now)"),
         "RESUME_POINT_INCOMPLETE");
