@@ -24,6 +24,15 @@ std::string Key(const v1::Obligation& o) {
                       o.due_at().seconds(), ".", o.due_at().nanos());
 }
 
+// Whether `now` says something other than `before` of the same obligation
+// (Key()), besides the working days left, which change with the days.
+bool Restated(const v1::Obligation& before, const v1::Obligation& now) {
+  return before.officer_id() != now.officer_id() || before.description() != now.description() ||
+         before.citation() != now.citation() ||
+         !std::equal(before.evidence_positions().begin(), before.evidence_positions().end(),
+                     now.evidence_positions().begin(), now.evidence_positions().end());
+}
+
 bool Listed(const google::protobuf::RepeatedPtrField<std::string>& wanted,
             const std::string& value) {
   return wanted.empty() || std::find(wanted.begin(), wanted.end(), value) != wanted.end();
@@ -112,8 +121,12 @@ class ObligationWatch::Sink {
       *u.mutable_as_of_time() = reading.as_of_time();
     };
     absl::flat_hash_map<std::string, const v1::Obligation*> open;
+    // Every open one, the watcher's or not: one it was told of that is no
+    // longer its own is still open.
+    absl::flat_hash_map<std::string, const v1::Obligation*> all;
     for (const v1::Obligation& o : reading.obligations()) {
       if (Matches(o)) open[Key(o)] = &o;
+      if (!request_.group_ids().empty() || !request_.officer_ids().empty()) all[Key(o)] = &o;
     }
     // A resumed watcher's first reading: what it takes as told closed at
     // some time since it left, each classed by its case (Decided), or, if
@@ -130,6 +143,14 @@ class ObligationWatch::Sink {
         ++it;
         continue;
       }
+      // Still open, but no longer the watcher's (its officer corrected to
+      // one it does not watch): told as it now stands, once, and no more;
+      // it was not met (outside probe: it was told MET, still owed).
+      if (auto moved = all.find(it->first); moved != all.end()) {
+        if (it->second.announced) update(v1::ObligationUpdate::DUE_SOON, *moved->second);
+        seen_.erase(it++);
+        continue;
+      }
       const v1::Obligation& o = it->second.obligation;
       if (it->second.announced) {
         const bool was_missed = resuming && resume_->decided
@@ -143,9 +164,16 @@ class ObligationWatch::Sink {
       auto it = open.find(Key(o));
       if (it == open.end() || it->second != &o) continue;
       Seen& seen = seen_[it->first];
+      // Told of, and changed without closing (its officer corrected, or
+      // what is owed restated: an acknowledgement promising the very day it
+      // was due by anyway): told again as it now stands (outside probe: it
+      // was not told at all).
+      const bool changed = seen.announced && Restated(seen.obligation, o);
       seen.obligation = o;
       if (!seen.announced && o.working_days_left() <= request_.within_working_days()) {
         seen.announced = true;
+        update(v1::ObligationUpdate::DUE_SOON, o);
+      } else if (changed) {
         update(v1::ObligationUpdate::DUE_SOON, o);
       }
     }

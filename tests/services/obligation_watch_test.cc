@@ -295,6 +295,64 @@ TEST_F(ObligationWatchTest, AWatcherCostsNoThread) {
   for (auto& w : watches) w->context.TryCancel();
 }
 
+// An obligation told of that changes without closing (what is owed
+// restated: an acknowledgement promising the very day it was due by
+// anyway; its officer corrected) is told again as it now stands, not left
+// as it was; one moved to an officer a watcher does not watch is told so
+// once, and is not MET: it is still owed (outside probe: the first was not
+// told at all, the second told MET).
+TEST_F(ObligationWatchTest, AnObligationRestatedOrMovedToAnotherOfficerIsToldAsItNowStands) {
+  testing::CouncilScenario council;
+  council.Query(At(2025, 6, 2, 9), "Q-1", "lab-1");  // by the end of Monday 9 June
+  const uint64_t q2 = council.Query(At(2025, 6, 2, 9), "Q-2", "grn-1");
+  SetNow(At(2025, 6, 2, 10));
+  Publish(council);
+  auto all = Open(10);
+  v1::WatchObligationsRequest hos_only;
+  hos_only.set_within_working_days(10);
+  hos_only.add_officer_ids("hos");
+  auto hos = Open(hos_only);
+  for (auto* w : {all.get(), hos.get()}) {
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(w->Next().kind(), v1::ObligationUpdate::DUE_SOON);
+    EXPECT_EQ(w->Next().kind(), v1::ObligationUpdate::CAUGHT_UP);
+  }
+
+  SetNow(At(2025, 6, 3, 10));
+  uint64_t before = council.last_position();
+  council.Acknowledge(At(2025, 6, 3, 10), "Q-1", At(2025, 6, 9, 12));
+  v1::Payload to_ceo = council.events()[q2 - 1].event().payload();
+  to_ceo.mutable_written_query_received()->set_addressed_to_officer_id("ceo");
+  council.Correct(At(2025, 6, 3, 10), q2, to_ceo);
+  Publish(council, before + 1);
+  for (auto* w : {all.get(), hos.get()}) {
+    std::map<std::string, v1::ObligationUpdate> told;
+    for (int i = 0; i < 2; ++i) {
+      v1::ObligationUpdate u = w->Next();
+      EXPECT_EQ(u.kind(), v1::ObligationUpdate::DUE_SOON) << u.DebugString();
+      told[u.obligation().case_id()] = u;
+    }
+    EXPECT_THAT(told["query-Q-1"].obligation().description(), HasSubstr("promised a reply"));
+    EXPECT_EQ(told["query-Q-2"].obligation().officer_id(), "ceo");
+  }
+
+  // Q-2 answered: met, for the watcher of every officer's only; then Q-1,
+  // the next (and only) news for the watcher of hos's.
+  SetNow(At(2025, 6, 4, 10));
+  before = council.last_position();
+  council.Answer(At(2025, 6, 4, 10), "Q-2");
+  Publish(council, before + 1);
+  v1::ObligationUpdate met = all->Next();
+  EXPECT_EQ(met.kind(), v1::ObligationUpdate::MET);
+  EXPECT_EQ(met.obligation().case_id(), "query-Q-2");
+  SetNow(At(2025, 6, 4, 11));
+  before = council.last_position();
+  council.Answer(At(2025, 6, 4, 11), "Q-1");
+  Publish(council, before + 1);
+  v1::ObligationUpdate next = hos->Next();
+  EXPECT_EQ(next.kind(), v1::ObligationUpdate::MET);
+  EXPECT_EQ(next.obligation().case_id(), "query-Q-1");
+}
+
 // A watcher that was away resumes from the last resume point it applied:
 // it is told what closed meanwhile, each as its case says (met before its
 // deadline though the deadline has passed since; missed; corrected into the
