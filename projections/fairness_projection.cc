@@ -311,6 +311,10 @@ size_t FairnessProjection::findings_subjects_held() const {
   return findings_ == nullptr ? 0 : findings_->subjects_held();
 }
 
+uint64_t FairnessProjection::findings_decisions() const {
+  return findings_ == nullptr ? 0 : findings_->decisions();
+}
+
 uint64_t FairnessProjection::figures_known_from() const {
   return findings_ == nullptr ? UINT64_MAX : findings_->figures().known_from();
 }

@@ -335,6 +335,10 @@ class FairnessProjection {
   // one): with a store, those decided or read back since the last
   // checkpoint.
   size_t findings_subjects_held() const;
+  // How many times the index decided a subject since it was made (0
+  // without one): each event decides its own case and every subject that
+  // read what the event changes.
+  uint64_t findings_decisions() const;
   // Reports as of a position before this derive their group table
   // (UINT64_MAX: no index).
   uint64_t figures_known_from() const;

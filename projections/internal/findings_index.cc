@@ -169,7 +169,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   bool council = false;
   bool names = false;
   std::vector<std::string> matters;
-  std::vector<std::string> group_on_matters;  // (GroupOnMatterKey)
+  std::vector<std::string> group_on_matters;  // (GroupOnMatterKey, AttendanceLinkKey)
   ForEachVersion(fact, [&](const v1::Payload& p) {
     registry = registry || ChangesRegistry(p);
     council = council || ChangesCouncil(p);
@@ -177,6 +177,20 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) {
       matters.push_back(*m);
       group_on_matters.push_back(GroupOnMatterKey(*m, GroupOf(p)));
+      if (p.has_officer_attended_group_meeting() &&
+          !p.officer_attended_group_meeting().briefing_id().empty()) {
+        group_on_matters.push_back(
+            AttendanceLinkKey(*m, GroupOf(p), p.officer_attended_group_meeting().briefing_id()));
+      }
+    }
+    // The briefing an attendance links is decided again, whatever it names
+    // (ReportBuilder::AttendancesLinking: its own decision files no name
+    // for it, so that every briefing on a matter does not hold one more).
+    if (p.has_officer_attended_group_meeting() &&
+        !p.officer_attended_group_meeting().briefing_id().empty()) {
+      const auto& by_id = builder_.indexes().briefing_by_id;
+      auto linked = by_id.find(p.officer_attended_group_meeting().briefing_id());
+      if (linked != by_id.end()) decide.push_back(linked->second);
     }
   });
   auto add_readers = [&](const auto& readers, const std::string& key) {
@@ -218,6 +232,28 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   };
   if (!registry_case) add_bounded_readers(bounded_case_readers_, c.stream_id());
   for (const std::string& m : matters) add_bounded_readers(bounded_matter_readers_, m);
+  for (const std::string& g : group_on_matters) add_bounded_readers(bounded_matter_readers_, g);
+  // A briefing's later fact that names no matter (its decision, its
+  // delivery) may be dated before its opening: a reader of its matter up to
+  // an instant between the two never read the case (its opening came after
+  // that instant), yet the fact is on the matter, for the group, in time
+  // (a delivery recorded after its request and dated before another
+  // group's earliest answer: that answer stayed the earliest). So it is
+  // taken as a fact on the matters and groups the case's openings name.
+  if (c.kind == CaseKind::kBriefing && matters.empty() && !new_case &&
+      !bounded_matter_readers_.empty()) {
+    std::vector<std::string> opened_on;
+    for (const state::FactRecord& f : builder_.Body(c).facts()) {
+      ForEachVersion(f, [&](const v1::Payload& p) {
+        if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) {
+          opened_on.push_back(*m);
+          opened_on.push_back(GroupOnMatterKey(*m, GroupOf(p)));
+        }
+      });
+    }
+    SortUnique(&opened_on);
+    for (const std::string& key : opened_on) add_bounded_readers(bounded_matter_readers_, key);
+  }
   if (registry) builder_.UpdateRegistry(c, position);
   if (council) {
     // The earliest moment the change touches: when the fact happened in any
@@ -304,8 +340,11 @@ void FindingsIndex::Forget(const Case* subject, const Subject& s) {
   };
   s.cases.ForEach([&](absl::string_view key) { forget(case_readers_, key); });
   s.matters.ForEach([&](absl::string_view key) { forget(matter_readers_, key); });
-  s.bounded_cases.ForEach([&](absl::string_view key) { forget(bounded_case_readers_, key); });
-  s.bounded_matters.ForEach([&](absl::string_view key) { forget(bounded_matter_readers_, key); });
+  if (s.bounded != nullptr) {
+    s.bounded->cases.ForEach([&](absl::string_view key) { forget(bounded_case_readers_, key); });
+    s.bounded->matters.ForEach(
+        [&](absl::string_view key) { forget(bounded_matter_readers_, key); });
+  }
   if (s.council_until != INT64_MIN) {
     auto [begin, end] = council_readers_.equal_range(s.council_until);
     for (auto it = begin; it != end; ++it) {
@@ -409,6 +448,7 @@ void FindingsIndex::Withdraw(const Alive& alive, uint64_t position, int64_t reco
 }
 
 void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recorded_nanos) {
+  ++decisions_;
   contributions_.clear();
   std::vector<Decided> now = builder_.Decide(subject, position, &reads_, &contributions_);
   Subject* held = SubjectOf(&subject);
@@ -497,16 +537,15 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
   // Read bounded and also not: not bounded. Bounded by nothing: not bounded.
   for (auto [bounded, all] : {std::pair(&reads_.bounded_cases, &reads_.cases),
                               std::pair(&reads_.bounded_matters, &reads_.matters)}) {
-    if (reads_.bounded_until == INT64_MAX) {
-      all->insert(bounded->begin(), bounded->end());
-      bounded->clear();
+    for (auto it = bounded->begin(); it != bounded->end();) {
+      if (it->second == INT64_MAX) all->insert(it->first);
+      if (it->second == INT64_MAX || all->contains(it->first) || it->first == subject.stream_id()) {
+        bounded->erase(it++);
+      } else {
+        ++it;
+      }
     }
-    for (const std::string& name : *all) bounded->erase(name);
-    bounded->erase(subject.stream_id());
   }
-  const int64_t bounded_until = reads_.bounded_cases.empty() && reads_.bounded_matters.empty()
-                                    ? INT64_MIN
-                                    : reads_.bounded_until;
   // Read as before (most decisions): nothing to sort, pack or file again
   // (a decision on a matter of hundreds of briefings sorted their names).
   auto same = [](const PackedNames& before, const absl::flat_hash_set<std::string>& now) {
@@ -518,34 +557,65 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
     });
     return all && n == now.size();  // (names are kept once each)
   };
-  if (reads_.council_until == s.council_until && bounded_until == s.bounded_until &&
-      same(s.cases, reads_.cases) && same(s.matters, reads_.matters) &&
-      same(s.bounded_cases, reads_.bounded_cases) &&
-      same(s.bounded_matters, reads_.bounded_matters)) {
+  auto same_bounded = [](const PackedNames& before, const std::vector<int64_t>& untils,
+                         const absl::flat_hash_map<std::string, int64_t>& now) {
+    size_t n = 0;
+    bool all = true;
+    before.ForEach([&](absl::string_view name) {
+      auto it = now.find(name);
+      all = all && it != now.end() && it->second == untils[n];
+      ++n;
+    });
+    return all && n == now.size();
+  };
+  const bool same_bounds =
+      s.bounded == nullptr
+          ? reads_.bounded_cases.empty() && reads_.bounded_matters.empty()
+          : same_bounded(s.bounded->cases, s.bounded->case_untils, reads_.bounded_cases) &&
+                same_bounded(s.bounded->matters, s.bounded->matter_untils, reads_.bounded_matters);
+  if (reads_.council_until == s.council_until && same_bounds && same(s.cases, reads_.cases) &&
+      same(s.matters, reads_.matters)) {
     return;
   }
   PackedNames cases = sorted(reads_.cases);
   PackedNames matters = sorted(reads_.matters);
-  PackedNames bounded_cases = sorted(reads_.bounded_cases);
-  PackedNames bounded_matters = sorted(reads_.bounded_matters);
+  std::unique_ptr<Subject::Bounded> bounded;
+  if (!reads_.bounded_cases.empty() || !reads_.bounded_matters.empty()) {
+    bounded = std::make_unique<Subject::Bounded>();
+    auto pack = [](const absl::flat_hash_map<std::string, int64_t>& names, PackedNames* packed,
+                   std::vector<int64_t>* untils) {
+      std::vector<std::pair<absl::string_view, int64_t>> in_order(names.begin(), names.end());
+      std::sort(in_order.begin(), in_order.end());
+      for (const auto& [name, until] : in_order) {
+        packed->Append(name);
+        untils->push_back(until);
+      }
+    };
+    pack(reads_.bounded_cases, &bounded->cases, &bounded->case_untils);
+    pack(reads_.bounded_matters, &bounded->matters, &bounded->matter_untils);
+  }
   dirty_subjects_.insert(&subject);
   Forget(&subject, s);
   s.cases = std::move(cases);
   s.matters = std::move(matters);
   s.council_until = reads_.council_until;
-  s.bounded_cases = std::move(bounded_cases);
-  s.bounded_matters = std::move(bounded_matters);
-  s.bounded_until = bounded_until;
+  s.bounded = std::move(bounded);
   AddReader(&subject, s);
 }
 
 void FindingsIndex::AddReader(const Case* subject, const Subject& s) {
   s.cases.ForEach([&](absl::string_view key) { case_readers_[key].insert(subject); });
   s.matters.ForEach([&](absl::string_view key) { matter_readers_[key].insert(subject); });
-  s.bounded_cases.ForEach(
-      [&](absl::string_view key) { bounded_case_readers_[key][subject] = s.bounded_until; });
-  s.bounded_matters.ForEach(
-      [&](absl::string_view key) { bounded_matter_readers_[key][subject] = s.bounded_until; });
+  if (s.bounded != nullptr) {
+    size_t i = 0;
+    s.bounded->cases.ForEach([&](absl::string_view key) {
+      bounded_case_readers_[key][subject] = s.bounded->case_untils[i++];
+    });
+    i = 0;
+    s.bounded->matters.ForEach([&](absl::string_view key) {
+      bounded_matter_readers_[key][subject] = s.bounded->matter_untils[i++];
+    });
+  }
   if (s.council_until != INT64_MIN) council_readers_.emplace(s.council_until, subject);
 }
 

@@ -11,6 +11,7 @@
 //   - every subject whose last decision read that case (for a councillor,
 //     officer or group: its name or Director, so only an event that names
 //     them), or listed the cases of a matter the event names;
+//   - the briefing an officer's attendance at a group meeting links;
 //   - for an event that changes the council's registry (a group, a
 //     membership, an officer's role or delegation, a pre-election period),
 //     every subject whose last decision asked about the council at or after
@@ -121,6 +122,9 @@ class FindingsIndex {
   uint32_t entry_count() const { return next_id_; }
   // Subjects held in memory.
   size_t subjects_held() const { return subjects_.size(); }
+  // How many times a subject was decided (each event decides its own case
+  // and every subject that read what it changes): what the fold spends.
+  uint64_t decisions() const { return decisions_; }
   // OK, or why it failed if what it had stored was damaged or missing: its
   // checkpoint must be replaced.
   const absl::Status& damage() const { return damage_; }
@@ -200,11 +204,16 @@ class FindingsIndex {
     PackedNames cases;
     PackedNames matters;
     int64_t council_until = INT64_MIN;
-    // Read for their facts up to bounded_until only (Reads::bounded_*),
-    // and not among the above.
-    PackedNames bounded_cases;
-    PackedNames bounded_matters;
-    int64_t bounded_until = INT64_MIN;
+    // Read for their facts up to an instant only (Reads::bounded_*), and
+    // not among the above: each name with its own instant, in the same
+    // order. Most subjects read none so (null).
+    struct Bounded {
+      PackedNames cases;
+      std::vector<int64_t> case_untils;
+      PackedNames matters;
+      std::vector<int64_t> matter_untils;
+    };
+    std::unique_ptr<Bounded> bounded;
     // Where what it adds to its group's figures is kept (GroupFigures::
     // OfCase), sorted: the figures keep the only copy.
     std::vector<GroupFigures::Key> figures;
@@ -288,7 +297,7 @@ class FindingsIndex {
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> case_readers_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
   // Readers of a case's or a matter's facts up to an instant: name ->
-  // reader -> that instant (Subject::bounded_until).
+  // reader -> that instant (Subject::bounded).
   absl::flat_hash_map<std::string, absl::flat_hash_map<const Case*, int64_t>> bounded_case_readers_;
   absl::flat_hash_map<std::string, absl::flat_hash_map<const Case*, int64_t>>
       bounded_matter_readers_;
@@ -299,6 +308,7 @@ class FindingsIndex {
   AccessFigures access_;
   absl::flat_hash_set<const Case*> dirty_subjects_;
   uint32_t restored_ids_ = 0;
+  uint64_t decisions_ = 0;
 };
 
 }  // namespace evenhand::projections::internal

@@ -107,10 +107,22 @@ void FindingsIndex::SubjectRecordOf(const Case* c, state::SubjectRecord* r,
   s.cases.ForEach([&](absl::string_view key) { r->add_cases(std::string(key)); });
   s.matters.ForEach([&](absl::string_view key) { r->add_matters(std::string(key)); });
   r->set_council_until(s.council_until);
-  s.bounded_cases.ForEach([&](absl::string_view key) { r->add_bounded_cases(std::string(key)); });
-  s.bounded_matters.ForEach(
-      [&](absl::string_view key) { r->add_bounded_matters(std::string(key)); });
-  r->set_bounded_until(s.bounded_until);
+  if (s.bounded != nullptr) {
+    s.bounded->cases.ForEach(
+        [&](absl::string_view key) { r->add_bounded_cases(std::string(key)); });
+    s.bounded->matters.ForEach(
+        [&](absl::string_view key) { r->add_bounded_matters(std::string(key)); });
+    int64_t latest = INT64_MIN;
+    for (int64_t u : s.bounded->case_untils) {
+      r->add_bounded_case_until(u);
+      latest = std::max(latest, u);
+    }
+    for (int64_t u : s.bounded->matter_untils) {
+      r->add_bounded_matter_until(u);
+      latest = std::max(latest, u);
+    }
+    r->set_bounded_until(latest);
+  }
   scratch->clear();
   figures_.OfCase(c, s.figures, scratch);
   for (const Contribution& x : *scratch) *r->add_figures() = x.ToRecord();
@@ -198,10 +210,31 @@ absl::Status FindingsIndex::SubjectFromRecord(const state::SubjectRecord& record
   s->cases = PackedNames::Of(record.cases());
   s->matters = PackedNames::Of(record.matters());
   s->council_until = record.council_until();
-  // (A record made before bounded reads has none: all its reads are whole.)
-  s->bounded_cases = PackedNames::Of(record.bounded_cases());
-  s->bounded_matters = PackedNames::Of(record.bounded_matters());
-  s->bounded_until = record.bounded_until();
+  // (A record made before bounded reads has none: all its reads are whole.
+  // One made before each name had its own instant holds all to one.)
+  if (record.bounded_cases_size() > 0 || record.bounded_matters_size() > 0) {
+    if ((record.bounded_case_until_size() != 0 &&
+         record.bounded_case_until_size() != record.bounded_cases_size()) ||
+        (record.bounded_matter_until_size() != 0 &&
+         record.bounded_matter_until_size() != record.bounded_matters_size())) {
+      return absl::DataLossError(
+          absl::StrCat("findings index checkpoint: subject ", record.stream_id(),
+                       " has bounded reads whose instants do not match their names in number"));
+    }
+    s->bounded = std::make_unique<Subject::Bounded>();
+    s->bounded->cases = PackedNames::Of(record.bounded_cases());
+    s->bounded->matters = PackedNames::Of(record.bounded_matters());
+    for (int i = 0; i < record.bounded_cases_size(); ++i) {
+      s->bounded->case_untils.push_back(record.bounded_case_until_size() == 0
+                                            ? record.bounded_until()
+                                            : record.bounded_case_until(i));
+    }
+    for (int i = 0; i < record.bounded_matters_size(); ++i) {
+      s->bounded->matter_untils.push_back(record.bounded_matter_until_size() == 0
+                                              ? record.bounded_until()
+                                              : record.bounded_matter_until(i));
+    }
+  }
   for (const state::FigureRecord& f : record.figures()) {
     if (f.kind() >= Contribution::kKinds) {
       return absl::DataLossError(absl::StrCat("findings index checkpoint: subject ",

@@ -178,8 +178,13 @@ const std::vector<const Case*>& ReportBuilder::Members() const {
 }
 
 const std::vector<const Case*>* ReportBuilder::OnMatter(const std::string& matter) const {
-  if (reads_ != nullptr)
-    (bounded_reads_ ? reads_->bounded_matters : reads_->matters).insert(matter);
+  if (reads_ != nullptr) {
+    if (bounded_reads_) {
+      section_matters_.push_back(matter);
+    } else {
+      reads_->matters.insert(matter);
+    }
+  }
   auto it = indexes_.by_matter.find(matter);
   return it == indexes_.by_matter.end() ? nullptr : &it->second;
 }
@@ -445,28 +450,47 @@ const BriefingView& ReportBuilder::BriefingOf(const Case& c) const {
   return it->second;
 }
 
-const ReportBuilder::Attendances& ReportBuilder::AttendancesOn(const std::string& matter) const {
-  const std::vector<const Case*>* on_matter = OnMatter(matter);
+std::vector<Seen> ReportBuilder::AttendancesLinking(const std::string& matter,
+                                                    const std::string& group,
+                                                    const std::string& briefing_id) const {
   MatterAttendances& a = attendances_[matter];
-  bool& read = bounded_reads_ ? a.read_bounded : a.read;
-  if (reads_ != nullptr && !read && on_matter != nullptr) {
-    for (const Case* c : *on_matter) {
-      if (c->kind == CaseKind::kMeeting) ReadCase(c->stream_id());
-    }
-  }
-  read = true;
   if (!a.worked_out) {
     a.worked_out = true;
-    for (size_t i = 0; on_matter != nullptr && i < on_matter->size(); ++i) {
-      const Case& c = *(*on_matter)[i];
+    auto on = indexes_.by_matter.find(matter);
+    unrecorded_ = true;  // each call records what it returns, below
+    for (size_t i = 0; on != indexes_.by_matter.end() && i < on->second.size(); ++i) {
+      const Case& c = *on->second[i];
       if (c.kind != CaseKind::kMeeting) continue;
       for (const Seen& m : Facts(c, v1::Payload::kOfficerAttendedGroupMeeting)) {
         const auto& attended = m.payload->officer_attended_group_meeting();
-        if (attended.matter_id() == matter) a.by_briefing[attended.briefing_id()].push_back(m);
+        if (attended.matter_id() == matter) {
+          a.by_briefing[attended.briefing_id()].emplace_back(m, &c);
+        }
       }
     }
+    unrecorded_ = false;
   }
-  return a.by_briefing;
+  // A new attendance linking it names all three, and a correction names
+  // them in each version. (Its own briefing: see the header.)
+  const bool own =
+      subject_ != nullptr && subject_->kind == CaseKind::kBriefing && subject_->id == briefing_id;
+  if (reads_ != nullptr && (bounded_reads_ || !own)) {
+    const std::string key = AttendanceLinkKey(matter, group, briefing_id);
+    if (bounded_reads_) {
+      section_matters_.push_back(key);
+    } else {
+      reads_->matters.insert(key);
+    }
+  }
+  std::vector<Seen> out;
+  auto it = a.by_briefing.find(briefing_id);
+  if (it == a.by_briefing.end()) return out;
+  for (const auto& [m, meeting] : it->second) {
+    if (m.payload->officer_attended_group_meeting().group_id() != group) continue;
+    ReadCase(meeting->stream_id());
+    out.push_back(m);
+  }
+  return out;
 }
 
 const QueryOutcome& ReportBuilder::QueryOf(const Case& c) const {

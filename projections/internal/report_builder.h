@@ -101,6 +101,12 @@ struct Decided {
 inline std::string GroupOnMatterKey(absl::string_view matter, absl::string_view group) {
   return absl::StrCat(matter, "\x1f", group);
 }
+// And the name under which it holds a matter read only for the attendances
+// at `group`'s meetings there that link `briefing_id`.
+inline std::string AttendanceLinkKey(absl::string_view matter, absl::string_view group,
+                                     absl::string_view briefing_id) {
+  return absl::StrCat(matter, "\x1f", group, "\x1f", briefing_id);
+}
 
 // What deciding a subject's findings read besides its own facts: the cases
 // it looked at (a stream id, or the registry entry of a councillor, officer
@@ -115,19 +121,20 @@ struct Reads {
   // GroupOnMatterKey().
   absl::flat_hash_set<std::string> matters;
   int64_t council_until = INT64_MIN;
-  // Read between BeginBoundedReads() and EndBoundedReads(): what the
-  // decision took from them depends on none of their facts after
-  // `bounded_until` (the latest such bound; INT64_MIN: none read so).
-  absl::flat_hash_set<std::string> bounded_cases;
-  absl::flat_hash_set<std::string> bounded_matters;
-  int64_t bounded_until = INT64_MIN;
+  // Read between BeginBoundedReads() and EndBoundedReads(until), each name
+  // with the latest `until` it was read under: what the decision took from
+  // it depends on none of its facts after that instant (INT64_MIN: only on
+  // what a correction, or a second opening fact, can change). Each name its
+  // own instant: equal-offer reads a group's briefings on the matter up to
+  // that group's earliest answer, not the latest of every group's.
+  absl::flat_hash_map<std::string, int64_t> bounded_cases;
+  absl::flat_hash_map<std::string, int64_t> bounded_matters;
   void Clear() {
     cases.clear();
     matters.clear();
     council_until = INT64_MIN;
     bounded_cases.clear();
     bounded_matters.clear();
-    bounded_until = INT64_MIN;
   }
 };
 
@@ -301,6 +308,18 @@ class ReportBuilder {
   void ReadGroupOnMatter(const std::string& matter, const std::string& group) const {
     if (reads_ != nullptr) reads_->matters.insert(GroupOnMatterKey(matter, group));
   }
+  // The facts on `matter` naming `group` are read as the section's other
+  // reads are (bounded, between them): a new case there (a briefing for
+  // the group, an attendance at its meeting), or a later fact of one of its
+  // briefings, dated no later than the section's instant decides it again.
+  void ReadGroupOnMatterUpTo(const std::string& matter, const std::string& group) const {
+    if (reads_ == nullptr) return;
+    if (bounded_reads_) {
+      section_matters_.push_back(GroupOnMatterKey(matter, group));
+    } else {
+      reads_->matters.insert(GroupOnMatterKey(matter, group));
+    }
+  }
 
   // ---- The council at a moment ---------------------------------------------
   // Groups recognised at or before `t` and not dissolved by then.
@@ -357,15 +376,19 @@ class ReportBuilder {
   // the builder's life.
   const BriefingView& BriefingOf(const Case& c) const;
   const QueryOutcome& QueryOf(const Case& c) const;
-  // The officers' attendances at group meetings that name `matter`, by the
-  // briefing id they name (in OnMatter's order of cases, then of facts),
-  // worked out once per report however many briefings ask (a matter of
-  // 200 briefings and their meetings read each meeting's facts once per
-  // group per briefing per decision: a burst on it took a minute to fold;
-  // outside probe). Each call reads the matter and its meetings as working
-  // them out would.
-  using Attendances = absl::flat_hash_map<std::string, std::vector<Seen>>;
-  const Attendances& AttendancesOn(const std::string& matter) const;
+  // The officers' attendances at `group`'s meetings that name `matter` and
+  // link `briefing_id` (in OnMatter's order of cases, then of facts). The
+  // matter's attendances are worked out once per report however many
+  // briefings ask (a matter of 200 briefings and their meetings read each
+  // meeting's facts once per group per briefing per decision: a burst on it
+  // took a minute to fold; outside probe). A call reads only what it
+  // returns: the matter's facts naming the three (AttendanceLinkKey), and
+  // the meetings holding them (reading every fact on the matter, or the
+  // group's, decided each briefing there again at each event on it). A
+  // decision asking about its own briefing, whole, files no name: the
+  // index decides a briefing again at every attendance linking it.
+  std::vector<Seen> AttendancesLinking(const std::string& matter, const std::string& group,
+                                       const std::string& briefing_id) const;
 
   // ---- Output --------------------------------------------------------------
   // Adds an obligation of `rule_id` owed to `group_id` by `officer_id`,
@@ -470,11 +493,20 @@ class ReportBuilder {
   const FigureChanges* figure_changes_ = nullptr;
   const AccessFigures* access_figures_ = nullptr;
   void ReadCase(const std::string& stream_id) const {
-    if (reads_ == nullptr) return;
-    (bounded_reads_ ? reads_->bounded_cases : reads_->cases).insert(stream_id);
+    if (reads_ == nullptr || unrecorded_) return;
+    if (bounded_reads_) {
+      section_cases_.push_back(stream_id);
+    } else {
+      reads_->cases.insert(stream_id);
+    }
   }
-  // Between BeginBoundedReads() and EndBoundedReads().
+  // Between BeginBoundedReads() and EndBoundedReads(): and what was read
+  // since the first, filed under the second's instant.
   mutable bool bounded_reads_ = false;
+  mutable std::vector<std::string> section_cases_;
+  mutable std::vector<std::string> section_matters_;
+  // Set while working out what a call records otherwise (AttendancesLinking).
+  mutable bool unrecorded_ = false;
   void ReadCouncilAt(absl::Time t) const;
 
   // Per-report caches.
@@ -483,18 +515,19 @@ class ReportBuilder {
   // its values when it grows).
   mutable absl::node_hash_map<const Case*, BriefingView> briefing_views_;
   mutable absl::node_hash_map<const Case*, QueryOutcome> query_outcomes_;
+  // A matter's attendances by the briefing id they link, each with its
+  // meeting.
   struct MatterAttendances {
     bool worked_out = false;
-    // Whether this decision's reads (whole, and bounded) hold them yet.
-    bool read = false;
-    bool read_bounded = false;
-    Attendances by_briefing;
+    absl::flat_hash_map<std::string, std::vector<std::pair<Seen, const Case*>>> by_briefing;
   };
   mutable absl::node_hash_map<std::string, MatterAttendances> attendances_;
   mutable std::array<std::optional<std::vector<const Case*>>,
                      static_cast<size_t>(CaseKind::kOther) + 1>
       cases_;
   std::vector<const Case*> subject_members_;
+  // Deciding for the index: the subject (else null).
+  const Case* subject_ = nullptr;
   // GroupSizeAt's: instant -> group id (the registry's string) ->
   // councillors. Cleared when the registry changes, and when it holds
   // kMaxGroupSizeInstants.

@@ -34,6 +34,7 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
   reads_ = reads;
   for (auto& cases : cases_) cases.emplace();
   subject_members_.clear();
+  subject_ = &subject;
   if (subject.kind == CaseKind::kMember) {
     subject_members_.push_back(&subject);
   } else {
@@ -78,6 +79,7 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
     obligations_.clear();
   }
   reads_ = nullptr;
+  subject_ = nullptr;
   // Nothing read is held between decisions (`out` holds copies), so the
   // cases' facts may leave memory.
   briefing_views_.clear();
@@ -143,8 +145,19 @@ void ReportBuilder::Tally(const std::string& group_id, v1::Severity severity) {
 
 void ReportBuilder::EndBoundedReads(absl::Time until) const {
   bounded_reads_ = false;
-  if (reads_ != nullptr)
-    reads_->bounded_until = std::max(reads_->bounded_until, ClampToNanos(until));
+  if (reads_ != nullptr) {
+    const int64_t u = ClampToNanos(until);
+    auto file = [u](std::vector<std::string>& names,
+                    absl::flat_hash_map<std::string, int64_t>& to) {
+      for (std::string& name : names) {
+        auto [it, fresh] = to.try_emplace(std::move(name), u);
+        if (!fresh) it->second = std::max(it->second, u);
+      }
+      names.clear();
+    };
+    file(section_cases_, reads_->bounded_cases);
+    file(section_matters_, reads_->bounded_matters);
+  }
 }
 
 void ReportBuilder::ReadCouncilAt(absl::Time t) const {

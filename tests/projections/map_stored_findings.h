@@ -89,6 +89,8 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   const std::vector<std::string>& looked_for() const { return looked_for_; }
   // From now on, reading a subject back fails.
   void FailSubjectReads() { fail_subject_reads_ = true; }
+  // The subjects as written, by stream id (a test may damage one).
+  std::map<std::string, state::SubjectRecord>& subjects() { return subjects_; }
   size_t changes_stored() const { return changes_.size(); }
   // Subjects written ahead (SaveSeeded) and written again since, changed.
   size_t rewritten() const { return rewritten_; }

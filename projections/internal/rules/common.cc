@@ -72,15 +72,8 @@ BriefingView ViewBriefing(const ReportBuilder& b, const Case& c) {
 
 std::vector<Seen> GivenAtMeetings(const ReportBuilder& b, const Case& briefing,
                                   const BriefingView& v) {
-  std::vector<Seen> out;
-  if (v.matter().empty()) return out;
-  const ReportBuilder::Attendances& on_matter = b.AttendancesOn(v.matter());
-  auto it = on_matter.find(briefing.id);
-  if (it == on_matter.end()) return out;
-  for (const Seen& m : it->second) {
-    if (m.payload->officer_attended_group_meeting().group_id() == v.group()) out.push_back(m);
-  }
-  return out;
+  if (v.matter().empty()) return {};
+  return b.AttendancesLinking(v.matter(), v.group(), briefing.id);
 }
 
 std::optional<Seen> GivenAt(const ReportBuilder& b, const Case& briefing, const BriefingView& v) {

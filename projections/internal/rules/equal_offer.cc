@@ -4,7 +4,10 @@
 // facilities"; Barnet 9.2: "equivalent facilities are available to all
 // political groups").
 #include <algorithm>
+#include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/time_util.h"
@@ -72,9 +75,22 @@ void Check(ReportBuilder& b) {
     const bool open = deadline > b.query().as_of_time;
     if (!open && !b.InPeriod(deadline)) continue;  // a finding here is dated at the deadline
     const absl::Time window_start = t - absl::Hours(24 * s.equal_offer_lookback_days);
-    // Read for what the groups below read of it, each saying until when.
+    // The briefings on the matter by the group they are for, read for that
+    // only (whose briefing, on what matter: a correction, or a second
+    // opening fact, changes that); each group's are then read below for
+    // what its verdict takes from them, up to its own earliest answer, so
+    // a new fact there decides this again only for the group it concerns
+    // (a matter of hundreds of briefings for six groups decided each again
+    // at each event dated before any group's answer; outside probe).
     b.BeginBoundedReads();
     const std::vector<const Case*>* matter = b.OnMatter(v.matter());
+    absl::flat_hash_map<std::string, std::vector<const Case*>> by_group;
+    for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
+      const Case* other = (*matter)[i];
+      if (other->kind != CaseKind::kBriefing) continue;
+      const BriefingView& o = b.BriefingOf(*other);
+      if (o.request && o.matter() == v.matter()) by_group[o.group()].push_back(other);
+    }
     b.EndBoundedReads(absl::InfinitePast());
     for (const Case* group : b.GroupsAt(t)) {
       if (group->id == v.group()) continue;
@@ -103,60 +119,60 @@ void Check(ReportBuilder& b) {
       // the offers withdrawn are named only when none was found): read so
       // (a matter of hundreds of briefings decided each of them again at
       // each event of any; outside probe).
+      auto own = by_group.find(group->id);
+      const std::vector<const Case*> none;
+      const std::vector<const Case*>& owns = own == by_group.end() ? none : own->second;
       b.BeginBoundedReads();
-      if (matter != nullptr) {
-        for (const Case* other : *matter) {
-          if (other->kind != CaseKind::kBriefing) continue;
-          const BriefingView& o = b.BriefingOf(*other);
-          if (!o.request || o.group() != group->id || o.matter() != v.matter()) continue;
-          // An offer, or the group's own request given (delivered, or at
-          // its meeting). Approved but not yet given, it is still waiting:
-          // a request is not an offer.
-          std::optional<Seen> answer = o.is_offer ? o.request : GivenAt(b, *other, o);
-          const Answer kind = o.is_offer ? Answer::kOffer : Answer::kGiven;
-          // Given at a meeting: a delivery recorded later, whenever, takes
-          // its place (GivenAt), so no later fact of that briefing is beside
-          // the point (its delivery names no matter: read whole, it decides
-          // this again; the matter's other facts stay bounded: a matter of
-          // hundreds of briefings given at meetings decided each again at
-          // each event of any; outside probe).
-          if (answer && !o.is_offer &&
-              answer->payload->kind_case() != v1::Payload::kBriefingDelivered) {
-            b.ReadWhole(*other);
-          }
-          if (!answer) {
-            // A request the group withdrew before the deadline asks for
-            // nothing more (BriefingRequestWithdrawn): it is not unmet, and
-            // not cited. (Withdrawn after a decline, the decline stands.)
-            const std::optional<Seen> decline = b.First(*other, v1::Payload::kBriefingDeclined);
-            const std::optional<Seen> withdrawn =
-                b.First(*other, v1::Payload::kBriefingRequestWithdrawn);
-            if (withdrawn && withdrawn->at < deadline &&
-                !(decline && decline->at <= withdrawn->at)) {
-              continue;
-            }
-            // The earliest of the group's own requests still unmet, made
-            // in the window and before the deadline (cited, never counted).
-            if (o.request->at >= window_start && o.request->at < deadline &&
-                (!own_request || std::tie(o.request->at, o.request->position) <
-                                     std::tie(own_request->at, own_request->position))) {
-              own_request = o.request;
-              // The latest decision on it before the deadline governs (a
-              // decline, then an approval: approved and waiting; found from
-              // outside: it said declined).
-              own_decline = LatestBefore(b, *other, v1::Payload::kBriefingDeclined, deadline);
-              own_approved = LatestBefore(b, *other, v1::Payload::kBriefingApproved, deadline);
-            }
+      b.ReadGroupOnMatterUpTo(v.matter(), group->id);
+      for (const Case* other : owns) {
+        const BriefingView& o = b.BriefingOf(*other);
+        if (!o.request || o.group() != group->id || o.matter() != v.matter()) continue;
+        // An offer, or the group's own request given (delivered, or at
+        // its meeting). Approved but not yet given, it is still waiting:
+        // a request is not an offer.
+        std::optional<Seen> answer = o.is_offer ? o.request : GivenAt(b, *other, o);
+        const Answer kind = o.is_offer ? Answer::kOffer : Answer::kGiven;
+        // Given at a meeting: a delivery recorded later, whenever, takes
+        // its place (GivenAt), so no later fact of that briefing is beside
+        // the point (its delivery names no matter: read whole, it decides
+        // this again; the matter's other facts stay bounded: a matter of
+        // hundreds of briefings given at meetings decided each again at
+        // each event of any; outside probe).
+        if (answer && !o.is_offer &&
+            answer->payload->kind_case() != v1::Payload::kBriefingDelivered) {
+          b.ReadWhole(*other);
+        }
+        if (!answer) {
+          // A request the group withdrew before the deadline asks for
+          // nothing more (BriefingRequestWithdrawn): it is not unmet, and
+          // not cited. (Withdrawn after a decline, the decline stands.)
+          const std::optional<Seen> decline = b.First(*other, v1::Payload::kBriefingDeclined);
+          const std::optional<Seen> withdrawn =
+              b.First(*other, v1::Payload::kBriefingRequestWithdrawn);
+          if (withdrawn && withdrawn->at < deadline && !(decline && decline->at <= withdrawn->at)) {
             continue;
           }
-          // An offer, or a briefing given, up to the lookback before.
-          if (answer->at < window_start) continue;
-          if (!earliest ||
-              std::tie(answer->at, answer->position) < std::tie(earliest->at, earliest->position)) {
-            earliest = answer;
-            earliest_is = kind;
-            earliest_case = other;
+          // The earliest of the group's own requests still unmet, made
+          // in the window and before the deadline (cited, never counted).
+          if (o.request->at >= window_start && o.request->at < deadline &&
+              (!own_request || std::tie(o.request->at, o.request->position) <
+                                   std::tie(own_request->at, own_request->position))) {
+            own_request = o.request;
+            // The latest decision on it before the deadline governs (a
+            // decline, then an approval: approved and waiting; found from
+            // outside: it said declined).
+            own_decline = LatestBefore(b, *other, v1::Payload::kBriefingDeclined, deadline);
+            own_approved = LatestBefore(b, *other, v1::Payload::kBriefingApproved, deadline);
           }
+          continue;
+        }
+        // An offer, or a briefing given, up to the lookback before.
+        if (answer->at < window_start) continue;
+        if (!earliest ||
+            std::tie(answer->at, answer->position) < std::tie(earliest->at, earliest->position)) {
+          earliest = answer;
+          earliest_is = kind;
+          earliest_case = other;
         }
       }
       if (!earliest) {
@@ -167,12 +183,7 @@ void Check(ReportBuilder& b) {
         // this group's verdict (a matter of hundreds of briefings, some
         // group never answered, decided each of them again at each event
         // of any; outside probe).
-        for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
-          const Case& other = *(*matter)[i];
-          if (other.kind != CaseKind::kBriefing) continue;
-          const BriefingView& o = b.BriefingOf(other);
-          if (o.request && o.group() == group->id && o.matter() == v.matter()) b.ReadWhole(other);
-        }
+        for (const Case* other : owns) b.ReadWhole(*other);
         b.ReadGroupOnMatter(v.matter(), group->id);
       }
       b.EndBoundedReads(earliest ? earliest->at : absl::InfinitePast());
@@ -217,8 +228,10 @@ void Check(ReportBuilder& b) {
         if (recognised) evidence.push_back(*recognised);
         // Offers to the group on the matter, in the window, that were
         // recorded and then withdrawn by a correction: no longer offers, but
-        // cited, so the committee sees one was recorded.
+        // cited, so the committee sees one was recorded. (Only a correction
+        // withdraws one: read so.)
         std::vector<Seen> withdrawn;
+        b.BeginBoundedReads();
         for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
           const Case* other = (*matter)[i];
           if (other->kind != CaseKind::kBriefing) continue;
@@ -231,6 +244,7 @@ void Check(ReportBuilder& b) {
             }
           }
         }
+        b.EndBoundedReads(absl::InfinitePast());
         CiteFirstAndLast(withdrawn, &evidence);
         std::string own;
         auto later = [](const std::optional<Seen>& x, const std::optional<Seen>& y) {

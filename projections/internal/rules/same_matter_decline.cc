@@ -39,8 +39,6 @@ void Check(ReportBuilder& b) {
     // what it needs: a briefing never declined reads no other).
     const std::vector<Seen> declines = b.Facts(*c, v1::Payload::kBriefingDeclined);
     if (declines.empty()) continue;
-    const std::vector<const Case*>* matter = b.OnMatter(v.matter());
-    if (matter == nullptr) continue;
     for (const Seen& x : declines) {
       if (!b.InPeriod(x.at)) continue;
       const auto& decline = x.payload->briefing_declined();
@@ -64,11 +62,16 @@ void Check(ReportBuilder& b) {
           given_after = true;
         }
       }
+      // Only its own group's attendances on the matter can give it (read so,
+      // whenever: not every fact on the matter; outside probe, a matter of
+      // hundreds of briefings decided each decline again at each event).
+      b.BeginBoundedReads();
       for (const Seen& m : GivenAtMeetings(b, *c, v)) {
         if (after(m) && m.payload->officer_attended_group_meeting().officer_id() == officer) {
           given_after = true;
         }
       }
+      b.EndBoundedReads(absl::InfiniteFuture());
       if (given_after) continue;
       // The earliest time this officer advised another group on the matter.
       std::optional<Seen> accepted;
@@ -80,7 +83,14 @@ void Check(ReportBuilder& b) {
           accepted_group = group;
         }
       };
-      for (const Case* other : *matter) {
+      // Once the earliest is found, no fact on the matter dated after it can
+      // change the finding, nor, without one, any dated after the window:
+      // the matter is read so (a new fact there dated later decides this
+      // again no more).
+      b.BeginBoundedReads();
+      const std::vector<const Case*>* matter = b.OnMatter(v.matter());
+      for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
+        const Case* other = (*matter)[i];
         if (other == c) continue;
         if (other->kind == CaseKind::kBriefing) {
           const BriefingView& o = b.BriefingOf(*other);
@@ -96,6 +106,7 @@ void Check(ReportBuilder& b) {
           }
         }
       }
+      b.EndBoundedReads(accepted ? accepted->at : x.at + window);
       if (!accepted) continue;
       b.AddFinding(
           "same-matter-decline", v.group(), c->stream_id(), x.at,
