@@ -142,6 +142,25 @@ FindingsIndex::FindingsIndex(const FairnessProjection& projection, FairnessSetti
       complete_from_(seeded ? 0 : UINT64_MAX),
       seeding_(!seeded) {}
 
+bool FindingsIndex::LinkedBefore(const Case& briefing, const v1::Payload& opening) {
+  const std::string* matter = MatterOf(opening);
+  if (matter == nullptr || matter->empty()) return false;
+  auto on = builder_.indexes().by_matter.find(*matter);
+  if (on == builder_.indexes().by_matter.end()) return false;
+  for (const Case* m : on->second) {
+    if (m->kind != CaseKind::kMeeting) continue;
+    bool linked = false;
+    for (const state::FactRecord& f : builder_.Body(*m).facts()) {
+      ForEachVersion(f, [&](const v1::Payload& p) {
+        linked = linked || (p.has_officer_attended_group_meeting() &&
+                            p.officer_attended_group_meeting().briefing_id() == briefing.id);
+      });
+      if (linked) return true;
+    }
+  }
+  return false;
+}
+
 void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
                            int64_t recorded_nanos, bool new_case) {
   if (failed_) return;  // answers nothing until a restart decides it afresh
@@ -169,7 +188,8 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   bool council = false;
   bool names = false;
   std::vector<std::string> matters;
-  std::vector<std::string> group_on_matters;  // (GroupOnMatterKey, AttendanceLinkKey)
+  // (GroupOnMatterKey, AttendanceLinkKey, AnswerOnMatterKey)
+  std::vector<std::string> group_on_matters;
   ForEachVersion(fact, [&](const v1::Payload& p) {
     registry = registry || ChangesRegistry(p);
     council = council || ChangesCouncil(p);
@@ -181,7 +201,9 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
           !p.officer_attended_group_meeting().briefing_id().empty()) {
         group_on_matters.push_back(
             AttendanceLinkKey(*m, GroupOf(p), p.officer_attended_group_meeting().briefing_id()));
+        group_on_matters.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
       }
+      if (p.has_briefing_offered()) group_on_matters.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
     }
     // The briefing an attendance links is decided again, whatever it names
     // (ReportBuilder::AttendancesLinking: its own decision files no name
@@ -209,7 +231,9 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // the fact's earliest instant in any version. A correction, or a second
   // opening fact (which may change whose briefing it is, or its matter),
   // can change what the case held before any of its instants: every
-  // reader then.
+  // reader then. So can a new briefing that an attendance already on its
+  // matter links (recorded first, without domain validation): given at that
+  // meeting, whenever it was.
   // (Worked out only for a fact that has such readers: most have none.)
   std::optional<int64_t> instant;
   auto instant_of_fact = [&] {
@@ -219,6 +243,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
       if (!new_case && (p.has_briefing_requested() || p.has_briefing_offered())) {
         earliest = INT64_MIN;
       }
+      if (new_case && p.has_briefing_requested() && LinkedBefore(c, p)) earliest = INT64_MIN;
     });
     return fact.corrections_size() > 0 ? INT64_MIN : earliest;
   };
@@ -239,20 +264,32 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // that instant), yet the fact is on the matter, for the group, in time
   // (a delivery recorded after its request and dated before another
   // group's earliest answer: that answer stayed the earliest). So it is
-  // taken as a fact on the matters and groups the case's openings name.
+  // taken as a fact on the matters and groups the case's openings name;
+  // a delivery, as an answer to the group too.
   if (c.kind == CaseKind::kBriefing && matters.empty() && !new_case &&
-      !bounded_matter_readers_.empty()) {
+      !(bounded_matter_readers_.empty() && matter_readers_.empty())) {
+    bool delivery = false;
+    ForEachVersion(
+        fact, [&](const v1::Payload& p) { delivery = delivery || p.has_briefing_delivered(); });
     std::vector<std::string> opened_on;
+    std::vector<std::string> answered_on;
     for (const state::FactRecord& f : builder_.Body(c).facts()) {
       ForEachVersion(f, [&](const v1::Payload& p) {
         if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) {
-          opened_on.push_back(*m);
+          // (Only a delivery is read on the bare matter: same-matter-decline
+          // reads the matter's deliveries; its other readers, the openings.)
+          if (delivery) opened_on.push_back(*m);
           opened_on.push_back(GroupOnMatterKey(*m, GroupOf(p)));
+          if (delivery && p.has_briefing_requested()) {
+            answered_on.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
+          }
         }
       });
     }
     SortUnique(&opened_on);
+    SortUnique(&answered_on);
     for (const std::string& key : opened_on) add_bounded_readers(bounded_matter_readers_, key);
+    for (const std::string& key : answered_on) add_readers(matter_readers_, key);
   }
   if (registry) builder_.UpdateRegistry(c, position);
   if (council) {
@@ -539,7 +576,8 @@ void FindingsIndex::Decide(const Case& subject, uint64_t position, int64_t recor
                               std::pair(&reads_.bounded_matters, &reads_.matters)}) {
     for (auto it = bounded->begin(); it != bounded->end();) {
       if (it->second == INT64_MAX) all->insert(it->first);
-      if (it->second == INT64_MAX || all->contains(it->first) || it->first == subject.stream_id()) {
+      if (it->second == INT64_MAX || all->contains(it->first) ||
+          (bounded == &reads_.bounded_cases && it->first == subject.stream_id())) {
         bounded->erase(it++);
       } else {
         ++it;

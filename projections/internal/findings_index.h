@@ -227,6 +227,9 @@ class FindingsIndex {
   // `recorded_nanos`: when the event at `position` was recorded (INT64_MIN
   // when seeding).
   void Decide(const Case& subject, uint64_t position, int64_t recorded_nanos);
+  // Whether an officer's attendance on the matter of `opening` (briefing
+  // `briefing`'s request) already links it (in any version).
+  bool LinkedBefore(const Case& briefing, const v1::Payload& opening);
   void Withdraw(const Alive& alive, uint64_t position, int64_t recorded_nanos);
   void Forget(const Case* subject, const Subject& s);
   // Held, read back from the store, or new (nothing stored); nullptr once

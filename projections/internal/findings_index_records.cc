@@ -210,30 +210,22 @@ absl::Status FindingsIndex::SubjectFromRecord(const state::SubjectRecord& record
   s->cases = PackedNames::Of(record.cases());
   s->matters = PackedNames::Of(record.matters());
   s->council_until = record.council_until();
-  // (A record made before bounded reads has none: all its reads are whole.
-  // One made before each name had its own instant holds all to one.)
+  // (A record of another build is never read: the index's fingerprint has
+  // the decisions' digest.)
+  if (record.bounded_case_until_size() != record.bounded_cases_size() ||
+      record.bounded_matter_until_size() != record.bounded_matters_size()) {
+    return absl::DataLossError(
+        absl::StrCat("findings index checkpoint: subject ", record.stream_id(),
+                     " has bounded reads whose instants do not match their names in number"));
+  }
   if (record.bounded_cases_size() > 0 || record.bounded_matters_size() > 0) {
-    if ((record.bounded_case_until_size() != 0 &&
-         record.bounded_case_until_size() != record.bounded_cases_size()) ||
-        (record.bounded_matter_until_size() != 0 &&
-         record.bounded_matter_until_size() != record.bounded_matters_size())) {
-      return absl::DataLossError(
-          absl::StrCat("findings index checkpoint: subject ", record.stream_id(),
-                       " has bounded reads whose instants do not match their names in number"));
-    }
     s->bounded = std::make_unique<Subject::Bounded>();
     s->bounded->cases = PackedNames::Of(record.bounded_cases());
     s->bounded->matters = PackedNames::Of(record.bounded_matters());
-    for (int i = 0; i < record.bounded_cases_size(); ++i) {
-      s->bounded->case_untils.push_back(record.bounded_case_until_size() == 0
-                                            ? record.bounded_until()
-                                            : record.bounded_case_until(i));
-    }
-    for (int i = 0; i < record.bounded_matters_size(); ++i) {
-      s->bounded->matter_untils.push_back(record.bounded_matter_until_size() == 0
-                                              ? record.bounded_until()
-                                              : record.bounded_matter_until(i));
-    }
+    s->bounded->case_untils.assign(record.bounded_case_until().begin(),
+                                   record.bounded_case_until().end());
+    s->bounded->matter_untils.assign(record.bounded_matter_until().begin(),
+                                     record.bounded_matter_until().end());
   }
   for (const state::FigureRecord& f : record.figures()) {
     if (f.kind() >= Contribution::kKinds) {

@@ -450,6 +450,40 @@ const BriefingView& ReportBuilder::BriefingOf(const Case& c) const {
   return it->second;
 }
 
+const ReportBuilder::ByGroup& ReportBuilder::BriefingsOnMatterByGroup(
+    const std::string& matter) const {
+  const std::vector<const Case*>* on_matter = OnMatter(matter);
+  auto [it, fresh] = briefings_by_group_.try_emplace(matter);
+  if (fresh && on_matter != nullptr) {
+    unrecorded_ = true;  // read as the matter (see the header)
+    for (const Case* c : *on_matter) {
+      if (c->kind != CaseKind::kBriefing) continue;
+      const BriefingView& v = BriefingOf(*c);
+      if (v.request && v.matter() == matter) it->second[v.group()].push_back(c);
+    }
+    unrecorded_ = false;
+  }
+  return it->second;
+}
+
+const ReportBuilder::SeenByGroup& ReportBuilder::WithdrawnOffersOnMatter(
+    const std::string& matter) const {
+  const std::vector<const Case*>* on_matter = OnMatter(matter);
+  auto [it, fresh] = withdrawn_offers_.try_emplace(matter);
+  if (fresh && on_matter != nullptr) {
+    unrecorded_ = true;  // read as the matter (see the header)
+    for (const Case* c : *on_matter) {
+      if (c->kind != CaseKind::kBriefing) continue;
+      for (const Seen& w : Withdrawn(*c, v1::Payload::kBriefingOffered)) {
+        const auto& offer = w.payload->briefing_offered();
+        if (offer.matter_id() == matter) it->second[offer.group_id()].push_back(w);
+      }
+    }
+    unrecorded_ = false;
+  }
+  return it->second;
+}
+
 std::vector<Seen> ReportBuilder::AttendancesLinking(const std::string& matter,
                                                     const std::string& group,
                                                     const std::string& briefing_id) const {
@@ -474,7 +508,7 @@ std::vector<Seen> ReportBuilder::AttendancesLinking(const std::string& matter,
   // them in each version. (Its own briefing: see the header.)
   const bool own =
       subject_ != nullptr && subject_->kind == CaseKind::kBriefing && subject_->id == briefing_id;
-  if (reads_ != nullptr && (bounded_reads_ || !own)) {
+  if (reads_ != nullptr && !own) {
     const std::string key = AttendanceLinkKey(matter, group, briefing_id);
     if (bounded_reads_) {
       section_matters_.push_back(key);

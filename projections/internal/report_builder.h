@@ -101,6 +101,12 @@ struct Decided {
 inline std::string GroupOnMatterKey(absl::string_view matter, absl::string_view group) {
   return absl::StrCat(matter, "\x1f", group);
 }
+// And the name under which it holds a matter read only for the answers to
+// `group` there: an offer to it, one of its requests delivered, an
+// attendance at its meeting linking a briefing.
+inline std::string AnswerOnMatterKey(absl::string_view matter, absl::string_view group) {
+  return absl::StrCat(matter, "\x1e", group);
+}
 // And the name under which it holds a matter read only for the attendances
 // at `group`'s meetings there that link `briefing_id`.
 inline std::string AttendanceLinkKey(absl::string_view matter, absl::string_view group,
@@ -303,10 +309,11 @@ class ReportBuilder {
   void ReadWhole(const Case& c) const {
     if (reads_ != nullptr) reads_->cases.insert(c.stream_id());
   }
-  // Between them too: every fact on `matter` naming `group`, whenever, may
-  // change the decision (GroupOnMatterKey()).
-  void ReadGroupOnMatter(const std::string& matter, const std::string& group) const {
-    if (reads_ != nullptr) reads_->matters.insert(GroupOnMatterKey(matter, group));
+  // Between them too: every answer to `group` on `matter` (an offer, one of
+  // its briefings given: delivered, or at its meeting), whenever, may
+  // change the decision (AnswerOnMatterKey()).
+  void ReadAnswersOnMatter(const std::string& matter, const std::string& group) const {
+    if (reads_ != nullptr) reads_->matters.insert(AnswerOnMatterKey(matter, group));
   }
   // The facts on `matter` naming `group` are read as the section's other
   // reads are (bounded, between them): a new case there (a briefing for
@@ -375,6 +382,21 @@ class ReportBuilder {
   // once per report however many rules ask. The references stay valid for
   // the builder's life.
   const BriefingView& BriefingOf(const Case& c) const;
+  // The briefings on `matter` (requests and offers naming it) by the group
+  // they are for, read as the matter only (OnMatter()): whose briefing each
+  // is, and on what, changes only by an opening fact or a correction of
+  // one, which names the matter (the findings index decides a bounded
+  // reader of the matter again for those, whatever its moment). Worked out
+  // once per report or decision (each decision on a matter of hundreds of
+  // briefings filed every one of them as read).
+  using ByGroup = absl::flat_hash_map<std::string, std::vector<const Case*>>;
+  const ByGroup& BriefingsOnMatterByGroup(const std::string& matter) const;
+  // The offers on `matter` that a correction withdrew, by the group each
+  // was for, as each read when withdrawn (in OnMatter()'s order of cases),
+  // read as the matter only: only a correction withdraws one, and it names
+  // the matter. Worked out once per report or decision.
+  using SeenByGroup = absl::flat_hash_map<std::string, std::vector<Seen>>;
+  const SeenByGroup& WithdrawnOffersOnMatter(const std::string& matter) const;
   const QueryOutcome& QueryOf(const Case& c) const;
   // The officers' attendances at `group`'s meetings that name `matter` and
   // link `briefing_id` (in OnMatter's order of cases, then of facts). The
@@ -385,8 +407,8 @@ class ReportBuilder {
   // returns: the matter's facts naming the three (AttendanceLinkKey), and
   // the meetings holding them (reading every fact on the matter, or the
   // group's, decided each briefing there again at each event on it). A
-  // decision asking about its own briefing, whole, files no name: the
-  // index decides a briefing again at every attendance linking it.
+  // decision asking about its own briefing files no name: the index
+  // decides a briefing again at every attendance linking it.
   std::vector<Seen> AttendancesLinking(const std::string& matter, const std::string& group,
                                        const std::string& briefing_id) const;
 
@@ -522,6 +544,8 @@ class ReportBuilder {
     absl::flat_hash_map<std::string, std::vector<std::pair<Seen, const Case*>>> by_briefing;
   };
   mutable absl::node_hash_map<std::string, MatterAttendances> attendances_;
+  mutable absl::node_hash_map<std::string, ByGroup> briefings_by_group_;
+  mutable absl::node_hash_map<std::string, SeenByGroup> withdrawn_offers_;
   mutable std::array<std::optional<std::vector<const Case*>>,
                      static_cast<size_t>(CaseKind::kOther) + 1>
       cases_;

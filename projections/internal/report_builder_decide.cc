@@ -51,6 +51,10 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
         pass == Pass::kIndexFindings ? absl::InfiniteFuture() : absl::InfinitePast();
     briefing_views_.clear();
     attendances_.clear();
+    briefings_by_group_.clear();
+    withdrawn_offers_.clear();
+    briefings_by_group_.clear();
+    withdrawn_offers_.clear();
     query_outcomes_.clear();
     uncovered_deadlines_.clear();
     evidence_.clear();

@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/time_util.h"
@@ -83,14 +82,7 @@ void Check(ReportBuilder& b) {
     // (a matter of hundreds of briefings for six groups decided each again
     // at each event dated before any group's answer; outside probe).
     b.BeginBoundedReads();
-    const std::vector<const Case*>* matter = b.OnMatter(v.matter());
-    absl::flat_hash_map<std::string, std::vector<const Case*>> by_group;
-    for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
-      const Case* other = (*matter)[i];
-      if (other->kind != CaseKind::kBriefing) continue;
-      const BriefingView& o = b.BriefingOf(*other);
-      if (o.request && o.matter() == v.matter()) by_group[o.group()].push_back(other);
-    }
+    const ReportBuilder::ByGroup& by_group = b.BriefingsOnMatterByGroup(v.matter());
     b.EndBoundedReads(absl::InfinitePast());
     for (const Case* group : b.GroupsAt(t)) {
       if (group->id == v.group()) continue;
@@ -177,16 +169,14 @@ void Check(ReportBuilder& b) {
       }
       if (!earliest) {
         // No answer: any answer to this group, however late, changes its
-        // words, and so can any fact of its own briefings on the matter
-        // (its requests, their decisions): those are read whole, and any
-        // new fact on the matter naming it; nothing else there can change
-        // this group's verdict (a matter of hundreds of briefings, some
-        // group never answered, decided each of them again at each event
-        // of any; outside probe).
-        for (const Case* other : owns) b.ReadWhole(*other);
-        b.ReadGroupOnMatter(v.matter(), group->id);
+        // words (read so, whenever it is dated); of its own requests and
+        // their decisions, only those before the deadline are named, so its
+        // briefings on the matter are read up to it (a matter of hundreds
+        // of briefings, one group always declined, decided each briefing
+        // again at each of its requests and declines; outside probe).
+        b.ReadAnswersOnMatter(v.matter(), group->id);
       }
-      b.EndBoundedReads(earliest ? earliest->at : absl::InfinitePast());
+      b.EndBoundedReads(earliest ? earliest->at : deadline);
       if (earliest && earliest->at < deadline) continue;
       if (open) {
         b.AddObligation(
@@ -232,19 +222,13 @@ void Check(ReportBuilder& b) {
         // withdraws one: read so.)
         std::vector<Seen> withdrawn;
         b.BeginBoundedReads();
-        for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
-          const Case* other = (*matter)[i];
-          if (other->kind != CaseKind::kBriefing) continue;
-          for (const Seen& w :
-               WithdrawnBefore(b, *other, v1::Payload::kBriefingOffered, deadline)) {
-            const auto& offer = w.payload->briefing_offered();
-            if (offer.group_id() == group->id && offer.matter_id() == v.matter() &&
-                w.at >= window_start) {
-              withdrawn.push_back(w);
-            }
+        const ReportBuilder::SeenByGroup& offers_withdrawn = b.WithdrawnOffersOnMatter(v.matter());
+        b.EndBoundedReads(absl::InfinitePast());
+        if (auto w = offers_withdrawn.find(group->id); w != offers_withdrawn.end()) {
+          for (const Seen& offer : w->second) {
+            if (offer.at >= window_start && offer.at < deadline) withdrawn.push_back(offer);
           }
         }
-        b.EndBoundedReads(absl::InfinitePast());
         CiteFirstAndLast(withdrawn, &evidence);
         std::string own;
         auto later = [](const std::optional<Seen>& x, const std::optional<Seen>& y) {
