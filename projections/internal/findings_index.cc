@@ -243,16 +243,28 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
       if (!new_case && (p.has_briefing_requested() || p.has_briefing_offered())) {
         earliest = INT64_MIN;
       }
-      if (new_case && p.has_briefing_requested() && LinkedBefore(c, p)) earliest = INT64_MIN;
     });
     return fact.corrections_size() > 0 ? INT64_MIN : earliest;
+  };
+  // (Looked for only when a reader would otherwise not be decided.)
+  std::optional<bool> linked_before;
+  auto linked = [&] {
+    if (!linked_before) {
+      linked_before = false;
+      ForEachVersion(fact, [&](const v1::Payload& p) {
+        if (new_case && p.has_briefing_requested() && !*linked_before) {
+          linked_before = LinkedBefore(c, p);
+        }
+      });
+    }
+    return *linked_before;
   };
   auto add_bounded_readers = [&](const auto& readers, const std::string& key) {
     auto it = readers.find(key);
     if (it == readers.end()) return;
     if (!instant) instant = instant_of_fact();
     for (const auto& [reader, until] : it->second) {
-      if (until >= *instant) decide.push_back(reader);
+      if (until >= *instant || linked()) decide.push_back(reader);
     }
   };
   if (!registry_case) add_bounded_readers(bounded_case_readers_, c.stream_id());
