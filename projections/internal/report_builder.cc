@@ -450,38 +450,38 @@ const BriefingView& ReportBuilder::BriefingOf(const Case& c) const {
   return it->second;
 }
 
-const ReportBuilder::ByGroup& ReportBuilder::BriefingsOnMatterByGroup(
-    const std::string& matter) const {
+template <typename Value, typename Visit>
+const Value& ReportBuilder::ByGroupOnMatter(const std::string& matter,
+                                            absl::node_hash_map<std::string, Value>& cache,
+                                            const Visit& visit) const {
   const std::vector<const Case*>* on_matter = OnMatter(matter);
-  auto [it, fresh] = briefings_by_group_.try_emplace(matter);
+  auto [it, fresh] = cache.try_emplace(matter);
   if (fresh && on_matter != nullptr) {
     unrecorded_ = true;  // read as the matter (see the header)
     for (const Case* c : *on_matter) {
-      if (c->kind != CaseKind::kBriefing) continue;
-      const BriefingView& v = BriefingOf(*c);
-      if (v.request && v.matter() == matter) it->second[v.group()].push_back(c);
+      if (c->kind == CaseKind::kBriefing) visit(*c, it->second);
     }
     unrecorded_ = false;
   }
   return it->second;
 }
 
+const ReportBuilder::ByGroup& ReportBuilder::BriefingsOnMatterByGroup(
+    const std::string& matter) const {
+  return ByGroupOnMatter(matter, briefings_by_group_, [&](const Case& c, ByGroup& out) {
+    const BriefingView& v = BriefingOf(c);
+    if (v.request && v.matter() == matter) out[v.group()].push_back(&c);
+  });
+}
+
 const ReportBuilder::SeenByGroup& ReportBuilder::WithdrawnOffersOnMatter(
     const std::string& matter) const {
-  const std::vector<const Case*>* on_matter = OnMatter(matter);
-  auto [it, fresh] = withdrawn_offers_.try_emplace(matter);
-  if (fresh && on_matter != nullptr) {
-    unrecorded_ = true;  // read as the matter (see the header)
-    for (const Case* c : *on_matter) {
-      if (c->kind != CaseKind::kBriefing) continue;
-      for (const Seen& w : Withdrawn(*c, v1::Payload::kBriefingOffered)) {
-        const auto& offer = w.payload->briefing_offered();
-        if (offer.matter_id() == matter) it->second[offer.group_id()].push_back(w);
-      }
+  return ByGroupOnMatter(matter, withdrawn_offers_, [&](const Case& c, SeenByGroup& out) {
+    for (const Seen& w : Withdrawn(c, v1::Payload::kBriefingOffered)) {
+      const auto& offer = w.payload->briefing_offered();
+      if (offer.matter_id() == matter) out[offer.group_id()].push_back(w);
     }
-    unrecorded_ = false;
-  }
-  return it->second;
+  });
 }
 
 std::vector<Seen> ReportBuilder::AttendancesLinking(const std::string& matter,

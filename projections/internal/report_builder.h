@@ -546,6 +546,12 @@ class ReportBuilder {
   mutable absl::node_hash_map<std::string, MatterAttendances> attendances_;
   mutable absl::node_hash_map<std::string, ByGroup> briefings_by_group_;
   mutable absl::node_hash_map<std::string, SeenByGroup> withdrawn_offers_;
+  // What `visit(const Case& briefing, Value&)` gathers from the briefings
+  // on `matter`, read as the matter only, kept in `cache` for the decision.
+  template <typename Value, typename Visit>
+  const Value& ByGroupOnMatter(const std::string& matter,
+                               absl::node_hash_map<std::string, Value>& cache,
+                               const Visit& visit) const;
   mutable std::array<std::optional<std::vector<const Case*>>,
                      static_cast<size_t>(CaseKind::kOther) + 1>
       cases_;

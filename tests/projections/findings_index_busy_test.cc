@@ -35,6 +35,23 @@ void ExpectServedAsDerived(const IndexedProjection& folded,
   folded.Served(ReportQuery{kFrom, kTo, events.size(), kTo});
 }
 
+// `n` Labour briefings on "plan", one a day from 2 March, each given the
+// same day, after the Conservatives were offered the matter (in time).
+void LabourBriefingsOnPlan(testing::CouncilScenario& s, int n) {
+  s.Offer(testing::At(2026, 2, 27), "O-con", "conservative", "plan");
+  for (int i = 0; i < n; ++i) {
+    const absl::Time t = testing::At(2026, 3, 2, 10) + absl::Hours(24 * i);
+    s.Briefing(t, t + absl::Hours(4), absl::StrCat("B-", i), "labour", "plan");
+  }
+}
+
+// How many subjects folding `e` decided.
+uint64_t DecisionsOf(IndexedProjection& folded, const v1::RecordedEvent& e) {
+  const uint64_t before = folded.projection.findings_decisions();
+  folded.projection.Apply(e);
+  return folded.projection.findings_decisions() - before;
+}
+
 // Twenty Labour briefings on one matter, each owed to the Conservatives
 // (offered the matter before any of them: answered in time) and the Greens
 // (offered it only in April: answered late, twenty findings). A new
@@ -45,11 +62,7 @@ void ExpectServedAsDerived(const IndexedProjection& folded,
 // groups' earliest answers: the Conservative request decided all twenty.)
 TEST(FindingsIndexBusyTest, AFactForOneGroupDecidesAgainOnlyTheBriefingsItCanChange) {
   testing::CouncilScenario s;
-  s.Offer(testing::At(2026, 2, 27), "O-con", "conservative", "plan");
-  for (int i = 0; i < 20; ++i) {
-    const absl::Time t = testing::At(2026, 3, 2, 10) + absl::Hours(24 * i);
-    s.Briefing(t, t + absl::Hours(4), absl::StrCat("B-", i), "labour", "plan");
-  }
+  LabourBriefingsOnPlan(s, 20);
   s.Offer(testing::At(2026, 4, 20), "O-green", "green", "plan");
   std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
   ASSERT_NE(folded, nullptr);
@@ -62,46 +75,32 @@ TEST(FindingsIndexBusyTest, AFactForOneGroupDecidesAgainOnlyTheBriefingsItCanCha
   };
   EXPECT_EQ(equal_offer_findings(), 20);
 
-  auto decisions_of = [&](const v1::RecordedEvent& e) {
-    const uint64_t before = folded->projection.findings_decisions();
-    folded->projection.Apply(e);
-    return folded->projection.findings_decisions() - before;
-  };
   s.Request(testing::At(2026, 3, 10), "B-con", "conservative", "plan");
-  EXPECT_EQ(decisions_of(s.events().back()), 1u);
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
   s.Deliver(testing::At(2026, 3, 11), "B-con");
-  EXPECT_EQ(decisions_of(s.events().back()), 1u);
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
   // Its own: the Greens owed its offer too (Labour was given the same).
   EXPECT_EQ(equal_offer_findings(), 21);
 
   s.Offer(testing::At(2026, 3, 1), "O-green-early", "green", "plan");
-  EXPECT_EQ(decisions_of(s.events().back()), 22u);  // the offer, B-con and Labour's twenty
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 22u);  // the offer, B-con and Labour's twenty
   EXPECT_EQ(equal_offer_findings(), 0);
   ExpectServedAsDerived(*folded, s.events());
 }
 
 // A group never answered on a matter: an answer to it, however late,
 // changes every briefing's words there and decides each again; of its own
-// requests (and their declines), only one dated before a briefing's
-// deadline can be named, so one dated after every deadline decides only its
-// own case. (Its briefings were read whole: a group always declined decided
-// every briefing on the matter again at each of its requests and declines.)
+// requests (and their declines), only the earliest before a briefing's
+// deadline is named, so one dated after it decides only its own case. (Its briefings were read
+// whole: a group always declined decided every briefing on the matter again at each of its requests
+// and declines.)
 TEST(FindingsIndexBusyTest, AGroupNeverAnsweredIsDecidedAgainByAnyAnswerAndByRequestsInTime) {
   testing::CouncilScenario s;
-  s.Offer(testing::At(2026, 2, 27), "O-con", "conservative", "plan");
-  for (int i = 0; i < 10; ++i) {
-    const absl::Time t = testing::At(2026, 3, 2, 10) + absl::Hours(24 * i);
-    s.Briefing(t, t + absl::Hours(4), absl::StrCat("B-", i), "labour", "plan");
-  }
+  LabourBriefingsOnPlan(s, 10);
   s.Request(testing::At(2026, 3, 3), "G-1", "green", "plan");
   s.Decline(testing::At(2026, 3, 4), "G-1", "hos", v1::OFFICER_UNAVAILABLE);
   std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
   ASSERT_NE(folded, nullptr);
-  auto decisions_of = [&](const v1::RecordedEvent& e) {
-    const uint64_t before = folded->projection.findings_decisions();
-    folded->projection.Apply(e);
-    return folded->projection.findings_decisions() - before;
-  };
   auto said = [&] {
     const v1::FairnessReport report =
         folded->Served(ReportQuery{kFrom, kTo, s.events().size(), kTo});
@@ -114,18 +113,38 @@ TEST(FindingsIndexBusyTest, AGroupNeverAnsweredIsDecidedAgainByAnyAnswerAndByReq
   EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 3 Mar 2026"));
 
   s.Request(testing::At(2026, 5, 4), "G-2", "green", "plan");
-  EXPECT_EQ(decisions_of(s.events().back()), 1u);
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
   s.Decline(testing::At(2026, 5, 5), "G-2", "hos", v1::OFFICER_UNAVAILABLE);
-  EXPECT_EQ(decisions_of(s.events().back()), 1u);
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
+  // Later than the one named, before the deadlines: nothing changes either
+  // (a group asking again and again decided every briefing again; probe).
+  s.Request(testing::At(2026, 3, 5), "G-3", "green", "plan");
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
 
-  // Its own, the ten, and the two declined requests (same-matter-decline
+  // An earlier request is named; withdrawn, it is not; declined before it
+  // was withdrawn, the decline stands and it is named again.
+  s.Request(testing::At(2026, 3, 2, 9), "G-W", "green", "plan");
+  EXPECT_GT(DecisionsOf(*folded, s.events().back()), 10u);
+  EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 2 Mar 2026 for a briefing on the "
+                                           "matter had not been met"));
+  v1::Payload withdrawn;
+  withdrawn.mutable_briefing_request_withdrawn()->set_briefing_id("G-W");
+  s.Add(testing::At(2026, 3, 6, 12), withdrawn);
+  EXPECT_GT(DecisionsOf(*folded, s.events().back()), 10u);
+  EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 3 Mar 2026"));
+  s.Decline(testing::At(2026, 3, 5), "G-W", "hos", v1::OFFICER_UNAVAILABLE);
+  EXPECT_GT(DecisionsOf(*folded, s.events().back()), 10u);
+  EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 2 Mar 2026 for a briefing on the "
+                                           "matter was declined on 5 Mar 2026"));
+
+  // Its own, the ten, and the three declined requests (same-matter-decline
   // reads the matter up to the earliest advice, on 2 March).
   s.Request(testing::At(2026, 3, 2, 8), "G-0", "green", "plan");
-  EXPECT_EQ(decisions_of(s.events().back()), 13u);
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 14u);
   EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 2 Mar 2026"));
 
   s.Offer(testing::At(2026, 6, 1), "O-green", "green", "plan");
-  EXPECT_EQ(decisions_of(s.events().back()), 11u);
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 11u);
   EXPECT_THAT(said(), ::testing::HasSubstr("Green Group was offered the same only on 1 Jun 2026"));
   ExpectServedAsDerived(*folded, s.events());
 }

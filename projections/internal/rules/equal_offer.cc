@@ -5,6 +5,7 @@
 // political groups").
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -103,6 +104,8 @@ void Check(ReportBuilder& b) {
       enum class Answer { kOffer, kGiven } earliest_is = Answer::kGiven;
       const Case* earliest_case = nullptr;
       std::optional<Seen> own_request;  // not given (declined or waiting)
+      const Case* own_case = nullptr;
+      std::vector<std::pair<const Case*, absl::Time>> withdrawn_requests;
       std::optional<Seen> own_decline;
       std::optional<Seen> own_approved;
       // Once an answer is found, nothing the briefings on the matter hold
@@ -142,6 +145,7 @@ void Check(ReportBuilder& b) {
           const std::optional<Seen> withdrawn =
               b.First(*other, v1::Payload::kBriefingRequestWithdrawn);
           if (withdrawn && withdrawn->at < deadline && !(decline && decline->at <= withdrawn->at)) {
+            withdrawn_requests.emplace_back(other, o.request->at);
             continue;
           }
           // The earliest of the group's own requests still unmet, made
@@ -150,6 +154,7 @@ void Check(ReportBuilder& b) {
               (!own_request || std::tie(o.request->at, o.request->position) <
                                    std::tie(own_request->at, own_request->position))) {
             own_request = o.request;
+            own_case = other;
             // The latest decision on it before the deadline governs (a
             // decline, then an approval: approved and waiting; found from
             // outside: it said declined).
@@ -176,7 +181,21 @@ void Check(ReportBuilder& b) {
         // again at each of its requests and declines; outside probe).
         b.ReadAnswersOnMatter(v.matter(), group->id);
       }
-      b.EndBoundedReads(earliest ? earliest->at : deadline);
+      // Without one, the earliest of its own requests is named: one dated
+      // later changes nothing (a group asking again and again, never
+      // answered, decided every briefing there again at each request;
+      // outside probe), but that one's decisions and withdrawal up to the
+      // deadline do, and so do those of any earlier request skipped as
+      // withdrawn (a decline dated before the withdrawal makes it stand).
+      b.EndBoundedReads(earliest ? earliest->at : own_request ? own_request->at : deadline);
+      if (!earliest && own_case != nullptr) {
+        b.BeginBoundedReads();
+        b.BriefingOf(*own_case);
+        for (const auto& [other, at] : withdrawn_requests) {
+          if (at >= window_start && at <= own_request->at) b.BriefingOf(*other);
+        }
+        b.EndBoundedReads(deadline);
+      }
       if (earliest && earliest->at < deadline) continue;
       if (open) {
         b.AddObligation(
