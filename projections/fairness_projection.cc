@@ -233,6 +233,8 @@ bool FairnessProjection::ForEachDirtyFindingsRecord(
   header->set_next_id(findings_->entry_count());
   header->set_recorded_nanos(findings_->recorded_nanos());
   header->set_figures_known_from(findings_->figures().known_from());
+  header->clear_links_ahead();
+  for (std::string& id : findings_->links_ahead()) header->add_links_ahead(std::move(id));
   findings_->ForEachDirty(entry, subject, figure_changes);
   return true;
 }

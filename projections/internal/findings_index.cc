@@ -142,23 +142,23 @@ FindingsIndex::FindingsIndex(const FairnessProjection& projection, FairnessSetti
       complete_from_(seeded ? 0 : UINT64_MAX),
       seeding_(!seeded) {}
 
-bool FindingsIndex::LinkedBefore(const Case& briefing, const v1::Payload& opening) {
-  const std::string* matter = MatterOf(opening);
-  if (matter == nullptr || matter->empty()) return false;
-  auto on = builder_.indexes().by_matter.find(*matter);
-  if (on == builder_.indexes().by_matter.end()) return false;
-  for (const Case* m : on->second) {
-    if (m->kind != CaseKind::kMeeting) continue;
-    bool linked = false;
-    for (const state::FactRecord& f : builder_.Body(*m).facts()) {
-      ForEachVersion(f, [&](const v1::Payload& p) {
-        linked = linked || (p.has_officer_attended_group_meeting() &&
-                            p.officer_attended_group_meeting().briefing_id() == briefing.id);
-      });
-      if (linked) return true;
-    }
+void FindingsIndex::NoteLinksAhead(const Case& meeting) {
+  const auto& by_id = builder_.indexes().briefing_by_id;
+  for (const state::FactRecord& f : builder_.Body(meeting).facts()) {
+    ForEachVersion(f, [&](const v1::Payload& p) {
+      if (!p.has_officer_attended_group_meeting()) return;
+      const std::string& id = p.officer_attended_group_meeting().briefing_id();
+      if (!id.empty() && !by_id.contains(id) && links_ahead_.insert(id).second) {
+        links_ahead_unsaved_ = true;
+      }
+    });
   }
-  return false;
+}
+
+std::vector<std::string> FindingsIndex::links_ahead() const {
+  std::vector<std::string> out(links_ahead_.begin(), links_ahead_.end());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
@@ -190,6 +190,10 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   std::vector<std::string> matters;
   // (GroupOnMatterKey, AttendanceLinkKey, AnswerOnMatterKey)
   std::vector<std::string> group_on_matters;
+  // A new briefing an attendance already links (links_ahead_): an answer.
+  const bool linked_ahead =
+      new_case && c.kind == CaseKind::kBriefing && links_ahead_.erase(c.id) > 0;
+  if (linked_ahead) links_ahead_unsaved_ = true;
   ForEachVersion(fact, [&](const v1::Payload& p) {
     registry = registry || ChangesRegistry(p);
     council = council || ChangesCouncil(p);
@@ -203,16 +207,24 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
             AttendanceLinkKey(*m, GroupOf(p), p.officer_attended_group_meeting().briefing_id()));
         group_on_matters.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
       }
-      if (p.has_briefing_offered()) group_on_matters.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
+      if (p.has_briefing_offered() || (linked_ahead && p.has_briefing_requested())) {
+        group_on_matters.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
+      }
     }
     // The briefing an attendance links is decided again, whatever it names
     // (ReportBuilder::AttendancesLinking: its own decision files no name
-    // for it, so that every briefing on a matter does not hold one more).
+    // for it, so that every briefing on a matter does not hold one more);
+    // one with no case yet is noted (links_ahead_).
     if (p.has_officer_attended_group_meeting() &&
         !p.officer_attended_group_meeting().briefing_id().empty()) {
+      const std::string& id = p.officer_attended_group_meeting().briefing_id();
       const auto& by_id = builder_.indexes().briefing_by_id;
-      auto linked = by_id.find(p.officer_attended_group_meeting().briefing_id());
-      if (linked != by_id.end()) decide.push_back(linked->second);
+      auto linked = by_id.find(id);
+      if (linked != by_id.end()) {
+        decide.push_back(linked->second);
+      } else if (links_ahead_.insert(id).second) {
+        links_ahead_unsaved_ = true;
+      }
     }
   });
   auto add_readers = [&](const auto& readers, const std::string& key) {
@@ -231,9 +243,9 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // the fact's earliest instant in any version. A correction, or a second
   // opening fact (which may change whose briefing it is, or its matter),
   // can change what the case held before any of its instants: every
-  // reader then. So can a new briefing that an attendance already on its
-  // matter links (recorded first, without domain validation): given at that
-  // meeting, whenever it was.
+  // reader then. So can a new briefing that an attendance recorded before it
+  // links (possible only without domain validation: links_ahead_), given
+  // at that meeting whenever its request is dated.
   // (Worked out only for a fact that has such readers: most have none.)
   std::optional<int64_t> instant;
   auto instant_of_fact = [&] {
@@ -246,25 +258,12 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     });
     return fact.corrections_size() > 0 ? INT64_MIN : earliest;
   };
-  // (Looked for only when a reader would otherwise not be decided.)
-  std::optional<bool> linked_before;
-  auto linked = [&] {
-    if (!linked_before) {
-      linked_before = false;
-      ForEachVersion(fact, [&](const v1::Payload& p) {
-        if (new_case && p.has_briefing_requested() && !*linked_before) {
-          linked_before = LinkedBefore(c, p);
-        }
-      });
-    }
-    return *linked_before;
-  };
   auto add_bounded_readers = [&](const auto& readers, const std::string& key) {
     auto it = readers.find(key);
     if (it == readers.end()) return;
-    if (!instant) instant = instant_of_fact();
+    if (!instant) instant = linked_ahead ? INT64_MIN : instant_of_fact();
     for (const auto& [reader, until] : it->second) {
-      if (until >= *instant || linked()) decide.push_back(reader);
+      if (until >= *instant) decide.push_back(reader);
     }
   };
   if (!registry_case) add_bounded_readers(bounded_case_readers_, c.stream_id());
@@ -278,11 +277,15 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // group's earliest answer: that answer stayed the earliest). So it is
   // taken as a fact on the matters and groups the case's openings name;
   // a delivery, as an answer to the group too.
-  if (c.kind == CaseKind::kBriefing && matters.empty() && !new_case &&
+  // (A fact one of whose versions names a matter and another is a
+  // delivery, or any correction, goes this way too: possible only without
+  // domain validation; review.)
+  bool delivery = false;
+  ForEachVersion(fact,
+                 [&](const v1::Payload& p) { delivery = delivery || p.has_briefing_delivered(); });
+  if (c.kind == CaseKind::kBriefing && !new_case &&
+      (matters.empty() || delivery || fact.corrections_size() > 0) &&
       !(bounded_matter_readers_.empty() && matter_readers_.empty())) {
-    bool delivery = false;
-    ForEachVersion(
-        fact, [&](const v1::Payload& p) { delivery = delivery || p.has_briefing_delivered(); });
     std::vector<std::string> opened_on;
     std::vector<std::string> answered_on;
     for (const state::FactRecord& f : builder_.Body(c).facts()) {
@@ -345,6 +348,10 @@ bool FindingsIndex::Seed(const FairnessProjection::Indexes& indexes, uint64_t po
       if (max_cases-- == 0) return false;
       // A subject an event has decided since needs no seeding (and must
       // not lose the positions its findings appeared at).
+      if (list[seed_next_]->kind == CaseKind::kMeeting) {
+        NoteLinksAhead(*list[seed_next_]);
+        builder_.ReleaseBodies();
+      }
       if (!subjects_.contains(list[seed_next_]) && !let_go_.contains(list[seed_next_])) {
         Decide(*list[seed_next_], position, INT64_MIN);
         // Failed (Fail() ended the seeding): it answers no report.

@@ -173,6 +173,8 @@ class FindingsIndex {
   absl::Status RestoreProvisional(const state::FindingEntryRecord& record, const FindCase& find);
   absl::Status Restored(const state::FindingsIndexHeader& header);
   int64_t recorded_nanos() const { return recorded_nanos_; }
+  // Briefing ids linked ahead of their case, sorted (links_ahead_).
+  std::vector<std::string> links_ahead() const;
 
  private:
   // An entry not yet checkpointed (or changed since), held in full.
@@ -227,9 +229,9 @@ class FindingsIndex {
   // `recorded_nanos`: when the event at `position` was recorded (INT64_MIN
   // when seeding).
   void Decide(const Case& subject, uint64_t position, int64_t recorded_nanos);
-  // Whether an officer's attendance on the matter of `opening` (briefing
-  // `briefing`'s request) already links it (in any version).
-  bool LinkedBefore(const Case& briefing, const v1::Payload& opening);
+  // Notes the briefing ids the attendances of `meeting` link that have no
+  // case (links_ahead_).
+  void NoteLinksAhead(const Case& meeting);
   void Withdraw(const Alive& alive, uint64_t position, int64_t recorded_nanos);
   void Forget(const Case* subject, const Subject& s);
   // Held, read back from the store, or new (nothing stored); nullptr once
@@ -311,6 +313,14 @@ class FindingsIndex {
   AccessFigures access_;
   absl::flat_hash_set<const Case*> dirty_subjects_;
   uint32_t restored_ids_ = 0;
+  // The ids of briefings an officer's attendance links that had no case
+  // when it was folded (possible only without domain validation): a request
+  // for one, when it comes, was given at that meeting, whenever it is
+  // dated, so it decides again every reader of its matter up to any moment.
+  // Kept in the header (normally none), noted while seeding from the
+  // meetings.
+  absl::flat_hash_set<std::string> links_ahead_;
+  bool links_ahead_unsaved_ = false;
   uint64_t decisions_ = 0;
 };
 

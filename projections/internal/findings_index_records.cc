@@ -155,6 +155,7 @@ void FindingsIndex::ClearDirty() {
   // anything once failed.
   if (seeding_ || failed_) return;
   seeded_unsaved_ = false;
+  links_ahead_unsaved_ = false;
   dirty_subjects_.clear();
   if (stored_ == nullptr) return;
   figures_.Saved();
@@ -264,7 +265,7 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
 bool FindingsIndex::unsaved() const {
   if (seeding_ || failed_) return false;
   // The header that makes the subjects written while seeding count.
-  if (seeded_unsaved_ || !dirty_subjects_.empty()) return true;
+  if (seeded_unsaved_ || links_ahead_unsaved_ || !dirty_subjects_.empty()) return true;
   for (const auto& [id, e] : pending_) {
     if (!(e.provisional_written && Provisional(e))) return true;
   }
@@ -279,6 +280,7 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   }
   next_id_ = header.next_id();
   recorded_nanos_ = header.recorded_nanos();
+  links_ahead_.insert(header.links_ahead().begin(), header.links_ahead().end());
   subjects_stored_ = stored_ != nullptr;
   last_position_ = header.position();
   // Decisions from here on read the council as the checkpoint left it.

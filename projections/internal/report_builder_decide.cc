@@ -53,8 +53,6 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
     attendances_.clear();
     briefings_by_group_.clear();
     withdrawn_offers_.clear();
-    briefings_by_group_.clear();
-    withdrawn_offers_.clear();
     query_outcomes_.clear();
     uncovered_deadlines_.clear();
     evidence_.clear();
@@ -88,6 +86,8 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
   // cases' facts may leave memory.
   briefing_views_.clear();
   attendances_.clear();
+  briefings_by_group_.clear();
+  withdrawn_offers_.clear();
   query_outcomes_.clear();
   uncovered_deadlines_.clear();
   evidence_.clear();

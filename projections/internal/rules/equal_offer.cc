@@ -59,6 +59,16 @@ std::optional<Seen> LatestBefore(const ReportBuilder& b, const Case& c, v1::Payl
   return out;
 }
 
+// The earliest fact of `kind` in briefing `c`, by when it happened (a
+// decline or withdrawal recorded later may be dated earlier; review).
+std::optional<Seen> Earliest(const ReportBuilder& b, const Case& c, v1::Payload::KindCase kind) {
+  std::optional<Seen> out;
+  for (const Seen& x : b.Facts(c, kind)) {
+    if (!out || std::tie(x.at, x.position) < std::tie(out->at, out->position)) out = x;
+  }
+  return out;
+}
+
 void Check(ReportBuilder& b) {
   const FairnessSettings& s = b.settings();
   for (const Case* c : b.Cases(CaseKind::kBriefing)) {
@@ -141,9 +151,9 @@ void Check(ReportBuilder& b) {
           // A request the group withdrew before the deadline asks for
           // nothing more (BriefingRequestWithdrawn): it is not unmet, and
           // not cited. (Withdrawn after a decline, the decline stands.)
-          const std::optional<Seen> decline = b.First(*other, v1::Payload::kBriefingDeclined);
+          const std::optional<Seen> decline = Earliest(b, *other, v1::Payload::kBriefingDeclined);
           const std::optional<Seen> withdrawn =
-              b.First(*other, v1::Payload::kBriefingRequestWithdrawn);
+              Earliest(b, *other, v1::Payload::kBriefingRequestWithdrawn);
           if (withdrawn && withdrawn->at < deadline && !(decline && decline->at <= withdrawn->at)) {
             withdrawn_requests.emplace_back(other, o.request->at);
             continue;

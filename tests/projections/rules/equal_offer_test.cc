@@ -372,6 +372,35 @@ TEST_F(EqualOfferTest, AGroupThatWithdrewItsOwnRequestIsStillOwedTheOffer) {
   EXPECT_THAT(Evidence(f[0]), ::testing::Not(::testing::Contains(withdrawal)));
 }
 
+// Which came first is when they happened, not the order they were recorded
+// in: a decline dated before the withdrawal stands though recorded after a
+// later one; a withdrawal dated before the deadline counts though recorded
+// after one dated after it (review: the first recorded was taken).
+TEST_F(EqualOfferTest, TheEarliestDeclineAndWithdrawalByTheirDatesAreTheOnesThatCount) {
+  s_.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  s_.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s_.Add(At(2026, 4, 7), Withdrawal("B-2", "con-1"));
+  s_.Decline(At(2026, 4, 20), "B-2", "ceo");
+  s_.Decline(At(2026, 4, 6), "B-2", "ceo");
+  std::vector<v1::Finding> f = s_.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(),
+              HasSubstr("Its own request of 2 Apr 2026 for a briefing on the matter was declined "
+                        "on 6 Apr 2026"));
+
+  CouncilScenario s;
+  s.Request(At(2026, 3, 23), "B-1", "labour", "local-plan");
+  s.Approve(At(2026, 3, 24), "B-1");
+  s.Deliver(At(2026, 4, 1, 12), "B-1");
+  s.Offer(At(2026, 4, 2), "O-grn", "green", "local-plan", "B-1");
+  s.Request(At(2026, 4, 2), "B-2", "conservative", "local-plan");
+  s.Add(At(2026, 4, 20), Withdrawal("B-2", "con-1"));  // after the deadline
+  s.Add(At(2026, 4, 7), Withdrawal("B-2", "con-1"));
+  f = s.Findings("equal-offer", At(2026, 5, 1));
+  ASSERT_THAT(f, SizeIs(1));
+  EXPECT_THAT(f[0].explanation(), ::testing::Not(HasSubstr("request")));
+}
+
 // The near miss: offered the briefing in time, the group withdraws its own
 // request for one. Nothing is owed and nothing is a finding: the offer met
 // equal-offer, and a withdrawal is not a decline, so the officer who briefed
