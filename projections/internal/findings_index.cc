@@ -188,7 +188,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   bool council = false;
   bool names = false;
   std::vector<std::string> matters;
-  // (GroupOnMatterKey, AttendanceLinkKey, AnswerOnMatterKey)
+  // (GroupOnMatterKey, OfficerOnMatterKey, AttendanceLinkKey, AnswerOnMatterKey)
   std::vector<std::string> group_on_matters;
   // A new briefing an attendance already links (links_ahead_): an answer.
   const bool linked_ahead =
@@ -201,6 +201,10 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) {
       matters.push_back(*m);
       group_on_matters.push_back(GroupOnMatterKey(*m, GroupOf(p)));
+      if (p.has_officer_attended_group_meeting()) {
+        group_on_matters.push_back(
+            OfficerOnMatterKey(*m, p.officer_attended_group_meeting().officer_id()));
+      }
       if (p.has_officer_attended_group_meeting() &&
           !p.officer_attended_group_meeting().briefing_id().empty()) {
         group_on_matters.push_back(
@@ -281,8 +285,12 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // delivery, or any correction, goes this way too: possible only without
   // domain validation; review.)
   bool delivery = false;
-  ForEachVersion(fact,
-                 [&](const v1::Payload& p) { delivery = delivery || p.has_briefing_delivered(); });
+  std::vector<std::string> delivered_by;  // the officers any version names
+  ForEachVersion(fact, [&](const v1::Payload& p) {
+    if (!p.has_briefing_delivered()) return;
+    delivery = true;
+    for (const std::string& o : p.briefing_delivered().officer_ids()) delivered_by.push_back(o);
+  });
   if (c.kind == CaseKind::kBriefing && !new_case &&
       (matters.empty() || delivery || fact.corrections_size() > 0) &&
       !(bounded_matter_readers_.empty() && matter_readers_.empty())) {
@@ -291,9 +299,10 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     for (const state::FactRecord& f : builder_.Body(c).facts()) {
       ForEachVersion(f, [&](const v1::Payload& p) {
         if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) {
-          // (Only a delivery is read on the bare matter: same-matter-decline
-          // reads the matter's deliveries; its other readers, the openings.)
-          if (delivery) opened_on.push_back(*m);
+          // (A delivery is also advice on the matter by its officers:
+          // same-matter-decline reads those; the bare matter's readers
+          // read its openings only.)
+          for (const std::string& o : delivered_by) opened_on.push_back(OfficerOnMatterKey(*m, o));
           opened_on.push_back(GroupOnMatterKey(*m, GroupOf(p)));
           if (delivery && p.has_briefing_requested()) {
             answered_on.push_back(AnswerOnMatterKey(*m, GroupOf(p)));

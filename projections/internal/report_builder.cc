@@ -484,6 +484,33 @@ const ReportBuilder::SeenByGroup& ReportBuilder::WithdrawnOffersOnMatter(
   });
 }
 
+const ReportBuilder::AdviceByOfficer& ReportBuilder::AdviceOnMatter(
+    const std::string& matter) const {
+  const std::vector<const Case*>* on_matter = OnMatter(matter);
+  auto [it, fresh] = advice_.try_emplace(matter);
+  if (fresh && on_matter != nullptr) {
+    unrecorded_ = true;  // read as the matter (see the header)
+    for (const Case* c : *on_matter) {
+      if (c->kind == CaseKind::kBriefing) {
+        const BriefingView& v = BriefingOf(*c);
+        if (!v.request || v.matter() != matter) continue;
+        for (const Seen& d : Facts(*c, v1::Payload::kBriefingDelivered)) {
+          for (const std::string& officer : d.payload->briefing_delivered().officer_ids()) {
+            it->second[officer].push_back({d, c, &v.group()});
+          }
+        }
+      } else if (c->kind == CaseKind::kMeeting) {
+        for (const Seen& m : Facts(*c, v1::Payload::kOfficerAttendedGroupMeeting)) {
+          const auto& a = m.payload->officer_attended_group_meeting();
+          if (a.matter_id() == matter) it->second[a.officer_id()].push_back({m, c, &a.group_id()});
+        }
+      }
+    }
+    unrecorded_ = false;
+  }
+  return it->second;
+}
+
 std::vector<Seen> ReportBuilder::AttendancesLinking(const std::string& matter,
                                                     const std::string& group,
                                                     const std::string& briefing_id) const {

@@ -101,6 +101,12 @@ struct Decided {
 inline std::string GroupOnMatterKey(absl::string_view matter, absl::string_view group) {
   return absl::StrCat(matter, "\x1f", group);
 }
+// And the name under which it holds a matter read only for the advice
+// `officer` gave there: its briefings given by the officer, the officer's
+// attendances naming it.
+inline std::string OfficerOnMatterKey(absl::string_view matter, absl::string_view officer) {
+  return absl::StrCat(matter, "\x1d", officer);
+}
 // And the name under which it holds a matter read only for the answers to
 // `group` there: an offer to it, one of its requests delivered, an
 // attendance at its meeting linking a briefing.
@@ -320,12 +326,12 @@ class ReportBuilder {
   // the group, an attendance at its meeting), or a later fact of one of its
   // briefings, dated no later than the section's instant decides it again.
   void ReadGroupOnMatterUpTo(const std::string& matter, const std::string& group) const {
-    if (reads_ == nullptr) return;
-    if (bounded_reads_) {
-      section_matters_.push_back(GroupOnMatterKey(matter, group));
-    } else {
-      reads_->matters.insert(GroupOnMatterKey(matter, group));
-    }
+    ReadMatterName(GroupOnMatterKey(matter, group));
+  }
+  // So too the briefings on `matter` given by `officer`, and the officer's
+  // attendances naming it (OfficerOnMatterKey()).
+  void ReadOfficerOnMatterUpTo(const std::string& matter, const std::string& officer) const {
+    ReadMatterName(OfficerOnMatterKey(matter, officer));
   }
 
   // ---- The council at a moment ---------------------------------------------
@@ -397,6 +403,20 @@ class ReportBuilder {
   // the matter. Worked out once per report or decision.
   using SeenByGroup = absl::flat_hash_map<std::string, std::vector<Seen>>;
   const SeenByGroup& WithdrawnOffersOnMatter(const std::string& matter) const;
+  // The advice given on `matter` by each officer: the deliveries of its
+  // briefings (requests and offers naming it) that name the officer, and
+  // the officer's attendances at group meetings naming it, each with its
+  // case and the group advised; read as the matter only (whose briefing
+  // each is changes only as BriefingsOnMatterByGroup() says): the caller
+  // reads the officer's own with ReadOfficerOnMatterUpTo(). Worked out once
+  // per report or decision.
+  struct Advice {
+    Seen seen;
+    const Case* c = nullptr;
+    const std::string* group = nullptr;
+  };
+  using AdviceByOfficer = absl::flat_hash_map<std::string, std::vector<Advice>>;
+  const AdviceByOfficer& AdviceOnMatter(const std::string& matter) const;
   const QueryOutcome& QueryOf(const Case& c) const;
   // The officers' attendances at `group`'s meetings that name `matter` and
   // link `briefing_id` (in OnMatter's order of cases, then of facts). The
@@ -546,6 +566,16 @@ class ReportBuilder {
   mutable absl::node_hash_map<std::string, MatterAttendances> attendances_;
   mutable absl::node_hash_map<std::string, ByGroup> briefings_by_group_;
   mutable absl::node_hash_map<std::string, SeenByGroup> withdrawn_offers_;
+  mutable absl::node_hash_map<std::string, AdviceByOfficer> advice_;
+  // Files `name` (a matter's, or a part of one) as read in the current mode.
+  void ReadMatterName(std::string name) const {
+    if (reads_ == nullptr) return;
+    if (bounded_reads_) {
+      section_matters_.push_back(std::move(name));
+    } else {
+      reads_->matters.insert(std::move(name));
+    }
+  }
   // What `visit(const Case& briefing, Value&)` gathers from the briefings
   // on `matter`, read as the matter only, kept in `cache` for the decision.
   template <typename Value, typename Visit>

@@ -53,6 +53,7 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
     attendances_.clear();
     briefings_by_group_.clear();
     withdrawn_offers_.clear();
+    advice_.clear();
     query_outcomes_.clear();
     uncovered_deadlines_.clear();
     evidence_.clear();
@@ -88,6 +89,7 @@ std::vector<Decided> ReportBuilder::Decide(const Case& subject, uint64_t positio
   attendances_.clear();
   briefings_by_group_.clear();
   withdrawn_offers_.clear();
+  advice_.clear();
   query_outcomes_.clear();
   uncovered_deadlines_.clear();
   evidence_.clear();

@@ -137,10 +137,10 @@ TEST(FindingsIndexBusyTest, AGroupNeverAnsweredIsDecidedAgainByAnyAnswerAndByReq
   EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 2 Mar 2026 for a briefing on the "
                                            "matter was declined on 5 Mar 2026"));
 
-  // Its own, the ten, and the three declined requests (same-matter-decline
-  // reads the matter up to the earliest advice, on 2 March).
+  // Its own and the ten (not the declined requests: a request is no
+  // officer's advice).
   s.Request(testing::At(2026, 3, 2, 8), "G-0", "green", "plan");
-  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 14u);
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 11u);
   EXPECT_THAT(said(), ::testing::AllOf(::testing::HasSubstr("Its own request of 2 Mar 2026 for a "
                                                             "briefing on the matter had not been "
                                                             "met"),
@@ -281,6 +281,58 @@ TEST(FindingsIndexBusyTest, AnAttendanceAheadOfItsBriefingOutlivesARestartAndASe
   }
   seeded.Apply(log.back());
   expect_no_equal_offer(seeded, "indexed after its fold");
+}
+
+// A decline on a matter reads the declining officer's advice there up to
+// the earliest it found: another officer's briefing decides none of the
+// declines again, the same officer's dated earlier decides each (its words
+// change), and one dated later none. (Every fact on the matter decided
+// every decline again; outside probe: 300 declined requests, 22 s.)
+TEST(FindingsIndexBusyTest, ADeclineIsDecidedAgainOnlyByTheDecliningOfficersEarlierAdvice) {
+  testing::CouncilScenario s;
+  s.Briefing(testing::At(2026, 3, 3, 10), testing::At(2026, 3, 3, 14), "B-1", "labour", "plan");
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = absl::StrCat("G-", i);
+    s.Request(testing::At(2026, 3, 4, 9 + i), id, "green", "plan");
+    s.Decline(testing::At(2026, 3, 5, 9 + i), id, "hos", v1::OFFICER_UNAVAILABLE);
+  }
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  auto said = [&] {
+    const v1::FairnessReport report =
+        folded->Served(ReportQuery{kFrom, kTo, s.events().size(), kTo});
+    std::string out;
+    for (const v1::Finding& f : report.findings()) {
+      if (f.rule_id() == "same-matter-decline") absl::StrAppend(&out, f.explanation(), "\n");
+    }
+    return out;
+  };
+  EXPECT_THAT(said(), ::testing::HasSubstr("on the same matter on 3 Mar 2026"));
+  // Another officer, earlier: no decline decided again.
+  s.Request(testing::At(2026, 3, 1, 9), "B-2", "labour", "plan");
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
+  s.Approve(testing::At(2026, 3, 1, 10), "B-2", "ceo", {"dir"});
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
+  s.Deliver(testing::At(2026, 3, 2, 10), "B-2", {"dir"});
+  const uint64_t by_another = DecisionsOf(*folded, s.events().back());
+  // The same officer, later than the earliest: none either.
+  s.Request(testing::At(2026, 3, 6, 9), "B-3", "labour", "plan");
+  DecisionsOf(*folded, s.events().back());
+  s.Approve(testing::At(2026, 3, 6, 10), "B-3");
+  DecisionsOf(*folded, s.events().back());
+  s.Deliver(testing::At(2026, 3, 6, 14), "B-3");
+  const uint64_t later = DecisionsOf(*folded, s.events().back());
+  // The same officer, earlier: every decline.
+  s.Request(testing::At(2026, 2, 27, 9), "B-4", "labour", "plan");
+  DecisionsOf(*folded, s.events().back());
+  s.Approve(testing::At(2026, 2, 27, 10), "B-4");
+  DecisionsOf(*folded, s.events().back());
+  s.Deliver(testing::At(2026, 2, 27, 14), "B-4");
+  const uint64_t earlier = DecisionsOf(*folded, s.events().back());
+  EXPECT_EQ(earlier, later + 5) << by_another;
+  EXPECT_EQ(by_another, later);
+  EXPECT_THAT(said(), ::testing::HasSubstr("on the same matter on 27 Feb 2026"));
+  ExpectServedAsDerived(*folded, s.events());
 }
 
 // Bursts on one matter in a council of six groups (offers, declines,

@@ -83,29 +83,23 @@ void Check(ReportBuilder& b) {
           accepted_group = group;
         }
       };
-      // Once the earliest is found, no fact on the matter dated after it can
-      // change the finding, nor, without one, any dated after the window:
-      // the matter is read so (a new fact there dated later decides this
-      // again no more).
+      // The officer's advice on the matter, read as the matter (whose
+      // briefing each is), then the officer's own there: once the earliest
+      // is found, none dated after it can change the finding, nor, without
+      // one, any dated after the window (a new fact on the matter decides
+      // this again only if it is this officer's advice, dated so: a matter
+      // of hundreds of briefings decided every decline again at each event
+      // of any; outside probe).
       b.BeginBoundedReads();
-      const std::vector<const Case*>* matter = b.OnMatter(v.matter());
-      for (size_t i = 0; matter != nullptr && i < matter->size(); ++i) {
-        const Case* other = (*matter)[i];
-        if (other == c) continue;
-        if (other->kind == CaseKind::kBriefing) {
-          const BriefingView& o = b.BriefingOf(*other);
-          if (!o.request || o.matter() != v.matter()) continue;
-          for (const Seen& d : b.Facts(*other, v1::Payload::kBriefingDelivered)) {
-            const auto& ids = d.payload->briefing_delivered().officer_ids();
-            if (std::find(ids.begin(), ids.end(), officer) != ids.end()) consider(d, o.group());
-          }
-        } else if (other->kind == CaseKind::kMeeting) {
-          for (const Seen& m : b.Facts(*other, v1::Payload::kOfficerAttendedGroupMeeting)) {
-            const auto& a = m.payload->officer_attended_group_meeting();
-            if (a.officer_id() == officer && a.matter_id() == v.matter()) consider(m, a.group_id());
-          }
+      const ReportBuilder::AdviceByOfficer& advice = b.AdviceOnMatter(v.matter());
+      b.EndBoundedReads(absl::InfinitePast());
+      if (auto given = advice.find(officer); given != advice.end()) {
+        for (const ReportBuilder::Advice& a : given->second) {
+          if (a.c != c) consider(a.seen, *a.group);
         }
       }
+      b.BeginBoundedReads();
+      b.ReadOfficerOnMatterUpTo(v.matter(), officer);
       b.EndBoundedReads(accepted ? accepted->at : x.at + window);
       if (!accepted) continue;
       b.AddFinding(
