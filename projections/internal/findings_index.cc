@@ -304,6 +304,11 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
           // read its openings only.)
           for (const std::string& o : delivered_by) opened_on.push_back(OfficerOnMatterKey(*m, o));
           opened_on.push_back(GroupOnMatterKey(*m, GroupOf(p)));
+          // A correction may change which fact comes first, so whether the
+          // case opens with a request at all (possible only without domain
+          // validation; review): whose briefing each is, read on the bare
+          // matter.
+          if (fact.corrections_size() > 0) opened_on.push_back(*m);
           if (delivery && p.has_briefing_requested()) {
             answered_on.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
           }
@@ -312,7 +317,10 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     }
     SortUnique(&opened_on);
     SortUnique(&answered_on);
-    for (const std::string& key : opened_on) add_bounded_readers(bounded_matter_readers_, key);
+    for (const std::string& key : opened_on) {
+      add_readers(matter_readers_, key);
+      add_bounded_readers(bounded_matter_readers_, key);
+    }
     for (const std::string& key : answered_on) add_readers(matter_readers_, key);
   }
   if (registry) builder_.UpdateRegistry(c, position);

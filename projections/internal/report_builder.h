@@ -390,9 +390,11 @@ class ReportBuilder {
   const BriefingView& BriefingOf(const Case& c) const;
   // The briefings on `matter` (requests and offers naming it) by the group
   // they are for, read as the matter only (OnMatter()): whose briefing each
-  // is, and on what, changes only by an opening fact or a correction of
-  // one, which names the matter (the findings index decides a bounded
-  // reader of the matter again for those, whatever its moment). Worked out
+  // is, and on what, changes only by an opening fact, which names the
+  // matter, or by a correction (which may also change which fact comes
+  // first), which the findings index takes as one on the matter of the
+  // case's openings: it decides a bounded reader of the matter again for
+  // those, whatever its moment. Worked out
   // once per report or decision (each decision on a matter of hundreds of
   // briefings filed every one of them as read).
   using ByGroup = absl::flat_hash_map<std::string, std::vector<const Case*>>;

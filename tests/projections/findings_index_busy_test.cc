@@ -335,6 +335,30 @@ TEST(FindingsIndexBusyTest, ADeclineIsDecidedAgainOnlyByTheDecliningOfficersEarl
   ExpectServedAsDerived(*folded, s.events());
 }
 
+// Without domain validation a briefing's first fact may be its delivery, so
+// the case does not open with its request, and its deliveries advise no
+// one; withdrawing that first fact by a correction makes the request first
+// and every delivery advice: a decline by one of their officers is decided
+// again. (Review: only the corrected delivery's officer was read.)
+TEST(FindingsIndexBusyTest, ACorrectionThatChangesWhichFactComesFirstIsReadOnTheMatter) {
+  testing::CouncilScenario s;
+  s.Request(testing::At(2026, 3, 4), "G-1", "green", "plan");
+  s.Decline(testing::At(2026, 3, 5), "G-1", "hos", v1::OFFICER_UNAVAILABLE);
+  const uint64_t first = s.Deliver(testing::At(2026, 3, 3, 14), "B-2", {"dir"});
+  s.Request(testing::At(2026, 3, 3, 10), "B-2", "labour", "plan");
+  s.Deliver(testing::At(2026, 3, 3, 15), "B-2", {"hos"});
+  s.Correct(testing::At(2026, 3, 6), first, std::nullopt);
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  ExpectServedAsDerived(*folded, s.events());
+  const v1::FairnessReport report = folded->Served(ReportQuery{kFrom, kTo, s.events().size(), kTo});
+  std::string said;
+  for (const v1::Finding& f : report.findings()) {
+    if (f.rule_id() == "same-matter-decline") absl::StrAppend(&said, f.explanation());
+  }
+  EXPECT_THAT(said, ::testing::HasSubstr("advised Labour Group on the same matter on 3 Mar 2026"));
+}
+
 // Bursts on one matter in a council of six groups (offers, declines,
 // briefings given at the group's meeting or still waiting, a group that only
 // asks and is declined, one never answered), facts recorded out of time
