@@ -142,14 +142,19 @@ FindingsIndex::FindingsIndex(const FairnessProjection& projection, FairnessSetti
       complete_from_(seeded ? 0 : UINT64_MAX),
       seeding_(!seeded) {}
 
-void FindingsIndex::NoteLinksAhead(const Case& meeting) {
+const Case* FindingsIndex::LinkedBriefing(const std::string& id) {
+  if (id.empty()) return nullptr;
   const auto& by_id = builder_.indexes().briefing_by_id;
+  if (auto linked = by_id.find(id); linked != by_id.end()) return linked->second;
+  if (links_ahead_.insert(id).second) links_ahead_unsaved_ = true;
+  return nullptr;
+}
+
+void FindingsIndex::NoteLinksAhead(const Case& meeting) {
   for (const state::FactRecord& f : builder_.Body(meeting).facts()) {
     ForEachVersion(f, [&](const v1::Payload& p) {
-      if (!p.has_officer_attended_group_meeting()) return;
-      const std::string& id = p.officer_attended_group_meeting().briefing_id();
-      if (!id.empty() && !by_id.contains(id) && links_ahead_.insert(id).second) {
-        links_ahead_unsaved_ = true;
+      if (p.has_officer_attended_group_meeting()) {
+        LinkedBriefing(p.officer_attended_group_meeting().briefing_id());
       }
     });
   }
@@ -198,38 +203,29 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     registry = registry || ChangesRegistry(p);
     council = council || ChangesCouncil(p);
     names = names || Names(p);
-    if (const std::string* m = MatterOf(p); m != nullptr && !m->empty()) {
+    const std::string* m = MatterOf(p);
+    const bool on_matter = m != nullptr && !m->empty();
+    if (on_matter) {
       matters.push_back(*m);
       group_on_matters.push_back(GroupOnMatterKey(*m, GroupOf(p)));
-      if (p.has_officer_attended_group_meeting()) {
-        group_on_matters.push_back(
-            OfficerOnMatterKey(*m, p.officer_attended_group_meeting().officer_id()));
-      }
-      if (p.has_officer_attended_group_meeting() &&
-          !p.officer_attended_group_meeting().briefing_id().empty()) {
-        group_on_matters.push_back(
-            AttendanceLinkKey(*m, GroupOf(p), p.officer_attended_group_meeting().briefing_id()));
-        group_on_matters.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
-      }
       if (p.has_briefing_offered() || (linked_ahead && p.has_briefing_requested())) {
         group_on_matters.push_back(AnswerOnMatterKey(*m, GroupOf(p)));
+      }
+    }
+    if (!p.has_officer_attended_group_meeting()) return;
+    const auto& a = p.officer_attended_group_meeting();
+    if (on_matter) {
+      group_on_matters.push_back(OfficerOnMatterKey(*m, a.officer_id()));
+      if (!a.briefing_id().empty()) {
+        group_on_matters.push_back(AttendanceLinkKey(*m, a.group_id(), a.briefing_id()));
+        group_on_matters.push_back(AnswerOnMatterKey(*m, a.group_id()));
       }
     }
     // The briefing an attendance links is decided again, whatever it names
     // (ReportBuilder::AttendancesLinking: its own decision files no name
     // for it, so that every briefing on a matter does not hold one more);
     // one with no case yet is noted (links_ahead_).
-    if (p.has_officer_attended_group_meeting() &&
-        !p.officer_attended_group_meeting().briefing_id().empty()) {
-      const std::string& id = p.officer_attended_group_meeting().briefing_id();
-      const auto& by_id = builder_.indexes().briefing_by_id;
-      auto linked = by_id.find(id);
-      if (linked != by_id.end()) {
-        decide.push_back(linked->second);
-      } else if (links_ahead_.insert(id).second) {
-        links_ahead_unsaved_ = true;
-      }
-    }
+    if (const Case* linked = LinkedBriefing(a.briefing_id())) decide.push_back(linked);
   });
   auto add_readers = [&](const auto& readers, const std::string& key) {
     auto it = readers.find(key);

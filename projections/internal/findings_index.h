@@ -229,6 +229,9 @@ class FindingsIndex {
   // `recorded_nanos`: when the event at `position` was recorded (INT64_MIN
   // when seeding).
   void Decide(const Case& subject, uint64_t position, int64_t recorded_nanos);
+  // The case of the briefing an attendance links (`id`), or null: none
+  // named, or none yet (then noted in links_ahead_).
+  const Case* LinkedBriefing(const std::string& id);
   // Notes the briefing ids the attendances of `meeting` link that have no
   // case (links_ahead_).
   void NoteLinksAhead(const Case& meeting);
