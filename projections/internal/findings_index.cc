@@ -10,6 +10,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "projections/internal/day_nanos.h"
 #include "projections/internal/decisions_digest.h"  // generated (CMakeLists.txt)
@@ -121,6 +122,47 @@ int64_t EarliestTimestamp(const google::protobuf::Message& m) {
     }
   }
   return earliest;
+}
+
+// A correction folded at `position` that changes only when a fact happened:
+// the fact is visible before and after it, as the same payload (so whose
+// briefing it is, on what, and which fact comes first are as they were).
+// Then the earliest instant it names, before or after; otherwise none.
+// (A correction of a fact withdrawn before it is not taken so: the rules
+// cite withdrawn facts as they stood, read as the matter only.)
+std::optional<int64_t> TimeOnlyCorrection(const state::FactRecord& fact, uint64_t position) {
+  struct Stood {
+    const v1::Payload* payload;
+    int64_t at;
+    bool withdrawn = false;
+  };
+  // As ReportBuilder::Resolve() reads it with the corrections up to `last`.
+  auto stood = [&](uint64_t last) {
+    Stood s{&fact.payload(), fact.occurred_at_nanos()};
+    for (const state::CorrectionRecord& c : fact.corrections()) {
+      if (c.position() > last) break;
+      if (c.occurred_at_nanos() != 0) s.at = c.occurred_at_nanos();
+      if (c.has_replacement()) {
+        s.payload = &c.replacement();
+        s.withdrawn = false;
+      } else if (c.occurred_at_nanos() == 0) {
+        s.withdrawn = true;
+      }
+    }
+    return s;
+  };
+  if (fact.corrections().empty() || fact.corrections().rbegin()->position() != position ||
+      position == 0) {
+    return std::nullopt;
+  }
+  const Stood before = stood(position - 1);
+  const Stood after = stood(position);
+  if (before.withdrawn || after.withdrawn) return std::nullopt;
+  if (before.payload != after.payload &&
+      !google::protobuf::util::MessageDifferencer::Equals(*before.payload, *after.payload)) {
+    return std::nullopt;
+  }
+  return std::min({before.at, after.at, EarliestTimestamp(*after.payload)});
 }
 
 // Every version of a fact: as recorded, and each correction's replacement.
@@ -243,12 +285,16 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // the fact's earliest instant in any version. A correction, or a second
   // opening fact (which may change whose briefing it is, or its matter),
   // can change what the case held before any of its instants: every
-  // reader then. So can a new briefing that an attendance recorded before it
-  // links (possible only without domain validation: links_ahead_), given
-  // at that meeting whenever its request is dated.
-  // (Worked out only for a fact that has such readers: most have none.)
+  // reader then; unless it changes only when the fact happened (the
+  // earlier of the two instants: TimeOnlyCorrection). So can a new briefing that an attendance
+  // recorded before it links (possible only without domain validation: links_ahead_), given at that
+  // meeting whenever its request is dated. (Worked out only for a fact that has such readers: most
+  // have none.)
   std::optional<int64_t> instant;
   auto instant_of_fact = [&] {
+    if (fact.corrections_size() > 0) {
+      return TimeOnlyCorrection(fact, position).value_or(INT64_MIN);
+    }
     int64_t earliest = fact.occurred_at_nanos();
     ForEachVersion(fact, [&](const v1::Payload& p) {
       earliest = std::min(earliest, EarliestTimestamp(p));
@@ -256,7 +302,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
         earliest = INT64_MIN;
       }
     });
-    return fact.corrections_size() > 0 ? INT64_MIN : earliest;
+    return earliest;
   };
   auto add_bounded_readers = [&](const auto& readers, const std::string& key) {
     auto it = readers.find(key);

@@ -7,6 +7,7 @@
 #ifndef EVENHAND_TESTS_PROJECTIONS_BUSY_MATTER_H_
 #define EVENHAND_TESTS_PROJECTIONS_BUSY_MATTER_H_
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -134,7 +135,19 @@ inline void DisorderBusyMatter(testing::CouncilScenario& s, const BusyMatter& m,
     }
     s.Correct(late, position, moved);
   }
-  for (int i = 0; i < 2 && !m.offers.empty(); ++i) s.Correct(late, any(m.offers), std::nullopt);
+  // When alone corrected: requests moved either way, one with its payload
+  // repeated; an offer's time after it was withdrawn.
+  for (int i = 0; i < 3 && !m.requests.empty(); ++i) {
+    const uint64_t position = any(m.requests);
+    std::optional<v1::Payload> same;
+    if (i == 0) same = s.events()[position - 1].event().payload();
+    s.CorrectWhen(late, position, when(), same);
+  }
+  for (int i = 0; i < 2 && !m.offers.empty(); ++i) {
+    const uint64_t offer = any(m.offers);
+    s.Correct(late, offer, std::nullopt);
+    s.CorrectWhen(late, offer, when());
+  }
 }
 
 }  // namespace evenhand::projections

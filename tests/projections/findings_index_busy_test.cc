@@ -346,6 +346,46 @@ TEST(FindingsIndexBusyTest, ACorrectionThatChangesWhichFactComesFirstIsReadOnThe
               ::testing::HasSubstr("advised Labour Group on the same matter on 3 Mar 2026"));
 }
 
+// A correction that changes only when a request was made is a fact on its
+// matter at the earlier of its two moments: moved within what no decision
+// read, it decides its own case again only; moved before the group's
+// earliest request, that request is named, and moved back, no longer. A
+// correction of its group changes whose briefing it is: every briefing on
+// the matter is decided again. (Every correction decided every briefing on
+// the matter again: 300 requests each moved back 30 days took 84 s to fold
+// after their import, 0.2 s now; probe.)
+TEST(FindingsIndexBusyTest, ACorrectionOfWhenAloneIsReadFromTheEarlierOfItsTwoMoments) {
+  testing::CouncilScenario s;
+  LabourBriefingsOnPlan(s, 10);
+  s.Request(testing::At(2026, 3, 3), "G-1", "green", "plan");
+  const uint64_t later = s.Request(testing::At(2026, 5, 4), "G-2", "green", "plan");
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  auto said = [&] { return Said(*folded, s.events().size(), "equal-offer"); };
+  EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 3 Mar 2026"));
+
+  s.CorrectWhen(testing::At(2026, 5, 6), later, testing::At(2026, 5, 5));
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
+  // The same with its payload repeated: still only when it happened.
+  s.CorrectWhen(testing::At(2026, 5, 7), later, testing::At(2026, 5, 6),
+                s.events()[later - 1].event().payload());
+  EXPECT_EQ(DecisionsOf(*folded, s.events().back()), 1u);
+
+  s.CorrectWhen(testing::At(2026, 5, 8), later, testing::At(2026, 3, 2, 9));
+  EXPECT_GT(DecisionsOf(*folded, s.events().back()), 10u);
+  EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 2 Mar 2026"));
+  s.CorrectWhen(testing::At(2026, 5, 9), later, testing::At(2026, 5, 9));
+  EXPECT_GT(DecisionsOf(*folded, s.events().back()), 10u);
+  EXPECT_THAT(said(), ::testing::HasSubstr("Its own request of 3 Mar 2026"));
+
+  v1::Payload moved = s.events()[later - 1].event().payload();
+  moved.mutable_briefing_requested()->set_group_id("conservative");
+  moved.mutable_briefing_requested()->set_requested_by_member_id("");
+  s.CorrectWhen(testing::At(2026, 5, 10), later, testing::At(2026, 5, 10), moved);
+  EXPECT_GT(DecisionsOf(*folded, s.events().back()), 10u);
+  ExpectServedAsDerived(*folded, s.events());
+}
+
 // Bursts on one matter in a council of six groups (offers, declines,
 // briefings given at the group's meeting or still waiting, a group that only
 // asks and is declined, one never answered), facts recorded out of time
