@@ -182,7 +182,9 @@ FindingsIndex::FindingsIndex(const FairnessProjection& projection, FairnessSetti
       calendar_(std::move(calendar)),
       builder_(projection, settings_, calendar_, ReportBuilder::ForIndex{}),
       complete_from_(seeded ? 0 : UINT64_MAX),
-      seeding_(!seeded) {}
+      seeding_(!seeded) {
+  builder_.KeepMattersBetweenDecisions();
+}
 
 const Case* FindingsIndex::LinkedBriefing(const std::string& id) {
   if (id.empty()) return nullptr;
@@ -210,6 +212,15 @@ std::vector<std::string> FindingsIndex::links_ahead() const {
 
 void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
                            int64_t recorded_nanos, bool new_case) {
+  // Whose briefing each is on a matter changes only by a briefing's new
+  // case, an opening fact (a second one too) or a correction.
+  if (c.kind == CaseKind::kBriefing) {
+    bool opening = new_case || fact.corrections_size() > 0;
+    ForEachVersion(fact, [&](const v1::Payload& p) {
+      opening = opening || p.has_briefing_requested() || p.has_briefing_offered();
+    });
+    if (opening) builder_.MattersChanged(position);
+  }
   if (failed_) return;  // answers nothing until a restart decides it afresh
   recorded_nanos_ = std::max(recorded_nanos_, recorded_nanos);
   last_position_ = std::max(last_position_, position);

@@ -468,20 +468,65 @@ const Value& ReportBuilder::ByGroupOnMatter(const std::string& matter,
 
 const ReportBuilder::ByGroup& ReportBuilder::BriefingsOnMatterByGroup(
     const std::string& matter) const {
-  return ByGroupOnMatter(matter, briefings_by_group_, [&](const Case& c, ByGroup& out) {
+  auto gather = [&](const Case& c, ByGroup& out) {
     const BriefingView& v = BriefingOf(c);
     if (v.request && v.matter() == matter) out[v.group()].push_back(&c);
-  });
+  };
+  if (!keep_matters_) return ByGroupOnMatter(matter, briefings_by_group_, gather);
+  if (KeptByGroup* kept = Kept(matter)) {
+    OnMatter(matter);  // read as the matter, as ever
+    return kept->by_group;
+  }
+  const ByGroup& fresh = ByGroupOnMatter(matter, briefings_by_group_, gather);
+  // Kept only if nothing folded after this decision's position has changed
+  // it (a decision behind the fold, as a seeding's, keeps nothing).
+  const std::vector<const Case*>* on_matter =
+      indexes_.by_matter.contains(matter) ? &indexes_.by_matter.at(matter) : nullptr;
+  if (query_.as_of_position >= matters_changed_at_ && on_matter != nullptr &&
+      on_matter->size() > kKeptMatterCases) {
+    if (kept_by_group_.size() >= kKeptMatters) kept_by_group_.clear();
+    kept_by_group_[matter] = {fresh, query_.as_of_position, std::nullopt};
+  }
+  return fresh;
+}
+
+ReportBuilder::KeptByGroup* ReportBuilder::Kept(const std::string& matter) const {
+  auto kept = kept_by_group_.find(matter);
+  if (kept == kept_by_group_.end() || kept->second.built_at > query_.as_of_position) return nullptr;
+  return &kept->second;
 }
 
 const ReportBuilder::SeenByGroup& ReportBuilder::WithdrawnOffersOnMatter(
     const std::string& matter) const {
-  return ByGroupOnMatter(matter, withdrawn_offers_, [&](const Case& c, SeenByGroup& out) {
+  KeptByGroup* kept = keep_matters_ ? Kept(matter) : nullptr;
+  auto gather = [&](const Case& c, SeenByGroup& out) {
+    bool any = false;
     for (const Seen& w : Withdrawn(c, v1::Payload::kBriefingOffered)) {
       const auto& offer = w.payload->briefing_offered();
-      if (offer.matter_id() == matter) out[offer.group_id()].push_back(w);
+      if (offer.matter_id() == matter) {
+        out[offer.group_id()].push_back(w);
+        any = true;
+      }
     }
-  });
+    if (any && kept != nullptr) kept->offers_withdrawn->push_back(&c);
+  };
+  if (kept == nullptr || !kept->offers_withdrawn) {
+    // Learnt for what is kept only by going through every case now.
+    if (withdrawn_offers_.contains(matter)) kept = nullptr;
+    if (kept != nullptr) kept->offers_withdrawn.emplace();
+    return ByGroupOnMatter(matter, withdrawn_offers_, gather);
+  }
+  // Only the briefings found with one when it was kept.
+  OnMatter(matter);
+  auto [it, fresh] = withdrawn_offers_.try_emplace(matter);
+  if (fresh) {
+    const std::vector<const Case*> cases = *kept->offers_withdrawn;
+    kept = nullptr;  // (gather adds nothing to what is kept)
+    unrecorded_ = true;
+    for (const Case* c : cases) gather(*c, it->second);
+    unrecorded_ = false;
+  }
+  return it->second;
 }
 
 const ReportBuilder::AdviceByOfficer& ReportBuilder::AdviceOnMatter(

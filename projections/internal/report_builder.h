@@ -8,6 +8,7 @@
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_REPORT_BUILDER_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_REPORT_BUILDER_H_
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
@@ -399,10 +400,21 @@ class ReportBuilder {
   // briefings filed every one of them as read).
   using ByGroup = absl::flat_hash_map<std::string, std::vector<const Case*>>;
   const ByGroup& BriefingsOnMatterByGroup(const std::string& matter) const;
+  // Deciding for the index: BriefingsOnMatterByGroup() of a busy matter is
+  // kept between decisions (every decision on a matter of hundreds of
+  // briefings went through all of them, twice), until MattersChanged(), which
+  // the index calls as it folds whatever can change whose briefing each is
+  // (a briefing's new case, an opening fact, a correction), before deciding.
+  void KeepMattersBetweenDecisions() { keep_matters_ = true; }
+  void MattersChanged(uint64_t position) {
+    kept_by_group_.clear();
+    matters_changed_at_ = std::max(matters_changed_at_, position);
+  }
   // The offers on `matter` that a correction withdrew, by the group each
   // was for, as each read when withdrawn (in OnMatter()'s order of cases),
   // read as the matter only: only a correction withdraws one, and it names
-  // the matter. Worked out once per report or decision.
+  // the matter. Worked out once per report or decision (and which cases
+  // have one, kept with BriefingsOnMatterByGroup's).
   using SeenByGroup = absl::flat_hash_map<std::string, std::vector<Seen>>;
   const SeenByGroup& WithdrawnOffersOnMatter(const std::string& matter) const;
   // The advice given on `matter` by each officer: the deliveries of its
@@ -567,6 +579,23 @@ class ReportBuilder {
   };
   mutable absl::node_hash_map<std::string, MatterAttendances> attendances_;
   mutable absl::node_hash_map<std::string, ByGroup> briefings_by_group_;
+  // KeepMattersBetweenDecisions(): matter -> whose briefing each is there,
+  // worked out as of `built_at` (no change to it folded since). Only
+  // matters of more than kKeptMatterCases cases, at most kKeptMatters.
+  struct KeptByGroup {
+    ByGroup by_group;
+    uint64_t built_at = 0;
+    // The briefings there with an offer withdrawn (WithdrawnOffersOnMatter
+    // reads only these), once worked out.
+    std::optional<std::vector<const Case*>> offers_withdrawn;
+  };
+  // The kept entry of `matter` as of the decision's position, else null.
+  KeptByGroup* Kept(const std::string& matter) const;
+  static constexpr size_t kKeptMatterCases = 32;
+  static constexpr size_t kKeptMatters = 256;
+  bool keep_matters_ = false;
+  uint64_t matters_changed_at_ = 0;
+  mutable absl::node_hash_map<std::string, KeptByGroup> kept_by_group_;
   mutable absl::node_hash_map<std::string, SeenByGroup> withdrawn_offers_;
   mutable absl::node_hash_map<std::string, AdviceByOfficer> advice_;
   // Files `name` (a matter's, or a part of one) as read in the current mode.

@@ -346,6 +346,48 @@ TEST(FindingsIndexBusyTest, ACorrectionThatChangesWhichFactComesFirstIsReadOnThe
               ::testing::HasSubstr("advised Labour Group on the same matter on 3 Mar 2026"));
 }
 
+// On a busy matter, whose briefing each is is kept between decisions
+// (ReportBuilder::KeepMattersBetweenDecisions) until something changes it:
+// here a correction alone, withdrawing a delivery recorded as a briefing's
+// first fact, makes its request (for "residents", never answered) the
+// opening, and the briefing the residents' answer in time.
+TEST(FindingsIndexBusyTest, WhoseBriefingEachIsOnABusyMatterIsKeptUntilACorrectionChangesIt) {
+  testing::CouncilScenario s;
+  AddBusyMatterGroups(s);
+  AddBusyMatter(s, 40, 5);
+  const uint64_t first = s.Deliver(testing::At(2026, 3, 2, 14), "R-1", {"dir"});
+  s.Request(testing::At(2026, 3, 2, 10), "R-1", "residents", "busy", "residents-1");
+  s.Request(testing::At(2026, 3, 20), "R-2", "residents", "busy", "residents-1");
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  const std::string before = Said(*folded, s.events().size(), "equal-offer");
+  EXPECT_THAT(before, ::testing::HasSubstr("residents group"));
+  s.Correct(testing::At(2026, 5, 6), first, std::nullopt);
+  folded->projection.Apply(s.events().back());
+  EXPECT_NE(Said(*folded, s.events().size(), "equal-offer"), before);
+  ExpectServedAsDerived(*folded, s.events());
+}
+
+// So are the briefings there with an offer withdrawn: a Labour briefing
+// decided again by its own approval and delivery (which change no one's
+// briefing) still cites the offer to the residents that a correction
+// withdrew before it.
+TEST(FindingsIndexBusyTest, AnOfferWithdrawnOnABusyMatterIsCitedByLaterDecisions) {
+  testing::CouncilScenario s;
+  AddBusyMatterGroups(s);
+  AddBusyMatter(s, 40, 6);
+  const uint64_t offer = s.Offer(testing::At(2026, 3, 3), "O-R", "residents", "busy");
+  s.Correct(testing::At(2026, 3, 3, 12), offer, std::nullopt);
+  s.Request(testing::At(2026, 3, 4), "L-9", "labour", "busy");
+  s.Approve(testing::At(2026, 3, 4, 12), "L-9");
+  s.Deliver(testing::At(2026, 3, 5), "L-9");
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  EXPECT_THAT(Said(*folded, s.events().size(), "equal-offer"),
+              ::testing::HasSubstr("recorded on 3 Mar 2026 was withdrawn by a correction"));
+  ExpectServedAsDerived(*folded, s.events());
+}
+
 // A correction that changes only when a request was made is a fact on its
 // matter at the earlier of its two moments: moved within what no decision
 // read, it decides its own case again only; moved before the group's
