@@ -137,7 +137,8 @@ struct Reads {
   // Read between BeginBoundedReads() and EndBoundedReads(until), each name
   // with the latest `until` it was read under: what the decision took from
   // it depends on none of its facts after that instant (INT64_MIN: only on
-  // what a correction, or a second opening fact, can change). Each name its
+  // what a correction, or a second opening fact, can change; a correction
+  // of when alone counts at its earlier instant). Each name its
   // own instant: equal-offer reads a group's briefings on the matter up to
   // that group's earliest answer, not the latest of every group's.
   absl::flat_hash_map<std::string, int64_t> bounded_cases;
@@ -395,7 +396,8 @@ class ReportBuilder {
   // matter, or by a correction (which may also change which fact comes
   // first), which the findings index takes as one on the matter of the
   // case's openings: it decides a bounded reader of the matter again for
-  // those, whatever its moment. Worked out
+  // those, whatever its moment (but a correction of when alone, which
+  // changes none of that). Worked out
   // once per report or decision (each decision on a matter of hundreds of
   // briefings filed every one of them as read).
   using ByGroup = absl::flat_hash_map<std::string, std::vector<const Case*>>;
@@ -581,7 +583,9 @@ class ReportBuilder {
   mutable absl::node_hash_map<std::string, ByGroup> briefings_by_group_;
   // KeepMattersBetweenDecisions(): matter -> whose briefing each is there,
   // worked out as of `built_at` (no change to it folded since). Only
-  // matters of more than kKeptMatterCases cases, at most kKeptMatters.
+  // matters of more than kKeptMatterCases cases, at most kKeptMatters (no
+  // more is kept until MattersChanged(): what a decision was handed stays
+  // valid through it).
   struct KeptByGroup {
     ByGroup by_group;
     uint64_t built_at = 0;

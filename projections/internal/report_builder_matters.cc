@@ -70,8 +70,7 @@ const ReportBuilder::ByGroup& ReportBuilder::BriefingsOnMatterByGroup(
   const std::vector<const Case*>* on_matter =
       indexes_.by_matter.contains(matter) ? &indexes_.by_matter.at(matter) : nullptr;
   if (query_.as_of_position >= matters_changed_at_ && on_matter != nullptr &&
-      on_matter->size() > kKeptMatterCases) {
-    if (kept_by_group_.size() >= kKeptMatters) kept_by_group_.clear();
+      on_matter->size() > kKeptMatterCases && kept_by_group_.size() < kKeptMatters) {
     kept_by_group_[matter] = {fresh, query_.as_of_position, std::nullopt};
   }
   return fresh;

@@ -124,6 +124,15 @@ inline void DisorderBusyMatter(testing::CouncilScenario& s, const BusyMatter& m,
   for (int i = 0; i < 4 && !m.deliveries.empty(); ++i) {
     s.CorrectWhen(late, any(m.deliveries), when());
   }
+  // When alone corrected (before any is moved to another group or matter):
+  // requests moved either way, one with its payload repeated; below, an
+  // offer's time after it was withdrawn.
+  for (int i = 0; i < 3 && !m.requests.empty(); ++i) {
+    const uint64_t position = any(m.requests);
+    std::optional<v1::Payload> same;
+    if (i == 0) same = s.events()[position - 1].event().payload();
+    s.CorrectWhen(late, position, when(), same);
+  }
   for (int i = 0; i < 3 && !m.requests.empty(); ++i) {
     const uint64_t position = any(m.requests);
     v1::Payload moved = s.events()[position - 1].event().payload();
@@ -134,14 +143,6 @@ inline void DisorderBusyMatter(testing::CouncilScenario& s, const BusyMatter& m,
       moved.mutable_briefing_requested()->set_requested_by_member_id("");
     }
     s.Correct(late, position, moved);
-  }
-  // When alone corrected: requests moved either way, one with its payload
-  // repeated; an offer's time after it was withdrawn.
-  for (int i = 0; i < 3 && !m.requests.empty(); ++i) {
-    const uint64_t position = any(m.requests);
-    std::optional<v1::Payload> same;
-    if (i == 0) same = s.events()[position - 1].event().payload();
-    s.CorrectWhen(late, position, when(), same);
   }
   for (int i = 0; i < 2 && !m.offers.empty(); ++i) {
     const uint64_t offer = any(m.offers);

@@ -388,6 +388,52 @@ TEST(FindingsIndexBusyTest, AnOfferWithdrawnOnABusyMatterIsCitedByLaterDecisions
   ExpectServedAsDerived(*folded, s.events());
 }
 
+// Without domain validation a briefing's request may be withdrawn and the
+// briefing asked for again, in the same case, by another group: that second
+// request opens it (nothing before it is visible), and the briefing, given
+// in time, answers the residents, never answered otherwise. Kept between
+// decisions, whose briefing each is on the busy matter is worked out again
+// at an opening fact of a case already there. (Review: only new cases and
+// corrections were tested.)
+TEST(FindingsIndexBusyTest, ASecondRequestOpeningABriefingOnABusyMatterIsTakenAsOpening) {
+  testing::CouncilScenario s;
+  AddBusyMatterGroups(s);
+  AddBusyMatter(s, 40, 7);
+  const uint64_t first = s.Request(testing::At(2026, 3, 2, 10), "X", "labour", "busy");
+  s.Correct(testing::At(2026, 3, 2, 11), first, std::nullopt);
+  s.Request(testing::At(2026, 3, 3), "L-8", "labour", "busy");
+  s.Approve(testing::At(2026, 3, 3, 12), "L-8");
+  s.Request(testing::At(2026, 3, 2, 12), "X", "residents", "busy", "residents-1");
+  s.Approve(testing::At(2026, 3, 2, 13), "X");
+  s.Deliver(testing::At(2026, 3, 3, 9), "X");
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  ExpectServedAsDerived(*folded, s.events());
+}
+
+// A correction of when alone, of an offer a correction withdrew before: the
+// rules cite a withdrawn offer as it stood, with its time, so the Labour
+// briefing's finding says the new date, though the Greens' instant is their
+// own unmet request of 3 March, before both of the offer's dates. (Such a
+// correction still counts at the start of time; here the matter, read up
+// to the deadline by other sections, decides the briefing again anyway.)
+TEST(FindingsIndexBusyTest, ACorrectionOfWhenOfAWithdrawnOfferMovesWhatTheFindingCites) {
+  testing::CouncilScenario s;
+  s.Briefing(testing::At(2026, 3, 2, 10), testing::At(2026, 3, 2, 15), "B-1", "labour", "plan");
+  s.Request(testing::At(2026, 3, 3), "G-1", "green", "plan");
+  const uint64_t offer = s.Offer(testing::At(2026, 3, 5), "O-G", "green", "plan");
+  s.Correct(testing::At(2026, 3, 5, 12), offer, std::nullopt);
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(s.events());
+  ASSERT_NE(folded, nullptr);
+  EXPECT_THAT(Said(*folded, s.events().size(), "equal-offer"),
+              ::testing::HasSubstr("recorded on 5 Mar 2026 was withdrawn"));
+  s.CorrectWhen(testing::At(2026, 3, 7), offer, testing::At(2026, 3, 6));
+  folded->projection.Apply(s.events().back());
+  EXPECT_THAT(Said(*folded, s.events().size(), "equal-offer"),
+              ::testing::HasSubstr("recorded on 6 Mar 2026 was withdrawn"));
+  ExpectServedAsDerived(*folded, s.events());
+}
+
 // A correction that changes only when a request was made is a fact on its
 // matter at the earlier of its two moments: moved within what no decision
 // read, it decides its own case again only; moved before the group's
