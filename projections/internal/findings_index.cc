@@ -296,11 +296,12 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   // the fact's earliest instant in any version. A correction, or a second
   // opening fact (which may change whose briefing it is, or its matter),
   // can change what the case held before any of its instants: every
-  // reader then; unless it changes only when the fact happened (the
-  // earlier of the two instants: TimeOnlyCorrection). So can a new briefing that an attendance
-  // recorded before it links (possible only without domain validation: links_ahead_), given at that
-  // meeting whenever its request is dated. (Worked out only for a fact that has such readers: most
-  // have none.)
+  // reader then; unless it changes only when the fact happened (then the
+  // earlier of its two instants: TimeOnlyCorrection). So can a new
+  // briefing that an attendance recorded before it links (possible only
+  // without domain validation: links_ahead_), given at that meeting
+  // whenever its request is dated.
+  // (Worked out only for a fact that has such readers: most have none.)
   std::optional<int64_t> instant;
   auto instant_of_fact = [&] {
     if (fact.corrections_size() > 0) {
