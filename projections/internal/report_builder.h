@@ -309,7 +309,12 @@ class ReportBuilder {
   // `until` (a later fact there cannot change this decision), and the
   // findings index decides it again for their later events only if they
   // are no later than that. Only cases' and matters' facts: no name (a
-  // group's, a councillor's) may be read in between. Not nested.
+  // group's, a councillor's) may be read in between. Not nested. A rule
+  // reading so must not use when another briefing that was delivered was
+  // asked for (its request's date or evidence): the index decides no
+  // bounded reader again when only that moves (IsDeliveredRequest in
+  // findings_index.cc; equal-offer takes such a briefing as given, dated by
+  // its delivery, and same-matter-decline as advice dated so).
   void BeginBoundedReads() const { bounded_reads_ = true; }
   void EndBoundedReads(absl::Time until) const;
   // Between them: `c` is read whole all the same (any later fact of it may
