@@ -125,67 +125,45 @@ int64_t EarliestTimestamp(const google::protobuf::Message& m) {
 }
 
 // A correction folded at `position` that changes only when a fact happened:
-// the fact is visible before and after it, as the same payload (so whose
-// briefing it is, on what, and which fact comes first are as they were).
-// Then the earliest instant it names, before or after; otherwise none.
-// (A correction of a fact withdrawn before it is not taken so: the rules
-// cite withdrawn facts as they stood, read as the matter only.)
-// What a fact stood as with the corrections up to `last`, as
-// ReportBuilder::Resolve() reads it.
-struct Stood {
-  const v1::Payload* payload;
-  int64_t at;
-  bool withdrawn = false;
-};
-Stood StoodAt(const state::FactRecord& fact, uint64_t last) {
-  Stood s{&fact.payload(), fact.occurred_at_nanos()};
-  for (const state::CorrectionRecord& c : fact.corrections()) {
-    if (c.position() > last) break;
-    if (c.occurred_at_nanos() != 0) s.at = c.occurred_at_nanos();
-    if (c.has_replacement()) {
-      s.payload = &c.replacement();
-      s.withdrawn = false;
-    } else if (c.occurred_at_nanos() == 0) {
-      s.withdrawn = true;
-    }
-  }
-  return s;
-}
-
-std::optional<int64_t> TimeOnlyCorrection(const state::FactRecord& fact, uint64_t position) {
+// the fact is visible before and after it (as `builder` reads it), as the
+// same payload (so whose briefing it is, on what, and which fact comes
+// first are as they were). Then the earliest instant it names, before or
+// after; otherwise none. (A correction of a fact withdrawn before it is not
+// taken so: the rules cite withdrawn facts as they stood, read as the
+// matter only.) Leaves `builder` reading as of `position`.
+std::optional<int64_t> TimeOnlyCorrection(const state::FactRecord& fact, uint64_t position,
+                                          ReportBuilder& builder) {
   if (fact.corrections().empty() || fact.corrections().rbegin()->position() != position ||
       position == 0) {
     return std::nullopt;
   }
-  const Stood before = StoodAt(fact, position - 1);
-  const Stood after = StoodAt(fact, position);
-  if (before.withdrawn || after.withdrawn) return std::nullopt;
-  if (before.payload != after.payload &&
-      !google::protobuf::util::MessageDifferencer::Equals(*before.payload, *after.payload)) {
+  builder.ReadAsOf(position - 1);
+  const std::optional<Seen> before = builder.Visible(fact);
+  builder.ReadAsOf(position);
+  const std::optional<Seen> after = builder.Visible(fact);
+  if (!before || !after) return std::nullopt;
+  if (before->payload != after->payload &&
+      !google::protobuf::util::MessageDifferencer::Equals(*before->payload, *after->payload)) {
     return std::nullopt;
   }
-  return std::min({before.at, after.at, EarliestTimestamp(*after.payload)});
+  return std::min({absl::ToUnixNanos(before->at), absl::ToUnixNanos(after->at),
+                   EarliestTimestamp(*after->payload)});
 }
 
 // Whether `fact` is a briefing's request (not an offer) and its case holds a
-// delivery, as of `position`. When such a request happened matters to no
-// decision but its own briefing's and those that read the case whole: to
-// another group's briefing it is a briefing given, dated by its delivery
-// (rules/equal_offer.cc: a request's own date is read only while it is
-// unmet, and whoever read it so reads every answer to its group, the
-// delivery among them, whenever); to a decline on the matter, advice
-// dated by its delivery (rules/same_matter_decline.cc).
-bool IsDeliveredRequest(const Case& c, const state::FactRecord& fact, uint64_t position,
+// delivery, as `builder` reads them. When such a request happened matters
+// to no decision but its own briefing's and those that read the case
+// whole: to another group's briefing it is a briefing given, dated by its
+// delivery (rules/equal_offer.cc: a request's own date is read only while
+// it is unmet, and whoever read it so reads every answer to its group, the
+// delivery among them, whenever); to a decline on the matter, advice dated
+// by its delivery (rules/same_matter_decline.cc).
+bool IsDeliveredRequest(const Case& c, const state::FactRecord& fact,
                         const ReportBuilder& builder) {
   if (c.kind != CaseKind::kBriefing) return false;
-  const Stood request = StoodAt(fact, position);
-  if (request.withdrawn || !request.payload->has_briefing_requested()) return false;
-  for (const state::FactRecord& f : builder.Body(c).facts()) {
-    if (f.position() > position) break;
-    const Stood s = StoodAt(f, position);
-    if (!s.withdrawn && s.payload->has_briefing_delivered()) return true;
-  }
-  return false;
+  const std::optional<Seen> request = builder.Visible(fact);
+  return request && request->payload->has_briefing_requested() &&
+         builder.First(c, v1::Payload::kBriefingDelivered).has_value();
 }
 
 // Every version of a fact: as recorded, and each correction's replacement.
@@ -330,8 +308,8 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   std::optional<int64_t> instant;
   auto instant_of_fact = [&] {
     if (fact.corrections_size() > 0) {
-      std::optional<int64_t> moved = TimeOnlyCorrection(fact, position);
-      if (moved && IsDeliveredRequest(c, fact, position, builder_)) return INT64_MAX;
+      std::optional<int64_t> moved = TimeOnlyCorrection(fact, position, builder_);
+      if (moved && IsDeliveredRequest(c, fact, builder_)) return INT64_MAX;
       return moved.value_or(INT64_MIN);
     }
     int64_t earliest = fact.occurred_at_nanos();

@@ -13,13 +13,7 @@
 namespace evenhand::projections::internal {
 
 const std::vector<const Case*>* ReportBuilder::OnMatter(const std::string& matter) const {
-  if (reads_ != nullptr) {
-    if (bounded_reads_) {
-      section_matters_.push_back(matter);
-    } else {
-      reads_->matters.insert(matter);
-    }
-  }
+  ReadMatterName(matter);
   auto it = indexes_.by_matter.find(matter);
   return it == indexes_.by_matter.end() ? nullptr : &it->second;
 }
@@ -67,10 +61,9 @@ const ReportBuilder::ByGroup& ReportBuilder::BriefingsOnMatterByGroup(
   const ByGroup& fresh = ByGroupOnMatter(matter, briefings_by_group_, gather);
   // Kept only if nothing folded after this decision's position has changed
   // it (a decision behind the fold, as a seeding's, keeps nothing).
-  const std::vector<const Case*>* on_matter =
-      indexes_.by_matter.contains(matter) ? &indexes_.by_matter.at(matter) : nullptr;
-  if (query_.as_of_position >= matters_changed_at_ && on_matter != nullptr &&
-      on_matter->size() > kKeptMatterCases && kept_by_group_.size() < kKeptMatters) {
+  auto on_matter = indexes_.by_matter.find(matter);
+  if (query_.as_of_position >= matters_changed_at_ && on_matter != indexes_.by_matter.end() &&
+      on_matter->second.size() > kKeptMatterCases && kept_by_group_.size() < kKeptMatters) {
     kept_by_group_[matter] = {fresh, query_.as_of_position, std::nullopt};
   }
   return fresh;
