@@ -224,8 +224,7 @@ bool FairnessProjection::ForEachDirtyFindingsRecord(
     state::FindingsIndexHeader* header,
     const std::function<void(const state::FindingEntryRecord&)>& entry,
     const std::function<void(const state::SubjectRecord&)>& subject,
-    const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
-        figure_changes) const {
+    const FigureChangesVisitor& figure_changes) const {
   if (findings_ == nullptr || findings_->complete_from() == UINT64_MAX) return false;
   header->set_fingerprint(findings_->Fingerprint());
   header->set_complete_from(findings_->complete_from());
@@ -694,12 +693,18 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
   // log stands now (as of an earlier position it is derived).
   internal::FigureChanges changes;
   if (query.as_of_position >= findings_->figures().known_from()) {
-    if (absl::Status s = findings_->FigureChangesSince(
-            internal::FigureWindow::Of(query), query.as_of_position,
-            [this](const std::string& stream_id) { return Find(stream_id); }, &changes);
+    const internal::FigureWindow window = internal::FigureWindow::Of(query);
+    auto find = [this](const std::string& stream_id) { return Find(stream_id); };
+    if (absl::Status s =
+            findings_->FigureChangesSince(window, query.as_of_position, find, &changes);
         s.ok()) {
       builder.UseFigures(&findings_->figures(), &changes,
-                         query.as_of_position >= position_ ? &findings_->access() : nullptr);
+                         query.as_of_position >= position_ ? &findings_->access() : nullptr,
+                         [&](internal::FigureChanges* one_by_one) {
+                           return findings_->FigureChangesSince(window, query.as_of_position, find,
+                                                                one_by_one,
+                                                                /*one_by_one=*/true);
+                         });
     } else {
       logging::Error("fairness",
                      absl::StrCat("the group figures' stored changes could not be read (",

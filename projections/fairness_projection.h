@@ -192,6 +192,11 @@ class StoredCases {
 // RocksDB): entries by kind, then whether withdrawn, then date (a finding)
 // or due time (an obligation), then id. A report as of the last position
 // reads only the entries not withdrawn. Reads must see a consistent state.
+// A checkpoint's changes to the group figures of one UTC day, one by one
+// and summed (GroupFigures::ForEachUnsaved), as the checkpoint stores them.
+using FigureChangesVisitor = std::function<void(
+    int64_t day, const state::FigureChangesRecord& changes, const state::FigureSumsRecord& sums)>;
+
 class StoredFindings {
  public:
   virtual ~StoredFindings() = default;
@@ -216,6 +221,17 @@ class StoredFindings {
   virtual absl::Status ScanFigureChanges(
       int64_t first_day, int64_t last_day, uint64_t after_position,
       const std::function<void(const state::FigureChangeRecord&)>& visit) const = 0;
+  // One record of them (changes to a `day` stored together, the last made
+  // at `last_position`); NotFound if there is none.
+  virtual absl::Status GetFigureChanges(int64_t day, uint64_t last_position,
+                                        state::FigureChangesRecord* record) const = 0;
+  // The same changes summed, as stored together (FigureSumsRecord), each
+  // record whose last change came after `after_position` (its first may
+  // not have), by day, then that last position.
+  virtual absl::Status ScanFigureSums(
+      int64_t first_day, int64_t last_day, uint64_t after_position,
+      const std::function<void(int64_t day, uint64_t last_position,
+                               const state::FigureSumsRecord&)>& visit) const = 0;
 };
 
 class FairnessProjection {
@@ -256,8 +272,7 @@ class FairnessProjection {
       state::FindingsIndexHeader* header,
       const std::function<void(const state::FindingEntryRecord&)>& entry,
       const std::function<void(const state::SubjectRecord&)>& subject,
-      const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
-        figure_changes) const;
+      const FigureChangesVisitor& figure_changes) const;
   // Whether the index has decided anything not yet checkpointed.
   bool findings_unsaved() const;
   // While seeding with a store (when the checkpoint writes nothing of the

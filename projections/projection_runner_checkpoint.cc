@@ -19,6 +19,7 @@
 namespace evenhand::projections {
 
 using internal::FigureChangeKey;
+using internal::FigureSumsKey;
 using internal::FindingKey;
 using internal::FromRocks;
 using internal::kCasePrefix;
@@ -40,14 +41,14 @@ void PutSubject(const state::SubjectRecord& subject, storage::SortedWriteBatch* 
 void PutEntry(const state::FindingEntryRecord& entry, storage::SortedWriteBatch* batch) {
   const std::string provisional = absl::StrCat(kProvisionalFindingPrefix, BigEndian64(entry.id()));
   if (entry.drop_dated()) {
-    batch->Delete(FindingKey(entry.obligation(), false, entry.when_nanos(), entry.id()));
+    batch->Delete(FindingKey(entry.obligation(), entry.when_nanos(), entry.id()));
   }
   if (entry.drop_provisional()) batch->Delete(provisional);
   if (entry.deleted()) return;
-  batch->Put(entry.provisional()        ? provisional
-             : entry.withdrawn() != 0   ? WithdrawnKey(entry)
-                                        : FindingKey(entry.obligation(), false, entry.when_nanos(),
-                                                     entry.id()),
+  batch->Put(entry.provisional() ? provisional
+             : entry.withdrawn() != 0
+                 ? WithdrawnKey(entry)
+                 : FindingKey(entry.obligation(), entry.when_nanos(), entry.id()),
              entry);
 }
 
@@ -101,12 +102,14 @@ absl::Status ProjectionRunner::Checkpoint() {
     });
     state::FindingsIndexHeader header;
     const bool indexed = projection_.ForEachDirtyFindingsRecord(
-        &header,
-        [&](const state::FindingEntryRecord& entry) { PutEntry(entry, &gathered); },
+        &header, [&](const state::FindingEntryRecord& entry) { PutEntry(entry, &gathered); },
         [&](const state::SubjectRecord& subject) { PutSubject(subject, &gathered); },
-        [&](int64_t day, const state::FigureChangesRecord& changes) {
+        [&](int64_t day, const state::FigureChangesRecord& changes,
+            const state::FigureSumsRecord& sums) {
           if (changes.changes().empty()) return;
-          gathered.Put(FigureChangeKey(day, changes.changes().rbegin()->position()), changes);
+          const uint64_t last = changes.changes().rbegin()->position();
+          gathered.Put(FigureChangeKey(day, last), changes);
+          gathered.Put(FigureSumsKey(day, last), sums);
         });
     // Without a complete index (still seeding), no header: a restart then
     // decides the findings afresh.

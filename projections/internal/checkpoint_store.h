@@ -21,6 +21,9 @@
 //                                    some are written while the index is
 //                                    seeded, before its first checkpoint)
 //   "fairness/findings/g/" ...    -> FigureChangesRecord (FigureChangeKey)
+//   "fairness/findings/t/" ...    -> FigureSumsRecord (FigureSumsKey; from
+//                                    findings-6: an index of a build before
+//                                    is decided again)
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_CHECKPOINT_STORE_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_CHECKPOINT_STORE_H_
 
@@ -59,6 +62,7 @@ inline constexpr char kFindingEntryPrefix[] = "fairness/findings/e/";
 inline constexpr char kFindingSubjectPrefix[] = "fairness/findings/s/";
 inline constexpr char kProvisionalFindingPrefix[] = "fairness/findings/p/";
 inline constexpr char kFigureChangePrefix[] = "fairness/findings/g/";
+inline constexpr char kFigureSumsPrefix[] = "fairness/findings/t/";
 inline constexpr char kFindingsPrefix[] = "fairness/findings/";
 inline constexpr char kFindingsPrefixEnd[] = "fairness/findings0";
 inline constexpr char kPrefix[] = "fairness/";
@@ -80,23 +84,37 @@ rocksdb::BlockBasedTableOptions CheckpointTableOptions(size_t block_cache_bytes)
 // damage RocksDB found (the checkpoint is replaced), otherwise Internal.
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what);
 
-// An entry's key: kind ('f' finding, 'o' obligation), 'a' alive or 'w'
-// withdrawn, its date or due time (order-preserving), its id: a report's
-// period is one range per kind (and one more as of a past position).
-std::string FindingKey(bool obligation, bool withdrawn, int64_t when, uint32_t id);
+// An entry's key, not withdrawn: kind ('f' finding, 'o' obligation), 'a',
+// its date or due time (order-preserving), its id: a report's period is
+// one range per kind.
+std::string FindingKey(bool obligation, int64_t when, uint32_t id);
 
-// A withdrawn entry's key also says when it appeared and was withdrawn, so
-// a report as of a past position skips, without reading them, the entries
-// not alive then (most of a period's, once it is over: every obligation
-// met). Entries withdrawn before this suffix have the plain key.
+// A withdrawn entry's key: kind, 'w', then the smallest aligned block of
+// positions that holds every position it was alive at ([appeared,
+// withdrawn): a level L, one byte, and the block's index, positions
+// [index << L, (index + 1) << L)), then its date, id, and the positions it
+// appeared and was withdrawn at. A report as of a past position P reads,
+// at each of the 65 levels, the one block holding P, within it the range
+// of its period's dates, and skips by the key alone those not alive at P:
+// what it passes over are the entries of those blocks alive at some of
+// their other positions, not every entry of its period withdrawn since
+// (nearly all of a period's obligations, once it is over: each is
+// withdrawn when met).
 std::string WithdrawnKey(const state::FindingEntryRecord& entry);
+// That level: the bit width of the first and last positions alive, XORed.
+int WithdrawnLevel(uint64_t appeared, uint64_t withdrawn);
 
-// The key of one checkpoint's changes to the group figures of one day: the
-// UTC day of the contributions (order-preserving), then the last position
-// whose folding made one (each checkpoint's positions follow the last's,
-// so it is unique): a report as of a past position P reads, per day of its
-// period, from the first record whose last position is after P.
+// The key of one checkpoint's changes to the group figures of one day (or
+// of a run of its positions: GroupFigures::ForEachUnsaved): the UTC day of
+// the contributions (order-preserving), then the last position whose
+// folding made one (each checkpoint's positions follow the last's, and
+// runs do not share a position, so it is unique): a report as of a past
+// position P reads, per day of its period, from the first record whose
+// last position is after P.
 std::string FigureChangeKey(int64_t day, uint64_t last_position);
+// The key of the same changes summed (FigureSumsRecord): the same day and
+// last position under another prefix. A checkpoint writes both or neither.
+std::string FigureSumsKey(int64_t day, uint64_t last_position);
 
 // The checkpointed findings index in `db` (which must outlive it), read
 // back for reports and to withdraw an entry.

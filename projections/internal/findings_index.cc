@@ -755,7 +755,7 @@ void FindingsIndex::AddReader(const Case* subject, const Subject& s) {
 std::string FindingsIndex::FingerprintOf(const FairnessSettings& s,
                                          const WorkingDayCalendar& calendar) {
   std::string out =
-      absl::StrCat("findings-5|", kDecisionsDigest, "|", s.council_name, "|",
+      absl::StrCat("findings-6|", kDecisionsDigest, "|", s.council_name, "|",
                    s.offer_deadline_working_days, "|", s.equal_offer_lookback_days, "|",
                    s.query_reply_working_days, "|", s.same_matter_window_days, "|", s.parity_alpha,
                    "|", s.decline_rate_gap, "|", s.late_reply_gap, "|", s.officer_time_ratio, "|",

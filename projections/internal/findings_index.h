@@ -113,9 +113,9 @@ class FindingsIndex {
   // What changed in the figures of `w`'s days after `as_of_position`, held
   // or stored (GroupFigures::ChangedSince).
   absl::Status FigureChangesSince(const FigureWindow& w, uint64_t as_of_position,
-                                  const GroupFigures::FindCase& find,
-                                  FigureChanges* changes) const {
-    return figures_.ChangedSince(w, as_of_position, stored_, find, changes);
+                                  const GroupFigures::FindCase& find, FigureChanges* changes,
+                                  bool one_by_one = false) const {
+    return figures_.ChangedSince(w, as_of_position, stored_, find, changes, one_by_one);
   }
 
   // Entries decided so far, alive or withdrawn.
@@ -141,11 +141,9 @@ class FindingsIndex {
   void StoreIn(const StoredFindings* stored) { stored_ = stored; }
   // What changed since the last ClearDirty(); with a store, the changes to
   // the group figures too (then forgotten).
-  void ForEachDirty(
-      const std::function<void(const state::FindingEntryRecord&)>& entry,
-      const std::function<void(const state::SubjectRecord&)>& subject,
-      const std::function<void(int64_t day, const state::FigureChangesRecord&)>&
-        figure_changes) const;
+  void ForEachDirty(const std::function<void(const state::FindingEntryRecord&)>& entry,
+                    const std::function<void(const state::SubjectRecord&)>& subject,
+                    const FigureChangesVisitor& figure_changes) const;
   void ClearDirty();
   // While seeding, when nothing else of the index is checkpointed: what
   // may be written ahead of the index's first checkpoint, a slice at a

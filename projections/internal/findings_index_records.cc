@@ -42,11 +42,9 @@ state::FindingEntryRecord FindingsIndex::ToRecord(uint32_t id, const Entry& x) c
   return e;
 }
 
-void FindingsIndex::ForEachDirty(
-    const std::function<void(const state::FindingEntryRecord&)>& entry,
-    const std::function<void(const state::SubjectRecord&)>& subject,
-    const std::function<void(int64_t day, const state::FigureChangesRecord&)>& figure_changes)
-    const {
+void FindingsIndex::ForEachDirty(const std::function<void(const state::FindingEntryRecord&)>& entry,
+                                 const std::function<void(const state::SubjectRecord&)>& subject,
+                                 const FigureChangesVisitor& figure_changes) const {
   if (stored_ != nullptr) figures_.ForEachUnsaved(figure_changes);
   ForEachDirtyEntry(entry);
   ForEachDirtySubject(subject);

@@ -204,15 +204,16 @@ FigureWindow FigureWindow::Of(const ReportQuery& q) {
   return w;
 }
 
-void GroupTally::Add(const Contribution& x, bool not_yet_due, int sign) {
+void GroupTally::Add(const Contribution& x, bool not_yet_due, int sign, uint64_t times) {
   v1::GroupMetrics& m = metrics;
-  const auto one = static_cast<uint32_t>(sign);  // +1, or -1 modulo 2^32
-  const auto minutes = static_cast<uint64_t>(sign) * static_cast<uint64_t>(x.value);
+  // +times, or -times modulo 2^32 (2^64 for the minutes).
+  const auto one = static_cast<uint32_t>(static_cast<uint64_t>(sign) * times);
+  const auto minutes = static_cast<uint64_t>(sign) * times * static_cast<uint64_t>(x.value);
   auto distribution = [&](Distribution& d) {
     if (sign > 0) {
-      d.Add(static_cast<double>(x.value));
+      d.Add(static_cast<double>(x.value), times);
     } else {
-      d.Remove(static_cast<double>(x.value));
+      d.Remove(static_cast<double>(x.value), times);
     }
   };
   switch (x.kind) {
@@ -398,19 +399,52 @@ void GroupFigures::AddTotals(const Totals& t, GroupTally* tally) {
   }
 }
 
-void GroupFigures::ForEachUnsaved(
-    const std::function<void(int64_t day, const state::FigureChangesRecord&)>& visit) const {
+void GroupFigures::ForEachUnsaved(const FigureChangesVisitor& visit) const {
   state::FigureChangesRecord record;
-  for (const auto& [day, steps] : history_) {
+  state::FigureSumsRecord sums;
+  auto to_record = [](const Contribution& x, uint64_t position, bool added,
+                      state::FigureChangeRecord* r) {
+    r->set_position(position);
+    r->set_added(added);
+    if (x.c != nullptr) r->set_subject(x.c->stream_id());
+    *r->mutable_figure() = x.ToRecord();
+  };
+  // The steps [begin, end) of one day, as one record and its sums.
+  auto one_record = [&](int64_t day, const Step* begin, const Step* end) {
     record.Clear();
-    for (const Step& step : steps) {
-      state::FigureChangeRecord* r = record.add_changes();
-      r->set_position(step.position);
-      r->set_added(step.added);
-      if (step.x.c != nullptr) r->set_subject(step.x.c->stream_id());
-      *r->mutable_figure() = step.x.ToRecord();
+    sums.Clear();
+    // Net of what cancels, in a stable order.
+    absl::btree_map<FigureChanges::SumKey, int64_t> summed;
+    for (const Step* step = begin; step != end; ++step) {
+      const Contribution& x = step->x;
+      to_record(x, step->position, step->added, record.add_changes());
+      summed[{x.group, x.kind, x.value, x.until_nanos, x.due_nanos}] += step->added ? 1 : -1;
     }
-    visit(day, record);
+    sums.set_first_position(begin->position);
+    for (const auto& [key, n] : summed) {
+      if (n == 0) continue;
+      state::FigureCountRecord* r = sums.add_counts();
+      r->set_group(std::get<0>(key));
+      r->set_kind(std::get<1>(key));
+      r->set_value(std::get<2>(key));
+      r->set_until_nanos(std::get<3>(key));
+      r->set_due_nanos(std::get<4>(key));
+      r->set_count(n);
+    }
+    visit(day, record, sums);
+  };
+  // A day's changes in records of kChangesPerRecord or a few more (never
+  // splitting a position's), so that a report as of a position among them
+  // reads at most about that many one by one, and sums the rest.
+  for (const auto& [day, steps] : history_) {
+    const Step* begin = steps.data();
+    const Step* const end = steps.data() + steps.size();
+    while (begin != end) {
+      const Step* cut = begin + std::min<size_t>(kChangesPerRecord, end - begin);
+      while (cut != end && cut->position == (cut - 1)->position) ++cut;
+      one_record(day, begin, cut);
+      begin = cut;
+    }
   }
 }
 
@@ -422,7 +456,7 @@ void GroupFigures::Saved() {
 
 absl::Status GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_position,
                                         const StoredFindings* stored, const FindCase& find,
-                                        FigureChanges* changes) const {
+                                        FigureChanges* changes, bool one_by_one) const {
   if (as_of_position >= last_change_ || w.from >= w.end) return absl::OkStatus();
   // Each contribution's additions less its removals after the moment: a
   // removal after an addition after it cancels (neither there then nor
@@ -442,23 +476,73 @@ absl::Status GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_po
     // of its contributions): it is looked up once for them.
     std::string last_subject;
     const Case* last_case = nullptr;
-    EH_RETURN_IF_ERROR(stored->ScanFigureChanges(
-        first_day, last_day, as_of_position, [&](const state::FigureChangeRecord& r) {
-          if (!bad.ok() || r.position() > stored_through_) return;
-          if (last_case == nullptr || r.subject() != last_subject) {
-            last_case = find(r.subject());
-            last_subject = r.subject();
-          }
-          const Case* c = last_case;
-          if (c == nullptr || r.figure().kind() >= Contribution::kKinds) {
-            bad = absl::DataLossError(absl::StrCat(
-                "a stored change to the group figures names ",
-                c == nullptr ? absl::StrCat("a case not held: ", r.subject())
-                             : absl::StrCat("an unknown kind: ", r.figure().kind())));
-            return;
-          }
-          count(Contribution::FromRecord(r.figure(), c), r.added());
-        }));
+    auto one = [&](const state::FigureChangeRecord& r) {
+      if (!bad.ok() || r.position() > stored_through_) return;
+      if (last_case == nullptr || r.subject() != last_subject) {
+        last_case = find(r.subject());
+        last_subject = r.subject();
+      }
+      const Case* c = last_case;
+      if (c == nullptr || r.figure().kind() >= Contribution::kKinds) {
+        bad = absl::DataLossError(
+            absl::StrCat("a stored change to the group figures names ",
+                         c == nullptr ? absl::StrCat("a case not held: ", r.subject())
+                                      : absl::StrCat("an unknown kind: ", r.figure().kind())));
+        return;
+      }
+      count(Contribution::FromRecord(r.figure(), c), r.added());
+    };
+    absl::Status read;
+    // The partial days at either end, one by one (and every day, for a walk
+    // over the contributions).
+    auto partial = [&](int64_t lo, int64_t hi) {
+      if (!read.ok() || lo >= hi) return;
+      read = stored->ScanFigureChanges(DayOf(lo), DayOf(hi - 1), as_of_position, one);
+    };
+    // Whole days: each checkpoint's changes to a day summed, if all of them
+    // came after the position; else one by one, those after it.
+    auto whole = [&](int64_t day, int64_t end_day) {
+      if (!read.ok()) return;
+      std::vector<std::pair<int64_t, uint64_t>> among;
+      read = stored->ScanFigureSums(
+          day, end_day - 1, as_of_position,
+          [&](int64_t d, uint64_t last_position, const state::FigureSumsRecord& r) {
+            if (!bad.ok() || last_position > stored_through_) return;
+            if (r.first_position() <= as_of_position) {
+              among.emplace_back(d, last_position);
+              return;
+            }
+            for (const state::FigureCountRecord& n : r.counts()) {
+              if (n.kind() >= Contribution::kKinds) {
+                bad = absl::DataLossError(absl::StrCat(
+                    "a stored sum of the group figures names an unknown kind: ", n.kind()));
+                return;
+              }
+              changes->summed[{n.group(), static_cast<Contribution::Kind>(n.kind()), n.value(),
+                               n.until_nanos(), n.due_nanos()}] += n.count();
+            }
+          });
+      state::FigureChangesRecord record;
+      for (const auto& [d, last_position] : among) {
+        if (!read.ok()) return;
+        read = stored->GetFigureChanges(d, last_position, &record);
+        if (absl::IsNotFound(read)) {
+          read = absl::DataLossError(absl::StrCat("the group figures' changes summed for day ", d,
+                                                  " up to position ", last_position,
+                                                  " are not stored one by one"));
+        }
+        if (!read.ok()) return;
+        for (const state::FigureChangeRecord& x : record.changes()) {
+          if (x.position() > as_of_position) one(x);
+        }
+      }
+    };
+    if (one_by_one) {
+      partial(w.from, w.end);
+    } else {
+      SplitByDay(w.from, w.end, partial, whole);
+    }
+    EH_RETURN_IF_ERROR(read);
     EH_RETURN_IF_ERROR(bad);
   }
   for (auto day = history_.lower_bound(first_day);
@@ -481,6 +565,17 @@ void GroupFigures::Sum(const FigureWindow& w, const FigureChanges& changes,
   // As the log stands, then back to the report's position: what was there
   // then and is gone is added back, what came after is taken out.
   auto then = [&] {
+    for (const auto& [key, n] : changes.summed) {
+      Contribution x;
+      std::tie(x.group, x.kind, x.value, x.until_nanos, x.due_nanos) = key;
+      // Of a whole day of the period: counted unless a later decision
+      // superseded it within the period.
+      if (n == 0 || x.until_nanos < w.end) continue;
+      GroupTally* t = tally(x.group);
+      if (t == nullptr) continue;
+      // More now than then: taken back; fewer: added back.
+      t->Add(x, w.NotYetDue(x), n > 0 ? -1 : +1, static_cast<uint64_t>(n > 0 ? n : -n));
+    }
     for (const Contribution& x : changes.removed) {
       if (!w.Counts(x)) continue;
       if (GroupTally* t = tally(x.group)) t->Add(x, w.NotYetDue(x), +1);

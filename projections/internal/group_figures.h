@@ -27,9 +27,14 @@
 // index was seeded at; 0 for an index that decided from the start): a
 // report as of an earlier position derives its figures from the cases.
 // With a store, the changes are held only until the next checkpoint
-// writes them (ForEachUnsaved, Saved) and are read back from it
-// (StoredFindings::ScanFigureChanges), so they survive a restart and their
-// memory does not grow with the log.
+// writes them (ForEachUnsaved, Saved) and are read back from it, so they
+// survive a restart and their memory does not grow with the log. It writes
+// a day's changes in runs of positions, each one by one and summed: a
+// report as of P reads the sums of the runs of its whole days that all
+// came after P (FigureChanges::summed), and one by one only the run P
+// falls in and its two partial days (StoredFindings::ScanFigureSums,
+// GetFigureChanges, ScanFigureChanges), or every change one by one for the
+// evidence of a finding.
 //
 // What it does not know: which groups exist in a period or how many
 // councillors they have (the registry), and the statistics the group table
@@ -41,6 +46,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -122,6 +128,14 @@ struct FigureWindow {
 struct FigureChanges {
   // There now and not then; there then and gone now.
   std::vector<Contribution> added, removed;
+  // What the contributions of the window's whole days add now and did not
+  // then, as stored summed by the checkpoints whose changes to a day (or
+  // to a run of its positions) all came after the position: (group, kind,
+  // value, until, due) -> how many more now (fewer: negative). Summed
+  // changes name no case: the evidence of a finding is walked over changes
+  // one by one (ChangedSince with `one_by_one`).
+  using SumKey = std::tuple<std::string, Contribution::Kind, int64_t, int64_t, int64_t>;
+  absl::flat_hash_map<SumKey, int64_t> summed;
 };
 
 // One group's figures for a period, and the distributions the statistics
@@ -137,8 +151,9 @@ struct GroupTally {
   // compared by access-parity.
   bool dissolved_before = false;
 
-  // Adds one contribution counted in the period (sign -1: takes it back).
-  void Add(const Contribution& x, bool not_yet_due, int sign = 1);
+  // Adds a contribution counted in the period `times` times (sign -1: takes
+  // them back).
+  void Add(const Contribution& x, bool not_yet_due, int sign = 1, uint64_t times = 1);
 };
 
 class GroupFigures {
@@ -175,17 +190,21 @@ class GroupFigures {
   // forgets them. Between the two, reports may run (the checkpoint is
   // written off the projection's lock) and find them both held and stored:
   // they count the stored ones only up to the last Saved().
-  void ForEachUnsaved(
-      const std::function<void(int64_t day, const state::FigureChangesRecord&)>& visit) const;
+  // Each day's changes are visited twice over: one by one (`changes`), as a
+  // report as of a position among them reads them, and summed (`sums`), as
+  // a report as of a position before them all does.
+  void ForEachUnsaved(const FigureChangesVisitor& visit) const;
+  static constexpr size_t kChangesPerRecord = 64;
   void Saved();
 
   // What changed in `w`'s days after `as_of_position` (>= known_from()):
   // the changes held, and those in `stored` (if any; `find` names their
-  // cases). An error: `stored` could not be read.
+  // cases), summed where they can be (FigureChanges::summed) unless
+  // `one_by_one`. An error: `stored` could not be read.
   using FindCase = std::function<const Case*(const std::string& stream_id)>;
   absl::Status ChangedSince(const FigureWindow& w, uint64_t as_of_position,
                             const StoredFindings* stored, const FindCase& find,
-                            FigureChanges* changes) const;
+                            FigureChanges* changes, bool one_by_one = false) const;
 
   // Adds to tally(group) every contribution counted in `w`, as the log
   // stood when `changes` were made (ChangedSince with `w`), for the groups
@@ -195,6 +214,7 @@ class GroupFigures {
   // Visits, in (time, position) order, every contribution counted in `w` as
   // the log stood then for which `want(x, not_yet_due)` is true: a walk
   // over the period's contributions, for the evidence of a finding.
+  // `changes` are one by one (none summed).
   void ForEach(const FigureWindow& w, const FigureChanges& changes,
                const std::function<bool(const Contribution& x, bool not_yet_due)>& want,
                const std::function<void(const Contribution& x)>& visit) const;

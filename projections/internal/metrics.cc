@@ -164,7 +164,7 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
     if (figures == nullptr) return declines ? t.declines : t.late_replies;
     std::vector<Seen> out;
     figures->ForEach(
-        window, b.figure_changes(),
+        window, b.figure_changes_one_by_one(),
         [&](const Contribution& x, bool not_yet_due) {
           return x.group == group &&
                  (declines ? is_decline(x, not_yet_due) : is_late(x, not_yet_due));

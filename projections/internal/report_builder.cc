@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "base/logging.h"
 #include "base/time_util.h"
+#include "projections/internal/group_figures.h"
 
 namespace evenhand::projections::internal {
 
@@ -38,6 +39,18 @@ ReportBuilder::ReportBuilder(const FairnessProjection& projection, const ReportQ
   if (registries != nullptr && read_error_.ok()) {
     registries->Put(registry_, query.as_of_position, calendar);
   }
+}
+
+const FigureChanges& ReportBuilder::figure_changes_one_by_one() const {
+  if (figure_changes_->summed.empty() || !figures_one_by_one_) return *figure_changes_;
+  if (figure_changes_one_by_one_ == nullptr) {
+    auto changes = std::make_shared<FigureChanges>();
+    if (absl::Status s = figures_one_by_one_(changes.get()); !s.ok() && read_error_.ok()) {
+      read_error_ = s;
+    }
+    figure_changes_one_by_one_ = std::move(changes);
+  }
+  return *figure_changes_one_by_one_;
 }
 
 const state::CaseRecord& ReportBuilder::Body(const Case& c) const {

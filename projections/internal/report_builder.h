@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -202,16 +203,24 @@ class ReportBuilder {
   void AddDecided(const state::FindingEntryRecord& stored);
   // A report as of the log's last position: the group table and the access
   // section sum these (kept by the findings index) instead of the cases.
+  // `one_by_one` reads `changes` again one by one (none summed), for a walk
+  // over the period's contributions: the evidence of a finding.
   void UseFigures(const GroupFigures* figures, const FigureChanges* changes,
-                  const AccessFigures* access) {
+                  const AccessFigures* access,
+                  std::function<absl::Status(FigureChanges*)> one_by_one = nullptr) {
     figures_ = figures;
     figure_changes_ = changes;
     access_figures_ = access;
+    figures_one_by_one_ = std::move(one_by_one);
   }
   const GroupFigures* figures() const { return figures_; }
   // What changed in the figures after the report's position (with
   // figures()).
   const FigureChanges& figure_changes() const { return *figure_changes_; }
+  // The same one by one, read once when first asked for if some were
+  // summed; if they cannot be read, read_error() says why (and the walk
+  // finds only what is held).
+  const FigureChanges& figure_changes_one_by_one() const;
   const AccessFigures* access_figures() const { return access_figures_; }
   // Deciding for the index: reads as of `position` from here on.
   void ReadAsOf(uint64_t position) { query_.as_of_position = position; }
@@ -554,6 +563,8 @@ class ReportBuilder {
   Reads* reads_ = nullptr;
   const GroupFigures* figures_ = nullptr;
   const FigureChanges* figure_changes_ = nullptr;
+  std::function<absl::Status(FigureChanges*)> figures_one_by_one_;
+  mutable std::shared_ptr<const FigureChanges> figure_changes_one_by_one_;
   const AccessFigures* access_figures_ = nullptr;
   void ReadCase(const std::string& stream_id) const {
     if (reads_ == nullptr || unrecorded_) return;

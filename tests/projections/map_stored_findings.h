@@ -73,6 +73,27 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
     }
     return absl::OkStatus();
   }
+  absl::Status GetFigureChanges(int64_t day, uint64_t last_position,
+                                state::FigureChangesRecord* record) const override {
+    auto it = changes_.find({day, last_position});
+    if (it == changes_.end()) return absl::NotFoundError("no such changes");
+    *record = it->second;
+    return absl::OkStatus();
+  }
+  absl::Status ScanFigureSums(
+      int64_t first_day, int64_t last_day, uint64_t after_position,
+      const std::function<void(int64_t day, uint64_t last_position,
+                               const state::FigureSumsRecord&)>& visit) const override {
+    for (auto it = sums_.lower_bound({first_day, after_position + 1});
+         it != sums_.end() && it->first.first <= last_day; ++it) {
+      if (it->first.second <= after_position) continue;
+      ++sums_read_;
+      visit(it->first.first, it->first.second, it->second);
+    }
+    return absl::OkStatus();
+  }
+  // How many summed records reports read.
+  size_t sums_read() const { return sums_read_; }
   absl::Status GetSubject(const std::string& stream_id,
                           state::SubjectRecord* record) const override {
     looked_for_.push_back(stream_id);
@@ -115,12 +136,18 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
           rewritten_ += written_ahead_.contains(s.stream_id());
           ++subjects;
         },
-        [&](int64_t day, const state::FigureChangesRecord& r) {
+        [&](int64_t day, const state::FigureChangesRecord& r, const state::FigureSumsRecord& sums) {
           ASSERT_FALSE(r.changes().empty());
           for (const state::FigureChangeRecord& c : r.changes()) {
             ASSERT_EQ(internal::DayOf(c.figure().at_nanos()), day);
           }
-          ASSERT_TRUE(changes_.emplace(ChangeKey{day, r.changes().rbegin()->position()}, r).second);
+          ASSERT_EQ(sums.first_position(), r.changes(0).position());
+          const ChangeKey key{day, r.changes().rbegin()->position()};
+          // Records of a day's changes do not share a position.
+          auto next = changes_.lower_bound({day, sums.first_position()});
+          ASSERT_TRUE(next == changes_.end() || next->first.first != day);
+          ASSERT_TRUE(changes_.emplace(key, r).second);
+          ASSERT_TRUE(sums_.emplace(key, sums).second);
         });
     if (!indexed) header_.Clear();
     if (written) written();
@@ -198,6 +225,8 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   // position.
   using ChangeKey = std::pair<int64_t, uint64_t>;
   std::map<ChangeKey, state::FigureChangesRecord> changes_;
+  std::map<ChangeKey, state::FigureSumsRecord> sums_;
+  mutable size_t sums_read_ = 0;
   state::FindingsIndexHeader header_;
   uint64_t position_ = 0;
   std::set<std::string> written_ahead_;

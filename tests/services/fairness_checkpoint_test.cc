@@ -225,7 +225,7 @@ TEST_F(FairnessServiceTest, AFindingsIndexOfABuildWithOtherRulesIsDecidedAgain) 
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), "fairness/findings/header", &value).ok());
     state::FindingsIndexHeader header;
     ASSERT_TRUE(header.ParseFromString(value));
-    // "findings-5|<digest>|...": the same settings, another build's rules.
+    // "findings-6|<digest>|...": the same settings, another build's rules.
     std::vector<std::string> parts = absl::StrSplit(header.fingerprint(), '|');
     ASSERT_GE(parts.size(), 3u);
     ASSERT_EQ(parts[1].size(), 64u) << header.fingerprint();
