@@ -45,6 +45,7 @@
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_FINDINGS_INDEX_H_
 #define EVENHAND_PROJECTIONS_INTERNAL_FINDINGS_INDEX_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,6 +64,13 @@
 #include "projections/internal/report_builder.h"
 
 namespace evenhand::projections::internal {
+
+// Sorts `v` and drops its repeats.
+template <typename T>
+void SortUnique(std::vector<T>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+}
 
 class FindingsIndex {
  public:

@@ -322,7 +322,7 @@ class ReportBuilder {
   // reading so must not use when another briefing that was delivered was
   // asked for (its request's date or evidence): the index decides no
   // bounded reader again when only that moves (IsDeliveredRequest in
-  // findings_index.cc; equal-offer takes such a briefing as given, dated by
+  // findings_index_fold.cc; equal-offer takes such a briefing as given, dated by
   // its delivery, and same-matter-decline as advice dated so).
   void BeginBoundedReads() const { bounded_reads_ = true; }
   void EndBoundedReads(absl::Time until) const;
