@@ -700,9 +700,11 @@ v1::FairnessReport FairnessProjection::Report(const ReportQuery& query,
         s.ok()) {
       builder.UseFigures(&findings_->figures(), &changes,
                          query.as_of_position >= position_ ? &findings_->access() : nullptr,
-                         [&](internal::FigureChanges* one_by_one) {
-                           return findings_->FigureChangesSince(window, query.as_of_position, find,
-                                                                one_by_one,
+                         // Called while the report is built, after this
+                         // block: by value.
+                         [this, window, find,
+                          position = query.as_of_position](internal::FigureChanges* one_by_one) {
+                           return findings_->FigureChangesSince(window, position, find, one_by_one,
                                                                 /*one_by_one=*/true);
                          });
     } else {

@@ -201,9 +201,10 @@ class StoredFindings {
  public:
   virtual ~StoredFindings() = default;
   // The obligations (or findings), withdrawn or not, dated in [from, to),
-  // in that order, until `visit` returns false. Withdrawn ones not alive at
-  // position `alive_at` (not appeared by then, or withdrawn by then) may be
-  // left out.
+  // until `visit` returns false: those not withdrawn in date order, the
+  // withdrawn in no order promised. Withdrawn ones not alive at position
+  // `alive_at` (not appeared by then, or withdrawn by then) may be left
+  // out.
   virtual absl::Status Scan(bool obligations, bool withdrawn, int64_t from, int64_t to,
                             uint64_t alive_at,
                             const std::function<bool(const state::FindingEntryRecord&)>& visit)

@@ -157,6 +157,9 @@ class RocksStoredFindings : public StoredFindings {
     if (!it->Valid() || !it->key().starts_with(kind)) {
       return FromRocks(it->status(), "cannot read the findings index");
     }
+    if (it->key().size() != kWithdrawnKeySize) {
+      return absl::DataLossError("findings index: a withdrawn entry's key is malformed");
+    }
     const int highest = static_cast<unsigned char>(it->key()[kind.size()]);
     for (int level = 0; level <= std::min(highest, 64); ++level) {
       const std::string end = WithdrawnBlockKey(obligations, level, alive_at, to);

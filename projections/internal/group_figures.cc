@@ -512,14 +512,22 @@ absl::Status GroupFigures::ChangedSince(const FigureWindow& w, uint64_t as_of_po
               among.emplace_back(d, last_position);
               return;
             }
+            changes->summed_any = true;
             for (const state::FigureCountRecord& n : r.counts()) {
-              if (n.kind() >= Contribution::kKinds) {
-                bad = absl::DataLossError(absl::StrCat(
-                    "a stored sum of the group figures names an unknown kind: ", n.kind()));
+              // A run changes a count by at most its changes' number.
+              constexpr int64_t kMost = int64_t{1} << 32;
+              if (n.kind() >= Contribution::kKinds || n.count() > kMost || n.count() < -kMost) {
+                bad = absl::DataLossError(
+                    absl::StrCat("a stored sum of the group figures is damaged: kind ", n.kind(),
+                                 ", count ", n.count()));
                 return;
               }
-              changes->summed[{n.group(), static_cast<Contribution::Kind>(n.kind()), n.value(),
-                               n.until_nanos(), n.due_nanos()}] += n.count();
+              int64_t& sum = changes->summed[{n.group(), static_cast<Contribution::Kind>(n.kind()),
+                                              n.value(), n.until_nanos(), n.due_nanos()}];
+              if (__builtin_add_overflow(sum, n.count(), &sum)) {
+                bad = absl::DataLossError("the stored sums of the group figures are damaged");
+                return;
+              }
             }
           });
       state::FigureChangesRecord record;
@@ -565,21 +573,30 @@ void GroupFigures::Sum(const FigureWindow& w, const FigureChanges& changes,
   // As the log stands, then back to the report's position: what was there
   // then and is gone is added back, what came after is taken out.
   auto then = [&] {
-    for (const auto& [key, n] : changes.summed) {
-      Contribution x;
-      std::tie(x.group, x.kind, x.value, x.until_nanos, x.due_nanos) = key;
-      // Of a whole day of the period: counted unless a later decision
-      // superseded it within the period.
-      if (n == 0 || x.until_nanos < w.end) continue;
-      GroupTally* t = tally(x.group);
-      if (t == nullptr) continue;
-      // More now than then: taken back; fewer: added back.
-      t->Add(x, w.NotYetDue(x), n > 0 ? -1 : +1, static_cast<uint64_t>(n > 0 ? n : -n));
-    }
+    // Whatever was there then and is gone is added back before anything
+    // that came since is taken out: a distribution takes back only what it
+    // holds (a briefing's minutes summed as added since and corrected
+    // since, still held: 45 put back before 45 and 50 are taken out).
+    auto summed = [&](bool added_back) {
+      for (const auto& [key, n] : changes.summed) {
+        if (n == 0 || (n < 0) != added_back) continue;
+        Contribution x;
+        std::tie(x.group, x.kind, x.value, x.until_nanos, x.due_nanos) = key;
+        // Of a whole day of the period: counted unless a later decision
+        // superseded it within the period.
+        if (x.until_nanos < w.end) continue;
+        GroupTally* t = tally(x.group);
+        if (t == nullptr) continue;
+        t->Add(x, w.NotYetDue(x), added_back ? +1 : -1,
+               added_back ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n));
+      }
+    };
+    summed(/*added_back=*/true);
     for (const Contribution& x : changes.removed) {
       if (!w.Counts(x)) continue;
       if (GroupTally* t = tally(x.group)) t->Add(x, w.NotYetDue(x), +1);
     }
+    summed(/*added_back=*/false);
     for (const Contribution& x : changes.added) {
       if (!w.Counts(x)) continue;
       if (GroupTally* t = tally(x.group)) t->Add(x, w.NotYetDue(x), -1);

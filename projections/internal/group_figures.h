@@ -136,6 +136,8 @@ struct FigureChanges {
   // one by one (ChangedSince with `one_by_one`).
   using SumKey = std::tuple<std::string, Contribution::Kind, int64_t, int64_t, int64_t>;
   absl::flat_hash_map<SumKey, int64_t> summed;
+  // Whether any run was summed (its changes may all have cancelled).
+  bool summed_any = false;
 };
 
 // One group's figures for a period, and the distributions the statistics

@@ -42,7 +42,7 @@ ReportBuilder::ReportBuilder(const FairnessProjection& projection, const ReportQ
 }
 
 const FigureChanges& ReportBuilder::figure_changes_one_by_one() const {
-  if (figure_changes_->summed.empty() || !figures_one_by_one_) return *figure_changes_;
+  if (!figure_changes_->summed_any || !figures_one_by_one_) return *figure_changes_;
   if (figure_changes_one_by_one_ == nullptr) {
     auto changes = std::make_shared<FigureChanges>();
     if (absl::Status s = figures_one_by_one_(changes.get()); !s.ok() && read_error_.ok()) {

@@ -481,6 +481,56 @@ TEST(FindingsIndexDissolvedTest, ADissolvedGroupsRowIsTheSameSummedOrDerivedAsOf
   }
 }
 
+// A report as of a past position sums the checkpointed changes of its whole
+// days that all came after it, and reads one by one those still held: a
+// reply summed as come since and then corrected (held) is put back before
+// what came since is taken out, so the reply-days distribution (its median
+// in the group table) is the one derived, as of every position, with the
+// checkpoint taken after each event up to the reply and none since (review:
+// summed first, a distribution that takes back only what it holds kept the
+// reply as first recorded).
+TEST(FindingsIndexSummedTest, ChangesSummedSinceAndCorrectedSinceAreTakenBackInOrder) {
+  testing::CouncilScenario s;
+  s.Query(testing::At(2026, 6, 1, 10), "Q-1", "lab-1");
+  s.Answer(testing::At(2026, 6, 2, 10), "Q-1");
+  // Recorded at the end of June; what follows happened earlier in the month
+  // and is recorded then too, so that a report as of a position before it,
+  // judged then, counts the days it happened on.
+  const uint64_t late = s.Query(testing::At(2026, 6, 30, 10), "Q-0", "con-1");
+  s.Query(testing::At(2026, 6, 3, 10), "Q-2", "lab-2");
+  const uint64_t answered = s.Answer(testing::At(2026, 6, 5, 10), "Q-2");
+  const uint64_t checkpointed = s.events().size();
+  // Answered later than first recorded: held, not checkpointed.
+  s.CorrectWhen(testing::At(2026, 6, 30, 11), answered, testing::At(2026, 6, 10, 10));
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok());
+  const FairnessSettings settings;
+  FairnessProjection p;
+  MapStoredFindings stored;
+  p.IndexFindings(settings, *calendar);
+  p.StoreFindingsIn(&stored);
+  for (const v1::RecordedEvent& e : s.events()) {
+    p.Apply(e);
+    if (e.position() <= checkpointed) stored.Checkpoint(p);
+  }
+  for (uint64_t position = 1; position <= s.events().size(); ++position) {
+    const size_t sums_read = stored.sums_read();
+    // Judged when the position was recorded, as the server asks.
+    const ReportQuery q{testing::At(2026, 5, 1), testing::At(2026, 7, 1), position,
+                        FromProtoTime(s.events()[position - 1].event().recorded_at())};
+    const v1::FairnessReport served = p.Report(q, settings, *calendar);
+    const v1::FairnessReport derived = p.DerivedReport(q, settings, *calendar);
+    EXPECT_EQ(served.SerializeAsString(), derived.SerializeAsString())
+        << "as of position " << position << "\n"
+        << served.DebugString() << "\n"
+        << derived.DebugString();
+    // What came after it summed, not read one by one.
+    if (position >= late && position < answered) {
+      EXPECT_GT(stored.sums_read(), sums_read) << position;
+    }
+  }
+}
+
 // The demo council (scripts/run): its report from the index is the derived
 // one, findings, obligations, group figures and all, as of every tenth
 // position and at the end.
