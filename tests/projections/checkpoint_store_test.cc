@@ -106,6 +106,17 @@ TEST(CheckpointStoreTest, ACaseReadBackReadsItsOwnBlockNotALargeNeighbours) {
   EXPECT_GT(plain_bytes, kReads * uint64_t{kLargeCase / 2}) << plain_bytes / kReads;
 }
 
+// A RocksDB created in `dir` with the default options (null, a failure
+// added, if it cannot be opened).
+std::unique_ptr<rocksdb::DB> OpenCreated(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::unique_ptr<rocksdb::DB>(s.ok() ? raw : nullptr);
+}
+
 // Each checkpoint's changes to a day's group figures, one by one and
 // summed, read back by day from after a position, or one record by its
 // day and last position: what a report as of a past position reads,
@@ -113,11 +124,8 @@ TEST(CheckpointStoreTest, ACaseReadBackReadsItsOwnBlockNotALargeNeighbours) {
 // (the day's sign in the key).
 TEST(CheckpointStoreTest, FigureChangesAreReadByDayAfterAPosition) {
   evenhand::testing::TempDir dir;
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(options, dir.Sub("checkpoint"), &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::DB> db = OpenCreated(dir.Sub("checkpoint"));
+  ASSERT_NE(db, nullptr);
   // Four checkpoints of ten positions each; each changes some of the days
   // at some of its positions.
   const std::vector<int64_t> days = {-40000, -1, 0, 1, 20000};
@@ -207,11 +215,8 @@ TEST(CheckpointStoreTest, FigureChangesAreReadByDayAfterAPosition) {
 // the lengths of their lives, checked against the entries as written.
 TEST(CheckpointStoreTest, WithdrawnEntriesAreFoundAsOfAnyPositionTheyWereAliveAt) {
   evenhand::testing::TempDir dir;
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(options, dir.Sub("checkpoint"), &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::DB> db = OpenCreated(dir.Sub("checkpoint"));
+  ASSERT_NE(db, nullptr);
   std::mt19937_64 rng(5);
   constexpr uint64_t kLast = 1 << 20;
   std::vector<state::FindingEntryRecord> written;
