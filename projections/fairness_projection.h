@@ -188,15 +188,17 @@ class StoredCases {
   virtual absl::Status ReadCase(const std::string& stream_id, std::string* bytes) const = 0;
 };
 
-// Where the findings index keeps what it has checkpointed (the runner's
-// RocksDB): entries by kind, then whether withdrawn, then date (a finding)
-// or due time (an obligation), then id. A report as of the last position
-// reads only the entries not withdrawn. Reads must see a consistent state.
-// A checkpoint's changes to the group figures of one UTC day, one by one
-// and summed (GroupFigures::ForEachUnsaved), as the checkpoint stores them.
+// A checkpoint's changes to the group figures of one UTC day (or a run of
+// them), one by one and summed (GroupFigures::ForEachUnsaved), as the
+// checkpoint stores them.
 using FigureChangesVisitor = std::function<void(
     int64_t day, const state::FigureChangesRecord& changes, const state::FigureSumsRecord& sums)>;
 
+// Where the findings index keeps what it has checkpointed (the runner's
+// RocksDB): entries by kind, then whether withdrawn, then date (a finding)
+// or due time (an obligation; a withdrawn entry first by the block of
+// positions it was alive in), then id. A report as of the last position
+// reads only the entries not withdrawn. Reads must see a consistent state.
 class StoredFindings {
  public:
   virtual ~StoredFindings() = default;

@@ -13,10 +13,6 @@
 #include "rocksdb/filter_policy.h"
 
 namespace evenhand::projections::internal {
-namespace {
-
-
-}  // namespace
 
 rocksdb::BlockBasedTableOptions CheckpointTableOptions(size_t block_cache_bytes) {
   rocksdb::BlockBasedTableOptions t;
