@@ -72,6 +72,12 @@ struct FairnessSettings {
   double late_reply_gap = 0.2;
   double officer_time_ratio = 0.5;
   int parity_min_cases = 5;
+  // How far ahead of the server's clock an event may say it happened (the
+  // server's maxFutureSkewSeconds). Decides nothing: a report derived from
+  // the cases also reads those that begin up to this long after its moment,
+  // since one recorded by then (a query received "tomorrow") holds an
+  // obligation open at it, as the findings index lists it.
+  absl::Duration max_future_skew = absl::Hours(24);
 
   bool operator==(const FairnessSettings&) const = default;
 

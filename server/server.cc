@@ -341,13 +341,16 @@ absl::Status EvenHandServer::Impl::Start() {
   runner_options.TEST_before_findings_load = options_.TEST_before_findings_load;
   runner_options.TEST_case_read = options_.TEST_case_read;
   runner_options.TEST_seeded_written = options_.TEST_seeded_written;
-  runner_options.index_settings = projections::FairnessSettings::FromConfig(c.fairness());
+  projections::FairnessSettings fairness_settings =
+      projections::FairnessSettings::FromConfig(c.fairness());
+  fairness_settings.max_future_skew = log_options.limits.max_clock_skew;
+  runner_options.index_settings = fairness_settings;
   runner_options.index_calendar = calendar;
   EH_ASSIGN_OR_RETURN(runner_, projections::ProjectionRunner::Start(store_.get(), runner_options));
 
   event_log_ = std::make_unique<services::EventLogService>(store_.get(), log_options);
   services::FairnessServiceOptions fairness_options;
-  fairness_options.settings = projections::FairnessSettings::FromConfig(c.fairness());
+  fairness_options.settings = fairness_settings;
   fairness_options.catch_up_wait = absl::Seconds(c.fairness().report_wait_seconds());
   fairness_options.gate = gate_.get();
   fairness_options.max_reply_bytes = c.max_reply_bytes();

@@ -148,9 +148,13 @@ const std::vector<const Case*>& ReportBuilder::Cases(CaseKind kind) const {
   const absl::Time earliest = query_.from - FairnessProjection::Indexes::kLongRunning - slack;
   const int64_t from_nanos =
       earliest <= absl::FromUnixNanos(INT64_MIN + 1) ? INT64_MIN : absl::ToUnixNanos(earliest);
-  const int64_t end_nanos = period_end_ >= absl::FromUnixNanos(INT64_MAX - 1)
-                                ? INT64_MAX
-                                : absl::ToUnixNanos(period_end_);
+  // And a case that begins after the period's end (its moment) may hold
+  // an obligation open then and due in the period: a query recorded by the
+  // moment, received as far ahead as the server accepts.
+  const absl::Time last_start =
+      std::max(period_end_, std::min(query_.to, query_.as_of_time + settings_.max_future_skew));
+  const int64_t end_nanos =
+      last_start >= absl::FromUnixNanos(INT64_MAX - 1) ? INT64_MAX : absl::ToUnixNanos(last_start);
   // Of those, a case whose last fact (in any version, or a reply date it
   // promised) lies more than the slack before the period is done with before
   // it starts: most of the cases that started in the weeks before a period.

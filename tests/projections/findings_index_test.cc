@@ -531,6 +531,40 @@ TEST(FindingsIndexSummedTest, ChangesSummedSinceAndCorrectedSinceAreTakenBackInO
   }
 }
 
+// A query recorded saying it was received up to a day ahead of the clock
+// (the skew the server accepts) holds an obligation open at every moment
+// after it was recorded: the report derived from the cases lists it as the
+// index does, whether or not a correction recorded later moves when it was
+// received (found from outside: the derived report dropped such queries
+// unless a later correction moved them into the past).
+TEST(FindingsIndexAheadTest, AQueryRecordedAsReceivedAheadHoldsItsObligationDerivedAsServed) {
+  testing::CouncilScenario s;
+  const uint64_t q1 = s.Query(testing::At(2026, 6, 10, 10), "Q-1", "lab-1");
+  const uint64_t q2 = s.Query(testing::At(2026, 6, 10, 11), "Q-2", "con-1");
+  s.CorrectWhen(testing::At(2026, 6, 10, 12), q2, testing::At(2026, 6, 9, 12));
+  s.Answer(testing::At(2026, 6, 12, 10), "Q-1");
+  std::vector<v1::RecordedEvent> events = s.events();
+  // The two queries recorded the evening before (14 and 15 hours ahead).
+  for (uint64_t p : {q1, q2}) {
+    *events[p - 1].mutable_event()->mutable_recorded_at() =
+        ToProtoTime(testing::At(2026, 6, 9, 20));
+  }
+  std::unique_ptr<IndexedProjection> folded = FoldIndexed(events);
+  ASSERT_NE(folded, nullptr);
+  for (uint64_t position = q1; position <= events.size(); ++position) {
+    for (const absl::Time to : {absl::InfiniteFuture(), testing::At(2026, 6, 30)}) {
+      const ReportQuery q{testing::At(2026, 6, 1), to, position,
+                          FromProtoTime(events[position - 1].event().recorded_at())};
+      const v1::FairnessReport served = folded->Served(q);
+      if (position == q2) {
+        std::vector<std::string> open;
+        for (const v1::Obligation& o : served.obligations()) open.push_back(o.case_id());
+        EXPECT_THAT(open, ::testing::UnorderedElementsAre("query-Q-1", "query-Q-2"));
+      }
+    }
+  }
+}
+
 // The demo council (scripts/run): its report from the index is the derived
 // one, findings, obligations, group figures and all, as of every tenth
 // position and at the end.
