@@ -402,13 +402,6 @@ void GroupFigures::AddTotals(const Totals& t, GroupTally* tally) {
 void GroupFigures::ForEachUnsaved(const FigureChangesVisitor& visit) const {
   state::FigureChangesRecord record;
   state::FigureSumsRecord sums;
-  auto to_record = [](const Contribution& x, uint64_t position, bool added,
-                      state::FigureChangeRecord* r) {
-    r->set_position(position);
-    r->set_added(added);
-    if (x.c != nullptr) r->set_subject(x.c->stream_id());
-    *r->mutable_figure() = x.ToRecord();
-  };
   // The steps [begin, end) of one day, as one record and its sums.
   auto one_record = [&](int64_t day, const Step* begin, const Step* end) {
     record.Clear();
@@ -417,7 +410,11 @@ void GroupFigures::ForEachUnsaved(const FigureChangesVisitor& visit) const {
     absl::btree_map<FigureChanges::SumKey, int64_t> summed;
     for (const Step* step = begin; step != end; ++step) {
       const Contribution& x = step->x;
-      to_record(x, step->position, step->added, record.add_changes());
+      state::FigureChangeRecord* r = record.add_changes();
+      r->set_position(step->position);
+      r->set_added(step->added);
+      if (x.c != nullptr) r->set_subject(x.c->stream_id());
+      *r->mutable_figure() = x.ToRecord();
       summed[{x.group, x.kind, x.value, x.until_nanos, x.due_nanos}] += step->added ? 1 : -1;
     }
     sums.set_first_position(begin->position);
