@@ -1,6 +1,7 @@
 #include "projections/internal/group_figures.h"
 
 #include <algorithm>
+#include <deque>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -279,8 +280,28 @@ bool GroupFigures::Totals::empty() const {
   return true;
 }
 
+uint32_t GroupFigures::GroupNumber(const std::string& group) {
+  auto [it, added] = group_numbers_.try_emplace(group, static_cast<uint32_t>(group_names_.size()));
+  if (added) group_names_.push_back(group);
+  return it->second;
+}
+
+Contribution GroupFigures::Unpack(const Key& key, const Kept& k) const {
+  Contribution x;
+  x.kind = k.kind;
+  x.group = group_names_[k.group];
+  x.at_nanos = key.first;
+  x.position = key.second;
+  x.until_nanos = k.until_nanos;
+  x.due_nanos = k.due_nanos;
+  x.value = k.value;
+  x.c = k.c;
+  return x;
+}
+
 void GroupFigures::Add(const Contribution& x, uint64_t position) {
-  all_.emplace(KeyOf(x), x);
+  all_.emplace(KeyOf(x),
+               Kept{x.kind, GroupNumber(x.group), x.until_nanos, x.due_nanos, x.value, x.c});
   Change(x, +1);
   Keep(x, position, /*added=*/true);
 }
@@ -290,7 +311,7 @@ void GroupFigures::OfCase(const Case* c, const std::vector<Key>& keys,
   for (const Key& key : keys) {
     auto [begin, end] = all_.equal_range(key);
     for (auto it = begin; it != end; ++it) {
-      if (it->second.c == c) out->push_back(it->second);
+      if (it->second.c == c) out->push_back(Unpack(it->first, it->second));
     }
   }
 }
@@ -303,13 +324,15 @@ void GroupFigures::Keep(const Contribution& x, uint64_t position, bool added) {
 }
 
 void GroupFigures::Remove(const Contribution& x, uint64_t position) {
-  auto [begin, end] = all_.equal_range(KeyOf(x));
-  for (auto it = begin; it != end; ++it) {
-    if (it->second == x) {
-      all_.erase(it);
-      Change(x, -1);
-      Keep(x, position, /*added=*/false);
-      return;
+  if (auto number = group_numbers_.find(x.group); number != group_numbers_.end()) {
+    auto [begin, end] = all_.equal_range(KeyOf(x));
+    for (auto it = begin; it != end; ++it) {
+      if (Same(it->second, x, number->second)) {
+        all_.erase(it);
+        Change(x, -1);
+        Keep(x, position, /*added=*/false);
+        return;
+      }
     }
   }
   // A bug: a subject removes only what it added.
@@ -601,10 +624,15 @@ void GroupFigures::Sum(const FigureWindow& w, const FigureChanges& changes,
   };
   // Contributions one by one in [lo, hi), as if all unanswered.
   auto one_by_one = [&](int64_t lo, int64_t hi) {
+    Contribution x;  // what GroupTally::Add reads of it: its kind and value
     for (auto it = all_.lower_bound(Key{lo, 0}); it != all_.end() && it->first.first < hi; ++it) {
-      const Contribution& x = it->second;
-      if (x.until_nanos != INT64_MAX) continue;  // below
-      if (GroupTally* t = tally(x.group)) t->Add(x, /*not_yet_due=*/false);
+      const Kept& k = it->second;
+      if (k.until_nanos != INT64_MAX) continue;  // below
+      if (GroupTally* t = tally(group_names_[k.group])) {
+        x.kind = k.kind;
+        x.value = k.value;
+        t->Add(x, /*not_yet_due=*/false);
+      }
     }
   };
   // Whole days are summed; the partial days at either end are read one by
@@ -643,9 +671,11 @@ void GroupFigures::ForEach(const FigureWindow& w, const FigureChanges& changes,
   absl::flat_hash_map<Contribution, int> not_then;  // there now, not at the moment
   for (const Contribution& x : changes.added) ++not_then[x];
   std::vector<const Contribution*> then;
+  // Unpacked (all_ keeps them packed): stable addresses for `then`.
+  std::deque<Contribution> unpacked;
   for (auto it = all_.lower_bound(Key{w.from, 0}); it != all_.end() && it->first.first < w.end;
        ++it) {
-    const Contribution& x = it->second;
+    Contribution x = Unpack(it->first, it->second);
     if (!w.Counts(x) || !want(x, w.NotYetDue(x))) continue;
     if (!not_then.empty()) {
       auto skip = not_then.find(x);
@@ -654,7 +684,7 @@ void GroupFigures::ForEach(const FigureWindow& w, const FigureChanges& changes,
         continue;
       }
     }
-    then.push_back(&x);
+    then.push_back(&unpacked.emplace_back(std::move(x)));
   }
   for (const Contribution& x : changes.removed) {
     if (w.Counts(x) && want(x, w.NotYetDue(x))) then.push_back(&x);
