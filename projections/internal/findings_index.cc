@@ -94,11 +94,14 @@ FindingsIndex::Subject* FindingsIndex::SubjectOf(const Case* subject) {
 }
 
 void FindingsIndex::Forget(const Case* subject, const Subject& s) {
-  auto forget = [subject](auto& readers, absl::string_view key) {
+  // A bug: a subject is among the readers of everything it read.
+  auto not_there = [] {
+    logging::Error("fairness", "findings index: a subject was not among a name's readers");
+  };
+  auto forget = [subject, &not_there](auto& readers, absl::string_view key) {
     auto it = readers.find(key);
     if (it == readers.end()) {
-      // A bug: a subject is among the readers of everything it read.
-      logging::Error("fairness", "findings index: a subject was not among a name's readers");
+      not_there();
       return;
     }
     it->second.erase(subject);
@@ -107,9 +110,12 @@ void FindingsIndex::Forget(const Case* subject, const Subject& s) {
   s.cases.ForEach([&](absl::string_view key) { forget(case_readers_, key); });
   s.matters.ForEach([&](absl::string_view key) { forget(matter_readers_, key); });
   if (s.bounded != nullptr) {
-    s.bounded->cases.ForEach([&](absl::string_view key) { forget(bounded_case_readers_, key); });
-    s.bounded->matters.ForEach(
-        [&](absl::string_view key) { forget(bounded_matter_readers_, key); });
+    s.bounded->cases.ForEach([&](absl::string_view key) {
+      if (!bounded_case_readers_.Remove(key, subject)) not_there();
+    });
+    s.bounded->matters.ForEach([&](absl::string_view key) {
+      if (!bounded_matter_readers_.Remove(key, subject)) not_there();
+    });
   }
   if (s.council_until != INT64_MIN) {
     auto [begin, end] = council_readers_.equal_range(s.council_until);
@@ -376,11 +382,11 @@ void FindingsIndex::AddReader(const Case* subject, const Subject& s) {
   if (s.bounded != nullptr) {
     size_t i = 0;
     s.bounded->cases.ForEach([&](absl::string_view key) {
-      bounded_case_readers_[key][subject] = s.bounded->case_untils[i++];
+      bounded_case_readers_.Add(key, subject, s.bounded->case_untils[i++]);
     });
     i = 0;
     s.bounded->matters.ForEach([&](absl::string_view key) {
-      bounded_matter_readers_[key][subject] = s.bounded->matter_untils[i++];
+      bounded_matter_readers_.Add(key, subject, s.bounded->matter_untils[i++]);
     });
   }
   if (s.council_until != INT64_MIN) council_readers_.emplace(s.council_until, subject);

@@ -59,6 +59,7 @@
 #include "evenhand/state/fairness_state.pb.h"
 #include "projections/fairness_projection.h"
 #include "projections/internal/access_figures.h"
+#include "projections/internal/bounded_readers.h"
 #include "projections/internal/group_figures.h"
 #include "projections/internal/packed_names.h"
 #include "projections/internal/report_builder.h"
@@ -310,11 +311,10 @@ class FindingsIndex {
   absl::Status damage_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> case_readers_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<const Case*>> matter_readers_;
-  // Readers of a case's or a matter's facts up to an instant: name ->
-  // reader -> that instant (Subject::bounded).
-  absl::flat_hash_map<std::string, absl::flat_hash_map<const Case*, int64_t>> bounded_case_readers_;
-  absl::flat_hash_map<std::string, absl::flat_hash_map<const Case*, int64_t>>
-      bounded_matter_readers_;
+  // Readers of a case's or a matter's facts up to an instant, each with
+  // that instant (Subject::bounded).
+  BoundedReaders bounded_case_readers_;
+  BoundedReaders bounded_matter_readers_;
   absl::btree_multimap<int64_t, const Case*> council_readers_;
   Reads reads_;
   std::vector<Contribution> contributions_;

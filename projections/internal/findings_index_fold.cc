@@ -291,13 +291,10 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     });
     return earliest;
   };
-  auto add_bounded_readers = [&](const auto& readers, const std::string& key) {
-    auto it = readers.find(key);
-    if (it == readers.end()) return;
+  auto add_bounded_readers = [&](const BoundedReaders& readers, const std::string& key) {
+    if (!readers.Read(key)) return;
     if (!instant) instant = linked_ahead ? INT64_MIN : instant_of_fact();
-    for (const auto& [reader, until] : it->second) {
-      if (until >= *instant) decide.push_back(reader);
-    }
+    readers.ReadersFrom(key, *instant, &decide);
   };
   if (!registry_case) add_bounded_readers(bounded_case_readers_, c.stream_id());
   for (const std::string& m : matters) add_bounded_readers(bounded_matter_readers_, m);

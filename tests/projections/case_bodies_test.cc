@@ -1,6 +1,8 @@
 // The projection's cases' facts out of memory (internal/case_bodies.h), and
-// the packed names the findings index keeps of each subject's reads
-// (internal/packed_names.h).
+// what the findings index keeps of each subject's reads: the packed names
+// (internal/packed_names.h) and the readers of a name up to an instant
+// (internal/bounded_readers.h).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
+#include "projections/internal/bounded_readers.h"
 #include "projections/internal/packed_names.h"
 #include "tests/projections/map_stored_findings.h"
 #include "tests/testing/council_scenario.h"
@@ -108,6 +111,72 @@ TEST(PackedNamesTest, NamesOfAnyLengthComeBackInOrder) {
   // A different split of the same bytes is a different list.
   EXPECT_NE(internal::PackedNames::Of(std::vector<std::string>{"ab", "c"}),
             internal::PackedNames::Of(std::vector<std::string>{"a", "bc"}));
+}
+
+// The subjects decided again for a fact of a name are those that read it
+// up to the fact's instant or later, at the later instant if one read it
+// twice; a name's last reader gone, the name is gone; one never read is
+// told.
+TEST(BoundedReadersTest, AFactDecidesAgainTheReadersUpToItsInstantOrLater) {
+  Case a, b, c;
+  internal::BoundedReaders readers;
+  EXPECT_TRUE(readers.empty());
+  readers.Add("matter-M", &a, 100);
+  readers.Add("matter-M", &b, 200);
+  readers.Add("briefing-B-1", &c, 50);
+  readers.Add("matter-M", &a, 300);  // again, later
+  readers.Add("matter-M", &b, 150);  // again, earlier: 200 holds
+  EXPECT_EQ(readers.size(), 2u);
+  auto from = [&](absl::string_view name, int64_t instant) {
+    std::vector<const Case*> out;
+    readers.ReadersFrom(name, instant, &out);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::vector<const Case*> ab = {&a, &b};
+  std::sort(ab.begin(), ab.end());
+  EXPECT_EQ(from("matter-M", 200), ab);
+  EXPECT_EQ(from("matter-M", 201), std::vector<const Case*>{&a});
+  EXPECT_EQ(from("matter-M", 301), std::vector<const Case*>{});
+  EXPECT_EQ(from("briefing-B-1", INT64_MIN), std::vector<const Case*>{&c});
+  EXPECT_TRUE(from("matter-N", INT64_MIN).empty());
+  EXPECT_TRUE(readers.Read("matter-M"));
+  EXPECT_FALSE(readers.Read("matter-N"));
+
+  EXPECT_TRUE(readers.Remove("matter-M", &a));
+  EXPECT_FALSE(readers.Remove("matter-M", &a));
+  EXPECT_FALSE(readers.Remove("matter-N", &a));
+  EXPECT_EQ(from("matter-M", INT64_MIN), std::vector<const Case*>{&b});
+  EXPECT_TRUE(readers.Remove("matter-M", &b));
+  EXPECT_FALSE(readers.Read("matter-M"));
+  EXPECT_TRUE(readers.Remove("briefing-B-1", &c));
+  EXPECT_TRUE(readers.empty());
+}
+
+// A busy matter's readers (past those held in place) are kept, updated and
+// removed one by one as a few are.
+TEST(BoundedReadersTest, AMatterOfThousandsOfReadersKeepsEachAtItsInstant) {
+  std::vector<Case> cases(2000);
+  internal::BoundedReaders readers;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    readers.Add("matter-busy", &cases[i], static_cast<int64_t>(i));
+  }
+  readers.Add("matter-busy", &cases[10], 5000);  // later: moves past the rest
+  readers.Add("matter-busy", &cases[1999], 0);   // earlier: 1999 holds
+  std::vector<const Case*> out;
+  readers.ReadersFrom("matter-busy", 1990, &out);
+  EXPECT_EQ(out.size(), 11u);  // 1990..1999 and the 10th
+  for (size_t i = 0; i < cases.size(); i += 2) {
+    EXPECT_TRUE(readers.Remove("matter-busy", &cases[i]));
+  }
+  out.clear();
+  readers.ReadersFrom("matter-busy", INT64_MIN, &out);
+  EXPECT_EQ(out.size(), cases.size() / 2);
+  for (const Case* c : out) EXPECT_EQ((c - cases.data()) % 2, 1);
+  for (size_t i = 1; i < cases.size(); i += 2) {
+    EXPECT_TRUE(readers.Remove("matter-busy", &cases[i]));
+  }
+  EXPECT_TRUE(readers.empty());
 }
 
 }  // namespace
