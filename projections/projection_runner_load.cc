@@ -53,9 +53,11 @@ struct ParsedBatch {
 };
 
 // What reading a whole prefix of the checkpoint once at a start reads with:
-// its blocks are not kept in the block cache (a million events' skeletons
-// and subjects would fill it with blocks nothing reads again, 32 MiB of
-// the server's memory from its start), and are read ahead.
+// its blocks are read ahead and not kept in the block cache (a million
+// events' skeletons and subjects filled it, 32 MiB of the server's memory
+// from its start, with blocks not read again in bulk; a subject read back
+// later, when it is decided, is cached then, and the cache fills with what
+// is read up to its size).
 rocksdb::ReadOptions ScanOnce() {
   rocksdb::ReadOptions options;
   options.fill_cache = false;
@@ -286,10 +288,7 @@ absl::Status ProjectionRunner::LoadCases() {
   if (skeletons) {
     verify = std::thread([this, &verified] {
       SetThreadName("eh-verify");
-      rocksdb::ReadOptions options;
-      options.fill_cache = false;
-      options.readahead_size = 2 << 20;
-      verified = FromRocks(db_->VerifyChecksum(options), "its table files' checksums");
+      verified = FromRocks(db_->VerifyChecksum(ScanOnce()), "its table files' checksums");
     });
   }
   absl::Status read = skeletons ? LoadSkeletons() : LoadWholeCases();

@@ -6,6 +6,9 @@
 
 namespace evenhand::projections::internal {
 
+// The header's chance of a shared hash is a 64-bit hash's.
+static_assert(sizeof(size_t) == sizeof(uint64_t), "absl::Hash gives 64 bits on 64-bit builds");
+
 uint64_t BoundedReaders::Key(absl::string_view name) {
   return static_cast<uint64_t>(absl::Hash<absl::string_view>{}(name));
 }

@@ -12,7 +12,8 @@
 // later instant of the two: a fact of one then also decides the other's
 // readers again, which changes nothing (a decision is a function of the
 // log as it stands) but takes time. Most names have one reader, held in
-// place; a busy matter's thousands are held in a map.
+// place; a busy matter's thousands are held in a map (kept until its last
+// reader goes).
 //
 // Not thread-safe.
 #ifndef EVENHAND_PROJECTIONS_INTERNAL_BOUNDED_READERS_H_

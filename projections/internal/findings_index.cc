@@ -94,7 +94,9 @@ FindingsIndex::Subject* FindingsIndex::SubjectOf(const Case* subject) {
 }
 
 void FindingsIndex::Forget(const Case* subject, const Subject& s) {
-  // A bug: a subject is among the readers of everything it read.
+  // A bug: a subject is among the readers of everything it read (or, for
+  // the readers up to an instant, the second of two names it read with one
+  // 64-bit hash: BoundedReaders).
   auto not_there = [] {
     logging::Error("fairness", "findings index: a subject was not among a name's readers");
   };

@@ -206,18 +206,23 @@ FigureWindow FigureWindow::Of(const ReportQuery& q) {
 }
 
 void GroupTally::Add(const Contribution& x, bool not_yet_due, int sign, uint64_t times) {
+  Add(x.kind, x.value, not_yet_due, sign, times);
+}
+
+void GroupTally::Add(Contribution::Kind kind, int64_t value, bool not_yet_due, int sign,
+                     uint64_t times) {
   v1::GroupMetrics& m = metrics;
   // +times, or -times modulo 2^32 (2^64 for the minutes).
   const auto one = static_cast<uint32_t>(static_cast<uint64_t>(sign) * times);
-  const auto minutes = static_cast<uint64_t>(sign) * times * static_cast<uint64_t>(x.value);
+  const auto minutes = static_cast<uint64_t>(sign) * times * static_cast<uint64_t>(value);
   auto distribution = [&](Distribution& d) {
     if (sign > 0) {
-      d.Add(static_cast<double>(x.value), times);
+      d.Add(static_cast<double>(value), times);
     } else {
-      d.Remove(static_cast<double>(x.value), times);
+      d.Remove(static_cast<double>(value), times);
     }
   };
-  switch (x.kind) {
+  switch (kind) {
     case Contribution::kOffered:
       m.set_briefings_offered(m.briefings_offered() + one);
       break;
@@ -281,9 +286,11 @@ bool GroupFigures::Totals::empty() const {
 }
 
 uint32_t GroupFigures::GroupNumber(const std::string& group) {
-  auto [it, added] = group_numbers_.try_emplace(group, static_cast<uint32_t>(group_names_.size()));
-  if (added) group_names_.push_back(group);
-  return it->second;
+  if (auto it = group_numbers_.find(group); it != group_numbers_.end()) return it->second;
+  group_names_.push_back(group);  // first: a number never names nothing
+  const auto number = static_cast<uint32_t>(group_names_.size() - 1);
+  group_numbers_.emplace(group, number);
+  return number;
 }
 
 Contribution GroupFigures::Unpack(const Key& key, const Kept& k) const {
@@ -624,15 +631,10 @@ void GroupFigures::Sum(const FigureWindow& w, const FigureChanges& changes,
   };
   // Contributions one by one in [lo, hi), as if all unanswered.
   auto one_by_one = [&](int64_t lo, int64_t hi) {
-    Contribution x;  // what GroupTally::Add reads of it: its kind and value
     for (auto it = all_.lower_bound(Key{lo, 0}); it != all_.end() && it->first.first < hi; ++it) {
       const Kept& k = it->second;
       if (k.until_nanos != INT64_MAX) continue;  // below
-      if (GroupTally* t = tally(group_names_[k.group])) {
-        x.kind = k.kind;
-        x.value = k.value;
-        t->Add(x, /*not_yet_due=*/false);
-      }
+      if (GroupTally* t = tally(group_names_[k.group])) t->Add(k.kind, k.value, false);
     }
   };
   // Whole days are summed; the partial days at either end are read one by
@@ -675,6 +677,7 @@ void GroupFigures::ForEach(const FigureWindow& w, const FigureChanges& changes,
   std::deque<Contribution> unpacked;
   for (auto it = all_.lower_bound(Key{w.from, 0}); it != all_.end() && it->first.first < w.end;
        ++it) {
+    if (it->second.until_nanos < w.end) continue;  // not counted (FigureWindow::Counts)
     Contribution x = Unpack(it->first, it->second);
     if (!w.Counts(x) || !want(x, w.NotYetDue(x))) continue;
     if (!not_then.empty()) {

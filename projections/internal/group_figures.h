@@ -154,9 +154,10 @@ struct GroupTally {
   bool dissolved_before = false;
 
   // Adds a contribution counted in the period `times` times (sign -1: takes
-  // them back). Reads its kind and value only (GroupFigures::Sum passes
-  // those alone for the contributions it keeps packed).
+  // them back): what it adds is its kind's, by its value.
   void Add(const Contribution& x, bool not_yet_due, int sign = 1, uint64_t times = 1);
+  void Add(Contribution::Kind kind, int64_t value, bool not_yet_due, int sign = 1,
+           uint64_t times = 1);
 };
 
 class GroupFigures {
