@@ -531,6 +531,81 @@ TEST(FindingsIndexSummedTest, ChangesSummedSinceAndCorrectedSinceAreTakenBackInO
   }
 }
 
+// Changes made since a report's position that cancel in their sums (one
+// green request's decline withdrawn and its approval recorded, another's
+// approval withdrawn and a decline recorded, all of one day, checkpointed
+// together) still change which declines access-parity cites: as of a
+// position before them, the finding's evidence is the decline there then,
+// read one by one, not the one recorded since (review of 50f2ea5: a sum of
+// nothing was taken for no change, FigureChanges::summed_any).
+TEST(FindingsIndexSummedTest, ChangesThatCancelInTheirSumsStillChangeTheEvidence) {
+  testing::CouncilScenario s;
+  for (const auto& [group, total, declined] :
+       {std::tuple{"green", 8, 6}, {"labour", 12, 1}, {"conservative", 10, 0}}) {
+    for (int i = 0; i < total; ++i) {
+      const std::string id = absl::StrCat(group, "-", i);
+      const absl::Time at = testing::At(2026, 1, 5) + absl::Hours(24 * i);
+      s.Request(at, id, group, absl::StrCat("m-", id));
+      if (i < declined) {
+        s.Decline(at + absl::Hours(3), id, "ceo", v1::RESOURCES);
+      } else {
+        s.Approve(at + absl::Hours(3), id);
+      }
+    }
+  }
+  // Two more of green's, decided on one day: X declined, Y approved.
+  const absl::Time day = testing::At(2026, 1, 20, 10);
+  s.Request(day, "X", "green", "m-x");
+  const uint64_t x_declined = s.Decline(day + absl::Hours(1), "X", "ceo", v1::RESOURCES);
+  s.Request(day, "Y", "green", "m-y");
+  const uint64_t y_approved = s.Approve(day + absl::Hours(1), "Y");
+  // Recorded days after: the 20th is a whole day of a report as of here.
+  const uint64_t before = s.Query(testing::At(2026, 1, 26, 10), "Q-1", "lab-1");
+  // A fortnight later, the two decisions swapped: the day's sums cancel.
+  const absl::Time later = testing::At(2026, 2, 3, 10);
+  s.Correct(later, x_declined, std::nullopt);
+  s.Approve(later, "X");
+  s.Correct(later, y_approved, std::nullopt);
+  s.Decline(later, "Y", "ceo", v1::RESOURCES);
+  // The decisions' instants (when they happened): recorded on 3 February,
+  // they were made on the 20th January, so the changes are to that day.
+  std::vector<v1::RecordedEvent> events = s.events();
+  for (uint64_t p = before + 1; p <= events.size(); ++p) {
+    v1::Payload& payload = *events[p - 1].mutable_event()->mutable_payload();
+    if (payload.has_briefing_approved() || payload.has_briefing_declined()) {
+      *events[p - 1].mutable_event()->mutable_occurred_at() = ToProtoTime(day + absl::Hours(2));
+    }
+  }
+  auto calendar = WorkingDayCalendar::LoadFile(EVENHAND_BANK_HOLIDAYS);
+  ASSERT_TRUE(calendar.ok());
+  const FairnessSettings settings;
+  FairnessProjection p;
+  MapStoredFindings stored;
+  p.IndexFindings(settings, *calendar);
+  p.StoreFindingsIn(&stored);
+  for (const v1::RecordedEvent& e : events) {
+    p.Apply(e);
+    if (e.position() <= before || e.position() == events.size()) stored.Checkpoint(p);
+  }
+  bool cited_x = false;
+  for (uint64_t position = before; position <= events.size(); ++position) {
+    const ReportQuery q{testing::At(2026, 1, 1), testing::At(2026, 3, 1), position,
+                        FromProtoTime(events[position - 1].event().recorded_at())};
+    const v1::FairnessReport served = p.Report(q, settings, *calendar);
+    const v1::FairnessReport derived = p.DerivedReport(q, settings, *calendar);
+    EXPECT_EQ(served.SerializeAsString(), derived.SerializeAsString())
+        << "as of position " << position << "\n"
+        << served.DebugString() << "\n"
+        << derived.DebugString();
+    if (position != before) continue;
+    for (const v1::Finding& f : served.findings()) {
+      if (f.rule_id() != "access-parity") continue;
+      for (uint64_t cited : f.evidence_positions()) cited_x |= cited == x_declined;
+    }
+  }
+  EXPECT_TRUE(cited_x) << "as of the day's decisions, X's decline is evidence";
+}
+
 // A query recorded saying it was received up to a day ahead of the clock
 // (the skew the server accepts) holds an obligation open at every moment
 // after it was recorded: the report derived from the cases lists it as the
