@@ -208,116 +208,9 @@ FairnessProjection::FairnessProjection()
       registries_(std::make_unique<internal::CouncilRegistryCache>()) {}
 FairnessProjection::~FairnessProjection() = default;
 
-void FairnessProjection::IndexFindings(const FairnessSettings& settings,
-                                       const WorkingDayCalendar& calendar) {
-  findings_ =
-      std::make_unique<internal::FindingsIndex>(*this, settings, calendar, position_ == 0);
-}
-
-void FairnessProjection::DropFindings() { findings_.reset(); }
-
-bool FairnessProjection::SeedFindings(size_t max_cases) {
-  return findings_ == nullptr || findings_->Seed(indexes_, position_, max_cases);
-}
-
-bool FairnessProjection::ForEachDirtyFindingsRecord(
-    state::FindingsIndexHeader* header,
-    const std::function<void(const state::FindingEntryRecord&)>& entry,
-    const std::function<void(const state::SubjectRecord&)>& subject,
-    const FigureChangesVisitor& figure_changes) const {
-  if (findings_ == nullptr || findings_->complete_from() == UINT64_MAX) return false;
-  header->set_fingerprint(findings_->Fingerprint());
-  header->set_complete_from(findings_->complete_from());
-  header->set_position(position_);
-  header->set_next_id(findings_->entry_count());
-  header->set_recorded_nanos(findings_->recorded_nanos());
-  header->set_figures_known_from(findings_->figures().known_from());
-  header->clear_links_ahead();
-  for (std::string& id : findings_->links_ahead()) header->add_links_ahead(std::move(id));
-  findings_->ForEachDirty(entry, subject, figure_changes);
-  return true;
-}
-
-bool FairnessProjection::ForEachSeededFindingsRecord(
-    const std::function<void(const state::FindingEntryRecord&)>& entry,
-    const std::function<void(const state::SubjectRecord&)>& subject) const {
-  return findings_ != nullptr && findings_->ForEachSeeded(entry, subject);
-}
-
-void FairnessProjection::SeededFindingsSaved() {
-  if (findings_ != nullptr) findings_->SeededSaved();
-}
-
-bool FairnessProjection::findings_unsaved() const {
-  return findings_ != nullptr && findings_->unsaved();
-}
-
-bool FairnessProjection::FindingsCheckpointUsable(const state::FindingsIndexHeader& header) const {
-  return findings_ != nullptr && header.position() == position_ &&
-         header.complete_from() <= position_ && header.fingerprint() == findings_->Fingerprint();
-}
-
-bool FairnessProjection::FindingsCheckpointUsableFor(const state::FindingsIndexHeader& header,
-                                                     uint64_t position,
-                                                     const FairnessSettings& settings,
-                                                     const WorkingDayCalendar& calendar) {
-  return header.position() == position && header.complete_from() <= position &&
-         header.fingerprint() == internal::FindingsIndex::FingerprintOf(settings, calendar);
-}
-
-std::string FairnessProjection::FindingsFingerprint(const FairnessSettings& settings,
-                                                    const WorkingDayCalendar& calendar) {
-  return internal::FindingsIndex::FingerprintOf(settings, calendar);
-}
-
 const Case* FairnessProjection::Find(const std::string& stream_id) const {
   auto it = cases_.find(stream_id);
   return it == cases_.end() ? nullptr : &it->second;
-}
-
-absl::Status FairnessProjection::RestoreProvisionalFinding(
-    const state::FindingEntryRecord& record) {
-  return findings_->RestoreProvisional(record, [this](const std::string& id) { return Find(id); });
-}
-
-absl::Status FairnessProjection::RestoreFindingSubject(const state::SubjectRecord& record) {
-  return findings_->RestoreSubject(record, [this](const std::string& id) { return Find(id); });
-}
-
-absl::Status FairnessProjection::FindingsRestored(const state::FindingsIndexHeader& header) {
-  return findings_->Restored(header);
-}
-
-void FairnessProjection::StoreFindingsIn(const StoredFindings* stored) {
-  if (findings_ != nullptr) findings_->StoreIn(stored);
-}
-
-uint64_t FairnessProjection::findings_complete_from() const {
-  return findings_ == nullptr ? UINT64_MAX : findings_->complete_from();
-}
-
-bool FairnessProjection::findings_indexed() const {
-  return findings_ != nullptr && findings_->complete_from() <= position_;
-}
-
-size_t FairnessProjection::indexed_entries() const {
-  return findings_ == nullptr ? 0 : findings_->entry_count();
-}
-
-size_t FairnessProjection::figure_changes_kept() const {
-  return findings_ == nullptr ? 0 : findings_->figures().history_size();
-}
-
-size_t FairnessProjection::findings_subjects_held() const {
-  return findings_ == nullptr ? 0 : findings_->subjects_held();
-}
-
-uint64_t FairnessProjection::findings_decisions() const {
-  return findings_ == nullptr ? 0 : findings_->decisions();
-}
-
-uint64_t FairnessProjection::figures_known_from() const {
-  return findings_ == nullptr ? UINT64_MAX : findings_->figures().known_from();
 }
 
 Case* FairnessProjection::CaseFor(const std::string& stream_id) {
@@ -460,9 +353,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
                                              : it->occurred_at_nanos());
     }
     bodies_->Grew(*c, *record);
-    if (findings_ != nullptr) {
-      findings_->Folded(*c, *it, event.position(), ToNanos(e.recorded_at()), new_case);
-    }
+    FindingsFolded(*c, *it, event.position(), ToNanos(e.recorded_at()), new_case);
     return;
   }
   state::FactRecord* fact = body->add_facts();
@@ -479,9 +370,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   Index(c, fact->payload(), fact->occurred_at_nanos());
   if (access) AccessFactAt(e.stream_id(), c, event.position());
   bodies_->Grew(*c, *fact);
-  if (findings_ != nullptr) {
-    findings_->Folded(*c, *fact, event.position(), ToNanos(e.recorded_at()), new_case);
-  }
+  FindingsFolded(*c, *fact, event.position(), ToNanos(e.recorded_at()), new_case);
 }
 
 void FairnessProjection::ForEachDirtyCase(
@@ -500,6 +389,7 @@ void FairnessProjection::ClearDirty() {
 
 void FairnessProjection::Clear() {
   findings_.reset();
+  deferred_.reset();
   dirty_.clear();
   bodies_->Clear();
   indexes_ = Indexes();

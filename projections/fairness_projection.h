@@ -36,13 +36,13 @@
 #ifndef EVENHAND_PROJECTIONS_FAIRNESS_PROJECTION_H_
 #define EVENHAND_PROJECTIONS_FAIRNESS_PROJECTION_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <array>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
@@ -311,7 +311,17 @@ class FairnessProjection {
                                          const WorkingDayCalendar& calendar);
   absl::Status RestoreFindingSubject(const state::SubjectRecord& record);
   absl::Status RestoreProvisionalFinding(const state::FindingEntryRecord& record);
+  // Then the events folded since DeferFindingsUntilRestored() are decided.
   absl::Status FindingsRestored(const state::FindingsIndexHeader& header);
+  // Once FindingsCheckpointUsable(), events may be folded while the index is
+  // read back (a start then serves an event appended after it without
+  // waiting for the whole index): filed in the cases at once, so a report
+  // as of them is derived meanwhile, and decided by FindingsRestored(), in
+  // the order they came, each as of its own position, as if the index had
+  // been whole when they were folded. DropFindings() forgets them (the
+  // index is then seeded afresh, or dropped, and decides them with the
+  // rest).
+  void DeferFindingsUntilRestored();
   // Checkpointed entries are read back from `stored` (which must outlive
   // the projection) and no longer held in memory. Without it, the index
   // keeps every entry in memory.
@@ -474,6 +484,10 @@ class FairnessProjection {
   void CouldNotRead(const absl::Status& why, absl::Status* read_error) const;
   // Apply(): copies the payload, or swaps it out of `take` if given.
   void Fold(const v1::RecordedEvent& event, v1::Payload* take);
+  // Hands the fact at `position` (or corrected there) of `c` to the
+  // findings index, or keeps it for FindingsRestored().
+  void FindingsFolded(const Case& c, const state::FactRecord& fact, uint64_t position,
+                      int64_t recorded_nanos, bool new_case);
   Case* CaseFor(const std::string& stream_id);
   // The case of an event of a principal's reads (an "access-" stream): per
   // UTC day of when they happened, "access-<principal>#2026-12-01" ('#' is
@@ -518,6 +532,17 @@ class FairnessProjection {
   absl::flat_hash_set<const Case*> dirty_;
   std::unique_ptr<internal::CaseBodies> bodies_;
   std::unique_ptr<internal::FindingsIndex> findings_;
+  // Folded since DeferFindingsUntilRestored(), until FindingsRestored():
+  // the case, the event's position and the position of the fact it added
+  // or corrected.
+  struct DeferredFold {
+    const Case* c;
+    uint64_t position;
+    uint64_t fact_position;
+    int64_t recorded_nanos;
+    bool new_case;
+  };
+  std::optional<std::vector<DeferredFold>> deferred_;
   // The council's registry as reports read it, built once from each change
   // to it on (council_registry.h).
   std::unique_ptr<internal::CouncilRegistryCache> registries_;

@@ -277,6 +277,19 @@ class ProjectionRunner {
   // Before each chunk RestoreFindings files under mu_: waits while a report
   // waits for mu_ (up to 100 ms).
   void LetReportsIn() const ABSL_LOCKS_EXCLUDED(mu_);
+  // While RestoreFindings reads the index back, on a thread of its own:
+  // folds the events after `from` (appended since the checkpoint, or as
+  // the start goes on) as they come, up to kMostFoldedAhead, until `done`.
+  // Their cases file them at once, so a report as of one is derived
+  // without waiting for the whole index (at 10M events, seconds); the
+  // index decides them once whole, under mu_ in one go
+  // (FairnessProjection::DeferFindingsUntilRestored), hence the bound: a
+  // larger backlog is folded after the load, as before. Changes the
+  // projection only under mu_, on behalf of RestoreFindings (which holds
+  // fold_mu_). Returns how many it folded.
+  uint64_t FoldWhileFindingsRestored(uint64_t from, const std::atomic<bool>& done)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  static constexpr uint64_t kMostFoldedAhead = 1000;
   // Folds `count` events (`apply(i)` folds the i-th) under mu_, in slices
   // of at most kFoldSlice: between two, a reader waiting for mu_ (a report,
   // /metrics) goes first, up to 100 ms. An event into a case of thousands

@@ -2,6 +2,7 @@
 // position at once; the cases and the findings index on the fold thread,
 // while the server serves). Writing it is in projection_runner_checkpoint.cc;
 // following the log in projection_runner.cc.
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -9,13 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "base/big_endian.h"
 #include "base/free_memory.h"
 #include "base/logging.h"
+#include "base/status_macros.h"
 #include "base/thread_name.h"
 #include "google/protobuf/arena.h"
-#include "base/status_macros.h"
 #include "projections/internal/checkpoint_store.h"
 #include "projections/internal/two_stages.h"
 #include "projections/projection_runner.h"
@@ -525,6 +527,32 @@ void ProjectionRunner::LetReportsIn() const {
   }
 }
 
+uint64_t ProjectionRunner::FoldWhileFindingsRestored(uint64_t from, const std::atomic<bool>& done) {
+  SetThreadName("eh-fold-ahead");
+  std::unique_ptr<storage::Subscription> sub = store_->Subscribe(from);
+  std::vector<storage::EventPtr> batch;
+  uint64_t folded = 0;
+  while (folded < kMostFoldedAhead && !done.load(std::memory_order_acquire) &&
+         !stopping_.load(std::memory_order_acquire)) {
+    batch.clear();
+    const absl::Status s = sub->Next(kMostFoldedAhead - folded, options_.fold_batch_bytes,
+                                     absl::Now() + absl::Milliseconds(20), &batch);
+    if (!batch.empty()) {
+      if (options_.TEST_before_fold) options_.TEST_before_fold();
+      if (!FoldSliced(batch.size(), [&](size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+            projection_.Apply(*batch[i]);
+          })) {
+        break;  // stopping
+      }
+      folded += batch.size();
+      absl::ReaderMutexLock lock(&mu_);
+      if (!projection_.health().ok()) break;  // the fold after the load says so
+    }
+    if (!s.ok()) break;  // the store stopping, or a read the fold meets again
+  }
+  return folded;
+}
+
 absl::Status ProjectionRunner::RestoreFindings() {
   // mu_ is taken only around the projection's calls: records are read and
   // parsed outside it, so metrics are not held up (reports wait for loaded_).
@@ -579,8 +607,21 @@ absl::Status ProjectionRunner::RestoreFindings() {
           "reports are derived in full meanwhile");
     }
   }
+  uint64_t folded_ahead = 0;
   if (usable) {
     restored = [&]() -> absl::Status {
+      // Events appended meanwhile are folded on a thread of their own, and
+      // decided by the index once it is whole (FoldWhileFindingsRestored).
+      {
+        absl::MutexLock lock(&mu_);
+        projection_.DeferFindingsUntilRestored();
+      }
+      std::atomic<bool> filed{false};
+      std::thread ahead([&] { folded_ahead = FoldWhileFindingsRestored(position + 1, filed); });
+      absl::Cleanup join = [&] {
+        filed.store(true, std::memory_order_release);
+        ahead.join();
+      };
       // The dated entries stay on disk; the provisional ones are held, and
       // what each subject has: a few thousand records at a time, parsed
       // outside mu_ and filed under it.
@@ -606,6 +647,7 @@ absl::Status ProjectionRunner::RestoreFindings() {
             subjects_filed_.fetch_add(subjects.size(), std::memory_order_relaxed);
             return stop_ ? absl::CancelledError("stopping") : absl::OkStatus();
           }));
+      std::move(join).Invoke();
       absl::MutexLock lock(&mu_);
       return projection_.FindingsRestored(header);
     }();
@@ -615,10 +657,13 @@ absl::Status ProjectionRunner::RestoreFindings() {
   if (absl::IsCancelled(restored) || absl::IsDataLoss(restored)) return restored;
   if (restored.ok()) {
     absl::ReaderMutexLock lock(&mu_);
-    logging::Info("projections",
-                  absl::StrCat("restored the findings index (", projection_.indexed_entries(),
-                               " findings and obligations) in ",
-                               absl::FormatDuration(absl::Now() - started)));
+    logging::Info(
+        "projections",
+        absl::StrCat("restored the findings index (", projection_.indexed_entries(),
+                     " findings and obligations) in ", absl::FormatDuration(absl::Now() - started),
+                     folded_ahead == 0 ? std::string()
+                                       : absl::StrCat(", and decided the ", folded_ahead,
+                                                      " events folded meanwhile")));
     return absl::OkStatus();
   }
   // Decided afresh instead, once the backlog is folded (Follow creates it

@@ -93,6 +93,16 @@ class FindingsIndex {
   // council open a case, and the look-up always missed).
   void Folded(const Case& c, const state::FactRecord& fact, uint64_t position,
               int64_t recorded_nanos, bool new_case);
+  // Folded() is called for events folded while the index was read back
+  // (FairnessProjection::DeferFindingsUntilRestored), whose cases already
+  // hold the later ones: every decision reads as of its position (a
+  // matter's briefings kept between decisions too: each event that
+  // changes whose briefing each is clears them as it is folded again), and
+  // what else Folded() reads of a case beyond it only decides more
+  // subjects again, except whether a briefing exists: `made_at` says
+  // which cases those events made, and the position each was made at.
+  // Ended with Replaying({}).
+  void Replaying(absl::flat_hash_map<const Case*, uint64_t> made_at);
 
   // For a projection restored from a checkpoint: decides up to `max_cases`
   // more subjects as the log stands at `position`, and true once every
@@ -236,9 +246,9 @@ class FindingsIndex {
   // `recorded_nanos`: when the event at `position` was recorded (INT64_MIN
   // when seeding).
   void Decide(const Case& subject, uint64_t position, int64_t recorded_nanos);
-  // The case of the briefing an attendance links (`id`), or null: none
-  // named, or none yet (then noted in links_ahead_).
-  const Case* LinkedBriefing(const std::string& id);
+  // The case of the briefing an attendance folded at `position` links
+  // (`id`), or null: none named, or none yet (then noted in links_ahead_).
+  const Case* LinkedBriefing(const std::string& id, uint64_t position);
   // Notes the briefing ids the attendances of `meeting` link that have no
   // case (links_ahead_).
   void NoteLinksAhead(const Case& meeting);
@@ -316,6 +326,8 @@ class FindingsIndex {
   BoundedReaders bounded_case_readers_;
   BoundedReaders bounded_matter_readers_;
   absl::btree_multimap<int64_t, const Case*> council_readers_;
+  // Replaying(): the cases made after the checkpoint, by position.
+  absl::flat_hash_map<const Case*, uint64_t> made_later_;
   Reads reads_;
   std::vector<Contribution> contributions_;
   GroupFigures figures_;

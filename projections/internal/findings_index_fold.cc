@@ -157,10 +157,17 @@ void ForEachVersion(const state::FactRecord& fact, Visit visit) {
 
 }  // namespace
 
-const Case* FindingsIndex::LinkedBriefing(const std::string& id) {
+void FindingsIndex::Replaying(absl::flat_hash_map<const Case*, uint64_t> made_at) {
+  made_later_ = std::move(made_at);
+}
+
+const Case* FindingsIndex::LinkedBriefing(const std::string& id, uint64_t position) {
   if (id.empty()) return nullptr;
   const auto& by_id = builder_.indexes().briefing_by_id;
-  if (auto linked = by_id.find(id); linked != by_id.end()) return linked->second;
+  if (auto linked = by_id.find(id); linked != by_id.end()) {
+    auto made = made_later_.find(linked->second);
+    if (made == made_later_.end() || made->second <= position) return linked->second;
+  }
   if (links_ahead_.insert(id).second) links_ahead_unsaved_ = true;
   return nullptr;
 }
@@ -169,7 +176,7 @@ void FindingsIndex::NoteLinksAhead(const Case& meeting) {
   for (const state::FactRecord& f : builder_.Body(meeting).facts()) {
     ForEachVersion(f, [&](const v1::Payload& p) {
       if (p.has_officer_attended_group_meeting()) {
-        LinkedBriefing(p.officer_attended_group_meeting().briefing_id());
+        LinkedBriefing(p.officer_attended_group_meeting().briefing_id(), UINT64_MAX);
       }
     });
   }
@@ -249,7 +256,9 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     // (ReportBuilder::AttendancesLinking: its own decision files no name
     // for it, so that every briefing on a matter does not hold one more);
     // one with no case yet is noted (links_ahead_).
-    if (const Case* linked = LinkedBriefing(a.briefing_id())) decide.push_back(linked);
+    if (const Case* linked = LinkedBriefing(a.briefing_id(), position)) {
+      decide.push_back(linked);
+    }
   });
   auto add_readers = [&](const auto& readers, const std::string& key) {
     auto it = readers.find(key);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/time_util.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "projections/fairness_projection.h"
 #include "tests/projections/busy_matter.h"
@@ -289,6 +290,62 @@ TEST(FindingsIndexBusyTest, AnAttendanceAheadOfItsBriefingOutlivesARestartAndASe
   expect_no_equal_offer(seeded, "indexed after its fold");
 }
 
+// Restored from a checkpoint of the first `cut` events, the rest folded
+// while the index is read back: once it is whole, served as derived, and
+// as one that decided them as they came, as of every position since.
+void ExpectFoldedWhileReadBackAsFoldedAsTheyCame(const std::vector<v1::RecordedEvent>& log,
+                                                 size_t cut) {
+  std::unique_ptr<IndexedProjection> as_they_came = FoldIndexed(log);
+  ASSERT_NE(as_they_came, nullptr);
+  const FairnessSettings& settings = as_they_came->settings;
+  const WorkingDayCalendar& calendar = as_they_came->calendar;
+  MapStoredFindings stored;
+  {
+    FairnessProjection first;
+    first.IndexFindings(settings, calendar);
+    first.StoreFindingsIn(&stored);
+    for (size_t i = 0; i < cut; ++i) first.Apply(log[i]);
+    stored.Checkpoint(first);
+  }
+  FairnessProjection restored;
+  stored.Restore(restored, settings, calendar, 0, [&] {
+    for (size_t i = cut; i < log.size(); ++i) restored.Apply(log[i]);
+  });
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(restored.findings_indexed());
+  for (uint64_t position = cut; position <= log.size(); ++position) {
+    // As the log stood then (ReportQuery::as_of_time), and at the period's
+    // end after the last event.
+    const absl::Time recorded = FromProtoTime(log[position - 1].event().recorded_at());
+    std::vector<ReportQuery> queries = {ReportQuery{kFrom, kTo, position, recorded}};
+    if (position == log.size()) queries.push_back(ReportQuery{kFrom, kTo, position, kTo});
+    for (const ReportQuery& q : queries) {
+      const v1::FairnessReport served = restored.Report(q, settings, calendar);
+      std::string diff;
+      google::protobuf::util::MessageDifferencer d;
+      d.ReportDifferencesToString(&diff);
+      EXPECT_TRUE(d.Compare(restored.DerivedReport(q, settings, calendar), served))
+          << "derived, as of position " << position << "\n"
+          << diff;
+      diff.clear();
+      EXPECT_TRUE(d.Compare(as_they_came->Served(q), served))
+          << "as they came, as of position " << position << "\n"
+          << diff;
+    }
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+// So does one whose checkpoint came before the attendance: the request is
+// folded after it as a new case while the index is read back, and is
+// decided, once it is whole, as the briefing the attendance could not yet
+// link.
+TEST(FindingsIndexBusyTest, AnAttendanceAheadOfItsBriefingFoldedWhileTheIndexIsReadBack) {
+  testing::CouncilScenario s;
+  AttendanceAheadOfItsRequest(s);
+  ExpectFoldedWhileReadBackAsFoldedAsTheyCame(s.events(), s.events().size() - 2);
+}
+
 // A decline on a matter reads the declining officer's advice there up to
 // the earliest it found: another officer's briefing decides none of the
 // declines again, the same officer's dated earlier decides each (its words
@@ -398,6 +455,21 @@ TEST(FindingsIndexBusyTest, WhoseBriefingEachIsOnABusyMatterIsKeptUntilACorrecti
   folded->projection.Apply(s.events().back());
   EXPECT_NE(Said(*folded, s.events().size(), "equal-offer"), before);
   ExpectServedAsDerived(*folded, s.events());
+}
+
+// Folded while the index is read back, from a checkpoint halfway through
+// the busy matter: whose briefing each is, kept between the decisions that
+// are then made as of each event's position, is the same.
+TEST(FindingsIndexBusyTest, ABusyMatterFoldedWhileTheIndexIsReadBackIsDecidedAsItCame) {
+  testing::CouncilScenario s;
+  AddBusyMatterGroups(s);
+  const size_t cut = s.events().size() + 20;
+  AddBusyMatter(s, 40, 5);
+  const uint64_t first = s.Deliver(testing::At(2026, 3, 2, 14), "R-1", {"dir"});
+  s.Request(testing::At(2026, 3, 2, 10), "R-1", "residents", "busy", "residents-1");
+  s.Request(testing::At(2026, 3, 20), "R-2", "residents", "busy", "residents-1");
+  s.Correct(testing::At(2026, 5, 6), first, std::nullopt);
+  ExpectFoldedWhileReadBackAsFoldedAsTheyCame(s.events(), cut);
 }
 
 // So are the briefings there with an offer withdrawn: a Labour briefing

@@ -453,6 +453,73 @@ TEST_P(FindingsIndexTest, WhatIsWrittenWhileSeedingRestoresAsOneCheckpointWould)
   }
 }
 
+// After a restart, the events appended since the checkpoint are folded
+// into the cases while the index is read back (a report as of them is then
+// derived at once, not kept waiting for the whole index), and decided once
+// it is whole, in the order they came, each as of its own position: the
+// restored projection then serves, as of every position, what one that
+// decided them as they came serves, and what the full derivation gives; so
+// does one restored from its next checkpoint.
+TEST_P(FindingsIndexTest, EventsFoldedWhileTheIndexIsReadBackAreDecidedOnceItIsWhole) {
+  History h(GetParam() + 5000);
+  const auto& log = h.log();
+  const uint64_t n = log.size();
+  const uint64_t cut = n * 2 / 3;
+  MapStoredFindings stored;
+  FairnessProjection p;
+  p.IndexFindings(settings_, *calendar_);
+  p.StoreFindingsIn(&stored);
+  for (uint64_t i = 0; i < cut; ++i) {
+    p.Apply(log[i]);
+    if (log[i].position() % 53 == 0) stored.Checkpoint(p);
+  }
+  stored.Checkpoint(p);
+  const std::optional<size_t> budget =
+      GetParam() % 2 == 0 ? std::optional<size_t>(0) : std::nullopt;
+  MapStoredFindings restored_store = stored;
+  FairnessProjection restored;
+  restored_store.Restore(restored, settings_, *calendar_, budget, [&] {
+    for (uint64_t i = cut; i < n; ++i) restored.Apply(log[i]);
+    EXPECT_EQ(restored.position(), n);
+    EXPECT_FALSE(restored.findings_indexed()) << "derived until the index is whole";
+    ReportQuery q;
+    q.as_of_position = n;
+    q.as_of_time = h.RecordedAt(n);
+    EXPECT_EQ(restored.Report(q, settings_, *calendar_).SerializeAsString(),
+              restored.DerivedReport(q, settings_, *calendar_).SerializeAsString());
+  });
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(restored.findings_indexed());
+  for (uint64_t i = cut; i < n; ++i) p.Apply(log[i]);
+  restored_store.Checkpoint(restored);
+  MapStoredFindings again_store = restored_store;
+  FairnessProjection again;
+  again_store.Restore(again, settings_, *calendar_, budget);
+  if (HasFatalFailure()) return;
+  google::protobuf::util::MessageDifferencer d;
+  std::string diff;
+  d.ReportDifferencesToString(&diff);
+  for (int i = 0; i < 40; ++i) {
+    ReportQuery q = RandomQuery(h, i, n);
+    if (i % 2 == 1) {
+      // As of a position folded while the index was read back.
+      q.as_of_position = static_cast<uint64_t>(h.Pick(static_cast<int>(cut), static_cast<int>(n)));
+      q.as_of_time = h.RecordedAt(q.as_of_position);
+    }
+    ExpectSame(restored, q, "decided once the index was whole");
+    const v1::FairnessReport as_they_came = p.Report(q, settings_, *calendar_);
+    diff.clear();
+    EXPECT_TRUE(d.Compare(as_they_came, restored.Report(q, settings_, *calendar_)))
+        << "as of position " << q.as_of_position << "\n"
+        << diff.substr(0, 4000);
+    diff.clear();
+    EXPECT_TRUE(d.Compare(as_they_came, again.Report(q, settings_, *calendar_)))
+        << "restored from the next checkpoint, as of position " << q.as_of_position << "\n"
+        << diff.substr(0, 4000);
+    if (HasFailure()) return;
+  }
+}
+
 // A group dissolved before the period that an offer recorded later names:
 // the summed figures (which take back what came after the report's
 // position) and the derived report agree as of every position, the row

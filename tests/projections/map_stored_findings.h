@@ -179,8 +179,11 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
   // A projection restored from the last checkpoint, as the runner does.
   // With `case_budget`, from the cases' skeletons, their bodies read back
   // from here when needed and kept up to the budget; without, whole.
+  // `meanwhile`, if given, is called halfway through reading the subjects
+  // back (the runner folds the events appended since the checkpoint then).
   void Restore(FairnessProjection& p, const FairnessSettings& settings,
-               const WorkingDayCalendar& calendar, std::optional<size_t> case_budget = {}) {
+               const WorkingDayCalendar& calendar, std::optional<size_t> case_budget = {},
+               const std::function<void()>& meanwhile = nullptr) {
     if (case_budget) {
       p.KeepCasesIn(this, *case_budget);
       ASSERT_EQ(skeletons_.size(), cases_.size());
@@ -192,8 +195,14 @@ class MapStoredFindings : public StoredFindings, public StoredCases {
     p.IndexFindings(settings, calendar);
     p.StoreFindingsIn(this);
     ASSERT_TRUE(p.FindingsCheckpointUsable(header_));
+    p.DeferFindingsUntilRestored();
     for (const auto& [id, e] : provisional_) ASSERT_TRUE(p.RestoreProvisionalFinding(e).ok());
-    for (const auto& [id, s] : subjects_) ASSERT_TRUE(p.RestoreFindingSubject(s).ok());
+    size_t filed = 0;
+    for (const auto& [id, s] : subjects_) {
+      if (meanwhile && filed++ == subjects_.size() / 2) meanwhile();
+      ASSERT_TRUE(p.RestoreFindingSubject(s).ok());
+    }
+    if (meanwhile && subjects_.empty()) meanwhile();
     ASSERT_TRUE(p.FindingsRestored(header_).ok());
   }
 

@@ -484,5 +484,82 @@ TEST_F(FairnessServiceTest, RulesAreListedWithCitations) {
   for (const auto& r : rules->rules()) EXPECT_FALSE(r.citation().empty()) << r.rule_id();
 }
 
+// An event appended while a restart reads the findings index back (at 10M
+// events, seconds) is folded into the cases at once: a report asking for it
+// is answered meanwhile, derived from the cases, instead of waiting for the
+// whole index; once the index is whole it has decided the event too, and
+// serves the same report.
+TEST_F(FairnessServiceTest, AnEventAppendedWhileTheIndexIsReadBackIsReportedAtOnce) {
+  StartServer();
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  const uint64_t n = server_->LastPosition();
+  // A councillor and an officer of the demo council's written queries.
+  v1::WrittenQueryReceived asked;
+  ASSERT_OK(client_->ReadAll({}, [&](const v1::RecordedEvent& e) {
+    if (!e.event().payload().has_written_query_received()) return true;
+    asked = e.event().payload().written_query_received();
+    return false;
+  }));
+  ASSERT_FALSE(asked.member_id().empty());
+
+  absl::Notification release, held;
+  std::atomic<bool> hold{true};
+  customize_ = [&](server::ServerOptions& o) {
+    o.TEST_report_give_way_after = absl::InfiniteDuration();  // derived meanwhile
+    o.TEST_before_findings_load = [&] {
+      if (!hold) return;
+      if (!held.HasBeenNotified()) held.Notify();
+      release.WaitForNotification();
+    };
+  };
+  absl::Cleanup let_go = [&] {
+    hold = false;
+    if (!release.HasBeenNotified()) release.Notify();
+    StopServer();
+    customize_ = nullptr;
+  };
+  StartServer();
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // Received ten days ago, never answered: a finding.
+  v1::Payload query;
+  *query.mutable_written_query_received() = asked;
+  query.mutable_written_query_received()->set_query_id("Q-restart");
+  ASSERT_OK(client_->Append(
+      Append("query-Q-restart", absl::Now() - absl::Hours(24 * 10), std::move(query))));
+  for (int i = 0; i < 600 && server_->ProjectionPosition() < n + 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(server_->ProjectionPosition(), n + 1) << "folded while the index is read back";
+  ASSERT_FALSE(server_->ProjectionLoaded());
+  auto report = [&] {
+    v1::ReportRequest request;
+    request.set_as_of_position(n + 1);
+    v1::FairnessReport r = Report(request);
+    r.clear_log_last_position();
+    r.clear_as_of_time();
+    r.clear_provenance();  // (its as-of time)
+    return r;
+  };
+  const v1::FairnessReport meanwhile = report();
+  auto names_it = [](const v1::FairnessReport& r) {
+    for (const v1::Finding& f : r.findings()) {
+      if (f.case_id() == "query-Q-restart" && f.rule_id() == "written-query-reply") return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(names_it(meanwhile));
+  ASSERT_FALSE(server_->ProjectionLoaded()) << "answered before the index was whole";
+  hold = false;
+  release.Notify();
+  for (int i = 0; i < 1200 && !server_->ProjectionLoaded(); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(server_->ProjectionLoaded());
+  const v1::FairnessReport served = report();
+  EXPECT_TRUE(names_it(served));
+  EXPECT_EQ(served.SerializeAsString(), meanwhile.SerializeAsString());
+}
+
 }  // namespace
 }  // namespace evenhand
