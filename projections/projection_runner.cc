@@ -462,6 +462,18 @@ absl::Duration ProjectionRunner::findings_reading_left() const {
   return absl::Nanoseconds(skeletons_took_nanos_.load()) * 2 * (1.0 - read);
 }
 
+bool ProjectionRunner::MayDeriveWhileReading() const {
+  if (!reading_findings_back()) return true;
+  const absl::Duration reading =
+      absl::Now() - absl::FromUnixNanos(reading_since_nanos_.load(std::memory_order_relaxed));
+  return absl::Nanoseconds(derived_while_reading_nanos_.load(std::memory_order_relaxed)) <
+         std::max(kDeriveAtFirst, reading / 3);
+}
+
+void ProjectionRunner::DerivedWhileReading(absl::Duration took) const {
+  derived_while_reading_nanos_.fetch_add(absl::ToInt64Nanoseconds(took), std::memory_order_relaxed);
+}
+
 bool ProjectionRunner::WaitUntilLoaded(absl::Time deadline) const {
   (void)load_ended_.WaitForNotificationWithDeadline(deadline);
   return load_done_.load(std::memory_order_acquire);

@@ -445,6 +445,8 @@ bool ProjectionRunner::Load() {
       cases_filed_ = cases_read_;
       subjects_filed_ = 0;
       findings_will_serve_from_ = will_serve_from;
+      reading_since_nanos_ = absl::ToUnixNanos(absl::Now());
+      derived_while_reading_nanos_ = 0;
       reading_findings_back_.store(true, std::memory_order_release);
     }
   }

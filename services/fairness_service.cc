@@ -356,17 +356,8 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
           {{"projection_position", absl::StrCat(runner_->position())},
            {"wanted_position", absl::StrCat(query.as_of_position)}});
     }
-    new_budget(may_give_way);
-    runner_->Read([&](const projections::FairnessProjection& projection) {
-      if (projection.position() < query.as_of_position) return;  // waited for again
-      read = true;
-      report = projection.Report(query, options_.settings, calendar_, &read_error);
-      health = projection.health();
-    });
-    if (gave_way) {
-      logging::Info("fairness",
-                    "a report derived while the findings index is read back gave way to it");
-      // Waited for a slice at a time: its caller may go, the server stop.
+    // Waited for a slice at a time: its caller may go, the server stop.
+    auto wait_until_loaded = [&]() -> absl::Status {
       CallWatch watch(call);
       while (!runner_->WaitUntilLoaded(absl::Now() + absl::Milliseconds(50))) {
         if (absl::Status gone = watch(); !gone.ok()) {
@@ -377,6 +368,35 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
           return absl::UnavailableError("evenhandd is stopping; ask again once it has restarted");
         }
       }
+      return absl::OkStatus();
+    };
+    // Derived while the index is read back only within the share of the
+    // reading's time that reports may take (ProjectionRunner::
+    // MayDeriveWhileReading); otherwise built from the index once read.
+    if (may_give_way && options_.give_way_after != absl::InfiniteDuration() &&
+        runner_->reading_findings_back() &&
+        query.as_of_position >= runner_->findings_will_serve_from() &&
+        !runner_->MayDeriveWhileReading()) {
+      EH_RETURN_IF_ERROR(wait_until_loaded());
+      may_give_way = false;
+      set_wait();
+      continue;
+    }
+    new_budget(may_give_way);
+    bool derived_while_reading = false;
+    const absl::Time began = absl::Now();
+    runner_->Read([&](const projections::FairnessProjection& projection) {
+      if (projection.position() < query.as_of_position) return;  // waited for again
+      read = true;
+      derived_while_reading = runner_->reading_findings_back() && !projection.findings_indexed();
+      report = projection.Report(query, options_.settings, calendar_, &read_error);
+      health = projection.health();
+    });
+    if (derived_while_reading) runner_->DerivedWhileReading(absl::Now() - began);
+    if (gave_way) {
+      logging::Info("fairness",
+                    "a report derived while the findings index is read back gave way to it");
+      EH_RETURN_IF_ERROR(wait_until_loaded());
       read = gave_way = may_give_way = false;
       read_error = absl::OkStatus();
       set_wait();

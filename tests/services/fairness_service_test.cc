@@ -561,5 +561,50 @@ TEST_F(FairnessServiceTest, AnEventAppendedWhileTheIndexIsReadBackIsReportedAtOn
   EXPECT_EQ(served.SerializeAsString(), meanwhile.SerializeAsString());
 }
 
+// While the index is read back, reports it will answer are derived only
+// for a third of the reading's time (after its first half second): each
+// holds the reading back while it is built, and a stream of them held it
+// back for as long as they came. Past that share a report waits for the
+// index, no longer than its caller does.
+TEST_F(FairnessServiceTest, ReportsDerivedWhileTheIndexIsReadBackLeaveItMostOfTheTime) {
+  StartServer();
+  AppendDemoCouncil();
+  if (HasFatalFailure()) return;
+  absl::Notification release, held;
+  std::atomic<bool> hold{true};
+  customize_ = [&](server::ServerOptions& o) {
+    o.TEST_before_findings_load = [&] {
+      if (!hold) return;
+      if (!held.HasBeenNotified()) held.Notify();
+      release.WaitForNotification();
+    };
+  };
+  absl::Cleanup let_go = [&] {
+    hold = false;
+    if (!release.HasBeenNotified()) release.Notify();
+    StopServer();
+    customize_ = nullptr;
+  };
+  StartServer();
+  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // Back to back, until one waits (the reading is held: for ever).
+  int derived = 0;
+  absl::Status waited;
+  for (const absl::Time until = absl::Now() + absl::Seconds(20); absl::Now() < until;) {
+    absl::StatusOr<v1::FairnessReport> r = fairness_->GetReport({}, absl::Seconds(1));
+    if (!r.ok()) {
+      waited = r.status();
+      break;
+    }
+    ++derived;
+  }
+  EXPECT_GT(derived, 0) << "the first derived at once";
+  EXPECT_EQ(waited.code(), absl::StatusCode::kDeadlineExceeded) << waited;
+  EXPECT_FALSE(server_->ProjectionLoaded());
+  hold = false;
+  release.Notify();
+  ASSERT_OK(fairness_->GetReport({}));
+}
+
 }  // namespace
 }  // namespace evenhand
