@@ -134,6 +134,8 @@ absl::Status FairnessProjection::FindingsRestored(const state::FindingsIndexHead
     return absl::OkStatus();
   }();
   findings_->Replaying({});
+  // Never served half replayed (the caller drops it too, once mu_ is let go).
+  if (!replayed.ok()) findings_.reset();
   return replayed;
 }
 

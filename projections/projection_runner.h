@@ -178,8 +178,11 @@ class ProjectionRunner {
   // reports after a restart's first were all derived, 144 ms p50, against
   // 4.4 ms from the index). So only while the reports derived so far took
   // less than a third of the time since the reading began, and its first
-  // kDeriveAtFirst: then the reading takes at most half as long again, and
-  // other reports wait for it (FairnessService). Lock-free.
+  // kDeriveAtFirst; other reports wait for it (FairnessService). A report
+  // is counted once built, so reports arriving together are all let in:
+  // the share holds for reports that come one after another. Reports the
+  // index will not answer (as of a position before it was seeded) are
+  // derived whatever the share, and not counted. Lock-free.
   bool MayDeriveWhileReading() const;
   // A report was derived while the index was read back, in `took`.
   void DerivedWhileReading(absl::Duration took) const;
@@ -291,18 +294,21 @@ class ProjectionRunner {
   // waits for mu_ (up to 100 ms).
   void LetReportsIn() const ABSL_LOCKS_EXCLUDED(mu_);
   // While RestoreFindings reads the index back, on a thread of its own:
-  // folds the events after `from` (appended since the checkpoint, or as
-  // the start goes on) as they come, up to kMostFoldedAhead, until `done`.
-  // Their cases file them at once, so a report as of one is derived
-  // without waiting for the whole index (at 10M events, seconds); the
-  // index decides them once whole, under mu_ in one go
-  // (FairnessProjection::DeferFindingsUntilRestored), hence the bound: a
-  // larger backlog is folded after the load, as before. Changes the
-  // projection only under mu_, on behalf of RestoreFindings (which holds
-  // fold_mu_). Returns how many it folded.
+  // folds the events from position `from` on (appended since the
+  // checkpoint, or as the start goes on) as they come, up to
+  // kMostFoldedAhead, until `done`. Their cases file them at once, so a
+  // report as of one is derived without waiting for the whole index (at
+  // 10M events, seconds); the index decides them once whole, under mu_ in
+  // one go (FairnessProjection::DeferFindingsUntilRestored), hence the
+  // bound: a few milliseconds of reports held back for a restart's usual
+  // handful, a second at worst (an event deciding thousands of briefings
+  // on one matter), and a larger backlog is folded after the load, in
+  // slices, as before. Changes the projection only under mu_, on behalf of
+  // RestoreFindings (which holds fold_mu_); calls no TEST_before_fold.
+  // Returns how many it folded.
   uint64_t FoldWhileFindingsRestored(uint64_t from, const std::atomic<bool>& done)
       ABSL_LOCKS_EXCLUDED(mu_);
-  static constexpr uint64_t kMostFoldedAhead = 1000;
+  static constexpr uint64_t kMostFoldedAhead = 256;
   // Folds `count` events (`apply(i)` folds the i-th) under mu_, in slices
   // of at most kFoldSlice: between two, a reader waiting for mu_ (a report,
   // /metrics) goes first, up to 100 ms. An event into a case of thousands

@@ -540,7 +540,6 @@ uint64_t ProjectionRunner::FoldWhileFindingsRestored(uint64_t from, const std::a
     const absl::Status s = sub->Next(kMostFoldedAhead - folded, options_.fold_batch_bytes,
                                      absl::Now() + absl::Milliseconds(20), &batch);
     if (!batch.empty()) {
-      if (options_.TEST_before_fold) options_.TEST_before_fold();
       if (!FoldSliced(batch.size(), [&](size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
             projection_.Apply(*batch[i]);
           })) {

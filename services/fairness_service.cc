@@ -373,7 +373,9 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
     // Derived while the index is read back only within the share of the
     // reading's time that reports may take (ProjectionRunner::
     // MayDeriveWhileReading); otherwise built from the index once read.
-    if (may_give_way && options_.give_way_after != absl::InfiniteDuration() &&
+    // Not a call's own (the obligation watch's), which has no caller to
+    // wait for: derived, as before.
+    if (call != nullptr && may_give_way && options_.give_way_after != absl::InfiniteDuration() &&
         runner_->reading_findings_back() &&
         query.as_of_position >= runner_->findings_will_serve_from() &&
         !runner_->MayDeriveWhileReading()) {
@@ -383,16 +385,20 @@ absl::StatusOr<v1::FairnessReport> FairnessService::BuildReport(
       continue;
     }
     new_budget(may_give_way);
-    bool derived_while_reading = false;
-    const absl::Time began = absl::Now();
+    // What a report the index will answer took, derived while it is read
+    // back (from when it held the projection).
+    std::optional<absl::Time> derived_since;
     runner_->Read([&](const projections::FairnessProjection& projection) {
       if (projection.position() < query.as_of_position) return;  // waited for again
       read = true;
-      derived_while_reading = runner_->reading_findings_back() && !projection.findings_indexed();
+      if (runner_->reading_findings_back() && !projection.findings_indexed() &&
+          query.as_of_position >= runner_->findings_will_serve_from()) {
+        derived_since = absl::Now();
+      }
       report = projection.Report(query, options_.settings, calendar_, &read_error);
       health = projection.health();
     });
-    if (derived_while_reading) runner_->DerivedWhileReading(absl::Now() - began);
+    if (derived_since) runner_->DerivedWhileReading(absl::Now() - *derived_since);
     if (gave_way) {
       logging::Info("fairness",
                     "a report derived while the findings index is read back gave way to it");

@@ -257,7 +257,9 @@ TEST_F(ReportStopsTest, AReportDerivedAtAStartGivesWayToTheFindingsIndex) {
   }
   EXPECT_GT(seen, 0);
   EXPECT_FALSE(done.HasBeenNotified()) << "derived in full while the index was read back";
-  // A second one gives way too, and waits no longer than its caller.
+  // A second one waits too (it gives way, or is not derived at all while
+  // derived reports have taken their share of the reading), no longer than
+  // its caller.
   const double stopped = Stopped("deadline_exceeded");
   const absl::Status late = fairness_->GetReport(at_n, absl::Seconds(3)).status();
   EXPECT_EQ(late.code(), absl::StatusCode::kDeadlineExceeded) << late;
