@@ -479,31 +479,17 @@ TEST_F(FairnessServiceTest, ARestartServesReportsFromTheCasesWhileTheFindingsInd
   ASSERT_GT(Report(at_n).findings_size(), 0);
 
   // The next start is held while it reads the findings index back.
-  absl::Notification release, held;
-  std::atomic<bool> hold{true};
-  customize_ = [&](server::ServerOptions& o) {
+  HeldFindingsLoad h(this, [](server::ServerOptions& o) {
     // Reports derived meanwhile, however long they take.
     o.TEST_report_give_way_after = absl::InfiniteDuration();
-    o.TEST_before_findings_load = [&] {
-      if (!hold) return;
-      if (!held.HasBeenNotified()) held.Notify();
-      release.WaitForNotification();
-    };
-  };
-  absl::Cleanup let_go = [&] {
-    hold = false;
-    if (!release.HasBeenNotified()) release.Notify();
-    StopServer();
-    customize_ = nullptr;
-  };
+  });
   StartServer();
-  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(h.AwaitHeld());
   EXPECT_EQ(server_->ProjectionPosition(), n);
   EXPECT_TRUE(report(at_n) == whole_before) << "derived from the cases, as of position " << n;
   EXPECT_TRUE(report(recent) == recent_before) << "derived from the cases, the last 60 days";
   // Once the index is whole, it gives the same.
-  hold = false;
-  release.Notify();
+  h.Release();
   for (int i = 0; i < 1200 && !server_->ProjectionLoaded(); ++i) {
     absl::SleepFor(absl::Milliseconds(50));
   }

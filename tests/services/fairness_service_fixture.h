@@ -5,15 +5,18 @@
 #ifndef EVENHAND_TESTS_SERVICES_FAIRNESS_SERVICE_FIXTURE_H_
 #define EVENHAND_TESTS_SERVICES_FAIRNESS_SERVICE_FIXTURE_H_
 
+#include <httplib.h>
+
+#include <atomic>
+#include <functional>
 #include <set>
 #include <string>
 #include <utility>
 
-#include <httplib.h>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "clients/event_log_client.h"
 #include "demo/demo_council.h"
@@ -75,6 +78,41 @@ class FairnessServiceTest : public testing::ServerTest {
     const absl::Time deadline = absl::Now() + absl::Minutes(1);
     while (Gauge(name) != value && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
   }
+
+  // Holds the next start while it reads the findings index back, until
+  // Release(); when the test ends, lets it go and stops the server. `more`
+  // adds to the server's options.
+  class HeldFindingsLoad {
+   public:
+    explicit HeldFindingsLoad(FairnessServiceTest* test,
+                              std::function<void(server::ServerOptions&)> more = nullptr)
+        : test_(test) {
+      test_->customize_ = [this, more = std::move(more)](server::ServerOptions& o) {
+        if (more) more(o);
+        o.TEST_before_findings_load = [this] {
+          if (!hold_) return;
+          if (!held_.HasBeenNotified()) held_.Notify();
+          release_.WaitForNotification();
+        };
+      };
+    }
+    ~HeldFindingsLoad() {
+      Release();
+      test_->StopServer();
+      test_->customize_ = nullptr;
+    }
+    // Whether the start got there (within 30 s).
+    bool AwaitHeld() { return held_.WaitForNotificationWithTimeout(absl::Seconds(30)); }
+    void Release() {
+      hold_ = false;
+      if (!release_.HasBeenNotified()) release_.Notify();
+    }
+
+   private:
+    FairnessServiceTest* test_;
+    absl::Notification release_, held_;
+    std::atomic<bool> hold_{true};
+  };
 
   static std::set<std::string> RuleIds(const v1::FairnessReport& r) {
     std::set<std::string> ids;

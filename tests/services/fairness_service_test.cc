@@ -508,24 +508,11 @@ TEST_F(FairnessServiceTest, AnEventAppendedWhileTheIndexIsReadBackIsReportedAtOn
   }));
   ASSERT_FALSE(asked.member_id().empty());
 
-  absl::Notification release, held;
-  std::atomic<bool> hold{true};
-  customize_ = [&](server::ServerOptions& o) {
+  HeldFindingsLoad h(this, [](server::ServerOptions& o) {
     o.TEST_report_give_way_after = absl::InfiniteDuration();  // derived meanwhile
-    o.TEST_before_findings_load = [&] {
-      if (!hold) return;
-      if (!held.HasBeenNotified()) held.Notify();
-      release.WaitForNotification();
-    };
-  };
-  absl::Cleanup let_go = [&] {
-    hold = false;
-    if (!release.HasBeenNotified()) release.Notify();
-    StopServer();
-    customize_ = nullptr;
-  };
+  });
   StartServer(config);
-  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(h.AwaitHeld());
   // Received ten days ago, never answered: a finding.
   v1::Payload query;
   *query.mutable_written_query_received() = asked;
@@ -555,8 +542,7 @@ TEST_F(FairnessServiceTest, AnEventAppendedWhileTheIndexIsReadBackIsReportedAtOn
   };
   EXPECT_TRUE(names_it(meanwhile));
   ASSERT_FALSE(server_->ProjectionLoaded()) << "answered before the index was whole";
-  hold = false;
-  release.Notify();
+  h.Release();
   for (int i = 0; i < 1200 && !server_->ProjectionLoaded(); ++i) {
     absl::SleepFor(absl::Milliseconds(50));
   }
@@ -578,9 +564,7 @@ TEST_F(FairnessServiceTest, ReportsDerivedWhileTheIndexIsReadBackLeaveItMostOfTh
   StartServer();
   AppendDemoCouncil();
   if (HasFatalFailure()) return;
-  absl::Notification release, held;
-  std::atomic<bool> hold{true};
-  customize_ = [&](server::ServerOptions& o) {
+  HeldFindingsLoad h(this, [](server::ServerOptions& o) {
     // Deriving takes most of each report's time (every case read back),
     // and none gives way (TEST_report_give_way_after) for taking long.
     o.TEST_report_give_way_after = absl::Hours(1);
@@ -589,20 +573,9 @@ TEST_F(FairnessServiceTest, ReportsDerivedWhileTheIndexIsReadBackLeaveItMostOfTh
       absl::SleepFor(absl::Microseconds(200));
       return absl::OkStatus();
     };
-    o.TEST_before_findings_load = [&] {
-      if (!hold) return;
-      if (!held.HasBeenNotified()) held.Notify();
-      release.WaitForNotification();
-    };
-  };
-  absl::Cleanup let_go = [&] {
-    hold = false;
-    if (!release.HasBeenNotified()) release.Notify();
-    StopServer();
-    customize_ = nullptr;
-  };
+  });
   StartServer();
-  ASSERT_TRUE(held.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(h.AwaitHeld());
   // Six at once, all derived (each is counted once built): together they
   // take far more than a third of the reading's time so far.
   std::vector<std::thread> askers;
@@ -634,8 +607,7 @@ TEST_F(FairnessServiceTest, ReportsDerivedWhileTheIndexIsReadBackLeaveItMostOfTh
     (void)reader->Finish();
   }
   ASSERT_OK(client_->GetStatus());
-  hold = false;
-  release.Notify();
+  h.Release();
   ASSERT_OK(fairness_->GetReport({}));
 }
 
