@@ -1,6 +1,7 @@
 #include "projections/fairness_projection.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -11,6 +12,7 @@
 #include "base/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "projections/internal/case_bodies.h"
+#include "projections/internal/case_table.h"
 #include "projections/internal/confidential_values.h"
 #include "projections/internal/council_registry.h"
 #include "projections/internal/decisions_digest.h"  // generated (CMakeLists.txt)
@@ -36,8 +38,8 @@ int64_t ToNanos(const google::protobuf::Timestamp& ts) {
   return google::protobuf::util::TimeUtil::TimestampToNanoseconds(ts);
 }
 
-
-void AddOnce(std::vector<const Case*>* cases, const Case* c) {
+template <typename Cases>
+void AddOnce(Cases* cases, const Case* c) {
   if (std::find(cases->begin(), cases->end(), c) == cases->end()) cases->push_back(c);
 }
 
@@ -118,7 +120,7 @@ const std::string* MatterOf(const v1::Payload& p) {
   }
 }
 
-CaseKind KindOfStream(const std::string& stream_id, std::string* id) {
+CaseKind KindOfStream(absl::string_view stream_id, absl::string_view* id) {
   for (const Prefix& p : kPrefixes) {
     if (absl::StartsWith(stream_id, p.text)) {
       if (id != nullptr) *id = stream_id.substr(std::char_traits<char>::length(p.text));
@@ -204,39 +206,39 @@ std::string CanonicalStream(const v1::Payload& p) {
 }
 
 FairnessProjection::FairnessProjection()
-    : bodies_(std::make_unique<internal::CaseBodies>()),
+    : cases_(std::make_unique<internal::CaseTable>()),
+      bodies_(std::make_unique<internal::CaseBodies>()),
       registries_(std::make_unique<internal::CouncilRegistryCache>()) {}
 FairnessProjection::~FairnessProjection() = default;
 
-const Case* FairnessProjection::Find(const std::string& stream_id) const {
-  auto it = cases_.find(stream_id);
-  return it == cases_.end() ? nullptr : &it->second;
+const Case* FairnessProjection::Find(absl::string_view stream_id) const {
+  return cases_->Find(stream_id);
 }
 
-Case* FairnessProjection::CaseFor(const std::string& stream_id) {
-  auto [it, inserted] = cases_.try_emplace(stream_id);
-  Case* c = &it->second;
-  if (inserted) {
-    c->stream = &it->first;
-    c->kind = KindOfStream(stream_id, &c->id);
+size_t FairnessProjection::case_count() const { return cases_->size(); }
+
+Case* FairnessProjection::CaseFor(absl::string_view stream_id) {
+  bool made;
+  Case* c = cases_->FindOrMake(stream_id, &made);
+  if (made) {
     switch (c->kind) {
       case CaseKind::kGroup:
         indexes_.groups.push_back(c);
-        indexes_.group_by_id[c->id] = c;
+        indexes_.group_by_id[c->id()] = c;
         break;
       case CaseKind::kMember:
         indexes_.members.push_back(c);
-        indexes_.member_by_id[c->id] = c;
+        indexes_.member_by_id[c->id()] = c;
         break;
       case CaseKind::kOfficer:
-        indexes_.officer_by_id[c->id] = c;
+        indexes_.officer_by_id[c->id()] = c;
         break;
       case CaseKind::kElection:
         indexes_.elections.push_back(c);
         break;
       case CaseKind::kBriefing:
         indexes_.briefings.push_back(c);
-        indexes_.briefing_by_id[c->id] = c;
+        indexes_.briefing_by_id[c->id()] = c;
         break;
       case CaseKind::kMeeting:
         indexes_.meetings.push_back(c);
@@ -257,9 +259,18 @@ Case* FairnessProjection::CaseFor(const std::string& stream_id) {
   return c;
 }
 
+void FairnessProjection::OnMatter(absl::string_view matter, const Case* c) {
+  // One look-up, and the matter's name kept only if it is new.
+  auto it = indexes_.by_matter.lazy_emplace(matter, [&](const auto& construct) {
+    construct(std::piecewise_construct, std::forward_as_tuple(cases_->Keep(matter)),
+              std::forward_as_tuple());
+  });
+  AddOnce(&it->second, c);
+}
+
 void FairnessProjection::Index(Case* c, const v1::Payload& payload, int64_t occurred_nanos) {
   if (const std::string* matter = MatterOf(payload); matter != nullptr && !matter->empty()) {
-    AddOnce(&indexes_.by_matter[*matter], c);
+    OnMatter(*matter, c);
   }
   if (c->kind == CaseKind::kAccess) {
     // When its reads happened, every version: a derived report reads only
@@ -314,7 +325,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
   if (event.position() <= position_) return;
   position_ = event.position();
   const v1::Event& e = event.event();
-  const size_t cases_before = cases_.size();
+  const size_t cases_before = cases_->size();
   const bool access = KindOfStream(e.stream_id(), nullptr) == CaseKind::kAccess;
   Case* c = access ? AccessCaseFor(e) : CaseFor(e.stream_id());
   if (c == nullptr) return;  // a correction of a read that names none
@@ -322,7 +333,7 @@ void FairnessProjection::Fold(const v1::RecordedEvent& event, v1::Payload* take)
       c->kind == CaseKind::kOfficer || c->kind == CaseKind::kElection) {
     registries_->Changed(event.position());
   }
-  const bool new_case = cases_.size() != cases_before;
+  const bool new_case = cases_->size() != cases_before;
   if (new_case) bodies_->Create(*c);
   dirty_.insert(c);
   state::CaseRecord* body = bodies_->MutableBody(*c);
@@ -396,7 +407,7 @@ void FairnessProjection::Clear() {
   access_days_.clear();
   access_spans_.clear();
   access_chunks_.clear();
-  cases_.clear();
+  cases_->Clear();
   position_ = 0;
   registries_->Changed(0);
 }
@@ -517,7 +528,7 @@ void FairnessProjection::RestoreSkeleton(const state::CaseSkeletonRecord& skelet
   Case* c = CaseFor(skeleton.stream_id());
   c->first_nanos = skeleton.first_nanos();
   c->last_nanos = skeleton.last_nanos();
-  for (const std::string& matter : skeleton.matters()) AddOnce(&indexes_.by_matter[matter], c);
+  for (const std::string& matter : skeleton.matters()) OnMatter(matter, c);
   if (c->kind == CaseKind::kAccess) {
     AccessCaseRestored(skeleton.stream_id());
     if (skeleton.first_position() != 0) {
@@ -551,7 +562,7 @@ std::shared_ptr<const state::CaseRecord> FairnessProjection::Body(const Case& c,
   CouldNotRead(body.status(), read_error);
   // Never taken for the case: whoever reads it fails.
   auto empty = std::make_shared<state::CaseRecord>();
-  empty->set_stream_id(c.stream_id());
+  empty->set_stream_id(std::string(c.stream_id()));
   return empty;
 }
 

@@ -47,9 +47,10 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/container/node_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "evenhand/state/fairness_state.pb.h"
 #include "evenhand/v1/config.pb.h"
@@ -134,7 +135,7 @@ struct ReportQuery {
 };
 
 // The kinds of case, by stream prefix ("briefing-B-1" is a briefing).
-enum class CaseKind {
+enum class CaseKind : uint8_t {
   kGroup,
   kMember,
   kOfficer,
@@ -152,21 +153,28 @@ enum class CaseKind {
 // (internal/case_bodies.h): in memory up to a budget, or read back from the
 // checkpoint.
 struct Case {
-  // The stream ("briefing-B-1"), held by the projection's map of cases.
-  const std::string& stream_id() const { return *stream; }
-  const std::string* stream = nullptr;
-  CaseKind kind = CaseKind::kOther;
+  // The stream ("briefing-B-1"), its characters held by the projection's
+  // table of cases (internal/case_table.h) as long as the case.
+  absl::string_view stream_id() const { return absl::string_view(stream_chars, stream_size); }
   // The id after the stream prefix ("B-1" of "briefing-B-1").
-  std::string id;
+  absl::string_view id() const { return stream_id().substr(id_offset); }
+
+  // 32 bytes: one per case of the log, every one in memory.
+  const char* stream_chars = nullptr;
+  uint32_t stream_size = 0;  // a stream id is short (storage's kMaxStreamIdBytes)
+  uint8_t id_offset = 0;
+  CaseKind kind = CaseKind::kOther;
+  bool long_running = false;
   // When the case is active: its facts' earliest and latest occurred_at (or
   // a later reply date it promised), over every version of its facts.
   int64_t first_nanos = INT64_MAX;
   int64_t last_nanos = INT64_MIN;
-  bool long_running = false;
 };
+static_assert(sizeof(Case) == 32);
 
-// The kind and id of a stream, from its prefix.
-CaseKind KindOfStream(const std::string& stream_id, std::string* id);
+// The kind and id of a stream, from its prefix; `id` (if given) is a part
+// of `stream_id`.
+CaseKind KindOfStream(absl::string_view stream_id, absl::string_view* id = nullptr);
 
 // The matter a payload concerns (a briefing request or offer, a meeting
 // attendance), or nullptr.
@@ -179,6 +187,7 @@ std::string CanonicalStream(const v1::Payload& payload);
 
 namespace internal {
 class CaseBodies;
+class CaseTable;
 class CouncilRegistryCache;
 class FindingsIndex;
 class ReportBuilder;
@@ -444,7 +453,7 @@ class FairnessProjection {
   // Forgets everything: an empty projection at position 0.
   void Clear();
 
-  size_t case_count() const { return cases_.size(); }
+  size_t case_count() const;
 
   // The state the rules read. Public for the report builder (internal/).
   struct Indexes {
@@ -456,13 +465,16 @@ class FairnessProjection {
     std::vector<const Case*> complaints;
     std::vector<const Case*> members;
     std::vector<const Case*> access;
-    absl::flat_hash_map<std::string, const Case*> group_by_id;
-    absl::flat_hash_map<std::string, const Case*> member_by_id;
-    absl::flat_hash_map<std::string, const Case*> officer_by_id;
-    absl::flat_hash_map<std::string, const Case*> briefing_by_id;
+    // By the case's id (its characters the case's own).
+    absl::flat_hash_map<absl::string_view, const Case*> group_by_id;
+    absl::flat_hash_map<absl::string_view, const Case*> member_by_id;
+    absl::flat_hash_map<absl::string_view, const Case*> officer_by_id;
+    absl::flat_hash_map<absl::string_view, const Case*> briefing_by_id;
     // Briefings, offers and meeting attendances by the matter they concern
-    // (every matter any version of their facts named).
-    absl::flat_hash_map<std::string, std::vector<const Case*>> by_matter;
+    // (every matter any version of their facts named; its characters held
+    // by the table of cases). Most matters have a case or two.
+    using CasesOnMatter = absl::InlinedVector<const Case*, 2>;
+    absl::flat_hash_map<absl::string_view, CasesOnMatter> by_matter;
     // The cases a report scans (briefings, meetings, queries, complaints) by
     // when they start, so a report reads only those that can touch its
     // period. A case active for longer than kLongRunning is also listed in
@@ -488,7 +500,7 @@ class FairnessProjection {
   // findings index, or keeps it for FindingsRestored().
   void FindingsFolded(const Case& c, const state::FactRecord& fact, uint64_t position,
                       int64_t recorded_nanos, bool new_case);
-  Case* CaseFor(const std::string& stream_id);
+  Case* CaseFor(absl::string_view stream_id);
   // The case of an event of a principal's reads (an "access-" stream): per
   // UTC day of when they happened, "access-<principal>#2026-12-01" ('#' is
   // never in a stream id), then "...#2026-12-01/2", "/3" once a case holds
@@ -502,13 +514,15 @@ class FairnessProjection {
   // Files the fact at `position` of access case `c` (of stream `stream`).
   void AccessFactAt(const std::string& stream, Case* c, uint64_t position);
   // The case of a stream, or nullptr.
-  const Case* Find(const std::string& stream_id) const;
+  const Case* Find(absl::string_view stream_id) const;
   // Files `fact` (already in `c`) in the indexes; also used on restore, so
   // a restored projection is indexed exactly as a folded one.
   void Index(Case* c, const v1::Payload& payload, int64_t occurred_nanos);
+  // Lists `c` under `matter` (once).
+  void OnMatter(absl::string_view matter, const Case* c);
 
   uint64_t position_ = 0;
-  absl::node_hash_map<std::string, Case> cases_;
+  std::unique_ptr<internal::CaseTable> cases_;
   Indexes indexes_;
   // The positions of the facts each access case holds (a day's reads are
   // mostly, not always, recorded in order), and each access stream's cases

@@ -95,7 +95,7 @@ void CaseBodies::TrimLocked(Dropped* dropped) const {
 
 void CaseBodies::Create(const Case& c) {
   auto record = std::make_shared<state::CaseRecord>();
-  record->set_stream_id(c.stream_id());
+  record->set_stream_id(std::string(c.stream_id()));
   absl::MutexLock lock(&mu_);
   Hold(c, std::move(record), 0, State::kUnsaved);
 }
@@ -132,7 +132,7 @@ absl::StatusOr<std::shared_ptr<const state::CaseRecord>> CaseBodies::Get(const C
   // Read and parsed outside the lock, so readers that miss wait for no one.
   std::string bytes;
   absl::Status read = store == nullptr ? absl::InternalError("no store to read it back from")
-                                       : store->ReadCase(c.stream_id(), &bytes);
+                                       : store->ReadCase(std::string(c.stream_id()), &bytes);
   std::shared_ptr<state::CaseRecord> record;
   if (read.ok()) {
     record = Parse(bytes);
@@ -177,7 +177,7 @@ state::CaseRecord* CaseBodies::MutableBody(const Case& c) {
     // It could not be read back (status() says so, and nothing is reported
     // or checkpointed from now on): an empty record stands in.
     auto empty = std::make_shared<state::CaseRecord>();
-    empty->set_stream_id(c.stream_id());
+    empty->set_stream_id(std::string(c.stream_id()));
     Hold(c, std::move(empty), 0, State::kUnsaved);
     it = bodies_.find(&c);
   }

@@ -84,7 +84,7 @@ FindingsIndex::Subject* FindingsIndex::SubjectOf(const Case* subject) {
     return held.get();
   }
   state::SubjectRecord record;
-  absl::Status read = stored_->GetSubject(subject->stream_id(), &record);
+  absl::Status read = stored_->GetSubject(std::string(subject->stream_id()), &record);
   if (absl::IsNotFound(read)) return held.get();  // it had nothing to store
   if (read.ok()) read = SubjectFromRecord(record, subject, held.get(), nullptr);
   if (read.ok()) return held.get();

@@ -228,7 +228,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
   std::vector<std::string> group_on_matters;
   // A new briefing an attendance already links (links_ahead_): an answer.
   const bool linked_ahead =
-      new_case && c.kind == CaseKind::kBriefing && links_ahead_.erase(c.id) > 0;
+      new_case && c.kind == CaseKind::kBriefing && links_ahead_.erase(c.id()) > 0;
   if (linked_ahead) links_ahead_unsaved_ = true;
   ForEachVersion(fact, [&](const v1::Payload& p) {
     registry = registry || ChangesRegistry(p);
@@ -260,7 +260,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
       decide.push_back(linked);
     }
   });
-  auto add_readers = [&](const auto& readers, const std::string& key) {
+  auto add_readers = [&](const auto& readers, absl::string_view key) {
     auto it = readers.find(key);
     if (it == readers.end()) return;
     decide.insert(decide.end(), it->second.begin(), it->second.end());
@@ -300,7 +300,7 @@ void FindingsIndex::Folded(const Case& c, const state::FactRecord& fact, uint64_
     });
     return earliest;
   };
-  auto add_bounded_readers = [&](const BoundedReaders& readers, const std::string& key) {
+  auto add_bounded_readers = [&](const BoundedReaders& readers, absl::string_view key) {
     if (!readers.Read(key)) return;
     if (!instant) instant = linked_ahead ? INT64_MIN : instant_of_fact();
     readers.ReadersFrom(key, *instant, &decide);

@@ -32,7 +32,7 @@ state::FindingEntryRecord FindingsIndex::ToRecord(uint32_t id, const Entry& x) c
     r->set_summary(summary);
   }
   if (x.subject != nullptr) {
-    e.set_subject(x.subject->stream_id());
+    e.set_subject(std::string(x.subject->stream_id()));
   } else if (auto it = subject_names_.find(id); it != subject_names_.end()) {
     e.set_subject(it->second);
   }
@@ -94,7 +94,7 @@ void FindingsIndex::SubjectRecordOf(const Case* c, state::SubjectRecord* r,
                                     std::vector<Contribution>* scratch) const {
   const Subject& s = *subjects_.at(c);
   r->Clear();
-  r->set_stream_id(c->stream_id());
+  r->set_stream_id(std::string(c->stream_id()));
   for (const Alive& a : s.alive) {
     state::AliveEntryRecord* x = r->add_alive();
     x->set_id(a.id);

@@ -443,7 +443,7 @@ void GroupFigures::ForEachUnsaved(const FigureChangesVisitor& visit) const {
       state::FigureChangeRecord* r = record.add_changes();
       r->set_position(step->position);
       r->set_added(step->added);
-      if (x.c != nullptr) r->set_subject(x.c->stream_id());
+      if (x.c != nullptr) r->set_subject(std::string(x.c->stream_id()));
       *r->mutable_figure() = x.ToRecord();
       summed[{x.group, x.kind, x.value, x.until_nanos, x.due_nanos}] += step->added ? 1 : -1;
     }

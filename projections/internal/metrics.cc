@@ -53,8 +53,8 @@ absl::flat_hash_map<std::string, double> MeanGroupSizes(const ReportBuilder& b) 
     const __int128 nanos =
         static_cast<__int128>(seconds) * 1'000'000'000 + absl::ToInt64Nanoseconds(part);
     for (const Case* g : b.GroupsAt(changes[i])) {
-      auto& [weighted, time] = sums[g->id];
-      weighted += nanos * static_cast<__int128>(b.GroupSizeAt(g->id, changes[i]));
+      auto& [weighted, time] = sums[g->id()];
+      weighted += nanos * static_cast<__int128>(b.GroupSizeAt(std::string(g->id()), changes[i]));
       time += nanos;
     }
   }
@@ -89,10 +89,11 @@ void AddGroupMetrics(ReportBuilder& b, v1::FairnessReport* report) {
       if (d.at < b.query().from) dissolved_before = true;
     }
     if (dissolved_before) continue;
-    GroupTally& t = tallies[g->id];
-    t.metrics.set_group_id(g->id);
-    t.metrics.set_name(b.GroupName(g->id));
-    t.metrics.set_councillors(static_cast<uint32_t>(b.GroupSizeAt(g->id, last_instant)));
+    GroupTally& t = tallies[std::string(g->id())];
+    t.metrics.set_group_id(std::string(g->id()));
+    t.metrics.set_name(b.GroupName(std::string(g->id())));
+    t.metrics.set_councillors(
+        static_cast<uint32_t>(b.GroupSizeAt(std::string(g->id()), last_instant)));
   }
   auto tally = [&](const std::string& group) -> GroupTally* {
     auto it = tallies.find(group);

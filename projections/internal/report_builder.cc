@@ -196,7 +196,7 @@ const std::vector<const Case*>& ReportBuilder::Members() const {
 
 bool ReportBuilder::GroupExistsAt(const Case& group, absl::Time t) const {
   ReadCouncilAt(t);
-  auto it = registry_->groups.find(group.id);
+  auto it = registry_->groups.find(group.id());
   return it != registry_->groups.end() && it->second.recognised && it->second.recognised->at <= t &&
          it->second.dissolved > t;
 }
@@ -207,7 +207,7 @@ std::vector<const Case*> ReportBuilder::GroupsAt(absl::Time t) const {
   for (const Case* g : indexes_.groups) {
     if (GroupExistsAt(*g, t)) out.push_back(g);
   }
-  std::sort(out.begin(), out.end(), [](const Case* a, const Case* b) { return a->id < b->id; });
+  std::sort(out.begin(), out.end(), [](const Case* a, const Case* b) { return a->id() < b->id(); });
   return out;
 }
 
@@ -342,7 +342,7 @@ absl::Time ReportBuilder::Deadline(const Case& c, absl::Time t, int n) const {
   const absl::Time deadline = calendar_.EndOfWorkingDay(t, n);
   if (!calendar_.Covers(calendar_.LocalDay(t)) ||
       !calendar_.Covers(calendar_.LocalDay(deadline - absl::Nanoseconds(1)))) {
-    uncovered_deadlines_.try_emplace(c.stream_id(), &c, deadline);
+    uncovered_deadlines_.try_emplace(std::string(c.stream_id()), &c, deadline);
     static std::atomic<bool> logged{false};
     if (!logged.exchange(true)) {
       logging::Error("fairness",
@@ -485,8 +485,8 @@ std::vector<uint64_t> ReportBuilder::Cite(const std::vector<Seen>& evidence) {
   return positions;
 }
 
-void ReportBuilder::AddObligation(const std::string& rule_id, const std::string& group_id,
-                                  const std::string& officer_id, const std::string& case_id,
+void ReportBuilder::AddObligation(const std::string& rule_id, absl::string_view group_id,
+                                  absl::string_view officer_id, absl::string_view case_id,
                                   absl::Time due, std::string description,
                                   const std::vector<Seen>& evidence) {
   // Open at the report's moment, and due inside its period: the cases read
@@ -510,9 +510,9 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
   v1::Obligation o;
   o.set_rule_id(rule.id);
   o.set_citation(rule.citation);
-  o.set_case_id(case_id);
-  o.set_group_id(group_id);
-  o.set_officer_id(officer_id);
+  o.set_case_id(std::string(case_id));
+  o.set_group_id(std::string(group_id));
+  o.set_officer_id(std::string(officer_id));
   *o.mutable_due_at() = ToProtoTime(due);
   if (pass_ == Pass::kReport) {
     o.set_working_days_left(static_cast<uint32_t>(calendar_.WorkingDaysBetween(
@@ -535,8 +535,8 @@ void ReportBuilder::AddObligation(const std::string& rule_id, const std::string&
   obligations_.push_back(std::move(o));
 }
 
-void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& group_id,
-                               const std::string& case_id, absl::Time when, std::string explanation,
+void ReportBuilder::AddFinding(const std::string& rule_id, absl::string_view group_id,
+                               absl::string_view case_id, absl::Time when, std::string explanation,
                                const std::vector<Seen>& evidence, const char* citation) {
   if (pass_ == Pass::kIndexObligations || !InPeriod(when)) return;
   const RuleDef& rule = Rule(rule_id);
@@ -548,8 +548,8 @@ void ReportBuilder::AddFinding(const std::string& rule_id, const std::string& gr
   f.set_rule_id(rule.id);
   f.set_citation(citation != nullptr ? citation : rule.citation);
   f.set_severity(rule.severity);
-  f.set_group_id(group_id);
-  f.set_case_id(case_id);
+  f.set_group_id(std::string(group_id));
+  f.set_case_id(std::string(case_id));
   f.set_explanation(std::move(explanation));
   *f.mutable_occurred_at() = ToProtoTime(when);
   for (uint64_t p : Cite(evidence)) f.add_evidence_positions(p);

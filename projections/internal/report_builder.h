@@ -48,7 +48,7 @@ struct BriefingView {
   // What the briefing was about, as reports may say it: the matter's id,
   // never the topic, which is confidential to the group (Harlow 15.8).
   std::string subject() const {
-    return matter_id->empty() ? absl::StrCat("briefing ", c->id)
+    return matter_id->empty() ? absl::StrCat("briefing ", c->id())
                               : absl::StrCat("matter ", *matter_id);
   }
 
@@ -311,7 +311,7 @@ class ReportBuilder {
   const std::vector<const Case*>& Members() const;
   // The cases that name `matter` (briefings, offers, meeting attendances), or
   // nullptr.
-  const std::vector<const Case*>* OnMatter(const std::string& matter) const;
+  const FairnessProjection::Indexes::CasesOnMatter* OnMatter(const std::string& matter) const;
   // A rule that reads other cases (and matters) for facts up to an instant
   // only says so: the cases and matters read from BeginBoundedReads() to
   // EndBoundedReads(until) are read for what they held at or before
@@ -329,7 +329,7 @@ class ReportBuilder {
   // Between them: `c` is read whole all the same (any later fact of it may
   // change the decision), the rest of what is read stays bounded.
   void ReadWhole(const Case& c) const {
-    if (reads_ != nullptr) reads_->cases.insert(c.stream_id());
+    if (reads_ != nullptr) reads_->cases.emplace(c.stream_id());
   }
   // Between them too: every answer to `group` on `matter` (an offer, one of
   // its briefings given: delivered, or at its meeting), whenever, may
@@ -377,7 +377,8 @@ class ReportBuilder {
   // holiday calendar does not cover it: data-quality reports those.
   absl::Time Deadline(const Case& c, absl::Time t, int n) const;
   // Cases whose deadline lies outside the calendar's years, with it.
-  const std::map<std::string, std::pair<const Case*, absl::Time>>& uncovered_deadlines() const {
+  const std::map<std::string, std::pair<const Case*, absl::Time>, std::less<>>&
+  uncovered_deadlines() const {
     return uncovered_deadlines_;
   }
 
@@ -466,17 +467,17 @@ class ReportBuilder {
   // Adds an obligation of `rule_id` owed to `group_id` by `officer_id`,
   // due at `due`, if it is still open at the as-of time and due in the
   // period.
-  void AddObligation(const std::string& rule_id, const std::string& group_id,
-                     const std::string& officer_id, const std::string& case_id, absl::Time due,
+  void AddObligation(const std::string& rule_id, absl::string_view group_id,
+                     absl::string_view officer_id, absl::string_view case_id, absl::Time due,
                      std::string description, const std::vector<Seen>& evidence);
 
   // Adds a finding if `when` lies in the period and not after the as-of
   // time. Evidence facts are cited with any correction that applies. The
   // finding cites the rule's paragraphs, or `citation` (some of them) where
   // only those are broken.
-  void AddFinding(const std::string& rule_id, const std::string& group_id,
-                  const std::string& case_id, absl::Time when, std::string explanation,
-                  const std::vector<Seen>& evidence, const char* citation = nullptr);
+  void AddFinding(const std::string& rule_id, absl::string_view group_id, absl::string_view case_id,
+                  absl::Time when, std::string explanation, const std::vector<Seen>& evidence,
+                  const char* citation = nullptr);
   // In [from, to), and not after the report's moment: what happens at the
   // as-of instant itself has happened (a deadline reached at that instant
   // is missed, in the findings as in the group table).
@@ -522,7 +523,7 @@ class ReportBuilder {
   bool tallying() const {
     return pass_ == Pass::kReport && query_.keep != ReportQuery::Keep::kEverything;
   }
-  void Tally(const std::string& group_id, v1::Severity severity);
+  void Tally(absl::string_view group_id, v1::Severity severity);
   // Whether a tallying report keeps `f` (Keep::kFindings, and accepted).
   bool KeepsFinding(const v1::Finding& f) const {
     return query_.keep == ReportQuery::Keep::kFindings &&
@@ -566,12 +567,12 @@ class ReportBuilder {
   std::function<absl::Status(FigureChanges*)> figures_one_by_one_;
   mutable std::shared_ptr<const FigureChanges> figure_changes_one_by_one_;
   const AccessFigures* access_figures_ = nullptr;
-  void ReadCase(const std::string& stream_id) const {
+  void ReadCase(absl::string_view stream_id) const {
     if (reads_ == nullptr || unrecorded_) return;
     if (bounded_reads_) {
-      section_cases_.push_back(stream_id);
+      section_cases_.emplace_back(stream_id);
     } else {
-      reads_->cases.insert(stream_id);
+      reads_->cases.emplace(stream_id);
     }
   }
   // Between BeginBoundedReads() and EndBoundedReads(): and what was read
@@ -655,7 +656,8 @@ class ReportBuilder {
   bool registry_whole_ = true;
 
   // Stream id -> the case and its deadline.
-  mutable std::map<std::string, std::pair<const Case*, absl::Time>> uncovered_deadlines_;
+  mutable std::map<std::string, std::pair<const Case*, absl::Time>, std::less<>>
+      uncovered_deadlines_;
   std::vector<v1::Finding> findings_;
   std::vector<v1::Obligation> obligations_;
   std::map<uint64_t, std::string> evidence_;  // position -> summary

@@ -142,7 +142,7 @@ void ReportBuilder::AddDecidedProto(bool obligation, int64_t when_nanos,
                                    calendar_.LastDayEndingBy(absl::FromUnixNanos(when_nanos)))));
 }
 
-void ReportBuilder::Tally(const std::string& group_id, v1::Severity severity) {
+void ReportBuilder::Tally(absl::string_view group_id, v1::Severity severity) {
   std::array<uint32_t, 3>& t = tallies_[group_id];
   if (severity == v1::HIGH) ++t[0];
   if (severity == v1::MEDIUM) ++t[1];

@@ -12,7 +12,8 @@
 
 namespace evenhand::projections::internal {
 
-const std::vector<const Case*>* ReportBuilder::OnMatter(const std::string& matter) const {
+const FairnessProjection::Indexes::CasesOnMatter* ReportBuilder::OnMatter(
+    const std::string& matter) const {
   ReadMatterName(matter);
   auto it = indexes_.by_matter.find(matter);
   return it == indexes_.by_matter.end() ? nullptr : &it->second;
@@ -35,7 +36,7 @@ template <typename Value, typename Visit>
 const Value& ReportBuilder::ByGroupOnMatter(const std::string& matter,
                                             absl::node_hash_map<std::string, Value>& cache,
                                             const Visit& visit) const {
-  const std::vector<const Case*>* on_matter = OnMatter(matter);
+  const FairnessProjection::Indexes::CasesOnMatter* on_matter = OnMatter(matter);
   auto [it, fresh] = cache.try_emplace(matter);
   if (fresh && on_matter != nullptr) {
     unrecorded_ = true;  // read as the matter (see the header)
@@ -110,7 +111,7 @@ const ReportBuilder::SeenByGroup& ReportBuilder::WithdrawnOffersOnMatter(
 
 const ReportBuilder::AdviceByOfficer& ReportBuilder::AdviceOnMatter(
     const std::string& matter) const {
-  const std::vector<const Case*>* on_matter = OnMatter(matter);
+  const FairnessProjection::Indexes::CasesOnMatter* on_matter = OnMatter(matter);
   auto [it, fresh] = advice_.try_emplace(matter);
   if (fresh && on_matter != nullptr) {
     unrecorded_ = true;  // read as the matter (see the header)
@@ -158,7 +159,7 @@ std::vector<Seen> ReportBuilder::AttendancesLinking(const std::string& matter,
   // A new attendance linking it names all three, and a correction names
   // them in each version. (Its own briefing: see the header.)
   const bool own =
-      subject_ != nullptr && subject_->kind == CaseKind::kBriefing && subject_->id == briefing_id;
+      subject_ != nullptr && subject_->kind == CaseKind::kBriefing && subject_->id() == briefing_id;
   if (reads_ != nullptr && !own) {
     const std::string key = AttendanceLinkKey(matter, group, briefing_id);
     if (bounded_reads_) {

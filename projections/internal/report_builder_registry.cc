@@ -53,7 +53,7 @@ void ReportBuilder::UpdateRegistry(const Case& changed, uint64_t position) {
       break;
     case CaseKind::kMember:
       ReadMemberInto(changed, &r);
-      touched.push_back(changed.id);
+      touched.push_back(std::string(changed.id()));
       break;
     case CaseKind::kOfficer:
       ReadOfficerInto(changed, &r);
@@ -79,7 +79,7 @@ void ReportBuilder::LoadRegistry() {
   for (const Case* g : indexes_.groups) ReadGroupInto(*g, &r, &touched);
   for (const Case* m : indexes_.members) {
     ReadMemberInto(*m, &r);
-    touched.push_back(m->id);
+    touched.push_back(std::string(m->id()));
   }
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
@@ -93,7 +93,7 @@ void ReportBuilder::LoadRegistry() {
 
 void ReportBuilder::ReadGroupInto(const Case& g, CouncilRegistry* r,
                                   std::vector<std::string>* touched) const {
-  CouncilRegistry::GroupInfo& info = r->groups[g.id];
+  CouncilRegistry::GroupInfo& info = r->groups[g.id()];
   // What its recognition said before no longer holds.
   for (const std::string& m : info.founders) {
     touched->push_back(m);
@@ -101,7 +101,7 @@ void ReportBuilder::ReadGroupInto(const Case& g, CouncilRegistry* r,
     if (it == r->founded.end()) continue;
     std::vector<Change>& changes = it->second;
     changes.erase(std::remove_if(changes.begin(), changes.end(),
-                                 [&](const Change& c) { return c.value == g.id; }),
+                                 [&](const Change& c) { return c.value == g.id(); }),
                   changes.end());
     if (changes.empty()) r->founded.erase(it);
   }
@@ -112,7 +112,7 @@ void ReportBuilder::ReadGroupInto(const Case& g, CouncilRegistry* r,
       info.name = s.payload->political_group_recognised().name();
       // Founding members join when the group is recognised.
       for (const std::string& m : s.payload->political_group_recognised().member_ids()) {
-        r->founded[m].push_back({s.at, s.position, g.id});
+        r->founded[m].push_back({s.at, s.position, std::string(g.id())});
         info.founders.push_back(m);
         touched->push_back(m);
       }
@@ -125,15 +125,15 @@ void ReportBuilder::ReadGroupInto(const Case& g, CouncilRegistry* r,
 }
 
 void ReportBuilder::ReadMemberInto(const Case& m, CouncilRegistry* r) const {
-  r->member_names.erase(m.id);
-  r->joined.erase(m.id);
+  r->member_names.erase(m.id());
+  r->joined.erase(m.id());
   for (const Seen& s : View(m)) {
     if (s.payload->has_member_registered()) {
-      r->member_names.try_emplace(m.id, s.payload->member_registered().name());
+      r->member_names.try_emplace(m.id(), s.payload->member_registered().name());
     } else if (s.payload->has_member_joined_group()) {
-      r->joined[m.id].push_back({s.at, s.position, s.payload->member_joined_group().group_id()});
+      r->joined[m.id()].push_back({s.at, s.position, s.payload->member_joined_group().group_id()});
     } else if (s.payload->has_member_left_group()) {
-      r->joined[m.id].push_back({s.at, s.position, ""});
+      r->joined[m.id()].push_back({s.at, s.position, ""});
     }
   }
   r->bodies[m.stream_id()] = bodies_.at(&m);
@@ -158,7 +158,7 @@ void ReportBuilder::MergeMemberships(const std::string& member, CouncilRegistry*
 }
 
 void ReportBuilder::ReadOfficerInto(const Case& c, CouncilRegistry* r) const {
-  CouncilRegistry::OfficerInfo& info = r->officers[c.id];
+  CouncilRegistry::OfficerInfo& info = r->officers[c.id()];
   info = CouncilRegistry::OfficerInfo();
   for (const Seen& s : View(c)) {
     const Change when{s.at, s.position, ""};

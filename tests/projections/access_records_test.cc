@@ -198,7 +198,7 @@ TEST_F(AccessRecordsTest, ABusyDayIsKeptInCasesOfAFewHundredReads) {
   }
   Read("clerk", day, {&p});
   std::vector<std::string> cases;
-  for (const Case* c : p.indexes().access) cases.push_back(c->stream_id());
+  for (const Case* c : p.indexes().access) cases.emplace_back(c->stream_id());
   std::sort(cases.begin(), cases.end());
   EXPECT_EQ(cases, (std::vector<std::string>{"access-clerk#2026-11-04",
                                              "access-dashboard#2026-11-04",

@@ -212,7 +212,7 @@ TEST(CouncilRegistryTest, TheRegistryKeptCaseByCaseIsTheOneReadWhole) {
     ReportBuilder kept(p, settings, calendar, ReportBuilder::ForIndex{});
     for (const v1::RecordedEvent& e : h.log()) {
       p.Apply(e);
-      std::string id;
+      absl::string_view id;
       const std::string& stream = e.event().stream_id();
       const Case* c = nullptr;
       const FairnessProjection::Indexes& x = p.indexes();

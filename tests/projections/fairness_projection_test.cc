@@ -189,7 +189,7 @@ class MapCases : public StoredCases {
 // What the indexes hold, in an order that does not depend on the order the
 // cases were filed in.
 std::string Describe(const FairnessProjection::Indexes& x) {
-  auto names = [](const std::vector<const Case*>& cases) {
+  auto names = [](const auto& cases) {
     std::vector<std::string> out;
     for (const Case* c : cases) {
       out.push_back(absl::StrCat(c->stream_id(), "[", c->first_nanos, ",", c->last_nanos, ",",
@@ -203,7 +203,7 @@ std::string Describe(const FairnessProjection::Indexes& x) {
                                  names(x.queries), "\n", names(x.complaints), "\n",
                                  names(x.members), "\n", names(x.access), "\n");
   std::map<std::string, std::string> matters;
-  for (const auto& [matter, cases] : x.by_matter) matters[matter] = names(cases);
+  for (const auto& [matter, cases] : x.by_matter) matters[std::string(matter)] = names(cases);
   for (const auto& [matter, cases] : matters) absl::StrAppend(&out, matter, ": ", cases, "\n");
   for (const FairnessProjection::Indexes::Timeline& t : x.timelines) {
     std::vector<const Case*> starts;

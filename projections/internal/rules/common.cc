@@ -73,7 +73,7 @@ BriefingView ViewBriefing(const ReportBuilder& b, const Case& c) {
 std::vector<Seen> GivenAtMeetings(const ReportBuilder& b, const Case& briefing,
                                   const BriefingView& v) {
   if (v.matter().empty()) return {};
-  return b.AttendancesLinking(v.matter(), v.group(), briefing.id);
+  return b.AttendancesLinking(v.matter(), v.group(), std::string(briefing.id()));
 }
 
 std::optional<Seen> GivenAt(const ReportBuilder& b, const Case& briefing, const BriefingView& v) {

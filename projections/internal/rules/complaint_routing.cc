@@ -154,7 +154,7 @@ void Check(ReportBuilder& b) {
     if (!r.raised_with_member_id().empty()) {
       if (!leader_allowed) {
         b.AddFinding("complaint-routing", group_id, c->stream_id(), raised->at,
-                     absl::StrCat("Complaint ", c->id, " was raised with councillor ",
+                     absl::StrCat("Complaint ", c->id(), " was raised with councillor ",
                                   b.MemberName(r.raised_with_member_id()),
                                   "; only a complaint about the Head of Paid Service goes to the "
                                   "Leader (Harlow 12.5): it should go to ",
@@ -165,7 +165,7 @@ void Check(ReportBuilder& b) {
       const std::string why = refused(r.raised_with_officer_id(), raised->at, first_line);
       if (why != "ok") {
         b.AddFinding("complaint-routing", group_id, c->stream_id(), raised->at,
-                     absl::StrCat("Complaint ", c->id, " was raised with ",
+                     absl::StrCat("Complaint ", c->id(), " was raised with ",
                                   b.OfficerName(r.raised_with_officer_id()), why,
                                   "; it should go to ", route(first_line), "."),
                      {*raised});
@@ -181,7 +181,7 @@ void Check(ReportBuilder& b) {
       own_director_only = saved_own;
       if (why == "ok") continue;
       b.AddFinding("complaint-routing", group_id, c->stream_id(), e.at,
-                   absl::StrCat("Complaint ", c->id, " was escalated to ", b.OfficerName(to), why,
+                   absl::StrCat("Complaint ", c->id(), " was escalated to ", b.OfficerName(to), why,
                                 "; escalation goes to ", RoleList(NotTheSubjects(escalation)), "."),
                    {*raised, e});
     }
@@ -200,7 +200,7 @@ void Check(ReportBuilder& b) {
       if (by != subject_officer && (had_it || statutory_for_leader)) continue;
       b.AddFinding(
           "complaint-routing", group_id, c->stream_id(), f.at,
-          absl::StrCat("Complaint ", c->id, " was resolved by ", b.OfficerName(by),
+          absl::StrCat("Complaint ", c->id(), " was resolved by ", b.OfficerName(by),
                        by == subject_officer ? ", the officer complained about"
                                              : ", who it was neither raised with nor escalated to",
                        "; it is resolved by whoever it was raised with or escalated to."),
@@ -211,8 +211,8 @@ void Check(ReportBuilder& b) {
           f.payload->complaint_referred_to_standards_committee().referred_by_officer_id();
       if (b.OfficerRoleAt(by, f.at) == v1::MONITORING_OFFICER) continue;
       b.AddFinding("complaint-routing", group_id, c->stream_id(), f.at,
-                   absl::StrCat("Complaint ", c->id, " was referred to the standards committee by ",
-                                b.OfficerName(by),
+                   absl::StrCat("Complaint ", c->id(),
+                                " was referred to the standards committee by ", b.OfficerName(by),
                                 "; only the Monitoring Officer refers "
                                 "complaints there."),
                    {*raised, f});

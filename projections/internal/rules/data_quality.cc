@@ -37,7 +37,8 @@ absl::Time FellBelowTwo(const ReportBuilder& b, const Case& g, absl::Time t) {
   const std::vector<absl::Time> all =
       b.CouncilChangesIn(absl::InfinitePast(), t + absl::Nanoseconds(1));
   size_t i = all.size() - 1;  // the last change at or before t
-  while (i > 1 && b.GroupExistsAt(g, all[i - 1]) && b.GroupSizeAt(g.id, all[i - 1]) < 2) {
+  while (i > 1 && b.GroupExistsAt(g, all[i - 1]) &&
+         b.GroupSizeAt(std::string(g.id()), all[i - 1]) < 2) {
     --i;
   }
   return all[i];
@@ -116,18 +117,19 @@ void CheckGroupSizes(ReportBuilder& b) {
   for (absl::Time t : changes) {
     std::set<std::string> existing;
     for (const Case* g : b.GroupsAt(t)) {
-      existing.insert(g->id);
-      const size_t members = b.GroupSizeAt(g->id, t);
-      auto it = low.find(g->id);
+      const std::string group_id(g->id());
+      existing.insert(group_id);
+      const size_t members = b.GroupSizeAt(group_id, t);
+      auto it = low.find(group_id);
       if (members < 2) {
         if (it == low.end()) {
-          low.emplace(g->id, Spell{t, members, members});
+          low.emplace(group_id, Spell{t, members, members});
         } else {
           it->second.fewest = std::min(it->second.fewest, members);
           it->second.most = std::max(it->second.most, members);
         }
       } else if (it != low.end()) {
-        report(g->id, it->second, t, Ended::kRecovered);
+        report(group_id, it->second, t, Ended::kRecovered);
         low.erase(it);
       }
     }
@@ -175,7 +177,7 @@ void CheckRepliesBeforeQueries(ReportBuilder& b) {
     const QueryOutcome& o = b.QueryOf(*c);
     if (!o.received || !o.first_reply || o.first_reply->at >= o.received->at) continue;
     b.AddFinding("data-quality", o.group_id, c->stream_id(), o.received->at,
-                 absl::StrCat("Written query ", c->id, ", received on ", b.Date(o.received->at),
+                 absl::StrCat("Written query ", c->id(), ", received on ", b.Date(o.received->at),
                               ", has a reply dated ", b.Date(o.first_reply->at),
                               ", before it came in: one of the dates is wrong (a correction puts "
                               "it right); the reply is counted as given in time."),
@@ -195,7 +197,7 @@ void Check(ReportBuilder& b) {
     const std::string group = b.MemberGroupAt(member, v.request->at);
     if (group == v.group()) continue;
     b.AddFinding("data-quality", v.group(), c->stream_id(), v.request->at,
-                 absl::StrCat(b.MemberName(member), " asked for briefing ", c->id, " for ",
+                 absl::StrCat(b.MemberName(member), " asked for briefing ", c->id(), " for ",
                               b.GroupName(v.group()), " but was ",
                               group.empty() ? std::string("in no group")
                                             : absl::StrCat("in ", b.GroupName(group)),

@@ -96,7 +96,7 @@ void Check(ReportBuilder& b) {
     const ReportBuilder::ByGroup& by_group = b.BriefingsOnMatterByGroup(v.matter());
     b.EndBoundedReads(absl::InfinitePast());
     for (const Case* group : b.GroupsAt(t)) {
-      if (group->id == v.group()) continue;
+      if (group->id() == v.group()) continue;
       // Owed to a group that exists when the offer falls due: one dissolved
       // before the deadline can take up nothing, so the obligation lapses
       // (one dissolved after it was still owed the offer, and missed it).
@@ -105,7 +105,7 @@ void Check(ReportBuilder& b) {
       // left with a single councillor when the briefing was given is owed
       // nothing as a group (data-quality says it fell below two; found
       // from outside: the report said both).
-      if (b.GroupSizeAt(group->id, t) < 2) continue;
+      if (b.GroupSizeAt(std::string(group->id()), t) < 2) continue;
       // The earliest offer to this group on the matter, or briefing on it
       // actually given to this group. The group's own request does not
       // count, nor does its decline: only an offer, or the briefing itself,
@@ -124,14 +124,14 @@ void Check(ReportBuilder& b) {
       // the offers withdrawn are named only when none was found): read so
       // (a matter of hundreds of briefings decided each of them again at
       // each event of any; outside probe).
-      auto own = by_group.find(group->id);
+      auto own = by_group.find(group->id());
       const std::vector<const Case*> none;
       const std::vector<const Case*>& owns = own == by_group.end() ? none : own->second;
       b.BeginBoundedReads();
-      b.ReadGroupOnMatterUpTo(v.matter(), group->id);
+      b.ReadGroupOnMatterUpTo(v.matter(), std::string(group->id()));
       for (const Case* other : owns) {
         const BriefingView& o = b.BriefingOf(*other);
-        if (!o.request || o.group() != group->id || o.matter() != v.matter()) continue;
+        if (!o.request || o.group() != group->id() || o.matter() != v.matter()) continue;
         // An offer, or the group's own request given (delivered, or at
         // its meeting). Approved but not yet given, it is still waiting:
         // a request is not an offer.
@@ -189,7 +189,7 @@ void Check(ReportBuilder& b) {
         // briefings on the matter are read up to it (a matter of hundreds
         // of briefings, one group always declined, decided each briefing
         // again at each of its requests and declines; outside probe).
-        b.ReadAnswersOnMatter(v.matter(), group->id);
+        b.ReadAnswersOnMatter(v.matter(), std::string(group->id()));
       }
       // Without one, the earliest of its own requests is named: one dated
       // later changes nothing (a group asking again and again, never
@@ -208,16 +208,16 @@ void Check(ReportBuilder& b) {
       }
       if (earliest && earliest->at < deadline) continue;
       if (open) {
-        b.AddObligation(
-            "equal-offer", group->id,
-            v.request->payload->has_briefing_requested()
-                ? v.request->payload->briefing_requested().routed_to_officer_id()
-                : std::string(),
-            c->stream_id(), deadline,
-            absl::StrCat(b.GroupName(group->id), " is owed an offer of the briefing on ",
-                         v.subject(), " that ", b.GroupName(v.group()), " had on ", b.Date(t),
-                         ", by the end of ", b.Date(deadline - absl::Seconds(1)), "."),
-            {*v.request, *delivered});
+        b.AddObligation("equal-offer", group->id(),
+                        v.request->payload->has_briefing_requested()
+                            ? v.request->payload->briefing_requested().routed_to_officer_id()
+                            : std::string(),
+                        c->stream_id(), deadline,
+                        absl::StrCat(b.GroupName(std::string(group->id())),
+                                     " is owed an offer of the briefing on ", v.subject(), " that ",
+                                     b.GroupName(v.group()), " had on ", b.Date(t),
+                                     ", by the end of ", b.Date(deadline - absl::Seconds(1)), "."),
+                        {*v.request, *delivered});
         continue;
       }
       std::optional<Seen> recognised = b.First(*group, v1::Payload::kPoliticalGroupRecognised);
@@ -234,9 +234,9 @@ void Check(ReportBuilder& b) {
                 : absl::StrCat(", after the limit of ",
                                Plural(s.offer_deadline_working_days, "working day"),
                                " ran out at the end of ", b.Date(deadline - absl::Seconds(1)), ".");
-        b.AddFinding("equal-offer", group->id, c->stream_id(), deadline,
+        b.AddFinding("equal-offer", group->id(), c->stream_id(), deadline,
                      absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ",
-                                  b.Date(t), "; ", b.GroupName(group->id),
+                                  b.Date(t), "; ", b.GroupName(std::string(group->id())),
                                   earliest_is == Answer::kOffer
                                       ? std::string(" was offered the same only on ")
                                       : NotOfferedButGiven(b, *earliest_case),
@@ -253,7 +253,7 @@ void Check(ReportBuilder& b) {
         b.BeginBoundedReads();
         const ReportBuilder::SeenByGroup& offers_withdrawn = b.WithdrawnOffersOnMatter(v.matter());
         b.EndBoundedReads(absl::InfinitePast());
-        if (auto w = offers_withdrawn.find(group->id); w != offers_withdrawn.end()) {
+        if (auto w = offers_withdrawn.find(group->id()); w != offers_withdrawn.end()) {
           for (const Seen& offer : w->second) {
             if (offer.at >= window_start && offer.at < deadline) withdrawn.push_back(offer);
           }
@@ -288,9 +288,9 @@ void Check(ReportBuilder& b) {
                                "an offer.");
           }
         }
-        b.AddFinding("equal-offer", group->id, c->stream_id(), deadline,
+        b.AddFinding("equal-offer", group->id(), c->stream_id(), deadline,
                      absl::StrCat(b.GroupName(v.group()), " was briefed on ", v.subject(), " on ",
-                                  b.Date(t), "; ", b.GroupName(group->id),
+                                  b.Date(t), "; ", b.GroupName(std::string(group->id())),
                                   " had not been offered the same briefing by the end of ",
                                   b.Date(deadline - absl::Seconds(1)), " (",
                                   Plural(s.offer_deadline_working_days, "working day"), " later).",

@@ -61,10 +61,11 @@ void Check(ReportBuilder& b) {
           continue;
         }
         b.AddFinding(
-            "relationship-conflict", b.MemberGroupAt(m->id, d.at), m->stream_id(), d.at,
-            absl::StrCat(b.MemberName(m->id), " took part in ", decision.body(), " decision ",
-                         decision.decision_id(), " on ", b.Date(d.at), ", which directly affected ",
-                         b.OfficerName(rel.officer_id()),
+            "relationship-conflict", b.MemberGroupAt(std::string(m->id()), d.at), m->stream_id(),
+            d.at,
+            absl::StrCat(b.MemberName(std::string(m->id())), " took part in ", decision.body(),
+                         " decision ", decision.decision_id(), " on ", b.Date(d.at),
+                         ", which directly affected ", b.OfficerName(rel.officer_id()),
                          ", with whom they had declared a relationship on ", b.Date(r.at), "."),
             {r, d}, CitationFor(decision));
         break;
