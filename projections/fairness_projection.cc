@@ -404,6 +404,7 @@ void FairnessProjection::Clear() {
   dirty_.clear();
   bodies_->Clear();
   indexes_ = Indexes();
+  std::vector<Start>().swap(restored_starts_);
   access_days_.clear();
   access_spans_.clear();
   access_chunks_.clear();
@@ -413,6 +414,17 @@ void FairnessProjection::Clear() {
 }
 
 void FairnessProjection::RestorePosition(uint64_t position) {
+  // Stable: cases starting together stay in the order they came, as
+  // Index() would have filed them.
+  std::stable_sort(restored_starts_.begin(), restored_starts_.end(),
+                   [](const Start& a, const Start& b) { return a.nanos < b.nanos; });
+  for (const Start& s : restored_starts_) {
+    auto& by_start = indexes_.timelines[static_cast<size_t>(s.c->kind)].by_start;
+    // At the end when the timeline held nothing before (a restore): each
+    // node filled before the next is begun.
+    by_start.emplace_hint(by_start.end(), s.nanos, s.c);
+  }
+  std::vector<Start>().swap(restored_starts_);
   position_ = position;
   // Which of the restored facts was the registry's last is not known.
   registries_->Changed(position);
@@ -544,7 +556,7 @@ void FairnessProjection::RestoreSkeleton(const state::CaseSkeletonRecord& skelet
   }
   // As Index() leaves them.
   Indexes::Timeline& timeline = indexes_.timelines[static_cast<size_t>(c->kind)];
-  if (c->first_nanos != INT64_MAX) timeline.by_start.emplace(c->first_nanos, c);
+  if (c->first_nanos != INT64_MAX) restored_starts_.push_back({c->first_nanos, c});
   if (skeleton.long_running()) {
     c->long_running = true;
     timeline.long_running.push_back(c);

@@ -447,6 +447,9 @@ class FairnessProjection {
   // restart reads no case's facts. (The registry's cases are read back on
   // first use and stay.)
   // `skeleton`, if given, is set to the case's (SkeletonOf()).
+  // The skeletons' places in the timelines are filed by RestorePosition(),
+  // in order of time: skeletons come by stream, at random times, and a
+  // btree filed at random is a third larger and slower to fill.
   void RestoreCase(state::CaseRecord record, state::CaseSkeletonRecord* skeleton = nullptr);
   void RestoreSkeleton(const state::CaseSkeletonRecord& skeleton);
   void RestorePosition(uint64_t position);
@@ -524,6 +527,12 @@ class FairnessProjection {
   uint64_t position_ = 0;
   std::unique_ptr<internal::CaseTable> cases_;
   Indexes indexes_;
+  // RestoreSkeleton()'s starts, until RestorePosition() files them.
+  struct Start {
+    int64_t nanos;
+    const Case* c;
+  };
+  std::vector<Start> restored_starts_;
   // The positions of the facts each access case holds (a day's reads are
   // mostly, not always, recorded in order), and each access stream's cases
   // in the order they got their first fact.

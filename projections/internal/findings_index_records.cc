@@ -254,7 +254,7 @@ absl::Status FindingsIndex::RestoreSubject(const state::SubjectRecord& record,
   contributions_.clear();
   EH_RETURN_IF_ERROR(SubjectFromRecord(record, subject, &s, &contributions_));
   for (const Alive& a : s.alive) restored_ids_ = std::max(restored_ids_, a.id + 1);
-  for (const Contribution& x : contributions_) figures_.Add(x);
+  for (const Contribution& x : contributions_) figures_.AddRestored(x);
   AddReader(subject, s);
   if (stored_ == nullptr) subjects_[subject] = std::make_unique<Subject>(std::move(s));
   return absl::OkStatus();
@@ -289,6 +289,7 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   complete_from_ = header.complete_from();
   // The totals' changes are stored from where they were first kept (a
   // checkpoint from before they were stored has none).
+  figures_.FinishRestoring();
   figures_.Restored(
       header.has_figures_known_from() ? header.figures_known_from() : header.position(),
       header.position());

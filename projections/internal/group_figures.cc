@@ -313,6 +313,25 @@ void GroupFigures::Add(const Contribution& x, uint64_t position) {
   Keep(x, position, /*added=*/true);
 }
 
+void GroupFigures::AddRestored(const Contribution& x) {
+  restoring_.emplace_back(
+      KeyOf(x), Kept{x.kind, GroupNumber(x.group), x.until_nanos, x.due_nanos, x.value, x.c});
+  Change(x, +1);
+}
+
+void GroupFigures::FinishRestoring() {
+  // Stable: contributions under one key stay in the order they came, as
+  // Add() would have filed them.
+  std::stable_sort(restoring_.begin(), restoring_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [key, kept] : restoring_) {
+    // At the end when all_ held nothing before (a restore); a wrong hint
+    // costs only the search it would have saved.
+    all_.emplace_hint(all_.end(), key, kept);
+  }
+  std::vector<std::pair<Key, Kept>>().swap(restoring_);
+}
+
 void GroupFigures::OfCase(const Case* c, const std::vector<Key>& keys,
                           std::vector<Contribution>* out) const {
   for (const Key& key : keys) {

@@ -166,6 +166,13 @@ class GroupFigures {
   // restored state, older than any report it answers).
   void Add(const Contribution& x, uint64_t position = 0);
   void Remove(const Contribution& x, uint64_t position = 0);
+  // A restore's Add()s (no position): counted at once, but filed in key
+  // order only once the last is in (FinishRestoring()), so all_ fills from
+  // its end, each node full, with no search per contribution. Filed in the
+  // order subjects are read (by stream, so at random times), its nodes were
+  // two thirds full on average: at a million events, 52 MB for 660,000.
+  void AddRestored(const Contribution& x);
+  void FinishRestoring();
   size_t size() const { return all_.size(); }
   // Every change after `position` is kept from now on; reports as of an
   // earlier position cannot be answered.
@@ -274,6 +281,8 @@ class GroupFigures {
   std::vector<std::string> group_names_;
   absl::flat_hash_map<std::string, uint32_t> group_numbers_;
   absl::btree_multimap<Key, Kept> all_;
+  // AddRestored()'s, until FinishRestoring().
+  std::vector<std::pair<Key, Kept>> restoring_;
   // UTC day -> group -> totals.
   absl::btree_map<int64_t, absl::flat_hash_map<std::string, Totals>> days_;
   // Decisions superseded later, by when they happened.
