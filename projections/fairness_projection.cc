@@ -1,6 +1,7 @@
 #include "projections/fairness_projection.h"
 
 #include <algorithm>
+#include <cassert>
 #include <tuple>
 #include <utility>
 
@@ -269,6 +270,9 @@ void FairnessProjection::OnMatter(absl::string_view matter, const Case* c) {
 }
 
 void FairnessProjection::Index(Case* c, const v1::Payload& payload, int64_t occurred_nanos) {
+  // Not while restored skeletons' starts wait to be filed (RestorePosition):
+  // a start moved here would miss the one waiting.
+  assert(restored_starts_.empty());
   if (const std::string* matter = MatterOf(payload); matter != nullptr && !matter->empty()) {
     OnMatter(*matter, c);
   }

@@ -1,11 +1,13 @@
 #include "projections/internal/case_table.h"
 
 #include <algorithm>
+#include <cassert>
+#include <cstdint>
 #include <cstring>
 
 namespace evenhand::projections::internal {
 
-Case* CaseTable::Find(absl::string_view stream_id) const {
+const Case* CaseTable::Find(absl::string_view stream_id) const {
   auto it = by_stream_.find(stream_id);
   return it == by_stream_.end() ? nullptr : *it;
 }
@@ -26,11 +28,15 @@ Case* CaseTable::Make(absl::string_view stream_id) {
     cases_in_last_block_ = 0;
   }
   Case* c = &case_blocks_.back()[cases_in_last_block_++];
+  // A stream id is at most storage's kMaxStreamIdBytes (200), its prefix
+  // at most 10: both fit.
+  assert(stream_id.size() <= UINT32_MAX);
   const absl::string_view stream = Keep(stream_id);
   c->stream_chars = stream.data();
   c->stream_size = static_cast<uint32_t>(stream.size());
   absl::string_view id;
   c->kind = KindOfStream(stream, &id);
+  assert(id.data() - stream.data() <= UINT8_MAX);
   c->id_offset = static_cast<uint8_t>(id.data() - stream.data());
   return c;
 }

@@ -38,7 +38,7 @@ class CaseTable {
   CaseTable& operator=(const CaseTable&) = delete;
 
   // The case of `stream_id`, or nullptr.
-  Case* Find(absl::string_view stream_id) const;
+  const Case* Find(absl::string_view stream_id) const;
   // The case of `stream_id`, made if there is none (its stream, kind and
   // id set, the rest as a new Case has them); `made` is set to whether it
   // was.

@@ -271,6 +271,8 @@ bool FindingsIndex::unsaved() const {
 }
 
 absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
+  // Every contribution counted is filed, whatever follows.
+  figures_.FinishRestoring();
   if (restored_ids_ > header.next_id()) {
     return absl::DataLossError(absl::StrCat("findings index checkpoint: a subject holds entry ",
                                             restored_ids_ - 1, ", beyond the last (",
@@ -289,7 +291,6 @@ absl::Status FindingsIndex::Restored(const state::FindingsIndexHeader& header) {
   complete_from_ = header.complete_from();
   // The totals' changes are stored from where they were first kept (a
   // checkpoint from before they were stored has none).
-  figures_.FinishRestoring();
   figures_.Restored(
       header.has_figures_known_from() ? header.figures_known_from() : header.position(),
       header.position());
